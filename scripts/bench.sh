@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Benchmarks, printed as tables. Speed targets are checked here, not in timed
+# tests: the machines are shared and noisy, so each section compares rates
+# measured side by side in one run.
+#
+#   scripts/bench.sh [--quick] [SECTION...]     sections: hist (default: all)
+set -uo pipefail
+
+here=$(cd "$(dirname "$0")/.." && pwd)
+cd "$here"
+quick=
+sections=()
+for a in "$@"; do
+	case "$a" in
+	--quick) quick=--quick ;;
+	-h|--help) sed -n '2,7p' "$0"; exit 0 ;;
+	hist) sections+=("$a") ;;
+	*) echo "bench.sh: unknown section '$a' (known: hist)" >&2; exit 2 ;;
+	esac
+done
+[ ${#sections[@]} -gt 0 ] || sections=(hist)
+
+scripts/setup.sh --quiet || exit 1
+# Benchmarks use an optimised build of their own, apart from the test builds.
+dir=build-bench
+if [ ! -f "$dir/build.ninja" ]; then
+	meson setup "$dir" -Dbuildtype=release -Dtests=enabled >"$dir.setup.log" 2>&1 ||
+		{ cat "$dir.setup.log"; exit 1; }
+fi
+meson compile -C "$dir" >"$dir.compile.log" 2>&1 || { cat "$dir.compile.log"; exit 1; }
+
+echo "shadowtap benchmarks on $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
+for s in "${sections[@]}"; do
+	case "$s" in
+	hist)
+		echo
+		echo "== hist: HDR histogram (one core)"
+		"$dir/tests/bench/bench_hist" $quick
+		;;
+	esac
+done

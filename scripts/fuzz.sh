@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer harnesses with clang (ASan + UBSan) and runs each for a
+# given time on a scratch copy of its seed corpus.
+#
+#   scripts/fuzz.sh [SECONDS] [TARGET...]     default 60 s, all targets
+#
+# Targets: packet, kpi, verdict, hist. Prints "fuzz TARGET: ok (N runs)" or
+# "fuzz TARGET: FAIL" with the crashing input kept under build-fuzz/findings/.
+set -uo pipefail
+
+here=$(cd "$(dirname "$0")/.." && pwd)
+cd "$here"
+secs=${1:-60}
+shift || true
+targets=("$@")
+[ ${#targets[@]} -gt 0 ] || targets=(packet kpi verdict hist)
+dir=build-fuzz
+
+if ! command -v clang >/dev/null; then
+	for t in "${targets[@]}"; do echo "fuzz $t: SKIP (clang is not installed)"; done
+	exit 0
+fi
+
+if [ ! -f "$dir/build.ninja" ]; then
+	CC=clang meson setup "$dir" -Dfuzz=enabled -Ddpdk=disabled -Dtests=enabled \
+		-Db_sanitize=address,undefined -Db_lundef=false >"$dir.setup.log" 2>&1 ||
+		{ cat "$dir.setup.log"; echo "fuzz.sh: meson setup failed" >&2; exit 1; }
+fi
+meson compile -C "$dir" >"$dir.compile.log" 2>&1 ||
+	{ cat "$dir.compile.log"; echo "fuzz.sh: build failed" >&2; exit 1; }
+
+status=0
+mkdir -p "$dir/findings"
+for t in "${targets[@]}"; do
+	bin="$dir/tests/fuzz/fuzz_$t"
+	if [ ! -x "$bin" ]; then
+		echo "fuzz $t: FAIL (no harness $bin)"
+		status=1
+		continue
+	fi
+	work="$dir/corpus/$t"
+	mkdir -p "$work"
+	cp -n tests/fuzz/corpus/"$t"/* "$work"/ 2>/dev/null || true
+	log="$dir/fuzz_$t.log"
+	if "$bin" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
+		-print_final_stats=1 -artifact_prefix="$dir/findings/$t-" \
+		"$work" >"$log" 2>&1; then
+		runs=$(grep -m1 -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$')
+		echo "fuzz $t: ok (${runs:-?} runs in ${secs}s, no finding)"
+	else
+		echo "fuzz $t: FAIL (see $log; input in $dir/findings/)"
+		tail -40 "$log"
+		status=1
+	fi
+done
+exit $status
