@@ -306,10 +306,10 @@ int st_parse_enum(const char *s, const char *const *names, int n, int *out,
 	return perr(err, -EINVAL, "'%s': expected one of %s", buf, list);
 }
 
-int st_parse_ip(const char *s, struct st_ip_addr *out, struct st_perr *err)
+int st_parse_ip(const char *s, struct st_addr *out, struct st_perr *err)
 {
 	char buf[INET6_ADDRSTRLEN + 1];
-	struct st_ip_addr a;
+	struct st_addr a;
 	int rc = trimmed(s, buf, sizeof(buf), err);
 
 	if (rc < 0)
@@ -370,7 +370,7 @@ int st_parse_prefix(const char *s, struct st_ip_prefix *out,
 }
 
 bool st_prefix_contains(const struct st_ip_prefix *p,
-			const struct st_ip_addr *addr)
+			const struct st_addr *addr)
 {
 	const uint8_t *a, *b;
 	unsigned int full, rem;
@@ -388,12 +388,12 @@ bool st_prefix_contains(const struct st_ip_prefix *p,
 	return ((a[full] ^ b[full]) & (uint8_t)(0xff << (8 - rem))) == 0;
 }
 
-int st_parse_endpoint(const char *s, struct st_ip_addr *addr, uint16_t *port,
+int st_parse_endpoint(const char *s, struct st_addr *addr, uint16_t *port,
 		      struct st_perr *err)
 {
 	char buf[INET6_ADDRSTRLEN + 16];
 	char *host = buf, *p = NULL;
-	struct st_ip_addr a;
+	struct st_addr a;
 	uint64_t pv = 0;
 	int rc = trimmed(s, buf, sizeof(buf), err);
 
@@ -433,7 +433,7 @@ int st_parse_endpoint(const char *s, struct st_ip_addr *addr, uint16_t *port,
 	return 0;
 }
 
-char *st_ip_fmt(const struct st_ip_addr *a, char *buf, size_t len)
+char *st_ip_fmt(const struct st_addr *a, char *buf, size_t len)
 {
 	const void *src = a->family == AF_INET ? (const void *)&a->v4 :
 						 (const void *)a->v6;

@@ -52,8 +52,10 @@ int st_parse_bool(const char *s, bool *out, struct st_perr *err);
 int st_parse_enum(const char *s, const char *const *names, int n, int *out,
 		  struct st_perr *err);
 
-/* An IPv4 or IPv6 address. v4 is held in network byte order. */
-struct st_ip_addr {
+/* An IPv4 or IPv6 address with its family, as config gives it. v4 is in
+ * network byte order. (Packets carry struct st_ip_addr, packet.h: no family,
+ * the parsed view says which.) */
+struct st_addr {
 	uint8_t family; /* AF_INET or AF_INET6 */
 	union {
 		uint32_t v4;
@@ -61,12 +63,12 @@ struct st_ip_addr {
 	};
 };
 
-int st_parse_ip(const char *s, struct st_ip_addr *out, struct st_perr *err);
+int st_parse_ip(const char *s, struct st_addr *out, struct st_perr *err);
 
 /* ADDR/LEN; host bits must be zero ("198.18.0.0/15"). A bare address is a
  * host prefix (/32 or /128). */
 struct st_ip_prefix {
-	struct st_ip_addr addr;
+	struct st_addr addr;
 	uint8_t len;
 };
 
@@ -75,15 +77,15 @@ int st_parse_prefix(const char *s, struct st_ip_prefix *out,
 
 /* True when addr is inside prefix (same family). */
 bool st_prefix_contains(const struct st_ip_prefix *p,
-			const struct st_ip_addr *addr);
+			const struct st_addr *addr);
 
 /* ADDR[:PORT], with IPv6 in brackets when a port is given ("[2001:db8::1]:53").
  * A missing port gives *port = 0. */
-int st_parse_endpoint(const char *s, struct st_ip_addr *addr, uint16_t *port,
+int st_parse_endpoint(const char *s, struct st_addr *addr, uint16_t *port,
 		      struct st_perr *err);
 
 /* Formats an address ("198.18.0.1", "2001:db8::1"). Returns buf. */
-char *st_ip_fmt(const struct st_ip_addr *a, char *buf, size_t len);
+char *st_ip_fmt(const struct st_addr *a, char *buf, size_t len);
 
 /* Splits a comma-separated list in place, trimming blanks around items.
  * Returns the number of items (0 for an empty or blank string), or -E2BIG

@@ -145,7 +145,7 @@ static void test_bool_enum(void)
 
 static void test_addresses(void)
 {
-	struct st_ip_addr a, b;
+	struct st_addr a, b;
 	struct st_ip_prefix p;
 	uint16_t port = 1;
 	char buf[64];
