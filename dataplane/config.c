@@ -1,0 +1,657 @@
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <rte_cfgfile.h>
+
+#include "config.h"
+
+enum key_scope { SCOPE_DATAPLANE, SCOPE_SHADOW };
+
+typedef int (*key_setter)(struct dp_config *c, struct dp_shadow_cfg *s,
+			  const char *v, struct st_perr *e);
+
+struct key {
+	enum key_scope scope;
+	const char *name;
+	const char *dflt;	/* applied through the setter: the documented default is the real one */
+	const char *help;
+	key_setter set;
+};
+
+static int copy_str(char *dst, size_t len, const char *v, struct st_perr *e)
+{
+	if (strlen(v) >= len) {
+		snprintf(e->msg, sizeof(e->msg), "'%.40s...': longer than %zu characters",
+			 v, len - 1);
+		return -EINVAL;
+	}
+	snprintf(dst, len, "%s", v);
+	return 0;
+}
+
+/* Names go into ZeroMQ topics ("kpi.<service>.<target>"): keep them to
+ * characters that need no quoting anywhere. */
+static int copy_name(char *dst, size_t len, const char *v, struct st_perr *e)
+{
+	if (*v == '\0') {
+		snprintf(e->msg, sizeof(e->msg), "empty name");
+		return -EINVAL;
+	}
+	for (const char *p = v; *p; p++) {
+		if (!isalnum((unsigned char)*p) && *p != '-' && *p != '_') {
+			snprintf(e->msg, sizeof(e->msg),
+				 "'%s': names use only letters, digits, '-' and '_'", v);
+			return -EINVAL;
+		}
+	}
+	return copy_str(dst, len, v, e);
+}
+
+static int parse_mac(const char *v, uint8_t mac[6], struct st_perr *e)
+{
+	unsigned int b[6];
+	char tail;
+
+	if (sscanf(v, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3],
+		   &b[4], &b[5], &tail) != 6) {
+		snprintf(e->msg, sizeof(e->msg), "'%s': not a MAC address (aa:bb:cc:dd:ee:ff)", v);
+		return -EINVAL;
+	}
+	for (int i = 0; i < 6; i++)
+		mac[i] = (uint8_t)b[i];
+	return 0;
+}
+
+static int set_mode(struct dp_config *c, struct dp_shadow_cfg *s, const char *v,
+		    struct st_perr *e)
+{
+	static const char *const names[] = { "inline", "tap" };
+	int i, rc = st_parse_enum(v, names, 2, &i, e);
+
+	(void)s;
+	if (rc == 0)
+		c->mode = (enum dp_mode)i;
+	return rc;
+}
+
+#define STR_SETTER(fn, field, copier)						\
+	static int fn(struct dp_config *c, struct dp_shadow_cfg *s,		\
+		      const char *v, struct st_perr *e)				\
+	{									\
+		(void)c; (void)s;						\
+		return copier(field, sizeof(field), v, e);			\
+	}
+
+STR_SETTER(set_client_port, c->client_port, copy_str)
+STR_SETTER(set_prod_port, c->prod_port, copy_str)
+STR_SETTER(set_inject_port, c->inject_port, copy_str)
+STR_SETTER(set_service, c->service, copy_name)
+STR_SETTER(set_publisher_id, c->publisher_id, copy_name)
+STR_SETTER(set_kpi_endpoint, c->kpi_endpoint, copy_str)
+STR_SETTER(set_control_endpoint, c->control_endpoint, copy_str)
+STR_SETTER(set_log_level, c->log_level, copy_str)
+STR_SETTER(set_sh_port, s->port, copy_str)
+STR_SETTER(set_sh_filter, s->filter, copy_str)
+
+#define UINT_SETTER(fn, field, type, min, max)					\
+	static int fn(struct dp_config *c, struct dp_shadow_cfg *s,		\
+		      const char *v, struct st_perr *e)				\
+	{									\
+		uint64_t x;							\
+		int rc = st_parse_uint(v, min, max, &x, e);			\
+		(void)c; (void)s;						\
+		if (rc == 0)							\
+			field = (type)x;					\
+		return rc;							\
+	}
+
+UINT_SETTER(set_workers, c->workers, uint32_t, 0, 64)
+UINT_SETTER(set_rx_desc, c->rx_desc, uint16_t, 64, 16384)
+UINT_SETTER(set_tx_desc, c->tx_desc, uint16_t, 64, 16384)
+UINT_SETTER(set_sh_instances_count, s->instances_count, uint32_t, 0, 100000)
+UINT_SETTER(set_sh_burst_ms, s->burst_ms, uint32_t, 1, 10000)
+
+#define SIZE_SETTER(fn, field, type, min, max)					\
+	static int fn(struct dp_config *c, struct dp_shadow_cfg *s,		\
+		      const char *v, struct st_perr *e)				\
+	{									\
+		uint64_t x;							\
+		int rc = st_parse_si(v, min, max, &x, e);			\
+		(void)c; (void)s;						\
+		if (rc == 0)							\
+			field = (type)x;					\
+		return rc;							\
+	}
+
+SIZE_SETTER(set_mbufs, c->mbufs, uint32_t, 1023, 16777215)
+SIZE_SETTER(set_copy_mbufs, c->copy_mbufs, uint32_t, 1023, 16777215)
+SIZE_SETTER(set_flow_table_size, c->flow_table_size, uint32_t, 1024, 67108864)
+SIZE_SETTER(set_sh_rate_pps, s->rate_pps, uint64_t, 0, 1000000000000ULL)
+SIZE_SETTER(set_sh_rate_bps, s->rate_bps, uint64_t, 0, 10000000000000ULL)
+
+#define DURATION_SETTER(fn, field, min, max)					\
+	static int fn(struct dp_config *c, struct dp_shadow_cfg *s,		\
+		      const char *v, struct st_perr *e)				\
+	{									\
+		(void)s;							\
+		return st_parse_duration(v, min, max, &field, e);		\
+	}
+
+DURATION_SETTER(set_interval, c->interval_ns, 100 * 1000000ULL, 3600 * 1000000000ULL)
+DURATION_SETTER(set_response_timeout, c->response_timeout_ns, 1000000ULL, 600 * 1000000000ULL)
+DURATION_SETTER(set_flow_idle, c->flow_idle_ns, 1000000000ULL, 86400 * 1000000000ULL)
+
+#define BOOL_SETTER(fn, field)							\
+	static int fn(struct dp_config *c, struct dp_shadow_cfg *s,		\
+		      const char *v, struct st_perr *e)				\
+	{									\
+		(void)c; (void)s;						\
+		return st_parse_bool(v, &field, e);				\
+	}
+
+BOOL_SETTER(set_stats, c->stats)
+BOOL_SETTER(set_sh_enabled, s->enabled)
+BOOL_SETTER(set_sh_inject, s->inject)
+
+static int set_servers(struct dp_config *c, struct dp_shadow_cfg *s,
+		       const char *v, struct st_perr *e)
+{
+	char buf[DP_ENDPOINT_LEN * 4], *items[DP_MAX_SERVERS];
+	struct dp_server srv[DP_MAX_SERVERS];
+	int n, rc;
+
+	(void)s;
+	if ((rc = copy_str(buf, sizeof(buf), v, e)) < 0)
+		return rc;
+	n = st_split_list(buf, items, DP_MAX_SERVERS, e);
+	if (n < 0)
+		return n;
+	for (int i = 0; i < n; i++)
+		if ((rc = st_parse_endpoint(items[i], &srv[i].addr, &srv[i].port, e)) < 0)
+			return rc;
+	memcpy(c->servers, srv, sizeof(srv[0]) * (size_t)n);
+	c->n_servers = n;
+	return 0;
+}
+
+static int set_sh_share(struct dp_config *c, struct dp_shadow_cfg *s,
+			const char *v, struct st_perr *e)
+{
+	(void)c;
+	return st_parse_share(v, &s->share, e);
+}
+
+static int set_sh_share_offset(struct dp_config *c, struct dp_shadow_cfg *s,
+			       const char *v, struct st_perr *e)
+{
+	(void)c;
+	return st_parse_share(v, &s->share_offset, e);
+}
+
+static int set_sh_sampling(struct dp_config *c, struct dp_shadow_cfg *s,
+			   const char *v, struct st_perr *e)
+{
+	static const char *const names[] = { "flow", "packet" };
+	int i, rc = st_parse_enum(v, names, 2, &i, e);
+
+	(void)c;
+	if (rc == 0)
+		s->sampling = (enum dp_sampling)i;
+	return rc;
+}
+
+/* "ADDR" or "ADDR@MAC"; without a MAC the dataplane resolves it. */
+static int set_sh_instances(struct dp_config *c, struct dp_shadow_cfg *s,
+			    const char *v, struct st_perr *e)
+{
+	char buf[1024], *items[DP_MAX_INSTANCES];
+	struct dp_instance in[DP_MAX_INSTANCES];
+	int n, rc;
+
+	(void)c;
+	if ((rc = copy_str(buf, sizeof(buf), v, e)) < 0)
+		return rc;
+	n = st_split_list(buf, items, DP_MAX_INSTANCES, e);
+	if (n < 0)
+		return n;
+	memset(in, 0, sizeof(in));
+	for (int i = 0; i < n; i++) {
+		char *at = strchr(items[i], '@');
+
+		if (at != NULL) {
+			*at = '\0';
+			if ((rc = parse_mac(at + 1, in[i].mac, e)) < 0)
+				return rc;
+			in[i].has_mac = true;
+		}
+		if ((rc = st_parse_ip(items[i], &in[i].addr, e)) < 0)
+			return rc;
+	}
+	memcpy(s->instances, in, sizeof(in[0]) * (size_t)n);
+	s->n_instances = n;
+	return 0;
+}
+
+static int set_sh_dst_mac(struct dp_config *c, struct dp_shadow_cfg *s,
+			  const char *v, struct st_perr *e)
+{
+	(void)c;
+	if (*v == '\0') {
+		s->has_dst_mac = false;
+		return 0;
+	}
+	if (parse_mac(v, s->dst_mac, e) < 0)
+		return -EINVAL;
+	s->has_dst_mac = true;
+	return 0;
+}
+
+static const struct key keys[] = {
+	{ SCOPE_DATAPLANE, "mode", "inline",
+	  "inline | tap. inline: forward client<->prod and tee to the shadows; "
+	  "tap: the client port carries a SPAN/TAP copy of both directions, nothing is forwarded",
+	  set_mode },
+	{ SCOPE_DATAPLANE, "client_port", "0",
+	  "port id, or a device name (net_af_packet0, 0000:3b:00.0): the clients' side, or the tap input",
+	  set_client_port },
+	{ SCOPE_DATAPLANE, "prod_port", "1",
+	  "port id or device name towards the production instances (inline mode)", set_prod_port },
+	{ SCOPE_DATAPLANE, "inject_port", "",
+	  "optional port id or device name for load generator traffic: goes to shadows only, never to prod",
+	  set_inject_port },
+	{ SCOPE_DATAPLANE, "workers", "0",
+	  "worker lcores to use, 0..64; 0 takes every EAL worker lcore (-l)", set_workers },
+	{ SCOPE_DATAPLANE, "service", "default",
+	  "service name in KPI topics (kpi.<service>.<target>); letters, digits, '-', '_'", set_service },
+	{ SCOPE_DATAPLANE, "publisher_id", "gw1",
+	  "this gateway's name in every published message (src)", set_publisher_id },
+	{ SCOPE_DATAPLANE, "servers", "",
+	  "ADDR[:PORT], ... : which side is the server (tap mode, and injected captures); "
+	  "inline mode knows it from the port", set_servers },
+	{ SCOPE_DATAPLANE, "kpi_endpoint", "tcp://127.0.0.1:5556",
+	  "ZeroMQ PUB endpoint the KPI snapshots are published on", set_kpi_endpoint },
+	{ SCOPE_DATAPLANE, "control_endpoint", "tcp://127.0.0.1:5557",
+	  "ZeroMQ REP endpoint for runtime control (shadowtap-ctl)", set_control_endpoint },
+	{ SCOPE_DATAPLANE, "interval", "1s",
+	  "stats and KPI interval, 100ms..1h", set_interval },
+	{ SCOPE_DATAPLANE, "response_timeout", "2s",
+	  "a request with no response within this counts as a timeout, 1ms..600s", set_response_timeout },
+	{ SCOPE_DATAPLANE, "mbufs", "16383",
+	  "mbufs in the production pool, 1023..16M (k/M suffixes)", set_mbufs },
+	{ SCOPE_DATAPLANE, "copy_mbufs", "16383",
+	  "mbufs in the copies' own pool; when it runs dry copies are dropped (no_mbuf), never prod packets",
+	  set_copy_mbufs },
+	{ SCOPE_DATAPLANE, "rx_desc", "1024", "RX descriptors per queue, 64..16384", set_rx_desc },
+	{ SCOPE_DATAPLANE, "tx_desc", "1024", "TX descriptors per queue, 64..16384", set_tx_desc },
+	{ SCOPE_DATAPLANE, "flow_table_size", "65536",
+	  "flows tracked per worker, 1024..64M; when full new flows are counted (flow_table_full)",
+	  set_flow_table_size },
+	{ SCOPE_DATAPLANE, "flow_idle_timeout", "60s",
+	  "a flow with no packet for this long is forgotten, 1s..24h", set_flow_idle },
+	{ SCOPE_DATAPLANE, "stats", "true", "print one stats line per interval on stderr", set_stats },
+	{ SCOPE_DATAPLANE, "log_level", "notice", "err | warn | notice | info | debug", set_log_level },
+
+	{ SCOPE_SHADOW, "port", "",
+	  "required: port id or device name towards this shadow group", set_sh_port },
+	{ SCOPE_SHADOW, "share", "0",
+	  "share of flows (or packets) copied, 0..1 or 0%..100%", set_sh_share },
+	{ SCOPE_SHADOW, "share_offset", "0",
+	  "start of the group's flow-hash range [offset, offset+share); groups with equal ranges "
+	  "see the same flows (A/A), disjoint ranges disjoint flows", set_sh_share_offset },
+	{ SCOPE_SHADOW, "sampling", "flow",
+	  "flow | packet. flow: whole flows by the symmetric flow hash, the same on every gateway; "
+	  "packet: a share of packets", set_sh_sampling },
+	{ SCOPE_SHADOW, "filter", "",
+	  "optional BPF filter in pcap syntax (tcp port 80), as tcpdump reads it (VLAN-tagged "
+	  "packets need 'vlan and ...'); only matching packets are copied",
+	  set_sh_filter },
+	{ SCOPE_SHADOW, "rate_pps", "0",
+	  "cap on copies in packets/s (k/M/G suffixes), 0: none; over it: rate_cap drops", set_sh_rate_pps },
+	{ SCOPE_SHADOW, "rate_bps", "0",
+	  "cap on copies in bits/s (1G, 100M), 0: none", set_sh_rate_bps },
+	{ SCOPE_SHADOW, "burst", "10",
+	  "token bucket depth for the caps, in milliseconds of the rate, 1..10000", set_sh_burst_ms },
+	{ SCOPE_SHADOW, "instances", "",
+	  "ADDR[@MAC], ... : flows are spread over these by hash, destination MAC/IP rewritten; "
+	  "without @MAC the MAC is resolved with ARP/ND on the shadow port", set_sh_instances },
+	{ SCOPE_SHADOW, "dst_mac", "",
+	  "with no instances: destination MAC for every copy (else resolved for the original address)",
+	  set_sh_dst_mac },
+	{ SCOPE_SHADOW, "instances_count", "0",
+	  "instances behind the group, reported in KPIs; 0: the number of instances listed (1 if none)",
+	  set_sh_instances_count },
+	{ SCOPE_SHADOW, "enabled", "true", "copy to this group at start", set_sh_enabled },
+	{ SCOPE_SHADOW, "inject", "false",
+	  "receive the load generator's traffic from the inject port", set_sh_inject },
+};
+
+#define N_KEYS (sizeof(keys) / sizeof(keys[0]))
+
+static int fail(struct st_perr *e, int rc, const char *section, const char *key,
+		const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+static int fail(struct st_perr *e, int rc, const char *section, const char *key,
+		const char *fmt, ...)
+{
+	char reason[sizeof(e->msg)];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(reason, sizeof(reason), fmt, ap);
+	va_end(ap);
+	if (key != NULL)
+		snprintf(e->msg, sizeof(e->msg), "[%.40s] %.40s: %.100s", section, key, reason);
+	else
+		snprintf(e->msg, sizeof(e->msg), "[%.40s]: %.140s", section, reason);
+	return rc;
+}
+
+static void shadow_defaults(struct dp_shadow_cfg *s)
+{
+	struct st_perr e;
+
+	for (size_t i = 0; i < N_KEYS; i++)
+		if (keys[i].scope == SCOPE_SHADOW)
+			keys[i].set(NULL, s, keys[i].dflt, &e);
+}
+
+void dp_config_defaults(struct dp_config *cfg)
+{
+	struct st_perr e;
+
+	memset(cfg, 0, sizeof(*cfg));
+	for (size_t i = 0; i < N_KEYS; i++)
+		if (keys[i].scope == SCOPE_DATAPLANE)
+			keys[i].set(cfg, NULL, keys[i].dflt, &e);
+}
+
+struct dp_shadow_cfg *dp_config_shadow(struct dp_config *cfg, const char *name)
+{
+	for (int i = 0; i < cfg->n_shadows; i++)
+		if (strcmp(cfg->shadows[i].name, name) == 0)
+			return &cfg->shadows[i];
+	return NULL;
+}
+
+int dp_config_set(struct dp_config *cfg, const char *section, const char *key,
+		  const char *value, struct st_perr *err)
+{
+	struct dp_shadow_cfg *s = NULL;
+	enum key_scope scope;
+	struct st_perr e;
+	char v[1024];
+	int rc;
+
+	if (strcmp(section, "dataplane") == 0) {
+		scope = SCOPE_DATAPLANE;
+	} else if (strncmp(section, "shadow.", 7) == 0) {
+		const char *name = section + 7;
+
+		scope = SCOPE_SHADOW;
+		s = dp_config_shadow(cfg, name);
+		if (s == NULL) {
+			if (cfg->n_shadows == DP_MAX_SHADOWS)
+				return fail(err, -E2BIG, section, NULL,
+					    "too many shadow groups (at most %d)", DP_MAX_SHADOWS);
+			s = &cfg->shadows[cfg->n_shadows];
+			memset(s, 0, sizeof(*s));
+			if ((rc = copy_name(s->name, sizeof(s->name), name, &e)) < 0)
+				return fail(err, rc, section, NULL, "bad group name: %s", e.msg);
+			shadow_defaults(s);
+			cfg->n_shadows++;
+		}
+	} else if (strcmp(section, "analyzer") == 0 || strncmp(section, "service.", 8) == 0) {
+		/* One file can configure the whole deployment: the analyzer's
+		 * sections are its own business. */
+		return 0;
+	} else {
+		return fail(err, -EINVAL, section, NULL,
+			    "unknown section (expected [dataplane] or [shadow.NAME])");
+	}
+
+	for (size_t i = 0; i < N_KEYS; i++) {
+		if (keys[i].scope != scope || strcmp(keys[i].name, key) != 0)
+			continue;
+		if (strlen(value) >= sizeof(v))
+			return fail(err, -EINVAL, section, key, "value too long");
+		strcpy(v, value);
+		rc = keys[i].set(cfg, s, st_trim(v), &e);
+		if (rc < 0)
+			return fail(err, rc, section, key, "%s", e.msg);
+		return 0;
+	}
+	return fail(err, -EINVAL, section, key, "unknown key (see --config-help)");
+}
+
+/* rte_cfgfile says little about where a file is malformed: check the lines
+ * first, so the message carries the line number, and catch duplicate
+ * sections and keys, which rte_cfgfile would keep silently. */
+static int check_lines(const char *path, struct st_perr *err)
+{
+	char line[2048], section[CFG_NAME_LEN] = "", seen[256][CFG_NAME_LEN * 2];
+	int n_seen = 0, lineno = 0, rc = 0;
+	FILE *f = fopen(path, "r");
+
+	if (f == NULL) {
+		snprintf(err->msg, sizeof(err->msg), "%s: %s", path, strerror(errno));
+		return -errno;
+	}
+	while (fgets(line, sizeof(line), f) != NULL) {
+		char *p, *semi, *eq;
+
+		lineno++;
+		if (strchr(line, '\n') == NULL && !feof(f)) {
+			rc = -EINVAL;
+			snprintf(err->msg, sizeof(err->msg), "%s:%d: line too long", path, lineno);
+			break;
+		}
+		if ((semi = strchr(line, ';')) != NULL)
+			*semi = '\0';
+		p = st_trim(line);
+		if (*p == '\0' || *p == '#')
+			continue;
+		if (*p == '[') {
+			char *close = strchr(p, ']');
+
+			if (close == NULL || close[1] != '\0' || close == p + 1 ||
+			    (size_t)(close - p - 1) >= sizeof(section)) {
+				rc = -EINVAL;
+				snprintf(err->msg, sizeof(err->msg),
+					 "%s:%d: malformed section header '%s'", path, lineno, p);
+				break;
+			}
+			*close = '\0';
+			snprintf(section, sizeof(section), "%s", p + 1);
+			eq = NULL;
+		} else {
+			eq = strchr(p, '=');
+			if (eq == NULL || eq == p) {
+				rc = -EINVAL;
+				snprintf(err->msg, sizeof(err->msg),
+					 "%s:%d: expected 'key = value' or '[section]', got '%.60s'",
+					 path, lineno, p);
+				break;
+			}
+			if (section[0] == '\0') {
+				rc = -EINVAL;
+				snprintf(err->msg, sizeof(err->msg),
+					 "%s:%d: key outside any section", path, lineno);
+				break;
+			}
+			*eq = '\0';
+			if (strlen(st_trim(eq + 1)) >= CFG_VALUE_LEN) {
+				rc = -EINVAL;
+				snprintf(err->msg, sizeof(err->msg),
+					 "%s:%d: value longer than %d characters", path, lineno,
+					 CFG_VALUE_LEN - 1);
+				break;
+			}
+		}
+		/* A section seen twice, or a key seen twice in one section. */
+		{
+			char id[CFG_NAME_LEN * 2];
+
+			snprintf(id, sizeof(id), "%s%s%s", section, eq ? "\n" : "",
+				 eq ? st_trim(p) : "");
+			for (int i = 0; i < n_seen; i++) {
+				if (strcmp(seen[i], id) == 0) {
+					rc = -EINVAL;
+					if (eq)
+						snprintf(err->msg, sizeof(err->msg),
+							 "%s:%d: [%s] %s: set twice", path, lineno,
+							 section, st_trim(p));
+					else
+						snprintf(err->msg, sizeof(err->msg),
+							 "%s:%d: [%s]: section appears twice", path,
+							 lineno, section);
+					goto out;
+				}
+			}
+			if (n_seen < 256)
+				snprintf(seen[n_seen++], sizeof(seen[0]), "%s", id);
+		}
+	}
+out:
+	fclose(f);
+	return rc;
+}
+
+int dp_config_load(struct dp_config *cfg, const char *path,
+		   struct st_perr *err)
+{
+	struct rte_cfgfile_parameters params = { .comment_character = ';' };
+	struct rte_cfgfile *f;
+	char (*sections)[CFG_NAME_LEN] = NULL;
+	struct rte_cfgfile_entry *entries = NULL;
+	int n, rc;
+
+	rc = check_lines(path, err);
+	if (rc < 0)
+		return rc;
+	f = rte_cfgfile_load_with_params(path, 0, &params);
+	if (f == NULL) {
+		snprintf(err->msg, sizeof(err->msg), "%s: cannot be read as an INI file", path);
+		return -EINVAL;
+	}
+	n = rte_cfgfile_num_sections(f, NULL, 0);
+	sections = calloc((size_t)(n > 0 ? n : 1), sizeof(*sections));
+	if (sections == NULL) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	{
+		char *ptrs[64];
+
+		if (n > 64) {
+			snprintf(err->msg, sizeof(err->msg), "%s: more than 64 sections", path);
+			rc = -E2BIG;
+			goto out;
+		}
+		for (int i = 0; i < n; i++)
+			ptrs[i] = sections[i];
+		rte_cfgfile_sections(f, ptrs, n);
+	}
+	for (int i = 0; i < n && rc == 0; i++) {
+		int m = rte_cfgfile_section_num_entries(f, sections[i]);
+
+		free(entries);
+		entries = calloc((size_t)(m > 0 ? m : 1), sizeof(*entries));
+		if (entries == NULL) {
+			rc = -ENOMEM;
+			break;
+		}
+		m = rte_cfgfile_section_entries(f, sections[i], entries, m);
+		if (strncmp(sections[i], "shadow.", 7) == 0) {
+			/* Create the group even when it sets nothing. */
+			rc = dp_config_set(cfg, sections[i], "enabled", "true", err);
+		}
+		for (int j = 0; j < m && rc == 0; j++)
+			rc = dp_config_set(cfg, sections[i], entries[j].name,
+					   entries[j].value, err);
+	}
+	if (rc == 0)
+		snprintf(cfg->config_file, sizeof(cfg->config_file), "%s", path);
+out:
+	free(entries);
+	free(sections);
+	rte_cfgfile_close(f);
+	return rc;
+}
+
+uint32_t dp_shadow_instances_count(const struct dp_shadow_cfg *s)
+{
+	if (s->instances_count > 0)
+		return s->instances_count;
+	return s->n_instances > 0 ? (uint32_t)s->n_instances : 1;
+}
+
+int dp_config_validate(const struct dp_config *cfg, struct st_perr *err)
+{
+	if (cfg->client_port[0] == '\0')
+		return fail(err, -EINVAL, "dataplane", "client_port", "required");
+	if (cfg->mode == DP_MODE_INLINE && cfg->prod_port[0] == '\0')
+		return fail(err, -EINVAL, "dataplane", "prod_port", "required in inline mode");
+	if (cfg->mode == DP_MODE_INLINE && strcmp(cfg->prod_port, cfg->client_port) == 0)
+		return fail(err, -EINVAL, "dataplane", "prod_port",
+			    "'%s' is also the client port", cfg->prod_port);
+	for (int i = 0; i < cfg->n_shadows; i++) {
+		const struct dp_shadow_cfg *s = &cfg->shadows[i];
+		char sec[DP_NAME_LEN + 8];
+
+		snprintf(sec, sizeof(sec), "shadow.%s", s->name);
+		if (s->port[0] == '\0')
+			return fail(err, -EINVAL, sec, "port", "required");
+		if (strcmp(s->port, cfg->client_port) == 0 ||
+		    (cfg->mode == DP_MODE_INLINE && strcmp(s->port, cfg->prod_port) == 0))
+			return fail(err, -EINVAL, sec, "port",
+				    "'%s' is the client or prod port: a shadow needs a port of its own",
+				    s->port);
+		if (cfg->inject_port[0] != '\0' && strcmp(s->port, cfg->inject_port) == 0)
+			return fail(err, -EINVAL, sec, "port", "'%s' is the inject port", s->port);
+		if (s->share_offset + s->share > 1.0 + 1e-9)
+			return fail(err, -EINVAL, sec, "share_offset",
+				    "offset %g + share %g is past 1", s->share_offset, s->share);
+		if (s->sampling == DP_SAMPLE_PACKET && s->share_offset > 0)
+			return fail(err, -EINVAL, sec, "share_offset",
+				    "only meaningful with sampling = flow");
+		if (s->n_instances > 0 && s->has_dst_mac)
+			return fail(err, -EINVAL, sec, "dst_mac",
+				    "give MACs per instance (ADDR@MAC) when instances are listed");
+		if (s->inject && cfg->inject_port[0] == '\0')
+			return fail(err, -EINVAL, sec, "inject",
+				    "needs [dataplane] inject_port");
+	}
+	if (cfg->mode == DP_MODE_TAP && cfg->n_servers == 0)
+		return fail(err, -EINVAL, "dataplane", "servers",
+			    "tap mode needs the server addresses to tell the directions apart");
+	return 0;
+}
+
+void dp_config_print_reference(FILE *out, bool markdown)
+{
+	enum key_scope last = SCOPE_SHADOW;
+
+	for (size_t i = 0; i < N_KEYS; i++) {
+		const struct key *k = &keys[i];
+
+		if (i == 0 || k->scope != last) {
+			const char *sec = k->scope == SCOPE_DATAPLANE ? "[dataplane]" : "[shadow.NAME]";
+
+			if (markdown)
+				fprintf(out, "%s### `%s`\n\n| key | default | meaning |\n|---|---|---|\n",
+					i ? "\n" : "", sec);
+			else
+				fprintf(out, "%s%s\n", i ? "\n" : "", sec);
+			last = k->scope;
+		}
+		if (markdown)
+			fprintf(out, "| `%s` | `%s` | %s |\n", k->name, k->dflt, k->help);
+		else
+			fprintf(out, "  %-18s default '%s'\n      %s\n", k->name, k->dflt, k->help);
+	}
+}

@@ -1,0 +1,56 @@
+/* Counters: one cache-aligned block per worker, written by that worker
+ * alone, summed and diffed by the main lcore. Every copy that does not reach
+ * its shadow is counted under a named reason. */
+#ifndef DP_COUNTERS_H
+#define DP_COUNTERS_H
+
+#include <stdint.h>
+
+#include "config.h"
+#include "packet.h"
+#include "port.h"
+
+/* Why a copy for a shadow group was not sent. */
+enum dp_drop {
+	DP_DROP_DISABLED,	/* selected, but the group is disabled */
+	DP_DROP_FILTERED,	/* selected, but the group's BPF filter said no */
+	DP_DROP_RATE_CAP,	/* over the group's pps or bps cap */
+	DP_DROP_NO_NEIGH,	/* shadow instance's MAC not resolved (yet) */
+	DP_DROP_NO_MBUF,	/* the copies' pool ran dry */
+	DP_DROP_TX_FULL,	/* the shadow port's TX queue took no more */
+	DP_DROP_COUNT
+};
+
+extern const char *const dp_drop_names[DP_DROP_COUNT];
+
+struct dp_port_counters {
+	uint64_t rx_pkts;
+	uint64_t rx_bytes;
+	uint64_t tx_pkts;
+	uint64_t tx_full; /* production packets the port's TX queue refused */
+};
+
+struct dp_group_counters {
+	uint64_t copies;
+	uint64_t copy_bytes;
+	uint64_t zero_copy; /* copies sent as indirect mbufs, no byte copied */
+	uint64_t drops[DP_DROP_COUNT];
+	uint64_t rx_pkts;   /* from the group's shadows (responses), absorbed */
+	uint64_t rx_bytes;
+};
+
+struct dp_counters {
+	struct dp_port_counters port[DP_MAX_PORTS];
+	struct dp_group_counters group[DP_MAX_SHADOWS];
+	uint64_t malformed[ST_PKT_ERR_COUNT]; /* never mirrored; forwarded inline */
+	uint64_t not_ip;       /* non-IP frames: forwarded, never mirrored */
+	uint64_t arp_replies;  /* ARP/ND answers sent to shadows */
+	uint64_t neigh_learned;
+	uint64_t shadow_other; /* frames from shadow ports that are neither
+				  responses nor neighbour traffic */
+} __attribute__((aligned(64)));
+
+/* Adds src into dst. */
+void dp_counters_add(struct dp_counters *dst, const struct dp_counters *src);
+
+#endif

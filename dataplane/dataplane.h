@@ -1,0 +1,65 @@
+/* The dataplane as a whole: config, ports, groups, pools and workers, set up
+ * by main.c and read (never written) by the workers' poll loops. */
+#ifndef DP_DATAPLANE_H
+#define DP_DATAPLANE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <rte_lcore.h>
+#include <rte_mempool.h>
+#include <rte_ring.h>
+
+#include "config.h"
+#include "counters.h"
+#include "neigh.h"
+#include "packet.h"
+#include "port.h"
+#include "shadow.h"
+
+#define DP_BURST 32
+#define DP_MAX_WORKERS 64
+#define DP_PREFETCH_AHEAD 3
+
+enum dp_port_role {
+	DP_ROLE_CLIENT = 1u << 0,
+	DP_ROLE_PROD = 1u << 1,
+	DP_ROLE_SHADOW = 1u << 2,
+	DP_ROLE_INJECT = 1u << 3,
+};
+
+/* A server endpoint as packets carry it (tap mode tells directions by it). */
+struct dp_server_ep {
+	struct st_ip_addr ip;
+	uint8_t family;		/* 4 or 6 */
+	uint16_t port;		/* host order; 0 any */
+};
+
+struct dp_app {
+	struct dp_config cfg;
+	struct dp_port ports[DP_MAX_PORTS];
+	uint32_t port_roles[DP_MAX_PORTS];
+	struct dp_neigh_table neigh[DP_MAX_PORTS]; /* used on shadow ports */
+	int n_ports;
+	int client;	/* port indices; -1 when absent */
+	int prod;
+	int inject;
+	struct dp_server_ep servers[DP_MAX_SERVERS];
+	int n_servers;
+	struct dp_group groups[DP_MAX_SHADOWS];
+	int n_groups;
+	struct rte_mempool *pool;	/* what the ports receive into */
+	struct rte_mempool *copy_pool;	/* copies: indirect mbufs and header copies */
+	/* Frames the main lcore wants sent (neighbour requests; m->port says
+	 * where): worker 0 sends them on its queue. Single producer, single
+	 * consumer. */
+	struct rte_ring *ctrl_tx;
+	struct dp_worker *workers[DP_MAX_WORKERS];
+	unsigned int n_workers;
+	uint64_t tsc_hz;
+};
+
+/* Set by the signal handler; the poll loops run until it is. */
+extern volatile bool dp_force_quit;
+
+#endif

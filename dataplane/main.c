@@ -1,0 +1,499 @@
+/* shadowtap-dataplane: EAL arguments, then "--", then the application's.
+ *
+ *   shadowtap-dataplane -l 0-1 --vdev net_af_packet0,iface=veth0 ... -- \
+ *       --config shadowtap.ini [--set shadow.canary.share=0.2] [--duration 30s]
+ *
+ * The config is read and checked before the EAL starts, so a bad file exits
+ * non-zero before any port is probed. */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <rte_cycles.h>
+#include <rte_eal.h>
+#include <rte_ethdev.h>
+#include <rte_lcore.h>
+#include <rte_malloc.h>
+#include <rte_mbuf.h>
+
+#include "clock.h"
+#include "dataplane.h"
+#include "log.h"
+#include "stats.h"
+#include "worker.h"
+
+volatile bool dp_force_quit;
+
+static struct dp_app app;
+
+struct run_opts {
+	uint64_t duration_ns; /* 0: until a signal */
+	bool check_only;
+};
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	dp_force_quit = true;
+}
+
+static void usage(FILE *out, const char *prog)
+{
+	fprintf(out,
+"Usage: %s [EAL options] -- --config FILE [options]\n"
+"\n"
+"Tees a share of production traffic to shadow groups (see the config\n"
+"reference: --config-help).\n"
+"\n"
+"Options:\n"
+"  -c, --config FILE         INI file: [dataplane] and [shadow.NAME] sections\n"
+"  -s, --set SEC.KEY=VALUE   set a config key, after the file; repeatable\n"
+"                            (e.g. --set shadow.canary.share=0.2)\n"
+"      --mode inline|tap     same as --set dataplane.mode=...\n"
+"      --workers N           same as --set dataplane.workers=N\n"
+"      --duration D          stop after D (e.g. 30s); default: until SIGINT/SIGTERM\n"
+"      --log-level LEVEL     err|warn|notice|info|debug\n"
+"      --no-stats            no stats line per interval\n"
+"      --check               check the config and exit (no EAL needed)\n"
+"      --config-help[=md]    print every config key with its default\n"
+"  -h, --help                this text\n"
+"\n"
+"EAL options go before '--', e.g. -l 0-1 --no-huge --no-pci -m 512\n"
+"  --vdev net_af_packet0,iface=veth0 --vdev net_pcap0,rx_pcap=in.pcap,tx_pcap=out.pcap\n"
+"One worker per lcore after the main one; the main lcore prints and serves control.\n",
+		prog);
+}
+
+/* Splits "shadow.canary.share=0.2" into section, key and value and sets it. */
+static int apply_set(struct dp_config *cfg, const char *arg, struct st_perr *err)
+{
+	char buf[1024], *eq, *dot;
+
+	snprintf(buf, sizeof(buf), "%s", arg);
+	eq = strchr(buf, '=');
+	dot = eq ? memrchr(buf, '.', (size_t)(eq - buf)) : NULL;
+	if (eq == NULL || dot == NULL || dot == buf) {
+		snprintf(err->msg, sizeof(err->msg),
+			 "--set '%.100s': expected SECTION.KEY=VALUE", arg);
+		return -EINVAL;
+	}
+	*eq = '\0';
+	*dot = '\0';
+	return dp_config_set(cfg, buf, dot + 1, eq + 1, err);
+}
+
+/* Parses the application's arguments (after "--") into cfg and opts.
+ * Returns 0, 1 when the program should exit 0 (help), or -1 on error. */
+static int parse_app_args(int argc, char **argv, const char *prog,
+			  struct dp_config *cfg, struct run_opts *opts)
+{
+	enum { O_MODE = 256, O_WORKERS, O_DURATION, O_LOG, O_NOSTATS, O_CHECK, O_CFGHELP };
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "set", required_argument, NULL, 's' },
+		{ "mode", required_argument, NULL, O_MODE },
+		{ "workers", required_argument, NULL, O_WORKERS },
+		{ "duration", required_argument, NULL, O_DURATION },
+		{ "log-level", required_argument, NULL, O_LOG },
+		{ "no-stats", no_argument, NULL, O_NOSTATS },
+		{ "check", no_argument, NULL, O_CHECK },
+		{ "config-help", optional_argument, NULL, O_CFGHELP },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *sets[64];
+	int n_sets = 0, opt, rc;
+	const char *file = NULL;
+	struct st_perr err;
+
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "c:s:h", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'c':
+			file = optarg;
+			break;
+		case 's':
+			if (n_sets == 64) {
+				ST_ERR("more than 64 --set options");
+				return -1;
+			}
+			sets[n_sets++] = optarg;
+			break;
+		case O_MODE:
+		case O_WORKERS:
+		case O_LOG:
+		case O_NOSTATS: {
+			/* Shorthands for --set, applied in the same order. */
+			static char buf[8][300];
+			static int nb;
+			const char *k = opt == O_MODE ? "mode" : opt == O_WORKERS ? "workers" :
+					opt == O_LOG ? "log_level" : "stats";
+
+			if (n_sets == 64 || nb == 8) {
+				ST_ERR("too many options");
+				return -1;
+			}
+			snprintf(buf[nb], sizeof(buf[nb]), "dataplane.%s=%s", k,
+				 opt == O_NOSTATS ? "false" : optarg);
+			sets[n_sets++] = buf[nb++];
+			break;
+		}
+		case O_DURATION:
+			if (st_parse_duration(optarg, 1000000ULL, 86400 * ST_NS_PER_S,
+					      &opts->duration_ns, &err) < 0) {
+				ST_ERR("--duration %s", err.msg);
+				return -1;
+			}
+			break;
+		case O_CHECK:
+			opts->check_only = true;
+			break;
+		case O_CFGHELP:
+			dp_config_print_reference(stdout, optarg && strcmp(optarg, "md") == 0);
+			return 1;
+		case 'h':
+			usage(stdout, prog);
+			return 1;
+		default:
+			usage(stderr, prog);
+			return -1;
+		}
+	}
+	if (optind < argc) {
+		ST_ERR("unexpected argument '%s' (see --help)", argv[optind]);
+		return -1;
+	}
+	if (file == NULL) {
+		ST_ERR("no --config FILE (see --help; --config-help lists the keys)");
+		return -1;
+	}
+	rc = dp_config_load(cfg, file, &err);
+	for (int i = 0; rc == 0 && i < n_sets; i++)
+		rc = apply_set(cfg, sets[i], &err);
+	if (rc == 0)
+		rc = dp_config_validate(cfg, &err);
+	if (rc < 0) {
+		ST_ERR("%s", err.msg);
+		return -1;
+	}
+	return 0;
+}
+
+/* Adds a port to the app (once per port id) with a role; returns its index. */
+static int add_port(struct dp_app *a, const char *ref, uint32_t role, const char *what)
+{
+	struct st_perr err;
+	uint16_t id;
+
+	if (dp_port_resolve(ref, &id, &err) < 0) {
+		ST_ERR("%s: %s", what, err.msg);
+		return -1;
+	}
+	for (int i = 0; i < a->n_ports; i++) {
+		if (a->ports[i].id == id) {
+			a->port_roles[i] |= role;
+			return i;
+		}
+	}
+	if (a->n_ports == DP_MAX_PORTS) {
+		ST_ERR("more than %d ports", DP_MAX_PORTS);
+		return -1;
+	}
+	a->ports[a->n_ports].id = id;
+	a->port_roles[a->n_ports] = role;
+	return a->n_ports++;
+}
+
+static int setup_ports_and_groups(struct dp_app *a)
+{
+	const struct dp_config *cfg = &a->cfg;
+	int shadow_idx[DP_MAX_SHADOWS];
+	unsigned int nlc = rte_lcore_count();
+	uint32_t need;
+
+	a->client = add_port(a, cfg->client_port, DP_ROLE_CLIENT, "[dataplane] client_port");
+	a->prod = cfg->mode == DP_MODE_INLINE ?
+		add_port(a, cfg->prod_port, DP_ROLE_PROD, "[dataplane] prod_port") : -1;
+	a->inject = cfg->inject_port[0] ?
+		add_port(a, cfg->inject_port, DP_ROLE_INJECT, "[dataplane] inject_port") : -1;
+	if (a->client < 0 || (cfg->mode == DP_MODE_INLINE && a->prod < 0) ||
+	    (cfg->inject_port[0] && a->inject < 0))
+		return -1;
+	for (int g = 0; g < cfg->n_shadows; g++) {
+		char what[64];
+
+		snprintf(what, sizeof(what), "[shadow.%s] port", cfg->shadows[g].name);
+		shadow_idx[g] = add_port(a, cfg->shadows[g].port, DP_ROLE_SHADOW, what);
+		if (shadow_idx[g] < 0)
+			return -1;
+		if (a->port_roles[shadow_idx[g]] & ~DP_ROLE_SHADOW) {
+			ST_ERR("[shadow.%s] port: '%s' is also the client, prod or inject port",
+			       cfg->shadows[g].name, cfg->shadows[g].port);
+			return -1;
+		}
+	}
+
+	/* Every RX descriptor holds an mbuf, every TX descriptor may; add the
+	 * bursts in flight and the per-lcore caches. */
+	need = (uint32_t)a->n_ports * (cfg->rx_desc + cfg->tx_desc) * a->n_workers +
+	       a->n_workers * DP_BURST * 4 + nlc * 256;
+	if (need < cfg->mbufs)
+		need = cfg->mbufs;
+	a->pool = rte_pktmbuf_pool_create("st_pool", need, 256, 0,
+					  RTE_MBUF_DEFAULT_BUF_SIZE, (int)rte_socket_id());
+	/* Copies hold at most a header (or a small packet) of their own. */
+	a->copy_pool = a->pool ? rte_pktmbuf_pool_create("st_copies", cfg->copy_mbufs, 256, 0,
+							 RTE_PKTMBUF_HEADROOM + 256,
+							 (int)rte_socket_id()) : NULL;
+	if (a->pool == NULL || a->copy_pool == NULL) {
+		ST_ERR("cannot create the mbuf pools (%u + %u mbufs): %s; with --no-huge give "
+		       "the EAL more memory (-m 1024)", need, cfg->copy_mbufs,
+		       rte_strerror(rte_errno));
+		return -1;
+	}
+	ST_INFO("pools: %u mbufs for ports, %u for copies", need, cfg->copy_mbufs);
+	a->ctrl_tx = rte_ring_create("st_ctrl_tx", 256, (int)rte_socket_id(),
+				     RING_F_SP_ENQ | RING_F_SC_DEQ);
+	if (a->ctrl_tx == NULL) {
+		ST_ERR("cannot create the control TX ring: %s", rte_strerror(rte_errno));
+		return -1;
+	}
+
+	for (int i = 0; i < a->n_ports; i++) {
+		if (dp_port_start(&a->ports[i], a->ports[i].id, (uint16_t)a->n_workers,
+				  cfg->rx_desc, cfg->tx_desc, a->pool) < 0)
+			return -1;
+		a->neigh[i].port_id = a->ports[i].id;
+		a->neigh[i].port_mac = a->ports[i].mac;
+		if (a->n_workers > 1 && !a->ports[i].hw_rss)
+			ST_WARN("port %s cannot hash flows to queues: with %u workers the "
+				"device must spread flows itself (af_packet qpairs=N uses the "
+				"kernel's symmetric fanout hash)", a->ports[i].name, a->n_workers);
+	}
+	for (int i = 0; i < cfg->n_servers; i++) {
+		struct dp_server_ep *s = &a->servers[i];
+
+		memset(s, 0, sizeof(*s));
+		if (cfg->servers[i].addr.family == AF_INET) {
+			s->family = 4;
+			s->ip.v4 = cfg->servers[i].addr.v4;
+		} else {
+			s->family = 6;
+			memcpy(s->ip.a8, cfg->servers[i].addr.v6, 16);
+		}
+		s->port = cfg->servers[i].port;
+	}
+	a->n_servers = cfg->n_servers;
+	for (int g = 0; g < cfg->n_shadows; g++) {
+		struct st_perr err;
+		int pi = shadow_idx[g];
+
+		if (dp_group_init(&a->groups[g], &cfg->shadows[g], cfg, a->ports[pi].id,
+				  (uint8_t)pi, &a->neigh[pi], &err) < 0) {
+			ST_ERR("%s", err.msg);
+			return -1;
+		}
+		a->n_groups++;
+	}
+	return 0;
+}
+
+static int setup_workers(struct dp_app *a)
+{
+	unsigned int lcore, avail = rte_lcore_count() - 1;
+
+	if (avail == 0) {
+		ST_ERR("no worker lcore: give the EAL at least two (-l 0-1); the main one "
+		       "prints and serves control");
+		return -1;
+	}
+	a->n_workers = a->cfg.workers ? a->cfg.workers : avail;
+	if (a->n_workers > avail || a->n_workers > DP_MAX_WORKERS) {
+		ST_ERR("[dataplane] workers: %u asked, %u worker lcores available",
+		       a->n_workers, avail);
+		return -1;
+	}
+	{
+		unsigned int i = 0;
+
+		RTE_LCORE_FOREACH_WORKER(lcore) {
+			struct dp_worker *w;
+
+			if (i == a->n_workers)
+				break;
+			w = rte_zmalloc_socket("st_worker", sizeof(*w), RTE_CACHE_LINE_SIZE,
+					       (int)rte_lcore_to_socket_id(lcore));
+			if (w == NULL) {
+				ST_ERR("cannot allocate worker state");
+				return -1;
+			}
+			w->app = a;
+			w->lcore = lcore;
+			w->queue = (uint16_t)i;
+			w->rng = 0x9e3779b97f4a7c15ULL * (i + 1);
+			a->workers[i++] = w;
+		}
+	}
+	return 0;
+}
+
+static void teardown(struct dp_app *a)
+{
+	for (int i = 0; i < a->n_ports; i++)
+		dp_port_close(&a->ports[i]);
+	for (int g = 0; g < a->n_groups; g++)
+		dp_group_fini(&a->groups[g]);
+	if (a->ctrl_tx != NULL) {
+		struct rte_mbuf *m = NULL;
+
+		while (rte_ring_dequeue(a->ctrl_tx, (void **)&m) == 0)
+			rte_pktmbuf_free(m);
+		rte_ring_free(a->ctrl_tx);
+	}
+	if (a->pool != NULL || a->copy_pool != NULL) {
+		unsigned int p = a->pool ? rte_mempool_in_use_count(a->pool) : 0;
+		unsigned int c = a->copy_pool ? rte_mempool_in_use_count(a->copy_pool) : 0;
+
+		fprintf(stderr, "mbufs in use at exit: ports %u, copies %u\n", p, c);
+		if (p != 0 || c != 0)
+			ST_WARN("mbufs leaked: ports %u, copies %u", p, c);
+	}
+	for (unsigned int i = 0; i < a->n_workers; i++)
+		rte_free(a->workers[i]);
+	rte_mempool_free(a->copy_pool);
+	rte_mempool_free(a->pool);
+}
+
+/* The main lcore: neighbour requests once a second, the stats line every
+ * interval, until a signal or the duration is up. */
+static void main_loop(struct dp_app *a, const struct run_opts *opts)
+{
+	uint64_t start = st_mono_ns(), next_stats = start + a->cfg.interval_ns;
+	uint64_t next_neigh = start, prev_t = start;
+	struct dp_counters prev, cur;
+
+	memset(&prev, 0, sizeof(prev));
+	while (!dp_force_quit) {
+		uint64_t now = st_mono_ns();
+
+		if (opts->duration_ns && now - start >= opts->duration_ns)
+			break;
+		if (now >= next_neigh) {
+			for (int i = 0; i < a->n_ports; i++)
+				if ((a->port_roles[i] & DP_ROLE_SHADOW) &&
+				    dp_neigh_unresolved(&a->neigh[i]) > 0)
+					dp_neigh_solicit(&a->neigh[i], a->ctrl_tx, a->pool);
+			next_neigh = now + ST_NS_PER_S;
+		}
+		if (now >= next_stats) {
+			dp_stats_sum(a, &cur);
+			if (a->cfg.stats)
+				dp_stats_line(a, &prev, &cur, (double)(now - prev_t) / 1e9);
+			prev = cur;
+			prev_t = now;
+			next_stats += a->cfg.interval_ns;
+		}
+		st_sleep_until_ns(now + 10 * ST_NS_PER_MS);
+	}
+	dp_force_quit = true;
+}
+
+int main(int argc, char **argv)
+{
+	struct run_opts opts = { 0 };
+	enum st_log_level lvl;
+	struct dp_counters total;
+	int dashdash = -1, rc, status = EXIT_FAILURE;
+	const char *prog = argv[0];
+
+	st_log_init(prog, ST_LOG_NOTICE);
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--") == 0) {
+			dashdash = i;
+			break;
+		}
+	}
+	/* --help and --config-help work without "--" and without the EAL. */
+	if (dashdash < 0) {
+		for (int i = 1; i < argc; i++) {
+			if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+				usage(stdout, prog);
+				return 0;
+			}
+			if (strncmp(argv[i], "--config-help", 13) == 0) {
+				dp_config_print_reference(stdout, strcmp(argv[i], "--config-help=md") == 0);
+				return 0;
+			}
+		}
+		usage(stderr, prog);
+		return EXIT_FAILURE;
+	}
+
+	dp_config_defaults(&app.cfg);
+	{
+		char *app_argv[256];
+		int app_argc = argc - dashdash;
+
+		if (app_argc > 255)
+			app_argc = 255;
+		app_argv[0] = argv[0];
+		for (int i = 1; i < app_argc; i++)
+			app_argv[i] = argv[dashdash + i];
+		app_argv[app_argc] = NULL;
+		rc = parse_app_args(app_argc, app_argv, prog, &app.cfg, &opts);
+	}
+	if (rc != 0)
+		return rc > 0 ? 0 : EXIT_FAILURE;
+	if (st_log_level_parse(app.cfg.log_level, &lvl) < 0) {
+		ST_ERR("[dataplane] log_level: '%s': expected err|warn|notice|info|debug",
+		       app.cfg.log_level);
+		return EXIT_FAILURE;
+	}
+	st_log_set_level(lvl);
+	if (opts.check_only) {
+		printf("%s: config OK (%d shadow groups)\n", app.cfg.config_file, app.cfg.n_shadows);
+		return 0;
+	}
+
+	rc = rte_eal_init(dashdash, argv);
+	if (rc < 0)
+		rte_exit(EXIT_FAILURE, "EAL init failed: %s\n", rte_strerror(rte_errno));
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	app.tsc_hz = rte_get_tsc_hz();
+
+	if (setup_workers(&app) < 0 || setup_ports_and_groups(&app) < 0)
+		goto out;
+	if (dp_stats_telemetry_init(&app) < 0)
+		ST_WARN("telemetry commands not registered");
+
+	for (unsigned int i = 0; i < app.n_workers; i++) {
+		rc = rte_eal_remote_launch(worker_main_loop, app.workers[i], app.workers[i]->lcore);
+		if (rc != 0) {
+			ST_ERR("cannot launch worker on lcore %u: %s", app.workers[i]->lcore,
+			       strerror(-rc));
+			dp_force_quit = true;
+			break;
+		}
+	}
+	ST_NOTICE("running: mode %s, %u workers, %d ports, %d shadow groups",
+		  app.cfg.mode == DP_MODE_INLINE ? "inline" : "tap", app.n_workers,
+		  app.n_ports, app.n_groups);
+	if (!dp_force_quit)
+		main_loop(&app, &opts);
+	rte_eal_mp_wait_lcore();
+	dp_stats_sum(&app, &total);
+	dp_stats_final(&app, &total, stderr);
+	status = EXIT_SUCCESS;
+out:
+	dp_force_quit = true;
+	rte_eal_mp_wait_lcore();
+	teardown(&app);
+	rte_eal_cleanup();
+	return status;
+}

@@ -1,0 +1,330 @@
+/* The tee: which packets each shadow group gets, and the copies themselves.
+ * Runs inside the worker's poll loop: no allocation but from the copy pool,
+ * no lock, no print, no system call. */
+#include <string.h>
+
+#include <rte_branch_prediction.h>
+#include <rte_ether.h>
+#include <rte_ethdev.h>
+#include <rte_mbuf.h>
+#include <rte_prefetch.h>
+
+#include "csum.h"
+#include "flow.h"
+#include "worker.h"
+
+/* Copies up to this size are copied whole into one mbuf of the copy pool;
+ * larger ones get a private header mbuf chained to an indirect mbuf for the
+ * rest, so their payload is never copied. */
+#define COPY_WHOLE_MAX 192
+
+static inline uint32_t rng32(struct dp_worker *w)
+{
+	uint64_t x = w->rng;
+
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	w->rng = x;
+	return (uint32_t)(x >> 32);
+}
+
+static void bucket_reset(struct dp_bucket *b, const struct dp_app *app,
+			 uint64_t pps, uint64_t bps, uint32_t burst_ms, uint64_t now)
+{
+	uint64_t hz = app->tsc_hz << DP_TB_SHIFT;
+	uint64_t nw = app->n_workers ? app->n_workers : 1;
+	uint64_t pps_w = pps ? (pps + nw - 1) / nw : 0;
+	uint64_t bps_w = bps ? (bps + nw - 1) / nw : 0;
+
+	b->rate_pps = pps;
+	b->rate_bps = bps;
+	b->cost_p = pps_w ? hz / pps_w : 0;
+	b->cost_b = bps_w ? hz / bps_w * 8 : 0;
+	b->depth = hz / 1000 * burst_ms;
+	/* At least one full-size packet must fit, or a low cap passes nothing. */
+	if (b->depth < b->cost_p)
+		b->depth = b->cost_p;
+	if (b->depth < b->cost_b * RTE_ETHER_MAX_LEN)
+		b->depth = b->cost_b * RTE_ETHER_MAX_LEN;
+	b->tokens_p = b->depth;
+	b->tokens_b = b->depth;
+	b->last_tsc = now;
+}
+
+/* True when the copy fits the group's caps; takes its tokens. */
+static inline bool bucket_take(struct dp_worker *w, int gi, const struct dp_group *g,
+			       uint32_t bytes, uint64_t now)
+{
+	uint64_t pps = __atomic_load_n(&g->rate_pps, __ATOMIC_RELAXED);
+	uint64_t bps = __atomic_load_n(&g->rate_bps, __ATOMIC_RELAXED);
+	struct dp_bucket *b = &w->bucket[gi];
+	uint64_t elapsed, need_b;
+
+	if (likely(pps == 0 && bps == 0))
+		return true;
+	if (unlikely(pps != b->rate_pps || bps != b->rate_bps || b->depth == 0))
+		bucket_reset(b, w->app, pps, bps, g->burst_ms, now);
+	elapsed = now - b->last_tsc;
+	b->last_tsc = now;
+	if (elapsed > (b->depth >> DP_TB_SHIFT)) {
+		b->tokens_p = b->depth;
+		b->tokens_b = b->depth;
+	} else {
+		elapsed <<= DP_TB_SHIFT;
+		b->tokens_p = RTE_MIN(b->tokens_p + elapsed, b->depth);
+		b->tokens_b = RTE_MIN(b->tokens_b + elapsed, b->depth);
+	}
+	need_b = b->cost_b * bytes;
+	if (b->tokens_p < b->cost_p || b->tokens_b < need_b)
+		return false;
+	b->tokens_p -= b->cost_p;
+	b->tokens_b -= need_b;
+	return true;
+}
+
+static inline bool is_c2s(const struct dp_app *app, const struct st_pkt *p)
+{
+	for (int i = 0; i < app->n_servers; i++) {
+		const struct dp_server_ep *s = &app->servers[i];
+
+		if (s->family == p->l3 &&
+		    memcmp(&s->ip, &p->dst, p->l3 == ST_L3_IPV4 ? 4 : 16) == 0 &&
+		    (s->port == 0 || ((p->flags & ST_PKT_F_PORTS) && s->port == p->dport)))
+			return true;
+	}
+	return false;
+}
+
+/* Flow-consistent choice of an instance, independent of where the hash sits
+ * in the group's range (the range selects the flow, so its position must not
+ * also pick the instance). */
+static inline int pick_instance(uint32_t hash, int n)
+{
+	return (int)(((uint64_t)(uint32_t)(hash * 2654435761u) * (uint32_t)n) >> 32);
+}
+
+static void rewrite_dst_ip(uint8_t *buf, const struct st_pkt *p,
+			   const struct st_ip_addr *dst)
+{
+	uint8_t *ip = buf + p->l3_off;
+	uint8_t *l4 = buf + p->l4_off;
+	bool l4ok = (p->flags & ST_PKT_F_L4) && !(p->flags & ST_PKT_F_FRAG);
+	uint16_t c;
+
+	if (p->l3 == ST_L3_IPV4) {
+		uint32_t old;
+
+		memcpy(&old, ip + 16, 4);
+		memcpy(&c, ip + 10, 2);
+		c = st_csum_update32(c, old, dst->v4);
+		memcpy(ip + 10, &c, 2);
+		if (l4ok && p->proto == ST_IPPROTO_TCP) {
+			memcpy(&c, l4 + 16, 2);
+			c = st_csum_update32(c, old, dst->v4);
+			memcpy(l4 + 16, &c, 2);
+		} else if (l4ok && p->proto == ST_IPPROTO_UDP) {
+			memcpy(&c, l4 + 6, 2);
+			if (c != 0) { /* 0: no checksum, stays so */
+				c = st_csum_update32(c, old, dst->v4);
+				if (c == 0)
+					c = 0xffff;
+				memcpy(l4 + 6, &c, 2);
+			}
+		}
+		memcpy(ip + 16, &dst->v4, 4);
+		return;
+	}
+	if (l4ok) {
+		int off = p->proto == ST_IPPROTO_TCP ? 16 :
+			  p->proto == ST_IPPROTO_UDP ? 6 :
+			  p->proto == ST_IPPROTO_ICMPV6 ? 2 : -1;
+
+		if (off >= 0) {
+			memcpy(&c, l4 + off, 2);
+			c = st_csum_update_addr6(c, ip + 24, dst->a8);
+			if (p->proto == ST_IPPROTO_UDP && c == 0)
+				c = 0xffff;
+			memcpy(l4 + off, &c, 2);
+		}
+	}
+	memcpy(ip + 24, dst->a8, 16);
+}
+
+/* One copy of m for group g, addressed to its shadow; NULL when it cannot
+ * be made (counted). */
+static inline struct rte_mbuf *make_copy(struct dp_worker *w, const struct dp_group *g,
+					 struct dp_group_counters *gc, struct rte_mbuf *m,
+					 const struct st_pkt *p, uint32_t hash)
+{
+	struct rte_mempool *mp = w->app->copy_pool;
+	struct rte_ether_hdr *eth = rte_pktmbuf_mtod(m, struct rte_ether_hdr *);
+	const struct dp_neigh *nb = NULL;
+	const struct st_ip_addr *new_dst = NULL;
+	struct rte_ether_addr mac;
+	struct rte_mbuf *c;
+
+	if (g->n_instances > 0) {
+		nb = g->inst[pick_instance(hash, g->n_instances)];
+		if (memcmp(&nb->ip, &p->dst, p->l3 == ST_L3_IPV4 ? 4 : 16) != 0)
+			new_dst = &nb->ip;
+	} else if (g->has_dst_mac) {
+		mac = g->dst_mac;
+	} else {
+		nb = dp_neigh_find(g->neigh, p->l3, &p->dst);
+		if (unlikely(nb == NULL)) {
+			gc->drops[DP_DROP_NO_NEIGH]++;
+			return NULL;
+		}
+	}
+	if (nb != NULL && unlikely(!dp_neigh_mac(nb, &mac))) {
+		gc->drops[DP_DROP_NO_NEIGH]++;
+		return NULL;
+	}
+	if (new_dst == NULL && rte_is_same_ether_addr(&mac, &eth->dst_addr)) {
+		/* Unchanged: share the data, copy nothing. */
+		c = rte_pktmbuf_clone(m, mp);
+		if (unlikely(c == NULL)) {
+			gc->drops[DP_DROP_NO_MBUF]++;
+			return NULL;
+		}
+		gc->zero_copy++;
+		return c;
+	}
+	if (m->pkt_len <= COPY_WHOLE_MAX || p->payload_off >= rte_pktmbuf_data_len(m)) {
+		c = rte_pktmbuf_copy(m, mp, 0, UINT32_MAX);
+	} else {
+		/* A private copy of the headers, the payload by reference. */
+		struct rte_mbuf *rest;
+		char *h;
+
+		c = rte_pktmbuf_alloc(mp);
+		if (unlikely(c == NULL))
+			goto no_mbuf;
+		h = rte_pktmbuf_append(c, p->payload_off);
+		rest = h ? rte_pktmbuf_clone(m, mp) : NULL;
+		if (unlikely(rest == NULL)) {
+			rte_pktmbuf_free(c);
+			goto no_mbuf;
+		}
+		memcpy(h, eth, p->payload_off);
+		rte_pktmbuf_adj(rest, p->payload_off);
+		if (unlikely(rte_pktmbuf_chain(c, rest) != 0)) {
+			rte_pktmbuf_free(c);
+			rte_pktmbuf_free(rest);
+			goto no_mbuf;
+		}
+	}
+	if (unlikely(c == NULL))
+		goto no_mbuf;
+	eth = rte_pktmbuf_mtod(c, struct rte_ether_hdr *);
+	eth->dst_addr = mac;
+	if (new_dst != NULL)
+		rewrite_dst_ip((uint8_t *)eth, p, new_dst);
+	return c;
+no_mbuf:
+	gc->drops[DP_DROP_NO_MBUF]++;
+	return NULL;
+}
+
+void dp_mirror_burst(struct dp_worker *w, struct rte_mbuf **pkts, uint16_t n,
+		     bool tap, uint64_t now)
+{
+	const struct dp_app *app = w->app;
+	uint64_t lo[DP_MAX_SHADOWS], hi[DP_MAX_SHADOWS];
+	uint32_t enabled[DP_MAX_SHADOWS];
+	int ng = app->n_groups;
+
+	/* Control changes are read once per burst. */
+	for (int gi = 0; gi < ng; gi++) {
+		const struct dp_group *g = &app->groups[gi];
+
+		hi[gi] = __atomic_load_n(&g->range_hi, __ATOMIC_ACQUIRE);
+		lo[gi] = __atomic_load_n(&g->range_lo, __ATOMIC_RELAXED);
+		enabled[gi] = __atomic_load_n(&g->enabled, __ATOMIC_RELAXED);
+	}
+	for (uint16_t i = 0; i < DP_PREFETCH_AHEAD && i < n; i++)
+		rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void *));
+
+	for (uint16_t i = 0; i < n; i++) {
+		struct rte_mbuf *m = pkts[i];
+		struct st_flow_key key;
+		struct st_pkt p;
+		uint32_t hash;
+
+		if (i + DP_PREFETCH_AHEAD < n)
+			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + DP_PREFETCH_AHEAD], void *));
+		if (unlikely(st_pkt_parse(rte_pktmbuf_mtod(m, uint8_t *),
+					  rte_pktmbuf_data_len(m), &p) < 0)) {
+			w->cnt.malformed[p.err]++;
+			continue;
+		}
+		if (unlikely(p.l3 == ST_L3_NONE)) {
+			w->cnt.not_ip++;
+			continue;
+		}
+		if (tap && !is_c2s(app, &p))
+			continue;
+		st_flow_key_from_pkt(&p, &key, NULL);
+		hash = st_flow_hash(&key);
+
+		for (int gi = 0; gi < ng; gi++) {
+			const struct dp_group *g = &app->groups[gi];
+			struct dp_group_counters *gc = &w->cnt.group[gi];
+			struct rte_mbuf *c;
+			bool sel;
+
+			if (g->sampling == DP_SAMPLE_FLOW)
+				sel = st_bucket_in(hash, lo[gi], hi[gi]);
+			else
+				sel = rng32(w) < hi[gi];
+			if (!sel)
+				continue;
+			if (unlikely(!enabled[gi])) {
+				gc->drops[DP_DROP_DISABLED]++;
+				continue;
+			}
+			if (g->bpf != NULL &&
+			    (g->bpf_jit ? g->bpf_jit(m) : rte_bpf_exec(g->bpf, m)) == 0) {
+				gc->drops[DP_DROP_FILTERED]++;
+				continue;
+			}
+			if (!bucket_take(w, gi, g, m->pkt_len, now)) {
+				gc->drops[DP_DROP_RATE_CAP]++;
+				continue;
+			}
+			c = make_copy(w, g, gc, m, &p, hash);
+			if (c == NULL)
+				continue;
+			w->copies[gi][w->n_copies[gi]++] = c;
+			gc->copies++;
+			gc->copy_bytes += c->pkt_len;
+		}
+	}
+}
+
+void dp_mirror_flush(struct dp_worker *w)
+{
+	const struct dp_app *app = w->app;
+
+	for (int gi = 0; gi < app->n_groups; gi++) {
+		uint16_t n = w->n_copies[gi], sent;
+		struct dp_group_counters *gc;
+
+		if (n == 0)
+			continue;
+		w->n_copies[gi] = 0;
+		sent = rte_eth_tx_burst(app->groups[gi].port_id, w->queue,
+					w->copies[gi], n);
+		if (unlikely(sent < n)) {
+			gc = &w->cnt.group[gi];
+			gc->drops[DP_DROP_TX_FULL] += n - sent;
+			/* Not sent: take them back out of the counts of sent copies. */
+			for (uint16_t i = sent; i < n; i++) {
+				gc->copies--;
+				gc->copy_bytes -= w->copies[gi][i]->pkt_len;
+			}
+			rte_pktmbuf_free_bulk(&w->copies[gi][sent], n - sent);
+		}
+	}
+}

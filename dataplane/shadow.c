@@ -1,0 +1,146 @@
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <pcap/pcap.h>
+#include <rte_bpf.h>
+#include <rte_errno.h>
+#include <rte_malloc.h>
+
+#include "flow.h"
+#include "log.h"
+#include "shadow.h"
+
+/* libpcap compiles the filter to classic BPF for an Ethernet link; DPDK
+ * converts that to eBPF over the mbuf and JIT-compiles it. */
+static int compile_filter(struct dp_group *g, const char *expr, struct st_perr *err)
+{
+	struct bpf_program prog;
+	struct rte_bpf_prm *prm;
+	struct rte_bpf_jit jit;
+	pcap_t *pc;
+	int rc = 0;
+
+	pc = pcap_open_dead(DLT_EN10MB, 65535);
+	if (pc == NULL) {
+		snprintf(err->msg, sizeof(err->msg), "filter: libpcap: out of memory");
+		return -ENOMEM;
+	}
+	if (pcap_compile(pc, &prog, expr, 1, PCAP_NETMASK_UNKNOWN) != 0) {
+		snprintf(err->msg, sizeof(err->msg), "filter '%.80s': %.90s", expr, pcap_geterr(pc));
+		pcap_close(pc);
+		return -EINVAL;
+	}
+	prm = rte_bpf_convert(&prog);
+	pcap_freecode(&prog);
+	pcap_close(pc);
+	if (prm == NULL) {
+		snprintf(err->msg, sizeof(err->msg), "filter '%.80s': rte_bpf_convert: %.60s",
+			 expr, strerror(rte_errno));
+		return -rte_errno;
+	}
+	g->bpf = rte_bpf_load(prm);
+	rte_free(prm);
+	if (g->bpf == NULL) {
+		snprintf(err->msg, sizeof(err->msg), "filter '%.80s': rte_bpf_load: %.60s",
+			 expr, strerror(rte_errno));
+		return -rte_errno;
+	}
+	if (rte_bpf_get_jit(g->bpf, &jit) == 0 && jit.func != NULL)
+		g->bpf_jit = jit.func;
+	return rc;
+}
+
+int dp_group_init(struct dp_group *g, const struct dp_shadow_cfg *c,
+		  const struct dp_config *cfg, uint16_t port_id, uint8_t port_idx,
+		  struct dp_neigh_table *neigh, struct st_perr *err)
+{
+	int rc;
+
+	memset(g, 0, sizeof(*g));
+	snprintf(g->name, sizeof(g->name), "%s", c->name);
+	g->port_id = port_id;
+	g->port_idx = port_idx;
+	g->sampling = c->sampling;
+	g->neigh = neigh;
+	g->enabled = c->enabled;
+	g->rate_pps = c->rate_pps;
+	g->rate_bps = c->rate_bps;
+	g->burst_ms = c->burst_ms;
+	g->instances_count = dp_shadow_instances_count(c);
+	g->inject = c->inject;
+	rc = dp_group_set_share(g, c->share, c->share_offset);
+	if (rc < 0) {
+		snprintf(err->msg, sizeof(err->msg), "[shadow.%s] share: offset + share past 1",
+			 c->name);
+		return rc;
+	}
+	if (c->filter[0] != '\0') {
+		struct st_perr e;
+
+		rc = compile_filter(g, c->filter, &e);
+		if (rc < 0) {
+			snprintf(err->msg, sizeof(err->msg), "[shadow.%.31s] %.140s", c->name, e.msg);
+			return rc;
+		}
+	}
+	g->has_dst_mac = c->has_dst_mac;
+	memcpy(g->dst_mac.addr_bytes, c->dst_mac, 6);
+	for (int i = 0; i < c->n_instances; i++) {
+		const struct dp_instance *in = &c->instances[i];
+
+		g->inst[i] = dp_neigh_add(neigh, &in->addr, in->has_mac ? in->mac : NULL);
+		if (g->inst[i] == NULL)
+			goto full;
+	}
+	g->n_instances = c->n_instances;
+	/* Without instances the copies keep their destination address, and
+	 * the shadow answering for it is found by resolving the servers. */
+	if (g->n_instances == 0 && !g->has_dst_mac)
+		for (int i = 0; i < cfg->n_servers; i++)
+			if (dp_neigh_add(neigh, &cfg->servers[i].addr, NULL) == NULL)
+				goto full;
+	return 0;
+full:
+	snprintf(err->msg, sizeof(err->msg),
+		 "[shadow.%s] instances: more than %d addresses on port %s", c->name,
+		 DP_NEIGH_MAX, c->port);
+	dp_group_fini(g);
+	return -E2BIG;
+}
+
+void dp_group_fini(struct dp_group *g)
+{
+	if (g->bpf != NULL)
+		rte_bpf_destroy(g->bpf);
+	g->bpf = NULL;
+	g->bpf_jit = NULL;
+}
+
+int dp_group_set_share(struct dp_group *g, double share, double offset)
+{
+	if (share < 0 || share > 1 || offset < 0 || offset + share > 1.0 + 1e-9)
+		return -EINVAL;
+	if (g->sampling == DP_SAMPLE_PACKET && offset > 0)
+		return -EINVAL;
+	if (offset + share > 1.0)
+		share = 1.0 - offset;
+	/* A worker reading between the two stores sees a range made of one old
+	 * and one new bound for one burst: a transient of at most one burst,
+	 * never a packet outside both the old and the new range's union. */
+	__atomic_store_n(&g->range_lo, st_share_threshold(offset), __ATOMIC_RELAXED);
+	__atomic_store_n(&g->range_hi, st_share_threshold(offset + share), __ATOMIC_RELEASE);
+	return 0;
+}
+
+double dp_group_share(const struct dp_group *g)
+{
+	return (double)(__atomic_load_n(&g->range_hi, __ATOMIC_RELAXED) -
+			__atomic_load_n(&g->range_lo, __ATOMIC_RELAXED)) / 4294967296.0;
+}
+
+double dp_group_offset(const struct dp_group *g)
+{
+	return (double)__atomic_load_n(&g->range_lo, __ATOMIC_RELAXED) / 4294967296.0;
+}

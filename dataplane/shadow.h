@@ -1,0 +1,63 @@
+/* Shadow groups at run time: what a worker needs to pick, filter, cap and
+ * address the copies of one group. The fields the control socket may change
+ * (range, enabled, rates) are single words written by the main lcore and
+ * read by the workers once per burst: no lock on the fast path. */
+#ifndef DP_SHADOW_H
+#define DP_SHADOW_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <rte_bpf.h>
+#include <rte_ether.h>
+
+#include "config.h"
+#include "neigh.h"
+
+struct dp_group {
+	char name[DP_NAME_LEN];
+	uint16_t port_id;
+	uint8_t port_idx;		/* index into the app's ports (counters) */
+	enum dp_sampling sampling;
+	struct dp_neigh_table *neigh;	/* the shadow port's table */
+
+	/* Changed at run time by the main lcore (__atomic stores). */
+	uint64_t range_lo;		/* flow hash range [lo, hi), or for packet */
+	uint64_t range_hi;		/* sampling [0, hi) of a 32-bit random */
+	uint32_t enabled;
+	uint64_t rate_pps;		/* whole group, all workers; 0 none */
+	uint64_t rate_bps;
+	uint32_t burst_ms;
+
+	struct rte_bpf *bpf;		/* NULL: no filter */
+	uint64_t (*bpf_jit)(void *);	/* NULL: interpreted */
+
+	int n_instances;
+	struct dp_neigh *inst[DP_MAX_INSTANCES];
+	bool has_dst_mac;
+	struct rte_ether_addr dst_mac;
+	uint32_t instances_count;	/* for KPIs */
+	bool inject;
+};
+
+/* Builds a group from its config: compiles the filter (libpcap) to eBPF
+ * (rte_bpf, JIT where the CPU allows), registers the addresses to resolve in
+ * the port's neighbour table (instances, else the servers). Returns 0, or a
+ * negative errno with err set ("[shadow.canary] filter: syntax error"). */
+int dp_group_init(struct dp_group *g, const struct dp_shadow_cfg *c,
+		  const struct dp_config *cfg, uint16_t port_id, uint8_t port_idx,
+		  struct dp_neigh_table *neigh, struct st_perr *err);
+
+/* Releases the filter. Never fails. */
+void dp_group_fini(struct dp_group *g);
+
+/* Applies a new share/offset to a running group (main lcore). Returns 0 or
+ * -EINVAL when offset + share is past 1 or the group samples packets with an
+ * offset. Workers see it at their next burst. */
+int dp_group_set_share(struct dp_group *g, double share, double offset);
+
+/* Reads back the share the group runs with. */
+double dp_group_share(const struct dp_group *g);
+double dp_group_offset(const struct dp_group *g);
+
+#endif

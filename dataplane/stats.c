@@ -1,0 +1,187 @@
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <rte_telemetry.h>
+
+#include "log.h"
+#include "stats.h"
+#include "worker.h"
+
+static struct dp_app *tel_app;
+
+void dp_stats_sum(const struct dp_app *app, struct dp_counters *sum)
+{
+	memset(sum, 0, sizeof(*sum));
+	for (unsigned int i = 0; i < app->n_workers; i++)
+		dp_counters_add(sum, &app->workers[i]->cnt);
+}
+
+static const char *role_name(uint32_t roles)
+{
+	if (roles & DP_ROLE_CLIENT)
+		return "client";
+	if (roles & DP_ROLE_PROD)
+		return "prod";
+	if (roles & DP_ROLE_INJECT)
+		return "inject";
+	return "shadow";
+}
+
+static uint64_t group_drops(const struct dp_group_counters *g)
+{
+	uint64_t n = 0;
+
+	for (int r = 0; r < DP_DROP_COUNT; r++)
+		n += g->drops[r];
+	return n;
+}
+
+static uint64_t malformed(const struct dp_counters *c)
+{
+	uint64_t n = 0;
+
+	for (int e = 0; e < ST_PKT_ERR_COUNT; e++)
+		n += c->malformed[e];
+	return n;
+}
+
+void dp_stats_line(const struct dp_app *app, const struct dp_counters *prev,
+		   const struct dp_counters *cur, double secs)
+{
+	char line[1024];
+	size_t used = 0;
+
+#define ADD(...) do {								\
+	int w_ = snprintf(line + used, sizeof(line) - used, __VA_ARGS__);	\
+	if (w_ > 0 && (size_t)w_ < sizeof(line) - used)				\
+		used += (size_t)w_;						\
+} while (0)
+
+	if (secs <= 0)
+		secs = 1;
+	for (int i = 0; i < app->n_ports; i++) {
+		const struct dp_port_counters *a = &prev->port[i], *b = &cur->port[i];
+
+		ADD("%s%s rx %.0f tx %.0f pps", used ? " | " : "", role_name(app->port_roles[i]),
+		    (double)(b->rx_pkts - a->rx_pkts) / secs,
+		    (double)(b->tx_pkts - a->tx_pkts) / secs);
+		if (b->tx_full != a->tx_full)
+			ADD(" tx_full %" PRIu64, b->tx_full - a->tx_full);
+	}
+	for (int g = 0; g < app->n_groups; g++) {
+		const struct dp_group_counters *a = &prev->group[g], *b = &cur->group[g];
+
+		ADD(" | %s copies %.0f pps drops %" PRIu64, app->groups[g].name,
+		    (double)(b->copies - a->copies) / secs, group_drops(b) - group_drops(a));
+	}
+	if (malformed(cur) != malformed(prev))
+		ADD(" | malformed %" PRIu64, malformed(cur) - malformed(prev));
+#undef ADD
+	st_log(ST_LOG_NOTICE, "%s", line);
+}
+
+void dp_stats_final(const struct dp_app *app, const struct dp_counters *c, FILE *out)
+{
+	fprintf(out, "final counters:\n");
+	for (int i = 0; i < app->n_ports; i++) {
+		const struct dp_port_counters *p = &c->port[i];
+
+		fprintf(out, "  port %s (%s): rx %" PRIu64 " pkts %" PRIu64 " bytes, tx %" PRIu64
+			" pkts, tx_full %" PRIu64 "\n", app->ports[i].name,
+			role_name(app->port_roles[i]), p->rx_pkts, p->rx_bytes, p->tx_pkts,
+			p->tx_full);
+	}
+	for (int g = 0; g < app->n_groups; g++) {
+		const struct dp_group_counters *gc = &c->group[g];
+
+		fprintf(out, "  shadow %s: copies %" PRIu64 " (%" PRIu64 " bytes, %" PRIu64
+			" zero-copy), from shadows %" PRIu64 " pkts", app->groups[g].name,
+			gc->copies, gc->copy_bytes, gc->zero_copy, gc->rx_pkts);
+		for (int r = 0; r < DP_DROP_COUNT; r++)
+			if (gc->drops[r])
+				fprintf(out, ", %s %" PRIu64, dp_drop_names[r], gc->drops[r]);
+		fprintf(out, "\n");
+	}
+	fprintf(out, "  not_ip %" PRIu64 ", neighbour answers %" PRIu64 ", learned %" PRIu64
+		", other from shadows %" PRIu64 "\n", c->not_ip, c->arp_replies,
+		c->neigh_learned, c->shadow_other);
+	for (int e = 1; e < ST_PKT_ERR_COUNT; e++)
+		if (c->malformed[e])
+			fprintf(out, "  malformed %s %" PRIu64 "\n", st_pkt_err_str(e),
+				c->malformed[e]);
+}
+
+static int tel_stats(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	struct dp_counters c;
+	uint64_t bad = 0;
+
+	(void)cmd;
+	(void)params;
+	dp_stats_sum(tel_app, &c);
+	rte_tel_data_start_dict(d);
+	for (int i = 0; i < tel_app->n_ports; i++) {
+		struct rte_tel_data *p = rte_tel_data_alloc();
+
+		if (p == NULL)
+			return -ENOMEM;
+		rte_tel_data_start_dict(p);
+		rte_tel_data_add_dict_string(p, "role", role_name(tel_app->port_roles[i]));
+		rte_tel_data_add_dict_u64(p, "rx_pkts", c.port[i].rx_pkts);
+		rte_tel_data_add_dict_u64(p, "rx_bytes", c.port[i].rx_bytes);
+		rte_tel_data_add_dict_u64(p, "tx_pkts", c.port[i].tx_pkts);
+		rte_tel_data_add_dict_u64(p, "tx_full", c.port[i].tx_full);
+		rte_tel_data_add_dict_container(d, tel_app->ports[i].name, p, 0);
+	}
+	for (int e = 1; e < ST_PKT_ERR_COUNT; e++)
+		bad += c.malformed[e];
+	rte_tel_data_add_dict_u64(d, "malformed", bad);
+	rte_tel_data_add_dict_u64(d, "not_ip", c.not_ip);
+	rte_tel_data_add_dict_u64(d, "neigh_answers", c.arp_replies);
+	return 0;
+}
+
+static int tel_shadows(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	struct dp_counters c;
+
+	(void)cmd;
+	(void)params;
+	dp_stats_sum(tel_app, &c);
+	rte_tel_data_start_dict(d);
+	for (int g = 0; g < tel_app->n_groups; g++) {
+		const struct dp_group *gr = &tel_app->groups[g];
+		const struct dp_group_counters *gc = &c.group[g];
+		struct rte_tel_data *t = rte_tel_data_alloc();
+
+		if (t == NULL)
+			return -ENOMEM;
+		rte_tel_data_start_dict(t);
+		rte_tel_data_add_dict_string(t, "port", tel_app->ports[gr->port_idx].name);
+		rte_tel_data_add_dict_u64(t, "share_ppm",
+					  (uint64_t)(dp_group_share(gr) * 1e6 + 0.5));
+		rte_tel_data_add_dict_u64(t, "enabled",
+					  __atomic_load_n(&gr->enabled, __ATOMIC_RELAXED));
+		rte_tel_data_add_dict_u64(t, "copies", gc->copies);
+		rte_tel_data_add_dict_u64(t, "copy_bytes", gc->copy_bytes);
+		rte_tel_data_add_dict_u64(t, "zero_copy", gc->zero_copy);
+		for (int r = 0; r < DP_DROP_COUNT; r++)
+			rte_tel_data_add_dict_u64(t, dp_drop_names[r], gc->drops[r]);
+		rte_tel_data_add_dict_container(d, gr->name, t, 0);
+	}
+	return 0;
+}
+
+int dp_stats_telemetry_init(struct dp_app *app)
+{
+	int rc;
+
+	tel_app = app;
+	rc = rte_telemetry_register_cmd("/shadowtap/stats", tel_stats,
+					"Port and parse counters. Takes no parameters");
+	if (rc == 0)
+		rc = rte_telemetry_register_cmd("/shadowtap/shadows", tel_shadows,
+						"Per shadow group: share, copies, drops by reason. Takes no parameters");
+	return rc;
+}

@@ -1,0 +1,53 @@
+/* Per-worker state: one per worker lcore, allocated on its socket, written
+ * only by its worker (the counters are read by the main lcore). */
+#ifndef DP_WORKER_H
+#define DP_WORKER_H
+
+#include <stdint.h>
+
+#include <rte_mbuf.h>
+
+#include "dataplane.h"
+
+/* Token buckets in fixed point: units of TSC cycles << DP_TB_SHIFT. A packet
+ * costs hz/rate cycles; the bucket holds at most burst_ms of them. Costs are
+ * recomputed only when the group's rate changes. */
+#define DP_TB_SHIFT 16
+
+struct dp_bucket {
+	uint64_t tokens_p;
+	uint64_t tokens_b;
+	uint64_t last_tsc;
+	uint64_t rate_pps;	/* what the costs below were computed for */
+	uint64_t rate_bps;
+	uint64_t cost_p;	/* per packet */
+	uint64_t cost_b;	/* per byte */
+	uint64_t depth;		/* burst_ms in fixed-point cycles */
+};
+
+struct dp_worker {
+	struct dp_counters cnt;
+	struct dp_app *app; /* workers write only neighbour MACs into it */
+	unsigned int lcore;
+	uint16_t queue;		/* the RX and TX queue index on every port */
+	uint64_t rng;		/* xorshift64 state, packet sampling */
+	struct dp_bucket bucket[DP_MAX_SHADOWS];
+	uint16_t n_copies[DP_MAX_SHADOWS];
+	struct rte_mbuf *copies[DP_MAX_SHADOWS][DP_BURST];
+} __rte_cache_aligned;
+
+/* The poll loop (worker_loop.c), launched on each worker lcore. */
+int worker_main_loop(void *arg);
+
+/* Tees the client->server packets of a burst to the shadow groups
+ * (mirror.c). In tap mode, direction is told by the configured servers and
+ * packets of the other direction are skipped. Queues copies in w->copies;
+ * dp_mirror_flush sends them. Never changes or frees the originals. */
+void dp_mirror_burst(struct dp_worker *w, struct rte_mbuf **pkts, uint16_t n,
+		     bool tap, uint64_t now);
+
+/* Sends the queued copies of every group; what a TX queue refuses is
+ * counted as tx_full and freed in bulk. */
+void dp_mirror_flush(struct dp_worker *w);
+
+#endif

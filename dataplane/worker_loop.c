@@ -1,0 +1,136 @@
+/* worker_main_loop: the poll loop of one worker lcore. It owns queue
+ * w->queue on every port: reads client traffic, forwards it to production
+ * (inline) and tees it to the shadow groups, forwards production's answers
+ * back, answers the shadows' neighbour requests and absorbs their responses.
+ * Nothing here allocates (but mbufs), locks, prints or makes a system call. */
+#include <rte_branch_prediction.h>
+#include <rte_cycles.h>
+#include <rte_ethdev.h>
+#include <rte_mbuf.h>
+#include <rte_ring.h>
+
+#include "worker.h"
+
+/* Sends a burst; what the queue refuses is counted and freed, never kept:
+ * holding it would stall the loop behind a slow port. */
+static inline void tx_or_drop(struct dp_worker *w, int port_idx, uint16_t port_id,
+			      struct rte_mbuf **pkts, uint16_t n)
+{
+	struct dp_port_counters *pc = &w->cnt.port[port_idx];
+	uint16_t sent = rte_eth_tx_burst(port_id, w->queue, pkts, n);
+
+	pc->tx_pkts += sent;
+	if (unlikely(sent < n)) {
+		pc->tx_full += n - sent;
+		rte_pktmbuf_free_bulk(pkts + sent, n - sent);
+	}
+}
+
+static inline void count_rx(struct dp_worker *w, int port_idx,
+			    struct rte_mbuf **pkts, uint16_t n)
+{
+	struct dp_port_counters *pc = &w->cnt.port[port_idx];
+
+	pc->rx_pkts += n;
+	for (uint16_t i = 0; i < n; i++)
+		pc->rx_bytes += pkts[i]->pkt_len;
+}
+
+/* Frames from a shadow port: neighbour requests are answered in place,
+ * everything else is the shadows' output, counted and absorbed. */
+static void shadow_input(struct dp_worker *w, int port_idx,
+			 struct rte_mbuf **pkts, uint16_t n)
+{
+	const struct dp_app *app = w->app;
+	struct dp_neigh_table *nt = &w->app->neigh[port_idx];
+	struct rte_mbuf *replies[DP_BURST], *done[DP_BURST];
+	uint16_t nr = 0, nd = 0;
+
+	for (uint16_t i = 0; i < n; i++) {
+		struct rte_mbuf *m = pkts[i];
+		struct st_pkt p;
+		int rc;
+
+		st_pkt_parse(rte_pktmbuf_mtod(m, uint8_t *), rte_pktmbuf_data_len(m), &p);
+		rc = dp_neigh_input(nt, m, &p, &w->cnt.neigh_learned);
+		if (rc == 1) {
+			replies[nr++] = m;
+			continue;
+		}
+		if (rc < 0)
+			w->cnt.shadow_other++;
+		done[nd++] = m;
+	}
+	if (nr > 0) {
+		w->cnt.arp_replies += nr;
+		tx_or_drop(w, port_idx, app->ports[port_idx].id, replies, nr);
+	}
+	if (nd > 0)
+		rte_pktmbuf_free_bulk(done, nd);
+}
+
+/* Sends what the main lcore queued (worker 0 only). Rare: a few frames a
+ * second while a neighbour is unresolved. */
+static void send_ctrl(struct dp_worker *w)
+{
+	struct rte_mbuf *m;
+
+	while (rte_ring_sc_dequeue(w->app->ctrl_tx, (void **)&m) == 0) {
+		if (rte_eth_tx_burst(m->port, w->queue, &m, 1) != 1)
+			rte_pktmbuf_free(m);
+	}
+}
+
+int worker_main_loop(void *arg)
+{
+	struct dp_worker *w = arg;
+	const struct dp_app *app = w->app;
+	const bool tap = app->cfg.mode == DP_MODE_TAP;
+	const uint16_t q = w->queue;
+	const int client = app->client, prod = app->prod;
+	const uint16_t client_id = app->ports[client].id;
+	const uint16_t prod_id = tap ? 0 : app->ports[prod].id;
+	int shadow_idx[DP_MAX_PORTS], n_shadow = 0;
+	struct rte_mbuf *pkts[DP_BURST];
+
+	for (int i = 0; i < app->n_ports; i++)
+		if (app->port_roles[i] & DP_ROLE_SHADOW)
+			shadow_idx[n_shadow++] = i;
+
+	while (!dp_force_quit) {
+		uint64_t now = rte_rdtsc();
+		uint16_t n;
+
+		n = rte_eth_rx_burst(client_id, q, pkts, DP_BURST);
+		if (n > 0) {
+			count_rx(w, client, pkts, n);
+			/* Copies are made before the originals are handed to
+			 * a TX queue, which may free them at once. */
+			dp_mirror_burst(w, pkts, n, tap, now);
+			dp_mirror_flush(w);
+			if (tap)
+				rte_pktmbuf_free_bulk(pkts, n);
+			else
+				tx_or_drop(w, prod, prod_id, pkts, n);
+		}
+		if (!tap) {
+			n = rte_eth_rx_burst(prod_id, q, pkts, DP_BURST);
+			if (n > 0) {
+				count_rx(w, prod, pkts, n);
+				tx_or_drop(w, client, client_id, pkts, n);
+			}
+		}
+		if (q == 0 && unlikely(!rte_ring_empty(app->ctrl_tx)))
+			send_ctrl(w);
+		for (int s = 0; s < n_shadow; s++) {
+			int pi = shadow_idx[s];
+
+			n = rte_eth_rx_burst(app->ports[pi].id, q, pkts, DP_BURST);
+			if (n > 0) {
+				count_rx(w, pi, pkts, n);
+				shadow_input(w, pi, pkts, n);
+			}
+		}
+	}
+	return 0;
+}

@@ -1,0 +1,88 @@
+"""Shared helpers for the integration tests: run shadowtap programs on DPDK
+virtual devices, parse their final counters, skip honestly."""
+import os
+import re
+import subprocess
+import sys
+import tempfile
+
+SKIP = 77
+
+
+def skip(why):
+    """Reports a test that cannot run here; meson counts exit 77 as skipped."""
+    print("SKIP: " + why)
+    sys.exit(SKIP)
+
+
+def fail(why):
+    print("FAIL: " + why)
+    sys.exit(1)
+
+
+def check(cond, what):
+    """Prints the check and its outcome; exits on the first failure."""
+    print(("ok   " if cond else "FAIL ") + what)
+    if not cond:
+        sys.exit(1)
+
+
+def eal_args(prefix, vdevs, lcores="0-1", mem=512):
+    """EAL options for a run on virtual devices: no hugepages, no PCI, a
+    file prefix of its own so tests can run in parallel."""
+    args = ["-l", lcores, "--no-huge", "--no-pci", "-m", str(mem),
+            "--file-prefix", prefix, "--log-level", "*:error"]
+    for v in vdevs:
+        args += ["--vdev", v]
+    return args
+
+
+def workdir(name):
+    return tempfile.mkdtemp(prefix="st-%s-" % name)
+
+
+def run(cmd, timeout=60, check_rc=True):
+    """Runs a command under a timeout; returns (rc, stdout, stderr)."""
+    print("run: " + " ".join(cmd))
+    try:
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired as e:
+        fail("timed out after %ss: %s\n%s" % (timeout, " ".join(cmd), e.stderr))
+    if check_rc and p.returncode != 0:
+        print(p.stdout)
+        print(p.stderr)
+        fail("exit status %d: %s" % (p.returncode, " ".join(cmd)))
+    return p.returncode, p.stdout, p.stderr
+
+
+def parse_final(stderr):
+    """Parses the dataplane's final counters into dicts."""
+    out = {"ports": {}, "shadows": {}, "malformed": {}, "mbufs_in_use": None}
+    for line in stderr.splitlines():
+        m = re.match(r"\s+port (\S+) \((\w+)\): rx (\d+) pkts (\d+) bytes, tx (\d+) pkts, tx_full (\d+)", line)
+        if m:
+            out["ports"][m.group(2)] = {"name": m.group(1), "rx": int(m.group(3)),
+                                        "tx": int(m.group(5)), "tx_full": int(m.group(6))}
+            continue
+        m = re.match(r"\s+shadow (\S+): copies (\d+) \((\d+) bytes, (\d+) zero-copy\), from shadows (\d+) pkts(.*)", line)
+        if m:
+            d = {"copies": int(m.group(2)), "bytes": int(m.group(3)),
+                 "zero_copy": int(m.group(4)), "rx": int(m.group(5))}
+            for k, v in re.findall(r", (\w+) (\d+)", m.group(6)):
+                d[k] = int(v)
+            out["shadows"][m.group(1)] = d
+            continue
+        m = re.match(r"\s+malformed (\w+) (\d+)", line)
+        if m:
+            out["malformed"][m.group(1)] = int(m.group(2))
+            continue
+        m = re.match(r"\s+not_ip (\d+), neighbour answers (\d+), learned (\d+)", line)
+        if m:
+            out["not_ip"] = int(m.group(1))
+            out["neigh_answers"] = int(m.group(2))
+            out["neigh_learned"] = int(m.group(3))
+            continue
+        m = re.match(r"mbufs in use at exit: ports (\d+), copies (\d+)", line)
+        if m:
+            out["mbufs_in_use"] = (int(m.group(1)), int(m.group(2)))
+    return out

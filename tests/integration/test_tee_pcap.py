@@ -1,0 +1,282 @@
+"""The tee on net_pcap ports, checked packet by packet.
+
+A capture with many flows (UDP and TCP, IPv4 and IPv6, 802.1Q and QinQ,
+ARP, and malformed frames) goes in on the client port. In inline mode the
+prod output must equal the input, in order; each shadow output must hold
+exactly the packets of the flows whose hash falls in its range, computed
+here with an independent implementation of the flow hash, in input order,
+addressed to the group's MAC; filters, rate caps and packet sampling are
+honoured; malformed frames are forwarded but never mirrored, and counted.
+In tap mode nothing is forwarded and only client->server packets are copied.
+
+usage: test_tee_pcap.py DATAPLANE_BINARY
+"""
+import math
+import os
+import random
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import stlib  # noqa: E402
+import sthash  # noqa: E402
+
+try:
+    from scapy.all import (ARP, IP, TCP, UDP, Dot1AD, Dot1Q, Ether, IPv6, Raw,
+                           rdpcap, wrpcap)
+except ImportError:
+    stlib.skip("python3-scapy is not installed (scripts/setup.sh installs it)")
+
+DP = sys.argv[1]
+MAC = {g: "02:00:00:00:0%d:%02x" % (i, i) for i, g in enumerate("abcde", 1)}
+SERVER4, SERVER6 = "198.18.1.53", "2001:db8:1::53"
+rnd = random.Random(7)
+
+
+def make_flows(n_flows):
+    """Returns [(packet, flow_tuple or None)], flows interleaved, per-flow
+    order kept; flow_tuple is (src, sport, dst, dport, proto, vlan)."""
+    flows = []
+    for i in range(n_flows):
+        v6 = i % 3 == 0
+        proto = 6 if i % 2 else 17
+        src = "2001:db8::%x" % (i + 1) if v6 else "198.18.%d.%d" % (i // 200, i % 200 + 1)
+        dst = SERVER6 if v6 else SERVER4
+        sport, dport = 1024 + i, 80 if proto == 6 else 53
+        vlan = 0
+        l2 = Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02")
+        if i % 7 == 3:
+            vlan = 100 + i % 50
+            l2 = l2 / Dot1Q(vlan=vlan)
+        elif i % 11 == 5:
+            vlan = 200 + i % 20
+            l2 = l2 / Dot1AD(vlan=10) / Dot1Q(vlan=vlan)
+        l3 = IPv6(src=src, dst=dst) if v6 else IP(src=src, dst=dst)
+        pkts = []
+        for k in range(rnd.randint(1, 6)):
+            l4 = TCP(sport=sport, dport=dport, seq=1000 + k, flags="PA") if proto == 6 \
+                else UDP(sport=sport, dport=dport)
+            p = l2 / l3 / l4 / Raw(b"q%d-%d" % (i, k) * rnd.randint(1, 40))
+            pkts.append((p, (src, sport, dst, dport, proto, vlan)))
+        flows.append(pkts)
+    out = []
+    while flows:
+        f = rnd.choice(flows)
+        out.append(f.pop(0))
+        if not f:
+            flows.remove(f)
+    return out
+
+
+def malformed():
+    """Frames the parser must refuse: (bytes, reason)."""
+    base = bytes(Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02") /
+                 IP(src="198.18.9.1", dst=SERVER4) / UDP(sport=5, dport=53) / Raw(b"x" * 20))
+    bad = []
+    bad.append((base[:14 + 10], "truncated_ip"))
+    b = bytearray(base); b[14] = 0x44; bad.append((bytes(b), "bad_ihl"))
+    b = bytearray(base); b[16:18] = (200).to_bytes(2, "big"); bad.append((bytes(b), "truncated_ip"))
+    b = bytearray(base); b[14 + 20 + 4:14 + 20 + 6] = (3).to_bytes(2, "big"); bad.append((bytes(b), "bad_udp_len"))
+    t = bytearray(bytes(Ether() / IP(src="198.18.9.2", dst=SERVER4) / TCP(sport=6, dport=80)))
+    t[14 + 20 + 12] = 0x30  # data offset 3
+    bad.append((bytes(t), "bad_tcp_doff"))
+    b = bytearray(base); b[14] = 0x65; bad.append((bytes(b), "bad_ip_version"))
+    return bad
+
+
+def write_ini(path, body):
+    with open(path, "w") as f:
+        f.write(body)
+
+
+def run_dp(wd, prefix, ini, shadow_names, inline=True):
+    empty = os.path.join(wd, "empty.pcap")
+    vdevs = ["net_pcap0,rx_pcap=%s,tx_pcap=%s" % (os.path.join(wd, "in.pcap"),
+                                                   os.path.join(wd, "client_out.pcap"))]
+    idx = 1
+    if inline:
+        vdevs.append("net_pcap%d,rx_pcap=%s,tx_pcap=%s" % (idx, empty, os.path.join(wd, "prod.pcap")))
+        idx += 1
+    for g in shadow_names:
+        vdevs.append("net_pcap%d,rx_pcap=%s,tx_pcap=%s" % (idx, empty, os.path.join(wd, "shadow_%s.pcap" % g)))
+        idx += 1
+    cmd = [DP] + stlib.eal_args(prefix, vdevs) + ["--", "--config", ini, "--duration", "3s"]
+    _, _, err = stlib.run(cmd, timeout=60)
+    print(err)
+    return stlib.parse_final(err)
+
+
+def read(path):
+    return [bytes(p) for p in rdpcap(path)] if os.path.getsize(path) > 24 else []
+
+
+def expected(pkts, offset, share, only=None):
+    out = []
+    for raw, ft in pkts:
+        if ft is None:
+            continue
+        if only is not None and not only(ft):
+            continue
+        src, sport, dst, dport, proto, vlan = ft
+        if sthash.in_range(sthash.flow_hash(src, sport, dst, dport, proto, vlan), offset, share):
+            out.append(raw)
+    return out
+
+
+def same_but_dst_mac(got, want, mac):
+    macb = bytes(int(x, 16) for x in mac.split(":"))
+    return len(got) == len(want) and all(
+        g[:6] == macb and g[6:] == w[6:] for g, w in zip(got, want))
+
+
+def inline_case(wd):
+    flows = make_flows(400)
+    bad = malformed()
+    pkts = [(bytes(p), ft) for p, ft in flows]
+    # Sprinkle the malformed frames and some ARP among the flows.
+    for raw, _ in bad:
+        pkts.insert(rnd.randrange(len(pkts)), (raw, None))
+    for i in range(5):
+        arp = bytes(Ether(src="02:00:00:00:00:01", dst="ff:ff:ff:ff:ff:ff") /
+                    ARP(psrc="198.18.0.%d" % (i + 1), pdst=SERVER4))
+        pkts.insert(rnd.randrange(len(pkts)), (arp, None))
+    wrpcap(os.path.join(wd, "in.pcap"), [Ether(raw) for raw, _ in pkts])
+    wrpcap(os.path.join(wd, "empty.pcap"), [])
+    ini = os.path.join(wd, "dp.ini")
+    write_ini(ini, """
+[dataplane]
+mode = inline
+client_port = net_pcap0
+prod_port = net_pcap1
+stats = false
+
+[shadow.a]
+port = net_pcap2
+share = 0.3
+dst_mac = %(a)s
+
+[shadow.b]
+port = net_pcap3
+share = 0.3
+share_offset = 0.3
+filter = udp
+dst_mac = %(b)s
+
+[shadow.c]
+port = net_pcap4
+share = 30%%
+dst_mac = %(c)s
+
+[shadow.d]
+port = net_pcap5
+share = 1
+rate_pps = 50
+burst = 20
+dst_mac = %(d)s
+
+[shadow.e]
+port = net_pcap6
+share = 0.5
+sampling = packet
+dst_mac = %(e)s
+""" % MAC)
+    res = run_dp(wd, "tee-inline-%d" % os.getpid(), ini, "abcde")
+
+    inp = [raw for raw, _ in pkts]
+    prod = read(os.path.join(wd, "prod.pcap"))
+    stlib.check(prod == inp, "prod output equals the input, in order (%d packets)" % len(inp))
+
+    want_a = expected(pkts, 0.0, 0.3)
+    got_a = read(os.path.join(wd, "shadow_a.pcap"))
+    stlib.check(same_but_dst_mac(got_a, want_a, MAC["a"]),
+                "shadow a holds exactly the %d packets of its flows, in order, to its MAC (got %d)"
+                % (len(want_a), len(got_a)))
+    stlib.check(0.2 * len(inp) < len(want_a) < 0.4 * len(inp), "shadow a's share is plausible")
+
+    # pcap semantics, as in tcpdump: "udp" does not look past a VLAN tag.
+    udp_only = lambda ft: ft[4] == 17 and ft[5] == 0  # noqa: E731
+    want_b = expected(pkts, 0.3, 0.3, only=udp_only)
+    got_b = read(os.path.join(wd, "shadow_b.pcap"))
+    stlib.check(same_but_dst_mac(got_b, want_b, MAC["b"]),
+                "shadow b (range 0.3..0.6, filter 'udp') holds exactly its %d UDP packets (got %d)"
+                % (len(want_b), len(got_b)))
+    filtered = len(expected(pkts, 0.3, 0.3)) - len(want_b)
+    stlib.check(res["shadows"]["b"].get("filtered", 0) == filtered,
+                "shadow b counts %d filtered" % filtered)
+    stlib.check(not set(want_a) & set(want_b), "disjoint ranges give disjoint flows")
+
+    got_c = read(os.path.join(wd, "shadow_c.pcap"))
+    stlib.check(same_but_dst_mac(got_c, want_a, MAC["c"]),
+                "shadow c (same range as a) sees the same flows: A/A")
+
+    n_ip = sum(1 for _, ft in pkts if ft is not None)
+    d = res["shadows"]["d"]
+    got_d = read(os.path.join(wd, "shadow_d.pcap"))
+    stlib.check(len(got_d) == d["copies"] and d["copies"] + d.get("rate_cap", 0) == n_ip,
+                "shadow d: copies %d + rate_cap %d = %d IP packets" % (d["copies"], d.get("rate_cap", 0), n_ip))
+    # 50 pps for at most the 3 s run, plus the one-packet bucket.
+    stlib.check(d["copies"] <= 1 + 50 * 3, "shadow d stays under its 50 pps cap (%d copies)" % d["copies"])
+
+    got_e = read(os.path.join(wd, "shadow_e.pcap"))
+    sd = math.sqrt(n_ip * 0.25)
+    stlib.check(abs(len(got_e) - n_ip / 2) < 5 * sd,
+                "packet sampling at 0.5: %d of %d within 5 sd" % (len(got_e), n_ip))
+    ip_set = set(raw[6:] for raw, ft in pkts if ft is not None)
+    stlib.check(all(g[6:] in ip_set for g in got_e), "packet sampling copies only well-formed IP packets")
+
+    n_bad = sum(res["malformed"].values())
+    stlib.check(n_bad == len(bad), "malformed counted: %d (want %d) %s" % (n_bad, len(bad), res["malformed"]))
+    for _, reason in bad:
+        stlib.check(res["malformed"].get(reason, 0) >= 1, "malformed reason %s counted" % reason)
+    stlib.check(res.get("not_ip") == 5, "ARP frames forwarded, not mirrored (not_ip 5)")
+    stlib.check(res["mbufs_in_use"] == (0, 0), "every mbuf back in its pool at exit")
+
+
+def tap_case(wd):
+    """Both directions arrive on the tap; only client->server is copied."""
+    pkts = []
+    for raw, ft in [(bytes(p), ft) for p, ft in make_flows(150)]:
+        pkts.append((raw, ft))
+        src, sport, dst, dport, proto, vlan = ft
+        e = Ether(raw)
+        # A response for every request: server -> client.
+        l3 = e.getlayer(IPv6) or e.getlayer(IP)
+        l4 = l3.payload
+        resp_l3 = (IPv6 if ft[0].count(":") else IP)(src=dst, dst=src)
+        resp_l4 = TCP(sport=dport, dport=sport, flags="PA") if proto == 6 else UDP(sport=dport, dport=sport)
+        del l4
+        pkts.append((bytes(Ether(src="02:00:00:00:00:02", dst="02:00:00:00:00:01") / resp_l3 / resp_l4 /
+                           Raw(b"resp")), None))
+    wrpcap(os.path.join(wd, "in.pcap"), [Ether(raw) for raw, _ in pkts])
+    wrpcap(os.path.join(wd, "empty.pcap"), [])
+    ini = os.path.join(wd, "tap.ini")
+    write_ini(ini, """
+[dataplane]
+mode = tap
+client_port = net_pcap0
+servers = %s, [%s]:80, [%s]:53
+stats = false
+
+[shadow.a]
+port = net_pcap1
+share = 0.5
+dst_mac = %s
+""" % (SERVER4, SERVER6, SERVER6, MAC["a"]))
+    res = run_dp(wd, "tee-tap-%d" % os.getpid(), ini, "a", inline=False)
+    want = expected(pkts, 0.0, 0.5)
+    got = read(os.path.join(wd, "shadow_a.pcap"))
+    stlib.check(same_but_dst_mac(got, want, MAC["a"]),
+                "tap: shadow holds exactly the %d client->server packets of its flows (got %d)"
+                % (len(want), len(got)))
+    stlib.check(read(os.path.join(wd, "client_out.pcap")) == [], "tap: nothing is sent back out")
+    stlib.check(res["mbufs_in_use"] == (0, 0), "tap: every mbuf back in its pool at exit")
+
+
+def main():
+    for case in (inline_case, tap_case):
+        wd = stlib.workdir(case.__name__)
+        print("== %s in %s" % (case.__name__, wd))
+        case(wd)
+    print("all checks passed")
+
+
+main()
