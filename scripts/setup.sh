@@ -14,13 +14,15 @@ say() { echo "setup: $*"; }
 
 # Build: compilers, meson, the libraries. Tests: clang's libFuzzer runtime,
 # node for the hdr-histogram-js interop check, python3-msgpack as an
-# independent msgpack decoder, iproute2/ethtool for namespace topologies.
+# independent msgpack decoder, scapy to build and read captures,
+# iproute2/ethtool for namespace topologies, real servers and clients
+# (nginx, wrk) to run through the dataplane.
 packages=(
 	build-essential pkg-config meson ninja-build
 	clang libclang-rt-dev
 	dpdk libdpdk-dev libpcap-dev libzmq3-dev libmsgpack-dev libcunit1-dev zlib1g-dev
-	python3 python3-msgpack
-	iproute2 ethtool procps
+	python3 python3-msgpack python3-scapy
+	iproute2 ethtool procps nginx wrk
 )
 
 missing=()
