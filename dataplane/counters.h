@@ -28,6 +28,7 @@ struct dp_port_counters {
 	uint64_t rx_bytes;
 	uint64_t tx_pkts;
 	uint64_t tx_full; /* production packets the port's TX queue refused */
+	uint64_t dispatch_full; /* received, but the owning worker's ring was full */
 };
 
 struct dp_group_counters {

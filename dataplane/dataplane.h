@@ -20,6 +20,7 @@
 #define DP_BURST 32
 #define DP_MAX_WORKERS 64
 #define DP_PREFETCH_AHEAD 3
+#define DP_DISPATCH_RING 1024
 
 enum dp_port_role {
 	DP_ROLE_CLIENT = 1u << 0,
@@ -54,6 +55,11 @@ struct dp_app {
 	 * where): worker 0 sends them on its queue. Single producer, single
 	 * consumer. */
 	struct rte_ring *ctrl_tx;
+	/* Ports that cannot hash flows to queues (port.sw_dispatch): worker 0
+	 * reads them and hands each packet to the worker owning its flow
+	 * through dispatch[port][worker]; the others read their ring instead
+	 * of the port. Both directions of a flow hash alike, so they meet. */
+	struct rte_ring *dispatch[DP_MAX_PORTS][DP_MAX_WORKERS];
 	struct dp_worker *workers[DP_MAX_WORKERS];
 	unsigned int n_workers;
 	uint64_t tsc_hz;

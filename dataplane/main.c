@@ -270,10 +270,23 @@ static int setup_ports_and_groups(struct dp_app *a)
 			return -1;
 		a->neigh[i].port_id = a->ports[i].id;
 		a->neigh[i].port_mac = a->ports[i].mac;
-		if (a->n_workers > 1 && !a->ports[i].hw_rss)
-			ST_WARN("port %s cannot hash flows to queues: with %u workers the "
-				"device must spread flows itself (af_packet qpairs=N uses the "
-				"kernel's symmetric fanout hash)", a->ports[i].name, a->n_workers);
+		if (a->ports[i].sw_dispatch) {
+			for (unsigned int w = 1; w < a->n_workers; w++) {
+				char name[RTE_RING_NAMESIZE];
+
+				snprintf(name, sizeof(name), "st_disp_%d_%u", i, w);
+				a->dispatch[i][w] = rte_ring_create(name, DP_DISPATCH_RING,
+								    (int)rte_socket_id(),
+								    RING_F_SP_ENQ | RING_F_SC_DEQ);
+				if (a->dispatch[i][w] == NULL) {
+					ST_ERR("cannot create dispatch ring %s: %s", name,
+					       rte_strerror(rte_errno));
+					return -1;
+				}
+			}
+			ST_NOTICE("port %s cannot hash flows to queues: worker 0 reads it "
+				  "and hands each flow to its worker", a->ports[i].name);
+		}
 	}
 	for (int i = 0; i < cfg->n_servers; i++) {
 		struct dp_server_ep *s = &a->servers[i];
@@ -354,6 +367,17 @@ static void teardown(struct dp_app *a)
 		while (rte_ring_dequeue(a->ctrl_tx, (void **)&m) == 0)
 			rte_pktmbuf_free(m);
 		rte_ring_free(a->ctrl_tx);
+	}
+	for (int i = 0; i < a->n_ports; i++) {
+		for (unsigned int w = 0; w < DP_MAX_WORKERS; w++) {
+			struct rte_mbuf *m = NULL;
+
+			if (a->dispatch[i][w] == NULL)
+				continue;
+			while (rte_ring_dequeue(a->dispatch[i][w], (void **)&m) == 0)
+				rte_pktmbuf_free(m);
+			rte_ring_free(a->dispatch[i][w]);
+		}
 	}
 	if (a->pool != NULL || a->copy_pool != NULL) {
 		unsigned int p = a->pool ? rte_mempool_in_use_count(a->pool) : 0;

@@ -101,7 +101,7 @@ static inline bool is_c2s(const struct dp_app *app, const struct st_pkt *p)
  * also pick the instance). */
 static inline int pick_instance(uint32_t hash, int n)
 {
-	return (int)(((uint64_t)(uint32_t)(hash * 2654435761u) * (uint32_t)n) >> 32);
+	return (int)dp_flow_worker(hash, (uint32_t)n);
 }
 
 static void rewrite_dst_ip(uint8_t *buf, const struct st_pkt *p,

@@ -68,11 +68,16 @@ int dp_port_start(struct dp_port *p, uint16_t port_id, uint16_t n_workers,
 	}
 	p->n_rxq = n_workers;
 	p->n_txq = n_workers;
+	if (n_workers > 1 && info.flow_type_rss_offloads == 0 &&
+	    strcmp(info.driver_name, "net_af_packet") != 0) {
+		p->n_rxq = 1;
+		p->sw_dispatch = true;
+	}
 	if (p->n_rxq > info.max_rx_queues || p->n_txq > info.max_tx_queues) {
 		ST_ERR("port %s: needs %u RX and %u TX queues, the device has %u and %u "
-		       "(for af_packet add qpairs=%u to the --vdev)", p->name,
-		       p->n_rxq, p->n_txq, info.max_rx_queues, info.max_tx_queues,
-		       p->n_txq);
+		       "(af_packet: add qpairs=%u to the --vdev; pcap: give tx_pcap once "
+		       "per worker)", p->name, p->n_rxq, p->n_txq, info.max_rx_queues,
+		       info.max_tx_queues, p->n_txq);
 		return -EINVAL;
 	}
 	if (n_workers > 1 && info.flow_type_rss_offloads != 0) {

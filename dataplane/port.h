@@ -21,6 +21,8 @@ struct dp_port {
 	uint16_t n_rxq;            /* one per worker */
 	uint16_t n_txq;            /* one per worker */
 	bool hw_rss;               /* symmetric Toeplitz RSS spreads the flows */
+	bool sw_dispatch;          /* one RX queue; worker 0 spreads flows to the
+				      others (devices that cannot hash) */
 	bool started;
 };
 
@@ -28,8 +30,12 @@ struct dp_port {
  * err naming the reference and the ports that exist. */
 int dp_port_resolve(const char *ref, uint16_t *port_id, struct st_perr *err);
 
-/* Configures and starts a port: n_workers RX and TX queues (symmetric RSS
- * when the device can hash and there is more than one worker),
+/* Configures and starts a port with one TX queue per worker and, for RX,
+ * with more than one worker: symmetric RSS when the device hashes; with
+ * net_af_packet, one queue per worker (qpairs=N) spread by the kernel's
+ * fanout hash, which is symmetric too; otherwise (pcap, null, ring) a
+ * single queue that worker 0 reads and spreads by the flow hash
+ * (sw_dispatch). Then
  * promiscuous mode (a bump in the wire must take every frame). Returns 0 or
  * a negative errno, logged with the port's name. */
 int dp_port_start(struct dp_port *p, uint16_t port_id, uint16_t n_workers,

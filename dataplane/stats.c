@@ -88,9 +88,9 @@ void dp_stats_final(const struct dp_app *app, const struct dp_counters *c, FILE 
 		const struct dp_port_counters *p = &c->port[i];
 
 		fprintf(out, "  port %s (%s): rx %" PRIu64 " pkts %" PRIu64 " bytes, tx %" PRIu64
-			" pkts, tx_full %" PRIu64 "\n", app->ports[i].name,
+			" pkts, tx_full %" PRIu64 ", dispatch_full %" PRIu64 "\n", app->ports[i].name,
 			role_name(app->port_roles[i]), p->rx_pkts, p->rx_bytes, p->tx_pkts,
-			p->tx_full);
+			p->tx_full, p->dispatch_full);
 	}
 	for (int g = 0; g < app->n_groups; g++) {
 		const struct dp_group_counters *gc = &c->group[g];

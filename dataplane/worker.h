@@ -36,6 +36,13 @@ struct dp_worker {
 	struct rte_mbuf *copies[DP_MAX_SHADOWS][DP_BURST];
 } __rte_cache_aligned;
 
+/* The worker that owns a flow, from its hash: remixed first, so that the
+ * hash ranges the groups select by do not all land on one worker. */
+static inline uint32_t dp_flow_worker(uint32_t hash, uint32_t n_workers)
+{
+	return (uint32_t)(((uint64_t)(uint32_t)(hash * 2654435761u) * n_workers) >> 32);
+}
+
 /* The poll loop (worker_loop.c), launched on each worker lcore. */
 int worker_main_loop(void *arg);
 

@@ -9,6 +9,7 @@
 #include <rte_mbuf.h>
 #include <rte_ring.h>
 
+#include "flow.h"
 #include "worker.h"
 
 /* Sends a burst; what the queue refuses is counted and freed, never kept:
@@ -69,6 +70,65 @@ static void shadow_input(struct dp_worker *w, int port_idx,
 		rte_pktmbuf_free_bulk(done, nd);
 }
 
+/* Worker 0's side of software dispatch: keeps its own flows in pkts and
+ * hands the others to their workers. A full ring drops (counted): the same
+ * as a full RX queue, and never a stall. */
+static uint16_t dispatch(struct dp_worker *w, int port_idx, struct rte_mbuf **pkts,
+			 uint16_t n)
+{
+	const struct dp_app *app = w->app;
+	const uint32_t nw = app->n_workers;
+	struct rte_mbuf *out[DP_MAX_WORKERS][DP_BURST];
+	uint16_t n_out[DP_MAX_WORKERS] = { 0 };
+	uint16_t kept = 0;
+
+	for (uint16_t i = 0; i < n; i++) {
+		struct st_flow_key key;
+		struct st_pkt p;
+		uint32_t wi = 0;
+
+		if (st_pkt_parse(rte_pktmbuf_mtod(pkts[i], uint8_t *),
+				 rte_pktmbuf_data_len(pkts[i]), &p) == 0 &&
+		    st_flow_key_from_pkt(&p, &key, NULL) == 0)
+			wi = dp_flow_worker(st_flow_hash(&key), nw);
+		if (wi == 0)
+			pkts[kept++] = pkts[i];
+		else
+			out[wi][n_out[wi]++] = pkts[i];
+	}
+	for (uint32_t wi = 1; wi < nw; wi++) {
+		unsigned int sent;
+
+		if (n_out[wi] == 0)
+			continue;
+		sent = rte_ring_sp_enqueue_burst(app->dispatch[port_idx][wi],
+						 (void **)out[wi], n_out[wi], NULL);
+		if (unlikely(sent < n_out[wi])) {
+			w->cnt.port[port_idx].dispatch_full += n_out[wi] - sent;
+			rte_pktmbuf_free_bulk(out[wi] + sent, n_out[wi] - sent);
+		}
+	}
+	return kept;
+}
+
+/* One burst from a port, or from this worker's dispatch ring for ports
+ * that cannot spread flows themselves. */
+static inline uint16_t rx_burst(struct dp_worker *w, int port_idx, struct rte_mbuf **pkts)
+{
+	const struct dp_app *app = w->app;
+	uint16_t n;
+
+	if (likely(!app->ports[port_idx].sw_dispatch))
+		n = rte_eth_rx_burst(app->ports[port_idx].id, w->queue, pkts, DP_BURST);
+	else if (w->queue != 0)
+		n = (uint16_t)rte_ring_sc_dequeue_burst(app->dispatch[port_idx][w->queue],
+							(void **)pkts, DP_BURST, NULL);
+	else if ((n = rte_eth_rx_burst(app->ports[port_idx].id, 0, pkts, DP_BURST)) > 0 &&
+		 app->n_workers > 1)
+		n = dispatch(w, port_idx, pkts, n);
+	return n;
+}
+
 /* Sends what the main lcore queued (worker 0 only). Rare: a few frames a
  * second while a neighbour is unresolved. */
 static void send_ctrl(struct dp_worker *w)
@@ -101,7 +161,7 @@ int worker_main_loop(void *arg)
 		uint64_t now = rte_rdtsc();
 		uint16_t n;
 
-		n = rte_eth_rx_burst(client_id, q, pkts, DP_BURST);
+		n = rx_burst(w, client, pkts);
 		if (n > 0) {
 			count_rx(w, client, pkts, n);
 			/* Copies are made before the originals are handed to
@@ -114,7 +174,7 @@ int worker_main_loop(void *arg)
 				tx_or_drop(w, prod, prod_id, pkts, n);
 		}
 		if (!tap) {
-			n = rte_eth_rx_burst(prod_id, q, pkts, DP_BURST);
+			n = rx_burst(w, prod, pkts);
 			if (n > 0) {
 				count_rx(w, prod, pkts, n);
 				tx_or_drop(w, client, client_id, pkts, n);
@@ -125,7 +185,7 @@ int worker_main_loop(void *arg)
 		for (int s = 0; s < n_shadow; s++) {
 			int pi = shadow_idx[s];
 
-			n = rte_eth_rx_burst(app->ports[pi].id, q, pkts, DP_BURST);
+			n = rx_burst(w, pi, pkts);
 			if (n > 0) {
 				count_rx(w, pi, pkts, n);
 				shadow_input(w, pi, pkts, n);

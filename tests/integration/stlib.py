@@ -30,7 +30,8 @@ def check(cond, what):
 def eal_args(prefix, vdevs, lcores="0-1", mem=512):
     """EAL options for a run on virtual devices: no hugepages, no PCI, a
     file prefix of its own so tests can run in parallel."""
-    args = ["-l", lcores, "--no-huge", "--no-pci", "-m", str(mem),
+    # "0@0,1@1,2@0" maps more lcores than the machine has CPUs.
+    args = ["--lcores" if "@" in lcores else "-l", lcores, "--no-huge", "--no-pci", "-m", str(mem),
             "--file-prefix", prefix, "--log-level", "*:error"]
     for v in vdevs:
         args += ["--vdev", v]
@@ -59,10 +60,13 @@ def parse_final(stderr):
     """Parses the dataplane's final counters into dicts."""
     out = {"ports": {}, "shadows": {}, "malformed": {}, "mbufs_in_use": None}
     for line in stderr.splitlines():
-        m = re.match(r"\s+port (\S+) \((\w+)\): rx (\d+) pkts (\d+) bytes, tx (\d+) pkts, tx_full (\d+)", line)
+        m = re.match(r"\s+port (\S+) \((\w+)\): rx (\d+) pkts (\d+) bytes, tx (\d+) pkts, tx_full (\d+)"
+                     r"(?:, dispatch_full (\d+))?", line)
         if m:
-            out["ports"][m.group(2)] = {"name": m.group(1), "rx": int(m.group(3)),
-                                        "tx": int(m.group(5)), "tx_full": int(m.group(6))}
+            out["ports"].setdefault(m.group(2), {"name": m.group(1), "rx": int(m.group(3)),
+                                                 "tx": int(m.group(5)), "tx_full": int(m.group(6)),
+                                                 "dispatch_full": int(m.group(7) or 0)})
+            out["ports"].setdefault(m.group(1), out["ports"][m.group(2)])
             continue
         m = re.match(r"\s+shadow (\S+): copies (\d+) \((\d+) bytes, (\d+) zero-copy\), from shadows (\d+) pkts(.*)", line)
         if m:
