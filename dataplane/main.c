@@ -6,6 +6,7 @@
  * The config is read and checked before the EAL starts, so a bad file exits
  * non-zero before any port is probed. */
 #include <errno.h>
+#include <inttypes.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -433,6 +434,7 @@ int main(int argc, char **argv)
 	enum st_log_level lvl;
 	struct dp_counters total;
 	int dashdash = -1, rc, status = EXIT_FAILURE;
+	uint64_t run_start;
 	const char *prog = argv[0];
 
 	st_log_init(prog, ST_LOG_NOTICE);
@@ -496,6 +498,7 @@ int main(int argc, char **argv)
 	if (dp_stats_telemetry_init(&app) < 0)
 		ST_WARN("telemetry commands not registered");
 
+	run_start = st_mono_ns();
 	for (unsigned int i = 0; i < app.n_workers; i++) {
 		rc = rte_eal_remote_launch(worker_main_loop, app.workers[i], app.workers[i]->lcore);
 		if (rc != 0) {
@@ -513,6 +516,8 @@ int main(int argc, char **argv)
 	rte_eal_mp_wait_lcore();
 	dp_stats_sum(&app, &total);
 	dp_stats_final(&app, &total, stderr);
+	fprintf(stderr, "run time %.3f s, tsc %" PRIu64 " Hz\n",
+		(double)(st_mono_ns() - run_start) / 1e9, app.tsc_hz);
 	status = EXIT_SUCCESS;
 out:
 	dp_force_quit = true;

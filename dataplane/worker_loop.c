@@ -166,8 +166,10 @@ int worker_main_loop(void *arg)
 			count_rx(w, client, pkts, n);
 			/* Copies are made before the originals are handed to
 			 * a TX queue, which may free them at once. */
-			dp_mirror_burst(w, pkts, n, tap, now);
-			dp_mirror_flush(w);
+			if (app->n_groups > 0) {
+				dp_mirror_burst(w, pkts, n, tap, now);
+				dp_mirror_flush(w);
+			}
 			if (tap)
 				rte_pktmbuf_free_bulk(pkts, n);
 			else

@@ -3,7 +3,7 @@
 # tests: the machines are shared and noisy, so each section compares rates
 # measured side by side in one run.
 #
-#   scripts/bench.sh [--quick] [SECTION...]     sections: hist (default: all)
+#   scripts/bench.sh [--quick] [SECTION...]     sections: hist dataplane (default: all)
 set -uo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -14,11 +14,11 @@ for a in "$@"; do
 	case "$a" in
 	--quick) quick=--quick ;;
 	-h|--help) sed -n '2,7p' "$0"; exit 0 ;;
-	hist) sections+=("$a") ;;
-	*) echo "bench.sh: unknown section '$a' (known: hist)" >&2; exit 2 ;;
+	hist|dataplane) sections+=("$a") ;;
+	*) echo "bench.sh: unknown section '$a' (known: hist dataplane)" >&2; exit 2 ;;
 	esac
 done
-[ ${#sections[@]} -gt 0 ] || sections=(hist)
+[ ${#sections[@]} -gt 0 ] || sections=(hist dataplane)
 
 scripts/setup.sh --quiet || exit 1
 # Benchmarks use an optimised build of their own, apart from the test builds.
@@ -36,6 +36,11 @@ for s in "${sections[@]}"; do
 		echo
 		echo "== hist: HDR histogram (one core)"
 		"$dir/tests/bench/bench_hist" $quick
+		;;
+	dataplane)
+		echo
+		echo "== dataplane: one worker lcore, net_pcap (infinite_rx) -> net_null"
+		/usr/bin/python3 tests/bench/bench_dataplane.py "$dir" "$([ -n "$quick" ] && echo 2 || echo 5)"
 		;;
 	esac
 done

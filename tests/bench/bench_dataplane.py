@@ -1,0 +1,109 @@
+"""scripts/bench.sh dataplane: packet rates of the dataplane on one worker
+lcore, net_pcap (infinite_rx) over a 64-byte UDP capture of 1,024 flows into
+net_null ports, side by side with the bare RX->TX loop in the same run.
+
+usage: bench_dataplane.py BUILD_DIR SECONDS"""
+import os
+import re
+import subprocess
+import sys
+import tempfile
+
+build, secs = sys.argv[1], float(sys.argv[2])
+dp = os.path.join(build, "dataplane", "shadowtap-dataplane")
+bare = os.path.join(build, "tests", "bench", "bench_bare")
+wd = tempfile.mkdtemp(prefix="st-bench-dp-")
+pcap = os.path.join(wd, "udp64.pcap")
+
+try:
+    from scapy.all import IP, UDP, Ether, Raw, wrpcap
+except ImportError:
+    print("dataplane: SKIP (python3-scapy is not installed)")
+    sys.exit(0)
+wrpcap(pcap, [Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02") /
+              IP(src="198.18.%d.%d" % (i // 250, i % 250 + 1), dst="198.18.1.53") /
+              UDP(sport=1000 + i, dport=53) / Raw(b"x" * 18) for i in range(1024)])
+
+huge = int(open("/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages").read()) >= 256 \
+    if os.path.exists("/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages") else False
+mem = ["-m", "1024"] if huge else ["--no-huge", "-m", "1024"]
+
+
+def eal(prefix, vdevs, lcores="0@0,1@1"):
+    a = ["--lcores", lcores, "--no-pci", "--file-prefix", prefix, "--log-level", "*:error"] + mem
+    for v in vdevs:
+        a += ["--vdev", v]
+    return a
+
+
+def run_bare():
+    out = subprocess.run([bare] + eal("bb%d" % os.getpid(), [
+        "net_pcap0,rx_pcap=%s,infinite_rx=1" % pcap, "net_null1,no-rx=1"], lcores="0@1") +
+        ["--", str(secs)], capture_output=True, text=True, timeout=secs + 60).stdout
+    m = re.search(r"bare: (\d+) pkts in ([\d.]+) s", out)
+    return int(m.group(1)), float(m.group(2))
+
+
+def run_dp(name, groups, workers=1, bpf=None):
+    ini = os.path.join(wd, name + ".ini")
+    n_tx = ",tx_pcap=/dev/null" * workers if workers > 1 else ""
+    vdevs = ["net_pcap0,rx_pcap=%s,infinite_rx=1%s" % (pcap, n_tx), "net_null1,no-rx=1"]
+    body = "[dataplane]\nmode = inline\nclient_port = net_pcap0\nprod_port = net_null1\n" \
+           "workers = %d\nstats = false\n" % workers
+    for i, (share, off) in enumerate(groups):
+        vdevs.append("net_null%d,no-rx=1" % (i + 2))
+        body += "\n[shadow.g%d]\nport = net_null%d\nshare = %g\nshare_offset = %g\n" \
+                "dst_mac = 02:00:00:00:00:%02x\n" % (i, i + 2, share, off, i + 16)
+        if bpf:
+            body += "filter = %s\n" % bpf
+    with open(ini, "w") as f:
+        f.write(body)
+    lc = "0@0,1@1" if workers == 1 else "0@0,1@1,2@0"
+    p = subprocess.run([dp] + eal("bd%s%d" % (name, os.getpid()), vdevs, lc) +
+                       ["--", "--config", ini, "--duration", "%gs" % secs],
+                       capture_output=True, text=True, timeout=secs + 60)
+    m = re.search(r"port net_pcap0 \(client\): rx (\d+) pkts", p.stderr)
+    t = re.search(r"run time ([\d.]+) s, tsc (\d+) Hz", p.stderr)
+    c = re.findall(r"shadow g\d+: copies (\d+)", p.stderr)
+    if not m or not t:
+        print(p.stderr)
+        raise SystemExit("dataplane run '%s' failed" % name)
+    return int(m.group(1)), float(t.group(1)), sum(int(x) for x in c)
+
+
+rows = []
+n, t = run_bare()
+bare_mpps = n / t / 1e6
+rows.append(("bare RX->TX loop (ceiling)", bare_mpps, None, 0))
+cases = [
+    ("forward only", [], 1, None),
+    ("tee 10%, one group", [(0.1, 0)], 1, None),
+    ("tee 100%, one group", [(1.0, 0)], 1, None),
+    ("four groups at 25%", [(0.25, 0), (0.25, 0.25), (0.25, 0.5), (0.25, 0.75)], 1, None),
+    ("tee 10% + BPF filter 'udp'", [(0.1, 0)], 1, "udp"),
+    ("tee 10%, two workers", [(0.1, 0)], 2, None),
+]
+res = {}
+for name, groups, workers, bpf in cases:
+    n, t, copies = run_dp(name.split(",")[0].replace(" ", "_").replace("%", ""), groups, workers, bpf)
+    res[name] = n / t / 1e6
+    rows.append((name, n / t / 1e6, copies / t / 1e6, workers))
+
+hz = None
+try:
+    hz = float(re.search(r"([\d.]+)", open("/proc/cpuinfo").read().split("cpu MHz")[1]).group(1)) * 1e6
+except Exception:
+    pass
+print("%-30s %10s %12s %10s %10s" % ("case (64 B, 1024 flows)", "Mpps", "copies Mpps", "cyc/pkt", "vs bare"))
+for name, mpps, cmpps, workers in rows:
+    cyc = "%.0f" % (hz / (mpps * 1e6) * max(1, workers)) if hz and mpps else "-"
+    print("%-30s %10.2f %12s %10s %9.0f%%" % (name, mpps, "%.2f" % cmpps if cmpps is not None else "-",
+                                              cyc, 100 * mpps / bare_mpps))
+fwd = res["forward only"]
+print()
+print("targets: tee 100%% >= 14.88 Mpps: %.2f %s; tee 10%% >= 90%% of forward: %.0f%% %s; "
+      "forward >= 70%% of bare: %.0f%% %s" % (
+          res["tee 100%, one group"], "met" if res["tee 100%, one group"] >= 14.88 else "MISSED",
+          100 * res["tee 10%, one group"] / fwd, "met" if res["tee 10%, one group"] >= 0.9 * fwd else "MISSED",
+          100 * fwd / bare_mpps, "met" if fwd >= 0.7 * bare_mpps else "MISSED"))
+print("(hugepages: %s; cycles from the CPU's nominal clock)" % ("yes" if huge else "no, --no-huge"))
