@@ -95,6 +95,8 @@ STR_SETTER(set_publisher_id, c->publisher_id, copy_name)
 STR_SETTER(set_kpi_endpoint, c->kpi_endpoint, copy_str)
 STR_SETTER(set_control_endpoint, c->control_endpoint, copy_str)
 STR_SETTER(set_log_level, c->log_level, copy_str)
+STR_SETTER(set_curve_secret_key, c->curve_secret_key, copy_str)
+STR_SETTER(set_curve_allowed_keys, c->curve_allowed_keys, copy_str)
 STR_SETTER(set_sh_port, s->port, copy_str)
 STR_SETTER(set_sh_filter, s->filter, copy_str)
 
@@ -111,6 +113,8 @@ STR_SETTER(set_sh_filter, s->filter, copy_str)
 	}
 
 UINT_SETTER(set_workers, c->workers, uint32_t, 0, 64)
+UINT_SETTER(set_prod_instances, c->prod_instances, uint32_t, 1, 100000)
+UINT_SETTER(set_kpi_hwm, c->kpi_hwm, uint32_t, 1, 1000000)
 UINT_SETTER(set_rx_desc, c->rx_desc, uint16_t, 64, 16384)
 UINT_SETTER(set_tx_desc, c->tx_desc, uint16_t, 64, 16384)
 UINT_SETTER(set_sh_instances_count, s->instances_count, uint32_t, 0, 100000)
@@ -155,6 +159,7 @@ DURATION_SETTER(set_flow_idle, c->flow_idle_ns, 1000000000ULL, 86400 * 100000000
 	}
 
 BOOL_SETTER(set_stats, c->stats)
+BOOL_SETTER(set_timing, c->timing)
 BOOL_SETTER(set_sh_enabled, s->enabled)
 BOOL_SETTER(set_sh_inject, s->inject)
 
@@ -294,6 +299,21 @@ static const struct key keys[] = {
 	{ SCOPE_DATAPLANE, "flow_idle_timeout", "60s",
 	  "a flow with no packet for this long is forgotten, 1s..24h", set_flow_idle },
 	{ SCOPE_DATAPLANE, "stats", "true", "print one stats line per interval on stderr", set_stats },
+	{ SCOPE_DATAPLANE, "timing", "true",
+	  "time every request->response for prod and each shadow and publish KPI snapshots",
+	  set_timing },
+	{ SCOPE_DATAPLANE, "prod_instances", "1",
+	  "production instances behind the prod port, reported in the prod KPIs, 1..100000",
+	  set_prod_instances },
+	{ SCOPE_DATAPLANE, "kpi_hwm", "10000",
+	  "ZeroMQ send high-water mark of the KPI socket; what it cannot queue is counted",
+	  set_kpi_hwm },
+	{ SCOPE_DATAPLANE, "curve_secret_key", "",
+	  "key pair file (shadowtap-ctl --gen-keys): CURVE-encrypt the KPI and control sockets",
+	  set_curve_secret_key },
+	{ SCOPE_DATAPLANE, "curve_allowed_keys", "",
+	  "file of client public keys (one Z85 key a line) admitted when CURVE is on; "
+	  "required with curve_secret_key", set_curve_allowed_keys },
 	{ SCOPE_DATAPLANE, "log_level", "notice", "err | warn | notice | info | debug", set_log_level },
 
 	{ SCOPE_SHADOW, "port", "",
@@ -626,6 +646,10 @@ int dp_config_validate(const struct dp_config *cfg, struct st_perr *err)
 			return fail(err, -EINVAL, sec, "inject",
 				    "needs [dataplane] inject_port");
 	}
+	if ((cfg->curve_secret_key[0] != '\0') != (cfg->curve_allowed_keys[0] != '\0'))
+		return fail(err, -EINVAL, "dataplane", "curve_allowed_keys",
+			    "curve_secret_key and curve_allowed_keys go together: without "
+			    "an allow-list CURVE would admit any client");
 	if (cfg->mode == DP_MODE_TAP && cfg->n_servers == 0)
 		return fail(err, -EINVAL, "dataplane", "servers",
 			    "tap mode needs the server addresses to tell the directions apart");

@@ -75,6 +75,11 @@ struct dp_config {
 	uint32_t flow_table_size;   /* per worker */
 	uint64_t flow_idle_ns;
 	bool stats;           /* one line per interval on stderr */
+	bool timing;          /* request->response timing and KPIs */
+	uint32_t prod_instances; /* production instances, reported in KPIs */
+	uint32_t kpi_hwm;     /* ZeroMQ send high-water mark, messages */
+	char curve_secret_key[256];   /* key pair file: CURVE on when set */
+	char curve_allowed_keys[256]; /* client public keys admitted */
 	char log_level[16];
 
 	struct dp_shadow_cfg shadows[DP_MAX_SHADOWS];

@@ -49,6 +49,8 @@ struct dp_counters {
 	uint64_t neigh_learned;
 	uint64_t shadow_other; /* frames from shadow ports that are neither
 				  responses nor neighbour traffic */
+	uint64_t flow_table_full; /* new flows not timed: the table was full */
+	uint64_t flows_expired;   /* flows forgotten after the idle timeout */
 } __attribute__((aligned(64)));
 
 /* Adds src into dst. */

@@ -21,6 +21,8 @@
 #define DP_MAX_WORKERS 64
 #define DP_PREFETCH_AHEAD 3
 #define DP_DISPATCH_RING 1024
+/* Flow slots the expiry scan visits per loop iteration. */
+#define DP_SCAN_BUDGET 8
 
 enum dp_port_role {
 	DP_ROLE_CLIENT = 1u << 0,
@@ -63,6 +65,12 @@ struct dp_app {
 	struct dp_worker *workers[DP_MAX_WORKERS];
 	unsigned int n_workers;
 	uint64_t tsc_hz;
+	uint64_t ns_per_cyc_q32;	/* 1e9 / tsc_hz in 32.32 fixed point */
+	uint64_t timeout_cyc;		/* response_timeout in TSC cycles */
+	uint64_t idle_cyc;		/* flow_idle_timeout in TSC cycles */
+	uint32_t port_groups[DP_MAX_PORTS];	/* bit g: group g copies to this port */
+	uint32_t epoch;			/* timing window, bumped by the main lcore */
+	bool timing;			/* [dataplane] timing */
 };
 
 /* Set by the signal handler; the poll loops run until it is. */

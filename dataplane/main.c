@@ -22,8 +22,12 @@
 #include <rte_malloc.h>
 #include <rte_mbuf.h>
 
+#include <zmq.h>
+
 #include "clock.h"
+#include "control.h"
 #include "dataplane.h"
+#include "kpi.h"
 #include "log.h"
 #include "stats.h"
 #include "worker.h"
@@ -31,6 +35,9 @@
 volatile bool dp_force_quit;
 
 static struct dp_app app;
+static struct dp_kpi kpi;
+static struct dp_control ctl;
+static void *zctx;
 
 struct run_opts {
 	uint64_t duration_ns; /* 0: until a signal */
@@ -312,6 +319,7 @@ static int setup_ports_and_groups(struct dp_app *a)
 			ST_ERR("%s", err.msg);
 			return -1;
 		}
+		a->port_groups[pi] |= 1u << g;
 		a->n_groups++;
 	}
 	return 0;
@@ -347,6 +355,15 @@ static int setup_workers(struct dp_app *a)
 				return -1;
 			}
 			w->app = a;
+			if (dp_flowtab_init(&w->flows, a->cfg.flow_table_size,
+					    (int)rte_lcore_to_socket_id(lcore)) < 0 ||
+			    dp_kpi_worker_init(w, (int)rte_lcore_to_socket_id(lcore)) < 0) {
+				ST_ERR("cannot allocate the flow table (%u flows) and timing windows; "
+				       "with --no-huge give the EAL more memory (-m)",
+				       a->cfg.flow_table_size);
+				a->workers[i++] = w;
+				return -1;
+			}
 			w->lcore = lcore;
 			w->queue = (uint16_t)i;
 			w->rng = 0x9e3779b97f4a7c15ULL * (i + 1);
@@ -388,14 +405,20 @@ static void teardown(struct dp_app *a)
 		if (p != 0 || c != 0)
 			ST_WARN("mbufs leaked: ports %u, copies %u", p, c);
 	}
-	for (unsigned int i = 0; i < a->n_workers; i++)
+	for (unsigned int i = 0; i < DP_MAX_WORKERS; i++) {
+		if (a->workers[i] == NULL)
+			continue;
+		dp_flowtab_fini(&a->workers[i]->flows);
+		dp_kpi_worker_fini(a->workers[i]);
 		rte_free(a->workers[i]);
+	}
 	rte_mempool_free(a->copy_pool);
 	rte_mempool_free(a->pool);
 }
 
-/* The main lcore: neighbour requests once a second, the stats line every
- * interval, until a signal or the duration is up. */
+/* The main lcore: control requests as they come, neighbour requests once a
+ * second, the KPI window and the stats line every interval, until a signal
+ * or the duration is up. */
 static void main_loop(struct dp_app *a, const struct run_opts *opts)
 {
 	uint64_t start = st_mono_ns(), next_stats = start + a->cfg.interval_ns;
@@ -404,7 +427,8 @@ static void main_loop(struct dp_app *a, const struct run_opts *opts)
 
 	memset(&prev, 0, sizeof(prev));
 	while (!dp_force_quit) {
-		uint64_t now = st_mono_ns();
+		uint64_t now = st_mono_ns(), wake;
+		zmq_pollitem_t items[1] = { { ctl.rep, 0, ZMQ_POLLIN, 0 } };
 
 		if (opts->duration_ns && now - start >= opts->duration_ns)
 			break;
@@ -416,16 +440,64 @@ static void main_loop(struct dp_app *a, const struct run_opts *opts)
 			next_neigh = now + ST_NS_PER_S;
 		}
 		if (now >= next_stats) {
+			if (a->timing)
+				dp_kpi_interval(&kpi, a);
 			dp_stats_sum(a, &cur);
 			if (a->cfg.stats)
 				dp_stats_line(a, &prev, &cur, (double)(now - prev_t) / 1e9);
 			prev = cur;
 			prev_t = now;
 			next_stats += a->cfg.interval_ns;
+			if (next_stats < now)
+				next_stats = now + a->cfg.interval_ns;
 		}
-		st_sleep_until_ns(now + 10 * ST_NS_PER_MS);
+		wake = RTE_MIN(next_stats, next_neigh);
+		if (opts->duration_ns)
+			wake = RTE_MIN(wake, start + opts->duration_ns);
+		{
+			long ms = wake > now ? (long)((wake - now + ST_NS_PER_MS - 1) / ST_NS_PER_MS) : 0;
+
+			if (ms > 10)
+				ms = 10;
+			if (ctl.rep != NULL) {
+				if (zmq_poll(items, 1, ms) > 0)
+					dp_control_poll(&ctl, a, &kpi);
+			} else {
+				st_sleep_until_ns(now + (uint64_t)ms * ST_NS_PER_MS);
+			}
+		}
 	}
 	dp_force_quit = true;
+}
+
+/* ZeroMQ side: the KPI publisher and the control socket. */
+static int setup_zmq(struct dp_app *a)
+{
+	const struct dp_config *cfg = &a->cfg;
+
+	zctx = zmq_ctx_new();
+	if (zctx == NULL) {
+		ST_ERR("zmq_ctx_new: %s", zmq_strerror(zmq_errno()));
+		return -1;
+	}
+	if (dp_kpi_init(&kpi, a, zctx, a->timing ? cfg->kpi_endpoint : "") < 0)
+		return -1;
+	if (cfg->control_endpoint[0] != '\0' && dp_control_init(&ctl, zctx) < 0)
+		return -1;
+	if (dp_kpi_bind(&kpi, cfg->kpi_endpoint) < 0)
+		return -1;
+	if (ctl.rep != NULL && dp_control_bind(&ctl, cfg->control_endpoint) < 0)
+		return -1;
+	return 0;
+}
+
+static void teardown_zmq(void)
+{
+	dp_control_fini(&ctl);
+	dp_kpi_fini(&kpi);
+	if (zctx != NULL)
+		zmq_ctx_term(zctx);
+	zctx = NULL;
 }
 
 int main(int argc, char **argv)
@@ -492,8 +564,12 @@ int main(int argc, char **argv)
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	app.tsc_hz = rte_get_tsc_hz();
+	app.timing = app.cfg.timing;
+	app.ns_per_cyc_q32 = (uint64_t)((1000000000ULL << 32) / app.tsc_hz);
+	app.timeout_cyc = (uint64_t)((double)app.cfg.response_timeout_ns * (double)app.tsc_hz / 1e9);
+	app.idle_cyc = (uint64_t)((double)app.cfg.flow_idle_ns * (double)app.tsc_hz / 1e9);
 
-	if (setup_workers(&app) < 0 || setup_ports_and_groups(&app) < 0)
+	if (setup_workers(&app) < 0 || setup_ports_and_groups(&app) < 0 || setup_zmq(&app) < 0)
 		goto out;
 	if (dp_stats_telemetry_init(&app) < 0)
 		ST_WARN("telemetry commands not registered");
@@ -516,12 +592,17 @@ int main(int argc, char **argv)
 	rte_eal_mp_wait_lcore();
 	dp_stats_sum(&app, &total);
 	dp_stats_final(&app, &total, stderr);
+	fprintf(stderr, "  kpi: sent %" PRIu64 ", dropped %" PRIu64 ", last seq %" PRIu64
+		", windows a worker missed %" PRIu64 "; control: handled %" PRIu64
+		", rejected %" PRIu64 "\n", kpi.sent, kpi.dropped, kpi.seq, kpi.workers_late,
+		ctl.handled, ctl.rejected);
 	fprintf(stderr, "run time %.3f s, tsc %" PRIu64 " Hz\n",
 		(double)(st_mono_ns() - run_start) / 1e9, app.tsc_hz);
 	status = EXIT_SUCCESS;
 out:
 	dp_force_quit = true;
 	rte_eal_mp_wait_lcore();
+	teardown_zmq();
 	teardown(&app);
 	rte_eal_cleanup();
 	return status;

@@ -83,19 +83,6 @@ static inline bool bucket_take(struct dp_worker *w, int gi, const struct dp_grou
 	return true;
 }
 
-static inline bool is_c2s(const struct dp_app *app, const struct st_pkt *p)
-{
-	for (int i = 0; i < app->n_servers; i++) {
-		const struct dp_server_ep *s = &app->servers[i];
-
-		if (s->family == p->l3 &&
-		    memcmp(&s->ip, &p->dst, p->l3 == ST_L3_IPV4 ? 4 : 16) == 0 &&
-		    (s->port == 0 || ((p->flags & ST_PKT_F_PORTS) && s->port == p->dport)))
-			return true;
-	}
-	return false;
-}
-
 /* Flow-consistent choice of an instance, independent of where the hash sits
  * in the group's range (the range selects the flow, so its position must not
  * also pick the instance). */
@@ -227,8 +214,8 @@ no_mbuf:
 	return NULL;
 }
 
-void dp_mirror_burst(struct dp_worker *w, struct rte_mbuf **pkts, uint16_t n,
-		     bool tap, uint64_t now)
+void dp_mirror_burst(struct dp_worker *w, struct rte_mbuf **pkts,
+		     struct dp_pktinfo *info, uint16_t n, uint64_t now)
 {
 	const struct dp_app *app = w->app;
 	uint64_t lo[DP_MAX_SHADOWS], hi[DP_MAX_SHADOWS];
@@ -243,31 +230,14 @@ void dp_mirror_burst(struct dp_worker *w, struct rte_mbuf **pkts, uint16_t n,
 		lo[gi] = __atomic_load_n(&g->range_lo, __ATOMIC_RELAXED);
 		enabled[gi] = __atomic_load_n(&g->enabled, __ATOMIC_RELAXED);
 	}
-	for (uint16_t i = 0; i < DP_PREFETCH_AHEAD && i < n; i++)
-		rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void *));
-
 	for (uint16_t i = 0; i < n; i++) {
+		struct dp_pktinfo *in = &info[i];
 		struct rte_mbuf *m = pkts[i];
-		struct st_flow_key key;
-		struct st_pkt p;
-		uint32_t hash;
 
-		if (i + DP_PREFETCH_AHEAD < n)
-			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + DP_PREFETCH_AHEAD], void *));
-		if (unlikely(st_pkt_parse(rte_pktmbuf_mtod(m, uint8_t *),
-					  rte_pktmbuf_data_len(m), &p) < 0)) {
-			w->cnt.malformed[p.err]++;
+		/* Malformed, non-IP, server->client and ICMP errors are never
+		 * copied. */
+		if (!in->ok || !in->c2s || (in->p.flags & ST_PKT_F_ICMP_ERR))
 			continue;
-		}
-		if (unlikely(p.l3 == ST_L3_NONE)) {
-			w->cnt.not_ip++;
-			continue;
-		}
-		if (tap && !is_c2s(app, &p))
-			continue;
-		st_flow_key_from_pkt(&p, &key, NULL);
-		hash = st_flow_hash(&key);
-
 		for (int gi = 0; gi < ng; gi++) {
 			const struct dp_group *g = &app->groups[gi];
 			struct dp_group_counters *gc = &w->cnt.group[gi];
@@ -275,7 +245,7 @@ void dp_mirror_burst(struct dp_worker *w, struct rte_mbuf **pkts, uint16_t n,
 			bool sel;
 
 			if (g->sampling == DP_SAMPLE_FLOW)
-				sel = st_bucket_in(hash, lo[gi], hi[gi]);
+				sel = st_bucket_in(in->hash, lo[gi], hi[gi]);
 			else
 				sel = rng32(w) < hi[gi];
 			if (!sel)
@@ -293,10 +263,11 @@ void dp_mirror_burst(struct dp_worker *w, struct rte_mbuf **pkts, uint16_t n,
 				gc->drops[DP_DROP_RATE_CAP]++;
 				continue;
 			}
-			c = make_copy(w, g, gc, m, &p, hash);
+			c = make_copy(w, g, gc, m, &in->p, in->hash);
 			if (c == NULL)
 				continue;
 			w->copies[gi][w->n_copies[gi]++] = c;
+			in->copied |= (uint16_t)(1u << gi);
 			gc->copies++;
 			gc->copy_bytes += c->pkt_len;
 		}

@@ -106,6 +106,8 @@ void dp_stats_final(const struct dp_app *app, const struct dp_counters *c, FILE 
 	fprintf(out, "  not_ip %" PRIu64 ", neighbour answers %" PRIu64 ", learned %" PRIu64
 		", other from shadows %" PRIu64 "\n", c->not_ip, c->arp_replies,
 		c->neigh_learned, c->shadow_other);
+	fprintf(out, "  flows: table full %" PRIu64 ", expired %" PRIu64 "\n",
+		c->flow_table_full, c->flows_expired);
 	for (int e = 1; e < ST_PKT_ERR_COUNT; e++)
 		if (c->malformed[e])
 			fprintf(out, "  malformed %s %" PRIu64 "\n", st_pkt_err_str(e),

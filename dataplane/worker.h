@@ -8,6 +8,8 @@
 #include <rte_mbuf.h>
 
 #include "dataplane.h"
+#include "flowtab.h"
+#include "timing.h"
 
 /* Token buckets in fixed point: units of TSC cycles << DP_TB_SHIFT. A packet
  * costs hz/rate cycles; the bucket holds at most burst_ms of them. Costs are
@@ -34,6 +36,12 @@ struct dp_worker {
 	struct dp_bucket bucket[DP_MAX_SHADOWS];
 	uint16_t n_copies[DP_MAX_SHADOWS];
 	struct rte_mbuf *copies[DP_MAX_SHADOWS][DP_BURST];
+	struct dp_flowtab flows;
+	/* Timing windows: the worker writes ts[epoch & 1]; the main lcore
+	 * reads the other after epoch_seen shows the worker moved on. */
+	uint32_t epoch;
+	uint32_t epoch_seen;
+	struct dp_tstats ts[2][DP_MAX_TARGETS];
 } __rte_cache_aligned;
 
 /* The worker that owns a flow, from its hash: remixed first, so that the
@@ -46,12 +54,12 @@ static inline uint32_t dp_flow_worker(uint32_t hash, uint32_t n_workers)
 /* The poll loop (worker_loop.c), launched on each worker lcore. */
 int worker_main_loop(void *arg);
 
-/* Tees the client->server packets of a burst to the shadow groups
- * (mirror.c). In tap mode, direction is told by the configured servers and
- * packets of the other direction are skipped. Queues copies in w->copies;
- * dp_mirror_flush sends them. Never changes or frees the originals. */
-void dp_mirror_burst(struct dp_worker *w, struct rte_mbuf **pkts, uint16_t n,
-		     bool tap, uint64_t now);
+/* Tees the client->server packets of a classified burst to the shadow
+ * groups (mirror.c), marking in info[i].copied the groups that got a copy.
+ * Queues copies in w->copies; dp_mirror_flush sends them. Never changes or
+ * frees the originals. */
+void dp_mirror_burst(struct dp_worker *w, struct rte_mbuf **pkts,
+		     struct dp_pktinfo *info, uint16_t n, uint64_t now);
 
 /* Sends the queued copies of every group; what a TX queue refuses is
  * counted as tx_full and freed in bulk. */

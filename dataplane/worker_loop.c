@@ -37,31 +37,35 @@ static inline void count_rx(struct dp_worker *w, int port_idx,
 		pc->rx_bytes += pkts[i]->pkt_len;
 }
 
-/* Frames from a shadow port: neighbour requests are answered in place,
- * everything else is the shadows' output, counted and absorbed. */
-static void shadow_input(struct dp_worker *w, int port_idx,
-			 struct rte_mbuf **pkts, uint16_t n)
+/* Frames from a shadow port: neighbour requests are answered in place;
+ * everything else is the shadows' output: timed against the requests copied
+ * to them, counted and absorbed. */
+static void shadow_input(struct dp_worker *w, int port_idx, struct rte_mbuf **pkts,
+			 struct dp_pktinfo *info, uint16_t n, uint64_t now)
 {
-	const struct dp_app *app = w->app;
-	struct dp_neigh_table *nt = &w->app->neigh[port_idx];
+	struct dp_app *app = w->app;
+	struct dp_neigh_table *nt = &app->neigh[port_idx];
 	struct rte_mbuf *replies[DP_BURST], *done[DP_BURST];
 	uint16_t nr = 0, nd = 0;
 
+	dp_classify(w, pkts, info, n, DP_DIR_S2C);
 	for (uint16_t i = 0; i < n; i++) {
 		struct rte_mbuf *m = pkts[i];
-		struct st_pkt p;
-		int rc;
+		int rc = dp_neigh_input(nt, m, &info[i].p, &w->cnt.neigh_learned);
 
-		st_pkt_parse(rte_pktmbuf_mtod(m, uint8_t *), rte_pktmbuf_data_len(m), &p);
-		rc = dp_neigh_input(nt, m, &p, &w->cnt.neigh_learned);
 		if (rc == 1) {
 			replies[nr++] = m;
+			info[i].ok = 0;
 			continue;
 		}
-		if (rc < 0)
+		if (rc == 0)
+			info[i].ok = 0;
+		else if (!info[i].ok)
 			w->cnt.shadow_other++;
 		done[nd++] = m;
 	}
+	if (app->timing)
+		dp_timing_s2c(w, pkts, info, n, -1, app->port_groups[port_idx], now);
 	if (nr > 0) {
 		w->cnt.arp_replies += nr;
 		tx_or_drop(w, port_idx, app->ports[port_idx].id, replies, nr);
@@ -146,12 +150,15 @@ int worker_main_loop(void *arg)
 	struct dp_worker *w = arg;
 	const struct dp_app *app = w->app;
 	const bool tap = app->cfg.mode == DP_MODE_TAP;
+	const bool timing = app->timing;
+	const bool classify = timing || app->n_groups > 0;
 	const uint16_t q = w->queue;
 	const int client = app->client, prod = app->prod;
 	const uint16_t client_id = app->ports[client].id;
 	const uint16_t prod_id = tap ? 0 : app->ports[prod].id;
 	int shadow_idx[DP_MAX_PORTS], n_shadow = 0;
 	struct rte_mbuf *pkts[DP_BURST];
+	struct dp_pktinfo info[DP_BURST];
 
 	for (int i = 0; i < app->n_ports; i++)
 		if (app->port_roles[i] & DP_ROLE_SHADOW)
@@ -161,15 +168,29 @@ int worker_main_loop(void *arg)
 		uint64_t now = rte_rdtsc();
 		uint16_t n;
 
+		dp_timing_epoch(w);
 		n = rx_burst(w, client, pkts);
 		if (n > 0) {
+			/* Stamps are taken per burst, when it is read: a slow TX
+			 * (af_packet: a system call per packet) must not move them. */
+			now = rte_rdtsc();
 			count_rx(w, client, pkts, n);
+			if (classify)
+				dp_classify(w, pkts, info, n, tap ? DP_DIR_TAP : DP_DIR_C2S);
 			/* Copies are made before the originals are handed to
 			 * a TX queue, which may free them at once. */
-			if (app->n_groups > 0) {
-				dp_mirror_burst(w, pkts, n, tap, now);
-				dp_mirror_flush(w);
+			if (app->n_groups > 0)
+				dp_mirror_burst(w, pkts, info, n, now);
+			if (timing) {
+				/* tap: production is timed passively, both
+				 * directions arrive here */
+				now = rte_rdtsc();
+				dp_timing_c2s(w, pkts, info, n, 1, now);
+				if (tap)
+					dp_timing_s2c(w, pkts, info, n, DP_TARGET_PROD, 0, now);
 			}
+			if (app->n_groups > 0)
+				dp_mirror_flush(w);
 			if (tap)
 				rte_pktmbuf_free_bulk(pkts, n);
 			else
@@ -178,7 +199,12 @@ int worker_main_loop(void *arg)
 		if (!tap) {
 			n = rx_burst(w, prod, pkts);
 			if (n > 0) {
+				now = rte_rdtsc();
 				count_rx(w, prod, pkts, n);
+				if (timing) {
+					dp_classify(w, pkts, info, n, DP_DIR_S2C);
+					dp_timing_s2c(w, pkts, info, n, DP_TARGET_PROD, 0, now);
+				}
 				tx_or_drop(w, client, client_id, pkts, n);
 			}
 		}
@@ -189,10 +215,13 @@ int worker_main_loop(void *arg)
 
 			n = rx_burst(w, pi, pkts);
 			if (n > 0) {
+				now = rte_rdtsc();
 				count_rx(w, pi, pkts, n);
-				shadow_input(w, pi, pkts, n);
+				shadow_input(w, pi, pkts, info, n, now);
 			}
 		}
+		if (timing)
+			dp_timing_scan(w, now, DP_SCAN_BUDGET);
 	}
 	return 0;
 }

@@ -90,3 +90,14 @@ def parse_final(stderr):
         if m:
             out["mbufs_in_use"] = (int(m.group(1)), int(m.group(2)))
     return out
+
+
+def zmq_endpoints(wd):
+    """ipc:// endpoints in the test's own directory: parallel tests never
+    share a TCP port."""
+    return ("ipc://%s/kpi.sock" % wd, "ipc://%s/ctl.sock" % wd)
+
+
+def endpoint_lines(wd):
+    k, c = zmq_endpoints(wd)
+    return "kpi_endpoint = %s\ncontrol_endpoint = %s\n" % (k, c)

@@ -37,7 +37,7 @@ def main():
         ini = os.path.join(wd, "dp.ini")
         with open(ini, "w") as f:
             f.write("""[dataplane]
-mode = inline
+""" + stlib.endpoint_lines(wd) + """mode = inline
 client_port = net_af_packet0
 prod_port = net_af_packet1
 servers = %s

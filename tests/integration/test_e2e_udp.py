@@ -5,7 +5,7 @@ exactly the flows whose hash falls in its share (and so a share within the
 binomial tolerance); no shadow answer ever reaches the client; with the
 shadow's link down, or its server stopped, production still answers all.
 
-usage: test_e2e_udp.py DATAPLANE_BINARY"""
+usage: test_e2e_udp.py DATAPLANE_BINARY UDP_ECHO_BINARY"""
 import json
 import math
 import os
@@ -20,6 +20,7 @@ import stlib  # noqa: E402
 import sthash  # noqa: E402
 
 DP = sys.argv[1]
+UDP_ECHO = sys.argv[2]
 HERE = os.path.dirname(os.path.abspath(__file__))
 PY = "/usr/bin/python3"
 CLIENT, SERVER, PORT = "198.18.0.1", "198.18.0.53", 7
@@ -56,14 +57,14 @@ def main():
         servers = {}
         for name, ns in (("prod", prod), ("shadow", shd)):
             log = os.path.join(wd, name + ".log")
-            servers[name] = (t.spawn(ns, [PY, os.path.join(HERE, "udp_echo.py"), SERVER,
+            servers[name] = (t.spawn(ns, [UDP_ECHO, SERVER,
                                           str(PORT), "0", log]), log)
             if not wait_file(log + ".ready"):
                 stlib.fail(name + " server did not start")
         ini = os.path.join(wd, "dp.ini")
         with open(ini, "w") as f:
             f.write("""[dataplane]
-mode = inline
+""" + stlib.endpoint_lines(wd) + """mode = inline
 client_port = net_af_packet0
 prod_port = net_af_packet1
 servers = %s

@@ -84,6 +84,7 @@ def malformed():
 
 
 def write_ini(path, body):
+    body = body.replace("[dataplane]\n", "[dataplane]\n" + stlib.endpoint_lines(os.path.dirname(path)), 1)
     with open(path, "w") as f:
         f.write(body)
 

@@ -1,0 +1,288 @@
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <zmq.h>
+
+#include "control.h"
+#include "kpi.h"
+#include "log.h"
+#include "stats.h"
+
+#define CTL_MAX_REQUEST 4096
+
+static struct st_ratelimit ctl_rl = ST_RATELIMIT_INIT(10ULL * 1000000000ULL, 5);
+
+int dp_control_init(struct dp_control *c, void *zctx)
+{
+	int linger = 0;
+
+	memset(c, 0, sizeof(*c));
+	st_wbuf_init(&c->out);
+	if (!msgpack_zone_init(&c->zone, 4096))
+		return -ENOMEM;
+	c->rep = zmq_socket(zctx, ZMQ_REP);
+	if (c->rep == NULL) {
+		ST_ERR("zmq_socket: %s", zmq_strerror(zmq_errno()));
+		return -zmq_errno();
+	}
+	zmq_setsockopt(c->rep, ZMQ_LINGER, &linger, sizeof(linger));
+	return 0;
+}
+
+int dp_control_bind(struct dp_control *c, const char *endpoint)
+{
+	if (zmq_bind(c->rep, endpoint) != 0) {
+		ST_ERR("cannot bind the control socket to %s: %s", endpoint,
+		       zmq_strerror(zmq_errno()));
+		return -zmq_errno();
+	}
+	return 0;
+}
+
+void dp_control_fini(struct dp_control *c)
+{
+	if (c->rep != NULL)
+		zmq_close(c->rep);
+	c->rep = NULL;
+	msgpack_zone_destroy(&c->zone);
+	st_wbuf_free(&c->out);
+}
+
+static void pack_str(msgpack_packer *pk, const char *s)
+{
+	size_t n = strlen(s);
+
+	msgpack_pack_str(pk, n);
+	msgpack_pack_str_body(pk, s, n);
+}
+
+static void reply_error(struct dp_control *c, msgpack_packer *pk, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void reply_error(struct dp_control *c, msgpack_packer *pk, const char *fmt, ...)
+{
+	char msg[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	st_wbuf_reset(&c->out);
+	msgpack_pack_map(pk, 2);
+	pack_str(pk, "ok");
+	msgpack_pack_false(pk);
+	pack_str(pk, "error");
+	pack_str(pk, msg);
+	c->rejected++;
+	st_log_rl(&ctl_rl, ST_LOG_WARN, "control: rejected: %s", msg);
+}
+
+static void pack_group(msgpack_packer *pk, const struct dp_group *g,
+		       const struct dp_group_counters *gc)
+{
+	msgpack_pack_map(pk, 9);
+	pack_str(pk, "name");
+	pack_str(pk, g->name);
+	pack_str(pk, "share");
+	msgpack_pack_double(pk, dp_group_share(g));
+	pack_str(pk, "offset");
+	msgpack_pack_double(pk, dp_group_offset(g));
+	pack_str(pk, "enabled");
+	if (__atomic_load_n(&g->enabled, __ATOMIC_RELAXED))
+		msgpack_pack_true(pk);
+	else
+		msgpack_pack_false(pk);
+	pack_str(pk, "rate_pps");
+	msgpack_pack_uint64(pk, __atomic_load_n(&g->rate_pps, __ATOMIC_RELAXED));
+	pack_str(pk, "rate_bps");
+	msgpack_pack_uint64(pk, __atomic_load_n(&g->rate_bps, __ATOMIC_RELAXED));
+	pack_str(pk, "copies");
+	msgpack_pack_uint64(pk, gc->copies);
+	pack_str(pk, "responses");
+	msgpack_pack_uint64(pk, gc->rx_pkts);
+	pack_str(pk, "drops");
+	msgpack_pack_map(pk, DP_DROP_COUNT);
+	for (int r = 0; r < DP_DROP_COUNT; r++) {
+		pack_str(pk, dp_drop_names[r]);
+		msgpack_pack_uint64(pk, gc->drops[r]);
+	}
+}
+
+static void reply_stats(msgpack_packer *pk, const struct dp_app *app, const struct dp_kpi *kpi)
+{
+	struct dp_counters sum;
+
+	dp_stats_sum(app, &sum);
+	msgpack_pack_map(pk, 5);
+	pack_str(pk, "ok");
+	msgpack_pack_true(pk);
+	pack_str(pk, "mode");
+	pack_str(pk, app->cfg.mode == DP_MODE_INLINE ? "inline" : "tap");
+	pack_str(pk, "groups");
+	msgpack_pack_array(pk, (size_t)app->n_groups);
+	for (int g = 0; g < app->n_groups; g++)
+		pack_group(pk, &app->groups[g], &sum.group[g]);
+	pack_str(pk, "ports");
+	msgpack_pack_array(pk, (size_t)app->n_ports);
+	for (int i = 0; i < app->n_ports; i++) {
+		msgpack_pack_map(pk, 4);
+		pack_str(pk, "name");
+		pack_str(pk, app->ports[i].name);
+		pack_str(pk, "rx_pkts");
+		msgpack_pack_uint64(pk, sum.port[i].rx_pkts);
+		pack_str(pk, "tx_pkts");
+		msgpack_pack_uint64(pk, sum.port[i].tx_pkts);
+		pack_str(pk, "tx_full");
+		msgpack_pack_uint64(pk, sum.port[i].tx_full);
+	}
+	pack_str(pk, "kpi");
+	msgpack_pack_map(pk, 3);
+	pack_str(pk, "seq");
+	msgpack_pack_uint64(pk, kpi ? kpi->seq : 0);
+	pack_str(pk, "sent");
+	msgpack_pack_uint64(pk, kpi ? kpi->sent : 0);
+	pack_str(pk, "dropped");
+	msgpack_pack_uint64(pk, kpi ? kpi->dropped : 0);
+}
+
+static struct dp_group *find_group(struct dp_app *app, const msgpack_object *req,
+				   char *name, size_t len)
+{
+	if (st_wire_get_str(req, "group", name, len, NULL) != 0)
+		return NULL;
+	for (int g = 0; g < app->n_groups; g++)
+		if (strcmp(app->groups[g].name, name) == 0)
+			return &app->groups[g];
+	return NULL;
+}
+
+/* Applies one request; the reply is packed into c->out. */
+static void handle(struct dp_control *c, struct dp_app *app, const struct dp_kpi *kpi,
+		   const msgpack_object *req)
+{
+	msgpack_packer pk;
+	char cmd[32], gname[DP_NAME_LEN + 1] = "";
+	struct dp_group *g;
+
+	st_wbuf_reset(&c->out);
+	msgpack_packer_init(&pk, &c->out, st_wbuf_mp_write);
+	if (st_wire_get_str(req, "cmd", cmd, sizeof(cmd), NULL) != 0) {
+		reply_error(c, &pk, "missing or bad 'cmd' (a string)");
+		return;
+	}
+	if (strcmp(cmd, "stats") == 0) {
+		reply_stats(&pk, app, kpi);
+		c->handled++;
+		return;
+	}
+	if (strcmp(cmd, "set_share") && strcmp(cmd, "set_rate") && strcmp(cmd, "enable") &&
+	    strcmp(cmd, "disable")) {
+		reply_error(c, &pk, "unknown cmd '%s' (stats, set_share, set_rate, enable, disable)",
+			    cmd);
+		return;
+	}
+	g = find_group(app, req, gname, sizeof(gname));
+	if (g == NULL) {
+		reply_error(c, &pk, gname[0] ? "no shadow group '%s'" : "missing 'group'%s", gname);
+		return;
+	}
+	if (strcmp(cmd, "set_share") == 0) {
+		double share, offset = dp_group_offset(g);
+		int rc = st_wire_get_double(req, "share", &share, NULL);
+
+		if (rc != 0 || !isfinite(share)) {
+			reply_error(c, &pk, "set_share needs 'share' (a number in 0..1)");
+			return;
+		}
+		rc = st_wire_get_double(req, "offset", &offset, NULL);
+		if (rc == -EBADMSG || !isfinite(offset)) {
+			reply_error(c, &pk, "'offset' must be a number in 0..1");
+			return;
+		}
+		if (dp_group_set_share(g, share, offset) != 0) {
+			reply_error(c, &pk, "share %g at offset %g is outside 0..1%s", share, offset,
+				    g->sampling == DP_SAMPLE_PACKET && offset > 0 ?
+				    " (packet sampling takes no offset)" : "");
+			return;
+		}
+		ST_NOTICE("control: %s share %g offset %g", g->name, share, offset);
+	} else if (strcmp(cmd, "set_rate") == 0) {
+		uint64_t pps = __atomic_load_n(&g->rate_pps, __ATOMIC_RELAXED);
+		uint64_t bps = __atomic_load_n(&g->rate_bps, __ATOMIC_RELAXED);
+		int a = st_wire_get_u64(req, "pps", &pps, NULL);
+		int b = st_wire_get_u64(req, "bps", &bps, NULL);
+
+		if (a == -EBADMSG || b == -EBADMSG || (a != 0 && b != 0)) {
+			reply_error(c, &pk, "set_rate needs 'pps' and/or 'bps' (unsigned integers, 0: no cap)");
+			return;
+		}
+		__atomic_store_n(&g->rate_pps, pps, __ATOMIC_RELAXED);
+		__atomic_store_n(&g->rate_bps, bps, __ATOMIC_RELAXED);
+		ST_NOTICE("control: %s rate %lu pps %lu bps", g->name, (unsigned long)pps,
+			  (unsigned long)bps);
+	} else {
+		__atomic_store_n(&g->enabled, strcmp(cmd, "enable") == 0, __ATOMIC_RELAXED);
+		ST_NOTICE("control: %s %sd", g->name, cmd);
+	}
+	{
+		struct dp_counters sum;
+
+		dp_stats_sum(app, &sum);
+		msgpack_pack_map(&pk, 2);
+		pack_str(&pk, "ok");
+		msgpack_pack_true(&pk);
+		pack_str(&pk, "group");
+		pack_group(&pk, g, &sum.group[g - app->groups]);
+	}
+	c->handled++;
+}
+
+void dp_control_poll(struct dp_control *c, struct dp_app *app, const struct dp_kpi *kpi)
+{
+	for (;;) {
+		zmq_msg_t msg;
+		msgpack_object req;
+		struct st_wire_error err;
+		msgpack_packer pk;
+		int more = 0;
+		size_t more_len = sizeof(more);
+
+		zmq_msg_init(&msg);
+		if (zmq_msg_recv(&msg, c->rep, ZMQ_DONTWAIT) < 0) {
+			zmq_msg_close(&msg);
+			return;
+		}
+		zmq_getsockopt(c->rep, ZMQ_RCVMORE, &more, &more_len);
+		st_wbuf_reset(&c->out);
+		msgpack_packer_init(&pk, &c->out, st_wbuf_mp_write);
+		if (more) {
+			/* Drain the other frames: one request is one frame. */
+			while (more) {
+				zmq_msg_t part;
+
+				zmq_msg_init(&part);
+				zmq_msg_recv(&part, c->rep, 0);
+				zmq_msg_close(&part);
+				zmq_getsockopt(c->rep, ZMQ_RCVMORE, &more, &more_len);
+			}
+			reply_error(c, &pk, "a request is one frame holding one msgpack map");
+		} else if (zmq_msg_size(&msg) > CTL_MAX_REQUEST) {
+			reply_error(c, &pk, "request of %zu bytes: at most %d", zmq_msg_size(&msg),
+				    CTL_MAX_REQUEST);
+		} else if (st_wire_parse(zmq_msg_data(&msg), zmq_msg_size(&msg), NULL, &c->zone,
+					 &req, &err) != 0) {
+			char why[200];
+
+			reply_error(c, &pk, "bad request: %s", st_wire_error_fmt(&err, why, sizeof(why)));
+		} else {
+			handle(c, app, kpi, &req);
+		}
+		msgpack_zone_clear(&c->zone);
+		zmq_msg_close(&msg);
+		if (c->out.oom || zmq_send(c->rep, c->out.data, c->out.len, 0) < 0)
+			ST_WARN("control: reply not sent");
+	}
+}

@@ -1,0 +1,34 @@
+/* Runtime control on the main lcore: a ZeroMQ REP socket taking msgpack
+ * maps with `cmd` (stats, set_share, set_rate, enable, disable) and
+ * answering {ok: true, ...} or {ok: false, error}. Changes reach the workers
+ * through single-word atomic stores they read once per burst: in effect
+ * within one burst, never behind a lock. A bad command changes nothing. */
+#ifndef DP_CONTROL_H
+#define DP_CONTROL_H
+
+#include <msgpack.h>
+
+#include "dataplane.h"
+#include "wire.h"
+
+struct dp_kpi;
+
+struct dp_control {
+	void *rep;
+	msgpack_zone zone;
+	struct st_wbuf out;
+	uint64_t handled;
+	uint64_t rejected;
+};
+
+/* Creates the REP socket (bound later by dp_control_bind, after CURVE).
+ * Returns 0 or a negative errno, logged. */
+int dp_control_init(struct dp_control *c, void *zctx);
+int dp_control_bind(struct dp_control *c, const char *endpoint);
+
+/* Handles every request waiting on the socket; never blocks. */
+void dp_control_poll(struct dp_control *c, struct dp_app *app, const struct dp_kpi *kpi);
+
+void dp_control_fini(struct dp_control *c);
+
+#endif

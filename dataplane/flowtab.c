@@ -1,0 +1,76 @@
+#include <errno.h>
+#include <string.h>
+
+#include <rte_common.h>
+#include <rte_malloc.h>
+
+#include "flowtab.h"
+
+int dp_flowtab_init(struct dp_flowtab *t, uint32_t max_flows, int socket)
+{
+	uint32_t slots = rte_align32pow2(max_flows * 2);
+
+	memset(t, 0, sizeof(*t));
+	t->e = rte_zmalloc_socket("st_flows", sizeof(*t->e) * slots, RTE_CACHE_LINE_SIZE,
+				  socket);
+	if (t->e == NULL)
+		return -ENOMEM;
+	t->mask = slots - 1;
+	t->max = max_flows;
+	return 0;
+}
+
+void dp_flowtab_fini(struct dp_flowtab *t)
+{
+	rte_free(t->e);
+	t->e = NULL;
+}
+
+struct dp_flow *dp_flowtab_insert(struct dp_flowtab *t, const struct st_flow_key *k,
+				  uint32_t hash, bool *added)
+{
+	uint32_t i;
+
+	*added = false;
+	for (i = hash & t->mask;; i = (i + 1) & t->mask) {
+		struct dp_flow *f = &t->e[i];
+
+		if (!f->used)
+			break;
+		if (f->hash == hash && st_flow_key_eq(&f->key, k))
+			return f;
+	}
+	if (t->n >= t->max)
+		return NULL;
+	memset(&t->e[i], 0, sizeof(t->e[i]));
+	t->e[i].key = *k;
+	t->e[i].hash = hash;
+	t->e[i].used = 1;
+	t->n++;
+	*added = true;
+	return &t->e[i];
+}
+
+void dp_flowtab_remove(struct dp_flowtab *t, struct dp_flow *f)
+{
+	uint32_t hole = (uint32_t)(f - t->e), i = hole;
+
+	/* Backward shift: pull later entries of the probe run into the hole
+	 * when their home slot allows it, so lookups never need tombstones. */
+	for (;;) {
+		uint32_t home;
+
+		i = (i + 1) & t->mask;
+		if (!t->e[i].used)
+			break;
+		home = t->e[i].hash & t->mask;
+		/* Movable if home is cyclically outside (hole, i]. */
+		if ((i > hole && (home <= hole || home > i)) ||
+		    (i < hole && (home <= hole && home > i))) {
+			t->e[hole] = t->e[i];
+			hole = i;
+		}
+	}
+	t->e[hole].used = 0;
+	t->n--;
+}

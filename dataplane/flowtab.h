@@ -1,0 +1,73 @@
+/* Per-worker flow table: fixed capacity chosen at start, open addressing
+ * with linear probing (load at most one half), deletion by backward shift so
+ * no tombstones pile up. Written and read by its worker only. Full is a
+ * counted condition, never a reason to allocate. */
+#ifndef DP_FLOWTAB_H
+#define DP_FLOWTAB_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "flow.h"
+
+/* Timing targets: production, each shadow group, and synthetic traffic from
+ * the inject port. */
+#define DP_TARGET_PROD 0
+#define DP_TARGET_GROUP(g) (1 + (g))
+#define DP_TARGET_SYNTHETIC (1 + DP_MAX_SHADOWS)
+#define DP_MAX_TARGETS (2 + DP_MAX_SHADOWS)
+
+struct dp_pend {
+	uint64_t req_tsc;	/* oldest unanswered request, 0: none */
+	uint64_t syn_tsc;	/* SYN sent, SYN-ACK not seen yet, 0: none */
+};
+
+struct dp_flow {
+	struct st_flow_key key;
+	uint32_t hash;
+	uint8_t used;
+	uint8_t client;		/* key.addr index of the client side */
+	uint16_t targets;	/* bit t: the flow is timed towards target t */
+	uint64_t last_tsc;
+	struct dp_pend pend[DP_MAX_TARGETS];
+};
+
+struct dp_flowtab {
+	struct dp_flow *e;
+	uint32_t mask;		/* slots - 1 */
+	uint32_t n;		/* flows held */
+	uint32_t max;		/* flows allowed */
+	uint32_t scan;		/* next slot the expiry scan looks at */
+};
+
+/* Allocates room for max_flows on a NUMA socket (rte_zmalloc). Returns 0,
+ * or -ENOMEM. */
+int dp_flowtab_init(struct dp_flowtab *t, uint32_t max_flows, int socket);
+void dp_flowtab_fini(struct dp_flowtab *t);
+
+/* The flow with this key, or NULL. A few cache lines. */
+static inline struct dp_flow *dp_flowtab_lookup(struct dp_flowtab *t,
+						const struct st_flow_key *k,
+						uint32_t hash)
+{
+	for (uint32_t i = hash & t->mask;; i = (i + 1) & t->mask) {
+		struct dp_flow *f = &t->e[i];
+
+		if (!f->used)
+			return NULL;
+		if (f->hash == hash && st_flow_key_eq(&f->key, k))
+			return f;
+	}
+}
+
+/* The flow with this key, added (zeroed, used) if absent; NULL when the
+ * table holds max flows already. *added says which. */
+struct dp_flow *dp_flowtab_insert(struct dp_flowtab *t, const struct st_flow_key *k,
+				  uint32_t hash, bool *added);
+
+/* Removes f (a pointer from lookup/insert); other pointers into the table
+ * may move. */
+void dp_flowtab_remove(struct dp_flowtab *t, struct dp_flow *f);
+
+#endif

@@ -1,0 +1,277 @@
+/* Timing on the datapath: what opens a request, what answers it, what ends
+ * it without an answer. Runs inside the poll loop: no allocation, no lock.
+ *
+ * UDP: a client datagram opens a request unless one is pending (the oldest
+ * unanswered one is kept); the next server datagram on the flow answers it.
+ * TCP: a client segment with payload opens one; the server's first segment
+ * with payload, or its FIN, answers it; pure ACKs are ignored. SYN ->
+ * SYN-ACK is timed apart as connect latency. A server's RST counts as a
+ * reset and an ICMP error quoting the flow as an icmp_error; either ends the
+ * pending request. */
+#include <string.h>
+
+#include <rte_branch_prediction.h>
+#include <rte_prefetch.h>
+
+#include "timing.h"
+#include "worker.h"
+
+static inline bool is_server(const struct dp_app *app, uint8_t l3, const struct st_ip_addr *a,
+			     bool has_port, uint16_t port)
+{
+	for (int i = 0; i < app->n_servers; i++) {
+		const struct dp_server_ep *s = &app->servers[i];
+
+		if (s->family == l3 && memcmp(&s->ip, a, l3 == ST_L3_IPV4 ? 4 : 16) == 0 &&
+		    (s->port == 0 || (has_port && s->port == port)))
+			return true;
+	}
+	return false;
+}
+
+void dp_classify(struct dp_worker *w, struct rte_mbuf **pkts, struct dp_pktinfo *info,
+		 uint16_t n, enum dp_dir dir)
+{
+	for (uint16_t i = 0; i < DP_PREFETCH_AHEAD && i < n; i++)
+		rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void *));
+	for (uint16_t i = 0; i < n; i++) {
+		struct dp_pktinfo *in = &info[i];
+		bool swapped, src_is_client;
+
+		if (i + DP_PREFETCH_AHEAD < n)
+			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + DP_PREFETCH_AHEAD], void *));
+		in->ok = 0;
+		in->copied = 0;
+		if (unlikely(st_pkt_parse(rte_pktmbuf_mtod(pkts[i], uint8_t *),
+					  rte_pktmbuf_data_len(pkts[i]), &in->p) < 0)) {
+			w->cnt.malformed[in->p.err]++;
+			continue;
+		}
+		if (unlikely(in->p.l3 == ST_L3_NONE)) {
+			w->cnt.not_ip++;
+			continue;
+		}
+		/* An ICMP error belongs to the flow it quotes. */
+		if (unlikely(in->p.flags & ST_PKT_F_ICMP_ERR)) {
+			if (st_flow_key_from_icmp_inner(&in->p, &in->key, &swapped) < 0)
+				continue;
+			/* The quoted packet went towards the sender of the error:
+			 * the error travels like a response. */
+			swapped = !swapped;
+		} else {
+			st_flow_key_from_pkt(&in->p, &in->key, &swapped);
+		}
+		in->hash = st_flow_hash(&in->key);
+		in->ok = 1;
+		if (dir == DP_DIR_C2S)
+			src_is_client = true;
+		else if (dir == DP_DIR_S2C)
+			src_is_client = false;
+		else
+			src_is_client = is_server(w->app, in->p.l3, &in->p.dst,
+						  in->p.flags & ST_PKT_F_PORTS, in->p.dport);
+		in->c2s = src_is_client;
+		/* swapped: the packet's source is addr[1]. */
+		in->client = (uint8_t)(src_is_client == swapped);
+	}
+}
+
+/* What is timed: TCP, UDP and ICMP echo. Neighbour discovery, router
+ * solicitations, multicast listener reports and the like are not requests. */
+static inline bool timed_proto(const struct st_pkt *p)
+{
+	if (p->proto == ST_IPPROTO_TCP || p->proto == ST_IPPROTO_UDP)
+		return true;
+	if (!(p->flags & ST_PKT_F_L4) || (p->flags & ST_PKT_F_ICMP_ERR))
+		return false;
+	if (p->proto == ST_IPPROTO_ICMP)
+		return p->icmp.type == 8 || p->icmp.type == 0;
+	if (p->proto == ST_IPPROTO_ICMPV6)
+		return p->icmp.type == 128 || p->icmp.type == 129;
+	return false;
+}
+
+static inline struct dp_tstats *tstats(struct dp_worker *w, int target)
+{
+	return &w->ts[w->epoch & 1][target];
+}
+
+static inline void open_request(struct dp_worker *w, struct dp_flow *f, int target,
+				const struct st_pkt *p, uint32_t bytes, uint64_t now)
+{
+	struct dp_tstats *ts = tstats(w, target);
+	struct dp_pend *pd = &f->pend[target];
+
+	f->targets |= (uint16_t)(1u << target);
+	ts->tx_pkts++;
+	ts->tx_bytes += bytes;
+	if (p->proto == ST_IPPROTO_TCP && (p->flags & ST_PKT_F_L4)) {
+		uint8_t fl = p->tcp.flags;
+
+		if ((fl & (ST_TCP_SYN | ST_TCP_ACK)) == ST_TCP_SYN) {
+			pd->syn_tsc = now;
+			return;
+		}
+		if (p->payload_len == 0)
+			return;
+	}
+	ts->requests++;
+	if (pd->req_tsc == 0)
+		pd->req_tsc = now;
+}
+
+void dp_timing_c2s(struct dp_worker *w, struct rte_mbuf **pkts,
+		   const struct dp_pktinfo *info, uint16_t n, int to_prod, uint64_t now)
+{
+	for (uint16_t i = 0; i < n; i++) {
+		const struct dp_pktinfo *in = &info[i];
+		struct dp_flow *f;
+		bool added;
+
+		if (!in->ok || !in->c2s || !timed_proto(&in->p))
+			continue;
+		if (!to_prod && in->copied == 0)
+			continue;
+		f = dp_flowtab_insert(&w->flows, &in->key, in->hash, &added);
+		if (unlikely(f == NULL)) {
+			w->cnt.flow_table_full++;
+			continue;
+		}
+		if (added)
+			f->client = in->client;
+		f->last_tsc = now;
+		if (to_prod)
+			open_request(w, f, DP_TARGET_PROD, &in->p, pkts[i]->pkt_len, now);
+		for (uint16_t c = in->copied; c != 0; c &= (uint16_t)(c - 1)) {
+			int g = __builtin_ctz(c);
+
+			open_request(w, f, DP_TARGET_GROUP(g), &in->p, pkts[i]->pkt_len, now);
+		}
+	}
+}
+
+static inline void record(struct st_hist *h, uint64_t now, uint64_t then, uint64_t ns_per_cyc_q32)
+{
+	/* cycles -> ns with a 32.32 fixed-point factor: no division per packet */
+	uint64_t cyc = now - then;
+	uint64_t ns = (uint64_t)(((unsigned __int128)cyc * ns_per_cyc_q32) >> 32);
+
+	st_hist_record(h, (int64_t)ns);
+}
+
+static inline void answer(struct dp_worker *w, struct dp_flow *f, int target,
+			  const struct st_pkt *p, uint32_t bytes, uint64_t now)
+{
+	struct dp_tstats *ts = tstats(w, target);
+	struct dp_pend *pd = &f->pend[target];
+	bool closes = true;
+
+	ts->rx_pkts++;
+	ts->rx_bytes += bytes;
+	if (unlikely(p->flags & ST_PKT_F_ICMP_ERR)) {
+		ts->icmp_errors++;
+		pd->req_tsc = 0;
+		pd->syn_tsc = 0;
+		return;
+	}
+	if (p->proto == ST_IPPROTO_TCP && (p->flags & ST_PKT_F_L4)) {
+		uint8_t fl = p->tcp.flags;
+
+		if (fl & ST_TCP_RST) {
+			ts->resets++;
+			pd->req_tsc = 0;
+			pd->syn_tsc = 0;
+			return;
+		}
+		if ((fl & (ST_TCP_SYN | ST_TCP_ACK)) == (ST_TCP_SYN | ST_TCP_ACK)) {
+			if (pd->syn_tsc != 0) {
+				record(ts->conn, now, pd->syn_tsc, w->app->ns_per_cyc_q32);
+				ts->connects++;
+				pd->syn_tsc = 0;
+			}
+			return;
+		}
+		closes = p->payload_len > 0 || (fl & ST_TCP_FIN);
+	}
+	if (closes && pd->req_tsc != 0) {
+		record(ts->lat, now, pd->req_tsc, w->app->ns_per_cyc_q32);
+		ts->responses++;
+		pd->req_tsc = 0;
+	}
+}
+
+void dp_timing_s2c(struct dp_worker *w, struct rte_mbuf **pkts,
+		   const struct dp_pktinfo *info, uint16_t n, int target,
+		   uint32_t port_groups, uint64_t now)
+{
+	for (uint16_t i = 0; i < n; i++) {
+		const struct dp_pktinfo *in = &info[i];
+		struct dp_flow *f;
+		int t = target;
+
+		if (!in->ok || in->c2s ||
+		    (!timed_proto(&in->p) && !(in->p.flags & ST_PKT_F_ICMP_ERR)))
+			continue;
+		f = dp_flowtab_lookup(&w->flows, &in->key, in->hash);
+		if (f == NULL)
+			continue;
+		f->last_tsc = now;
+		if (t < 0) {
+			/* A shadow port: the group of this port the flow was
+			 * copied to. */
+			uint32_t cand = ((uint32_t)f->targets >> 1) & port_groups;
+
+			if (cand == 0)
+				continue;
+			t = DP_TARGET_GROUP(__builtin_ctz(cand));
+		}
+		answer(w, f, t, &in->p, pkts[i]->pkt_len, now);
+		if (t != DP_TARGET_PROD && t != DP_TARGET_SYNTHETIC) {
+			w->cnt.group[t - 1].rx_pkts++;
+			w->cnt.group[t - 1].rx_bytes += pkts[i]->pkt_len;
+		}
+	}
+}
+
+void dp_timing_scan(struct dp_worker *w, uint64_t now, uint32_t budget)
+{
+	struct dp_flowtab *t = &w->flows;
+	const uint64_t tmo = w->app->timeout_cyc, idle = w->app->idle_cyc;
+
+	while (budget-- > 0) {
+		struct dp_flow *f = &t->e[t->scan];
+
+		if (f->used) {
+			for (uint16_t m = f->targets; m != 0; m &= (uint16_t)(m - 1)) {
+				int tg = __builtin_ctz(m);
+				struct dp_pend *pd = &f->pend[tg];
+
+				if (pd->req_tsc != 0 && now - pd->req_tsc > tmo) {
+					tstats(w, tg)->timeouts++;
+					pd->req_tsc = 0;
+				}
+				if (pd->syn_tsc != 0 && now - pd->syn_tsc > tmo) {
+					tstats(w, tg)->timeouts++;
+					pd->syn_tsc = 0;
+				}
+			}
+			if (now - f->last_tsc > idle) {
+				dp_flowtab_remove(t, f);
+				w->cnt.flows_expired++;
+				/* An entry may have moved into this slot: look again. */
+				continue;
+			}
+		}
+		t->scan = (t->scan + 1) & t->mask;
+	}
+}
+
+void dp_timing_epoch(struct dp_worker *w)
+{
+	uint32_t e = __atomic_load_n(&w->app->epoch, __ATOMIC_ACQUIRE);
+
+	if (unlikely(e != w->epoch)) {
+		w->epoch = e;
+		__atomic_store_n(&w->epoch_seen, e, __ATOMIC_RELEASE);
+	}
+}

@@ -1,0 +1,82 @@
+/* Request->response timing for production and every shadow group, on one
+ * TSC clock. Datapath side: called by the poll loop with the packets of a
+ * burst already classified. Results go to per-worker, per-target windows
+ * (counters and HDR histograms) that the main lcore swaps every interval:
+ * the worker writes window (epoch & 1), the main lcore reads the other one
+ * after every worker has acknowledged the new epoch. No lock. */
+#ifndef DP_TIMING_H
+#define DP_TIMING_H
+
+#include <stdint.h>
+
+#include <rte_mbuf.h>
+
+#include "flowtab.h"
+#include "hist.h"
+#include "packet.h"
+
+/* Histogram range: 1 ns to 60 s at 3 significant digits; a latency above
+ * is clamped (and timeouts are counted apart anyway). */
+#define DP_HIST_LOWEST 1
+#define DP_HIST_HIGHEST (60LL * 1000 * 1000 * 1000)
+#define DP_HIST_SIGFIGS 3
+
+enum dp_dir {
+	DP_DIR_C2S,	/* from the client port in inline mode */
+	DP_DIR_S2C,	/* from production or a shadow */
+	DP_DIR_TAP,	/* either: told by the configured servers */
+};
+
+/* What the poll loop knows of one packet of a burst. */
+struct dp_pktinfo {
+	struct st_pkt p;
+	struct st_flow_key key;
+	uint32_t hash;
+	uint8_t ok;		/* parsed, IP, key built */
+	uint8_t c2s;		/* client -> server */
+	uint8_t client;		/* key.addr index of the client */
+	uint16_t copied;	/* bit g: a copy went to group g */
+};
+
+/* One window of one target. */
+struct dp_tstats {
+	uint64_t requests;	/* requests sent towards the target */
+	uint64_t responses;	/* requests answered (and timed) */
+	uint64_t timeouts;
+	uint64_t resets;
+	uint64_t icmp_errors;
+	uint64_t connects;	/* SYN -> SYN-ACK timed */
+	uint64_t tx_pkts, tx_bytes;	/* towards the target */
+	uint64_t rx_pkts, rx_bytes;	/* from it */
+	struct st_hist *lat;	/* request -> first response, ns */
+	struct st_hist *conn;	/* SYN -> SYN-ACK, ns */
+};
+
+struct dp_worker;
+
+/* Parses a burst, builds flow keys and hashes, and tells directions.
+ * Counts malformed and non-IP frames. */
+void dp_classify(struct dp_worker *w, struct rte_mbuf **pkts, struct dp_pktinfo *info,
+		 uint16_t n, enum dp_dir dir);
+
+/* Client->server packets of a burst, sent (or about to be) towards
+ * production (if to_prod) and to the groups marked in info->copied: opens
+ * requests and connects. */
+void dp_timing_c2s(struct dp_worker *w, struct rte_mbuf **pkts,
+		   const struct dp_pktinfo *info, uint16_t n, int to_prod, uint64_t now);
+
+/* Server->client packets received from a target (DP_TARGET_PROD, or
+ * DP_TARGET_GROUP(g) with g < 0 meaning "whichever group of this port the
+ * flow is timed towards"): closes requests, counts resets and ICMP errors. */
+void dp_timing_s2c(struct dp_worker *w, struct rte_mbuf **pkts,
+		   const struct dp_pktinfo *info, uint16_t n, int target,
+		   uint32_t port_groups, uint64_t now);
+
+/* Looks at up to budget flow slots: unanswered requests older than the
+ * timeout become timeouts, flows idle past the idle timeout are removed. */
+void dp_timing_scan(struct dp_worker *w, uint64_t now, uint32_t budget);
+
+/* Picks up a new epoch from the main lcore and acknowledges it. */
+void dp_timing_epoch(struct dp_worker *w);
+
+#endif

@@ -1,0 +1,148 @@
+/* A UDP echo server for the tests: answers every datagram after a fixed
+ * delay (the known latency the timing tests measure; 0 answers at once).
+ * With one delay for all, answers leave in arrival order, so a FIFO of
+ * pending answers is the whole scheduler and a slow answer never queues the
+ * next. On SIGTERM it writes the flows it saw ("ip port" per request) to
+ * LOGFILE, and it creates LOGFILE.ready once it listens.
+ *
+ *   udp_echo ADDR PORT DELAY_MS LOGFILE */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#define QMAX 65536
+#define LOGMAX (1 << 20)
+
+struct pending {
+	uint64_t due;
+	struct sockaddr_storage peer;
+	socklen_t plen;
+	uint16_t len;
+	char data[1500];
+};
+
+static volatile sig_atomic_t stop;
+
+static void on_term(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+int main(int argc, char **argv)
+{
+	static struct pending q[QMAX];
+	static char seen[LOGMAX][64];
+	struct sockaddr_storage bind_addr;
+	size_t head = 0, tail = 0, n_seen = 0;
+	uint64_t delay;
+	int fd, family;
+	FILE *f;
+	char ready[4096];
+
+	if (argc != 5) {
+		fprintf(stderr, "usage: %s ADDR PORT DELAY_MS LOGFILE\n", argv[0]);
+		return 2;
+	}
+	delay = (uint64_t)(atof(argv[3]) * 1e6);
+	memset(&bind_addr, 0, sizeof(bind_addr));
+	if (strchr(argv[1], ':')) {
+		struct sockaddr_in6 *a = (struct sockaddr_in6 *)&bind_addr;
+
+		family = a->sin6_family = AF_INET6;
+		a->sin6_port = htons((uint16_t)atoi(argv[2]));
+		inet_pton(AF_INET6, argv[1], &a->sin6_addr);
+	} else {
+		struct sockaddr_in *a = (struct sockaddr_in *)&bind_addr;
+
+		family = a->sin_family = AF_INET;
+		a->sin_port = htons((uint16_t)atoi(argv[2]));
+		inet_pton(AF_INET, argv[1], &a->sin_addr);
+	}
+	fd = socket(family, SOCK_DGRAM, 0);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&bind_addr, family == AF_INET ?
+			   sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6)) < 0) {
+		perror("udp_echo: bind");
+		return 1;
+	}
+	signal(SIGTERM, on_term);
+	signal(SIGINT, on_term);
+	snprintf(ready, sizeof(ready), "%s.ready", argv[4]);
+	f = fopen(ready, "w");
+	if (f)
+		fclose(f);
+	while (!stop) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		uint64_t now = now_ns();
+		int tmo = 200;
+
+		while (head != tail && q[head % QMAX].due <= now) {
+			struct pending *e = &q[head % QMAX];
+
+			sendto(fd, e->data, e->len, 0, (struct sockaddr *)&e->peer, e->plen);
+			head++;
+		}
+		if (head != tail)
+			tmo = (int)((q[head % QMAX].due - now) / 1000000ULL);
+		if (poll(&p, 1, tmo) <= 0)
+			continue;
+		for (;;) {
+			struct pending *e = &q[tail % QMAX];
+			ssize_t n;
+
+			if (tail - head == QMAX)
+				break; /* full: leave it in the socket buffer */
+			e->plen = sizeof(e->peer);
+			n = recvfrom(fd, e->data, sizeof(e->data), MSG_DONTWAIT,
+				     (struct sockaddr *)&e->peer, &e->plen);
+			if (n < 0)
+				break;
+			e->len = (uint16_t)n;
+			e->due = now_ns() + delay;
+			if (n_seen < LOGMAX) {
+				char host[INET6_ADDRSTRLEN];
+				uint16_t port;
+
+				if (e->peer.ss_family == AF_INET) {
+					struct sockaddr_in *a = (struct sockaddr_in *)&e->peer;
+
+					inet_ntop(AF_INET, &a->sin_addr, host, sizeof(host));
+					port = ntohs(a->sin_port);
+				} else {
+					struct sockaddr_in6 *a = (struct sockaddr_in6 *)&e->peer;
+
+					inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof(host));
+					port = ntohs(a->sin6_port);
+				}
+				snprintf(seen[n_seen++], sizeof(seen[0]), "%s %u", host, port);
+			}
+			if (delay == 0) {
+				sendto(fd, e->data, e->len, 0, (struct sockaddr *)&e->peer, e->plen);
+				continue;
+			}
+			tail++;
+		}
+	}
+	f = fopen(argv[4], "w");
+	if (f == NULL)
+		return 1;
+	for (size_t i = 0; i < n_seen; i++)
+		fprintf(f, "%s\n", seen[i]);
+	fclose(f);
+	return 0;
+}
