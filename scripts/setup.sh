@@ -22,7 +22,7 @@ packages=(
 	clang libclang-rt-dev
 	dpdk libdpdk-dev libpcap-dev libzmq3-dev libmsgpack-dev libcunit1-dev zlib1g-dev
 	python3 python3-msgpack python3-scapy
-	iproute2 ethtool procps nginx wrk
+	iproute2 ethtool procps nftables nginx wrk
 )
 
 missing=()
