@@ -191,6 +191,13 @@ static int set_sh_share(struct dp_config *c, struct dp_shadow_cfg *s,
 	return st_parse_share(v, &s->share, e);
 }
 
+static int set_sh_inject_share(struct dp_config *c, struct dp_shadow_cfg *s,
+			       const char *v, struct st_perr *e)
+{
+	(void)c;
+	return st_parse_share(v, &s->inject_share, e);
+}
+
 static int set_sh_share_offset(struct dp_config *c, struct dp_shadow_cfg *s,
 			       const char *v, struct st_perr *e)
 {
@@ -347,7 +354,10 @@ static const struct key keys[] = {
 	  set_sh_instances_count },
 	{ SCOPE_SHADOW, "enabled", "true", "copy to this group at start", set_sh_enabled },
 	{ SCOPE_SHADOW, "inject", "false",
-	  "receive the load generator's traffic from the inject port", set_sh_inject },
+	  "receive the load generator's traffic from the inject port (timed under target "
+	  "'synthetic', apart from mirrored traffic)", set_sh_inject },
+	{ SCOPE_SHADOW, "inject_share", "1",
+	  "share of the injected flows this group takes, by flow hash, 0..1", set_sh_inject_share },
 };
 
 #define N_KEYS (sizeof(keys) / sizeof(keys[0]))

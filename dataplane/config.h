@@ -52,6 +52,7 @@ struct dp_shadow_cfg {
 	uint32_t instances_count; /* reported in KPIs; 0: derived */
 	bool enabled;
 	bool inject; /* takes load generator traffic from the inject port */
+	double inject_share; /* share of the injected flows it takes */
 };
 
 struct dp_config {

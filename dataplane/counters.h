@@ -43,6 +43,8 @@ struct dp_group_counters {
 struct dp_counters {
 	struct dp_port_counters port[DP_MAX_PORTS];
 	struct dp_group_counters group[DP_MAX_SHADOWS];
+	/* Load generator traffic from the inject port, kept apart. */
+	struct dp_group_counters inject[DP_MAX_SHADOWS];
 	uint64_t malformed[ST_PKT_ERR_COUNT]; /* never mirrored; forwarded inline */
 	uint64_t not_ip;       /* non-IP frames: forwarded, never mirrored */
 	uint64_t arp_replies;  /* ARP/ND answers sent to shadows */

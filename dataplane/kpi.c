@@ -263,6 +263,25 @@ void dp_kpi_interval(struct dp_kpi *k, struct dp_app *app)
 		encode_lat(k, &s, sum.lat);
 		send_snapshot(k, &s);
 	}
+	if (app->inject >= 0) {
+		uint32_t inst = 0;
+
+		merge_target(k, app, DP_TARGET_SYNTHETIC, old, ready, &sum);
+		k->last[DP_TARGET_SYNTHETIC] = sum;
+		for (int g = 0; g < app->n_groups; g++)
+			if (app->groups[g].inject)
+				inst += app->groups[g].instances_count;
+		fill(&s, app, "synthetic", ST_ROLE_LOADGEN, inst, &sum, k->t0, t1);
+		for (int r = 0; r < DP_DROP_COUNT; r++) {
+			uint64_t d = 0;
+
+			for (int g = 0; g < app->n_groups; g++)
+				d += cur.inject[g].drops[r] - k->prev.inject[g].drops[r];
+			add_drop(&s, dp_drop_names[r], d);
+		}
+		encode_lat(k, &s, sum.lat);
+		send_snapshot(k, &s);
+	}
 	k->prev = cur;
 	k->t0 = t1;
 }

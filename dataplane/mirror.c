@@ -274,7 +274,51 @@ void dp_mirror_burst(struct dp_worker *w, struct rte_mbuf **pkts,
 	}
 }
 
-void dp_mirror_flush(struct dp_worker *w)
+void dp_inject_burst(struct dp_worker *w, struct rte_mbuf **pkts,
+		     struct dp_pktinfo *info, uint16_t n, uint64_t now)
+{
+	const struct dp_app *app = w->app;
+
+	for (uint16_t i = 0; i < n; i++) {
+		struct dp_pktinfo *in = &info[i];
+		struct rte_mbuf *m = pkts[i];
+
+		if (!in->ok || !in->c2s || (in->p.flags & ST_PKT_F_ICMP_ERR))
+			continue;
+		for (int gi = 0; gi < app->n_groups; gi++) {
+			const struct dp_group *g = &app->groups[gi];
+			struct dp_group_counters *gc = &w->cnt.inject[gi];
+			struct rte_mbuf *c;
+
+			if (!g->inject || !st_bucket_in(in->hash, 0, g->inject_hi))
+				continue;
+			if (unlikely(!__atomic_load_n(&g->enabled, __ATOMIC_RELAXED))) {
+				gc->drops[DP_DROP_DISABLED]++;
+				continue;
+			}
+			if (g->bpf != NULL &&
+			    (g->bpf_jit ? g->bpf_jit(m) : rte_bpf_exec(g->bpf, m)) == 0) {
+				gc->drops[DP_DROP_FILTERED]++;
+				continue;
+			}
+			/* The cap protects the shadow: injected and mirrored
+			 * copies share it. */
+			if (!bucket_take(w, gi, g, m->pkt_len, now)) {
+				gc->drops[DP_DROP_RATE_CAP]++;
+				continue;
+			}
+			c = make_copy(w, g, gc, m, &in->p, in->hash);
+			if (c == NULL)
+				continue;
+			w->copies[gi][w->n_copies[gi]++] = c;
+			in->copied |= (uint16_t)(1u << gi);
+			gc->copies++;
+			gc->copy_bytes += c->pkt_len;
+		}
+	}
+}
+
+void dp_mirror_flush(struct dp_worker *w, struct dp_group_counters *cnt)
 {
 	const struct dp_app *app = w->app;
 
@@ -288,7 +332,7 @@ void dp_mirror_flush(struct dp_worker *w)
 		sent = rte_eth_tx_burst(app->groups[gi].port_id, w->queue,
 					w->copies[gi], n);
 		if (unlikely(sent < n)) {
-			gc = &w->cnt.group[gi];
+			gc = &cnt[gi];
 			gc->drops[DP_DROP_TX_FULL] += n - sent;
 			/* Not sent: take them back out of the counts of sent copies. */
 			for (uint16_t i = sent; i < n; i++) {

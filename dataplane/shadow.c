@@ -70,6 +70,7 @@ int dp_group_init(struct dp_group *g, const struct dp_shadow_cfg *c,
 	g->burst_ms = c->burst_ms;
 	g->instances_count = dp_shadow_instances_count(c);
 	g->inject = c->inject;
+	g->inject_hi = st_share_threshold(c->inject_share);
 	rc = dp_group_set_share(g, c->share, c->share_offset);
 	if (rc < 0) {
 		snprintf(err->msg, sizeof(err->msg), "[shadow.%s] share: offset + share past 1",

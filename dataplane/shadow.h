@@ -38,6 +38,7 @@ struct dp_group {
 	struct rte_ether_addr dst_mac;
 	uint32_t instances_count;	/* for KPIs */
 	bool inject;
+	uint64_t inject_hi;		/* injected flows with hash < inject_hi */
 };
 
 /* Builds a group from its config: compiles the filter (libpcap) to eBPF

@@ -102,6 +102,15 @@ void dp_stats_final(const struct dp_app *app, const struct dp_counters *c, FILE 
 			if (gc->drops[r])
 				fprintf(out, ", %s %" PRIu64, dp_drop_names[r], gc->drops[r]);
 		fprintf(out, "\n");
+		gc = &c->inject[g];
+		if (gc->copies || gc->drops[DP_DROP_RATE_CAP] || gc->drops[DP_DROP_TX_FULL]) {
+			fprintf(out, "  shadow %s injected: copies %" PRIu64 " (%" PRIu64 " bytes)",
+				app->groups[g].name, gc->copies, gc->copy_bytes);
+			for (int r = 0; r < DP_DROP_COUNT; r++)
+				if (gc->drops[r])
+					fprintf(out, ", %s %" PRIu64, dp_drop_names[r], gc->drops[r]);
+			fprintf(out, "\n");
+		}
 	}
 	fprintf(out, "  not_ip %" PRIu64 ", neighbour answers %" PRIu64 ", learned %" PRIu64
 		", other from shadows %" PRIu64 "\n", c->not_ip, c->arp_replies,

@@ -121,7 +121,8 @@ static inline void open_request(struct dp_worker *w, struct dp_flow *f, int targ
 }
 
 void dp_timing_c2s(struct dp_worker *w, struct rte_mbuf **pkts,
-		   const struct dp_pktinfo *info, uint16_t n, int to_prod, uint64_t now)
+		   const struct dp_pktinfo *info, uint16_t n, int to_prod, int synthetic,
+		   uint64_t now)
 {
 	for (uint16_t i = 0; i < n; i++) {
 		const struct dp_pktinfo *in = &info[i];
@@ -142,6 +143,11 @@ void dp_timing_c2s(struct dp_worker *w, struct rte_mbuf **pkts,
 		f->last_tsc = now;
 		if (to_prod)
 			open_request(w, f, DP_TARGET_PROD, &in->p, pkts[i]->pkt_len, now);
+		if (synthetic) {
+			if (in->copied)
+				open_request(w, f, DP_TARGET_SYNTHETIC, &in->p, pkts[i]->pkt_len, now);
+			continue;
+		}
 		for (uint16_t c = in->copied; c != 0; c &= (uint16_t)(c - 1)) {
 			int g = __builtin_ctz(c);
 
@@ -217,13 +223,16 @@ void dp_timing_s2c(struct dp_worker *w, struct rte_mbuf **pkts,
 			continue;
 		f->last_tsc = now;
 		if (t < 0) {
-			/* A shadow port: the group of this port the flow was
-			 * copied to. */
+			/* A shadow port: injected traffic is timed as synthetic,
+			 * else the group of this port the flow was copied to. */
 			uint32_t cand = ((uint32_t)f->targets >> 1) & port_groups;
 
-			if (cand == 0)
+			if (f->targets & (1u << DP_TARGET_SYNTHETIC))
+				t = DP_TARGET_SYNTHETIC;
+			else if (cand == 0)
 				continue;
-			t = DP_TARGET_GROUP(__builtin_ctz(cand));
+			else
+				t = DP_TARGET_GROUP(__builtin_ctz(cand));
 		}
 		answer(w, f, t, &in->p, pkts[i]->pkt_len, now);
 		if (t != DP_TARGET_PROD && t != DP_TARGET_SYNTHETIC) {

@@ -62,7 +62,14 @@ void dp_mirror_burst(struct dp_worker *w, struct rte_mbuf **pkts,
 		     struct dp_pktinfo *info, uint16_t n, uint64_t now);
 
 /* Sends the queued copies of every group; what a TX queue refuses is
- * counted as tx_full and freed in bulk. */
-void dp_mirror_flush(struct dp_worker *w);
+ * counted as tx_full (in cnt, the group counters it came from) and freed in
+ * bulk. */
+void dp_mirror_flush(struct dp_worker *w, struct dp_group_counters *cnt);
+
+/* Load generator traffic from the inject port: copies to the groups that
+ * take it (inject = true), never anything to production (mirror.c). Marks
+ * info[i].copied; counts in w->cnt.inject. */
+void dp_inject_burst(struct dp_worker *w, struct rte_mbuf **pkts,
+		     struct dp_pktinfo *info, uint16_t n, uint64_t now);
 
 #endif

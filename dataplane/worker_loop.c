@@ -153,7 +153,7 @@ int worker_main_loop(void *arg)
 	const bool timing = app->timing;
 	const bool classify = timing || app->n_groups > 0;
 	const uint16_t q = w->queue;
-	const int client = app->client, prod = app->prod;
+	const int client = app->client, prod = app->prod, inject = app->inject;
 	const uint16_t client_id = app->ports[client].id;
 	const uint16_t prod_id = tap ? 0 : app->ports[prod].id;
 	int shadow_idx[DP_MAX_PORTS], n_shadow = 0;
@@ -185,12 +185,12 @@ int worker_main_loop(void *arg)
 				/* tap: production is timed passively, both
 				 * directions arrive here */
 				now = rte_rdtsc();
-				dp_timing_c2s(w, pkts, info, n, 1, now);
+				dp_timing_c2s(w, pkts, info, n, 1, 0, now);
 				if (tap)
 					dp_timing_s2c(w, pkts, info, n, DP_TARGET_PROD, 0, now);
 			}
 			if (app->n_groups > 0)
-				dp_mirror_flush(w);
+				dp_mirror_flush(w, w->cnt.group);
 			if (tap)
 				rte_pktmbuf_free_bulk(pkts, n);
 			else
@@ -206,6 +206,21 @@ int worker_main_loop(void *arg)
 					dp_timing_s2c(w, pkts, info, n, DP_TARGET_PROD, 0, now);
 				}
 				tx_or_drop(w, client, client_id, pkts, n);
+			}
+		}
+		if (inject >= 0) {
+			n = rx_burst(w, inject, pkts);
+			if (n > 0) {
+				now = rte_rdtsc();
+				count_rx(w, inject, pkts, n);
+				dp_classify(w, pkts, info, n,
+					    app->n_servers ? DP_DIR_TAP : DP_DIR_C2S);
+				dp_inject_burst(w, pkts, info, n, now);
+				if (timing)
+					dp_timing_c2s(w, pkts, info, n, 0, 1, now);
+				dp_mirror_flush(w, w->cnt.inject);
+				/* Synthetic load never reaches production. */
+				rte_pktmbuf_free_bulk(pkts, n);
 			}
 		}
 		if (q == 0 && unlikely(!rte_ring_empty(app->ctrl_tx)))

@@ -324,8 +324,64 @@ dst_mac = %s
     stlib.check(res["mbufs_in_use"] == (0, 0), "two workers: every mbuf back in its pool")
 
 
+def inject_case(wd):
+    """Load generator traffic on the inject port goes to the groups that take
+    it, never to production, and is counted apart from mirrored traffic."""
+    pkts = [(bytes(p), ft) for p, ft in make_flows(200)]
+    wrpcap(os.path.join(wd, "inj.pcap"), [Ether(raw) for raw, _ in pkts])
+    wrpcap(os.path.join(wd, "empty.pcap"), [])
+    ini = os.path.join(wd, "inj.ini")
+    write_ini(ini, """
+[dataplane]
+mode = inline
+client_port = net_pcap0
+prod_port = net_pcap1
+inject_port = net_pcap2
+stats = false
+
+[shadow.big]
+port = net_pcap3
+share = 0
+inject = true
+dst_mac = %s
+
+[shadow.half]
+port = net_pcap4
+share = 0
+inject = true
+inject_share = 0.5
+dst_mac = %s
+
+[shadow.none]
+port = net_pcap5
+share = 0
+dst_mac = %s
+""" % (MAC["a"], MAC["b"], MAC["c"]))
+    j = lambda n: os.path.join(wd, n)  # noqa: E731
+    e = j("empty.pcap")
+    vdevs = ["net_pcap0,rx_pcap=%s,tx_pcap=%s" % (e, j("c.pcap")),
+             "net_pcap1,rx_pcap=%s,tx_pcap=%s" % (e, j("p.pcap")),
+             "net_pcap2,rx_pcap=%s,tx_pcap=%s" % (j("inj.pcap"), j("i.pcap")),
+             "net_pcap3,rx_pcap=%s,tx_pcap=%s" % (e, j("big.pcap")),
+             "net_pcap4,rx_pcap=%s,tx_pcap=%s" % (e, j("half.pcap")),
+             "net_pcap5,rx_pcap=%s,tx_pcap=%s" % (e, j("none.pcap"))]
+    cmd = [DP] + stlib.eal_args("tee-inj-%d" % os.getpid(), vdevs) + ["--", "--config", ini, "--duration", "3s"]
+    _, _, err = stlib.run(cmd, timeout=60)
+    print(err)
+    stlib.check(read(j("p.pcap")) == [], "inject: nothing reaches production")
+    got = read(j("big.pcap"))
+    stlib.check(same_but_dst_mac(got, [raw for raw, _ in pkts], MAC["a"]),
+                "inject: the group taking all injected flows got every packet, in order")
+    want = expected(pkts, 0.0, 0.5)
+    stlib.check(same_but_dst_mac(read(j("half.pcap")), want, MAC["b"]),
+                "inject: inject_share 0.5 takes exactly its %d packets" % len(want))
+    stlib.check(read(j("none.pcap")) == [], "inject: a group without inject gets nothing")
+    stlib.check("shadow big injected: copies %d" % len(pkts) in err and
+                "shadow big: copies 0" in err, "inject: counted apart from mirrored copies")
+
+
 def main():
-    for case in (inline_case, tap_case, two_workers_case):
+    for case in (inline_case, tap_case, two_workers_case, inject_case):
         wd = stlib.workdir(case.__name__)
         print("== %s in %s" % (case.__name__, wd))
         case(wd)
