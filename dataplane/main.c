@@ -282,7 +282,7 @@ static int setup_ports_and_groups(struct dp_app *a)
 			for (unsigned int w = 1; w < a->n_workers; w++) {
 				char name[RTE_RING_NAMESIZE];
 
-				snprintf(name, sizeof(name), "st_disp_%d_%u", i, w);
+				snprintf(name, sizeof(name), "st_disp_%u_%u", (uint8_t)i, (uint8_t)w);
 				a->dispatch[i][w] = rte_ring_create(name, DP_DISPATCH_RING,
 								    (int)rte_socket_id(),
 								    RING_F_SP_ENQ | RING_F_SC_DEQ);
