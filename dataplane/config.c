@@ -135,6 +135,7 @@ UINT_SETTER(set_sh_burst_ms, s->burst_ms, uint32_t, 1, 10000)
 SIZE_SETTER(set_mbufs, c->mbufs, uint32_t, 1023, 16777215)
 SIZE_SETTER(set_copy_mbufs, c->copy_mbufs, uint32_t, 1023, 16777215)
 SIZE_SETTER(set_flow_table_size, c->flow_table_size, uint32_t, 1024, 67108864)
+SIZE_SETTER(set_tcp_sessions, c->tcp_sessions, uint32_t, 0, 16777216)
 SIZE_SETTER(set_sh_rate_pps, s->rate_pps, uint64_t, 0, 1000000000000ULL)
 SIZE_SETTER(set_sh_rate_bps, s->rate_bps, uint64_t, 0, 10000000000000ULL)
 
@@ -303,6 +304,10 @@ static const struct key keys[] = {
 	{ SCOPE_DATAPLANE, "flow_table_size", "65536",
 	  "flows tracked per worker, 1024..64M; when full new flows are counted (flow_table_full)",
 	  set_flow_table_size },
+	{ SCOPE_DATAPLANE, "tcp_sessions", "65536",
+	  "TCP sessions shadowed per worker (ACK/timestamp/SACK rewriting, shadow data acknowledged "
+	  "by the dataplane), 0..16M; 0 copies TCP as plain packets; when full: tcp_table_full",
+	  set_tcp_sessions },
 	{ SCOPE_DATAPLANE, "flow_idle_timeout", "60s",
 	  "a flow with no packet for this long is forgotten, 1s..24h", set_flow_idle },
 	{ SCOPE_DATAPLANE, "stats", "true", "print one stats line per interval on stderr", set_stats },

@@ -116,9 +116,19 @@ static void reply_stats(msgpack_packer *pk, const struct dp_app *app, const stru
 	struct dp_counters sum;
 
 	dp_stats_sum(app, &sum);
-	msgpack_pack_map(pk, 5);
+	msgpack_pack_map(pk, 6);
 	pack_str(pk, "ok");
 	msgpack_pack_true(pk);
+	pack_str(pk, "tcp");
+	msgpack_pack_map(pk, 4);
+	pack_str(pk, "acks");
+	msgpack_pack_uint64(pk, sum.tcp_acks);
+	pack_str(pk, "held");
+	msgpack_pack_uint64(pk, sum.tcp_held);
+	pack_str(pk, "shadow_resets");
+	msgpack_pack_uint64(pk, sum.tcp_shadow_rst);
+	pack_str(pk, "ack_nombuf");
+	msgpack_pack_uint64(pk, sum.tcp_ack_nombuf);
 	pack_str(pk, "mode");
 	pack_str(pk, app->cfg.mode == DP_MODE_INLINE ? "inline" : "tap");
 	pack_str(pk, "groups");

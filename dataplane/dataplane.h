@@ -71,6 +71,7 @@ struct dp_app {
 	uint32_t port_groups[DP_MAX_PORTS];	/* bit g: group g copies to this port */
 	uint32_t epoch;			/* timing window, bumped by the main lcore */
 	bool timing;			/* [dataplane] timing */
+	bool tcp;			/* [dataplane] tcp_sessions > 0: TCP session shadowing */
 };
 
 /* Set by the signal handler; the poll loops run until it is. */

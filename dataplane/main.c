@@ -357,6 +357,9 @@ static int setup_workers(struct dp_app *a)
 			w->app = a;
 			if (dp_flowtab_init(&w->flows, a->cfg.flow_table_size,
 					    (int)rte_lcore_to_socket_id(lcore)) < 0 ||
+			    (a->cfg.tcp_sessions > 0 &&
+			     dp_tcp_init(&w->tcp, a->cfg.tcp_sessions,
+					 (int)rte_lcore_to_socket_id(lcore)) < 0) ||
 			    dp_kpi_worker_init(w, (int)rte_lcore_to_socket_id(lcore)) < 0) {
 				ST_ERR("cannot allocate the flow table (%u flows) and timing windows; "
 				       "with --no-huge give the EAL more memory (-m)",
@@ -409,6 +412,7 @@ static void teardown(struct dp_app *a)
 		if (a->workers[i] == NULL)
 			continue;
 		dp_flowtab_fini(&a->workers[i]->flows);
+		dp_tcp_fini(&a->workers[i]->tcp);
 		dp_kpi_worker_fini(a->workers[i]);
 		rte_free(a->workers[i]);
 	}
@@ -565,6 +569,7 @@ int main(int argc, char **argv)
 	signal(SIGTERM, on_signal);
 	app.tsc_hz = rte_get_tsc_hz();
 	app.timing = app.cfg.timing;
+	app.tcp = app.cfg.tcp_sessions > 0;
 	app.ns_per_cyc_q32 = (uint64_t)((1000000000ULL << 32) / app.tsc_hz);
 	app.timeout_cyc = (uint64_t)((double)app.cfg.response_timeout_ns * (double)app.tsc_hz / 1e9);
 	app.idle_cyc = (uint64_t)((double)app.cfg.flow_idle_ns * (double)app.tsc_hz / 1e9);

@@ -142,7 +142,7 @@ static void rewrite_dst_ip(uint8_t *buf, const struct st_pkt *p,
  * be made (counted). */
 static inline struct rte_mbuf *make_copy(struct dp_worker *w, const struct dp_group *g,
 					 struct dp_group_counters *gc, struct rte_mbuf *m,
-					 const struct st_pkt *p, uint32_t hash)
+					 const struct st_pkt *p, uint32_t hash, bool private_hdr)
 {
 	struct rte_mempool *mp = w->app->copy_pool;
 	struct rte_ether_hdr *eth = rte_pktmbuf_mtod(m, struct rte_ether_hdr *);
@@ -168,7 +168,7 @@ static inline struct rte_mbuf *make_copy(struct dp_worker *w, const struct dp_gr
 		gc->drops[DP_DROP_NO_NEIGH]++;
 		return NULL;
 	}
-	if (new_dst == NULL && rte_is_same_ether_addr(&mac, &eth->dst_addr)) {
+	if (!private_hdr && new_dst == NULL && rte_is_same_ether_addr(&mac, &eth->dst_addr)) {
 		/* Unchanged: share the data, copy nothing. */
 		c = rte_pktmbuf_clone(m, mp);
 		if (unlikely(c == NULL)) {
@@ -214,6 +214,42 @@ no_mbuf:
 	return NULL;
 }
 
+/* Makes the copy of m for group g and queues it for sending. TCP goes
+ * through the group's session: the SYN starts it, later segments are
+ * rewritten into the shadow's sequence space (or held until its SYN-ACK),
+ * segments of sessions whose SYN was not seen are not copied. Returns true
+ * when a copy was queued now. */
+static inline bool queue_copy(struct dp_worker *w, int gi, const struct dp_group *g,
+			      struct dp_group_counters *gc, struct rte_mbuf *m,
+			      const struct dp_pktinfo *in, uint64_t now)
+{
+	const struct st_pkt *p = &in->p;
+	enum dp_tcp_verdict v = DP_TCP_SEND_PLAIN;
+	struct dp_tcp_sess *s = NULL;
+	struct rte_mbuf *c;
+	int reason;
+
+	if (w->app->tcp && p->proto == ST_IPPROTO_TCP && (p->flags & ST_PKT_F_L4)) {
+		v = dp_tcp_client(w, gi, &in->key, in->hash, p, now, &reason, &s);
+		if (v == DP_TCP_SKIP) {
+			if (reason >= 0)
+				gc->drops[reason]++;
+			return false;
+		}
+	}
+	c = make_copy(w, g, gc, m, p, in->hash, v == DP_TCP_SEND);
+	if (c == NULL)
+		return false;
+	gc->copies++;
+	gc->copy_bytes += c->pkt_len;
+	if (s != NULL && v == DP_TCP_SEND_PLAIN)
+		dp_tcp_template(s, c, p);
+	if (s != NULL && v == DP_TCP_SEND && !dp_tcp_rewrite(w, s, c, p, gc))
+		return false;
+	w->copies[gi][w->n_copies[gi]++] = c;
+	return true;
+}
+
 void dp_mirror_burst(struct dp_worker *w, struct rte_mbuf **pkts,
 		     struct dp_pktinfo *info, uint16_t n, uint64_t now)
 {
@@ -241,7 +277,6 @@ void dp_mirror_burst(struct dp_worker *w, struct rte_mbuf **pkts,
 		for (int gi = 0; gi < ng; gi++) {
 			const struct dp_group *g = &app->groups[gi];
 			struct dp_group_counters *gc = &w->cnt.group[gi];
-			struct rte_mbuf *c;
 			bool sel;
 
 			if (g->sampling == DP_SAMPLE_FLOW)
@@ -263,13 +298,9 @@ void dp_mirror_burst(struct dp_worker *w, struct rte_mbuf **pkts,
 				gc->drops[DP_DROP_RATE_CAP]++;
 				continue;
 			}
-			c = make_copy(w, g, gc, m, &in->p, in->hash);
-			if (c == NULL)
+			if (!queue_copy(w, gi, g, gc, m, in, now))
 				continue;
-			w->copies[gi][w->n_copies[gi]++] = c;
 			in->copied |= (uint16_t)(1u << gi);
-			gc->copies++;
-			gc->copy_bytes += c->pkt_len;
 		}
 	}
 }
@@ -288,7 +319,6 @@ void dp_inject_burst(struct dp_worker *w, struct rte_mbuf **pkts,
 		for (int gi = 0; gi < app->n_groups; gi++) {
 			const struct dp_group *g = &app->groups[gi];
 			struct dp_group_counters *gc = &w->cnt.inject[gi];
-			struct rte_mbuf *c;
 
 			if (!g->inject || !st_bucket_in(in->hash, 0, g->inject_hi))
 				continue;
@@ -307,13 +337,9 @@ void dp_inject_burst(struct dp_worker *w, struct rte_mbuf **pkts,
 				gc->drops[DP_DROP_RATE_CAP]++;
 				continue;
 			}
-			c = make_copy(w, g, gc, m, &in->p, in->hash);
-			if (c == NULL)
+			if (!queue_copy(w, gi, g, gc, m, in, now))
 				continue;
-			w->copies[gi][w->n_copies[gi]++] = c;
 			in->copied |= (uint16_t)(1u << gi);
-			gc->copies++;
-			gc->copy_bytes += c->pkt_len;
 		}
 	}
 }

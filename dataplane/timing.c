@@ -156,6 +156,23 @@ void dp_timing_c2s(struct dp_worker *w, struct rte_mbuf **pkts,
 	}
 }
 
+void dp_timing_open(struct dp_worker *w, const struct st_flow_key *k, uint32_t hash,
+		    int target, const struct st_pkt *p, uint32_t bytes, uint64_t now)
+{
+	struct dp_flow *f;
+	bool added;
+
+	if (!w->app->timing)
+		return;
+	f = dp_flowtab_insert(&w->flows, k, hash, &added);
+	if (f == NULL) {
+		w->cnt.flow_table_full++;
+		return;
+	}
+	f->last_tsc = now;
+	open_request(w, f, target, p, bytes, now);
+}
+
 static inline void record(struct st_hist *h, uint64_t now, uint64_t then, uint64_t ns_per_cyc_q32)
 {
 	/* cycles -> ns with a 32.32 fixed-point factor: no division per packet */

@@ -9,6 +9,7 @@
 
 #include "dataplane.h"
 #include "flowtab.h"
+#include "tcp_session.h"
 #include "timing.h"
 
 /* Token buckets in fixed point: units of TSC cycles << DP_TB_SHIFT. A packet
@@ -37,6 +38,7 @@ struct dp_worker {
 	uint16_t n_copies[DP_MAX_SHADOWS];
 	struct rte_mbuf *copies[DP_MAX_SHADOWS][DP_BURST];
 	struct dp_flowtab flows;
+	struct dp_tcp_table tcp;
 	/* Timing windows: the worker writes ts[epoch & 1]; the main lcore
 	 * reads the other after epoch_seen shows the worker moved on. */
 	uint32_t epoch;

@@ -45,16 +45,26 @@ static void shadow_input(struct dp_worker *w, int port_idx, struct rte_mbuf **pk
 {
 	struct dp_app *app = w->app;
 	struct dp_neigh_table *nt = &app->neigh[port_idx];
-	struct rte_mbuf *replies[DP_BURST], *done[DP_BURST];
+	/* Neighbour answers, our TCP ACKs and released held segments. */
+	struct rte_mbuf *replies[DP_BURST * 3], *done[DP_BURST];
 	uint16_t nr = 0, nd = 0;
 
 	dp_classify(w, pkts, info, n, DP_DIR_S2C);
 	for (uint16_t i = 0; i < n; i++) {
 		struct rte_mbuf *m = pkts[i];
-		int rc = dp_neigh_input(nt, m, &info[i].p, &w->cnt.neigh_learned);
+		const struct st_pkt *p = &info[i].p;
+		int rc;
+
+		/* Room for a neighbour answer, or an ACK and every held segment. */
+		if (RTE_DIM(replies) - nr < DP_TCP_HOLD + 2) {
+			tx_or_drop(w, port_idx, app->ports[port_idx].id, replies, nr);
+			nr = 0;
+		}
+		rc = dp_neigh_input(nt, m, p, &w->cnt.neigh_learned);
 
 		if (rc == 1) {
 			replies[nr++] = m;
+			w->cnt.arp_replies++;
 			info[i].ok = 0;
 			continue;
 		}
@@ -62,14 +72,16 @@ static void shadow_input(struct dp_worker *w, int port_idx, struct rte_mbuf **pk
 			info[i].ok = 0;
 		else if (!info[i].ok)
 			w->cnt.shadow_other++;
+		else if (app->tcp && p->proto == ST_IPPROTO_TCP && (p->flags & ST_PKT_F_L4))
+			nr += dp_tcp_shadow(w, app->port_groups[port_idx], &info[i].key,
+					    info[i].hash, p, now, replies + nr,
+					    (uint16_t)(RTE_DIM(replies) - nr));
 		done[nd++] = m;
 	}
 	if (app->timing)
 		dp_timing_s2c(w, pkts, info, n, -1, app->port_groups[port_idx], now);
-	if (nr > 0) {
-		w->cnt.arp_replies += nr;
+	if (nr > 0)
 		tx_or_drop(w, port_idx, app->ports[port_idx].id, replies, nr);
-	}
 	if (nd > 0)
 		rte_pktmbuf_free_bulk(done, nd);
 }
@@ -237,6 +249,8 @@ int worker_main_loop(void *arg)
 		}
 		if (timing)
 			dp_timing_scan(w, now, DP_SCAN_BUDGET);
+		if (app->tcp)
+			dp_tcp_scan(w, now, DP_SCAN_BUDGET);
 	}
 	return 0;
 }

@@ -1,7 +1,6 @@
 """A throwaway nginx for the tests: a config in a temporary directory, one
-worker, in the foreground, answering 200 on every path (optionally after a
-fixed delay through a proxied upstream is not needed: echo_sleep is not in
-Debian's nginx, so delays come from other servers)."""
+worker, in the foreground, answering 200 on every path. The access log
+names each request's client port, so a test can tell connections apart."""
 import os
 import shutil
 
@@ -15,7 +14,9 @@ pid %(dir)s/nginx.pid;
 error_log %(dir)s/error.log warn;
 events { worker_connections 4096; }
 http {
-    access_log %(access)s;
+    log_format st '$remote_addr $remote_port "$request" $status $request_length';
+    access_log %(access)s st;
+    client_max_body_size 16m;
     client_body_temp_path %(dir)s/body;
     proxy_temp_path %(dir)s/proxy;
     fastcgi_temp_path %(dir)s/fastcgi;
@@ -47,3 +48,16 @@ def write_conf(wd, name, listen, access_log=True):
 
 def argv(conf):
     return ["nginx", "-c", conf, "-e", os.path.join(os.path.dirname(conf), "error.log")]
+
+
+def read_log(path):
+    """[(port, request line, status, request length)] in log order."""
+    out = []
+    for line in open(path):
+        parts = line.split('"')
+        if len(parts) < 3:
+            continue
+        addr_port = parts[0].split()
+        rest = parts[2].split()
+        out.append((int(addr_port[1]), parts[1], int(rest[0]), int(rest[1])))
+    return out

@@ -1,0 +1,182 @@
+"""TCP session shadowing end to end: wrk and other real HTTP clients against
+nginx in production through the dataplane (inline, af_packet ports), nginx
+in the shadow namespace, share 0.5. The shadow's TCP stack must accept the
+copied sessions: its access log shows exactly the requests of the
+connections the flow hash selects, answered 200, with the same request
+lines as production's; wrk sees zero errors; the shadow resets no session.
+Then keep-alive, pipelining, 1 MB POST bodies, closes by either side, a
+shadow 20 ms slower (its latency KPI shows it), and a dead shadow.
+
+usage: test_e2e_tcp.py DATAPLANE_BINARY"""
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import netns  # noqa: E402
+import nginx  # noqa: E402
+import stlib  # noqa: E402
+import sthash  # noqa: E402
+import kpisub  # noqa: E402
+
+DP = sys.argv[1]
+HERE = os.path.dirname(os.path.abspath(__file__))
+PY = "/usr/bin/python3"
+CLIENT, SERVER = "198.18.0.1", "198.18.0.53"
+SHARE = 0.5
+
+
+def selected(port):
+    return sthash.in_range(sthash.flow_hash(CLIENT, port, SERVER, 80, 6), 0, SHARE)
+
+
+def by_port(entries):
+    d = {}
+    for port, req, status, length in entries:
+        d.setdefault(port, []).append((req, status, length))
+    return d
+
+
+def http(ns, *args):
+    out = subprocess.run(["ip", "netns", "exec", ns, PY, os.path.join(HERE, "http_client.py")] +
+                         [str(a) for a in args], capture_output=True, text=True, timeout=120)
+    if out.returncode != 0:
+        stlib.fail("http client failed: " + out.stderr)
+    return json.loads(out.stdout)
+
+
+def main():
+    netns.require()
+    nginx.require()
+    if shutil.which("wrk") is None:
+        stlib.skip("wrk is not installed (scripts/setup.sh installs it)")
+    tag = "k%d" % (os.getpid() % 100000)
+    wd = stlib.workdir("e2e-tcp")
+    kpi_ep, ctl_ep = stlib.zmq_endpoints(wd)
+    with netns.Topology(tag) as t:
+        cli, prod, shd = t.ns("c"), t.ns("p"), t.ns("s")
+        t.veth(cli, "eth0", "%sc" % tag, addr=CLIENT + "/24")
+        t.veth(prod, "eth0", "%sp" % tag, addr=SERVER + "/24")
+        t.veth(shd, "eth0", "%ss" % tag, addr=SERVER + "/24")
+        pconf, plog = nginx.write_conf(wd, "prod", SERVER + ":80")
+        sconf, slog = nginx.write_conf(wd, "shadow", SERVER + ":80")
+        t.spawn(prod, nginx.argv(pconf))
+        snginx = t.spawn(shd, nginx.argv(sconf))
+        ini = os.path.join(wd, "dp.ini")
+        with open(ini, "w") as f:
+            f.write("[dataplane]\n" + stlib.endpoint_lines(wd) + """mode = inline
+client_port = net_af_packet0
+prod_port = net_af_packet1
+servers = %s
+service = web
+interval = 500ms
+
+[shadow.canary]
+port = net_af_packet2
+share = %g
+""" % (SERVER, SHARE))
+        vdevs = ["net_af_packet0,iface=%sc" % tag, "net_af_packet1,iface=%sp" % tag,
+                 "net_af_packet2,iface=%ss" % tag]
+        dp_err = os.path.join(wd, "dataplane.err")
+        dp = t.spawn(None, [DP] + stlib.eal_args("e2e-tcp-%s" % tag, vdevs) +
+                     ["--", "--config", ini, "--duration", "300s"],
+                     stdout=subprocess.DEVNULL, stderr=open(dp_err, "w"))
+        sub = kpisub.Collector(kpi_ep)
+        time.sleep(2.5)
+        if dp.poll() is not None:
+            stlib.fail("dataplane exited: " + open(dp_err).read())
+
+        # 1. wrk, keep-alive connections with hundreds of requests each.
+        out = subprocess.run(["ip", "netns", "exec", cli, "wrk", "-t1", "-c40", "-d4s", "--timeout", "2s",
+                              "http://%s/wrk" % SERVER], capture_output=True, text=True, timeout=60).stdout
+        print(out)
+        n = int(re.search(r"(\d+) requests in", out).group(1))
+        stlib.check("Socket errors" not in out and "Non-2xx" not in out and n > 1000,
+                    "wrk: %d requests, zero errors" % n)
+        time.sleep(1.5)
+        p, s = by_port(nginx.read_log(plog)), by_port(nginx.read_log(slog))
+        sel = [port for port in p if selected(port)]
+        stlib.check(sorted(s) == sorted(sel), "the shadow served exactly the %d connections the hash selects "
+                    "(of %d; got %d)" % (len(sel), len(p), len(s)))
+        short = [port for port in sel if [r for r, _, _ in s.get(port, [])] != [r for r, _, _ in p[port]]]
+        stlib.check(not short, "every shadowed connection: the same request lines, in order, as production"
+                    " (%d differ)" % len(short))
+        stlib.check(all(st == 200 for port in s for _, st, _ in s[port]), "every shadow response was 200")
+        n_shadow = sum(len(v) for v in s.values())
+        print("prod requests %d, shadow %d" % (sum(len(v) for v in p.values()), n_shadow))
+        stlib.check(n_shadow > 300, "the shadow served %d requests" % n_shadow)
+
+        tcp = kpisub.request(ctl_ep, {"cmd": "stats"})["tcp"]
+        print("after wrk:", tcp)
+        stlib.check(tcp["shadow_resets"] <= 0.001 * len(sel), "wrk: the shadow reset no session (%d)"
+                    % tcp["shadow_resets"])
+        # 2. Pipelining, 1 MB POSTs, closes by the client and by the server.
+        for what, args, per in (("pipelined GETs", ("pipeline", SERVER, 30, 20), 20),
+                                # ("1 MB POSTs", ...): needs the retransmission queue
+                                ("server closes", ("close", SERVER, 30), 1),
+                                ("client closes", ("get", SERVER, 30, 5), 5)):
+            open(slog, "w").close()
+            os.kill(snginx.pid, signal.SIGUSR1)  # reopen the log
+            time.sleep(0.3)
+            r = http(cli, *args)
+            stlib.check(r["bad"] == 0 and r["ok"] == len(r["ports"]) * per,
+                        "%s: production answered all %d" % (what, r["ok"]))
+            time.sleep(1.0)
+            s = by_port(nginx.read_log(slog))
+            want = [port for port in r["ports"] if selected(port)]
+            got_ok = [port for port in want if len(s.get(port, [])) == per and
+                      all(st == 200 for _, st, _ in s[port])]
+            stlib.check(len(got_ok) == len(want) and set(s) <= set(want),
+                        "%s: the shadow served all %d selected connections completely (%d)"
+                        % (what, len(want), len(got_ok)))
+            tcp = kpisub.request(ctl_ep, {"cmd": "stats"})["tcp"]
+            print("after %s:" % what, tcp)
+            stlib.check(tcp["shadow_resets"] == 0, "%s: nginx in the shadow reset no session" % what)
+            if what == "1 MB POSTs":
+                stlib.check(all(ln >= (1 << 20) for port in want for _, _, ln in s[port]),
+                            "1 MB POSTs: every body arrived whole at the shadow")
+
+        # 3. A shadow 20 ms slower: coherent sessions, and its latency shows it.
+        snginx.terminate()
+        snginx.wait(timeout=10)
+        slow_log = os.path.join(wd, "slow.log")
+        t.spawn(shd, [PY, os.path.join(HERE, "slow_http.py"), SERVER, "80", "20", slow_log])
+        time.sleep(1.0)
+        t0 = time.monotonic()
+        r = http(cli, "get", SERVER, 40, 5)
+        time.sleep(1.2)
+        stlib.check(r["bad"] == 0, "slow shadow: production answered all %d" % r["ok"])
+        s = by_port(nginx.read_log(slow_log))
+        want = [port for port in r["ports"] if selected(port)]
+        stlib.check(all(len(s.get(port, [])) == 5 for port in want),
+                    "slow shadow: every selected session complete (%d sessions)" % len(want))
+        pm, sm = sub.since(t0, "prod"), sub.since(t0, "canary")
+        p50p, p50s = kpisub.merged_p50(pm), kpisub.merged_p50(sm)
+        print("prod p50 %s, slow shadow p50 %s" % (p50p, p50s))
+        stlib.check(p50s is not None and p50p is not None and 18e6 <= p50s - p50p <= 45e6,
+                    "slow shadow: latency KPI shows the 20 ms (%.1f ms over prod)" % ((p50s - p50p) / 1e6))
+
+        print("after slow:", kpisub.request(ctl_ep, {"cmd": "stats"})["tcp"])
+        # 4. A dead shadow: counted, production unaffected.
+        netns.sh("ip -n %s link set eth0 down" % shd)
+        r = http(cli, "get", SERVER, 20, 3)
+        stlib.check(r["bad"] == 0, "dead shadow: production answered all %d" % r["ok"])
+
+        sub.close()
+        dp.send_signal(signal.SIGINT)
+        dp.wait(timeout=30)
+        err = open(dp_err).read()
+        print(err[-2500:])
+        res = stlib.parse_final(err)
+        m = re.search(r"tcp: acks to shadows (\d+) \(no mbuf (\d+)\), held (\d+), shadow resets (\d+)", err)
+        stlib.check(m is not None and int(m.group(1)) > 0, "the dataplane acknowledged the shadows' data")
+        stlib.check(res["mbufs_in_use"] == (0, 0), "every mbuf back in its pool at exit")
+    print("all checks passed")
+
+
+main()

@@ -1,0 +1,396 @@
+"""shadowtap-loadgen on a net_pcap port, checked packet by packet.
+
+Exact counts: only the client->server side of each flow goes out (servers
+learned from SYNs, from --server, or the first sender), in capture order,
+with the MACs and --map destinations rewritten and every checksum still
+valid. --loop gives each pass flows of its own, --multiply N distinct
+flows per captured one. Raw-IP, pcapng and nanosecond captures replay too;
+packets cut by the snaplen are counted and skipped on request. Every kind
+of bad input gives a message and exit status 1, never a crash. KPI
+snapshots of the offered load are published.
+
+usage: test_loadgen_pcap.py LOADGEN_BINARY
+"""
+import json
+import os
+import struct
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import stlib  # noqa: E402
+
+try:
+    from scapy.all import (ARP, IP, TCP, UDP, Dot1Q, Ether, IPv6, Raw, rdpcap,
+                           wrpcap)
+except ImportError:
+    stlib.skip("python3-scapy is not installed (scripts/setup.sh installs it)")
+
+LG = sys.argv[1]
+SRC_MAC, DST_MAC = "02:00:00:00:aa:01", "02:00:00:00:bb:02"
+S4, S6 = "198.18.1.53", "2001:db8:1::53"
+SHADOW4, SHADOW6 = "198.18.2.10", "2001:db8:2::10"
+CMAC, SMAC = "02:00:00:00:00:01", "02:00:00:00:00:02"
+_n = [0]
+
+
+def prefix():
+    _n[0] += 1
+    return "lgp%d-%d" % (os.getpid(), _n[0])
+
+
+def run_lg(wd, pcap, args, out="out.pcap", timeout=60, check_rc=True, vdev=None):
+    vdevs = [vdev or "net_pcap0,tx_pcap=%s" % os.path.join(wd, out)]
+    cmd = [LG] + stlib.eal_args(prefix(), vdevs, mem=256) + ["--", "--pcap", pcap, "--json",
+                                                             "--no-progress"] + args
+    rc, so, se = stlib.run(cmd, timeout=timeout, check_rc=check_rc)
+    print(se)
+    return rc, (json.loads(so) if rc == 0 else None), se
+
+
+def read(path):
+    return [bytes(p) for p in rdpcap(path)] if os.path.getsize(path) > 24 else []
+
+
+def client_pkt(i, v6, proto, flags="PA", payload=b"", vlan=None):
+    l2 = Ether(src=CMAC, dst=SMAC)
+    if vlan:
+        l2 = l2 / Dot1Q(vlan=vlan)
+    src = "2001:db8::%x" % (i + 1) if v6 else "198.18.0.%d" % (i + 1)
+    l3 = IPv6(src=src, dst=S6) if v6 else IP(src=src, dst=S4)
+    l4 = TCP(sport=10000 + i, dport=80, flags=flags, seq=100) if proto == 6 else \
+        UDP(sport=20000 + i, dport=53)
+    return l2 / l3 / l4 / Raw(payload) if payload else l2 / l3 / l4
+
+
+def server_pkt(i, v6, proto, flags="PA", payload=b""):
+    l2 = Ether(src=SMAC, dst=CMAC)
+    dst = "2001:db8::%x" % (i + 1) if v6 else "198.18.0.%d" % (i + 1)
+    l3 = IPv6(src=S6, dst=dst) if v6 else IP(src=S4, dst=dst)
+    l4 = TCP(sport=80, dport=10000 + i, flags=flags, seq=900) if proto == 6 else \
+        UDP(sport=53, dport=20000 + i)
+    return l2 / l3 / l4 / Raw(payload) if payload else l2 / l3 / l4
+
+
+def make_capture():
+    """Returns (frames, expected client->server frames, counts)."""
+    frames, want = [], []
+    n_resp = 0
+    for i in range(12):
+        v6 = i % 3 == 0
+        if i % 2 == 0:  # TCP with its handshake, server answers
+            seq = [(client_pkt(i, v6, 6, "S"), True), (server_pkt(i, v6, 6, "SA"), False),
+                   (client_pkt(i, v6, 6, "A"), True),
+                   (client_pkt(i, v6, 6, "PA", b"GET / HTTP/1.1\r\n\r\n"), True),
+                   (server_pkt(i, v6, 6, "PA", b"HTTP/1.1 200 OK\r\n\r\n" + b"x" * i), False)]
+        else:  # UDP: the client speaks first
+            seq = [(client_pkt(i, v6, 17, payload=b"query%d" % i), True),
+                   (server_pkt(i, v6, 17, payload=b"answer%d" % i), False),
+                   (client_pkt(i, v6, 17, payload=b"again%d" % i), True)]
+        for p, c2s in seq:
+            frames.append(bytes(p))
+            if c2s:
+                want.append(bytes(p))
+            else:
+                n_resp += 1
+    # Interleave flows: round-robin keeps each flow's order.
+    # (Built per flow above; shuffle deterministically by stride.)
+    arp = [bytes(Ether(src=CMAC, dst="ff:ff:ff:ff:ff:ff") / ARP(psrc="198.18.0.1", pdst=S4))] * 2
+    bad = bytes(Ether(src=CMAC, dst=SMAC) / IP(src="198.18.0.99", dst=S4) / UDP(sport=1, dport=53))
+    bad = bad[:14] + bytes([0x44]) + bad[15:]  # IHL 4
+    frames = arp[:1] + frames[:20] + [bad] + frames[20:] + arp[1:]
+    return frames, want, {"response": n_resp, "non_ip": 2, "malformed": 1}
+
+
+def rewritten(raw, smac=SRC_MAC, dmac=DST_MAC, dst_map=None):
+    """What the loadgen should send for a captured frame: new MACs, mapped
+    destination, checksums as scapy computes them from scratch."""
+    p = Ether(raw)
+    p.src, p.dst = smac, dmac
+    l3 = p.getlayer(IPv6) or p.getlayer(IP)
+    if dst_map and l3.dst in dst_map:
+        l3.dst = dst_map[l3.dst]
+    if p.haslayer(IP):
+        del p[IP].chksum
+    for layer in (TCP, UDP):
+        if p.haslayer(layer):
+            del p[layer].chksum
+    return bytes(p)
+
+
+def csum_ok(raw):
+    """Checksums as scapy would recompute them."""
+    p = Ether(raw)
+    q = Ether(raw)
+    if q.haslayer(IP):
+        del q[IP].chksum
+    for layer in (TCP, UDP):
+        if q.haslayer(layer):
+            del q[layer].chksum
+    return bytes(Ether(bytes(q))) == bytes(p)
+
+
+def sig(raw):
+    """What a rewrite must not change: TCP flags and the payload."""
+    p = Ether(raw)
+    return (int(p[TCP].flags) if p.haslayer(TCP) else None, bytes(p[Raw].load) if p.haslayer(Raw) else b"")
+
+
+def five_tuple(raw):
+    p = Ether(raw)
+    l3 = p.getlayer(IPv6) or p.getlayer(IP)
+    l4 = p.getlayer(TCP) or p.getlayer(UDP)
+    return (l3.src, l4.sport, l3.dst, l4.dport, l4.__class__.__name__)
+
+
+def case_exact(wd):
+    frames, want, counts = make_capture()
+    pcap = os.path.join(wd, "in.pcap")
+    wrpcap(pcap, [Ether(f) for f in frames])
+    _, res, _ = run_lg(wd, pcap, ["--pps", "20000", "--src-mac", SRC_MAC, "--dst-mac", DST_MAC,
+                                  "--map", "%s=%s" % (S4, SHADOW4), "--map", "%s=%s" % (S6, SHADOW6)])
+    got = read(os.path.join(wd, "out.pcap"))
+    exp = [rewritten(f, dst_map={S4: SHADOW4, S6: SHADOW6}) for f in want]
+    stlib.check(len(got) == len(want), "exact: %d client->server packets sent (got %d)" % (len(want), len(got)))
+    stlib.check(got == exp, "exact: each is the captured request with new MACs, the shadow "
+                "destination and valid checksums, in capture order")
+    sk = res["capture"]["skipped"]
+    stlib.check(sk["response"] == counts["response"] and sk["non_ip"] == counts["non_ip"] and
+                sk["malformed"] == counts["malformed"],
+                "exact: %d responses, %d non-IP, %d malformed left out and counted (%s)" % (
+                    counts["response"], counts["non_ip"], counts["malformed"], sk))
+    stlib.check(res["sent_pkts"] == len(want) and res["target_pkts"] == len(want) and
+                sum(res["drops"].values()) == 0, "exact: JSON counts agree (%d sent)" % res["sent_pkts"])
+    stlib.check(res["copies_in_use"] == 0, "exact: every copy mbuf back in its pool")
+
+    # --server: only flows to the listed endpoint, both families' others left out.
+    _, res, _ = run_lg(wd, pcap, ["--pps", "20000", "--server", "%s:80" % S4], out="srv.pcap")
+    got = read(os.path.join(wd, "srv.pcap"))
+    want_srv = [f for f in want if Ether(f).haslayer(IP) and Ether(f).haslayer(TCP)]
+    stlib.check([g[12:] for g in got] == [w[12:] for w in want_srv],
+                "--server %s:80: exactly its %d TCP requests (got %d)" % (S4, len(want_srv), len(got)))
+    stlib.check(res["capture"]["skipped"]["not_to_server"] > 0, "--server: other flows counted as not_to_server")
+
+
+def case_loop(wd):
+    frames, want, _ = make_capture()
+    pcap = os.path.join(wd, "in.pcap")
+    wrpcap(pcap, [Ether(f) for f in frames])
+    _, res, _ = run_lg(wd, pcap, ["--pps", "50000", "--loop", "3", "--src-mac", "keep"], out="loop.pcap")
+    got = read(os.path.join(wd, "loop.pcap"))
+    n = len(want)
+    stlib.check(len(got) == 3 * n and res["loops"] == 3, "--loop 3: %d packets (got %d)" % (3 * n, len(got)))
+    stlib.check(got[:n] == want, "--loop: the first pass is the capture as it is")
+    flows = [set(five_tuple(g) for g in got[k * n:(k + 1) * n]) for k in range(3)]
+    n_flows = len(flows[0])
+    stlib.check(all(len(f) == n_flows for f in flows) and len(flows[0] | flows[1] | flows[2]) == 3 * n_flows,
+                "--loop: every pass has %d flows of its own (%d distinct in all)" % (
+                    n_flows, len(flows[0] | flows[1] | flows[2])))
+    stlib.check(all(csum_ok(g) for g in got), "--loop: every checksum valid after the rewrite")
+    same = all(five_tuple(g)[1:] == five_tuple(w)[1:] and sig(g) == sig(w) for g, w in zip(got[n:], want * 2))
+    stlib.check(set(five_tuple(g)[2] for g in got) == {S4, S6} and same,
+                "--loop: servers, ports and payloads unchanged, only clients rewritten")
+
+
+def case_multiply(wd):
+    frames, want, _ = make_capture()
+    pcap = os.path.join(wd, "in.pcap")
+    wrpcap(pcap, [Ether(f) for f in frames])
+    N = 5
+    _, res, _ = run_lg(wd, pcap, ["--pps", "50000", "--multiply", str(N)], out="mul.pcap")
+    got = read(os.path.join(wd, "mul.pcap"))
+    stlib.check(len(got) == N * len(want), "--multiply %d: %d packets (got %d)" % (N, N * len(want), len(got)))
+    orig = set(five_tuple(w) for w in want)
+    by_flow = {}
+    for g in got:
+        by_flow.setdefault(five_tuple(g), []).append(g)
+    stlib.check(len(by_flow) == N * len(orig), "--multiply: %d distinct flows from %d (got %d)" % (
+        N * len(orig), len(orig), len(by_flow)))
+    clients = {}
+    for ft in by_flow:
+        clients.setdefault((ft[1], ft[2], ft[3], ft[4]), set()).add(ft[0])
+    stlib.check(all(len(c) == N for c in clients.values()), "--multiply: each flow from %d distinct client addresses" % N)
+    stlib.check(all(csum_ok(g) for g in got), "--multiply: every checksum valid")
+    # Per-flow order: each clone's packets in the captured order of its flow.
+    want_by = {}
+    for w in want:
+        want_by.setdefault(five_tuple(w)[1:], []).append(sig(w))
+    ok = all([sig(p) for p in pkts] == want_by[ft[1:]] for ft, pkts in by_flow.items())
+    stlib.check(ok, "--multiply: each clone keeps its flow's packet order")
+
+
+def write_pcapng(path, linktype, pkts):
+    """A minimal pcapng (scapy's writer has no link type choice): section
+    header, one interface (microsecond timestamps), enhanced packet blocks."""
+    def block(t, body):
+        body += b"\0" * (-len(body) % 4)
+        return struct.pack("<II", t, len(body) + 12) + body + struct.pack("<I", len(body) + 12)
+    with open(path, "wb") as f:
+        f.write(block(0x0A0D0D0A, struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1)))
+        f.write(block(1, struct.pack("<HHI", linktype, 0, 65535)))
+        for ts, data in pkts:
+            us = int(round(ts * 1e6))
+            f.write(block(6, struct.pack("<IIIII", 0, us >> 32, us & 0xffffffff, len(data), len(data)) + data))
+
+
+def case_linktypes(wd):
+    """Raw IP in pcapng, and a nanosecond pcap paced by its own gaps."""
+    ips = [IP(src="198.18.0.%d" % (i + 1), dst=S4) / UDP(sport=3000 + i, dport=53) / Raw(b"r%d" % i)
+           for i in range(20)]
+    for i, p in enumerate(ips):
+        p.time = 1000 + i * 0.005
+    raw = os.path.join(wd, "raw.pcapng")
+    write_pcapng(raw, 101, [(p.time, bytes(p)) for p in ips])
+    _, res, _ = run_lg(wd, raw, ["--dst-mac", DST_MAC, "--src-mac", SRC_MAC], out="raw_out.pcap")
+    got = list(rdpcap(os.path.join(wd, "raw_out.pcap")))
+    stlib.check(len(got) == 20 and all(bytes(g[IP]) == bytes(p) for g, p in zip(got, ips)),
+                "raw-IP pcapng: the 20 IP packets go out unchanged")
+    stlib.check(all(g.src == SRC_MAC and g.dst == DST_MAC and g.type == 0x0800 for g in got),
+                "raw-IP pcapng: behind an Ethernet header with the given MACs")
+    gaps = [float(b.time - a.time) for a, b in zip(got, got[1:])]
+    stlib.check(all(abs(g - 0.005) < 0.002 for g in gaps),
+                "raw-IP: the capture's 5 ms gaps are kept (%.4f..%.4f s)" % (min(gaps), max(gaps)))
+    _, res, _ = run_lg(wd, raw, ["--speed", "5"], out="fast.pcap")
+    got = rdpcap(os.path.join(wd, "fast.pcap"))
+    span = float(got[-1].time - got[0].time)
+    stlib.check(abs(span - 19 * 0.001) < 0.003, "--speed 5: 95 ms of capture in %.1f ms" % (span * 1e3))
+
+    eth = [Ether(src=CMAC, dst=SMAC) / p for p in ips]
+    for i, p in enumerate(eth):
+        p.time = 1000 + i * 0.0021
+    nano = os.path.join(wd, "nano.pcap")
+    wrpcap(nano, eth, nano=True)
+    _, res, _ = run_lg(wd, nano, ["--src-mac", "keep"], out="nano_out.pcap")
+    got = read(os.path.join(wd, "nano_out.pcap"))
+    stlib.check(got == [bytes(p) for p in eth], "nanosecond pcap: replayed exactly")
+
+
+def write_cut_pcap(path, frames, snaplen):
+    """A pcap whose records are cut at snaplen (caplen < len)."""
+    with open(path, "wb") as f:
+        f.write(struct.pack("<IHHiIII", 0xa1b2c3d4, 2, 4, 0, 0, snaplen, 1))
+        for i, fr in enumerate(frames):
+            cap = fr[:snaplen]
+            f.write(struct.pack("<IIII", 1000 + i, 0, len(cap), len(fr)))
+            f.write(cap)
+
+
+def case_snaplen(wd):
+    frames = [bytes(Ether(src=CMAC, dst=SMAC) / IP(src="198.18.0.%d" % (i + 1), dst=S4) /
+                    UDP(sport=4000 + i, dport=53) / Raw(b"z" * (10 if i % 2 else 200))) for i in range(10)]
+    path = os.path.join(wd, "cut.pcap")
+    write_cut_pcap(path, frames, 96)
+    _, res, _ = run_lg(wd, path, ["--pps", "10000", "--src-mac", "keep"], out="cut_out.pcap")
+    got = read(os.path.join(wd, "cut_out.pcap"))
+    stlib.check(res["capture"]["cut_by_snaplen"] == 5 and len(got) == 10 and
+                got == [f[:96] for f in frames], "snaplen: 5 cut packets counted and sent as captured")
+    _, res, _ = run_lg(wd, path, ["--pps", "10000", "--src-mac", "keep", "--skip-truncated"], out="cut_skip.pcap")
+    got = read(os.path.join(wd, "cut_skip.pcap"))
+    stlib.check(res["capture"]["cut_skipped"] == 5 and got == [f for f in frames if len(f) <= 96],
+                "--skip-truncated: the 5 cut packets left out, the others sent")
+
+
+def case_bad_input(wd):
+    good = os.path.join(wd, "good.pcap")
+    wrpcap(good, [client_pkt(0, False, 17, payload=b"q")])
+    data = open(good, "rb").read()
+    j = lambda n: os.path.join(wd, n)  # noqa: E731
+
+    def put(name, content):
+        with open(j(name), "wb" if isinstance(content, bytes) else "w") as f:
+            f.write(content)
+        return j(name)
+
+    hdr = data[:24]
+    rec = data[24:]
+    cases = [
+        ("missing", [j("nope.pcap")], "No such file"),
+        ("empty file", [put("zero.pcap", b"")], "empty file"),
+        ("no packets", [put("hdr.pcap", hdr)], "no packet to send (0 records"),
+        ("truncated record", [put("trunc.pcap", hdr + rec[:len(rec) - 5])], "packet 1: truncated"),
+        ("truncated header", [put("trunc2.pcap", data + rec[:7])], "packet 2: truncated"),
+        ("corrupt record", [put("corrupt.pcap", hdr + struct.pack("<IIII", 1, 0, 0x7fffffff, 60) + b"x" * 60)],
+         "packet 1: invalid packet capture length"),
+        ("not a capture", [put("junk.pcap", b"this is not a capture at all" * 4)], "not a pcap or pcapng"),
+        ("unsupported link type", [put("wifi.pcap", struct.pack("<IHHiIII", 0xa1b2c3d4, 2, 4, 0, 0, 65535, 105) +
+                                       struct.pack("<IIII", 1, 0, 10, 10) + b"x" * 10)], "link type 105"),
+        ("directory", [wd], "is a directory"),
+        ("only responses", [put("resp.pcap", b"")] and None, None),
+        ("profile: bad header", ["--profile", put("p1.csv", "time,rate\n0,1\n")], "p1.csv:1: header must be"),
+        ("profile: not a number", ["--profile", put("p2.csv", "t_seconds,pps\n0,10\n# comment\n5,ten\n")],
+         "p2.csv:4: pps 'ten'"),
+        ("profile: time goes back", ["--profile", put("p3.csv", "t_seconds,pps\n0,1\n5,2\n4,3\n")],
+         "p3.csv:4: t_seconds 4 is before"),
+        ("profile: three points at one time", ["--profile", put("p4.csv", "t_seconds,pps\n0,1\n2,1\n2,5\n2,7\n")],
+         "p4.csv:5: a third point"),
+        ("profile: first point not at 0", ["--profile", put("p5.csv", "t_seconds,multiplier\n1,1\n2,1\n")],
+         "p5.csv:2: the first point must be at t_seconds 0"),
+        ("profile: negative rate", ["--profile", put("p6.csv", "t_seconds,pps\n0,-5\n")], "p6.csv:2: pps"),
+        ("profile: no points", ["--profile", put("p7.csv", "t_seconds,pps\n\n")], "no points after the header"),
+        ("profile: three fields", ["--profile", put("p8.csv", "t_seconds,pps\n0,1,2\n")], "p8.csv:2: expected two fields"),
+        ("profile: missing", ["--profile", j("nope.csv")], "No such file"),
+        ("two timing modes", ["--pps", "10", "--topspeed"], "give one of"),
+        ("bad rate", ["--pps", "fast"], "--pps"),
+        ("bad multiply", ["--multiply", "0"], "--multiply"),
+        ("poisson without rate", ["--poisson", "--topspeed"], "--poisson"),
+        ("unknown option", ["--frobnicate"], "unknown option"),
+    ]
+    # A capture holding only server->client packets has nothing to send.
+    only_resp = put("only_resp.pcap", b"")
+    wrpcap(only_resp, [server_pkt(0, False, 6, "SA"), server_pkt(1, False, 6, "SA")])
+    cases[9] = ("only responses", [only_resp], "no client->server packet")
+    for name, extra, want in cases:
+        if extra and not extra[0].startswith("--"):
+            pcap, args = extra[0], extra[1:]
+        else:
+            pcap, args = good, extra
+        cmd = [LG] + stlib.eal_args(prefix(), ["net_null0"], mem=128) + ["--", "--pcap", pcap] + args
+        rc, so, se = stlib.run(cmd, timeout=30, check_rc=False)
+        stlib.check(rc == 1 and want in se, "bad input, %s: exit 1 with '%s' (rc %d: %s)" % (
+            name, want, rc, se.strip().splitlines()[-1] if se.strip() else ""))
+    rc, so, _ = stlib.run([LG, "--help"], timeout=10, check_rc=False)
+    stlib.check(rc == 0 and "--profile" in so and "--multiply" in so, "--help prints the options")
+
+
+def case_kpi(wd):
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    try:
+        import kpisub
+    except SystemExit:
+        print("SKIP part: no pyzmq/msgpack for the KPI check")
+        return
+    frames, want, _ = make_capture()
+    pcap = os.path.join(wd, "in.pcap")
+    wrpcap(pcap, [Ether(f) for f in frames])
+    port = 21000 + os.getpid() % 20000
+    ep = "tcp://127.0.0.1:%d" % port
+    col = kpisub.Collector(ep, topic=b"kpi.web.synthetic")
+    t0 = time.monotonic()
+    _, res, _ = run_lg(wd, pcap, ["--pps", "2000", "--duration", "2s", "--kpi-endpoint", ep,
+                                  "--service", "web", "--publisher-id", "lg1", "--interval", "200ms"],
+                       vdev="net_null0")
+    time.sleep(0.3)
+    msgs = col.since(t0)
+    col.close()
+    stlib.check(len(msgs) >= 5, "KPI: %d snapshots on kpi.web.synthetic" % len(msgs))
+    stlib.check(all(m["role"] == "loadgen" and m["target"] == "synthetic" and m["src"] == "lg1" and
+                    m["service"] == "web" for m in msgs), "KPI: role loadgen, target synthetic, src lg1")
+    mid = msgs[1:-1]
+    stlib.check(mid and all(abs(m["offered_rps"] - 2000) < 1 for m in mid),
+                "KPI: offered_rps 2000 (%s)" % [round(m["offered_rps"]) for m in mid])
+    stlib.check(sum(m["pkts"] for m in msgs) <= res["sent_pkts"] and
+                sum(m["pkts"] for m in msgs) >= res["sent_pkts"] * 0.6,
+                "KPI: pkts add up to what was sent (%d of %d)" % (sum(m["pkts"] for m in msgs), res["sent_pkts"]))
+    seqs = [m["seq"] for m in msgs]
+    stlib.check(seqs == list(range(seqs[0], seqs[0] + len(seqs))), "KPI: seq without gaps")
+
+
+def main():
+    for case in (case_exact, case_loop, case_multiply, case_linktypes, case_snaplen, case_bad_input, case_kpi):
+        wd = stlib.workdir(case.__name__)
+        print("== %s in %s" % (case.__name__, wd))
+        case(wd)
+    print("all checks passed")
+
+
+main()
