@@ -400,6 +400,10 @@ static void teardown(struct dp_app *a)
 			rte_ring_free(a->dispatch[i][w]);
 		}
 	}
+	/* Segments held for shadows go back before the pools are counted. */
+	for (unsigned int i = 0; i < DP_MAX_WORKERS; i++)
+		if (a->workers[i] != NULL)
+			dp_tcp_fini(&a->workers[i]->tcp);
 	if (a->pool != NULL || a->copy_pool != NULL) {
 		unsigned int p = a->pool ? rte_mempool_in_use_count(a->pool) : 0;
 		unsigned int c = a->copy_pool ? rte_mempool_in_use_count(a->copy_pool) : 0;
@@ -412,7 +416,6 @@ static void teardown(struct dp_app *a)
 		if (a->workers[i] == NULL)
 			continue;
 		dp_flowtab_fini(&a->workers[i]->flows);
-		dp_tcp_fini(&a->workers[i]->tcp);
 		dp_kpi_worker_fini(a->workers[i]);
 		rte_free(a->workers[i]);
 	}
