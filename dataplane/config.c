@@ -136,6 +136,7 @@ SIZE_SETTER(set_mbufs, c->mbufs, uint32_t, 1023, 16777215)
 SIZE_SETTER(set_copy_mbufs, c->copy_mbufs, uint32_t, 1023, 16777215)
 SIZE_SETTER(set_flow_table_size, c->flow_table_size, uint32_t, 1024, 67108864)
 SIZE_SETTER(set_tcp_sessions, c->tcp_sessions, uint32_t, 0, 16777216)
+SIZE_SETTER(set_tcp_queue, c->tcp_queue, uint32_t, 1024, 16777216)
 SIZE_SETTER(set_sh_rate_pps, s->rate_pps, uint64_t, 0, 1000000000000ULL)
 SIZE_SETTER(set_sh_rate_bps, s->rate_bps, uint64_t, 0, 10000000000000ULL)
 
@@ -308,6 +309,9 @@ static const struct key keys[] = {
 	  "TCP sessions shadowed per worker (ACK/timestamp/SACK rewriting, shadow data acknowledged "
 	  "by the dataplane), 0..16M; 0 copies TCP as plain packets; when full: tcp_table_full",
 	  set_tcp_sessions },
+	{ SCOPE_DATAPLANE, "tcp_queue", "8192",
+	  "TCP segments kept per worker until shadows acknowledge them (full copies, 2 KB each, "
+	  "their own pool), 1024..16M; when full: tcp_queue_full", set_tcp_queue },
 	{ SCOPE_DATAPLANE, "flow_idle_timeout", "60s",
 	  "a flow with no packet for this long is forgotten, 1s..24h", set_flow_idle },
 	{ SCOPE_DATAPLANE, "stats", "true", "print one stats line per interval on stderr", set_stats },

@@ -75,6 +75,7 @@ struct dp_config {
 	uint16_t tx_desc;
 	uint32_t flow_table_size;   /* per worker */
 	uint32_t tcp_sessions;      /* per worker; 0: TCP copied as packets */
+	uint32_t tcp_queue;         /* segments queued towards shadows, per worker */
 	uint64_t flow_idle_ns;
 	bool stats;           /* one line per interval on stderr */
 	bool timing;          /* request->response timing and KPIs */

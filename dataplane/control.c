@@ -123,8 +123,8 @@ static void reply_stats(msgpack_packer *pk, const struct dp_app *app, const stru
 	msgpack_pack_map(pk, 4);
 	pack_str(pk, "acks");
 	msgpack_pack_uint64(pk, sum.tcp_acks);
-	pack_str(pk, "held");
-	msgpack_pack_uint64(pk, sum.tcp_held);
+	pack_str(pk, "retransmits");
+	msgpack_pack_uint64(pk, sum.tcp_retrans);
 	pack_str(pk, "shadow_resets");
 	msgpack_pack_uint64(pk, sum.tcp_shadow_rst);
 	pack_str(pk, "ack_nombuf");

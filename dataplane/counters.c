@@ -9,7 +9,7 @@ const char *const dp_drop_names[DP_DROP_COUNT] = {
 	[DP_DROP_TX_FULL] = "tx_full",
 	[DP_DROP_TCP_MIDSTREAM] = "tcp_midstream",
 	[DP_DROP_TCP_TABLE_FULL] = "tcp_table_full",
-	[DP_DROP_TCP_HOLD_FULL] = "tcp_hold_full",
+	[DP_DROP_TCP_QUEUE_FULL] = "tcp_queue_full",
 };
 
 /* The struct is all uint64_t counters: add it as an array. */

@@ -20,7 +20,7 @@ enum dp_drop {
 	DP_DROP_TX_FULL,	/* the shadow port's TX queue took no more */
 	DP_DROP_TCP_MIDSTREAM,	/* TCP flow whose SYN was not seen: not shadowed */
 	DP_DROP_TCP_TABLE_FULL,	/* no room for another TCP session */
-	DP_DROP_TCP_HOLD_FULL,	/* too many segments before the shadow's SYN-ACK */
+	DP_DROP_TCP_QUEUE_FULL,	/* the session's queue towards the shadow is full */
 	DP_DROP_COUNT
 };
 
@@ -57,7 +57,7 @@ struct dp_counters {
 	uint64_t flow_table_full; /* new flows not timed: the table was full */
 	uint64_t tcp_acks;        /* ACKs the dataplane sent shadows for their data */
 	uint64_t tcp_ack_nombuf;  /* ACKs not sent: no mbuf */
-	uint64_t tcp_held;        /* client segments held until the SYN-ACK */
+	uint64_t tcp_retrans;     /* segments sent to a shadow again */
 	uint64_t tcp_acks_elided; /* client pure ACKs not copied (they ack prod's bytes) */
 	uint64_t tcp_shadow_rst;  /* sessions a shadow reset */
 	uint64_t flows_expired;   /* flows forgotten after the idle timeout */

@@ -53,6 +53,7 @@ struct dp_app {
 	int n_groups;
 	struct rte_mempool *pool;	/* what the ports receive into */
 	struct rte_mempool *copy_pool;	/* copies: indirect mbufs and header copies */
+	struct rte_mempool *tcpq_pool;	/* TCP segments queued for shadows: full copies */
 	/* Frames the main lcore wants sent (neighbour requests; m->port says
 	 * where): worker 0 sends them on its queue. Single producer, single
 	 * consumer. */

@@ -264,6 +264,17 @@ static int setup_ports_and_groups(struct dp_app *a)
 		       rte_strerror(rte_errno));
 		return -1;
 	}
+	if (cfg->tcp_sessions > 0) {
+		a->tcpq_pool = rte_pktmbuf_pool_create("st_tcpq", cfg->tcp_queue * a->n_workers + 1023,
+						       256, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
+						       (int)rte_socket_id());
+		if (a->tcpq_pool == NULL) {
+			ST_ERR("cannot create the TCP queue pool (%u mbufs of 2 KB): %s; lower "
+			       "[dataplane] tcp_queue or give the EAL more memory (-m)",
+			       cfg->tcp_queue * a->n_workers, rte_strerror(rte_errno));
+			return -1;
+		}
+	}
 	ST_INFO("pools: %u mbufs for ports, %u for copies", need, cfg->copy_mbufs);
 	a->ctrl_tx = rte_ring_create("st_ctrl_tx", 256, (int)rte_socket_id(),
 				     RING_F_SP_ENQ | RING_F_SC_DEQ);
@@ -358,7 +369,7 @@ static int setup_workers(struct dp_app *a)
 			if (dp_flowtab_init(&w->flows, a->cfg.flow_table_size,
 					    (int)rte_lcore_to_socket_id(lcore)) < 0 ||
 			    (a->cfg.tcp_sessions > 0 &&
-			     dp_tcp_init(&w->tcp, a->cfg.tcp_sessions,
+			     dp_tcp_init(&w->tcp, a->cfg.tcp_sessions, a->cfg.tcp_queue,
 					 (int)rte_lcore_to_socket_id(lcore)) < 0) ||
 			    dp_kpi_worker_init(w, (int)rte_lcore_to_socket_id(lcore)) < 0) {
 				ST_ERR("cannot allocate the flow table (%u flows) and timing windows; "
@@ -408,6 +419,8 @@ static void teardown(struct dp_app *a)
 		unsigned int p = a->pool ? rte_mempool_in_use_count(a->pool) : 0;
 		unsigned int c = a->copy_pool ? rte_mempool_in_use_count(a->copy_pool) : 0;
 
+		c += a->tcpq_pool ? rte_mempool_in_use_count(a->tcpq_pool) : 0;
+
 		fprintf(stderr, "mbufs in use at exit: ports %u, copies %u\n", p, c);
 		if (p != 0 || c != 0)
 			ST_WARN("mbufs leaked: ports %u, copies %u", p, c);
@@ -419,6 +432,7 @@ static void teardown(struct dp_app *a)
 		dp_kpi_worker_fini(a->workers[i]);
 		rte_free(a->workers[i]);
 	}
+	rte_mempool_free(a->tcpq_pool);
 	rte_mempool_free(a->copy_pool);
 	rte_mempool_free(a->pool);
 }

@@ -140,9 +140,16 @@ static void rewrite_dst_ip(uint8_t *buf, const struct st_pkt *p,
 
 /* One copy of m for group g, addressed to its shadow; NULL when it cannot
  * be made (counted). */
+enum copy_mode {
+	COPY_ANY,	/* zero-copy when nothing changes */
+	COPY_HDR,	/* headers private (they will be rewritten) */
+	COPY_FULL,	/* all bytes private, from the TCP queue pool: kept a while,
+			   so it must not pin production's buffers */
+};
+
 static inline struct rte_mbuf *make_copy(struct dp_worker *w, const struct dp_group *g,
 					 struct dp_group_counters *gc, struct rte_mbuf *m,
-					 const struct st_pkt *p, uint32_t hash, bool private_hdr)
+					 const struct st_pkt *p, uint32_t hash, enum copy_mode mode)
 {
 	struct rte_mempool *mp = w->app->copy_pool;
 	struct rte_ether_hdr *eth = rte_pktmbuf_mtod(m, struct rte_ether_hdr *);
@@ -168,7 +175,7 @@ static inline struct rte_mbuf *make_copy(struct dp_worker *w, const struct dp_gr
 		gc->drops[DP_DROP_NO_NEIGH]++;
 		return NULL;
 	}
-	if (!private_hdr && new_dst == NULL && rte_is_same_ether_addr(&mac, &eth->dst_addr)) {
+	if (mode == COPY_ANY && new_dst == NULL && rte_is_same_ether_addr(&mac, &eth->dst_addr)) {
 		/* Unchanged: share the data, copy nothing. */
 		c = rte_pktmbuf_clone(m, mp);
 		if (unlikely(c == NULL)) {
@@ -178,7 +185,9 @@ static inline struct rte_mbuf *make_copy(struct dp_worker *w, const struct dp_gr
 		gc->zero_copy++;
 		return c;
 	}
-	if (m->pkt_len <= COPY_WHOLE_MAX || p->payload_off >= rte_pktmbuf_data_len(m)) {
+	if (mode == COPY_FULL) {
+		c = rte_pktmbuf_copy(m, w->app->tcpq_pool, 0, UINT32_MAX);
+	} else if (m->pkt_len <= COPY_WHOLE_MAX || p->payload_off >= rte_pktmbuf_data_len(m)) {
 		c = rte_pktmbuf_copy(m, mp, 0, UINT32_MAX);
 	} else {
 		/* A private copy of the headers, the payload by reference. */
@@ -215,10 +224,11 @@ no_mbuf:
 }
 
 /* Makes the copy of m for group g and queues it for sending. TCP goes
- * through the group's session: the SYN starts it, later segments are
- * rewritten into the shadow's sequence space (or held until its SYN-ACK),
+ * through the group's session: the SYN starts it and is copied as is; data
+ * and FIN go into the session's queue as full private copies and leave as
+ * the shadow's window allows (dp_tcp_enqueue); the client's pure ACKs and
  * segments of sessions whose SYN was not seen are not copied. Returns true
- * when a copy was queued now. */
+ * when the packet was taken for the group (sent now or queued). */
 static inline bool queue_copy(struct dp_worker *w, int gi, const struct dp_group *g,
 			      struct dp_group_counters *gc, struct rte_mbuf *m,
 			      const struct dp_pktinfo *in, uint64_t now)
@@ -229,7 +239,8 @@ static inline bool queue_copy(struct dp_worker *w, int gi, const struct dp_group
 	struct rte_mbuf *c;
 	int reason;
 
-	if (w->app->tcp && p->proto == ST_IPPROTO_TCP && (p->flags & ST_PKT_F_L4)) {
+	if (w->app->tcp && p->proto == ST_IPPROTO_TCP && (p->flags & ST_PKT_F_L4) &&
+	    !(p->flags & ST_PKT_F_FRAG)) {
 		v = dp_tcp_client(w, gi, &in->key, in->hash, p, now, &reason, &s);
 		if (v == DP_TCP_SKIP) {
 			if (reason >= 0)
@@ -237,15 +248,23 @@ static inline bool queue_copy(struct dp_worker *w, int gi, const struct dp_group
 			return false;
 		}
 	}
-	c = make_copy(w, g, gc, m, p, in->hash, v == DP_TCP_SEND);
+	c = make_copy(w, g, gc, m, p, in->hash,
+		      v == DP_TCP_QUEUE ? COPY_FULL : v == DP_TCP_SEND_RST ? COPY_HDR : COPY_ANY);
 	if (c == NULL)
 		return false;
 	gc->copies++;
 	gc->copy_bytes += c->pkt_len;
+	if (v == DP_TCP_QUEUE) {
+		uint16_t *n = &w->n_copies[gi];
+
+		*n = (uint16_t)(*n + dp_tcp_enqueue(w, s, c, p, gc, now, &w->copies[gi][*n],
+						    (uint16_t)(DP_BURST - *n)));
+		return true;
+	}
 	if (s != NULL && v == DP_TCP_SEND_PLAIN)
 		dp_tcp_template(s, c, p);
-	if (s != NULL && v == DP_TCP_SEND && !dp_tcp_rewrite(w, s, c, p, gc))
-		return false;
+	else if (s != NULL && v == DP_TCP_SEND_RST)
+		dp_tcp_rewrite_rst(w, s, c, p);
 	w->copies[gi][w->n_copies[gi]++] = c;
 	return true;
 }

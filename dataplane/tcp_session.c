@@ -6,6 +6,7 @@
 #include <rte_branch_prediction.h>
 #include <rte_byteorder.h>
 #include <rte_common.h>
+#include <rte_ethdev.h>
 #include <rte_malloc.h>
 
 #include "csum.h"
@@ -15,9 +16,13 @@
 
 #define TCPOPT_NOP 1
 #define TCPOPT_TS 8
-/* A session whose both sides said FIN is forgotten this long after its last
- * segment; any other after the flow idle timeout. */
-#define FIN_LINGER_NS (2ULL * 1000000000ULL)
+/* A session whose both sides said FIN, with nothing left to deliver, is
+ * forgotten this long after its last segment; any other after the flow
+ * idle timeout. */
+#define FIN_LINGER_MS 2000
+/* Retransmission timeout for copies the shadow has not acknowledged: the
+ * shadow is on the local segment, so Linux's minimum RTO is plenty. */
+#define RTO_MS 200
 
 static inline bool seq_after(uint32_t a, uint32_t b)
 {
@@ -29,24 +34,47 @@ static inline uint32_t sess_hash(uint32_t flow_hash, int g)
 	return flow_hash ^ ((uint32_t)(g + 1) * 0x9e3779b1u);
 }
 
-int dp_tcp_init(struct dp_tcp_table *t, uint32_t max_sessions, int socket)
+int dp_tcp_init(struct dp_tcp_table *t, uint32_t max_sessions, uint32_t max_segments,
+		int socket)
 {
 	uint32_t slots = rte_align32pow2(max_sessions * 2);
 
 	memset(t, 0, sizeof(*t));
 	t->e = rte_zmalloc_socket("st_tcp", sizeof(*t->e) * slots, RTE_CACHE_LINE_SIZE, socket);
-	if (t->e == NULL)
+	t->seg = rte_zmalloc_socket("st_tcpseg", sizeof(*t->seg) * (max_segments + 1),
+				    RTE_CACHE_LINE_SIZE, socket);
+	if (t->e == NULL || t->seg == NULL) {
+		rte_free(t->e);
+		rte_free(t->seg);
+		t->e = NULL;
+		t->seg = NULL;
 		return -ENOMEM;
+	}
 	t->mask = slots - 1;
 	t->max = max_sessions;
+	/* Free list through `next`, all of them. */
+	for (uint32_t i = 0; i < max_segments; i++)
+		t->seg[i].next = i + 1 < max_segments ? i + 1 : DP_TCP_NONE;
+	t->seg_free = max_segments ? 0 : DP_TCP_NONE;
 	return 0;
 }
 
-static void free_held(struct dp_tcp_sess *s)
+static void q_free_all(struct dp_tcp_table *t, struct dp_tcp_sess *s)
 {
-	if (s->n_held)
-		rte_pktmbuf_free_bulk(s->held, s->n_held);
-	s->n_held = 0;
+	uint32_t i = s->q_head;
+
+	while (i != DP_TCP_NONE) {
+		uint32_t next = t->seg[i].next;
+
+		rte_pktmbuf_free(t->seg[i].m);
+		t->seg[i].m = NULL;
+		t->seg[i].next = t->seg_free;
+		t->seg_free = i;
+		t->seg_used--;
+		i = next;
+	}
+	s->q_head = s->q_tail = s->q_unsent = DP_TCP_NONE;
+	s->q_len = 0;
 }
 
 void dp_tcp_fini(struct dp_tcp_table *t)
@@ -55,9 +83,11 @@ void dp_tcp_fini(struct dp_tcp_table *t)
 		return;
 	for (uint32_t i = 0; i <= t->mask; i++)
 		if (t->e[i].state != DP_TCP_FREE)
-			free_held(&t->e[i]);
+			q_free_all(t, &t->e[i]);
 	rte_free(t->e);
+	rte_free(t->seg);
 	t->e = NULL;
+	t->seg = NULL;
 }
 
 static struct dp_tcp_sess *lookup(struct dp_tcp_table *t, const struct st_flow_key *k,
@@ -93,6 +123,7 @@ static struct dp_tcp_sess *insert(struct dp_tcp_table *t, const struct st_flow_k
 	t->e[i].hash = h;
 	t->e[i].group = (uint8_t)g;
 	t->e[i].state = DP_TCP_SYN_SENT;
+	t->e[i].q_head = t->e[i].q_tail = t->e[i].q_unsent = DP_TCP_NONE;
 	t->n++;
 	return &t->e[i];
 }
@@ -102,7 +133,7 @@ static void sess_remove(struct dp_tcp_table *t, struct dp_tcp_sess *s)
 {
 	uint32_t hole = (uint32_t)(s - t->e), i = hole;
 
-	free_held(s);
+	q_free_all(t, s);
 	for (;;) {
 		uint32_t home;
 
@@ -137,13 +168,17 @@ enum dp_tcp_verdict dp_tcp_client(struct dp_worker *w, int g, const struct st_fl
 			return DP_TCP_SKIP;
 		}
 		/* A new session, or the client trying again: start over. */
-		free_held(s);
+		q_free_all(t, s);
+		s->fhash = hash;
 		s->state = DP_TCP_SYN_SENT;
 		s->c_nxt = p->tcp.seq + 1;
+		s->s_ack = p->tcp.seq;
 		s->ts_ok = (p->tcp.opts & ST_TCPOPT_F_TS) != 0;
+		s->wscale_ok = (p->tcp.opts & ST_TCPOPT_F_WSCALE) != 0;
 		s->c_tsval = p->tcp.tsval;
 		s->c_win = p->tcp.win;
 		s->fin_c = s->fin_s = 0;
+		s->dupacks = 0;
 		s->last_tsc = now;
 		*sess = s;
 		return DP_TCP_SEND_PLAIN;
@@ -160,17 +195,19 @@ enum dp_tcp_verdict dp_tcp_client(struct dp_worker *w, int g, const struct st_fl
 	if (p->tcp.opts & ST_TCPOPT_F_TS)
 		s->c_tsval = p->tcp.tsval;
 	s->c_win = p->tcp.win;
+	*sess = s;
+	if (fl & ST_TCP_RST)
+		return DP_TCP_SEND_RST;
 	if (fl & ST_TCP_FIN)
 		s->fin_c = 1;
 	/* A pure ACK acknowledges production's bytes: the shadow's are
 	 * acknowledged by us, and after a close it would only draw a RST. */
-	if (p->payload_len == 0 && !(fl & (ST_TCP_FIN | ST_TCP_RST))) {
+	if (p->payload_len == 0 && !(fl & ST_TCP_FIN)) {
 		w->cnt.tcp_acks_elided++;
 		*reason = -1;
 		return DP_TCP_SKIP;
 	}
-	*sess = s;
-	return DP_TCP_SEND;
+	return DP_TCP_QUEUE;
 }
 
 void dp_tcp_template(struct dp_tcp_sess *s, const struct rte_mbuf *c, const struct st_pkt *p)
@@ -186,60 +223,164 @@ void dp_tcp_template(struct dp_tcp_sess *s, const struct rte_mbuf *c, const stru
 	s->l3_off = p->l3_off;
 }
 
-/* Acknowledgement, timestamp echo and SACK of a client segment, moved into
- * the shadow's sequence space. buf holds the copy's headers as p describes. */
-static void rewrite_seg(const struct dp_tcp_sess *s, uint8_t *buf, const struct st_pkt *p)
+/* Acknowledgement, timestamp echo and SACK of a queued client segment,
+ * moved into the shadow's sequence space. Run before every send: the
+ * incremental checksum updates start from whatever the fields hold. */
+static void rewrite_seg(const struct dp_tcp_sess *s, struct dp_tcp_seg *g)
 {
-	uint8_t *tcp = buf + p->l4_off;
+	uint8_t *buf = rte_pktmbuf_mtod(g->m, uint8_t *);
+	uint8_t *tcp = buf + g->l4_off;
 	uint16_t csum;
 
 	memcpy(&csum, tcp + 16, 2);
-	if (p->tcp.flags & ST_TCP_ACK) {
+	if (g->ack) {
 		uint32_t old, nw = rte_cpu_to_be_32(s->s_nxt);
 
 		memcpy(&old, tcp + 8, 4);
 		csum = st_csum_update32(csum, old, nw);
 		memcpy(tcp + 8, &nw, 4);
 	}
-	if (p->tcp.ts_off && s->ts_ok) {
-		uint8_t *ecr = buf + p->tcp.ts_off + 6;
+	if (g->ts_off && s->ts_ok) {
+		uint8_t *ecr = buf + g->ts_off + 6;
 		uint32_t nw = rte_cpu_to_be_32(s->s_tsval);
 		uint8_t old[4];
 
 		memcpy(old, ecr, 4);
-		csum = st_csum_update_at(csum, (uint32_t)(p->tcp.ts_off + 6), old, &nw, 4);
+		csum = st_csum_update_at(csum, (uint32_t)(g->ts_off + 6), old, &nw, 4);
 		memcpy(ecr, &nw, 4);
 	}
-	if (p->tcp.sack_off) {
+	if (g->sack_off) {
 		/* SACK blocks name production's bytes: NOP the option out,
 		 * keeping the header's length. */
-		uint8_t *o = buf + p->tcp.sack_off, old[2 + 8 * ST_PKT_MAX_SACK];
-		size_t len = 2 + 8 * (size_t)p->tcp.sack_count;
+		uint8_t *o = buf + g->sack_off, old[2 + 8 * ST_PKT_MAX_SACK];
+		size_t len = 2 + 8 * (size_t)g->sack_count;
 
 		memcpy(old, o, len);
 		memset(o, TCPOPT_NOP, len);
-		csum = st_csum_update_at(csum, p->tcp.sack_off, old, o, len);
+		csum = st_csum_update_at(csum, g->sack_off, old, o, len);
+		g->sack_off = 0;
 	}
 	memcpy(tcp + 16, &csum, 2);
 }
 
-bool dp_tcp_rewrite(struct dp_worker *w, struct dp_tcp_sess *s, struct rte_mbuf *c,
-		    const struct st_pkt *p, struct dp_group_counters *gc)
+/* One transmission of a queued segment: rewritten, then sent as an
+ * indirect mbuf, so the queue keeps its copy until the shadow acknowledges
+ * it. (A retransmission rewrites the header again; by then the previous
+ * transmission has long left the port.) */
+static struct rte_mbuf *send_seg(struct dp_worker *w, struct dp_tcp_sess *s,
+				 struct dp_tcp_seg *g, uint64_t now)
 {
-	if (s->state == DP_TCP_SYN_SENT) {
-		if (s->n_held < DP_TCP_HOLD) {
-			s->held[s->n_held++] = c;
-			w->cnt.tcp_held++;
-		} else {
-			rte_pktmbuf_free(c);
-			gc->drops[DP_DROP_TCP_HOLD_FULL]++;
-		}
-		return false;
+	struct rte_mbuf *c;
+
+	rewrite_seg(s, g);
+	c = rte_pktmbuf_clone(g->m, w->app->copy_pool);
+	if (unlikely(c == NULL)) {
+		w->cnt.group[s->group].drops[DP_DROP_NO_MBUF]++;
+		return NULL;
 	}
-	rewrite_seg(s, rte_pktmbuf_mtod(c, uint8_t *), p);
-	if (p->tcp.flags & ST_TCP_RST)
-		sess_remove(&w->tcp, s);
-	return true;
+	g->sent_tsc = now;
+	return c;
+}
+
+/* Sends never-sent segments while the shadow's window allows. */
+static uint16_t pump(struct dp_worker *w, struct dp_tcp_sess *s, uint64_t now,
+		     struct rte_mbuf **out, uint16_t max)
+{
+	struct dp_tcp_table *t = &w->tcp;
+	uint16_t n = 0;
+
+	if (s->state != DP_TCP_ESTABLISHED)
+		return 0;
+	while (s->q_unsent != DP_TCP_NONE && n < max) {
+		struct dp_tcp_seg *g = &t->seg[s->q_unsent];
+		struct rte_mbuf *c;
+
+		if (seq_after(g->end, s->s_ack + s->s_wnd))
+			break;
+		c = send_seg(w, s, g, now);
+		if (c == NULL)
+			break;
+		if (g->has_data)
+			dp_timing_open_data(w, &s->key, s->fhash, DP_TARGET_GROUP(s->group),
+					    c->pkt_len, now);
+		out[n++] = c;
+		s->q_unsent = g->next;
+	}
+	return n;
+}
+
+uint16_t dp_tcp_enqueue(struct dp_worker *w, struct dp_tcp_sess *s, struct rte_mbuf *c,
+			const struct st_pkt *p, struct dp_group_counters *gc, uint64_t now,
+			struct rte_mbuf **out, uint16_t max)
+{
+	struct dp_tcp_table *t = &w->tcp;
+	struct dp_tcp_seg *g;
+	uint32_t idx = t->seg_free;
+
+	if (unlikely(idx == DP_TCP_NONE || s->q_len >= DP_TCP_SESSION_QUEUE)) {
+		rte_pktmbuf_free(c);
+		gc->drops[DP_DROP_TCP_QUEUE_FULL]++;
+		return pump(w, s, now, out, max);
+	}
+	g = &t->seg[idx];
+	t->seg_free = g->next;
+	t->seg_used++;
+	g->m = c;
+	g->sent_tsc = 0;
+	g->seq = p->tcp.seq;
+	g->end = p->tcp.seq + p->payload_len + ((p->tcp.flags & ST_TCP_FIN) ? 1 : 0);
+	g->next = DP_TCP_NONE;
+	g->l4_off = p->l4_off;
+	g->ts_off = p->tcp.ts_off;
+	g->sack_off = p->tcp.sack_off;
+	g->sack_count = p->tcp.sack_count;
+	g->ack = (p->tcp.flags & ST_TCP_ACK) != 0;
+	g->has_data = p->payload_len > 0;
+	if (s->q_tail == DP_TCP_NONE)
+		s->q_head = idx;
+	else
+		t->seg[s->q_tail].next = idx;
+	s->q_tail = idx;
+	if (s->q_unsent == DP_TCP_NONE)
+		s->q_unsent = idx;
+	s->q_len++;
+	return pump(w, s, now, out, max);
+}
+
+void dp_tcp_rewrite_rst(struct dp_worker *w, struct dp_tcp_sess *s, struct rte_mbuf *c,
+			const struct st_pkt *p)
+{
+	struct dp_tcp_seg g = {
+		.m = c, .l4_off = p->l4_off, .ts_off = p->tcp.ts_off,
+		.sack_off = p->tcp.sack_off, .sack_count = p->tcp.sack_count,
+		.ack = (p->tcp.flags & ST_TCP_ACK) != 0,
+	};
+
+	rewrite_seg(s, &g);
+	sess_remove(&w->tcp, s);
+}
+
+/* Frees the queued segments the shadow has acknowledged up to ack. */
+static void q_ack(struct dp_tcp_table *t, struct dp_tcp_sess *s, uint32_t ack)
+{
+	while (s->q_head != DP_TCP_NONE) {
+		uint32_t i = s->q_head;
+		struct dp_tcp_seg *g = &t->seg[i];
+
+		if (seq_after(g->end, ack))
+			break;
+		if (s->q_unsent == i)
+			s->q_unsent = g->next;
+		s->q_head = g->next;
+		if (s->q_head == DP_TCP_NONE)
+			s->q_tail = DP_TCP_NONE;
+		rte_pktmbuf_free(g->m);
+		g->m = NULL;
+		g->next = t->seg_free;
+		t->seg_free = i;
+		t->seg_used--;
+		s->q_len--;
+	}
 }
 
 /* Our pure ACK towards the shadow, from the client's address: everything
@@ -287,7 +428,6 @@ static struct rte_mbuf *gen_ack(struct dp_worker *w, const struct dp_tcp_sess *s
 		v32 = rte_cpu_to_be_32(s->s_tsval);
 		memcpy(tcp + 28, &v32, 4);
 	}
-	/* The L3 header: find it after the L2 header kept in the template. */
 	ip = b + s->l3_off;
 	if ((ip[0] >> 4) == 4) {
 		uint16_t ihl = (uint16_t)((ip[0] & 0xf) * 4);
@@ -309,6 +449,21 @@ static struct rte_mbuf *gen_ack(struct dp_worker *w, const struct dp_tcp_sess *s
 	memcpy(tcp + 16, &csum, 2);
 	w->cnt.tcp_acks++;
 	return m;
+}
+
+/* The oldest unacknowledged segment, sent again. */
+static struct rte_mbuf *retransmit(struct dp_worker *w, struct dp_tcp_sess *s, uint64_t now)
+{
+	struct dp_tcp_seg *g;
+	struct rte_mbuf *c;
+
+	if (s->q_head == DP_TCP_NONE || s->q_head == s->q_unsent)
+		return NULL;
+	g = &w->tcp.seg[s->q_head];
+	c = send_seg(w, s, g, now);
+	if (c != NULL)
+		w->cnt.tcp_retrans++;
+	return c;
 }
 
 uint16_t dp_tcp_shadow(struct dp_worker *w, uint32_t port_groups, const struct st_flow_key *k,
@@ -339,31 +494,34 @@ uint16_t dp_tcp_shadow(struct dp_worker *w, uint32_t port_groups, const struct s
 			s->ts_ok = s->ts_ok && (p->tcp.opts & ST_TCPOPT_F_TS);
 			if (p->tcp.opts & ST_TCPOPT_F_TS)
 				s->s_tsval = p->tcp.tsval;
+			s->wscale_ok = s->wscale_ok && (p->tcp.opts & ST_TCPOPT_F_WSCALE);
+			s->s_wscale = s->wscale_ok ? p->tcp.wscale : 0;
+			s->s_ack = p->tcp.ack;
+			s->s_wnd = p->tcp.win; /* never scaled in a SYN-ACK */
 			s->state = DP_TCP_ESTABLISHED;
 		}
 		/* The first time, or again if our ACK was lost. */
 		if ((out[n] = gen_ack(w, s)) != NULL)
 			n++;
-		/* What the client sent meanwhile can go now. */
-		for (uint8_t i = 0; i < s->n_held; i++) {
-			struct rte_mbuf *c = s->held[i];
-			struct st_pkt hp;
-
-			if (n == max || st_pkt_parse(rte_pktmbuf_mtod(c, uint8_t *),
-						     rte_pktmbuf_data_len(c), &hp) < 0 ||
-			    hp.proto != ST_IPPROTO_TCP || !(hp.flags & ST_PKT_F_L4)) {
-				rte_pktmbuf_free(c);
-				continue;
-			}
-			rewrite_seg(s, rte_pktmbuf_mtod(c, uint8_t *), &hp);
-			dp_timing_open(w, k, hash, DP_TARGET_GROUP(s->group), &hp, c->pkt_len, now);
-			out[n++] = c;
-		}
-		s->n_held = 0;
-		return n;
+		return (uint16_t)(n + pump(w, s, now, out + n, (uint16_t)(max - n)));
 	}
 	if (s->state != DP_TCP_ESTABLISHED)
 		return 0;
+	if (fl & ST_TCP_ACK) {
+		uint32_t wnd = (uint32_t)p->tcp.win << s->s_wscale;
+
+		if (seq_after(p->tcp.ack, s->s_ack)) {
+			s->s_ack = p->tcp.ack;
+			s->dupacks = 0;
+			q_ack(&w->tcp, s, s->s_ack);
+		} else if (p->tcp.ack == s->s_ack && p->payload_len == 0 && !(fl & ST_TCP_FIN) &&
+			   wnd == s->s_wnd && s->q_head != DP_TCP_NONE && s->q_head != s->q_unsent) {
+			/* Three duplicates: the shadow is missing our oldest. */
+			if (++s->dupacks == 3 && (out[n] = retransmit(w, s, now)) != NULL)
+				n++;
+		}
+		s->s_wnd = wnd;
+	}
 	end = p->tcp.seq + p->payload_len + ((fl & ST_TCP_FIN) ? 1 : 0);
 	if (seq_after(end, s->s_nxt))
 		s->s_nxt = end;
@@ -371,25 +529,45 @@ uint16_t dp_tcp_shadow(struct dp_worker *w, uint32_t port_groups, const struct s
 		s->s_tsval = p->tcp.tsval;
 	if (fl & ST_TCP_FIN)
 		s->fin_s = 1;
-	if ((p->payload_len > 0 || (fl & ST_TCP_FIN)) && (out[n] = gen_ack(w, s)) != NULL)
+	if ((p->payload_len > 0 || (fl & ST_TCP_FIN)) && n < max && (out[n] = gen_ack(w, s)) != NULL)
 		n++;
-	return n;
+	return (uint16_t)(n + pump(w, s, now, out + n, (uint16_t)(max - n)));
 }
 
 void dp_tcp_scan(struct dp_worker *w, uint64_t now, uint32_t budget)
 {
 	struct dp_tcp_table *t = &w->tcp;
 	const uint64_t idle = w->app->idle_cyc;
-	const uint64_t linger = w->app->tsc_hz * (FIN_LINGER_NS / 1000000000ULL);
+	const uint64_t linger = w->app->tsc_hz / 1000 * FIN_LINGER_MS;
+	const uint64_t rto = w->app->tsc_hz / 1000 * RTO_MS;
 
 	while (budget-- > 0) {
 		struct dp_tcp_sess *s = &t->e[t->scan];
 
-		if (s->state != DP_TCP_FREE &&
-		    (now - s->last_tsc > idle ||
-		     (s->fin_c && s->fin_s && now - s->last_tsc > linger))) {
-			sess_remove(t, s);
-			continue; /* an entry may have moved into this slot */
+		if (s->state != DP_TCP_FREE) {
+			if (now - s->last_tsc > idle ||
+			    (s->fin_c && s->fin_s && s->q_len == 0 && now - s->last_tsc > linger)) {
+				sess_remove(t, s);
+				continue; /* an entry may have moved into this slot */
+			}
+			if (s->state == DP_TCP_ESTABLISHED && s->q_head != DP_TCP_NONE) {
+				struct rte_mbuf *out[8];
+				uint16_t n = 0, sent;
+				const struct dp_tcp_seg *head = &t->seg[s->q_head];
+
+				if (head->sent_tsc != 0 && now - head->sent_tsc > rto)
+					if ((out[n] = retransmit(w, s, now)) != NULL)
+						n++;
+				n = (uint16_t)(n + pump(w, s, now, out + n, (uint16_t)(RTE_DIM(out) - n)));
+				if (n > 0) {
+					sent = rte_eth_tx_burst(w->app->groups[s->group].port_id,
+								w->queue, out, n);
+					if (sent < n) {
+						w->cnt.group[s->group].drops[DP_DROP_TX_FULL] += n - sent;
+						rte_pktmbuf_free_bulk(out + sent, n - sent);
+					}
+				}
+			}
 		}
 		t->scan = (t->scan + 1) & t->mask;
 	}

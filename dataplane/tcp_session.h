@@ -1,14 +1,22 @@
 /* TCP session shadowing: a shadow's TCP stack only takes mirrored segments
- * that are coherent with its own byte stream. Per shadowed session the
- * worker learns the shadow's ISN from its SYN-ACK (absorbed), rewrites on
- * every copied client segment the acknowledgement number to what the shadow
- * has sent, the timestamp echo to the shadow's latest TSval, strips SACK
- * blocks (they describe production's stream), and acknowledges the
- * shadow's data itself so it never stalls on acknowledgements the client
- * gave to production. Client segments that arrive before the shadow's
- * SYN-ACK are held (a few per session) and sent once it comes. Flows whose
- * SYN was not seen are not shadowed (tcp_midstream).
- *
+ * that are coherent with its own byte stream, and it cannot be made to take
+ * more than its own window. Per shadowed session the worker
+ *  - learns the shadow's ISN from its SYN-ACK (absorbed, like everything
+ *    the shadow sends);
+ *  - keeps a private copy of each client segment in a per-session queue
+ *    (copies from their own pool: production's buffers are never held) and
+ *    sends it when the shadow's window allows, with the acknowledgement
+ *    number moved to what the shadow has sent, the timestamp echo set to the
+ *    shadow's latest TSval and SACK blocks (production's) stripped;
+ *  - frees a copy when the shadow acknowledges it, and sends it again after
+ *    three duplicate ACKs or a timeout: a copy lost on the way, or beyond a
+ *    window that production's stack had but the shadow's did not, is
+ *    recovered;
+ *  - acknowledges the shadow's data itself, so the shadow never stalls on
+ *    acknowledgements the client gave production;
+ *  - does not copy the client's pure ACKs (they acknowledge production's
+ *    bytes), and does not shadow flows whose SYN it did not see
+ *    (tcp_midstream).
  * Datapath: one table per worker, fixed capacity, no lock. */
 #ifndef DP_TCP_SESSION_H
 #define DP_TCP_SESSION_H
@@ -21,8 +29,9 @@
 #include "flow.h"
 #include "packet.h"
 
-#define DP_TCP_HOLD 8		/* client segments held before the SYN-ACK */
 #define DP_TCP_TEMPLATE 128	/* L2 + L3 header bytes kept for our ACKs */
+#define DP_TCP_NONE UINT32_MAX
+#define DP_TCP_SESSION_QUEUE 2048	/* segments one session may keep */
 
 enum dp_tcp_state {
 	DP_TCP_FREE = 0,
@@ -30,23 +39,44 @@ enum dp_tcp_state {
 	DP_TCP_ESTABLISHED,
 };
 
+/* A queued client segment: a private copy and where to rewrite it. */
+struct dp_tcp_seg {
+	struct rte_mbuf *m;
+	uint64_t sent_tsc;	/* last sent, 0: not yet */
+	uint32_t seq, end;	/* client sequence space; end includes FIN */
+	uint32_t next;		/* next in the session's queue, or the free list */
+	uint16_t l4_off;
+	uint16_t ts_off;	/* TS option, 0 none */
+	uint16_t sack_off;	/* SACK option still to strip, 0 none */
+	uint8_t sack_count;
+	uint8_t ack;		/* the ACK flag is set */
+	uint8_t has_data;	/* payload, not only a FIN: a request to time */
+};
+
 struct dp_tcp_sess {
 	struct st_flow_key key;
-	uint32_t hash;
+	uint32_t hash;		/* of the session: flow hash mixed with the group */
+	uint32_t fhash;		/* the flow hash */
 	uint8_t state;
 	uint8_t group;
 	uint8_t ts_ok;		/* timestamps negotiated (both SYNs had them) */
-	uint8_t n_held;
+	uint8_t s_wscale;	/* the shadow's window scale */
+	uint8_t wscale_ok;	/* both SYNs had window scale */
+	uint8_t dupacks;
+	uint8_t fin_c, fin_s;
 	uint32_t c_nxt;		/* next client sequence number (client space) */
 	uint32_t s_nxt;		/* next shadow sequence number (shadow space) */
+	uint32_t s_ack;		/* what the shadow acknowledged (client space) */
+	uint32_t s_wnd;		/* the shadow's window, scaled, bytes */
 	uint32_t s_tsval;	/* the shadow's latest TSval */
 	uint32_t c_tsval;	/* the client's latest TSval */
 	uint16_t c_win;		/* the client's latest window, as on the wire */
 	uint16_t hdr_len;	/* template: headers of the copies up to the TCP ports */
 	uint16_t l3_off;	/* where the IP header starts in the template */
-	uint8_t fin_c, fin_s;
+	uint16_t q_len;
+	uint32_t q_head, q_tail; /* queued segments, oldest first */
+	uint32_t q_unsent;	/* first never-sent segment, DP_TCP_NONE: none */
 	uint64_t last_tsc;
-	struct rte_mbuf *held[DP_TCP_HOLD];
 	uint8_t hdr[DP_TCP_TEMPLATE];
 };
 
@@ -56,25 +86,31 @@ struct dp_tcp_table {
 	uint32_t n;
 	uint32_t max;
 	uint32_t scan;
+	struct dp_tcp_seg *seg;	/* segment nodes */
+	uint32_t seg_free;	/* free list head */
+	uint32_t seg_used;
 };
 
 struct dp_worker;
-struct dp_group;
 struct dp_group_counters;
 
-int dp_tcp_init(struct dp_tcp_table *t, uint32_t max_sessions, int socket);
-/* Frees held mbufs and the table. */
+/* Room for max_sessions sessions and max_segments queued segments on a
+ * NUMA socket. Returns 0 or -ENOMEM. */
+int dp_tcp_init(struct dp_tcp_table *t, uint32_t max_sessions, uint32_t max_segments,
+		int socket);
+/* Frees queued copies and the table. */
 void dp_tcp_fini(struct dp_tcp_table *t);
 
-/* Outcome of dp_tcp_copy for a client segment selected for a group. */
+/* Outcome of dp_tcp_client for a client segment selected for a group. */
 enum dp_tcp_verdict {
-	DP_TCP_SEND,		/* make the copy (rewritten by dp_tcp_rewrite) */
-	DP_TCP_SEND_PLAIN,	/* make the copy as is (the SYN) */
-	DP_TCP_SKIP,		/* no copy: counted under the reason returned */
+	DP_TCP_SEND_PLAIN,	/* the SYN: copy as is, then dp_tcp_template */
+	DP_TCP_QUEUE,		/* copy privately into the queue: dp_tcp_enqueue */
+	DP_TCP_SEND_RST,	/* the client's RST: copy, dp_tcp_rewrite_rst, send */
+	DP_TCP_SKIP,		/* no copy; *reason a drop reason, or -1 for none */
 };
 
 /* Decides what happens to a client TCP segment selected for group g and
- * updates the session; on DP_TCP_SKIP *reason is a drop reason. */
+ * updates the session. */
 enum dp_tcp_verdict dp_tcp_client(struct dp_worker *w, int g, const struct st_flow_key *k,
 				  uint32_t hash, const struct st_pkt *p, uint64_t now,
 				  int *reason, struct dp_tcp_sess **sess);
@@ -83,20 +119,28 @@ enum dp_tcp_verdict dp_tcp_client(struct dp_worker *w, int g, const struct st_fl
  * as the template of the ACKs the dataplane sends the shadow. */
 void dp_tcp_template(struct dp_tcp_sess *s, const struct rte_mbuf *c, const struct st_pkt *p);
 
-/* Rewrites a private copy c (headers as in p) for session s, or holds it
- * while the shadow's SYN-ACK is awaited. Returns true when c is to be sent
- * now, false when it was held or dropped (counted in gc). */
-bool dp_tcp_rewrite(struct dp_worker *w, struct dp_tcp_sess *s, struct rte_mbuf *c,
-		    const struct st_pkt *p, struct dp_group_counters *gc);
+/* Queues a private copy c of a client segment (headers as in p) and sends
+ * what the shadow's window allows into out (at most max). Returns the
+ * number placed in out; c belongs to the queue (or was freed and counted
+ * in gc when the queue is full). */
+uint16_t dp_tcp_enqueue(struct dp_worker *w, struct dp_tcp_sess *s, struct rte_mbuf *c,
+			const struct st_pkt *p, struct dp_group_counters *gc, uint64_t now,
+			struct rte_mbuf **out, uint16_t max);
+
+/* The client's RST, moved into the shadow's space; the session ends. */
+void dp_tcp_rewrite_rst(struct dp_worker *w, struct dp_tcp_sess *s, struct rte_mbuf *c,
+			const struct st_pkt *p);
 
 /* A segment from a shadow on a port whose groups are port_groups: updates
- * the session, queues our ACK and released held copies into out (up to
- * max), returns how many. */
+ * the session, frees what it acknowledges, places our ACK and the segments
+ * the window now allows (or a retransmission) into out (up to max).
+ * Returns how many. */
 uint16_t dp_tcp_shadow(struct dp_worker *w, uint32_t port_groups, const struct st_flow_key *k,
 		       uint32_t hash, const struct st_pkt *p, uint64_t now,
 		       struct rte_mbuf **out, uint16_t max);
 
-/* Forgets sessions idle past the idle timeout; up to budget slots. */
+/* Looks at up to budget sessions: retransmits after a timeout, sends what
+ * waits for nothing but a chance, forgets idle sessions. */
 void dp_tcp_scan(struct dp_worker *w, uint64_t now, uint32_t budget);
 
 #endif

@@ -156,9 +156,10 @@ void dp_timing_c2s(struct dp_worker *w, struct rte_mbuf **pkts,
 	}
 }
 
-void dp_timing_open(struct dp_worker *w, const struct st_flow_key *k, uint32_t hash,
-		    int target, const struct st_pkt *p, uint32_t bytes, uint64_t now)
+void dp_timing_open_data(struct dp_worker *w, const struct st_flow_key *k, uint32_t hash,
+			 int target, uint32_t bytes, uint64_t now)
 {
+	struct dp_tstats *ts;
 	struct dp_flow *f;
 	bool added;
 
@@ -170,7 +171,13 @@ void dp_timing_open(struct dp_worker *w, const struct st_flow_key *k, uint32_t h
 		return;
 	}
 	f->last_tsc = now;
-	open_request(w, f, target, p, bytes, now);
+	f->targets |= (uint16_t)(1u << target);
+	ts = tstats(w, target);
+	ts->tx_pkts++;
+	ts->tx_bytes += bytes;
+	ts->requests++;
+	if (f->pend[target].req_tsc == 0)
+		f->pend[target].req_tsc = now;
 }
 
 static inline void record(struct st_hist *h, uint64_t now, uint64_t then, uint64_t ns_per_cyc_q32)

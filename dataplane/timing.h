@@ -67,10 +67,11 @@ void dp_timing_c2s(struct dp_worker *w, struct rte_mbuf **pkts,
 		   const struct dp_pktinfo *info, uint16_t n, int to_prod, int synthetic,
 		   uint64_t now);
 
-/* Opens a request towards one target for a packet sent later than its
- * burst (a TCP segment held until the shadow's SYN-ACK). */
-void dp_timing_open(struct dp_worker *w, const struct st_flow_key *k, uint32_t hash,
-		    int target, const struct st_pkt *p, uint32_t bytes, uint64_t now);
+/* Opens a request towards one target for data sent apart from its burst
+ * (a TCP segment sent from a session's queue when the shadow's window
+ * allowed). */
+void dp_timing_open_data(struct dp_worker *w, const struct st_flow_key *k, uint32_t hash,
+			 int target, uint32_t bytes, uint64_t now);
 
 /* Server->client packets received from a target (DP_TARGET_PROD, or
  * DP_TARGET_GROUP(g) with g < 0 meaning "whichever group of this port the

@@ -45,7 +45,8 @@ static void shadow_input(struct dp_worker *w, int port_idx, struct rte_mbuf **pk
 {
 	struct dp_app *app = w->app;
 	struct dp_neigh_table *nt = &app->neigh[port_idx];
-	/* Neighbour answers, our TCP ACKs and released held segments. */
+	/* Neighbour answers, our TCP ACKs and queued segments the shadows'
+	 * ACKs let go. */
 	struct rte_mbuf *replies[DP_BURST * 3], *done[DP_BURST];
 	uint16_t nr = 0, nd = 0;
 
@@ -55,8 +56,9 @@ static void shadow_input(struct dp_worker *w, int port_idx, struct rte_mbuf **pk
 		const struct st_pkt *p = &info[i].p;
 		int rc;
 
-		/* Room for a neighbour answer, or an ACK and every held segment. */
-		if (RTE_DIM(replies) - nr < DP_TCP_HOLD + 2) {
+		/* Room for a neighbour answer, or an ACK and a few segments
+		 * (more wait in their queue for the next chance). */
+		if (RTE_DIM(replies) - nr < 16) {
 			tx_or_drop(w, port_idx, app->ports[port_idx].id, replies, nr);
 			nr = 0;
 		}

@@ -57,9 +57,11 @@ def pcap_times(path):
 
 
 def run(wd, name, pcap, args, timeout=60):
+    # The TX lcore on CPU 0 and the (mostly sleeping) main lcore on CPU 1:
+    # the other DPDK tests poll on CPU 1.
     out = os.path.join(wd, name + ".pcap")
     cmd = [LG] + stlib.eal_args("lgr%s%d" % (name, os.getpid()), ["net_pcap0,tx_pcap=%s" % out],
-                                lcores="0@0,1@1", mem=256) + \
+                                lcores="0@1,1@0", mem=256) + \
         ["--", "--pcap", pcap, "--json", "--no-progress"] + args
     _, so, se = stlib.run(cmd, timeout=timeout)
     print(se)
@@ -103,6 +105,26 @@ def profile_attempt(wd, pcap, prof, attempt):
     return worst_s < 0.02 and worst_p < 0.02 and sum(res["drops"].values()) == 0, why
 
 
+def poisson_attempt(wd, pcap, attempt):
+    res, out = run(wd, "poisson%d" % attempt, pcap, ["--pps", "20000", "--poisson", "--duration", "2s",
+                                                     "--seed", str(7 + attempt)])
+    n = res["sent_pkts"]
+    ts = pcap_times(out)
+    os.unlink(out)
+    gaps = [b - a for a, b in zip(ts, ts[1:])]
+    mean = sum(gaps) / len(gaps)
+    sd = math.sqrt(sum((g - mean) ** 2 for g in gaps) / len(gaps))
+    # Quantiles of an exponential: P(gap < m ln 2) = 1/2, P(gap < m ln 4) =
+    # 3/4; deterministic pacing would give 0 and 1.
+    q50 = sum(1 for g in gaps if g < mean * math.log(2)) / len(gaps)
+    q75 = sum(1 for g in gaps if g < mean * math.log(4)) / len(gaps)
+    why = "%d packets in 2 s, mean gap %.1f us, cv %.2f, %.1f%% under the median, %.1f%% under the " \
+          "upper quartile, send lag p99 %.1f us" % (n, mean * 1e6, sd / mean, 100 * q50, 100 * q75,
+                                                   res["lag_ns"]["p99"] / 1e3)
+    return (abs(n - 40000) < 5 * math.sqrt(40000) and abs(mean - 50e-6) < 2.5e-6 and 0.8 < sd / mean < 1.6 and
+            0.46 < q50 < 0.54 and 0.72 < q75 < 0.78), why
+
+
 def main():
     wd = stlib.workdir("loadgen-rate")
     pcap = os.path.join(wd, "in.pcap")
@@ -127,27 +149,17 @@ def main():
         print("attempt %d missed: %s" % (attempt, why))
     stlib.check(ok, "profile: followed within 2%% per 100 ms interval (%s)" % why)
 
-    res, out = run(wd, "poisson", pcap, ["--pps", "20000", "--poisson", "--duration", "2s", "--seed", "7"])
-    n = res["sent_pkts"]
-    stlib.check(abs(n - 40000) < 5 * math.sqrt(40000), "poisson: %d packets in 2 s at 20 kpps (within 5 sd)" % n)
-    ts = pcap_times(out)
-    gaps = [b - a for a, b in zip(ts, ts[1:])]
-    mean = sum(gaps) / len(gaps)
-    sd = math.sqrt(sum((g - mean) ** 2 for g in gaps) / len(gaps))
-    # Quantiles of an exponential: P(gap < m ln 2) = 1/2, P(gap < m ln 4) =
-    # 3/4. They hold even if the machine stalls the sender once or twice
-    # (which would inflate the variance).
-    q50 = sum(1 for g in gaps if g < mean * math.log(2)) / len(gaps)
-    q75 = sum(1 for g in gaps if g < mean * math.log(4)) / len(gaps)
-    stlib.check(abs(mean - 50e-6) < 2.5e-6 and 0.8 < sd / mean < 1.6 and 0.46 < q50 < 0.54 and
-                0.72 < q75 < 0.78,
-                "poisson: exponential gaps, mean %.1f us, cv %.2f, %.1f%% under the median, %.1f%% under "
-                "the upper quartile" % (mean * 1e6, sd / mean, 100 * q50, 100 * q75))
+    for attempt in range(1, 4):
+        ok, why = poisson_attempt(wd, pcap, attempt)
+        if ok:
+            break
+        print("attempt %d missed: %s" % (attempt, why))
+    stlib.check(ok, "poisson: exponential gaps at 20 kpps (%s)" % why)
 
     big = os.path.join(wd, "big.pcap")
     wrpcap(big, [Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02") /
                  IP(src="198.18.0.%d" % (i + 1), dst="198.18.10.53") / UDP(sport=1000 + i, dport=53) /
-                 Raw(b"y" * (958 - 42)) for i in range(16)])
+                 Raw(b"y" * (1000 - 42)) for i in range(16)])
     res, out = run(wd, "mbps", big, ["--mbps", "40", "--duration", "1s"])
     stlib.check(abs(res["achieved_mbps"] - 40) < 0.4 and res["sent_pkts"] == 5000,
                 "--mbps 40 with 1000-byte frames: %.2f Mbps, %d packets" % (res["achieved_mbps"], res["sent_pkts"]))
