@@ -155,6 +155,26 @@ share = %g
                     "1 MB POSTs: every body arrived whole at the shadow (%d of %d)" % (len(whole), len(want)))
         tcp = kpisub.request(ctl_ep, {"cmd": "stats"})["tcp"]
         print("after POSTs:", tcp)
+
+        # 3b. The path to the shadow loses 3% of what we send it: the
+        # session queues resend, and the bodies still arrive whole.
+        netns.sh("ip netns exec %s nft add table inet loss" % shd)
+        netns.sh("ip netns exec %s nft 'add chain inet loss in { type filter hook input priority 0; }'" % shd)
+        netns.sh("ip netns exec %s nft add rule inet loss in tcp dport 80 numgen random mod 100 '<' 3 drop" % shd)
+        open(post_log, "w").close()
+        r = http(cli, "post", SERVER, 20, 256 << 10)
+        stlib.check(r["bad"] == 0, "lossy shadow path: production answered all %d" % r["ok"])
+        time.sleep(3.0)
+        s = by_port(nginx.read_log(post_log))
+        want = [port for port in r["ports"] if selected(port)]
+        whole = [port for port in want if [ln for _, _, ln in s.get(port, [])] == [256 << 10]]
+        tcp2 = kpisub.request(ctl_ep, {"cmd": "stats"})["tcp"]
+        print("after lossy POSTs:", tcp2)
+        stlib.check(len(whole) == len(want), "lossy shadow path: every body arrived whole (%d of %d)"
+                    % (len(whole), len(want)))
+        stlib.check(tcp2["retransmits"] > tcp["retransmits"], "lossy shadow path: lost copies were resent (%d)"
+                    % (tcp2["retransmits"] - tcp["retransmits"]))
+        netns.sh("ip netns exec %s nft delete table inet loss" % shd)
         spost.terminate()
         spost.wait(timeout=10)
 
