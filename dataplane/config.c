@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include <pcap/pcap.h>
 #include <rte_cfgfile.h>
 
 #include "config.h"
@@ -661,6 +662,26 @@ int dp_config_validate(const struct dp_config *cfg, struct st_perr *err)
 		if (s->n_instances > 0 && s->has_dst_mac)
 			return fail(err, -EINVAL, sec, "dst_mac",
 				    "give MACs per instance (ADDR@MAC) when instances are listed");
+		if (s->filter[0] != '\0') {
+			/* Compiled again with rte_bpf at start; checked here so a
+			 * typo stops the program before the EAL and the ports. */
+			pcap_t *pc = pcap_open_dead(DLT_EN10MB, 65535);
+			struct bpf_program prog;
+			int bad;
+
+			if (pc == NULL)
+				return fail(err, -ENOMEM, sec, "filter", "libpcap: out of memory");
+			bad = pcap_compile(pc, &prog, s->filter, 1, PCAP_NETMASK_UNKNOWN) != 0;
+			if (bad) {
+				int rc = fail(err, -EINVAL, sec, "filter", "'%.60s': %.80s", s->filter,
+					      pcap_geterr(pc));
+
+				pcap_close(pc);
+				return rc;
+			}
+			pcap_freecode(&prog);
+			pcap_close(pc);
+		}
 		if (s->inject && cfg->inject_port[0] == '\0')
 			return fail(err, -EINVAL, sec, "inject",
 				    "needs [dataplane] inject_port");
@@ -692,8 +713,14 @@ void dp_config_print_reference(FILE *out, bool markdown)
 				fprintf(out, "%s%s\n", i ? "\n" : "", sec);
 			last = k->scope;
 		}
-		if (markdown)
-			fprintf(out, "| `%s` | `%s` | %s |\n", k->name, k->dflt, k->help);
+		if (markdown) {
+			/* Pipes in the text would end the table cell. */
+			fprintf(out, "| `%s` | %s%s%s | ", k->name, k->dflt[0] ? "`" : "",
+				k->dflt[0] ? k->dflt : "(none)", k->dflt[0] ? "`" : "");
+			for (const char *c = k->help; *c; c++)
+				fputs(*c == '|' ? "\\|" : (char[2]){ *c, 0 }, out);
+			fputs(" |\n", out);
+		}
 		else
 			fprintf(out, "  %-18s default '%s'\n      %s\n", k->name, k->dflt, k->help);
 	}

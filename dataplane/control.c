@@ -23,6 +23,7 @@ int dp_control_init(struct dp_control *c, void *zctx)
 	st_wbuf_init(&c->out);
 	if (!msgpack_zone_init(&c->zone, 4096))
 		return -ENOMEM;
+	c->inited = true;
 	c->rep = zmq_socket(zctx, ZMQ_REP);
 	if (c->rep == NULL) {
 		ST_ERR("zmq_socket: %s", zmq_strerror(zmq_errno()));
@@ -44,11 +45,14 @@ int dp_control_bind(struct dp_control *c, const char *endpoint)
 
 void dp_control_fini(struct dp_control *c)
 {
+	if (!c->inited)
+		return;
 	if (c->rep != NULL)
 		zmq_close(c->rep);
 	c->rep = NULL;
 	msgpack_zone_destroy(&c->zone);
 	st_wbuf_free(&c->out);
+	c->inited = false;
 }
 
 static void pack_str(msgpack_packer *pk, const char *s)

@@ -6,6 +6,8 @@
 #ifndef DP_CONTROL_H
 #define DP_CONTROL_H
 
+#include <stdbool.h>
+
 #include <msgpack.h>
 
 #include "dataplane.h"
@@ -19,6 +21,7 @@ struct dp_control {
 	struct st_wbuf out;
 	uint64_t handled;
 	uint64_t rejected;
+	bool inited;
 };
 
 /* Creates the REP socket (bound later by dp_control_bind, after CURVE).

@@ -393,8 +393,11 @@ static int wait_reply(void *sock, void *mon, const struct ctl_opts *o,
 			char ev[256];
 
 			while ((rc = st_zsec_monitor_read(mon, ev, sizeof(ev))) > 0)
-				if (rc == ST_ZSEC_EV_FAILED)
+				if (rc == ST_ZSEC_EV_FAILED ||
+				    rc == ST_ZSEC_EV_RETRY)
 					snprintf(why, sizeof(why), "%s", ev);
+				else if (rc == ST_ZSEC_EV_OK)
+					why[0] = '\0';
 		}
 		if (items[0].revents & ZMQ_POLLIN)
 			break;
@@ -487,8 +490,9 @@ static int exchange(const struct ctl_opts *o, const struct st_wbuf *req,
 			fprintf(stderr, PROG ": %s\n", err.msg);
 			goto out;
 		}
-		mon = st_zsec_monitor_open(ctx, sock);
 	}
+	/* Best effort: without it a timeout just cannot say why. */
+	mon = st_zsec_monitor_open(ctx, sock);
 	if (zmq_connect(sock, o->endpoint) != 0) {
 		fprintf(stderr, PROG ": connect %s: %s\n", o->endpoint,
 			zmq_strerror(errno));

@@ -1,0 +1,210 @@
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kpisim.h"
+#include "parse.h"
+
+int ks_init(struct ks_sim *s, uint64_t seed, const char *service, const char *src)
+{
+	memset(s, 0, sizeof(*s));
+	s->rng = seed * 0x9e3779b97f4a7c15ULL + 0x2545f4914f6cdd1dULL;
+	snprintf(s->service, sizeof(s->service), "%s", service);
+	snprintf(s->src, sizeof(s->src), "%s", src);
+	/* The dataplane's layout (dataplane/timing.h). */
+	s->h = st_hist_create(1, 60LL * 1000 * 1000 * 1000, 3);
+	s->enc_cap = 1 << 16;
+	s->enc = malloc(s->enc_cap);
+	if (s->h == NULL || s->enc == NULL) {
+		ks_free(s);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+void ks_free(struct ks_sim *s)
+{
+	st_hist_destroy(s->h);
+	free(s->enc);
+	s->h = NULL;
+	s->enc = NULL;
+}
+
+static uint64_t next(struct ks_sim *s)
+{
+	/* xorshift64* */
+	s->rng ^= s->rng >> 12;
+	s->rng ^= s->rng << 25;
+	s->rng ^= s->rng >> 27;
+	return s->rng * 2685821657736338717ULL;
+}
+
+double ks_uniform(struct ks_sim *s)
+{
+	return ((double)(next(s) >> 11) + 0.5) / 9007199254740992.0;
+}
+
+static double normal(struct ks_sim *s)
+{
+	return sqrt(-2 * log(ks_uniform(s))) * cos(2 * M_PI * ks_uniform(s));
+}
+
+static uint64_t poisson(struct ks_sim *s, double lam)
+{
+	double x;
+
+	if (lam <= 0)
+		return 0;
+	if (lam < 30) {
+		double l = exp(-lam), p = 1;
+		uint64_t k = 0;
+
+		do {
+			k++;
+			p *= ks_uniform(s);
+		} while (p > l);
+		return k - 1;
+	}
+	x = lam + sqrt(lam) * normal(s) + 0.5;
+	return x < 0 ? 0 : (uint64_t)x;
+}
+
+static uint64_t binomial(struct ks_sim *s, uint64_t n, double p)
+{
+	uint64_t k = 0;
+
+	if (p <= 0 || n == 0)
+		return 0;
+	if ((double)n * p < 30 && n < 100000) {
+		/* Poisson is what a rare per-request event gives. */
+		k = poisson(s, (double)n * p);
+		return k > n ? n : k;
+	}
+	k = (uint64_t)fmax(0, (double)n * p + sqrt((double)n * p * (1 - p)) * normal(s) + 0.5);
+	return k > n ? n : k;
+}
+
+/* Latency at CDF position u: M/M/1 sojourn Exp(mu - lam) after d0, and a
+ * tail regression that stretches the top 5% up to `tail` times. */
+static double at_u(const struct ks_target *t, double lam, double u)
+{
+	double theta = t->mu - lam, v, g;
+
+	if (theta <= 1e-9)
+		theta = 1e-9;
+	v = t->d0 - log1p(-u) / theta;
+	if (t->tail > 1 && u > 0.95) {
+		g = 1 + (t->tail - 1) * fmin(1, (u - 0.95) / 0.04);
+		v *= g;
+	}
+	return v;
+}
+
+double ks_quantile(const struct ks_target *t, double lam, double q)
+{
+	return at_u(t, lam, q);
+}
+
+int ks_snapshot(struct ks_sim *s, const struct ks_target *t, uint64_t t0,
+		uint64_t t1, struct st_wbuf *out, char *topic, size_t topic_len)
+{
+	double secs = (double)(t1 - t0) / 1e9, lam = t->lam;
+	struct st_kpi k;
+	uint64_t n, to, rst, ok;
+	size_t len;
+	int rc;
+
+	if (t->lam_jitter > 0)
+		lam *= fmax(0.05, 1 + t->lam_jitter * normal(s));
+	n = poisson(s, lam * t->instances * secs);
+	to = binomial(s, n, t->timeout);
+	rst = binomial(s, n - to, t->err);
+	ok = n - to - rst;
+	st_hist_reset(s->h);
+	for (uint64_t i = 0; i < ok; i++)
+		st_hist_record(s->h, (int64_t)(at_u(t, lam, ks_uniform(s)) * 1e9));
+	rc = st_hist_encode_v2(s->h, s->enc, s->enc_cap, &len);
+	if (rc != 0)
+		return rc;
+	memset(&k, 0, sizeof(k));
+	k.seq = ++s->seq;
+	snprintf(k.src, sizeof(k.src), "%s", s->src);
+	snprintf(k.service, sizeof(k.service), "%s", s->service);
+	snprintf(k.target, sizeof(k.target), "%s", t->name);
+	k.role = t->role;
+	k.instances = t->instances;
+	k.t0 = t0;
+	k.t1 = t1;
+	k.pkts = n * 2;
+	k.bytes = n * 300;
+	k.rx_pkts = ok * 2;
+	k.rx_bytes = ok * 1200;
+	k.requests = n;
+	k.responses = ok + rst;
+	k.timeouts = to;
+	k.resets = rst;
+	k.lat = s->enc;
+	k.lat_len = len;
+	if (t->role == ST_ROLE_LOADGEN)
+		k.offered_rps = t->lam * t->instances;
+	rc = st_kpi_encode(&k, out);
+	if (rc != 0)
+		return rc;
+	rc = st_kpi_topic(&k, topic, topic_len);
+	return rc < 0 ? rc : 0;
+}
+
+int ks_target_parse(const char *spec, struct ks_target *t)
+{
+	char buf[512], *save = NULL, *tok;
+	struct st_perr pe;
+	uint64_t ns;
+
+	memset(t, 0, sizeof(*t));
+	snprintf(t->name, sizeof(t->name), "prod");
+	t->role = ST_ROLE_PROD;
+	t->instances = 1;
+	t->lam = 100;
+	t->mu = 200;
+	t->d0 = 1e-3;
+	t->tail = 1;
+	if (strlen(spec) >= sizeof(buf))
+		return -EINVAL;
+	snprintf(buf, sizeof(buf), "%s", spec);
+	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		char *eq = strchr(tok, '=');
+		const char *v;
+
+		if (eq == NULL)
+			return -EINVAL;
+		*eq = '\0';
+		v = eq + 1;
+		if (strcmp(tok, "name") == 0)
+			snprintf(t->name, sizeof(t->name), "%s", v);
+		else if (strcmp(tok, "role") == 0) {
+			if (st_role_from_str(v, strlen(v), &t->role) != 0)
+				return -EINVAL;
+		} else if (strcmp(tok, "instances") == 0)
+			t->instances = (uint32_t)atoi(v);
+		else if (strcmp(tok, "lam") == 0)
+			t->lam = atof(v);
+		else if (strcmp(tok, "jitter") == 0)
+			t->lam_jitter = atof(v);
+		else if (strcmp(tok, "mu") == 0)
+			t->mu = atof(v);
+		else if (strcmp(tok, "d0") == 0) {
+			if (st_parse_duration(v, 0, 3600ULL * 1000000000, &ns, &pe) != 0)
+				return -EINVAL;
+			t->d0 = (double)ns / 1e9;
+		} else if (strcmp(tok, "tail") == 0)
+			t->tail = atof(v);
+		else if (strcmp(tok, "err") == 0)
+			t->err = atof(v);
+		else if (strcmp(tok, "timeout") == 0)
+			t->timeout = atof(v);
+		else
+			return -EINVAL;
+	}
+	return t->instances > 0 && t->mu > 0 ? 0 : -EINVAL;
+}

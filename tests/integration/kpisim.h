@@ -1,0 +1,59 @@
+/* Seeded KPI snapshots from known distributions, for the analyzer's tests
+ * and benchmark. Each target is a group of instances that each queue on
+ * their own (M/M/1 at the per-instance rate, as behind a load balancer)
+ * with a true capacity mu, a fixed latency d0, and optionally a tail
+ * regression that leaves the median alone. Knowing mu, a test can check
+ * that a recommendation meets the SLO under the true capacity. */
+#ifndef ST_KPISIM_H
+#define ST_KPISIM_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "hist.h"
+#include "wire.h"
+
+struct ks_target {
+	char name[ST_WIRE_NAME_MAX];
+	enum st_role role;
+	uint32_t instances;
+	double lam;		/* requests per second per instance */
+	double lam_jitter;	/* relative sd of the per-window load */
+	double mu;		/* true capacity per instance, rps */
+	double d0;		/* fixed latency, s */
+	double tail;		/* 1: none; k: p99 k times, p50 unchanged */
+	double err;		/* reset probability per request */
+	double timeout;		/* timeout probability per request */
+};
+
+struct ks_sim {
+	uint64_t rng;
+	char service[ST_WIRE_NAME_MAX];
+	char src[ST_WIRE_NAME_MAX];
+	uint64_t seq;
+	struct st_hist *h;
+	uint8_t *enc;
+	size_t enc_cap;
+};
+
+/* Returns 0 or -ENOMEM. */
+int ks_init(struct ks_sim *s, uint64_t seed, const char *service, const char *src);
+void ks_free(struct ks_sim *s);
+
+double ks_uniform(struct ks_sim *s);
+
+/* The q-quantile (s) of a target's latency at its per-instance rate lam
+ * (the true distribution, for checks). */
+double ks_quantile(const struct ks_target *t, double lam, double q);
+
+/* One snapshot of target t over [t0, t1] (ns): samples the request count,
+ * errors and latencies, encodes the histogram and the msgpack map into out
+ * and the topic into topic. Returns 0 or a negative errno. */
+int ks_snapshot(struct ks_sim *s, const struct ks_target *t, uint64_t t0,
+		uint64_t t1, struct st_wbuf *out, char *topic, size_t topic_len);
+
+/* Parses "name=canary,role=shadow,instances=2,lam=100,mu=150,d0=1ms,
+ * tail=3,err=0.001,timeout=0,jitter=0.05". Returns 0 or -EINVAL. */
+int ks_target_parse(const char *spec, struct ks_target *t);
+
+#endif
