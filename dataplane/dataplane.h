@@ -70,6 +70,7 @@ struct dp_app {
 	uint64_t timeout_cyc;		/* response_timeout in TSC cycles */
 	uint64_t idle_cyc;		/* flow_idle_timeout in TSC cycles */
 	uint32_t port_groups[DP_MAX_PORTS];	/* bit g: group g copies to this port */
+	bool port_instances[DP_MAX_PORTS];	/* a group here rewrites to instances */
 	uint32_t epoch;			/* timing window, bumped by the main lcore */
 	bool timing;			/* [dataplane] timing */
 	bool tcp;			/* [dataplane] tcp_sessions > 0: TCP session shadowing */

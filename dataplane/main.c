@@ -331,6 +331,8 @@ static int setup_ports_and_groups(struct dp_app *a)
 			return -1;
 		}
 		a->port_groups[pi] |= 1u << g;
+		if (a->groups[g].n_instances > 0)
+			a->port_instances[pi] = true;
 		a->n_groups++;
 	}
 	return 0;

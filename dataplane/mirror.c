@@ -138,6 +138,24 @@ static void rewrite_dst_ip(uint8_t *buf, const struct st_pkt *p,
 	memcpy(ip + 24, dst->a8, 16);
 }
 
+/* The addresses copies were rewritten from, per group: the instances
+ * answer from their own address, and the answer is mapped back to the flow
+ * through these (dp_map_back). A handful per group: the service addresses. */
+static inline void remember_orig(struct dp_worker *w, int g, const struct st_pkt *p)
+{
+	struct dp_orig *o = &w->orig[g];
+	size_t alen = p->l3 == ST_L3_IPV4 ? 4 : 16;
+
+	for (int i = 0; i < o->n; i++)
+		if (o->family[i] == p->l3 && memcmp(&o->addr[i], &p->dst, alen) == 0)
+			return;
+	if (o->n < DP_ORIG_MAX) {
+		o->addr[o->n] = p->dst;
+		o->family[o->n] = p->l3;
+		o->n++;
+	}
+}
+
 /* One copy of m for group g, addressed to its shadow; NULL when it cannot
  * be made (counted). */
 enum copy_mode {
@@ -160,8 +178,10 @@ static inline struct rte_mbuf *make_copy(struct dp_worker *w, const struct dp_gr
 
 	if (g->n_instances > 0) {
 		nb = g->inst[pick_instance(hash, g->n_instances)];
-		if (memcmp(&nb->ip, &p->dst, p->l3 == ST_L3_IPV4 ? 4 : 16) != 0)
+		if (memcmp(&nb->ip, &p->dst, p->l3 == ST_L3_IPV4 ? 4 : 16) != 0) {
 			new_dst = &nb->ip;
+			remember_orig(w, (int)(g - w->app->groups), p);
+		}
 	} else if (g->has_dst_mac) {
 		mac = g->dst_mac;
 	} else {
@@ -385,6 +405,44 @@ void dp_mirror_flush(struct dp_worker *w, struct dp_group_counters *cnt)
 				gc->copy_bytes -= w->copies[gi][i]->pkt_len;
 			}
 			rte_pktmbuf_free_bulk(&w->copies[gi][sent], n - sent);
+		}
+	}
+}
+
+void dp_map_back(struct dp_worker *w, int port_idx, struct dp_pktinfo *in)
+{
+	const struct dp_app *app = w->app;
+	size_t alen = in->p.l3 == ST_L3_IPV4 ? 4 : 16;
+
+	if (!in->ok || (in->p.flags & ST_PKT_F_ICMP_ERR))
+		return;
+	for (uint32_t m = app->port_groups[port_idx]; m != 0; m &= m - 1) {
+		int gi = __builtin_ctz(m);
+		const struct dp_group *g = &app->groups[gi];
+		const struct dp_orig *o = &w->orig[gi];
+		bool is_inst = false;
+
+		for (int i = 0; i < g->n_instances && !is_inst; i++)
+			is_inst = g->inst[i]->family == in->p.l3 &&
+				  memcmp(&g->inst[i]->ip, &in->p.src, alen) == 0;
+		if (!is_inst)
+			continue;
+		for (int i = 0; i < o->n; i++) {
+			struct st_pkt q = in->p;
+			struct st_flow_key k;
+			uint32_t h;
+
+			if (o->family[i] != in->p.l3)
+				continue;
+			q.src = o->addr[i];
+			st_flow_key_from_pkt(&q, &k, NULL);
+			h = st_flow_hash(&k);
+			if (dp_flowtab_lookup(&w->flows, &k, h) != NULL ||
+			    !app->timing) {
+				in->key = k;
+				in->hash = h;
+				return;
+			}
 		}
 	}
 }

@@ -28,6 +28,14 @@ struct dp_bucket {
 	uint64_t depth;		/* burst_ms in fixed-point cycles */
 };
 
+/* Original destinations of rewritten copies, per group (mirror.c). */
+#define DP_ORIG_MAX 4
+struct dp_orig {
+	int n;
+	uint8_t family[DP_ORIG_MAX];
+	struct st_ip_addr addr[DP_ORIG_MAX];
+};
+
 struct dp_worker {
 	struct dp_counters cnt;
 	struct dp_app *app; /* workers write only neighbour MACs into it */
@@ -39,6 +47,7 @@ struct dp_worker {
 	struct rte_mbuf *copies[DP_MAX_SHADOWS][DP_BURST];
 	struct dp_flowtab flows;
 	struct dp_tcp_table tcp;
+	struct dp_orig orig[DP_MAX_SHADOWS];
 	/* Timing windows: the worker writes ts[epoch & 1]; the main lcore
 	 * reads the other after epoch_seen shows the worker moved on. */
 	uint32_t epoch;
@@ -62,6 +71,11 @@ int worker_main_loop(void *arg);
  * frees the originals. */
 void dp_mirror_burst(struct dp_worker *w, struct rte_mbuf **pkts,
 		     struct dp_pktinfo *info, uint16_t n, uint64_t now);
+
+/* An answer from a group's instance on port port_idx carries the
+ * instance's address: gives info the key of the flow it answers (the
+ * address the copy was rewritten from). No change when none matches. */
+void dp_map_back(struct dp_worker *w, int port_idx, struct dp_pktinfo *info);
 
 /* Sends the queued copies of every group; what a TX queue refuses is
  * counted as tx_full (in cnt, the group counters it came from) and freed in

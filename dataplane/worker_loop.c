@@ -56,6 +56,9 @@ static void shadow_input(struct dp_worker *w, int port_idx, struct rte_mbuf **pk
 		const struct st_pkt *p = &info[i].p;
 		int rc;
 
+		if (app->port_instances[port_idx])
+			dp_map_back(w, port_idx, &info[i]);
+
 		/* Room for a neighbour answer, or an ACK and a few segments
 		 * (more wait in their queue for the next chance). */
 		if (RTE_DIM(replies) - nr < 16) {

@@ -15,7 +15,7 @@ error_log %(dir)s/error.log warn;
 events { worker_connections 4096; }
 http {
     log_format st '$remote_addr $remote_port "$request" $status $request_length';
-    access_log %(access)s st;
+    access_log %(access)s;
     client_max_body_size 16m;
     client_body_temp_path %(dir)s/body;
     proxy_temp_path %(dir)s/proxy;
@@ -42,7 +42,7 @@ def write_conf(wd, name, listen, access_log=True):
     path = os.path.join(d, "nginx.conf")
     with open(path, "w") as f:
         f.write(CONF % {"dir": d, "listen": listen,
-                        "access": os.path.join(d, "access.log") if access_log else "off"})
+                        "access": os.path.join(d, "access.log") + " st" if access_log else "off"})
     return path, os.path.join(d, "access.log")
 
 
