@@ -21,8 +21,8 @@ packages=(
 	build-essential pkg-config meson ninja-build
 	clang libclang-rt-dev
 	dpdk libdpdk-dev libpcap-dev libzmq3-dev libmsgpack-dev libcunit1-dev zlib1g-dev
-	python3 python3-msgpack python3-scapy
-	iproute2 ethtool procps nftables nginx wrk
+	python3 python3-msgpack python3-scapy python3-zmq
+	iproute2 ethtool procps nftables nginx wrk tcpreplay
 )
 
 missing=()

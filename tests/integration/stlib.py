@@ -101,3 +101,19 @@ def zmq_endpoints(wd):
 def endpoint_lines(wd):
     k, c = zmq_endpoints(wd)
     return "kpi_endpoint = %s\ncontrol_endpoint = %s\n" % (k, c)
+
+
+def telemetry(prefix, cmd):
+    """One DPDK telemetry command against a running program started with
+    --file-prefix prefix; returns the decoded JSON reply."""
+    import json
+    import socket
+    path = "/var/run/dpdk/%s/dpdk_telemetry.v2" % prefix
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    s.settimeout(5)
+    s.connect(path)
+    s.recv(16384)  # the greeting
+    s.send(cmd.encode())
+    reply = json.loads(s.recv(1 << 20).decode())
+    s.close()
+    return reply

@@ -123,6 +123,14 @@ instances_count = 3
                     "snapshot fields as the wire contract says")
         stlib.check(pm[-1]["instances"] == 2 and pm[-1]["role"] == "prod", "prod snapshot: role and instances")
 
+        # Telemetry: the same counters through DPDK's telemetry socket.
+        tel = stlib.telemetry("e2e-tm-%s" % tag, "/shadowtap/shadows")["/shadowtap/shadows"]
+        stlib.check(tel["canary"]["share_ppm"] == 500000 and tel["canary"]["copies"] >= 1000,
+                    "telemetry /shadowtap/shadows: share and copies (%s)" % tel["canary"])
+        tel = stlib.telemetry("e2e-tm-%s" % tag, "/shadowtap/stats")["/shadowtap/stats"]
+        stlib.check(tel["net_af_packet1"]["tx_pkts"] >= 2000 and tel["net_af_packet1"]["role"] == "prod",
+                    "telemetry /shadowtap/stats: per-port counters")
+
         # 2. Control: a bad command changes nothing, set_share takes effect.
         rep = kpisub.request(ctl_ep, {"cmd": "set_share", "group": "nope", "share": 1.0})
         stlib.check(rep["ok"] is False and "nope" in rep["error"], "unknown group rejected: %s" % rep)

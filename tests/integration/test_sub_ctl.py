@@ -17,6 +17,7 @@ import base64
 import json
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -524,6 +525,7 @@ if __name__ == "__main__":
         import traceback
         traceback.print_exc()
         code = 1
+    shutil.rmtree(wd, ignore_errors=True)
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)
