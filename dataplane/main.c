@@ -31,6 +31,7 @@
 #include "log.h"
 #include "stats.h"
 #include "worker.h"
+#include "zsec.h"
 
 volatile bool dp_force_quit;
 
@@ -38,6 +39,7 @@ static struct dp_app app;
 static struct dp_kpi kpi;
 static struct dp_control ctl;
 static void *zctx;
+static struct st_zap *zap;
 
 struct run_opts {
 	uint64_t duration_ns; /* 0: until a signal */
@@ -451,7 +453,11 @@ static void main_loop(struct dp_app *a, const struct run_opts *opts)
 	memset(&prev, 0, sizeof(prev));
 	while (!dp_force_quit) {
 		uint64_t now = st_mono_ns(), wake;
-		zmq_pollitem_t items[1] = { { ctl.rep, 0, ZMQ_POLLIN, 0 } };
+		zmq_pollitem_t items[2] = {
+			{ ctl.rep, 0, ZMQ_POLLIN, 0 },
+			{ zap ? zap->sock : NULL, 0, ZMQ_POLLIN, 0 },
+		};
+		int n_items = zap ? 2 : 1;
 
 		if (opts->duration_ns && now - start >= opts->duration_ns)
 			break;
@@ -482,9 +488,17 @@ static void main_loop(struct dp_app *a, const struct run_opts *opts)
 
 			if (ms > 10)
 				ms = 10;
-			if (ctl.rep != NULL) {
-				if (zmq_poll(items, 1, ms) > 0)
-					dp_control_poll(&ctl, a, &kpi);
+			if (ctl.rep == NULL && zap != NULL) {
+				items[0] = items[1];
+				n_items = 1;
+			}
+			if (ctl.rep != NULL || zap != NULL) {
+				if (zmq_poll(items, n_items, ms) > 0) {
+					if (ctl.rep != NULL && (items[0].revents & ZMQ_POLLIN))
+						dp_control_poll(&ctl, a, &kpi);
+					if (zap != NULL && (items[n_items - 1].revents & ZMQ_POLLIN))
+						st_zap_handle(zap);
+				}
 			} else {
 				st_sleep_until_ns(now + (uint64_t)ms * ST_NS_PER_MS);
 			}
@@ -507,6 +521,21 @@ static int setup_zmq(struct dp_app *a)
 		return -1;
 	if (cfg->control_endpoint[0] != '\0' && dp_control_init(&ctl, zctx) < 0)
 		return -1;
+	if (cfg->curve_secret_key[0] != '\0') {
+		struct st_perr err;
+
+		/* The ZAP handler first: CURVE without one admits anyone. */
+		zap = st_zap_create(zctx, cfg->curve_allowed_keys, &err);
+		if (zap == NULL ||
+		    (kpi.pub != NULL &&
+		     st_zsec_server_setup(kpi.pub, cfg->curve_secret_key, NULL, &err) < 0) ||
+		    (ctl.rep != NULL &&
+		     st_zsec_server_setup(ctl.rep, cfg->curve_secret_key, NULL, &err) < 0)) {
+			ST_ERR("CURVE: %s", err.msg);
+			return -1;
+		}
+		ST_NOTICE("CURVE on: clients admitted from %s", cfg->curve_allowed_keys);
+	}
 	if (dp_kpi_bind(&kpi, cfg->kpi_endpoint) < 0)
 		return -1;
 	if (ctl.rep != NULL && dp_control_bind(&ctl, cfg->control_endpoint) < 0)
@@ -518,6 +547,9 @@ static void teardown_zmq(void)
 {
 	dp_control_fini(&ctl);
 	dp_kpi_fini(&kpi);
+	if (zap != NULL)
+		st_zap_destroy(zap);
+	zap = NULL;
 	if (zctx != NULL)
 		zmq_ctx_term(zctx);
 	zctx = NULL;
