@@ -3,7 +3,7 @@
 # tests: the machines are shared and noisy, so each section compares rates
 # measured side by side in one run.
 #
-#   scripts/bench.sh [--quick] [SECTION...]     sections: hist dataplane (default: all)
+#   scripts/bench.sh [--quick] [SECTION...]     sections: hist dataplane loadgen (default: all)
 set -uo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -14,11 +14,11 @@ for a in "$@"; do
 	case "$a" in
 	--quick) quick=--quick ;;
 	-h|--help) sed -n '2,7p' "$0"; exit 0 ;;
-	hist|dataplane) sections+=("$a") ;;
-	*) echo "bench.sh: unknown section '$a' (known: hist dataplane)" >&2; exit 2 ;;
+	hist|dataplane|loadgen) sections+=("$a") ;;
+	*) echo "bench.sh: unknown section '$a' (known: hist dataplane loadgen)" >&2; exit 2 ;;
 	esac
 done
-[ ${#sections[@]} -gt 0 ] || sections=(hist dataplane)
+[ ${#sections[@]} -gt 0 ] || sections=(hist dataplane loadgen)
 
 scripts/setup.sh --quiet || exit 1
 # Benchmarks use an optimised build of their own, apart from the test builds.
@@ -41,6 +41,16 @@ for s in "${sections[@]}"; do
 		echo
 		echo "== dataplane: one worker lcore, net_pcap (infinite_rx) -> net_null"
 		/usr/bin/python3 tests/bench/bench_dataplane.py "$dir" "$([ -n "$quick" ] && echo 2 || echo 5)"
+		;;
+	tcp)
+		echo
+		echo "== tcp: wrk -> nginx through the dataplane, TCP shadowing on and off"
+		/usr/bin/python3 tests/bench/bench_e2e_wrk.py "$dir" "$([ -n "$quick" ] && echo 3 || echo 5)"
+		;;
+	loadgen)
+		echo
+		echo "== loadgen: one TX lcore; net_null, a veth pair (af_xdp, af_packet, tcpreplay), a profile"
+		/usr/bin/python3 tests/bench/bench_loadgen.py "$dir" "$([ -n "$quick" ] && echo 2 || echo 5)"
 		;;
 	esac
 done
