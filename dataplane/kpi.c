@@ -72,7 +72,8 @@ int dp_kpi_init(struct dp_kpi *k, struct dp_app *app, void *zctx, const char *en
 		return -zmq_errno();
 	}
 	{
-		int hwm = (int)app->cfg.kpi_hwm, linger = 0;
+		/* A second to flush the last window at exit. */
+		int hwm = (int)app->cfg.kpi_hwm, linger = 1000;
 
 		zmq_setsockopt(k->pub, ZMQ_SNDHWM, &hwm, sizeof(hwm));
 		zmq_setsockopt(k->pub, ZMQ_LINGER, &linger, sizeof(linger));

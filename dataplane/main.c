@@ -33,7 +33,8 @@
 #include "worker.h"
 #include "zsec.h"
 
-volatile bool dp_force_quit;
+volatile bool dp_force_quit;	/* the workers stop */
+static volatile bool stop_requested;	/* a signal: the main lcore winds down */
 
 static struct dp_app app;
 static struct dp_kpi kpi;
@@ -49,7 +50,7 @@ struct run_opts {
 static void on_signal(int sig)
 {
 	(void)sig;
-	dp_force_quit = true;
+	stop_requested = true;
 }
 
 static void usage(FILE *out, const char *prog)
@@ -451,7 +452,7 @@ static void main_loop(struct dp_app *a, const struct run_opts *opts)
 	struct dp_counters prev, cur;
 
 	memset(&prev, 0, sizeof(prev));
-	while (!dp_force_quit) {
+	while (!stop_requested) {
 		uint64_t now = st_mono_ns(), wake;
 		zmq_pollitem_t items[2] = {
 			{ ctl.rep, 0, ZMQ_POLLIN, 0 },
@@ -504,6 +505,10 @@ static void main_loop(struct dp_app *a, const struct run_opts *opts)
 			}
 		}
 	}
+	/* The last, partial window too, while the workers can still hand it
+	 * over: a short run publishes what it saw. */
+	if (a->timing)
+		dp_kpi_interval(&kpi, a);
 	dp_force_quit = true;
 }
 

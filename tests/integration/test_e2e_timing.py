@@ -125,7 +125,7 @@ instances_count = 3
 
         # Telemetry: the same counters through DPDK's telemetry socket.
         tel = stlib.telemetry("e2e-tm-%s" % tag, "/shadowtap/shadows")["/shadowtap/shadows"]
-        stlib.check(tel["canary"]["share_ppm"] == 500000 and tel["canary"]["copies"] >= 1000,
+        stlib.check(tel["canary"]["share_ppm"] == 500000 and tel["canary"]["copies"] >= 800,
                     "telemetry /shadowtap/shadows: share and copies (%s)" % tel["canary"])
         tel = stlib.telemetry("e2e-tm-%s" % tag, "/shadowtap/stats")["/shadowtap/stats"]
         stlib.check(tel["net_af_packet1"]["tx_pkts"] >= 2000 and tel["net_af_packet1"]["role"] == "prod",
