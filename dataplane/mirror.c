@@ -247,46 +247,49 @@ no_mbuf:
  * through the group's session: the SYN starts it and is copied as is; data
  * and FIN go into the session's queue as full private copies and leave as
  * the shadow's window allows (dp_tcp_enqueue); the client's pure ACKs and
- * segments of sessions whose SYN was not seen are not copied. Returns true
- * when the packet was taken for the group (sent now or queued). */
-static inline bool queue_copy(struct dp_worker *w, int gi, const struct dp_group *g,
-			      struct dp_group_counters *gc, struct rte_mbuf *m,
-			      const struct dp_pktinfo *in, uint64_t now)
+ * segments of sessions whose SYN was not seen are not copied. Returns 1
+ * when a copy goes out with this burst (timed with it), 2 when it was
+ * queued (timed when it leaves the queue), 0 when none was made. */
+static inline int queue_copy(struct dp_worker *w, int gi, const struct dp_group *g,
+			     struct dp_group_counters *gc, struct rte_mbuf *m,
+			     const struct dp_pktinfo *in, bool inject, uint64_t now)
 {
 	const struct st_pkt *p = &in->p;
-	enum dp_tcp_verdict v = DP_TCP_SEND_PLAIN;
+	enum dp_tcp_verdict v = DP_TCP_SKIP;
 	struct dp_tcp_sess *s = NULL;
 	struct rte_mbuf *c;
 	int reason;
 
 	if (w->app->tcp && p->proto == ST_IPPROTO_TCP && (p->flags & ST_PKT_F_L4) &&
 	    !(p->flags & ST_PKT_F_FRAG)) {
-		v = dp_tcp_client(w, gi, &in->key, in->hash, p, now, &reason, &s);
+		v = dp_tcp_client(w, gi, &in->key, in->hash, p, inject, now, &reason, &s);
 		if (v == DP_TCP_SKIP) {
 			if (reason >= 0)
 				gc->drops[reason]++;
-			return false;
+			return 0;
 		}
 	}
 	c = make_copy(w, g, gc, m, p, in->hash,
-		      v == DP_TCP_QUEUE ? COPY_FULL : v == DP_TCP_SEND_RST ? COPY_HDR : COPY_ANY);
+		      v == DP_TCP_QUEUE || v == DP_TCP_QUEUE_SYN ? COPY_FULL :
+		      v == DP_TCP_SEND_RST ? COPY_HDR : COPY_ANY);
 	if (c == NULL)
-		return false;
+		return 0;
 	gc->copies++;
 	gc->copy_bytes += c->pkt_len;
-	if (v == DP_TCP_QUEUE) {
+	if (v == DP_TCP_QUEUE || v == DP_TCP_QUEUE_SYN) {
 		uint16_t *n = &w->n_copies[gi];
 
+		if (v == DP_TCP_QUEUE_SYN)
+			dp_tcp_template(s, c, p);
 		*n = (uint16_t)(*n + dp_tcp_enqueue(w, s, c, p, gc, now, &w->copies[gi][*n],
 						    (uint16_t)(DP_BURST - *n)));
-		return true;
+		/* The SYN leaves at once: its connect time starts now. */
+		return v == DP_TCP_QUEUE_SYN ? 1 : 2;
 	}
-	if (s != NULL && v == DP_TCP_SEND_PLAIN)
-		dp_tcp_template(s, c, p);
-	else if (s != NULL && v == DP_TCP_SEND_RST)
+	if (s != NULL && v == DP_TCP_SEND_RST)
 		dp_tcp_rewrite_rst(w, s, c, p);
 	w->copies[gi][w->n_copies[gi]++] = c;
-	return true;
+	return 1;
 }
 
 void dp_mirror_burst(struct dp_worker *w, struct rte_mbuf **pkts,
@@ -337,9 +340,8 @@ void dp_mirror_burst(struct dp_worker *w, struct rte_mbuf **pkts,
 				gc->drops[DP_DROP_RATE_CAP]++;
 				continue;
 			}
-			if (!queue_copy(w, gi, g, gc, m, in, now))
-				continue;
-			in->copied |= (uint16_t)(1u << gi);
+			if (queue_copy(w, gi, g, gc, m, in, false, now) == 1)
+				in->copied |= (uint16_t)(1u << gi);
 		}
 	}
 }
@@ -376,9 +378,8 @@ void dp_inject_burst(struct dp_worker *w, struct rte_mbuf **pkts,
 				gc->drops[DP_DROP_RATE_CAP]++;
 				continue;
 			}
-			if (!queue_copy(w, gi, g, gc, m, in, now))
-				continue;
-			in->copied |= (uint16_t)(1u << gi);
+			if (queue_copy(w, gi, g, gc, m, in, true, now) == 1)
+				in->copied |= (uint16_t)(1u << gi);
 		}
 	}
 }

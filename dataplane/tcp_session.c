@@ -152,8 +152,8 @@ static void sess_remove(struct dp_tcp_table *t, struct dp_tcp_sess *s)
 }
 
 enum dp_tcp_verdict dp_tcp_client(struct dp_worker *w, int g, const struct st_flow_key *k,
-				  uint32_t hash, const struct st_pkt *p, uint64_t now,
-				  int *reason, struct dp_tcp_sess **sess)
+				  uint32_t hash, const struct st_pkt *p, bool synthetic,
+				  uint64_t now, int *reason, struct dp_tcp_sess **sess)
 {
 	struct dp_tcp_table *t = &w->tcp;
 	uint32_t h = sess_hash(hash, g);
@@ -179,9 +179,11 @@ enum dp_tcp_verdict dp_tcp_client(struct dp_worker *w, int g, const struct st_fl
 		s->c_win = p->tcp.win;
 		s->fin_c = s->fin_s = 0;
 		s->dupacks = 0;
+		s->backoff = 0;
+		s->synthetic = synthetic;
 		s->last_tsc = now;
 		*sess = s;
-		return DP_TCP_SEND_PLAIN;
+		return DP_TCP_QUEUE_SYN;
 	}
 	s = lookup(t, k, h, g);
 	if (s == NULL) {
@@ -231,6 +233,9 @@ static void rewrite_seg(const struct dp_tcp_sess *s, struct dp_tcp_seg *g)
 	uint8_t *buf = rte_pktmbuf_mtod(g->m, uint8_t *);
 	uint8_t *tcp = buf + g->l4_off;
 	uint16_t csum;
+
+	if (g->syn)
+		return; /* the client's SYN goes as it came */
 
 	memcpy(&csum, tcp + 16, 2);
 	if (g->ack) {
@@ -282,27 +287,28 @@ static struct rte_mbuf *send_seg(struct dp_worker *w, struct dp_tcp_sess *s,
 	return c;
 }
 
-/* Sends never-sent segments while the shadow's window allows. */
+/* Sends never-sent segments while the shadow's window allows; before the
+ * SYN-ACK, only the SYN. */
 static uint16_t pump(struct dp_worker *w, struct dp_tcp_sess *s, uint64_t now,
 		     struct rte_mbuf **out, uint16_t max)
 {
 	struct dp_tcp_table *t = &w->tcp;
 	uint16_t n = 0;
 
-	if (s->state != DP_TCP_ESTABLISHED)
-		return 0;
 	while (s->q_unsent != DP_TCP_NONE && n < max) {
 		struct dp_tcp_seg *g = &t->seg[s->q_unsent];
 		struct rte_mbuf *c;
 
-		if (seq_after(g->end, s->s_ack + s->s_wnd))
+		if (s->state != DP_TCP_ESTABLISHED && !g->syn)
+			break;
+		if (!g->syn && seq_after(g->end, s->s_ack + s->s_wnd))
 			break;
 		c = send_seg(w, s, g, now);
 		if (c == NULL)
 			break;
 		if (g->has_data)
-			dp_timing_open_data(w, &s->key, s->fhash, DP_TARGET_GROUP(s->group),
-					    c->pkt_len, now);
+			dp_timing_open_data(w, &s->key, s->fhash, s->synthetic ? DP_TARGET_SYNTHETIC :
+					    DP_TARGET_GROUP(s->group), c->pkt_len, now);
 		out[n++] = c;
 		s->q_unsent = g->next;
 	}
@@ -336,6 +342,9 @@ uint16_t dp_tcp_enqueue(struct dp_worker *w, struct dp_tcp_sess *s, struct rte_m
 	g->sack_count = p->tcp.sack_count;
 	g->ack = (p->tcp.flags & ST_TCP_ACK) != 0;
 	g->has_data = p->payload_len > 0;
+	g->syn = (p->tcp.flags & ST_TCP_SYN) != 0;
+	if (g->syn)
+		g->end = p->tcp.seq + 1;
 	if (s->q_tail == DP_TCP_NONE)
 		s->q_head = idx;
 	else
@@ -499,6 +508,8 @@ uint16_t dp_tcp_shadow(struct dp_worker *w, uint32_t port_groups, const struct s
 			s->s_ack = p->tcp.ack;
 			s->s_wnd = p->tcp.win; /* never scaled in a SYN-ACK */
 			s->state = DP_TCP_ESTABLISHED;
+			s->backoff = 0;
+			q_ack(&w->tcp, s, s->s_ack); /* the SYN's copy */
 		}
 		/* The first time, or again if our ACK was lost. */
 		if ((out[n] = gen_ack(w, s)) != NULL)
@@ -513,6 +524,7 @@ uint16_t dp_tcp_shadow(struct dp_worker *w, uint32_t port_groups, const struct s
 		if (seq_after(p->tcp.ack, s->s_ack)) {
 			s->s_ack = p->tcp.ack;
 			s->dupacks = 0;
+			s->backoff = 0;
 			q_ack(&w->tcp, s, s->s_ack);
 		} else if (p->tcp.ack == s->s_ack && p->payload_len == 0 && !(fl & ST_TCP_FIN) &&
 			   wnd == s->s_wnd && s->q_head != DP_TCP_NONE && s->q_head != s->q_unsent) {
@@ -550,14 +562,20 @@ void dp_tcp_scan(struct dp_worker *w, uint64_t now, uint32_t budget)
 				sess_remove(t, s);
 				continue; /* an entry may have moved into this slot */
 			}
-			if (s->state == DP_TCP_ESTABLISHED && s->q_head != DP_TCP_NONE) {
+			if (s->q_head != DP_TCP_NONE) {
 				struct rte_mbuf *out[8];
 				uint16_t n = 0, sent;
 				const struct dp_tcp_seg *head = &t->seg[s->q_head];
 
-				if (head->sent_tsc != 0 && now - head->sent_tsc > rto)
-					if ((out[n] = retransmit(w, s, now)) != NULL)
+				/* Timeouts back off, doubling up to 6.4 s. */
+				if (head->sent_tsc != 0 &&
+				    now - head->sent_tsc > rto << RTE_MIN(s->backoff, 5)) {
+					if ((out[n] = retransmit(w, s, now)) != NULL) {
 						n++;
+						if (s->backoff < 255)
+							s->backoff++;
+					}
+				}
 				n = (uint16_t)(n + pump(w, s, now, out + n, (uint16_t)(RTE_DIM(out) - n)));
 				if (n > 0) {
 					sent = rte_eth_tx_burst(w->app->groups[s->group].port_id,

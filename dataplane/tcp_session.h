@@ -51,6 +51,7 @@ struct dp_tcp_seg {
 	uint8_t sack_count;
 	uint8_t ack;		/* the ACK flag is set */
 	uint8_t has_data;	/* payload, not only a FIN: a request to time */
+	uint8_t syn;		/* the client's SYN: resent until the SYN-ACK */
 };
 
 struct dp_tcp_sess {
@@ -63,6 +64,8 @@ struct dp_tcp_sess {
 	uint8_t s_wscale;	/* the shadow's window scale */
 	uint8_t wscale_ok;	/* both SYNs had window scale */
 	uint8_t dupacks;
+	uint8_t backoff;	/* timeouts in a row on the oldest segment */
+	uint8_t synthetic;	/* load generator traffic: timed as 'synthetic' */
 	uint8_t fin_c, fin_s;
 	uint32_t c_nxt;		/* next client sequence number (client space) */
 	uint32_t s_nxt;		/* next shadow sequence number (shadow space) */
@@ -103,7 +106,8 @@ void dp_tcp_fini(struct dp_tcp_table *t);
 
 /* Outcome of dp_tcp_client for a client segment selected for a group. */
 enum dp_tcp_verdict {
-	DP_TCP_SEND_PLAIN,	/* the SYN: copy as is, then dp_tcp_template */
+	DP_TCP_QUEUE_SYN,	/* the SYN: a private copy, dp_tcp_template, then
+				   dp_tcp_enqueue (resent until the SYN-ACK) */
 	DP_TCP_QUEUE,		/* copy privately into the queue: dp_tcp_enqueue */
 	DP_TCP_SEND_RST,	/* the client's RST: copy, dp_tcp_rewrite_rst, send */
 	DP_TCP_SKIP,		/* no copy; *reason a drop reason, or -1 for none */
@@ -112,8 +116,8 @@ enum dp_tcp_verdict {
 /* Decides what happens to a client TCP segment selected for group g and
  * updates the session. */
 enum dp_tcp_verdict dp_tcp_client(struct dp_worker *w, int g, const struct st_flow_key *k,
-				  uint32_t hash, const struct st_pkt *p, uint64_t now,
-				  int *reason, struct dp_tcp_sess **sess);
+				  uint32_t hash, const struct st_pkt *p, bool synthetic,
+				  uint64_t now, int *reason, struct dp_tcp_sess **sess);
 
 /* Keeps the headers of the SYN's copy (addresses as the shadow sees them)
  * as the template of the ACKs the dataplane sends the shadow. */

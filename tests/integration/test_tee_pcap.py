@@ -83,8 +83,12 @@ def malformed():
     return bad
 
 
-def write_ini(path, body):
-    body = body.replace("[dataplane]\n", "[dataplane]\n" + stlib.endpoint_lines(os.path.dirname(path)), 1)
+def write_ini(path, body, tcp_sessions=0):
+    """The captures hold TCP segments without their SYN: the packet-level
+    cases copy TCP as plain packets (tcp_sessions = 0); midstream_case
+    checks what session shadowing does with them."""
+    body = body.replace("[dataplane]\n", "[dataplane]\n" + stlib.endpoint_lines(os.path.dirname(path)) +
+                        "tcp_sessions = %d\n" % tcp_sessions, 1)
     with open(path, "w") as f:
         f.write(body)
 
@@ -380,8 +384,38 @@ dst_mac = %s
                 "shadow big: copies 0" in err, "inject: counted apart from mirrored copies")
 
 
+def midstream_case(wd):
+    """With TCP session shadowing on, TCP flows whose SYN was not seen are
+    not copied, and counted as tcp_midstream; UDP is copied as before."""
+    pkts = [(bytes(p), ft) for p, ft in make_flows(200)]
+    wrpcap(os.path.join(wd, "in.pcap"), [Ether(raw) for raw, _ in pkts])
+    wrpcap(os.path.join(wd, "empty.pcap"), [])
+    ini = os.path.join(wd, "mid.ini")
+    write_ini(ini, """
+[dataplane]
+mode = inline
+client_port = net_pcap0
+prod_port = net_pcap1
+stats = false
+
+[shadow.a]
+port = net_pcap2
+share = 1
+dst_mac = %s
+""" % MAC["a"], tcp_sessions=1024)
+    res = run_dp(wd, "tee-mid-%d" % os.getpid(), ini, "a")
+    got = read(os.path.join(wd, "shadow_a.pcap"))
+    udp = [raw for raw, ft in pkts if ft[4] == 17]
+    tcp = [raw for raw, ft in pkts if ft[4] == 6]
+    stlib.check(same_but_dst_mac(got, udp, MAC["a"]), "sessions on: every UDP packet copied, no TCP one")
+    stlib.check(res["shadows"]["a"].get("tcp_midstream") == len(tcp),
+                "sessions on: %d TCP segments without a SYN counted as tcp_midstream" % len(tcp))
+    stlib.check(read(os.path.join(wd, "prod.pcap")) == [raw for raw, _ in pkts],
+                "sessions on: production still gets everything")
+
+
 def main():
-    for case in (inline_case, tap_case, two_workers_case, inject_case):
+    for case in (inline_case, tap_case, two_workers_case, inject_case, midstream_case):
         wd = stlib.workdir(case.__name__)
         print("== %s in %s" % (case.__name__, wd))
         case(wd)

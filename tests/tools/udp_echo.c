@@ -1,11 +1,14 @@
-/* A UDP echo server for the tests: answers every datagram after a fixed
- * delay (the known latency the timing tests measure; 0 answers at once).
- * With one delay for all, answers leave in arrival order, so a FIFO of
- * pending answers is the whole scheduler and a slow answer never queues the
- * next. On SIGTERM it writes the flows it saw ("ip port" per request) to
- * LOGFILE, and it creates LOGFILE.ready once it listens.
+/* A UDP echo server for the tests and the demo: answers every datagram
+ * after a fixed delay (the known latency the timing tests measure; 0
+ * answers at once). With one delay for all, answers leave in arrival order,
+ * so a FIFO of pending answers is the whole scheduler and a slow answer
+ * never queues the next. With "serial", DELAY_MS is a service time instead:
+ * one request at a time, each occupying the server for DELAY_MS, so load
+ * queues as on a real, saturable instance (an M/D/1 server). On SIGTERM it
+ * writes the flows it saw ("ip port" per request) to LOGFILE, and it creates
+ * LOGFILE.ready once it listens.
  *
- *   udp_echo ADDR PORT DELAY_MS LOGFILE */
+ *   udp_echo ADDR PORT DELAY_MS LOGFILE [serial] */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <poll.h>
@@ -50,15 +53,16 @@ int main(int argc, char **argv)
 	static char seen[LOGMAX][64];
 	struct sockaddr_storage bind_addr;
 	size_t head = 0, tail = 0, n_seen = 0;
-	uint64_t delay;
-	int fd, family;
+	uint64_t delay, busy_until = 0;
+	int fd, family, serial;
 	FILE *f;
 	char ready[4096];
 
-	if (argc != 5) {
-		fprintf(stderr, "usage: %s ADDR PORT DELAY_MS LOGFILE\n", argv[0]);
+	if (argc != 5 && !(argc == 6 && strcmp(argv[5], "serial") == 0)) {
+		fprintf(stderr, "usage: %s ADDR PORT DELAY_MS LOGFILE [serial]\n", argv[0]);
 		return 2;
 	}
+	serial = argc == 6;
 	delay = (uint64_t)(atof(argv[3]) * 1e6);
 	memset(&bind_addr, 0, sizeof(bind_addr));
 	if (strchr(argv[1], ':')) {
@@ -114,6 +118,13 @@ int main(int argc, char **argv)
 				break;
 			e->len = (uint16_t)n;
 			e->due = now_ns() + delay;
+			if (serial) {
+				/* Served after everything already waiting. */
+				uint64_t start = busy_until > now_ns() ? busy_until : now_ns();
+
+				e->due = start + delay;
+				busy_until = e->due;
+			}
 			if (n_seen < LOGMAX) {
 				char host[INET6_ADDRSTRLEN];
 				uint16_t port;
