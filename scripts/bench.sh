@@ -3,7 +3,7 @@
 # tests: the machines are shared and noisy, so each section compares rates
 # measured side by side in one run.
 #
-#   scripts/bench.sh [--quick] [SECTION...]     sections: hist dataplane loadgen (default: all)
+#   scripts/bench.sh [--quick] [SECTION...]     sections: hist dataplane loadgen analyzer (default: all)
 set -uo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -14,11 +14,11 @@ for a in "$@"; do
 	case "$a" in
 	--quick) quick=--quick ;;
 	-h|--help) sed -n '2,7p' "$0"; exit 0 ;;
-	hist|dataplane|loadgen) sections+=("$a") ;;
-	*) echo "bench.sh: unknown section '$a' (known: hist dataplane loadgen)" >&2; exit 2 ;;
+	hist|dataplane|loadgen|analyzer) sections+=("$a") ;;
+	*) echo "bench.sh: unknown section '$a' (known: hist dataplane loadgen analyzer)" >&2; exit 2 ;;
 	esac
 done
-[ ${#sections[@]} -gt 0 ] || sections=(hist dataplane loadgen)
+[ ${#sections[@]} -gt 0 ] || sections=(hist dataplane loadgen analyzer)
 
 scripts/setup.sh --quiet || exit 1
 # Benchmarks use an optimised build of their own, apart from the test builds.
@@ -51,6 +51,11 @@ for s in "${sections[@]}"; do
 		echo
 		echo "== loadgen: one TX lcore; net_null, a veth pair (af_xdp, af_packet, tcpreplay), a profile"
 		/usr/bin/python3 tests/bench/bench_loadgen.py "$dir" "$([ -n "$quick" ] && echo 2 || echo 5)"
+		;;
+	analyzer)
+		echo
+		echo "== analyzer: KPI snapshots ingested on one core (target >= 100,000/s), verdicts for 1,000 services"
+		"$dir/tests/bench/bench_analyzer" $quick
 		;;
 	esac
 done

@@ -4,7 +4,8 @@
 #
 #   scripts/fuzz.sh [SECONDS] [TARGET...]     default 60 s, all targets
 #
-# Targets: packet, kpi, verdict, hist. Prints "fuzz TARGET: ok (N runs)" or
+# Targets: packet, kpi, verdict, hist, profile, history, capture, an_state,
+# an_histdec, an_config. Prints "fuzz TARGET: ok (N runs)" or
 # "fuzz TARGET: FAIL" with the crashing input kept under build-fuzz/findings/.
 set -uo pipefail
 
@@ -13,7 +14,7 @@ cd "$here"
 secs=${1:-60}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(packet kpi verdict hist)
+[ ${#targets[@]} -gt 0 ] || targets=(packet kpi verdict hist profile history capture an_state an_histdec an_config)
 dir=build-fuzz
 
 if ! command -v clang >/dev/null; then

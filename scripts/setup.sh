@@ -23,6 +23,7 @@ packages=(
 	dpdk libdpdk-dev libpcap-dev libzmq3-dev libmsgpack-dev libcunit1-dev zlib1g-dev
 	python3 python3-msgpack python3-scapy python3-zmq
 	iproute2 ethtool procps nftables nginx wrk tcpreplay
+	chromium
 )
 
 missing=()

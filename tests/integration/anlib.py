@@ -110,6 +110,7 @@ class Run:
         s = ctx.socket(zmq.REQ)
         s.setsockopt(zmq.LINGER, 0)
         s.setsockopt(zmq.RCVTIMEO, timeout_ms)
+        s.setsockopt(zmq.SNDTIMEO, timeout_ms)
         s.connect(self.control)
         try:
             s.send(msgpack.packb(req))
@@ -132,9 +133,9 @@ class Run:
         fail("no final counters line in the analyzer's stderr")
 
 
-def target(name, role, instances, lam, mu=MU, d0="2ms", tail=1, err=0.0, jitter=0.0):
-    return ("name=%s,role=%s,instances=%d,lam=%g,mu=%g,d0=%s,tail=%g,err=%g,jitter=%g"
-            % (name, role, instances, lam, mu, d0, tail, err, jitter))
+def target(name, role, instances, lam, mu=MU, d0="2ms", tail=1, err=0.0, jitter=0.0, share=1.0):
+    return ("name=%s,role=%s,instances=%d,lam=%g,mu=%g,d0=%s,tail=%g,err=%g,jitter=%g,share=%g"
+            % (name, role, instances, lam, mu, d0, tail, err, jitter, share))
 
 
 def decisive(verdicts):

@@ -6,6 +6,7 @@
  *           [--service web] [--src gw1] [--seed N] [--interval 50ms]
  *           [--count N] [--realtime] [--t0 NS] [--wait 300ms]
  *           [--restart-at N] [--garbage] [--dup]
+ *           [--curve-key KEYPAIR --curve-allow ALLOWLIST]
  *
  * SPEC: see ks_target_parse (kpisim.h). Without --realtime the windows
  * start at --t0 (default 1e18 ns, 2001-09-09) and follow each other
@@ -13,7 +14,9 @@
  * restarted publisher would. --garbage sends, each interval, one each of:
  * a malformed body, an oversized body, a wrong version, an unknown topic, a
  * three-frame message, a topic that names another target, a bad histogram.
- * --dup resends every snapshot once. Prints "sent N" at the end. */
+ * --dup resends every snapshot once. --curve-key makes the PUB socket a
+ * CURVE server admitting the keys in --curve-allow, as the dataplane's.
+ * Prints "sent N" at the end. */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -26,6 +29,7 @@
 #include "clock.h"
 #include "kpisim.h"
 #include "parse.h"
+#include "zsec.h"
 
 #define MAX_TARGETS 8
 
@@ -134,10 +138,14 @@ int main(int argc, char **argv)
 		{ "restart-at", required_argument, NULL, 'X' },
 		{ "garbage", no_argument, NULL, 'g' },
 		{ "dup", no_argument, NULL, 'd' },
+		{ "curve-key", required_argument, NULL, 'K' },
+		{ "curve-allow", required_argument, NULL, 'A' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct ks_target targets[MAX_TARGETS];
 	const char *endpoint = NULL, *outfile = NULL, *service = "web", *src = "gw1";
+	const char *curve_key = NULL, *curve_allow = NULL;
+	struct st_zap *zap = NULL;
 	uint64_t interval = 50 * ST_NS_PER_MS, wait = 300 * ST_NS_PER_MS;
 	uint64_t t0 = 1000000000000000000ULL, seed = 1, count = 40, restart_at = 0;
 	bool realtime = false, junk = false, dup = false;
@@ -168,6 +176,8 @@ int main(int argc, char **argv)
 		case 'R': realtime = true; break;
 		case 'g': junk = true; break;
 		case 'd': dup = true; break;
+		case 'K': curve_key = optarg; break;
+		case 'A': curve_allow = optarg; break;
 		case 'i':
 		case 'w':
 			if (st_parse_duration(optarg, 0, 3600 * ST_NS_PER_S,
@@ -199,6 +209,14 @@ int main(int argc, char **argv)
 		ctx = zmq_ctx_new();
 		o.sock = zmq_socket(ctx, ZMQ_PUB);
 		zmq_setsockopt(o.sock, ZMQ_SNDHWM, &hwm, sizeof(hwm));
+		if (curve_key != NULL) {
+			zap = st_zap_create(ctx, curve_allow ? curve_allow : "/dev/null", &pe);
+			if (zap == NULL || st_zap_start_thread(zap) != 0 ||
+			    st_zsec_server_setup(o.sock, curve_key, NULL, &pe) != 0) {
+				fprintf(stderr, "kpi_pub: CURVE: %s\n", pe.msg);
+				return 1;
+			}
+		}
 		if (zmq_bind(o.sock, endpoint) != 0) {
 			fprintf(stderr, "kpi_pub: bind %s: %s\n", endpoint, zmq_strerror(zmq_errno()));
 			return 1;
@@ -243,6 +261,7 @@ int main(int argc, char **argv)
 
 		zmq_setsockopt(o.sock, ZMQ_LINGER, &linger, sizeof(linger));
 		zmq_close(o.sock);
+		st_zap_destroy(zap);
 		zmq_ctx_term(ctx);
 	}
 	st_wbuf_free(&b);

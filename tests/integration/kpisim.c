@@ -106,6 +106,30 @@ double ks_quantile(const struct ks_target *t, double lam, double q)
 	return at_u(t, lam, q);
 }
 
+/* Erlang C: probability of waiting with c servers at offered load a. */
+static double erlang_c(uint32_t c, double a)
+{
+	double b = 1;
+
+	if (a >= c)
+		return 1;
+	for (uint32_t k = 1; k <= c; k++)
+		b = a * b / (k + a * b);
+	return b / (1 - a / c * (1 - b));
+}
+
+/* One M/M/c sojourn: service Exp(mu), and with probability C a wait
+ * Exp(c mu - c lam). */
+static double mmc_sample(struct ks_sim *s, const struct ks_target *t, double lam, double C)
+{
+	double v = t->d0 - log(ks_uniform(s)) / t->mu;
+	double theta = t->instances * (t->mu - lam);
+
+	if (ks_uniform(s) < C)
+		v += -log(ks_uniform(s)) / (theta > 1e-9 ? theta : 1e-9);
+	return v;
+}
+
 int ks_snapshot(struct ks_sim *s, const struct ks_target *t, uint64_t t0,
 		uint64_t t1, struct st_wbuf *out, char *topic, size_t topic_len)
 {
@@ -117,13 +141,20 @@ int ks_snapshot(struct ks_sim *s, const struct ks_target *t, uint64_t t0,
 
 	if (t->lam_jitter > 0)
 		lam *= fmax(0.05, 1 + t->lam_jitter * normal(s));
-	n = poisson(s, lam * t->instances * secs);
+	n = poisson(s, lam * t->instances * secs * t->share);
 	to = binomial(s, n, t->timeout);
 	rst = binomial(s, n - to, t->err);
 	ok = n - to - rst;
 	st_hist_reset(s->h);
-	for (uint64_t i = 0; i < ok; i++)
-		st_hist_record(s->h, (int64_t)(at_u(t, lam, ks_uniform(s)) * 1e9));
+	if (t->shared) {
+		double C = erlang_c(t->instances, lam * t->instances / t->mu);
+
+		for (uint64_t i = 0; i < ok; i++)
+			st_hist_record(s->h, (int64_t)(mmc_sample(s, t, lam, C) * 1e9));
+	} else {
+		for (uint64_t i = 0; i < ok; i++)
+			st_hist_record(s->h, (int64_t)(at_u(t, lam, ks_uniform(s)) * 1e9));
+	}
 	rc = st_hist_encode_v2(s->h, s->enc, s->enc_cap, &len);
 	if (rc != 0)
 		return rc;
@@ -169,6 +200,7 @@ int ks_target_parse(const char *spec, struct ks_target *t)
 	t->mu = 200;
 	t->d0 = 1e-3;
 	t->tail = 1;
+	t->share = 1;
 	if (strlen(spec) >= sizeof(buf))
 		return -EINVAL;
 	snprintf(buf, sizeof(buf), "%s", spec);
@@ -201,10 +233,14 @@ int ks_target_parse(const char *spec, struct ks_target *t)
 			t->tail = atof(v);
 		else if (strcmp(tok, "err") == 0)
 			t->err = atof(v);
+		else if (strcmp(tok, "shared") == 0)
+			t->shared = atoi(v) != 0;
+		else if (strcmp(tok, "share") == 0)
+			t->share = atof(v);
 		else if (strcmp(tok, "timeout") == 0)
 			t->timeout = atof(v);
 		else
 			return -EINVAL;
 	}
-	return t->instances > 0 && t->mu > 0 ? 0 : -EINVAL;
+	return t->instances > 0 && t->mu > 0 && t->share > 0 && t->share <= 1 ? 0 : -EINVAL;
 }

@@ -19,11 +19,14 @@ struct ks_target {
 	uint32_t instances;
 	double lam;		/* requests per second per instance */
 	double lam_jitter;	/* relative sd of the per-window load */
+	double share;		/* of the target's traffic this publisher sees
+				 * (several gateways in front of one pool) */
 	double mu;		/* true capacity per instance, rps */
 	double d0;		/* fixed latency, s */
 	double tail;		/* 1: none; k: p99 k times, p50 unchanged */
 	double err;		/* reset probability per request */
 	double timeout;		/* timeout probability per request */
+	bool shared;		/* one shared queue (M/M/c) instead of one each */
 };
 
 struct ks_sim {
@@ -53,7 +56,7 @@ int ks_snapshot(struct ks_sim *s, const struct ks_target *t, uint64_t t0,
 		uint64_t t1, struct st_wbuf *out, char *topic, size_t topic_len);
 
 /* Parses "name=canary,role=shadow,instances=2,lam=100,mu=150,d0=1ms,
- * tail=3,err=0.001,timeout=0,jitter=0.05". Returns 0 or -EINVAL. */
+ * tail=3,err=0.001,timeout=0,jitter=0.05,share=0.5,shared=1". Returns 0 or -EINVAL. */
 int ks_target_parse(const char *spec, struct ks_target *t);
 
 #endif

@@ -102,7 +102,8 @@ def profile_attempt(wd, pcap, prof, attempt):
            "drops %d; send lag p99 %.1f us, max %.1f us" % (
                100 * worst_s, 100 * worst_p, 100 * res["rmse"]["relative"], sum(res["drops"].values()),
                res["lag_ns"]["p99"] / 1e3, res["lag_ns"]["max"] / 1e3))
-    return worst_s < 0.02 and worst_p < 0.02 and sum(res["drops"].values()) == 0, why
+    return (worst_s < 0.02 and worst_p < 0.02 and sum(res["drops"].values()) == 0, why,
+            res["lag_ns"]["max"] > 5e6)
 
 
 def poisson_attempt(wd, pcap, attempt):
@@ -142,11 +143,16 @@ def main():
     # across it. Such an attempt shows as a send lag in the milliseconds;
     # it is reported and the run repeated (at most 3 times). A pacing bug
     # fails every attempt.
+    stalls = []
     for attempt in range(1, 4):
-        ok, why = profile_attempt(wd, pcap, prof, attempt)
+        ok, why, stall = profile_attempt(wd, pcap, prof, attempt)
         if ok:
             break
+        stalls.append(stall)
         print("attempt %d missed: %s" % (attempt, why))
+    if not ok and all(stalls):
+        stlib.skip("every attempt was stalled by the machine for more than 5 ms (%s): pacing "
+                   "cannot be measured on a machine this busy" % why)
     stlib.check(ok, "profile: followed within 2%% per 100 ms interval (%s)" % why)
 
     for attempt in range(1, 4):
@@ -155,6 +161,27 @@ def main():
             break
         print("attempt %d missed: %s" % (attempt, why))
     stlib.check(ok, "poisson: exponential gaps at 20 kpps (%s)" % why)
+
+    # The capture's own gaps (5 ms) and --speed 4 (1.25 ms), from net_pcap's
+    # transmit timestamps.
+    gaps_pcap = os.path.join(wd, "gaps.pcap")
+    pk = [Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02") / IP(src="198.18.0.%d" % (i + 1), dst="198.18.10.53") /
+          UDP(sport=2000 + i, dport=53) for i in range(40)]
+    for i, p in enumerate(pk):
+        p.time = 1000 + i * 0.005
+    wrpcap(gaps_pcap, pk)
+    for speed, gap in ((1, 0.005), (4, 0.00125)):
+        for attempt in range(1, 4):
+            res, out = run(wd, "gaps%d_%d" % (speed, attempt), gaps_pcap, ["--speed", str(speed)])
+            g = sorted(b - a for a, b in zip(pcap_times(out), pcap_times(out)[1:]))
+            ok = res["sent_pkts"] == 40 and abs(g[len(g) // 2] - gap) < 0.05 * gap and \
+                abs(g[len(g) // 10] - gap) < 0.2 * gap and abs(g[-len(g) // 10] - gap) < 0.2 * gap
+            why = "median gap %.3f ms, 10th-90th %.3f-%.3f ms" % (g[len(g) // 2] * 1e3, g[len(g) // 10] * 1e3,
+                                                                  g[-len(g) // 10] * 1e3)
+            if ok:
+                break
+            print("attempt %d missed: %s" % (attempt, why))
+        stlib.check(ok, "--speed %d: the capture's 5 ms gaps become %.2f ms (%s)" % (speed, gap * 1e3, why))
 
     big = os.path.join(wd, "big.pcap")
     wrpcap(big, [Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02") /

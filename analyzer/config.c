@@ -1,0 +1,581 @@
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "config.h"
+#include "ini.h"
+
+/* ------------------------------------------------------------------ */
+/* Setters: one per kind of value, bound to a field by offset          */
+
+struct key;
+typedef int (*setter)(void *base, const struct key *k, const char *v,
+		      struct st_perr *e);
+
+struct key {
+	const char *name;
+	setter set;
+	size_t off;
+	double min, max;	/* ranges (durations in ns) */
+	size_t len;		/* strings: field size */
+	const char *dflt;	/* as --help shows it */
+	const char *help;
+};
+
+#define FIELD(base, k, type) ((type *)(void *)((char *)(base) + (k)->off))
+
+static int set_u32(void *base, const struct key *k, const char *v,
+		   struct st_perr *e)
+{
+	uint64_t x;
+	int rc = st_parse_uint(v, (uint64_t)k->min, (uint64_t)k->max, &x, e);
+
+	if (rc == 0)
+		*FIELD(base, k, uint32_t) = (uint32_t)x;
+	return rc;
+}
+
+static int set_u64(void *base, const struct key *k, const char *v,
+		   struct st_perr *e)
+{
+	return st_parse_uint(v, (uint64_t)k->min, (uint64_t)k->max,
+			     FIELD(base, k, uint64_t), e);
+}
+
+static int set_dbl(void *base, const struct key *k, const char *v,
+		   struct st_perr *e)
+{
+	return st_parse_double(v, k->min, k->max, FIELD(base, k, double), e);
+}
+
+/* A double, or "auto" (stored as NaN). */
+static int set_dbl_auto(void *base, const struct key *k, const char *v,
+			struct st_perr *e)
+{
+	if (strcasecmp(v, "auto") == 0) {
+		*FIELD(base, k, double) = NAN;
+		return 0;
+	}
+	return set_dbl(base, k, v, e);
+}
+
+static int set_dur(void *base, const struct key *k, const char *v,
+		   struct st_perr *e)
+{
+	return st_parse_duration(v, (uint64_t)k->min, (uint64_t)k->max,
+				 FIELD(base, k, uint64_t), e);
+}
+
+static int set_bool(void *base, const struct key *k, const char *v,
+		    struct st_perr *e)
+{
+	return st_parse_bool(v, FIELD(base, k, bool), e);
+}
+
+static int set_str(void *base, const struct key *k, const char *v,
+		   struct st_perr *e)
+{
+	if (strlen(v) >= k->len) {
+		snprintf(e->msg, sizeof(e->msg), "'%.40s...': longer than %zu characters",
+			 v, k->len - 1);
+		return -EINVAL;
+	}
+	snprintf(FIELD(base, k, char), k->len, "%s", v);
+	return 0;
+}
+
+/* A topic component (wire.h): a '.' would make topics ambiguous. */
+static int set_name(void *base, const struct key *k, const char *v,
+		    struct st_perr *e)
+{
+	if (*v != '\0' && !st_wire_name_ok(v, strlen(v))) {
+		snprintf(e->msg, sizeof(e->msg),
+			 "'%.60s': names are 1-63 of [A-Za-z0-9_-]", v);
+		return -EINVAL;
+	}
+	return set_str(base, k, v, e);
+}
+
+static int set_endpoints(void *base, const struct key *k, const char *v,
+			 struct st_perr *e)
+{
+	struct an_config *c = base;
+	char buf[AN_MAX_ENDPOINTS * AN_ENDPOINT_MAX], *items[AN_MAX_ENDPOINTS];
+	int n;
+
+	(void)k;
+	if (strlen(v) >= sizeof(buf)) {
+		snprintf(e->msg, sizeof(e->msg), "list too long");
+		return -EINVAL;
+	}
+	snprintf(buf, sizeof(buf), "%s", v);
+	n = st_split_list(buf, items, AN_MAX_ENDPOINTS, e);
+	if (n < 0)
+		return n;
+	for (int i = 0; i < n; i++) {
+		if (strlen(items[i]) >= AN_ENDPOINT_MAX || strstr(items[i], "://") == NULL) {
+			snprintf(e->msg, sizeof(e->msg),
+				 "'%.60s': not a ZeroMQ endpoint (tcp://HOST:PORT, ipc://PATH)",
+				 items[i]);
+			return -EINVAL;
+		}
+	}
+	for (int i = 0; i < n; i++)
+		snprintf(c->kpi_endpoints[i], AN_ENDPOINT_MAX, "%s", items[i]);
+	c->n_kpi_endpoints = (uint32_t)n;
+	return 0;
+}
+
+static int set_endpoint(void *base, const struct key *k, const char *v,
+			struct st_perr *e)
+{
+	if (*v != '\0' && strcmp(v, "none") != 0 && strstr(v, "://") == NULL) {
+		snprintf(e->msg, sizeof(e->msg),
+			 "'%.60s': not a ZeroMQ endpoint (tcp://HOST:PORT, ipc://PATH, none)", v);
+		return -EINVAL;
+	}
+	return set_str(base, k, v, e);
+}
+
+static int set_model(void *base, const struct key *k, const char *v,
+		     struct st_perr *e)
+{
+	static const char *const names[] = { "auto", "mm1", "mmc", "usl" };
+	int i, rc = st_parse_enum(v, names, 4, &i, e);
+
+	if (rc == 0)
+		*FIELD(base, k, enum an_model_pref) = (enum an_model_pref)i;
+	return rc;
+}
+
+static int set_level(void *base, const struct key *k, const char *v,
+		     struct st_perr *e)
+{
+	if (st_log_level_parse(v, FIELD(base, k, enum st_log_level)) != 0) {
+		snprintf(e->msg, sizeof(e->msg),
+			 "'%.40s': expected err, warn, notice, info or debug", v);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* A price: a number >= 0, or "none". */
+static int set_price(void *base, const struct key *k, const char *v,
+		     struct st_perr *e)
+{
+	if (strcasecmp(v, "none") == 0) {
+		*FIELD(base, k, double) = -1.0;
+		return 0;
+	}
+	return set_dbl(base, k, v, e);
+}
+
+#define S_NS ((double)ST_NS_PER_S)
+#define OFF_C(f) offsetof(struct an_config, f)
+#define OFF_P(f) offsetof(struct an_plan, f)
+#define STRLEN_C(f) sizeof(((struct an_config *)0)->f)
+#define STRLEN_P(f) sizeof(((struct an_plan *)0)->f)
+
+static const struct key analyzer_keys[] = {
+	{ "kpi_endpoints", set_endpoints, 0, 0, 0, 0, "tcp://127.0.0.1:5556",
+	  "KPI publishers to subscribe to, comma-separated" },
+	{ "verdict_endpoint", set_endpoint, OFF_C(verdict_endpoint), 0, 0,
+	  STRLEN_C(verdict_endpoint), "tcp://127.0.0.1:5560", "verdict PUB socket (bind); none: off" },
+	{ "control_endpoint", set_endpoint, OFF_C(control_endpoint), 0, 0,
+	  STRLEN_C(control_endpoint), "tcp://127.0.0.1:5561", "control REP socket (bind); none: off" },
+	{ "window", set_dur, OFF_C(window_ns), 0.01 * S_NS, 3600 * S_NS, 0, "5s",
+	  "analysis window, 10ms..1h" },
+	{ "grace", set_dur, OFF_C(grace_ns), 0, 3600 * S_NS, 0, "0",
+	  "wait for late snapshots after a window ends, <= window; 0: window/2" },
+	{ "eval_windows", set_u32, OFF_C(eval_windows), 1, 256, 0, "6",
+	  "recent windows pooled per verdict, 1..256" },
+	{ "min_windows", set_u32, OFF_C(min_windows), 1, 256, 0, "3",
+	  "windows of prod and shadow data a verdict needs, 1..eval_windows" },
+	{ "min_samples", set_u64, OFF_C(min_samples), 10, 1e12, 0, "1000",
+	  "responses in the pooled windows a latency KPI needs, >= 10" },
+	{ "hysteresis", set_u32, OFF_C(hysteresis), 1, 100, 0, "2",
+	  "consecutive evaluations a new verdict needs, 1..100" },
+	{ "history", set_u32, OFF_C(history), 8, 100000, 0, "240",
+	  "closed windows kept per target (model, report), 8..100000" },
+	{ "alpha", set_dbl, OFF_C(alpha), 1e-6, 0.2, 0, "0.01",
+	  "significance level of each test, 1e-6..0.2" },
+	{ "tolerance", set_dbl_auto, OFF_C(tolerance), 0, 10, 0, "auto",
+	  "relative deviation accepted as noise, or auto (from A/A comparisons)" },
+	{ "tolerance_min", set_dbl, OFF_C(tolerance_min), 0, 10, 0, "0.05",
+	  "lower bound of the automatic tolerance" },
+	{ "tolerance_max", set_dbl, OFF_C(tolerance_max), 0, 10, 0, "0.5",
+	  "upper bound of the automatic tolerance" },
+	{ "max_load_cv", set_dbl, OFF_C(max_load_cv), 0.01, 10, 0, "0.25",
+	  "coefficient of variation of the shadow's per-instance load above which a verdict is inconclusive" },
+	{ "model", set_model, OFF_C(model), 0, 0, 0, "auto",
+	  "queueing model: auto, mm1 (M/M/1 per instance), mmc (Erlang-C), usl" },
+	{ "model_weight", set_dbl, OFF_C(model_weight), 0.001, 1, 0, "0.1",
+	  "weight of a new window in the exponentially weighted model fit" },
+	{ "adjust_down", set_bool, OFF_C(adjust_down), 0, 0, 0, "false",
+	  "adjust a proposal that meets the SLO when fewer instances would too" },
+	{ "response_timeout", set_dur, OFF_C(response_timeout_ns), 1e3, 3600 * S_NS, 0, "2s",
+	  "the dataplane's response timeout (predicts the timeout rate)" },
+	{ "max_skew", set_dur, OFF_C(max_skew_ns), 0, 86400 * S_NS, 0, "10s",
+	  "snapshots ending further in the future are refused" },
+	{ "stats_interval", set_dur, OFF_C(stats_interval_ns), 0, 86400 * S_NS, 0, "10s",
+	  "period of the counters line on stderr; 0: off" },
+	{ "state_file", set_str, OFF_C(state_file), 0, 0, STRLEN_C(state_file), "",
+	  "model state, saved after each evaluation and loaded at start" },
+	{ "json_out", set_str, OFF_C(json_out), 0, 0, STRLEN_C(json_out), "-",
+	  "verdicts as JSON lines: a file, - for stdout, empty: off" },
+	{ "report", set_str, OFF_C(report), 0, 0, STRLEN_C(report), "",
+	  "HTML report written at exit" },
+	{ "curve_secret_key", set_str, OFF_C(curve_secret_key), 0, 0,
+	  STRLEN_C(curve_secret_key), "", "key-pair file: verdict and control sockets use CURVE" },
+	{ "curve_allowed_keys", set_str, OFF_C(curve_allowed_keys), 0, 0,
+	  STRLEN_C(curve_allowed_keys), "", "client keys admitted (required with curve_secret_key)" },
+	{ "curve_server_key", set_str, OFF_C(curve_server_key), 0, 0,
+	  STRLEN_C(curve_server_key), "", "publishers' public key (file or Z85): KPI subscriptions use CURVE" },
+	{ "curve_client_key", set_str, OFF_C(curve_client_key), 0, 0,
+	  STRLEN_C(curve_client_key), "", "key pair for the KPI subscriptions; default curve_secret_key" },
+	{ "max_services", set_u32, OFF_C(max_services), 1, 1000000, 0, "4096",
+	  "services tracked at once" },
+	{ "max_publishers", set_u32, OFF_C(max_publishers), 1, 1000000, 0, "4096",
+	  "publishers (src) tracked at once" },
+	{ "log_level", set_level, OFF_C(log_level), 0, 0, 0, "notice",
+	  "err, warn, notice, info, debug" },
+	{ NULL, NULL, 0, 0, 0, 0, NULL, NULL },
+};
+
+static const struct key service_keys[] = {
+	{ "shadow", set_name, OFF_P(shadow), 0, 0, STRLEN_P(shadow), "(required)",
+	  "shadow group that stands for the proposal" },
+	{ "aa_shadow", set_name, OFF_P(aa_shadow), 0, 0, STRLEN_P(aa_shadow), "",
+	  "a second group configured like `shadow`, for A/A noise" },
+	{ "current_instances", set_u32, OFF_P(current_instances), 1, AN_MAX_INSTANCES, 0,
+	  "(required)", "instances in production now" },
+	{ "proposed_instances", set_u32, OFF_P(proposed_instances), 1, AN_MAX_INSTANCES, 0,
+	  "(required)", "instance count to judge" },
+	{ "shadow_instances", set_u32, OFF_P(shadow_instances), 0, AN_MAX_INSTANCES, 0, "0",
+	  "instances behind the shadow group; 0: as its KPIs say" },
+	{ "forecast_rps", set_dbl, OFF_P(forecast_rps), 1e-9, 1e12, 0, "(required)",
+	  "request rate the proposal must carry" },
+	{ "slo_p99", set_dur, OFF_P(slo_p99_ns), 1, 3600 * S_NS, 0, "(required)",
+	  "p99 latency objective" },
+	{ "slo_error_rate", set_dbl, OFF_P(slo_error_rate), 0, 1, 0, "0.01",
+	  "error rate objective (timeouts + resets + ICMP errors per request)" },
+	{ "instance_cost_per_hour", set_price, OFF_P(cost_per_hour), 0, 1e9, 0, "none",
+	  "price of one instance-hour; adds cost to verdicts" },
+	{ "min_instances", set_u32, OFF_P(min_instances), 1, AN_MAX_INSTANCES, 0, "1",
+	  "lower bound of recommended_instances" },
+	{ "max_instances", set_u32, OFF_P(max_instances), 1, AN_MAX_INSTANCES, 0, "100000",
+	  "upper bound of recommended_instances" },
+	{ "max_step", set_u32, OFF_P(max_step), 0, AN_MAX_INSTANCES, 0, "0",
+	  "largest change from current_instances; 0: unlimited" },
+	{ NULL, NULL, 0, 0, 0, 0, NULL, NULL },
+};
+
+static const struct key *find_key(const struct key *t, const char *name)
+{
+	for (; t->name != NULL; t++)
+		if (strcmp(t->name, name) == 0)
+			return t;
+	return NULL;
+}
+
+void an_config_defaults(struct an_config *c)
+{
+	memset(c, 0, sizeof(*c));
+	snprintf(c->kpi_endpoints[0], AN_ENDPOINT_MAX, "tcp://127.0.0.1:5556");
+	c->n_kpi_endpoints = 1;
+	snprintf(c->verdict_endpoint, sizeof(c->verdict_endpoint), "tcp://127.0.0.1:5560");
+	snprintf(c->control_endpoint, sizeof(c->control_endpoint), "tcp://127.0.0.1:5561");
+	c->window_ns = 5 * ST_NS_PER_S;
+	c->grace_ns = 0;
+	c->response_timeout_ns = 2 * ST_NS_PER_S;
+	c->max_skew_ns = 10 * ST_NS_PER_S;
+	c->stats_interval_ns = 10 * ST_NS_PER_S;
+	c->eval_windows = 6;
+	c->min_windows = 3;
+	c->hysteresis = 2;
+	c->history = 240;
+	c->min_samples = 1000;
+	c->alpha = 0.01;
+	c->tolerance = NAN;
+	c->tolerance_min = 0.05;
+	c->tolerance_max = 0.5;
+	c->max_load_cv = 0.25;
+	c->model_weight = 0.1;
+	c->adjust_down = false;
+	c->model = AN_MODEL_AUTO;
+	snprintf(c->json_out, sizeof(c->json_out), "-");
+	c->max_services = 4096;
+	c->max_publishers = 4096;
+	c->log_level = ST_LOG_NOTICE;
+}
+
+void an_plan_defaults(struct an_plan *p)
+{
+	memset(p, 0, sizeof(*p));
+	p->slo_error_rate = 0.01;
+	p->cost_per_hour = -1.0;
+	p->min_instances = 1;
+	p->max_instances = AN_MAX_INSTANCES;
+}
+
+int an_config_set(struct an_config *c, const char *key, const char *value,
+		  struct st_perr *err)
+{
+	const struct key *k = find_key(analyzer_keys, key);
+
+	if (k == NULL) {
+		snprintf(err->msg, sizeof(err->msg), "unknown key");
+		return -ENOENT;
+	}
+	return k->set(c, k, value, err);
+}
+
+int an_plan_set(struct an_plan *p, const char *key, const char *value,
+		struct st_perr *err)
+{
+	const struct key *k = find_key(service_keys, key);
+
+	if (k == NULL) {
+		snprintf(err->msg, sizeof(err->msg), "unknown key");
+		return -ENOENT;
+	}
+	return k->set(p, k, value, err);
+}
+
+int an_plan_check(const struct an_plan *p, struct st_perr *err)
+{
+	if (p->shadow[0] == '\0') {
+		snprintf(err->msg, sizeof(err->msg), "shadow: required (the group standing for the proposal)");
+		return -EINVAL;
+	}
+	if (p->current_instances == 0 || p->proposed_instances == 0) {
+		snprintf(err->msg, sizeof(err->msg), "current_instances and proposed_instances are required");
+		return -EINVAL;
+	}
+	if (!(p->forecast_rps > 0)) {
+		snprintf(err->msg, sizeof(err->msg), "forecast_rps: required, > 0");
+		return -EINVAL;
+	}
+	if (p->slo_p99_ns == 0) {
+		snprintf(err->msg, sizeof(err->msg), "slo_p99: required");
+		return -EINVAL;
+	}
+	if (p->min_instances > p->max_instances) {
+		snprintf(err->msg, sizeof(err->msg), "min_instances %u > max_instances %u",
+			 p->min_instances, p->max_instances);
+		return -EINVAL;
+	}
+	if (p->aa_shadow[0] != '\0' && strcmp(p->aa_shadow, p->shadow) == 0) {
+		snprintf(err->msg, sizeof(err->msg), "aa_shadow must differ from shadow");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int an_config_check(const struct an_config *c, struct st_perr *err)
+{
+	if (c->min_windows > c->eval_windows) {
+		snprintf(err->msg, sizeof(err->msg), "min_windows %u > eval_windows %u",
+			 c->min_windows, c->eval_windows);
+		return -EINVAL;
+	}
+	if (c->eval_windows > c->history) {
+		snprintf(err->msg, sizeof(err->msg), "eval_windows %u > history %u",
+			 c->eval_windows, c->history);
+		return -EINVAL;
+	}
+	if (c->grace_ns > c->window_ns) {
+		snprintf(err->msg, sizeof(err->msg), "grace must not exceed window");
+		return -EINVAL;
+	}
+	if (c->tolerance_min > c->tolerance_max) {
+		snprintf(err->msg, sizeof(err->msg), "tolerance_min > tolerance_max");
+		return -EINVAL;
+	}
+	if ((c->curve_secret_key[0] != '\0') != (c->curve_allowed_keys[0] != '\0')) {
+		snprintf(err->msg, sizeof(err->msg),
+			 "curve_secret_key and curve_allowed_keys go together (CURVE without an allow-list admits anyone)");
+		return -EINVAL;
+	}
+	if (c->curve_server_key[0] != '\0' && c->curve_client_key[0] == '\0' &&
+	    c->curve_secret_key[0] == '\0') {
+		snprintf(err->msg, sizeof(err->msg),
+			 "curve_server_key needs a client key pair (curve_client_key or curve_secret_key)");
+		return -EINVAL;
+	}
+	if (c->n_kpi_endpoints == 0) {
+		snprintf(err->msg, sizeof(err->msg), "kpi_endpoints: at least one");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* File                                                               */
+
+struct errs {
+	char *buf;
+	size_t len, used;
+	int n;
+};
+
+static void add_err(struct errs *e, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void add_err(struct errs *e, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	e->n++;
+	if (e->buf == NULL || e->used + 1 >= e->len)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(e->buf + e->used, e->len - e->used, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	e->used += (size_t)n;
+	if (e->used + 1 < e->len) {
+		e->buf[e->used++] = '\n';
+		e->buf[e->used] = '\0';
+	} else {
+		e->used = e->len - 1;
+	}
+}
+
+static int add_service(struct an_config *c, const char *name,
+		       struct an_service_cfg **out)
+{
+	struct an_service_cfg *s;
+
+	s = realloc(c->services, (c->n_services + 1) * sizeof(*s));
+	if (s == NULL)
+		return -ENOMEM;
+	c->services = s;
+	s = &c->services[c->n_services++];
+	memset(s, 0, sizeof(*s));
+	snprintf(s->name, sizeof(s->name), "%s", name);
+	an_plan_defaults(&s->plan);
+	*out = s;
+	return 0;
+}
+
+static void load_section(struct an_config *c, const struct an_ini *ini,
+			 const struct an_ini_section *sec, struct errs *errs)
+{
+	const struct key *table = NULL;
+	struct an_service_cfg *svc = NULL;
+	const char *sname = NULL;
+	void *base = NULL;
+	struct st_perr pe;
+
+	if (strcmp(sec->name, "analyzer") == 0) {
+		table = analyzer_keys;
+		base = c;
+	} else if (strncmp(sec->name, "service.", 8) == 0) {
+		sname = sec->name + 8;
+		if (!st_wire_name_ok(sname, strlen(sname))) {
+			add_err(errs, "%s:%d: [%s]: service names are 1-63 of [A-Za-z0-9_-]",
+				ini->path, sec->line, sec->name);
+			return;
+		}
+		if (c->n_services >= c->max_services) {
+			add_err(errs, "%s:%d: [%s]: more services than max_services (%u)",
+				ini->path, sec->line, sec->name, c->max_services);
+			return;
+		}
+		if (add_service(c, sname, &svc) != 0) {
+			add_err(errs, "%s:%d: out of memory", ini->path, sec->line);
+			return;
+		}
+		table = service_keys;
+		base = &svc->plan;
+	} else if (strcmp(sec->name, "dataplane") == 0 ||
+		   strncmp(sec->name, "shadow.", 7) == 0 ||
+		   strcmp(sec->name, "loadgen") == 0) {
+		return;	/* the other programs' sections */
+	} else {
+		add_err(errs, "%s:%d: [%s]: unknown section (expected [analyzer] or [service.NAME])",
+			ini->path, sec->line, sec->name);
+		return;
+	}
+	for (size_t i = sec->first; i < sec->first + sec->n; i++) {
+		const struct an_ini_entry *e = &ini->entries[i];
+		const struct key *k = find_key(table, e->key);
+
+		if (k == NULL) {
+			add_err(errs, "%s:%d: [%s] %s: unknown key", ini->path, e->line,
+				sec->name, e->key);
+			continue;
+		}
+		if (k->set(base, k, e->value, &pe) != 0)
+			add_err(errs, "%s:%d: [%s] %s: %s", ini->path, e->line, sec->name,
+				e->key, pe.msg);
+	}
+	if (svc != NULL && an_plan_check(&svc->plan, &pe) != 0)
+		add_err(errs, "%s:%d: [%s]: %s", ini->path, sec->line, sec->name, pe.msg);
+}
+
+int an_config_load(struct an_config *c, const char *path, char *errbuf,
+		   size_t errlen)
+{
+	struct errs errs = { errbuf, errlen, 0, 0 };
+	const struct an_ini_section *a;
+	struct an_ini *ini;
+	struct st_perr pe;
+	int rc;
+
+	if (errbuf != NULL && errlen > 0)
+		errbuf[0] = '\0';
+	ini = an_ini_load(path, &pe);
+	if (ini == NULL) {
+		rc = -errno;
+		add_err(&errs, "%s", pe.msg);
+		return rc;
+	}
+	/* [analyzer] first: max_services bounds the service sections. */
+	a = an_ini_section(ini, "analyzer");
+	if (a != NULL)
+		load_section(c, ini, a, &errs);
+	for (size_t i = 0; i < ini->n_sections; i++)
+		if (&ini->sections[i] != a)
+			load_section(c, ini, &ini->sections[i], &errs);
+	if (errs.n == 0 && an_config_check(c, &pe) != 0)
+		add_err(&errs, "%s: [analyzer]: %s", path, pe.msg);
+	an_ini_free(ini);
+	return errs.n ? -EINVAL : 0;
+}
+
+const struct an_service_cfg *an_config_service(const struct an_config *c,
+					       const char *name)
+{
+	for (uint32_t i = 0; i < c->n_services; i++)
+		if (strcmp(c->services[i].name, name) == 0)
+			return &c->services[i];
+	return NULL;
+}
+
+static void print_table(FILE *f, const char *title, const struct key *t)
+{
+	fprintf(f, "  [%s]\n", title);
+	for (; t->name != NULL; t++)
+		fprintf(f, "    %-22s %-22s %s\n", t->name, t->dflt, t->help);
+}
+
+void an_config_print_keys(FILE *f)
+{
+	print_table(f, "analyzer", analyzer_keys);
+	print_table(f, "service.NAME", service_keys);
+}
+
+void an_config_free(struct an_config *c)
+{
+	free(c->services);
+	c->services = NULL;
+	c->n_services = 0;
+}

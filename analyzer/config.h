@@ -1,0 +1,130 @@
+/* The analyzer's configuration: one struct, filled in order from defaults,
+ * the INI file ([analyzer] and [service.NAME] sections) and the command
+ * line. Every key has one range-checked setter in a table (config.c), which
+ * is also what --help and docs/analyzer.md list. A file that also holds
+ * [dataplane] and [shadow.*] sections is accepted: one file can configure a
+ * whole deployment. */
+#ifndef AN_CONFIG_H
+#define AN_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "log.h"
+#include "parse.h"
+#include "wire.h"
+
+#define AN_MAX_ENDPOINTS 64
+#define AN_ENDPOINT_MAX  256
+#define AN_PATH_MAX      512
+#define AN_MAX_INSTANCES 100000
+
+enum an_model_pref { AN_MODEL_AUTO, AN_MODEL_MM1, AN_MODEL_MMC, AN_MODEL_USL };
+
+/* The question a service asks: is `proposed_instances` right for
+ * `forecast_rps` under the SLO, judged on the shadow group `shadow`? */
+struct an_plan {
+	char shadow[ST_WIRE_NAME_MAX];
+	char aa_shadow[ST_WIRE_NAME_MAX];	/* "" or a twin group for A/A */
+	uint32_t current_instances;
+	uint32_t proposed_instances;
+	uint32_t shadow_instances;		/* 0: as the KPIs report */
+	double forecast_rps;
+	uint64_t slo_p99_ns;
+	double slo_error_rate;
+	double cost_per_hour;			/* < 0: no price configured */
+	uint32_t min_instances;
+	uint32_t max_instances;
+	uint32_t max_step;			/* 0: no step limit */
+};
+
+struct an_service_cfg {
+	char name[ST_WIRE_NAME_MAX];
+	struct an_plan plan;
+};
+
+struct an_config {
+	char kpi_endpoints[AN_MAX_ENDPOINTS][AN_ENDPOINT_MAX];
+	uint32_t n_kpi_endpoints;
+	char verdict_endpoint[AN_ENDPOINT_MAX];	/* "" or "none": no PUB */
+	char control_endpoint[AN_ENDPOINT_MAX];	/* "" or "none": no REP */
+
+	uint64_t window_ns;
+	uint64_t grace_ns;		/* 0: window / 2 */
+	uint64_t response_timeout_ns;
+	uint64_t max_skew_ns;
+	uint64_t stats_interval_ns;	/* 0: no periodic stats line */
+	uint32_t eval_windows;
+	uint32_t min_windows;
+	uint32_t hysteresis;
+	uint32_t history;
+	uint64_t min_samples;
+	double alpha;
+	double tolerance;		/* NaN: auto (from A/A) */
+	double tolerance_min;
+	double tolerance_max;
+	double max_load_cv;
+	double model_weight;
+	bool adjust_down;
+	enum an_model_pref model;
+
+	char state_file[AN_PATH_MAX];
+	char json_out[AN_PATH_MAX];	/* "" none, "-" stdout */
+	char report[AN_PATH_MAX];
+
+	char curve_secret_key[AN_PATH_MAX];
+	char curve_allowed_keys[AN_PATH_MAX];
+	char curve_server_key[AN_PATH_MAX];
+	char curve_client_key[AN_PATH_MAX];
+
+	uint32_t max_services;
+	uint32_t max_publishers;
+	enum st_log_level log_level;
+
+	struct an_service_cfg *services;
+	uint32_t n_services;
+};
+
+/* Fills c with the documented defaults (no services). Never fails. */
+void an_config_defaults(struct an_config *c);
+
+/* Reads the INI file into c (on top of what is there). Every bad section,
+ * key and value is reported, one per line "FILE:LINE: [section] key:
+ * reason", into errbuf (always NUL-terminated; cut short when full).
+ * Returns 0, or -EINVAL (errors found), -ENOMEM, or -errno of the file. */
+int an_config_load(struct an_config *c, const char *path, char *errbuf,
+		   size_t errlen);
+
+/* Sets one [analyzer] key from text (the command line uses it too).
+ * Returns 0, -ENOENT (unknown key; err says so), -EINVAL/-ERANGE. */
+int an_config_set(struct an_config *c, const char *key, const char *value,
+		  struct st_perr *err);
+
+/* Checks the keys that depend on each other (min_windows <= eval_windows,
+ * grace <= window, CURVE files given together). Returns 0 or -EINVAL. */
+int an_config_check(const struct an_config *c, struct st_perr *err);
+
+/* Plan defaults: no shadow, 1 instance each, no price, bounds 1..100000. */
+void an_plan_defaults(struct an_plan *p);
+
+/* Sets one [service.*] key (also what a control `propose` goes through).
+ * Same returns as an_config_set. */
+int an_plan_set(struct an_plan *p, const char *key, const char *value,
+		struct st_perr *err);
+
+/* Checks a complete plan: a shadow group, instances > 0, forecast > 0, an
+ * SLO, min <= max. Returns 0 or -EINVAL. */
+int an_plan_check(const struct an_plan *p, struct st_perr *err);
+
+/* The service's config, or NULL. O(services). */
+const struct an_service_cfg *an_config_service(const struct an_config *c,
+					       const char *name);
+
+/* Prints every key with its default and range, for --help. */
+void an_config_print_keys(FILE *f);
+
+/* Releases the services array. */
+void an_config_free(struct an_config *c);
+
+#endif

@@ -1,0 +1,302 @@
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <string.h>
+
+#include <zmq.h>
+
+#include "control.h"
+#include "zsec.h"
+
+int an_control_open(struct an_control *c, void *ctx, const struct an_config *cfg,
+		    struct st_perr *err)
+{
+	int linger = 0, rc;
+
+	memset(c, 0, sizeof(*c));
+	st_wbuf_init(&c->reply);
+	st_wbuf_init(&c->tmp);
+	if (!msgpack_zone_init(&c->zone, 8192)) {
+		snprintf(err->msg, sizeof(err->msg), "out of memory");
+		return -ENOMEM;
+	}
+	if (cfg->control_endpoint[0] == '\0' || strcmp(cfg->control_endpoint, "none") == 0)
+		return 0;
+	c->sock = zmq_socket(ctx, ZMQ_REP);
+	if (c->sock == NULL)
+		goto zerr;
+	zmq_setsockopt(c->sock, ZMQ_LINGER, &linger, sizeof(linger));
+	if (cfg->curve_secret_key[0] != '\0') {
+		rc = st_zsec_server_setup(c->sock, cfg->curve_secret_key, NULL, err);
+		if (rc != 0)
+			goto err;
+	}
+	if (zmq_bind(c->sock, cfg->control_endpoint) != 0)
+		goto zerr;
+	return 0;
+zerr:
+	rc = -zmq_errno();
+	snprintf(err->msg, sizeof(err->msg), "control_endpoint %.100s: %s",
+		 cfg->control_endpoint, zmq_strerror(zmq_errno()));
+err:
+	an_control_close(c);
+	return rc;
+}
+
+void an_control_close(struct an_control *c)
+{
+	if (c->sock != NULL)
+		zmq_close(c->sock);
+	c->sock = NULL;
+	st_wbuf_free(&c->reply);
+	st_wbuf_free(&c->tmp);
+	msgpack_zone_destroy(&c->zone);
+}
+
+static void pack_str(msgpack_packer *pk, const char *s)
+{
+	size_t n = strlen(s);
+
+	msgpack_pack_str(pk, n);
+	msgpack_pack_str_body(pk, s, n);
+}
+
+static int reply_error(struct an_control *c, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static int reply_error(struct an_control *c, const char *fmt, ...)
+{
+	msgpack_packer pk;
+	char msg[300];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	st_wbuf_reset(&c->reply);
+	msgpack_packer_init(&pk, &c->reply, st_wbuf_mp_write);
+	msgpack_pack_map(&pk, 2);
+	pack_str(&pk, "ok");
+	msgpack_pack_false(&pk);
+	pack_str(&pk, "error");
+	pack_str(&pk, msg);
+	c->errors++;
+	return -EINVAL;
+}
+
+/* A msgpack value as the text an [service.*] key takes. Numbers for
+ * slo_p99 are nanoseconds. */
+static int value_text(const char *key, const msgpack_object *v, char *buf, size_t len)
+{
+	bool ns = strcmp(key, "slo_p99") == 0;
+
+	switch (v->type) {
+	case MSGPACK_OBJECT_POSITIVE_INTEGER:
+		snprintf(buf, len, "%" PRIu64 "%s", v->via.u64, ns ? "ns" : "");
+		return 0;
+	case MSGPACK_OBJECT_NEGATIVE_INTEGER:
+		snprintf(buf, len, "%" PRId64 "%s", v->via.i64, ns ? "ns" : "");
+		return 0;
+	case MSGPACK_OBJECT_FLOAT32:
+	case MSGPACK_OBJECT_FLOAT64:
+		if (ns)
+			snprintf(buf, len, "%.0fns", v->via.f64);
+		else
+			snprintf(buf, len, "%.17g", v->via.f64);
+		return 0;
+	case MSGPACK_OBJECT_BOOLEAN:
+		snprintf(buf, len, "%s", v->via.boolean ? "true" : "false");
+		return 0;
+	case MSGPACK_OBJECT_STR:
+		if (v->via.str.size >= len || memchr(v->via.str.ptr, '\0', v->via.str.size))
+			return -EINVAL;
+		memcpy(buf, v->via.str.ptr, v->via.str.size);
+		buf[v->via.str.size] = '\0';
+		return 0;
+	default:
+		return -EINVAL;
+	}
+}
+
+static int cmd_propose(struct an_control *c, struct an_engine *e,
+		       const msgpack_object *req)
+{
+	struct an_service *s;
+	struct st_wire_error we;
+	struct an_plan plan;
+	struct st_perr pe;
+	msgpack_packer pk;
+	char service[ST_WIRE_NAME_MAX], text[256], ebuf[192];
+	int rc;
+
+	if (st_wire_get_str(req, "service", service, sizeof(service), &we) != 0)
+		return reply_error(c, "propose: %s", st_wire_error_fmt(&we, ebuf, sizeof(ebuf)));
+	if (!st_wire_name_ok(service, strlen(service)))
+		return reply_error(c, "propose: service '%s': names are 1-63 of [A-Za-z0-9_-]",
+				   service);
+	s = an_engine_service(e, service);
+	if (s != NULL && s->has_plan)
+		plan = s->plan;
+	else
+		an_plan_defaults(&plan);
+	for (uint32_t i = 0; i < req->via.map.size; i++) {
+		const msgpack_object_kv *kv = &req->via.map.ptr[i];
+		char key[64];
+
+		if (kv->key.type != MSGPACK_OBJECT_STR || kv->key.via.str.size >= sizeof(key))
+			return reply_error(c, "propose: keys must be short strings");
+		memcpy(key, kv->key.via.str.ptr, kv->key.via.str.size);
+		key[kv->key.via.str.size] = '\0';
+		if (strcmp(key, "cmd") == 0 || strcmp(key, "service") == 0)
+			continue;
+		if (value_text(key, &kv->val, text, sizeof(text)) != 0)
+			return reply_error(c, "propose: %s: expected a number, bool or string", key);
+		rc = an_plan_set(&plan, key, text, &pe);
+		if (rc == -ENOENT)
+			return reply_error(c, "propose: unknown key '%s'", key);
+		if (rc != 0)
+			return reply_error(c, "propose: %s: %s", key, pe.msg);
+	}
+	if (an_plan_check(&plan, &pe) != 0)
+		return reply_error(c, "propose: %s", pe.msg);
+	rc = an_engine_propose(e, service, &plan);
+	if (rc != 0)
+		return reply_error(c, "propose: %s", rc == -ENOSPC ? "max_services reached" :
+				   strerror(-rc));
+	s = an_engine_service(e, service);
+	st_wbuf_reset(&c->reply);
+	msgpack_packer_init(&pk, &c->reply, st_wbuf_mp_write);
+	msgpack_pack_map(&pk, 3);
+	pack_str(&pk, "ok");
+	msgpack_pack_true(&pk);
+	pack_str(&pk, "service");
+	pack_str(&pk, service);
+	pack_str(&pk, "plan_changes");
+	msgpack_pack_uint64(&pk, s ? s->plan_changes : 0);
+	return 0;
+}
+
+static int cmd_last(struct an_control *c, struct an_engine *e,
+		    const msgpack_object *req)
+{
+	char service[ST_WIRE_NAME_MAX], ebuf[192];
+	struct st_wire_error we;
+	struct an_service *s;
+	msgpack_packer pk;
+	int rc;
+
+	if (st_wire_get_str(req, "service", service, sizeof(service), &we) != 0)
+		return reply_error(c, "last: %s", st_wire_error_fmt(&we, ebuf, sizeof(ebuf)));
+	s = an_engine_service(e, service);
+	if (s == NULL)
+		return reply_error(c, "last: unknown service '%s'", service);
+	if (!s->has_last)
+		return reply_error(c, "last: no verdict yet for service '%s'", service);
+	rc = st_verdict_encode(&s->last, &c->tmp);
+	if (rc != 0)
+		return reply_error(c, "last: %s", strerror(-rc));
+	st_wbuf_reset(&c->reply);
+	msgpack_packer_init(&pk, &c->reply, st_wbuf_mp_write);
+	msgpack_pack_map(&pk, 2);
+	pack_str(&pk, "ok");
+	msgpack_pack_true(&pk);
+	pack_str(&pk, "verdict");
+	/* The encoded verdict is one msgpack object: splice it in. */
+	st_wbuf_append(&c->reply, c->tmp.data, c->tmp.len);
+	return c->reply.oom ? -ENOMEM : 0;
+}
+
+static int cmd_stats(struct an_control *c, struct an_engine *e)
+{
+	const struct an_counters *n = an_engine_counters(e);
+	static const char *const names[] = {
+		"msgs", "kpi_merged", "bad_frames", "oversized", "malformed",
+		"bad_version", "unknown_topic", "topic_mismatch", "bad_hist", "gaps",
+		"duplicates", "restarts", "late", "future", "dropped_limits", "clamped",
+		"windows", "evaluations", "verdicts", "anomalies",
+	};
+	const uint64_t vals[] = {
+		n->msgs, n->kpi_merged, n->bad_frames, n->oversized, n->malformed,
+		n->bad_version, n->unknown_topic, n->topic_mismatch, n->bad_hist, n->gaps,
+		n->duplicates, n->restarts, n->late, n->future, n->dropped_limits, n->clamped,
+		n->windows, n->evaluations, n->verdicts, n->anomalies,
+	};
+	msgpack_packer pk;
+
+	st_wbuf_reset(&c->reply);
+	msgpack_packer_init(&pk, &c->reply, st_wbuf_mp_write);
+	msgpack_pack_map(&pk, 3);
+	pack_str(&pk, "ok");
+	msgpack_pack_true(&pk);
+	pack_str(&pk, "services");
+	msgpack_pack_uint32(&pk, an_engine_n_services(e));
+	pack_str(&pk, "counters");
+	msgpack_pack_map(&pk, sizeof(names) / sizeof(names[0]));
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		pack_str(&pk, names[i]);
+		msgpack_pack_uint64(&pk, vals[i]);
+	}
+	return c->reply.oom ? -ENOMEM : 0;
+}
+
+int an_control_request(struct an_control *c, struct an_engine *e,
+		       const void *buf, size_t len)
+{
+	struct st_wire_error we;
+	msgpack_object req;
+	char cmd[32], ebuf[192];
+
+	c->requests++;
+	msgpack_zone_clear(&c->zone);
+	if (st_wire_parse(buf, len, NULL, &c->zone, &req, &we) != 0)
+		return reply_error(c, "bad request: %s", st_wire_error_fmt(&we, ebuf, sizeof(ebuf)));
+	if (st_wire_get_str(&req, "cmd", cmd, sizeof(cmd), &we) != 0)
+		return reply_error(c, "bad request: %s", st_wire_error_fmt(&we, ebuf, sizeof(ebuf)));
+	if (strcmp(cmd, "propose") == 0)
+		return cmd_propose(c, e, &req);
+	if (strcmp(cmd, "last") == 0)
+		return cmd_last(c, e, &req);
+	if (strcmp(cmd, "stats") == 0)
+		return cmd_stats(c, e);
+	return reply_error(c, "unknown cmd '%s' (propose, last, stats)", cmd);
+}
+
+int an_control_handle(struct an_control *c, struct an_engine *e)
+{
+	int n = 0;
+
+	if (c->sock == NULL)
+		return 0;
+	while (n < 64) {
+		zmq_msg_t msg;
+		int more = 0, frames = 0;
+		size_t ml = sizeof(more);
+
+		zmq_msg_init(&msg);
+		if (zmq_msg_recv(&msg, c->sock, ZMQ_DONTWAIT) < 0) {
+			zmq_msg_close(&msg);
+			break;
+		}
+		frames = 1;
+		zmq_getsockopt(c->sock, ZMQ_RCVMORE, &more, &ml);
+		if (!more) {
+			an_control_request(c, e, zmq_msg_data(&msg), zmq_msg_size(&msg));
+		} else {
+			/* REP must answer once per request: drain the rest. */
+			while (more) {
+				zmq_msg_t x;
+
+				zmq_msg_init(&x);
+				zmq_msg_recv(&x, c->sock, 0);
+				zmq_msg_close(&x);
+				frames++;
+				zmq_getsockopt(c->sock, ZMQ_RCVMORE, &more, &ml);
+			}
+			reply_error(c, "bad request: %d frames, expected one msgpack map", frames);
+		}
+		zmq_msg_close(&msg);
+		zmq_send(c->sock, c->reply.data, c->reply.len, 0);
+		n++;
+	}
+	return n;
+}

@@ -1,0 +1,436 @@
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define ZLIB_CONST
+#include <zlib.h>
+
+#include "histdec.h"
+
+/* The V2 format constants, as in common/hist_codec.c. */
+#define V2_COOKIE_BASE			0x1c849303u
+#define V2_COMPRESSED_COOKIE_BASE	0x1c849304u
+#define V1_COOKIE_BASE			0x1c849301u
+#define V1_COMPRESSED_COOKIE_BASE	0x1c849302u
+#define V0_COOKIE_BASE			0x1c849308u
+#define V0_COMPRESSED_COOKIE_BASE	0x1c849309u
+#define COOKIE_BASE(c)			((c) & ~0xf0u)
+#define OUTER_LEN	8
+#define INNER_LEN	40
+#define VARINT_MAX	9
+#define N_FOREIGN	4
+
+/* A layout seen on the wire that differs from dst's: a small histogram
+ * with the same lowest and precision gives its index -> value mapping,
+ * which does not depend on `highest`. */
+struct foreign {
+	int64_t lowest;
+	int sigfigs;
+	struct st_hist *tmpl;
+	uint64_t used;
+};
+
+struct an_histdec {
+	const struct st_hist *dst;
+	int32_t dst_top;		/* dst's index of its highest value */
+	z_stream zs;
+	bool zs_ready;
+	uint8_t *payload;
+	size_t payload_cap;
+	struct an_bin *bins;
+	size_t bins_cap;
+	struct foreign foreign[N_FOREIGN];
+	uint64_t tick;
+};
+
+static uint32_t get_be32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+	       (uint32_t)p[2] << 8 | p[3];
+}
+
+static uint64_t get_be64(const uint8_t *p)
+{
+	return (uint64_t)get_be32(p) << 32 | get_be32(p + 4);
+}
+
+struct an_histdec *an_histdec_create(const struct st_hist *dst)
+{
+	struct an_histdec *d = calloc(1, sizeof(*d));
+
+	if (d == NULL) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	d->dst = dst;
+	d->dst_top = st_hist_index_(dst, dst->highest);
+	if (inflateInit(&d->zs) != Z_OK) {
+		free(d);
+		errno = ENOMEM;
+		return NULL;
+	}
+	d->zs_ready = true;
+	return d;
+}
+
+void an_histdec_destroy(struct an_histdec *d)
+{
+	if (d == NULL)
+		return;
+	if (d->zs_ready)
+		inflateEnd(&d->zs);
+	for (int i = 0; i < N_FOREIGN; i++)
+		st_hist_destroy(d->foreign[i].tmpl);
+	free(d->payload);
+	free(d->bins);
+	free(d);
+}
+
+/* --- input: zlib or raw ------------------------------------------------- */
+
+struct src {
+	bool compressed;
+	z_stream *zs;
+	const uint8_t *raw;
+	size_t raw_len, raw_pos;
+};
+
+static enum st_hist_derr src_read(struct src *s, uint8_t *out, size_t n)
+{
+	int rc;
+
+	if (!s->compressed) {
+		if (s->raw_len - s->raw_pos < n)
+			return ST_HIST_DERR_TRUNCATED;
+		memcpy(out, s->raw + s->raw_pos, n);
+		s->raw_pos += n;
+		return ST_HIST_DERR_OK;
+	}
+	s->zs->next_out = out;
+	s->zs->avail_out = (uInt)n;
+	while (s->zs->avail_out > 0) {
+		rc = inflate(s->zs, Z_NO_FLUSH);
+		if (rc == Z_STREAM_END)
+			return s->zs->avail_out == 0 ? ST_HIST_DERR_OK :
+			       ST_HIST_DERR_PAYLOAD_MISMATCH;
+		if (rc == Z_MEM_ERROR)
+			return ST_HIST_DERR_NOMEM;
+		if (rc == Z_BUF_ERROR)
+			return ST_HIST_DERR_TRUNCATED;
+		if (rc != Z_OK)
+			return ST_HIST_DERR_ZLIB;
+	}
+	return ST_HIST_DERR_OK;
+}
+
+static enum st_hist_derr src_finish(struct src *s)
+{
+	uint8_t extra;
+	int rc;
+
+	if (!s->compressed)
+		return s->raw_pos == s->raw_len ? ST_HIST_DERR_OK : ST_HIST_DERR_TRAILING;
+	for (;;) {
+		s->zs->next_out = &extra;
+		s->zs->avail_out = 1;
+		rc = inflate(s->zs, Z_NO_FLUSH);
+		if (rc == Z_STREAM_END)
+			break;
+		if (s->zs->avail_out == 0)
+			return ST_HIST_DERR_PAYLOAD_MISMATCH;
+		if (rc == Z_BUF_ERROR)
+			return ST_HIST_DERR_TRUNCATED;
+		if (rc != Z_OK)
+			return rc == Z_MEM_ERROR ? ST_HIST_DERR_NOMEM : ST_HIST_DERR_ZLIB;
+	}
+	if (s->zs->avail_out == 0)
+		return ST_HIST_DERR_PAYLOAD_MISMATCH;
+	return s->zs->avail_in == 0 ? ST_HIST_DERR_OK : ST_HIST_DERR_TRAILING;
+}
+
+static enum st_hist_derr open_outer(struct an_histdec *d, const uint8_t *buf,
+				    size_t len, struct src *s)
+{
+	uint32_t base;
+	int32_t clen;
+
+	if (len > ST_HIST_DECODE_MAX_INPUT)
+		return ST_HIST_DERR_TOO_LARGE;
+	if (len < 4)
+		return ST_HIST_DERR_TRUNCATED;
+	base = COOKIE_BASE(get_be32(buf));
+	if (base == V2_COOKIE_BASE) {
+		s->compressed = false;
+		s->raw = buf;
+		s->raw_len = len;
+		return ST_HIST_DERR_OK;
+	}
+	if (base == V1_COOKIE_BASE || base == V1_COMPRESSED_COOKIE_BASE ||
+	    base == V0_COOKIE_BASE || base == V0_COMPRESSED_COOKIE_BASE)
+		return ST_HIST_DERR_VERSION;
+	if (base != V2_COMPRESSED_COOKIE_BASE)
+		return ST_HIST_DERR_COOKIE;
+	if (len < OUTER_LEN)
+		return ST_HIST_DERR_TRUNCATED;
+	clen = (int32_t)get_be32(buf + 4);
+	if (clen < 0 || (size_t)clen > len - OUTER_LEN)
+		return ST_HIST_DERR_TRUNCATED;
+	if ((size_t)clen < len - OUTER_LEN)
+		return ST_HIST_DERR_TRAILING;
+	/* One stream for every message: a reset costs nothing next to the
+	 * ~7 KiB allocation and setup of inflateInit. */
+	if (inflateReset(&d->zs) != Z_OK)
+		return ST_HIST_DERR_NOMEM;
+	s->compressed = true;
+	s->zs = &d->zs;
+	d->zs.next_in = buf + OUTER_LEN;
+	d->zs.avail_in = (uInt)clen;
+	return ST_HIST_DERR_OK;
+}
+
+struct inner {
+	size_t plen;
+	int64_t lowest, highest;
+	int sigfigs;
+	int32_t counts_len;
+};
+
+static enum st_hist_derr check_inner(const uint8_t *p, struct inner *in)
+{
+	uint32_t cookie = get_be32(p);
+	int32_t len = (int32_t)get_be32(p + 4);
+	int32_t sf = (int32_t)get_be32(p + 12);
+	int64_t lo = (int64_t)get_be64(p + 16);
+	int64_t hi = (int64_t)get_be64(p + 24);
+	size_t size, counts;
+
+	if (COOKIE_BASE(cookie) != V2_COOKIE_BASE)
+		return ST_HIST_DERR_INNER_COOKIE;
+	if (sf < ST_HIST_SIGFIGS_MIN || sf > ST_HIST_SIGFIGS_MAX)
+		return ST_HIST_DERR_SIGFIGS;
+	if (lo < 1)
+		return ST_HIST_DERR_LOWEST;
+	if (hi > ST_HIST_HIGHEST_MAX || lo > hi / 2)
+		return ST_HIST_DERR_HIGHEST;
+	size = st_hist_size(lo, hi, sf);
+	if (size == 0)
+		return ST_HIST_DERR_LOWEST;
+	counts = (size - sizeof(struct st_hist)) / sizeof(int64_t);
+	if (counts > ST_HIST_DECODE_MAX_COUNTS)
+		return ST_HIST_DERR_COUNTS_LEN;
+	if (len < 0 || (size_t)len > counts * VARINT_MAX ||
+	    (size_t)len > ST_HIST_DECODE_MAX_INFLATED - INNER_LEN)
+		return ST_HIST_DERR_PAYLOAD_LEN;
+	in->plen = (size_t)len;
+	in->lowest = lo;
+	in->highest = hi;
+	in->sigfigs = sf;
+	in->counts_len = (int32_t)counts;
+	return ST_HIST_DERR_OK;
+}
+
+/* Same reading as hist_codec.c's varint_get (shortest form only). */
+static int varint_get(const uint8_t *p, size_t avail, uint64_t *out)
+{
+	uint64_t u = 0;
+
+	for (size_t i = 0; i < VARINT_MAX; i++) {
+		if (i >= avail)
+			return 0;
+		if (i == VARINT_MAX - 1) {
+			u |= (uint64_t)p[i] << 56;
+		} else {
+			u |= (uint64_t)(p[i] & 0x7f) << (7 * i);
+			if (p[i] & 0x80)
+				continue;
+		}
+		if (i > 0 && p[i] == 0)
+			return -1;
+		*out = u;
+		return (int)i + 1;
+	}
+	return 0;
+}
+
+/* The index -> dst-index mapping of a layout. Same lowest and precision as
+ * dst: indices agree (only the top differs). Otherwise a template. */
+static enum st_hist_derr layout_map(struct an_histdec *d, const struct inner *in,
+				    const struct st_hist **tmpl)
+{
+	struct foreign *f, *victim = &d->foreign[0];
+
+	*tmpl = NULL;
+	if (in->lowest == d->dst->lowest && in->sigfigs == d->dst->sigfigs)
+		return ST_HIST_DERR_OK;
+	d->tick++;
+	for (int i = 0; i < N_FOREIGN; i++) {
+		f = &d->foreign[i];
+		if (f->tmpl != NULL && f->lowest == in->lowest && f->sigfigs == in->sigfigs) {
+			f->used = d->tick;
+			*tmpl = f->tmpl;
+			return ST_HIST_DERR_OK;
+		}
+		if (f->used < victim->used)
+			victim = f;
+	}
+	st_hist_destroy(victim->tmpl);
+	victim->tmpl = st_hist_create(in->lowest, 2 * in->lowest, in->sigfigs);
+	if (victim->tmpl == NULL) {
+		victim->used = 0;
+		return ST_HIST_DERR_NOMEM;
+	}
+	victim->lowest = in->lowest;
+	victim->sigfigs = in->sigfigs;
+	victim->used = d->tick;
+	*tmpl = victim->tmpl;
+	return ST_HIST_DERR_OK;
+}
+
+static int32_t map_index(const struct an_histdec *d, const struct st_hist *tmpl,
+			 int32_t idx, int64_t *clamped, int64_t count)
+{
+	int64_t v;
+
+	if (tmpl == NULL) {
+		if (idx <= d->dst_top)
+			return idx;
+		*clamped += count;
+		return d->dst_top;
+	}
+	/* A bucket of another layout lands where its highest value does, so
+	 * a merge never makes latencies look better (as st_hist_add). */
+	v = st_hist_highest_equivalent(tmpl, st_hist_value_at_index(tmpl, idx));
+	if (v > d->dst->highest) {
+		*clamped += count;
+		return d->dst_top;
+	}
+	return st_hist_index_(d->dst, v);
+}
+
+static enum st_hist_derr walk_counts(struct an_histdec *d, const struct inner *in,
+				     const struct st_hist *tmpl, size_t *n_bins,
+				     int64_t *total, int64_t *clamped)
+{
+	const uint8_t *p = d->payload;
+	int32_t idx = 0, didx;
+	size_t pos = 0, n = 0;
+	uint64_t u, run;
+	int64_t count, sum = 0;
+	int k;
+
+	while (pos < in->plen) {
+		k = varint_get(p + pos, in->plen - pos, &u);
+		if (k == 0)
+			return ST_HIST_DERR_VARINT_TRUNCATED;
+		if (k < 0)
+			return ST_HIST_DERR_VARINT_OVERLONG;
+		pos += (size_t)k;
+		if (u & 1) {
+			run = (u >> 1) + 1;
+			if (run > (uint64_t)(in->counts_len - idx))
+				return ST_HIST_DERR_ZERO_RUN;
+			idx += (int32_t)run;
+			continue;
+		}
+		count = (int64_t)(u >> 1);
+		if (idx >= in->counts_len)
+			return ST_HIST_DERR_COUNTS_PAST_END;
+		if (count > INT64_MAX - sum)
+			return ST_HIST_DERR_TOTAL_OVERFLOW;
+		sum += count;
+		if (count > 0) {
+			didx = map_index(d, tmpl, idx, clamped, count);
+			if (n > 0 && d->bins[n - 1].idx == didx) {
+				d->bins[n - 1].count += count;
+			} else {
+				if (n == d->bins_cap) {
+					size_t cap = d->bins_cap ? d->bins_cap * 2 : 1024;
+					struct an_bin *b = realloc(d->bins, cap * sizeof(*b));
+
+					if (b == NULL)
+						return ST_HIST_DERR_NOMEM;
+					d->bins = b;
+					d->bins_cap = cap;
+				}
+				d->bins[n].idx = didx;
+				d->bins[n].pad_ = 0;
+				d->bins[n].count = count;
+				n++;
+			}
+		}
+		idx++;
+	}
+	*n_bins = n;
+	*total = sum;
+	return ST_HIST_DERR_OK;
+}
+
+static int derr_errno(enum st_hist_derr e)
+{
+	switch (e) {
+	case ST_HIST_DERR_NOMEM:
+		return -ENOMEM;
+	case ST_HIST_DERR_TOO_LARGE:
+	case ST_HIST_DERR_COUNTS_LEN:
+		return -E2BIG;
+	default:
+		return -EINVAL;
+	}
+}
+
+int an_histdec_decode(struct an_histdec *d, const uint8_t *buf, size_t len,
+		      const struct an_bin **bins, size_t *n_bins,
+		      int64_t *total, int64_t *clamped,
+		      enum st_hist_derr *err)
+{
+	const struct st_hist *tmpl;
+	uint8_t hdr[INNER_LEN];
+	struct src s = { 0 };
+	struct inner in;
+	enum st_hist_derr e;
+
+	*clamped = 0;
+	e = open_outer(d, buf, len, &s);
+	if (e != ST_HIST_DERR_OK)
+		goto out;
+	e = src_read(&s, hdr, INNER_LEN);
+	if (e == ST_HIST_DERR_PAYLOAD_MISMATCH)
+		e = ST_HIST_DERR_TRUNCATED;
+	if (e != ST_HIST_DERR_OK)
+		goto out;
+	e = check_inner(hdr, &in);
+	if (e != ST_HIST_DERR_OK)
+		goto out;
+	if (in.plen > d->payload_cap) {
+		size_t cap = d->payload_cap ? d->payload_cap : 4096;
+		uint8_t *p;
+
+		while (cap < in.plen)
+			cap *= 2;
+		p = realloc(d->payload, cap);
+		if (p == NULL) {
+			e = ST_HIST_DERR_NOMEM;
+			goto out;
+		}
+		d->payload = p;
+		d->payload_cap = cap;
+	}
+	e = src_read(&s, d->payload, in.plen);
+	if (e != ST_HIST_DERR_OK)
+		goto out;
+	e = src_finish(&s);
+	if (e != ST_HIST_DERR_OK)
+		goto out;
+	e = layout_map(d, &in, &tmpl);
+	if (e != ST_HIST_DERR_OK)
+		goto out;
+	e = walk_counts(d, &in, tmpl, n_bins, total, clamped);
+out:
+	if (err != NULL)
+		*err = e;
+	if (e != ST_HIST_DERR_OK)
+		return derr_errno(e);
+	*bins = d->bins;
+	return 0;
+}

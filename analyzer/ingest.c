@@ -1,0 +1,122 @@
+/* Messages in: checks, decoding, publisher tracking. Everything a peer can
+ * get wrong is counted under its own name and logged through one rate
+ * limit; the engine runs on. */
+#include <errno.h>
+#include <string.h>
+
+#include "engine_priv.h"
+
+enum track { TRACK_OK, TRACK_DUP };
+
+/* Follows each publisher's seq: a jump forward is loss, a step back to a
+ * window newer than anything it sent before is a restarted publisher, any
+ * other step back is a duplicate (or a replay) and is dropped. */
+static enum track track(struct an_engine *e, const struct st_kpi *k)
+{
+	uint32_t mask = e->pub_hcap - 1, i = an_hash_str(k->src) & mask;
+	struct an_pub *p;
+
+	while (e->pubs[i].used && strcmp(e->pubs[i].src, k->src) != 0)
+		i = (i + 1) & mask;
+	p = &e->pubs[i];
+	if (!p->used) {
+		if (e->n_pubs >= e->cfg->max_publishers) {
+			/* Untracked, but its data still counts. */
+			e->cnt.dropped_limits++;
+			return TRACK_OK;
+		}
+		p->used = true;
+		snprintf(p->src, sizeof(p->src), "%s", k->src);
+		p->last_seq = k->seq;
+		p->max_t1 = k->t1;
+		e->n_pubs++;
+		return TRACK_OK;
+	}
+	if (k->seq > p->last_seq) {
+		e->cnt.gaps += k->seq - p->last_seq - 1;
+	} else if (k->t0 >= p->max_t1) {
+		e->cnt.restarts++;
+		st_log_rl(&e->rl, ST_LOG_NOTICE, "publisher %s restarted (seq %llu after %llu)",
+			  k->src, (unsigned long long)k->seq,
+			  (unsigned long long)p->last_seq);
+	} else {
+		e->cnt.duplicates++;
+		return TRACK_DUP;
+	}
+	p->last_seq = k->seq;
+	if (k->t1 > p->max_t1)
+		p->max_t1 = k->t1;
+	return TRACK_OK;
+}
+
+static bool topic_matches(const struct st_kpi *k, const char *topic, size_t tlen)
+{
+	size_t ls = strlen(k->service), lt = strlen(k->target);
+
+	return tlen == 4 + ls + 1 + lt && memcmp((const char *)topic + 4, k->service, ls) == 0 &&
+	       topic[4 + ls] == '.' && memcmp(topic + 5 + ls, k->target, lt) == 0;
+}
+
+int an_engine_ingest(struct an_engine *e, const void *topic, size_t tlen,
+		     const void *body, size_t blen, int nframes,
+		     uint64_t now_ns)
+{
+	const struct an_bin *bins = NULL;
+	struct st_wire_error err;
+	int64_t total, clamped;
+	enum st_hist_derr derr;
+	size_t n_bins = 0;
+	char ebuf[192];
+
+	e->cnt.msgs++;
+	if (nframes != 2) {
+		e->cnt.bad_frames++;
+		st_log_rl(&e->rl, ST_LOG_WARN, "message with %d frames (expected topic and body)",
+			  nframes);
+		return -EBADMSG;
+	}
+	if (tlen < 4 || memcmp(topic, ST_KPI_TOPIC_PREFIX, 4) != 0) {
+		e->cnt.unknown_topic++;
+		st_log_rl(&e->rl, ST_LOG_WARN, "message on unknown topic '%.*s'",
+			  (int)(tlen > 40 ? 40 : tlen), (const char *)topic);
+		return -ENOENT;
+	}
+	if (blen > ST_WIRE_MAX_SIZE) {
+		e->cnt.oversized++;
+		st_log_rl(&e->rl, ST_LOG_WARN, "KPI message of %zu bytes, limit %u", blen,
+			  ST_WIRE_MAX_SIZE);
+		return -EMSGSIZE;
+	}
+	if (st_kpi_decode(body, blen, &e->kpi, &err) != 0) {
+		if (err.code == ST_WIRE_E_VERSION)
+			e->cnt.bad_version++;
+		else if (err.code == ST_WIRE_E_TOO_LARGE)
+			e->cnt.oversized++;
+		else
+			e->cnt.malformed++;
+		st_log_rl(&e->rl, ST_LOG_WARN, "KPI message refused: %s",
+			  st_wire_error_fmt(&err, ebuf, sizeof(ebuf)));
+		return err.code == ST_WIRE_E_VERSION ? -EPROTO : -EBADMSG;
+	}
+	if (!topic_matches(&e->kpi, topic, tlen)) {
+		e->cnt.topic_mismatch++;
+		st_log_rl(&e->rl, ST_LOG_WARN, "topic '%.*s' does not match kpi.%s.%s",
+			  (int)(tlen > 80 ? 80 : tlen), (const char *)topic, e->kpi.service,
+			  e->kpi.target);
+		return -EBADMSG;
+	}
+	if (track(e, &e->kpi) == TRACK_DUP)
+		return -ESTALE;
+	if (e->kpi.lat_len > 0) {
+		if (an_histdec_decode(e->dec, e->kpi.lat, e->kpi.lat_len, &bins, &n_bins,
+				      &total, &clamped, &derr) != 0) {
+			e->cnt.bad_hist++;
+			st_log_rl(&e->rl, ST_LOG_WARN, "KPI %s.%s from %s: latency histogram: %s",
+				  e->kpi.service, e->kpi.target, e->kpi.src,
+				  st_hist_derr_str(derr));
+			return -EBADMSG;
+		}
+		e->cnt.clamped += (uint64_t)clamped;
+	}
+	return an_engine_merge(e, &e->kpi, bins, n_bins, now_ns);
+}

@@ -1,0 +1,1240 @@
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "judge.h"
+#include "kpi.h"
+#include "noise.h"
+#include "stats.h"
+
+#define SPAN_MAX 256
+/* Per-instance loads within 10% of each other count as equal (anomaly). */
+#define EQUAL_LOAD 0.10
+/* The shadow should carry the proposal's per-instance load within this. */
+#define TPUT_TOL 0.25
+/* A DKW band excess above this is a shape change. */
+#define SHAPE_TOL 0.02
+/* Log-sd given to a prediction that comes from the model alone. */
+#define MODEL_SIGMA 0.10
+/* The corrected model takes the shadow's p99 at the upper end of this
+ * one-sided interval: a recommendation errs on the safe side by about the
+ * sampling noise, no more. */
+#define REC_CONF 0.90
+
+enum { K_P50, K_P90, K_P99, K_ERR, K_TO, K_RST, K_TPUT, K_SHAPE, K__COUNT };
+
+static const struct {
+	const char *name, *unit;
+	bool critical;
+	double weight;
+} kpi_def[K__COUNT] = {
+	[K_P50] = { "p50", "ns", false, 1 },
+	[K_P90] = { "p90", "ns", false, 2 },
+	[K_P99] = { "p99", "ns", true, 3 },
+	[K_ERR] = { "error_rate", "ratio", true, 3 },
+	[K_TO] = { "timeout_rate", "ratio", false, 2 },
+	[K_RST] = { "reset_rate", "ratio", false, 1 },
+	[K_TPUT] = { "throughput_per_instance", "rps", false, 1 },
+	[K_SHAPE] = { "shape", "ks", false, 1 },
+};
+
+static const double quant[3] = { 0.5, 0.9, 0.99 };
+
+struct span {
+	const struct an_win *w[SPAN_MAX];
+	uint32_t n;
+	uint32_t incomplete;	/* windows left out: a publisher missed them */
+	uint32_t c;
+	double secs, requests, responses, timeouts, resets, icmp;
+	double lam, lam_cv;
+	struct an_dist dist;
+};
+
+struct pool {
+	struct an_bin *bins;
+	size_t cap;
+};
+
+struct an_judge {
+	const struct an_config *cfg;
+	const struct st_hist *layout;
+	struct st_hist *dense;
+	int32_t lo, hi;
+	struct pool pool[4];
+	double *scratch;
+	double a[SPAN_MAX], b[SPAN_MAX];
+	double tmp[2 * AN_AA_MAX];
+};
+
+/* Everything one evaluation works out, for the verdict and the reason. */
+struct eval {
+	struct an_service *s;
+	const struct an_plan *p;
+	struct span prod, shadow, aa;
+	bool has_prod;
+	enum an_form form;
+	struct an_fit fit;		/* prod model */
+	bool model_ok;
+	double P[3], Plo[3], Phi[3];	/* prod pooled quantiles, ns */
+	double R[3];			/* load transport ratios */
+	double pred[3], pred_sigma[3];	/* shadow prediction, ns */
+	double tol[AN_AA_KPIS];
+	struct st_verdict_kpi k[K__COUNT];
+	struct an_kpi_detail det[K__COUNT];
+	/* corrected model and recommendation */
+	enum an_form cform;
+	struct an_fit cfit;
+	bool corrected;
+	double base_err;
+	double p99_prop, err_prop, p99_rec, err_rec;
+	uint32_t rec;
+	bool rec_unreachable;
+	bool proposal_ok;
+};
+
+struct an_judge *an_judge_create(const struct an_config *cfg,
+				 const struct st_hist *layout)
+{
+	struct an_judge *j = calloc(1, sizeof(*j));
+	size_t n = (size_t)SPAN_MAX * SPAN_MAX + 2 * SPAN_MAX;
+
+	if (j == NULL)
+		goto err;
+	j->cfg = cfg;
+	j->layout = layout;
+	j->dense = st_hist_create(layout->lowest, layout->highest, layout->sigfigs);
+	j->scratch = malloc(n * sizeof(double));
+	if (j->dense == NULL || j->scratch == NULL)
+		goto err;
+	j->lo = INT32_MAX;
+	j->hi = -1;
+	return j;
+err:
+	an_judge_destroy(j);
+	errno = ENOMEM;
+	return NULL;
+}
+
+void an_judge_destroy(struct an_judge *j)
+{
+	if (j == NULL)
+		return;
+	st_hist_destroy(j->dense);
+	for (int i = 0; i < 4; i++)
+		free(j->pool[i].bins);
+	free(j->scratch);
+	free(j);
+}
+
+/* --- pooling ------------------------------------------------------------ */
+
+static void dense_add(struct an_judge *j, int32_t idx, int64_t n)
+{
+	if (j->dense->counts[idx] > INT64_MAX - n)
+		return;
+	j->dense->counts[idx] += n;
+	if (idx < j->lo)
+		j->lo = idx;
+	if (idx > j->hi)
+		j->hi = idx;
+}
+
+/* Moves the dense scratch into pool slot `slot` as sparse bins. */
+static int dense_take(struct an_judge *j, int slot, struct an_dist *d)
+{
+	struct pool *p = &j->pool[slot];
+	size_t n = 0;
+	int64_t total = 0;
+
+	if (j->hi >= j->lo) {
+		size_t need = (size_t)(j->hi - j->lo + 1);
+
+		if (need > p->cap) {
+			struct an_bin *b = realloc(p->bins, need * sizeof(*b));
+
+			if (b == NULL)
+				return -ENOMEM;
+			p->bins = b;
+			p->cap = need;
+		}
+		for (int32_t i = j->lo; i <= j->hi; i++) {
+			int64_t c = j->dense->counts[i];
+
+			if (c == 0)
+				continue;
+			p->bins[n].idx = i;
+			p->bins[n].pad_ = 0;
+			p->bins[n].count = c;
+			total += c;
+			n++;
+			j->dense->counts[i] = 0;
+		}
+	}
+	j->lo = INT32_MAX;
+	j->hi = -1;
+	d->layout = j->layout;
+	d->bins = p->bins;
+	d->n = n;
+	d->total = total;
+	return 0;
+}
+
+/* The target's windows in (w_end - k, w_end], pooled into slot. */
+static int collect(struct an_judge *j, const struct an_target *t, int64_t w_end,
+		   uint32_t k, uint32_t c_override, int slot, struct span *sp)
+{
+	double sum = 0, sum2 = 0;
+
+	memset(sp, 0, sizeof(*sp));
+	sp->dist.layout = j->layout;
+	if (t == NULL)
+		return 0;
+	for (uint32_t i = 0; i < t->len && sp->n < SPAN_MAX; i++) {
+		const struct an_win *w = an_target_win(t, i);
+
+		if (w->w > w_end)
+			continue;
+		if (w->w <= w_end - (int64_t)k)
+			break;
+		if (!an_target_complete(t, i)) {
+			sp->incomplete++;
+			continue;
+		}
+		sp->w[sp->n++] = w;
+		if (w->instances > sp->c)
+			sp->c = w->instances;
+		sp->secs += an_win_secs(w);
+		sp->requests += (double)w->requests;
+		sp->responses += (double)w->responses;
+		sp->timeouts += (double)w->timeouts;
+		sp->resets += (double)w->resets;
+		sp->icmp += (double)w->icmp_errors;
+		for (uint32_t b = 0; b < w->n_bins; b++)
+			dense_add(j, w->bins[b].idx, w->bins[b].count);
+	}
+	if (c_override)
+		sp->c = c_override;
+	if (sp->c == 0)
+		sp->c = 1;
+	if (sp->secs > 0)
+		sp->lam = sp->requests / sp->secs / sp->c;
+	for (uint32_t i = 0; i < sp->n; i++) {
+		double l = an_win_rate(sp->w[i], sp->c);
+
+		sum += l;
+		sum2 += l * l;
+	}
+	if (sp->n >= 2 && sum > 0) {
+		double mean = sum / sp->n, var = (sum2 - sum * mean) / (sp->n - 1);
+
+		sp->lam_cv = sqrt(fmax(var, 0)) / mean;
+	}
+	return dense_take(j, slot, &sp->dist);
+}
+
+/* --- model glue ------------------------------------------------------------ */
+
+static double model_q(const struct eval *ev, enum an_form f,
+		      const struct an_fit *fit, double lam, uint32_t c, double q)
+{
+	return an_model_q(&ev->s->model, f, fit, lam, c, q);
+}
+
+/* Carries prod's quantiles to the shadow's load: the queueing part scales
+ * by the model's ratio, the fixed part d0 stays. */
+static void transport_ratios(struct eval *ev)
+{
+	for (int i = 0; i < 3; i++) {
+		double qs, qp;
+
+		ev->R[i] = 1;
+		if (!ev->model_ok)
+			continue;
+		qs = model_q(ev, ev->form, &ev->fit, ev->shadow.lam, ev->shadow.c, quant[i]);
+		qp = model_q(ev, ev->form, &ev->fit, ev->prod.lam, ev->prod.c, quant[i]);
+		if (isfinite(qs) && isfinite(qp) && qs > 0 && qp > 0)
+			ev->R[i] = qs / qp;
+		else if (!isfinite(qs) && isfinite(qp))
+			ev->R[i] = INFINITY;	/* saturated: no prediction */
+	}
+}
+
+/* Log-sd of the transport ratio from the spread of the per-window
+ * capacity estimates (mm1's derivative; a fair size for the others). */
+static double transport_sigma(const struct an_judge *j, const struct eval *ev)
+{
+	double w = j->cfg->model_weight, sd, a, b;
+
+	if (!ev->model_ok || !(ev->fit.v > 0))
+		return 0;
+	sd = sqrt(ev->fit.v * w / (2 - w));
+	a = ev->fit.mu - ev->shadow.lam;
+	b = ev->fit.mu - ev->prod.lam;
+	if (a <= 0 || b <= 0)
+		return 0;
+	return fabs(1 / a - 1 / b) * sd;
+}
+
+static double carry(const struct eval *ev, double v_ns, double R)
+{
+	double d0 = ev->model_ok ? ev->fit.d0 * 1e9 : 0;
+
+	if (v_ns <= d0)
+		return v_ns * R;
+	return d0 + (v_ns - d0) * R;
+}
+
+/* The expected distribution of the shadow: prod's pooled histogram with
+ * every bucket carried to the shadow's load, the ratio interpolated in the
+ * bucket's quantile between the 0.5, 0.9 and 0.99 anchors. */
+static int transport_dist(struct an_judge *j, struct eval *ev, struct an_dist *out)
+{
+	const struct an_dist *d = &ev->prod.dist;
+	int64_t cum = 0;
+
+	for (size_t i = 0; i < d->n; i++) {
+		int64_t lo = st_hist_value_at_index(j->layout, d->bins[i].idx);
+		double u = ((double)cum + (double)d->bins[i].count / 2) / (double)d->total;
+		double R, v;
+
+		cum += d->bins[i].count;
+		if (u <= 0.5)
+			R = ev->R[0];
+		else if (u <= 0.9)
+			R = ev->R[0] + (ev->R[1] - ev->R[0]) * (u - 0.5) / 0.4;
+		else if (u <= 0.99)
+			R = ev->R[1] + (ev->R[2] - ev->R[1]) * (u - 0.9) / 0.09;
+		else
+			R = ev->R[2];
+		v = carry(ev, (double)st_hist_median_equivalent(j->layout, lo), R);
+		if (!(v >= 0))
+			v = 0;
+		if (v > (double)j->layout->highest)
+			v = (double)j->layout->highest;
+		dense_add(j, st_hist_index_(j->layout, (int64_t)v), d->bins[i].count);
+	}
+	return dense_take(j, 2, out);
+}
+
+/* --- A/A noise ------------------------------------------------------------ */
+
+static double win_q(const struct an_win *w, int i)
+{
+	return i == 0 ? w->p50 : i == 1 ? w->p90 : w->p99;
+}
+
+/* Sampling variance of log(quantile) of one window, from its interval. */
+static double win_q_var(struct an_judge *j, const struct an_win *w, double q)
+{
+	struct an_dist d = { j->layout, w->bins, w->n_bins, w->total };
+	double lo, hi, z = an_norm_ppf(0.975), s;
+
+	an_dist_quantile_ci(&d, q, 0.95, &lo, &hi);
+	if (!(lo > 0) || !isfinite(hi))
+		return NAN;
+	s = (log(hi) - log(lo)) / (2 * z);
+	return s * s;
+}
+
+static const struct an_win *find_win(const struct span *sp, int64_t w)
+{
+	for (uint32_t i = 0; i < sp->n; i++)
+		if (sp->w[i]->w == w)
+			return sp->w[i];
+	return NULL;
+}
+
+/* One A/A pair: window a against window b, b's quantiles carried by
+ * Ra[] (their queueing part, above d0_ns) to a's load. */
+static void aa_pair(struct an_judge *j, struct an_judge_state *js,
+		    const struct an_win *a, const struct an_win *b, const double Ra[3],
+		    double d0_ns)
+{
+	for (int i = 0; i < 3; i++) {
+		double need = 10 / (1 - quant[i]);
+		double qa = win_q(a, i), qb = win_q(b, i);
+
+		qb = qb > d0_ns ? d0_ns + (qb - d0_ns) * Ra[i] : qb * Ra[i];
+
+		if ((double)a->total < need || (double)b->total < need || !(qa > 0) || !(qb > 0))
+			continue;
+		an_noise_add(js, AN_NOISE_P50 + i, log(qa / qb),
+			     win_q_var(j, a, quant[i]) + win_q_var(j, b, quant[i]));
+	}
+	if (a->requests > 0 && b->requests > 0) {
+		double ka = (double)(a->timeouts + a->resets + a->icmp_errors) + 0.5;
+		double kb = (double)(b->timeouts + b->resets + b->icmp_errors) + 0.5;
+
+		an_noise_add(js, AN_NOISE_ERR,
+			     log(ka / (double)a->requests) - log(kb / (double)b->requests),
+			     1 / ka + 1 / kb);
+	}
+}
+
+/* New A/A pairs since the last evaluation: shadow against its twin in the
+ * same window, else prod against the window before, carried to the same
+ * load. */
+static void update_noise(struct an_judge *j, struct eval *ev, int64_t w_end)
+{
+	struct an_judge_state *js = &ev->s->js;
+	double one[3] = { 1, 1, 1 };
+
+	if (ev->aa.n > 0) {
+		for (uint32_t i = 0; i < ev->aa.n; i++) {
+			const struct an_win *b = ev->aa.w[i];
+			const struct an_win *a = find_win(&ev->shadow, b->w);
+
+			if (a != NULL && b->w > js->aa_last_w)
+				aa_pair(j, js, a, b, one, 0);
+		}
+	} else {
+		for (uint32_t i = 0; i < ev->prod.n; i++) {
+			const struct an_win *a = ev->prod.w[i];
+			const struct an_win *b = find_win(&ev->prod, a->w - 1);
+			double R[3];
+
+			if (b == NULL || a->w <= js->aa_last_w)
+				continue;
+			for (int q = 0; q < 3; q++) {
+				double qa = ev->model_ok ? model_q(ev, ev->form, &ev->fit,
+					an_win_rate(a, ev->prod.c), ev->prod.c, quant[q]) : 1;
+				double qb = ev->model_ok ? model_q(ev, ev->form, &ev->fit,
+					an_win_rate(b, ev->prod.c), ev->prod.c, quant[q]) : 1;
+
+				R[q] = isfinite(qa) && isfinite(qb) && qa > 0 && qb > 0 ? qa / qb : 1;
+			}
+			aa_pair(j, js, a, b, R, ev->model_ok ? ev->fit.d0 * 1e9 : 0);
+		}
+	}
+	js->aa_last_w = w_end;
+	for (int k = 0; k < AN_AA_KPIS; k++) {
+		ev->tol[k] = an_noise_tol(js, k, j->cfg, j->tmp);
+		js->tol[k] = ev->tol[k];
+	}
+}
+
+/* --- KPIs ---------------------------------------------------------------- */
+
+/* Per-window log residuals for MW: each window against the pooled
+ * prediction carried to that window's own load. */
+static size_t residuals(const struct eval *ev, const struct span *sp, int qi,
+			double *out)
+{
+	double need = 10 / (1 - quant[qi]), base;
+	size_t n = 0;
+
+	base = ev->model_ok ? model_q(ev, ev->form, &ev->fit, ev->prod.lam,
+				      ev->prod.c, quant[qi]) : NAN;
+	for (uint32_t i = 0; i < sp->n; i++) {
+		const struct an_win *w = sp->w[i];
+		double R = 1, qw, pred;
+
+		if ((double)w->total < need || !(win_q(w, qi) > 0))
+			continue;
+		if (ev->model_ok && isfinite(base) && base > 0) {
+			qw = model_q(ev, ev->form, &ev->fit, an_win_rate(w, sp->c), sp->c,
+				     quant[qi]);
+			if (isfinite(qw) && qw > 0)
+				R = qw / base;
+		}
+		pred = carry(ev, ev->P[qi], R);
+		if (pred > 0)
+			out[n++] = log(win_q(w, qi) / pred);
+	}
+	return n;
+}
+
+static void latency_kpis(struct an_judge *j, struct eval *ev)
+{
+	for (int i = 0; i < 3; i++) {
+		struct an_lat_in in = {
+			.obs = &ev->shadow.dist,
+			.q = quant[i],
+			.pred = ev->pred[i],
+			.pred_sigma = ev->pred_sigma[i],
+			.tol = ev->tol[AN_NOISE_P50 + i],
+			.alpha = j->cfg->alpha,
+			.min_samples = j->cfg->min_samples,
+			.a = j->a,
+			.b = j->b,
+			.scratch = j->scratch,
+		};
+
+		if (ev->has_prod) {
+			in.m = residuals(ev, &ev->shadow, i, j->a);
+			in.n = residuals(ev, &ev->prod, i, j->b);
+		}
+		an_kpi_latency(&in, &ev->k[K_P50 + i], &ev->det[K_P50 + i]);
+	}
+}
+
+/* P(latency > response_timeout) under the prod model at (lam, c). */
+static double exceed(const struct an_judge *j, const struct eval *ev,
+		     double lam, uint32_t c)
+{
+	if (!ev->model_ok)
+		return 0;
+	return an_model_exceed(&ev->s->model, ev->form, &ev->fit, lam, c,
+			       (double)j->cfg->response_timeout_ns / 1e9);
+}
+
+static void rate_kpis(struct an_judge *j, struct eval *ev)
+{
+	const struct an_model *m = &ev->s->model;
+	double ex_s = exceed(j, ev, ev->shadow.lam, ev->shadow.c);
+	double ex_p = exceed(j, ev, ev->prod.lam, ev->prod.c);
+	struct an_rate_in in = {
+		.n = ev->shadow.requests,
+		.alpha = j->cfg->alpha,
+		.tol = ev->tol[AN_NOISE_ERR],
+		.dir = AN_DIR_UP,
+	};
+	double r_ref, errs_p = ev->prod.timeouts + ev->prod.resets + ev->prod.icmp;
+
+	/* errors: what prod shows beyond its own queueing timeouts, plus the
+	 * timeouts the model expects at the shadow's load */
+	in.k = (uint64_t)(ev->shadow.timeouts + ev->shadow.resets + ev->shadow.icmp);
+	if (ev->has_prod && ev->prod.requests > 0) {
+		r_ref = errs_p / ev->prod.requests;
+		in.pred = fmax(0, r_ref - ex_p) + ex_s;
+		in.k_ref = (uint64_t)errs_p;
+		in.n_ref = ev->prod.requests;
+		in.f = r_ref > 0 ? in.pred / r_ref : 1;
+	} else {
+		in.pred = fmax(0, m->rate_err - ex_p) + ex_s;
+	}
+	an_kpi_rate(&in, &ev->k[K_ERR], &ev->det[K_ERR]);
+
+	in.k = (uint64_t)ev->shadow.timeouts;
+	if (ev->has_prod && ev->prod.requests > 0) {
+		r_ref = ev->prod.timeouts / ev->prod.requests;
+		in.pred = fmax(0, r_ref - ex_p) + ex_s;
+		in.k_ref = (uint64_t)ev->prod.timeouts;
+		in.f = r_ref > 0 ? in.pred / r_ref : 1;
+	} else {
+		in.pred = fmax(0, m->rate_to - ex_p) + ex_s;
+	}
+	an_kpi_rate(&in, &ev->k[K_TO], &ev->det[K_TO]);
+
+	in.k = (uint64_t)ev->shadow.resets;
+	if (ev->has_prod && ev->prod.requests > 0) {
+		in.pred = ev->prod.resets / ev->prod.requests;
+		in.k_ref = (uint64_t)ev->prod.resets;
+		in.f = 1;
+	} else {
+		in.pred = m->rate_rst;
+	}
+	an_kpi_rate(&in, &ev->k[K_RST], &ev->det[K_RST]);
+}
+
+/* Throughput: does the shadow carry the per-instance load the proposal
+ * implies? Informational: a shadow fed less is not a slow shadow. */
+static void tput_kpi(struct an_judge *j, struct eval *ev)
+{
+	struct st_verdict_kpi *k = &ev->k[K_TPUT];
+	double pred = ev->p->forecast_rps / ev->p->proposed_instances;
+	double scale, lo, hi;
+
+	k->predicted = pred;
+	k->n = (uint64_t)ev->shadow.responses;
+	if (!(ev->shadow.secs > 0))
+		return;
+	scale = 1 / ev->shadow.secs / ev->shadow.c;
+	k->observed = ev->shadow.responses * scale;
+	an_poisson_ci((uint64_t)ev->shadow.responses, 1 - j->cfg->alpha, &lo, &hi);
+	k->ci_low = lo * scale;
+	k->ci_high = hi * scale;
+	k->ratio = k->observed / pred;
+	if (k->ci_low > pred * (1 + TPUT_TOL))
+		k->status = ST_KPI_HIGH;
+	else if (k->ci_high < pred * (1 - TPUT_TOL))
+		k->status = ST_KPI_LOW;
+	else
+		k->status = ST_KPI_PASS;
+	ev->det[K_TPUT].p = 1;
+	ev->det[K_TPUT].bad = k->status == ST_KPI_LOW;
+}
+
+static int shape_kpi(struct an_judge *j, struct eval *ev)
+{
+	struct an_dist ref;
+	int rc;
+
+	if (!ev->has_prod)
+		return 0;
+	rc = transport_dist(j, ev, &ref);
+	if (rc != 0)
+		return rc;
+	an_kpi_shape(&ev->shadow.dist, &ref, ev->pred[0], j->cfg->alpha, SHAPE_TOL,
+		     &ev->k[K_SHAPE], &ev->det[K_SHAPE]);
+	return 0;
+}
+
+/* --- corrected model, recommendation ------------------------------------- */
+
+static double p99_at(const struct an_judge *j, const struct eval *ev, uint32_t n)
+{
+	double lam = ev->p->forecast_rps / n;
+
+	(void)j;
+	return (ev->cfit.d0 + an_model_q(&ev->s->model, ev->cform, &ev->cfit, lam, n,
+					 0.99)) * 1e9;
+}
+
+static double err_at(const struct an_judge *j, const struct eval *ev, uint32_t n)
+{
+	double lam = ev->p->forecast_rps / n;
+
+	return ev->base_err + an_model_exceed(&ev->s->model, ev->cform, &ev->cfit, lam, n,
+					      (double)j->cfg->response_timeout_ns / 1e9);
+}
+
+static bool meets(const struct an_judge *j, const struct eval *ev, uint32_t n)
+{
+	return p99_at(j, ev, n) <= (double)ev->p->slo_p99_ns &&
+	       err_at(j, ev, n) <= ev->p->slo_error_rate;
+}
+
+/* The model refitted to what the shadow showed (p50, and p99 at the upper
+ * end of its one-sided REC_CONF interval so the recommendation errs on the
+ * safe side), else the prod model. USL has no two-point form: its
+ * corrected fit is mm1. */
+static void correct(struct an_judge *j, struct eval *ev)
+{
+	const struct st_verdict_kpi *k99 = &ev->k[K_P99];
+	double o50 = ev->k[K_P50].observed, o99 = k99->observed, lo, hi;
+	enum an_form f = ev->form == AN_FORM_USL ? AN_FORM_MM1 : ev->form;
+
+	ev->cform = ev->form;
+	ev->cfit = ev->fit;
+	ev->corrected = false;
+	if ((uint64_t)ev->shadow.dist.total >= j->cfg->min_samples && o50 > 0 && o99 > o50) {
+		an_dist_quantile_ci(&ev->shadow.dist, 0.99, 1 - 2 * (1 - REC_CONF), &lo, &hi);
+		if (isfinite(hi) && hi > o99)
+			o99 = hi;
+		if (an_fit_point(f, ev->shadow.lam, ev->shadow.c, o50 / 1e9, o99 / 1e9,
+				 &ev->cfit) == 0) {
+			ev->cform = f;
+			ev->corrected = true;
+		}
+	}
+	/* errors the shadow shows beyond what its own queueing explains */
+	ev->base_err = 0;
+	if (ev->shadow.requests > 0) {
+		double r = (ev->shadow.timeouts + ev->shadow.resets + ev->shadow.icmp) /
+			   ev->shadow.requests;
+		double ex = an_model_exceed(&ev->s->model, ev->cform, &ev->cfit,
+					    ev->shadow.lam, ev->shadow.c,
+					    (double)j->cfg->response_timeout_ns / 1e9);
+
+		ev->base_err = fmax(0, r - ex);
+	}
+}
+
+static void recommend(struct an_judge *j, struct eval *ev)
+{
+	const struct an_plan *p = ev->p;
+	uint32_t lo = p->min_instances, hi, n;
+
+	/* Bracket from the proposal up by doubling (an M/M/c evaluation costs
+	 * O(instances)), then bisect: p99 and timeouts only fall as
+	 * instances are added. */
+	hi = p->proposed_instances < lo ? lo : p->proposed_instances;
+	if (hi > p->max_instances)
+		hi = p->max_instances;
+	while (hi < p->max_instances && !meets(j, ev, hi)) {
+		lo = hi + 1;
+		hi = hi > p->max_instances / 2 ? p->max_instances : hi * 2;
+	}
+	ev->rec_unreachable = false;
+	if (!meets(j, ev, hi)) {
+		n = hi;
+		ev->rec_unreachable = true;
+	} else {
+		if (lo > hi)
+			lo = hi;
+		while (lo < hi) {
+			uint32_t mid = lo + (hi - lo) / 2;
+
+			if (meets(j, ev, mid))
+				hi = mid;
+			else
+				lo = mid + 1;
+		}
+		n = lo;
+	}
+	if (p->max_step > 0) {
+		uint32_t c = p->current_instances;
+
+		if (n > c && n - c > p->max_step)
+			n = c + p->max_step;
+		if (n < c && c - n > p->max_step)
+			n = c - p->max_step;
+		if (n < p->min_instances)
+			n = p->min_instances;
+		if (n > p->max_instances)
+			n = p->max_instances;
+	}
+	ev->rec = n;
+	ev->p99_prop = p99_at(j, ev, p->proposed_instances);
+	ev->err_prop = err_at(j, ev, p->proposed_instances);
+	ev->p99_rec = p99_at(j, ev, n);
+	ev->err_rec = err_at(j, ev, n);
+	ev->proposal_ok = ev->p99_prop <= (double)p->slo_p99_ns &&
+			  ev->err_prop <= p->slo_error_rate &&
+			  p->proposed_instances >= p->min_instances &&
+			  p->proposed_instances <= p->max_instances;
+}
+
+/* --- the verdict ------------------------------------------------------------ */
+
+static const char *fmt_ns(char *buf, size_t len, double ns)
+{
+	if (!isfinite(ns))
+		snprintf(buf, len, "unbounded");
+	else if (ns >= 1e9)
+		snprintf(buf, len, "%.3g s", ns / 1e9);
+	else if (ns >= 1e6)
+		snprintf(buf, len, "%.3g ms", ns / 1e6);
+	else if (ns >= 1e3)
+		snprintf(buf, len, "%.3g us", ns / 1e3);
+	else
+		snprintf(buf, len, "%.3g ns", ns);
+	return buf;
+}
+
+static const char *fmt_pct(char *buf, size_t len, double r)
+{
+	if (r > 0 && r < 1e-6)
+		snprintf(buf, len, "<0.0001%%");
+	else
+		snprintf(buf, len, "%.3g%%", r * 100);
+	return buf;
+}
+
+struct reason {
+	char *buf;
+	size_t len, used;
+};
+
+static void say(struct reason *r, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void say(struct reason *r, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (r->used + 1 >= r->len)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(r->buf + r->used, r->len - r->used, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		r->used = fmin(r->used + (size_t)n, r->len - 1);
+}
+
+/* The KPI that decides a failing verdict: the critical bad one with the
+ * largest excess, else any bad one (-1: none). */
+static int deciding_kpi(const struct eval *ev, bool critical_only)
+{
+	int best = -1;
+	double excess = -INFINITY;
+
+	for (int i = 0; i < K_TPUT; i++) {
+		double e;
+
+		if (!ev->det[i].bad || (critical_only && !ev->k[i].critical))
+			continue;
+		e = isfinite(ev->k[i].ratio) ? ev->k[i].ratio : 1e300;
+		if (e > excess) {
+			excess = e;
+			best = i;
+		}
+	}
+	return best;
+}
+
+static void describe_kpi(struct reason *r, const struct eval *ev, int i)
+{
+	const struct st_verdict_kpi *k = &ev->k[i];
+	const struct an_kpi_detail *d = &ev->det[i];
+	char a[32], b[32], c[32], e[32];
+
+	if (i <= K_P99) {
+		say(r, "shadow %s %s is %.2fx the %s predicted (interval %s-%s",
+		    k->name, fmt_ns(a, sizeof(a), k->observed), k->ratio,
+		    fmt_ns(b, sizeof(b), k->predicted), fmt_ns(c, sizeof(c), k->ci_low),
+		    fmt_ns(e, sizeof(e), k->ci_high));
+		if (d->mw)
+			say(r, ", Mann-Whitney p=%.2g, Hodges-Lehmann shift x%.2f", d->p,
+			    exp(d->hl));
+		say(r, ")");
+	} else {
+		say(r, "shadow %s %s against %s predicted (interval %s-%s, exact test p=%.2g)",
+		    k->name, fmt_pct(a, sizeof(a), k->observed),
+		    fmt_pct(b, sizeof(b), k->predicted), fmt_pct(c, sizeof(c), k->ci_low),
+		    fmt_pct(e, sizeof(e), k->ci_high), d->p);
+	}
+}
+
+static void describe_slo(struct reason *r, const struct eval *ev, uint32_t n,
+			 double p99, double err)
+{
+	char a[32], b[32], c[32], d[32];
+
+	say(r, "%u instances give p99 %s (SLO %s) and error rate %s (SLO %s) under the %s model",
+	    n, fmt_ns(a, sizeof(a), p99), fmt_ns(b, sizeof(b), (double)ev->p->slo_p99_ns),
+	    fmt_pct(c, sizeof(c), err), fmt_pct(d, sizeof(d), ev->p->slo_error_rate),
+	    ev->corrected ? "corrected" : "prod");
+}
+
+/* What the evidence says, before hysteresis. */
+static enum st_verdict_kind decide(const struct an_judge *j, struct eval *ev,
+				   struct reason *r)
+{
+	int dk = deciding_kpi(ev, true);
+	const struct an_plan *p = ev->p;
+
+	(void)j;
+	if (dk >= 0 && ev->rec != p->proposed_instances) {
+		say(r, "adjust to %u instances: ", ev->rec);
+		describe_kpi(r, ev, dk);
+		say(r, "; ");
+		describe_slo(r, ev, ev->rec, ev->p99_rec, ev->err_rec);
+		if (ev->rec_unreachable)
+			say(r, ", the SLO is out of reach within max_instances");
+		return ST_VERDICT_ADJUST;
+	}
+	if (!ev->proposal_ok) {
+		say(r, "adjust to %u instances: ", ev->rec);
+		describe_slo(r, ev, p->proposed_instances, ev->p99_prop, ev->err_prop);
+		say(r, ", short of the SLO; ");
+		describe_slo(r, ev, ev->rec, ev->p99_rec, ev->err_rec);
+		if (ev->rec_unreachable)
+			say(r, ", the SLO is out of reach within max_instances");
+		return ST_VERDICT_ADJUST;
+	}
+	if (j->cfg->adjust_down && ev->rec < p->proposed_instances) {
+		say(r, "adjust to %u instances: fewer than the %u proposed meet the SLO; ",
+		    ev->rec, p->proposed_instances);
+		describe_slo(r, ev, ev->rec, ev->p99_rec, ev->err_rec);
+		return ST_VERDICT_ADJUST;
+	}
+	say(r, "confirm %u instances: ", p->proposed_instances);
+	if (dk >= 0) {
+		describe_kpi(r, ev, dk);
+		say(r, ", yet ");
+	} else if (ev->k[K_P99].status != ST_KPI_NODATA) {
+		char a[32], b[32];
+
+		say(r, "shadow p99 %s vs %s predicted (ratio %.2f, tolerance %.0f%%); ",
+		    fmt_ns(a, sizeof(a), ev->k[K_P99].observed),
+		    fmt_ns(b, sizeof(b), ev->k[K_P99].predicted), ev->k[K_P99].ratio,
+		    ev->tol[AN_NOISE_P99] * 100);
+	}
+	describe_slo(r, ev, p->proposed_instances, ev->p99_prop, ev->err_prop);
+	if (ev->rec < p->proposed_instances)
+		say(r, "; %u would also meet it", ev->rec);
+	return ST_VERDICT_CONFIRM;
+}
+
+static double score_of(const struct eval *ev)
+{
+	double num = 0, den = 0;
+
+	for (int i = 0; i < K__COUNT; i++) {
+		if (ev->k[i].status == ST_KPI_NODATA)
+			continue;
+		den += kpi_def[i].weight;
+		num += ev->det[i].bad ? 0 : kpi_def[i].weight;
+	}
+	return den > 0 ? 100 * num / den : 0;
+}
+
+/* Probability-like confidence: the evidence behind the verdict, scaled by
+ * how much of the span had data. docs/analyzer.md gives the formulas. */
+static double confidence_of(const struct an_judge *j, const struct eval *ev,
+			    enum st_verdict_kind kind)
+{
+	double data = fmin(1, (double)ev->shadow.n / j->cfg->eval_windows) *
+		      fmin(1, (double)ev->shadow.dist.total / (4.0 * (double)j->cfg->min_samples));
+	double s99 = ev->det[K_P99].sigma, c = 1;
+	int dk;
+
+	if (!isfinite(s99) || s99 <= 0)
+		s99 = MODEL_SIGMA;
+	if (kind == ST_VERDICT_INCONCLUSIVE)
+		return 0;
+	if (kind == ST_VERDICT_ADJUST) {
+		dk = deciding_kpi(ev, true);
+		if (dk >= 0)
+			c = 1 - ev->det[dk].p;
+		else if (!ev->proposal_ok && isfinite(ev->p99_prop))
+			c = an_norm_cdf(log(ev->p99_prop / (double)ev->p->slo_p99_ns) / s99);
+		else
+			c = 0.9;
+	} else {
+		const struct st_verdict_kpi *k = &ev->k[K_P99];
+
+		if (k->status != ST_KPI_NODATA && k->ratio > 0)
+			c *= an_norm_cdf((log1p(ev->tol[AN_NOISE_P99]) - log(k->ratio)) / s99);
+		if (isfinite(ev->p99_prop) && ev->p99_prop > 0)
+			c *= an_norm_cdf(log((double)ev->p->slo_p99_ns / ev->p99_prop) / s99);
+		if (ev->det[K_ERR].bad)
+			c *= ev->det[K_ERR].p;
+	}
+	return fmax(0, fmin(1, c * data));
+}
+
+static void add_param(struct st_verdict *v, const char *name, double value)
+{
+	struct st_model_param *p;
+
+	if (!isfinite(value) || v->model.n_params >= ST_MODEL_MAX_PARAMS)
+		return;
+	p = &v->model.params[v->model.n_params++];
+	snprintf(p->name, sizeof(p->name), "%s", name);
+	p->value = value;
+}
+
+static void fill_model(const struct an_judge *j, const struct eval *ev,
+		       struct st_verdict *v)
+{
+	const struct an_model *m = &ev->s->model;
+
+	snprintf(v->model.kind, sizeof(v->model.kind), "%s", an_form_name(ev->form));
+	v->model.version = m->version;
+	if (ev->model_ok) {
+		add_param(v, "mu_prod_rps", ev->fit.mu);
+		add_param(v, "d0_ns", ev->fit.d0 * 1e9);
+	}
+	if (ev->corrected)
+		add_param(v, "mu_corrected_rps", ev->cfit.mu);
+	add_param(v, "lambda_prod_rps", ev->has_prod ? ev->prod.lam : NAN);
+	add_param(v, "lambda_shadow_rps", ev->shadow.lam);
+	add_param(v, "lambda_proposed_rps", ev->p->forecast_rps / ev->p->proposed_instances);
+	add_param(v, "p99_proposed_ns", ev->p99_prop);
+	add_param(v, "p99_recommended_ns", ev->p99_rec);
+	add_param(v, "error_proposed", ev->err_prop);
+	add_param(v, "tolerance_latency", ev->tol[AN_NOISE_P99]);
+	add_param(v, "tolerance_rate", ev->tol[AN_NOISE_ERR]);
+	add_param(v, "fit_error_mm1", m->scored[AN_FORM_MM1] ? m->score[AN_FORM_MM1] : NAN);
+	add_param(v, "fit_error_mmc", m->scored[AN_FORM_MMC] ? m->score[AN_FORM_MMC] : NAN);
+	if (m->usl_ok) {
+		add_param(v, "usl_sigma", m->usl_s);
+		add_param(v, "usl_kappa", m->usl_k);
+	}
+	add_param(v, "windows_prod", (double)m->windows_prod);
+	(void)j;
+}
+
+/* Applies hysteresis: a new kind takes over after `hysteresis`
+ * consecutive evaluations agree; running out of data takes over at once. */
+static enum st_verdict_kind settle(const struct an_judge *j, struct an_judge_state *js,
+				   enum st_verdict_kind cand, struct reason *r)
+{
+	enum st_verdict_kind cur = js->has_published ? js->published : ST_VERDICT_INCONCLUSIVE;
+
+	if (cand == ST_VERDICT_INCONCLUSIVE || cand == cur) {
+		js->published = cand;
+		js->has_published = true;
+		js->pending_count = 0;
+		return cand;
+	}
+	if (js->pending_count > 0 && js->pending == cand)
+		js->pending_count++;
+	else {
+		js->pending = cand;
+		js->pending_count = 1;
+	}
+	if (js->pending_count >= j->cfg->hysteresis) {
+		js->published = cand;
+		js->has_published = true;
+		js->pending_count = 0;
+		return cand;
+	}
+	say(r, " [held as %s: %u of %u consecutive evaluations say %s]",
+	    st_verdict_kind_str(cur), js->pending_count, j->cfg->hysteresis,
+	    st_verdict_kind_str(cand));
+	return cur;
+}
+
+static void pack_str(msgpack_packer *pk, const char *s)
+{
+	size_t n = strlen(s);
+
+	msgpack_pack_str(pk, n);
+	msgpack_pack_str_body(pk, s, n);
+}
+
+static void pack_kv_d(msgpack_packer *pk, const char *k, double v)
+{
+	pack_str(pk, k);
+	msgpack_pack_double(pk, v);
+}
+
+/* anomaly.<service>: {v, seq, t, service, shadow, kind, kpi, prod, shadow_value,
+ * ratio, lambda_prod, lambda_shadow, reason} */
+static int anomaly_msg(const struct eval *ev, int ki, uint64_t seq, uint64_t t,
+		       const char *why, struct st_wbuf *out)
+{
+	msgpack_packer pk;
+
+	st_wbuf_reset(out);
+	msgpack_packer_init(&pk, out, st_wbuf_mp_write);
+	msgpack_pack_map(&pk, 13);
+	pack_str(&pk, "v");
+	msgpack_pack_uint64(&pk, ST_WIRE_VERSION);
+	pack_str(&pk, "seq");
+	msgpack_pack_uint64(&pk, seq);
+	pack_str(&pk, "t");
+	msgpack_pack_uint64(&pk, t);
+	pack_str(&pk, "service");
+	pack_str(&pk, ev->s->name);
+	pack_str(&pk, "shadow");
+	pack_str(&pk, ev->p->shadow);
+	pack_str(&pk, "kind");
+	pack_str(&pk, "divergence");
+	pack_str(&pk, "kpi");
+	pack_str(&pk, ev->k[ki].name);
+	pack_kv_d(&pk, "prod", ki <= K_P99 ? ev->P[ki - K_P50] : ev->k[ki].predicted);
+	pack_kv_d(&pk, "shadow_value", ev->k[ki].observed);
+	pack_kv_d(&pk, "ratio", ev->k[ki].ratio);
+	pack_kv_d(&pk, "lambda_prod", ev->prod.lam);
+	pack_kv_d(&pk, "lambda_shadow", ev->shadow.lam);
+	pack_str(&pk, "reason");
+	pack_str(&pk, why);
+	return out->oom ? -ENOMEM : 0;
+}
+
+/* Shadow and prod at the same per-instance load must look alike whatever
+ * the model says; when they do not, the shadow is broken or the model is
+ * stale. Returns the KPI index that diverges, or -1. */
+static int divergence(const struct eval *ev)
+{
+	static const int watch[] = { K_P99, K_P50, K_ERR };
+
+	if (!ev->has_prod || !(ev->prod.lam > 0) || !(ev->shadow.lam > 0) ||
+	    fabs(ev->shadow.lam / ev->prod.lam - 1) > EQUAL_LOAD)
+		return -1;
+	for (size_t i = 0; i < sizeof(watch) / sizeof(watch[0]); i++) {
+		enum st_kpi_status st = ev->k[watch[i]].status;
+
+		if (st == ST_KPI_HIGH || st == ST_KPI_LOW)
+			return watch[i];
+	}
+	return -1;
+}
+
+static void record_eval(struct an_service *s, const struct eval *ev, int64_t w,
+			uint64_t t, const struct st_verdict *v)
+{
+	struct an_eval *e;
+
+	if (s->evals == NULL)
+		return;
+	e = &s->evals[s->evals_head];
+	s->evals_head = (s->evals_head + 1) % AN_EVALS_MAX;
+	if (s->n_evals < AN_EVALS_MAX)
+		s->n_evals++;
+	memset(e, 0, sizeof(*e));
+	e->w = w;
+	e->t = t;
+	e->kind = v->verdict;
+	e->recommended = v->recommended_instances;
+	e->score = v->score;
+	e->confidence = v->confidence;
+	e->lam_shadow = ev->shadow.lam;
+	e->lam_prod = ev->prod.lam;
+	for (int i = 0; i < 3; i++) {
+		e->obs[i] = ev->k[K_P50 + i].observed;
+		e->pred[i] = ev->pred[i];
+		e->prod[i] = ev->P[i];
+	}
+}
+
+/* Why there is nothing to judge yet, or NULL. */
+static bool inconclusive(const struct an_judge *j, const struct eval *ev,
+			 struct reason *r)
+{
+	const struct an_config *c = j->cfg;
+
+	if (ev->shadow.n < c->min_windows) {
+		say(r, "inconclusive: %u window%s of shadow '%s' data in the last %u, %u needed",
+		    ev->shadow.n, ev->shadow.n == 1 ? "" : "s", ev->p->shadow,
+		    c->eval_windows, c->min_windows);
+		return true;
+	}
+	if (!ev->has_prod && !ev->model_ok) {
+		say(r, "inconclusive: %u prod window%s with %lld latency samples and no saved model to predict from (%u windows and %llu samples needed)",
+		    ev->prod.n, ev->prod.n == 1 ? "" : "s", (long long)ev->prod.dist.total,
+		    c->min_windows, (unsigned long long)c->min_samples);
+		return true;
+	}
+	if ((uint64_t)ev->shadow.dist.total < c->min_samples) {
+		say(r, "inconclusive: %lld shadow latency samples in %u windows, %llu needed",
+		    (long long)ev->shadow.dist.total, ev->shadow.n,
+		    (unsigned long long)c->min_samples);
+		return true;
+	}
+	if (ev->shadow.lam_cv > c->max_load_cv) {
+		say(r, "inconclusive: the shadow's per-instance load is unstable (coefficient of variation %.2f over %u windows, limit %.2f)",
+		    ev->shadow.lam_cv, ev->shadow.n, c->max_load_cv);
+		return true;
+	}
+	if (!isfinite(ev->pred[2]) || !(ev->pred[2] > 0)) {
+		say(r, "inconclusive: the %s model (capacity %.1f rps per instance) is saturated at the shadow's load of %.1f rps per instance, which the shadow carries: the model is wrong there",
+		    an_form_name(ev->form), ev->fit.mu, ev->shadow.lam);
+		return true;
+	}
+	return false;
+}
+
+static void predict(struct an_judge *j, struct eval *ev)
+{
+	double z = an_norm_ppf(1 - j->cfg->alpha / 2), ts;
+
+	transport_ratios(ev);
+	ts = transport_sigma(j, ev);
+	for (int i = 0; i < 3; i++) {
+		ev->P[i] = ev->Plo[i] = ev->Phi[i] = NAN;
+		ev->pred[i] = NAN;
+		ev->pred_sigma[i] = MODEL_SIGMA;
+		if (ev->has_prod) {
+			ev->P[i] = an_dist_quantile(&ev->prod.dist, quant[i]);
+			an_dist_quantile_ci(&ev->prod.dist, quant[i], 1 - j->cfg->alpha,
+					    &ev->Plo[i], &ev->Phi[i]);
+			ev->pred[i] = carry(ev, ev->P[i], ev->R[i]);
+			if (ev->Plo[i] > 0 && isfinite(ev->Phi[i]))
+				ev->pred_sigma[i] = (log(ev->Phi[i]) - log(ev->Plo[i])) / (2 * z);
+			else
+				ev->pred_sigma[i] = 1;
+			ev->pred_sigma[i] = hypot(ev->pred_sigma[i], ts);
+		} else if (ev->model_ok) {
+			ev->pred[i] = (ev->fit.d0 + model_q(ev, ev->form, &ev->fit, ev->shadow.lam,
+							   ev->shadow.c, quant[i])) * 1e9;
+		}
+	}
+}
+
+int an_judge_run(struct an_judge *j, struct an_service *s, uint64_t now_ns,
+		 uint64_t anomaly_seq, struct st_verdict *v,
+		 struct st_wbuf *anomaly)
+{
+	const struct an_config *c = j->cfg;
+	struct eval *ev;
+	struct reason r = { v->reason, sizeof(v->reason), 0 };
+	enum st_verdict_kind cand, kind;
+	int64_t w_end = s->closed_w;
+	int rc, div = -1;
+
+	ev = calloc(1, sizeof(*ev));
+	if (ev == NULL)
+		return -ENOMEM;
+	memset(v, 0, sizeof(*v));
+	ev->s = s;
+	ev->p = &s->plan;
+	ev->form = s->model.form;
+	ev->fit = s->model.prod[ev->form == AN_FORM_USL ? AN_FORM_MM1 : ev->form];
+	ev->model_ok = an_model_ready(&s->model);
+	rc = collect(j, an_service_target(s, "prod"), w_end, c->eval_windows,
+		     0, 0, &ev->prod);
+	if (rc == 0)
+		rc = collect(j, an_service_target(s, ev->p->shadow), w_end, c->eval_windows,
+			     ev->p->shadow_instances, 1, &ev->shadow);
+	if (rc == 0 && ev->p->aa_shadow[0] != '\0')
+		rc = collect(j, an_service_target(s, ev->p->aa_shadow), w_end,
+			     c->eval_windows, ev->p->shadow_instances, 3, &ev->aa);
+	if (rc != 0)
+		goto out;
+	if (ev->prod.n > 0 && s->plan.current_instances && ev->prod.w[0]->instances == 0) {
+		ev->prod.c = s->plan.current_instances;
+		ev->prod.lam = ev->prod.secs > 0 ? ev->prod.requests / ev->prod.secs / ev->prod.c : 0;
+	}
+	ev->has_prod = ev->prod.n >= c->min_windows &&
+		       (uint64_t)ev->prod.dist.total >= c->min_samples;
+	update_noise(j, ev, w_end);
+	for (int i = 0; i < K__COUNT; i++)
+		an_kpi_blank(&ev->k[i], kpi_def[i].name, kpi_def[i].unit, kpi_def[i].critical);
+	predict(j, ev);
+
+	snprintf(v->service, sizeof(v->service), "%s", s->name);
+	snprintf(v->shadow, sizeof(v->shadow), "%s", ev->p->shadow);
+	v->t = now_ns;
+	v->current_instances = ev->p->current_instances;
+	v->proposed_instances = ev->p->proposed_instances;
+	v->recommended_instances = ev->p->proposed_instances;
+	v->forecast_rps = ev->p->forecast_rps;
+	v->observed_rps_per_instance = isfinite(ev->shadow.lam) ? ev->shadow.lam : 0;
+
+	if (inconclusive(j, ev, &r)) {
+		cand = ST_VERDICT_INCONCLUSIVE;
+		tput_kpi(j, ev);
+		ev->p99_prop = ev->p99_rec = ev->err_prop = ev->err_rec = NAN;
+	} else {
+		latency_kpis(j, ev);
+		rate_kpis(j, ev);
+		tput_kpi(j, ev);
+		rc = shape_kpi(j, ev);
+		if (rc != 0)
+			goto out;
+		correct(j, ev);
+		recommend(j, ev);
+		v->recommended_instances = ev->rec;
+		cand = decide(j, ev, &r);
+		div = divergence(ev);
+	}
+	kind = settle(j, &s->js, cand, &r);
+	v->verdict = kind;
+	v->score = score_of(ev);
+	v->confidence = confidence_of(j, ev, kind);
+	if (kind != cand && kind == ST_VERDICT_CONFIRM)
+		v->recommended_instances = ev->p->proposed_instances > ev->rec ?
+					   ev->p->proposed_instances : ev->rec;
+	for (int i = 0; i < K__COUNT; i++)
+		v->kpis[v->n_kpis++] = ev->k[i];
+	if (div >= 0) {
+		struct st_verdict_kpi *k = &v->kpis[v->n_kpis++];
+		char why[256], a[32], b[32];
+
+		an_kpi_blank(k, "divergence", "ratio", false);
+		k->predicted = 1;
+		k->observed = ev->k[div].ratio;
+		k->ratio = ev->k[div].ratio;
+		k->ci_low = ev->k[div].predicted > 0 ? ev->k[div].ci_low / ev->k[div].predicted : NAN;
+		k->ci_high = ev->k[div].predicted > 0 ? ev->k[div].ci_high / ev->k[div].predicted : NAN;
+		k->n = ev->k[div].n;
+		k->status = ev->k[div].status;
+		if (div <= K_P99)
+			snprintf(why, sizeof(why),
+				 "shadow %s %s vs prod %s at equal per-instance load (%.1f vs %.1f rps): a broken shadow or a stale model",
+				 ev->k[div].name, fmt_ns(a, sizeof(a), ev->k[div].observed),
+				 fmt_ns(b, sizeof(b), ev->P[div - K_P50]), ev->shadow.lam,
+				 ev->prod.lam);
+		else
+			snprintf(why, sizeof(why),
+				 "shadow %s %s vs prod %s at equal per-instance load (%.1f vs %.1f rps): a broken shadow or a stale model",
+				 ev->k[div].name, fmt_pct(a, sizeof(a), ev->k[div].observed),
+				 fmt_pct(b, sizeof(b), ev->k[div].predicted), ev->shadow.lam,
+				 ev->prod.lam);
+		say(&r, "; anomaly: %s", why);
+		rc = anomaly_msg(ev, div, anomaly_seq, now_ns, why, anomaly);
+		if (rc != 0)
+			goto out;
+	}
+	fill_model(j, ev, v);
+	if (ev->p->cost_per_hour >= 0) {
+		v->has_cost = true;
+		v->cost.current = ev->p->cost_per_hour * ev->p->current_instances;
+		v->cost.proposed = ev->p->cost_per_hour * ev->p->proposed_instances;
+		v->cost.recommended = ev->p->cost_per_hour * v->recommended_instances;
+	}
+	record_eval(s, ev, w_end, now_ns, v);
+	rc = div >= 0 ? 1 : 0;
+out:
+	free(ev);
+	return rc;
+}

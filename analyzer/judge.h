@@ -1,0 +1,41 @@
+/* The judge: one verdict for one service from its recent windows.
+ *
+ * 1. Span: the last eval_windows closed windows of prod and of the shadow
+ *    group, histograms pooled.
+ * 2. Prediction: prod's pooled quantiles carried to the shadow's
+ *    per-instance load and instance count by the model (at equal load the
+ *    prediction is prod itself, whatever the model), error rates likewise.
+ * 3. KPIs (kpi.c): order-statistic intervals, Mann-Whitney/Hodges-Lehmann
+ *    over per-window series, exact rate tests, a DKW shape band, each
+ *    against a tolerance tuned from A/A comparisons (noise.c).
+ * 4. Corrected model: the form refitted to what the shadow showed; the
+ *    fewest instances that meet the SLO under it, clamped and step-limited.
+ * 5. Verdict with hysteresis, score, confidence, cost and a reason.
+ * docs/analyzer.md describes the rules in full. */
+#ifndef AN_JUDGE_H
+#define AN_JUDGE_H
+
+#include <stdint.h>
+
+#include "engine.h"
+#include "wire.h"
+
+struct an_judge;
+
+/* Scratch for judging (pooling histograms, test series). layout is the
+ * analyzer's histogram layout. Returns NULL with errno ENOMEM. */
+struct an_judge *an_judge_create(const struct an_config *cfg,
+				 const struct st_hist *layout);
+void an_judge_destroy(struct an_judge *j);
+
+/* Judges s (which has a plan) over its windows up to s->closed_w. Fills v
+ * (seq left 0) and updates s's hysteresis, A/A noise and evaluation ring.
+ * When the shadow and prod diverge at equal per-instance load, anomaly
+ * gets the anomaly map (seq 0 too; the caller patches nothing: the map's
+ * seq is given as `seq`). Returns 1 with an anomaly, 0 without, or
+ * -ENOMEM. O(windows x bins) plus O(c log N) for the recommendation. */
+int an_judge_run(struct an_judge *j, struct an_service *s, uint64_t now_ns,
+		 uint64_t anomaly_seq, struct st_verdict *v,
+		 struct st_wbuf *anomaly);
+
+#endif

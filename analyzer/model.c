@@ -1,0 +1,566 @@
+#include <errno.h>
+#include <math.h>
+#include <string.h>
+
+#include "model.h"
+
+static const char *const form_names[AN_FORM__COUNT] = { "mm1", "mmc", "usl" };
+
+/* A window needs this many latency samples to be fitted: its p99 rests
+ * on n / 100 samples. */
+#define FIT_MIN_SAMPLES 50.0
+
+const char *an_form_name(enum an_form f)
+{
+	return (unsigned int)f < AN_FORM__COUNT ? form_names[f] : "unknown";
+}
+
+int an_form_parse(const char *s, enum an_form *out)
+{
+	for (int i = 0; i < AN_FORM__COUNT; i++)
+		if (strcmp(s, form_names[i]) == 0) {
+			*out = (enum an_form)i;
+			return 0;
+		}
+	return -EINVAL;
+}
+
+void an_model_init(struct an_model *m)
+{
+	memset(m, 0, sizeof(*m));
+	m->form = AN_FORM_MM1;
+}
+
+bool an_model_ready(const struct an_model *m)
+{
+	if (m->form == AN_FORM_USL)
+		return m->usl_ok && m->prod[AN_FORM_MM1].w > 0;
+	return m->prod[m->form].w > 0;
+}
+
+static double lq(double q)
+{
+	return -log1p(-q);
+}
+
+double an_erlang_c(uint32_t c, double a)
+{
+	double b = 1, rho;
+
+	if (c == 0 || !(a >= 0))
+		return 1;
+	if (a >= (double)c)
+		return 1;
+	/* Erlang B by its stable recursion, then C from B. */
+	for (uint32_t k = 1; k <= c; k++)
+		b = a * b / ((double)k + a * b);
+	rho = a / (double)c;
+	return b / (1 - rho * (1 - b));
+}
+
+/* M/M/c sojourn survival P(W + S > t): service Exp(mu), wait 0 with
+ * probability 1 - C and Exp(theta) otherwise, theta = c mu - Lambda:
+ * e^(-mu t) + C mu (e^(-theta t) - e^(-mu t)) / (mu - theta), written so
+ * that neither a large c (theta >> mu) nor theta near mu loses it. */
+static double mmc_surv(double mu, double theta, double C, double t)
+{
+	double x = theta - mu, lo = fmin(mu, theta), g;
+
+	if (fabs(x) < 1e-9 * mu)
+		g = t;
+	else
+		g = -expm1(-fabs(x) * t) / fabs(x);
+	return exp(-mu * t) + C * mu * exp(-lo * t) * g;
+}
+
+struct mmc {
+	double mu, theta, C;
+	bool saturated;
+};
+
+static void mmc_setup(struct mmc *s, double mu, double lam, uint32_t c)
+{
+	double a = lam * (double)c / mu;
+
+	s->mu = mu;
+	s->saturated = !(mu > 0) || a >= (double)c;
+	s->theta = (double)c * mu - lam * (double)c;
+	s->C = s->saturated ? 1 : an_erlang_c(c, a);
+}
+
+static double mmc_quantile(const struct mmc *s, double q)
+{
+	double lo = 0, hi, target = 1 - q;
+
+	if (s->saturated)
+		return INFINITY;
+	hi = lq(q) / fmin(s->mu, s->theta);
+	while (mmc_surv(s->mu, s->theta, s->C, hi) > target && hi < 1e12)
+		hi *= 2;
+	/* 1e-7 relative: far below what a histogram bucket resolves. */
+	for (int i = 0; i < 100 && hi - lo > 1e-7 * hi; i++) {
+		double mid = 0.5 * (lo + hi);
+
+		if (mmc_surv(s->mu, s->theta, s->C, mid) > target)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	return 0.5 * (lo + hi);
+}
+
+/* USL: requests in the queueing part per instance at rate lam, the
+ * smallest root of g n = lam (1 + s (n - 1) + k n (n - 1)); +inf when lam
+ * is beyond the curve's peak. */
+static double usl_conc(const struct an_model *m, double lam)
+{
+	double g = m->usl_g, s = m->usl_s, k = m->usl_k;
+	double A = lam * k, B = lam * (s - k) - g, C = lam * (1 - s), disc;
+
+	if (lam <= 0)
+		return 0;
+	if (A < 1e-300) {
+		if (B >= 0)
+			return INFINITY;
+		return -C / B;
+	}
+	disc = B * B - 4 * A * C;
+	if (disc < 0)
+		return INFINITY;
+	/* Smaller root, in the cancellation-free form. */
+	return B < 0 ? (2 * C) / (-B + sqrt(disc)) : INFINITY;
+}
+
+double an_model_mean(const struct an_model *m, enum an_form f,
+		     const struct an_fit *fit, double lam, uint32_t c)
+{
+	struct mmc s;
+
+	switch (f) {
+	case AN_FORM_MM1:
+		return fit->mu > lam ? 1 / (fit->mu - lam) : INFINITY;
+	case AN_FORM_MMC:
+		mmc_setup(&s, fit->mu, lam, c);
+		return s.saturated ? INFINITY : 1 / s.mu + s.C / s.theta;
+	case AN_FORM_USL:
+		if (m == NULL || !m->usl_ok)
+			return INFINITY;
+		if (lam <= 0)
+			return (1 - m->usl_s) > 0 ? 1 / m->usl_g : INFINITY;
+		return usl_conc(m, lam) / lam;
+	default:
+		return INFINITY;
+	}
+}
+
+double an_model_q(const struct an_model *m, enum an_form f,
+		  const struct an_fit *fit, double lam, uint32_t c, double q)
+{
+	struct mmc s;
+
+	switch (f) {
+	case AN_FORM_MM1:
+		return fit->mu > lam ? lq(q) / (fit->mu - lam) : INFINITY;
+	case AN_FORM_MMC:
+		mmc_setup(&s, fit->mu, lam, c);
+		return mmc_quantile(&s, q);
+	case AN_FORM_USL:
+		/* The exponential shape M/M/1 has for the same mean. */
+		return an_model_mean(m, f, fit, lam, c) * lq(q);
+	default:
+		return INFINITY;
+	}
+}
+
+double an_model_exceed(const struct an_model *m, enum an_form f,
+		       const struct an_fit *fit, double lam, uint32_t c,
+		       double t)
+{
+	struct mmc s;
+	double mean;
+
+	t -= fit->d0;
+	if (t <= 0)
+		return 1;
+	switch (f) {
+	case AN_FORM_MM1:
+		return fit->mu > lam ? exp(-(fit->mu - lam) * t) : 1;
+	case AN_FORM_MMC:
+		mmc_setup(&s, fit->mu, lam, c);
+		return s.saturated ? 1 : fmin(1, mmc_surv(s.mu, s.theta, s.C, t));
+	case AN_FORM_USL:
+		mean = an_model_mean(m, f, fit, lam, c);
+		return isfinite(mean) && mean > 0 ? exp(-t / mean) : 1;
+	default:
+		return 1;
+	}
+}
+
+/* --- fitting --------------------------------------------------------------- */
+
+static int fit_mm1(double lam, double p50, double p99, struct an_fit *out)
+{
+	double theta = (lq(0.99) - lq(0.5)) / (p99 - p50);
+	double d0 = p50 - lq(0.5) / theta;
+
+	if (d0 < 0) {
+		/* The spread says more than the median allows: keep the tail
+		 * exact and put nothing fixed in front of it. */
+		d0 = 0;
+		theta = lq(0.99) / p99;
+	}
+	out->mu = lam + theta;
+	out->d0 = d0;
+	return 0;
+}
+
+static double mmc_spread(double mu, double lam, uint32_t c)
+{
+	struct mmc s;
+
+	mmc_setup(&s, mu, lam, c);
+	return mmc_quantile(&s, 0.99) - mmc_quantile(&s, 0.5);
+}
+
+static double mmc_q_at(double mu, double lam, uint32_t c, double q)
+{
+	struct mmc s;
+
+	mmc_setup(&s, mu, lam, c);
+	return mmc_quantile(&s, q);
+}
+
+/* Bisection on log(mu) over (lam, inf) for f(mu) = target, f decreasing. */
+static double solve_mu(double lam, uint32_t c, double target, int which)
+{
+	double lo = lam > 0 ? lam * (1 + 1e-9) : 1e-9, hi = fmax(2 * lo, 1.0);
+	double v;
+
+	for (int i = 0; i < 200; i++) {
+		v = which ? mmc_q_at(hi, lam, c, 0.99) : mmc_spread(hi, lam, c);
+		if (v <= target)
+			break;
+		lo = hi;
+		hi *= 2;
+	}
+	for (int i = 0; i < 80 && hi / lo > 1 + 1e-6; i++) {
+		double mid = sqrt(lo * hi);
+
+		v = which ? mmc_q_at(mid, lam, c, 0.99) : mmc_spread(mid, lam, c);
+		if (v > target)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	return sqrt(lo * hi);
+}
+
+static int fit_mmc(double lam, uint32_t c, double p50, double p99,
+		   struct an_fit *out)
+{
+	double mu = solve_mu(lam, c, p99 - p50, 0);
+	double d0 = p50 - mmc_q_at(mu, lam, c, 0.5);
+
+	if (d0 < 0) {
+		d0 = 0;
+		mu = solve_mu(lam, c, p99, 1);
+	}
+	out->mu = mu;
+	out->d0 = d0;
+	return 0;
+}
+
+int an_fit_point(enum an_form f, double lam, uint32_t c, double p50,
+		 double p99, struct an_fit *out)
+{
+	if (!isfinite(lam) || lam < 0 || !isfinite(p50) || !isfinite(p99) ||
+	    p50 <= 0 || p99 <= p50 || c == 0)
+		return -EDOM;
+	out->w = 1;
+	out->v = 0;
+	switch (f) {
+	case AN_FORM_MM1:
+	case AN_FORM_USL:	/* usl keeps d0 from the mm1 fit */
+		return fit_mm1(lam, p50, p99, out);
+	case AN_FORM_MMC:
+		return fit_mmc(lam, c, p50, p99, out);
+	default:
+		return -EDOM;
+	}
+}
+
+static void ew_fold(struct an_fit *acc, const struct an_fit *x, double w)
+{
+	double dm;
+
+	if (acc->w <= 0) {
+		*acc = *x;
+		acc->w = w;
+		acc->v = 0;
+		return;
+	}
+	dm = x->mu - acc->mu;
+	acc->v = (1 - w) * (acc->v + w * dm * dm);
+	acc->mu += w * dm;
+	acc->d0 += w * (x->d0 - acc->d0);
+	acc->w = fmin(1, acc->w + w);
+}
+
+/* Solves the 3x3 (or smaller, by dropping unknowns) weighted least
+ * squares of n/lam = a + b (n - 1) + k n (n - 1). */
+static bool usl_solve(struct an_model *m, bool use_b, bool use_k)
+{
+	double A[3][4] = { { 0 } };
+	int dim = 1 + (use_b ? 1 : 0) + (use_k ? 1 : 0);
+	double sol[3] = { 0 };
+
+	for (uint32_t i = 0; i < m->n_usl; i++) {
+		const struct an_usl_pt *p = &m->usl[i];
+		double x[3], y = p->conc / p->lam;
+		int d = 0;
+
+		x[d++] = 1;
+		if (use_b)
+			x[d++] = p->conc - 1;
+		if (use_k)
+			x[d++] = p->conc * (p->conc - 1);
+		for (int r = 0; r < dim; r++) {
+			for (int cc = 0; cc < dim; cc++)
+				A[r][cc] += p->w * x[r] * x[cc];
+			A[r][3] += p->w * x[r] * y;
+		}
+	}
+	/* Gaussian elimination with partial pivoting. */
+	for (int col = 0; col < dim; col++) {
+		int piv = col;
+
+		for (int r = col + 1; r < dim; r++)
+			if (fabs(A[r][col]) > fabs(A[piv][col]))
+				piv = r;
+		if (fabs(A[piv][col]) < 1e-300)
+			return false;
+		for (int cc = 0; cc < 4; cc++) {
+			double t = A[col][cc];
+
+			A[col][cc] = A[piv][cc];
+			A[piv][cc] = t;
+		}
+		for (int r = 0; r < dim; r++) {
+			double f;
+
+			if (r == col)
+				continue;
+			f = A[r][col] / A[col][col];
+			for (int cc = col; cc < 4; cc++)
+				A[r][cc] -= f * A[col][cc];
+		}
+	}
+	for (int r = 0; r < dim; r++)
+		sol[r] = A[r][3] / A[r][r];
+	{
+		double a = sol[0], b = use_b ? sol[1] : 0;
+		double k = use_k ? sol[use_b ? 2 : 1] : 0;
+
+		if (!(a > 0) || b < 0 || k < 0 || !isfinite(a + b + k))
+			return false;
+		m->usl_g = 1 / a;
+		m->usl_s = b / a;
+		m->usl_k = k / a;
+	}
+	return m->usl_s < 1;
+}
+
+/* Fits the USL once at least four load levels, spread by 1.5x or more,
+ * have been seen; drops coefficients that come out negative. */
+static void usl_refit(struct an_model *m)
+{
+	double lo = INFINITY, hi = 0;
+
+	m->usl_ok = false;
+	if (m->n_usl < 4)
+		return;
+	for (uint32_t i = 0; i < m->n_usl; i++) {
+		lo = fmin(lo, m->usl[i].lam);
+		hi = fmax(hi, m->usl[i].lam);
+	}
+	if (!(hi >= 1.5 * lo))
+		return;
+	m->usl_ok = usl_solve(m, true, true) || usl_solve(m, true, false) ||
+		    usl_solve(m, false, true) || usl_solve(m, false, false);
+}
+
+/* Points closer than 10% in load are one level; a new level replaces the
+ * lightest one when all slots are taken. */
+static void usl_add(struct an_model *m, double lam, double conc, double w)
+{
+	struct an_usl_pt *p, *light = NULL;
+
+	if (!(lam > 0) || !(conc > 0) || !isfinite(conc))
+		return;
+	for (uint32_t i = 0; i < m->n_usl; i++) {
+		p = &m->usl[i];
+		if (fabs(p->lam - lam) <= 0.1 * p->lam) {
+			p->lam += w * (lam - p->lam);
+			p->conc += w * (conc - p->conc);
+			p->w = fmin(1, p->w + w);
+			return;
+		}
+		if (light == NULL || p->w < light->w)
+			light = p;
+	}
+	if (m->n_usl < AN_USL_POINTS)
+		p = &m->usl[m->n_usl++];
+	else
+		p = light;
+	p->lam = lam;
+	p->conc = conc;
+	p->w = w;
+}
+
+static double log_err(double pred, double obs)
+{
+	double e;
+
+	if (!(pred > 0) || !isfinite(pred) || !(obs > 0))
+		return 4;	/* a saturated or empty prediction: a big miss */
+	e = log(pred / obs);
+	return fmin(e * e, 4);
+}
+
+/* One-step-ahead error of each form on this window, before it is used. */
+static void score_forms(struct an_model *m, const struct an_obs *o, double w)
+{
+	double e[AN_FORM__COUNT];
+	bool have[AN_FORM__COUNT] = { false };
+
+	for (int f = 0; f < AN_FORM__COUNT; f++) {
+		const struct an_fit *fit = &m->prod[f == AN_FORM_USL ? AN_FORM_MM1 : f];
+
+		if (fit->w <= 0 || (f == AN_FORM_USL && !m->usl_ok))
+			continue;
+		e[f] = (log_err(fit->d0 + an_model_q(m, (enum an_form)f, fit, o->lam, o->c, 0.5), o->p50) +
+			log_err(fit->d0 + an_model_q(m, (enum an_form)f, fit, o->lam, o->c, 0.9), o->p90) +
+			log_err(fit->d0 + an_model_q(m, (enum an_form)f, fit, o->lam, o->c, 0.99), o->p99)) / 3;
+		have[f] = true;
+		if (m->scored[f] == 0)
+			m->score[f] = e[f];
+		else
+			m->score[f] += w * (e[f] - m->score[f]);
+		m->scored[f]++;
+	}
+	if (!have[AN_FORM_MM1])
+		return;
+	for (int f = AN_FORM_MM1 + 1; f < AN_FORM__COUNT; f++) {
+		double d, old;
+
+		if (!have[f])
+			continue;
+		d = e[f] - e[AN_FORM_MM1];
+		old = m->diff_m[f];
+		m->diff_m[f] += w * (d - old);
+		m->diff_v[f] = (1 - w) * (m->diff_v[f] + w * (d - old) * (d - old));
+	}
+}
+
+/* z-score of "form f predicts better than mm1": its mean error difference
+ * over the standard error of an EW mean (variance v w / (2 - w)). */
+static double better_z(const struct an_model *m, int f, double w)
+{
+	double se = sqrt(m->diff_v[f] * w / (2 - w));
+
+	if (m->scored[f] < 5)
+		return 0;
+	if (se <= 0)
+		return m->diff_m[f] < 0 ? -INFINITY : 0;
+	return m->diff_m[f] / se;
+}
+
+static void choose_form(struct an_model *m, enum an_model_pref pref, double w)
+{
+	enum an_form best = AN_FORM_MM1;
+	double zbest = -2;
+
+	switch (pref) {
+	case AN_MODEL_MM1:
+		m->form = AN_FORM_MM1;
+		return;
+	case AN_MODEL_MMC:
+		m->form = AN_FORM_MMC;
+		return;
+	case AN_MODEL_USL:
+		m->form = m->usl_ok ? AN_FORM_USL : AN_FORM_MM1;
+		return;
+	default:
+		break;
+	}
+	/* Another form takes over when it beats mm1 by two standard errors,
+	 * and keeps its place until it is no longer ahead by one. */
+	if (m->form != AN_FORM_MM1 && (m->form != AN_FORM_USL || m->usl_ok) &&
+	    better_z(m, m->form, w) < -1)
+		return;
+	for (int f = AN_FORM_MM1 + 1; f < AN_FORM__COUNT; f++) {
+		double z;
+
+		if (f == AN_FORM_USL && !m->usl_ok)
+			continue;
+		z = better_z(m, f, w);
+		if (z < zbest) {
+			zbest = z;
+			best = (enum an_form)f;
+		}
+	}
+	m->form = best;
+}
+
+static void learn_rates(struct an_model *m, const struct an_obs *o, double weight)
+{
+	double w;
+
+	if (!(o->requests > 0))
+		return;
+	/* Rates weigh by requests: a thin window says little about them. */
+	w = m->rate_w <= 0 ? 1 : weight;
+	m->rate_err += w * (o->errors / o->requests - m->rate_err);
+	m->rate_to += w * (o->timeouts / o->requests - m->rate_to);
+	m->rate_rst += w * (o->resets / o->requests - m->rate_rst);
+	m->rate_w = fmin(1, m->rate_w + w);
+}
+
+void an_model_learn_prod(struct an_model *m, const struct an_obs *o,
+			 double weight, enum an_model_pref pref)
+{
+	struct an_fit fit;
+	double w;
+
+	learn_rates(m, o, weight);
+	m->version++;
+	if (!(o->n >= FIT_MIN_SAMPLES) || !(o->p99 > o->p50) || o->c == 0)
+		return;
+	/* A window with few samples moves the estimate less. */
+	w = weight * fmin(1, o->n / 1000);
+	score_forms(m, o, weight);
+	for (int f = 0; f < AN_FORM_USL; f++)
+		if (an_fit_point((enum an_form)f, o->lam, o->c, o->p50, o->p99, &fit) == 0)
+			ew_fold(&m->prod[f], &fit, w);
+	if (m->prod[AN_FORM_MM1].w > 0)
+		usl_add(m, o->lam, o->lam * fmax(o->mean - m->prod[AN_FORM_MM1].d0, 1e-12), w);
+	usl_refit(m);
+	choose_form(m, pref, weight);
+	m->windows_prod++;
+}
+
+void an_model_learn_shadow(struct an_model *m, const struct an_obs *o,
+			   double weight)
+{
+	struct an_fit fit;
+	double w;
+
+	if (!(o->n >= FIT_MIN_SAMPLES) || !(o->p99 > o->p50) || o->c == 0)
+		return;
+	w = weight * fmin(1, o->n / 1000);
+	for (int f = 0; f < AN_FORM_USL; f++)
+		if (an_fit_point((enum an_form)f, o->lam, o->c, o->p50, o->p99, &fit) == 0)
+			ew_fold(&m->shadow[f], &fit, w);
+	m->windows_shadow++;
+	m->version++;
+}

@@ -1,0 +1,123 @@
+/* The capacity model: what latency and error rate a service shows at a
+ * per-instance request rate lambda with c instances.
+ *
+ * Latency = d0 + Q, where d0 is a fixed part (network, parsing) and Q the
+ * queueing part, in one of three forms:
+ *   mm1  every instance queues on its own (a load balancer in front):
+ *        M/M/1 at lambda, Q ~ Exp(mu - lambda);
+ *   mmc  the instances share one queue: M/M/c (Erlang-C) at c * lambda,
+ *        Q = service + wait, P(wait > 0) = C(c, c lambda / mu);
+ *   usl  the Universal Scalability Law fitted over the load levels seen,
+ *        X(n) = g n / (1 + s (n - 1) + k n (n - 1)), mean Q from Little's
+ *        law and an exponential shape; used only with >= 4 load levels.
+ * Near saturation mm1 and mmc give very different answers; the model keeps
+ * each form's one-step-ahead prediction error on prod windows and uses
+ * another form than mm1 (the load-balancer case) only when it predicts
+ * better by more than the noise of those errors, so windows at one load
+ * level, which cannot tell the forms apart, never make the choice flip.
+ *
+ * Fitting is recursive: each prod window gives (mu, d0) per form from its
+ * p50 and p99 (an exact two-point fit, so the tail the SLO is about is
+ * honoured), folded into an exponentially weighted estimate. Times are in
+ * seconds and rates per second inside the model. */
+#ifndef AN_MODEL_H
+#define AN_MODEL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config.h"
+
+enum an_form { AN_FORM_MM1, AN_FORM_MMC, AN_FORM_USL, AN_FORM__COUNT };
+
+#define AN_USL_POINTS 16
+
+/* One estimate of the form's parameters; w == 0 means none yet. */
+struct an_fit {
+	double mu;	/* service rate per instance, 1/s */
+	double d0;	/* fixed latency, s */
+	double w;	/* weight accumulated (0..1 after the first window) */
+	double v;	/* EW variance of the per-window mu estimates */
+};
+
+struct an_usl_pt {
+	double lam;	/* per-instance rate, 1/s */
+	double conc;	/* requests in the queueing part per instance */
+	double w;
+};
+
+struct an_model {
+	uint64_t version;
+	enum an_form form;
+	struct an_fit prod[AN_FORM__COUNT];
+	struct an_fit shadow[AN_FORM__COUNT];
+	double score[AN_FORM__COUNT];	/* EW mean squared log prediction error */
+	uint32_t scored[AN_FORM__COUNT];
+	/* EW mean and variance of (error of the form - error of mm1) on the
+	 * same windows: a form replaces mm1 only when it is better by more
+	 * than the noise (two standard errors). */
+	double diff_m[AN_FORM__COUNT], diff_v[AN_FORM__COUNT];
+	struct an_usl_pt usl[AN_USL_POINTS];
+	uint32_t n_usl;
+	bool usl_ok;
+	double usl_g, usl_s, usl_k;
+	double rate_err, rate_to, rate_rst;	/* per request, EW from prod */
+	double rate_w;
+	uint64_t windows_prod, windows_shadow;
+};
+
+/* What one window of one target showed, as the model sees it. */
+struct an_obs {
+	double lam;		/* requests per second per instance */
+	uint32_t c;		/* instances */
+	double p50, p90, p99;	/* s */
+	double mean;		/* s */
+	double n;		/* latency samples */
+	double requests;
+	double errors, timeouts, resets;
+};
+
+const char *an_form_name(enum an_form f);
+/* "mm1" etc. Returns 0 or -EINVAL. */
+int an_form_parse(const char *s, enum an_form *out);
+
+/* An empty model (form mm1, version 0). */
+void an_model_init(struct an_model *m);
+
+/* True when the model has a usable fit for its form. */
+bool an_model_ready(const struct an_model *m);
+
+/* Folds one prod window in: scores each form on it first, then refits.
+ * weight is the config's model_weight; pref forces a form. Windows too
+ * thin to fit (fewer than 50 samples, p99 <= p50) only update the rates.
+ * Bumps version when anything changed. Never fails; O(c) for mmc. */
+void an_model_learn_prod(struct an_model *m, const struct an_obs *o,
+			 double weight, enum an_model_pref pref);
+/* Same for a shadow window (kept apart: shadow fits correct the model for
+ * the proposal, they do not overwrite what prod says). */
+void an_model_learn_shadow(struct an_model *m, const struct an_obs *o,
+			   double weight);
+
+/* Fits (mu, d0) of a form to one point: p50 and p99 at (lam, c). Returns
+ * 0, or -EDOM when the point cannot be fitted (p99 <= p50, non-finite). */
+int an_fit_point(enum an_form f, double lam, uint32_t c, double p50,
+		 double p99, struct an_fit *out);
+
+/* Queueing part of the q-quantile (s) under a form with fit at (lam, c);
+ * +inf when saturated. For usl the model's USL parameters are used (m may
+ * be NULL for the other forms). */
+double an_model_q(const struct an_model *m, enum an_form f,
+		  const struct an_fit *fit, double lam, uint32_t c, double q);
+/* P(latency > t) under the same (t in s). */
+double an_model_exceed(const struct an_model *m, enum an_form f,
+		       const struct an_fit *fit, double lam, uint32_t c,
+		       double t);
+/* Mean of the queueing part (s); +inf when saturated. */
+double an_model_mean(const struct an_model *m, enum an_form f,
+		     const struct an_fit *fit, double lam, uint32_t c);
+
+/* Erlang-C probability of waiting, c servers, offered load a = Lambda/mu.
+ * 1 when a >= c. O(c). */
+double an_erlang_c(uint32_t c, double a);
+
+#endif

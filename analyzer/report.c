@@ -1,0 +1,581 @@
+/* The HTML report. Everything is drawn here as inline SVG with a few CSS
+ * rules: no script, no font or image to fetch, so the page opens anywhere
+ * and a headless browser logs nothing. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "config.h"
+#include "report.h"
+
+#define W 640
+#define H 300
+#define ML 70	/* margins */
+#define MR 20
+#define MT 20
+#define MB 45
+
+static const char *const colour_kind[] = { "#2e7d32", "#c62828", "#9e9e9e" };
+
+struct scale {
+	double lo, hi;
+	bool log;
+	double p0, p1;	/* pixels */
+};
+
+static double sx(const struct scale *s, double v)
+{
+	double f;
+
+	if (s->log) {
+		v = v > 0 ? log10(v) : log10(s->lo);
+		f = (v - log10(s->lo)) / (log10(s->hi) - log10(s->lo));
+	} else {
+		f = (v - s->lo) / (s->hi - s->lo);
+	}
+	if (!isfinite(f))
+		f = 0;
+	if (f < -0.05)
+		f = -0.05;
+	if (f > 1.05)
+		f = 1.05;
+	return s->p0 + f * (s->p1 - s->p0);
+}
+
+static void esc(struct st_wbuf *o, const char *s)
+{
+	for (; *s; s++) {
+		switch (*s) {
+		case '<': st_wbuf_printf(o, "&lt;"); break;
+		case '>': st_wbuf_printf(o, "&gt;"); break;
+		case '&': st_wbuf_printf(o, "&amp;"); break;
+		case '"': st_wbuf_printf(o, "&quot;"); break;
+		default: st_wbuf_append(o, s, 1);
+		}
+	}
+}
+
+static const char *ms(char *buf, size_t len, double ns)
+{
+	if (!isfinite(ns))
+		snprintf(buf, len, "-");
+	else
+		snprintf(buf, len, "%.3g ms", ns / 1e6);
+	return buf;
+}
+
+/* Nice range for an axis: a little room around [lo, hi]. */
+static void range(struct scale *s, double lo, double hi, bool logscale)
+{
+	if (!isfinite(lo) || !isfinite(hi) || hi <= lo) {
+		lo = isfinite(lo) ? lo : 0;
+		hi = lo > 0 ? lo * 2 : 1;
+	}
+	s->log = logscale && lo > 0;
+	if (s->log) {
+		s->lo = pow(10, floor(log10(lo) * 4) / 4);
+		s->hi = pow(10, ceil(log10(hi) * 4) / 4);
+		if (s->hi <= s->lo)
+			s->hi = s->lo * 10;
+	} else {
+		double pad = (hi - lo) * 0.08;
+
+		s->lo = lo - pad < 0 && lo >= 0 ? 0 : lo - pad;
+		s->hi = hi + pad;
+	}
+}
+
+static void axes(struct st_wbuf *o, const struct scale *x, const struct scale *y,
+		 const char *xlabel, const char *ylabel, double yunit)
+{
+	st_wbuf_printf(o, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" class=\"plot\"/>\n",
+		       ML, MT, W - ML - MR, H - MT - MB);
+	for (int i = 0; i <= 4; i++) {
+		double fx = x->lo + (x->hi - x->lo) * i / 4;
+		double fy = y->log ? pow(10, log10(y->lo) + (log10(y->hi) - log10(y->lo)) * i / 4) :
+				     y->lo + (y->hi - y->lo) * i / 4;
+		double px = sx(x, fx), py = sx(y, fy);
+
+		st_wbuf_printf(o, "<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\" class=\"grid\"/>"
+			       "<text x=\"%.1f\" y=\"%d\" class=\"tick\" text-anchor=\"middle\">%.3g</text>\n",
+			       px, MT, px, H - MB, px, H - MB + 15, fx);
+		st_wbuf_printf(o, "<line x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\" class=\"grid\"/>"
+			       "<text x=\"%d\" y=\"%.1f\" class=\"tick\" text-anchor=\"end\">%.3g</text>\n",
+			       ML, py, W - MR, py, ML - 5, py + 4, fy / yunit);
+	}
+	st_wbuf_printf(o, "<text x=\"%d\" y=\"%d\" class=\"label\" text-anchor=\"middle\">%s</text>\n",
+		       (ML + W - MR) / 2, H - 8, xlabel);
+	st_wbuf_printf(o, "<text x=\"14\" y=\"%d\" class=\"label\" text-anchor=\"middle\" "
+		       "transform=\"rotate(-90 14 %d)\">%s</text>\n", (MT + H - MB) / 2,
+		       (MT + H - MB) / 2, ylabel);
+}
+
+static void legend(struct st_wbuf *o, int i, const char *colour, const char *text, bool dot)
+{
+	int x = ML + 10 + i * 150, y = MT + 14;
+
+	if (dot)
+		st_wbuf_printf(o, "<circle cx=\"%d\" cy=\"%d\" r=\"4\" fill=\"%s\"/>", x + 8, y - 4, colour);
+	else
+		st_wbuf_printf(o, "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"%s\" "
+			       "stroke-width=\"2\"/>", x, y - 4, x + 16, y - 4, colour);
+	st_wbuf_printf(o, "<text x=\"%d\" y=\"%d\" class=\"tick\">%s</text>\n", x + 20, y, text);
+}
+
+static const struct an_eval *eval_at(const struct an_service *s, uint32_t i)
+{
+	/* i-th oldest */
+	uint32_t first = (s->evals_head + AN_EVALS_MAX - s->n_evals) % AN_EVALS_MAX;
+
+	return &s->evals[(first + i) % AN_EVALS_MAX];
+}
+
+/* 1. p50/p90/p99 of prod, shadow, prediction: grouped bars, shadow with
+ * its interval. */
+static void chart_percentiles(struct st_wbuf *o, const struct an_service *s)
+{
+	const struct st_verdict *v = &s->last;
+	const struct an_eval *e = s->n_evals ? eval_at(s, s->n_evals - 1) : NULL;
+	static const char *const names[3] = { "p50", "p90", "p99" };
+	static const char *const colour[3] = { "#1565c0", "#ef6c00", "#6a1b9a" };
+	double vals[3][3], hi = 0;
+	struct scale y = { .p0 = H - MB, .p1 = MT + 20 };
+	int gw = (W - ML - MR) / 3;
+
+	for (int q = 0; q < 3; q++) {
+		const struct st_verdict_kpi *k = &v->kpis[q];
+
+		vals[q][0] = e ? e->prod[q] : NAN;
+		vals[q][1] = k->observed;
+		vals[q][2] = k->predicted;
+		for (int i = 0; i < 3; i++)
+			if (isfinite(vals[q][i]) && vals[q][i] > hi)
+				hi = vals[q][i];
+		if (isfinite(k->ci_high) && k->ci_high > hi)
+			hi = k->ci_high;
+	}
+	range(&y, 0, hi > 0 ? hi : 1, false);
+	st_wbuf_printf(o, "<svg class=\"chart\" viewBox=\"0 0 %d %d\" width=\"%d\" height=\"%d\" "
+		       "role=\"img\"><title>latency percentiles</title>\n", W, H, W, H);
+	st_wbuf_printf(o, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" class=\"plot\"/>\n",
+		       ML, MT, W - ML - MR, H - MT - MB);
+	for (int i = 0; i <= 4; i++) {
+		double f = y.lo + (y.hi - y.lo) * i / 4, py = sx(&y, f);
+
+		st_wbuf_printf(o, "<line x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\" class=\"grid\"/>"
+			       "<text x=\"%d\" y=\"%.1f\" class=\"tick\" text-anchor=\"end\">%.3g</text>\n",
+			       ML, py, W - MR, py, ML - 5, py + 4, f / 1e6);
+	}
+	for (int q = 0; q < 3; q++) {
+		int x0 = ML + q * gw + gw / 6, bw = gw / 5;
+
+		for (int i = 0; i < 3; i++) {
+			double val = vals[q][i], py;
+
+			if (!isfinite(val))
+				continue;
+			py = sx(&y, val);
+			st_wbuf_printf(o, "<rect x=\"%d\" y=\"%.1f\" width=\"%d\" height=\"%.1f\" "
+				       "fill=\"%s\"><title>%s %s: %.4g ms</title></rect>\n",
+				       x0 + i * bw, py, bw - 4, (double)(H - MB) - py, colour[i],
+				       names[q], i == 0 ? "prod" : i == 1 ? "shadow" : "predicted",
+				       val / 1e6);
+		}
+		if (isfinite(v->kpis[q].ci_low) && isfinite(v->kpis[q].ci_high)) {
+			double cx = x0 + bw + (bw - 4) / 2.0;
+
+			st_wbuf_printf(o, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" "
+				       "class=\"whisker\"/>\n", cx, sx(&y, v->kpis[q].ci_low), cx,
+				       sx(&y, v->kpis[q].ci_high));
+		}
+		st_wbuf_printf(o, "<text x=\"%d\" y=\"%d\" class=\"label\" text-anchor=\"middle\">%s</text>\n",
+			       ML + q * gw + gw / 2, H - MB + 18, names[q]);
+	}
+	st_wbuf_printf(o, "<text x=\"14\" y=\"%d\" class=\"label\" text-anchor=\"middle\" "
+		       "transform=\"rotate(-90 14 %d)\">latency (ms)</text>\n", (MT + H - MB) / 2,
+		       (MT + H - MB) / 2);
+	legend(o, 0, colour[0], "prod (pooled)", false);
+	legend(o, 1, colour[1], "shadow, with interval", false);
+	legend(o, 2, colour[2], "predicted for shadow", false);
+	st_wbuf_printf(o, "</svg>\n");
+}
+
+static void series(struct st_wbuf *o, const struct an_target *t, const struct scale *x,
+		   const struct scale *y, double t0, const char *colour)
+{
+	bool first = true;
+
+	if (t == NULL || t->len == 0)
+		return;
+	st_wbuf_printf(o, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"1.5\" points=\"",
+		       colour);
+	for (uint32_t i = t->len; i-- > 0;) {
+		const struct an_win *w = an_target_win(t, i);
+
+		if (w->total <= 0)
+			continue;
+		st_wbuf_printf(o, "%s%.1f,%.1f", first ? "" : " ",
+			       sx(x, (double)w->t1 / 1e9 - t0), sx(y, w->p99));
+		first = false;
+	}
+	st_wbuf_printf(o, "\"/>\n");
+}
+
+/* 2. p99 per window, prod and shadow, the prediction, verdicts marked. */
+static void chart_p99(struct st_wbuf *o, const struct an_service *s)
+{
+	const struct an_target *prod = an_service_target(s, "prod");
+	const struct an_target *sh = an_service_target(s, s->plan.shadow);
+	double t0 = INFINITY, t1 = -INFINITY, lo = INFINITY, hi = 0;
+	struct scale x = { .p0 = ML, .p1 = W - MR }, y = { .p0 = H - MB, .p1 = MT + 20 };
+	const struct an_target *ts[2] = { prod, sh };
+	bool first = true;
+
+	for (int k = 0; k < 2; k++) {
+		if (ts[k] == NULL)
+			continue;
+		for (uint32_t i = 0; i < ts[k]->len; i++) {
+			const struct an_win *w = an_target_win(ts[k], i);
+
+			if (w->total <= 0)
+				continue;
+			t0 = fmin(t0, (double)w->t1 / 1e9);
+			t1 = fmax(t1, (double)w->t1 / 1e9);
+			lo = fmin(lo, w->p99);
+			hi = fmax(hi, w->p99);
+		}
+	}
+	for (uint32_t i = 0; i < s->n_evals; i++) {
+		const struct an_eval *e = eval_at(s, i);
+
+		if (isfinite(e->pred[2]) && e->pred[2] > 0) {
+			lo = fmin(lo, e->pred[2]);
+			hi = fmax(hi, e->pred[2]);
+		}
+	}
+	hi = fmax(hi, (double)s->plan.slo_p99_ns);
+	if (!isfinite(t0)) {
+		t0 = 0;
+		t1 = 1;
+	}
+	range(&x, 0, fmax(t1 - t0, 1e-3), false);
+	range(&y, isfinite(lo) ? lo : 1e5, hi, true);
+	st_wbuf_printf(o, "<svg class=\"chart\" viewBox=\"0 0 %d %d\" width=\"%d\" height=\"%d\" "
+		       "role=\"img\"><title>p99 per window</title>\n", W, H, W, H);
+	axes(o, &x, &y, "time (s since the first window)", "p99 (ms, log)", 1e6);
+	st_wbuf_printf(o, "<line x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\" class=\"slo\"/>"
+		       "<text x=\"%d\" y=\"%.1f\" class=\"tick\" text-anchor=\"end\">SLO</text>\n",
+		       ML, sx(&y, (double)s->plan.slo_p99_ns), W - MR,
+		       sx(&y, (double)s->plan.slo_p99_ns), W - MR - 4,
+		       sx(&y, (double)s->plan.slo_p99_ns) - 4);
+	series(o, prod, &x, &y, t0, "#1565c0");
+	series(o, sh, &x, &y, t0, "#ef6c00");
+	st_wbuf_printf(o, "<polyline fill=\"none\" stroke=\"#6a1b9a\" stroke-dasharray=\"5 3\" "
+		       "stroke-width=\"1.5\" points=\"");
+	for (uint32_t i = 0; i < s->n_evals; i++) {
+		const struct an_eval *e = eval_at(s, i);
+
+		if (!isfinite(e->pred[2]) || e->pred[2] <= 0)
+			continue;
+		st_wbuf_printf(o, "%s%.1f,%.1f", first ? "" : " ",
+			       sx(&x, (double)e->t / 1e9 - t0), sx(&y, e->pred[2]));
+		first = false;
+	}
+	st_wbuf_printf(o, "\"/>\n");
+	for (uint32_t i = 0; i < s->n_evals; i++) {
+		const struct an_eval *e = eval_at(s, i);
+		double px = sx(&x, (double)e->t / 1e9 - t0);
+
+		st_wbuf_printf(o, "<rect x=\"%.1f\" y=\"%d\" width=\"6\" height=\"8\" fill=\"%s\">"
+			       "<title>%s, %u instances</title></rect>\n", px - 3, H - MB - 10,
+			       colour_kind[e->kind], st_verdict_kind_str(e->kind), e->recommended);
+	}
+	legend(o, 0, "#1565c0", "prod p99", false);
+	legend(o, 1, "#ef6c00", "shadow p99", false);
+	legend(o, 2, "#6a1b9a", "predicted (dashed)", false);
+	st_wbuf_printf(o, "<text x=\"%d\" y=\"%d\" class=\"tick\">verdicts: "
+		       "<tspan fill=\"%s\">confirm</tspan> <tspan fill=\"%s\">adjust</tspan> "
+		       "<tspan fill=\"%s\">inconclusive</tspan></text>\n", ML + 10, MT + 32,
+		       colour_kind[0], colour_kind[1], colour_kind[2]);
+	st_wbuf_printf(o, "</svg>\n");
+}
+
+static void dots(struct st_wbuf *o, const struct an_target *t, uint32_t c_override,
+		 const struct scale *x, const struct scale *y, const char *colour)
+{
+	if (t == NULL)
+		return;
+	for (uint32_t i = 0; i < t->len; i++) {
+		const struct an_win *w = an_target_win(t, i);
+
+		if (w->total <= 0)
+			continue;
+		st_wbuf_printf(o, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\" fill=\"%s\" "
+			       "fill-opacity=\"0.6\"/>\n", sx(x, an_win_rate(w, c_override)),
+			       sx(y, w->p99), colour);
+	}
+}
+
+static void curve(struct st_wbuf *o, const struct an_model *m, enum an_form f,
+		  const struct an_fit *fit, uint32_t c, const struct scale *x,
+		  const struct scale *y, const char *colour, const char *dash)
+{
+	bool first = true;
+
+	if (fit->w <= 0)
+		return;
+	st_wbuf_printf(o, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"2\" %s points=\"",
+		       colour, dash);
+	for (int i = 0; i <= 100; i++) {
+		double lam = x->lo + (x->hi - x->lo) * i / 100;
+		double v = (fit->d0 + an_model_q(m, f, fit, lam, c, 0.99)) * 1e9;
+
+		if (!isfinite(v) || v > y->hi * 1.2)
+			break;
+		st_wbuf_printf(o, "%s%.1f,%.1f", first ? "" : " ", sx(x, lam), sx(y, v));
+		first = false;
+	}
+	st_wbuf_printf(o, "\"/>\n");
+}
+
+/* 3. Request rate per instance against p99, with the fitted curves. */
+static void chart_load(struct st_wbuf *o, const struct an_service *s)
+{
+	const struct an_target *prod = an_service_target(s, "prod");
+	const struct an_target *sh = an_service_target(s, s->plan.shadow);
+	const struct an_model *m = &s->model;
+	enum an_form f = m->form == AN_FORM_USL ? AN_FORM_MM1 : m->form;
+	struct scale x = { .p0 = ML, .p1 = W - MR }, y = { .p0 = H - MB, .p1 = MT + 20 };
+	double lmax = s->plan.forecast_rps / s->plan.proposed_instances, plo = INFINITY, phi = 0;
+	const struct an_target *ts[2] = { prod, sh };
+	uint32_t c_prod = s->plan.current_instances, c_sh = s->plan.shadow_instances;
+
+	for (int k = 0; k < 2; k++) {
+		if (ts[k] == NULL)
+			continue;
+		for (uint32_t i = 0; i < ts[k]->len; i++) {
+			const struct an_win *w = an_target_win(ts[k], i);
+
+			if (w->total <= 0)
+				continue;
+			lmax = fmax(lmax, an_win_rate(w, k ? c_sh : 0));
+			plo = fmin(plo, w->p99);
+			phi = fmax(phi, w->p99);
+		}
+	}
+	if (m->prod[f].w > 0)
+		lmax = fmin(fmax(lmax, 0), m->prod[f].mu * 0.98);
+	phi = fmax(phi, (double)s->plan.slo_p99_ns);
+	range(&x, 0, lmax * 1.1, false);
+	range(&y, isfinite(plo) ? plo * 0.8 : 1e5, phi * 1.5, true);
+	st_wbuf_printf(o, "<svg class=\"chart\" viewBox=\"0 0 %d %d\" width=\"%d\" height=\"%d\" "
+		       "role=\"img\"><title>load against latency</title>\n", W, H, W, H);
+	axes(o, &x, &y, "requests per second per instance", "p99 (ms, log)", 1e6);
+	st_wbuf_printf(o, "<line x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\" class=\"slo\"/>\n",
+		       ML, sx(&y, (double)s->plan.slo_p99_ns), W - MR,
+		       sx(&y, (double)s->plan.slo_p99_ns));
+	{
+		double px = sx(&x, s->plan.forecast_rps / s->plan.proposed_instances);
+
+		st_wbuf_printf(o, "<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\" class=\"slo\"/>"
+			       "<text x=\"%.1f\" y=\"%d\" class=\"tick\">proposal</text>\n",
+			       px, MT, px, H - MB, px + 3, H - MB - 4);
+	}
+	dots(o, prod, 0, &x, &y, "#1565c0");
+	dots(o, sh, c_sh, &x, &y, "#ef6c00");
+	curve(o, m, f, &m->prod[f], c_prod, &x, &y, "#6a1b9a", "");
+	curve(o, m, f, &m->shadow[f], c_sh ? c_sh : 1, &x, &y, "#ef6c00", "stroke-dasharray=\"5 3\"");
+	legend(o, 0, "#1565c0", "prod windows", true);
+	legend(o, 1, "#ef6c00", "shadow windows", true);
+	legend(o, 2, "#6a1b9a", "model fit (prod)", false);
+	st_wbuf_printf(o, "</svg>\n");
+}
+
+/* A KPI value in its unit: ns as ms, ratios as percentages. */
+static const char *kval(char *buf, size_t len, const char *unit, double v)
+{
+	if (!isfinite(v))
+		snprintf(buf, len, isnan(v) ? "-" : "&infin;");
+	else if (strcmp(unit, "ns") == 0)
+		snprintf(buf, len, "%.4g ms", v / 1e6);
+	else if (strcmp(unit, "ratio") == 0)
+		snprintf(buf, len, v != 0 && fabs(v) < 1e-6 ? "&lt;0.0001%%" : "%.3g%%", v * 100);
+	else
+		snprintf(buf, len, "%.4g", v);
+	return buf;
+}
+
+static void kpi_table(struct st_wbuf *o, const struct st_verdict *v)
+{
+	char a[32], b[32], c[32], d[32];
+
+	st_wbuf_printf(o, "<table><tr><th>KPI</th><th>unit</th><th>predicted</th><th>observed</th>"
+		       "<th>ratio</th><th>interval</th><th>n</th><th>status</th><th>critical</th></tr>\n");
+	for (uint32_t i = 0; i < v->n_kpis; i++) {
+		const struct st_verdict_kpi *k = &v->kpis[i];
+
+		st_wbuf_printf(o, "<tr class=\"%s\"><td>", st_kpi_status_str(k->status));
+		esc(o, k->name);
+		st_wbuf_printf(o, "</td><td>");
+		esc(o, k->unit);
+		st_wbuf_printf(o, "</td><td>%s</td><td>%s</td><td>%.3f</td><td>%s &ndash; %s</td>"
+			       "<td>%llu</td><td>%s</td><td>%s</td></tr>\n",
+			       kval(a, sizeof(a), k->unit, k->predicted),
+			       kval(b, sizeof(b), k->unit, k->observed), k->ratio,
+			       kval(c, sizeof(c), k->unit, k->ci_low),
+			       kval(d, sizeof(d), k->unit, k->ci_high), (unsigned long long)k->n,
+			       st_kpi_status_str(k->status), k->critical ? "yes" : "");
+	}
+	st_wbuf_printf(o, "</table>\n");
+}
+
+static void eval_table(struct st_wbuf *o, const struct an_service *s)
+{
+	uint32_t from = s->n_evals > 40 ? s->n_evals - 40 : 0;
+	char a[32], b[32], c[32];
+
+	st_wbuf_printf(o, "<table><tr><th>time (UTC)</th><th>verdict</th><th>recommended</th>"
+		       "<th>score</th><th>confidence</th><th>shadow p99</th><th>predicted p99</th>"
+		       "<th>prod p99</th><th>rps/instance shadow</th></tr>\n");
+	for (uint32_t i = s->n_evals; i-- > from;) {
+		const struct an_eval *e = eval_at(s, i);
+		char t[40];
+
+		st_wall_fmt(e->t, t, sizeof(t));
+		st_wbuf_printf(o, "<tr><td>%s</td><td style=\"color:%s\">%s</td><td>%u</td>"
+			       "<td>%.0f</td><td>%.2f</td><td>%s</td><td>%s</td><td>%s</td><td>%.1f</td></tr>\n",
+			       strchr(t, 'T') ? strchr(t, 'T') + 1 : t, colour_kind[e->kind],
+			       st_verdict_kind_str(e->kind), e->recommended,
+			       e->score, e->confidence, ms(a, sizeof(a), e->obs[2]),
+			       ms(b, sizeof(b), e->pred[2]), ms(c, sizeof(c), e->prod[2]),
+			       e->lam_shadow);
+	}
+	st_wbuf_printf(o, "</table>\n");
+}
+
+static void service_section(struct st_wbuf *o, const struct an_service *s)
+{
+	const struct st_verdict *v = &s->last;
+	char slo[32];
+
+	st_wbuf_printf(o, "<section><h2>service ");
+	esc(o, s->name);
+	st_wbuf_printf(o, "</h2>\n<p class=\"plan\">shadow group <b>");
+	esc(o, s->plan.shadow);
+	st_wbuf_printf(o, "</b>: %u instances now, %u proposed for %.0f rps; SLO p99 %s, "
+		       "error rate %.3g%%; model %s, version %llu.</p>\n",
+		       s->plan.current_instances, s->plan.proposed_instances, s->plan.forecast_rps,
+		       ms(slo, sizeof(slo), (double)s->plan.slo_p99_ns), s->plan.slo_error_rate * 100,
+		       an_form_name(s->model.form), (unsigned long long)s->model.version);
+	if (!s->has_last) {
+		st_wbuf_printf(o, "<p>No verdict yet.</p></section>\n");
+		return;
+	}
+	st_wbuf_printf(o, "<p class=\"verdict\" style=\"border-color:%s\"><b style=\"color:%s\">%s</b> "
+		       "&mdash; recommended %u instances, score %.0f, confidence %.2f",
+		       colour_kind[v->verdict], colour_kind[v->verdict],
+		       st_verdict_kind_str(v->verdict), v->recommended_instances, v->score,
+		       v->confidence);
+	if (v->has_cost)
+		st_wbuf_printf(o, "; hourly cost: current %.2f, proposed %.2f, recommended %.2f",
+			       v->cost.current, v->cost.proposed, v->cost.recommended);
+	st_wbuf_printf(o, "<br>");
+	esc(o, v->reason);
+	st_wbuf_printf(o, "</p>\n<h3>Latency percentiles</h3>\n");
+	chart_percentiles(o, s);
+	st_wbuf_printf(o, "<h3>p99 per window</h3>\n");
+	chart_p99(o, s);
+	st_wbuf_printf(o, "<h3>Load against latency</h3>\n");
+	chart_load(o, s);
+	st_wbuf_printf(o, "<h3>KPIs of the last verdict</h3>\n");
+	kpi_table(o, v);
+	st_wbuf_printf(o, "<h3>Verdicts (newest first)</h3>\n");
+	eval_table(o, s);
+	st_wbuf_printf(o, "</section>\n");
+}
+
+static const char css[] =
+	"body{font-family:sans-serif;margin:2em;color:#212121;max-width:1000px}"
+	"h1{font-size:1.5em}h2{border-bottom:1px solid #bdbdbd;margin-top:2em}h3{font-size:1em}"
+	"table{border-collapse:collapse;font-size:.85em;margin:.5em 0}"
+	"td,th{border:1px solid #e0e0e0;padding:2px 8px;text-align:right}"
+	"th{background:#f5f5f5}td:first-child{text-align:left}"
+	"tr.high td,tr.low td{background:#ffebee}tr.nodata td{color:#9e9e9e}"
+	".verdict{border-left:6px solid;padding:.5em 1em;background:#fafafa}"
+	".plot{fill:#fff;stroke:#9e9e9e}.grid{stroke:#eeeeee}"
+	".tick{font-size:11px;fill:#616161}.label{font-size:12px;fill:#424242}"
+	".slo{stroke:#c62828;stroke-dasharray:2 3}.whisker{stroke:#212121;stroke-width:2}"
+	"svg.chart{display:block;margin:.5em 0}";
+
+int an_report_render(struct an_engine *e, struct st_wbuf *out)
+{
+	const struct an_counters *c = an_engine_counters(e);
+	char now[40];
+	uint32_t shown = 0;
+
+	st_wall_fmt(st_wall_ns(), now, sizeof(now));
+	st_wbuf_printf(out, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+		       "<title>shadowtap analyzer report</title><style>%s</style></head><body>\n"
+		       "<h1>shadowtap analyzer report</h1>\n<p>Written %s. %llu snapshots merged, "
+		       "%llu verdicts, %llu anomalies; refused: %llu malformed, %llu wrong version, "
+		       "%llu oversized, %llu unknown topic, %llu bad histogram; %llu late, %llu lost "
+		       "(seq gaps), %llu duplicates, %llu publisher restarts.</p>\n", css, now,
+		       (unsigned long long)c->kpi_merged, (unsigned long long)c->verdicts,
+		       (unsigned long long)c->anomalies, (unsigned long long)c->malformed,
+		       (unsigned long long)c->bad_version, (unsigned long long)c->oversized,
+		       (unsigned long long)c->unknown_topic, (unsigned long long)c->bad_hist,
+		       (unsigned long long)c->late, (unsigned long long)c->gaps,
+		       (unsigned long long)c->duplicates, (unsigned long long)c->restarts);
+	for (uint32_t i = 0; i < an_engine_n_services(e); i++) {
+		const struct an_service *s = an_engine_service_at(e, i);
+
+		if (!s->has_plan)
+			continue;
+		service_section(out, s);
+		shown++;
+	}
+	if (shown == 0)
+		st_wbuf_printf(out, "<p>No service has a plan: nothing was judged.</p>\n");
+	st_wbuf_printf(out, "</body></html>\n");
+	return out->oom ? -ENOMEM : 0;
+}
+
+int an_report_write(struct an_engine *e, const char *path, struct st_perr *err)
+{
+	struct st_wbuf b;
+	char tmp[AN_PATH_MAX + 32];
+	FILE *f;
+	int rc;
+
+	st_wbuf_init(&b);
+	rc = an_report_render(e, &b);
+	if (rc != 0) {
+		snprintf(err->msg, sizeof(err->msg), "report: out of memory");
+		goto out;
+	}
+	snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid());
+	f = fopen(tmp, "w");
+	if (f == NULL) {
+		rc = -errno;
+		snprintf(err->msg, sizeof(err->msg), "report %.120s: %s", tmp, strerror(errno));
+		goto out;
+	}
+	if (fwrite(b.data, 1, b.len, f) != b.len) {
+		rc = -EIO;
+		fclose(f);
+		unlink(tmp);
+		snprintf(err->msg, sizeof(err->msg), "report %.120s: write failed", tmp);
+		goto out;
+	}
+	if (fclose(f) != 0 || rename(tmp, path) != 0) {
+		rc = -errno;
+		snprintf(err->msg, sizeof(err->msg), "report %.120s: %s", path, strerror(errno));
+		unlink(tmp);
+	}
+out:
+	st_wbuf_free(&b);
+	return rc;
+}

@@ -1,0 +1,114 @@
+/* Windows of one target (prod, a shadow group, synthetic) of one service.
+ *
+ * Snapshots from every publisher are merged into the open window their
+ * midpoint falls in: counters add up, instances take the largest report
+ * (the gateways front the same instances), histograms merge bucket by
+ * bucket. Histograms stay sparse throughout -- an open window holds a
+ * small hash table from bucket index to count, so merging costs O(1) per
+ * bucket however many gateways feed the window -- because a dense counts
+ * array is 264 KiB for the analyzer's layout and a thousand services hold
+ * several open windows each. When the service closes the window it
+ * becomes an an_win: counters, the latency summary and the buckets sorted,
+ * kept in a ring of the last `history` windows. */
+#ifndef AN_WINDOW_H
+#define AN_WINDOW_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "histdec.h"
+#include "wire.h"
+
+/* Open windows per target: the current one, the one waiting for late
+ * snapshots (grace <= window), and one spare for a publisher ahead. */
+#define AN_OPEN 3
+
+struct an_win {
+	int64_t w;			/* window number: time / window */
+	uint64_t t0, t1;		/* span the snapshots covered */
+	uint64_t requests, responses, timeouts, resets, icmp_errors;
+	uint32_t instances;
+	uint32_t snapshots;
+	double offered_rps;
+	int64_t total;			/* latency samples */
+	double p50, p90, p99, mean;	/* ns */
+	struct an_bin *bins;
+	uint32_t n_bins;
+};
+
+struct an_acc {
+	int64_t w;			/* -1: free */
+	uint64_t t0, t1;
+	uint64_t requests, responses, timeouts, resets, icmp_errors;
+	uint32_t instances;
+	uint32_t snapshots;
+	double offered_rps;
+	struct an_bin *slots;		/* open addressing by idx; idx -1: empty */
+	uint32_t cap, used;		/* cap: a power of two, or 0 */
+};
+
+struct an_target {
+	char name[ST_WIRE_NAME_MAX];
+	enum st_role role;
+	struct an_acc acc[AN_OPEN];
+	struct an_win *ring;
+	uint32_t cap, len, head;	/* head: next slot to write */
+	uint32_t keep_bins;		/* newest windows that keep histograms */
+	uint64_t snapshots;		/* merged, lifetime */
+};
+
+/* Window length in seconds, at least 1 ms so rates stay finite. */
+double an_win_secs(const struct an_win *w);
+/* Requests per second per instance (instances: the window's, unless
+ * override > 0). */
+double an_win_rate(const struct an_win *w, uint32_t override);
+/* (timeouts + resets + ICMP errors) / requests; 0 without requests. */
+double an_win_error_rate(const struct an_win *w);
+
+/* Sets up an empty target with room for `history` closed windows, of
+ * which the newest keep_bins keep their histograms (older ones keep the
+ * summary only: memory stays bounded by what the judge pools). Returns 0
+ * or -ENOMEM. */
+int an_target_init(struct an_target *t, const char *name, enum st_role role,
+		   uint32_t history, uint32_t keep_bins);
+void an_target_free(struct an_target *t);
+
+/* The accumulator for window w, or NULL when all AN_OPEN are taken by
+ * other windows (the caller closes the oldest first). */
+struct an_acc *an_target_acc(struct an_target *t, int64_t w);
+
+/* Merges a snapshot's counters and histogram buckets (analyzer layout)
+ * into acc. Returns 0 or -ENOMEM (nothing merged). Allocates only while
+ * the table grows to its working size (it is kept across windows).
+ * O(snapshot buckets). */
+int an_acc_add(struct an_acc *acc, const struct st_kpi *k,
+	       const struct an_bin *bins, size_t n_bins);
+
+/* Moves window w's accumulator (if any) into the ring, summarising the
+ * histogram. Returns 1 when a window was stored, 0 when the target had
+ * no snapshot in w, -ENOMEM. O(touched counts). */
+int an_target_close(struct an_target *t, int64_t w, const struct st_hist *layout);
+
+/* Closes every open window up to and including w, oldest first. */
+int an_target_close_upto(struct an_target *t, int64_t w,
+			 const struct st_hist *layout);
+
+/* The i-th newest closed window (0: newest), or NULL. */
+const struct an_win *an_target_win(const struct an_target *t, uint32_t i);
+
+/* Whether the i-th newest closed window is complete: it has at least
+ * three quarters of the snapshots the most complete of the 8 windows
+ * before it had. A window a publisher missed (restarting, lost, not yet
+ * started) carries latencies of one load and a request count of another,
+ * so the model and the judge leave it out. */
+bool an_target_complete(const struct an_target *t, uint32_t i);
+
+/* Smallest open window number, or INT64_MAX. */
+int64_t an_target_oldest_open(const struct an_target *t);
+
+/* Appends a closed window to the ring, dropping the oldest when it is
+ * full, and the histogram of the one that falls out of keep_bins. Takes
+ * ownership of w->bins. Never fails. */
+void an_target_push(struct an_target *t, const struct an_win *w);
+
+#endif

@@ -1,0 +1,49 @@
+"""Open-loop UDP clients for the demo: RATE requests per second spread over
+FLOWS flows (one socket each), for SECONDS; counts answers. Open loop, so a
+slow server does not slow the offered load. Prints one JSON line.
+
+usage: udp_load.py DST PORT RATE FLOWS SECONDS"""
+import json
+import select
+import socket
+import sys
+import time
+
+dst, port, rate, flows, secs = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), \
+    int(sys.argv[4]), float(sys.argv[5])
+socks = []
+for i in range(flows):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("", 0))
+    s.setblocking(False)
+    socks.append(s)
+by_fd = {s.fileno(): s for s in socks}
+sent = answered = 0
+start = time.monotonic()
+next_send = start
+i = 0
+poller = select.poll()
+for s in socks:
+    poller.register(s, select.POLLIN)
+end = start + secs
+while True:
+    now = time.monotonic()
+    if now >= end + 1.0:
+        break
+    while now < end and next_send <= now:
+        try:
+            socks[i % flows].sendto(b"q%d" % sent, (dst, port))
+            sent += 1
+        except BlockingIOError:
+            pass
+        i += 1
+        next_send += 1.0 / rate  # absolute deadlines: no drift
+    timeout = max(0, min(next_send, end + 1.0) - time.monotonic())
+    for fd, _ in poller.poll(timeout * 1000):
+        try:
+            while True:
+                by_fd[fd].recv(2048)
+                answered += 1
+        except BlockingIOError:
+            pass
+print(json.dumps({"sent": sent, "answered": answered, "seconds": secs}))

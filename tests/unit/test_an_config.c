@@ -1,0 +1,195 @@
+/* The analyzer's INI reader and config: every error reported with its
+ * place, defaults, whole-deployment files accepted. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "cunit_main.h"
+#include "ini.h"
+
+static const char *write_tmp(const char *text)
+{
+	static char path[64];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/tmp/st-an-config-%d.ini", (int)getpid());
+	f = fopen(path, "w");
+	fputs(text, f);
+	fclose(f);
+	return path;
+}
+
+static void test_ini(void)
+{
+	static const char text[] =
+		"; comment\n# another\n[a]\nk = v ; trailing\nempty =\n\n[b]\r\n  x=1  \r\n";
+	struct st_perr e;
+	struct an_ini *ini = an_ini_parse(text, sizeof(text) - 1, "t.ini", &e);
+	const struct an_ini_section *s;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(ini);
+	CU_ASSERT_EQUAL(ini->n_sections, 2);
+	s = an_ini_section(ini, "a");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+	CU_ASSERT_EQUAL(s->n, 2);
+	CU_ASSERT_STRING_EQUAL(ini->entries[s->first].value, "v");
+	CU_ASSERT_EQUAL(ini->entries[s->first].line, 4);
+	CU_ASSERT_STRING_EQUAL(ini->entries[s->first + 1].value, "");
+	s = an_ini_section(ini, "b");
+	CU_ASSERT_STRING_EQUAL(ini->entries[s->first].key, "x");
+	CU_ASSERT_STRING_EQUAL(ini->entries[s->first].value, "1");
+	an_ini_free(ini);
+
+	static const struct {
+		const char *text, *want;
+	} bad[] = {
+		{ "k = v\n", "t.ini:1: key outside any [section]" },
+		{ "[a\n", "t.ini:1: section header without ']'" },
+		{ "[a]\n[a]\n", "t.ini:2: duplicate section (first at line 1) 'a'" },
+		{ "[a]\nk=1\nk=2\n", "t.ini:3: duplicate key in [a] (first at line 2) 'k'" },
+		{ "[a]\njust words\n", "t.ini:2: expected 'key = value' or '[section]'" },
+		{ "[a] x\n", "t.ini:1: text after the section header" },
+		{ "[]\n", "t.ini:1: bad section name ''" },
+		{ "[a]\n= 3\n", "t.ini:2: bad key name ''" },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		ini = an_ini_parse(bad[i].text, strlen(bad[i].text), "t.ini", &e);
+		CU_ASSERT_PTR_NULL(ini);
+		CU_ASSERT_STRING_EQUAL(e.msg, bad[i].want);
+		if (ini == NULL && strcmp(e.msg, bad[i].want) != 0)
+			printf("\n    got '%s', want '%s'", e.msg, bad[i].want);
+		an_ini_free(ini);
+	}
+	ini = an_ini_parse("[a]\nk=\0x\n", 9, "t.ini", &e);
+	CU_ASSERT_PTR_NULL(ini);
+	CU_ASSERT_PTR_NULL(an_ini_load("/nonexistent/x.ini", &e));
+	CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, "No such file"));
+}
+
+static void test_defaults(void)
+{
+	struct an_config c;
+	struct st_perr e;
+
+	an_config_defaults(&c);
+	CU_ASSERT_EQUAL(c.window_ns, 5000000000ULL);
+	CU_ASSERT_EQUAL(c.min_windows, 3);
+	CU_ASSERT(isnan(c.tolerance));
+	CU_ASSERT_STRING_EQUAL(c.kpi_endpoints[0], "tcp://127.0.0.1:5556");
+	CU_ASSERT_EQUAL(an_config_check(&c, &e), 0);
+	CU_ASSERT_EQUAL(an_config_set(&c, "tolerance", "0.2", &e), 0);
+	CU_ASSERT_EQUAL(c.tolerance, 0.2);
+	CU_ASSERT_EQUAL(an_config_set(&c, "nope", "1", &e), -ENOENT);
+	CU_ASSERT_EQUAL(an_config_set(&c, "alpha", "0.5", &e), -ERANGE);
+	CU_ASSERT_EQUAL(an_config_set(&c, "min_windows", "9", &e), 0);
+	CU_ASSERT_EQUAL(an_config_check(&c, &e), -EINVAL);
+	CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, "min_windows"));
+	an_config_defaults(&c);
+	an_config_set(&c, "curve_secret_key", "/x.key", &e);
+	CU_ASSERT_EQUAL(an_config_check(&c, &e), -EINVAL);
+	CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, "curve_allowed_keys"));
+}
+
+/* One file can configure the whole deployment (DESIGN.md's example). */
+static void test_deployment_file(void)
+{
+	static const char text[] =
+		"[dataplane]\nmode = inline ; inline | tap\nservice = web\n"
+		"[shadow.canary]\nport = 2\nshare = 0.10\n"
+		"[analyzer]\nkpi_endpoints = tcp://127.0.0.1:5556, tcp://gw2:5556\n"
+		"verdict_endpoint = tcp://*:5560\ncontrol_endpoint = tcp://*:5561\n"
+		"window = 5s\nstate_file = /var/lib/shadowtap/model.state\n"
+		"[service.web]\nshadow = canary\ncurrent_instances = 8\nproposed_instances = 12\n"
+		"forecast_rps = 60000\nslo_p99 = 50ms\nslo_error_rate = 0.001\n"
+		"instance_cost_per_hour = 0.40\n";
+	struct an_config c;
+	const struct an_service_cfg *s;
+	char err[2048];
+
+	an_config_defaults(&c);
+	CU_ASSERT_EQUAL_FATAL(an_config_load(&c, write_tmp(text), err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(c.n_kpi_endpoints, 2);
+	CU_ASSERT_STRING_EQUAL(c.kpi_endpoints[1], "tcp://gw2:5556");
+	CU_ASSERT_STRING_EQUAL(c.state_file, "/var/lib/shadowtap/model.state");
+	s = an_config_service(&c, "web");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+	CU_ASSERT_STRING_EQUAL(s->plan.shadow, "canary");
+	CU_ASSERT_EQUAL(s->plan.proposed_instances, 12);
+	CU_ASSERT_EQUAL(s->plan.slo_p99_ns, 50000000ULL);
+	CU_ASSERT_EQUAL(s->plan.forecast_rps, 60000);
+	CU_ASSERT_EQUAL(s->plan.cost_per_hour, 0.40);
+	CU_ASSERT_EQUAL(s->plan.max_instances, AN_MAX_INSTANCES);
+	an_config_free(&c);
+	unlink(write_tmp(""));
+}
+
+/* Every bad key is reported, each with file, line, section and reason. */
+static void test_errors(void)
+{
+	static const char text[] =
+		"[analyzer]\nwindow = 5 parsecs\nbogus = 1\nalpha = 2\n"
+		"[service.web]\nshadow = can.ary\ncurrent_instances = 0\n"
+		"[weird]\nx = 1\n[service.b@d]\n";
+	struct an_config c;
+	char err[4096];
+	const char *path = write_tmp(text);
+	char want[6][128];
+
+	snprintf(want[0], 128, "%s:2: [analyzer] window: '5 parsecs'", path);
+	snprintf(want[1], 128, "%s:3: [analyzer] bogus: unknown key", path);
+	snprintf(want[2], 128, "%s:4: [analyzer] alpha: ", path);
+	snprintf(want[3], 128, "%s:6: [service.web] shadow: 'can.ary'", path);
+	snprintf(want[4], 128, "%s:8: [weird]: unknown section", path);
+	snprintf(want[5], 128, "%s:10: [service.b@d]: service names", path);
+	an_config_defaults(&c);
+	CU_ASSERT_EQUAL(an_config_load(&c, path, err, sizeof(err)), -EINVAL);
+	for (int i = 0; i < 6; i++) {
+		CU_ASSERT_PTR_NOT_NULL(strstr(err, want[i]));
+		if (strstr(err, want[i]) == NULL)
+			printf("\n    missing '%s' in:\n%s", want[i], err);
+	}
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "current_instances: '0': out of range"));
+	an_config_free(&c);
+	unlink(path);
+}
+
+static void test_plan(void)
+{
+	struct an_plan p;
+	struct st_perr e;
+
+	an_plan_defaults(&p);
+	CU_ASSERT_EQUAL(an_plan_check(&p, &e), -EINVAL);
+	CU_ASSERT_EQUAL(an_plan_set(&p, "shadow", "canary", &e), 0);
+	CU_ASSERT_EQUAL(an_plan_set(&p, "current_instances", "8", &e), 0);
+	CU_ASSERT_EQUAL(an_plan_set(&p, "proposed_instances", "12", &e), 0);
+	CU_ASSERT_EQUAL(an_plan_set(&p, "forecast_rps", "6e4", &e), 0);
+	CU_ASSERT_EQUAL(an_plan_check(&p, &e), -EINVAL);
+	CU_ASSERT_EQUAL(an_plan_set(&p, "slo_p99", "50000000ns", &e), 0);
+	CU_ASSERT_EQUAL(an_plan_check(&p, &e), 0);
+	CU_ASSERT_EQUAL(an_plan_set(&p, "min_instances", "20", &e), 0);
+	CU_ASSERT_EQUAL(an_plan_set(&p, "max_instances", "10", &e), 0);
+	CU_ASSERT_EQUAL(an_plan_check(&p, &e), -EINVAL);
+	CU_ASSERT_EQUAL(an_plan_set(&p, "instance_cost_per_hour", "none", &e), 0);
+	CU_ASSERT(p.cost_per_hour < 0);
+	CU_ASSERT_EQUAL(an_plan_set(&p, "slo_error_rate", "1.5", &e), -ERANGE);
+	CU_ASSERT_EQUAL(an_plan_set(&p, "whatever", "1", &e), -ENOENT);
+}
+
+int st_register_suites(void)
+{
+	static const struct st_cu_test tests[] = {
+		{ "ini", test_ini },
+		{ "defaults", test_defaults },
+		{ "deployment_file", test_deployment_file },
+		{ "errors", test_errors },
+		{ "plan", test_plan },
+		{ NULL, NULL },
+	};
+
+	return st_cu_add_suite("an_config", NULL, NULL, tests);
+}

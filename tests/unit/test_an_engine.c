@@ -1,0 +1,374 @@
+/* The analysis engine in-process, fed by the seeded publishers of
+ * tests/integration/kpisim.c through the same an_engine_ingest the program
+ * uses (only the sockets are missing), windows closing by the data's clock.
+ * Fast enough for the 200-run A/A check. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cunit_main.h"
+#include "engine.h"
+#include "kpisim.h"
+#include "model.h"
+#include "wire.h"
+
+#define T0 1000000000000000000ULL
+#define SEC 1000000000ULL
+
+struct tally {
+	int verdicts, confirm, adjust, inconclusive, anomalies;
+	int any_high[16];
+	struct st_verdict last;
+	struct st_verdict last_decisive;
+	int flips;
+	enum st_verdict_kind prev;
+};
+
+static void on_verdict(void *arg, const struct an_service *s, const struct st_verdict *v)
+{
+	struct tally *t = arg;
+
+	(void)s;
+	t->verdicts++;
+	if (t->verdicts > 1 && v->verdict != t->prev)
+		t->flips++;
+	t->prev = v->verdict;
+	if (v->verdict == ST_VERDICT_CONFIRM)
+		t->confirm++;
+	else if (v->verdict == ST_VERDICT_ADJUST)
+		t->adjust++;
+	else
+		t->inconclusive++;
+	for (uint32_t i = 0; i < v->n_kpis && i < 16; i++)
+		if (v->kpis[i].status == ST_KPI_HIGH)
+			t->any_high[i]++;
+	t->last = *v;
+	if (v->verdict != ST_VERDICT_INCONCLUSIVE)
+		t->last_decisive = *v;
+}
+
+static void on_anomaly(void *arg, const struct an_service *s, const uint8_t *b, size_t n)
+{
+	struct tally *t = arg;
+
+	(void)s;
+	(void)b;
+	(void)n;
+	t->anomalies++;
+}
+
+struct scenario {
+	struct ks_target tg[4];
+	int n_tg;
+	int windows;		/* 1 s windows */
+	int per_window;		/* snapshots per window per target */
+	uint64_t seed;
+	struct an_plan plan;
+	const char *model;	/* NULL: auto */
+};
+
+static void plan_default(struct an_plan *p)
+{
+	an_plan_defaults(p);
+	snprintf(p->shadow, sizeof(p->shadow), "canary");
+	p->current_instances = 8;
+	p->proposed_instances = 16;
+	p->forecast_rps = 8000;		/* 500 per instance at 16 */
+	p->slo_p99_ns = 30 * 1000000ULL;
+	p->slo_error_rate = 0.01;
+}
+
+static struct ks_target tgt(const char *name, enum st_role role, uint32_t c, double lam,
+			    double mu)
+{
+	struct ks_target t;
+
+	memset(&t, 0, sizeof(t));
+	snprintf(t.name, sizeof(t.name), "%s", name);
+	t.role = role;
+	t.instances = c;
+	t.lam = lam;
+	t.mu = mu;
+	t.d0 = 0.002;
+	t.tail = 1;
+	t.share = 1;
+	return t;
+}
+
+static void config(struct an_config *c, const char *model)
+{
+	struct st_perr pe;
+
+	an_config_defaults(c);
+	an_config_set(c, "window", "1s", &pe);
+	an_config_set(c, "verdict_endpoint", "none", &pe);
+	an_config_set(c, "control_endpoint", "none", &pe);
+	if (model != NULL)
+		an_config_set(c, "model", model, &pe);
+}
+
+/* Runs a scenario; returns the engine (destroy it) for further checks. */
+static struct an_engine *run(const struct scenario *sc, struct tally *t,
+			     struct an_config *cfg)
+{
+	struct an_engine *e;
+	struct ks_sim sim;
+	struct st_wbuf b;
+	uint64_t step = SEC / (uint64_t)sc->per_window;
+
+	config(cfg, sc->model);
+	memset(t, 0, sizeof(*t));
+	e = an_engine_create(cfg, true);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(e);
+	an_engine_set_output(e, on_verdict, on_anomaly, t);
+	CU_ASSERT_EQUAL(an_engine_propose(e, "web", &sc->plan), 0);
+	CU_ASSERT_EQUAL_FATAL(ks_init(&sim, sc->seed, "web", "gw1"), 0);
+	st_wbuf_init(&b);
+	for (int i = 0; i < sc->windows * sc->per_window; i++) {
+		uint64_t a = T0 + (uint64_t)i * step;
+
+		for (int k = 0; k < sc->n_tg; k++) {
+			char topic[ST_WIRE_TOPIC_MAX];
+
+			CU_ASSERT_EQUAL_FATAL(ks_snapshot(&sim, &sc->tg[k], a, a + step, &b, topic,
+							  sizeof(topic)), 0);
+			CU_ASSERT_EQUAL(an_engine_ingest(e, topic, strlen(topic), b.data, b.len, 2, 0), 0);
+		}
+		an_engine_tick(e, 0);
+	}
+	an_engine_flush(e, 0);
+	st_wbuf_free(&b);
+	ks_free(&sim);
+	return e;
+}
+
+static const struct st_verdict_kpi *kpi(const struct st_verdict *v, const char *name)
+{
+	for (uint32_t i = 0; i < v->n_kpis; i++)
+		if (strcmp(v->kpis[i].name, name) == 0)
+			return &v->kpis[i];
+	return NULL;
+}
+
+static double param(const struct st_verdict *v, const char *name)
+{
+	for (uint32_t i = 0; i < v->model.n_params; i++)
+		if (strcmp(v->model.params[i].name, name) == 0)
+			return v->model.params[i].value;
+	return NAN;
+}
+
+/* Identical A/A streams: prod and the shadow (and, in half the runs, a twin
+ * shadow group for the noise estimate) with the same capacity at the same
+ * per-instance load. No run may end up with an adjust in more than 1% of
+ * 200 seeds. */
+static void test_aa_200(void)
+{
+	int runs_with_adjust = 0, high[16] = { 0 }, decisive = 0;
+
+	for (int seed = 0; seed < 200; seed++) {
+		struct scenario sc = { .windows = 12, .per_window = 4, .seed = 1000 + seed };
+		struct an_config cfg;
+		struct an_engine *e;
+		struct tally t;
+
+		sc.tg[0] = tgt("prod", ST_ROLE_PROD, 8, 500, 1000);
+		sc.tg[1] = tgt("canary", ST_ROLE_SHADOW, 2, 500, 1000);
+		sc.n_tg = 2;
+		plan_default(&sc.plan);
+		if (seed % 2) {
+			sc.tg[2] = tgt("canary2", ST_ROLE_SHADOW, 2, 500, 1000);
+			sc.n_tg = 3;
+			snprintf(sc.plan.aa_shadow, sizeof(sc.plan.aa_shadow), "canary2");
+		}
+		e = run(&sc, &t, &cfg);
+		if (t.adjust > 0)
+			runs_with_adjust++;
+		decisive += t.confirm;
+		for (int i = 0; i < 16; i++)
+			high[i] += t.any_high[i] > 0;
+		an_engine_destroy(e);
+		an_config_free(&cfg);
+	}
+	printf("\n    A/A: %d of 200 runs saw an adjust; %d confirm verdicts; runs with a high "
+	       "p50/p90/p99/err/shape: %d/%d/%d/%d/%d\n", runs_with_adjust, decisive, high[0],
+	       high[1], high[2], high[3], high[7]);
+	CU_ASSERT(runs_with_adjust <= 2);
+	CU_ASSERT(decisive > 200 * 5);
+}
+
+static void test_confirm_adjust(void)
+{
+	struct scenario sc = { .windows = 12, .per_window = 4, .seed = 7 };
+	struct an_config cfg;
+	struct an_engine *e;
+	struct tally t;
+	double mu_slow, n, lam;
+
+	sc.tg[0] = tgt("prod", ST_ROLE_PROD, 8, 400, 1000);
+	sc.tg[1] = tgt("canary", ST_ROLE_SHADOW, 2, 750, 1000);
+	sc.n_tg = 2;
+	plan_default(&sc.plan);
+	sc.plan.forecast_rps = 12000;	/* 750 per instance at 16 */
+	e = run(&sc, &t, &cfg);
+	CU_ASSERT_EQUAL(t.last.verdict, ST_VERDICT_CONFIRM);
+	CU_ASSERT_EQUAL(t.adjust, 0);
+	CU_ASSERT_STRING_EQUAL(t.last.model.kind, "mm1");
+	CU_ASSERT(fabs(param(&t.last, "mu_prod_rps") - 1000) < 50);
+	an_engine_destroy(e);
+	an_config_free(&cfg);
+
+	/* The shadow's true capacity is lower: p99 twice at 750 rps. */
+	mu_slow = 750 + log(100) / (2 * (0.002 + log(100) / 250) - 0.002);
+	sc.tg[1].mu = mu_slow;
+	e = run(&sc, &t, &cfg);
+	CU_ASSERT_EQUAL(t.last.verdict, ST_VERDICT_ADJUST);
+	CU_ASSERT_EQUAL(kpi(&t.last, "p99")->status, ST_KPI_HIGH);
+	n = t.last.recommended_instances;
+	lam = 12000 / n;
+	/* meets the SLO under the true capacity */
+	CU_ASSERT(0.002 + log(100) / (mu_slow - lam) <= 0.030);
+	CU_ASSERT(n <= 20);
+	an_engine_destroy(e);
+	an_config_free(&cfg);
+}
+
+static void test_tail_only(void)
+{
+	struct scenario sc = { .windows = 12, .per_window = 4, .seed = 8 };
+	struct an_config cfg;
+	struct an_engine *e;
+	struct tally t;
+
+	sc.tg[0] = tgt("prod", ST_ROLE_PROD, 8, 500, 1000);
+	sc.tg[1] = tgt("canary", ST_ROLE_SHADOW, 2, 500, 1000);
+	sc.tg[1].tail = 3;
+	sc.n_tg = 2;
+	plan_default(&sc.plan);
+	sc.plan.slo_p99_ns = 20 * 1000000ULL;
+	e = run(&sc, &t, &cfg);
+	CU_ASSERT_EQUAL(kpi(&t.last, "p50")->status, ST_KPI_PASS);
+	CU_ASSERT_EQUAL(kpi(&t.last, "p99")->status, ST_KPI_HIGH);
+	CU_ASSERT_EQUAL(t.last.verdict, ST_VERDICT_ADJUST);
+	/* equal per-instance load: prod and shadow diverging is an anomaly */
+	CU_ASSERT(t.anomalies > 0);
+	CU_ASSERT_PTR_NOT_NULL(kpi(&t.last, "divergence"));
+	an_engine_destroy(e);
+	an_config_free(&cfg);
+}
+
+static void test_inconclusive(void)
+{
+	struct scenario sc = { .windows = 12, .per_window = 4, .seed = 9 };
+	struct an_config cfg;
+	struct an_engine *e;
+	struct tally t;
+
+	/* Too few windows of shadow data. */
+	sc.tg[0] = tgt("prod", ST_ROLE_PROD, 8, 500, 1000);
+	sc.tg[1] = tgt("canary", ST_ROLE_SHADOW, 2, 500, 1000);
+	sc.n_tg = 2;
+	sc.windows = 2;
+	plan_default(&sc.plan);
+	e = run(&sc, &t, &cfg);
+	CU_ASSERT(t.verdicts > 0);
+	CU_ASSERT_EQUAL(t.inconclusive, t.verdicts);
+	CU_ASSERT_PTR_NOT_NULL(strstr(t.last.reason, "window"));
+	an_engine_destroy(e);
+	an_config_free(&cfg);
+
+	/* Unstable load. */
+	sc.windows = 12;
+	sc.tg[1].lam_jitter = 0.6;
+	sc.per_window = 1;
+	e = run(&sc, &t, &cfg);
+	CU_ASSERT_EQUAL(t.last.verdict, ST_VERDICT_INCONCLUSIVE);
+	CU_ASSERT_PTR_NOT_NULL(strstr(t.last.reason, "unstable"));
+	an_engine_destroy(e);
+	an_config_free(&cfg);
+}
+
+/* Windows at several loads from one shared queue: the model must notice
+ * that mm1 does not fit and pick mmc; and from separate queues, mm1. */
+static void test_model_choice(void)
+{
+	static const double loads[] = { 300, 500, 650, 750, 450, 600, 350, 700 };
+	const char *want[2] = { "mm1", "mmc" };
+
+	for (int shared = 0; shared < 2; shared++) {
+		struct an_config cfg;
+		struct an_engine *e;
+		struct ks_sim sim;
+		struct st_wbuf b;
+		struct tally t;
+		struct ks_target tg = tgt("prod", ST_ROLE_PROD, 8, 500, 1000);
+		struct an_service *s;
+		struct an_plan p;
+
+		tg.shared = shared;
+		config(&cfg, NULL);
+		memset(&t, 0, sizeof(t));
+		e = an_engine_create(&cfg, true);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(e);
+		plan_default(&p);
+		an_engine_propose(e, "web", &p);
+		ks_init(&sim, 77 + shared, "web", "gw1");
+		st_wbuf_init(&b);
+		for (int i = 0; i < 40 * 4; i++) {
+			char topic[ST_WIRE_TOPIC_MAX];
+			uint64_t a = T0 + (uint64_t)i * SEC / 4;
+
+			tg.lam = loads[(i / 4) % 8];
+			ks_snapshot(&sim, &tg, a, a + SEC / 4, &b, topic, sizeof(topic));
+			an_engine_ingest(e, topic, strlen(topic), b.data, b.len, 2, 0);
+			an_engine_tick(e, 0);
+		}
+		s = an_engine_service(e, "web");
+		printf("\n    %s data: form %s, fit errors mm1 %.4f mmc %.4f, mu %.0f/%.0f",
+		       shared ? "shared-queue" : "per-instance", an_form_name(s->model.form),
+		       s->model.score[AN_FORM_MM1], s->model.score[AN_FORM_MMC],
+		       s->model.prod[AN_FORM_MM1].mu, s->model.prod[AN_FORM_MMC].mu);
+		CU_ASSERT_STRING_EQUAL(an_form_name(s->model.form), want[shared]);
+		CU_ASSERT(fabs(s->model.prod[s->model.form].mu - 1000) < 100);
+		st_wbuf_free(&b);
+		ks_free(&sim);
+		an_engine_destroy(e);
+		an_config_free(&cfg);
+	}
+}
+
+static void test_hysteresis(void)
+{
+	struct scenario sc = { .windows = 14, .per_window = 4, .seed = 11 };
+	struct an_config cfg;
+	struct an_engine *e;
+	struct tally t;
+
+	sc.tg[0] = tgt("prod", ST_ROLE_PROD, 8, 500, 1000);
+	sc.tg[1] = tgt("canary", ST_ROLE_SHADOW, 2, 500, 1000);
+	sc.n_tg = 2;
+	plan_default(&sc.plan);
+	e = run(&sc, &t, &cfg);
+	/* The first decisive verdict needs two evaluations in a row that
+	 * agree: the first candidate is published as inconclusive, held. */
+	CU_ASSERT_EQUAL(t.last.verdict, ST_VERDICT_CONFIRM);
+	CU_ASSERT(t.flips <= 2);
+	an_engine_destroy(e);
+	an_config_free(&cfg);
+}
+
+int st_register_suites(void)
+{
+	static const struct st_cu_test tests[] = {
+		{ "confirm_adjust", test_confirm_adjust },
+		{ "tail_only", test_tail_only },
+		{ "inconclusive", test_inconclusive },
+		{ "hysteresis", test_hysteresis },
+		{ "model_choice", test_model_choice },
+		{ "aa_200_runs", test_aa_200 },
+		{ NULL, NULL },
+	};
+
+	return st_cu_add_suite("an_engine", NULL, NULL, tests);
+}
