@@ -152,6 +152,7 @@ SIZE_SETTER(set_sh_rate_bps, s->rate_bps, uint64_t, 0, 10000000000000ULL)
 DURATION_SETTER(set_interval, c->interval_ns, 100 * 1000000ULL, 3600 * 1000000000ULL)
 DURATION_SETTER(set_response_timeout, c->response_timeout_ns, 1000000ULL, 600 * 1000000000ULL)
 DURATION_SETTER(set_flow_idle, c->flow_idle_ns, 1000000000ULL, 86400 * 1000000000ULL)
+DURATION_SETTER(set_idle_sleep, c->idle_sleep_ns, 0, 10000000ULL)
 
 #define BOOL_SETTER(fn, field)							\
 	static int fn(struct dp_config *c, struct dp_shadow_cfg *s,		\
@@ -315,6 +316,10 @@ static const struct key keys[] = {
 	  "their own pool), 1024..16M; when full: tcp_queue_full", set_tcp_queue },
 	{ SCOPE_DATAPLANE, "flow_idle_timeout", "60s",
 	  "a flow with no packet for this long is forgotten, 1s..24h", set_flow_idle },
+	{ SCOPE_DATAPLANE, "idle_sleep", "0",
+	  "when a worker found nothing to do for a while, sleep this long (0..10ms; 0: poll "
+	  "without pause, the lowest latency). For hosts where the cores are shared: it adds up "
+	  "to this much to the latencies measured while idle", set_idle_sleep },
 	{ SCOPE_DATAPLANE, "stats", "true", "print one stats line per interval on stderr", set_stats },
 	{ SCOPE_DATAPLANE, "timing", "true",
 	  "time every request->response for prod and each shadow and publish KPI snapshots",

@@ -77,6 +77,7 @@ struct dp_config {
 	uint32_t tcp_sessions;      /* per worker; 0: TCP copied as packets */
 	uint32_t tcp_queue;         /* segments queued towards shadows, per worker */
 	uint64_t flow_idle_ns;
+	uint64_t idle_sleep_ns;     /* 0: poll without pause */
 	bool stats;           /* one line per interval on stderr */
 	bool timing;          /* request->response timing and KPIs */
 	uint32_t prod_instances; /* production instances, reported in KPIs */

@@ -3,6 +3,8 @@
  * (inline) and tees it to the shadow groups, forwards production's answers
  * back, answers the shadows' neighbour requests and absorbs their responses.
  * Nothing here allocates (but mbufs), locks, prints or makes a system call. */
+#include <time.h>
+
 #include <rte_branch_prediction.h>
 #include <rte_cycles.h>
 #include <rte_ethdev.h>
@@ -181,12 +183,20 @@ int worker_main_loop(void *arg)
 		if (app->port_roles[i] & DP_ROLE_SHADOW)
 			shadow_idx[n_shadow++] = i;
 
+	/* Idle sleep (off by default): after this many empty loops. */
+	const uint32_t idle_loops = 1024;
+	const struct timespec idle_ts = {
+		.tv_sec = 0, .tv_nsec = (long)app->cfg.idle_sleep_ns,
+	};
+	uint32_t empty = 0;
+
 	while (!dp_force_quit) {
 		uint64_t now = rte_rdtsc();
-		uint16_t n;
+		uint16_t n, got = 0;
 
 		dp_timing_epoch(w);
 		n = rx_burst(w, client, pkts);
+		got |= n;
 		if (n > 0) {
 			/* Stamps are taken per burst, when it is read: a slow TX
 			 * (af_packet: a system call per packet) must not move them. */
@@ -215,6 +225,7 @@ int worker_main_loop(void *arg)
 		}
 		if (!tap) {
 			n = rx_burst(w, prod, pkts);
+			got |= n;
 			if (n > 0) {
 				now = rte_rdtsc();
 				count_rx(w, prod, pkts, n);
@@ -227,6 +238,7 @@ int worker_main_loop(void *arg)
 		}
 		if (inject >= 0) {
 			n = rx_burst(w, inject, pkts);
+			got |= n;
 			if (n > 0) {
 				now = rte_rdtsc();
 				count_rx(w, inject, pkts, n);
@@ -246,6 +258,7 @@ int worker_main_loop(void *arg)
 			int pi = shadow_idx[s];
 
 			n = rx_burst(w, pi, pkts);
+			got |= n;
 			if (n > 0) {
 				now = rte_rdtsc();
 				count_rx(w, pi, pkts, n);
@@ -256,6 +269,13 @@ int worker_main_loop(void *arg)
 			dp_timing_scan(w, now, DP_SCAN_BUDGET);
 		if (app->tcp)
 			dp_tcp_scan(w, now, DP_SCAN_BUDGET);
+		if (unlikely(idle_ts.tv_nsec != 0)) {
+			/* Shared cores: give the CPU back when there is nothing
+			 * to do (as l3fwd-power does). */
+			empty = got ? 0 : empty + 1;
+			if (empty >= idle_loops)
+				nanosleep(&idle_ts, NULL);
+		}
 	}
 	return 0;
 }

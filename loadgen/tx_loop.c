@@ -17,6 +17,7 @@
 #include <rte_mbuf.h>
 #include <rte_memcpy.h>
 #include <rte_pause.h>
+#include <time.h>
 #include <rte_prefetch.h>
 
 #include "loadgen.h"
@@ -48,6 +49,8 @@ struct tx_ctx {
 	uint64_t late;
 	uint64_t bin_tsc;
 	double ns_per_tsc;
+	uint64_t sleep_min;	/* TSC: sleep when the next deadline is further */
+	uint64_t spin;		/* TSC: the last stretch, spun */
 	uint32_t mul;
 	uint64_t loops;
 	struct bins due_b, sent_b;
@@ -222,10 +225,22 @@ static void run(struct tx_ctx *x, struct walk *s)
 			}
 			advance(x, s);
 		}
-		if (n > 0)
+		if (n > 0) {
 			send_burst(x, pkts, dl, n);
-		else if (paced)
+		} else if (paced && !s->end && s->deadline > now &&
+			   s->deadline - now > x->sleep_min) {
+			/* Far from the next deadline (a low rate): sleep most of
+			 * the way and spin only for the last stretch, so a slow
+			 * profile does not hold a core. The deadline itself is
+			 * absolute: an oversleep costs lag, never drift. */
+			uint64_t ns = (uint64_t)((double)(s->deadline - now - x->spin) * x->ns_per_tsc);
+			struct timespec ts = { .tv_sec = (time_t)(ns / 1000000000ULL),
+					       .tv_nsec = (long)(ns % 1000000000ULL) };
+
+			nanosleep(&ts, NULL);
+		} else if (paced) {
 			rte_pause();
+		}
 	}
 }
 
@@ -242,6 +257,11 @@ int lg_tx_main_loop(void *arg)
 		.late = (uint64_t)((double)app->cfg.late_ns * (double)app->tsc_hz / 1e9),
 		.bin_tsc = (uint64_t)((double)app->cfg.series_ns * (double)app->tsc_hz / 1e9),
 		.ns_per_tsc = 1e9 / (double)app->tsc_hz,
+		/* Sleep when the next packet is over 2 ms away (rates under
+		 * ~500 pps); spin its last 1 ms, which covers a sleep's
+		 * overshoot on a loaded host. */
+		.sleep_min = app->tsc_hz / 500,
+		.spin = app->tsc_hz / 1000,
 		.mul = app->cfg.multiply,
 		.loops = app->cfg.loops,
 		.last_variant = UINT64_MAX,

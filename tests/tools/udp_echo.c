@@ -79,6 +79,10 @@ int main(int argc, char **argv)
 		inet_pton(AF_INET, argv[1], &a->sin_addr);
 	}
 	fd = socket(family, SOCK_DGRAM, 0);
+	/* Several servers on one address share its datagrams by flow hash
+	 * (SO_REUSEPORT): instances behind one load-balanced address. */
+	if (fd >= 0)
+		setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &(int){ 1 }, sizeof(int));
 	if (fd < 0 || bind(fd, (struct sockaddr *)&bind_addr, family == AF_INET ?
 			   sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6)) < 0) {
 		perror("udp_echo: bind");
