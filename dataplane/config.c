@@ -101,6 +101,17 @@ STR_SETTER(set_curve_allowed_keys, c->curve_allowed_keys, copy_str)
 STR_SETTER(set_sh_port, s->port, copy_str)
 STR_SETTER(set_sh_filter, s->filter, copy_str)
 
+static int set_sh_service(struct dp_config *c, struct dp_shadow_cfg *s, const char *v,
+			  struct st_perr *e)
+{
+	(void)c;
+	if (*v == '\0') {
+		s->service[0] = '\0';
+		return 0;
+	}
+	return copy_name(s->service, sizeof(s->service), v, e);
+}
+
 #define UINT_SETTER(fn, field, type, min, max)					\
 	static int fn(struct dp_config *c, struct dp_shadow_cfg *s,		\
 		      const char *v, struct st_perr *e)				\
@@ -371,6 +382,10 @@ static const struct key keys[] = {
 	{ SCOPE_SHADOW, "inject", "false",
 	  "receive the load generator's traffic from the inject port (timed under target "
 	  "'synthetic', apart from mirrored traffic)", set_sh_inject },
+	{ SCOPE_SHADOW, "service", "",
+	  "publish this group's KPIs under another service name (and production's under it too), "
+	  "so an analyzer judges several proposals for one production side by side; "
+	  "empty: [dataplane] service", set_sh_service },
 	{ SCOPE_SHADOW, "inject_share", "1",
 	  "share of the injected flows this group takes, by flow hash, 0..1", set_sh_inject_share },
 };

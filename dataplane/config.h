@@ -53,6 +53,7 @@ struct dp_shadow_cfg {
 	bool enabled;
 	bool inject; /* takes load generator traffic from the inject port */
 	double inject_share; /* share of the injected flows it takes */
+	char service[DP_NAME_LEN]; /* "": the dataplane's service */
 };
 
 struct dp_config {

@@ -428,6 +428,7 @@ void dp_map_back(struct dp_worker *w, int port_idx, struct dp_pktinfo *in)
 				  memcmp(&g->inst[i]->ip, &in->p.src, alen) == 0;
 		if (!is_inst)
 			continue;
+		in->group = (int8_t)gi;
 		for (int i = 0; i < o->n; i++) {
 			struct st_pkt q = in->p;
 			struct st_flow_key k;

@@ -71,6 +71,7 @@ int dp_group_init(struct dp_group *g, const struct dp_shadow_cfg *c,
 	g->instances_count = dp_shadow_instances_count(c);
 	g->inject = c->inject;
 	g->inject_hi = st_share_threshold(c->inject_share);
+	snprintf(g->service, sizeof(g->service), "%s", c->service[0] ? c->service : cfg->service);
 	rc = dp_group_set_share(g, c->share, c->share_offset);
 	if (rc < 0) {
 		snprintf(err->msg, sizeof(err->msg), "[shadow.%s] share: offset + share past 1",

@@ -39,6 +39,7 @@ struct dp_group {
 	uint32_t instances_count;	/* for KPIs */
 	bool inject;
 	uint64_t inject_hi;		/* injected flows with hash < inject_hi */
+	char service[DP_NAME_LEN];	/* KPI service name of this group */
 };
 
 /* Builds a group from its config: compiles the filter (libpcap) to eBPF

@@ -42,6 +42,7 @@ void dp_classify(struct dp_worker *w, struct rte_mbuf **pkts, struct dp_pktinfo 
 			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + DP_PREFETCH_AHEAD], void *));
 		in->ok = 0;
 		in->copied = 0;
+		in->group = -1;
 		if (unlikely(st_pkt_parse(rte_pktmbuf_mtod(pkts[i], uint8_t *),
 					  rte_pktmbuf_data_len(pkts[i]), &in->p) < 0)) {
 			w->cnt.malformed[in->p.err]++;
@@ -255,6 +256,8 @@ void dp_timing_s2c(struct dp_worker *w, struct rte_mbuf **pkts,
 				t = DP_TARGET_SYNTHETIC;
 			else if (cand == 0)
 				continue;
+			else if (in->group >= 0 && (cand & (1u << in->group)))
+				t = DP_TARGET_GROUP(in->group); /* the instance tells */
 			else
 				t = DP_TARGET_GROUP(__builtin_ctz(cand));
 		}

@@ -36,6 +36,8 @@ struct dp_pktinfo {
 	uint8_t c2s;		/* client -> server */
 	uint8_t client;		/* key.addr index of the client */
 	uint16_t copied;	/* bit g: a copy went to group g */
+	int8_t group;		/* from a shadow port: the group whose instance
+				   answered (dp_map_back), -1 unknown */
 };
 
 /* One window of one target. */
