@@ -271,6 +271,8 @@ static const struct key service_keys[] = {
 	  "upper bound of recommended_instances" },
 	{ "max_step", set_u32, OFF_P(max_step), 0, AN_MAX_INSTANCES, 0, "0",
 	  "largest change from current_instances; 0: unlimited" },
+	{ "include_synthetic", set_bool, OFF_P(include_synthetic), 0, 0, 0, "true",
+	  "merge loadgen (role loadgen) snapshots into the shadow group's windows" },
 	{ NULL, NULL, 0, 0, 0, 0, NULL, NULL },
 };
 
@@ -320,6 +322,7 @@ void an_plan_defaults(struct an_plan *p)
 	p->cost_per_hour = -1.0;
 	p->min_instances = 1;
 	p->max_instances = AN_MAX_INSTANCES;
+	p->include_synthetic = true;
 }
 
 int an_config_set(struct an_config *c, const char *key, const char *value,

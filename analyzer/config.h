@@ -37,6 +37,7 @@ struct an_plan {
 	uint32_t min_instances;
 	uint32_t max_instances;
 	uint32_t max_step;			/* 0: no step limit */
+	bool include_synthetic;			/* loadgen traffic counts as the shadow's */
 };
 
 struct an_service_cfg {

@@ -348,6 +348,16 @@ int an_engine_merge(struct an_engine *e, const struct st_kpi *k,
 	if (rc != 0)
 		return rc;
 	t->snapshots++;
+	/* Traffic the load generator injects lands on the shadow instances
+	 * too: their load and latency are the sum of both streams. */
+	if (k->role == ST_ROLE_LOADGEN && s->has_plan && s->plan.include_synthetic &&
+	    strcmp(k->target, s->plan.shadow) != 0) {
+		struct an_target *sh = target_get(e, s, s->plan.shadow, ST_ROLE_SHADOW);
+		struct an_acc *sa = sh ? an_target_acc(sh, w) : NULL;
+
+		if (sa != NULL && an_acc_add(sa, k, bins, n_bins) == 0)
+			sh->snapshots++;
+	}
 	e->cnt.kpi_merged++;
 	if (k->t1 > e->data_clock)
 		e->data_clock = k->t1;

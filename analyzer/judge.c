@@ -799,17 +799,13 @@ static enum st_verdict_kind decide(const struct an_judge *j, struct eval *ev,
 	const struct an_plan *p = ev->p;
 
 	(void)j;
-	if (dk >= 0 && ev->rec != p->proposed_instances) {
-		say(r, "adjust to %u instances: ", ev->rec);
-		describe_kpi(r, ev, dk);
-		say(r, "; ");
-		describe_slo(r, ev, ev->rec, ev->p99_rec, ev->err_rec);
-		if (ev->rec_unreachable)
-			say(r, ", the SLO is out of reach within max_instances");
-		return ST_VERDICT_ADJUST;
-	}
 	if (!ev->proposal_ok) {
 		say(r, "adjust to %u instances: ", ev->rec);
+		if (dk >= 0) {
+			/* the shadow is worse than predicted: that is why */
+			describe_kpi(r, ev, dk);
+			say(r, "; ");
+		}
 		describe_slo(r, ev, p->proposed_instances, ev->p99_prop, ev->err_prop);
 		say(r, ", short of the SLO; ");
 		describe_slo(r, ev, ev->rec, ev->p99_rec, ev->err_rec);
@@ -1191,9 +1187,10 @@ int an_judge_run(struct an_judge *j, struct an_service *s, uint64_t now_ns,
 	v->verdict = kind;
 	v->score = score_of(ev);
 	v->confidence = confidence_of(j, ev, kind);
-	if (kind != cand && kind == ST_VERDICT_CONFIRM)
-		v->recommended_instances = ev->p->proposed_instances > ev->rec ?
-					   ev->p->proposed_instances : ev->rec;
+	/* A confirm held against a newer adjust still means "go with the
+	 * proposal" until the adjust is settled. */
+	if (kind != cand && kind == ST_VERDICT_CONFIRM && ev->rec > ev->p->proposed_instances)
+		v->recommended_instances = ev->p->proposed_instances;
 	for (int i = 0; i < K__COUNT; i++)
 		v->kpis[v->n_kpis++] = ev->k[i];
 	if (div >= 0) {

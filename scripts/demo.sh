@@ -16,8 +16,10 @@
 # along the profile shadowtap-forecast makes from a shipped history. The
 # analyzer should confirm twelve and tell six to adjust.
 #
-#   scripts/demo.sh            about 2 minutes of traffic
-#   scripts/demo.sh --quick    a shorter run (the test suite's form)
+#   scripts/demo.sh              about 2 minutes of traffic
+#   scripts/demo.sh --quick      a shorter run (the test suite's form)
+#   scripts/demo.sh --build DIR  use the programs of an existing build, as
+#                                they are (no install, no compile)
 #
 # Needs root (namespaces, veth pairs, DPDK). Installs and builds as the test
 # command does. Ends with a summary table and the path of the HTML report;
@@ -27,12 +29,15 @@ set -uo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
 quick=0
-for a in "$@"; do
-	case "$a" in
+build=
+while [ $# -gt 0 ]; do
+	case "$1" in
 	--quick) quick=1 ;;
-	-h|--help) sed -n '2,24p' "$0"; exit 0 ;;
-	*) echo "demo.sh: unknown option $a (see --help)" >&2; exit 2 ;;
+	--build) build=$2; shift ;;
+	-h|--help) sed -n '2,26p' "$0"; exit 0 ;;
+	*) echo "demo.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
 	esac
+	shift
 done
 if [ "$(id -u)" -ne 0 ]; then
 	echo "demo.sh: needs root: it creates network namespaces and veth pairs and runs DPDK on them" >&2
@@ -42,13 +47,16 @@ fi
 say() { printf '\033[1mdemo:\033[0m %s\n' "$*" 2>/dev/null || echo "demo: $*"; }
 [ -t 1 ] || say() { echo "demo: $*"; }
 
-scripts/setup.sh --quiet || exit 1
-build=build
-if [ ! -f "$build/build.ninja" ]; then
-	meson setup "$build" -Dtests=enabled >"$build.setup.log" 2>&1 ||
-		{ cat "$build.setup.log"; exit 1; }
+if [ -z "$build" ]; then
+	scripts/setup.sh --quiet || exit 1
+	build=build
+	if [ ! -f "$build/build.ninja" ]; then
+		meson setup "$build" -Dtests=enabled >"$build.setup.log" 2>&1 ||
+			{ cat "$build.setup.log"; exit 1; }
+	fi
+	say "building (meson compile -C $build)"
+	meson compile -C "$build" >"$build.compile.log" 2>&1 || { tail -30 "$build.compile.log"; exit 1; }
 fi
-meson compile -C "$build" >"$build.compile.log" 2>&1 || { tail -30 "$build.compile.log"; exit 1; }
 
 dur=$([ $quick -eq 1 ] && echo 45 || echo 100)
 tag=sd$$

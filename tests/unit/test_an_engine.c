@@ -358,6 +358,35 @@ static void test_hysteresis(void)
 	an_config_free(&cfg);
 }
 
+/* The load generator's traffic to the shadow counts as the shadow's load
+ * (include_synthetic, the default), or not. */
+static void test_synthetic(void)
+{
+	for (int include = 0; include < 2; include++) {
+		struct scenario sc = { .windows = 10, .per_window = 4, .seed = 12 };
+		struct an_config cfg;
+		struct an_engine *e;
+		struct tally t;
+		double want = include ? 750 : 250;
+
+		sc.tg[0] = tgt("prod", ST_ROLE_PROD, 8, 500, 1000);
+		/* 750 rps per instance on the shadow: a third teed, the rest injected */
+		sc.tg[1] = tgt("canary", ST_ROLE_SHADOW, 2, 750, 1000);
+		sc.tg[1].share = 1.0 / 3;
+		sc.tg[2] = tgt("synthetic", ST_ROLE_LOADGEN, 2, 750, 1000);
+		sc.tg[2].share = 2.0 / 3;
+		sc.n_tg = 3;
+		plan_default(&sc.plan);
+		sc.plan.include_synthetic = include;
+		e = run(&sc, &t, &cfg);
+		CU_ASSERT(fabs(t.last.observed_rps_per_instance - want) < 0.1 * want);
+		if (include)
+			CU_ASSERT_EQUAL(t.last.verdict, ST_VERDICT_CONFIRM);
+		an_engine_destroy(e);
+		an_config_free(&cfg);
+	}
+}
+
 int st_register_suites(void)
 {
 	static const struct st_cu_test tests[] = {
@@ -365,6 +394,7 @@ int st_register_suites(void)
 		{ "tail_only", test_tail_only },
 		{ "inconclusive", test_inconclusive },
 		{ "hysteresis", test_hysteresis },
+		{ "synthetic", test_synthetic },
 		{ "model_choice", test_model_choice },
 		{ "aa_200_runs", test_aa_200 },
 		{ NULL, NULL },
