@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole loop on virtual NICs, in network namespaces, with real servers:
 #
-#   clients --400 rps--> dataplane (inline) --> production: 8 instances
+#   clients --480 rps--> dataplane (inline) --> production: 8 instances
 #                          |  share 0.25 of the flows, to two shadow groups:
 #                          +-> "twelve": 2 instances, standing for a proposal
 #                          |   of 12 instances at the forecast rate
@@ -161,7 +161,7 @@ stats_interval = 0
 shadow = twelve
 current_instances = 8
 proposed_instances = 12
-forecast_rps = 1200
+forecast_rps = 1320
 slo_p99 = 25ms
 slo_error_rate = 0.01
 instance_cost_per_hour = 0.40
@@ -172,7 +172,7 @@ max_instances = 40
 shadow = six
 current_instances = 8
 proposed_instances = 6
-forecast_rps = 1200
+forecast_rps = 1320
 slo_p99 = 25ms
 slo_error_rate = 0.01
 instance_cost_per_hour = 0.40
@@ -219,12 +219,12 @@ say "forecast: the next $dur s of load from scripts/demo/history.csv"
 say "load generator: scripts/demo/requests.pcap along the forecast, into the inject port"
 bg "$build/loadgen/shadowtap-loadgen" -l 0-1 --no-huge --no-pci -m 256 --file-prefix "${tag}lg" \
 	--log-level '*:error' --vdev "net_af_packet0,iface=${tag}g" -- \
-	--pcap scripts/demo/requests.pcap --profile "$wd/profile.csv" --server 198.18.0.53:7 \
+	--pcap scripts/demo/requests.pcap --profile "$wd/profile.csv" --poisson --server 198.18.0.53:7 \
 	--no-progress --json >"$wd/loadgen.json" 2>"$wd/loadgen.err"
 lg_pid=${pids[-1]}
 
-say "clients: 400 requests/s over 400 flows for $dur s"
-ip netns exec "${tag}c" /usr/bin/python3 scripts/demo/udp_load.py 198.18.0.53 7 400 400 "$dur" \
+say "clients: 480 requests/s over 480 flows for $dur s"
+ip netns exec "${tag}c" /usr/bin/python3 scripts/demo/udp_load.py 198.18.0.53 7 480 480 "$dur" \
 	>"$wd/clients.json" 2>"$wd/clients.err" || { say "FAILED: the clients"; status=1; }
 
 wait "$lg_pid" || { say "FAILED: the load generator"; cat "$wd/loadgen.err"; status=1; }

@@ -1,9 +1,11 @@
 """Open-loop UDP clients for the demo: RATE requests per second spread over
 FLOWS flows (one socket each), for SECONDS; counts answers. Open loop, so a
-slow server does not slow the offered load. Prints one JSON line.
+slow server does not slow the offered load, and Poisson arrivals (random,
+exponential gaps), as many independent clients make. Prints one JSON line.
 
 usage: udp_load.py DST PORT RATE FLOWS SECONDS"""
 import json
+import random
 import select
 import socket
 import sys
@@ -37,7 +39,7 @@ while True:
         except BlockingIOError:
             pass
         i += 1
-        next_send += 1.0 / rate  # absolute deadlines: no drift
+        next_send += random.expovariate(rate)  # absolute deadlines: no drift
     timeout = max(0, min(next_send, end + 1.0) - time.monotonic())
     for fd, _ in poller.poll(timeout * 1000):
         try:
