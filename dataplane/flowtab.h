@@ -11,12 +11,14 @@
 #include "config.h"
 #include "flow.h"
 
-/* Timing targets: production, each shadow group, and synthetic traffic from
- * the inject port. */
+/* Timing targets: production, each shadow group's mirrored traffic, and
+ * each group's share of the load generator's traffic from the inject port
+ * (published as target "synthetic" of the group's service). */
 #define DP_TARGET_PROD 0
 #define DP_TARGET_GROUP(g) (1 + (g))
-#define DP_TARGET_SYNTHETIC (1 + DP_MAX_SHADOWS)
-#define DP_MAX_TARGETS (2 + DP_MAX_SHADOWS)
+#define DP_TARGET_INJ(g) (1 + DP_MAX_SHADOWS + (g))
+#define DP_MAX_TARGETS (1 + 2 * DP_MAX_SHADOWS)
+#define DP_TARGET_IS_INJ(t) ((t) > DP_MAX_SHADOWS)
 
 struct dp_pend {
 	uint64_t req_tsc;	/* oldest unanswered request, 0: none */
@@ -28,7 +30,7 @@ struct dp_flow {
 	uint32_t hash;
 	uint8_t used;
 	uint8_t client;		/* key.addr index of the client side */
-	uint16_t targets;	/* bit t: the flow is timed towards target t */
+	uint32_t targets;	/* bit t: the flow is timed towards target t */
 	uint64_t last_tsc;
 	struct dp_pend pend[DP_MAX_TARGETS];
 };

@@ -278,23 +278,55 @@ void dp_kpi_interval(struct dp_kpi *k, struct dp_app *app)
 		encode_lat(k, &s, sum.lat);
 		send_snapshot(k, &s);
 	}
-	if (app->inject >= 0) {
+	/* Injected traffic: one "synthetic" snapshot per service that has
+	 * groups taking it, from those groups' windows only. */
+	for (int g = 0; app->inject >= 0 && g < app->n_groups; g++) {
+		const struct dp_group *gr = &app->groups[g];
 		uint32_t inst = 0;
+		bool first = true;
 
-		merge_target(k, app, DP_TARGET_SYNTHETIC, old, ready, &sum);
-		k->last[DP_TARGET_SYNTHETIC] = sum;
-		for (int g = 0; g < app->n_groups; g++)
-			if (app->groups[g].inject)
-				inst += app->groups[g].instances_count;
-		fill(&s, app, app->cfg.service, "synthetic", ST_ROLE_LOADGEN, inst, &sum, k->t0, t1);
+		if (!gr->inject)
+			continue;
+		for (int h = 0; h < g; h++)
+			if (app->groups[h].inject && strcmp(app->groups[h].service, gr->service) == 0)
+				first = false;
+		if (!first)
+			continue;
+		struct dp_tstats all;
+		memset(&all, 0, sizeof(all));
+		st_hist_reset(k->merged[DP_TARGET_INJ(g)]);
+		for (int h = g; h < app->n_groups; h++) {
+			const struct dp_group *hr = &app->groups[h];
+
+			if (!hr->inject || strcmp(hr->service, gr->service) != 0)
+				continue;
+			merge_target(k, app, DP_TARGET_INJ(h), old, ready, &sum);
+			all.requests += sum.requests;
+			all.responses += sum.responses;
+			all.timeouts += sum.timeouts;
+			all.resets += sum.resets;
+			all.icmp_errors += sum.icmp_errors;
+			all.tx_pkts += sum.tx_pkts;
+			all.tx_bytes += sum.tx_bytes;
+			all.rx_pkts += sum.rx_pkts;
+			all.rx_bytes += sum.rx_bytes;
+			if (h != g)
+				st_hist_add(k->merged[DP_TARGET_INJ(g)], sum.lat);
+			inst += hr->instances_count;
+		}
+		all.lat = k->merged[DP_TARGET_INJ(g)];
+		k->last[DP_TARGET_INJ(g)] = all;
+		fill(&s, app, gr->service, "synthetic", ST_ROLE_LOADGEN, inst, &all, k->t0, t1);
 		for (int r = 0; r < DP_DROP_COUNT; r++) {
 			uint64_t d = 0;
 
-			for (int g = 0; g < app->n_groups; g++)
-				d += cur.inject[g].drops[r] - k->prev.inject[g].drops[r];
+			for (int h = 0; h < app->n_groups; h++)
+				if (app->groups[h].inject &&
+				    strcmp(app->groups[h].service, gr->service) == 0)
+					d += cur.inject[h].drops[r] - k->prev.inject[h].drops[r];
 			add_drop(&s, dp_drop_names[r], d);
 		}
-		encode_lat(k, &s, sum.lat);
+		encode_lat(k, &s, all.lat);
 		send_snapshot(k, &s);
 	}
 	k->prev = cur;

@@ -307,7 +307,7 @@ static uint16_t pump(struct dp_worker *w, struct dp_tcp_sess *s, uint64_t now,
 		if (c == NULL)
 			break;
 		if (g->has_data)
-			dp_timing_open_data(w, &s->key, s->fhash, s->synthetic ? DP_TARGET_SYNTHETIC :
+			dp_timing_open_data(w, &s->key, s->fhash, s->synthetic ? DP_TARGET_INJ(s->group) :
 					    DP_TARGET_GROUP(s->group), c->pkt_len, now);
 		out[n++] = c;
 		s->q_unsent = g->next;

@@ -103,7 +103,7 @@ static inline void open_request(struct dp_worker *w, struct dp_flow *f, int targ
 	struct dp_tstats *ts = tstats(w, target);
 	struct dp_pend *pd = &f->pend[target];
 
-	f->targets |= (uint16_t)(1u << target);
+	f->targets |= 1u << target;
 	ts->tx_pkts++;
 	ts->tx_bytes += bytes;
 	if (p->proto == ST_IPPROTO_TCP && (p->flags & ST_PKT_F_L4)) {
@@ -144,15 +144,11 @@ void dp_timing_c2s(struct dp_worker *w, struct rte_mbuf **pkts,
 		f->last_tsc = now;
 		if (to_prod)
 			open_request(w, f, DP_TARGET_PROD, &in->p, pkts[i]->pkt_len, now);
-		if (synthetic) {
-			if (in->copied)
-				open_request(w, f, DP_TARGET_SYNTHETIC, &in->p, pkts[i]->pkt_len, now);
-			continue;
-		}
 		for (uint16_t c = in->copied; c != 0; c &= (uint16_t)(c - 1)) {
 			int g = __builtin_ctz(c);
 
-			open_request(w, f, DP_TARGET_GROUP(g), &in->p, pkts[i]->pkt_len, now);
+			open_request(w, f, synthetic ? DP_TARGET_INJ(g) : DP_TARGET_GROUP(g),
+				     &in->p, pkts[i]->pkt_len, now);
 		}
 	}
 }
@@ -172,7 +168,7 @@ void dp_timing_open_data(struct dp_worker *w, const struct st_flow_key *k, uint3
 		return;
 	}
 	f->last_tsc = now;
-	f->targets |= (uint16_t)(1u << target);
+	f->targets |= 1u << target;
 	ts = tstats(w, target);
 	ts->tx_pkts++;
 	ts->tx_bytes += bytes;
@@ -250,21 +246,26 @@ void dp_timing_s2c(struct dp_worker *w, struct rte_mbuf **pkts,
 		if (t < 0) {
 			/* A shadow port: injected traffic is timed as synthetic,
 			 * else the group of this port the flow was copied to. */
-			uint32_t cand = ((uint32_t)f->targets >> 1) & port_groups;
+			uint32_t mir = (f->targets >> 1) & port_groups;
+			uint32_t inj = (f->targets >> (1 + DP_MAX_SHADOWS)) & port_groups;
+			uint32_t cand = inj ? inj : mir;
+			int g;
 
-			if (f->targets & (1u << DP_TARGET_SYNTHETIC))
-				t = DP_TARGET_SYNTHETIC;
-			else if (cand == 0)
+			if (cand == 0)
 				continue;
-			else if (in->group >= 0 && (cand & (1u << in->group)))
-				t = DP_TARGET_GROUP(in->group); /* the instance tells */
+			if (in->group >= 0 && (cand & (1u << in->group)))
+				g = in->group; /* the instance tells */
 			else
-				t = DP_TARGET_GROUP(__builtin_ctz(cand));
+				g = __builtin_ctz(cand);
+			t = inj ? DP_TARGET_INJ(g) : DP_TARGET_GROUP(g);
 		}
 		answer(w, f, t, &in->p, pkts[i]->pkt_len, now);
-		if (t != DP_TARGET_PROD && t != DP_TARGET_SYNTHETIC) {
-			w->cnt.group[t - 1].rx_pkts++;
-			w->cnt.group[t - 1].rx_bytes += pkts[i]->pkt_len;
+		if (t != DP_TARGET_PROD) {
+			struct dp_group_counters *gc = DP_TARGET_IS_INJ(t) ?
+				&w->cnt.inject[t - 1 - DP_MAX_SHADOWS] : &w->cnt.group[t - 1];
+
+			gc->rx_pkts++;
+			gc->rx_bytes += pkts[i]->pkt_len;
 		}
 	}
 }
@@ -278,7 +279,7 @@ void dp_timing_scan(struct dp_worker *w, uint64_t now, uint32_t budget)
 		struct dp_flow *f = &t->e[t->scan];
 
 		if (f->used) {
-			for (uint16_t m = f->targets; m != 0; m &= (uint16_t)(m - 1)) {
+			for (uint32_t m = f->targets; m != 0; m &= m - 1) {
 				int tg = __builtin_ctz(m);
 				struct dp_pend *pd = &f->pend[tg];
 

@@ -64,7 +64,7 @@ void dp_classify(struct dp_worker *w, struct rte_mbuf **pkts, struct dp_pktinfo 
 /* Client->server packets of a burst, sent (or about to be) towards
  * production (if to_prod) and to the groups marked in info->copied: opens
  * requests and connects. With synthetic set (inject port traffic), the
- * copies are timed under DP_TARGET_SYNTHETIC instead of their groups. */
+ * copies are timed under their groups' DP_TARGET_INJ instead. */
 void dp_timing_c2s(struct dp_worker *w, struct rte_mbuf **pkts,
 		   const struct dp_pktinfo *info, uint16_t n, int to_prod, int synthetic,
 		   uint64_t now);
