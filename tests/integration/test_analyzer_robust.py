@@ -67,6 +67,9 @@ d = decisive(vs)
 # Windows a publisher missed (gw1 restarting, the ragged end of the run)
 # are left out of the judgement, so a few evaluations may lack windows.
 check(len(vs) >= 15 and len(d) >= 8, "verdicts kept coming: %d, %d decisive" % (len(vs), len(d)))
+for v in d:
+    if v["verdict"] == "adjust":
+        print("  adjust: " + v.get("reason", ""))
 check(d[-1]["verdict"] == "confirm" and all(v["verdict"] != "adjust" for v in d),
       "and they are right: confirm, never adjust")
 print("PASS")

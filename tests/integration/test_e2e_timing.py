@@ -101,7 +101,11 @@ instances_count = 3
         pm, sm = sub.since(t0, "prod"), sub.since(t0, "canary")
         p_p50, s_p50 = kpisub.merged_p50(pm), kpisub.merged_p50(sm)
         print("prod p50 %s ns, shadow p50 %s ns over %d/%d windows" % (p_p50, s_p50, len(pm), len(sm)))
-        stlib.check(p_p50 is not None and p_p50 < 1e6, "production p50 under 1 ms (%s ns)" % p_p50)
+        # Under ASan/UBSan the dataplane and the servers are several times
+        # slower: production's bound is 1 ms for a plain build, 3 ms there.
+        bound = 1e6 if os.environ.get("ST_SANITIZED", "none") in ("", "none") else 3e6
+        stlib.check(p_p50 is not None and p_p50 < bound,
+                    "production p50 under %g ms (%s ns)" % (bound / 1e6, p_p50))
         want = DELAY_MS * 1e6 + (p_p50 or 0)
         stlib.check(s_p50 is not None and abs(s_p50 - want) <= 0.1 * DELAY_MS * 1e6,
                     "shadow p50 %.2f ms matches the %g ms delay + base %.2f ms within 10%%"
