@@ -102,7 +102,7 @@ ip -n "${tag}s" route add 198.18.0.0/16 dev eth0 2>/dev/null
 # Every pass of the load generator's capture comes from new client
 # addresses: room for them in the shadows' neighbour table.
 for t in 1 2 3; do
-	ip netns exec "${tag}s" sysctl -qw "net.ipv4.neigh.default.gc_thresh$t=$((t * 8192))"
+	ip netns exec "${tag}s" sysctl -qw "net.ipv4.neigh.default.gc_thresh$t=$((t * 8192))" 2>/dev/null
 done
 # The load generator reaches the dataplane's inject port over a veth pair.
 ip link add "${tag}g" type veth peer name "${tag}i" && links+=("${tag}g")
