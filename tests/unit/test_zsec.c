@@ -206,7 +206,9 @@ static void test_keypair_bad(void)
 
 	snprintf(text, sizeof(text), "%s\n", pub);
 	write_text("bare.key", text);
-	expect_kp_error("bare.key", -EINVAL, ":1: expected 'public = <key>'");
+	/* Z85 has '=' in its alphabet: a bare key may read as "name = value"
+	 * and be refused as an unknown name instead. Either way, line 1. */
+	expect_kp_error("bare.key", -EINVAL, "bare.key:1: ");
 
 	snprintf(text, sizeof(text), "public = %s extra\nsecret = %s\n", pub, sec);
 	write_text("trailing.key", text);
