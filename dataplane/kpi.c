@@ -130,12 +130,19 @@ static void send_snapshot(struct dp_kpi *k, struct st_kpi *s)
 	k->sent++;
 }
 
-/* Sum of one target's window over the workers that handed it over. */
-static void merge_target(struct dp_kpi *k, struct dp_app *app, int t, uint32_t old,
-			 const bool *ready, struct dp_tstats *sum)
+/* An empty sum that merges histograms into hist. */
+static void sum_start(struct dp_tstats *sum, struct st_hist *hist)
 {
 	memset(sum, 0, sizeof(*sum));
-	st_hist_reset(k->merged[t]);
+	st_hist_reset(hist);
+	sum->lat = hist;
+}
+
+/* Adds one target's closed window, over the workers that handed it over,
+ * into sum, and readies the window for reuse. */
+static void sum_add(struct dp_tstats *sum, struct dp_app *app, int t, uint32_t old,
+		    const bool *ready)
+{
 	for (unsigned int i = 0; i < app->n_workers; i++) {
 		struct dp_tstats *ts;
 
@@ -152,7 +159,7 @@ static void merge_target(struct dp_kpi *k, struct dp_app *app, int t, uint32_t o
 		sum->tx_bytes += ts->tx_bytes;
 		sum->rx_pkts += ts->rx_pkts;
 		sum->rx_bytes += ts->rx_bytes;
-		st_hist_add(k->merged[t], ts->lat);
+		st_hist_add(sum->lat, ts->lat);
 		/* Ready for reuse when this window comes round again. */
 		{
 			struct st_hist *lat = ts->lat, *conn = ts->conn;
@@ -164,7 +171,6 @@ static void merge_target(struct dp_kpi *k, struct dp_app *app, int t, uint32_t o
 			ts->conn = conn;
 		}
 	}
-	sum->lat = k->merged[t];
 }
 
 static void fill(struct st_kpi *s, const struct dp_app *app, const char *service,
@@ -244,8 +250,8 @@ void dp_kpi_interval(struct dp_kpi *k, struct dp_app *app)
 	}
 	dp_stats_sum(app, &cur);
 
-	merge_target(k, app, DP_TARGET_PROD, old, ready, &sum);
-	k->last[DP_TARGET_PROD] = sum;
+	sum_start(&sum, k->merged[DP_TARGET_PROD]);
+	sum_add(&sum, app, DP_TARGET_PROD, old, ready);
 	fill(&s, app, app->cfg.service, "prod", ST_ROLE_PROD, app->cfg.prod_instances, &sum,
 	     k->t0, t1);
 	if (app->prod >= 0)
@@ -269,8 +275,8 @@ void dp_kpi_interval(struct dp_kpi *k, struct dp_app *app)
 		const struct dp_group *gr = &app->groups[g];
 		const struct dp_group_counters *a = &k->prev.group[g], *b = &cur.group[g];
 
-		merge_target(k, app, DP_TARGET_GROUP(g), old, ready, &sum);
-		k->last[DP_TARGET_GROUP(g)] = sum;
+		sum_start(&sum, k->merged[DP_TARGET_GROUP(g)]);
+		sum_add(&sum, app, DP_TARGET_GROUP(g), old, ready);
 		fill(&s, app, gr->service, gr->name, ST_ROLE_SHADOW, gr->instances_count, &sum,
 		     k->t0, t1);
 		for (int r = 0; r < DP_DROP_COUNT; r++)
@@ -292,31 +298,16 @@ void dp_kpi_interval(struct dp_kpi *k, struct dp_app *app)
 				first = false;
 		if (!first)
 			continue;
-		struct dp_tstats all;
-		memset(&all, 0, sizeof(all));
-		st_hist_reset(k->merged[DP_TARGET_INJ(g)]);
+		sum_start(&sum, k->merged[DP_TARGET_INJ(g)]);
 		for (int h = g; h < app->n_groups; h++) {
 			const struct dp_group *hr = &app->groups[h];
 
 			if (!hr->inject || strcmp(hr->service, gr->service) != 0)
 				continue;
-			merge_target(k, app, DP_TARGET_INJ(h), old, ready, &sum);
-			all.requests += sum.requests;
-			all.responses += sum.responses;
-			all.timeouts += sum.timeouts;
-			all.resets += sum.resets;
-			all.icmp_errors += sum.icmp_errors;
-			all.tx_pkts += sum.tx_pkts;
-			all.tx_bytes += sum.tx_bytes;
-			all.rx_pkts += sum.rx_pkts;
-			all.rx_bytes += sum.rx_bytes;
-			if (h != g)
-				st_hist_add(k->merged[DP_TARGET_INJ(g)], sum.lat);
+			sum_add(&sum, app, DP_TARGET_INJ(h), old, ready);
 			inst += hr->instances_count;
 		}
-		all.lat = k->merged[DP_TARGET_INJ(g)];
-		k->last[DP_TARGET_INJ(g)] = all;
-		fill(&s, app, gr->service, "synthetic", ST_ROLE_LOADGEN, inst, &all, k->t0, t1);
+		fill(&s, app, gr->service, "synthetic", ST_ROLE_LOADGEN, inst, &sum, k->t0, t1);
 		for (int r = 0; r < DP_DROP_COUNT; r++) {
 			uint64_t d = 0;
 
@@ -326,7 +317,7 @@ void dp_kpi_interval(struct dp_kpi *k, struct dp_app *app)
 					d += cur.inject[h].drops[r] - k->prev.inject[h].drops[r];
 			add_drop(&s, dp_drop_names[r], d);
 		}
-		encode_lat(k, &s, all.lat);
+		encode_lat(k, &s, sum.lat);
 		send_snapshot(k, &s);
 	}
 	k->prev = cur;

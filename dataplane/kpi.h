@@ -28,8 +28,6 @@ struct dp_kpi {
 	struct st_wbuf msg;
 	struct dp_counters prev;	/* cumulative counters at the last window */
 	uint64_t t0;			/* wall clock start of the open window */
-	/* The last closed window, merged (for telemetry and tests). */
-	struct dp_tstats last[DP_MAX_TARGETS];
 };
 
 /* Binds the PUB socket (when endpoint is non-empty) in ctx. Returns 0 or a

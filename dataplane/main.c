@@ -654,9 +654,9 @@ int main(int argc, char **argv)
 	dp_stats_sum(&app, &total);
 	dp_stats_final(&app, &total, stderr);
 	fprintf(stderr, "  kpi: sent %" PRIu64 ", dropped %" PRIu64 ", last seq %" PRIu64
-		", windows a worker missed %" PRIu64 "; control: handled %" PRIu64
-		", rejected %" PRIu64 "\n", kpi.sent, kpi.dropped, kpi.seq, kpi.workers_late,
-		ctl.handled, ctl.rejected);
+		", windows a worker missed %" PRIu64 ", histograms not encoded %" PRIu64
+		"; control: handled %" PRIu64 ", rejected %" PRIu64 "\n", kpi.sent, kpi.dropped,
+		kpi.seq, kpi.workers_late, kpi.lat_failed, ctl.handled, ctl.rejected);
 	fprintf(stderr, "run time %.3f s, tsc %" PRIu64 " Hz\n",
 		(double)(st_mono_ns() - run_start) / 1e9, app.tsc_hz);
 	status = EXIT_SUCCESS;
