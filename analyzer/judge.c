@@ -85,7 +85,9 @@ struct eval {
 	struct an_kpi_detail det[K__COUNT];
 	/* corrected model and recommendation */
 	enum an_form cform;
-	struct an_fit cfit;
+	struct an_fit cfit[2];		/* corrected fits: the worse one counts */
+	double ctail[2];		/* their tail stretch */
+	int n_cfit;
 	bool corrected;
 	double base_err;
 	double p99_prop, err_prop, p99_rec, err_rec;
@@ -576,19 +578,33 @@ static int shape_kpi(struct an_judge *j, struct eval *ev)
 
 static double p99_at(const struct an_judge *j, const struct eval *ev, uint32_t n)
 {
-	double lam = ev->p->forecast_rps / n;
+	double lam = ev->p->forecast_rps / n, worst = 0;
 
 	(void)j;
-	return (ev->cfit.d0 + an_model_q(&ev->s->model, ev->cform, &ev->cfit, lam, n,
-					 0.99)) * 1e9;
+	for (int i = 0; i < ev->n_cfit; i++)
+		worst = fmax(worst, (ev->cfit[i].d0 +
+				     ev->ctail[i] * an_model_q(&ev->s->model, ev->cform,
+							       &ev->cfit[i], lam, n, 0.99)) * 1e9);
+	return worst;
+}
+
+/* P(latency > t s) under the corrected model, tail stretch included. */
+static double c_exceed(const struct eval *ev, double lam, uint32_t n, double t)
+{
+	double worst = 0;
+
+	for (int i = 0; i < ev->n_cfit; i++)
+		worst = fmax(worst, an_model_exceed(&ev->s->model, ev->cform, &ev->cfit[i], lam, n,
+						    ev->cfit[i].d0 +
+						    (t - ev->cfit[i].d0) / ev->ctail[i]));
+	return worst;
 }
 
 static double err_at(const struct an_judge *j, const struct eval *ev, uint32_t n)
 {
 	double lam = ev->p->forecast_rps / n;
 
-	return ev->base_err + an_model_exceed(&ev->s->model, ev->cform, &ev->cfit, lam, n,
-					      (double)j->cfg->response_timeout_ns / 1e9);
+	return ev->base_err + c_exceed(ev, lam, n, (double)j->cfg->response_timeout_ns / 1e9);
 }
 
 static bool meets(const struct an_judge *j, const struct eval *ev, uint32_t n)
@@ -597,27 +613,52 @@ static bool meets(const struct an_judge *j, const struct eval *ev, uint32_t n)
 	       err_at(j, ev, n) <= ev->p->slo_error_rate;
 }
 
-/* The model refitted to what the shadow showed (p50, and p99 at the upper
+/* The model refitted to what the shadow showed, its p99 taken at the upper
  * end of its one-sided REC_CONF interval so the recommendation errs on the
- * safe side), else the prod model. USL has no two-point form: its
- * corrected fit is mm1. */
+ * safe side. Two fits, and where both stand the worse one counts:
+ * - the shadow's p50 and p99 at its one load, when its shape is the form's
+ *   (a fixed part d0 >= 0 explains them);
+ * - the p99 at prod's load and at the shadow's (an_fit_two_loads), which
+ *   follows the curve between them whatever its shape, as long as both
+ *   run the same kind of server.
+ * Neither: the prod model. USL has no such fits: its corrected fit is
+ * mm1. */
 static void correct(struct an_judge *j, struct eval *ev)
 {
 	const struct st_verdict_kpi *k99 = &ev->k[K_P99];
 	double o50 = ev->k[K_P50].observed, o99 = k99->observed, lo, hi;
 	enum an_form f = ev->form == AN_FORM_USL ? AN_FORM_MM1 : ev->form;
+	struct an_fit pt;
 
 	ev->cform = ev->form;
-	ev->cfit = ev->fit;
+	ev->cfit[0] = ev->fit;
+	ev->ctail[0] = 1;
+	ev->n_cfit = 1;
 	ev->corrected = false;
 	if ((uint64_t)ev->shadow.dist.total >= j->cfg->min_samples && o50 > 0 && o99 > o50) {
+		bool pt_ok, two_ok;
+
 		an_dist_quantile_ci(&ev->shadow.dist, 0.99, 1 - 2 * (1 - REC_CONF), &lo, &hi);
 		if (isfinite(hi) && hi > o99)
 			o99 = hi;
-		if (an_fit_point(f, ev->shadow.lam, ev->shadow.c, o50 / 1e9, o99 / 1e9,
-				 &ev->cfit) == 0) {
+		pt_ok = an_fit_point(f, ev->shadow.lam, ev->shadow.c, o50 / 1e9, o99 / 1e9,
+				     &pt) == 0;
+		two_ok = ev->has_prod && ev->model_ok && ev->P[2] > 0 &&
+			 an_fit_two_loads(f, ev->fit.d0, ev->prod.lam, ev->prod.c, ev->P[2] / 1e9,
+					  ev->shadow.lam, ev->shadow.c, o99 / 1e9, &ev->cfit[0],
+					  &ev->ctail[0]) == 0;
+		ev->n_cfit = two_ok;
+		if (pt_ok && (pt.d0 > 0 || !two_ok)) {
+			ev->cfit[ev->n_cfit] = pt;
+			ev->ctail[ev->n_cfit++] = 1;
+		}
+		if (ev->n_cfit > 0) {
 			ev->cform = f;
 			ev->corrected = true;
+		} else {
+			ev->cfit[0] = ev->fit;
+			ev->ctail[0] = 1;
+			ev->n_cfit = 1;
 		}
 	}
 	/* errors the shadow shows beyond what its own queueing explains */
@@ -625,9 +666,8 @@ static void correct(struct an_judge *j, struct eval *ev)
 	if (ev->shadow.requests > 0) {
 		double r = (ev->shadow.timeouts + ev->shadow.resets + ev->shadow.icmp) /
 			   ev->shadow.requests;
-		double ex = an_model_exceed(&ev->s->model, ev->cform, &ev->cfit,
-					    ev->shadow.lam, ev->shadow.c,
-					    (double)j->cfg->response_timeout_ns / 1e9);
+		double ex = c_exceed(ev, ev->shadow.lam, ev->shadow.c,
+				     (double)j->cfg->response_timeout_ns / 1e9);
 
 		ev->base_err = fmax(0, r - ex);
 	}
@@ -875,7 +915,10 @@ static double confidence_of(const struct an_judge *j, const struct eval *ev,
 	} else {
 		const struct st_verdict_kpi *k = &ev->k[K_P99];
 
-		if (k->status != ST_KPI_NODATA && k->ratio > 0)
+		/* How sure the shadow matches the prediction; a confirm
+		 * despite a high p99 (the SLO still met under the corrected
+		 * model) rests on the SLO margin alone. */
+		if (k->status == ST_KPI_PASS && k->ratio > 0)
 			c *= an_norm_cdf((log1p(ev->tol[AN_NOISE_P99]) - log(k->ratio)) / s99);
 		if (isfinite(ev->p99_prop) && ev->p99_prop > 0)
 			c *= an_norm_cdf(log((double)ev->p->slo_p99_ns / ev->p99_prop) / s99);
@@ -907,8 +950,14 @@ static void fill_model(const struct an_judge *j, const struct eval *ev,
 		add_param(v, "mu_prod_rps", ev->fit.mu);
 		add_param(v, "d0_ns", ev->fit.d0 * 1e9);
 	}
-	if (ev->corrected)
-		add_param(v, "mu_corrected_rps", ev->cfit.mu);
+	if (ev->corrected) {
+		add_param(v, "mu_corrected_rps", ev->cfit[0].mu);
+		add_param(v, "tail_corrected", ev->ctail[0]);
+		if (ev->n_cfit > 1) {
+			add_param(v, "mu_corrected_point_rps", ev->cfit[1].mu);
+			add_param(v, "tail_corrected_point", ev->ctail[1]);
+		}
+	}
 	add_param(v, "lambda_prod_rps", ev->has_prod ? ev->prod.lam : NAN);
 	add_param(v, "lambda_shadow_rps", ev->shadow.lam);
 	add_param(v, "lambda_proposed_rps", ev->p->forecast_rps / ev->p->proposed_instances);

@@ -255,6 +255,57 @@ static double solve_mu(double lam, uint32_t c, double target, int which)
 	return sqrt(lo * hi);
 }
 
+/* log(q99 at b / q99 at a) under form f with capacity mu. */
+static double log_ratio(enum an_form f, double mu, double lam_a, uint32_t c_a,
+			double lam_b, uint32_t c_b)
+{
+	struct an_fit fit = { .mu = mu };
+
+	return log(an_model_q(NULL, f, &fit, lam_b, c_b, 0.99)) -
+	       log(an_model_q(NULL, f, &fit, lam_a, c_a, 0.99));
+}
+
+int an_fit_two_loads(enum an_form f, double d0, double lam_a, uint32_t c_a, double p99_a,
+		     double lam_b, uint32_t c_b, double p99_b, struct an_fit *out,
+		     double *tail)
+{
+	double ra = p99_a - d0, rb = p99_b - d0, target, lo, hi, ga, gb;
+	struct an_fit fit = { .d0 = d0 };
+
+	if ((f != AN_FORM_MM1 && f != AN_FORM_MMC) || !(ra > 0) || !(rb > 0) ||
+	    !isfinite(ra) || !isfinite(rb) || !(lam_a > 0) || !(lam_b > 0) ||
+	    c_a == 0 || c_b == 0)
+		return -EDOM;
+	target = log(rb / ra);
+	/* Just above saturation of the busier point the ratio runs to
+	 * +-inf; with unbounded capacity both quantiles are the bare
+	 * service time and it tends to 0: a root exists when the observed
+	 * ratio lies between. */
+	lo = fmax(lam_a, lam_b) * (1 + 1e-6);
+	hi = lo * 1e4;
+	ga = log_ratio(f, lo, lam_a, c_a, lam_b, c_b) - target;
+	gb = log_ratio(f, hi, lam_a, c_a, lam_b, c_b) - target;
+	if (!isfinite(ga) || !isfinite(gb) || (ga > 0) == (gb > 0) ||
+	    fabs(target) < 0.05)
+		return -EDOM;
+	for (int i = 0; i < 100 && hi / lo > 1 + 1e-9; i++) {
+		double mid = sqrt(lo * hi), g = log_ratio(f, mid, lam_a, c_a, lam_b, c_b) - target;
+
+		if (!isfinite(g))
+			return -EDOM;
+		if ((g > 0) == (ga > 0))
+			lo = mid;
+		else
+			hi = mid;
+	}
+	fit.mu = sqrt(lo * hi);
+	*tail = ra / an_model_q(NULL, f, &fit, lam_a, c_a, 0.99);
+	if (!isfinite(*tail) || !(*tail > 0))
+		return -EDOM;
+	*out = fit;
+	return 0;
+}
+
 static int fit_mmc(double lam, uint32_t c, double p50, double p99,
 		   struct an_fit *out)
 {
@@ -475,6 +526,25 @@ static double better_z(const struct an_model *m, int f, double w)
 	return m->diff_m[f] / se;
 }
 
+/* The forms part only under load: at light load every one predicts nearly
+ * the same quantiles (each refits its capacity), so a consistent edge of
+ * one there is significant and still says nothing about the loads a
+ * proposal runs at. Another form than mm1, which promises no pooling gain
+ * and so is the safe reading, needs prod seen at this utilisation. */
+#define FORM_MIN_RHO 0.4
+
+static double rho_reached(const struct an_model *m, int f)
+{
+	double hi = 0;
+
+	if (!(m->prod[f].mu > 0))
+		return 0;
+	for (uint32_t i = 0; i < m->n_usl; i++)
+		if (m->usl[i].lam > hi)
+			hi = m->usl[i].lam;
+	return hi / m->prod[f].mu;
+}
+
 static void choose_form(struct an_model *m, enum an_model_pref pref, double w)
 {
 	enum an_form best = AN_FORM_MM1;
@@ -501,7 +571,7 @@ static void choose_form(struct an_model *m, enum an_model_pref pref, double w)
 	for (int f = AN_FORM_MM1 + 1; f < AN_FORM__COUNT; f++) {
 		double z;
 
-		if (f == AN_FORM_USL && !m->usl_ok)
+		if ((f == AN_FORM_USL && !m->usl_ok) || rho_reached(m, f) < FORM_MIN_RHO)
 			continue;
 		z = better_z(m, f, w);
 		if (z < zbest) {

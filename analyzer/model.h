@@ -103,6 +103,17 @@ void an_model_learn_shadow(struct an_model *m, const struct an_obs *o,
 int an_fit_point(enum an_form f, double lam, uint32_t c, double p50,
 		 double p99, struct an_fit *out);
 
+/* Fits a form to the p99 seen at two loads, prod's and the shadow's, with
+ * the fixed part d0 given: the queueing part of p99 is tail * the form's
+ * (mu) quantile at each point. Real servers rarely have the exponential
+ * shape the forms assume, so a fit to one point's p50 and p99 extrapolates
+ * badly; two loads pin the capacity and the tail together. mm1 and mmc
+ * only. Returns 0, or -EDOM when no capacity explains the two points (the
+ * more loaded point shows the shorter tail, or the loads are alike). */
+int an_fit_two_loads(enum an_form f, double d0, double lam_a, uint32_t c_a, double p99_a,
+		     double lam_b, uint32_t c_b, double p99_b, struct an_fit *out,
+		     double *tail);
+
 /* Queueing part of the q-quantile (s) under a form with fit at (lam, c);
  * +inf when saturated. For usl the model's USL parameters are used (m may
  * be NULL for the other forms). */

@@ -290,13 +290,17 @@ static void test_inconclusive(void)
 }
 
 /* Windows at several loads from one shared queue: the model must notice
- * that mm1 does not fit and pick mmc; and from separate queues, mm1. */
+ * that mm1 does not fit and pick mmc; and from separate queues, mm1. A
+ * shared queue seen only at light load (where the forms predict alike)
+ * does not earn mmc's pooling gain: mm1. */
 static void test_model_choice(void)
 {
 	static const double loads[] = { 300, 500, 650, 750, 450, 600, 350, 700 };
-	const char *want[2] = { "mm1", "mmc" };
+	const char *want[3] = { "mm1", "mmc", "mm1" };
 
-	for (int shared = 0; shared < 2; shared++) {
+	for (int run = 0; run < 3; run++) {
+		const int shared = run > 0;
+		const double scale = run == 2 ? 0.3 : 1;
 		struct an_config cfg;
 		struct an_engine *e;
 		struct ks_sim sim;
@@ -319,18 +323,20 @@ static void test_model_choice(void)
 			char topic[ST_WIRE_TOPIC_MAX];
 			uint64_t a = T0 + (uint64_t)i * SEC / 4;
 
-			tg.lam = loads[(i / 4) % 8];
+			tg.lam = loads[(i / 4) % 8] * scale;
 			ks_snapshot(&sim, &tg, a, a + SEC / 4, &b, topic, sizeof(topic));
 			an_engine_ingest(e, topic, strlen(topic), b.data, b.len, 2, 0);
 			an_engine_tick(e, 0);
 		}
 		s = an_engine_service(e, "web");
 		printf("\n    %s data: form %s, fit errors mm1 %.4f mmc %.4f, mu %.0f/%.0f",
-		       shared ? "shared-queue" : "per-instance", an_form_name(s->model.form),
+		       run == 2 ? "light shared-queue" : shared ? "shared-queue" : "per-instance",
+		       an_form_name(s->model.form),
 		       s->model.score[AN_FORM_MM1], s->model.score[AN_FORM_MMC],
 		       s->model.prod[AN_FORM_MM1].mu, s->model.prod[AN_FORM_MMC].mu);
-		CU_ASSERT_STRING_EQUAL(an_form_name(s->model.form), want[shared]);
-		CU_ASSERT(fabs(s->model.prod[s->model.form].mu - 1000) < 100);
+		CU_ASSERT_STRING_EQUAL(an_form_name(s->model.form), want[run]);
+		if (run < 2)
+			CU_ASSERT(fabs(s->model.prod[s->model.form].mu - 1000) < 100);
 		st_wbuf_free(&b);
 		ks_free(&sim);
 		an_engine_destroy(e);

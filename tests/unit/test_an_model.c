@@ -126,6 +126,52 @@ static void test_learn(void)
 	}
 }
 
+/* p99 at two loads pins capacity and tail: exact points give them back,
+ * for each form, also when prod and shadow run different instance counts;
+ * points no capacity explains are refused. */
+static void test_two_loads(void)
+{
+	static const struct { enum an_form f; uint32_t ca, cb; } cases[] = {
+		{ AN_FORM_MM1, 8, 1 }, { AN_FORM_MMC, 8, 2 }, { AN_FORM_MMC, 4, 4 },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct an_fit t = { .mu = 250, .d0 = 0.003 }, g;
+		const double tail = 1.7, la = 60, lb = 220;
+		double pa = t.d0 + tail * an_model_q(NULL, cases[i].f, &t, la, cases[i].ca, 0.99);
+		double pb = t.d0 + tail * an_model_q(NULL, cases[i].f, &t, lb, cases[i].cb, 0.99);
+		double got_tail = 0;
+
+		CU_ASSERT_EQUAL_FATAL(an_fit_two_loads(cases[i].f, t.d0, la, cases[i].ca, pa, lb,
+						       cases[i].cb, pb, &g, &got_tail), 0);
+		NEAR(g.mu, 250, 250e-6);
+		NEAR(got_tail, tail, 1e-4);
+		NEAR(g.d0, 0.003, 0);
+		/* either order */
+		CU_ASSERT_EQUAL(an_fit_two_loads(cases[i].f, t.d0, lb, cases[i].cb, pb, la,
+						 cases[i].ca, pa, &g, &got_tail), 0);
+		NEAR(g.mu, 250, 250e-6);
+	}
+	{
+		struct an_fit g;
+		double tail;
+
+		/* the busier point with the shorter tail */
+		CU_ASSERT_EQUAL(an_fit_two_loads(AN_FORM_MM1, 0.001, 60, 1, 0.02, 200, 1, 0.01,
+						 &g, &tail), -EDOM);
+		/* alike loads, alike p99: nothing to tell capacity by */
+		CU_ASSERT_EQUAL(an_fit_two_loads(AN_FORM_MM1, 0.001, 100, 1, 0.02, 101, 1, 0.0201,
+						 &g, &tail), -EDOM);
+		/* d0 above a p99, usl, no load */
+		CU_ASSERT_EQUAL(an_fit_two_loads(AN_FORM_MM1, 0.05, 60, 1, 0.02, 200, 1, 0.1,
+						 &g, &tail), -EDOM);
+		CU_ASSERT_EQUAL(an_fit_two_loads(AN_FORM_USL, 0.001, 60, 1, 0.02, 200, 1, 0.1,
+						 &g, &tail), -EDOM);
+		CU_ASSERT_EQUAL(an_fit_two_loads(AN_FORM_MM1, 0.001, 0, 1, 0.02, 200, 1, 0.1,
+						 &g, &tail), -EDOM);
+	}
+}
+
 int st_register_suites(void)
 {
 	static const struct st_cu_test tests[] = {
@@ -133,6 +179,7 @@ int st_register_suites(void)
 		{ "mm1", test_mm1 },
 		{ "mmc", test_mmc },
 		{ "learn", test_learn },
+		{ "two_loads", test_two_loads },
 		{ NULL, NULL },
 	};
 
