@@ -124,7 +124,7 @@ static void reply_stats(msgpack_packer *pk, const struct dp_app *app, const stru
 	pack_str(pk, "ok");
 	msgpack_pack_true(pk);
 	pack_str(pk, "tcp");
-	msgpack_pack_map(pk, 4);
+	msgpack_pack_map(pk, 5);
 	pack_str(pk, "acks");
 	msgpack_pack_uint64(pk, sum.tcp_acks);
 	pack_str(pk, "retransmits");
@@ -133,6 +133,8 @@ static void reply_stats(msgpack_packer *pk, const struct dp_app *app, const stru
 	msgpack_pack_uint64(pk, sum.tcp_shadow_rst);
 	pack_str(pk, "ack_nombuf");
 	msgpack_pack_uint64(pk, sum.tcp_ack_nombuf);
+	pack_str(pk, "syn_again");
+	msgpack_pack_uint64(pk, sum.tcp_syn_again);
 	pack_str(pk, "mode");
 	pack_str(pk, app->cfg.mode == DP_MODE_INLINE ? "inline" : "tap");
 	pack_str(pk, "groups");

@@ -60,6 +60,7 @@ struct dp_counters {
 	uint64_t tcp_retrans;     /* segments sent to a shadow again */
 	uint64_t tcp_acks_elided; /* client pure ACKs not copied (they ack prod's bytes) */
 	uint64_t tcp_shadow_rst;  /* sessions a shadow reset */
+	uint64_t tcp_syn_again;   /* client SYNs sent again: not copied again */
 	uint64_t flows_expired;   /* flows forgotten after the idle timeout */
 } __attribute__((aligned(64)));
 

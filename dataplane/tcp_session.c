@@ -162,6 +162,17 @@ enum dp_tcp_verdict dp_tcp_client(struct dp_worker *w, int g, const struct st_fl
 	uint32_t end;
 
 	if ((fl & (ST_TCP_SYN | ST_TCP_ACK)) == ST_TCP_SYN) {
+		s = lookup(t, k, h, g);
+		if (s != NULL && s->c_isn == p->tcp.seq) {
+			/* The client's SYN again (production was slow to
+			 * answer): our copy is resent on our own timer, and
+			 * starting over would strand a shadow that already
+			 * answered the first one. */
+			s->last_tsc = now;
+			w->cnt.tcp_syn_again++;
+			*reason = -1;
+			return DP_TCP_SKIP;
+		}
 		s = insert(t, k, h, g);
 		if (unlikely(s == NULL)) {
 			*reason = DP_DROP_TCP_TABLE_FULL;
@@ -171,6 +182,7 @@ enum dp_tcp_verdict dp_tcp_client(struct dp_worker *w, int g, const struct st_fl
 		q_free_all(t, s);
 		s->fhash = hash;
 		s->state = DP_TCP_SYN_SENT;
+		s->c_isn = p->tcp.seq;
 		s->c_nxt = p->tcp.seq + 1;
 		s->s_ack = p->tcp.seq;
 		s->ts_ok = (p->tcp.opts & ST_TCPOPT_F_TS) != 0;
@@ -522,10 +534,17 @@ uint16_t dp_tcp_shadow(struct dp_worker *w, uint32_t port_groups, const struct s
 		uint32_t wnd = (uint32_t)p->tcp.win << s->s_wscale;
 
 		if (seq_after(p->tcp.ack, s->s_ack)) {
+			bool recovering = s->dupacks >= 3 || s->backoff > 0;
+
 			s->s_ack = p->tcp.ack;
 			s->dupacks = 0;
 			s->backoff = 0;
 			q_ack(&w->tcp, s, s->s_ack);
+			/* A partial ACK in recovery (NewReno): the next hole
+			 * is the new oldest segment; resend it now rather
+			 * than a timeout later. */
+			if (recovering && (out[n] = retransmit(w, s, now)) != NULL)
+				n++;
 		} else if (p->tcp.ack == s->s_ack && p->payload_len == 0 && !(fl & ST_TCP_FIN) &&
 			   wnd == s->s_wnd && s->q_head != DP_TCP_NONE && s->q_head != s->q_unsent) {
 			/* Three duplicates: the shadow is missing our oldest. */

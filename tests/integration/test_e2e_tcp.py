@@ -175,8 +175,10 @@ share = %g
                 break
         tcp2 = kpisub.request(ctl_ep, {"cmd": "stats"})["tcp"]
         print("after lossy POSTs:", tcp2)
-        stlib.check(len(whole) == len(want), "lossy shadow path: every body arrived whole (%d of %d)"
-                    % (len(whole), len(want)))
+        stlib.check(len(whole) == len(want), "lossy shadow path: every body arrived whole (%d of %d%s)"
+                    % (len(whole), len(want), "".join(
+                        "; port %d logged %s" % (port, [ln for _, _, ln in s.get(port, [])])
+                        for port in want if port not in whole)))
         stlib.check(tcp2["retransmits"] > tcp["retransmits"], "lossy shadow path: lost copies were resent (%d)"
                     % (tcp2["retransmits"] - tcp["retransmits"]))
         netns.sh("ip netns exec %s nft delete table inet loss" % shd)
