@@ -102,14 +102,13 @@ int st_flow_key_from_icmp_inner(const struct st_pkt *p, struct st_flow_key *k,
 }
 
 #if defined(__x86_64__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-/* st_crc32c over the 40 bytes, unrolled: the per-packet hash is then five
+/* st_crc32c over the 40 bytes as five little-endian words, unrolled: five
  * dependent crc32 instructions and no loop. */
 __attribute__((target("sse4.2")))
-static uint32_t flow_hash_hw(const struct st_flow_key *k)
+static inline uint32_t hash_words(const uint64_t w[5])
 {
-	uint64_t w[5], c = (uint32_t)~ST_FLOW_HASH_SEED;
+	uint64_t c = (uint32_t)~ST_FLOW_HASH_SEED;
 
-	memcpy(w, k, sizeof(w));
 	c = _mm_crc32_u64(c, w[0]);
 	c = _mm_crc32_u64(c, w[1]);
 	c = _mm_crc32_u64(c, w[2]);
@@ -118,16 +117,31 @@ static uint32_t flow_hash_hw(const struct st_flow_key *k)
 	return ~(uint32_t)c;
 }
 
-uint32_t st_flow_hash(const struct st_flow_key *k)
+__attribute__((target("sse4.2")))
+static uint32_t flow_hash_hw(const struct st_flow_key *k)
 {
-	static int hw = -1;	/* benign race: every thread stores the same */
-	int h = __atomic_load_n(&hw, __ATOMIC_RELAXED);
+	uint64_t w[5];
+
+	memcpy(w, k, sizeof(w));
+	return hash_words(w);
+}
+
+static int hw_cached = -1;	/* benign race: every thread stores the same */
+
+static inline bool hw_ok(void)
+{
+	int h = __atomic_load_n(&hw_cached, __ATOMIC_RELAXED);
 
 	if (__builtin_expect(h < 0, 0)) {
 		h = st_crc32c_hw_available();
-		__atomic_store_n(&hw, h, __ATOMIC_RELAXED);
+		__atomic_store_n(&hw_cached, h, __ATOMIC_RELAXED);
 	}
-	if (__builtin_expect(h, 1))
+	return h;
+}
+
+uint32_t st_flow_hash(const struct st_flow_key *k)
+{
+	if (__builtin_expect(hw_ok(), 1))
 		return flow_hash_hw(k);
 	/* The struct's bytes are the serialization. */
 	return st_crc32c(ST_FLOW_HASH_SEED, k, sizeof(*k));
@@ -154,6 +168,76 @@ uint32_t st_flow_hash(const struct st_flow_key *k)
 	return st_crc32c(ST_FLOW_HASH_SEED, b, sizeof(b));
 }
 #endif
+
+static inline uint16_t rd16be(const uint8_t *b)
+{
+	return (uint16_t)(b[0] << 8 | b[1]);
+}
+
+int st_flow_hash_frame(const uint8_t *buf, uint32_t len, uint32_t *hash, bool *swapped)
+{
+	uint32_t off = 14, hlen, tot, s_raw, d_raw, s, d;
+	uint16_t et, vlan = 0, sport, dport, lo_p, hi_p;
+	uint8_t proto;
+	bool sw;
+	int tags = 0;
+
+	if (len < off)
+		return -1;
+	if (len > ST_PKT_MAX_LEN)
+		len = ST_PKT_MAX_LEN;
+	et = rd16be(buf + 12);
+	while (et == ST_ETH_P_8021Q || et == ST_ETH_P_8021AD || et == ST_ETH_P_QINQ_9100) {
+		if (tags == ST_PKT_MAX_VLANS || len - off < 4)
+			return -1;
+		vlan = rd16be(buf + off) & 0x0fff;
+		et = rd16be(buf + off + 2);
+		off += 4;
+		tags++;
+	}
+	if (et != ST_ETH_P_IPV4 || len - off < 20 || buf[off] >> 4 != 4)
+		return -1;
+	hlen = (uint32_t)(buf[off] & 0x0f) * 4;
+	tot = rd16be(buf + off + 2);
+	proto = buf[off + 9];
+	if (hlen < 20 || hlen > tot || tot > len - off || (rd16be(buf + off + 6) & 0x3fff) ||
+	    (proto != ST_IPPROTO_TCP && proto != ST_IPPROTO_UDP) ||
+	    tot - hlen < (proto == ST_IPPROTO_TCP ? 20u : 8u))
+		return -1;
+	memcpy(&s_raw, buf + off + 12, 4);
+	memcpy(&d_raw, buf + off + 16, 4);
+	sport = rd16be(buf + off + hlen);
+	dport = rd16be(buf + off + hlen + 2);
+	s = ntohl(s_raw);
+	d = ntohl(d_raw);
+	sw = s > d || (s == d && sport > dport);
+	*swapped = sw;
+	lo_p = sw ? dport : sport;
+	hi_p = sw ? sport : dport;
+#if defined(__x86_64__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	if (__builtin_expect(hw_ok(), 1)) {
+		/* The key's words, built in registers: an address's 4 bytes
+		 * are the low half of its first word, the rest zero. */
+		const uint64_t w[5] = {
+			sw ? d_raw : s_raw, 0, sw ? s_raw : d_raw, 0,
+			(uint64_t)lo_p | (uint64_t)hi_p << 16 | (uint64_t)vlan << 32 |
+				(uint64_t)proto << 48 | (uint64_t)ST_L3_IPV4 << 56,
+		};
+
+		*hash = hash_words(w);
+		return 0;
+	}
+#endif
+	{
+		struct st_flow_key k;
+		struct st_ip_addr a = { .a32 = { s_raw, 0, 0, 0 } };
+		struct st_ip_addr b = { .a32 = { d_raw, 0, 0, 0 } };
+
+		st_flow_key_set(&k, ST_L3_IPV4, proto, vlan, &a, sport, &b, dport, NULL);
+		*hash = st_flow_hash(&k);
+	}
+	return 0;
+}
 
 static const char *proto_name(uint8_t proto, char *tmp, size_t size)
 {

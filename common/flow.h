@@ -76,6 +76,18 @@ int st_flow_key_from_icmp_inner(const struct st_pkt *p, struct st_flow_key *k,
  * instructions with SSE4.2 (~5 ns), ~25 ns with the table. */
 uint32_t st_flow_hash(const struct st_flow_key *k);
 
+/* The flow hash of an Ethernet frame read straight from its bytes, for the
+ * common case only: IPv4 (options allowed) carrying TCP or UDP, not a
+ * fragment, under at most ST_PKT_MAX_VLANS tags, the IP header and the L4
+ * ports within both len and the IP total length. Then returns 0 with *hash
+ * and *swapped as st_pkt_parse, st_flow_key_from_pkt and st_flow_hash give
+ * them; -1 for anything else, where the caller parses in full. It reads
+ * only what the hash needs and checks nothing past the ports (TCP options,
+ * UDP length), so a frame st_pkt_parse rejects may still get a hash: it
+ * picks a flow, it does not vouch for the packet. Several times cheaper
+ * than the full parse: for deciding which packets to look at closely. */
+int st_flow_hash_frame(const uint8_t *buf, uint32_t len, uint32_t *hash, bool *swapped);
+
 static inline bool st_flow_key_eq(const struct st_flow_key *a,
 				  const struct st_flow_key *b)
 {

@@ -314,7 +314,7 @@ void dp_mirror_burst(struct dp_worker *w, struct rte_mbuf **pkts,
 
 		/* Malformed, non-IP, server->client and ICMP errors are never
 		 * copied. */
-		if (!in->ok || !in->c2s || (in->p.flags & ST_PKT_F_ICMP_ERR))
+		if (!in->ok || !in->c2s || (in->parsed && (in->p.flags & ST_PKT_F_ICMP_ERR)))
 			continue;
 		for (int gi = 0; gi < ng; gi++) {
 			const struct dp_group *g = &app->groups[gi];
@@ -327,6 +327,11 @@ void dp_mirror_burst(struct dp_worker *w, struct rte_mbuf **pkts,
 				sel = rng32(w) < hi[gi];
 			if (!sel)
 				continue;
+			/* Hashed only (dp_classify_lazy): a copy needs the
+			 * full view; a frame that fails it is counted there
+			 * and goes nowhere. */
+			if (!in->parsed && !dp_classify_one(w, m, in, DP_DIR_C2S))
+				break;
 			if (unlikely(!enabled[gi])) {
 				gc->drops[DP_DROP_DISABLED]++;
 				continue;

@@ -29,51 +29,84 @@ static inline bool is_server(const struct dp_app *app, uint8_t l3, const struct 
 	return false;
 }
 
+int dp_classify_one(struct dp_worker *w, struct rte_mbuf *m, struct dp_pktinfo *in,
+		    enum dp_dir dir)
+{
+	bool swapped, src_is_client;
+
+	in->ok = 0;
+	in->parsed = 1;
+	if (unlikely(st_pkt_parse(rte_pktmbuf_mtod(m, uint8_t *), rte_pktmbuf_data_len(m),
+				  &in->p) < 0)) {
+		w->cnt.malformed[in->p.err]++;
+		return 0;
+	}
+	if (unlikely(in->p.l3 == ST_L3_NONE)) {
+		w->cnt.not_ip++;
+		return 0;
+	}
+	/* An ICMP error belongs to the flow it quotes. */
+	if (unlikely(in->p.flags & ST_PKT_F_ICMP_ERR)) {
+		if (st_flow_key_from_icmp_inner(&in->p, &in->key, &swapped) < 0)
+			return 0;
+		/* The quoted packet went towards the sender of the error:
+		 * the error travels like a response. */
+		swapped = !swapped;
+	} else {
+		st_flow_key_from_pkt(&in->p, &in->key, &swapped);
+	}
+	in->hash = st_flow_hash(&in->key);
+	in->ok = 1;
+	if (dir == DP_DIR_C2S)
+		src_is_client = true;
+	else if (dir == DP_DIR_S2C)
+		src_is_client = false;
+	else
+		src_is_client = is_server(w->app, in->p.l3, &in->p.dst,
+					  in->p.flags & ST_PKT_F_PORTS, in->p.dport);
+	in->c2s = src_is_client;
+	/* swapped: the packet's source is addr[1]. */
+	in->client = (uint8_t)(src_is_client == swapped);
+	return 1;
+}
+
 void dp_classify(struct dp_worker *w, struct rte_mbuf **pkts, struct dp_pktinfo *info,
 		 uint16_t n, enum dp_dir dir)
 {
 	for (uint16_t i = 0; i < DP_PREFETCH_AHEAD && i < n; i++)
 		rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void *));
 	for (uint16_t i = 0; i < n; i++) {
+		if (i + DP_PREFETCH_AHEAD < n)
+			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + DP_PREFETCH_AHEAD], void *));
+		info[i].copied = 0;
+		info[i].group = -1;
+		dp_classify_one(w, pkts[i], &info[i], dir);
+	}
+}
+
+void dp_classify_lazy(struct dp_worker *w, struct rte_mbuf **pkts, struct dp_pktinfo *info,
+		      uint16_t n)
+{
+	for (uint16_t i = 0; i < DP_PREFETCH_AHEAD && i < n; i++)
+		rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void *));
+	for (uint16_t i = 0; i < n; i++) {
 		struct dp_pktinfo *in = &info[i];
-		bool swapped, src_is_client;
+		bool swapped;
 
 		if (i + DP_PREFETCH_AHEAD < n)
 			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + DP_PREFETCH_AHEAD], void *));
-		in->ok = 0;
 		in->copied = 0;
 		in->group = -1;
-		if (unlikely(st_pkt_parse(rte_pktmbuf_mtod(pkts[i], uint8_t *),
-					  rte_pktmbuf_data_len(pkts[i]), &in->p) < 0)) {
-			w->cnt.malformed[in->p.err]++;
+		if (likely(st_flow_hash_frame(rte_pktmbuf_mtod(pkts[i], const uint8_t *),
+					      rte_pktmbuf_data_len(pkts[i]), &in->hash,
+					      &swapped) == 0)) {
+			in->ok = 1;
+			in->parsed = 0;
+			in->c2s = 1;
+			in->client = swapped;
 			continue;
 		}
-		if (unlikely(in->p.l3 == ST_L3_NONE)) {
-			w->cnt.not_ip++;
-			continue;
-		}
-		/* An ICMP error belongs to the flow it quotes. */
-		if (unlikely(in->p.flags & ST_PKT_F_ICMP_ERR)) {
-			if (st_flow_key_from_icmp_inner(&in->p, &in->key, &swapped) < 0)
-				continue;
-			/* The quoted packet went towards the sender of the error:
-			 * the error travels like a response. */
-			swapped = !swapped;
-		} else {
-			st_flow_key_from_pkt(&in->p, &in->key, &swapped);
-		}
-		in->hash = st_flow_hash(&in->key);
-		in->ok = 1;
-		if (dir == DP_DIR_C2S)
-			src_is_client = true;
-		else if (dir == DP_DIR_S2C)
-			src_is_client = false;
-		else
-			src_is_client = is_server(w->app, in->p.l3, &in->p.dst,
-						  in->p.flags & ST_PKT_F_PORTS, in->p.dport);
-		in->c2s = src_is_client;
-		/* swapped: the packet's source is addr[1]. */
-		in->client = (uint8_t)(src_is_client == swapped);
+		dp_classify_one(w, pkts[i], in, DP_DIR_C2S);
 	}
 }
 

@@ -106,13 +106,15 @@ static uint16_t dispatch(struct dp_worker *w, int port_idx, struct rte_mbuf **pk
 	uint16_t kept = 0;
 
 	for (uint16_t i = 0; i < n; i++) {
+		const uint8_t *b = rte_pktmbuf_mtod(pkts[i], const uint8_t *);
+		uint32_t len = rte_pktmbuf_data_len(pkts[i]), h, wi = 0;
 		struct st_flow_key key;
 		struct st_pkt p;
-		uint32_t wi = 0;
+		bool sw;
 
-		if (st_pkt_parse(rte_pktmbuf_mtod(pkts[i], uint8_t *),
-				 rte_pktmbuf_data_len(pkts[i]), &p) == 0 &&
-		    st_flow_key_from_pkt(&p, &key, NULL) == 0)
+		if (st_flow_hash_frame(b, len, &h, &sw) == 0)
+			wi = dp_flow_worker(h, nw);
+		else if (st_pkt_parse(b, len, &p) == 0 && st_flow_key_from_pkt(&p, &key, NULL) == 0)
 			wi = dp_flow_worker(st_flow_hash(&key), nw);
 		if (wi == 0)
 			pkts[kept++] = pkts[i];
@@ -202,7 +204,10 @@ int worker_main_loop(void *arg)
 			 * (af_packet: a system call per packet) must not move them. */
 			now = rte_rdtsc();
 			count_rx(w, client, pkts, n);
-			if (classify)
+			/* Without timing only the copies need the full view. */
+			if (classify && !timing && !tap)
+				dp_classify_lazy(w, pkts, info, n);
+			else if (classify)
 				dp_classify(w, pkts, info, n, tap ? DP_DIR_TAP : DP_DIR_C2S);
 			/* Copies are made before the originals are handed to
 			 * a TX queue, which may free them at once. */

@@ -1,7 +1,8 @@
 /* Fuzzes the packet parser from Ethernet and from L3, then reads every
  * byte range the view reports (so ASan flags a wrong offset, not just a
  * wrong read inside the parser), checks the view's invariants, builds flow
- * keys both ways round and checks CRC32-C hardware against software. */
+ * keys both ways round, checks the shortcut flow hash against the full
+ * parse and CRC32-C hardware against software. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -108,6 +109,26 @@ static void check_view(const uint8_t *d, size_t size, const struct st_pkt *p,
 	}
 }
 
+/* The shortcut hash takes exactly the frames the full parse reads up to
+ * IPv4 TCP/UDP ports, and gives them the same hash and direction. */
+static void check_fast(const uint8_t *d, uint32_t len, const struct st_pkt *p)
+{
+	bool want = p->l3 == ST_L3_IPV4 && (p->flags & ST_PKT_F_PORTS) &&
+		    !(p->flags & ST_PKT_F_FRAG) &&
+		    (p->proto == ST_IPPROTO_TCP || p->proto == ST_IPPROTO_UDP);
+	uint32_t h = 0;
+	bool sw = false, sk;
+	struct st_flow_key k;
+	int frc = st_flow_hash_frame(d, len, &h, &sw);
+
+	CHECK((frc == 0) == want);
+	if (!want)
+		return;
+	CHECK(st_flow_key_from_pkt(p, &k, &sk) == 0);
+	CHECK(h == st_flow_hash(&k));
+	CHECK(sw == sk);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct st_pkt p;
@@ -115,6 +136,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	rc = st_pkt_parse(data, (uint32_t)(size > UINT32_MAX ? UINT32_MAX : size), &p);
 	check_view(data, size, &p, rc);
+	check_fast(data, (uint32_t)(size > UINT32_MAX ? UINT32_MAX : size), &p);
 	rc = st_pkt_parse_l3(data, (uint32_t)(size > UINT32_MAX ? UINT32_MAX : size), &p);
 	check_view(data, size, &p, rc);
 	CHECK(st_crc32c(0, data, size) == st_crc32c_sw(0, data, size));

@@ -619,6 +619,64 @@ static void t_hash_spread(void)
 	CU_ASSERT(fabs((double)in / n - 0.1) < 0.005);
 }
 
+/* The shortcut hash equals parse + key + hash on what it takes (TCP with
+ * options, UDP, IP options, one and two VLAN tags, either direction) and
+ * leaves the rest to the full parse (IPv6, fragments, ICMP, truncation). */
+static uint32_t full_hash(const struct pb *b, bool *sw)
+{
+	struct st_pkt p;
+	struct st_flow_key k;
+
+	st_pkt_parse(b->b, b->len, &p);
+	st_flow_key_from_pkt(&p, &k, sw);
+	return st_flow_hash(&k);
+}
+
+static void t_hash_frame(void)
+{
+	static const uint8_t ipopt[4] = { 1, 1, 1, 0 };
+	struct pb b;
+	uint32_t h;
+	bool sw, fsw;
+
+	for (int v = 0; v < 4; v++) {
+		for (int dir = 0; dir < 2; dir++) {
+			pb_init(&b);
+			pb_eth(&b);
+			if (v >= 2)
+				pb_vlan(&b, ST_ETH_P_8021AD, 7);
+			if (v >= 1)
+				pb_vlan(&b, ST_ETH_P_8021Q, 0x2123);
+			pb_type(&b, ST_ETH_P_IPV4);
+			pb_ipv4(&b, dir ? SERVER4 : CLIENT4, dir ? CLIENT4 : SERVER4,
+				v == 3 ? ST_IPPROTO_UDP : ST_IPPROTO_TCP, v == 2 ? ipopt : NULL,
+				v == 2 ? sizeof(ipopt) : 0);
+			if (v == 3)
+				pb_udp(&b, dir ? 53 : 5353, dir ? 5353 : 53);
+			else
+				pb_tcp(&b, dir ? 80 : 40000, dir ? 40000 : 80, 1, 2, ST_TCP_ACK,
+				       (const uint8_t[]){ 2, 4, 5, 0xb4 }, 4);
+			pb_fill(&b, 9, 'x');
+			pb_finish(&b, 1);
+			CU_ASSERT_EQUAL_FATAL(st_flow_hash_frame(b.b, b.len, &h, &fsw), 0);
+			CU_ASSERT_EQUAL(h, full_hash(&b, &sw));
+			CU_ASSERT_EQUAL(fsw, sw);
+			/* cut inside the ports: the full parse's business */
+			CU_ASSERT_EQUAL(st_flow_hash_frame(b.b, b.len - 9 - (v == 3 ? 8 : 24) + 2,
+							   &h, &fsw), -1);
+		}
+	}
+	build_udp6(&b, client6, 3, server6, 4, 0);
+	CU_ASSERT_EQUAL(st_flow_hash_frame(b.b, b.len, &h, &fsw), -1);
+	build_tcp4(&b, CLIENT4, 1, SERVER4, 2, 11);
+	b.b[14 + 6] = 0x20;	/* MF: a fragment */
+	CU_ASSERT_EQUAL(st_flow_hash_frame(b.b, b.len, &h, &fsw), -1);
+	b.b[14 + 6] = 0;
+	b.b[14 + 9] = ST_IPPROTO_ICMP;
+	CU_ASSERT_EQUAL(st_flow_hash_frame(b.b, b.len, &h, &fsw), -1);
+	CU_ASSERT_EQUAL(st_flow_hash_frame(b.b, 13, &h, &fsw), -1);
+}
+
 static void t_key_fmt(void)
 {
 	struct st_ip_addr a = { .v4 = htonl(CLIENT4) }, b = { .v4 = htonl(SERVER4) };
@@ -660,6 +718,7 @@ int st_register_suites(void)
 		{ "hash_pinned", t_hash_pinned },
 		{ "bucket", t_bucket },
 		{ "hash_spread", t_hash_spread },
+		{ "hash_frame", t_hash_frame },
 		{ "fmt", t_key_fmt },
 		{ NULL, NULL },
 	};
