@@ -76,17 +76,29 @@ int st_flow_key_from_icmp_inner(const struct st_pkt *p, struct st_flow_key *k,
  * instructions with SSE4.2 (~5 ns), ~25 ns with the table. */
 uint32_t st_flow_hash(const struct st_flow_key *k);
 
-/* The flow hash of an Ethernet frame read straight from its bytes, for the
+/* What st_flow_frame reads from a frame besides its key. */
+struct st_flow_lite {
+	uint32_t hash;		/* st_flow_hash of the key */
+	uint16_t sport, dport;	/* host order */
+	uint16_t payload_len;	/* as st_pkt_parse counts it */
+	uint8_t proto;		/* ST_IPPROTO_TCP or ST_IPPROTO_UDP */
+	uint8_t tcp_flags;	/* TCP: the flags byte; UDP: 0 */
+	bool swapped;		/* as st_flow_key_set's *swapped */
+};
+
+/* The flow of an Ethernet frame read straight from its bytes, for the
  * common case only: IPv4 (options allowed) carrying TCP or UDP, not a
- * fragment, under at most ST_PKT_MAX_VLANS tags, the IP header and the L4
- * ports within both len and the IP total length. Then returns 0 with *hash
- * and *swapped as st_pkt_parse, st_flow_key_from_pkt and st_flow_hash give
- * them; -1 for anything else, where the caller parses in full. It reads
- * only what the hash needs and checks nothing past the ports (TCP options,
- * UDP length), so a frame st_pkt_parse rejects may still get a hash: it
- * picks a flow, it does not vouch for the packet. Several times cheaper
- * than the full parse: for deciding which packets to look at closely. */
-int st_flow_hash_frame(const uint8_t *buf, uint32_t len, uint32_t *hash, bool *swapped);
+ * fragment, under at most ST_PKT_MAX_VLANS tags, every header length and
+ * the UDP length consistent with the frame and the IP total length. Then
+ * returns 0 with *key (when key is not NULL) and *lite as st_pkt_parse,
+ * st_flow_key_from_pkt and st_flow_hash give them; -1 for anything else,
+ * where the caller parses in full. TCP options are not read, so a segment
+ * whose options st_pkt_parse refuses still gets its flow here: it picks
+ * and times a flow, it does not vouch for the packet. Several times
+ * cheaper than the full parse: for deciding which packets to look at
+ * closely. */
+int st_flow_frame(const uint8_t *buf, uint32_t len, struct st_flow_key *key,
+		  struct st_flow_lite *lite);
 
 static inline bool st_flow_key_eq(const struct st_flow_key *a,
 				  const struct st_flow_key *b)

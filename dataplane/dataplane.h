@@ -22,7 +22,9 @@
 #define DP_PREFETCH_AHEAD 3
 #define DP_DISPATCH_RING 1024
 /* Flow slots the expiry scan visits per loop iteration. */
-#define DP_SCAN_BUDGET 8
+/* Expiry sweeps look at this many slots at a time, paced so that a whole
+ * table is swept once per period (worker_loop.c). */
+#define DP_SCAN_CHUNK 64
 
 enum dp_port_role {
 	DP_ROLE_CLIENT = 1u << 0,

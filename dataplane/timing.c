@@ -85,28 +85,38 @@ void dp_classify(struct dp_worker *w, struct rte_mbuf **pkts, struct dp_pktinfo 
 }
 
 void dp_classify_lazy(struct dp_worker *w, struct rte_mbuf **pkts, struct dp_pktinfo *info,
-		      uint16_t n)
+		      uint16_t n, enum dp_dir dir)
 {
+	const bool c2s = dir == DP_DIR_C2S;
+
 	for (uint16_t i = 0; i < DP_PREFETCH_AHEAD && i < n; i++)
 		rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void *));
 	for (uint16_t i = 0; i < n; i++) {
 		struct dp_pktinfo *in = &info[i];
-		bool swapped;
+		struct st_flow_lite f;
 
 		if (i + DP_PREFETCH_AHEAD < n)
 			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + DP_PREFETCH_AHEAD], void *));
 		in->copied = 0;
 		in->group = -1;
-		if (likely(st_flow_hash_frame(rte_pktmbuf_mtod(pkts[i], const uint8_t *),
-					      rte_pktmbuf_data_len(pkts[i]), &in->hash,
-					      &swapped) == 0)) {
+		if (likely(st_flow_frame(rte_pktmbuf_mtod(pkts[i], const uint8_t *),
+					 rte_pktmbuf_data_len(pkts[i]), &in->key, &f) == 0)) {
+			in->hash = f.hash;
 			in->ok = 1;
 			in->parsed = 0;
-			in->c2s = 1;
-			in->client = swapped;
+			in->c2s = c2s;
+			/* swapped: the packet's source is addr[1] */
+			in->client = (uint8_t)(c2s == f.swapped);
+			in->p.l3 = ST_L3_IPV4;
+			in->p.proto = f.proto;
+			in->p.flags = ST_PKT_F_L4 | ST_PKT_F_PORTS;
+			in->p.sport = f.sport;
+			in->p.dport = f.dport;
+			in->p.tcp.flags = f.tcp_flags;
+			in->p.payload_len = f.payload_len;
 			continue;
 		}
-		dp_classify_one(w, pkts[i], in, DP_DIR_C2S);
+		dp_classify_one(w, pkts[i], in, dir);
 	}
 }
 

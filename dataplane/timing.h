@@ -33,8 +33,10 @@ struct dp_pktinfo {
 	struct st_flow_key key;
 	uint32_t hash;
 	uint8_t ok;		/* IP, hash known (and, if parsed, key built) */
-	uint8_t parsed;		/* p and key are filled (dp_classify_lazy may
-				   leave them for dp_classify_one) */
+	uint8_t parsed;		/* p is the full view; 0 (dp_classify_lazy):
+				   key, hash and of p only l3, proto, flags
+				   (L4, PORTS), sport, dport, tcp.flags and
+				   payload_len, what timing reads */
 	uint8_t c2s;		/* client -> server */
 	uint8_t client;		/* key.addr index of the client */
 	uint16_t copied;	/* bit g: a copy went to group g */
@@ -67,13 +69,14 @@ void dp_classify(struct dp_worker *w, struct rte_mbuf **pkts, struct dp_pktinfo 
 int dp_classify_one(struct dp_worker *w, struct rte_mbuf *m, struct dp_pktinfo *in,
 		    enum dp_dir dir);
 
-/* Client->server burst whose packets matter only if a group copies them
- * (no timing): IPv4 TCP/UDP gets its hash from st_flow_hash_frame and
- * parsed = 0, so a tee of a small share does not parse what it does not
- * copy; whoever copies calls dp_classify_one first. The rest is parsed
- * in full. Malformed frames are then counted only when parsed. */
+/* dp_classify for a burst between client and production (dir C2S or
+ * S2C): IPv4 TCP/UDP gets its key, hash and what timing reads from
+ * st_flow_frame and parsed = 0, so a tee of a small share does not parse
+ * what it does not copy; whoever copies calls dp_classify_one first. The
+ * rest is parsed in full. Malformed frames are then counted when parsed,
+ * and a TCP segment with malformed options is timed like any other. */
 void dp_classify_lazy(struct dp_worker *w, struct rte_mbuf **pkts, struct dp_pktinfo *info,
-		      uint16_t n);
+		      uint16_t n, enum dp_dir dir);
 
 /* Client->server packets of a burst, sent (or about to be) towards
  * production (if to_prod) and to the groups marked in info->copied: opens

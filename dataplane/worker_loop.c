@@ -107,13 +107,13 @@ static uint16_t dispatch(struct dp_worker *w, int port_idx, struct rte_mbuf **pk
 
 	for (uint16_t i = 0; i < n; i++) {
 		const uint8_t *b = rte_pktmbuf_mtod(pkts[i], const uint8_t *);
-		uint32_t len = rte_pktmbuf_data_len(pkts[i]), h, wi = 0;
+		uint32_t len = rte_pktmbuf_data_len(pkts[i]), wi = 0;
+		struct st_flow_lite f;
 		struct st_flow_key key;
 		struct st_pkt p;
-		bool sw;
 
-		if (st_flow_hash_frame(b, len, &h, &sw) == 0)
-			wi = dp_flow_worker(h, nw);
+		if (st_flow_frame(b, len, NULL, &f) == 0)
+			wi = dp_flow_worker(f.hash, nw);
 		else if (st_pkt_parse(b, len, &p) == 0 && st_flow_key_from_pkt(&p, &key, NULL) == 0)
 			wi = dp_flow_worker(st_flow_hash(&key), nw);
 		if (wi == 0)
@@ -166,6 +166,15 @@ static void send_ctrl(struct dp_worker *w)
 	}
 }
 
+/* Cycles between two sweep chunks so that a table of `slots` is swept
+ * once per period_ns. */
+static uint64_t sweep_step(const struct dp_app *app, uint32_t slots, uint64_t period_ns)
+{
+	double cyc = (double)period_ns * (double)app->tsc_hz / 1e9;
+
+	return slots ? (uint64_t)(cyc * DP_SCAN_CHUNK / slots) : 0;
+}
+
 int worker_main_loop(void *arg)
 {
 	struct dp_worker *w = arg;
@@ -192,6 +201,17 @@ int worker_main_loop(void *arg)
 	};
 	uint32_t empty = 0;
 
+	/* Expiry sweeps, paced rather than a few slots every loop (which
+	 * cost a cache miss per slot, per burst): the flow table once per
+	 * response_timeout / 10 (at most 100 ms), so timeouts are counted at
+	 * most a tenth late; the TCP sessions once per 50 ms, a quarter of
+	 * their 200 ms retransmission timeout, and only while there are any. */
+	const uint64_t flow_step = sweep_step(app, w->flows.mask + 1,
+					      RTE_MIN(app->cfg.response_timeout_ns / 10,
+						      (uint64_t)100000000));
+	const uint64_t tcp_step = app->tcp ? sweep_step(app, w->tcp.mask + 1, 50000000) : 0;
+	uint64_t flow_next = 0, tcp_next = 0;
+
 	while (!dp_force_quit) {
 		uint64_t now = rte_rdtsc();
 		uint16_t n, got = 0;
@@ -204,11 +224,12 @@ int worker_main_loop(void *arg)
 			 * (af_packet: a system call per packet) must not move them. */
 			now = rte_rdtsc();
 			count_rx(w, client, pkts, n);
-			/* Without timing only the copies need the full view. */
-			if (classify && !timing && !tap)
-				dp_classify_lazy(w, pkts, info, n);
+			/* Only copies need the full view (tap: which side is
+			 * the server needs the full parse). */
+			if (classify && !tap)
+				dp_classify_lazy(w, pkts, info, n, DP_DIR_C2S);
 			else if (classify)
-				dp_classify(w, pkts, info, n, tap ? DP_DIR_TAP : DP_DIR_C2S);
+				dp_classify(w, pkts, info, n, DP_DIR_TAP);
 			/* Copies are made before the originals are handed to
 			 * a TX queue, which may free them at once. */
 			if (app->n_groups > 0)
@@ -235,7 +256,7 @@ int worker_main_loop(void *arg)
 				now = rte_rdtsc();
 				count_rx(w, prod, pkts, n);
 				if (timing) {
-					dp_classify(w, pkts, info, n, DP_DIR_S2C);
+					dp_classify_lazy(w, pkts, info, n, DP_DIR_S2C);
 					dp_timing_s2c(w, pkts, info, n, DP_TARGET_PROD, 0, now);
 				}
 				tx_or_drop(w, client, client_id, pkts, n);
@@ -270,10 +291,14 @@ int worker_main_loop(void *arg)
 				shadow_input(w, pi, pkts, info, n, now);
 			}
 		}
-		if (timing)
-			dp_timing_scan(w, now, DP_SCAN_BUDGET);
-		if (app->tcp)
-			dp_tcp_scan(w, now, DP_SCAN_BUDGET);
+		if (timing && now >= flow_next) {
+			dp_timing_scan(w, now, DP_SCAN_CHUNK);
+			flow_next = now + flow_step;
+		}
+		if (app->tcp && w->tcp.n > 0 && now >= tcp_next) {
+			dp_tcp_scan(w, now, DP_SCAN_CHUNK);
+			tcp_next = now + tcp_step;
+		}
 		if (unlikely(idle_ts.tv_nsec != 0)) {
 			/* Shared cores: give the CPU back when there is nothing
 			 * to do (as l3fwd-power does). */

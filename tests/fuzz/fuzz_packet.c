@@ -109,24 +109,32 @@ static void check_view(const uint8_t *d, size_t size, const struct st_pkt *p,
 	}
 }
 
-/* The shortcut hash takes exactly the frames the full parse reads up to
- * IPv4 TCP/UDP ports, and gives them the same hash and direction. */
-static void check_fast(const uint8_t *d, uint32_t len, const struct st_pkt *p)
+/* The shortcut takes exactly the IPv4 TCP/UDP frames the full parse
+ * accepts, or refuses only for their TCP options, and reads the same key,
+ * hash, direction, ports, flags and payload length. */
+static void check_fast(const uint8_t *d, uint32_t len, const struct st_pkt *p, int rc)
 {
 	bool want = p->l3 == ST_L3_IPV4 && (p->flags & ST_PKT_F_PORTS) &&
 		    !(p->flags & ST_PKT_F_FRAG) &&
-		    (p->proto == ST_IPPROTO_TCP || p->proto == ST_IPPROTO_UDP);
-	uint32_t h = 0;
-	bool sw = false, sk;
-	struct st_flow_key k;
-	int frc = st_flow_hash_frame(d, len, &h, &sw);
+		    (p->proto == ST_IPPROTO_TCP || p->proto == ST_IPPROTO_UDP) &&
+		    (rc == 0 || p->err == ST_PKT_ERR_BAD_TCP_OPTION);
+	struct st_flow_lite f;
+	struct st_flow_key k, fk;
+	bool sk;
+	int frc = st_flow_frame(d, len, &fk, &f);
 
 	CHECK((frc == 0) == want);
 	if (!want)
 		return;
 	CHECK(st_flow_key_from_pkt(p, &k, &sk) == 0);
-	CHECK(h == st_flow_hash(&k));
-	CHECK(sw == sk);
+	CHECK(st_flow_key_eq(&k, &fk));
+	CHECK(f.hash == st_flow_hash(&k));
+	CHECK(f.swapped == sk && f.proto == p->proto);
+	CHECK(f.sport == p->sport && f.dport == p->dport);
+	if (rc == 0) {
+		CHECK(f.payload_len == p->payload_len);
+		CHECK(f.tcp_flags == (p->proto == ST_IPPROTO_TCP ? p->tcp.flags : 0));
+	}
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -136,7 +144,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	rc = st_pkt_parse(data, (uint32_t)(size > UINT32_MAX ? UINT32_MAX : size), &p);
 	check_view(data, size, &p, rc);
-	check_fast(data, (uint32_t)(size > UINT32_MAX ? UINT32_MAX : size), &p);
+	check_fast(data, (uint32_t)(size > UINT32_MAX ? UINT32_MAX : size), &p, rc);
 	rc = st_pkt_parse_l3(data, (uint32_t)(size > UINT32_MAX ? UINT32_MAX : size), &p);
 	check_view(data, size, &p, rc);
 	CHECK(st_crc32c(0, data, size) == st_crc32c_sw(0, data, size));

@@ -619,23 +619,35 @@ static void t_hash_spread(void)
 	CU_ASSERT(fabs((double)in / n - 0.1) < 0.005);
 }
 
-/* The shortcut hash equals parse + key + hash on what it takes (TCP with
+/* The shortcut equals parse + key + hash on what it takes (TCP with
  * options, UDP, IP options, one and two VLAN tags, either direction) and
- * leaves the rest to the full parse (IPv6, fragments, ICMP, truncation). */
-static uint32_t full_hash(const struct pb *b, bool *sw)
+ * leaves the rest to the full parse (IPv6, fragments, ICMP, truncation,
+ * bad lengths). */
+static uint32_t full_hash(const struct pb *b, bool *sw, struct st_pkt *p)
 {
-	struct st_pkt p;
 	struct st_flow_key k;
 
-	st_pkt_parse(b->b, b->len, &p);
-	st_flow_key_from_pkt(&p, &k, sw);
+	st_pkt_parse(b->b, b->len, p);
+	st_flow_key_from_pkt(p, &k, sw);
 	return st_flow_hash(&k);
+}
+
+static int frame(const struct pb *b, uint32_t len, uint32_t *h, bool *sw)
+{
+	struct st_flow_lite f;
+	int rc = st_flow_frame(b->b, len, NULL, &f);
+
+	*h = f.hash;
+	*sw = f.swapped;
+	return rc;
 }
 
 static void t_hash_frame(void)
 {
 	static const uint8_t ipopt[4] = { 1, 1, 1, 0 };
 	struct pb b;
+	struct st_pkt p;
+	struct st_flow_lite f;
 	uint32_t h;
 	bool sw, fsw;
 
@@ -658,23 +670,29 @@ static void t_hash_frame(void)
 				       (const uint8_t[]){ 2, 4, 5, 0xb4 }, 4);
 			pb_fill(&b, 9, 'x');
 			pb_finish(&b, 1);
-			CU_ASSERT_EQUAL_FATAL(st_flow_hash_frame(b.b, b.len, &h, &fsw), 0);
-			CU_ASSERT_EQUAL(h, full_hash(&b, &sw));
-			CU_ASSERT_EQUAL(fsw, sw);
+			CU_ASSERT_EQUAL_FATAL(st_flow_frame(b.b, b.len, NULL, &f), 0);
+			CU_ASSERT_EQUAL(f.hash, full_hash(&b, &sw, &p));
+			CU_ASSERT_EQUAL(f.swapped, sw);
+			CU_ASSERT_EQUAL(f.payload_len, 9);
+			CU_ASSERT_EQUAL(f.payload_len, p.payload_len);
+			CU_ASSERT_EQUAL(f.sport, p.sport);
+			CU_ASSERT_EQUAL(f.tcp_flags, v == 3 ? 0 : ST_TCP_ACK);
 			/* cut inside the ports: the full parse's business */
-			CU_ASSERT_EQUAL(st_flow_hash_frame(b.b, b.len - 9 - (v == 3 ? 8 : 24) + 2,
-							   &h, &fsw), -1);
+			CU_ASSERT_EQUAL(frame(&b, b.len - 9 - (v == 3 ? 8 : 24) + 2, &h, &fsw), -1);
 		}
 	}
 	build_udp6(&b, client6, 3, server6, 4, 0);
-	CU_ASSERT_EQUAL(st_flow_hash_frame(b.b, b.len, &h, &fsw), -1);
+	CU_ASSERT_EQUAL(frame(&b, b.len, &h, &fsw), -1);
 	build_tcp4(&b, CLIENT4, 1, SERVER4, 2, 11);
 	b.b[14 + 6] = 0x20;	/* MF: a fragment */
-	CU_ASSERT_EQUAL(st_flow_hash_frame(b.b, b.len, &h, &fsw), -1);
+	CU_ASSERT_EQUAL(frame(&b, b.len, &h, &fsw), -1);
 	b.b[14 + 6] = 0;
+	b.b[14 + 20 + 12] = 0x40;	/* data offset 4 */
+	CU_ASSERT_EQUAL(frame(&b, b.len, &h, &fsw), -1);
+	b.b[14 + 20 + 12] = 0x80;
 	b.b[14 + 9] = ST_IPPROTO_ICMP;
-	CU_ASSERT_EQUAL(st_flow_hash_frame(b.b, b.len, &h, &fsw), -1);
-	CU_ASSERT_EQUAL(st_flow_hash_frame(b.b, 13, &h, &fsw), -1);
+	CU_ASSERT_EQUAL(frame(&b, b.len, &h, &fsw), -1);
+	CU_ASSERT_EQUAL(frame(&b, 13, &h, &fsw), -1);
 }
 
 static void t_key_fmt(void)
