@@ -637,8 +637,10 @@ static int frame(const struct pb *b, uint32_t len, uint32_t *h, bool *sw)
 	struct st_flow_lite f;
 	int rc = st_flow_frame(b->b, len, NULL, &f);
 
-	*h = f.hash;
-	*sw = f.swapped;
+	if (rc == 0) {	/* on -1 nothing is written */
+		*h = f.hash;
+		*sw = f.swapped;
+	}
 	return rc;
 }
 
