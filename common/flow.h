@@ -91,8 +91,8 @@ struct st_flow_lite {
  * fragment, under at most ST_PKT_MAX_VLANS tags, every header length and
  * the UDP length consistent with the frame and the IP total length. Then
  * returns 0 with *key (when key is not NULL) and *lite as st_pkt_parse,
- * st_flow_key_from_pkt and st_flow_hash give them; -1 for anything else,
- * where the caller parses in full. TCP options are not read, so a segment
+ * st_flow_key_from_pkt and st_flow_hash give them; -1 for anything else
+ * (*lite then holds nothing usable), where the caller parses in full. TCP options are not read, so a segment
  * whose options st_pkt_parse refuses still gets its flow here: it picks
  * and times a flow, it does not vouch for the packet. Several times
  * cheaper than the full parse: for deciding which packets to look at
