@@ -7,6 +7,7 @@
 #include <rte_ether.h>
 #include <rte_ethdev.h>
 #include <rte_mbuf.h>
+#include <rte_memcpy.h>
 #include <rte_prefetch.h>
 
 #include "csum.h"
@@ -207,6 +208,17 @@ static inline struct rte_mbuf *make_copy(struct dp_worker *w, const struct dp_gr
 	}
 	if (mode == COPY_FULL) {
 		c = rte_pktmbuf_copy(m, w->app->tcpq_pool, 0, UINT32_MAX);
+	} else if (m->pkt_len <= COPY_WHOLE_MAX && m->nb_segs == 1) {
+		/* Small and in one piece, the common case: one alloc and one
+		 * copy, none of rte_pktmbuf_copy's walking of segments. */
+		c = rte_pktmbuf_alloc(mp);
+		if (likely(c != NULL)) {
+			rte_memcpy(rte_pktmbuf_mtod(c, void *), rte_pktmbuf_mtod(m, const void *),
+				   m->data_len);
+			c->data_len = m->data_len;
+			c->pkt_len = m->pkt_len;
+			c->port = m->port;
+		}
 	} else if (m->pkt_len <= COPY_WHOLE_MAX || p->payload_off >= rte_pktmbuf_data_len(m)) {
 		c = rte_pktmbuf_copy(m, mp, 0, UINT32_MAX);
 	} else {
@@ -330,7 +342,7 @@ void dp_mirror_burst(struct dp_worker *w, struct rte_mbuf **pkts,
 			/* Hashed only (dp_classify_lazy): a copy needs the
 			 * full view; a frame that fails it is counted there
 			 * and goes nowhere. */
-			if (!in->parsed && !dp_classify_one(w, m, in, DP_DIR_C2S))
+			if (!in->parsed && !dp_classify_finish(w, m, in))
 				break;
 			if (unlikely(!enabled[gi])) {
 				gc->drops[DP_DROP_DISABLED]++;

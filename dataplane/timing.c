@@ -70,6 +70,17 @@ int dp_classify_one(struct dp_worker *w, struct rte_mbuf *m, struct dp_pktinfo *
 	return 1;
 }
 
+int dp_classify_finish(struct dp_worker *w, struct rte_mbuf *m, struct dp_pktinfo *in)
+{
+	in->parsed = 1;
+	if (unlikely(st_pkt_parse(rte_pktmbuf_mtod(m, uint8_t *), rte_pktmbuf_data_len(m),
+				  &in->p) < 0)) {
+		w->cnt.malformed[in->p.err]++;
+		in->ok = 0;
+	}
+	return in->ok;
+}
+
 void dp_classify(struct dp_worker *w, struct rte_mbuf **pkts, struct dp_pktinfo *info,
 		 uint16_t n, enum dp_dir dir)
 {

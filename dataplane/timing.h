@@ -65,6 +65,11 @@ struct dp_worker;
 void dp_classify(struct dp_worker *w, struct rte_mbuf **pkts, struct dp_pktinfo *info,
 		 uint16_t n, enum dp_dir dir);
 
+/* The full view of a packet dp_classify_lazy only hashed (parsed = 0):
+ * parses it, keeping its key, hash and direction. A frame the parser
+ * refuses is counted as malformed and gets ok = 0. Returns in->ok. */
+int dp_classify_finish(struct dp_worker *w, struct rte_mbuf *m, struct dp_pktinfo *in);
+
 /* dp_classify of one packet. Returns in->ok. */
 int dp_classify_one(struct dp_worker *w, struct rte_mbuf *m, struct dp_pktinfo *in,
 		    enum dp_dir dir);
