@@ -26,20 +26,9 @@ void dp_flowtab_fini(struct dp_flowtab *t)
 	t->e = NULL;
 }
 
-struct dp_flow *dp_flowtab_insert(struct dp_flowtab *t, const struct st_flow_key *k,
-				  uint32_t hash, bool *added)
+struct dp_flow *dp_flowtab_add_at(struct dp_flowtab *t, uint32_t i,
+				  const struct st_flow_key *k, uint32_t hash)
 {
-	uint32_t i;
-
-	*added = false;
-	for (i = hash & t->mask;; i = (i + 1) & t->mask) {
-		struct dp_flow *f = &t->e[i];
-
-		if (!f->used)
-			break;
-		if (f->hash == hash && st_flow_key_eq(&f->key, k))
-			return f;
-	}
 	if (t->n >= t->max)
 		return NULL;
 	memset(&t->e[i], 0, sizeof(t->e[i]));
@@ -47,7 +36,6 @@ struct dp_flow *dp_flowtab_insert(struct dp_flowtab *t, const struct st_flow_key
 	t->e[i].hash = hash;
 	t->e[i].used = 1;
 	t->n++;
-	*added = true;
 	return &t->e[i];
 }
 

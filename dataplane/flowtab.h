@@ -63,10 +63,31 @@ static inline struct dp_flow *dp_flowtab_lookup(struct dp_flowtab *t,
 	}
 }
 
+/* Adds the flow at free slot i (from a probe that ended there): zeroed,
+ * used. NULL when the table holds max flows already. */
+struct dp_flow *dp_flowtab_add_at(struct dp_flowtab *t, uint32_t i,
+				  const struct st_flow_key *k, uint32_t hash);
+
 /* The flow with this key, added (zeroed, used) if absent; NULL when the
- * table holds max flows already. *added says which. */
-struct dp_flow *dp_flowtab_insert(struct dp_flowtab *t, const struct st_flow_key *k,
-				  uint32_t hash, bool *added);
+ * table holds max flows already. *added says which. In line: it runs for
+ * every timed packet, and a flow seen before is the common case. */
+static inline struct dp_flow *dp_flowtab_insert(struct dp_flowtab *t,
+						const struct st_flow_key *k,
+						uint32_t hash, bool *added)
+{
+	for (uint32_t i = hash & t->mask;; i = (i + 1) & t->mask) {
+		struct dp_flow *f = &t->e[i];
+
+		if (!f->used) {
+			*added = true;
+			return dp_flowtab_add_at(t, i, k, hash);
+		}
+		if (f->hash == hash && st_flow_key_eq(&f->key, k)) {
+			*added = false;
+			return f;
+		}
+	}
+}
 
 /* Removes f (a pointer from lookup/insert); other pointers into the table
  * may move. */
