@@ -36,6 +36,8 @@ struct an_histdec {
 	int32_t dst_top;		/* dst's index of its highest value */
 	z_stream zs;
 	bool zs_ready;
+	const uint8_t *z;		/* the message's zlib bytes */
+	size_t z_len;
 	uint8_t *payload;
 	size_t payload_cap;
 	struct an_bin *bins;
@@ -89,68 +91,120 @@ void an_histdec_destroy(struct an_histdec *d)
 
 /* --- input: zlib or raw ------------------------------------------------- */
 
-struct src {
-	bool compressed;
-	z_stream *zs;
-	const uint8_t *raw;
-	size_t raw_len, raw_pos;
+/* st_hist_decode_v2 reads the inflated bytes in three steps: the 40-byte
+ * header, the payload it declares, then one byte at a time until the zlib
+ * stream ends. Each step's result hangs only on how far the one inflate
+ * process got: pausing and resuming inflate changes neither what it
+ * decodes nor where it finds an error, and with the whole input given at
+ * once, one call runs until it wants an output byte it has no room for,
+ * the input is used up, the stream ends or an error turns up -- with one
+ * exception: a distance reaching before the start of the output is found
+ * only when there is room to copy the match. So this decoder inflates in
+ * one go into a buffer big enough for the header, the payload and one byte
+ * more (zlib's fast path needs room: in 40-byte and 1-byte steps it
+ * decodes symbol by symbol), and then reads off each step's result from
+ * where the process stopped (zstep). The exception matters only when the
+ * process fails with exactly the header out (the reference checks the
+ * header before it reads on); then the header is inflated again the
+ * reference's way to tell. */
+
+/* How a run of the inflate process stands. */
+enum zstate {
+	ZS_MORE,	/* output full: it may go on */
+	ZS_END,		/* Z_STREAM_END */
+	ZS_TRUNC,	/* input used up before the end (Z_BUF_ERROR) */
+	ZS_ERR,		/* corrupt data, a dictionary, any other zlib error */
+	ZS_MEM,		/* Z_MEM_ERROR */
 };
 
-static enum st_hist_derr src_read(struct src *s, uint8_t *out, size_t n)
+struct zrun {
+	size_t n;		/* bytes inflated into d->payload */
+	enum zstate st;
+};
+
+/* The first run inflates at most this much before the header says how
+ * much to expect (a valid snapshot's histogram is a few hundred bytes). */
+#define ZRUN_FIRST	(64u << 10)
+
+/* Makes d->payload hold at least need bytes, keeping what it holds.
+ * Returns 0 or -ENOMEM. */
+static int buf_reserve(struct an_histdec *d, size_t need)
+{
+	size_t cap = d->payload_cap ? d->payload_cap : 4096;
+	uint8_t *p;
+
+	if (need <= d->payload_cap)
+		return 0;
+	while (cap < need)
+		cap *= 2;
+	p = realloc(d->payload, cap);
+	if (p == NULL)
+		return -ENOMEM;
+	d->payload = p;
+	d->payload_cap = cap;
+	return 0;
+}
+
+/* Runs inflate on until r->n reaches want (<= d->payload_cap) or the
+ * process stops, with the loop and return codes of hist_codec.c's
+ * src_read. */
+static void zrun_to(struct an_histdec *d, struct zrun *r, size_t want)
 {
 	int rc;
 
-	if (!s->compressed) {
-		if (s->raw_len - s->raw_pos < n)
-			return ST_HIST_DERR_TRUNCATED;
-		memcpy(out, s->raw + s->raw_pos, n);
-		s->raw_pos += n;
-		return ST_HIST_DERR_OK;
-	}
-	s->zs->next_out = out;
-	s->zs->avail_out = (uInt)n;
-	while (s->zs->avail_out > 0) {
-		rc = inflate(s->zs, Z_NO_FLUSH);
+	while (r->st == ZS_MORE && r->n < want) {
+		d->zs.next_out = d->payload + r->n;
+		d->zs.avail_out = (uInt)(want - r->n);
+		rc = inflate(&d->zs, Z_NO_FLUSH);
+		r->n = want - d->zs.avail_out;
 		if (rc == Z_STREAM_END)
-			return s->zs->avail_out == 0 ? ST_HIST_DERR_OK :
-			       ST_HIST_DERR_PAYLOAD_MISMATCH;
-		if (rc == Z_MEM_ERROR)
-			return ST_HIST_DERR_NOMEM;
-		if (rc == Z_BUF_ERROR)
-			return ST_HIST_DERR_TRUNCATED;
-		if (rc != Z_OK)
-			return ST_HIST_DERR_ZLIB;
+			r->st = ZS_END;
+		else if (rc == Z_MEM_ERROR)
+			r->st = ZS_MEM;
+		else if (rc == Z_BUF_ERROR)
+			r->st = ZS_TRUNC;
+		else if (rc != Z_OK)
+			r->st = ZS_ERR;
 	}
+}
+
+/* What reading the inflated bytes up to offset b (a step of the
+ * reference) returns, given a run driven to at least b + 1 bytes or to
+ * its stop (or, for the header, driven to exactly b): past b, it got
+ * there; exactly at b, it got there unless the process went on into an
+ * error (at the payload's end that error is the reference's next answer
+ * anyway); short of b, why it stopped. */
+static enum st_hist_derr zstep(const struct zrun *r, size_t b)
+{
+	if (r->n > b || r->st == ZS_MORE)
+		return ST_HIST_DERR_OK;
+	if (r->st == ZS_MEM)
+		return ST_HIST_DERR_NOMEM;
+	if (r->st == ZS_ERR)
+		return ST_HIST_DERR_ZLIB;
+	if (r->n == b)
+		return ST_HIST_DERR_OK;
+	return r->st == ZS_END ? ST_HIST_DERR_PAYLOAD_MISMATCH : ST_HIST_DERR_TRUNCATED;
+}
+
+/* Points d->zs, reset, at the zlib bytes z[0..n). One stream serves every
+ * message: a reset costs nothing next to the ~7 KiB allocation and setup
+ * of inflateInit. */
+static enum st_hist_derr zrestart(struct an_histdec *d, const uint8_t *z, size_t n)
+{
+	if (inflateReset(&d->zs) != Z_OK)
+		return ST_HIST_DERR_NOMEM;
+	d->z = z;
+	d->z_len = n;
+	d->zs.next_in = z;
+	d->zs.avail_in = (uInt)n;
 	return ST_HIST_DERR_OK;
 }
 
-static enum st_hist_derr src_finish(struct src *s)
-{
-	uint8_t extra;
-	int rc;
-
-	if (!s->compressed)
-		return s->raw_pos == s->raw_len ? ST_HIST_DERR_OK : ST_HIST_DERR_TRAILING;
-	for (;;) {
-		s->zs->next_out = &extra;
-		s->zs->avail_out = 1;
-		rc = inflate(s->zs, Z_NO_FLUSH);
-		if (rc == Z_STREAM_END)
-			break;
-		if (s->zs->avail_out == 0)
-			return ST_HIST_DERR_PAYLOAD_MISMATCH;
-		if (rc == Z_BUF_ERROR)
-			return ST_HIST_DERR_TRUNCATED;
-		if (rc != Z_OK)
-			return rc == Z_MEM_ERROR ? ST_HIST_DERR_NOMEM : ST_HIST_DERR_ZLIB;
-	}
-	if (s->zs->avail_out == 0)
-		return ST_HIST_DERR_PAYLOAD_MISMATCH;
-	return s->zs->avail_in == 0 ? ST_HIST_DERR_OK : ST_HIST_DERR_TRAILING;
-}
-
+/* Checks the outer header. Compressed: *compressed is set and d->zs is
+ * reset onto the zlib bytes; raw: the V2 encoding is buf itself. */
 static enum st_hist_derr open_outer(struct an_histdec *d, const uint8_t *buf,
-				    size_t len, struct src *s)
+				    size_t len, bool *compressed)
 {
 	uint32_t base;
 	int32_t clen;
@@ -161,9 +215,7 @@ static enum st_hist_derr open_outer(struct an_histdec *d, const uint8_t *buf,
 		return ST_HIST_DERR_TRUNCATED;
 	base = COOKIE_BASE(get_be32(buf));
 	if (base == V2_COOKIE_BASE) {
-		s->compressed = false;
-		s->raw = buf;
-		s->raw_len = len;
+		*compressed = false;
 		return ST_HIST_DERR_OK;
 	}
 	if (base == V1_COOKIE_BASE || base == V1_COMPRESSED_COOKIE_BASE ||
@@ -178,15 +230,8 @@ static enum st_hist_derr open_outer(struct an_histdec *d, const uint8_t *buf,
 		return ST_HIST_DERR_TRUNCATED;
 	if ((size_t)clen < len - OUTER_LEN)
 		return ST_HIST_DERR_TRAILING;
-	/* One stream for every message: a reset costs nothing next to the
-	 * ~7 KiB allocation and setup of inflateInit. */
-	if (inflateReset(&d->zs) != Z_OK)
-		return ST_HIST_DERR_NOMEM;
-	s->compressed = true;
-	s->zs = &d->zs;
-	d->zs.next_in = buf + OUTER_LEN;
-	d->zs.avail_in = (uInt)clen;
-	return ST_HIST_DERR_OK;
+	*compressed = true;
+	return zrestart(d, buf + OUTER_LEN, (size_t)clen);
 }
 
 struct inner {
@@ -308,11 +353,12 @@ static int32_t map_index(const struct an_histdec *d, const struct st_hist *tmpl,
 	return st_hist_index_(d->dst, v);
 }
 
+/* Reads the payload p[0..in->plen) into d->bins, as hist_codec.c's
+ * apply_counts would count them. */
 static enum st_hist_derr walk_counts(struct an_histdec *d, const struct inner *in,
-				     const struct st_hist *tmpl, size_t *n_bins,
-				     int64_t *total, int64_t *clamped)
+				     const uint8_t *p, const struct st_hist *tmpl,
+				     size_t *n_bins, int64_t *total, int64_t *clamped)
 {
-	const uint8_t *p = d->payload;
 	int32_t idx = 0, didx;
 	size_t pos = 0, n = 0;
 	uint64_t u, run;
@@ -320,12 +366,17 @@ static enum st_hist_derr walk_counts(struct an_histdec *d, const struct inner *i
 	int k;
 
 	while (pos < in->plen) {
-		k = varint_get(p + pos, in->plen - pos, &u);
-		if (k == 0)
-			return ST_HIST_DERR_VARINT_TRUNCATED;
-		if (k < 0)
-			return ST_HIST_DERR_VARINT_OVERLONG;
-		pos += (size_t)k;
+		if (p[pos] < 0x80) {
+			/* one byte: most counts and runs of a snapshot */
+			u = p[pos++];
+		} else {
+			k = varint_get(p + pos, in->plen - pos, &u);
+			if (k == 0)
+				return ST_HIST_DERR_VARINT_TRUNCATED;
+			if (k < 0)
+				return ST_HIST_DERR_VARINT_OVERLONG;
+			pos += (size_t)k;
+		}
 		if (u & 1) {
 			run = (u >> 1) + 1;
 			if (run > (uint64_t)(in->counts_len - idx))
@@ -379,53 +430,97 @@ static int derr_errno(enum st_hist_derr e)
 	}
 }
 
+/* The compressed path: inflates into d->payload (the 40-byte header, then
+ * the payload) and gives the reference's result step by step; see zstep.
+ * On success the header is checked and parsed into *in. */
+static enum st_hist_derr inflate_all(struct an_histdec *d, struct inner *in)
+{
+	struct zrun r = { 0, ZS_MORE };
+	enum st_hist_derr e;
+	size_t t;
+
+	if (buf_reserve(d, 4096) != 0)
+		return ST_HIST_DERR_NOMEM;
+	zrun_to(d, &r, d->payload_cap < ZRUN_FIRST ? d->payload_cap : ZRUN_FIRST);
+	if (r.n == INNER_LEN && r.st == ZS_ERR) {
+		/* Did it fail before wanting byte 41 (the reference's first
+		 * step fails) or on copying it (the header counts first)? */
+		struct zrun h = { 0, ZS_MORE };
+
+		e = zrestart(d, d->z, d->z_len);
+		if (e != ST_HIST_DERR_OK)
+			return e;
+		zrun_to(d, &h, INNER_LEN);
+		e = zstep(&h, INNER_LEN);
+		if (e == ST_HIST_DERR_OK)
+			e = check_inner(d->payload, in);
+		return e != ST_HIST_DERR_OK ? e : ST_HIST_DERR_ZLIB;
+	}
+	e = zstep(&r, INNER_LEN);
+	if (e == ST_HIST_DERR_PAYLOAD_MISMATCH)
+		e = ST_HIST_DERR_TRUNCATED;	/* stream ended inside the header */
+	if (e != ST_HIST_DERR_OK)
+		return e;
+	e = check_inner(d->payload, in);
+	if (e != ST_HIST_DERR_OK)
+		return e;
+	t = INNER_LEN + in->plen;
+	if (r.st == ZS_MORE && r.n <= t) {
+		if (buf_reserve(d, t + 1) != 0)
+			return ST_HIST_DERR_NOMEM;
+		zrun_to(d, &r, t + 1);
+	}
+	e = zstep(&r, t);
+	if (e != ST_HIST_DERR_OK)
+		return e;
+	/* The reference's last step reads on one byte at a time. */
+	if (r.n > t)
+		return ST_HIST_DERR_PAYLOAD_MISMATCH;
+	switch (r.st) {
+	case ZS_END:
+		return d->zs.avail_in == 0 ? ST_HIST_DERR_OK : ST_HIST_DERR_TRAILING;
+	case ZS_TRUNC:
+		return ST_HIST_DERR_TRUNCATED;
+	case ZS_MEM:
+		return ST_HIST_DERR_NOMEM;
+	default:
+		return ST_HIST_DERR_ZLIB;
+	}
+}
+
 int an_histdec_decode(struct an_histdec *d, const uint8_t *buf, size_t len,
 		      const struct an_bin **bins, size_t *n_bins,
 		      int64_t *total, int64_t *clamped,
 		      enum st_hist_derr *err)
 {
 	const struct st_hist *tmpl;
-	uint8_t hdr[INNER_LEN];
-	struct src s = { 0 };
+	const uint8_t *payload;
 	struct inner in;
 	enum st_hist_derr e;
+	bool compressed = false;
 
 	*clamped = 0;
-	e = open_outer(d, buf, len, &s);
+	e = open_outer(d, buf, len, &compressed);
 	if (e != ST_HIST_DERR_OK)
 		goto out;
-	e = src_read(&s, hdr, INNER_LEN);
-	if (e == ST_HIST_DERR_PAYLOAD_MISMATCH)
-		e = ST_HIST_DERR_TRUNCATED;
-	if (e != ST_HIST_DERR_OK)
-		goto out;
-	e = check_inner(hdr, &in);
-	if (e != ST_HIST_DERR_OK)
-		goto out;
-	if (in.plen > d->payload_cap) {
-		size_t cap = d->payload_cap ? d->payload_cap : 4096;
-		uint8_t *p;
-
-		while (cap < in.plen)
-			cap *= 2;
-		p = realloc(d->payload, cap);
-		if (p == NULL) {
-			e = ST_HIST_DERR_NOMEM;
-			goto out;
-		}
-		d->payload = p;
-		d->payload_cap = cap;
+	if (compressed) {
+		e = inflate_all(d, &in);
+		payload = d->payload + INNER_LEN;
+	} else {
+		/* Raw: header, payload, nothing after, read in place. */
+		e = len < INNER_LEN ? ST_HIST_DERR_TRUNCATED : check_inner(buf, &in);
+		if (e == ST_HIST_DERR_OK && len - INNER_LEN < in.plen)
+			e = ST_HIST_DERR_TRUNCATED;
+		else if (e == ST_HIST_DERR_OK && len - INNER_LEN > in.plen)
+			e = ST_HIST_DERR_TRAILING;
+		payload = e == ST_HIST_DERR_OK ? buf + INNER_LEN : NULL;
 	}
-	e = src_read(&s, d->payload, in.plen);
-	if (e != ST_HIST_DERR_OK)
-		goto out;
-	e = src_finish(&s);
 	if (e != ST_HIST_DERR_OK)
 		goto out;
 	e = layout_map(d, &in, &tmpl);
 	if (e != ST_HIST_DERR_OK)
 		goto out;
-	e = walk_counts(d, &in, tmpl, n_bins, total, clamped);
+	e = walk_counts(d, &in, payload, tmpl, n_bins, total, clamped);
 out:
 	if (err != NULL)
 		*err = e;

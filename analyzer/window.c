@@ -47,8 +47,11 @@ int an_target_init(struct an_target *t, const char *name, enum st_role role,
 
 void an_target_free(struct an_target *t)
 {
-	for (int i = 0; i < AN_OPEN; i++)
-		free(t->acc[i].slots);
+	for (int i = 0; i < AN_OPEN; i++) {
+		for (uint32_t c = 0; c < t->acc[i].n_chunks; c++)
+			free(t->acc[i].chunks[c]);
+		free(t->acc[i].chunks);
+	}
 	for (uint32_t i = 0; i < t->cap && t->ring; i++)
 		free(t->ring[i].bins);
 	free(t->ring);
@@ -72,49 +75,51 @@ struct an_acc *an_target_acc(struct an_target *t, int64_t w)
 	return free_slot;
 }
 
-static uint32_t slot_of(int32_t idx, uint32_t mask)
+/* Makes sure the chunk of every bucket in bins exists, so the merge that
+ * follows cannot fail half-way. Returns 0, -EINVAL (an index out of
+ * range) or -ENOMEM (then acc only gained zeroed chunks). O(n_bins). */
+static int acc_reserve(struct an_acc *acc, const struct an_bin *bins, size_t n_bins)
 {
-	return ((uint32_t)idx * 2654435761u) & mask;
-}
+	uint32_t last = UINT32_MAX;
 
-/* Doubles the table (or makes the first one). Returns 0 or -ENOMEM. */
-static int acc_grow(struct an_acc *acc)
-{
-	uint32_t cap = acc->cap ? acc->cap * 2 : 512, mask = cap - 1;
-	struct an_bin *t = malloc((size_t)cap * sizeof(*t));
+	for (size_t i = 0; i < n_bins; i++) {
+		uint32_t c;
 
-	if (t == NULL || cap == 0) {
-		free(t);
-		return -ENOMEM;
-	}
-	for (uint32_t i = 0; i < cap; i++)
-		t[i].idx = -1;
-	for (uint32_t i = 0; i < acc->cap; i++) {
-		uint32_t k;
-
-		if (acc->slots[i].idx < 0)
+		if (bins[i].idx < 0 || bins[i].idx >= AN_ACC_IDX_MAX)
+			return -EINVAL;
+		c = (uint32_t)bins[i].idx >> AN_CHUNK_SHIFT;
+		if (c == last)
 			continue;
-		k = slot_of(acc->slots[i].idx, mask);
-		while (t[k].idx >= 0)
-			k = (k + 1) & mask;
-		t[k] = acc->slots[i];
+		last = c;
+		if (c >= acc->n_chunks) {
+			uint32_t n = acc->n_chunks ? acc->n_chunks : 16;
+			int64_t **d;
+
+			while (n <= c)
+				n *= 2;
+			d = realloc(acc->chunks, (size_t)n * sizeof(*d));
+			if (d == NULL)
+				return -ENOMEM;
+			memset(d + acc->n_chunks, 0, (size_t)(n - acc->n_chunks) * sizeof(*d));
+			acc->chunks = d;
+			acc->n_chunks = n;
+		}
+		if (acc->chunks[c] == NULL) {
+			acc->chunks[c] = calloc(AN_CHUNK, sizeof(int64_t));
+			if (acc->chunks[c] == NULL)
+				return -ENOMEM;
+		}
 	}
-	free(acc->slots);
-	acc->slots = t;
-	acc->cap = cap;
 	return 0;
 }
 
 int an_acc_add(struct an_acc *acc, const struct st_kpi *k,
 	       const struct an_bin *bins, size_t n_bins)
 {
-	uint32_t mask;
+	int rc = acc_reserve(acc, bins, n_bins);
 
-	/* Room for all of them at a load of at most a half, before touching
-	 * anything, so a failure merges nothing. */
-	while ((size_t)acc->used + n_bins > acc->cap / 2)
-		if (acc_grow(acc) != 0)
-			return -ENOMEM;
+	if (rc != 0)
+		return rc;
 	if (acc->snapshots == 0) {
 		acc->t0 = k->t0;
 		acc->t1 = k->t1;
@@ -123,19 +128,18 @@ int an_acc_add(struct an_acc *acc, const struct st_kpi *k,
 		acc->instances = 0;
 		acc->offered_rps = 0;
 	}
-	mask = acc->cap - 1;
 	for (size_t i = 0; i < n_bins; i++) {
-		uint32_t s = slot_of(bins[i].idx, mask);
+		uint32_t x = (uint32_t)bins[i].idx;
+		int64_t *c = &acc->chunks[x >> AN_CHUNK_SHIFT][x & (AN_CHUNK - 1)];
+		int64_t n = bins[i].count;
 
-		while (acc->slots[s].idx >= 0 && acc->slots[s].idx != bins[i].idx)
-			s = (s + 1) & mask;
-		if (acc->slots[s].idx < 0) {
-			acc->slots[s] = bins[i];
+		if (n <= 0)
+			continue;
+		if (*c == 0)
 			acc->used++;
-		} else if (acc->slots[s].count <= INT64_MAX - bins[i].count) {
-			/* saturate rather than wrap: 2^63 samples never come */
-			acc->slots[s].count += bins[i].count;
-		}
+		/* saturate rather than wrap: 2^63 samples never come */
+		if (*c <= INT64_MAX - n)
+			*c += n;
 	}
 	acc->snapshots++;
 	if (k->t0 < acc->t0)
@@ -153,70 +157,49 @@ int an_acc_add(struct an_acc *acc, const struct st_kpi *k,
 	return 0;
 }
 
-static int cmp_bin(const void *a, const void *b)
-{
-	int32_t x = ((const struct an_bin *)a)->idx, y = ((const struct an_bin *)b)->idx;
-
-	return (x > y) - (x < y);
-}
-
-/* Sorts by index: two 8-bit radix passes (the analyzer's layout has fewer
- * than 2^16 buckets), qsort for anything bigger or when tmp is missing. */
-static void sort_bins(struct an_bin *b, uint32_t n)
-{
-	struct an_bin *tmp = n > 64 ? malloc(n * sizeof(*tmp)) : NULL;
-	uint32_t cnt[256];
-	bool small = true;
-
-	for (uint32_t i = 0; i < n && small; i++)
-		small = b[i].idx < 65536;
-	if (tmp == NULL || !small) {
-		free(tmp);
-		qsort(b, n, sizeof(*b), cmp_bin);
-		return;
-	}
-	for (int pass = 0; pass < 2; pass++) {
-		struct an_bin *src = pass ? tmp : b, *dst = pass ? b : tmp;
-		int shift = pass * 8;
-		uint32_t sum = 0;
-
-		memset(cnt, 0, sizeof(cnt));
-		for (uint32_t i = 0; i < n; i++)
-			cnt[((uint32_t)src[i].idx >> shift) & 0xff]++;
-		for (int k = 0; k < 256; k++) {
-			uint32_t c = cnt[k];
-
-			cnt[k] = sum;
-			sum += c;
-		}
-		for (uint32_t i = 0; i < n; i++)
-			dst[cnt[((uint32_t)src[i].idx >> shift) & 0xff]++] = src[i];
-	}
-	free(tmp);
-}
-
-/* Takes the table's buckets out, sorted and exact-size (a closed window
- * lives long), and the summary; the table is emptied for the next window
- * and keeps its size. */
+/* Takes the buckets out, in index order and exact-size (a closed window
+ * lives long), and the summary; the counts are zeroed for the next window.
+ * A chunk this window did not use is freed, so an acc keeps only what the
+ * last window needed. Returns 0 or -ENOMEM (the counts are zeroed anyway).
+ * O(chunks kept). */
 static int summarise(struct an_acc *acc, struct an_win *win,
 		     const struct st_hist *layout)
 {
 	struct an_dist d;
 	uint32_t n = 0;
+	int rc = 0;
 
 	win->bins = malloc((acc->used ? acc->used : 1) * sizeof(*win->bins));
 	if (win->bins == NULL)
-		return -ENOMEM;
+		rc = -ENOMEM;
 	win->total = 0;
-	for (uint32_t i = 0; i < acc->cap; i++) {
-		if (acc->slots[i].idx < 0)
+	for (uint32_t c = 0; c < acc->n_chunks; c++) {
+		int64_t *ch = acc->chunks[c];
+		bool any = false;
+
+		if (ch == NULL)
 			continue;
-		win->bins[n++] = acc->slots[i];
-		win->total += acc->slots[i].count;
-		acc->slots[i].idx = -1;
+		for (uint32_t j = 0; j < AN_CHUNK; j++) {
+			if (ch[j] == 0)
+				continue;
+			any = true;
+			if (rc == 0) {
+				win->bins[n].idx = (int32_t)(c << AN_CHUNK_SHIFT | j);
+				win->bins[n].pad_ = 0;
+				win->bins[n].count = ch[j];
+				win->total += ch[j];
+				n++;
+			}
+			ch[j] = 0;
+		}
+		if (!any) {
+			free(ch);
+			acc->chunks[c] = NULL;
+		}
 	}
 	acc->used = 0;
-	sort_bins(win->bins, n);
+	if (rc != 0)
+		return rc;
 	win->n_bins = n;
 	d.layout = layout;
 	d.bins = win->bins;

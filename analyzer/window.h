@@ -3,13 +3,16 @@
  * Snapshots from every publisher are merged into the open window their
  * midpoint falls in: counters add up, instances take the largest report
  * (the gateways front the same instances), histograms merge bucket by
- * bucket. Histograms stay sparse throughout -- an open window holds a
- * small hash table from bucket index to count, so merging costs O(1) per
- * bucket however many gateways feed the window -- because a dense counts
- * array is 264 KiB for the analyzer's layout and a thousand services hold
- * several open windows each. When the service closes the window it
- * becomes an an_win: counters, the latency summary and the buckets sorted,
- * kept in a ring of the last `history` windows. */
+ * bucket. An open window keeps its counts in chunks of AN_CHUNK
+ * consecutive buckets, allocated only where a snapshot put something --
+ * a whole dense counts array is 264 KiB for the analyzer's layout and a
+ * thousand services hold several open windows each, while real latencies
+ * fill a band of a few thousand buckets. Merging costs O(1) per bucket
+ * however many gateways feed the window, and a snapshot's buckets (in
+ * increasing order) land in a few neighbouring cache lines. When the
+ * service closes the window it becomes an an_win: counters, the latency
+ * summary and the buckets in order, kept in a ring of the last `history`
+ * windows. */
 #ifndef AN_WINDOW_H
 #define AN_WINDOW_H
 
@@ -22,6 +25,12 @@
 /* Open windows per target: the current one, the one waiting for late
  * snapshots (grace <= window), and one spare for a publisher ahead. */
 #define AN_OPEN 3
+
+/* Buckets per chunk of an open window's counts (2 KiB), and the bucket
+ * indices an open window takes: [0, AN_ACC_IDX_MAX). */
+#define AN_CHUNK_SHIFT	8
+#define AN_CHUNK	(1 << AN_CHUNK_SHIFT)
+#define AN_ACC_IDX_MAX	(1 << 20)
 
 struct an_win {
 	int64_t w;			/* window number: time / window */
@@ -43,8 +52,9 @@ struct an_acc {
 	uint32_t instances;
 	uint32_t snapshots;
 	double offered_rps;
-	struct an_bin *slots;		/* open addressing by idx; idx -1: empty */
-	uint32_t cap, used;		/* cap: a power of two, or 0 */
+	int64_t **chunks;		/* [i]: buckets i*AN_CHUNK.., NULL: all 0 */
+	uint32_t n_chunks;		/* entries of chunks */
+	uint32_t used;			/* non-zero buckets */
 };
 
 struct an_target {
@@ -77,10 +87,11 @@ void an_target_free(struct an_target *t);
  * other windows (the caller closes the oldest first). */
 struct an_acc *an_target_acc(struct an_target *t, int64_t w);
 
-/* Merges a snapshot's counters and histogram buckets (analyzer layout)
- * into acc. Returns 0 or -ENOMEM (nothing merged). Allocates only while
- * the table grows to its working size (it is kept across windows).
- * O(snapshot buckets). */
+/* Merges a snapshot's counters and histogram buckets (analyzer layout:
+ * indices in [0, AN_ACC_IDX_MAX); buckets with a count <= 0 add nothing)
+ * into acc. Returns 0, or -EINVAL (an index out of range) or -ENOMEM, and
+ * then nothing is merged. Allocates only when a chunk of buckets is first
+ * used (a chunk stays while windows keep using it). O(snapshot buckets). */
 int an_acc_add(struct an_acc *acc, const struct st_kpi *k,
 	       const struct an_bin *bins, size_t n_bins);
 

@@ -2,6 +2,7 @@
  * tests/integration/kpisim.c through the same an_engine_ingest the program
  * uses (only the sockets are missing), windows closing by the data's clock.
  * Fast enough for the 200-run A/A check. */
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +12,7 @@
 #include "engine.h"
 #include "kpisim.h"
 #include "model.h"
+#include "window.h"
 #include "wire.h"
 
 #define T0 1000000000000000000ULL
@@ -393,9 +395,96 @@ static void test_synthetic(void)
 	}
 }
 
+/* An open window's counts: buckets from many snapshots add up, far apart
+ * or side by side, and come out once each in index order with the summary
+ * of the same counts; a refused snapshot merges nothing; a window starts
+ * empty after the one before closed. */
+static void test_window_merge(void)
+{
+	struct st_hist *layout = st_hist_create(AN_HIST_LOWEST, AN_HIST_HIGHEST, AN_HIST_SIGFIGS);
+	static int64_t want[AN_CHUNK * 40];
+	struct an_target t;
+	struct an_bin b[64];
+	struct st_kpi k;
+	const struct an_win *w;
+	uint64_t rng = 12345;
+	int64_t total = 0;
+	uint32_t n_want = 0;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(layout);
+	CU_ASSERT_EQUAL_FATAL(an_target_init(&t, "prod", ST_ROLE_PROD, 4, 4), 0);
+	memset(&k, 0, sizeof(k));
+	k.t0 = 10 * SEC;
+	k.t1 = 11 * SEC;
+	k.requests = 5;
+	for (int snap = 0; snap < 200; snap++) {
+		struct an_acc *acc = an_target_acc(&t, 10);
+		int32_t idx = 0;
+		size_t n = 0;
+
+		CU_ASSERT_PTR_NOT_NULL_FATAL(acc);
+		/* increasing indices, some runs of neighbours, some far jumps */
+		while (n < 64) {
+			rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
+			idx += 1 + (int32_t)((rng >> 33) % ((rng >> 60) ? 5 : 700));
+			if (idx >= (int32_t)(sizeof(want) / sizeof(want[0])))
+				break;
+			b[n].idx = idx;
+			b[n].pad_ = 0;
+			b[n].count = 1 + (int64_t)((rng >> 40) % 50);
+			n++;
+		}
+		CU_ASSERT_EQUAL(an_acc_add(acc, &k, b, n), 0);
+		for (size_t i = 0; i < n; i++) {
+			n_want += want[b[i].idx] == 0;
+			want[b[i].idx] += b[i].count;
+			total += b[i].count;
+		}
+		/* out of range: refused whole */
+		b[0].idx = AN_ACC_IDX_MAX;
+		CU_ASSERT_EQUAL(an_acc_add(acc, &k, b, n), -EINVAL);
+	}
+	CU_ASSERT_EQUAL(an_target_close(&t, 10, layout), 1);
+	w = an_target_win(&t, 0);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(w);
+	CU_ASSERT_EQUAL(w->snapshots, 200);
+	CU_ASSERT_EQUAL(w->requests, 1000);
+	CU_ASSERT_EQUAL(w->total, total);
+	CU_ASSERT_EQUAL_FATAL(w->n_bins, n_want);
+	for (uint32_t i = 0, j = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		if (want[i] == 0)
+			continue;
+		CU_ASSERT_EQUAL(w->bins[j].idx, (int32_t)i);
+		CU_ASSERT_EQUAL(w->bins[j].count, want[i]);
+		j++;
+	}
+	CU_ASSERT(w->p50 > 0 && w->p50 <= w->p90 && w->p90 <= w->p99);
+	/* the next window of the same slot starts from nothing */
+	{
+		struct an_acc *acc = an_target_acc(&t, 11);
+
+		CU_ASSERT_PTR_NOT_NULL_FATAL(acc);
+		b[0].idx = 3;
+		b[0].count = 0;		/* adds nothing */
+		b[1].idx = 9000;
+		b[1].count = INT64_MAX;
+		CU_ASSERT_EQUAL(an_acc_add(acc, &k, b, 2), 0);
+		CU_ASSERT_EQUAL(an_acc_add(acc, &k, b + 1, 1), 0);	/* saturates */
+		CU_ASSERT_EQUAL(an_target_close(&t, 11, layout), 1);
+		w = an_target_win(&t, 0);
+		CU_ASSERT_EQUAL_FATAL(w->n_bins, 1);
+		CU_ASSERT_EQUAL(w->bins[0].idx, 9000);
+		CU_ASSERT_EQUAL(w->bins[0].count, INT64_MAX);
+		CU_ASSERT_EQUAL(w->total, INT64_MAX);
+	}
+	an_target_free(&t);
+	st_hist_destroy(layout);
+}
+
 int st_register_suites(void)
 {
 	static const struct st_cu_test tests[] = {
+		{ "window_merge", test_window_merge },
 		{ "confirm_adjust", test_confirm_adjust },
 		{ "tail_only", test_tail_only },
 		{ "inconclusive", test_inconclusive },
