@@ -613,14 +613,15 @@ static bool meets(const struct an_judge *j, const struct eval *ev, uint32_t n)
 	       err_at(j, ev, n) <= ev->p->slo_error_rate;
 }
 
-/* The model refitted to what the shadow showed, its p99 taken at the upper
- * end of its one-sided REC_CONF interval so the recommendation errs on the
- * safe side. Two fits, and where both stand the worse one counts:
+/* The model refitted to what the shadow showed. Two fits, and where both
+ * stand the worse one counts:
  * - the shadow's p50 and p99 at its one load, when its shape is the form's
- *   (a fixed part d0 >= 0 explains them);
- * - the p99 at prod's load and at the shadow's (an_fit_two_loads), which
- *   follows the curve between them whatever its shape, as long as both
- *   run the same kind of server.
+ *   (a fixed part 0 < d0 <= prod's p50 explains them), the p99 taken at the upper end
+ *   of its one-sided REC_CONF interval so the recommendation errs on the
+ *   safe side;
+ * - the p99 at prod's load and at the shadow's, both as observed
+ *   (an_fit_two_loads), which follows the curve between them whatever its
+ *   shape, as long as both run the same kind of server.
  * Neither: the prod model. USL has no such fits: its corrected fit is
  * mm1. */
 static void correct(struct an_judge *j, struct eval *ev)
@@ -643,11 +644,19 @@ static void correct(struct an_judge *j, struct eval *ev)
 			o99 = hi;
 		pt_ok = an_fit_point(f, ev->shadow.lam, ev->shadow.c, o50 / 1e9, o99 / 1e9,
 				     &pt) == 0;
+		/* Both p99 as observed: raising one end alone would steepen
+		 * the curve between them, most where it matters, near
+		 * saturation (the one-load fit keeps the safety margin). */
 		two_ok = ev->has_prod && ev->model_ok && ev->P[2] > 0 &&
 			 an_fit_two_loads(f, ev->fit.d0, ev->prod.lam, ev->prod.c, ev->P[2] / 1e9,
-					  ev->shadow.lam, ev->shadow.c, o99 / 1e9, &ev->cfit[0],
-					  &ev->ctail[0]) == 0;
+					  ev->shadow.lam, ev->shadow.c, k99->observed / 1e9,
+					  &ev->cfit[0], &ev->ctail[0]) == 0;
 		ev->n_cfit = two_ok;
+		/* A fixed part longer than prod's whole median is a queue
+		 * the one-load fit took for fixed: its shape is not the
+		 * form's either. */
+		if (pt_ok && ev->has_prod && ev->P[0] > 0 && pt.d0 * 1e9 > ev->P[0])
+			pt.d0 = 0;
 		if (pt_ok && (pt.d0 > 0 || !two_ok)) {
 			ev->cfit[ev->n_cfit] = pt;
 			ev->ctail[ev->n_cfit++] = 1;
