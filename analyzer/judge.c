@@ -637,7 +637,7 @@ static void correct(struct an_judge *j, struct eval *ev)
 	ev->n_cfit = 1;
 	ev->corrected = false;
 	if ((uint64_t)ev->shadow.dist.total >= j->cfg->min_samples && o50 > 0 && o99 > o50) {
-		bool pt_ok, two_ok;
+		bool pt_ok, pt_shape, two_ok;
 
 		an_dist_quantile_ci(&ev->shadow.dist, 0.99, 1 - 2 * (1 - REC_CONF), &lo, &hi);
 		if (isfinite(hi) && hi > o99)
@@ -651,13 +651,13 @@ static void correct(struct an_judge *j, struct eval *ev)
 			 an_fit_two_loads(f, ev->fit.d0, ev->prod.lam, ev->prod.c, ev->P[2] / 1e9,
 					  ev->shadow.lam, ev->shadow.c, k99->observed / 1e9,
 					  &ev->cfit[0], &ev->ctail[0]) == 0;
+		/* The one-load fit's shape is the form's when a fixed part
+		 * explains it, and no longer than prod's whole median (a
+		 * longer one is a saturated queue taken for fixed). */
+		pt_shape = pt_ok && pt.d0 > 0 &&
+			   !(ev->has_prod && ev->P[0] > 0 && pt.d0 * 1e9 > ev->P[0]);
 		ev->n_cfit = two_ok;
-		/* A fixed part longer than prod's whole median is a queue
-		 * the one-load fit took for fixed: its shape is not the
-		 * form's either. */
-		if (pt_ok && ev->has_prod && ev->P[0] > 0 && pt.d0 * 1e9 > ev->P[0])
-			pt.d0 = 0;
-		if (pt_ok && (pt.d0 > 0 || !two_ok)) {
+		if (pt_ok && (pt_shape || !two_ok)) {
 			ev->cfit[ev->n_cfit] = pt;
 			ev->ctail[ev->n_cfit++] = 1;
 		}

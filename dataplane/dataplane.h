@@ -21,7 +21,6 @@
 #define DP_MAX_WORKERS 64
 #define DP_PREFETCH_AHEAD 3
 #define DP_DISPATCH_RING 1024
-/* Flow slots the expiry scan visits per loop iteration. */
 /* Expiry sweeps look at this many slots at a time, paced so that a whole
  * table is swept once per period (worker_loop.c). */
 #define DP_SCAN_CHUNK 64

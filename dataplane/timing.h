@@ -77,7 +77,7 @@ int dp_classify_one(struct dp_worker *w, struct rte_mbuf *m, struct dp_pktinfo *
 /* dp_classify for a burst between client and production (dir C2S or
  * S2C): IPv4 TCP/UDP gets its key, hash and what timing reads from
  * st_flow_frame and parsed = 0, so a tee of a small share does not parse
- * what it does not copy; whoever copies calls dp_classify_one first. The
+ * what it does not copy; whoever copies calls dp_classify_finish first. The
  * rest is parsed in full. Malformed frames are then counted when parsed,
  * and a TCP segment with malformed options is timed like any other. */
 void dp_classify_lazy(struct dp_worker *w, struct rte_mbuf **pkts, struct dp_pktinfo *info,
