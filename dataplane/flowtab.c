@@ -6,6 +6,9 @@
 
 #include "flowtab.h"
 
+_Static_assert(sizeof(struct dp_flow) == RTE_CACHE_LINE_SIZE,
+	       "a flow's hot part is one cache line");
+
 int dp_flowtab_init(struct dp_flowtab *t, uint32_t max_flows, int socket)
 {
 	uint32_t slots = rte_align32pow2(max_flows * 2);
@@ -13,8 +16,12 @@ int dp_flowtab_init(struct dp_flowtab *t, uint32_t max_flows, int socket)
 	memset(t, 0, sizeof(*t));
 	t->e = rte_zmalloc_socket("st_flows", sizeof(*t->e) * slots, RTE_CACHE_LINE_SIZE,
 				  socket);
-	if (t->e == NULL)
+	t->cold = rte_zmalloc_socket("st_flow_pend", sizeof(*t->cold) * slots,
+				     RTE_CACHE_LINE_SIZE, socket);
+	if (t->e == NULL || t->cold == NULL) {
+		dp_flowtab_fini(t);
 		return -ENOMEM;
+	}
 	t->mask = slots - 1;
 	t->max = max_flows;
 	return 0;
@@ -23,7 +30,9 @@ int dp_flowtab_init(struct dp_flowtab *t, uint32_t max_flows, int socket)
 void dp_flowtab_fini(struct dp_flowtab *t)
 {
 	rte_free(t->e);
+	rte_free(t->cold);
 	t->e = NULL;
+	t->cold = NULL;
 }
 
 struct dp_flow *dp_flowtab_add_at(struct dp_flowtab *t, uint32_t i,
@@ -32,9 +41,9 @@ struct dp_flow *dp_flowtab_add_at(struct dp_flowtab *t, uint32_t i,
 	if (t->n >= t->max)
 		return NULL;
 	memset(&t->e[i], 0, sizeof(t->e[i]));
+	memset(&t->cold[i], 0, sizeof(t->cold[i]));
 	t->e[i].key = *k;
 	t->e[i].hash = hash;
-	t->e[i].used = 1;
 	t->n++;
 	return &t->e[i];
 }
@@ -49,16 +58,17 @@ void dp_flowtab_remove(struct dp_flowtab *t, struct dp_flow *f)
 		uint32_t home;
 
 		i = (i + 1) & t->mask;
-		if (!t->e[i].used)
+		if (!dp_flow_used(&t->e[i]))
 			break;
 		home = t->e[i].hash & t->mask;
 		/* Movable if home is cyclically outside (hole, i]. */
 		if ((i > hole && (home <= hole || home > i)) ||
 		    (i < hole && (home <= hole && home > i))) {
 			t->e[hole] = t->e[i];
+			t->cold[hole] = t->cold[i];
 			hole = i;
 		}
 	}
-	t->e[hole].used = 0;
+	t->e[hole].key.family = 0;
 	t->n--;
 }

@@ -357,8 +357,8 @@ void dp_mirror_burst(struct dp_worker *w, struct rte_mbuf **pkts,
 				gc->drops[DP_DROP_RATE_CAP]++;
 				continue;
 			}
-			if (queue_copy(w, gi, g, gc, m, in, false, now) == 1)
-				in->copied |= (uint16_t)(1u << gi);
+			if (queue_copy(w, gi, g, gc, m, in, false, now) == 1 && app->timing)
+				dp_timing_copy(w, in, DP_TARGET_GROUP(gi), m->pkt_len, now);
 		}
 	}
 }
@@ -395,8 +395,8 @@ void dp_inject_burst(struct dp_worker *w, struct rte_mbuf **pkts,
 				gc->drops[DP_DROP_RATE_CAP]++;
 				continue;
 			}
-			if (queue_copy(w, gi, g, gc, m, in, true, now) == 1)
-				in->copied |= (uint16_t)(1u << gi);
+			if (queue_copy(w, gi, g, gc, m, in, true, now) == 1 && app->timing)
+				dp_timing_copy(w, in, DP_TARGET_INJ(gi), m->pkt_len, now);
 		}
 	}
 }

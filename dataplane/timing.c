@@ -36,6 +36,7 @@ int dp_classify_one(struct dp_worker *w, struct rte_mbuf *m, struct dp_pktinfo *
 
 	in->ok = 0;
 	in->parsed = 1;
+	in->flow = NULL;
 	if (unlikely(st_pkt_parse(rte_pktmbuf_mtod(m, uint8_t *), rte_pktmbuf_data_len(m),
 				  &in->p) < 0)) {
 		w->cnt.malformed[in->p.err]++;
@@ -89,7 +90,6 @@ void dp_classify(struct dp_worker *w, struct rte_mbuf **pkts, struct dp_pktinfo 
 	for (uint16_t i = 0; i < n; i++) {
 		if (i + DP_PREFETCH_AHEAD < n)
 			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + DP_PREFETCH_AHEAD], void *));
-		info[i].copied = 0;
 		info[i].group = -1;
 		dp_classify_one(w, pkts[i], &info[i], dir);
 	}
@@ -99,6 +99,7 @@ void dp_classify_lazy(struct dp_worker *w, struct rte_mbuf **pkts, struct dp_pkt
 		      uint16_t n, enum dp_dir dir)
 {
 	const bool c2s = dir == DP_DIR_C2S;
+	const bool prefetch_flows = c2s && w->app->timing;
 
 	for (uint16_t i = 0; i < DP_PREFETCH_AHEAD && i < n; i++)
 		rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void *));
@@ -108,11 +109,11 @@ void dp_classify_lazy(struct dp_worker *w, struct rte_mbuf **pkts, struct dp_pkt
 
 		if (i + DP_PREFETCH_AHEAD < n)
 			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + DP_PREFETCH_AHEAD], void *));
-		in->copied = 0;
 		in->group = -1;
 		if (likely(st_flow_frame(rte_pktmbuf_mtod(pkts[i], const uint8_t *),
 					 rte_pktmbuf_data_len(pkts[i]), &in->key, &f) == 0)) {
 			in->hash = f.hash;
+			in->flow = NULL;
 			in->ok = 1;
 			in->parsed = 0;
 			in->c2s = c2s;
@@ -125,6 +126,9 @@ void dp_classify_lazy(struct dp_worker *w, struct rte_mbuf **pkts, struct dp_pkt
 			in->p.dport = f.dport;
 			in->p.tcp.flags = f.tcp_flags;
 			in->p.payload_len = f.payload_len;
+			/* for dp_timing_requests, a burst later */
+			if (prefetch_flows)
+				rte_prefetch0(dp_flowtab_home(&w->flows, f.hash));
 			continue;
 		}
 		dp_classify_one(w, pkts[i], in, dir);
@@ -151,60 +155,93 @@ static inline struct dp_tstats *tstats(struct dp_worker *w, int target)
 	return &w->ts[w->epoch & 1][target];
 }
 
-static inline void open_request(struct dp_worker *w, struct dp_flow *f, int target,
-				const struct st_pkt *p, uint32_t bytes, uint64_t now)
+/* What a client->server packet starts towards a target. */
+enum dp_opens { DP_OPENS_NOTHING, DP_OPENS_REQUEST, DP_OPENS_CONNECT };
+
+static inline enum dp_opens opens(const struct st_pkt *p)
 {
-	struct dp_tstats *ts = tstats(w, target);
-	struct dp_pend *pd = &f->pend[target];
-
-	f->targets |= 1u << target;
-	ts->tx_pkts++;
-	ts->tx_bytes += bytes;
 	if (p->proto == ST_IPPROTO_TCP && (p->flags & ST_PKT_F_L4)) {
-		uint8_t fl = p->tcp.flags;
-
-		if ((fl & (ST_TCP_SYN | ST_TCP_ACK)) == ST_TCP_SYN) {
-			pd->syn_tsc = now;
-			return;
-		}
+		if ((p->tcp.flags & (ST_TCP_SYN | ST_TCP_ACK)) == ST_TCP_SYN)
+			return DP_OPENS_CONNECT;
 		if (p->payload_len == 0)
-			return;
+			return DP_OPENS_NOTHING;
 	}
-	ts->requests++;
-	if (pd->req_tsc == 0)
-		pd->req_tsc = now;
+	return DP_OPENS_REQUEST;
 }
 
-void dp_timing_c2s(struct dp_worker *w, struct rte_mbuf **pkts,
-		   const struct dp_pktinfo *info, uint16_t n, int to_prod, int synthetic,
-		   uint64_t now)
+/* Opens what the packet starts towards a target; its tx counts are the
+ * caller's. */
+static inline void open_pending(struct dp_flowtab *t, struct dp_flow *f, int target,
+				enum dp_opens o, struct dp_tstats *ts, uint64_t now)
 {
+	f->targets |= 1u << target;
+	if (o == DP_OPENS_REQUEST) {
+		uint64_t *req = dp_flow_req(t, f, target);
+
+		ts->requests++;
+		if (*req == 0)
+			*req = now;
+	} else if (o == DP_OPENS_CONNECT) {
+		dp_flowtab_cold(t, f)->pend[target].syn_tsc = now;
+	}
+}
+
+/* The flow of a timed client->server packet, added if new, its activity
+ * stamped; NULL (counted) when the table is full. */
+static inline struct dp_flow *request_flow(struct dp_worker *w, const struct st_flow_key *k,
+					   uint32_t hash, uint64_t now)
+{
+	struct dp_flow *f;
+	bool added;
+
+	f = dp_flowtab_insert(&w->flows, k, hash, &added);
+	if (unlikely(f == NULL)) {
+		w->cnt.flow_table_full++;
+		return NULL;
+	}
+	f->last_tsc = now;
+	return f;
+}
+
+void dp_timing_requests(struct dp_worker *w, struct rte_mbuf **pkts, struct dp_pktinfo *info,
+			uint16_t n, uint64_t now)
+{
+	struct dp_tstats *ts = tstats(w, DP_TARGET_PROD);
+	uint64_t tx_pkts = 0, tx_bytes = 0;
+
 	for (uint16_t i = 0; i < n; i++) {
-		const struct dp_pktinfo *in = &info[i];
-		struct dp_flow *f;
-		bool added;
+		struct dp_pktinfo *in = &info[i];
 
 		if (!in->ok || !in->c2s || !timed_proto(&in->p))
 			continue;
-		if (!to_prod && in->copied == 0)
+		in->flow = request_flow(w, &in->key, in->hash, now);
+		if (unlikely(in->flow == NULL))
 			continue;
-		f = dp_flowtab_insert(&w->flows, &in->key, in->hash, &added);
-		if (unlikely(f == NULL)) {
-			w->cnt.flow_table_full++;
-			continue;
-		}
-		if (added)
-			f->client = in->client;
-		f->last_tsc = now;
-		if (to_prod)
-			open_request(w, f, DP_TARGET_PROD, &in->p, pkts[i]->pkt_len, now);
-		for (uint16_t c = in->copied; c != 0; c &= (uint16_t)(c - 1)) {
-			int g = __builtin_ctz(c);
-
-			open_request(w, f, synthetic ? DP_TARGET_INJ(g) : DP_TARGET_GROUP(g),
-				     &in->p, pkts[i]->pkt_len, now);
-		}
+		tx_pkts++;
+		tx_bytes += pkts[i]->pkt_len;
+		open_pending(&w->flows, in->flow, DP_TARGET_PROD, opens(&in->p), ts, now);
 	}
+	/* counted once per burst: one store instead of one per packet */
+	ts->tx_pkts += tx_pkts;
+	ts->tx_bytes += tx_bytes;
+}
+
+void dp_timing_copy(struct dp_worker *w, struct dp_pktinfo *in, int target, uint32_t bytes,
+		    uint64_t now)
+{
+	struct dp_tstats *ts;
+
+	if (in->flow == NULL) {
+		if (!in->c2s || !timed_proto(&in->p))
+			return;
+		in->flow = request_flow(w, &in->key, in->hash, now);
+		if (in->flow == NULL)
+			return;
+	}
+	ts = tstats(w, target);
+	ts->tx_pkts++;
+	ts->tx_bytes += bytes;
+	open_pending(&w->flows, in->flow, target, opens(&in->p), ts, now);
 }
 
 void dp_timing_open_data(struct dp_worker *w, const struct st_flow_key *k, uint32_t hash,
@@ -212,23 +249,16 @@ void dp_timing_open_data(struct dp_worker *w, const struct st_flow_key *k, uint3
 {
 	struct dp_tstats *ts;
 	struct dp_flow *f;
-	bool added;
 
 	if (!w->app->timing)
 		return;
-	f = dp_flowtab_insert(&w->flows, k, hash, &added);
-	if (f == NULL) {
-		w->cnt.flow_table_full++;
+	f = request_flow(w, k, hash, now);
+	if (f == NULL)
 		return;
-	}
-	f->last_tsc = now;
-	f->targets |= 1u << target;
 	ts = tstats(w, target);
 	ts->tx_pkts++;
 	ts->tx_bytes += bytes;
-	ts->requests++;
-	if (f->pend[target].req_tsc == 0)
-		f->pend[target].req_tsc = now;
+	open_pending(&w->flows, f, target, DP_OPENS_REQUEST, ts, now);
 }
 
 static inline void record(struct st_hist *h, uint64_t now, uint64_t then, uint64_t ns_per_cyc_q32)
@@ -244,15 +274,15 @@ static inline void answer(struct dp_worker *w, struct dp_flow *f, int target,
 			  const struct st_pkt *p, uint32_t bytes, uint64_t now)
 {
 	struct dp_tstats *ts = tstats(w, target);
-	struct dp_pend *pd = &f->pend[target];
+	uint64_t *req = dp_flow_req(&w->flows, f, target);
 	bool closes = true;
 
 	ts->rx_pkts++;
 	ts->rx_bytes += bytes;
 	if (unlikely(p->flags & ST_PKT_F_ICMP_ERR)) {
 		ts->icmp_errors++;
-		pd->req_tsc = 0;
-		pd->syn_tsc = 0;
+		*req = 0;
+		dp_flowtab_cold(&w->flows, f)->pend[target].syn_tsc = 0;
 		return;
 	}
 	if (p->proto == ST_IPPROTO_TCP && (p->flags & ST_PKT_F_L4)) {
@@ -260,24 +290,26 @@ static inline void answer(struct dp_worker *w, struct dp_flow *f, int target,
 
 		if (fl & ST_TCP_RST) {
 			ts->resets++;
-			pd->req_tsc = 0;
-			pd->syn_tsc = 0;
+			*req = 0;
+			dp_flowtab_cold(&w->flows, f)->pend[target].syn_tsc = 0;
 			return;
 		}
 		if ((fl & (ST_TCP_SYN | ST_TCP_ACK)) == (ST_TCP_SYN | ST_TCP_ACK)) {
-			if (pd->syn_tsc != 0) {
-				record(ts->conn, now, pd->syn_tsc, w->app->ns_per_cyc_q32);
+			uint64_t *syn = &dp_flowtab_cold(&w->flows, f)->pend[target].syn_tsc;
+
+			if (*syn != 0) {
+				record(ts->conn, now, *syn, w->app->ns_per_cyc_q32);
 				ts->connects++;
-				pd->syn_tsc = 0;
+				*syn = 0;
 			}
 			return;
 		}
 		closes = p->payload_len > 0 || (fl & ST_TCP_FIN);
 	}
-	if (closes && pd->req_tsc != 0) {
-		record(ts->lat, now, pd->req_tsc, w->app->ns_per_cyc_q32);
+	if (closes && *req != 0) {
+		record(ts->lat, now, *req, w->app->ns_per_cyc_q32);
 		ts->responses++;
-		pd->req_tsc = 0;
+		*req = 0;
 	}
 }
 
@@ -332,14 +364,15 @@ void dp_timing_scan(struct dp_worker *w, uint64_t now, uint32_t budget)
 	while (budget-- > 0) {
 		struct dp_flow *f = &t->e[t->scan];
 
-		if (f->used) {
+		if (dp_flow_used(f)) {
 			for (uint32_t m = f->targets; m != 0; m &= m - 1) {
 				int tg = __builtin_ctz(m);
-				struct dp_pend *pd = &f->pend[tg];
+				uint64_t *req = dp_flow_req(t, f, tg);
+				struct dp_pend *pd = &dp_flowtab_cold(t, f)->pend[tg];
 
-				if (pd->req_tsc != 0 && now - pd->req_tsc > tmo) {
+				if (*req != 0 && now - *req > tmo) {
 					tstats(w, tg)->timeouts++;
-					pd->req_tsc = 0;
+					*req = 0;
 				}
 				if (pd->syn_tsc != 0 && now - pd->syn_tsc > tmo) {
 					tstats(w, tg)->timeouts++;

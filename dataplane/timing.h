@@ -39,9 +39,11 @@ struct dp_pktinfo {
 				   payload_len, what timing reads */
 	uint8_t c2s;		/* client -> server */
 	uint8_t client;		/* key.addr index of the client */
-	uint16_t copied;	/* bit g: a copy went to group g */
 	int8_t group;		/* from a shadow port: the group whose instance
 				   answered (dp_map_back), -1 unknown */
+	struct dp_flow *flow;	/* the flow's entry once a timing call found
+				   it (valid until the next expiry scan),
+				   else NULL */
 };
 
 /* One window of one target. */
@@ -79,17 +81,24 @@ int dp_classify_one(struct dp_worker *w, struct rte_mbuf *m, struct dp_pktinfo *
  * st_flow_frame and parsed = 0, so a tee of a small share does not parse
  * what it does not copy; whoever copies calls dp_classify_finish first. The
  * rest is parsed in full. Malformed frames are then counted when parsed,
- * and a TCP segment with malformed options is timed like any other. */
+ * and a TCP segment with malformed options is timed like any other. With
+ * timing on, a client burst's flow entries are prefetched for
+ * dp_timing_requests. */
 void dp_classify_lazy(struct dp_worker *w, struct rte_mbuf **pkts, struct dp_pktinfo *info,
 		      uint16_t n, enum dp_dir dir);
 
-/* Client->server packets of a burst, sent (or about to be) towards
- * production (if to_prod) and to the groups marked in info->copied: opens
- * requests and connects. With synthetic set (inject port traffic), the
- * copies are timed under their groups' DP_TARGET_INJ instead. */
-void dp_timing_c2s(struct dp_worker *w, struct rte_mbuf **pkts,
-		   const struct dp_pktinfo *info, uint16_t n, int to_prod, int synthetic,
-		   uint64_t now);
+/* The client->server packets of a classified burst, on their way to
+ * production (inline: about to be sent; tap: seen passing): finds (or adds)
+ * each one's flow, sets info->flow, and opens production's requests and
+ * connects. */
+void dp_timing_requests(struct dp_worker *w, struct rte_mbuf **pkts, struct dp_pktinfo *info,
+			uint16_t n, uint64_t now);
+
+/* A copy of in's packet went out towards target (DP_TARGET_GROUP or
+ * DP_TARGET_INJ) now: opens its request or connect, finding the flow first
+ * unless dp_timing_requests did. Timing must be on. */
+void dp_timing_copy(struct dp_worker *w, struct dp_pktinfo *in, int target, uint32_t bytes,
+		    uint64_t now);
 
 /* Opens a request towards one target for data sent apart from its burst
  * (a TCP segment sent from a session's queue when the shadow's window

@@ -66,9 +66,9 @@ static inline uint32_t dp_flow_worker(uint32_t hash, uint32_t n_workers)
 int worker_main_loop(void *arg);
 
 /* Tees the client->server packets of a classified burst to the shadow
- * groups (mirror.c), marking in info[i].copied the groups that got a copy.
- * Queues copies in w->copies; dp_mirror_flush sends them. Never changes or
- * frees the originals. */
+ * groups (mirror.c); with timing on, each copy that leaves with the burst
+ * opens its request at now (dp_timing_copy). Queues copies in w->copies;
+ * dp_mirror_flush sends them. Never changes or frees the originals. */
 void dp_mirror_burst(struct dp_worker *w, struct rte_mbuf **pkts,
 		     struct dp_pktinfo *info, uint16_t n, uint64_t now);
 
@@ -83,8 +83,8 @@ void dp_map_back(struct dp_worker *w, int port_idx, struct dp_pktinfo *info);
 void dp_mirror_flush(struct dp_worker *w, struct dp_group_counters *cnt);
 
 /* Load generator traffic from the inject port: copies to the groups that
- * take it (inject = true), never anything to production (mirror.c). Marks
- * info[i].copied; counts in w->cnt.inject. */
+ * take it (inject = true), never anything to production (mirror.c), timed
+ * like dp_mirror_burst's under DP_TARGET_INJ; counts in w->cnt.inject. */
 void dp_inject_burst(struct dp_worker *w, struct rte_mbuf **pkts,
 		     struct dp_pktinfo *info, uint16_t n, uint64_t now);
 

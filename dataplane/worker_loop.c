@@ -230,20 +230,20 @@ int worker_main_loop(void *arg)
 				dp_classify_lazy(w, pkts, info, n, DP_DIR_C2S);
 			else if (classify)
 				dp_classify(w, pkts, info, n, DP_DIR_TAP);
-			/* Copies are made before the originals are handed to
-			 * a TX queue, which may free them at once. */
-			if (app->n_groups > 0)
-				dp_mirror_burst(w, pkts, info, n, now);
+			/* Requests are timed from the burst's stamp, production's
+			 * here and each copy's as it is made (tap: production
+			 * is timed passively, both directions arrive here). */
 			if (timing) {
-				/* tap: production is timed passively, both
-				 * directions arrive here */
-				now = rte_rdtsc();
-				dp_timing_c2s(w, pkts, info, n, 1, 0, now);
+				dp_timing_requests(w, pkts, info, n, now);
 				if (tap)
 					dp_timing_s2c(w, pkts, info, n, DP_TARGET_PROD, 0, now);
 			}
-			if (app->n_groups > 0)
+			/* Copies are made before the originals are handed to
+			 * a TX queue, which may free them at once. */
+			if (app->n_groups > 0) {
+				dp_mirror_burst(w, pkts, info, n, now);
 				dp_mirror_flush(w, w->cnt.group);
+			}
 			if (tap)
 				rte_pktmbuf_free_bulk(pkts, n);
 			else
@@ -271,8 +271,6 @@ int worker_main_loop(void *arg)
 				dp_classify(w, pkts, info, n,
 					    app->n_servers ? DP_DIR_TAP : DP_DIR_C2S);
 				dp_inject_burst(w, pkts, info, n, now);
-				if (timing)
-					dp_timing_c2s(w, pkts, info, n, 0, 1, now);
 				dp_mirror_flush(w, w->cnt.inject);
 				/* Synthetic load never reaches production. */
 				rte_pktmbuf_free_bulk(pkts, n);
