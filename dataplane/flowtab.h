@@ -97,10 +97,11 @@ static inline struct dp_flow *dp_flowtab_lookup(struct dp_flowtab *t,
 	for (uint32_t i = hash & t->mask;; i = (i + 1) & t->mask) {
 		struct dp_flow *f = &t->e[i];
 
-		if (!dp_flow_used(f))
-			return NULL;
+		/* a used key never equals an empty slot's (family 0) */
 		if (f->hash == hash && st_flow_key_eq(&f->key, k))
 			return f;
+		if (!dp_flow_used(f))
+			return NULL;
 	}
 }
 
@@ -120,13 +121,13 @@ static inline struct dp_flow *dp_flowtab_insert(struct dp_flowtab *t,
 	for (uint32_t i = hash & t->mask;; i = (i + 1) & t->mask) {
 		struct dp_flow *f = &t->e[i];
 
-		if (!dp_flow_used(f)) {
-			*added = true;
-			return dp_flowtab_add_at(t, i, k, hash);
-		}
 		if (f->hash == hash && st_flow_key_eq(&f->key, k)) {
 			*added = false;
 			return f;
+		}
+		if (!dp_flow_used(f)) {
+			*added = true;
+			return dp_flowtab_add_at(t, i, k, hash);
 		}
 	}
 }
