@@ -228,6 +228,22 @@ void dp_timing_requests(struct dp_worker *w, struct rte_mbuf **pkts, struct dp_p
 	ts->requests += requests;
 }
 
+void dp_timing_tap(struct dp_worker *w, struct rte_mbuf **pkts, struct dp_pktinfo *info,
+		   uint16_t n, uint64_t now)
+{
+	/* in order, a run of one direction at a time: a response in the
+	 * same burst as its request must find it open */
+	for (uint16_t i = 0, j; i < n; i = j) {
+		for (j = (uint16_t)(i + 1); j < n && info[j].c2s == info[i].c2s; j++)
+			;
+		if (info[i].c2s)
+			dp_timing_requests(w, pkts + i, info + i, (uint16_t)(j - i), now);
+		else
+			dp_timing_s2c(w, pkts + i, info + i, (uint16_t)(j - i), DP_TARGET_PROD, 0,
+				      now);
+	}
+}
+
 void dp_timing_copy(struct dp_worker *w, struct dp_pktinfo *in, int target, uint32_t bytes,
 		    uint64_t now)
 {

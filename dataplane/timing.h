@@ -94,6 +94,12 @@ void dp_classify_lazy(struct dp_worker *w, struct rte_mbuf **pkts, struct dp_pkt
 void dp_timing_requests(struct dp_worker *w, struct rte_mbuf **pkts, struct dp_pktinfo *info,
 			uint16_t n, uint64_t now);
 
+/* Tap mode: both directions of production's traffic in one burst, timed
+ * in their order (dp_timing_requests, dp_timing_s2c towards
+ * DP_TARGET_PROD). */
+void dp_timing_tap(struct dp_worker *w, struct rte_mbuf **pkts, struct dp_pktinfo *info,
+		   uint16_t n, uint64_t now);
+
 /* A copy of in's packet went out towards target (DP_TARGET_GROUP or
  * DP_TARGET_INJ) now: opens its request or connect, finding the flow first
  * unless dp_timing_requests did. Timing must be on. */

@@ -233,11 +233,10 @@ int worker_main_loop(void *arg)
 			/* Requests are timed from the burst's stamp, production's
 			 * here and each copy's as it is made (tap: production
 			 * is timed passively, both directions arrive here). */
-			if (timing) {
+			if (timing && tap)
+				dp_timing_tap(w, pkts, info, n, now);
+			else if (timing)
 				dp_timing_requests(w, pkts, info, n, now);
-				if (tap)
-					dp_timing_s2c(w, pkts, info, n, DP_TARGET_PROD, 0, now);
-			}
 			/* Copies are made before the originals are handed to
 			 * a TX queue, which may free them at once. */
 			if (app->n_groups > 0) {
