@@ -6,19 +6,9 @@
 #define ZLIB_CONST
 #include <zlib.h>
 
+#include "hist_v2.h"
 #include "histdec.h"
 
-/* The V2 format constants, as in common/hist_codec.c. */
-#define V2_COOKIE_BASE			0x1c849303u
-#define V2_COMPRESSED_COOKIE_BASE	0x1c849304u
-#define V1_COOKIE_BASE			0x1c849301u
-#define V1_COMPRESSED_COOKIE_BASE	0x1c849302u
-#define V0_COOKIE_BASE			0x1c849308u
-#define V0_COMPRESSED_COOKIE_BASE	0x1c849309u
-#define COOKIE_BASE(c)			((c) & ~0xf0u)
-#define OUTER_LEN	8
-#define INNER_LEN	40
-#define VARINT_MAX	9
 #define N_FOREIGN	4
 
 /* A layout seen on the wire that differs from dst's: a small histogram
@@ -45,17 +35,6 @@ struct an_histdec {
 	struct foreign foreign[N_FOREIGN];
 	uint64_t tick;
 };
-
-static uint32_t get_be32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	       (uint32_t)p[2] << 8 | p[3];
-}
-
-static uint64_t get_be64(const uint8_t *p)
-{
-	return (uint64_t)get_be32(p) << 32 | get_be32(p + 4);
-}
 
 struct an_histdec *an_histdec_create(const struct st_hist *dst)
 {
@@ -206,101 +185,20 @@ static enum st_hist_derr zrestart(struct an_histdec *d, const uint8_t *z, size_t
 static enum st_hist_derr open_outer(struct an_histdec *d, const uint8_t *buf,
 				    size_t len, bool *compressed)
 {
-	uint32_t base;
-	int32_t clen;
+	enum st_hist_derr e;
+	const uint8_t *z;
+	size_t z_len;
 
-	if (len > ST_HIST_DECODE_MAX_INPUT)
-		return ST_HIST_DERR_TOO_LARGE;
-	if (len < 4)
-		return ST_HIST_DERR_TRUNCATED;
-	base = COOKIE_BASE(get_be32(buf));
-	if (base == V2_COOKIE_BASE) {
-		*compressed = false;
-		return ST_HIST_DERR_OK;
-	}
-	if (base == V1_COOKIE_BASE || base == V1_COMPRESSED_COOKIE_BASE ||
-	    base == V0_COOKIE_BASE || base == V0_COMPRESSED_COOKIE_BASE)
-		return ST_HIST_DERR_VERSION;
-	if (base != V2_COMPRESSED_COOKIE_BASE)
-		return ST_HIST_DERR_COOKIE;
-	if (len < OUTER_LEN)
-		return ST_HIST_DERR_TRUNCATED;
-	clen = (int32_t)get_be32(buf + 4);
-	if (clen < 0 || (size_t)clen > len - OUTER_LEN)
-		return ST_HIST_DERR_TRUNCATED;
-	if ((size_t)clen < len - OUTER_LEN)
-		return ST_HIST_DERR_TRAILING;
-	*compressed = true;
-	return zrestart(d, buf + OUTER_LEN, (size_t)clen);
-}
-
-struct inner {
-	size_t plen;
-	int64_t lowest, highest;
-	int sigfigs;
-	int32_t counts_len;
-};
-
-static enum st_hist_derr check_inner(const uint8_t *p, struct inner *in)
-{
-	uint32_t cookie = get_be32(p);
-	int32_t len = (int32_t)get_be32(p + 4);
-	int32_t sf = (int32_t)get_be32(p + 12);
-	int64_t lo = (int64_t)get_be64(p + 16);
-	int64_t hi = (int64_t)get_be64(p + 24);
-	size_t size, counts;
-
-	if (COOKIE_BASE(cookie) != V2_COOKIE_BASE)
-		return ST_HIST_DERR_INNER_COOKIE;
-	if (sf < ST_HIST_SIGFIGS_MIN || sf > ST_HIST_SIGFIGS_MAX)
-		return ST_HIST_DERR_SIGFIGS;
-	if (lo < 1)
-		return ST_HIST_DERR_LOWEST;
-	if (hi > ST_HIST_HIGHEST_MAX || lo > hi / 2)
-		return ST_HIST_DERR_HIGHEST;
-	size = st_hist_size(lo, hi, sf);
-	if (size == 0)
-		return ST_HIST_DERR_LOWEST;
-	counts = (size - sizeof(struct st_hist)) / sizeof(int64_t);
-	if (counts > ST_HIST_DECODE_MAX_COUNTS)
-		return ST_HIST_DERR_COUNTS_LEN;
-	if (len < 0 || (size_t)len > counts * VARINT_MAX ||
-	    (size_t)len > ST_HIST_DECODE_MAX_INFLATED - INNER_LEN)
-		return ST_HIST_DERR_PAYLOAD_LEN;
-	in->plen = (size_t)len;
-	in->lowest = lo;
-	in->highest = hi;
-	in->sigfigs = sf;
-	in->counts_len = (int32_t)counts;
-	return ST_HIST_DERR_OK;
-}
-
-/* Same reading as hist_codec.c's varint_get (shortest form only). */
-static int varint_get(const uint8_t *p, size_t avail, uint64_t *out)
-{
-	uint64_t u = 0;
-
-	for (size_t i = 0; i < VARINT_MAX; i++) {
-		if (i >= avail)
-			return 0;
-		if (i == VARINT_MAX - 1) {
-			u |= (uint64_t)p[i] << 56;
-		} else {
-			u |= (uint64_t)(p[i] & 0x7f) << (7 * i);
-			if (p[i] & 0x80)
-				continue;
-		}
-		if (i > 0 && p[i] == 0)
-			return -1;
-		*out = u;
-		return (int)i + 1;
-	}
-	return 0;
+	e = st_hv2_parse_outer(buf, len, compressed, &z, &z_len);
+	if (e != ST_HIST_DERR_OK || !*compressed)
+		return e;
+	return zrestart(d, z, z_len);
 }
 
 /* The index -> dst-index mapping of a layout. Same lowest and precision as
  * dst: indices agree (only the top differs). Otherwise a template. */
-static enum st_hist_derr layout_map(struct an_histdec *d, const struct inner *in,
+static enum st_hist_derr layout_map(struct an_histdec *d,
+				    const struct st_hv2_inner *in,
 				    const struct st_hist **tmpl)
 {
 	struct foreign *f, *victim = &d->foreign[0];
@@ -355,7 +253,8 @@ static int32_t map_index(const struct an_histdec *d, const struct st_hist *tmpl,
 
 /* Reads the payload p[0..in->plen) into d->bins, as hist_codec.c's
  * apply_counts would count them. */
-static enum st_hist_derr walk_counts(struct an_histdec *d, const struct inner *in,
+static enum st_hist_derr walk_counts(struct an_histdec *d,
+				     const struct st_hv2_inner *in,
 				     const uint8_t *p, const struct st_hist *tmpl,
 				     size_t *n_bins, int64_t *total, int64_t *clamped)
 {
@@ -370,11 +269,9 @@ static enum st_hist_derr walk_counts(struct an_histdec *d, const struct inner *i
 			/* one byte: most counts and runs of a snapshot */
 			u = p[pos++];
 		} else {
-			k = varint_get(p + pos, in->plen - pos, &u);
-			if (k == 0)
-				return ST_HIST_DERR_VARINT_TRUNCATED;
+			k = st_hv2_varint_get(p + pos, in->plen - pos, &u);
 			if (k < 0)
-				return ST_HIST_DERR_VARINT_OVERLONG;
+				return st_hv2_varint_derr(k);
 			pos += (size_t)k;
 		}
 		if (u & 1) {
@@ -417,23 +314,11 @@ static enum st_hist_derr walk_counts(struct an_histdec *d, const struct inner *i
 	return ST_HIST_DERR_OK;
 }
 
-static int derr_errno(enum st_hist_derr e)
-{
-	switch (e) {
-	case ST_HIST_DERR_NOMEM:
-		return -ENOMEM;
-	case ST_HIST_DERR_TOO_LARGE:
-	case ST_HIST_DERR_COUNTS_LEN:
-		return -E2BIG;
-	default:
-		return -EINVAL;
-	}
-}
-
 /* The compressed path: inflates into d->payload (the 40-byte header, then
  * the payload) and gives the reference's result step by step; see zstep.
  * On success the header is checked and parsed into *in. */
-static enum st_hist_derr inflate_all(struct an_histdec *d, struct inner *in)
+static enum st_hist_derr inflate_all(struct an_histdec *d,
+				     struct st_hv2_inner *in)
 {
 	struct zrun r = { 0, ZS_MORE };
 	enum st_hist_derr e;
@@ -442,7 +327,7 @@ static enum st_hist_derr inflate_all(struct an_histdec *d, struct inner *in)
 	if (buf_reserve(d, 4096) != 0)
 		return ST_HIST_DERR_NOMEM;
 	zrun_to(d, &r, d->payload_cap < ZRUN_FIRST ? d->payload_cap : ZRUN_FIRST);
-	if (r.n == INNER_LEN && r.st == ZS_ERR) {
+	if (r.n == ST_HV2_INNER_LEN && r.st == ZS_ERR) {
 		/* Did it fail before wanting byte 41 (the reference's first
 		 * step fails) or on copying it (the header counts first)? */
 		struct zrun h = { 0, ZS_MORE };
@@ -450,21 +335,21 @@ static enum st_hist_derr inflate_all(struct an_histdec *d, struct inner *in)
 		e = zrestart(d, d->z, d->z_len);
 		if (e != ST_HIST_DERR_OK)
 			return e;
-		zrun_to(d, &h, INNER_LEN);
-		e = zstep(&h, INNER_LEN);
+		zrun_to(d, &h, ST_HV2_INNER_LEN);
+		e = zstep(&h, ST_HV2_INNER_LEN);
 		if (e == ST_HIST_DERR_OK)
-			e = check_inner(d->payload, in);
+			e = st_hv2_parse_inner(d->payload, in);
 		return e != ST_HIST_DERR_OK ? e : ST_HIST_DERR_ZLIB;
 	}
-	e = zstep(&r, INNER_LEN);
+	e = zstep(&r, ST_HV2_INNER_LEN);
 	if (e == ST_HIST_DERR_PAYLOAD_MISMATCH)
 		e = ST_HIST_DERR_TRUNCATED;	/* stream ended inside the header */
 	if (e != ST_HIST_DERR_OK)
 		return e;
-	e = check_inner(d->payload, in);
+	e = st_hv2_parse_inner(d->payload, in);
 	if (e != ST_HIST_DERR_OK)
 		return e;
-	t = INNER_LEN + in->plen;
+	t = ST_HV2_INNER_LEN + in->plen;
 	if (r.st == ZS_MORE && r.n <= t) {
 		if (buf_reserve(d, t + 1) != 0)
 			return ST_HIST_DERR_NOMEM;
@@ -495,7 +380,7 @@ int an_histdec_decode(struct an_histdec *d, const uint8_t *buf, size_t len,
 {
 	const struct st_hist *tmpl;
 	const uint8_t *payload;
-	struct inner in;
+	struct st_hv2_inner in;
 	enum st_hist_derr e;
 	bool compressed = false;
 
@@ -505,15 +390,16 @@ int an_histdec_decode(struct an_histdec *d, const uint8_t *buf, size_t len,
 		goto out;
 	if (compressed) {
 		e = inflate_all(d, &in);
-		payload = d->payload + INNER_LEN;
+		payload = d->payload + ST_HV2_INNER_LEN;
 	} else {
 		/* Raw: header, payload, nothing after, read in place. */
-		e = len < INNER_LEN ? ST_HIST_DERR_TRUNCATED : check_inner(buf, &in);
-		if (e == ST_HIST_DERR_OK && len - INNER_LEN < in.plen)
+		e = len < ST_HV2_INNER_LEN ? ST_HIST_DERR_TRUNCATED :
+		    st_hv2_parse_inner(buf, &in);
+		if (e == ST_HIST_DERR_OK && len - ST_HV2_INNER_LEN < in.plen)
 			e = ST_HIST_DERR_TRUNCATED;
-		else if (e == ST_HIST_DERR_OK && len - INNER_LEN > in.plen)
+		else if (e == ST_HIST_DERR_OK && len - ST_HV2_INNER_LEN > in.plen)
 			e = ST_HIST_DERR_TRAILING;
-		payload = e == ST_HIST_DERR_OK ? buf + INNER_LEN : NULL;
+		payload = e == ST_HIST_DERR_OK ? buf + ST_HV2_INNER_LEN : NULL;
 	}
 	if (e != ST_HIST_DERR_OK)
 		goto out;
@@ -525,7 +411,7 @@ out:
 	if (err != NULL)
 		*err = e;
 	if (e != ST_HIST_DERR_OK)
-		return derr_errno(e);
+		return st_hv2_derr_errno(e);
 	*bins = d->bins;
 	return 0;
 }

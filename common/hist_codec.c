@@ -13,21 +13,7 @@
 
 #include "base64.h"
 #include "hist.h"
-
-#define V2_COOKIE_BASE			0x1c849303u
-#define V2_COMPRESSED_COOKIE_BASE	0x1c849304u
-#define V1_COOKIE_BASE			0x1c849301u
-#define V1_COMPRESSED_COOKIE_BASE	0x1c849302u
-#define V0_COOKIE_BASE			0x1c849308u
-#define V0_COMPRESSED_COOKIE_BASE	0x1c849309u
-/* The high nibble of the low byte once held the word size; V2 writers put
- * 0x10 there and readers mask it off. */
-#define COOKIE_BASE(c)			((c) & ~0xf0u)
-
-#define OUTER_LEN	8	/* cookie, compressed length */
-#define INNER_LEN	40	/* cookie, payload length, offset, sigfigs,
-				 * lowest, highest, conversion ratio */
-#define VARINT_MAX	9	/* LEB128-64b9B: the 9th byte carries 8 bits */
+#include "hist_v2.h"
 
 /* deflate with a 1 KiB window and a small hash: an encoded histogram is a
  * few KiB, and zlib's default (32 KiB window, memLevel 8) spends most of
@@ -69,7 +55,7 @@ const char *st_hist_derr_str(enum st_hist_derr e)
 	return derr_names[e];
 }
 
-/* --- big-endian and varint primitives --------------------------------- */
+/* --- big-endian and varint writers (the readers are in hist_v2.h) ------ */
 
 static void put_be32(uint8_t *p, uint32_t v)
 {
@@ -85,17 +71,6 @@ static void put_be64(uint8_t *p, uint64_t v)
 	put_be32(p + 4, (uint32_t)v);
 }
 
-static uint32_t get_be32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	       (uint32_t)p[2] << 8 | p[3];
-}
-
-static uint64_t get_be64(const uint8_t *p)
-{
-	return (uint64_t)get_be32(p) << 32 | get_be32(p + 4);
-}
-
 static uint64_t zigzag(int64_t v)
 {
 	return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
@@ -107,7 +82,7 @@ static size_t varint_put(uint8_t *p, uint64_t u)
 {
 	size_t n = 0;
 
-	while (n < VARINT_MAX - 1 && u >= 0x80) {
+	while (n < ST_HV2_VARINT_MAX - 1 && u >= 0x80) {
 		p[n++] = (uint8_t)(u | 0x80);
 		u >>= 7;
 	}
@@ -119,37 +94,11 @@ static size_t varint_len(uint64_t u)
 {
 	size_t n = 1;
 
-	while (n < VARINT_MAX && u >= 0x80) {
+	while (n < ST_HV2_VARINT_MAX && u >= 0x80) {
 		u >>= 7;
 		n++;
 	}
 	return n;
-}
-
-/* Reads one varint from p[0..avail). Returns its length, 0 when it runs
- * past avail, or -1 when it is not in shortest form (a final byte of 0
- * after a continuation: Java and JS never write one, and accepting it would
- * give one histogram many encodings). */
-static int varint_get(const uint8_t *p, size_t avail, uint64_t *out)
-{
-	uint64_t u = 0;
-
-	for (size_t i = 0; i < VARINT_MAX; i++) {
-		if (i >= avail)
-			return 0;
-		if (i == VARINT_MAX - 1) {
-			u |= (uint64_t)p[i] << 56;
-		} else {
-			u |= (uint64_t)(p[i] & 0x7f) << (7 * i);
-			if (p[i] & 0x80)
-				continue;
-		}
-		if (i > 0 && p[i] == 0)
-			return -1;
-		*out = u;
-		return (int)i + 1;
-	}
-	return 0; /* not reached: the 9th byte always ends the loop */
 }
 
 /* --- encoder ------------------------------------------------------------ */
@@ -210,11 +159,11 @@ static size_t payload_len(const struct st_hist *h)
 
 size_t st_hist_encode_bound(const struct st_hist *h)
 {
-	size_t n = INNER_LEN + payload_len(h);
+	size_t n = ST_HV2_INNER_LEN + payload_len(h);
 
 	/* deflateBound's bound for non-default parameters (compressBound
 	 * holds only for the defaults), plus the zlib wrapper. */
-	return OUTER_LEN + n + ((n + 7) >> 3) + ((n + 63) >> 6) + 5 + 6;
+	return ST_HV2_OUTER_LEN + n + ((n + 7) >> 3) + ((n + 63) >> 6) + 5 + 6;
 }
 
 static void put_inner_header(uint8_t *p, const struct st_hist *h, size_t plen)
@@ -265,7 +214,7 @@ int st_hist_encode_v2(const struct st_hist *h, uint8_t *out, size_t cap,
 	int rc;
 
 	plen = payload_len(h);
-	if (cap < OUTER_LEN + 16) {
+	if (cap < ST_HV2_OUTER_LEN + 16) {
 		*len = st_hist_encode_bound(h);
 		return -ENOSPC;
 	}
@@ -273,15 +222,16 @@ int st_hist_encode_v2(const struct st_hist *h, uint8_t *out, size_t cap,
 	if (deflateInit2(&zs, DEFLATE_LEVEL, Z_DEFLATED, DEFLATE_WINDOW_BITS,
 			 DEFLATE_MEM_LEVEL, Z_DEFAULT_STRATEGY) != Z_OK)
 		return -ENOMEM;
-	zs.next_out = out + OUTER_LEN;
-	zs.avail_out = (uInt)((cap - OUTER_LEN) > UINT32_MAX ? UINT32_MAX : cap - OUTER_LEN);
+	zs.next_out = out + ST_HV2_OUTER_LEN;
+	zs.avail_out = (uInt)((cap - ST_HV2_OUTER_LEN) > UINT32_MAX ?
+			      UINT32_MAX : cap - ST_HV2_OUTER_LEN);
 
 	put_inner_header(chunk, h, plen);
-	fill = INNER_LEN;
+	fill = ST_HV2_INNER_LEN;
 	enc_walk_init(&w, h);
 	while (enc_walk_next(&w, &word)) {
 		fill += varint_put(chunk + fill, word);
-		if (fill > sizeof(chunk) - VARINT_MAX) {
+		if (fill > sizeof(chunk) - ST_HV2_VARINT_MAX) {
 			rc = deflate_chunk(&zs, chunk, fill, Z_NO_FLUSH);
 			if (rc != 0)
 				goto err;
@@ -294,7 +244,7 @@ int st_hist_encode_v2(const struct st_hist *h, uint8_t *out, size_t cap,
 
 	put_be32(out, ST_HIST_V2_COMPRESSED_COOKIE);
 	put_be32(out + 4, (uint32_t)zs.total_out);
-	*len = OUTER_LEN + zs.total_out;
+	*len = ST_HV2_OUTER_LEN + zs.total_out;
 	deflateEnd(&zs);
 	return 0;
 err:
@@ -403,44 +353,6 @@ static enum st_hist_derr src_finish(struct dec_src *s)
 	return s->zs.avail_in == 0 ? ST_HIST_DERR_OK : ST_HIST_DERR_TRAILING;
 }
 
-/* Checks the inner header; on success *plen and the layout arguments are
- * known to be safe to allocate for. */
-static enum st_hist_derr check_inner(const uint8_t *p, size_t *plen,
-				     int64_t *lowest, int64_t *highest,
-				     int *sigfigs)
-{
-	uint32_t cookie = get_be32(p);
-	int32_t len = (int32_t)get_be32(p + 4);
-	int32_t sf = (int32_t)get_be32(p + 12);
-	int64_t lo = (int64_t)get_be64(p + 16);
-	int64_t hi = (int64_t)get_be64(p + 24);
-	size_t size, counts;
-
-	if (COOKIE_BASE(cookie) != V2_COOKIE_BASE)
-		return ST_HIST_DERR_INNER_COOKIE;
-	if (sf < ST_HIST_SIGFIGS_MIN || sf > ST_HIST_SIGFIGS_MAX)
-		return ST_HIST_DERR_SIGFIGS;
-	if (lo < 1)
-		return ST_HIST_DERR_LOWEST;
-	if (hi > ST_HIST_HIGHEST_MAX || lo > hi / 2)
-		return ST_HIST_DERR_HIGHEST;
-	size = st_hist_size(lo, hi, sf);
-	if (size == 0)	/* lowest too coarse for sigfigs: no valid layout */
-		return ST_HIST_DERR_LOWEST;
-	counts = (size - sizeof(struct st_hist)) / sizeof(int64_t);
-	if (counts > ST_HIST_DECODE_MAX_COUNTS)
-		return ST_HIST_DERR_COUNTS_LEN;
-	/* Every varint is at most 9 bytes and covers at least one count. */
-	if (len < 0 || (size_t)len > counts * VARINT_MAX ||
-	    (size_t)len > ST_HIST_DECODE_MAX_INFLATED - INNER_LEN)
-		return ST_HIST_DERR_PAYLOAD_LEN;
-	*plen = (size_t)len;
-	*lowest = lo;
-	*highest = hi;
-	*sigfigs = sf;
-	return ST_HIST_DERR_OK;
-}
-
 static enum st_hist_derr apply_counts(struct st_hist *h, const uint8_t *p,
 				      size_t n)
 {
@@ -451,11 +363,9 @@ static enum st_hist_derr apply_counts(struct st_hist *h, const uint8_t *p,
 	int k;
 
 	while (pos < n) {
-		k = varint_get(p + pos, n - pos, &u);
-		if (k == 0)
-			return ST_HIST_DERR_VARINT_TRUNCATED;
+		k = st_hv2_varint_get(p + pos, n - pos, &u);
 		if (k < 0)
-			return ST_HIST_DERR_VARINT_OVERLONG;
+			return st_hv2_varint_derr(k);
 		pos += (size_t)k;
 		if (u & 1) {
 			/* ZigZag odd: -(u >> 1) - 1, i.e. a run of (u >> 1) + 1
@@ -489,55 +399,31 @@ static enum st_hist_derr apply_counts(struct st_hist *h, const uint8_t *p,
 	return ST_HIST_DERR_OK;
 }
 
+/* Checks the outer header and points s at the inner bytes: buf itself,
+ * or a zlib stream over the compressed block. */
 static enum st_hist_derr decode_outer(const uint8_t *buf, size_t len,
 				      struct dec_src *s)
 {
-	uint32_t cookie, base;
-	int32_t clen;
+	enum st_hist_derr e;
+	const uint8_t *z;
+	size_t z_len;
+	bool compressed;
 
-	if (len > ST_HIST_DECODE_MAX_INPUT)
-		return ST_HIST_DERR_TOO_LARGE;
-	if (len < 4)
-		return ST_HIST_DERR_TRUNCATED;
-	cookie = get_be32(buf);
-	base = COOKIE_BASE(cookie);
-	if (base == V2_COOKIE_BASE) {
+	e = st_hv2_parse_outer(buf, len, &compressed, &z, &z_len);
+	if (e != ST_HIST_DERR_OK)
+		return e;
+	if (!compressed) {
 		s->compressed = false;
 		s->raw = buf;
 		s->raw_len = len;
 		return ST_HIST_DERR_OK;
 	}
-	if (base == V1_COOKIE_BASE || base == V1_COMPRESSED_COOKIE_BASE ||
-	    base == V0_COOKIE_BASE || base == V0_COMPRESSED_COOKIE_BASE)
-		return ST_HIST_DERR_VERSION;
-	if (base != V2_COMPRESSED_COOKIE_BASE)
-		return ST_HIST_DERR_COOKIE;
-	if (len < OUTER_LEN)
-		return ST_HIST_DERR_TRUNCATED;
-	clen = (int32_t)get_be32(buf + 4);
-	if (clen < 0 || (size_t)clen > len - OUTER_LEN)
-		return ST_HIST_DERR_TRUNCATED;
-	if ((size_t)clen < len - OUTER_LEN)
-		return ST_HIST_DERR_TRAILING;
 	s->compressed = true;
 	if (inflateInit(&s->zs) != Z_OK)
 		return ST_HIST_DERR_NOMEM;
-	s->zs.next_in = buf + OUTER_LEN;
-	s->zs.avail_in = (uInt)clen;
+	s->zs.next_in = z;
+	s->zs.avail_in = (uInt)z_len;
 	return ST_HIST_DERR_OK;
-}
-
-static int derr_errno(enum st_hist_derr e)
-{
-	switch (e) {
-	case ST_HIST_DERR_NOMEM:
-		return ENOMEM;
-	case ST_HIST_DERR_TOO_LARGE:
-	case ST_HIST_DERR_COUNTS_LEN:
-		return E2BIG;
-	default:
-		return EINVAL;
-	}
 }
 
 struct st_hist *st_hist_decode_v2(const uint8_t *buf, size_t len,
@@ -545,39 +431,37 @@ struct st_hist *st_hist_decode_v2(const uint8_t *buf, size_t len,
 {
 	struct dec_src src;
 	struct st_hist *h = NULL;
-	uint8_t inner[INNER_LEN];
+	uint8_t inner[ST_HV2_INNER_LEN];
 	uint8_t *payload = NULL;
+	struct st_hv2_inner in;
 	enum st_hist_derr e;
-	int64_t lowest, highest;
-	size_t plen;
-	int sigfigs;
 
 	memset(&src, 0, sizeof(src));
 	e = decode_outer(buf, len, &src);
 	if (e != ST_HIST_DERR_OK)
 		goto err;
-	e = src_read(&src, inner, INNER_LEN);
+	e = src_read(&src, inner, ST_HV2_INNER_LEN);
 	if (e == ST_HIST_DERR_PAYLOAD_MISMATCH)
 		e = ST_HIST_DERR_TRUNCATED;	/* stream ended inside the header */
 	if (e != ST_HIST_DERR_OK)
 		goto err;
-	e = check_inner(inner, &plen, &lowest, &highest, &sigfigs);
+	e = st_hv2_parse_inner(inner, &in);
 	if (e != ST_HIST_DERR_OK)
 		goto err;
 
-	payload = malloc(plen > 0 ? plen : 1);
-	h = st_hist_create(lowest, highest, sigfigs);
+	payload = malloc(in.plen > 0 ? in.plen : 1);
+	h = st_hist_create(in.lowest, in.highest, in.sigfigs);
 	if (payload == NULL || h == NULL) {
 		e = ST_HIST_DERR_NOMEM;
 		goto err;
 	}
-	e = src_read(&src, payload, plen);
+	e = src_read(&src, payload, in.plen);
 	if (e != ST_HIST_DERR_OK)
 		goto err;
 	e = src_finish(&src);
 	if (e != ST_HIST_DERR_OK)
 		goto err;
-	e = apply_counts(h, payload, plen);
+	e = apply_counts(h, payload, in.plen);
 	if (e != ST_HIST_DERR_OK)
 		goto err;
 
@@ -594,7 +478,7 @@ err:
 		inflateEnd(&src.zs);
 	if (err != NULL)
 		*err = e;
-	errno = derr_errno(e);
+	errno = -st_hv2_derr_errno(e);
 	return NULL;
 }
 
@@ -641,6 +525,6 @@ struct st_hist *st_hist_decode_b64(const char *s, size_t len,
 err:
 	if (err != NULL)
 		*err = e;
-	errno = derr_errno(e);
+	errno = -st_hv2_derr_errno(e);
 	return NULL;
 }
