@@ -3,7 +3,7 @@
 # tests: the machines are shared and noisy, so each section compares rates
 # measured side by side in one run.
 #
-#   scripts/bench.sh [--quick] [SECTION...]     sections: hist dataplane loadgen analyzer (default: all)
+#   scripts/bench.sh [--quick] [SECTION...]     sections: hist dataplane tcp loadgen analyzer (default: all)
 set -uo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -14,11 +14,11 @@ for a in "$@"; do
 	case "$a" in
 	--quick) quick=--quick ;;
 	-h|--help) sed -n '2,7p' "$0"; exit 0 ;;
-	hist|dataplane|loadgen|analyzer) sections+=("$a") ;;
-	*) echo "bench.sh: unknown section '$a' (known: hist dataplane loadgen analyzer)" >&2; exit 2 ;;
+	hist|dataplane|tcp|loadgen|analyzer) sections+=("$a") ;;
+	*) echo "bench.sh: unknown section '$a' (known: hist dataplane tcp loadgen analyzer)" >&2; exit 2 ;;
 	esac
 done
-[ ${#sections[@]} -gt 0 ] || sections=(hist dataplane loadgen analyzer)
+[ ${#sections[@]} -gt 0 ] || sections=(hist dataplane tcp loadgen analyzer)
 
 scripts/setup.sh --quiet || exit 1
 # Benchmarks use an optimised build of their own, apart from the test builds.
