@@ -6,9 +6,11 @@
  * Each slot is split in two: the hot part (struct dp_flow, one cache line)
  * holds what every timed packet reads and writes on the production path,
  * the key, the flow's targets, its last activity and production's pending
- * request; the cold part (struct dp_flow_pend, a parallel array) holds the
- * pending requests of the shadow targets and every target's pending SYN,
- * touched only by copied packets, SYNs and the expiry scan. */
+ * request; the cold part (a parallel array of struct dp_pend, one per
+ * target the dataplane may time: production and the configured groups, not
+ * the DP_MAX_TARGETS it could have) holds the pending requests of the
+ * shadow targets and every target's pending SYN, touched only by copied
+ * packets, SYNs and the expiry scan. */
 #ifndef DP_FLOWTAB_H
 #define DP_FLOWTAB_H
 
@@ -16,6 +18,7 @@
 #include <stdint.h>
 
 #include <rte_common.h>
+#include <rte_debug.h>
 
 #include "config.h"
 #include "flow.h"
@@ -45,17 +48,16 @@ struct dp_pend {
 	uint64_t syn_tsc;	/* SYN sent, SYN-ACK not seen yet, 0: none */
 };
 
-struct dp_flow_pend {
-	struct dp_pend pend[DP_MAX_TARGETS];
-};
-
 struct dp_flowtab {
 	struct dp_flow *e;
-	struct dp_flow_pend *cold;	/* cold[i] goes with e[i] */
+	struct dp_pend *cold;	/* e[i]'s pends: cold[i * stride ...] */
 	uint32_t mask;		/* slots - 1 */
 	uint32_t n;		/* flows held */
 	uint32_t max;		/* flows allowed */
 	uint32_t scan;		/* next slot the expiry scan looks at */
+	uint32_t stride;	/* pends per slot: the targets timed */
+	int8_t col[DP_MAX_TARGETS];	/* target -> its pend in a slot; -1:
+					   never timed */
 };
 
 static inline bool dp_flow_used(const struct dp_flow *f)
@@ -63,9 +65,12 @@ static inline bool dp_flow_used(const struct dp_flow *f)
 	return f->key.family != 0;
 }
 
-/* Allocates room for max_flows on a NUMA socket (rte_zmalloc). Returns 0,
- * or -ENOMEM. */
-int dp_flowtab_init(struct dp_flowtab *t, uint32_t max_flows, int socket);
+/* Allocates room for max_flows on a NUMA socket (rte_zmalloc), with a
+ * pending request and SYN per slot for each target in the bit set targets
+ * (bit t: target t may be timed; DP_TARGET_PROD is always included). Only
+ * those targets may be passed to dp_flow_pend and dp_flow_req. Returns 0,
+ * -EINVAL for a bit at or past DP_MAX_TARGETS, or -ENOMEM. */
+int dp_flowtab_init(struct dp_flowtab *t, uint32_t max_flows, uint32_t targets, int socket);
 void dp_flowtab_fini(struct dp_flowtab *t);
 
 /* The slot a probe for this hash starts at: prefetch it early. */
@@ -75,18 +80,20 @@ static inline const struct dp_flow *dp_flowtab_home(const struct dp_flowtab *t,
 	return &t->e[hash & t->mask];
 }
 
-/* The cold part of f's slot. */
-static inline struct dp_flow_pend *dp_flowtab_cold(struct dp_flowtab *t,
-						   const struct dp_flow *f)
+/* Target's pending request and SYN of f, in the cold part of f's slot;
+ * target one of those dp_flowtab_init was given. */
+static inline struct dp_pend *dp_flow_pend(struct dp_flowtab *t, const struct dp_flow *f,
+					   int target)
 {
-	return &t->cold[f - t->e];
+	RTE_ASSERT(target >= 0 && target < DP_MAX_TARGETS && t->col[target] >= 0);
+	return &t->cold[(size_t)(f - t->e) * t->stride + (size_t)t->col[target]];
 }
 
 /* Where target's oldest unanswered request of f is kept. */
 static inline uint64_t *dp_flow_req(struct dp_flowtab *t, struct dp_flow *f, int target)
 {
 	return target == DP_TARGET_PROD ? &f->prod_req_tsc
-					: &dp_flowtab_cold(t, f)->pend[target].req_tsc;
+					: &dp_flow_pend(t, f, target)->req_tsc;
 }
 
 /* The flow with this key, or NULL. Usually one cache line. */

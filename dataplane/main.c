@@ -341,6 +341,21 @@ static int setup_ports_and_groups(struct dp_app *a)
 	return 0;
 }
 
+/* The timing targets a worker may see: production, each group's mirrored
+ * traffic, and, with an inject port, the injected traffic of each group
+ * that takes it. The flow table keeps pending requests for these only. */
+static uint32_t timed_targets(const struct dp_config *cfg)
+{
+	uint32_t m = 1u << DP_TARGET_PROD;
+
+	for (int g = 0; g < cfg->n_shadows; g++) {
+		m |= 1u << DP_TARGET_GROUP(g);
+		if (cfg->inject_port[0] && cfg->shadows[g].inject)
+			m |= 1u << DP_TARGET_INJ(g);
+	}
+	return m;
+}
+
 static int setup_workers(struct dp_app *a)
 {
 	unsigned int lcore, avail = rte_lcore_count() - 1;
@@ -372,6 +387,7 @@ static int setup_workers(struct dp_app *a)
 			}
 			w->app = a;
 			if (dp_flowtab_init(&w->flows, a->cfg.flow_table_size,
+					    timed_targets(&a->cfg),
 					    (int)rte_lcore_to_socket_id(lcore)) < 0 ||
 			    (a->cfg.tcp_sessions > 0 &&
 			     dp_tcp_init(&w->tcp, a->cfg.tcp_sessions, a->cfg.tcp_queue,

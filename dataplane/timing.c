@@ -182,7 +182,7 @@ static inline void open_pending(struct dp_flowtab *t, struct dp_flow *f, int tar
 		if (*req == 0)
 			*req = now;
 	} else if (o == DP_OPENS_CONNECT) {
-		dp_flowtab_cold(t, f)->pend[target].syn_tsc = now;
+		dp_flow_pend(t, f, target)->syn_tsc = now;
 	}
 }
 
@@ -300,7 +300,7 @@ static inline void answer(struct dp_worker *w, struct dp_flow *f, int target,
 	if (unlikely(p->flags & ST_PKT_F_ICMP_ERR)) {
 		ts->icmp_errors++;
 		*req = 0;
-		dp_flowtab_cold(&w->flows, f)->pend[target].syn_tsc = 0;
+		dp_flow_pend(&w->flows, f, target)->syn_tsc = 0;
 		return;
 	}
 	if (p->proto == ST_IPPROTO_TCP && (p->flags & ST_PKT_F_L4)) {
@@ -309,11 +309,11 @@ static inline void answer(struct dp_worker *w, struct dp_flow *f, int target,
 		if (fl & ST_TCP_RST) {
 			ts->resets++;
 			*req = 0;
-			dp_flowtab_cold(&w->flows, f)->pend[target].syn_tsc = 0;
+			dp_flow_pend(&w->flows, f, target)->syn_tsc = 0;
 			return;
 		}
 		if ((fl & (ST_TCP_SYN | ST_TCP_ACK)) == (ST_TCP_SYN | ST_TCP_ACK)) {
-			uint64_t *syn = &dp_flowtab_cold(&w->flows, f)->pend[target].syn_tsc;
+			uint64_t *syn = &dp_flow_pend(&w->flows, f, target)->syn_tsc;
 
 			if (*syn != 0) {
 				record(ts->conn, now, *syn, w->app->ns_per_cyc_q32);
@@ -386,7 +386,7 @@ void dp_timing_scan(struct dp_worker *w, uint64_t now, uint32_t budget)
 			for (uint32_t m = f->targets; m != 0; m &= m - 1) {
 				int tg = __builtin_ctz(m);
 				uint64_t *req = dp_flow_req(t, f, tg);
-				struct dp_pend *pd = &dp_flowtab_cold(t, f)->pend[tg];
+				struct dp_pend *pd = dp_flow_pend(t, f, tg);
 
 				if (*req != 0 && now - *req > tmo) {
 					tstats(w, tg)->timeouts++;

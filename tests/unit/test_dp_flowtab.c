@@ -4,6 +4,7 @@
  * moving with its hot part. Hashes are chosen by the test, so probe runs
  * collide and wrap around the end of the table on purpose. Runs DPDK's EAL
  * without hugepages (the table is rte_zmalloc'd). */
+#include <errno.h>
 #include <string.h>
 
 #include <rte_eal.h>
@@ -13,6 +14,11 @@
 #include "flowtab.h"
 
 #define MAXF 1024
+/* The targets timed in the insert/remove test: production, group 2 (target
+ * 3) and the last inject target, so the cold part is compact (3 pends a
+ * slot) and sparse in target numbers. */
+#define TG_LAST (DP_MAX_TARGETS - 1)
+#define TARGETS (1u << DP_TARGET_PROD | 1u << 3 | 1u << TG_LAST)
 
 static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
 
@@ -80,9 +86,10 @@ static void check_all(struct dp_flowtab *t, const bool *present)
 		CU_ASSERT_PTR_NOT_NULL_FATAL(f);
 		CU_ASSERT_EQUAL(f->hash, h);
 		CU_ASSERT_EQUAL(f->prod_req_tsc, mark(i));
-		CU_ASSERT_EQUAL(dp_flowtab_cold(t, f)->pend[3].req_tsc, mark(i) + 3);
+		CU_ASSERT_EQUAL(dp_flow_pend(t, f, 3)->req_tsc, mark(i) + 3);
 		CU_ASSERT_EQUAL(*dp_flow_req(t, f, 3), mark(i) + 3);
-		CU_ASSERT_EQUAL(dp_flowtab_cold(t, f)->pend[0].syn_tsc, mark(i) + 1);
+		CU_ASSERT_EQUAL(*dp_flow_req(t, f, TG_LAST), mark(i) + TG_LAST);
+		CU_ASSERT_EQUAL(dp_flow_pend(t, f, DP_TARGET_PROD)->syn_tsc, mark(i) + 1);
 	}
 	CU_ASSERT_EQUAL(t->n, held);
 }
@@ -92,8 +99,9 @@ static void t_insert_remove(void)
 	static bool present[3 * MAXF];
 	struct dp_flowtab t;
 
-	CU_ASSERT_FATAL(dp_flowtab_init(&t, MAXF, SOCKET_ID_ANY) == 0);
+	CU_ASSERT_FATAL(dp_flowtab_init(&t, MAXF, TARGETS, SOCKET_ID_ANY) == 0);
 	CU_ASSERT_EQUAL(t.mask, 2 * MAXF - 1);
+	CU_ASSERT_EQUAL(t.stride, 3);
 	memset(present, 0, sizeof(present));
 	for (int round = 0; round < 20; round++) {
 		/* Fill up to the limit from a random mix of flows... */
@@ -123,11 +131,14 @@ static void t_insert_remove(void)
 			 * slot an earlier flow left */
 			CU_ASSERT_EQUAL(f->targets, 0);
 			CU_ASSERT_EQUAL(f->prod_req_tsc, 0);
-			CU_ASSERT_EQUAL(dp_flowtab_cold(&t, f)->pend[3].req_tsc, 0);
+			CU_ASSERT_EQUAL(dp_flow_pend(&t, f, 3)->req_tsc, 0);
+			CU_ASSERT_EQUAL(dp_flow_pend(&t, f, TG_LAST)->req_tsc, 0);
+			CU_ASSERT_EQUAL(dp_flow_pend(&t, f, DP_TARGET_PROD)->syn_tsc, 0);
 			CU_ASSERT_EQUAL(*dp_flow_req(&t, f, DP_TARGET_PROD), 0);
 			f->prod_req_tsc = mark(i);
-			dp_flowtab_cold(&t, f)->pend[3].req_tsc = mark(i) + 3;
-			dp_flowtab_cold(&t, f)->pend[0].syn_tsc = mark(i) + 1;
+			dp_flow_pend(&t, f, 3)->req_tsc = mark(i) + 3;
+			dp_flow_pend(&t, f, TG_LAST)->req_tsc = mark(i) + TG_LAST;
+			dp_flow_pend(&t, f, DP_TARGET_PROD)->syn_tsc = mark(i) + 1;
 			present[i] = true;
 		}
 		CU_ASSERT_EQUAL(t.n, MAXF);
@@ -153,25 +164,45 @@ static void t_insert_remove(void)
 }
 
 /* Production's pending request lives in the hot line, every other target's
- * in the cold part. */
+ * in the cold part: one pend per timed target, each its own, none for
+ * targets not timed. */
 static void t_req_places(void)
 {
 	struct dp_flowtab t;
 	struct st_flow_key k;
 	uint32_t h;
 	bool added;
-	struct dp_flow *f;
+	struct dp_flow *f, *g;
 
-	CU_ASSERT_FATAL(dp_flowtab_init(&t, MAXF, SOCKET_ID_ANY) == 0);
+	CU_ASSERT_EQUAL(dp_flowtab_init(&t, MAXF, 1u << DP_MAX_TARGETS, SOCKET_ID_ANY), -EINVAL);
+	CU_ASSERT_PTR_NULL(t.e);
+	/* production is timed even when not asked for */
+	CU_ASSERT_FATAL(dp_flowtab_init(&t, MAXF, 1u << 1 | 1u << 9, SOCKET_ID_ANY) == 0);
+	CU_ASSERT_EQUAL(t.stride, 3);
+	CU_ASSERT_EQUAL(t.col[DP_TARGET_PROD], 0);
+	CU_ASSERT_EQUAL(t.col[1], 1);
+	CU_ASSERT_EQUAL(t.col[9], 2);
+	for (int tg = 2; tg < DP_MAX_TARGETS; tg++)
+		if (tg != 9)
+			CU_ASSERT_EQUAL(t.col[tg], -1);
 	flow_key(7, &k, &h);
 	f = dp_flowtab_insert(&t, &k, h, &added);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+	flow_key(8, &k, &h);
+	g = dp_flowtab_insert(&t, &k, h, &added);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(g);
 	CU_ASSERT_TRUE(dp_flow_used(f));
 	CU_ASSERT_PTR_EQUAL(dp_flow_req(&t, f, DP_TARGET_PROD), &f->prod_req_tsc);
-	for (int tg = 1; tg < DP_MAX_TARGETS; tg++)
-		CU_ASSERT_PTR_EQUAL(dp_flow_req(&t, f, tg),
-				    &dp_flowtab_cold(&t, f)->pend[tg].req_tsc);
+	CU_ASSERT_PTR_EQUAL(dp_flow_req(&t, f, 1), &dp_flow_pend(&t, f, 1)->req_tsc);
+	CU_ASSERT_PTR_EQUAL(dp_flow_req(&t, f, 9), &dp_flow_pend(&t, f, 9)->req_tsc);
+	/* the three pends of a slot are distinct and adjacent, and two slots'
+	 * pends never overlap */
+	CU_ASSERT_PTR_EQUAL(dp_flow_pend(&t, f, 1), dp_flow_pend(&t, f, DP_TARGET_PROD) + 1);
+	CU_ASSERT_PTR_EQUAL(dp_flow_pend(&t, f, 9), dp_flow_pend(&t, f, DP_TARGET_PROD) + 2);
+	CU_ASSERT_EQUAL(dp_flow_pend(&t, g, DP_TARGET_PROD) - dp_flow_pend(&t, f, DP_TARGET_PROD),
+			3 * (g - f));
 	CU_ASSERT_PTR_EQUAL(dp_flowtab_home(&t, h), &t.e[h & t.mask]);
+	dp_flowtab_remove(&t, g);
 	dp_flowtab_remove(&t, f);
 	CU_ASSERT_EQUAL(t.n, 0);
 	CU_ASSERT_PTR_NULL(dp_flowtab_lookup(&t, &k, h));
