@@ -3,6 +3,8 @@
 #ifndef ST_CUNIT_MAIN_H
 #define ST_CUNIT_MAIN_H
 
+#include <stdint.h>
+
 #include <CUnit/CUnit.h>
 
 /* Registers the file's suites with the CUnit registry. Returns 0, or a CUnit
@@ -16,6 +18,16 @@ struct st_cu_test {
 };
 int st_cu_add_suite(const char *name, CU_InitializeFunc init,
 		    CU_CleanupFunc clean, const struct st_cu_test *tests);
+
+/* The next number of a xorshift64 sequence in *state (nonzero): test data
+ * that is random-looking but the same on every run. */
+static inline uint32_t st_cu_rnd(uint64_t *state)
+{
+	*state ^= *state << 13;
+	*state ^= *state >> 7;
+	*state ^= *state << 17;
+	return (uint32_t)(*state >> 16);
+}
 
 /* Path of a file below the source tree (fixtures). */
 const char *st_source_path(const char *rel);
