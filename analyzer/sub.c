@@ -239,13 +239,7 @@ tail:
 /* A peer-supplied topic, cut and made printable for a log line. */
 static const char *topic_for_log(zmq_msg_t *m, char *buf, size_t len)
 {
-	const unsigned char *p = zmq_msg_data(m);
-	size_t n = zmq_msg_size(m), j = 0;
-
-	for (size_t i = 0; i < n && j + 1 < len; i++)
-		buf[j++] = (p[i] >= 0x20 && p[i] < 0x7f) ? (char)p[i] : '?';
-	buf[j] = '\0';
-	return buf;
+	return st_zsec_printable(zmq_msg_data(m), zmq_msg_size(m), buf, len);
 }
 
 /* Prints one message. Returns 0 (printed or skipped), or -EPIPE/-EIO when

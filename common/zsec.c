@@ -802,16 +802,20 @@ err:
 	return NULL;
 }
 
-/* Copies a peer-supplied frame into a log-safe string. */
-static const char *printable(zmq_msg_t *m, char *buf, size_t len)
+const char *st_zsec_printable(const void *data, size_t n, char *buf, size_t len)
 {
-	const unsigned char *p = zmq_msg_data(m);
-	size_t n = zmq_msg_size(m), j = 0;
+	const unsigned char *p = data;
+	size_t j = 0;
 
 	for (size_t i = 0; i < n && j + 1 < len; i++)
 		buf[j++] = (p[i] >= 0x20 && p[i] < 0x7f) ? (char)p[i] : '?';
 	buf[j] = '\0';
 	return buf;
+}
+
+static const char *printable(zmq_msg_t *m, char *buf, size_t len)
+{
+	return st_zsec_printable(zmq_msg_data(m), zmq_msg_size(m), buf, len);
 }
 
 static bool frame_is(zmq_msg_t *m, const char *s)

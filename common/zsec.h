@@ -124,6 +124,11 @@ int st_zsec_monitor_read(void *mon, char *buf, size_t len);
 /* Stops monitoring sock and closes mon. NULL mon is ignored. */
 void st_zsec_monitor_close(void *sock, void *mon);
 
+/* Copies a peer-supplied frame data[0..n) into buf (len > 0) as a log-safe
+ * string: cut to len - 1 bytes, anything outside printable ASCII as '?'.
+ * Returns buf. Never fails; O(len). */
+const char *st_zsec_printable(const void *data, size_t n, char *buf, size_t len);
+
 /* ------------------------------------------------------------------ */
 /* ZAP handler (ZAP 1.0, RFC 27)                                      */
 

@@ -742,6 +742,21 @@ static void test_client_setup_errors(void)
 	zmq_ctx_term(ctx);
 }
 
+/* A peer's bytes become a log-safe string: cut to the buffer, anything
+ * outside printable ASCII shown as '?'. */
+static void test_printable(void)
+{
+	const uint8_t in[] = { 'k', 'p', 'i', '.', 0x00, 0x1b, '\n', 0x7f, 0xff, '~', ' ' };
+	char buf[16], small[5];
+
+	CU_ASSERT_STRING_EQUAL(st_zsec_printable(in, sizeof(in), buf, sizeof(buf)),
+			       "kpi.?????~ ");
+	CU_ASSERT_STRING_EQUAL(st_zsec_printable(in, sizeof(in), small, sizeof(small)), "kpi.");
+	CU_ASSERT_STRING_EQUAL(st_zsec_printable(in, 0, buf, sizeof(buf)), "");
+	CU_ASSERT_PTR_EQUAL(st_zsec_printable(in, 3, buf, 1), buf);
+	CU_ASSERT_STRING_EQUAL(buf, "");
+}
+
 int st_register_suites(void)
 {
 	static const struct st_cu_test tests[] = {
@@ -757,6 +772,7 @@ int st_register_suites(void)
 		{ "curve without handler", test_curve_no_handler },
 		{ "zap malformed requests", test_zap_malformed },
 		{ "client setup errors", test_client_setup_errors },
+		{ "printable", test_printable },
 		{ NULL, NULL },
 	};
 
