@@ -304,6 +304,34 @@ static inline int queue_copy(struct dp_worker *w, int gi, const struct dp_group 
 	return 1;
 }
 
+/* One selected packet towards group gi (mirrored, or injected when inject):
+ * dropped and counted in gc when the group is disabled, its filter refuses
+ * it or its rate cap is spent (injected and mirrored copies share the cap:
+ * it protects the shadow), else copied and, when timing, opened towards
+ * the group's target. */
+static inline void copy_to_group(struct dp_worker *w, int gi, struct dp_group_counters *gc,
+				 struct rte_mbuf *m, struct dp_pktinfo *in, bool enabled,
+				 bool inject, uint64_t now)
+{
+	const struct dp_group *g = &w->app->groups[gi];
+
+	if (unlikely(!enabled)) {
+		gc->drops[DP_DROP_DISABLED]++;
+		return;
+	}
+	if (g->bpf != NULL && (g->bpf_jit ? g->bpf_jit(m) : rte_bpf_exec(g->bpf, m)) == 0) {
+		gc->drops[DP_DROP_FILTERED]++;
+		return;
+	}
+	if (!bucket_take(w, gi, g, m->pkt_len, now)) {
+		gc->drops[DP_DROP_RATE_CAP]++;
+		return;
+	}
+	if (queue_copy(w, gi, g, gc, m, in, inject, now) == 1 && w->app->timing)
+		dp_timing_copy(w, in, inject ? DP_TARGET_INJ(gi) : DP_TARGET_GROUP(gi),
+			       m->pkt_len, now);
+}
+
 void dp_mirror_burst(struct dp_worker *w, struct rte_mbuf **pkts,
 		     struct dp_pktinfo *info, uint16_t n, uint64_t now)
 {
@@ -344,21 +372,7 @@ void dp_mirror_burst(struct dp_worker *w, struct rte_mbuf **pkts,
 			 * and goes nowhere. */
 			if (!in->parsed && !dp_classify_finish(w, m, in))
 				break;
-			if (unlikely(!enabled[gi])) {
-				gc->drops[DP_DROP_DISABLED]++;
-				continue;
-			}
-			if (g->bpf != NULL &&
-			    (g->bpf_jit ? g->bpf_jit(m) : rte_bpf_exec(g->bpf, m)) == 0) {
-				gc->drops[DP_DROP_FILTERED]++;
-				continue;
-			}
-			if (!bucket_take(w, gi, g, m->pkt_len, now)) {
-				gc->drops[DP_DROP_RATE_CAP]++;
-				continue;
-			}
-			if (queue_copy(w, gi, g, gc, m, in, false, now) == 1 && app->timing)
-				dp_timing_copy(w, in, DP_TARGET_GROUP(gi), m->pkt_len, now);
+			copy_to_group(w, gi, gc, m, in, enabled[gi], false, now);
 		}
 	}
 }
@@ -380,23 +394,8 @@ void dp_inject_burst(struct dp_worker *w, struct rte_mbuf **pkts,
 
 			if (!g->inject || !st_bucket_in(in->hash, 0, g->inject_hi))
 				continue;
-			if (unlikely(!__atomic_load_n(&g->enabled, __ATOMIC_RELAXED))) {
-				gc->drops[DP_DROP_DISABLED]++;
-				continue;
-			}
-			if (g->bpf != NULL &&
-			    (g->bpf_jit ? g->bpf_jit(m) : rte_bpf_exec(g->bpf, m)) == 0) {
-				gc->drops[DP_DROP_FILTERED]++;
-				continue;
-			}
-			/* The cap protects the shadow: injected and mirrored
-			 * copies share it. */
-			if (!bucket_take(w, gi, g, m->pkt_len, now)) {
-				gc->drops[DP_DROP_RATE_CAP]++;
-				continue;
-			}
-			if (queue_copy(w, gi, g, gc, m, in, true, now) == 1 && app->timing)
-				dp_timing_copy(w, in, DP_TARGET_INJ(gi), m->pkt_len, now);
+			copy_to_group(w, gi, gc, m, in,
+				      __atomic_load_n(&g->enabled, __ATOMIC_RELAXED), true, now);
 		}
 	}
 }
