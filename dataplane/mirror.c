@@ -309,9 +309,10 @@ static inline int queue_copy(struct dp_worker *w, int gi, const struct dp_group 
  * it or its rate cap is spent (injected and mirrored copies share the cap:
  * it protects the shadow), else copied and, when timing, opened towards
  * the group's target. */
-static inline void copy_to_group(struct dp_worker *w, int gi, struct dp_group_counters *gc,
-				 struct rte_mbuf *m, struct dp_pktinfo *in, bool enabled,
-				 bool inject, uint64_t now)
+static __rte_always_inline void copy_to_group(struct dp_worker *w, int gi,
+					      struct dp_group_counters *gc, struct rte_mbuf *m,
+					      struct dp_pktinfo *in, bool enabled, bool inject,
+					      uint64_t now)
 {
 	const struct dp_group *g = &w->app->groups[gi];
 
