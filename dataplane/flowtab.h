@@ -7,10 +7,12 @@
  * holds what every timed packet reads and writes on the production path,
  * the key, the flow's targets, its last activity and production's pending
  * request; the cold part (a parallel array of struct dp_pend, one per
- * target the dataplane may time: production and the configured groups, not
- * the DP_MAX_TARGETS it could have) holds the pending requests of the
- * shadow targets and every target's pending SYN, touched only by copied
- * packets, SYNs and the expiry scan. */
+ * target the configuration can time: production, each group and each group
+ * taking injected traffic, not the DP_MAX_TARGETS there could be) holds
+ * the pending requests of the shadow targets and every target's pending
+ * SYN, touched by copied packets, SYNs and SYN-ACKs, resets and ICMP
+ * errors, new flows and the expiry scan, not by production's requests and
+ * answers. */
 #ifndef DP_FLOWTAB_H
 #define DP_FLOWTAB_H
 

@@ -36,6 +36,8 @@ int dp_classify_one(struct dp_worker *w, struct rte_mbuf *m, struct dp_pktinfo *
 
 	in->ok = 0;
 	in->parsed = 1;
+	in->c2s = 0;
+	in->no_flow = 0;
 	in->flow = NULL;
 	if (unlikely(st_pkt_parse(rte_pktmbuf_mtod(m, uint8_t *), rte_pktmbuf_data_len(m),
 				  &in->p) < 0)) {
@@ -114,6 +116,7 @@ void dp_classify_lazy(struct dp_worker *w, struct rte_mbuf **pkts, struct dp_pkt
 					 rte_pktmbuf_data_len(pkts[i]), &in->key, &f) == 0)) {
 			in->hash = f.hash;
 			in->flow = NULL;
+			in->no_flow = 0;
 			in->ok = 1;
 			in->parsed = 0;
 			in->c2s = c2s;
@@ -126,7 +129,7 @@ void dp_classify_lazy(struct dp_worker *w, struct rte_mbuf **pkts, struct dp_pkt
 			in->p.dport = f.dport;
 			in->p.tcp.flags = f.tcp_flags;
 			in->p.payload_len = f.payload_len;
-			/* for dp_timing_requests, a burst later */
+			/* for dp_timing_requests, later in this burst */
 			if (prefetch_flows)
 				rte_prefetch0(dp_flowtab_home(&w->flows, f.hash));
 			continue;
@@ -203,6 +206,18 @@ static inline struct dp_flow *request_flow(struct dp_worker *w, const struct st_
 	return f;
 }
 
+/* in's flow, looked up once per packet: in->flow, or NULL with in->no_flow
+ * set when the table had no room (counted once, whatever the number of
+ * copies). */
+static inline struct dp_flow *pkt_flow(struct dp_worker *w, struct dp_pktinfo *in, uint64_t now)
+{
+	if (in->flow == NULL && !in->no_flow) {
+		in->flow = request_flow(w, &in->key, in->hash, now);
+		in->no_flow = in->flow == NULL;
+	}
+	return in->flow;
+}
+
 void dp_timing_requests(struct dp_worker *w, struct rte_mbuf **pkts, struct dp_pktinfo *info,
 			uint16_t n, uint64_t now)
 {
@@ -216,8 +231,7 @@ void dp_timing_requests(struct dp_worker *w, struct rte_mbuf **pkts, struct dp_p
 
 		if (!in->ok || !in->c2s || !timed_proto(&in->p))
 			continue;
-		in->flow = request_flow(w, &in->key, in->hash, now);
-		if (unlikely(in->flow == NULL))
+		if (unlikely(pkt_flow(w, in, now) == NULL))
 			continue;
 		tx_pkts++;
 		tx_bytes += pkts[i]->pkt_len;
@@ -249,13 +263,9 @@ void dp_timing_copy(struct dp_worker *w, struct dp_pktinfo *in, int target, uint
 {
 	struct dp_tstats *ts;
 
-	if (in->flow == NULL) {
-		if (!in->c2s || !timed_proto(&in->p))
-			return;
-		in->flow = request_flow(w, &in->key, in->hash, now);
-		if (in->flow == NULL)
-			return;
-	}
+	if (in->flow == NULL &&
+	    (!in->c2s || !timed_proto(&in->p) || pkt_flow(w, in, now) == NULL))
+		return;
 	ts = tstats(w, target);
 	ts->tx_pkts++;
 	ts->tx_bytes += bytes;

@@ -41,6 +41,8 @@ struct dp_pktinfo {
 	uint8_t client;		/* key.addr index of the client */
 	int8_t group;		/* from a shadow port: the group whose instance
 				   answered (dp_map_back), -1 unknown */
+	uint8_t no_flow;	/* a timing call found the flow table full
+				   for it: counted once, not tried again */
 	struct dp_flow *flow;	/* the flow's entry once a timing call found
 				   it (valid until the next expiry scan),
 				   else NULL */

@@ -86,6 +86,11 @@ def parse_final(stderr):
             out["neigh_answers"] = int(m.group(2))
             out["neigh_learned"] = int(m.group(3))
             continue
+        m = re.match(r"\s+flows: table full (\d+), expired (\d+)", line)
+        if m:
+            out["flow_table_full"] = int(m.group(1))
+            out["flows_expired"] = int(m.group(2))
+            continue
         m = re.match(r"mbufs in use at exit: ports (\d+), copies (\d+)", line)
         if m:
             out["mbufs_in_use"] = (int(m.group(1)), int(m.group(2)))

@@ -499,6 +499,44 @@ dst_mac = %s
                 "inject over memif: counted as injected copies")
 
 
+def full_table_case(wd):
+    """More flows than the flow table holds: production and both groups
+    still get every packet; each packet whose new flow found no room is
+    counted once in flow_table_full, however many groups copy it."""
+    n, size = 1500, 1024
+    pkts = [bytes(Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02") /
+                  IP(src="198.18.%d.%d" % (i // 250, i % 250 + 1), dst=SERVER4) /
+                  UDP(sport=2000 + i, dport=53) / Raw(b"q%d" % i)) for i in range(n)]
+    wrpcap(os.path.join(wd, "in.pcap"), [Ether(raw) for raw in pkts])
+    wrpcap(os.path.join(wd, "empty.pcap"), [])
+    ini = os.path.join(wd, "full.ini")
+    write_ini(ini, """
+[dataplane]
+mode = inline
+client_port = net_pcap0
+prod_port = net_pcap1
+flow_table_size = %d
+
+[shadow.a]
+port = net_pcap2
+share = 1
+dst_mac = %s
+
+[shadow.b]
+port = net_pcap3
+share = 1
+dst_mac = %s
+""" % (size, MAC["a"], MAC["b"]))
+    res = run_dp(wd, "tee-full-%d" % os.getpid(), ini, "ab")
+    stlib.check(read(os.path.join(wd, "prod.pcap")) == pkts, "full table: production gets all %d packets" % n)
+    for g in "ab":
+        stlib.check(same_but_dst_mac(read(os.path.join(wd, "shadow_%s.pcap" % g)), pkts, MAC[g]),
+                    "full table: group %s gets all %d copies" % (g, n))
+    stlib.check(res.get("flow_table_full") == n - size,
+                "full table: %d packets of flows beyond %d counted once each (got %s)" % (
+                    n - size, size, res.get("flow_table_full")))
+
+
 def midstream_case(wd):
     """With TCP session shadowing on, TCP flows whose SYN was not seen are
     not copied, and counted as tcp_midstream; UDP is copied as before."""
@@ -531,7 +569,7 @@ dst_mac = %s
 
 def main():
     for case in (inline_case, inline_untimed_case, tap_case, two_workers_case, inject_case, inject_memif_case,
-                 midstream_case):
+                 full_table_case, midstream_case):
         wd = stlib.workdir(case.__name__)
         print("== %s in %s" % (case.__name__, wd))
         case(wd)
