@@ -29,6 +29,21 @@ static inline bool is_server(const struct dp_app *app, uint8_t l3, const struct 
 	return false;
 }
 
+/* What is timed: TCP, UDP and ICMP echo. Neighbour discovery, router
+ * solicitations, multicast listener reports and the like are not requests. */
+static inline bool timed_proto(const struct st_pkt *p)
+{
+	if (p->proto == ST_IPPROTO_TCP || p->proto == ST_IPPROTO_UDP)
+		return true;
+	if (!(p->flags & ST_PKT_F_L4) || (p->flags & ST_PKT_F_ICMP_ERR))
+		return false;
+	if (p->proto == ST_IPPROTO_ICMP)
+		return p->icmp.type == 8 || p->icmp.type == 0;
+	if (p->proto == ST_IPPROTO_ICMPV6)
+		return p->icmp.type == 128 || p->icmp.type == 129;
+	return false;
+}
+
 int dp_classify_one(struct dp_worker *w, struct rte_mbuf *m, struct dp_pktinfo *in,
 		    enum dp_dir dir)
 {
@@ -37,6 +52,7 @@ int dp_classify_one(struct dp_worker *w, struct rte_mbuf *m, struct dp_pktinfo *
 	in->ok = 0;
 	in->parsed = 1;
 	in->c2s = 0;
+	in->timed = 0;
 	in->no_flow = 0;
 	in->flow = NULL;
 	if (unlikely(st_pkt_parse(rte_pktmbuf_mtod(m, uint8_t *), rte_pktmbuf_data_len(m),
@@ -68,6 +84,7 @@ int dp_classify_one(struct dp_worker *w, struct rte_mbuf *m, struct dp_pktinfo *
 		src_is_client = is_server(w->app, in->p.l3, &in->p.dst,
 					  in->p.flags & ST_PKT_F_PORTS, in->p.dport);
 	in->c2s = src_is_client;
+	in->timed = timed_proto(&in->p);
 	/* swapped: the packet's source is addr[1]. */
 	in->client = (uint8_t)(src_is_client == swapped);
 	return 1;
@@ -120,6 +137,7 @@ void dp_classify_lazy(struct dp_worker *w, struct rte_mbuf **pkts, struct dp_pkt
 			in->ok = 1;
 			in->parsed = 0;
 			in->c2s = c2s;
+			in->timed = 1;	/* TCP or UDP */
 			/* swapped: the packet's source is addr[1] */
 			in->client = (uint8_t)(c2s == f.swapped);
 			in->p.l3 = ST_L3_IPV4;
@@ -136,21 +154,6 @@ void dp_classify_lazy(struct dp_worker *w, struct rte_mbuf **pkts, struct dp_pkt
 		}
 		dp_classify_one(w, pkts[i], in, dir);
 	}
-}
-
-/* What is timed: TCP, UDP and ICMP echo. Neighbour discovery, router
- * solicitations, multicast listener reports and the like are not requests. */
-static inline bool timed_proto(const struct st_pkt *p)
-{
-	if (p->proto == ST_IPPROTO_TCP || p->proto == ST_IPPROTO_UDP)
-		return true;
-	if (!(p->flags & ST_PKT_F_L4) || (p->flags & ST_PKT_F_ICMP_ERR))
-		return false;
-	if (p->proto == ST_IPPROTO_ICMP)
-		return p->icmp.type == 8 || p->icmp.type == 0;
-	if (p->proto == ST_IPPROTO_ICMPV6)
-		return p->icmp.type == 128 || p->icmp.type == 129;
-	return false;
 }
 
 static inline struct dp_tstats *tstats(struct dp_worker *w, int target)
@@ -219,26 +222,31 @@ static inline struct dp_flow *pkt_flow(struct dp_worker *w, struct dp_pktinfo *i
 }
 
 void dp_timing_requests(struct dp_worker *w, struct rte_mbuf **pkts, struct dp_pktinfo *info,
-			uint16_t n, uint64_t now)
+			uint16_t n, uint64_t bytes, uint64_t now)
 {
 	struct dp_tstats *ts = tstats(w, DP_TARGET_PROD);
-	uint64_t tx_pkts = 0, tx_bytes = 0, requests = 0;
+	uint64_t skip_pkts = 0, skip_bytes = 0, requests = 0;
 
 	/* The counts stay in registers: one store per burst, not a chain of
 	 * dependent increments in memory. */
 	for (uint16_t i = 0; i < n; i++) {
 		struct dp_pktinfo *in = &info[i];
+		struct dp_flow *f = NULL;
 
-		if (!in->ok || !in->c2s || !timed_proto(&in->p))
+		/* in->flow is not known yet: classification cleared it */
+		if (likely(in->timed && in->c2s))
+			f = request_flow(w, &in->key, in->hash, now);
+		in->flow = f;
+		if (unlikely(f == NULL)) {
+			in->no_flow = in->timed && in->c2s;	/* the table was full */
+			skip_pkts++;
+			skip_bytes += pkts[i]->pkt_len;
 			continue;
-		if (unlikely(pkt_flow(w, in, now) == NULL))
-			continue;
-		tx_pkts++;
-		tx_bytes += pkts[i]->pkt_len;
-		open_pending(&w->flows, in->flow, DP_TARGET_PROD, opens(&in->p), &requests, now);
+		}
+		open_pending(&w->flows, f, DP_TARGET_PROD, opens(&in->p), &requests, now);
 	}
-	ts->tx_pkts += tx_pkts;
-	ts->tx_bytes += tx_bytes;
+	ts->tx_pkts += n - skip_pkts;
+	ts->tx_bytes += bytes - skip_bytes;
 	ts->requests += requests;
 }
 
@@ -250,11 +258,16 @@ void dp_timing_tap(struct dp_worker *w, struct rte_mbuf **pkts, struct dp_pktinf
 	for (uint16_t i = 0, j; i < n; i = j) {
 		for (j = (uint16_t)(i + 1); j < n && info[j].c2s == info[i].c2s; j++)
 			;
-		if (info[i].c2s)
-			dp_timing_requests(w, pkts + i, info + i, (uint16_t)(j - i), now);
-		else
+		if (info[i].c2s) {
+			uint64_t bytes = 0;
+
+			for (uint16_t k = i; k < j; k++)
+				bytes += pkts[k]->pkt_len;
+			dp_timing_requests(w, pkts + i, info + i, (uint16_t)(j - i), bytes, now);
+		} else {
 			dp_timing_s2c(w, pkts + i, info + i, (uint16_t)(j - i), DP_TARGET_PROD, 0,
 				      now);
+		}
 	}
 }
 
@@ -263,8 +276,7 @@ void dp_timing_copy(struct dp_worker *w, struct dp_pktinfo *in, int target, uint
 {
 	struct dp_tstats *ts;
 
-	if (in->flow == NULL &&
-	    (!in->c2s || !timed_proto(&in->p) || pkt_flow(w, in, now) == NULL))
+	if (in->flow == NULL && (!in->c2s || !in->timed || pkt_flow(w, in, now) == NULL))
 		return;
 	ts = tstats(w, target);
 	ts->tx_pkts++;
@@ -350,8 +362,7 @@ void dp_timing_s2c(struct dp_worker *w, struct rte_mbuf **pkts,
 		struct dp_flow *f;
 		int t = target;
 
-		if (!in->ok || in->c2s ||
-		    (!timed_proto(&in->p) && !(in->p.flags & ST_PKT_F_ICMP_ERR)))
+		if (!in->ok || in->c2s || (!in->timed && !(in->p.flags & ST_PKT_F_ICMP_ERR)))
 			continue;
 		f = dp_flowtab_lookup(&w->flows, &in->key, in->hash);
 		if (f == NULL)

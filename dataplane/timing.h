@@ -38,6 +38,8 @@ struct dp_pktinfo {
 				   (L4, PORTS), sport, dport, tcp.flags and
 				   payload_len, what timing reads */
 	uint8_t c2s;		/* client -> server */
+	uint8_t timed;		/* ok and a protocol timing looks at (TCP, UDP,
+				   ICMP echo): one test on the request path */
 	uint8_t client;		/* key.addr index of the client */
 	int8_t group;		/* from a shadow port: the group whose instance
 				   answered (dp_map_back), -1 unknown */
@@ -92,9 +94,11 @@ void dp_classify_lazy(struct dp_worker *w, struct rte_mbuf **pkts, struct dp_pkt
 /* The client->server packets of a classified burst, on their way to
  * production (inline: about to be sent; tap: seen passing): finds (or adds)
  * each one's flow, sets info->flow, and opens production's requests and
- * connects. */
+ * connects. bytes is the sum of the burst's pkt_len (the port's RX count
+ * has it): what is sent towards production is counted as the burst less
+ * the few packets not timed, not packet by packet. */
 void dp_timing_requests(struct dp_worker *w, struct rte_mbuf **pkts, struct dp_pktinfo *info,
-			uint16_t n, uint64_t now);
+			uint16_t n, uint64_t bytes, uint64_t now);
 
 /* Tap mode: both directions of production's traffic in one burst, timed
  * in their order (dp_timing_requests, dp_timing_s2c towards

@@ -29,14 +29,18 @@ static inline void tx_or_drop(struct dp_worker *w, int port_idx, uint16_t port_i
 	}
 }
 
-static inline void count_rx(struct dp_worker *w, int port_idx,
-			    struct rte_mbuf **pkts, uint16_t n)
+/* Counts a burst received on a port; returns its bytes. */
+static inline uint64_t count_rx(struct dp_worker *w, int port_idx,
+				struct rte_mbuf **pkts, uint16_t n)
 {
 	struct dp_port_counters *pc = &w->cnt.port[port_idx];
+	uint64_t bytes = 0;
 
-	pc->rx_pkts += n;
 	for (uint16_t i = 0; i < n; i++)
-		pc->rx_bytes += pkts[i]->pkt_len;
+		bytes += pkts[i]->pkt_len;
+	pc->rx_pkts += n;
+	pc->rx_bytes += bytes;
+	return bytes;
 }
 
 /* Frames from a shadow port: neighbour requests are answered in place;
@@ -215,6 +219,7 @@ int worker_main_loop(void *arg)
 	while (!dp_force_quit) {
 		uint64_t now = rte_rdtsc();
 		uint16_t n, got = 0;
+		uint64_t bytes;
 
 		dp_timing_epoch(w);
 		n = rx_burst(w, client, pkts);
@@ -223,7 +228,7 @@ int worker_main_loop(void *arg)
 			/* Stamps are taken per burst, when it is read: a slow TX
 			 * (af_packet: a system call per packet) must not move them. */
 			now = rte_rdtsc();
-			count_rx(w, client, pkts, n);
+			bytes = count_rx(w, client, pkts, n);
 			/* Only copies need the full view (tap: which side is
 			 * the server needs the full parse). */
 			if (classify && !tap)
@@ -236,7 +241,7 @@ int worker_main_loop(void *arg)
 			if (timing && tap)
 				dp_timing_tap(w, pkts, info, n, now);
 			else if (timing)
-				dp_timing_requests(w, pkts, info, n, now);
+				dp_timing_requests(w, pkts, info, n, bytes, now);
 			/* Copies are made before the originals are handed to
 			 * a TX queue, which may free them at once. */
 			if (app->n_groups > 0) {

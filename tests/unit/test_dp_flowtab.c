@@ -206,11 +206,38 @@ static void t_req_places(void)
 	dp_flowtab_fini(&t);
 }
 
+/* A slot holds a key only if all 40 bytes agree: a change in any one byte
+ * (addresses, ports, VLAN, protocol, family) is another flow. */
+static void t_key_compare(void)
+{
+	struct dp_flow f;
+	struct st_flow_key k;
+	uint32_t h;
+
+	memset(&f, 0, sizeof(f));
+	flow_key(12345, &f.key, &h);
+	memset(&f.key.addr[1], 0xa5, sizeof(f.key.addr[1]));
+	f.key.vlan = 100;
+	k = f.key;
+	CU_ASSERT_TRUE(dp_flow_is(&f, &k));
+	for (size_t i = 0; i < sizeof(k); i++) {
+		uint8_t *b = (uint8_t *)&k;
+
+		b[i] ^= 0x10;
+		CU_ASSERT_FALSE(dp_flow_is(&f, &k));
+		b[i] ^= 0x10;
+	}
+	CU_ASSERT_TRUE(dp_flow_is(&f, &k));
+	memset(&f, 0, sizeof(f));	/* an empty slot holds no used key */
+	CU_ASSERT_FALSE(dp_flow_is(&f, &k));
+}
+
 int st_register_suites(void)
 {
 	static const struct st_cu_test tests[] = {
 		{ "insert_remove", t_insert_remove },
 		{ "req_places", t_req_places },
+		{ "key_compare", t_key_compare },
 		{ NULL, NULL },
 	};
 
