@@ -13,7 +13,7 @@ sections=()
 for a in "$@"; do
 	case "$a" in
 	--quick) quick=--quick ;;
-	-h|--help) sed -n '2,7p' "$0"; exit 0 ;;
+	-h|--help) sed -n '2,6s/^# \{0,1\}//p' "$0"; exit 0 ;;
 	hist|dataplane|tcp|loadgen|analyzer) sections+=("$a") ;;
 	*) echo "bench.sh: unknown section '$a' (known: hist dataplane tcp loadgen analyzer)" >&2; exit 2 ;;
 	esac

@@ -11,7 +11,11 @@ set -uo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
+case "${1:-}" in
+-h|--help) sed -n '2,9s/^# \{0,1\}//p' "$0"; exit 0 ;;
+esac
 secs=${1:-60}
+[[ "$secs" =~ ^[0-9]+$ ]] || { echo "fuzz.sh: SECONDS must be a whole number, not '$secs' (see --help)" >&2; exit 2; }
 shift || true
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(packet kpi verdict hist profile history capture an_state an_histdec an_config)

@@ -6,6 +6,9 @@
 #   scripts/gen-docs.sh [BUILD_DIR]      default: build
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
+case "${1:-}" in
+-h|--help) sed -n '2,6s/^# \{0,1\}//p' "$0"; exit 0 ;;
+esac
 build=${1:-$here/build}
 ref=$("$build/dataplane/shadowtap-dataplane" --config-help=md)
 python3 - "$here/docs/dataplane.md" "$ref" <<'PY'

@@ -9,7 +9,12 @@ set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
 quiet=0
-[ "${1:-}" = "--quiet" ] && quiet=1
+case "${1:-}" in
+--quiet) quiet=1 ;;
+-h|--help) sed -n '2,7s/^# \{0,1\}//p' "$0"; exit 0 ;;
+"") ;;
+*) echo "setup.sh: unknown option '$1' (see --help)" >&2; exit 2 ;;
+esac
 say() { echo "setup: $*"; }
 
 # Build: compilers, meson, the libraries. Tests: clang's libFuzzer runtime,

@@ -18,7 +18,7 @@ while [ $# -gt 0 ]; do
 	case "$1" in
 	--no-asan) asan=0 ;;
 	--fuzz-time) fuzz_time=$2; shift ;;
-	-h|--help) sed -n '2,10p' "$0"; exit 0 ;;
+	-h|--help) sed -n '2,9s/^# \{0,1\}//p' "$0"; exit 0 ;;
 	*) echo "test.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
 	esac
 	shift
