@@ -173,8 +173,13 @@ share = %g
             whole = [port for port in want if [ln for _, _, ln in s.get(port, [])] == [256 << 10]]
             if len(whole) == len(want):
                 break
-        tcp2 = kpisub.request(ctl_ep, {"cmd": "stats"})["tcp"]
+        st = kpisub.request(ctl_ep, {"cmd": "stats"})
+        tcp2 = st["tcp"]
         print("after lossy POSTs:", tcp2)
+        if len(whole) != len(want):
+            # what the dataplane counted for the group, to tell a drop
+            # (queue or table full) from a session that stalled
+            print("groups after lossy POSTs:", st.get("groups"))
         stlib.check(len(whole) == len(want), "lossy shadow path: every body arrived whole (%d of %d%s)"
                     % (len(whole), len(want), "".join(
                         "; port %d logged %s" % (port, [ln for _, _, ln in s.get(port, [])])
