@@ -97,6 +97,24 @@ def write_ini(path, body, tcp_sessions=0):
         f.write(body)
 
 
+def write_inputs(wd, frames):
+    """The client port's capture (in.pcap) and the empty one the other
+    ports read (empty.pcap)."""
+    wrpcap(os.path.join(wd, "in.pcap"), [Ether(raw) for raw in frames])
+    wrpcap(os.path.join(wd, "empty.pcap"), [])
+
+
+def kpi_collector(wd, topic, what):
+    """A subscriber to the dataplane's KPI stream, or None (said) when
+    pyzmq or msgpack is missing and that part of a case cannot run."""
+    try:
+        import kpisub
+    except SystemExit:
+        print("SKIP part: no pyzmq/msgpack for %s" % what)
+        return None
+    return kpisub.Collector(stlib.zmq_endpoints(wd)[0], topic=topic)
+
+
 def run_dp(wd, prefix, ini, shadow_names, inline=True):
     empty = os.path.join(wd, "empty.pcap")
     vdevs = ["net_pcap0,rx_pcap=%s,tx_pcap=%s" % (os.path.join(wd, "in.pcap"),
@@ -148,8 +166,7 @@ def inline_case(wd, timing=True):
         arp = bytes(Ether(src="02:00:00:00:00:01", dst="ff:ff:ff:ff:ff:ff") /
                     ARP(psrc="198.18.0.%d" % (i + 1), pdst=SERVER4))
         pkts.insert(rnd.randrange(len(pkts)), (arp, None))
-    wrpcap(os.path.join(wd, "in.pcap"), [Ether(raw) for raw, _ in pkts])
-    wrpcap(os.path.join(wd, "empty.pcap"), [])
+    write_inputs(wd, [raw for raw, _ in pkts])
     ini = os.path.join(wd, "dp.ini")
     write_ini(ini, """
 [dataplane]
@@ -271,18 +288,12 @@ def tap_case(wd):
     Production is timed passively, in the order the frames arrive: every
     request is followed by its answer, often in the same burst, so every
     request must count as answered."""
-    try:
-        import kpisub
-    except SystemExit:
-        kpisub = None
-        print("SKIP part: no pyzmq/msgpack for the tap timing check")
     pkts = []
     for raw, ft in [(bytes(p), ft) for p, ft in make_flows(150)]:
         pkts.append((raw, ft))
         pkts.append((response_to(raw), None))
     n_req = sum(1 for _, ft in pkts if ft is not None)
-    wrpcap(os.path.join(wd, "in.pcap"), [Ether(raw) for raw, _ in pkts])
-    wrpcap(os.path.join(wd, "empty.pcap"), [])
+    write_inputs(wd, [raw for raw, _ in pkts])
     ini = os.path.join(wd, "tap.ini")
     write_ini(ini, """
 [dataplane]
@@ -297,7 +308,7 @@ port = net_pcap1
 share = 0.5
 dst_mac = %s
 """ % (SERVER4, SERVER6, SERVER6, MAC["a"]))
-    col = kpisub.Collector(stlib.zmq_endpoints(wd)[0], topic=b"kpi.tapsvc.prod") if kpisub else None
+    col = kpi_collector(wd, b"kpi.tapsvc.prod", "the tap timing check")
     res = run_dp(wd, "tee-tap-%d" % os.getpid(), ini, "a", inline=False)
     want = expected(pkts, 0.0, 0.5)
     got = read(os.path.join(wd, "shadow_a.pcap"))
@@ -328,8 +339,7 @@ def two_workers_case(wd):
     reads and hands flows over. Per-flow order must hold in every output,
     and the shadow must still get exactly its flows."""
     pkts = [(bytes(p), ft) for p, ft in make_flows(300)]
-    wrpcap(os.path.join(wd, "in.pcap"), [Ether(raw) for raw, _ in pkts])
-    wrpcap(os.path.join(wd, "empty.pcap"), [])
+    write_inputs(wd, [raw for raw, _ in pkts])
     ini = os.path.join(wd, "dp2.ini")
     write_ini(ini, """
 [dataplane]
@@ -511,17 +521,11 @@ def full_table_case(wd):
     """More flows than the flow table holds: production and both groups
     still get every packet; each packet whose new flow found no room is
     counted once in flow_table_full, however many groups copy it."""
-    try:
-        import kpisub
-    except SystemExit:
-        kpisub = None
-        print("SKIP part: no pyzmq/msgpack for the full table's KPI check")
     n, size = 1500, 1024
     pkts = [bytes(Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02") /
                   IP(src="198.18.%d.%d" % (i // 250, i % 250 + 1), dst=SERVER4) /
                   UDP(sport=2000 + i, dport=53) / Raw(b"q%d" % i)) for i in range(n)]
-    wrpcap(os.path.join(wd, "in.pcap"), [Ether(raw) for raw in pkts])
-    wrpcap(os.path.join(wd, "empty.pcap"), [])
+    write_inputs(wd, pkts)
     ini = os.path.join(wd, "full.ini")
     write_ini(ini, """
 [dataplane]
@@ -542,7 +546,7 @@ port = net_pcap3
 share = 1
 dst_mac = %s
 """ % (size, MAC["a"], MAC["b"]))
-    col = kpisub.Collector(stlib.zmq_endpoints(wd)[0], topic=b"kpi.fullsvc.prod") if kpisub else None
+    col = kpi_collector(wd, b"kpi.fullsvc.prod", "the full table's KPI check")
     res = run_dp(wd, "tee-full-%d" % os.getpid(), ini, "ab")
     stlib.check(read(os.path.join(wd, "prod.pcap")) == pkts, "full table: production gets all %d packets" % n)
     for g in "ab":
@@ -567,8 +571,7 @@ def midstream_case(wd):
     """With TCP session shadowing on, TCP flows whose SYN was not seen are
     not copied, and counted as tcp_midstream; UDP is copied as before."""
     pkts = [(bytes(p), ft) for p, ft in make_flows(200)]
-    wrpcap(os.path.join(wd, "in.pcap"), [Ether(raw) for raw, _ in pkts])
-    wrpcap(os.path.join(wd, "empty.pcap"), [])
+    write_inputs(wd, [raw for raw, _ in pkts])
     ini = os.path.join(wd, "mid.ini")
     write_ini(ini, """
 [dataplane]
