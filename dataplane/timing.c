@@ -231,19 +231,13 @@ void dp_timing_requests(struct dp_worker *w, struct rte_mbuf **pkts, struct dp_p
 	 * dependent increments in memory. */
 	for (uint16_t i = 0; i < n; i++) {
 		struct dp_pktinfo *in = &info[i];
-		struct dp_flow *f = NULL;
 
-		/* in->flow is not known yet: classification cleared it */
-		if (likely(in->timed && in->c2s))
-			f = request_flow(w, &in->key, in->hash, now);
-		in->flow = f;
-		if (unlikely(f == NULL)) {
-			in->no_flow = in->timed && in->c2s;	/* the table was full */
+		if (unlikely(!in->timed || !in->c2s || pkt_flow(w, in, now) == NULL)) {
 			skip_pkts++;
 			skip_bytes += pkts[i]->pkt_len;
 			continue;
 		}
-		open_pending(&w->flows, f, DP_TARGET_PROD, opens(&in->p), &requests, now);
+		open_pending(&w->flows, in->flow, DP_TARGET_PROD, opens(&in->p), &requests, now);
 	}
 	ts->tx_pkts += n - skip_pkts;
 	ts->tx_bytes += bytes - skip_bytes;

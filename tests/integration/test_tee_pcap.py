@@ -97,10 +97,10 @@ def write_ini(path, body, tcp_sessions=0):
         f.write(body)
 
 
-def write_inputs(wd, frames):
-    """The client port's capture (in.pcap) and the empty one the other
-    ports read (empty.pcap)."""
-    wrpcap(os.path.join(wd, "in.pcap"), [Ether(raw) for raw in frames])
+def write_inputs(wd, frames, name="in.pcap"):
+    """The capture a port reads (the client port's in.pcap unless named)
+    and the empty one the other ports read (empty.pcap)."""
+    wrpcap(os.path.join(wd, name), [Ether(raw) for raw in frames])
     wrpcap(os.path.join(wd, "empty.pcap"), [])
 
 
@@ -389,8 +389,7 @@ def inject_case(wd):
     """Load generator traffic on the inject port goes to the groups that take
     it, never to production, and is counted apart from mirrored traffic."""
     pkts = [(bytes(p), ft) for p, ft in make_flows(200)]
-    wrpcap(os.path.join(wd, "inj.pcap"), [Ether(raw) for raw, _ in pkts])
-    wrpcap(os.path.join(wd, "empty.pcap"), [])
+    write_inputs(wd, [raw for raw, _ in pkts], "inj.pcap")
     ini = os.path.join(wd, "inj.ini")
     write_ini(ini, """
 [dataplane]
@@ -448,11 +447,10 @@ def inject_memif_case(wd):
     import signal
     import subprocess
     if LG is None:
-        print("inject_memif_case: no loadgen binary given, not run")
+        print("SKIP part: no loadgen binary given, the memif inject case is not run")
         return
     pkts = [(bytes(p), ft) for p, ft in make_flows(150)]
-    wrpcap(os.path.join(wd, "inj.pcap"), [Ether(raw) for raw, _ in pkts])
-    wrpcap(os.path.join(wd, "empty.pcap"), [])
+    write_inputs(wd, [raw for raw, _ in pkts], "inj.pcap")
     j = lambda n: os.path.join(wd, n)  # noqa: E731
     sock = j("inject.sock")
     ini = j("memif.ini")
