@@ -20,6 +20,7 @@
 #define DP_PORT_LEN      64
 #define DP_FILTER_LEN    256
 #define DP_ENDPOINT_LEN  256
+#define DP_MTU_MAX       65000
 
 enum dp_mode { DP_MODE_INLINE, DP_MODE_TAP };
 enum dp_sampling { DP_SAMPLE_FLOW, DP_SAMPLE_PACKET };
@@ -72,6 +73,7 @@ struct dp_config {
 	uint64_t response_timeout_ns;
 	uint32_t mbufs;       /* production pool, per port and worker scaled */
 	uint32_t copy_mbufs;  /* the copies' own pool */
+	uint32_t mtu;         /* 0: auto, per port (port.c) */
 	uint16_t rx_desc;
 	uint16_t tx_desc;
 	uint32_t flow_table_size;   /* per worker */
