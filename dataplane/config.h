@@ -51,6 +51,7 @@ struct dp_shadow_cfg {
 	uint8_t dst_mac[6]; /* all copies to this MAC when no instances */
 	bool has_dst_mac;
 	uint32_t instances_count; /* reported in KPIs; 0: derived */
+	uint32_t mtu; /* 0: the port's */
 	bool enabled;
 	bool inject; /* takes load generator traffic from the inject port */
 	double inject_share; /* share of the injected flows it takes */

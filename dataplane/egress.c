@@ -74,10 +74,11 @@ static int fragment(struct rte_mbuf *m, uint32_t mtu, struct rte_mempool *mp,
 	return nf;
 }
 
-uint16_t dp_egress_send(struct dp_worker *w, int port_idx, struct rte_mbuf **pkts,
-			uint16_t n, struct rte_mempool *mp)
+uint16_t dp_egress_send(struct dp_worker *w, int port_idx, uint32_t mtu,
+			struct rte_mbuf **pkts, uint16_t n, struct rte_mempool *mp)
 {
 	const struct dp_port *port = &w->app->ports[port_idx];
+	const uint32_t fast = mtu + RTE_ETHER_HDR_LEN;
 	struct dp_port_counters *pc = &w->cnt.port[port_idx];
 	struct rte_mbuf *frags[DP_EGRESS_MAX_FRAGS];
 	uint16_t run = 0, too_big = 0;
@@ -86,8 +87,7 @@ uint16_t dp_egress_send(struct dp_worker *w, int port_idx, struct rte_mbuf **pkt
 		struct rte_mbuf *m = pkts[i];
 		int nf;
 
-		if (m->pkt_len <= port->tx_fast_max ||
-		    (nf = fragment(m, port->mtu, mp, frags, RTE_DIM(frags))) == 0) {
+		if (m->pkt_len <= fast || (nf = fragment(m, mtu, mp, frags, RTE_DIM(frags))) == 0) {
 			pkts[run++] = m;
 			continue;
 		}

@@ -16,15 +16,15 @@ struct dp_worker;
  * takes 42; a smaller MTU than that needs more and is too_big). */
 #define DP_EGRESS_MAX_FRAGS 128
 
-/* Sends pkts[0..n) on port_idx's queue in order, each frame above the
- * port's MTU replaced by its fragments (headers from mp, data referenced,
+/* Sends pkts[0..n) on port_idx's queue in order, each frame above mtu
+ * (the port's, or a shadow group's below it) replaced by its fragments (headers from mp, data referenced,
  * never copied) or, when it cannot be fragmented (IPv6, DF, non-IP, too
  * many fragments, mp dry), freed and counted in the port's too_big. What
  * the TX queue refuses is counted (tx_full) and freed, as tx_or_drop.
  * Fragments sent are counted in the port's frags_out. Returns how many
  * frames were too_big (a shadow group counts them as its drops too). Takes
  * every mbuf of pkts. */
-uint16_t dp_egress_send(struct dp_worker *w, int port_idx, struct rte_mbuf **pkts,
-			uint16_t n, struct rte_mempool *mp);
+uint16_t dp_egress_send(struct dp_worker *w, int port_idx, uint32_t mtu,
+			struct rte_mbuf **pkts, uint16_t n, struct rte_mempool *mp);
 
 #endif

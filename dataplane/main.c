@@ -373,6 +373,9 @@ static int setup_ports_and_groups(struct dp_app *a)
 			ST_ERR("%s", err.msg);
 			return -1;
 		}
+		a->groups[g].mtu = cfg->shadows[g].mtu ?
+			RTE_MIN(cfg->shadows[g].mtu, a->ports[pi].mtu) : a->ports[pi].mtu;
+		a->groups[g].tx_fast_max = a->groups[g].mtu + RTE_ETHER_HDR_LEN;
 		a->port_groups[pi] |= 1u << g;
 		if (a->groups[g].n_instances > 0)
 			a->port_instances[pi] = true;

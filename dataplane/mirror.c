@@ -405,7 +405,7 @@ void dp_inject_burst(struct dp_worker *w, struct rte_mbuf **pkts,
 /* A copy longer than the shadow port sends without a second look. */
 static inline bool copies_too_long(const struct dp_worker *w, int gi, uint16_t n)
 {
-	uint32_t fast = w->app->ports[w->app->groups[gi].port_idx].tx_fast_max, max = 0;
+	uint32_t fast = w->app->groups[gi].tx_fast_max, max = 0;
 
 	for (uint16_t i = 0; i < n; i++)
 		max = RTE_MAX(max, w->copies[gi][i]->pkt_len);
@@ -427,8 +427,8 @@ void dp_mirror_flush(struct dp_worker *w, struct dp_group_counters *cnt)
 			/* Fragmented to the shadow's MTU (or too_big); the port
 			 * counts what its queue refuses. */
 			cnt[gi].drops[DP_DROP_TOO_BIG] +=
-				dp_egress_send(w, app->groups[gi].port_idx, w->copies[gi], n,
-					       app->copy_pool);
+				dp_egress_send(w, app->groups[gi].port_idx, app->groups[gi].mtu,
+					       w->copies[gi], n, app->copy_pool);
 			continue;
 		}
 		sent = rte_eth_tx_burst(app->groups[gi].port_id, w->queue,

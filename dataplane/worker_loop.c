@@ -43,7 +43,7 @@ static inline void forward(struct dp_worker *w, int port_idx, uint16_t port_id,
 	if (likely(!big))
 		dp_tx_or_drop(w, port_idx, port_id, pkts, n);
 	else
-		dp_egress_send(w, port_idx, pkts, n, w->app->pool);
+		dp_egress_send(w, port_idx, w->app->ports[port_idx].mtu, pkts, n, w->app->pool);
 }
 
 /* Frames from a shadow port: neighbour requests are answered in place;
