@@ -30,6 +30,7 @@
 #include "kpi.h"
 #include "log.h"
 #include "stats.h"
+#include "vdev.h"
 #include "worker.h"
 #include "zsec.h"
 
@@ -679,7 +680,9 @@ int main(int argc, char **argv)
 		return 0;
 	}
 
-	if (dp_port_size_vdevs(dashdash, argv) < 0) {
+	/* af_packet rings whose frames hold jumbo frames and the IPv4
+	 * datagrams the kernel reassembles for af_packet (docs: Frames). */
+	if (st_vdev_size_af_packet(dashdash, argv, ST_AFP_FRAME) < 0) {
 		ST_ERR("out of memory");
 		return EXIT_FAILURE;
 	}

@@ -14,6 +14,7 @@
 #include <rte_mbuf.h>
 
 #include "log.h"
+#include "vdev.h"
 #include "port.h"
 
 /* A Toeplitz key of repeated 0x6d5a hashes (a,b) and (b,a) alike, so both
@@ -59,45 +60,6 @@ int dp_port_resolve(const char *ref, uint16_t *port_id, struct st_perr *err)
 	return -ENODEV;
 }
 
-/* The argument of "--vdev X" or "--vdev=X" at argv[i], or NULL. */
-static char **vdev_arg(int argc, char **argv, int i)
-{
-	if (strcmp(argv[i], "--vdev") == 0 && i + 1 < argc)
-		return &argv[i + 1];
-	if (strncmp(argv[i], "--vdev=", 7) == 0)
-		return &argv[i];
-	return NULL;
-}
-
-int dp_port_size_vdevs(int argc, char **argv)
-{
-	static const char add[] = ",framesz=61440,blocksz=61440";
-	int n = 0;
-
-	RTE_BUILD_BUG_ON(DP_AFP_FRAME != 61440);
-	for (int i = 1; i < argc; i++) {
-		char **a = vdev_arg(argc, argv, i), *v, *s;
-		size_t len;
-
-		if (a == NULL)
-			continue;
-		v = strncmp(*a, "--vdev=", 7) == 0 ? *a + 7 : *a;
-		if ((strncmp(v, "net_af_packet", 13) != 0 && strncmp(v, "eth_af_packet", 13) != 0) ||
-		    strstr(v, "framesz=") != NULL || strstr(v, "blocksz=") != NULL)
-			continue;
-		len = strlen(*a);
-		/* Lives as long as the program: the EAL may keep argv's strings. */
-		s = malloc(len + sizeof(add));
-		if (s == NULL)
-			return -ENOMEM;
-		memcpy(s, *a, len);
-		memcpy(s + len, add, sizeof(add));
-		*a = s;
-		n++;
-	}
-	return n;
-}
-
 /* The MTU of the kernel interface behind a port; 0 when unknown. */
 static uint32_t iface_mtu(unsigned int if_index, char *name)
 {
@@ -121,14 +83,11 @@ static uint32_t afp_framesz(uint16_t port_id)
 {
 	struct rte_eth_dev_info info;
 	const struct rte_devargs *da;
-	const char *f;
 
 	if (rte_eth_dev_info_get(port_id, &info) != 0 || info.device == NULL)
-		return DP_AFP_FRAME_DEFAULT;
+		return ST_AFP_FRAME_DEFAULT;
 	da = rte_dev_devargs(info.device);
-	if (da == NULL || da->args == NULL || (f = strstr(da->args, "framesz=")) == NULL)
-		return DP_AFP_FRAME_DEFAULT;
-	return (uint32_t)strtoul(f + 8, NULL, 10);
+	return st_vdev_af_packet_framesz(da != NULL ? da->args : NULL);
 }
 
 int dp_port_plan(struct dp_port *p, uint16_t port_id, uint32_t cfg_mtu)
@@ -166,24 +125,24 @@ int dp_port_plan(struct dp_port *p, uint16_t port_id, uint32_t cfg_mtu)
 		 * so the frame slot, not the MTU, bounds what arrives whole. */
 		uint32_t fs = afp_framesz(port_id);
 
-		if (fs < frame + DP_AFP_FRAME_HDR) {
+		if (fs < frame + ST_AFP_FRAME_HDR) {
 			ST_ERR("port %s: af_packet frames of %u bytes cannot hold a %u-byte frame "
 			       "(mtu %u): give the --vdev framesz=%u,blocksz=%u, or leave framesz "
 			       "out and the dataplane sizes it", p->name, fs, frame, p->mtu,
-			       DP_AFP_FRAME, DP_AFP_FRAME);
+			       ST_AFP_FRAME, ST_AFP_FRAME);
 			return -EINVAL;
 		}
-		p->rx_room = fs - DP_AFP_FRAME_MBUF_OFF + RTE_PKTMBUF_HEADROOM;
+		p->rx_room = fs - ST_AFP_FRAME_MBUF_OFF + RTE_PKTMBUF_HEADROOM;
 		if (p->rx_room > UINT16_MAX) {
 			ST_ERR("port %s: af_packet framesz %u does not fit one mbuf (at most %u)",
-			       p->name, fs, DP_AFP_FRAME);
+			       p->name, fs, ST_AFP_FRAME);
 			return -EINVAL;
 		}
-		if (fs < DP_AFP_FRAME)
+		if (fs < ST_AFP_FRAME)
 			ST_WARN("port %s: af_packet frames of %u bytes: IPv4 datagrams the kernel "
 				"reassembles for af_packet above %u bytes arrive cut (counted as "
 				"malformed truncated_ip); framesz=%u,blocksz=%u carries them whole",
-				p->name, fs, fs - DP_AFP_FRAME_HDR, DP_AFP_FRAME, DP_AFP_FRAME);
+				p->name, fs, fs - ST_AFP_FRAME_HDR, ST_AFP_FRAME, ST_AFP_FRAME);
 		if (p->rx_room <= RTE_MBUF_DEFAULT_BUF_SIZE)
 			p->rx_room = 0;
 		return 0;

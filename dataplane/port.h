@@ -14,17 +14,6 @@
 
 #define DP_MAX_PORTS 16
 
-/* af_packet ring frames. The PMD copies each frame into a single mbuf
- * (data room at most 65535, less RTE_PKTMBUF_HEADROOM) and addresses frame i
- * at i * framesz, so frames must divide blocks: 15 pages is the largest
- * frame that fits, and holds a frame of 61440 - DP_AFP_FRAME_HDR = 61374
- * bytes (the kernel puts the packet DP_AFP_FRAME_HDR bytes in). The PMD
- * wants framesz - DP_AFP_FRAME_MBUF_OFF bytes of mbuf data room. */
-#define DP_AFP_FRAME 61440
-#define DP_AFP_FRAME_DEFAULT 2048
-#define DP_AFP_FRAME_HDR 66
-#define DP_AFP_FRAME_MBUF_OFF 32
-
 struct dp_port {
 	uint16_t id;
 	char name[64];             /* device name, for messages */
@@ -50,13 +39,6 @@ struct dp_port {
 /* Turns "3" or "net_af_packet0" into a port id. Returns 0, or -ENODEV with
  * err naming the reference and the ports that exist. */
 int dp_port_resolve(const char *ref, uint16_t *port_id, struct st_perr *err);
-
-/* Before the EAL starts: every af_packet --vdev in argv (the EAL's part)
- * that sets neither framesz nor blocksz gets framesz=blocksz=DP_AFP_FRAME,
- * so that jumbo frames and the IPv4 datagrams the kernel reassembles for
- * af_packet arrive whole (the PMD's 2048-byte default cuts them). The
- * strings are replaced in argv. Returns how many were sized, or -ENOMEM. */
-int dp_port_size_vdevs(int argc, char **argv);
 
 /* The frames a port will carry, read before any pool exists: sets p->id,
  * name, driver, mtu (cfg_mtu, or 0 for the port's own: a kernel-backed
