@@ -4,7 +4,7 @@
 
 #include "model.h"
 
-static const char *const form_names[AN_FORM__COUNT] = { "mm1", "mmc", "usl" };
+static const char *const form_names[AN_FORM__COUNT] = { "mm1", "mmc", "usl", "mg1" };
 
 /* A window needs this many latency samples to be fitted: its p99 rests
  * on n / 100 samples. */
@@ -131,6 +131,173 @@ static double usl_conc(const struct an_model *m, double lam)
 	return B < 0 ? (2 * C) / (-B + sqrt(disc)) : INFINITY;
 }
 
+/* --- mg1: M/G/1 per instance ------------------------------------------------ */
+
+/* The service time family for a given mean and cs2, and the queue's
+ * Cramer-Lundberg tail at one load. */
+struct mg1 {
+	double s, rho, lam;
+	bool h2;		/* hyperexponential, else shifted exponential */
+	double a, b;		/* shifted: S = a + Exp(mean b) */
+	double p[2], r[2];	/* h2: phase probabilities and rates */
+	double g, C;		/* P(W > x) = C e^(-g x) */
+	bool saturated;
+};
+
+/* M_S(g) and M_S'(g); +inf at or beyond the pole. */
+static void mg1_mgf(const struct mg1 *q, double g, double *M, double *dM)
+{
+	if (q->h2) {
+		*M = *dM = 0;
+		for (int i = 0; i < 2; i++) {
+			double d = q->r[i] - g;
+
+			if (!(d > 0)) {
+				*M = *dM = INFINITY;
+				return;
+			}
+			*M += q->p[i] * q->r[i] / d;
+			*dM += q->p[i] * q->r[i] / (d * d);
+		}
+		return;
+	}
+	if (!(1 - g * q->b > 0)) {
+		*M = *dM = INFINITY;
+		return;
+	}
+	*M = exp(g * q->a) / (1 - g * q->b);
+	*dM = *M * (q->a + q->b / (1 - g * q->b));
+}
+
+static void mg1_setup(struct mg1 *q, double mu, double cs2, double lam)
+{
+	double lo, hi, M, dM;
+
+	memset(q, 0, sizeof(*q));
+	q->s = mu > 0 ? 1 / mu : INFINITY;
+	q->lam = lam > 0 ? lam : 0;
+	q->rho = q->lam * q->s;
+	cs2 = fmin(fmax(cs2, 0), AN_MG1_CS2_MAX);
+	q->saturated = !(mu > 0) || !(q->rho < 1);
+	if (cs2 <= 1) {
+		q->b = q->s * sqrt(cs2);
+		q->a = q->s - q->b;
+	} else {
+		double p1 = 0.5 * (1 + sqrt((cs2 - 1) / (cs2 + 1)));
+
+		q->h2 = true;
+		q->p[0] = p1;
+		q->p[1] = 1 - p1;
+		q->r[0] = 2 * p1 / q->s;
+		q->r[1] = 2 * (1 - p1) / q->s;
+	}
+	if (q->saturated || q->rho <= 0)
+		return;
+	/* lam (M(g) - 1) - g is convex, 0 at 0 with slope rho - 1 < 0 and
+	 * +inf at the pole of M: one positive root. */
+	if (q->h2)
+		hi = fmin(q->r[0], q->r[1]);
+	else if (q->b > 0)
+		hi = 1 / q->b;
+	else {
+		hi = 1 / q->s;
+		for (int i = 0; i < 200; i++) {
+			mg1_mgf(q, hi, &M, &dM);
+			if (q->lam * (M - 1) - hi > 0)
+				break;
+			hi *= 2;
+		}
+	}
+	lo = 0;
+	for (int i = 0; i < 200 && hi - lo > 1e-12 * hi; i++) {
+		double mid = 0.5 * (lo + hi);
+
+		mg1_mgf(q, mid, &M, &dM);
+		if (q->lam * (M - 1) - mid > 0)
+			hi = mid;
+		else
+			lo = mid;
+	}
+	q->g = lo;
+	mg1_mgf(q, q->g, &M, &dM);
+	q->C = q->lam * dM - 1 > 0 ? fmin(1, (1 - q->rho) / (q->lam * dM - 1)) : 1;
+}
+
+/* P(S + W > t). */
+static double mg1_surv(const struct mg1 *q, double t)
+{
+	double v = 0;
+
+	if (t <= 0)
+		return 1;
+	if (q->h2) {
+		for (int i = 0; i < 2; i++) {
+			double r = q->r[i], er = exp(-r * t);
+
+			v += q->p[i] * er;
+			if (q->C > 0)
+				v += q->p[i] * q->C * r * (exp(-q->g * t) - er) / (r - q->g);
+		}
+	} else {
+		double u = t - q->a;
+
+		if (u < 0)
+			return 1;
+		if (q->b > 0) {
+			double eb = exp(-u / q->b);
+
+			v = eb;
+			if (q->C > 0)
+				v += q->C * (exp(-q->g * u) - eb) / (1 - q->g * q->b);
+		} else {
+			v = q->C * exp(-q->g * u);
+		}
+	}
+	return fmin(1, fmax(0, v));
+}
+
+static double mg1_quantile(const struct mg1 *q, double p)
+{
+	double lo = 0, hi = q->s, target = 1 - p;
+
+	if (q->saturated)
+		return INFINITY;
+	for (int i = 0; i < 200 && mg1_surv(q, hi) > target; i++) {
+		lo = hi;
+		hi *= 2;
+	}
+	/* 1e-7 relative: far below what a histogram bucket resolves. */
+	for (int i = 0; i < 100 && hi - lo > 1e-7 * hi; i++) {
+		double mid = 0.5 * (lo + hi);
+
+		if (mg1_surv(q, mid) > target)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	return 0.5 * (lo + hi);
+}
+
+static double mg1_mean(double mu, double cs2, double lam)
+{
+	double s = 1 / mu, rho = lam * s;
+
+	if (!(mu > 0) || !(rho < 1))
+		return INFINITY;
+	return s + (rho > 0 ? rho * s * (1 + fmax(cs2, 0)) / (2 * (1 - rho)) : 0);
+}
+
+double an_bound_factor(double lam, double lam_obs, double rsd)
+{
+	double f = 1 + AN_BOUND_Z * (rsd > 0 && isfinite(rsd) ? rsd : 0);
+
+	if (lam_obs > 0 && lam > lam_obs)
+		f += AN_BOUND_EXTRAP * (lam / lam_obs - 1);
+	else if (!(lam_obs > 0) && lam > 0)
+		f += AN_BOUND_EXTRAP;	/* nothing observed: all of it is extrapolated */
+	return f;
+}
+
 double an_model_mean(const struct an_model *m, enum an_form f,
 		     const struct an_fit *fit, double lam, uint32_t c)
 {
@@ -148,6 +315,8 @@ double an_model_mean(const struct an_model *m, enum an_form f,
 		if (lam <= 0)
 			return (1 - m->usl_s) > 0 ? 1 / m->usl_g : INFINITY;
 		return usl_conc(m, lam) / lam;
+	case AN_FORM_MG1:
+		return mg1_mean(fit->mu, fit->cs2, lam);
 	default:
 		return INFINITY;
 	}
@@ -167,6 +336,12 @@ double an_model_q(const struct an_model *m, enum an_form f,
 	case AN_FORM_USL:
 		/* The exponential shape M/M/1 has for the same mean. */
 		return an_model_mean(m, f, fit, lam, c) * lq(q);
+	case AN_FORM_MG1: {
+		struct mg1 g;
+
+		mg1_setup(&g, fit->mu, fit->cs2, lam);
+		return mg1_quantile(&g, q);
+	}
 	default:
 		return INFINITY;
 	}
@@ -191,6 +366,12 @@ double an_model_exceed(const struct an_model *m, enum an_form f,
 	case AN_FORM_USL:
 		mean = an_model_mean(m, f, fit, lam, c);
 		return isfinite(mean) && mean > 0 ? exp(-t / mean) : 1;
+	case AN_FORM_MG1: {
+		struct mg1 g;
+
+		mg1_setup(&g, fit->mu, fit->cs2, lam);
+		return g.saturated ? 1 : mg1_surv(&g, t);
+	}
 	default:
 		return 1;
 	}
@@ -321,6 +502,121 @@ static int fit_mmc(double lam, uint32_t c, double p50, double p99,
 	return 0;
 }
 
+/* Quantiles p50 and p99 (and p90) of Q under mg1 at utilisation rho. */
+static void mg1_qs(double lam, double rho, double cs2, double out[3])
+{
+	struct mg1 g;
+
+	mg1_setup(&g, lam / rho, cs2, lam);
+	out[0] = mg1_quantile(&g, 0.5);
+	out[1] = mg1_quantile(&g, 0.9);
+	out[2] = mg1_quantile(&g, 0.99);
+}
+
+/* Utilisation at which mg1 with cs2 shows f(rho) = target, f the spread
+ * p99 - p50 (which) or p99: both grow with rho at a fixed lam, from 0 at
+ * no load to +inf at saturation. */
+static double mg1_solve_rho(double lam, double cs2, double target, int which)
+{
+	double lo = 0, hi = 1, q[3];
+
+	for (int i = 0; i < 60 && hi - lo > 1e-9; i++) {
+		double mid = 0.5 * (lo + hi), v;
+
+		mg1_qs(lam, mid, cs2, q);
+		v = which ? q[2] : q[2] - q[0];
+		if (v > target)
+			hi = mid;
+		else
+			lo = mid;
+	}
+	return 0.5 * (lo + hi);
+}
+
+/* (mu, d0) of mg1 with a given cs2 from p50 and p99; the misfit of p90
+ * and the mean (squared log errors) in *err. */
+static void mg1_fit_cs2(double lam, double cs2, double p50, double p90, double p99,
+			double mean, struct an_fit *out, double *err)
+{
+	double rho = mg1_solve_rho(lam, cs2, p99 - p50, 0), q[3], e = 0, d0;
+
+	mg1_qs(lam, rho, cs2, q);
+	d0 = p50 - q[0];
+	if (d0 < 0) {
+		/* As fit_mm1: the tail stays exact, nothing fixed in front. */
+		d0 = 0;
+		rho = mg1_solve_rho(lam, cs2, p99, 1);
+		mg1_qs(lam, rho, cs2, q);
+	}
+	out->mu = lam / rho;
+	out->d0 = d0;
+	out->cs2 = cs2;
+	if (p90 > 0 && d0 + q[1] > 0) {
+		double x = log((d0 + q[1]) / p90);
+
+		e += x * x;
+	}
+	if (mean > 0) {
+		double x = log((d0 + mg1_mean(out->mu, cs2, lam)) / mean);
+
+		e += x * x;
+	}
+	*err = e;
+}
+
+int an_fit_mg1(double lam, double p50, double p90, double p99, double mean,
+	       struct an_fit *out)
+{
+	/* Denser where the shapes differ most (deterministic to exponential). */
+	static const double grid[] = { 0, 0.05, 0.12, 0.22, 0.35, 0.5, 0.7, 1,
+				       1.5, 2.2, 3.2, 4.5, AN_MG1_CS2_MAX };
+	enum { NG = sizeof(grid) / sizeof(grid[0]) };
+	struct an_fit f[NG], best;
+	double err[NG];
+	int b = 0;
+
+	if (!(lam > 0) || !isfinite(lam) || !isfinite(p50) || !isfinite(p99) ||
+	    !(p50 > 0) || !(p99 > p50))
+		return -EDOM;
+	if (!isfinite(p90) || p90 <= p50 || p90 >= p99)
+		p90 = 0;
+	if (!isfinite(mean) || mean < 0)
+		mean = 0;
+	for (int i = 0; i < NG; i++) {
+		f[i] = (struct an_fit){ 0 };
+		mg1_fit_cs2(lam, grid[i], p50, p90, p99, mean, &f[i], &err[i]);
+		if (err[i] < err[b])
+			b = i;
+	}
+	best = f[b];
+	/* One parabolic step between the grid neighbours of the best. */
+	if (b > 0 && b < NG - 1) {
+		double x0 = grid[b - 1], x1 = grid[b], x2 = grid[b + 1];
+		double y0 = err[b - 1], y1 = err[b], y2 = err[b + 1];
+		double den = (x1 - x0) * (y1 - y2) - (x1 - x2) * (y1 - y0);
+
+		if (fabs(den) > 1e-300) {
+			double x = x1 - 0.5 * ((x1 - x0) * (x1 - x0) * (y1 - y2) -
+					       (x1 - x2) * (x1 - x2) * (y1 - y0)) / den;
+			struct an_fit g = { 0 };
+			double e;
+
+			if (x > x0 && x < x2) {
+				mg1_fit_cs2(lam, x, p50, p90, p99, mean, &g, &e);
+				if (e < err[b])
+					best = g;
+			}
+		}
+	}
+	if (!(best.mu > lam) || !isfinite(best.mu))
+		return -EDOM;
+	best.w = 1;
+	best.v = 0;
+	best.vc = 0;
+	*out = best;
+	return 0;
+}
+
 int an_fit_point(enum an_form f, double lam, uint32_t c, double p50,
 		 double p99, struct an_fit *out)
 {
@@ -335,6 +631,8 @@ int an_fit_point(enum an_form f, double lam, uint32_t c, double p50,
 		return fit_mm1(lam, p50, p99, out);
 	case AN_FORM_MMC:
 		return fit_mmc(lam, c, p50, p99, out);
+	case AN_FORM_MG1:
+		return an_fit_mg1(lam, p50, 0, p99, 0, out);
 	default:
 		return -EDOM;
 	}
@@ -348,11 +646,15 @@ static void ew_fold(struct an_fit *acc, const struct an_fit *x, double w)
 		*acc = *x;
 		acc->w = w;
 		acc->v = 0;
+		acc->vc = 0;
 		return;
 	}
 	dm = x->mu - acc->mu;
 	acc->v = (1 - w) * (acc->v + w * dm * dm);
 	acc->mu += w * dm;
+	dm = x->cs2 - acc->cs2;
+	acc->vc = (1 - w) * (acc->vc + w * dm * dm);
+	acc->cs2 += w * dm;
 	acc->d0 += w * (x->d0 - acc->d0);
 	acc->w = fmin(1, acc->w + w);
 }
@@ -560,6 +862,9 @@ static void choose_form(struct an_model *m, enum an_model_pref pref, double w)
 	case AN_MODEL_USL:
 		m->form = m->usl_ok ? AN_FORM_USL : AN_FORM_MM1;
 		return;
+	case AN_MODEL_MG1:
+		m->form = m->prod[AN_FORM_MG1].w > 0 ? AN_FORM_MG1 : AN_FORM_MM1;
+		return;
 	default:
 		break;
 	}
@@ -612,6 +917,8 @@ void an_model_learn_prod(struct an_model *m, const struct an_obs *o,
 	for (int f = 0; f < AN_FORM_USL; f++)
 		if (an_fit_point((enum an_form)f, o->lam, o->c, o->p50, o->p99, &fit) == 0)
 			ew_fold(&m->prod[f], &fit, w);
+	if (an_fit_mg1(o->lam, o->p50, o->p90, o->p99, o->mean, &fit) == 0)
+		ew_fold(&m->prod[AN_FORM_MG1], &fit, w);
 	if (m->prod[AN_FORM_MM1].w > 0)
 		usl_add(m, o->lam, o->lam * fmax(o->mean - m->prod[AN_FORM_MM1].d0, 1e-12), w);
 	usl_refit(m);
@@ -631,6 +938,8 @@ void an_model_learn_shadow(struct an_model *m, const struct an_obs *o,
 	for (int f = 0; f < AN_FORM_USL; f++)
 		if (an_fit_point((enum an_form)f, o->lam, o->c, o->p50, o->p99, &fit) == 0)
 			ew_fold(&m->shadow[f], &fit, w);
+	if (an_fit_mg1(o->lam, o->p50, o->p90, o->p99, o->mean, &fit) == 0)
+		ew_fold(&m->shadow[AN_FORM_MG1], &fit, w);
 	m->windows_shadow++;
 	m->version++;
 }

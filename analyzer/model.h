@@ -2,14 +2,30 @@
  * per-instance request rate lambda with c instances.
  *
  * Latency = d0 + Q, where d0 is a fixed part (network, parsing) and Q the
- * queueing part, in one of three forms:
+ * queueing part, in one of four forms:
  *   mm1  every instance queues on its own (a load balancer in front):
  *        M/M/1 at lambda, Q ~ Exp(mu - lambda);
  *   mmc  the instances share one queue: M/M/c (Erlang-C) at c * lambda,
  *        Q = service + wait, P(wait > 0) = C(c, c lambda / mu);
  *   usl  the Universal Scalability Law fitted over the load levels seen,
  *        X(n) = g n / (1 + s (n - 1) + k n (n - 1)), mean Q from Little's
- *        law and an exponential shape; used only with >= 4 load levels.
+ *        law and an exponential shape; used only with >= 4 load levels;
+ *   mg1  every instance queues on its own with a general service time S
+ *        (mean 1/mu, squared coefficient of variation cs2): M/G/1 at
+ *        lambda. Q = S + W. The mean wait is Pollaczek-Khinchine,
+ *        E[W] = rho E[S] (1 + cs2) / (2 (1 - rho)), rho = lambda / mu. The
+ *        tail is Cramer-Lundberg: P(W > x) = C e^(-g x), g the positive root
+ *        of lambda (M_S(g) - 1) = g (M_S the moment generating function of
+ *        S) and C = (1 - rho) / (lambda M_S'(g) - 1), convolved in closed
+ *        form with S itself: P(Q > t) = P(S > t) + C e^(-g t) E[e^(g S); S <= t].
+ *        S is taken from a family fixed by cs2: a shifted exponential
+ *        (mean 1/mu, exponential part sqrt(cs2)/mu) for cs2 <= 1, which is
+ *        deterministic at 0 and exponential at 1 (where the form is exactly
+ *        M/M/1), and a balanced-means two-phase hyperexponential above 1.
+ *        The tail is asymptotically exact (M/D/1 p99 within a few percent of
+ *        simulation at rho 0.5-0.9; tests/unit/test_an_model.c) and costs two
+ *        bisections, no simulation. Fitted per window to p50 and p99 exactly,
+ *        cs2 chosen on a grid to fit p90 and the mean (an_fit_mg1).
  * Near saturation mm1 and mmc give very different answers; the model keeps
  * each form's one-step-ahead prediction error on prod windows and uses
  * another form than mm1 (the load-balancer case) only when it predicts
@@ -28,7 +44,9 @@
 
 #include "config.h"
 
-enum an_form { AN_FORM_MM1, AN_FORM_MMC, AN_FORM_USL, AN_FORM__COUNT };
+/* mg1 comes last so that saved states written before it keep their
+ * indices (state.c reads the shorter arrays). */
+enum an_form { AN_FORM_MM1, AN_FORM_MMC, AN_FORM_USL, AN_FORM_MG1, AN_FORM__COUNT };
 
 #define AN_USL_POINTS 16
 
@@ -38,6 +56,8 @@ struct an_fit {
 	double d0;	/* fixed latency, s */
 	double w;	/* weight accumulated (0..1 after the first window) */
 	double v;	/* EW variance of the per-window mu estimates */
+	double cs2;	/* mg1: squared coefficient of variation of S */
+	double vc;	/* mg1: EW variance of the per-window cs2 estimates */
 };
 
 struct an_usl_pt {
@@ -90,7 +110,8 @@ bool an_model_ready(const struct an_model *m);
 /* Folds one prod window in: scores each form on it first, then refits.
  * weight is the config's model_weight; pref forces a form. Windows too
  * thin to fit (fewer than 50 samples, p99 <= p50) only update the rates.
- * Bumps version when anything changed. Never fails; O(c) for mmc. */
+ * Bumps version when anything changed. Never fails; O(c) for mmc, about
+ * a millisecond for the mg1 fit (an_fit_mg1). */
 void an_model_learn_prod(struct an_model *m, const struct an_obs *o,
 			 double weight, enum an_model_pref pref);
 /* Same for a shadow window (kept apart: shadow fits correct the model for
@@ -102,6 +123,25 @@ void an_model_learn_shadow(struct an_model *m, const struct an_obs *o,
  * 0, or -EDOM when the point cannot be fitted (p99 <= p50, non-finite). */
 int an_fit_point(enum an_form f, double lam, uint32_t c, double p50,
 		 double p99, struct an_fit *out);
+
+/* Fits the mg1 form to one window at per-instance rate lam: p50 and p99
+ * exactly, cs2 (0..AN_MG1_CS2_MAX) to p90 and the mean (either may be 0:
+ * not known). Returns 0, or -EDOM when lam <= 0 or the quantiles cannot be
+ * fitted. Costs a few hundred model evaluations (about a millisecond): once
+ * per window, never per snapshot. */
+#define AN_MG1_CS2_MAX 6.0
+int an_fit_mg1(double lam, double p50, double p90, double p99, double mean,
+	       struct an_fit *out);
+
+/* How far a prediction at per-instance rate lam is pushed for its upper
+ * bound: the factor by which the load is inflated, 1 + z rsd + extrap
+ * (lam / lam_obs - 1) when lam lies beyond lam_obs, the highest per-instance
+ * rate observed, else 1 + z rsd. rsd is the relative standard error of the
+ * capacity. Nondecreasing in lam, so a count that meets the SLO under the
+ * bound keeps meeting it with more instances. Never fails; O(1). */
+#define AN_BOUND_Z 1.645	/* one-sided 95% */
+#define AN_BOUND_EXTRAP 0.25	/* per unit of relative extrapolation */
+double an_bound_factor(double lam, double lam_obs, double rsd);
 
 /* Fits a form to the p99 seen at two loads, prod's and the shadow's, with
  * the fixed part d0 given: the queueing part of p99 is tail * the form's

@@ -41,11 +41,13 @@ static void pk_str(msgpack_packer *pk, const char *s)
 
 static void pk_fit(msgpack_packer *pk, const struct an_fit *f)
 {
-	msgpack_pack_array(pk, 4);
+	msgpack_pack_array(pk, 6);
 	msgpack_pack_double(pk, f->mu);
 	msgpack_pack_double(pk, f->d0);
 	msgpack_pack_double(pk, f->w);
 	msgpack_pack_double(pk, f->v);
+	msgpack_pack_double(pk, f->cs2);
+	msgpack_pack_double(pk, f->vc);
 }
 
 static void pk_model(msgpack_packer *pk, const struct an_model *m)
@@ -336,25 +338,34 @@ static int parse_fits(struct pctx *c, const msgpack_object *map, const char *key
 	if (a == NULL)
 		return rc;
 	snprintf(c->path + plen, sizeof(c->path) - plen, ".%s", key);
-	if (a->via.array.size != AN_FORM__COUNT)
-		return bad(c, "expected %d fits", AN_FORM__COUNT);
-	for (int i = 0; i < AN_FORM__COUNT; i++) {
-		double v[4];
+	/* States written before mg1 hold AN_FORM_MG1 fits of 4 numbers. */
+	if (a->via.array.size < AN_FORM_MG1 || a->via.array.size > AN_FORM__COUNT)
+		return bad(c, "expected %d to %d fits", AN_FORM_MG1, AN_FORM__COUNT);
+	for (uint32_t i = 0; i < a->via.array.size; i++) {
+		double v[6] = { 0 };
+		uint32_t got = 0;
 
-		rc = num_array(c, &a->via.array.ptr[i], 4, 4, v, NULL);
+		rc = num_array(c, &a->via.array.ptr[i], 0, 6, v, &got);
 		if (rc != 0)
 			return rc;
+		if (got < 4)
+			return bad(c, "[%u]: array of %u, expected 4 to 6", i, got);
+		if (v[4] < 0 || v[4] > AN_MG1_CS2_MAX || v[5] < 0)
+			return bad(c, "[%u]: cs2 outside 0..%g or negative variance", i,
+				   AN_MG1_CS2_MAX);
+		fits[i].cs2 = v[4];
+		fits[i].vc = v[5];
 		if (v[2] < 0 || v[2] > 1)
-			return bad(c, "[%d]: weight outside 0..1", i);
+			return bad(c, "[%u]: weight outside 0..1", i);
 		if (v[2] > 0 && !(v[0] > 0))
-			return bad(c, "[%d]: mu must be > 0", i);
+			return bad(c, "[%u]: mu must be > 0", i);
 		if (v[1] < 0 || v[1] > 3600)
-			return bad(c, "[%d]: d0 outside 0..3600 s", i);
+			return bad(c, "[%u]: d0 outside 0..3600 s", i);
 		fits[i].mu = v[0];
 		fits[i].d0 = v[1];
 		fits[i].w = v[2];
 		if (v[3] < 0)
-			return bad(c, "[%d]: negative variance", i);
+			return bad(c, "[%u]: negative variance", i);
 		fits[i].v = v[3];
 	}
 	c->path[plen] = '\0';
@@ -366,6 +377,7 @@ static int parse_model(struct pctx *c, const msgpack_object *o, struct an_model 
 	const msgpack_object *v;
 	size_t plen = strlen(c->path);
 	double d[AN_USL_POINTS * 3 > 4 ? AN_USL_POINTS * 3 : 4];
+	uint32_t got = 0;
 	char form[16];
 	int rc = 0;
 
@@ -388,24 +400,24 @@ static int parse_model(struct pctx *c, const msgpack_object *o, struct an_model 
 	    (rc = parse_fits(c, o, "shadow", m->shadow)) != 0)
 		return rc;
 	if ((v = field(c, o, "score", MSGPACK_OBJECT_ARRAY, &rc)) == NULL ||
-	    (rc = num_array(c, v, AN_FORM__COUNT, 0, m->score, NULL)) != 0)
+	    (rc = num_array(c, v, 0, AN_FORM__COUNT, m->score, NULL)) != 0)
 		return rc;
 	for (int i = 0; i < AN_FORM__COUNT; i++)
 		if (m->score[i] < 0)
 			return bad(c, "score[%d] < 0", i);
 	if ((v = field(c, o, "scored", MSGPACK_OBJECT_ARRAY, &rc)) == NULL ||
-	    (rc = num_array(c, v, AN_FORM__COUNT, 0, d, NULL)) != 0)
+	    (rc = num_array(c, v, 0, AN_FORM__COUNT, d, &got)) != 0)
 		return rc;
-	for (int i = 0; i < AN_FORM__COUNT; i++) {
+	for (uint32_t i = 0; i < got; i++) {
 		if (d[i] < 0 || d[i] > UINT32_MAX || d[i] != floor(d[i]))
-			return bad(c, "scored[%d]: not a count", i);
+			return bad(c, "scored[%u]: not a count", i);
 		m->scored[i] = (uint32_t)d[i];
 	}
 	if ((v = field(c, o, "form_diff", MSGPACK_OBJECT_ARRAY, &rc)) == NULL)
 		return rc;
-	if (v->via.array.size != AN_FORM__COUNT)
-		return bad(c, "form_diff: expected %d pairs", AN_FORM__COUNT);
-	for (uint32_t i = 0; i < AN_FORM__COUNT; i++) {
+	if (v->via.array.size < AN_FORM_MG1 || v->via.array.size > AN_FORM__COUNT)
+		return bad(c, "form_diff: expected %d to %d pairs", AN_FORM_MG1, AN_FORM__COUNT);
+	for (uint32_t i = 0; i < v->via.array.size; i++) {
 		if ((rc = num_array(c, &v->via.array.ptr[i], 2, 2, d, NULL)) != 0)
 			return rc;
 		if (d[1] < 0)

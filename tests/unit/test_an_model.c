@@ -1,6 +1,9 @@
 /* The capacity model: closed forms, fits, the USL. */
 #include <errno.h>
 #include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cunit_main.h"
@@ -172,6 +175,185 @@ static void test_two_loads(void)
 	}
 }
 
+/* --- mg1 against closed forms and simulation -------------------------------- */
+
+static uint64_t rng_state;
+
+static double urand(void)
+{
+	/* splitmix64: seeded, portable, good enough for queue simulation */
+	uint64_t z = (rng_state += 0x9e3779b97f4a7c15ULL);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	z ^= z >> 31;
+	return ((double)(z >> 11) + 0.5) / 9007199254740992.0;
+}
+
+static int cmp_dbl(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Service time kinds the simulation draws from (mean s): deterministic,
+ * exponential, and 90% s0 / 10% 8 s0. */
+enum svc { SVC_DET, SVC_EXP, SVC_BIMODAL };
+
+static double svc_draw(enum svc k, double s)
+{
+	switch (k) {
+	case SVC_EXP:
+		return -s * log(urand());
+	case SVC_BIMODAL:
+		return urand() < 0.9 ? s / 1.7 : 8 * s / 1.7;
+	default:
+		return s;
+	}
+}
+
+/* Quantiles (0.5, 0.9, 0.99) and mean of the sojourn time of a FIFO
+ * single-server queue with Poisson arrivals at lam, by Lindley's
+ * recursion over n customers (the first tenth discarded as warm-up). */
+static void sim_queue(enum svc k, double s, double lam, size_t n, uint64_t seed,
+		      double q[3], double *mean)
+{
+	double *t = malloc(n * sizeof(*t)), w = 0, sum = 0;
+	size_t warm = n / 10, m = 0;
+
+	CU_ASSERT_FATAL(t != NULL);
+	rng_state = seed;
+	for (size_t i = 0; i < n + warm; i++) {
+		double x = svc_draw(k, s), a = -log(urand()) / lam;
+
+		if (i >= warm) {
+			t[m++] = w + x;
+			sum += w + x;
+		}
+		w = fmax(0, w + x - a);
+	}
+	qsort(t, m, sizeof(*t), cmp_dbl);
+	q[0] = t[(size_t)(0.5 * (double)m)];
+	q[1] = t[(size_t)(0.9 * (double)m)];
+	q[2] = t[(size_t)(0.99 * (double)m)];
+	*mean = sum / (double)m;
+	free(t);
+}
+
+static void test_mg1_closed(void)
+{
+	struct an_fit f = { .mu = 200, .d0 = 0.001, .w = 1, .cs2 = 1 };
+
+	/* cs2 = 1 is M/M/1 exactly: Exp(mu - lam) response time */
+	for (double lam = 20; lam < 200; lam += 30) {
+		for (double q = 0.5; q < 0.999; q += 0.1)
+			NEAR(an_model_q(NULL, AN_FORM_MG1, &f, lam, 1, q),
+			     -log1p(-q) / (200 - lam), 1e-6 / (200 - lam));
+		NEAR(an_model_mean(NULL, AN_FORM_MG1, &f, lam, 1), 1 / (200 - lam), 1e-12);
+		NEAR(an_model_exceed(NULL, AN_FORM_MG1, &f, lam, 1, 0.001 + 0.01),
+		     exp(-(200 - lam) * 0.01), 1e-9);
+	}
+	/* cs2 = 0 is M/D/1: mean wait rho S / (2 (1 - rho)) exactly */
+	f.cs2 = 0;
+	for (double rho = 0.1; rho < 0.95; rho += 0.1)
+		NEAR(an_model_mean(NULL, AN_FORM_MG1, &f, rho * 200, 1),
+		     0.005 + rho * 0.005 / (2 * (1 - rho)), 1e-12);
+	/* no load: the service time alone, deterministic */
+	NEAR(an_model_q(NULL, AN_FORM_MG1, &f, 0, 1, 0.99), 0.005, 1e-8);
+	CU_ASSERT(isinf(an_model_q(NULL, AN_FORM_MG1, &f, 200, 1, 0.99)));
+	CU_ASSERT(isinf(an_model_mean(NULL, AN_FORM_MG1, &f, 250, 1)));
+}
+
+/* The issue's server: one request at a time in exactly 5 ms. The model's
+ * p99 must not fall short of the simulated one by more than 3% nor exceed
+ * it by more than 15%. */
+static void test_mg1_md1_sim(void)
+{
+	static const double rhos[] = { 0.5, 0.5625, 0.643, 0.75, 0.9 };
+	struct an_fit f = { .mu = 200, .w = 1, .cs2 = 0 };
+
+	for (size_t i = 0; i < sizeof(rhos) / sizeof(rhos[0]); i++) {
+		double q[3], mean, p99 = an_model_q(NULL, AN_FORM_MG1, &f, rhos[i] * 200, 1, 0.99);
+
+		sim_queue(SVC_DET, 0.005, rhos[i] * 200, 1000000, 42 + i, q, &mean);
+		printf("\n    M/D/1 rho %.3f: p99 model %.2f ms, simulated %.2f ms (%+.1f%%)",
+		       rhos[i], p99 * 1e3, q[2] * 1e3, (p99 / q[2] - 1) * 100);
+		CU_ASSERT(p99 >= 0.97 * q[2]);
+		CU_ASSERT(p99 <= 1.15 * q[2]);
+		NEAR(an_model_mean(NULL, AN_FORM_MG1, &f, rhos[i] * 200, 1), mean, 0.03 * mean);
+	}
+}
+
+/* 90% fast, 10% eight times slower (cs2 1.53): the hyperexponential tail
+ * errs on the safe side, by a bounded amount. */
+static void test_mg1_bimodal_sim(void)
+{
+	static const double rhos[] = { 0.5, 0.64, 0.75 };
+	double s = 0.005, cs2 = (0.9 + 6.4) / (1.7 * 1.7) - 1;
+	struct an_fit f = { .mu = 1 / s, .w = 1, .cs2 = cs2 };
+
+	for (size_t i = 0; i < sizeof(rhos) / sizeof(rhos[0]); i++) {
+		double q[3], mean, p99 = an_model_q(NULL, AN_FORM_MG1, &f, rhos[i] / s, 1, 0.99);
+
+		sim_queue(SVC_BIMODAL, s, rhos[i] / s, 1000000, 7 + i, q, &mean);
+		printf("\n    bimodal rho %.2f: p99 model %.2f ms, simulated %.2f ms (%+.1f%%)",
+		       rhos[i], p99 * 1e3, q[2] * 1e3, (p99 / q[2] - 1) * 100);
+		CU_ASSERT(p99 >= 0.97 * q[2]);
+		CU_ASSERT(p99 <= 1.30 * q[2]);
+		NEAR(an_model_mean(NULL, AN_FORM_MG1, &f, rhos[i] / s, 1), mean, 0.03 * mean);
+	}
+}
+
+/* The fit recovers the service from one load's quantiles and mean, for
+ * each kind of service, and predicts the p99 at a higher load. */
+static void test_mg1_fit_sim(void)
+{
+	static const enum svc kinds[] = { SVC_DET, SVC_EXP, SVC_BIMODAL };
+	static const double want_cs2[] = { 0, 1, 1.526 };
+
+	for (size_t i = 0; i < 3; i++) {
+		double q[3], mean, hi[3], hmean, p99;
+		struct an_fit g;
+
+		sim_queue(kinds[i], 0.005, 100, 1000000, 99 + i, q, &mean);
+		CU_ASSERT_EQUAL_FATAL(an_fit_mg1(100, q[0] + 0.001, q[1] + 0.001, q[2] + 0.001,
+						 mean + 0.001, &g), 0);
+		sim_queue(kinds[i], 0.005, 150, 1000000, 199 + i, hi, &hmean);
+		p99 = g.d0 + an_model_q(NULL, AN_FORM_MG1, &g, 150, 1, 0.99);
+		printf("\n    fit kind %zu at rho 0.5: mu %.1f d0 %.2f ms cs2 %.2f (true %.2f); p99 at rho 0.75 %.2f ms, simulated %.2f ms",
+		       i, g.mu, g.d0 * 1e3, g.cs2, want_cs2[i], p99 * 1e3, (hi[2] + 0.001) * 1e3);
+		NEAR(g.d0, 0.001, 0.001);
+		CU_ASSERT(p99 >= 0.9 * (hi[2] + 0.001));
+	}
+}
+
+/* The upper bound covers the truth when extrapolating from rho 0.5 to
+ * 0.75, even with the capacity misjudged by its standard error. */
+static void test_mg1_bound(void)
+{
+	double q[3], mean, lo[3], lmean, up, p99;
+	struct an_fit g;
+
+	/* grows with the distance beyond what was seen, never below 1 */
+	NEAR(an_bound_factor(100, 100, 0), 1, 0);
+	NEAR(an_bound_factor(50, 100, 0.01), 1 + AN_BOUND_Z * 0.01, 1e-12);
+	NEAR(an_bound_factor(150, 100, 0), 1 + AN_BOUND_EXTRAP * 0.5, 1e-12);
+	CU_ASSERT(an_bound_factor(160, 100, 0.02) > an_bound_factor(150, 100, 0.02));
+	for (int seed = 0; seed < 4; seed++) {
+		/* a short run at rho 0.5: 20 s of 100 rps */
+		sim_queue(SVC_DET, 0.005, 100, 2000, 500 + (uint64_t)seed, lo, &lmean);
+		CU_ASSERT_EQUAL_FATAL(an_fit_mg1(100, lo[0], lo[1], lo[2], lmean, &g), 0);
+		sim_queue(SVC_DET, 0.005, 150, 1000000, 77, q, &mean);
+		p99 = g.d0 + an_model_q(NULL, AN_FORM_MG1, &g, 150, 1, 0.99);
+		up = g.d0 + an_model_q(NULL, AN_FORM_MG1, &g, 150 * an_bound_factor(150, 100, 0.03),
+				       1, 0.99);
+		printf("\n    bound seed %d: fit mu %.1f cs2 %.2f, p99 at rho 0.75 %.1f ms, bound %.1f ms, simulated %.1f ms",
+		       seed, g.mu, g.cs2, p99 * 1e3, up * 1e3, q[2] * 1e3);
+		CU_ASSERT(up >= q[2]);
+	}
+}
+
 int st_register_suites(void)
 {
 	static const struct st_cu_test tests[] = {
@@ -180,6 +362,11 @@ int st_register_suites(void)
 		{ "mmc", test_mmc },
 		{ "learn", test_learn },
 		{ "two_loads", test_two_loads },
+		{ "mg1_closed", test_mg1_closed },
+		{ "mg1_md1_sim", test_mg1_md1_sim },
+		{ "mg1_bimodal_sim", test_mg1_bimodal_sim },
+		{ "mg1_fit_sim", test_mg1_fit_sim },
+		{ "mg1_bound", test_mg1_bound },
 		{ NULL, NULL },
 	};
 

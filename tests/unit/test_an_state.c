@@ -30,9 +30,9 @@ static struct an_engine *engine_with_models(void)
 		s = an_engine_service_get(e, name);
 		s->model.version = 10 + (uint64_t)i;
 		s->model.form = (enum an_form)(i % 2);
-		s->model.prod[0] = (struct an_fit){ 1000 + i, 0.002, 1, 25 };
-		s->model.prod[1] = (struct an_fit){ 600, 0.001, 0.5, 0 };
-		s->model.shadow[0] = (struct an_fit){ 900, 0.003, 0.3, 4 };
+		s->model.prod[0] = (struct an_fit){ 1000 + i, 0.002, 1, 25, 0, 0 };
+		s->model.prod[1] = (struct an_fit){ 600, 0.001, 0.5, 0, 0, 0 };
+		s->model.shadow[0] = (struct an_fit){ 900, 0.003, 0.3, 4, 0.4, 0.01 };
 		s->model.score[0] = 0.01;
 		s->model.scored[0] = 7;
 		s->model.diff_m[1] = -0.002;
