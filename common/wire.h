@@ -50,7 +50,7 @@
 #define ST_WIRE_REASON_MAX   512
 #define ST_KPI_MAX_DROPS     32
 #define ST_VERDICT_MAX_KPIS  32
-#define ST_MODEL_MAX_PARAMS  16
+#define ST_MODEL_MAX_PARAMS  24
 /* "verdict." or "kpi." + two names + '.' + NUL fits with room to spare. */
 #define ST_WIRE_TOPIC_MAX    160
 
@@ -260,6 +260,13 @@ struct st_verdict {
 	bool has_cost;                   /* cost is sent only when true */
 	struct st_cost cost;
 	char reason[ST_WIRE_REASON_MAX]; /* one human sentence; text */
+	/* Whether the recommendation rests on loads measured (true) or on
+	 * an extrapolation or a count below the proposal that no shadow has
+	 * run (false), and why in one sentence. Sent only when has_verified:
+	 * older analyzers do not send them. */
+	bool has_verified;
+	bool verified;
+	char verified_reason[ST_WIRE_REASON_MAX];
 	uint32_t unknown_keys;           /* decode only, as in st_kpi */
 };
 

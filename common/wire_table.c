@@ -410,6 +410,10 @@ int st_wf_decode_map(struct st_mp_cur *c, const struct st_mp_item *map,
 		rc = wf_decode_value(c, &v, &f[j], base, prefix, x);
 		if (rc)
 			return rc;
+		/* An optional field that arrived is present (custom ones
+		 * mark themselves, the same way). */
+		if (f[j].flags & ST_WF_OPTIONAL)
+			memcpy((char *)base + f[j].aux, &(bool){ true }, sizeof(bool));
 	}
 	for (size_t j = 0; j < n; j++)
 		if (!(seen & (1ULL << j)) && !(f[j].flags & ST_WF_OPTIONAL))

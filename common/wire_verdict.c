@@ -369,6 +369,13 @@ static const struct st_wfield verdict_fields[] = {
 	  .aux = offsetof(struct st_verdict, has_cost),
 	  .custom = &cost_codec },
 	VF(ST_WF_TEXT, reason, 0),
+	{ .name = "verified", .kind = ST_WF_BOOL, .flags = ST_WF_OPTIONAL,
+	  .off = offsetof(struct st_verdict, verified),
+	  .aux = offsetof(struct st_verdict, has_verified) },
+	{ .name = "verified_reason", .kind = ST_WF_TEXT, .flags = ST_WF_OPTIONAL,
+	  .off = offsetof(struct st_verdict, verified_reason),
+	  .size = sizeof(((struct st_verdict *)0)->verified_reason),
+	  .aux = offsetof(struct st_verdict, has_verified) },
 };
 
 _Static_assert(NFIELDS(verdict_fields) <= 64, "seen-mask is 64 bits");

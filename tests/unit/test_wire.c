@@ -193,6 +193,11 @@ static void check_verdict_eq(const struct st_verdict *a,
 		CU_ASSERT(same_f64(a->cost.recommended, b->cost.recommended));
 	}
 	CU_ASSERT_STRING_EQUAL(a->reason, b->reason);
+	CU_ASSERT_EQUAL(a->has_verified, b->has_verified);
+	if (a->has_verified) {
+		CU_ASSERT_EQUAL(a->verified, b->verified);
+		CU_ASSERT_STRING_EQUAL(a->verified_reason, b->verified_reason);
+	}
 }
 
 /* Shared scratch: a buffer and decoded structs (the verdict is 4.5 KB). */
@@ -370,6 +375,19 @@ static void test_verdict_roundtrip(void)
 	CU_ASSERT_PTR_NULL(memmem(wb.data, wb.len, "\xa4" "cost", 5));
 	CU_ASSERT_EQUAL_FATAL(verdict_err(wb.data, wb.len, &e), ST_WIRE_OK);
 	CU_ASSERT_FALSE(vout.has_cost);
+	check_verdict_eq(&vin, &vout);
+
+	/* verified and its reason travel together, only when set; a
+	 * verdict without them (an older analyzer's) still decodes. */
+	CU_ASSERT_PTR_NULL(memmem(wb.data, wb.len, "\xa8" "verified", 9));
+	CU_ASSERT_FALSE(vout.has_verified);
+	vin.has_verified = true;
+	vin.verified = false;
+	snprintf(vin.verified_reason, sizeof(vin.verified_reason),
+		 "7 instances run at 128.6 rps each, beyond the 112.5 rps measured");
+	CU_ASSERT_EQUAL_FATAL(st_verdict_encode(&vin, &wb), 0);
+	CU_ASSERT_EQUAL_FATAL(verdict_err(wb.data, wb.len, &e), ST_WIRE_OK);
+	CU_ASSERT_TRUE(vout.has_verified);
 	check_verdict_eq(&vin, &vout);
 }
 
@@ -1046,7 +1064,7 @@ static void test_count_bounds(void)
 		CU_ASSERT_EQUAL(verdict_err(wb2.data, wb2.len, &e),
 				n == 32 ? ST_WIRE_OK : ST_WIRE_E_COUNT);
 	}
-	for (int n = 16; n <= 17; n++) {
+	for (int n = ST_MODEL_MAX_PARAMS; n <= ST_MODEL_MAX_PARAMS + 1; n++) {
 		st_wbuf_reset(&m);
 		st_wbuf_append(&m, RAW("\x83\xa4kind\xa1m\xa7version\x01"
 				       "\xa6params"));
@@ -1062,7 +1080,7 @@ static void test_count_bounds(void)
 		encode_verdict();
 		repack("model", ED_REPLACE, m.data, m.len);
 		CU_ASSERT_EQUAL(verdict_err(wb2.data, wb2.len, &e),
-				n == 16 ? ST_WIRE_OK : ST_WIRE_E_COUNT);
+				n == ST_MODEL_MAX_PARAMS ? ST_WIRE_OK : ST_WIRE_E_COUNT);
 	}
 	CU_ASSERT_EQUAL(vout.model.n_params, 0);  /* failed decode */
 	st_wbuf_free(&m);
