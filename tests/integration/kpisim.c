@@ -130,6 +130,36 @@ static double mmc_sample(struct ks_sim *s, const struct ks_target *t, double lam
 	return v;
 }
 
+/* Customers run through the queue before a window's are recorded, so each
+ * window starts from the queue's steady state rather than empty. */
+#define LINDLEY_WARMUP 2000
+
+static double svc_draw(struct ks_sim *s, const struct ks_target *t)
+{
+	double mean = 1 / t->mu;
+
+	if (t->svc == KS_SVC_DET)
+		return mean;
+	/* 0.9 f + 0.1 (8 f) = mean */
+	return ks_uniform(s) < 0.9 ? mean / 1.7 : 8 * mean / 1.7;
+}
+
+/* Records n sojourn times of one FIFO instance fed Poisson arrivals at lam
+ * (Lindley: W' = max(0, W + S - A)). */
+static void lindley_record(struct ks_sim *s, const struct ks_target *t, double lam,
+			   uint64_t n)
+{
+	double w = 0;
+
+	for (uint64_t i = 0; i < n + LINDLEY_WARMUP; i++) {
+		double x = svc_draw(s, t), a = -log(ks_uniform(s)) / lam;
+
+		if (i >= LINDLEY_WARMUP)
+			st_hist_record(s->h, (int64_t)((t->d0 + w + x) * 1e9));
+		w = fmax(0, w + x - a);
+	}
+}
+
 int ks_snapshot(struct ks_sim *s, const struct ks_target *t, uint64_t t0,
 		uint64_t t1, struct st_wbuf *out, char *topic, size_t topic_len)
 {
@@ -151,6 +181,8 @@ int ks_snapshot(struct ks_sim *s, const struct ks_target *t, uint64_t t0,
 
 		for (uint64_t i = 0; i < ok; i++)
 			st_hist_record(s->h, (int64_t)(mmc_sample(s, t, lam, C) * 1e9));
+	} else if (t->svc != KS_SVC_EXP) {
+		lindley_record(s, t, lam, ok);
 	} else {
 		for (uint64_t i = 0; i < ok; i++)
 			st_hist_record(s->h, (int64_t)(at_u(t, lam, ks_uniform(s)) * 1e9));
@@ -239,7 +271,16 @@ int ks_target_parse(const char *spec, struct ks_target *t)
 			t->share = atof(v);
 		else if (strcmp(tok, "timeout") == 0)
 			t->timeout = atof(v);
-		else
+		else if (strcmp(tok, "svc") == 0) {
+			if (strcmp(v, "exp") == 0)
+				t->svc = KS_SVC_EXP;
+			else if (strcmp(v, "det") == 0)
+				t->svc = KS_SVC_DET;
+			else if (strcmp(v, "bimodal") == 0)
+				t->svc = KS_SVC_BIMODAL;
+			else
+				return -EINVAL;
+		} else
 			return -EINVAL;
 	}
 	return t->instances > 0 && t->mu > 0 && t->share > 0 && t->share <= 1 ? 0 : -EINVAL;

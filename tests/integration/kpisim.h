@@ -3,7 +3,13 @@
  * their own (M/M/1 at the per-instance rate, as behind a load balancer)
  * with a true capacity mu, a fixed latency d0, and optionally a tail
  * regression that leaves the median alone. Knowing mu, a test can check
- * that a recommendation meets the SLO under the true capacity. */
+ * that a recommendation meets the SLO under the true capacity.
+ *
+ * svc picks the service time (mean 1/mu) of the per-instance queue:
+ * exponential (M/M/1, the default), deterministic (M/D/1: one request at a
+ * time in exactly 1/mu) or bimodal (90% fast, 10% eight times slower).
+ * The last two have no closed form for their quantiles: their latencies
+ * come from a FIFO queue simulated by Lindley's recursion, per window. */
 #ifndef ST_KPISIM_H
 #define ST_KPISIM_H
 
@@ -12,6 +18,8 @@
 
 #include "hist.h"
 #include "wire.h"
+
+enum ks_svc { KS_SVC_EXP, KS_SVC_DET, KS_SVC_BIMODAL };
 
 struct ks_target {
 	char name[ST_WIRE_NAME_MAX];
@@ -27,6 +35,7 @@ struct ks_target {
 	double err;		/* reset probability per request */
 	double timeout;		/* timeout probability per request */
 	bool shared;		/* one shared queue (M/M/c) instead of one each */
+	enum ks_svc svc;	/* service time distribution (not with shared) */
 };
 
 struct ks_sim {
@@ -46,7 +55,7 @@ void ks_free(struct ks_sim *s);
 double ks_uniform(struct ks_sim *s);
 
 /* The q-quantile (s) of a target's latency at its per-instance rate lam
- * (the true distribution, for checks). */
+ * (the true distribution, for checks; exponential service only). */
 double ks_quantile(const struct ks_target *t, double lam, double q);
 
 /* One snapshot of target t over [t0, t1] (ns): samples the request count,
@@ -56,7 +65,8 @@ int ks_snapshot(struct ks_sim *s, const struct ks_target *t, uint64_t t0,
 		uint64_t t1, struct st_wbuf *out, char *topic, size_t topic_len);
 
 /* Parses "name=canary,role=shadow,instances=2,lam=100,mu=150,d0=1ms,
- * tail=3,err=0.001,timeout=0,jitter=0.05,share=0.5,shared=1". Returns 0 or -EINVAL. */
+ * tail=3,err=0.001,timeout=0,jitter=0.05,share=0.5,shared=1,svc=det" (svc: exp,
+ * det or bimodal). Returns 0 or -EINVAL. */
 int ks_target_parse(const char *spec, struct ks_target *t);
 
 #endif
