@@ -22,6 +22,10 @@
  * one-sided interval: a recommendation errs on the safe side by about the
  * sampling noise, no more. */
 #define REC_CONF 0.90
+/* A per-instance load within this of the highest one measured counts as
+ * measured: the shadow's own load wobbles by about this much around the
+ * proposal's. */
+#define MEASURED_TOL 0.05
 
 enum { K_P50, K_P90, K_P99, K_ERR, K_TO, K_RST, K_TPUT, K_SHAPE, K__COUNT };
 
@@ -91,9 +95,15 @@ struct eval {
 	bool corrected;
 	double base_err;
 	double p99_prop, err_prop, p99_rec, err_rec;
+	/* upper bounds (an_bound_factor): what the recommendation rests on */
+	double p99_prop_hi, err_prop_hi, p99_rec_hi, err_rec_hi;
+	double lam_obs;			/* highest per-instance load measured */
+	double rsd;			/* relative standard error of the capacity */
+	double rsd_shadow;		/* its part from the shadow's p99 (mg1) */
 	uint32_t rec;
 	bool rec_unreachable;
 	bool proposal_ok;
+	bool verified;			/* the recommendation's load was measured */
 };
 
 struct an_judge *an_judge_create(const struct an_config *cfg,
@@ -576,41 +586,72 @@ static int shape_kpi(struct an_judge *j, struct eval *ev)
 
 /* --- corrected model, recommendation ------------------------------------- */
 
-static double p99_at(const struct an_judge *j, const struct eval *ev, uint32_t n)
+/* The fit a prediction evaluates: as corrected, or for the upper bound
+ * with the service time's variability at the upper end of its interval
+ * (mg1; the load is inflated by the caller). */
+static struct an_fit bound_fit(const struct an_judge *j, const struct eval *ev, int i,
+			       bool hi)
 {
-	double lam = ev->p->forecast_rps / n, worst = 0;
+	struct an_fit f = ev->cfit[i];
+	double w = j->cfg->model_weight;
 
-	(void)j;
-	for (int i = 0; i < ev->n_cfit; i++)
-		worst = fmax(worst, (ev->cfit[i].d0 +
-				     ev->ctail[i] * an_model_q(&ev->s->model, ev->cform,
-							       &ev->cfit[i], lam, n, 0.99)) * 1e9);
+	if (hi && ev->cform == AN_FORM_MG1 && f.vc > 0)
+		f.cs2 = fmin(AN_MG1_CS2_MAX, f.cs2 + AN_BOUND_Z * sqrt(f.vc * w / (2 - w)));
+	return f;
+}
+
+/* The per-instance load a prediction at n instances is evaluated at: the
+ * forecast's share, inflated for the upper bound by the capacity's
+ * uncertainty and by how far it lies beyond the loads measured. */
+static double eval_lam(const struct eval *ev, uint32_t n, bool hi)
+{
+	double lam = ev->p->forecast_rps / n;
+
+	return hi ? lam * an_bound_factor(lam, ev->lam_obs, ev->rsd) : lam;
+}
+
+/* p99 (ns) at n instances under the corrected model; hi: its upper bound. */
+static double p99_at(const struct an_judge *j, const struct eval *ev, uint32_t n, bool hi)
+{
+	double lam = eval_lam(ev, n, hi), worst = 0;
+
+	for (int i = 0; i < ev->n_cfit; i++) {
+		struct an_fit f = bound_fit(j, ev, i, hi);
+
+		worst = fmax(worst, (f.d0 + ev->ctail[i] * an_model_q(&ev->s->model, ev->cform,
+								      &f, lam, n, 0.99)) * 1e9);
+	}
 	return worst;
 }
 
 /* P(latency > t s) under the corrected model, tail stretch included. */
-static double c_exceed(const struct eval *ev, double lam, uint32_t n, double t)
+static double c_exceed(const struct an_judge *j, const struct eval *ev, double lam, uint32_t n,
+		       double t, bool hi)
 {
 	double worst = 0;
 
-	for (int i = 0; i < ev->n_cfit; i++)
-		worst = fmax(worst, an_model_exceed(&ev->s->model, ev->cform, &ev->cfit[i], lam, n,
-						    ev->cfit[i].d0 +
-						    (t - ev->cfit[i].d0) / ev->ctail[i]));
+	for (int i = 0; i < ev->n_cfit; i++) {
+		struct an_fit f = bound_fit(j, ev, i, hi);
+
+		worst = fmax(worst, an_model_exceed(&ev->s->model, ev->cform, &f, lam, n,
+						    f.d0 + (t - f.d0) / ev->ctail[i]));
+	}
 	return worst;
 }
 
-static double err_at(const struct an_judge *j, const struct eval *ev, uint32_t n)
+static double err_at(const struct an_judge *j, const struct eval *ev, uint32_t n, bool hi)
 {
-	double lam = ev->p->forecast_rps / n;
-
-	return ev->base_err + c_exceed(ev, lam, n, (double)j->cfg->response_timeout_ns / 1e9);
+	return ev->base_err + c_exceed(j, ev, eval_lam(ev, n, hi), n,
+				       (double)j->cfg->response_timeout_ns / 1e9, hi);
 }
 
+/* A count meets the SLO when the upper bounds of its p99 and error rate
+ * do: less evidence, or a load further beyond what was measured, gives a
+ * more cautious answer, never a bolder one. */
 static bool meets(const struct an_judge *j, const struct eval *ev, uint32_t n)
 {
-	return p99_at(j, ev, n) <= (double)ev->p->slo_p99_ns &&
-	       err_at(j, ev, n) <= ev->p->slo_error_rate;
+	return p99_at(j, ev, n, true) <= (double)ev->p->slo_p99_ns &&
+	       err_at(j, ev, n, true) <= ev->p->slo_error_rate;
 }
 
 /* The model refitted to what the shadow showed. Two fits, and where both
@@ -623,7 +664,8 @@ static bool meets(const struct an_judge *j, const struct eval *ev, uint32_t n)
  *   (an_fit_two_loads), which follows the curve between them whatever its
  *   shape, as long as both run the same kind of server.
  * Neither: the prod model. USL has no such fits: its corrected fit is
- * mm1. */
+ * mm1. mg1 fits the shadow's p50, p90, mean and upper p99 at its load (the
+ * service time's variability included) and keeps prod's fit beside it. */
 static void correct(struct an_judge *j, struct eval *ev)
 {
 	const struct st_verdict_kpi *k99 = &ev->k[K_P99];
@@ -636,12 +678,37 @@ static void correct(struct an_judge *j, struct eval *ev)
 	ev->ctail[0] = 1;
 	ev->n_cfit = 1;
 	ev->corrected = false;
+	ev->rsd_shadow = 0;
 	if ((uint64_t)ev->shadow.dist.total >= j->cfg->min_samples && o50 > 0 && o99 > o50) {
 		bool pt_ok, pt_shape, two_ok;
 
 		an_dist_quantile_ci(&ev->shadow.dist, 0.99, 1 - 2 * (1 - REC_CONF), &lo, &hi);
 		if (isfinite(hi) && hi > o99)
 			o99 = hi;
+		if (f == AN_FORM_MG1) {
+			/* At the p99 observed: raising it alone would read as a
+			 * more variable service (cs2), which extrapolates far
+			 * more steeply than the sampling noise it stands for.
+			 * That noise goes into the bound instead, as capacity:
+			 * d ln mu = (1 - rho) d ln p99 near the tail. */
+			pt_ok = an_fit_mg1(ev->shadow.lam, o50 / 1e9, ev->k[K_P90].observed / 1e9,
+					   k99->observed / 1e9, an_dist_mean(&ev->shadow.dist) / 1e9,
+					   ev->model_ok ? ev->fit.d0 : -1, &pt) == 0;
+			if (pt_ok && o99 > k99->observed && pt.mu > ev->shadow.lam)
+				ev->rsd_shadow = (1 - ev->shadow.lam / pt.mu) *
+						 log(o99 / k99->observed) / an_norm_ppf(REC_CONF);
+			ev->n_cfit = ev->model_ok ? 1 : 0;
+			if (pt_ok) {
+				ev->cfit[ev->n_cfit] = pt;
+				ev->ctail[ev->n_cfit++] = 1;
+				ev->corrected = true;
+			}
+			if (ev->n_cfit == 0) {
+				ev->cfit[0] = ev->fit;
+				ev->n_cfit = 1;
+			}
+			goto errors;
+		}
 		pt_ok = an_fit_point(f, ev->shadow.lam, ev->shadow.c, o50 / 1e9, o99 / 1e9,
 				     &pt) == 0;
 		/* Both p99 as observed: raising one end alone would steepen
@@ -670,16 +737,38 @@ static void correct(struct an_judge *j, struct eval *ev)
 			ev->n_cfit = 1;
 		}
 	}
+errors:
 	/* errors the shadow shows beyond what its own queueing explains */
 	ev->base_err = 0;
 	if (ev->shadow.requests > 0) {
 		double r = (ev->shadow.timeouts + ev->shadow.resets + ev->shadow.icmp) /
 			   ev->shadow.requests;
-		double ex = c_exceed(ev, ev->shadow.lam, ev->shadow.c,
-				     (double)j->cfg->response_timeout_ns / 1e9);
+		double ex = c_exceed(j, ev, ev->shadow.lam, ev->shadow.c,
+				     (double)j->cfg->response_timeout_ns / 1e9, false);
 
 		ev->base_err = fmax(0, r - ex);
 	}
+}
+
+/* What the upper bound rests on: the highest per-instance load measured
+ * (this span's prod and shadow, and the load levels prod showed before)
+ * and the relative standard error of the capacity: prod's, from the
+ * spread of its per-window estimates, and the shadow's sampling noise. */
+static void bound_inputs(const struct an_judge *j, struct eval *ev)
+{
+	const struct an_model *m = &ev->s->model;
+	double w = j->cfg->model_weight;
+
+	ev->lam_obs = isfinite(ev->shadow.lam) ? ev->shadow.lam : 0;
+	if (ev->has_prod && ev->prod.lam > ev->lam_obs)
+		ev->lam_obs = ev->prod.lam;
+	for (uint32_t i = 0; i < m->n_usl; i++)
+		if (m->usl[i].lam > ev->lam_obs)
+			ev->lam_obs = m->usl[i].lam;
+	ev->rsd = 0;
+	if (ev->model_ok && ev->fit.mu > 0 && ev->fit.v > 0)
+		ev->rsd = sqrt(ev->fit.v * w / (2 - w)) / ev->fit.mu;
+	ev->rsd = hypot(ev->rsd, ev->rsd_shadow);
 }
 
 static void recommend(struct an_judge *j, struct eval *ev)
@@ -687,6 +776,7 @@ static void recommend(struct an_judge *j, struct eval *ev)
 	const struct an_plan *p = ev->p;
 	uint32_t lo = p->min_instances, hi, n;
 
+	bound_inputs(j, ev);
 	/* Bracket from the proposal up by doubling (an M/M/c evaluation costs
 	 * O(instances)), then bisect: p99 and timeouts only fall as
 	 * instances are added. */
@@ -727,10 +817,18 @@ static void recommend(struct an_judge *j, struct eval *ev)
 			n = p->max_instances;
 	}
 	ev->rec = n;
-	ev->p99_prop = p99_at(j, ev, p->proposed_instances);
-	ev->err_prop = err_at(j, ev, p->proposed_instances);
-	ev->p99_rec = p99_at(j, ev, n);
-	ev->err_rec = err_at(j, ev, n);
+	ev->p99_prop = p99_at(j, ev, p->proposed_instances, false);
+	ev->err_prop = err_at(j, ev, p->proposed_instances, false);
+	ev->p99_rec = p99_at(j, ev, n, false);
+	ev->err_rec = err_at(j, ev, n, false);
+	ev->p99_prop_hi = p99_at(j, ev, p->proposed_instances, true);
+	ev->err_prop_hi = err_at(j, ev, p->proposed_instances, true);
+	ev->p99_rec_hi = p99_at(j, ev, n, true);
+	ev->err_rec_hi = err_at(j, ev, n, true);
+	ev->verified = n >= p->proposed_instances &&
+		       p->forecast_rps / n <= ev->lam_obs * (1 + MEASURED_TOL);
+	/* The verdict judges the proposal on the evidence (the nominal
+	 * prediction); the count a scaler acts on rests on the bound. */
 	ev->proposal_ok = ev->p99_prop <= (double)p->slo_p99_ns &&
 			  ev->err_prop <= p->slo_error_rate &&
 			  p->proposed_instances >= p->min_instances &&
@@ -830,14 +928,38 @@ static void describe_kpi(struct reason *r, const struct eval *ev, int i)
 }
 
 static void describe_slo(struct reason *r, const struct eval *ev, uint32_t n,
-			 double p99, double err)
+			 double p99, double p99_hi, double err)
 {
-	char a[32], b[32], c[32], d[32];
+	char a[32], b[32], c[32], d[32], e[32];
 
-	say(r, "%u instances give p99 %s (SLO %s) and error rate %s (SLO %s) under the %s model",
-	    n, fmt_ns(a, sizeof(a), p99), fmt_ns(b, sizeof(b), (double)ev->p->slo_p99_ns),
+	say(r, "%u instances give p99 %s (upper bound %s; SLO %s) and error rate %s (SLO %s) under the %s %s model",
+	    n, fmt_ns(a, sizeof(a), p99), fmt_ns(e, sizeof(e), p99_hi),
+	    fmt_ns(b, sizeof(b), (double)ev->p->slo_p99_ns),
 	    fmt_pct(c, sizeof(c), err), fmt_pct(d, sizeof(d), ev->p->slo_error_rate),
-	    ev->corrected ? "corrected" : "prod");
+	    ev->corrected ? "corrected" : "prod", an_form_name(ev->cform));
+}
+
+/* One sentence: was the recommendation's load measured, or extrapolated? */
+static void describe_verified(const struct eval *ev, char *buf, size_t len)
+{
+	const struct an_plan *p = ev->p;
+	double lam = p->forecast_rps / ev->rec;
+	char a[32], b[32];
+
+	fmt_ns(a, sizeof(a), ev->p99_rec);
+	fmt_ns(b, sizeof(b), ev->p99_rec_hi);
+	if (ev->verified)
+		snprintf(buf, len,
+			 "%u instances run at %.1f rps each, within the %.1f rps per instance measured: p99 %s, upper bound %s",
+			 ev->rec, lam, ev->lam_obs, a, b);
+	else if (lam > ev->lam_obs * (1 + MEASURED_TOL))
+		snprintf(buf, len,
+			 "extrapolated: %u instances run at %.1f rps each, %.0f%% beyond the highest %.1f rps per instance prod or a shadow has run at; p99 %s predicted, upper bound %s, not measured",
+			 ev->rec, lam, 100 * (lam / ev->lam_obs - 1), ev->lam_obs, a, b);
+	else
+		snprintf(buf, len,
+			 "not verified: %u instances are fewer than the %u proposed and no shadow has run that count; their %.1f rps per instance is within the %.1f measured, p99 %s predicted, upper bound %s",
+			 ev->rec, p->proposed_instances, lam, ev->lam_obs, a, b);
 }
 
 /* What the evidence says, before hysteresis. */
@@ -855,9 +977,10 @@ static enum st_verdict_kind decide(const struct an_judge *j, struct eval *ev,
 			describe_kpi(r, ev, dk);
 			say(r, "; ");
 		}
-		describe_slo(r, ev, p->proposed_instances, ev->p99_prop, ev->err_prop);
+		describe_slo(r, ev, p->proposed_instances, ev->p99_prop, ev->p99_prop_hi,
+			     ev->err_prop);
 		say(r, ", short of the SLO; ");
-		describe_slo(r, ev, ev->rec, ev->p99_rec, ev->err_rec);
+		describe_slo(r, ev, ev->rec, ev->p99_rec, ev->p99_rec_hi, ev->err_rec);
 		if (ev->rec_unreachable)
 			say(r, ", the SLO is out of reach within max_instances");
 		return ST_VERDICT_ADJUST;
@@ -865,7 +988,7 @@ static enum st_verdict_kind decide(const struct an_judge *j, struct eval *ev,
 	if (j->cfg->adjust_down && ev->rec < p->proposed_instances) {
 		say(r, "adjust to %u instances: fewer than the %u proposed meet the SLO; ",
 		    ev->rec, p->proposed_instances);
-		describe_slo(r, ev, ev->rec, ev->p99_rec, ev->err_rec);
+		describe_slo(r, ev, ev->rec, ev->p99_rec, ev->p99_rec_hi, ev->err_rec);
 		return ST_VERDICT_ADJUST;
 	}
 	say(r, "confirm %u instances: ", p->proposed_instances);
@@ -880,9 +1003,12 @@ static enum st_verdict_kind decide(const struct an_judge *j, struct eval *ev,
 		    fmt_ns(b, sizeof(b), ev->k[K_P99].predicted), ev->k[K_P99].ratio,
 		    ev->tol[AN_NOISE_P99] * 100);
 	}
-	describe_slo(r, ev, p->proposed_instances, ev->p99_prop, ev->err_prop);
+	describe_slo(r, ev, p->proposed_instances, ev->p99_prop, ev->p99_prop_hi, ev->err_prop);
 	if (ev->rec < p->proposed_instances)
 		say(r, "; %u would also meet it", ev->rec);
+	else if (ev->rec > p->proposed_instances)
+		say(r, "; recommended %u: with %u the upper bound misses the SLO", ev->rec,
+		    p->proposed_instances);
 	return ST_VERDICT_CONFIRM;
 }
 
@@ -958,6 +1084,8 @@ static void fill_model(const struct an_judge *j, const struct eval *ev,
 	if (ev->model_ok) {
 		add_param(v, "mu_prod_rps", ev->fit.mu);
 		add_param(v, "d0_ns", ev->fit.d0 * 1e9);
+		if (ev->form == AN_FORM_MG1)
+			add_param(v, "service_cs2", ev->fit.cs2);
 	}
 	if (ev->corrected) {
 		add_param(v, "mu_corrected_rps", ev->cfit[0].mu);
@@ -970,13 +1098,18 @@ static void fill_model(const struct an_judge *j, const struct eval *ev,
 	add_param(v, "lambda_prod_rps", ev->has_prod ? ev->prod.lam : NAN);
 	add_param(v, "lambda_shadow_rps", ev->shadow.lam);
 	add_param(v, "lambda_proposed_rps", ev->p->forecast_rps / ev->p->proposed_instances);
+	add_param(v, "lambda_observed_max_rps", ev->lam_obs);
+	add_param(v, "lambda_recommended_rps", ev->p->forecast_rps / v->recommended_instances);
 	add_param(v, "p99_proposed_ns", ev->p99_prop);
+	add_param(v, "p99_proposed_upper_ns", ev->p99_prop_hi);
 	add_param(v, "p99_recommended_ns", ev->p99_rec);
+	add_param(v, "p99_recommended_upper_ns", ev->p99_rec_hi);
 	add_param(v, "error_proposed", ev->err_prop);
 	add_param(v, "tolerance_latency", ev->tol[AN_NOISE_P99]);
 	add_param(v, "tolerance_rate", ev->tol[AN_NOISE_ERR]);
 	add_param(v, "fit_error_mm1", m->scored[AN_FORM_MM1] ? m->score[AN_FORM_MM1] : NAN);
 	add_param(v, "fit_error_mmc", m->scored[AN_FORM_MMC] ? m->score[AN_FORM_MMC] : NAN);
+	add_param(v, "fit_error_mg1", m->scored[AN_FORM_MG1] ? m->score[AN_FORM_MG1] : NAN);
 	if (m->usl_ok) {
 		add_param(v, "usl_sigma", m->usl_s);
 		add_param(v, "usl_kappa", m->usl_k);
@@ -1228,6 +1361,8 @@ int an_judge_run(struct an_judge *j, struct an_service *s, uint64_t now_ns,
 		cand = ST_VERDICT_INCONCLUSIVE;
 		tput_kpi(j, ev);
 		ev->p99_prop = ev->p99_rec = ev->err_prop = ev->err_rec = NAN;
+		ev->p99_prop_hi = ev->p99_rec_hi = ev->err_prop_hi = ev->err_rec_hi = NAN;
+		ev->lam_obs = NAN;
 	} else {
 		latency_kpis(j, ev);
 		rate_kpis(j, ev);
@@ -1239,6 +1374,11 @@ int an_judge_run(struct an_judge *j, struct an_service *s, uint64_t now_ns,
 		recommend(j, ev);
 		v->recommended_instances = ev->rec;
 		cand = decide(j, ev, &r);
+		v->has_verified = true;
+		v->verified = ev->verified;
+		describe_verified(ev, v->verified_reason, sizeof(v->verified_reason));
+		if (!ev->verified)
+			say(&r, "; %s", v->verified_reason);
 		div = divergence(ev);
 	}
 	kind = settle(j, &s->js, cand, &r);
@@ -1247,8 +1387,16 @@ int an_judge_run(struct an_judge *j, struct an_service *s, uint64_t now_ns,
 	v->confidence = confidence_of(j, ev, kind);
 	/* A confirm held against a newer adjust still means "go with the
 	 * proposal" until the adjust is settled. */
-	if (kind != cand && kind == ST_VERDICT_CONFIRM && ev->rec > ev->p->proposed_instances)
+	if (kind != cand && kind == ST_VERDICT_CONFIRM && ev->rec > ev->p->proposed_instances) {
 		v->recommended_instances = ev->p->proposed_instances;
+		/* what is published is the proposal: say what backs it */
+		ev->rec = v->recommended_instances;
+		ev->p99_rec = ev->p99_prop;
+		ev->p99_rec_hi = ev->p99_prop_hi;
+		ev->verified = ev->p->forecast_rps / ev->rec <= ev->lam_obs * (1 + MEASURED_TOL);
+		v->verified = ev->verified;
+		describe_verified(ev, v->verified_reason, sizeof(v->verified_reason));
+	}
 	for (int i = 0; i < K__COUNT; i++)
 		v->kpis[v->n_kpis++] = ev->k[i];
 	if (div >= 0) {

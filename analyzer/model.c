@@ -140,7 +140,8 @@ struct mg1 {
 	bool h2;		/* hyperexponential, else shifted exponential */
 	double a, b;		/* shifted: S = a + Exp(mean b) */
 	double p[2], r[2];	/* h2: phase probabilities and rates */
-	double g, C;		/* P(W > x) = C e^(-g x) */
+	double g, C;		/* P(W > x) = C e^(-g x) in the tail, */
+	double xs;		/* from x* on (rho before) */
 	bool saturated;
 };
 
@@ -221,37 +222,54 @@ static void mg1_setup(struct mg1 *q, double mu, double cs2, double lam)
 	q->g = lo;
 	mg1_mgf(q, q->g, &M, &dM);
 	q->C = q->lam * dM - 1 > 0 ? fmin(1, (1 - q->rho) / (q->lam * dM - 1)) : 1;
+	q->xs = q->C > q->rho && q->g > 0 ? log(q->C / q->rho) / q->g : 0;
 }
 
-/* P(S + W > t). */
+/* P(S <= u) and E[e^(g S); S <= u]. */
+static void mg1_part(const struct mg1 *q, double u, double *F, double *G)
+{
+	*F = *G = 0;
+	if (u <= 0)
+		return;
+	if (q->h2) {
+		for (int i = 0; i < 2; i++) {
+			double r = q->r[i];
+
+			*F += q->p[i] * -expm1(-r * u);
+			*G += q->p[i] * r * -expm1(-(r - q->g) * u) / (r - q->g);
+		}
+		return;
+	}
+	if (u < q->a)
+		return;
+	if (q->b > 0) {
+		*F = -expm1(-(u - q->a) / q->b);
+		*G = exp(q->g * q->a) * -expm1(-(1 / q->b - q->g) * (u - q->a)) /
+		     (1 - q->g * q->b);
+	} else {
+		*F = 1;
+		*G = exp(q->g * q->a);
+	}
+}
+
+/* P(S + W > t) with P(W > x) = min(rho, C e^(-g x)): the wait is positive
+ * with probability rho exactly (C > rho for service less variable than
+ * exponential, and would put the median of a nearly deterministic server
+ * inside the wait), then the Cramer-Lundberg tail from x* on, where the
+ * two meet. Exponential service has C = rho: x* = 0, exactly M/M/1. */
 static double mg1_surv(const struct mg1 *q, double t)
 {
-	double v = 0;
+	double Ft, Fs, Gs, v;
 
 	if (t <= 0)
 		return 1;
-	if (q->h2) {
-		for (int i = 0; i < 2; i++) {
-			double r = q->r[i], er = exp(-r * t);
-
-			v += q->p[i] * er;
-			if (q->C > 0)
-				v += q->p[i] * q->C * r * (exp(-q->g * t) - er) / (r - q->g);
-		}
-	} else {
-		double u = t - q->a;
-
-		if (u < 0)
-			return 1;
-		if (q->b > 0) {
-			double eb = exp(-u / q->b);
-
-			v = eb;
-			if (q->C > 0)
-				v += q->C * (exp(-q->g * u) - eb) / (1 - q->g * q->b);
-		} else {
-			v = q->C * exp(-q->g * u);
-		}
+	mg1_part(q, t, &Ft, &Gs);
+	v = 1 - Ft;
+	if (q->C > 0) {
+		mg1_part(q, t - q->xs, &Fs, &Gs);
+		v += q->rho * (Ft - Fs);
+		if (Gs > 0)
+			v += exp(log(q->C) - q->g * t + log(Gs));
 	}
 	return fmin(1, fmax(0, v));
 }
@@ -513,9 +531,9 @@ static void mg1_qs(double lam, double rho, double cs2, double out[3])
 	out[2] = mg1_quantile(&g, 0.99);
 }
 
-/* Utilisation at which mg1 with cs2 shows f(rho) = target, f the spread
- * p99 - p50 (which) or p99: both grow with rho at a fixed lam, from 0 at
- * no load to +inf at saturation. */
+/* Utilisation at which mg1 with cs2 shows f(rho) = target, f one of
+ * p99 - p50, p99 - mean or p99 (which 0, 1, 2): each grows with rho at a
+ * fixed lam, from about 0 at no load to +inf at saturation. */
 static double mg1_solve_rho(double lam, double cs2, double target, int which)
 {
 	double lo = 0, hi = 1, q[3];
@@ -524,7 +542,8 @@ static double mg1_solve_rho(double lam, double cs2, double target, int which)
 		double mid = 0.5 * (lo + hi), v;
 
 		mg1_qs(lam, mid, cs2, q);
-		v = which ? q[2] : q[2] - q[0];
+		v = which == 0 ? q[2] - q[0] :
+		    which == 1 ? q[2] - mg1_mean(lam / mid, cs2, lam) : q[2];
 		if (v > target)
 			hi = mid;
 		else
@@ -533,19 +552,25 @@ static double mg1_solve_rho(double lam, double cs2, double target, int which)
 	return 0.5 * (lo + hi);
 }
 
-/* (mu, d0) of mg1 with a given cs2 from p50 and p99; the misfit of p90
- * and the mean (squared log errors) in *err. */
+/* (mu, d0) of mg1 with a given cs2 from two statistics matched exactly,
+ * the misfit of the others (squared log errors) in *err. With the mean
+ * known, the mean and p99: the mean is Pollaczek-Khinchine's, exact for
+ * any service time, and measured most precisely, while the median of a
+ * nearly deterministic server sits on the edge of the no-wait atom (mass
+ * 1 - rho), where any approximation of the wait's body is least sure. */
 static void mg1_fit_cs2(double lam, double cs2, double p50, double p90, double p99,
-			double mean, struct an_fit *out, double *err)
+			double mean, double d0_fixed, struct an_fit *out, double *err)
 {
-	double rho = mg1_solve_rho(lam, cs2, p99 - p50, 0), q[3], e = 0, d0;
+	int which = d0_fixed >= 0 ? 2 : 0;
+	double rho = mg1_solve_rho(lam, cs2, which ? p99 - d0_fixed : p99 - p50, which);
+	double q[3], e = 0, d0;
 
 	mg1_qs(lam, rho, cs2, q);
-	d0 = p50 - q[0];
+	d0 = which ? d0_fixed : p50 - q[0];
 	if (d0 < 0) {
 		/* As fit_mm1: the tail stays exact, nothing fixed in front. */
 		d0 = 0;
-		rho = mg1_solve_rho(lam, cs2, p99, 1);
+		rho = mg1_solve_rho(lam, cs2, p99, 2);
 		mg1_qs(lam, rho, cs2, q);
 	}
 	out->mu = lam / rho;
@@ -553,6 +578,11 @@ static void mg1_fit_cs2(double lam, double cs2, double p50, double p90, double p
 	out->cs2 = cs2;
 	if (p90 > 0 && d0 + q[1] > 0) {
 		double x = log((d0 + q[1]) / p90);
+
+		e += x * x;
+	}
+	if (which && d0 + q[0] > 0) {
+		double x = log((d0 + q[0]) / p50);
 
 		e += x * x;
 	}
@@ -565,7 +595,7 @@ static void mg1_fit_cs2(double lam, double cs2, double p50, double p90, double p
 }
 
 int an_fit_mg1(double lam, double p50, double p90, double p99, double mean,
-	       struct an_fit *out)
+	       double d0, struct an_fit *out)
 {
 	/* Denser where the shapes differ most (deterministic to exponential). */
 	static const double grid[] = { 0, 0.05, 0.12, 0.22, 0.35, 0.5, 0.7, 1,
@@ -576,7 +606,7 @@ int an_fit_mg1(double lam, double p50, double p90, double p99, double mean,
 	int b = 0;
 
 	if (!(lam > 0) || !isfinite(lam) || !isfinite(p50) || !isfinite(p99) ||
-	    !(p50 > 0) || !(p99 > p50))
+	    !(p50 > 0) || !(p99 > p50) || !(d0 < p50))
 		return -EDOM;
 	if (!isfinite(p90) || p90 <= p50 || p90 >= p99)
 		p90 = 0;
@@ -584,7 +614,7 @@ int an_fit_mg1(double lam, double p50, double p90, double p99, double mean,
 		mean = 0;
 	for (int i = 0; i < NG; i++) {
 		f[i] = (struct an_fit){ 0 };
-		mg1_fit_cs2(lam, grid[i], p50, p90, p99, mean, &f[i], &err[i]);
+		mg1_fit_cs2(lam, grid[i], p50, p90, p99, mean, d0, &f[i], &err[i]);
 		if (err[i] < err[b])
 			b = i;
 	}
@@ -602,7 +632,7 @@ int an_fit_mg1(double lam, double p50, double p90, double p99, double mean,
 			double e;
 
 			if (x > x0 && x < x2) {
-				mg1_fit_cs2(lam, x, p50, p90, p99, mean, &g, &e);
+				mg1_fit_cs2(lam, x, p50, p90, p99, mean, d0, &g, &e);
 				if (e < err[b])
 					best = g;
 			}
@@ -623,6 +653,7 @@ int an_fit_point(enum an_form f, double lam, uint32_t c, double p50,
 	if (!isfinite(lam) || lam < 0 || !isfinite(p50) || !isfinite(p99) ||
 	    p50 <= 0 || p99 <= p50 || c == 0)
 		return -EDOM;
+	*out = (struct an_fit){ 0 };
 	out->w = 1;
 	out->v = 0;
 	switch (f) {
@@ -632,7 +663,7 @@ int an_fit_point(enum an_form f, double lam, uint32_t c, double p50,
 	case AN_FORM_MMC:
 		return fit_mmc(lam, c, p50, p99, out);
 	case AN_FORM_MG1:
-		return an_fit_mg1(lam, p50, 0, p99, 0, out);
+		return an_fit_mg1(lam, p50, 0, p99, 0, -1, out);
 	default:
 		return -EDOM;
 	}
@@ -744,8 +775,10 @@ static void usl_refit(struct an_model *m)
 
 /* Points closer than 10% in load are one level; a new level replaces the
  * lightest one when all slots are taken. */
-static void usl_add(struct an_model *m, double lam, double conc, double w)
+static void usl_add(struct an_model *m, const struct an_obs *o, double conc, double w)
 {
+	const double st[4] = { o->p50, o->p90, o->p99, o->mean };
+	double lam = o->lam;
 	struct an_usl_pt *p, *light = NULL;
 
 	if (!(lam > 0) || !(conc > 0) || !isfinite(conc))
@@ -755,6 +788,9 @@ static void usl_add(struct an_model *m, double lam, double conc, double w)
 		if (fabs(p->lam - lam) <= 0.1 * p->lam) {
 			p->lam += w * (lam - p->lam);
 			p->conc += w * (conc - p->conc);
+			for (int q = 0; q < 4; q++)
+				p->stat[q] = p->stat[q] > 0 && st[q] > 0 ?
+					     p->stat[q] + w * (st[q] - p->stat[q]) : fmax(st[q], 0);
 			p->w = fmin(1, p->w + w);
 			return;
 		}
@@ -768,6 +804,47 @@ static void usl_add(struct an_model *m, double lam, double conc, double w)
 	p->lam = lam;
 	p->conc = conc;
 	p->w = w;
+	for (int q = 0; q < 4; q++)
+		p->stat[q] = fmax(st[q], 0);
+}
+
+/* One window's mg1 estimate. Once the level statistics have given the
+ * service's shape (cs2, d0), only the capacity that puts the window's p99
+ * there: the spread of these (v) is then the sampling noise of the p99
+ * the SLO is about, not the three parameters trading off against each
+ * other from window to window. Returns 0 or -EDOM. */
+static int mg1_window(const struct an_fit *cur, const struct an_obs *o, struct an_fit *out)
+{
+	double rho;
+
+	if (cur->w <= 0)
+		return an_fit_mg1(o->lam, o->p50, o->p90, o->p99, o->mean, -1, out);
+	if (!(o->lam > 0) || !(o->p99 > cur->d0) || !isfinite(o->p99))
+		return -EDOM;
+	rho = mg1_solve_rho(o->lam, cur->cs2, o->p99 - cur->d0, 2);
+	*out = *cur;
+	out->mu = o->lam / rho;
+	out->w = 1;
+	out->v = out->vc = 0;
+	return 0;
+}
+
+/* mg1 refitted to the EW statistics of the level prod has run at most
+ * (the per-window fits folded before keep their spread, v and vc). */
+static void mg1_refit(struct an_model *m)
+{
+	const struct an_usl_pt *b = NULL;
+	struct an_fit fit;
+
+	for (uint32_t i = 0; i < m->n_usl; i++)
+		if (b == NULL || m->usl[i].w > b->w)
+			b = &m->usl[i];
+	if (b == NULL || m->prod[AN_FORM_MG1].w <= 0 ||
+	    an_fit_mg1(b->lam, b->stat[0], b->stat[1], b->stat[2], b->stat[3], -1, &fit) != 0)
+		return;
+	m->prod[AN_FORM_MG1].mu = fit.mu;
+	m->prod[AN_FORM_MG1].d0 = fit.d0;
+	m->prod[AN_FORM_MG1].cs2 = fit.cs2;
 }
 
 static double log_err(double pred, double obs)
@@ -780,6 +857,12 @@ static double log_err(double pred, double obs)
 	return fmin(e * e, 4);
 }
 
+/* mg1's level statistics rest on this many prod windows before its
+ * predictions are scored: its first fits, from a window or two, can be
+ * saturated, and one capped miss would weigh on the score for dozens of
+ * windows. */
+#define MG1_SCORE_AFTER 5
+
 /* One-step-ahead error of each form on this window, before it is used. */
 static void score_forms(struct an_model *m, const struct an_obs *o, double w)
 {
@@ -789,11 +872,25 @@ static void score_forms(struct an_model *m, const struct an_obs *o, double w)
 	for (int f = 0; f < AN_FORM__COUNT; f++) {
 		const struct an_fit *fit = &m->prod[f == AN_FORM_USL ? AN_FORM_MM1 : f];
 
-		if (fit->w <= 0 || (f == AN_FORM_USL && !m->usl_ok))
+		if (fit->w <= 0 || (f == AN_FORM_USL && !m->usl_ok) ||
+		    (f == AN_FORM_MG1 && m->windows_prod < MG1_SCORE_AFTER))
 			continue;
-		e[f] = (log_err(fit->d0 + an_model_q(m, (enum an_form)f, fit, o->lam, o->c, 0.5), o->p50) +
-			log_err(fit->d0 + an_model_q(m, (enum an_form)f, fit, o->lam, o->c, 0.9), o->p90) +
-			log_err(fit->d0 + an_model_q(m, (enum an_form)f, fit, o->lam, o->c, 0.99), o->p99)) / 3;
+		/* p90, p99 and the mean. The mean is measured far more
+		 * precisely than p99 and shows a form with the wrong service
+		 * time at one load (mm1 fitted to an M/D/1 queue's p50 and p99
+		 * misses its mean by a fifth). The median is left out when the
+		 * mean is there: near rho 0.5 a nearly deterministic server's
+		 * median sits on the edge of the no-wait atom (mass 1 - rho)
+		 * and jumps by a fraction of the service time as the load
+		 * wobbles across it, which says nothing about the tail. */
+		e[f] = log_err(fit->d0 + an_model_q(m, (enum an_form)f, fit, o->lam, o->c, 0.9), o->p90) +
+		       log_err(fit->d0 + an_model_q(m, (enum an_form)f, fit, o->lam, o->c, 0.99), o->p99);
+		if (o->mean > 0)
+			e[f] = (e[f] + log_err(fit->d0 + an_model_mean(m, (enum an_form)f, fit,
+								       o->lam, o->c), o->mean)) / 3;
+		else
+			e[f] = (e[f] + log_err(fit->d0 + an_model_q(m, (enum an_form)f, fit, o->lam,
+								    o->c, 0.5), o->p50)) / 3;
 		have[f] = true;
 		if (m->scored[f] == 0)
 			m->score[f] = e[f];
@@ -917,11 +1014,12 @@ void an_model_learn_prod(struct an_model *m, const struct an_obs *o,
 	for (int f = 0; f < AN_FORM_USL; f++)
 		if (an_fit_point((enum an_form)f, o->lam, o->c, o->p50, o->p99, &fit) == 0)
 			ew_fold(&m->prod[f], &fit, w);
-	if (an_fit_mg1(o->lam, o->p50, o->p90, o->p99, o->mean, &fit) == 0)
+	if (mg1_window(&m->prod[AN_FORM_MG1], o, &fit) == 0)
 		ew_fold(&m->prod[AN_FORM_MG1], &fit, w);
 	if (m->prod[AN_FORM_MM1].w > 0)
-		usl_add(m, o->lam, o->lam * fmax(o->mean - m->prod[AN_FORM_MM1].d0, 1e-12), w);
+		usl_add(m, o, o->lam * fmax(o->mean - m->prod[AN_FORM_MM1].d0, 1e-12), w);
 	usl_refit(m);
+	mg1_refit(m);
 	choose_form(m, pref, weight);
 	m->windows_prod++;
 }
@@ -938,7 +1036,7 @@ void an_model_learn_shadow(struct an_model *m, const struct an_obs *o,
 	for (int f = 0; f < AN_FORM_USL; f++)
 		if (an_fit_point((enum an_form)f, o->lam, o->c, o->p50, o->p99, &fit) == 0)
 			ew_fold(&m->shadow[f], &fit, w);
-	if (an_fit_mg1(o->lam, o->p50, o->p90, o->p99, o->mean, &fit) == 0)
+	if (an_fit_mg1(o->lam, o->p50, o->p90, o->p99, o->mean, -1, &fit) == 0)
 		ew_fold(&m->shadow[AN_FORM_MG1], &fit, w);
 	m->windows_shadow++;
 	m->version++;

@@ -24,8 +24,10 @@
  *        M/M/1), and a balanced-means two-phase hyperexponential above 1.
  *        The tail is asymptotically exact (M/D/1 p99 within a few percent of
  *        simulation at rho 0.5-0.9; tests/unit/test_an_model.c) and costs two
- *        bisections, no simulation. Fitted per window to p50 and p99 exactly,
- *        cs2 chosen on a grid to fit p90 and the mean (an_fit_mg1).
+ *        bisections, no simulation. Fitted to the EW p50, p90, p99 and mean
+ *        of the load level prod has run at most (an_fit_mg1: mean and p99
+ *        exactly, cs2 chosen on a grid to fit p50 and p90); the
+ *        per-window fits give the spread (v, vc) the upper bound uses.
  * Near saturation mm1 and mmc give very different answers; the model keeps
  * each form's one-step-ahead prediction error on prod windows and uses
  * another form than mm1 (the load-balancer case) only when it predicts
@@ -60,10 +62,16 @@ struct an_fit {
 	double vc;	/* mg1: EW variance of the per-window cs2 estimates */
 };
 
+/* One load level prod has run at (loads within 10% are one level). */
 struct an_usl_pt {
 	double lam;	/* per-instance rate, 1/s */
 	double conc;	/* requests in the queueing part per instance */
 	double w;
+	/* EW p50, p90, p99 and mean latency of the level's windows, s (0: not
+	 * known): mg1 is fitted to these rather than to one window, whose
+	 * p99 rests on a few samples and whose three parameters would trade
+	 * off against each other from window to window. */
+	double stat[4];
 };
 
 struct an_model {
@@ -124,14 +132,17 @@ void an_model_learn_shadow(struct an_model *m, const struct an_obs *o,
 int an_fit_point(enum an_form f, double lam, uint32_t c, double p50,
 		 double p99, struct an_fit *out);
 
-/* Fits the mg1 form to one window at per-instance rate lam: p50 and p99
- * exactly, cs2 (0..AN_MG1_CS2_MAX) to p90 and the mean (either may be 0:
- * not known). Returns 0, or -EDOM when lam <= 0 or the quantiles cannot be
- * fitted. Costs a few hundred model evaluations (about a millisecond): once
- * per window, never per snapshot. */
+/* Fits the mg1 form to the statistics of one load, per-instance rate lam:
+ * p50 and p99 exactly, cs2 (0..AN_MG1_CS2_MAX, on a grid refined by one
+ * parabolic step) to p90 and the mean (either may be 0: not known). d0 >= 0
+ * fixes the fixed part (a shadow fitted with prod's: one load cannot tell
+ * a fixed part from queueing), and then p99 alone is matched exactly and
+ * cs2 also fits p50; d0 < 0 fits it. Returns 0, or -EDOM when lam <= 0,
+ * d0 >= p50, or the quantiles cannot be fitted. Costs a few hundred model
+ * evaluations (about a millisecond): once per window, never per snapshot. */
 #define AN_MG1_CS2_MAX 6.0
 int an_fit_mg1(double lam, double p50, double p90, double p99, double mean,
-	       struct an_fit *out);
+	       double d0, struct an_fit *out);
 
 /* How far a prediction at per-instance rate lam is pushed for its upper
  * bound: the factor by which the load is inflated, 1 + z rsd + extrap

@@ -83,10 +83,12 @@ static void pk_model(msgpack_packer *pk, const struct an_model *m)
 	pk_str(pk, "usl");
 	msgpack_pack_array(pk, m->n_usl);
 	for (uint32_t i = 0; i < m->n_usl; i++) {
-		msgpack_pack_array(pk, 3);
+		msgpack_pack_array(pk, 7);
 		msgpack_pack_double(pk, m->usl[i].lam);
 		msgpack_pack_double(pk, m->usl[i].conc);
 		msgpack_pack_double(pk, m->usl[i].w);
+		for (int q = 0; q < 4; q++)
+			msgpack_pack_double(pk, m->usl[i].stat[q]);
 	}
 	pk_str(pk, "usl_ok");
 	if (m->usl_ok)
@@ -430,13 +432,24 @@ static int parse_model(struct pctx *c, const msgpack_object *o, struct an_model 
 	if (v->via.array.size > AN_USL_POINTS)
 		return bad(c, "more than %d USL points", AN_USL_POINTS);
 	for (uint32_t i = 0; i < v->via.array.size; i++) {
-		if ((rc = num_array(c, &v->via.array.ptr[i], 3, 3, d, NULL)) != 0)
+		/* 3 numbers before mg1, 7 since (the level's p50, p90, p99,
+		 * mean; 0 when not known) */
+		if ((rc = num_array(c, &v->via.array.ptr[i], 0, 7, d, &got)) != 0)
 			return rc;
+		if (got != 3 && got != 7)
+			return bad(c, "usl[%u]: array of %u, expected 3 or 7", i, got);
 		if (!(d[0] > 0) || !(d[1] > 0) || !(d[2] > 0) || d[2] > 1)
 			return bad(c, "usl[%u]: out of range", i);
 		m->usl[i].lam = d[0];
 		m->usl[i].conc = d[1];
 		m->usl[i].w = d[2];
+		for (uint32_t q = 0; q < 4; q++) {
+			double x = got == 7 ? d[3 + q] : 0;
+
+			if (x < 0 || x > 3600)
+				return bad(c, "usl[%u]: statistic outside 0..3600 s", i);
+			m->usl[i].stat[q] = x;
+		}
 	}
 	m->n_usl = v->via.array.size;
 	if ((v = field(c, o, "usl_ok", MSGPACK_OBJECT_BOOLEAN, &rc)) == NULL)
