@@ -484,6 +484,12 @@ static void service_section(struct st_wbuf *o, const struct an_service *s)
 			       v->cost.current, v->cost.proposed, v->cost.recommended);
 	st_wbuf_printf(o, "<br>");
 	esc(o, v->reason);
+	/* What a scaler acts on: say plainly whether it was measured. */
+	if (v->has_verified) {
+		st_wbuf_printf(o, "<br><b>%s:</b> ", v->verified ? "measured" :
+			       "not measured (extrapolated or below the proposal)");
+		esc(o, v->verified_reason);
+	}
 	st_wbuf_printf(o, "</p>\n<h3>Latency percentiles</h3>\n");
 	chart_percentiles(o, s);
 	st_wbuf_printf(o, "<h3>p99 per window</h3>\n");
