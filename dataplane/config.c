@@ -147,6 +147,8 @@ UINT_SETTER(set_sh_burst_ms, s->burst_ms, uint32_t, 1, 10000)
 SIZE_SETTER(set_mbufs, c->mbufs, uint32_t, 1023, 16777215)
 SIZE_SETTER(set_copy_mbufs, c->copy_mbufs, uint32_t, 1023, 16777215)
 SIZE_SETTER(set_flow_table_size, c->flow_table_size, uint32_t, 1024, 67108864)
+SIZE_SETTER(set_frag_table_size, c->frag_table_size, uint32_t, 64, 16777216)
+SIZE_SETTER(set_frag_hold, c->frag_hold, uint32_t, 0, 1048576)
 SIZE_SETTER(set_tcp_sessions, c->tcp_sessions, uint32_t, 0, 16777216)
 SIZE_SETTER(set_tcp_queue, c->tcp_queue, uint32_t, 1024, 16777216)
 SIZE_SETTER(set_sh_rate_pps, s->rate_pps, uint64_t, 0, 1000000000000ULL)
@@ -163,6 +165,7 @@ SIZE_SETTER(set_sh_rate_bps, s->rate_bps, uint64_t, 0, 10000000000000ULL)
 DURATION_SETTER(set_interval, c->interval_ns, 100 * 1000000ULL, 3600 * 1000000000ULL)
 DURATION_SETTER(set_response_timeout, c->response_timeout_ns, 1000000ULL, 600 * 1000000000ULL)
 DURATION_SETTER(set_flow_idle, c->flow_idle_ns, 1000000000ULL, 86400 * 1000000000ULL)
+DURATION_SETTER(set_frag_timeout, c->frag_timeout_ns, 1000000ULL, 60 * 1000000000ULL)
 DURATION_SETTER(set_idle_sleep, c->idle_sleep_ns, 0, 10000000ULL)
 
 #define BOOL_SETTER(fn, field)							\
@@ -327,6 +330,17 @@ static const struct key keys[] = {
 	  "their own pool), 1024..16M; when full: tcp_queue_full", set_tcp_queue },
 	{ SCOPE_DATAPLANE, "flow_idle_timeout", "60s",
 	  "a flow with no packet for this long is forgotten, 1s..24h", set_flow_idle },
+	{ SCOPE_DATAPLANE, "frag_table_size", "4096",
+	  "fragmented client->server datagrams tracked per worker, so that all their fragments "
+	  "are shadowed like their flow, 64..16M; when full their fragments are not copied "
+	  "(frag_table_full)", set_frag_table_size },
+	{ SCOPE_DATAPLANE, "frag_hold", "1024",
+	  "fragments held per worker (at most 8 per datagram) until their datagram's first "
+	  "fragment comes, 0..1M; each keeps a production mbuf (the pool grows by as many); "
+	  "when full: frag_hold_full", set_frag_hold },
+	{ SCOPE_DATAPLANE, "frag_timeout", "2s",
+	  "a fragmented datagram is forgotten this long after its first fragment seen, "
+	  "1ms..60s; incomplete ones are counted (frag_expired), held fragments freed", set_frag_timeout },
 	{ SCOPE_DATAPLANE, "idle_sleep", "0",
 	  "when a worker found nothing to do for a while, sleep this long (0..10ms; 0: poll "
 	  "without pause, the lowest latency). For hosts where the cores are shared: it adds up "

@@ -255,6 +255,8 @@ static int setup_ports_and_groups(struct dp_app *a)
 	       a->n_workers * DP_BURST * 4 + nlc * 256;
 	if (need < cfg->mbufs)
 		need = cfg->mbufs;
+	/* Fragments held for their datagram's first one keep their mbuf. */
+	need += a->n_workers * cfg->frag_hold;
 	a->pool = rte_pktmbuf_pool_create("st_pool", need, 256, 0,
 					  RTE_MBUF_DEFAULT_BUF_SIZE, (int)rte_socket_id());
 	/* Copies hold at most a header (or a small packet) of their own. */
@@ -392,6 +394,8 @@ static int setup_workers(struct dp_app *a)
 			    (a->cfg.tcp_sessions > 0 &&
 			     dp_tcp_init(&w->tcp, a->cfg.tcp_sessions, a->cfg.tcp_queue,
 					 (int)rte_lcore_to_socket_id(lcore)) < 0) ||
+			    dp_fragtab_init(&w->frags, a->cfg.frag_table_size, a->cfg.frag_hold,
+					    (int)rte_lcore_to_socket_id(lcore)) < 0 ||
 			    dp_kpi_worker_init(w, (int)rte_lcore_to_socket_id(lcore)) < 0) {
 				ST_ERR("cannot allocate the flow table (%u flows) and timing windows; "
 				       "with --no-huge give the EAL more memory (-m)",
@@ -434,8 +438,10 @@ static void teardown(struct dp_app *a)
 	}
 	/* Segments held for shadows go back before the pools are counted. */
 	for (unsigned int i = 0; i < DP_MAX_WORKERS; i++)
-		if (a->workers[i] != NULL)
+		if (a->workers[i] != NULL) {
 			dp_tcp_fini(&a->workers[i]->tcp);
+			dp_fragtab_fini(&a->workers[i]->frags);
+		}
 	if (a->pool != NULL || a->copy_pool != NULL) {
 		unsigned int p = a->pool ? rte_mempool_in_use_count(a->pool) : 0;
 		unsigned int c = a->copy_pool ? rte_mempool_in_use_count(a->copy_pool) : 0;
@@ -645,6 +651,7 @@ int main(int argc, char **argv)
 	app.ns_per_cyc_q32 = (uint64_t)((1000000000ULL << 32) / app.tsc_hz);
 	app.timeout_cyc = (uint64_t)((double)app.cfg.response_timeout_ns * (double)app.tsc_hz / 1e9);
 	app.idle_cyc = (uint64_t)((double)app.cfg.flow_idle_ns * (double)app.tsc_hz / 1e9);
+	app.frag_cyc = (uint64_t)((double)app.cfg.frag_timeout_ns * (double)app.tsc_hz / 1e9);
 
 	if (setup_workers(&app) < 0 || setup_ports_and_groups(&app) < 0 || setup_zmq(&app) < 0)
 		goto out;
