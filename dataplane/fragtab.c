@@ -198,7 +198,9 @@ void dp_fragtab_expire(struct dp_fragtab *t, uint64_t now, uint64_t timeout_cyc,
 	while (budget-- > 0) {
 		struct dp_frag *f = &t->e[t->scan];
 
-		if (dp_frag_used(f) && now - f->born_tsc > timeout_cyc) {
+		/* Signed: an entry born after the caller read its clock (in
+		 * the same loop) is not old. */
+		if (dp_frag_used(f) && (int64_t)(now - f->born_tsc) > (int64_t)timeout_cyc) {
 			if (!dp_frag_complete(f))
 				x->incomplete++;
 			x->held_freed += dp_fragtab_remove(t, f);
