@@ -1,0 +1,267 @@
+"""IP fragments on net_pcap ports: a shadow gets all fragments of the
+datagrams of its flows, or none.
+
+A capture of fragmented UDP datagrams (IPv4 and IPv6) from many flows, with
+unfragmented packets of the same flows among them: fragments in order, out
+of order (last fragment first), overlapping, duplicated, and incomplete
+(first fragment missing; last fragment missing). Production must get the
+input unchanged, frame for frame, in order. A group at share 0.5 (flow
+sampling) must get every fragment of exactly the datagrams whose FLOW (the
+5-tuple with ports, hashed here by sthash.py, independently of the code)
+falls in its share, fragments that came before their first one included,
+and nothing else; a datagram whose first fragment never comes is sent to no
+shadow. Incomplete datagrams are counted as expired. Timing sees each
+datagram as one request of its flow. A flood of first fragments beyond
+frag_table_size is counted as table_full, and every mbuf is back at exit.
+
+usage: test_frag_pcap.py DATAPLANE_BINARY
+"""
+import os
+import random
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import stlib  # noqa: E402
+import sthash  # noqa: E402
+import test_tee_pcap as tee  # noqa: E402  (skips without scapy)
+
+from scapy.all import IP, UDP, Ether, IPv6, IPv6ExtHdrFragment, Raw  # noqa: E402
+
+SERVER4, SERVER6 = "198.18.1.53", "2001:db8:1::53"
+MAC = "02:00:00:00:01:aa"
+L2 = dict(src="02:00:00:00:00:01", dst="02:00:00:00:00:02")
+rnd = random.Random(11)
+KINDS = ("in_order", "last_first", "overlap", "duplicate", "no_first", "no_last")
+
+
+def udp_bytes(v6, src, dst, sport, dport, payload):
+    """The UDP header and payload of a datagram, checksum computed over the
+    real addresses: what its fragments carry between them."""
+    l3 = IPv6(src=src, dst=dst) if v6 else IP(src=src, dst=dst)
+    p = l3 / UDP(sport=sport, dport=dport) / Raw(payload)
+    return bytes(Ether(bytes(Ether(**L2) / p))[UDP])
+
+
+def frag_frame(v6, src, dst, ident, data, off, length, total):
+    """The fragment carrying data[off:off+length] (off a multiple of 8)."""
+    more = off + length < total
+    chunk = data[off:off + length]
+    if v6:
+        l3 = IPv6(src=src, dst=dst) / IPv6ExtHdrFragment(nh=17, offset=off // 8, m=int(more), id=ident)
+    else:
+        l3 = IP(src=src, dst=dst, proto=17, id=ident & 0xFFFF, flags="MF" if more else 0, frag=off // 8)
+    return bytes(Ether(**L2) / l3 / Raw(chunk))
+
+
+def datagram(v6, src, dst, sport, dport, ident, kind):
+    """Frames of one fragmented datagram as they arrive, per kind; and
+    whether its first fragment is among them."""
+    data = udp_bytes(v6, src, dst, sport, dport, b"d%d-" % ident * rnd.randint(150, 300))
+    step = 8 * rnd.randint(40, 80)
+    pieces = [(o, min(step, len(data) - o)) for o in range(0, len(data), step)]
+    pieces = pieces[:6]  # the hold limit is 8 a datagram: keep under it
+    total = pieces[-1][0] + pieces[-1][1]
+    data = data[:total]
+    if kind == "last_first":
+        pieces = pieces[::-1]
+    elif kind == "overlap":
+        # an extra fragment straddling the first two, after them
+        pieces = pieces[:2] + [(step // 2 // 8 * 8, step)] + pieces[2:]
+    elif kind == "duplicate":
+        k = rnd.randrange(len(pieces))
+        pieces = pieces[:k + 1] + [pieces[k]] + pieces[k + 1:]
+    elif kind == "no_first":
+        pieces = pieces[1:]
+        rnd.shuffle(pieces)
+    elif kind == "no_last":
+        pieces = pieces[:-1]
+    frames = [frag_frame(v6, src, dst, ident, data, o, n, total) for o, n in pieces]
+    return frames, kind != "no_first"
+
+
+def build(n_flows):
+    """[(frame, info)], flows interleaved, each flow's order kept. info is a
+    dict: flow (sthash tuple), kind (None: unfragmented), first, held (this
+    fragment comes before its datagram's first one), dgram id."""
+    flows = []
+    ident = 0x1000
+    for i in range(n_flows):
+        v6 = i % 3 == 0
+        src = "2001:db8::%x" % (i + 1) if v6 else "198.18.%d.%d" % (i // 200, i % 200 + 1)
+        dst = SERVER6 if v6 else SERVER4
+        sport, dport = 1024 + i, 53
+        ft = (src, sport, dst, dport, 17, 0)
+        items = []
+        for k in range(rnd.randint(1, 4)):
+            if rnd.random() < 0.4:
+                l3 = IPv6(src=src, dst=dst) if v6 else IP(src=src, dst=dst)
+                raw = bytes(Ether(**L2) / l3 / UDP(sport=sport, dport=dport) / Raw(b"u%d-%d" % (i, k)))
+                items.append((raw, dict(flow=ft, kind=None, first=False, held=False, dg=None)))
+                continue
+            ident += 1
+            kind = KINDS[(i + k) % len(KINDS)]
+            frames, has_first = datagram(v6, src, dst, sport, dport, ident, kind)
+            seen_first = False
+            for raw in frames:
+                first = is_first(raw)
+                seen_first |= first
+                items.append((raw, dict(flow=ft, kind=kind, first=first, held=not seen_first,
+                                        dg=(v6, ident), has_first=has_first)))
+        flows.append(items)
+    out = []
+    while flows:
+        f = rnd.choice(flows)
+        out.append(f.pop(0))
+        if not f:
+            flows.remove(f)
+    return out
+
+
+def is_first(raw):
+    e = Ether(raw)
+    if e.haslayer(IPv6ExtHdrFragment):
+        return e[IPv6ExtHdrFragment].offset == 0
+    return e[IP].frag == 0
+
+
+def in_share(info):
+    src, sport, dst, dport, proto, vlan = info["flow"]
+    return sthash.in_range(sthash.flow_hash(src, sport, dst, dport, proto, vlan), 0.0, 0.5)
+
+
+def strip_mac(frames, mac):
+    macb = bytes(int(x, 16) for x in mac.split(":"))
+    return all(f[:6] == macb for f in frames), sorted(f[6:] for f in frames)
+
+
+def shadow_case(wd):
+    items = build(240)
+    frames = [raw for raw, _ in items]
+    tee.write_inputs(wd, frames)
+    ini = os.path.join(wd, "frag.ini")
+    tee.write_ini(ini, """
+[dataplane]
+mode = inline
+client_port = net_pcap0
+prod_port = net_pcap1
+stats = false
+service = fragsvc
+frag_timeout = 300ms
+
+[shadow.a]
+port = net_pcap2
+share = 0.5
+dst_mac = %s
+""" % MAC)
+    col = tee.kpi_collector(wd, b"kpi.fragsvc.prod", "the request count")
+    res = tee.run_dp(wd, "frag-%d" % os.getpid(), ini, "a")
+
+    prod = tee.read(os.path.join(wd, "prod.pcap"))
+    stlib.check(prod == frames, "prod output equals the input, frame for frame, in order (%d frames)"
+                % len(frames))
+
+    frags = [info for _, info in items if info["kind"]]
+    want = [raw for raw, info in items if in_share(info) and (info["kind"] is None or info["has_first"])]
+    got = tee.read(os.path.join(wd, "shadow_a.pcap"))
+    macs_ok, got_s = strip_mac(got, MAC)
+    stlib.check(macs_ok, "every copy goes to the group's MAC")
+    want_s = sorted(w[6:] for w in want)
+    if got_s != want_s:
+        import collections
+        cg, cw = collections.Counter(got_s), collections.Counter(want_s)
+        info_of = {raw[6:]: info for raw, info in items}
+        for k in (cw - cg):
+            print("missing:", info_of.get(k), len(k))
+        for k in (cg - cw):
+            print("extra:", info_of.get(k), len(k))
+    n_frag_want = sum(1 for raw, info in items if info["kind"] and in_share(info) and info["has_first"])
+    stlib.check(got_s == want_s, "the shadow holds exactly the %d frames (%d fragments) of the "
+                "datagrams and packets of its flows, held ones included (got %d)"
+                % (len(want), n_frag_want, len(got)))
+    for kind in KINDS:
+        n = sum(1 for raw, info in items if info["kind"] == kind and in_share(info) and info["has_first"])
+        print("     %s: %d fragments in the share" % (kind, n))
+    # held fragments go out right after their first one: a datagram's
+    # fragments are never split by a fragment of a later datagram's first
+    pos = {raw[6:]: i for i, raw in enumerate(got)}
+    order_ok = True
+    for raw, info in items:
+        if info["kind"] == "last_first" and info["held"] and in_share(info):
+            first = [r for r, i2 in items if i2["dg"] == info["dg"] and i2["first"]][0]
+            order_ok &= pos[raw[6:]] > pos[first[6:]]
+    stlib.check(order_ok, "fragments held for their first one are copied after it")
+
+    f = res.get("frags")
+    stlib.check(f is not None, "the final counters have a frags line: %s" % f)
+    n_held = sum(1 for i in frags if i["held"])
+    n_held_lost = sum(1 for i in frags if i["held"] and not i["has_first"])
+    dgrams = {i["dg"]: i["kind"] for i in frags}
+    n_incomplete = sum(1 for k in dgrams.values() if k in ("no_first", "no_last"))
+    want_f = dict(seen=len(frags), first=sum(1 for i in frags if i["first"]), held=n_held,
+                  released=n_held - n_held_lost, expired=n_incomplete, table_full=0, hold_full=0,
+                  held_expired=n_held_lost)
+    stlib.check(f == want_f, "frags counters %s, want %s" % (f, want_f))
+    stlib.check(res["mbufs_in_use"] == (0, 0), "every mbuf back in its pool at exit")
+
+    if col is None:
+        return
+    time.sleep(0.3)
+    msgs = col.msgs
+    col.close()
+    req = sum(m["requests"] for m in msgs)
+    # one request per unfragmented packet and per datagram whose first
+    # fragment came (a duplicate first fragment is not another)
+    want_req = sum(1 for _, i in items if i["kind"] is None) + \
+        sum(1 for k, has in {i["dg"]: i["has_first"] for i in frags}.items() if has)
+    stlib.check(req == want_req, "production's requests: one per packet and per datagram (%d, want %d)"
+                % (req, want_req))
+
+
+def flood_case(wd):
+    """First fragments of distinct datagrams, more than the table holds:
+    the overflow is counted and not copied; production still gets all."""
+    size, n = 64, 300
+    frames = []
+    for i in range(n):
+        data = udp_bytes(False, "198.18.7.%d" % (i % 250 + 1), SERVER4, 3000 + i, 53, b"f" * 600)
+        frames.append(frag_frame(False, "198.18.7.%d" % (i % 250 + 1), SERVER4, 0x4000 + i, data,
+                                 0, 304, len(data)))
+    tee.write_inputs(wd, frames)
+    ini = os.path.join(wd, "flood.ini")
+    tee.write_ini(ini, """
+[dataplane]
+mode = inline
+client_port = net_pcap0
+prod_port = net_pcap1
+stats = false
+frag_table_size = %d
+frag_timeout = 500ms
+
+[shadow.a]
+port = net_pcap2
+share = 1
+dst_mac = %s
+""" % (size, MAC))
+    res = tee.run_dp(wd, "frag-flood-%d" % os.getpid(), ini, "a")
+    stlib.check(tee.read(os.path.join(wd, "prod.pcap")) == frames,
+                "flood: production gets all %d first fragments, in order" % n)
+    f = res.get("frags") or {}
+    stlib.check(f.get("table_full") == n - size and f.get("first") == n,
+                "flood: %d first fragments beyond %d counted as table_full (%s)" % (n - size, size, f))
+    got = tee.read(os.path.join(wd, "shadow_a.pcap"))
+    stlib.check(len(got) == size, "flood: only the %d datagrams with an entry are copied (got %d)"
+                % (size, len(got)))
+    stlib.check(f.get("expired") == size, "flood: the %d tracked, incomplete, expire (%s)" % (size, f))
+    stlib.check(res["mbufs_in_use"] == (0, 0), "flood: every mbuf back in its pool at exit")
+
+
+def main():
+    for case in (shadow_case, flood_case):
+        wd = stlib.workdir(case.__name__)
+        print("== %s in %s" % (case.__name__, wd))
+        case(wd)
+    print("all checks passed")
+
+
+main()
