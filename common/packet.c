@@ -420,7 +420,7 @@ HOT int parse_l4(const uint8_t *buf, uint32_t off, uint32_t end,
 HOT int parse_ipv4(const uint8_t *buf, uint32_t off, uint32_t have,
 		   uint32_t len, struct st_pkt *p)
 {
-	uint32_t hlen, tot, end;
+	uint32_t hlen, tot, end, fo;
 
 	if (unlikely(IPV4_HLEN > have - off))
 		return fail(p, short_err(IPV4_HLEN, off, len,
@@ -459,8 +459,12 @@ HOT int parse_ipv4(const uint8_t *buf, uint32_t off, uint32_t have,
 		p->flags |= ST_PKT_F_PADDED;
 	/* MF or a fragment offset: a later fragment has no L4 header and a
 	 * first one must be keyed like the rest, so none is parsed past L3. */
-	if (unlikely(rd16(buf + off + 6) & 0x3fff)) {
+	fo = rd16(buf + off + 6);
+	if (unlikely(fo & 0x3fff)) {
 		p->flags |= ST_PKT_F_FRAG;
+		p->frag_id = rd16(buf + off + 4);
+		p->frag_off = (uint16_t)((fo & 0x1fff) << 3);
+		p->frag_more = (uint8_t)(fo >> 13 & 1);
 		return 0;
 	}
 	return parse_l4(buf, off + hlen, end, have, p);
@@ -503,8 +507,17 @@ static int parse_ipv6(const uint8_t *buf, uint32_t off, uint32_t have,
 	p->l4_off = (uint16_t)l4;
 	p->payload_off = (uint16_t)l4;
 	p->payload_len = (uint16_t)(end - l4);
-	if (unlikely(f & ST_PKT_F_FRAG))
+	if (unlikely(f & ST_PKT_F_FRAG)) {
+		/* The walk stopped just past the fragment header: next
+		 * header, reserved, offset (13 bits) << 3 | res | M, id. */
+		const uint8_t *fh = buf + l4 - 8;
+		uint16_t fo = rd16(fh + 2);
+
+		p->frag_id = rd32(fh + 4);
+		p->frag_off = (uint16_t)(fo & 0xfff8);
+		p->frag_more = (uint8_t)(fo & 1);
 		return 0;
+	}
 	return parse_l4(buf, l4, end, have, p);
 }
 

@@ -81,7 +81,7 @@ enum st_pkt_l3 {
 };
 
 /* st_pkt.flags (and st_pkt_inner.flags for the first two). */
-#define ST_PKT_F_FRAG 0x01	/* IP fragment (MF or offset != 0): L4 not parsed */
+#define ST_PKT_F_FRAG 0x01	/* IP fragment (MF or offset != 0): L4 not parsed; st_pkt.frag_* */
 #define ST_PKT_F_PORTS 0x02	/* TCP/UDP ports present in sport/dport */
 #define ST_PKT_F_L4 0x04	/* the L4 header parsed completely */
 #define ST_PKT_F_IP_OPTS 0x08	/* IPv4 header has options */
@@ -173,6 +173,12 @@ struct st_pkt {
 	uint8_t ttl;		/* or hop limit */
 	uint8_t flags;		/* ST_PKT_F_* */
 	uint8_t err;		/* enum st_pkt_err, as returned (positive) */
+	/* With ST_PKT_F_FRAG, zero otherwise: with src, dst and proto, what
+	 * reassembly keys and orders fragments by. frag_off first because it
+	 * fills the hole after err. */
+	uint16_t frag_off;	/* fragment offset in bytes (the 13-bit field * 8) */
+	uint32_t frag_id;	/* IPv4 identification (16 bits) or IPv6 fragment header identification */
+	uint8_t frag_more;	/* 1: more fragments follow (IPv4 MF, IPv6 M flag) */
 	union {
 		struct st_pkt_tcp tcp;		/* proto TCP with ST_PKT_F_L4 */
 		struct st_pkt_icmp icmp;	/* proto ICMP/ICMPv6 with ST_PKT_F_L4 */
