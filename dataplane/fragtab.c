@@ -37,13 +37,12 @@ void dp_fragtab_fini(struct dp_fragtab *t)
 	memset(t, 0, sizeof(*t));
 }
 
-void dp_frag_key_set(struct dp_frag_key *k, const struct st_pkt *p, uint32_t id,
-		     uint16_t port)
+void dp_frag_key_set(struct dp_frag_key *k, const struct st_pkt *p, uint16_t port)
 {
 	memset(k, 0, sizeof(*k));
 	k->src = p->src;
 	k->dst = p->dst;
-	k->id = id;
+	k->id = p->frag_id;
 	k->vlan = p->vlan_count ? p->vlan_tci[p->vlan_count - 1] & 0x0fff : 0;
 	k->port = port;
 	k->proto = p->proto;

@@ -94,10 +94,9 @@ int dp_fragtab_init(struct dp_fragtab *t, uint32_t max_dgrams, uint32_t held_max
  * freed (zeroed). */
 void dp_fragtab_fini(struct dp_fragtab *t);
 
-/* Key of a fragment p (ST_PKT_F_FRAG) with identification id, received on
+/* Key of a fragment p (ST_PKT_F_FRAG: p->frag_id is set) received on
  * port. Never fails; no hashing. */
-void dp_frag_key_set(struct dp_frag_key *k, const struct st_pkt *p, uint32_t id,
-		     uint16_t port);
+void dp_frag_key_set(struct dp_frag_key *k, const struct st_pkt *p, uint16_t port);
 
 /* Hash of a fragment key (CRC32-C): where its probe starts. */
 uint32_t dp_frag_key_hash(const struct dp_frag_key *k);

@@ -46,29 +46,6 @@ static inline bool timed_proto(const struct st_pkt *p)
 	return false;
 }
 
-/* TEMPORARY until frames-parse adds frag_id/frag_off/frag_more to struct
- * st_pkt: reads them from the bytes. IPv6: a real fragment header ends the
- * parser's walk, so it is the 8 bytes before the payload. */
-static inline void frag_fields(const uint8_t *b, const struct st_pkt *p, uint32_t *id,
-			       uint32_t *off, bool *more)
-{
-	if (p->l3 == ST_L3_IPV4) {
-		const uint8_t *ip = b + p->l3_off;
-		uint16_t fo = (uint16_t)(ip[6] << 8 | ip[7]);
-
-		*id = (uint32_t)(ip[4] << 8 | ip[5]);
-		*off = (uint32_t)(fo & 0x1fff) * 8;
-		*more = (fo & 0x2000) != 0;
-	} else {
-		const uint8_t *fh = b + p->payload_off - 8;
-		uint16_t fo = (uint16_t)(fh[2] << 8 | fh[3]);
-
-		*id = (uint32_t)fh[4] << 24 | (uint32_t)fh[5] << 16 | (uint32_t)fh[6] << 8 | fh[7];
-		*off = (uint32_t)(fo >> 3) * 8;
-		*more = (fo & 1) != 0;
-	}
-}
-
 /* A server address, whatever the port: a later fragment has none. */
 static inline bool is_server_addr(const struct dp_app *app, uint8_t l3,
 				  const struct st_ip_addr *a)
@@ -95,13 +72,12 @@ static void frag_classify(struct dp_worker *w, struct rte_mbuf *m, struct dp_pkt
 	struct dp_fragtab *t = &w->frags;
 	struct dp_frag_key fk;
 	struct dp_frag *f;
-	uint32_t id, off, fh;
-	bool more, added;
+	uint32_t fh;
+	bool added;
 
-	frag_fields(b, p, &id, &off, &more);
-	dp_frag_key_set(&fk, p, id, m->port);
+	dp_frag_key_set(&fk, p, m->port);
 	fh = dp_frag_key_hash(&fk);
-	if (off == 0) {
+	if (p->frag_off == 0) {
 		bool ports = (p->proto == ST_IPPROTO_TCP || p->proto == ST_IPPROTO_UDP) &&
 			     p->payload_len >= 4;
 		uint16_t sport = 0, dport = 0;
@@ -138,7 +114,7 @@ static void frag_classify(struct dp_worker *w, struct rte_mbuf *m, struct dp_pkt
 		f->flow_hash = in->hash;
 		f->client = in->client;
 		f->flags |= DP_FRAG_F_KNOWN;
-		dp_frag_seen(f, 0, p->payload_len, more);
+		dp_frag_seen(f, 0, p->payload_len, p->frag_more);
 		in->frag = DP_FRAG_FIRST;
 		in->fragp = f;
 		return;
@@ -157,7 +133,7 @@ static void frag_classify(struct dp_worker *w, struct rte_mbuf *m, struct dp_pkt
 			return;
 		}
 	}
-	dp_frag_seen(f, off, p->payload_len, more);
+	dp_frag_seen(f, p->frag_off, p->payload_len, p->frag_more);
 	in->fragp = f;
 	if (f->flags & DP_FRAG_F_KNOWN) {
 		in->key = f->flow;

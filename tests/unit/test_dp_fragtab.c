@@ -61,18 +61,22 @@ static void pkt(struct st_pkt *p, uint8_t l3, uint32_t src, uint32_t dst, uint8_
 static struct dp_frag *add(struct dp_fragtab *t, const struct st_pkt *p, uint32_t id,
 			   uint16_t port, uint64_t now, bool *added)
 {
+	struct st_pkt q = *p;
 	struct dp_frag_key k;
 
-	dp_frag_key_set(&k, p, id, port);
+	q.frag_id = id;
+	dp_frag_key_set(&k, &q, port);
 	return dp_fragtab_insert(t, &k, dp_frag_key_hash(&k), now, added);
 }
 
 static struct dp_frag *find(struct dp_fragtab *t, const struct st_pkt *p, uint32_t id,
 			    uint16_t port)
 {
+	struct st_pkt q = *p;
 	struct dp_frag_key k;
 
-	dp_frag_key_set(&k, p, id, port);
+	q.frag_id = id;
+	dp_frag_key_set(&k, &q, port);
 	return dp_fragtab_lookup(t, &k, dp_frag_key_hash(&k));
 }
 
