@@ -339,8 +339,8 @@ static const struct key keys[] = {
 	  "fragment comes, 0..1M; each keeps a production mbuf (the pool grows by as many); "
 	  "when full: frag_hold_full", set_frag_hold },
 	{ SCOPE_DATAPLANE, "frag_timeout", "2s",
-	  "a fragmented datagram is forgotten this long after its first fragment seen, "
-	  "1ms..60s; incomplete ones are counted (frag_expired), held fragments freed", set_frag_timeout },
+	  "a fragmented datagram is forgotten this long after the first of its fragments "
+	  "arrived, 1ms..60s; incomplete ones are counted (frag_expired), held fragments freed", set_frag_timeout },
 	{ SCOPE_DATAPLANE, "idle_sleep", "0",
 	  "when a worker found nothing to do for a while, sleep this long (0..10ms; 0: poll "
 	  "without pause, the lowest latency). For hosts where the cores are shared: it adds up "
