@@ -338,6 +338,10 @@ void dp_timing_requests(struct dp_worker *w, struct rte_mbuf **pkts, struct dp_p
 		struct dp_pktinfo *in = &info[i];
 
 		if (unlikely(!in->timed || !in->c2s || pkt_flow(w, in, now) == NULL)) {
+			/* A datagram's later fragments go with its request:
+			 * counted as sent, they open nothing. */
+			if (in->frag != DP_FRAG_NONE && in->c2s && !in->timed)
+				continue;
 			skip_pkts++;
 			skip_bytes += pkts[i]->pkt_len;
 			continue;
@@ -375,6 +379,13 @@ void dp_timing_copy(struct dp_worker *w, struct dp_pktinfo *in, int target, uint
 {
 	struct dp_tstats *ts;
 
+	if (unlikely(in->frag != DP_FRAG_NONE && !in->timed)) {
+		/* a later fragment: part of its datagram's request */
+		ts = tstats(w, target);
+		ts->tx_pkts++;
+		ts->tx_bytes += bytes;
+		return;
+	}
 	if (in->flow == NULL && (!in->c2s || !in->timed || pkt_flow(w, in, now) == NULL))
 		return;
 	ts = tstats(w, target);

@@ -154,7 +154,7 @@ port = net_pcap2
 share = 0.5
 dst_mac = %s
 """ % MAC)
-    col = tee.kpi_collector(wd, b"kpi.fragsvc.prod", "the request count")
+    col = tee.kpi_collector(wd, b"kpi.fragsvc.", "the KPI counts")
     res = tee.run_dp(wd, "frag-%d" % os.getpid(), ini, "a")
 
     prod = tee.read(os.path.join(wd, "prod.pcap"))
@@ -209,13 +209,24 @@ dst_mac = %s
     time.sleep(0.3)
     msgs = col.msgs
     col.close()
-    req = sum(m["requests"] for m in msgs)
+    def tot(target):
+        ms = [m for m in msgs if m["target"] == target]
+        return {k: sum(m[k] for m in ms) for k in ("pkts", "bytes", "requests")}
+
     # one request per unfragmented packet and per datagram whose first
-    # fragment came (a duplicate first fragment is not another)
-    want_req = sum(1 for _, i in items if i["kind"] is None) + \
-        sum(1 for k, has in {i["dg"]: i["has_first"] for i in frags}.items() if has)
-    stlib.check(req == want_req, "production's requests: one per packet and per datagram (%d, want %d)"
-                % (req, want_req))
+    # fragment came (a duplicate first fragment is not another); every
+    # frame counted as sent
+    def want_kpi(sent, only):
+        firsts = {i["dg"] for _, i in items if i["kind"] and i["has_first"] and only(i)}
+        return {"pkts": len(sent), "bytes": sum(len(r) for r in sent),
+                "requests": sum(1 for _, i in items if i["kind"] is None and only(i)) + len(firsts)}
+
+    got_p, want_p = tot("prod"), want_kpi(frames, lambda i: True)
+    stlib.check(got_p == want_p, "production's KPI: every frame sent, one request per packet and per "
+                "datagram (%s, want %s)" % (got_p, want_p))
+    got_a, want_a = tot("a"), want_kpi(got, in_share)
+    stlib.check(got_a == want_a, "the shadow's KPI: every copy sent, one request per packet and per "
+                "datagram (%s, want %s)" % (got_a, want_a))
 
 
 def flood_case(wd):
