@@ -267,8 +267,101 @@ dst_mac = %s
     stlib.check(res["mbufs_in_use"] == (0, 0), "flood: every mbuf back in its pool at exit")
 
 
+def response_frames(n):
+    """Fragmented answers from the servers: server->client, never copied,
+    never tracked."""
+    out = []
+    for i in range(n):
+        v6 = i % 2 == 0
+        cli = "2001:db8::%x" % (i + 1) if v6 else "198.18.0.%d" % (i + 1)
+        srv = SERVER6 if v6 else SERVER4
+        frames, _ = datagram(v6, srv, cli, 53, 1024 + i, 0x9000 + i, KINDS[i % 2])
+        out += frames
+    return out
+
+
+def tap_case(wd):
+    """Tap mode: both directions arrive on one port; which side is the
+    server is told by its address and port, which later fragments lack."""
+    items = build(120)
+    resp = response_frames(20)
+    frames = [raw for raw, _ in items]
+    mixed = list(frames)
+    for r in resp:
+        mixed.insert(rnd.randrange(len(mixed)), r)
+    tee.write_inputs(wd, mixed)
+    ini = os.path.join(wd, "tap.ini")
+    tee.write_ini(ini, """
+[dataplane]
+mode = tap
+client_port = net_pcap0
+servers = %s:53, [%s]:53
+stats = false
+frag_timeout = 300ms
+
+[shadow.a]
+port = net_pcap1
+share = 0.5
+dst_mac = %s
+""" % (SERVER4, SERVER6, MAC))
+    res = tee.run_dp(wd, "frag-tap-%d" % os.getpid(), ini, "a", inline=False)
+    want = [raw for raw, info in items if in_share(info) and (info["kind"] is None or info["has_first"])]
+    macs_ok, got_s = strip_mac(tee.read(os.path.join(wd, "shadow_a.pcap")), MAC)
+    stlib.check(macs_ok and got_s == sorted(w[6:] for w in want),
+                "tap: the shadow holds exactly the %d client->server frames of its flows' datagrams "
+                "and packets (got %d), no answer" % (len(want), len(got_s)))
+    frags = [info for _, info in items if info["kind"]]
+    f = res.get("frags") or {}
+    stlib.check(f.get("seen") == len(frags) and f.get("held") == sum(1 for i in frags if i["held"]),
+                "tap: only client->server fragments tracked (%s)" % f)
+    stlib.check(res["mbufs_in_use"] == (0, 0), "tap: every mbuf back in its pool at exit")
+
+
+def inject_case(wd):
+    """The inject port's fragments: a group's share of the injected flows
+    gets all fragments of their datagrams; production gets nothing."""
+    items = build(120)
+    frames = [raw for raw, _ in items]
+    tee.write_inputs(wd, frames, "inj.pcap")
+    ini = os.path.join(wd, "inj.ini")
+    tee.write_ini(ini, """
+[dataplane]
+mode = inline
+client_port = net_pcap0
+prod_port = net_pcap1
+inject_port = net_pcap2
+stats = false
+frag_timeout = 300ms
+
+[shadow.a]
+port = net_pcap3
+share = 0
+inject = true
+inject_share = 0.5
+dst_mac = %s
+""" % MAC)
+    j = lambda n: os.path.join(wd, n)  # noqa: E731
+    e = j("empty.pcap")
+    vdevs = ["net_pcap0,rx_pcap=%s,tx_pcap=%s" % (e, j("c.pcap")),
+             "net_pcap1,rx_pcap=%s,tx_pcap=%s" % (e, j("p.pcap")),
+             "net_pcap2,rx_pcap=%s,tx_pcap=%s" % (j("inj.pcap"), j("i.pcap")),
+             "net_pcap3,rx_pcap=%s,tx_pcap=%s" % (e, j("a.pcap"))]
+    cmd = [tee.DP] + stlib.eal_args("frag-inj-%d" % os.getpid(), vdevs) + \
+        ["--", "--config", ini, "--duration", "3s"]
+    _, _, err = stlib.run(cmd, timeout=60)
+    print(err)
+    res = stlib.parse_final(err)
+    want = [raw for raw, info in items if in_share(info) and (info["kind"] is None or info["has_first"])]
+    macs_ok, got_s = strip_mac(tee.read(j("a.pcap")), MAC)
+    stlib.check(macs_ok and got_s == sorted(w[6:] for w in want),
+                "inject: the group holds exactly the %d frames of its injected flows' datagrams and "
+                "packets (got %d)" % (len(want), len(got_s)))
+    stlib.check(tee.read(j("p.pcap")) == [], "inject: nothing reaches production")
+    stlib.check(res["mbufs_in_use"] == (0, 0), "inject: every mbuf back in its pool at exit")
+
+
 def main():
-    for case in (shadow_case, flood_case):
+    for case in (shadow_case, flood_case, tap_case, inject_case):
         wd = stlib.workdir(case.__name__)
         print("== %s in %s" % (case.__name__, wd))
         case(wd)
