@@ -88,10 +88,10 @@ def client(ns, sizes, base):
     return json.loads(out.stdout)
 
 
-def posts(ns):
+def posts(ns, base):
     try:
         out = subprocess.run(["ip", "netns", "exec", ns, PY, os.path.join(HERE, "http_client.py"),
-                              "post", SERVER, str(POSTS), str(POST_SIZE)],
+                              "post", SERVER, str(POSTS), str(POST_SIZE), str(base)],
                              capture_output=True, text=True, timeout=120)
     except subprocess.TimeoutExpired:
         stlib.fail("http client timed out")
@@ -152,10 +152,10 @@ def udp_checks(r, sent, want, prod, shadow, what, sizes, share):
                                  if missing else ""))
 
 
-def post_phase(ns, post_log, mtu, share):
+def post_phase(ns, post_log, mtu, share, base):
     """POSTs through the dataplane; returns what post_checks judges."""
     what = "MTU %d, share %g" % (mtu, share)
-    r = posts(ns)
+    r = posts(ns, base)
     print("%s: POSTs %s" % (what, r))
     want = set(p for p in r["ports"] if selected(p, share, 6, 80))
     end = time.monotonic() + 10
@@ -168,12 +168,15 @@ def post_phase(ns, post_log, mtu, share):
         if whole == want or time.monotonic() > end:
             break
         time.sleep(0.2)
-    return r, want, got, whole, what
+    return r, want, got, whole, what, share
 
 
-def post_checks(r, want, got, whole, what):
+def post_checks(r, want, got, whole, what, share):
     stlib.check(r["ok"] == POSTS and r["bad"] == 0,
                 "%s: production answered all %d POSTs of %d bytes (%d)" % (what, POSTS, POST_SIZE, r["ok"]))
+    if share < 1:
+        stlib.check(0 < len(want) < POSTS, "%s: the hash selects some connections, not all (%d of %d)"
+                    % (what, len(want), POSTS))
     stlib.check(whole == want and set(got) <= want,
                 "%s: the shadow read every selected body whole (%d of %d; logged %s)"
                 % (what, len(whole), len(want), {p: got[p] for p in got}))
@@ -211,7 +214,7 @@ share = %g
             stlib.check(rep.get("ok") is True, "MTU %d: set_share %g (%s)" % (mtu, share, rep.get("error", "ok")))
         results.append((udp_phase(t, cli, logs, mtu, sizes, share, base + 1000 * i), share))
         if with_posts:
-            post_results.append(post_phase(cli, logs["post"], mtu, share))
+            post_results.append(post_phase(cli, logs["post"], mtu, share, base + 5000 + 1000 * i))
     dp.send_signal(signal.SIGINT)
     try:
         dp.wait(timeout=30)
