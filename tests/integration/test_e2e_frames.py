@@ -2,8 +2,10 @@
 between network namespaces: UDP datagrams of 100, 1472, 3000, 8000 and
 60,000 bytes over a 1500-byte MTU on every link (the kernel sends the big
 ones as IPv4 fragments), then of 8972 and 60,000 bytes and 1 MB TCP POSTs
-over MTU 9000 on every link; each with the shadow at share 1.0, then at
-0.5 (shadowtap-ctl's set_share over the control socket).
+over MTU 9000 on every link (a dataplane run per MTU); each with the
+shadow at share 1.0, then at 0.5 (set_share on the control socket). Every
+flow has a source port of its own for the whole test, so no flow the
+dataplane remembers from one phase is seen again in the next.
 
 Checks: production echoes every datagram byte for byte, and its server
 sees each exactly once; the shadow's server sees whole datagrams (length
@@ -11,8 +13,9 @@ and SHA-256 of what the client sent), exactly those of the flows the hash
 selects (all at share 1.0); no shadow answer reaches the client; every
 POST is answered by production and, for the selected connections, read
 whole by the shadow; the dataplane exits 0 with every mbuf back in its
-pool, no production packet refused (tx_full) and nothing too big for the
-prod and client ports (the links' MTUs are equal).
+pool, its ports on the links' MTU, no production packet refused
+(tx_full) and nothing too big for the prod and client ports (the links'
+MTUs are equal).
 
 usage: test_e2e_frames.py DATAPLANE_BINARY"""
 import collections
@@ -101,7 +104,7 @@ def posts(ns, base):
     return json.loads(out.stdout)
 
 
-def udp_phase(t, ns, logs, mtu, sizes, share, base):
+def udp_phase(ns, logs, mtu, sizes, share, base):
     """One client run; checks production's echoes and the shadow's copies."""
     what = "MTU %d, share %g" % (mtu, share)
     r = client(ns, sizes, base)
@@ -212,7 +215,7 @@ share = %g
         if i > 0:
             rep = kpisub.request(ctl_ep, {"cmd": "set_share", "group": "s", "share": share})
             stlib.check(rep.get("ok") is True, "MTU %d: set_share %g (%s)" % (mtu, share, rep.get("error", "ok")))
-        results.append((udp_phase(t, cli, logs, mtu, sizes, share, base + 1000 * i), share))
+        results.append((udp_phase(cli, logs, mtu, sizes, share, base + 1000 * i), share))
         if with_posts:
             post_results.append(post_phase(cli, logs["post"], mtu, share, base + 5000 + 1000 * i))
     dp.send_signal(signal.SIGINT)
@@ -231,6 +234,8 @@ share = %g
     stlib.check(res["mbufs_in_use"] == (0, 0), "MTU %d: every mbuf back in its pool at exit (%s)"
                 % (mtu, res["mbufs_in_use"]))
     prod, cl = res["ports"].get("prod", {}), res["ports"].get("client", {})
+    mtus = {role: res["ports"].get(role, {}).get("mtu") for role in ("client", "prod", "shadow")}
+    stlib.check(set(mtus.values()) == {mtu}, "MTU %d: every port took its interface's MTU (%s)" % (mtu, mtus))
     stlib.check(prod.get("tx_full", -1) == 0 and cl.get("tx_full", -1) == 0,
                 "MTU %d: no production packet refused by a TX queue (prod %s, client %s)"
                 % (mtu, prod.get("tx_full"), cl.get("tx_full")))
@@ -239,7 +244,7 @@ share = %g
                 % (mtu, prod.get("too_big", 0), cl.get("too_big", 0)))
 
 
-def set_mtu(t, tag, namespaces, mtu):
+def set_mtu(namespaces, mtu):
     """Every veth end, both sides, before the dataplane starts."""
     for ns, outside in namespaces:
         netns.sh("ip link set %s mtu %d" % (outside, mtu))
@@ -272,7 +277,7 @@ def main():
         t.spawn(shd, [PY, os.path.join(HERE, "slow_http.py"), SERVER, "80", "0", logs["post"]])
         base = 20000
         for mtu, sizes, with_posts in RUNS:
-            set_mtu(t, tag, ends, mtu)
+            set_mtu(ends, mtu)
             dataplane_run(t, tag, wd, cli, logs, mtu, sizes, with_posts, base)
             base += 2000
     print("all checks passed in %.0f s" % (time.monotonic() - t_start))
