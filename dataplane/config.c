@@ -144,6 +144,43 @@ UINT_SETTER(set_sh_burst_ms, s->burst_ms, uint32_t, 1, 10000)
 		return rc;							\
 	}
 
+/* "auto" (0): each port's own (a kernel-backed port's interface MTU, else
+ * 1500). The upper bound keeps a full frame inside one mbuf's 16-bit data
+ * room. */
+static int set_mtu(struct dp_config *c, struct dp_shadow_cfg *s, const char *v,
+		   struct st_perr *e)
+{
+	uint64_t x;
+	int rc;
+
+	(void)s;
+	if (strcmp(v, "auto") == 0) {
+		c->mtu = 0;
+		return 0;
+	}
+	rc = st_parse_uint(v, 68, DP_MTU_MAX, &x, e);
+	if (rc == 0)
+		c->mtu = (uint32_t)x;
+	return rc;
+}
+
+static int set_sh_mtu(struct dp_config *c, struct dp_shadow_cfg *s, const char *v,
+		      struct st_perr *e)
+{
+	uint64_t x;
+	int rc;
+
+	(void)c;
+	if (strcmp(v, "auto") == 0) {
+		s->mtu = 0;
+		return 0;
+	}
+	rc = st_parse_uint(v, 68, DP_MTU_MAX, &x, e);
+	if (rc == 0)
+		s->mtu = (uint32_t)x;
+	return rc;
+}
+
 SIZE_SETTER(set_mbufs, c->mbufs, uint32_t, 1023, 16777215)
 SIZE_SETTER(set_copy_mbufs, c->copy_mbufs, uint32_t, 1023, 16777215)
 SIZE_SETTER(set_flow_table_size, c->flow_table_size, uint32_t, 1024, 67108864)
@@ -311,6 +348,12 @@ static const struct key keys[] = {
 	  "stats and KPI interval, 100ms..1h", set_interval },
 	{ SCOPE_DATAPLANE, "response_timeout", "2s",
 	  "a request with no response within this counts as a timeout, 1ms..600s", set_response_timeout },
+	{ SCOPE_DATAPLANE, "mtu", "auto",
+	  "largest IP packet every port carries, 68..65000, or auto: a kernel-backed port "
+	  "(af_packet, af_xdp) takes its interface's MTU, any other 1500. Frames up to it (plus "
+	  "Ethernet and two VLAN tags) are received whole; a larger one towards a port is "
+	  "fragmented again (IPv4 without DF) or dropped and counted too_big",
+	  set_mtu },
 	{ SCOPE_DATAPLANE, "mbufs", "16383",
 	  "mbufs in the production pool, 1023..16M (k/M suffixes)", set_mbufs },
 	{ SCOPE_DATAPLANE, "copy_mbufs", "16383",
@@ -392,6 +435,10 @@ static const struct key keys[] = {
 	{ SCOPE_SHADOW, "instances_count", "0",
 	  "instances behind the group, reported in KPIs; 0: the number of instances listed (1 if none)",
 	  set_sh_instances_count },
+	{ SCOPE_SHADOW, "mtu", "auto",
+	  "largest IP packet the shadows take, 68..65000, or auto: the shadow port's. A larger "
+	  "copy is fragmented to it (IPv4 without DF) or dropped as too_big; production is "
+	  "never touched for it", set_sh_mtu },
 	{ SCOPE_SHADOW, "enabled", "true", "copy to this group at start", set_sh_enabled },
 	{ SCOPE_SHADOW, "inject", "false",
 	  "receive the load generator's traffic from the inject port (timed under target "

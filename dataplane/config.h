@@ -20,6 +20,7 @@
 #define DP_PORT_LEN      64
 #define DP_FILTER_LEN    256
 #define DP_ENDPOINT_LEN  256
+#define DP_MTU_MAX       65000
 
 enum dp_mode { DP_MODE_INLINE, DP_MODE_TAP };
 enum dp_sampling { DP_SAMPLE_FLOW, DP_SAMPLE_PACKET };
@@ -50,6 +51,7 @@ struct dp_shadow_cfg {
 	uint8_t dst_mac[6]; /* all copies to this MAC when no instances */
 	bool has_dst_mac;
 	uint32_t instances_count; /* reported in KPIs; 0: derived */
+	uint32_t mtu; /* 0: the port's */
 	bool enabled;
 	bool inject; /* takes load generator traffic from the inject port */
 	double inject_share; /* share of the injected flows it takes */
@@ -72,6 +74,7 @@ struct dp_config {
 	uint64_t response_timeout_ns;
 	uint32_t mbufs;       /* production pool, per port and worker scaled */
 	uint32_t copy_mbufs;  /* the copies' own pool */
+	uint32_t mtu;         /* 0: auto, per port (port.c) */
 	uint16_t rx_desc;
 	uint16_t tx_desc;
 	uint32_t flow_table_size;   /* per worker */

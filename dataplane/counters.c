@@ -10,6 +10,7 @@ const char *const dp_drop_names[DP_DROP_COUNT] = {
 	[DP_DROP_TCP_MIDSTREAM] = "tcp_midstream",
 	[DP_DROP_TCP_TABLE_FULL] = "tcp_table_full",
 	[DP_DROP_TCP_QUEUE_FULL] = "tcp_queue_full",
+	[DP_DROP_TOO_BIG] = "too_big",
 };
 
 /* The struct is all uint64_t counters: add it as an array. */

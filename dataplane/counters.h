@@ -21,6 +21,8 @@ enum dp_drop {
 	DP_DROP_TCP_MIDSTREAM,	/* TCP flow whose SYN was not seen: not shadowed */
 	DP_DROP_TCP_TABLE_FULL,	/* no room for another TCP session */
 	DP_DROP_TCP_QUEUE_FULL,	/* the session's queue towards the shadow is full */
+	DP_DROP_TOO_BIG,	/* above the shadow port's MTU and not fragmentable
+				   (IPv6, DF set, too many fragments) */
 	DP_DROP_COUNT
 };
 
@@ -32,6 +34,9 @@ struct dp_port_counters {
 	uint64_t tx_pkts;
 	uint64_t tx_full; /* production packets the port's TX queue refused */
 	uint64_t dispatch_full; /* received, but the owning worker's ring was full */
+	uint64_t frags_out; /* fragments sent in place of frames above the MTU */
+	uint64_t too_big;   /* frames above the MTU that could not be fragmented:
+			       dropped, as the next hop would (egress.c) */
 };
 
 struct dp_group_counters {

@@ -21,6 +21,9 @@
 #define DP_MAX_WORKERS 64
 #define DP_PREFETCH_AHEAD 3
 #define DP_DISPATCH_RING 1024
+/* The pool of large mbufs: per af_packet port and worker, and its cache. */
+#define DP_BIG_PER_PORT 512
+#define DP_BIG_CACHE 32
 /* Expiry sweeps look at this many slots at a time, paced so that a whole
  * table is swept once per period (worker_loop.c). */
 #define DP_SCAN_CHUNK 64
@@ -53,6 +56,9 @@ struct dp_app {
 	struct dp_group groups[DP_MAX_SHADOWS];
 	int n_groups;
 	struct rte_mempool *pool;	/* what the ports receive into */
+	struct rte_mempool *big_pool;	/* ... those whose frames need more than
+					   2 KB in one mbuf (port.rx_room); NULL
+					   when none does */
 	struct rte_mempool *copy_pool;	/* copies: indirect mbufs and header copies */
 	struct rte_mempool *tcpq_pool;	/* TCP segments queued for shadows: full copies */
 	/* Frames the main lcore wants sent (neighbour requests; m->port says

@@ -30,6 +30,7 @@
 #include "kpi.h"
 #include "log.h"
 #include "stats.h"
+#include "vdev.h"
 #include "worker.h"
 #include "zsec.h"
 
@@ -220,6 +221,40 @@ static int add_port(struct dp_app *a, const char *ref, uint32_t role, const char
 	return a->n_ports++;
 }
 
+/* One pool of large mbufs for the ports whose frames do not fit the
+ * shared pool's 2 KB and whose PMD does not chain mbufs (af_packet copies
+ * each frame into one mbuf): data room for the largest such port, as many
+ * mbufs as such a port can hold at once (af_packet: a few bursts in flight,
+ * the ring is the kernel's; others: their descriptors). */
+static int create_big_pool(struct dp_app *a)
+{
+	const struct dp_config *cfg = &a->cfg;
+	uint32_t room = 0, n = 0;
+
+	for (int i = 0; i < a->n_ports; i++) {
+		const struct dp_port *p = &a->ports[i];
+
+		if (p->rx_room == 0)
+			continue;
+		room = RTE_MAX(room, p->rx_room);
+		n += (strcmp(p->driver, "net_af_packet") == 0 ? DP_BIG_PER_PORT :
+		      (uint32_t)cfg->rx_desc + cfg->tx_desc) * a->n_workers;
+	}
+	if (room == 0)
+		return 0;
+	n += a->n_workers * DP_BURST * 4 + rte_lcore_count() * DP_BIG_CACHE;
+	a->big_pool = rte_pktmbuf_pool_create("st_big", n, DP_BIG_CACHE, 0, (uint16_t)room,
+					      (int)rte_socket_id());
+	if (a->big_pool == NULL) {
+		ST_ERR("cannot create the pool of large mbufs (%u of %u bytes, for frames of "
+		       "mtu %u): %s; give the EAL more memory (-m) or lower [dataplane] mtu",
+		       n, room, cfg->mtu, rte_strerror(rte_errno));
+		return -1;
+	}
+	ST_INFO("pools: %u mbufs of %u bytes for large frames", n, room);
+	return 0;
+}
+
 static int setup_ports_and_groups(struct dp_app *a)
 {
 	const struct dp_config *cfg = &a->cfg;
@@ -248,6 +283,12 @@ static int setup_ports_and_groups(struct dp_app *a)
 			return -1;
 		}
 	}
+
+	for (int i = 0; i < a->n_ports; i++)
+		if (dp_port_plan(&a->ports[i], a->ports[i].id, cfg->mtu) < 0)
+			return -1;
+	if (create_big_pool(a) < 0)
+		return -1;
 
 	/* Every RX descriptor holds an mbuf, every TX descriptor may; add the
 	 * bursts in flight and the per-lcore caches. */
@@ -289,8 +330,8 @@ static int setup_ports_and_groups(struct dp_app *a)
 	}
 
 	for (int i = 0; i < a->n_ports; i++) {
-		if (dp_port_start(&a->ports[i], a->ports[i].id, (uint16_t)a->n_workers,
-				  cfg->rx_desc, cfg->tx_desc, a->pool) < 0)
+		if (dp_port_start(&a->ports[i], (uint16_t)a->n_workers, cfg->rx_desc, cfg->tx_desc,
+				  a->ports[i].rx_room ? a->big_pool : a->pool) < 0)
 			return -1;
 		a->neigh[i].port_id = a->ports[i].id;
 		a->neigh[i].port_mac = a->ports[i].mac;
@@ -335,6 +376,9 @@ static int setup_ports_and_groups(struct dp_app *a)
 			ST_ERR("%s", err.msg);
 			return -1;
 		}
+		a->groups[g].mtu = cfg->shadows[g].mtu ?
+			RTE_MIN(cfg->shadows[g].mtu, a->ports[pi].mtu) : a->ports[pi].mtu;
+		a->groups[g].tx_fast_max = a->groups[g].mtu + RTE_ETHER_HDR_LEN;
 		a->port_groups[pi] |= 1u << g;
 		if (a->groups[g].n_instances > 0)
 			a->port_instances[pi] = true;
@@ -443,7 +487,8 @@ static void teardown(struct dp_app *a)
 			dp_fragtab_fini(&a->workers[i]->frags);
 		}
 	if (a->pool != NULL || a->copy_pool != NULL) {
-		unsigned int p = a->pool ? rte_mempool_in_use_count(a->pool) : 0;
+		unsigned int p = (a->pool ? rte_mempool_in_use_count(a->pool) : 0) +
+				 (a->big_pool ? rte_mempool_in_use_count(a->big_pool) : 0);
 		unsigned int c = a->copy_pool ? rte_mempool_in_use_count(a->copy_pool) : 0;
 
 		c += a->tcpq_pool ? rte_mempool_in_use_count(a->tcpq_pool) : 0;
@@ -462,6 +507,7 @@ static void teardown(struct dp_app *a)
 	rte_mempool_free(a->tcpq_pool);
 	rte_mempool_free(a->copy_pool);
 	rte_mempool_free(a->pool);
+	rte_mempool_free(a->big_pool);
 }
 
 /* The main lcore: control requests as they come, neighbour requests once a
@@ -640,6 +686,12 @@ int main(int argc, char **argv)
 		return 0;
 	}
 
+	/* af_packet rings whose frames hold jumbo frames and the IPv4
+	 * datagrams the kernel reassembles for af_packet (docs: Frames). */
+	if (st_vdev_size_af_packet(dashdash, argv, ST_AFP_FRAME) < 0) {
+		ST_ERR("out of memory");
+		return EXIT_FAILURE;
+	}
 	rc = rte_eal_init(dashdash, argv);
 	if (rc < 0)
 		rte_exit(EXIT_FAILURE, "EAL init failed: %s\n", rte_strerror(rte_errno));

@@ -11,6 +11,7 @@
 #include <rte_prefetch.h>
 
 #include "csum.h"
+#include "egress.h"
 #include "flow.h"
 #include "worker.h"
 
@@ -509,6 +510,16 @@ void dp_frag_scan(struct dp_worker *w, uint64_t now, uint32_t budget)
 	w->cnt.frag_held_expired += x.held_freed;
 }
 
+/* A copy longer than the shadow port sends without a second look. */
+static inline bool copies_too_long(const struct dp_worker *w, int gi, uint16_t n)
+{
+	uint32_t fast = w->app->groups[gi].tx_fast_max, max = 0;
+
+	for (uint16_t i = 0; i < n; i++)
+		max = RTE_MAX(max, w->copies[gi][i]->pkt_len);
+	return max > fast;
+}
+
 void dp_mirror_flush(struct dp_worker *w, struct dp_group_counters *cnt)
 {
 	const struct dp_app *app = w->app;
@@ -520,6 +531,14 @@ void dp_mirror_flush(struct dp_worker *w, struct dp_group_counters *cnt)
 		if (n == 0)
 			continue;
 		w->n_copies[gi] = 0;
+		if (unlikely(copies_too_long(w, gi, n))) {
+			/* Fragmented to the shadow's MTU (or too_big); the port
+			 * counts what its queue refuses. */
+			cnt[gi].drops[DP_DROP_TOO_BIG] +=
+				dp_egress_send(w, app->groups[gi].port_idx, app->groups[gi].mtu,
+					       w->copies[gi], n, app->copy_pool);
+			continue;
+		}
 		sent = rte_eth_tx_burst(app->groups[gi].port_id, w->queue,
 					w->copies[gi], n);
 		if (unlikely(sent < n)) {

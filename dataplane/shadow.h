@@ -20,6 +20,10 @@ struct dp_group {
 	uint8_t port_idx;		/* index into the app's ports (counters) */
 	enum dp_sampling sampling;
 	struct dp_neigh_table *neigh;	/* the shadow port's table */
+	uint32_t mtu;			/* copies above it are fragmented (main.c
+					   sets it: the group's, at most the
+					   port's) */
+	uint32_t tx_fast_max;		/* mtu + Ethernet header */
 
 	/* Changed at run time by the main lcore (__atomic stores). */
 	uint64_t range_lo;		/* flow hash range [lo, hi), or for packet */

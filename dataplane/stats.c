@@ -88,9 +88,10 @@ void dp_stats_final(const struct dp_app *app, const struct dp_counters *c, FILE 
 		const struct dp_port_counters *p = &c->port[i];
 
 		fprintf(out, "  port %s (%s): rx %" PRIu64 " pkts %" PRIu64 " bytes, tx %" PRIu64
-			" pkts, tx_full %" PRIu64 ", dispatch_full %" PRIu64 "\n", app->ports[i].name,
+			" pkts, tx_full %" PRIu64 ", dispatch_full %" PRIu64 ", mtu %u, frags_out %"
+			PRIu64 ", too_big %" PRIu64 "\n", app->ports[i].name,
 			role_name(app->port_roles[i]), p->rx_pkts, p->rx_bytes, p->tx_pkts,
-			p->tx_full, p->dispatch_full);
+			p->tx_full, p->dispatch_full, app->ports[i].mtu, p->frags_out, p->too_big);
 	}
 	for (int g = 0; g < app->n_groups; g++) {
 		const struct dp_group_counters *gc = &c->group[g];
@@ -153,6 +154,9 @@ static int tel_stats(const char *cmd, const char *params, struct rte_tel_data *d
 		rte_tel_data_add_dict_u64(p, "rx_bytes", c.port[i].rx_bytes);
 		rte_tel_data_add_dict_u64(p, "tx_pkts", c.port[i].tx_pkts);
 		rte_tel_data_add_dict_u64(p, "tx_full", c.port[i].tx_full);
+		rte_tel_data_add_dict_u64(p, "mtu", tel_app->ports[i].mtu);
+		rte_tel_data_add_dict_u64(p, "frags_out", c.port[i].frags_out);
+		rte_tel_data_add_dict_u64(p, "too_big", c.port[i].too_big);
 		rte_tel_data_add_dict_container(d, tel_app->ports[i].name, p, 0);
 	}
 	for (int e = 1; e < ST_PKT_ERR_COUNT; e++)

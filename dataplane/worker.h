@@ -5,6 +5,8 @@
 
 #include <stdint.h>
 
+#include <rte_branch_prediction.h>
+#include <rte_ethdev.h>
 #include <rte_mbuf.h>
 
 #include "dataplane.h"
@@ -62,6 +64,21 @@ struct dp_worker {
 static inline uint32_t dp_flow_worker(uint32_t hash, uint32_t n_workers)
 {
 	return (uint32_t)(((uint64_t)(uint32_t)(hash * 2654435761u) * n_workers) >> 32);
+}
+
+/* Sends a burst; what the queue refuses is counted and freed, never kept:
+ * holding it would stall the loop behind a slow port. */
+static inline void dp_tx_or_drop(struct dp_worker *w, int port_idx, uint16_t port_id,
+				 struct rte_mbuf **pkts, uint16_t n)
+{
+	struct dp_port_counters *pc = &w->cnt.port[port_idx];
+	uint16_t sent = rte_eth_tx_burst(port_id, w->queue, pkts, n);
+
+	pc->tx_pkts += sent;
+	if (unlikely(sent < n)) {
+		pc->tx_full += n - sent;
+		rte_pktmbuf_free_bulk(pkts + sent, n - sent);
+	}
 }
 
 /* The poll loop (worker_loop.c), launched on each worker lcore. */

@@ -11,36 +11,39 @@
 #include <rte_mbuf.h>
 #include <rte_ring.h>
 
+#include "egress.h"
 #include "flow.h"
 #include "worker.h"
 
-/* Sends a burst; what the queue refuses is counted and freed, never kept:
- * holding it would stall the loop behind a slow port. */
-static inline void tx_or_drop(struct dp_worker *w, int port_idx, uint16_t port_id,
-			      struct rte_mbuf **pkts, uint16_t n)
-{
-	struct dp_port_counters *pc = &w->cnt.port[port_idx];
-	uint16_t sent = rte_eth_tx_burst(port_id, w->queue, pkts, n);
-
-	pc->tx_pkts += sent;
-	if (unlikely(sent < n)) {
-		pc->tx_full += n - sent;
-		rte_pktmbuf_free_bulk(pkts + sent, n - sent);
-	}
-}
-
-/* Counts a burst received on a port; returns its bytes. */
+/* Counts a burst received on a port; returns its bytes, and in *big
+ * whether a frame is longer than `fast` (the egress port's tx_fast_max). */
 static inline uint64_t count_rx(struct dp_worker *w, int port_idx,
-				struct rte_mbuf **pkts, uint16_t n)
+				struct rte_mbuf **pkts, uint16_t n, uint32_t fast, bool *big)
 {
 	struct dp_port_counters *pc = &w->cnt.port[port_idx];
 	uint64_t bytes = 0;
+	uint32_t max = 0;
 
-	for (uint16_t i = 0; i < n; i++)
+	for (uint16_t i = 0; i < n; i++) {
 		bytes += pkts[i]->pkt_len;
+		max = RTE_MAX(max, pkts[i]->pkt_len);
+	}
 	pc->rx_pkts += n;
 	pc->rx_bytes += bytes;
+	*big = max > fast;
 	return bytes;
+}
+
+/* Production's traffic on its way out: a frame above the egress port's
+ * MTU (af_packet hands over IPv4 datagrams the kernel reassembled; a link
+ * with a larger MTU) is fragmented again from production's own pool. */
+static inline void forward(struct dp_worker *w, int port_idx, uint16_t port_id,
+			   struct rte_mbuf **pkts, uint16_t n, bool big)
+{
+	if (likely(!big))
+		dp_tx_or_drop(w, port_idx, port_id, pkts, n);
+	else
+		dp_egress_send(w, port_idx, w->app->ports[port_idx].mtu, pkts, n, w->app->pool);
 }
 
 /* Frames from a shadow port: neighbour requests are answered in place;
@@ -68,7 +71,7 @@ static void shadow_input(struct dp_worker *w, int port_idx, struct rte_mbuf **pk
 		/* Room for a neighbour answer, or an ACK and a few segments
 		 * (more wait in their queue for the next chance). */
 		if (RTE_DIM(replies) - nr < 16) {
-			tx_or_drop(w, port_idx, app->ports[port_idx].id, replies, nr);
+			dp_tx_or_drop(w, port_idx, app->ports[port_idx].id, replies, nr);
 			nr = 0;
 		}
 		rc = dp_neigh_input(nt, m, p, &w->cnt.neigh_learned);
@@ -92,7 +95,7 @@ static void shadow_input(struct dp_worker *w, int port_idx, struct rte_mbuf **pk
 	if (app->timing)
 		dp_timing_s2c(w, pkts, info, n, -1, app->port_groups[port_idx], now);
 	if (nr > 0)
-		tx_or_drop(w, port_idx, app->ports[port_idx].id, replies, nr);
+		dp_tx_or_drop(w, port_idx, app->ports[port_idx].id, replies, nr);
 	if (nd > 0)
 		rte_pktmbuf_free_bulk(done, nd);
 }
@@ -190,6 +193,9 @@ int worker_main_loop(void *arg)
 	const int client = app->client, prod = app->prod, inject = app->inject;
 	const uint16_t client_id = app->ports[client].id;
 	const uint16_t prod_id = tap ? 0 : app->ports[prod].id;
+	/* Frames longer than these take the egress slow path. */
+	const uint32_t prod_fast = tap ? UINT32_MAX : app->ports[prod].tx_fast_max;
+	const uint32_t client_fast = app->ports[client].tx_fast_max;
 	int shadow_idx[DP_MAX_PORTS], n_shadow = 0;
 	struct rte_mbuf *pkts[DP_BURST];
 	struct dp_pktinfo info[DP_BURST];
@@ -225,6 +231,7 @@ int worker_main_loop(void *arg)
 		uint64_t now = rte_rdtsc();
 		uint16_t n, got = 0;
 		uint64_t bytes;
+		bool big;
 
 		dp_timing_epoch(w);
 		n = rx_burst(w, client, pkts);
@@ -233,7 +240,7 @@ int worker_main_loop(void *arg)
 			/* Stamps are taken per burst, when it is read: a slow TX
 			 * (af_packet: a system call per packet) must not move them. */
 			now = rte_rdtsc();
-			bytes = count_rx(w, client, pkts, n);
+			bytes = count_rx(w, client, pkts, n, prod_fast, &big);
 			/* Only copies need the full view (tap: which side is
 			 * the server needs the full parse). */
 			if (classify && !tap)
@@ -256,19 +263,19 @@ int worker_main_loop(void *arg)
 			if (tap)
 				rte_pktmbuf_free_bulk(pkts, n);
 			else
-				tx_or_drop(w, prod, prod_id, pkts, n);
+				forward(w, prod, prod_id, pkts, n, big);
 		}
 		if (!tap) {
 			n = rx_burst(w, prod, pkts);
 			got |= n;
 			if (n > 0) {
 				now = rte_rdtsc();
-				count_rx(w, prod, pkts, n);
+				count_rx(w, prod, pkts, n, client_fast, &big);
 				if (timing) {
 					dp_classify_lazy(w, pkts, info, n, DP_DIR_S2C);
 					dp_timing_s2c(w, pkts, info, n, DP_TARGET_PROD, 0, now);
 				}
-				tx_or_drop(w, client, client_id, pkts, n);
+				forward(w, client, client_id, pkts, n, big);
 			}
 		}
 		if (inject >= 0) {
@@ -276,7 +283,7 @@ int worker_main_loop(void *arg)
 			got |= n;
 			if (n > 0) {
 				now = rte_rdtsc();
-				count_rx(w, inject, pkts, n);
+				count_rx(w, inject, pkts, n, UINT32_MAX, &big);
 				dp_classify(w, pkts, info, n,
 					    app->n_servers ? DP_DIR_TAP : DP_DIR_C2S);
 				dp_inject_burst(w, pkts, info, n, now);
@@ -294,7 +301,7 @@ int worker_main_loop(void *arg)
 			got |= n;
 			if (n > 0) {
 				now = rte_rdtsc();
-				count_rx(w, pi, pkts, n);
+				count_rx(w, pi, pkts, n, UINT32_MAX, &big);
 				shadow_input(w, pi, pkts, info, n, now);
 			}
 		}

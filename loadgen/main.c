@@ -21,6 +21,7 @@
 #include "clock.h"
 #include "loadgen.h"
 #include "log.h"
+#include "vdev.h"
 #include "publish.h"
 
 volatile bool lg_force_quit;
@@ -254,6 +255,13 @@ int main(int argc, char **argv)
 		goto out_inputs;
 	setup_rate(&app, &planned_s);
 
+	/* Frames longer than af_packet's default ring frames: size the rings
+	 * (the PMD drops a longer frame without a word). */
+	if (app.cap.max_len > ST_AFP_FRAME_DEFAULT - ST_AFP_FRAME_HDR &&
+	    st_vdev_size_af_packet(dashdash, argv, ST_AFP_FRAME) < 0) {
+		ST_ERR("out of memory");
+		goto out_inputs;
+	}
 	rc = rte_eal_init(dashdash, argv);
 	if (rc < 0)
 		rte_exit(EXIT_FAILURE, "EAL init failed: %s\n", rte_strerror(rte_errno));

@@ -6,11 +6,14 @@
 #include <string.h>
 
 #include <rte_cycles.h>
+#include <rte_dev.h>
+#include <rte_devargs.h>
 #include <rte_ethdev.h>
 
 #include "clock.h"
 #include "loadgen.h"
 #include "log.h"
+#include "vdev.h"
 
 static int resolve(const char *ref, uint16_t *id)
 {
@@ -101,8 +104,24 @@ int lg_port_setup(struct lg_app *app)
 	/* RX mbufs of the usual size: af_xdp makes its UMEM of this pool,
 	 * and a peer's frames may be larger than the capture's. */
 	if (n_rx && app->rx_pool == NULL) {
-		app->rx_pool = rte_pktmbuf_pool_create("lg_rx", 4096, 256, 0,
-						       RTE_MBUF_DEFAULT_BUF_SIZE,
+		/* af_packet wants each mbuf to hold a whole ring frame. */
+		uint32_t room = RTE_MBUF_DEFAULT_BUF_SIZE, n = 4096;
+
+		if (strcmp(info.driver_name, "net_af_packet") == 0 && info.device != NULL) {
+			const struct rte_devargs *da = rte_dev_devargs(info.device);
+			uint32_t fs = st_vdev_af_packet_framesz(da != NULL ? da->args : NULL);
+
+			if (fs - ST_AFP_FRAME_MBUF_OFF + RTE_PKTMBUF_HEADROOM > room) {
+				room = fs - ST_AFP_FRAME_MBUF_OFF + RTE_PKTMBUF_HEADROOM;
+				n = 512;
+			}
+		}
+		if (room > UINT16_MAX) {
+			ST_ERR("port %s: af_packet frames too large for one mbuf (framesz at "
+			       "most %u)", app->port_name, ST_AFP_FRAME);
+			return -1;
+		}
+		app->rx_pool = rte_pktmbuf_pool_create("lg_rx", n, 256, 0, (uint16_t)room,
 						       (int)rte_socket_id());
 		if (app->rx_pool == NULL) {
 			ST_ERR("cannot create the RX pool: %s (give the EAL more memory: -m)",

@@ -4,7 +4,9 @@ requests are mapped onto the server's address and port (--map) and its MAC
 (--dst-mac), cloned with --multiply and looped with --loop; the server's
 kernel must accept every datagram (so every rewritten checksum is right)
 and see each clone and pass as a client of its own. The recorded responses
-never arrive.
+never arrive. Then with MTU 9000 on the link, a capture of 8000-byte
+requests: the load generator sizes its af_packet ring for them and every
+datagram arrives whole.
 
 usage: test_loadgen_veth.py LOADGEN_BINARY
 """
@@ -35,7 +37,7 @@ s.settimeout(0.2)
 got, first, deadline = [], None, time.time() + 60
 while time.time() < deadline:
     try:
-        data, (addr, port) = s.recvfrom(2048)
+        data, (addr, port) = s.recvfrom(65535)
     except socket.timeout:
         if first is not None and time.time() - last > 2:
             break
@@ -107,6 +109,38 @@ def main():
             per_client.setdefault(a, []).append(p)
         stlib.check(all(len(v) == 3 and v == sorted(v) for v in per_client.values()),
                     "each client's 3 requests arrive in order")
+
+        # Jumbo frames: MTU 9000 on both ends, 8000-byte requests.
+        netns.sh("ip link set lvo%s mtu 9000" % tag[2:])
+        netns.sh("ip -n %s link set %s mtu 9000" % (ns, inside))
+        rx2 = os.path.join(wd, "received_jumbo.json")
+        topo.spawn(ns, ["/usr/bin/python3", script, SRV_ADDR, str(SRV_PORT + 1), rx2])
+        for _ in range(100):
+            if os.path.exists(rx2 + ".ready"):
+                break
+            time.sleep(0.1)
+        big = []
+        for i in range(20):
+            body = (b"big-%02d-" % i) * 1000
+            big.append(Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02") /
+                       IP(src="198.18.0.%d" % (i + 1), dst=ORIG) / UDP(sport=31000 + i, dport=53) /
+                       Raw(body))
+        pcap2 = os.path.join(wd, "jumbo.pcap")
+        wrpcap(pcap2, big)
+        cmd = [LG] + stlib.eal_args("lgj%d" % os.getpid(), ["net_af_packet0,iface=lvo%s" % tag[2:]],
+                                    mem=256) + \
+            ["--", "--pcap", pcap2, "--pps", "1000", "--map", "%s:53=%s:%d" % (ORIG, SRV_ADDR, SRV_PORT + 1),
+             "--dst-mac", mac, "--json", "--no-progress", "--max-lag", "30s"]
+        _, so, se = stlib.run(cmd, timeout=60)
+        print(se)
+        stlib.check(json.loads(so)["sent_pkts"] == 20, "loadgen sent the 20 jumbo requests")
+        for _ in range(100):
+            if os.path.exists(rx2):
+                break
+            time.sleep(0.1)
+        got = json.load(open(rx2)) if os.path.exists(rx2) else []
+        stlib.check(sorted(p for _, _, p in got) == sorted(bytes(q[Raw]).decode("latin-1") for q in big),
+                    "the server received all 20 jumbo datagrams whole (%d)" % len(got))
     print("all checks passed")
 
 

@@ -1,0 +1,112 @@
+#include <string.h>
+
+#include <rte_branch_prediction.h>
+#include <rte_ether.h>
+#include <rte_ethdev.h>
+#include <rte_ip.h>
+#include <rte_ip_frag.h>
+#include <rte_mbuf.h>
+
+#include "egress.h"
+#include "worker.h"
+
+#define L2_MAX (RTE_ETHER_HDR_LEN + 2 * RTE_VLAN_HLEN)
+
+/* The Ethernet header's length (tags included) when an IPv4 header
+ * follows it whole in the first segment; 0 otherwise. */
+static uint32_t ipv4_l2_len(const struct rte_mbuf *m)
+{
+	const uint8_t *b = rte_pktmbuf_mtod(m, const uint8_t *);
+	uint32_t len = rte_pktmbuf_data_len(m), off = RTE_ETHER_HDR_LEN;
+	uint16_t et;
+
+	if (len < RTE_ETHER_HDR_LEN)
+		return 0;
+	et = (uint16_t)(b[12] << 8 | b[13]);
+	while ((et == RTE_ETHER_TYPE_VLAN || et == RTE_ETHER_TYPE_QINQ ||
+		et == RTE_ETHER_TYPE_QINQ1) && off < L2_MAX) {
+		if (len < off + RTE_VLAN_HLEN)
+			return 0;
+		et = (uint16_t)(b[off + 2] << 8 | b[off + 3]);
+		off += RTE_VLAN_HLEN;
+	}
+	if (et != RTE_ETHER_TYPE_IPV4 || len < off + sizeof(struct rte_ipv4_hdr) ||
+	    (b[off] >> 4) != 4 || len < off + (uint32_t)(b[off] & 0xf) * 4)
+		return 0;
+	return off;
+}
+
+/* The fragments of m for an MTU of mtu into out (at most cap); m is
+ * consumed when it returns > 0 (the fragments hold its data). Returns the
+ * count, 0 when m fits as it is, or -1 when it must be dropped (m kept). */
+static int fragment(struct rte_mbuf *m, uint32_t mtu, struct rte_mempool *mp,
+		    struct rte_mbuf **out, uint16_t cap)
+{
+	uint8_t l2[L2_MAX];
+	uint32_t l2_len = ipv4_l2_len(m);
+	const struct rte_ipv4_hdr *ip;
+	int32_t nf;
+
+	if (l2_len == 0)
+		return m->pkt_len - RTE_ETHER_HDR_LEN <= mtu ? 0 : -1;
+	if (m->pkt_len - l2_len <= mtu)
+		return 0;	/* tagged: the tags are not the MTU's */
+	ip = rte_pktmbuf_mtod_offset(m, const struct rte_ipv4_hdr *, l2_len);
+	if (ip->fragment_offset & rte_cpu_to_be_16(RTE_IPV4_HDR_DF_FLAG))
+		return -1;
+	memcpy(l2, rte_pktmbuf_mtod(m, const void *), l2_len);
+	rte_pktmbuf_adj(m, (uint16_t)l2_len);
+	nf = rte_ipv4_fragment_packet(m, out, cap, (uint16_t)mtu, mp, mp);
+	if (nf <= 0) {
+		rte_pktmbuf_prepend(m, (uint16_t)l2_len);
+		return -1;
+	}
+	for (int32_t i = 0; i < nf; i++) {
+		uint8_t *h = (uint8_t *)rte_pktmbuf_prepend(out[i], (uint16_t)l2_len);
+		struct rte_ipv4_hdr *fh = (struct rte_ipv4_hdr *)(h + l2_len);
+
+		memcpy(h, l2, l2_len);
+		fh->hdr_checksum = 0;
+		fh->hdr_checksum = rte_ipv4_cksum(fh);
+		out[i]->port = m->port;
+	}
+	rte_pktmbuf_free(m);
+	return nf;
+}
+
+uint16_t dp_egress_send(struct dp_worker *w, int port_idx, uint32_t mtu,
+			struct rte_mbuf **pkts, uint16_t n, struct rte_mempool *mp)
+{
+	const struct dp_port *port = &w->app->ports[port_idx];
+	const uint32_t fast = mtu + RTE_ETHER_HDR_LEN;
+	struct dp_port_counters *pc = &w->cnt.port[port_idx];
+	struct rte_mbuf *frags[DP_EGRESS_MAX_FRAGS];
+	uint16_t run = 0, too_big = 0;
+
+	for (uint16_t i = 0; i < n; i++) {
+		struct rte_mbuf *m = pkts[i];
+		int nf;
+
+		if (m->pkt_len <= fast || (nf = fragment(m, mtu, mp, frags, RTE_DIM(frags))) == 0) {
+			pkts[run++] = m;
+			continue;
+		}
+		/* What came before it leaves first: order is kept. */
+		if (run > 0)
+			dp_tx_or_drop(w, port_idx, port->id, pkts, run);
+		run = 0;
+		if (nf < 0) {
+			pc->too_big++;
+			too_big++;
+			rte_pktmbuf_free(m);
+			continue;
+		}
+		pc->frags_out += (uint32_t)nf;
+		for (int32_t k = 0; k < nf; k += DP_BURST)
+			dp_tx_or_drop(w, port_idx, port->id, frags + k,
+				      (uint16_t)RTE_MIN(nf - k, DP_BURST));
+	}
+	if (run > 0)
+		dp_tx_or_drop(w, port_idx, port->id, pkts, run);
+	return too_big;
+}
