@@ -79,7 +79,8 @@ static void frag_classify(struct dp_worker *w, struct rte_mbuf *m, struct dp_pkt
 	fh = dp_frag_key_hash(&fk);
 	if (p->frag_off == 0) {
 		bool ports = (p->proto == ST_IPPROTO_TCP || p->proto == ST_IPPROTO_UDP) &&
-			     p->payload_len >= 4;
+			     p->payload_len >= 4 &&
+			     p->payload_off + 4u <= rte_pktmbuf_data_len(m);
 		uint16_t sport = 0, dport = 0;
 		bool swapped;
 
