@@ -419,8 +419,7 @@ static void frag_release(struct dp_worker *w, const struct dp_sel *s,
 		struct dp_pktinfo in;
 
 		/* parsed when it arrived: it parses again */
-		if (st_pkt_parse(rte_pktmbuf_mtod(held[i], const uint8_t *),
-				 rte_pktmbuf_data_len(held[i]), &in.p) < 0)
+		if (dp_pkt_parse(held[i], &in.p) < 0)
 			continue;
 		in.key = first->key;
 		in.hash = first->hash;

@@ -158,8 +158,7 @@ int dp_classify_one(struct dp_worker *w, struct rte_mbuf *m, struct dp_pktinfo *
 	in->no_flow = 0;
 	in->flow = NULL;
 	in->frag = DP_FRAG_NONE;
-	if (unlikely(st_pkt_parse(rte_pktmbuf_mtod(m, uint8_t *), rte_pktmbuf_data_len(m),
-				  &in->p) < 0)) {
+	if (unlikely(dp_pkt_parse(m, &in->p) < 0)) {
 		w->cnt.malformed[in->p.err]++;
 		return 0;
 	}
@@ -198,8 +197,7 @@ int dp_classify_one(struct dp_worker *w, struct rte_mbuf *m, struct dp_pktinfo *
 int dp_classify_finish(struct dp_worker *w, struct rte_mbuf *m, struct dp_pktinfo *in)
 {
 	in->parsed = 1;
-	if (unlikely(st_pkt_parse(rte_pktmbuf_mtod(m, uint8_t *), rte_pktmbuf_data_len(m),
-				  &in->p) < 0)) {
+	if (unlikely(dp_pkt_parse(m, &in->p) < 0)) {
 		w->cnt.malformed[in->p.err]++;
 		in->ok = 0;
 	}

@@ -84,6 +84,15 @@ struct dp_tstats {
 
 struct dp_worker;
 
+/* Parses a frame held in an mbuf, chained or not: its headers must lie in
+ * the first segment (split_header otherwise), its lengths are the whole
+ * chain's. As st_pkt_parse_seg. */
+static inline int dp_pkt_parse(const struct rte_mbuf *m, struct st_pkt *p)
+{
+	return st_pkt_parse_seg(rte_pktmbuf_mtod(m, const uint8_t *), rte_pktmbuf_data_len(m),
+				rte_pktmbuf_pkt_len(m), p);
+}
+
 /* Parses a burst, builds flow keys and hashes, and tells directions.
  * Counts malformed and non-IP frames. */
 void dp_classify(struct dp_worker *w, struct rte_mbuf **pkts, struct dp_pktinfo *info,

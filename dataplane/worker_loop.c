@@ -121,7 +121,7 @@ static uint16_t dispatch(struct dp_worker *w, int port_idx, struct rte_mbuf **pk
 
 		if (st_flow_frame(b, len, NULL, &f) == 0)
 			wi = dp_flow_worker(f.hash, nw);
-		else if (st_pkt_parse(b, len, &p) == 0 && st_flow_key_from_pkt(&p, &key, NULL) == 0)
+		else if (dp_pkt_parse(pkts[i], &p) == 0 && st_flow_key_from_pkt(&p, &key, NULL) == 0)
 			wi = dp_flow_worker(st_flow_hash(&key), nw);
 		if (wi == 0)
 			pkts[kept++] = pkts[i];

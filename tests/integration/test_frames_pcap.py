@@ -1,0 +1,199 @@
+"""Large frames through the dataplane on net_pcap ports, frame by frame.
+
+A capture of 9018-byte 802.1Q-tagged UDP frames (IPv4 without and with DF,
+IPv6) and small ones goes in on the client port; DPDK 22.11's net_pcap
+hands frames longer than one mbuf over as chains of mbufs.
+- mtu 9000: production's output equals the input byte for byte; a shadow
+  at share 1 gets every frame whole (its MAC set); a second shadow with
+  mtu 1280 gets each IPv4 datagram as valid fragments of at most 1280
+  bytes that reassemble to the original, and the DF and IPv6 ones are
+  counted too_big for that group only.
+- mtu 1500 on every port: production gets the IPv4 datagrams without DF
+  as fragments that reassemble to the originals, in order; those with DF
+  and the IPv6 ones are dropped and counted too_big, as a router would;
+  no frame is counted malformed (the chained mbufs are parsed whole).
+Every mbuf is back in its pool at exit.
+
+usage: test_frames_pcap.py DATAPLANE_BINARY"""
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import stlib  # noqa: E402
+
+try:
+    from scapy.all import IP, UDP, Dot1Q, Ether, IPv6, Raw, defragment, rdpcap, wrpcap
+except ImportError:
+    stlib.skip("python3-scapy is not installed (scripts/setup.sh installs it)")
+
+DP = sys.argv[1]
+SMAC, DMAC = "02:00:00:00:00:01", "02:00:00:00:00:02"
+MAC_A, MAC_B = "02:00:00:00:0a:0a", "02:00:00:00:0b:0b"
+
+
+def frames():
+    """[(frame, kind)]: kind 'v4' (fragmentable), 'df', 'v6', 'small'."""
+    out = []
+    for i in range(6):
+        l2 = Ether(src=SMAC, dst=DMAC) / Dot1Q(vlan=100 + i)
+        pay = bytes((i * 7 + k) & 0xff for k in range(8972 - 4))
+        out.append((l2 / IP(src="198.18.0.%d" % (i + 1), dst="198.18.1.53", id=1000 + i) /
+                    UDP(sport=4000 + i, dport=7) / Raw(pay), "v4"))
+        out.append((Ether(src=SMAC, dst=DMAC) / IP(src="198.18.2.%d" % (i + 1), dst="198.18.1.53") /
+                    UDP(sport=5000 + i, dport=7) / Raw(b"s%d" % i * 20), "small"))
+    for i in range(2):
+        out.append((Ether(src=SMAC, dst=DMAC) / Dot1Q(vlan=7) /
+                    IP(src="198.18.3.%d" % (i + 1), dst="198.18.1.53", flags="DF") /
+                    UDP(sport=6000 + i, dport=7) / Raw(b"d" * 8964), "df"))
+        out.append((Ether(src=SMAC, dst=DMAC) / Dot1Q(vlan=8) /
+                    IPv6(src="2001:db8::%d" % (i + 1), dst="2001:db8:1::53") /
+                    UDP(sport=7000 + i, dport=7) / Raw(b"6" * 8900), "v6"))
+    return [(bytes(f), k) for f, k in out]
+
+
+def run(wd, prefix, mtu, shadows, frames_in):
+    wrpcap(os.path.join(wd, "in.pcap"), [Ether(f) for f, _ in frames_in])
+    wrpcap(os.path.join(wd, "empty.pcap"), [])
+    empty = os.path.join(wd, "empty.pcap")
+    ini = "[dataplane]\n" + stlib.endpoint_lines(wd) + \
+        "mode = inline\nclient_port = net_pcap0\nprod_port = net_pcap1\ntiming = false\n" \
+        "mtu = %d\n" % mtu
+    vdevs = ["net_pcap0,rx_pcap=%s,tx_pcap=%s" % (os.path.join(wd, "in.pcap"),
+                                                   os.path.join(wd, "client_out.pcap")),
+             "net_pcap1,rx_pcap=%s,tx_pcap=%s" % (empty, os.path.join(wd, "prod.pcap"))]
+    for i, (name, mac, gmtu) in enumerate(shadows):
+        ini += "\n[shadow.%s]\nport = net_pcap%d\nshare = 1\ndst_mac = %s\n" % (name, i + 2, mac)
+        if gmtu:
+            ini += "mtu = %d\n" % gmtu
+        vdevs.append("net_pcap%d,rx_pcap=%s,tx_pcap=%s" % (i + 2, empty,
+                                                           os.path.join(wd, "shadow_%s.pcap" % name)))
+    path = os.path.join(wd, "dp.ini")
+    open(path, "w").write(ini)
+    _, _, err = stlib.run([DP] + stlib.eal_args(prefix, vdevs) +
+                          ["--", "--config", path, "--duration", "3s"], timeout=60)
+    print(err[-2500:])
+    return stlib.parse_final(err)
+
+
+def read(path):
+    return [bytes(p) for p in rdpcap(path)] if os.path.getsize(path) > 24 else []
+
+
+def ip_datagrams(raw_frames):
+    """The IPv4/IPv6 datagrams carried, with fragments reassembled, in
+    order of their first frame: [(vlan or None, bytes)]."""
+    out, parts = [], {}
+    order = []
+    for f in raw_frames:
+        e = Ether(f)
+        vlan = e[Dot1Q].vlan if Dot1Q in e else None
+        if IP in e and (e[IP].flags.MF or e[IP].frag):
+            ip = e[IP]
+            key = (ip.src, ip.dst, ip.id, ip.proto)
+            if key not in parts:
+                parts[key] = []
+                order.append(("frag", key, vlan))
+            # header checksum of every fragment must be right
+            h = IP(bytes(ip))
+            want = h.chksum
+            del h.chksum
+            stlib.check(IP(bytes(h)).chksum == want, "fragment %s id %d off %d: header checksum"
+                        % (ip.src, ip.id, ip.frag * 8)) if len(parts[key]) == 0 else None
+            parts[key].append((ip.frag * 8, bool(ip.flags.MF), bytes(ip.payload)[:ip.len - ip.ihl * 4],
+                               bytes(ip)[:ip.ihl * 4], ip.len))
+        elif IP in e:
+            order.append(("whole", bytes(e[IP])[:e[IP].len], vlan))
+        elif IPv6 in e:
+            order.append(("whole", bytes(e[IPv6])[:40 + e[IPv6].plen], vlan))
+    for kind, v, vlan in order:
+        if kind == "whole":
+            out.append((vlan, v))
+            continue
+        fr = sorted(parts[v])
+        data, pos = b"", 0
+        for off, mf, pay, hdr, tot in fr:
+            if off != pos:
+                stlib.fail("fragments of %s leave a hole at %d" % (v, pos))
+            data += pay
+            pos += len(pay)
+        stlib.check(not fr[-1][1] and all(f[1] for f in fr[:-1]), "%s: MF on all but the last" % (v,))
+        ip = IP(fr[0][3] + data)
+        ip.flags = 0
+        ip.frag = 0
+        ip.len = len(fr[0][3]) + len(data)
+        del ip.chksum
+        out.append((vlan, bytes(IP(bytes(ip)))))
+    return out
+
+
+def original_datagrams(frames_in, kinds):
+    out = []
+    for f, k in frames_in:
+        if k not in kinds:
+            continue
+        e = Ether(f)
+        vlan = e[Dot1Q].vlan if Dot1Q in e else None
+        if IP in e:
+            ip = e[IP].copy()
+            ip.flags = 0
+            del ip.chksum
+            out.append((vlan, bytes(IP(bytes(ip)))))
+        else:
+            out.append((vlan, bytes(e[IPv6])))
+    return out
+
+
+def jumbo_case(wd):
+    fin = frames()
+    res = run(wd, "frames-j-%d" % os.getpid(), 9000, [("a", MAC_A, 0), ("b", MAC_B, 1280)], fin)
+    prod = read(os.path.join(wd, "prod.pcap"))
+    stlib.check(prod == [f for f, _ in fin],
+                "mtu 9000: production got all %d frames byte for byte (%d)" % (len(fin), len(prod)))
+    a = read(os.path.join(wd, "shadow_a.pcap"))
+    want = [f for f, _ in fin]
+    stlib.check(len(a) == len(want) and all(g[6:] == w[6:] and g[:6] == bytes.fromhex(MAC_A.replace(":", ""))
+                                            for g, w in zip(a, want)),
+                "shadow a (mtu 9000): every frame whole, to its MAC (%d of %d)" % (len(a), len(want)))
+    b = read(os.path.join(wd, "shadow_b.pcap"))
+    stlib.check(all(len(x) <= 1280 + 18 for x in b), "shadow b (mtu 1280): no frame above 1280 + tagged Ethernet")
+    got = ip_datagrams(b)
+    stlib.check(got == original_datagrams(fin, ("v4", "small")),
+                "shadow b: the IPv4 datagrams reassemble to the originals, in order (%d)" % len(got))
+    sb, sa = res["shadows"]["b"], res["shadows"]["a"]
+    stlib.check(sb.get("too_big", 0) == 4 and sa.get("too_big", 0) == 0,
+                "shadow b counts the 2 DF and 2 IPv6 copies too_big (%d), a none" % sb.get("too_big", 0))
+    stlib.check(res["ports"]["prod"].get("too_big", 0) == 0 and res["ports"]["prod"].get("frags_out", 0) == 0,
+                "production: nothing fragmented, nothing too_big")
+    stlib.check(not res["malformed"], "no frame counted malformed (%s)" % res["malformed"])
+    stlib.check(res["mbufs_in_use"] == (0, 0), "every mbuf back in its pool")
+
+
+def mtu1500_case(wd):
+    fin = frames()
+    res = run(wd, "frames-m-%d" % os.getpid(), 1500, [("a", MAC_A, 0)], fin)
+    prod = read(os.path.join(wd, "prod.pcap"))
+    stlib.check(all(len(x) <= 1500 + 18 for x in prod), "mtu 1500: no frame to production above 1500 + tagged Ethernet")
+    got = ip_datagrams(prod)
+    stlib.check(got == original_datagrams(fin, ("v4", "small")),
+                "production: IPv4 datagrams reassemble to the originals, in order (%d)" % len(got))
+    p = res["ports"]["prod"]
+    stlib.check(p.get("too_big", 0) == 4, "production: the 2 DF and 2 IPv6 frames counted too_big (%d)"
+                % p.get("too_big", 0))
+    stlib.check(p.get("frags_out", 0) == 6 * 7, "production: 6 datagrams in 7 fragments each (%d)"
+                % p.get("frags_out", 0))
+    a = read(os.path.join(wd, "shadow_a.pcap"))
+    stlib.check(ip_datagrams(a) == original_datagrams(fin, ("v4", "small")),
+                "shadow a: the same datagrams, fragmented to its port's MTU")
+    stlib.check(not res["malformed"], "no frame counted malformed: chained mbufs parse whole (%s)"
+                % res["malformed"])
+    stlib.check(res["mbufs_in_use"] == (0, 0), "every mbuf back in its pool")
+
+
+def main():
+    wd = stlib.workdir("frames-pcap")
+    jumbo_case(wd)
+    mtu1500_case(wd)
+    print("all checks passed")
+
+
+main()
