@@ -13,6 +13,7 @@ hands frames longer than one mbuf over as chains of mbufs.
   and the IPv6 ones are dropped and counted too_big, as a router would
   (tagged frames of exactly 1500 bytes of IP pass: tags are not the MTU's);
   no frame is counted malformed (the chained mbufs are parsed whole).
+- A group's BPF filter reads bytes deep in a chained mbuf.
 Every mbuf is back in its pool at exit.
 
 usage: test_frames_pcap.py DATAPLANE_BINARY"""
@@ -29,7 +30,7 @@ except ImportError:
 
 DP = sys.argv[1]
 SMAC, DMAC = "02:00:00:00:00:01", "02:00:00:00:00:02"
-MAC_A, MAC_B = "02:00:00:00:0a:0a", "02:00:00:00:0b:0b"
+MAC_A, MAC_B, MAC_C = "02:00:00:00:0a:0a", "02:00:00:00:0b:0b", "02:00:00:00:0c:0c"
 
 
 def frames():
@@ -69,10 +70,12 @@ def run(wd, prefix, mtu, shadows, frames_in):
     vdevs = ["net_pcap0,rx_pcap=%s,tx_pcap=%s" % (os.path.join(wd, "in.pcap"),
                                                    os.path.join(wd, "client_out.pcap")),
              "net_pcap1,rx_pcap=%s,tx_pcap=%s" % (empty, os.path.join(wd, "prod.pcap"))]
-    for i, (name, mac, gmtu) in enumerate(shadows):
+    for i, (name, mac, gmtu, bpf) in enumerate(shadows):
         ini += "\n[shadow.%s]\nport = net_pcap%d\nshare = 1\ndst_mac = %s\n" % (name, i + 2, mac)
         if gmtu:
             ini += "mtu = %d\n" % gmtu
+        if bpf:
+            ini += "filter = %s\n" % bpf
         vdevs.append("net_pcap%d,rx_pcap=%s,tx_pcap=%s" % (i + 2, empty,
                                                            os.path.join(wd, "shadow_%s.pcap" % name)))
     path = os.path.join(wd, "dp.ini")
@@ -150,7 +153,7 @@ def original_datagrams(frames_in, kinds):
 
 def jumbo_case(wd):
     fin = frames()
-    res = run(wd, "frames-j-%d" % os.getpid(), 9000, [("a", MAC_A, 0), ("b", MAC_B, 1280)], fin)
+    res = run(wd, "frames-j-%d" % os.getpid(), 9000, [("a", MAC_A, 0, None), ("b", MAC_B, 1280, None)], fin)
     prod = read(os.path.join(wd, "prod.pcap"))
     stlib.check(prod == [f for f, _ in fin],
                 "mtu 9000: production got all %d frames byte for byte (%d)" % (len(fin), len(prod)))
@@ -176,7 +179,7 @@ def jumbo_case(wd):
 
 def mtu1500_case(wd):
     fin = frames()
-    res = run(wd, "frames-m-%d" % os.getpid(), 1500, [("a", MAC_A, 0)], fin)
+    res = run(wd, "frames-m-%d" % os.getpid(), 1500, [("a", MAC_A, 0, None)], fin)
     prod = read(os.path.join(wd, "prod.pcap"))
     stlib.check(all(len(x) <= 1500 + 18 for x in prod), "mtu 1500: no frame to production above 1500 + tagged Ethernet")
     got = ip_datagrams(prod)
@@ -195,10 +198,30 @@ def mtu1500_case(wd):
     stlib.check(res["mbufs_in_use"] == (0, 0), "every mbuf back in its pool")
 
 
+def bpf_case(wd):
+    """A group's filter reads 4,000 bytes into the UDP header, far past the
+    first segment of a chained mbuf: it takes the one datagram that has
+    the byte it asks for there."""
+    fin = []
+    for i in range(3):
+        pay = bytearray(b"p" * 8000)
+        pay[4000 - 8] = 150 + i
+        fin.append((bytes(Ether(src=SMAC, dst=DMAC) / IP(src="198.18.4.%d" % (i + 1), dst="198.18.1.53") /
+                          UDP(sport=8000 + i, dport=7) / Raw(bytes(pay))), "v4"))
+    res = run(wd, "frames-b-%d" % os.getpid(), 1500, [("c", MAC_C, 0, "udp[4000] = 152")], fin)
+    c = read(os.path.join(wd, "shadow_c.pcap"))
+    stlib.check(ip_datagrams(c) == original_datagrams(fin[2:], ("v4",)),
+                "BPF on chained mbufs: the filter took exactly the datagram with 152 at udp[4000] "
+                "(%d fragments)" % len(c))
+    stlib.check(res["shadows"]["c"].get("filtered", 0) == 2, "and filtered the other two")
+    stlib.check(res["mbufs_in_use"] == (0, 0), "every mbuf back in its pool")
+
+
 def main():
     wd = stlib.workdir("frames-pcap")
     jumbo_case(wd)
     mtu1500_case(wd)
+    bpf_case(wd)
     print("all checks passed")
 
 
