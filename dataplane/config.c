@@ -144,41 +144,36 @@ UINT_SETTER(set_sh_burst_ms, s->burst_ms, uint32_t, 1, 10000)
 		return rc;							\
 	}
 
-/* "auto" (0): each port's own (a kernel-backed port's interface MTU, else
- * 1500). The upper bound keeps a full frame inside one mbuf's 16-bit data
- * room. */
-static int set_mtu(struct dp_config *c, struct dp_shadow_cfg *s, const char *v,
-		   struct st_perr *e)
+/* An MTU, or "auto" (0): each port's own (a kernel-backed port's
+ * interface MTU, else 1500); for a group, its port's. The upper bound keeps
+ * a full frame inside one mbuf's 16-bit data room. */
+static int parse_mtu(const char *v, uint32_t *out, struct st_perr *e)
 {
 	uint64_t x;
 	int rc;
 
-	(void)s;
 	if (strcmp(v, "auto") == 0) {
-		c->mtu = 0;
+		*out = 0;
 		return 0;
 	}
 	rc = st_parse_uint(v, 68, DP_MTU_MAX, &x, e);
 	if (rc == 0)
-		c->mtu = (uint32_t)x;
+		*out = (uint32_t)x;
 	return rc;
+}
+
+static int set_mtu(struct dp_config *c, struct dp_shadow_cfg *s, const char *v,
+		   struct st_perr *e)
+{
+	(void)s;
+	return parse_mtu(v, &c->mtu, e);
 }
 
 static int set_sh_mtu(struct dp_config *c, struct dp_shadow_cfg *s, const char *v,
 		      struct st_perr *e)
 {
-	uint64_t x;
-	int rc;
-
 	(void)c;
-	if (strcmp(v, "auto") == 0) {
-		s->mtu = 0;
-		return 0;
-	}
-	rc = st_parse_uint(v, 68, DP_MTU_MAX, &x, e);
-	if (rc == 0)
-		s->mtu = (uint32_t)x;
-	return rc;
+	return parse_mtu(v, &s->mtu, e);
 }
 
 SIZE_SETTER(set_mbufs, c->mbufs, uint32_t, 1023, 16777215)
