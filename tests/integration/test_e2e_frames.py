@@ -1,21 +1,34 @@
 """IP fragments and jumbo frames end to end, inline on af_packet ports
 between network namespaces: UDP datagrams of 100, 1472, 3000, 8000 and
 60,000 bytes over a 1500-byte MTU on every link (the kernel sends the big
-ones as IPv4 fragments), then of 8972 and 60,000 bytes and 1 MB TCP POSTs
-over MTU 9000 on every link (a dataplane run per MTU); each with the
-shadow at share 1.0, then at 0.5 (set_share on the control socket). Every
-flow has a source port of its own for the whole test, so no flow the
-dataplane remembers from one phase is seen again in the next.
+ones as IPv4 fragments), and over IPv6 of 100, 1452, 3000, 8000 and
+60,000 bytes on the same links (the sockets fragment, 1448 bytes of
+payload a fragment); then of 8972 and 60,000 bytes and 1 MB TCP POSTs over
+MTU 9000 on every link (a dataplane run per MTU); each with the shadow at
+share 1.0, then at 0.5 (set_share on the control socket). Every flow has a
+source port of its own for the whole test, so no flow the dataplane
+remembers from one phase is seen again in the next.
+
+The af_packet port's fanout hands the dataplane IPv4 datagrams whole
+(defrag) but IPv6 fragments as they are: the IPv6 case is the one that
+exercises the dataplane's fragment table (every fragment shadowed like the
+flow its first fragment names). Neighbour discovery crosses the dataplane
+between client and production; on the shadow port the dataplane answers
+it itself.
 
 Checks: production echoes every datagram byte for byte, and its server
 sees each exactly once; the shadow's server sees whole datagrams (length
 and SHA-256 of what the client sent), exactly those of the flows the hash
-selects (all at share 1.0); no shadow answer reaches the client; every
+selects (all at share 1.0; for IPv6 the hash of the 5-tuple the first
+fragment carries); no shadow answer reaches the client; every
 POST is answered by production and, for the selected connections, read
 whole by the shadow; the dataplane exits 0 with every mbuf back in its
 pool, its ports on the links' MTU, no production packet refused
 (tx_full) and nothing too big for the prod and client ports (the links'
-MTUs are equal).
+MTUs are equal); in the IPv6 run its fragment counters show exactly the
+fragments and first fragments the client sent, none refused for want of
+room (table_full, hold_full) and no datagram left incomplete (expired,
+held_expired 0; every fragment held was released).
 
 usage: test_e2e_frames.py DATAPLANE_BINARY"""
 import collections
@@ -37,12 +50,15 @@ DP = sys.argv[1]
 HERE = os.path.dirname(os.path.abspath(__file__))
 PY = "/usr/bin/python3"
 CLIENT, SERVER, PORT = "198.18.0.1", "198.18.0.53", 7
+CLIENT6, SERVER6 = "2001:db8::1", "2001:db8::53"
+ADDRS = {4: (CLIENT, SERVER), 6: (CLIENT6, SERVER6)}
 FLOWS, REQS, CONC, TIMEOUT_MS = 20, 2, 5, 1500
 POSTS, POST_SIZE = 4, 1 << 20
 SHARES = (1.0, 0.5)
-# (MTU, UDP payload sizes, TCP POSTs?) per dataplane run
-RUNS = ((1500, (100, 1472, 3000, 8000, 60000), False),
-        (9000, (8972, 60000), True))
+# (MTU, UDP payload sizes over IPv4, over IPv6, TCP POSTs?) per dataplane run
+RUNS = ((1500, (100, 1472, 3000, 8000, 60000), (100, 1452, 3000, 8000, 60000), False),
+        (9000, (8972, 60000), (), True))
+V6_OFFSET = 500  # source ports of IPv6 flows: a phase's base + this
 
 
 def wait_file(path, timeout=10):
@@ -54,8 +70,19 @@ def wait_file(path, timeout=10):
     return False
 
 
-def selected(sport, share, proto=17, dport=PORT):
-    return sthash.in_range(sthash.flow_hash(CLIENT, sport, SERVER, dport, proto), 0, share)
+def selected(sport, share, proto=17, dport=PORT, fam=4):
+    cl, srv = ADDRS[fam]
+    return sthash.in_range(sthash.flow_hash(cl, sport, srv, dport, proto), 0, share)
+
+
+def v6_frags(size, mtu):
+    """Fragments the kernel sends a UDP datagram of size payload bytes in
+    over IPv6 (RFC 8200: 8-byte units after a 40-byte header and an 8-byte
+    fragment header); 1 when it fits."""
+    if size + 8 + 40 <= mtu:
+        return 1
+    per = (mtu - 40 - 8) & ~7
+    return -(-(size + 8) // per)
 
 
 def udp_log(path, ports):
@@ -79,8 +106,8 @@ def settle(path, ports, want, timeout=5.0):
         time.sleep(0.1)
 
 
-def client(ns, sizes, base):
-    argv = ["ip", "netns", "exec", ns, PY, os.path.join(HERE, "udp_frames_client.py"), SERVER, str(PORT),
+def client(ns, sizes, base, fam):
+    argv = ["ip", "netns", "exec", ns, PY, os.path.join(HERE, "udp_frames_client.py"), ADDRS[fam][1], str(PORT),
             ",".join(str(s) for s in sizes), str(FLOWS), str(REQS), str(base), str(CONC), str(TIMEOUT_MS)]
     try:
         out = subprocess.run(argv, capture_output=True, text=True, timeout=120)
@@ -104,15 +131,15 @@ def posts(ns, base):
     return json.loads(out.stdout)
 
 
-def udp_phase(ns, logs, mtu, sizes, share, base):
+def udp_phase(ns, logs, mtu, sizes, share, base, fam):
     """One client run; checks production's echoes and the shadow's copies."""
-    what = "MTU %d, share %g" % (mtu, share)
-    r = client(ns, sizes, base)
+    what = "MTU %d, IPv%d, share %g" % (mtu, fam, share)
+    r = client(ns, sizes, base, fam)
     ports = set(range(base, base + FLOWS * len(sizes)))
     sent = collections.Counter(tuple(x) for x in r["sent"])
-    want = collections.Counter({k: n for k, n in sent.items() if selected(k[0], share)})
-    prod = settle(logs["prod"], ports, sum(sent.values()))
-    shadow = settle(logs["shadow"], ports, sum(want.values()))
+    want = collections.Counter({k: n for k, n in sent.items() if selected(k[0], share, fam=fam)})
+    prod = settle(logs[fam]["prod"], ports, sum(sent.values()))
+    shadow = settle(logs[fam]["shadow"], ports, sum(want.values()))
     print("%s: %.1f s" % (what, r["seconds"]))
     print("  %6s %5s %5s %5s %5s %5s %4s %4s | %5s %5s %5s" % (
         "size", "sent", "echo", "tmo", "late", "extra", "bad", "serr", "prod", "sh_wt", "sh_ok"))
@@ -185,19 +212,40 @@ def post_checks(r, want, got, whole, what, share):
                 % (what, len(whole), len(want), {p: got[p] for p in got}))
 
 
-def dataplane_run(t, tag, wd, cli, logs, mtu, sizes, with_posts, base):
+def frag_checks(res, mtu, v6_results):
+    """The fragment table's counters against what the IPv6 clients sent
+    (IPv4 reaches the dataplane reassembled, so every fragment is IPv6)."""
+    fr = res.get("frags")
+    stlib.check(fr is not None, "MTU %d: the dataplane printed its fragment counters" % mtu)
+    if fr is None:
+        return
+    sent = [k for phase, _ in v6_results for k, n in phase[1].items() for _ in range(n)]
+    want_seen = sum(v6_frags(k[1], mtu) for k in sent if v6_frags(k[1], mtu) > 1)
+    want_first = sum(1 for k in sent if v6_frags(k[1], mtu) > 1)
+    stlib.check(fr["seen"] == want_seen and fr["first"] == want_first and want_first > 0,
+                "MTU %d: the fragment table saw every IPv6 fragment the client sent (seen %d of %d, "
+                "first %d of %d)" % (mtu, fr["seen"], want_seen, fr["first"], want_first))
+    stlib.check(fr["table_full"] == 0 and fr["hold_full"] == 0,
+                "MTU %d: no fragment refused for want of room (table_full %d, hold_full %d)"
+                % (mtu, fr["table_full"], fr["hold_full"]))
+    stlib.check(fr["expired"] == 0 and fr["held_expired"] == 0 and fr["held"] == fr["released"],
+                "MTU %d: no datagram left incomplete (expired %d, held_expired %d; held %d, released %d)"
+                % (mtu, fr["expired"], fr["held_expired"], fr["held"], fr["released"]))
+
+
+def dataplane_run(t, tag, wd, cli, logs, mtu, sizes, sizes6, with_posts, base):
     ini = os.path.join(wd, "dp-%d.ini" % mtu)
     with open(ini, "w") as f:
         f.write("[dataplane]\n" + stlib.endpoint_lines(wd) + """mode = inline
 client_port = net_af_packet0
 prod_port = net_af_packet1
-servers = %s
+servers = %s, %s
 interval = 1s
 
 [shadow.s]
 port = net_af_packet2
 share = %g
-""" % (SERVER, SHARES[0]))
+""" % (SERVER, SERVER6, SHARES[0]))
     vdevs = ["net_af_packet0,iface=%sc" % tag, "net_af_packet1,iface=%sp" % tag,
              "net_af_packet2,iface=%ss" % tag]
     dp_err = os.path.join(wd, "dataplane-%d.err" % mtu)
@@ -209,13 +257,16 @@ share = %g
     if dp.poll() is not None:
         stlib.fail("dataplane exited: " + open(dp_err).read())
     _, ctl_ep = stlib.zmq_endpoints(wd)
-    results, post_results = [], []
+    results, v6_results, post_results = [], [], []
     # Checks wait until the dataplane has stopped and printed its counters.
     for i, share in enumerate(SHARES):
         if i > 0:
             rep = kpisub.request(ctl_ep, {"cmd": "set_share", "group": "s", "share": share})
             stlib.check(rep.get("ok") is True, "MTU %d: set_share %g (%s)" % (mtu, share, rep.get("error", "ok")))
-        results.append((udp_phase(cli, logs, mtu, sizes, share, base + 1000 * i), share))
+        results.append((udp_phase(cli, logs, mtu, sizes, share, base + 1000 * i, 4), share))
+        if sizes6:
+            v6_results.append((udp_phase(cli, logs, mtu, sizes6, share, base + 1000 * i + V6_OFFSET, 6),
+                               share))
         if with_posts:
             post_results.append(post_phase(cli, logs["post"], mtu, share, base + 5000 + 1000 * i))
     dp.send_signal(signal.SIGINT)
@@ -227,6 +278,8 @@ share = %g
     print(err[-2500:])
     for phase, share in results:
         udp_checks(*phase, sizes, share)
+    for phase, share in v6_results:
+        udp_checks(*phase, sizes6, share)
     for phase in post_results:
         post_checks(*phase)
     res = stlib.parse_final(err)
@@ -242,6 +295,8 @@ share = %g
     stlib.check(prod.get("too_big", 0) == 0 and cl.get("too_big", 0) == 0,
                 "MTU %d: nothing too big for the prod and client ports (%d, %d)"
                 % (mtu, prod.get("too_big", 0), cl.get("too_big", 0)))
+    if sizes6:
+        frag_checks(res, mtu, v6_results)
 
 
 def set_mtu(namespaces, mtu):
@@ -259,16 +314,17 @@ def main():
     t_start = time.monotonic()
     with netns.Topology(tag) as t:
         cli, prod, shd = t.ns("c"), t.ns("p"), t.ns("s")
-        t.veth(cli, "eth0", "%sc" % tag, addr=CLIENT + "/24")
-        t.veth(prod, "eth0", "%sp" % tag, addr=SERVER + "/24")
-        t.veth(shd, "eth0", "%ss" % tag, addr=SERVER + "/24")
+        t.veth(cli, "eth0", "%sc" % tag, addr=CLIENT + "/24", addr6=CLIENT6 + "/64")
+        t.veth(prod, "eth0", "%sp" % tag, addr=SERVER + "/24", addr6=SERVER6 + "/64")
+        t.veth(shd, "eth0", "%ss" % tag, addr=SERVER + "/24", addr6=SERVER6 + "/64")
         ends = ((cli, "%sc" % tag), (prod, "%sp" % tag), (shd, "%ss" % tag))
-        logs = {}
-        for name, ns in (("prod", prod), ("shadow", shd)):
-            logs[name] = os.path.join(wd, "udp-%s.log" % name)
-            t.spawn(ns, [PY, os.path.join(HERE, "udp_frames_server.py"), SERVER, str(PORT), logs[name]])
-            if not wait_file(logs[name] + ".ready"):
-                stlib.fail(name + " UDP server did not start")
+        logs = {4: {}, 6: {}}
+        for fam in (4, 6):
+            for name, ns in (("prod", prod), ("shadow", shd)):
+                log = logs[fam][name] = os.path.join(wd, "udp%d-%s.log" % (fam, name))
+                t.spawn(ns, [PY, os.path.join(HERE, "udp_frames_server.py"), ADDRS[fam][1], str(PORT), log])
+                if not wait_file(log + ".ready"):
+                    stlib.fail("%s IPv%d UDP server did not start" % (name, fam))
         pconf, _ = nginx.write_conf(wd, "prod", SERVER + ":80", access_log=False)
         t.spawn(prod, nginx.argv(pconf))
         # The shadow's HTTP server reads every body and logs its length.
@@ -276,9 +332,9 @@ def main():
         open(logs["post"], "a").close()
         t.spawn(shd, [PY, os.path.join(HERE, "slow_http.py"), SERVER, "80", "0", logs["post"]])
         base = 20000
-        for mtu, sizes, with_posts in RUNS:
+        for mtu, sizes, sizes6, with_posts in RUNS:
             set_mtu(ends, mtu)
-            dataplane_run(t, tag, wd, cli, logs, mtu, sizes, with_posts, base)
+            dataplane_run(t, tag, wd, cli, logs, mtu, sizes, sizes6, with_posts, base)
             base += 2000
     print("all checks passed in %.0f s" % (time.monotonic() - t_start))
 

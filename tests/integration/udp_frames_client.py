@@ -6,7 +6,8 @@ datagram waits for its echo up to TIMEOUT_MS; the echo must equal what
 was sent, byte for byte. An echo that arrives after its wait is counted
 as late; a second copy of an echo as extra (a shadow's answer would be
 one); a datagram that matches nothing sent on its socket as bad.
-Sockets let the kernel fragment (IP_PMTUDISC_DONT). Prints one JSON line:
+Sockets let the kernel fragment (IP_PMTUDISC_DONT, IPV6_PMTUDISC_DONT);
+DST's form chooses the family (a colon: IPv6). Prints one JSON line:
 per size the counts, and every datagram sent as [sport, length, sha256].
 
 usage: udp_frames_client.py DST PORT SIZES FLOWS REQS BASE CONC TIMEOUT_MS
@@ -27,6 +28,10 @@ BUF = 8 << 20
 # linux/in.h; Python names them from 3.12 on
 IP_MTU_DISCOVER = getattr(socket, "IP_MTU_DISCOVER", 10)
 IP_PMTUDISC_DONT = getattr(socket, "IP_PMTUDISC_DONT", 0)
+# linux/in6.h
+IPV6_MTU_DISCOVER = getattr(socket, "IPV6_MTU_DISCOVER", 23)
+IPV6_PMTUDISC_DONT = getattr(socket, "IPV6_PMTUDISC_DONT", 0)
+FAMILY = socket.AF_INET6 if ":" in dst else socket.AF_INET
 DRAIN = 0.1  # seconds a batch listens for strays after its last echo
 
 
@@ -38,12 +43,20 @@ def sized(s):
             s.setsockopt(socket.SOL_SOCKET, opt, BUF)
 
 
+def no_pmtud(s):
+    """The kernel fragments what exceeds the link's MTU instead of refusing it."""
+    if FAMILY == socket.AF_INET6:
+        s.setsockopt(socket.IPPROTO_IPV6, IPV6_MTU_DISCOVER, IPV6_PMTUDISC_DONT)
+    else:
+        s.setsockopt(socket.IPPROTO_IP, IP_MTU_DISCOVER, IP_PMTUDISC_DONT)
+
+
 def run_batch(size, sports, res, sent):
     socks = {}
     for sp in sports:
-        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s = socket.socket(FAMILY, socket.SOCK_DGRAM)
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        s.setsockopt(socket.IPPROTO_IP, IP_MTU_DISCOVER, IP_PMTUDISC_DONT)
+        no_pmtud(s)
         sized(s)
         s.bind(("", sp))
         s.setblocking(False)

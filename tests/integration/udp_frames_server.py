@@ -3,8 +3,9 @@ holds at most 1500 bytes): answers each datagram with the same bytes and
 records it as "SRC_PORT LENGTH SHA256" in LOGFILE, a line per datagram,
 written as it goes and complete when the server exits on SIGTERM. Creates
 LOGFILE.ready once it is bound. Its socket lets the kernel fragment
-(IP_PMTUDISC_DONT), so an echo bigger than the link's MTU leaves as IPv4
-fragments instead of failing with EMSGSIZE.
+(IP_PMTUDISC_DONT, IPV6_PMTUDISC_DONT), so an echo bigger than the link's
+MTU leaves as IP fragments instead of failing with EMSGSIZE. ADDR's form
+chooses the family (a colon: IPv6).
 
 usage: udp_frames_server.py ADDR PORT LOGFILE"""
 import hashlib
@@ -17,6 +18,9 @@ BUF = 8 << 20
 # linux/in.h; Python names them from 3.12 on
 IP_MTU_DISCOVER = getattr(socket, "IP_MTU_DISCOVER", 10)
 IP_PMTUDISC_DONT = getattr(socket, "IP_PMTUDISC_DONT", 0)
+# linux/in6.h
+IPV6_MTU_DISCOVER = getattr(socket, "IPV6_MTU_DISCOVER", 23)
+IPV6_PMTUDISC_DONT = getattr(socket, "IPV6_PMTUDISC_DONT", 0)
 stop = False
 
 
@@ -36,8 +40,12 @@ def sized(s):
 
 signal.signal(signal.SIGTERM, on_term)
 signal.signal(signal.SIGINT, on_term)
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.setsockopt(socket.IPPROTO_IP, IP_MTU_DISCOVER, IP_PMTUDISC_DONT)
+if ":" in addr:
+    s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+    s.setsockopt(socket.IPPROTO_IPV6, IPV6_MTU_DISCOVER, IPV6_PMTUDISC_DONT)
+else:
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.setsockopt(socket.IPPROTO_IP, IP_MTU_DISCOVER, IP_PMTUDISC_DONT)
 sized(s)
 s.bind((addr, port))
 s.settimeout(0.2)  # a bounded wait, so SIGTERM is seen promptly
