@@ -374,8 +374,8 @@ static const struct key keys[] = {
 	  "(frag_table_full)", set_frag_table_size },
 	{ SCOPE_DATAPLANE, "frag_hold", "1024",
 	  "fragments held per worker (at most 8 per datagram) until their datagram's first "
-	  "fragment comes, 0..1M; each keeps a production mbuf (the pool grows by as many); "
-	  "when full: frag_hold_full", set_frag_hold },
+	  "fragment comes, 0..1M; each is a private copy from the copies' pool (copy_mbufs: a "
+	  "1500-byte fragment takes six), never a production buffer; when full: frag_hold_full", set_frag_hold },
 	{ SCOPE_DATAPLANE, "frag_timeout", "2s",
 	  "a fragmented datagram is forgotten this long after the first of its fragments "
 	  "arrived, 1ms..60s; incomplete ones are counted (frag_expired), held fragments freed", set_frag_timeout },

@@ -296,8 +296,6 @@ static int setup_ports_and_groups(struct dp_app *a)
 	       a->n_workers * DP_BURST * 4 + nlc * 256;
 	if (need < cfg->mbufs)
 		need = cfg->mbufs;
-	/* Fragments held for their datagram's first one keep their mbuf. */
-	need += a->n_workers * cfg->frag_hold;
 	a->pool = rte_pktmbuf_pool_create("st_pool", need, 256, 0,
 					  RTE_MBUF_DEFAULT_BUF_SIZE, (int)rte_socket_id());
 	/* Copies hold at most a header (or a small packet) of their own. */

@@ -386,9 +386,12 @@ static inline void inject_one(struct dp_worker *w, struct rte_mbuf *m, struct dp
 	}
 }
 
-/* A later fragment whose first one was not seen yet: a clone of it waits
- * in its datagram's entry (production's buffer stays shared, nothing is
- * copied). No room or no mbuf: counted, and the fragment is never copied. */
+/* A later fragment whose first one was not seen yet: a private copy of it,
+ * from the copies' pool, waits in its datagram's entry. Not a clone: a
+ * clone would pin production's buffer for up to frag_timeout, and a flood
+ * of fragments whose first never comes could then empty the pool
+ * production receives into (af_packet's is small: its mbufs are 60 KB).
+ * No room or no mbuf: counted, and the fragment is never copied. */
 static void frag_hold(struct dp_worker *w, struct rte_mbuf *m, const struct dp_pktinfo *in)
 {
 	struct rte_mbuf *c;
@@ -397,7 +400,7 @@ static void frag_hold(struct dp_worker *w, struct rte_mbuf *m, const struct dp_p
 		w->cnt.frag_hold_full++;
 		return;
 	}
-	c = rte_pktmbuf_clone(m, w->app->copy_pool);
+	c = rte_pktmbuf_copy(m, w->app->copy_pool, 0, UINT32_MAX);
 	if (unlikely(c == NULL)) {
 		w->cnt.frag_hold_full++;
 		return;

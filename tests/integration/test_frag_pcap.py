@@ -11,7 +11,9 @@ sampling) must get every fragment of exactly the datagrams whose FLOW (the
 falls in its share, fragments that came before their first one included,
 and nothing else; a datagram whose first fragment never comes is sent to no
 shadow. Incomplete datagrams are counted as expired. Timing sees each
-datagram as one request of its flow. A flood of first fragments beyond
+datagram as one request of its flow. Held fragments never pin production's
+buffers: a flood of later fragments empties the copies' pool, not
+production's. A flood of first fragments beyond
 frag_table_size is counted as table_full, and every mbuf is back at exit.
 
 usage: test_frag_pcap.py DATAPLANE_BINARY
@@ -267,6 +269,44 @@ dst_mac = %s
     stlib.check(res["mbufs_in_use"] == (0, 0), "flood: every mbuf back in its pool at exit")
 
 
+def hold_flood_case(wd):
+    """Later fragments whose first never comes, more than production's
+    pool has mbufs: each held one is a private copy from the copies' pool,
+    so that pool runs dry (counted) and production still gets every frame."""
+    n = 9000
+    frames = []
+    for i in range(n):
+        data = udp_bytes(False, "198.18.8.1", SERVER4, 4000, 53, b"h" * 600)
+        frames.append(frag_frame(False, "198.18.8.1", SERVER4, 0x1000 + i, data, 304, 296, len(data)))
+    tee.write_inputs(wd, frames)
+    ini = os.path.join(wd, "holdflood.ini")
+    tee.write_ini(ini, """
+[dataplane]
+mode = inline
+client_port = net_pcap0
+prod_port = net_pcap1
+stats = false
+mbufs = 1023
+frag_table_size = 16384
+frag_hold = 100000
+frag_timeout = 60s
+
+[shadow.a]
+port = net_pcap2
+share = 1
+dst_mac = %s
+""" % MAC)
+    res = tee.run_dp(wd, "frag-hold-%d" % os.getpid(), ini, "a")
+    stlib.check(tee.read(os.path.join(wd, "prod.pcap")) == frames,
+                "hold flood: production gets all %d fragments, in order" % n)
+    f = res.get("frags") or {}
+    stlib.check(f.get("hold_full", 0) > 0 and f.get("held", 0) + f.get("hold_full", 0) == n,
+                "hold flood: the copies' pool ran dry first, counted as hold_full (%s)" % f)
+    stlib.check(tee.read(os.path.join(wd, "shadow_a.pcap")) == [],
+                "hold flood: nothing copied without its first fragment")
+    stlib.check(res["mbufs_in_use"] == (0, 0), "hold flood: every mbuf back in its pool at exit")
+
+
 def response_frames(n):
     """Fragmented answers from the servers: server->client, never copied,
     never tracked."""
@@ -361,7 +401,7 @@ dst_mac = %s
 
 
 def main():
-    for case in (shadow_case, flood_case, tap_case, inject_case):
+    for case in (shadow_case, flood_case, hold_flood_case, tap_case, inject_case):
         wd = stlib.workdir(case.__name__)
         print("== %s in %s" % (case.__name__, wd))
         case(wd)
