@@ -224,8 +224,9 @@ static int add_port(struct dp_app *a, const char *ref, uint32_t role, const char
 /* One pool of large mbufs for the ports whose frames do not fit the
  * shared pool's 2 KB and whose PMD does not chain mbufs (af_packet copies
  * each frame into one mbuf): data room for the largest such port, as many
- * mbufs as such a port can hold at once (af_packet: a few bursts in flight,
- * the ring is the kernel's; others: their descriptors). */
+ * mbufs as can be held at once: such a port's RX (af_packet: a few bursts
+ * in flight, the ring is the kernel's; others: their descriptors) and
+ * every TX queue that keeps mbufs until sent (not af_packet's). */
 static int create_big_pool(struct dp_app *a)
 {
 	const struct dp_config *cfg = &a->cfg;
@@ -233,12 +234,16 @@ static int create_big_pool(struct dp_app *a)
 
 	for (int i = 0; i < a->n_ports; i++) {
 		const struct dp_port *p = &a->ports[i];
+		bool afp = strcmp(p->driver, "net_af_packet") == 0;
 
-		if (p->rx_room == 0)
-			continue;
-		room = RTE_MAX(room, p->rx_room);
-		n += (strcmp(p->driver, "net_af_packet") == 0 ? DP_BIG_PER_PORT :
-		      (uint32_t)cfg->rx_desc + cfg->tx_desc) * a->n_workers;
+		if (p->rx_room != 0) {
+			room = RTE_MAX(room, p->rx_room);
+			n += (afp ? DP_BIG_PER_PORT : cfg->rx_desc) * a->n_workers;
+		}
+		/* Any TX queue but af_packet's (which copies at once) may
+		 * hold these mbufs until its descriptors complete. */
+		if (!afp)
+			n += (uint32_t)cfg->tx_desc * a->n_workers;
 	}
 	if (room == 0)
 		return 0;
