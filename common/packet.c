@@ -1,5 +1,12 @@
 /* Packet parser. Every read is preceded by a check of the bytes left, done
- * as `need > end - off` with off <= end, so no addition can wrap. */
+ * as `need > end - off` with off <= end, so no addition can wrap.
+ *
+ * Two lengths run through it: `len`, the frame's, which the length fields
+ * are checked against, and `have`, the bytes at buf (have <= len). Each
+ * function reads only below rend = min(its end, have), with off <= rend;
+ * when a read check fails, short_err() tells a header missing from the
+ * frame from one left in a later segment. st_pkt_parse() is the inlined
+ * core with have == len. */
 #include <string.h>
 
 #include "packet.h"
@@ -52,6 +59,7 @@ static const char *const err_names[ST_PKT_ERR_COUNT] = {
 	[ST_PKT_ERR_BAD_TCP_DOFF] = "bad_tcp_doff",
 	[ST_PKT_ERR_BAD_TCP_OPTION] = "bad_tcp_option",
 	[ST_PKT_ERR_BAD_UDP_LEN] = "bad_udp_len",
+	[ST_PKT_ERR_SPLIT_HEADER] = "split_header",
 };
 
 const char *st_pkt_err_str(int err)
@@ -80,6 +88,19 @@ static inline int fail(struct st_pkt *p, enum st_pkt_err e)
 	return -(int)e;
 }
 
+static inline uint32_t min_u32(uint32_t a, uint32_t b)
+{
+	return a < b ? a : b;
+}
+
+/* The n bytes at off are not all below min(end, have): past end they are
+ * missing (trunc), otherwise they are in a later segment. off <= end. */
+static inline enum st_pkt_err short_err(uint32_t n, uint32_t off, uint32_t end,
+					enum st_pkt_err trunc)
+{
+	return n > end - off ? trunc : ST_PKT_ERR_SPLIT_HEADER;
+}
+
 /* memset() of the view compiles to `rep stosq` under GCC's generic
  * tuning, whose start-up cost (tens of cycles) was a third of the parse;
  * fixed 8-byte stores become a few vector stores. */
@@ -106,15 +127,17 @@ static inline int is_vlan_tpid(uint16_t et)
 	       et == ST_ETH_P_QINQ_9100;
 }
 
-/* Walks the extension headers from buf[*off] (of type *nh) up to end. On
- * return *off is the upper-layer header and *nh its type. A fragment
- * header that marks a real fragment ends the walk: what follows it is the
- * fragment's data, not headers. An atomic fragment (offset 0, no M flag,
- * RFC 6946) is walked past like any other header. */
-static int v6_ext_walk(const uint8_t *buf, uint32_t end, uint32_t *offp,
-		       uint8_t *nhp, uint8_t *flags)
+/* Walks the extension headers from buf[*off] (of type *nh) up to end,
+ * reading below have. On return *off is the upper-layer header and *nh its
+ * type. A fragment header that marks a real fragment ends the walk, with
+ * *off just past it: what follows is the fragment's data, not headers. An
+ * atomic fragment (offset 0, no M flag, RFC 6946) is walked past like any
+ * other header. Each header must lie wholly below have, so that l4_off
+ * does too, though only its first bytes are read. */
+static int v6_ext_walk(const uint8_t *buf, uint32_t end, uint32_t have,
+		       uint32_t *offp, uint8_t *nhp, uint8_t *flags)
 {
-	uint32_t off = *offp, hl;
+	uint32_t off = *offp, hl, rend = min_u32(end, have);
 	uint8_t nh = *nhp;
 	unsigned int n;
 
@@ -139,8 +162,9 @@ static int v6_ext_walk(const uint8_t *buf, uint32_t end, uint32_t *offp,
 		}
 		if (n >= ST_PKT_MAX_V6_EXT)
 			return -ST_PKT_ERR_BAD_IPV6_EXT;
-		if (8 > end - off)
-			return -ST_PKT_ERR_TRUNCATED_IPV6_EXT;
+		if (8 > rend - off)
+			return -(int)short_err(8, off, end,
+					       ST_PKT_ERR_TRUNCATED_IPV6_EXT);
 		*flags |= ST_PKT_F_V6_EXT;
 		if (nh == NH_FRAGMENT) {
 			/* offset (13 bits) << 3 | res (2) | M (1) */
@@ -156,8 +180,9 @@ static int v6_ext_walk(const uint8_t *buf, uint32_t end, uint32_t *offp,
 		} else {
 			hl = ((uint32_t)buf[off + 1] + 1) * 8;
 		}
-		if (hl > end - off)
-			return -ST_PKT_ERR_TRUNCATED_IPV6_EXT;
+		if (hl > rend - off)
+			return -(int)short_err(hl, off, end,
+					       ST_PKT_ERR_TRUNCATED_IPV6_EXT);
 		nh = buf[off];
 		off += hl;
 	}
@@ -240,21 +265,22 @@ static inline int is_icmp_error(uint8_t proto, uint8_t type)
  * RFC 4443: as much as fits in 1280), so its length fields are not checked
  * against what is there; only the bytes actually read are. */
 static void parse_inner(const uint8_t *buf, uint32_t off, uint32_t end,
-			struct st_pkt_inner *in)
+			uint32_t have, struct st_pkt_inner *in)
 {
-	uint32_t l4, hlen;
+	uint32_t l4, hlen, rend = min_u32(end, have);
 	uint8_t proto;
 	int rc;
 
 	in->l3_off = (uint16_t)off;
-	if (1 > end - off) {
-		in->err = ST_PKT_ERR_TRUNCATED_IP;
+	if (1 > rend - off) {
+		in->err = (uint8_t)short_err(1, off, end, ST_PKT_ERR_TRUNCATED_IP);
 		return;
 	}
 	switch (buf[off] >> 4) {
 	case 4:
-		if (IPV4_HLEN > end - off) {
-			in->err = ST_PKT_ERR_TRUNCATED_IP;
+		if (IPV4_HLEN > rend - off) {
+			in->err = (uint8_t)short_err(IPV4_HLEN, off, end,
+						     ST_PKT_ERR_TRUNCATED_IP);
 			return;
 		}
 		proto = buf[off + 9];
@@ -267,8 +293,9 @@ static void parse_inner(const uint8_t *buf, uint32_t off, uint32_t end,
 			in->err = ST_PKT_ERR_BAD_IHL;
 			return;
 		}
-		if (hlen > end - off) {
-			in->err = ST_PKT_ERR_TRUNCATED_IP;
+		if (hlen > rend - off) {
+			in->err = (uint8_t)short_err(hlen, off, end,
+						     ST_PKT_ERR_TRUNCATED_IP);
 			return;
 		}
 		if (rd16(buf + off + 6) & 0x3fff)
@@ -278,8 +305,9 @@ static void parse_inner(const uint8_t *buf, uint32_t off, uint32_t end,
 	case 6: {
 		uint8_t f = 0;
 
-		if (IPV6_HLEN > end - off) {
-			in->err = ST_PKT_ERR_TRUNCATED_IP;
+		if (IPV6_HLEN > rend - off) {
+			in->err = (uint8_t)short_err(IPV6_HLEN, off, end,
+						     ST_PKT_ERR_TRUNCATED_IP);
 			return;
 		}
 		proto = buf[off + 6];
@@ -288,7 +316,7 @@ static void parse_inner(const uint8_t *buf, uint32_t off, uint32_t end,
 		in->l3 = ST_L3_IPV6;
 		in->proto = proto;
 		l4 = off + IPV6_HLEN;
-		rc = v6_ext_walk(buf, end, &l4, &proto, &f);
+		rc = v6_ext_walk(buf, end, have, &l4, &proto, &f);
 		in->proto = proto;
 		in->flags |= f & ST_PKT_F_FRAG;
 		if (rc < 0) {
@@ -305,8 +333,9 @@ static void parse_inner(const uint8_t *buf, uint32_t off, uint32_t end,
 		return;
 	if (proto == ST_IPPROTO_TCP || proto == ST_IPPROTO_UDP) {
 		/* Only the ports are needed to find the flow. */
-		if (4 > end - l4) {
-			in->err = ST_PKT_ERR_TRUNCATED_L4;
+		if (4 > rend - l4) {
+			in->err = (uint8_t)short_err(4, l4, end,
+						     ST_PKT_ERR_TRUNCATED_L4);
 			return;
 		}
 		in->sport = rd16(buf + l4);
@@ -315,17 +344,18 @@ static void parse_inner(const uint8_t *buf, uint32_t off, uint32_t end,
 	}
 }
 
-/* L4 from buf[off] to end (the L3 end). */
+/* L4 from buf[off] to end (the L3 end), reading below have. */
 HOT int parse_l4(const uint8_t *buf, uint32_t off, uint32_t end,
-		    struct st_pkt *p)
+		 uint32_t have, struct st_pkt *p)
 {
-	uint32_t hlen;
+	uint32_t hlen, rend = min_u32(end, have);
 	int rc;
 
 	switch (p->proto) {
 	case ST_IPPROTO_TCP:
-		if (unlikely(TCP_HLEN > end - off))
-			return fail(p, ST_PKT_ERR_TRUNCATED_L4);
+		if (unlikely(TCP_HLEN > rend - off))
+			return fail(p, short_err(TCP_HLEN, off, end,
+						 ST_PKT_ERR_TRUNCATED_L4));
 		p->sport = rd16(buf + off);
 		p->dport = rd16(buf + off + 2);
 		p->flags |= ST_PKT_F_PORTS;
@@ -338,6 +368,10 @@ HOT int parse_l4(const uint8_t *buf, uint32_t off, uint32_t end,
 			return fail(p, ST_PKT_ERR_BAD_TCP_DOFF);
 		p->tcp.hlen = (uint8_t)hlen;
 		if (hlen > TCP_HLEN) {
+			/* Options are rewritten in place: all of them must be
+			 * in the first segment, not just the ones read. */
+			if (unlikely(hlen > rend - off))
+				return fail(p, ST_PKT_ERR_SPLIT_HEADER);
 			rc = parse_tcp_opts(buf, off + TCP_HLEN, off + hlen,
 					    &p->tcp);
 			if (unlikely(rc < 0))
@@ -347,8 +381,9 @@ HOT int parse_l4(const uint8_t *buf, uint32_t off, uint32_t end,
 		p->payload_len = (uint16_t)(end - off - hlen);
 		break;
 	case ST_IPPROTO_UDP:
-		if (unlikely(UDP_HLEN > end - off))
-			return fail(p, ST_PKT_ERR_TRUNCATED_L4);
+		if (unlikely(UDP_HLEN > rend - off))
+			return fail(p, short_err(UDP_HLEN, off, end,
+						 ST_PKT_ERR_TRUNCATED_L4));
 		p->sport = rd16(buf + off);
 		p->dport = rd16(buf + off + 2);
 		p->flags |= ST_PKT_F_PORTS;
@@ -362,15 +397,17 @@ HOT int parse_l4(const uint8_t *buf, uint32_t off, uint32_t end,
 		break;
 	case ST_IPPROTO_ICMP:
 	case ST_IPPROTO_ICMPV6:
-		if (unlikely(ICMP_HLEN > end - off))
-			return fail(p, ST_PKT_ERR_TRUNCATED_L4);
+		if (unlikely(ICMP_HLEN > rend - off))
+			return fail(p, short_err(ICMP_HLEN, off, end,
+						 ST_PKT_ERR_TRUNCATED_L4));
 		p->icmp.type = buf[off];
 		p->icmp.code = buf[off + 1];
 		p->payload_off = (uint16_t)(off + ICMP_HLEN);
 		p->payload_len = (uint16_t)(end - off - ICMP_HLEN);
 		if (is_icmp_error(p->proto, p->icmp.type)) {
 			p->flags |= ST_PKT_F_ICMP_ERR;
-			parse_inner(buf, off + ICMP_HLEN, end, &p->icmp.inner);
+			parse_inner(buf, off + ICMP_HLEN, end, have,
+				    &p->icmp.inner);
 		}
 		break;
 	default:
@@ -380,13 +417,14 @@ HOT int parse_l4(const uint8_t *buf, uint32_t off, uint32_t end,
 	return 0;
 }
 
-HOT int parse_ipv4(const uint8_t *buf, uint32_t off, uint32_t len,
-		      struct st_pkt *p)
+HOT int parse_ipv4(const uint8_t *buf, uint32_t off, uint32_t have,
+		   uint32_t len, struct st_pkt *p)
 {
-	uint32_t hlen, tot, end;
+	uint32_t hlen, tot, end, fo;
 
-	if (unlikely(IPV4_HLEN > len - off))
-		return fail(p, ST_PKT_ERR_TRUNCATED_IP);
+	if (unlikely(IPV4_HLEN > have - off))
+		return fail(p, short_err(IPV4_HLEN, off, len,
+					 ST_PKT_ERR_TRUNCATED_IP));
 	if (unlikely(buf[off] >> 4 != 4))
 		return fail(p, ST_PKT_ERR_BAD_IP_VERSION);
 	p->l3 = ST_L3_IPV4;
@@ -404,34 +442,44 @@ HOT int parse_ipv4(const uint8_t *buf, uint32_t off, uint32_t len,
 		return fail(p, ST_PKT_ERR_BAD_IHL);
 	if (unlikely(tot > len - off))
 		return fail(p, ST_PKT_ERR_TRUNCATED_IP);
+	if (hlen > IPV4_HLEN) {
+		/* The options are not read, but the header is checksummed
+		 * whole: it must all be in the first segment. */
+		if (unlikely(hlen > have - off))
+			return fail(p, ST_PKT_ERR_SPLIT_HEADER);
+		p->flags |= ST_PKT_F_IP_OPTS;
+	}
 	end = off + tot;
 	p->l3_hlen = (uint16_t)hlen;
 	p->l3_len = (uint16_t)tot;
 	p->l4_off = (uint16_t)(off + hlen);
 	p->payload_off = p->l4_off;
 	p->payload_len = (uint16_t)(tot - hlen);
-	if (hlen > IPV4_HLEN)
-		p->flags |= ST_PKT_F_IP_OPTS;
 	if (len > end)
 		p->flags |= ST_PKT_F_PADDED;
 	/* MF or a fragment offset: a later fragment has no L4 header and a
 	 * first one must be keyed like the rest, so none is parsed past L3. */
-	if (unlikely(rd16(buf + off + 6) & 0x3fff)) {
+	fo = rd16(buf + off + 6);
+	if (unlikely(fo & 0x3fff)) {
 		p->flags |= ST_PKT_F_FRAG;
+		p->frag_id = rd16(buf + off + 4);
+		p->frag_off = (uint16_t)((fo & 0x1fff) << 3);
+		p->frag_more = (uint8_t)(fo >> 13 & 1);
 		return 0;
 	}
-	return parse_l4(buf, off + hlen, end, p);
+	return parse_l4(buf, off + hlen, end, have, p);
 }
 
-static int parse_ipv6(const uint8_t *buf, uint32_t off, uint32_t len,
-		      struct st_pkt *p)
+static int parse_ipv6(const uint8_t *buf, uint32_t off, uint32_t have,
+		      uint32_t len, struct st_pkt *p)
 {
 	uint32_t end, l4;
 	uint8_t nh, f = 0;
 	int rc;
 
-	if (unlikely(IPV6_HLEN > len - off))
-		return fail(p, ST_PKT_ERR_TRUNCATED_IP);
+	if (unlikely(IPV6_HLEN > have - off))
+		return fail(p, short_err(IPV6_HLEN, off, len,
+					 ST_PKT_ERR_TRUNCATED_IP));
 	if (unlikely(buf[off] >> 4 != 6))
 		return fail(p, ST_PKT_ERR_BAD_IP_VERSION);
 	p->l3 = ST_L3_IPV6;
@@ -450,7 +498,7 @@ static int parse_ipv6(const uint8_t *buf, uint32_t off, uint32_t len,
 	l4 = off + IPV6_HLEN;
 	if (len > end)
 		p->flags |= ST_PKT_F_PADDED;
-	rc = v6_ext_walk(buf, end, &l4, &nh, &f);
+	rc = v6_ext_walk(buf, end, have, &l4, &nh, &f);
 	p->flags |= f;
 	p->proto = nh;
 	if (unlikely(rc < 0))
@@ -459,12 +507,24 @@ static int parse_ipv6(const uint8_t *buf, uint32_t off, uint32_t len,
 	p->l4_off = (uint16_t)l4;
 	p->payload_off = (uint16_t)l4;
 	p->payload_len = (uint16_t)(end - l4);
-	if (unlikely(f & ST_PKT_F_FRAG))
+	if (unlikely(f & ST_PKT_F_FRAG)) {
+		/* The walk stopped just past the fragment header: next
+		 * header, reserved, offset (13 bits) << 3 | res | M, id. */
+		const uint8_t *fh = buf + l4 - 8;
+		uint16_t fo = rd16(fh + 2);
+
+		p->frag_id = rd32(fh + 4);
+		p->frag_off = (uint16_t)(fo & 0xfff8);
+		p->frag_more = (uint8_t)(fo & 1);
 		return 0;
-	return parse_l4(buf, l4, end, p);
+	}
+	return parse_l4(buf, l4, end, have, p);
 }
 
-int st_pkt_parse(const uint8_t *buf, uint32_t len, struct st_pkt *p)
+/* Both Ethernet entry points: inlined into each, so st_pkt_parse's
+ * have == len folds away. */
+HOT int parse_frame(const uint8_t *buf, uint32_t have, uint32_t len,
+		    struct st_pkt *p)
 {
 	uint32_t off = ETH_HLEN;
 	uint16_t et;
@@ -472,14 +532,18 @@ int st_pkt_parse(const uint8_t *buf, uint32_t len, struct st_pkt *p)
 	pkt_zero(p);
 	if (unlikely(len > ST_PKT_MAX_LEN))
 		len = ST_PKT_MAX_LEN;
-	if (unlikely(len < ETH_HLEN))
-		return fail(p, ST_PKT_ERR_TRUNCATED_L2);
+	if (unlikely(have > len))
+		have = len;
+	if (unlikely(have < ETH_HLEN))
+		return fail(p, short_err(ETH_HLEN, 0, len,
+					 ST_PKT_ERR_TRUNCATED_L2));
 	et = rd16(buf + 12);
 	while (unlikely(is_vlan_tpid(et))) {
 		if (p->vlan_count == ST_PKT_MAX_VLANS)
 			return fail(p, ST_PKT_ERR_TOO_MANY_VLANS);
-		if (VLAN_HLEN > len - off)
-			return fail(p, ST_PKT_ERR_TRUNCATED_VLAN);
+		if (VLAN_HLEN > have - off)
+			return fail(p, short_err(VLAN_HLEN, off, len,
+						 ST_PKT_ERR_TRUNCATED_VLAN));
 		p->vlan_tpid[p->vlan_count] = et;
 		p->vlan_tci[p->vlan_count] = rd16(buf + off);
 		p->vlan_count++;
@@ -490,29 +554,54 @@ int st_pkt_parse(const uint8_t *buf, uint32_t len, struct st_pkt *p)
 	p->l2_len = (uint16_t)off;
 	p->l3_off = (uint16_t)off;
 	if (likely(et == ST_ETH_P_IPV4))
-		return parse_ipv4(buf, off, len, p);
+		return parse_ipv4(buf, off, have, len, p);
 	if (et == ST_ETH_P_IPV6)
-		return parse_ipv6(buf, off, len, p);
+		return parse_ipv6(buf, off, have, len, p);
 	p->payload_off = (uint16_t)off;
 	p->payload_len = (uint16_t)(len - off);
 	return 0;
 }
 
-int st_pkt_parse_l3(const uint8_t *buf, uint32_t len, struct st_pkt *p)
+int st_pkt_parse(const uint8_t *buf, uint32_t len, struct st_pkt *p)
+{
+	return parse_frame(buf, len, len, p);
+}
+
+int st_pkt_parse_seg(const uint8_t *buf, uint32_t have, uint32_t len,
+		     struct st_pkt *p)
+{
+	return parse_frame(buf, have, len, p);
+}
+
+static int parse_l3(const uint8_t *buf, uint32_t have, uint32_t len,
+		    struct st_pkt *p)
 {
 	pkt_zero(p);
 	if (unlikely(len > ST_PKT_MAX_LEN))
 		len = ST_PKT_MAX_LEN;
-	if (unlikely(len < 1))
-		return fail(p, ST_PKT_ERR_TRUNCATED_IP);
+	if (unlikely(have > len))
+		have = len;
+	if (unlikely(have < 1))
+		return fail(p, short_err(1, 0, len, ST_PKT_ERR_TRUNCATED_IP));
 	switch (buf[0] >> 4) {
 	case 4:
 		p->ethertype = ST_ETH_P_IPV4;
-		return parse_ipv4(buf, 0, len, p);
+		return parse_ipv4(buf, 0, have, len, p);
 	case 6:
 		p->ethertype = ST_ETH_P_IPV6;
-		return parse_ipv6(buf, 0, len, p);
+		return parse_ipv6(buf, 0, have, len, p);
 	default:
 		return fail(p, ST_PKT_ERR_BAD_IP_VERSION);
 	}
+}
+
+int st_pkt_parse_l3(const uint8_t *buf, uint32_t len, struct st_pkt *p)
+{
+	return parse_l3(buf, len, len, p);
+}
+
+int st_pkt_parse_l3_seg(const uint8_t *buf, uint32_t have, uint32_t len,
+			struct st_pkt *p)
+{
+	return parse_l3(buf, have, len, p);
 }

@@ -4,9 +4,14 @@
  *
  * The parser allocates nothing and writes only into the caller's struct
  * st_pkt: a view of offsets and decoded fields into the caller's buffer. It
- * never reads a byte at or past `len`, whatever the buffer holds. It runs per
- * packet on the dataplane, so the common path (Ethernet, IPv4 without
- * options, TCP or UDP) is straight-line code.
+ * never reads a byte at or past the bytes it is given, whatever they hold.
+ * It runs per packet on the dataplane, so the common path (Ethernet, IPv4
+ * without options, TCP or UDP) is straight-line code.
+ *
+ * A frame may be longer than the bytes at hand: a DPDK mbuf chain keeps the
+ * headers in its first segment and the rest of a jumbo frame in later ones.
+ * st_pkt_parse_seg() is given both lengths: it checks the length fields
+ * against the frame and reads only the first segment.
  *
  * Byte order in the view: addresses stay in network order (as on the wire),
  * every other multi-byte field (ports, sequence numbers, lengths, TCIs) is in
@@ -16,8 +21,8 @@
 
 #include <stdint.h>
 
-/* Offsets are 16-bit: bytes past this are ignored (a DPDK mbuf segment never
- * holds more; a larger pcap record is parsed as if cut here). */
+/* Offsets are 16-bit: a longer frame (a pcap record, a TSO mbuf chain) is
+ * parsed as if cut here. */
 #define ST_PKT_MAX_LEN 65535u
 #define ST_PKT_MAX_VLANS 2
 /* IPv6 extension headers walked before giving up (bad_ipv6_ext). Real
@@ -65,6 +70,7 @@ enum st_pkt_err {
 	ST_PKT_ERR_BAD_TCP_DOFF,	/* data offset < 5 or past the L3 end */
 	ST_PKT_ERR_BAD_TCP_OPTION,	/* option length < 2, overrun, or wrong for its kind */
 	ST_PKT_ERR_BAD_UDP_LEN,		/* UDP length < 8 or past the L3 end */
+	ST_PKT_ERR_SPLIT_HEADER,	/* a header lies past the first segment (_seg) */
 	ST_PKT_ERR_COUNT
 };
 
@@ -75,7 +81,7 @@ enum st_pkt_l3 {
 };
 
 /* st_pkt.flags (and st_pkt_inner.flags for the first two). */
-#define ST_PKT_F_FRAG 0x01	/* IP fragment (MF or offset != 0): L4 not parsed */
+#define ST_PKT_F_FRAG 0x01	/* IP fragment (MF or offset != 0): L4 not parsed; st_pkt.frag_* */
 #define ST_PKT_F_PORTS 0x02	/* TCP/UDP ports present in sport/dport */
 #define ST_PKT_F_L4 0x04	/* the L4 header parsed completely */
 #define ST_PKT_F_IP_OPTS 0x08	/* IPv4 header has options */
@@ -167,26 +173,52 @@ struct st_pkt {
 	uint8_t ttl;		/* or hop limit */
 	uint8_t flags;		/* ST_PKT_F_* */
 	uint8_t err;		/* enum st_pkt_err, as returned (positive) */
+	/* With ST_PKT_F_FRAG, zero otherwise: with src, dst and proto, what
+	 * reassembly keys and orders fragments by. frag_off first because it
+	 * fills the hole after err. */
+	uint16_t frag_off;	/* fragment offset in bytes (the 13-bit field * 8) */
+	uint32_t frag_id;	/* IPv4 identification (16 bits) or IPv6 fragment header identification */
+	uint8_t frag_more;	/* 1: more fragments follow (IPv4 MF, IPv6 M flag) */
 	union {
 		struct st_pkt_tcp tcp;		/* proto TCP with ST_PKT_F_L4 */
 		struct st_pkt_icmp icmp;	/* proto ICMP/ICMPv6 with ST_PKT_F_L4 */
 	};
 };
 
-/* Parses a frame starting at the Ethernet header into *p (fully
- * overwritten). Returns 0 when every layer it knows parsed (a non-IP
- * ethertype, an unknown IP protocol or a fragment is not an error: the view
- * stops there), or -ST_PKT_ERR_* (not an errno) naming the malformation;
- * p->err holds the same value, positive. On error the view is valid for
- * the layers parsed before the bad one (p->l3 is set once the IP fixed
- * header was read; ST_PKT_F_PORTS once the ports were). Never reads at or
- * past buf[len]. No allocation; tens of ns. */
+/* Parses a frame of len bytes, all at buf, starting at the Ethernet header
+ * into *p (fully overwritten). Returns 0 when every layer it knows parsed
+ * (a non-IP ethertype, an unknown IP protocol or a fragment is not an
+ * error: the view stops there), or -ST_PKT_ERR_* (not an errno) naming the
+ * malformation; p->err holds the same value, positive. On error the view
+ * is valid for the layers parsed before the bad one (p->l3 is set once the
+ * IP fixed header was read; ST_PKT_F_PORTS once the ports were). Never
+ * returns -ST_PKT_ERR_SPLIT_HEADER. Never reads at or past buf[len]. No
+ * allocation; tens of ns. */
 int st_pkt_parse(const uint8_t *buf, uint32_t len, struct st_pkt *p);
 
-/* Same, for a buffer starting at an IPv4 or IPv6 header (raw-IP pcaps,
- * LINKTYPE_RAW): the version nibble picks the family, l2_len is 0 and
- * ethertype is the one the version implies. */
+/* The same for a frame of len bytes of which only the first have are at
+ * buf (the first segment of an mbuf chain; have > len counts as len).
+ * Length fields (IP total and payload lengths, UDP length, TCP data offset,
+ * ST_PKT_F_PADDED) are checked against len; nothing at or past buf[have] is
+ * ever read. Every header the view describes lies wholly below have: the
+ * Ethernet header and tags, the IPv4 header with its options, the IPv6
+ * header with its extension headers, the TCP header with its options, the
+ * UDP and ICMP headers. A header that the frame holds but the segment does
+ * not fails with -ST_PKT_ERR_SPLIT_HEADER (one the frame does not hold with
+ * the truncated_* error st_pkt_parse gives); a quote in an ICMP error cut
+ * by have gets icmp.inner.err ST_PKT_ERR_SPLIT_HEADER. Offsets are frame
+ * offsets: payload_off + payload_len may pass have. With have == len this
+ * is st_pkt_parse. Same cost as st_pkt_parse. */
+int st_pkt_parse_seg(const uint8_t *buf, uint32_t have, uint32_t len,
+		     struct st_pkt *p);
+
+/* Same as st_pkt_parse and st_pkt_parse_seg, for a buffer starting at an
+ * IPv4 or IPv6 header (raw-IP pcaps, LINKTYPE_RAW): the version nibble
+ * picks the family, l2_len is 0 and ethertype is the one the version
+ * implies. */
 int st_pkt_parse_l3(const uint8_t *buf, uint32_t len, struct st_pkt *p);
+int st_pkt_parse_l3_seg(const uint8_t *buf, uint32_t have, uint32_t len,
+			struct st_pkt *p);
 
 /* Short snake_case name of an error ("truncated_ip"), usable as a drop
  * reason. Takes the positive enum or the negative return of the parsers;

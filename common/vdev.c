@@ -15,6 +15,12 @@ static char **vdev_arg(int argc, char **argv, int i)
 	return NULL;
 }
 
+/* The rewritten device strings: static, so they live as long as the
+ * program (the EAL may keep pointers to argv's strings) and nothing is
+ * left to free. */
+static char sized[ST_VDEV_MAX][ST_VDEV_LEN];
+static int n_sized;
+
 int st_vdev_size_af_packet(int argc, char **argv, unsigned int framesz)
 {
 	char add[64];
@@ -31,9 +37,9 @@ int st_vdev_size_af_packet(int argc, char **argv, unsigned int framesz)
 		    strstr(v, "framesz=") != NULL || strstr(v, "blocksz=") != NULL)
 			continue;
 		len = strlen(*a);
-		s = malloc(len + (size_t)alen + 1);
-		if (s == NULL)
+		if (n_sized == ST_VDEV_MAX || len + (size_t)alen >= ST_VDEV_LEN)
 			return -ENOMEM;
+		s = sized[n_sized++];
 		memcpy(s, *a, len);
 		memcpy(s + len, add, (size_t)alen + 1);
 		*a = s;

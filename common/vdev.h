@@ -15,12 +15,17 @@
 #define ST_AFP_FRAME_HDR 66
 #define ST_AFP_FRAME_MBUF_OFF 32
 
+/* Devices st_vdev_size_af_packet rewrites at most, and their length. */
+#define ST_VDEV_MAX 32
+#define ST_VDEV_LEN 512
+
 /* Every af_packet device in argv[1..argc) ("--vdev X" or "--vdev=X", named
  * net_af_packet* or eth_af_packet*) that sets neither framesz nor blocksz
  * gets ",framesz=F,blocksz=F" with F = framesz (a multiple of the page
- * size): its strings are replaced in argv by new ones that live as long
+ * size): its strings are replaced in argv by static ones that live as long
  * as the program (the EAL may keep them). Returns how many were sized, or
- * -ENOMEM. Costs a scan of argv. */
+ * -ENOMEM past ST_VDEV_MAX devices or a string of ST_VDEV_LEN. Costs a scan
+ * of argv; not thread-safe (called once, before the EAL). */
 int st_vdev_size_af_packet(int argc, char **argv, unsigned int framesz);
 
 /* framesz= of an af_packet device string, or ST_AFP_FRAME_DEFAULT when it

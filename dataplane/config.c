@@ -144,46 +144,43 @@ UINT_SETTER(set_sh_burst_ms, s->burst_ms, uint32_t, 1, 10000)
 		return rc;							\
 	}
 
-/* "auto" (0): each port's own (a kernel-backed port's interface MTU, else
- * 1500). The upper bound keeps a full frame inside one mbuf's 16-bit data
- * room. */
-static int set_mtu(struct dp_config *c, struct dp_shadow_cfg *s, const char *v,
-		   struct st_perr *e)
+/* An MTU, or "auto" (0): each port's own (a kernel-backed port's
+ * interface MTU, else 1500); for a group, its port's. The upper bound keeps
+ * a full frame inside one mbuf's 16-bit data room. */
+static int parse_mtu(const char *v, uint32_t *out, struct st_perr *e)
 {
 	uint64_t x;
 	int rc;
 
-	(void)s;
 	if (strcmp(v, "auto") == 0) {
-		c->mtu = 0;
+		*out = 0;
 		return 0;
 	}
 	rc = st_parse_uint(v, 68, DP_MTU_MAX, &x, e);
 	if (rc == 0)
-		c->mtu = (uint32_t)x;
+		*out = (uint32_t)x;
 	return rc;
+}
+
+static int set_mtu(struct dp_config *c, struct dp_shadow_cfg *s, const char *v,
+		   struct st_perr *e)
+{
+	(void)s;
+	return parse_mtu(v, &c->mtu, e);
 }
 
 static int set_sh_mtu(struct dp_config *c, struct dp_shadow_cfg *s, const char *v,
 		      struct st_perr *e)
 {
-	uint64_t x;
-	int rc;
-
 	(void)c;
-	if (strcmp(v, "auto") == 0) {
-		s->mtu = 0;
-		return 0;
-	}
-	rc = st_parse_uint(v, 68, DP_MTU_MAX, &x, e);
-	if (rc == 0)
-		s->mtu = (uint32_t)x;
-	return rc;
+	return parse_mtu(v, &s->mtu, e);
 }
 
 SIZE_SETTER(set_mbufs, c->mbufs, uint32_t, 1023, 16777215)
 SIZE_SETTER(set_copy_mbufs, c->copy_mbufs, uint32_t, 1023, 16777215)
 SIZE_SETTER(set_flow_table_size, c->flow_table_size, uint32_t, 1024, 67108864)
+SIZE_SETTER(set_frag_table_size, c->frag_table_size, uint32_t, 64, 16777216)
+SIZE_SETTER(set_frag_hold, c->frag_hold, uint32_t, 0, 1048576)
 SIZE_SETTER(set_tcp_sessions, c->tcp_sessions, uint32_t, 0, 16777216)
 SIZE_SETTER(set_tcp_queue, c->tcp_queue, uint32_t, 1024, 16777216)
 SIZE_SETTER(set_sh_rate_pps, s->rate_pps, uint64_t, 0, 1000000000000ULL)
@@ -200,6 +197,7 @@ SIZE_SETTER(set_sh_rate_bps, s->rate_bps, uint64_t, 0, 10000000000000ULL)
 DURATION_SETTER(set_interval, c->interval_ns, 100 * 1000000ULL, 3600 * 1000000000ULL)
 DURATION_SETTER(set_response_timeout, c->response_timeout_ns, 1000000ULL, 600 * 1000000000ULL)
 DURATION_SETTER(set_flow_idle, c->flow_idle_ns, 1000000000ULL, 86400 * 1000000000ULL)
+DURATION_SETTER(set_frag_timeout, c->frag_timeout_ns, 1000000ULL, 60 * 1000000000ULL)
 DURATION_SETTER(set_idle_sleep, c->idle_sleep_ns, 0, 10000000ULL)
 
 #define BOOL_SETTER(fn, field)							\
@@ -370,6 +368,17 @@ static const struct key keys[] = {
 	  "their own pool), 1024..16M; when full: tcp_queue_full", set_tcp_queue },
 	{ SCOPE_DATAPLANE, "flow_idle_timeout", "60s",
 	  "a flow with no packet for this long is forgotten, 1s..24h", set_flow_idle },
+	{ SCOPE_DATAPLANE, "frag_table_size", "4096",
+	  "fragmented client->server datagrams tracked per worker, so that all their fragments "
+	  "are shadowed like their flow, 64..16M; when full their fragments are not copied "
+	  "(frag_table_full)", set_frag_table_size },
+	{ SCOPE_DATAPLANE, "frag_hold", "1024",
+	  "fragments held per worker (at most 8 per datagram) until their datagram's first "
+	  "fragment comes, 0..1M; each is a private copy from the copies' pool (copy_mbufs: a "
+	  "1500-byte fragment takes six), never a production buffer; when full: frag_hold_full", set_frag_hold },
+	{ SCOPE_DATAPLANE, "frag_timeout", "2s",
+	  "a fragmented datagram is forgotten this long after the first of its fragments "
+	  "arrived, 1ms..60s; incomplete ones are counted (frag_expired), held fragments freed", set_frag_timeout },
 	{ SCOPE_DATAPLANE, "idle_sleep", "0",
 	  "when a worker found nothing to do for a while, sleep this long (0..10ms; 0: poll "
 	  "without pause, the lowest latency). For hosts where the cores are shared: it adds up "

@@ -81,6 +81,9 @@ struct dp_config {
 	uint32_t tcp_sessions;      /* per worker; 0: TCP copied as packets */
 	uint32_t tcp_queue;         /* segments queued towards shadows, per worker */
 	uint64_t flow_idle_ns;
+	uint32_t frag_table_size;   /* fragmented datagrams tracked per worker */
+	uint32_t frag_hold;         /* fragments held per worker for their first one */
+	uint64_t frag_timeout_ns;   /* a fragmented datagram is forgotten after this */
 	uint64_t idle_sleep_ns;     /* 0: poll without pause */
 	bool stats;           /* one line per interval on stderr */
 	bool timing;          /* request->response timing and KPIs */

@@ -67,6 +67,17 @@ struct dp_counters {
 	uint64_t tcp_shadow_rst;  /* sessions a shadow reset */
 	uint64_t tcp_syn_again;   /* client SYNs sent again: not copied again */
 	uint64_t flows_expired;   /* flows forgotten after the idle timeout */
+	/* IP fragments of client->server datagrams (fragtab.h). */
+	uint64_t frag_seen;       /* fragments seen */
+	uint64_t frag_first;      /* first fragments (offset 0): they name the flow */
+	uint64_t frag_held;       /* held until their first fragment comes */
+	uint64_t frag_released;   /* held, then teed right after their first fragment */
+	uint64_t frag_expired;    /* datagrams incomplete at frag_timeout */
+	uint64_t frag_held_expired; /* held fragments freed unsent at frag_timeout */
+	uint64_t frag_table_full; /* fragments of datagrams the table had no room for:
+				     never copied */
+	uint64_t frag_hold_full;  /* fragments not held (datagram's or worker's limit,
+				     or no mbuf for the clone): never copied */
 } __attribute__((aligned(64)));
 
 /* Adds src into dst. */

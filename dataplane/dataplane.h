@@ -76,6 +76,7 @@ struct dp_app {
 	uint64_t ns_per_cyc_q32;	/* 1e9 / tsc_hz in 32.32 fixed point */
 	uint64_t timeout_cyc;		/* response_timeout in TSC cycles */
 	uint64_t idle_cyc;		/* flow_idle_timeout in TSC cycles */
+	uint64_t frag_cyc;		/* frag_timeout in TSC cycles */
 	uint32_t port_groups[DP_MAX_PORTS];	/* bit g: group g copies to this port */
 	bool port_instances[DP_MAX_PORTS];	/* a group here rewrites to instances */
 	uint32_t epoch;			/* timing window, bumped by the main lcore */

@@ -12,46 +12,52 @@
 
 #define L2_MAX (RTE_ETHER_HDR_LEN + 2 * RTE_VLAN_HLEN)
 
-/* The Ethernet header's length (tags included) when an IPv4 header
- * follows it whole in the first segment; 0 otherwise. */
-static uint32_t ipv4_l2_len(const struct rte_mbuf *m)
+/* The Ethernet header's length, tags included (at most two), when it lies
+ * in the first segment; its ethertype in *et. 0 when it does not. */
+static uint32_t l2_len_of(const struct rte_mbuf *m, uint16_t *et)
 {
 	const uint8_t *b = rte_pktmbuf_mtod(m, const uint8_t *);
 	uint32_t len = rte_pktmbuf_data_len(m), off = RTE_ETHER_HDR_LEN;
-	uint16_t et;
 
 	if (len < RTE_ETHER_HDR_LEN)
 		return 0;
-	et = (uint16_t)(b[12] << 8 | b[13]);
-	while ((et == RTE_ETHER_TYPE_VLAN || et == RTE_ETHER_TYPE_QINQ ||
-		et == RTE_ETHER_TYPE_QINQ1) && off < L2_MAX) {
+	*et = (uint16_t)(b[12] << 8 | b[13]);
+	while ((*et == RTE_ETHER_TYPE_VLAN || *et == RTE_ETHER_TYPE_QINQ ||
+		*et == RTE_ETHER_TYPE_QINQ1) && off < L2_MAX) {
 		if (len < off + RTE_VLAN_HLEN)
 			return 0;
-		et = (uint16_t)(b[off + 2] << 8 | b[off + 3]);
+		*et = (uint16_t)(b[off + 2] << 8 | b[off + 3]);
 		off += RTE_VLAN_HLEN;
 	}
-	if (et != RTE_ETHER_TYPE_IPV4 || len < off + sizeof(struct rte_ipv4_hdr) ||
-	    (b[off] >> 4) != 4 || len < off + (uint32_t)(b[off] & 0xf) * 4)
-		return 0;
 	return off;
 }
 
 /* The fragments of m for an MTU of mtu into out (at most cap); m is
  * consumed when it returns > 0 (the fragments hold its data). Returns the
- * count, 0 when m fits as it is, or -1 when it must be dropped (m kept). */
+ * count, 0 when m fits as it is (its tags are not the MTU's), or -1 when
+ * it must be dropped (m kept): not IPv4 (an IPv6 router does not fragment
+ * either), DF set, its IPv4 header not whole in the first segment, or more
+ * fragments than cap. */
 static int fragment(struct rte_mbuf *m, uint32_t mtu, struct rte_mempool *mp,
 		    struct rte_mbuf **out, uint16_t cap)
 {
 	uint8_t l2[L2_MAX];
-	uint32_t l2_len = ipv4_l2_len(m);
+	uint16_t et = 0;
+	uint32_t l2_len = l2_len_of(m, &et);
 	const struct rte_ipv4_hdr *ip;
+	const uint8_t *b;
 	int32_t nf;
 
 	if (l2_len == 0)
-		return m->pkt_len - RTE_ETHER_HDR_LEN <= mtu ? 0 : -1;
+		return -1;
 	if (m->pkt_len - l2_len <= mtu)
-		return 0;	/* tagged: the tags are not the MTU's */
-	ip = rte_pktmbuf_mtod_offset(m, const struct rte_ipv4_hdr *, l2_len);
+		return 0;
+	b = rte_pktmbuf_mtod_offset(m, const uint8_t *, l2_len);
+	if (et != RTE_ETHER_TYPE_IPV4 ||
+	    rte_pktmbuf_data_len(m) < l2_len + sizeof(struct rte_ipv4_hdr) || (b[0] >> 4) != 4 ||
+	    rte_pktmbuf_data_len(m) < l2_len + (uint32_t)(b[0] & 0xf) * 4)
+		return -1;
+	ip = (const struct rte_ipv4_hdr *)b;
 	if (ip->fragment_offset & rte_cpu_to_be_16(RTE_IPV4_HDR_DF_FLAG))
 		return -1;
 	memcpy(l2, rte_pktmbuf_mtod(m, const void *), l2_len);

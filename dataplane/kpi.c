@@ -254,8 +254,11 @@ void dp_kpi_interval(struct dp_kpi *k, struct dp_app *app)
 	sum_add(&sum, app, DP_TARGET_PROD, old, ready);
 	fill(&s, app, app->cfg.service, "prod", ST_ROLE_PROD, app->cfg.prod_instances, &sum,
 	     k->t0, t1);
-	if (app->prod >= 0)
+	if (app->prod >= 0) {
 		add_drop(&s, "tx_full", cur.port[app->prod].tx_full - k->prev.port[app->prod].tx_full);
+		/* above the prod port's MTU and not fragmentable (egress.c) */
+		add_drop(&s, "too_big", cur.port[app->prod].too_big - k->prev.port[app->prod].too_big);
+	}
 	encode_lat(k, &s, sum.lat);
 	send_snapshot(k, &s);
 	/* Production again under every other service name a group reports

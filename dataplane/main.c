@@ -224,8 +224,9 @@ static int add_port(struct dp_app *a, const char *ref, uint32_t role, const char
 /* One pool of large mbufs for the ports whose frames do not fit the
  * shared pool's 2 KB and whose PMD does not chain mbufs (af_packet copies
  * each frame into one mbuf): data room for the largest such port, as many
- * mbufs as such a port can hold at once (af_packet: a few bursts in flight,
- * the ring is the kernel's; others: their descriptors). */
+ * mbufs as can be held at once: such a port's RX (af_packet: a few bursts
+ * in flight, the ring is the kernel's; others: their descriptors) and
+ * every TX queue that keeps mbufs until sent (not af_packet's). */
 static int create_big_pool(struct dp_app *a)
 {
 	const struct dp_config *cfg = &a->cfg;
@@ -233,12 +234,16 @@ static int create_big_pool(struct dp_app *a)
 
 	for (int i = 0; i < a->n_ports; i++) {
 		const struct dp_port *p = &a->ports[i];
+		bool afp = strcmp(p->driver, "net_af_packet") == 0;
 
-		if (p->rx_room == 0)
-			continue;
-		room = RTE_MAX(room, p->rx_room);
-		n += (strcmp(p->driver, "net_af_packet") == 0 ? DP_BIG_PER_PORT :
-		      (uint32_t)cfg->rx_desc + cfg->tx_desc) * a->n_workers;
+		if (p->rx_room != 0) {
+			room = RTE_MAX(room, p->rx_room);
+			n += (afp ? DP_BIG_PER_PORT : cfg->rx_desc) * a->n_workers;
+		}
+		/* Any TX queue but af_packet's (which copies at once) may
+		 * hold these mbufs until its descriptors complete. */
+		if (!afp)
+			n += (uint32_t)cfg->tx_desc * a->n_workers;
 	}
 	if (room == 0)
 		return 0;
@@ -436,6 +441,8 @@ static int setup_workers(struct dp_app *a)
 			    (a->cfg.tcp_sessions > 0 &&
 			     dp_tcp_init(&w->tcp, a->cfg.tcp_sessions, a->cfg.tcp_queue,
 					 (int)rte_lcore_to_socket_id(lcore)) < 0) ||
+			    dp_fragtab_init(&w->frags, a->cfg.frag_table_size, a->cfg.frag_hold,
+					    (int)rte_lcore_to_socket_id(lcore)) < 0 ||
 			    dp_kpi_worker_init(w, (int)rte_lcore_to_socket_id(lcore)) < 0) {
 				ST_ERR("cannot allocate the flow table (%u flows) and timing windows; "
 				       "with --no-huge give the EAL more memory (-m)",
@@ -478,8 +485,10 @@ static void teardown(struct dp_app *a)
 	}
 	/* Segments held for shadows go back before the pools are counted. */
 	for (unsigned int i = 0; i < DP_MAX_WORKERS; i++)
-		if (a->workers[i] != NULL)
+		if (a->workers[i] != NULL) {
 			dp_tcp_fini(&a->workers[i]->tcp);
+			dp_fragtab_fini(&a->workers[i]->frags);
+		}
 	if (a->pool != NULL || a->copy_pool != NULL) {
 		unsigned int p = (a->pool ? rte_mempool_in_use_count(a->pool) : 0) +
 				 (a->big_pool ? rte_mempool_in_use_count(a->big_pool) : 0);
@@ -697,6 +706,7 @@ int main(int argc, char **argv)
 	app.ns_per_cyc_q32 = (uint64_t)((1000000000ULL << 32) / app.tsc_hz);
 	app.timeout_cyc = (uint64_t)((double)app.cfg.response_timeout_ns * (double)app.tsc_hz / 1e9);
 	app.idle_cyc = (uint64_t)((double)app.cfg.flow_idle_ns * (double)app.tsc_hz / 1e9);
+	app.frag_cyc = (uint64_t)((double)app.cfg.frag_timeout_ns * (double)app.tsc_hz / 1e9);
 
 	if (setup_workers(&app) < 0 || setup_ports_and_groups(&app) < 0 || setup_zmq(&app) < 0)
 		goto out;

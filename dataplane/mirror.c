@@ -334,21 +334,141 @@ static __rte_always_inline void copy_to_group(struct dp_worker *w, int gi,
 			       m->pkt_len, now);
 }
 
+/* What the groups take, read once per burst: control changes apply from
+ * the next one. */
+struct dp_sel {
+	uint64_t lo[DP_MAX_SHADOWS], hi[DP_MAX_SHADOWS];
+	uint32_t enabled[DP_MAX_SHADOWS];
+};
+
+/* One client->server packet (or held fragment) to every group that selects
+ * it. */
+static inline void tee_one(struct dp_worker *w, const struct dp_sel *s, struct rte_mbuf *m,
+			   struct dp_pktinfo *in, uint64_t now)
+{
+	const struct dp_app *app = w->app;
+
+	for (int gi = 0; gi < app->n_groups; gi++) {
+		const struct dp_group *g = &app->groups[gi];
+		struct dp_group_counters *gc = &w->cnt.group[gi];
+		bool sel;
+
+		if (g->sampling == DP_SAMPLE_FLOW)
+			sel = st_bucket_in(in->hash, s->lo[gi], s->hi[gi]);
+		else
+			sel = rng32(w) < s->hi[gi];
+		if (!sel)
+			continue;
+		/* Hashed only (dp_classify_lazy): a copy needs the
+		 * full view; a frame that fails it is counted there
+		 * and goes nowhere. */
+		if (!in->parsed && !dp_classify_finish(w, m, in))
+			break;
+		copy_to_group(w, gi, gc, m, in, s->enabled[gi], false, now);
+	}
+}
+
+/* One injected packet (or held fragment) to every group taking injected
+ * traffic that selects it. */
+static inline void inject_one(struct dp_worker *w, struct rte_mbuf *m, struct dp_pktinfo *in,
+			      uint64_t now)
+{
+	const struct dp_app *app = w->app;
+
+	for (int gi = 0; gi < app->n_groups; gi++) {
+		const struct dp_group *g = &app->groups[gi];
+		struct dp_group_counters *gc = &w->cnt.inject[gi];
+
+		if (!g->inject || !st_bucket_in(in->hash, 0, g->inject_hi))
+			continue;
+		copy_to_group(w, gi, gc, m, in,
+			      __atomic_load_n(&g->enabled, __ATOMIC_RELAXED), true, now);
+	}
+}
+
+/* A later fragment whose first one was not seen yet: a private copy of it,
+ * from the copies' pool, waits in its datagram's entry. Not a clone: a
+ * clone would pin production's buffer for up to frag_timeout, and a flood
+ * of fragments whose first never comes could then empty the pool
+ * production receives into (af_packet's is small: its mbufs are 60 KB).
+ * No room or no mbuf: counted, and the fragment is never copied. */
+static void frag_hold(struct dp_worker *w, struct rte_mbuf *m, const struct dp_pktinfo *in)
+{
+	struct rte_mbuf *c;
+
+	if (unlikely(!dp_frag_can_hold(&w->frags, in->fragp))) {
+		w->cnt.frag_hold_full++;
+		return;
+	}
+	c = rte_pktmbuf_copy(m, w->app->copy_pool, 0, UINT32_MAX);
+	if (unlikely(c == NULL)) {
+		w->cnt.frag_hold_full++;
+		return;
+	}
+	dp_frag_hold(&w->frags, in->fragp, c);
+	w->cnt.frag_held++;
+}
+
+/* The fragments held for first's datagram, teed right after it (same
+ * burst, same groups' decision: its flow's hash), then freed. s NULL:
+ * injected traffic. */
+static void frag_release(struct dp_worker *w, const struct dp_sel *s,
+			 const struct dp_pktinfo *first, uint64_t now)
+{
+	struct rte_mbuf *held[DP_FRAG_HOLD_MAX];
+	uint32_t n = dp_frag_take(&w->frags, first->fragp, held);
+
+	for (uint32_t i = 0; i < n; i++) {
+		struct dp_pktinfo in;
+
+		/* parsed when it arrived: it parses again */
+		if (dp_pkt_parse(held[i], &in.p) < 0)
+			continue;
+		in.key = first->key;
+		in.hash = first->hash;
+		in.ok = 1;
+		in.parsed = 1;
+		in.c2s = 1;
+		in.timed = 0;
+		in.client = first->client;
+		in.group = -1;
+		in.no_flow = 0;
+		in.flow = NULL;
+		in.frag = DP_FRAG_LATER;
+		in.fragp = first->fragp;
+		if (s != NULL)
+			tee_one(w, s, held[i], &in, now);
+		else
+			inject_one(w, held[i], &in, now);
+		w->cnt.frag_released++;
+	}
+	if (n > 0)
+		rte_pktmbuf_free_bulk(held, n);
+}
+
+/* Whether a fragment goes to the groups now: a later one of an unknown
+ * datagram is held instead, one the table had no room for goes nowhere. */
+static inline bool frag_tee_now(struct dp_worker *w, struct rte_mbuf *m,
+				const struct dp_pktinfo *in)
+{
+	if (in->frag == DP_FRAG_PENDING)
+		frag_hold(w, m, in);
+	return in->frag != DP_FRAG_PENDING && in->frag != DP_FRAG_NOCOPY;
+}
+
 void dp_mirror_burst(struct dp_worker *w, struct rte_mbuf **pkts,
 		     struct dp_pktinfo *info, uint16_t n, uint64_t now)
 {
 	const struct dp_app *app = w->app;
-	uint64_t lo[DP_MAX_SHADOWS], hi[DP_MAX_SHADOWS];
-	uint32_t enabled[DP_MAX_SHADOWS];
-	int ng = app->n_groups;
+	struct dp_sel s;
 
 	/* Control changes are read once per burst. */
-	for (int gi = 0; gi < ng; gi++) {
+	for (int gi = 0; gi < app->n_groups; gi++) {
 		const struct dp_group *g = &app->groups[gi];
 
-		hi[gi] = __atomic_load_n(&g->range_hi, __ATOMIC_ACQUIRE);
-		lo[gi] = __atomic_load_n(&g->range_lo, __ATOMIC_RELAXED);
-		enabled[gi] = __atomic_load_n(&g->enabled, __ATOMIC_RELAXED);
+		s.hi[gi] = __atomic_load_n(&g->range_hi, __ATOMIC_ACQUIRE);
+		s.lo[gi] = __atomic_load_n(&g->range_lo, __ATOMIC_RELAXED);
+		s.enabled[gi] = __atomic_load_n(&g->enabled, __ATOMIC_RELAXED);
 	}
 	for (uint16_t i = 0; i < n; i++) {
 		struct dp_pktinfo *in = &info[i];
@@ -358,48 +478,38 @@ void dp_mirror_burst(struct dp_worker *w, struct rte_mbuf **pkts,
 		 * copied. */
 		if (!in->ok || !in->c2s || (in->parsed && (in->p.flags & ST_PKT_F_ICMP_ERR)))
 			continue;
-		for (int gi = 0; gi < ng; gi++) {
-			const struct dp_group *g = &app->groups[gi];
-			struct dp_group_counters *gc = &w->cnt.group[gi];
-			bool sel;
-
-			if (g->sampling == DP_SAMPLE_FLOW)
-				sel = st_bucket_in(in->hash, lo[gi], hi[gi]);
-			else
-				sel = rng32(w) < hi[gi];
-			if (!sel)
-				continue;
-			/* Hashed only (dp_classify_lazy): a copy needs the
-			 * full view; a frame that fails it is counted there
-			 * and goes nowhere. */
-			if (!in->parsed && !dp_classify_finish(w, m, in))
-				break;
-			copy_to_group(w, gi, gc, m, in, enabled[gi], false, now);
-		}
+		if (unlikely(in->frag != DP_FRAG_NONE) && !frag_tee_now(w, m, in))
+			continue;
+		tee_one(w, &s, m, in, now);
+		if (unlikely(in->frag == DP_FRAG_FIRST) && in->fragp->n_held > 0)
+			frag_release(w, &s, in, now);
 	}
 }
 
 void dp_inject_burst(struct dp_worker *w, struct rte_mbuf **pkts,
 		     struct dp_pktinfo *info, uint16_t n, uint64_t now)
 {
-	const struct dp_app *app = w->app;
-
 	for (uint16_t i = 0; i < n; i++) {
 		struct dp_pktinfo *in = &info[i];
 		struct rte_mbuf *m = pkts[i];
 
 		if (!in->ok || !in->c2s || (in->p.flags & ST_PKT_F_ICMP_ERR))
 			continue;
-		for (int gi = 0; gi < app->n_groups; gi++) {
-			const struct dp_group *g = &app->groups[gi];
-			struct dp_group_counters *gc = &w->cnt.inject[gi];
-
-			if (!g->inject || !st_bucket_in(in->hash, 0, g->inject_hi))
-				continue;
-			copy_to_group(w, gi, gc, m, in,
-				      __atomic_load_n(&g->enabled, __ATOMIC_RELAXED), true, now);
-		}
+		if (unlikely(in->frag != DP_FRAG_NONE) && !frag_tee_now(w, m, in))
+			continue;
+		inject_one(w, m, in, now);
+		if (unlikely(in->frag == DP_FRAG_FIRST) && in->fragp->n_held > 0)
+			frag_release(w, NULL, in, now);
 	}
+}
+
+void dp_frag_scan(struct dp_worker *w, uint64_t now, uint32_t budget)
+{
+	struct dp_frag_expiry x = { 0, 0 };
+
+	dp_fragtab_expire(&w->frags, now, w->app->frag_cyc, budget, &x);
+	w->cnt.frag_expired += x.incomplete;
+	w->cnt.frag_held_expired += x.held_freed;
 }
 
 /* A copy longer than the shadow port sends without a second look. */

@@ -118,6 +118,11 @@ void dp_stats_final(const struct dp_app *app, const struct dp_counters *c, FILE 
 		c->neigh_learned, c->shadow_other);
 	fprintf(out, "  flows: table full %" PRIu64 ", expired %" PRIu64 "\n",
 		c->flow_table_full, c->flows_expired);
+	fprintf(out, "  frags: seen %" PRIu64 ", first %" PRIu64 ", held %" PRIu64 ", released %"
+		PRIu64 ", expired %" PRIu64 ", table_full %" PRIu64 ", hold_full %" PRIu64
+		", held_expired %" PRIu64 "\n", c->frag_seen, c->frag_first, c->frag_held,
+		c->frag_released, c->frag_expired, c->frag_table_full, c->frag_hold_full,
+		c->frag_held_expired);
 	fprintf(out, "  tcp: acks to shadows %" PRIu64 " (no mbuf %" PRIu64 "), retransmits %" PRIu64
 		", shadow resets %" PRIu64 ", client pure acks not copied %" PRIu64
 		", client SYNs again %" PRIu64 "\n",
@@ -159,6 +164,14 @@ static int tel_stats(const char *cmd, const char *params, struct rte_tel_data *d
 	rte_tel_data_add_dict_u64(d, "malformed", bad);
 	rte_tel_data_add_dict_u64(d, "not_ip", c.not_ip);
 	rte_tel_data_add_dict_u64(d, "neigh_answers", c.arp_replies);
+	rte_tel_data_add_dict_u64(d, "frag_seen", c.frag_seen);
+	rte_tel_data_add_dict_u64(d, "frag_first", c.frag_first);
+	rte_tel_data_add_dict_u64(d, "frag_held", c.frag_held);
+	rte_tel_data_add_dict_u64(d, "frag_released", c.frag_released);
+	rte_tel_data_add_dict_u64(d, "frag_expired", c.frag_expired);
+	rte_tel_data_add_dict_u64(d, "frag_held_expired", c.frag_held_expired);
+	rte_tel_data_add_dict_u64(d, "frag_table_full", c.frag_table_full);
+	rte_tel_data_add_dict_u64(d, "frag_hold_full", c.frag_hold_full);
 	return 0;
 }
 

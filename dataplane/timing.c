@@ -11,8 +11,10 @@
 #include <string.h>
 
 #include <rte_branch_prediction.h>
+#include <rte_cycles.h>
 #include <rte_prefetch.h>
 
+#include "fragtab.h"
 #include "timing.h"
 #include "worker.h"
 
@@ -44,6 +46,106 @@ static inline bool timed_proto(const struct st_pkt *p)
 	return false;
 }
 
+/* A server address, whatever the port: a later fragment has none. */
+static inline bool is_server_addr(const struct dp_app *app, uint8_t l3,
+				  const struct st_ip_addr *a)
+{
+	for (int i = 0; i < app->n_servers; i++) {
+		const struct dp_server_ep *s = &app->servers[i];
+
+		if (s->family == l3 && memcmp(&s->ip, a, l3 == ST_L3_IPV4 ? 4 : 16) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* An IP fragment from a client port (dir C2S, or TAP towards a server):
+ * gives it its datagram's flow (key, hash, client) when the fragment table
+ * knows it, records it when it is the first fragment, and says what the tee
+ * does with it (in->frag). Later fragments are not timed: the first one is
+ * the datagram's request. Rare path: one CRC and a probe per fragment. */
+static void frag_classify(struct dp_worker *w, struct rte_mbuf *m, struct dp_pktinfo *in,
+			  enum dp_dir dir)
+{
+	const struct st_pkt *p = &in->p;
+	const uint8_t *b = rte_pktmbuf_mtod(m, const uint8_t *);
+	struct dp_fragtab *t = &w->frags;
+	struct dp_frag_key fk;
+	struct dp_frag *f;
+	uint32_t fh;
+	bool added;
+
+	dp_frag_key_set(&fk, p, m->port);
+	fh = dp_frag_key_hash(&fk);
+	if (p->frag_off == 0) {
+		bool ports = (p->proto == ST_IPPROTO_TCP || p->proto == ST_IPPROTO_UDP) &&
+			     p->payload_len >= 4 &&
+			     p->payload_off + 4u <= rte_pktmbuf_data_len(m);
+		uint16_t sport = 0, dport = 0;
+		bool swapped;
+
+		if (ports) {
+			const uint8_t *l4 = b + p->payload_off;
+
+			sport = (uint16_t)(l4[0] << 8 | l4[1]);
+			dport = (uint16_t)(l4[2] << 8 | l4[3]);
+		}
+		if (dir == DP_DIR_TAP && !is_server(w->app, p->l3, &p->dst, ports, dport))
+			return;
+		w->cnt.frag_seen++;
+		w->cnt.frag_first++;
+		st_flow_key_set(&in->key, p->l3, p->proto, in->key.vlan, &p->src, sport, &p->dst,
+				dport, &swapped);
+		in->hash = st_flow_hash(&in->key);
+		in->c2s = 1;
+		in->client = (uint8_t)swapped;
+		in->timed = timed_proto(p);
+		f = dp_fragtab_insert(t, &fk, fh, rte_rdtsc(), &added);
+		if (unlikely(f == NULL)) {
+			/* Its later fragments will not find the flow: copy
+			 * none of the datagram. Timed all the same. */
+			w->cnt.frag_table_full++;
+			in->frag = DP_FRAG_NOCOPY;
+			return;
+		}
+		/* A duplicate first fragment is the same request again. */
+		if (f->flags & DP_FRAG_F_KNOWN)
+			in->timed = 0;
+		f->flow = in->key;
+		f->flow_hash = in->hash;
+		f->client = in->client;
+		f->flags |= DP_FRAG_F_KNOWN;
+		dp_frag_seen(f, 0, p->payload_len, p->frag_more);
+		in->frag = DP_FRAG_FIRST;
+		in->fragp = f;
+		return;
+	}
+	f = dp_fragtab_lookup(t, &fk, fh);
+	if (dir == DP_DIR_TAP && f == NULL && !is_server_addr(w->app, p->l3, &p->dst))
+		return;
+	w->cnt.frag_seen++;
+	in->c2s = 1;
+	in->timed = 0;
+	if (f == NULL) {
+		f = dp_fragtab_insert(t, &fk, fh, rte_rdtsc(), &added);
+		if (unlikely(f == NULL)) {
+			w->cnt.frag_table_full++;
+			in->frag = DP_FRAG_NOCOPY;
+			return;
+		}
+	}
+	dp_frag_seen(f, p->frag_off, p->payload_len, p->frag_more);
+	in->fragp = f;
+	if (f->flags & DP_FRAG_F_KNOWN) {
+		in->key = f->flow;
+		in->hash = f->flow_hash;
+		in->client = f->client;
+		in->frag = DP_FRAG_LATER;
+	} else {
+		in->frag = DP_FRAG_PENDING;
+	}
+}
+
 int dp_classify_one(struct dp_worker *w, struct rte_mbuf *m, struct dp_pktinfo *in,
 		    enum dp_dir dir)
 {
@@ -55,8 +157,8 @@ int dp_classify_one(struct dp_worker *w, struct rte_mbuf *m, struct dp_pktinfo *
 	in->timed = 0;
 	in->no_flow = 0;
 	in->flow = NULL;
-	if (unlikely(st_pkt_parse(rte_pktmbuf_mtod(m, uint8_t *), rte_pktmbuf_data_len(m),
-				  &in->p) < 0)) {
+	in->frag = DP_FRAG_NONE;
+	if (unlikely(dp_pkt_parse(m, &in->p) < 0)) {
 		w->cnt.malformed[in->p.err]++;
 		return 0;
 	}
@@ -87,14 +189,15 @@ int dp_classify_one(struct dp_worker *w, struct rte_mbuf *m, struct dp_pktinfo *
 	in->timed = timed_proto(&in->p);
 	/* swapped: the packet's source is addr[1]. */
 	in->client = (uint8_t)(src_is_client == swapped);
+	if (unlikely(in->p.flags & ST_PKT_F_FRAG) && dir != DP_DIR_S2C && w->frags.e != NULL)
+		frag_classify(w, m, in, dir);
 	return 1;
 }
 
 int dp_classify_finish(struct dp_worker *w, struct rte_mbuf *m, struct dp_pktinfo *in)
 {
 	in->parsed = 1;
-	if (unlikely(st_pkt_parse(rte_pktmbuf_mtod(m, uint8_t *), rte_pktmbuf_data_len(m),
-				  &in->p) < 0)) {
+	if (unlikely(dp_pkt_parse(m, &in->p) < 0)) {
 		w->cnt.malformed[in->p.err]++;
 		in->ok = 0;
 	}
@@ -134,6 +237,7 @@ void dp_classify_lazy(struct dp_worker *w, struct rte_mbuf **pkts, struct dp_pkt
 			in->hash = f.hash;
 			in->flow = NULL;
 			in->no_flow = 0;
+			in->frag = DP_FRAG_NONE;
 			in->ok = 1;
 			in->parsed = 0;
 			in->c2s = c2s;
@@ -233,6 +337,10 @@ void dp_timing_requests(struct dp_worker *w, struct rte_mbuf **pkts, struct dp_p
 		struct dp_pktinfo *in = &info[i];
 
 		if (unlikely(!in->timed || !in->c2s || pkt_flow(w, in, now) == NULL)) {
+			/* A datagram's later fragments go with its request:
+			 * counted as sent, they open nothing. */
+			if (in->frag != DP_FRAG_NONE && in->c2s && !in->timed)
+				continue;
 			skip_pkts++;
 			skip_bytes += pkts[i]->pkt_len;
 			continue;
@@ -270,6 +378,13 @@ void dp_timing_copy(struct dp_worker *w, struct dp_pktinfo *in, int target, uint
 {
 	struct dp_tstats *ts;
 
+	if (unlikely(in->frag != DP_FRAG_NONE && !in->timed)) {
+		/* a later fragment: part of its datagram's request */
+		ts = tstats(w, target);
+		ts->tx_pkts++;
+		ts->tx_bytes += bytes;
+		return;
+	}
 	if (in->flow == NULL && (!in->c2s || !in->timed || pkt_flow(w, in, now) == NULL))
 		return;
 	ts = tstats(w, target);

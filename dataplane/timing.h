@@ -27,6 +27,21 @@ enum dp_dir {
 	DP_DIR_TAP,	/* either: told by the configured servers */
 };
 
+struct dp_frag;
+
+/* dp_pktinfo.frag: what an IP fragment of a client->server datagram is to
+ * the tee (fragtab.h). Fragments of the other direction are NONE. */
+enum dp_frag_role {
+	DP_FRAG_NONE = 0,	/* not a fragment (or not client->server) */
+	DP_FRAG_FIRST,		/* offset 0: key and hash are its flow's, from its
+				   L4 ports; timed as the datagram's request */
+	DP_FRAG_LATER,		/* a later one of a datagram whose first fragment
+				   was seen: key and hash are the flow's; not timed */
+	DP_FRAG_PENDING,	/* a later one, first fragment not seen yet: held
+				   for it (key without ports); not timed */
+	DP_FRAG_NOCOPY,		/* no room in the table: never copied */
+};
+
 /* What the poll loop knows of one packet of a burst. */
 struct dp_pktinfo {
 	struct st_pkt p;
@@ -45,6 +60,9 @@ struct dp_pktinfo {
 				   answered (dp_map_back), -1 unknown */
 	uint8_t no_flow;	/* a timing call found the flow table full
 				   for it: counted once, not tried again */
+	uint8_t frag;		/* enum dp_frag_role */
+	struct dp_frag *fragp;	/* FIRST, LATER, PENDING: the datagram's entry
+				   (valid until the next fragment sweep) */
 	struct dp_flow *flow;	/* the flow's entry once a timing call found
 				   it (valid until the next expiry scan),
 				   else NULL */
@@ -65,6 +83,15 @@ struct dp_tstats {
 };
 
 struct dp_worker;
+
+/* Parses a frame held in an mbuf, chained or not: its headers must lie in
+ * the first segment (split_header otherwise), its lengths are the whole
+ * chain's. As st_pkt_parse_seg. */
+static inline int dp_pkt_parse(const struct rte_mbuf *m, struct st_pkt *p)
+{
+	return st_pkt_parse_seg(rte_pktmbuf_mtod(m, const uint8_t *), rte_pktmbuf_data_len(m),
+				rte_pktmbuf_pkt_len(m), p);
+}
 
 /* Parses a burst, builds flow keys and hashes, and tells directions.
  * Counts malformed and non-IP frames. */

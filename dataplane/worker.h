@@ -11,6 +11,7 @@
 
 #include "dataplane.h"
 #include "flowtab.h"
+#include "fragtab.h"
 #include "tcp_session.h"
 #include "timing.h"
 
@@ -49,6 +50,7 @@ struct dp_worker {
 	struct rte_mbuf *copies[DP_MAX_SHADOWS][DP_BURST];
 	struct dp_flowtab flows;
 	struct dp_tcp_table tcp;
+	struct dp_fragtab frags;	/* client->server datagrams in fragments */
 	struct dp_orig orig[DP_MAX_SHADOWS];
 	/* Timing windows: the worker writes ts[epoch & 1]; the main lcore
 	 * reads the other after epoch_seen shows the worker moved on. */
@@ -93,6 +95,11 @@ void dp_mirror_burst(struct dp_worker *w, struct rte_mbuf **pkts,
  * instance's address: gives info the key of the flow it answers (the
  * address the copy was rewritten from). No change when none matches. */
 void dp_map_back(struct dp_worker *w, int port_idx, struct dp_pktinfo *info);
+
+/* Looks at up to budget slots of the fragment table: datagrams older than
+ * frag_timeout are forgotten, their held fragments freed and counted
+ * (frag_expired, frag_held_expired). */
+void dp_frag_scan(struct dp_worker *w, uint64_t now, uint32_t budget);
 
 /* Sends the queued copies of every group; what a TX queue refuses is
  * counted as tx_full (in cnt, the group counters it came from) and freed in

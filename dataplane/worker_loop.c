@@ -121,7 +121,7 @@ static uint16_t dispatch(struct dp_worker *w, int port_idx, struct rte_mbuf **pk
 
 		if (st_flow_frame(b, len, NULL, &f) == 0)
 			wi = dp_flow_worker(f.hash, nw);
-		else if (st_pkt_parse(b, len, &p) == 0 && st_flow_key_from_pkt(&p, &key, NULL) == 0)
+		else if (dp_pkt_parse(pkts[i], &p) == 0 && st_flow_key_from_pkt(&p, &key, NULL) == 0)
 			wi = dp_flow_worker(st_flow_hash(&key), nw);
 		if (wi == 0)
 			pkts[kept++] = pkts[i];
@@ -221,6 +221,11 @@ int worker_main_loop(void *arg)
 						      (uint64_t)100000000));
 	const uint64_t tcp_step = app->tcp ? sweep_step(app, w->tcp.mask + 1, 50000000) : 0;
 	uint64_t flow_next = 0, tcp_next = 0;
+	/* Fragmented datagrams: once per frag_timeout / 10 (at most 100 ms). */
+	const uint64_t frag_step = sweep_step(app, w->frags.mask + 1,
+					      RTE_MIN(app->cfg.frag_timeout_ns / 10,
+						      (uint64_t)100000000));
+	uint64_t frag_next = 0;
 
 	while (!dp_force_quit) {
 		uint64_t now = rte_rdtsc();
@@ -303,6 +308,10 @@ int worker_main_loop(void *arg)
 		if (timing && now >= flow_next) {
 			dp_timing_scan(w, now, DP_SCAN_CHUNK);
 			flow_next = now + flow_step;
+		}
+		if (w->frags.n > 0 && now >= frag_next) {
+			dp_frag_scan(w, now, DP_SCAN_CHUNK);
+			frag_next = now + frag_step;
 		}
 		if (app->tcp && w->tcp.n > 0 && now >= tcp_next) {
 			dp_tcp_scan(w, now, DP_SCAN_CHUNK);

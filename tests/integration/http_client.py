@@ -2,7 +2,8 @@
 namespace. Prints one JSON line.
 
   http_client.py pipeline HOST CONNS DEPTH   DEPTH pipelined GETs per connection
-  http_client.py post HOST CONNS SIZE        one POST of SIZE bytes per connection
+  http_client.py post HOST CONNS SIZE [BASE] one POST of SIZE bytes per connection,
+                                             from source ports BASE, BASE+1, ... if given
   http_client.py close HOST CONNS            GET with 'Connection: close' (server closes)
   http_client.py get HOST CONNS REQS         keep-alive GETs, the client closes"""
 import json
@@ -11,6 +12,7 @@ import sys
 
 mode, host, conns = sys.argv[1], sys.argv[2], int(sys.argv[3])
 arg = int(sys.argv[4]) if len(sys.argv) > 4 else 0
+base = int(sys.argv[5]) if len(sys.argv) > 5 else 0
 ok = bad = 0
 ports = []
 
@@ -43,7 +45,7 @@ def read_responses(s, n):
 
 
 for c in range(conns):
-    s = socket.create_connection((host, 80), timeout=5)
+    s = socket.create_connection((host, 80), timeout=5, source_address=("", base + c) if base else None)
     ports.append(s.getsockname()[1])
     if mode == "pipeline":
         s.sendall(b"".join(b"GET /p/%d/%d HTTP/1.1\r\nHost: x\r\n\r\n" % (c, i) for i in range(arg)))

@@ -94,6 +94,12 @@ def parse_final(stderr):
             out["flow_table_full"] = int(m.group(1))
             out["flows_expired"] = int(m.group(2))
             continue
+        m = re.match(r"\s+frags: seen (\d+), first (\d+), held (\d+), released (\d+), expired (\d+), "
+                     r"table_full (\d+), hold_full (\d+)(?:, held_expired (\d+))?", line)
+        if m:
+            out["frags"] = dict(zip(("seen", "first", "held", "released", "expired", "table_full",
+                                     "hold_full", "held_expired"), (int(x or 0) for x in m.groups())))
+            continue
         m = re.match(r"mbufs in use at exit: ports (\d+), copies (\d+)", line)
         if m:
             out["mbufs_in_use"] = (int(m.group(1)), int(m.group(2)))

@@ -12,7 +12,7 @@
 #include "packet.h"
 
 struct pb {
-	uint8_t b[2048];
+	uint8_t b[9216];	/* a jumbo frame */
 	uint32_t len;
 	int l3;		/* offset of the IP header, -1 none */
 	int l3v;	/* 4 or 6 */

@@ -1,6 +1,8 @@
 /* Packet parser: every protocol path and field, every malformation class,
- * every truncation of a set of valid packets, and random mutations. Each
- * parse runs on an exactly-sized heap copy so ASan sees a read past the end. */
+ * every truncation of a set of valid packets, every cut of them into a
+ * first segment and the rest, and random mutations. Each parse runs on an
+ * exactly-sized heap copy (of the first segment only for _seg) so ASan sees
+ * a read past the end. */
 #include <arpa/inet.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,17 +63,97 @@ static void check_view(const struct st_pkt *p, uint32_t len, int rc)
 		CU_ASSERT(p->icmp.inner.l3_off == p->payload_off);
 }
 
-/* Parses buf[0..len) from an exact heap copy. */
+static void check_frag(const struct st_pkt *p)
+{
+	CU_ASSERT(p->frag_off % 8 == 0);
+	CU_ASSERT(p->frag_more <= 1);
+	if (!(p->flags & ST_PKT_F_FRAG)) {
+		CU_ASSERT(p->frag_id == 0 && p->frag_off == 0 && p->frag_more == 0);
+	} else {
+		CU_ASSERT(p->l3 != ST_L3_NONE);
+		if (p->l3 == ST_L3_IPV4)
+			CU_ASSERT(p->frag_id <= 0xffff);
+	}
+}
+
+static int parse_seg_n(const uint8_t *buf, uint32_t have, uint32_t len,
+		       int eth, struct st_pkt *p);
+
+/* Parses buf[0..len) from an exact heap copy; the same frame given to the
+ * _seg parsers as one whole segment (and with have past its end) must come
+ * out the same. */
 static int parse_n(const uint8_t *buf, uint32_t len, int eth, struct st_pkt *p)
 {
 	uint8_t *copy = malloc(len ? len : 1);
+	struct st_pkt q;
 	int rc;
 
 	memcpy(copy, buf, len);
 	rc = eth ? st_pkt_parse(copy, len, p) : st_pkt_parse_l3(copy, len, p);
 	check_view(p, len, rc);
+	check_frag(p);
+	CU_ASSERT(rc != -ST_PKT_ERR_SPLIT_HEADER);
 	free(copy);
+	CU_ASSERT_EQUAL(parse_seg_n(buf, len, len, eth, &q), rc);
+	CU_ASSERT(memcmp(p, &q, sizeof(q)) == 0);
+	CU_ASSERT_EQUAL(parse_seg_n(buf, len + 100, len, eth, &q), rc);
+	CU_ASSERT(memcmp(p, &q, sizeof(q)) == 0);
 	return rc;
+}
+
+/* A frame of len bytes of which only the first have (at most len) are in
+ * an exact heap copy. Besides what holds for any view: every header it
+ * describes lies below have. */
+static int parse_seg_n(const uint8_t *buf, uint32_t have, uint32_t len,
+		       int eth, struct st_pkt *p)
+{
+	uint32_t n = have < len ? have : len;
+	uint8_t *copy = malloc(n ? n : 1);
+	int rc;
+
+	memcpy(copy, buf, n);
+	rc = eth ? st_pkt_parse_seg(copy, have, len, p) :
+		   st_pkt_parse_l3_seg(copy, have, len, p);
+	free(copy);
+	check_view(p, len, rc);
+	check_frag(p);
+	if (rc == -ST_PKT_ERR_SPLIT_HEADER)
+		CU_ASSERT(have < len);
+	if (rc != 0)
+		return rc;
+	CU_ASSERT(p->l2_len <= n);
+	if (p->l3 != ST_L3_NONE)
+		CU_ASSERT(p->l4_off <= n);
+	if (p->flags & ST_PKT_F_L4)
+		CU_ASSERT(p->l4_off + (p->proto == ST_IPPROTO_TCP ? p->tcp.hlen : 8u) <= n);
+	return rc;
+}
+
+/* The frame cut after have bytes parses as the whole one does, or fails
+ * with split_header; only the quote in an ICMP error may be cut without
+ * failing (its err says split_header then). Returns what the cut gives. */
+static int check_cut(const uint8_t *buf, uint32_t have, uint32_t len, int eth,
+		     struct st_pkt *cut)
+{
+	struct st_pkt whole;
+	int rc = parse_n(buf, len, eth, &whole);
+	int rs = parse_seg_n(buf, have, len, eth, cut);
+
+	if (rs == -ST_PKT_ERR_SPLIT_HEADER)
+		return rs;
+	CU_ASSERT_EQUAL(rs, rc);
+	if ((cut->flags & ST_PKT_F_ICMP_ERR) &&
+	    cut->icmp.inner.err == ST_PKT_ERR_SPLIT_HEADER) {
+		struct st_pkt a = whole, b = *cut;
+
+		CU_ASSERT(have < len);
+		memset(&a.icmp.inner, 0, sizeof(a.icmp.inner));
+		memset(&b.icmp.inner, 0, sizeof(b.icmp.inner));
+		CU_ASSERT(memcmp(&a, &b, sizeof(a)) == 0);
+		return rs;
+	}
+	CU_ASSERT(memcmp(&whole, cut, sizeof(whole)) == 0);
+	return rs;
 }
 
 static int parse(const struct pb *b, struct st_pkt *p)
@@ -287,13 +369,24 @@ static void t_ipv4_options(void)
 
 static void t_ipv4_frag(void)
 {
-	static const uint16_t fo[] = { 0x2000, 0x00b9, 0x20b9 };
+	static const struct {
+		uint16_t id, fo;	/* as on the wire: MF 0x2000 | offset / 8 */
+		uint16_t off;
+		uint8_t more;
+	} cases[] = {
+		{ 0xbeef, 0x2000, 0, 1 },	/* first */
+		{ 0x0001, 0x20b9, 1480, 1 },	/* middle */
+		{ 0xffff, 0x00b9, 1480, 0 },	/* last */
+		{ 0x8000, 0x3fff, 65528, 1 },	/* largest offset */
+		{ 0x1234, 0x6172, 2960, 1 },	/* DF set too: still a fragment */
+	};
 	struct pb b;
 	struct st_pkt p;
 
-	for (size_t i = 0; i < sizeof(fo) / sizeof(fo[0]); i++) {
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		build_v4_udp(&b, 16);
-		pb_put16(&b, 14 + 6, fo[i]);
+		pb_put16(&b, 14 + 4, cases[i].id);
+		pb_put16(&b, 14 + 6, cases[i].fo);
 		CU_ASSERT_EQUAL_FATAL(parse(&b, &p), 0);
 		CU_ASSERT(p.flags & ST_PKT_F_FRAG);
 		CU_ASSERT(!(p.flags & (ST_PKT_F_PORTS | ST_PKT_F_L4)));
@@ -301,11 +394,18 @@ static void t_ipv4_frag(void)
 		CU_ASSERT_EQUAL(p.proto, ST_IPPROTO_UDP);
 		CU_ASSERT_EQUAL(p.payload_off, 34);
 		CU_ASSERT_EQUAL(p.payload_len, 24);
+		CU_ASSERT_EQUAL(p.frag_id, cases[i].id);
+		CU_ASSERT_EQUAL(p.frag_off, cases[i].off);
+		CU_ASSERT_EQUAL(p.frag_more, cases[i].more);
 	}
-	/* DF alone is not a fragment */
+	/* DF alone is not a fragment: no fragment fields, though the id is
+	 * there */
 	build_v4_udp(&b, 16);
 	CU_ASSERT_EQUAL(parse(&b, &p), 0);
 	CU_ASSERT(!(p.flags & ST_PKT_F_FRAG));
+	CU_ASSERT_EQUAL(p.frag_id, 0);
+	CU_ASSERT_EQUAL(p.frag_off, 0);
+	CU_ASSERT_EQUAL(p.frag_more, 0);
 }
 
 static void t_ipv6_tcp(void)
@@ -424,7 +524,14 @@ static void t_ipv6_frag(void)
 	static const struct {
 		uint16_t off8;
 		int more, frag;
-	} cases[] = { { 0, 1, 1 }, { 100, 0, 1 }, { 100, 1, 1 }, { 0, 0, 0 } };
+		uint32_t id;
+	} cases[] = {
+		{ 0, 1, 1, 0x89abcdef },	/* first */
+		{ 100, 1, 1, 1 },		/* middle */
+		{ 100, 0, 1, 0xffffffff },	/* last */
+		{ 8191, 0, 1, 0 },		/* largest offset */
+		{ 0, 0, 0, 0x12345678 },	/* atomic */
+	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		pb_init(&b);
@@ -435,6 +542,8 @@ static void t_ipv6_frag(void)
 		pb_udp(&b, 11, 12);
 		pb_fill(&b, 8, 0);
 		pb_finish(&b, 1);
+		pb_put16(&b, 14 + 40 + 4, (uint16_t)(cases[i].id >> 16));
+		pb_put16(&b, 14 + 40 + 6, (uint16_t)cases[i].id);
 		CU_ASSERT_EQUAL_FATAL(parse(&b, &p), 0);
 		CU_ASSERT_EQUAL(p.proto, ST_IPPROTO_UDP);
 		CU_ASSERT_EQUAL(p.l4_off, 14 + 48);
@@ -443,12 +552,36 @@ static void t_ipv6_frag(void)
 			CU_ASSERT(p.flags & ST_PKT_F_FRAG);
 			CU_ASSERT(!(p.flags & ST_PKT_F_PORTS));
 			CU_ASSERT_EQUAL(p.payload_len, 16);
+			CU_ASSERT_EQUAL(p.frag_id, cases[i].id);
+			CU_ASSERT_EQUAL(p.frag_off, cases[i].off8 * 8u);
+			CU_ASSERT_EQUAL(p.frag_more, cases[i].more);
 		} else {	/* atomic fragment, RFC 6946 */
 			CU_ASSERT(!(p.flags & ST_PKT_F_FRAG));
 			CU_ASSERT_EQUAL(p.dport, 12);
 			CU_ASSERT_EQUAL(p.payload_len, 8);
+			CU_ASSERT_EQUAL(p.frag_id, 0);
+			CU_ASSERT_EQUAL(p.frag_off, 0);
+			CU_ASSERT_EQUAL(p.frag_more, 0);
 		}
 	}
+
+	/* after other extension headers; a later header after the fragment
+	 * header is the fragment's data, not walked */
+	pb_init(&b);
+	pb_eth(&b);
+	pb_type(&b, ST_ETH_P_IPV6);
+	pb_ipv6(&b, client6, server6, 0);
+	pb_v6ext(&b, 44, 8);
+	pb_v6frag(&b, 60, 185, 1);
+	pb_v6ext(&b, ST_IPPROTO_TCP, 16);
+	pb_finish(&b, 1);
+	CU_ASSERT_EQUAL_FATAL(parse(&b, &p), 0);
+	CU_ASSERT(p.flags & ST_PKT_F_FRAG);
+	CU_ASSERT_EQUAL(p.proto, 60);
+	CU_ASSERT_EQUAL(p.l3_hlen, 40 + 8 + 8);
+	CU_ASSERT_EQUAL(p.frag_id, 0xabcd);
+	CU_ASSERT_EQUAL(p.frag_off, 1480);
+	CU_ASSERT_EQUAL(p.frag_more, 1);
 }
 
 static void t_tcp_sack_ts(void)
@@ -831,6 +964,198 @@ static void t_parse_l3(void)
 	CU_ASSERT_EQUAL(parse_n(b.b, 0, 1, &p), -ST_PKT_ERR_TRUNCATED_L2);
 }
 
+/* A 3000-byte frame whose first segment holds 200 bytes: the same view as
+ * the whole frame gives, offsets and lengths those of the frame. */
+static void t_seg_jumbo(void)
+{
+	struct pb b;
+	struct st_pkt p;
+
+	build_v4_udp(&b, 3000 - 42);
+	CU_ASSERT_EQUAL_FATAL(b.len, 3000);
+	CU_ASSERT_EQUAL_FATAL(check_cut(b.b, 200, b.len, 1, &p), 0);
+	CU_ASSERT_EQUAL(p.l3, ST_L3_IPV4);
+	CU_ASSERT_EQUAL(p.l3_len, 2986);
+	CU_ASSERT_EQUAL(p.l4_off, 34);
+	CU_ASSERT_EQUAL(p.sport, 5353);
+	CU_ASSERT_EQUAL(p.dport, 53);
+	CU_ASSERT_EQUAL(p.flags, ST_PKT_F_PORTS | ST_PKT_F_L4);
+	CU_ASSERT_EQUAL(p.payload_off, 42);
+	CU_ASSERT_EQUAL(p.payload_len, 2958);
+	/* the first segment's length alone is not the frame's */
+	CU_ASSERT_EQUAL(parse_n(b.b, 200, 1, &p), -ST_PKT_ERR_TRUNCATED_IP);
+	/* just the headers; one byte fewer */
+	CU_ASSERT_EQUAL(check_cut(b.b, 42, b.len, 1, &p), 0);
+	CU_ASSERT_EQUAL(p.payload_len, 2958);
+	CU_ASSERT_EQUAL(check_cut(b.b, 41, b.len, 1, &p), -ST_PKT_ERR_SPLIT_HEADER);
+	CU_ASSERT_EQUAL(p.l3, ST_L3_IPV4);
+	CU_ASSERT_EQUAL(p.sport, 0);
+	/* Ethernet padding is counted against the frame */
+	CU_ASSERT_EQUAL(check_cut(b.b, 200, b.len + 6, 1, &p), 0);
+	CU_ASSERT(p.flags & ST_PKT_F_PADDED);
+	CU_ASSERT_EQUAL(p.payload_len, 2958);
+
+	build_v6_tcp(&b, 3000 - 94);
+	CU_ASSERT_EQUAL_FATAL(b.len, 3000);
+	CU_ASSERT_EQUAL_FATAL(check_cut(b.b, 200, b.len, 1, &p), 0);
+	CU_ASSERT_EQUAL(p.l3, ST_L3_IPV6);
+	CU_ASSERT_EQUAL(p.l3_hlen, 40);
+	CU_ASSERT_EQUAL(p.l3_len, 2986);
+	CU_ASSERT_EQUAL(p.l4_off, 54);
+	CU_ASSERT_EQUAL(p.sport, 40001);
+	CU_ASSERT_EQUAL(p.dport, 443);
+	CU_ASSERT_EQUAL(p.flags, ST_PKT_F_PORTS | ST_PKT_F_L4);
+	CU_ASSERT_EQUAL(p.tcp.flags, ST_TCP_SYN);
+	CU_ASSERT_EQUAL(p.tcp.hlen, 40);
+	CU_ASSERT_EQUAL(p.tcp.mss, 1460);
+	CU_ASSERT_EQUAL(p.tcp.ts_off, 54 + 26);
+	CU_ASSERT_EQUAL(p.payload_off, 94);
+	CU_ASSERT_EQUAL(p.payload_len, 2906);
+	CU_ASSERT_EQUAL(parse_n(b.b, 200, 1, &p), -ST_PKT_ERR_TRUNCATED_IP);
+	CU_ASSERT_EQUAL(check_cut(b.b, 94, b.len, 1, &p), 0);
+	/* and from the IP header on */
+	CU_ASSERT_EQUAL(check_cut(b.b + 14, 80, b.len - 14, 0, &p), 0);
+	CU_ASSERT_EQUAL(p.payload_len, 2906);
+	CU_ASSERT_EQUAL(check_cut(b.b + 14, 79, b.len - 14, 0, &p),
+			-ST_PKT_ERR_SPLIT_HEADER);
+
+	/* a fragment needs only its IP header in the first segment */
+	build_v4_udp(&b, 3000 - 42);
+	pb_put16(&b, 14 + 6, 0x20b9);
+	CU_ASSERT_EQUAL(check_cut(b.b, 34, b.len, 1, &p), 0);
+	CU_ASSERT(p.flags & ST_PKT_F_FRAG);
+	CU_ASSERT_EQUAL(p.payload_off, 34);
+	CU_ASSERT_EQUAL(p.payload_len, 2966);
+	CU_ASSERT_EQUAL(p.frag_id, 0x1234);
+	CU_ASSERT_EQUAL(p.frag_off, 1480);
+	CU_ASSERT_EQUAL(p.frag_more, 1);
+	CU_ASSERT_EQUAL(check_cut(b.b, 33, b.len, 1, &p), -ST_PKT_ERR_SPLIT_HEADER);
+}
+
+/* Headers cut by the end of the first segment fail with split_header;
+ * length fields are still checked against the frame. */
+static void t_seg_split(void)
+{
+	static const uint8_t opts40[40] = { 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+					    1, 1, 1, 1, 1, 1, 1, 1, 1, 0 };
+	struct pb b;
+	struct st_pkt p;
+
+	/* inside the TCP options: the ports were read */
+	build_v4_tcp(&b, syn_opts, sizeof(syn_opts), 1000);
+	for (uint32_t have = 54; have < 74; have++) {
+		CU_ASSERT_EQUAL(check_cut(b.b, have, b.len, 1, &p),
+				-ST_PKT_ERR_SPLIT_HEADER);
+		CU_ASSERT(p.flags & ST_PKT_F_PORTS);
+		CU_ASSERT(!(p.flags & ST_PKT_F_L4));
+		CU_ASSERT_EQUAL(p.dport, 80);
+	}
+	CU_ASSERT_EQUAL(check_cut(b.b, 53, b.len, 1, &p), -ST_PKT_ERR_SPLIT_HEADER);
+	CU_ASSERT(!(p.flags & ST_PKT_F_PORTS));
+	CU_ASSERT_EQUAL(check_cut(b.b, 74, b.len, 1, &p), 0);
+	CU_ASSERT_EQUAL(p.tcp.tsval, 0x11111111);
+	/* a data offset past the L3 end is bad whatever is at hand; one
+	 * inside it but past the segment is split */
+	build_v4_tcp(&b, NULL, 0, 20);
+	b.b[34 + 12] = 0xf0;
+	CU_ASSERT_EQUAL(check_cut(b.b, 54, b.len, 1, &p), -ST_PKT_ERR_BAD_TCP_DOFF);
+	b.b[34 + 12] = 0xa0;
+	CU_ASSERT_EQUAL(check_cut(b.b, 54, b.len, 1, &p), -ST_PKT_ERR_SPLIT_HEADER);
+	CU_ASSERT_EQUAL(check_cut(b.b, 74, b.len, 1, &p), -ST_PKT_ERR_BAD_TCP_OPTION);
+
+	/* inside an IPv6 extension header, and in the UDP header after them */
+	build_v6_n_ext(&b, 3);
+	CU_ASSERT_EQUAL_FATAL(b.len, 86);
+	for (uint32_t have = 54; have < 86; have++) {
+		CU_ASSERT_EQUAL(check_cut(b.b, have, b.len, 1, &p),
+				-ST_PKT_ERR_SPLIT_HEADER);
+		CU_ASSERT_EQUAL(p.l3, ST_L3_IPV6);
+		CU_ASSERT_EQUAL(p.l3_len, 72);
+	}
+	CU_ASSERT_EQUAL(check_cut(b.b, 86, b.len, 1, &p), 0);
+	/* a header as long as the format allows, its length byte read from
+	 * the first segment and the rest of it past it */
+	pb_init(&b);
+	pb_eth(&b);
+	pb_type(&b, ST_ETH_P_IPV6);
+	pb_ipv6(&b, client6, server6, 60);
+	pb_v6ext(&b, 43, 2048);
+	pb_v6ext(&b, ST_IPPROTO_UDP, 2048);
+	pb_udp(&b, 1, 2);
+	pb_finish(&b, 1);
+	CU_ASSERT_EQUAL(check_cut(b.b, 200, b.len, 1, &p), -ST_PKT_ERR_SPLIT_HEADER);
+	CU_ASSERT_EQUAL(check_cut(b.b, 54 + 2048 + 2047, b.len, 1, &p),
+			-ST_PKT_ERR_SPLIT_HEADER);
+	CU_ASSERT_EQUAL(check_cut(b.b, 54 + 4096 + 8, b.len, 1, &p), 0);
+	CU_ASSERT_EQUAL(p.dport, 2);
+	/* and one that claims more than the payload length */
+	pb_put16(&b, 14 + 4, 2000);
+	CU_ASSERT_EQUAL(check_cut(b.b, 200, b.len, 1, &p),
+			-ST_PKT_ERR_TRUNCATED_IPV6_EXT);
+
+	/* inside the IPv4 options, and a VLAN tag */
+	pb_init(&b);
+	pb_eth(&b);
+	pb_vlan(&b, ST_ETH_P_8021Q, 3);
+	pb_type(&b, ST_ETH_P_IPV4);
+	pb_ipv4(&b, CLIENT4, SERVER4, ST_IPPROTO_UDP, opts40, sizeof(opts40));
+	pb_udp(&b, 1, 2);
+	pb_fill(&b, 100, 0);
+	pb_finish(&b, 1);
+	CU_ASSERT_EQUAL(check_cut(b.b, 17, b.len, 1, &p), -ST_PKT_ERR_SPLIT_HEADER);
+	CU_ASSERT_EQUAL(p.vlan_count, 0);
+	CU_ASSERT_EQUAL(check_cut(b.b, 18 + 20, b.len, 1, &p), -ST_PKT_ERR_SPLIT_HEADER);
+	CU_ASSERT_EQUAL(p.l3, ST_L3_IPV4);
+	CU_ASSERT_EQUAL(p.vlan_tci[0], 3);
+	CU_ASSERT_EQUAL(check_cut(b.b, 18 + 59, b.len, 1, &p), -ST_PKT_ERR_SPLIT_HEADER);
+	CU_ASSERT_EQUAL(check_cut(b.b, 18 + 60, b.len, 1, &p), -ST_PKT_ERR_SPLIT_HEADER);
+	CU_ASSERT_EQUAL(check_cut(b.b, 18 + 68, b.len, 1, &p), 0);
+	CU_ASSERT_EQUAL(p.dport, 2);
+	CU_ASSERT(p.flags & ST_PKT_F_IP_OPTS);
+
+	/* lengths against the frame: total length past it, UDP length past
+	 * the IP payload, the frame shorter than a header */
+	build_v4_udp(&b, 100);
+	CU_ASSERT_EQUAL(check_cut(b.b, 42, b.len - 1, 1, &p), -ST_PKT_ERR_TRUNCATED_IP);
+	pb_put16(&b, 34 + 4, 109);
+	CU_ASSERT_EQUAL(check_cut(b.b, 42, b.len, 1, &p), -ST_PKT_ERR_BAD_UDP_LEN);
+	CU_ASSERT_EQUAL(check_cut(b.b, 20, 30, 1, &p), -ST_PKT_ERR_TRUNCATED_IP);
+	CU_ASSERT_EQUAL(check_cut(b.b, 10, 30, 1, &p), -ST_PKT_ERR_SPLIT_HEADER);
+	CU_ASSERT_EQUAL(check_cut(b.b, 10, 13, 1, &p), -ST_PKT_ERR_TRUNCATED_L2);
+	CU_ASSERT_EQUAL(check_cut(b.b, 0, 0, 1, &p), -ST_PKT_ERR_TRUNCATED_L2);
+	CU_ASSERT_EQUAL(check_cut(b.b, 0, 14, 1, &p), -ST_PKT_ERR_SPLIT_HEADER);
+	CU_ASSERT_EQUAL(check_cut(b.b + 14, 0, 0, 0, &p), -ST_PKT_ERR_TRUNCATED_IP);
+	CU_ASSERT_EQUAL(check_cut(b.b + 14, 0, 1, 0, &p), -ST_PKT_ERR_SPLIT_HEADER);
+	CU_ASSERT_STRING_EQUAL(st_pkt_err_str(p.err), "split_header");
+}
+
+/* The quote in an ICMP error is cut short by design: cut by the segment,
+ * the outer packet still parses and the quote says why it is unusable. */
+static void t_seg_icmp_quote(void)
+{
+	struct pb o, b;
+	struct st_pkt p;
+
+	build_v4_tcp(&o, syn_opts, sizeof(syn_opts), 100);
+	build_icmp4_err(&b, 3, 4, o.b + 14, 48);
+	CU_ASSERT_EQUAL(check_cut(b.b, 41, b.len, 1, &p), -ST_PKT_ERR_SPLIT_HEADER);
+	for (uint32_t have = 42; have < 42 + 24; have++) {
+		CU_ASSERT_EQUAL(check_cut(b.b, have, b.len, 1, &p), 0);
+		CU_ASSERT(p.flags & ST_PKT_F_ICMP_ERR);
+		CU_ASSERT_EQUAL(p.icmp.type, 3);
+		CU_ASSERT_EQUAL(p.icmp.inner.err, ST_PKT_ERR_SPLIT_HEADER);
+		CU_ASSERT(!(p.icmp.inner.flags & ST_PKT_F_PORTS));
+	}
+	CU_ASSERT_EQUAL(check_cut(b.b, 42 + 24, b.len, 1, &p), 0);
+	CU_ASSERT_EQUAL(p.icmp.inner.err, ST_PKT_OK);
+	CU_ASSERT_EQUAL(p.icmp.inner.dport, 80);
+	/* a quote the frame cuts short is truncated, wherever the segment
+	 * ends */
+	build_icmp4_err(&b, 3, 4, o.b + 14, 10);
+	CU_ASSERT_EQUAL(check_cut(b.b, 45, b.len, 1, &p), 0);
+	CU_ASSERT_EQUAL(p.icmp.inner.err, ST_PKT_ERR_TRUNCATED_IP);
+}
+
 /* Valid packets for the truncation and mutation tests. */
 static size_t build_corpus(struct pb *set, size_t max)
 {
@@ -890,6 +1215,45 @@ static void t_truncation(void)
 	}
 }
 
+/* Every valid packet cut after every byte: split_header while any header
+ * (the first 4 bytes of an ICMP quote's L4 header included) lies past the
+ * cut, the whole frame's view from the end of the headers on. */
+static void t_seg_every_cut(void)
+{
+	static struct pb set[20];
+	size_t n = build_corpus(set, 16);
+	struct st_pkt p, whole;
+
+	build_v4_udp(&set[n++], 3000 - 42);
+	build_v6_tcp(&set[n++], 3000 - 94);
+	build_v4_udp(&set[n], 1000);
+	pb_put16(&set[n++], 14 + 6, 0x00b9);
+	for (size_t i = 0; i < n; i++) {
+		const struct pb *s = &set[i];
+		uint32_t hend, qend = 0;
+
+		CU_ASSERT_EQUAL_FATAL(parse(s, &whole), 0);
+		hend = (whole.flags & ST_PKT_F_L4) ? whole.payload_off :
+		       whole.l4_off;
+		if (whole.flags & ST_PKT_F_ICMP_ERR) {
+			CU_ASSERT_EQUAL_FATAL(whole.icmp.inner.l3, ST_L3_IPV4);
+			qend = whole.icmp.inner.l3_off + 20u + 4u;
+		}
+		for (uint32_t have = 0; have <= s->len; have++) {
+			int rc = check_cut(s->b, have, s->len, 1, &p);
+
+			CU_ASSERT_EQUAL(rc, have < hend ? -ST_PKT_ERR_SPLIT_HEADER : 0);
+			if (rc == 0 && (whole.flags & ST_PKT_F_ICMP_ERR))
+				CU_ASSERT_EQUAL(p.icmp.inner.err,
+						have < qend ? ST_PKT_ERR_SPLIT_HEADER :
+						ST_PKT_OK);
+			if (have >= whole.l2_len)
+				check_cut(s->b + whole.l2_len, have - whole.l2_len,
+					  s->len - whole.l2_len, 0, &p);
+		}
+	}
+}
+
 static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
 
 static uint32_t rnd(void)
@@ -922,6 +1286,8 @@ static void t_mutations(void)
 			len = rnd() % (uint32_t)sizeof(buf);
 		ok += parse_n(buf, len, 1, &p) == 0;
 		parse_n(buf + 14, len > 14 ? len - 14 : 0, 0, &p);
+		/* and with the frame cut into a first segment and the rest */
+		check_cut(buf, rnd() % (len + 1), len, 1, &p);
 	}
 	/* both outcomes happen */
 	CU_ASSERT(ok > 1000 && ok < 99000);
@@ -943,6 +1309,9 @@ static void t_err_str(void)
 	CU_ASSERT_STRING_EQUAL(st_pkt_err_str(-ST_PKT_ERR_COUNT), "unknown");
 	CU_ASSERT_STRING_EQUAL(st_pkt_err_str(-2147483647 - 1), "unknown");
 	CU_ASSERT_STRING_EQUAL(st_pkt_err_str(-ST_PKT_ERR_BAD_IHL), "bad_ihl");
+	/* added last: counter arrays indexed by the enum keep their slots */
+	CU_ASSERT_EQUAL(ST_PKT_ERR_SPLIT_HEADER, ST_PKT_ERR_COUNT - 1);
+	CU_ASSERT_STRING_EQUAL(st_pkt_err_str(-ST_PKT_ERR_SPLIT_HEADER), "split_header");
 	/* the view stays two cache lines */
 	CU_ASSERT(sizeof(struct st_pkt) <= 128);
 }
@@ -970,6 +1339,10 @@ int st_register_suites(void)
 		{ "icmp_err_bad_inner", t_icmp_err_bad_inner },
 		{ "parse_l3", t_parse_l3 },
 		{ "truncation", t_truncation },
+		{ "seg_jumbo", t_seg_jumbo },
+		{ "seg_split", t_seg_split },
+		{ "seg_icmp_quote", t_seg_icmp_quote },
+		{ "seg_every_cut", t_seg_every_cut },
 		{ "mutations", t_mutations },
 		{ "err_str", t_err_str },
 		{ NULL, NULL },
