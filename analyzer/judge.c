@@ -104,6 +104,8 @@ struct eval {
 	bool rec_unreachable;
 	bool proposal_ok;
 	bool verified;			/* the recommendation's load was measured */
+	double lam_ok;			/* highest load measured within the SLO */
+	bool rec_measured;		/* the recommendation is what lam_ok needs */
 };
 
 struct an_judge *an_judge_create(const struct an_config *cfg,
@@ -771,6 +773,31 @@ static void bound_inputs(const struct an_judge *j, struct eval *ev)
 	ev->rsd = hypot(ev->rsd, ev->rsd_shadow);
 }
 
+/* The highest per-instance load at which prod or the shadow was measured
+ * meeting the SLO: enough samples, the upper end of its p99's interval and
+ * its error rate within the SLO. 0 when neither was. A count whose load is
+ * at most this meets the SLO by measurement, whatever a model says. */
+static double lam_measured_ok(const struct an_judge *j, const struct eval *ev)
+{
+	const struct span *sp[2] = { ev->has_prod ? &ev->prod : NULL, &ev->shadow };
+	double best = 0;
+
+	for (int i = 0; i < 2; i++) {
+		const struct span *s = sp[i];
+		double lo, hi;
+
+		if (s == NULL || !(s->lam > 0) || s->requests <= 0 ||
+		    (uint64_t)s->dist.total < j->cfg->min_samples)
+			continue;
+		an_dist_quantile_ci(&s->dist, 0.99, 1 - 2 * (1 - REC_CONF), &lo, &hi);
+		if (!isfinite(hi) || hi > (double)ev->p->slo_p99_ns ||
+		    (s->timeouts + s->resets + s->icmp) / s->requests > ev->p->slo_error_rate)
+			continue;
+		best = fmax(best, s->lam);
+	}
+	return best;
+}
+
 static void recommend(struct an_judge *j, struct eval *ev)
 {
 	const struct an_plan *p = ev->p;
@@ -804,6 +831,24 @@ static void recommend(struct an_judge *j, struct eval *ev)
 		}
 		n = lo;
 	}
+	/* Never more than the evidence needs: the model's bound widens with
+	 * extrapolation, and a corrected fit from a saturated shadow can ask
+	 * for several times what prod was measured serving within the SLO. */
+	ev->lam_ok = lam_measured_ok(j, ev);
+	ev->rec_measured = false;
+	if (ev->lam_ok > 0) {
+		double need = ceil(p->forecast_rps / ev->lam_ok * (1 - 1e-12));
+		uint32_t n_ok = need < 1 ? 1 : need > p->max_instances ? p->max_instances :
+			(uint32_t)need;
+
+		if (n_ok < p->min_instances)
+			n_ok = p->min_instances;
+		if (n_ok < n) {
+			n = n_ok;
+			ev->rec_unreachable = false;
+			ev->rec_measured = true;
+		}
+	}
 	if (p->max_step > 0) {
 		uint32_t c = p->current_instances;
 
@@ -825,8 +870,11 @@ static void recommend(struct an_judge *j, struct eval *ev)
 	ev->err_prop_hi = err_at(j, ev, p->proposed_instances, true);
 	ev->p99_rec_hi = p99_at(j, ev, n, true);
 	ev->err_rec_hi = err_at(j, ev, n, true);
-	ev->verified = n >= p->proposed_instances &&
-		       p->forecast_rps / n <= ev->lam_obs * (1 + MEASURED_TOL);
+	/* Measured: the count's load was run within the SLO, or it is no
+	 * fewer than proposed and its load no further than what was run. */
+	ev->verified = ev->rec_measured ||
+		       (n >= p->proposed_instances &&
+			p->forecast_rps / n <= ev->lam_obs * (1 + MEASURED_TOL));
 	/* The verdict judges the proposal on the evidence (the nominal
 	 * prediction); the count a scaler acts on rests on the bound. */
 	ev->proposal_ok = ev->p99_prop <= (double)p->slo_p99_ns &&
@@ -948,7 +996,11 @@ static void describe_verified(const struct eval *ev, char *buf, size_t len)
 
 	fmt_ns(a, sizeof(a), ev->p99_rec);
 	fmt_ns(b, sizeof(b), ev->p99_rec_hi);
-	if (ev->verified)
+	if (ev->rec_measured)
+		snprintf(buf, len,
+			 "%u instances run at %.1f rps each, at most the %.1f rps per instance at which prod or the shadow was measured within the SLO (the model asked for more)",
+			 ev->rec, lam, ev->lam_ok);
+	else if (ev->verified)
 		snprintf(buf, len,
 			 "%u instances run at %.1f rps each, within the %.1f rps per instance measured: p99 %s, upper bound %s",
 			 ev->rec, lam, ev->lam_obs, a, b);
@@ -1393,6 +1445,7 @@ int an_judge_run(struct an_judge *j, struct an_service *s, uint64_t now_ns,
 		ev->rec = v->recommended_instances;
 		ev->p99_rec = ev->p99_prop;
 		ev->p99_rec_hi = ev->p99_prop_hi;
+		ev->rec_measured = false;
 		ev->verified = ev->p->forecast_rps / ev->rec <= ev->lam_obs * (1 + MEASURED_TOL);
 		v->verified = ev->verified;
 		describe_verified(ev, v->verified_reason, sizeof(v->verified_reason));
