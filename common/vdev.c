@@ -23,12 +23,13 @@ static int n_sized;
 
 int st_vdev_size_af_packet(int argc, char **argv, unsigned int framesz)
 {
-	char add[64];
-	int n = 0, alen = snprintf(add, sizeof(add), ",framesz=%u,blocksz=%u", framesz, framesz);
+	char add[96];
+	int n = 0;
 
 	for (int i = 1; i < argc; i++) {
 		char **a = vdev_arg(argc, argv, i), *v, *s;
 		size_t len;
+		int alen;
 
 		if (a == NULL)
 			continue;
@@ -36,6 +37,13 @@ int st_vdev_size_af_packet(int argc, char **argv, unsigned int framesz)
 		if ((strncmp(v, "net_af_packet", 13) != 0 && strncmp(v, "eth_af_packet", 13) != 0) ||
 		    strstr(v, "framesz=") != NULL || strstr(v, "blocksz=") != NULL)
 			continue;
+		/* Fewer frames than the PMD's 512 unless told: each is
+		 * framesz long, and 512 of 60 KB per ring, twice per queue,
+		 * were seen to delay the host's other work now and then. */
+		alen = strstr(v, "framecnt=") != NULL ?
+		       snprintf(add, sizeof(add), ",framesz=%u,blocksz=%u", framesz, framesz) :
+		       snprintf(add, sizeof(add), ",framesz=%u,blocksz=%u,framecnt=%u", framesz,
+				framesz, ST_AFP_FRAMECNT);
 		len = strlen(*a);
 		if (n_sized == ST_VDEV_MAX || len + (size_t)alen >= ST_VDEV_LEN)
 			return -ENOMEM;

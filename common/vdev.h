@@ -14,6 +14,13 @@
 #define ST_AFP_FRAME_DEFAULT 2048
 #define ST_AFP_FRAME_HDR 66
 #define ST_AFP_FRAME_MBUF_OFF 32
+/* Frames per ring when sizing them (the PMD's default is 512): 256 of
+ * ST_AFP_FRAME bytes are 15 MiB per ring, 30 per queue (RX and TX). With
+ * 512 the e2e timing test saw the shadow's 20 ms answers come 2-4 ms late
+ * in about one run of five (host work around 60 MiB of locked,
+ * high-order ring memory per port, not understood further); with 256 and
+ * 128, in none of 18. */
+#define ST_AFP_FRAMECNT 256
 
 /* Devices st_vdev_size_af_packet rewrites at most, and their length. */
 #define ST_VDEV_MAX 32
@@ -22,7 +29,7 @@
 /* Every af_packet device in argv[1..argc) ("--vdev X" or "--vdev=X", named
  * net_af_packet* or eth_af_packet*) that sets neither framesz nor blocksz
  * gets ",framesz=F,blocksz=F" with F = framesz (a multiple of the page
- * size): its strings are replaced in argv by static ones that live as long
+ * size), and ",framecnt=ST_AFP_FRAMECNT" unless it sets framecnt: its strings are replaced in argv by static ones that live as long
  * as the program (the EAL may keep them). Returns how many were sized, or
  * -ENOMEM past ST_VDEV_MAX devices or a string of ST_VDEV_LEN. Costs a scan
  * of argv; not thread-safe (called once, before the EAL). */
