@@ -96,8 +96,8 @@ int main(int argc, char **argv)
 		fclose(f);
 	while (!stop) {
 		struct pollfd p = { .fd = fd, .events = POLLIN };
-		uint64_t now = now_ns();
-		int tmo = 200;
+		uint64_t now = now_ns(), wait = 200000000ULL;
+		struct timespec tmo;
 
 		while (head != tail && q[head % QMAX].due <= now) {
 			struct pending *e = &q[head % QMAX];
@@ -105,9 +105,13 @@ int main(int argc, char **argv)
 			sendto(fd, e->data, e->len, 0, (struct sockaddr *)&e->peer, e->plen);
 			head++;
 		}
+		/* To the nanosecond: a millisecond timeout would wake early and
+		 * spin out the rest of the delay. */
 		if (head != tail)
-			tmo = (int)((q[head % QMAX].due - now) / 1000000ULL);
-		if (poll(&p, 1, tmo) <= 0)
+			wait = q[head % QMAX].due - now;
+		tmo.tv_sec = (time_t)(wait / 1000000000ULL);
+		tmo.tv_nsec = (long)(wait % 1000000000ULL);
+		if (ppoll(&p, 1, &tmo, NULL) <= 0)
 			continue;
 		for (;;) {
 			struct pending *e = &q[tail % QMAX];

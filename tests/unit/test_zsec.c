@@ -315,7 +315,9 @@ static void test_allow_list(void)
 	CU_ASSERT_EQUAL(errno, EINVAL);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, ":2: unknown name 'secret'"));
 
-	snprintf(text, sizeof(text), "%s\n%.20s\n", pub[0], pub[1]);
+	/* A fixed short key: half of a random one may hold '=' or '#', which
+	 * the reader takes for a name or a comment (a different refusal). */
+	snprintf(text, sizeof(text), "%s\n%s\n", pub[0], "0123456789abcdefghij");
 	write_text("allow-short", text);
 	CU_ASSERT_PTR_NULL(st_zsec_allow_load(tpath("allow-short"), &err));
 	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, ":2: expected a 40-character Z85 key"));
