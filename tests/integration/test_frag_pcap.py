@@ -231,6 +231,26 @@ dst_mac = %s
                 "datagram (%s, want %s)" % (got_a, want_a))
 
 
+def run_flood(wd, name, frames, keys):
+    """frames into an inline dataplane whose one group takes every flow
+    (share 1), with the [dataplane] keys given: the final counters."""
+    tee.write_inputs(wd, frames)
+    ini = os.path.join(wd, name + ".ini")
+    tee.write_ini(ini, """
+[dataplane]
+mode = inline
+client_port = net_pcap0
+prod_port = net_pcap1
+stats = false
+%s
+[shadow.a]
+port = net_pcap2
+share = 1
+dst_mac = %s
+""" % (keys, MAC))
+    return tee.run_dp(wd, "frag-%s-%d" % (name, os.getpid()), ini, "a")
+
+
 def flood_case(wd):
     """First fragments of distinct datagrams, more than the table holds:
     the overflow is counted and not copied; production still gets all."""
@@ -240,23 +260,7 @@ def flood_case(wd):
         data = udp_bytes(False, "198.18.7.%d" % (i % 250 + 1), SERVER4, 3000 + i, 53, b"f" * 600)
         frames.append(frag_frame(False, "198.18.7.%d" % (i % 250 + 1), SERVER4, 0x4000 + i, data,
                                  0, 304, len(data)))
-    tee.write_inputs(wd, frames)
-    ini = os.path.join(wd, "flood.ini")
-    tee.write_ini(ini, """
-[dataplane]
-mode = inline
-client_port = net_pcap0
-prod_port = net_pcap1
-stats = false
-frag_table_size = %d
-frag_timeout = 500ms
-
-[shadow.a]
-port = net_pcap2
-share = 1
-dst_mac = %s
-""" % (size, MAC))
-    res = tee.run_dp(wd, "frag-flood-%d" % os.getpid(), ini, "a")
+    res = run_flood(wd, "flood", frames, "frag_table_size = %d\nfrag_timeout = 500ms\n" % size)
     stlib.check(tee.read(os.path.join(wd, "prod.pcap")) == frames,
                 "flood: production gets all %d first fragments, in order" % n)
     f = res.get("frags") or {}
@@ -278,25 +282,8 @@ def hold_flood_case(wd):
     for i in range(n):
         data = udp_bytes(False, "198.18.8.1", SERVER4, 4000, 53, b"h" * 600)
         frames.append(frag_frame(False, "198.18.8.1", SERVER4, 0x1000 + i, data, 304, 296, len(data)))
-    tee.write_inputs(wd, frames)
-    ini = os.path.join(wd, "holdflood.ini")
-    tee.write_ini(ini, """
-[dataplane]
-mode = inline
-client_port = net_pcap0
-prod_port = net_pcap1
-stats = false
-mbufs = 1023
-frag_table_size = 16384
-frag_hold = 100000
-frag_timeout = 60s
-
-[shadow.a]
-port = net_pcap2
-share = 1
-dst_mac = %s
-""" % MAC)
-    res = tee.run_dp(wd, "frag-hold-%d" % os.getpid(), ini, "a")
+    res = run_flood(wd, "hold", frames, "mbufs = 1023\nfrag_table_size = 16384\nfrag_hold = 100000\n"
+                    "frag_timeout = 60s\n")
     stlib.check(tee.read(os.path.join(wd, "prod.pcap")) == frames,
                 "hold flood: production gets all %d fragments, in order" % n)
     f = res.get("frags") or {}
