@@ -20,44 +20,21 @@ import socket
 import sys
 import time
 
+import udp_frames_sock
+
 dst, port = sys.argv[1], int(sys.argv[2])
 sizes = [int(x) for x in sys.argv[3].split(",")]
 flows, reqs, base, conc = int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6]), int(sys.argv[7])
 tmo = float(sys.argv[8]) / 1000.0
-BUF = 8 << 20
-# linux/in.h; Python names them from 3.12 on
-IP_MTU_DISCOVER = getattr(socket, "IP_MTU_DISCOVER", 10)
-IP_PMTUDISC_DONT = getattr(socket, "IP_PMTUDISC_DONT", 0)
-# linux/in6.h
-IPV6_MTU_DISCOVER = getattr(socket, "IPV6_MTU_DISCOVER", 23)
-IPV6_PMTUDISC_DONT = getattr(socket, "IPV6_PMTUDISC_DONT", 0)
-FAMILY = socket.AF_INET6 if ":" in dst else socket.AF_INET
+FAMILY = udp_frames_sock.family_of(dst)
 DRAIN = 0.1  # seconds a batch listens for strays after its last echo
-
-
-def sized(s):
-    for force, opt in ((33, socket.SO_RCVBUF), (32, socket.SO_SNDBUF)):  # SO_*BUFFORCE
-        try:
-            s.setsockopt(socket.SOL_SOCKET, force, BUF)
-        except OSError:
-            s.setsockopt(socket.SOL_SOCKET, opt, BUF)
-
-
-def no_pmtud(s):
-    """The kernel fragments what exceeds the link's MTU instead of refusing it."""
-    if FAMILY == socket.AF_INET6:
-        s.setsockopt(socket.IPPROTO_IPV6, IPV6_MTU_DISCOVER, IPV6_PMTUDISC_DONT)
-    else:
-        s.setsockopt(socket.IPPROTO_IP, IP_MTU_DISCOVER, IP_PMTUDISC_DONT)
 
 
 def run_batch(size, sports, res, sent):
     socks = {}
     for sp in sports:
-        s = socket.socket(FAMILY, socket.SOCK_DGRAM)
+        s = udp_frames_sock.open_udp(FAMILY)
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        no_pmtud(s)
-        sized(s)
         s.bind(("", sp))
         s.setblocking(False)
         socks[s.fileno()] = {"sock": s, "sport": sp, "past": set(), "late": set(),

@@ -13,14 +13,9 @@ import signal
 import socket
 import sys
 
+import udp_frames_sock
+
 addr, port, logfile = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-BUF = 8 << 20
-# linux/in.h; Python names them from 3.12 on
-IP_MTU_DISCOVER = getattr(socket, "IP_MTU_DISCOVER", 10)
-IP_PMTUDISC_DONT = getattr(socket, "IP_PMTUDISC_DONT", 0)
-# linux/in6.h
-IPV6_MTU_DISCOVER = getattr(socket, "IPV6_MTU_DISCOVER", 23)
-IPV6_PMTUDISC_DONT = getattr(socket, "IPV6_PMTUDISC_DONT", 0)
 stop = False
 
 
@@ -29,24 +24,9 @@ def on_term(sig, frame):
     stop = True
 
 
-def sized(s):
-    """Buffers for several 64 KB datagrams at once; as root past rmem_max."""
-    for force, opt in ((33, socket.SO_RCVBUF), (32, socket.SO_SNDBUF)):  # SO_*BUFFORCE
-        try:
-            s.setsockopt(socket.SOL_SOCKET, force, BUF)
-        except OSError:
-            s.setsockopt(socket.SOL_SOCKET, opt, BUF)
-
-
 signal.signal(signal.SIGTERM, on_term)
 signal.signal(signal.SIGINT, on_term)
-if ":" in addr:
-    s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
-    s.setsockopt(socket.IPPROTO_IPV6, IPV6_MTU_DISCOVER, IPV6_PMTUDISC_DONT)
-else:
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.setsockopt(socket.IPPROTO_IP, IP_MTU_DISCOVER, IP_PMTUDISC_DONT)
-sized(s)
+s = udp_frames_sock.open_udp(udp_frames_sock.family_of(addr))
 s.bind((addr, port))
 s.settimeout(0.2)  # a bounded wait, so SIGTERM is seen promptly
 log = open(logfile, "a", buffering=1)
