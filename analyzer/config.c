@@ -237,6 +237,19 @@ static const struct key analyzer_keys[] = {
 	  STRLEN_C(curve_server_key), "", "publishers' public key (file or Z85): KPI subscriptions use CURVE" },
 	{ "curve_client_key", set_str, OFF_C(curve_client_key), 0, 0,
 	  STRLEN_C(curve_client_key), "", "key pair for the KPI subscriptions; default curve_secret_key" },
+	{ "dataplane_control", set_endpoint, OFF_C(dataplane_control), 0, 0,
+	  STRLEN_C(dataplane_control), "none",
+	  "the dataplane's control socket: squeeze steps verify a smaller recommendation on the shadows; none: off" },
+	{ "verify_windows", set_u32, OFF_C(verify_windows), 0, 64, 0, "3",
+	  "windows a squeeze step measures, 0..64; 0: no squeeze steps" },
+	{ "verify_settle", set_u32, OFF_C(verify_settle), 0, 16, 0, "1",
+	  "windows a squeeze step lets pass after raising the share, before it measures" },
+	{ "verify_util_ceiling", set_dbl, OFF_C(verify_util_ceiling), 0.05, 1, 0, "0.9",
+	  "no squeeze step where the model puts a shadow instance's utilisation above this" },
+	{ "verify_max_time", set_dur, OFF_C(verify_max_time_ns), ST_NS_PER_S, 86400 * S_NS, 0,
+	  "2m", "longest a squeeze step keeps a share raised" },
+	{ "verify_keep", set_dur, OFF_C(verify_keep_ns), 0, 30 * 86400 * S_NS, 0, "10m",
+	  "how long a squeeze step's result stands" },
 	{ "max_services", set_u32, OFF_C(max_services), 1, 1000000, 0, "4096",
 	  "services tracked at once" },
 	{ "max_publishers", set_u32, OFF_C(max_publishers), 1, 1000000, 0, "4096",
@@ -310,9 +323,21 @@ void an_config_defaults(struct an_config *c)
 	c->adjust_down = false;
 	c->model = AN_MODEL_AUTO;
 	snprintf(c->json_out, sizeof(c->json_out), "-");
+	snprintf(c->dataplane_control, sizeof(c->dataplane_control), "none");
+	c->verify_windows = 3;
+	c->verify_settle = 1;
+	c->verify_util_ceiling = 0.9;
+	c->verify_max_time_ns = 120 * ST_NS_PER_S;
+	c->verify_keep_ns = 600 * ST_NS_PER_S;
 	c->max_services = 4096;
 	c->max_publishers = 4096;
 	c->log_level = ST_LOG_NOTICE;
+}
+
+bool an_config_verify_on(const struct an_config *c)
+{
+	return c->verify_windows > 0 && c->dataplane_control[0] != '\0' &&
+	       strcmp(c->dataplane_control, "none") != 0;
 }
 
 void an_plan_defaults(struct an_plan *p)
@@ -408,6 +433,13 @@ int an_config_check(const struct an_config *c, struct st_perr *err)
 	    c->curve_secret_key[0] == '\0') {
 		snprintf(err->msg, sizeof(err->msg),
 			 "curve_server_key needs a client key pair (curve_client_key or curve_secret_key)");
+		return -EINVAL;
+	}
+	if (an_config_verify_on(c) &&
+	    c->verify_max_time_ns < (uint64_t)(c->verify_settle + c->verify_windows + 2) * c->window_ns) {
+		snprintf(err->msg, sizeof(err->msg),
+			 "verify_max_time %.1f s is shorter than a squeeze step's %u windows (verify_settle + verify_windows + 2)",
+			 (double)c->verify_max_time_ns / 1e9, c->verify_settle + c->verify_windows + 2);
 		return -EINVAL;
 	}
 	if (c->n_kpi_endpoints == 0) {

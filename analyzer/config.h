@@ -79,6 +79,15 @@ struct an_config {
 	char curve_server_key[AN_PATH_MAX];
 	char curve_client_key[AN_PATH_MAX];
 
+	/* squeeze test (verify.c): off without a dataplane control endpoint
+	 * or with verify_windows 0 */
+	char dataplane_control[AN_ENDPOINT_MAX];
+	uint32_t verify_windows;
+	uint32_t verify_settle;
+	double verify_util_ceiling;
+	uint64_t verify_max_time_ns;
+	uint64_t verify_keep_ns;
+
 	uint32_t max_services;
 	uint32_t max_publishers;
 	enum st_log_level log_level;
@@ -105,6 +114,9 @@ int an_config_set(struct an_config *c, const char *key, const char *value,
 /* Checks the keys that depend on each other (min_windows <= eval_windows,
  * grace <= window, CURVE files given together). Returns 0 or -EINVAL. */
 int an_config_check(const struct an_config *c, struct st_perr *err);
+
+/* Squeeze steps may run: a dataplane control endpoint and verify_windows. */
+bool an_config_verify_on(const struct an_config *c);
 
 /* Plan defaults: no shadow, 1 instance each, no price, bounds 1..100000. */
 void an_plan_defaults(struct an_plan *p);

@@ -95,6 +95,12 @@ const struct st_hist *an_engine_layout(const struct an_engine *e)
 	return e->layout;
 }
 
+int an_engine_measure(struct an_engine *e, const struct an_service *s, const char *target,
+		      int64_t w0, int64_t w1, uint32_t c_override, struct an_measure *m)
+{
+	return an_judge_measure(e->judge, s, target, w0, w1, c_override, m);
+}
+
 struct an_histdec *an_engine_histdec(struct an_engine *e)
 {
 	return e->dec;
@@ -176,6 +182,8 @@ struct an_service *an_engine_service_get(struct an_engine *e, const char *name)
 	snprintf(s->name, sizeof(s->name), "%s", name);
 	s->closed_w = -1;
 	s->js.aa_last_w = -1;
+	s->sq.x0 = 0;
+	s->sq.x1 = -1;
 	an_model_init(&s->model);
 	e->svc[e->n_svc] = s;
 	k = an_hash_str(name) & (e->svc_hcap - 1);
@@ -207,7 +215,9 @@ static struct an_target *target_get(struct an_engine *e, struct an_service *s,
 	if (t == NULL)
 		return NULL;
 	/* The judge pools eval_windows; the A/A pairs reach one further. */
-	if (an_target_init(t, name, role, e->cfg->history, e->cfg->eval_windows + 1) != 0) {
+	if (an_target_init(t, name, role, e->cfg->history, e->cfg->eval_windows + 1 +
+			   (an_config_verify_on(e->cfg) ?
+			    e->cfg->verify_settle + e->cfg->verify_windows + 3 : 0)) != 0) {
 		free(t);
 		return NULL;
 	}

@@ -76,6 +76,30 @@ struct an_judge_state {
 	double tol[AN_AA_KPIS];		/* as last computed */
 };
 
+/* The squeeze test of a service's recommendation (verify.c runs it on the
+ * dataplane, the judge reads and asks): per-instance loads in requests/s.
+ * The shadow windows in [x0, x1] ran at a raised share: verdicts leave them
+ * out (x1 < x0: none). */
+struct an_squeeze {
+	int64_t x0, x1;
+	bool running;
+	uint32_t run_n;			/* the count being verified */
+	double run_lam;
+	/* results, 0: none; t: wall ns of the step's end */
+	double ok_lam, ok_p99;		/* highest load verified within the SLO */
+	uint64_t ok_t;
+	double bad_lam, bad_p99;	/* lowest load verified beyond it */
+	uint64_t bad_t;
+	/* the judge's ask: its recommendation when not verified (0: none),
+	 * the model's utilisation there, and what sets the share */
+	uint32_t want_n;
+	double want_lam, want_util;
+	double prod_rps;		/* prod's total request rate */
+	double shadow_lam;		/* the shadow's per-instance rate now */
+	uint32_t shadow_c;
+	char note[192];			/* the last step not run, or cut short */
+};
+
 struct an_service {
 	char name[ST_WIRE_NAME_MAX];
 	bool has_plan;
@@ -87,6 +111,7 @@ struct an_service {
 	bool dirty;			/* windows closed since the last judge */
 	struct an_model model;
 	struct an_judge_state js;
+	struct an_squeeze sq;
 	bool has_last;
 	struct st_verdict last;
 	struct an_eval *evals;
@@ -154,6 +179,11 @@ struct an_target *an_service_target(const struct an_service *s,
 				    const char *name);
 /* Finds or creates a service (state reload). NULL: limit or ENOMEM. */
 struct an_service *an_engine_service_get(struct an_engine *e, const char *name);
+
+/* What target of s showed over windows [w0, w1] (judge.h). 0 or -ENOMEM. */
+struct an_measure;
+int an_engine_measure(struct an_engine *e, const struct an_service *s, const char *target,
+		      int64_t w0, int64_t w1, uint32_t c_override, struct an_measure *m);
 
 /* The decoder the engine uses, for the benchmark's decode-only rows. */
 struct an_histdec *an_engine_histdec(struct an_engine *e);

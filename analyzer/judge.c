@@ -106,6 +106,7 @@ struct eval {
 	bool verified;			/* the recommendation's load was measured */
 	double lam_ok;			/* highest load measured within the SLO */
 	bool rec_measured;		/* the recommendation is what lam_ok needs */
+	bool rec_squeezed;		/* raised past a load a squeeze step failed */
 };
 
 struct an_judge *an_judge_create(const struct an_config *cfg,
@@ -196,21 +197,32 @@ static int dense_take(struct an_judge *j, int slot, struct an_dist *d)
 }
 
 /* The target's windows in (w_end - k, w_end], pooled into slot. */
+/* Pools the k windows of t up to w_end, leaving out those in [x0, x1]
+ * (a squeeze step's: the span reaches back past them). */
 static int collect(struct an_judge *j, const struct an_target *t, int64_t w_end,
-		   uint32_t k, uint32_t c_override, int slot, struct span *sp)
+		   uint32_t k, uint32_t c_override, int slot, int64_t x0, int64_t x1,
+		   struct span *sp)
 {
 	double sum = 0, sum2 = 0;
+	int64_t lo = w_end - (int64_t)k;
 
 	memset(sp, 0, sizeof(*sp));
 	sp->dist.layout = j->layout;
 	if (t == NULL)
 		return 0;
+	if (x1 >= x0 && x0 <= w_end && x1 > lo) {
+		uint32_t need = k;
+
+		for (lo = w_end; need > 0; lo--)
+			if (lo < x0 || lo > x1)
+				need--;
+	}
 	for (uint32_t i = 0; i < t->len && sp->n < SPAN_MAX; i++) {
 		const struct an_win *w = an_target_win(t, i);
 
-		if (w->w > w_end)
+		if (w->w > w_end || (w->w >= x0 && w->w <= x1))
 			continue;
-		if (w->w <= w_end - (int64_t)k)
+		if (w->w <= lo)
 			break;
 		if (!an_target_complete(t, i)) {
 			sp->incomplete++;
@@ -798,9 +810,32 @@ static double lam_measured_ok(const struct an_judge *j, const struct eval *ev)
 	return best;
 }
 
+/* Asks verify.c for a squeeze step when the recommendation is not
+ * verified: the count, its per-instance load, the utilisation the model
+ * puts there (the slowest fit's), and what the share change rests on. */
+static void want_squeeze(struct eval *ev)
+{
+	struct an_squeeze *sq = &ev->s->sq;
+	double mu = INFINITY;
+
+	sq->want_n = 0;
+	if (ev->verified || ev->rec == 0)
+		return;
+	for (int i = 0; i < ev->n_cfit; i++)
+		if (ev->cfit[i].mu > 0)
+			mu = fmin(mu, ev->cfit[i].mu);
+	sq->want_n = ev->rec;
+	sq->want_lam = ev->p->forecast_rps / ev->rec;
+	sq->want_util = isfinite(mu) ? sq->want_lam / mu : NAN;
+	sq->prod_rps = ev->has_prod ? ev->prod.lam * ev->prod.c : 0;
+	sq->shadow_lam = isfinite(ev->shadow.lam) ? ev->shadow.lam : 0;
+	sq->shadow_c = ev->shadow.c;
+}
+
 static void recommend(struct an_judge *j, struct eval *ev)
 {
 	const struct an_plan *p = ev->p;
+	const struct an_squeeze *sq = &ev->s->sq;
 	uint32_t lo = p->min_instances, hi, n;
 
 	bound_inputs(j, ev);
@@ -834,7 +869,7 @@ static void recommend(struct an_judge *j, struct eval *ev)
 	/* Never more than the evidence needs: the model's bound widens with
 	 * extrapolation, and a corrected fit from a saturated shadow can ask
 	 * for several times what prod was measured serving within the SLO. */
-	ev->lam_ok = lam_measured_ok(j, ev);
+	ev->lam_ok = fmax(lam_measured_ok(j, ev), sq->ok_lam);
 	ev->rec_measured = false;
 	if (ev->lam_ok > 0) {
 		double need = ceil(p->forecast_rps / ev->lam_ok * (1 - 1e-12));
@@ -847,6 +882,17 @@ static void recommend(struct an_judge *j, struct eval *ev)
 			n = n_ok;
 			ev->rec_unreachable = false;
 			ev->rec_measured = true;
+		}
+	}
+	/* Never a load a squeeze step saw break the SLO. */
+	if (sq->bad_lam > 0) {
+		double lim = sq->bad_lam * (1 - MEASURED_TOL);
+		uint32_t n_bad = (uint32_t)fmin(floor(p->forecast_rps / lim) + 1, p->max_instances);
+
+		if (n < n_bad) {
+			n = n_bad;
+			ev->rec_measured = false;
+			ev->rec_squeezed = true;
 		}
 	}
 	if (p->max_step > 0) {
@@ -873,8 +919,10 @@ static void recommend(struct an_judge *j, struct eval *ev)
 	/* Measured: the count's load was run within the SLO, or it is no
 	 * fewer than proposed and its load no further than what was run. */
 	ev->verified = ev->rec_measured ||
+		       p->forecast_rps / n <= sq->ok_lam * (1 + MEASURED_TOL) ||
 		       (n >= p->proposed_instances &&
 			p->forecast_rps / n <= ev->lam_obs * (1 + MEASURED_TOL));
+	want_squeeze(ev);
 	/* The verdict judges the proposal on the evidence (the nominal
 	 * prediction); the count a scaler acts on rests on the bound. */
 	ev->proposal_ok = ev->p99_prop <= (double)p->slo_p99_ns &&
@@ -996,6 +1044,17 @@ static void describe_verified(const struct eval *ev, char *buf, size_t len)
 
 	fmt_ns(a, sizeof(a), ev->p99_rec);
 	fmt_ns(b, sizeof(b), ev->p99_rec_hi);
+	const struct an_squeeze *sq = &ev->s->sq;
+	char c[32];
+	int o;
+
+	if (ev->verified && sq->ok_lam > 0 &&
+	    lam <= sq->ok_lam * (1 + MEASURED_TOL)) {
+		snprintf(buf, len,
+			 "verified by a squeeze step: the shadow ran at %.1f rps per instance with p99 %s, within the SLO; %u instances run at %.1f rps each",
+			 sq->ok_lam, fmt_ns(c, sizeof(c), sq->ok_p99), ev->rec, lam);
+		return;
+	}
 	if (ev->rec_measured)
 		snprintf(buf, len,
 			 "%u instances run at %.1f rps each, at most the %.1f rps per instance at which prod or the shadow was measured within the SLO (the model asked for more)",
@@ -1012,6 +1071,19 @@ static void describe_verified(const struct eval *ev, char *buf, size_t len)
 		snprintf(buf, len,
 			 "not verified: %u instances are fewer than the %u proposed and no shadow has run that count; their %.1f rps per instance is within the %.1f measured, p99 %s predicted, upper bound %s",
 			 ev->rec, p->proposed_instances, lam, ev->lam_obs, a, b);
+	o = (int)strlen(buf);
+	if (ev->rec_squeezed && (size_t)o < len)
+		o += snprintf(buf + o, len - (size_t)o,
+			      "; at least %u: a squeeze step saw p99 %s at %.1f rps per instance",
+			      ev->rec, fmt_ns(c, sizeof(c), sq->bad_p99), sq->bad_lam);
+	if (ev->verified || (size_t)o >= len)
+		return;
+	if (sq->running)
+		snprintf(buf + o, len - (size_t)o,
+			 "; verifying: a squeeze step runs the shadow at %u instances' %.1f rps per instance",
+			 sq->run_n, sq->run_lam);
+	else if (sq->note[0] != '\0')
+		snprintf(buf + o, len - (size_t)o, "; %s", sq->note);
 }
 
 /* What the evidence says, before hysteresis. */
@@ -1374,19 +1446,20 @@ int an_judge_run(struct an_judge *j, struct an_service *s, uint64_t now_ns,
 	if (ev == NULL)
 		return -ENOMEM;
 	memset(v, 0, sizeof(*v));
+	s->sq.want_n = 0;
 	ev->s = s;
 	ev->p = &s->plan;
 	ev->form = s->model.form;
 	ev->fit = s->model.prod[ev->form == AN_FORM_USL ? AN_FORM_MM1 : ev->form];
 	ev->model_ok = an_model_ready(&s->model);
 	rc = collect(j, an_service_target(s, "prod"), w_end, c->eval_windows,
-		     0, 0, &ev->prod);
+		     0, 0, 0, -1, &ev->prod);
 	if (rc == 0)
 		rc = collect(j, an_service_target(s, ev->p->shadow), w_end, c->eval_windows,
-			     ev->p->shadow_instances, 1, &ev->shadow);
+			     ev->p->shadow_instances, 1, s->sq.x0, s->sq.x1, &ev->shadow);
 	if (rc == 0 && ev->p->aa_shadow[0] != '\0')
 		rc = collect(j, an_service_target(s, ev->p->aa_shadow), w_end,
-			     c->eval_windows, ev->p->shadow_instances, 3, &ev->aa);
+			     c->eval_windows, ev->p->shadow_instances, 3, 0, -1, &ev->aa);
 	if (rc != 0)
 		goto out;
 	if (ev->prod.n > 0 && s->plan.current_instances && ev->prod.w[0]->instances == 0) {
@@ -1446,7 +1519,10 @@ int an_judge_run(struct an_judge *j, struct an_service *s, uint64_t now_ns,
 		ev->p99_rec = ev->p99_prop;
 		ev->p99_rec_hi = ev->p99_prop_hi;
 		ev->rec_measured = false;
-		ev->verified = ev->p->forecast_rps / ev->rec <= ev->lam_obs * (1 + MEASURED_TOL);
+		ev->verified = ev->p->forecast_rps / ev->rec <= ev->lam_obs * (1 + MEASURED_TOL) ||
+			       ev->p->forecast_rps / ev->rec <= s->sq.ok_lam * (1 + MEASURED_TOL);
+		ev->rec_squeezed = false;
+		want_squeeze(ev);
 		v->verified = ev->verified;
 		describe_verified(ev, v->verified_reason, sizeof(v->verified_reason));
 	}
@@ -1492,5 +1568,34 @@ int an_judge_run(struct an_judge *j, struct an_service *s, uint64_t now_ns,
 	rc = div >= 0 ? 1 : 0;
 out:
 	free(ev);
+	return rc;
+}
+
+int an_judge_measure(struct an_judge *j, const struct an_service *s, const char *target,
+		     int64_t w0, int64_t w1, uint32_t c_override, struct an_measure *m)
+{
+	struct span *sp = calloc(1, sizeof(*sp));
+	int rc;
+
+	memset(m, 0, sizeof(*m));
+	m->p99 = m->p99_lo = m->p99_hi = NAN;
+	if (sp == NULL)
+		return -ENOMEM;
+	rc = w1 < w0 ? 0 : collect(j, an_service_target(s, target), w1,
+				  (uint32_t)(w1 - w0 + 1), c_override, 1, 0, -1, sp);
+	if (rc == 0) {
+		m->windows = sp->n;
+		m->lam = sp->lam;
+		m->requests = sp->requests;
+		m->samples = sp->dist.total;
+		m->error_rate = sp->requests > 0 ?
+			(sp->timeouts + sp->resets + sp->icmp) / sp->requests : 0;
+		if (sp->dist.total > 0) {
+			m->p99 = an_dist_quantile(&sp->dist, 0.99);
+			an_dist_quantile_ci(&sp->dist, 0.99, 1 - 2 * (1 - REC_CONF),
+					    &m->p99_lo, &m->p99_hi);
+		}
+	}
+	free(sp);
 	return rc;
 }

@@ -38,4 +38,19 @@ int an_judge_run(struct an_judge *j, struct an_service *s, uint64_t now_ns,
 		 uint64_t anomaly_seq, struct st_verdict *v,
 		 struct st_wbuf *anomaly);
 
+/* What a target showed over windows [w0, w1] (a squeeze step's): windows
+ * pooled, per-instance request rate (c_override instances unless 0), the
+ * error rate, and p99 with its one-sided 90% bounds (ns; NaN without
+ * samples). */
+struct an_measure {
+	uint32_t windows;
+	double lam, requests, error_rate;
+	int64_t samples;
+	double p99, p99_lo, p99_hi;
+};
+
+/* Returns 0 or -ENOMEM. Uses the judge's scratch: not during an_judge_run. */
+int an_judge_measure(struct an_judge *j, const struct an_service *s, const char *target,
+		     int64_t w0, int64_t w1, uint32_t c_override, struct an_measure *m);
+
 #endif

@@ -18,6 +18,7 @@
 #include "publish.h"
 #include "report.h"
 #include "state.h"
+#include "verify.h"
 #include "zsec.h"
 
 #define BATCH 1024		/* messages drained per poll wakeup */
@@ -37,6 +38,7 @@ struct app {
 	struct an_out out;
 	struct an_control ctl;
 	struct st_zap *zap;
+	struct an_verify *verify;	/* NULL: no squeeze steps */
 	void *ctx, *sub;
 	uint64_t duration_ns;
 	char replay[AN_PATH_MAX];
@@ -109,6 +111,16 @@ static void print_counters(const struct app *a, const char *when)
 	       (unsigned long long)c->restarts, (unsigned long long)c->late,
 	       (unsigned long long)c->future, (unsigned long long)c->dropped_limits,
 	       (unsigned long long)c->clamped);
+	if (a->verify != NULL) {
+		const struct an_verify_counters *v = an_verify_counters(a->verify);
+
+		st_log(ST_LOG_NOTICE,
+		       "%s: squeeze steps %llu passed %llu failed %llu inconclusive %llu cut_short %llu not_run %llu ctl_errors %llu",
+		       when, (unsigned long long)v->steps, (unsigned long long)v->passed,
+		       (unsigned long long)v->failed, (unsigned long long)v->inconclusive,
+		       (unsigned long long)v->cut_short, (unsigned long long)v->not_run,
+		       (unsigned long long)v->ctl_errors);
+	}
 }
 
 static void save_state(struct app *a, uint64_t now)
@@ -265,6 +277,11 @@ static int open_sockets(struct app *a)
 	}
 	if (a->replay[0] != '\0')
 		return 0;
+	if (an_config_verify_on(&a->cfg)) {
+		a->verify = an_verify_create(&a->cfg, a->ctx);
+		if (a->verify == NULL)
+			return -EINVAL;
+	}
 	a->sub = zmq_socket(a->ctx, ZMQ_SUB);
 	if (a->sub == NULL)
 		return -zmq_errno();
@@ -372,6 +389,8 @@ static int run_live(struct app *a)
 		if (a->zap != NULL)
 			st_zap_handle(a->zap);
 		an_engine_tick(a->eng, st_wall_ns());
+		if (a->verify != NULL)
+			an_verify_tick(a->verify, a->eng, st_wall_ns(), st_mono_ns());
 		periodic(a, st_mono_ns());
 	}
 	return 0;
@@ -504,6 +523,7 @@ int main(int argc, char **argv)
 		}
 		print_counters(&app, "final");
 	}
+	an_verify_destroy(app.verify, app.eng);
 	if (app.sub != NULL)
 		zmq_close(app.sub);
 	an_control_close(&app.ctl);
