@@ -4,13 +4,17 @@
  * so a FIFO of pending answers is the whole scheduler and a slow answer
  * never queues the next. With "serial", DELAY_MS is a service time instead:
  * one request at a time, each occupying the server for DELAY_MS, so load
- * queues as on a real, saturable instance (an M/D/1 server). On SIGTERM it
- * writes the flows it saw ("ip port" per request) to LOGFILE, and it creates
- * LOGFILE.ready once it listens.
+ * queues as on a real, saturable instance (an M/D/1 server). "serial-exp"
+ * draws each service time from an exponential distribution of mean DELAY_MS
+ * (M/M/1), "serial-bimodal" serves 90% of requests in DELAY_MS and 10% in
+ * eight times that (a heavy-tailed M/G/1). On SIGTERM it writes the flows it
+ * saw ("ip port" per request) to LOGFILE, and it creates LOGFILE.ready once
+ * it listens.
  *
- *   udp_echo ADDR PORT DELAY_MS LOGFILE [serial] */
+ *   udp_echo ADDR PORT DELAY_MS LOGFILE [serial|serial-exp|serial-bimodal] */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <math.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -47,22 +51,50 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
+/* xorshift64*: a uniform in (0, 1). */
+static double uniform(uint64_t *s)
+{
+	*s ^= *s >> 12;
+	*s ^= *s << 25;
+	*s ^= *s >> 27;
+	return ((double)((*s * 0x2545f4914f6cdd1dULL) >> 11) + 0.5) / 9007199254740992.0;
+}
+
+static uint64_t service_time(int mode, uint64_t mean, uint64_t *rng)
+{
+	switch (mode) {
+	case 2:
+		return (uint64_t)(-log(uniform(rng)) * (double)mean);
+	case 3:
+		return uniform(rng) < 0.1 ? 8 * mean : mean;
+	default:
+		return mean;
+	}
+}
+
 int main(int argc, char **argv)
 {
 	static struct pending q[QMAX];
 	static char seen[LOGMAX][64];
 	struct sockaddr_storage bind_addr;
 	size_t head = 0, tail = 0, n_seen = 0;
-	uint64_t delay, busy_until = 0;
+	uint64_t delay, busy_until = 0, rng;
 	int fd, family, serial;
 	FILE *f;
 	char ready[4096];
 
-	if (argc != 5 && !(argc == 6 && strcmp(argv[5], "serial") == 0)) {
-		fprintf(stderr, "usage: %s ADDR PORT DELAY_MS LOGFILE [serial]\n", argv[0]);
+	static const char *const modes[] = { "serial", "serial-exp", "serial-bimodal" };
+
+	serial = 0;
+	for (int i = 0; argc == 6 && i < 3; i++)
+		if (strcmp(argv[5], modes[i]) == 0)
+			serial = i + 1;
+	if (argc != 5 && serial == 0) {
+		fprintf(stderr, "usage: %s ADDR PORT DELAY_MS LOGFILE [serial|serial-exp|serial-bimodal]\n",
+			argv[0]);
 		return 2;
 	}
-	serial = argc == 6;
+	rng = (uint64_t)getpid() * 0x9e3779b97f4a7c15ULL ^ now_ns();
 	delay = (uint64_t)(atof(argv[3]) * 1e6);
 	memset(&bind_addr, 0, sizeof(bind_addr));
 	if (strchr(argv[1], ':')) {
@@ -130,7 +162,7 @@ int main(int argc, char **argv)
 				/* Served after everything already waiting. */
 				uint64_t start = busy_until > now_ns() ? busy_until : now_ns();
 
-				e->due = start + delay;
+				e->due = start + service_time(serial, delay, &rng);
 				busy_until = e->due;
 			}
 			if (n_seen < LOGMAX) {
