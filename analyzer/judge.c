@@ -107,6 +107,7 @@ struct eval {
 	double lam_ok;			/* highest load measured within the SLO */
 	bool rec_measured;		/* the recommendation is what lam_ok needs */
 	bool rec_squeezed;		/* raised past a load a squeeze step failed */
+	uint32_t rec_held;		/* fewer the model asks for, held until verified */
 };
 
 struct an_judge *an_judge_create(const struct an_config *cfg,
@@ -929,6 +930,20 @@ static void recommend(struct an_judge *j, struct eval *ev)
 			  ev->err_prop <= p->slo_error_rate &&
 			  p->proposed_instances >= p->min_instances &&
 			  p->proposed_instances <= p->max_instances;
+	/* Fewer than proposed, not measured, and squeeze steps can measure
+	 * it: the proposal stands until one does. */
+	ev->rec_held = 0;
+	if (an_config_verify_on(j->cfg) && !ev->verified && n < p->proposed_instances &&
+	    ev->proposal_ok) {
+		ev->rec_held = n;
+		ev->rec = p->proposed_instances;
+		ev->p99_rec = ev->p99_prop;
+		ev->err_rec = ev->err_prop;
+		ev->p99_rec_hi = ev->p99_prop_hi;
+		ev->err_rec_hi = ev->err_prop_hi;
+		ev->rec_measured = ev->rec_squeezed = false;
+		ev->verified = p->forecast_rps / ev->rec <= ev->lam_obs * (1 + MEASURED_TOL);
+	}
 }
 
 /* --- the verdict ------------------------------------------------------------ */
@@ -1076,7 +1091,11 @@ static void describe_verified(const struct eval *ev, char *buf, size_t len)
 		o += snprintf(buf + o, len - (size_t)o,
 			      "; at least %u: a squeeze step saw p99 %s at %.1f rps per instance",
 			      ev->rec, fmt_ns(c, sizeof(c), sq->bad_p99), sq->bad_lam);
-	if (ev->verified || (size_t)o >= len)
+	if (ev->rec_held && (size_t)o < len)
+		o += snprintf(buf + o, len - (size_t)o,
+			      "; %u would do by the model (%.1f rps each): the proposal stands until a squeeze step verifies it",
+			      ev->rec_held, p->forecast_rps / ev->rec_held);
+	if ((ev->verified && !ev->rec_held) || (size_t)o >= len)
 		return;
 	if (sq->running)
 		snprintf(buf + o, len - (size_t)o,
