@@ -258,6 +258,10 @@ static void learn(struct an_engine *e, struct an_service *s, struct an_target *t
 	bool shadow = s->has_plan && strcmp(t->name, s->plan.shadow) == 0;
 	uint32_t override = shadow ? s->plan.shadow_instances : 0;
 
+	/* prod runs the plan's current_instances (judge.c says why) */
+	if (t->role == ST_ROLE_PROD && s->has_plan)
+		override = s->plan.current_instances;
+
 	if (t->role != ST_ROLE_PROD && !shadow)
 		return;
 	/* Oldest first, so the model's one-step scores run forward in time. */

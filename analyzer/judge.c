@@ -1481,7 +1481,11 @@ int an_judge_run(struct an_judge *j, struct an_service *s, uint64_t now_ns,
 			     c->eval_windows, ev->p->shadow_instances, 3, 0, -1, &ev->aa);
 	if (rc != 0)
 		goto out;
-	if (ev->prod.n > 0 && s->plan.current_instances && ev->prod.w[0]->instances == 0) {
+	/* Prod runs the plan's current_instances: the dataplane's
+	 * prod_instances is a static setting (1 unless told) and a count too
+	 * small would make prod's per-instance load look many times higher,
+	 * and the evidence cap bolder. */
+	if (ev->prod.n > 0 && s->plan.current_instances) {
 		ev->prod.c = s->plan.current_instances;
 		ev->prod.lam = ev->prod.secs > 0 ? ev->prod.requests / ev->prod.secs / ev->prod.c : 0;
 	}

@@ -3,7 +3,7 @@ FLOWS flows (one socket each), for SECONDS; counts answers. Open loop, so a
 slow server does not slow the offered load, and Poisson arrivals (random,
 exponential gaps), as many independent clients make. Prints one JSON line.
 
-usage: udp_load.py DST PORT RATE FLOWS SECONDS"""
+usage: udp_load.py DST PORT RATE FLOWS SECONDS [SEED]"""
 import json
 import random
 import select
@@ -13,6 +13,8 @@ import time
 
 dst, port, rate, flows, secs = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), \
     int(sys.argv[4]), float(sys.argv[5])
+if len(sys.argv) > 6:
+    random.seed(int(sys.argv[6]))
 socks = []
 for i in range(flows):
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
