@@ -88,7 +88,7 @@ struct an_squeeze {
 	/* results, 0: none; t: wall ns of the step's end */
 	double ok_lam, ok_p99;		/* highest load verified within the SLO */
 	uint64_t ok_t;
-	double bad_lam, bad_p99;	/* lowest load verified beyond it */
+	double bad_lam, bad_p99;	/* lowest load not shown within it; p99 upper bound */
 	uint64_t bad_t;
 	/* the judge's ask: its recommendation when not verified (0: none),
 	 * the model's utilisation there, and what sets the share */

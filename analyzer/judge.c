@@ -1089,8 +1089,8 @@ static void describe_verified(const struct eval *ev, char *buf, size_t len)
 	o = (int)strlen(buf);
 	if (ev->rec_squeezed && (size_t)o < len)
 		o += snprintf(buf + o, len - (size_t)o,
-			      "; at least %u: a squeeze step saw p99 %s at %.1f rps per instance",
-			      ev->rec, fmt_ns(c, sizeof(c), sq->bad_p99), sq->bad_lam);
+			      "; at least %u: a squeeze step at %.1f rps per instance could not show p99 within the SLO (upper bound %s)",
+			      ev->rec, sq->bad_lam, fmt_ns(c, sizeof(c), sq->bad_p99));
 	if (ev->rec_held && (size_t)o < len)
 		o += snprintf(buf + o, len - (size_t)o,
 			      "; %u would do by the model (%.1f rps each): the proposal stands until a squeeze step verifies it",

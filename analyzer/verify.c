@@ -382,7 +382,7 @@ static void conclude(struct an_verify *v, struct an_engine *e, struct an_service
 		v->cnt.failed++;
 		if (sq->bad_lam == 0 || m.lam < sq->bad_lam) {
 			sq->bad_lam = m.lam;
-			sq->bad_p99 = m.p99;
+			sq->bad_p99 = m.p99_hi;
 			sq->bad_t = wall;
 		}
 		if (sq->ok_lam >= sq->bad_lam)
