@@ -68,6 +68,11 @@ struct scenario {
 	uint64_t seed;
 	struct an_plan plan;
 	const char *model;	/* NULL: auto */
+	const char *dataplane_control;	/* squeeze steps on (no socket opened here) */
+	/* called once, before window hook_at's snapshots */
+	void (*hook)(struct an_engine *e, void *arg);
+	void *hook_arg;
+	int hook_at;
 };
 
 static void plan_default(struct an_plan *p)
@@ -120,6 +125,9 @@ static struct an_engine *run(const struct scenario *sc, struct tally *t,
 	uint64_t step = SEC / (uint64_t)sc->per_window;
 
 	config(cfg, sc->model);
+	if (sc->dataplane_control != NULL)
+		snprintf(cfg->dataplane_control, sizeof(cfg->dataplane_control), "%s",
+			 sc->dataplane_control);
 	memset(t, 0, sizeof(*t));
 	e = an_engine_create(cfg, true);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(e);
@@ -130,6 +138,8 @@ static struct an_engine *run(const struct scenario *sc, struct tally *t,
 	for (int i = 0; i < sc->windows * sc->per_window; i++) {
 		uint64_t a = T0 + (uint64_t)i * step;
 
+		if (sc->hook != NULL && i == sc->hook_at * sc->per_window)
+			sc->hook(e, sc->hook_arg);
 		for (int k = 0; k < sc->n_tg; k++) {
 			char topic[ST_WIRE_TOPIC_MAX];
 
@@ -493,11 +503,9 @@ struct md1_case {
 	uint32_t proposed, fewest;
 };
 
-static void md1_run(const struct md1_case *mc, uint64_t seed, struct tally *t)
+static void md1_setup(const struct md1_case *mc, uint64_t seed, struct scenario *scp)
 {
 	struct scenario sc = { .windows = 30, .per_window = 2, .seed = seed };
-	struct an_config cfg;
-	struct an_engine *e;
 
 	sc.tg[0] = tgt("prod", ST_ROLE_PROD, mc->prod_c, mc->prod_rps / mc->prod_c, 1 / mc->svc_s);
 	sc.tg[1] = tgt("canary", ST_ROLE_SHADOW, 2, mc->forecast / mc->proposed, 1 / mc->svc_s);
@@ -511,6 +519,16 @@ static void md1_run(const struct md1_case *mc, uint64_t seed, struct tally *t)
 	sc.plan.proposed_instances = mc->proposed;
 	sc.plan.forecast_rps = mc->forecast;
 	sc.plan.slo_p99_ns = (uint64_t)(mc->slo_ms * 1e6);
+	*scp = sc;
+}
+
+static void md1_run(const struct md1_case *mc, uint64_t seed, struct tally *t)
+{
+	struct scenario sc;
+	struct an_config cfg;
+	struct an_engine *e;
+
+	md1_setup(mc, seed, &sc);
 	e = run(&sc, t, &cfg);
 	an_engine_destroy(e);
 	an_config_free(&cfg);
@@ -559,6 +577,75 @@ static void test_md1_recommend(void)
 	printf("\n    %d of %d runs more than one above the fewest", over, runs);
 }
 
+/* What a squeeze step left in the service's state (verify.c writes it from
+ * a real dataplane in tests/integration/test_e2e_recommend.py). */
+struct sq_set {
+	double ok_lam, bad_lam;
+};
+
+static void set_squeeze(struct an_engine *e, void *arg)
+{
+	const struct sq_set *q = arg;
+	struct an_service *s = an_engine_service(e, "web");
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+	s->sq.ok_lam = q->ok_lam;
+	s->sq.ok_p99 = 28e6;
+	s->sq.bad_lam = q->bad_lam;
+	s->sq.bad_p99 = 40e6;
+}
+
+/* The issue's plan, proposal 8, true minimum 7, with squeeze steps on. */
+static void test_squeeze_state(void)
+{
+	static const struct md1_case mc = { "issue, proposal 8", 4, 400, 0.005, 900, 35, 8, 7 };
+	static const struct {
+		const char *name;
+		struct sq_set q;
+	} cases[] = {
+		{ "no step yet", { 0, 0 } },
+		{ "7's load verified", { 128.6, 0 } },
+		{ "7's load failed", { 0, 128.6 } },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		for (uint64_t seed = 1; seed <= 3; seed++) {
+			struct sq_set q = cases[i].q;
+			struct scenario sc;
+			struct an_config cfg;
+			struct an_engine *e;
+			struct tally t;
+			const struct st_verdict *v;
+
+			md1_setup(&mc, seed, &sc);
+			sc.dataplane_control = "ipc:///nonexistent";
+			sc.hook = set_squeeze;
+			sc.hook_arg = &q;
+			sc.hook_at = 5;
+			e = run(&sc, &t, &cfg);
+			v = &t.last_decisive;
+			printf("\n    %s, seed %u: %u (%s)", cases[i].name, (unsigned)seed,
+			       v->recommended_instances, v->verified_reason);
+			CU_ASSERT(v->recommended_instances >= mc.fewest);
+			if (i == 0) {
+				/* fewer than proposed, unmeasured: the proposal stands */
+				CU_ASSERT_EQUAL(v->recommended_instances, 8);
+				CU_ASSERT(v->verified);
+			} else if (i == 1) {
+				/* the evidence cap stands on the step: 7, verified */
+				CU_ASSERT_EQUAL(v->recommended_instances, 7);
+				CU_ASSERT(v->verified);
+				CU_ASSERT_PTR_NOT_NULL(strstr(v->verified_reason, "squeeze step"));
+			} else {
+				/* never 7's load again */
+				CU_ASSERT(v->recommended_instances >= 8);
+			}
+			an_engine_destroy(e);
+			an_config_free(&cfg);
+		}
+	}
+}
+
 int st_register_suites(void)
 {
 	static const struct st_cu_test tests[] = {
@@ -570,6 +657,7 @@ int st_register_suites(void)
 		{ "synthetic", test_synthetic },
 		{ "model_choice", test_model_choice },
 		{ "md1_recommend", test_md1_recommend },
+		{ "squeeze_state", test_squeeze_state },
 		{ "aa_200_runs", test_aa_200 },
 		{ NULL, NULL },
 	};
