@@ -117,15 +117,17 @@ struct an_verify *an_verify_create(const struct an_config *cfg, void *zctx)
 	return v;
 }
 
-/* Sends {cmd, group[, share, offset]}; share < 0: stats. */
+/* Sends {cmd, group[, share, offset[, revert_after]]}; share < 0: stats.
+ * revert_after > 0 (s): the dataplane puts the share back by itself then,
+ * whatever becomes of this process. */
 static int send_req(struct an_verify *v, const char *cmd, double share, double offset,
-		    uint64_t mono)
+		    double revert_after, uint64_t mono)
 {
 	msgpack_packer pk;
 
 	st_wbuf_reset(&v->out);
 	msgpack_packer_init(&pk, &v->out, st_wbuf_mp_write);
-	msgpack_pack_map(&pk, share < 0 ? 1 : 4);
+	msgpack_pack_map(&pk, share < 0 ? 1 : revert_after > 0 ? 5 : 4);
 	pack_str(&pk, "cmd");
 	pack_str(&pk, cmd);
 	if (share >= 0) {
@@ -135,6 +137,10 @@ static int send_req(struct an_verify *v, const char *cmd, double share, double o
 		msgpack_pack_double(&pk, share);
 		pack_str(&pk, "offset");
 		msgpack_pack_double(&pk, offset);
+		if (revert_after > 0) {
+			pack_str(&pk, "revert_after");
+			msgpack_pack_double(&pk, revert_after);
+		}
 	}
 	if (zmq_send(v->req, v->out.data, v->out.len, ZMQ_DONTWAIT) < 0) {
 		v->cnt.ctl_errors++;
@@ -267,7 +273,7 @@ static void start(struct an_verify *v, struct an_service *s, uint64_t wall, uint
 	}
 	v->tries++;
 	v->tries_t = wall;
-	if (send_req(v, "stats", -1, 0, mono) == 0)
+	if (send_req(v, "stats", -1, 0, 0, mono) == 0)
 		v->phase = ASK_SHARE;
 }
 
@@ -320,7 +326,11 @@ static void raise_share(struct an_verify *v, struct an_service *s, const msgpack
 		v->phase = IDLE;
 		return;
 	}
-	if (send_req(v, "set_share", v->share1, v->offset0, mono) == 0)
+	/* the lease outlives verify_max_time by a few windows: the step
+	 * ends it itself unless it died */
+	if (send_req(v, "set_share", v->share1, v->offset0,
+		     (double)(v->cfg->verify_max_time_ns + 3 * v->cfg->window_ns) / 1e9 + 5,
+		     mono) == 0)
 		v->phase = RAISING;
 	else
 		v->phase = IDLE;
@@ -395,7 +405,7 @@ static void conclude(struct an_verify *v, struct an_engine *e, struct an_service
 
 static void restore(struct an_verify *v, uint64_t mono)
 {
-	if (send_req(v, "set_share", v->share0, v->offset0, mono) == 0)
+	if (send_req(v, "set_share", v->share0, v->offset0, 0, mono) == 0)
 		v->phase = RESTORING;
 	else
 		v->retry_at = mono + CTL_DEADLINE_NS;
@@ -485,7 +495,7 @@ void an_verify_destroy(struct an_verify *v, struct an_engine *e)
 
 		clock_gettime(CLOCK_MONOTONIC, &ts);
 		mono = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-		if (send_req(v, "set_share", v->share0, v->offset0, mono) == 0) {
+		if (send_req(v, "set_share", v->share0, v->offset0, 0, mono) == 0) {
 			zmq_pollitem_t it = { .socket = v->req, .events = ZMQ_POLLIN };
 
 			if (zmq_poll(&it, 1, (long)(CTL_DEADLINE_NS / 1000000)) > 0)

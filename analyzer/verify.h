@@ -10,7 +10,8 @@
  * Bounded: one step at a time; none where the model puts the utilisation
  * above verify_util_ceiling, or where the share would pass 1; a step never
  * keeps a share raised longer than verify_max_time; the share goes back
- * when the analyzer stops. Production is never touched: only a shadow
+ * when the analyzer stops, and if it dies, the dataplane puts it back by
+ * itself (set_share's revert_after: verify_max_time + 3 windows + 5 s). Production is never touched: only a shadow
  * group's share changes. Requests are asynchronous (REQ with a deadline):
  * ingest never waits for the dataplane. */
 #ifndef AN_VERIFY_H

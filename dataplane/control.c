@@ -6,6 +6,7 @@
 
 #include <zmq.h>
 
+#include "clock.h"
 #include "control.h"
 #include "kpi.h"
 #include "log.h"
@@ -206,7 +207,9 @@ static void handle(struct dp_control *c, struct dp_app *app, const struct dp_kpi
 		return;
 	}
 	if (strcmp(cmd, "set_share") == 0) {
-		double share, offset = dp_group_offset(g);
+		double share, offset = dp_group_offset(g), old_share = dp_group_share(g);
+		double old_offset = offset, revert = 0;
+		struct dp_lease *l = &c->lease[g - app->groups];
 		int rc = st_wire_get_double(req, "share", &share, NULL);
 
 		if (rc != 0 || !isfinite(share)) {
@@ -218,13 +221,31 @@ static void handle(struct dp_control *c, struct dp_app *app, const struct dp_kpi
 			reply_error(c, &pk, "'offset' must be a number in 0..1");
 			return;
 		}
+		rc = st_wire_get_double(req, "revert_after", &revert, NULL);
+		if (rc == -EBADMSG || !isfinite(revert) || revert < 0 || revert > 86400) {
+			reply_error(c, &pk, "'revert_after' must be seconds in 0..86400");
+			return;
+		}
 		if (dp_group_set_share(g, share, offset) != 0) {
 			reply_error(c, &pk, "share %g at offset %g is outside 0..1%s", share, offset,
 				    g->sampling == DP_SAMPLE_PACKET && offset > 0 ?
 				    " (packet sampling takes no offset)" : "");
 			return;
 		}
-		ST_NOTICE("control: %s share %g offset %g", g->name, share, offset);
+		if (revert > 0) {
+			/* a renewed lease keeps the share it first took over */
+			if (!l->on) {
+				l->share = old_share;
+				l->offset = old_offset;
+			}
+			l->on = true;
+			l->deadline = st_mono_ns() + (uint64_t)(revert * 1e9);
+			ST_NOTICE("control: %s share %g offset %g for %g s (then %g offset %g)",
+				  g->name, share, offset, revert, l->share, l->offset);
+		} else {
+			l->on = false;
+			ST_NOTICE("control: %s share %g offset %g", g->name, share, offset);
+		}
 	} else if (strcmp(cmd, "set_rate") == 0) {
 		uint64_t pps = __atomic_load_n(&g->rate_pps, __ATOMIC_RELAXED);
 		uint64_t bps = __atomic_load_n(&g->rate_bps, __ATOMIC_RELAXED);
@@ -254,6 +275,21 @@ static void handle(struct dp_control *c, struct dp_app *app, const struct dp_kpi
 		pack_group(&pk, g, &sum.group[g - app->groups]);
 	}
 	c->handled++;
+}
+
+void dp_control_expire(struct dp_control *c, struct dp_app *app, uint64_t now_ns)
+{
+	for (int i = 0; i < app->n_groups; i++) {
+		struct dp_lease *l = &c->lease[i];
+
+		if (!l->on || now_ns < l->deadline)
+			continue;
+		l->on = false;
+		c->reverted++;
+		if (dp_group_set_share(&app->groups[i], l->share, l->offset) == 0)
+			ST_NOTICE("control: %s share back to %g offset %g: its revert_after ran out",
+				  app->groups[i].name, l->share, l->offset);
+	}
 }
 
 void dp_control_poll(struct dp_control *c, struct dp_app *app, const struct dp_kpi *kpi)

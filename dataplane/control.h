@@ -1,5 +1,5 @@
 /* Runtime control on the main lcore: a ZeroMQ REP socket taking msgpack
- * maps with `cmd` (stats, set_share, set_rate, enable, disable) and
+ * maps with `cmd` (stats, set_share [revert_after], set_rate, enable, disable) and
  * answering {ok: true, ...} or {ok: false, error}. Changes reach the workers
  * through single-word atomic stores they read once per burst: in effect
  * within one burst, never behind a lock. A bad command changes nothing. */
@@ -15,8 +15,20 @@
 
 struct dp_kpi;
 
+/* A share set with `revert_after`: put back at `deadline` unless a later
+ * set_share (without it) has settled the group first. A dead-man switch for
+ * squeeze steps: whatever happens to the analyzer that raised a share, the
+ * share comes back. */
+struct dp_lease {
+	bool on;
+	double share, offset;		/* what it reverts to */
+	uint64_t deadline;		/* st_mono_ns */
+};
+
 struct dp_control {
 	void *rep;
+	struct dp_lease lease[DP_MAX_SHADOWS];
+	uint64_t reverted;		/* leases that ran out */
 	msgpack_zone zone;
 	struct st_wbuf out;
 	uint64_t handled;
@@ -31,6 +43,10 @@ int dp_control_bind(struct dp_control *c, const char *endpoint);
 
 /* Handles every request waiting on the socket; never blocks. */
 void dp_control_poll(struct dp_control *c, struct dp_app *app, const struct dp_kpi *kpi);
+
+/* Puts back the shares whose lease ran out (logged). Call every round of
+ * the main loop; O(groups). */
+void dp_control_expire(struct dp_control *c, struct dp_app *app, uint64_t now_ns);
 
 void dp_control_fini(struct dp_control *c);
 

@@ -571,6 +571,8 @@ static void main_loop(struct dp_app *a, const struct run_opts *opts)
 					if (zap != NULL && (items[n_items - 1].revents & ZMQ_POLLIN))
 						st_zap_handle(zap);
 				}
+				if (ctl.rep != NULL)
+					dp_control_expire(&ctl, a, st_mono_ns());
 			} else {
 				st_sleep_until_ns(now + (uint64_t)ms * ST_NS_PER_MS);
 			}

@@ -13,7 +13,8 @@ simulating the queue (Lindley's recursion) and checks:
   is at most one above it;
 - a squeeze step's candidate below the true minimum is caught by the step;
 - a step the utilisation ceiling forbids is not run and the verdict says so;
-- an analyzer stopped mid-step puts the share back.
+- an analyzer stopped mid-step puts the share back, and one killed outright
+  leaves it to the dataplane, whose lease (set_share revert_after) does.
 
 usage: test_e2e_recommend.py DATAPLANE ANALYZER UDP_ECHO [--repeat N] [--only PREFIX]
 The suite runs one seed per case; --repeat N runs N seeds (the long form)."""
@@ -157,14 +158,14 @@ hysteresis = 1
 stats_interval = 0
 verify_windows = 3
 verify_settle = 1
-verify_max_time = 30s
-%s
+%s%s
 [service.web]
 current_instances = %d
 slo_error_rate = 0.01
 min_instances = 1
 max_instances = 40
-%s""" % (self.kpi_ep, self.ctl_ep, WINDOW, extra, PROD_N, plan))
+%s""" % (self.kpi_ep, self.ctl_ep, WINDOW,
+       "" if "verify_max_time" in extra else "verify_max_time = 30s\n", extra, PROD_N, plan))
         return path
 
     def analyzer(self, name, ini, secs):
@@ -255,7 +256,7 @@ proposed_instances = 8
 forecast_rps = 450
 slo_p99 = 35ms
 """
-    cl = rig.clients(60, seed)
+    cl = rig.clients(150, seed)
     ini = rig.analyzer_ini("ceiling", plan, "verify_util_ceiling = 0.3\n")
     an, out, err = rig.analyzer("ceiling", ini, 16)
     an.wait(timeout=60)
@@ -285,6 +286,32 @@ slo_p99 = 35ms
                 "stopped mid-step, the analyzer says it put the share back")
     stlib.check(abs(rig.share("pool2") - share) < 1e-6,
                 "the dataplane's pool2 share is back at %.4f" % share)
+    # Killed outright mid-step: the dataplane's lease puts the share back
+    # (revert_after = verify_max_time + 3 windows + 5 s = 23 s here).
+    ini = rig.analyzer_ini("kill", plan, "verify_max_time = 12s\n")
+    an, out, err = rig.analyzer("kill", ini, 40)
+    raised, t_raise = None, None
+    t_end = time.monotonic() + 35
+    while time.monotonic() < t_end and an.poll() is None:
+        if "squeeze step: 'pool2' share" in open(err).read():
+            raised, t_raise = rig.share("pool2"), time.monotonic()
+            break
+        time.sleep(0.2)
+    stlib.check(raised is not None and raised > share + 0.05,
+                "a step raised pool2's share again, to %s" % raised)
+    an.kill()
+    an.wait(timeout=10)
+    time.sleep(2)
+    stlib.check(rig.share("pool2") > share + 0.05, "killed (SIGKILL) mid-step: the share stays raised")
+    back = None
+    while time.monotonic() < t_raise + 40:
+        if abs(rig.share("pool2") - share) < 1e-6:
+            back = time.monotonic() - t_raise
+            break
+        time.sleep(0.5)
+    stlib.check(back is not None and back >= 20,
+                "the dataplane put the share back by itself, %s s after the raise (lease 23 s)"
+                % (None if back is None else round(back, 1)))
     cl.terminate()
     cl.wait(timeout=10)
     rig.stop_servers()
