@@ -154,6 +154,9 @@ service = web-six            ; judged as a plan of its own
 kpi_endpoints = ipc://$wd/kpi.sock
 verdict_endpoint = ipc://$wd/verdicts.sock
 control_endpoint = ipc://$wd/an-ctl.sock
+; squeeze steps: a smaller count than proposed is run on the shadows before
+; it is recommended (the dataplane's control socket raises a group's share)
+dataplane_control = ipc://$wd/dp-ctl.sock
 window = 5s
 eval_windows = 4
 min_windows = 3
@@ -281,6 +284,13 @@ for service, group in (("web", "twelve"), ("web-six", "six")):
         v.get("confidence", 0)))
     if not v:
         ok = False
+steps = [l.split("] ")[-1].strip() for l in open(os.path.join(wd, "analyzer.err"))
+         if "squeeze step for" in l or "no squeeze step" in l]
+if steps:
+    print()
+    print("squeeze steps (a smaller count run on the shadows before it is recommended):")
+    for l in steps:
+        print("  " + l)
 print()
 print("report: %s" % os.path.join(wd, "report.html"))
 if clients["answered"] < 0.99 * clients["sent"]:
