@@ -349,34 +349,93 @@ int an_plan_set(struct an_plan *p, const char *key, const char *value,
 	return k->set(p, k, value, err);
 }
 
-int an_plan_check(const struct an_plan *p, struct st_perr *err)
+/* Every rule a complete plan must meet, each problem reported to fn:
+ * an_plan_check (the first) and an_plan_edit (all) share them. */
+static int plan_problems(const struct an_plan *p, an_plan_err_fn fn, void *arg)
 {
+	char m[160];
+	int n = 0;
+
 	if (p->shadow[0] == '\0') {
-		snprintf(err->msg, sizeof(err->msg), "shadow: required (the group standing for the proposal)");
-		return -EINVAL;
+		fn(arg, "shadow", "required (the group standing for the proposal)");
+		n++;
 	}
-	if (p->current_instances == 0 || p->proposed_instances == 0) {
-		snprintf(err->msg, sizeof(err->msg), "current_instances and proposed_instances are required");
-		return -EINVAL;
+	if (p->current_instances == 0) {
+		fn(arg, "current_instances", "required, 1..100000");
+		n++;
+	}
+	if (p->proposed_instances == 0) {
+		fn(arg, "proposed_instances", "required, 1..100000");
+		n++;
 	}
 	if (!(p->forecast_rps > 0)) {
-		snprintf(err->msg, sizeof(err->msg), "forecast_rps: required, > 0");
-		return -EINVAL;
+		fn(arg, "forecast_rps", "required, > 0");
+		n++;
 	}
 	if (p->slo_p99_ns == 0) {
-		snprintf(err->msg, sizeof(err->msg), "slo_p99: required");
-		return -EINVAL;
+		fn(arg, "slo_p99", "required");
+		n++;
 	}
 	if (p->min_instances > p->max_instances) {
-		snprintf(err->msg, sizeof(err->msg), "min_instances %u > max_instances %u",
-			 p->min_instances, p->max_instances);
-		return -EINVAL;
+		snprintf(m, sizeof(m), "min_instances %u > max_instances %u", p->min_instances,
+			 p->max_instances);
+		fn(arg, NULL, m);
+		n++;
 	}
 	if (p->aa_shadow[0] != '\0' && strcmp(p->aa_shadow, p->shadow) == 0) {
-		snprintf(err->msg, sizeof(err->msg), "aa_shadow must differ from shadow");
-		return -EINVAL;
+		fn(arg, "aa_shadow", "must differ from shadow");
+		n++;
 	}
-	return 0;
+	return n;
+}
+
+static void first_problem(void *arg, const char *key, const char *msg)
+{
+	struct st_perr *e = arg;
+
+	if (e->msg[0] != '\0')
+		return;
+	if (key != NULL)
+		snprintf(e->msg, sizeof(e->msg), "%s: %s", key, msg);
+	else
+		snprintf(e->msg, sizeof(e->msg), "%s", msg);
+}
+
+int an_plan_check(const struct an_plan *p, struct st_perr *err)
+{
+	err->msg[0] = '\0';
+	return plan_problems(p, first_problem, err) ? -EINVAL : 0;
+}
+
+int an_plan_edit(const struct an_plan *base, const struct an_plan_kv *kv, size_t n,
+		 struct an_plan *out, an_plan_err_fn fn, void *arg)
+{
+	struct an_plan p = *base;
+	struct st_perr pe;
+	int problems = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		const struct key *k = find_key(service_keys, kv[i].key);
+		char text[300];
+
+		if (k == NULL) {
+			fn(arg, kv[i].key, "unknown key");
+			problems++;
+			continue;
+		}
+		/* A bare number for a duration is nanoseconds (the wire's unit);
+		 * the text form takes units ("50ms"). */
+		snprintf(text, sizeof(text), "%s%s", kv[i].text,
+			 kv[i].number && k->set == set_dur ? "ns" : "");
+		if (k->set(&p, k, text, &pe) != 0) {
+			fn(arg, kv[i].key, pe.msg);
+			problems++;
+		}
+	}
+	problems += plan_problems(&p, fn, arg);
+	if (problems == 0)
+		*out = p;
+	return problems;
 }
 
 int an_config_check(const struct an_config *c, struct st_perr *err)
