@@ -163,6 +163,41 @@ static int set_level(void *base, const struct key *k, const char *v,
 	return 0;
 }
 
+static int set_http_endpoint(void *base, const struct key *k, const char *v,
+			     struct st_perr *e)
+{
+	struct an_config *c = base;
+	int rc = st_http_endpoint_check(v, e);
+
+	if (rc == 0)
+		rc = set_str(base, k, v, e);
+	if (rc == 0)
+		c->http_endpoint_set = true;
+	return rc;
+}
+
+static int set_size(void *base, const struct key *k, const char *v,
+		    struct st_perr *e)
+{
+	uint64_t x;
+	int rc = st_parse_size(v, (uint64_t)k->min, (uint64_t)k->max, &x, e);
+
+	if (rc == 0)
+		*FIELD(base, k, size_t) = (size_t)x;
+	return rc;
+}
+
+static int set_uint(void *base, const struct key *k, const char *v,
+		    struct st_perr *e)
+{
+	uint64_t x;
+	int rc = st_parse_uint(v, (uint64_t)k->min, (uint64_t)k->max, &x, e);
+
+	if (rc == 0)
+		*FIELD(base, k, unsigned) = (unsigned)x;
+	return rc;
+}
+
 /* A price: a number >= 0, or "none". */
 static int set_price(void *base, const struct key *k, const char *v,
 		     struct st_perr *e)
@@ -237,6 +272,21 @@ static const struct key analyzer_keys[] = {
 	  STRLEN_C(curve_server_key), "", "publishers' public key (file or Z85): KPI subscriptions use CURVE" },
 	{ "curve_client_key", set_str, OFF_C(curve_client_key), 0, 0,
 	  STRLEN_C(curve_client_key), "", "key pair for the KPI subscriptions; default curve_secret_key" },
+	{ "http_endpoint", set_http_endpoint, OFF_C(http.endpoint), 0, 0, STRLEN_C(http.endpoint),
+	  "127.0.0.1:9560", "HTTP API, /metrics and dashboard (ADDR:PORT); none: off. Only loopback "
+	  "without http_token_file" },
+	{ "http_token_file", set_str, OFF_C(http.token_file), 0, 0, STRLEN_C(http.token_file), "",
+	  "file (mode 0600) holding the bearer token every HTTP request must carry" },
+	{ "http_tls_cert", set_str, OFF_C(http.tls_cert), 0, 0, STRLEN_C(http.tls_cert), "",
+	  "PEM certificate: serve HTTPS (with http_tls_key)" },
+	{ "http_tls_key", set_str, OFF_C(http.tls_key), 0, 0, STRLEN_C(http.tls_key), "",
+	  "PEM private key of http_tls_cert (mode 0600)" },
+	{ "http_max_body", set_size, OFF_C(http.max_body), 256, 16 << 20, 0, "64K",
+	  "largest request body; larger ones get 413" },
+	{ "http_max_connections", set_uint, OFF_C(http.max_conns), 2, 10000, 0, "64",
+	  "HTTP connections at once (event streams included)" },
+	{ "http_timeout", set_dur, OFF_C(http_timeout_ns), S_NS, 3600 * S_NS, 0, "10s",
+	  "an idle or slow HTTP connection is closed after this" },
 	{ "max_services", set_u32, OFF_C(max_services), 1, 1000000, 0, "4096",
 	  "services tracked at once" },
 	{ "max_publishers", set_u32, OFF_C(max_publishers), 1, 1000000, 0, "4096",
@@ -310,6 +360,9 @@ void an_config_defaults(struct an_config *c)
 	c->adjust_down = false;
 	c->model = AN_MODEL_AUTO;
 	snprintf(c->json_out, sizeof(c->json_out), "-");
+	st_http_config_defaults(&c->http);
+	snprintf(c->http.endpoint, sizeof(c->http.endpoint), "127.0.0.1:9560");
+	c->http_timeout_ns = 10 * ST_NS_PER_S;
 	c->max_services = 4096;
 	c->max_publishers = 4096;
 	c->log_level = ST_LOG_NOTICE;
@@ -467,6 +520,10 @@ int an_config_check(const struct an_config *c, struct st_perr *err)
 	    c->curve_secret_key[0] == '\0') {
 		snprintf(err->msg, sizeof(err->msg),
 			 "curve_server_key needs a client key pair (curve_client_key or curve_secret_key)");
+		return -EINVAL;
+	}
+	if ((c->http.tls_cert[0] != '\0') != (c->http.tls_key[0] != '\0')) {
+		snprintf(err->msg, sizeof(err->msg), "http_tls_cert and http_tls_key go together");
 		return -EINVAL;
 	}
 	if (c->n_kpi_endpoints == 0) {

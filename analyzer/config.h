@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "http.h"
 #include "log.h"
 #include "parse.h"
 #include "wire.h"
@@ -79,6 +80,11 @@ struct an_config {
 	char curve_allowed_keys[AN_PATH_MAX];
 	char curve_server_key[AN_PATH_MAX];
 	char curve_client_key[AN_PATH_MAX];
+
+	/* The HTTP surface (api.c): endpoint, token, TLS and limits. */
+	struct st_http_config http;
+	bool http_endpoint_set;		/* given, not the default: failing to bind is fatal */
+	uint64_t http_timeout_ns;
 
 	uint32_t max_services;
 	uint32_t max_publishers;

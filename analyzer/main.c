@@ -11,6 +11,7 @@
 
 #include <zmq.h>
 
+#include "api.h"
 #include "clock.h"
 #include "control.h"
 #include "engine.h"
@@ -37,6 +38,7 @@ struct app {
 	struct an_out out;
 	struct an_control ctl;
 	struct st_zap *zap;
+	struct an_api *api;		/* HTTP surface, or NULL */
 	void *ctx, *sub;
 	uint64_t duration_ns;
 	char replay[AN_PATH_MAX];
@@ -78,6 +80,7 @@ static void on_verdict(void *arg, const struct an_service *s, const struct st_ve
 
 	if (rc != 0)
 		ST_ERR("verdict %s: %s", s->name, strerror(-rc));
+	an_api_verdict(a->api, v);
 	a->state_dirty = true;
 }
 
@@ -87,6 +90,7 @@ static void on_anomaly(void *arg, const struct an_service *s, const uint8_t *buf
 	struct app *a = arg;
 
 	an_out_anomaly(&a->out, s->name, buf, len);
+	an_api_anomaly(a->api, s->name, buf, len);
 	ST_WARN("anomaly in %s (see anomaly.%s)", s->name, s->name);
 }
 
@@ -373,7 +377,32 @@ static int run_live(struct app *a)
 			st_zap_handle(a->zap);
 		an_engine_tick(a->eng, st_wall_ns());
 		periodic(a, st_mono_ns());
+		an_api_round(a->api, st_mono_ns(), st_wall_ns());
 	}
+	return 0;
+}
+
+/* The HTTP surface. The default endpoint is best effort (another analyzer
+ * on the host may hold the port: say so and go on); one the operator set
+ * must come up, or the analyzer does not start. A replay serves HTTP only
+ * when asked to. */
+static int open_http(struct app *a)
+{
+	struct st_perr pe;
+
+	if (st_http_config_off(&a->cfg.http) || (a->replay[0] && !a->cfg.http_endpoint_set))
+		return 0;
+	a->api = an_api_start(&a->cfg, a->eng, &pe);
+	if (a->api == NULL) {
+		if (a->cfg.http_endpoint_set || errno == EPERM) {
+			ST_ERR("%s", pe.msg);
+			return -EINVAL;
+		}
+		ST_WARN("%s: running without the HTTP API (set http_endpoint, or none)", pe.msg);
+		return 0;
+	}
+	ST_NOTICE("http: listening on %s port %u%s", a->cfg.http.endpoint, an_api_port(a->api),
+		  a->cfg.http.tls_cert[0] ? " (TLS)" : "");
 	return 0;
 }
 
@@ -442,6 +471,7 @@ static int run_replay(struct app *a)
 				 nframes > 1 ? len[1] : 0, (int)nframes, 0);
 		an_engine_tick(a->eng, 0);
 		an_control_handle(&a->ctl, a->eng);
+		an_api_round(a->api, st_mono_ns(), st_wall_ns());
 	}
 	free(frame[0]);
 	free(frame[1]);
@@ -488,6 +518,8 @@ int main(int argc, char **argv)
 	signal(SIGTERM, on_signal);
 	signal(SIGPIPE, SIG_IGN);
 	rc = open_sockets(&app);
+	if (rc == 0)
+		rc = open_http(&app);
 	if (rc == 0) {
 		ST_NOTICE("%u services, window %.3f s, %u KPI endpoint(s)%s",
 			  app.cfg.n_services, (double)app.cfg.window_ns / 1e9,
@@ -504,6 +536,7 @@ int main(int argc, char **argv)
 		}
 		print_counters(&app, "final");
 	}
+	an_api_stop(app.api);
 	if (app.sub != NULL)
 		zmq_close(app.sub);
 	an_control_close(&app.ctl);
