@@ -112,7 +112,8 @@ long an_events_read(struct an_events *ev, uint64_t *cursor, char *buf, size_t ma
 	while (!ev->closed && *cursor >= ev->next_id)
 		if (pthread_cond_timedwait(&ev->cv, &ev->mu, &until) == ETIMEDOUT)
 			break;
-	if (ev->closed) {
+	/* Closed: what is left is still handed out, then the stream ends. */
+	if (ev->closed && *cursor >= ev->next_id) {
 		pthread_mutex_unlock(&ev->mu);
 		return -1;
 	}

@@ -526,6 +526,8 @@ int main(int argc, char **argv)
 			  app.cfg.n_kpi_endpoints, app.replay[0] ? " (replay)" : "");
 		rc = app.replay[0] ? run_replay(&app) : run_live(&app);
 		an_engine_flush(app.eng, app.replay[0] ? 0 : st_wall_ns());
+		/* The flush's verdicts reach the API's last snapshot and streams. */
+		an_api_round(app.api, st_mono_ns(), st_wall_ns());
 		app.state_dirty = true;
 		save_state(&app, st_mono_ns());
 		if (app.cfg.report[0] != '\0') {
