@@ -95,6 +95,31 @@ static void verdict_families(const struct an_snap *s, struct st_wbuf *o)
 	}
 }
 
+/* The plan's objectives, so alert rules can compare against them. */
+static void slo_families(const struct an_snap *s, struct st_wbuf *o)
+{
+	const char *l[6] = { "service", NULL, "shadow", NULL, NULL, NULL };
+
+	st_prom_family(o, "shadowtap_slo_p99_seconds", "gauge", "The plan's p99 latency objective.");
+	for (uint32_t i = 0; i < s->n; i++) {
+		if (!s->svc[i]->has_plan)
+			continue;
+		l[1] = s->svc[i]->name;
+		l[3] = s->svc[i]->plan.shadow;
+		st_prom_sample(o, "shadowtap_slo_p99_seconds", l,
+			       (double)s->svc[i]->plan.slo_p99_ns / 1e9);
+	}
+	st_prom_family(o, "shadowtap_slo_error_ratio", "gauge",
+		       "The plan's error rate objective (errors per request).");
+	for (uint32_t i = 0; i < s->n; i++) {
+		if (!s->svc[i]->has_plan)
+			continue;
+		l[1] = s->svc[i]->name;
+		l[3] = s->svc[i]->plan.shadow;
+		st_prom_sample(o, "shadowtap_slo_error_ratio", l, s->svc[i]->plan.slo_error_rate);
+	}
+}
+
 /* Latency quantiles from the newest evaluation: prod and shadow observed,
  * and what the model predicted for the shadow's load. */
 static void latency_families(const struct an_snap *s, struct st_wbuf *o)
@@ -263,6 +288,7 @@ int an_metrics_render(const struct an_snap *snap, const struct st_http_counters 
 {
 	if (snap != NULL) {
 		verdict_families(snap, out);
+		slo_families(snap, out);
 		latency_families(snap, out);
 		engine_families(snap, out);
 		surface_families(snap, out);
