@@ -32,7 +32,7 @@ packages=(
 	iproute2 ethtool procps nftables nginx wrk tcpreplay
 	chromium
 	libmicrohttpd-dev
-	prometheus chromium-driver python3-selenium
+	prometheus chromium-driver python3-selenium openssl
 )
 
 missing=()

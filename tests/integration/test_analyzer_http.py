@@ -18,8 +18,11 @@
     without the token and with a wrong one.
 
 usage: test_analyzer_http.py ANALYZER KPI_PUB"""
+import http.client
 import json
 import os
+import shutil
+import ssl
 import subprocess
 import sys
 import threading
@@ -207,6 +210,51 @@ def scenario_auth():
     check(r.stop() == 0, "stopped cleanly")
 
 
+def scenario_tls():
+    print("== HTTPS with http_tls_cert/http_tls_key")
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        print("SKIP (part): openssl is not installed, no certificate to serve")
+        return
+    r = HttpRun("http-tls", ANALYZER, KPI_PUB)
+    crt, key = os.path.join(r.wd, "http.crt"), os.path.join(r.wd, "http.key")
+    subprocess.run([openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1",
+                    "-keyout", key, "-out", crt], check=True, capture_output=True, timeout=60)
+    os.chmod(key, 0o600)
+    cfg = r.config({"web": PLAN}, extra="http_endpoint = 127.0.0.1:0\nhttp_tls_cert = %s\n"
+                   "http_tls_key = %s\n" % (crt, key))
+    r.start_http(cfg, "20s")
+    check("(TLS)" in r.err_text(), "the analyzer says it serves TLS")
+    ctx = ssl.create_default_context(cafile=crt)
+    c = http.client.HTTPSConnection("127.0.0.1", r.port, timeout=10, context=ctx)
+    c.request("GET", "/api/v1/services/web")
+    resp = c.getresponse()
+    body = resp.read()
+    c.close()
+    check(resp.status == 200 and json.loads(body)["service"] == "web",
+          "GET over HTTPS, the certificate verified: %d" % resp.status)
+    try:
+        request(r.port, "GET", "/healthz", timeout=3)
+        plain = "answered"
+    except (http.client.HTTPException, OSError) as e:
+        plain = "refused (%s)" % type(e).__name__
+    check(plain != "answered", "plain HTTP on the TLS port is not served: %s" % plain)
+    check(r.stop() == 0, "stopped cleanly")
+
+
+def scenario_example():
+    print("== the example configuration")
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    ex = os.path.join(root, "analyzer", "examples", "analyzer.ini")
+    p = subprocess.run([ANALYZER, "--config", ex, "--check"], capture_output=True, text=True,
+                       timeout=30)
+    check(p.returncode == 0, "analyzer/examples/analyzer.ini passes --check: %s"
+          % (p.stdout + p.stderr).strip())
+
+
 scenario_live()
 scenario_auth()
+scenario_tls()
+scenario_example()
 print("PASS")
