@@ -163,6 +163,41 @@ static int set_level(void *base, const struct key *k, const char *v,
 	return 0;
 }
 
+static int set_http_endpoint(void *base, const struct key *k, const char *v,
+			     struct st_perr *e)
+{
+	struct an_config *c = base;
+	int rc = st_http_endpoint_check(v, e);
+
+	if (rc == 0)
+		rc = set_str(base, k, v, e);
+	if (rc == 0)
+		c->http_endpoint_set = true;
+	return rc;
+}
+
+static int set_size(void *base, const struct key *k, const char *v,
+		    struct st_perr *e)
+{
+	uint64_t x;
+	int rc = st_parse_size(v, (uint64_t)k->min, (uint64_t)k->max, &x, e);
+
+	if (rc == 0)
+		*FIELD(base, k, size_t) = (size_t)x;
+	return rc;
+}
+
+static int set_uint(void *base, const struct key *k, const char *v,
+		    struct st_perr *e)
+{
+	uint64_t x;
+	int rc = st_parse_uint(v, (uint64_t)k->min, (uint64_t)k->max, &x, e);
+
+	if (rc == 0)
+		*FIELD(base, k, unsigned) = (unsigned)x;
+	return rc;
+}
+
 /* A price: a number >= 0, or "none". */
 static int set_price(void *base, const struct key *k, const char *v,
 		     struct st_perr *e)
@@ -250,6 +285,21 @@ static const struct key analyzer_keys[] = {
 	  "2m", "longest a squeeze step keeps a share raised" },
 	{ "verify_keep", set_dur, OFF_C(verify_keep_ns), 0, 30 * 86400 * S_NS, 0, "10m",
 	  "how long a squeeze step's result stands" },
+	{ "http_endpoint", set_http_endpoint, OFF_C(http.endpoint), 0, 0, STRLEN_C(http.endpoint),
+	  "127.0.0.1:9560", "HTTP API, /metrics and dashboard (ADDR:PORT); none: off. Only loopback "
+	  "without http_token_file" },
+	{ "http_token_file", set_str, OFF_C(http.token_file), 0, 0, STRLEN_C(http.token_file), "",
+	  "file (mode 0600) holding the bearer token every HTTP request must carry" },
+	{ "http_tls_cert", set_str, OFF_C(http.tls_cert), 0, 0, STRLEN_C(http.tls_cert), "",
+	  "PEM certificate: serve HTTPS (with http_tls_key)" },
+	{ "http_tls_key", set_str, OFF_C(http.tls_key), 0, 0, STRLEN_C(http.tls_key), "",
+	  "PEM private key of http_tls_cert (mode 0600)" },
+	{ "http_max_body", set_size, OFF_C(http.max_body), 256, 16 << 20, 0, "64K",
+	  "largest request body; larger ones get 413" },
+	{ "http_max_connections", set_uint, OFF_C(http.max_conns), 2, 10000, 0, "64",
+	  "HTTP connections at once (event streams included)" },
+	{ "http_timeout", set_dur, OFF_C(http_timeout_ns), S_NS, 3600 * S_NS, 0, "10s",
+	  "an idle or slow HTTP connection is closed after this" },
 	{ "max_services", set_u32, OFF_C(max_services), 1, 1000000, 0, "4096",
 	  "services tracked at once" },
 	{ "max_publishers", set_u32, OFF_C(max_publishers), 1, 1000000, 0, "4096",
@@ -329,6 +379,9 @@ void an_config_defaults(struct an_config *c)
 	c->verify_util_ceiling = 0.9;
 	c->verify_max_time_ns = 120 * ST_NS_PER_S;
 	c->verify_keep_ns = 600 * ST_NS_PER_S;
+	st_http_config_defaults(&c->http);
+	snprintf(c->http.endpoint, sizeof(c->http.endpoint), "127.0.0.1:9560");
+	c->http_timeout_ns = 10 * ST_NS_PER_S;
 	c->max_services = 4096;
 	c->max_publishers = 4096;
 	c->log_level = ST_LOG_NOTICE;
@@ -374,34 +427,93 @@ int an_plan_set(struct an_plan *p, const char *key, const char *value,
 	return k->set(p, k, value, err);
 }
 
-int an_plan_check(const struct an_plan *p, struct st_perr *err)
+/* Every rule a complete plan must meet, each problem reported to fn:
+ * an_plan_check (the first) and an_plan_edit (all) share them. */
+static int plan_problems(const struct an_plan *p, an_plan_err_fn fn, void *arg)
 {
+	char m[160];
+	int n = 0;
+
 	if (p->shadow[0] == '\0') {
-		snprintf(err->msg, sizeof(err->msg), "shadow: required (the group standing for the proposal)");
-		return -EINVAL;
+		fn(arg, "shadow", "required (the group standing for the proposal)");
+		n++;
 	}
-	if (p->current_instances == 0 || p->proposed_instances == 0) {
-		snprintf(err->msg, sizeof(err->msg), "current_instances and proposed_instances are required");
-		return -EINVAL;
+	if (p->current_instances == 0) {
+		fn(arg, "current_instances", "required, 1..100000");
+		n++;
+	}
+	if (p->proposed_instances == 0) {
+		fn(arg, "proposed_instances", "required, 1..100000");
+		n++;
 	}
 	if (!(p->forecast_rps > 0)) {
-		snprintf(err->msg, sizeof(err->msg), "forecast_rps: required, > 0");
-		return -EINVAL;
+		fn(arg, "forecast_rps", "required, > 0");
+		n++;
 	}
 	if (p->slo_p99_ns == 0) {
-		snprintf(err->msg, sizeof(err->msg), "slo_p99: required");
-		return -EINVAL;
+		fn(arg, "slo_p99", "required");
+		n++;
 	}
 	if (p->min_instances > p->max_instances) {
-		snprintf(err->msg, sizeof(err->msg), "min_instances %u > max_instances %u",
-			 p->min_instances, p->max_instances);
-		return -EINVAL;
+		snprintf(m, sizeof(m), "min_instances %u > max_instances %u", p->min_instances,
+			 p->max_instances);
+		fn(arg, NULL, m);
+		n++;
 	}
 	if (p->aa_shadow[0] != '\0' && strcmp(p->aa_shadow, p->shadow) == 0) {
-		snprintf(err->msg, sizeof(err->msg), "aa_shadow must differ from shadow");
-		return -EINVAL;
+		fn(arg, "aa_shadow", "must differ from shadow");
+		n++;
 	}
-	return 0;
+	return n;
+}
+
+static void first_problem(void *arg, const char *key, const char *msg)
+{
+	struct st_perr *e = arg;
+
+	if (e->msg[0] != '\0')
+		return;
+	if (key != NULL)
+		snprintf(e->msg, sizeof(e->msg), "%s: %s", key, msg);
+	else
+		snprintf(e->msg, sizeof(e->msg), "%s", msg);
+}
+
+int an_plan_check(const struct an_plan *p, struct st_perr *err)
+{
+	err->msg[0] = '\0';
+	return plan_problems(p, first_problem, err) ? -EINVAL : 0;
+}
+
+int an_plan_edit(const struct an_plan *base, const struct an_plan_kv *kv, size_t n,
+		 struct an_plan *out, an_plan_err_fn fn, void *arg)
+{
+	struct an_plan p = *base;
+	struct st_perr pe;
+	int problems = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		const struct key *k = find_key(service_keys, kv[i].key);
+		char text[300];
+
+		if (k == NULL) {
+			fn(arg, kv[i].key, "unknown key");
+			problems++;
+			continue;
+		}
+		/* A bare number for a duration is nanoseconds (the wire's unit);
+		 * the text form takes units ("50ms"). */
+		snprintf(text, sizeof(text), "%s%s", kv[i].text,
+			 kv[i].number && k->set == set_dur ? "ns" : "");
+		if (k->set(&p, k, text, &pe) != 0) {
+			fn(arg, kv[i].key, pe.msg);
+			problems++;
+		}
+	}
+	problems += plan_problems(&p, fn, arg);
+	if (problems == 0)
+		*out = p;
+	return problems;
 }
 
 int an_config_check(const struct an_config *c, struct st_perr *err)
@@ -440,6 +552,8 @@ int an_config_check(const struct an_config *c, struct st_perr *err)
 		snprintf(err->msg, sizeof(err->msg),
 			 "verify_max_time %.1f s is shorter than a squeeze step's %u windows (verify_settle + verify_windows + 2)",
 			 (double)c->verify_max_time_ns / 1e9, c->verify_settle + c->verify_windows + 2);
+	if ((c->http.tls_cert[0] != '\0') != (c->http.tls_key[0] != '\0')) {
+		snprintf(err->msg, sizeof(err->msg), "http_tls_cert and http_tls_key go together");
 		return -EINVAL;
 	}
 	if (c->n_kpi_endpoints == 0) {

@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "http.h"
 #include "log.h"
 #include "parse.h"
 #include "wire.h"
@@ -19,6 +20,7 @@
 #define AN_ENDPOINT_MAX  256
 #define AN_PATH_MAX      512
 #define AN_MAX_INSTANCES 100000
+#define AN_PLAN_KEYS_MAX 32	/* keys in one plan change */
 
 enum an_model_pref { AN_MODEL_AUTO, AN_MODEL_MM1, AN_MODEL_MMC, AN_MODEL_USL, AN_MODEL_MG1 };
 
@@ -87,6 +89,10 @@ struct an_config {
 	double verify_util_ceiling;
 	uint64_t verify_max_time_ns;
 	uint64_t verify_keep_ns;
+	/* The HTTP surface (api.c): endpoint, token, TLS and limits. */
+	struct st_http_config http;
+	bool http_endpoint_set;		/* given, not the default: failing to bind is fatal */
+	uint64_t http_timeout_ns;
 
 	uint32_t max_services;
 	uint32_t max_publishers;
@@ -127,8 +133,27 @@ int an_plan_set(struct an_plan *p, const char *key, const char *value,
 		struct st_perr *err);
 
 /* Checks a complete plan: a shadow group, instances > 0, forecast > 0, an
- * SLO, min <= max. Returns 0 or -EINVAL. */
+ * SLO, min <= max. Returns 0 or -EINVAL with the first problem. */
 int an_plan_check(const struct an_plan *p, struct st_perr *err);
+
+/* One key of a plan change, as text. number: the value was a number on the
+ * wire (msgpack or JSON), so a duration key takes it as nanoseconds. */
+struct an_plan_kv {
+	const char *key;
+	const char *text;
+	bool number;
+};
+
+/* A problem with a plan change: key NULL when it is the whole plan's. */
+typedef void (*an_plan_err_fn)(void *arg, const char *key, const char *msg);
+
+/* The one validation of a plan change, for the control socket's `propose`
+ * and HTTP's PUT .../plan: applies kv[0..n) to a copy of base and checks
+ * the whole plan, reporting every problem to fn (unknown keys, bad
+ * values, missing or inconsistent ones). Returns how many; *out is written
+ * only when there are none. No allocation. */
+int an_plan_edit(const struct an_plan *base, const struct an_plan_kv *kv, size_t n,
+		 struct an_plan *out, an_plan_err_fn fn, void *arg);
 
 /* The service's config, or NULL. O(services). */
 const struct an_service_cfg *an_config_service(const struct an_config *c,

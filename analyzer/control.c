@@ -67,7 +67,7 @@ static int reply_error(struct an_control *c, const char *fmt, ...)
 static int reply_error(struct an_control *c, const char *fmt, ...)
 {
 	msgpack_packer pk;
-	char msg[300];
+	char msg[1024];
 	va_list ap;
 
 	va_start(ap, fmt);
@@ -84,30 +84,28 @@ static int reply_error(struct an_control *c, const char *fmt, ...)
 	return -EINVAL;
 }
 
-/* A msgpack value as the text an [service.*] key takes. Numbers for
- * slo_p99 are nanoseconds. */
-static int value_text(const char *key, const msgpack_object *v, char *buf, size_t len)
+/* A msgpack value as the text an [service.*] key takes; *number says it
+ * was a number (a duration key then takes nanoseconds: an_plan_edit). */
+static int value_text(const msgpack_object *v, char *buf, size_t len, bool *number)
 {
-	bool ns = strcmp(key, "slo_p99") == 0;
-
+	*number = true;
 	switch (v->type) {
 	case MSGPACK_OBJECT_POSITIVE_INTEGER:
-		snprintf(buf, len, "%" PRIu64 "%s", v->via.u64, ns ? "ns" : "");
+		snprintf(buf, len, "%" PRIu64, v->via.u64);
 		return 0;
 	case MSGPACK_OBJECT_NEGATIVE_INTEGER:
-		snprintf(buf, len, "%" PRId64 "%s", v->via.i64, ns ? "ns" : "");
+		snprintf(buf, len, "%" PRId64, v->via.i64);
 		return 0;
 	case MSGPACK_OBJECT_FLOAT32:
 	case MSGPACK_OBJECT_FLOAT64:
-		if (ns)
-			snprintf(buf, len, "%.0fns", v->via.f64);
-		else
-			snprintf(buf, len, "%.17g", v->via.f64);
+		snprintf(buf, len, "%.17g", v->via.f64);
 		return 0;
 	case MSGPACK_OBJECT_BOOLEAN:
+		*number = false;
 		snprintf(buf, len, "%s", v->via.boolean ? "true" : "false");
 		return 0;
 	case MSGPACK_OBJECT_STR:
+		*number = false;
 		if (v->via.str.size >= len || memchr(v->via.str.ptr, '\0', v->via.str.size))
 			return -EINVAL;
 		memcpy(buf, v->via.str.ptr, v->via.str.size);
@@ -118,17 +116,41 @@ static int value_text(const char *key, const msgpack_object *v, char *buf, size_
 	}
 }
 
+/* Problems joined into one line: "k1: why; k2: why". */
+struct problems {
+	char text[900];
+	size_t used;
+};
+
+static void add_problem(void *arg, const char *key, const char *msg)
+{
+	struct problems *p = arg;
+	int k;
+
+	if (p->used >= sizeof(p->text) - 1)
+		return;
+	k = snprintf(p->text + p->used, sizeof(p->text) - p->used, "%s%s%s%s",
+		     p->used ? "; " : "", key ? key : "", key ? ": " : "", msg);
+	if (k > 0)
+		p->used = p->used + (size_t)k < sizeof(p->text) ? p->used + (size_t)k :
+			  sizeof(p->text) - 1;
+}
+
 static int cmd_propose(struct an_control *c, struct an_engine *e,
 		       const msgpack_object *req)
 {
+	char keys[AN_PLAN_KEYS_MAX][64], texts[AN_PLAN_KEYS_MAX][256];
+	struct an_plan_kv kv[AN_PLAN_KEYS_MAX];
+	struct problems probs = { .used = 0 };
 	struct an_service *s;
 	struct st_wire_error we;
-	struct an_plan plan;
-	struct st_perr pe;
+	struct an_plan plan, base;
 	msgpack_packer pk;
-	char service[ST_WIRE_NAME_MAX], text[256], ebuf[192];
+	char service[ST_WIRE_NAME_MAX], ebuf[192];
+	size_t n = 0;
 	int rc;
 
+	probs.text[0] = '\0';
 	if (st_wire_get_str(req, "service", service, sizeof(service), &we) != 0)
 		return reply_error(c, "propose: %s", st_wire_error_fmt(&we, ebuf, sizeof(ebuf)));
 	if (!st_wire_name_ok(service, strlen(service)))
@@ -136,29 +158,32 @@ static int cmd_propose(struct an_control *c, struct an_engine *e,
 				   service);
 	s = an_engine_service(e, service);
 	if (s != NULL && s->has_plan)
-		plan = s->plan;
+		base = s->plan;
 	else
-		an_plan_defaults(&plan);
+		an_plan_defaults(&base);
 	for (uint32_t i = 0; i < req->via.map.size; i++) {
-		const msgpack_object_kv *kv = &req->via.map.ptr[i];
-		char key[64];
+		const msgpack_object_kv *m = &req->via.map.ptr[i];
+		char key[64] = "";
 
-		if (kv->key.type != MSGPACK_OBJECT_STR || kv->key.via.str.size >= sizeof(key))
+		if (m->key.type != MSGPACK_OBJECT_STR || m->key.via.str.size >= sizeof(key))
 			return reply_error(c, "propose: keys must be short strings");
-		memcpy(key, kv->key.via.str.ptr, kv->key.via.str.size);
-		key[kv->key.via.str.size] = '\0';
+		memcpy(key, m->key.via.str.ptr, m->key.via.str.size);
+		key[m->key.via.str.size] = '\0';
 		if (strcmp(key, "cmd") == 0 || strcmp(key, "service") == 0)
 			continue;
-		if (value_text(key, &kv->val, text, sizeof(text)) != 0)
-			return reply_error(c, "propose: %s: expected a number, bool or string", key);
-		rc = an_plan_set(&plan, key, text, &pe);
-		if (rc == -ENOENT)
-			return reply_error(c, "propose: unknown key '%s'", key);
-		if (rc != 0)
-			return reply_error(c, "propose: %s: %s", key, pe.msg);
+		if (n >= AN_PLAN_KEYS_MAX)
+			return reply_error(c, "propose: more than %d keys", AN_PLAN_KEYS_MAX);
+		if (value_text(&m->val, texts[n], sizeof(texts[n]), &kv[n].number) != 0) {
+			add_problem(&probs, key, "expected a number, bool or string");
+			continue;
+		}
+		memcpy(keys[n], key, sizeof(key));
+		kv[n].key = keys[n];
+		kv[n].text = texts[n];
+		n++;
 	}
-	if (an_plan_check(&plan, &pe) != 0)
-		return reply_error(c, "propose: %s", pe.msg);
+	if (an_plan_edit(&base, kv, n, &plan, add_problem, &probs) != 0 || probs.used != 0)
+		return reply_error(c, "propose: %s", probs.text);
 	rc = an_engine_propose(e, service, &plan);
 	if (rc != 0)
 		return reply_error(c, "propose: %s", rc == -ENOSPC ? "max_services reached" :

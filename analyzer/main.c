@@ -11,6 +11,7 @@
 
 #include <zmq.h>
 
+#include "api.h"
 #include "clock.h"
 #include "control.h"
 #include "engine.h"
@@ -39,6 +40,7 @@ struct app {
 	struct an_control ctl;
 	struct st_zap *zap;
 	struct an_verify *verify;	/* NULL: no squeeze steps */
+	struct an_api *api;		/* HTTP surface, or NULL */
 	void *ctx, *sub;
 	uint64_t duration_ns;
 	char replay[AN_PATH_MAX];
@@ -55,6 +57,11 @@ static void usage(FILE *f)
 		"Subscribes to KPI snapshots, predicts what the proposed instance count\n"
 		"should show, compares it with the shadow group, and publishes verdicts\n"
 		"(confirm | adjust | inconclusive) on verdict.<service>.\n"
+		"\n"
+		"HTTP (http_endpoint, default 127.0.0.1:9560; docs/analyzer.md): GET /\n"
+		"(dashboard), /metrics (Prometheus), /api/v1/services[/NAME] (JSON,\n"
+		"recommended_instances for KEDA), PUT /api/v1/services/NAME/plan,\n"
+		"GET /api/v1/events (SSE), /healthz, /readyz.\n"
 		"\n"
 		"  -c, --config FILE      INI file ([analyzer], [service.NAME]; others ignored)\n"
 		"  -r, --report FILE      write an HTML report at exit\n"
@@ -80,6 +87,7 @@ static void on_verdict(void *arg, const struct an_service *s, const struct st_ve
 
 	if (rc != 0)
 		ST_ERR("verdict %s: %s", s->name, strerror(-rc));
+	an_api_verdict(a->api, v);
 	a->state_dirty = true;
 }
 
@@ -89,6 +97,7 @@ static void on_anomaly(void *arg, const struct an_service *s, const uint8_t *buf
 	struct app *a = arg;
 
 	an_out_anomaly(&a->out, s->name, buf, len);
+	an_api_anomaly(a->api, s->name, buf, len);
 	ST_WARN("anomaly in %s (see anomaly.%s)", s->name, s->name);
 }
 
@@ -392,7 +401,32 @@ static int run_live(struct app *a)
 		if (a->verify != NULL)
 			an_verify_tick(a->verify, a->eng, st_wall_ns(), st_mono_ns());
 		periodic(a, st_mono_ns());
+		an_api_round(a->api, st_mono_ns(), st_wall_ns());
 	}
+	return 0;
+}
+
+/* The HTTP surface. The default endpoint is best effort (another analyzer
+ * on the host may hold the port: say so and go on); one the operator set
+ * must come up, or the analyzer does not start. A replay serves HTTP only
+ * when asked to. */
+static int open_http(struct app *a)
+{
+	struct st_perr pe;
+
+	if (st_http_config_off(&a->cfg.http) || (a->replay[0] && !a->cfg.http_endpoint_set))
+		return 0;
+	a->api = an_api_start(&a->cfg, a->eng, &pe);
+	if (a->api == NULL) {
+		if (a->cfg.http_endpoint_set || errno == EPERM) {
+			ST_ERR("%s", pe.msg);
+			return -EINVAL;
+		}
+		ST_WARN("%s: running without the HTTP API (set http_endpoint, or none)", pe.msg);
+		return 0;
+	}
+	ST_NOTICE("http: listening on %s port %u%s", a->cfg.http.endpoint, an_api_port(a->api),
+		  a->cfg.http.tls_cert[0] ? " (TLS)" : "");
 	return 0;
 }
 
@@ -461,6 +495,7 @@ static int run_replay(struct app *a)
 				 nframes > 1 ? len[1] : 0, (int)nframes, 0);
 		an_engine_tick(a->eng, 0);
 		an_control_handle(&a->ctl, a->eng);
+		an_api_round(a->api, st_mono_ns(), st_wall_ns());
 	}
 	free(frame[0]);
 	free(frame[1]);
@@ -507,12 +542,16 @@ int main(int argc, char **argv)
 	signal(SIGTERM, on_signal);
 	signal(SIGPIPE, SIG_IGN);
 	rc = open_sockets(&app);
+	if (rc == 0)
+		rc = open_http(&app);
 	if (rc == 0) {
 		ST_NOTICE("%u services, window %.3f s, %u KPI endpoint(s)%s",
 			  app.cfg.n_services, (double)app.cfg.window_ns / 1e9,
 			  app.cfg.n_kpi_endpoints, app.replay[0] ? " (replay)" : "");
 		rc = app.replay[0] ? run_replay(&app) : run_live(&app);
 		an_engine_flush(app.eng, app.replay[0] ? 0 : st_wall_ns());
+		/* The flush's verdicts reach the API's last snapshot and streams. */
+		an_api_round(app.api, st_mono_ns(), st_wall_ns());
 		app.state_dirty = true;
 		save_state(&app, st_mono_ns());
 		if (app.cfg.report[0] != '\0') {
@@ -524,6 +563,7 @@ int main(int argc, char **argv)
 		print_counters(&app, "final");
 	}
 	an_verify_destroy(app.verify, app.eng);
+	an_api_stop(app.api);
 	if (app.sub != NULL)
 		zmq_close(app.sub);
 	an_control_close(&app.ctl);

@@ -349,5 +349,8 @@ typedef int (*st_wire_bin_fn)(void *arg, const char *key, size_t key_len,
 int st_wire_to_json(const msgpack_object *o, struct st_wbuf *out);
 int st_wire_to_json_ex(const msgpack_object *o, struct st_wbuf *out,
 		       st_wire_bin_fn bin_fn, void *arg);
+/* Appends s[0..len) as one JSON string, escaped as above. For the few
+ * texts that are not msgpack (HTTP error bodies). Returns 0 or -ENOMEM. */
+int st_wire_json_str(struct st_wbuf *out, const char *s, size_t len);
 
 #endif

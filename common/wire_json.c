@@ -391,6 +391,11 @@ int st_wire_to_json_ex(const msgpack_object *o, struct st_wbuf *out,
 	return json_value(o, out, NULL, 0, bin_fn, arg, 0);
 }
 
+int st_wire_json_str(struct st_wbuf *out, const char *s, size_t len)
+{
+	return json_str(out, (const uint8_t *)s, len);
+}
+
 int st_wire_to_json(const msgpack_object *o, struct st_wbuf *out)
 {
 	return st_wire_to_json_ex(o, out, NULL, NULL);

@@ -10,6 +10,7 @@
 #include <rte_cfgfile.h>
 
 #include "config.h"
+#include "http.h"
 
 enum key_scope { SCOPE_DATAPLANE, SCOPE_SHADOW };
 
@@ -98,7 +99,19 @@ STR_SETTER(set_control_endpoint, c->control_endpoint, copy_str)
 STR_SETTER(set_log_level, c->log_level, copy_str)
 STR_SETTER(set_curve_secret_key, c->curve_secret_key, copy_str)
 STR_SETTER(set_curve_allowed_keys, c->curve_allowed_keys, copy_str)
+STR_SETTER(set_http_token_file, c->http_token_file, copy_str)
+STR_SETTER(set_http_tls_cert, c->http_tls_cert, copy_str)
+STR_SETTER(set_http_tls_key, c->http_tls_key, copy_str)
 STR_SETTER(set_sh_port, s->port, copy_str)
+
+static int set_http_endpoint(struct dp_config *c, struct dp_shadow_cfg *s, const char *v,
+			     struct st_perr *e)
+{
+	int rc = st_http_endpoint_check(v, e);
+
+	(void)s;
+	return rc != 0 ? rc : copy_str(c->http_endpoint, sizeof(c->http_endpoint), v, e);
+}
 STR_SETTER(set_sh_filter, s->filter, copy_str)
 
 static int set_sh_service(struct dp_config *c, struct dp_shadow_cfg *s, const char *v,
@@ -399,6 +412,15 @@ static const struct key keys[] = {
 	{ SCOPE_DATAPLANE, "curve_allowed_keys", "",
 	  "file of client public keys (one Z85 key a line) admitted when CURVE is on; "
 	  "required with curve_secret_key", set_curve_allowed_keys },
+	{ SCOPE_DATAPLANE, "http_endpoint", "",
+	  "ADDR:PORT for GET /metrics (every counter, Prometheus text) and /healthz; empty or none: "
+	  "off. Any address but loopback needs http_token_file", set_http_endpoint },
+	{ SCOPE_DATAPLANE, "http_token_file", "",
+	  "file (mode 0600) holding the bearer token /metrics requires", set_http_token_file },
+	{ SCOPE_DATAPLANE, "http_tls_cert", "", "PEM certificate: serve HTTPS (with http_tls_key)",
+	  set_http_tls_cert },
+	{ SCOPE_DATAPLANE, "http_tls_key", "", "PEM private key of http_tls_cert (mode 0600)",
+	  set_http_tls_key },
 	{ SCOPE_DATAPLANE, "log_level", "notice", "err | warn | notice | info | debug", set_log_level },
 
 	{ SCOPE_SHADOW, "port", "",

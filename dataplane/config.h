@@ -91,6 +91,10 @@ struct dp_config {
 	uint32_t kpi_hwm;     /* ZeroMQ send high-water mark, messages */
 	char curve_secret_key[256];   /* key pair file: CURVE on when set */
 	char curve_allowed_keys[256]; /* client public keys admitted */
+	char http_endpoint[128];      /* "" or none: no HTTP (http_metrics.c) */
+	char http_token_file[256];
+	char http_tls_cert[256];
+	char http_tls_key[256];
 	char log_level[16];
 
 	struct dp_shadow_cfg shadows[DP_MAX_SHADOWS];

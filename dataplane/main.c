@@ -27,6 +27,7 @@
 #include "clock.h"
 #include "control.h"
 #include "dataplane.h"
+#include "http_metrics.h"
 #include "kpi.h"
 #include "log.h"
 #include "stats.h"
@@ -42,6 +43,7 @@ static struct dp_kpi kpi;
 static struct dp_control ctl;
 static void *zctx;
 static struct st_zap *zap;
+static struct dp_http *http;	/* GET /metrics, /healthz; NULL: off */
 
 struct run_opts {
 	uint64_t duration_ns; /* 0: until a signal */
@@ -552,6 +554,7 @@ static void main_loop(struct dp_app *a, const struct run_opts *opts)
 			if (next_stats < now)
 				next_stats = now + a->cfg.interval_ns;
 		}
+		dp_http_round(http, now);
 		wake = RTE_MIN(next_stats, next_neigh);
 		if (opts->duration_ns)
 			wake = RTE_MIN(wake, start + opts->duration_ns);
@@ -714,6 +717,18 @@ int main(int argc, char **argv)
 		goto out;
 	if (dp_stats_telemetry_init(&app) < 0)
 		ST_WARN("telemetry commands not registered");
+	{
+		struct st_perr err;
+
+		http = dp_http_start(&app, &kpi, &ctl, &err);
+		if (http == NULL && errno != 0) {
+			ST_ERR("%s", err.msg);
+			goto out;
+		}
+		if (http != NULL)
+			ST_NOTICE("http: listening on %s port %u", app.cfg.http_endpoint,
+				  dp_http_port(http));
+	}
 
 	run_start = st_mono_ns();
 	for (unsigned int i = 0; i < app.n_workers; i++) {
@@ -743,6 +758,7 @@ int main(int argc, char **argv)
 out:
 	dp_force_quit = true;
 	rte_eal_mp_wait_lcore();
+	dp_http_stop(http);
 	teardown_zmq();
 	teardown(&app);
 	rte_eal_cleanup();

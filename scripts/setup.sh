@@ -21,7 +21,9 @@ say() { echo "setup: $*"; }
 # node for the hdr-histogram-js interop check, python3-msgpack as an
 # independent msgpack decoder, scapy to build and read captures,
 # iproute2/ethtool for namespace topologies, real servers and clients
-# (nginx, wrk) to run through the dataplane.
+# (nginx, wrk) to run through the dataplane; libmicrohttpd for the HTTP
+# surface, and for its tests Prometheus (promtool, a real server), and
+# chromium with its driver and selenium for the dashboard.
 packages=(
 	build-essential pkg-config meson ninja-build
 	clang libclang-rt-dev
@@ -29,6 +31,8 @@ packages=(
 	python3 python3-msgpack python3-scapy python3-zmq
 	iproute2 ethtool procps nftables nginx wrk tcpreplay
 	chromium
+	libmicrohttpd-dev
+	prometheus chromium-driver python3-selenium openssl
 )
 
 missing=()

@@ -180,6 +180,51 @@ static void test_plan(void)
 	CU_ASSERT_EQUAL(an_plan_set(&p, "whatever", "1", &e), -ENOENT);
 }
 
+static void collect(void *arg, const char *key, const char *msg)
+{
+	char *out = arg;
+	size_t n = strlen(out);
+
+	snprintf(out + n, 1024 - n, "[%s] %s\n", key ? key : "-", msg);
+}
+
+/* A plan change lists every problem and changes nothing; numbers for a
+ * duration are nanoseconds. */
+static void test_plan_edit(void)
+{
+	const struct an_plan_kv bad[] = {
+		{ "bogus", "1", true },
+		{ "proposed_instances", "0", true },
+		{ "slo_error_rate", "2", true },
+		{ "shadow", "a.b", false },
+	};
+	const struct an_plan_kv good[] = {
+		{ "shadow", "canary", false },
+		{ "current_instances", "8", true },
+		{ "proposed_instances", "12", true },
+		{ "forecast_rps", "6e4", true },
+		{ "slo_p99", "50000000", true },
+	};
+	struct an_plan base, out;
+	char errs[1024] = "";
+
+	an_plan_defaults(&base);
+	memset(&out, 0x5a, sizeof(out));
+	CU_ASSERT(an_plan_edit(&base, bad, 4, &out, collect, errs) >= 4);
+	CU_ASSERT_PTR_NOT_NULL(strstr(errs, "[bogus] unknown key"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(errs, "[proposed_instances]"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(errs, "[slo_error_rate]"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(errs, "[shadow]"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(errs, "[slo_p99] required"));
+	CU_ASSERT_EQUAL(out.current_instances, 0x5a5a5a5a);
+	errs[0] = '\0';
+	CU_ASSERT_EQUAL(an_plan_edit(&base, good, 5, &out, collect, errs), 0);
+	CU_ASSERT_STRING_EQUAL(errs, "");
+	CU_ASSERT_EQUAL(out.slo_p99_ns, 50000000);
+	CU_ASSERT_EQUAL(out.proposed_instances, 12);
+	CU_ASSERT_STRING_EQUAL(out.shadow, "canary");
+}
+
 int st_register_suites(void)
 {
 	static const struct st_cu_test tests[] = {
@@ -188,6 +233,7 @@ int st_register_suites(void)
 		{ "deployment_file", test_deployment_file },
 		{ "errors", test_errors },
 		{ "plan", test_plan },
+		{ "plan_edit", test_plan_edit },
 		{ NULL, NULL },
 	};
 

@@ -1,0 +1,260 @@
+"""The analyzer's HTTP surface against a real run: seeded KPI publishers
+(kpi_pub) over ZeroMQ, the analyzer's own HTTP server, real sockets.
+
+  - /metrics is clean under `promtool check metrics` and carries the
+    families the docs list;
+  - /api/v1/services/web has recommended_instances as a top-level number
+    (read as KEDA's metrics-api reads it) equal to the last verdict the
+    ZeroMQ PUB socket published;
+  - /api/v1/events (SSE) delivers every verdict the PUB socket published,
+    in the same order;
+  - an event stream that never reads and a client that stops in the middle
+    of its request line do not stop verdicts, and the latter is closed by
+    the timeout;
+  - 404, 405, 413, bad JSON (400 with the offset), a bad plan (400 with
+    every error, nothing changed), a good plan (200, applied);
+  - /healthz, /readyz, / (the dashboard page);
+  - a non-loopback bind: refused without a token file; with one, 401
+    without the token and with a wrong one.
+
+usage: test_analyzer_http.py ANALYZER KPI_PUB"""
+import http.client
+import json
+import os
+import shutil
+import ssl
+import subprocess
+import sys
+import threading
+import time
+
+from anhttp import (PLAN, HttpRun, SseReader, VerdictSub, closed_within, get_json, need,
+                    request, slow_headers, slow_reader, traffic)
+from stlib import check, fail
+
+ANALYZER, KPI_PUB = sys.argv[1], sys.argv[2]
+PROMTOOL = need("promtool")
+
+FAMILIES = ["shadowtap_verdict", "shadowtap_recommended_instances", "shadowtap_current_instances",
+            "shadowtap_proposed_instances", "shadowtap_verdict_confidence",
+            "shadowtap_latency_seconds", "shadowtap_error_ratio",
+            "shadowtap_request_rate_per_instance", "shadowtap_instance_cost_per_hour",
+            "shadowtap_snapshots_ingested_total", "shadowtap_snapshots_refused_total",
+            "shadowtap_seq_gaps_total", "shadowtap_publisher_restarts_total",
+            "shadowtap_windows_closed_total", "shadowtap_verdict_latency_seconds"]
+
+
+def promtool_check(text):
+    p = subprocess.run([PROMTOOL, "check", "metrics"], input=text, capture_output=True, text=True,
+                       timeout=30)
+    return p.returncode, (p.stdout + p.stderr).strip()
+
+
+class Scraper(threading.Thread):
+    """Scrapes /metrics and reads /api/v1/services ten times a second."""
+
+    def __init__(self, port):
+        super().__init__(daemon=True)
+        self.port, self.stopping, self.ok, self.bad = port, False, 0, 0
+
+    def run(self):
+        while not self.stopping:
+            for path in ("/metrics", "/api/v1/services"):
+                st, _, _ = request(self.port, "GET", path)
+                if st == 200:
+                    self.ok += 1
+                else:
+                    self.bad += 1
+            time.sleep(0.1)
+
+
+def scenario_live():
+    print("== a live run: metrics, services, events, slow clients, refusals")
+    r = HttpRun("http", ANALYZER, KPI_PUB)
+    cfg = r.config({"web": PLAN}, extra="http_endpoint = 127.0.0.1:0\nhttp_timeout = 2s\n")
+    r.start_http(cfg, "60s")
+    port = r.port
+    st, _, body = request(port, "GET", "/healthz")
+    check(st == 200, "/healthz answers 200 at once (%d)" % st)
+    st, _, body = request(port, "GET", "/readyz")
+    check(st == 503 and b"not ready" in body, "/readyz is 503 before any KPI: %s" % body.strip())
+    sub = VerdictSub(r.verdicts)
+    sub.start()
+    sse = SseReader(port)
+    sse.start()
+    sse.ready.wait(5)
+    check(sse.status == 200, "the event stream opened (%s)" % sse.status)
+    time.sleep(0.3)  # the SUB socket's subscription reaches the analyzer
+    stuck = slow_reader(port)
+    half = slow_headers(port)
+    scraper = Scraper(port)
+    scraper.start()
+    pub = r.publish(traffic(), count=80, interval="50ms", seed=7, wait=False)
+    # While it runs: scrapes and refusals, every one answered.
+    time.sleep(2.0)
+    st, hdr, metrics = request(port, "GET", "/metrics")
+    check(st == 200 and hdr.get("Content-Type", "").startswith("text/plain; version=0.0.4"),
+          "/metrics: 200, text format 0.0.4 (%s)" % hdr.get("Content-Type"))
+    st, _, _ = request(port, "GET", "/nope")
+    check(st == 404, "unknown path: 404 (%d)" % st)
+    st, hdr, _ = request(port, "DELETE", "/metrics")
+    check(st == 405 and "GET" in hdr.get("Allow", ""), "wrong method: 405, Allow: %s" % hdr.get("Allow"))
+    st, _, _ = request(port, "PUT", "/api/v1/services/web/plan", body=b"{" + b" " * (70 * 1024) + b"}")
+    check(st == 413, "a 70 KiB body: 413 (%d)" % st)
+    st, _, body = request(port, "PUT", "/api/v1/services/web/plan", body=b'{"forecast_rps": 12000,}')
+    check(st == 400 and b"offset 23" in body, "bad JSON: 400 with the offset: %s" % body.strip())
+    before = get_json(port, "/api/v1/services/web")["plan"]
+    bad = {"proposed_instances": 0, "slo_error_rate": 2, "bogus": 1, "shadow": "a.b"}
+    st, _, body = request(port, "PUT", "/api/v1/services/web/plan", body=json.dumps(bad).encode())
+    doc = json.loads(body) if body else {}
+    keys = sorted(e.get("key") or "" for e in doc.get("errors", []))
+    check(st == 400 and {"proposed_instances", "slo_error_rate", "bogus", "shadow"} <= set(keys),
+          "a bad plan: 400 listing every error: %s" % keys)
+    after = get_json(port, "/api/v1/services/web")["plan"]
+    check(after == before, "and nothing changed")
+    check(closed_within(half, 6), "a client stuck in its request line is closed by the timeout")
+    pub.communicate(timeout=60)
+    if pub.returncode != 0:
+        fail("kpi_pub failed")
+    # The last windows close within a window and its grace.
+    time.sleep(1.0)
+    n_zmq = len(sub.verdicts)
+    deadline = time.time() + 5
+    while len(sse.verdicts()) < n_zmq and time.time() < deadline:
+        time.sleep(0.1)
+    zs = [v["seq"] for v in sub.verdicts]
+    ss = [v["seq"] for v in sse.verdicts()]
+    scraper.stopping = True
+    scraper.join(10)
+    check(scraper.ok >= 40 and scraper.bad == 0, "scraped 10 times a second: %d answers, %d errors"
+          % (scraper.ok, scraper.bad))
+    # 80 intervals of 50 ms are 20 windows of 200 ms; a verdict needs 3.
+    check(n_zmq >= 15, "verdicts kept flowing with a scraper, a stuck stream and a stuck client (%d)"
+          % n_zmq)
+    check(ss[:len(zs)] == zs, "SSE saw every verdict the PUB socket published, in order (%d vs %d)"
+          % (len(ss), len(zs)))
+    ids = [i for (i, _, _) in sse.events]
+    check(ids == sorted(ids) and len(set(ids)) == len(ids), "event ids increase")
+    last = sub.verdicts[-1]
+    # As KEDA's metrics-api reads it: the value at valueLocation.
+    svc = get_json(port, "/api/v1/services/web")
+    value = svc["recommended_instances"]
+    check(isinstance(value, int) and value == last["recommended_instances"],
+          "recommended_instances %s = the last ZeroMQ verdict's %d" % (value, last["recommended_instances"]))
+    check(svc["last_verdict"]["seq"] == last["seq"] and svc["verdict"] == last["verdict"],
+          "the last verdict in the API is the PUB socket's last (seq %d)" % last["seq"])
+    check(set(last.keys()) <= set(svc["last_verdict"].keys()), "with the wire's fields")
+    check(svc["model"]["kind"] == last["model"]["kind"], "and the model (%s)" % svc["model"]["kind"])
+    st, _, metrics = request(port, "GET", "/metrics")
+    rc, out = promtool_check(metrics.decode())
+    check(rc == 0 and out == "", "promtool check metrics: clean (%d) %s" % (rc, out[:500]))
+    text = metrics.decode()
+    missing = [f for f in FAMILIES if "# TYPE %s " % f not in text]
+    check(not missing, "every documented family is there (missing: %s)" % missing)
+    want = 'shadowtap_recommended_instances{service="web",shadow="canary"} %d' % last["recommended_instances"]
+    check(want in text, "/metrics: %s" % want)
+    st, _, body = request(port, "GET", "/readyz")
+    check(st == 200, "/readyz: 200 after windows closed (%s)" % body.strip())
+    st, hdr, page = request(port, "GET", "/")
+    check(st == 200 and hdr.get("Content-Type", "").startswith("text/html")
+          and b"api/v1/services" in page and b"http://" not in page.replace(b"http://www.w3.org", b""),
+          "/ serves the dashboard page, with no external assets")
+    lst = get_json(port, "/api/v1/services")
+    check([s["service"] for s in lst["services"]] == ["web"], "/api/v1/services lists web")
+    good = {"proposed_instances": 17, "slo_p99": 31000000}
+    st, _, body = request(port, "PUT", "/api/v1/services/web/plan", body=json.dumps(good).encode())
+    check(st == 200 and json.loads(body).get("ok") is True, "a good plan: 200 %s" % body.strip())
+    time.sleep(0.5)
+    plan = get_json(port, "/api/v1/services/web")["plan"]
+    check(plan["proposed_instances"] == 17 and plan["slo_p99"] == 31000000,
+          "applied: proposed 17, slo_p99 31 ms")
+    stuck.close()
+    sub.stopping = True
+    rc = r.stop()
+    check(rc == 0, "the analyzer stops cleanly with streams open (%d)" % rc)
+
+
+def scenario_auth():
+    print("== a non-loopback bind needs a token")
+    r = HttpRun("http-auth", ANALYZER, KPI_PUB)
+    cfg = r.config({"web": PLAN}, extra="http_endpoint = 0.0.0.0:0\n")
+    r.start_http(cfg, "10s", expect_port=False)
+    try:
+        r.proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        r.proc.kill()
+        fail("the analyzer started on 0.0.0.0 without a token")
+    r.errf.close()
+    err = r.err_text()
+    check(r.proc.returncode != 0 and "loopback" in err and "http_token_file" in err,
+          "refused without a token file: %s" % err.strip().splitlines()[-1:])
+    tok = os.path.join(r.wd, "token")
+    with open(tok, "w") as f:
+        f.write("s3cr3t-0123456789-abcdef\n")
+    os.chmod(tok, 0o600)
+    cfg = r.config({"web": PLAN}, extra="http_endpoint = 0.0.0.0:0\nhttp_token_file = %s\n" % tok)
+    r.start_http(cfg, "20s")
+    port = r.port
+    st, hdr, _ = request(port, "GET", "/metrics")
+    check(st == 401 and hdr.get("WWW-Authenticate", "").startswith("Bearer"),
+          "no token: 401 with WWW-Authenticate (%d)" % st)
+    st, _, _ = request(port, "GET", "/api/v1/services/web", headers={"Authorization": "Bearer wrong-token-0000000"})
+    check(st == 401, "a wrong token: 401 (%d)" % st)
+    st, _, _ = request(port, "GET", "/nope")
+    check(st == 401, "an unknown path without the token: 401, not 404 (%d)" % st)
+    good = {"Authorization": "Bearer s3cr3t-0123456789-abcdef"}
+    st, _, _ = request(port, "GET", "/api/v1/services/web", headers=good)
+    check(st == 200, "the right token: 200 (%d)" % st)
+    st, _, _ = request(port, "GET", "/healthz")
+    check(st == 200, "/healthz needs no token (%d)" % st)
+    check(r.stop() == 0, "stopped cleanly")
+
+
+def scenario_tls():
+    print("== HTTPS with http_tls_cert/http_tls_key")
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        print("SKIP (part): openssl is not installed, no certificate to serve")
+        return
+    r = HttpRun("http-tls", ANALYZER, KPI_PUB)
+    crt, key = os.path.join(r.wd, "http.crt"), os.path.join(r.wd, "http.key")
+    subprocess.run([openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1",
+                    "-keyout", key, "-out", crt], check=True, capture_output=True, timeout=60)
+    os.chmod(key, 0o600)
+    cfg = r.config({"web": PLAN}, extra="http_endpoint = 127.0.0.1:0\nhttp_tls_cert = %s\n"
+                   "http_tls_key = %s\n" % (crt, key))
+    r.start_http(cfg, "20s")
+    check("(TLS)" in r.err_text(), "the analyzer says it serves TLS")
+    ctx = ssl.create_default_context(cafile=crt)
+    c = http.client.HTTPSConnection("127.0.0.1", r.port, timeout=10, context=ctx)
+    c.request("GET", "/api/v1/services/web")
+    resp = c.getresponse()
+    body = resp.read()
+    c.close()
+    check(resp.status == 200 and json.loads(body)["service"] == "web",
+          "GET over HTTPS, the certificate verified: %d" % resp.status)
+    try:
+        request(r.port, "GET", "/healthz", timeout=3)
+        plain = "answered"
+    except (http.client.HTTPException, OSError) as e:
+        plain = "refused (%s)" % type(e).__name__
+    check(plain != "answered", "plain HTTP on the TLS port is not served: %s" % plain)
+    check(r.stop() == 0, "stopped cleanly")
+
+
+def scenario_example():
+    print("== the example configuration")
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    ex = os.path.join(root, "analyzer", "examples", "analyzer.ini")
+    p = subprocess.run([ANALYZER, "--config", ex, "--check"], capture_output=True, text=True,
+                       timeout=30)
+    check(p.returncode == 0, "analyzer/examples/analyzer.ini passes --check: %s"
+          % (p.stdout + p.stderr).strip())
+
+
+scenario_live()
+scenario_auth()
+scenario_tls()
+scenario_example()
+print("PASS")
