@@ -552,6 +552,8 @@ int an_config_check(const struct an_config *c, struct st_perr *err)
 		snprintf(err->msg, sizeof(err->msg),
 			 "verify_max_time %.1f s is shorter than a squeeze step's %u windows (verify_settle + verify_windows + 2)",
 			 (double)c->verify_max_time_ns / 1e9, c->verify_settle + c->verify_windows + 2);
+		return -EINVAL;
+	}
 	if ((c->http.tls_cert[0] != '\0') != (c->http.tls_key[0] != '\0')) {
 		snprintf(err->msg, sizeof(err->msg), "http_tls_cert and http_tls_key go together");
 		return -EINVAL;
