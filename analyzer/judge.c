@@ -811,22 +811,53 @@ static double lam_measured_ok(const struct an_judge *j, const struct eval *ev)
 	return best;
 }
 
-/* Asks verify.c for a squeeze step when the recommendation is not
- * verified: the count, its per-instance load, the utilisation the model
- * puts there (the slowest fit's), and what the share change rests on. */
-static void want_squeeze(struct eval *ev)
+/* Asks verify.c for a squeeze step (with dataplane_control): for the
+ * recommendation when it is not verified; when it is, for a smaller count
+ * no step has tried -- the upper bound and the evidence cap both err high.
+ * That count is the model's nominal fewest, kept between the fewest the
+ * evidence still allows (above the load a step failed at, and within the
+ * ceiling at the most optimistic capacity) and one below the
+ * recommendation: steps walk down until one fails. With the count: its per-instance load, the utilisation
+ * the slowest fit puts there, and what the share change rests on. */
+static void want_squeeze(const struct an_judge *j, struct eval *ev)
 {
+	const struct an_plan *p = ev->p;
 	struct an_squeeze *sq = &ev->s->sq;
-	double mu = INFINITY;
+	double mu = INFINITY, mu_hi = 0, F = p->forecast_rps;
+	uint32_t n = ev->rec;
 
 	sq->want_n = 0;
-	if (ev->verified || ev->rec == 0)
+	if (ev->rec == 0 || !an_config_verify_on(j->cfg))
 		return;
 	for (int i = 0; i < ev->n_cfit; i++)
-		if (ev->cfit[i].mu > 0)
+		if (ev->cfit[i].mu > 0) {
 			mu = fmin(mu, ev->cfit[i].mu);
-	sq->want_n = ev->rec;
-	sq->want_lam = ev->p->forecast_rps / ev->rec;
+			mu_hi = fmax(mu_hi, ev->cfit[i].mu);
+		}
+	if (ev->verified) {
+		double lo = p->min_instances;
+
+		if (mu_hi > 0)
+			lo = fmax(lo, ceil(F / (mu_hi * j->cfg->verify_util_ceiling)));
+		if (sq->bad_lam > 0)
+			lo = fmax(lo, floor(F / (sq->bad_lam * (1 - MEASURED_TOL))) + 1);
+		if (!(lo < ev->rec))
+			return;
+		/* the model's own fewest (nominal, not the bound), within
+		 * [lo, rec - 1]: p99 only falls as instances are added */
+		n = (uint32_t)lo;
+		for (uint32_t hi = ev->rec - 1; n < hi;) {
+			uint32_t mid = n + (hi - n) / 2;
+
+			if (p99_at(j, ev, mid, false) <= (double)p->slo_p99_ns &&
+			    err_at(j, ev, mid, false) <= p->slo_error_rate)
+				hi = mid;
+			else
+				n = mid + 1;
+		}
+	}
+	sq->want_n = n;
+	sq->want_lam = F / n;
 	sq->want_util = isfinite(mu) ? sq->want_lam / mu : NAN;
 	sq->prod_rps = ev->has_prod ? ev->prod.lam * ev->prod.c : 0;
 	sq->shadow_lam = isfinite(ev->shadow.lam) ? ev->shadow.lam : 0;
@@ -923,7 +954,7 @@ static void recommend(struct an_judge *j, struct eval *ev)
 		       p->forecast_rps / n <= sq->ok_lam * (1 + MEASURED_TOL) ||
 		       (n >= p->proposed_instances &&
 			p->forecast_rps / n <= ev->lam_obs * (1 + MEASURED_TOL));
-	want_squeeze(ev);
+	want_squeeze(j, ev);
 	/* The verdict judges the proposal on the evidence (the nominal
 	 * prediction); the count a scaler acts on rests on the bound. */
 	ev->proposal_ok = ev->p99_prop <= (double)p->slo_p99_ns &&
@@ -1545,7 +1576,7 @@ int an_judge_run(struct an_judge *j, struct an_service *s, uint64_t now_ns,
 		ev->verified = ev->p->forecast_rps / ev->rec <= ev->lam_obs * (1 + MEASURED_TOL) ||
 			       ev->p->forecast_rps / ev->rec <= s->sq.ok_lam * (1 + MEASURED_TOL);
 		ev->rec_squeezed = false;
-		want_squeeze(ev);
+		want_squeeze(j, ev);
 		v->verified = ev->verified;
 		describe_verified(ev, v->verified_reason, sizeof(v->verified_reason));
 	}

@@ -298,8 +298,9 @@ static int group_share(const msgpack_object *rep, const char *group, double *sha
 }
 
 /* With the group's share known: the share that gives each shadow
- * instance the candidate's load (the mirrored part grows, an injected
- * part stays), then raise it. */
+ * instance the candidate's load (the mirrored part changes, an injected
+ * part stays), then set it: raised to try a smaller count than the
+ * shadow stands for, lowered to try a larger one. */
 static void raise_share(struct an_verify *v, struct an_service *s, const msgpack_object *rep,
 			uint64_t mono)
 {
@@ -315,7 +316,14 @@ static void raise_share(struct an_verify *v, struct an_service *s, const msgpack
 	}
 	v->share1 = v->share0 + (v->lam - sq->shadow_lam) * sq->shadow_c / sq->prod_rps;
 	room = 1 - v->offset0;
-	if (!(v->share1 > v->share0)) {
+	if (fabs(v->share1 - v->share0) < 1e-4) {
+		v->phase = IDLE;
+		return;
+	}
+	if (v->share1 < 0) {
+		note(s, "no squeeze step: %u instances' %.1f rps each is below what '%s' gets without mirrored flows (injected load)",
+		     v->n, v->lam, v->group);
+		v->cnt.not_run++;
 		v->phase = IDLE;
 		return;
 	}

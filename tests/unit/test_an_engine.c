@@ -640,6 +640,16 @@ static void test_squeeze_state(void)
 				/* never 7's load again */
 				CU_ASSERT(v->recommended_instances >= 8);
 			}
+			{
+				const struct an_squeeze *sq = &an_engine_service(e, "web")->sq;
+
+				printf(" -> next step: %u", sq->want_n);
+				if (i == 1)	/* below a verified 7: 6 or fewer is tried */
+					CU_ASSERT(sq->want_n >= 1 && sq->want_n < 7);
+				if (i == 2 && v->recommended_instances == 8)
+					/* 7 failed, 8 stands: nothing left between */
+					CU_ASSERT_EQUAL(sq->want_n, 0);
+			}
 			an_engine_destroy(e);
 			an_config_free(&cfg);
 		}
