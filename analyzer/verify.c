@@ -365,26 +365,41 @@ static void raised(struct an_verify *v, struct an_service *s, uint64_t wall, uin
 }
 
 /* Judges the step's windows and records the result. */
-static void conclude(struct an_verify *v, struct an_engine *e, struct an_service *s,
-		     uint64_t wall)
+/* Judges the step's windows: within the SLO (the p99's upper bound and
+ * the error rate within it), beyond it (the lower bound above it, or the
+ * error rate), or undecided -- then, while verify_max_time leaves room for
+ * one more window, returns 1: measure it too (a sequential test: the
+ * interval narrows as samples come). Undecided at the end records
+ * nothing: the count is not verified, and no floor is set on a p99 that
+ * may well be within the SLO. */
+static int conclude(struct an_verify *v, struct an_engine *e, struct an_service *s,
+		    uint64_t wall, uint64_t mono)
 {
 	struct an_squeeze *sq = &s->sq;
 	struct an_measure m;
 	char p99[32];
-	bool pass;
+	bool pass, fail;
 
 	if (an_engine_measure(e, s, v->group, v->m0, v->m1, s->plan.shadow_instances, &m) != 0)
-		return;
+		return 0;
 	if (m.windows == 0 || (uint64_t)m.samples < an_engine_config(e)->min_samples) {
 		v->cnt.inconclusive++;
 		note(s, "squeeze step for %u instances %s: %u windows, %lld responses (min_samples %llu)",
 		     v->n, v->cut ? "cut short by verify_max_time" : "inconclusive", m.windows,
 		     (long long)m.samples, (unsigned long long)an_engine_config(e)->min_samples);
-		return;
+		return 0;
 	}
 	snprintf(p99, sizeof(p99), "%.1f ms", m.p99 / 1e6);
 	pass = m.p99_hi <= (double)s->plan.slo_p99_ns && m.error_rate <= s->plan.slo_error_rate;
-	if (pass) {
+	fail = m.p99_lo > (double)s->plan.slo_p99_ns || m.error_rate > s->plan.slo_error_rate;
+	if (!pass && !fail && !v->cut &&
+	    mono - v->started + 2 * v->cfg->window_ns <= v->cfg->verify_max_time_ns)
+		return 1;
+	if (!pass && !fail) {
+		v->cnt.inconclusive++;
+		note(s, "squeeze step for %u instances undecided: p99 %s at %.1f rps per instance over %u windows, its 90%% bounds %.1f..%.1f ms on both sides of the SLO",
+		     v->n, p99, m.lam, m.windows, m.p99_lo / 1e6, m.p99_hi / 1e6);
+	} else if (pass) {
 		v->cnt.passed++;
 		if (m.lam > sq->ok_lam || wall - sq->ok_t > v->cfg->verify_keep_ns) {
 			sq->ok_lam = m.lam;
@@ -408,7 +423,8 @@ static void conclude(struct an_verify *v, struct an_engine *e, struct an_service
 	}
 	ST_NOTICE("%s: squeeze step for %u instances: %.1f rps per instance over %u windows, p99 %s (90%% bounds %.1f..%.1f ms), errors %.3f%%: %s the SLO",
 		  s->name, v->n, m.lam, m.windows, p99, m.p99_lo / 1e6, m.p99_hi / 1e6,
-		  100 * m.error_rate, pass ? "within" : "beyond");
+		  100 * m.error_rate, pass ? "within" : fail ? "beyond" : "undecided about");
+	return 0;
 }
 
 static void restore(struct an_verify *v, uint64_t mono)
@@ -459,8 +475,10 @@ void an_verify_tick(struct an_verify *v, struct an_engine *e, uint64_t wall_ns,
 			v->cut = s == NULL || s->closed_w < v->m1;
 			if (v->cut)
 				v->cnt.cut_short++;
-			if (s != NULL)
-				conclude(v, e, s, wall_ns);
+			if (s != NULL && conclude(v, e, s, wall_ns, mono_ns) > 0) {
+				v->m1++;	/* one more window */
+				break;
+			}
 			restore(v, mono_ns);
 		}
 		break;

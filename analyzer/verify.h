@@ -2,8 +2,8 @@
  * whose per-instance load nobody has measured, it runs that load on the
  * shadows. Through the dataplane's control socket it raises the shadow
  * group's share until each shadow instance carries the candidate count's
- * load, measures verify_windows windows after verify_settle, puts the
- * share back, and records the load as verified within the SLO or as
+ * load, measures verify_windows windows after verify_settle (more, one at
+ * a time, while the p99's interval straddles the SLO), puts the share back, and records the load as verified within the SLO or as
  * beyond it (an_squeeze in engine.h); the judge then confirms the count
  * or raises it past the failed load, and asks again.
  *
@@ -25,7 +25,7 @@
 struct an_verify_counters {
 	uint64_t steps;			/* shares raised */
 	uint64_t passed, failed;	/* steps measured within / beyond the SLO */
-	uint64_t inconclusive;		/* too few samples, or no windows */
+	uint64_t inconclusive;		/* too few samples, no windows, or undecided */
 	uint64_t cut_short;		/* verify_max_time passed first */
 	uint64_t not_run;		/* ceiling, share or missing load */
 	uint64_t ctl_errors;		/* refusals, timeouts, bad replies */
