@@ -41,7 +41,8 @@ int an_judge_run(struct an_judge *j, struct an_service *s, uint64_t now_ns,
 /* What a target showed over windows [w0, w1] (a squeeze step's): windows
  * pooled, per-instance request rate (c_override instances unless 0), the
  * error rate, and p99 with its one-sided 90% bounds (ns; NaN without
- * samples). */
+ * samples): the wider of the order statistics' and the per-window p99s'
+ * batch-means t interval (queue latencies are correlated). */
 struct an_measure {
 	uint32_t windows;
 	double lam, requests, error_rate;

@@ -185,6 +185,27 @@ static double bisect(double (*f)(double, double), double arg, double target,
 	return 0.5 * (lo + hi);
 }
 
+double an_t_ppf(double p, double df)
+{
+	double lo = 0, hi = 1, sign = p < 0.5 ? -1 : 1, q;
+
+	if (!(p > 0 && p < 1) || !(df > 0))
+		return NAN;
+	q = p < 0.5 ? 1 - p : p;	/* upper half, then mirrored */
+	/* P(T > t) = I_{df / (df + t^2)}(df / 2, 1 / 2) / 2 */
+	while (an_beta_inc(df / 2, 0.5, df / (df + hi * hi)) / 2 > 1 - q && hi < 1e12)
+		hi *= 2;
+	for (int i = 0; i < 200 && hi - lo > 1e-10 * hi; i++) {
+		double mid = 0.5 * (lo + hi);
+
+		if (an_beta_inc(df / 2, 0.5, df / (df + mid * mid)) / 2 > 1 - q)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	return sign * 0.5 * (lo + hi);
+}
+
 void an_poisson_ci(uint64_t k, double conf, double *lo, double *hi)
 {
 	double a = (1 - conf) / 2, kk = (double)k;

@@ -25,6 +25,10 @@ double an_gamma_q(double a, double x);
 /* Regularized incomplete beta I_x(a, b); a, b > 0, 0 <= x <= 1. */
 double an_beta_inc(double a, double b, double x);
 
+/* Student's t quantile with df > 0 degrees of freedom, p in (0, 1):
+ * bisection on the CDF (an_beta_inc), |error| < 1e-9. NaN outside. */
+double an_t_ppf(double p, double df);
+
 /* Exact (Garwood) two-sided interval, at confidence conf, for the mean of
  * a Poisson count k. lo is 0 when k is 0. */
 void an_poisson_ci(uint64_t k, double conf, double *lo, double *hi);

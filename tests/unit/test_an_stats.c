@@ -32,6 +32,13 @@ static void test_normal(void)
 	CU_ASSERT(isnan(an_norm_ppf(NAN)));
 	for (double p = 0.001; p < 1; p += 0.0371)
 		NEAR(an_norm_cdf(an_norm_ppf(p)), p, 1e-13);
+	/* Student's t: tables */
+	NEAR(an_t_ppf(0.90, 2), 1.885618083, 1e-8);
+	NEAR(an_t_ppf(0.975, 5), 2.570581836, 1e-8);
+	NEAR(an_t_ppf(0.90, 1), 3.077683537, 1e-8);
+	NEAR(an_t_ppf(0.05, 10), -1.812461123, 1e-8);
+	NEAR(an_t_ppf(0.95, 1e6), 1.644855, 1e-5);
+	CU_ASSERT(isnan(an_t_ppf(1, 3)) && isnan(an_t_ppf(0.5, 0)));
 }
 
 static void test_gamma_beta(void)
