@@ -25,7 +25,6 @@ by_fd = {s.fileno(): s for s in socks}
 sent = answered = 0
 start = time.monotonic()
 next_send = start
-i = 0
 poller = select.poll()
 for s in socks:
     poller.register(s, select.POLLIN)
@@ -36,11 +35,14 @@ while True:
         break
     while now < end and next_send <= now:
         try:
-            socks[i % flows].sendto(b"q%d" % sent, (dst, port))
+            # a random flow per request: each flow, and each server the
+            # flows are spread over, sees a Poisson thinning (Poisson
+            # again); round robin would send each flow every FLOWS-th
+            # arrival, far more regular than independent clients
+            socks[random.randrange(flows)].sendto(b"q%d" % sent, (dst, port))
             sent += 1
         except BlockingIOError:
             pass
-        i += 1
         next_send += random.expovariate(rate)  # absolute deadlines: no drift
     timeout = max(0, min(next_send, end + 1.0) - time.monotonic())
     for fd, _ in poller.poll(timeout * 1000):
