@@ -317,7 +317,7 @@ static void test_mg1_fit_sim(void)
 		struct an_fit g;
 
 		sim_queue(kinds[i], 0.005, 100, 1000000, 99 + i, q, &mean);
-		CU_ASSERT_EQUAL_FATAL(an_fit_mg1(100, q[0] + 0.001, q[1] + 0.001, q[2] + 0.001,
+		CU_ASSERT_EQUAL_FATAL(an_fit_service(AN_FORM_MG1, 100, 1, q[0] + 0.001, q[1] + 0.001, q[2] + 0.001,
 						 mean + 0.001, -1, &g), 0);
 		sim_queue(kinds[i], 0.005, 150, 1000000, 199 + i, hi, &hmean);
 		p99 = g.d0 + an_model_q(NULL, AN_FORM_MG1, &g, 150, 1, 0.99);
@@ -343,7 +343,7 @@ static void test_mg1_bound(void)
 	for (int seed = 0; seed < 4; seed++) {
 		/* a short run at rho 0.5: 20 s of 100 rps */
 		sim_queue(SVC_DET, 0.005, 100, 2000, 500 + (uint64_t)seed, lo, &lmean);
-		CU_ASSERT_EQUAL_FATAL(an_fit_mg1(100, lo[0], lo[1], lo[2], lmean, -1, &g), 0);
+		CU_ASSERT_EQUAL_FATAL(an_fit_service(AN_FORM_MG1, 100, 1, lo[0], lo[1], lo[2], lmean, -1, &g), 0);
 		sim_queue(SVC_DET, 0.005, 150, 1000000, 77, q, &mean);
 		p99 = g.d0 + an_model_q(NULL, AN_FORM_MG1, &g, 150, 1, 0.99);
 		up = g.d0 + an_model_q(NULL, AN_FORM_MG1, &g, 150 * an_bound_factor(150, 100, 0.03),
