@@ -188,6 +188,24 @@ static void mg1_mgf(const struct mg1 *q, double g, double *M, double *dM)
 	*dM = *M * (q->a + q->b / (1 - g * q->b));
 }
 
+/* ggc's mean wait over M/M/c's at utilisation rho. Allen-Cunneen's
+ * (ca2 + cs2) / 2 with ca2 = 1; below cs2 = 1 the part of it that stands
+ * for deterministic service, 1/2, is Cosmetatos' M/D/c correction,
+ * (1 + (1 - rho) (c - 1) (sqrt(4 + 5c) - 2) / (16 rho c)) / 2: with many
+ * servers at light load a deterministic server waits longer than half
+ * M/M/c's (M/D/8 at rho 0.5: p99 5% short without it). 1 at cs2 = 1, and
+ * at c = 1 (1 + cs2) / 2 exactly, Pollaczek-Khinchine's. */
+static double ggc_wait_factor(uint32_t c, double rho, double cs2)
+{
+	double det;
+
+	if (cs2 >= 1 || !(rho > 0))
+		return 0.5 * (1 + cs2);
+	det = 0.5 * (1 + (1 - rho) * (double)(c - 1) * (sqrt(4 + 5 * (double)c) - 2) /
+			     (16 * rho * (double)c));
+	return cs2 + (1 - cs2) * det;
+}
+
 /* mg1 (c MG1_OWN): Cramer-Lundberg, P(W > 0) = rho. ggc (c servers,
  * Allen-Cunneen with Poisson arrivals, ca2 = 1): P(W > 0) is Erlang-C at
  * c lam / mu and the wait, given it is positive, exponential with the
@@ -220,7 +238,7 @@ static void mg1_setup(struct mg1 *q, double mu, double cs2, double lam, uint32_t
 		return;
 	if (c != MG1_OWN) {
 		q->pw = q->C = an_erlang_c(c, (double)c * q->rho);
-		q->g = 2 * (double)c * (mu - q->lam) / (1 + cs2);
+		q->g = (double)c * (mu - q->lam) / ggc_wait_factor(c, q->rho, cs2);
 		q->xs = 0;
 		return;
 	}
@@ -358,8 +376,8 @@ static double mg1_mean(double mu, double cs2, double lam, uint32_t c)
 		return s;
 	cs2 = fmin(fmax(cs2, 0), AN_MG1_CS2_MAX);
 	if (c != MG1_OWN)
-		return s + an_erlang_c(c, (double)c * rho) * (1 + cs2) /
-			   (2 * (double)c * (mu - lam));
+		return s + an_erlang_c(c, (double)c * rho) * ggc_wait_factor(c, rho, cs2) /
+			   ((double)c * (mu - lam));
 	return s + rho * s * (1 + cs2) / (2 * (1 - rho));
 }
 

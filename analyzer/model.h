@@ -32,17 +32,20 @@
  *        (same family, same cs2): G/G/c by Allen-Cunneen with Poisson
  *        arrivals (ca2 = 1) at c * lambda. P(W > 0) = C(c, c lambda / mu)
  *        (Erlang-C), and given a wait it is exponential with rate
- *        g = 2 c (mu - lambda) / (1 + cs2), so that the mean wait is
- *        M/M/c's times (1 + cs2) / 2 (Kingman's heavy-traffic law); the
+ *        g = c (mu - lambda) / K, so that the mean wait is M/M/c's times
+ *        K = (1 + cs2) / 2 (Kingman's heavy-traffic law; below cs2 = 1
+ *        its deterministic half takes Cosmetatos' M/D/c correction); the
  *        same closed-form convolution with S gives the tail,
  *        P(Q > t) = P(S > t) + C e^(-g t) E[e^(g S); S <= t]. Mean
  *        1/mu + C / g: Pollaczek-Khinchine at c = 1, Erlang-C's at cs2 = 1,
- *        where the form is exactly M/M/c. The tail decays at the
- *        heavy-traffic rate, which is slower than the true one at light
- *        load for service less variable than exponential: p99 errs high
- *        there (M/D/c and the bimodal server against simulation at
- *        c 2-8, rho 0.5-0.85: tests/unit/test_an_model.c). Fitted as mg1,
- *        with the level's instance count.
+ *        where the form is exactly M/M/c. Against FIFO queues of c
+ *        servers simulated (c 2-8, rho 0.5-0.85), p99 is never more than
+ *        3% short and at most 15% (M/D/c) or 30% (bimodal: the
+ *        hyperexponential's own tail) long, the mean within 4%
+ *        (tests/unit/test_an_model.c). Fitted as mg1, with the level's
+ *        instance count; chosen over mg1 only on windows at other loads
+ *        than the fitted one (a shared queue shows in how its tail
+ *        grows with load, not in one load's shape).
  * Near saturation mm1 and mmc give very different answers; the model keeps
  * each form's one-step-ahead prediction error on prod windows and uses
  * another form than mm1 (the load-balancer case) only when it predicts
