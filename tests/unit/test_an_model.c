@@ -489,6 +489,88 @@ static void test_ggc_sim(void)
 	printf("\n    p99 model / simulated: %.3f to %.3f", worst_lo, worst_hi);
 }
 
+/* The upper bound judge.c recommends on, for ggc fitted to short runs as
+ * the analyzer fits prod: windows of a shared M/D/4 (or bimodal) queue at
+ * rho 0.3 and 0.5 in turn folded by an_model_learn_prod, then the p99
+ * predicted at rho 0.5 (where only the fit's uncertainty widens it) and at
+ * 0.75 (beyond what was seen), load inflated by an_bound_factor with the
+ * relative standard error of the capacity and cs2 at the upper end of its
+ * interval (as judge.c's bound_inputs and bound_fit). Over seeded
+ * repetitions the bound covers the simulated truth at least at its nominal
+ * rate (95%, one sided) for M/D/4. Not for the bimodal server, printed and
+ * not asserted (a known gap): at rho 0.5 its p99 is the service time's
+ * own tail, which the fitted hyperexponential misses by a few percent
+ * and a bound made of inflated load barely moves (0 of 30 covered, at
+ * worst 5% short), and at 0.75 a few fits fall 30% short. Two loads,
+ * because one does not pin a pooled
+ * queue: at rho 0.5 alone M/D/4's statistics are fitted as well by a
+ * fixed part and a variable service nine times faster, whose bound at
+ * 0.75 covers nothing. */
+#define BOUND_RUNS 30
+#define BOUND_WINDOWS 20
+static void test_ggc_bound(void)
+{
+	static const enum svc kinds[] = { SVC_DET, SVC_BIMODAL };
+	const double s = 0.005, wgt = 0.1, rho_obs = 0.5, rhos[2] = { 0.5, 0.75 };
+	const double rho_win[2] = { 0.3, rho_obs };
+	const uint32_t c = 4;
+
+	for (size_t k = 0; k < 2; k++) {
+		double truth[2], q[3], mean, worst[2] = { INFINITY, INFINITY };
+		int covered[2] = { 0, 0 };
+
+		for (int t = 0; t < 2; t++) {
+			sim_fifo(kinds[k], s, rhos[t] / s, c, 1000000, 3000 + 10 * k + (size_t)t, q,
+				 &mean);
+			truth[t] = q[2];
+		}
+		for (int run = 0; run < BOUND_RUNS; run++) {
+			struct an_model m;
+			struct an_fit f;
+			double rsd;
+
+			an_model_init(&m);
+			for (int i = 0; i < BOUND_WINDOWS; i++) {
+				/* a 5 s window of 800 rps: 4000 requests */
+				struct an_obs o = { .lam = rho_win[i % 2] / s, .c = c, .n = 4000,
+						    .requests = 4000 };
+
+				sim_fifo(kinds[k], s, o.lam, c, 4400,
+					 100000 * (k + 1) + 1000 * (uint64_t)run + (uint64_t)i, q, &mean);
+				o.p50 = q[0];
+				o.p90 = q[1];
+				o.p99 = q[2];
+				o.mean = mean;
+				an_model_learn_prod(&m, &o, wgt, AN_MODEL_GGC);
+			}
+			CU_ASSERT_EQUAL_FATAL(m.form, AN_FORM_GGC);
+			f = m.prod[AN_FORM_GGC];
+			rsd = sqrt(f.v * wgt / (2 - wgt)) / f.mu;
+			if (f.vc > 0)
+				f.cs2 = fmin(AN_MG1_CS2_MAX, f.cs2 + AN_BOUND_Z * sqrt(f.vc * wgt / (2 - wgt)));
+			for (int t = 0; t < 2; t++) {
+				double lam = rhos[t] / s;
+				double up = f.d0 + an_model_q(NULL, AN_FORM_GGC, &f,
+							      lam * an_bound_factor(lam, rho_obs / s, rsd),
+							      c, 0.99);
+
+				covered[t] += up >= truth[t];
+				worst[t] = fmin(worst[t], up / truth[t]);
+				if (run == 0)
+					printf("\n    %s c %u: fit mu %.1f (200) cs2 %.2f rsd %.3f; rho %.2f: bound %.2f ms, simulated %.2f ms",
+					       k ? "bimodal" : "M/D/c", c, f.mu, m.prod[AN_FORM_GGC].cs2,
+					       rsd, rhos[t], up * 1e3, truth[t] * 1e3);
+			}
+		}
+		for (int t = 0; t < 2; t++) {
+			printf("\n    %s rho %.2f: bound covers the truth in %d of %d fits, at worst %.3f of it",
+			       k ? "bimodal" : "M/D/c", rhos[t], covered[t], BOUND_RUNS, worst[t]);
+			if (kinds[k] == SVC_DET)
+				CU_ASSERT(covered[t] >= 0.95 * BOUND_RUNS);
+		}
+	}
+}
+
 int st_register_suites(void)
 {
 	static const struct st_cu_test tests[] = {
@@ -504,6 +586,7 @@ int st_register_suites(void)
 		{ "mg1_bound", test_mg1_bound },
 		{ "ggc_closed", test_ggc_closed },
 		{ "ggc_sim", test_ggc_sim },
+		{ "ggc_bound", test_ggc_bound },
 		{ NULL, NULL },
 	};
 
