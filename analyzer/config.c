@@ -144,8 +144,8 @@ static int set_endpoint(void *base, const struct key *k, const char *v,
 static int set_model(void *base, const struct key *k, const char *v,
 		     struct st_perr *e)
 {
-	static const char *const names[] = { "auto", "mm1", "mmc", "usl", "mg1" };
-	int i, rc = st_parse_enum(v, names, 5, &i, e);
+	static const char *const names[] = { "auto", "mm1", "mmc", "usl", "mg1", "ggc" };
+	int i, rc = st_parse_enum(v, names, (int)(sizeof(names) / sizeof(names[0])), &i, e);
 
 	if (rc == 0)
 		*FIELD(base, k, enum an_model_pref) = (enum an_model_pref)i;
@@ -247,7 +247,7 @@ static const struct key analyzer_keys[] = {
 	{ "max_load_cv", set_dbl, OFF_C(max_load_cv), 0.01, 10, 0, "0.25",
 	  "coefficient of variation of the shadow's per-instance load above which a verdict is inconclusive" },
 	{ "model", set_model, OFF_C(model), 0, 0, 0, "auto",
-	  "queueing model: auto, mm1 (M/M/1 per instance), mmc (Erlang-C), usl, mg1 (M/G/1 per instance)" },
+	  "queueing model: auto, mm1 (M/M/1 per instance), mmc (Erlang-C), usl, mg1 (M/G/1 per instance), ggc (G/G/c, one shared queue)" },
 	{ "model_weight", set_dbl, OFF_C(model_weight), 0.001, 1, 0, "0.1",
 	  "weight of a new window in the exponentially weighted model fit" },
 	{ "adjust_down", set_bool, OFF_C(adjust_down), 0, 0, 0, "false",

@@ -22,7 +22,9 @@
 #define AN_MAX_INSTANCES 100000
 #define AN_PLAN_KEYS_MAX 32	/* keys in one plan change */
 
-enum an_model_pref { AN_MODEL_AUTO, AN_MODEL_MM1, AN_MODEL_MMC, AN_MODEL_USL, AN_MODEL_MG1 };
+enum an_model_pref {
+	AN_MODEL_AUTO, AN_MODEL_MM1, AN_MODEL_MMC, AN_MODEL_USL, AN_MODEL_MG1, AN_MODEL_GGC
+};
 
 /* The question a service asks: is `proposed_instances` right for
  * `forecast_rps` under the SLO, judged on the shadow group `shadow`? */

@@ -601,16 +601,22 @@ static int shape_kpi(struct an_judge *j, struct eval *ev)
 
 /* --- corrected model, recommendation ------------------------------------- */
 
+/* A form with a general service time, fitted by an_fit_service. */
+static bool general_form(enum an_form f)
+{
+	return f == AN_FORM_MG1 || f == AN_FORM_GGC;
+}
+
 /* The fit a prediction evaluates: as corrected, or for the upper bound
  * with the service time's variability at the upper end of its interval
- * (mg1; the load is inflated by the caller). */
+ * (mg1, ggc; the load is inflated by the caller). */
 static struct an_fit bound_fit(const struct an_judge *j, const struct eval *ev, int i,
 			       bool hi)
 {
 	struct an_fit f = ev->cfit[i];
 	double w = j->cfg->model_weight;
 
-	if (hi && ev->cform == AN_FORM_MG1 && f.vc > 0)
+	if (hi && general_form(ev->cform) && f.vc > 0)
 		f.cs2 = fmin(AN_MG1_CS2_MAX, f.cs2 + AN_BOUND_Z * sqrt(f.vc * w / (2 - w)));
 	return f;
 }
@@ -679,8 +685,9 @@ static bool meets(const struct an_judge *j, const struct eval *ev, uint32_t n)
  *   (an_fit_two_loads), which follows the curve between them whatever its
  *   shape, as long as both run the same kind of server.
  * Neither: the prod model. USL has no such fits: its corrected fit is
- * mm1. mg1 fits the shadow's p50, p90, mean and upper p99 at its load (the
- * service time's variability included) and keeps prod's fit beside it. */
+ * mm1. mg1 and ggc fit the shadow's p50, p90, mean and p99 at its load
+ * (the service time's variability included) and keep prod's fit beside
+ * it. */
 static void correct(struct an_judge *j, struct eval *ev)
 {
 	const struct st_verdict_kpi *k99 = &ev->k[K_P99];
@@ -700,15 +707,16 @@ static void correct(struct an_judge *j, struct eval *ev)
 		an_dist_quantile_ci(&ev->shadow.dist, 0.99, 1 - 2 * (1 - REC_CONF), &lo, &hi);
 		if (isfinite(hi) && hi > o99)
 			o99 = hi;
-		if (f == AN_FORM_MG1) {
+		if (general_form(f)) {
 			/* At the p99 observed: raising it alone would read as a
 			 * more variable service (cs2), which extrapolates far
 			 * more steeply than the sampling noise it stands for.
 			 * That noise goes into the bound instead, as capacity:
 			 * d ln mu = (1 - rho) d ln p99 near the tail. */
-			pt_ok = an_fit_mg1(ev->shadow.lam, o50 / 1e9, ev->k[K_P90].observed / 1e9,
-					   k99->observed / 1e9, an_dist_mean(&ev->shadow.dist) / 1e9,
-					   ev->model_ok ? ev->fit.d0 : -1, &pt) == 0;
+			pt_ok = an_fit_service(f, ev->shadow.lam, ev->shadow.c, o50 / 1e9,
+					       ev->k[K_P90].observed / 1e9, k99->observed / 1e9,
+					       an_dist_mean(&ev->shadow.dist) / 1e9,
+					       ev->model_ok ? ev->fit.d0 : -1, &pt) == 0;
 			if (pt_ok && o99 > k99->observed && pt.mu > ev->shadow.lam)
 				ev->rsd_shadow = (1 - ev->shadow.lam / pt.mu) *
 						 log(o99 / k99->observed) / an_norm_ppf(REC_CONF);
@@ -1258,7 +1266,7 @@ static void fill_model(const struct an_judge *j, const struct eval *ev,
 	if (ev->model_ok) {
 		add_param(v, "mu_prod_rps", ev->fit.mu);
 		add_param(v, "d0_ns", ev->fit.d0 * 1e9);
-		if (ev->form == AN_FORM_MG1)
+		if (general_form(ev->form))
 			add_param(v, "service_cs2", ev->fit.cs2);
 	}
 	if (ev->corrected) {
@@ -1284,6 +1292,7 @@ static void fill_model(const struct an_judge *j, const struct eval *ev,
 	add_param(v, "fit_error_mm1", m->scored[AN_FORM_MM1] ? m->score[AN_FORM_MM1] : NAN);
 	add_param(v, "fit_error_mmc", m->scored[AN_FORM_MMC] ? m->score[AN_FORM_MMC] : NAN);
 	add_param(v, "fit_error_mg1", m->scored[AN_FORM_MG1] ? m->score[AN_FORM_MG1] : NAN);
+	add_param(v, "fit_error_ggc", m->scored[AN_FORM_GGC] ? m->score[AN_FORM_GGC] : NAN);
 	if (m->usl_ok) {
 		add_param(v, "usl_sigma", m->usl_s);
 		add_param(v, "usl_kappa", m->usl_k);

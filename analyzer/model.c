@@ -4,7 +4,7 @@
 
 #include "model.h"
 
-static const char *const form_names[AN_FORM__COUNT] = { "mm1", "mmc", "usl", "mg1" };
+static const char *const form_names[AN_FORM__COUNT] = { "mm1", "mmc", "usl", "mg1", "ggc" };
 
 /* A window needs this many latency samples to be fitted: its p99 rests
  * on n / 100 samples. */
@@ -58,19 +58,25 @@ double an_erlang_c(uint32_t c, double a)
 	return b / (1 - rho * (1 - b));
 }
 
+/* (e^(-a t) - e^(-b t)) / (b - a) for rates a, b >= 0, written so that
+ * neither rates far apart (a >> b overflows e^((a - b) t)) nor rates
+ * nearly equal (0 / 0) lose it: e^(-min t) (1 - e^(-|b - a| t)) / |b - a|,
+ * t e^(-a t) in the limit. */
+static double exp_diff(double a, double b, double t)
+{
+	double x = fabs(b - a), lo = fmin(a, b);
+
+	if (x < 1e-9 * fmax(a, b))
+		return t * exp(-lo * t);
+	return exp(-lo * t) * -expm1(-x * t) / x;
+}
+
 /* M/M/c sojourn survival P(W + S > t): service Exp(mu), wait 0 with
  * probability 1 - C and Exp(theta) otherwise, theta = c mu - Lambda:
- * e^(-mu t) + C mu (e^(-theta t) - e^(-mu t)) / (mu - theta), written so
- * that neither a large c (theta >> mu) nor theta near mu loses it. */
+ * e^(-mu t) + C mu (e^(-theta t) - e^(-mu t)) / (mu - theta). */
 static double mmc_surv(double mu, double theta, double C, double t)
 {
-	double x = theta - mu, lo = fmin(mu, theta), g;
-
-	if (fabs(x) < 1e-9 * mu)
-		g = t;
-	else
-		g = -expm1(-fabs(x) * t) / fabs(x);
-	return exp(-mu * t) + C * mu * exp(-lo * t) * g;
+	return exp(-mu * t) + C * mu * exp_diff(theta, mu, t);
 }
 
 struct mmc {
@@ -131,17 +137,29 @@ static double usl_conc(const struct an_model *m, double lam)
 	return B < 0 ? (2 * C) / (-B + sqrt(disc)) : INFINITY;
 }
 
-/* --- mg1: M/G/1 per instance ------------------------------------------------ */
+/* --- mg1 and ggc: a general service time ------------------------------------ */
 
-/* The service time family for a given mean and cs2, and the queue's
- * Cramer-Lundberg tail at one load. */
+/* Where the two forms part, c: MG1_OWN for mg1 (every instance its own
+ * queue), else the number of servers sharing one queue (ggc). Everything
+ * below serves both; only mg1_setup's wait differs. */
+#define MG1_OWN 0u
+
+/* The queue's servers under form f with c instances. */
+static uint32_t form_servers(enum an_form f, uint32_t c)
+{
+	return f == AN_FORM_GGC ? (c > 0 ? c : 1) : MG1_OWN;
+}
+
+/* The service time family for a given mean and cs2, and the queue's wait
+ * at one load: P(W > x) = min(pw, C e^(-g x)). */
 struct mg1 {
-	double s, rho, lam;
+	double s, rho, lam;	/* rho: utilisation of a server */
 	bool h2;		/* hyperexponential, else shifted exponential */
 	double a, b;		/* shifted: S = a + Exp(mean b) */
 	double p[2], r[2];	/* h2: phase probabilities and rates */
+	double pw;		/* P(W > 0) */
 	double g, C;		/* P(W > x) = C e^(-g x) in the tail, */
-	double xs;		/* from x* on (rho before) */
+	double xs;		/* from x* on (pw before) */
 	bool saturated;
 };
 
@@ -170,7 +188,31 @@ static void mg1_mgf(const struct mg1 *q, double g, double *M, double *dM)
 	*dM = *M * (q->a + q->b / (1 - g * q->b));
 }
 
-static void mg1_setup(struct mg1 *q, double mu, double cs2, double lam)
+/* ggc's mean wait over M/M/c's at utilisation rho. Allen-Cunneen's
+ * (ca2 + cs2) / 2 with ca2 = 1; below cs2 = 1 the part of it that stands
+ * for deterministic service, 1/2, is Cosmetatos' M/D/c correction,
+ * (1 + (1 - rho) (c - 1) (sqrt(4 + 5c) - 2) / (16 rho c)) / 2: with many
+ * servers at light load a deterministic server waits longer than half
+ * M/M/c's (M/D/8 at rho 0.5: p99 5% short without it). 1 at cs2 = 1, and
+ * at c = 1 (1 + cs2) / 2 exactly, Pollaczek-Khinchine's. */
+static double ggc_wait_factor(uint32_t c, double rho, double cs2)
+{
+	double det;
+
+	if (cs2 >= 1 || !(rho > 0))
+		return 0.5 * (1 + cs2);
+	det = 0.5 * (1 + (1 - rho) * (double)(c - 1) * (sqrt(4 + 5 * (double)c) - 2) /
+			     (16 * rho * (double)c));
+	return cs2 + (1 - cs2) * det;
+}
+
+/* mg1 (c MG1_OWN): Cramer-Lundberg, P(W > 0) = rho. ggc (c servers,
+ * Allen-Cunneen with Poisson arrivals, ca2 = 1): P(W > 0) is Erlang-C at
+ * c lam / mu and the wait, given it is positive, exponential with the
+ * rate that gives M/M/c's mean wait scaled by (ca2 + cs2) / 2,
+ * g = 2 c (mu - lam) / (1 + cs2): exactly M/M/c at cs2 = 1, the
+ * Pollaczek-Khinchine mean at c = 1, Kingman's heavy-traffic tail. */
+static void mg1_setup(struct mg1 *q, double mu, double cs2, double lam, uint32_t c)
 {
 	double lo, hi, M, dM;
 
@@ -194,6 +236,13 @@ static void mg1_setup(struct mg1 *q, double mu, double cs2, double lam)
 	}
 	if (q->saturated || q->rho <= 0)
 		return;
+	if (c != MG1_OWN) {
+		q->pw = q->C = an_erlang_c(c, (double)c * q->rho);
+		q->g = (double)c * (mu - q->lam) / ggc_wait_factor(c, q->rho, cs2);
+		q->xs = 0;
+		return;
+	}
+	q->pw = q->rho;
 	/* lam (M(g) - 1) - g is convex, 0 at 0 with slope rho - 1 < 0 and
 	 * +inf at the pole of M: one positive root. */
 	if (q->h2)
@@ -225,10 +274,12 @@ static void mg1_setup(struct mg1 *q, double mu, double cs2, double lam)
 	q->xs = q->C > q->rho && q->g > 0 ? log(q->C / q->rho) / q->g : 0;
 }
 
-/* P(S <= u) and E[e^(g S); S <= u]. */
-static void mg1_part(const struct mg1 *q, double u, double *F, double *G)
+/* P(S <= u) and e^(-g u) E[e^(g S); S <= u] (the latter by exp_diff, so
+ * that ggc's g, which can lie far beyond the pole of S's generating
+ * function when many servers share the queue, loses nothing). */
+static void mg1_part(const struct mg1 *q, double u, double *F, double *H)
 {
-	*F = *G = 0;
+	*F = *H = 0;
 	if (u <= 0)
 		return;
 	if (q->h2) {
@@ -236,7 +287,7 @@ static void mg1_part(const struct mg1 *q, double u, double *F, double *G)
 			double r = q->r[i];
 
 			*F += q->p[i] * -expm1(-r * u);
-			*G += q->p[i] * r * -expm1(-(r - q->g) * u) / (r - q->g);
+			*H += q->p[i] * r * exp_diff(q->g, r, u);
 		}
 		return;
 	}
@@ -244,32 +295,32 @@ static void mg1_part(const struct mg1 *q, double u, double *F, double *G)
 		return;
 	if (q->b > 0) {
 		*F = -expm1(-(u - q->a) / q->b);
-		*G = exp(q->g * q->a) * -expm1(-(1 / q->b - q->g) * (u - q->a)) /
-		     (1 - q->g * q->b);
+		*H = exp_diff(q->g, 1 / q->b, u - q->a) / q->b;
 	} else {
 		*F = 1;
-		*G = exp(q->g * q->a);
+		*H = exp(-q->g * (u - q->a));
 	}
 }
 
-/* P(S + W > t) with P(W > x) = min(rho, C e^(-g x)): the wait is positive
- * with probability rho exactly (C > rho for service less variable than
- * exponential, and would put the median of a nearly deterministic server
- * inside the wait), then the Cramer-Lundberg tail from x* on, where the
- * two meet. Exponential service has C = rho: x* = 0, exactly M/M/1. */
+/* P(S + W > t) with P(W > x) = min(pw, C e^(-g x)). mg1: the wait is
+ * positive with probability rho exactly (C > rho for service less
+ * variable than exponential, and would put the median of a nearly
+ * deterministic server inside the wait), then the Cramer-Lundberg tail
+ * from x* on, where the two meet; exponential service has C = rho: x* = 0,
+ * exactly M/M/1. ggc: C = pw, x* = 0. */
 static double mg1_surv(const struct mg1 *q, double t)
 {
-	double Ft, Fs, Gs, v;
+	double Ft, Fs, Hs, v;
 
 	if (t <= 0)
 		return 1;
-	mg1_part(q, t, &Ft, &Gs);
+	mg1_part(q, t, &Ft, &Hs);
 	v = 1 - Ft;
 	if (q->C > 0) {
-		mg1_part(q, t - q->xs, &Fs, &Gs);
-		v += q->rho * (Ft - Fs);
-		if (Gs > 0)
-			v += exp(log(q->C) - q->g * t + log(Gs));
+		mg1_part(q, t - q->xs, &Fs, &Hs);
+		v += q->pw * (Ft - Fs);
+		if (Hs > 0)
+			v += exp(log(q->C) - q->g * q->xs + log(Hs));
 	}
 	return fmin(1, fmax(0, v));
 }
@@ -313,13 +364,21 @@ static double mg1_quantile(const struct mg1 *q, double p)
 	return 0.5 * (lo + hi);
 }
 
-static double mg1_mean(double mu, double cs2, double lam)
+/* Pollaczek-Khinchine for mg1; for ggc Allen-Cunneen, 1/mu + C / g, which
+ * is the same at c = 1 and M/M/c's at cs2 = 1. */
+static double mg1_mean(double mu, double cs2, double lam, uint32_t c)
 {
 	double s = 1 / mu, rho = lam * s;
 
 	if (!(mu > 0) || !(rho < 1))
 		return INFINITY;
-	return s + (rho > 0 ? rho * s * (1 + fmax(cs2, 0)) / (2 * (1 - rho)) : 0);
+	if (!(rho > 0))
+		return s;
+	cs2 = fmin(fmax(cs2, 0), AN_MG1_CS2_MAX);
+	if (c != MG1_OWN)
+		return s + an_erlang_c(c, (double)c * rho) * ggc_wait_factor(c, rho, cs2) /
+			   ((double)c * (mu - lam));
+	return s + rho * s * (1 + cs2) / (2 * (1 - rho));
 }
 
 double an_bound_factor(double lam, double lam_obs, double rsd)
@@ -351,7 +410,8 @@ double an_model_mean(const struct an_model *m, enum an_form f,
 			return (1 - m->usl_s) > 0 ? 1 / m->usl_g : INFINITY;
 		return usl_conc(m, lam) / lam;
 	case AN_FORM_MG1:
-		return mg1_mean(fit->mu, fit->cs2, lam);
+	case AN_FORM_GGC:
+		return mg1_mean(fit->mu, fit->cs2, lam, form_servers(f, c));
 	default:
 		return INFINITY;
 	}
@@ -371,10 +431,11 @@ double an_model_q(const struct an_model *m, enum an_form f,
 	case AN_FORM_USL:
 		/* The exponential shape M/M/1 has for the same mean. */
 		return an_model_mean(m, f, fit, lam, c) * lq(q);
-	case AN_FORM_MG1: {
+	case AN_FORM_MG1:
+	case AN_FORM_GGC: {
 		struct mg1 g;
 
-		mg1_setup(&g, fit->mu, fit->cs2, lam);
+		mg1_setup(&g, fit->mu, fit->cs2, lam, form_servers(f, c));
 		return mg1_quantile(&g, q);
 	}
 	default:
@@ -401,10 +462,11 @@ double an_model_exceed(const struct an_model *m, enum an_form f,
 	case AN_FORM_USL:
 		mean = an_model_mean(m, f, fit, lam, c);
 		return isfinite(mean) && mean > 0 ? exp(-t / mean) : 1;
-	case AN_FORM_MG1: {
+	case AN_FORM_MG1:
+	case AN_FORM_GGC: {
 		struct mg1 g;
 
-		mg1_setup(&g, fit->mu, fit->cs2, lam);
+		mg1_setup(&g, fit->mu, fit->cs2, lam, form_servers(f, c));
 		return g.saturated ? 1 : mg1_surv(&g, t);
 	}
 	default:
@@ -413,6 +475,21 @@ double an_model_exceed(const struct an_model *m, enum an_form f,
 }
 
 /* --- fitting --------------------------------------------------------------- */
+
+/* Load levels (struct an_usl_pt) closer than this in load are one. */
+#define USL_LEVEL_TOL 0.1
+
+/* Squared log error of a prediction, capped. */
+static double log_err(double pred, double obs)
+{
+	double e;
+
+	if (!(pred > 0) || !isfinite(pred) || !(obs > 0))
+		return 4;	/* a saturated or empty prediction: a big miss */
+	e = log(pred / obs);
+	return fmin(e * e, 4);
+}
+
 
 static int fit_mm1(double lam, double p50, double p99, struct an_fit *out)
 {
@@ -537,12 +614,13 @@ static int fit_mmc(double lam, uint32_t c, double p50, double p99,
 	return 0;
 }
 
-/* Quantiles p50 and p99 (and p90) of Q under mg1 at utilisation rho. */
-static void mg1_qs(double lam, double rho, double cs2, double out[3])
+/* Quantiles p50 and p99 (and p90) of Q under mg1 or ggc (servers c, as
+ * mg1_setup) at utilisation rho. */
+static void mg1_qs(double lam, double rho, double cs2, uint32_t c, double out[3])
 {
 	struct mg1 g;
 
-	mg1_setup(&g, lam / rho, cs2, lam);
+	mg1_setup(&g, lam / rho, cs2, lam, c);
 	out[0] = mg1_quantile(&g, 0.5);
 	out[1] = mg1_quantile(&g, 0.9);
 	out[2] = mg1_quantile(&g, 0.99);
@@ -551,7 +629,7 @@ static void mg1_qs(double lam, double rho, double cs2, double out[3])
 /* Utilisation at which mg1 with cs2 shows f(rho) = target, f one of
  * p99 - p50, p99 - mean or p99 (which 0, 1, 2): each grows with rho at a
  * fixed lam, from about 0 at no load to +inf at saturation. */
-static double mg1_solve_rho(double lam, double cs2, double target, int which)
+static double mg1_solve_rho(double lam, double cs2, uint32_t c, double target, int which)
 {
 	double lo = 0, hi = 1, q[3];
 
@@ -560,11 +638,11 @@ static double mg1_solve_rho(double lam, double cs2, double target, int which)
 		struct mg1 g;
 
 		/* only the quantiles this solve needs: it runs per window */
-		mg1_setup(&g, lam / mid, cs2, lam);
+		mg1_setup(&g, lam / mid, cs2, lam, c);
 		q[2] = mg1_quantile(&g, 0.99);
 		q[0] = which == 0 ? mg1_quantile(&g, 0.5) : 0;
 		v = which == 0 ? q[2] - q[0] :
-		    which == 1 ? q[2] - mg1_mean(lam / mid, cs2, lam) : q[2];
+		    which == 1 ? q[2] - mg1_mean(lam / mid, cs2, lam, c) : q[2];
 		if (v > target)
 			hi = mid;
 		else
@@ -579,20 +657,28 @@ static double mg1_solve_rho(double lam, double cs2, double target, int which)
  * any service time, and measured most precisely, while the median of a
  * nearly deterministic server sits on the edge of the no-wait atom (mass
  * 1 - rho), where any approximation of the wait's body is least sure. */
-static void mg1_fit_cs2(double lam, double cs2, double p50, double p90, double p99,
-			double mean, double d0_fixed, struct an_fit *out, double *err)
+/* Other load levels a fit must also explain (fit_levels). */
+struct more_levels {
+	const struct an_usl_pt *lv;
+	uint32_t n;
+	enum an_form form;
+};
+
+static void mg1_fit_cs2(double lam, uint32_t c, double cs2, double p50, double p90,
+			double p99, double mean, double d0_fixed, const struct more_levels *more,
+			struct an_fit *out, double *err)
 {
 	int which = d0_fixed >= 0 ? 2 : 0;
-	double rho = mg1_solve_rho(lam, cs2, which ? p99 - d0_fixed : p99 - p50, which);
+	double rho = mg1_solve_rho(lam, cs2, c, which ? p99 - d0_fixed : p99 - p50, which);
 	double q[3], e = 0, d0;
 
-	mg1_qs(lam, rho, cs2, q);
+	mg1_qs(lam, rho, cs2, c, q);
 	d0 = which ? d0_fixed : p50 - q[0];
 	if (d0 < 0) {
 		/* As fit_mm1: the tail stays exact, nothing fixed in front. */
 		d0 = 0;
-		rho = mg1_solve_rho(lam, cs2, p99, 2);
-		mg1_qs(lam, rho, cs2, q);
+		rho = mg1_solve_rho(lam, cs2, c, p99, 2);
+		mg1_qs(lam, rho, cs2, c, q);
 	}
 	out->mu = lam / rho;
 	out->d0 = d0;
@@ -608,15 +694,36 @@ static void mg1_fit_cs2(double lam, double cs2, double p50, double p90, double p
 		e += x * x;
 	}
 	if (mean > 0) {
-		double x = log((d0 + mg1_mean(out->mu, cs2, lam)) / mean);
+		double x = log((d0 + mg1_mean(out->mu, cs2, lam, c)) / mean);
 
 		e += x * x;
+	}
+	/* The other levels' p99 and mean, by their weight: at one load a
+	 * queue of pooled servers lightly loaded and a fixed part with a
+	 * variable service explain the statistics alike (ggc fitted to M/D/4
+	 * at rho 0.5 took mu 9 times the true one); how they move with load
+	 * tells them apart. */
+	for (uint32_t i = 0; more != NULL && i < more->n; i++) {
+		const struct an_usl_pt *l = &more->lv[i];
+		uint32_t lc = form_servers(more->form, l->c);
+		struct mg1 g;
+
+		if (fabs(l->lam - lam) <= USL_LEVEL_TOL * lam || !(l->stat[2] > 0) ||
+		    (more->form == AN_FORM_GGC && l->c == 0))
+			continue;
+		mg1_setup(&g, out->mu, cs2, l->lam, lc);
+		e += l->w * log_err(d0 + mg1_quantile(&g, 0.99), l->stat[2]);
+		if (l->stat[3] > 0)
+			e += l->w * log_err(d0 + mg1_mean(out->mu, cs2, l->lam, lc), l->stat[3]);
 	}
 	*err = e;
 }
 
-int an_fit_mg1(double lam, double p50, double p90, double p99, double mean,
-	       double d0, struct an_fit *out)
+/* an_fit_service, the fit also judged by how it predicts the levels of
+ * more (NULL: none). */
+static int fit_levels(enum an_form form, double lam, uint32_t c, double p50, double p90,
+		      double p99, double mean, double d0, const struct more_levels *more,
+		      struct an_fit *out)
 {
 	/* Denser where the shapes differ most (deterministic to exponential). */
 	static const double grid[] = { 0, 0.05, 0.12, 0.22, 0.35, 0.5, 0.7, 1,
@@ -626,16 +733,18 @@ int an_fit_mg1(double lam, double p50, double p90, double p99, double mean,
 	double err[NG];
 	int b = 0;
 
-	if (!(lam > 0) || !isfinite(lam) || !isfinite(p50) || !isfinite(p99) ||
+	if ((form != AN_FORM_MG1 && form != AN_FORM_GGC) || c == 0 ||
+	    !(lam > 0) || !isfinite(lam) || !isfinite(p50) || !isfinite(p99) ||
 	    !(p50 > 0) || !(p99 > p50) || !(d0 < p50))
 		return -EDOM;
+	c = form_servers(form, c);
 	if (!isfinite(p90) || p90 <= p50 || p90 >= p99)
 		p90 = 0;
 	if (!isfinite(mean) || mean < 0)
 		mean = 0;
 	for (int i = 0; i < NG; i++) {
 		f[i] = (struct an_fit){ 0 };
-		mg1_fit_cs2(lam, grid[i], p50, p90, p99, mean, d0, &f[i], &err[i]);
+		mg1_fit_cs2(lam, c, grid[i], p50, p90, p99, mean, d0, more, &f[i], &err[i]);
 		if (err[i] < err[b])
 			b = i;
 	}
@@ -653,7 +762,7 @@ int an_fit_mg1(double lam, double p50, double p90, double p99, double mean,
 			double e;
 
 			if (x > x0 && x < x2) {
-				mg1_fit_cs2(lam, x, p50, p90, p99, mean, d0, &g, &e);
+				mg1_fit_cs2(lam, c, x, p50, p90, p99, mean, d0, more, &g, &e);
 				if (e < err[b])
 					best = g;
 			}
@@ -666,6 +775,12 @@ int an_fit_mg1(double lam, double p50, double p90, double p99, double mean,
 	best.vc = 0;
 	*out = best;
 	return 0;
+}
+
+int an_fit_service(enum an_form form, double lam, uint32_t c, double p50, double p90,
+		   double p99, double mean, double d0, struct an_fit *out)
+{
+	return fit_levels(form, lam, c, p50, p90, p99, mean, d0, NULL, out);
 }
 
 int an_fit_point(enum an_form f, double lam, uint32_t c, double p50,
@@ -684,7 +799,8 @@ int an_fit_point(enum an_form f, double lam, uint32_t c, double p50,
 	case AN_FORM_MMC:
 		return fit_mmc(lam, c, p50, p99, out);
 	case AN_FORM_MG1:
-		return an_fit_mg1(lam, p50, 0, p99, 0, -1, out);
+	case AN_FORM_GGC:
+		return an_fit_service(f, lam, c, p50, 0, p99, 0, -1, out);
 	default:
 		return -EDOM;
 	}
@@ -796,6 +912,7 @@ static void usl_refit(struct an_model *m)
 
 /* Points closer than 10% in load are one level; a new level replaces the
  * lightest one when all slots are taken. */
+
 static void usl_add(struct an_model *m, const struct an_obs *o, double conc, double w)
 {
 	const double st[4] = { o->p50, o->p90, o->p99, o->mean };
@@ -806,13 +923,14 @@ static void usl_add(struct an_model *m, const struct an_obs *o, double conc, dou
 		return;
 	for (uint32_t i = 0; i < m->n_usl; i++) {
 		p = &m->usl[i];
-		if (fabs(p->lam - lam) <= 0.1 * p->lam) {
+		if (fabs(p->lam - lam) <= USL_LEVEL_TOL * p->lam) {
 			p->lam += w * (lam - p->lam);
 			p->conc += w * (conc - p->conc);
 			for (int q = 0; q < 4; q++)
 				p->stat[q] = p->stat[q] > 0 && st[q] > 0 ?
 					     p->stat[q] + w * (st[q] - p->stat[q]) : fmax(st[q], 0);
 			p->w = fmin(1, p->w + w);
+			p->c = o->c;
 			return;
 		}
 		if (light == NULL || p->w < light->w)
@@ -825,24 +943,26 @@ static void usl_add(struct an_model *m, const struct an_obs *o, double conc, dou
 	p->lam = lam;
 	p->conc = conc;
 	p->w = w;
+	p->c = o->c;
 	for (int q = 0; q < 4; q++)
 		p->stat[q] = fmax(st[q], 0);
 }
 
-/* One window's mg1 estimate. Once the level statistics have given the
- * service's shape (cs2, d0), only the capacity that puts the window's p99
- * there: the spread of these (v) is then the sampling noise of the p99
- * the SLO is about, not the three parameters trading off against each
- * other from window to window. Returns 0 or -EDOM. */
-static int mg1_window(const struct an_fit *cur, const struct an_obs *o, struct an_fit *out)
+/* One window's mg1 or ggc (form f) estimate. Once the level statistics
+ * have given the service's shape (cs2, d0), only the capacity that puts
+ * the window's p99 there: the spread of these (v) is then the sampling
+ * noise of the p99 the SLO is about, not the three parameters trading off
+ * against each other from window to window. Returns 0 or -EDOM. */
+static int mg1_window(enum an_form f, const struct an_fit *cur, const struct an_obs *o,
+		      struct an_fit *out)
 {
 	double rho;
 
 	if (cur->w <= 0)
-		return an_fit_mg1(o->lam, o->p50, o->p90, o->p99, o->mean, -1, out);
+		return an_fit_service(f, o->lam, o->c, o->p50, o->p90, o->p99, o->mean, -1, out);
 	if (!(o->lam > 0) || !(o->p99 > cur->d0) || !isfinite(o->p99))
 		return -EDOM;
-	rho = mg1_solve_rho(o->lam, cur->cs2, o->p99 - cur->d0, 2);
+	rho = mg1_solve_rho(o->lam, cur->cs2, form_servers(f, o->c), o->p99 - cur->d0, 2);
 	*out = *cur;
 	out->mu = o->lam / rho;
 	out->w = 1;
@@ -850,32 +970,43 @@ static int mg1_window(const struct an_fit *cur, const struct an_obs *o, struct a
 	return 0;
 }
 
-/* mg1 refitted to the EW statistics of the level prod has run at most
- * (the per-window fits folded before keep their spread, v and vc). */
-static void mg1_refit(struct an_model *m)
+/* The load level prod has run at most (NULL: none yet). */
+static const struct an_usl_pt *fit_level(const struct an_model *m)
 {
 	const struct an_usl_pt *b = NULL;
-	struct an_fit fit;
 
 	for (uint32_t i = 0; i < m->n_usl; i++)
 		if (b == NULL || m->usl[i].w > b->w)
 			b = &m->usl[i];
-	if (b == NULL || m->prod[AN_FORM_MG1].w <= 0 ||
-	    an_fit_mg1(b->lam, b->stat[0], b->stat[1], b->stat[2], b->stat[3], -1, &fit) != 0)
-		return;
-	m->prod[AN_FORM_MG1].mu = fit.mu;
-	m->prod[AN_FORM_MG1].d0 = fit.d0;
-	m->prod[AN_FORM_MG1].cs2 = fit.cs2;
+	return b;
 }
 
-static double log_err(double pred, double obs)
+/* mg1 and ggc refitted to the EW statistics of the level prod has run at
+ * most (the per-window fits folded before keep their spread, v and vc).
+ * ggc needs the level's instance count: a level from a state saved before
+ * it was kept (c 0) leaves ggc to its per-window fits until a window
+ * at that level comes. */
+static void mg1_refit(struct an_model *m)
 {
-	double e;
+	static const enum an_form forms[] = { AN_FORM_MG1, AN_FORM_GGC };
+	const struct an_usl_pt *b = fit_level(m);
+	struct an_fit fit;
 
-	if (!(pred > 0) || !isfinite(pred) || !(obs > 0))
-		return 4;	/* a saturated or empty prediction: a big miss */
-	e = log(pred / obs);
-	return fmin(e * e, 4);
+	if (b == NULL)
+		return;
+	for (size_t i = 0; i < sizeof(forms) / sizeof(forms[0]); i++) {
+		struct an_fit *cur = &m->prod[forms[i]];
+
+		const struct more_levels more = { m->usl, m->n_usl, forms[i] };
+
+		if (cur->w <= 0 ||
+		    fit_levels(forms[i], b->lam, forms[i] == AN_FORM_GGC ? b->c : 1, b->stat[0],
+			       b->stat[1], b->stat[2], b->stat[3], -1, &more, &fit) != 0)
+			continue;
+		cur->mu = fit.mu;
+		cur->d0 = fit.d0;
+		cur->cs2 = fit.cs2;
+	}
 }
 
 /* mg1's level statistics rest on this many prod windows before its
@@ -884,17 +1015,34 @@ static double log_err(double pred, double obs)
  * windows. */
 #define MG1_SCORE_AFTER 5
 
+/* The form another one has to beat to be chosen: the reading of the same
+ * service that promises no pooling gain, which is the safe one. mm1 for
+ * mmc, usl and mg1; mg1 for ggc, which must show that the instances share
+ * their queue (a tail that grows with load as pooled servers' does), not
+ * merely that the service time is not exponential. Both are fitted to the
+ * same level's statistics, and at that load either can match them about
+ * as well: a consistent edge there is the shape of the fit, not the
+ * queue's. So ggc is compared with mg1 only on windows at another load
+ * than the fitted level's, further from it than a window's own load
+ * wobbles (score_forms). */
+#define GGC_OFF_LEVEL 0.2
+static int base_form(int f)
+{
+	return f == AN_FORM_GGC ? AN_FORM_MG1 : AN_FORM_MM1;
+}
+
 /* One-step-ahead error of each form on this window, before it is used. */
 static void score_forms(struct an_model *m, const struct an_obs *o, double w)
 {
 	double e[AN_FORM__COUNT];
-	bool have[AN_FORM__COUNT] = { false };
+	bool have[AN_FORM__COUNT] = { false }, off_level;
+	const struct an_usl_pt *lvl;
 
 	for (int f = 0; f < AN_FORM__COUNT; f++) {
 		const struct an_fit *fit = &m->prod[f == AN_FORM_USL ? AN_FORM_MM1 : f];
 
 		if (fit->w <= 0 || (f == AN_FORM_USL && !m->usl_ok) ||
-		    (f == AN_FORM_MG1 && m->windows_prod < MG1_SCORE_AFTER))
+		    ((f == AN_FORM_MG1 || f == AN_FORM_GGC) && m->windows_prod < MG1_SCORE_AFTER))
 			continue;
 		/* p90, p99 and the mean. The mean is measured far more
 		 * precisely than p99 and shows a form with the wrong service
@@ -919,22 +1067,24 @@ static void score_forms(struct an_model *m, const struct an_obs *o, double w)
 			m->score[f] += w * (e[f] - m->score[f]);
 		m->scored[f]++;
 	}
-	if (!have[AN_FORM_MM1])
-		return;
+	lvl = fit_level(m);
+	off_level = lvl != NULL && fabs(o->lam - lvl->lam) > GGC_OFF_LEVEL * lvl->lam;
 	for (int f = AN_FORM_MM1 + 1; f < AN_FORM__COUNT; f++) {
+		int b = base_form(f);
 		double d, old;
 
-		if (!have[f])
+		if (!have[f] || !have[b] || (f == AN_FORM_GGC && !off_level))
 			continue;
-		d = e[f] - e[AN_FORM_MM1];
+		d = e[f] - e[b];
 		old = m->diff_m[f];
 		m->diff_m[f] += w * (d - old);
 		m->diff_v[f] = (1 - w) * (m->diff_v[f] + w * (d - old) * (d - old));
 	}
 }
 
-/* z-score of "form f predicts better than mm1": its mean error difference
- * over the standard error of an EW mean (variance v w / (2 - w)). */
+/* z-score of "form f predicts better than its base form" (mm1, or mg1
+ * for ggc): its mean error difference over the standard error of an EW
+ * mean (variance v w / (2 - w)). */
 static double better_z(const struct an_model *m, int f, double w)
 {
 	double se = sqrt(m->diff_v[f] * w / (2 - w));
@@ -983,18 +1133,23 @@ static void choose_form(struct an_model *m, enum an_model_pref pref, double w)
 	case AN_MODEL_MG1:
 		m->form = m->prod[AN_FORM_MG1].w > 0 ? AN_FORM_MG1 : AN_FORM_MM1;
 		return;
+	case AN_MODEL_GGC:
+		m->form = m->prod[AN_FORM_GGC].w > 0 ? AN_FORM_GGC : AN_FORM_MM1;
+		return;
 	default:
 		break;
 	}
-	/* Another form takes over when it beats mm1 by two standard errors,
-	 * and keeps its place until it is no longer ahead by one. */
+	/* Another form takes over when it beats its base form by two
+	 * standard errors, and keeps its place until it is no longer ahead
+	 * by one. */
 	if (m->form != AN_FORM_MM1 && (m->form != AN_FORM_USL || m->usl_ok) &&
 	    better_z(m, m->form, w) < -1)
 		return;
 	for (int f = AN_FORM_MM1 + 1; f < AN_FORM__COUNT; f++) {
 		double z;
 
-		if ((f == AN_FORM_USL && !m->usl_ok) || rho_reached(m, f) < FORM_MIN_RHO)
+		if (f == AN_FORM_GGC || (f == AN_FORM_USL && !m->usl_ok) ||
+		    rho_reached(m, f) < FORM_MIN_RHO)
 			continue;
 		z = better_z(m, f, w);
 		if (z < zbest) {
@@ -1002,6 +1157,11 @@ static void choose_form(struct an_model *m, enum an_model_pref pref, double w)
 			best = (enum an_form)f;
 		}
 	}
+	/* ggc, once it beats mg1 so, when it also predicts better than what
+	 * the others chose. */
+	if (rho_reached(m, AN_FORM_GGC) >= FORM_MIN_RHO && better_z(m, AN_FORM_GGC, w) < -2 &&
+	    m->score[AN_FORM_GGC] < m->score[best])
+		best = AN_FORM_GGC;
 	m->form = best;
 }
 
@@ -1035,8 +1195,9 @@ void an_model_learn_prod(struct an_model *m, const struct an_obs *o,
 	for (int f = 0; f < AN_FORM_USL; f++)
 		if (an_fit_point((enum an_form)f, o->lam, o->c, o->p50, o->p99, &fit) == 0)
 			ew_fold(&m->prod[f], &fit, w);
-	if (mg1_window(&m->prod[AN_FORM_MG1], o, &fit) == 0)
-		ew_fold(&m->prod[AN_FORM_MG1], &fit, w);
+	for (int f = AN_FORM_MG1; f <= AN_FORM_GGC; f++)
+		if (mg1_window((enum an_form)f, &m->prod[f], o, &fit) == 0)
+			ew_fold(&m->prod[f], &fit, w);
 	if (m->prod[AN_FORM_MM1].w > 0)
 		usl_add(m, o, o->lam * fmax(o->mean - m->prod[AN_FORM_MM1].d0, 1e-12), w);
 	usl_refit(m);
@@ -1057,8 +1218,10 @@ void an_model_learn_shadow(struct an_model *m, const struct an_obs *o,
 	for (int f = 0; f < AN_FORM_USL; f++)
 		if (an_fit_point((enum an_form)f, o->lam, o->c, o->p50, o->p99, &fit) == 0)
 			ew_fold(&m->shadow[f], &fit, w);
-	if (an_fit_mg1(o->lam, o->p50, o->p90, o->p99, o->mean, -1, &fit) == 0)
-		ew_fold(&m->shadow[AN_FORM_MG1], &fit, w);
+	for (int f = AN_FORM_MG1; f <= AN_FORM_GGC; f++)
+		if (an_fit_service((enum an_form)f, o->lam, o->c, o->p50, o->p90, o->p99, o->mean,
+				   -1, &fit) == 0)
+			ew_fold(&m->shadow[f], &fit, w);
 	m->windows_shadow++;
 	m->version++;
 }

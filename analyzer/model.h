@@ -2,7 +2,7 @@
  * per-instance request rate lambda with c instances.
  *
  * Latency = d0 + Q, where d0 is a fixed part (network, parsing) and Q the
- * queueing part, in one of four forms:
+ * queueing part, in one of five forms:
  *   mm1  every instance queues on its own (a load balancer in front):
  *        M/M/1 at lambda, Q ~ Exp(mu - lambda);
  *   mmc  the instances share one queue: M/M/c (Erlang-C) at c * lambda,
@@ -25,9 +25,27 @@
  *        The tail is asymptotically exact (M/D/1 p99 within a few percent of
  *        simulation at rho 0.5-0.9; tests/unit/test_an_model.c) and costs two
  *        bisections, no simulation. Fitted to the EW p50, p90, p99 and mean
- *        of the load level prod has run at most (an_fit_mg1: mean and p99
- *        exactly, cs2 chosen on a grid to fit p50 and p90); the
+ *        of the load level prod has run at most (an_fit_service: mean and
+ *        p99 exactly, cs2 chosen on a grid to fit p50 and p90); the
  *        per-window fits give the spread (v, vc) the upper bound uses.
+ *   ggc  the instances share one queue, general service time S as mg1's
+ *        (same family, same cs2): G/G/c by Allen-Cunneen with Poisson
+ *        arrivals (ca2 = 1) at c * lambda. P(W > 0) = C(c, c lambda / mu)
+ *        (Erlang-C), and given a wait it is exponential with rate
+ *        g = c (mu - lambda) / K, so that the mean wait is M/M/c's times
+ *        K = (1 + cs2) / 2 (Kingman's heavy-traffic law; below cs2 = 1
+ *        its deterministic half takes Cosmetatos' M/D/c correction); the
+ *        same closed-form convolution with S gives the tail,
+ *        P(Q > t) = P(S > t) + C e^(-g t) E[e^(g S); S <= t]. Mean
+ *        1/mu + C / g: Pollaczek-Khinchine at c = 1, Erlang-C's at cs2 = 1,
+ *        where the form is exactly M/M/c. Against FIFO queues of c
+ *        servers simulated (c 2-8, rho 0.5-0.85), p99 is never more than
+ *        3% short and at most 15% (M/D/c) or 30% (bimodal: the
+ *        hyperexponential's own tail) long, the mean within 4%
+ *        (tests/unit/test_an_model.c). Fitted as mg1, with the level's
+ *        instance count; chosen over mg1 only on windows at other loads
+ *        than the fitted one (a shared queue shows in how its tail
+ *        grows with load, not in one load's shape).
  * Near saturation mm1 and mmc give very different answers; the model keeps
  * each form's one-step-ahead prediction error on prod windows and uses
  * another form than mm1 (the load-balancer case) only when it predicts
@@ -46,9 +64,11 @@
 
 #include "config.h"
 
-/* mg1 comes last so that saved states written before it keep their
- * indices (state.c reads the shorter arrays). */
-enum an_form { AN_FORM_MM1, AN_FORM_MMC, AN_FORM_USL, AN_FORM_MG1, AN_FORM__COUNT };
+/* New forms come last so that saved states written before them keep
+ * their indices (state.c reads the shorter arrays). */
+enum an_form {
+	AN_FORM_MM1, AN_FORM_MMC, AN_FORM_USL, AN_FORM_MG1, AN_FORM_GGC, AN_FORM__COUNT
+};
 
 #define AN_USL_POINTS 16
 
@@ -58,8 +78,8 @@ struct an_fit {
 	double d0;	/* fixed latency, s */
 	double w;	/* weight accumulated (0..1 after the first window) */
 	double v;	/* EW variance of the per-window mu estimates */
-	double cs2;	/* mg1: squared coefficient of variation of S */
-	double vc;	/* mg1: EW variance of the per-window cs2 estimates */
+	double cs2;	/* mg1, ggc: squared coefficient of variation of S */
+	double vc;	/* mg1, ggc: EW variance of the per-window cs2 estimates */
 };
 
 /* One load level prod has run at (loads within 10% are one level). */
@@ -68,10 +88,11 @@ struct an_usl_pt {
 	double conc;	/* requests in the queueing part per instance */
 	double w;
 	/* EW p50, p90, p99 and mean latency of the level's windows, s (0: not
-	 * known): mg1 is fitted to these rather than to one window, whose
-	 * p99 rests on a few samples and whose three parameters would trade
-	 * off against each other from window to window. */
+	 * known): mg1 and ggc are fitted to these rather than to one window,
+	 * whose p99 rests on a few samples and whose three parameters would
+	 * trade off against each other from window to window. */
 	double stat[4];
+	uint32_t c;	/* instances of the level's latest window (0: not known) */
 };
 
 struct an_model {
@@ -119,7 +140,7 @@ bool an_model_ready(const struct an_model *m);
  * weight is the config's model_weight; pref forces a form. Windows too
  * thin to fit (fewer than 50 samples, p99 <= p50) only update the rates.
  * Bumps version when anything changed. Never fails; O(c) for mmc, about
- * 1.5 ms for the mg1 fit (an_fit_mg1). */
+ * 1.5 ms each for the mg1 and ggc fits (an_fit_service). */
 void an_model_learn_prod(struct an_model *m, const struct an_obs *o,
 			 double weight, enum an_model_pref pref);
 /* Same for a shadow window (kept apart: shadow fits correct the model for
@@ -132,18 +153,20 @@ void an_model_learn_shadow(struct an_model *m, const struct an_obs *o,
 int an_fit_point(enum an_form f, double lam, uint32_t c, double p50,
 		 double p99, struct an_fit *out);
 
-/* Fits the mg1 form to the statistics of one load, per-instance rate lam:
- * p50 and p99 exactly, cs2 (0..AN_MG1_CS2_MAX, on a grid refined by one
- * parabolic step) to p90 and the mean (either may be 0: not known). d0 >= 0
- * fixes the fixed part (a shadow fitted with prod's: one load cannot tell
- * a fixed part from queueing), and then p99 alone is matched exactly and
- * cs2 also fits p50; d0 < 0 fits it. Returns 0, or -EDOM when lam <= 0,
- * d0 >= p50, or the quantiles cannot be fitted. Costs a few hundred model
- * evaluations (about 1.5 ms; an evaluation about 3 us): once per window, never
- * per snapshot. */
+/* Fits a form with a general service time (form AN_FORM_MG1 or
+ * AN_FORM_GGC) to the statistics of one load, per-instance rate lam with c
+ * instances (ggc's servers; mg1 ignores it): p50 and p99 exactly, cs2
+ * (0..AN_MG1_CS2_MAX, on a grid refined by one parabolic step) to p90 and
+ * the mean (either may be 0: not known). d0 >= 0 fixes the fixed part (a
+ * shadow fitted with prod's: one load cannot tell a fixed part from
+ * queueing), and then p99 alone is matched exactly and cs2 also fits p50;
+ * d0 < 0 fits it. Returns 0, or -EDOM for another form, c 0, lam <= 0,
+ * d0 >= p50, or quantiles that cannot be fitted. Costs a few hundred model
+ * evaluations (about 1.5 ms for mg1; an evaluation about 3 us, ggc's O(c)
+ * more for Erlang-C): once per window, never per snapshot. */
 #define AN_MG1_CS2_MAX 6.0
-int an_fit_mg1(double lam, double p50, double p90, double p99, double mean,
-	       double d0, struct an_fit *out);
+int an_fit_service(enum an_form form, double lam, uint32_t c, double p50, double p90,
+		   double p99, double mean, double d0, struct an_fit *out);
 
 /* How far a prediction at per-instance rate lam is pushed for its upper
  * bound: the factor by which the load is inflated, 1 + z rsd + extrap

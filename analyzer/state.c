@@ -83,12 +83,13 @@ static void pk_model(msgpack_packer *pk, const struct an_model *m)
 	pk_str(pk, "usl");
 	msgpack_pack_array(pk, m->n_usl);
 	for (uint32_t i = 0; i < m->n_usl; i++) {
-		msgpack_pack_array(pk, 7);
+		msgpack_pack_array(pk, 8);
 		msgpack_pack_double(pk, m->usl[i].lam);
 		msgpack_pack_double(pk, m->usl[i].conc);
 		msgpack_pack_double(pk, m->usl[i].w);
 		for (int q = 0; q < 4; q++)
 			msgpack_pack_double(pk, m->usl[i].stat[q]);
+		msgpack_pack_uint32(pk, m->usl[i].c);
 	}
 	pk_str(pk, "usl_ok");
 	if (m->usl_ok)
@@ -340,7 +341,8 @@ static int parse_fits(struct pctx *c, const msgpack_object *map, const char *key
 	if (a == NULL)
 		return rc;
 	snprintf(c->path + plen, sizeof(c->path) - plen, ".%s", key);
-	/* States written before mg1 hold AN_FORM_MG1 fits of 4 numbers. */
+	/* States written before mg1 hold AN_FORM_MG1 fits of 4 numbers, those
+	 * written before ggc AN_FORM_GGC fits. */
 	if (a->via.array.size < AN_FORM_MG1 || a->via.array.size > AN_FORM__COUNT)
 		return bad(c, "expected %d to %d fits", AN_FORM_MG1, AN_FORM__COUNT);
 	for (uint32_t i = 0; i < a->via.array.size; i++) {
@@ -433,23 +435,27 @@ static int parse_model(struct pctx *c, const msgpack_object *o, struct an_model 
 		return bad(c, "more than %d USL points", AN_USL_POINTS);
 	for (uint32_t i = 0; i < v->via.array.size; i++) {
 		/* 3 numbers before mg1, 7 since (the level's p50, p90, p99,
-		 * mean; 0 when not known) */
-		if ((rc = num_array(c, &v->via.array.ptr[i], 0, 7, d, &got)) != 0)
+		 * mean; 0 when not known), 8 since ggc (its instance count;
+		 * 0 when not known) */
+		if ((rc = num_array(c, &v->via.array.ptr[i], 0, 8, d, &got)) != 0)
 			return rc;
-		if (got != 3 && got != 7)
-			return bad(c, "usl[%u]: array of %u, expected 3 or 7", i, got);
+		if (got != 3 && got != 7 && got != 8)
+			return bad(c, "usl[%u]: array of %u, expected 3, 7 or 8", i, got);
 		if (!(d[0] > 0) || !(d[1] > 0) || !(d[2] > 0) || d[2] > 1)
 			return bad(c, "usl[%u]: out of range", i);
 		m->usl[i].lam = d[0];
 		m->usl[i].conc = d[1];
 		m->usl[i].w = d[2];
 		for (uint32_t q = 0; q < 4; q++) {
-			double x = got == 7 ? d[3 + q] : 0;
+			double x = got >= 7 ? d[3 + q] : 0;
 
 			if (x < 0 || x > 3600)
 				return bad(c, "usl[%u]: statistic outside 0..3600 s", i);
 			m->usl[i].stat[q] = x;
 		}
+		if (got == 8 && (d[7] < 0 || d[7] > AN_MAX_INSTANCES || d[7] != floor(d[7])))
+			return bad(c, "usl[%u]: instances not a count up to %d", i, AN_MAX_INSTANCES);
+		m->usl[i].c = got == 8 ? (uint32_t)d[7] : 0;
 	}
 	m->n_usl = v->via.array.size;
 	if ((v = field(c, o, "usl_ok", MSGPACK_OBJECT_BOOLEAN, &rc)) == NULL)

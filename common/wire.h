@@ -50,7 +50,7 @@
 #define ST_WIRE_REASON_MAX   512
 #define ST_KPI_MAX_DROPS     32
 #define ST_VERDICT_MAX_KPIS  32
-#define ST_MODEL_MAX_PARAMS  24
+#define ST_MODEL_MAX_PARAMS  32
 /* "verdict." or "kpi." + two names + '.' + NUL fits with room to spare. */
 #define ST_WIRE_TOPIC_MAX    160
 

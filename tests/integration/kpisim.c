@@ -144,6 +144,49 @@ static double svc_draw(struct ks_sim *s, const struct ks_target *t)
 	return ks_uniform(s) < 0.9 ? mean / 1.7 : 8 * mean / 1.7;
 }
 
+int ks_fifo_init(struct ks_fifo *q, uint32_t c)
+{
+	memset(q, 0, sizeof(*q));
+	if (c == 0)
+		return -EINVAL;
+	q->free = calloc(c, sizeof(*q->free));
+	if (q->free == NULL)
+		return -ENOMEM;
+	q->c = c;
+	return 0;
+}
+
+void ks_fifo_free(struct ks_fifo *q)
+{
+	free(q->free);
+	q->free = NULL;
+}
+
+double ks_fifo_next(struct ks_fifo *q, double gap, double svc)
+{
+	double start, done;
+	uint32_t i = 0;
+
+	q->now += gap;
+	start = q->free[0] > q->now ? q->free[0] : q->now;
+	done = start + svc;
+	/* the root (the first free) takes done, then sinks */
+	for (;;) {
+		uint32_t l = 2 * i + 1, r = l + 1, m = i;
+
+		if (l < q->c && q->free[l] < done)
+			m = l;
+		if (r < q->c && q->free[r] < (m == i ? done : q->free[l]))
+			m = r;
+		if (m == i)
+			break;
+		q->free[i] = q->free[m];
+		i = m;
+	}
+	q->free[i] = done;
+	return done - q->now;
+}
+
 /* Records n sojourn times of one FIFO instance fed Poisson arrivals at lam
  * (Lindley: W' = max(0, W + S - A)). */
 static void lindley_record(struct ks_sim *s, const struct ks_target *t, double lam,
@@ -158,6 +201,27 @@ static void lindley_record(struct ks_sim *s, const struct ks_target *t, double l
 			st_hist_record(s->h, (int64_t)((t->d0 + w + x) * 1e9));
 		w = fmax(0, w + x - a);
 	}
+}
+
+/* The same for `instances` servers sharing one FIFO queue, fed Poisson
+ * arrivals at instances * lam. Returns 0 or -ENOMEM. */
+static int fifo_record(struct ks_sim *s, const struct ks_target *t, double lam, uint64_t n)
+{
+	struct ks_fifo q;
+	double rate = lam * t->instances;
+	int rc = ks_fifo_init(&q, t->instances);
+
+	if (rc != 0)
+		return rc;
+	for (uint64_t i = 0; i < n + LINDLEY_WARMUP; i++) {
+		double x = svc_draw(s, t), a = -log(ks_uniform(s)) / rate;
+		double v = ks_fifo_next(&q, a, x);
+
+		if (i >= LINDLEY_WARMUP)
+			st_hist_record(s->h, (int64_t)((t->d0 + v) * 1e9));
+	}
+	ks_fifo_free(&q);
+	return 0;
 }
 
 int ks_snapshot(struct ks_sim *s, const struct ks_target *t, uint64_t t0,
@@ -176,7 +240,11 @@ int ks_snapshot(struct ks_sim *s, const struct ks_target *t, uint64_t t0,
 	rst = binomial(s, n - to, t->err);
 	ok = n - to - rst;
 	st_hist_reset(s->h);
-	if (t->shared) {
+	if (t->shared && t->svc != KS_SVC_EXP) {
+		rc = fifo_record(s, t, lam, ok);
+		if (rc != 0)
+			return rc;
+	} else if (t->shared) {
 		double C = erlang_c(t->instances, lam * t->instances / t->mu);
 
 		for (uint64_t i = 0; i < ok; i++)

@@ -9,7 +9,10 @@
  * exponential (M/M/1, the default), deterministic (M/D/1: one request at a
  * time in exactly 1/mu) or bimodal (90% fast, 10% eight times slower).
  * The last two have no closed form for their quantiles: their latencies
- * come from a FIFO queue simulated by Lindley's recursion, per window. */
+ * come from a FIFO queue simulated by Lindley's recursion, per window.
+ * With shared, the instances share one queue: M/M/c by its closed form for
+ * exponential service, else a FIFO queue of `instances` servers simulated
+ * per window (ks_fifo: M/D/c, or the bimodal service's M/G/c). */
 #ifndef ST_KPISIM_H
 #define ST_KPISIM_H
 
@@ -35,8 +38,23 @@ struct ks_target {
 	double err;		/* reset probability per request */
 	double timeout;		/* timeout probability per request */
 	bool shared;		/* one shared queue (M/M/c) instead of one each */
-	enum ks_svc svc;	/* service time distribution (not with shared) */
+	enum ks_svc svc;	/* service time distribution */
 };
+
+/* A FIFO queue of c servers: each arrival takes the server that frees
+ * first (a binary min-heap of the servers' free times). */
+struct ks_fifo {
+	double *free;
+	uint32_t c;
+	double now;
+};
+
+/* An empty queue of c >= 1 servers. Returns 0, -EINVAL or -ENOMEM. */
+int ks_fifo_init(struct ks_fifo *q, uint32_t c);
+void ks_fifo_free(struct ks_fifo *q);
+/* The sojourn time (wait + svc) of the next arrival, gap after the one
+ * before it, served for svc. Never fails; O(log c). */
+double ks_fifo_next(struct ks_fifo *q, double gap, double svc);
 
 struct ks_sim {
 	uint64_t rng;

@@ -304,13 +304,14 @@ static void test_inconclusive(void)
 /* Windows at several loads from one shared queue: the model must notice
  * that mm1 does not fit and pick mmc; and from separate queues, mm1. A
  * shared queue seen only at light load (where the forms predict alike)
- * does not earn mmc's pooling gain: mm1. */
+ * does not earn mmc's pooling gain: mm1. A shared queue of servers that
+ * take exactly 1 ms (M/D/8, kpisim's FIFO queue): ggc. */
 static void test_model_choice(void)
 {
 	static const double loads[] = { 300, 500, 650, 750, 450, 600, 350, 700 };
-	const char *want[3] = { "mm1", "mmc", "mm1" };
+	const char *want[4] = { "mm1", "mmc", "mm1", "ggc" };
 
-	for (int run = 0; run < 3; run++) {
+	for (int run = 0; run < 4; run++) {
 		const int shared = run > 0;
 		const double scale = run == 2 ? 0.3 : 1;
 		struct an_config cfg;
@@ -323,6 +324,8 @@ static void test_model_choice(void)
 		struct an_plan p;
 
 		tg.shared = shared;
+		if (run == 3)
+			tg.svc = KS_SVC_DET;
 		config(&cfg, NULL);
 		memset(&t, 0, sizeof(t));
 		e = an_engine_create(&cfg, true);
@@ -341,13 +344,16 @@ static void test_model_choice(void)
 			an_engine_tick(e, 0);
 		}
 		s = an_engine_service(e, "web");
-		printf("\n    %s data: form %s, fit errors mm1 %.4f mmc %.4f, mu %.0f/%.0f",
-		       run == 2 ? "light shared-queue" : shared ? "shared-queue" : "per-instance",
+		printf("\n    %s data: form %s, fit errors mm1 %.4f mmc %.4f mg1 %.4f ggc %.4f, mu %.0f/%.0f/%.0f/%.0f",
+		       run == 3 ? "M/D/c shared-queue" : run == 2 ? "light shared-queue" :
+		       shared ? "shared-queue" : "per-instance",
 		       an_form_name(s->model.form),
 		       s->model.score[AN_FORM_MM1], s->model.score[AN_FORM_MMC],
-		       s->model.prod[AN_FORM_MM1].mu, s->model.prod[AN_FORM_MMC].mu);
+		       s->model.score[AN_FORM_MG1], s->model.score[AN_FORM_GGC],
+		       s->model.prod[AN_FORM_MM1].mu, s->model.prod[AN_FORM_MMC].mu,
+		       s->model.prod[AN_FORM_MG1].mu, s->model.prod[AN_FORM_GGC].mu);
 		CU_ASSERT_STRING_EQUAL(an_form_name(s->model.form), want[run]);
-		if (run < 2)
+		if (run < 2 || run == 3)
 			CU_ASSERT(fabs(s->model.prod[s->model.form].mu - 1000) < 100);
 		st_wbuf_free(&b);
 		ks_free(&sim);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cunit_main.h"
+#include "kpisim.h"
 #include "model.h"
 
 #define NEAR(a, b, tol) CU_ASSERT(fabs((a) - (b)) <= (tol))
@@ -214,25 +215,31 @@ static double svc_draw(enum svc k, double s)
 }
 
 /* Quantiles (0.5, 0.9, 0.99) and mean of the sojourn time of a FIFO
- * single-server queue with Poisson arrivals at lam, by Lindley's
- * recursion over n customers (the first tenth discarded as warm-up). */
-static void sim_queue(enum svc k, double s, double lam, size_t n, uint64_t seed,
-		      double q[3], double *mean)
+ * queue of c servers (each arrival takes the server that frees first,
+ * ks_fifo) with Poisson arrivals at c lam, over n customers (the first
+ * tenth discarded as warm-up). At c = 1 it is Lindley's recursion. */
+static void sim_fifo(enum svc k, double s, double lam, uint32_t c, size_t n, uint64_t seed,
+		     double q[3], double *mean)
 {
-	double *t = malloc(n * sizeof(*t)), w = 0, sum = 0;
+	double *t = malloc(n * sizeof(*t)), gap = 0, sum = 0;
 	size_t warm = n / 10, m = 0;
+	struct ks_fifo f;
 
 	CU_ASSERT_FATAL(t != NULL);
+	CU_ASSERT_EQUAL_FATAL(ks_fifo_init(&f, c), 0);
 	rng_state = seed;
 	for (size_t i = 0; i < n + warm; i++) {
-		double x = svc_draw(k, s), a = -log(urand()) / lam;
+		double x = svc_draw(k, s), v = ks_fifo_next(&f, gap, x);
 
+		/* the gap to the next arrival, drawn with this one's service
+		 * as Lindley's recursion draws them */
+		gap = -log(urand()) / (lam * c);
 		if (i >= warm) {
-			t[m++] = w + x;
-			sum += w + x;
+			t[m++] = v;
+			sum += v;
 		}
-		w = fmax(0, w + x - a);
 	}
+	ks_fifo_free(&f);
 	qsort(t, m, sizeof(*t), cmp_dbl);
 	q[0] = t[(size_t)(0.5 * (double)m)];
 	q[1] = t[(size_t)(0.9 * (double)m)];
@@ -276,7 +283,7 @@ static void test_mg1_md1_sim(void)
 	for (size_t i = 0; i < sizeof(rhos) / sizeof(rhos[0]); i++) {
 		double q[3], mean, p99 = an_model_q(NULL, AN_FORM_MG1, &f, rhos[i] * 200, 1, 0.99);
 
-		sim_queue(SVC_DET, 0.005, rhos[i] * 200, 1000000, 42 + i, q, &mean);
+		sim_fifo(SVC_DET, 0.005, rhos[i] * 200, 1, 1000000, 42 + i, q, &mean);
 		printf("\n    M/D/1 rho %.3f: p99 model %.2f ms, simulated %.2f ms (%+.1f%%)",
 		       rhos[i], p99 * 1e3, q[2] * 1e3, (p99 / q[2] - 1) * 100);
 		CU_ASSERT(p99 >= 0.97 * q[2]);
@@ -296,7 +303,7 @@ static void test_mg1_bimodal_sim(void)
 	for (size_t i = 0; i < sizeof(rhos) / sizeof(rhos[0]); i++) {
 		double q[3], mean, p99 = an_model_q(NULL, AN_FORM_MG1, &f, rhos[i] / s, 1, 0.99);
 
-		sim_queue(SVC_BIMODAL, s, rhos[i] / s, 1000000, 7 + i, q, &mean);
+		sim_fifo(SVC_BIMODAL, s, rhos[i] / s, 1, 1000000, 7 + i, q, &mean);
 		printf("\n    bimodal rho %.2f: p99 model %.2f ms, simulated %.2f ms (%+.1f%%)",
 		       rhos[i], p99 * 1e3, q[2] * 1e3, (p99 / q[2] - 1) * 100);
 		CU_ASSERT(p99 >= 0.97 * q[2]);
@@ -316,10 +323,10 @@ static void test_mg1_fit_sim(void)
 		double q[3], mean, hi[3], hmean, p99;
 		struct an_fit g;
 
-		sim_queue(kinds[i], 0.005, 100, 1000000, 99 + i, q, &mean);
-		CU_ASSERT_EQUAL_FATAL(an_fit_mg1(100, q[0] + 0.001, q[1] + 0.001, q[2] + 0.001,
+		sim_fifo(kinds[i], 0.005, 100, 1, 1000000, 99 + i, q, &mean);
+		CU_ASSERT_EQUAL_FATAL(an_fit_service(AN_FORM_MG1, 100, 1, q[0] + 0.001, q[1] + 0.001, q[2] + 0.001,
 						 mean + 0.001, -1, &g), 0);
-		sim_queue(kinds[i], 0.005, 150, 1000000, 199 + i, hi, &hmean);
+		sim_fifo(kinds[i], 0.005, 150, 1, 1000000, 199 + i, hi, &hmean);
 		p99 = g.d0 + an_model_q(NULL, AN_FORM_MG1, &g, 150, 1, 0.99);
 		printf("\n    fit kind %zu at rho 0.5: mu %.1f d0 %.2f ms cs2 %.2f (true %.2f); p99 at rho 0.75 %.2f ms, simulated %.2f ms",
 		       i, g.mu, g.d0 * 1e3, g.cs2, want_cs2[i], p99 * 1e3, (hi[2] + 0.001) * 1e3);
@@ -342,15 +349,225 @@ static void test_mg1_bound(void)
 	CU_ASSERT(an_bound_factor(160, 100, 0.02) > an_bound_factor(150, 100, 0.02));
 	for (int seed = 0; seed < 4; seed++) {
 		/* a short run at rho 0.5: 20 s of 100 rps */
-		sim_queue(SVC_DET, 0.005, 100, 2000, 500 + (uint64_t)seed, lo, &lmean);
-		CU_ASSERT_EQUAL_FATAL(an_fit_mg1(100, lo[0], lo[1], lo[2], lmean, -1, &g), 0);
-		sim_queue(SVC_DET, 0.005, 150, 1000000, 77, q, &mean);
+		sim_fifo(SVC_DET, 0.005, 100, 1, 2000, 500 + (uint64_t)seed, lo, &lmean);
+		CU_ASSERT_EQUAL_FATAL(an_fit_service(AN_FORM_MG1, 100, 1, lo[0], lo[1], lo[2], lmean, -1, &g), 0);
+		sim_fifo(SVC_DET, 0.005, 150, 1, 1000000, 77, q, &mean);
 		p99 = g.d0 + an_model_q(NULL, AN_FORM_MG1, &g, 150, 1, 0.99);
 		up = g.d0 + an_model_q(NULL, AN_FORM_MG1, &g, 150 * an_bound_factor(150, 100, 0.03),
 				       1, 0.99);
 		printf("\n    bound seed %d: fit mu %.1f cs2 %.2f, p99 at rho 0.75 %.1f ms, bound %.1f ms, simulated %.1f ms",
 		       seed, g.mu, g.cs2, p99 * 1e3, up * 1e3, q[2] * 1e3);
 		CU_ASSERT(up >= q[2]);
+	}
+}
+
+/* --- ggc against closed forms and simulation -------------------------------- */
+
+static void test_ggc_closed(void)
+{
+	static const double cs2s[] = { 0, 0.3, 1, 2.5 };
+	static const uint32_t cs[] = { 2, 4, 8, 32 };
+	struct an_fit f = { .mu = 200, .d0 = 0.001, .w = 1 }, g;
+
+	/* c = 1: the Pollaczek-Khinchine mean, exactly */
+	for (size_t i = 0; i < sizeof(cs2s) / sizeof(cs2s[0]); i++) {
+		f.cs2 = cs2s[i];
+		for (double rho = 0.05; rho < 0.96; rho += 0.1) {
+			double pk = 0.005 + rho * 0.005 * (1 + f.cs2) / (2 * (1 - rho));
+
+			NEAR(an_model_mean(NULL, AN_FORM_GGC, &f, rho * 200, 1), pk, 1e-12 * pk);
+			NEAR(an_model_mean(NULL, AN_FORM_MG1, &f, rho * 200, 1), pk, 1e-12 * pk);
+		}
+	}
+	/* cs2 = 1: M/M/c. The mean is Erlang-C's, 1/mu + C / (c mu - c lam),
+	 * exactly, and the quantiles are mmc's. */
+	f.cs2 = 1;
+	for (size_t i = 0; i < sizeof(cs) / sizeof(cs[0]); i++) {
+		uint32_t c = cs[i];
+
+		for (double rho = 0.1; rho < 0.96; rho += 0.1) {
+			double lam = rho * 200, C = an_erlang_c(c, c * rho);
+			double want = 1.0 / 200 + C / (c * (200 - lam));
+
+			NEAR(an_model_mean(NULL, AN_FORM_GGC, &f, lam, c), want, 1e-12 * want);
+			NEAR(an_model_mean(NULL, AN_FORM_MMC, &f, lam, c), want, 1e-12 * want);
+			for (double q = 0.5; q < 0.9991; q = q < 0.99 ? q + 0.1 : q + 0.009) {
+				double a = an_model_q(NULL, AN_FORM_GGC, &f, lam, c, q);
+				double b = an_model_q(NULL, AN_FORM_MMC, &f, lam, c, q);
+
+				NEAR(a, b, 1e-6 * b);
+				/* exceed agrees with the quantile */
+				NEAR(an_model_exceed(NULL, AN_FORM_GGC, &f, lam, c, f.d0 + a),
+				     1 - q, 1e-5 * (1 - q));
+			}
+		}
+	}
+	/* many servers: the wait's rate lies far beyond the service's and
+	 * nothing overflows; no load is the service alone; saturation */
+	f.cs2 = 0.2;
+	{
+		double q = an_model_q(NULL, AN_FORM_GGC, &f, 0.95 * 200, 2000, 0.99);
+
+		CU_ASSERT(isfinite(q) && q >= 0.005 && q < 0.02);
+		f.cs2 = 0;
+		NEAR(an_model_q(NULL, AN_FORM_GGC, &f, 0, 8, 0.99), 0.005, 1e-8);
+		CU_ASSERT(isinf(an_model_q(NULL, AN_FORM_GGC, &f, 200, 8, 0.99)));
+		CU_ASSERT(isinf(an_model_mean(NULL, AN_FORM_GGC, &f, 250, 8)));
+		NEAR(an_model_exceed(NULL, AN_FORM_GGC, &f, 250, 8, 1), 1, 0);
+	}
+	/* pooling: more servers at the same utilisation, a shorter tail */
+	f.cs2 = 0.5;
+	CU_ASSERT(an_model_q(NULL, AN_FORM_GGC, &f, 160, 8, 0.99) <
+		  an_model_q(NULL, AN_FORM_GGC, &f, 160, 2, 0.99));
+	CU_ASSERT(an_model_q(NULL, AN_FORM_GGC, &f, 160, 2, 0.99) <
+		  an_model_q(NULL, AN_FORM_MG1, &f, 160, 2, 0.99) * 1.0001 + 0.005);
+	/* the fit recovers a ggc from its own quantiles and mean */
+	f = (struct an_fit){ .mu = 200, .d0 = 0.002, .w = 1, .cs2 = 0.5 };
+	CU_ASSERT_EQUAL_FATAL(an_fit_service(AN_FORM_GGC, 150, 4,
+		f.d0 + an_model_q(NULL, AN_FORM_GGC, &f, 150, 4, 0.5),
+		f.d0 + an_model_q(NULL, AN_FORM_GGC, &f, 150, 4, 0.9),
+		f.d0 + an_model_q(NULL, AN_FORM_GGC, &f, 150, 4, 0.99),
+		f.d0 + an_model_mean(NULL, AN_FORM_GGC, &f, 150, 4), -1, &g), 0);
+	printf("\n    ggc fit of its own statistics: mu %.2f (200) d0 %.3f ms (2) cs2 %.3f (0.5)",
+	       g.mu, g.d0 * 1e3, g.cs2);
+	NEAR(g.mu, 200, 2);
+	NEAR(g.d0, 0.002, 0.0001);
+	NEAR(g.cs2, 0.5, 0.05);
+	CU_ASSERT_EQUAL(an_fit_service(AN_FORM_MM1, 150, 4, 0.01, 0.02, 0.03, 0.012, -1, &g),
+			-EDOM);
+	CU_ASSERT_EQUAL(an_fit_service(AN_FORM_GGC, 150, 0, 0.01, 0.02, 0.03, 0.012, -1, &g),
+			-EDOM);
+	CU_ASSERT_EQUAL(an_fit_point(AN_FORM_GGC, 150, 4, 0.01, 0.03, &g), 0);
+	CU_ASSERT(g.mu > 150);
+}
+
+/* M/D/c and the bimodal server (90% fast, 10% eight times slower) against
+ * a FIFO queue of c servers simulated, c 2, 4, 8, utilisation 0.5-0.85.
+ * The model's p99 is never short of the simulated one by more than 3% (a
+ * recommendation rests on it) and errs high by a bounded amount: at most
+ * 15% for M/D/c (the tail decays at the heavy-traffic rate, slower than
+ * the true one at light load), 35% for the bimodal server (at light load
+ * with many servers its p99 is the service time's own, and the
+ * hyperexponential mg1 takes for cs2 1.53 has a longer tail than two
+ * points; mg1_bimodal_sim allows 30% at c = 1). The mean within 4%. */
+#define GGC_SIM_N 400000
+static void test_ggc_sim(void)
+{
+	static const uint32_t cs[] = { 2, 4, 8 };
+	static const double rhos[] = { 0.5, 0.65, 0.75, 0.85 };
+	static const enum svc kinds[] = { SVC_DET, SVC_BIMODAL };
+	static const char *const kname[] = { "M/D/c", "bimodal" };
+	static const double hi_tol[] = { 1.15, 1.35 };
+	double s = 0.005, worst_lo = INFINITY, worst_hi = 0;
+
+	printf("\n    %-8s %2s %5s %10s %10s %7s %10s %10s %7s", "service", "c", "rho",
+	       "p99 model", "p99 sim", "err", "mean model", "mean sim", "err");
+	for (size_t k = 0; k < 2; k++) {
+		double cs2 = kinds[k] == SVC_DET ? 0 : (0.9 + 6.4) / (1.7 * 1.7) - 1;
+		struct an_fit f = { .mu = 1 / s, .w = 1, .cs2 = cs2 };
+
+		for (size_t i = 0; i < sizeof(cs) / sizeof(cs[0]); i++) {
+			for (size_t r = 0; r < sizeof(rhos) / sizeof(rhos[0]); r++) {
+				double lam = rhos[r] / s, q[3], mean;
+				double p99 = an_model_q(NULL, AN_FORM_GGC, &f, lam, cs[i], 0.99);
+				double mm = an_model_mean(NULL, AN_FORM_GGC, &f, lam, cs[i]);
+
+				sim_fifo(kinds[k], s, lam, cs[i], GGC_SIM_N,
+					 1000 + 100 * k + 10 * i + r, q, &mean);
+				printf("\n    %-8s %2u %5.2f %7.2f ms %7.2f ms %+6.1f%% %7.2f ms %7.2f ms %+6.1f%%",
+				       kname[k], cs[i], rhos[r], p99 * 1e3, q[2] * 1e3,
+				       (p99 / q[2] - 1) * 100, mm * 1e3, mean * 1e3,
+				       (mm / mean - 1) * 100);
+				worst_lo = fmin(worst_lo, p99 / q[2]);
+				worst_hi = fmax(worst_hi, p99 / q[2]);
+				CU_ASSERT(p99 >= 0.97 * q[2]);
+				CU_ASSERT(p99 <= hi_tol[k] * q[2]);
+				NEAR(mm, mean, 0.04 * mean);
+			}
+		}
+	}
+	printf("\n    p99 model / simulated: %.3f to %.3f", worst_lo, worst_hi);
+}
+
+/* The upper bound judge.c recommends on, for ggc fitted to short runs as
+ * the analyzer fits prod: windows of a shared M/D/4 (or bimodal) queue at
+ * rho 0.3 and 0.5 in turn folded by an_model_learn_prod, then the p99
+ * predicted at rho 0.5 (where only the fit's uncertainty widens it) and at
+ * 0.75 (beyond what was seen), load inflated by an_bound_factor with the
+ * relative standard error of the capacity and cs2 at the upper end of its
+ * interval (as judge.c's bound_inputs and bound_fit). Over seeded
+ * repetitions the bound covers the simulated truth at least at its nominal
+ * rate (95%, one sided) for M/D/4. Not for the bimodal server, printed and
+ * not asserted (a known gap): at rho 0.5 its p99 is the service time's
+ * own tail, which the fitted hyperexponential misses by a few percent
+ * and a bound made of inflated load barely moves (0 of 30 covered, at
+ * worst 5% short), and at 0.75 a few fits fall 30% short. Two loads,
+ * because one does not pin a pooled
+ * queue: at rho 0.5 alone M/D/4's statistics are fitted as well by a
+ * fixed part and a variable service nine times faster, whose bound at
+ * 0.75 covers nothing. */
+#define BOUND_RUNS 30
+#define BOUND_WINDOWS 20
+static void test_ggc_bound(void)
+{
+	static const enum svc kinds[] = { SVC_DET, SVC_BIMODAL };
+	const double s = 0.005, wgt = 0.1, rho_obs = 0.5, rhos[2] = { 0.5, 0.75 };
+	const double rho_win[2] = { 0.3, rho_obs };
+	const uint32_t c = 4;
+
+	for (size_t k = 0; k < 2; k++) {
+		double truth[2], q[3], mean, worst[2] = { INFINITY, INFINITY };
+		int covered[2] = { 0, 0 };
+
+		for (int t = 0; t < 2; t++) {
+			sim_fifo(kinds[k], s, rhos[t] / s, c, 1000000, 3000 + 10 * k + (size_t)t, q,
+				 &mean);
+			truth[t] = q[2];
+		}
+		for (int run = 0; run < BOUND_RUNS; run++) {
+			struct an_model m;
+			struct an_fit f;
+			double rsd;
+
+			an_model_init(&m);
+			for (int i = 0; i < BOUND_WINDOWS; i++) {
+				/* a 5 s window of 800 rps: 4000 requests */
+				struct an_obs o = { .lam = rho_win[i % 2] / s, .c = c, .n = 4000,
+						    .requests = 4000 };
+
+				sim_fifo(kinds[k], s, o.lam, c, 4400,
+					 100000 * (k + 1) + 1000 * (uint64_t)run + (uint64_t)i, q, &mean);
+				o.p50 = q[0];
+				o.p90 = q[1];
+				o.p99 = q[2];
+				o.mean = mean;
+				an_model_learn_prod(&m, &o, wgt, AN_MODEL_GGC);
+			}
+			CU_ASSERT_EQUAL_FATAL(m.form, AN_FORM_GGC);
+			f = m.prod[AN_FORM_GGC];
+			rsd = sqrt(f.v * wgt / (2 - wgt)) / f.mu;
+			if (f.vc > 0)
+				f.cs2 = fmin(AN_MG1_CS2_MAX, f.cs2 + AN_BOUND_Z * sqrt(f.vc * wgt / (2 - wgt)));
+			for (int t = 0; t < 2; t++) {
+				double lam = rhos[t] / s;
+				double up = f.d0 + an_model_q(NULL, AN_FORM_GGC, &f,
+							      lam * an_bound_factor(lam, rho_obs / s, rsd),
+							      c, 0.99);
+
+				covered[t] += up >= truth[t];
+				worst[t] = fmin(worst[t], up / truth[t]);
+				if (run == 0)
+					printf("\n    %s c %u: fit mu %.1f (200) cs2 %.2f rsd %.3f; rho %.2f: bound %.2f ms, simulated %.2f ms",
+					       k ? "bimodal" : "M/D/c", c, f.mu, m.prod[AN_FORM_GGC].cs2,
+					       rsd, rhos[t], up * 1e3, truth[t] * 1e3);
+			}
+		}
+		for (int t = 0; t < 2; t++) {
+			printf("\n    %s rho %.2f: bound covers the truth in %d of %d fits, at worst %.3f of it",
+			       k ? "bimodal" : "M/D/c", rhos[t], covered[t], BOUND_RUNS, worst[t]);
+			if (kinds[k] == SVC_DET)
+				CU_ASSERT(covered[t] >= 0.95 * BOUND_RUNS);
+		}
 	}
 }
 
@@ -367,6 +584,9 @@ int st_register_suites(void)
 		{ "mg1_bimodal_sim", test_mg1_bimodal_sim },
 		{ "mg1_fit_sim", test_mg1_fit_sim },
 		{ "mg1_bound", test_mg1_bound },
+		{ "ggc_closed", test_ggc_closed },
+		{ "ggc_sim", test_ggc_sim },
+		{ "ggc_bound", test_ggc_bound },
 		{ NULL, NULL },
 	};
 

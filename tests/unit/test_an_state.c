@@ -38,8 +38,8 @@ static struct an_engine *engine_with_models(void)
 		s->model.diff_m[1] = -0.002;
 		s->model.diff_v[1] = 1e-5;
 		s->model.n_usl = 2;
-		s->model.usl[0] = (struct an_usl_pt){ 100, 0.2, 1, { 0.005, 0.01, 0.02, 0.006 } };
-		s->model.usl[1] = (struct an_usl_pt){ 300, 0.9, 0.5, { 0, 0, 0, 0 } };
+		s->model.usl[0] = (struct an_usl_pt){ 100, 0.2, 1, { 0.005, 0.01, 0.02, 0.006 }, 4 };
+		s->model.usl[1] = (struct an_usl_pt){ 300, 0.9, 0.5, { 0, 0, 0, 0 }, 0 };
 		s->model.rate_err = 0.001;
 		s->model.rate_w = 1;
 		s->model.windows_prod = 99;

@@ -420,7 +420,8 @@ static void test_verdict_roundtrip_max(void)
 
 		memset(nm, 'x', ST_WIRE_LABEL_MAX - 1);
 		nm[ST_WIRE_LABEL_MAX - 1] = '\0';
-		nm[0] = (char)('a' + i);
+		nm[0] = (char)('a' + i % 26);
+		nm[1] = (char)('a' + i / 26);
 		vin.model.params[i].value = 1.0 / (i + 1);
 	}
 	/* 511 bytes of 3-byte UTF-8 sequences plus ASCII padding. */
