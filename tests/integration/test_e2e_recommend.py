@@ -22,6 +22,7 @@ import json
 import math
 import os
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -190,10 +191,9 @@ def steps(err_path):
     """The squeeze steps the analyzer logged: (count, rps, within SLO)."""
     out = []
     for line in open(err_path):
-        if "squeeze step for" in line and "rps per instance over" in line:
-            n = int(line.split("squeeze step for ")[1].split()[0])
-            lam = float(line.split("instances: ")[1].split()[0])
-            out.append((n, lam, "within the SLO" in line))
+        m = re.search(r"squeeze step for (\d+) instances: ([0-9.]+) rps per instance over", line)
+        if m:
+            out.append((int(m.group(1)), float(m.group(2)), "within the SLO" in line))
     return out
 
 
