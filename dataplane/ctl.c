@@ -1,7 +1,10 @@
 /* shadowtap-ctl: a REQ client for the control sockets of the dataplane and
  * the analyzer. Builds one msgpack request map from the command line,
  * waits a bounded time for the reply and turns it into JSON and an exit
- * status, so scripts can drive a running gateway. Plain C, no DPDK. */
+ * status, so scripts can drive a running gateway. With --http URL the same
+ * commands go over the HTTP API instead, where the API has them (the
+ * analyzer's services, plans and metrics; the dataplane's metrics), with a
+ * bearer token and HTTPS. Plain C, no DPDK. */
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -14,6 +17,7 @@
 #include <zmq.h>
 
 #include "clock.h"
+#include "http_client.h"
 #include "log.h"
 #include "parse.h"
 #include "wire.h"
@@ -25,6 +29,8 @@
 #define MAX_TIMEOUT_NS (3600ull * 1000000000ull)
 /* Pairs a `send` request may carry. */
 #define MAX_SEND_PAIRS 64
+/* An HTTP answer's size; /metrics of a big analyzer fits many times. */
+#define MAX_HTTP_RESPONSE (64u << 20)
 
 enum { EXIT_OK = 0, EXIT_REFUSED = 1, EXIT_FAIL = 2 };
 
@@ -34,6 +40,9 @@ struct ctl_opts {
 	const char *server_key;
 	const char *key_file;
 	const char *gen_keys;
+	const char *http;	/* --http URL: the HTTP API instead of ZeroMQ */
+	const char *token_file;
+	const char *ca_file;
 };
 
 static void usage(FILE *f)
@@ -51,7 +60,13 @@ static void usage(FILE *f)
 "                                 or 25%%), optionally from hash OFFSET (0-1)\n"
 "  set_rate GROUP PPS [BPS]       rate cap (1M, 100k; BPS as 1G, 500M)\n"
 "  enable GROUP | disable GROUP   start or stop copies to a group\n"
-"Any control socket (the analyzer's propose and last, for instance):\n"
+"Commands (analyzer):\n"
+"  last SERVICE                   the newest verdict for SERVICE\n"
+"  propose SERVICE KEY=VALUE...   change SERVICE's plan ([service.NAME] keys:\n"
+"                                 proposed_instances=12 slo_p99=50ms ...);\n"
+"                                 VALUE typed as for send\n"
+"  stats                          the engine's counters\n"
+"Any control socket:\n"
 "  send KEY=VALUE...              a map of your own; VALUE is typed: an\n"
 "                                 integer (-3, 42), a float (0.5, 1e3),\n"
 "                                 true, false, null, else a string; wrap it in\n"
@@ -67,26 +82,54 @@ static void usage(FILE *f)
 "      --curve-key-file FILE  this client's key pair; both or neither\n"
 "      --gen-keys PREFIX      write a new key pair to PREFIX.key (mode 0600)\n"
 "                             and its public key to PREFIX.pub, then exit\n"
+"      --http URL             use the HTTP API at URL instead of the control\n"
+"                             socket (http://127.0.0.1:9560, https://...)\n"
+"      --token-file FILE      with --http: send the bearer token in FILE (the\n"
+"                             server's http_token_file)\n"
+"      --ca-file FILE         with an https URL: trust the CAs (PEM) in FILE\n"
+"                             instead of the system's; the server's name or\n"
+"                             address must match its certificate either way\n"
 "  -h, --help                 this text\n"
 "\n"
-"Exit status: 0 the reply says ok=true; 1 it says ok=false (its error goes\n"
-"to stderr); 2 no reply in time, a transport or protocol error, or a usage\n"
-"error.\n");
+"Over --http (the analyzer's [analyzer] http_endpoint, the dataplane's\n"
+"[dataplane] http_endpoint):\n"
+"  last SERVICE                   GET /api/v1/services/SERVICE: the plan, the\n"
+"                                 last verdict, recommended_instances, model\n"
+"  services                       GET /api/v1/services: every service\n"
+"  propose SERVICE KEY=VALUE...   PUT /api/v1/services/SERVICE/plan with the\n"
+"                                 pairs as a JSON object; same validation\n"
+"  stats                          GET /metrics: the counters, as Prometheus\n"
+"                                 text (analyzer and dataplane alike)\n"
+"  get PATH                       GET PATH (/healthz, /readyz, ...)\n"
+"  send cmd=last|propose|stats service=NAME [KEY=VALUE...]\n"
+"                                 the maps above, sent as those requests\n"
+"The answer's body goes to stdout as the server sent it (JSON; text for\n"
+"stats). set_share, set_rate, enable and disable exist only on the\n"
+"dataplane's control socket: its HTTP endpoint is read-only.\n"
+"\n"
+"Exit status: 0 the reply says ok=true (over HTTP: a 2xx status); 1 it says\n"
+"ok=false, or an HTTP error status (its error goes to stderr); 2 no reply in\n"
+"time, a transport, TLS or protocol error, or a usage error.\n");
 }
 
 static int parse_opts(int argc, char **argv, struct ctl_opts *o)
 {
-	enum { OPT_SERVER_KEY = 256, OPT_KEY_FILE, OPT_GEN_KEYS };
+	enum { OPT_SERVER_KEY = 256, OPT_KEY_FILE, OPT_GEN_KEYS, OPT_HTTP, OPT_TOKEN_FILE,
+	       OPT_CA_FILE };
 	static const struct option longopts[] = {
 		{ "endpoint", required_argument, NULL, 'e' },
 		{ "timeout", required_argument, NULL, 't' },
 		{ "curve-server-key", required_argument, NULL, OPT_SERVER_KEY },
 		{ "curve-key-file", required_argument, NULL, OPT_KEY_FILE },
 		{ "gen-keys", required_argument, NULL, OPT_GEN_KEYS },
+		{ "http", required_argument, NULL, OPT_HTTP },
+		{ "token-file", required_argument, NULL, OPT_TOKEN_FILE },
+		{ "ca-file", required_argument, NULL, OPT_CA_FILE },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct st_perr err;
+	bool endpoint_set = false;
 	int c;
 
 	o->endpoint = DEFAULT_ENDPOINT;
@@ -96,6 +139,7 @@ static int parse_opts(int argc, char **argv, struct ctl_opts *o)
 		switch (c) {
 		case 'e':
 			o->endpoint = optarg;
+			endpoint_set = true;
 			break;
 		case 't':
 			if (st_parse_duration(optarg, 1000000ull, MAX_TIMEOUT_NS,
@@ -113,6 +157,15 @@ static int parse_opts(int argc, char **argv, struct ctl_opts *o)
 		case OPT_GEN_KEYS:
 			o->gen_keys = optarg;
 			break;
+		case OPT_HTTP:
+			o->http = optarg;
+			break;
+		case OPT_TOKEN_FILE:
+			o->token_file = optarg;
+			break;
+		case OPT_CA_FILE:
+			o->ca_file = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			exit(EXIT_OK);
@@ -123,6 +176,15 @@ static int parse_opts(int argc, char **argv, struct ctl_opts *o)
 	if (!o->server_key != !o->key_file) {
 		fprintf(stderr, PROG ": --curve-server-key and --curve-key-file "
 			"go together\n");
+		return -EINVAL;
+	}
+	if (o->http && (endpoint_set || o->server_key)) {
+		fprintf(stderr, PROG ": --http goes over HTTP: --endpoint and CURVE keys "
+			"are for the control socket\n");
+		return -EINVAL;
+	}
+	if (!o->http && (o->token_file || o->ca_file)) {
+		fprintf(stderr, PROG ": --token-file and --ca-file go with --http\n");
 		return -EINVAL;
 	}
 	return 0;
@@ -160,86 +222,162 @@ static int check_group(const char *g)
 	return -EINVAL;
 }
 
-/* Packs one typed VALUE of send (see --help). */
-static int pack_typed(msgpack_packer *pk, const char *key, const char *v)
+/* One typed VALUE of send (see --help), as msgpack packs it and as JSON
+ * writes it: one reading of the command line for both transports. */
+enum typed_kind { T_STR, T_TRUE, T_FALSE, T_NULL, T_INT, T_UINT, T_DOUBLE };
+
+struct typed {
+	enum typed_kind kind;
+	const char *s;		/* T_STR: the text, without forcing quotes */
+	size_t n;
+	int64_t i;
+	uint64_t u;
+	double d;
+};
+
+/* Returns 0, or -ERANGE after a message for a number out of range. */
+static int classify(const char *key, const char *v, struct typed *t)
 {
 	size_t n = strlen(v);
 	struct st_perr err;
 	const char *p = v;
 	char *end;
 
+	memset(t, 0, sizeof(*t));
+	t->kind = T_STR;
+	t->s = v;
+	t->n = n;
 	if (n >= 2 && v[0] == '"' && v[n - 1] == '"') {
-		msgpack_pack_str(pk, n - 2);
-		msgpack_pack_str_body(pk, v + 1, n - 2);
+		t->s = v + 1;
+		t->n = n - 2;
 		return 0;
 	}
-	/* Pack results are not checked here: a failed write leaves the
-	 * buffer's sticky oom flag, checked once at the end. */
 	if (strcmp(v, "true") == 0) {
-		msgpack_pack_true(pk);
+		t->kind = T_TRUE;
 		return 0;
 	}
 	if (strcmp(v, "false") == 0) {
-		msgpack_pack_false(pk);
+		t->kind = T_FALSE;
 		return 0;
 	}
 	if (strcmp(v, "null") == 0) {
-		msgpack_pack_nil(pk);
+		t->kind = T_NULL;
 		return 0;
 	}
 	if (*p == '-')
 		p++;
 	if (*p && strspn(p, "0123456789") == strlen(p)) {
 		if (v[0] == '-') {
-			int64_t i;
-
-			if (st_parse_int(v, INT64_MIN, 0, &i, &err))
+			if (st_parse_int(v, INT64_MIN, 0, &t->i, &err))
 				goto range;
-			msgpack_pack_int64(pk, i);
-			return 0;
+			t->kind = T_INT;
 		} else {
-			uint64_t u;
-
-			if (st_parse_uint(v, 0, UINT64_MAX, &u, &err))
+			if (st_parse_uint(v, 0, UINT64_MAX, &t->u, &err))
 				goto range;
-			msgpack_pack_uint64(pk, u);
-			return 0;
+			t->kind = T_UINT;
 		}
+		return 0;
 	}
 	/* A float only when it looks like one: "1e3", "0.5", "-2.", not
 	 * "inf", "nan" or hex, which stay strings. */
 	if (strpbrk(v, ".eE") && strspn(v, "0123456789+-.eE") == n) {
-		double d;
-
 		errno = 0;
-		d = strtod(v, &end);
+		t->d = strtod(v, &end);
 		if (*end == '\0' && end != v) {
-			if (errno == ERANGE || !isfinite(d))
+			if (errno == ERANGE || !isfinite(t->d))
 				goto range;
-			msgpack_pack_double(pk, d);
+			t->kind = T_DOUBLE;
 			return 0;
 		}
 	}
-	msgpack_pack_str(pk, n);
-	msgpack_pack_str_body(pk, v, n);
 	return 0;
 range:
-	fprintf(stderr, PROG ": send: %s: '%s' is out of range\n", key, v);
+	fprintf(stderr, PROG ": %s: '%s' is out of range\n", key, v);
 	return -ERANGE;
 }
 
-static int build_send(msgpack_packer *pk, int argc, char **argv)
+/* Packs one typed VALUE. Pack results are not checked here: a failed
+ * write leaves the buffer's sticky oom flag, checked once at the end. */
+static int pack_typed(msgpack_packer *pk, const char *key, const char *v)
+{
+	struct typed t;
+
+	if (classify(key, v, &t))
+		return -ERANGE;
+	switch (t.kind) {
+	case T_TRUE:
+		msgpack_pack_true(pk);
+		break;
+	case T_FALSE:
+		msgpack_pack_false(pk);
+		break;
+	case T_NULL:
+		msgpack_pack_nil(pk);
+		break;
+	case T_INT:
+		msgpack_pack_int64(pk, t.i);
+		break;
+	case T_UINT:
+		msgpack_pack_uint64(pk, t.u);
+		break;
+	case T_DOUBLE:
+		msgpack_pack_double(pk, t.d);
+		break;
+	case T_STR:
+		msgpack_pack_str(pk, t.n);
+		msgpack_pack_str_body(pk, t.s, t.n);
+		break;
+	}
+	return 0;
+}
+
+/* Appends one typed VALUE as JSON. Same contract as pack_typed. */
+static int json_typed(struct st_wbuf *out, const char *key, const char *v)
+{
+	struct typed t;
+
+	if (classify(key, v, &t))
+		return -ERANGE;
+	switch (t.kind) {
+	case T_TRUE:
+		st_wbuf_printf(out, "true");
+		break;
+	case T_FALSE:
+		st_wbuf_printf(out, "false");
+		break;
+	case T_NULL:
+		st_wbuf_printf(out, "null");
+		break;
+	case T_INT:
+		st_wbuf_printf(out, "%" PRId64, t.i);
+		break;
+	case T_UINT:
+		st_wbuf_printf(out, "%" PRIu64, t.u);
+		break;
+	case T_DOUBLE:
+		st_wbuf_printf(out, "%.17g", t.d);
+		break;
+	case T_STR:
+		st_wire_json_str(out, t.s, t.n);
+		break;
+	}
+	return 0;
+}
+
+/* Checks argv[0..argc) are KEY=VALUE pairs with distinct keys. Returns 0
+ * or -EINVAL after a message. */
+static int check_pairs(const char *cmd, int argc, char **argv)
 {
 	if (argc < 1 || argc > MAX_SEND_PAIRS) {
-		fprintf(stderr, PROG ": send takes 1 to %d KEY=VALUE pairs\n",
+		fprintf(stderr, PROG ": %s takes 1 to %d KEY=VALUE pairs\n", cmd,
 			MAX_SEND_PAIRS);
 		return -EINVAL;
 	}
 	for (int i = 0; i < argc; i++) {
 		const char *eq = strchr(argv[i], '=');
 
-		if (eq == NULL || eq == argv[i]) {
-			fprintf(stderr, PROG ": send: '%s' is not KEY=VALUE\n",
+		if (eq == NULL || eq == argv[i] || eq - argv[i] >= 128) {
+			fprintf(stderr, PROG ": %s: '%s' is not KEY=VALUE\n", cmd,
 				argv[i]);
 			return -EINVAL;
 		}
@@ -248,12 +386,19 @@ static int build_send(msgpack_packer *pk, int argc, char **argv)
 
 			if (strncmp(argv[j], argv[i], kl) == 0 &&
 			    argv[j][kl] == '=') {
-				fprintf(stderr, PROG ": send: key '%.*s' given "
-					"twice\n", (int)kl, argv[i]);
+				fprintf(stderr, PROG ": %s: key '%.*s' given "
+					"twice\n", cmd, (int)kl, argv[i]);
 				return -EINVAL;
 			}
 		}
 	}
+	return 0;
+}
+
+static int build_send(msgpack_packer *pk, int argc, char **argv)
+{
+	if (check_pairs("send", argc, argv))
+		return -EINVAL;
 	msgpack_pack_map(pk, (size_t)argc);
 	for (int i = 0; i < argc; i++) {
 		const char *eq = strchr(argv[i], '=');
@@ -262,6 +407,42 @@ static int build_send(msgpack_packer *pk, int argc, char **argv)
 		snprintf(key, sizeof(key), "%.*s", (int)(eq - argv[i]), argv[i]);
 		msgpack_pack_str(pk, (size_t)(eq - argv[i]));
 		msgpack_pack_str_body(pk, argv[i], (size_t)(eq - argv[i]));
+		if (pack_typed(pk, key, eq + 1))
+			return -EINVAL;
+	}
+	return 0;
+}
+
+/* The analyzer's commands as maps: {cmd: last|propose, service, KEY...}. */
+static int build_service_cmd(msgpack_packer *pk, const char *cmd, int argc, char **argv)
+{
+	if (strcmp(cmd, "last") == 0 ? need_args(cmd, argc, 1, 1, "SERVICE") :
+	    need_args(cmd, argc, 2, MAX_SEND_PAIRS, "SERVICE KEY=VALUE..."))
+		return -EINVAL;
+	if (!st_wire_name_ok(argv[0], strlen(argv[0]))) {
+		fprintf(stderr, PROG ": '%s' is not a service name ([A-Za-z0-9_-], 1-63 "
+			"characters)\n", argv[0]);
+		return -EINVAL;
+	}
+	if (argc > 1 && check_pairs(cmd, argc - 1, argv + 1))
+		return -EINVAL;
+	for (int i = 1; i < argc; i++)
+		if (strncmp(argv[i], "cmd=", 4) == 0 || strncmp(argv[i], "service=", 8) == 0) {
+			fprintf(stderr, PROG ": %s: '%s': cmd and service are set by the "
+				"command\n", cmd, argv[i]);
+			return -EINVAL;
+		}
+	msgpack_pack_map(pk, (size_t)argc + 1);
+	pack_str(pk, "cmd");
+	pack_str(pk, cmd);
+	pack_str(pk, "service");
+	pack_str(pk, argv[0]);
+	for (int i = 1; i < argc; i++) {
+		const char *eq = strchr(argv[i], '=');
+		char key[128];
+
+		snprintf(key, sizeof(key), "%.*s", (int)(eq - argv[i]), argv[i]);
+		pack_str(pk, key);
 		if (pack_typed(pk, key, eq + 1))
 			return -EINVAL;
 	}
@@ -281,6 +462,12 @@ static int build_request(msgpack_packer *pk, int argc, char **argv)
 	argv++;
 	if (strcmp(cmd, "send") == 0)
 		return build_send(pk, argc, argv);
+	if (strcmp(cmd, "last") == 0 || strcmp(cmd, "propose") == 0)
+		return build_service_cmd(pk, cmd, argc, argv);
+	if (strcmp(cmd, "services") == 0 || strcmp(cmd, "get") == 0) {
+		fprintf(stderr, PROG ": %s is served over HTTP only (--http URL)\n", cmd);
+		return -EINVAL;
+	}
 	if (strcmp(cmd, "stats") == 0) {
 		if (need_args(cmd, argc, 0, 0, ""))
 			return -EINVAL;
@@ -517,6 +704,244 @@ out:
 	return status;
 }
 
+/* ------------------------------------------------------------------ */
+/* Over HTTP (--http)                                                 */
+
+/* What one command asks of the API. */
+struct http_call {
+	const char *method;
+	char path[ST_HTTP_CLIENT_PATH_MAX];
+	struct st_wbuf body;	/* PUT: a JSON object */
+};
+
+/* The plan as a JSON object from KEY=VALUE pairs (the keys of
+ * [service.NAME]); skip: a key left out (cmd, service of a send map). */
+static int plan_json(struct st_wbuf *out, int argc, char **argv, bool skip_cmd)
+{
+	bool first = true;
+
+	st_wbuf_append(out, "{", 1);
+	for (int i = 0; i < argc; i++) {
+		const char *eq = strchr(argv[i], '=');
+		char key[128];
+
+		snprintf(key, sizeof(key), "%.*s", (int)(eq - argv[i]), argv[i]);
+		if (skip_cmd && (strcmp(key, "cmd") == 0 || strcmp(key, "service") == 0))
+			continue;
+		if (!first)
+			st_wbuf_append(out, ",", 1);
+		first = false;
+		st_wire_json_str(out, key, strlen(key));
+		st_wbuf_append(out, ":", 1);
+		if (json_typed(out, key, eq + 1))
+			return -EINVAL;
+	}
+	st_wbuf_append(out, "}", 1);
+	return 0;
+}
+
+static int service_name(const char *cmd, const char *name)
+{
+	if (st_wire_name_ok(name, strlen(name)))
+		return 0;
+	fprintf(stderr, PROG ": %s: '%s' is not a service name ([A-Za-z0-9_-], 1-63 "
+		"characters)\n", cmd, name);
+	return -EINVAL;
+}
+
+/* The value of KEY in a send's pairs, or NULL; a quoted value unquoted
+ * into buf. */
+static const char *pair_value(int argc, char **argv, const char *key, char *buf, size_t len)
+{
+	size_t kl = strlen(key);
+
+	for (int i = 0; i < argc; i++)
+		if (strncmp(argv[i], key, kl) == 0 && argv[i][kl] == '=') {
+			const char *v = argv[i] + kl + 1;
+			size_t n = strlen(v);
+
+			if (n >= 2 && v[0] == '"' && v[n - 1] == '"')
+				snprintf(buf, len, "%.*s", (int)(n - 2), v + 1);
+			else
+				snprintf(buf, len, "%s", v);
+			return buf;
+		}
+	return NULL;
+}
+
+/* Maps the command line onto a request. Returns 0, or -EINVAL after a
+ * message. */
+static int http_build(struct http_call *c, int argc, char **argv)
+{
+	const char *cmd = argv[0], *service = NULL;
+	char cbuf[32], sbuf[ST_WIRE_NAME_MAX + 2];
+	bool from_send = false;
+
+	argc--;
+	argv++;
+	if (strcmp(cmd, "send") == 0) {
+		/* The control socket's maps the API has an answer for. */
+		if (check_pairs(cmd, argc, argv))
+			return -EINVAL;
+		if (pair_value(argc, argv, "cmd", cbuf, sizeof(cbuf)) == NULL) {
+			fprintf(stderr, PROG ": send over --http needs cmd=last, "
+				"cmd=propose or cmd=stats\n");
+			return -EINVAL;
+		}
+		service = pair_value(argc, argv, "service", sbuf, sizeof(sbuf));
+		cmd = cbuf;
+		from_send = true;
+		if (strcmp(cmd, "last") != 0 && strcmp(cmd, "propose") != 0 &&
+		    strcmp(cmd, "stats") != 0) {
+			fprintf(stderr, PROG ": send cmd=%s: not served over HTTP "
+				"(last, propose and stats are); use the control "
+				"socket (--endpoint)\n", cmd);
+			return -EINVAL;
+		}
+		if (strcmp(cmd, "stats") != 0 && service == NULL) {
+			fprintf(stderr, PROG ": send cmd=%s needs service=NAME\n", cmd);
+			return -EINVAL;
+		}
+	}
+	c->method = "GET";
+	if (strcmp(cmd, "stats") == 0) {
+		if (!from_send && need_args(cmd, argc, 0, 0, ""))
+			return -EINVAL;
+		snprintf(c->path, sizeof(c->path), "/metrics");
+		return 0;
+	}
+	if (strcmp(cmd, "services") == 0) {
+		if (need_args(cmd, argc, 0, 0, ""))
+			return -EINVAL;
+		snprintf(c->path, sizeof(c->path), "/api/v1/services");
+		return 0;
+	}
+	if (strcmp(cmd, "get") == 0) {
+		if (need_args(cmd, argc, 1, 1, "PATH"))
+			return -EINVAL;
+		if (argv[0][0] != '/' || strlen(argv[0]) >= sizeof(c->path) ||
+		    strpbrk(argv[0], " \t\r\n") != NULL) {
+			fprintf(stderr, PROG ": get: PATH must start with '/', without "
+				"blanks, shorter than %zu\n", sizeof(c->path));
+			return -EINVAL;
+		}
+		snprintf(c->path, sizeof(c->path), "%s", argv[0]);
+		return 0;
+	}
+	if (strcmp(cmd, "last") == 0) {
+		if (!from_send) {
+			if (need_args(cmd, argc, 1, 1, "SERVICE"))
+				return -EINVAL;
+			service = argv[0];
+		}
+		if (service_name(cmd, service))
+			return -EINVAL;
+		snprintf(c->path, sizeof(c->path), "/api/v1/services/%s", service);
+		return 0;
+	}
+	if (strcmp(cmd, "propose") == 0) {
+		if (!from_send) {
+			if (need_args(cmd, argc, 2, MAX_SEND_PAIRS, "SERVICE KEY=VALUE...") ||
+			    check_pairs(cmd, argc - 1, argv + 1))
+				return -EINVAL;
+			service = argv[0];
+			argc--;
+			argv++;
+		}
+		if (service_name(cmd, service))
+			return -EINVAL;
+		c->method = "PUT";
+		snprintf(c->path, sizeof(c->path), "/api/v1/services/%s/plan", service);
+		if (plan_json(&c->body, argc, argv, from_send))
+			return -EINVAL;
+		return 0;
+	}
+	if (strcmp(cmd, "set_share") == 0 || strcmp(cmd, "set_rate") == 0 ||
+	    strcmp(cmd, "enable") == 0 || strcmp(cmd, "disable") == 0) {
+		fprintf(stderr, PROG ": %s is not served over HTTP: the dataplane's HTTP "
+			"endpoint is read-only (/metrics, /healthz); use its control "
+			"socket (--endpoint)\n", cmd);
+		return -EINVAL;
+	}
+	fprintf(stderr, PROG ": unknown command '%s' (try --help)\n", cmd);
+	return -EINVAL;
+}
+
+/* Prints the body and maps the status to the exit status. */
+static int http_report(const char *cmd, const struct st_httpc_resp *r)
+{
+	const char *b = (const char *)r->body.data;
+	size_t n = r->body.len, line;
+
+	if (n > 0) {
+		fwrite(b, 1, n, stdout);
+		if (b[n - 1] != '\n')
+			fputc('\n', stdout);
+	}
+	fflush(stdout);
+	if (r->status >= 200 && r->status < 300)
+		return EXIT_OK;
+	{
+		const char *nl = n > 0 ? memchr(b, '\n', n) : NULL;
+
+		line = nl != NULL ? (size_t)(nl - b) : n;
+	}
+	fprintf(stderr, PROG ": %s: HTTP %d%s%.*s\n", cmd, r->status, line ? ": " : "",
+		(int)(line > 400 ? 400 : line), b ? b : "");
+	return EXIT_REFUSED;
+}
+
+static int http_main(const struct ctl_opts *o, int argc, char **argv)
+{
+	struct st_httpc_opts ho = {
+		.ca_file = o->ca_file,
+		.timeout_ns = o->timeout_ns,
+		.max_response = MAX_HTTP_RESPONSE,
+	};
+	struct http_call c = { .method = NULL };
+	struct st_httpc_resp r = { .status = 0 };
+	char token[4096];
+	struct st_perr err;
+	struct st_url u;
+	int status = EXIT_FAIL, rc;
+
+	st_wbuf_init(&c.body);
+	st_wbuf_init(&r.body);
+	if (st_url_parse(o->http, &u, &err)) {
+		fprintf(stderr, PROG ": --http: %s\n", err.msg);
+		goto out;
+	}
+	if (o->ca_file && !u.https) {
+		fprintf(stderr, PROG ": --ca-file goes with an https:// URL\n");
+		goto out;
+	}
+	if (o->token_file) {
+		if (st_httpc_read_token(o->token_file, token, sizeof(token), &err)) {
+			fprintf(stderr, PROG ": --token-file: %s\n", err.msg);
+			goto out;
+		}
+		ho.token = token;
+	}
+	if (http_build(&c, argc, argv))
+		goto out;
+	if (c.body.oom) {
+		fprintf(stderr, PROG ": out of memory\n");
+		goto out;
+	}
+	rc = st_httpc_request(&u, c.method, c.path, c.body.len ? "application/json" : NULL,
+			      c.body.len ? c.body.data : NULL, c.body.len, &ho, &r, &err);
+	if (rc != 0) {
+		fprintf(stderr, PROG ": %s %s: %s\n", c.method, c.path, err.msg);
+		goto out;
+	}
+	status = http_report(argv[0], &r);
+out:
+	explicit_bzero(token, sizeof(token));
+	st_wbuf_free(&c.body);
+	st_wbuf_free(&r.body);
+	return status;
+}
+
 int main(int argc, char **argv)
 {
 	struct ctl_opts o = { 0 };
@@ -545,6 +970,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, PROG ": missing COMMAND (try --help)\n");
 		return EXIT_FAIL;
 	}
+	if (o.http)
+		return http_main(&o, argc - optind, argv + optind);
 	st_wbuf_init(&req);
 	msgpack_packer_init(&pk, &req, st_wbuf_mp_write);
 	if (build_request(&pk, argc - optind, argv + optind)) {

@@ -57,6 +57,10 @@ for s in "${sections[@]}"; do
 		echo
 		echo "== analyzer: KPI snapshots ingested on one core (target >= 100,000/s), verdicts for 1,000 services"
 		"$dir/tests/bench/bench_analyzer" $quick
+		echo
+		echo "== analyzer: ingest with the HTTP API read 10 times a second vs without (target: within 5%)"
+		if [ -n "$quick" ]; then an_run=(100000 2); else an_run=(400000 3); fi	# snapshots, rounds
+		/usr/bin/python3 tests/bench/bench_analyzer_http.py "$dir" "${an_run[@]}"
 		;;
 	esac
 done

@@ -22,8 +22,9 @@ say() { echo "setup: $*"; }
 # independent msgpack decoder, scapy to build and read captures,
 # iproute2/ethtool for namespace topologies, real servers and clients
 # (nginx, wrk) to run through the dataplane; libmicrohttpd for the HTTP
-# surface, and for its tests Prometheus (promtool, a real server), and
-# chromium with its driver and selenium for the dashboard.
+# surface, GnuTLS (its TLS, and shadowtap-ctl --http's HTTPS), and for their
+# tests Prometheus (promtool, a real server), and chromium with its driver
+# and selenium for the dashboard.
 packages=(
 	build-essential pkg-config meson ninja-build
 	clang libclang-rt-dev
@@ -31,7 +32,7 @@ packages=(
 	python3 python3-msgpack python3-scapy python3-zmq
 	iproute2 ethtool procps nftables nginx wrk tcpreplay
 	chromium
-	libmicrohttpd-dev
+	libmicrohttpd-dev libgnutls28-dev
 	prometheus chromium-driver python3-selenium openssl
 )
 

@@ -1,7 +1,8 @@
 /* The HTTP module: the path router (params, 404, 405 and Allow), the
  * constant-time token compare, the Prometheus text writer's escaping and
  * numbers, the JSON body reader, and a live server on a loopback port
- * answering 200/401/404/405/413 over a real socket. */
+ * answering 200/401/404/405/413 over a real socket; the client's URL and
+ * response parsers (shadowtap-ctl --http). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <math.h>
@@ -15,6 +16,7 @@
 
 #include "cunit_main.h"
 #include "http.h"
+#include "http_client.h"
 #include "json_in.h"
 #include "prom.h"
 
@@ -270,6 +272,75 @@ static void test_server(void)
 	unlink(tok_path);
 }
 
+static void test_client_url(void)
+{
+	struct st_url u;
+	struct st_perr e;
+
+	CU_ASSERT_EQUAL(st_url_parse("http://127.0.0.1:9560", &u, &e), 0);
+	CU_ASSERT_FALSE(u.https);
+	CU_ASSERT_STRING_EQUAL(u.host, "127.0.0.1");
+	CU_ASSERT_EQUAL(u.port, 9560);
+	CU_ASSERT_STRING_EQUAL(u.prefix, "");
+	CU_ASSERT_EQUAL(st_url_parse("HTTPS://an.example/shadowtap/", &u, &e), 0);
+	CU_ASSERT_TRUE(u.https);
+	CU_ASSERT_EQUAL(u.port, 443);
+	CU_ASSERT_STRING_EQUAL(u.prefix, "/shadowtap");
+	CU_ASSERT_EQUAL(st_url_parse("http://[::1]:80/", &u, &e), 0);
+	CU_ASSERT_STRING_EQUAL(u.host, "::1");
+	CU_ASSERT_EQUAL(u.port, 80);
+	CU_ASSERT_EQUAL(st_url_parse("tcp://127.0.0.1:1", &u, &e), -EINVAL);
+	CU_ASSERT_EQUAL(st_url_parse("http://:80", &u, &e), -EINVAL);
+	CU_ASSERT_EQUAL(st_url_parse("http://h:0", &u, &e), -EINVAL);
+	CU_ASSERT_EQUAL(st_url_parse("http://h:65536", &u, &e), -EINVAL);
+	CU_ASSERT_EQUAL(st_url_parse("http://h:8x", &u, &e), -EINVAL);
+	CU_ASSERT_EQUAL(st_url_parse("http://u:p@h/", &u, &e), -EINVAL);
+	CU_ASSERT_EQUAL(st_url_parse("http://h/a?b", &u, &e), -EINVAL);
+	CU_ASSERT_EQUAL(st_url_parse("http://[::1/", &u, &e), -EINVAL);
+	CU_ASSERT_EQUAL(st_url_parse("http://h\r\nX: y/", &u, &e), -EINVAL);
+}
+
+static int parse_resp(const char *raw, struct st_httpc_resp *r)
+{
+	struct st_perr e;
+
+	st_wbuf_reset(&r->body);
+	return st_httpc_parse((const uint8_t *)raw, strlen(raw), r, &e);
+}
+
+static void test_client_response(void)
+{
+	struct st_httpc_resp r;
+
+	st_wbuf_init(&r.body);
+	CU_ASSERT_EQUAL(parse_resp("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+				   "Content-Length: 2\r\n\r\n{}", &r), 0);
+	CU_ASSERT_EQUAL(r.status, 200);
+	CU_ASSERT_STRING_EQUAL(r.content_type, "application/json");
+	CU_ASSERT_EQUAL(r.body.len, 2);
+	/* Chunked, with an extension and a trailer. */
+	CU_ASSERT_EQUAL(parse_resp("HTTP/1.1 404 Not Found\r\ntransfer-encoding:  chunked\r\n\r\n"
+				   "3;x=y\r\nabc\r\nA\r\n0123456789\r\n0\r\nT: 1\r\n\r\n", &r), 0);
+	CU_ASSERT_EQUAL(r.status, 404);
+	CU_ASSERT_EQUAL(r.body.len, 13);
+	CU_ASSERT_EQUAL(memcmp(r.body.data, "abc0123456789", 13), 0);
+	/* To the end of the stream without a length. */
+	CU_ASSERT_EQUAL(parse_resp("HTTP/1.0 503 X\r\n\r\nbusy", &r), 0);
+	CU_ASSERT_EQUAL(r.status, 503);
+	CU_ASSERT_EQUAL(r.body.len, 4);
+	CU_ASSERT_EQUAL(parse_resp("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nabc", &r), -EPROTO);
+	CU_ASSERT_EQUAL(parse_resp("HTTP/1.1 200 OK\r\nContent-Length: 5", &r), -EPROTO);
+	CU_ASSERT_EQUAL(parse_resp("HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n", &r), -EPROTO);
+	CU_ASSERT_EQUAL(parse_resp("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+				   "5\r\nab\r\n", &r), -EPROTO);
+	CU_ASSERT_EQUAL(parse_resp("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+				   "fffffffffffffffffff\r\n", &r), -EPROTO);
+	CU_ASSERT_EQUAL(parse_resp("HTTP/1.1 099 X\r\n\r\n", &r), -EPROTO);
+	CU_ASSERT_EQUAL(parse_resp("SSH-2.0-x\r\n\r\n", &r), -EPROTO);
+	CU_ASSERT_EQUAL(parse_resp("HTTP/1.1 200 OK\r\nno colon\r\n\r\n", &r), -EPROTO);
+	st_wbuf_free(&r.body);
+}
+
 int st_register_suites(void)
 {
 	static const struct st_cu_test tests[] = {
@@ -278,6 +349,8 @@ int st_register_suites(void)
 		{ "prometheus text and escaping", test_prom },
 		{ "json body reader", test_json_in },
 		{ "server on a loopback port", test_server },
+		{ "client: URLs", test_client_url },
+		{ "client: responses", test_client_response },
 		{ NULL, NULL },
 	};
 
