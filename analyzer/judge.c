@@ -819,6 +819,30 @@ static double lam_measured_ok(const struct an_judge *j, const struct eval *ev)
 	return best;
 }
 
+/* The highest per-instance load a passed squeeze step stands for: the load
+ * it ran with the tolerance of any measured load (a step lands within a
+ * few percent of its aim: flows come whole), but never up to a load a step
+ * failed at. 0: none. */
+static double sq_ok_cap(const struct an_squeeze *sq)
+{
+	double cap = sq->ok_lam * (1 + MEASURED_TOL);
+
+	if (!(sq->ok_lam > 0))
+		return 0;
+	if (sq->bad_lam > 0 && cap >= sq->bad_lam)
+		cap = fmax(sq->ok_lam, sq->bad_lam * (1 - 1e-6));
+	return cap;
+}
+
+/* The fewest instances whose load stays below the load a squeeze step
+ * failed at (that load was measured, not a neighbour of it); 0: none. */
+static uint32_t sq_floor(const struct an_plan *p, const struct an_squeeze *sq)
+{
+	if (!(sq->bad_lam > 0))
+		return 0;
+	return (uint32_t)fmin(floor(p->forecast_rps / sq->bad_lam) + 1, p->max_instances);
+}
+
 /* Asks verify.c for a squeeze step (with dataplane_control): for the
  * recommendation when it is not verified; when it is, for a smaller count
  * no step has tried -- the upper bound and the evidence cap both err high.
@@ -847,8 +871,7 @@ static void want_squeeze(const struct an_judge *j, struct eval *ev)
 
 		if (mu_hi > 0)
 			lo = fmax(lo, ceil(F / (mu_hi * j->cfg->verify_util_ceiling)));
-		if (sq->bad_lam > 0)
-			lo = fmax(lo, floor(F / (sq->bad_lam * (1 - MEASURED_TOL))) + 1);
+		lo = fmax(lo, sq_floor(p, sq));
 		if (!(lo < ev->rec))
 			return;
 		/* the model's own fewest (nominal, not the bound), within
@@ -909,7 +932,7 @@ static void recommend(struct an_judge *j, struct eval *ev)
 	/* Never more than the evidence needs: the model's bound widens with
 	 * extrapolation, and a corrected fit from a saturated shadow can ask
 	 * for several times what prod was measured serving within the SLO. */
-	ev->lam_ok = fmax(lam_measured_ok(j, ev), sq->ok_lam);
+	ev->lam_ok = fmax(lam_measured_ok(j, ev), sq_ok_cap(sq));
 	ev->rec_measured = false;
 	if (ev->lam_ok > 0) {
 		double need = ceil(p->forecast_rps / ev->lam_ok * (1 - 1e-12));
@@ -925,15 +948,10 @@ static void recommend(struct an_judge *j, struct eval *ev)
 		}
 	}
 	/* Never a load a squeeze step saw break the SLO. */
-	if (sq->bad_lam > 0) {
-		double lim = sq->bad_lam * (1 - MEASURED_TOL);
-		uint32_t n_bad = (uint32_t)fmin(floor(p->forecast_rps / lim) + 1, p->max_instances);
-
-		if (n < n_bad) {
-			n = n_bad;
-			ev->rec_measured = false;
-			ev->rec_squeezed = true;
-		}
+	if (n < sq_floor(p, sq)) {
+		n = sq_floor(p, sq);
+		ev->rec_measured = false;
+		ev->rec_squeezed = true;
 	}
 	if (p->max_step > 0) {
 		uint32_t c = p->current_instances;
@@ -959,7 +977,7 @@ static void recommend(struct an_judge *j, struct eval *ev)
 	/* Measured: the count's load was run within the SLO, or it is no
 	 * fewer than proposed and its load no further than what was run. */
 	ev->verified = ev->rec_measured ||
-		       p->forecast_rps / n <= sq->ok_lam * (1 + MEASURED_TOL) ||
+		       p->forecast_rps / n <= sq_ok_cap(sq) ||
 		       (n >= p->proposed_instances &&
 			p->forecast_rps / n <= ev->lam_obs * (1 + MEASURED_TOL));
 	want_squeeze(j, ev);
@@ -1102,8 +1120,7 @@ static void describe_verified(const struct eval *ev, char *buf, size_t len)
 	char c[32];
 	int o;
 
-	if (ev->verified && sq->ok_lam > 0 &&
-	    lam <= sq->ok_lam * (1 + MEASURED_TOL)) {
+	if (ev->verified && lam <= sq_ok_cap(sq)) {
 		snprintf(buf, len,
 			 "verified by a squeeze step: the shadow ran at %.1f rps per instance with p99 %s, within the SLO; %u instances run at %.1f rps each",
 			 sq->ok_lam, fmt_ns(c, sizeof(c), sq->ok_p99), ev->rec, lam);
@@ -1583,7 +1600,7 @@ int an_judge_run(struct an_judge *j, struct an_service *s, uint64_t now_ns,
 		ev->p99_rec_hi = ev->p99_prop_hi;
 		ev->rec_measured = false;
 		ev->verified = ev->p->forecast_rps / ev->rec <= ev->lam_obs * (1 + MEASURED_TOL) ||
-			       ev->p->forecast_rps / ev->rec <= s->sq.ok_lam * (1 + MEASURED_TOL);
+			       ev->p->forecast_rps / ev->rec <= sq_ok_cap(&s->sq);
 		ev->rec_squeezed = false;
 		want_squeeze(j, ev);
 		v->verified = ev->verified;
