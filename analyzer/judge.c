@@ -105,6 +105,7 @@ struct eval {
 	bool proposal_ok;
 	bool verified;			/* the recommendation's load was measured */
 	double lam_ok;			/* highest load measured within the SLO */
+	double lam_meas_ok;		/* the same, prod and shadow only (no step) */
 	bool rec_measured;		/* the recommendation is what lam_ok needs */
 	bool rec_squeezed;		/* raised past a load a squeeze step failed */
 	uint32_t rec_held;		/* fewer the model asks for, held until verified */
@@ -834,6 +835,13 @@ static double sq_ok_cap(const struct an_squeeze *sq)
 	return cap;
 }
 
+/* A per-instance load measured within the SLO: by prod or the shadow
+ * (within the usual 5%), or by a squeeze step. */
+static bool load_verified(const struct eval *ev, double lam)
+{
+	return lam <= ev->lam_meas_ok * (1 + MEASURED_TOL) || lam <= sq_ok_cap(&ev->s->sq);
+}
+
 /* The fewest instances whose load stays below the load a squeeze step
  * failed at (that load was measured, not a neighbour of it); 0: none. */
 static uint32_t sq_floor(const struct an_plan *p, const struct an_squeeze *sq)
@@ -932,7 +940,8 @@ static void recommend(struct an_judge *j, struct eval *ev)
 	/* Never more than the evidence needs: the model's bound widens with
 	 * extrapolation, and a corrected fit from a saturated shadow can ask
 	 * for several times what prod was measured serving within the SLO. */
-	ev->lam_ok = fmax(lam_measured_ok(j, ev), sq_ok_cap(sq));
+	ev->lam_meas_ok = lam_measured_ok(j, ev);
+	ev->lam_ok = fmax(ev->lam_meas_ok, sq_ok_cap(sq));
 	ev->rec_measured = false;
 	if (ev->lam_ok > 0) {
 		double need = ceil(p->forecast_rps / ev->lam_ok * (1 - 1e-12));
@@ -974,12 +983,10 @@ static void recommend(struct an_judge *j, struct eval *ev)
 	ev->err_prop_hi = err_at(j, ev, p->proposed_instances, true);
 	ev->p99_rec_hi = p99_at(j, ev, n, true);
 	ev->err_rec_hi = err_at(j, ev, n, true);
-	/* Measured: the count's load was run within the SLO, or it is no
-	 * fewer than proposed and its load no further than what was run. */
-	ev->verified = ev->rec_measured ||
-		       p->forecast_rps / n <= sq_ok_cap(sq) ||
-		       (n >= p->proposed_instances &&
-			p->forecast_rps / n <= ev->lam_obs * (1 + MEASURED_TOL));
+	/* Measured: a load at least the count's was run within the SLO (by
+	 * prod, the shadow or a squeeze step). A load between one met and one
+	 * missed is the model's interpolation, not a measurement. */
+	ev->verified = ev->rec_measured || load_verified(ev, p->forecast_rps / n);
 	want_squeeze(j, ev);
 	/* The verdict judges the proposal on the evidence (the nominal
 	 * prediction); the count a scaler acts on rests on the bound. */
@@ -999,7 +1006,7 @@ static void recommend(struct an_judge *j, struct eval *ev)
 		ev->p99_rec_hi = ev->p99_prop_hi;
 		ev->err_rec_hi = ev->err_prop_hi;
 		ev->rec_measured = ev->rec_squeezed = false;
-		ev->verified = p->forecast_rps / ev->rec <= ev->lam_obs * (1 + MEASURED_TOL);
+		ev->verified = load_verified(ev, p->forecast_rps / ev->rec);
 	}
 }
 
@@ -1132,16 +1139,16 @@ static void describe_verified(const struct eval *ev, char *buf, size_t len)
 			 ev->rec, lam, ev->lam_ok);
 	else if (ev->verified)
 		snprintf(buf, len,
-			 "%u instances run at %.1f rps each, within the %.1f rps per instance measured: p99 %s, upper bound %s",
-			 ev->rec, lam, ev->lam_obs, a, b);
+			 "%u instances run at %.1f rps each, within the %.1f rps per instance at which prod or the shadow was measured within the SLO: p99 %s predicted, upper bound %s",
+			 ev->rec, lam, ev->lam_meas_ok, a, b);
 	else if (lam > ev->lam_obs * (1 + MEASURED_TOL))
 		snprintf(buf, len,
 			 "extrapolated: %u instances run at %.1f rps each, %.0f%% beyond the highest %.1f rps per instance prod or a shadow has run at; p99 %s predicted, upper bound %s, not measured",
 			 ev->rec, lam, 100 * (lam / ev->lam_obs - 1), ev->lam_obs, a, b);
 	else
 		snprintf(buf, len,
-			 "not verified: %u instances are fewer than the %u proposed and no shadow has run that count; their %.1f rps per instance is within the %.1f measured, p99 %s predicted, upper bound %s",
-			 ev->rec, p->proposed_instances, lam, ev->lam_obs, a, b);
+			 "not verified: %u instances run at %.1f rps each, above the %.1f rps per instance measured within the SLO and below the %.1f run beyond it; p99 %s predicted, upper bound %s (the model's interpolation)",
+			 ev->rec, lam, ev->lam_meas_ok, ev->lam_obs, a, b);
 	o = (int)strlen(buf);
 	if (ev->rec_squeezed && (size_t)o < len)
 		o += snprintf(buf + o, len - (size_t)o,
@@ -1599,8 +1606,7 @@ int an_judge_run(struct an_judge *j, struct an_service *s, uint64_t now_ns,
 		ev->p99_rec = ev->p99_prop;
 		ev->p99_rec_hi = ev->p99_prop_hi;
 		ev->rec_measured = false;
-		ev->verified = ev->p->forecast_rps / ev->rec <= ev->lam_obs * (1 + MEASURED_TOL) ||
-			       ev->p->forecast_rps / ev->rec <= sq_ok_cap(&s->sq);
+		ev->verified = load_verified(ev, ev->p->forecast_rps / ev->rec);
 		ev->rec_squeezed = false;
 		want_squeeze(j, ev);
 		v->verified = ev->verified;
