@@ -93,6 +93,8 @@ struct an_squeeze {
 	/* the judge's ask: its recommendation when not verified (0: none),
 	 * the model's utilisation there, and what sets the share */
 	uint32_t want_n;
+	bool want_probe;		/* a walk below a verified count, else the
+					   unverified recommendation itself */
 	double want_lam, want_util;
 	double prod_rps;		/* prod's total request rate */
 	double shadow_lam;		/* the shadow's per-instance rate now */

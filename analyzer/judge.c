@@ -896,6 +896,7 @@ static void want_squeeze(const struct an_judge *j, struct eval *ev)
 		}
 	}
 	sq->want_n = n;
+	sq->want_probe = ev->verified;
 	sq->want_lam = F / n;
 	sq->want_util = isfinite(mu) ? sq->want_lam / mu : NAN;
 	sq->prod_rps = ev->has_prod ? ev->prod.lam * ev->prod.c : 0;

@@ -51,6 +51,7 @@ struct an_verify {
 	uint32_t last_n, tries;
 	uint64_t tries_t;
 	int64_t idle_until_w;
+	uint32_t next_svc;		/* where the next search starts */
 	struct st_wbuf out;
 	msgpack_zone zone;
 	struct an_verify_counters cnt;
@@ -226,15 +227,22 @@ static void expire(const struct an_verify *v, struct an_service *s, uint64_t wal
 		s->sq.bad_lam = 0;
 }
 
-/* Picks a service whose recommendation asks for a step and may have one. */
+/* Picks a service whose recommendation asks for a step and may have one:
+ * an unverified recommendation before a walk below a verified one (safety
+ * before savings), services in turn from the one after the last step's. */
 static struct an_service *candidate(struct an_verify *v, struct an_engine *e, uint64_t wall)
 {
-	for (uint32_t i = 0; i < an_engine_n_services(e); i++) {
+	uint32_t n = an_engine_n_services(e);
+
+	for (uint32_t k = 0; k < 2 * n; k++) {
+		uint32_t i = (v->next_svc + k) % n;
 		struct an_service *s = an_engine_service_at(e, i);
 		const struct an_squeeze *sq = &s->sq;
 
-		expire(v, s, wall);
-		if (!s->has_plan || sq->want_n == 0 || s->closed_w < v->idle_until_w)
+		if (k < n)
+			expire(v, s, wall);
+		if (!s->has_plan || sq->want_n == 0 || s->closed_w < v->idle_until_w ||
+		    sq->want_probe != (k >= n))
 			continue;
 		if (strcmp(v->last_service, s->name) == 0 && v->last_n == sq->want_n &&
 		    v->tries >= MAX_TRIES && wall - v->tries_t < v->cfg->verify_keep_ns)
@@ -254,6 +262,7 @@ static struct an_service *candidate(struct an_verify *v, struct an_engine *e, ui
 			v->cnt.not_run++;
 			continue;
 		}
+		v->next_svc = (i + 1) % n;
 		return s;
 	}
 	return NULL;
