@@ -24,12 +24,19 @@ static double g_score(const struct an_snap_service *v) { return v->last.score; }
 static double g_fc(const struct an_snap_service *v) { return v->last.forecast_rps; }
 static double g_t(const struct an_snap_service *v) { return (double)v->last.t / 1e9; }
 static double g_lat(const struct an_snap_service *v) { return (double)v->verdict_latency_ns / 1e9; }
+static double g_ver(const struct an_snap_service *v)
+{
+	return v->last.has_verified && v->last.verified ? 1 : 0;
+}
 
 static const struct vfield vfields[] = {
 	{ "shadowtap_recommended_instances",
 	  "Instances the last verdict recommends (KEDA/HPA target).", g_rec },
 	{ "shadowtap_current_instances", "Instances in production, as the plan says.", g_cur },
 	{ "shadowtap_proposed_instances", "Instance count the plan proposes.", g_prop },
+	{ "shadowtap_recommendation_verified",
+	  "1 when a load at least the recommendation's per-instance load was run within the SLO (prod, shadow or a squeeze step), else 0.",
+	  g_ver },
 	{ "shadowtap_verdict_confidence", "Confidence of the last verdict, 0 to 1.", g_conf },
 	{ "shadowtap_verdict_score", "Score of the last verdict, 0 to 100.", g_score },
 	{ "shadowtap_forecast_requests_per_second", "Request rate the plan must carry.", g_fc },
