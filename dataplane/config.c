@@ -143,6 +143,7 @@ UINT_SETTER(set_kpi_hwm, c->kpi_hwm, uint32_t, 1, 1000000)
 UINT_SETTER(set_rx_desc, c->rx_desc, uint16_t, 64, 16384)
 UINT_SETTER(set_tx_desc, c->tx_desc, uint16_t, 64, 16384)
 UINT_SETTER(set_sh_instances_count, s->instances_count, uint32_t, 0, 100000)
+UINT_SETTER(set_sh_instances_active, s->instances_active, uint32_t, 0, DP_MAX_INSTANCES)
 UINT_SETTER(set_sh_burst_ms, s->burst_ms, uint32_t, 1, 10000)
 
 #define SIZE_SETTER(fn, field, type, min, max)					\
@@ -452,6 +453,9 @@ static const struct key keys[] = {
 	{ SCOPE_SHADOW, "instances_count", "0",
 	  "instances behind the group, reported in KPIs; 0: the number of instances listed (1 if none)",
 	  set_sh_instances_count },
+	{ SCOPE_SHADOW, "instances_active", "0",
+	  "flows go to the first this many of the instances listed (as set_instances does at run "
+	  "time), and KPIs report it; 0: all of them", set_sh_instances_active },
 	{ SCOPE_SHADOW, "mtu", "auto",
 	  "largest IP packet the shadows take, 68..65000, or auto: the shadow port's. A larger "
 	  "copy is fragmented to it (IPv4 without DF) or dropped as too_big; production is "
@@ -725,6 +729,8 @@ uint32_t dp_shadow_instances_count(const struct dp_shadow_cfg *s)
 {
 	if (s->instances_count > 0)
 		return s->instances_count;
+	if (s->instances_active > 0)
+		return s->instances_active;
 	return s->n_instances > 0 ? (uint32_t)s->n_instances : 1;
 }
 
@@ -760,6 +766,16 @@ int dp_config_validate(const struct dp_config *cfg, struct st_perr *err)
 		if (s->n_instances > 0 && s->has_dst_mac)
 			return fail(err, -EINVAL, sec, "dst_mac",
 				    "give MACs per instance (ADDR@MAC) when instances are listed");
+		if (s->instances_active > (uint32_t)s->n_instances)
+			return fail(err, -EINVAL, sec, "instances_active",
+				    "%u, but %d instances are listed", s->instances_active,
+				    s->n_instances);
+		if (s->instances_active > 0 && s->instances_count > 0 &&
+		    s->instances_count != s->instances_active)
+			return fail(err, -EINVAL, sec, "instances_active",
+				    "%u, but instances_count says %u: KPIs report the instances "
+				    "in use, set one of them", s->instances_active,
+				    s->instances_count);
 		if (s->filter[0] != '\0') {
 			/* Compiled again with rte_bpf at start; checked here so a
 			 * typo stops the program before the EAL and the ports. */

@@ -51,6 +51,8 @@ struct dp_shadow_cfg {
 	uint8_t dst_mac[6]; /* all copies to this MAC when no instances */
 	bool has_dst_mac;
 	uint32_t instances_count; /* reported in KPIs; 0: derived */
+	uint32_t instances_active; /* flows go to the first this many of
+				      instances[]; 0: all of them */
 	uint32_t mtu; /* 0: the port's */
 	bool enabled;
 	bool inject; /* takes load generator traffic from the inject port */
@@ -121,8 +123,8 @@ int dp_config_load(struct dp_config *cfg, const char *path,
  * ranges inside [0,1], unique names). Returns 0 or -EINVAL with err set. */
 int dp_config_validate(const struct dp_config *cfg, struct st_perr *err);
 
-/* Instances behind a group as reported in KPIs: instances_count, else the
- * number of instances listed, else 1. */
+/* Instances behind a group as reported in KPIs: instances_count, else
+ * instances_active, else the number of instances listed, else 1. */
 uint32_t dp_shadow_instances_count(const struct dp_shadow_cfg *s);
 
 /* Prints the reference of every key: section, key, default, meaning. */

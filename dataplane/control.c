@@ -88,9 +88,13 @@ static void reply_error(struct dp_control *c, msgpack_packer *pk, const char *fm
 static void pack_group(msgpack_packer *pk, const struct dp_group *g,
 		       const struct dp_group_counters *gc)
 {
-	msgpack_pack_map(pk, 9);
+	msgpack_pack_map(pk, 11);
 	pack_str(pk, "name");
 	pack_str(pk, g->name);
+	pack_str(pk, "instances");
+	msgpack_pack_uint32(pk, __atomic_load_n(&g->instances_count, __ATOMIC_RELAXED));
+	pack_str(pk, "instances_listed");
+	msgpack_pack_uint32(pk, (uint32_t)g->n_instances);
 	pack_str(pk, "share");
 	msgpack_pack_double(pk, dp_group_share(g));
 	pack_str(pk, "offset");
@@ -196,9 +200,9 @@ static void handle(struct dp_control *c, struct dp_app *app, const struct dp_kpi
 		return;
 	}
 	if (strcmp(cmd, "set_share") && strcmp(cmd, "set_rate") && strcmp(cmd, "enable") &&
-	    strcmp(cmd, "disable")) {
-		reply_error(c, &pk, "unknown cmd '%s' (stats, set_share, set_rate, enable, disable)",
-			    cmd);
+	    strcmp(cmd, "disable") && strcmp(cmd, "set_instances")) {
+		reply_error(c, &pk, "unknown cmd '%s' (stats, set_share, set_rate, set_instances, "
+			    "enable, disable)", cmd);
 		return;
 	}
 	g = find_group(app, req, gname, sizeof(gname));
@@ -260,6 +264,29 @@ static void handle(struct dp_control *c, struct dp_app *app, const struct dp_kpi
 		__atomic_store_n(&g->rate_bps, bps, __ATOMIC_RELAXED);
 		ST_NOTICE("control: %s rate %lu pps %lu bps", g->name, (unsigned long)pps,
 			  (unsigned long)bps);
+	} else if (strcmp(cmd, "set_instances") == 0) {
+		uint32_t old_n = dp_group_instances(g);
+		uint64_t n;
+		int rc = st_wire_get_u64(req, "instances", &n, NULL);
+
+		if (rc != 0) {
+			reply_error(c, &pk, "set_instances needs 'instances' (an integer in 1..%d)",
+				    g->n_instances > 0 ? g->n_instances : 1);
+			return;
+		}
+		rc = dp_group_set_instances(g, n > UINT32_MAX ? 0 : (uint32_t)n);
+		if (rc == -ENOENT) {
+			reply_error(c, &pk, "shadow group '%s' lists no instances ([shadow.%s] "
+				    "instances)", g->name, g->name);
+			return;
+		}
+		if (rc != 0) {
+			reply_error(c, &pk, "instances %lu is outside 1..%d (the instances '%s' lists)",
+				    (unsigned long)n, g->n_instances, g->name);
+			return;
+		}
+		ST_NOTICE("control: %s instances %lu of %d (was %u)", g->name, (unsigned long)n,
+			  g->n_instances, old_n);
 	} else {
 		__atomic_store_n(&g->enabled, strcmp(cmd, "enable") == 0, __ATOMIC_RELAXED);
 		ST_NOTICE("control: %s %sd", g->name, cmd);

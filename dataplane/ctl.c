@@ -59,6 +59,9 @@ static void usage(FILE *f)
 "  set_share GROUP SHARE [OFFSET] share of flows a shadow group gets (0-1\n"
 "                                 or 25%%), optionally from hash OFFSET (0-1)\n"
 "  set_rate GROUP PPS [BPS]       rate cap (1M, 100k; BPS as 1G, 500M)\n"
+"  set_instances GROUP N          spread the group's new flows over the first\n"
+"                                 N of its listed instances (1..listed); KPIs\n"
+"                                 report N\n"
 "  enable GROUP | disable GROUP   start or stop copies to a group\n"
 "Commands (analyzer):\n"
 "  last SERVICE                   the newest verdict for SERVICE\n"
@@ -104,8 +107,8 @@ static void usage(FILE *f)
 "  send cmd=last|propose|stats service=NAME [KEY=VALUE...]\n"
 "                                 the maps above, sent as those requests\n"
 "The answer's body goes to stdout as the server sent it (JSON; text for\n"
-"stats). set_share, set_rate, enable and disable exist only on the\n"
-"dataplane's control socket: its HTTP endpoint is read-only.\n"
+"stats). set_share, set_rate, set_instances, enable and disable exist\n"
+"only on the dataplane's control socket: its HTTP endpoint is read-only.\n"
 "\n"
 "Exit status: 0 the reply says ok=true (over HTTP: a 2xx status); 1 it says\n"
 "ok=false, or an HTTP error status (its error goes to stderr); 2 no reply in\n"
@@ -511,6 +514,24 @@ static int build_request(msgpack_packer *pk, int argc, char **argv)
 		}
 		return 0;
 	}
+	if (strcmp(cmd, "set_instances") == 0) {
+		uint64_t n;
+
+		if (need_args(cmd, argc, 2, 2, "GROUP N") || check_group(argv[0]))
+			return -EINVAL;
+		if (st_parse_uint(argv[1], 1, UINT32_MAX, &n, &err)) {
+			fprintf(stderr, PROG ": set_instances: N %s\n", err.msg);
+			return -EINVAL;
+		}
+		msgpack_pack_map(pk, 3);
+		pack_str(pk, "cmd");
+		pack_str(pk, cmd);
+		pack_str(pk, "group");
+		pack_str(pk, argv[0]);
+		pack_str(pk, "instances");
+		msgpack_pack_uint64(pk, n);
+		return 0;
+	}
 	if (strcmp(cmd, "set_rate") == 0) {
 		if (need_args(cmd, argc, 2, 3, "GROUP PPS [BPS]") ||
 		    check_group(argv[0]))
@@ -857,7 +878,8 @@ static int http_build(struct http_call *c, int argc, char **argv)
 		return 0;
 	}
 	if (strcmp(cmd, "set_share") == 0 || strcmp(cmd, "set_rate") == 0 ||
-	    strcmp(cmd, "enable") == 0 || strcmp(cmd, "disable") == 0) {
+	    strcmp(cmd, "set_instances") == 0 || strcmp(cmd, "enable") == 0 ||
+	    strcmp(cmd, "disable") == 0) {
 		fprintf(stderr, PROG ": %s is not served over HTTP: the dataplane's HTTP "
 			"endpoint is read-only (/metrics, /healthz); use its control "
 			"socket (--endpoint)\n", cmd);

@@ -280,7 +280,8 @@ void dp_kpi_interval(struct dp_kpi *k, struct dp_app *app)
 
 		sum_start(&sum, k->merged[DP_TARGET_GROUP(g)]);
 		sum_add(&sum, app, DP_TARGET_GROUP(g), old, ready);
-		fill(&s, app, gr->service, gr->name, ST_ROLE_SHADOW, gr->instances_count, &sum,
+		fill(&s, app, gr->service, gr->name, ST_ROLE_SHADOW,
+		     __atomic_load_n(&gr->instances_count, __ATOMIC_RELAXED), &sum,
 		     k->t0, t1);
 		for (int r = 0; r < DP_DROP_COUNT; r++)
 			add_drop(&s, dp_drop_names[r], b->drops[r] - a->drops[r]);
@@ -308,7 +309,7 @@ void dp_kpi_interval(struct dp_kpi *k, struct dp_app *app)
 			if (!hr->inject || strcmp(hr->service, gr->service) != 0)
 				continue;
 			sum_add(&sum, app, DP_TARGET_INJ(h), old, ready);
-			inst += hr->instances_count;
+			inst += __atomic_load_n(&hr->instances_count, __ATOMIC_RELAXED);
 		}
 		fill(&s, app, gr->service, "synthetic", ST_ROLE_LOADGEN, inst, &sum, k->t0, t1);
 		for (int r = 0; r < DP_DROP_COUNT; r++) {

@@ -88,9 +88,9 @@ static inline bool bucket_take(struct dp_worker *w, int gi, const struct dp_grou
 /* Flow-consistent choice of an instance, independent of where the hash sits
  * in the group's range (the range selects the flow, so its position must not
  * also pick the instance). */
-static inline int pick_instance(uint32_t hash, int n)
+static inline int pick_instance(uint32_t hash, uint32_t n)
 {
-	return (int)dp_flow_worker(hash, (uint32_t)n);
+	return (int)dp_flow_worker(hash, n);
 }
 
 static void rewrite_dst_ip(uint8_t *buf, const struct st_pkt *p,
@@ -158,8 +158,8 @@ static inline void remember_orig(struct dp_worker *w, int g, const struct st_pkt
 	}
 }
 
-/* One copy of m for group g, addressed to its shadow; NULL when it cannot
- * be made (counted). */
+/* One copy of m for group g, addressed to its shadow (instance inst of the
+ * group when it lists instances); NULL when it cannot be made (counted). */
 enum copy_mode {
 	COPY_ANY,	/* zero-copy when nothing changes */
 	COPY_HDR,	/* headers private (they will be rewritten) */
@@ -169,7 +169,7 @@ enum copy_mode {
 
 static inline struct rte_mbuf *make_copy(struct dp_worker *w, const struct dp_group *g,
 					 struct dp_group_counters *gc, struct rte_mbuf *m,
-					 const struct st_pkt *p, uint32_t hash, enum copy_mode mode)
+					 const struct st_pkt *p, int inst, enum copy_mode mode)
 {
 	struct rte_mempool *mp = w->app->copy_pool;
 	struct rte_ether_hdr *eth = rte_pktmbuf_mtod(m, struct rte_ether_hdr *);
@@ -179,7 +179,7 @@ static inline struct rte_mbuf *make_copy(struct dp_worker *w, const struct dp_gr
 	struct rte_mbuf *c;
 
 	if (g->n_instances > 0) {
-		nb = g->inst[pick_instance(hash, g->n_instances)];
+		nb = g->inst[inst];
 		if (memcmp(&nb->ip, &p->dst, p->l3 == ST_L3_IPV4 ? 4 : 16) != 0) {
 			new_dst = &nb->ip;
 			remember_orig(w, (int)(g - w->app->groups), p);
@@ -271,7 +271,7 @@ static inline int queue_copy(struct dp_worker *w, int gi, const struct dp_group 
 	enum dp_tcp_verdict v = DP_TCP_SKIP;
 	struct dp_tcp_sess *s = NULL;
 	struct rte_mbuf *c;
-	int reason;
+	int reason, inst = 0;
 
 	if (w->app->tcp && p->proto == ST_IPPROTO_TCP && (p->flags & ST_PKT_F_L4) &&
 	    !(p->flags & ST_PKT_F_FRAG)) {
@@ -282,7 +282,19 @@ static inline int queue_copy(struct dp_worker *w, int gi, const struct dp_group 
 			return 0;
 		}
 	}
-	c = make_copy(w, g, gc, m, p, in->hash,
+	if (g->n_instances > 0) {
+		/* A new flow goes where the hash picks among the instances in
+		 * use; a shadowed TCP session stays with the instance its SYN
+		 * went to, whatever set_instances did since. */
+		if (s != NULL && v != DP_TCP_QUEUE_SYN) {
+			inst = s->inst;
+		} else {
+			inst = pick_instance(in->hash, w->n_active[gi]);
+			if (s != NULL)
+				s->inst = (uint8_t)inst;
+		}
+	}
+	c = make_copy(w, g, gc, m, p, inst,
 		      v == DP_TCP_QUEUE || v == DP_TCP_QUEUE_SYN ? COPY_FULL :
 		      v == DP_TCP_SEND_RST ? COPY_HDR : COPY_ANY);
 	if (c == NULL)
@@ -469,6 +481,7 @@ void dp_mirror_burst(struct dp_worker *w, struct rte_mbuf **pkts,
 		s.hi[gi] = __atomic_load_n(&g->range_hi, __ATOMIC_ACQUIRE);
 		s.lo[gi] = __atomic_load_n(&g->range_lo, __ATOMIC_RELAXED);
 		s.enabled[gi] = __atomic_load_n(&g->enabled, __ATOMIC_RELAXED);
+		w->n_active[gi] = __atomic_load_n(&g->n_active, __ATOMIC_ACQUIRE);
 	}
 	for (uint16_t i = 0; i < n; i++) {
 		struct dp_pktinfo *in = &info[i];
@@ -489,6 +502,10 @@ void dp_mirror_burst(struct dp_worker *w, struct rte_mbuf **pkts,
 void dp_inject_burst(struct dp_worker *w, struct rte_mbuf **pkts,
 		     struct dp_pktinfo *info, uint16_t n, uint64_t now)
 {
+	const struct dp_app *app = w->app;
+
+	for (int gi = 0; gi < app->n_groups; gi++)
+		w->n_active[gi] = __atomic_load_n(&app->groups[gi].n_active, __ATOMIC_ACQUIRE);
 	for (uint16_t i = 0; i < n; i++) {
 		struct dp_pktinfo *in = &info[i];
 		struct rte_mbuf *m = pkts[i];

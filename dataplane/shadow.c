@@ -175,6 +175,7 @@ int dp_group_init(struct dp_group *g, const struct dp_shadow_cfg *c,
 			goto full;
 	}
 	g->n_instances = c->n_instances;
+	g->n_active = c->instances_active > 0 ? c->instances_active : (uint32_t)c->n_instances;
 	/* Without instances the copies keep their destination address, and
 	 * the shadow answering for it is found by resolving the servers. */
 	if (g->n_instances == 0 && !g->has_dst_mac)
@@ -212,6 +213,24 @@ int dp_group_set_share(struct dp_group *g, double share, double offset)
 	__atomic_store_n(&g->range_lo, st_share_threshold(offset), __ATOMIC_RELAXED);
 	__atomic_store_n(&g->range_hi, st_share_threshold(offset + share), __ATOMIC_RELEASE);
 	return 0;
+}
+
+int dp_group_set_instances(struct dp_group *g, uint32_t n)
+{
+	if (g->n_instances == 0)
+		return -ENOENT;
+	if (n < 1 || n > (uint32_t)g->n_instances)
+		return -ERANGE;
+	/* Two words, each read once per burst: a KPI window that ends
+	 * between the stores reports the old count for a copy or two. */
+	__atomic_store_n(&g->n_active, n, __ATOMIC_RELEASE);
+	__atomic_store_n(&g->instances_count, n, __ATOMIC_RELAXED);
+	return 0;
+}
+
+uint32_t dp_group_instances(const struct dp_group *g)
+{
+	return __atomic_load_n(&g->n_active, __ATOMIC_RELAXED);
 }
 
 double dp_group_share(const struct dp_group *g)

@@ -1,6 +1,6 @@
 /* Shadow groups at run time: what a worker needs to pick, filter, cap and
  * address the copies of one group. The fields the control socket may change
- * (range, enabled, rates) are single words written by the main lcore and
+ * (range, enabled, rates, instances in use) are single words written by the main lcore and
  * read by the workers once per burst: no lock on the fast path. */
 #ifndef DP_SHADOW_H
 #define DP_SHADOW_H
@@ -36,11 +36,17 @@ struct dp_group {
 	struct rte_bpf *bpf;		/* NULL: no filter */
 	uint64_t (*bpf_jit)(void *);	/* NULL: interpreted */
 
-	int n_instances;
+	/* Flows are spread by hash over inst[0 .. n_active): set_instances
+	 * changes n_active (and instances_count with it) at run time. Answers
+	 * are recognised from any of the n_instances listed, so those of an
+	 * instance taken out of use are still timed and absorbed. */
+	int n_instances;		/* listed */
+	uint32_t n_active;		/* in use, 1..n_instances (0 when none
+					   are listed); __atomic */
 	struct dp_neigh *inst[DP_MAX_INSTANCES];
 	bool has_dst_mac;
 	struct rte_ether_addr dst_mac;
-	uint32_t instances_count;	/* for KPIs */
+	uint32_t instances_count;	/* for KPIs; __atomic */
 	bool inject;
 	uint64_t inject_hi;		/* injected flows with hash < inject_hi */
 	char service[DP_NAME_LEN];	/* KPI service name of this group */
@@ -61,6 +67,17 @@ void dp_group_fini(struct dp_group *g);
  * -EINVAL when offset + share is past 1 or the group samples packets with an
  * offset. Workers see it at their next burst. */
 int dp_group_set_share(struct dp_group *g, double share, double offset);
+
+/* Spreads the group's new flows over the first n of its listed instances
+ * (main lcore) and reports n in its KPIs from then on. Returns 0, -ENOENT
+ * when the group lists no instances, or -ERANGE when n is outside
+ * 1..n_instances; nothing changes on error. Workers see it at their next
+ * burst; TCP sessions already shadowed keep their instance. */
+int dp_group_set_instances(struct dp_group *g, uint32_t n);
+
+/* The number of listed instances new flows are spread over (0: none
+ * listed). */
+uint32_t dp_group_instances(const struct dp_group *g);
 
 /* Reads back the share the group runs with. */
 double dp_group_share(const struct dp_group *g);

@@ -196,6 +196,7 @@ static int tel_shadows(const char *cmd, const char *params, struct rte_tel_data 
 					  (uint64_t)(dp_group_share(gr) * 1e6 + 0.5));
 		rte_tel_data_add_dict_u64(t, "enabled",
 					  __atomic_load_n(&gr->enabled, __ATOMIC_RELAXED));
+		rte_tel_data_add_dict_u64(t, "instances", dp_group_instances(gr));
 		rte_tel_data_add_dict_u64(t, "copies", gc->copies);
 		rte_tel_data_add_dict_u64(t, "copy_bytes", gc->copy_bytes);
 		rte_tel_data_add_dict_u64(t, "zero_copy", gc->zero_copy);

@@ -67,6 +67,9 @@ struct dp_tcp_sess {
 	uint8_t backoff;	/* timeouts in a row on the oldest segment */
 	uint8_t synthetic;	/* load generator traffic: timed as 'synthetic' */
 	uint8_t fin_c, fin_s;
+	uint8_t inst;		/* the group's instance the SYN went to: the
+				   session stays there when set_instances
+				   changes the spread */
 	uint32_t c_isn;		/* the client's initial sequence number */
 	uint32_t c_nxt;		/* next client sequence number (client space) */
 	uint32_t s_nxt;		/* next shadow sequence number (shadow space) */

@@ -52,6 +52,8 @@ struct dp_worker {
 	struct dp_tcp_table tcp;
 	struct dp_fragtab frags;	/* client->server datagrams in fragments */
 	struct dp_orig orig[DP_MAX_SHADOWS];
+	uint32_t n_active[DP_MAX_SHADOWS];	/* each group's instances in use,
+						   read once per burst */
 	/* Timing windows: the worker writes ts[epoch & 1]; the main lcore
 	 * reads the other after epoch_seen shows the worker moved on. */
 	uint32_t epoch;
