@@ -11,6 +11,10 @@ that port holds exactly the flows it got in that phase:
                            refused, nothing changes
   port 8, N = 1            every new flow on the first instance, KPIs say 1
   port 9, N = 3            spread again exactly by instance_of(h, 3)
+  TCP, N = 3 -> 1          a keep-alive session the hash put on the third
+                           instance stays there after N drops to 1 (its
+                           later requests are served by that instance, no
+                           reset); a session opened after goes to the first
 
 usage: test_e2e_set_instances.py DATAPLANE_BINARY UDP_ECHO_BINARY CTL_BINARY"""
 import json
@@ -64,6 +68,63 @@ def run_client(cli, port):
     return r
 
 
+# Keep-alive HTTP client run in the client namespace: one request on a
+# connection from source port SPORT, then (once GO exists) two more on the
+# same connection, then one on a new connection.
+TCP_CLIENT = r'''
+import http.client, os, sys, time
+server, sport, ready, go = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+c = http.client.HTTPConnection(server, 80, timeout=5, source_address=("", sport))
+for path in ("/before",):
+    c.request("GET", path); c.getresponse().read()
+open(ready, "w").close()
+end = time.monotonic() + 10
+while not os.path.exists(go) and time.monotonic() < end:
+    time.sleep(0.02)
+for path in ("/after1", "/after2"):
+    c.request("GET", path); c.getresponse().read()
+c.close()
+n = http.client.HTTPConnection(server, 80, timeout=5)
+n.request("GET", "/new"); n.getresponse().read()
+n.close()
+print("done")
+'''
+
+
+def tcp_phase(t, cli, ctl_ep, wd, http_logs):
+    """N is 3: a session on the third instance, N down to 1 mid-session."""
+    sport = next(sp for sp in range(41000, 60000)
+                 if instance_of(sthash.flow_hash(CLIENT, sp, SERVER, 80, 6), 3) == 2)
+    ready, go = os.path.join(wd, "tcp.ready"), os.path.join(wd, "tcp.go")
+    p = t.spawn(cli, [PY, "-c", TCP_CLIENT, SERVER, str(sport), ready, go],
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    end = time.monotonic() + 10
+    while not os.path.exists(ready) and time.monotonic() < end and p.poll() is None:
+        time.sleep(0.02)
+    time.sleep(0.3)  # the shadow's copy of /before
+    rep = set_instances(ctl_ep, "pair", 1)
+    open(go, "w").close()
+    out, err = p.communicate(timeout=30)
+    stlib.check(rep.get("ok") is True and p.returncode == 0 and "done" in out,
+                "TCP: set_instances pair 1 mid-session, the client's requests all answered (%s)"
+                % err.strip()[-200:])
+    time.sleep(1.0)
+
+    def reqs(a):
+        return [(int(line.split()[1]), line.split('"')[1].split()[1])
+                for line in open(http_logs[a]) if line.strip()]
+    third, first = reqs(INSTANCES[2]), reqs(INSTANCES[0])
+    stlib.check([r for r in third if r[0] == sport] ==
+                [(sport, "/before"), (sport, "/after1"), (sport, "/after2")],
+                "TCP: the session stayed on instance %s after N dropped to 1: %s"
+                % (INSTANCES[2], third))
+    stlib.check([r[1] for r in first] == ["/new"] and not reqs(INSTANCES[1]),
+                "TCP: the session opened after went to the first instance: %s" % first)
+    tcp = kpisub.request(ctl_ep, {"cmd": "stats"})["tcp"]
+    stlib.check(tcp["shadow_resets"] == 0, "TCP: no instance reset a session (%d)"
+                % tcp["shadow_resets"])
+
+
 def set_instances(ctl_ep, group, n):
     return kpisub.request(ctl_ep, {"cmd": "set_instances", "group": group, "instances": n})
 
@@ -91,6 +152,12 @@ def main():
                 lg = os.path.join(wd, "inst-%s-%d.log" % (a, port))
                 servers.append(t.spawn(shd, [UDP_ECHO, a, str(port), str(SHADOW_DELAY_MS), lg]))
                 logs[(a, port)] = lg
+        http_logs = {}
+        t.spawn(prod, [PY, os.path.join(HERE, "slow_http.py"), SERVER, "80", "0",
+                       os.path.join(wd, "http-prod.log")])
+        for a in INSTANCES:
+            http_logs[a] = os.path.join(wd, "http-%s.log" % a)
+            t.spawn(shd, [PY, os.path.join(HERE, "slow_http.py"), a, "80", "0", http_logs[a]])
         wait_ready(list(logs.values()))
         ini = os.path.join(wd, "dp.ini")
         with open(ini, "w") as f:
@@ -196,6 +263,7 @@ instances_active = 2
         stlib.check(sum(m["responses"] for m in sm) == FLOWS,
                     "N=3: all %d answers timed" % FLOWS)
         sub.close()
+        tcp_phase(t, cli, ctl_ep, wd, http_logs)
 
         # The instances' logs: exactly the flows the hash gives each.
         for p in servers:
