@@ -55,6 +55,13 @@ BAD = [
     ("rate suffix", GOOD + "rate_pps = 10 furlongs\n", "[shadow.a] rate_pps: '10 furlongs': unknown unit"),
     ("workers range", GOOD.replace("[dataplane]\n", "[dataplane]\nworkers = 100\n"),
      "[dataplane] workers: '100': out of range 0..64"),
+    ("instances_active past the list", GOOD + "instances = 198.18.1.10, 198.18.1.11\n"
+     "instances_active = 3\n", "[shadow.a] instances_active: 3, but 2 instances are listed"),
+    ("instances_active without instances", GOOD + "instances_active = 1\n",
+     "[shadow.a] instances_active: 1, but 0 instances are listed"),
+    ("instances_active against instances_count", GOOD + "instances = 198.18.1.10, 198.18.1.11\n"
+     "instances_active = 1\ninstances_count = 4\n",
+     "[shadow.a] instances_active: 1, but instances_count says 4"),
 ]
 
 
