@@ -165,6 +165,10 @@ int dp_group_init(struct dp_group *g, const struct dp_shadow_cfg *c,
 			return rc;
 		}
 	}
+	dp_group_set_chaos(g, dp_chaos_pack(st_share_threshold(c->chaos_loss),
+					    c->has_chaos_down ?
+					    dp_shadow_instance_index(c, &c->chaos_down) : -1,
+					    c->chaos_down_respread));
 	g->has_dst_mac = c->has_dst_mac;
 	memcpy(g->dst_mac.addr_bytes, c->dst_mac, 6);
 	for (int i = 0; i < c->n_instances; i++) {
@@ -212,6 +216,11 @@ int dp_group_set_share(struct dp_group *g, double share, double offset)
 	__atomic_store_n(&g->range_lo, st_share_threshold(offset), __ATOMIC_RELAXED);
 	__atomic_store_n(&g->range_hi, st_share_threshold(offset + share), __ATOMIC_RELEASE);
 	return 0;
+}
+
+void dp_group_set_chaos(struct dp_group *g, uint64_t word)
+{
+	__atomic_store_n(&g->chaos, word, __ATOMIC_RELAXED);
 }
 
 double dp_group_share(const struct dp_group *g)

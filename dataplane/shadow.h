@@ -11,6 +11,7 @@
 #include <rte_bpf.h>
 #include <rte_ether.h>
 
+#include "chaos.h"
 #include "config.h"
 #include "neigh.h"
 
@@ -32,6 +33,8 @@ struct dp_group {
 	uint64_t rate_pps;		/* whole group, all workers; 0 none */
 	uint64_t rate_bps;
 	uint32_t burst_ms;
+	uint64_t chaos;			/* the chaos in force, one word (chaos.h);
+					   0: none */
 
 	struct rte_bpf *bpf;		/* NULL: no filter */
 	uint64_t (*bpf_jit)(void *);	/* NULL: interpreted */
@@ -61,6 +64,11 @@ void dp_group_fini(struct dp_group *g);
  * -EINVAL when offset + share is past 1 or the group samples packets with an
  * offset. Workers see it at their next burst. */
 int dp_group_set_share(struct dp_group *g, double share, double offset);
+
+/* Applies a chaos setting (dp_chaos_pack) to a running group with one
+ * atomic store (main lcore). Never fails; workers see it at their next
+ * burst. */
+void dp_group_set_chaos(struct dp_group *g, uint64_t word);
 
 /* Reads back the share the group runs with. */
 double dp_group_share(const struct dp_group *g);
