@@ -226,6 +226,46 @@ BOOL_SETTER(set_stats, c->stats)
 BOOL_SETTER(set_timing, c->timing)
 BOOL_SETTER(set_sh_enabled, s->enabled)
 BOOL_SETTER(set_sh_inject, s->inject)
+BOOL_SETTER(set_sh_chaos_down_respread, s->chaos_down_respread)
+
+static int set_sh_chaos_loss(struct dp_config *c, struct dp_shadow_cfg *s,
+			     const char *v, struct st_perr *e)
+{
+	(void)c;
+	return st_parse_share(v, &s->chaos_loss, e);
+}
+
+int dp_parse_chaos_down(const char *v, struct st_addr *addr, bool *has, struct st_perr *e)
+{
+	if (*v == '\0' || strcmp(v, "none") == 0) {
+		memset(addr, 0, sizeof(*addr));
+		*has = false;
+		return 0;
+	}
+	if (st_parse_ip(v, addr, e) < 0)
+		return -EINVAL;
+	*has = true;
+	return 0;
+}
+
+static int set_sh_chaos_down(struct dp_config *c, struct dp_shadow_cfg *s,
+			     const char *v, struct st_perr *e)
+{
+	(void)c;
+	return dp_parse_chaos_down(v, &s->chaos_down, &s->has_chaos_down, e);
+}
+
+int dp_shadow_instance_index(const struct dp_shadow_cfg *s, const struct st_addr *addr)
+{
+	for (int i = 0; i < s->n_instances; i++) {
+		const struct st_addr *a = &s->instances[i].addr;
+
+		if (a->family == addr->family &&
+		    (a->family == AF_INET ? a->v4 == addr->v4 : memcmp(a->v6, addr->v6, 16) == 0))
+			return i;
+	}
+	return -1;
+}
 
 static int set_servers(struct dp_config *c, struct dp_shadow_cfg *s,
 		       const char *v, struct st_perr *e)
@@ -470,6 +510,16 @@ static const struct key keys[] = {
 	  "empty: [dataplane] service", set_sh_service },
 	{ SCOPE_SHADOW, "inject_share", "1",
 	  "share of the injected flows this group takes, by flow hash, 0..1", set_sh_inject_share },
+	{ SCOPE_SHADOW, "chaos_loss", "0",
+	  "chaos: share of the group's copies lost on purpose, at random per packet, 0..1 or "
+	  "0%..100% (counted chaos_loss); production is never touched", set_sh_chaos_loss },
+	{ SCOPE_SHADOW, "chaos_down", "",
+	  "chaos: one of the group's instances taken down on purpose: copies of its flows are "
+	  "dropped (chaos_down), not spread over the others, as behind a slow health check; "
+	  "empty or none: all up", set_sh_chaos_down },
+	{ SCOPE_SHADOW, "chaos_down_respread", "false",
+	  "with chaos_down: the down instance's flows move to the remaining instances by hash "
+	  "instead of being dropped (the N-1 test)", set_sh_chaos_down_respread },
 };
 
 #define N_KEYS (sizeof(keys) / sizeof(keys[0]))
@@ -796,6 +846,9 @@ int dp_config_validate(const struct dp_config *cfg, struct st_perr *err)
 			pcap_freecode(&prog);
 			pcap_close(pc);
 		}
+		if (s->has_chaos_down && dp_shadow_instance_index(s, &s->chaos_down) < 0)
+			return fail(err, -EINVAL, sec, "chaos_down",
+				    "not one of the group's instances");
 		if (s->inject && cfg->inject_port[0] == '\0')
 			return fail(err, -EINVAL, sec, "inject",
 				    "needs [dataplane] inject_port");

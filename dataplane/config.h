@@ -58,6 +58,10 @@ struct dp_shadow_cfg {
 	bool inject; /* takes load generator traffic from the inject port */
 	double inject_share; /* share of the injected flows it takes */
 	char service[DP_NAME_LEN]; /* "": the dataplane's service */
+	double chaos_loss;   /* share of the copies lost on purpose (chaos.h) */
+	struct st_addr chaos_down; /* an instance blackholed on purpose */
+	bool has_chaos_down;
+	bool chaos_down_respread; /* its flows move to the other instances */
 };
 
 struct dp_config {
@@ -129,6 +133,13 @@ uint32_t dp_shadow_instances_count(const struct dp_shadow_cfg *s);
 
 /* Prints the reference of every key: section, key, default, meaning. */
 void dp_config_print_reference(FILE *out, bool markdown);
+
+/* Parses a chaos_down value: an address, or "" / "none" for no instance
+ * down (*has false). Returns 0 or -EINVAL with e set. */
+int dp_parse_chaos_down(const char *v, struct st_addr *addr, bool *has, struct st_perr *e);
+
+/* The index of addr among the group's instances, or -1. */
+int dp_shadow_instance_index(const struct dp_shadow_cfg *s, const struct st_addr *addr);
 
 /* Finds a shadow group by name; NULL when there is none. */
 struct dp_shadow_cfg *dp_config_shadow(struct dp_config *cfg, const char *name);

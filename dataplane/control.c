@@ -10,6 +10,7 @@
 #include "control.h"
 #include "kpi.h"
 #include "log.h"
+#include "shadow.h"
 #include "stats.h"
 
 #define CTL_MAX_REQUEST 4096
@@ -85,10 +86,33 @@ static void reply_error(struct dp_control *c, msgpack_packer *pk, const char *fm
 	st_log_rl(&ctl_rl, ST_LOG_WARN, "control: rejected: %s", msg);
 }
 
-static void pack_group(msgpack_packer *pk, const struct dp_group *g,
+/* The chaos in force, as the chaos command takes it: {loss, down,
+ * respread}; down is "" when every instance is up. */
+static void pack_chaos(msgpack_packer *pk, const struct dp_app *app, const struct dp_group *g)
+{
+	uint64_t cw = __atomic_load_n(&g->chaos, __ATOMIC_RELAXED);
+	int down = dp_chaos_down(cw);
+	char addr[64] = "";
+
+	if (down >= 0 && down < app->cfg.shadows[g - app->groups].n_instances)
+		st_ip_fmt(&app->cfg.shadows[g - app->groups].instances[down].addr, addr,
+			    sizeof(addr));
+	msgpack_pack_map(pk, 3);
+	pack_str(pk, "loss");
+	msgpack_pack_double(pk, (double)dp_chaos_loss_thr(cw) / 4294967296.0);
+	pack_str(pk, "down");
+	pack_str(pk, addr);
+	pack_str(pk, "respread");
+	if (dp_chaos_respread(cw))
+		msgpack_pack_true(pk);
+	else
+		msgpack_pack_false(pk);
+}
+
+static void pack_group(msgpack_packer *pk, const struct dp_app *app, const struct dp_group *g,
 		       const struct dp_group_counters *gc)
 {
-	msgpack_pack_map(pk, 11);
+	msgpack_pack_map(pk, 12);
 	pack_str(pk, "name");
 	pack_str(pk, g->name);
 	pack_str(pk, "instances");
@@ -112,6 +136,8 @@ static void pack_group(msgpack_packer *pk, const struct dp_group *g,
 	msgpack_pack_uint64(pk, gc->copies);
 	pack_str(pk, "responses");
 	msgpack_pack_uint64(pk, gc->rx_pkts);
+	pack_str(pk, "chaos");
+	pack_chaos(pk, app, g);
 	pack_str(pk, "drops");
 	msgpack_pack_map(pk, DP_DROP_COUNT);
 	for (int r = 0; r < DP_DROP_COUNT; r++) {
@@ -145,7 +171,7 @@ static void reply_stats(msgpack_packer *pk, const struct dp_app *app, const stru
 	pack_str(pk, "groups");
 	msgpack_pack_array(pk, (size_t)app->n_groups);
 	for (int g = 0; g < app->n_groups; g++)
-		pack_group(pk, &app->groups[g], &sum.group[g]);
+		pack_group(pk, app, &app->groups[g], &sum.group[g]);
 	pack_str(pk, "ports");
 	msgpack_pack_array(pk, (size_t)app->n_ports);
 	for (int i = 0; i < app->n_ports; i++) {
@@ -180,6 +206,97 @@ static struct dp_group *find_group(struct dp_app *app, const msgpack_object *req
 	return NULL;
 }
 
+/* A chaos request's new word for g: the keys it gives (loss: a number
+ * 0..1 or a string "2%"; down: an instance's address, "" or "none";
+ * respread: a bool) over the setting in force. Validates everything before
+ * anything changes. Returns 0, or -EINVAL with why set. */
+static int chaos_request(const struct dp_app *app, const struct dp_group *g,
+			 const msgpack_object *req, uint64_t *word, char *why, size_t len)
+{
+	const struct dp_shadow_cfg *sc = &app->cfg.shadows[g - app->groups];
+	uint64_t cw = __atomic_load_n(&g->chaos, __ATOMIC_RELAXED);
+	uint64_t loss_thr = dp_chaos_loss_thr(cw);
+	int down = dp_chaos_down(cw), n_keys = 0;
+	bool respread = dp_chaos_respread(cw);
+	const msgpack_object *v;
+
+	for (uint32_t i = 0; i < req->via.map.size; i++) {
+		const msgpack_object *k = &req->via.map.ptr[i].key;
+		static const char *const known[] = { "cmd", "group", "loss", "down", "respread" };
+		bool ok = false;
+
+		for (size_t j = 0; j < sizeof(known) / sizeof(known[0]) && !ok; j++)
+			ok = k->type == MSGPACK_OBJECT_STR && k->via.str.size == strlen(known[j]) &&
+			     memcmp(k->via.str.ptr, known[j], k->via.str.size) == 0;
+		if (!ok) {
+			snprintf(why, len, "chaos: unknown key '%.*s' (loss, down, respread)",
+				 k->type == MSGPACK_OBJECT_STR ? (int)(k->via.str.size < 40 ? k->via.str.size : 40) : 1,
+				 k->type == MSGPACK_OBJECT_STR ? k->via.str.ptr : "?");
+			return -EINVAL;
+		}
+	}
+	if (st_wire_get(req, "loss", &v, NULL) == 0) {
+		struct st_perr e;
+		double loss;
+
+		n_keys++;
+		if (v->type == MSGPACK_OBJECT_STR) {
+			char buf[64];
+
+			if (v->via.str.size >= sizeof(buf)) {
+				snprintf(why, len, "chaos: 'loss' too long");
+				return -EINVAL;
+			}
+			memcpy(buf, v->via.str.ptr, v->via.str.size);
+			buf[v->via.str.size] = '\0';
+			if (st_parse_share(buf, &loss, &e) != 0) {
+				snprintf(why, len, "chaos: loss: %.150s", e.msg);
+				return -EINVAL;
+			}
+		} else if (st_wire_get_double(req, "loss", &loss, NULL) != 0 || !isfinite(loss) ||
+			   loss < 0 || loss > 1) {
+			snprintf(why, len, "chaos: 'loss' must be 0..1 or a string such as \"2%%\"");
+			return -EINVAL;
+		}
+		loss_thr = st_share_threshold(loss);
+	}
+	if (st_wire_get(req, "down", &v, NULL) == 0) {
+		char buf[64];
+		struct st_addr a;
+		struct st_perr e;
+		bool has;
+
+		n_keys++;
+		if (st_wire_get_str(req, "down", buf, sizeof(buf), NULL) != 0) {
+			snprintf(why, len, "chaos: 'down' must be an instance's address, or none");
+			return -EINVAL;
+		}
+		if (dp_parse_chaos_down(buf, &a, &has, &e) != 0) {
+			snprintf(why, len, "chaos: down: %.150s", e.msg);
+			return -EINVAL;
+		}
+		down = has ? dp_shadow_instance_index(sc, &a) : -1;
+		if (has && down < 0) {
+			snprintf(why, len, "chaos: down: '%.60s' is not one of %.40s's instances", buf,
+				 g->name);
+			return -EINVAL;
+		}
+	}
+	if (st_wire_get(req, "respread", &v, NULL) == 0) {
+		n_keys++;
+		if (st_wire_get_bool(req, "respread", &respread, NULL) != 0) {
+			snprintf(why, len, "chaos: 'respread' must be true or false");
+			return -EINVAL;
+		}
+	}
+	if (n_keys == 0) {
+		snprintf(why, len, "chaos needs at least one of loss, down, respread (chaos_off ends it)");
+		return -EINVAL;
+	}
+	*word = dp_chaos_pack(loss_thr, down, respread);
+	return 0;
+}
+
 /* Applies one request; the reply is packed into c->out. */
 static void handle(struct dp_control *c, struct dp_app *app, const struct dp_kpi *kpi,
 		   const msgpack_object *req)
@@ -200,9 +317,10 @@ static void handle(struct dp_control *c, struct dp_app *app, const struct dp_kpi
 		return;
 	}
 	if (strcmp(cmd, "set_share") && strcmp(cmd, "set_rate") && strcmp(cmd, "enable") &&
-	    strcmp(cmd, "disable") && strcmp(cmd, "set_instances")) {
+	    strcmp(cmd, "disable") && strcmp(cmd, "set_instances") && strcmp(cmd, "chaos") &&
+	    strcmp(cmd, "chaos_off")) {
 		reply_error(c, &pk, "unknown cmd '%s' (stats, set_share, set_rate, set_instances, "
-			    "enable, disable)", cmd);
+			    "enable, disable, chaos, chaos_off)", cmd);
 		return;
 	}
 	g = find_group(app, req, gname, sizeof(gname));
@@ -287,6 +405,21 @@ static void handle(struct dp_control *c, struct dp_app *app, const struct dp_kpi
 		}
 		ST_NOTICE("control: %s instances %lu of %d (was %u)", g->name, (unsigned long)n,
 			  g->n_instances, old_n);
+	} else if (strcmp(cmd, "chaos") == 0) {
+		uint64_t word;
+		char why[200];
+
+		if (chaos_request(app, g, req, &word, why, sizeof(why)) != 0) {
+			reply_error(c, &pk, "%s", why);
+			return;
+		}
+		dp_group_set_chaos(g, word);
+		ST_NOTICE("control: %s chaos loss %g down %d%s", g->name,
+			  (double)dp_chaos_loss_thr(word) / 4294967296.0, dp_chaos_down(word),
+			  dp_chaos_respread(word) ? " (respread)" : "");
+	} else if (strcmp(cmd, "chaos_off") == 0) {
+		dp_group_set_chaos(g, 0);
+		ST_NOTICE("control: %s chaos off", g->name);
 	} else {
 		__atomic_store_n(&g->enabled, strcmp(cmd, "enable") == 0, __ATOMIC_RELAXED);
 		ST_NOTICE("control: %s %sd", g->name, cmd);
@@ -299,7 +432,7 @@ static void handle(struct dp_control *c, struct dp_app *app, const struct dp_kpi
 		pack_str(&pk, "ok");
 		msgpack_pack_true(&pk);
 		pack_str(&pk, "group");
-		pack_group(&pk, g, &sum.group[g - app->groups]);
+		pack_group(&pk, app, g, &sum.group[g - app->groups]);
 	}
 	c->handled++;
 }

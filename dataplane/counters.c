@@ -11,6 +11,8 @@ const char *const dp_drop_names[DP_DROP_COUNT] = {
 	[DP_DROP_TCP_TABLE_FULL] = "tcp_table_full",
 	[DP_DROP_TCP_QUEUE_FULL] = "tcp_queue_full",
 	[DP_DROP_TOO_BIG] = "too_big",
+	[DP_DROP_CHAOS_LOSS] = "chaos_loss",
+	[DP_DROP_CHAOS_DOWN] = "chaos_down",
 };
 
 /* The struct is all uint64_t counters: add it as an array. */

@@ -23,6 +23,8 @@ enum dp_drop {
 	DP_DROP_TCP_QUEUE_FULL,	/* the session's queue towards the shadow is full */
 	DP_DROP_TOO_BIG,	/* above the shadow port's MTU and not fragmentable
 				   (IPv6, DF set, too many fragments) */
+	DP_DROP_CHAOS_LOSS,	/* lost on purpose: the group's chaos_loss */
+	DP_DROP_CHAOS_DOWN,	/* its instance is down on purpose: chaos_down */
 	DP_DROP_COUNT
 };
 

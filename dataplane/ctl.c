@@ -63,6 +63,12 @@ static void usage(FILE *f)
 "                                 N of its listed instances (1..listed); KPIs\n"
 "                                 report N\n"
 "  enable GROUP | disable GROUP   start or stop copies to a group\n"
+"  chaos GROUP KEY=VALUE...       chaos on the group's copies, over what is in\n"
+"                                 force: loss=2%% (or 0.02) random loss,\n"
+"                                 down=ADDR one instance down (none: all up),\n"
+"                                 respread=true|false its flows move to the\n"
+"                                 others\n"
+"  chaos_off GROUP                end every chaos on the group\n"
 "Commands (analyzer):\n"
 "  last SERVICE                   the newest verdict for SERVICE\n"
 "  propose SERVICE KEY=VALUE...   change SERVICE's plan ([service.NAME] keys:\n"
@@ -107,8 +113,9 @@ static void usage(FILE *f)
 "  send cmd=last|propose|stats service=NAME [KEY=VALUE...]\n"
 "                                 the maps above, sent as those requests\n"
 "The answer's body goes to stdout as the server sent it (JSON; text for\n"
-"stats). set_share, set_rate, set_instances, enable and disable exist\n"
-"only on the dataplane's control socket: its HTTP endpoint is read-only.\n"
+"stats). set_share, set_rate, set_instances, enable, disable and chaos\n"
+"exist only on the dataplane's control socket: its HTTP endpoint is\n"
+"read-only.\n"
 "\n"
 "Exit status: 0 the reply says ok=true (over HTTP: a 2xx status); 1 it says\n"
 "ok=false, or an HTTP error status (its error goes to stderr); 2 no reply in\n"
@@ -452,6 +459,75 @@ static int build_service_cmd(msgpack_packer *pk, const char *cmd, int argc, char
 	return 0;
 }
 
+/* chaos GROUP KEY=VALUE...: loss (a share), down (an address or none),
+ * respread (a bool), each at most once, checked here so that a typo never
+ * leaves; the dataplane checks again (down must be one of the group's
+ * instances). Returns 0 or -EINVAL after a message on stderr. */
+static int build_chaos(msgpack_packer *pk, int argc, char **argv)
+{
+	static const char *const keys[] = { "loss", "down", "respread" };
+	const char *val[3] = { NULL, NULL, NULL };
+	struct st_perr err;
+	double loss = 0;
+	bool respread = false;
+	struct st_addr a;
+	int n = 0;
+
+	if (need_args("chaos", argc, 2, 4, "GROUP KEY=VALUE... (loss, down, respread)") ||
+	    check_group(argv[0]))
+		return -EINVAL;
+	for (int i = 1; i < argc; i++) {
+		const char *eq = strchr(argv[i], '=');
+		int k = -1;
+
+		for (int j = 0; j < 3 && eq != NULL; j++)
+			if ((size_t)(eq - argv[i]) == strlen(keys[j]) &&
+			    strncmp(argv[i], keys[j], strlen(keys[j])) == 0)
+				k = j;
+		if (k < 0 || val[k] != NULL) {
+			fprintf(stderr, PROG ": chaos: '%s': expected loss=, down= or respread=, "
+				"each once\n", argv[i]);
+			return -EINVAL;
+		}
+		val[k] = eq + 1;
+		n++;
+	}
+	if (val[0] != NULL && st_parse_share(val[0], &loss, &err)) {
+		fprintf(stderr, PROG ": chaos: loss %s\n", err.msg);
+		return -EINVAL;
+	}
+	if (val[1] != NULL && strcmp(val[1], "none") != 0 && val[1][0] != '\0' &&
+	    st_parse_ip(val[1], &a, &err)) {
+		fprintf(stderr, PROG ": chaos: down %s\n", err.msg);
+		return -EINVAL;
+	}
+	if (val[2] != NULL && st_parse_bool(val[2], &respread, &err)) {
+		fprintf(stderr, PROG ": chaos: respread %s\n", err.msg);
+		return -EINVAL;
+	}
+	msgpack_pack_map(pk, (size_t)(2 + n));
+	pack_str(pk, "cmd");
+	pack_str(pk, "chaos");
+	pack_str(pk, "group");
+	pack_str(pk, argv[0]);
+	if (val[0] != NULL) {
+		pack_str(pk, "loss");
+		msgpack_pack_double(pk, loss);
+	}
+	if (val[1] != NULL) {
+		pack_str(pk, "down");
+		pack_str(pk, val[1]);
+	}
+	if (val[2] != NULL) {
+		pack_str(pk, "respread");
+		if (respread)
+			msgpack_pack_true(pk);
+		else
+			msgpack_pack_false(pk);
+	}
+	return 0;
+}
+
 /* Builds the request for argv[0] (the command) into pk. Returns 0 or
  * -EINVAL after a message on stderr. */
 static int build_request(msgpack_packer *pk, int argc, char **argv)
@@ -489,6 +565,18 @@ static int build_request(msgpack_packer *pk, int argc, char **argv)
 		pack_str(pk, argv[0]);
 		return 0;
 	}
+	if (strcmp(cmd, "chaos_off") == 0) {
+		if (need_args(cmd, argc, 1, 1, "GROUP") || check_group(argv[0]))
+			return -EINVAL;
+		msgpack_pack_map(pk, 2);
+		pack_str(pk, "cmd");
+		pack_str(pk, cmd);
+		pack_str(pk, "group");
+		pack_str(pk, argv[0]);
+		return 0;
+	}
+	if (strcmp(cmd, "chaos") == 0)
+		return build_chaos(pk, argc, argv);
 	if (strcmp(cmd, "set_share") == 0) {
 		if (need_args(cmd, argc, 2, 3, "GROUP SHARE [OFFSET]") ||
 		    check_group(argv[0]))
@@ -879,7 +967,8 @@ static int http_build(struct http_call *c, int argc, char **argv)
 	}
 	if (strcmp(cmd, "set_share") == 0 || strcmp(cmd, "set_rate") == 0 ||
 	    strcmp(cmd, "set_instances") == 0 || strcmp(cmd, "enable") == 0 ||
-	    strcmp(cmd, "disable") == 0) {
+	    strcmp(cmd, "disable") == 0 || strcmp(cmd, "chaos") == 0 ||
+	    strcmp(cmd, "chaos_off") == 0) {
 		fprintf(stderr, PROG ": %s is not served over HTTP: the dataplane's HTTP "
 			"endpoint is read-only (/metrics, /healthz); use its control "
 			"socket (--endpoint)\n", cmd);

@@ -290,6 +290,11 @@ static inline int queue_copy(struct dp_worker *w, int gi, const struct dp_group 
 			inst = s->inst;
 		} else {
 			inst = pick_instance(in->hash, w->n_active[gi]);
+			/* chaos: a down instance's flows respread (copy_to_group
+			 * dropped those with nowhere to go) */
+			if (unlikely(w->chaos[gi] & DP_CHAOS_DOWN_MASK) &&
+			    inst == dp_chaos_down(w->chaos[gi]))
+				inst = dp_chaos_respread_pick(in->hash, (int)w->n_active[gi], inst);
 			if (s != NULL)
 				s->inst = (uint8_t)inst;
 		}
@@ -317,6 +322,19 @@ static inline int queue_copy(struct dp_worker *w, int gi, const struct dp_group 
 	return 1;
 }
 
+/* Whether the flow's copies are dropped because its instance is down on
+ * purpose: always when the group does not respread, and when it does but
+ * the down instance was its only one. */
+static inline bool chaos_blackholed(const struct dp_worker *w, int gi, const struct dp_group *g,
+				    uint32_t hash)
+{
+	uint64_t cw = w->chaos[gi];
+
+	if (g->n_instances == 0 || pick_instance(hash, w->n_active[gi]) != dp_chaos_down(cw))
+		return false;
+	return !dp_chaos_respread(cw) || w->n_active[gi] < 2;
+}
+
 /* One selected packet towards group gi (mirrored, or injected when inject):
  * dropped and counted in gc when the group is disabled, its filter refuses
  * it or its rate cap is spent (injected and mirrored copies share the cap:
@@ -339,6 +357,16 @@ static __rte_always_inline void copy_to_group(struct dp_worker *w, int gi,
 	}
 	if (!bucket_take(w, gi, g, m->pkt_len, now)) {
 		gc->drops[DP_DROP_RATE_CAP]++;
+		return;
+	}
+	if (unlikely(w->chaos[gi] & DP_CHAOS_DOWN_MASK) && chaos_blackholed(w, gi, g, in->hash)) {
+		/* The copy goes nowhere, but the request is timed as sent: a
+		 * client of a dead instance sees a timeout, and so do the
+		 * group's KPIs. No TCP session is started for it. */
+		gc->drops[DP_DROP_CHAOS_DOWN]++;
+		if (w->app->timing)
+			dp_timing_copy(w, in, inject ? DP_TARGET_INJ(gi) : DP_TARGET_GROUP(gi),
+				       m->pkt_len, now);
 		return;
 	}
 	if (queue_copy(w, gi, g, gc, m, in, inject, now) == 1 && w->app->timing)
@@ -482,6 +510,7 @@ void dp_mirror_burst(struct dp_worker *w, struct rte_mbuf **pkts,
 		s.lo[gi] = __atomic_load_n(&g->range_lo, __ATOMIC_RELAXED);
 		s.enabled[gi] = __atomic_load_n(&g->enabled, __ATOMIC_RELAXED);
 		w->n_active[gi] = __atomic_load_n(&g->n_active, __ATOMIC_ACQUIRE);
+		w->chaos[gi] = __atomic_load_n(&g->chaos, __ATOMIC_RELAXED);
 	}
 	for (uint16_t i = 0; i < n; i++) {
 		struct dp_pktinfo *in = &info[i];
@@ -506,6 +535,8 @@ void dp_inject_burst(struct dp_worker *w, struct rte_mbuf **pkts,
 
 	for (int gi = 0; gi < app->n_groups; gi++)
 		w->n_active[gi] = __atomic_load_n(&app->groups[gi].n_active, __ATOMIC_ACQUIRE);
+	for (int gi = 0; gi < w->app->n_groups; gi++)
+		w->chaos[gi] = __atomic_load_n(&w->app->groups[gi].chaos, __ATOMIC_RELAXED);
 	for (uint16_t i = 0; i < n; i++) {
 		struct dp_pktinfo *in = &info[i];
 		struct rte_mbuf *m = pkts[i];
@@ -539,6 +570,34 @@ static inline bool copies_too_long(const struct dp_worker *w, int gi, uint16_t n
 	return max > fast;
 }
 
+/* The group's random loss, on the copies about to leave: as if lost on the
+ * wire, after they were made, timed and (TCP) queued, so that the shadow
+ * and the dataplane's own retransmission see a real loss. The lost are
+ * taken back out of the counts of sent copies, counted chaos_loss and freed
+ * in bulk. Returns how many copies are left, packed at the front. */
+static uint16_t chaos_lose(struct dp_worker *w, int gi, struct dp_group_counters *gc,
+			   uint16_t n)
+{
+	struct rte_mbuf **c = w->copies[gi], *lost[DP_BURST];
+	uint64_t cw = w->chaos[gi];
+	uint16_t kept = 0, n_lost = 0;
+
+	for (uint16_t i = 0; i < n; i++) {
+		if (dp_chaos_lose(cw, rng32(w))) {
+			gc->copies--;
+			gc->copy_bytes -= c[i]->pkt_len;
+			lost[n_lost++] = c[i];
+		} else {
+			c[kept++] = c[i];
+		}
+	}
+	if (n_lost > 0) {
+		gc->drops[DP_DROP_CHAOS_LOSS] += n_lost;
+		rte_pktmbuf_free_bulk(lost, n_lost);
+	}
+	return kept;
+}
+
 void dp_mirror_flush(struct dp_worker *w, struct dp_group_counters *cnt)
 {
 	const struct dp_app *app = w->app;
@@ -550,6 +609,11 @@ void dp_mirror_flush(struct dp_worker *w, struct dp_group_counters *cnt)
 		if (n == 0)
 			continue;
 		w->n_copies[gi] = 0;
+		if (unlikely(dp_chaos_loss_thr(w->chaos[gi]) != 0)) {
+			n = chaos_lose(w, gi, &cnt[gi], n);
+			if (n == 0)
+				continue;
+		}
 		if (unlikely(copies_too_long(w, gi, n))) {
 			/* Fragmented to the shadow's MTU (or too_big); the port
 			 * counts what its queue refuses. */

@@ -165,6 +165,10 @@ int dp_group_init(struct dp_group *g, const struct dp_shadow_cfg *c,
 			return rc;
 		}
 	}
+	dp_group_set_chaos(g, dp_chaos_pack(st_share_threshold(c->chaos_loss),
+					    c->has_chaos_down ?
+					    dp_shadow_instance_index(c, &c->chaos_down) : -1,
+					    c->chaos_down_respread));
 	g->has_dst_mac = c->has_dst_mac;
 	memcpy(g->dst_mac.addr_bytes, c->dst_mac, 6);
 	for (int i = 0; i < c->n_instances; i++) {
@@ -231,6 +235,11 @@ int dp_group_set_instances(struct dp_group *g, uint32_t n)
 uint32_t dp_group_instances(const struct dp_group *g)
 {
 	return __atomic_load_n(&g->n_active, __ATOMIC_RELAXED);
+}
+
+void dp_group_set_chaos(struct dp_group *g, uint64_t word)
+{
+	__atomic_store_n(&g->chaos, word, __ATOMIC_RELAXED);
 }
 
 double dp_group_share(const struct dp_group *g)

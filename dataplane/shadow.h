@@ -11,6 +11,7 @@
 #include <rte_bpf.h>
 #include <rte_ether.h>
 
+#include "chaos.h"
 #include "config.h"
 #include "neigh.h"
 
@@ -32,6 +33,8 @@ struct dp_group {
 	uint64_t rate_pps;		/* whole group, all workers; 0 none */
 	uint64_t rate_bps;
 	uint32_t burst_ms;
+	uint64_t chaos;			/* the chaos in force, one word (chaos.h);
+					   0: none */
 
 	struct rte_bpf *bpf;		/* NULL: no filter */
 	uint64_t (*bpf_jit)(void *);	/* NULL: interpreted */
@@ -78,6 +81,11 @@ int dp_group_set_instances(struct dp_group *g, uint32_t n);
 /* The number of listed instances new flows are spread over (0: none
  * listed). */
 uint32_t dp_group_instances(const struct dp_group *g);
+
+/* Applies a chaos setting (dp_chaos_pack) to a running group with one
+ * atomic store (main lcore). Never fails; workers see it at their next
+ * burst. */
+void dp_group_set_chaos(struct dp_group *g, uint64_t word);
 
 /* Reads back the share the group runs with. */
 double dp_group_share(const struct dp_group *g);

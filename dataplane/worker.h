@@ -44,7 +44,9 @@ struct dp_worker {
 	struct dp_app *app; /* workers write only neighbour MACs into it */
 	unsigned int lcore;
 	uint16_t queue;		/* the RX and TX queue index on every port */
-	uint64_t rng;		/* xorshift64 state, packet sampling */
+	uint64_t rng;		/* xorshift64 state, packet sampling, chaos */
+	uint64_t chaos[DP_MAX_SHADOWS]; /* each group's chaos word, read once
+					   per burst (chaos.h) */
 	struct dp_bucket bucket[DP_MAX_SHADOWS];
 	uint16_t n_copies[DP_MAX_SHADOWS];
 	struct rte_mbuf *copies[DP_MAX_SHADOWS][DP_BURST];

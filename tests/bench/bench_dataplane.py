@@ -62,7 +62,7 @@ def run_bare():
     return int(m.group(1)), float(m.group(2))
 
 
-def run_dp(name, groups, workers=1, bpf=None, timing=True, src=None, tcp=True):
+def run_dp(name, groups, workers=1, bpf=None, timing=True, src=None, tcp=True, extra=""):
     ini = os.path.join(wd, name + ".ini")
     n_tx = ",tx_pcap=/dev/null" * workers if workers > 1 else ""
     vdevs = ["net_pcap0,rx_pcap=%s,infinite_rx=1%s" % (src or pcap, n_tx), "net_null1,no-rx=1"]
@@ -76,6 +76,7 @@ def run_dp(name, groups, workers=1, bpf=None, timing=True, src=None, tcp=True):
                 "dst_mac = 02:00:00:00:00:%02x\n" % (i, i + 2, share, off, i + 16)
         if bpf:
             body += "filter = %s\n" % bpf
+        body += extra
     with open(ini, "w") as f:
         f.write(body)
     lc = "0@0,1@1" if workers == 1 else "0@0,1@1,2@0"
@@ -98,17 +99,21 @@ cases = [
     ("tee 100%, one group", [(1.0, 0)], 1, None, False, None),
     ("four groups at 25%", [(0.25, 0), (0.25, 0.25), (0.25, 0.5), (0.25, 0.75)], 1, None, False, None),
     ("tee 10% + BPF filter 'udp'", [(0.1, 0)], 1, "udp", False, None),
+    ("tee 10% + chaos_loss 2%", [(0.1, 0)], 1, None, False, None),
+    ("tee 100% + chaos_loss 2%", [(1.0, 0)], 1, None, False, None),
     ("tee 10%, two workers", [(0.1, 0)], 2, None, False, None),
     ("tee 10% + timing and KPIs", [(0.1, 0)], 1, None, True, None),
     ("TCP capture, tee 10%, sessions", [(0.1, 0)], 1, None, True, tcp_pcap),
     ("UDP capture, tee 10%, same", [(0.1, 0)], 1, None, True, None),
 ]
+# Extra [shadow.*] lines per case: chaos beside the same tee without it.
+extra = {"tee 10% + chaos_loss 2%": "chaos_loss = 2%\n", "tee 100% + chaos_loss 2%": "chaos_loss = 2%\n"}
 best = {}  # name -> (Mpps, copies Mpps)
 for r in range(rounds):
     n, t = run_bare()
     best["bare"] = max(best.get("bare", (0, 0)), (n / t / 1e6, 0))
     for i, (name, groups, workers, bpf, timing, src) in enumerate(cases):
-        n, t, copies = run_dp("c%d" % i, groups, workers, bpf, timing, src)
+        n, t, copies = run_dp("c%d" % i, groups, workers, bpf, timing, src, extra=extra.get(name, ""))
         best[name] = max(best.get(name, (0, 0)), (n / t / 1e6, copies / t / 1e6))
 bare_mpps = best["bare"][0]
 rows = [("bare RX->TX loop (ceiling)", bare_mpps, None, 0)]
@@ -137,6 +142,10 @@ print("targets: tee 100%% >= 14.88 Mpps: %.2f %s; tee 10%% >= 90%% of forward: %
 print("timing and KPIs on vs off at tee 10%%: %.0f%% (target >= 85%%) %s" % (
     100 * res["tee 10% + timing and KPIs"] / res["tee 10%, one group"],
     "met" if res["tee 10% + timing and KPIs"] >= 0.85 * res["tee 10%, one group"] else "MISSED"))
+print("chaos_loss 2%% vs none: tee 10%% %.0f%%, tee 100%% %.0f%% (a group without chaos pays one "
+      "branch per burst; these pay a random and a compare per copy)" % (
+          100 * res["tee 10% + chaos_loss 2%"] / res["tee 10%, one group"],
+          100 * res["tee 100% + chaos_loss 2%"] / res["tee 100%, one group"]))
 print("TCP session tracking vs UDP at tee 10%%: %.0f%% (the capture's shadow never answers: "
       "sessions stay half-open and their queues fill, so this is the per-packet cost of tracking)" % (
           100 * res["TCP capture, tee 10%, sessions"] / res["UDP capture, tee 10%, same"]))
