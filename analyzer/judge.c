@@ -995,19 +995,30 @@ static void recommend(struct an_judge *j, struct eval *ev)
 			  ev->err_prop <= p->slo_error_rate &&
 			  p->proposed_instances >= p->min_instances &&
 			  p->proposed_instances <= p->max_instances;
-	/* Fewer than proposed, not measured, and squeeze steps can measure
-	 * it: the proposal stands until one does. */
+	/* Not measured, and squeeze steps can measure it: what is published
+	 * until one does is the fewest count whose load was run within the
+	 * SLO (the proposal, when the shadow met it; else what prod's load
+	 * says), never the model's interpolation -- a scaler acting on it
+	 * blindly is never short. */
 	ev->rec_held = 0;
-	if (an_config_verify_on(j->cfg) && !ev->verified && n < p->proposed_instances &&
-	    ev->proposal_ok) {
-		ev->rec_held = n;
-		ev->rec = p->proposed_instances;
-		ev->p99_rec = ev->p99_prop;
-		ev->err_rec = ev->err_prop;
-		ev->p99_rec_hi = ev->p99_prop_hi;
-		ev->err_rec_hi = ev->err_prop_hi;
-		ev->rec_measured = ev->rec_squeezed = false;
-		ev->verified = load_verified(ev, p->forecast_rps / ev->rec);
+	if (an_config_verify_on(j->cfg) && !ev->verified) {
+		double lam_v = fmax(ev->lam_meas_ok * (1 + MEASURED_TOL), sq_ok_cap(sq));
+		double nv = lam_v > 0 ? ceil(p->forecast_rps / lam_v * (1 - 1e-12)) : 0;
+
+		if (nv > n && nv <= p->max_instances &&
+		    !(p->max_step > 0 && nv > p->current_instances + p->max_step)) {
+			uint32_t h = (uint32_t)nv;
+
+			ev->rec_held = n;
+			ev->rec = h;
+			ev->p99_rec = p99_at(j, ev, h, false);
+			ev->err_rec = err_at(j, ev, h, false);
+			ev->p99_rec_hi = p99_at(j, ev, h, true);
+			ev->err_rec_hi = err_at(j, ev, h, true);
+			ev->rec_measured = ev->rec_squeezed = false;
+			ev->rec_unreachable = false;
+			ev->verified = load_verified(ev, p->forecast_rps / h);
+		}
 	}
 }
 
@@ -1157,7 +1168,7 @@ static void describe_verified(const struct eval *ev, char *buf, size_t len)
 			      ev->rec, sq->bad_lam, fmt_ns(c, sizeof(c), sq->bad_p99));
 	if (ev->rec_held && (size_t)o < len)
 		o += snprintf(buf + o, len - (size_t)o,
-			      "; %u would do by the model (%.1f rps each): the proposal stands until a squeeze step verifies it",
+			      "; %u would do by the model (%.1f rps each): held at the fewest measured within the SLO until a squeeze step verifies it",
 			      ev->rec_held, p->forecast_rps / ev->rec_held);
 	if ((ev->verified && !ev->rec_held) || (size_t)o >= len)
 		return;

@@ -230,8 +230,8 @@ bg "$build/loadgen/shadowtap-loadgen" -l 0-1 --no-huge --no-pci -m 256 --file-pr
 	--no-progress --json >"$wd/loadgen.json" 2>"$wd/loadgen.err"
 lg_pid=${pids[-1]}
 
-say "clients: 480 requests/s over 480 flows for $dur s"
-ip netns exec "${tag}c" /usr/bin/python3 scripts/demo/udp_load.py 198.18.0.53 7 480 480 "$dur" \
+say "clients: 480 requests/s over 4800 flows for $dur s"
+ip netns exec "${tag}c" /usr/bin/python3 scripts/demo/udp_load.py 198.18.0.53 7 480 4800 "$dur" \
 	>"$wd/clients.json" 2>"$wd/clients.err" || { say "FAILED: the clients"; status=1; }
 
 wait "$lg_pid" || { say "FAILED: the load generator"; cat "$wd/loadgen.err"; status=1; }
