@@ -157,8 +157,10 @@ control_endpoint = ipc://$wd/an-ctl.sock
 ; squeeze steps: a smaller count than proposed is run on the shadows before
 ; it is recommended (the dataplane's control socket raises a group's share)
 dataplane_control = ipc://$wd/dp-ctl.sock
-window = 5s
-eval_windows = 4
+verify_settle = 0            ; short steps: the demo has 100 s
+verify_max_time = 30s
+window = 2s
+eval_windows = 8
 min_windows = 3
 min_samples = 500
 hysteresis = 2
