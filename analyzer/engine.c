@@ -217,7 +217,9 @@ static struct an_target *target_get(struct an_engine *e, struct an_service *s,
 	/* The judge pools eval_windows; the A/A pairs reach one further. */
 	if (an_target_init(t, name, role, e->cfg->history, e->cfg->eval_windows + 1 +
 			   (an_config_verify_on(e->cfg) ?
-			    e->cfg->verify_settle + e->cfg->verify_windows + 3 : 0)) != 0) {
+			    /* a squeeze step's windows, extensions included */
+			    (uint32_t)(e->cfg->verify_max_time_ns / e->cfg->window_ns) +
+			    e->cfg->verify_settle + 4 : 0)) != 0) {
 		free(t);
 		return NULL;
 	}

@@ -202,7 +202,7 @@ def steps(err_path):
     return out
 
 
-def case(rig, name, dist, base_ms, group, proposal, forecast, slo_ms, seed, secs=56):
+def case(rig, name, dist, base_ms, group, proposal, forecast, slo_ms, seed, secs=66):
     if not name.startswith(ONLY):
         return []
     c = len(POOL2) if group == "pool2" else len(POOL1)
