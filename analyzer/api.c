@@ -64,14 +64,6 @@ struct an_api {
  * writer (common/wire_json.c), so a verdict reads the same here as on
  * the wire and in the JSON lines. */
 
-static void pk_str(msgpack_packer *pk, const char *s)
-{
-	size_t n = strlen(s);
-
-	msgpack_pack_str(pk, n);
-	msgpack_pack_str_body(pk, s, n);
-}
-
 static void pk_num(msgpack_packer *pk, double v)
 {
 	if (isfinite(v))
@@ -106,35 +98,35 @@ static int mp_to_json(const struct st_wbuf *mp, struct st_wbuf *out)
 static void pack_plan(msgpack_packer *pk, const struct an_plan *p)
 {
 	msgpack_pack_map(pk, 13);
-	pk_str(pk, "shadow");
-	pk_str(pk, p->shadow);
-	pk_str(pk, "aa_shadow");
-	pk_str(pk, p->aa_shadow);
-	pk_str(pk, "current_instances");
+	st_wire_pack_cstr(pk, "shadow");
+	st_wire_pack_cstr(pk, p->shadow);
+	st_wire_pack_cstr(pk, "aa_shadow");
+	st_wire_pack_cstr(pk, p->aa_shadow);
+	st_wire_pack_cstr(pk, "current_instances");
 	msgpack_pack_uint32(pk, p->current_instances);
-	pk_str(pk, "proposed_instances");
+	st_wire_pack_cstr(pk, "proposed_instances");
 	msgpack_pack_uint32(pk, p->proposed_instances);
-	pk_str(pk, "shadow_instances");
+	st_wire_pack_cstr(pk, "shadow_instances");
 	msgpack_pack_uint32(pk, p->shadow_instances);
-	pk_str(pk, "forecast_rps");
+	st_wire_pack_cstr(pk, "forecast_rps");
 	pk_num(pk, p->forecast_rps);
 	/* A number here is nanoseconds, as a PUT takes it back. */
-	pk_str(pk, "slo_p99");
+	st_wire_pack_cstr(pk, "slo_p99");
 	msgpack_pack_uint64(pk, p->slo_p99_ns);
-	pk_str(pk, "slo_error_rate");
+	st_wire_pack_cstr(pk, "slo_error_rate");
 	pk_num(pk, p->slo_error_rate);
-	pk_str(pk, "instance_cost_per_hour");
+	st_wire_pack_cstr(pk, "instance_cost_per_hour");
 	if (p->cost_per_hour < 0)
-		pk_str(pk, "none");
+		st_wire_pack_cstr(pk, "none");
 	else
 		pk_num(pk, p->cost_per_hour);
-	pk_str(pk, "min_instances");
+	st_wire_pack_cstr(pk, "min_instances");
 	msgpack_pack_uint32(pk, p->min_instances);
-	pk_str(pk, "max_instances");
+	st_wire_pack_cstr(pk, "max_instances");
 	msgpack_pack_uint32(pk, p->max_instances);
-	pk_str(pk, "max_step");
+	st_wire_pack_cstr(pk, "max_step");
 	msgpack_pack_uint32(pk, p->max_step);
-	pk_str(pk, "include_synthetic");
+	st_wire_pack_cstr(pk, "include_synthetic");
 	if (p->include_synthetic)
 		msgpack_pack_true(pk);
 	else
@@ -155,26 +147,26 @@ static void pack_history(msgpack_packer *pk, const struct an_snap_service *v)
 		const struct an_eval *e = &v->evals[i];
 
 		msgpack_pack_map(pk, 10);
-		pk_str(pk, "t");
+		st_wire_pack_cstr(pk, "t");
 		msgpack_pack_uint64(pk, e->t);
-		pk_str(pk, "verdict");
-		pk_str(pk, st_verdict_kind_str(e->kind));
-		pk_str(pk, "recommended_instances");
+		st_wire_pack_cstr(pk, "verdict");
+		st_wire_pack_cstr(pk, st_verdict_kind_str(e->kind));
+		st_wire_pack_cstr(pk, "recommended_instances");
 		msgpack_pack_uint32(pk, e->recommended);
-		pk_str(pk, "score");
+		st_wire_pack_cstr(pk, "score");
 		pk_num(pk, e->score);
-		pk_str(pk, "confidence");
+		st_wire_pack_cstr(pk, "confidence");
 		pk_num(pk, e->confidence);
-		pk_str(pk, "rps_per_instance_prod");
+		st_wire_pack_cstr(pk, "rps_per_instance_prod");
 		pk_num(pk, e->lam_prod);
-		pk_str(pk, "rps_per_instance_shadow");
+		st_wire_pack_cstr(pk, "rps_per_instance_shadow");
 		pk_num(pk, e->lam_shadow);
 		/* p50, p90, p99 in seconds. */
-		pk_str(pk, "prod_seconds");
+		st_wire_pack_cstr(pk, "prod_seconds");
 		pack_triple(pk, e->prod);
-		pk_str(pk, "shadow_seconds");
+		st_wire_pack_cstr(pk, "shadow_seconds");
 		pack_triple(pk, e->obs);
-		pk_str(pk, "predicted_seconds");
+		st_wire_pack_cstr(pk, "predicted_seconds");
 		pack_triple(pk, e->pred);
 	}
 }
@@ -182,14 +174,14 @@ static void pack_history(msgpack_packer *pk, const struct an_snap_service *v)
 static void pack_model(msgpack_packer *pk, const struct st_model *m)
 {
 	msgpack_pack_map(pk, 3);
-	pk_str(pk, "kind");
-	pk_str(pk, m->kind);
-	pk_str(pk, "version");
+	st_wire_pack_cstr(pk, "kind");
+	st_wire_pack_cstr(pk, m->kind);
+	st_wire_pack_cstr(pk, "version");
 	msgpack_pack_uint64(pk, m->version);
-	pk_str(pk, "params");
+	st_wire_pack_cstr(pk, "params");
 	msgpack_pack_map(pk, m->n_params);
 	for (uint32_t i = 0; i < m->n_params; i++) {
-		pk_str(pk, m->params[i].name);
+		st_wire_pack_cstr(pk, m->params[i].name);
 		pk_num(pk, m->params[i].value);
 	}
 }
@@ -207,33 +199,33 @@ static int render_service(const struct an_snap_service *v, struct st_wbuf *mp,
 	st_wbuf_reset(mp);
 	msgpack_packer_init(&pk, mp, st_wbuf_mp_write);
 	msgpack_pack_map(&pk, 8);
-	pk_str(&pk, "service");
-	pk_str(&pk, v->name);
-	pk_str(&pk, "recommended_instances");
+	st_wire_pack_cstr(&pk, "service");
+	st_wire_pack_cstr(&pk, v->name);
+	st_wire_pack_cstr(&pk, "recommended_instances");
 	if (v->has_last)
 		msgpack_pack_uint32(&pk, v->last.recommended_instances);
 	else if (v->has_plan)
 		msgpack_pack_uint32(&pk, v->plan.current_instances);
 	else
 		msgpack_pack_nil(&pk);
-	pk_str(&pk, "verdict");
+	st_wire_pack_cstr(&pk, "verdict");
 	if (v->has_last)
-		pk_str(&pk, st_verdict_kind_str(v->last.verdict));
+		st_wire_pack_cstr(&pk, st_verdict_kind_str(v->last.verdict));
 	else
 		msgpack_pack_nil(&pk);
-	pk_str(&pk, "plan");
+	st_wire_pack_cstr(&pk, "plan");
 	if (v->has_plan)
 		pack_plan(&pk, &v->plan);
 	else
 		msgpack_pack_nil(&pk);
-	pk_str(&pk, "plan_changes");
+	st_wire_pack_cstr(&pk, "plan_changes");
 	msgpack_pack_uint64(&pk, v->plan_changes);
-	pk_str(&pk, "model");
+	st_wire_pack_cstr(&pk, "model");
 	if (v->has_last)
 		pack_model(&pk, &v->last.model);
 	else
 		msgpack_pack_nil(&pk);
-	pk_str(&pk, "last_verdict");
+	st_wire_pack_cstr(&pk, "last_verdict");
 	if (v->has_last) {
 		/* The wire encoding, spliced in whole: the same fields and
 		 * names as verdict.<service> (docs/wire.md). */
@@ -244,7 +236,7 @@ static int render_service(const struct an_snap_service *v, struct st_wbuf *mp,
 	} else {
 		msgpack_pack_nil(&pk);
 	}
-	pk_str(&pk, "history");
+	st_wire_pack_cstr(&pk, "history");
 	pack_history(&pk, v);
 	return mp_to_json(mp, out);
 }
@@ -336,19 +328,19 @@ static void plan_refused(struct st_http_resp *resp, const struct plan_box *b)
 	st_wbuf_init(&mp);
 	msgpack_packer_init(&pk, &mp, st_wbuf_mp_write);
 	msgpack_pack_map(&pk, 2);
-	pk_str(&pk, "error");
-	pk_str(&pk, "the plan was refused; nothing changed");
-	pk_str(&pk, "errors");
+	st_wire_pack_cstr(&pk, "error");
+	st_wire_pack_cstr(&pk, "the plan was refused; nothing changed");
+	st_wire_pack_cstr(&pk, "errors");
 	msgpack_pack_array(&pk, b->n_errs);
 	for (uint32_t i = 0; i < b->n_errs; i++) {
 		msgpack_pack_map(&pk, 2);
-		pk_str(&pk, "key");
+		st_wire_pack_cstr(&pk, "key");
 		if (b->errs[i].key[0] != '\0')
-			pk_str(&pk, b->errs[i].key);
+			st_wire_pack_cstr(&pk, b->errs[i].key);
 		else
 			msgpack_pack_nil(&pk);
-		pk_str(&pk, "error");
-		pk_str(&pk, b->errs[i].msg);
+		st_wire_pack_cstr(&pk, "error");
+		st_wire_pack_cstr(&pk, b->errs[i].msg);
 	}
 	resp->status = 400;
 	st_wbuf_reset(&resp->body);

@@ -53,14 +53,6 @@ void an_control_close(struct an_control *c)
 	msgpack_zone_destroy(&c->zone);
 }
 
-static void pack_str(msgpack_packer *pk, const char *s)
-{
-	size_t n = strlen(s);
-
-	msgpack_pack_str(pk, n);
-	msgpack_pack_str_body(pk, s, n);
-}
-
 static int reply_error(struct an_control *c, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
@@ -76,10 +68,10 @@ static int reply_error(struct an_control *c, const char *fmt, ...)
 	st_wbuf_reset(&c->reply);
 	msgpack_packer_init(&pk, &c->reply, st_wbuf_mp_write);
 	msgpack_pack_map(&pk, 2);
-	pack_str(&pk, "ok");
+	st_wire_pack_cstr(&pk, "ok");
 	msgpack_pack_false(&pk);
-	pack_str(&pk, "error");
-	pack_str(&pk, msg);
+	st_wire_pack_cstr(&pk, "error");
+	st_wire_pack_cstr(&pk, msg);
 	c->errors++;
 	return -EINVAL;
 }
@@ -192,11 +184,11 @@ static int cmd_propose(struct an_control *c, struct an_engine *e,
 	st_wbuf_reset(&c->reply);
 	msgpack_packer_init(&pk, &c->reply, st_wbuf_mp_write);
 	msgpack_pack_map(&pk, 3);
-	pack_str(&pk, "ok");
+	st_wire_pack_cstr(&pk, "ok");
 	msgpack_pack_true(&pk);
-	pack_str(&pk, "service");
-	pack_str(&pk, service);
-	pack_str(&pk, "plan_changes");
+	st_wire_pack_cstr(&pk, "service");
+	st_wire_pack_cstr(&pk, service);
+	st_wire_pack_cstr(&pk, "plan_changes");
 	msgpack_pack_uint64(&pk, s ? s->plan_changes : 0);
 	return 0;
 }
@@ -223,9 +215,9 @@ static int cmd_last(struct an_control *c, struct an_engine *e,
 	st_wbuf_reset(&c->reply);
 	msgpack_packer_init(&pk, &c->reply, st_wbuf_mp_write);
 	msgpack_pack_map(&pk, 2);
-	pack_str(&pk, "ok");
+	st_wire_pack_cstr(&pk, "ok");
 	msgpack_pack_true(&pk);
-	pack_str(&pk, "verdict");
+	st_wire_pack_cstr(&pk, "verdict");
 	/* The encoded verdict is one msgpack object: splice it in. */
 	st_wbuf_append(&c->reply, c->tmp.data, c->tmp.len);
 	return c->reply.oom ? -ENOMEM : 0;
@@ -251,14 +243,14 @@ static int cmd_stats(struct an_control *c, struct an_engine *e)
 	st_wbuf_reset(&c->reply);
 	msgpack_packer_init(&pk, &c->reply, st_wbuf_mp_write);
 	msgpack_pack_map(&pk, 3);
-	pack_str(&pk, "ok");
+	st_wire_pack_cstr(&pk, "ok");
 	msgpack_pack_true(&pk);
-	pack_str(&pk, "services");
+	st_wire_pack_cstr(&pk, "services");
 	msgpack_pack_uint32(&pk, an_engine_n_services(e));
-	pack_str(&pk, "counters");
+	st_wire_pack_cstr(&pk, "counters");
 	msgpack_pack_map(&pk, sizeof(names) / sizeof(names[0]));
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		pack_str(&pk, names[i]);
+		st_wire_pack_cstr(&pk, names[i]);
 		msgpack_pack_uint64(&pk, vals[i]);
 	}
 	return c->reply.oom ? -ENOMEM : 0;

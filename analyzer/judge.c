@@ -1368,17 +1368,9 @@ static enum st_verdict_kind settle(const struct an_judge *j, struct an_judge_sta
 	return cur;
 }
 
-static void pack_str(msgpack_packer *pk, const char *s)
-{
-	size_t n = strlen(s);
-
-	msgpack_pack_str(pk, n);
-	msgpack_pack_str_body(pk, s, n);
-}
-
 static void pack_kv_d(msgpack_packer *pk, const char *k, double v)
 {
-	pack_str(pk, k);
+	st_wire_pack_cstr(pk, k);
 	msgpack_pack_double(pk, v);
 }
 
@@ -1392,27 +1384,27 @@ static int anomaly_msg(const struct eval *ev, int ki, uint64_t seq, uint64_t t,
 	st_wbuf_reset(out);
 	msgpack_packer_init(&pk, out, st_wbuf_mp_write);
 	msgpack_pack_map(&pk, 13);
-	pack_str(&pk, "v");
+	st_wire_pack_cstr(&pk, "v");
 	msgpack_pack_uint64(&pk, ST_WIRE_VERSION);
-	pack_str(&pk, "seq");
+	st_wire_pack_cstr(&pk, "seq");
 	msgpack_pack_uint64(&pk, seq);
-	pack_str(&pk, "t");
+	st_wire_pack_cstr(&pk, "t");
 	msgpack_pack_uint64(&pk, t);
-	pack_str(&pk, "service");
-	pack_str(&pk, ev->s->name);
-	pack_str(&pk, "shadow");
-	pack_str(&pk, ev->p->shadow);
-	pack_str(&pk, "kind");
-	pack_str(&pk, "divergence");
-	pack_str(&pk, "kpi");
-	pack_str(&pk, ev->k[ki].name);
+	st_wire_pack_cstr(&pk, "service");
+	st_wire_pack_cstr(&pk, ev->s->name);
+	st_wire_pack_cstr(&pk, "shadow");
+	st_wire_pack_cstr(&pk, ev->p->shadow);
+	st_wire_pack_cstr(&pk, "kind");
+	st_wire_pack_cstr(&pk, "divergence");
+	st_wire_pack_cstr(&pk, "kpi");
+	st_wire_pack_cstr(&pk, ev->k[ki].name);
 	pack_kv_d(&pk, "prod", ki <= K_P99 ? ev->P[ki - K_P50] : ev->k[ki].predicted);
 	pack_kv_d(&pk, "shadow_value", ev->k[ki].observed);
 	pack_kv_d(&pk, "ratio", ev->k[ki].ratio);
 	pack_kv_d(&pk, "lambda_prod", ev->prod.lam);
 	pack_kv_d(&pk, "lambda_shadow", ev->shadow.lam);
-	pack_str(&pk, "reason");
-	pack_str(&pk, why);
+	st_wire_pack_cstr(&pk, "reason");
+	st_wire_pack_cstr(&pk, why);
 	return out->oom ? -ENOMEM : 0;
 }
 

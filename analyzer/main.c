@@ -562,7 +562,7 @@ int main(int argc, char **argv)
 		}
 		print_counters(&app, "final");
 	}
-	an_verify_destroy(app.verify, app.eng);
+	an_verify_destroy(app.verify);
 	an_api_stop(app.api);
 	if (app.sub != NULL)
 		zmq_close(app.sub);

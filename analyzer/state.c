@@ -31,14 +31,6 @@ static uint32_t get_be32(const uint8_t *p)
 
 /* --- encoding ----------------------------------------------------------------- */
 
-static void pk_str(msgpack_packer *pk, const char *s)
-{
-	size_t n = strlen(s);
-
-	msgpack_pack_str(pk, n);
-	msgpack_pack_str_body(pk, s, n);
-}
-
 static void pk_fit(msgpack_packer *pk, const struct an_fit *f)
 {
 	msgpack_pack_array(pk, 6);
@@ -53,34 +45,34 @@ static void pk_fit(msgpack_packer *pk, const struct an_fit *f)
 static void pk_model(msgpack_packer *pk, const struct an_model *m)
 {
 	msgpack_pack_map(pk, 14);
-	pk_str(pk, "version");
+	st_wire_pack_cstr(pk, "version");
 	msgpack_pack_uint64(pk, m->version);
-	pk_str(pk, "form");
-	pk_str(pk, an_form_name(m->form));
-	pk_str(pk, "prod");
+	st_wire_pack_cstr(pk, "form");
+	st_wire_pack_cstr(pk, an_form_name(m->form));
+	st_wire_pack_cstr(pk, "prod");
 	msgpack_pack_array(pk, AN_FORM__COUNT);
 	for (int i = 0; i < AN_FORM__COUNT; i++)
 		pk_fit(pk, &m->prod[i]);
-	pk_str(pk, "shadow");
+	st_wire_pack_cstr(pk, "shadow");
 	msgpack_pack_array(pk, AN_FORM__COUNT);
 	for (int i = 0; i < AN_FORM__COUNT; i++)
 		pk_fit(pk, &m->shadow[i]);
-	pk_str(pk, "score");
+	st_wire_pack_cstr(pk, "score");
 	msgpack_pack_array(pk, AN_FORM__COUNT);
 	for (int i = 0; i < AN_FORM__COUNT; i++)
 		msgpack_pack_double(pk, m->score[i]);
-	pk_str(pk, "scored");
+	st_wire_pack_cstr(pk, "scored");
 	msgpack_pack_array(pk, AN_FORM__COUNT);
 	for (int i = 0; i < AN_FORM__COUNT; i++)
 		msgpack_pack_uint32(pk, m->scored[i]);
-	pk_str(pk, "form_diff");
+	st_wire_pack_cstr(pk, "form_diff");
 	msgpack_pack_array(pk, AN_FORM__COUNT);
 	for (int i = 0; i < AN_FORM__COUNT; i++) {
 		msgpack_pack_array(pk, 2);
 		msgpack_pack_double(pk, m->diff_m[i]);
 		msgpack_pack_double(pk, m->diff_v[i]);
 	}
-	pk_str(pk, "usl");
+	st_wire_pack_cstr(pk, "usl");
 	msgpack_pack_array(pk, m->n_usl);
 	for (uint32_t i = 0; i < m->n_usl; i++) {
 		msgpack_pack_array(pk, 8);
@@ -91,35 +83,35 @@ static void pk_model(msgpack_packer *pk, const struct an_model *m)
 			msgpack_pack_double(pk, m->usl[i].stat[q]);
 		msgpack_pack_uint32(pk, m->usl[i].c);
 	}
-	pk_str(pk, "usl_ok");
+	st_wire_pack_cstr(pk, "usl_ok");
 	if (m->usl_ok)
 		msgpack_pack_true(pk);
 	else
 		msgpack_pack_false(pk);
-	pk_str(pk, "usl_params");
+	st_wire_pack_cstr(pk, "usl_params");
 	msgpack_pack_array(pk, 3);
 	msgpack_pack_double(pk, m->usl_g);
 	msgpack_pack_double(pk, m->usl_s);
 	msgpack_pack_double(pk, m->usl_k);
-	pk_str(pk, "rates");
+	st_wire_pack_cstr(pk, "rates");
 	msgpack_pack_array(pk, 4);
 	msgpack_pack_double(pk, m->rate_err);
 	msgpack_pack_double(pk, m->rate_to);
 	msgpack_pack_double(pk, m->rate_rst);
 	msgpack_pack_double(pk, m->rate_w);
-	pk_str(pk, "windows_prod");
+	st_wire_pack_cstr(pk, "windows_prod");
 	msgpack_pack_uint64(pk, m->windows_prod);
-	pk_str(pk, "windows_shadow");
+	st_wire_pack_cstr(pk, "windows_shadow");
 	msgpack_pack_uint64(pk, m->windows_shadow);
-	pk_str(pk, "saved_by");
-	pk_str(pk, "shadowtap-analyzer");
+	st_wire_pack_cstr(pk, "saved_by");
+	st_wire_pack_cstr(pk, "shadowtap-analyzer");
 }
 
 static void pk_noise(msgpack_packer *pk, const struct an_judge_state *js)
 {
 	msgpack_pack_map(pk, 2);
 	for (int which = 0; which < 2; which++) {
-		pk_str(pk, which ? "s2" : "d");
+		st_wire_pack_cstr(pk, which ? "s2" : "d");
 		msgpack_pack_array(pk, AN_AA_KPIS);
 		for (int k = 0; k < AN_AA_KPIS; k++) {
 			uint32_t n = js->aa_n[k];
@@ -139,11 +131,11 @@ static void pk_service(msgpack_packer *pk, const char *name, const struct an_mod
 		       const struct an_judge_state *js)
 {
 	msgpack_pack_map(pk, 3);
-	pk_str(pk, "name");
-	pk_str(pk, name);
-	pk_str(pk, "model");
+	st_wire_pack_cstr(pk, "name");
+	st_wire_pack_cstr(pk, name);
+	st_wire_pack_cstr(pk, "model");
 	pk_model(pk, m);
-	pk_str(pk, "noise");
+	st_wire_pack_cstr(pk, "noise");
 	pk_noise(pk, js);
 }
 
@@ -160,11 +152,11 @@ static int encode_state(const struct an_state *st, struct an_engine *e, uint64_t
 	out->len = HDR_LEN;
 	msgpack_packer_init(&pk, out, st_wbuf_mp_write);
 	msgpack_pack_map(&pk, 3);
-	pk_str(&pk, "format");
-	pk_str(&pk, FORMAT_NAME);
-	pk_str(&pk, "saved");
+	st_wire_pack_cstr(&pk, "format");
+	st_wire_pack_cstr(&pk, FORMAT_NAME);
+	st_wire_pack_cstr(&pk, "saved");
 	msgpack_pack_uint64(&pk, st ? st->saved : now);
-	pk_str(&pk, "services");
+	st_wire_pack_cstr(&pk, "services");
 	msgpack_pack_array(&pk, n);
 	for (uint32_t i = 0; i < n; i++) {
 		if (st != NULL) {

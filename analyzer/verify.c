@@ -8,6 +8,7 @@
 #include <msgpack.h>
 #include <zmq.h>
 
+#include "clock.h"
 #include "judge.h"
 #include "log.h"
 #include "verify.h"
@@ -56,14 +57,6 @@ struct an_verify {
 	msgpack_zone zone;
 	struct an_verify_counters cnt;
 };
-
-static void pack_str(msgpack_packer *pk, const char *s)
-{
-	size_t n = strlen(s);
-
-	msgpack_pack_str(pk, n);
-	msgpack_pack_str_body(pk, s, n);
-}
 
 static int open_req(struct an_verify *v)
 {
@@ -129,17 +122,17 @@ static int send_req(struct an_verify *v, const char *cmd, double share, double o
 	st_wbuf_reset(&v->out);
 	msgpack_packer_init(&pk, &v->out, st_wbuf_mp_write);
 	msgpack_pack_map(&pk, share < 0 ? 1 : revert_after > 0 ? 5 : 4);
-	pack_str(&pk, "cmd");
-	pack_str(&pk, cmd);
+	st_wire_pack_cstr(&pk, "cmd");
+	st_wire_pack_cstr(&pk, cmd);
 	if (share >= 0) {
-		pack_str(&pk, "group");
-		pack_str(&pk, v->group);
-		pack_str(&pk, "share");
+		st_wire_pack_cstr(&pk, "group");
+		st_wire_pack_cstr(&pk, v->group);
+		st_wire_pack_cstr(&pk, "share");
 		msgpack_pack_double(&pk, share);
-		pack_str(&pk, "offset");
+		st_wire_pack_cstr(&pk, "offset");
 		msgpack_pack_double(&pk, offset);
 		if (revert_after > 0) {
-			pack_str(&pk, "revert_after");
+			st_wire_pack_cstr(&pk, "revert_after");
 			msgpack_pack_double(&pk, revert_after);
 		}
 	}
@@ -516,20 +509,16 @@ void an_verify_tick(struct an_verify *v, struct an_engine *e, uint64_t wall_ns,
 	}
 }
 
-void an_verify_destroy(struct an_verify *v, struct an_engine *e)
+void an_verify_destroy(struct an_verify *v)
 {
 	msgpack_object rep;
 	uint64_t mono;
 	int rc = 0;
 
-	(void)e;
 	if (v == NULL)
 		return;
 	if (v->phase == RAISING || v->phase == RUNNING || v->phase == RESTORING) {
-		struct timespec ts;
-
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		mono = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+		mono = st_mono_ns();
 		if (send_req(v, "set_share", v->share0, v->offset0, 0, mono) == 0) {
 			zmq_pollitem_t it = { .socket = v->req, .events = ZMQ_POLLIN };
 

@@ -44,7 +44,7 @@ void an_verify_tick(struct an_verify *v, struct an_engine *e, uint64_t wall_ns,
 
 /* Puts a raised share back (waits at most 2 s for the dataplane) and
  * frees v. NULL is fine. */
-void an_verify_destroy(struct an_verify *v, struct an_engine *e);
+void an_verify_destroy(struct an_verify *v);
 
 const struct an_verify_counters *an_verify_counters(const struct an_verify *v);
 

@@ -113,6 +113,11 @@ void st_mp_pack_str(msgpack_packer *pk, const char *s, size_t len)
 	msgpack_pack_str_body(pk, s, len);
 }
 
+void st_wire_pack_cstr(msgpack_packer *pk, const char *s)
+{
+	st_mp_pack_str(pk, s, strlen(s));
+}
+
 /* ------------------------------------------------------------------ */
 /* Errors                                                             */
 

@@ -89,6 +89,9 @@ int st_wbuf_printf(struct st_wbuf *b, const char *fmt, ...)
  * msgpack_packer_init(&pk, &wbuf, st_wbuf_mp_write). Returns 0 or -ENOMEM. */
 int st_wbuf_mp_write(void *data, const char *buf, size_t len);
 
+/* Packs the NUL-terminated string s as a msgpack str. */
+void st_wire_pack_cstr(msgpack_packer *pk, const char *s);
+
 /* ------------------------------------------------------------------ */
 /* Errors                                                             */
 

@@ -57,14 +57,6 @@ void dp_control_fini(struct dp_control *c)
 	c->inited = false;
 }
 
-static void pack_str(msgpack_packer *pk, const char *s)
-{
-	size_t n = strlen(s);
-
-	msgpack_pack_str(pk, n);
-	msgpack_pack_str_body(pk, s, n);
-}
-
 static void reply_error(struct dp_control *c, msgpack_packer *pk, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
@@ -78,10 +70,10 @@ static void reply_error(struct dp_control *c, msgpack_packer *pk, const char *fm
 	va_end(ap);
 	st_wbuf_reset(&c->out);
 	msgpack_pack_map(pk, 2);
-	pack_str(pk, "ok");
+	st_wire_pack_cstr(pk, "ok");
 	msgpack_pack_false(pk);
-	pack_str(pk, "error");
-	pack_str(pk, msg);
+	st_wire_pack_cstr(pk, "error");
+	st_wire_pack_cstr(pk, msg);
 	c->rejected++;
 	st_log_rl(&ctl_rl, ST_LOG_WARN, "control: rejected: %s", msg);
 }
@@ -98,11 +90,11 @@ static void pack_chaos(msgpack_packer *pk, const struct dp_app *app, const struc
 		st_ip_fmt(&app->cfg.shadows[g - app->groups].instances[down].addr, addr,
 			    sizeof(addr));
 	msgpack_pack_map(pk, 3);
-	pack_str(pk, "loss");
+	st_wire_pack_cstr(pk, "loss");
 	msgpack_pack_double(pk, (double)dp_chaos_loss_thr(cw) / 4294967296.0);
-	pack_str(pk, "down");
-	pack_str(pk, addr);
-	pack_str(pk, "respread");
+	st_wire_pack_cstr(pk, "down");
+	st_wire_pack_cstr(pk, addr);
+	st_wire_pack_cstr(pk, "respread");
 	if (dp_chaos_respread(cw))
 		msgpack_pack_true(pk);
 	else
@@ -113,35 +105,35 @@ static void pack_group(msgpack_packer *pk, const struct dp_app *app, const struc
 		       const struct dp_group_counters *gc)
 {
 	msgpack_pack_map(pk, 12);
-	pack_str(pk, "name");
-	pack_str(pk, g->name);
-	pack_str(pk, "instances");
+	st_wire_pack_cstr(pk, "name");
+	st_wire_pack_cstr(pk, g->name);
+	st_wire_pack_cstr(pk, "instances");
 	msgpack_pack_uint32(pk, __atomic_load_n(&g->instances_count, __ATOMIC_RELAXED));
-	pack_str(pk, "instances_listed");
+	st_wire_pack_cstr(pk, "instances_listed");
 	msgpack_pack_uint32(pk, (uint32_t)g->n_instances);
-	pack_str(pk, "share");
+	st_wire_pack_cstr(pk, "share");
 	msgpack_pack_double(pk, dp_group_share(g));
-	pack_str(pk, "offset");
+	st_wire_pack_cstr(pk, "offset");
 	msgpack_pack_double(pk, dp_group_offset(g));
-	pack_str(pk, "enabled");
+	st_wire_pack_cstr(pk, "enabled");
 	if (__atomic_load_n(&g->enabled, __ATOMIC_RELAXED))
 		msgpack_pack_true(pk);
 	else
 		msgpack_pack_false(pk);
-	pack_str(pk, "rate_pps");
+	st_wire_pack_cstr(pk, "rate_pps");
 	msgpack_pack_uint64(pk, __atomic_load_n(&g->rate_pps, __ATOMIC_RELAXED));
-	pack_str(pk, "rate_bps");
+	st_wire_pack_cstr(pk, "rate_bps");
 	msgpack_pack_uint64(pk, __atomic_load_n(&g->rate_bps, __ATOMIC_RELAXED));
-	pack_str(pk, "copies");
+	st_wire_pack_cstr(pk, "copies");
 	msgpack_pack_uint64(pk, gc->copies);
-	pack_str(pk, "responses");
+	st_wire_pack_cstr(pk, "responses");
 	msgpack_pack_uint64(pk, gc->rx_pkts);
-	pack_str(pk, "chaos");
+	st_wire_pack_cstr(pk, "chaos");
 	pack_chaos(pk, app, g);
-	pack_str(pk, "drops");
+	st_wire_pack_cstr(pk, "drops");
 	msgpack_pack_map(pk, DP_DROP_COUNT);
 	for (int r = 0; r < DP_DROP_COUNT; r++) {
-		pack_str(pk, dp_drop_names[r]);
+		st_wire_pack_cstr(pk, dp_drop_names[r]);
 		msgpack_pack_uint64(pk, gc->drops[r]);
 	}
 }
@@ -152,46 +144,46 @@ static void reply_stats(msgpack_packer *pk, const struct dp_app *app, const stru
 
 	dp_stats_sum(app, &sum);
 	msgpack_pack_map(pk, 6);
-	pack_str(pk, "ok");
+	st_wire_pack_cstr(pk, "ok");
 	msgpack_pack_true(pk);
-	pack_str(pk, "tcp");
+	st_wire_pack_cstr(pk, "tcp");
 	msgpack_pack_map(pk, 5);
-	pack_str(pk, "acks");
+	st_wire_pack_cstr(pk, "acks");
 	msgpack_pack_uint64(pk, sum.tcp_acks);
-	pack_str(pk, "retransmits");
+	st_wire_pack_cstr(pk, "retransmits");
 	msgpack_pack_uint64(pk, sum.tcp_retrans);
-	pack_str(pk, "shadow_resets");
+	st_wire_pack_cstr(pk, "shadow_resets");
 	msgpack_pack_uint64(pk, sum.tcp_shadow_rst);
-	pack_str(pk, "ack_nombuf");
+	st_wire_pack_cstr(pk, "ack_nombuf");
 	msgpack_pack_uint64(pk, sum.tcp_ack_nombuf);
-	pack_str(pk, "syn_again");
+	st_wire_pack_cstr(pk, "syn_again");
 	msgpack_pack_uint64(pk, sum.tcp_syn_again);
-	pack_str(pk, "mode");
-	pack_str(pk, app->cfg.mode == DP_MODE_INLINE ? "inline" : "tap");
-	pack_str(pk, "groups");
+	st_wire_pack_cstr(pk, "mode");
+	st_wire_pack_cstr(pk, app->cfg.mode == DP_MODE_INLINE ? "inline" : "tap");
+	st_wire_pack_cstr(pk, "groups");
 	msgpack_pack_array(pk, (size_t)app->n_groups);
 	for (int g = 0; g < app->n_groups; g++)
 		pack_group(pk, app, &app->groups[g], &sum.group[g]);
-	pack_str(pk, "ports");
+	st_wire_pack_cstr(pk, "ports");
 	msgpack_pack_array(pk, (size_t)app->n_ports);
 	for (int i = 0; i < app->n_ports; i++) {
 		msgpack_pack_map(pk, 4);
-		pack_str(pk, "name");
-		pack_str(pk, app->ports[i].name);
-		pack_str(pk, "rx_pkts");
+		st_wire_pack_cstr(pk, "name");
+		st_wire_pack_cstr(pk, app->ports[i].name);
+		st_wire_pack_cstr(pk, "rx_pkts");
 		msgpack_pack_uint64(pk, sum.port[i].rx_pkts);
-		pack_str(pk, "tx_pkts");
+		st_wire_pack_cstr(pk, "tx_pkts");
 		msgpack_pack_uint64(pk, sum.port[i].tx_pkts);
-		pack_str(pk, "tx_full");
+		st_wire_pack_cstr(pk, "tx_full");
 		msgpack_pack_uint64(pk, sum.port[i].tx_full);
 	}
-	pack_str(pk, "kpi");
+	st_wire_pack_cstr(pk, "kpi");
 	msgpack_pack_map(pk, 3);
-	pack_str(pk, "seq");
+	st_wire_pack_cstr(pk, "seq");
 	msgpack_pack_uint64(pk, kpi ? kpi->seq : 0);
-	pack_str(pk, "sent");
+	st_wire_pack_cstr(pk, "sent");
 	msgpack_pack_uint64(pk, kpi ? kpi->sent : 0);
-	pack_str(pk, "dropped");
+	st_wire_pack_cstr(pk, "dropped");
 	msgpack_pack_uint64(pk, kpi ? kpi->dropped : 0);
 }
 
@@ -429,9 +421,9 @@ static void handle(struct dp_control *c, struct dp_app *app, const struct dp_kpi
 
 		dp_stats_sum(app, &sum);
 		msgpack_pack_map(&pk, 2);
-		pack_str(&pk, "ok");
+		st_wire_pack_cstr(&pk, "ok");
 		msgpack_pack_true(&pk);
-		pack_str(&pk, "group");
+		st_wire_pack_cstr(&pk, "group");
 		pack_group(&pk, app, g, &sum.group[g - app->groups]);
 	}
 	c->handled++;

@@ -203,14 +203,6 @@ static int parse_opts(int argc, char **argv, struct ctl_opts *o)
 /* ------------------------------------------------------------------ */
 /* Requests                                                           */
 
-static void pack_str(msgpack_packer *pk, const char *s)
-{
-	size_t n = strlen(s);
-
-	msgpack_pack_str(pk, n);
-	msgpack_pack_str_body(pk, s, n);
-}
-
 static int need_args(const char *cmd, int argc, int min, int max,
 		     const char *args)
 {
@@ -443,16 +435,16 @@ static int build_service_cmd(msgpack_packer *pk, const char *cmd, int argc, char
 			return -EINVAL;
 		}
 	msgpack_pack_map(pk, (size_t)argc + 1);
-	pack_str(pk, "cmd");
-	pack_str(pk, cmd);
-	pack_str(pk, "service");
-	pack_str(pk, argv[0]);
+	st_wire_pack_cstr(pk, "cmd");
+	st_wire_pack_cstr(pk, cmd);
+	st_wire_pack_cstr(pk, "service");
+	st_wire_pack_cstr(pk, argv[0]);
 	for (int i = 1; i < argc; i++) {
 		const char *eq = strchr(argv[i], '=');
 		char key[128];
 
 		snprintf(key, sizeof(key), "%.*s", (int)(eq - argv[i]), argv[i]);
-		pack_str(pk, key);
+		st_wire_pack_cstr(pk, key);
 		if (pack_typed(pk, key, eq + 1))
 			return -EINVAL;
 	}
@@ -506,20 +498,20 @@ static int build_chaos(msgpack_packer *pk, int argc, char **argv)
 		return -EINVAL;
 	}
 	msgpack_pack_map(pk, (size_t)(2 + n));
-	pack_str(pk, "cmd");
-	pack_str(pk, "chaos");
-	pack_str(pk, "group");
-	pack_str(pk, argv[0]);
+	st_wire_pack_cstr(pk, "cmd");
+	st_wire_pack_cstr(pk, "chaos");
+	st_wire_pack_cstr(pk, "group");
+	st_wire_pack_cstr(pk, argv[0]);
 	if (val[0] != NULL) {
-		pack_str(pk, "loss");
+		st_wire_pack_cstr(pk, "loss");
 		msgpack_pack_double(pk, loss);
 	}
 	if (val[1] != NULL) {
-		pack_str(pk, "down");
-		pack_str(pk, val[1]);
+		st_wire_pack_cstr(pk, "down");
+		st_wire_pack_cstr(pk, val[1]);
 	}
 	if (val[2] != NULL) {
-		pack_str(pk, "respread");
+		st_wire_pack_cstr(pk, "respread");
 		if (respread)
 			msgpack_pack_true(pk);
 		else
@@ -551,28 +543,28 @@ static int build_request(msgpack_packer *pk, int argc, char **argv)
 		if (need_args(cmd, argc, 0, 0, ""))
 			return -EINVAL;
 		msgpack_pack_map(pk, 1);
-		pack_str(pk, "cmd");
-		pack_str(pk, cmd);
+		st_wire_pack_cstr(pk, "cmd");
+		st_wire_pack_cstr(pk, cmd);
 		return 0;
 	}
 	if (strcmp(cmd, "enable") == 0 || strcmp(cmd, "disable") == 0) {
 		if (need_args(cmd, argc, 1, 1, "GROUP") || check_group(argv[0]))
 			return -EINVAL;
 		msgpack_pack_map(pk, 2);
-		pack_str(pk, "cmd");
-		pack_str(pk, cmd);
-		pack_str(pk, "group");
-		pack_str(pk, argv[0]);
+		st_wire_pack_cstr(pk, "cmd");
+		st_wire_pack_cstr(pk, cmd);
+		st_wire_pack_cstr(pk, "group");
+		st_wire_pack_cstr(pk, argv[0]);
 		return 0;
 	}
 	if (strcmp(cmd, "chaos_off") == 0) {
 		if (need_args(cmd, argc, 1, 1, "GROUP") || check_group(argv[0]))
 			return -EINVAL;
 		msgpack_pack_map(pk, 2);
-		pack_str(pk, "cmd");
-		pack_str(pk, cmd);
-		pack_str(pk, "group");
-		pack_str(pk, argv[0]);
+		st_wire_pack_cstr(pk, "cmd");
+		st_wire_pack_cstr(pk, cmd);
+		st_wire_pack_cstr(pk, "group");
+		st_wire_pack_cstr(pk, argv[0]);
 		return 0;
 	}
 	if (strcmp(cmd, "chaos") == 0)
@@ -590,14 +582,14 @@ static int build_request(msgpack_packer *pk, int argc, char **argv)
 			return -EINVAL;
 		}
 		msgpack_pack_map(pk, argc == 3 ? 4 : 3);
-		pack_str(pk, "cmd");
-		pack_str(pk, cmd);
-		pack_str(pk, "group");
-		pack_str(pk, argv[0]);
-		pack_str(pk, "share");
+		st_wire_pack_cstr(pk, "cmd");
+		st_wire_pack_cstr(pk, cmd);
+		st_wire_pack_cstr(pk, "group");
+		st_wire_pack_cstr(pk, argv[0]);
+		st_wire_pack_cstr(pk, "share");
 		msgpack_pack_double(pk, share);
 		if (argc == 3) {
-			pack_str(pk, "offset");
+			st_wire_pack_cstr(pk, "offset");
 			msgpack_pack_double(pk, offset);
 		}
 		return 0;
@@ -612,11 +604,11 @@ static int build_request(msgpack_packer *pk, int argc, char **argv)
 			return -EINVAL;
 		}
 		msgpack_pack_map(pk, 3);
-		pack_str(pk, "cmd");
-		pack_str(pk, cmd);
-		pack_str(pk, "group");
-		pack_str(pk, argv[0]);
-		pack_str(pk, "instances");
+		st_wire_pack_cstr(pk, "cmd");
+		st_wire_pack_cstr(pk, cmd);
+		st_wire_pack_cstr(pk, "group");
+		st_wire_pack_cstr(pk, argv[0]);
+		st_wire_pack_cstr(pk, "instances");
 		msgpack_pack_uint64(pk, n);
 		return 0;
 	}
@@ -633,14 +625,14 @@ static int build_request(msgpack_packer *pk, int argc, char **argv)
 			return -EINVAL;
 		}
 		msgpack_pack_map(pk, argc == 3 ? 4 : 3);
-		pack_str(pk, "cmd");
-		pack_str(pk, cmd);
-		pack_str(pk, "group");
-		pack_str(pk, argv[0]);
-		pack_str(pk, "pps");
+		st_wire_pack_cstr(pk, "cmd");
+		st_wire_pack_cstr(pk, cmd);
+		st_wire_pack_cstr(pk, "group");
+		st_wire_pack_cstr(pk, argv[0]);
+		st_wire_pack_cstr(pk, "pps");
 		msgpack_pack_uint64(pk, pps);
 		if (argc == 3) {
-			pack_str(pk, "bps");
+			st_wire_pack_cstr(pk, "bps");
 			msgpack_pack_uint64(pk, bps);
 		}
 		return 0;

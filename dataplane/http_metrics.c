@@ -44,17 +44,6 @@ struct dp_http {
 	struct rte_mempool *pool[N_POOLS];
 };
 
-static const char *role_name(uint32_t roles)
-{
-	if (roles & DP_ROLE_CLIENT)
-		return "client";
-	if (roles & DP_ROLE_PROD)
-		return "prod";
-	if (roles & DP_ROLE_INJECT)
-		return "inject";
-	return "shadow";
-}
-
 void dp_http_round(struct dp_http *h, uint64_t mono_ns)
 {
 	struct dp_http_snap *s;
@@ -349,7 +338,8 @@ struct dp_http *dp_http_start(struct dp_app *app, const struct dp_kpi *kpi,
 	h->n_groups = app->n_groups;
 	for (int i = 0; i < app->n_ports; i++) {
 		snprintf(h->port_name[i], sizeof(h->port_name[i]), "%s", app->ports[i].name);
-		snprintf(h->port_role[i], sizeof(h->port_role[i]), "%s", role_name(app->port_roles[i]));
+		snprintf(h->port_role[i], sizeof(h->port_role[i]), "%s",
+			 dp_port_role_name(app->port_roles[i]));
 	}
 	for (int g = 0; g < app->n_groups; g++)
 		snprintf(h->group_name[g], sizeof(h->group_name[g]), "%s", app->groups[g].name);

@@ -17,7 +17,7 @@ void dp_stats_sum(const struct dp_app *app, struct dp_counters *sum)
 		dp_counters_add(sum, &app->workers[i]->cnt);
 }
 
-static const char *role_name(uint32_t roles)
+const char *dp_port_role_name(uint32_t roles)
 {
 	if (roles & DP_ROLE_CLIENT)
 		return "client";
@@ -63,7 +63,7 @@ void dp_stats_line(const struct dp_app *app, const struct dp_counters *prev,
 	for (int i = 0; i < app->n_ports; i++) {
 		const struct dp_port_counters *a = &prev->port[i], *b = &cur->port[i];
 
-		ADD("%s%s rx %.0f tx %.0f pps", used ? " | " : "", role_name(app->port_roles[i]),
+		ADD("%s%s rx %.0f tx %.0f pps", used ? " | " : "", dp_port_role_name(app->port_roles[i]),
 		    (double)(b->rx_pkts - a->rx_pkts) / secs,
 		    (double)(b->tx_pkts - a->tx_pkts) / secs);
 		if (b->tx_full != a->tx_full)
@@ -90,7 +90,7 @@ void dp_stats_final(const struct dp_app *app, const struct dp_counters *c, FILE 
 		fprintf(out, "  port %s (%s): rx %" PRIu64 " pkts %" PRIu64 " bytes, tx %" PRIu64
 			" pkts, tx_full %" PRIu64 ", dispatch_full %" PRIu64 ", mtu %u, frags_out %"
 			PRIu64 ", too_big %" PRIu64 "\n", app->ports[i].name,
-			role_name(app->port_roles[i]), p->rx_pkts, p->rx_bytes, p->tx_pkts,
+			dp_port_role_name(app->port_roles[i]), p->rx_pkts, p->rx_bytes, p->tx_pkts,
 			p->tx_full, p->dispatch_full, app->ports[i].mtu, p->frags_out, p->too_big);
 	}
 	for (int g = 0; g < app->n_groups; g++) {
@@ -149,7 +149,7 @@ static int tel_stats(const char *cmd, const char *params, struct rte_tel_data *d
 		if (p == NULL)
 			return -ENOMEM;
 		rte_tel_data_start_dict(p);
-		rte_tel_data_add_dict_string(p, "role", role_name(tel_app->port_roles[i]));
+		rte_tel_data_add_dict_string(p, "role", dp_port_role_name(tel_app->port_roles[i]));
 		rte_tel_data_add_dict_u64(p, "rx_pkts", c.port[i].rx_pkts);
 		rte_tel_data_add_dict_u64(p, "rx_bytes", c.port[i].rx_bytes);
 		rte_tel_data_add_dict_u64(p, "tx_pkts", c.port[i].tx_pkts);

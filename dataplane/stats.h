@@ -12,6 +12,10 @@
  * each is a plain 64-bit load, exact per word, not a snapshot across words. */
 void dp_stats_sum(const struct dp_app *app, struct dp_counters *sum);
 
+/* "client", "prod", "inject" or "shadow": what a port is, by its roles
+ * (the stats line, telemetry and /metrics name ports alike). */
+const char *dp_port_role_name(uint32_t roles);
+
 /* Prints the one-line summary of what changed from prev to cur over secs. */
 void dp_stats_line(const struct dp_app *app, const struct dp_counters *prev,
 		   const struct dp_counters *cur, double secs);
