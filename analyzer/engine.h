@@ -89,6 +89,9 @@ struct an_squeeze {
 	double ok_lam, ok_p99;		/* highest load verified within the SLO */
 	uint64_t ok_t;
 	double bad_lam, bad_p99;	/* lowest load not shown within it; p99 upper bound */
+	double bad_aim;			/* the load that failed step aimed at: its
+					   count is not recommended on a step
+					   that overshot */
 	uint64_t bad_t;
 	/* the judge's ask: its recommendation when not verified (0: none),
 	 * the model's utilisation there, and what sets the share */

@@ -843,12 +843,16 @@ static bool load_verified(const struct eval *ev, double lam)
 }
 
 /* The fewest instances whose load stays below the load a squeeze step
- * failed at (that load was measured, not a neighbour of it); 0: none. */
+ * failed at (that load was measured, not a neighbour of it) and below the
+ * load it aimed at (a step that overshot its count's load and failed does
+ * not verify that count: one more instance is tried); 0: none. */
 static uint32_t sq_floor(const struct an_plan *p, const struct an_squeeze *sq)
 {
-	if (!(sq->bad_lam > 0))
+	double lam = sq->bad_aim > 0 ? fmin(sq->bad_lam, sq->bad_aim) : sq->bad_lam;
+
+	if (!(lam > 0))
 		return 0;
-	return (uint32_t)fmin(floor(p->forecast_rps / sq->bad_lam) + 1, p->max_instances);
+	return (uint32_t)fmin(floor(p->forecast_rps / lam * (1 + 1e-9)) + 1, p->max_instances);
 }
 
 /* Asks verify.c for a squeeze step (with dataplane_control): for the
@@ -1162,7 +1166,11 @@ static void describe_verified(const struct eval *ev, char *buf, size_t len)
 			 "not verified: %u instances run at %.1f rps each, above the %.1f rps per instance measured within the SLO and below the %.1f run beyond it; p99 %s predicted, upper bound %s (the model's interpolation)",
 			 ev->rec, lam, ev->lam_meas_ok, ev->lam_obs, a, b);
 	o = (int)strlen(buf);
-	if (ev->rec_squeezed && (size_t)o < len)
+	if (ev->rec_squeezed && (size_t)o < len && sq->bad_aim > 0 && sq->bad_aim < sq->bad_lam)
+		o += snprintf(buf + o, len - (size_t)o,
+			      "; at least %u: a squeeze step aimed at %.1f rps per instance ran at %.1f and could not show p99 within the SLO (upper bound %s)",
+			      ev->rec, sq->bad_aim, sq->bad_lam, fmt_ns(c, sizeof(c), sq->bad_p99));
+	else if (ev->rec_squeezed && (size_t)o < len)
 		o += snprintf(buf + o, len - (size_t)o,
 			      "; at least %u: a squeeze step at %.1f rps per instance could not show p99 within the SLO (upper bound %s)",
 			      ev->rec, sq->bad_lam, fmt_ns(c, sizeof(c), sq->bad_p99));

@@ -217,7 +217,7 @@ static void expire(const struct an_verify *v, struct an_service *s, uint64_t wal
 	if (s->sq.ok_lam > 0 && wall - s->sq.ok_t > keep)
 		s->sq.ok_lam = 0;
 	if (s->sq.bad_lam > 0 && wall - s->sq.bad_t > keep)
-		s->sq.bad_lam = 0;
+		s->sq.bad_lam = s->sq.bad_aim = 0;
 }
 
 /* Picks a service whose recommendation asks for a step and may have one:
@@ -408,15 +408,18 @@ static int conclude(struct an_verify *v, struct an_engine *e, struct an_service 
 			sq->ok_p99 = m.p99;
 			sq->ok_t = wall;
 		}
-		if (sq->bad_lam > 0 && sq->bad_lam <= sq->ok_lam)
-			sq->bad_lam = 0;
+		if (sq->bad_lam > 0 && fmin(sq->bad_lam, sq->bad_aim) <= sq->ok_lam)
+			sq->bad_lam = sq->bad_aim = 0;
 		if (m.lam < v->lam * REACHED)
 			note(s, "squeeze step for %u instances reached %.1f of %.1f rps per instance: p99 %s within the SLO there",
 			     v->n, m.lam, v->lam, p99);
 	} else {
 		v->cnt.failed++;
-		if (sq->bad_lam == 0 || m.lam < sq->bad_lam) {
+		/* a step that ran above its aim (flows come whole) and
+		 * failed still fails its count: safety first */
+		if (sq->bad_lam == 0 || fmin(m.lam, v->lam) < fmin(sq->bad_lam, sq->bad_aim)) {
 			sq->bad_lam = m.lam;
+			sq->bad_aim = v->lam;
 			sq->bad_p99 = m.p99_hi;
 			sq->bad_t = wall;
 		}

@@ -189,7 +189,9 @@ max_instances = 40
 
 
 def verdicts(path):
-    return [json.loads(x) for x in open(path) if x.strip()]
+    """The verdicts written so far (a last line being written is left)."""
+    lines = open(path).read().split("\n")
+    return [json.loads(x) for x in lines[:-1] if x.strip()]
 
 
 def steps(err_path):
@@ -198,11 +200,14 @@ def steps(err_path):
     for line in open(err_path):
         m = re.search(r"squeeze step for (\d+) instances: ([0-9.]+) rps per instance over", line)
         if m:
-            out.append((int(m.group(1)), float(m.group(2)), "within the SLO" in line))
+            out.append((int(m.group(1)), float(m.group(2)),
+                        True if "within the SLO" in line else
+                        None if "undecided" in line else False))
     return out
 
 
-def case(rig, name, dist, base_ms, group, proposal, forecast, slo_ms, seed, secs=66):
+def case(rig, name, dist, base_ms, group, proposal, forecast, slo_ms, seed, secs=66,
+         secs_max=150):
     if not name.startswith(ONLY):
         return []
     c = len(POOL2) if group == "pool2" else len(POOL1)
@@ -222,10 +227,27 @@ proposed_instances = %d
 forecast_rps = %d
 slo_p99 = %dms
 """ % (group, proposal, forecast, slo_ms))
-    cl = rig.clients(secs + 4, seed)
+    cl = rig.clients(secs_max + 4, seed)
     time.sleep(1)
-    an, out, err = rig.analyzer(name, ini, secs)
-    an.wait(timeout=secs + 60)
+    an, out, err = rig.analyzer(name, ini, secs_max)
+    # A case runs secs; longer (to secs_max) while a step is in flight or
+    # the walk-down has not come within one of the truth: a step near the
+    # SLO may measure window after window (verify_max_time), and a busy
+    # machine stretches it.
+    t0 = time.monotonic()
+    while an.poll() is None:
+        time.sleep(1)
+        if time.monotonic() - t0 < secs:
+            continue
+        text = open(err).read()
+        vs = [v for v in verdicts(out) if v["verdict"] != "inconclusive"]
+        if (text.count("squeeze step: '%s' share" % group) == text.count("squeeze step over:") and
+                vs and vs[-1]["recommended_instances"] <= n_min + 1):
+            an.send_signal(signal.SIGTERM)
+            break
+    an.wait(timeout=60)
+    print("  ran %.0f s" % (time.monotonic() - t0))
+    cl.terminate()
     cl.wait(timeout=60)
     rig.stop_servers()
     vs = [v for v in verdicts(out) if v["verdict"] != "inconclusive"]
@@ -235,7 +257,8 @@ slo_p99 = %dms
             v["verdict"], v["recommended_instances"], v.get("verified"),
             v.get("verified_reason", "")[:150]))
     for n, lam, ok in st:
-        print("  squeeze step: %d instances at %.1f rps each: %s" % (n, lam, "within" if ok else "beyond"))
+        print("  squeeze step: %d instances at %.1f rps each: %s"
+              % (n, lam, {True: "within", False: "beyond", None: "undecided"}[ok]))
     stlib.check(len(vs) >= 3, "%s: %d decisive verdicts" % (name, len(vs)))
     low = [v["recommended_instances"] for v in vs if v["recommended_instances"] < n_min]
     stlib.check(not low, "%s: no recommendation below the true minimum %d (%s)"
@@ -252,7 +275,7 @@ slo_p99 = %dms
             stlib.check(true_p99 <= slo_ms * 1.1,
                         "%s: a step passed at %.1f rps per instance, where the true p99 is %.1f ms"
                         % (name, lam, true_p99))
-        elif n < n_min:
+        elif ok is False and n < n_min:
             print("  the step for %d instances, below the minimum, did not pass" % n)
     stlib.check(abs(rig.share(group) - share) < 1e-6, "%s: the share is back at %.4f" % (name, share))
     return st
@@ -271,7 +294,17 @@ slo_p99 = 35ms
 """
     cl = rig.clients(150, seed)
     ini = rig.analyzer_ini("ceiling", plan, "verify_util_ceiling = 0.3\n")
-    an, out, err = rig.analyzer("ceiling", ini, 16)
+    # until a verdict for the proposal says why no step ran (16 s does on
+    # a quiet machine; a busy one, under ASan, takes longer to decide)
+    an, out, err = rig.analyzer("ceiling", ini, 60)
+    t0 = time.monotonic()
+    while an.poll() is None:
+        time.sleep(1)
+        if time.monotonic() - t0 >= 16 and any(
+                "above verify_util_ceiling" in v.get("verified_reason", "")
+                for v in verdicts(out) if v["verdict"] != "inconclusive"):
+            an.send_signal(signal.SIGTERM)
+            break
     an.wait(timeout=60)
     vs = [v for v in verdicts(out) if v["verdict"] != "inconclusive"]
     stlib.check(vs and all("above verify_util_ceiling" in v.get("verified_reason", "") for v in vs
@@ -340,11 +373,11 @@ def main():
         for r in range(REPEAT):
             seed = 1000 + r
             # The issue's server: 5 ms, M/D/1; the plan 900 rps at 35 ms.
-            caught += sum(not ok for _, _, ok in
+            caught += sum(ok is False for _, _, ok in
                           case(rig, "det-p8-%d" % r, "det", 5, "pool2", 8, 900, 35, seed))
             case(rig, "det-p5-%d" % r, "det", 5, "pool2", 5, 900, 35, seed)
             case(rig, "exp-p6-%d" % r, "exp", 2, "pool1", 6, 1800, 35, seed)
-            caught += sum(not ok for _, _, ok in
+            caught += sum(ok is False for _, _, ok in
                           case(rig, "bimodal-p8-%d" % r, "bimodal", 2, "pool2", 8, 1000, 40, seed))
         print("squeeze steps that found a load beyond the SLO: %d" % caught)
         if "ceiling".startswith(ONLY):

@@ -586,7 +586,7 @@ static void test_md1_recommend(void)
 /* What a squeeze step left in the service's state (verify.c writes it from
  * a real dataplane in tests/integration/test_e2e_recommend.py). */
 struct sq_set {
-	double ok_lam, bad_lam;
+	double ok_lam, bad_lam, bad_aim;
 };
 
 static void set_squeeze(struct an_engine *e, void *arg)
@@ -598,6 +598,7 @@ static void set_squeeze(struct an_engine *e, void *arg)
 	s->sq.ok_lam = q->ok_lam;
 	s->sq.ok_p99 = 28e6;
 	s->sq.bad_lam = q->bad_lam;
+	s->sq.bad_aim = q->bad_aim;
 	s->sq.bad_p99 = 40e6;
 }
 
@@ -609,9 +610,12 @@ static void test_squeeze_state(void)
 		const char *name;
 		struct sq_set q;
 	} cases[] = {
-		{ "no step yet", { 0, 0 } },
-		{ "7's load verified", { 128.6, 0 } },
-		{ "7's load failed", { 0, 128.0 } },
+		{ "no step yet", { 0, 0, 0 } },
+		{ "7's load verified", { 128.6, 0, 0 } },
+		{ "7's load failed", { 0, 128.0, 128.0 } },
+		/* the step for 7 overshot (flows come whole) and failed:
+		 * 7 is not recommended, nor tried again */
+		{ "7's step failed above its load", { 0, 132.6, 900.0 / 7 } },
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -652,7 +656,7 @@ static void test_squeeze_state(void)
 				printf(" -> next step: %u", sq->want_n);
 				if (i == 1)	/* below a verified 7: 6 or fewer is tried */
 					CU_ASSERT(sq->want_n >= 1 && sq->want_n < 7);
-				if (i == 2 && v->recommended_instances == 8)
+				if (i >= 2 && v->recommended_instances == 8)
 					/* 7 failed, 8 stands: nothing left between */
 					CU_ASSERT_EQUAL(sq->want_n, 0);
 			}
