@@ -16,10 +16,12 @@
 #include "control.h"
 #include "engine.h"
 #include "log.h"
+#include "notify.h"
 #include "publish.h"
 #include "report.h"
 #include "state.h"
 #include "verify.h"
+#include "version.h"
 #include "zsec.h"
 
 #define BATCH 1024		/* messages drained per poll wakeup */
@@ -163,6 +165,7 @@ static int parse_args(struct app *a, int argc, char **argv, bool *check)
 		{ "check", no_argument, NULL, 'C' },
 		{ "log-level", required_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	/* Command-line values go on top of the file: collect them first. */
@@ -220,6 +223,9 @@ static int parse_args(struct app *a, int argc, char **argv, bool *check)
 			break;
 		case 'h':
 			usage(stdout);
+			exit(0);
+		case 'V':
+			printf("shadowtap-analyzer %s\n", ST_VERSION);
 			exit(0);
 		default:
 			usage(stderr);
@@ -548,7 +554,12 @@ int main(int argc, char **argv)
 		ST_NOTICE("%u services, window %.3f s, %u KPI endpoint(s)%s",
 			  app.cfg.n_services, (double)app.cfg.window_ns / 1e9,
 			  app.cfg.n_kpi_endpoints, app.replay[0] ? " (replay)" : "");
+		/* sockets bound, state loaded: a Type=notify unit is up */
+		if (st_notify_ready("%u services, %u KPI endpoint(s)", app.cfg.n_services,
+				    app.cfg.n_kpi_endpoints) < 0)
+			ST_WARN("sd_notify READY failed");
 		rc = app.replay[0] ? run_replay(&app) : run_live(&app);
+		st_notify_stopping();
 		an_engine_flush(app.eng, app.replay[0] ? 0 : st_wall_ns());
 		/* The flush's verdicts reach the API's last snapshot and streams. */
 		an_api_round(app.api, st_mono_ns(), st_wall_ns());

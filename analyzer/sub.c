@@ -19,6 +19,7 @@
 #include "hist.h"
 #include "log.h"
 #include "parse.h"
+#include "version.h"
 #include "wire.h"
 #include "zsec.h"
 
@@ -108,6 +109,7 @@ static int parse_opts(int argc, char **argv, struct sub_opts *o)
 		{ "curve-key-file", required_argument, NULL, OPT_KEY_FILE },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct st_perr err;
@@ -143,6 +145,9 @@ static int parse_opts(int argc, char **argv, struct sub_opts *o)
 			break;
 		case 'h':
 			usage(stdout);
+			exit(0);
+		case 'V':
+			printf("shadowtap-sub %s\n", ST_VERSION);
 			exit(0);
 		default:
 			return -EINVAL;

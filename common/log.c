@@ -18,6 +18,11 @@ static const char *const level_names[] = {
 	[ST_LOG_DEBUG] = "debug",
 };
 
+const char *st_log_prog(void)
+{
+	return log_prog;
+}
+
 void st_log_init(const char *prog, enum st_log_level level)
 {
 	if (prog != NULL) {

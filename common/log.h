@@ -22,6 +22,9 @@ enum st_log_level {
 /* Sets the program name shown in each line and the threshold. Never fails. */
 void st_log_init(const char *prog, enum st_log_level level);
 void st_log_set_level(enum st_log_level level);
+/* The program name st_log_init was given, without its directory (what
+ * --help shows: a man page made from it names no build path). */
+const char *st_log_prog(void);
 enum st_log_level st_log_get_level(void);
 
 /* Parses "err|warn|notice|info|debug" (or 0-4). Returns 0, or -EINVAL. */

@@ -20,6 +20,7 @@
 #include "http_client.h"
 #include "log.h"
 #include "parse.h"
+#include "version.h"
 #include "wire.h"
 #include "zsec.h"
 
@@ -136,6 +137,7 @@ static int parse_opts(int argc, char **argv, struct ctl_opts *o)
 		{ "token-file", required_argument, NULL, OPT_TOKEN_FILE },
 		{ "ca-file", required_argument, NULL, OPT_CA_FILE },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct st_perr err;
@@ -178,6 +180,9 @@ static int parse_opts(int argc, char **argv, struct ctl_opts *o)
 			break;
 		case 'h':
 			usage(stdout);
+			exit(EXIT_OK);
+		case 'V':
+			printf("shadowtap-ctl %s\n", ST_VERSION);
 			exit(EXIT_OK);
 		default:
 			return -EINVAL;

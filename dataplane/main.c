@@ -30,8 +30,10 @@
 #include "http_metrics.h"
 #include "kpi.h"
 #include "log.h"
+#include "notify.h"
 #include "stats.h"
 #include "vdev.h"
+#include "version.h"
 #include "worker.h"
 #include "zsec.h"
 
@@ -643,9 +645,10 @@ int main(int argc, char **argv)
 	struct dp_counters total;
 	int dashdash = -1, rc, status = EXIT_FAILURE;
 	uint64_t run_start;
-	const char *prog = argv[0];
+	const char *prog;
 
-	st_log_init(prog, ST_LOG_NOTICE);
+	st_log_init(argv[0], ST_LOG_NOTICE);
+	prog = st_log_prog();
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--") == 0) {
 			dashdash = i;
@@ -657,6 +660,10 @@ int main(int argc, char **argv)
 		for (int i = 1; i < argc; i++) {
 			if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
 				usage(stdout, prog);
+				return 0;
+			}
+			if (strcmp(argv[i], "--version") == 0) {
+				printf("shadowtap-dataplane %s\n", ST_VERSION);
 				return 0;
 			}
 			if (strncmp(argv[i], "--config-help", 13) == 0) {
@@ -743,8 +750,16 @@ int main(int argc, char **argv)
 	ST_NOTICE("running: mode %s, %u workers, %d ports, %d shadow groups",
 		  app.cfg.mode == DP_MODE_INLINE ? "inline" : "tap", app.n_workers,
 		  app.n_ports, app.n_groups);
+	/* ports started, sockets bound, workers polling: a Type=notify
+	 * unit is up */
+	if (!dp_force_quit &&
+	    st_notify_ready("%s, %u workers, %d ports, %d shadow groups",
+			    app.cfg.mode == DP_MODE_INLINE ? "inline" : "tap", app.n_workers,
+			    app.n_ports, app.n_groups) < 0)
+		ST_WARN("sd_notify READY failed");
 	if (!dp_force_quit)
 		main_loop(&app, &opts);
+	st_notify_stopping();
 	rte_eal_mp_wait_lcore();
 	dp_stats_sum(&app, &total);
 	dp_stats_final(&app, &total, stderr);

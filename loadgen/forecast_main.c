@@ -18,6 +18,7 @@
 #include "history.h"
 #include "holt_winters.h"
 #include "log.h"
+#include "version.h"
 
 struct fc_opts {
 	const char *history;
@@ -96,6 +97,7 @@ static int parse_args(int argc, char **argv, struct fc_opts *o)
 		{ "output", required_argument, NULL, O_OUT },
 		{ "json", no_argument, NULL, O_JSON },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct st_perr e;
@@ -141,7 +143,10 @@ static int parse_args(int argc, char **argv, struct fc_opts *o)
 		case O_OUT: o->output = optarg; break;
 		case O_JSON: o->json = true; break;
 		case 'h':
-			usage(stdout, argv[0]);
+			usage(stdout, st_log_prog());
+			return 1;
+		case 'V':
+			printf("shadowtap-forecast %s\n", ST_VERSION);
 			return 1;
 		case ':':
 			ST_ERR("%s needs a value (see --help)", name);

@@ -23,6 +23,7 @@
 #include "log.h"
 #include "vdev.h"
 #include "publish.h"
+#include "version.h"
 
 volatile bool lg_force_quit;
 
@@ -241,11 +242,15 @@ int main(int argc, char **argv)
 		/* --help works without "--" and without the EAL. */
 		for (int i = 1; i < argc; i++) {
 			if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-				lg_usage(stdout, argv[0]);
+				lg_usage(stdout, st_log_prog());
+				return 0;
+			}
+			if (strcmp(argv[i], "--version") == 0) {
+				printf("shadowtap-loadgen %s\n", ST_VERSION);
 				return 0;
 			}
 		}
-		lg_usage(stderr, argv[0]);
+		lg_usage(stderr, st_log_prog());
 		return EXIT_FAILURE;
 	}
 	rc = parse_args(argc, argv, dashdash);

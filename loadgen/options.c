@@ -7,7 +7,9 @@
 
 #include "clock.h"
 #include "errmsg.h"
+#include "log.h"
 #include "options.h"
+#include "version.h"
 
 void lg_config_defaults(struct lg_config *c)
 {
@@ -327,6 +329,7 @@ int lg_options_parse(int argc, char **argv, struct lg_config *c, struct st_perr 
 		{ "interval", required_argument, NULL, O_INTERVAL },
 		{ "log-level", required_argument, NULL, O_LOG },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	bool mode_set = false;
@@ -420,7 +423,10 @@ int lg_options_parse(int argc, char **argv, struct lg_config *c, struct st_perr 
 			break;
 		case O_LOG: c->log_level = optarg; break;
 		case 'h':
-			lg_usage(stdout, argv[0]);
+			lg_usage(stdout, st_log_prog());
+			return 1;
+		case 'V':
+			printf("shadowtap-loadgen %s\n", ST_VERSION);
 			return 1;
 		case ':':
 			lg_errmsg(err, "%.60s needs a value (see --help)", name);
