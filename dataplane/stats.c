@@ -104,7 +104,7 @@ void dp_stats_final(const struct dp_app *app, const struct dp_counters *c, FILE 
 				fprintf(out, ", %s %" PRIu64, dp_drop_names[r], gc->drops[r]);
 		for (int r = 0; r < DP_FX_COUNT; r++)
 			if (gc->chaos_fx[r])
-				fprintf(out, ", chaos %s %" PRIu64, dp_chaos_effect_names[r],
+				fprintf(out, ", chaos_%s %" PRIu64, dp_chaos_effect_names[r],
 					gc->chaos_fx[r]);
 		fprintf(out, "\n");
 		gc = &c->inject[g];
