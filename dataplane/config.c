@@ -197,6 +197,7 @@ SIZE_SETTER(set_frag_table_size, c->frag_table_size, uint32_t, 64, 16777216)
 SIZE_SETTER(set_frag_hold, c->frag_hold, uint32_t, 0, 1048576)
 SIZE_SETTER(set_tcp_sessions, c->tcp_sessions, uint32_t, 0, 16777216)
 SIZE_SETTER(set_tcp_queue, c->tcp_queue, uint32_t, 1024, 16777216)
+SIZE_SETTER(set_chaos_queue, c->chaos_queue, uint32_t, 1, 1048576)
 SIZE_SETTER(set_sh_rate_pps, s->rate_pps, uint64_t, 0, 1000000000000ULL)
 SIZE_SETTER(set_sh_rate_bps, s->rate_bps, uint64_t, 0, 10000000000000ULL)
 
@@ -234,6 +235,24 @@ static int set_sh_chaos_loss(struct dp_config *c, struct dp_shadow_cfg *s,
 	(void)c;
 	return st_parse_share(v, &s->chaos_loss, e);
 }
+
+/* The impairments' keys: chaos_KEY is dp_chaos_param_set's KEY, one
+ * parser for the file, --set and the control socket. */
+#define CHAOS_SETTER(fn, key)							\
+	static int fn(struct dp_config *c, struct dp_shadow_cfg *s,		\
+		      const char *v, struct st_perr *e)				\
+	{									\
+		(void)c;							\
+		return dp_chaos_param_set(&s->chaos, key, v, e);		\
+	}
+
+CHAOS_SETTER(set_sh_chaos_delay, "delay")
+CHAOS_SETTER(set_sh_chaos_jitter, "jitter")
+CHAOS_SETTER(set_sh_chaos_delay_dist, "delay_dist")
+CHAOS_SETTER(set_sh_chaos_delay_corr, "delay_corr")
+CHAOS_SETTER(set_sh_chaos_loss_burst, "loss_burst")
+CHAOS_SETTER(set_sh_chaos_duplicate, "duplicate")
+CHAOS_SETTER(set_sh_chaos_corrupt, "corrupt")
 
 int dp_parse_chaos_down(const char *v, struct st_addr *addr, bool *has, struct st_perr *e)
 {
@@ -437,6 +456,10 @@ static const struct key keys[] = {
 	  "when a worker found nothing to do for a while, sleep this long (0..10ms; 0: poll "
 	  "without pause, the lowest latency). For hosts where the cores are shared: it adds up "
 	  "to this much to the latencies measured while idle", set_idle_sleep },
+	{ SCOPE_DATAPLANE, "chaos_queue", "4096",
+	  "copies a worker holds back for the shadow groups' chaos_delay, 1..1M; each holds a "
+	  "private copy from the copies' pool (copy_mbufs), never a production buffer; when "
+	  "full a delayed copy is dropped (chaos_queue_full)", set_chaos_queue },
 	{ SCOPE_DATAPLANE, "stats", "true", "print one stats line per interval on stderr", set_stats },
 	{ SCOPE_DATAPLANE, "timing", "true",
 	  "time every request->response for prod and each shadow and publish KPI snapshots",
@@ -520,6 +543,32 @@ static const struct key keys[] = {
 	{ SCOPE_SHADOW, "chaos_down_respread", "false",
 	  "with chaos_down: the down instance's flows move to the remaining instances by hash "
 	  "instead of being dropped (the N-1 test)", set_sh_chaos_down_respread },
+	{ SCOPE_SHADOW, "chaos_delay", "0",
+	  "chaos: the group's copies are held this long before they leave (0..1s; 0: none), "
+	  "in a per-worker timing wheel of [dataplane] chaos_queue copies (full: "
+	  "chaos_queue_full); a copy never overtakes an earlier copy of its group, so flows "
+	  "keep their order", set_sh_chaos_delay },
+	{ SCOPE_SHADOW, "chaos_jitter", "0",
+	  "chaos: spread of chaos_delay (0..1s): uniform +-jitter, or the standard deviation "
+	  "for normal and paretonormal; a delay below 0 is 0", set_sh_chaos_jitter },
+	{ SCOPE_SHADOW, "chaos_delay_dist", "uniform",
+	  "uniform | normal | paretonormal (netem's: a quarter normal, three quarters Pareto, "
+	  "a long tail of late copies)", set_sh_chaos_delay_dist },
+	{ SCOPE_SHADOW, "chaos_delay_corr", "0",
+	  "chaos: correlation of each jitter draw with the last one, 0..1 or 0%..100% (netem's "
+	  "meaning)", set_sh_chaos_delay_corr },
+	{ SCOPE_SHADOW, "chaos_loss_burst", "none",
+	  "chaos: bursty loss, Gilbert-Elliott (netem's gemodel): LOSS_IN_BAD,MEAN_BURST,"
+	  "MEAN_GAP, e.g. 100%,5,200: the bad state lasts 5 copies on average and loses each "
+	  "with LOSS_IN_BAD, the good state 200 copies and loses none (counted "
+	  "chaos_loss_burst); none: off", set_sh_chaos_loss_burst },
+	{ SCOPE_SHADOW, "chaos_duplicate", "0",
+	  "chaos: share of the group's copies sent twice, 0..1 or 0%..100% (counted duplicated)",
+	  set_sh_chaos_duplicate },
+	{ SCOPE_SHADOW, "chaos_corrupt", "0",
+	  "chaos: share of the group's copies with one bit of their L4 payload flipped and the "
+	  "checksums left as they were, as a real corruption (counted corrupted; copies without "
+	  "payload are left alone)", set_sh_chaos_corrupt },
 };
 
 #define N_KEYS (sizeof(keys) / sizeof(keys[0]))
@@ -849,6 +898,12 @@ int dp_config_validate(const struct dp_config *cfg, struct st_perr *err)
 		if (s->has_chaos_down && dp_shadow_instance_index(s, &s->chaos_down) < 0)
 			return fail(err, -EINVAL, sec, "chaos_down",
 				    "not one of the group's instances");
+		{
+			char why[160];
+
+			if (dp_chaos_params_check(&s->chaos, why, sizeof(why)) != 0)
+				return fail(err, -EINVAL, sec, NULL, "%s", why);
+		}
 		if (s->inject && cfg->inject_port[0] == '\0')
 			return fail(err, -EINVAL, sec, "inject",
 				    "needs [dataplane] inject_port");

@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "chaos_fx.h"
 #include "parse.h"
 
 #define DP_MAX_SHADOWS   8
@@ -62,6 +63,8 @@ struct dp_shadow_cfg {
 	struct st_addr chaos_down; /* an instance blackholed on purpose */
 	bool has_chaos_down;
 	bool chaos_down_respread; /* its flows move to the other instances */
+	struct dp_chaos_params chaos; /* delay, jitter, bursty loss, duplicate,
+					 corrupt (chaos_fx.h) */
 };
 
 struct dp_config {
@@ -91,6 +94,7 @@ struct dp_config {
 	uint32_t frag_hold;         /* fragments held per worker for their first one */
 	uint64_t frag_timeout_ns;   /* a fragmented datagram is forgotten after this */
 	uint64_t idle_sleep_ns;     /* 0: poll without pause */
+	uint32_t chaos_queue;       /* delayed copies held per worker (chaos_wheel.h) */
 	bool stats;           /* one line per interval on stderr */
 	bool timing;          /* request->response timing and KPIs */
 	uint32_t prod_instances; /* production instances, reported in KPIs */

@@ -89,7 +89,14 @@ static void pack_chaos(msgpack_packer *pk, const struct dp_app *app, const struc
 	if (down >= 0 && down < app->cfg.shadows[g - app->groups].n_instances)
 		st_ip_fmt(&app->cfg.shadows[g - app->groups].instances[down].addr, addr,
 			    sizeof(addr));
-	msgpack_pack_map(pk, 3);
+	msgpack_pack_map(pk, 3 + dp_chaos_n_param_keys);
+	for (size_t i = 0; i < dp_chaos_n_param_keys; i++) {
+		char v[64];
+
+		dp_chaos_param_fmt(&g->chaos_params, dp_chaos_param_keys[i], v, sizeof(v));
+		st_wire_pack_cstr(pk, dp_chaos_param_keys[i]);
+		st_wire_pack_cstr(pk, v);
+	}
 	st_wire_pack_cstr(pk, "loss");
 	msgpack_pack_double(pk, (double)dp_chaos_loss_thr(cw) / 4294967296.0);
 	st_wire_pack_cstr(pk, "down");
@@ -104,7 +111,7 @@ static void pack_chaos(msgpack_packer *pk, const struct dp_app *app, const struc
 static void pack_group(msgpack_packer *pk, const struct dp_app *app, const struct dp_group *g,
 		       const struct dp_group_counters *gc)
 {
-	msgpack_pack_map(pk, 12);
+	msgpack_pack_map(pk, 13);
 	st_wire_pack_cstr(pk, "name");
 	st_wire_pack_cstr(pk, g->name);
 	st_wire_pack_cstr(pk, "instances");
@@ -130,6 +137,12 @@ static void pack_group(msgpack_packer *pk, const struct dp_app *app, const struc
 	msgpack_pack_uint64(pk, gc->rx_pkts);
 	st_wire_pack_cstr(pk, "chaos");
 	pack_chaos(pk, app, g);
+	st_wire_pack_cstr(pk, "chaos_effects");
+	msgpack_pack_map(pk, DP_FX_COUNT);
+	for (int r = 0; r < DP_FX_COUNT; r++) {
+		st_wire_pack_cstr(pk, dp_chaos_effect_names[r]);
+		msgpack_pack_uint64(pk, gc->chaos_fx[r]);
+	}
 	st_wire_pack_cstr(pk, "drops");
 	msgpack_pack_map(pk, DP_DROP_COUNT);
 	for (int r = 0; r < DP_DROP_COUNT; r++) {
@@ -198,12 +211,63 @@ static struct dp_group *find_group(struct dp_app *app, const msgpack_object *req
 	return NULL;
 }
 
-/* A chaos request's new word for g: the keys it gives (loss: a number
- * 0..1 or a string "2%"; down: an instance's address, "" or "none";
- * respread: a bool) over the setting in force. Validates everything before
- * anything changes. Returns 0, or -EINVAL with why set. */
+/* Whether k is the string s. */
+static bool key_is(const msgpack_object *k, const char *s)
+{
+	return k->type == MSGPACK_OBJECT_STR && k->via.str.size == strlen(s) &&
+	       memcmp(k->via.str.ptr, s, k->via.str.size) == 0;
+}
+
+/* The impairments a chaos request gives (chaos_fx.h: delay, jitter, ...,
+ * each a string as the config file takes it, or a number) over p. Returns
+ * how many it gave, or -EINVAL with why set. */
+static int chaos_fx_request(const msgpack_object *req, struct dp_chaos_params *p, char *why,
+			    size_t len)
+{
+	int n = 0;
+
+	for (uint32_t i = 0; i < req->via.map.size; i++) {
+		const msgpack_object *k = &req->via.map.ptr[i].key, *v = &req->via.map.ptr[i].val;
+		const char *key = NULL;
+		char buf[96];
+		struct st_perr e;
+
+		for (size_t j = 0; j < dp_chaos_n_param_keys && key == NULL; j++)
+			if (key_is(k, dp_chaos_param_keys[j]))
+				key = dp_chaos_param_keys[j];
+		if (key == NULL)
+			continue;
+		if (v->type == MSGPACK_OBJECT_STR && v->via.str.size < sizeof(buf)) {
+			memcpy(buf, v->via.str.ptr, v->via.str.size);
+			buf[v->via.str.size] = '\0';
+		} else if (v->type == MSGPACK_OBJECT_FLOAT32 || v->type == MSGPACK_OBJECT_FLOAT64) {
+			snprintf(buf, sizeof(buf), "%.17g", v->via.f64);
+		} else if (v->type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
+			snprintf(buf, sizeof(buf), "%llu", (unsigned long long)v->via.u64);
+		} else {
+			snprintf(why, len, "chaos: '%s' must be a string such as the config takes, "
+				 "or a number", key);
+			return -EINVAL;
+		}
+		if (dp_chaos_param_set(p, key, buf, &e) != 0) {
+			snprintf(why, len, "chaos: %s: %.150s", key, e.msg);
+			return -EINVAL;
+		}
+		n++;
+	}
+	if (n > 0 && dp_chaos_params_check(p, why, len) != 0)
+		return -EINVAL;
+	return n;
+}
+
+/* A chaos request's new word and impairments for g: the keys it gives
+ * (loss: a number 0..1 or a string "2%"; down: an instance's address, ""
+ * or "none"; respread: a bool; the impairments, chaos_fx_request) over the
+ * setting in force. Validates everything before anything changes. Returns
+ * 0, or -EINVAL with why set. */
 static int chaos_request(const struct dp_app *app, const struct dp_group *g,
-			 const msgpack_object *req, uint64_t *word, char *why, size_t len)
+			 const msgpack_object *req, uint64_t *word, struct dp_chaos_params *fxp,
+			 char *why, size_t len)
 {
 	const struct dp_shadow_cfg *sc = &app->cfg.shadows[g - app->groups];
 	uint64_t cw = __atomic_load_n(&g->chaos, __ATOMIC_RELAXED);
@@ -218,10 +282,12 @@ static int chaos_request(const struct dp_app *app, const struct dp_group *g,
 		bool ok = false;
 
 		for (size_t j = 0; j < sizeof(known) / sizeof(known[0]) && !ok; j++)
-			ok = k->type == MSGPACK_OBJECT_STR && k->via.str.size == strlen(known[j]) &&
-			     memcmp(k->via.str.ptr, known[j], k->via.str.size) == 0;
+			ok = key_is(k, known[j]);
+		for (size_t j = 0; j < dp_chaos_n_param_keys && !ok; j++)
+			ok = key_is(k, dp_chaos_param_keys[j]);
 		if (!ok) {
-			snprintf(why, len, "chaos: unknown key '%.*s' (loss, down, respread)",
+			snprintf(why, len, "chaos: unknown key '%.*s' (loss, down, respread, delay, "
+				 "jitter, delay_dist, delay_corr, loss_burst, duplicate, corrupt)",
 				 k->type == MSGPACK_OBJECT_STR ? (int)(k->via.str.size < 40 ? k->via.str.size : 40) : 1,
 				 k->type == MSGPACK_OBJECT_STR ? k->via.str.ptr : "?");
 			return -EINVAL;
@@ -281,8 +347,17 @@ static int chaos_request(const struct dp_app *app, const struct dp_group *g,
 			return -EINVAL;
 		}
 	}
+	*fxp = g->chaos_params;
+	{
+		int rc = chaos_fx_request(req, fxp, why, len);
+
+		if (rc < 0)
+			return rc;
+		n_keys += rc;
+	}
 	if (n_keys == 0) {
-		snprintf(why, len, "chaos needs at least one of loss, down, respread (chaos_off ends it)");
+		snprintf(why, len, "chaos needs at least one of loss, down, respread, delay, jitter, "
+			 "delay_dist, delay_corr, loss_burst, duplicate, corrupt (chaos_off ends it)");
 		return -EINVAL;
 	}
 	*word = dp_chaos_pack(loss_thr, down, respread);
@@ -398,19 +473,25 @@ static void handle(struct dp_control *c, struct dp_app *app, const struct dp_kpi
 		ST_NOTICE("control: %s instances %lu of %d (was %u)", g->name, (unsigned long)n,
 			  g->n_instances, old_n);
 	} else if (strcmp(cmd, "chaos") == 0) {
+		struct dp_chaos_params fxp;
 		uint64_t word;
-		char why[200];
+		char why[200], d[32], j[32], lb[64];
 
-		if (chaos_request(app, g, req, &word, why, sizeof(why)) != 0) {
+		if (chaos_request(app, g, req, &word, &fxp, why, sizeof(why)) != 0) {
 			reply_error(c, &pk, "%s", why);
 			return;
 		}
-		dp_group_set_chaos(g, word);
-		ST_NOTICE("control: %s chaos loss %g down %d%s", g->name,
+		dp_group_set_chaos(g, word, &fxp);
+		dp_chaos_param_fmt(&fxp, "delay", d, sizeof(d));
+		dp_chaos_param_fmt(&fxp, "jitter", j, sizeof(j));
+		dp_chaos_param_fmt(&fxp, "loss_burst", lb, sizeof(lb));
+		ST_NOTICE("control: %s chaos loss %g down %d%s delay %s jitter %s %s loss_burst %s "
+			  "duplicate %g corrupt %g", g->name,
 			  (double)dp_chaos_loss_thr(word) / 4294967296.0, dp_chaos_down(word),
-			  dp_chaos_respread(word) ? " (respread)" : "");
+			  dp_chaos_respread(word) ? " (respread)" : "", d, j,
+			  dp_chaos_dist_names[fxp.dist], lb, fxp.duplicate, fxp.corrupt);
 	} else if (strcmp(cmd, "chaos_off") == 0) {
-		dp_group_set_chaos(g, 0);
+		dp_group_set_chaos(g, 0, NULL);
 		ST_NOTICE("control: %s chaos off", g->name);
 	} else {
 		__atomic_store_n(&g->enabled, strcmp(cmd, "enable") == 0, __ATOMIC_RELAXED);

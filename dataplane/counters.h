@@ -25,6 +25,8 @@ enum dp_drop {
 				   (IPv6, DF set, too many fragments) */
 	DP_DROP_CHAOS_LOSS,	/* lost on purpose: the group's chaos_loss */
 	DP_DROP_CHAOS_DOWN,	/* its instance is down on purpose: chaos_down */
+	DP_DROP_CHAOS_LOSS_BURST, /* lost on purpose: chaos_loss_burst (GE) */
+	DP_DROP_CHAOS_QUEUE_FULL, /* to be delayed, but the timing wheel was full */
 	DP_DROP_COUNT
 };
 
@@ -48,6 +50,9 @@ struct dp_group_counters {
 	uint64_t drops[DP_DROP_COUNT];
 	uint64_t rx_pkts;   /* from the group's shadows (responses), absorbed */
 	uint64_t rx_bytes;
+	uint64_t chaos_fx[DP_FX_COUNT]; /* what chaos did to copies still sent
+					   (chaos_fx.h: delayed, duplicated,
+					   corrupted) */
 };
 
 struct dp_counters {

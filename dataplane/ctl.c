@@ -16,6 +16,7 @@
 #include <msgpack.h>
 #include <zmq.h>
 
+#include "chaos_fx.h"
 #include "clock.h"
 #include "http_client.h"
 #include "log.h"
@@ -68,7 +69,13 @@ static void usage(FILE *f)
 "                                 force: loss=2%% (or 0.02) random loss,\n"
 "                                 down=ADDR one instance down (none: all up),\n"
 "                                 respread=true|false its flows move to the\n"
-"                                 others\n"
+"                                 others, delay=5ms jitter=1ms\n"
+"                                 delay_dist=uniform|normal|paretonormal\n"
+"                                 delay_corr=25%% copies held back,\n"
+"                                 loss_burst=LOSS_IN_BAD,MEAN_BURST,MEAN_GAP\n"
+"                                 Gilbert-Elliott loss (none: off),\n"
+"                                 duplicate=1%% corrupt=0.1%% (the config's\n"
+"                                 chaos_* keys and values)\n"
 "  chaos_off GROUP                end every chaos on the group\n"
 "Commands (analyzer):\n"
 "  last SERVICE                   the newest verdict for SERVICE\n"
@@ -457,37 +464,51 @@ static int build_service_cmd(msgpack_packer *pk, const char *cmd, int argc, char
 }
 
 /* chaos GROUP KEY=VALUE...: loss (a share), down (an address or none),
- * respread (a bool), each at most once, checked here so that a typo never
- * leaves; the dataplane checks again (down must be one of the group's
- * instances). Returns 0 or -EINVAL after a message on stderr. */
+ * respread (a bool), and the impairments (chaos_fx.h: delay, jitter, ...,
+ * parsed by the dataplane's own parser and sent as text), each at most
+ * once, checked here so that a typo never leaves; the dataplane checks
+ * again (down must be one of the group's instances). Returns 0 or -EINVAL
+ * after a message on stderr. */
+#define CHAOS_KEYS 10
 static int build_chaos(msgpack_packer *pk, int argc, char **argv)
 {
-	static const char *const keys[] = { "loss", "down", "respread" };
-	const char *val[3] = { NULL, NULL, NULL };
+	static const char *const keys[CHAOS_KEYS] = {
+		"loss", "down", "respread", "delay", "jitter", "delay_dist", "delay_corr",
+		"loss_burst", "duplicate", "corrupt",
+	};
+	const char *val[CHAOS_KEYS] = { NULL };
+	struct dp_chaos_params scratch = { 0 };
 	struct st_perr err;
 	double loss = 0;
 	bool respread = false;
 	struct st_addr a;
 	int n = 0;
 
-	if (need_args("chaos", argc, 2, 4, "GROUP KEY=VALUE... (loss, down, respread)") ||
+	if (need_args("chaos", argc, 2, 1 + CHAOS_KEYS,
+		      "GROUP KEY=VALUE... (loss, down, respread, delay, jitter, delay_dist, "
+		      "delay_corr, loss_burst, duplicate, corrupt)") ||
 	    check_group(argv[0]))
 		return -EINVAL;
 	for (int i = 1; i < argc; i++) {
 		const char *eq = strchr(argv[i], '=');
 		int k = -1;
 
-		for (int j = 0; j < 3 && eq != NULL; j++)
+		for (int j = 0; j < CHAOS_KEYS && eq != NULL; j++)
 			if ((size_t)(eq - argv[i]) == strlen(keys[j]) &&
 			    strncmp(argv[i], keys[j], strlen(keys[j])) == 0)
 				k = j;
 		if (k < 0 || val[k] != NULL) {
-			fprintf(stderr, PROG ": chaos: '%s': expected loss=, down= or respread=, "
-				"each once\n", argv[i]);
+			fprintf(stderr, PROG ": chaos: '%s': expected KEY=VALUE with KEY one of loss, "
+				"down, respread, delay, jitter, delay_dist, delay_corr, loss_burst, "
+				"duplicate, corrupt, each once\n", argv[i]);
 			return -EINVAL;
 		}
 		val[k] = eq + 1;
 		n++;
+		if (k >= 3 && dp_chaos_param_set(&scratch, keys[k], val[k], &err) != 0) {
+			fprintf(stderr, PROG ": chaos: %s %s\n", keys[k], err.msg);
+			return -EINVAL;
+		}
 	}
 	if (val[0] != NULL && st_parse_share(val[0], &loss, &err)) {
 		fprintf(stderr, PROG ": chaos: loss %s\n", err.msg);
@@ -521,6 +542,12 @@ static int build_chaos(msgpack_packer *pk, int argc, char **argv)
 			msgpack_pack_true(pk);
 		else
 			msgpack_pack_false(pk);
+	}
+	for (int k = 3; k < CHAOS_KEYS; k++) {
+		if (val[k] == NULL)
+			continue;
+		st_wire_pack_cstr(pk, keys[k]);
+		st_wire_pack_cstr(pk, val[k]);
 	}
 	return 0;
 }

@@ -164,6 +164,20 @@ static void render(const struct dp_http *h, const struct dp_http_snap *s, struct
 				st_prom_sample_u64(o, "shadowtap_dp_group_drops_total", l,
 						   src ? c->inject[g].drops[r] : c->group[g].drops[r]);
 			}
+	st_prom_family(o, "shadowtap_dp_group_chaos_total", "counter",
+		       "Copies still sent that chaos changed on purpose, by effect "
+		       "(delayed, duplicated, corrupted).");
+	for (int g = 0; g < h->n_groups; g++)
+		for (int src = 0; src < 2; src++)
+			for (int r = 0; r < DP_FX_COUNT; r++) {
+				const char *l[] = { "group", h->group_name[g], "source",
+						    src ? "inject" : "mirror", "effect",
+						    dp_chaos_effect_names[r], NULL };
+
+				st_prom_sample_u64(o, "shadowtap_dp_group_chaos_total", l,
+						   src ? c->inject[g].chaos_fx[r] :
+						   c->group[g].chaos_fx[r]);
+			}
 	st_prom_family(o, "shadowtap_dp_group_share", "gauge", "Share of flows the group gets.");
 	for (int g = 0; g < h->n_groups; g++) {
 		const char *l[] = { "group", h->group_name[g], NULL };

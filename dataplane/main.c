@@ -447,8 +447,9 @@ static int setup_workers(struct dp_app *a)
 					 (int)rte_lcore_to_socket_id(lcore)) < 0) ||
 			    dp_fragtab_init(&w->frags, a->cfg.frag_table_size, a->cfg.frag_hold,
 					    (int)rte_lcore_to_socket_id(lcore)) < 0 ||
-			    dp_kpi_worker_init(w, (int)rte_lcore_to_socket_id(lcore)) < 0) {
-				ST_ERR("cannot allocate the flow table (%u flows) and timing windows; "
+			    dp_kpi_worker_init(w, (int)rte_lcore_to_socket_id(lcore)) < 0 ||
+			    dp_chaos_worker_init(w, a->cfg.chaos_queue) < 0) {
+				ST_ERR("cannot allocate the flow table (%u flows), timing windows and chaos queue; "
 				       "with --no-huge give the EAL more memory (-m)",
 				       a->cfg.flow_table_size);
 				a->workers[i++] = w;
@@ -492,6 +493,7 @@ static void teardown(struct dp_app *a)
 		if (a->workers[i] != NULL) {
 			dp_tcp_fini(&a->workers[i]->tcp);
 			dp_fragtab_fini(&a->workers[i]->frags);
+			dp_chaos_worker_fini(a->workers[i]);
 		}
 	if (a->pool != NULL || a->copy_pool != NULL) {
 		unsigned int p = (a->pool ? rte_mempool_in_use_count(a->pool) : 0) +

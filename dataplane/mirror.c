@@ -20,16 +20,7 @@
  * rest, so their payload is never copied. */
 #define COPY_WHOLE_MAX 192
 
-static inline uint32_t rng32(struct dp_worker *w)
-{
-	uint64_t x = w->rng;
-
-	x ^= x << 13;
-	x ^= x >> 7;
-	x ^= x << 17;
-	w->rng = x;
-	return (uint32_t)(x >> 32);
-}
+#define rng32 dp_rng32
 
 static void bucket_reset(struct dp_bucket *b, const struct dp_app *app,
 			 uint64_t pps, uint64_t bps, uint32_t burst_ms, uint64_t now)
@@ -510,7 +501,7 @@ void dp_mirror_burst(struct dp_worker *w, struct rte_mbuf **pkts,
 		s.lo[gi] = __atomic_load_n(&g->range_lo, __ATOMIC_RELAXED);
 		s.enabled[gi] = __atomic_load_n(&g->enabled, __ATOMIC_RELAXED);
 		w->n_active[gi] = __atomic_load_n(&g->n_active, __ATOMIC_ACQUIRE);
-		w->chaos[gi] = __atomic_load_n(&g->chaos, __ATOMIC_RELAXED);
+		dp_chaos_refresh(w, gi);
 	}
 	for (uint16_t i = 0; i < n; i++) {
 		struct dp_pktinfo *in = &info[i];
@@ -536,7 +527,7 @@ void dp_inject_burst(struct dp_worker *w, struct rte_mbuf **pkts,
 	for (int gi = 0; gi < app->n_groups; gi++)
 		w->n_active[gi] = __atomic_load_n(&app->groups[gi].n_active, __ATOMIC_ACQUIRE);
 	for (int gi = 0; gi < w->app->n_groups; gi++)
-		w->chaos[gi] = __atomic_load_n(&w->app->groups[gi].chaos, __ATOMIC_RELAXED);
+		dp_chaos_refresh(w, gi);
 	for (uint16_t i = 0; i < n; i++) {
 		struct dp_pktinfo *in = &info[i];
 		struct rte_mbuf *m = pkts[i];
@@ -561,41 +552,39 @@ void dp_frag_scan(struct dp_worker *w, uint64_t now, uint32_t budget)
 }
 
 /* A copy longer than the shadow port sends without a second look. */
-static inline bool copies_too_long(const struct dp_worker *w, int gi, uint16_t n)
+static inline bool copies_too_long(struct rte_mbuf *const *c, uint32_t fast, uint16_t n)
 {
-	uint32_t fast = w->app->groups[gi].tx_fast_max, max = 0;
+	uint32_t max = 0;
 
 	for (uint16_t i = 0; i < n; i++)
-		max = RTE_MAX(max, w->copies[gi][i]->pkt_len);
+		max = RTE_MAX(max, c[i]->pkt_len);
 	return max > fast;
 }
 
-/* The group's random loss, on the copies about to leave: as if lost on the
- * wire, after they were made, timed and (TCP) queued, so that the shadow
- * and the dataplane's own retransmission see a real loss. The lost are
- * taken back out of the counts of sent copies, counted chaos_loss and freed
- * in bulk. Returns how many copies are left, packed at the front. */
-static uint16_t chaos_lose(struct dp_worker *w, int gi, struct dp_group_counters *gc,
-			   uint16_t n)
+void dp_copies_send(struct dp_worker *w, int gi, struct dp_group_counters *gc,
+		    struct rte_mbuf **c, uint16_t n)
 {
-	struct rte_mbuf **c = w->copies[gi], *lost[DP_BURST];
-	uint64_t cw = w->chaos[gi];
-	uint16_t kept = 0, n_lost = 0;
+	const struct dp_app *app = w->app;
+	uint16_t sent;
 
-	for (uint16_t i = 0; i < n; i++) {
-		if (dp_chaos_lose(cw, rng32(w))) {
+	if (unlikely(copies_too_long(c, app->groups[gi].tx_fast_max, n))) {
+		/* Fragmented to the shadow's MTU (or too_big); the port
+		 * counts what its queue refuses. */
+		gc->drops[DP_DROP_TOO_BIG] +=
+			dp_egress_send(w, app->groups[gi].port_idx, app->groups[gi].mtu,
+				       c, n, app->copy_pool);
+		return;
+	}
+	sent = rte_eth_tx_burst(app->groups[gi].port_id, w->queue, c, n);
+	if (unlikely(sent < n)) {
+		gc->drops[DP_DROP_TX_FULL] += n - sent;
+		/* Not sent: take them back out of the counts of sent copies. */
+		for (uint16_t i = sent; i < n; i++) {
 			gc->copies--;
 			gc->copy_bytes -= c[i]->pkt_len;
-			lost[n_lost++] = c[i];
-		} else {
-			c[kept++] = c[i];
 		}
+		rte_pktmbuf_free_bulk(&c[sent], n - sent);
 	}
-	if (n_lost > 0) {
-		gc->drops[DP_DROP_CHAOS_LOSS] += n_lost;
-		rte_pktmbuf_free_bulk(lost, n_lost);
-	}
-	return kept;
 }
 
 void dp_mirror_flush(struct dp_worker *w, struct dp_group_counters *cnt)
@@ -603,37 +592,17 @@ void dp_mirror_flush(struct dp_worker *w, struct dp_group_counters *cnt)
 	const struct dp_app *app = w->app;
 
 	for (int gi = 0; gi < app->n_groups; gi++) {
-		uint16_t n = w->n_copies[gi], sent;
-		struct dp_group_counters *gc;
+		uint16_t n = w->n_copies[gi];
 
 		if (n == 0)
 			continue;
 		w->n_copies[gi] = 0;
-		if (unlikely(dp_chaos_loss_thr(w->chaos[gi]) != 0)) {
-			n = chaos_lose(w, gi, &cnt[gi], n);
-			if (n == 0)
-				continue;
-		}
-		if (unlikely(copies_too_long(w, gi, n))) {
-			/* Fragmented to the shadow's MTU (or too_big); the port
-			 * counts what its queue refuses. */
-			cnt[gi].drops[DP_DROP_TOO_BIG] +=
-				dp_egress_send(w, app->groups[gi].port_idx, app->groups[gi].mtu,
-					       w->copies[gi], n, app->copy_pool);
+		/* chaos: loss, corruption, duplicates, delay */
+		if (unlikely(dp_chaos_loss_thr(w->chaos[gi]) != 0 || w->fx[gi].on != 0)) {
+			dp_chaos_tx(w, gi, cnt == w->cnt.inject, &cnt[gi], n);
 			continue;
 		}
-		sent = rte_eth_tx_burst(app->groups[gi].port_id, w->queue,
-					w->copies[gi], n);
-		if (unlikely(sent < n)) {
-			gc = &cnt[gi];
-			gc->drops[DP_DROP_TX_FULL] += n - sent;
-			/* Not sent: take them back out of the counts of sent copies. */
-			for (uint16_t i = sent; i < n; i++) {
-				gc->copies--;
-				gc->copy_bytes -= w->copies[gi][i]->pkt_len;
-			}
-			rte_pktmbuf_free_bulk(&w->copies[gi][sent], n - sent);
-		}
+		dp_copies_send(w, gi, &cnt[gi], w->copies[gi], n);
 	}
 }
 

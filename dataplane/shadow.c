@@ -6,6 +6,7 @@
 
 #include <pcap/pcap.h>
 #include <rte_bpf.h>
+#include <rte_cycles.h>
 #include <rte_errno.h>
 #include <rte_malloc.h>
 
@@ -168,7 +169,7 @@ int dp_group_init(struct dp_group *g, const struct dp_shadow_cfg *c,
 	dp_group_set_chaos(g, dp_chaos_pack(st_share_threshold(c->chaos_loss),
 					    c->has_chaos_down ?
 					    dp_shadow_instance_index(c, &c->chaos_down) : -1,
-					    c->chaos_down_respread));
+					    c->chaos_down_respread), &c->chaos);
 	g->has_dst_mac = c->has_dst_mac;
 	memcpy(g->dst_mac.addr_bytes, c->dst_mac, 6);
 	for (int i = 0; i < c->n_instances; i++) {
@@ -237,9 +238,26 @@ uint32_t dp_group_instances(const struct dp_group *g)
 	return __atomic_load_n(&g->n_active, __ATOMIC_RELAXED);
 }
 
-void dp_group_set_chaos(struct dp_group *g, uint64_t word)
+void dp_group_set_chaos(struct dp_group *g, uint64_t word, const struct dp_chaos_params *p)
 {
+	static const struct dp_chaos_params none;
+	struct dp_chaos_fx fx;
+	const uint64_t *src = (const uint64_t *)&fx;
+	uint64_t *dst = (uint64_t *)&g->chaos_fx;
+	uint32_t seq = __atomic_load_n(&g->chaos_seq, __ATOMIC_RELAXED);
+
+	_Static_assert(sizeof(struct dp_chaos_fx) % sizeof(uint64_t) == 0,
+		       "the impairments are whole words");
+	g->chaos_params = p != NULL ? *p : none;
+	dp_chaos_compile(&g->chaos_params, rte_get_tsc_hz(), &fx);
+	/* Odd: a reader that sees it, or sees it change, keeps what it had.
+	 * The release fence keeps the stores below after it. */
+	__atomic_store_n(&g->chaos_seq, seq + 1, __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_RELEASE);
 	__atomic_store_n(&g->chaos, word, __ATOMIC_RELAXED);
+	for (size_t i = 0; i < DP_FX_WORDS; i++)
+		__atomic_store_n(&dst[i], src[i], __ATOMIC_RELAXED);
+	__atomic_store_n(&g->chaos_seq, seq + 2, __ATOMIC_RELEASE);
 }
 
 double dp_group_share(const struct dp_group *g)

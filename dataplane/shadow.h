@@ -12,6 +12,7 @@
 #include <rte_ether.h>
 
 #include "chaos.h"
+#include "chaos_fx.h"
 #include "config.h"
 #include "neigh.h"
 
@@ -35,6 +36,14 @@ struct dp_group {
 	uint32_t burst_ms;
 	uint64_t chaos;			/* the chaos in force, one word (chaos.h);
 					   0: none */
+	/* ... and the impairments (chaos_fx.h). The word and fx change
+	 * together under chaos_seq, a sequence counter: odd while the main
+	 * lcore writes; a worker takes a copy only when it read the same even
+	 * value before and after copying (dp_chaos_refresh), else keeps the
+	 * setting it had, for one more burst. */
+	uint32_t chaos_seq;
+	struct dp_chaos_fx chaos_fx;
+	struct dp_chaos_params chaos_params; /* main lcore only: shown back */
 
 	struct rte_bpf *bpf;		/* NULL: no filter */
 	uint64_t (*bpf_jit)(void *);	/* NULL: interpreted */
@@ -82,10 +91,11 @@ int dp_group_set_instances(struct dp_group *g, uint32_t n);
  * listed). */
 uint32_t dp_group_instances(const struct dp_group *g);
 
-/* Applies a chaos setting (dp_chaos_pack) to a running group with one
- * atomic store (main lcore). Never fails; workers see it at their next
- * burst. */
-void dp_group_set_chaos(struct dp_group *g, uint64_t word);
+/* Applies a chaos setting (the word, dp_chaos_pack, and the impairments p,
+ * NULL: none) to a running group (main lcore only: one writer), under the
+ * group's sequence counter. Never fails; workers see the whole change at a
+ * burst after it, never a part of it. */
+void dp_group_set_chaos(struct dp_group *g, uint64_t word, const struct dp_chaos_params *p);
 
 /* Reads back the share the group runs with. */
 double dp_group_share(const struct dp_group *g);

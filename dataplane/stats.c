@@ -102,6 +102,10 @@ void dp_stats_final(const struct dp_app *app, const struct dp_counters *c, FILE 
 		for (int r = 0; r < DP_DROP_COUNT; r++)
 			if (gc->drops[r])
 				fprintf(out, ", %s %" PRIu64, dp_drop_names[r], gc->drops[r]);
+		for (int r = 0; r < DP_FX_COUNT; r++)
+			if (gc->chaos_fx[r])
+				fprintf(out, ", chaos_%s %" PRIu64, dp_chaos_effect_names[r],
+					gc->chaos_fx[r]);
 		fprintf(out, "\n");
 		gc = &c->inject[g];
 		if (gc->copies || gc->drops[DP_DROP_RATE_CAP] || gc->drops[DP_DROP_TX_FULL]) {
@@ -202,6 +206,12 @@ static int tel_shadows(const char *cmd, const char *params, struct rte_tel_data 
 		rte_tel_data_add_dict_u64(t, "zero_copy", gc->zero_copy);
 		for (int r = 0; r < DP_DROP_COUNT; r++)
 			rte_tel_data_add_dict_u64(t, dp_drop_names[r], gc->drops[r]);
+		for (int r = 0; r < DP_FX_COUNT; r++) {
+			char k[32];
+
+			snprintf(k, sizeof(k), "chaos_%s", dp_chaos_effect_names[r]);
+			rte_tel_data_add_dict_u64(t, k, gc->chaos_fx[r]);
+		}
 		rte_tel_data_add_dict_container(d, gr->name, t, 0);
 	}
 	return 0;

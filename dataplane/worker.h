@@ -4,11 +4,14 @@
 #define DP_WORKER_H
 
 #include <stdint.h>
+#include <string.h>
 
 #include <rte_branch_prediction.h>
 #include <rte_ethdev.h>
 #include <rte_mbuf.h>
 
+#include "chaos_fx.h"
+#include "chaos_wheel.h"
 #include "dataplane.h"
 #include "flowtab.h"
 #include "fragtab.h"
@@ -47,6 +50,12 @@ struct dp_worker {
 	uint64_t rng;		/* xorshift64 state, packet sampling, chaos */
 	uint64_t chaos[DP_MAX_SHADOWS]; /* each group's chaos word, read once
 					   per burst (chaos.h) */
+	/* each group's impairments as last copied whole (dp_chaos_refresh),
+	 * the sequence they were copied at, and this worker's chaos state */
+	uint32_t chaos_seq[DP_MAX_SHADOWS];
+	struct dp_chaos_fx fx[DP_MAX_SHADOWS];
+	struct dp_chaos_state cst[DP_MAX_SHADOWS];
+	struct dp_wheel wheel;	/* delayed copies (chaos_tx.c) */
 	struct dp_bucket bucket[DP_MAX_SHADOWS];
 	uint16_t n_copies[DP_MAX_SHADOWS];
 	struct rte_mbuf *copies[DP_MAX_SHADOWS][DP_BURST];
@@ -85,6 +94,62 @@ static inline void dp_tx_or_drop(struct dp_worker *w, int port_idx, uint16_t por
 	}
 }
 
+/* The worker's xorshift64: packet sampling and chaos. */
+static inline uint32_t dp_rng32(struct dp_worker *w)
+{
+	uint64_t x = w->rng;
+
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	w->rng = x;
+	return (uint32_t)(x >> 32);
+}
+
+/* Takes group gi's chaos setting (word and impairments) into the worker's
+ * copy when it changed: only a copy read between two equal even values of
+ * the group's sequence counter is taken (a seqlock's reader), so a worker
+ * never runs with half a change; a torn read keeps the old setting until
+ * the next burst. One load and a compare when nothing changed. */
+static inline void dp_chaos_refresh(struct dp_worker *w, int gi)
+{
+	const struct dp_group *g = &w->app->groups[gi];
+	uint32_t s1 = __atomic_load_n(&g->chaos_seq, __ATOMIC_ACQUIRE), s2;
+	const uint64_t *src = (const uint64_t *)&g->chaos_fx;
+	uint64_t buf[DP_FX_WORDS], word;
+
+	if (likely(s1 == w->chaos_seq[gi]) || (s1 & 1))
+		return;
+	word = __atomic_load_n(&g->chaos, __ATOMIC_RELAXED);
+	for (size_t i = 0; i < DP_FX_WORDS; i++)
+		buf[i] = __atomic_load_n(&src[i], __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_ACQUIRE);
+	s2 = __atomic_load_n(&g->chaos_seq, __ATOMIC_RELAXED);
+	if (s1 != s2)
+		return;
+	w->chaos[gi] = word;
+	memcpy(&w->fx[gi], buf, sizeof(buf));
+	w->chaos_seq[gi] = s1;
+}
+
+/* The chaos on copies about to leave (chaos_tx.c): random and bursty loss,
+ * corruption, duplication and delay on the n copies in w->copies[gi]
+ * (counted in gc, inject: they are injected traffic). Sends what leaves
+ * now (dp_copies_send); the delayed wait in the worker's wheel. Takes every
+ * mbuf. */
+void dp_chaos_tx(struct dp_worker *w, int gi, bool inject, struct dp_group_counters *gc,
+		 uint16_t n);
+
+/* Sends the delayed copies that are due (chaos_tx.c). Call every loop
+ * iteration; nothing to do (one compare) when the wheel is empty. */
+void dp_chaos_drain(struct dp_worker *w, uint64_t now);
+
+/* Makes and frees the worker's timing wheel of cap copies (main lcore,
+ * before and after the poll loop): init returns 0 or a negative errno;
+ * fini frees every copy still waiting. */
+int dp_chaos_worker_init(struct dp_worker *w, uint32_t cap);
+void dp_chaos_worker_fini(struct dp_worker *w);
+
 /* The poll loop (worker_loop.c), launched on each worker lcore. */
 int worker_main_loop(void *arg);
 
@@ -109,6 +174,12 @@ void dp_frag_scan(struct dp_worker *w, uint64_t now, uint32_t budget);
  * counted as tx_full (in cnt, the group counters it came from) and freed in
  * bulk. */
 void dp_mirror_flush(struct dp_worker *w, struct dp_group_counters *cnt);
+
+/* Sends n copies of group gi (counted in gc): fragmented when one is above
+ * the group's MTU; what the TX queue refuses is counted tx_full, taken back
+ * out of gc's copies and freed. Takes every mbuf. */
+void dp_copies_send(struct dp_worker *w, int gi, struct dp_group_counters *gc,
+		    struct rte_mbuf **c, uint16_t n);
 
 /* Load generator traffic from the inject port: copies to the groups that
  * take it (inject = true), never anything to production (mirror.c), timed

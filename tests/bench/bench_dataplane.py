@@ -101,13 +101,15 @@ cases = [
     ("tee 10% + BPF filter 'udp'", [(0.1, 0)], 1, "udp", False, None),
     ("tee 10% + chaos_loss 2%", [(0.1, 0)], 1, None, False, None),
     ("tee 100% + chaos_loss 2%", [(1.0, 0)], 1, None, False, None),
+    ("tee 10% + chaos_delay 5ms", [(0.1, 0)], 1, None, False, None),
     ("tee 10%, two workers", [(0.1, 0)], 2, None, False, None),
     ("tee 10% + timing and KPIs", [(0.1, 0)], 1, None, True, None),
     ("TCP capture, tee 10%, sessions", [(0.1, 0)], 1, None, True, tcp_pcap),
     ("UDP capture, tee 10%, same", [(0.1, 0)], 1, None, True, None),
 ]
 # Extra [shadow.*] lines per case: chaos beside the same tee without it.
-extra = {"tee 10% + chaos_loss 2%": "chaos_loss = 2%\n", "tee 100% + chaos_loss 2%": "chaos_loss = 2%\n"}
+extra = {"tee 10% + chaos_loss 2%": "chaos_loss = 2%\n", "tee 100% + chaos_loss 2%": "chaos_loss = 2%\n",
+         "tee 10% + chaos_delay 5ms": "chaos_delay = 5ms\n"}
 best = {}  # name -> (Mpps, copies Mpps)
 for r in range(rounds):
     n, t = run_bare()

@@ -1,0 +1,272 @@
+/* The impairments' settings: parsing, checking, the worker's form, and the
+ * two draws the poll loop makes (chaos_fx.h). */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "chaos_fx.h"
+
+const char *const dp_chaos_dist_names[DP_DIST_COUNT] = {
+	[DP_DIST_UNIFORM] = "uniform",
+	[DP_DIST_NORMAL] = "normal",
+	[DP_DIST_PARETONORMAL] = "paretonormal",
+};
+
+const char *const dp_chaos_effect_names[DP_FX_COUNT] = {
+	[DP_FX_DELAYED] = "delayed",
+	[DP_FX_DUPLICATED] = "duplicated",
+	[DP_FX_CORRUPTED] = "corrupted",
+};
+
+const char *const dp_chaos_param_keys[] = {
+	"delay", "jitter", "delay_dist", "delay_corr", "loss_burst", "duplicate", "corrupt",
+};
+const size_t dp_chaos_n_param_keys = sizeof(dp_chaos_param_keys) / sizeof(dp_chaos_param_keys[0]);
+
+/* P_LOSS_BAD,MEAN_BURST,MEAN_GAP: "100%,5,200"; "", "0", "none", "off": no
+ * bursty loss. */
+static int parse_loss_burst(const char *v, struct dp_chaos_params *p, struct st_perr *e)
+{
+	char buf[96], *f[3], *save = NULL, *t;
+	double loss, burst, gap;
+	int n = 0;
+
+	if (*v == '\0' || strcmp(v, "0") == 0 || strcmp(v, "none") == 0 || strcmp(v, "off") == 0) {
+		p->ge_loss_bad = p->ge_burst = p->ge_gap = 0;
+		return 0;
+	}
+	if (strlen(v) >= sizeof(buf)) {
+		snprintf(e->msg, sizeof(e->msg), "too long");
+		return -EINVAL;
+	}
+	snprintf(buf, sizeof(buf), "%s", v);
+	for (t = strtok_r(buf, ",", &save); t != NULL; t = strtok_r(NULL, ",", &save)) {
+		while (*t == ' ' || *t == '\t')
+			t++;
+		for (char *z = t + strlen(t); z > t && (z[-1] == ' ' || z[-1] == '\t');)
+			*--z = '\0';
+		if (n == 3) {
+			n++;
+			break;
+		}
+		f[n++] = t;
+	}
+	if (n != 3) {
+		snprintf(e->msg, sizeof(e->msg),
+			 "'%.60s': expected LOSS_IN_BAD,MEAN_BURST,MEAN_GAP (e.g. 100%%,5,200)", v);
+		return -EINVAL;
+	}
+	if (st_parse_share(f[0], &loss, e) != 0)
+		return -EINVAL;
+	if (st_parse_double(f[1], 1, 1e9, &burst, e) != 0 ||
+	    st_parse_double(f[2], 1, 1e9, &gap, e) != 0) {
+		snprintf(e->msg, sizeof(e->msg),
+			 "'%.60s': the mean burst and the mean gap are counts of packets, 1..1e9", v);
+		return -EINVAL;
+	}
+	p->ge_loss_bad = loss;
+	p->ge_burst = burst;
+	p->ge_gap = gap;
+	return 0;
+}
+
+int dp_chaos_param_set(struct dp_chaos_params *p, const char *key, const char *v,
+		       struct st_perr *e)
+{
+	double d;
+	uint64_t ns;
+	int idx;
+
+	if (strcmp(key, "delay") == 0 || strcmp(key, "jitter") == 0) {
+		if (st_parse_duration(v, 0, DP_CHAOS_DELAY_MAX_NS, &ns, e) != 0)
+			return -EINVAL;
+		*(key[0] == 'd' ? &p->delay_ns : &p->jitter_ns) = ns;
+		return 0;
+	}
+	if (strcmp(key, "delay_dist") == 0) {
+		if (st_parse_enum(v, dp_chaos_dist_names, DP_DIST_COUNT, &idx, e) != 0)
+			return -EINVAL;
+		p->dist = (enum dp_chaos_dist)idx;
+		return 0;
+	}
+	if (strcmp(key, "loss_burst") == 0)
+		return parse_loss_burst(v, p, e);
+	if (strcmp(key, "delay_corr") == 0 || strcmp(key, "duplicate") == 0 ||
+	    strcmp(key, "corrupt") == 0) {
+		if (st_parse_share(v, &d, e) != 0)
+			return -EINVAL;
+		*(key[0] == 'd' && key[1] == 'e' ? &p->delay_corr :
+		  key[0] == 'd' ? &p->duplicate : &p->corrupt) = d;
+		return 0;
+	}
+	snprintf(e->msg, sizeof(e->msg), "unknown chaos key '%.40s'", key);
+	return -ENOENT;
+}
+
+int dp_chaos_params_check(const struct dp_chaos_params *p, char *why, size_t len)
+{
+	if (p->jitter_ns > 0 && p->delay_ns == 0) {
+		snprintf(why, len, "chaos_jitter: needs chaos_delay (jitter is around a delay)");
+		return -EINVAL;
+	}
+	if (p->delay_corr > 0 && p->jitter_ns == 0) {
+		snprintf(why, len, "chaos_delay_corr: needs chaos_jitter");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+bool dp_chaos_params_any(const struct dp_chaos_params *p)
+{
+	return p->delay_ns > 0 || p->ge_burst > 0 || p->duplicate > 0 || p->corrupt > 0;
+}
+
+static void fmt_ns(uint64_t ns, char *buf, size_t len)
+{
+	if (ns % 1000000 == 0)
+		snprintf(buf, len, "%llums", (unsigned long long)(ns / 1000000));
+	else if (ns % 1000 == 0)
+		snprintf(buf, len, "%lluus", (unsigned long long)(ns / 1000));
+	else
+		snprintf(buf, len, "%lluns", (unsigned long long)ns);
+}
+
+void dp_chaos_param_fmt(const struct dp_chaos_params *p, const char *key, char *buf, size_t len)
+{
+	if (strcmp(key, "delay") == 0)
+		fmt_ns(p->delay_ns, buf, len);
+	else if (strcmp(key, "jitter") == 0)
+		fmt_ns(p->jitter_ns, buf, len);
+	else if (strcmp(key, "delay_dist") == 0)
+		snprintf(buf, len, "%s", dp_chaos_dist_names[p->dist]);
+	else if (strcmp(key, "delay_corr") == 0)
+		snprintf(buf, len, "%g", p->delay_corr);
+	else if (strcmp(key, "loss_burst") == 0 && p->ge_burst > 0)
+		snprintf(buf, len, "%g,%g,%g", p->ge_loss_bad, p->ge_burst, p->ge_gap);
+	else if (strcmp(key, "loss_burst") == 0)
+		snprintf(buf, len, "none");
+	else if (strcmp(key, "duplicate") == 0)
+		snprintf(buf, len, "%g", p->duplicate);
+	else if (strcmp(key, "corrupt") == 0)
+		snprintf(buf, len, "%g", p->corrupt);
+	else
+		snprintf(buf, len, "?");
+}
+
+/* A probability as a threshold on a 32-bit random: 0 .. 2^32. */
+static uint64_t thr(double p)
+{
+	if (p <= 0)
+		return 0;
+	if (p >= 1)
+		return 1ULL << 32;
+	return (uint64_t)(p * 4294967296.0 + 0.5);
+}
+
+void dp_chaos_compile(const struct dp_chaos_params *p, uint64_t tsc_hz, struct dp_chaos_fx *fx)
+{
+	memset(fx, 0, sizeof(*fx));
+	if (p->delay_ns > 0) {
+		fx->on |= DP_FX_DELAY;
+		fx->delay_cyc = (uint64_t)((double)p->delay_ns * (double)tsc_hz / 1e9 + 0.5);
+		fx->jitter_cyc = (uint64_t)((double)p->jitter_ns * (double)tsc_hz / 1e9 + 0.5);
+		fx->dist = (uint64_t)p->dist;
+		fx->corr_q32 = thr(p->delay_corr);
+	}
+	if (p->ge_burst > 0) {
+		fx->on |= DP_FX_GE;
+		fx->ge_p_thr = thr(1.0 / p->ge_gap);
+		fx->ge_r_thr = thr(1.0 / p->ge_burst);
+		fx->ge_bad_thr = thr(p->ge_loss_bad);
+	}
+	if (p->duplicate > 0) {
+		fx->on |= DP_FX_DUP;
+		fx->dup_thr = thr(p->duplicate);
+	}
+	if (p->corrupt > 0) {
+		fx->on |= DP_FX_CORRUPT;
+		fx->corrupt_thr = thr(p->corrupt);
+	}
+}
+
+/* Acklam's rational approximation of the inverse normal CDF (relative
+ * error below 1.2e-9). */
+static double inv_normal(double u)
+{
+	static const double a[] = { -3.969683028665376e+01, 2.209460984245205e+02,
+				    -2.759285104469687e+02, 1.383577518672690e+02,
+				    -3.066479806614716e+01, 2.506628277459239e+00 };
+	static const double b[] = { -5.447609879822406e+01, 1.615858368580409e+02,
+				    -1.556989798598866e+02, 6.680131188771972e+01,
+				    -1.328068155288572e+01 };
+	static const double c[] = { -7.784894002430293e-03, -3.223964580411365e-01,
+				    -2.400758277161838e+00, -2.549671010405200e+00,
+				    4.374664141464968e+00, 2.938163982698783e+00 };
+	static const double d[] = { 7.784695709041462e-03, 3.224671290700398e-01,
+				    2.445134137142996e+00, 3.754408661907416e+00 };
+	double q, r;
+
+	if (u < 0.02425) {
+		q = sqrt(-2 * log(u));
+		return (((((c[0] * q + c[1]) * q + c[2]) * q + c[3]) * q + c[4]) * q + c[5]) /
+		       ((((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1);
+	}
+	if (u > 1 - 0.02425) {
+		q = sqrt(-2 * log(1 - u));
+		return -(((((c[0] * q + c[1]) * q + c[2]) * q + c[3]) * q + c[4]) * q + c[5]) /
+		       ((((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1);
+	}
+	q = u - 0.5;
+	r = q * q;
+	return (((((a[0] * r + a[1]) * r + a[2]) * r + a[3]) * r + a[4]) * r + a[5]) * q /
+	       (((((b[0] * r + b[1]) * r + b[2]) * r + b[3]) * r + b[4]) * r + 1);
+}
+
+double dp_chaos_dist_quantile(enum dp_chaos_dist d, double u)
+{
+	switch (d) {
+	case DP_DIST_NORMAL:
+		return inv_normal(u);
+	case DP_DIST_PARETONORMAL:
+		/* Pareto of shape 3 and scale 1 (mean 1.5, sd sqrt(3/4)),
+		 * centred and scaled to sd 1, mixed 3:1 with the normal as
+		 * netem's table is. */
+		return 0.25 * inv_normal(u) + 0.75 * (cbrt(1.0 / (1.0 - u)) - 1.5) / 0.8660254037844386;
+	case DP_DIST_UNIFORM:
+	default:
+		return 2 * u - 1;
+	}
+}
+
+uint64_t dp_chaos_delay(const struct dp_chaos_fx *fx, struct dp_chaos_state *s, uint64_t now,
+			uint32_t rnd)
+{
+	double d = (double)fx->delay_cyc;
+	uint64_t due;
+
+	if (fx->jitter_cyc > 0) {
+		double u;
+
+		if (fx->corr_q32 > 0) {
+			/* netem's get_crandom: (1 - rho) * new + rho * last */
+			uint64_t rho = fx->corr_q32;
+
+			rnd = (uint32_t)(((uint64_t)rnd * ((1ULL << 32) - rho) +
+					  (uint64_t)s->last_rnd * rho) >> 32);
+			s->last_rnd = rnd;
+		}
+		/* Strictly inside (0,1): the normal's quantile is infinite at
+		 * the ends. */
+		u = ((double)rnd + 0.5) / 4294967296.0;
+		d += (double)fx->jitter_cyc * dp_chaos_dist_quantile((enum dp_chaos_dist)fx->dist, u);
+		if (d < 0)
+			d = 0;
+	}
+	due = now + (uint64_t)d;
+	if (due < s->last_due)
+		due = s->last_due;
+	s->last_due = due;
+	return due;
+}

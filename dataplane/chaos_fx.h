@@ -1,0 +1,156 @@
+/* Chaos on the shadow path, the impairments beyond chaos.h's word: delay
+ * with jitter, bursty (Gilbert-Elliott) loss, duplication, corruption.
+ *
+ * Two forms. struct dp_chaos_params is what a person gives ([shadow.NAME]
+ * chaos_* keys, the control socket's chaos command), in their units; the
+ * main lcore keeps it and shows it back. struct dp_chaos_fx is what a worker
+ * uses: thresholds on a 32-bit random and TSC cycles, all 64-bit words, so
+ * that a group's whole setting is copied word by word under a sequence
+ * counter (shadow.h, dp_group_set_chaos): a worker copies it into its own
+ * state only when the counter was even and unchanged across the copy, so it
+ * never runs with half a change.
+ *
+ * Plain C: the unit tests build it without EAL. */
+#ifndef DP_CHAOS_FX_H
+#define DP_CHAOS_FX_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "parse.h"
+
+enum dp_chaos_dist {
+	DP_DIST_UNIFORM,	/* delay +- jitter, flat (netem's default) */
+	DP_DIST_NORMAL,		/* jitter is the standard deviation */
+	DP_DIST_PARETONORMAL,	/* netem's paretonormal: a quarter normal, three
+				   quarters Pareto (shape 3), a long right tail */
+	DP_DIST_COUNT
+};
+
+extern const char *const dp_chaos_dist_names[DP_DIST_COUNT];
+
+/* The longest delay or jitter accepted: the timing wheel's horizon covers
+ * delay + jitter tails up to about 2 s (chaos_wheel.h). */
+#define DP_CHAOS_DELAY_MAX_NS 1000000000ULL
+
+struct dp_chaos_params {
+	uint64_t delay_ns;	/* 0: no delay */
+	uint64_t jitter_ns;	/* spread of the delay, by dist */
+	enum dp_chaos_dist dist;
+	double delay_corr;	/* 0..1: netem's correlation of one random with the last */
+	/* Gilbert-Elliott (netem's gemodel with 1-k = 0): in the bad state a
+	 * copy is lost with ge_loss_bad; the bad state lasts ge_burst copies on
+	 * average (r = 1 / ge_burst), the good one ge_gap (p = 1 / ge_gap).
+	 * ge_burst 0: off. */
+	double ge_loss_bad;
+	double ge_burst;
+	double ge_gap;
+	double duplicate;	/* share of copies sent twice */
+	double corrupt;		/* share of copies with one L4 payload bit flipped */
+};
+
+/* The worker's form (see above): every field a uint64_t. */
+struct dp_chaos_fx {
+	uint64_t on;		/* DP_FX_* bits: which impairments are in force */
+	uint64_t delay_cyc;
+	uint64_t jitter_cyc;
+	uint64_t dist;
+	uint64_t corr_q32;	/* delay_corr * 2^32 */
+	uint64_t ge_p_thr;	/* good -> bad, on a 32-bit random */
+	uint64_t ge_r_thr;	/* bad -> good */
+	uint64_t ge_bad_thr;	/* loss in the bad state */
+	uint64_t dup_thr;
+	uint64_t corrupt_thr;
+};
+
+#define DP_FX_DELAY	(1ULL << 0)
+#define DP_FX_GE	(1ULL << 1)
+#define DP_FX_DUP	(1ULL << 2)
+#define DP_FX_CORRUPT	(1ULL << 3)
+
+#define DP_FX_WORDS (sizeof(struct dp_chaos_fx) / sizeof(uint64_t))
+
+/* What chaos did to copies that were still sent (the losses are drop
+ * reasons, counters.h). */
+enum dp_chaos_effect {
+	DP_FX_DELAYED,		/* held in the timing wheel, then sent */
+	DP_FX_DUPLICATED,	/* a second copy sent */
+	DP_FX_CORRUPTED,	/* one payload bit flipped */
+	DP_FX_COUNT
+};
+
+extern const char *const dp_chaos_effect_names[DP_FX_COUNT];
+
+/* The keys, without their config prefix "chaos_": delay, jitter,
+ * delay_dist, delay_corr, loss_burst, duplicate, corrupt. */
+extern const char *const dp_chaos_param_keys[];
+extern const size_t dp_chaos_n_param_keys;
+
+/* Sets one key of p from its text ("5ms", "normal", "25%",
+ * "100%,5,200"). Returns 0, -ENOENT for an unknown key, or -EINVAL with e
+ * set to the reason (without the key's name). Never changes p on error. */
+int dp_chaos_param_set(struct dp_chaos_params *p, const char *key, const char *v,
+		       struct st_perr *e);
+
+/* Checks the keys together (a jitter larger than the delay is allowed: the
+ * delay is clamped at 0). Returns 0, or -EINVAL with why naming the key. */
+int dp_chaos_params_check(const struct dp_chaos_params *p, char *why, size_t len);
+
+/* Whether p asks for anything. */
+bool dp_chaos_params_any(const struct dp_chaos_params *p);
+
+/* p's value of key as text, as dp_chaos_param_set reads it back. */
+void dp_chaos_param_fmt(const struct dp_chaos_params *p, const char *key, char *buf,
+			size_t len);
+
+/* The worker's form of p for a TSC of tsc_hz. Never fails. */
+void dp_chaos_compile(const struct dp_chaos_params *p, uint64_t tsc_hz, struct dp_chaos_fx *fx);
+
+/* A worker's own chaos state for one group. */
+struct dp_chaos_state {
+	uint64_t last_due;	/* release time of its last delayed copy: flows
+				   keep their order (see dp_chaos_delay) */
+	uint32_t last_rnd;	/* the last random drawn for the delay, for
+				   correlation */
+	uint32_t ge_bad;	/* Gilbert-Elliott: in the bad state */
+};
+
+/* Whether the Gilbert-Elliott model loses this copy, from three 32-bit
+ * randoms (loss, transition): the loss is decided in the state the copy
+ * finds, then the state moves, as netem's loss_gilb_ell. */
+static inline bool dp_chaos_ge_lose(const struct dp_chaos_fx *fx, struct dp_chaos_state *s,
+				    uint32_t rnd_loss, uint32_t rnd_move)
+{
+	bool lost;
+
+	if (s->ge_bad) {
+		lost = rnd_loss < fx->ge_bad_thr;
+		if (rnd_move < fx->ge_r_thr)
+			s->ge_bad = 0;
+	} else {
+		lost = false;
+		if (rnd_move < fx->ge_p_thr)
+			s->ge_bad = 1;
+	}
+	return lost;
+}
+
+/* The delay of one copy in cycles from a 32-bit random: delay + jitter
+ * times the distribution's quantile at that random (computed, not a table
+ * as netem's: Acklam's inverse normal, the Pareto's in closed form),
+ * the random first correlated with the last one (netem's get_crandom),
+ * clamped at 0. Then release = max(now + delay, the group's last release on
+ * this worker): a copy never overtakes an earlier copy of its group, so
+ * every flow keeps its order and jitter makes a busy flow's copies bunch up
+ * rather than swap (netem reorders them unless told not to; a shadow
+ * server should see reordering only when it is asked for). Returns the
+ * release time. */
+uint64_t dp_chaos_delay(const struct dp_chaos_fx *fx, struct dp_chaos_state *s, uint64_t now,
+			uint32_t rnd);
+
+/* The quantile of the distribution at u in (0,1), in units of jitter
+ * (uniform: -1..1; normal: standard deviations). */
+double dp_chaos_dist_quantile(enum dp_chaos_dist d, double u);
+
+#endif
