@@ -445,7 +445,9 @@ static int setup_workers(struct dp_app *a)
 					 (int)rte_lcore_to_socket_id(lcore)) < 0) ||
 			    dp_fragtab_init(&w->frags, a->cfg.frag_table_size, a->cfg.frag_hold,
 					    (int)rte_lcore_to_socket_id(lcore)) < 0 ||
-			    dp_kpi_worker_init(w, (int)rte_lcore_to_socket_id(lcore)) < 0) {
+			    dp_kpi_worker_init(w, (int)rte_lcore_to_socket_id(lcore)) < 0 ||
+			    dp_clients_worker_init(w, &a->cfg,
+						   (int)rte_lcore_to_socket_id(lcore)) < 0) {
 				ST_ERR("cannot allocate the flow table (%u flows) and timing windows; "
 				       "with --no-huge give the EAL more memory (-m)",
 				       a->cfg.flow_table_size);
@@ -507,6 +509,7 @@ static void teardown(struct dp_app *a)
 			continue;
 		dp_flowtab_fini(&a->workers[i]->flows);
 		dp_kpi_worker_fini(a->workers[i]);
+		dp_clients_worker_fini(a->workers[i]);
 		rte_free(a->workers[i]);
 	}
 	rte_mempool_free(a->tcpq_pool);
