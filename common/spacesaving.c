@@ -125,6 +125,8 @@ struct st_ss *st_ss_init(void *mem, size_t size, uint32_t cap)
 	s->heap = (struct st_ss_heap *)(void *)p;
 	p += align8((size_t)cap * sizeof(struct st_ss_heap));
 	s->slot = (uint32_t *)(void *)p;
+	/* every slot keeps "no responses: empty histogram" (entry_start) */
+	memset(s->e, 0, (size_t)cap * sizeof(struct st_ss_entry));
 	st_ss_clear(s);
 	return s;
 }
@@ -268,7 +270,11 @@ static void entry_start(struct st_ss_entry *e, const struct st_ckey *k, uint32_t
 	e->key.pad = 0;
 	e->hash = hash;
 	e->err = err;
-	memset(&e->s, 0, sizeof(e->s));
+	/* a histogram has counts only if there were responses: most replaced
+	 * entries had none, so clearing their 416 bytes is skipped */
+	if (e->s.responses != 0)
+		memset(&e->s.lat, 0, sizeof(e->s.lat));
+	memset(&e->s, 0, offsetof(struct st_ss_stats, lat));
 	e->s.requests = 1;
 	e->s.bytes_req = bytes;
 }
