@@ -217,6 +217,36 @@ int st_kpi_decode(const void *buf, size_t len, struct st_kpi *out,
 int st_kpi_topic(const struct st_kpi *k, char *buf, size_t len);
 
 /* ------------------------------------------------------------------ */
+/* Clients: topic clients.<service>, one per interval (spacesaving.h)  */
+
+struct st_ss;
+struct st_ss_heap;
+
+struct st_clients_hdr {
+	uint64_t seq;
+	char src[ST_WIRE_NAME_MAX];      /* publisher id; non-empty text */
+	char service[ST_WIRE_NAME_MAX];  /* name */
+	char target[ST_WIRE_NAME_MAX];   /* name: whose requests (prod) */
+	char key[ST_WIRE_LABEL_MAX];     /* what a client is: "src/24", "vlan" */
+	uint32_t top;                    /* clients listed at most */
+	uint64_t t0, t1;                 /* window, ns since the epoch */
+};
+
+/* Replaces out's content with the clients message of summary s: its
+ * entries in order[0..n) listed (order from st_ss_sorted), every other
+ * entry and s->other folded into `other`, so the listed counts plus other's
+ * are s's totals. Returns 0; -EINVAL for a bad name or text in h;
+ * -EMSGSIZE over ST_WIRE_MAX_SIZE (list fewer); -ENOMEM. On error out->len
+ * is 0. O(entries). */
+int st_clients_encode(const struct st_clients_hdr *h, const struct st_ss *s,
+		      const struct st_ss_heap *order, uint32_t n_order, uint32_t n,
+		      struct st_wbuf *out);
+
+/* Writes "clients.<service>" NUL-terminated. Returns its length, or
+ * -EINVAL / -ENOSPC. */
+int st_clients_topic(const char *service, char *buf, size_t len);
+
+/* ------------------------------------------------------------------ */
 /* Verdict: topic verdict.<service>                                   */
 
 struct st_verdict_kpi {

@@ -225,6 +225,60 @@ DURATION_SETTER(set_idle_sleep, c->idle_sleep_ns, 0, 10000000ULL)
 
 BOOL_SETTER(set_stats, c->stats)
 BOOL_SETTER(set_timing, c->timing)
+UINT_SETTER(set_client_top, c->client_top, uint32_t, 1, 100000)
+
+/* client_key: none | vlan | dst_port | src/N | src6/N | src/N,src6/M. One
+ * prefix given, the other family keeps its default (/32, /64). */
+static int set_client_key(struct dp_config *c, struct dp_shadow_cfg *s, const char *v,
+			  struct st_perr *e)
+{
+	char buf[sizeof(c->client_key)], *save = NULL;
+	uint8_t p4 = 32, p6 = 64;
+	bool v4 = false, v6 = false;
+
+	(void)s;
+	if (strlen(v) >= sizeof(buf)) {
+		snprintf(e->msg, sizeof(e->msg), "'%.40s...': too long", v);
+		return -EINVAL;
+	}
+	if (strcmp(v, "none") == 0 || strcmp(v, "vlan") == 0 || strcmp(v, "dst_port") == 0) {
+		c->client_kind = v[0] == 'n' ? DP_CLIENT_NONE :
+				 v[0] == 'v' ? DP_CLIENT_VLAN : DP_CLIENT_DST_PORT;
+		snprintf(c->client_key, sizeof(c->client_key), "%s", v);
+		return 0;
+	}
+	snprintf(buf, sizeof(buf), "%s", v);
+	for (char *t = strtok_r(buf, ", ", &save); t != NULL; t = strtok_r(NULL, ", ", &save)) {
+		bool six = strncmp(t, "src6/", 5) == 0;
+		const char *num = six ? t + 5 : strncmp(t, "src/", 4) == 0 ? t + 4 : NULL;
+		uint64_t n;
+
+		if (num == NULL || (six ? v6 : v4)) {
+			snprintf(e->msg, sizeof(e->msg),
+				 "'%s': not none, vlan, dst_port, src/N (IPv4 prefix) or src6/N "
+				 "(IPv6 prefix), each at most once", v);
+			return -EINVAL;
+		}
+		if (st_parse_uint(num, 0, six ? 128 : 32, &n, e) != 0)
+			return -EINVAL;
+		if (six) {
+			v6 = true;
+			p6 = (uint8_t)n;
+		} else {
+			v4 = true;
+			p4 = (uint8_t)n;
+		}
+	}
+	if (!v4 && !v6) {
+		snprintf(e->msg, sizeof(e->msg), "empty: none, vlan, dst_port, src/N or src6/N");
+		return -EINVAL;
+	}
+	c->client_kind = DP_CLIENT_SRC;
+	c->client_v4_prefix = p4;
+	c->client_v6_prefix = p6;
+	snprintf(c->client_key, sizeof(c->client_key), "%s", v);
+	return 0;
+}
 BOOL_SETTER(set_sh_enabled, s->enabled)
 BOOL_SETTER(set_sh_inject, s->inject)
 BOOL_SETTER(set_sh_chaos_down_respread, s->chaos_down_respread)
@@ -464,6 +518,16 @@ static const struct key keys[] = {
 	{ SCOPE_DATAPLANE, "timing", "true",
 	  "time every request->response for prod and each shadow and publish KPI snapshots",
 	  set_timing },
+	{ SCOPE_DATAPLANE, "client_key", "none",
+	  "per-client accounting of production's requests, published as clients.<service> each "
+	  "interval: what a client is. src/N (IPv4 source prefix; IPv6 clients by /64), src6/N "
+	  "(IPv6 prefix; IPv4 by /32), both (src/24,src6/48), vlan (inner-most VLAN id), dst_port "
+	  "(the server's port: services behind one gateway), or none. Needs timing",
+	  set_client_key },
+	{ SCOPE_DATAPLANE, "client_top", "1000",
+	  "clients each worker keeps per interval (Space-Saving; about 500 bytes each, twice) "
+	  "and the most published, 1..100000; the rest are counted in one other entry",
+	  set_client_top },
 	{ SCOPE_DATAPLANE, "prod_instances", "1",
 	  "production instances behind the prod port, reported in the prod KPIs, 1..100000",
 	  set_prod_instances },
@@ -835,6 +899,10 @@ uint32_t dp_shadow_instances_count(const struct dp_shadow_cfg *s)
 
 int dp_config_validate(const struct dp_config *cfg, struct st_perr *err)
 {
+	if (cfg->client_kind != DP_CLIENT_NONE && !cfg->timing)
+		return fail(err, -EINVAL, "dataplane", "client_key",
+			    "'%s' needs timing = true: clients are accounted as their requests "
+			    "are timed", cfg->client_key);
 	if (cfg->client_port[0] == '\0')
 		return fail(err, -EINVAL, "dataplane", "client_port", "required");
 	if (cfg->mode == DP_MODE_INLINE && cfg->prod_port[0] == '\0')

@@ -21,6 +21,7 @@ struct dp_http_snap {
 	uint64_t t_ns;			/* wall clock when taken */
 	struct dp_counters c;
 	uint64_t kpi_sent, kpi_dropped, kpi_late, kpi_lat_failed;
+	uint64_t clients[4];	/* sent, dropped, shortened, failed (clients.h) */
 	uint64_t ctl_handled, ctl_rejected;
 	unsigned int pool_in_use[N_POOLS], pool_size[N_POOLS];
 	uint32_t group_enabled[DP_MAX_SHADOWS];
@@ -61,6 +62,10 @@ void dp_http_round(struct dp_http *h, uint64_t mono_ns)
 	s->kpi_dropped = h->kpi->dropped;
 	s->kpi_late = h->kpi->workers_late;
 	s->kpi_lat_failed = h->kpi->lat_failed;
+	s->clients[0] = h->kpi->clients.sent;
+	s->clients[1] = h->kpi->clients.dropped;
+	s->clients[2] = h->kpi->clients.shortened;
+	s->clients[3] = h->kpi->clients.failed;
 	s->ctl_handled = h->ctl->handled;
 	s->ctl_rejected = h->ctl->rejected;
 	for (int i = 0; i < N_POOLS; i++) {
@@ -246,6 +251,18 @@ static void render(const struct dp_http *h, const struct dp_http_snap *s, struct
 		s->kpi_late);
 	counter(o, "shadowtap_dp_kpi_histograms_failed_total", "Histograms that could not be encoded.",
 		s->kpi_lat_failed);
+	st_prom_family(o, "shadowtap_dp_clients_messages_total", "counter",
+		       "clients.<service> messages (client_key): sent; dropped because ZeroMQ could not "
+		       "queue them; shortened (fewer clients listed to fit 1 MiB); failed (not encoded).");
+	{
+		static const char *const res[] = { "sent", "dropped", "shortened", "failed" };
+
+		for (int i = 0; i < 4; i++) {
+			const char *l[] = { "result", res[i], NULL };
+
+			st_prom_sample_u64(o, "shadowtap_dp_clients_messages_total", l, s->clients[i]);
+		}
+	}
 	st_prom_family(o, "shadowtap_dp_control_requests_total", "counter",
 		       "Control requests, handled or rejected.");
 	{

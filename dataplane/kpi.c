@@ -64,6 +64,8 @@ int dp_kpi_init(struct dp_kpi *k, struct dp_app *app, void *zctx, const char *en
 	if (k->enc == NULL)
 		return -ENOMEM;
 	k->t0 = st_wall_ns();
+	if (dp_clients_init(&k->clients, &app->cfg) != 0)
+		return -ENOMEM;
 	if (endpoint == NULL || endpoint[0] == '\0')
 		return 0;
 	k->pub = zmq_socket(zctx, ZMQ_PUB);
@@ -105,6 +107,7 @@ void dp_kpi_fini(struct dp_kpi *k)
 	free(k->enc);
 	k->enc = NULL;
 	st_wbuf_free(&k->msg);
+	dp_clients_fini(&k->clients);
 }
 
 static void send_snapshot(struct dp_kpi *k, struct st_kpi *s)
@@ -324,6 +327,7 @@ void dp_kpi_interval(struct dp_kpi *k, struct dp_app *app)
 		encode_lat(k, &s, sum.lat);
 		send_snapshot(k, &s);
 	}
+	dp_clients_interval(&k->clients, app, old, ready, k->pub, &k->seq, k->t0, t1);
 	k->prev = cur;
 	k->t0 = t1;
 }

@@ -8,6 +8,7 @@
 
 #include <stdint.h>
 
+#include "clients.h"
 #include "counters.h"
 #include "dataplane.h"
 #include "flowtab.h"
@@ -28,6 +29,7 @@ struct dp_kpi {
 	struct st_wbuf msg;
 	struct dp_counters prev;	/* cumulative counters at the last window */
 	uint64_t t0;			/* wall clock start of the open window */
+	struct dp_clients clients;	/* per-client windows merged, clients.<service> */
 };
 
 /* Binds the PUB socket (when endpoint is non-empty) in ctx. Returns 0 or a

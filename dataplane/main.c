@@ -448,8 +448,10 @@ static int setup_workers(struct dp_app *a)
 			    dp_fragtab_init(&w->frags, a->cfg.frag_table_size, a->cfg.frag_hold,
 					    (int)rte_lcore_to_socket_id(lcore)) < 0 ||
 			    dp_kpi_worker_init(w, (int)rte_lcore_to_socket_id(lcore)) < 0 ||
-			    dp_chaos_worker_init(w, a->cfg.chaos_queue) < 0) {
-				ST_ERR("cannot allocate the flow table (%u flows), timing windows and chaos queue; "
+			    dp_chaos_worker_init(w, a->cfg.chaos_queue) < 0 ||
+			    dp_clients_worker_init(w, &a->cfg,
+						   (int)rte_lcore_to_socket_id(lcore)) < 0) {
+				ST_ERR("cannot allocate the flow table (%u flows), timing windows, chaos queue and client summaries; "
 				       "with --no-huge give the EAL more memory (-m)",
 				       a->cfg.flow_table_size);
 				a->workers[i++] = w;
@@ -511,6 +513,7 @@ static void teardown(struct dp_app *a)
 			continue;
 		dp_flowtab_fini(&a->workers[i]->flows);
 		dp_kpi_worker_fini(a->workers[i]);
+		dp_clients_worker_fini(a->workers[i]);
 		rte_free(a->workers[i]);
 	}
 	rte_mempool_free(a->tcpq_pool);

@@ -14,6 +14,7 @@
 #include <rte_cycles.h>
 #include <rte_prefetch.h>
 
+#include "clients.h"
 #include "fragtab.h"
 #include "timing.h"
 #include "worker.h"
@@ -330,6 +331,7 @@ void dp_timing_requests(struct dp_worker *w, struct rte_mbuf **pkts, struct dp_p
 {
 	struct dp_tstats *ts = tstats(w, DP_TARGET_PROD);
 	uint64_t skip_pkts = 0, skip_bytes = 0, requests = 0;
+	const bool clients = w->cs[0] != NULL;
 
 	/* The counts stay in registers: one store per burst, not a chain of
 	 * dependent increments in memory. */
@@ -343,6 +345,16 @@ void dp_timing_requests(struct dp_worker *w, struct rte_mbuf **pkts, struct dp_p
 				continue;
 			skip_pkts++;
 			skip_bytes += pkts[i]->pkt_len;
+			continue;
+		}
+		if (clients) {
+			enum dp_opens o = opens(&in->p);
+
+			/* the expiry scan reads which side is the client */
+			in->flow->targets |= in->client ? DP_FLOW_CLIENT1 : 0;
+			open_pending(&w->flows, in->flow, DP_TARGET_PROD, o, &requests, now);
+			if (o == DP_OPENS_REQUEST)
+				dp_clients_request(w, &in->key, in->client, pkts[i]->pkt_len);
 			continue;
 		}
 		open_pending(&w->flows, in->flow, DP_TARGET_PROD, opens(&in->p), &requests, now);
@@ -410,17 +422,23 @@ void dp_timing_open_data(struct dp_worker *w, const struct st_flow_key *k, uint3
 	open_pending(&w->flows, f, target, DP_OPENS_REQUEST, &ts->requests, now);
 }
 
-static inline void record(struct st_hist *h, uint64_t now, uint64_t then, uint64_t ns_per_cyc_q32)
+/* Records now - then in h; returns it in ns. */
+static inline uint64_t record(struct st_hist *h, uint64_t now, uint64_t then,
+			      uint64_t ns_per_cyc_q32)
 {
 	/* cycles -> ns with a 32.32 fixed-point factor: no division per packet */
 	uint64_t cyc = now - then;
 	uint64_t ns = (uint64_t)(((unsigned __int128)cyc * ns_per_cyc_q32) >> 32);
 
 	st_hist_record(h, (int64_t)ns);
+	return ns;
 }
 
+/* client: f->key.addr index of the flow's client (per-client accounting of
+ * production's answers and resets). */
 static inline void answer(struct dp_worker *w, struct dp_flow *f, int target,
-			  const struct st_pkt *p, uint32_t bytes, uint64_t now)
+			  const struct st_pkt *p, unsigned int client, uint32_t bytes,
+			  uint64_t now)
 {
 	struct dp_tstats *ts = tstats(w, target);
 	uint64_t *req = dp_flow_req(&w->flows, f, target);
@@ -439,6 +457,8 @@ static inline void answer(struct dp_worker *w, struct dp_flow *f, int target,
 
 		if (fl & ST_TCP_RST) {
 			ts->resets++;
+			if (target == DP_TARGET_PROD && w->cs[0] != NULL)
+				dp_clients_reset(w, &f->key, client);
 			*req = 0;
 			dp_flow_pend(&w->flows, f, target)->syn_tsc = 0;
 			return;
@@ -456,7 +476,10 @@ static inline void answer(struct dp_worker *w, struct dp_flow *f, int target,
 		closes = p->payload_len > 0 || (fl & ST_TCP_FIN);
 	}
 	if (closes && *req != 0) {
-		record(ts->lat, now, *req, w->app->ns_per_cyc_q32);
+		uint64_t ns = record(ts->lat, now, *req, w->app->ns_per_cyc_q32);
+
+		if (target == DP_TARGET_PROD && w->cs[0] != NULL)
+			dp_clients_response(w, &f->key, client, ns, bytes);
 		ts->responses++;
 		*req = 0;
 	}
@@ -493,7 +516,7 @@ void dp_timing_s2c(struct dp_worker *w, struct rte_mbuf **pkts,
 				g = __builtin_ctz(cand);
 			t = inj ? DP_TARGET_INJ(g) : DP_TARGET_GROUP(g);
 		}
-		answer(w, f, t, &in->p, pkts[i]->pkt_len, now);
+		answer(w, f, t, &in->p, in->client, pkts[i]->pkt_len, now);
 		if (t != DP_TARGET_PROD) {
 			struct dp_group_counters *gc = DP_TARGET_IS_INJ(t) ?
 				&w->cnt.inject[t - 1 - DP_MAX_SHADOWS] : &w->cnt.group[t - 1];
@@ -513,17 +536,21 @@ void dp_timing_scan(struct dp_worker *w, uint64_t now, uint32_t budget)
 		struct dp_flow *f = &t->e[t->scan];
 
 		if (dp_flow_used(f)) {
-			for (uint32_t m = f->targets; m != 0; m &= m - 1) {
+			for (uint32_t m = f->targets & ~DP_FLOW_CLIENT1; m != 0; m &= m - 1) {
 				int tg = __builtin_ctz(m);
 				uint64_t *req = dp_flow_req(t, f, tg);
 				struct dp_pend *pd = dp_flow_pend(t, f, tg);
 
 				if (*req != 0 && now - *req > tmo) {
 					tstats(w, tg)->timeouts++;
+					if (tg == DP_TARGET_PROD && w->cs[0] != NULL)
+						dp_clients_timeout(w, f);
 					*req = 0;
 				}
 				if (pd->syn_tsc != 0 && now - pd->syn_tsc > tmo) {
 					tstats(w, tg)->timeouts++;
+					if (tg == DP_TARGET_PROD && w->cs[0] != NULL)
+						dp_clients_timeout(w, f);
 					pd->syn_tsc = 0;
 				}
 			}

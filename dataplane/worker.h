@@ -42,6 +42,8 @@ struct dp_orig {
 	struct st_ip_addr addr[DP_ORIG_MAX];
 };
 
+struct st_ss;
+
 struct dp_worker {
 	struct dp_counters cnt;
 	struct dp_app *app; /* workers write only neighbour MACs into it */
@@ -70,6 +72,8 @@ struct dp_worker {
 	uint32_t epoch;
 	uint32_t epoch_seen;
 	struct dp_tstats ts[2][DP_MAX_TARGETS];
+	struct st_ss *cs[2];	/* per-client windows, as ts (clients.h); NULL
+				   when client_key is none */
 } __rte_cache_aligned;
 
 /* The worker that owns a flow, from its hash: remixed first, so that the

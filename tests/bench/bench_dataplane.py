@@ -62,7 +62,7 @@ def run_bare():
     return int(m.group(1)), float(m.group(2))
 
 
-def run_dp(name, groups, workers=1, bpf=None, timing=True, src=None, tcp=True, extra=""):
+def run_dp(name, groups, workers=1, bpf=None, timing=True, src=None, tcp=True, extra="", dp_lines=""):
     ini = os.path.join(wd, name + ".ini")
     n_tx = ",tx_pcap=/dev/null" * workers if workers > 1 else ""
     vdevs = ["net_pcap0,rx_pcap=%s,infinite_rx=1%s" % (src or pcap, n_tx), "net_null1,no-rx=1"]
@@ -70,6 +70,7 @@ def run_dp(name, groups, workers=1, bpf=None, timing=True, src=None, tcp=True, e
            "workers = %d\nstats = false\ntiming = %s\ntcp_sessions = %d\nmbufs = 65535\n" \
            "kpi_endpoint = ipc://%s/kpi-%s\ncontrol_endpoint = ipc://%s/ctl-%s\n" % (
                workers, "true" if timing else "false", 65536 if tcp else 0, wd, name, wd, name)
+    body += dp_lines
     for i, (share, off) in enumerate(groups):
         vdevs.append("net_null%d,no-rx=1" % (i + 2))
         body += "\n[shadow.g%d]\nport = net_null%d\nshare = %g\nshare_offset = %g\n" \
@@ -104,18 +105,27 @@ cases = [
     ("tee 10% + chaos_delay 5ms", [(0.1, 0)], 1, None, False, None),
     ("tee 10%, two workers", [(0.1, 0)], 2, None, False, None),
     ("tee 10% + timing and KPIs", [(0.1, 0)], 1, None, True, None),
+    ("same + clients src/24", [(0.1, 0)], 1, None, True, None),
+    ("same + clients src/32 > top", [(0.1, 0)], 1, None, True, None),
     ("TCP capture, tee 10%, sessions", [(0.1, 0)], 1, None, True, tcp_pcap),
     ("UDP capture, tee 10%, same", [(0.1, 0)], 1, None, True, None),
 ]
 # Extra [shadow.*] lines per case: chaos beside the same tee without it.
 extra = {"tee 10% + chaos_loss 2%": "chaos_loss = 2%\n", "tee 100% + chaos_loss 2%": "chaos_loss = 2%\n",
          "tee 10% + chaos_delay 5ms": "chaos_delay = 5ms\n"}
+# Extra [dataplane] lines per case: per-client accounting (issue #16) beside
+# the same timing row without it. The capture's 1,024 sources are five /24s
+# (five clients), or 1,024 /32s: more than client_top = 1000, so every
+# window churns through evictions (the worst case).
+dp_extra = {"same + clients src/24": "client_key = src/24\n",
+            "same + clients src/32 > top": "client_key = src/32\nclient_top = 1000\n"}
 best = {}  # name -> (Mpps, copies Mpps)
 for r in range(rounds):
     n, t = run_bare()
     best["bare"] = max(best.get("bare", (0, 0)), (n / t / 1e6, 0))
     for i, (name, groups, workers, bpf, timing, src) in enumerate(cases):
-        n, t, copies = run_dp("c%d" % i, groups, workers, bpf, timing, src, extra=extra.get(name, ""))
+        n, t, copies = run_dp("c%d" % i, groups, workers, bpf, timing, src, extra=extra.get(name, ""),
+                              dp_lines=dp_extra.get(name, ""))
         best[name] = max(best.get(name, (0, 0)), (n / t / 1e6, copies / t / 1e6))
 bare_mpps = best["bare"][0]
 rows = [("bare RX->TX loop (ceiling)", bare_mpps, None, 0)]
@@ -144,6 +154,11 @@ print("targets: tee 100%% >= 14.88 Mpps: %.2f %s; tee 10%% >= 90%% of forward: %
 print("timing and KPIs on vs off at tee 10%%: %.0f%% (target >= 85%%) %s" % (
     100 * res["tee 10% + timing and KPIs"] / res["tee 10%, one group"],
     "met" if res["tee 10% + timing and KPIs"] >= 0.85 * res["tee 10%, one group"] else "MISSED"))
+print("per-client accounting on vs off (timing and KPIs at tee 10%%): src/24 %.0f%%, src/32 with more "
+      "clients than client_top %.0f%% (target >= 95%%) %s" % (
+          100 * res["same + clients src/24"] / res["tee 10% + timing and KPIs"],
+          100 * res["same + clients src/32 > top"] / res["tee 10% + timing and KPIs"],
+          "met" if res["same + clients src/24"] >= 0.95 * res["tee 10% + timing and KPIs"] else "MISSED"))
 print("chaos_loss 2%% vs none: tee 10%% %.0f%%, tee 100%% %.0f%% (a group without chaos pays one "
       "branch per burst; these pay a random and a compare per copy)" % (
           100 * res["tee 10% + chaos_loss 2%"] / res["tee 10%, one group"],

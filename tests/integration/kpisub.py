@@ -16,9 +16,11 @@ except ImportError:
 
 class Collector:
     def __init__(self, endpoint, topic=b"kpi."):
+        """topic: a prefix, or a list of them."""
         self.ctx = zmq.Context()
         self.sock = self.ctx.socket(zmq.SUB)
-        self.sock.setsockopt(zmq.SUBSCRIBE, topic)
+        for t in (topic if isinstance(topic, list) else [topic]):
+            self.sock.setsockopt(zmq.SUBSCRIBE, t)
         self.sock.setsockopt(zmq.RCVTIMEO, 200)
         self.sock.connect(endpoint)
         self.msgs = []
@@ -40,14 +42,20 @@ class Collector:
             m = msgpack.unpackb(frames[1], raw=False)
             m["_topic"] = frames[0].decode()
             m["_t"] = time.monotonic()
-            if m.get("lat"):
+            if m.get("lat") and isinstance(m["lat"], bytes):
                 m["_hist"] = hdrv2.decode(m["lat"])
             with self.lock:
                 self.msgs.append(m)
 
     def since(self, t0, target=None):
         with self.lock:
-            return [m for m in self.msgs if m["_t"] >= t0 and (target is None or m["target"] == target)]
+            return [m for m in self.msgs if m["_t"] >= t0 and (target is None or m["target"] == target)
+                    and m["_topic"].startswith("kpi.")]
+
+    def topic(self, prefix):
+        """Every message whose topic starts with prefix."""
+        with self.lock:
+            return [m for m in self.msgs if m["_topic"].startswith(prefix)]
 
     def close(self):
         self.stop = True

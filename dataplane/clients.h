@@ -1,0 +1,145 @@
+/* Per-client accounting of production's requests ([dataplane] client_key,
+ * issue #16). Datapath side: timing.c calls the inline functions below
+ * where it counts a production request, answer, timeout or reset, so the
+ * cost is per timed request, never per packet, and nothing when client_key
+ * is none. Each worker keeps a Space-Saving summary (common/spacesaving.h)
+ * per timing window, cs[epoch & 1], swapped with the KPI windows (timing.h).
+ * Control side: every interval the main lcore merges the windows the
+ * workers handed over and publishes clients.<service> (docs/wire.md) on the
+ * KPI socket. No lock. */
+#ifndef DP_CLIENTS_H
+#define DP_CLIENTS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "flow.h"
+#include "spacesaving.h"
+#include "wire.h"
+#include "worker.h"
+
+/* A flow's client is key.addr[1] (set with the flow's first request, read
+ * by the expiry scan for timeouts): the top bit of dp_flow.targets, far
+ * above the DP_MAX_TARGETS target bits. */
+#define DP_FLOW_CLIENT1 (1u << 31)
+_Static_assert(DP_MAX_TARGETS < 31, "targets leave the top bit free");
+
+/* The client key of a flow whose client is key->addr[client]. */
+static inline void dp_client_key(const struct dp_config *cfg, const struct st_flow_key *k,
+				 unsigned int client, struct st_ckey *out)
+{
+	out->hi = out->lo = 0;
+	out->pad = 0;
+	switch (cfg->client_kind) {
+	case DP_CLIENT_SRC: {
+		const uint8_t *a = k->addr[client].a8;
+
+		if (k->family == 4) {
+			unsigned int p = cfg->client_v4_prefix;
+			uint32_t v = (uint32_t)a[0] << 24 | (uint32_t)a[1] << 16 |
+				     (uint32_t)a[2] << 8 | a[3];
+
+			out->lo = p == 0 ? 0 : v & (0xffffffffu << (32 - p));
+			out->tag = ST_CKEY_IPV4 | p << 8;
+		} else {
+			unsigned int p = cfg->client_v6_prefix;
+			uint64_t hi = 0, lo = 0;
+
+			for (int i = 0; i < 8; i++) {
+				hi = hi << 8 | a[i];
+				lo = lo << 8 | a[8 + i];
+			}
+			out->hi = p == 0 ? 0 : p >= 64 ? hi : hi & (~0ull << (64 - p));
+			out->lo = p <= 64 ? 0 : p == 128 ? lo : lo & (~0ull << (128 - p));
+			out->tag = ST_CKEY_IPV6 | p << 8;
+		}
+		break;
+	}
+	case DP_CLIENT_VLAN:
+		out->lo = k->vlan;
+		out->tag = ST_CKEY_VLAN;
+		break;
+	default:
+		out->lo = k->port[client ^ 1u];
+		out->tag = ST_CKEY_PORT;
+		break;
+	}
+}
+
+static inline struct st_ss *dp_clients_window(struct dp_worker *w)
+{
+	return w->cs[w->epoch & 1];
+}
+
+/* A production request of a flow (key k, its client k->addr[client])
+ * whose packet had bytes. */
+static inline void dp_clients_request(struct dp_worker *w, const struct st_flow_key *k,
+				      unsigned int client, uint32_t bytes)
+{
+	struct st_ckey ck;
+
+	dp_client_key(&w->app->cfg, k, client, &ck);
+	st_ss_request(dp_clients_window(w), &ck, st_ckey_hash(&ck), bytes);
+}
+
+/* Production answered one of the flow's requests after ns with a packet of
+ * bytes. */
+static inline void dp_clients_response(struct dp_worker *w, const struct st_flow_key *k,
+				       unsigned int client, uint64_t ns, uint32_t bytes)
+{
+	struct st_ckey ck;
+
+	dp_client_key(&w->app->cfg, k, client, &ck);
+	st_ss_response(dp_clients_window(w), &ck, st_ckey_hash(&ck), ns, bytes);
+}
+
+static inline void dp_clients_reset(struct dp_worker *w, const struct st_flow_key *k,
+				    unsigned int client)
+{
+	struct st_ckey ck;
+
+	dp_client_key(&w->app->cfg, k, client, &ck);
+	st_ss_reset(dp_clients_window(w), &ck, st_ckey_hash(&ck));
+}
+
+/* One of f's production requests (or SYNs) timed out. */
+static inline void dp_clients_timeout(struct dp_worker *w, const struct dp_flow *f)
+{
+	struct st_ckey ck;
+
+	dp_client_key(&w->app->cfg, &f->key, (f->targets & DP_FLOW_CLIENT1) ? 1 : 0, &ck);
+	st_ss_timeout(dp_clients_window(w), &ck, st_ckey_hash(&ck));
+}
+
+/* Main lcore side. */
+struct dp_clients {
+	struct st_ss *merged;		/* twice client_top: room to merge one more */
+	struct st_ss_heap *order;
+	struct st_wbuf msg;
+	uint32_t top;
+	uint64_t sent;
+	uint64_t dropped;		/* ZeroMQ could not queue */
+	uint64_t shortened;		/* messages that listed fewer than top to fit */
+	uint64_t failed;		/* could not be encoded at all */
+};
+
+/* Allocates a worker's two windows of client_top entries in hugepage
+ * memory on its socket. Nothing when client_key is none. Returns 0 or
+ * -ENOMEM. */
+int dp_clients_worker_init(struct dp_worker *w, const struct dp_config *cfg, int socket);
+void dp_clients_worker_fini(struct dp_worker *w);
+
+/* The merge summary and the message buffer (malloc). Nothing when
+ * client_key is none. Returns 0 or -ENOMEM. */
+int dp_clients_init(struct dp_clients *c, const struct dp_config *cfg);
+void dp_clients_fini(struct dp_clients *c);
+
+/* After the epoch switch (kpi.c): merges the closed window old of every
+ * worker marked ready, clears it for reuse, and publishes clients.<service>
+ * for [t0, t1) on pub (NULL: merge only) with the next *seq. A message that
+ * does not fit ST_WIRE_MAX_SIZE lists fewer clients (counted); one ZeroMQ
+ * cannot queue is counted. */
+void dp_clients_interval(struct dp_clients *c, struct dp_app *app, uint32_t old,
+			 const bool *ready, void *pub, uint64_t *seq, uint64_t t0, uint64_t t1);
+
+#endif
