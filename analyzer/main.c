@@ -77,6 +77,7 @@ static void usage(FILE *f)
 		"      --check            check the config and exit\n"
 		"  -v, --log-level L      err, warn, notice, info, debug\n"
 		"  -h, --help             this text\n"
+		"      --version          print the version and exit\n"
 		"\n"
 		"Config keys (default, meaning):\n");
 	an_config_print_keys(f);

@@ -107,6 +107,7 @@ static void usage(FILE *f)
 "                             instead of the system's; the server's name or\n"
 "                             address must match its certificate either way\n"
 "  -h, --help                 this text\n"
+"      --version              print the version and exit\n"
 "\n"
 "Over --http (the analyzer's [analyzer] http_endpoint, the dataplane's\n"
 "[dataplane] http_endpoint):\n"

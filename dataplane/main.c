@@ -78,10 +78,15 @@ static void usage(FILE *out, const char *prog)
 "      --check               check the config and exit (no EAL needed)\n"
 "      --config-help[=md]    print every config key with its default\n"
 "  -h, --help                this text\n"
+"      --version             print the version and exit\n"
 "\n"
 "EAL options go before '--', e.g. -l 0-1 --no-huge --no-pci -m 512\n"
 "  --vdev net_af_packet0,iface=veth0 --vdev net_pcap0,rx_pcap=in.pcap,tx_pcap=out.pcap\n"
-"One worker per lcore after the main one; the main lcore prints and serves control.\n",
+"One worker per lcore after the main one; the main lcore prints and serves control.\n"
+"Under systemd (Type=notify) it reports READY once its ports run.\n"
+"\n"
+"Exit status: 0 done; 1 a failure at run time (EAL, ports, memory);\n"
+"2 a usage or config error.\n",
 		prog);
 }
 
@@ -643,6 +648,11 @@ static void teardown_zmq(void)
 	zctx = NULL;
 }
 
+/* A usage or config error: 2, apart from a failure at run time (1), so
+ * that a unit's Restart=on-failure does not retry a config that cannot
+ * start (RestartPreventExitStatus=2). */
+#define EXIT_USAGE 2
+
 int main(int argc, char **argv)
 {
 	struct run_opts opts = { 0 };
@@ -677,7 +687,7 @@ int main(int argc, char **argv)
 			}
 		}
 		usage(stderr, prog);
-		return EXIT_FAILURE;
+		return EXIT_USAGE;
 	}
 
 	dp_config_defaults(&app.cfg);
@@ -694,11 +704,11 @@ int main(int argc, char **argv)
 		rc = parse_app_args(app_argc, app_argv, prog, &app.cfg, &opts);
 	}
 	if (rc != 0)
-		return rc > 0 ? 0 : EXIT_FAILURE;
+		return rc > 0 ? 0 : EXIT_USAGE;
 	if (st_log_level_parse(app.cfg.log_level, &lvl) < 0) {
 		ST_ERR("[dataplane] log_level: '%s': expected err|warn|notice|info|debug",
 		       app.cfg.log_level);
-		return EXIT_FAILURE;
+		return EXIT_USAGE;
 	}
 	st_log_set_level(lvl);
 	if (opts.check_only) {

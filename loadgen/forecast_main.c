@@ -60,6 +60,7 @@ static void usage(FILE *out, const char *prog)
 "                          horizon, at most a fifth of the history)\n"
 "      --json              the backtest as one JSON line on stderr\n"
 "  -h, --help              this text\n"
+"      --version           print the version and exit\n"
 "\n"
 "The backtest prints MASE (against the in-sample seasonal naive error; below\n"
 "1 beats it), sMAPE, and the coverage of the held-out points by the\n"

@@ -102,6 +102,7 @@ void lg_usage(FILE *out, const char *prog)
 "      --interval D          KPI snapshot interval (default 1s)\n"
 "      --log-level LEVEL     err|warn|notice|info|debug\n"
 "  -h, --help                this text\n"
+"      --version             print the version and exit\n"
 "\n"
 "EAL options go before '--', e.g. -l 0-1 --no-huge --no-pci -m 512\n"
 "  --vdev net_pcap0,tx_pcap=out.pcap | --vdev net_null0 |\n"

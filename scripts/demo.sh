@@ -20,6 +20,9 @@
 #   scripts/demo.sh --quick      a shorter run (the test suite's form)
 #   scripts/demo.sh --build DIR  use the programs of an existing build, as
 #                                they are (no install, no compile)
+#   scripts/demo.sh --bindir DIR shadowtap's programs from DIR (an installed
+#                                package: /usr/bin); the demo's own servers
+#                                still come from the build
 #
 # Needs root (namespaces, veth pairs, DPDK). Installs and builds as the test
 # command does. Ends with a summary table and the path of the HTML report;
@@ -30,11 +33,13 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
 quick=0
 build=
+bindir=
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--quick) quick=1 ;;
 	--build) build=$2; shift ;;
-	-h|--help) sed -n '2,26s/^# \{0,1\}//p' "$0"; exit 0 ;;
+	--bindir) bindir=$2; shift ;;
+	-h|--help) sed -n '2,29s/^# \{0,1\}//p' "$0"; exit 0 ;;
 	*) echo "demo.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
 	esac
 	shift
@@ -112,6 +117,12 @@ for l in "${tag}g" "${tag}i"; do
 done
 
 echo=$build/tests/tools/udp_echo
+# shadowtap's programs: the build's, or installed ones (--bindir)
+sub_bin=${bindir:-$build/analyzer}/shadowtap-sub
+an_bin=${bindir:-$build/analyzer}/shadowtap-analyzer
+dp_bin=${bindir:-$build/dataplane}/shadowtap-dataplane
+fc_bin=${bindir:-$build/loadgen}/shadowtap-forecast
+lg_bin=${bindir:-$build/loadgen}/shadowtap-loadgen
 say "production: 8 instances behind 198.18.0.53:7 (4 ms a request, one at a time)"
 for i in 0 1 2 3 4 5 6 7; do
 	bg ip netns exec "${tag}p" "$echo" 198.18.0.53 7 4 "$wd/prod$i.log" serial
@@ -190,9 +201,9 @@ max_instances = 40
 EOF
 
 say "analyzer: verdicts as they come"
-bg "$build/analyzer/shadowtap-sub" -q "ipc://$wd/kpi.sock" kpi. >"$wd/kpi.jsonl" 2>/dev/null
+bg "$sub_bin" -q "ipc://$wd/kpi.sock" kpi. >"$wd/kpi.jsonl" 2>/dev/null
 # The analyzer stops with the load: the last windows are loaded ones.
-bg "$build/analyzer/shadowtap-analyzer" --config "$wd/shadowtap.ini" --duration "$((dur + 4))s" \
+bg "$an_bin" --config "$wd/shadowtap.ini" --duration "$((dur + 4))s" \
 	--json-out "$wd/verdicts.jsonl" --report "$wd/report.html" 2>"$wd/analyzer.err"
 an_pid=${pids[-1]}
 bg tail -n +1 -F "$wd/verdicts.jsonl" 2>/dev/null | /usr/bin/python3 -u -c '
@@ -209,7 +220,7 @@ for line in sys.stdin:
 pids+=($!)
 
 say "dataplane: inline between clients and production, two shadow groups, inject port"
-bg "$build/dataplane/shadowtap-dataplane" -l 0-1 --no-huge --no-pci -m 1024 \
+bg "$dp_bin" -l 0-1 --no-huge --no-pci -m 1024 \
 	--file-prefix "$tag" --log-level '*:error' \
 	--vdev "net_af_packet0,iface=${tag}c" --vdev "net_af_packet1,iface=${tag}p" \
 	--vdev "net_af_packet2,iface=${tag}s" --vdev "net_af_packet3,iface=${tag}i" \
@@ -221,12 +232,12 @@ if ! kill -0 "$dp_pid" 2>/dev/null; then
 fi
 
 say "forecast: the next $dur s of load from scripts/demo/history.csv"
-"$build/loadgen/shadowtap-forecast" --history scripts/demo/history.csv --season 24 \
+"$fc_bin" --history scripts/demo/history.csv --season 24 \
 	--horizon "$dur" --output "$wd/profile.csv" 2>&1 | sed 's/^/demo:   /'
 [ -s "$wd/profile.csv" ] || { say "FAILED: no forecast profile"; exit 1; }
 
 say "load generator: scripts/demo/requests.pcap along the forecast, into the inject port"
-bg "$build/loadgen/shadowtap-loadgen" -l 0-1 --no-huge --no-pci -m 256 --file-prefix "${tag}lg" \
+bg "$lg_bin" -l 0-1 --no-huge --no-pci -m 256 --file-prefix "${tag}lg" \
 	--log-level '*:error' --vdev "net_af_packet0,iface=${tag}g" -- \
 	--pcap scripts/demo/requests.pcap --profile "$wd/profile.csv" --poisson --server 198.18.0.53:7 \
 	--no-progress --json >"$wd/loadgen.json" 2>"$wd/loadgen.err"

@@ -24,7 +24,8 @@ say() { echo "setup: $*"; }
 # (nginx, wrk) to run through the dataplane; libmicrohttpd for the HTTP
 # surface, GnuTLS (its TLS, and shadowtap-ctl --http's HTTPS), and for their
 # tests Prometheus (promtool, a real server), and chromium with its driver
-# and selenium for the dashboard.
+# and selenium for the dashboard; libsystemd (sd_notify), help2man (man
+# pages from --help), debhelper and lintian (the Debian package).
 packages=(
 	build-essential pkg-config meson ninja-build
 	clang libclang-rt-dev
@@ -34,6 +35,7 @@ packages=(
 	chromium
 	libmicrohttpd-dev libgnutls28-dev
 	prometheus chromium-driver python3-selenium openssl
+	libsystemd-dev help2man debhelper dpkg-dev lintian
 )
 
 missing=()
