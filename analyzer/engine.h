@@ -86,7 +86,11 @@ struct an_squeeze {
 	uint32_t run_n;			/* the count being verified */
 	double run_lam;
 	/* results, 0: none; t: wall ns of the step's end */
-	double ok_lam, ok_p99;		/* highest load verified within the SLO */
+	double ok_lam, ok_p99;		/* highest load verified within the SLO:
+					   what the step ran at, at most what it
+					   aimed at (an overshoot that passed
+					   verifies its count, not more) */
+	double ok_ran;			/* the load that step ran at */
 	uint64_t ok_t;
 	double bad_lam, bad_p99;	/* lowest load not shown within it; p99 upper bound */
 	double bad_aim;			/* the load that failed step aimed at: its

@@ -403,8 +403,10 @@ static int conclude(struct an_verify *v, struct an_engine *e, struct an_service 
 		     v->n, p99, m.lam, m.windows, m.p99_lo / 1e6, m.p99_hi / 1e6);
 	} else if (pass) {
 		v->cnt.passed++;
-		if (m.lam > sq->ok_lam || wall - sq->ok_t > v->cfg->verify_keep_ns) {
-			sq->ok_lam = m.lam;
+		if (fmin(m.lam, v->lam) > sq->ok_lam ||
+		    wall - sq->ok_t > v->cfg->verify_keep_ns) {
+			sq->ok_lam = fmin(m.lam, v->lam);
+			sq->ok_ran = m.lam;
 			sq->ok_p99 = m.p99;
 			sq->ok_t = wall;
 		}
