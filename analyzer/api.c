@@ -402,8 +402,10 @@ static void h_plan(void *arg, const struct st_http_req *req, struct st_http_resp
 	else if (b->rc == -EINVAL)
 		plan_refused(resp, b);
 	else if (b->rc != 0)
-		st_http_error(resp, b->rc == -ENOSPC ? 409 : 500, "%s",
-			      b->rc == -ENOSPC ? "max_services reached" : strerror(-b->rc));
+		st_http_error(resp, b->rc == -ENOSPC || b->rc == -EXDEV ? 409 : 500, "%s",
+			      b->rc == -ENOSPC ? "max_services reached" :
+			      b->rc == -EXDEV ? "another shard judges this service" :
+			      strerror(-b->rc));
 	else
 		st_wbuf_printf(&resp->body, "{\"ok\":true,\"service\":\"%s\",\"plan_changes\":%" PRIu64
 			       "}\n", b->service, b->plan_changes);
@@ -567,6 +569,13 @@ static void box_round(struct an_api *a)
 		pthread_mutex_unlock(&b->mu);
 		return;
 	}
+	if (!an_shard_owns(&an_engine_config(a->eng)->shard, b->service)) {
+		b->rc = -EXDEV;
+		b->done = true;
+		pthread_cond_broadcast(&b->cv);
+		pthread_mutex_unlock(&b->mu);
+		return;
+	}
 	s = an_engine_service(a->eng, b->service);
 	if (s != NULL && s->has_plan)
 		base = s->plan;
@@ -589,8 +598,9 @@ static void box_round(struct an_api *a)
 		s = an_engine_service(a->eng, b->service);
 		b->plan_changes = s != NULL ? s->plan_changes : 0;
 		an_snapper_touch(&a->snap);
-		ST_NOTICE("http: plan of %s changed (change %" PRIu64 ")", b->service,
-			  b->plan_changes);
+		if (b->rc == 0)
+			ST_NOTICE("http: plan of %s changed (change %" PRIu64 ")", b->service,
+				  b->plan_changes);
 	}
 	b->done = true;
 	pthread_cond_broadcast(&b->cv);

@@ -198,6 +198,18 @@ static int set_uint(void *base, const struct key *k, const char *v,
 	return rc;
 }
 
+static int set_shard(void *base, const struct key *k, const char *v, struct st_perr *e)
+{
+	(void)k;
+	return an_shard_parse(&((struct an_config *)base)->shard, v, e);
+}
+
+static int set_shard_names(void *base, const struct key *k, const char *v, struct st_perr *e)
+{
+	(void)k;
+	return an_shard_set_names(&((struct an_config *)base)->shard, v, e);
+}
+
 /* A price: a number >= 0, or "none". */
 static int set_price(void *base, const struct key *k, const char *v,
 		     struct st_perr *e)
@@ -300,6 +312,11 @@ static const struct key analyzer_keys[] = {
 	  "HTTP connections at once (event streams included)" },
 	{ "http_timeout", set_dur, OFF_C(http_timeout_ns), S_NS, 3600 * S_NS, 0, "10s",
 	  "an idle or slow HTTP connection is closed after this" },
+	{ "shard", set_shard, 0, 0, 0, 0, "none",
+	  "I/N: judge only the services whose name hashes (CRC32C mod N) to shard I of N, "
+	  "and subscribe only to their topics" },
+	{ "services", set_shard_names, 0, 0, 0, 0, "none",
+	  "a,b,c: judge only these services (instead of shard), and subscribe only to their topics" },
 	{ "max_services", set_u32, OFF_C(max_services), 1, 1000000, 0, "4096",
 	  "services tracked at once" },
 	{ "max_publishers", set_u32, OFF_C(max_publishers), 1, 1000000, 0, "4096",
@@ -562,6 +579,11 @@ int an_config_check(const struct an_config *c, struct st_perr *err)
 		snprintf(err->msg, sizeof(err->msg), "kpi_endpoints: at least one");
 		return -EINVAL;
 	}
+	if (c->shard.n > 0 && c->shard.names != NULL) {
+		snprintf(err->msg, sizeof(err->msg),
+			 "shard and services: give one (a shard by hash, or the services by name)");
+		return -EINVAL;
+	}
 	return 0;
 }
 
@@ -726,6 +748,7 @@ void an_config_print_keys(FILE *f)
 
 void an_config_free(struct an_config *c)
 {
+	an_shard_free(&c->shard);
 	free(c->services);
 	c->services = NULL;
 	c->n_services = 0;

@@ -14,6 +14,7 @@
 #include "http.h"
 #include "log.h"
 #include "parse.h"
+#include "shard.h"
 #include "wire.h"
 
 #define AN_MAX_ENDPOINTS 64
@@ -98,6 +99,7 @@ struct an_config {
 
 	uint32_t max_services;
 	uint32_t max_publishers;
+	struct an_shard shard;		/* shard = I/N or services = a,b (shard.h) */
 	enum st_log_level log_level;
 
 	struct an_service_cfg *services;

@@ -148,6 +148,8 @@ static int cmd_propose(struct an_control *c, struct an_engine *e,
 	if (!st_wire_name_ok(service, strlen(service)))
 		return reply_error(c, "propose: service '%s': names are 1-63 of [A-Za-z0-9_-]",
 				   service);
+	if (!an_shard_owns(&an_engine_config(e)->shard, service))
+		return reply_error(c, "propose: %s: another shard judges this service", service);
 	s = an_engine_service(e, service);
 	if (s != NULL && s->has_plan)
 		base = s->plan;
@@ -179,6 +181,7 @@ static int cmd_propose(struct an_control *c, struct an_engine *e,
 	rc = an_engine_propose(e, service, &plan);
 	if (rc != 0)
 		return reply_error(c, "propose: %s", rc == -ENOSPC ? "max_services reached" :
+				   rc == -EXDEV ? "another shard judges this service" :
 				   strerror(-rc));
 	s = an_engine_service(e, service);
 	st_wbuf_reset(&c->reply);

@@ -36,8 +36,10 @@ struct an_engine *an_engine_create(const struct an_config *cfg, bool replay)
 		goto err;
 	st_wbuf_init(&e->anomaly);
 	e->rl = (struct st_ratelimit)ST_RATELIMIT_INIT(ST_NS_PER_S, 10);
+	/* the configured services this analyzer's shard judges */
 	for (uint32_t i = 0; i < cfg->n_services; i++)
-		if (an_engine_propose(e, cfg->services[i].name, &cfg->services[i].plan) != 0)
+		if (an_shard_owns(&cfg->shard, cfg->services[i].name) &&
+		    an_engine_propose(e, cfg->services[i].name, &cfg->services[i].plan) != 0)
 			goto err;
 	return e;
 err:
@@ -230,7 +232,11 @@ static struct an_target *target_get(struct an_engine *e, struct an_service *s,
 int an_engine_propose(struct an_engine *e, const char *service,
 		      const struct an_plan *plan)
 {
-	struct an_service *s = an_engine_service_get(e, service);
+	struct an_service *s;
+
+	if (!an_shard_owns(&e->cfg->shard, service))
+		return -EXDEV;
+	s = an_engine_service_get(e, service);
 
 	if (s == NULL)
 		return e->n_svc >= e->cfg->max_services ? -ENOSPC : -ENOMEM;
@@ -335,6 +341,10 @@ int an_engine_merge(struct an_engine *e, const struct st_kpi *k,
 		return -ESTALE;
 	}
 	w = (int64_t)((k->t0 + (k->t1 - k->t0) / 2) / e->cfg->window_ns);
+	if (!an_shard_owns(&e->cfg->shard, k->service)) {
+		e->cnt.other_shard++;
+		return -EXDEV;
+	}
 	s = an_engine_service_get(e, k->service);
 	if (s == NULL) {
 		e->cnt.dropped_limits++;

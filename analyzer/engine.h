@@ -44,6 +44,7 @@ struct an_counters {
 	uint64_t late;			/* for a window already closed */
 	uint64_t future;		/* ends beyond now + max_skew */
 	uint64_t dropped_limits;	/* max_services/publishers/targets */
+	uint64_t other_shard;		/* a service another shard judges */
 	uint64_t clamped;		/* samples above the layout's highest */
 	uint64_t windows;		/* target windows closed */
 	uint64_t evaluations;
@@ -168,7 +169,8 @@ int an_engine_tick(struct an_engine *e, uint64_t now_ns);
 int an_engine_flush(struct an_engine *e, uint64_t now_ns);
 
 /* Sets or replaces a service's plan (a control `propose`); the pending
- * verdict state starts over. Returns 0, -ENOSPC (max_services), -ENOMEM. */
+ * verdict state starts over. Returns 0, -ENOSPC (max_services), -ENOMEM,
+ * -EXDEV (a service another shard judges: shard.h). */
 int an_engine_propose(struct an_engine *e, const char *service,
 		      const struct an_plan *plan);
 

@@ -44,6 +44,7 @@ struct app {
 	struct an_verify *verify;	/* NULL: no squeeze steps */
 	struct an_api *api;		/* HTTP surface, or NULL */
 	void *ctx, *sub;
+	uint32_t n_subscribed;		/* sharded: services subscribed to */
 	uint64_t duration_ns;
 	char replay[AN_PATH_MAX];
 	uint64_t last_save, last_stats;
@@ -112,7 +113,7 @@ static void print_counters(const struct app *a, const char *when)
 	       "%s: msgs %llu merged %llu verdicts %llu anomalies %llu windows %llu | "
 	       "malformed %llu bad_version %llu oversized %llu bad_frames %llu unknown_topic %llu "
 	       "topic_mismatch %llu bad_hist %llu | gaps %llu duplicates %llu restarts %llu "
-	       "late %llu future %llu dropped_limits %llu clamped %llu",
+	       "late %llu future %llu dropped_limits %llu other_shard %llu clamped %llu",
 	       when, (unsigned long long)c->msgs, (unsigned long long)c->kpi_merged,
 	       (unsigned long long)c->verdicts, (unsigned long long)c->anomalies,
 	       (unsigned long long)c->windows, (unsigned long long)c->malformed,
@@ -122,7 +123,7 @@ static void print_counters(const struct app *a, const char *when)
 	       (unsigned long long)c->gaps, (unsigned long long)c->duplicates,
 	       (unsigned long long)c->restarts, (unsigned long long)c->late,
 	       (unsigned long long)c->future, (unsigned long long)c->dropped_limits,
-	       (unsigned long long)c->clamped);
+	       (unsigned long long)c->other_shard, (unsigned long long)c->clamped);
 	if (a->verify != NULL) {
 		const struct an_verify_counters *v = an_verify_counters(a->verify);
 
@@ -267,6 +268,27 @@ static int parse_args(struct app *a, int argc, char **argv, bool *check)
 	return 0;
 }
 
+/* A shard subscribes to kpi.NAME. for each service it judges: those of
+ * its config, and any a plan change (control, HTTP) adds later. Services
+ * only ever join the engine, at the end of its list. */
+static void sync_subscriptions(struct app *a)
+{
+	uint32_t n = an_engine_n_services(a->eng);
+
+	if (!an_shard_on(&a->cfg.shard) || a->sub == NULL)
+		return;
+	for (; a->n_subscribed < n; a->n_subscribed++) {
+		const struct an_service *s = an_engine_service_at(a->eng, a->n_subscribed);
+		char topic[ST_WIRE_NAME_MAX + 8];
+		int len = snprintf(topic, sizeof(topic), "%s%s.", ST_KPI_TOPIC_PREFIX, s->name);
+
+		if (zmq_setsockopt(a->sub, ZMQ_SUBSCRIBE, topic, (size_t)len) != 0)
+			ST_WARN("subscribe %s: %s", topic, zmq_strerror(zmq_errno()));
+		else
+			ST_INFO("subscribed to %s", topic);
+	}
+}
+
 static int open_sockets(struct app *a)
 {
 	struct st_perr pe;
@@ -306,8 +328,13 @@ static int open_sockets(struct app *a)
 	/* Bigger than any valid message, so oversized ones are seen and
 	 * counted; far bigger ones cost the sender its connection. */
 	zmq_setsockopt(a->sub, ZMQ_MAXMSGSIZE, &maxmsg, sizeof(maxmsg));
-	/* Everything: other topics are counted, not silently filtered. */
-	zmq_setsockopt(a->sub, ZMQ_SUBSCRIBE, "", 0);
+	/* Everything: other topics are counted, not silently filtered. A
+	 * shard: only its services' (sync_subscriptions), so the publishers
+	 * filter and send it only its part. */
+	if (!an_shard_on(&a->cfg.shard))
+		zmq_setsockopt(a->sub, ZMQ_SUBSCRIBE, "", 0);
+	else
+		sync_subscriptions(a);
 	if (a->cfg.curve_server_key[0] != '\0') {
 		rc = st_zsec_client_setup(a->sub, a->cfg.curve_server_key,
 					  a->cfg.curve_client_key[0] ? a->cfg.curve_client_key :
@@ -404,6 +431,7 @@ static int run_live(struct app *a)
 		an_control_handle(&a->ctl, a->eng);
 		if (a->zap != NULL)
 			st_zap_handle(a->zap);
+		sync_subscriptions(a);
 		an_engine_tick(a->eng, st_wall_ns());
 		if (a->verify != NULL)
 			an_verify_tick(a->verify, a->eng, st_wall_ns(), st_mono_ns());
@@ -531,6 +559,13 @@ int main(int argc, char **argv)
 	if (app.eng == NULL) {
 		ST_ERR("engine: %s", strerror(errno));
 		return 1;
+	}
+	if (an_shard_on(&app.cfg.shard)) {
+		char d[256];
+
+		an_shard_describe(&app.cfg.shard, d, sizeof(d));
+		ST_NOTICE("%s: judging %u of the %u services configured", d,
+			  an_engine_n_services(app.eng), app.cfg.n_services);
 	}
 	if (app.cfg.state_file[0] != '\0') {
 		rc = an_state_load(app.eng, app.cfg.state_file, &pe);

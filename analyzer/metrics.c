@@ -223,7 +223,7 @@ static void engine_families(const struct an_snap *s, struct st_wbuf *o)
 		{ "unknown_topic", c->unknown_topic }, { "topic_mismatch", c->topic_mismatch },
 		{ "bad_hist", c->bad_hist }, { "duplicate", c->duplicates },
 		{ "late", c->late }, { "future", c->future },
-		{ "limits", c->dropped_limits },
+		{ "limits", c->dropped_limits }, { "other_shard", c->other_shard },
 	};
 	const char *l[4] = { "reason", NULL, NULL, NULL };
 

@@ -638,8 +638,12 @@ void an_state_free(struct an_state *st)
 int an_state_apply(struct an_engine *e, const struct an_state *st, struct st_perr *err)
 {
 	for (uint32_t i = 0; i < st->n; i++) {
-		struct an_service *s = an_engine_service_get(e, st->svc[i].name);
+		struct an_service *s;
 
+		/* a state saved before sharding: each shard takes its own */
+		if (!an_shard_owns(&an_engine_config(e)->shard, st->svc[i].name))
+			continue;
+		s = an_engine_service_get(e, st->svc[i].name);
 		if (s == NULL) {
 			snprintf(err->msg, sizeof(err->msg),
 				 "state: service %s: max_services reached", st->svc[i].name);
