@@ -1,6 +1,8 @@
 /* shadowtap-whatif: see whatif.h and docs/whatif.md. Exit status 0 when
  * every cell ran, 1 when the sweep failed or was interrupted (the group is
- * restored either way), 2 for a bad command line or config. */
+ * restored either way), 2 when it refused to start (a bad command line or
+ * config, a group or capture unfit for a sweep, no dataplane): nothing was
+ * sent then. */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -49,7 +51,7 @@ int main(int argc, char **argv)
 	if (rc < 0 && sweep.n_cells == 0) {
 		fprintf(stderr, "shadowtap-whatif: %s\n", sweep.error);
 		wi_config_free(&cfg);
-		return rc == -EINVAL ? 2 : 1;
+		return 2;
 	}
 	if (rc != 0) {
 		fprintf(stderr, "shadowtap-whatif: %s\n", sweep.error);
