@@ -57,8 +57,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, "shadowtap-whatif: %s\n", sweep.error);
 		status = 1;
 	}
-	if (!cfg.quiet)
+	wi_model_fit(&sweep);
+	if (!cfg.quiet) {
 		wi_print_answers(stdout, &sweep);
+		wi_print_model(stdout, &sweep);
+	}
 	fflush(stdout);
 	if (cfg.json_path && wi_write_json(&sweep, cfg.json_path, &pe) != 0) {
 		fprintf(stderr, "shadowtap-whatif: --json %s\n", pe.msg);

@@ -181,7 +181,7 @@ static void pack_q(msgpack_packer *pk, const char *name, const struct wi_q *q)
 
 static void pack_cell(msgpack_packer *pk, const struct wi_sweep *s, const struct wi_cell *c)
 {
-	msgpack_pack_map(pk, 32);
+	msgpack_pack_map(pk, 38);
 	kv_u64(pk, "instances", c->instances);
 	kv_str(pk, "load", s->cfg->loads[c->load].text);
 	kv_dbl(pk, "offered_rps", c->offered_rps);
@@ -206,6 +206,23 @@ static void pack_cell(msgpack_packer *pk, const struct wi_sweep *s, const struct
 	kv_u64(pk, "windows", c->windows);
 	kv_dbl(pk, "seconds", c->seconds);
 	kv_str(pk, "note", c->note);
+	/* the model's prediction for the same cell (null: no model) */
+	kv_dbl(pk, "predicted_p50_ms", ms(c->pred_p50));
+	kv_dbl(pk, "predicted_p99_ms", ms(c->pred_p99));
+	kv_bool(pk, "predicted_saturated", isinf(c->pred_p99));
+	st_wire_pack_cstr(pk, "predicted_status");
+	if (c->pred_pass < 0)
+		msgpack_pack_nil(pk);
+	else
+		st_wire_pack_cstr(pk, c->pred_pass ? "pass" : "fail");
+	kv_dbl(pk, "model_ratio", c->model_ratio);
+	st_wire_pack_cstr(pk, "model_agrees");
+	if (c->model_agrees < 0)
+		msgpack_pack_nil(pk);
+	else if (c->model_agrees)
+		msgpack_pack_true(pk);
+	else
+		msgpack_pack_false(pk);
 }
 
 int wi_write_json(struct wi_sweep *s, const char *path, struct st_perr *err)
@@ -222,7 +239,7 @@ int wi_write_json(struct wi_sweep *s, const char *path, struct st_perr *err)
 	st_wbuf_init(&mp);
 	st_wbuf_init(&out);
 	msgpack_packer_init(&pk, &mp, st_wbuf_mp_write);
-	msgpack_pack_map(&pk, 21);
+	msgpack_pack_map(&pk, 22);
 	kv_u64(&pk, "v", 1);
 	kv_str(&pk, "service", cfg->service);
 	kv_str(&pk, "group", cfg->group);
@@ -279,6 +296,26 @@ int wi_write_json(struct wi_sweep *s, const char *path, struct st_perr *err)
 		kv_dbl(&pk, "met_rps_per_instance", p);
 		kv_dbl(&pk, "broken_rps_per_instance", f);
 	}
+	st_wire_pack_cstr(&pk, "model");
+	msgpack_pack_map(&pk, 9);
+	kv_bool(&pk, "ok", s->model.ok);
+	kv_str(&pk, "form", s->model.form ? s->model.form : "");
+	kv_dbl(&pk, "mu_per_instance", s->model.ok ? s->model.mu : NAN);
+	kv_dbl(&pk, "d0_ms", s->model.ok ? s->model.d0 * 1e3 : NAN);
+	kv_dbl(&pk, "service_scv", s->model.ok ? s->model.cs2 : NAN);
+	st_wire_pack_cstr(&pk, "fitted_on");
+	if (s->model.fit_cell < 0) {
+		msgpack_pack_nil(&pk);
+	} else {
+		const struct wi_cell *f = &s->cells[s->model.fit_cell];
+
+		msgpack_pack_map(&pk, 2);
+		kv_u64(&pk, "instances", f->instances);
+		kv_str(&pk, "load", cfg->loads[f->load].text);
+	}
+	kv_u64(&pk, "disagree", (uint64_t)s->model.disagree);
+	kv_dbl(&pk, "tolerance", WI_MODEL_TOLERANCE);
+	kv_str(&pk, "why", s->model.why);
 	kv_bool(&pk, "interrupted", s->interrupted);
 	kv_bool(&pk, "restored", s->restored);
 	kv_str(&pk, "error", s->error);
@@ -335,7 +372,8 @@ int wi_write_csv(struct wi_sweep *s, const char *path, struct st_perr *err)
 	st_wbuf_init(&o);
 	st_wbuf_printf(&o, "instances,load,offered_rps,status,sent_pps,achieved_rps,"
 		       "rps_per_instance,requests,responses,timeouts,resets,icmp_errors,error_rate,"
-		       "p50_ms,p90_ms,p99_ms,p99_lo_ms,p99_hi_ms,p999_ms,mean_ms,seconds,note\n");
+		       "p50_ms,p90_ms,p99_ms,p99_lo_ms,p99_hi_ms,p999_ms,mean_ms,seconds,note,"
+		       "predicted_p99_ms,predicted_status,model_ratio,model_agrees\n");
 	for (int i = 0; i < s->n_cells; i++) {
 		const struct wi_cell *c = &s->cells[i];
 
@@ -360,7 +398,13 @@ int wi_write_csv(struct wi_sweep *s, const char *path, struct st_perr *err)
 		csv_num(&o, c->seconds);
 		st_wbuf_append(&o, ",", 1);
 		csv_text(&o, c->note);
-		st_wbuf_append(&o, "\n", 1);
+		if (isinf(c->pred_p99))
+			st_wbuf_printf(&o, ",inf");
+		else
+			csv_num(&o, ms(c->pred_p99));
+		st_wbuf_printf(&o, ",%s", c->pred_pass < 0 ? "" : c->pred_pass ? "pass" : "fail");
+		csv_num(&o, c->model_ratio);
+		st_wbuf_printf(&o, ",%s\n", c->model_agrees < 0 ? "" : c->model_agrees ? "yes" : "no");
 	}
 	if (o.oom) {
 		wi_msg(err->msg, sizeof(err->msg), "%s: out of memory", path);

@@ -74,6 +74,21 @@ static void colour(const struct wi_sweep *s, double r, char *buf, size_t len)
 	snprintf(buf, len, "#%02x%02x%02x", c[0], c[1], c[2]);
 }
 
+/* The model's p99 for the cell, and a mark where the measurement parts
+ * from it. */
+static void model_note(struct st_wbuf *o, const struct wi_cell *c)
+{
+	if (c->pred_pass < 0)
+		return;
+	if (isinf(c->pred_p99))
+		st_wbuf_printf(o, "<br/><span class=\"model\">model: saturated");
+	else
+		st_wbuf_printf(o, "<br/><span class=\"model\">model %.2f ms", c->pred_p99 / 1e6);
+	if (c->model_agrees == 0)
+		st_wbuf_printf(o, " &#8800;");
+	st_wbuf_printf(o, "</span>");
+}
+
 static void heatmap(struct st_wbuf *o, struct wi_sweep *s)
 {
 	const struct wi_config *cfg = s->cfg;
@@ -94,15 +109,18 @@ static void heatmap(struct st_wbuf *o, struct wi_sweep *s)
 
 			if (c->status == WI_NOT_RUN || c->status == WI_SKIPPED) {
 				st_wbuf_printf(o, "<td class=\"notrun\" title=\"%s\">not run<br/>"
-					       "<span class=\"sub\">%s</span></td>",
+					       "<span class=\"sub\">%s</span>",
 					       wi_status_str(c->status), wi_status_str(c->status));
+				model_note(o, c);
+				st_wbuf_printf(o, "</td>");
 				continue;
 			}
 			colour(s, badness(s, c), bg, sizeof(bg));
-			st_wbuf_printf(o, "<td class=\"%s%s\" style=\"background:%s\" "
+			st_wbuf_printf(o, "<td class=\"%s%s%s\" style=\"background:%s\" "
 				       "title=\"%u instances, %.0f/s: %s\">",
 				       c->status == WI_PASS ? "pass" : "fail",
-				       frontier ? " frontier" : "", bg, c->instances, c->offered_rps,
+				       frontier ? " frontier" : "",
+				       c->model_agrees == 0 ? " disagree" : "", bg, c->instances, c->offered_rps,
 				       wi_status_str(c->status));
 			if (isfinite(c->p99.v))
 				st_wbuf_printf(o, "%.2f ms", c->p99.v / 1e6);
@@ -112,13 +130,32 @@ static void heatmap(struct st_wbuf *o, struct wi_sweep *s)
 				       wi_status_str(c->status), badness(s, c));
 			if (isfinite(c->error_rate) && c->error_rate > 0)
 				st_wbuf_printf(o, ", err %.2f%%", 100 * c->error_rate);
-			st_wbuf_printf(o, "</span></td>");
+			st_wbuf_printf(o, "</span>");
+			model_note(o, c);
+			st_wbuf_printf(o, "</td>");
 		}
 		st_wbuf_printf(o, "</tr>\n");
 	}
 	st_wbuf_printf(o, "</table>\n<p class=\"sub\">Outlined: the fewest instances meeting the "
 		       "SLO at that load (the SLO frontier). Green at half the SLO, amber at the "
-		       "SLO, red at %g&#215; it; grey: not run.</p>\n", cfg->stop_factor);
+		       "SLO, red at %g&#215; it; grey: not run. Dashed red border and &#8800;: the "
+		       "measurement disagrees with the model (its p99 outside the measured p99's "
+		       "95%% interval widened %g&#215;, or another verdict).</p>\n", cfg->stop_factor, WI_MODEL_TOLERANCE);
+	if (s->model.ok) {
+		const struct wi_cell *f = &s->cells[s->model.fit_cell];
+
+		st_wbuf_printf(o, "<p>Model: the analyzer's <code>%s</code> form (every instance "
+			       "its own queue, general service time) fitted on the cell %u &#215; ",
+			       s->model.form, f->instances);
+		esc(o, cfg->loads[f->load].text);
+		st_wbuf_printf(o, ": %.1f requests/s per instance, fixed part %.2f ms, service "
+			       "time SCV %.2f. %d of the cells run disagree with it.</p>\n",
+			       s->model.mu, s->model.d0 * 1e3, s->model.cs2, s->model.disagree);
+	} else {
+		st_wbuf_printf(o, "<p>Model: not fitted: ");
+		esc(o, s->model.why);
+		st_wbuf_printf(o, ".</p>\n");
+	}
 }
 
 /* p99 (log scale) against offered load, one line per instance count. */
@@ -185,11 +222,26 @@ static void curves(struct st_wbuf *o, struct wi_sweep *s)
 					       PX(c->offered_rps), PY(c->p99.v),
 					       c->status == WI_PASS ? col : "#c62828");
 		}
+		any = false;
+		st_wbuf_printf(o, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"1.5\" "
+			       "stroke-dasharray=\"5 4\" points=\"", col);
+		for (int li = 0; li < cfg->n_loads; li++) {
+			const struct wi_cell *c = wi_cell_at(s, ci, li);
+			double v = c->pred_p99;
+
+			if (isfinite(v) && v > 0) {
+				v = fmin(fmax(v, ylo), yhi);
+				st_wbuf_printf(o, "%s%.1f,%.1f", any ? " " : "", PX(c->offered_rps),
+					       PY(v));
+				any = true;
+			}
+		}
+		st_wbuf_printf(o, "\"/>\n");
 		st_wbuf_printf(o, "<text x=\"%d\" y=\"%d\" class=\"tick\" fill=\"%s\">&#9632; %u instance%s</text>\n",
 			       W - MR + 8, MT + 30 + 16 * ci, col, cfg->counts[ci],
 			       cfg->counts[ci] == 1 ? "" : "s");
 	}
-	st_wbuf_printf(o, "</svg>\n<p class=\"sub\">Dots in red: the cell broke the SLO.</p>\n");
+	st_wbuf_printf(o, "</svg>\n<p class=\"sub\">Solid: measured; dashed: the model's prediction (saturated loads left out). Dots in red: the cell broke the SLO.</p>\n");
 #undef PX
 #undef PY
 }
@@ -226,7 +278,7 @@ static void cell_table(struct st_wbuf *o, struct wi_sweep *s)
 	st_wbuf_printf(o, "<h2>Every cell</h2>\n<table class=\"cells\"><tr><th>instances</th><th>load</th>"
 		       "<th>offered/s</th><th>sent/s</th><th>requests/s</th><th>answered/s per instance</th>"
 		       "<th>p50 ms</th><th>p90 ms</th><th>p99 ms [95%% CI]</th><th>p99.9 ms</th>"
-		       "<th>errors</th><th>verdict</th></tr>\n");
+		       "<th>errors</th><th>verdict</th><th>model p99 ms</th></tr>\n");
 	for (int i = 0; i < s->n_cells; i++) {
 		const struct wi_cell *c = &s->cells[i];
 
@@ -242,7 +294,14 @@ static void cell_table(struct st_wbuf *o, struct wi_sweep *s)
 			st_wbuf_printf(o, ": ");
 			esc(o, c->note);
 		}
-		st_wbuf_printf(o, "</td></tr>\n");
+		if (c->pred_pass < 0)
+			st_wbuf_printf(o, "</td><td>-</td></tr>\n");
+		else if (isinf(c->pred_p99))
+			st_wbuf_printf(o, "</td><td>saturated%s</td></tr>\n",
+				       c->model_agrees == 0 ? " &#8800;" : "");
+		else
+			st_wbuf_printf(o, "</td><td>%.2f%s</td></tr>\n", c->pred_p99 / 1e6,
+				       c->model_agrees == 0 ? " &#8800;" : "");
 	}
 	st_wbuf_printf(o, "</table>\n");
 }
@@ -271,6 +330,7 @@ int wi_write_report(struct wi_sweep *s, const char *path, struct st_perr *err)
 		       ".sub{font-size:80%%;color:#444}\n"
 		       ".plot{fill:#fafafa;stroke:#999}\n.tick{font-size:11px}\n.label{font-size:12px}\n"
 		       ".slo{stroke:#c62828;stroke-dasharray:6 4}\n"
+		       ".heat td.disagree{border:3px dashed #b71c1c}\n.model{font-size:75%%;color:#333;font-style:italic}\n"
 		       "</style></head>\n<body>\n<h1>What-if sweep: ");
 	esc(&o, cfg->service);
 	st_wbuf_printf(&o, " / ");

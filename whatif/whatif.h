@@ -201,6 +201,21 @@ struct wi_cell {
 	uint32_t windows;
 	double seconds;			/* measured */
 	char note[160];
+	/* model.c: the prediction for the same load and count */
+	double pred_p50, pred_p99;	/* ns; +inf past saturation, NaN: no model */
+	int pred_pass;			/* 1, 0, -1 no model */
+	double model_ratio;		/* measured p99 / predicted p99 */
+	int model_agrees;		/* 1, 0, -1 not run or no model */
+};
+
+/* The capacity model fitted from the sweep's own cells (model.c). */
+struct wi_model {
+	bool ok;
+	const char *form;		/* the analyzer's form name: "mg1" */
+	double mu, d0, cs2;		/* per instance, 1/s; s; service time SCV */
+	int fit_cell;			/* index in cells, -1 none */
+	int disagree;			/* cells where model and measurement part */
+	char why[160];			/* when !ok */
 };
 
 struct wi_sweep {
@@ -213,6 +228,7 @@ struct wi_sweep {
 	bool interrupted;
 	bool restored;
 	char error[256];		/* why it ended early, when it did */
+	struct wi_model model;
 	uint64_t t_start_wall, t_end_wall;
 };
 
@@ -226,6 +242,23 @@ static inline struct wi_cell *wi_cell_at(struct wi_sweep *s, int ci, int li)
  * run are marked), or a negative errno with s->error set; in every case
  * after the preflight the group is restored and the load generator stopped. */
 int wi_sweep_run(struct wi_sweep *s, struct wi_config *cfg);
+
+/* model.c */
+
+/* A prediction within the measured p99's 95% interval widened by this
+ * factor either way agrees with the measurement, when both also give the
+ * same verdict. */
+#define WI_MODEL_TOLERANCE 1.25
+
+/* Fits the analyzer's mg1 form (every instance its own queue, as the
+ * dataplane spreads flows by hash; general service time) to the passing
+ * cell of the highest per-instance rate, then predicts p50/p99 and the
+ * verdict of every cell and flags where the measurement disagrees. Never
+ * fails: s->model.ok false with a reason when no cell can be fitted. About
+ * 2 ms per fit and 10 us per cell. */
+void wi_model_fit(struct wi_sweep *s);
+/* The model table: measured against predicted, per cell. */
+void wi_print_model(FILE *out, struct wi_sweep *s);
 
 /* output.c */
 /* One table row (header when cell is NULL) on out. */
