@@ -273,6 +273,15 @@ static void answers(struct st_wbuf *o, struct wi_sweep *s)
 	st_wbuf_printf(o, "</table>\n");
 }
 
+/* A number for a table cell, "-" when there is none (a cell not run). */
+static void num(char buf[24], double v, int decimals)
+{
+	if (isfinite(v))
+		snprintf(buf, 24, "%.*f", decimals, v);
+	else
+		snprintf(buf, 24, "-");
+}
+
 static void cell_table(struct st_wbuf *o, struct wi_sweep *s)
 {
 	st_wbuf_printf(o, "<h2>Every cell</h2>\n<table class=\"cells\"><tr><th>instances</th><th>load</th>"
@@ -284,12 +293,19 @@ static void cell_table(struct st_wbuf *o, struct wi_sweep *s)
 
 		st_wbuf_printf(o, "<tr><td>%u</td><td>", c->instances);
 		esc(o, s->cfg->loads[c->load].text);
+		char f[8][24];
+
+		num(f[0], c->p50.v / 1e6, 2);
+		num(f[1], c->p90.v / 1e6, 2);
+		num(f[2], c->p99.v / 1e6, 2);
+		num(f[3], c->p99.lo / 1e6, 2);
+		num(f[4], c->p99.hi / 1e6, 2);
+		num(f[5], c->p999.v / 1e6, 2);
+		num(f[6], 100 * c->error_rate, 3);
 		st_wbuf_printf(o, "</td><td>%.1f</td><td>%.1f</td><td>%.1f</td><td>%.1f</td>"
-			       "<td>%.2f</td><td>%.2f</td><td>%.2f [%.2f, %.2f]</td><td>%.2f</td>"
-			       "<td>%.3f%%</td><td>%s", c->offered_rps, c->sent_pps, c->achieved_rps,
-			       c->rps_per_instance, c->p50.v / 1e6, c->p90.v / 1e6, c->p99.v / 1e6,
-			       c->p99.lo / 1e6, c->p99.hi / 1e6, c->p999.v / 1e6,
-			       100 * c->error_rate, wi_status_str(c->status));
+			       "<td>%s</td><td>%s</td><td>%s [%s, %s]</td><td>%s</td><td>%s%%</td><td>%s",
+			       c->offered_rps, c->sent_pps, c->achieved_rps, c->rps_per_instance,
+			       f[0], f[1], f[2], f[3], f[4], f[5], f[6], wi_status_str(c->status));
 		if (c->note[0]) {
 			st_wbuf_printf(o, ": ");
 			esc(o, c->note);
