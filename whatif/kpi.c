@@ -164,6 +164,15 @@ void wi_acc_free(struct wi_acc *a)
 	a->lat = NULL;
 }
 
+void wi_acc_reset(struct wi_acc *a)
+{
+	struct st_hist *h = a->lat;
+
+	st_hist_reset(h);
+	memset(a, 0, sizeof(*a));
+	a->lat = h;
+}
+
 void wi_acc_add(struct wi_acc *a, const struct wi_snap *s)
 {
 	const struct st_kpi *k = &s->k;

@@ -181,7 +181,7 @@ static void pack_q(msgpack_packer *pk, const char *name, const struct wi_q *q)
 
 static void pack_cell(msgpack_packer *pk, const struct wi_sweep *s, const struct wi_cell *c)
 {
-	msgpack_pack_map(pk, 38);
+	msgpack_pack_map(pk, 39);
 	kv_u64(pk, "instances", c->instances);
 	kv_str(pk, "load", s->cfg->loads[c->load].text);
 	kv_dbl(pk, "offered_rps", c->offered_rps);
@@ -204,6 +204,7 @@ static void pack_cell(msgpack_packer *pk, const struct wi_sweep *s, const struct
 	kv_dbl(pk, "p99_over_slo", c->p99.v / (double)s->cfg->slo_p99_ns);
 	kv_dbl(pk, "mean_ms", ms(c->mean_ns));
 	kv_u64(pk, "windows", c->windows);
+	kv_u64(pk, "stalls", c->stalls);
 	kv_dbl(pk, "seconds", c->seconds);
 	kv_str(pk, "note", c->note);
 	/* the model's prediction for the same cell (null: no model) */

@@ -19,6 +19,9 @@
 
 volatile sig_atomic_t wi_stop;
 
+/* Measurements begun anew in one cell because the dataplane stalled. */
+#define MAX_STALL_RESTARTS 3
+
 /* How long the stream may stay silent before the sweep gives up on it. */
 #define KPI_SILENCE_NS (10ULL * ST_NS_PER_S)
 
@@ -155,7 +158,8 @@ static int run_cell(struct wi_sweep *s, struct wi_ctl *ctl, struct wi_kpi *kpi,
 	const struct wi_load *l = &cfg->loads[c->load];
 	double lease = (double)(cfg->start_timeout_ns + cfg->warmup_ns + cfg->step_ns +
 				cfg->cooldown_ns) / 1e9 + 30;
-	uint64_t deadline, t_begin = 0;
+	uint64_t deadline, t_begin = 0, nominal = 0, dur;
+	uint32_t stalls = 0;
 	struct st_perr pe;
 	struct wi_snap sn;
 	struct wi_acc acc;
@@ -175,7 +179,8 @@ static int run_cell(struct wi_sweep *s, struct wi_ctl *ctl, struct wi_kpi *kpi,
 		wi_msg(s->error, sizeof(s->error), "out of memory");
 		return -ENOMEM;
 	}
-	rc = wi_lg_start(cfg, l, (double)(cfg->warmup_ns + cfg->step_ns) / 1e9 + 15, &lg, &pe);
+	rc = wi_lg_start(cfg, l, (double)(cfg->warmup_ns + cfg->step_ns) / 1e9 *
+			 (1 + MAX_STALL_RESTARTS) + 15, &lg, &pe);
 	if (rc != 0) {
 		wi_msg(s->error, sizeof(s->error), "%s", pe.msg);
 		wi_acc_free(&acc);
@@ -238,6 +243,26 @@ static int run_cell(struct wi_sweep *s, struct wi_ctl *ctl, struct wi_kpi *kpi,
 			}
 			continue;
 		}
+		dur = sn.k.t1 - sn.k.t0;
+		if (dur > 0 && (nominal == 0 || dur < nominal))
+			nominal = dur;
+		if (nominal > 0 && dur > nominal + nominal / 2) {
+			/* A window published late: the dataplane's lcores went
+			 * without a CPU, the inject port's ring filled and went
+			 * out in a burst, and the pool queues it for a while.
+			 * That is the host, not the pool: measure afresh after
+			 * another warmup, a few times at most. */
+			if (stalls++ < MAX_STALL_RESTARTS) {
+				ST_WARN("a KPI window of %.2f s (interval %.2f s): the dataplane was "
+					"stalled; the cell is measured again after the warmup",
+					(double)dur / 1e9, (double)nominal / 1e9);
+				wi_acc_reset(&acc);
+				t_begin = sn.k.t1 + cfg->warmup_ns;
+				deadline = st_mono_ns() + cfg->warmup_ns + cfg->step_ns + KPI_SILENCE_NS;
+				wi_snap_release(&sn);
+				continue;
+			}
+		}
 		if (sn.k.t0 + ST_NS_PER_MS >= t_begin) {
 			if (sn.k.instances == c->instances)
 				wi_acc_add(&acc, &sn);
@@ -248,6 +273,10 @@ static int run_cell(struct wi_sweep *s, struct wi_ctl *ctl, struct wi_kpi *kpi,
 	}
 	wi_lg_stop(&lg);
 	judge(s, c, &acc);
+	c->stalls = stalls;
+	if (stalls > MAX_STALL_RESTARTS && c->note[0] == '\0')
+		wi_msg(c->note, sizeof(c->note), "the dataplane stalled %u times: timing suspect",
+		       stalls);
 	if (acc.wrong_count > 0)
 		ST_WARN("%u windows of the cell reported another instance count than %u: left out",
 			acc.wrong_count, c->instances);

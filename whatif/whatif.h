@@ -149,6 +149,8 @@ void wi_snap_release(struct wi_snap *s);
 bool wi_snap_quiet(const struct wi_snap *s);
 int wi_acc_init(struct wi_acc *a);
 void wi_acc_free(struct wi_acc *a);
+/* Empties it for a fresh measurement; keeps the histogram's memory. */
+void wi_acc_reset(struct wi_acc *a);
 /* Adds a snapshot. Never fails (a histogram that does not fit is clamped). */
 void wi_acc_add(struct wi_acc *a, const struct wi_snap *s);
 
@@ -199,6 +201,7 @@ struct wi_cell {
 	struct wi_q p50, p90, p99, p999;
 	double mean_ns;
 	uint32_t windows;
+	uint32_t stalls;		/* late KPI windows: measurement begun anew */
 	double seconds;			/* measured */
 	char note[160];
 	/* model.c: the prediction for the same load and count */

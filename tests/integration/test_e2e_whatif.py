@@ -115,6 +115,7 @@ def bad_configs(wd, mk):
     cases = [
         ({"group": "nope"}, "unknown group 'nope'"),
         ({"group": "noinj", "service": "web2", "instances": "1"}, "no inject path"),
+        ({"group": "bare", "service": "web3", "instances": "1"}, "'bare' lists no instances"),
         ({"instances": "1-5"}, "instances: 5 is more than the 3"),
         ({"instances": "3-1"}, "instances: '3-1': an inverted range"),
         ({"loads": ""}, "loads"),
@@ -184,6 +185,13 @@ port = net_af_packet4
 share = 0
 service = web2
 instances = 198.18.2.10
+
+[shadow.bare]
+port = net_af_packet4
+share = 0
+service = web3
+inject = true
+inject_share = 0.01
 """ % (SERVER, PORT, ", ".join(INSTANCES)))
         vdevs = ["net_af_packet0,iface=%sc" % tag, "net_af_packet1,iface=%sp" % tag,
                  "net_af_packet2,iface=%ss" % tag, "net_af_packet3,iface=%sg" % tag,
