@@ -25,19 +25,6 @@ static const char *const series_colour[] = {
 	"#1565c0", "#6a1b9a", "#00838f", "#ef6c00", "#2e7d32", "#ad1457", "#4e342e", "#37474f",
 };
 
-static void esc(struct st_wbuf *o, const char *s)
-{
-	for (; *s; s++) {
-		switch (*s) {
-		case '<': st_wbuf_printf(o, "&lt;"); break;
-		case '>': st_wbuf_printf(o, "&gt;"); break;
-		case '&': st_wbuf_printf(o, "&amp;"); break;
-		case '"': st_wbuf_printf(o, "&quot;"); break;
-		default: st_wbuf_append(o, s, 1);
-		}
-	}
-}
-
 /* How far a cell is from its objective: 1 at the SLO. */
 static double badness(const struct wi_sweep *s, const struct wi_cell *c)
 {
@@ -96,7 +83,7 @@ static void heatmap(struct st_wbuf *o, struct wi_sweep *s)
 	st_wbuf_printf(o, "<h2>Heatmap: p99 / SLO</h2>\n<table class=\"heat\">\n<tr><th>instances \\ load</th>");
 	for (int li = 0; li < cfg->n_loads; li++) {
 		st_wbuf_printf(o, "<th>");
-		esc(o, cfg->loads[li].text);
+		st_wbuf_html(o, cfg->loads[li].text);
 		st_wbuf_printf(o, "<br/><span class=\"sub\">%.0f/s</span></th>", cfg->loads[li].pps);
 	}
 	st_wbuf_printf(o, "</tr>\n");
@@ -147,13 +134,13 @@ static void heatmap(struct st_wbuf *o, struct wi_sweep *s)
 		st_wbuf_printf(o, "<p>Model: the analyzer's <code>%s</code> form (every instance "
 			       "its own queue, general service time) fitted on the cell %u &#215; ",
 			       s->model.form, f->instances);
-		esc(o, cfg->loads[f->load].text);
+		st_wbuf_html(o, cfg->loads[f->load].text);
 		st_wbuf_printf(o, ": %.1f requests/s per instance, fixed part %.2f ms, service "
 			       "time SCV %.2f. %d of the cells run disagree with it.</p>\n",
 			       s->model.mu, s->model.d0 * 1e3, s->model.cs2, s->model.disagree);
 	} else {
 		st_wbuf_printf(o, "<p>Model: not fitted: ");
-		esc(o, s->model.why);
+		st_wbuf_html(o, s->model.why);
 		st_wbuf_printf(o, ".</p>\n");
 	}
 }
@@ -256,7 +243,7 @@ static void answers(struct st_wbuf *o, struct wi_sweep *s)
 		int ci = wi_fewest(s, li);
 
 		st_wbuf_printf(o, "<tr><td>");
-		esc(o, cfg->loads[li].text);
+		st_wbuf_html(o, cfg->loads[li].text);
 		st_wbuf_printf(o, "</td><td>%.1f</td>", cfg->loads[li].pps);
 		if (ci < 0) {
 			st_wbuf_printf(o, "<td>none of %u..%u</td><td>-</td><td>-</td></tr>\n",
@@ -292,7 +279,7 @@ static void cell_table(struct st_wbuf *o, struct wi_sweep *s)
 		const struct wi_cell *c = &s->cells[i];
 
 		st_wbuf_printf(o, "<tr><td>%u</td><td>", c->instances);
-		esc(o, s->cfg->loads[c->load].text);
+		st_wbuf_html(o, s->cfg->loads[c->load].text);
 		char f[8][24];
 
 		num(f[0], c->p50.v / 1e6, 2);
@@ -308,7 +295,7 @@ static void cell_table(struct st_wbuf *o, struct wi_sweep *s)
 			       f[0], f[1], f[2], f[3], f[4], f[5], f[6], wi_status_str(c->status));
 		if (c->note[0]) {
 			st_wbuf_printf(o, ": ");
-			esc(o, c->note);
+			st_wbuf_html(o, c->note);
 		}
 		if (c->pred_pass < 0)
 			st_wbuf_printf(o, "</td><td>-</td></tr>\n");
@@ -333,9 +320,9 @@ int wi_write_report(struct wi_sweep *s, const char *path, struct st_perr *err)
 	st_wall_fmt(s->t_start_wall, t0, sizeof(t0));
 	st_wbuf_printf(&o, "<!DOCTYPE html>\n<html xmlns=\"http://www.w3.org/1999/xhtml\" lang=\"en\">\n"
 		       "<head><meta charset=\"utf-8\"/><title>shadowtap what-if: ");
-	esc(&o, cfg->service);
+	st_wbuf_html(&o, cfg->service);
 	st_wbuf_printf(&o, "/");
-	esc(&o, cfg->group);
+	st_wbuf_html(&o, cfg->group);
 	st_wbuf_printf(&o, "</title>\n<style>\n"
 		       "body{font-family:sans-serif;margin:2em;color:#222}\n"
 		       "table{border-collapse:collapse;margin:1em 0}\n"
@@ -348,19 +335,19 @@ int wi_write_report(struct wi_sweep *s, const char *path, struct st_perr *err)
 		       ".slo{stroke:#c62828;stroke-dasharray:6 4}\n"
 		       ".heat td.disagree{border:3px dashed #b71c1c}\n.model{font-size:75%%;color:#333;font-style:italic}\n"
 		       "</style></head>\n<body>\n<h1>What-if sweep: ");
-	esc(&o, cfg->service);
+	st_wbuf_html(&o, cfg->service);
 	st_wbuf_printf(&o, " / ");
-	esc(&o, cfg->group);
+	st_wbuf_html(&o, cfg->group);
 	st_wbuf_printf(&o, "</h1>\n<p>Started %s. SLO: p99 &#8804; %.3g ms, error rate &#8804; %g. "
 		       "Capture ", t0, (double)cfg->slo_p99_ns / 1e6, cfg->slo_error_rate);
-	esc(&o, cfg->pcap);
+	st_wbuf_html(&o, cfg->pcap);
 	st_wbuf_printf(&o, " (%u requests, %.1f/s of its own); %.1f s warmup and %.1f s measured "
 		       "per cell%s.</p>\n", s->capture_requests, s->capture_pps,
 		       (double)cfg->warmup_ns / 1e9, (double)cfg->step_ns / 1e9,
 		       cfg->poisson ? ", Poisson arrivals" : "");
 	if (s->error[0]) {
 		st_wbuf_printf(&o, "<p><b>");
-		esc(&o, s->error);
+		st_wbuf_html(&o, s->error);
 		st_wbuf_printf(&o, "</b></p>\n");
 	}
 	heatmap(&o, s);
