@@ -485,6 +485,10 @@ int wi_sweep_run(struct wi_sweep *s, struct wi_config *cfg)
 				total--;
 				continue;
 			}
+			if (wi_stop) {	/* during the last cell's cooldown */
+				rc = 1;
+				break;
+			}
 			rc = run_cell(s, ctl, kpi, c);
 			if (rc != 0)
 				break;
