@@ -212,6 +212,9 @@ static int run_cell(struct wi_sweep *s, struct wi_ctl *ctl, struct wi_kpi *kpi,
 			goto out;
 		}
 		if (r == 1) {
+			dur = sn.k.t1 - sn.k.t0;
+			if (dur > 0 && (nominal == 0 || dur < nominal))
+				nominal = dur;	/* the interval, for late windows below */
 			if (sn.k.pkts > 0)
 				t_begin = sn.k.t1 + cfg->warmup_ns;
 			wi_snap_release(&sn);
