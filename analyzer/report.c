@@ -45,19 +45,6 @@ static double sx(const struct scale *s, double v)
 	return s->p0 + f * (s->p1 - s->p0);
 }
 
-static void esc(struct st_wbuf *o, const char *s)
-{
-	for (; *s; s++) {
-		switch (*s) {
-		case '<': st_wbuf_printf(o, "&lt;"); break;
-		case '>': st_wbuf_printf(o, "&gt;"); break;
-		case '&': st_wbuf_printf(o, "&amp;"); break;
-		case '"': st_wbuf_printf(o, "&quot;"); break;
-		default: st_wbuf_append(o, s, 1);
-		}
-	}
-}
-
 static const char *ms(char *buf, size_t len, double ns)
 {
 	if (!isfinite(ns))
@@ -418,9 +405,9 @@ static void kpi_table(struct st_wbuf *o, const struct st_verdict *v)
 		const struct st_verdict_kpi *k = &v->kpis[i];
 
 		st_wbuf_printf(o, "<tr class=\"%s\"><td>", st_kpi_status_str(k->status));
-		esc(o, k->name);
+		st_wbuf_html(o, k->name);
 		st_wbuf_printf(o, "</td><td>");
-		esc(o, k->unit);
+		st_wbuf_html(o, k->unit);
 		st_wbuf_printf(o, "</td><td>%s</td><td>%s</td><td>%.3f</td><td>%s &ndash; %s</td>"
 			       "<td>%llu</td><td>%s</td><td>%s</td></tr>\n",
 			       kval(a, sizeof(a), k->unit, k->predicted),
@@ -462,9 +449,9 @@ static void service_section(struct st_wbuf *o, const struct an_service *s)
 	char slo[32];
 
 	st_wbuf_printf(o, "<section><h2>service ");
-	esc(o, s->name);
+	st_wbuf_html(o, s->name);
 	st_wbuf_printf(o, "</h2>\n<p class=\"plan\">shadow group <b>");
-	esc(o, s->plan.shadow);
+	st_wbuf_html(o, s->plan.shadow);
 	st_wbuf_printf(o, "</b>: %u instances now, %u proposed for %.0f rps; SLO p99 %s, "
 		       "error rate %.3g%%; model %s, version %llu.</p>\n",
 		       s->plan.current_instances, s->plan.proposed_instances, s->plan.forecast_rps,
@@ -483,12 +470,12 @@ static void service_section(struct st_wbuf *o, const struct an_service *s)
 		st_wbuf_printf(o, "; hourly cost: current %.2f, proposed %.2f, recommended %.2f",
 			       v->cost.current, v->cost.proposed, v->cost.recommended);
 	st_wbuf_printf(o, "<br>");
-	esc(o, v->reason);
+	st_wbuf_html(o, v->reason);
 	/* What a scaler acts on: say plainly whether it was measured. */
 	if (v->has_verified) {
 		st_wbuf_printf(o, "<br><b>%s:</b> ", v->verified ? "measured" :
 			       "not measured (extrapolated or below the proposal)");
-		esc(o, v->verified_reason);
+		st_wbuf_html(o, v->verified_reason);
 	}
 	st_wbuf_printf(o, "</p>\n<h3>Latency percentiles</h3>\n");
 	chart_percentiles(o, s);

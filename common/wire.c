@@ -102,6 +102,28 @@ int st_wbuf_printf(struct st_wbuf *b, const char *fmt, ...)
 	return 0;
 }
 
+int st_wbuf_html(struct st_wbuf *b, const char *s)
+{
+	const char *run = s;
+
+	for (; *s; s++) {
+		const char *rep;
+
+		switch (*s) {
+		case '<': rep = "&lt;"; break;
+		case '>': rep = "&gt;"; break;
+		case '&': rep = "&amp;"; break;
+		case '"': rep = "&quot;"; break;
+		default: continue;
+		}
+		st_wbuf_append(b, run, (size_t)(s - run));
+		st_wbuf_append(b, rep, strlen(rep));
+		run = s + 1;
+	}
+	st_wbuf_append(b, run, (size_t)(s - run));
+	return b->oom ? -ENOMEM : 0;
+}
+
 int st_wbuf_mp_write(void *data, const char *buf, size_t len)
 {
 	return st_wbuf_append(data, buf, len);

@@ -84,6 +84,10 @@ int st_wbuf_append(struct st_wbuf *b, const void *p, size_t n);
 /* Appends formatted text (no NUL is counted in len). Returns 0, -ENOMEM. */
 int st_wbuf_printf(struct st_wbuf *b, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+/* Appends the NUL-terminated s escaped for HTML text and attribute values
+ * (& < > "). The one escaper of the HTML pages (the analyzer's report,
+ * shadowtap-whatif's). Returns 0, or -ENOMEM (sticky, as every append). */
+int st_wbuf_html(struct st_wbuf *b, const char *s);
 /* A msgpack_packer_write callback; data is a struct st_wbuf *. So control
  * replies can be packed into a reused buffer:
  * msgpack_packer_init(&pk, &wbuf, st_wbuf_mp_write). Returns 0 or -ENOMEM. */

@@ -111,9 +111,18 @@ static void pack_chaos(msgpack_packer *pk, const struct dp_app *app, const struc
 static void pack_group(msgpack_packer *pk, const struct dp_app *app, const struct dp_group *g,
 		       const struct dp_group_counters *gc)
 {
-	msgpack_pack_map(pk, 13);
+	msgpack_pack_map(pk, 15);
 	st_wire_pack_cstr(pk, "name");
 	st_wire_pack_cstr(pk, g->name);
+	st_wire_pack_cstr(pk, "service");
+	st_wire_pack_cstr(pk, g->service);
+	/* Takes the load generator's traffic: an inject port exists and the
+	 * group has inject = true (shadowtap-whatif refuses a group without). */
+	st_wire_pack_cstr(pk, "inject");
+	if (app->inject >= 0 && g->inject)
+		msgpack_pack_true(pk);
+	else
+		msgpack_pack_false(pk);
 	st_wire_pack_cstr(pk, "instances");
 	msgpack_pack_uint32(pk, __atomic_load_n(&g->instances_count, __ATOMIC_RELAXED));
 	st_wire_pack_cstr(pk, "instances_listed");

@@ -57,7 +57,7 @@ fi
 mv "$work/$deb" "$work"/shadowtap_*.changes "$work"/shadowtap_*.buildinfo "$out/" 2>/dev/null
 dpkg-deb -c "$out/$deb" | awk '{print $6}' >"$work/contents"
 for p in shadowtap-dataplane shadowtap-analyzer shadowtap-loadgen shadowtap-forecast \
-	shadowtap-ctl shadowtap-sub; do
+	shadowtap-ctl shadowtap-sub shadowtap-whatif; do
 	check "$deb has /usr/bin/$p and its man page" \
 		bash -c "grep -qx './usr/bin/$p' '$work/contents' &&
 			 grep -qx './usr/share/man/man1/$p.1.gz' '$work/contents'"
@@ -72,7 +72,7 @@ check "lintian: no errors" [ $lrc -eq 0 ]
 export DEBIAN_FRONTEND=noninteractive
 check "apt-get install ./$deb" apt-get install -y -q "$out/$deb" >"$work/install.log" 2>&1
 for p in shadowtap-dataplane shadowtap-analyzer shadowtap-loadgen shadowtap-forecast \
-	shadowtap-ctl shadowtap-sub; do
+	shadowtap-ctl shadowtap-sub shadowtap-whatif; do
 	check "/usr/bin/$p --help and --version" \
 		bash -c "/usr/bin/$p --help >/dev/null && /usr/bin/$p --version | grep -qx '$p $version'"
 	check "man $p" bash -c "man -w $p >/dev/null"

@@ -487,6 +487,23 @@ static void test_kpi_golden(void)
 	check_kpi_eq(&k, &kout);
 }
 
+/* The HTML escaper: the four characters, runs between them intact. */
+static void test_wbuf_html(void)
+{
+	struct st_wbuf b;
+
+	st_wbuf_init(&b);
+	CU_ASSERT_EQUAL(st_wbuf_html(&b, "a<b>&\"c\" d"), 0);
+	CU_ASSERT_EQUAL(b.len, strlen("a&lt;b&gt;&amp;&quot;c&quot; d"));
+	CU_ASSERT_EQUAL(memcmp(b.data, "a&lt;b&gt;&amp;&quot;c&quot; d", b.len), 0);
+	st_wbuf_reset(&b);
+	CU_ASSERT_EQUAL(st_wbuf_html(&b, ""), 0);
+	CU_ASSERT_EQUAL(b.len, 0);
+	CU_ASSERT_EQUAL(st_wbuf_html(&b, "plain"), 0);
+	CU_ASSERT_EQUAL(b.len, 5);
+	st_wbuf_free(&b);
+}
+
 static void test_wbuf_reuse(void)
 {
 	uint8_t *p;
@@ -1483,6 +1500,7 @@ int st_register_suites(void)
 		{ "verdict_roundtrip_max", test_verdict_roundtrip_max },
 		{ "kpi_golden", test_kpi_golden },
 		{ "wbuf_reuse", test_wbuf_reuse },
+		{ "wbuf_html", test_wbuf_html },
 		{ "encode_refuses", test_encode_refuses },
 		{ "topics", test_topics },
 		{ "enums", test_enums },
