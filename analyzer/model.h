@@ -93,7 +93,25 @@ struct an_usl_pt {
 	 * trade off against each other from window to window. */
 	double stat[4];
 	uint32_t c;	/* instances of the level's latest window (0: not known) */
+	/* EW variance of the log of each of stat[]'s windows about it: how
+	 * much the statistic jumps from window to window. A fit weighs a
+	 * statistic by how precisely it is known (the p90 of a server with
+	 * two modes, 10% of requests slow, sits on the jump between them),
+	 * and the upper bound takes the level's p99 at the upper end of its
+	 * interval. 0: one window, or a state saved before it was kept. */
+	double var[4];
+	/* The weight var[] has gathered (1 - prod (1 - w) over the level's
+	 * windows after its first: var / vw is unbiased) and the sum of the
+	 * squared weights the EW stat[] gives its windows, so that
+	 * var / vw * s2 is the variance of stat[]'s log, exact for a
+	 * level of a few windows (where the first weighs far more than w)
+	 * as for one of many (s2 = w / (2 - w)). */
+	double vw, s2;
 };
+
+/* The standard error of the log of level l's statistic q (0..3: p50,
+ * p90, p99, mean); 0 when it has no spread yet. O(1). */
+double an_level_se(const struct an_usl_pt *l, int q);
 
 struct an_model {
 	uint64_t version;
@@ -177,6 +195,58 @@ int an_fit_service(enum an_form form, double lam, uint32_t c, double p50, double
 #define AN_BOUND_Z 1.645	/* one-sided 95% */
 #define AN_BOUND_EXTRAP 0.25	/* per unit of relative extrapolation */
 double an_bound_factor(double lam, double lam_obs, double rsd);
+
+/* What an upper bound rests on besides the fit (judge.c's bound_inputs). */
+struct an_bound {
+	double lam_obs;	/* highest per-instance rate measured, 1/s (0: none) */
+	double rsd;	/* relative standard error of the capacity */
+	double weight;	/* the config's model_weight: EW variances to standard errors */
+};
+
+/* What prod's model gives a bound on its own: the highest per-instance
+ * rate of its load levels and the relative standard error of fit's
+ * capacity, sqrt(v w / (2 - w)) / mu (w = weight, the config's
+ * model_weight). judge.c adds the loads and the noise of the span it
+ * judges. Never fails; O(levels). */
+void an_bound_prod(const struct an_model *m, const struct an_fit *fit, double weight,
+		   struct an_bound *out);
+
+/* The model's discrepancy: how far fit (form f, its queueing part
+ * stretched by tail) falls short of the p99 prod showed at the load levels
+ * it has run at, as the log of a factor: for each level with a spread
+ * (two windows or more), log(level p99 / predicted p99) + AN_BOUND_Z times
+ * the standard error of the level's EW log p99 (an_level_se), the largest
+ * over levels,
+ * 0 when none is positive. A form whose shape is not the service's (the
+ * bimodal server's two modes under ggc's smooth family) misses the p99 at
+ * the loads it was not fitted at; a capacity bound barely moves a p99
+ * that is the service time's own tail, this does. m NULL: 0. O(levels)
+ * model evaluations. */
+double an_model_discrepancy(const struct an_model *m, enum an_form f, const struct an_fit *fit,
+			    double tail);
+
+/* The upper bound of the q-quantile of latency (s, d0 included) at
+ * per-instance rate lam with c instances, under form f with fit, its
+ * queueing part stretched by tail (judge.c's two-load fits; 1 otherwise).
+ * Three widenings, each for what the one before cannot see:
+ *   - the load inflated by an_bound_factor(lam, b->lam_obs, b->rsd): the
+ *     capacity's standard error and the distance beyond the loads
+ *     measured;
+ *   - mg1, ggc: cs2 at the upper end of its one-sided interval,
+ *     cs2 + AN_BOUND_Z sqrt(vc w / (2 - w)) (the spread of per-window
+ *     estimates, w = b->weight);
+ *   - the latency times e^D, D = an_model_discrepancy(m, ...) (m NULL for
+ *     a fit that is not prod's: 0).
+ * +inf when the inflated load saturates. Nondecreasing in lam. Never
+ * fails; a few model evaluations. The analyzer's recommendation is the
+ * fewest count whose p99 bound (this) meets the SLO. */
+double an_model_q_hi(const struct an_model *m, enum an_form f, const struct an_fit *fit,
+		     double tail, double lam, uint32_t c, double q, const struct an_bound *b);
+/* P(latency > t) under the same bound: the inflated load and cs2, t
+ * shrunk by e^-D. */
+double an_model_exceed_hi(const struct an_model *m, enum an_form f, const struct an_fit *fit,
+			  double tail, double lam, uint32_t c, double t,
+			  const struct an_bound *b);
 
 /* Fits a form to the p99 seen at two loads, prod's and the shadow's, with
  * the fixed part d0 given: the queueing part of p99 is tail * the form's
