@@ -610,11 +610,14 @@ static bool general_form(enum an_form f)
 	return f == AN_FORM_MG1 || f == AN_FORM_GGC;
 }
 
-/* The model whose levels give fit i's discrepancy (an_model_discrepancy):
- * prod's, for prod's own fit; none for a fit to the shadow. */
-static const struct an_model *bound_model(const struct eval *ev, int i)
+/* The bound's inputs for fit i: the discrepancy at prod's load levels
+ * counts for prod's own fit, not for a fit to the shadow. */
+static struct an_bound bound_of(const struct eval *ev, int i)
 {
-	return ev->cprod[i] ? &ev->s->model : NULL;
+	struct an_bound b = ev->bound;
+
+	b.levels = ev->cprod[i];
+	return b;
 }
 
 /* The forecast's share of the load at n instances. */
@@ -627,15 +630,15 @@ static double eval_lam(const struct eval *ev, uint32_t n)
  * (an_model_q_hi: the load inflated by the capacity's uncertainty and by
  * how far it lies beyond the loads measured, cs2 at the upper end of its
  * interval, the model's discrepancy at the loads measured). */
-static double p99_at(const struct an_judge *j, const struct eval *ev, uint32_t n, bool hi)
+static double p99_at(const struct eval *ev, uint32_t n, bool hi)
 {
 	double lam = eval_lam(ev, n), worst = 0;
 
-	(void)j;
 	for (int i = 0; i < ev->n_cfit; i++) {
 		const struct an_fit *f = &ev->cfit[i];
-		double v = hi ? an_model_q_hi(bound_model(ev, i), ev->cform, f, ev->ctail[i], lam,
-					      n, 0.99, &ev->bound) :
+		struct an_bound b = bound_of(ev, i);
+		double v = hi ? an_model_q_hi(&ev->s->model, ev->cform, f, ev->ctail[i], lam, n,
+					      0.99, &b) :
 				f->d0 + ev->ctail[i] * an_model_q(&ev->s->model, ev->cform, f, lam,
 								  n, 0.99);
 
@@ -646,16 +649,16 @@ static double p99_at(const struct an_judge *j, const struct eval *ev, uint32_t n
 
 /* P(latency > t s) under the corrected model, tail stretch included; hi:
  * its upper bound (an_model_exceed_hi). */
-static double c_exceed(const struct an_judge *j, const struct eval *ev, double lam, uint32_t n,
+static double c_exceed(const struct eval *ev, double lam, uint32_t n,
 		       double t, bool hi)
 {
 	double worst = 0;
 
-	(void)j;
 	for (int i = 0; i < ev->n_cfit; i++) {
 		const struct an_fit *f = &ev->cfit[i];
-		double v = hi ? an_model_exceed_hi(bound_model(ev, i), ev->cform, f, ev->ctail[i],
-						   lam, n, t, &ev->bound) :
+		struct an_bound b = bound_of(ev, i);
+		double v = hi ? an_model_exceed_hi(&ev->s->model, ev->cform, f, ev->ctail[i],
+						   lam, n, t, &b) :
 				an_model_exceed(&ev->s->model, ev->cform, f, lam, n,
 						f->d0 + (t - f->d0) / ev->ctail[i]);
 
@@ -666,7 +669,7 @@ static double c_exceed(const struct an_judge *j, const struct eval *ev, double l
 
 static double err_at(const struct an_judge *j, const struct eval *ev, uint32_t n, bool hi)
 {
-	return ev->base_err + c_exceed(j, ev, eval_lam(ev, n), n,
+	return ev->base_err + c_exceed(ev, eval_lam(ev, n), n,
 				       (double)j->cfg->response_timeout_ns / 1e9, hi);
 }
 
@@ -675,7 +678,7 @@ static double err_at(const struct an_judge *j, const struct eval *ev, uint32_t n
  * more cautious answer, never a bolder one. */
 static bool meets(const struct an_judge *j, const struct eval *ev, uint32_t n)
 {
-	return p99_at(j, ev, n, true) <= (double)ev->p->slo_p99_ns &&
+	return p99_at(ev, n, true) <= (double)ev->p->slo_p99_ns &&
 	       err_at(j, ev, n, true) <= ev->p->slo_error_rate;
 }
 
@@ -774,7 +777,7 @@ errors:
 	if (ev->shadow.requests > 0) {
 		double r = (ev->shadow.timeouts + ev->shadow.resets + ev->shadow.icmp) /
 			   ev->shadow.requests;
-		double ex = c_exceed(j, ev, ev->shadow.lam, ev->shadow.c,
+		double ex = c_exceed(ev, ev->shadow.lam, ev->shadow.c,
 				     (double)j->cfg->response_timeout_ns / 1e9, false);
 
 		ev->base_err = fmax(0, r - ex);
@@ -895,7 +898,7 @@ static void want_squeeze(const struct an_judge *j, struct eval *ev)
 		for (uint32_t hi = ev->rec - 1; n < hi;) {
 			uint32_t mid = n + (hi - n) / 2;
 
-			if (p99_at(j, ev, mid, false) <= (double)p->slo_p99_ns &&
+			if (p99_at(ev, mid, false) <= (double)p->slo_p99_ns &&
 			    err_at(j, ev, mid, false) <= p->slo_error_rate)
 				hi = mid;
 			else
@@ -983,13 +986,13 @@ static void recommend(struct an_judge *j, struct eval *ev)
 			n = p->max_instances;
 	}
 	ev->rec = n;
-	ev->p99_prop = p99_at(j, ev, p->proposed_instances, false);
+	ev->p99_prop = p99_at(ev, p->proposed_instances, false);
 	ev->err_prop = err_at(j, ev, p->proposed_instances, false);
-	ev->p99_rec = p99_at(j, ev, n, false);
+	ev->p99_rec = p99_at(ev, n, false);
 	ev->err_rec = err_at(j, ev, n, false);
-	ev->p99_prop_hi = p99_at(j, ev, p->proposed_instances, true);
+	ev->p99_prop_hi = p99_at(ev, p->proposed_instances, true);
 	ev->err_prop_hi = err_at(j, ev, p->proposed_instances, true);
-	ev->p99_rec_hi = p99_at(j, ev, n, true);
+	ev->p99_rec_hi = p99_at(ev, n, true);
 	ev->err_rec_hi = err_at(j, ev, n, true);
 	/* Measured: a load at least the count's was run within the SLO (by
 	 * prod, the shadow or a squeeze step). A load between one met and one
@@ -1018,9 +1021,9 @@ static void recommend(struct an_judge *j, struct eval *ev)
 
 			ev->rec_held = n;
 			ev->rec = h;
-			ev->p99_rec = p99_at(j, ev, h, false);
+			ev->p99_rec = p99_at(ev, h, false);
 			ev->err_rec = err_at(j, ev, h, false);
-			ev->p99_rec_hi = p99_at(j, ev, h, true);
+			ev->p99_rec_hi = p99_at(ev, h, true);
 			ev->err_rec_hi = err_at(j, ev, h, true);
 			ev->rec_measured = ev->rec_squeezed = false;
 			ev->rec_unreachable = false;

@@ -406,7 +406,7 @@ double an_bound_factor(double lam, double lam_obs, double rsd)
 void an_bound_prod(const struct an_model *m, const struct an_fit *fit, double weight,
 		   struct an_bound *out)
 {
-	*out = (struct an_bound){ .weight = weight };
+	*out = (struct an_bound){ .weight = weight, .levels = true };
 	for (uint32_t i = 0; i < m->n_usl; i++)
 		if (m->usl[i].lam > out->lam_obs)
 			out->lam_obs = m->usl[i].lam;
@@ -452,7 +452,7 @@ static double bound_setup(const struct an_model *m, enum an_form f, const struct
 	if ((f == AN_FORM_MG1 || f == AN_FORM_GGC) && fit->vc > 0)
 		hi->cs2 = fmin(AN_MG1_CS2_MAX, fit->cs2 + AN_BOUND_Z * sqrt(fit->vc * w / (2 - w)));
 	*lam_hi = lam * an_bound_factor(lam, b->lam_obs, b->rsd);
-	return exp(an_model_discrepancy(m, f, fit, tail));
+	return b->levels ? exp(an_model_discrepancy(m, f, fit, tail)) : 1;
 }
 
 double an_model_q_hi(const struct an_model *m, enum an_form f, const struct an_fit *fit,
@@ -747,7 +747,6 @@ struct more_levels {
 	enum an_form form;
 	const struct an_usl_pt *own;	/* the level fitted (its statistics' spread) */
 };
-
 
 /* The weight of statistic q of level l (NULL: 1) in a fit: 1 when its EW
  * value is known to within FIT_TOL, less the more it jumps from window to

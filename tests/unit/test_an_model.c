@@ -373,7 +373,8 @@ static void test_mg1_bound(void)
 static void test_bound_discrepancy(void)
 {
 	const struct an_fit f = { .mu = 200, .d0 = 0.001, .w = 1, .cs2 = 0.5 };
-	const struct an_bound b = { .lam_obs = 100, .rsd = 0.01, .weight = 0.1 };
+	const struct an_bound b = { .lam_obs = 100, .rsd = 0.01, .weight = 0.1, .levels = true };
+	struct an_bound b0 = b;
 	double pred = f.d0 + an_model_q(NULL, AN_FORM_MG1, &f, 100, 1, 0.99), se, d, up, up0;
 	struct an_model m;
 
@@ -409,11 +410,13 @@ static void test_bound_discrepancy(void)
 	m.usl[0].stat[2] = 1.1 * pred;
 	d = an_model_discrepancy(&m, AN_FORM_MG1, &f, 1);
 	up = an_model_q_hi(&m, AN_FORM_MG1, &f, 1, 130, 1, 0.99, &b);
-	up0 = an_model_q_hi(NULL, AN_FORM_MG1, &f, 1, 130, 1, 0.99, &b);
+	b0.levels = false;	/* a fit to the shadow: no discrepancy */
+	up0 = an_model_q_hi(&m, AN_FORM_MG1, &f, 1, 130, 1, 0.99, &b0);
 	NEAR(up, up0 * exp(d), 1e-12);
 	CU_ASSERT(up0 > f.d0 + an_model_q(NULL, AN_FORM_MG1, &f, 130, 1, 0.99));
 	NEAR(an_model_exceed_hi(&m, AN_FORM_MG1, &f, 1, 130, 1, up, &b), 0.01, 1e-5);
-	NEAR(an_model_exceed_hi(NULL, AN_FORM_MG1, &f, 1, 130, 1, up0, &b), 0.01, 1e-5);
+	NEAR(an_model_exceed_hi(&m, AN_FORM_MG1, &f, 1, 130, 1, up0, &b0), 0.01, 1e-5);
+	NEAR(an_model_q_hi(NULL, AN_FORM_MG1, &f, 1, 130, 1, 0.99, &b), up0, 1e-12);
 	/* nondecreasing in the load, as the recommendation's bisection needs */
 	CU_ASSERT(an_model_q_hi(&m, AN_FORM_MG1, &f, 1, 140, 1, 0.99, &b) > up);
 	/* what prod's model gives: its levels' highest load, the capacity's
@@ -427,6 +430,7 @@ static void test_bound_discrepancy(void)
 		NEAR(p.lam_obs, 100, 0);
 		NEAR(p.rsd, sqrt(16 * 0.1 / 1.9) / 200, 1e-12);
 		NEAR(p.weight, 0.1, 0);
+		CU_ASSERT(p.levels);
 	}
 }
 
