@@ -91,6 +91,7 @@ struct eval {
 	enum an_form cform;
 	struct an_fit cfit[2];		/* corrected fits: the worse one counts */
 	double ctail[2];		/* their tail stretch */
+	bool cprod[2];			/* the fit is prod's model (its discrepancy counts) */
 	int n_cfit;
 	bool corrected;
 	double base_err;
@@ -99,6 +100,7 @@ struct eval {
 	double p99_prop_hi, err_prop_hi, p99_rec_hi, err_rec_hi;
 	double lam_obs;			/* highest per-instance load measured */
 	double rsd;			/* relative standard error of the capacity */
+	struct an_bound bound;		/* the two, for an_model_q_hi */
 	double rsd_shadow;		/* its part from the shadow's p99 (mg1) */
 	uint32_t rec;
 	bool rec_unreachable;
@@ -608,62 +610,66 @@ static bool general_form(enum an_form f)
 	return f == AN_FORM_MG1 || f == AN_FORM_GGC;
 }
 
-/* The fit a prediction evaluates: as corrected, or for the upper bound
- * with the service time's variability at the upper end of its interval
- * (mg1, ggc; the load is inflated by the caller). */
-static struct an_fit bound_fit(const struct an_judge *j, const struct eval *ev, int i,
-			       bool hi)
+/* The bound's inputs for fit i: the discrepancy at prod's load levels
+ * counts for prod's own fit, not for a fit to the shadow. */
+static struct an_bound bound_of(const struct eval *ev, int i)
 {
-	struct an_fit f = ev->cfit[i];
-	double w = j->cfg->model_weight;
+	struct an_bound b = ev->bound;
 
-	if (hi && general_form(ev->cform) && f.vc > 0)
-		f.cs2 = fmin(AN_MG1_CS2_MAX, f.cs2 + AN_BOUND_Z * sqrt(f.vc * w / (2 - w)));
-	return f;
+	b.levels = ev->cprod[i];
+	return b;
 }
 
-/* The per-instance load a prediction at n instances is evaluated at: the
- * forecast's share, inflated for the upper bound by the capacity's
- * uncertainty and by how far it lies beyond the loads measured. */
-static double eval_lam(const struct eval *ev, uint32_t n, bool hi)
+/* The forecast's share of the load at n instances. */
+static double eval_lam(const struct eval *ev, uint32_t n)
 {
-	double lam = ev->p->forecast_rps / n;
-
-	return hi ? lam * an_bound_factor(lam, ev->lam_obs, ev->rsd) : lam;
+	return ev->p->forecast_rps / n;
 }
 
-/* p99 (ns) at n instances under the corrected model; hi: its upper bound. */
-static double p99_at(const struct an_judge *j, const struct eval *ev, uint32_t n, bool hi)
+/* p99 (ns) at n instances under the corrected model; hi: its upper bound
+ * (an_model_q_hi: the load inflated by the capacity's uncertainty and by
+ * how far it lies beyond the loads measured, cs2 at the upper end of its
+ * interval, the model's discrepancy at the loads measured). */
+static double p99_at(const struct eval *ev, uint32_t n, bool hi)
 {
-	double lam = eval_lam(ev, n, hi), worst = 0;
+	double lam = eval_lam(ev, n), worst = 0;
 
 	for (int i = 0; i < ev->n_cfit; i++) {
-		struct an_fit f = bound_fit(j, ev, i, hi);
+		const struct an_fit *f = &ev->cfit[i];
+		struct an_bound b = bound_of(ev, i);
+		double v = hi ? an_model_q_hi(&ev->s->model, ev->cform, f, ev->ctail[i], lam, n,
+					      0.99, &b) :
+				f->d0 + ev->ctail[i] * an_model_q(&ev->s->model, ev->cform, f, lam,
+								  n, 0.99);
 
-		worst = fmax(worst, (f.d0 + ev->ctail[i] * an_model_q(&ev->s->model, ev->cform,
-								      &f, lam, n, 0.99)) * 1e9);
+		worst = fmax(worst, v * 1e9);
 	}
 	return worst;
 }
 
-/* P(latency > t s) under the corrected model, tail stretch included. */
-static double c_exceed(const struct an_judge *j, const struct eval *ev, double lam, uint32_t n,
+/* P(latency > t s) under the corrected model, tail stretch included; hi:
+ * its upper bound (an_model_exceed_hi). */
+static double c_exceed(const struct eval *ev, double lam, uint32_t n,
 		       double t, bool hi)
 {
 	double worst = 0;
 
 	for (int i = 0; i < ev->n_cfit; i++) {
-		struct an_fit f = bound_fit(j, ev, i, hi);
+		const struct an_fit *f = &ev->cfit[i];
+		struct an_bound b = bound_of(ev, i);
+		double v = hi ? an_model_exceed_hi(&ev->s->model, ev->cform, f, ev->ctail[i],
+						   lam, n, t, &b) :
+				an_model_exceed(&ev->s->model, ev->cform, f, lam, n,
+						f->d0 + (t - f->d0) / ev->ctail[i]);
 
-		worst = fmax(worst, an_model_exceed(&ev->s->model, ev->cform, &f, lam, n,
-						    f.d0 + (t - f.d0) / ev->ctail[i]));
+		worst = fmax(worst, v);
 	}
 	return worst;
 }
 
 static double err_at(const struct an_judge *j, const struct eval *ev, uint32_t n, bool hi)
 {
-	return ev->base_err + c_exceed(j, ev, eval_lam(ev, n, hi), n,
+	return ev->base_err + c_exceed(ev, eval_lam(ev, n), n,
 				       (double)j->cfg->response_timeout_ns / 1e9, hi);
 }
 
@@ -672,7 +678,7 @@ static double err_at(const struct an_judge *j, const struct eval *ev, uint32_t n
  * more cautious answer, never a bolder one. */
 static bool meets(const struct an_judge *j, const struct eval *ev, uint32_t n)
 {
-	return p99_at(j, ev, n, true) <= (double)ev->p->slo_p99_ns &&
+	return p99_at(ev, n, true) <= (double)ev->p->slo_p99_ns &&
 	       err_at(j, ev, n, true) <= ev->p->slo_error_rate;
 }
 
@@ -699,6 +705,8 @@ static void correct(struct an_judge *j, struct eval *ev)
 	ev->cform = ev->form;
 	ev->cfit[0] = ev->fit;
 	ev->ctail[0] = 1;
+	ev->cprod[0] = ev->model_ok;
+	ev->cprod[1] = false;
 	ev->n_cfit = 1;
 	ev->corrected = false;
 	ev->rsd_shadow = 0;
@@ -748,6 +756,7 @@ static void correct(struct an_judge *j, struct eval *ev)
 		pt_shape = pt_ok && pt.d0 > 0 &&
 			   !(ev->has_prod && ev->P[0] > 0 && pt.d0 * 1e9 > ev->P[0]);
 		ev->n_cfit = two_ok;
+		ev->cprod[0] = false;	/* the two-load fit, or the shadow's */
 		if (pt_ok && (pt_shape || !two_ok)) {
 			ev->cfit[ev->n_cfit] = pt;
 			ev->ctail[ev->n_cfit++] = 1;
@@ -758,6 +767,7 @@ static void correct(struct an_judge *j, struct eval *ev)
 		} else {
 			ev->cfit[0] = ev->fit;
 			ev->ctail[0] = 1;
+			ev->cprod[0] = ev->model_ok;
 			ev->n_cfit = 1;
 		}
 	}
@@ -767,7 +777,7 @@ errors:
 	if (ev->shadow.requests > 0) {
 		double r = (ev->shadow.timeouts + ev->shadow.resets + ev->shadow.icmp) /
 			   ev->shadow.requests;
-		double ex = c_exceed(j, ev, ev->shadow.lam, ev->shadow.c,
+		double ex = c_exceed(ev, ev->shadow.lam, ev->shadow.c,
 				     (double)j->cfg->response_timeout_ns / 1e9, false);
 
 		ev->base_err = fmax(0, r - ex);
@@ -780,19 +790,15 @@ errors:
  * spread of its per-window estimates, and the shadow's sampling noise. */
 static void bound_inputs(const struct an_judge *j, struct eval *ev)
 {
-	const struct an_model *m = &ev->s->model;
-	double w = j->cfg->model_weight;
-
-	ev->lam_obs = isfinite(ev->shadow.lam) ? ev->shadow.lam : 0;
-	if (ev->has_prod && ev->prod.lam > ev->lam_obs)
-		ev->lam_obs = ev->prod.lam;
-	for (uint32_t i = 0; i < m->n_usl; i++)
-		if (m->usl[i].lam > ev->lam_obs)
-			ev->lam_obs = m->usl[i].lam;
-	ev->rsd = 0;
-	if (ev->model_ok && ev->fit.mu > 0 && ev->fit.v > 0)
-		ev->rsd = sqrt(ev->fit.v * w / (2 - w)) / ev->fit.mu;
-	ev->rsd = hypot(ev->rsd, ev->rsd_shadow);
+	an_bound_prod(&ev->s->model, ev->model_ok ? &ev->fit : NULL, j->cfg->model_weight,
+		      &ev->bound);
+	if (isfinite(ev->shadow.lam) && ev->shadow.lam > ev->bound.lam_obs)
+		ev->bound.lam_obs = ev->shadow.lam;
+	if (ev->has_prod && ev->prod.lam > ev->bound.lam_obs)
+		ev->bound.lam_obs = ev->prod.lam;
+	ev->bound.rsd = hypot(ev->bound.rsd, ev->rsd_shadow);
+	ev->lam_obs = ev->bound.lam_obs;
+	ev->rsd = ev->bound.rsd;
 }
 
 /* The highest per-instance load at which prod or the shadow was measured
@@ -892,7 +898,7 @@ static void want_squeeze(const struct an_judge *j, struct eval *ev)
 		for (uint32_t hi = ev->rec - 1; n < hi;) {
 			uint32_t mid = n + (hi - n) / 2;
 
-			if (p99_at(j, ev, mid, false) <= (double)p->slo_p99_ns &&
+			if (p99_at(ev, mid, false) <= (double)p->slo_p99_ns &&
 			    err_at(j, ev, mid, false) <= p->slo_error_rate)
 				hi = mid;
 			else
@@ -980,13 +986,13 @@ static void recommend(struct an_judge *j, struct eval *ev)
 			n = p->max_instances;
 	}
 	ev->rec = n;
-	ev->p99_prop = p99_at(j, ev, p->proposed_instances, false);
+	ev->p99_prop = p99_at(ev, p->proposed_instances, false);
 	ev->err_prop = err_at(j, ev, p->proposed_instances, false);
-	ev->p99_rec = p99_at(j, ev, n, false);
+	ev->p99_rec = p99_at(ev, n, false);
 	ev->err_rec = err_at(j, ev, n, false);
-	ev->p99_prop_hi = p99_at(j, ev, p->proposed_instances, true);
+	ev->p99_prop_hi = p99_at(ev, p->proposed_instances, true);
 	ev->err_prop_hi = err_at(j, ev, p->proposed_instances, true);
-	ev->p99_rec_hi = p99_at(j, ev, n, true);
+	ev->p99_rec_hi = p99_at(ev, n, true);
 	ev->err_rec_hi = err_at(j, ev, n, true);
 	/* Measured: a load at least the count's was run within the SLO (by
 	 * prod, the shadow or a squeeze step). A load between one met and one
@@ -1015,9 +1021,9 @@ static void recommend(struct an_judge *j, struct eval *ev)
 
 			ev->rec_held = n;
 			ev->rec = h;
-			ev->p99_rec = p99_at(j, ev, h, false);
+			ev->p99_rec = p99_at(ev, h, false);
 			ev->err_rec = err_at(j, ev, h, false);
-			ev->p99_rec_hi = p99_at(j, ev, h, true);
+			ev->p99_rec_hi = p99_at(ev, h, true);
 			ev->err_rec_hi = err_at(j, ev, h, true);
 			ev->rec_measured = ev->rec_squeezed = false;
 			ev->rec_unreachable = false;
@@ -1336,6 +1342,10 @@ static void fill_model(const struct an_judge *j, const struct eval *ev,
 	add_param(v, "p99_proposed_upper_ns", ev->p99_prop_hi);
 	add_param(v, "p99_recommended_ns", ev->p99_rec);
 	add_param(v, "p99_recommended_upper_ns", ev->p99_rec_hi);
+	/* the factor the bound carries for the prod model's misses at the
+	 * loads prod has run at (an_model_discrepancy) */
+	add_param(v, "p99_discrepancy",
+		  ev->model_ok ? exp(an_model_discrepancy(m, ev->form, &ev->fit, 1)) : NAN);
 	add_param(v, "error_proposed", ev->err_prop);
 	add_param(v, "tolerance_latency", ev->tol[AN_NOISE_P99]);
 	add_param(v, "tolerance_rate", ev->tol[AN_NOISE_ERR]);

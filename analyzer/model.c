@@ -392,6 +392,89 @@ double an_bound_factor(double lam, double lam_obs, double rsd)
 	return f;
 }
 
+/* How far (log) a form may be trusted to miss a statistic it should
+ * explain: the forms are validated within a few percent of simulation.
+ * A fit counts a misfit of this size fully and a statistic known less
+ * precisely than that in proportion (weighted least squares with the
+ * form's own inexactness as a floor); the bound's discrepancy takes a
+ * level's miss as evidence in the same proportion (a normal prior of this
+ * spread on the miss, updated by the level's standard error). */
+#define FIT_TOL 0.05
+
+/* --- upper bounds ----------------------------------------------------------- */
+
+void an_bound_prod(const struct an_model *m, const struct an_fit *fit, double weight,
+		   struct an_bound *out)
+{
+	*out = (struct an_bound){ .weight = weight, .levels = true };
+	for (uint32_t i = 0; i < m->n_usl; i++)
+		if (m->usl[i].lam > out->lam_obs)
+			out->lam_obs = m->usl[i].lam;
+	if (fit != NULL && fit->mu > 0 && fit->v > 0 && weight > 0 && weight < 2)
+		out->rsd = sqrt(fit->v * weight / (2 - weight)) / fit->mu;
+}
+
+double an_model_discrepancy(const struct an_model *m, enum an_form f, const struct an_fit *fit,
+			    double tail)
+{
+	double d = 0;
+
+	if (m == NULL || !(tail > 0))
+		return 0;
+	for (uint32_t i = 0; i < m->n_usl; i++) {
+		const struct an_usl_pt *l = &m->usl[i];
+		double pred, x, se, k;
+
+		/* a level of one window has no spread to bound its p99 by;
+		 * ggc needs the level's instance count */
+		if (!(l->stat[2] > 0) || !(l->var[2] > 0) || (f == AN_FORM_GGC && l->c == 0))
+			continue;
+		pred = fit->d0 + tail * an_model_q(m, f, fit, l->lam, l->c > 0 ? l->c : 1, 0.99);
+		if (!(pred > 0) || !isfinite(pred))
+			continue;
+		se = an_level_se(l, 2);
+		k = FIT_TOL * FIT_TOL / (FIT_TOL * FIT_TOL + se * se);
+		x = k * log(l->stat[2] / pred) + AN_BOUND_Z * sqrt(k) * se;
+		if (x > d)
+			d = x;
+	}
+	return d;
+}
+
+/* The fit and load an upper bound evaluates, and e^D. */
+static double bound_setup(const struct an_model *m, enum an_form f, const struct an_fit *fit,
+			  double tail, double lam, const struct an_bound *b, struct an_fit *hi,
+			  double *lam_hi)
+{
+	double w = b->weight > 0 && b->weight < 2 ? b->weight : 0;
+
+	*hi = *fit;
+	if ((f == AN_FORM_MG1 || f == AN_FORM_GGC) && fit->vc > 0)
+		hi->cs2 = fmin(AN_MG1_CS2_MAX, fit->cs2 + AN_BOUND_Z * sqrt(fit->vc * w / (2 - w)));
+	*lam_hi = lam * an_bound_factor(lam, b->lam_obs, b->rsd);
+	return b->levels ? exp(an_model_discrepancy(m, f, fit, tail)) : 1;
+}
+
+double an_model_q_hi(const struct an_model *m, enum an_form f, const struct an_fit *fit,
+		     double tail, double lam, uint32_t c, double q, const struct an_bound *b)
+{
+	struct an_fit hi;
+	double lam_hi, e = bound_setup(m, f, fit, tail, lam, b, &hi, &lam_hi);
+
+	return (hi.d0 + tail * an_model_q(m, f, &hi, lam_hi, c, q)) * e;
+}
+
+double an_model_exceed_hi(const struct an_model *m, enum an_form f, const struct an_fit *fit,
+			  double tail, double lam, uint32_t c, double t,
+			  const struct an_bound *b)
+{
+	struct an_fit hi;
+	double lam_hi, e = bound_setup(m, f, fit, tail, lam, b, &hi, &lam_hi);
+
+	t /= e;
+	return an_model_exceed(m, f, &hi, lam_hi, c, hi.d0 + (t - hi.d0) / tail);
+}
+
 double an_model_mean(const struct an_model *m, enum an_form f,
 		     const struct an_fit *fit, double lam, uint32_t c)
 {
@@ -662,7 +745,24 @@ struct more_levels {
 	const struct an_usl_pt *lv;
 	uint32_t n;
 	enum an_form form;
+	const struct an_usl_pt *own;	/* the level fitted (its statistics' spread) */
 };
+
+/* The weight of statistic q of level l (NULL: 1) in a fit: 1 when its EW
+ * value is known to within FIT_TOL, less the more it jumps from window to
+ * window. A bimodal server's p90 sits on the jump between its two modes
+ * and is a few ms one window and twenty the next; fitted as though it
+ * were as sure as the mean, it pulled cs2 and the capacity far off (ggc
+ * at 1.5 times the true capacity, the mean 13% short). */
+static double stat_weight(const struct an_usl_pt *l, int q)
+{
+	double se;
+
+	if (l == NULL)
+		return 1;
+	se = an_level_se(l, q);
+	return FIT_TOL * FIT_TOL / (FIT_TOL * FIT_TOL + se * se);
+}
 
 static void mg1_fit_cs2(double lam, uint32_t c, double cs2, double p50, double p90,
 			double p99, double mean, double d0_fixed, const struct more_levels *more,
@@ -686,17 +786,17 @@ static void mg1_fit_cs2(double lam, uint32_t c, double cs2, double p50, double p
 	if (p90 > 0 && d0 + q[1] > 0) {
 		double x = log((d0 + q[1]) / p90);
 
-		e += x * x;
+		e += stat_weight(more ? more->own : NULL, 1) * x * x;
 	}
 	if (which && d0 + q[0] > 0) {
 		double x = log((d0 + q[0]) / p50);
 
-		e += x * x;
+		e += stat_weight(more ? more->own : NULL, 0) * x * x;
 	}
 	if (mean > 0) {
 		double x = log((d0 + mg1_mean(out->mu, cs2, lam, c)) / mean);
 
-		e += x * x;
+		e += stat_weight(more ? more->own : NULL, 3) * x * x;
 	}
 	/* The other levels' p99 and mean, by their weight: at one load a
 	 * queue of pooled servers lightly loaded and a fixed part with a
@@ -712,9 +812,10 @@ static void mg1_fit_cs2(double lam, uint32_t c, double cs2, double p50, double p
 		    (more->form == AN_FORM_GGC && l->c == 0))
 			continue;
 		mg1_setup(&g, out->mu, cs2, l->lam, lc);
-		e += l->w * log_err(d0 + mg1_quantile(&g, 0.99), l->stat[2]);
+		e += l->w * stat_weight(l, 2) * log_err(d0 + mg1_quantile(&g, 0.99), l->stat[2]);
 		if (l->stat[3] > 0)
-			e += l->w * log_err(d0 + mg1_mean(out->mu, cs2, l->lam, lc), l->stat[3]);
+			e += l->w * stat_weight(l, 3) *
+			     log_err(d0 + mg1_mean(out->mu, cs2, l->lam, lc), l->stat[3]);
 	}
 	*err = e;
 }
@@ -926,9 +1027,19 @@ static void usl_add(struct an_model *m, const struct an_obs *o, double conc, dou
 		if (fabs(p->lam - lam) <= USL_LEVEL_TOL * p->lam) {
 			p->lam += w * (lam - p->lam);
 			p->conc += w * (conc - p->conc);
-			for (int q = 0; q < 4; q++)
-				p->stat[q] = p->stat[q] > 0 && st[q] > 0 ?
-					     p->stat[q] + w * (st[q] - p->stat[q]) : fmax(st[q], 0);
+			p->vw = (1 - w) * p->vw + w;
+			p->s2 = (1 - w) * (1 - w) * p->s2 + w * w;
+			for (int q = 0; q < 4; q++) {
+				if (p->stat[q] > 0 && st[q] > 0) {
+					double d = log(st[q] / p->stat[q]);
+
+					p->var[q] = (1 - w) * (p->var[q] + w * d * d);
+					p->stat[q] += w * (st[q] - p->stat[q]);
+				} else {
+					p->stat[q] = fmax(st[q], 0);
+					p->var[q] = 0;
+				}
+			}
 			p->w = fmin(1, p->w + w);
 			p->c = o->c;
 			return;
@@ -944,8 +1055,19 @@ static void usl_add(struct an_model *m, const struct an_obs *o, double conc, dou
 	p->conc = conc;
 	p->w = w;
 	p->c = o->c;
-	for (int q = 0; q < 4; q++)
+	p->vw = 0;
+	p->s2 = 1;
+	for (int q = 0; q < 4; q++) {
 		p->stat[q] = fmax(st[q], 0);
+		p->var[q] = 0;
+	}
+}
+
+double an_level_se(const struct an_usl_pt *l, int q)
+{
+	if (q < 0 || q > 3 || !(l->var[q] > 0) || !(l->vw > 0) || !(l->s2 > 0))
+		return 0;
+	return sqrt(l->var[q] / l->vw * l->s2);
 }
 
 /* One window's mg1 or ggc (form f) estimate. Once the level statistics
@@ -997,7 +1119,7 @@ static void mg1_refit(struct an_model *m)
 	for (size_t i = 0; i < sizeof(forms) / sizeof(forms[0]); i++) {
 		struct an_fit *cur = &m->prod[forms[i]];
 
-		const struct more_levels more = { m->usl, m->n_usl, forms[i] };
+		const struct more_levels more = { m->usl, m->n_usl, forms[i], b };
 
 		if (cur->w <= 0 ||
 		    fit_levels(forms[i], b->lam, forms[i] == AN_FORM_GGC ? b->c : 1, b->stat[0],

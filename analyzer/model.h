@@ -25,9 +25,12 @@
  *        The tail is asymptotically exact (M/D/1 p99 within a few percent of
  *        simulation at rho 0.5-0.9; tests/unit/test_an_model.c) and costs two
  *        bisections, no simulation. Fitted to the EW p50, p90, p99 and mean
- *        of the load level prod has run at most (an_fit_service: mean and
- *        p99 exactly, cs2 chosen on a grid to fit p50 and p90); the
- *        per-window fits give the spread (v, vc) the upper bound uses.
+ *        of the load level prod has run at most (an_fit_service: p50 and
+ *        p99 exactly, cs2 chosen on a grid to fit p90, the mean and the
+ *        other levels' p99 and mean, each weighed by how precisely it is
+ *        known: FIT_TOL^2 / (FIT_TOL^2 + se^2), se the standard error of
+ *        the level's EW log statistic, an_level_se); the per-window fits
+ *        give the spread (v, vc) the upper bound uses.
  *   ggc  the instances share one queue, general service time S as mg1's
  *        (same family, same cs2): G/G/c by Allen-Cunneen with Poisson
  *        arrivals (ca2 = 1) at c * lambda. P(W > 0) = C(c, c lambda / mu)
@@ -51,6 +54,21 @@
  * another form than mm1 (the load-balancer case) only when it predicts
  * better by more than the noise of those errors, so windows at one load
  * level, which cannot tell the forms apart, never make the choice flip.
+ *
+ * The upper bound a recommendation rests on (an_model_q_hi) widens the
+ * prediction three ways, each for what the others cannot see: the load
+ * inflated by the capacity's standard error and by the distance beyond
+ * the loads measured (an_bound_factor); for mg1 and ggc cs2 at the upper
+ * end of its interval; and the whole latency times e^D, D the model's
+ * discrepancy at the load levels prod has run at (an_model_discrepancy:
+ * the fit's p99 miss at each level, believed in proportion to how
+ * precisely the level's p99 is known, plus z of its posterior sd). The
+ * first grows fastest near saturation; the last is what covers a p99 that
+ * is the service time's own tail (light load, many servers), which an
+ * inflated load barely moves and a form with the wrong shape misses:
+ * ggc fitted to short runs of a bimodal shared queue at rho 0.3 and 0.5
+ * covers the simulated p99 at 0.5 in 29 of 30 fits with it and in none
+ * without (tests/unit/test_an_model.c, test_ggc_bound).
  *
  * Fitting is recursive: each prod window gives (mu, d0) per form from its
  * p50 and p99 (an exact two-point fit, so the tail the SLO is about is
@@ -93,7 +111,25 @@ struct an_usl_pt {
 	 * trade off against each other from window to window. */
 	double stat[4];
 	uint32_t c;	/* instances of the level's latest window (0: not known) */
+	/* EW variance of the log of each of stat[]'s windows about it: how
+	 * much the statistic jumps from window to window. A fit weighs a
+	 * statistic by how precisely it is known (the p90 of a server with
+	 * two modes, 10% of requests slow, sits on the jump between them),
+	 * and the upper bound takes the level's p99 at the upper end of its
+	 * interval. 0: one window, or a state saved before it was kept. */
+	double var[4];
+	/* The weight var[] has gathered (1 - prod (1 - w) over the level's
+	 * windows after its first: var / vw is unbiased) and the sum of the
+	 * squared weights the EW stat[] gives its windows, so that
+	 * var / vw * s2 is the variance of stat[]'s log, exact for a
+	 * level of a few windows (where the first weighs far more than w)
+	 * as for one of many (s2 = w / (2 - w)). */
+	double vw, s2;
 };
+
+/* The standard error of the log of level l's statistic q (0..3: p50,
+ * p90, p99, mean); 0 when it has no spread yet. O(1). */
+double an_level_se(const struct an_usl_pt *l, int q);
 
 struct an_model {
 	uint64_t version;
@@ -177,6 +213,61 @@ int an_fit_service(enum an_form form, double lam, uint32_t c, double p50, double
 #define AN_BOUND_Z 1.645	/* one-sided 95% */
 #define AN_BOUND_EXTRAP 0.25	/* per unit of relative extrapolation */
 double an_bound_factor(double lam, double lam_obs, double rsd);
+
+/* What an upper bound rests on besides the fit (judge.c's bound_inputs). */
+struct an_bound {
+	double lam_obs;	/* highest per-instance rate measured, 1/s (0: none) */
+	double rsd;	/* relative standard error of the capacity */
+	double weight;	/* the config's model_weight: EW variances to standard errors */
+	bool levels;	/* the fit is prod's model: its discrepancy at the model's
+			 * load levels counts (not for a fit to a shadow's one load) */
+};
+
+/* What prod's model gives a bound on its own: the highest per-instance
+ * rate of its load levels and the relative standard error of fit's
+ * capacity, sqrt(v w / (2 - w)) / mu (w = weight, the config's
+ * model_weight), levels set. judge.c adds the loads and the noise of the
+ * span it judges. Never fails; O(levels). */
+void an_bound_prod(const struct an_model *m, const struct an_fit *fit, double weight,
+		   struct an_bound *out);
+
+/* The model's discrepancy: how far fit (form f, its queueing part
+ * stretched by tail) falls short of the p99 prod showed at the load levels
+ * it has run at, as the log of a factor: for each level with a spread
+ * (two windows or more), log(level p99 / predicted p99) + AN_BOUND_Z times
+ * the standard error of the level's EW log p99 (an_level_se), the largest
+ * over levels,
+ * 0 when none is positive. A form whose shape is not the service's (the
+ * bimodal server's two modes under ggc's smooth family) misses the p99 at
+ * the loads it was not fitted at; a capacity bound barely moves a p99
+ * that is the service time's own tail, this does. m NULL: 0. O(levels)
+ * model evaluations. */
+double an_model_discrepancy(const struct an_model *m, enum an_form f, const struct an_fit *fit,
+			    double tail);
+
+/* The upper bound of the q-quantile of latency (s, d0 included) at
+ * per-instance rate lam with c instances, under form f with fit, its
+ * queueing part stretched by tail (judge.c's two-load fits; 1 otherwise).
+ * Three widenings, each for what the one before cannot see:
+ *   - the load inflated by an_bound_factor(lam, b->lam_obs, b->rsd): the
+ *     capacity's standard error and the distance beyond the loads
+ *     measured;
+ *   - mg1, ggc: cs2 at the upper end of its one-sided interval,
+ *     cs2 + AN_BOUND_Z sqrt(vc w / (2 - w)) (the spread of per-window
+ *     estimates, w = b->weight);
+ *   - the latency times e^D, D = an_model_discrepancy(m, ...) when
+ *     b->levels (else, or m NULL, D = 0).
+ * m is the model the form is evaluated with (usl needs it; NULL for the
+ * others). +inf when the inflated load saturates. Nondecreasing in lam. Never
+ * fails; a few model evaluations. The analyzer's recommendation is the
+ * fewest count whose p99 bound (this) meets the SLO. */
+double an_model_q_hi(const struct an_model *m, enum an_form f, const struct an_fit *fit,
+		     double tail, double lam, uint32_t c, double q, const struct an_bound *b);
+/* P(latency > t) under the same bound: the inflated load and cs2, t
+ * shrunk by e^-D. */
+double an_model_exceed_hi(const struct an_model *m, enum an_form f, const struct an_fit *fit,
+			  double tail, double lam, uint32_t c, double t,
+			  const struct an_bound *b);
 
 /* Fits a form to the p99 seen at two loads, prod's and the shadow's, with
  * the fixed part d0 given: the queueing part of p99 is tail * the form's

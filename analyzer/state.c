@@ -75,13 +75,17 @@ static void pk_model(msgpack_packer *pk, const struct an_model *m)
 	st_wire_pack_cstr(pk, "usl");
 	msgpack_pack_array(pk, m->n_usl);
 	for (uint32_t i = 0; i < m->n_usl; i++) {
-		msgpack_pack_array(pk, 8);
+		msgpack_pack_array(pk, 14);
 		msgpack_pack_double(pk, m->usl[i].lam);
 		msgpack_pack_double(pk, m->usl[i].conc);
 		msgpack_pack_double(pk, m->usl[i].w);
 		for (int q = 0; q < 4; q++)
 			msgpack_pack_double(pk, m->usl[i].stat[q]);
 		msgpack_pack_uint32(pk, m->usl[i].c);
+		for (int q = 0; q < 4; q++)
+			msgpack_pack_double(pk, m->usl[i].var[q]);
+		msgpack_pack_double(pk, m->usl[i].vw);
+		msgpack_pack_double(pk, m->usl[i].s2);
 	}
 	st_wire_pack_cstr(pk, "usl_ok");
 	if (m->usl_ok)
@@ -428,11 +432,13 @@ static int parse_model(struct pctx *c, const msgpack_object *o, struct an_model 
 	for (uint32_t i = 0; i < v->via.array.size; i++) {
 		/* 3 numbers before mg1, 7 since (the level's p50, p90, p99,
 		 * mean; 0 when not known), 8 since ggc (its instance count;
+		 * 0 when not known), 14 since the bound's discrepancy (the
+		 * statistics' spread, its weight and the EW's squared weights;
 		 * 0 when not known) */
-		if ((rc = num_array(c, &v->via.array.ptr[i], 0, 8, d, &got)) != 0)
+		if ((rc = num_array(c, &v->via.array.ptr[i], 0, 14, d, &got)) != 0)
 			return rc;
-		if (got != 3 && got != 7 && got != 8)
-			return bad(c, "usl[%u]: array of %u, expected 3, 7 or 8", i, got);
+		if (got != 3 && got != 7 && got != 8 && got != 14)
+			return bad(c, "usl[%u]: array of %u, expected 3, 7, 8 or 14", i, got);
 		if (!(d[0] > 0) || !(d[1] > 0) || !(d[2] > 0) || d[2] > 1)
 			return bad(c, "usl[%u]: out of range", i);
 		m->usl[i].lam = d[0];
@@ -445,9 +451,19 @@ static int parse_model(struct pctx *c, const msgpack_object *o, struct an_model 
 				return bad(c, "usl[%u]: statistic outside 0..3600 s", i);
 			m->usl[i].stat[q] = x;
 		}
-		if (got == 8 && (d[7] < 0 || d[7] > AN_MAX_INSTANCES || d[7] != floor(d[7])))
+		if (got >= 8 && (d[7] < 0 || d[7] > AN_MAX_INSTANCES || d[7] != floor(d[7])))
 			return bad(c, "usl[%u]: instances not a count up to %d", i, AN_MAX_INSTANCES);
-		m->usl[i].c = got == 8 ? (uint32_t)d[7] : 0;
+		m->usl[i].c = got >= 8 ? (uint32_t)d[7] : 0;
+		for (uint32_t q = 0; q < 6; q++) {
+			double x = got == 14 ? d[8 + q] : 0;
+
+			if (!(x >= 0) || !isfinite(x) || (q >= 4 && x > 1))
+				return bad(c, "usl[%u]: spread out of range", i);
+		}
+		for (uint32_t q = 0; q < 4; q++)
+			m->usl[i].var[q] = got == 14 ? d[8 + q] : 0;
+		m->usl[i].vw = got == 14 ? d[12] : 0;
+		m->usl[i].s2 = got == 14 ? d[13] : 0;
 	}
 	m->n_usl = v->via.array.size;
 	if ((v = field(c, o, "usl_ok", MSGPACK_OBJECT_BOOLEAN, &rc)) == NULL)

@@ -353,11 +353,84 @@ static void test_mg1_bound(void)
 		CU_ASSERT_EQUAL_FATAL(an_fit_service(AN_FORM_MG1, 100, 1, lo[0], lo[1], lo[2], lmean, -1, &g), 0);
 		sim_fifo(SVC_DET, 0.005, 150, 1, 1000000, 77, q, &mean);
 		p99 = g.d0 + an_model_q(NULL, AN_FORM_MG1, &g, 150, 1, 0.99);
-		up = g.d0 + an_model_q(NULL, AN_FORM_MG1, &g, 150 * an_bound_factor(150, 100, 0.03),
-				       1, 0.99);
+		/* the bound judge.c takes, without prod's levels: the load
+		 * inflated alone (an_fit_service leaves no cs2 spread) */
+		up = an_model_q_hi(NULL, AN_FORM_MG1, &g, 1, 150, 1, 0.99,
+				   &(struct an_bound){ .lam_obs = 100, .rsd = 0.03, .weight = 0.1 });
+		NEAR(up, g.d0 + an_model_q(NULL, AN_FORM_MG1, &g,
+					   150 * an_bound_factor(150, 100, 0.03), 1, 0.99), 1e-12);
 		printf("\n    bound seed %d: fit mu %.1f cs2 %.2f, p99 at rho 0.75 %.1f ms, bound %.1f ms, simulated %.1f ms",
 		       seed, g.mu, g.cs2, p99 * 1e3, up * 1e3, q[2] * 1e3);
 		CU_ASSERT(up >= q[2]);
+	}
+}
+
+/* The bound's discrepancy term (an_model_discrepancy) against closed
+ * forms: a level measured precisely counts its miss in full, one measured
+ * loosely only in proportion to its precision against FIT_TOL (5%), one
+ * without a spread not at all, a level the model overpredicts only by its
+ * noise; an_model_q_hi carries e^D, an_model_exceed_hi agrees with it. */
+static void test_bound_discrepancy(void)
+{
+	const struct an_fit f = { .mu = 200, .d0 = 0.001, .w = 1, .cs2 = 0.5 };
+	const struct an_bound b = { .lam_obs = 100, .rsd = 0.01, .weight = 0.1, .levels = true };
+	struct an_bound b0 = b;
+	double pred = f.d0 + an_model_q(NULL, AN_FORM_MG1, &f, 100, 1, 0.99), se, d, up, up0;
+	struct an_model m;
+
+	an_model_init(&m);
+	m.n_usl = 1;
+	m.usl[0] = (struct an_usl_pt){ .lam = 100, .conc = 1, .w = 1, .c = 1,
+				       .stat = { 0, 0, 1.1 * pred, 0 } };
+	/* no spread yet (one window): not counted */
+	NEAR(an_model_discrepancy(&m, AN_FORM_MG1, &f, 1), 0, 0);
+	CU_ASSERT_EQUAL(an_level_se(&m.usl[0], 2), 0);
+	/* the standard error of the EW log p99: var / vw * s2 */
+	m.usl[0].var[2] = 0.01;
+	m.usl[0].vw = 0.5;
+	m.usl[0].s2 = 0.2;
+	se = an_level_se(&m.usl[0], 2);
+	NEAR(se, sqrt(0.004), 1e-12);
+	/* precisely measured: the miss in full, plus z standard errors */
+	m.usl[0].var[2] = 1e-8;
+	se = an_level_se(&m.usl[0], 2);
+	NEAR(an_model_discrepancy(&m, AN_FORM_MG1, &f, 1), log(1.1) + AN_BOUND_Z * se, 1e-6);
+	/* loosely measured: shrunk towards the prior, never beyond z * 5% more */
+	m.usl[0].var[2] = 1;
+	d = an_model_discrepancy(&m, AN_FORM_MG1, &f, 1);
+	CU_ASSERT(d > 0 && d < 0.1 * log(1.1) + AN_BOUND_Z * 0.05);
+	/* the model long at the level: only the noise remains */
+	m.usl[0].var[2] = 1e-8;
+	m.usl[0].stat[2] = 0.8 * pred;
+	NEAR(an_model_discrepancy(&m, AN_FORM_MG1, &f, 1), 0, 1e-3);
+	/* a tail stretch counts in the prediction it is measured against */
+	m.usl[0].stat[2] = f.d0 + 1.2 * (pred - f.d0);
+	NEAR(an_model_discrepancy(&m, AN_FORM_MG1, &f, 1.2), 0, 1e-3);
+	/* the bound carries e^D on top of the inflated load */
+	m.usl[0].stat[2] = 1.1 * pred;
+	d = an_model_discrepancy(&m, AN_FORM_MG1, &f, 1);
+	up = an_model_q_hi(&m, AN_FORM_MG1, &f, 1, 130, 1, 0.99, &b);
+	b0.levels = false;	/* a fit to the shadow: no discrepancy */
+	up0 = an_model_q_hi(&m, AN_FORM_MG1, &f, 1, 130, 1, 0.99, &b0);
+	NEAR(up, up0 * exp(d), 1e-12);
+	CU_ASSERT(up0 > f.d0 + an_model_q(NULL, AN_FORM_MG1, &f, 130, 1, 0.99));
+	NEAR(an_model_exceed_hi(&m, AN_FORM_MG1, &f, 1, 130, 1, up, &b), 0.01, 1e-5);
+	NEAR(an_model_exceed_hi(&m, AN_FORM_MG1, &f, 1, 130, 1, up0, &b0), 0.01, 1e-5);
+	NEAR(an_model_q_hi(NULL, AN_FORM_MG1, &f, 1, 130, 1, 0.99, &b), up0, 1e-12);
+	/* nondecreasing in the load, as the recommendation's bisection needs */
+	CU_ASSERT(an_model_q_hi(&m, AN_FORM_MG1, &f, 1, 140, 1, 0.99, &b) > up);
+	/* what prod's model gives: its levels' highest load, the capacity's
+	 * relative standard error */
+	{
+		struct an_bound p;
+		struct an_fit g = f;
+
+		g.v = 16;
+		an_bound_prod(&m, &g, 0.1, &p);
+		NEAR(p.lam_obs, 100, 0);
+		NEAR(p.rsd, sqrt(16 * 0.1 / 1.9) / 200, 1e-12);
+		NEAR(p.weight, 0.1, 0);
+		CU_ASSERT(p.levels);
 	}
 }
 
@@ -489,34 +562,38 @@ static void test_ggc_sim(void)
 	printf("\n    p99 model / simulated: %.3f to %.3f", worst_lo, worst_hi);
 }
 
-/* The upper bound judge.c recommends on, for ggc fitted to short runs as
- * the analyzer fits prod: windows of a shared M/D/4 (or bimodal) queue at
- * rho 0.3 and 0.5 in turn folded by an_model_learn_prod, then the p99
- * predicted at rho 0.5 (where only the fit's uncertainty widens it) and at
- * 0.75 (beyond what was seen), load inflated by an_bound_factor with the
- * relative standard error of the capacity and cs2 at the upper end of its
- * interval (as judge.c's bound_inputs and bound_fit). Over seeded
- * repetitions the bound covers the simulated truth at least at its nominal
- * rate (95%, one sided) for M/D/4. Not for the bimodal server, printed and
- * not asserted (a known gap): at rho 0.5 its p99 is the service time's
- * own tail, which the fitted hyperexponential misses by a few percent
- * and a bound made of inflated load barely moves (0 of 30 covered, at
- * worst 5% short), and at 0.75 a few fits fall 30% short. Two loads,
- * because one does not pin a pooled
- * queue: at rho 0.5 alone M/D/4's statistics are fitted as well by a
- * fixed part and a variable service nine times faster, whose bound at
- * 0.75 covers nothing. */
+/* The upper bound judge.c recommends on (an_model_q_hi, with what
+ * an_bound_prod gives it), for ggc fitted to short runs as the analyzer
+ * fits prod: windows of a shared M/D/4 (or bimodal) queue at rho 0.3 and
+ * 0.5 in turn folded by an_model_learn_prod, then the p99 bound at rho 0.5
+ * (where only the fit's uncertainty and its misses at the loads seen widen
+ * it) and at 0.75 (beyond what was seen). Over seeded repetitions it
+ * covers the simulated truth at least at its nominal rate (95%, one
+ * sided) for both servers at both loads, and the median bound over the
+ * truth stays within 1.25 at rho 0.5 and 2 at 0.75 (a bound that covers
+ * by being useless fails too). The bimodal server is the hard case: at
+ * rho 0.5 its p99 is the service time's own tail, which ggc's smooth
+ * family misses by a few percent and an inflated load barely moves (the
+ * bound's discrepancy term covers it: without it 0 of 30), and its p90
+ * sits on the jump between the modes, which pulled fits weighing it like
+ * the mean to 1.5 times the capacity (30% short at 0.75: the fit now
+ * weighs each statistic by its spread). Two loads, because one does not
+ * pin a pooled queue: at rho 0.5 alone M/D/4's statistics are fitted as
+ * well by a fixed part and a variable service nine times faster, whose
+ * bound at 0.75 covers nothing. */
 #define BOUND_RUNS 30
 #define BOUND_WINDOWS 20
 static void test_ggc_bound(void)
 {
 	static const enum svc kinds[] = { SVC_DET, SVC_BIMODAL };
-	const double s = 0.005, wgt = 0.1, rho_obs = 0.5, rhos[2] = { 0.5, 0.75 };
-	const double rho_win[2] = { 0.3, rho_obs };
+	static const char *const kname[] = { "M/D/4", "bimodal" };
+	const double s = 0.005, wgt = 0.1, rhos[2] = { 0.5, 0.75 }, rho_win[2] = { 0.3, 0.5 };
+	const double max_median[2] = { 1.25, 2.0 };
 	const uint32_t c = 4;
 
 	for (size_t k = 0; k < 2; k++) {
 		double truth[2], q[3], mean, worst[2] = { INFINITY, INFINITY };
+		double ratio[2][BOUND_RUNS], disc[BOUND_RUNS];
 		int covered[2] = { 0, 0 };
 
 		for (int t = 0; t < 2; t++) {
@@ -526,8 +603,8 @@ static void test_ggc_bound(void)
 		}
 		for (int run = 0; run < BOUND_RUNS; run++) {
 			struct an_model m;
-			struct an_fit f;
-			double rsd;
+			struct an_bound b;
+			const struct an_fit *f;
 
 			an_model_init(&m);
 			for (int i = 0; i < BOUND_WINDOWS; i++) {
@@ -544,30 +621,34 @@ static void test_ggc_bound(void)
 				an_model_learn_prod(&m, &o, wgt, AN_MODEL_GGC);
 			}
 			CU_ASSERT_EQUAL_FATAL(m.form, AN_FORM_GGC);
-			f = m.prod[AN_FORM_GGC];
-			rsd = sqrt(f.v * wgt / (2 - wgt)) / f.mu;
-			if (f.vc > 0)
-				f.cs2 = fmin(AN_MG1_CS2_MAX, f.cs2 + AN_BOUND_Z * sqrt(f.vc * wgt / (2 - wgt)));
+			f = &m.prod[AN_FORM_GGC];
+			an_bound_prod(&m, f, wgt, &b);
+			disc[run] = exp(an_model_discrepancy(&m, AN_FORM_GGC, f, 1));
 			for (int t = 0; t < 2; t++) {
-				double lam = rhos[t] / s;
-				double up = f.d0 + an_model_q(NULL, AN_FORM_GGC, &f,
-							      lam * an_bound_factor(lam, rho_obs / s, rsd),
-							      c, 0.99);
+				double up = an_model_q_hi(&m, AN_FORM_GGC, f, 1, rhos[t] / s, c, 0.99, &b);
 
 				covered[t] += up >= truth[t];
+				ratio[t][run] = up / truth[t];
 				worst[t] = fmin(worst[t], up / truth[t]);
 				if (run == 0)
-					printf("\n    %s c %u: fit mu %.1f (200) cs2 %.2f rsd %.3f; rho %.2f: bound %.2f ms, simulated %.2f ms",
-					       k ? "bimodal" : "M/D/c", c, f.mu, m.prod[AN_FORM_GGC].cs2,
-					       rsd, rhos[t], up * 1e3, truth[t] * 1e3);
+					printf("\n    %s: fit mu %.1f (200) cs2 %.2f rsd %.3f discrepancy x%.3f; rho %.2f: bound %.2f ms, simulated %.2f ms",
+					       kname[k], f->mu, f->cs2, b.rsd, disc[run], rhos[t],
+					       up * 1e3, truth[t] * 1e3);
 			}
 		}
+		qsort(disc, BOUND_RUNS, sizeof(disc[0]), cmp_dbl);
 		for (int t = 0; t < 2; t++) {
-			printf("\n    %s rho %.2f: bound covers the truth in %d of %d fits, at worst %.3f of it",
-			       k ? "bimodal" : "M/D/c", rhos[t], covered[t], BOUND_RUNS, worst[t]);
-			if (kinds[k] == SVC_DET)
-				CU_ASSERT(covered[t] >= 0.95 * BOUND_RUNS);
+			double med;
+
+			qsort(ratio[t], BOUND_RUNS, sizeof(ratio[t][0]), cmp_dbl);
+			med = ratio[t][BOUND_RUNS / 2];
+			printf("\n    %s rho %.2f: bound covers the truth in %d of %d fits, at worst %.3f of it, median bound/truth %.3f",
+			       kname[k], rhos[t], covered[t], BOUND_RUNS, worst[t], med);
+			CU_ASSERT(covered[t] >= 0.95 * BOUND_RUNS);
+			CU_ASSERT(med <= max_median[t]);
 		}
+		printf("\n    %s: discrepancy factor median x%.3f, largest x%.3f", kname[k],
+		       disc[BOUND_RUNS / 2], disc[BOUND_RUNS - 1]);
 	}
 }
 
@@ -584,6 +665,7 @@ int st_register_suites(void)
 		{ "mg1_bimodal_sim", test_mg1_bimodal_sim },
 		{ "mg1_fit_sim", test_mg1_fit_sim },
 		{ "mg1_bound", test_mg1_bound },
+		{ "bound_discrepancy", test_bound_discrepancy },
 		{ "ggc_closed", test_ggc_closed },
 		{ "ggc_sim", test_ggc_sim },
 		{ "ggc_bound", test_ggc_bound },

@@ -38,8 +38,10 @@ static struct an_engine *engine_with_models(void)
 		s->model.diff_m[1] = -0.002;
 		s->model.diff_v[1] = 1e-5;
 		s->model.n_usl = 2;
-		s->model.usl[0] = (struct an_usl_pt){ 100, 0.2, 1, { 0.005, 0.01, 0.02, 0.006 }, 4 };
-		s->model.usl[1] = (struct an_usl_pt){ 300, 0.9, 0.5, { 0, 0, 0, 0 }, 0 };
+		s->model.usl[0] = (struct an_usl_pt){ 100, 0.2, 1, { 0.005, 0.01, 0.02, 0.006 }, 4,
+						      { 1e-4, 0.3, 2e-3, 5e-5 }, 0.6, 0.18 };
+		s->model.usl[1] = (struct an_usl_pt){ 300, 0.9, 0.5, { 0, 0, 0, 0 }, 0,
+						      { 0, 0, 0, 0 }, 0, 1 };
 		s->model.rate_err = 0.001;
 		s->model.rate_w = 1;
 		s->model.windows_prod = 99;
@@ -69,6 +71,10 @@ static void test_round_trip(void)
 	CU_ASSERT_EQUAL(st->svc[1].model.prod[0].mu, 1001);
 	CU_ASSERT_EQUAL(st->svc[1].model.prod[0].v, 25);
 	CU_ASSERT_EQUAL(st->svc[2].model.form, AN_FORM_MM1);
+	/* a level's spread, which the bound's discrepancy rests on */
+	CU_ASSERT_EQUAL(st->svc[1].model.usl[0].var[1], 0.3);
+	CU_ASSERT_EQUAL(st->svc[1].model.usl[0].vw, 0.6);
+	CU_ASSERT_EQUAL(st->svc[1].model.usl[0].s2, 0.18);
 	CU_ASSERT_EQUAL(st->svc[0].js.aa_n[AN_NOISE_P99], 20);
 	CU_ASSERT_EQUAL(an_state_reencode(st, &b), 0);
 	CU_ASSERT(a.len == b.len && memcmp(a.data, b.data, a.len) == 0);
@@ -140,6 +146,10 @@ static void test_damage(void)
 	an_state_encode(e, 1, &a);
 	expect_refused(a.data, a.len, "usl[0]: out of range");
 	an_engine_service(e, "svc0")->model.usl[0].lam = 1;
+	an_engine_service(e, "svc0")->model.usl[0].var[2] = -1;
+	an_state_encode(e, 1, &a);
+	expect_refused(a.data, a.len, "usl[0]: spread out of range");
+	an_engine_service(e, "svc0")->model.usl[0].var[2] = 0;
 	/* duplicate service name: rename one to another's */
 	an_state_encode(e, 1, &a);
 	{
