@@ -307,6 +307,10 @@ CHAOS_SETTER(set_sh_chaos_delay_corr, "delay_corr")
 CHAOS_SETTER(set_sh_chaos_loss_burst, "loss_burst")
 CHAOS_SETTER(set_sh_chaos_duplicate, "duplicate")
 CHAOS_SETTER(set_sh_chaos_corrupt, "corrupt")
+CHAOS_SETTER(set_sh_chaos_reorder, "reorder")
+CHAOS_SETTER(set_sh_chaos_reorder_gap, "reorder_gap")
+CHAOS_SETTER(set_sh_chaos_rate, "rate")
+CHAOS_SETTER(set_sh_chaos_flap, "flap")
 
 int dp_parse_chaos_down(const char *v, struct st_addr *addr, bool *has, struct st_perr *e)
 {
@@ -633,6 +637,25 @@ static const struct key keys[] = {
 	  "chaos: share of the group's copies with one bit of their L4 payload flipped and the "
 	  "checksums left as they were, as a real corruption (counted corrupted; copies without "
 	  "payload are left alone)", set_sh_chaos_corrupt },
+	{ SCOPE_SHADOW, "chaos_reorder", "0",
+	  "chaos: share of the group's copies held back and sent after the next "
+	  "chaos_reorder_gap copies of the group, 0..1 or 0%..100% (netem's reorder; counted "
+	  "reordered); a held copy leaves at the latest 10 ms later, and at most 8 are held "
+	  "per worker at once", set_sh_chaos_reorder },
+	{ SCOPE_SHADOW, "chaos_reorder_gap", "1",
+	  "chaos: how many later copies of the group overtake a reordered one, 1..1000",
+	  set_sh_chaos_reorder_gap },
+	{ SCOPE_SHADOW, "chaos_rate", "none",
+	  "chaos: shape the group's copies to this rate (10mbit, 500kbit, 1gbit, 2mbps = bytes/s; "
+	  "1kbit..1tbit; none): copies wait in the timing wheel until the link is free (counted "
+	  "shaped), after chaos_delay; a backlog of more than 1 s or a full wheel drops "
+	  "(chaos_queue_full). Unlike rate_bps, which drops what is over the cap",
+	  set_sh_chaos_rate },
+	{ SCOPE_SHADOW, "chaos_flap", "none",
+	  "chaos: DOWN/PERIOD (2s/30s): the chaos_down instance is down for DOWN at the start of "
+	  "every PERIOD, up for the rest; without chaos_down the whole group is (its copies "
+	  "counted chaos_down). The schedule starts when the setting takes effect",
+	  set_sh_chaos_flap },
 };
 
 #define N_KEYS (sizeof(keys) / sizeof(keys[0]))

@@ -287,7 +287,8 @@ static int chaos_request(const struct dp_app *app, const struct dp_group *g,
 			ok = key_is(k, dp_chaos_param_keys[j]);
 		if (!ok) {
 			snprintf(why, len, "chaos: unknown key '%.*s' (loss, down, respread, delay, "
-				 "jitter, delay_dist, delay_corr, loss_burst, duplicate, corrupt)",
+				 "jitter, delay_dist, delay_corr, loss_burst, duplicate, corrupt, "
+				 "reorder, reorder_gap, rate, flap)",
 				 k->type == MSGPACK_OBJECT_STR ? (int)(k->via.str.size < 40 ? k->via.str.size : 40) : 1,
 				 k->type == MSGPACK_OBJECT_STR ? k->via.str.ptr : "?");
 			return -EINVAL;
@@ -357,7 +358,8 @@ static int chaos_request(const struct dp_app *app, const struct dp_group *g,
 	}
 	if (n_keys == 0) {
 		snprintf(why, len, "chaos needs at least one of loss, down, respread, delay, jitter, "
-			 "delay_dist, delay_corr, loss_burst, duplicate, corrupt (chaos_off ends it)");
+			 "delay_dist, delay_corr, loss_burst, duplicate, corrupt, reorder, "
+			 "reorder_gap, rate, flap (chaos_off ends it)");
 		return -EINVAL;
 	}
 	*word = dp_chaos_pack(loss_thr, down, respread);

@@ -74,9 +74,15 @@ static void usage(FILE *f)
 "                                 delay_corr=25%% copies held back,\n"
 "                                 loss_burst=LOSS_IN_BAD,MEAN_BURST,MEAN_GAP\n"
 "                                 Gilbert-Elliott loss (none: off),\n"
-"                                 duplicate=1%% corrupt=0.1%% (the config's\n"
-"                                 chaos_* keys and values)\n"
+"                                 duplicate=1%% corrupt=0.1%%, reorder=25%%\n"
+"                                 reorder_gap=5 (sent after the next 5),\n"
+"                                 rate=10mbit shaping, flap=2s/30s down 2 s\n"
+"                                 every 30 s (the config's chaos_* keys and\n"
+"                                 values)\n"
 "  chaos_off GROUP                end every chaos on the group\n"
+"  chaos_scenario FILE            run FILE's lines t_seconds,group,key,value\n"
+"                                 from now on (read by the dataplane; none:\n"
+"                                 stop the scenario running)\n"
 "Commands (analyzer):\n"
 "  last SERVICE                   the newest verdict for SERVICE\n"
 "  propose SERVICE KEY=VALUE...   change SERVICE's plan ([service.NAME] keys:\n"
@@ -469,12 +475,12 @@ static int build_service_cmd(msgpack_packer *pk, const char *cmd, int argc, char
  * once, checked here so that a typo never leaves; the dataplane checks
  * again (down must be one of the group's instances). Returns 0 or -EINVAL
  * after a message on stderr. */
-#define CHAOS_KEYS 10
+#define CHAOS_KEYS 14
 static int build_chaos(msgpack_packer *pk, int argc, char **argv)
 {
 	static const char *const keys[CHAOS_KEYS] = {
 		"loss", "down", "respread", "delay", "jitter", "delay_dist", "delay_corr",
-		"loss_burst", "duplicate", "corrupt",
+		"loss_burst", "duplicate", "corrupt", "reorder", "reorder_gap", "rate", "flap",
 	};
 	const char *val[CHAOS_KEYS] = { NULL };
 	struct dp_chaos_params scratch = { 0 };
@@ -486,7 +492,8 @@ static int build_chaos(msgpack_packer *pk, int argc, char **argv)
 
 	if (need_args("chaos", argc, 2, 1 + CHAOS_KEYS,
 		      "GROUP KEY=VALUE... (loss, down, respread, delay, jitter, delay_dist, "
-		      "delay_corr, loss_burst, duplicate, corrupt)") ||
+		      "delay_corr, loss_burst, duplicate, corrupt, reorder, reorder_gap, rate, "
+		      "flap)") ||
 	    check_group(argv[0]))
 		return -EINVAL;
 	for (int i = 1; i < argc; i++) {
@@ -500,7 +507,8 @@ static int build_chaos(msgpack_packer *pk, int argc, char **argv)
 		if (k < 0 || val[k] != NULL) {
 			fprintf(stderr, PROG ": chaos: '%s': expected KEY=VALUE with KEY one of loss, "
 				"down, respread, delay, jitter, delay_dist, delay_corr, loss_burst, "
-				"duplicate, corrupt, each once\n", argv[i]);
+				"duplicate, corrupt, reorder, reorder_gap, rate, flap, each once\n",
+				argv[i]);
 			return -EINVAL;
 		}
 		val[k] = eq + 1;

@@ -315,12 +315,15 @@ static inline int queue_copy(struct dp_worker *w, int gi, const struct dp_group 
 
 /* Whether the flow's copies are dropped because its instance is down on
  * purpose: always when the group does not respread, and when it does but
- * the down instance was its only one. */
+ * the down instance was its only one; every flow's while a flap schedule
+ * without a down instance has the whole group down. */
 static inline bool chaos_blackholed(const struct dp_worker *w, int gi, const struct dp_group *g,
 				    uint32_t hash)
 {
 	uint64_t cw = w->chaos[gi];
 
+	if (cw & DP_CHAOS_ALLDOWN)
+		return true;
 	if (g->n_instances == 0 || pick_instance(hash, w->n_active[gi]) != dp_chaos_down(cw))
 		return false;
 	return !dp_chaos_respread(cw) || w->n_active[gi] < 2;
@@ -350,7 +353,8 @@ static __rte_always_inline void copy_to_group(struct dp_worker *w, int gi,
 		gc->drops[DP_DROP_RATE_CAP]++;
 		return;
 	}
-	if (unlikely(w->chaos[gi] & DP_CHAOS_DOWN_MASK) && chaos_blackholed(w, gi, g, in->hash)) {
+	if (unlikely(w->chaos[gi] & (DP_CHAOS_DOWN_MASK | DP_CHAOS_ALLDOWN)) &&
+	    chaos_blackholed(w, gi, g, in->hash)) {
 		/* The copy goes nowhere, but the request is timed as sent: a
 		 * client of a dead instance sees a timeout, and so do the
 		 * group's KPIs. No TCP session is started for it. */
@@ -501,7 +505,7 @@ void dp_mirror_burst(struct dp_worker *w, struct rte_mbuf **pkts,
 		s.lo[gi] = __atomic_load_n(&g->range_lo, __ATOMIC_RELAXED);
 		s.enabled[gi] = __atomic_load_n(&g->enabled, __ATOMIC_RELAXED);
 		w->n_active[gi] = __atomic_load_n(&g->n_active, __ATOMIC_ACQUIRE);
-		dp_chaos_refresh(w, gi);
+		dp_chaos_refresh_at(w, gi, now);
 	}
 	for (uint16_t i = 0; i < n; i++) {
 		struct dp_pktinfo *in = &info[i];
@@ -527,7 +531,7 @@ void dp_inject_burst(struct dp_worker *w, struct rte_mbuf **pkts,
 	for (int gi = 0; gi < app->n_groups; gi++)
 		w->n_active[gi] = __atomic_load_n(&app->groups[gi].n_active, __ATOMIC_ACQUIRE);
 	for (int gi = 0; gi < w->app->n_groups; gi++)
-		dp_chaos_refresh(w, gi);
+		dp_chaos_refresh_at(w, gi, now);
 	for (uint16_t i = 0; i < n; i++) {
 		struct dp_pktinfo *in = &info[i];
 		struct rte_mbuf *m = pkts[i];
