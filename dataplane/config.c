@@ -10,6 +10,7 @@
 #include <rte_cfgfile.h>
 
 #include "config.h"
+#include "chaos_scenario.h"
 #include "http.h"
 
 enum key_scope { SCOPE_DATAPLANE, SCOPE_SHADOW };
@@ -98,6 +99,7 @@ STR_SETTER(set_kpi_endpoint, c->kpi_endpoint, copy_str)
 STR_SETTER(set_control_endpoint, c->control_endpoint, copy_str)
 STR_SETTER(set_log_level, c->log_level, copy_str)
 STR_SETTER(set_curve_secret_key, c->curve_secret_key, copy_str)
+STR_SETTER(set_chaos_scenario, c->chaos_scenario, copy_str)
 STR_SETTER(set_curve_allowed_keys, c->curve_allowed_keys, copy_str)
 STR_SETTER(set_http_token_file, c->http_token_file, copy_str)
 STR_SETTER(set_http_tls_cert, c->http_tls_cert, copy_str)
@@ -518,6 +520,10 @@ static const struct key keys[] = {
 	  "copies a worker holds back for the shadow groups' chaos_delay, 1..1M; each holds a "
 	  "private copy from the copies' pool (copy_mbufs), never a production buffer; when "
 	  "full a delayed copy is dropped (chaos_queue_full)", set_chaos_queue },
+	{ SCOPE_DATAPLANE, "chaos_scenario", "",
+	  "a file of timed chaos changes, one a line: t_seconds,group,key,value (key: a chaos "
+	  "command key such as delay or loss, or off), applied from the start of the run; the "
+	  "whole file is checked at start, a bad line names its number", set_chaos_scenario },
 	{ SCOPE_DATAPLANE, "stats", "true", "print one stats line per interval on stderr", set_stats },
 	{ SCOPE_DATAPLANE, "timing", "true",
 	  "time every request->response for prod and each shadow and publish KPI snapshots",
@@ -998,6 +1004,19 @@ int dp_config_validate(const struct dp_config *cfg, struct st_perr *err)
 		if (s->inject && cfg->inject_port[0] == '\0')
 			return fail(err, -EINVAL, sec, "inject",
 				    "needs [dataplane] inject_port");
+	}
+	if (cfg->chaos_scenario[0] != '\0') {
+		struct dp_scenario scn;
+		char why[400];
+		int rc = dp_scenario_load(&scn, cfg->chaos_scenario, cfg, NULL, why, sizeof(why));
+
+		if (rc != 0) {
+			/* the reason whole: fail() keeps 100 bytes of it */
+			snprintf(err->msg, sizeof(err->msg), "[dataplane] chaos_scenario: %.160s",
+				 why);
+			return rc;
+		}
+		dp_scenario_free(&scn);
 	}
 	if ((cfg->curve_secret_key[0] != '\0') != (cfg->curve_allowed_keys[0] != '\0'))
 		return fail(err, -EINVAL, "dataplane", "curve_allowed_keys",

@@ -609,6 +609,24 @@ static int build_request(msgpack_packer *pk, int argc, char **argv)
 	}
 	if (strcmp(cmd, "chaos") == 0)
 		return build_chaos(pk, argc, argv);
+	if (strcmp(cmd, "chaos_scenario") == 0) {
+		/* The dataplane reads the file: a path relative to here would
+		 * be relative to its working directory. */
+		char abs[4096];
+		const char *f;
+
+		if (need_args(cmd, argc, 1, 1, "FILE (a path the dataplane reads; none: stop)"))
+			return -EINVAL;
+		f = argv[0];
+		if (f[0] != '/' && strcmp(f, "none") != 0 && realpath(f, abs) != NULL)
+			f = abs;
+		msgpack_pack_map(pk, 2);
+		st_wire_pack_cstr(pk, "cmd");
+		st_wire_pack_cstr(pk, cmd);
+		st_wire_pack_cstr(pk, "file");
+		st_wire_pack_cstr(pk, f);
+		return 0;
+	}
 	if (strcmp(cmd, "set_share") == 0) {
 		if (need_args(cmd, argc, 2, 3, "GROUP SHARE [OFFSET]") ||
 		    check_group(argv[0]))
@@ -1000,7 +1018,7 @@ static int http_build(struct http_call *c, int argc, char **argv)
 	if (strcmp(cmd, "set_share") == 0 || strcmp(cmd, "set_rate") == 0 ||
 	    strcmp(cmd, "set_instances") == 0 || strcmp(cmd, "enable") == 0 ||
 	    strcmp(cmd, "disable") == 0 || strcmp(cmd, "chaos") == 0 ||
-	    strcmp(cmd, "chaos_off") == 0) {
+	    strcmp(cmd, "chaos_off") == 0 || strcmp(cmd, "chaos_scenario") == 0) {
 		fprintf(stderr, PROG ": %s is not served over HTTP: the dataplane's HTTP "
 			"endpoint is read-only (/metrics, /healthz); use its control "
 			"socket (--endpoint)\n", cmd);
