@@ -22,6 +22,10 @@
 
 /* The wheel's tag: the group, and whether the copy is injected traffic. */
 #define TAG_INJECT 0x100
+/* ... and whether it is a TCP session's own segment (dp_chaos_tx_tcp), not
+ * counted among the group's copies. */
+#define TAG_UNCOUNTED 0x200
+#define TAG_GROUP(tag) ((tag) & (TAG_INJECT - 1))
 
 /* Whether m (any segment) shares a buffer of a pool other than the copies'
  * own: production's, which a copy held for milliseconds must not pin. */
@@ -90,18 +94,27 @@ static struct rte_mbuf *corrupt(struct dp_worker *w, struct rte_mbuf *m, bool *d
 	return m;
 }
 
-/* A copy no longer sent: out of the counts of sent copies, under reason. */
-static inline void uncount(struct dp_group_counters *gc, const struct rte_mbuf *m, int reason)
+/* A copy of len bytes no longer sent: out of the counts of sent copies
+ * (when it was counted there), under reason. */
+static inline void lose_len(struct dp_group_counters *gc, uint32_t len, int reason, uint16_t tag)
 {
-	gc->copies--;
-	gc->copy_bytes -= m->pkt_len;
+	if (!(tag & TAG_UNCOUNTED)) {
+		gc->copies--;
+		gc->copy_bytes -= len;
+	}
 	gc->drops[reason]++;
+}
+
+static inline void uncount(struct dp_group_counters *gc, const struct rte_mbuf *m, int reason,
+			   uint16_t tag)
+{
+	lose_len(gc, m->pkt_len, reason, tag);
 }
 
 /* The counters a copy of tag counts in. */
 static inline struct dp_group_counters *gc_of(struct dp_worker *w, uint16_t tag)
 {
-	int gi = tag & (TAG_INJECT - 1);
+	int gi = TAG_GROUP(tag);
 
 	return (tag & TAG_INJECT) ? &w->cnt.inject[gi] : &w->cnt.group[gi];
 }
@@ -115,7 +128,7 @@ static void hold(struct dp_worker *w, struct dp_group_counters *gc, struct rte_m
 	uint32_t len = m->pkt_len;
 
 	if (unlikely(w->wheel.free_head == DP_WHEEL_NIL)) {
-		uncount(gc, m, DP_DROP_CHAOS_QUEUE_FULL);
+		uncount(gc, m, DP_DROP_CHAOS_QUEUE_FULL, tag);
 		w->wheel.full++;
 		rte_pktmbuf_free(m);
 		return;
@@ -123,15 +136,32 @@ static void hold(struct dp_worker *w, struct dp_group_counters *gc, struct rte_m
 	if (pins_foreign(w->app, m)) {
 		m = privatise(w, m);
 		if (unlikely(m == NULL)) {
-			gc->copies--;
-			gc->copy_bytes -= len;
-			gc->drops[DP_DROP_NO_MBUF]++;
+			lose_len(gc, len, DP_DROP_NO_MBUF, tag);
 			return;
 		}
 	}
 	/* Room was checked above: the worker is the wheel's only user. */
 	dp_wheel_add(&w->wheel, m, tag, due, now);
 	gc->chaos_fx[DP_FX_DELAYED] += delayed;
+}
+
+/* Sends n (at most DP_BURST) copies of one tag: the group's copies through
+ * dp_copies_send; a TCP session's own segments (no longer than the MSS the
+ * shadow gave) straight to the port, what the queue refuses counted tx_full
+ * (their session resends them). */
+static void send_one_tag(struct dp_worker *w, int gi, uint16_t tag, struct rte_mbuf **c, uint16_t n)
+{
+	uint16_t sent;
+
+	if (likely(!(tag & TAG_UNCOUNTED))) {
+		dp_copies_send(w, gi, gc_of(w, tag), c, n);
+		return;
+	}
+	sent = rte_eth_tx_burst(w->app->groups[gi].port_id, w->queue, c, n);
+	if (unlikely(sent < n)) {
+		gc_of(w, tag)->drops[DP_DROP_TX_FULL] += n - sent;
+		rte_pktmbuf_free_bulk(c + sent, n - sent);
+	}
 }
 
 /* Sends out[0..n) (tags otag) in runs of one tag, each counted where it
@@ -146,7 +176,7 @@ static void send_runs(struct dp_worker *w, int gi, struct rte_mbuf **out, const 
 
 		while (j < n && otag[j] == otag[i] && j - i < DP_BURST)
 			j++;
-		dp_copies_send(w, gi, gc_of(w, otag[i]), out + i, (uint16_t)(j - i));
+		send_one_tag(w, gi, otag[i], out + i, (uint16_t)(j - i));
 		i = j;
 	}
 }
@@ -191,7 +221,7 @@ static void emit(struct dp_worker *w, int gi, uint16_t tag, struct rte_mbuf **c,
 
 	if (likely(!reorder && st->n_held == 0)) {
 		for (uint16_t i = 0; i < n; i += DP_BURST)
-			dp_copies_send(w, gi, gc_of(w, tag), c + i, (uint16_t)RTE_MIN(n - i, DP_BURST));
+			send_one_tag(w, gi, tag, c + i, (uint16_t)RTE_MIN(n - i, DP_BURST));
 		return;
 	}
 	for (uint16_t i = 0; i < n; i++) {
@@ -204,11 +234,7 @@ static void emit(struct dp_worker *w, int gi, uint16_t tag, struct rte_mbuf **c,
 			if (pins_foreign(w->app, m)) {
 				m = privatise(w, m);
 				if (unlikely(m == NULL)) {
-					struct dp_group_counters *gc = gc_of(w, tag);
-
-					gc->copies--;
-					gc->copy_bytes -= len;
-					gc->drops[DP_DROP_NO_MBUF]++;
+					lose_len(gc_of(w, tag), len, DP_DROP_NO_MBUF, tag);
 					continue;
 				}
 			}
@@ -258,14 +284,14 @@ static void expire_held(struct dp_worker *w, uint64_t now)
 	}
 }
 
-void dp_chaos_tx(struct dp_worker *w, int gi, bool inject, struct dp_group_counters *gc,
-		 uint16_t n)
+/* dp_chaos_tx on the n (at most DP_BURST) copies in c, of tag. */
+static void chaos_tx(struct dp_worker *w, int gi, uint16_t tag, struct dp_group_counters *gc,
+		     struct rte_mbuf **c, uint16_t n)
 {
-	struct rte_mbuf **c = w->copies[gi], *out[2 * DP_BURST], *lost[DP_BURST];
+	struct rte_mbuf *out[2 * DP_BURST], *lost[DP_BURST];
 	const struct dp_chaos_fx *fx = &w->fx[gi];
 	struct dp_chaos_state *st = &w->cst[gi];
 	const uint64_t loss_thr = dp_chaos_loss_thr(w->chaos[gi]), on = fx->on;
-	const uint16_t tag = (uint16_t)(gi | (inject ? TAG_INJECT : 0));
 	const bool delayed = (on & DP_FX_DELAY) != 0;
 	uint64_t now = (on & (DP_FX_DELAY | DP_FX_RATE | DP_FX_REORDER)) || w->n_held ?
 		       rte_rdtsc() : 0;
@@ -275,12 +301,12 @@ void dp_chaos_tx(struct dp_worker *w, int gi, bool inject, struct dp_group_count
 		struct rte_mbuf *m = c[i], *dup = NULL;
 
 		if (loss_thr != 0 && dp_rng32(w) < loss_thr) {
-			uncount(gc, m, DP_DROP_CHAOS_LOSS);
+			uncount(gc, m, DP_DROP_CHAOS_LOSS, tag);
 			lost[n_lost++] = m;
 			continue;
 		}
 		if ((on & DP_FX_GE) && dp_chaos_ge_lose(fx, st, dp_rng32(w), dp_rng32(w))) {
-			uncount(gc, m, DP_DROP_CHAOS_LOSS_BURST);
+			uncount(gc, m, DP_DROP_CHAOS_LOSS_BURST, tag);
 			lost[n_lost++] = m;
 			continue;
 		}
@@ -290,9 +316,7 @@ void dp_chaos_tx(struct dp_worker *w, int gi, bool inject, struct dp_group_count
 
 			m = corrupt(w, m, &done);
 			if (unlikely(m == NULL)) {
-				gc->copies--;
-				gc->copy_bytes -= len;
-				gc->drops[DP_DROP_NO_MBUF]++;
+				lose_len(gc, len, DP_DROP_NO_MBUF, tag);
 				continue;
 			}
 			gc->chaos_fx[DP_FX_CORRUPTED] += done;
@@ -300,8 +324,10 @@ void dp_chaos_tx(struct dp_worker *w, int gi, bool inject, struct dp_group_count
 		if ((on & DP_FX_DUP) && dp_rng32(w) < fx->dup_thr) {
 			dup = rte_pktmbuf_copy(m, w->app->copy_pool, 0, UINT32_MAX);
 			if (likely(dup != NULL)) {
-				gc->copies++;
-				gc->copy_bytes += dup->pkt_len;
+				if (!(tag & TAG_UNCOUNTED)) {
+					gc->copies++;
+					gc->copy_bytes += dup->pkt_len;
+				}
 				gc->chaos_fx[DP_FX_DUPLICATED]++;
 			} else {
 				gc->drops[DP_DROP_NO_MBUF]++;
@@ -319,10 +345,10 @@ void dp_chaos_tx(struct dp_worker *w, int gi, bool inject, struct dp_group_count
 
 				if (t == 0) {
 					/* the backlog is past what the wheel covers */
-					uncount(gc, m, DP_DROP_CHAOS_QUEUE_FULL);
+					uncount(gc, m, DP_DROP_CHAOS_QUEUE_FULL, tag);
 					lost[n_lost++] = m;
 					if (dup != NULL) {
-						uncount(gc, dup, DP_DROP_CHAOS_QUEUE_FULL);
+						uncount(gc, dup, DP_DROP_CHAOS_QUEUE_FULL, tag);
 						rte_pktmbuf_free(dup);
 					}
 					continue;
@@ -341,7 +367,7 @@ void dp_chaos_tx(struct dp_worker *w, int gi, bool inject, struct dp_group_count
 					t = dp_chaos_shape(fx, st, now, due, dup->pkt_len,
 							   w->app->n_workers);
 					if (t == 0) {
-						uncount(gc, dup, DP_DROP_CHAOS_QUEUE_FULL);
+						uncount(gc, dup, DP_DROP_CHAOS_QUEUE_FULL, tag);
 						rte_pktmbuf_free(dup);
 						continue;
 					}
@@ -361,6 +387,19 @@ void dp_chaos_tx(struct dp_worker *w, int gi, bool inject, struct dp_group_count
 		emit(w, gi, tag, out, n_out, now);
 }
 
+void dp_chaos_tx(struct dp_worker *w, int gi, bool inject, struct dp_group_counters *gc,
+		 uint16_t n)
+{
+	chaos_tx(w, gi, (uint16_t)(gi | (inject ? TAG_INJECT : 0)), gc, w->copies[gi], n);
+}
+
+void dp_chaos_tx_tcp(struct dp_worker *w, int gi, struct rte_mbuf **pkts, uint16_t n)
+{
+	for (uint16_t i = 0; i < n; i += DP_BURST)
+		chaos_tx(w, gi, (uint16_t)(gi | TAG_UNCOUNTED), &w->cnt.group[gi], pkts + i,
+			 (uint16_t)RTE_MIN(n - i, DP_BURST));
+}
+
 /* Rounds of DP_BURST per loop iteration at most: a backlog (the loop was
  * late) leaves over a few iterations rather than stall one. */
 #define DRAIN_ROUNDS 8
@@ -377,7 +416,7 @@ void dp_chaos_drain(struct dp_worker *w, uint64_t now)
 			/* A run of one group's copies, sent in order. */
 			struct rte_mbuf *run[DP_BURST];
 			uint16_t tag = tags[i], nr = 0;
-			int gi = tag & (TAG_INJECT - 1);
+			int gi = TAG_GROUP(tag);
 
 			while (i < k && tags[i] == tag)
 				run[nr++] = items[i++];

@@ -602,7 +602,7 @@ void dp_mirror_flush(struct dp_worker *w, struct dp_group_counters *cnt)
 			continue;
 		w->n_copies[gi] = 0;
 		/* chaos: loss, corruption, duplicates, delay */
-		if (unlikely(dp_chaos_loss_thr(w->chaos[gi]) != 0 || w->fx[gi].on != 0)) {
+		if (unlikely(dp_chaos_on(w, gi))) {
 			dp_chaos_tx(w, gi, cnt == w->cnt.inject, &cnt[gi], n);
 			continue;
 		}

@@ -158,6 +158,19 @@ static inline void dp_chaos_refresh_at(struct dp_worker *w, int gi, uint64_t now
 void dp_chaos_tx(struct dp_worker *w, int gi, bool inject, struct dp_group_counters *gc,
 		 uint16_t n);
 
+/* Whether group gi's path is impaired for this worker (chaos_tx.c runs). */
+static inline bool dp_chaos_on(const struct dp_worker *w, int gi)
+{
+	return dp_chaos_loss_thr(w->chaos[gi]) != 0 || w->fx[gi].on != 0;
+}
+
+/* The chaos of group gi's path on a TCP session's own packets towards its
+ * shadow (segments the window let go, retransmissions, ACKs): a bad network
+ * treats them as it treats the copies, and the session's retransmission
+ * repairs what it loses. Counted under the group's drops and effects, not
+ * among its copies (they were counted when queued). Takes every mbuf. */
+void dp_chaos_tx_tcp(struct dp_worker *w, int gi, struct rte_mbuf **pkts, uint16_t n);
+
 /* Sends the delayed copies that are due, and the copies held back for
  * reordering whose time bound passed (chaos_tx.c). Call every loop
  * iteration while w->wheel.n or w->n_held is not 0. */
