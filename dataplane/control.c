@@ -79,9 +79,7 @@ static void reply_error(struct dp_control *c, msgpack_packer *pk, const char *fm
 	st_log_rl(&ctl_rl, ST_LOG_WARN, "control: rejected: %s", msg);
 }
 
-/* The chaos in force, as the chaos command takes it: {loss, down,
- * respread}; down is "" when every instance is up. */
-static void pack_chaos(msgpack_packer *pk, const struct dp_app *app, const struct dp_group *g)
+void dp_group_pack_chaos(msgpack_packer *pk, const struct dp_app *app, const struct dp_group *g)
 {
 	uint64_t cw = __atomic_load_n(&g->chaos, __ATOMIC_RELAXED);
 	int down = dp_chaos_down(cw);
@@ -137,7 +135,7 @@ static void pack_group(msgpack_packer *pk, const struct dp_app *app, const struc
 	st_wire_pack_cstr(pk, "responses");
 	msgpack_pack_uint64(pk, gc->rx_pkts);
 	st_wire_pack_cstr(pk, "chaos");
-	pack_chaos(pk, app, g);
+	dp_group_pack_chaos(pk, app, g);
 	st_wire_pack_cstr(pk, "chaos_effects");
 	msgpack_pack_map(pk, DP_FX_COUNT);
 	for (int r = 0; r < DP_FX_COUNT; r++) {

@@ -268,6 +268,12 @@ void dp_group_set_chaos(struct dp_group *g, uint64_t word, const struct dp_chaos
 	__atomic_store_n(&g->chaos_seq, seq + 2, __ATOMIC_RELEASE);
 }
 
+bool dp_group_chaos_any(const struct dp_group *g)
+{
+	return __atomic_load_n(&g->chaos, __ATOMIC_RELAXED) != 0 ||
+	       dp_chaos_params_any(&g->chaos_params);
+}
+
 double dp_group_share(const struct dp_group *g)
 {
 	return (double)(__atomic_load_n(&g->range_hi, __ATOMIC_RELAXED) -
