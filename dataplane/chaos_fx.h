@@ -168,6 +168,7 @@ struct dp_chaos_state {
 	uint64_t held_deadline[DP_CHAOS_REORDER_HELD];
 	uint32_t held_left[DP_CHAOS_REORDER_HELD];	/* later copies still to pass */
 	uint16_t held_tag[DP_CHAOS_REORDER_HELD];
+	uint8_t held_passed[DP_CHAOS_REORDER_HELD];	/* a later copy overtook it */
 };
 
 /* Whether the flap schedule is in its down phase at TSC now: the first

@@ -184,11 +184,11 @@ static void send_runs(struct dp_worker *w, int gi, struct rte_mbuf **out, const 
 /* Releases held copy j of group gi's state into out (at *k): counted
  * reordered when a later copy overtook it. Keeps the order of the others. */
 static void release_held(struct dp_worker *w, struct dp_chaos_state *st, uint32_t j,
-			 uint64_t gap, struct rte_mbuf **out, uint16_t *otag, uint16_t *k)
+			 struct rte_mbuf **out, uint16_t *otag, uint16_t *k)
 {
 	out[*k] = st->held[j];
 	otag[*k] = st->held_tag[j];
-	if (st->held_left[j] < gap)
+	if (st->held_passed[j])
 		gc_of(w, st->held_tag[j])->chaos_fx[DP_FX_REORDERED]++;
 	(*k)++;
 	for (uint32_t i = j + 1; i < st->n_held; i++) {
@@ -196,6 +196,7 @@ static void release_held(struct dp_worker *w, struct dp_chaos_state *st, uint32_
 		st->held_deadline[i - 1] = st->held_deadline[i];
 		st->held_left[i - 1] = st->held_left[i];
 		st->held_tag[i - 1] = st->held_tag[i];
+		st->held_passed[i - 1] = st->held_passed[i];
 	}
 	st->n_held--;
 	w->n_held--;
@@ -215,9 +216,6 @@ static void emit(struct dp_worker *w, int gi, uint16_t tag, struct rte_mbuf **c,
 	struct rte_mbuf *out[DP_BURST + DP_CHAOS_REORDER_HELD + 1];
 	uint16_t otag[DP_BURST + DP_CHAOS_REORDER_HELD + 1], k = 0;
 	const bool reorder = (fx->on & DP_FX_REORDER) != 0;
-	/* the gap the held copies were held for: a change of setting keeps
-	 * counting them down (0: release at once) */
-	const uint64_t gap = reorder ? fx->reorder_gap : 1;
 
 	if (likely(!reorder && st->n_held == 0)) {
 		for (uint16_t i = 0; i < n; i += DP_BURST)
@@ -241,16 +239,20 @@ static void emit(struct dp_worker *w, int gi, uint16_t tag, struct rte_mbuf **c,
 			j = st->n_held++;
 			w->n_held++;
 			st->held[j] = m;
-			st->held_left[j] = (uint32_t)gap;
+			st->held_left[j] = (uint32_t)fx->reorder_gap;
+			st->held_passed[j] = 0;
 			st->held_deadline[j] = now + fx->reorder_hold_cyc;
 			st->held_tag[j] = tag;
 			continue;
 		}
 		out[k] = m;
 		otag[k++] = tag;
+		/* Copies held earlier count this one down; a change of
+		 * setting keeps counting them with the gap they were held for. */
 		for (uint32_t j = 0; j < st->n_held;) {
+			st->held_passed[j] = 1;
 			if (--st->held_left[j] == 0)
-				release_held(w, st, j, gap, out, otag, &k);
+				release_held(w, st, j, out, otag, &k);
 			else
 				j++;
 		}
@@ -271,11 +273,10 @@ static void expire_held(struct dp_worker *w, uint64_t now)
 		struct dp_chaos_state *st = &w->cst[gi];
 		struct rte_mbuf *out[DP_CHAOS_REORDER_HELD];
 		uint16_t otag[DP_CHAOS_REORDER_HELD], k = 0;
-		const uint64_t gap = (w->fx[gi].on & DP_FX_REORDER) ? w->fx[gi].reorder_gap : 1;
 
 		for (uint32_t j = 0; j < st->n_held;) {
 			if ((int64_t)(now - st->held_deadline[j]) >= 0)
-				release_held(w, st, j, gap, out, otag, &k);
+				release_held(w, st, j, out, otag, &k);
 			else
 				j++;
 		}
