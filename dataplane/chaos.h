@@ -20,9 +20,10 @@
 #define DP_CHAOS_DOWN_MASK	(0xffULL << DP_CHAOS_DOWN_SHIFT)
 /* Bit 48: the down instance's flows move to the others. */
 #define DP_CHAOS_RESPREAD	(1ULL << 48)
-/* Bit 49: every copy of the group goes nowhere. Never published: a
- * worker sets it in its own copy of the word while a flap schedule
- * without a down instance is in its down phase (dp_chaos_flap_word). */
+/* Bit 49: every copy of the group, and every packet of its TCP sessions,
+ * is lost on the wire (chaos_tx.c). Never published: a worker sets it in
+ * its own copy of the word while a flap schedule without a down instance
+ * is in its down phase (dp_chaos_flap_word). */
 #define DP_CHAOS_ALLDOWN	(1ULL << 49)
 
 /* Packs a setting: loss_thr from st_share_threshold(loss), down the index of

@@ -298,6 +298,15 @@ static void chaos_tx(struct dp_worker *w, int gi, uint16_t tag, struct dp_group_
 		       rte_rdtsc() : 0;
 	uint16_t n_out = 0, n_lost = 0;
 
+	/* A whole group's flap in its down phase: the path is gone, every
+	 * copy and session packet is lost on the wire (timed as sent; the
+	 * sessions resend once it is back). */
+	if (unlikely(w->chaos[gi] & DP_CHAOS_ALLDOWN)) {
+		for (uint16_t i = 0; i < n; i++)
+			uncount(gc, c[i], DP_DROP_CHAOS_DOWN, tag);
+		rte_pktmbuf_free_bulk(c, n);
+		return;
+	}
 	for (uint16_t i = 0; i < n; i++) {
 		struct rte_mbuf *m = c[i], *dup = NULL;
 

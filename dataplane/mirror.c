@@ -315,15 +315,13 @@ static inline int queue_copy(struct dp_worker *w, int gi, const struct dp_group 
 
 /* Whether the flow's copies are dropped because its instance is down on
  * purpose: always when the group does not respread, and when it does but
- * the down instance was its only one; every flow's while a flap schedule
- * without a down instance has the whole group down. */
+ * the down instance was its only one. (A whole group's flap drops on the
+ * wire instead, chaos_tx.c: its TCP sessions live through it.) */
 static inline bool chaos_blackholed(const struct dp_worker *w, int gi, const struct dp_group *g,
 				    uint32_t hash)
 {
 	uint64_t cw = w->chaos[gi];
 
-	if (cw & DP_CHAOS_ALLDOWN)
-		return true;
 	if (g->n_instances == 0 || pick_instance(hash, w->n_active[gi]) != dp_chaos_down(cw))
 		return false;
 	return !dp_chaos_respread(cw) || w->n_active[gi] < 2;
@@ -353,8 +351,7 @@ static __rte_always_inline void copy_to_group(struct dp_worker *w, int gi,
 		gc->drops[DP_DROP_RATE_CAP]++;
 		return;
 	}
-	if (unlikely(w->chaos[gi] & (DP_CHAOS_DOWN_MASK | DP_CHAOS_ALLDOWN)) &&
-	    chaos_blackholed(w, gi, g, in->hash)) {
+	if (unlikely(w->chaos[gi] & DP_CHAOS_DOWN_MASK) && chaos_blackholed(w, gi, g, in->hash)) {
 		/* The copy goes nowhere, but the request is timed as sent: a
 		 * client of a dead instance sees a timeout, and so do the
 		 * group's KPIs. No TCP session is started for it. */
