@@ -20,6 +20,11 @@
 #define DP_CHAOS_DOWN_MASK	(0xffULL << DP_CHAOS_DOWN_SHIFT)
 /* Bit 48: the down instance's flows move to the others. */
 #define DP_CHAOS_RESPREAD	(1ULL << 48)
+/* Bit 49: every copy of the group, and every packet of its TCP sessions,
+ * is lost on the wire (chaos_tx.c). Never published: a worker sets it in
+ * its own copy of the word while a flap schedule without a down instance
+ * is in its down phase (dp_chaos_flap_word). */
+#define DP_CHAOS_ALLDOWN	(1ULL << 49)
 
 /* Packs a setting: loss_thr from st_share_threshold(loss), down the index of
  * the down instance or -1, respread whether its flows move. Never fails. */
@@ -54,6 +59,17 @@ static inline bool dp_chaos_respread(uint64_t w)
 static inline bool dp_chaos_lose(uint64_t w, uint32_t rnd)
 {
 	return rnd < dp_chaos_loss_thr(w);
+}
+
+/* The word a worker runs with under a flap schedule (chaos_fx.h,
+ * chaos_flap): in the down phase the published word as it is, or with
+ * DP_CHAOS_ALLDOWN when it names no down instance (the whole group flaps);
+ * in the up phase without its down instance. Never fails. */
+static inline uint64_t dp_chaos_flap_word(uint64_t w, bool down_now)
+{
+	if (!down_now)
+		return w & ~(DP_CHAOS_DOWN_MASK | DP_CHAOS_RESPREAD);
+	return (w & DP_CHAOS_DOWN_MASK) ? w : w | DP_CHAOS_ALLDOWN;
 }
 
 /* murmur3's finalizer: the flows of one instance sit in one slice of the

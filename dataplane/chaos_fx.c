@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "chaos_fx.h"
 
@@ -18,10 +19,13 @@ const char *const dp_chaos_effect_names[DP_FX_COUNT] = {
 	[DP_FX_DELAYED] = "delayed",
 	[DP_FX_DUPLICATED] = "duplicated",
 	[DP_FX_CORRUPTED] = "corrupted",
+	[DP_FX_REORDERED] = "reordered",
+	[DP_FX_SHAPED] = "shaped",
 };
 
 const char *const dp_chaos_param_keys[] = {
 	"delay", "jitter", "delay_dist", "delay_corr", "loss_burst", "duplicate", "corrupt",
+	"reorder", "reorder_gap", "rate", "flap",
 };
 const size_t dp_chaos_n_param_keys = sizeof(dp_chaos_param_keys) / sizeof(dp_chaos_param_keys[0]);
 
@@ -72,6 +76,87 @@ static int parse_loss_burst(const char *v, struct dp_chaos_params *p, struct st_
 	return 0;
 }
 
+int dp_chaos_parse_rate(const char *v, uint64_t *bps, struct st_perr *e)
+{
+	static const struct {
+		const char *unit;
+		double mult;	/* bits per second */
+	} units[] = {
+		{ "", 1 }, { "bit", 1 }, { "kbit", 1e3 }, { "mbit", 1e6 }, { "gbit", 1e9 },
+		{ "tbit", 1e12 }, { "kibit", 1024.0 }, { "mibit", 1048576.0 },
+		{ "gibit", 1073741824.0 }, { "tibit", 1099511627776.0 }, { "bps", 8 },
+		{ "kbps", 8e3 }, { "mbps", 8e6 }, { "gbps", 8e9 }, { "tbps", 8e12 },
+		{ "kibps", 8 * 1024.0 }, { "mibps", 8 * 1048576.0 }, { "gibps", 8 * 1073741824.0 },
+		{ "tibps", 8 * 1099511627776.0 },
+	};
+	char *end;
+	double x, r;
+
+	if (strcmp(v, "0") == 0 || strcasecmp(v, "none") == 0 || strcasecmp(v, "off") == 0) {
+		*bps = 0;
+		return 0;
+	}
+	errno = 0;
+	x = strtod(v, &end);
+	if (end == v || errno != 0 || !isfinite(x) || x <= 0) {
+		snprintf(e->msg, sizeof(e->msg),
+			 "'%.60s': expected a rate such as 10mbit, 500kbit, 1gbit or 2mbps "
+			 "(bytes/s), or 0 for none", v);
+		return -EINVAL;
+	}
+	while (*end == ' ')
+		end++;
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		if (strcasecmp(end, units[i].unit) != 0)
+			continue;
+		r = x * units[i].mult;
+		if (r < (double)DP_CHAOS_RATE_MIN || r > (double)DP_CHAOS_RATE_MAX) {
+			snprintf(e->msg, sizeof(e->msg),
+				 "'%.60s': out of range 1kbit..1tbit", v);
+			return -EINVAL;
+		}
+		*bps = (uint64_t)(r + 0.5);
+		return 0;
+	}
+	snprintf(e->msg, sizeof(e->msg),
+		 "'%.60s': unknown unit '%.12s' (bit, kbit, mbit, gbit, tbit, kibit.., bps, kbps, "
+		 "mbps, gbps, tbps, kibps..)", v, end);
+	return -EINVAL;
+}
+
+/* DOWN/PERIOD: "2s/30s"; "", "0", "none", "off": no flap. */
+static int parse_flap(const char *v, struct dp_chaos_params *p, struct st_perr *e)
+{
+	char buf[64], *slash;
+	uint64_t down, period;
+
+	if (*v == '\0' || strcmp(v, "0") == 0 || strcmp(v, "none") == 0 || strcmp(v, "off") == 0) {
+		p->flap_down_ns = p->flap_period_ns = 0;
+		return 0;
+	}
+	if (strlen(v) >= sizeof(buf) || (slash = strchr(strcpy(buf, v), '/')) == NULL) {
+		snprintf(e->msg, sizeof(e->msg),
+			 "'%.60s': expected DOWN/PERIOD such as 2s/30s (down 2 s every 30 s)", v);
+		return -EINVAL;
+	}
+	*slash = '\0';
+	if (st_parse_duration(buf, DP_CHAOS_FLAP_MIN_NS, DP_CHAOS_FLAP_MAX_NS, &down, e) != 0 ||
+	    st_parse_duration(slash + 1, DP_CHAOS_FLAP_MIN_NS, DP_CHAOS_FLAP_MAX_NS, &period,
+			      e) != 0) {
+		snprintf(e->msg, sizeof(e->msg),
+			 "'%.60s': DOWN and PERIOD are durations of 1ms..1d (e.g. 2s/30s)", v);
+		return -EINVAL;
+	}
+	if (down >= period) {
+		snprintf(e->msg, sizeof(e->msg),
+			 "'%.60s': the down time must be shorter than the period", v);
+		return -EINVAL;
+	}
+	p->flap_down_ns = down;
+	p->flap_period_ns = period;
+	return 0;
+}
+
 int dp_chaos_param_set(struct dp_chaos_params *p, const char *key, const char *v,
 		       struct st_perr *e)
 {
@@ -93,12 +178,31 @@ int dp_chaos_param_set(struct dp_chaos_params *p, const char *key, const char *v
 	}
 	if (strcmp(key, "loss_burst") == 0)
 		return parse_loss_burst(v, p, e);
+	if (strcmp(key, "flap") == 0)
+		return parse_flap(v, p, e);
+	if (strcmp(key, "rate") == 0) {
+		uint64_t bps;
+
+		if (dp_chaos_parse_rate(v, &bps, e) != 0)
+			return -EINVAL;
+		p->rate_bps = bps;
+		return 0;
+	}
+	if (strcmp(key, "reorder_gap") == 0) {
+		if (st_parse_double(v, 1, DP_CHAOS_REORDER_GAP_MAX, &d, e) != 0 || d != (uint32_t)d) {
+			snprintf(e->msg, sizeof(e->msg),
+				 "'%.60s': a count of later copies, 1..%d", v, DP_CHAOS_REORDER_GAP_MAX);
+			return -EINVAL;
+		}
+		p->reorder_gap = (uint32_t)d;
+		return 0;
+	}
 	if (strcmp(key, "delay_corr") == 0 || strcmp(key, "duplicate") == 0 ||
-	    strcmp(key, "corrupt") == 0) {
+	    strcmp(key, "corrupt") == 0 || strcmp(key, "reorder") == 0) {
 		if (st_parse_share(v, &d, e) != 0)
 			return -EINVAL;
 		*(key[0] == 'd' && key[1] == 'e' ? &p->delay_corr :
-		  key[0] == 'd' ? &p->duplicate : &p->corrupt) = d;
+		  key[0] == 'd' ? &p->duplicate : key[0] == 'r' ? &p->reorder : &p->corrupt) = d;
 		return 0;
 	}
 	snprintf(e->msg, sizeof(e->msg), "unknown chaos key '%.40s'", key);
@@ -120,7 +224,22 @@ int dp_chaos_params_check(const struct dp_chaos_params *p, char *why, size_t len
 
 bool dp_chaos_params_any(const struct dp_chaos_params *p)
 {
-	return p->delay_ns > 0 || p->ge_burst > 0 || p->duplicate > 0 || p->corrupt > 0;
+	return p->delay_ns > 0 || p->ge_burst > 0 || p->duplicate > 0 || p->corrupt > 0 ||
+	       p->reorder > 0 || p->rate_bps > 0 || p->flap_period_ns > 0;
+}
+
+static void fmt_rate(uint64_t bps, char *buf, size_t len)
+{
+	if (bps == 0)
+		snprintf(buf, len, "none");
+	else if (bps % 1000000000 == 0)
+		snprintf(buf, len, "%llugbit", (unsigned long long)(bps / 1000000000));
+	else if (bps % 1000000 == 0)
+		snprintf(buf, len, "%llumbit", (unsigned long long)(bps / 1000000));
+	else if (bps % 1000 == 0)
+		snprintf(buf, len, "%llukbit", (unsigned long long)(bps / 1000));
+	else
+		snprintf(buf, len, "%llubit", (unsigned long long)bps);
 }
 
 static void fmt_ns(uint64_t ns, char *buf, size_t len)
@@ -151,6 +270,20 @@ void dp_chaos_param_fmt(const struct dp_chaos_params *p, const char *key, char *
 		snprintf(buf, len, "%g", p->duplicate);
 	else if (strcmp(key, "corrupt") == 0)
 		snprintf(buf, len, "%g", p->corrupt);
+	else if (strcmp(key, "reorder") == 0)
+		snprintf(buf, len, "%g", p->reorder);
+	else if (strcmp(key, "reorder_gap") == 0)
+		snprintf(buf, len, "%u", p->reorder_gap ? p->reorder_gap : 1);
+	else if (strcmp(key, "rate") == 0)
+		fmt_rate(p->rate_bps, buf, len);
+	else if (strcmp(key, "flap") == 0 && p->flap_period_ns > 0) {
+		char d[32], t[32];
+
+		fmt_ns(p->flap_down_ns, d, sizeof(d));
+		fmt_ns(p->flap_period_ns, t, sizeof(t));
+		snprintf(buf, len, "%s/%s", d, t);
+	} else if (strcmp(key, "flap") == 0)
+		snprintf(buf, len, "none");
 	else
 		snprintf(buf, len, "?");
 }
@@ -163,6 +296,11 @@ static uint64_t thr(double p)
 	if (p >= 1)
 		return 1ULL << 32;
 	return (uint64_t)(p * 4294967296.0 + 0.5);
+}
+
+static uint64_t cyc(uint64_t ns, uint64_t tsc_hz)
+{
+	return (uint64_t)((double)ns * (double)tsc_hz / 1e9 + 0.5);
 }
 
 void dp_chaos_compile(const struct dp_chaos_params *p, uint64_t tsc_hz, struct dp_chaos_fx *fx)
@@ -188,6 +326,25 @@ void dp_chaos_compile(const struct dp_chaos_params *p, uint64_t tsc_hz, struct d
 	if (p->corrupt > 0) {
 		fx->on |= DP_FX_CORRUPT;
 		fx->corrupt_thr = thr(p->corrupt);
+	}
+	if (p->reorder > 0) {
+		fx->on |= DP_FX_REORDER;
+		fx->reorder_thr = thr(p->reorder);
+		fx->reorder_gap = p->reorder_gap ? p->reorder_gap : 1;
+		fx->reorder_hold_cyc = cyc(DP_CHAOS_REORDER_HOLD_NS, tsc_hz);
+	}
+	if (p->rate_bps > 0) {
+		fx->on |= DP_FX_RATE;
+		/* 8 bits a byte, 2^16 fixed point */
+		fx->rate_cpb_q16 = (uint64_t)((double)tsc_hz * 8.0 * 65536.0 / (double)p->rate_bps + 0.5);
+		fx->shape_max_cyc = cyc(DP_CHAOS_SHAPE_BACKLOG_NS, tsc_hz);
+	}
+	if (p->flap_period_ns > 0) {
+		fx->on |= DP_FX_FLAP;
+		fx->flap_down_cyc = cyc(p->flap_down_ns, tsc_hz);
+		fx->flap_period_cyc = cyc(p->flap_period_ns, tsc_hz);
+		if (fx->flap_period_cyc == 0)
+			fx->flap_period_cyc = 1;
 	}
 }
 

@@ -1,5 +1,6 @@
 /* Chaos on the shadow path, the impairments beyond chaos.h's word: delay
- * with jitter, bursty (Gilbert-Elliott) loss, duplication, corruption.
+ * with jitter, bursty (Gilbert-Elliott) loss, duplication, corruption,
+ * reordering, a shaping rate, and a flap schedule for the down instance.
  *
  * Two forms. struct dp_chaos_params is what a person gives ([shadow.NAME]
  * chaos_* keys, the control socket's chaos command), in their units; the
@@ -34,6 +35,24 @@ extern const char *const dp_chaos_dist_names[DP_DIST_COUNT];
  * delay + jitter tails up to about 2 s (chaos_wheel.h). */
 #define DP_CHAOS_DELAY_MAX_NS 1000000000ULL
 
+/* A copy held back to be reordered leaves after chaos_reorder_gap later
+ * copies of its group have left, or at the latest this long after it was
+ * held: a quiet group does not keep it for ever. */
+#define DP_CHAOS_REORDER_HOLD_NS 10000000ULL
+/* Copies a worker holds back for reordering per group at once; one chosen
+ * while they are all taken leaves in its turn (not reordered). */
+#define DP_CHAOS_REORDER_HELD 8
+#define DP_CHAOS_REORDER_GAP_MAX 1000
+/* The shaping rate's range, bits per second. */
+#define DP_CHAOS_RATE_MIN 1000ULL
+#define DP_CHAOS_RATE_MAX 1000000000000ULL
+/* A copy the shaper would hold longer than this is dropped
+ * (chaos_queue_full): the backlog is past what the wheel covers. */
+#define DP_CHAOS_SHAPE_BACKLOG_NS 1000000000ULL
+/* The flap schedule's range: down for 1 ms .. 1 h of a period up to 1 d. */
+#define DP_CHAOS_FLAP_MIN_NS 1000000ULL
+#define DP_CHAOS_FLAP_MAX_NS 86400000000000ULL
+
 struct dp_chaos_params {
 	uint64_t delay_ns;	/* 0: no delay */
 	uint64_t jitter_ns;	/* spread of the delay, by dist */
@@ -48,6 +67,13 @@ struct dp_chaos_params {
 	double ge_gap;
 	double duplicate;	/* share of copies sent twice */
 	double corrupt;		/* share of copies with one L4 payload bit flipped */
+	double reorder;		/* share of copies sent after the next reorder_gap */
+	uint32_t reorder_gap;	/* 1..1000 (netem's gap; default 1) */
+	uint64_t rate_bps;	/* shaping rate of the whole group, bits/s; 0: none */
+	uint64_t flap_down_ns;	/* down this long ... */
+	uint64_t flap_period_ns; /* ... every period (0: no flap); the down
+				    instance (chaos_down), or without one the
+				    whole group */
 };
 
 /* The worker's form (see above): every field a uint64_t. */
@@ -62,12 +88,23 @@ struct dp_chaos_fx {
 	uint64_t ge_bad_thr;	/* loss in the bad state */
 	uint64_t dup_thr;
 	uint64_t corrupt_thr;
+	uint64_t reorder_thr;
+	uint64_t reorder_gap;
+	uint64_t reorder_hold_cyc;
+	uint64_t rate_cpb_q16;	/* cycles per byte of the group's rate << 16 */
+	uint64_t shape_max_cyc;	/* the longest a copy waits for the shaper */
+	uint64_t flap_down_cyc;
+	uint64_t flap_period_cyc;
+	uint64_t flap_epoch;	/* TSC the schedule started at (shadow.c sets it) */
 };
 
 #define DP_FX_DELAY	(1ULL << 0)
 #define DP_FX_GE	(1ULL << 1)
 #define DP_FX_DUP	(1ULL << 2)
 #define DP_FX_CORRUPT	(1ULL << 3)
+#define DP_FX_REORDER	(1ULL << 4)
+#define DP_FX_RATE	(1ULL << 5)
+#define DP_FX_FLAP	(1ULL << 6)
 
 #define DP_FX_WORDS (sizeof(struct dp_chaos_fx) / sizeof(uint64_t))
 
@@ -77,13 +114,16 @@ enum dp_chaos_effect {
 	DP_FX_DELAYED,		/* held in the timing wheel, then sent */
 	DP_FX_DUPLICATED,	/* a second copy sent */
 	DP_FX_CORRUPTED,	/* one payload bit flipped */
+	DP_FX_REORDERED,	/* sent after at least one later copy of its group */
+	DP_FX_SHAPED,		/* waited for the shaping rate */
 	DP_FX_COUNT
 };
 
 extern const char *const dp_chaos_effect_names[DP_FX_COUNT];
 
 /* The keys, without their config prefix "chaos_": delay, jitter,
- * delay_dist, delay_corr, loss_burst, duplicate, corrupt. */
+ * delay_dist, delay_corr, loss_burst, duplicate, corrupt, reorder,
+ * reorder_gap, rate, flap. */
 extern const char *const dp_chaos_param_keys[];
 extern const size_t dp_chaos_n_param_keys;
 
@@ -92,6 +132,13 @@ extern const size_t dp_chaos_n_param_keys;
  * set to the reason (without the key's name). Never changes p on error. */
 int dp_chaos_param_set(struct dp_chaos_params *p, const char *key, const char *v,
 		       struct st_perr *e);
+
+/* A rate as netem takes it: a number and a unit, bit kbit mbit gbit tbit
+ * (powers of 1000), kibit mibit gibit tibit (of 1024), bps kbps mbps gbps
+ * tbps kibps mibps gibps tibps (bytes per second), any case; a bare
+ * number is bits per second; 0, none, off: no shaping. Returns 0 with
+ * *bps in bits per second, or -EINVAL with e set. */
+int dp_chaos_parse_rate(const char *v, uint64_t *bps, struct st_perr *e);
 
 /* Checks the keys together (a jitter larger than the delay is allowed: the
  * delay is clamped at 0). Returns 0, or -EINVAL with why naming the key. */
@@ -114,7 +161,40 @@ struct dp_chaos_state {
 	uint32_t last_rnd;	/* the last random drawn for the delay, for
 				   correlation */
 	uint32_t ge_bad;	/* Gilbert-Elliott: in the bad state */
+	uint64_t shape_next;	/* the shaper's clock: when the link is free */
+	/* copies held back to be reordered (chaos_tx.c) */
+	uint32_t n_held;
+	void *held[DP_CHAOS_REORDER_HELD];
+	uint64_t held_deadline[DP_CHAOS_REORDER_HELD];
+	uint32_t held_left[DP_CHAOS_REORDER_HELD];	/* later copies still to pass */
+	uint16_t held_tag[DP_CHAOS_REORDER_HELD];
+	uint8_t held_passed[DP_CHAOS_REORDER_HELD];	/* a later copy overtook it */
 };
+
+/* Whether the flap schedule is in its down phase at TSC now: the first
+ * flap_down_cyc of every flap_period_cyc since flap_epoch. One division. */
+static inline bool dp_chaos_flap_down(const struct dp_chaos_fx *fx, uint64_t now)
+{
+	return now >= fx->flap_epoch &&
+	       (now - fx->flap_epoch) % fx->flap_period_cyc < fx->flap_down_cyc;
+}
+
+/* The shaper: when a copy of len bytes that could leave at ready leaves at
+ * the group's rate on one of n_workers workers (each shapes its share,
+ * rate / n_workers), and moves the shaper's clock past it. Returns the
+ * release time, or 0 when it would wait longer than shape_max_cyc after
+ * now (the clock is not moved: the copy is dropped). */
+static inline uint64_t dp_chaos_shape(const struct dp_chaos_fx *fx, struct dp_chaos_state *s,
+				      uint64_t now, uint64_t ready, uint32_t len,
+				      uint32_t n_workers)
+{
+	uint64_t t = ready > s->shape_next ? ready : s->shape_next;
+
+	if (t - now > fx->shape_max_cyc)
+		return 0;
+	s->shape_next = t + ((fx->rate_cpb_q16 * len * n_workers) >> 16);
+	return t;
+}
 
 /* Whether the Gilbert-Elliott model loses this copy, from three 32-bit
  * randoms (loss, transition): the loss is decided in the state the copy

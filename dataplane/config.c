@@ -10,6 +10,7 @@
 #include <rte_cfgfile.h>
 
 #include "config.h"
+#include "chaos_scenario.h"
 #include "http.h"
 
 enum key_scope { SCOPE_DATAPLANE, SCOPE_SHADOW };
@@ -98,6 +99,7 @@ STR_SETTER(set_kpi_endpoint, c->kpi_endpoint, copy_str)
 STR_SETTER(set_control_endpoint, c->control_endpoint, copy_str)
 STR_SETTER(set_log_level, c->log_level, copy_str)
 STR_SETTER(set_curve_secret_key, c->curve_secret_key, copy_str)
+STR_SETTER(set_chaos_scenario, c->chaos_scenario, copy_str)
 STR_SETTER(set_curve_allowed_keys, c->curve_allowed_keys, copy_str)
 STR_SETTER(set_http_token_file, c->http_token_file, copy_str)
 STR_SETTER(set_http_tls_cert, c->http_tls_cert, copy_str)
@@ -307,6 +309,10 @@ CHAOS_SETTER(set_sh_chaos_delay_corr, "delay_corr")
 CHAOS_SETTER(set_sh_chaos_loss_burst, "loss_burst")
 CHAOS_SETTER(set_sh_chaos_duplicate, "duplicate")
 CHAOS_SETTER(set_sh_chaos_corrupt, "corrupt")
+CHAOS_SETTER(set_sh_chaos_reorder, "reorder")
+CHAOS_SETTER(set_sh_chaos_reorder_gap, "reorder_gap")
+CHAOS_SETTER(set_sh_chaos_rate, "rate")
+CHAOS_SETTER(set_sh_chaos_flap, "flap")
 
 int dp_parse_chaos_down(const char *v, struct st_addr *addr, bool *has, struct st_perr *e)
 {
@@ -514,6 +520,10 @@ static const struct key keys[] = {
 	  "copies a worker holds back for the shadow groups' chaos_delay, 1..1M; each holds a "
 	  "private copy from the copies' pool (copy_mbufs), never a production buffer; when "
 	  "full a delayed copy is dropped (chaos_queue_full)", set_chaos_queue },
+	{ SCOPE_DATAPLANE, "chaos_scenario", "",
+	  "a file of timed chaos changes, one a line: t_seconds,group,key,value (key: a chaos "
+	  "command key such as delay or loss, or off), applied from the start of the run; the "
+	  "whole file is checked at start, a bad line names its number", set_chaos_scenario },
 	{ SCOPE_DATAPLANE, "stats", "true", "print one stats line per interval on stderr", set_stats },
 	{ SCOPE_DATAPLANE, "timing", "true",
 	  "time every request->response for prod and each shadow and publish KPI snapshots",
@@ -633,6 +643,25 @@ static const struct key keys[] = {
 	  "chaos: share of the group's copies with one bit of their L4 payload flipped and the "
 	  "checksums left as they were, as a real corruption (counted corrupted; copies without "
 	  "payload are left alone)", set_sh_chaos_corrupt },
+	{ SCOPE_SHADOW, "chaos_reorder", "0",
+	  "chaos: share of the group's copies held back and sent after the next "
+	  "chaos_reorder_gap copies of the group, 0..1 or 0%..100% (netem's reorder; counted "
+	  "reordered); a held copy leaves at the latest 10 ms later, and at most 8 are held "
+	  "per worker at once", set_sh_chaos_reorder },
+	{ SCOPE_SHADOW, "chaos_reorder_gap", "1",
+	  "chaos: how many later copies of the group overtake a reordered one, 1..1000",
+	  set_sh_chaos_reorder_gap },
+	{ SCOPE_SHADOW, "chaos_rate", "none",
+	  "chaos: shape the group's copies to this rate (10mbit, 500kbit, 1gbit, 2mbps = bytes/s; "
+	  "1kbit..1tbit; none): copies wait in the timing wheel until the link is free (counted "
+	  "shaped), after chaos_delay; a backlog of more than 1 s or a full wheel drops "
+	  "(chaos_queue_full). Unlike rate_bps, which drops what is over the cap",
+	  set_sh_chaos_rate },
+	{ SCOPE_SHADOW, "chaos_flap", "none",
+	  "chaos: DOWN/PERIOD (2s/30s): the chaos_down instance is down for DOWN at the start of "
+	  "every PERIOD, up for the rest; without chaos_down the whole group is (its copies "
+	  "counted chaos_down). The schedule starts when the setting takes effect",
+	  set_sh_chaos_flap },
 };
 
 #define N_KEYS (sizeof(keys) / sizeof(keys[0]))
@@ -975,6 +1004,19 @@ int dp_config_validate(const struct dp_config *cfg, struct st_perr *err)
 		if (s->inject && cfg->inject_port[0] == '\0')
 			return fail(err, -EINVAL, sec, "inject",
 				    "needs [dataplane] inject_port");
+	}
+	if (cfg->chaos_scenario[0] != '\0') {
+		struct dp_scenario scn;
+		char why[400];
+		int rc = dp_scenario_load(&scn, cfg->chaos_scenario, cfg, NULL, why, sizeof(why));
+
+		if (rc != 0) {
+			/* the reason whole: fail() keeps 100 bytes of it */
+			snprintf(err->msg, sizeof(err->msg), "[dataplane] chaos_scenario: %.160s",
+				 why);
+			return rc;
+		}
+		dp_scenario_free(&scn);
 	}
 	if ((cfg->curve_secret_key[0] != '\0') != (cfg->curve_allowed_keys[0] != '\0'))
 		return fail(err, -EINVAL, "dataplane", "curve_allowed_keys",

@@ -98,6 +98,7 @@ struct dp_config {
 	uint64_t frag_timeout_ns;   /* a fragmented datagram is forgotten after this */
 	uint64_t idle_sleep_ns;     /* 0: poll without pause */
 	uint32_t chaos_queue;       /* delayed copies held per worker (chaos_wheel.h) */
+	char chaos_scenario[256];   /* a file of timed chaos changes (chaos_scenario.h) */
 	bool stats;           /* one line per interval on stderr */
 	bool timing;          /* request->response timing and KPIs */
 	uint32_t prod_instances; /* production instances, reported in KPIs */

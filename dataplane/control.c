@@ -8,6 +8,7 @@
 
 #include "clock.h"
 #include "control.h"
+#include "chaos_scenario.h"
 #include "kpi.h"
 #include "log.h"
 #include "shadow.h"
@@ -78,9 +79,7 @@ static void reply_error(struct dp_control *c, msgpack_packer *pk, const char *fm
 	st_log_rl(&ctl_rl, ST_LOG_WARN, "control: rejected: %s", msg);
 }
 
-/* The chaos in force, as the chaos command takes it: {loss, down,
- * respread}; down is "" when every instance is up. */
-static void pack_chaos(msgpack_packer *pk, const struct dp_app *app, const struct dp_group *g)
+void dp_group_pack_chaos(msgpack_packer *pk, const struct dp_app *app, const struct dp_group *g)
 {
 	uint64_t cw = __atomic_load_n(&g->chaos, __ATOMIC_RELAXED);
 	int down = dp_chaos_down(cw);
@@ -145,7 +144,7 @@ static void pack_group(msgpack_packer *pk, const struct dp_app *app, const struc
 	st_wire_pack_cstr(pk, "responses");
 	msgpack_pack_uint64(pk, gc->rx_pkts);
 	st_wire_pack_cstr(pk, "chaos");
-	pack_chaos(pk, app, g);
+	dp_group_pack_chaos(pk, app, g);
 	st_wire_pack_cstr(pk, "chaos_effects");
 	msgpack_pack_map(pk, DP_FX_COUNT);
 	for (int r = 0; r < DP_FX_COUNT; r++) {
@@ -160,14 +159,38 @@ static void pack_group(msgpack_packer *pk, const struct dp_app *app, const struc
 	}
 }
 
-static void reply_stats(msgpack_packer *pk, const struct dp_app *app, const struct dp_kpi *kpi)
+/* The scenario running: {file, lines, next, applied, refused}; file ""
+ * when none. */
+static void pack_scenario(msgpack_packer *pk, const struct dp_scenario *s)
+{
+	static const struct dp_scenario none;
+
+	if (s == NULL)
+		s = &none;
+	msgpack_pack_map(pk, 5);
+	st_wire_pack_cstr(pk, "file");
+	st_wire_pack_cstr(pk, s->path);
+	st_wire_pack_cstr(pk, "lines");
+	msgpack_pack_uint32(pk, s->n);
+	st_wire_pack_cstr(pk, "next");
+	msgpack_pack_uint32(pk, s->next);
+	st_wire_pack_cstr(pk, "applied");
+	msgpack_pack_uint64(pk, s->applied);
+	st_wire_pack_cstr(pk, "refused");
+	msgpack_pack_uint64(pk, s->refused);
+}
+
+static void reply_stats(msgpack_packer *pk, const struct dp_app *app, const struct dp_kpi *kpi,
+			const struct dp_scenario *scn)
 {
 	struct dp_counters sum;
 
 	dp_stats_sum(app, &sum);
-	msgpack_pack_map(pk, 6);
+	msgpack_pack_map(pk, 7);
 	st_wire_pack_cstr(pk, "ok");
 	msgpack_pack_true(pk);
+	st_wire_pack_cstr(pk, "chaos_scenario");
+	pack_scenario(pk, scn);
 	st_wire_pack_cstr(pk, "tcp");
 	msgpack_pack_map(pk, 5);
 	st_wire_pack_cstr(pk, "acks");
@@ -296,7 +319,8 @@ static int chaos_request(const struct dp_app *app, const struct dp_group *g,
 			ok = key_is(k, dp_chaos_param_keys[j]);
 		if (!ok) {
 			snprintf(why, len, "chaos: unknown key '%.*s' (loss, down, respread, delay, "
-				 "jitter, delay_dist, delay_corr, loss_burst, duplicate, corrupt)",
+				 "jitter, delay_dist, delay_corr, loss_burst, duplicate, corrupt, "
+				 "reorder, reorder_gap, rate, flap)",
 				 k->type == MSGPACK_OBJECT_STR ? (int)(k->via.str.size < 40 ? k->via.str.size : 40) : 1,
 				 k->type == MSGPACK_OBJECT_STR ? k->via.str.ptr : "?");
 			return -EINVAL;
@@ -366,11 +390,116 @@ static int chaos_request(const struct dp_app *app, const struct dp_group *g,
 	}
 	if (n_keys == 0) {
 		snprintf(why, len, "chaos needs at least one of loss, down, respread, delay, jitter, "
-			 "delay_dist, delay_corr, loss_burst, duplicate, corrupt (chaos_off ends it)");
+			 "delay_dist, delay_corr, loss_burst, duplicate, corrupt, reorder, "
+			 "reorder_gap, rate, flap (chaos_off ends it)");
 		return -EINVAL;
 	}
 	*word = dp_chaos_pack(loss_thr, down, respread);
 	return 0;
+}
+
+/* The setting a group runs with, as a person states it. */
+static void group_setting(const struct dp_group *g, struct dp_chaos_setting *s)
+{
+	uint64_t cw = __atomic_load_n(&g->chaos, __ATOMIC_RELAXED);
+
+	s->loss_thr = dp_chaos_loss_thr(cw);
+	s->down = dp_chaos_down(cw);
+	s->respread = dp_chaos_respread(cw);
+	s->p = g->chaos_params;
+}
+
+/* chaos_scenario {file}: loads FILE, checked against the settings in
+ * force, and runs it from now, in place of the one running; file "" or
+ * "none" stops the one running. A bad file changes nothing. */
+static void handle_scenario(struct dp_control *c, msgpack_packer *pk, struct dp_app *app,
+			    const msgpack_object *req)
+{
+	struct dp_chaos_setting init[DP_MAX_SHADOWS];
+	struct dp_scenario next;
+	char path[256], why[400];
+	int rc;
+
+	if (c->scn == NULL) {
+		reply_error(c, pk, "chaos_scenario: not available");
+		return;
+	}
+	rc = st_wire_get_str(req, "file", path, sizeof(path), NULL);
+	if (rc != 0) {
+		reply_error(c, pk, "chaos_scenario needs 'file' (a path the dataplane reads, or "
+			    "none)");
+		return;
+	}
+	if (path[0] == '\0' || strcmp(path, "none") == 0) {
+		ST_NOTICE("control: chaos scenario %s stopped at line %u of %u",
+			  c->scn->path[0] ? c->scn->path : "(none)", c->scn->next, c->scn->n);
+		dp_scenario_free(c->scn);
+	} else {
+		for (int i = 0; i < app->n_groups; i++)
+			group_setting(&app->groups[i], &init[i]);
+		if (dp_scenario_load(&next, path, &app->cfg, init, why, sizeof(why)) != 0) {
+			reply_error(c, pk, "chaos_scenario: %.230s", why);
+			return;
+		}
+		dp_scenario_free(c->scn);
+		*c->scn = next;
+		c->scn->start_ns = st_mono_ns();
+		ST_NOTICE("control: chaos scenario %s: %u lines from now", path, next.n);
+	}
+	st_wbuf_reset(&c->out);
+	msgpack_pack_map(pk, 2);
+	st_wire_pack_cstr(pk, "ok");
+	msgpack_pack_true(pk);
+	st_wire_pack_cstr(pk, "chaos_scenario");
+	pack_scenario(pk, c->scn);
+	c->handled++;
+}
+
+void dp_control_scenario_run(struct dp_scenario *s, struct dp_app *app, uint64_t now_ns)
+{
+	struct dp_chaos_setting set[DP_MAX_SHADOWS];
+	bool touched[DP_MAX_SHADOWS] = { false };
+	uint32_t n_set[DP_MAX_SHADOWS] = { 0 };
+
+	if (dp_scenario_next_ns(s) > now_ns)
+		return;
+	while (s->next < s->n && s->start_ns + s->lines[s->next].t_ns <= now_ns) {
+		const struct dp_scn_line *l = &s->lines[s->next++];
+		struct dp_chaos_setting try;
+		struct st_perr e;
+
+		if (!touched[l->group])
+			group_setting(&app->groups[l->group], &set[l->group]);
+		try = set[l->group];
+		if (dp_chaos_setting_set(&try, &app->cfg.shadows[l->group], l->key, l->value,
+					 &e) != 0) {
+			s->refused++;
+			ST_WARN("chaos scenario %s:%d: %s: %s: refused", s->path, l->lineno, l->key,
+				e.msg);
+			continue;
+		}
+		set[l->group] = try;
+		touched[l->group] = true;
+		n_set[l->group]++;
+		ST_NOTICE("chaos scenario %s:%d: t=%.3f s %s %s=%s", s->path, l->lineno,
+			  (double)l->t_ns / 1e9, app->groups[l->group].name, l->key, l->value);
+	}
+	for (int i = 0; i < app->n_groups; i++) {
+		char why[200];
+
+		if (!touched[i])
+			continue;
+		if (dp_chaos_params_check(&set[i].p, why, sizeof(why)) != 0) {
+			s->refused += n_set[i];
+			ST_WARN("chaos scenario %s: %s: %s: this round's changes refused", s->path,
+				app->groups[i].name, why);
+			continue;
+		}
+		dp_group_set_chaos(&app->groups[i],
+				   dp_chaos_pack(set[i].loss_thr, set[i].down, set[i].respread),
+				   &set[i].p);
+		s->applied += n_set[i];
+	}
 }
 
 /* Applies one request; the reply is packed into c->out. */
@@ -388,15 +517,19 @@ static void handle(struct dp_control *c, struct dp_app *app, const struct dp_kpi
 		return;
 	}
 	if (strcmp(cmd, "stats") == 0) {
-		reply_stats(&pk, app, kpi);
+		reply_stats(&pk, app, kpi, c->scn);
 		c->handled++;
+		return;
+	}
+	if (strcmp(cmd, "chaos_scenario") == 0) {
+		handle_scenario(c, &pk, app, req);
 		return;
 	}
 	if (strcmp(cmd, "set_share") && strcmp(cmd, "set_rate") && strcmp(cmd, "enable") &&
 	    strcmp(cmd, "disable") && strcmp(cmd, "set_instances") && strcmp(cmd, "chaos") &&
 	    strcmp(cmd, "chaos_off")) {
 		reply_error(c, &pk, "unknown cmd '%s' (stats, set_share, set_rate, set_instances, "
-			    "enable, disable, chaos, chaos_off)", cmd);
+			    "enable, disable, chaos, chaos_off, chaos_scenario)", cmd);
 		return;
 	}
 	g = find_group(app, req, gname, sizeof(gname));

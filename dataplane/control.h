@@ -14,6 +14,7 @@
 #include "wire.h"
 
 struct dp_kpi;
+struct dp_scenario;
 
 /* A share set with `revert_after`: put back at `deadline` unless a later
  * set_share (without it) has settled the group first. A dead-man switch for
@@ -34,6 +35,9 @@ struct dp_control {
 	uint64_t handled;
 	uint64_t rejected;
 	bool inited;
+	struct dp_scenario *scn;	/* the chaos scenario running (main.c's):
+					   shown in stats, replaced by the
+					   chaos_scenario command */
 };
 
 /* Creates the REP socket (bound later by dp_control_bind, after CURVE).
@@ -49,5 +53,20 @@ void dp_control_poll(struct dp_control *c, struct dp_app *app, const struct dp_k
 void dp_control_expire(struct dp_control *c, struct dp_app *app, uint64_t now_ns);
 
 void dp_control_fini(struct dp_control *c);
+
+/* The chaos group g runs with, as one msgpack map in the chaos command's
+ * keys and the config's text: {delay: "5ms", jitter, delay_dist,
+ * delay_corr, loss_burst, duplicate, corrupt, reorder, reorder_gap, rate,
+ * flap, loss: 0.02 (a number), down: "198.18.1.11" ("" when all are up),
+ * respread: bool}. The control socket's stats use it, and a KPI snapshot
+ * can (main lcore: reads the group's published setting). Never fails. */
+void dp_group_pack_chaos(msgpack_packer *pk, const struct dp_app *app, const struct dp_group *g);
+
+/* Applies the scenario's lines due at now_ns (st_mono_ns) to the groups,
+ * each group's lines of one round published together; a line that no
+ * longer fits the setting in force (a control command changed it since the
+ * scenario was checked) is refused, logged and counted. Call every round
+ * of the main loop; one compare when nothing is due. */
+void dp_control_scenario_run(struct dp_scenario *s, struct dp_app *app, uint64_t now_ns);
 
 #endif

@@ -74,9 +74,15 @@ static void usage(FILE *f)
 "                                 delay_corr=25%% copies held back,\n"
 "                                 loss_burst=LOSS_IN_BAD,MEAN_BURST,MEAN_GAP\n"
 "                                 Gilbert-Elliott loss (none: off),\n"
-"                                 duplicate=1%% corrupt=0.1%% (the config's\n"
-"                                 chaos_* keys and values)\n"
+"                                 duplicate=1%% corrupt=0.1%%, reorder=25%%\n"
+"                                 reorder_gap=5 (sent after the next 5),\n"
+"                                 rate=10mbit shaping, flap=2s/30s down 2 s\n"
+"                                 every 30 s (the config's chaos_* keys and\n"
+"                                 values)\n"
 "  chaos_off GROUP                end every chaos on the group\n"
+"  chaos_scenario FILE            run FILE's lines t_seconds,group,key,value\n"
+"                                 from now on (read by the dataplane; none:\n"
+"                                 stop the scenario running)\n"
 "Commands (analyzer):\n"
 "  last SERVICE                   the newest verdict for SERVICE\n"
 "  propose SERVICE KEY=VALUE...   change SERVICE's plan ([service.NAME] keys:\n"
@@ -470,12 +476,12 @@ static int build_service_cmd(msgpack_packer *pk, const char *cmd, int argc, char
  * once, checked here so that a typo never leaves; the dataplane checks
  * again (down must be one of the group's instances). Returns 0 or -EINVAL
  * after a message on stderr. */
-#define CHAOS_KEYS 10
+#define CHAOS_KEYS 14
 static int build_chaos(msgpack_packer *pk, int argc, char **argv)
 {
 	static const char *const keys[CHAOS_KEYS] = {
 		"loss", "down", "respread", "delay", "jitter", "delay_dist", "delay_corr",
-		"loss_burst", "duplicate", "corrupt",
+		"loss_burst", "duplicate", "corrupt", "reorder", "reorder_gap", "rate", "flap",
 	};
 	const char *val[CHAOS_KEYS] = { NULL };
 	struct dp_chaos_params scratch = { 0 };
@@ -487,7 +493,8 @@ static int build_chaos(msgpack_packer *pk, int argc, char **argv)
 
 	if (need_args("chaos", argc, 2, 1 + CHAOS_KEYS,
 		      "GROUP KEY=VALUE... (loss, down, respread, delay, jitter, delay_dist, "
-		      "delay_corr, loss_burst, duplicate, corrupt)") ||
+		      "delay_corr, loss_burst, duplicate, corrupt, reorder, reorder_gap, rate, "
+		      "flap)") ||
 	    check_group(argv[0]))
 		return -EINVAL;
 	for (int i = 1; i < argc; i++) {
@@ -501,7 +508,8 @@ static int build_chaos(msgpack_packer *pk, int argc, char **argv)
 		if (k < 0 || val[k] != NULL) {
 			fprintf(stderr, PROG ": chaos: '%s': expected KEY=VALUE with KEY one of loss, "
 				"down, respread, delay, jitter, delay_dist, delay_corr, loss_burst, "
-				"duplicate, corrupt, each once\n", argv[i]);
+				"duplicate, corrupt, reorder, reorder_gap, rate, flap, each once\n",
+				argv[i]);
 			return -EINVAL;
 		}
 		val[k] = eq + 1;
@@ -602,6 +610,24 @@ static int build_request(msgpack_packer *pk, int argc, char **argv)
 	}
 	if (strcmp(cmd, "chaos") == 0)
 		return build_chaos(pk, argc, argv);
+	if (strcmp(cmd, "chaos_scenario") == 0) {
+		/* The dataplane reads the file: a path relative to here would
+		 * be relative to its working directory. */
+		char abs[4096];
+		const char *f;
+
+		if (need_args(cmd, argc, 1, 1, "FILE (a path the dataplane reads; none: stop)"))
+			return -EINVAL;
+		f = argv[0];
+		if (f[0] != '/' && strcmp(f, "none") != 0 && realpath(f, abs) != NULL)
+			f = abs;
+		msgpack_pack_map(pk, 2);
+		st_wire_pack_cstr(pk, "cmd");
+		st_wire_pack_cstr(pk, cmd);
+		st_wire_pack_cstr(pk, "file");
+		st_wire_pack_cstr(pk, f);
+		return 0;
+	}
 	if (strcmp(cmd, "set_share") == 0) {
 		if (need_args(cmd, argc, 2, 3, "GROUP SHARE [OFFSET]") ||
 		    check_group(argv[0]))
@@ -993,7 +1019,7 @@ static int http_build(struct http_call *c, int argc, char **argv)
 	if (strcmp(cmd, "set_share") == 0 || strcmp(cmd, "set_rate") == 0 ||
 	    strcmp(cmd, "set_instances") == 0 || strcmp(cmd, "enable") == 0 ||
 	    strcmp(cmd, "disable") == 0 || strcmp(cmd, "chaos") == 0 ||
-	    strcmp(cmd, "chaos_off") == 0) {
+	    strcmp(cmd, "chaos_off") == 0 || strcmp(cmd, "chaos_scenario") == 0) {
 		fprintf(stderr, PROG ": %s is not served over HTTP: the dataplane's HTTP "
 			"endpoint is read-only (/metrics, /healthz); use its control "
 			"socket (--endpoint)\n", cmd);

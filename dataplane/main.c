@@ -26,6 +26,7 @@
 
 #include "clock.h"
 #include "control.h"
+#include "chaos_scenario.h"
 #include "dataplane.h"
 #include "http_metrics.h"
 #include "kpi.h"
@@ -43,6 +44,7 @@ static volatile bool stop_requested;	/* a signal: the main lcore winds down */
 static struct dp_app app;
 static struct dp_kpi kpi;
 static struct dp_control ctl;
+static struct dp_scenario scn;	/* the chaos scenario running */
 static void *zctx;
 static struct st_zap *zap;
 static struct dp_http *http;	/* GET /metrics, /healthz; NULL: off */
@@ -533,6 +535,11 @@ static void teardown(struct dp_app *a)
 static void main_loop(struct dp_app *a, const struct run_opts *opts)
 {
 	uint64_t start = st_mono_ns(), next_stats = start + a->cfg.interval_ns;
+
+	/* The scenario's offsets count from here: the ports run. */
+	scn.start_ns = start;
+	if (scn.n > 0)
+		ST_NOTICE("chaos scenario %s: %u lines from now", scn.path, scn.n);
 	uint64_t next_neigh = start, prev_t = start;
 	struct dp_counters prev, cur;
 
@@ -567,7 +574,8 @@ static void main_loop(struct dp_app *a, const struct run_opts *opts)
 				next_stats = now + a->cfg.interval_ns;
 		}
 		dp_http_round(http, now);
-		wake = RTE_MIN(next_stats, next_neigh);
+		dp_control_scenario_run(&scn, a, now);
+		wake = RTE_MIN(RTE_MIN(next_stats, next_neigh), dp_scenario_next_ns(&scn));
 		if (opts->duration_ns)
 			wake = RTE_MIN(wake, start + opts->duration_ns);
 		{
@@ -614,6 +622,7 @@ static int setup_zmq(struct dp_app *a)
 		return -1;
 	if (cfg->control_endpoint[0] != '\0' && dp_control_init(&ctl, zctx) < 0)
 		return -1;
+	ctl.scn = &scn;
 	if (cfg->curve_secret_key[0] != '\0') {
 		struct st_perr err;
 
@@ -715,6 +724,17 @@ int main(int argc, char **argv)
 		printf("%s: config OK (%d shadow groups)\n", app.cfg.config_file, app.cfg.n_shadows);
 		return 0;
 	}
+	/* The scenario, checked once more as it is read for the run (the
+	 * config's check read it too): a bad one stops here, before a port. */
+	if (app.cfg.chaos_scenario[0] != '\0') {
+		char why[400];
+
+		if (dp_scenario_load(&scn, app.cfg.chaos_scenario, &app.cfg, NULL, why,
+				     sizeof(why)) != 0) {
+			ST_ERR("[dataplane] chaos_scenario: %s", why);
+			return EXIT_FAILURE;
+		}
+	}
 
 	/* af_packet rings whose frames hold jumbo frames and the IPv4
 	 * datagrams the kernel reassembles for af_packet (docs: Frames). */
@@ -791,6 +811,7 @@ out:
 	dp_http_stop(http);
 	teardown_zmq();
 	teardown(&app);
+	dp_scenario_free(&scn);
 	rte_eal_cleanup();
 	return status;
 }

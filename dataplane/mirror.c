@@ -315,7 +315,8 @@ static inline int queue_copy(struct dp_worker *w, int gi, const struct dp_group 
 
 /* Whether the flow's copies are dropped because its instance is down on
  * purpose: always when the group does not respread, and when it does but
- * the down instance was its only one. */
+ * the down instance was its only one. (A whole group's flap drops on the
+ * wire instead, chaos_tx.c: its TCP sessions live through it.) */
 static inline bool chaos_blackholed(const struct dp_worker *w, int gi, const struct dp_group *g,
 				    uint32_t hash)
 {
@@ -501,7 +502,7 @@ void dp_mirror_burst(struct dp_worker *w, struct rte_mbuf **pkts,
 		s.lo[gi] = __atomic_load_n(&g->range_lo, __ATOMIC_RELAXED);
 		s.enabled[gi] = __atomic_load_n(&g->enabled, __ATOMIC_RELAXED);
 		w->n_active[gi] = __atomic_load_n(&g->n_active, __ATOMIC_ACQUIRE);
-		dp_chaos_refresh(w, gi);
+		dp_chaos_refresh_at(w, gi, now);
 	}
 	for (uint16_t i = 0; i < n; i++) {
 		struct dp_pktinfo *in = &info[i];
@@ -527,7 +528,7 @@ void dp_inject_burst(struct dp_worker *w, struct rte_mbuf **pkts,
 	for (int gi = 0; gi < app->n_groups; gi++)
 		w->n_active[gi] = __atomic_load_n(&app->groups[gi].n_active, __ATOMIC_ACQUIRE);
 	for (int gi = 0; gi < w->app->n_groups; gi++)
-		dp_chaos_refresh(w, gi);
+		dp_chaos_refresh_at(w, gi, now);
 	for (uint16_t i = 0; i < n; i++) {
 		struct dp_pktinfo *in = &info[i];
 		struct rte_mbuf *m = pkts[i];
@@ -598,7 +599,7 @@ void dp_mirror_flush(struct dp_worker *w, struct dp_group_counters *cnt)
 			continue;
 		w->n_copies[gi] = 0;
 		/* chaos: loss, corruption, duplicates, delay */
-		if (unlikely(dp_chaos_loss_thr(w->chaos[gi]) != 0 || w->fx[gi].on != 0)) {
+		if (unlikely(dp_chaos_on(w, gi))) {
 			dp_chaos_tx(w, gi, cnt == w->cnt.inject, &cnt[gi], n);
 			continue;
 		}

@@ -248,8 +248,16 @@ void dp_group_set_chaos(struct dp_group *g, uint64_t word, const struct dp_chaos
 
 	_Static_assert(sizeof(struct dp_chaos_fx) % sizeof(uint64_t) == 0,
 		       "the impairments are whole words");
-	g->chaos_params = p != NULL ? *p : none;
+	const struct dp_chaos_params *np = p != NULL ? p : &none;
+	/* A change that leaves the flap schedule as it was keeps its phase. */
+	bool same_flap = np->flap_period_ns != 0 &&
+			 np->flap_period_ns == g->chaos_params.flap_period_ns &&
+			 np->flap_down_ns == g->chaos_params.flap_down_ns;
+
+	g->chaos_params = *np;
 	dp_chaos_compile(&g->chaos_params, rte_get_tsc_hz(), &fx);
+	if (fx.on & DP_FX_FLAP)
+		fx.flap_epoch = same_flap ? g->chaos_fx.flap_epoch : rte_rdtsc();
 	/* Odd: a reader that sees it, or sees it change, keeps what it had.
 	 * The release fence keeps the stores below after it. */
 	__atomic_store_n(&g->chaos_seq, seq + 1, __ATOMIC_RELAXED);
@@ -258,6 +266,12 @@ void dp_group_set_chaos(struct dp_group *g, uint64_t word, const struct dp_chaos
 	for (size_t i = 0; i < DP_FX_WORDS; i++)
 		__atomic_store_n(&dst[i], src[i], __ATOMIC_RELAXED);
 	__atomic_store_n(&g->chaos_seq, seq + 2, __ATOMIC_RELEASE);
+}
+
+bool dp_group_chaos_any(const struct dp_group *g)
+{
+	return __atomic_load_n(&g->chaos, __ATOMIC_RELAXED) != 0 ||
+	       dp_chaos_params_any(&g->chaos_params);
 }
 
 double dp_group_share(const struct dp_group *g)

@@ -97,6 +97,10 @@ uint32_t dp_group_instances(const struct dp_group *g);
  * burst after it, never a part of it. */
 void dp_group_set_chaos(struct dp_group *g, uint64_t word, const struct dp_chaos_params *p);
 
+/* Whether any chaos is in force on the group (its word or an impairment):
+ * a KPI snapshot taken then is taken under chaos. Main lcore. */
+bool dp_group_chaos_any(const struct dp_group *g);
+
 /* Reads back the share the group runs with. */
 double dp_group_share(const struct dp_group *g);
 double dp_group_offset(const struct dp_group *g);

@@ -487,9 +487,10 @@ static struct rte_mbuf *retransmit(struct dp_worker *w, struct dp_tcp_sess *s, u
 	return c;
 }
 
-uint16_t dp_tcp_shadow(struct dp_worker *w, uint32_t port_groups, const struct st_flow_key *k,
-		       uint32_t hash, const struct st_pkt *p, uint64_t now,
-		       struct rte_mbuf **out, uint16_t max)
+/* dp_tcp_shadow, and the group of the session (*gi) when one was found. */
+static uint16_t tcp_shadow(struct dp_worker *w, uint32_t port_groups, const struct st_flow_key *k,
+			   uint32_t hash, const struct st_pkt *p, uint64_t now,
+			   struct rte_mbuf **out, uint16_t max, int *gi)
 {
 	struct dp_tcp_sess *s = NULL;
 	uint8_t fl = p->tcp.flags;
@@ -503,6 +504,7 @@ uint16_t dp_tcp_shadow(struct dp_worker *w, uint32_t port_groups, const struct s
 	}
 	if (s == NULL || max == 0)
 		return 0;
+	*gi = s->group;
 	s->last_tsc = now;
 	if (fl & ST_TCP_RST) {
 		w->cnt.tcp_shadow_rst++;
@@ -565,6 +567,25 @@ uint16_t dp_tcp_shadow(struct dp_worker *w, uint32_t port_groups, const struct s
 	return (uint16_t)(n + pump(w, s, now, out + n, (uint16_t)(max - n)));
 }
 
+uint16_t dp_tcp_shadow(struct dp_worker *w, uint32_t port_groups, const struct st_flow_key *k,
+		       uint32_t hash, const struct st_pkt *p, uint64_t now,
+		       struct rte_mbuf **out, uint16_t max)
+{
+	int gi = -1;
+	uint16_t n = tcp_shadow(w, port_groups, k, hash, p, now, out, max, &gi);
+
+	/* The group's chaos on the path: it takes them. The setting is read
+	 * again here (one load when unchanged): a chaos_off must reach a
+	 * session's retransmissions even when no client packet comes. */
+	if (n > 0 && gi >= 0)
+		dp_chaos_refresh_at(w, gi, now);
+	if (n > 0 && gi >= 0 && unlikely(dp_chaos_on(w, gi))) {
+		dp_chaos_tx_tcp(w, gi, out, n);
+		return 0;
+	}
+	return n;
+}
+
 void dp_tcp_scan(struct dp_worker *w, uint64_t now, uint32_t budget)
 {
 	struct dp_tcp_table *t = &w->tcp;
@@ -596,7 +617,11 @@ void dp_tcp_scan(struct dp_worker *w, uint64_t now, uint32_t budget)
 					}
 				}
 				n = (uint16_t)(n + pump(w, s, now, out + n, (uint16_t)(RTE_DIM(out) - n)));
-				if (n > 0) {
+				if (n > 0)
+					dp_chaos_refresh_at(w, s->group, now);
+				if (n > 0 && unlikely(dp_chaos_on(w, s->group))) {
+					dp_chaos_tx_tcp(w, s->group, out, n);
+				} else if (n > 0) {
 					sent = rte_eth_tx_burst(w->app->groups[s->group].port_id,
 								w->queue, out, n);
 					if (sent < n) {

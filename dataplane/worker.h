@@ -50,8 +50,11 @@ struct dp_worker {
 	unsigned int lcore;
 	uint16_t queue;		/* the RX and TX queue index on every port */
 	uint64_t rng;		/* xorshift64 state, packet sampling, chaos */
-	uint64_t chaos[DP_MAX_SHADOWS]; /* each group's chaos word, read once
-					   per burst (chaos.h) */
+	uint64_t chaos[DP_MAX_SHADOWS]; /* each group's chaos word as this
+					   worker runs it this burst (chaos.h:
+					   a flap schedule changes it) */
+	uint64_t chaos_pub[DP_MAX_SHADOWS]; /* ... and as published */
+	uint32_t n_held;	/* copies held back for reordering, all groups */
 	/* each group's impairments as last copied whole (dp_chaos_refresh),
 	 * the sequence they were copied at, and this worker's chaos state */
 	uint32_t chaos_seq[DP_MAX_SHADOWS];
@@ -132,8 +135,19 @@ static inline void dp_chaos_refresh(struct dp_worker *w, int gi)
 	if (s1 != s2)
 		return;
 	w->chaos[gi] = word;
+	w->chaos_pub[gi] = word;
 	memcpy(&w->fx[gi], buf, sizeof(buf));
 	w->chaos_seq[gi] = s1;
+}
+
+/* Takes group gi's setting when it changed (dp_chaos_refresh), then, under
+ * a flap schedule, the word for the phase at now. Once per burst. */
+static inline void dp_chaos_refresh_at(struct dp_worker *w, int gi, uint64_t now)
+{
+	dp_chaos_refresh(w, gi);
+	if (unlikely(w->fx[gi].on & DP_FX_FLAP))
+		w->chaos[gi] = dp_chaos_flap_word(w->chaos_pub[gi],
+						  dp_chaos_flap_down(&w->fx[gi], now));
 }
 
 /* The chaos on copies about to leave (chaos_tx.c): random and bursty loss,
@@ -144,8 +158,22 @@ static inline void dp_chaos_refresh(struct dp_worker *w, int gi)
 void dp_chaos_tx(struct dp_worker *w, int gi, bool inject, struct dp_group_counters *gc,
 		 uint16_t n);
 
-/* Sends the delayed copies that are due (chaos_tx.c). Call every loop
- * iteration; nothing to do (one compare) when the wheel is empty. */
+/* Whether group gi's path is impaired for this worker (chaos_tx.c runs). */
+static inline bool dp_chaos_on(const struct dp_worker *w, int gi)
+{
+	return dp_chaos_loss_thr(w->chaos[gi]) != 0 || w->fx[gi].on != 0;
+}
+
+/* The chaos of group gi's path on a TCP session's own packets towards its
+ * shadow (segments the window let go, retransmissions, ACKs): a bad network
+ * treats them as it treats the copies, and the session's retransmission
+ * repairs what it loses. Counted under the group's drops and effects, not
+ * among its copies (they were counted when queued). Takes every mbuf. */
+void dp_chaos_tx_tcp(struct dp_worker *w, int gi, struct rte_mbuf **pkts, uint16_t n);
+
+/* Sends the delayed copies that are due, and the copies held back for
+ * reordering whose time bound passed (chaos_tx.c). Call every loop
+ * iteration while w->wheel.n or w->n_held is not 0. */
 void dp_chaos_drain(struct dp_worker *w, uint64_t now);
 
 /* Makes and frees the worker's timing wheel of cap copies (main lcore,

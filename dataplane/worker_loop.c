@@ -305,8 +305,9 @@ int worker_main_loop(void *arg)
 				shadow_input(w, pi, pkts, info, n, now);
 			}
 		}
-		/* Delayed copies that are due (chaos_delay). */
-		if (unlikely(w->wheel.n != 0))
+		/* Delayed copies that are due (chaos_delay, chaos_rate) and
+		 * copies held for reordering past their time bound. */
+		if (unlikely((w->wheel.n | w->n_held) != 0))
 			dp_chaos_drain(w, rte_rdtsc());
 		if (timing && now >= flow_next) {
 			dp_timing_scan(w, now, DP_SCAN_CHUNK);

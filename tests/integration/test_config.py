@@ -100,9 +100,21 @@ def main():
     stlib.check(rc == 0 and "2 shadow groups" in out, "--set can add a group")
     rc, out = run(["--", "--config", ini, "--set", "nodot=1", "--check"])
     stlib.check(rc != 0 and "expected SECTION.KEY=VALUE" in out, "a malformed --set is refused")
-    for ex in sorted(os.listdir(os.path.join(ROOT, "dataplane", "examples"))):
-        rc, out = run(["--", "--config", os.path.join(ROOT, "dataplane", "examples", ex), "--check"])
+    exdir = os.path.join(ROOT, "dataplane", "examples")
+    for ex in sorted(os.listdir(exdir)):
+        if ex.endswith(".csv"):
+            # a chaos scenario, for inline.ini's groups
+            rc, out = run(["--", "--config", os.path.join(exdir, "inline.ini"), "--set",
+                           "dataplane.chaos_scenario=" + os.path.join(exdir, ex), "--check"])
+            stlib.check(rc == 0, "example scenario %s passes --check with inline.ini" % ex +
+                        ("" if rc == 0 else ": " + out))
+            continue
+        rc, out = run(["--", "--config", os.path.join(exdir, ex), "--check"])
         stlib.check(rc == 0, "example %s passes --check" % ex + ("" if rc == 0 else ": " + out))
+    rc, out = run(["--", "--config", ini, "--set", "dataplane.chaos_scenario=" + os.path.join(wd, "nope.csv"),
+                   "--check"])
+    stlib.check(rc != 0 and "[dataplane] chaos_scenario:" in out and "nope.csv" in out,
+                "a missing chaos scenario is refused naming it")
     rc, out = run(["--help"])
     stlib.check(rc == 0 and "--config FILE" in out and "--set SEC.KEY=VALUE" in out, "--help")
 

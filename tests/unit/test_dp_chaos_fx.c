@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "chaos.h"
 #include "chaos_fx.h"
 #include "cunit_main.h"
 
@@ -208,6 +209,149 @@ static void t_corr(void)
 	CU_ASSERT_TRUE(step / (n - 1) < 0.2e6);
 }
 
+/* chaos_reorder, chaos_reorder_gap, chaos_rate, chaos_flap: parsed, shown
+ * back as they were given, refused with a reason, compiled. */
+static void t_parse_more(void)
+{
+	struct dp_chaos_params p;
+	struct dp_chaos_fx fx;
+	struct st_perr e;
+	uint64_t bps;
+	char buf[64];
+	static const struct {
+		const char *v;
+		uint64_t bps;
+	} rates[] = {
+		{ "10mbit", 10000000 }, { "10Mbit", 10000000 }, { "500kbit", 500000 },
+		{ "1gbit", 1000000000 }, { "2mbps", 16000000 }, { "1kibit", 1024 },
+		{ "1mibps", 8388608 }, { "64000", 64000 }, { "1.5 mbit", 1500000 },
+		{ "1tbit", 1000000000000ULL }, { "none", 0 }, { "0", 0 },
+	};
+	static const char *const bad_rates[] = { "", "fast", "10 furlongs", "-1mbit", "0.5bit",
+						 "2tbit", "mbit", "nan" };
+
+	for (size_t i = 0; i < sizeof(rates) / sizeof(rates[0]); i++) {
+		CU_ASSERT_EQUAL_FATAL(dp_chaos_parse_rate(rates[i].v, &bps, &e), 0);
+		CU_ASSERT_EQUAL(bps, rates[i].bps);
+	}
+	for (size_t i = 0; i < sizeof(bad_rates) / sizeof(bad_rates[0]); i++) {
+		e.msg[0] = '\0';
+		CU_ASSERT_EQUAL(dp_chaos_parse_rate(bad_rates[i], &bps, &e), -EINVAL);
+		CU_ASSERT_TRUE(e.msg[0] != '\0');
+	}
+	memset(&p, 0, sizeof(p));
+	CU_ASSERT_FALSE(dp_chaos_params_any(&p));
+	CU_ASSERT_EQUAL(dp_chaos_param_set(&p, "reorder", "25%", &e), 0);
+	CU_ASSERT_DOUBLE_EQUAL(p.reorder, 0.25, 1e-12);
+	CU_ASSERT_TRUE(dp_chaos_params_any(&p));
+	dp_chaos_param_fmt(&p, "reorder_gap", buf, sizeof(buf));
+	CU_ASSERT_STRING_EQUAL(buf, "1");	/* netem's default */
+	CU_ASSERT_EQUAL(dp_chaos_param_set(&p, "reorder_gap", "5", &e), 0);
+	CU_ASSERT_EQUAL(p.reorder_gap, 5);
+	CU_ASSERT_EQUAL(dp_chaos_param_set(&p, "reorder_gap", "0", &e), -EINVAL);
+	CU_ASSERT_EQUAL(dp_chaos_param_set(&p, "reorder_gap", "2.5", &e), -EINVAL);
+	CU_ASSERT_EQUAL(dp_chaos_param_set(&p, "reorder_gap", "1001", &e), -EINVAL);
+	CU_ASSERT_EQUAL(dp_chaos_param_set(&p, "reorder", "120%", &e), -EINVAL);
+	CU_ASSERT_EQUAL(p.reorder_gap, 5);	/* unchanged on error */
+	CU_ASSERT_EQUAL(dp_chaos_param_set(&p, "rate", "10mbit", &e), 0);
+	dp_chaos_param_fmt(&p, "rate", buf, sizeof(buf));
+	CU_ASSERT_STRING_EQUAL(buf, "10mbit");
+	CU_ASSERT_EQUAL(dp_chaos_param_set(&p, "rate", "3 kibps", &e), 0);
+	dp_chaos_param_fmt(&p, "rate", buf, sizeof(buf));
+	CU_ASSERT_STRING_EQUAL(buf, "24576bit");
+	CU_ASSERT_EQUAL(dp_chaos_param_set(&p, "rate", "10 parsecs", &e), -EINVAL);
+	CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, "unit"));
+	CU_ASSERT_EQUAL(dp_chaos_param_set(&p, "flap", "2s/30s", &e), 0);
+	CU_ASSERT_EQUAL(p.flap_down_ns, 2000000000ULL);
+	CU_ASSERT_EQUAL(p.flap_period_ns, 30000000000ULL);
+	dp_chaos_param_fmt(&p, "flap", buf, sizeof(buf));
+	CU_ASSERT_STRING_EQUAL(buf, "2000ms/30000ms");
+	CU_ASSERT_EQUAL(dp_chaos_param_set(&p, "flap", buf, &e), 0);	/* reads back */
+	CU_ASSERT_EQUAL(p.flap_period_ns, 30000000000ULL);
+	CU_ASSERT_EQUAL(dp_chaos_param_set(&p, "flap", "30s/2s", &e), -EINVAL);
+	CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, "shorter"));
+	CU_ASSERT_EQUAL(dp_chaos_param_set(&p, "flap", "2s", &e), -EINVAL);
+	CU_ASSERT_EQUAL(dp_chaos_param_set(&p, "flap", "2s/", &e), -EINVAL);
+	CU_ASSERT_EQUAL(dp_chaos_param_set(&p, "flap", "0s/1s", &e), -EINVAL);
+	CU_ASSERT_EQUAL(p.flap_down_ns, 2000000000ULL);
+	dp_chaos_compile(&p, 1000000000, &fx);
+	CU_ASSERT_EQUAL(fx.on, DP_FX_REORDER | DP_FX_RATE | DP_FX_FLAP);
+	CU_ASSERT_EQUAL(fx.reorder_gap, 5);
+	CU_ASSERT_EQUAL(fx.reorder_thr, 1ULL << 30);
+	CU_ASSERT_EQUAL(fx.flap_down_cyc, 2000000000ULL);
+	/* 24576 bit/s: 1/3072 s a byte */
+	CU_ASSERT_EQUAL(fx.rate_cpb_q16, (uint64_t)(1e9 / 3072 * 65536 + 0.5));
+	CU_ASSERT_EQUAL(dp_chaos_param_set(&p, "flap", "off", &e), 0);
+	CU_ASSERT_EQUAL(dp_chaos_param_set(&p, "rate", "off", &e), 0);
+	CU_ASSERT_EQUAL(dp_chaos_param_set(&p, "reorder", "0", &e), 0);
+	CU_ASSERT_FALSE(dp_chaos_params_any(&p));
+}
+
+/* The shaper: back-to-back copies leave one transmission time apart, a
+ * copy after an idle spell leaves at once, and one that would wait past
+ * the bound is refused without moving the clock. */
+static void t_shape(void)
+{
+	struct dp_chaos_params p = { .rate_bps = 8000000 };	/* 1 byte a us */
+	struct dp_chaos_fx fx;
+	struct dp_chaos_state s = { 0 };
+	uint64_t t, now = 1000000;
+
+	dp_chaos_compile(&p, 1000000000, &fx);	/* 1 GHz: a cycle a ns */
+	for (int i = 0; i < 10; i++) {
+		t = dp_chaos_shape(&fx, &s, now, now, 1000, 1);
+		CU_ASSERT_EQUAL(t, now + (uint64_t)i * 1000000);	/* 1000 B: 1 ms */
+	}
+	/* two workers: each has half the rate, so twice the time */
+	now += 100000000;
+	CU_ASSERT_EQUAL(dp_chaos_shape(&fx, &s, now, now, 1000, 2), now);
+	CU_ASSERT_EQUAL(dp_chaos_shape(&fx, &s, now, now, 1000, 2), now + 2000000);
+	/* ready later than the link is free: leaves when ready */
+	CU_ASSERT_EQUAL(dp_chaos_shape(&fx, &s, now, now + 50000000, 10, 1), now + 50000000);
+	/* a backlog of a second (the bound): the next is refused, the clock
+	 * kept */
+	now += 200000000;
+	for (int i = 0; i < 1001; i++)
+		CU_ASSERT_NOT_EQUAL(dp_chaos_shape(&fx, &s, now, now, 1000, 1), 0);
+	t = s.shape_next;
+	CU_ASSERT_EQUAL(dp_chaos_shape(&fx, &s, now, now, 2000, 1), 0);
+	CU_ASSERT_EQUAL(s.shape_next, t);
+	/* measured rate over the backlog: 8 Mbit/s */
+	CU_ASSERT_EQUAL(t - now, 1001000000);
+}
+
+/* The flap schedule's phase and the word a worker runs with under it. */
+static void t_flap(void)
+{
+	struct dp_chaos_params p = { .flap_down_ns = 2000000000ULL,
+				     .flap_period_ns = 30000000000ULL };
+	struct dp_chaos_fx fx;
+	uint64_t with_down = dp_chaos_pack(0, 1, true), none = dp_chaos_pack(1ULL << 31, -1, false);
+	int down = 0;
+
+	dp_chaos_compile(&p, 1000000000, &fx);
+	fx.flap_epoch = 5000000000ULL;
+	CU_ASSERT_FALSE(dp_chaos_flap_down(&fx, 4000000000ULL));	/* before it started */
+	CU_ASSERT_TRUE(dp_chaos_flap_down(&fx, 5000000000ULL));
+	CU_ASSERT_TRUE(dp_chaos_flap_down(&fx, 6999999999ULL));
+	CU_ASSERT_FALSE(dp_chaos_flap_down(&fx, 7000000000ULL));
+	CU_ASSERT_FALSE(dp_chaos_flap_down(&fx, 34999999999ULL));
+	CU_ASSERT_TRUE(dp_chaos_flap_down(&fx, 35000000000ULL));
+	/* over 10 periods, sampled each ms: 2/30 of the time down */
+	for (uint64_t t = 5000000000ULL; t < 305000000000ULL; t += 1000000)
+		down += dp_chaos_flap_down(&fx, t);
+	CU_ASSERT_EQUAL(down, 20000);
+	/* down phase: the down instance as published; up: none down */
+	CU_ASSERT_EQUAL(dp_chaos_flap_word(with_down, true), with_down);
+	CU_ASSERT_EQUAL(dp_chaos_down(dp_chaos_flap_word(with_down, false)), -1);
+	CU_ASSERT_FALSE(dp_chaos_respread(dp_chaos_flap_word(with_down, false)));
+	/* no down instance: the whole group flaps; the loss stays */
+	CU_ASSERT_TRUE((dp_chaos_flap_word(none, true) & DP_CHAOS_ALLDOWN) != 0);
+	CU_ASSERT_EQUAL(dp_chaos_down(dp_chaos_flap_word(none, true)), -1);
+	CU_ASSERT_EQUAL(dp_chaos_flap_word(none, false), none);
+	CU_ASSERT_EQUAL(dp_chaos_loss_thr(dp_chaos_flap_word(none, true)), 1ULL << 31);
+}
+
 int st_register_suites(void)
 {
 	static const struct st_cu_test tests[] = {
@@ -216,6 +360,9 @@ int st_register_suites(void)
 		{ "gilbert_elliott", t_ge },
 		{ "delay", t_delay },
 		{ "corr", t_corr },
+		{ "parse_more", t_parse_more },
+		{ "shape", t_shape },
+		{ "flap", t_flap },
 		{ NULL, NULL },
 	};
 
