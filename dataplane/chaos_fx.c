@@ -8,6 +8,7 @@
 #include <strings.h>
 
 #include "chaos_fx.h"
+#include "normal.h"
 
 const char *const dp_chaos_dist_names[DP_DIST_COUNT] = {
 	[DP_DIST_UNIFORM] = "uniform",
@@ -348,49 +349,16 @@ void dp_chaos_compile(const struct dp_chaos_params *p, uint64_t tsc_hz, struct d
 	}
 }
 
-/* Acklam's rational approximation of the inverse normal CDF (relative
- * error below 1.2e-9). */
-static double inv_normal(double u)
-{
-	static const double a[] = { -3.969683028665376e+01, 2.209460984245205e+02,
-				    -2.759285104469687e+02, 1.383577518672690e+02,
-				    -3.066479806614716e+01, 2.506628277459239e+00 };
-	static const double b[] = { -5.447609879822406e+01, 1.615858368580409e+02,
-				    -1.556989798598866e+02, 6.680131188771972e+01,
-				    -1.328068155288572e+01 };
-	static const double c[] = { -7.784894002430293e-03, -3.223964580411365e-01,
-				    -2.400758277161838e+00, -2.549671010405200e+00,
-				    4.374664141464968e+00, 2.938163982698783e+00 };
-	static const double d[] = { 7.784695709041462e-03, 3.224671290700398e-01,
-				    2.445134137142996e+00, 3.754408661907416e+00 };
-	double q, r;
-
-	if (u < 0.02425) {
-		q = sqrt(-2 * log(u));
-		return (((((c[0] * q + c[1]) * q + c[2]) * q + c[3]) * q + c[4]) * q + c[5]) /
-		       ((((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1);
-	}
-	if (u > 1 - 0.02425) {
-		q = sqrt(-2 * log(1 - u));
-		return -(((((c[0] * q + c[1]) * q + c[2]) * q + c[3]) * q + c[4]) * q + c[5]) /
-		       ((((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1);
-	}
-	q = u - 0.5;
-	r = q * q;
-	return (((((a[0] * r + a[1]) * r + a[2]) * r + a[3]) * r + a[4]) * r + a[5]) * q /
-	       (((((b[0] * r + b[1]) * r + b[2]) * r + b[3]) * r + b[4]) * r + 1);
-}
-
 double dp_chaos_dist_quantile(enum dp_chaos_dist d, double u)
 {
 	switch (d) {
 	case DP_DIST_NORMAL:
-		return inv_normal(u);
+		return st_norm_ppf_fast(u);
 	case DP_DIST_PARETONORMAL:
 		/* Pareto of shape 3 and scale 1 (mean 1.5, sd sqrt(3/4)),
 		 * centred and scaled to sd 1, mixed 3:1 with the normal as
 		 * netem's table is. */
-		return 0.25 * inv_normal(u) + 0.75 * (cbrt(1.0 / (1.0 - u)) - 1.5) / 0.8660254037844386;
+		return 0.25 * st_norm_ppf_fast(u) + 0.75 * (cbrt(1.0 / (1.0 - u)) - 1.5) / 0.8660254037844386;
 	case DP_DIST_UNIFORM:
 	default:
 		return 2 * u - 1;
