@@ -1535,7 +1535,7 @@ static void resilience(const struct an_judge *j, struct eval *ev, bool modelled,
 	struct fault f = { 0 };
 	uint32_t ns, lo, hi, n;
 	double lam_s = 0, lost = 0;
-	bool enough;
+	bool enough, measured = false;
 	char a[32], b[32], c[32], d[32];
 
 	v->has_resilience = true;
@@ -1598,10 +1598,15 @@ static void resilience(const struct an_judge *j, struct eval *ev, bool modelled,
 		double mp99 = p99_lam(j, ev, lam_s, ns, false);
 		double merr = err_lam(j, ev, lam_s, ns, false);
 
+		/* the lost share is k/c only on average: what the group's
+		 * requests show beyond it within their binomial noise (99%,
+		 * one-sided) is not the fault's */
+		double noise = 2.33 * sqrt(fmax(lost * (1 - lost), 1e-12) / sp->requests);
+
 		if (isfinite(mp99) && r->p99 > mp99)
 			f.gap_p99 = r->p99 - mp99;
-		if (isfinite(merr) && r->error_rate - lost > merr)
-			f.gap_err = r->error_rate - lost - merr;
+		if (isfinite(merr) && r->error_rate - lost - noise > merr)
+			f.gap_err = r->error_rate - lost - noise - merr;
 	}
 	lo = p->min_instances > f.down + 1 ? p->min_instances : f.down + 1;
 	hi = p->proposed_instances > lo ? p->proposed_instances : lo;
@@ -1635,6 +1640,7 @@ static void resilience(const struct an_judge *j, struct eval *ev, bool modelled,
 		    need >= p->min_instances) {
 			n = (uint32_t)need;
 			r->reachable = true;
+			measured = true;
 		}
 	}
 	r->recommended_instances = n;
@@ -1648,7 +1654,10 @@ static void resilience(const struct an_judge *j, struct eval *ev, bool modelled,
 		if (!isfinite(r->p99_recommended))
 			r->p99_recommended = NAN;
 	}
-	if (r->reachable)
+	if (measured)
+		say(&why, "; %u instances hold the SLO with %u down: their %u left carry %.1f rps each, no more than this group's survivors did within it",
+		    n, f.down, n - f.down, p->forecast_rps / (n - f.down));
+	else if (r->reachable)
 		say(&why, "; %u instances hold the SLO with %u down (p99 upper bound %s)", n, f.down,
 		    fmt_ns(d, sizeof(d), r->p99_recommended));
 	else
