@@ -373,7 +373,18 @@ static void chart_resilience(struct st_wbuf *o, const struct an_service *s)
 			esc(o, r->chaos.params[i].value);
 		}
 	}
-	st_wbuf_printf(o, "</p>\n");
+	st_wbuf_printf(o, "</p>\n<table><tr><th>time (UTC)</th><th>healthy shadow p99</th>"
+		       "<th>p99 under the fault</th><th>fewest with the fault</th></tr>\n");
+	for (uint32_t i = s->n_evals, k = 0; i-- > 0 && k < 10; k++) {
+		const struct an_eval *e = eval_at(s, i);
+		char t[40], a[32], b[32];
+
+		st_wall_fmt(e->t, t, sizeof(t));
+		st_wbuf_printf(o, "<tr><td>%s</td><td>%s</td><td>%s</td><td>%s%.0u</td></tr>\n",
+			       strchr(t, 'T') ? strchr(t, 'T') + 1 : t, ms(a, sizeof(a), e->obs[2]),
+			       ms(b, sizeof(b), e->res_p99), e->res_rec ? "" : "-", e->res_rec);
+	}
+	st_wbuf_printf(o, "</table>\n");
 }
 
 static void dots(struct st_wbuf *o, const struct an_target *t, uint32_t c_override,
