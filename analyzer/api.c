@@ -97,11 +97,13 @@ static int mp_to_json(const struct st_wbuf *mp, struct st_wbuf *out)
 
 static void pack_plan(msgpack_packer *pk, const struct an_plan *p)
 {
-	msgpack_pack_map(pk, 13);
+	msgpack_pack_map(pk, 14);
 	st_wire_pack_cstr(pk, "shadow");
 	st_wire_pack_cstr(pk, p->shadow);
 	st_wire_pack_cstr(pk, "aa_shadow");
 	st_wire_pack_cstr(pk, p->aa_shadow);
+	st_wire_pack_cstr(pk, "resilience_shadow");
+	st_wire_pack_cstr(pk, p->resilience_shadow);
 	st_wire_pack_cstr(pk, "current_instances");
 	msgpack_pack_uint32(pk, p->current_instances);
 	st_wire_pack_cstr(pk, "proposed_instances");
@@ -591,7 +593,8 @@ static void box_round(struct an_api *a)
 		kv[n].number = b->pairs[i].type == ST_JSON_NUMBER;
 		n++;
 	}
-	if (an_plan_edit(&base, kv, n, &plan, box_err, b) != 0 || b->n_errs != 0) {
+	if (an_plan_edit(&base, kv, n, &plan, box_err, b) != 0 || b->n_errs != 0 ||
+	    an_engine_plan_check(a->eng, b->service, &plan, box_err, b) != 0) {
 		b->rc = -EINVAL;
 	} else {
 		b->rc = an_engine_propose(a->eng, b->service, &plan);

@@ -331,6 +331,9 @@ static const struct key service_keys[] = {
 	  "shadow group that stands for the proposal" },
 	{ "aa_shadow", set_name, OFF_P(aa_shadow), 0, 0, STRLEN_P(aa_shadow), "",
 	  "a second group configured like `shadow`, for A/A noise" },
+	{ "resilience_shadow", set_name, OFF_P(resilience_shadow), 0, 0,
+	  STRLEN_P(resilience_shadow), "",
+	  "a group running the proposal under chaos (an instance down): the verdict's resilience part" },
 	{ "current_instances", set_u32, OFF_P(current_instances), 1, AN_MAX_INSTANCES, 0,
 	  "(required)", "instances in production now" },
 	{ "proposed_instances", set_u32, OFF_P(proposed_instances), 1, AN_MAX_INSTANCES, 0,
@@ -479,6 +482,15 @@ static int plan_problems(const struct an_plan *p, an_plan_err_fn fn, void *arg)
 	}
 	if (p->aa_shadow[0] != '\0' && strcmp(p->aa_shadow, p->shadow) == 0) {
 		fn(arg, "aa_shadow", "must differ from shadow");
+		n++;
+	}
+	if (p->resilience_shadow[0] != '\0' && strcmp(p->resilience_shadow, p->shadow) == 0) {
+		fn(arg, "resilience_shadow",
+		   "must differ from shadow: the healthy group's windows would be judged as the faulted ones");
+		n++;
+	} else if (p->resilience_shadow[0] != '\0' &&
+		   strcmp(p->resilience_shadow, p->aa_shadow) == 0) {
+		fn(arg, "resilience_shadow", "must differ from aa_shadow");
 		n++;
 	}
 	return n;

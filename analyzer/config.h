@@ -32,6 +32,9 @@ enum an_model_pref {
 struct an_plan {
 	char shadow[ST_WIRE_NAME_MAX];
 	char aa_shadow[ST_WIRE_NAME_MAX];	/* "" or a twin group for A/A */
+	/* "" or a group running the proposal under a fault (chaos): the
+	 * verdict's resilience part */
+	char resilience_shadow[ST_WIRE_NAME_MAX];
 	uint32_t current_instances;
 	uint32_t proposed_instances;
 	uint32_t shadow_instances;		/* 0: as the KPIs report */

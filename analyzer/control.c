@@ -176,7 +176,8 @@ static int cmd_propose(struct an_control *c, struct an_engine *e,
 		kv[n].text = texts[n];
 		n++;
 	}
-	if (an_plan_edit(&base, kv, n, &plan, add_problem, &probs) != 0 || probs.used != 0)
+	if (an_plan_edit(&base, kv, n, &plan, add_problem, &probs) != 0 || probs.used != 0 ||
+	    an_engine_plan_check(e, service, &plan, add_problem, &probs) != 0)
 		return reply_error(c, "propose: %s", probs.text);
 	rc = an_engine_propose(e, service, &plan);
 	if (rc != 0)
@@ -233,13 +234,13 @@ static int cmd_stats(struct an_control *c, struct an_engine *e)
 		"msgs", "kpi_merged", "bad_frames", "oversized", "malformed",
 		"bad_version", "unknown_topic", "topic_mismatch", "bad_hist", "gaps",
 		"duplicates", "restarts", "late", "future", "dropped_limits", "clamped",
-		"windows", "evaluations", "verdicts", "anomalies",
+		"windows", "chaos_windows", "evaluations", "verdicts", "anomalies",
 	};
 	const uint64_t vals[] = {
 		n->msgs, n->kpi_merged, n->bad_frames, n->oversized, n->malformed,
 		n->bad_version, n->unknown_topic, n->topic_mismatch, n->bad_hist, n->gaps,
 		n->duplicates, n->restarts, n->late, n->future, n->dropped_limits, n->clamped,
-		n->windows, n->evaluations, n->verdicts, n->anomalies,
+		n->windows, n->chaos_windows, n->evaluations, n->verdicts, n->anomalies,
 	};
 	msgpack_packer pk;
 

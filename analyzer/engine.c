@@ -254,6 +254,39 @@ int an_engine_propose(struct an_engine *e, const char *service,
 	return 0;
 }
 
+int an_engine_plan_check(struct an_engine *e, const char *service,
+			 const struct an_plan *plan, an_plan_err_fn fn, void *arg)
+{
+	const struct an_service *s;
+	char known[256] = "", msg[400];
+	bool any = false;
+	size_t o = 0;
+
+	if (plan->resilience_shadow[0] == '\0')
+		return 0;
+	s = an_engine_service(e, service);
+	if (s == NULL)
+		return 0;
+	for (uint32_t i = 0; i < s->n_targets; i++) {
+		const struct an_target *t = s->targets[i];
+
+		if (t->role != ST_ROLE_SHADOW)
+			continue;
+		if (strcmp(t->name, plan->resilience_shadow) == 0)
+			return 0;
+		if (o < sizeof(known))
+			o += (size_t)snprintf(known + o, sizeof(known) - o, "%s%s", any ? ", " : "",
+					      t->name);
+		any = true;
+	}
+	if (!any)
+		return 0;
+	snprintf(msg, sizeof(msg), "unknown group '%s' (the KPIs of %s name %s)",
+		 plan->resilience_shadow, service, known);
+	fn(arg, "resilience_shadow", msg);
+	return 1;
+}
+
 /* --- windows ---------------------------------------------------------------- */
 
 /* Teaches the model the windows of t closed after window `after`. A
@@ -281,6 +314,12 @@ static void learn(struct an_engine *e, struct an_service *s, struct an_target *t
 			continue;
 		if (!an_target_complete(t, i))
 			continue;
+		/* a window under chaos says how the fault hurts, not what
+		 * the healthy service does */
+		if (w->chaos > 0) {
+			e->cnt.chaos_windows++;
+			continue;
+		}
 		memset(&o, 0, sizeof(o));
 		o.c = override ? override : w->instances;
 		if (o.c == 0)
@@ -374,6 +413,11 @@ int an_engine_merge(struct an_engine *e, const struct st_kpi *k,
 	if (rc != 0)
 		return rc;
 	t->snapshots++;
+	if (k->has_chaos && k->t1 >= t->chaos_t1) {
+		t->has_chaos = true;
+		t->chaos_t1 = k->t1;
+		t->chaos = k->chaos;
+	}
 	/* Traffic the load generator injects lands on the shadow instances
 	 * too: their load and latency are the sum of both streams. */
 	if (k->role == ST_ROLE_LOADGEN && s->has_plan && s->plan.include_synthetic &&

@@ -47,6 +47,7 @@ struct an_counters {
 	uint64_t other_shard;		/* a service another shard judges */
 	uint64_t clamped;		/* samples above the layout's highest */
 	uint64_t windows;		/* target windows closed */
+	uint64_t chaos_windows;		/* under chaos: not learnt from */
 	uint64_t evaluations;
 	uint64_t verdicts;
 	uint64_t anomalies;
@@ -62,6 +63,8 @@ struct an_eval {
 	double lam_shadow, lam_prod;	/* per-instance rps */
 	double obs[3], pred[3];		/* shadow p50, p90, p99 and prediction, ns */
 	double prod[3];			/* prod pooled p50, p90, p99, ns */
+	double res_p99;			/* resilience group's p99 under chaos, ns; NaN: none */
+	uint32_t res_rec;		/* fewest holding the SLO under the fault; 0: none */
 };
 
 struct an_judge_state {
@@ -173,6 +176,14 @@ int an_engine_flush(struct an_engine *e, uint64_t now_ns);
  * -EXDEV (a service another shard judges: shard.h). */
 int an_engine_propose(struct an_engine *e, const char *service,
 		      const struct an_plan *plan);
+
+/* What only the engine can check in a plan for service: a
+ * resilience_shadow that is none of the shadow groups the service's KPIs
+ * have named so far (when they have named any: before the first snapshot
+ * every group is unknown, and accepted). Reports each problem to fn as
+ * an_plan_edit does; returns how many. O(targets). */
+int an_engine_plan_check(struct an_engine *e, const char *service,
+			 const struct an_plan *plan, an_plan_err_fn fn, void *arg);
 
 /* The service, or NULL. O(1). */
 struct an_service *an_engine_service(struct an_engine *e, const char *name);

@@ -50,6 +50,9 @@ struct span {
 	const struct an_win *w[SPAN_MAX];
 	uint32_t n;
 	uint32_t incomplete;	/* windows left out: a publisher missed them */
+	uint32_t chaos;		/* windows left out for (or, FAULT, for want of) chaos */
+	uint32_t down;		/* FAULT: instances down (chaos_down) */
+	bool respread;		/* FAULT: their flows moved */
 	uint32_t c;
 	double secs, requests, responses, timeouts, resets, icmp;
 	double lam, lam_cv;
@@ -66,7 +69,7 @@ struct an_judge {
 	const struct st_hist *layout;
 	struct st_hist *dense;
 	int32_t lo, hi;
-	struct pool pool[4];
+	struct pool pool[5];	/* prod, shadow, expected, aa, resilience */
 	double *scratch;
 	double a[SPAN_MAX], b[SPAN_MAX];
 	double tmp[2 * AN_AA_MAX];
@@ -76,7 +79,7 @@ struct an_judge {
 struct eval {
 	struct an_service *s;
 	const struct an_plan *p;
-	struct span prod, shadow, aa;
+	struct span prod, shadow, aa, res;
 	bool has_prod;
 	enum an_form form;
 	struct an_fit fit;		/* prod model */
@@ -141,7 +144,7 @@ void an_judge_destroy(struct an_judge *j)
 	if (j == NULL)
 		return;
 	st_hist_destroy(j->dense);
-	for (int i = 0; i < 4; i++)
+	for (int i = 0; i < 5; i++)
 		free(j->pool[i].bins);
 	free(j->scratch);
 	free(j);
@@ -200,12 +203,18 @@ static int dense_take(struct an_judge *j, int slot, struct an_dist *d)
 	return 0;
 }
 
-/* The target's windows in (w_end - k, w_end], pooled into slot. */
+/* Which windows a span takes: the healthy ones (none a snapshot taken
+ * under chaos went into: the model, the KPIs and the A/A noise judge the
+ * service as it runs on a good day), or only those under chaos (the
+ * resilience group's fault). */
+enum span_kind { HEALTHY, FAULT };
+
 /* Pools the k windows of t up to w_end, leaving out those in [x0, x1]
- * (a squeeze step's: the span reaches back past them). */
+ * (a squeeze step's: the span reaches back past them) and those of the
+ * other kind. */
 static int collect(struct an_judge *j, const struct an_target *t, int64_t w_end,
 		   uint32_t k, uint32_t c_override, int slot, int64_t x0, int64_t x1,
-		   struct span *sp)
+		   enum span_kind kind, struct span *sp)
 {
 	double sum = 0, sum2 = 0;
 	int64_t lo = w_end - (int64_t)k;
@@ -232,6 +241,13 @@ static int collect(struct an_judge *j, const struct an_target *t, int64_t w_end,
 			sp->incomplete++;
 			continue;
 		}
+		if ((w->chaos > 0) != (kind == FAULT)) {
+			sp->chaos++;
+			continue;
+		}
+		if (w->chaos_down > sp->down)
+			sp->down = w->chaos_down;
+		sp->respread |= w->chaos_respread;
 		sp->w[sp->n++] = w;
 		if (w->instances > sp->c)
 			sp->c = w->instances;
@@ -626,13 +642,14 @@ static double eval_lam(const struct eval *ev, uint32_t n)
 	return ev->p->forecast_rps / n;
 }
 
-/* p99 (ns) at n instances under the corrected model; hi: its upper bound
- * (an_model_q_hi: the load inflated by the capacity's uncertainty and by
- * how far it lies beyond the loads measured, cs2 at the upper end of its
- * interval, the model's discrepancy at the loads measured). */
-static double p99_at(const struct eval *ev, uint32_t n, bool hi)
+/* p99 (ns) at n instances each carrying lam under the corrected model;
+ * hi: its upper bound (an_model_q_hi: the load inflated by the capacity's
+ * uncertainty and by how far it lies beyond the loads measured, cs2 at the
+ * upper end of its interval, the model's discrepancy at the loads
+ * measured). */
+static double p99_lam(const struct eval *ev, double lam, uint32_t n, bool hi)
 {
-	double lam = eval_lam(ev, n), worst = 0;
+	double worst = 0;
 
 	for (int i = 0; i < ev->n_cfit; i++) {
 		const struct an_fit *f = &ev->cfit[i];
@@ -645,6 +662,12 @@ static double p99_at(const struct eval *ev, uint32_t n, bool hi)
 		worst = fmax(worst, v * 1e9);
 	}
 	return worst;
+}
+
+/* p99 (ns) at n instances carrying the forecast; hi: its upper bound. */
+static double p99_at(const struct eval *ev, uint32_t n, bool hi)
+{
+	return p99_lam(ev, eval_lam(ev, n), n, hi);
 }
 
 /* P(latency > t s) under the corrected model, tail stretch included; hi:
@@ -667,10 +690,16 @@ static double c_exceed(const struct eval *ev, double lam, uint32_t n,
 	return worst;
 }
 
+/* Error rate at n instances each carrying lam (as p99_lam). */
+static double err_lam(const struct an_judge *j, const struct eval *ev, double lam, uint32_t n,
+		      bool hi)
+{
+	return ev->base_err + c_exceed(ev, lam, n, (double)j->cfg->response_timeout_ns / 1e9, hi);
+}
+
 static double err_at(const struct an_judge *j, const struct eval *ev, uint32_t n, bool hi)
 {
-	return ev->base_err + c_exceed(ev, eval_lam(ev, n), n,
-				       (double)j->cfg->response_timeout_ns / 1e9, hi);
+	return err_lam(j, ev, eval_lam(ev, n), n, hi);
 }
 
 /* A count meets the SLO when the upper bounds of its p99 and error rate
@@ -1451,6 +1480,210 @@ static int divergence(const struct eval *ev)
 	return -1;
 }
 
+/* --- resilience ------------------------------------------------------------ */
+
+/* The fault the resilience group ran under, as it carries to other counts:
+ * k instances down, their flows moved (respread) or blackholed, and what
+ * the fault cost beyond the model at the group's own load (a delay, random
+ * loss: whatever the down instance alone does not explain). */
+struct fault {
+	uint32_t down;
+	bool respread;
+	double gap_p99;		/* ns */
+	double gap_err;
+};
+
+/* p99 (ns) and error rate with n instances of which f->down are down
+ * (hi: upper bounds, as meets takes them):
+ * - respread: the n - k survivors carry the whole forecast, F / (n - k)
+ *   each, and nothing is lost once the flows have moved;
+ * - blackholed: the survivors keep their own share, F / n each, and the
+ *   down ones' share k / n of the requests is lost (a client of a dead
+ *   instance times out), on top of the survivors' own errors.
+ * The fault's own cost (f->gap_*) is added as measured. */
+static void fault_at(const struct an_judge *j, const struct eval *ev, const struct fault *f,
+		     uint32_t n, bool hi, double *p99, double *err)
+{
+	uint32_t ns = n > f->down ? n - f->down : 0;
+
+	if (ns == 0) {
+		*p99 = INFINITY;
+		*err = 1;
+	} else if (f->respread || f->down == 0) {
+		*p99 = p99_at(j, ev, ns, hi) + f->gap_p99;
+		*err = err_at(j, ev, ns, hi) + f->gap_err;
+	} else {
+		double lost = (double)f->down / n, lam = eval_lam(ev, n, hi);
+
+		*p99 = p99_lam(j, ev, lam, ns, hi) + f->gap_p99;
+		*err = lost + (1 - lost) * err_lam(j, ev, lam, ns, hi) + f->gap_err;
+	}
+	if (*err > 1)
+		*err = 1;
+}
+
+static bool fault_meets(const struct an_judge *j, const struct eval *ev, const struct fault *f,
+			uint32_t n)
+{
+	double p99, err;
+
+	fault_at(j, ev, f, n, true, &p99, &err);
+	return p99 <= (double)ev->p->slo_p99_ns && err <= ev->p->slo_error_rate;
+}
+
+/* The resilience part: what the resilience group showed over its windows
+ * under chaos, and -- when the corrected model stands (modelled) -- the
+ * fewest instances that hold the SLO under the same fault: fault_meets
+ * only gets easier as instances are added, so a doubling bracket and a
+ * bisection find it, as recommend does. A count whose survivors' load the
+ * group itself carried within the SLO (respread, or no instance down)
+ * meets it by measurement, whatever the model says. */
+static void resilience(const struct an_judge *j, struct eval *ev, bool modelled,
+		       struct st_verdict *v)
+{
+	const struct an_plan *p = ev->p;
+	const struct span *sp = &ev->res;
+	const struct an_target *t = an_service_target(ev->s, p->resilience_shadow);
+	struct st_resilience *r = &v->resilience;
+	struct reason why = { r->reason, sizeof(r->reason), 0 };
+	struct fault f = { 0 };
+	uint32_t ns, lo, hi, n;
+	double lam_s = 0, lost = 0;
+	bool enough, measured = false;
+	char a[32], b[32], c[32], d[32];
+
+	v->has_resilience = true;
+	memset(r, 0, sizeof(*r));
+	snprintf(r->shadow, sizeof(r->shadow), "%s", p->resilience_shadow);
+	if (t != NULL && t->has_chaos) {
+		r->has_chaos = true;
+		r->chaos = t->chaos;
+	}
+	r->instances = sp->c;
+	r->down = sp->down < sp->c ? sp->down : sp->c;
+	r->respread = sp->respread;
+	r->windows = sp->n;
+	r->samples = (uint64_t)sp->dist.total;
+	r->p99 = sp->dist.total > 0 ? an_dist_quantile(&sp->dist, 0.99) : NAN;
+	r->p99_healthy = ev->shadow.dist.total > 0 ? an_dist_quantile(&ev->shadow.dist, 0.99) : NAN;
+	r->error_rate = sp->requests > 0 ? (sp->timeouts + sp->resets + sp->icmp) / sp->requests :
+			NAN;
+	r->p99_proposed = r->p99_recommended = NAN;
+	f.down = r->down;
+	f.respread = r->respread;
+	ns = sp->c - r->down;
+	if (ns > 0 && sp->secs > 0) {
+		/* blackholed requests were timed as sent: the survivors
+		 * answered R (1 - k/c), R / c each */
+		lam_s = sp->requests / sp->secs / (f.respread || f.down == 0 ? ns : sp->c);
+		r->rps_per_instance = lam_s;
+	}
+	if (!f.respread && f.down > 0)
+		lost = (double)f.down / sp->c;
+	enough = sp->n > 0 && (uint64_t)sp->dist.total >= j->cfg->min_samples;
+	r->slo_met = enough && r->p99 <= (double)p->slo_p99_ns && sp->requests > 0 &&
+		     r->error_rate <= p->slo_error_rate;
+	if (sp->n == 0) {
+		say(&why, "no window of '%s' was taken under chaos in the last %u", r->shadow,
+		    j->cfg->eval_windows);
+		if (sp->chaos > 0)
+			say(&why, " (%u without chaos left out)", sp->chaos);
+		return;
+	}
+	if (f.down > 0)
+		say(&why, "with %u of %u instances of '%s' down (%s), the %u left carried %.1f rps each: ",
+		    f.down, sp->c, r->shadow, f.respread ? "flows respread" : "flows blackholed",
+		    ns, lam_s);
+	else
+		say(&why, "under chaos, the %u instances of '%s' carried %.1f rps each: ", sp->c,
+		    r->shadow, lam_s);
+	say(&why, "p99 %s (healthy %s), error rate %s: ", fmt_ns(a, sizeof(a), r->p99),
+	    fmt_ns(b, sizeof(b), r->p99_healthy), fmt_pct(c, sizeof(c), r->error_rate));
+	if (!enough)
+		say(&why, "too few samples to tell (%lld, %llu needed)", (long long)sp->dist.total,
+		    (unsigned long long)j->cfg->min_samples);
+	else
+		say(&why, "the SLO %s", r->slo_met ? "holds" : "breaks");
+	if (!modelled || ns == 0) {
+		say(&why, "; no fitted model to size it with yet");
+		return;
+	}
+	if (enough) {
+		double mp99 = p99_lam(j, ev, lam_s, ns, false);
+		double merr = err_lam(j, ev, lam_s, ns, false);
+
+		/* the lost share is k/c only on average: what the group's
+		 * requests show beyond it within their binomial noise (99%,
+		 * one-sided) is not the fault's */
+		double noise = 2.33 * sqrt(fmax(lost * (1 - lost), 1e-12) / sp->requests);
+
+		if (isfinite(mp99) && r->p99 > mp99)
+			f.gap_p99 = r->p99 - mp99;
+		if (isfinite(merr) && r->error_rate - lost - noise > merr)
+			f.gap_err = r->error_rate - lost - noise - merr;
+	}
+	lo = p->min_instances > f.down + 1 ? p->min_instances : f.down + 1;
+	hi = p->proposed_instances > lo ? p->proposed_instances : lo;
+	if (hi > p->max_instances)
+		hi = p->max_instances;
+	while (hi < p->max_instances && !fault_meets(j, ev, &f, hi)) {
+		lo = hi + 1;
+		hi = hi > p->max_instances / 2 ? p->max_instances : hi * 2;
+	}
+	r->reachable = lo <= hi && fault_meets(j, ev, &f, hi);
+	if (r->reachable) {
+		while (lo < hi) {
+			uint32_t mid = lo + (hi - lo) / 2;
+
+			if (fault_meets(j, ev, &f, mid))
+				hi = mid;
+			else
+				lo = mid + 1;
+		}
+	}
+	n = hi;
+	/* measured: the group's survivors carried lam_s within the SLO (the
+	 * upper end of its p99's interval), so any count whose survivors carry
+	 * no more does too -- without a lost share, which a count only shrinks */
+	if (enough && r->slo_met && lost == 0 && lam_s > 0) {
+		double plo, phi, need;
+
+		an_dist_quantile_ci(&sp->dist, 0.99, 1 - 2 * (1 - REC_CONF), &plo, &phi);
+		need = f.down + ceil(p->forecast_rps / lam_s * (1 - 1e-12));
+		if (isfinite(phi) && phi <= (double)p->slo_p99_ns && need < n &&
+		    need >= p->min_instances) {
+			n = (uint32_t)need;
+			r->reachable = true;
+			measured = true;
+		}
+	}
+	r->recommended_instances = n;
+	{
+		double e;
+
+		fault_at(j, ev, &f, p->proposed_instances, true, &r->p99_proposed, &e);
+		fault_at(j, ev, &f, n, true, &r->p99_recommended, &e);
+		if (!isfinite(r->p99_proposed))
+			r->p99_proposed = NAN;
+		if (!isfinite(r->p99_recommended))
+			r->p99_recommended = NAN;
+	}
+	if (measured)
+		say(&why, "; %u instances hold the SLO with %u down: their %u left carry %.1f rps each, no more than this group's survivors did within it",
+		    n, f.down, n - f.down, p->forecast_rps / (n - f.down));
+	else if (r->reachable)
+		say(&why, "; %u instances hold the SLO with %u down (p99 upper bound %s)", n, f.down,
+		    fmt_ns(d, sizeof(d), r->p99_recommended));
+	else
+		say(&why, "; no count up to %u holds the SLO with %u down%s", p->max_instances,
+		    f.down, lost > 0 ? ": the down share of requests is lost until its flows move" :
+		    "");
+	if (r->reachable && p->proposed_instances < n)
+		say(&why, ", the %u proposed do not", p->proposed_instances);
+	else if (r->reachable)
+		say(&why, ", the %u proposed do", p->proposed_instances);
+}
+
 static void record_eval(struct an_service *s, const struct eval *ev, int64_t w,
 			uint64_t t, const struct st_verdict *v)
 {
@@ -1471,6 +1704,8 @@ static void record_eval(struct an_service *s, const struct eval *ev, int64_t w,
 	e->confidence = v->confidence;
 	e->lam_shadow = ev->shadow.lam;
 	e->lam_prod = ev->prod.lam;
+	e->res_p99 = v->has_resilience ? v->resilience.p99 : NAN;
+	e->res_rec = v->has_resilience ? v->resilience.recommended_instances : 0;
 	for (int i = 0; i < 3; i++) {
 		e->obs[i] = ev->k[K_P50 + i].observed;
 		e->pred[i] = ev->pred[i];
@@ -1488,6 +1723,8 @@ static bool inconclusive(const struct an_judge *j, const struct eval *ev,
 		say(r, "inconclusive: %u window%s of shadow '%s' data in the last %u, %u needed",
 		    ev->shadow.n, ev->shadow.n == 1 ? "" : "s", ev->p->shadow,
 		    c->eval_windows, c->min_windows);
+		if (ev->shadow.chaos > 0)
+			say(r, " (%u left out: taken under chaos)", ev->shadow.chaos);
 		return true;
 	}
 	if (!ev->has_prod && !ev->model_ok) {
@@ -1564,13 +1801,16 @@ int an_judge_run(struct an_judge *j, struct an_service *s, uint64_t now_ns,
 	ev->fit = s->model.prod[ev->form == AN_FORM_USL ? AN_FORM_MM1 : ev->form];
 	ev->model_ok = an_model_ready(&s->model);
 	rc = collect(j, an_service_target(s, "prod"), w_end, c->eval_windows,
-		     0, 0, 0, -1, &ev->prod);
+		     0, 0, 0, -1, HEALTHY, &ev->prod);
 	if (rc == 0)
 		rc = collect(j, an_service_target(s, ev->p->shadow), w_end, c->eval_windows,
-			     ev->p->shadow_instances, 1, s->sq.x0, s->sq.x1, &ev->shadow);
+			     ev->p->shadow_instances, 1, s->sq.x0, s->sq.x1, HEALTHY, &ev->shadow);
 	if (rc == 0 && ev->p->aa_shadow[0] != '\0')
 		rc = collect(j, an_service_target(s, ev->p->aa_shadow), w_end,
-			     c->eval_windows, ev->p->shadow_instances, 3, 0, -1, &ev->aa);
+			     c->eval_windows, ev->p->shadow_instances, 3, 0, -1, HEALTHY, &ev->aa);
+	if (rc == 0 && ev->p->resilience_shadow[0] != '\0')
+		rc = collect(j, an_service_target(s, ev->p->resilience_shadow), w_end,
+			     c->eval_windows, 0, 4, 0, -1, FAULT, &ev->res);
 	if (rc != 0)
 		goto out;
 	/* Prod runs the plan's current_instances: the dataplane's
@@ -1672,6 +1912,8 @@ int an_judge_run(struct an_judge *j, struct an_service *s, uint64_t now_ns,
 			goto out;
 	}
 	fill_model(j, ev, v);
+	if (ev->p->resilience_shadow[0] != '\0')
+		resilience(j, ev, cand != ST_VERDICT_INCONCLUSIVE && ev->n_cfit > 0, v);
 	if (ev->p->cost_per_hour >= 0) {
 		v->has_cost = true;
 		v->cost.current = ev->p->cost_per_hour * ev->p->current_instances;
@@ -1696,7 +1938,7 @@ int an_judge_measure(struct an_judge *j, const struct an_service *s, const char 
 	if (sp == NULL)
 		return -ENOMEM;
 	rc = w1 < w0 ? 0 : collect(j, an_service_target(s, target), w1,
-				  (uint32_t)(w1 - w0 + 1), c_override, 1, 0, -1, sp);
+				  (uint32_t)(w1 - w0 + 1), c_override, 1, 0, -1, HEALTHY, sp);
 	if (rc == 0) {
 		m->windows = sp->n;
 		m->lam = sp->lam;

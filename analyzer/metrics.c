@@ -102,6 +102,64 @@ static void verdict_families(const struct an_snap *s, struct st_wbuf *o)
 	}
 }
 
+/* The resilience part: a gauge per service and resilience group, only
+ * where the last verdict has the value (no windows under chaos: no
+ * slo_met; no model: no recommendation). */
+struct rfield {
+	const char *name, *help;
+	double (*get)(const struct st_resilience *r);
+};
+
+static double r_met(const struct st_resilience *r)
+{
+	return r->windows > 0 ? (r->slo_met ? 1 : 0) : NAN;
+}
+static double r_rec(const struct st_resilience *r)
+{
+	return r->recommended_instances > 0 ? r->recommended_instances : NAN;
+}
+static double r_p99(const struct st_resilience *r) { return r->p99 / 1e9; }
+static double r_err(const struct st_resilience *r) { return r->error_rate; }
+static double r_down(const struct st_resilience *r)
+{
+	return r->windows > 0 ? r->down : NAN;
+}
+
+static const struct rfield rfields[] = {
+	{ "shadowtap_resilience_slo_met",
+	  "1 when the resilience group met the SLO under its fault (chaos), else 0.", r_met },
+	{ "shadowtap_resilience_recommended_instances",
+	  "Fewest instances that hold the SLO under the resilience group's fault (N+1).", r_rec },
+	{ "shadowtap_resilience_p99_seconds",
+	  "p99 latency the resilience group showed under its fault.", r_p99 },
+	{ "shadowtap_resilience_error_ratio",
+	  "Error rate the resilience group showed under its fault (errors per request).", r_err },
+	{ "shadowtap_resilience_instances_down",
+	  "Instances of the resilience group down under its fault.", r_down },
+};
+
+static void resilience_families(const struct an_snap *s, struct st_wbuf *o)
+{
+	const char *l[6] = { "service", NULL, "shadow", NULL, NULL, NULL };
+
+	for (size_t f = 0; f < sizeof(rfields) / sizeof(rfields[0]); f++) {
+		st_prom_family(o, rfields[f].name, "gauge", rfields[f].help);
+		for (uint32_t i = 0; i < s->n; i++) {
+			const struct an_snap_service *v = s->svc[i];
+			double x;
+
+			if (!v->has_last || !v->last.has_resilience)
+				continue;
+			x = rfields[f].get(&v->last.resilience);
+			if (!isfinite(x))
+				continue;
+			l[1] = v->name;
+			l[3] = v->last.resilience.shadow;
+			st_prom_sample(o, rfields[f].name, l, x);
+		}
+	}
+}
+
 /* The plan's objectives, so alert rules can compare against them. */
 static void slo_families(const struct an_snap *s, struct st_wbuf *o)
 {
@@ -243,6 +301,9 @@ static void engine_families(const struct an_snap *s, struct st_wbuf *o)
 	counter(o, "shadowtap_samples_clamped_total",
 		"Latency samples above the histogram layout's highest value.", c->clamped);
 	counter(o, "shadowtap_windows_closed_total", "Target windows closed.", c->windows);
+	counter(o, "shadowtap_chaos_windows_total",
+		"Windows of prod or the shadow taken under chaos, left out of the model.",
+		c->chaos_windows);
 	counter(o, "shadowtap_evaluations_total", "Evaluations of a plan.", c->evaluations);
 	counter(o, "shadowtap_verdicts_total", "Verdicts published.", c->verdicts);
 	counter(o, "shadowtap_anomalies_total", "Anomalies published.", c->anomalies);
@@ -295,6 +356,7 @@ int an_metrics_render(const struct an_snap *snap, const struct st_http_counters 
 {
 	if (snap != NULL) {
 		verdict_families(snap, out);
+		resilience_families(snap, out);
 		slo_families(snap, out);
 		latency_families(snap, out);
 		engine_families(snap, out);

@@ -190,8 +190,16 @@ static void chart_percentiles(struct st_wbuf *o, const struct an_service *s)
 	st_wbuf_printf(o, "</svg>\n");
 }
 
+/* Which windows a series draws. */
+enum pick { ALL, HEALTHY, CHAOS };
+
+static bool picked(const struct an_win *w, enum pick k)
+{
+	return w->total > 0 && (k == ALL || (w->chaos > 0) == (k == CHAOS));
+}
+
 static void series(struct st_wbuf *o, const struct an_target *t, const struct scale *x,
-		   const struct scale *y, double t0, const char *colour)
+		   const struct scale *y, double t0, const char *colour, enum pick k)
 {
 	bool first = true;
 
@@ -202,7 +210,7 @@ static void series(struct st_wbuf *o, const struct an_target *t, const struct sc
 	for (uint32_t i = t->len; i-- > 0;) {
 		const struct an_win *w = an_target_win(t, i);
 
-		if (w->total <= 0)
+		if (!picked(w, k))
 			continue;
 		st_wbuf_printf(o, "%s%.1f,%.1f", first ? "" : " ",
 			       sx(x, (double)w->t1 / 1e9 - t0), sx(y, w->p99));
@@ -258,8 +266,8 @@ static void chart_p99(struct st_wbuf *o, const struct an_service *s)
 		       ML, sx(&y, (double)s->plan.slo_p99_ns), W - MR,
 		       sx(&y, (double)s->plan.slo_p99_ns), W - MR - 4,
 		       sx(&y, (double)s->plan.slo_p99_ns) - 4);
-	series(o, prod, &x, &y, t0, "#1565c0");
-	series(o, sh, &x, &y, t0, "#ef6c00");
+	series(o, prod, &x, &y, t0, "#1565c0", ALL);
+	series(o, sh, &x, &y, t0, "#ef6c00", ALL);
 	st_wbuf_printf(o, "<polyline fill=\"none\" stroke=\"#6a1b9a\" stroke-dasharray=\"5 3\" "
 		       "stroke-width=\"1.5\" points=\"");
 	for (uint32_t i = 0; i < s->n_evals; i++) {
@@ -288,6 +296,82 @@ static void chart_p99(struct st_wbuf *o, const struct an_service *s)
 		       "<tspan fill=\"%s\">inconclusive</tspan></text>\n", ML + 10, MT + 32,
 		       colour_kind[0], colour_kind[1], colour_kind[2]);
 	st_wbuf_printf(o, "</svg>\n");
+}
+
+/* 4. Resilience: p99 per window of the healthy shadow and of the
+ * resilience group under its fault, the SLO, and what the verdict says. */
+static void chart_resilience(struct st_wbuf *o, const struct an_service *s)
+{
+	const struct an_target *sh = an_service_target(s, s->plan.shadow);
+	const struct an_target *rs = an_service_target(s, s->plan.resilience_shadow);
+	const struct st_resilience *r = &s->last.resilience;
+	double t0 = INFINITY, t1 = -INFINITY, lo = INFINITY, hi = (double)s->plan.slo_p99_ns;
+	struct scale x = { .p0 = ML, .p1 = W - MR }, y = { .p0 = H - MB, .p1 = MT + 20 };
+	const struct an_target *ts[2] = { sh, rs };
+	const enum pick pk[2] = { HEALTHY, CHAOS };
+
+	for (int k = 0; k < 2; k++) {
+		for (uint32_t i = 0; ts[k] != NULL && i < ts[k]->len; i++) {
+			const struct an_win *w = an_target_win(ts[k], i);
+
+			if (!picked(w, pk[k]))
+				continue;
+			t0 = fmin(t0, (double)w->t1 / 1e9);
+			t1 = fmax(t1, (double)w->t1 / 1e9);
+			lo = fmin(lo, w->p99);
+			hi = fmax(hi, w->p99);
+		}
+	}
+	if (!isfinite(t0)) {
+		t0 = 0;
+		t1 = 1;
+	}
+	range(&x, 0, fmax(t1 - t0, 1e-3), false);
+	range(&y, isfinite(lo) ? lo : 1e5, hi, true);
+	st_wbuf_printf(o, "<svg class=\"chart\" viewBox=\"0 0 %d %d\" width=\"%d\" height=\"%d\" "
+		       "role=\"img\"><title>p99 healthy and under the fault</title>\n", W, H, W, H);
+	axes(o, &x, &y, "time (s since the first window)", "p99 (ms, log)", 1e6);
+	st_wbuf_printf(o, "<line x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\" class=\"slo\"/>"
+		       "<text x=\"%d\" y=\"%.1f\" class=\"tick\" text-anchor=\"end\">SLO</text>\n",
+		       ML, sx(&y, (double)s->plan.slo_p99_ns), W - MR,
+		       sx(&y, (double)s->plan.slo_p99_ns), W - MR - 4,
+		       sx(&y, (double)s->plan.slo_p99_ns) - 4);
+	series(o, sh, &x, &y, t0, "#ef6c00", HEALTHY);
+	series(o, rs, &x, &y, t0, "#c62828", CHAOS);
+	legend(o, 0, "#ef6c00", "healthy shadow p99", false);
+	legend(o, 1, "#c62828", "p99 under the fault", false);
+	st_wbuf_printf(o, "</svg>\n<p class=\"verdict\" style=\"border-color:%s\">",
+		       r->windows == 0 ? "#9e9e9e" : r->slo_met ? colour_kind[0] : colour_kind[1]);
+	if (r->windows > 0)
+		st_wbuf_printf(o, "<b>SLO %s under the fault</b>; ", r->slo_met ? "holds" : "breaks");
+	if (r->recommended_instances > 0)
+		st_wbuf_printf(o, "<b>%u instances</b> hold it with %u down%s. ",
+			       r->recommended_instances, r->down,
+			       r->reachable ? "" : " (out of reach: max_instances)");
+	esc(o, r->reason);
+	if (r->has_chaos) {
+		st_wbuf_printf(o, "<br>chaos: loss %.3g%%, down ", r->chaos.loss * 100);
+		esc(o, r->chaos.down[0] ? r->chaos.down : "none");
+		st_wbuf_printf(o, ", respread %s", r->chaos.respread ? "yes" : "no");
+		for (uint32_t i = 0; i < r->chaos.n_params; i++) {
+			st_wbuf_printf(o, ", ");
+			esc(o, r->chaos.params[i].key);
+			st_wbuf_printf(o, " ");
+			esc(o, r->chaos.params[i].value);
+		}
+	}
+	st_wbuf_printf(o, "</p>\n<table><tr><th>time (UTC)</th><th>healthy shadow p99</th>"
+		       "<th>p99 under the fault</th><th>fewest with the fault</th></tr>\n");
+	for (uint32_t i = s->n_evals, k = 0; i-- > 0 && k < 10; k++) {
+		const struct an_eval *e = eval_at(s, i);
+		char t[40], a[32], b[32];
+
+		st_wall_fmt(e->t, t, sizeof(t));
+		st_wbuf_printf(o, "<tr><td>%s</td><td>%s</td><td>%s</td><td>%s%.0u</td></tr>\n",
+			       strchr(t, 'T') ? strchr(t, 'T') + 1 : t, ms(a, sizeof(a), e->obs[2]),
+			       ms(b, sizeof(b), e->res_p99), e->res_rec ? "" : "-", e->res_rec);
+	}
+	st_wbuf_printf(o, "</table>\n");
 }
 
 static void dots(struct st_wbuf *o, const struct an_target *t, uint32_t c_override,
@@ -483,6 +567,12 @@ static void service_section(struct st_wbuf *o, const struct an_service *s)
 	chart_p99(o, s);
 	st_wbuf_printf(o, "<h3>Load against latency</h3>\n");
 	chart_load(o, s);
+	if (v->has_resilience) {
+		st_wbuf_printf(o, "<h3>Resilience: group ");
+		esc(o, v->resilience.shadow);
+		st_wbuf_printf(o, "</h3>\n");
+		chart_resilience(o, s);
+	}
 	st_wbuf_printf(o, "<h3>KPIs of the last verdict</h3>\n");
 	kpi_table(o, v);
 	st_wbuf_printf(o, "<h3>Verdicts (newest first)</h3>\n");

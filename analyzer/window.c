@@ -127,6 +127,8 @@ int an_acc_add(struct an_acc *acc, const struct st_kpi *k,
 		acc->resets = acc->icmp_errors = 0;
 		acc->instances = 0;
 		acc->offered_rps = 0;
+		acc->chaos = acc->chaos_down = 0;
+		acc->chaos_respread = false;
 	}
 	for (size_t i = 0; i < n_bins; i++) {
 		uint32_t x = (uint32_t)bins[i].idx;
@@ -154,6 +156,13 @@ int an_acc_add(struct an_acc *acc, const struct st_kpi *k,
 	if (k->instances > acc->instances)
 		acc->instances = k->instances;
 	acc->offered_rps += k->offered_rps;
+	if (k->has_chaos) {
+		acc->chaos++;
+		if (k->chaos.down[0] != '\0') {
+			acc->chaos_down = 1;
+			acc->chaos_respread |= k->chaos.respread;
+		}
+	}
 	return 0;
 }
 
@@ -252,6 +261,9 @@ int an_target_close(struct an_target *t, int64_t w, const struct st_hist *layout
 	win.icmp_errors = acc->icmp_errors;
 	win.instances = acc->instances;
 	win.snapshots = acc->snapshots;
+	win.chaos = acc->chaos;
+	win.chaos_down = acc->chaos_down;
+	win.chaos_respread = acc->chaos_respread;
 	win.offered_rps = acc->offered_rps;
 	rc = summarise(acc, &win, layout);
 	acc->w = -1;

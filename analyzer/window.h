@@ -38,6 +38,14 @@ struct an_win {
 	uint64_t requests, responses, timeouts, resets, icmp_errors;
 	uint32_t instances;
 	uint32_t snapshots;
+	/* Chaos (the snapshots' chaos maps): how many snapshots were taken
+	 * under chaos, the instances down in them (0 or 1: chaos_down) and
+	 * whether their flows moved. A window with chaos > 0 never teaches
+	 * the healthy model nor the A/A noise, and is all a resilience
+	 * judgment looks at. */
+	uint32_t chaos;
+	uint32_t chaos_down;
+	bool chaos_respread;
 	double offered_rps;
 	int64_t total;			/* latency samples */
 	double p50, p90, p99, mean;	/* ns */
@@ -51,6 +59,8 @@ struct an_acc {
 	uint64_t requests, responses, timeouts, resets, icmp_errors;
 	uint32_t instances;
 	uint32_t snapshots;
+	uint32_t chaos, chaos_down;	/* as in an_win */
+	bool chaos_respread;
 	double offered_rps;
 	int64_t **chunks;		/* [i]: buckets i*AN_CHUNK.., NULL: all 0 */
 	uint32_t n_chunks;		/* entries of chunks */
@@ -65,6 +75,10 @@ struct an_target {
 	uint32_t cap, len, head;	/* head: next slot to write */
 	uint32_t keep_bins;		/* newest windows that keep histograms */
 	uint64_t snapshots;		/* merged, lifetime */
+	/* The newest chaos map a snapshot of this target carried. */
+	bool has_chaos;
+	uint64_t chaos_t1;
+	struct st_chaos chaos;
 };
 
 /* Window length in seconds, at least 1 ms so rates stay finite. */

@@ -51,6 +51,8 @@
 #define ST_KPI_MAX_DROPS     32
 #define ST_VERDICT_MAX_KPIS  32
 #define ST_MODEL_MAX_PARAMS  32
+#define ST_CHAOS_MAX_PARAMS  16  /* chaos map entries besides loss, down, respread */
+#define ST_CHAOS_VALUE_MAX   48
 /* "verdict." or "kpi." + two names + '.' + NUL fits with room to spare. */
 #define ST_WIRE_TOPIC_MAX    160
 
@@ -174,6 +176,34 @@ struct st_kpi_drop {
 	uint64_t count;
 };
 
+/* The chaos in force on a shadow group (the dataplane's control `stats`
+ * reply and every KPI snapshot taken under chaos carry it as `chaos`).
+ * loss, down and respread are typed; every other key is an impairment
+ * setting as text, as the control `chaos` command takes it ("5ms",
+ * "normal", "25%"), so keys a newer dataplane adds pass through. */
+struct st_chaos_param {
+	char key[ST_WIRE_LABEL_MAX];     /* non-empty, unique, not loss/down/respread */
+	char value[ST_CHAOS_VALUE_MAX];  /* text */
+};
+
+struct st_chaos {
+	double loss;                     /* [0, 1]: share of copies lost at random */
+	char down[ST_WIRE_NAME_MAX];     /* text: the down instance, "" all up */
+	bool respread;                   /* the down instance's flows move */
+	uint32_t n_params;
+	struct st_chaos_param params[ST_CHAOS_MAX_PARAMS];
+};
+
+/* Packs c as the `chaos` map: the params in order, then loss, down,
+ * respread. For the KPI encoder and the dataplane's stats reply, so both
+ * say the same thing the same way. c must pass st_chaos_check. */
+void st_chaos_pack(msgpack_packer *pk, const struct st_chaos *c);
+/* Checks what the decoder checks. Returns 0, or -EINVAL with err filled
+ * (err may be NULL); path prefixes the field names ("chaos."). */
+int st_chaos_check(const struct st_chaos *c, const char *path, struct st_wire_error *err);
+/* Whether c's params hold key; its value, or NULL. */
+const char *st_chaos_param(const struct st_chaos *c, const char *key);
+
 struct st_kpi {
 	uint64_t seq;
 	char src[ST_WIRE_NAME_MAX];      /* publisher id; non-empty text */
@@ -194,6 +224,13 @@ struct st_kpi {
 	 * decode the histogram before releasing the ZeroMQ message. */
 	const uint8_t *lat;
 	size_t lat_len;
+	/* The chaos in force on the group during the window: sent only when
+	 * has_chaos (some chaos was on). Decoding is tolerant: unknown
+	 * non-text keys are skipped and counted in unknown_keys, text ones
+	 * kept as params (up to ST_CHAOS_MAX_PARAMS, the rest counted
+	 * there); a known key of the wrong type refuses the message. */
+	bool has_chaos;
+	struct st_chaos chaos;
 	/* Decode only: keys this decoder does not know, at any depth. */
 	uint32_t unknown_keys;
 };
@@ -280,6 +317,31 @@ struct st_cost {
 	double current, proposed, recommended;  /* finite, >= 0 */
 };
 
+/* How the proposal fares under a fault: what the resilience group (a
+ * second shadow group running it with chaos, typically an instance down)
+ * showed over the windows taken under chaos, and the fewest instances that
+ * hold the SLO under that fault ("N+1"; docs/analyzer.md reasons it out). */
+struct st_resilience {
+	char shadow[ST_WIRE_NAME_MAX];   /* name: the resilience group */
+	uint32_t instances;              /* behind the group */
+	uint32_t down;                   /* of them down under the fault */
+	bool respread;                   /* the down ones' flows moved */
+	uint32_t windows;                /* windows under chaos judged; 0: no data */
+	uint64_t samples;                /* latency samples in them */
+	double rps_per_instance;         /* per surviving instance; finite, >= 0 */
+	/* ns; NaN without data. p99_healthy: the healthy shadow's. */
+	double p99, p99_healthy;
+	double error_rate;               /* NaN without requests */
+	bool slo_met;                    /* observed p99 and error rate within the SLO */
+	uint32_t recommended_instances;  /* fewest holding the SLO under the fault; 0: unknown */
+	bool reachable;                  /* false: not within max_instances */
+	double p99_proposed;             /* ns: upper bound at the proposal under the fault */
+	double p99_recommended;          /* ns: upper bound at recommended_instances */
+	bool has_chaos;                  /* chaos is sent only when true */
+	struct st_chaos chaos;           /* the newest chaos map of the windows */
+	char reason[ST_WIRE_REASON_MAX]; /* one human sentence; text */
+};
+
 struct st_verdict {
 	uint64_t seq;
 	uint64_t t;                      /* ns since the epoch */
@@ -304,6 +366,9 @@ struct st_verdict {
 	bool has_verified;
 	bool verified;
 	char verified_reason[ST_WIRE_REASON_MAX];
+	/* Sent only when has_resilience (a resilience_shadow is configured). */
+	bool has_resilience;
+	struct st_resilience resilience;
 	uint32_t unknown_keys;           /* decode only, as in st_kpi */
 };
 

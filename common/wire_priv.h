@@ -143,6 +143,12 @@ int st_mp_get_u64(const struct st_mp_item *it, uint64_t *out,
 		  const char *prefix, const char *name,
 		  struct st_wire_error *err);
 
+/* The chaos map (struct st_chaos, wire.h) whose header is v, into out
+ * (zeroed first); path is the map's error path ("chaos.",
+ * "resilience.chaos."). Returns 0 or -EBADMSG. wire_kpi.c. */
+int st_chaos_dec(struct st_mp_cur *c, const struct st_mp_item *v, struct st_chaos *out,
+		 const char *path, struct st_wctx *x);
+
 /* Packs a str header and body. */
 void st_mp_pack_str(msgpack_packer *pk, const char *s, size_t len);
 

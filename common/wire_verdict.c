@@ -1,5 +1,6 @@
 /* Verdict message: the field tables of the verdict and of its nested
- * records (kpis[], model, model.params, cost), in wire key order. */
+ * records (kpis[], model, model.params, cost, resilience), in wire key
+ * order. */
 #include <errno.h>
 #include <float.h>
 #include <inttypes.h>
@@ -345,6 +346,83 @@ static const struct st_wcustom cost_codec = {
 	.dec = cost_dec, .check = cost_check, .enc = cost_enc,
 };
 
+/* ---- resilience, and its chaos map ---- */
+
+static int rchaos_dec(struct st_mp_cur *c, const struct st_mp_item *v,
+		      void *base, const char *prefix, struct st_wctx *x)
+{
+	(void)prefix;
+	return st_chaos_dec(c, v, &((struct st_resilience *)base)->chaos,
+			    "resilience.chaos.", x);
+}
+
+static int rchaos_check(const void *base, const char *prefix,
+			struct st_wire_error *err)
+{
+	(void)prefix;
+	return st_chaos_check(&((const struct st_resilience *)base)->chaos,
+			      "resilience.chaos.", err);
+}
+
+static void rchaos_enc(msgpack_packer *pk, const void *base)
+{
+	st_chaos_pack(pk, &((const struct st_resilience *)base)->chaos);
+}
+
+static const struct st_wcustom rchaos_codec = {
+	.dec = rchaos_dec, .check = rchaos_check, .enc = rchaos_enc,
+};
+
+#define RF(kind_, m_, flags_) MF(struct st_resilience, kind_, m_, flags_)
+
+static const struct st_wfield resilience_fields[] = {
+	RF(ST_WF_NAME, shadow, 0),
+	RF(ST_WF_U32, instances, 0),
+	RF(ST_WF_U32, down, 0),
+	RF(ST_WF_BOOL, respread, 0),
+	RF(ST_WF_U32, windows, 0),
+	RF(ST_WF_U64, samples, 0),
+	MF_RANGE(struct st_resilience, rps_per_instance, 0, DBL_MAX),
+	RF(ST_WF_F64, p99, 0),
+	RF(ST_WF_F64, p99_healthy, 0),
+	RF(ST_WF_F64, error_rate, 0),
+	RF(ST_WF_BOOL, slo_met, 0),
+	RF(ST_WF_U32, recommended_instances, 0),
+	RF(ST_WF_BOOL, reachable, 0),
+	RF(ST_WF_F64, p99_proposed, 0),
+	RF(ST_WF_F64, p99_recommended, 0),
+	{ .name = "chaos", .kind = ST_WF_CUSTOM, .flags = ST_WF_OPTIONAL,
+	  .aux = offsetof(struct st_resilience, has_chaos), .custom = &rchaos_codec },
+	RF(ST_WF_TEXT, reason, 0),
+};
+
+static const struct record resilience_rec = {
+	"resilience", "resilience.", offsetof(struct st_verdict, resilience),
+	resilience_fields, NFIELDS(resilience_fields),
+};
+
+static int resilience_dec(struct st_mp_cur *c, const struct st_mp_item *v,
+			  void *base, const char *prefix, struct st_wctx *x)
+{
+	return record_dec(&resilience_rec, c, v, base, prefix, x);
+}
+
+static int resilience_check(const void *base, const char *prefix,
+			    struct st_wire_error *err)
+{
+	(void)prefix;
+	return record_check(&resilience_rec, base, err);
+}
+
+static void resilience_enc(msgpack_packer *pk, const void *base)
+{
+	record_enc(&resilience_rec, pk, base);
+}
+
+static const struct st_wcustom resilience_codec = {
+	.dec = resilience_dec, .check = resilience_check, .enc = resilience_enc,
+};
+
 /* ---- verdict ---- */
 
 #define VF(kind_, m_, flags_) MF(struct st_verdict, kind_, m_, flags_)
@@ -376,6 +454,9 @@ static const struct st_wfield verdict_fields[] = {
 	  .off = offsetof(struct st_verdict, verified_reason),
 	  .size = sizeof(((struct st_verdict *)0)->verified_reason),
 	  .aux = offsetof(struct st_verdict, has_verified) },
+	{ .name = "resilience", .kind = ST_WF_CUSTOM, .flags = ST_WF_OPTIONAL,
+	  .aux = offsetof(struct st_verdict, has_resilience),
+	  .custom = &resilience_codec },
 };
 
 _Static_assert(NFIELDS(verdict_fields) <= 64, "seen-mask is 64 bits");

@@ -6,6 +6,7 @@
 
 #include <zmq.h>
 
+#include "chaos_report.h"
 #include "clock.h"
 #include "control.h"
 #include "chaos_scenario.h"
@@ -79,32 +80,14 @@ static void reply_error(struct dp_control *c, msgpack_packer *pk, const char *fm
 	st_log_rl(&ctl_rl, ST_LOG_WARN, "control: rejected: %s", msg);
 }
 
+/* The chaos in force, as the chaos command takes it (chaos_report.c:
+ * the KPI snapshots say it the same way). */
 void dp_group_pack_chaos(msgpack_packer *pk, const struct dp_app *app, const struct dp_group *g)
 {
-	uint64_t cw = __atomic_load_n(&g->chaos, __ATOMIC_RELAXED);
-	int down = dp_chaos_down(cw);
-	char addr[64] = "";
+	struct st_chaos c;
 
-	if (down >= 0 && down < app->cfg.shadows[g - app->groups].n_instances)
-		st_ip_fmt(&app->cfg.shadows[g - app->groups].instances[down].addr, addr,
-			    sizeof(addr));
-	msgpack_pack_map(pk, 3 + dp_chaos_n_param_keys);
-	for (size_t i = 0; i < dp_chaos_n_param_keys; i++) {
-		char v[64];
-
-		dp_chaos_param_fmt(&g->chaos_params, dp_chaos_param_keys[i], v, sizeof(v));
-		st_wire_pack_cstr(pk, dp_chaos_param_keys[i]);
-		st_wire_pack_cstr(pk, v);
-	}
-	st_wire_pack_cstr(pk, "loss");
-	msgpack_pack_double(pk, (double)dp_chaos_loss_thr(cw) / 4294967296.0);
-	st_wire_pack_cstr(pk, "down");
-	st_wire_pack_cstr(pk, addr);
-	st_wire_pack_cstr(pk, "respread");
-	if (dp_chaos_respread(cw))
-		msgpack_pack_true(pk);
-	else
-		msgpack_pack_false(pk);
+	dp_chaos_report(app, g, &c);
+	st_chaos_pack(pk, &c);
 }
 
 static void pack_group(msgpack_packer *pk, const struct dp_app *app, const struct dp_group *g,

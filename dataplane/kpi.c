@@ -7,6 +7,7 @@
 #include <rte_pause.h>
 #include <zmq.h>
 
+#include "chaos_report.h"
 #include "clock.h"
 #include "kpi.h"
 #include "log.h"
@@ -64,6 +65,11 @@ int dp_kpi_init(struct dp_kpi *k, struct dp_app *app, void *zctx, const char *en
 	if (k->enc == NULL)
 		return -ENOMEM;
 	k->t0 = st_wall_ns();
+	/* the first window starts with the chaos the config set */
+	for (int g = 0; g < app->n_groups && g < DP_MAX_SHADOWS; g++) {
+		k->chaos_seq_prev[g] = __atomic_load_n(&app->groups[g].chaos_seq, __ATOMIC_ACQUIRE);
+		k->chaos_prev_on[g] = dp_chaos_report(app, &app->groups[g], &k->chaos_prev[g]);
+	}
 	if (dp_clients_init(&k->clients, &app->cfg) != 0)
 		return -ENOMEM;
 	if (endpoint == NULL || endpoint[0] == '\0')
@@ -230,8 +236,34 @@ static void encode_lat(struct dp_kpi *k, struct st_kpi *s, const struct st_hist 
 	}
 }
 
+/* Whether group g's closing window ran under chaos, and which: the
+ * chaos in force now, or the one at the window's start when it was on then
+ * and is off now. A change and back within one window (chaos_seq moved)
+ * counts too, with the setting at the end. Moves the start to now. */
+static bool window_chaos(struct dp_kpi *k, const struct dp_app *app, int g, struct st_chaos *out)
+{
+	const struct dp_group *gr = &app->groups[g];
+	uint32_t seq = __atomic_load_n(&gr->chaos_seq, __ATOMIC_ACQUIRE);
+	bool on = dp_chaos_report(app, gr, out);
+	bool under = on || k->chaos_prev_on[g] || seq != k->chaos_seq_prev[g];
+
+	if (!on && k->chaos_prev_on[g]) {
+		struct st_chaos now = *out;
+
+		*out = k->chaos_prev[g];
+		k->chaos_prev[g] = now;
+	} else {
+		k->chaos_prev[g] = *out;
+	}
+	k->chaos_prev_on[g] = on;
+	k->chaos_seq_prev[g] = seq;
+	return under;
+}
+
 void dp_kpi_interval(struct dp_kpi *k, struct dp_app *app)
 {
+	struct st_chaos chaos[DP_MAX_SHADOWS];
+	bool chaos_on[DP_MAX_SHADOWS];
 	uint32_t old = app->epoch, next = old + 1;
 	bool ready[DP_MAX_WORKERS];
 	uint64_t t1 = st_wall_ns(), deadline;
@@ -252,6 +284,8 @@ void dp_kpi_interval(struct dp_kpi *k, struct dp_app *app)
 			k->workers_late++;
 	}
 	dp_stats_sum(app, &cur);
+	for (int g = 0; g < app->n_groups; g++)
+		chaos_on[g] = window_chaos(k, app, g, &chaos[g]);
 
 	sum_start(&sum, k->merged[DP_TARGET_PROD]);
 	sum_add(&sum, app, DP_TARGET_PROD, old, ready);
@@ -288,6 +322,9 @@ void dp_kpi_interval(struct dp_kpi *k, struct dp_app *app)
 		     k->t0, t1);
 		for (int r = 0; r < DP_DROP_COUNT; r++)
 			add_drop(&s, dp_drop_names[r], b->drops[r] - a->drops[r]);
+		s.has_chaos = chaos_on[g];
+		if (s.has_chaos)
+			s.chaos = chaos[g];
 		encode_lat(k, &s, sum.lat);
 		send_snapshot(k, &s);
 	}
@@ -315,6 +352,14 @@ void dp_kpi_interval(struct dp_kpi *k, struct dp_app *app)
 			inst += __atomic_load_n(&hr->instances_count, __ATOMIC_RELAXED);
 		}
 		fill(&s, app, gr->service, "synthetic", ST_ROLE_LOADGEN, inst, &sum, k->t0, t1);
+		/* under chaos when any group it sums was: the first one's */
+		for (int h = g; h < app->n_groups && !s.has_chaos; h++) {
+			if (app->groups[h].inject && chaos_on[h] &&
+			    strcmp(app->groups[h].service, gr->service) == 0) {
+				s.has_chaos = true;
+				s.chaos = chaos[h];
+			}
+		}
 		for (int r = 0; r < DP_DROP_COUNT; r++) {
 			uint64_t d = 0;
 

@@ -30,6 +30,12 @@ struct dp_kpi {
 	struct dp_counters prev;	/* cumulative counters at the last window */
 	uint64_t t0;			/* wall clock start of the open window */
 	struct dp_clients clients;	/* per-client windows merged, clients.<service> */
+	/* Each group's chaos at the start of the open window (the last
+	 * publish): a window is under chaos when chaos was on at its start,
+	 * at its end, or changed in between (chaos_seq moved). */
+	struct st_chaos chaos_prev[DP_MAX_SHADOWS];
+	bool chaos_prev_on[DP_MAX_SHADOWS];
+	uint32_t chaos_seq_prev[DP_MAX_SHADOWS];
 };
 
 /* Binds the PUB socket (when endpoint is non-empty) in ctx. Returns 0 or a

@@ -133,20 +133,28 @@ static void rewrite_dst_ip(uint8_t *buf, const struct st_pkt *p,
 
 /* The addresses copies were rewritten from, per group: the instances
  * answer from their own address, and the answer is mapped back to the flow
- * through these (dp_map_back). A handful per group: the service addresses. */
+ * through these (dp_map_back). A handful per group: the service addresses.
+ * When full, a new address takes the slots in turn: a few stray
+ * destinations copied before the service's first request (a namespace's
+ * IPv6 neighbour discovery, say) must not keep the service's address out
+ * for good -- then no answer of the group would ever be matched. */
 static inline void remember_orig(struct dp_worker *w, int g, const struct st_pkt *p)
 {
 	struct dp_orig *o = &w->orig[g];
 	size_t alen = p->l3 == ST_L3_IPV4 ? 4 : 16;
+	int i;
 
-	for (int i = 0; i < o->n; i++)
+	for (i = 0; i < o->n; i++)
 		if (o->family[i] == p->l3 && memcmp(&o->addr[i], &p->dst, alen) == 0)
 			return;
 	if (o->n < DP_ORIG_MAX) {
-		o->addr[o->n] = p->dst;
-		o->family[o->n] = p->l3;
-		o->n++;
+		i = o->n++;
+	} else {
+		i = o->next;
+		o->next = (o->next + 1) % DP_ORIG_MAX;
 	}
+	o->addr[i] = p->dst;
+	o->family[i] = p->l3;
 }
 
 /* One copy of m for group g, addressed to its shadow (instance inst of the

@@ -38,6 +38,7 @@ struct dp_bucket {
 #define DP_ORIG_MAX 4
 struct dp_orig {
 	int n;
+	int next;	/* full: the slot the next new address takes */
 	uint8_t family[DP_ORIG_MAX];
 	struct st_ip_addr addr[DP_ORIG_MAX];
 };

@@ -236,7 +236,16 @@ int ks_snapshot(struct ks_sim *s, const struct ks_target *t, uint64_t t0,
 	if (t->lam_jitter > 0)
 		lam *= fmax(0.05, 1 + t->lam_jitter * normal(s));
 	n = poisson(s, lam * t->instances * secs * t->share);
-	to = binomial(s, n, t->timeout);
+	if (t->down > 0 && t->down < t->instances && t->respread) {
+		lam *= (double)t->instances / (t->instances - t->down);
+		to = binomial(s, n, t->timeout);
+	} else if (t->down > 0) {
+		uint64_t lost = binomial(s, n, fmin(1, (double)t->down / t->instances));
+
+		to = lost + binomial(s, n - lost, t->timeout);
+	} else {
+		to = binomial(s, n, t->timeout);
+	}
 	rst = binomial(s, n - to, t->err);
 	ok = n - to - rst;
 	st_hist_reset(s->h);
@@ -279,6 +288,15 @@ int ks_snapshot(struct ks_sim *s, const struct ks_target *t, uint64_t t0,
 	k.lat_len = len;
 	if (t->role == ST_ROLE_LOADGEN)
 		k.offered_rps = t->lam * t->instances;
+	if (t->chaos) {
+		k.has_chaos = true;
+		if (t->down > 0)
+			snprintf(k.chaos.down, sizeof(k.chaos.down), "198.18.1.%u", 10 + t->instances - 1);
+		k.chaos.respread = t->respread;
+		k.chaos.n_params = 1;
+		snprintf(k.chaos.params[0].key, sizeof(k.chaos.params[0].key), "delay");
+		snprintf(k.chaos.params[0].value, sizeof(k.chaos.params[0].value), "0ms");
+	}
 	rc = st_kpi_encode(&k, out);
 	if (rc != 0)
 		return rc;
@@ -339,6 +357,12 @@ int ks_target_parse(const char *spec, struct ks_target *t)
 			t->share = atof(v);
 		else if (strcmp(tok, "timeout") == 0)
 			t->timeout = atof(v);
+		else if (strcmp(tok, "chaos") == 0)
+			t->chaos = atoi(v) != 0;
+		else if (strcmp(tok, "down") == 0)
+			t->down = (uint32_t)atoi(v);
+		else if (strcmp(tok, "respread") == 0)
+			t->respread = atoi(v) != 0;
 		else if (strcmp(tok, "svc") == 0) {
 			if (strcmp(v, "exp") == 0)
 				t->svc = KS_SVC_EXP;

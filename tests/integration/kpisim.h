@@ -39,6 +39,13 @@ struct ks_target {
 	double timeout;		/* timeout probability per request */
 	bool shared;		/* one shared queue (M/M/c) instead of one each */
 	enum ks_svc svc;	/* service time distribution */
+	/* Chaos: the snapshots carry a chaos map. down instances of the
+	 * target are down: with respread the others carry their load (each
+	 * at lam * instances / (instances - down)), else their share of the
+	 * requests times out (the dataplane times a blackholed copy as sent). */
+	bool chaos;
+	uint32_t down;
+	bool respread;
 };
 
 /* A FIFO queue of c servers: each arrival takes the server that frees
@@ -83,8 +90,8 @@ int ks_snapshot(struct ks_sim *s, const struct ks_target *t, uint64_t t0,
 		uint64_t t1, struct st_wbuf *out, char *topic, size_t topic_len);
 
 /* Parses "name=canary,role=shadow,instances=2,lam=100,mu=150,d0=1ms,
- * tail=3,err=0.001,timeout=0,jitter=0.05,share=0.5,shared=1,svc=det" (svc: exp,
- * det or bimodal). Returns 0 or -EINVAL. */
+ * tail=3,err=0.001,timeout=0,jitter=0.05,share=0.5,shared=1,svc=det,chaos=1,
+ * down=1,respread=1" (svc: exp, det or bimodal). Returns 0 or -EINVAL. */
 int ks_target_parse(const char *spec, struct ks_target *t);
 
 #endif

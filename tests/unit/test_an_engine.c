@@ -12,6 +12,7 @@
 #include "engine.h"
 #include "kpisim.h"
 #include "model.h"
+#include "noise.h"
 #include "window.h"
 #include "wire.h"
 
@@ -73,6 +74,10 @@ struct scenario {
 	void (*hook)(struct an_engine *e, void *arg);
 	void *hook_arg;
 	int hook_at;
+	/* called for every snapshot: may change the target (a copy) for
+	 * window w; returns false to generate it and not ingest it (the
+	 * random stream stays that of a run that ingests it) */
+	bool (*pick)(int w, int k, struct ks_target *t);
 };
 
 static void plan_default(struct an_plan *p)
@@ -142,10 +147,14 @@ static struct an_engine *run(const struct scenario *sc, struct tally *t,
 			sc->hook(e, sc->hook_arg);
 		for (int k = 0; k < sc->n_tg; k++) {
 			char topic[ST_WIRE_TOPIC_MAX];
+			struct ks_target tk = sc->tg[k];
+			bool ingest = sc->pick == NULL || sc->pick(i / sc->per_window, k, &tk);
 
-			CU_ASSERT_EQUAL_FATAL(ks_snapshot(&sim, &sc->tg[k], a, a + step, &b, topic,
+			CU_ASSERT_EQUAL_FATAL(ks_snapshot(&sim, &tk, a, a + step, &b, topic,
 							  sizeof(topic)), 0);
-			CU_ASSERT_EQUAL(an_engine_ingest(e, topic, strlen(topic), b.data, b.len, 2, 0), 0);
+			if (ingest)
+				CU_ASSERT_EQUAL(an_engine_ingest(e, topic, strlen(topic), b.data, b.len,
+								 2, 0), 0);
 		}
 		an_engine_tick(e, 0);
 	}
@@ -666,6 +675,269 @@ static void test_squeeze_state(void)
 	}
 }
 
+/* --- chaos ---------------------------------------------------------------- */
+
+static void count_problem(void *arg, const char *key, const char *msg)
+{
+	int *n = arg;
+
+	CU_ASSERT_STRING_EQUAL(key, "resilience_shadow");
+	CU_ASSERT(strstr(msg, "nosuch") != NULL && strstr(msg, "resil") != NULL);
+	(*n)++;
+}
+
+/* Every third window of target k = 1 (the shadow, or with an A/A twin the
+ * twin, k = 2) is slow: a third of the capacity, as an impairment would
+ * make it. How the run marks it: */
+enum slow_mark { SLOW_CHAOS, SLOW_PLAIN, SLOW_SKIPPED };
+static enum slow_mark slow_mark;
+static int slow_k;
+
+static bool pick_slow(int w, int k, struct ks_target *t)
+{
+	if (k != slow_k || w % 3 != 1)
+		return true;
+	t->mu = t->lam + (t->mu - t->lam) / 3;
+	t->chaos = slow_mark == SLOW_CHAOS;
+	return slow_mark != SLOW_SKIPPED;
+}
+
+/* Slow windows of the shadow taken under chaos are left out of the model's
+ * fit and of the judgment: the verdict is that of the healthy windows. The
+ * same windows without the chaos mark make the p99 high and the verdict
+ * adjust, so the exclusion is what keeps it. */
+static void test_chaos_excluded(void)
+{
+	struct scenario sc = { .windows = 15, .per_window = 4, .seed = 11, .pick = pick_slow };
+	struct an_config cfg;
+	struct an_engine *e;
+	struct an_service *s;
+	struct tally t;
+	uint64_t win_chaos;
+
+	sc.tg[0] = tgt("prod", ST_ROLE_PROD, 8, 500, 1000);
+	sc.tg[1] = tgt("canary", ST_ROLE_SHADOW, 2, 500, 1000);
+	sc.n_tg = 2;
+	plan_default(&sc.plan);
+	slow_k = 1;
+
+	slow_mark = SLOW_CHAOS;
+	e = run(&sc, &t, &cfg);
+	s = an_engine_service(e, "web");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+	win_chaos = an_engine_counters(e)->chaos_windows;
+	/* a third of 15 windows, less the last one or two the run ends in */
+	CU_ASSERT(win_chaos >= 4 && win_chaos <= 5);
+	CU_ASSERT_EQUAL(s->model.windows_shadow, 15 - win_chaos);
+	CU_ASSERT_EQUAL(t.last.verdict, ST_VERDICT_CONFIRM);
+	CU_ASSERT_EQUAL(kpi(&t.last, "p99")->status, ST_KPI_PASS);
+	CU_ASSERT(fabs(kpi(&t.last, "p99")->ratio - 1) < 0.15);
+	an_engine_destroy(e);
+	an_config_free(&cfg);
+
+	slow_mark = SLOW_PLAIN;
+	e = run(&sc, &t, &cfg);
+	s = an_engine_service(e, "web");
+	CU_ASSERT_EQUAL(an_engine_counters(e)->chaos_windows, 0);
+	CU_ASSERT_EQUAL(s->model.windows_shadow, 15);
+	CU_ASSERT(kpi(&t.last, "p99")->ratio > 1.3);
+	an_engine_destroy(e);
+	an_config_free(&cfg);
+}
+
+/* The A/A twin's slow windows under chaos give no A/A pair: the tolerance
+ * comes out exactly as when those windows never arrived, while the same
+ * windows without the chaos mark widen it. */
+static void test_chaos_noise(void)
+{
+	struct scenario sc = { .windows = 40, .per_window = 2, .seed = 23, .pick = pick_slow };
+	struct an_config cfg;
+	struct an_engine *e;
+	struct an_service *s;
+	struct tally t;
+	struct an_judge_state js[3];
+
+	sc.tg[0] = tgt("prod", ST_ROLE_PROD, 8, 500, 1000);
+	/* 2000 samples a window: enough for a p99 pair (1000) */
+	sc.tg[1] = tgt("canary", ST_ROLE_SHADOW, 4, 500, 1000);
+	sc.tg[2] = tgt("canary2", ST_ROLE_SHADOW, 4, 500, 1000);
+	sc.n_tg = 3;
+	plan_default(&sc.plan);
+	snprintf(sc.plan.aa_shadow, sizeof(sc.plan.aa_shadow), "canary2");
+	slow_k = 2;
+	for (int m = 0; m < 3; m++) {
+		slow_mark = (enum slow_mark)m;
+		e = run(&sc, &t, &cfg);
+		s = an_engine_service(e, "web");
+		CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+		js[m] = s->js;
+		an_engine_destroy(e);
+		an_config_free(&cfg);
+	}
+	printf("\n    A/A p99 pairs/tolerance: chaos %u/%.3f, skipped %u/%.3f, plain %u/%.3f\n",
+	       js[0].aa_n[2], js[0].tol[2], js[1 + 1].aa_n[2], js[2].tol[2], js[1].aa_n[2],
+	       js[1].tol[2]);
+	for (int k = 0; k < AN_AA_KPIS; k++) {
+		CU_ASSERT_EQUAL(js[SLOW_CHAOS].aa_n[k], js[SLOW_SKIPPED].aa_n[k]);
+		CU_ASSERT_DOUBLE_EQUAL(js[SLOW_CHAOS].tol[k], js[SLOW_SKIPPED].tol[k], 1e-12);
+	}
+	CU_ASSERT(js[SLOW_CHAOS].aa_n[AN_NOISE_P99] >= 8);
+	CU_ASSERT(js[SLOW_PLAIN].aa_n[AN_NOISE_P99] > js[SLOW_CHAOS].aa_n[AN_NOISE_P99]);
+	CU_ASSERT(js[SLOW_PLAIN].tol[AN_NOISE_P99] > js[SLOW_CHAOS].tol[AN_NOISE_P99] + 0.05);
+}
+
+/* The resilience group "resil" runs the proposal's per-instance load on 3
+ * instances with one down. M/M/1 per instance, mu 1000, d0 2 ms, SLO p99
+ * 30 ms, forecast 8000 rps: n instances each at 8000/n meet it up to
+ * lam = 1000 - ln(100)/0.028 = 835.5, i.e. from n = 10 (true). */
+static int true_fewest(double F)
+{
+	int n = 1;
+
+	while (0.002 + log(100) / (1000 - F / n) > 0.030 || F / n >= 1000)
+		n++;
+	return n;
+}
+
+static void res_scenario(struct scenario *sc, bool respread)
+{
+	memset(sc, 0, sizeof(*sc));
+	sc->windows = 14;
+	sc->per_window = 4;
+	sc->seed = 5;
+	sc->tg[0] = tgt("prod", ST_ROLE_PROD, 8, 500, 1000);
+	sc->tg[1] = tgt("canary", ST_ROLE_SHADOW, 2, 500, 1000);
+	sc->tg[2] = tgt("resil", ST_ROLE_SHADOW, 3, 500, 1000);
+	sc->tg[2].chaos = true;
+	sc->tg[2].down = 1;
+	sc->tg[2].respread = respread;
+	sc->n_tg = 3;
+	plan_default(&sc->plan);
+	snprintf(sc->plan.resilience_shadow, sizeof(sc->plan.resilience_shadow), "resil");
+}
+
+/* N+1 with the flows respread: the two survivors carry 750 rps each (p99
+ * about 20 ms, within the SLO), and the fewest instances that hold the SLO
+ * with one down are the fewest whose n - 1 carry the forecast: one more
+ * than the healthy fewest, by the true capacity at least (the model's
+ * upper bound errs high, by a little). */
+static void test_resilience_respread(void)
+{
+	struct scenario sc;
+	struct an_config cfg;
+	struct an_engine *e;
+	struct tally t;
+	const struct st_resilience *r;
+	int truth = true_fewest(8000) + 1;
+
+	res_scenario(&sc, true);
+	e = run(&sc, &t, &cfg);
+	CU_ASSERT_EQUAL_FATAL(t.last.has_resilience, true);
+	r = &t.last.resilience;
+	printf("\n    respread: windows %u p99 %.2f ms (healthy %.2f) err %.4f rps %.1f rec %u "
+	       "(truth %d) p99@rec %.2f ms: %s\n", r->windows, r->p99 / 1e6, r->p99_healthy / 1e6,
+	       r->error_rate, r->rps_per_instance, r->recommended_instances, truth,
+	       r->p99_recommended / 1e6, r->reason);
+	CU_ASSERT_STRING_EQUAL(r->shadow, "resil");
+	CU_ASSERT(r->windows >= 5);
+	CU_ASSERT_EQUAL(r->instances, 3);
+	CU_ASSERT_EQUAL(r->down, 1);
+	CU_ASSERT(r->respread);
+	CU_ASSERT(fabs(r->rps_per_instance - 750) < 40);
+	/* M/M/1: 2 ms + ln(100)/250 = 20.4 ms at 750, 11.2 ms at 500 */
+	CU_ASSERT(r->p99 > 17e6 && r->p99 < 24e6);
+	CU_ASSERT(r->p99_healthy > 9e6 && r->p99_healthy < 13.5e6);
+	CU_ASSERT(r->slo_met);
+	CU_ASSERT(r->error_rate < 0.001);
+	CU_ASSERT(r->has_chaos);
+	CU_ASSERT_STRING_EQUAL(r->chaos.down, "198.18.1.12");
+	CU_ASSERT_STRING_EQUAL(st_chaos_param(&r->chaos, "delay"), "0ms");
+	CU_ASSERT(r->reachable);
+	CU_ASSERT((int)r->recommended_instances >= truth);
+	CU_ASSERT((int)r->recommended_instances <= truth + 2);
+	/* its survivors carry the forecast within the SLO by the true
+	 * capacity (by the model's bound, or as the group measured) */
+	CU_ASSERT(0.002 + log(100) / (1000 - 8000.0 / (r->recommended_instances - 1)) <= 0.030);
+	CU_ASSERT(isfinite(r->p99_recommended) && isfinite(r->p99_proposed));
+	/* the healthy verdict is untouched by the resilience group */
+	CU_ASSERT_STRING_EQUAL(t.last.shadow, "canary");
+	CU_ASSERT(fabs(kpi(&t.last, "p99")->observed - r->p99_healthy) < 1);
+	an_engine_destroy(e);
+	an_config_free(&cfg);
+}
+
+/* Blackholed: the survivors keep their own 500 rps, and a third of the
+ * requests (the down instance's share) time out. No count holds a 1%
+ * error SLO until that share, 1/n, is within it: n = 100 (the model's own
+ * errors at 80 rps per instance are nil). */
+static void test_resilience_blackhole(void)
+{
+	struct scenario sc;
+	struct an_config cfg;
+	struct an_engine *e;
+	struct tally t;
+	const struct st_resilience *r;
+
+	res_scenario(&sc, false);
+	e = run(&sc, &t, &cfg);
+	r = &t.last.resilience;
+	printf("\n    blackhole: p99 %.2f ms err %.4f rps %.1f rec %u: %s\n", r->p99 / 1e6,
+	       r->error_rate, r->rps_per_instance, r->recommended_instances, r->reason);
+	CU_ASSERT_EQUAL(r->down, 1);
+	CU_ASSERT(!r->respread);
+	CU_ASSERT(fabs(r->error_rate - 1.0 / 3) < 0.02);
+	CU_ASSERT(fabs(r->rps_per_instance - 500) < 30);
+	CU_ASSERT(r->p99 < 13.5e6);
+	CU_ASSERT(!r->slo_met);
+	CU_ASSERT(r->reachable);
+	CU_ASSERT_EQUAL(r->recommended_instances, 100);
+	an_engine_destroy(e);
+	an_config_free(&cfg);
+
+	/* capped below 100: out of reach */
+	res_scenario(&sc, false);
+	sc.plan.max_instances = 60;
+	e = run(&sc, &t, &cfg);
+	r = &t.last.resilience;
+	CU_ASSERT(!r->reachable);
+	CU_ASSERT_EQUAL(r->recommended_instances, 60);
+	an_engine_destroy(e);
+	an_config_free(&cfg);
+}
+
+/* A resilience group that never ran under chaos has nothing to say, and a
+ * plan naming a group the service's KPIs never named is refused once they
+ * named some. */
+static void test_resilience_nodata(void)
+{
+	struct scenario sc;
+	struct an_config cfg;
+	struct an_engine *e;
+	struct tally t;
+	struct an_plan p;
+	int problems = 0;
+
+	res_scenario(&sc, true);
+	sc.tg[2].chaos = false;
+	sc.tg[2].down = 0;
+	e = run(&sc, &t, &cfg);
+	CU_ASSERT(t.last.has_resilience);
+	CU_ASSERT_EQUAL(t.last.resilience.windows, 0);
+	CU_ASSERT(!t.last.resilience.slo_met);
+	CU_ASSERT_EQUAL(t.last.resilience.recommended_instances, 0);
+	CU_ASSERT(!t.last.resilience.has_chaos);
+	CU_ASSERT(strstr(t.last.resilience.reason, "no window") != NULL);
+	p = sc.plan;
+	CU_ASSERT_EQUAL(an_engine_plan_check(e, "web", &p, count_problem, &problems), 0);
+	snprintf(p.resilience_shadow, sizeof(p.resilience_shadow), "nosuch");
+	CU_ASSERT_EQUAL(an_engine_plan_check(e, "web", &p, count_problem, &problems), 1);
+	CU_ASSERT_EQUAL(problems, 1);
+	/* a service no KPI has named yet: every group is unknown, and taken */
+	CU_ASSERT_EQUAL(an_engine_plan_check(e, "other", &p, count_problem, &problems), 0);
+	an_engine_destroy(e);
+	an_config_free(&cfg);
+}
+
 int st_register_suites(void)
 {
 	static const struct st_cu_test tests[] = {
@@ -678,6 +950,11 @@ int st_register_suites(void)
 		{ "model_choice", test_model_choice },
 		{ "md1_recommend", test_md1_recommend },
 		{ "squeeze_state", test_squeeze_state },
+		{ "chaos_excluded", test_chaos_excluded },
+		{ "chaos_noise", test_chaos_noise },
+		{ "resilience_respread", test_resilience_respread },
+		{ "resilience_blackhole", test_resilience_blackhole },
+		{ "resilience_nodata", test_resilience_nodata },
 		{ "aa_200_runs", test_aa_200 },
 		{ NULL, NULL },
 	};

@@ -1491,6 +1491,221 @@ static void test_zone_reuse(void)
 	CU_ASSERT_EQUAL(top.type, MSGPACK_OBJECT_MAP);
 }
 
+/* ------------------------------------------------------------------ */
+/* Chaos map and resilience                                           */
+
+static void fill_chaos(struct st_chaos *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->loss = 0.02;
+	strcpy(c->down, "198.18.1.11");
+	c->respread = true;
+	c->n_params = 2;
+	strcpy(c->params[0].key, "delay");
+	strcpy(c->params[0].value, "5ms");
+	strcpy(c->params[1].key, "delay_dist");
+	strcpy(c->params[1].value, "normal");
+}
+
+static void check_chaos_eq(const struct st_chaos *a, const struct st_chaos *b)
+{
+	CU_ASSERT_DOUBLE_EQUAL(a->loss, b->loss, 0);
+	CU_ASSERT_STRING_EQUAL(a->down, b->down);
+	CU_ASSERT_EQUAL(a->respread, b->respread);
+	CU_ASSERT_EQUAL_FATAL(a->n_params, b->n_params);
+	for (uint32_t i = 0; i < a->n_params; i++) {
+		CU_ASSERT_STRING_EQUAL(a->params[i].key, b->params[i].key);
+		CU_ASSERT_STRING_EQUAL(a->params[i].value, b->params[i].value);
+	}
+}
+
+/* A chaos map of raw entries: n pairs of (key, raw msgpack value). */
+static void raw_chaos(struct st_wbuf *o, int n, const char *const *keys, const char *const *vals,
+		      const size_t *vlen)
+{
+	msgpack_packer pk;
+
+	st_wbuf_reset(o);
+	msgpack_packer_init(&pk, o, st_wbuf_mp_write);
+	msgpack_pack_map(&pk, (size_t)n);
+	for (int i = 0; i < n; i++) {
+		st_wire_pack_cstr(&pk, keys[i]);
+		st_wbuf_append(o, vals[i], vlen[i]);
+	}
+}
+
+static void test_kpi_chaos(void)
+{
+	struct st_wire_error e;
+	struct st_wbuf m;
+
+	/* none: no key on the wire */
+	encode_kpi();
+	CU_ASSERT_PTR_NULL(memmem(wb.data, wb.len, "\xa5" "chaos", 6));
+	CU_ASSERT_EQUAL_FATAL(kpi_err(wb.data, wb.len, &e), ST_WIRE_OK);
+	CU_ASSERT_FALSE(kout.has_chaos);
+
+	/* a round trip, and the same bytes the stats reply's packer gives */
+	fill_kpi(&kin);
+	kin.has_chaos = true;
+	fill_chaos(&kin.chaos);
+	CU_ASSERT_EQUAL_FATAL(st_kpi_encode(&kin, &wb), 0);
+	CU_ASSERT_EQUAL_FATAL(kpi_err(wb.data, wb.len, &e), ST_WIRE_OK);
+	CU_ASSERT_TRUE(kout.has_chaos);
+	check_chaos_eq(&kin.chaos, &kout.chaos);
+	CU_ASSERT_EQUAL(kout.unknown_keys, 0);
+	CU_ASSERT_STRING_EQUAL(st_chaos_param(&kout.chaos, "delay_dist"), "normal");
+	CU_ASSERT_PTR_NULL(st_chaos_param(&kout.chaos, "jitter"));
+	{
+		msgpack_packer pk;
+
+		st_wbuf_init(&m);
+		msgpack_packer_init(&pk, &m, st_wbuf_mp_write);
+		st_chaos_pack(&pk, &kin.chaos);
+		CU_ASSERT_PTR_NOT_NULL(memmem(wb.data, wb.len, m.data, m.len));
+	}
+
+	/* tolerant: a text key it does not know is kept, any other skipped
+	 * and counted */
+	{
+		const char *const k[] = { "reorder", "flap_count", "loss", "down", "respread" };
+		const char *const v[] = { "\xa3" "25%", "\x07", "\xcb\x3f\x84\x7a\xe1\x47\xae\x14\x7b",
+					  "\xa0", "\xc2" };
+		const size_t l[] = { 4, 1, 9, 1, 1 };
+
+		raw_chaos(&m, 5, k, v, l);
+		repack("chaos", ED_REPLACE, m.data, m.len);
+		CU_ASSERT_EQUAL_FATAL(kpi_err(wb2.data, wb2.len, &e), ST_WIRE_OK);
+		CU_ASSERT_TRUE(kout.has_chaos);
+		CU_ASSERT_EQUAL(kout.unknown_keys, 1);
+		CU_ASSERT_STRING_EQUAL(st_chaos_param(&kout.chaos, "reorder"), "25%");
+		CU_ASSERT_DOUBLE_EQUAL(kout.chaos.loss, 0.01, 1e-12);
+		CU_ASSERT_STRING_EQUAL(kout.chaos.down, "");
+		CU_ASSERT_FALSE(kout.chaos.respread);
+	}
+	/* refused: a known key of the wrong type or out of range, a
+	 * duplicate, chaos that is not a map */
+	{
+		static const struct {
+			const char *key, *val;
+			size_t len;
+			enum st_wire_err code;
+			const char *field;
+		} bad[] = {
+			{ "loss", "\xa2" "2%", 3, ST_WIRE_E_TYPE, "chaos.loss" },
+			{ "loss", "\xcb\x3f\xf8\x00\x00\x00\x00\x00\x00", 9, ST_WIRE_E_VALUE,
+			  "chaos.loss" },
+			{ "down", "\x01", 1, ST_WIRE_E_TYPE, "chaos.down" },
+			{ "respread", "\x01", 1, ST_WIRE_E_TYPE, "chaos.respread" },
+			{ "delay", "\xa2" "\xff\xfe", 3, ST_WIRE_E_VALUE, "chaos.delay" },
+		};
+
+		for (size_t i = 0; i < NELEM(bad); i++) {
+			const char *const k[] = { bad[i].key };
+			const char *const v[] = { bad[i].val };
+			const size_t l[] = { bad[i].len };
+
+			raw_chaos(&m, 1, k, v, l);
+			repack("chaos", ED_REPLACE, m.data, m.len);
+			CU_ASSERT_EQUAL(kpi_err(wb2.data, wb2.len, &e), bad[i].code);
+			CU_ASSERT_STRING_EQUAL(e.field, bad[i].field);
+		}
+		{
+			const char *const k[] = { "down", "down" };
+			const char *const v[] = { "\xa0", "\xa0" };
+			const size_t l[] = { 1, 1 };
+
+			raw_chaos(&m, 2, k, v, l);
+			repack("chaos", ED_REPLACE, m.data, m.len);
+			CU_ASSERT_EQUAL(kpi_err(wb2.data, wb2.len, &e), ST_WIRE_E_DUPLICATE);
+		}
+		repack("chaos", ED_REPLACE, RAW("\x90"));
+		CU_ASSERT_EQUAL(kpi_err(wb2.data, wb2.len, &e), ST_WIRE_E_TYPE);
+		CU_ASSERT_STRING_EQUAL(e.field, "chaos.");
+	}
+	/* the encoder refuses what the decoder would */
+	fill_kpi(&kin);
+	kin.has_chaos = true;
+	fill_chaos(&kin.chaos);
+	kin.chaos.loss = -0.1;
+	CU_ASSERT_EQUAL(st_kpi_encode(&kin, &wb), -EINVAL);
+	fill_chaos(&kin.chaos);
+	strcpy(kin.chaos.params[1].key, "loss");
+	CU_ASSERT_EQUAL(st_kpi_encode(&kin, &wb), -EINVAL);
+	fill_chaos(&kin.chaos);
+	strcpy(kin.chaos.params[1].key, "delay");
+	CU_ASSERT_EQUAL(st_kpi_encode(&kin, &wb), -EINVAL);
+	st_wbuf_free(&m);
+}
+
+static void test_verdict_resilience(void)
+{
+	struct st_wire_error e;
+	struct st_resilience *r = &vin.resilience;
+
+	encode_verdict();
+	CU_ASSERT_PTR_NULL(memmem(wb.data, wb.len, "\xaa" "resilience", 11));
+	CU_ASSERT_EQUAL_FATAL(verdict_err(wb.data, wb.len, &e), ST_WIRE_OK);
+	CU_ASSERT_FALSE(vout.has_resilience);
+
+	vin.has_resilience = true;
+	strcpy(r->shadow, "resil");
+	r->instances = 3;
+	r->down = 1;
+	r->respread = true;
+	r->windows = 6;
+	r->samples = 12345;
+	r->rps_per_instance = 745.5;
+	r->p99 = 21e6;
+	r->p99_healthy = 11e6;
+	r->error_rate = 0.0005;
+	r->slo_met = true;
+	r->recommended_instances = 12;
+	r->reachable = true;
+	r->p99_proposed = NAN;
+	r->p99_recommended = 29e6;
+	r->has_chaos = true;
+	fill_chaos(&r->chaos);
+	snprintf(r->reason, sizeof(r->reason), "with 1 of 3 instances down: 12 hold the SLO");
+	CU_ASSERT_EQUAL_FATAL(st_verdict_encode(&vin, &wb), 0);
+	CU_ASSERT_EQUAL_FATAL(verdict_err(wb.data, wb.len, &e), ST_WIRE_OK);
+	CU_ASSERT_TRUE_FATAL(vout.has_resilience);
+	CU_ASSERT_STRING_EQUAL(vout.resilience.shadow, "resil");
+	CU_ASSERT_EQUAL(vout.resilience.instances, 3);
+	CU_ASSERT_EQUAL(vout.resilience.down, 1);
+	CU_ASSERT_TRUE(vout.resilience.respread);
+	CU_ASSERT_EQUAL(vout.resilience.windows, 6);
+	CU_ASSERT_EQUAL(vout.resilience.samples, 12345);
+	CU_ASSERT_DOUBLE_EQUAL(vout.resilience.rps_per_instance, 745.5, 0);
+	CU_ASSERT_DOUBLE_EQUAL(vout.resilience.p99, 21e6, 0);
+	CU_ASSERT_DOUBLE_EQUAL(vout.resilience.p99_healthy, 11e6, 0);
+	CU_ASSERT_TRUE(vout.resilience.slo_met);
+	CU_ASSERT_EQUAL(vout.resilience.recommended_instances, 12);
+	CU_ASSERT_TRUE(isnan(vout.resilience.p99_proposed));
+	CU_ASSERT_TRUE(vout.resilience.has_chaos);
+	check_chaos_eq(&r->chaos, &vout.resilience.chaos);
+	CU_ASSERT_STRING_EQUAL(vout.resilience.reason, r->reason);
+	check_verdict_eq(&vin, &vout);
+
+	/* without a chaos map (no window under chaos yet) */
+	r->has_chaos = false;
+	CU_ASSERT_EQUAL_FATAL(st_verdict_encode(&vin, &wb), 0);
+	CU_ASSERT_EQUAL_FATAL(verdict_err(wb.data, wb.len, &e), ST_WIRE_OK);
+	CU_ASSERT_FALSE(vout.resilience.has_chaos);
+
+	/* refused: a bad name, a negative rate, a chaos map that is off */
+	strcpy(r->shadow, "a.b");
+	CU_ASSERT_EQUAL(st_verdict_encode(&vin, &wb), -EINVAL);
+	strcpy(r->shadow, "resil");
+	r->rps_per_instance = -1;
+	CU_ASSERT_EQUAL(st_verdict_encode(&vin, &wb), -EINVAL);
+	r->rps_per_instance = 1;
+	r->has_chaos = true;
+	r->chaos.loss = 2;
+	CU_ASSERT_EQUAL(st_verdict_encode(&vin, &wb), -EINVAL);
+	vin.has_resilience = false;
+}
+
 int st_register_suites(void)
 {
 	static const struct st_cu_test codec[] = {
@@ -1498,6 +1713,8 @@ int st_register_suites(void)
 		{ "kpi_roundtrip_max", test_kpi_roundtrip_max },
 		{ "verdict_roundtrip", test_verdict_roundtrip },
 		{ "verdict_roundtrip_max", test_verdict_roundtrip_max },
+		{ "kpi_chaos", test_kpi_chaos },
+		{ "verdict_resilience", test_verdict_resilience },
 		{ "kpi_golden", test_kpi_golden },
 		{ "wbuf_reuse", test_wbuf_reuse },
 		{ "wbuf_html", test_wbuf_html },
