@@ -192,11 +192,17 @@ static void reply_stats(msgpack_packer *pk, const struct dp_app *app, const stru
 	st_wire_pack_cstr(pk, "ok");
 	msgpack_pack_true(pk);
 	st_wire_pack_cstr(pk, "reloads");
-	msgpack_pack_map(pk, 2);
+	msgpack_pack_map(pk, 4);
 	st_wire_pack_cstr(pk, "applied");
 	msgpack_pack_uint64(pk, rl ? rl->done : 0);
 	st_wire_pack_cstr(pk, "refused");
 	msgpack_pack_uint64(pk, rl ? rl->refused : 0);
+	/* old filters freed once every worker moved past them, and those
+	 * still waiting for that */
+	st_wire_pack_cstr(pk, "filters_freed");
+	msgpack_pack_uint64(pk, rl ? rl->filters_freed : 0);
+	st_wire_pack_cstr(pk, "filters_retired");
+	msgpack_pack_uint32(pk, rl ? (uint32_t)rl->n_retired : 0);
 	st_wire_pack_cstr(pk, "chaos_scenario");
 	pack_scenario(pk, scn);
 	st_wire_pack_cstr(pk, "tcp");
