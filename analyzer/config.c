@@ -765,3 +765,101 @@ void an_config_free(struct an_config *c)
 	c->services = NULL;
 	c->n_services = 0;
 }
+
+/* ------------------------------------------------------------------ */
+/* Comparing two configs key by key (reload.c)                        */
+
+/* The bytes a key's setter writes at its offset; 0: the key has no one
+ * field (kpi_endpoints, shard, services: compared apart). */
+static size_t key_size(const struct key *k)
+{
+	if (k->set == set_u32)
+		return sizeof(uint32_t);
+	if (k->set == set_u64 || k->set == set_dur)
+		return sizeof(uint64_t);
+	if (k->set == set_dbl || k->set == set_dbl_auto || k->set == set_price)
+		return sizeof(double);
+	if (k->set == set_bool)
+		return sizeof(bool);
+	if (k->set == set_model)
+		return sizeof(enum an_model_pref);
+	if (k->set == set_level)
+		return sizeof(enum st_log_level);
+	if (k->set == set_size)
+		return sizeof(size_t);
+	if (k->set == set_uint)
+		return sizeof(unsigned);
+	return 0;
+}
+
+static bool key_is_str(const struct key *k)
+{
+	return k->set == set_str || k->set == set_name || k->set == set_endpoint ||
+	       k->set == set_http_endpoint;
+}
+
+/* Whether key k holds the same value in a and b (bases of its table). */
+static bool key_same(const struct key *k, const void *a, const void *b)
+{
+	const char *pa = (const char *)a + k->off, *pb = (const char *)b + k->off;
+	size_t sz = key_size(k);
+
+	if (key_is_str(k))
+		return strncmp(pa, pb, k->len) == 0;
+	if (sz != 0)
+		return memcmp(pa, pb, sz) == 0;
+	if (k->set == set_endpoints) {
+		const struct an_config *x = a, *y = b;
+
+		if (x->n_kpi_endpoints != y->n_kpi_endpoints)
+			return false;
+		for (uint32_t i = 0; i < x->n_kpi_endpoints; i++)
+			if (strcmp(x->kpi_endpoints[i], y->kpi_endpoints[i]) != 0)
+				return false;
+		return true;
+	}
+	if (k->set == set_shard || k->set == set_shard_names) {
+		const struct an_config *x = a, *y = b;
+		char dx[1024], dy[1024];
+
+		an_shard_describe(&x->shard, dx, sizeof(dx));
+		an_shard_describe(&y->shard, dy, sizeof(dy));
+		return strcmp(dx, dy) == 0;
+	}
+	return false;	/* a kind not known here: taken as changed */
+}
+
+int an_config_diff(const struct an_config *a, const struct an_config *b,
+		   void (*fn)(void *arg, const char *key), void *arg)
+{
+	int n = 0;
+
+	for (const struct key *k = analyzer_keys; k->name != NULL; k++)
+		if (!key_same(k, a, b)) {
+			fn(arg, k->name);
+			n++;
+		}
+	return n;
+}
+
+int an_config_copy_key(struct an_config *dst, const struct an_config *src, const char *name)
+{
+	const struct key *k = find_key(analyzer_keys, name);
+	size_t sz;
+
+	if (k == NULL)
+		return -ENOENT;
+	sz = key_is_str(k) ? k->len : key_size(k);
+	if (sz == 0)
+		return -EINVAL;
+	memcpy((char *)dst + k->off, (const char *)src + k->off, sz);
+	return 0;
+}
+
+bool an_plan_same(const struct an_plan *a, const struct an_plan *b)
+{
+	for (const struct key *k = service_keys; k->name != NULL; k++)
+		if (!key_same(k, a, b))
+			return false;
+	return true;
+}

@@ -169,6 +169,19 @@ const struct an_service_cfg *an_config_service(const struct an_config *c,
 /* Prints every key with its default and range, for --help. */
 void an_config_print_keys(FILE *f);
 
+/* Calls fn for every [analyzer] key whose value differs between a and b
+ * (a live reload's comparison). Returns how many. Never fails. */
+int an_config_diff(const struct an_config *a, const struct an_config *b,
+		   void (*fn)(void *arg, const char *key), void *arg);
+
+/* Copies one [analyzer] key's value from src into dst (a reload applying a
+ * key that can change at run time). Returns 0, -ENOENT (no such key) or
+ * -EINVAL (a key that is not one field: kpi_endpoints, shard, services). */
+int an_config_copy_key(struct an_config *dst, const struct an_config *src, const char *name);
+
+/* Whether two plans hold the same value for every [service.*] key. */
+bool an_plan_same(const struct an_plan *a, const struct an_plan *b);
+
 /* Releases the services array. */
 void an_config_free(struct an_config *c);
 

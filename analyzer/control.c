@@ -1,11 +1,14 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <zmq.h>
 
 #include "control.h"
+#include "log.h"
+#include "reload.h"
 #include "zsec.h"
 
 int an_control_open(struct an_control *c, void *ctx, const struct an_config *cfg,
@@ -260,6 +263,50 @@ static int cmd_stats(struct an_control *c, struct an_engine *e)
 	return c->reply.oom ? -ENOMEM : 0;
 }
 
+/* reload: the whole outcome, every reason when refused. */
+static int cmd_reload(struct an_control *c, struct an_engine *e)
+{
+	struct an_reload_result *res;
+	msgpack_packer pk;
+	int rc;
+
+	if (c->reload == NULL)
+		return reply_error(c, "reload: not available");
+	res = malloc(sizeof(*res));
+	if (res == NULL)
+		return reply_error(c, "reload: out of memory");
+	ST_NOTICE("control: reloading %s", c->reload->path);
+	rc = an_reload_run(c->reload, e, res);
+	st_wbuf_reset(&c->reply);
+	msgpack_packer_init(&pk, &c->reply, st_wbuf_mp_write);
+	if (rc == 0) {
+		msgpack_pack_map(&pk, 2);
+		st_wire_pack_cstr(&pk, "ok");
+		msgpack_pack_true(&pk);
+		st_wire_pack_cstr(&pk, "changed");
+		msgpack_pack_array(&pk, (size_t)res->n_changed);
+		for (int i = 0; i < res->n_changed; i++)
+			st_wire_pack_cstr(&pk, res->changed[i]);
+	} else {
+		char first[AN_RELOAD_ITEM_LEN + 40];
+
+		snprintf(first, sizeof(first), "%s%s", res->n_errors ? res->errors[0] : "refused",
+			 res->n_errors_total > 1 ? " (and more: errors)" : "");
+		msgpack_pack_map(&pk, 3);
+		st_wire_pack_cstr(&pk, "ok");
+		msgpack_pack_false(&pk);
+		st_wire_pack_cstr(&pk, "error");
+		st_wire_pack_cstr(&pk, first);
+		st_wire_pack_cstr(&pk, "errors");
+		msgpack_pack_array(&pk, (size_t)res->n_errors);
+		for (int i = 0; i < res->n_errors; i++)
+			st_wire_pack_cstr(&pk, res->errors[i]);
+		c->errors++;
+	}
+	free(res);
+	return c->reply.oom ? -ENOMEM : rc;
+}
+
 int an_control_request(struct an_control *c, struct an_engine *e,
 		       const void *buf, size_t len)
 {
@@ -279,7 +326,9 @@ int an_control_request(struct an_control *c, struct an_engine *e,
 		return cmd_last(c, e, &req);
 	if (strcmp(cmd, "stats") == 0)
 		return cmd_stats(c, e);
-	return reply_error(c, "unknown cmd '%s' (propose, last, stats)", cmd);
+	if (strcmp(cmd, "reload") == 0)
+		return cmd_reload(c, e);
+	return reply_error(c, "unknown cmd '%s' (propose, last, stats, reload)", cmd);
 }
 
 int an_control_handle(struct an_control *c, struct an_engine *e)

@@ -8,6 +8,8 @@
  *   last     {service}: {ok: true, verdict: {...}}, the newest verdict, for
  *             subscribers that joined late.
  *   stats    {}: the ingest counters.
+ *   reload   {}: reads the config file again (reload.h): {ok: true,
+ *             changed: [...]} or {ok: false, error, errors: [...]}.
  * Replies are {ok: true, ...} or {ok: false, error: "..."}; a bad request
  * changes nothing. */
 #ifndef AN_CONTROL_H
@@ -15,11 +17,15 @@
 
 #include "engine.h"
 
+struct an_reload;
+
 struct an_control {
 	void *sock;		/* REP */
 	msgpack_zone zone;
 	struct st_wbuf reply, tmp;
 	uint64_t requests, errors;
+	struct an_reload *reload;	/* main.c's: `reload` reads the config
+					   again (reload.h); NULL: refused */
 };
 
 /* Binds the REP socket (CURVE server with curve_secret_key). Returns 0,

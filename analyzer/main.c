@@ -18,6 +18,7 @@
 #include "log.h"
 #include "notify.h"
 #include "publish.h"
+#include "reload.h"
 #include "report.h"
 #include "state.h"
 #include "verify.h"
@@ -28,11 +29,18 @@
 #define MAX_FRAMES_SEEN 8
 
 static volatile sig_atomic_t force_quit;
+static volatile sig_atomic_t reload_requested;	/* SIGHUP */
 
 static void on_signal(int sig)
 {
 	(void)sig;
 	force_quit = 1;
+}
+
+static void on_hup(int sig)
+{
+	(void)sig;
+	reload_requested = 1;
 }
 
 struct app {
@@ -50,6 +58,7 @@ struct app {
 	uint64_t last_save, last_stats;
 	uint64_t windows_saved;		/* windows closed at the last save */
 	bool state_dirty;
+	struct an_reload reload;	/* the file and --set values read again */
 };
 
 static void usage(FILE *f)
@@ -249,6 +258,14 @@ static int parse_args(struct app *a, int argc, char **argv, bool *check)
 		fprintf(stderr, "shadowtap-analyzer: --config FILE is required (see --help)\n");
 		return -EINVAL;
 	}
+	/* A reload (SIGHUP, control) reads these again, in this order. */
+	snprintf(a->reload.path, sizeof(a->reload.path), "%s", config);
+	for (int i = 0; i < n_sets && i < AN_RELOAD_MAX_SETS; i++) {
+		a->reload.sets[i][0] = sets[i][0];
+		a->reload.sets[i][1] = sets[i][1];
+	}
+	a->reload.n_sets = n_sets;
+	a->reload.cfg = &a->cfg;
 	rc = an_config_load(&a->cfg, config, errbuf, sizeof(errbuf));
 	if (rc != 0) {
 		fprintf(stderr, "%s", errbuf);
@@ -428,6 +445,17 @@ static int run_live(struct app *a)
 		for (int i = 0; i < BATCH; i++)
 			if (recv_one(a, st_wall_ns()) < 0)
 				break;
+		if (reload_requested) {
+			struct an_reload_result *res = malloc(sizeof(*res));
+
+			reload_requested = 0;
+			ST_NOTICE("SIGHUP: reloading %s", a->reload.path);
+			if (res == NULL)
+				ST_ERR("SIGHUP: reload: out of memory");
+			else if (an_reload_run(&a->reload, a->eng, res) == 0)
+				a->state_dirty = true;
+			free(res);
+		}
 		an_control_handle(&a->ctl, a->eng);
 		if (a->zap != NULL)
 			st_zap_handle(a->zap);
@@ -583,7 +611,9 @@ int main(int argc, char **argv)
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	signal(SIGPIPE, SIG_IGN);
+	signal(SIGHUP, on_hup);
 	rc = open_sockets(&app);
+	app.ctl.reload = &app.reload;
 	if (rc == 0)
 		rc = open_http(&app);
 	if (rc == 0) {

@@ -1057,3 +1057,16 @@ void dp_config_print_reference(FILE *out, bool markdown)
 			fprintf(out, "  %-18s default '%s'\n      %s\n", k->name, k->dflt, k->help);
 	}
 }
+
+size_t dp_config_key_names(bool shadow, const char **names, size_t max)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < N_KEYS; i++)
+		if ((keys[i].scope == SCOPE_SHADOW) == shadow) {
+			if (n < max)
+				names[n] = keys[i].name;
+			n++;
+		}
+	return n;
+}

@@ -154,6 +154,11 @@ int dp_parse_chaos_down(const char *v, struct st_addr *addr, bool *has, struct s
 /* The index of addr among the group's instances, or -1. */
 int dp_shadow_instance_index(const struct dp_shadow_cfg *s, const struct st_addr *addr);
 
+/* The names of the [dataplane] keys (shadow false) or the [shadow.NAME]
+ * ones, in the reference's order: up to max into names; returns how many
+ * there are. Never fails. */
+size_t dp_config_key_names(bool shadow, const char **names, size_t max);
+
 /* Finds a shadow group by name; NULL when there is none. */
 struct dp_shadow_cfg *dp_config_shadow(struct dp_config *cfg, const char *name);
 

@@ -2,6 +2,7 @@
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <zmq.h>
@@ -12,6 +13,7 @@
 #include "chaos_scenario.h"
 #include "kpi.h"
 #include "log.h"
+#include "reload.h"
 #include "shadow.h"
 #include "stats.h"
 
@@ -164,14 +166,26 @@ static void pack_scenario(msgpack_packer *pk, const struct dp_scenario *s)
 }
 
 static void reply_stats(msgpack_packer *pk, const struct dp_app *app, const struct dp_kpi *kpi,
-			const struct dp_scenario *scn)
+			const struct dp_scenario *scn, const struct dp_reload *rl)
 {
 	struct dp_counters sum;
 
 	dp_stats_sum(app, &sum);
-	msgpack_pack_map(pk, 7);
+	msgpack_pack_map(pk, 8);
 	st_wire_pack_cstr(pk, "ok");
 	msgpack_pack_true(pk);
+	st_wire_pack_cstr(pk, "reloads");
+	msgpack_pack_map(pk, 4);
+	st_wire_pack_cstr(pk, "applied");
+	msgpack_pack_uint64(pk, rl ? rl->done : 0);
+	st_wire_pack_cstr(pk, "refused");
+	msgpack_pack_uint64(pk, rl ? rl->refused : 0);
+	/* old filters freed once every worker moved past them, and those
+	 * still waiting for that */
+	st_wire_pack_cstr(pk, "filters_freed");
+	msgpack_pack_uint64(pk, rl ? rl->filters_freed : 0);
+	st_wire_pack_cstr(pk, "filters_retired");
+	msgpack_pack_uint32(pk, rl ? (uint32_t)rl->n_retired : 0);
 	st_wire_pack_cstr(pk, "chaos_scenario");
 	pack_scenario(pk, scn);
 	st_wire_pack_cstr(pk, "tcp");
@@ -485,6 +499,52 @@ void dp_control_scenario_run(struct dp_scenario *s, struct dp_app *app, uint64_t
 	}
 }
 
+/* reload {}: reads the config file again (reload.h). {ok: true, changed:
+ * [keys]} or {ok: false, error: the first reason, errors: [every one]}. */
+static void handle_reload(struct dp_control *c, msgpack_packer *pk, struct dp_app *app)
+{
+	struct dp_reload_result *res;
+
+	if (c->reload == NULL) {
+		reply_error(c, pk, "reload: not available");
+		return;
+	}
+	res = malloc(sizeof(*res));
+	if (res == NULL) {
+		reply_error(c, pk, "reload: out of memory");
+		return;
+	}
+	ST_NOTICE("control: reloading %s", c->reload->path);
+	dp_reload_run(c->reload, app, c, res);
+	st_wbuf_reset(&c->out);
+	if (res->ok) {
+		msgpack_pack_map(pk, 2);
+		st_wire_pack_cstr(pk, "ok");
+		msgpack_pack_true(pk);
+		st_wire_pack_cstr(pk, "changed");
+		msgpack_pack_array(pk, (size_t)res->n_changed);
+		for (int i = 0; i < res->n_changed; i++)
+			st_wire_pack_cstr(pk, res->changed[i]);
+		c->handled++;
+	} else {
+		char first[DP_RELOAD_ERR_LEN + 40];
+
+		snprintf(first, sizeof(first), "%s%s", res->n_errors ? res->errors[0] : "refused",
+			 res->n_errors_total > 1 ? " (and more: errors)" : "");
+		msgpack_pack_map(pk, 3);
+		st_wire_pack_cstr(pk, "ok");
+		msgpack_pack_false(pk);
+		st_wire_pack_cstr(pk, "error");
+		st_wire_pack_cstr(pk, first);
+		st_wire_pack_cstr(pk, "errors");
+		msgpack_pack_array(pk, (size_t)res->n_errors);
+		for (int i = 0; i < res->n_errors; i++)
+			st_wire_pack_cstr(pk, res->errors[i]);
+		c->rejected++;
+	}
+	free(res);
+}
+
 /* Applies one request; the reply is packed into c->out. */
 static void handle(struct dp_control *c, struct dp_app *app, const struct dp_kpi *kpi,
 		   const msgpack_object *req)
@@ -500,7 +560,7 @@ static void handle(struct dp_control *c, struct dp_app *app, const struct dp_kpi
 		return;
 	}
 	if (strcmp(cmd, "stats") == 0) {
-		reply_stats(&pk, app, kpi, c->scn);
+		reply_stats(&pk, app, kpi, c->scn, c->reload);
 		c->handled++;
 		return;
 	}
@@ -508,11 +568,15 @@ static void handle(struct dp_control *c, struct dp_app *app, const struct dp_kpi
 		handle_scenario(c, &pk, app, req);
 		return;
 	}
+	if (strcmp(cmd, "reload") == 0) {
+		handle_reload(c, &pk, app);
+		return;
+	}
 	if (strcmp(cmd, "set_share") && strcmp(cmd, "set_rate") && strcmp(cmd, "enable") &&
 	    strcmp(cmd, "disable") && strcmp(cmd, "set_instances") && strcmp(cmd, "chaos") &&
 	    strcmp(cmd, "chaos_off")) {
 		reply_error(c, &pk, "unknown cmd '%s' (stats, set_share, set_rate, set_instances, "
-			    "enable, disable, chaos, chaos_off, chaos_scenario)", cmd);
+			    "enable, disable, chaos, chaos_off, chaos_scenario, reload)", cmd);
 		return;
 	}
 	g = find_group(app, req, gname, sizeof(gname));

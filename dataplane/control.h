@@ -1,5 +1,6 @@
 /* Runtime control on the main lcore: a ZeroMQ REP socket taking msgpack
- * maps with `cmd` (stats, set_share [revert_after], set_rate, enable, disable) and
+ * maps with `cmd` (stats, set_share [revert_after], set_rate, enable, disable,
+ * reload: reload.h) and
  * answering {ok: true, ...} or {ok: false, error}. Changes reach the workers
  * through single-word atomic stores they read once per burst: in effect
  * within one burst, never behind a lock. A bad command changes nothing. */
@@ -15,6 +16,7 @@
 
 struct dp_kpi;
 struct dp_scenario;
+struct dp_reload;
 
 /* A share set with `revert_after`: put back at `deadline` unless a later
  * set_share (without it) has settled the group first. A dead-man switch for
@@ -38,6 +40,8 @@ struct dp_control {
 	struct dp_scenario *scn;	/* the chaos scenario running (main.c's):
 					   shown in stats, replaced by the
 					   chaos_scenario command */
+	struct dp_reload *reload;	/* main.c's: the `reload` command reads
+					   the config again (reload.h) */
 };
 
 /* Creates the REP socket (bound later by dp_control_bind, after CURVE).

@@ -83,6 +83,11 @@ static void usage(FILE *f)
 "  chaos_scenario FILE            run FILE's lines t_seconds,group,key,value\n"
 "                                 from now on (read by the dataplane; none:\n"
 "                                 stop the scenario running)\n"
+"  reload                         read the config file again and apply what\n"
+"                                 can change at run time; refused whole,\n"
+"                                 naming each key, when something cannot\n"
+"                                 (the dataplane and the analyzer alike;\n"
+"                                 SIGHUP does the same)\n"
 "Commands (analyzer):\n"
 "  last SERVICE                   the newest verdict for SERVICE\n"
 "  propose SERVICE KEY=VALUE...   change SERVICE's plan ([service.NAME] keys:\n"
@@ -580,7 +585,7 @@ static int build_request(msgpack_packer *pk, int argc, char **argv)
 		fprintf(stderr, PROG ": %s is served over HTTP only (--http URL)\n", cmd);
 		return -EINVAL;
 	}
-	if (strcmp(cmd, "stats") == 0) {
+	if (strcmp(cmd, "stats") == 0 || strcmp(cmd, "reload") == 0) {
 		if (need_args(cmd, argc, 0, 0, ""))
 			return -EINVAL;
 		msgpack_pack_map(pk, 1);

@@ -42,6 +42,8 @@ struct dp_server_ep {
 	uint16_t port;		/* host order; 0 any */
 };
 
+struct rte_rcu_qsbr;
+
 struct dp_app {
 	struct dp_config cfg;
 	struct dp_port ports[DP_MAX_PORTS];
@@ -72,6 +74,10 @@ struct dp_app {
 	struct rte_ring *dispatch[DP_MAX_PORTS][DP_MAX_WORKERS];
 	struct dp_worker *workers[DP_MAX_WORKERS];
 	unsigned int n_workers;
+	/* Each worker reports a quiescent state per loop round (thread id:
+	 * its queue index), so a reload frees a filter no worker still runs
+	 * (reload.c). */
+	struct rte_rcu_qsbr *qsv;
 	uint64_t tsc_hz;
 	uint64_t ns_per_cyc_q32;	/* 1e9 / tsc_hz in 32.32 fixed point */
 	uint64_t timeout_cyc;		/* response_timeout in TSC cycles */

@@ -11,6 +11,7 @@
 #include "http.h"
 #include "http_metrics.h"
 #include "prom.h"
+#include "reload.h"
 #include "stats.h"
 
 #define PUBLISH_PERIOD_NS (100 * ST_NS_PER_MS)
@@ -23,6 +24,7 @@ struct dp_http_snap {
 	uint64_t kpi_sent, kpi_dropped, kpi_late, kpi_lat_failed;
 	uint64_t clients[4];	/* sent, dropped, shortened, failed (clients.h) */
 	uint64_t ctl_handled, ctl_rejected;
+	uint64_t reloads_applied, reloads_refused;
 	unsigned int pool_in_use[N_POOLS], pool_size[N_POOLS];
 	uint32_t group_enabled[DP_MAX_SHADOWS];
 	double group_share[DP_MAX_SHADOWS];
@@ -68,6 +70,8 @@ void dp_http_round(struct dp_http *h, uint64_t mono_ns)
 	s->clients[3] = h->kpi->clients.failed;
 	s->ctl_handled = h->ctl->handled;
 	s->ctl_rejected = h->ctl->rejected;
+	s->reloads_applied = h->ctl->reload ? h->ctl->reload->done : 0;
+	s->reloads_refused = h->ctl->reload ? h->ctl->reload->refused : 0;
 	for (int i = 0; i < N_POOLS; i++) {
 		s->pool_in_use[i] = h->pool[i] ? rte_mempool_in_use_count(h->pool[i]) : 0;
 		s->pool_size[i] = h->pool[i] ? h->pool[i]->size : 0;
@@ -270,6 +274,15 @@ static void render(const struct dp_http *h, const struct dp_http_snap *s, struct
 
 		st_prom_sample_u64(o, "shadowtap_dp_control_requests_total", l1, s->ctl_handled);
 		st_prom_sample_u64(o, "shadowtap_dp_control_requests_total", l2, s->ctl_rejected);
+	}
+	st_prom_family(o, "shadowtap_dp_reloads_total", "counter",
+		       "Config reloads (SIGHUP, control reload): applied, or refused and nothing "
+		       "changed.");
+	{
+		const char *l1[] = { "result", "applied", NULL }, *l2[] = { "result", "refused", NULL };
+
+		st_prom_sample_u64(o, "shadowtap_dp_reloads_total", l1, s->reloads_applied);
+		st_prom_sample_u64(o, "shadowtap_dp_reloads_total", l2, s->reloads_refused);
 	}
 	st_prom_family(o, "shadowtap_dp_mbufs_in_use", "gauge", "Mbufs taken from each pool.");
 	for (int i = 0; i < N_POOLS; i++) {

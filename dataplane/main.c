@@ -32,6 +32,7 @@
 #include "kpi.h"
 #include "log.h"
 #include "notify.h"
+#include "reload.h"
 #include "stats.h"
 #include "vdev.h"
 #include "version.h"
@@ -40,11 +41,13 @@
 
 volatile bool dp_force_quit;	/* the workers stop */
 static volatile bool stop_requested;	/* a signal: the main lcore winds down */
+static volatile sig_atomic_t reload_requested;	/* SIGHUP: read the config again */
 
 static struct dp_app app;
 static struct dp_kpi kpi;
 static struct dp_control ctl;
 static struct dp_scenario scn;	/* the chaos scenario running */
+static struct dp_reload reload;	/* the file and --set overrides a reload reads again */
 static void *zctx;
 static struct st_zap *zap;
 static struct dp_http *http;	/* GET /metrics, /healthz; NULL: off */
@@ -58,6 +61,12 @@ static void on_signal(int sig)
 {
 	(void)sig;
 	stop_requested = true;
+}
+
+static void on_hup(int sig)
+{
+	(void)sig;
+	reload_requested = 1;
 }
 
 static void usage(FILE *out, const char *prog)
@@ -195,6 +204,11 @@ static int parse_app_args(int argc, char **argv, const char *prog,
 		ST_ERR("no --config FILE (see --help; --config-help lists the keys)");
 		return -1;
 	}
+	/* A reload reads the same file and overrides again, in this order. */
+	snprintf(reload.path, sizeof(reload.path), "%s", file);
+	for (int i = 0; i < n_sets && i < DP_RELOAD_MAX_SETS; i++)
+		reload.sets[i] = sets[i];
+	reload.n_sets = n_sets;
 	rc = dp_config_load(cfg, file, &err);
 	for (int i = 0; rc == 0 && i < n_sets; i++)
 		rc = apply_set(cfg, sets[i], &err);
@@ -573,6 +587,18 @@ static void main_loop(struct dp_app *a, const struct run_opts *opts)
 			if (next_stats < now)
 				next_stats = now + a->cfg.interval_ns;
 		}
+		if (reload_requested) {
+			struct dp_reload_result *res = malloc(sizeof(*res));
+
+			reload_requested = 0;
+			ST_NOTICE("SIGHUP: reloading %s", reload.path);
+			if (res == NULL)
+				ST_ERR("SIGHUP: reload: out of memory");
+			else
+				dp_reload_run(&reload, a, ctl.rep != NULL ? &ctl : NULL, res);
+			free(res);
+		}
+		dp_reload_reclaim(&reload, a);
 		dp_http_round(http, now);
 		dp_control_scenario_run(&scn, a, now);
 		wake = RTE_MIN(RTE_MIN(next_stats, next_neigh), dp_scenario_next_ns(&scn));
@@ -623,6 +649,7 @@ static int setup_zmq(struct dp_app *a)
 	if (cfg->control_endpoint[0] != '\0' && dp_control_init(&ctl, zctx) < 0)
 		return -1;
 	ctl.scn = &scn;
+	ctl.reload = &reload;
 	if (cfg->curve_secret_key[0] != '\0') {
 		struct st_perr err;
 
@@ -747,6 +774,7 @@ int main(int argc, char **argv)
 		rte_exit(EXIT_FAILURE, "EAL init failed: %s\n", rte_strerror(rte_errno));
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
+	signal(SIGHUP, on_hup);
 	app.tsc_hz = rte_get_tsc_hz();
 	app.timing = app.cfg.timing;
 	app.tcp = app.cfg.tcp_sessions > 0;
@@ -755,7 +783,8 @@ int main(int argc, char **argv)
 	app.idle_cyc = (uint64_t)((double)app.cfg.flow_idle_ns * (double)app.tsc_hz / 1e9);
 	app.frag_cyc = (uint64_t)((double)app.cfg.frag_timeout_ns * (double)app.tsc_hz / 1e9);
 
-	if (setup_workers(&app) < 0 || setup_ports_and_groups(&app) < 0 || setup_zmq(&app) < 0)
+	if (setup_workers(&app) < 0 || dp_reload_init(&reload, &app) < 0 ||
+	    setup_ports_and_groups(&app) < 0 || setup_zmq(&app) < 0)
 		goto out;
 	if (dp_stats_telemetry_init(&app) < 0)
 		ST_WARN("telemetry commands not registered");
@@ -800,8 +829,10 @@ int main(int argc, char **argv)
 	dp_stats_final(&app, &total, stderr);
 	fprintf(stderr, "  kpi: sent %" PRIu64 ", dropped %" PRIu64 ", last seq %" PRIu64
 		", windows a worker missed %" PRIu64 ", histograms not encoded %" PRIu64
-		"; control: handled %" PRIu64 ", rejected %" PRIu64 "\n", kpi.sent, kpi.dropped,
-		kpi.seq, kpi.workers_late, kpi.lat_failed, ctl.handled, ctl.rejected);
+		"; control: handled %" PRIu64 ", rejected %" PRIu64 "; reloads: applied %" PRIu64
+		", refused %" PRIu64 "\n", kpi.sent, kpi.dropped,
+		kpi.seq, kpi.workers_late, kpi.lat_failed, ctl.handled, ctl.rejected, reload.done,
+		reload.refused);
 	fprintf(stderr, "run time %.3f s, tsc %" PRIu64 " Hz\n",
 		(double)(st_mono_ns() - run_start) / 1e9, app.tsc_hz);
 	status = EXIT_SUCCESS;
@@ -811,6 +842,8 @@ out:
 	dp_http_stop(http);
 	teardown_zmq();
 	teardown(&app);
+	if (app.qsv != NULL)
+		dp_reload_fini(&reload, &app);
 	dp_scenario_free(&scn);
 	rte_eal_cleanup();
 	return status;

@@ -32,6 +32,7 @@ static void bucket_reset(struct dp_bucket *b, const struct dp_app *app,
 
 	b->rate_pps = pps;
 	b->rate_bps = bps;
+	b->burst_ms = burst_ms;
 	b->cost_p = pps_w ? hz / pps_w : 0;
 	b->cost_b = bps_w ? hz / bps_w * 8 : 0;
 	b->depth = hz / 1000 * burst_ms;
@@ -53,11 +54,14 @@ static inline bool bucket_take(struct dp_worker *w, int gi, const struct dp_grou
 	uint64_t bps = __atomic_load_n(&g->rate_bps, __ATOMIC_RELAXED);
 	struct dp_bucket *b = &w->bucket[gi];
 	uint64_t elapsed, need_b;
+	uint32_t burst_ms;
 
 	if (likely(pps == 0 && bps == 0))
 		return true;
-	if (unlikely(pps != b->rate_pps || bps != b->rate_bps || b->depth == 0))
-		bucket_reset(b, w->app, pps, bps, g->burst_ms, now);
+	burst_ms = __atomic_load_n(&g->burst_ms, __ATOMIC_RELAXED);
+	if (unlikely(pps != b->rate_pps || bps != b->rate_bps || burst_ms != b->burst_ms ||
+		     b->depth == 0))
+		bucket_reset(b, w->app, pps, bps, burst_ms, now);
 	elapsed = now - b->last_tsc;
 	b->last_tsc = now;
 	if (elapsed > (b->depth >> DP_TB_SHIFT)) {
@@ -351,7 +355,7 @@ static __rte_always_inline void copy_to_group(struct dp_worker *w, int gi,
 		gc->drops[DP_DROP_DISABLED]++;
 		return;
 	}
-	if (g->bpf != NULL && (g->bpf_jit ? g->bpf_jit(m) : rte_bpf_exec(g->bpf, m)) == 0) {
+	if (!dp_filter_pass(__atomic_load_n(&g->filter, __ATOMIC_ACQUIRE), m)) {
 		gc->drops[DP_DROP_FILTERED]++;
 		return;
 	}
@@ -379,6 +383,7 @@ static __rte_always_inline void copy_to_group(struct dp_worker *w, int gi,
 struct dp_sel {
 	uint64_t lo[DP_MAX_SHADOWS], hi[DP_MAX_SHADOWS];
 	uint32_t enabled[DP_MAX_SHADOWS];
+	enum dp_sampling sampling[DP_MAX_SHADOWS];
 };
 
 /* One client->server packet (or held fragment) to every group that selects
@@ -389,11 +394,10 @@ static inline void tee_one(struct dp_worker *w, const struct dp_sel *s, struct r
 	const struct dp_app *app = w->app;
 
 	for (int gi = 0; gi < app->n_groups; gi++) {
-		const struct dp_group *g = &app->groups[gi];
 		struct dp_group_counters *gc = &w->cnt.group[gi];
 		bool sel;
 
-		if (g->sampling == DP_SAMPLE_FLOW)
+		if (s->sampling[gi] == DP_SAMPLE_FLOW)
 			sel = st_bucket_in(in->hash, s->lo[gi], s->hi[gi]);
 		else
 			sel = rng32(w) < s->hi[gi];
@@ -509,6 +513,7 @@ void dp_mirror_burst(struct dp_worker *w, struct rte_mbuf **pkts,
 		s.hi[gi] = __atomic_load_n(&g->range_hi, __ATOMIC_ACQUIRE);
 		s.lo[gi] = __atomic_load_n(&g->range_lo, __ATOMIC_RELAXED);
 		s.enabled[gi] = __atomic_load_n(&g->enabled, __ATOMIC_RELAXED);
+		s.sampling[gi] = __atomic_load_n(&g->sampling, __ATOMIC_ACQUIRE);
 		w->n_active[gi] = __atomic_load_n(&g->n_active, __ATOMIC_ACQUIRE);
 		dp_chaos_refresh_at(w, gi, now);
 	}

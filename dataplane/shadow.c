@@ -82,14 +82,17 @@ static struct bpf_insn *fix_ind_byte_loads(const struct bpf_program *in, unsigne
 
 /* libpcap compiles the filter to classic BPF for an Ethernet link; DPDK
  * converts that to eBPF over the mbuf and JIT-compiles it. */
-static int compile_filter(struct dp_group *g, const char *expr, struct st_perr *err)
+int dp_filter_compile(const char *expr, struct dp_filter **out, struct st_perr *err)
 {
 	struct bpf_program prog;
 	struct rte_bpf_prm *prm;
 	struct rte_bpf_jit jit;
+	struct dp_filter *f;
 	pcap_t *pc;
-	int rc = 0;
 
+	*out = NULL;
+	if (expr[0] == '\0')
+		return 0;
 	pc = pcap_open_dead(DLT_EN10MB, 65535);
 	if (pc == NULL) {
 		snprintf(err->msg, sizeof(err->msg), "filter: libpcap: out of memory");
@@ -119,16 +122,47 @@ static int compile_filter(struct dp_group *g, const char *expr, struct st_perr *
 			 expr, strerror(rte_errno));
 		return -rte_errno;
 	}
-	g->bpf = rte_bpf_load(prm);
+	f = calloc(1, sizeof(*f));
+	if (f == NULL) {
+		rte_free(prm);
+		snprintf(err->msg, sizeof(err->msg), "filter: out of memory");
+		return -ENOMEM;
+	}
+	f->bpf = rte_bpf_load(prm);
 	rte_free(prm);
-	if (g->bpf == NULL) {
+	if (f->bpf == NULL) {
+		int rc = -rte_errno;
+
 		snprintf(err->msg, sizeof(err->msg), "filter '%.80s': rte_bpf_load: %.60s",
 			 expr, strerror(rte_errno));
-		return -rte_errno;
+		free(f);
+		return rc;
 	}
-	if (rte_bpf_get_jit(g->bpf, &jit) == 0 && jit.func != NULL)
-		g->bpf_jit = jit.func;
-	return rc;
+	if (rte_bpf_get_jit(f->bpf, &jit) == 0 && jit.func != NULL)
+		f->jit = jit.func;
+	*out = f;
+	return 0;
+}
+
+void dp_filter_free(struct dp_filter *f)
+{
+	if (f == NULL)
+		return;
+	rte_bpf_destroy(f->bpf);
+	free(f);
+}
+
+struct dp_filter *dp_group_swap_filter(struct dp_group *g, struct dp_filter *f)
+{
+	return __atomic_exchange_n(&g->filter, f, __ATOMIC_ACQ_REL);
+}
+
+int dp_group_set_sampling(struct dp_group *g, enum dp_sampling s)
+{
+	if (s == DP_SAMPLE_PACKET && __atomic_load_n(&g->range_lo, __ATOMIC_RELAXED) != 0)
+		return -EINVAL;
+	__atomic_store_n(&g->sampling, s, __ATOMIC_RELEASE);
+	return 0;
 }
 
 int dp_group_init(struct dp_group *g, const struct dp_shadow_cfg *c,
@@ -160,7 +194,7 @@ int dp_group_init(struct dp_group *g, const struct dp_shadow_cfg *c,
 	if (c->filter[0] != '\0') {
 		struct st_perr e;
 
-		rc = compile_filter(g, c->filter, &e);
+		rc = dp_filter_compile(c->filter, &g->filter, &e);
 		if (rc < 0) {
 			snprintf(err->msg, sizeof(err->msg), "[shadow.%.31s] %.140s", c->name, e.msg);
 			return rc;
@@ -198,10 +232,8 @@ full:
 
 void dp_group_fini(struct dp_group *g)
 {
-	if (g->bpf != NULL)
-		rte_bpf_destroy(g->bpf);
-	g->bpf = NULL;
-	g->bpf_jit = NULL;
+	dp_filter_free(g->filter);
+	g->filter = NULL;
 }
 
 int dp_group_set_share(struct dp_group *g, double share, double offset)

@@ -16,6 +16,19 @@
 #include "config.h"
 #include "neigh.h"
 
+/* A compiled filter: eBPF from a pcap expression, JIT-compiled where the
+ * CPU allows. */
+struct dp_filter {
+	struct rte_bpf *bpf;
+	uint64_t (*jit)(void *);	/* NULL: interpreted */
+};
+
+/* Whether the filter f lets packet m through (NULL: everything). */
+static inline bool dp_filter_pass(const struct dp_filter *f, struct rte_mbuf *m)
+{
+	return f == NULL || (f->jit ? f->jit(m) : rte_bpf_exec(f->bpf, m)) != 0;
+}
+
 struct dp_group {
 	char name[DP_NAME_LEN];
 	uint16_t port_id;
@@ -45,8 +58,11 @@ struct dp_group {
 	struct dp_chaos_fx chaos_fx;
 	struct dp_chaos_params chaos_params; /* main lcore only: shown back */
 
-	struct rte_bpf *bpf;		/* NULL: no filter */
-	uint64_t (*bpf_jit)(void *);	/* NULL: interpreted */
+	/* The filter: NULL, everything. A reload swaps the pointer
+	 * (__atomic) and frees the old program only once every worker has
+	 * passed a quiescent point since (reload.c, app->qsv): a worker
+	 * loads it once per packet and never keeps it across loop rounds. */
+	struct dp_filter *filter;
 
 	/* Flows are spread by hash over inst[0 .. n_active): set_instances
 	 * changes n_active (and instances_count with it) at run time. Answers
@@ -74,6 +90,23 @@ int dp_group_init(struct dp_group *g, const struct dp_shadow_cfg *c,
 
 /* Releases the filter. Never fails. */
 void dp_group_fini(struct dp_group *g);
+
+/* Compiles a pcap expression to a filter ("" : *out NULL, no filter).
+ * Returns 0, or a negative errno with err set ("filter 'x': syntax
+ * error"). Costs a libpcap compile and a JIT: main lcore, never a worker. */
+int dp_filter_compile(const char *expr, struct dp_filter **out, struct st_perr *err);
+
+/* Frees a filter no worker can still be running (NULL: nothing). */
+void dp_filter_free(struct dp_filter *f);
+
+/* Puts f in force on a running group (main lcore) and returns the one it
+ * replaces, which workers may still be running until each has passed a
+ * quiescent point (reload.c frees it then). */
+struct dp_filter *dp_group_swap_filter(struct dp_group *g, struct dp_filter *f);
+
+/* Sets a running group's sampling (main lcore): workers read it once per
+ * burst. Returns 0 or -EINVAL (packet sampling with an offset). */
+int dp_group_set_sampling(struct dp_group *g, enum dp_sampling s);
 
 /* Applies a new share/offset to a running group (main lcore). Returns 0 or
  * -EINVAL when offset + share is past 1 or the group samples packets with an

@@ -29,6 +29,7 @@ struct dp_bucket {
 	uint64_t last_tsc;
 	uint64_t rate_pps;	/* what the costs below were computed for */
 	uint64_t rate_bps;
+	uint32_t burst_ms;	/* ... and the depth for */
 	uint64_t cost_p;	/* per packet */
 	uint64_t cost_b;	/* per byte */
 	uint64_t depth;		/* burst_ms in fixed-point cycles */

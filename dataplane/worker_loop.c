@@ -9,6 +9,7 @@
 #include <rte_cycles.h>
 #include <rte_ethdev.h>
 #include <rte_mbuf.h>
+#include <rte_rcu_qsbr.h>
 #include <rte_ring.h>
 
 #include "egress.h"
@@ -227,12 +228,16 @@ int worker_main_loop(void *arg)
 						      (uint64_t)100000000));
 	uint64_t frag_next = 0;
 
+	rte_rcu_qsbr_thread_online(app->qsv, q);
 	while (!dp_force_quit) {
 		uint64_t now = rte_rdtsc();
 		uint16_t n, got = 0;
 		uint64_t bytes;
 		bool big;
 
+		/* Between two rounds this worker holds nothing a reload may
+		 * free (a group's old filter). */
+		rte_rcu_qsbr_quiescent(app->qsv, q);
 		dp_timing_epoch(w);
 		n = rx_burst(w, client, pkts);
 		got |= n;
@@ -329,5 +334,6 @@ int worker_main_loop(void *arg)
 				nanosleep(&idle_ts, NULL);
 		}
 	}
+	rte_rcu_qsbr_thread_offline(app->qsv, q);
 	return 0;
 }
