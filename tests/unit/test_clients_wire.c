@@ -82,7 +82,6 @@ static void test_round_trip(void)
 	uint64_t sum_req = 0, sum_resp = 0;
 	uint32_t no;
 
-	st_wbuf_init(&enc);
 	st_wbuf_init(&again);
 	encode(s, 64, &h);
 	CU_ASSERT_EQUAL_FATAL(st_clients_decode(enc.data, enc.len, &m, &err), 0);
@@ -138,7 +137,6 @@ static void test_fold(void)
 	struct st_wire_error err;
 	uint64_t sa = 0, sb = 0;
 
-	st_wbuf_init(&enc);
 	encode(s, 30, &h);
 	CU_ASSERT_EQUAL_FATAL(st_clients_decode(enc.data, enc.len, &a, &err), 0);
 	CU_ASSERT_EQUAL_FATAL(st_clients_decode(enc.data, enc.len, &b, &err), 0);
