@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "api.h"
+#include "clients.h"
 #include "clock.h"
 #include "events.h"
 #include "http.h"
@@ -265,7 +266,44 @@ static void h_metrics(void *arg, const struct st_http_req *req, struct st_http_r
 	st_http_get_counters(a->http, &hc);
 	resp->content_type = "text/plain; version=0.0.4; charset=utf-8";
 	an_metrics_render(s, &hc, &resp->body);
+	an_clients_prom(an_engine_clients(a->eng), &resp->body);
 	an_snap_put(s);
+}
+
+/* GET .../clients, .../clients/{key}, .../clients/{addr}/{len} (a prefix
+ * key such as 198.18.1.0/24, its '/' a path separator), .../profiles:
+ * from the client profiles' own snapshot (clients.h). */
+static void clients_reply(struct an_api *a, const char *svc, const char *what, const char *key,
+			  struct st_http_resp *resp)
+{
+	int st = an_clients_http(an_engine_clients(a->eng), svc, what, key, &resp->body);
+
+	if (st == 503)
+		st_http_error(resp, 503, "no client profile published yet");
+	else if (st == 404)
+		st_http_error(resp, 404, "no %s for '%.63s'%s%.63s", what, svc, key ? " key " : "",
+			      key ? key : "");
+}
+
+static void h_clients(void *arg, const struct st_http_req *req, struct st_http_resp *resp)
+{
+	clients_reply(arg, req->params[0], "clients", NULL, resp);
+}
+
+static void h_client(void *arg, const struct st_http_req *req, struct st_http_resp *resp)
+{
+	char key[2 * ST_HTTP_PARAM_MAX];
+
+	if (req->n_params > 2)
+		snprintf(key, sizeof(key), "%s/%s", req->params[1], req->params[2]);
+	else
+		snprintf(key, sizeof(key), "%s", req->params[1]);
+	clients_reply(arg, req->params[0], "client", key, resp);
+}
+
+static void h_profiles(void *arg, const struct st_http_req *req, struct st_http_resp *resp)
+{
+	clients_reply(arg, req->params[0], "profiles", NULL, resp);
 }
 
 static void h_services(void *arg, const struct st_http_req *req, struct st_http_resp *resp)
@@ -535,6 +573,10 @@ static const struct st_http_route routes[] = {
 	{ ST_HTTP_GET, "/api/v1/services", h_services, false },
 	{ ST_HTTP_GET, "/api/v1/services/{name}", h_service, false },
 	{ ST_HTTP_PUT, "/api/v1/services/{name}/plan", h_plan, false },
+	{ ST_HTTP_GET, "/api/v1/services/{name}/clients", h_clients, false },
+	{ ST_HTTP_GET, "/api/v1/services/{name}/clients/{key}", h_client, false },
+	{ ST_HTTP_GET, "/api/v1/services/{name}/clients/{addr}/{len}", h_client, false },
+	{ ST_HTTP_GET, "/api/v1/services/{name}/profiles", h_profiles, false },
 	{ ST_HTTP_GET, "/api/v1/events", h_events, false },
 	{ ST_HTTP_GET, "/healthz", h_healthz, true },
 	{ ST_HTTP_GET, "/readyz", h_readyz, false },

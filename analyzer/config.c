@@ -321,6 +321,14 @@ static const struct key analyzer_keys[] = {
 	  "services tracked at once" },
 	{ "max_publishers", set_u32, OFF_C(max_publishers), 1, 1000000, 0, "4096",
 	  "publishers (src) tracked at once" },
+	{ "client_history", set_u32, OFF_C(client_history), 4, 10000, 0, "60",
+	  "windows of per-client history kept per service (clients.<service>), 4..10000" },
+	{ "max_clients", set_u32, OFF_C(max_clients), 1, 100000, 0, "1000",
+	  "clients tracked per service; smaller ones are counted in other" },
+	{ "profile_k_max", set_u32, OFF_C(profile_k_max), 1, 16, 0, "6",
+	  "client fingerprints per service at most, 1..16 (k chosen by silhouette)" },
+	{ "profile_horizon", set_u32, OFF_C(profile_horizon), 1, 1000, 0, "12",
+	  "windows each fingerprint's load is forecast ahead (Holt-Winters)" },
 	{ "log_level", set_level, OFF_C(log_level), 0, 0, 0, "notice",
 	  "err, warn, notice, info, debug" },
 	{ NULL, NULL, 0, 0, 0, 0, NULL, NULL },
@@ -356,6 +364,9 @@ static const struct key service_keys[] = {
 	  "largest change from current_instances; 0: unlimited" },
 	{ "include_synthetic", set_bool, OFF_P(include_synthetic), 0, 0, 0, "true",
 	  "merge loadgen (role loadgen) snapshots into the shadow group's windows" },
+	{ "profile_alert_rps", set_dbl, OFF_P(profile_alert_rps), 0, 1e12, 0, "0",
+	  "request rate past which one client fingerprint's forecast raises a pre-allocation "
+	  "signal; 0: forecast_rps" },
 	{ NULL, NULL, 0, 0, 0, 0, NULL, NULL },
 };
 
@@ -404,6 +415,10 @@ void an_config_defaults(struct an_config *c)
 	c->http_timeout_ns = 10 * ST_NS_PER_S;
 	c->max_services = 4096;
 	c->max_publishers = 4096;
+	c->client_history = 60;
+	c->max_clients = 1000;
+	c->profile_k_max = 6;
+	c->profile_horizon = 12;
 	c->log_level = ST_LOG_NOTICE;
 }
 

@@ -46,6 +46,7 @@ struct an_plan {
 	uint32_t max_instances;
 	uint32_t max_step;			/* 0: no step limit */
 	bool include_synthetic;			/* loadgen traffic counts as the shadow's */
+	double profile_alert_rps;		/* pre-allocation threshold; 0: forecast_rps */
 };
 
 struct an_service_cfg {
@@ -102,6 +103,11 @@ struct an_config {
 
 	uint32_t max_services;
 	uint32_t max_publishers;
+	/* client profiles (clients.c) */
+	uint32_t client_history;	/* windows of per-client history */
+	uint32_t max_clients;		/* clients tracked per service */
+	uint32_t profile_k_max;		/* fingerprints at most */
+	uint32_t profile_horizon;	/* windows each fingerprint is forecast ahead */
 	struct an_shard shard;		/* shard = I/N or services = a,b (shard.h) */
 	enum st_log_level log_level;
 

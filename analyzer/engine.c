@@ -32,7 +32,8 @@ struct an_engine *an_engine_create(const struct an_config *cfg, bool replay)
 		n *= 2;
 	e->pub_hcap = n;
 	e->pubs = calloc(n, sizeof(*e->pubs));
-	if (e->dec == NULL || e->judge == NULL || e->pubs == NULL)
+	e->clients = an_clients_create(cfg, e);
+	if (e->dec == NULL || e->judge == NULL || e->pubs == NULL || e->clients == NULL)
 		goto err;
 	st_wbuf_init(&e->anomaly);
 	e->rl = (struct st_ratelimit)ST_RATELIMIT_INIT(ST_NS_PER_S, 10);
@@ -67,6 +68,7 @@ void an_engine_destroy(struct an_engine *e)
 	free(e->svc);
 	free(e->svc_hash);
 	free(e->pubs);
+	an_clients_destroy(e->clients);
 	an_judge_destroy(e->judge);
 	an_histdec_destroy(e->dec);
 	st_hist_destroy(e->layout);
@@ -502,4 +504,9 @@ int an_engine_flush(struct an_engine *e, uint64_t now_ns)
 			n += judge(e, s, e->replay ? e->data_clock : now_ns);
 	}
 	return n;
+}
+
+struct an_clients *an_engine_clients(struct an_engine *e)
+{
+	return e->clients;
 }

@@ -207,6 +207,11 @@ struct an_measure;
 int an_engine_measure(struct an_engine *e, const struct an_service *s, const char *target,
 		      int64_t w0, int64_t w1, uint32_t c_override, struct an_measure *m);
 
+/* The client profiles (clients.h): clients.<service> messages in,
+ * profile.<service> out. Never NULL for a created engine. */
+struct an_clients;
+struct an_clients *an_engine_clients(struct an_engine *e);
+
 /* The decoder the engine uses, for the benchmark's decode-only rows. */
 struct an_histdec *an_engine_histdec(struct an_engine *e);
 

@@ -3,6 +3,7 @@
 #ifndef AN_ENGINE_PRIV_H
 #define AN_ENGINE_PRIV_H
 
+#include "clients.h"
 #include "engine.h"
 #include "judge.h"
 #include "log.h"
@@ -36,6 +37,7 @@ struct an_engine {
 	struct st_verdict v;
 	struct st_kpi kpi;
 	struct st_ratelimit rl;
+	struct an_clients *clients;	/* client profiles (clients.h) */
 };
 
 uint32_t an_hash_str(const char *s);

@@ -11,7 +11,12 @@ enum track { TRACK_OK, TRACK_DUP };
 /* Follows each publisher's seq: a jump forward is loss, a step back to a
  * window newer than anything it sent before is a restarted publisher, any
  * other step back is a duplicate (or a replay) and is dropped. */
-static enum track track(struct an_engine *e, const struct st_kpi *k)
+struct track_key {
+	const char *src;
+	uint64_t seq, t0, t1;
+};
+
+static enum track track(struct an_engine *e, const struct track_key *k)
 {
 	uint32_t mask = e->pub_hcap - 1, i = an_hash_str(k->src) & mask;
 	struct an_pub *p;
@@ -57,6 +62,23 @@ static bool topic_matches(const struct st_kpi *k, const char *topic, size_t tlen
 	       topic[4 + ls] == '.' && memcmp(topic + 5 + ls, k->target, lt) == 0;
 }
 
+/* A clients.<service> message: decoded and merged by clients.c; its seq
+ * is the publisher's, shared with its KPI snapshots, so it is tracked in
+ * the same table (or the KPIs' seq would show it as a gap). */
+static int ingest_clients(struct an_engine *e, const void *topic, size_t tlen,
+			  const void *body, size_t blen)
+{
+	const struct st_clients_msg *m = an_clients_decode(e->clients, topic, tlen, body, blen);
+
+	if (m == NULL)
+		return -EBADMSG;
+	if (track(e, &(struct track_key){ m->h.src, m->h.seq, m->h.t0, m->h.t1 }) == TRACK_DUP) {
+		an_clients_count_duplicate(e->clients);
+		return -ESTALE;
+	}
+	return an_clients_merge(e->clients, m);
+}
+
 int an_engine_ingest(struct an_engine *e, const void *topic, size_t tlen,
 		     const void *body, size_t blen, int nframes,
 		     uint64_t now_ns)
@@ -75,6 +97,8 @@ int an_engine_ingest(struct an_engine *e, const void *topic, size_t tlen,
 			  nframes);
 		return -EBADMSG;
 	}
+	if (tlen > 8 && memcmp(topic, ST_CLIENTS_TOPIC_PREFIX, 8) == 0)
+		return ingest_clients(e, topic, tlen, body, blen);
 	if (tlen < 4 || memcmp(topic, ST_KPI_TOPIC_PREFIX, 4) != 0) {
 		e->cnt.unknown_topic++;
 		st_log_rl(&e->rl, ST_LOG_WARN, "message on unknown topic '%.*s'",
@@ -105,7 +129,8 @@ int an_engine_ingest(struct an_engine *e, const void *topic, size_t tlen,
 			  e->kpi.target);
 		return -EBADMSG;
 	}
-	if (track(e, &e->kpi) == TRACK_DUP)
+	if (track(e, &(struct track_key){ e->kpi.src, e->kpi.seq, e->kpi.t0, e->kpi.t1 }) ==
+	    TRACK_DUP)
 		return -ESTALE;
 	if (e->kpi.lat_len > 0) {
 		if (an_histdec_decode(e->dec, e->kpi.lat, e->kpi.lat_len, &bins, &n_bins,

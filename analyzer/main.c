@@ -12,6 +12,7 @@
 #include <zmq.h>
 
 #include "api.h"
+#include "clients.h"
 #include "clock.h"
 #include "control.h"
 #include "engine.h"
@@ -112,6 +113,13 @@ static void on_anomaly(void *arg, const struct an_service *s, const uint8_t *buf
 	an_out_anomaly(&a->out, s->name, buf, len);
 	an_api_anomaly(a->api, s->name, buf, len);
 	ST_WARN("anomaly in %s (see anomaly.%s)", s->name, s->name);
+}
+
+static void on_profile(void *arg, const char *topic, const uint8_t *buf, size_t len)
+{
+	struct app *a = arg;
+
+	an_out_topic(&a->out, topic, buf, len);
 }
 
 static void print_counters(const struct app *a, const char *when)
@@ -303,6 +311,11 @@ static void sync_subscriptions(struct app *a)
 			ST_WARN("subscribe %s: %s", topic, zmq_strerror(zmq_errno()));
 		else
 			ST_INFO("subscribed to %s", topic);
+		/* its clients (no trailing dot: the topic ends with the name;
+		 * a longer name that shares the prefix is counted other_shard) */
+		len = snprintf(topic, sizeof(topic), "%s%s", ST_CLIENTS_TOPIC_PREFIX, s->name);
+		if (zmq_setsockopt(a->sub, ZMQ_SUBSCRIBE, topic, (size_t)len) != 0)
+			ST_WARN("subscribe %s: %s", topic, zmq_strerror(zmq_errno()));
 	}
 }
 
@@ -465,6 +478,7 @@ static int run_live(struct app *a)
 			an_verify_tick(a->verify, a->eng, st_wall_ns(), st_mono_ns());
 		periodic(a, st_mono_ns());
 		an_api_round(a->api, st_mono_ns(), st_wall_ns());
+		an_clients_round(an_engine_clients(a->eng));
 	}
 	return 0;
 }
@@ -608,6 +622,7 @@ int main(int argc, char **argv)
 		}
 	}
 	an_engine_set_output(app.eng, on_verdict, on_anomaly, &app);
+	an_clients_set_output(an_engine_clients(app.eng), on_profile, &app);
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	signal(SIGPIPE, SIG_IGN);

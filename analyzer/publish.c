@@ -127,3 +127,11 @@ int an_out_anomaly(struct an_out *o, const char *service, const uint8_t *buf,
 	send2(o, topic, buf, len);
 	return 0;
 }
+
+int an_out_topic(struct an_out *o, const char *topic, const uint8_t *buf, size_t len)
+{
+	if (o->sock == NULL)
+		return 0;
+	send2(o, topic, buf, len);
+	return 0;
+}

@@ -33,6 +33,9 @@ int an_out_verdict(struct an_out *o, const struct st_verdict *v);
 /* Publishes an anomaly map (already encoded) for service. */
 int an_out_anomaly(struct an_out *o, const char *service, const uint8_t *buf,
 		   size_t len);
+/* Publishes an encoded map on the PUB socket under topic (profile.<service>,
+ * clients.c). Returns 0; a full queue is counted as for verdicts. */
+int an_out_topic(struct an_out *o, const char *topic, const uint8_t *buf, size_t len);
 
 /* Renders a verdict as one JSON object (no newline) into text, using mp
  * and zone as scratch. Returns 0, -EINVAL (the verdict does not pass

@@ -9,6 +9,7 @@
 
 #include "clock.h"
 #include "config.h"
+#include "clients.h"
 #include "report.h"
 
 #define W 640
@@ -622,6 +623,7 @@ int an_report_render(struct an_engine *e, struct st_wbuf *out)
 	}
 	if (shown == 0)
 		st_wbuf_printf(out, "<p>No service has a plan: nothing was judged.</p>\n");
+	an_clients_report(an_engine_clients(e), out);
 	st_wbuf_printf(out, "</body></html>\n");
 	return out->oom ? -ENOMEM : 0;
 }

@@ -40,6 +40,8 @@
 
 #include <msgpack.h>
 
+#include "spacesaving.h"
+
 #define ST_WIRE_VERSION 1
 /* The largest message anyone here encodes or decodes by default. */
 #define ST_WIRE_MAX_SIZE (1u << 20)
@@ -286,6 +288,55 @@ int st_clients_encode(const struct st_clients_hdr *h, const struct st_ss *s,
 /* Writes "clients.<service>" NUL-terminated. Returns its length, or
  * -EINVAL / -ENOSPC. */
 int st_clients_topic(const char *service, char *buf, size_t len);
+
+/* Decoding a clients message (common/wire_clients_dec.c). The message may
+ * list up to ST_CLIENTS_MAX clients (client_top's range); the caller gives
+ * room for `cap` of them, and any listed beyond that (the smallest: the
+ * list is largest first) are folded into `other` the way the encoder folds
+ * the clients it does not list: their counts added, `floor` raised to their
+ * requests + err, so the totals and the bounds still hold. */
+#define ST_CLIENTS_MAX      100000
+#define ST_CLIENT_KEY_MAX   64	/* "2001:db8:1:2:3:4:5:6/128" and more, with NUL */
+#define ST_CLIENTS_TOPIC_PREFIX "clients."
+
+/* One client as the message lists it (and `other`, without k and err). */
+struct st_client_rec {
+	char k[ST_CLIENT_KEY_MAX];	/* non-empty text */
+	uint64_t err;
+	uint64_t requests, bytes_req, bytes_resp, responses, timeouts, resets;
+	uint64_t p50, p99;		/* ns */
+	struct st_lhist lat;		/* counts add up to responses */
+};
+
+struct st_clients_msg {
+	struct st_clients_hdr h;
+	uint64_t floor;
+	uint32_t n;			/* clients the message listed */
+	uint32_t n_recs;		/* of them in recs (n, at most cap) */
+	uint32_t folded;		/* listed beyond cap: in other */
+	struct st_client_rec other;
+	/* decode: the caller's room; encode: the clients listed */
+	struct st_client_rec *recs;
+	uint32_t cap;
+	uint32_t unknown_keys;		/* decode only */
+};
+
+/* Decodes one clients message into out; out->recs and out->cap must be
+ * set (cap may be 0: every client folds into other), everything else is
+ * overwritten. Checks every field: v, names, texts, t0 <= t1, n equal to
+ * the clients listed, each lat a sparse [bucket, count...] list with
+ * buckets ascending below ST_LHIST_BUCKETS, 32-bit counts adding up to
+ * responses. Unknown keys are skipped and counted. Returns 0, or -EBADMSG
+ * with err filled (err may be NULL). Never allocates; O(message). A
+ * duplicate client key is not refused here (the analyzer sums them). */
+int st_clients_decode(const void *buf, size_t len, struct st_clients_msg *out,
+		      struct st_wire_error *err);
+
+/* Encodes m with recs[0..n_recs) listed (n is taken as n_recs). The same
+ * bytes st_clients_encode gives for the same content, so a decoded message
+ * encodes back to its bytes. Returns 0; -EINVAL (a bad name or text, t0 >
+ * t1, a lat that does not add up to responses); -EMSGSIZE; -ENOMEM. */
+int st_clients_encode_msg(const struct st_clients_msg *m, struct st_wbuf *out);
 
 /* ------------------------------------------------------------------ */
 /* Verdict: topic verdict.<service>                                   */

@@ -4,7 +4,7 @@
 #
 #   scripts/fuzz.sh [SECONDS] [TARGET...]     default 60 s, all targets
 #
-# Targets: packet, kpi, verdict, hist, profile, history, capture, an_state,
+# Targets: packet, kpi, verdict, hist, clients, profile, history, capture, an_state,
 # an_histdec, an_config, http. Prints "fuzz TARGET: ok (N runs)" or
 # "fuzz TARGET: FAIL" with the crashing input kept under build-fuzz/findings/.
 set -uo pipefail
@@ -18,7 +18,7 @@ secs=${1:-60}
 [[ "$secs" =~ ^[0-9]+$ ]] || { echo "fuzz.sh: SECONDS must be a whole number, not '$secs' (see --help)" >&2; exit 2; }
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(packet kpi verdict hist profile history capture an_state an_histdec an_config http)
+[ ${#targets[@]} -gt 0 ] || targets=(packet kpi verdict hist clients profile history capture an_state an_histdec an_config http)
 dir=build-fuzz
 
 if ! command -v clang >/dev/null; then

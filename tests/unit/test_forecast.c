@@ -1,4 +1,4 @@
-/* shadowtap-forecast's parts (loadgen/history.c, loadgen/holt_winters.c):
+/* shadowtap-forecast's parts (loadgen/history.c, common/holt_winters.c):
  * history parsing with line-numbered errors, season detection, Holt-Winters
  * against the seasonal-naive baseline on a noisy seasonal series, a
  * constant series forecast as constant, quantiles from the residuals. */

@@ -14,9 +14,11 @@
  *
  * Also here: the seasonal-naive baseline, the accuracy measures of the
  * backtest (MASE, sMAPE, interval coverage) and season detection. Plain C,
- * no allocation but the model's own arrays. */
-#ifndef LG_HOLT_WINTERS_H
-#define LG_HOLT_WINTERS_H
+ * no allocation but the model's own arrays. In common/: shadowtap-forecast
+ * forecasts a whole service with it, the analyzer each client fingerprint
+ * (analyzer/profile.c); m1 = 1 is Holt's linear trend without a season. */
+#ifndef ST_HOLT_WINTERS_H
+#define ST_HOLT_WINTERS_H
 
 #include <stdint.h>
 

@@ -1,10 +1,10 @@
 #include <errno.h>
 #include <math.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "errmsg.h"
 #include "holt_winters.h"
 
 #define NM_ITERS 400
@@ -209,12 +209,16 @@ int hw_fit(const double *y, uint32_t n, uint32_t m1, uint32_t m2,
 
 	memset(m, 0, sizeof(*m));
 	if (m1 < 1 || (m2 != 0 && m2 <= m1)) {
-		lg_errmsg(err, "seasons must be >= 1, a second one longer than the first");
+		if (err)
+			snprintf(err->msg, sizeof(err->msg),
+				 "seasons must be >= 1, a second one longer than the first");
 		return -EINVAL;
 	}
 	if (n < hw_min_points(m1, m2)) {
-		lg_errmsg(err, "%u points are too few: seasons of %u%s%.0u need at least %u", n,
-			  m1, m2 ? " and " : "", m2, hw_min_points(m1, m2));
+		if (err)
+			snprintf(err->msg, sizeof(err->msg),
+				 "%u points are too few: seasons of %u%s%.0u need at least %u", n,
+				 m1, m2 ? " and " : "", m2, hw_min_points(m1, m2));
 		return -EINVAL;
 	}
 	m->m1 = m1;
@@ -228,7 +232,8 @@ int hw_fit(const double *y, uint32_t n, uint32_t m1, uint32_t m2,
 	m->s2 = calloc(m2 + 1, sizeof(double));
 	m->resid = calloc(n, sizeof(double));
 	if (!s1_0 || !s2_0 || !c.s1 || !c.s2 || !m->s1 || !m->s2 || !m->resid) {
-		lg_errmsg(err, "out of memory");
+		if (err)
+			snprintf(err->msg, sizeof(err->msg), "out of memory");
 		free(s1_0);
 		free(s2_0);
 		free(c.s1);
