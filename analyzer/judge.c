@@ -1510,12 +1510,12 @@ static void fault_at(const struct an_judge *j, const struct eval *ev, const stru
 		*p99 = INFINITY;
 		*err = 1;
 	} else if (f->respread || f->down == 0) {
-		*p99 = p99_at(j, ev, ns, hi) + f->gap_p99;
+		*p99 = p99_at(ev, ns, hi) + f->gap_p99;
 		*err = err_at(j, ev, ns, hi) + f->gap_err;
 	} else {
-		double lost = (double)f->down / n, lam = eval_lam(ev, n, hi);
+		double lost = (double)f->down / n, lam = eval_lam(ev, n);
 
-		*p99 = p99_lam(j, ev, lam, ns, hi) + f->gap_p99;
+		*p99 = p99_lam(ev, lam, ns, hi) + f->gap_p99;
 		*err = lost + (1 - lost) * err_lam(j, ev, lam, ns, hi) + f->gap_err;
 	}
 	if (*err > 1)
@@ -1609,7 +1609,7 @@ static void resilience(const struct an_judge *j, struct eval *ev, bool modelled,
 		return;
 	}
 	if (enough) {
-		double mp99 = p99_lam(j, ev, lam_s, ns, false);
+		double mp99 = p99_lam(ev, lam_s, ns, false);
 		double merr = err_lam(j, ev, lam_s, ns, false);
 
 		/* the lost share is k/c only on average: what the group's

@@ -349,16 +349,16 @@ static void chart_resilience(struct st_wbuf *o, const struct an_service *s)
 		st_wbuf_printf(o, "<b>%u instances</b> hold it with %u down%s. ",
 			       r->recommended_instances, r->down,
 			       r->reachable ? "" : " (out of reach: max_instances)");
-	esc(o, r->reason);
+	st_wbuf_html(o, r->reason);
 	if (r->has_chaos) {
 		st_wbuf_printf(o, "<br>chaos: loss %.3g%%, down ", r->chaos.loss * 100);
-		esc(o, r->chaos.down[0] ? r->chaos.down : "none");
+		st_wbuf_html(o, r->chaos.down[0] ? r->chaos.down : "none");
 		st_wbuf_printf(o, ", respread %s", r->chaos.respread ? "yes" : "no");
 		for (uint32_t i = 0; i < r->chaos.n_params; i++) {
 			st_wbuf_printf(o, ", ");
-			esc(o, r->chaos.params[i].key);
+			st_wbuf_html(o, r->chaos.params[i].key);
 			st_wbuf_printf(o, " ");
-			esc(o, r->chaos.params[i].value);
+			st_wbuf_html(o, r->chaos.params[i].value);
 		}
 	}
 	st_wbuf_printf(o, "</p>\n<table><tr><th>time (UTC)</th><th>healthy shadow p99</th>"
@@ -570,7 +570,7 @@ static void service_section(struct st_wbuf *o, const struct an_service *s)
 	chart_load(o, s);
 	if (v->has_resilience) {
 		st_wbuf_printf(o, "<h3>Resilience: group ");
-		esc(o, v->resilience.shadow);
+		st_wbuf_html(o, v->resilience.shadow);
 		st_wbuf_printf(o, "</h3>\n");
 		chart_resilience(o, s);
 	}
