@@ -19,6 +19,7 @@
 #include "config.h"
 #include "histdec.h"
 #include "model.h"
+#include "predict.h"
 #include "window.h"
 #include "wire.h"
 
@@ -124,6 +125,11 @@ struct an_service {
 	struct an_squeeze sq;
 	bool has_last;
 	struct st_verdict last;
+	/* the model the last conclusive verdict recommended with (what-if,
+	 * alerts); pred_seq +1 per change */
+	bool has_pred;
+	struct an_pred pred;
+	uint64_t pred_seq;
 	struct an_eval *evals;
 	uint32_t n_evals, evals_head;
 };
