@@ -64,6 +64,8 @@ static void usage(FILE *f)
 		"HTTP (http_endpoint, default 127.0.0.1:9560; docs/analyzer.md): GET /\n"
 		"(dashboard), /metrics (Prometheus), /api/v1/services[/NAME] (JSON,\n"
 		"recommended_instances for KEDA), PUT /api/v1/services/NAME/plan,\n"
+		"GET /api/v1/services/NAME/whatif?load=..&instances=.. (the model's\n"
+		"prediction),\n"
 		"GET /api/v1/events (SSE), /healthz, /readyz.\n"
 		"\n"
 		"  -c, --config FILE      INI file ([analyzer], [service.NAME]; others ignored)\n"
