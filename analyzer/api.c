@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "alert.h"
 #include "api.h"
 #include "clock.h"
 #include "events.h"
@@ -541,6 +542,66 @@ out:
 	an_snap_put(s);
 }
 
+/* GET /api/v1/services/{name}/alerts: the forecast alerts as last
+ * evaluated, one per kind, each as its alert.<service> message says
+ * (state raise or clear), with the plan's thresholds. */
+static void h_alerts(void *arg, const struct st_http_req *req, struct st_http_resp *resp)
+{
+	struct an_api *a = arg;
+	const struct an_snap_service *v;
+	struct st_wbuf mp, one;
+	msgpack_packer pk;
+	struct an_snap *s = need_snap(a, resp);
+
+	if (s == NULL)
+		return;
+	v = an_snap_service(s, req->params[0]);
+	if (v == NULL) {
+		st_http_error(resp, 404, "no service '%.63s'", req->params[0]);
+		an_snap_put(s);
+		return;
+	}
+	st_wbuf_init(&mp);
+	st_wbuf_init(&one);
+	msgpack_packer_init(&pk, &mp, st_wbuf_mp_write);
+	msgpack_pack_map(&pk, 7);
+	st_wire_pack_cstr(&pk, "service");
+	st_wire_pack_cstr(&pk, v->name);
+	st_wire_pack_cstr(&pk, "forecast_profile");
+	if (v->has_plan && v->plan.forecast_profile[0] != '\0')
+		st_wire_pack_cstr(&pk, v->plan.forecast_profile);
+	else
+		msgpack_pack_nil(&pk);
+	st_wire_pack_cstr(&pk, "alert_utilization");
+	pk_num(&pk, v->has_plan && v->plan.alert_utilization > 0 ? v->plan.alert_utilization : NAN);
+	st_wire_pack_cstr(&pk, "alert_p99");
+	pk_num(&pk, v->has_plan && v->plan.alert_p99 > 0 ? v->plan.alert_p99 : NAN);
+	st_wire_pack_cstr(&pk, "budget_per_hour");
+	pk_num(&pk, v->has_plan && v->plan.budget_per_hour >= 0 ? v->plan.budget_per_hour : NAN);
+	st_wire_pack_cstr(&pk, "active");
+	{
+		uint32_t n = 0;
+
+		for (int k = 0; k < AN_ALERT__COUNT; k++)
+			n += v->alert[k].active;
+		msgpack_pack_uint32(&pk, n);
+	}
+	st_wire_pack_cstr(&pk, "alerts");
+	msgpack_pack_array(&pk, AN_ALERT__COUNT);
+	for (int k = 0; k < AN_ALERT__COUNT; k++) {
+		/* the message's encoding, seq 0: not a published message */
+		an_alert_encode(&v->alert[k], (enum an_alert_kind)k, v->name, 0, v->alert[k].t, &one);
+		st_wbuf_append(&mp, one.data, one.len);
+	}
+	if (mp_to_json(&mp, &resp->body) != 0)
+		st_http_error(resp, 500, "rendering the alerts failed");
+	else
+		st_wbuf_append(&resp->body, "\n", 1);
+	st_wbuf_free(&mp);
+	st_wbuf_free(&one);
+	an_snap_put(s);
+}
+
 struct sse {
 	struct an_api *api;
 	uint64_t cursor;
@@ -662,6 +723,7 @@ static const struct st_http_route routes[] = {
 	{ ST_HTTP_GET, "/api/v1/services/{name}", h_service, false },
 	{ ST_HTTP_PUT, "/api/v1/services/{name}/plan", h_plan, false },
 	{ ST_HTTP_GET, "/api/v1/services/{name}/whatif", h_whatif, false },
+	{ ST_HTTP_GET, "/api/v1/services/{name}/alerts", h_alerts, false },
 	{ ST_HTTP_GET, "/api/v1/events", h_events, false },
 	{ ST_HTTP_GET, "/healthz", h_healthz, true },
 	{ ST_HTTP_GET, "/readyz", h_readyz, false },
@@ -771,6 +833,21 @@ void an_api_anomaly(struct an_api *a, const char *service, const uint8_t *buf, s
 	if (st_wire_parse(buf, len, NULL, &a->zone, &obj, &we) == 0 &&
 	    st_wire_to_json(&obj, &a->text) == 0)
 		an_events_push(&a->events, "anomaly", (const char *)a->text.data, a->text.len);
+}
+
+void an_api_alert(struct an_api *a, const uint8_t *buf, size_t len)
+{
+	struct st_wire_error we;
+	msgpack_object obj;
+
+	if (a == NULL)
+		return;
+	an_snapper_touch(&a->snap);
+	msgpack_zone_clear(&a->zone);
+	st_wbuf_reset(&a->text);
+	if (st_wire_parse(buf, len, NULL, &a->zone, &obj, &we) == 0 &&
+	    st_wire_to_json(&obj, &a->text) == 0)
+		an_events_push(&a->events, "alert", (const char *)a->text.data, a->text.len);
 }
 
 static int box_init(struct plan_box *b)

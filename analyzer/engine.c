@@ -459,3 +459,8 @@ int an_engine_flush(struct an_engine *e, uint64_t now_ns)
 	}
 	return n;
 }
+
+uint64_t an_engine_next_seq(struct an_engine *e)
+{
+	return ++e->seq;
+}

@@ -130,6 +130,9 @@ struct an_service {
 	bool has_pred;
 	struct an_pred pred;
 	uint64_t pred_seq;
+	/* forecast alerts (alert.c), per kind; alert_seq +1 per evaluation */
+	struct an_alert alert[AN_ALERT__COUNT];
+	uint64_t alert_seq;
 	struct an_eval *evals;
 	uint32_t n_evals, evals_head;
 };
@@ -201,6 +204,10 @@ struct an_service *an_engine_service_get(struct an_engine *e, const char *name);
 struct an_measure;
 int an_engine_measure(struct an_engine *e, const struct an_service *s, const char *target,
 		      int64_t w0, int64_t w1, uint32_t c_override, struct an_measure *m);
+
+/* The next seq of the analyzer's publisher (verdicts, anomalies, alerts
+ * share it, so a gap shows loss). For alert.c. */
+uint64_t an_engine_next_seq(struct an_engine *e);
 
 /* The decoder the engine uses, for the benchmark's decode-only rows. */
 struct an_histdec *an_engine_histdec(struct an_engine *e);

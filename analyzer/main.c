@@ -11,6 +11,7 @@
 
 #include <zmq.h>
 
+#include "alert.h"
 #include "api.h"
 #include "clock.h"
 #include "control.h"
@@ -43,6 +44,7 @@ struct app {
 	struct st_zap *zap;
 	struct an_verify *verify;	/* NULL: no squeeze steps */
 	struct an_api *api;		/* HTTP surface, or NULL */
+	struct an_alerter *alerter;	/* forecast alerts (live runs) */
 	void *ctx, *sub;
 	uint32_t n_subscribed;		/* sharded: services subscribed to */
 	uint64_t duration_ns;
@@ -105,6 +107,14 @@ static void on_anomaly(void *arg, const struct an_service *s, const uint8_t *buf
 	an_out_anomaly(&a->out, s->name, buf, len);
 	an_api_anomaly(a->api, s->name, buf, len);
 	ST_WARN("anomaly in %s (see anomaly.%s)", s->name, s->name);
+}
+
+static void on_alert(void *arg, const struct an_service *s, const uint8_t *buf, size_t len)
+{
+	struct app *a = arg;
+
+	an_out_alert(&a->out, s->name, buf, len);
+	an_api_alert(a->api, buf, len);
 }
 
 static void print_counters(const struct app *a, const char *when)
@@ -435,6 +445,7 @@ static int run_live(struct app *a)
 			st_zap_handle(a->zap);
 		sync_subscriptions(a);
 		an_engine_tick(a->eng, st_wall_ns());
+		an_alerter_tick(a->alerter, a->eng, st_wall_ns(), on_alert, a);
 		if (a->verify != NULL)
 			an_verify_tick(a->verify, a->eng, st_wall_ns(), st_mono_ns());
 		periodic(a, st_mono_ns());
@@ -582,6 +593,14 @@ int main(int argc, char **argv)
 		}
 	}
 	an_engine_set_output(app.eng, on_verdict, on_anomaly, &app);
+	if (!app.replay[0]) {
+		app.alerter = an_alerter_create(&app.cfg);
+		if (app.alerter == NULL) {
+			ST_ERR("alerts: %s", strerror(errno));
+			an_engine_destroy(app.eng);
+			return 1;
+		}
+	}
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	signal(SIGPIPE, SIG_IGN);
@@ -612,6 +631,7 @@ int main(int argc, char **argv)
 		print_counters(&app, "final");
 	}
 	an_verify_destroy(app.verify);
+	an_alerter_destroy(app.alerter);
 	an_api_stop(app.api);
 	if (app.sub != NULL)
 		zmq_close(app.sub);

@@ -73,6 +73,30 @@ enum an_evidence an_pred_evidence(const struct an_model *m, const struct an_pred
 				  double *seen_lo, double *seen_hi);
 const char *an_evidence_name(enum an_evidence e);
 
+/* --- forecast alerts (alert.c) ----------------------------------------------- */
+
+enum an_alert_kind { AN_ALERT_UTIL, AN_ALERT_SLO, AN_ALERT_BUDGET, AN_ALERT__COUNT };
+
+/* One kind's state for one service (kept in struct an_service). */
+struct an_alert {
+	bool active;
+	uint64_t at;		/* wall ns when the forecast crosses */
+	double seconds_ahead;	/* at - now when evaluated, >= 0 */
+	double value;		/* utilisation, p99 (s) or cost per hour at the crossing/peak */
+	double threshold;	/* what it crosses (same unit) */
+	double forecast_rps;	/* the forecast at the crossing */
+	double peak_rps;	/* the forecast's highest ahead */
+	uint32_t current;	/* the plan's current_instances */
+	uint32_t instances;	/* the count that avoids it (budget: the count needed) */
+	uint32_t affordable;	/* budget: the most instances the budget pays for */
+	double capacity;	/* per-instance capacity the model gives, rps */
+	double cost_per_hour;	/* instances x price (NaN: unpriced) */
+	uint64_t t;		/* wall ns of the evaluation */
+};
+
+/* "utilization", "slo", "budget". */
+const char *an_alert_kind_name(enum an_alert_kind k);
+
 /* --- what-if ------------------------------------------------------------ */
 
 #define AN_WHATIF_LOADS 64

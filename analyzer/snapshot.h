@@ -37,7 +37,8 @@ struct an_snap_service {
 	struct an_model model;
 	bool has_pred;
 	struct an_pred pred;
-	uint64_t key[6];			/* what it was built from */
+	struct an_alert alert[AN_ALERT__COUNT];	/* forecast alerts (alert.c) */
+	uint64_t key[7];			/* what it was built from */
 };
 
 /* The HTTP surface's own counters, kept by the main loop and copied into
