@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "alert.h"
 #include "api.h"
 #include "clients.h"
 #include "clock.h"
@@ -15,6 +16,7 @@
 #include "json_in.h"
 #include "log.h"
 #include "metrics.h"
+#include "predict.h"
 #include "publish.h"
 #include "snapshot.h"
 
@@ -453,6 +455,193 @@ static void h_plan(void *arg, const struct st_http_req *req, struct st_http_resp
 	pthread_mutex_unlock(&b->put_mu);
 }
 
+/* --- what-if (predict.h) --- */
+
+#define WHATIF_ERRS_MAX 32
+
+struct whatif_q {
+	const char *load, *instances;
+	struct plan_err errs[WHATIF_ERRS_MAX];
+	uint32_t n_errs;
+};
+
+static void whatif_err(void *arg, const char *key, const char *msg)
+{
+	struct whatif_q *q = arg;
+
+	if (q->n_errs >= WHATIF_ERRS_MAX)
+		return;
+	snprintf(q->errs[q->n_errs].key, sizeof(q->errs[0].key), "%s", key ? key : "");
+	snprintf(q->errs[q->n_errs].msg, sizeof(q->errs[0].msg), "%s", msg);
+	q->n_errs++;
+}
+
+static void whatif_arg(void *arg, const char *key, const char *value)
+{
+	struct whatif_q *q = arg;
+	const char **slot = strcmp(key, "load") == 0 || strcmp(key, "rps") == 0 ? &q->load :
+			    strcmp(key, "instances") == 0 ? &q->instances : NULL;
+
+	if (slot == NULL) {
+		whatif_err(q, key, "unknown parameter (load, instances)");
+		return;
+	}
+	if (*slot != NULL) {
+		whatif_err(q, key, "given twice (load and rps are one parameter)");
+		return;
+	}
+	*slot = value != NULL ? value : "";
+}
+
+/* 400 with every problem: {"error": ..., "errors": [{key, error}]}. */
+static void whatif_refused(struct st_http_resp *resp, const struct whatif_q *q)
+{
+	struct st_wbuf mp;
+	msgpack_packer pk;
+
+	st_wbuf_init(&mp);
+	msgpack_packer_init(&pk, &mp, st_wbuf_mp_write);
+	msgpack_pack_map(&pk, 2);
+	st_wire_pack_cstr(&pk, "error");
+	st_wire_pack_cstr(&pk, "bad what-if parameters");
+	st_wire_pack_cstr(&pk, "errors");
+	msgpack_pack_array(&pk, q->n_errs);
+	for (uint32_t i = 0; i < q->n_errs; i++) {
+		msgpack_pack_map(&pk, 2);
+		st_wire_pack_cstr(&pk, "key");
+		if (q->errs[i].key[0] != '\0')
+			st_wire_pack_cstr(&pk, q->errs[i].key);
+		else
+			msgpack_pack_nil(&pk);
+		st_wire_pack_cstr(&pk, "error");
+		st_wire_pack_cstr(&pk, q->errs[i].msg);
+	}
+	resp->status = 400;
+	st_wbuf_reset(&resp->body);
+	if (mp_to_json(&mp, &resp->body) != 0)
+		st_http_error(resp, 400, "bad what-if parameters");
+	else
+		st_wbuf_append(&resp->body, "\n", 1);
+	st_wbuf_free(&mp);
+}
+
+/* GET /api/v1/services/{name}/whatif?load=..&instances=..: the model's
+ * answer (predict.h) from the snapshot, never the engine. */
+static void h_whatif(void *arg, const struct st_http_req *req, struct st_http_resp *resp)
+{
+	struct an_api *a = arg;
+	const struct an_snap_service *v;
+	struct an_whatif_req *wr = NULL;
+	struct whatif_q q = { 0 };
+	struct an_pred prod;
+	const struct an_pred *p;
+	struct st_wbuf mp;
+	struct an_snap *s = need_snap(a, resp);
+
+	if (s == NULL)
+		return;
+	v = an_snap_service(s, req->params[0]);
+	if (v == NULL) {
+		st_http_error(resp, 404, "no service '%.63s'", req->params[0]);
+		goto out;
+	}
+	if (!v->has_plan) {
+		st_http_error(resp, 409, "service '%.63s' has no plan: a what-if needs its SLO",
+			      v->name);
+		goto out;
+	}
+	st_http_query_each(req, whatif_arg, &q);
+	wr = malloc(sizeof(*wr));
+	if (wr == NULL) {
+		st_http_error(resp, 500, "out of memory");
+		goto out;
+	}
+	an_whatif_parse(q.load, q.instances, &v->plan, wr, whatif_err, &q);
+	if (q.n_errs != 0) {
+		whatif_refused(resp, &q);
+		goto out;
+	}
+	p = &v->pred;
+	if (!v->has_pred) {
+		if (an_pred_prod(&v->model, a->cfg->model_weight,
+				 (double)a->cfg->response_timeout_ns / 1e9, &prod) != 0) {
+			st_http_error(resp, 409, "service '%.63s' has no fitted model yet", v->name);
+			goto out;
+		}
+		p = &prod;
+	}
+	st_wbuf_init(&mp);
+	an_whatif_pack(&mp, v->name, &v->plan, &v->model, p, wr, false);
+	if (mp_to_json(&mp, &resp->body) != 0)
+		st_http_error(resp, 500, "rendering the what-if failed");
+	else
+		st_wbuf_append(&resp->body, "\n", 1);
+	st_wbuf_free(&mp);
+out:
+	free(wr);
+	an_snap_put(s);
+}
+
+/* GET /api/v1/services/{name}/alerts: the forecast alerts as last
+ * evaluated, one per kind, each as its alert.<service> message says
+ * (state raise or clear), with the plan's thresholds. */
+static void h_alerts(void *arg, const struct st_http_req *req, struct st_http_resp *resp)
+{
+	struct an_api *a = arg;
+	const struct an_snap_service *v;
+	struct st_wbuf mp, one;
+	msgpack_packer pk;
+	struct an_snap *s = need_snap(a, resp);
+
+	if (s == NULL)
+		return;
+	v = an_snap_service(s, req->params[0]);
+	if (v == NULL) {
+		st_http_error(resp, 404, "no service '%.63s'", req->params[0]);
+		an_snap_put(s);
+		return;
+	}
+	st_wbuf_init(&mp);
+	st_wbuf_init(&one);
+	msgpack_packer_init(&pk, &mp, st_wbuf_mp_write);
+	msgpack_pack_map(&pk, 7);
+	st_wire_pack_cstr(&pk, "service");
+	st_wire_pack_cstr(&pk, v->name);
+	st_wire_pack_cstr(&pk, "forecast_profile");
+	if (v->has_plan && v->plan.forecast_profile[0] != '\0')
+		st_wire_pack_cstr(&pk, v->plan.forecast_profile);
+	else
+		msgpack_pack_nil(&pk);
+	st_wire_pack_cstr(&pk, "alert_utilization");
+	pk_num(&pk, v->has_plan && v->plan.alert_utilization > 0 ? v->plan.alert_utilization : NAN);
+	st_wire_pack_cstr(&pk, "alert_p99");
+	pk_num(&pk, v->has_plan && v->plan.alert_p99 > 0 ? v->plan.alert_p99 : NAN);
+	st_wire_pack_cstr(&pk, "budget_per_hour");
+	pk_num(&pk, v->has_plan && v->plan.budget_per_hour >= 0 ? v->plan.budget_per_hour : NAN);
+	st_wire_pack_cstr(&pk, "active");
+	{
+		uint32_t n = 0;
+
+		for (int k = 0; k < AN_ALERT__COUNT; k++)
+			n += v->alert[k].active;
+		msgpack_pack_uint32(&pk, n);
+	}
+	st_wire_pack_cstr(&pk, "alerts");
+	msgpack_pack_array(&pk, AN_ALERT__COUNT);
+	for (int k = 0; k < AN_ALERT__COUNT; k++) {
+		/* the message's encoding, seq 0: not a published message */
+		an_alert_encode(&v->alert[k], (enum an_alert_kind)k, v->name, 0, v->alert[k].t, &one);
+		st_wbuf_append(&mp, one.data, one.len);
+	}
+	if (mp_to_json(&mp, &resp->body) != 0)
+		st_http_error(resp, 500, "rendering the alerts failed");
+	else
+		st_wbuf_append(&resp->body, "\n", 1);
+	st_wbuf_free(&mp);
+	st_wbuf_free(&one);
+	an_snap_put(s);
+}
+
 struct sse {
 	struct an_api *api;
 	uint64_t cursor;
@@ -577,6 +766,8 @@ static const struct st_http_route routes[] = {
 	{ ST_HTTP_GET, "/api/v1/services/{name}/clients/{key}", h_client, false },
 	{ ST_HTTP_GET, "/api/v1/services/{name}/clients/{addr}/{len}", h_client, false },
 	{ ST_HTTP_GET, "/api/v1/services/{name}/profiles", h_profiles, false },
+	{ ST_HTTP_GET, "/api/v1/services/{name}/whatif", h_whatif, false },
+	{ ST_HTTP_GET, "/api/v1/services/{name}/alerts", h_alerts, false },
 	{ ST_HTTP_GET, "/api/v1/events", h_events, false },
 	{ ST_HTTP_GET, "/healthz", h_healthz, true },
 	{ ST_HTTP_GET, "/readyz", h_readyz, false },
@@ -687,6 +878,21 @@ void an_api_anomaly(struct an_api *a, const char *service, const uint8_t *buf, s
 	if (st_wire_parse(buf, len, NULL, &a->zone, &obj, &we) == 0 &&
 	    st_wire_to_json(&obj, &a->text) == 0)
 		an_events_push(&a->events, "anomaly", (const char *)a->text.data, a->text.len);
+}
+
+void an_api_alert(struct an_api *a, const uint8_t *buf, size_t len)
+{
+	struct st_wire_error we;
+	msgpack_object obj;
+
+	if (a == NULL)
+		return;
+	an_snapper_touch(&a->snap);
+	msgpack_zone_clear(&a->zone);
+	st_wbuf_reset(&a->text);
+	if (st_wire_parse(buf, len, NULL, &a->zone, &obj, &we) == 0 &&
+	    st_wire_to_json(&obj, &a->text) == 0)
+		an_events_push(&a->events, "alert", (const char *)a->text.data, a->text.len);
 }
 
 static int box_init(struct plan_box *b)

@@ -32,6 +32,9 @@ void an_api_round(struct an_api *a, uint64_t mono_ns, uint64_t wall_ns);
  * snapshot. */
 void an_api_verdict(struct an_api *a, const struct st_verdict *v);
 void an_api_anomaly(struct an_api *a, const char *service, const uint8_t *buf, size_t len);
+/* Main loop: an alert.<service> message (msgpack map, alert.c) went out:
+ * to the event stream as `event: alert`, and the next snapshot. */
+void an_api_alert(struct an_api *a, const uint8_t *buf, size_t len);
 
 /* The port listened on. */
 uint16_t an_api_port(const struct an_api *a);

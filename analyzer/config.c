@@ -7,6 +7,7 @@
 
 #include "clock.h"
 #include "config.h"
+#include "../loadgen/profile.h"	/* the loadgen's reader: one profile format */
 #include "ini.h"
 
 /* ------------------------------------------------------------------ */
@@ -367,6 +368,14 @@ static const struct key service_keys[] = {
 	{ "profile_alert_rps", set_dbl, OFF_P(profile_alert_rps), 0, 1e12, 0, "0",
 	  "request rate past which one client fingerprint's forecast raises a pre-allocation "
 	  "signal; 0: forecast_rps" },
+	{ "forecast_profile", set_str, OFF_P(forecast_profile), 0, 0, STRLEN_P(forecast_profile),
+	  "", "a t_seconds,pps profile (shadowtap-forecast) the alerts look ahead along" },
+	{ "alert_utilization", set_dbl, OFF_P(alert_utilization), 0, 1, 0, "0",
+	  "alert when the forecast pushes utilisation past this (0: off)" },
+	{ "alert_p99", set_dbl, OFF_P(alert_p99), 0, 10, 0, "0",
+	  "alert when the forecast pushes the p99 bound past this fraction of slo_p99 (0: off)" },
+	{ "budget_per_hour", set_price, OFF_P(budget_per_hour), 0, 1e12, 0, "none",
+	  "alert when the instances the forecast needs cost more per hour than this" },
 	{ NULL, NULL, 0, 0, 0, 0, NULL, NULL },
 };
 
@@ -436,6 +445,7 @@ void an_plan_defaults(struct an_plan *p)
 	p->min_instances = 1;
 	p->max_instances = AN_MAX_INSTANCES;
 	p->include_synthetic = true;
+	p->budget_per_hour = -1.0;
 }
 
 int an_config_set(struct an_config *c, const char *key, const char *value,
@@ -506,6 +516,29 @@ static int plan_problems(const struct an_plan *p, an_plan_err_fn fn, void *arg)
 	} else if (p->resilience_shadow[0] != '\0' &&
 		   strcmp(p->resilience_shadow, p->aa_shadow) == 0) {
 		fn(arg, "resilience_shadow", "must differ from aa_shadow");
+		n++;
+	}
+	if (p->forecast_profile[0] != '\0') {
+		struct lg_profile prof = { 0 };
+		struct st_perr pe;
+
+		if (lg_profile_load(p->forecast_profile, &prof, &pe) != 0) {
+			fn(arg, "forecast_profile", pe.msg);
+			n++;
+		} else if (prof.kind != LG_PROFILE_PPS) {
+			snprintf(m, sizeof(m), "%.40s: a t_seconds,multiplier profile: alerts need "
+				 "t_seconds,pps (shadowtap-forecast's)", p->forecast_profile);
+			fn(arg, "forecast_profile", m);
+			n++;
+		}
+		lg_profile_free(&prof);
+	}
+	if ((p->alert_utilization > 0 || p->alert_p99 > 0) && p->forecast_profile[0] == '\0') {
+		fn(arg, "forecast_profile", "required by alert_utilization and alert_p99");
+		n++;
+	}
+	if (p->budget_per_hour >= 0 && p->cost_per_hour < 0) {
+		fn(arg, "budget_per_hour", "needs instance_cost_per_hour");
 		n++;
 	}
 	return n;

@@ -47,6 +47,12 @@ struct an_plan {
 	uint32_t max_step;			/* 0: no step limit */
 	bool include_synthetic;			/* loadgen traffic counts as the shadow's */
 	double profile_alert_rps;		/* pre-allocation threshold; 0: forecast_rps */
+	/* forecast alerts (alert.c): a shadowtap-forecast profile, the
+	 * thresholds (0: off) and a budget (< 0: none) */
+	char forecast_profile[AN_PATH_MAX];
+	double alert_utilization;
+	double alert_p99;			/* a fraction of slo_p99 */
+	double budget_per_hour;
 };
 
 struct an_service_cfg {

@@ -9,6 +9,7 @@
 #include "control.h"
 #include "log.h"
 #include "reload.h"
+#include "predict.h"
 #include "zsec.h"
 
 int an_control_open(struct an_control *c, void *ctx, const struct an_config *cfg,
@@ -307,6 +308,117 @@ static int cmd_reload(struct an_control *c, struct an_engine *e)
 	return c->reply.oom ? -ENOMEM : rc;
 }
 
+/* A what-if parameter as the text an_whatif_parse reads: a string, a
+ * number, or an array of them (joined with commas). Absent: NULL. */
+static int param_text(const msgpack_object *req, const char *key, char *buf, size_t len,
+		      const char **out, struct problems *probs)
+{
+	const msgpack_object *v = NULL;
+	size_t used = 0;
+
+	*out = NULL;
+	for (uint32_t i = 0; i < req->via.map.size; i++) {
+		const msgpack_object_kv *m = &req->via.map.ptr[i];
+
+		if (m->key.type == MSGPACK_OBJECT_STR && m->key.via.str.size == strlen(key) &&
+		    memcmp(m->key.via.str.ptr, key, m->key.via.str.size) == 0)
+			v = &m->val;
+	}
+	if (v == NULL)
+		return 0;
+	buf[0] = '\0';
+	for (uint32_t i = 0; i < (v->type == MSGPACK_OBJECT_ARRAY ? v->via.array.size : 1); i++) {
+		const msgpack_object *x = v->type == MSGPACK_OBJECT_ARRAY ? &v->via.array.ptr[i] : v;
+		char item[256];
+		bool number;
+		int k;
+
+		if (x->type == MSGPACK_OBJECT_BOOLEAN ||
+		    value_text(x, item, sizeof(item), &number) != 0) {
+			add_problem(probs, key, "expected a string, a number or an array of them");
+			return -EINVAL;
+		}
+		k = snprintf(buf + used, len - used, "%s%s", i ? "," : "", item);
+		if (k < 0 || (size_t)k >= len - used) {
+			add_problem(probs, key, "too long");
+			return -EINVAL;
+		}
+		used += (size_t)k;
+	}
+	*out = buf;
+	return 0;
+}
+
+static int cmd_whatif(struct an_control *c, struct an_engine *e, const msgpack_object *req)
+{
+	const struct an_config *cfg = an_engine_config(e);
+	struct problems probs = { .used = 0 };
+	char service[ST_WIRE_NAME_MAX], ebuf[192], lbuf[1024], ibuf[1024];
+	const char *load = NULL, *inst = NULL, *rps = NULL;
+	struct an_whatif_req *wr;
+	struct st_wire_error we;
+	const struct an_pred *p;
+	struct an_service *s;
+	struct an_pred prod;
+
+	probs.text[0] = '\0';
+	if (st_wire_get_str(req, "service", service, sizeof(service), &we) != 0)
+		return reply_error(c, "whatif: %s", st_wire_error_fmt(&we, ebuf, sizeof(ebuf)));
+	s = an_engine_service(e, service);
+	if (s == NULL)
+		return reply_error(c, "whatif: unknown service '%s'", service);
+	if (!s->has_plan)
+		return reply_error(c, "whatif: service '%s' has no plan: a what-if needs its SLO",
+				   service);
+	for (uint32_t i = 0; i < req->via.map.size; i++) {
+		const msgpack_object *k = &req->via.map.ptr[i].key;
+		static const char *const known[] = { "cmd", "service", "load", "rps", "instances" };
+		bool ok = false;
+
+		for (size_t n = 0; n < sizeof(known) / sizeof(known[0]); n++)
+			ok |= k->type == MSGPACK_OBJECT_STR && k->via.str.size == strlen(known[n]) &&
+			      memcmp(k->via.str.ptr, known[n], k->via.str.size) == 0;
+		if (!ok) {
+			char name[64];
+
+			snprintf(name, sizeof(name), "%.*s",
+				 k->type == MSGPACK_OBJECT_STR ? (int)(k->via.str.size < 60 ?
+								     k->via.str.size : 60) : 0,
+				 k->type == MSGPACK_OBJECT_STR ? k->via.str.ptr : "");
+			add_problem(&probs, name, "unknown key (service, load, instances)");
+		}
+	}
+	param_text(req, "load", lbuf, sizeof(lbuf), &load, &probs);
+	if (load == NULL)
+		param_text(req, "rps", lbuf, sizeof(lbuf), &rps, &probs);
+	else if (param_text(req, "rps", ibuf, sizeof(ibuf), &rps, &probs) == 0 && rps != NULL)
+		add_problem(&probs, "rps", "given with load (they are one parameter)");
+	if (load == NULL)
+		load = rps;
+	param_text(req, "instances", ibuf, sizeof(ibuf), &inst, &probs);
+	wr = malloc(sizeof(*wr));
+	if (wr == NULL)
+		return reply_error(c, "whatif: out of memory");
+	an_whatif_parse(load, inst, &s->plan, wr, add_problem, &probs);
+	if (probs.used != 0) {
+		free(wr);
+		return reply_error(c, "whatif: %s", probs.text);
+	}
+	p = &s->pred;
+	if (!s->has_pred) {
+		if (an_pred_prod(&s->model, cfg->model_weight,
+				 (double)cfg->response_timeout_ns / 1e9, &prod) != 0) {
+			free(wr);
+			return reply_error(c, "whatif: service '%s' has no fitted model yet", service);
+		}
+		p = &prod;
+	}
+	st_wbuf_reset(&c->reply);
+	an_whatif_pack(&c->reply, s->name, &s->plan, &s->model, p, wr, true);
+	free(wr);
+	return c->reply.oom ? -ENOMEM : 0;
+}
+
 int an_control_request(struct an_control *c, struct an_engine *e,
 		       const void *buf, size_t len)
 {
@@ -328,7 +440,9 @@ int an_control_request(struct an_control *c, struct an_engine *e,
 		return cmd_stats(c, e);
 	if (strcmp(cmd, "reload") == 0)
 		return cmd_reload(c, e);
-	return reply_error(c, "unknown cmd '%s' (propose, last, stats, reload)", cmd);
+	if (strcmp(cmd, "whatif") == 0)
+		return cmd_whatif(c, e, &req);
+	return reply_error(c, "unknown cmd '%s' (propose, last, stats, reload, whatif)", cmd);
 }
 
 int an_control_handle(struct an_control *c, struct an_engine *e)

@@ -10,6 +10,13 @@
  *   stats    {}: the ingest counters.
  *   reload   {}: reads the config file again (reload.h): {ok: true,
  *             changed: [...]} or {ok: false, error, errors: [...]}.
+ *   whatif   {service, load, instances}: the model's prediction for each
+ *             load (rps, or a multiple of the forecast: "2x"; a string,
+ *             a number or an array) and instance count ("1-8", 4, [2, 4]),
+ *             both defaulting to the plan's forecast and its current and
+ *             proposed counts: {ok: true, ...} as GET
+ *             /api/v1/services/{name}/whatif answers (predict.h); every
+ *             bad parameter named in one error.
  * Replies are {ok: true, ...} or {ok: false, error: "..."}; a bad request
  * changes nothing. */
 #ifndef AN_CONTROL_H

@@ -510,3 +510,8 @@ struct an_clients *an_engine_clients(struct an_engine *e)
 {
 	return e->clients;
 }
+
+uint64_t an_engine_next_seq(struct an_engine *e)
+{
+	return ++e->seq;
+}

@@ -19,6 +19,7 @@
 #include "config.h"
 #include "histdec.h"
 #include "model.h"
+#include "predict.h"
 #include "window.h"
 #include "wire.h"
 
@@ -127,6 +128,14 @@ struct an_service {
 	struct an_squeeze sq;
 	bool has_last;
 	struct st_verdict last;
+	/* the model the last conclusive verdict recommended with (what-if,
+	 * alerts); pred_seq +1 per change */
+	bool has_pred;
+	struct an_pred pred;
+	uint64_t pred_seq;
+	/* forecast alerts (alert.c), per kind; alert_seq +1 per evaluation */
+	struct an_alert alert[AN_ALERT__COUNT];
+	uint64_t alert_seq;
 	struct an_eval *evals;
 	uint32_t n_evals, evals_head;
 };
@@ -211,6 +220,9 @@ int an_engine_measure(struct an_engine *e, const struct an_service *s, const cha
  * profile.<service> out. Never NULL for a created engine. */
 struct an_clients;
 struct an_clients *an_engine_clients(struct an_engine *e);
+/* The next seq of the analyzer's publisher (verdicts, anomalies, alerts
+ * share it, so a gap shows loss). For alert.c. */
+uint64_t an_engine_next_seq(struct an_engine *e);
 
 /* The decoder the engine uses, for the benchmark's decode-only rows. */
 struct an_histdec *an_engine_histdec(struct an_engine *e);

@@ -7,6 +7,7 @@
 #include "judge.h"
 #include "kpi.h"
 #include "noise.h"
+#include "predict.h"
 #include "stats.h"
 
 #define SPAN_MAX 256
@@ -626,14 +627,25 @@ static bool general_form(enum an_form f)
 	return f == AN_FORM_MG1 || f == AN_FORM_GGC;
 }
 
-/* The bound's inputs for fit i: the discrepancy at prod's load levels
- * counts for prod's own fit, not for a fit to the shadow. */
-static struct an_bound bound_of(const struct eval *ev, int i)
+/* The corrected model as a predictor (predict.h): what the
+ * recommendation below, the what-if answers and the forecast alerts all
+ * evaluate, so they agree. The discrepancy at prod's load levels counts
+ * for prod's own fit, not for a fit to the shadow. */
+static void pred_of(const struct an_judge *j, const struct eval *ev, struct an_pred *p)
 {
-	struct an_bound b = ev->bound;
-
-	b.levels = ev->cprod[i];
-	return b;
+	memset(p, 0, sizeof(*p));
+	p->form = ev->cform;
+	p->n = ev->n_cfit;
+	for (int i = 0; i < ev->n_cfit; i++) {
+		p->fit[i] = ev->cfit[i];
+		p->tail[i] = ev->ctail[i];
+		p->prod[i] = ev->cprod[i];
+	}
+	p->bound = ev->bound;
+	p->base_err = ev->base_err;
+	p->timeout_s = (double)j->cfg->response_timeout_ns / 1e9;
+	p->lam_shadow = isfinite(ev->shadow.lam) ? ev->shadow.lam : 0;
+	p->corrected = true;
 }
 
 /* The forecast's share of the load at n instances. */
@@ -647,54 +659,40 @@ static double eval_lam(const struct eval *ev, uint32_t n)
  * uncertainty and by how far it lies beyond the loads measured, cs2 at the
  * upper end of its interval, the model's discrepancy at the loads
  * measured). */
-static double p99_lam(const struct eval *ev, double lam, uint32_t n, bool hi)
+static double p99_lam(const struct an_judge *j, const struct eval *ev, double lam, uint32_t n,
+		      bool hi)
 {
-	double worst = 0;
+	struct an_pred p;
 
-	for (int i = 0; i < ev->n_cfit; i++) {
-		const struct an_fit *f = &ev->cfit[i];
-		struct an_bound b = bound_of(ev, i);
-		double v = hi ? an_model_q_hi(&ev->s->model, ev->cform, f, ev->ctail[i], lam, n,
-					      0.99, &b) :
-				f->d0 + ev->ctail[i] * an_model_q(&ev->s->model, ev->cform, f, lam,
-								  n, 0.99);
-
-		worst = fmax(worst, v * 1e9);
-	}
-	return worst;
+	pred_of(j, ev, &p);
+	return an_pred_q(&ev->s->model, &p, lam, n, 0.99, hi) * 1e9;
 }
 
 /* p99 (ns) at n instances carrying the forecast; hi: its upper bound. */
-static double p99_at(const struct eval *ev, uint32_t n, bool hi)
+static double p99_at(const struct an_judge *j, const struct eval *ev, uint32_t n, bool hi)
 {
-	return p99_lam(ev, eval_lam(ev, n), n, hi);
+	return p99_lam(j, ev, eval_lam(ev, n), n, hi);
 }
 
 /* P(latency > t s) under the corrected model, tail stretch included; hi:
  * its upper bound (an_model_exceed_hi). */
-static double c_exceed(const struct eval *ev, double lam, uint32_t n,
+static double c_exceed(const struct an_judge *j, const struct eval *ev, double lam, uint32_t n,
 		       double t, bool hi)
 {
-	double worst = 0;
+	struct an_pred p;
 
-	for (int i = 0; i < ev->n_cfit; i++) {
-		const struct an_fit *f = &ev->cfit[i];
-		struct an_bound b = bound_of(ev, i);
-		double v = hi ? an_model_exceed_hi(&ev->s->model, ev->cform, f, ev->ctail[i],
-						   lam, n, t, &b) :
-				an_model_exceed(&ev->s->model, ev->cform, f, lam, n,
-						f->d0 + (t - f->d0) / ev->ctail[i]);
-
-		worst = fmax(worst, v);
-	}
-	return worst;
+	pred_of(j, ev, &p);
+	return an_pred_exceed(&ev->s->model, &p, lam, n, t, hi);
 }
 
 /* Error rate at n instances each carrying lam (as p99_lam). */
 static double err_lam(const struct an_judge *j, const struct eval *ev, double lam, uint32_t n,
 		      bool hi)
 {
-	return ev->base_err + c_exceed(ev, lam, n, (double)j->cfg->response_timeout_ns / 1e9, hi);
+	struct an_pred p;
+
+	pred_of(j, ev, &p);
+	return an_pred_err(&ev->s->model, &p, lam, n, hi);
 }
 
 static double err_at(const struct an_judge *j, const struct eval *ev, uint32_t n, bool hi)
@@ -707,7 +705,7 @@ static double err_at(const struct an_judge *j, const struct eval *ev, uint32_t n
  * more cautious answer, never a bolder one. */
 static bool meets(const struct an_judge *j, const struct eval *ev, uint32_t n)
 {
-	return p99_at(ev, n, true) <= (double)ev->p->slo_p99_ns &&
+	return p99_at(j, ev, n, true) <= (double)ev->p->slo_p99_ns &&
 	       err_at(j, ev, n, true) <= ev->p->slo_error_rate;
 }
 
@@ -806,7 +804,7 @@ errors:
 	if (ev->shadow.requests > 0) {
 		double r = (ev->shadow.timeouts + ev->shadow.resets + ev->shadow.icmp) /
 			   ev->shadow.requests;
-		double ex = c_exceed(ev, ev->shadow.lam, ev->shadow.c,
+		double ex = c_exceed(j, ev, ev->shadow.lam, ev->shadow.c,
 				     (double)j->cfg->response_timeout_ns / 1e9, false);
 
 		ev->base_err = fmax(0, r - ex);
@@ -927,7 +925,7 @@ static void want_squeeze(const struct an_judge *j, struct eval *ev)
 		for (uint32_t hi = ev->rec - 1; n < hi;) {
 			uint32_t mid = n + (hi - n) / 2;
 
-			if (p99_at(ev, mid, false) <= (double)p->slo_p99_ns &&
+			if (p99_at(j, ev, mid, false) <= (double)p->slo_p99_ns &&
 			    err_at(j, ev, mid, false) <= p->slo_error_rate)
 				hi = mid;
 			else
@@ -1015,13 +1013,13 @@ static void recommend(struct an_judge *j, struct eval *ev)
 			n = p->max_instances;
 	}
 	ev->rec = n;
-	ev->p99_prop = p99_at(ev, p->proposed_instances, false);
+	ev->p99_prop = p99_at(j, ev, p->proposed_instances, false);
 	ev->err_prop = err_at(j, ev, p->proposed_instances, false);
-	ev->p99_rec = p99_at(ev, n, false);
+	ev->p99_rec = p99_at(j, ev, n, false);
 	ev->err_rec = err_at(j, ev, n, false);
-	ev->p99_prop_hi = p99_at(ev, p->proposed_instances, true);
+	ev->p99_prop_hi = p99_at(j, ev, p->proposed_instances, true);
 	ev->err_prop_hi = err_at(j, ev, p->proposed_instances, true);
-	ev->p99_rec_hi = p99_at(ev, n, true);
+	ev->p99_rec_hi = p99_at(j, ev, n, true);
 	ev->err_rec_hi = err_at(j, ev, n, true);
 	/* Measured: a load at least the count's was run within the SLO (by
 	 * prod, the shadow or a squeeze step). A load between one met and one
@@ -1050,9 +1048,9 @@ static void recommend(struct an_judge *j, struct eval *ev)
 
 			ev->rec_held = n;
 			ev->rec = h;
-			ev->p99_rec = p99_at(ev, h, false);
+			ev->p99_rec = p99_at(j, ev, h, false);
 			ev->err_rec = err_at(j, ev, h, false);
-			ev->p99_rec_hi = p99_at(ev, h, true);
+			ev->p99_rec_hi = p99_at(j, ev, h, true);
 			ev->err_rec_hi = err_at(j, ev, h, true);
 			ev->rec_measured = ev->rec_squeezed = false;
 			ev->rec_unreachable = false;
@@ -1510,12 +1508,12 @@ static void fault_at(const struct an_judge *j, const struct eval *ev, const stru
 		*p99 = INFINITY;
 		*err = 1;
 	} else if (f->respread || f->down == 0) {
-		*p99 = p99_at(ev, ns, hi) + f->gap_p99;
+		*p99 = p99_at(j, ev, ns, hi) + f->gap_p99;
 		*err = err_at(j, ev, ns, hi) + f->gap_err;
 	} else {
 		double lost = (double)f->down / n, lam = eval_lam(ev, n);
 
-		*p99 = p99_lam(ev, lam, ns, hi) + f->gap_p99;
+		*p99 = p99_lam(j, ev, lam, ns, hi) + f->gap_p99;
 		*err = lost + (1 - lost) * err_lam(j, ev, lam, ns, hi) + f->gap_err;
 	}
 	if (*err > 1)
@@ -1609,7 +1607,7 @@ static void resilience(const struct an_judge *j, struct eval *ev, bool modelled,
 		return;
 	}
 	if (enough) {
-		double mp99 = p99_lam(ev, lam_s, ns, false);
+		double mp99 = p99_lam(j, ev, lam_s, ns, false);
 		double merr = err_lam(j, ev, lam_s, ns, false);
 
 		/* the lost share is k/c only on average: what the group's
@@ -1852,6 +1850,12 @@ int an_judge_run(struct an_judge *j, struct an_service *s, uint64_t now_ns,
 			goto out;
 		correct(j, ev);
 		recommend(j, ev);
+		/* what-if and the forecast alerts ask the model the
+		 * recommendation rests on */
+		pred_of(j, ev, &s->pred);
+		s->pred.t = now_ns;
+		s->has_pred = true;
+		s->pred_seq++;
 		v->recommended_instances = ev->rec;
 		cand = decide(j, ev, &r);
 		v->has_verified = true;

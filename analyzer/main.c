@@ -11,6 +11,7 @@
 
 #include <zmq.h>
 
+#include "alert.h"
 #include "api.h"
 #include "clients.h"
 #include "clock.h"
@@ -52,6 +53,7 @@ struct app {
 	struct st_zap *zap;
 	struct an_verify *verify;	/* NULL: no squeeze steps */
 	struct an_api *api;		/* HTTP surface, or NULL */
+	struct an_alerter *alerter;	/* forecast alerts (live runs) */
 	void *ctx, *sub;
 	uint32_t n_subscribed;		/* sharded: services subscribed to */
 	uint64_t duration_ns;
@@ -74,6 +76,8 @@ static void usage(FILE *f)
 		"HTTP (http_endpoint, default 127.0.0.1:9560; docs/analyzer.md): GET /\n"
 		"(dashboard), /metrics (Prometheus), /api/v1/services[/NAME] (JSON,\n"
 		"recommended_instances for KEDA), PUT /api/v1/services/NAME/plan,\n"
+		"GET /api/v1/services/NAME/whatif?load=..&instances=.. (the model's\n"
+		"prediction),\n"
 		"GET /api/v1/events (SSE), /healthz, /readyz.\n"
 		"\n"
 		"  -c, --config FILE      INI file ([analyzer], [service.NAME]; others ignored)\n"
@@ -120,6 +124,14 @@ static void on_profile(void *arg, const char *topic, const uint8_t *buf, size_t 
 	struct app *a = arg;
 
 	an_out_topic(&a->out, topic, buf, len);
+}
+
+static void on_alert(void *arg, const struct an_service *s, const uint8_t *buf, size_t len)
+{
+	struct app *a = arg;
+
+	an_out_alert(&a->out, s->name, buf, len);
+	an_api_alert(a->api, buf, len);
 }
 
 static void print_counters(const struct app *a, const char *when)
@@ -474,6 +486,7 @@ static int run_live(struct app *a)
 			st_zap_handle(a->zap);
 		sync_subscriptions(a);
 		an_engine_tick(a->eng, st_wall_ns());
+		an_alerter_tick(a->alerter, a->eng, st_wall_ns(), on_alert, a);
 		if (a->verify != NULL)
 			an_verify_tick(a->verify, a->eng, st_wall_ns(), st_mono_ns());
 		periodic(a, st_mono_ns());
@@ -623,6 +636,14 @@ int main(int argc, char **argv)
 	}
 	an_engine_set_output(app.eng, on_verdict, on_anomaly, &app);
 	an_clients_set_output(an_engine_clients(app.eng), on_profile, &app);
+	if (!app.replay[0]) {
+		app.alerter = an_alerter_create(&app.cfg);
+		if (app.alerter == NULL) {
+			ST_ERR("alerts: %s", strerror(errno));
+			an_engine_destroy(app.eng);
+			return 1;
+		}
+	}
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	signal(SIGPIPE, SIG_IGN);
@@ -655,6 +676,7 @@ int main(int argc, char **argv)
 		print_counters(&app, "final");
 	}
 	an_verify_destroy(app.verify);
+	an_alerter_destroy(app.alerter);
 	an_api_stop(app.api);
 	if (app.sub != NULL)
 		zmq_close(app.sub);

@@ -351,6 +351,41 @@ static void surface_families(const struct an_snap *s, struct st_wbuf *o)
 		x->snapshots_deferred);
 }
 
+/* Forecast alerts (alert.c), for services whose plan asks for them. */
+static void alert_families(const struct an_snap *s, struct st_wbuf *o)
+{
+	static const struct { const char *name, *help; int what; } fam[] = {
+		{ "shadowtap_alert_active",
+		  "1 while the forecast crosses the alert's threshold at the current count, else 0.", 0 },
+		{ "shadowtap_alert_seconds_ahead",
+		  "Seconds until the forecast crosses the threshold (active alerts).", 1 },
+		{ "shadowtap_alert_instances_needed",
+		  "Instances that avoid the crossing (budget: that the forecast needs), active alerts.", 2 },
+	};
+	const char *l[6] = { "service", NULL, "kind", NULL, NULL, NULL };
+
+	for (size_t f = 0; f < sizeof(fam) / sizeof(fam[0]); f++) {
+		st_prom_family(o, fam[f].name, "gauge", fam[f].help);
+		for (uint32_t i = 0; i < s->n; i++) {
+			const struct an_snap_service *v = s->svc[i];
+
+			if (!v->has_plan || (v->plan.forecast_profile[0] == '\0' &&
+					     v->plan.budget_per_hour < 0))
+				continue;
+			l[1] = v->name;
+			for (int k = 0; k < AN_ALERT__COUNT; k++) {
+				const struct an_alert *a = &v->alert[k];
+
+				if (fam[f].what != 0 && !a->active)
+					continue;
+				l[3] = an_alert_kind_name((enum an_alert_kind)k);
+				st_prom_sample(o, fam[f].name, l, fam[f].what == 0 ? a->active :
+					       fam[f].what == 1 ? a->seconds_ahead : a->instances);
+			}
+		}
+	}
+}
+
 int an_metrics_render(const struct an_snap *snap, const struct st_http_counters *http,
 		      struct st_wbuf *out)
 {
@@ -359,6 +394,7 @@ int an_metrics_render(const struct an_snap *snap, const struct st_http_counters 
 		resilience_families(snap, out);
 		slo_families(snap, out);
 		latency_families(snap, out);
+		alert_families(snap, out);
 		engine_families(snap, out);
 		surface_families(snap, out);
 	}

@@ -135,3 +135,14 @@ int an_out_topic(struct an_out *o, const char *topic, const uint8_t *buf, size_t
 	send2(o, topic, buf, len);
 	return 0;
 }
+
+int an_out_alert(struct an_out *o, const char *service, const uint8_t *buf, size_t len)
+{
+	char topic[ST_WIRE_TOPIC_MAX];
+
+	if (o->sock == NULL)
+		return 0;
+	snprintf(topic, sizeof(topic), "alert.%s", service);
+	send2(o, topic, buf, len);
+	return 0;
+}

@@ -37,6 +37,9 @@ int an_out_anomaly(struct an_out *o, const char *service, const uint8_t *buf,
  * clients.c). Returns 0; a full queue is counted as for verdicts. */
 int an_out_topic(struct an_out *o, const char *topic, const uint8_t *buf, size_t len);
 
+/* Publishes an alert map (already encoded, alert.c) on alert.<service>. */
+int an_out_alert(struct an_out *o, const char *service, const uint8_t *buf, size_t len);
+
 /* Renders a verdict as one JSON object (no newline) into text, using mp
  * and zone as scratch. Returns 0, -EINVAL (the verdict does not pass
  * st_verdict_check), -ENOMEM. */

@@ -57,8 +57,11 @@ const struct an_snap_service *an_snap_service(const struct an_snap *snap, const 
 	return NULL;
 }
 
-static void svc_key(const struct an_service *es, uint64_t key[4])
+static void svc_key(const struct an_service *es, uint64_t key[7])
 {
+	key[6] = es->alert_seq;
+	key[4] = es->model.version;
+	key[5] = es->pred_seq;
 	key[0] = es->plan_changes << 1 | es->has_plan;
 	key[1] = es->has_last ? es->last.seq + 1 : 0;
 	key[2] = (uint64_t)es->n_evals << 32 | es->evals_head;
@@ -71,7 +74,7 @@ static struct an_snap_service *svc_entry(const struct an_service *es,
 					 uint64_t window_ns)
 {
 	struct an_snap_service *v;
-	uint64_t key[4];
+	uint64_t key[7];
 	uint32_t n, first;
 
 	svc_key(es, key);
@@ -95,6 +98,10 @@ static struct an_snap_service *svc_entry(const struct an_service *es,
 	v->has_last = es->has_last;
 	if (es->has_last)
 		v->last = es->last;
+	v->model = es->model;
+	v->pred = es->pred;
+	v->has_pred = es->has_pred;
+	memcpy(v->alert, es->alert, sizeof(v->alert));
 	n = es->n_evals < AN_SNAP_EVALS ? es->n_evals : AN_SNAP_EVALS;
 	first = (es->evals_head + AN_EVALS_MAX - n) % AN_EVALS_MAX;
 	for (uint32_t i = 0; es->evals != NULL && i < n; i++)

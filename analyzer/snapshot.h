@@ -32,7 +32,13 @@ struct an_snap_service {
 	uint32_t n_evals;			/* oldest first */
 	struct an_eval evals[AN_SNAP_EVALS];
 	uint64_t verdict_latency_ns;		/* newest window's end -> verdict */
-	uint64_t key[4];			/* what it was built from */
+	/* what-if (predict.h): the model, and the predictor the last
+	 * conclusive verdict used (else prod's model's, when ready) */
+	struct an_model model;
+	bool has_pred;
+	struct an_pred pred;
+	struct an_alert alert[AN_ALERT__COUNT];	/* forecast alerts (alert.c) */
+	uint64_t key[7];			/* what it was built from */
 };
 
 /* The HTTP surface's own counters, kept by the main loop and copied into

@@ -210,6 +210,34 @@ const char *st_http_header(const struct st_http_req *req, const char *name)
 	return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
 }
 
+const char *st_http_query(const struct st_http_req *req, const char *name)
+{
+	return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+struct query_walk {
+	void (*fn)(void *arg, const char *key, const char *value);
+	void *arg;
+};
+
+static enum MHD_Result query_one(void *cls, enum MHD_ValueKind kind, const char *key,
+				 const char *value)
+{
+	struct query_walk *w = cls;
+
+	(void)kind;
+	w->fn(w->arg, key, value);
+	return MHD_YES;
+}
+
+void st_http_query_each(const struct st_http_req *req,
+			void (*fn)(void *arg, const char *key, const char *value), void *arg)
+{
+	struct query_walk w = { fn, arg };
+
+	MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, query_one, &w);
+}
+
 struct stream {
 	st_http_stream_fn fn;
 	void *arg;

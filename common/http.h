@@ -167,6 +167,14 @@ void st_http_get_counters(const struct st_http *h, struct st_http_counters *out)
 /* A request header's value, or NULL. For handlers. */
 const char *st_http_header(const struct st_http_req *req, const char *name);
 
+/* A query argument's value ("" for "?a", NULL when absent), decoded.
+ * For handlers. */
+const char *st_http_query(const struct st_http_req *req, const char *name);
+/* Calls fn for every query argument, in order (value NULL for "?a").
+ * For handlers that refuse arguments they do not know. */
+void st_http_query_each(const struct st_http_req *req,
+			void (*fn)(void *arg, const char *key, const char *value), void *arg);
+
 /* Sets resp to an error: status and {"error": msg} as JSON. Never fails
  * (an allocation failure leaves an empty body). */
 void st_http_error(struct st_http_resp *resp, int status, const char *fmt, ...)

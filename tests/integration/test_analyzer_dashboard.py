@@ -6,7 +6,12 @@ live run fed by seeded KPI publishers:
     analyzer (no external assets);
   - it draws the service's plots (SVG bars and lines with points);
   - the numbers it shows change as new windows close, without a reload
-    (it follows /api/v1/events).
+    (it follows /api/v1/events);
+  - the what-if panel: moving its load and instance sliders (arrow keys,
+    as a person would) changes the predicted p99, and the numbers it shows
+    are the control socket's `whatif` for the same inputs; the heatmap
+    (loads x instances) is green within the SLO and red past it, with the
+    proposal and the SLO frontier marked.
 
 usage: test_analyzer_dashboard.py ANALYZER KPI_PUB"""
 import sys
@@ -22,6 +27,7 @@ try:
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
 except ImportError as e:  # pragma: no cover - depends on the machine
     skip("python3-selenium is needed (%s)" % e)
 
@@ -66,6 +72,96 @@ def state(d):
         };""")
 
 
+def panel(d):
+    return d.execute_script("""
+        const w = document.querySelector('.whatif[data-service="web"]');
+        if (!w) return null;
+        const f = k => w.querySelector('[data-field="whatif-' + k + '"]');
+        return {
+          state: w.dataset.state || "", asked: w.dataset.asked || "", version: w.dataset.version || "",
+          p99: f("p99").dataset.value, p99_text: f("p99").textContent,
+          cost: f("cost_per_hour").dataset.value, util: f("utilization").dataset.value,
+          err: f("error_rate").dataset.value, slo: f("meets_slo").dataset.value,
+          load: f("load").textContent, instances: f("instances").textContent,
+          cells: [...w.querySelectorAll('svg.heat rect.cell')].map(c => [c.getAttribute('data-ratio'),
+                                                                         c.getAttribute('fill')]),
+          proposal: w.querySelectorAll('svg.heat rect.proposal').length,
+          frontier: w.querySelectorAll('svg.heat polyline.frontier').length,
+        };""")
+
+
+def same_as_control(d, r, shown, load, n):
+    """The panel's numbers are the control socket's for the same inputs and
+    the same model (version and the verdict it came from: the page asks
+    again on every verdict, so it catches up)."""
+    deadline = time.time() + 10
+    while True:
+        rep = r.request({"cmd": "whatif", "service": "web", "load": load, "instances": n})
+        if rep.get("ok") is not True:
+            fail("control whatif %s on %d: %s" % (load, n, rep.get("error")))
+        model = "%s/%s" % (rep["model"]["version"], rep["model"]["verdict_t"])
+        ver, _, t = shown["version"].partition("/")
+        # the page's verdict_t went through a JavaScript double (ns: 2^-52 of 1.8e18)
+        if (ver == str(rep["model"]["version"]) and t and abs(float(t) - rep["model"]["verdict_t"]) < 1e3
+                and shown["asked"] == "%s/%d" % (load, n)):
+            break
+        if time.time() > deadline:
+            fail("the page's model %s never caught up with the control's %s"
+                 % (shown["version"], model))
+        time.sleep(0.3)
+        shown = panel(d)
+    p = rep["points"][0]
+    for k, v in (("p99", p["p99"]), ("util", p["utilization"]), ("err", p["error_rate"]),
+                 ("cost", p["cost_per_hour"])):
+        check(abs(float(shown[k]) - v) <= 1e-12 * max(1.0, abs(v)),
+              "%s at %s on %d: page %s, control %s" % (k, load, n, shown[k], v))
+    check(shown["slo"] == ("true" if p["meets_slo"] else "false"), "the SLO as the control says")
+
+
+def whatif(d, r):
+    """The what-if panel: sliders, prediction, heatmap."""
+    time.sleep(1.0)  # the last windows judged: the model stops moving
+    d.execute_script("document.querySelector('.whatif') && "
+                     "document.querySelector('.whatif').scrollIntoView()")
+    first = wait("the what-if panel's first prediction",
+                 lambda: (lambda p: p if p and p["state"] == "ok" and p["cells"] else None)(panel(d)), 20)
+    print("what-if first: %s" % {k: v for k, v in first.items() if k != "cells"})
+    check(first["asked"] == "1x/16", "it starts at the forecast on the proposed count (%s)" % first["asked"])
+    same_as_control(d, r, first, "1x", 16)
+    cells = first["cells"]
+    ratios = [float(x) if x else None for x, _ in cells]
+    def hue(f):
+        return int(f[4:].split(",")[0]) if f.startswith("hsl(") else -1
+    red = [f for (x, f) in cells if not x or float(x) > 1]
+    green = [f for (x, f) in cells if x and float(x) < 0.5]
+    amber = [f for (x, f) in cells if x and 0.9 < float(x) <= 1]
+    check(len(cells) % 9 == 0 and len(cells) >= 9 * 8, "a heatmap of 9 loads x counts (%d cells)" % len(cells))
+    check(red and green and all(f in ("#d7301f", "#7a0d0d") for f in red)
+          and all(hue(f) >= 90 for f in green) and all(0 < hue(f) <= 50 for f in amber),
+          "green (hue >= 90) well within the SLO, amber (hue <= 50) near it, red past it or "
+          "saturated (%d green, %d amber, %d red)" % (len(green), len(amber), len(red)))
+    check(first["proposal"] == 1 and first["frontier"] == 1, "the proposal and the SLO frontier are marked")
+    check(any(x is None for x in ratios), "saturated cells shown as such")
+    load = d.find_element(By.CSS_SELECTOR, '.whatif[data-service="web"] input.whatif-load')
+    load.send_keys(*([Keys.ARROW_RIGHT] * 4))
+    up = wait("the prediction after moving the load slider",
+              lambda: (lambda p: p if p["asked"] == "1.2x/16" and p["state"] == "ok" else None)(panel(d)), 10)
+    print("load 1.2x: %s" % {k: v for k, v in up.items() if k != "cells"})
+    check(float(up["p99"]) > float(first["p99"]),
+          "more load, longer p99: %s -> %s" % (first["p99_text"], up["p99_text"]))
+    check("1.20x" in up["load"], "the slider's value shown (%s)" % up["load"])
+    same_as_control(d, r, up, "1.2x", 16)
+    inst = d.find_element(By.CSS_SELECTOR, '.whatif[data-service="web"] input.whatif-instances')
+    inst.send_keys(*([Keys.ARROW_RIGHT] * 4))
+    more = wait("the prediction after moving the instances slider",
+                lambda: (lambda p: p if p["asked"] == "1.2x/20" and p["state"] == "ok" else None)(panel(d)), 10)
+    print("1.2x on 20: %s" % {k: v for k, v in more.items() if k != "cells"})
+    check(float(more["p99"]) < float(up["p99"]),
+          "more instances, shorter p99: %s -> %s" % (up["p99_text"], more["p99_text"]))
+    check(float(more["cost"]) == 20 * 0.5, "cost follows the count (%s/h)" % more["cost"])
+    same_as_control(d, r, more, "1.2x", 20)
+
+
 def main():
     r = HttpRun("dash", ANALYZER, KPI_PUB)
     cfg = r.config({"web": PLAN}, extra="http_endpoint = 127.0.0.1:0\n")
@@ -106,6 +202,7 @@ def main():
         check(urls and not outside, "every request went to the analyzer (%d urls, outside: %s)"
               % (len(urls), outside[:3]))
         pub.communicate(timeout=60)
+        whatif(d, r)
     finally:
         d.quit()
     check(r.stop() == 0, "the analyzer stopped cleanly")

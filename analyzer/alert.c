@@ -1,0 +1,439 @@
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "alert.h"
+#include "clock.h"
+#include "log.h"
+#include "../loadgen/profile.h"	/* the loadgen's reader: one profile format */
+
+#define ALERT_PERIOD_NS ST_NS_PER_S
+/* A raised alert is sent again when its crossing moves by more than this. */
+#define MOVED_NS (2 * ST_NS_PER_S)
+
+const char *an_alert_kind_name(enum an_alert_kind k)
+{
+	static const char *const names[] = { "utilization", "slo", "budget" };
+
+	return k < AN_ALERT__COUNT ? names[k] : "?";
+}
+
+/* One service's forecast, read from its plan's forecast_profile. */
+struct fc {
+	char service[ST_WIRE_NAME_MAX];
+	char path[AN_PATH_MAX];
+	struct lg_profile prof;
+	bool ok, warned;
+	struct timespec mtime;
+	uint64_t t0;		/* wall ns of the profile's t = 0: the file's mtime */
+};
+
+struct an_alerter {
+	const struct an_config *cfg;
+	struct fc *fc;
+	uint32_t n_fc, cap_fc;
+	uint64_t last;
+	struct st_wbuf buf;
+};
+
+struct an_alerter *an_alerter_create(const struct an_config *cfg)
+{
+	struct an_alerter *a = calloc(1, sizeof(*a));
+
+	if (a == NULL)
+		return NULL;
+	a->cfg = cfg;
+	st_wbuf_init(&a->buf);
+	return a;
+}
+
+void an_alerter_destroy(struct an_alerter *a)
+{
+	if (a == NULL)
+		return;
+	for (uint32_t i = 0; i < a->n_fc; i++)
+		lg_profile_free(&a->fc[i].prof);
+	free(a->fc);
+	st_wbuf_free(&a->buf);
+	free(a);
+}
+
+/* The service's forecast, (re)read when the path or the file changed.
+ * NULL when there is none to use. */
+static const struct fc *forecast(struct an_alerter *a, const struct an_service *s)
+{
+	struct fc *f = NULL;
+	struct st_perr pe;
+	struct stat st;
+
+	for (uint32_t i = 0; i < a->n_fc; i++)
+		if (strcmp(a->fc[i].service, s->name) == 0)
+			f = &a->fc[i];
+	if (f == NULL) {
+		if (a->n_fc == a->cap_fc) {
+			uint32_t cap = a->cap_fc ? 2 * a->cap_fc : 8;
+			struct fc *n = realloc(a->fc, cap * sizeof(*n));
+
+			if (n == NULL)
+				return NULL;
+			a->fc = n;
+			a->cap_fc = cap;
+		}
+		f = &a->fc[a->n_fc++];
+		memset(f, 0, sizeof(*f));
+		snprintf(f->service, sizeof(f->service), "%s", s->name);
+	}
+	if (stat(s->plan.forecast_profile, &st) != 0) {
+		if (!f->warned)
+			ST_WARN("alerts: %s: forecast_profile %s: %s", s->name,
+				s->plan.forecast_profile, strerror(errno));
+		f->warned = true;
+		f->ok = false;
+		return NULL;
+	}
+	if (f->ok && strcmp(f->path, s->plan.forecast_profile) == 0 &&
+	    st.st_mtim.tv_sec == f->mtime.tv_sec && st.st_mtim.tv_nsec == f->mtime.tv_nsec)
+		return f;
+	lg_profile_free(&f->prof);
+	f->ok = false;
+	snprintf(f->path, sizeof(f->path), "%s", s->plan.forecast_profile);
+	f->mtime = st.st_mtim;
+	if (lg_profile_load(f->path, &f->prof, &pe) != 0 || f->prof.kind != LG_PROFILE_PPS) {
+		if (!f->warned)
+			ST_WARN("alerts: %s: %s", s->name,
+				f->prof.n ? "a multiplier profile, not t_seconds,pps" : pe.msg);
+		f->warned = true;
+		lg_profile_free(&f->prof);
+		return NULL;
+	}
+	f->warned = false;
+	f->ok = true;
+	f->t0 = (uint64_t)st.st_mtim.tv_sec * ST_NS_PER_S + (uint64_t)st.st_mtim.tv_nsec;
+	ST_NOTICE("alerts: %s: forecast %s, %u points over %.0f s from its write time",
+		  s->name, f->path, f->prof.n, lg_profile_end(&f->prof));
+	return f;
+}
+
+/* The forecast's highest rate from `from` (s) to its end. */
+static double peak_from(const struct lg_profile *p, double from)
+{
+	double peak = lg_profile_rate(p, from);
+
+	for (uint32_t i = 0; i < p->n; i++)
+		if (p->pts[i].t >= from)
+			peak = fmax(peak, p->pts[i].v);
+	return peak;
+}
+
+/* The first time >= from at which the forecast exceeds R (linear between
+ * points, a step at a repeated time); +inf when it never does. */
+static double crossing(const struct lg_profile *p, double from, double R)
+{
+	if (from > lg_profile_end(p))
+		return INFINITY;
+	if (lg_profile_rate(p, from) > R)
+		return from;
+	for (uint32_t i = 0; i + 1 < p->n; i++) {
+		const struct lg_profile_pt *x = &p->pts[i], *y = &p->pts[i + 1];
+		double ta, va;
+
+		if (y->t < from || !(y->v > R))
+			continue;
+		ta = fmax(x->t, from);
+		va = y->t > x->t ? x->v + (y->v - x->v) * (ta - x->t) / (y->t - x->t) : x->v;
+		if (va > R)
+			return ta;
+		return ta + (R - va) / (y->v - va) * (y->t - ta);
+	}
+	return INFINITY;
+}
+
+/* The highest total rate n instances carry within p99 <= lim and the error
+ * objective under the bound (bisection: p99 only grows with the load). */
+static double carried(const struct an_model *m, const struct an_pred *p, uint32_t n, double lim,
+		      double slo_err)
+{
+	double mu = 1 / an_pred_util(p, 1), lo = 0, hi;
+
+	if (!(mu > 0) || !isfinite(mu))
+		return 0;
+	hi = mu * n;
+	if (!an_pred_meets(m, p, 1e-9 * mu, n, lim, slo_err, true))
+		return 0;
+	for (int i = 0; i < 50; i++) {
+		double mid = (lo + hi) / 2;
+
+		if (an_pred_meets(m, p, mid / n, n, lim, slo_err, true))
+			lo = mid;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static void evaluate(const struct an_config *cfg, const struct an_service *s,
+		     const struct fc *f, const struct an_pred *p, uint64_t now,
+		     struct an_alert out[AN_ALERT__COUNT])
+{
+	const struct an_plan *pl = &s->plan;
+	const struct an_model *m = &s->model;
+	double mu = 1 / an_pred_util(p, 1), slo = (double)pl->slo_p99_ns / 1e9;
+	double from = 0, peak = 0, price = pl->cost_per_hour;
+	uint32_t N = pl->current_instances, max = pl->max_instances, need = 0;
+
+	(void)cfg;
+	memset(out, 0, sizeof(out[0]) * AN_ALERT__COUNT);
+	for (int k = 0; k < AN_ALERT__COUNT; k++) {
+		out[k].current = N;
+		out[k].capacity = mu;
+		out[k].t = now;
+		out[k].cost_per_hour = NAN;
+		out[k].value = out[k].threshold = out[k].forecast_rps = NAN;
+	}
+	if (!(mu > 0) || !isfinite(mu) || N == 0)
+		return;
+	if (f != NULL) {
+		from = now > f->t0 ? (double)(now - f->t0) / 1e9 : 0;
+		peak = from <= lg_profile_end(&f->prof) ? peak_from(&f->prof, from) : 0;
+	}
+	for (int k = 0; k < AN_ALERT__COUNT; k++)
+		out[k].peak_rps = peak;
+	if (f != NULL && pl->alert_utilization > 0 && peak > 0) {
+		struct an_alert *a = &out[AN_ALERT_UTIL];
+		double R = pl->alert_utilization * mu * N, t = crossing(&f->prof, from, R);
+
+		a->threshold = pl->alert_utilization;
+		a->value = peak / (mu * N);
+		if (isfinite(t)) {
+			double n = ceil(peak / (pl->alert_utilization * mu) * (1 - 1e-12));
+
+			a->active = true;
+			a->at = f->t0 + (uint64_t)(t * 1e9);
+			a->forecast_rps = fmax(R, lg_profile_rate(&f->prof, t));
+			a->instances = n > max ? max : (uint32_t)n;
+			need = a->instances > need ? a->instances : need;
+		}
+	}
+	if (f != NULL && pl->alert_p99 > 0 && peak > 0) {
+		struct an_alert *a = &out[AN_ALERT_SLO];
+		double lim = pl->alert_p99 * slo;
+		double R = carried(m, p, N, lim, pl->slo_error_rate), t = crossing(&f->prof, from, R);
+
+		a->threshold = lim;
+		a->value = an_pred_q(m, p, peak / N, N, 0.99, true);
+		if (isfinite(t)) {
+			uint32_t n = an_pred_fewest(m, p, peak, lim, pl->slo_error_rate, N, max);
+
+			a->active = true;
+			a->at = f->t0 + (uint64_t)(t * 1e9);
+			a->forecast_rps = fmax(R, lg_profile_rate(&f->prof, t));
+			a->instances = n ? n : max;
+			need = a->instances > need ? a->instances : need;
+		}
+	}
+	if (pl->budget_per_hour >= 0 && price >= 0) {
+		struct an_alert *a = &out[AN_ALERT_BUDGET];
+		uint32_t afford = price > 0 ? (uint32_t)fmin(floor(pl->budget_per_hour / price * (1 + 1e-12)),
+							     max) : max;
+		uint32_t rec = s->has_last ? s->last.recommended_instances : 0;
+		double t = INFINITY;
+
+		/* what the forecast needs within the SLO (and the utilisation
+		 * threshold), and what the last verdict recommends */
+		if (f != NULL && peak > 0) {
+			uint32_t n = an_pred_fewest(m, p, peak, slo, pl->slo_error_rate, 1, max);
+
+			need = n > need ? n : need;
+		}
+		if (rec > need)
+			need = rec;
+		a->threshold = pl->budget_per_hour;
+		a->affordable = afford;
+		a->instances = need;
+		a->value = need * price;
+		if (need * price > pl->budget_per_hour) {
+			if (rec * price > pl->budget_per_hour) {
+				t = from;
+				a->at = now;
+			} else if (f != NULL) {
+				double R = carried(m, p, afford, slo, pl->slo_error_rate);
+
+				if (pl->alert_utilization > 0)
+					R = fmin(R, pl->alert_utilization * mu * afford);
+				t = crossing(&f->prof, from, R);
+				if (isfinite(t))
+					a->at = f->t0 + (uint64_t)(t * 1e9);
+			}
+			a->active = isfinite(t);
+			if (a->active && f != NULL)
+				a->forecast_rps = lg_profile_rate(&f->prof, t);
+		}
+	}
+	for (int k = 0; k < AN_ALERT__COUNT; k++) {
+		struct an_alert *a = &out[k];
+
+		if (a->active)
+			a->seconds_ahead = a->at > now ? (double)(a->at - now) / 1e9 : 0;
+		if (a->instances && price >= 0)
+			a->cost_per_hour = a->instances * price;
+	}
+}
+
+static void pk_num(msgpack_packer *pk, double v)
+{
+	if (isfinite(v))
+		msgpack_pack_double(pk, v);
+	else
+		msgpack_pack_nil(pk);
+}
+
+int an_alert_encode(const struct an_alert *al, enum an_alert_kind k, const char *service,
+		    uint64_t seq, uint64_t t, struct st_wbuf *out)
+{
+	char reason[320];
+	msgpack_packer pk;
+	uint32_t add = al->instances > al->current ? al->instances - al->current : 0;
+
+	if (!al->active)
+		snprintf(reason, sizeof(reason), "%s: the forecast no longer crosses the threshold at %u instances",
+			 an_alert_kind_name(k), al->current);
+	else if (k == AN_ALERT_BUDGET)
+		snprintf(reason, sizeof(reason),
+			 "budget: %u instances are needed (%.2f/h) in %.0f s, the budget of %.2f/h pays for %u",
+			 al->instances, al->value, al->seconds_ahead, al->threshold, al->affordable);
+	else if (k == AN_ALERT_UTIL)
+		snprintf(reason, sizeof(reason),
+			 "utilization: the forecast reaches %.0f rps in %.0f s, past %.0f%% of %u instances at %.0f rps each (peak %.0f%%): add %u (to %u) before then",
+			 al->forecast_rps, al->seconds_ahead, al->threshold * 100, al->current,
+			 al->capacity, al->value * 100, add, al->instances);
+	else
+		snprintf(reason, sizeof(reason),
+			 "slo: the forecast reaches %.0f rps in %.0f s, where the p99 bound on %u instances passes %.1f ms: add %u (to %u) before then",
+			 al->forecast_rps, al->seconds_ahead, al->current, al->threshold * 1e3, add,
+			 al->instances);
+	st_wbuf_reset(out);
+	msgpack_packer_init(&pk, out, st_wbuf_mp_write);
+	msgpack_pack_map(&pk, 19);
+	st_wire_pack_cstr(&pk, "v");
+	msgpack_pack_uint32(&pk, 1);
+	st_wire_pack_cstr(&pk, "seq");
+	msgpack_pack_uint64(&pk, seq);
+	st_wire_pack_cstr(&pk, "t");
+	msgpack_pack_uint64(&pk, t);
+	st_wire_pack_cstr(&pk, "service");
+	st_wire_pack_cstr(&pk, service);
+	st_wire_pack_cstr(&pk, "kind");
+	st_wire_pack_cstr(&pk, an_alert_kind_name(k));
+	st_wire_pack_cstr(&pk, "state");
+	st_wire_pack_cstr(&pk, al->active ? "raise" : "clear");
+	st_wire_pack_cstr(&pk, "at");
+	if (al->active)
+		msgpack_pack_uint64(&pk, al->at);
+	else
+		msgpack_pack_nil(&pk);
+	st_wire_pack_cstr(&pk, "seconds_ahead");
+	pk_num(&pk, al->active ? al->seconds_ahead : NAN);
+	st_wire_pack_cstr(&pk, "value");
+	pk_num(&pk, al->value);
+	st_wire_pack_cstr(&pk, "threshold");
+	pk_num(&pk, al->threshold);
+	st_wire_pack_cstr(&pk, "forecast_rps");
+	pk_num(&pk, al->active ? al->forecast_rps : NAN);
+	st_wire_pack_cstr(&pk, "peak_rps");
+	pk_num(&pk, al->peak_rps);
+	st_wire_pack_cstr(&pk, "current_instances");
+	msgpack_pack_uint32(&pk, al->current);
+	st_wire_pack_cstr(&pk, "instances");
+	msgpack_pack_uint32(&pk, al->instances);
+	st_wire_pack_cstr(&pk, "add");
+	msgpack_pack_uint32(&pk, add);
+	st_wire_pack_cstr(&pk, "affordable_instances");
+	if (k == AN_ALERT_BUDGET)
+		msgpack_pack_uint32(&pk, al->affordable);
+	else
+		msgpack_pack_nil(&pk);
+	st_wire_pack_cstr(&pk, "capacity_rps_per_instance");
+	pk_num(&pk, al->capacity);
+	st_wire_pack_cstr(&pk, "cost_per_hour");
+	pk_num(&pk, al->cost_per_hour);
+	st_wire_pack_cstr(&pk, "reason");
+	st_wire_pack_cstr(&pk, reason);
+	return out->oom ? -ENOMEM : 0;
+}
+
+static bool changed(const struct an_alert *o, const struct an_alert *n)
+{
+	if (n->active != o->active)
+		return true;
+	if (!n->active)
+		return false;
+	return n->instances != o->instances ||
+	       (n->at > o->at ? n->at - o->at : o->at - n->at) > MOVED_NS;
+}
+
+int an_alerter_tick(struct an_alerter *a, struct an_engine *e, uint64_t wall_ns,
+		    an_alert_fn fn, void *arg)
+{
+	const struct an_config *cfg = an_engine_config(e);
+	int sent = 0;
+
+	if (a == NULL || wall_ns - a->last < ALERT_PERIOD_NS)
+		return 0;
+	a->last = wall_ns;
+	for (uint32_t i = 0; i < an_engine_n_services(e); i++) {
+		struct an_service *s = an_engine_service_at(e, i);
+		struct an_alert now[AN_ALERT__COUNT];
+		const struct fc *f = NULL;
+		const struct an_pred *p = &s->pred;
+		struct an_pred prod;
+
+		if (!s->has_plan || (s->plan.forecast_profile[0] == '\0' &&
+				     s->plan.budget_per_hour < 0)) {
+			memset(now, 0, sizeof(now));
+		} else {
+			if (!s->has_pred) {
+				if (an_pred_prod(&s->model, cfg->model_weight,
+						 (double)cfg->response_timeout_ns / 1e9, &prod) != 0)
+					continue;	/* nothing to predict with yet */
+				p = &prod;
+			}
+			if (s->plan.forecast_profile[0] != '\0')
+				f = forecast(a, s);
+			evaluate(cfg, s, f, p, wall_ns, now);
+		}
+		for (int k = 0; k < AN_ALERT__COUNT; k++) {
+			const struct an_alert *msg = &now[k];
+			struct an_alert cleared;
+
+			if (!changed(&s->alert[k], &now[k]))
+				continue;
+			if (!now[k].active) {
+				/* what the evaluation that cleared it saw (the old
+				 * alert's when the plan no longer asks) */
+				cleared = now[k].t ? now[k] : s->alert[k];
+				cleared.active = false;
+				if (s->has_plan)
+					cleared.current = s->plan.current_instances;
+				if (cleared.instances == 0)
+					cleared.instances = cleared.current;
+				msg = &cleared;
+			}
+			if (an_alert_encode(msg, (enum an_alert_kind)k, s->name,
+					    an_engine_next_seq(e), wall_ns, &a->buf) == 0) {
+				fn(arg, s, a->buf.data, a->buf.len);
+				sent++;
+			}
+			if (now[k].active)
+				ST_WARN("alert %s: %s", s->name, an_alert_kind_name((enum an_alert_kind)k));
+			else
+				ST_NOTICE("alert %s: %s cleared", s->name,
+					  an_alert_kind_name((enum an_alert_kind)k));
+		}
+		memcpy(s->alert, now, sizeof(now));
+		s->alert_seq++;
+	}
+	return sent;
+}

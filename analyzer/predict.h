@@ -1,0 +1,138 @@
+/* What a service's model predicts at any load and instance count: the one
+ * evaluation the judge's recommendation, the what-if answers (control
+ * `whatif`, GET /api/v1/services/{name}/whatif) and the forecast alerts
+ * (alert.c) share, so a what-if at the verdict's forecast and recommended
+ * count reads the p99 and bound the verdict rests on.
+ *
+ * A predictor is the model the judge last recommended with: the form, its
+ * fits (prod's and the one corrected by the shadow; where both stand the
+ * worse one counts), their tail stretch, the upper bound's inputs and the
+ * error rate the queue does not explain. Before any conclusive verdict it
+ * is prod's own model (an_pred_prod). Plain data: copied into the HTTP
+ * snapshot and read there without the engine. */
+#ifndef AN_PREDICT_H
+#define AN_PREDICT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "model.h"
+#include "wire.h"
+
+struct an_pred {
+	enum an_form form;
+	struct an_fit fit[2];
+	double tail[2];		/* queueing part stretched by this (two-load fits) */
+	bool prod[2];		/* fit i is prod's model: its discrepancy counts */
+	int n;			/* fits, 1..2 */
+	struct an_bound bound;
+	double base_err;	/* errors per request beyond the queue's timeouts */
+	double timeout_s;	/* the response timeout: later is an error */
+	double lam_shadow;	/* the shadow's per-instance load judged, 1/s (0: none) */
+	bool corrected;		/* from a verdict (else prod's model alone) */
+	uint64_t t;		/* wall ns of the verdict it came from (0: prod's) */
+};
+
+/* Prod's model as a predictor (form, its fit, the bound an_bound_prod
+ * gives, prod's error and reset rates as the base). Returns 0, or -ENODATA
+ * when the model has no usable fit (an_model_ready). O(levels). */
+int an_pred_prod(const struct an_model *m, double weight, double timeout_s,
+		 struct an_pred *out);
+
+/* The q-quantile of latency (s, fixed part included) at per-instance rate
+ * lam with c instances: the worst of the fits, nominal or (hi) its upper
+ * bound (an_model_q_hi). +inf when saturated. Never fails; a few model
+ * evaluations per fit. m: the model the form is evaluated with (usl). */
+double an_pred_q(const struct an_model *m, const struct an_pred *p, double lam, uint32_t c,
+		 double q, bool hi);
+/* P(latency > t s), the worst of the fits, nominal or bound. */
+double an_pred_exceed(const struct an_model *m, const struct an_pred *p, double lam, uint32_t c,
+		      double t, bool hi);
+/* The error rate: base_err + P(latency > timeout). Never fails. */
+double an_pred_err(const struct an_model *m, const struct an_pred *p, double lam, uint32_t c,
+		   bool hi);
+/* Utilisation: lam over the slowest fit's capacity (NaN without one). */
+double an_pred_util(const struct an_pred *p, double lam);
+/* The SLO holds at (lam, c) under the bound (hi) or the nominal
+ * prediction: p99 <= slo_p99_s and error rate <= slo_err. */
+bool an_pred_meets(const struct an_model *m, const struct an_pred *p, double lam, uint32_t c,
+		   double slo_p99_s, double slo_err, bool hi);
+/* The fewest instances in [lo, hi] at which rps total meets the SLO
+ * under the bound (the judge's recommendation before its clamps and
+ * evidence caps), or 0 when even hi does not. O(log hi) evaluations. */
+uint32_t an_pred_fewest(const struct an_model *m, const struct an_pred *p, double rps,
+			double slo_p99_s, double slo_err, uint32_t lo, uint32_t hi);
+
+/* How a per-instance load stands to the loads the model has seen (its
+ * load levels, the highest load measured, the shadow's): within 10% of one
+ * (measured), between the lowest and highest (interpolated), or outside
+ * (extrapolated). */
+enum an_evidence { AN_EV_MEASURED, AN_EV_INTERPOLATED, AN_EV_EXTRAPOLATED };
+enum an_evidence an_pred_evidence(const struct an_model *m, const struct an_pred *p, double lam,
+				  double *seen_lo, double *seen_hi);
+const char *an_evidence_name(enum an_evidence e);
+
+/* --- forecast alerts (alert.c) ----------------------------------------------- */
+
+enum an_alert_kind { AN_ALERT_UTIL, AN_ALERT_SLO, AN_ALERT_BUDGET, AN_ALERT__COUNT };
+
+/* One kind's state for one service (kept in struct an_service). */
+struct an_alert {
+	bool active;
+	uint64_t at;		/* wall ns when the forecast crosses */
+	double seconds_ahead;	/* at - now when evaluated, >= 0 */
+	double value;		/* utilisation, p99 (s) or cost per hour at the crossing/peak */
+	double threshold;	/* what it crosses (same unit) */
+	double forecast_rps;	/* the forecast at the crossing */
+	double peak_rps;	/* the forecast's highest ahead */
+	uint32_t current;	/* the plan's current_instances */
+	uint32_t instances;	/* the count that avoids it (budget: the count needed) */
+	uint32_t affordable;	/* budget: the most instances the budget pays for */
+	double capacity;	/* per-instance capacity the model gives, rps */
+	double cost_per_hour;	/* instances x price (NaN: unpriced) */
+	uint64_t t;		/* wall ns of the evaluation */
+};
+
+/* "utilization", "slo", "budget". */
+const char *an_alert_kind_name(enum an_alert_kind k);
+
+/* --- what-if ------------------------------------------------------------ */
+
+#define AN_WHATIF_LOADS 64
+#define AN_WHATIF_COUNTS 256
+#define AN_WHATIF_CELLS 4096
+
+/* A what-if question: loads (total rps; factor > 0 when given as a
+ * multiple of the forecast) x instance counts, both in rising order. */
+struct an_whatif_req {
+	double rps[AN_WHATIF_LOADS];
+	double factor[AN_WHATIF_LOADS];	/* 0: given as rps */
+	uint32_t n_loads;
+	uint32_t counts[AN_WHATIF_COUNTS];
+	uint32_t n_counts;
+};
+
+/* Parses the two parameters (NULL: the default, the forecast and the
+ * plan's current and proposed counts): load "200,400" (rps) or "0.5x,2x"
+ * (multiples of forecast_rps), mixed freely; instances "1-8", "2,4,8" or
+ * both. Every problem goes to fn with its parameter's name ("load",
+ * "instances"): a value not a number, <= 0, an inverted or empty range, a
+ * count above max_instances, more than AN_WHATIF_LOADS loads,
+ * AN_WHATIF_COUNTS counts or AN_WHATIF_CELLS cells. Duplicates are kept
+ * once; both lists come out sorted. Returns the number of problems (0: r
+ * is filled). No allocation. */
+int an_whatif_parse(const char *load, const char *instances, const struct an_plan *plan,
+		    struct an_whatif_req *r, an_plan_err_fn fn, void *arg);
+
+/* Packs the answer as one msgpack map (docs/analyzer.md, "What-if"): the
+ * model used, the plan's SLO and price, the loads seen, one point per
+ * (load, count) with p50/p99/bound, error rate, utilisation, the SLO,
+ * cost and evidence, and per load the fewest count meeting the SLO.
+ * extra_ok: the map starts with ok: true (the control reply). Never
+ * fails (an out-of-memory buffer says so in its oom flag). */
+void an_whatif_pack(struct st_wbuf *out, const char *service, const struct an_plan *plan,
+		    const struct an_model *m, const struct an_pred *p,
+		    const struct an_whatif_req *r, bool extra_ok);
+
+#endif
