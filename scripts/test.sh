@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
 # The test command (README, .ci/run): installs what is missing, builds
-# warning-free twice (plain, and with AddressSanitizer + UBSan), runs the whole
-# suite in both, runs every fuzz harness briefly, and ends with one line
+# warning-free twice (plain, and with AddressSanitizer + UBSan), runs the suite
+# in both (the 'slow' suite in the plain build only, unless --asan-slow), runs every
+# fuzz harness briefly, and ends with one line
 # "N passed, N failed, N skipped". Exits non-zero on any failure.
 #
 #   scripts/test.sh                 everything
 #   scripts/test.sh --no-asan       skip the sanitizer build
+#   scripts/test.sh --asan-slow     the sanitizer build runs the 'slow' suite
+#                                   too (the demo and the minute-long e2e
+#                                   tests; by default they run in the plain
+#                                   build only, to keep the suite in 25 min)
 #   scripts/test.sh --fuzz-time S   seconds per fuzz harness (default 10; 0 skips)
 set -uo pipefail
 
@@ -13,12 +18,14 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
 
 asan=1
+asan_slow=0
 fuzz_time=10
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--no-asan) asan=0 ;;
+	--asan-slow) asan_slow=1 ;;
 	--fuzz-time) fuzz_time=$2; shift ;;
-	-h|--help) sed -n '2,9s/^# \{0,1\}//p' "$0"; exit 0 ;;
+	-h|--help) sed -n '2,14s/^# \{0,1\}//p' "$0"; exit 0 ;;
 	*) echo "test.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
 	esac
 	shift
@@ -87,7 +94,9 @@ if [ $asan -eq 1 ]; then
 	configure build-asan --werror -Dtests=enabled \
 		-Db_sanitize=address,undefined -Db_lundef=false || exit 1
 	build build-asan || exit 1
-	meson test -C build-asan --print-errorlogs --num-processes 2 || status=1
+	skip_slow=(--no-suite slow)
+	[ $asan_slow -eq 1 ] && skip_slow=()
+	meson test -C build-asan --print-errorlogs --num-processes 2 "${skip_slow[@]}" || status=1
 	tally build-asan
 fi
 
