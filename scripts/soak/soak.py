@@ -33,6 +33,7 @@ UDP_RPS, UDP_FLOWS, TCP_RPS = 150, 300, 25
 FLOW_TABLE = 4096               # per worker (one worker)
 COPY_MBUFS = 1023               # the smallest copy pool the dataplane takes
 KPI_HWM = 20
+STALL_S = 25                    # long enough to fill a unix socket and the HWM
 
 
 def free_port():
@@ -68,8 +69,10 @@ class Soak:
         self.rss = {}            # name -> [(t, pid, kB)]
         self.dpm = []            # (t, {metric: value}) the dataplane's /metrics
         self.an_down = []        # [start, end] spans the analyzer was down
-        self.kpi_port, self.dp_http, self.an_http = free_port(), free_port(), free_port()
-        self.kpi_ep = "tcp://127.0.0.1:%d" % self.kpi_port
+        self.dp_http, self.an_http = free_port(), free_port()
+        # ipc: a unix socket's sender buffer is fixed (wmem_default), where
+        # loopback TCP would grow it for minutes before the HWM is reached
+        self.kpi_ep = "ipc://%s/kpi.sock" % self.wd
         self.dp_ctl = "ipc://%s/dp-ctl.sock" % self.wd
         self.an_ctl = "ipc://%s/an-ctl.sock" % self.wd
         self.verdict_ep = "ipc://%s/verdicts.sock" % self.wd
@@ -346,7 +349,6 @@ http {
         ctx = zmq.Context()
         k = ctx.socket(zmq.SUB)
         k.setsockopt(zmq.RCVHWM, 1)
-        k.setsockopt(zmq.RCVBUF, 2048)
         k.setsockopt(zmq.SUBSCRIBE, b"kpi.")
         k.connect(self.kpi_ep)
         while not self.stop.is_set():
@@ -452,7 +454,8 @@ http {
     def shadow_rx_resumes(self, f, secs):
         """Whether the dataplane receives from the shadows again after a
         fault on their link: the shadow groups' rx counters move."""
-        base = self.metric("shadowtap_dp_group_rx_packets_total", at=f["t1"])
+        time.sleep(1.1)  # a scrape after the fault's end
+        base = self.metric("shadowtap_dp_group_rx_packets_total")
         end = now() + secs
         while now() < end:
             time.sleep(1)
@@ -463,8 +466,19 @@ http {
         f["shadow_rx"] = False
         return "no shadow answer within %d s" % secs
 
+    def drops(self):
+        """The shadow groups' drops by reason, in the newest scrape."""
+        with self.lock:
+            d = self.dpm[-1][1] if self.dpm else {}
+        out = {}
+        for (n, lab), v in d.items():
+            m = re.search(r'reason="([^"]*)"', lab)
+            if n == "shadowtap_dp_group_drops_total" and m:
+                out[m.group(1)] = out.get(m.group(1), 0) + v
+        return out
+
     def f_peer_gone(self, f):
-        rx_before = self.metric("shadowtap_dp_port_rx_packets_total", {"port": "net_af_packet2"})
+        drops_before = self.drops()
         subprocess.run(["ip", "link", "del", self.tag + "s"], check=True)
         time.sleep(3)
         alive = self.procs["dataplane"].poll() is None
@@ -473,7 +487,7 @@ http {
         if r.returncode != 0:
             raise RuntimeError("re-creating the shadow veth: " + r.stderr)
         f["t1"] = now()
-        res = self.shadow_rx_resumes(f, 10)
+        res = self.shadow_rx_resumes(f, 15)
         f["detail"] = "shadow veth deleted 3 s, re-created (dataplane %s); %s" % (
             "alive" if alive else "EXITED", res)
         if not alive:
@@ -484,7 +498,10 @@ http {
             # interface: copies are counted as the port's tx_full, production
             # carries on. Counted, not a failure (docs/operations.md).
             f["status"] = "counted"
-            f["detail"] += " (af_packet port does not survive: rx %s before)" % rx_before
+            after = self.drops()
+            f["detail"] += ("; the af_packet port does not survive it: copies since dropped %s" % ", ".join(
+                "%s +%d" % (k, after.get(k, 0) - drops_before.get(k, 0)) for k in sorted(after)
+                if after.get(k, 0) > drops_before.get(k, 0)))
             self.port_lost = True
 
     def f_analyzer_kill(self, f):
@@ -503,19 +520,19 @@ http {
         f["resume_from"] = f["t1"]
 
     def f_kpi_stall(self, f):
-        secs = 12
+        """The subscriber stops reading for STALL_S while the schedule goes
+        on; its seq gap is counted at the end."""
         self.stalled.set()
-        f["stall"] = (now(), None)
-        time.sleep(secs)
-        self.stalled.clear()
-        f["stall"] = (f["stall"][0], now())
-        f["t1"] = now()
-        time.sleep(2)
-        # what the stalled subscriber missed, by seq
-        with self.lock:
-            seqs = [s for t, src, s in self.stall_seqs if t > f["stall"][0]]
-        f["detail"] = "a KPI subscriber stopped reading for %d s" % secs
-        f["stall_reads"] = len(seqs)
+        f["stall"] = [now(), None]
+
+        def resume():
+            self.stalled.clear()
+            f["stall"][1] = now()
+            f["t1"] = now()
+
+        threading.Timer(STALL_S, resume).start()
+        f["t1"] = now() + STALL_S
+        f["detail"] = "a KPI subscriber stopped reading for %d s (the publisher's HWM %d)" % (STALL_S, KPI_HWM)
 
     def f_hostile(self, f):
         before = self.metric("shadowtap_dp_malformed_total") or 0
@@ -549,7 +566,7 @@ http {
     def f_pool_exhaust(self, f):
         before = self.metric("shadowtap_dp_group_drops_total", {"reason": "no_mbuf"}) or 0
         for g in ("twelve", "six"):
-            r = self.ctl(self.dp_ctl, {"cmd": "chaos", "group": g, "delay": "2s"})
+            r = self.ctl(self.dp_ctl, {"cmd": "chaos", "group": g, "delay": "1s"})
             if not r.get("ok"):
                 raise RuntimeError("chaos delay on %s: %s" % (g, r.get("error")))
         try:
@@ -564,7 +581,7 @@ http {
         time.sleep(3)
         after = self.metric("shadowtap_dp_group_drops_total", {"reason": "no_mbuf"}) or 0
         inuse = self.metric("shadowtap_dp_mbufs_in_use", {"pool": "st_copies"})
-        f["detail"] = ("copies held 2 s (chaos delay), %d datagrams at 3000/s on 64 flows; no_mbuf +%d; "
+        f["detail"] = ("copies held 1 s (chaos delay), %d datagrams at 3000/s on 64 flows; no_mbuf +%d; "
                        "copy pool in use after: %s of %d" % (r["sent"], after - before, inuse, COPY_MBUFS))
         if after - before <= 0:
             f["status"] = "fail"
@@ -780,7 +797,7 @@ http {
             ok = all(t is not None and any(s0 - 1 <= t <= (s1 or now()) + 1 for s0, s1 in stalls) for t in missing)
             stall_gap += b2 - a - 1
             for f in self.faults:
-                if f["kind"] == "kpi_stall" and f["stall"][0] - 1 <= tb <= f["stall"][1] + 5:
+                if f["kind"] == "kpi_stall" and f["stall"][0] - 1 <= tb <= (f["stall"][1] or now()) + 5:
                     f["hwm_drops"] = f.get("hwm_drops", 0) + b2 - a - 1
             (explained if ok else unexplained).append("stalled subscriber: %d missing (seq %d->%d)" % (
                 b2 - a - 1, a, b2))
@@ -861,8 +878,11 @@ http {
         for what, res, detail in rows:
             print("  %-*s  %-6s %s" % (w, what, res, detail))
         ok = all(r[1] in ("PASS", "SKIP") for r in rows)
+        series = [(round(t - self.t0, 1), {"%s%s" % k: v for k, v in d.items() if k[0] in (
+            "shadowtap_dp_group_rx_packets_total", "shadowtap_dp_port_rx_packets_total",
+            "shadowtap_dp_port_tx_packets_total", "shadowtap_dp_group_drops_total")}) for t, d in self.dpm]
         with open(os.path.join(wd, "soak.json"), "w") as fp:
-            json.dump({"rows": rows, "faults": [{k: v for k, v in f.items()} for f in self.faults],
+            json.dump({"series": series, "rows": rows, "faults": [{k: v for k, v in f.items()} for f in self.faults],
                        "skipped": self.skipped}, fp, default=str, indent=1)
         return 0 if ok else 1
 
