@@ -22,7 +22,9 @@
 # counts), mbufs in use at exit 0, RSS of each program flat (last quarter
 # within 5% of the second), every seq gap explained by a fault, verdicts
 # resumed after every fault, the HTTP API answering, no crash, no sanitizer
-# report. Exits 1 on any failure, 2 when it cannot run.
+# report. Exits 1 on any failure, 2 on a usage error or when the loop
+# cannot start, 77 when this machine cannot run it (not root, a tool
+# missing).
 #
 #   scripts/soak.sh [--minutes N] [--seed S] [--asan] [--build DIR]
 #     --minutes N  length of the run (default 10; 2 is the suite's form,
@@ -48,7 +50,7 @@ while [ $# -gt 0 ]; do
 	--seed) seed=${2:-}; shift ;;
 	--asan) asan=1 ;;
 	--build) build=${2:-}; shift ;;
-	-h|--help) sed -n '2,36s/^# \{0,1\}//p' "$0"; exit 0 ;;
+	-h|--help) sed -n '2,38s/^# \{0,1\}//p' "$0"; exit 0 ;;
 	*) echo "soak.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
 	esac
 	shift
@@ -62,13 +64,16 @@ if ! awk -v m="$minutes" 'BEGIN { exit !(m >= 1.5 && m <= 1440) }'; then
 fi
 [ -n "$seed" ] || seed=$(( $(od -An -N2 -tu2 /dev/urandom) ))
 case "$seed" in ''|*[!0-9]*) echo "soak.sh: --seed takes a number" >&2; exit 2 ;; esac
+# 77 (meson's "skipped"): this machine cannot run it
 if [ "$(id -u)" -ne 0 ]; then
-	echo "soak.sh: needs root: it creates network namespaces and veth pairs and runs DPDK on them" >&2
-	exit 2
+	echo "soak.sh: SKIP: needs root: it creates network namespaces and veth pairs and runs DPDK on them" >&2
+	exit 77
 fi
 for t in nginx ethtool ip; do
-	command -v "$t" >/dev/null || { echo "soak.sh: $t is not installed (scripts/setup.sh)" >&2; exit 2; }
+	command -v "$t" >/dev/null || { echo "soak.sh: SKIP: $t is not installed (scripts/setup.sh)" >&2; exit 77; }
 done
+/usr/bin/python3 -c 'import zmq, msgpack' 2>/dev/null ||
+	{ echo "soak.sh: SKIP: python3-zmq and python3-msgpack are not installed (scripts/setup.sh)" >&2; exit 77; }
 
 st_prog=soak
 . "$here/scripts/lib/topology.sh"
@@ -86,9 +91,11 @@ if [ -z "$build" ]; then
 	fi
 	say "building (meson compile -C $build)"
 	meson compile -C "$build" >"$build.compile.log" 2>&1 || { tail -30 "$build.compile.log"; exit 2; }
-elif [ $asan -eq 1 ] && ! grep -q "b_sanitize.*address" "$build/meson-info/intro-buildoptions.json" 2>/dev/null &&
-	! grep -q "sanitize=address" "$build/build.ninja" 2>/dev/null; then
-	echo "soak.sh: --asan with --build $build, which is not a sanitizer build" >&2
+elif [ $asan -eq 1 ] && ! /usr/bin/python3 -c '
+import json, sys
+o = {x["name"]: x["value"] for x in json.load(open(sys.argv[1] + "/meson-info/intro-buildoptions.json"))}
+sys.exit("address" not in o.get("b_sanitize", ""))' "$build" 2>/dev/null; then
+	echo "soak.sh: --asan with --build $build, which is not an AddressSanitizer build" >&2
 	exit 2
 fi
 build=$(cd "$build" && pwd)

@@ -23,6 +23,9 @@ import msgpack
 import zmq
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(HERE)), "tests", "integration"))
+import nginx  # noqa: E402  the tests' throwaway nginx
+
 SRC = os.path.dirname(os.path.dirname(HERE))
 PY = "/usr/bin/python3"
 PROD, CLIENT = "198.18.0.53", "198.18.0.1"
@@ -218,36 +221,11 @@ max_instances = 40
                    ns=self.tag + "s")
 
     def start_shadow_nginx(self):
-        d = os.path.join(self.wd, "nginx-shadow")
-        self.spawn("shadow-nginx", ["nginx", "-c", os.path.join(d, "nginx.conf"), "-e",
-                                    os.path.join(d, "error.log")], ns=self.tag + "s")
+        self.spawn("shadow-nginx", nginx.argv(self.shadow_nginx), ns=self.tag + "s")
 
     def start_analyzer(self):
         self.spawn("analyzer", [os.path.join(self.b, "analyzer/shadowtap-analyzer"), "--config", self.ini,
-                                "--json-out", os.path.join(self.wd, "verdicts.jsonl")])
-
-    def nginx_conf(self, name, listen):
-        d = os.path.join(self.wd, "nginx-" + name)
-        os.makedirs(d, exist_ok=True)
-        with open(os.path.join(d, "nginx.conf"), "w") as f:
-            f.write("""daemon off;
-master_process off;
-worker_processes 1;
-pid %(d)s/nginx.pid;
-error_log %(d)s/error.log warn;
-events { worker_connections 1024; }
-http {
-    access_log off;
-    client_body_temp_path %(d)s/body;
-    proxy_temp_path %(d)s/proxy;
-    fastcgi_temp_path %(d)s/fastcgi;
-    uwsgi_temp_path %(d)s/uwsgi;
-    scgi_temp_path %(d)s/scgi;
-    keepalive_requests 100000;
-    server { listen %(l)s; location / { return 200 "ok\\n"; } }
-}
-""" % {"d": d, "l": listen})
-        return d
+                                "--json-out", os.path.join(self.wd, "verdicts.jsonl")], expect="clean")
 
     def wait_file(self, path, secs):
         end = now() + secs
@@ -266,9 +244,9 @@ http {
                        ns=tag + "p")
         for a in SHADOWS:
             self.start_shadow(a)
-        d = self.nginx_conf("prod", PROD + ":80")
-        self.spawn("prod-nginx", ["nginx", "-c", d + "/nginx.conf", "-e", d + "/error.log"], ns=tag + "p")
-        self.nginx_conf("shadow", "80")
+        conf, _ = nginx.write_conf(wd, "nginx-prod", PROD + ":80", access_log=False)
+        self.spawn("prod-nginx", nginx.argv(conf), ns=tag + "p")
+        self.shadow_nginx, _ = nginx.write_conf(wd, "nginx-shadow", "80", access_log=False)
         self.start_shadow_nginx()
         self.start_analyzer()
         vd = ["--vdev", "net_af_packet0,iface=%sc,framecnt=4096" % tag,
