@@ -490,12 +490,21 @@ max_instances = 40
             if e[1] is p:
                 e[2] = "killed"
         down = now()
+        err = os.path.join(self.wd, "analyzer.err")
+        loaded = open(err).read().count("loaded model state from")
         time.sleep(1)
         self.start_analyzer()
         f["t1"] = now()
         self.an_down.append((down, now() + 6))
-        f["detail"] = "SIGKILL, restarted after 1 s with its state file"
         f["resume_from"] = f["t1"]
+        end = now() + 15
+        while now() < end and open(err).read().count("loaded model state from") == loaded:
+            time.sleep(0.2)
+        if open(err).read().count("loaded model state from") > loaded:
+            f["detail"] = "SIGKILL, restarted after 1 s: its state file loaded"
+        else:
+            f["status"] = "fail"
+            f["detail"] = "SIGKILL, restarted after 1 s: no 'loaded model state' within 15 s"
 
     def f_kpi_stall(self, f):
         """The subscriber stops reading for STALL_S while the schedule goes
