@@ -558,7 +558,7 @@ max_instances = 40
                 raise RuntimeError("chaos delay on %s: %s" % (g, r.get("error")))
         try:
             out = subprocess.run(["ip", "netns", "exec", self.tag + "c", PY, os.path.join(HERE, "traffic.py"),
-                                  "burst", PROD, "9", "3000", "2", "64"], capture_output=True, text=True,
+                                  "burst", PROD, "9", "4000", "2", "128"], capture_output=True, text=True,
                                  timeout=60)
             r = json.loads(out.stdout)
         finally:
@@ -568,7 +568,7 @@ max_instances = 40
         time.sleep(3)
         after = self.metric("shadowtap_dp_group_drops_total", {"reason": "no_mbuf"}) or 0
         inuse = self.metric("shadowtap_dp_mbufs_in_use", {"pool": "st_copies"})
-        f["detail"] = ("copies held 1 s (chaos delay), %d datagrams at 3000/s on 64 flows; no_mbuf +%d; "
+        f["detail"] = ("copies held 1 s (chaos delay), %d datagrams at 4000/s on 128 flows; no_mbuf +%d; "
                        "copy pool in use after: %s of %d" % (r["sent"], after - before, inuse, COPY_MBUFS))
         if after - before <= 0:
             f["status"] = "fail"
@@ -585,8 +585,6 @@ max_instances = 40
 
     def reload(self, f, prog, valid):
         ep = self.dp_ctl if prog == "dataplane" else self.an_ctl
-        good = self.ini + ".good"
-        os.replace(self.ini, good) if False else None
         if valid:
             self.write_ini(share="0.3" if prog == "dataplane" else "0.25",
                            slo="30ms" if prog == "analyzer" else "25ms")
@@ -608,6 +606,17 @@ max_instances = 40
             if not shares or any(abs(s - want) > 1e-9 for s in shares):
                 f["status"] = "fail"
                 f["detail"] += "; shares now %s, expected %s" % (shares, want)
+        else:
+            try:
+                with urllib.request.urlopen("http://127.0.0.1:%d/api/v1/services/web" % self.an_http,
+                                            timeout=3) as r:
+                    slo = json.loads(r.read())["plan"]["slo_p99"]
+            except Exception as e:
+                slo = "unreadable (%s)" % e
+            want = 30000000 if valid else 25000000
+            if slo != want:
+                f["status"] = "fail"
+                f["detail"] += "; web's slo_p99 now %s ns, expected %d" % (slo, want)
         # back to the running config (a valid reload of the original)
         self.write_ini()
         if valid:
