@@ -517,7 +517,9 @@ max_instances = 40
             f["stall"][1] = now()
             f["t1"] = now()
 
-        threading.Timer(STALL_S, resume).start()
+        t = threading.Timer(STALL_S, resume)
+        t.daemon = True
+        t.start()
         f["t1"] = now() + STALL_S
         f["detail"] = "a KPI subscriber stopped reading for %d s (the publisher's HWM %d)" % (STALL_S, KPI_HWM)
 
