@@ -508,7 +508,10 @@ max_instances = 40
 
     def f_kpi_stall(self, f):
         """The subscriber stops reading for STALL_S while the schedule goes
-        on; its seq gap is counted at the end."""
+        on; its seq gap is counted at the end. One stall at a time."""
+        end = now() + STALL_S + 1
+        while self.stalled.is_set() and now() < end:
+            time.sleep(0.2)
         self.stalled.set()
         f["stall"] = [now(), None]
 
