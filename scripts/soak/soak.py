@@ -287,7 +287,7 @@ max_instances = 40
                                "--pcap", os.path.join(SRC, "scripts/demo/requests.pcap"), "--profile", prof,
                                "--poisson", "--server", PROD + ":7", "--no-progress", "--json"],
                    out=open(os.path.join(wd, "loadgen.json"), "w"), expect="clean")
-        self.spawn("udp-clients", [PY, os.path.join(HERE, "traffic.py"), "udp", PROD, "7", str(UDP_RPS),
+        self.spawn("udp-clients", [PY, os.path.join(SRC, "scripts/demo/udp_load.py"), PROD, "7", str(UDP_RPS),
                                    str(UDP_FLOWS), str(int(secs)), str(self.a.seed)], ns=tag + "c",
                    out=open(os.path.join(wd, "udp-clients.json"), "w"), expect="clean")
         self.spawn("tcp-clients", [PY, os.path.join(HERE, "traffic.py"), "tcp", PROD, "80", str(TCP_RPS),

@@ -1,10 +1,6 @@
 """Traffic the soak sends from the clients' namespace, each bounded in count
-and time:
+and time (the UDP clients are scripts/demo/udp_load.py):
 
-  traffic.py udp DST PORT RATE FLOWS SECONDS SEED  open-loop UDP requests
-      (Poisson, RATE/s over FLOWS sockets), each numbered and matched to its
-      answer; waits 2 s for the last. Prints sent, answered, lost and the
-      send times (CLOCK_MONOTONIC) of the lost ones.
   traffic.py tcp DST PORT RATE SECONDS SEED   a bounded HTTP/1.1 client: RATE
       requests/s, sequential, keep-alive connections of 1..40 requests each
       (new flows all the time); 5 s timeout per request. Prints one JSON line:
@@ -22,7 +18,6 @@ and time:
 import json
 import os
 import random
-import select
 import socket
 import struct
 import sys
@@ -90,58 +85,6 @@ def tcp(dst, port, rate, secs, seed):
         s.close()
     print(json.dumps({"sent": sent, "answered": answered, "failed": failed, "connections": conns,
                       "failed_at": failed_at[:500]}))
-
-
-def udp(dst, port, rate, nflows, secs, seed):
-    """Open-loop UDP requests, Poisson arrivals over nflows sockets, each
-    request numbered; an answer is matched to its request, so what is lost
-    is known by its send time (CLOCK_MONOTONIC, the same in every
-    namespace)."""
-    rnd = random.Random(seed)
-    socks = []
-    for _ in range(nflows):
-        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        s.bind(("", 0))
-        s.setblocking(False)
-        socks.append(s)
-    by_fd = {s.fileno(): s for s in socks}
-    poller = select.poll()
-    for s in socks:
-        poller.register(s, select.POLLIN)
-    pending = {}
-    sent = answered = dup = 0
-    start = time.monotonic()
-    end = start + secs
-    nxt = start
-    while True:
-        now = time.monotonic()
-        if now >= end + 2.0 or (now >= end and not pending):
-            break
-        while now < end and nxt <= now:
-            try:
-                socks[rnd.randrange(nflows)].sendto(b"q%d" % sent, (dst, port))
-                pending[sent] = now
-                sent += 1
-            except BlockingIOError:
-                pass
-            nxt += rnd.expovariate(rate)
-        for fd, _ in poller.poll(max(0, min(nxt, end + 2.0) - time.monotonic()) * 1000):
-            try:
-                while True:
-                    d = by_fd[fd].recv(2048)
-                    try:
-                        n = int(d[1:])
-                    except ValueError:
-                        continue
-                    if pending.pop(n, None) is not None:
-                        answered += 1
-                    else:
-                        dup += 1
-            except BlockingIOError:
-                pass
-    lost = sorted(pending.values())
-    print(json.dumps({"sent": sent, "answered": answered, "duplicates": dup, "lost": len(lost),
-                      "lost_at": lost[:500]}))
 
 
 def csum(b):
@@ -258,9 +201,7 @@ def main():
     if not a or a[0] in ("-h", "--help"):
         print(__doc__)
         return
-    if a[0] == "udp":
-        udp(a[1], int(a[2]), float(a[3]), int(a[4]), float(a[5]), int(a[6]))
-    elif a[0] == "tcp":
+    if a[0] == "tcp":
         tcp(a[1], int(a[2]), float(a[3]), float(a[4]), int(a[5]))
     elif a[0] == "hostile":
         hostile(a[1], a[2], int(a[3]), int(a[4]))
