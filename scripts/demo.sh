@@ -49,8 +49,8 @@ if [ "$(id -u)" -ne 0 ]; then
 	exit 1
 fi
 
-say() { printf '\033[1mdemo:\033[0m %s\n' "$*" 2>/dev/null || echo "demo: $*"; }
-[ -t 1 ] || say() { echo "demo: $*"; }
+st_prog=demo
+. "$here/scripts/lib/topology.sh"
 
 if [ -z "$build" ]; then
 	scripts/setup.sh --quiet || exit 1
@@ -66,55 +66,12 @@ fi
 dur=$([ $quick -eq 1 ] && echo 45 || echo 100)
 tag=sd$$
 wd=$(mktemp -d /tmp/shadowtap-demo.XXXXXX)
-pids=()
-nss=()
-links=()
 status=0
-
-cleanup() {
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
-	sleep 0.5
-	for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
-	for l in "${links[@]}"; do ip link del "$l" 2>/dev/null; done
-	for n in "${nss[@]}"; do ip netns del "$n" 2>/dev/null; done
-}
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-ns() { ip netns add "$1" && nss+=("$1") && ip -n "$1" link set lo up; }
-veth() { # veth NS OUTSIDE [ADDR...]: eth0 inside NS, OUTSIDE in the root namespace
-	local n=$1 out=$2
-	shift 2
-	ip link add "$out" type veth peer name eth0 netns "$n" || return 1
-	links+=("$out")
-	ethtool -K "$out" tx off rx off >/dev/null 2>&1
-	ip netns exec "$n" ethtool -K eth0 tx off rx off >/dev/null 2>&1
-	sysctl -qw "net.ipv6.conf.$out.disable_ipv6=1"
-	ip link set "$out" up
-	ip -n "$n" link set eth0 up
-	for a in "$@"; do ip -n "$n" addr add "$a" dev eth0; done
-}
-bg() { "$@" & pids+=($!); }
-
 say "network namespaces: clients, production, shadows (in $wd)"
-ns "${tag}c"; ns "${tag}p"; ns "${tag}s"
-veth "${tag}c" "${tag}c" 198.18.0.1/24 || exit 1
-veth "${tag}p" "${tag}p" 198.18.0.53/24 || exit 1
-veth "${tag}s" "${tag}s" 198.18.1.10/24 198.18.1.11/24 198.18.1.20/24 || exit 1
-# The shadows answer the clients and the load generator's clients through
-# the dataplane, their only neighbour: a route via an address on the shadow
-# segment that nobody holds, which the dataplane answers ARP for. One
-# neighbour entry, however many client addresses the load generator's loops
-# make (an on-link route would need one entry per client, and the kernel's
-# neighbour table is shared by every namespace and overflows at gc_thresh3).
-ip -n "${tag}s" route add 198.18.0.0/16 via 198.18.1.1 dev eth0 || exit 1
-# The load generator reaches the dataplane's inject port over a veth pair.
-ip link add "${tag}g" type veth peer name "${tag}i" && links+=("${tag}g")
-for l in "${tag}g" "${tag}i"; do
-	ethtool -K "$l" tx off rx off >/dev/null 2>&1
-	sysctl -qw "net.ipv6.conf.$l.disable_ipv6=1"
-	ip link set "$l" up
-done
+loop_topology "$tag" || exit 1
 
 echo=$build/tests/tools/udp_echo
 # shadowtap's programs: the build's, or installed ones (--bindir)

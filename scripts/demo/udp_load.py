@@ -1,7 +1,12 @@
-"""Open-loop UDP clients for the demo: RATE requests per second spread over
-FLOWS flows (one socket each), for SECONDS; counts answers. Open loop, so a
-slow server does not slow the offered load, and Poisson arrivals (random,
-exponential gaps), as many independent clients make. Prints one JSON line.
+"""Open-loop UDP clients for the demo, the soak and the tests: RATE requests
+per second spread over FLOWS flows (one socket each), for SECONDS. Open
+loop, so a slow server does not slow the offered load, and Poisson arrivals
+(random, exponential gaps), as many independent clients make. Every request
+is numbered ("q<N>", which the echo servers send back) and matched to its
+answer, so a lost one is known by its send time (CLOCK_MONOTONIC, the same
+in every network namespace). Waits up to 2 s after the last request for
+answers. Prints one JSON line: sent, answered, duplicates, lost, lost_at
+(the first 500 send times), seconds.
 
 usage: udp_load.py DST PORT RATE FLOWS SECONDS [SEED]"""
 import json
@@ -22,7 +27,8 @@ for i in range(flows):
     s.setblocking(False)
     socks.append(s)
 by_fd = {s.fileno(): s for s in socks}
-sent = answered = 0
+pending = {}
+sent = answered = duplicates = 0
 start = time.monotonic()
 next_send = start
 poller = select.poll()
@@ -31,7 +37,7 @@ for s in socks:
 end = start + secs
 while True:
     now = time.monotonic()
-    if now >= end + 1.0:
+    if now >= end + 2.0 or (now >= end and not pending):
         break
     while now < end and next_send <= now:
         try:
@@ -40,16 +46,27 @@ while True:
             # again); round robin would send each flow every FLOWS-th
             # arrival, far more regular than independent clients
             socks[random.randrange(flows)].sendto(b"q%d" % sent, (dst, port))
+            pending[sent] = now
             sent += 1
         except BlockingIOError:
             pass
         next_send += random.expovariate(rate)  # absolute deadlines: no drift
-    timeout = max(0, min(next_send, end + 1.0) - time.monotonic())
+    timeout = max(0, min(next_send, end + 2.0) - time.monotonic())
     for fd, _ in poller.poll(timeout * 1000):
         try:
             while True:
-                by_fd[fd].recv(2048)
-                answered += 1
+                d = by_fd[fd].recv(2048)
+                try:
+                    n = int(d[1:])
+                except ValueError:
+                    duplicates += 1
+                    continue
+                if pending.pop(n, None) is not None:
+                    answered += 1
+                else:
+                    duplicates += 1
         except BlockingIOError:
             pass
-print(json.dumps({"sent": sent, "answered": answered, "seconds": secs}))
+lost = sorted(pending.values())
+print(json.dumps({"sent": sent, "answered": answered, "duplicates": duplicates, "lost": len(lost),
+                  "lost_at": lost[:500], "seconds": secs}))
