@@ -11,7 +11,8 @@
 #                                   too (the demo and the minute-long e2e
 #                                   tests; by default they run in the plain
 #                                   build only, to keep the suite in 25 min)
-#   scripts/test.sh --fuzz-time S   seconds per fuzz harness (default 10; 0 skips)
+#   scripts/test.sh --fuzz-time S   seconds per fuzz harness (default 5; 0 skips;
+#                                   scripts/fuzz.sh 60 is the long form)
 set -uo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -19,13 +20,13 @@ cd "$here"
 
 asan=1
 asan_slow=0
-fuzz_time=10
+fuzz_time=5
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--no-asan) asan=0 ;;
 	--asan-slow) asan_slow=1 ;;
 	--fuzz-time) fuzz_time=$2; shift ;;
-	-h|--help) sed -n '2,14s/^# \{0,1\}//p' "$0"; exit 0 ;;
+	-h|--help) sed -n '2,15s/^# \{0,1\}//p' "$0"; exit 0 ;;
 	*) echo "test.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
 	esac
 	shift
