@@ -362,7 +362,10 @@ static void h_service(void *arg, const struct st_http_req *req, struct st_http_r
 	an_snap_put(s);
 }
 
-static void plan_refused(struct st_http_resp *resp, const struct plan_box *b)
+/* 400 with every problem: {"error": headline, "errors": [{key, error}]}
+ * (a refused plan, bad what-if parameters). */
+static void refused_400(struct st_http_resp *resp, const char *headline,
+			const struct plan_err *errs, uint32_t n_errs)
 {
 	struct st_wbuf mp;
 	msgpack_packer pk;
@@ -371,23 +374,23 @@ static void plan_refused(struct st_http_resp *resp, const struct plan_box *b)
 	msgpack_packer_init(&pk, &mp, st_wbuf_mp_write);
 	msgpack_pack_map(&pk, 2);
 	st_wire_pack_cstr(&pk, "error");
-	st_wire_pack_cstr(&pk, "the plan was refused; nothing changed");
+	st_wire_pack_cstr(&pk, headline);
 	st_wire_pack_cstr(&pk, "errors");
-	msgpack_pack_array(&pk, b->n_errs);
-	for (uint32_t i = 0; i < b->n_errs; i++) {
+	msgpack_pack_array(&pk, n_errs);
+	for (uint32_t i = 0; i < n_errs; i++) {
 		msgpack_pack_map(&pk, 2);
 		st_wire_pack_cstr(&pk, "key");
-		if (b->errs[i].key[0] != '\0')
-			st_wire_pack_cstr(&pk, b->errs[i].key);
+		if (errs[i].key[0] != '\0')
+			st_wire_pack_cstr(&pk, errs[i].key);
 		else
 			msgpack_pack_nil(&pk);
 		st_wire_pack_cstr(&pk, "error");
-		st_wire_pack_cstr(&pk, b->errs[i].msg);
+		st_wire_pack_cstr(&pk, errs[i].msg);
 	}
 	resp->status = 400;
 	st_wbuf_reset(&resp->body);
 	if (mp_to_json(&mp, &resp->body) != 0)
-		st_http_error(resp, 400, "the plan was refused");
+		st_http_error(resp, 400, "%s", headline);
 	else
 		st_wbuf_append(&resp->body, "\n", 1);
 	st_wbuf_free(&mp);
@@ -442,7 +445,7 @@ static void h_plan(void *arg, const struct st_http_req *req, struct st_http_resp
 		st_http_error(resp, 503, "the analyzer's loop did not take the plan in %d ms",
 			      PLAN_WAIT_MS);
 	else if (b->rc == -EINVAL)
-		plan_refused(resp, b);
+		refused_400(resp, "the plan was refused; nothing changed", b->errs, b->n_errs);
 	else if (b->rc != 0)
 		st_http_error(resp, b->rc == -ENOSPC || b->rc == -EXDEV ? 409 : 500, "%s",
 			      b->rc == -ENOSPC ? "max_services reached" :
@@ -493,37 +496,6 @@ static void whatif_arg(void *arg, const char *key, const char *value)
 	*slot = value != NULL ? value : "";
 }
 
-/* 400 with every problem: {"error": ..., "errors": [{key, error}]}. */
-static void whatif_refused(struct st_http_resp *resp, const struct whatif_q *q)
-{
-	struct st_wbuf mp;
-	msgpack_packer pk;
-
-	st_wbuf_init(&mp);
-	msgpack_packer_init(&pk, &mp, st_wbuf_mp_write);
-	msgpack_pack_map(&pk, 2);
-	st_wire_pack_cstr(&pk, "error");
-	st_wire_pack_cstr(&pk, "bad what-if parameters");
-	st_wire_pack_cstr(&pk, "errors");
-	msgpack_pack_array(&pk, q->n_errs);
-	for (uint32_t i = 0; i < q->n_errs; i++) {
-		msgpack_pack_map(&pk, 2);
-		st_wire_pack_cstr(&pk, "key");
-		if (q->errs[i].key[0] != '\0')
-			st_wire_pack_cstr(&pk, q->errs[i].key);
-		else
-			msgpack_pack_nil(&pk);
-		st_wire_pack_cstr(&pk, "error");
-		st_wire_pack_cstr(&pk, q->errs[i].msg);
-	}
-	resp->status = 400;
-	st_wbuf_reset(&resp->body);
-	if (mp_to_json(&mp, &resp->body) != 0)
-		st_http_error(resp, 400, "bad what-if parameters");
-	else
-		st_wbuf_append(&resp->body, "\n", 1);
-	st_wbuf_free(&mp);
-}
 
 /* GET /api/v1/services/{name}/whatif?load=..&instances=..: the model's
  * answer (predict.h) from the snapshot, never the engine. */
@@ -558,7 +530,7 @@ static void h_whatif(void *arg, const struct st_http_req *req, struct st_http_re
 	}
 	an_whatif_parse(q.load, q.instances, &v->plan, wr, whatif_err, &q);
 	if (q.n_errs != 0) {
-		whatif_refused(resp, &q);
+		refused_400(resp, "bad what-if parameters", q.errs, q.n_errs);
 		goto out;
 	}
 	p = &v->pred;

@@ -220,6 +220,30 @@ static void series(struct st_wbuf *o, const struct an_target *t, const struct sc
 	st_wbuf_printf(o, "\"/>\n");
 }
 
+
+/* Opens a p99-over-time chart: scales over [t0, t1] and [lo, hi] (an empty
+ * span gets a unit one), the axes and the SLO line. Returns the t0 the
+ * series are drawn from. */
+static double p99_chart_open(struct st_wbuf *o, const struct an_service *s, struct scale *x,
+			     struct scale *y, double t0, double t1, double lo, double hi,
+			     const char *title)
+{
+	double slo = (double)s->plan.slo_p99_ns;
+
+	if (!isfinite(t0)) {
+		t0 = 0;
+		t1 = 1;
+	}
+	range(x, 0, fmax(t1 - t0, 1e-3), false);
+	range(y, isfinite(lo) ? lo : 1e5, hi, true);
+	st_wbuf_printf(o, "<svg class=\"chart\" viewBox=\"0 0 %d %d\" width=\"%d\" height=\"%d\" "
+		       "role=\"img\"><title>%s</title>\n", W, H, W, H, title);
+	axes(o, x, y, "time (s since the first window)", "p99 (ms, log)", 1e6);
+	st_wbuf_printf(o, "<line x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\" class=\"slo\"/>"
+		       "<text x=\"%d\" y=\"%.1f\" class=\"tick\" text-anchor=\"end\">SLO</text>\n",
+		       ML, sx(y, slo), W - MR, sx(y, slo), W - MR - 4, sx(y, slo) - 4);
+	return t0;
+}
 /* 2. p99 per window, prod and shadow, the prediction, verdicts marked. */
 static void chart_p99(struct st_wbuf *o, const struct an_service *s)
 {
@@ -253,20 +277,7 @@ static void chart_p99(struct st_wbuf *o, const struct an_service *s)
 		}
 	}
 	hi = fmax(hi, (double)s->plan.slo_p99_ns);
-	if (!isfinite(t0)) {
-		t0 = 0;
-		t1 = 1;
-	}
-	range(&x, 0, fmax(t1 - t0, 1e-3), false);
-	range(&y, isfinite(lo) ? lo : 1e5, hi, true);
-	st_wbuf_printf(o, "<svg class=\"chart\" viewBox=\"0 0 %d %d\" width=\"%d\" height=\"%d\" "
-		       "role=\"img\"><title>p99 per window</title>\n", W, H, W, H);
-	axes(o, &x, &y, "time (s since the first window)", "p99 (ms, log)", 1e6);
-	st_wbuf_printf(o, "<line x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\" class=\"slo\"/>"
-		       "<text x=\"%d\" y=\"%.1f\" class=\"tick\" text-anchor=\"end\">SLO</text>\n",
-		       ML, sx(&y, (double)s->plan.slo_p99_ns), W - MR,
-		       sx(&y, (double)s->plan.slo_p99_ns), W - MR - 4,
-		       sx(&y, (double)s->plan.slo_p99_ns) - 4);
+	t0 = p99_chart_open(o, s, &x, &y, t0, t1, lo, hi, "p99 per window");
 	series(o, prod, &x, &y, t0, "#1565c0", ALL);
 	series(o, sh, &x, &y, t0, "#ef6c00", ALL);
 	st_wbuf_printf(o, "<polyline fill=\"none\" stroke=\"#6a1b9a\" stroke-dasharray=\"5 3\" "
@@ -323,20 +334,7 @@ static void chart_resilience(struct st_wbuf *o, const struct an_service *s)
 			hi = fmax(hi, w->p99);
 		}
 	}
-	if (!isfinite(t0)) {
-		t0 = 0;
-		t1 = 1;
-	}
-	range(&x, 0, fmax(t1 - t0, 1e-3), false);
-	range(&y, isfinite(lo) ? lo : 1e5, hi, true);
-	st_wbuf_printf(o, "<svg class=\"chart\" viewBox=\"0 0 %d %d\" width=\"%d\" height=\"%d\" "
-		       "role=\"img\"><title>p99 healthy and under the fault</title>\n", W, H, W, H);
-	axes(o, &x, &y, "time (s since the first window)", "p99 (ms, log)", 1e6);
-	st_wbuf_printf(o, "<line x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\" class=\"slo\"/>"
-		       "<text x=\"%d\" y=\"%.1f\" class=\"tick\" text-anchor=\"end\">SLO</text>\n",
-		       ML, sx(&y, (double)s->plan.slo_p99_ns), W - MR,
-		       sx(&y, (double)s->plan.slo_p99_ns), W - MR - 4,
-		       sx(&y, (double)s->plan.slo_p99_ns) - 4);
+	t0 = p99_chart_open(o, s, &x, &y, t0, t1, lo, hi, "p99 healthy and under the fault");
 	series(o, sh, &x, &y, t0, "#ef6c00", HEALTHY);
 	series(o, rs, &x, &y, t0, "#c62828", CHAOS);
 	legend(o, 0, "#ef6c00", "healthy shadow p99", false);
