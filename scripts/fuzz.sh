@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer harnesses with clang (ASan + UBSan) and runs each for a
-# given time on a scratch copy of its seed corpus.
+# given time on a scratch copy of its seed corpus, two at a time
+# (FUZZ_JOBS=N for more).
 #
 #   scripts/fuzz.sh [SECONDS] [TARGET...]     default 60 s, all targets
 #
@@ -12,7 +13,7 @@ set -uo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
 case "${1:-}" in
--h|--help) sed -n '2,9s/^# \{0,1\}//p' "$0"; exit 0 ;;
+-h|--help) sed -n '2,10s/^# \{0,1\}//p' "$0"; exit 0 ;;
 esac
 secs=${1:-60}
 [[ "$secs" =~ ^[0-9]+$ ]] || { echo "fuzz.sh: SECONDS must be a whole number, not '$secs' (see --help)" >&2; exit 2; }
@@ -36,26 +37,44 @@ meson compile -C "$dir" >"$dir.compile.log" 2>&1 ||
 
 status=0
 mkdir -p "$dir/findings"
-for t in "${targets[@]}"; do
-	bin="$dir/tests/fuzz/fuzz_$t"
+# run_one TARGET: fuzzes one harness; its verdict line goes to $dir/fuzz_T.result.
+run_one() {
+	local t=$1 bin="$dir/tests/fuzz/fuzz_$1" work="$dir/corpus/$1" log="$dir/fuzz_$1.log"
+	local res="$dir/fuzz_$1.result" runs
 	if [ ! -x "$bin" ]; then
-		echo "fuzz $t: FAIL (no harness $bin)"
-		status=1
-		continue
+		echo "fuzz $t: FAIL (no harness $bin)" >"$res"
+		return
 	fi
-	work="$dir/corpus/$t"
 	mkdir -p "$work"
 	cp -n tests/fuzz/corpus/"$t"/* "$work"/ 2>/dev/null || true
-	log="$dir/fuzz_$t.log"
 	if "$bin" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
 		-print_final_stats=1 -artifact_prefix="$dir/findings/$t-" \
 		"$work" >"$log" 2>&1; then
 		runs=$(grep -m1 -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$')
-		echo "fuzz $t: ok (${runs:-?} runs in ${secs}s, no finding)"
+		echo "fuzz $t: ok (${runs:-?} runs in ${secs}s, no finding)" >"$res"
 	else
-		echo "fuzz $t: FAIL (see $log; input in $dir/findings/)"
-		tail -40 "$log"
+		echo "fuzz $t: FAIL (see $log; input in $dir/findings/)" >"$res"
+	fi
+}
+# Two harnesses at a time (each is one process on one core), reported in
+# the order given.
+jobs=${FUZZ_JOBS:-2}
+running=0
+for t in "${targets[@]}"; do
+	run_one "$t" &
+	running=$((running + 1))
+	if [ $running -ge "$jobs" ]; then
+		wait -n
+		running=$((running - 1))
+	fi
+done
+wait
+for t in "${targets[@]}"; do
+	cat "$dir/fuzz_$t.result"
+	if grep -q ': FAIL' "$dir/fuzz_$t.result"; then
+		[ -f "$dir/fuzz_$t.log" ] && tail -40 "$dir/fuzz_$t.log"
 		status=1
 	fi
+	rm -f "$dir/fuzz_$t.result"
 done
 exit $status

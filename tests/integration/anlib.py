@@ -7,10 +7,9 @@ import math
 import os
 import subprocess
 import sys
-import tempfile
 import time
 
-from stlib import check, fail, skip
+from stlib import check, fail, skip, workdir
 
 try:
     import msgpack
@@ -34,7 +33,7 @@ class Run:
     """One analyzer with its own directory and endpoints."""
 
     def __init__(self, name, analyzer, kpi_pub):
-        self.wd = tempfile.mkdtemp(prefix="st-an-%s-" % name)
+        self.wd = workdir("an-%s" % name)
         self.analyzer = analyzer
         self.kpi_pub = kpi_pub
         self.kpi = ["ipc://%s/kpi%d.sock" % (self.wd, i) for i in range(4)]

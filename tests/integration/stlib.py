@@ -1,7 +1,9 @@
 """Shared helpers for the integration tests: run shadowtap programs on DPDK
 virtual devices, parse their final counters, skip honestly."""
+import atexit
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -17,6 +19,7 @@ def skip(why):
 
 def fail(why):
     print("FAIL: " + why)
+    _failed()
     sys.exit(1)
 
 
@@ -24,6 +27,7 @@ def check(cond, what):
     """Prints the check and its outcome; exits on the first failure."""
     print(("ok   " if cond else "FAIL ") + what)
     if not cond:
+        _failed()
         sys.exit(1)
 
 
@@ -38,8 +42,38 @@ def eal_args(prefix, vdevs, lcores="0-1", mem=512):
     return args
 
 
+# Working directories go when the test ends well; a failed test (a failed
+# check, fail(), an uncaught exception) keeps them and says where, and
+# ST_KEEP=1 keeps them always.
+_dirs = []
+_keep = [os.environ.get("ST_KEEP") == "1"]
+
+
+def _failed():
+    _keep[0] = True
+
+
+def _excepthook(kind, value, tb, _orig=sys.excepthook):
+    _failed()
+    _orig(kind, value, tb)
+
+
+sys.excepthook = _excepthook
+
+
+@atexit.register
+def _cleanup():
+    for d in _dirs:
+        if _keep[0]:
+            print("kept " + d)
+        else:
+            shutil.rmtree(d, ignore_errors=True)
+
+
 def workdir(name):
-    return tempfile.mkdtemp(prefix="st-%s-" % name)
+    d = tempfile.mkdtemp(prefix="st-%s-" % name)
+    _dirs.append(d)
+    return d
 
 
 def run(cmd, timeout=60, check_rc=True):

@@ -8,10 +8,9 @@ import re
 import shutil
 import subprocess
 import sys
-import tempfile
 
 from anlib import Run, target
-from stlib import check, skip
+from stlib import check, skip, workdir
 
 ANALYZER, KPI_PUB = sys.argv[1], sys.argv[2]
 chromium = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -39,7 +38,7 @@ for part in ("Latency percentiles", "p99 per window", "Load against latency",
 if chromium is None:
     skip("chromium is not installed (apt-get install chromium); the page was checked statically")
 shot = os.path.join(r.wd, "report.png")
-profile = tempfile.mkdtemp(prefix="st-an-chromium-")
+profile = workdir("an-chromium")
 cmd = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
        "--disable-background-networking", "--disable-component-update", "--disable-sync",
        "--user-data-dir=" + profile, "--window-size=1100,2400", "--screenshot=" + shot,

@@ -26,7 +26,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from stlib import check, fail, skip  # noqa: E402
+from stlib import check, fail, skip, workdir  # noqa: E402
 
 try:
     import zmq
@@ -45,7 +45,7 @@ HIST_TOOL = sys.argv[2]
 CTL = sys.argv[3] if len(sys.argv) > 3 and sys.argv[3] != "-" else None
 
 ctx = zmq.Context()
-wd = tempfile.mkdtemp(prefix="st-subctl-")
+wd = workdir("subctl")
 
 
 # --------------------------------------------------------------------------
