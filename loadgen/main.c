@@ -21,6 +21,7 @@
 #include "clock.h"
 #include "loadgen.h"
 #include "log.h"
+#include "eal_hint.h"
 #include "vdev.h"
 #include "publish.h"
 #include "version.h"
@@ -268,8 +269,18 @@ int main(int argc, char **argv)
 		goto out_inputs;
 	}
 	rc = rte_eal_init(dashdash, argv);
-	if (rc < 0)
+	if (rc < 0) {
+		char hint[512];
+
+		/* No hugepages: say which fix applies, and exit 2 (cannot start
+		 * as configured here; the unit does not restart on it). */
+		if ((rte_errno == EACCES || rte_errno == ENOMEM) &&
+		    st_eal_hugepage_hint(dashdash, argv, ST_MEMINFO, ST_MOUNTS, hint, sizeof(hint))) {
+			ST_ERR("cannot start: %s", hint);
+			return 2;
+		}
 		rte_exit(EXIT_FAILURE, "EAL init failed: %s\n", rte_strerror(rte_errno));
+	}
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	app.tsc_hz = rte_get_tsc_hz();

@@ -7,6 +7,7 @@ reference in docs/dataplane.md is the program's own.
 
 usage: test_config.py DATAPLANE_BINARY SOURCE_ROOT"""
 import os
+import shutil
 import subprocess
 import sys
 
@@ -70,6 +71,26 @@ def run(args, timeout=30):
     return p.returncode, p.stdout + p.stderr
 
 
+def no_hugepages(ini):
+    """A host without hugepages (here: a mount namespace with no hugetlbfs):
+    the dataplane says what is missing and how to fix it, and exits 2 (the
+    unit does not restart on it) before any port is probed."""
+    if os.geteuid() != 0 or shutil.which("unshare") is None:
+        print("skip: the no-hugepages case needs root and unshare")
+        return
+    out_pcap = os.path.join(wd, "huge.pcap")
+    eal = [a for a in stlib.eal_args("cfg-huge-%d" % os.getpid(), [
+        "net_pcap0,rx_pcap=/dev/null,tx_pcap=%s" % out_pcap]) if a != "--no-huge"]
+    script = 'for d in $(awk \'$3 == "hugetlbfs" {print $2}\' /proc/mounts); do umount "$d"; done; exec "$@"'
+    p = subprocess.run(["unshare", "-m", "--propagation", "private", "sh", "-c", script, "sh", DP] +
+                       eal + ["--", "--config", ini], capture_output=True, text=True, timeout=30)
+    out = p.stdout + p.stderr
+    stlib.check(p.returncode == 2 and "cannot start: no hugetlbfs is mounted" in out and
+                "--no-huge" in out and not os.path.exists(out_pcap),
+                "no hugepages: exit %d, says what is missing and the fix, no port probed" % p.returncode +
+                ("" if p.returncode == 2 else ": " + out[-400:]))
+
+
 def main():
     for name, text, want in BAD:
         ini = os.path.join(wd, "bad.ini")
@@ -115,6 +136,7 @@ def main():
                    "--check"])
     stlib.check(rc != 0 and "[dataplane] chaos_scenario:" in out and "nope.csv" in out,
                 "a missing chaos scenario is refused naming it")
+    no_hugepages(ini)
     rc, out = run(["--help"])
     stlib.check(rc == 0 and "--config FILE" in out and "--set SEC.KEY=VALUE" in out, "--help")
 
