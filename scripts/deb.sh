@@ -2,7 +2,8 @@
 # Builds the Debian package from the tree and tries it as an operator would:
 # dpkg-buildpackage -us -uc -b on a copy of the tree, lintian (no errors),
 # apt-get install of the .deb, every program's --help and --version from
-# /usr/bin, the units verified where they are installed, the demo's loop
+# /usr/bin, the units verified where they are installed, the installed
+# dataplane on a host without hugepages (exit 2, the fix named), the demo's loop
 # against the installed programs (--quick), then apt-get purge and a check
 # that nothing is left. Ends with "N passed, N failed". The long form of the
 # suite's install test (tests/integration/test_install.py); about 6 minutes.
@@ -83,6 +84,19 @@ for u in shadowtap-analyzer.service shadowtap-dataplane@.service; do
 done
 check "the units are installed, not enabled" \
 	bash -c '! ls /etc/systemd/system/multi-user.target.wants/ 2>/dev/null | grep -q shadowtap'
+
+# The installed dataplane on a host without hugepages (a mount namespace
+# with no hugetlbfs): a clear message naming the fix, exit 2, not a crash.
+nohuge() {
+	local out rc
+	out=$(unshare -m --propagation private sh -c \
+		'for d in $(awk '"'"'$3 == "hugetlbfs" {print $2}'"'"' /proc/mounts); do umount "$d"; done
+		 exec /usr/bin/shadowtap-dataplane -l 0 --no-pci --vdev net_null0 --vdev net_null1 \
+			--file-prefix deb-nohuge -- --config /usr/share/shadowtap/examples/inline.ini' 2>&1)
+	rc=$?
+	[ $rc -eq 2 ] && grep -q "cannot start: no hugetlbfs is mounted" <<<"$out"
+}
+check "without hugepages: the installed dataplane says why, exits 2" nohuge
 
 # The demo's loop on the installed programs; its servers from a build.
 if [ ! -x build/tests/tools/udp_echo ]; then
