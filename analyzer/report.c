@@ -248,6 +248,8 @@ static double p99_chart_open(struct st_wbuf *o, const struct an_service *s, stru
 /* --- forecast alerts on the time axis ------------------------------------ */
 
 static const char *const colour_alert[AN_ALERT__COUNT] = { "#f57c00", "#d32f2f", "#5d4037" };
+/* alert marks sit just above the verdicts' boxes */
+#define ALERT_ROW (H - MB - 14)
 
 static const struct an_alert_mark *alert_mark_at(const struct an_service *s, uint32_t i)
 {
@@ -284,7 +286,7 @@ static double alerts_span(const struct an_service *s, double *t0, double t1)
 	return fmin(end, t1 + fmax(60, t1 - *t0));
 }
 
-/* Each alert sent: a triangle at the top when raised (a dashed line down
+/* Each alert sent: a triangle above the verdicts when raised (a dashed line down
  * at the crossing it names, labelled with the kind and the count to add),
  * a hollow circle when cleared. */
 static void alert_marks(struct st_wbuf *o, const struct an_service *s, const struct scale *x,
@@ -301,10 +303,11 @@ static void alert_marks(struct st_wbuf *o, const struct an_service *s, const str
 			st_wbuf_printf(o, "<circle class=\"alert-clear\" data-kind=\"%s\" cx=\"%.1f\" "
 				       "cy=\"%d\" r=\"4\" fill=\"#fff\" stroke=\"%s\" stroke-width=\"2\">"
 				       "<title>%s alert cleared at %s (%u instances)</title></circle>\n",
-				       kind, px, MT + 4, col, kind, when, a->current);
+				       kind, px, ALERT_ROW - 4, col, kind, when, a->current);
 			continue;
 		}
 		{
+			bool newest = true;	/* of its kind: the one labelled */
 			double ahead = a->at > a->t ? (double)(a->at - a->t) / 1e9 : 0;
 			double pa = sx(x, (double)a->at / 1e9 - t0);
 			uint32_t add = a->instances > a->current ? a->instances - a->current : 0;
@@ -312,13 +315,17 @@ static void alert_marks(struct st_wbuf *o, const struct an_service *s, const str
 			st_wbuf_printf(o, "<path class=\"alert-raise\" data-kind=\"%s\" d=\"M%.1f %d "
 				       "l-5 -8 h10 z\" fill=\"%s\"><title>%s alert raised at %s: "
 				       "crossing in %.0f s, %u instances needed (add %u)</title></path>\n",
-				       kind, px, MT + 10, col, kind, when, ahead, a->instances, add);
+				       kind, px, ALERT_ROW, col, kind, when, ahead, a->instances, add);
+			for (uint32_t j = i + 1; j < alert_marks_kept(s); j++)
+				newest &= !(alert_mark_at(s, j)->raise && alert_mark_at(s, j)->kind == a->kind);
 			st_wbuf_printf(o, "<line class=\"alert-at\" data-kind=\"%s\" x1=\"%.1f\" "
 				       "y1=\"%d\" x2=\"%.1f\" y2=\"%d\" stroke=\"%s\" stroke-width=\"1.5\" "
-				       "stroke-dasharray=\"6 3\"/><text x=\"%.1f\" y=\"%d\" class=\"tick\" "
-				       "fill=\"%s\">%s +%u%s</text>\n", kind, pa, MT, pa, H - MB, col,
-				       pa + 3, MT + 44 + 12 * (int)a->kind, col, kind, add,
-				       pa >= W - MR - 1 ? " (later)" : "");
+				       "stroke-dasharray=\"6 3\"/>\n", kind, pa, MT, pa, H - MB, col);
+			if (newest)
+				st_wbuf_printf(o, "<text x=\"%.1f\" y=\"%d\" class=\"tick\" "
+					       "text-anchor=\"end\" fill=\"%s\">%s: add %u%s</text>\n",
+					       pa - 3, MT + 48 + 12 * (int)a->kind, col, kind, add,
+					       pa >= W - MR - 1 ? " (later)" : "");
 		}
 	}
 }
@@ -619,7 +626,7 @@ static void chart_heat(struct st_wbuf *o, const struct an_service *s, const stru
 {
 	const struct an_plan *pl = &s->plan;
 	uint32_t counts[HEAT_MAXC], nc = heat_counts(pl->proposed_instances, counts);
-	int cw = (W - 90) / (int)nc, ch = 24, L = 70, T = 14, HH = T + ch * (int)HEAT_NL + 40;
+	int L = 104, cw = (W - L - 10) / (int)nc, ch = 24, T = 14, HH = T + ch * (int)HEAT_NL + 40;
 	struct an_pred scratch;
 	const struct an_pred *p = an_pred_pick(s->has_pred, &s->pred, &s->model, cfg, &scratch);
 	bool first = true;
