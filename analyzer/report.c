@@ -1,6 +1,7 @@
 /* The HTML report. Everything is drawn here as inline SVG with a few CSS
- * rules: no script, no font or image to fetch, so the page opens anywhere
- * and a headless browser logs nothing. */
+ * rules; the one inline script moves the what-if sliders over answers
+ * embedded in the page. No font, image or data to fetch, so the page
+ * opens anywhere and a headless browser logs nothing. */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -617,6 +618,112 @@ static uint32_t heat_counts(uint32_t proposed, uint32_t out[HEAT_MAXC])
 	return n;
 }
 
+static void js_num(struct st_wbuf *o, double v)
+{
+	if (isfinite(v))
+		st_wbuf_printf(o, "%.6g", v);
+	else
+		st_wbuf_printf(o, "null");
+}
+
+#define WHATIF_NL 16		/* the load slider: 0.25x..4x in steps of 0.25 */
+#define WHATIF_MAXC 64
+
+/* The what-if controls: two sliders, load (0.25x-4x the forecast) and
+ * instance count (1 to twice the proposal, at most 64 positions), showing
+ * the model's p99, bound, error rate, utilisation, hourly cost, the SLO
+ * and the evidence as they move. The report is a file, not a client of
+ * the API: every position's answer (an_pred_point, what GET .../whatif
+ * gives) is computed here and embedded as JSON; the page's one inline
+ * script (report_script) only looks them up. */
+static void whatif_controls(struct st_wbuf *o, const struct an_service *s, const struct an_pred *p)
+{
+	const struct an_plan *pl = &s->plan;
+	uint32_t top = pl->proposed_instances * 2 > 4 ? pl->proposed_instances * 2 : 4;
+	uint32_t step = (top + WHATIF_MAXC - 1) / WHATIF_MAXC, nc = 0, counts[WHATIF_MAXC];
+
+	for (uint32_t c = step; c <= top && nc < WHATIF_MAXC; c += step)
+		counts[nc++] = c;
+	st_wbuf_printf(o, "<div class=\"whatif\" data-service=\"");
+	st_wbuf_html(o, s->name);
+	st_wbuf_printf(o, "\"><b>What-if</b> (the model's prediction): "
+		       "<label>load <input type=\"range\" class=\"whatif-load\" min=\"0\" max=\"%d\" "
+		       "step=\"1\" value=\"3\"> <span data-field=\"load\"></span></label> "
+		       "<label>instances <input type=\"range\" class=\"whatif-instances\" min=\"0\" "
+		       "max=\"%u\" step=\"1\" value=\"0\"> <span data-field=\"instances\"></span></label>"
+		       "<div class=\"out\">", WHATIF_NL - 1, nc - 1);
+	{
+		static const char *const f[][2] = {
+			{ "p99", "p99" }, { "p99_hi", "p99 bound" }, { "error_rate", "error rate" },
+			{ "utilization", "utilisation" }, { "cost_per_hour", "cost / h" },
+			{ "meets_slo", "SLO" }, { "evidence", "evidence" },
+		};
+
+		for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++)
+			st_wbuf_printf(o, "<div><b data-field=\"%s\">-</b>%s</div>", f[i][0], f[i][1]);
+	}
+	st_wbuf_printf(o, "</div><script type=\"application/json\" class=\"whatif-data\">"
+		       "{\"forecast_rps\":");
+	js_num(o, pl->forecast_rps);
+	st_wbuf_printf(o, ",\"proposed\":%u,\"loads\":[", pl->proposed_instances);
+	for (int i = 0; i < WHATIF_NL; i++)
+		st_wbuf_printf(o, "%s%g", i ? "," : "", 0.25 * (i + 1));
+	st_wbuf_printf(o, "],\"counts\":[");
+	for (uint32_t k = 0; k < nc; k++)
+		st_wbuf_printf(o, "%s%u", k ? "," : "", counts[k]);
+	/* per load, per count: p99, p99_hi, error rate, utilisation, cost,
+	 * meets (0/1), evidence */
+	st_wbuf_printf(o, "],\"points\":[");
+	for (int i = 0; i < WHATIF_NL; i++)
+		for (uint32_t k = 0; k < nc; k++) {
+			struct an_pred_point pt;
+
+			an_pred_point(&s->model, p, pl, 0.25 * (i + 1) * pl->forecast_rps, counts[k], &pt);
+			st_wbuf_printf(o, "%s[", i || k ? "," : "");
+			js_num(o, pt.p99);
+			st_wbuf_printf(o, ",");
+			js_num(o, pt.p99_hi);
+			st_wbuf_printf(o, ",");
+			js_num(o, pt.err);
+			st_wbuf_printf(o, ",");
+			js_num(o, pt.util);
+			st_wbuf_printf(o, ",");
+			js_num(o, pt.cost_per_hour);
+			st_wbuf_printf(o, ",%d,\"%s\"]", pt.meets, an_evidence_name(pt.evidence));
+		}
+	st_wbuf_printf(o, "]}</script></div>\n");
+}
+
+/* The page's one script: the what-if sliders look up the answers
+ * embedded beside them. Nothing is fetched. */
+static const char report_script[] =
+	"<script>\n\"use strict\";\n"
+	"const ms = s => s == null ? \"saturated\" : (s * 1e3).toFixed(s < 0.01 ? 2 : 1) + \" ms\";\n"
+	"document.querySelectorAll(\".whatif\").forEach(w => {\n"
+	"  const d = JSON.parse(w.querySelector(\"script.whatif-data\").textContent);\n"
+	"  const L = w.querySelector(\"input.whatif-load\"), N = w.querySelector(\"input.whatif-instances\");\n"
+	"  const f = k => w.querySelector('[data-field=\"' + k + '\"]');\n"
+	"  const k0 = d.counts.findIndex(n => n >= d.proposed);\n"
+	"  N.value = String(k0 < 0 ? d.counts.length - 1 : k0);\n"
+	"  const show = () => {\n"
+	"    const i = +L.value, k = +N.value, p = d.points[i * d.counts.length + k];\n"
+	"    const set = (key, text, raw) => { f(key).textContent = text; f(key).dataset.value = raw == null ? \"\" : String(raw); };\n"
+	"    set(\"load\", d.loads[i] + \"x (\" + (d.loads[i] * d.forecast_rps).toFixed(0) + \" rps)\", d.loads[i]);\n"
+	"    set(\"instances\", String(d.counts[k]), d.counts[k]);\n"
+	"    set(\"p99\", ms(p[0]), p[0]);\n"
+	"    set(\"p99_hi\", ms(p[1]), p[1]);\n"
+	"    set(\"error_rate\", p[2] == null ? \"-\" : p[2] < 1e-6 ? \"< 0.0001 %\" : (p[2] * 100).toPrecision(3) + \" %\", p[2]);\n"
+	"    set(\"utilization\", p[3] == null ? \"-\" : (p[3] * 100).toFixed(1) + \" %\", p[3]);\n"
+	"    set(\"cost_per_hour\", p[4] == null ? \"unpriced\" : p[4].toFixed(2), p[4]);\n"
+	"    set(\"meets_slo\", p[5] ? \"met\" : \"missed\", p[5] ? \"true\" : \"false\");\n"
+	"    f(\"meets_slo\").style.color = p[5] ? \"#2e7d32\" : \"#c62828\";\n"
+	"    set(\"evidence\", p[6], p[6]);\n"
+	"  };\n"
+	"  L.addEventListener(\"input\", show);\n"
+	"  N.addEventListener(\"input\", show);\n"
+	"  show();\n"
+	"});\n</script>\n";
+
 /* 5. The model's p99 over loads 0.25x-4x the forecast x counts up to
  * twice the proposal, coloured by p99/SLO (green well within, amber at
  * it, red at twice it; dark red saturated), the cells meeting the SLO
@@ -658,10 +765,11 @@ static void chart_heat(struct st_wbuf *o, const struct an_service *s, const stru
 			snprintf(r, sizeof(r), isfinite(pt.p99_over_slo) ? "%.2f" : "sat",
 				 pt.p99_over_slo);
 			st_wbuf_printf(o, "<rect class=\"cell\" data-load=\"%g\" data-instances=\"%u\" "
-				       "data-ratio=\"%s\" data-meets=\"%d\" x=\"%d\" y=\"%d\" width=\"%d\" "
+				       "data-ratio=\"%s\" data-meets=\"%d\" data-p99=\"%.6g\" x=\"%d\" "
+				       "y=\"%d\" width=\"%d\" "
 				       "height=\"%d\" fill=\"%s\"%s><title>%gx (%.0f rps) on %u: p99 %.4g ms, "
 				       "bound %.4g ms, error rate %.3g%%, utilisation %.0f%%, %s the SLO, "
-				       "%s</title></rect>\n", heat_loads[i], counts[k], r, pt.meets,
+				       "%s</title></rect>\n", heat_loads[i], counts[k], r, pt.meets, pt.p99,
 				       L + cw * (int)k, y, cw - 1, ch - 1, bg,
 				       pt.meets ? " stroke=\"#114d1c\"" : "", heat_loads[i], pt.rps,
 				       counts[k], pt.p99 * 1e3, pt.p99_hi * 1e3, pt.err * 100,
@@ -705,6 +813,7 @@ static void chart_heat(struct st_wbuf *o, const struct an_service *s, const stru
 		       "<i>bound</i> and the error bound within the objectives (the recommendation's "
 		       "test).</p>\n", an_form_name(p->form),
 		       p->corrected ? "corrected by the last conclusive verdict" : "prod's model alone");
+	whatif_controls(o, s, p);
 }
 
 /* A KPI value in its unit: ns as ms, ratios as percentages. */
@@ -847,7 +956,9 @@ static const char css[] =
 	".tick{font-size:11px;fill:#616161}.label{font-size:12px;fill:#424242}"
 	".slo{stroke:#c62828;stroke-dasharray:2 3}.whisker{stroke:#212121;stroke-width:2}"
 	"svg.chart{display:block;margin:.5em 0}.sub{font-size:.85em;color:#616161}"
-	".cellv{font-size:9px;fill:#212121}";
+	".cellv{font-size:9px;fill:#212121}"
+	".whatif{margin:.5em 0}.whatif label{margin-right:1.5em}.whatif input{vertical-align:middle;width:200px}"
+	".whatif .out{display:flex;gap:1.6em;margin:.4em 0}.whatif .out b{display:block;font-size:1.2em}";
 
 int an_report_render(struct an_engine *e, struct st_wbuf *out)
 {
@@ -879,7 +990,7 @@ int an_report_render(struct an_engine *e, struct st_wbuf *out)
 	if (shown == 0)
 		st_wbuf_printf(out, "<p>No service has a plan: nothing was judged.</p>\n");
 	an_clients_report(an_engine_clients(e), out);
-	st_wbuf_printf(out, "</body></html>\n");
+	st_wbuf_printf(out, "%s</body></html>\n", report_script);
 	return out->oom ? -ENOMEM : 0;
 }
 
