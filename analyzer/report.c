@@ -679,17 +679,16 @@ static void whatif_controls(struct st_wbuf *o, const struct an_service *s, const
 			struct an_pred_point pt;
 
 			an_pred_point(&s->model, p, pl, 0.25 * (i + 1) * pl->forecast_rps, counts[k], &pt);
-			st_wbuf_printf(o, "%s[", i || k ? "," : "");
-			js_num(o, pt.p99);
-			st_wbuf_printf(o, ",");
-			js_num(o, pt.p99_hi);
-			st_wbuf_printf(o, ",");
-			js_num(o, pt.err);
-			st_wbuf_printf(o, ",");
-			js_num(o, pt.util);
-			st_wbuf_printf(o, ",");
-			js_num(o, pt.cost_per_hour);
-			st_wbuf_printf(o, ",%d,\"%s\"]", pt.meets, an_evidence_name(pt.evidence));
+			{
+				const double v[] = { pt.p99, pt.p99_hi, pt.err, pt.util, pt.cost_per_hour };
+
+				st_wbuf_printf(o, "%s[", i || k ? "," : "");
+				for (size_t j = 0; j < sizeof(v) / sizeof(v[0]); j++) {
+					js_num(o, v[j]);
+					st_wbuf_printf(o, ",");
+				}
+			}
+			st_wbuf_printf(o, "%d,\"%s\"]", pt.meets, an_evidence_name(pt.evidence));
 		}
 	st_wbuf_printf(o, "]}</script></div>\n");
 }
