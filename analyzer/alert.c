@@ -422,13 +422,13 @@ int an_alerter_tick(struct an_alerter *a, struct an_engine *e, uint64_t wall_ns,
 					    an_engine_next_seq(e), wall_ns, &a->buf) == 0) {
 				fn(arg, s, a->buf.data, a->buf.len);
 				sent++;
+				s->alert_log[s->n_alert_log++ % AN_ALERT_LOG] = (struct an_alert_mark){
+					.t = wall_ns, .at = msg->active ? msg->at : 0,
+					.kind = (enum an_alert_kind)k, .raise = msg->active,
+					.current = msg->current, .instances = msg->instances,
+					.value = msg->value, .threshold = msg->threshold,
+				};
 			}
-			s->alert_log[s->n_alert_log++ % AN_ALERT_LOG] = (struct an_alert_mark){
-				.t = wall_ns, .at = msg->active ? msg->at : 0,
-				.kind = (enum an_alert_kind)k, .raise = msg->active,
-				.current = msg->current, .instances = msg->instances,
-				.value = msg->value, .threshold = msg->threshold,
-			};
 			if (now[k].active)
 				ST_WARN("alert %s: %s", s->name, an_alert_kind_name((enum an_alert_kind)k));
 			else
