@@ -387,19 +387,16 @@ int an_alerter_tick(struct an_alerter *a, struct an_engine *e, uint64_t wall_ns,
 		struct an_service *s = an_engine_service_at(e, i);
 		struct an_alert now[AN_ALERT__COUNT];
 		const struct fc *f = NULL;
-		const struct an_pred *p = &s->pred;
+		const struct an_pred *p;
 		struct an_pred prod;
 
 		if (!s->has_plan || (s->plan.forecast_profile[0] == '\0' &&
 				     s->plan.budget_per_hour < 0)) {
 			memset(now, 0, sizeof(now));
 		} else {
-			if (!s->has_pred) {
-				if (an_pred_prod(&s->model, cfg->model_weight,
-						 (double)cfg->response_timeout_ns / 1e9, &prod) != 0)
-					continue;	/* nothing to predict with yet */
-				p = &prod;
-			}
+			p = an_pred_pick(s->has_pred, &s->pred, &s->model, cfg, &prod);
+			if (p == NULL)
+				continue;	/* nothing to predict with yet */
 			if (s->plan.forecast_profile[0] != '\0')
 				f = forecast(a, s);
 			evaluate(cfg, s, f, p, wall_ns, now);
@@ -425,6 +422,12 @@ int an_alerter_tick(struct an_alerter *a, struct an_engine *e, uint64_t wall_ns,
 					    an_engine_next_seq(e), wall_ns, &a->buf) == 0) {
 				fn(arg, s, a->buf.data, a->buf.len);
 				sent++;
+				s->alert_log[s->n_alert_log++ % AN_ALERT_LOG] = (struct an_alert_mark){
+					.t = wall_ns, .at = msg->active ? msg->at : 0,
+					.kind = (enum an_alert_kind)k, .raise = msg->active,
+					.current = msg->current, .instances = msg->instances,
+					.value = msg->value, .threshold = msg->threshold,
+				};
 			}
 			if (now[k].active)
 				ST_WARN("alert %s: %s", s->name, an_alert_kind_name((enum an_alert_kind)k));

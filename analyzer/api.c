@@ -533,14 +533,10 @@ static void h_whatif(void *arg, const struct st_http_req *req, struct st_http_re
 		refused_400(resp, "bad what-if parameters", q.errs, q.n_errs);
 		goto out;
 	}
-	p = &v->pred;
-	if (!v->has_pred) {
-		if (an_pred_prod(&v->model, a->cfg->model_weight,
-				 (double)a->cfg->response_timeout_ns / 1e9, &prod) != 0) {
-			st_http_error(resp, 409, "service '%.63s' has no fitted model yet", v->name);
-			goto out;
-		}
-		p = &prod;
+	p = an_pred_pick(v->has_pred, &v->pred, &v->model, a->cfg, &prod);
+	if (p == NULL) {
+		st_http_error(resp, 409, "service '%.63s' has no fitted model yet", v->name);
+		goto out;
 	}
 	st_wbuf_init(&mp);
 	an_whatif_pack(&mp, v->name, &v->plan, &v->model, p, wr, false);

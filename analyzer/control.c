@@ -404,14 +404,10 @@ static int cmd_whatif(struct an_control *c, struct an_engine *e, const msgpack_o
 		free(wr);
 		return reply_error(c, "whatif: %s", probs.text);
 	}
-	p = &s->pred;
-	if (!s->has_pred) {
-		if (an_pred_prod(&s->model, cfg->model_weight,
-				 (double)cfg->response_timeout_ns / 1e9, &prod) != 0) {
-			free(wr);
-			return reply_error(c, "whatif: service '%s' has no fitted model yet", service);
-		}
-		p = &prod;
+	p = an_pred_pick(s->has_pred, &s->pred, &s->model, cfg, &prod);
+	if (p == NULL) {
+		free(wr);
+		return reply_error(c, "whatif: service '%s' has no fitted model yet", service);
 	}
 	st_wbuf_reset(&c->reply);
 	an_whatif_pack(&c->reply, s->name, &s->plan, &s->model, p, wr, true);

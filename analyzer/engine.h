@@ -136,6 +136,10 @@ struct an_service {
 	/* forecast alerts (alert.c), per kind; alert_seq +1 per evaluation */
 	struct an_alert alert[AN_ALERT__COUNT];
 	uint64_t alert_seq;
+	/* the alert messages sent, the newest AN_ALERT_LOG of n_alert_log
+	 * at [i % AN_ALERT_LOG] (the report) */
+	struct an_alert_mark alert_log[AN_ALERT_LOG];
+	uint64_t n_alert_log;
 	struct an_eval *evals;
 	uint32_t n_evals, evals_head;
 };

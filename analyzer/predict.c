@@ -28,6 +28,18 @@ int an_pred_prod(const struct an_model *m, double weight, double timeout_s,
 	return 0;
 }
 
+const struct an_pred *an_pred_pick(bool has_pred, const struct an_pred *pred,
+				   const struct an_model *m, const struct an_config *cfg,
+				   struct an_pred *scratch)
+{
+	if (has_pred)
+		return pred;
+	if (an_pred_prod(m, cfg->model_weight, (double)cfg->response_timeout_ns / 1e9,
+			 scratch) != 0)
+		return NULL;
+	return scratch;
+}
+
 static struct an_bound bound_of(const struct an_pred *p, int i)
 {
 	struct an_bound b = p->bound;
@@ -383,6 +395,26 @@ int an_whatif_parse(const char *load, const char *instances, const struct an_pla
 	return 0;
 }
 
+void an_pred_point(const struct an_model *m, const struct an_pred *p, const struct an_plan *plan,
+		   double rps, uint32_t c, struct an_pred_point *out)
+{
+	double slo = (double)plan->slo_p99_ns / 1e9;
+
+	out->rps = rps;
+	out->lam = rps / c;
+	out->p50 = an_pred_q(m, p, out->lam, c, 0.5, false);
+	out->p99 = an_pred_q(m, p, out->lam, c, 0.99, false);
+	out->p99_hi = an_pred_q(m, p, out->lam, c, 0.99, true);
+	out->err = fmin(1, an_pred_err(m, p, out->lam, c, false));
+	out->err_hi = fmin(1, an_pred_err(m, p, out->lam, c, true));
+	out->util = an_pred_util(p, out->lam);
+	out->p99_over_slo = slo > 0 ? out->p99 / slo : NAN;
+	out->cost_per_hour = plan->cost_per_hour >= 0 ? plan->cost_per_hour * c : NAN;
+	out->meets = out->p99_hi <= slo && out->err_hi <= plan->slo_error_rate;
+	out->meets_nominal = out->p99 <= slo && out->err <= plan->slo_error_rate;
+	out->evidence = an_pred_evidence(m, p, out->lam, NULL, NULL);
+}
+
 /* --- what-if: the answer ------------------------------------------------------ */
 
 static void pk_num(msgpack_packer *pk, double v)
@@ -481,45 +513,41 @@ void an_whatif_pack(struct st_wbuf *out, const char *service, const struct an_pl
 	for (uint32_t i = 0; i < r->n_loads; i++)
 		for (uint32_t k = 0; k < r->n_counts; k++) {
 			uint32_t c = r->counts[k];
-			double lam = r->rps[i] / c;
-			double p99 = an_pred_q(m, p, lam, c, 0.99, false);
-			double p99_hi = an_pred_q(m, p, lam, c, 0.99, true);
-			double err = an_pred_err(m, p, lam, c, false);
-			double err_hi = an_pred_err(m, p, lam, c, true);
+			struct an_pred_point pt;
 
+			an_pred_point(m, p, plan, r->rps[i], c, &pt);
 			msgpack_pack_map(&pk, 15);
 			pk_key(&pk, "rps");
-			pk_num(&pk, r->rps[i]);
+			pk_num(&pk, pt.rps);
 			pk_key(&pk, "load_factor");
 			pk_num(&pk, plan->forecast_rps > 0 ? r->rps[i] / plan->forecast_rps : NAN);
 			pk_key(&pk, "instances");
 			msgpack_pack_uint32(&pk, c);
 			pk_key(&pk, "rps_per_instance");
-			pk_num(&pk, lam);
+			pk_num(&pk, pt.lam);
 			pk_key(&pk, "p50");
-			pk_num(&pk, an_pred_q(m, p, lam, c, 0.5, false));
+			pk_num(&pk, pt.p50);
 			pk_key(&pk, "p99");
-			pk_num(&pk, p99);
+			pk_num(&pk, pt.p99);
 			pk_key(&pk, "p99_hi");
-			pk_num(&pk, p99_hi);
+			pk_num(&pk, pt.p99_hi);
 			pk_key(&pk, "error_rate");
-			pk_num(&pk, fmin(1, err));
+			pk_num(&pk, pt.err);
 			pk_key(&pk, "error_rate_hi");
-			pk_num(&pk, fmin(1, err_hi));
+			pk_num(&pk, pt.err_hi);
 			pk_key(&pk, "utilization");
-			pk_num(&pk, an_pred_util(p, lam));
+			pk_num(&pk, pt.util);
 			/* the recommendation's test: the bound */
 			pk_key(&pk, "meets_slo");
-			pk_bool(&pk, p99_hi <= slo && err_hi <= plan->slo_error_rate);
+			pk_bool(&pk, pt.meets);
 			pk_key(&pk, "meets_slo_nominal");
-			pk_bool(&pk, p99 <= slo && err <= plan->slo_error_rate);
+			pk_bool(&pk, pt.meets_nominal);
 			pk_key(&pk, "p99_over_slo");
-			pk_num(&pk, slo > 0 ? p99 / slo : NAN);
+			pk_num(&pk, pt.p99_over_slo);
 			pk_key(&pk, "cost_per_hour");
-			pk_num(&pk, price >= 0 ? price * c : NAN);
+			pk_num(&pk, pt.cost_per_hour);
 			pk_key(&pk, "evidence");
-			st_wire_pack_cstr(&pk, an_evidence_name(an_pred_evidence(m, p, lam, NULL,
-										 NULL)));
+			st_wire_pack_cstr(&pk, an_evidence_name(pt.evidence));
 		}
 	pk_key(&pk, "fewest");
 	msgpack_pack_array(&pk, r->n_loads);

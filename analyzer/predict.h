@@ -40,6 +40,15 @@ struct an_pred {
 int an_pred_prod(const struct an_model *m, double weight, double timeout_s,
 		 struct an_pred *out);
 
+/* The predictor to answer with: pred when has_pred (the last conclusive
+ * verdict's), else prod's model into *scratch (an_pred_prod with the
+ * config's model_weight and response_timeout). NULL when there is no fit
+ * yet. The one choice the what-if (control, HTTP), the alerts and the
+ * report make. O(levels). */
+const struct an_pred *an_pred_pick(bool has_pred, const struct an_pred *pred,
+				   const struct an_model *m, const struct an_config *cfg,
+				   struct an_pred *scratch);
+
 /* The q-quantile of latency (s, fixed part included) at per-instance rate
  * lam with c instances: the worst of the fits, nominal or (hi) its upper
  * bound (an_model_q_hi). +inf when saturated. Never fails; a few model
@@ -73,6 +82,25 @@ enum an_evidence an_pred_evidence(const struct an_model *m, const struct an_pred
 				  double *seen_lo, double *seen_hi);
 const char *an_evidence_name(enum an_evidence e);
 
+/* One what-if point: total rate rps on c instances under the plan. */
+struct an_pred_point {
+	double rps, lam;		/* total and per instance, 1/s */
+	double p50, p99, p99_hi;	/* s; +inf saturated */
+	double err, err_hi;		/* per request, at most 1 */
+	double util;			/* lam over the slowest fit's capacity */
+	double p99_over_slo;		/* NaN without an SLO */
+	double cost_per_hour;		/* c x price; NaN unpriced */
+	bool meets;			/* the bound within both objectives (the
+					   recommendation's test) */
+	bool meets_nominal;		/* the prediction within them */
+	enum an_evidence evidence;
+};
+
+/* Evaluates the point (rps, c): what the what-if answer, the dashboard's
+ * and the report's heatmaps show. Never fails; a few model evaluations. */
+void an_pred_point(const struct an_model *m, const struct an_pred *p, const struct an_plan *plan,
+		   double rps, uint32_t c, struct an_pred_point *out);
+
 /* --- forecast alerts (alert.c) ----------------------------------------------- */
 
 enum an_alert_kind { AN_ALERT_UTIL, AN_ALERT_SLO, AN_ALERT_BUDGET, AN_ALERT__COUNT };
@@ -92,6 +120,18 @@ struct an_alert {
 	double capacity;	/* per-instance capacity the model gives, rps */
 	double cost_per_hour;	/* instances x price (NaN: unpriced) */
 	uint64_t t;		/* wall ns of the evaluation */
+};
+
+/* One alert message as sent, kept for the report's time axis: the last
+ * AN_ALERT_LOG per service (struct an_service's alert_log, a ring). */
+#define AN_ALERT_LOG 32
+struct an_alert_mark {
+	uint64_t t;		/* wall ns sent */
+	uint64_t at;		/* raise: the crossing, wall ns */
+	enum an_alert_kind kind;
+	bool raise;		/* else clear */
+	uint32_t current, instances;
+	double value, threshold;
 };
 
 /* "utilization", "slo", "budget". */

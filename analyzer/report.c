@@ -1,6 +1,7 @@
 /* The HTML report. Everything is drawn here as inline SVG with a few CSS
- * rules: no script, no font or image to fetch, so the page opens anywhere
- * and a headless browser logs nothing. */
+ * rules; the one inline script moves the what-if sliders over answers
+ * embedded in the page. No font, image or data to fetch, so the page
+ * opens anywhere and a headless browser logs nothing. */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -10,6 +11,7 @@
 #include "clock.h"
 #include "config.h"
 #include "clients.h"
+#include "predict.h"
 #include "report.h"
 
 #define W 640
@@ -244,6 +246,129 @@ static double p99_chart_open(struct st_wbuf *o, const struct an_service *s, stru
 		       ML, sx(y, slo), W - MR, sx(y, slo), W - MR - 4, sx(y, slo) - 4);
 	return t0;
 }
+/* --- forecast alerts on the time axis ------------------------------------ */
+
+static const char *const colour_alert[AN_ALERT__COUNT] = { "#f57c00", "#d32f2f", "#5d4037" };
+/* alert marks sit just above the verdicts' boxes */
+#define ALERT_ROW (H - MB - 14)
+
+static const struct an_alert_mark *alert_mark_at(const struct an_service *s, uint32_t i)
+{
+	/* i-th oldest of those kept */
+	uint64_t kept = s->n_alert_log < AN_ALERT_LOG ? s->n_alert_log : AN_ALERT_LOG;
+
+	return &s->alert_log[(s->n_alert_log - kept + i) % AN_ALERT_LOG];
+}
+
+static uint32_t alert_marks_kept(const struct an_service *s)
+{
+	return (uint32_t)(s->n_alert_log < AN_ALERT_LOG ? s->n_alert_log : AN_ALERT_LOG);
+}
+
+/* The time axis's end with the alerts on it: their sending times, and the
+ * crossings they name up to a span beyond the last window (a crossing
+ * further ahead is drawn at the edge, its time in its label). t0 (wall s)
+ * is set from the first alert when no window set it. */
+static double alerts_span(const struct an_service *s, double *t0, double t1)
+{
+	double end = t1;
+
+	for (uint32_t i = 0; i < alert_marks_kept(s); i++) {
+		const struct an_alert_mark *a = alert_mark_at(s, i);
+		double t = (double)a->t / 1e9;
+
+		*t0 = fmin(*t0, t);
+		end = fmax(end, t);
+		if (a->raise)
+			end = fmax(end, (double)a->at / 1e9);
+	}
+	if (!isfinite(t1))
+		return end;
+	return fmin(end, t1 + fmax(60, t1 - *t0));
+}
+
+/* Each alert sent: a triangle above the verdicts when raised (a dashed line down
+ * at the crossing it names, labelled with the kind and the count to add),
+ * a hollow circle when cleared. */
+static void alert_marks(struct st_wbuf *o, const struct an_service *s, const struct scale *x,
+			double t0)
+{
+	for (uint32_t i = 0; i < alert_marks_kept(s); i++) {
+		const struct an_alert_mark *a = alert_mark_at(s, i);
+		const char *kind = an_alert_kind_name(a->kind), *col = colour_alert[a->kind];
+		double px = sx(x, (double)a->t / 1e9 - t0);
+		char when[40];
+
+		st_wall_fmt(a->t, when, sizeof(when));
+		if (!a->raise) {
+			st_wbuf_printf(o, "<circle class=\"alert-clear\" data-kind=\"%s\" cx=\"%.1f\" "
+				       "cy=\"%d\" r=\"4\" fill=\"#fff\" stroke=\"%s\" stroke-width=\"2\">"
+				       "<title>%s alert cleared at %s (%u instances)</title></circle>\n",
+				       kind, px, ALERT_ROW - 4, col, kind, when, a->current);
+			continue;
+		}
+		{
+			bool newest = true;	/* of its kind: the one labelled */
+			double ahead = a->at > a->t ? (double)(a->at - a->t) / 1e9 : 0;
+			double pa = sx(x, (double)a->at / 1e9 - t0);
+			uint32_t add = a->instances > a->current ? a->instances - a->current : 0;
+
+			st_wbuf_printf(o, "<path class=\"alert-raise\" data-kind=\"%s\" d=\"M%.1f %d "
+				       "l-5 -8 h10 z\" fill=\"%s\"><title>%s alert raised at %s: "
+				       "crossing in %.0f s, %u instances needed (add %u)</title></path>\n",
+				       kind, px, ALERT_ROW, col, kind, when, ahead, a->instances, add);
+			for (uint32_t j = i + 1; j < alert_marks_kept(s); j++)
+				newest &= !(alert_mark_at(s, j)->raise && alert_mark_at(s, j)->kind == a->kind);
+			st_wbuf_printf(o, "<line class=\"alert-at\" data-kind=\"%s\" x1=\"%.1f\" "
+				       "y1=\"%d\" x2=\"%.1f\" y2=\"%d\" stroke=\"%s\" stroke-width=\"1.5\" "
+				       "stroke-dasharray=\"6 3\"/>\n", kind, pa, MT, pa, H - MB, col);
+			if (newest)
+				st_wbuf_printf(o, "<text x=\"%.1f\" y=\"%d\" class=\"tick\" "
+					       "text-anchor=\"end\" fill=\"%s\">%s: add %u%s</text>\n",
+					       pa - 3, MT + 48 + 12 * (int)a->kind, col, kind, add,
+					       pa >= W - MR - 1 ? " (later)" : "");
+		}
+	}
+}
+
+/* The alerts as sent (newest first) and those standing now. */
+static void alert_table(struct st_wbuf *o, const struct an_service *s)
+{
+	uint32_t n = alert_marks_kept(s);
+
+	st_wbuf_printf(o, "<p class=\"sub\">Forecast alerts: %llu sent",
+		       (unsigned long long)s->n_alert_log);
+	for (int k = 0; k < AN_ALERT__COUNT; k++)
+		if (s->alert[k].active)
+			st_wbuf_printf(o, "; <b style=\"color:%s\">%s</b> standing: %u instances "
+				       "needed %.0f s ahead of its last evaluation", colour_alert[k],
+				       an_alert_kind_name((enum an_alert_kind)k), s->alert[k].instances,
+				       s->alert[k].seconds_ahead);
+	st_wbuf_printf(o, ". Marked on the time axis above: &#9660; raised, a dashed line at the "
+		       "crossing it names, &#9675; cleared.</p>\n<table class=\"alerts\"><tr>"
+		       "<th>sent (UTC)</th><th>kind</th><th>state</th><th>crossing (UTC)</th>"
+		       "<th>seconds ahead</th><th>value</th><th>threshold</th><th>instances now</th>"
+		       "<th>needed</th></tr>\n");
+	for (uint32_t i = n; i-- > 0;) {
+		const struct an_alert_mark *a = alert_mark_at(s, i);
+		char t[40], at[40];
+
+		st_wall_fmt(a->t, t, sizeof(t));
+		if (a->raise)
+			st_wall_fmt(a->at, at, sizeof(at));
+		else
+			snprintf(at, sizeof(at), "-");
+		st_wbuf_printf(o, "<tr><td>%s</td><td style=\"color:%s\">%s</td><td>%s</td><td>%s</td>"
+			       "<td>%.0f</td><td>%.4g</td><td>%.4g</td><td>%u</td><td>%u</td></tr>\n",
+			       strchr(t, 'T') ? strchr(t, 'T') + 1 : t, colour_alert[a->kind],
+			       an_alert_kind_name(a->kind), a->raise ? "raise" : "clear",
+			       strchr(at, 'T') ? strchr(at, 'T') + 1 : at,
+			       a->raise && a->at > a->t ? (double)(a->at - a->t) / 1e9 : 0,
+			       a->value, a->threshold, a->current, a->instances);
+	}
+	st_wbuf_printf(o, "</table>\n");
+}
+
 /* 2. p99 per window, prod and shadow, the prediction, verdicts marked. */
 static void chart_p99(struct st_wbuf *o, const struct an_service *s)
 {
@@ -277,6 +402,7 @@ static void chart_p99(struct st_wbuf *o, const struct an_service *s)
 		}
 	}
 	hi = fmax(hi, (double)s->plan.slo_p99_ns);
+	t1 = alerts_span(s, &t0, t1);
 	t0 = p99_chart_open(o, s, &x, &y, t0, t1, lo, hi, "p99 per window");
 	series(o, prod, &x, &y, t0, "#1565c0", ALL);
 	series(o, sh, &x, &y, t0, "#ef6c00", ALL);
@@ -300,6 +426,7 @@ static void chart_p99(struct st_wbuf *o, const struct an_service *s)
 			       "<title>%s, %u instances</title></rect>\n", px - 3, H - MB - 10,
 			       colour_kind[e->kind], st_verdict_kind_str(e->kind), e->recommended);
 	}
+	alert_marks(o, s, &x, t0);
 	legend(o, 0, "#1565c0", "prod p99", false);
 	legend(o, 1, "#ef6c00", "shadow p99", false);
 	legend(o, 2, "#6a1b9a", "predicted (dashed)", false);
@@ -464,6 +591,230 @@ static void chart_load(struct st_wbuf *o, const struct an_service *s)
 	st_wbuf_printf(o, "</svg>\n");
 }
 
+/* --- the predicted heatmap ----------------------------------------------- */
+
+/* The loads (multiples of the forecast) and the counts the dashboard's
+ * heatmap shows (analyzer/dashboard.html, HEAT_LOADS and heatCounts). */
+static const double heat_loads[] = { 0.25, 0.5, 0.75, 1, 1.25, 1.5, 2, 3, 4 };
+#define HEAT_NL (sizeof(heat_loads) / sizeof(heat_loads[0]))
+#define HEAT_MAXC 26
+
+static uint32_t heat_counts(uint32_t proposed, uint32_t out[HEAT_MAXC])
+{
+	uint32_t top = proposed * 2 > 4 ? proposed * 2 : 4, step = (top + 23) / 24, n = 0;
+	bool has = false;
+
+	for (uint32_t c = step; c <= top && n < HEAT_MAXC - 1; c += step) {
+		out[n++] = c;
+		has |= c == proposed;
+	}
+	if (!has) {
+		uint32_t i = n++;
+
+		for (; i > 0 && out[i - 1] > proposed; i--)
+			out[i] = out[i - 1];
+		out[i] = proposed;
+	}
+	return n;
+}
+
+static void js_num(struct st_wbuf *o, double v)
+{
+	if (isfinite(v))
+		st_wbuf_printf(o, "%.6g", v);
+	else
+		st_wbuf_printf(o, "null");
+}
+
+#define WHATIF_NL 16		/* the load slider: 0.25x..4x in steps of 0.25 */
+#define WHATIF_MAXC 64
+
+/* The what-if controls: two sliders, load (0.25x-4x the forecast) and
+ * instance count (1 to twice the proposal, at most 64 positions), showing
+ * the model's p99, bound, error rate, utilisation, hourly cost, the SLO
+ * and the evidence as they move. The report is a file, not a client of
+ * the API: every position's answer (an_pred_point, what GET .../whatif
+ * gives) is computed here and embedded as JSON; the page's one inline
+ * script (report_script) only looks them up. */
+static void whatif_controls(struct st_wbuf *o, const struct an_service *s, const struct an_pred *p)
+{
+	const struct an_plan *pl = &s->plan;
+	uint32_t top = pl->proposed_instances * 2 > 4 ? pl->proposed_instances * 2 : 4;
+	uint32_t step = (top + WHATIF_MAXC - 1) / WHATIF_MAXC, nc = 0, counts[WHATIF_MAXC];
+
+	for (uint32_t c = step; c <= top && nc < WHATIF_MAXC; c += step)
+		counts[nc++] = c;
+	st_wbuf_printf(o, "<div class=\"whatif\" data-service=\"");
+	st_wbuf_html(o, s->name);
+	st_wbuf_printf(o, "\"><b>What-if</b> (the model's prediction): "
+		       "<label>load <input type=\"range\" class=\"whatif-load\" min=\"0\" max=\"%d\" "
+		       "step=\"1\" value=\"3\"> <span data-field=\"load\"></span></label> "
+		       "<label>instances <input type=\"range\" class=\"whatif-instances\" min=\"0\" "
+		       "max=\"%u\" step=\"1\" value=\"0\"> <span data-field=\"instances\"></span></label>"
+		       "<div class=\"out\">", WHATIF_NL - 1, nc - 1);
+	{
+		static const char *const f[][2] = {
+			{ "p99", "p99" }, { "p99_hi", "p99 bound" }, { "error_rate", "error rate" },
+			{ "utilization", "utilisation" }, { "cost_per_hour", "cost / h" },
+			{ "meets_slo", "SLO" }, { "evidence", "evidence" },
+		};
+
+		for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++)
+			st_wbuf_printf(o, "<div><b data-field=\"%s\">-</b>%s</div>", f[i][0], f[i][1]);
+	}
+	st_wbuf_printf(o, "</div><script type=\"application/json\" class=\"whatif-data\">"
+		       "{\"forecast_rps\":");
+	js_num(o, pl->forecast_rps);
+	st_wbuf_printf(o, ",\"proposed\":%u,\"loads\":[", pl->proposed_instances);
+	for (int i = 0; i < WHATIF_NL; i++)
+		st_wbuf_printf(o, "%s%g", i ? "," : "", 0.25 * (i + 1));
+	st_wbuf_printf(o, "],\"counts\":[");
+	for (uint32_t k = 0; k < nc; k++)
+		st_wbuf_printf(o, "%s%u", k ? "," : "", counts[k]);
+	/* per load, per count: p99, p99_hi, error rate, utilisation, cost,
+	 * meets (0/1), evidence */
+	st_wbuf_printf(o, "],\"points\":[");
+	for (int i = 0; i < WHATIF_NL; i++)
+		for (uint32_t k = 0; k < nc; k++) {
+			struct an_pred_point pt;
+
+			an_pred_point(&s->model, p, pl, 0.25 * (i + 1) * pl->forecast_rps, counts[k], &pt);
+			{
+				const double v[] = { pt.p99, pt.p99_hi, pt.err, pt.util, pt.cost_per_hour };
+
+				st_wbuf_printf(o, "%s[", i || k ? "," : "");
+				for (size_t j = 0; j < sizeof(v) / sizeof(v[0]); j++) {
+					js_num(o, v[j]);
+					st_wbuf_printf(o, ",");
+				}
+			}
+			st_wbuf_printf(o, "%d,\"%s\"]", pt.meets, an_evidence_name(pt.evidence));
+		}
+	st_wbuf_printf(o, "]}</script></div>\n");
+}
+
+/* The page's one script: the what-if sliders look up the answers
+ * embedded beside them. Nothing is fetched. */
+static const char report_script[] =
+	"<script>\n\"use strict\";\n"
+	"const ms = s => s == null ? \"saturated\" : (s * 1e3).toFixed(s < 0.01 ? 2 : 1) + \" ms\";\n"
+	"document.querySelectorAll(\".whatif\").forEach(w => {\n"
+	"  const d = JSON.parse(w.querySelector(\"script.whatif-data\").textContent);\n"
+	"  const L = w.querySelector(\"input.whatif-load\"), N = w.querySelector(\"input.whatif-instances\");\n"
+	"  const f = k => w.querySelector('[data-field=\"' + k + '\"]');\n"
+	"  const k0 = d.counts.findIndex(n => n >= d.proposed);\n"
+	"  N.value = String(k0 < 0 ? d.counts.length - 1 : k0);\n"
+	"  const show = () => {\n"
+	"    const i = +L.value, k = +N.value, p = d.points[i * d.counts.length + k];\n"
+	"    const set = (key, text, raw) => { f(key).textContent = text; f(key).dataset.value = raw == null ? \"\" : String(raw); };\n"
+	"    set(\"load\", d.loads[i] + \"x (\" + (d.loads[i] * d.forecast_rps).toFixed(0) + \" rps)\", d.loads[i]);\n"
+	"    set(\"instances\", String(d.counts[k]), d.counts[k]);\n"
+	"    set(\"p99\", ms(p[0]), p[0]);\n"
+	"    set(\"p99_hi\", ms(p[1]), p[1]);\n"
+	"    set(\"error_rate\", p[2] == null ? \"-\" : p[2] < 1e-6 ? \"< 0.0001 %\" : (p[2] * 100).toPrecision(3) + \" %\", p[2]);\n"
+	"    set(\"utilization\", p[3] == null ? \"-\" : (p[3] * 100).toFixed(1) + \" %\", p[3]);\n"
+	"    set(\"cost_per_hour\", p[4] == null ? \"unpriced\" : p[4].toFixed(2), p[4]);\n"
+	"    set(\"meets_slo\", p[5] ? \"met\" : \"missed\", p[5] ? \"true\" : \"false\");\n"
+	"    f(\"meets_slo\").style.color = p[5] ? \"#2e7d32\" : \"#c62828\";\n"
+	"    set(\"evidence\", p[6], p[6]);\n"
+	"  };\n"
+	"  L.addEventListener(\"input\", show);\n"
+	"  N.addEventListener(\"input\", show);\n"
+	"  show();\n"
+	"});\n</script>\n";
+
+/* 5. The model's p99 over loads 0.25x-4x the forecast x counts up to
+ * twice the proposal, coloured by p99/SLO (green well within, amber at
+ * it, red at twice it; dark red saturated), the cells meeting the SLO
+ * under the bound outlined, the fewest such count per load (the SLO
+ * frontier) dashed, the proposal's column outlined in blue. */
+static void chart_heat(struct st_wbuf *o, const struct an_service *s, const struct an_config *cfg)
+{
+	const struct an_plan *pl = &s->plan;
+	uint32_t counts[HEAT_MAXC], nc = heat_counts(pl->proposed_instances, counts);
+	int L = 104, cw = (W - L - 10) / (int)nc, ch = 24, T = 14, HH = T + ch * (int)HEAT_NL + 40;
+	struct an_pred scratch;
+	const struct an_pred *p = an_pred_pick(s->has_pred, &s->pred, &s->model, cfg, &scratch);
+	bool first = true;
+
+	if (cw > 48)
+		cw = 48;
+	if (p == NULL || !(pl->forecast_rps > 0)) {
+		st_wbuf_printf(o, "<p class=\"sub\">No prediction: %s.</p>\n",
+			       p == NULL ? "the model has no fit yet" : "the plan has no forecast_rps");
+		return;
+	}
+	st_wbuf_printf(o, "<svg class=\"chart heat\" viewBox=\"0 0 %d %d\" width=\"%d\" height=\"%d\" "
+		       "role=\"img\"><title>predicted p99 over load and instances</title>\n",
+		       W, HH, W, HH);
+	for (uint32_t i = 0; i < HEAT_NL; i++) {
+		int y = T + ch * (int)(HEAT_NL - 1 - i);
+
+		st_wbuf_printf(o, "<text x=\"4\" y=\"%d\" class=\"tick\">%gx (%.0f/s)</text>\n", y + 15,
+			       heat_loads[i], heat_loads[i] * pl->forecast_rps);
+		for (uint32_t k = 0; k < nc; k++) {
+			struct an_pred_point pt;
+			char bg[16], r[16];
+
+			an_pred_point(&s->model, p, pl, heat_loads[i] * pl->forecast_rps, counts[k], &pt);
+			if (isfinite(pt.p99_over_slo))
+				st_heat_colour(pt.p99_over_slo, 2, bg, sizeof(bg));
+			else
+				snprintf(bg, sizeof(bg), "#7a0d0d");
+			snprintf(r, sizeof(r), isfinite(pt.p99_over_slo) ? "%.2f" : "sat",
+				 pt.p99_over_slo);
+			st_wbuf_printf(o, "<rect class=\"cell\" data-load=\"%g\" data-instances=\"%u\" "
+				       "data-ratio=\"%s\" data-meets=\"%d\" data-p99=\"%.6g\" x=\"%d\" "
+				       "y=\"%d\" width=\"%d\" "
+				       "height=\"%d\" fill=\"%s\"%s><title>%gx (%.0f rps) on %u: p99 %.4g ms, "
+				       "bound %.4g ms, error rate %.3g%%, utilisation %.0f%%, %s the SLO, "
+				       "%s</title></rect>\n", heat_loads[i], counts[k], r, pt.meets, pt.p99,
+				       L + cw * (int)k, y, cw - 1, ch - 1, bg,
+				       pt.meets ? " stroke=\"#114d1c\"" : "", heat_loads[i], pt.rps,
+				       counts[k], pt.p99 * 1e3, pt.p99_hi * 1e3, pt.err * 100,
+				       pt.util * 100, pt.meets ? "meets" : "misses",
+				       an_evidence_name(pt.evidence));
+			if (cw >= 26)
+				st_wbuf_printf(o, "<text x=\"%d\" y=\"%d\" class=\"cellv\">%s</text>\n",
+					       L + cw * (int)k + 2, y + 15, r);
+		}
+	}
+	st_wbuf_printf(o, "<polyline class=\"frontier\" fill=\"none\" stroke=\"#000\" "
+		       "stroke-width=\"2\" stroke-dasharray=\"4 2\" points=\"");
+	for (uint32_t i = 0; i < HEAT_NL; i++)
+		for (uint32_t k = 0; k < nc; k++) {
+			struct an_pred_point pt;
+
+			an_pred_point(&s->model, p, pl, heat_loads[i] * pl->forecast_rps, counts[k], &pt);
+			if (!pt.meets)
+				continue;
+			st_wbuf_printf(o, "%s%d,%d", first ? "" : " ", L + cw * (int)k,
+				       T + ch * (int)(HEAT_NL - 1 - i) + ch / 2);
+			first = false;
+			break;
+		}
+	st_wbuf_printf(o, "\"/>\n");
+	for (uint32_t k = 0; k < nc; k++) {
+		if (counts[k] == pl->proposed_instances)
+			st_wbuf_printf(o, "<rect class=\"proposal\" x=\"%d\" y=\"%d\" width=\"%d\" "
+				       "height=\"%d\" fill=\"none\" stroke=\"#1f4fb0\" stroke-width=\"2\"/>\n",
+				       L + cw * (int)k, T - 2, cw - 1, ch * (int)HEAT_NL + 2);
+		if (nc <= 16 || k % 2 == 0)
+			st_wbuf_printf(o, "<text x=\"%d\" y=\"%d\" class=\"tick\">%u</text>\n",
+				       L + cw * (int)k + 2, T + ch * (int)HEAT_NL + 14, counts[k]);
+	}
+	st_wbuf_printf(o, "<text x=\"%d\" y=\"%d\" class=\"label\">instances (blue: proposed; "
+		       "dashed: fewest meeting the SLO; colour and number: p99/SLO)</text>\n</svg>\n",
+		       L, HH - 6);
+	st_wbuf_printf(o, "<p class=\"sub\">The model (%s, %s) evaluated as "
+		       "<code>GET /api/v1/services/{name}/whatif</code> answers: green at half the SLO "
+		       "and below, amber at it, red at twice it, dark red saturated; outlined: the p99 "
+		       "<i>bound</i> and the error bound within the objectives (the recommendation's "
+		       "test).</p>\n", an_form_name(p->form),
+		       p->corrected ? "corrected by the last conclusive verdict" : "prod's model alone");
+	whatif_controls(o, s, p);
+}
+
 /* A KPI value in its unit: ns as ms, ratios as percentages. */
 static const char *kval(char *buf, size_t len, const char *unit, double v)
 {
@@ -526,7 +877,8 @@ static void eval_table(struct st_wbuf *o, const struct an_service *s)
 	st_wbuf_printf(o, "</table>\n");
 }
 
-static void service_section(struct st_wbuf *o, const struct an_service *s)
+static void service_section(struct st_wbuf *o, const struct an_service *s,
+			    const struct an_config *cfg)
 {
 	const struct st_verdict *v = &s->last;
 	char slo[32];
@@ -541,7 +893,15 @@ static void service_section(struct st_wbuf *o, const struct an_service *s)
 		       ms(slo, sizeof(slo), (double)s->plan.slo_p99_ns), s->plan.slo_error_rate * 100,
 		       an_form_name(s->model.form), (unsigned long long)s->model.version);
 	if (!s->has_last) {
-		st_wbuf_printf(o, "<p>No verdict yet.</p></section>\n");
+		st_wbuf_printf(o, "<p>No verdict yet.</p>\n");
+		if (s->n_alert_log > 0) {
+			st_wbuf_printf(o, "<h3>p99 per window</h3>\n");
+			chart_p99(o, s);
+			alert_table(o, s);
+		}
+		st_wbuf_printf(o, "<h3>Predicted p99 over load and instances</h3>\n");
+		chart_heat(o, s, cfg);
+		st_wbuf_printf(o, "</section>\n");
 		return;
 	}
 	st_wbuf_printf(o, "<p class=\"verdict\" style=\"border-color:%s\"><b style=\"color:%s\">%s</b> "
@@ -564,8 +924,12 @@ static void service_section(struct st_wbuf *o, const struct an_service *s)
 	chart_percentiles(o, s);
 	st_wbuf_printf(o, "<h3>p99 per window</h3>\n");
 	chart_p99(o, s);
+	if (s->n_alert_log > 0 || s->plan.forecast_profile[0] != '\0')
+		alert_table(o, s);
 	st_wbuf_printf(o, "<h3>Load against latency</h3>\n");
 	chart_load(o, s);
+	st_wbuf_printf(o, "<h3>Predicted p99 over load and instances</h3>\n");
+	chart_heat(o, s, cfg);
 	if (v->has_resilience) {
 		st_wbuf_printf(o, "<h3>Resilience: group ");
 		st_wbuf_html(o, v->resilience.shadow);
@@ -590,7 +954,10 @@ static const char css[] =
 	".plot{fill:#fff;stroke:#9e9e9e}.grid{stroke:#eeeeee}"
 	".tick{font-size:11px;fill:#616161}.label{font-size:12px;fill:#424242}"
 	".slo{stroke:#c62828;stroke-dasharray:2 3}.whisker{stroke:#212121;stroke-width:2}"
-	"svg.chart{display:block;margin:.5em 0}";
+	"svg.chart{display:block;margin:.5em 0}.sub{font-size:.85em;color:#616161}"
+	".cellv{font-size:9px;fill:#212121}"
+	".whatif{margin:.5em 0}.whatif label{margin-right:1.5em}.whatif input{vertical-align:middle;width:200px}"
+	".whatif .out{display:flex;gap:1.6em;margin:.4em 0}.whatif .out b{display:block;font-size:1.2em}";
 
 int an_report_render(struct an_engine *e, struct st_wbuf *out)
 {
@@ -616,13 +983,13 @@ int an_report_render(struct an_engine *e, struct st_wbuf *out)
 
 		if (!s->has_plan)
 			continue;
-		service_section(out, s);
+		service_section(out, s, an_engine_config(e));
 		shown++;
 	}
 	if (shown == 0)
 		st_wbuf_printf(out, "<p>No service has a plan: nothing was judged.</p>\n");
 	an_clients_report(an_engine_clients(e), out);
-	st_wbuf_printf(out, "</body></html>\n");
+	st_wbuf_printf(out, "%s</body></html>\n", report_script);
 	return out->oom ? -ENOMEM : 0;
 }
 

@@ -124,6 +124,28 @@ int st_wbuf_html(struct st_wbuf *b, const char *s)
 	return b->oom ? -ENOMEM : 0;
 }
 
+static void heat_mix(const int a[3], const int b[3], double t, int out[3])
+{
+	t = t < 0 ? 0 : t > 1 ? 1 : t;
+	for (int i = 0; i < 3; i++)
+		out[i] = (int)lround(a[i] + (b[i] - a[i]) * t);
+}
+
+void st_heat_colour(double r, double red_at, char *buf, size_t len)
+{
+	static const int green[3] = { 0x43, 0xa0, 0x47 }, amber[3] = { 0xff, 0xb3, 0x00 },
+			 red[3] = { 0xc6, 0x28, 0x28 };
+	int c[3];
+
+	if (isnan(r))
+		r = INFINITY;
+	if (r <= 1)
+		heat_mix(green, amber, (r - 0.5) / 0.5, c);
+	else
+		heat_mix(amber, red, log(r) / log(red_at > 1.01 ? red_at : 2), c);
+	snprintf(buf, len, "#%02x%02x%02x", c[0], c[1], c[2]);
+}
+
 int st_wbuf_mp_write(void *data, const char *buf, size_t len)
 {
 	return st_wbuf_append(data, buf, len);

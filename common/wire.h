@@ -92,6 +92,12 @@ int st_wbuf_printf(struct st_wbuf *b, const char *fmt, ...)
  * (& < > "). The one escaper of the HTML pages (the analyzer's report,
  * shadowtap-whatif's). Returns 0, or -ENOMEM (sticky, as every append). */
 int st_wbuf_html(struct st_wbuf *b, const char *s);
+/* The heatmaps' colour for r = value over its objective (p99 / slo_p99):
+ * green at half of it and below, amber at 1, red at red_at (> 1) and
+ * past it, log-scaled between; NaN is red. Writes "#rrggbb" into buf
+ * (len >= 8). The one scale of the HTML pages' heatmaps (shadowtap-whatif's,
+ * the analyzer report's predicted one). Never fails. */
+void st_heat_colour(double r, double red_at, char *buf, size_t len);
 /* A msgpack_packer_write callback; data is a struct st_wbuf *. So control
  * replies can be packed into a reused buffer:
  * msgpack_packer_init(&pk, &wbuf, st_wbuf_mp_write). Returns 0 or -ENOMEM. */

@@ -90,11 +90,13 @@ void wi_print_answers(FILE *out, struct wi_sweep *s)
 	fprintf(out, "per-instance rate at the SLO (the knee lies between):\n");
 	for (int ci = 0; ci < cfg->n_counts; ci++) {
 		double p, f;
+		char met[32], broken[32];
 
 		knee(s, ci, &p, &f);
-		fprintf(out, "  %u instance%s: met at %s%.1f/s, broken at %s%.1f/s\n", cfg->counts[ci],
-			cfg->counts[ci] == 1 ? "" : "s", isfinite(p) ? "" : "(none) ",
-			isfinite(p) ? p : 0.0, isfinite(f) ? "" : "(none) ", isfinite(f) ? f : 0.0);
+		snprintf(met, sizeof(met), isfinite(p) ? "%.1f/s" : "no load (none passed)", p);
+		snprintf(broken, sizeof(broken), isfinite(f) ? "%.1f/s" : "no load (none broke it)", f);
+		fprintf(out, "  %u instance%s: met at %s, broken at %s\n", cfg->counts[ci],
+			cfg->counts[ci] == 1 ? "" : "s", met, broken);
 	}
 	if (s->interrupted || s->error[0])
 		fprintf(out, "(%s)\n", s->error);

@@ -39,28 +39,6 @@ static double badness(const struct wi_sweep *s, const struct wi_cell *c)
 	return r;
 }
 
-static void mix(const int a[3], const int b[3], double t, int out[3])
-{
-	t = t < 0 ? 0 : t > 1 ? 1 : t;
-	for (int i = 0; i < 3; i++)
-		out[i] = (int)lround(a[i] + (b[i] - a[i]) * t);
-}
-
-/* Green at half the SLO and below, amber at the SLO, red at stop_factor. */
-static void colour(const struct wi_sweep *s, double r, char *buf, size_t len)
-{
-	static const int green[3] = { 0x43, 0xa0, 0x47 }, amber[3] = { 0xff, 0xb3, 0x00 },
-			 red[3] = { 0xc6, 0x28, 0x28 };
-	double f = s->cfg->stop_factor;
-	int c[3];
-
-	if (r <= 1)
-		mix(green, amber, (r - 0.5) / 0.5, c);
-	else
-		mix(amber, red, log(r) / log(f > 1.01 ? f : 2), c);
-	snprintf(buf, len, "#%02x%02x%02x", c[0], c[1], c[2]);
-}
-
 /* The model's p99 for the cell, and a mark where the measurement parts
  * from it. */
 static void model_note(struct st_wbuf *o, const struct wi_cell *c)
@@ -102,7 +80,7 @@ static void heatmap(struct st_wbuf *o, struct wi_sweep *s)
 				st_wbuf_printf(o, "</td>");
 				continue;
 			}
-			colour(s, badness(s, c), bg, sizeof(bg));
+			st_heat_colour(badness(s, c), s->cfg->stop_factor, bg, sizeof(bg));
 			st_wbuf_printf(o, "<td class=\"%s%s%s\" style=\"background:%s\" "
 				       "title=\"%u instances, %.0f/s: %s\">",
 				       c->status == WI_PASS ? "pass" : "fail",

@@ -21,6 +21,10 @@ volatile sig_atomic_t wi_stop;
 
 /* Measurements begun anew in one cell because the dataplane stalled. */
 #define MAX_STALL_RESTARTS 3
+/* A window expecting this many injected packets or more is empty by
+ * chance with probability e^-8 (3e-4, Poisson): one with none means the
+ * dataplane's workers or the load generator went without a CPU. */
+#define EMPTY_WINDOW_EXPECTED 8.0
 
 /* How long the stream may stay silent before the sweep gives up on it. */
 #define KPI_SILENCE_NS (10ULL * ST_NS_PER_S)
@@ -160,6 +164,7 @@ static int run_cell(struct wi_sweep *s, struct wi_ctl *ctl, struct wi_kpi *kpi,
 				cfg->cooldown_ns) / 1e9 + 30;
 	uint64_t deadline, t_begin = 0, nominal = 0, dur;
 	uint32_t stalls = 0;
+	bool late, empty, stalled = false;
 	struct st_perr pe;
 	struct wi_snap sn;
 	struct wi_acc acc;
@@ -249,22 +254,39 @@ static int run_cell(struct wi_sweep *s, struct wi_ctl *ctl, struct wi_kpi *kpi,
 		dur = sn.k.t1 - sn.k.t0;
 		if (dur > 0 && (nominal == 0 || dur < nominal))
 			nominal = dur;
-		if (nominal > 0 && dur > nominal + nominal / 2) {
-			/* A window published late: the dataplane's lcores went
-			 * without a CPU, the inject port's ring filled and went
-			 * out in a burst, and the pool queues it for a while.
-			 * That is the host, not the pool: measure afresh after
-			 * another warmup, a few times at most. */
-			if (stalls++ < MAX_STALL_RESTARTS) {
-				ST_WARN("a KPI window of %.2f s (interval %.2f s): the dataplane was "
-					"stalled; the cell is measured again after the warmup",
-					(double)dur / 1e9, (double)nominal / 1e9);
+		late = nominal > 0 && dur > nominal + nominal / 2;
+		empty = sn.k.pkts == 0 && c->offered_rps * (double)dur / 1e9 >= EMPTY_WINDOW_EXPECTED;
+		if (late || empty) {
+			/* A window published late: the dataplane's main lcore
+			 * went without a CPU; or one on time with nothing
+			 * injected: its workers (or the load generator) did.
+			 * The inject port's ring filled and went out in a
+			 * burst, and the pool queues it for a while. That is
+			 * the host, not the pool: measure afresh after another
+			 * warmup (from the last window of a stall), a few
+			 * stalls at most. */
+			bool fresh = !stalled;
+
+			stalled = true;
+			stalls += fresh;
+			if (stalls <= MAX_STALL_RESTARTS) {
+				if (fresh && late)
+					ST_WARN("a KPI window of %.2f s (interval %.2f s): the dataplane "
+						"was stalled; the cell is measured again after the warmup",
+						(double)dur / 1e9, (double)nominal / 1e9);
+				else if (fresh)
+					ST_WARN("a KPI window with no injected packet where %.0f were "
+						"due: the dataplane's workers or the load generator were "
+						"stalled; the cell is measured again after the warmup",
+						c->offered_rps * (double)dur / 1e9);
 				wi_acc_reset(&acc);
 				t_begin = sn.k.t1 + cfg->warmup_ns;
 				deadline = st_mono_ns() + cfg->warmup_ns + cfg->step_ns + KPI_SILENCE_NS;
 				wi_snap_release(&sn);
 				continue;
 			}
+		} else {
+			stalled = false;
 		}
 		if (sn.k.t0 + ST_NS_PER_MS >= t_begin) {
 			if (sn.k.instances == c->instances)

@@ -11,13 +11,18 @@ live run fed by seeded KPI publishers:
     as a person would) changes the predicted p99, and the numbers it shows
     are the control socket's `whatif` for the same inputs; the heatmap
     (loads x instances) is green within the SLO and red past it, with the
-    proposal and the SLO frontier marked.
+    proposal and the SLO frontier marked;
+  - forecast alerts (a profile stepping past alert_utilization at
+    t = 60 s): the card shows the utilization alert with the count
+    GET .../alerts names, and drops it, live, once the plan gets that
+    count (the `alert` event).
 
 usage: test_analyzer_dashboard.py ANALYZER KPI_PUB"""
+import os
 import sys
 import time
 
-from anhttp import PLAN, HttpRun, need, traffic
+from anhttp import PLAN, HttpRun, get_json, need, traffic
 from stlib import check, fail, skip
 
 ANALYZER, KPI_PUB = sys.argv[1], sys.argv[2]
@@ -162,9 +167,43 @@ def whatif(d, r):
     same_as_control(d, r, more, "1.2x", 20)
 
 
+def alerts_box(d):
+    return d.execute_script("""
+        const b = document.querySelector('.alerts[data-service="web"]');
+        if (!b) return null;
+        return { active: b.dataset.active, text: b.textContent,
+                 alerts: [...b.querySelectorAll('.alert')].map(a => ({ kind: a.dataset.kind,
+                          instances: +a.dataset.instances, add: +a.dataset.add, at: a.dataset.at })) };""")
+
+
+def alerts(d, r):
+    """The forecast alert on the card, the API's numbers, cleared live."""
+    shown = wait("the utilization alert on the card",
+                 lambda: (lambda b: b if b and any(a["kind"] == "utilization" for a in b["alerts"])
+                          else None)(alerts_box(d)), 20)
+    print("alerts shown: %s" % shown)
+    doc = get_json(r.port, "/api/v1/services/web/alerts")
+    api = [a for a in doc["alerts"] if a["kind"] == "utilization"][0]
+    card = [a for a in shown["alerts"] if a["kind"] == "utilization"][0]
+    check(api["state"] == "raise" and card["instances"] == api["instances"] and card["add"] == api["add"]
+          and abs(float(card["at"]) - api["at"]) < 1e3,
+          "the card names the API's crossing and count (%d, add %d)" % (card["instances"], card["add"]))
+    check("add %d to reach %d instances" % (api["add"], api["instances"]) in shown["text"],
+          "it says what to add")
+    rep = r.request({"cmd": "propose", "service": "web", "current_instances": api["instances"]})
+    check(rep.get("ok") is True, "propose current_instances=%d: %s" % (api["instances"], rep.get("error")))
+    wait("the utilization alert gone from the card, without a reload",
+         lambda: (lambda b: b and not any(a["kind"] == "utilization" for a in b["alerts"]))(alerts_box(d)), 15)
+    check(True, "the alert left the card once the plan got the count")
+
+
 def main():
     r = HttpRun("dash", ANALYZER, KPI_PUB)
-    cfg = r.config({"web": PLAN}, extra="http_endpoint = 127.0.0.1:0\n")
+    prof = os.path.join(r.wd, "forecast.csv")
+    with open(prof, "w") as f:  # 5000 rps, 9000 from t = 60 s: past 0.8 of 8 x ~1000
+        f.write("t_seconds,pps\n0,5000\n60,5000\n60,9000\n600,9000\n")
+    plan = dict(PLAN, forecast_profile=prof, alert_utilization=0.8)
+    cfg = r.config({"web": plan}, extra="http_endpoint = 127.0.0.1:0\n")
     r.start_http(cfg, "90s")
     d = browser()
     try:
@@ -203,6 +242,7 @@ def main():
               % (len(urls), outside[:3]))
         pub.communicate(timeout=60)
         whatif(d, r)
+        alerts(d, r)
     finally:
         d.quit()
     check(r.stop() == 0, "the analyzer stopped cleanly")

@@ -504,6 +504,30 @@ static void test_wbuf_html(void)
 	st_wbuf_free(&b);
 }
 
+/* The heatmaps' scale: green to half the objective, amber at it, red at
+ * red_at and past it (log between), NaN red. */
+static void test_heat_colour(void)
+{
+	char c[16];
+
+	st_heat_colour(0.1, 4, c, sizeof(c));
+	CU_ASSERT_STRING_EQUAL(c, "#43a047");
+	st_heat_colour(0.5, 4, c, sizeof(c));
+	CU_ASSERT_STRING_EQUAL(c, "#43a047");
+	st_heat_colour(0.75, 4, c, sizeof(c));	/* half way, green to amber */
+	CU_ASSERT_STRING_EQUAL(c, "#a1aa24");
+	st_heat_colour(1, 4, c, sizeof(c));
+	CU_ASSERT_STRING_EQUAL(c, "#ffb300");
+	st_heat_colour(2, 8, c, sizeof(c));	/* a third of the way on the log scale */
+	CU_ASSERT_STRING_EQUAL(c, "#ec850d");
+	st_heat_colour(4, 4, c, sizeof(c));
+	CU_ASSERT_STRING_EQUAL(c, "#c62828");
+	st_heat_colour(INFINITY, 2, c, sizeof(c));
+	CU_ASSERT_STRING_EQUAL(c, "#c62828");
+	st_heat_colour(NAN, 2, c, sizeof(c));
+	CU_ASSERT_STRING_EQUAL(c, "#c62828");
+}
+
 static void test_wbuf_reuse(void)
 {
 	uint8_t *p;
@@ -1718,6 +1742,7 @@ int st_register_suites(void)
 		{ "kpi_golden", test_kpi_golden },
 		{ "wbuf_reuse", test_wbuf_reuse },
 		{ "wbuf_html", test_wbuf_html },
+		{ "heat_colour", test_heat_colour },
 		{ "encode_refuses", test_encode_refuses },
 		{ "topics", test_topics },
 		{ "enums", test_enums },
