@@ -21,6 +21,11 @@ const char *an_alert_kind_name(enum an_alert_kind k)
 	return k < AN_ALERT__COUNT ? names[k] : "?";
 }
 
+uint32_t an_budget_affords(double budget, double price, uint32_t max)
+{
+	return price > 0 ? (uint32_t)fmin(floor(budget / price * (1 + 1e-12)), max) : max;
+}
+
 /* One service's forecast, read from its plan's forecast_profile. */
 struct fc {
 	char service[ST_WIRE_NAME_MAX];
@@ -236,8 +241,7 @@ static void evaluate(const struct an_config *cfg, const struct an_service *s,
 	}
 	if (pl->budget_per_hour >= 0 && price >= 0) {
 		struct an_alert *a = &out[AN_ALERT_BUDGET];
-		uint32_t afford = price > 0 ? (uint32_t)fmin(floor(pl->budget_per_hour / price * (1 + 1e-12)),
-							     max) : max;
+		uint32_t afford = an_budget_affords(pl->budget_per_hour, price, max);
 		uint32_t rec = s->has_last ? s->last.recommended_instances : 0;
 		double t = INFINITY;
 

@@ -215,11 +215,7 @@ static int set_shard_names(void *base, const struct key *k, const char *v, struc
 static int set_price(void *base, const struct key *k, const char *v,
 		     struct st_perr *e)
 {
-	if (strcasecmp(v, "none") == 0) {
-		*FIELD(base, k, double) = -1.0;
-		return 0;
-	}
-	return set_dbl(base, k, v, e);
+	return st_parse_price(v, k->max, FIELD(base, k, double), e);
 }
 
 #define S_NS ((double)ST_NS_PER_S)

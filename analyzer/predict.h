@@ -134,6 +134,11 @@ struct an_alert_mark {
 	double value, threshold;
 };
 
+/* The most instances budget_per_hour pays for at price per instance-hour
+ * (a relative 1e-12 of slack, so 3 x 0.40 fits a budget of 1.20), at most
+ * max; max when the price is 0. budget and price >= 0. Never fails. */
+uint32_t an_budget_affords(double budget, double price, uint32_t max);
+
 /* "utilization", "slo", "budget". */
 const char *an_alert_kind_name(enum an_alert_kind k);
 

@@ -127,6 +127,20 @@ int st_parse_double(const char *s, double min, double max, double *out,
 	return 0;
 }
 
+int st_parse_price(const char *s, double max, double *out, struct st_perr *err)
+{
+	char buf[64];
+	int rc = trimmed(s, buf, sizeof(buf), err);
+
+	if (rc < 0)
+		return rc;
+	if (strcasecmp(buf, "none") == 0) {
+		*out = -1.0;
+		return 0;
+	}
+	return st_parse_double(buf, 0, max, out, err);
+}
+
 int st_parse_share(const char *s, double *out, struct st_perr *err)
 {
 	char buf[64];

@@ -27,6 +27,10 @@ int st_parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out,
 int st_parse_double(const char *s, double min, double max, double *out,
 		    struct st_perr *err);
 
+/* A price or a budget per hour: a number in [0, max], or "none" (any case)
+ * stored as -1. Errors as st_parse_double. */
+int st_parse_price(const char *s, double max, double *out, struct st_perr *err);
+
 /* A share in [0,1]: "0.25" or "25%". */
 int st_parse_share(const char *s, double *out, struct st_perr *err);
 

@@ -3,7 +3,6 @@
  * before anything is sent anywhere. */
 #include <errno.h>
 #include <getopt.h>
-#include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +24,8 @@ static void defaults(struct wi_config *c)
 	c->abort_error_rate = 0.2;
 	c->reach = 0.9;
 	c->pause_mirror = true;
+	c->cost_per_hour = -1;
+	c->budget_per_hour = -1;
 	snprintf(c->control_endpoint, sizeof(c->control_endpoint), "tcp://127.0.0.1:5557");
 	snprintf(c->kpi_endpoint, sizeof(c->kpi_endpoint), "tcp://127.0.0.1:5556");
 }
@@ -70,7 +71,11 @@ void wi_usage(FILE *out, const char *prog)
 "  reach              a cell must send this share of its load (default 0.9)\n"
 "  poisson            exponential gaps between requests (default false)\n"
 "  pause_mirror       share 0 for the group during the sweep (default true)\n"
-"  instance_cost_per_hour  price of one instance, for the answers' cost\n"
+"  instance_cost_per_hour  price of one instance-hour, for the answers' cost\n"
+"                     (default none)\n"
+"  budget_per_hour    what an hour of the pool may cost: each answer says whether\n"
+"                     it is within it, the summary the highest load it serves at\n"
+"                     the SLO; needs instance_cost_per_hour (default none)\n"
 "  control_endpoint   the dataplane's control socket (default tcp://127.0.0.1:5557)\n"
 "  kpi_endpoint       its KPI publisher (default tcp://127.0.0.1:5556)\n"
 "  loadgen            shadowtap-loadgen to run (default: the one built beside\n"
@@ -312,8 +317,11 @@ static int set_key(struct wi_config *c, const char *key, const char *v, bool *ha
 		return st_parse_share(v, &c->reach, e);
 	if (strcmp(key, "stop_factor") == 0)
 		return st_parse_double(v, 1, 1000, &c->stop_factor, e);
+	/* priced as the analyzer's [service.NAME] keys of the same names */
 	if (strcmp(key, "instance_cost_per_hour") == 0)
-		return st_parse_double(v, 0, 1e9, &c->cost_per_hour, e);
+		return st_parse_price(v, 1e9, &c->cost_per_hour, e);
+	if (strcmp(key, "budget_per_hour") == 0)
+		return st_parse_price(v, 1e12, &c->budget_per_hour, e);
 	if (strcmp(key, "poisson") == 0 || strcmp(key, "pause_mirror") == 0) {
 		int rc = st_parse_bool(v, &b, e);
 
@@ -372,8 +380,8 @@ static int load_file(struct wi_config *c, struct st_perr *err)
 			rc = errf(err, c, 0, required[i], "missing (required)");
 			goto out;
 		}
-	if (c->cost_per_hour < 0 || !isfinite(c->cost_per_hour))
-		rc = errf(err, c, 0, "instance_cost_per_hour", "not a price");
+	if (c->budget_per_hour >= 0 && c->cost_per_hour < 0)
+		rc = errf(err, c, 0, "budget_per_hour", "needs instance_cost_per_hour");
 out:
 	an_ini_free(ini);
 	return rc;

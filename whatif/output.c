@@ -13,6 +13,7 @@
 
 #include <msgpack.h>
 
+#include "predict.h"
 #include "whatif.h"
 
 static double ms(double ns)
@@ -40,6 +41,24 @@ int wi_fewest(struct wi_sweep *s, int li)
 	for (int ci = 0; ci < s->cfg->n_counts; ci++)
 		if (wi_cell_at(s, ci, li)->status == WI_PASS)
 			return ci;
+	return -1;
+}
+
+int wi_within_budget(const struct wi_config *c, uint32_t n)
+{
+	if (c->budget_per_hour < 0 || c->cost_per_hour < 0)
+		return -1;
+	return n <= an_budget_affords(c->budget_per_hour, c->cost_per_hour, UINT32_MAX);
+}
+
+int wi_budget_reach(struct wi_sweep *s)
+{
+	for (int li = s->cfg->n_loads - 1; li >= 0; li--) {
+		int ci = wi_fewest(s, li);
+
+		if (ci >= 0 && wi_within_budget(s->cfg, s->cfg->counts[ci]) == 1)
+			return li;
+	}
 	return -1;
 }
 
@@ -83,9 +102,24 @@ void wi_print_answers(FILE *out, struct wi_sweep *s)
 
 		fprintf(out, "  load %-8s %9.1f/s: %u instance%s (p99 %.2f ms)", cfg->loads[li].text,
 			cfg->loads[li].pps, c->instances, c->instances == 1 ? "" : "s", ms(c->p99.v));
-		if (cfg->cost_per_hour > 0)
+		if (cfg->cost_per_hour >= 0)
 			fprintf(out, ", %.2f per hour", cfg->cost_per_hour * c->instances);
+		if (wi_within_budget(cfg, c->instances) >= 0)
+			fprintf(out, ", %s the budget", wi_within_budget(cfg, c->instances) ?
+				"within" : "OVER");
 		fputc('\n', out);
+	}
+	if (cfg->budget_per_hour >= 0) {
+		int li = wi_budget_reach(s);
+		uint32_t n = an_budget_affords(cfg->budget_per_hour, cfg->cost_per_hour, UINT32_MAX);
+
+		fprintf(out, "budget %.2f per hour (%u instance%s at %.2f): ", cfg->budget_per_hour,
+			n, n == 1 ? "" : "s", cfg->cost_per_hour);
+		if (li >= 0)
+			fprintf(out, "serves up to load %s (%.1f/s) at the SLO\n", cfg->loads[li].text,
+				cfg->loads[li].pps);
+		else
+			fprintf(out, "serves none of the loads at the SLO\n");
 	}
 	fprintf(out, "per-instance rate at the SLO (the knee lies between):\n");
 	for (int ci = 0; ci < cfg->n_counts; ci++) {
@@ -169,6 +203,18 @@ static void kv_bool(msgpack_packer *pk, const char *k, bool v)
 		msgpack_pack_false(pk);
 }
 
+/* true, false, or null for v < 0 */
+static void kv_tri(msgpack_packer *pk, const char *k, int v)
+{
+	st_wire_pack_cstr(pk, k);
+	if (v < 0)
+		msgpack_pack_nil(pk);
+	else if (v)
+		msgpack_pack_true(pk);
+	else
+		msgpack_pack_false(pk);
+}
+
 static void pack_q(msgpack_packer *pk, const char *name, const struct wi_q *q)
 {
 	char k[32];
@@ -219,13 +265,7 @@ static void pack_cell(msgpack_packer *pk, const struct wi_sweep *s, const struct
 	else
 		st_wire_pack_cstr(pk, c->pred_pass ? "pass" : "fail");
 	kv_dbl(pk, "model_ratio", c->model_ratio);
-	st_wire_pack_cstr(pk, "model_agrees");
-	if (c->model_agrees < 0)
-		msgpack_pack_nil(pk);
-	else if (c->model_agrees)
-		msgpack_pack_true(pk);
-	else
-		msgpack_pack_false(pk);
+	kv_tri(pk, "model_agrees", c->model_agrees);
 }
 
 int wi_write_json(struct wi_sweep *s, const char *path, struct st_perr *err)
@@ -242,7 +282,7 @@ int wi_write_json(struct wi_sweep *s, const char *path, struct st_perr *err)
 	st_wbuf_init(&mp);
 	st_wbuf_init(&out);
 	msgpack_packer_init(&pk, &mp, st_wbuf_mp_write);
-	msgpack_pack_map(&pk, 22);
+	msgpack_pack_map(&pk, 24);
 	kv_u64(&pk, "v", 1);
 	kv_str(&pk, "service", cfg->service);
 	kv_str(&pk, "group", cfg->group);
@@ -253,7 +293,8 @@ int wi_write_json(struct wi_sweep *s, const char *path, struct st_perr *err)
 	kv_dbl(&pk, "step_s", (double)cfg->step_ns / 1e9);
 	kv_dbl(&pk, "warmup_s", (double)cfg->warmup_ns / 1e9);
 	kv_bool(&pk, "poisson", cfg->poisson);
-	kv_dbl(&pk, "instance_cost_per_hour", cfg->cost_per_hour);
+	kv_dbl(&pk, "instance_cost_per_hour", cfg->cost_per_hour >= 0 ? cfg->cost_per_hour : NAN);
+	kv_dbl(&pk, "budget_per_hour", cfg->budget_per_hour >= 0 ? cfg->budget_per_hour : NAN);
 	kv_u64(&pk, "t_start", s->t_start_wall);
 	kv_u64(&pk, "t_end", s->t_end_wall);
 	st_wire_pack_cstr(&pk, "loads");
@@ -276,7 +317,7 @@ int wi_write_json(struct wi_sweep *s, const char *path, struct st_perr *err)
 	for (int li = 0; li < cfg->n_loads; li++) {
 		int ci = wi_fewest(s, li);
 
-		msgpack_pack_map(&pk, 5);
+		msgpack_pack_map(&pk, 6);
 		kv_str(&pk, "load", cfg->loads[li].text);
 		kv_dbl(&pk, "offered_rps", cfg->loads[li].pps);
 		st_wire_pack_cstr(&pk, "fewest_instances");
@@ -285,8 +326,31 @@ int wi_write_json(struct wi_sweep *s, const char *path, struct st_perr *err)
 		else
 			msgpack_pack_uint32(&pk, cfg->counts[ci]);
 		kv_dbl(&pk, "p99_ms", ci < 0 ? NAN : ms(wi_cell_at(s, ci, li)->p99.v));
-		kv_dbl(&pk, "cost_per_hour", ci < 0 || cfg->cost_per_hour <= 0 ? NAN :
+		kv_dbl(&pk, "cost_per_hour", ci < 0 || cfg->cost_per_hour < 0 ? NAN :
 		       cfg->cost_per_hour * cfg->counts[ci]);
+		kv_tri(&pk, "within_budget", ci < 0 ? -1 : wi_within_budget(cfg, cfg->counts[ci]));
+	}
+	st_wire_pack_cstr(&pk, "budget");
+	if (cfg->budget_per_hour < 0) {
+		msgpack_pack_nil(&pk);
+	} else {
+		int li = wi_budget_reach(s);
+
+		msgpack_pack_map(&pk, 5);
+		kv_dbl(&pk, "per_hour", cfg->budget_per_hour);
+		kv_u64(&pk, "affordable_instances",
+		       an_budget_affords(cfg->budget_per_hour, cfg->cost_per_hour, UINT32_MAX));
+		st_wire_pack_cstr(&pk, "highest_load");
+		if (li < 0)
+			msgpack_pack_nil(&pk);
+		else
+			st_wire_pack_cstr(&pk, cfg->loads[li].text);
+		kv_dbl(&pk, "highest_load_rps", li < 0 ? NAN : cfg->loads[li].pps);
+		st_wire_pack_cstr(&pk, "instances");
+		if (li < 0)
+			msgpack_pack_nil(&pk);
+		else
+			msgpack_pack_uint32(&pk, cfg->counts[wi_fewest(s, li)]);
 	}
 	st_wire_pack_cstr(&pk, "knee");
 	msgpack_pack_array(&pk, (size_t)cfg->n_counts);
@@ -376,9 +440,11 @@ int wi_write_csv(struct wi_sweep *s, const char *path, struct st_perr *err)
 	st_wbuf_printf(&o, "instances,load,offered_rps,status,sent_pps,achieved_rps,"
 		       "rps_per_instance,requests,responses,timeouts,resets,icmp_errors,error_rate,"
 		       "p50_ms,p90_ms,p99_ms,p99_lo_ms,p99_hi_ms,p999_ms,mean_ms,seconds,note,"
-		       "predicted_p99_ms,predicted_status,model_ratio,model_agrees\n");
+		       "predicted_p99_ms,predicted_status,model_ratio,model_agrees,answer,"
+		       "cost_per_hour,within_budget\n");
 	for (int i = 0; i < s->n_cells; i++) {
 		const struct wi_cell *c = &s->cells[i];
+		int within;
 
 		st_wbuf_printf(&o, "%u,", c->instances);
 		csv_text(&o, s->cfg->loads[c->load].text);
@@ -407,7 +473,14 @@ int wi_write_csv(struct wi_sweep *s, const char *path, struct st_perr *err)
 			csv_num(&o, ms(c->pred_p99));
 		st_wbuf_printf(&o, ",%s", c->pred_pass < 0 ? "" : c->pred_pass ? "pass" : "fail");
 		csv_num(&o, c->model_ratio);
-		st_wbuf_printf(&o, ",%s\n", c->model_agrees < 0 ? "" : c->model_agrees ? "yes" : "no");
+		st_wbuf_printf(&o, ",%s", c->model_agrees < 0 ? "" : c->model_agrees ? "yes" : "no");
+		/* the cell's count at its price; answer: the fewest passing
+		 * at its load */
+		within = wi_within_budget(s->cfg, c->instances);
+		st_wbuf_printf(&o, ",%s", wi_fewest(s, c->load) >= 0 &&
+			       s->cfg->counts[wi_fewest(s, c->load)] == c->instances ? "yes" : "no");
+		csv_num(&o, s->cfg->cost_per_hour >= 0 ? s->cfg->cost_per_hour * c->instances : NAN);
+		st_wbuf_printf(&o, ",%s\n", within < 0 ? "" : within ? "yes" : "no");
 	}
 	if (o.oom) {
 		wi_msg(err->msg, sizeof(err->msg), "%s: out of memory", path);

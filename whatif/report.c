@@ -214,9 +214,11 @@ static void curves(struct st_wbuf *o, struct wi_sweep *s)
 static void answers(struct st_wbuf *o, struct wi_sweep *s)
 {
 	const struct wi_config *cfg = s->cfg;
+	int within;
 
 	st_wbuf_printf(o, "<h2>Answers</h2>\n<table class=\"cells\"><tr><th>load</th><th>offered/s</th>"
-		       "<th>fewest instances meeting the SLO</th><th>p99 there</th><th>cost per hour</th></tr>\n");
+		       "<th>fewest instances meeting the SLO</th><th>p99 there</th><th>cost per hour</th>"
+		       "<th>within the budget</th></tr>\n");
 	for (int li = 0; li < cfg->n_loads; li++) {
 		int ci = wi_fewest(s, li);
 
@@ -224,18 +226,35 @@ static void answers(struct st_wbuf *o, struct wi_sweep *s)
 		st_wbuf_html(o, cfg->loads[li].text);
 		st_wbuf_printf(o, "</td><td>%.1f</td>", cfg->loads[li].pps);
 		if (ci < 0) {
-			st_wbuf_printf(o, "<td>none of %u..%u</td><td>-</td><td>-</td></tr>\n",
+			st_wbuf_printf(o, "<td>none of %u..%u</td><td>-</td><td>-</td><td>-</td></tr>\n",
 				       cfg->counts[0], cfg->counts[cfg->n_counts - 1]);
 			continue;
 		}
+		within = wi_within_budget(cfg, cfg->counts[ci]);
 		st_wbuf_printf(o, "<td>%u</td><td>%.2f ms</td>", cfg->counts[ci],
 			       wi_cell_at(s, ci, li)->p99.v / 1e6);
-		if (cfg->cost_per_hour > 0)
-			st_wbuf_printf(o, "<td>%.2f</td></tr>\n", cfg->cost_per_hour * cfg->counts[ci]);
+		if (cfg->cost_per_hour >= 0)
+			st_wbuf_printf(o, "<td>%.2f</td>", cfg->cost_per_hour * cfg->counts[ci]);
 		else
-			st_wbuf_printf(o, "<td>-</td></tr>\n");
+			st_wbuf_printf(o, "<td>-</td>");
+		st_wbuf_printf(o, "<td%s>%s</td></tr>\n", within == 0 ? " class=\"over\"" : "",
+			       within < 0 ? "-" : within ? "yes" : "over");
 	}
 	st_wbuf_printf(o, "</table>\n");
+	if (cfg->budget_per_hour >= 0) {
+		int li = wi_budget_reach(s);
+
+		st_wbuf_printf(o, "<p>Budget %.2f per hour: ", cfg->budget_per_hour);
+		if (li >= 0) {
+			st_wbuf_printf(o, "serves up to load ");
+			st_wbuf_html(o, cfg->loads[li].text);
+			st_wbuf_printf(o, " (%.1f/s) at the SLO, on %u instance%s.</p>\n",
+				       cfg->loads[li].pps, cfg->counts[wi_fewest(s, li)],
+				       cfg->counts[wi_fewest(s, li)] == 1 ? "" : "s");
+		} else {
+			st_wbuf_printf(o, "serves none of the loads at the SLO.</p>\n");
+		}
+	}
 }
 
 /* A number for a table cell, "-" when there is none (a cell not run). */
@@ -311,7 +330,7 @@ int wi_write_report(struct wi_sweep *s, const char *path, struct st_perr *err)
 		       ".sub{font-size:80%%;color:#444}\n"
 		       ".plot{fill:#fafafa;stroke:#999}\n.tick{font-size:11px}\n.label{font-size:12px}\n"
 		       ".slo{stroke:#c62828;stroke-dasharray:6 4}\n"
-		       ".heat td.disagree{border:3px dashed #b71c1c}\n.model{font-size:75%%;color:#333;font-style:italic}\n"
+		       ".heat td.disagree{border:3px dashed #b71c1c}\n.cells td.over{color:#b71c1c;font-weight:bold}\n.model{font-size:75%%;color:#333;font-style:italic}\n"
 		       "</style></head>\n<body>\n<h1>What-if sweep: ");
 	st_wbuf_html(&o, cfg->service);
 	st_wbuf_printf(&o, " / ");

@@ -63,7 +63,8 @@ struct wi_config {
 	double reach;			/* a cell must reach this share of its load */
 	bool poisson;
 	bool pause_mirror;
-	double cost_per_hour;		/* per instance; 0: not priced */
+	double cost_per_hour;		/* per instance; < 0: not priced ("none") */
+	double budget_per_hour;		/* < 0: no budget ("none"); needs a price */
 	char control_endpoint[256];
 	char kpi_endpoint[256];
 	char loadgen[PATH_MAX];
@@ -270,6 +271,12 @@ void wi_print_row(FILE *out, const struct wi_sweep *s, const struct wi_cell *cel
 void wi_print_answers(FILE *out, struct wi_sweep *s);
 /* Fewest instance count (index) that passed at load li, or -1. */
 int wi_fewest(struct wi_sweep *s, int li);
+/* Whether n instances cost at most budget_per_hour (the analyzer's
+ * arithmetic: an_budget_affords). 1 within, 0 over, -1 no budget. */
+int wi_within_budget(const struct wi_config *c, uint32_t n);
+/* The highest load (index) whose answer, the fewest instances meeting the
+ * SLO there, is within the budget; -1 when none is or there is no budget. */
+int wi_budget_reach(struct wi_sweep *s);
 int wi_write_json(struct wi_sweep *s, const char *path, struct st_perr *err);
 int wi_write_csv(struct wi_sweep *s, const char *path, struct st_perr *err);
 

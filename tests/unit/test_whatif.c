@@ -78,6 +78,20 @@ static void t_config(void)
 	CU_ASSERT_EQUAL(c.loadgen_eal.n, 4);
 	CU_ASSERT_STRING_EQUAL(c.loadgen_eal.v[3], "net_memif0");
 	CU_ASSERT_DOUBLE_EQUAL(c.cost_per_hour, 0.4, 1e-12);
+	CU_ASSERT_TRUE(c.budget_per_hour < 0);	/* default: none */
+	wi_config_free(&c);
+	/* priced and budgeted as the analyzer's keys: a number or none */
+	CU_ASSERT_EQUAL(load(BASE "loads = 100\ninstances = 1\ninstance_cost_per_hour = 0.40\n"
+			     "budget_per_hour = 1.2\n", &c, &e, NULL), 0);
+	CU_ASSERT_DOUBLE_EQUAL(c.budget_per_hour, 1.2, 1e-12);
+	wi_config_free(&c);
+	CU_ASSERT_EQUAL(load(BASE "loads = 100\ninstances = 1\ninstance_cost_per_hour = none\n"
+			     "budget_per_hour = NONE\n", &c, &e, NULL), 0);
+	CU_ASSERT_TRUE(c.cost_per_hour < 0 && c.budget_per_hour < 0);
+	wi_config_free(&c);
+	CU_ASSERT_EQUAL(load(BASE "loads = 100\ninstances = 1\ninstance_cost_per_hour = 0\n"
+			     "budget_per_hour = 0\n", &c, &e, NULL), 0);
+	CU_ASSERT_TRUE(c.cost_per_hour == 0 && c.budget_per_hour == 0);
 	wi_config_free(&c);
 	CU_ASSERT_EQUAL(load(BASE "loads = 100\ninstances = 1, 2, 8\n", &c, &e, NULL), 0);
 	CU_ASSERT_EQUAL(c.n_counts, 3);
@@ -109,6 +123,14 @@ static void t_config_refused(void)
 		{ BASE "loads = 1x\ninstances = 1\nloadgen_args = --map '*=a'\n",
 		  "[whatif] loadgen_args: arguments are split at blanks" },
 		{ "[whatif]\nservice = a.b\n", "[whatif] service: 'a.b' is not a name" },
+		{ BASE "loads = 1x\ninstances = 1\ninstance_cost_per_hour = 0.4\nbudget_per_hour = cheap\n",
+		  ":9: [whatif] budget_per_hour: 'cheap': not a number" },
+		{ BASE "loads = 1x\ninstances = 1\ninstance_cost_per_hour = 0.4\nbudget_per_hour = -1\n",
+		  ":9: [whatif] budget_per_hour: '-1': out of range" },
+		{ BASE "loads = 1x\ninstances = 1\nbudget_per_hour = 2\n",
+		  "[whatif] budget_per_hour: needs instance_cost_per_hour" },
+		{ BASE "loads = 1x\ninstances = 1\ninstance_cost_per_hour = free\n",
+		  "[whatif] instance_cost_per_hour: 'free': not a number" },
 	};
 	struct wi_config c;
 	struct st_perr e;
@@ -169,6 +191,8 @@ static void md1_sweep(void)
 	mcfg.slo_error_rate = 0.01;
 	mcfg.stop_factor = 4;
 	mcfg.step_ns = 10000000000ULL;
+	mcfg.cost_per_hour = -1;	/* none */
+	mcfg.budget_per_hour = -1;
 	msw.cfg = &mcfg;
 	msw.n_cells = 8;
 	for (int ci = 0; ci < 2; ci++)
@@ -329,6 +353,87 @@ static void t_outputs(void)
 	CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, "/nonexistent/dir/s.json"));
 }
 
+/* The budget: each answer within it or over it, the highest load it serves
+ * at the SLO, and where it shows in the outputs. */
+static void t_budget(void)
+{
+	char j[256], c[256], h[256];
+	struct st_perr e;
+	char *s;
+
+	md1_sweep();
+	wi_cell_at(&msw, 0, 3)->status = WI_SKIPPED;
+	/* no budget: nothing to say; a budget without a price neither */
+	CU_ASSERT_EQUAL(wi_within_budget(&mcfg, 1), -1);
+	CU_ASSERT_EQUAL(wi_budget_reach(&msw), -1);
+	mcfg.budget_per_hour = 1;
+	CU_ASSERT_EQUAL(wi_within_budget(&mcfg, 1), -1);
+	/* 0.40 an instance-hour, a budget of 0.80: 2 instances fit, 3 not;
+	 * 3 x 0.40 = 1.2000000000000002 fits a budget of 1.20 */
+	mcfg.cost_per_hour = 0.40;
+	mcfg.budget_per_hour = 0.80;
+	CU_ASSERT_EQUAL(wi_within_budget(&mcfg, 2), 1);
+	CU_ASSERT_EQUAL(wi_within_budget(&mcfg, 3), 0);
+	mcfg.budget_per_hour = 1.20;
+	CU_ASSERT_EQUAL(wi_within_budget(&mcfg, 3), 1);
+	CU_ASSERT_EQUAL(wi_within_budget(&mcfg, 4), 0);
+	/* answers: 1 instance at 10 and 30/s, 2 at 70/s, none at 90/s; a
+	 * budget of 0.40 pays for one: up to 30/s */
+	mcfg.budget_per_hour = 0.40;
+	CU_ASSERT_EQUAL(wi_budget_reach(&msw), 1);
+	mcfg.budget_per_hour = 0.80;	/* two: up to 70/s; 90/s has no answer */
+	CU_ASSERT_EQUAL(wi_budget_reach(&msw), 2);
+	mcfg.budget_per_hour = 0.39;	/* not even one */
+	CU_ASSERT_EQUAL(wi_budget_reach(&msw), -1);
+	mcfg.cost_per_hour = 0;		/* free instances: every answer fits */
+	mcfg.budget_per_hour = 0;
+	CU_ASSERT_EQUAL(wi_within_budget(&mcfg, 4096), 1);
+	CU_ASSERT_EQUAL(wi_budget_reach(&msw), 2);
+
+	/* in the files: 0.40 an hour, a budget of 0.40 */
+	mcfg.cost_per_hour = 0.40;
+	mcfg.budget_per_hour = 0.40;
+	snprintf(j, sizeof(j), "%s/b.json", dir);
+	snprintf(c, sizeof(c), "%s/b.csv", dir);
+	snprintf(h, sizeof(h), "%s/b.html", dir);
+	CU_ASSERT_EQUAL_FATAL(wi_write_json(&msw, j, &e), 0);
+	CU_ASSERT_EQUAL_FATAL(wi_write_csv(&msw, c, &e), 0);
+	CU_ASSERT_EQUAL_FATAL(wi_write_report(&msw, h, &e), 0);
+	s = slurp(j);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+	CU_ASSERT_PTR_NOT_NULL(strstr(s, "\"budget_per_hour\":0.4,"));
+	CU_ASSERT_EQUAL(count(s, "\"within_budget\":true"), 2);
+	CU_ASSERT_EQUAL(count(s, "\"within_budget\":false"), 1);
+	CU_ASSERT_EQUAL(count(s, "\"within_budget\":null"), 1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(s, "\"budget\":{\"per_hour\":0.4,\"affordable_instances\":1,"
+					 "\"highest_load\":\"30\",\"highest_load_rps\":30,"
+					 "\"instances\":1}"));
+	free(s);
+	s = slurp(c);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+	CU_ASSERT_PTR_NOT_NULL(strstr(s, ",answer,cost_per_hour,within_budget\n"));
+	/* 1 x 10/s: the answer, 0.40, within; 2 x 70/s: the answer, 0.80, over */
+	CU_ASSERT_EQUAL(count(s, ",yes,0.4,yes\n"), 2);
+	CU_ASSERT_EQUAL(count(s, ",yes,0.8,no\n"), 1);
+	CU_ASSERT_EQUAL(count(s, ",no,0.8,no\n"), 3);
+	free(s);
+	s = slurp(h);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+	CU_ASSERT_PTR_NOT_NULL(strstr(s, "<p>Budget 0.40 per hour: serves up to load 30 (30.0/s) "
+					 "at the SLO, on 1 instance.</p>"));
+	CU_ASSERT_EQUAL(count(s, "<td class=\"over\">over</td>"), 1);
+	CU_ASSERT_EQUAL(count(s, "<td"), count(s, "</td>"));
+	free(s);
+	/* no budget: null in the JSON, no verdict in the CSV */
+	mcfg.budget_per_hour = -1;
+	CU_ASSERT_EQUAL_FATAL(wi_write_json(&msw, j, &e), 0);
+	s = slurp(j);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+	CU_ASSERT_PTR_NOT_NULL(strstr(s, "\"budget\":null"));
+	CU_ASSERT_EQUAL(count(s, "\"within_budget\":null"), 4);
+	free(s);
+}
+
 int st_register_suites(void)
 {
 	static const struct st_cu_test tests[] = {
@@ -337,6 +442,7 @@ int st_register_suites(void)
 		{ "cmdline", t_cmdline },
 		{ "model", t_model },
 		{ "outputs", t_outputs },
+		{ "budget", t_budget },
 		{ NULL, NULL },
 	};
 
