@@ -105,6 +105,7 @@ def whatif_ini(path, wd, kpi_ep, ctl_ep, lg_eal, lg_ns, **over):
         "loads": "0.2x, 0.6x, 1x", "instances": "1-3", "warmup": "1.5s", "step": "4s",
         "cooldown": "20s", "slo_p99": "%dms" % SLO_MS, "slo_error_rate": "0.01",
         "stop_factor": "2", "poisson": "true", "instance_cost_per_hour": "0.40",
+        "budget_per_hour": "0.80",
         "control_endpoint": ctl_ep, "kpi_endpoint": kpi_ep, "loadgen": LG,
         "loadgen_wrapper": "ip netns exec %s" % lg_ns, "loadgen_eal": lg_eal,
         "loadgen_args": "--no-progress",
@@ -161,6 +162,8 @@ def bad_configs(wd, mk, ctl_ep):
         ({"slo_p99": None}, "slo_p99: missing"),
         ({"service": "other"}, "service: group 'pool' reports under service 'web'"),
         ({"step": "fast"}, "step"),
+        ({"budget_per_hour": "lots"}, "budget_per_hour: 'lots': not a number"),
+        ({"instance_cost_per_hour": None}, "budget_per_hour: needs instance_cost_per_hour"),
     ]
     for over, want in cases:
         ini = mk(os.path.join(wd, "bad.ini"), **over)
@@ -332,6 +335,18 @@ inject_share = 0.01
         stlib.check(all(a["cost_per_hour"] is None if a["fewest_instances"] is None else
                         abs(a["cost_per_hour"] - 0.40 * a["fewest_instances"]) < 1e-9 for a in r["answers"]),
                     "each answer priced at 0.40 per instance-hour")
+        # The budget of 0.80 an hour pays for 2 instances: each answer within
+        # it or over it, and the highest load whose answer fits.
+        b = r["budget"]
+        fits = [a["load"] for a in r["answers"]
+                if a["fewest_instances"] is not None and a["fewest_instances"] <= 2]
+        stlib.check(b["per_hour"] == 0.8 and b["affordable_instances"] == 2 and
+                    all(a["within_budget"] is (None if a["fewest_instances"] is None else
+                                               a["fewest_instances"] <= 2) for a in r["answers"]) and
+                    b["highest_load"] == (fits[-1] if fits else None) and
+                    "budget 0.80 per hour (2 instances at 0.40): serves " in p.stdout,
+                    "budget 0.80/h: answers within it up to 2 instances, the highest load it "
+                    "serves %s (%s)" % (b["highest_load"], [a["within_budget"] for a in r["answers"]]))
         # The model beside the measurement: fitted on a passing cell,
         # predicting every cell; the overloaded ones it must call failed.
         m = r["model"]
