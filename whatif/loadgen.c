@@ -1,6 +1,8 @@
-/* Starting and stopping shadowtap-loadgen, one run per cell: EAL arguments
- * and options from the config, the cell's rate, and a --duration that ends
- * it by itself should this program be killed without a chance to stop it.
+/* Starting and stopping shadowtap-loadgen, one run per row (or the part of
+ * it whose loads are of one kind, rates or multiples): EAL arguments and
+ * options from the config, and a stepped --profile whose steps are the
+ * cells' loads; the profile's end ends the run by itself should this
+ * program be killed without a chance to stop it.
  * It runs in a process group of its own, so a Ctrl-C on the terminal
  * reaches this program alone, which then stops it in order. */
 #include <errno.h>
@@ -40,17 +42,55 @@ static void default_path(char *out, size_t len)
 		wi_msg(out, len, "%s", cand);
 }
 
-int wi_lg_start(const struct wi_config *c, const struct wi_load *l, double max_s,
+/* The profile: a step per load, each slot_s long, two points at each
+ * boundary (the loadgen's step), readable by a loadgen run under another
+ * user. */
+static int write_profile(const struct wi_config *c, int from, int to, double slot_s,
+			 struct wi_lg *lg, struct st_perr *err)
+{
+	FILE *f;
+	int fd;
+
+	snprintf(lg->profile, sizeof(lg->profile), "/tmp/shadowtap-whatif-profile-XXXXXX");
+	fd = mkstemp(lg->profile);
+	if (fd < 0) {
+		wi_msg(err->msg, sizeof(err->msg), "loadgen profile: %s", strerror(errno));
+		lg->profile[0] = '\0';
+		return -errno;
+	}
+	fchmod(fd, 0644);
+	f = fdopen(fd, "w");
+	if (f == NULL) {
+		close(fd);
+		wi_msg(err->msg, sizeof(err->msg), "loadgen profile: %s", strerror(errno));
+		return -EIO;
+	}
+	fprintf(f, "t_seconds,%s\n", c->loads[from].multiple ? "multiplier" : "pps");
+	for (int li = from; li < to; li++)
+		fprintf(f, "%.6f,%.9g\n%.6f,%.9g\n", (li - from) * slot_s, c->loads[li].value,
+			(li - from + 1) * slot_s, c->loads[li].value);
+	if (fclose(f) != 0) {
+		wi_msg(err->msg, sizeof(err->msg), "loadgen profile %s: %s", lg->profile,
+		       strerror(errno));
+		return -EIO;
+	}
+	return 0;
+}
+
+int wi_lg_start(const struct wi_config *c, int from, int to, double slot_s,
 		struct wi_lg *lg, struct st_perr *err)
 {
-	char path[PATH_MAX], pcap[PATH_MAX], rate[64], dur[32];
+	char path[PATH_MAX], pcap[PATH_MAX];
 	char *argv[3 * WI_MAX_ARGS + 16];
-	int n = 0, devnull;
+	int n = 0, devnull, rc;
 	pid_t pid;
 
 	memset(lg, 0, sizeof(*lg));
 	lg->pid = -1;
 	lg->log_fd = -1;
+	rc = write_profile(c, from, to, slot_s, lg, err);
+	if (rc != 0)
+		return rc;
 	if (c->loadgen[0] != '\0')
 		snprintf(path, sizeof(path), "%s", c->loadgen);
 	else
@@ -64,19 +104,10 @@ int wi_lg_start(const struct wi_config *c, const struct wi_load *l, double max_s
 	argv[n++] = (char *)"--pcap";
 	snprintf(pcap, sizeof(pcap), "%s", c->pcap);
 	argv[n++] = pcap;
-	if (l->multiple) {
-		argv[n++] = (char *)"--speed";
-		snprintf(rate, sizeof(rate), "%.6g", l->value);
-	} else {
-		argv[n++] = (char *)"--pps";
-		snprintf(rate, sizeof(rate), "%.0f", l->value);
-	}
-	argv[n++] = rate;
+	argv[n++] = (char *)"--profile";
+	argv[n++] = lg->profile;
 	if (c->poisson)
 		argv[n++] = (char *)"--poisson";
-	argv[n++] = (char *)"--duration";
-	snprintf(dur, sizeof(dur), "%.0fms", max_s * 1000);
-	argv[n++] = dur;
 	argv[n++] = (char *)"--no-progress";
 	for (int i = 0; i < c->loadgen_args.n; i++)
 		argv[n++] = c->loadgen_args.v[i];
@@ -188,4 +219,7 @@ void wi_lg_cleanup(struct wi_lg *lg)
 		unlink(lg->log);
 	}
 	lg->log_fd = -1;
+	if (lg->profile[0] != '\0')
+		unlink(lg->profile);
+	lg->profile[0] = '\0';
 }

@@ -1,6 +1,7 @@
-/* The sweep: preflight, then for each instance count and each load in
- * rising order one cell (set the pool, drive the load, measure, judge),
- * then the restore. A row stops rising at the first cell that breaks the
+/* The sweep: preflight, then for each instance count one load generator
+ * run along the row's loads in rising order (set the pool, drive the load
+ * step by step, measure and judge each cell in its step), then the
+ * restore. A row stops rising at the first cell that breaks the
  * SLO by stop_factor or passes abort_error_rate: past saturation only the
  * queues grow. */
 #include <errno.h>
@@ -154,23 +155,81 @@ static int lg_exited(struct wi_sweep *s, struct wi_lg *lg, int status, const cha
 	return -EIO;
 }
 
-/* One cell. Returns 0 done, 1 interrupted, or -errno with s->error. */
-static int run_cell(struct wi_sweep *s, struct wi_ctl *ctl, struct wi_kpi *kpi,
-		    struct wi_cell *c)
+struct wi_progress {
+	int done, total;	/* cells */
+	uint64_t t0;		/* monotonic ns */
+};
+
+/* Prints a cell as it completes, and the progress bar. */
+static void cell_done(struct wi_sweep *s, struct wi_cell *c, struct wi_progress *p)
 {
 	const struct wi_config *cfg = s->cfg;
-	const struct wi_load *l = &cfg->loads[c->load];
+	double el = (double)(st_mono_ns() - p->t0) / 1e9;
+
+	p->done++;
+	if (!cfg->quiet) {
+		if (isatty(STDERR_FILENO))
+			fputc('\r', stderr);
+		wi_print_row(stdout, s, c);
+		fflush(stdout);
+	}
+	if (!isatty(STDERR_FILENO) || p->total == 0)
+		return;
+	fprintf(stderr, "\r[%-20.*s] %d/%d cells, %.0f s elapsed, ~%.0f s left   ",
+		p->done * 20 / p->total, "####################", p->done, p->total, el,
+		el / p->done * (p->total - p->done));
+	if (p->done == p->total)
+		fputc('\n', stderr);
+}
+
+/* The time a cell's load lasts in a run: warmup and step, plus what the
+ * window grid costs: the run's start is known to within its first window
+ * with packets (and the gap before its first packet, guard_s), and the
+ * measurement takes whole windows, one more lost at its start. */
+static double slot_s(const struct wi_sweep *s, double guard_s)
+{
+	const struct wi_config *cfg = s->cfg;
+
+	return (double)(cfg->warmup_ns + cfg->step_ns + 2 * s->interval_ns) / 1e9 + guard_s +
+	       (double)s->interval_ns / 1e9 / 4;
+}
+
+/* One load generator run along row ci from load *li: the loads of the
+ * same kind (rates or multiples) that follow, one profile step each. A
+ * cell's windows are those between its step's start plus warmup and its
+ * end, bounded on the dataplane's clock by when the run's first packet
+ * came. A stall (a late window, or one on time with nothing injected)
+ * begins the cell's measurement anew after another warmup; when that no
+ * longer fits in its step, the run is stopped and the row goes on from
+ * that cell in a new run. Advances *li past the cells done (and those
+ * skipped when one stops the row). Returns 0, 1 interrupted, or -errno
+ * with s->error. */
+static int run_span(struct wi_sweep *s, struct wi_ctl *ctl, struct wi_kpi *kpi, int ci,
+		    int *li, struct wi_progress *prog)
+{
+	const struct wi_config *cfg = s->cfg;
+	int from = *li, to = from + 1, k = from, rc = 0, status = 0, r;
 	double lease = (double)(cfg->start_timeout_ns + cfg->warmup_ns + cfg->step_ns +
 				cfg->cooldown_ns) / 1e9 + 30;
-	uint64_t deadline, t_begin = 0, nominal = 0, dur;
-	uint32_t stalls = 0;
-	bool late, empty, stalled = false;
+	double guard_s, slot;
+	uint64_t deadline, nominal = s->interval_ns, dur, slot_ns, t_late = 0, t_early = 0;
+	uint64_t begin = 0, end = 0;
+	bool late, empty, covered, stalled = false, lg_done = false, stop_row = false;
+	struct wi_cell *c = wi_cell_at(s, ci, from);
 	struct st_perr pe;
 	struct wi_snap sn;
 	struct wi_acc acc;
 	struct wi_lg lg;
-	int rc = 0, status = 0, r;
 
+	while (to < cfg->n_loads && cfg->loads[to].multiple == cfg->loads[from].multiple)
+		to++;
+	/* The first packet comes one gap after the run's start: with
+	 * EMPTY_WINDOW_EXPECTED gaps of slack, a Poisson one is longer one
+	 * time in 3000. */
+	guard_s = fmin(EMPTY_WINDOW_EXPECTED / cfg->loads[from].pps,
+		       (double)(cfg->warmup_ns + cfg->step_ns) / 1e9);
+	slot = slot_s(s, guard_s);
+	slot_ns = (uint64_t)(slot * 1e9);
 	if (cfg->pause_mirror &&
 	    wi_ctl_set_share(ctl, cfg->group, 0, s->group0.offset, lease, &pe) != 0) {
 		wi_msg(s->error, sizeof(s->error), "%s", pe.msg);
@@ -184,16 +243,14 @@ static int run_cell(struct wi_sweep *s, struct wi_ctl *ctl, struct wi_kpi *kpi,
 		wi_msg(s->error, sizeof(s->error), "out of memory");
 		return -ENOMEM;
 	}
-	rc = wi_lg_start(cfg, l, (double)(cfg->warmup_ns + cfg->step_ns) / 1e9 *
-			 (1 + MAX_STALL_RESTARTS) + 15, &lg, &pe);
+	rc = wi_lg_start(cfg, from, to, slot, &lg, &pe);
 	if (rc != 0) {
 		wi_msg(s->error, sizeof(s->error), "%s", pe.msg);
-		wi_acc_free(&acc);
-		return rc;
+		goto out;
 	}
 	/* The first window with injected packets: the load is on. */
 	deadline = st_mono_ns() + cfg->start_timeout_ns;
-	while (t_begin == 0) {
+	while (t_late == 0) {
 		if (wi_stop) {
 			rc = 1;
 			goto out;
@@ -220,14 +277,21 @@ static int run_cell(struct wi_sweep *s, struct wi_ctl *ctl, struct wi_kpi *kpi,
 			dur = sn.k.t1 - sn.k.t0;
 			if (dur > 0 && (nominal == 0 || dur < nominal))
 				nominal = dur;	/* the interval, for late windows below */
-			if (sn.k.pkts > 0)
-				t_begin = sn.k.t1 + cfg->warmup_ns;
+			if (sn.k.pkts > 0) {
+				t_late = sn.k.t1;
+				t_early = sn.k.t0 - (uint64_t)(guard_s * 1e9);
+			}
 			wi_snap_release(&sn);
 		}
 	}
-	/* Warmup, then `step` of whole windows, on the dataplane's clock. */
-	deadline = st_mono_ns() + cfg->warmup_ns + cfg->step_ns + KPI_SILENCE_NS;
-	while (acc.ns < cfg->step_ns) {
+	/* Cell k's step is [T0 + k slot, T0 + (k + 1) slot) for a start T0
+	 * between t_early and t_late. */
+#define STEP_BEGIN(k) (t_late + (uint64_t)((k) - from) * slot_ns + cfg->warmup_ns)
+#define STEP_END(k) (t_early + (uint64_t)((k) - from + 1) * slot_ns)
+	begin = STEP_BEGIN(k);
+	end = STEP_END(k);
+	deadline = st_mono_ns() + KPI_SILENCE_NS;
+	while (k < to) {
 		if (wi_stop) {
 			rc = 1;
 			goto out;
@@ -238,25 +302,33 @@ static int run_cell(struct wi_sweep *s, struct wi_ctl *ctl, struct wi_kpi *kpi,
 			rc = -ETIMEDOUT;
 			goto out;
 		}
+		if (!lg_done && !wi_lg_running(&lg, &status)) {
+			/* at the profile's end, the last windows still to come */
+			if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+				rc = lg_exited(s, &lg, status, "in the middle of the run");
+				goto out;
+			}
+			lg_done = true;
+		}
 		r = wi_kpi_next(kpi, 200 * ST_NS_PER_MS, &sn);
 		if (r < 0) {
 			wi_msg(s->error, sizeof(s->error), "the KPI subscription failed");
 			rc = -EIO;
 			goto out;
 		}
-		if (r == 0) {
-			if (!wi_lg_running(&lg, &status)) {
-				rc = lg_exited(s, &lg, status, "in the middle of the cell");
-				goto out;
-			}
+		if (r == 0)
 			continue;
-		}
+		deadline = st_mono_ns() + KPI_SILENCE_NS;
 		dur = sn.k.t1 - sn.k.t0;
 		if (dur > 0 && (nominal == 0 || dur < nominal))
 			nominal = dur;
 		late = nominal > 0 && dur > nominal + nominal / 2;
-		empty = sn.k.pkts == 0 && c->offered_rps * (double)dur / 1e9 >= EMPTY_WINDOW_EXPECTED;
-		if (late || empty) {
+		/* due: the load of the earliest step the window may lie in */
+		empty = sn.k.pkts == 0 && sn.k.t0 >= t_late &&
+			cfg->loads[k].pps * (double)dur / 1e9 >= EMPTY_WINDOW_EXPECTED;
+		/* a stall long enough before the measurement is absorbed
+		 * by the warmup after it */
+		if ((late || empty) && sn.k.t1 + cfg->warmup_ns > begin) {
 			/* A window published late: the dataplane's main lcore
 			 * went without a CPU; or one on time with nothing
 			 * injected: its workers (or the load generator) did.
@@ -268,8 +340,8 @@ static int run_cell(struct wi_sweep *s, struct wi_ctl *ctl, struct wi_kpi *kpi,
 			bool fresh = !stalled;
 
 			stalled = true;
-			stalls += fresh;
-			if (stalls <= MAX_STALL_RESTARTS) {
+			c->stalls += fresh;
+			if (c->stalls <= MAX_STALL_RESTARTS && sn.k.t1 + cfg->warmup_ns > begin) {
 				if (fresh && late)
 					ST_WARN("a KPI window of %.2f s (interval %.2f s): the dataplane "
 						"was stalled; the cell is measured again after the warmup",
@@ -278,40 +350,101 @@ static int run_cell(struct wi_sweep *s, struct wi_ctl *ctl, struct wi_kpi *kpi,
 					ST_WARN("a KPI window with no injected packet where %.0f were "
 						"due: the dataplane's workers or the load generator were "
 						"stalled; the cell is measured again after the warmup",
-						c->offered_rps * (double)dur / 1e9);
+						cfg->loads[k].pps * (double)dur / 1e9);
 				wi_acc_reset(&acc);
-				t_begin = sn.k.t1 + cfg->warmup_ns;
-				deadline = st_mono_ns() + cfg->warmup_ns + cfg->step_ns + KPI_SILENCE_NS;
+				begin = sn.k.t1 + cfg->warmup_ns;
 				wi_snap_release(&sn);
+				if (begin + cfg->step_ns > end + ST_NS_PER_MS)
+					goto restart;	/* no longer fits in its step */
 				continue;
 			}
 		} else {
 			stalled = false;
 		}
-		if (sn.k.t0 + ST_NS_PER_MS >= t_begin) {
+		if (sn.k.t0 + ST_NS_PER_MS >= begin && sn.k.t1 <= end + ST_NS_PER_MS) {
 			if (sn.k.instances == c->instances)
 				wi_acc_add(&acc, &sn);
 			else
 				acc.wrong_count++;
 		}
+		/* step covered to within half a window: the dataplane's
+		 * windows are a hair short of their interval, and a whole
+		 * window more would not fit in the slot */
+		covered = acc.ns + nominal / 2 >= cfg->step_ns;
+		if (!covered && sn.k.t1 > end + ST_NS_PER_MS) {
+			/* the step ended first: windows of another count, or
+			 * a clock that moved under the grid */
+			ST_WARN("cell %u x %s: %.1f s of %.1f s measured when its step ended",
+				c->instances, cfg->loads[k].text, (double)acc.ns / 1e9,
+				(double)cfg->step_ns / 1e9);
+			wi_snap_release(&sn);
+			if (c->stalls < MAX_STALL_RESTARTS) {
+				c->stalls++;
+				goto restart;
+			}
+			wi_msg(s->error, sizeof(s->error), "cell %u x %s: its step ended with %.1f "
+			       "of %.1f s measured", c->instances, cfg->loads[k].text,
+			       (double)acc.ns / 1e9, (double)cfg->step_ns / 1e9);
+			rc = -EIO;
+			goto out;
+		}
 		wi_snap_release(&sn);
+		if (!covered)
+			continue;
+		/* cell k measured */
+		judge(s, c, &acc);
+		if (c->stalls > MAX_STALL_RESTARTS && c->note[0] == '\0')
+			wi_msg(c->note, sizeof(c->note),
+			       "the dataplane stalled %u times: timing suspect", c->stalls);
+		if (acc.wrong_count > 0)
+			ST_WARN("%u windows of the cell reported another instance count than %u: "
+				"left out", acc.wrong_count, c->instances);
+		cell_done(s, c, prog);
+		stop_row = c->status == WI_STOP || c->status == WI_NODATA;
+		k++;
+		*li = k;
+		if (stop_row || k == to)
+			break;
+		c = wi_cell_at(s, ci, k);
+		wi_acc_reset(&acc);
+		begin = STEP_BEGIN(k);
+		end = STEP_END(k);
+		/* the lease, renewed every cell */
+		if (cfg->pause_mirror &&
+		    wi_ctl_set_share(ctl, cfg->group, 0, s->group0.offset, lease, &pe) != 0) {
+			wi_msg(s->error, sizeof(s->error), "%s", pe.msg);
+			rc = -EIO;
+			goto out;
+		}
 	}
+#undef STEP_BEGIN
+#undef STEP_END
 	wi_lg_stop(&lg);
-	judge(s, c, &acc);
-	c->stalls = stalls;
-	if (stalls > MAX_STALL_RESTARTS && c->note[0] == '\0')
-		wi_msg(c->note, sizeof(c->note), "the dataplane stalled %u times: timing suspect",
-		       stalls);
-	if (acc.wrong_count > 0)
-		ST_WARN("%u windows of the cell reported another instance count than %u: left out",
-			acc.wrong_count, c->instances);
-	/* The pool drains what it queued before the next cell begins. */
+	if (stop_row)
+		for (int i = k; i < cfg->n_loads; i++) {
+			struct wi_cell *x = wi_cell_at(s, ci, i);
+
+			x->status = WI_SKIPPED;
+			wi_msg(x->note, sizeof(x->note), "not run: a lower load stopped the row");
+			prog->total--;
+			*li = cfg->n_loads;
+		}
+	/* The pool drains what it queued before the next run begins. */
 	if (!cooldown(s, kpi) && !wi_stop) {
+		struct wi_cell *last = wi_cell_at(s, ci, k - 1);
+
 		ST_WARN("the pool was still busy %.0f s after the load stopped (cooldown)",
 			(double)cfg->cooldown_ns / 1e9);
-		if (c->note[0] == '\0')
-			wi_msg(c->note, sizeof(c->note), "the pool was still busy after cooldown");
+		if (last->note[0] == '\0')
+			wi_msg(last->note, sizeof(last->note), "the pool was still busy after cooldown");
 	}
+	goto out;
+restart:
+	/* The stalled cell again, in a new run from its load: the host's
+	 * burst is behind, the next run's warmup lets the queue settle. */
+	ST_NOTICE("cell %u x %s: its step is too short for the measurement after the stall; "
+		  "the row goes on from it in a new run", c->instances, cfg->loads[k].text);
+	*li = k;
 out:
 	wi_lg_cleanup(&lg);
 	wi_acc_free(&acc);
@@ -397,6 +530,8 @@ static int preflight(struct wi_sweep *s, struct wi_config *cfg, struct wi_ctl *c
 			wi_msg(s->error, sizeof(s->error), "interrupted before the sweep began");
 		return -EINVAL;
 	}
+	/* the window grid the runs' steps are laid out on */
+	s->interval_ns = sn.k.t1 > sn.k.t0 ? sn.k.t1 - sn.k.t0 : ST_NS_PER_S;
 	wi_snap_release(&sn);
 	s->group0 = g;
 	return 0;
@@ -424,28 +559,14 @@ static void restore(struct wi_sweep *s, struct wi_ctl *ctl)
 			  s->group0.instances, s->group0.share);
 }
 
-static void progress(const struct wi_sweep *s, int done, int total, uint64_t t0)
-{
-	double el = (double)(st_mono_ns() - t0) / 1e9;
-
-	if (!isatty(STDERR_FILENO) || total == 0)
-		return;
-	fprintf(stderr, "\r[%-20.*s] %d/%d cells, %.0f s elapsed, ~%.0f s left   ",
-		done * 20 / total, "####################", done, total, el,
-		done > 0 ? el / done * (total - done) : 0.0);
-	if (done == total)
-		fputc('\n', stderr);
-	(void)s;
-}
-
 int wi_sweep_run(struct wi_sweep *s, struct wi_config *cfg)
 {
 	struct wi_ctl *ctl = NULL;
 	struct wi_kpi *kpi = NULL;
 	void *zctx = NULL;
+	struct wi_progress prog = { 0 };
 	struct st_perr pe;
-	int rc, total, done = 0;
-	uint64_t t0;
+	int rc;
 
 	memset(s, 0, sizeof(*s));
 	s->cfg = cfg;
@@ -495,42 +616,20 @@ int wi_sweep_run(struct wi_sweep *s, struct wi_config *cfg)
 	if (!cfg->quiet)
 		wi_print_row(stdout, s, NULL);
 	s->t_start_wall = st_wall_ns();
-	t0 = st_mono_ns();
-	total = s->n_cells;
+	prog.t0 = st_mono_ns();
+	prog.total = s->n_cells;
 	rc = 0;
-	for (int ci = 0; ci < cfg->n_counts && rc == 0; ci++) {
-		bool stopped = false;
-
-		for (int li = 0; li < cfg->n_loads && rc == 0; li++) {
-			struct wi_cell *c = wi_cell_at(s, ci, li);
-
-			if (stopped) {
-				c->status = WI_SKIPPED;
-				wi_msg(c->note, sizeof(c->note), "not run: a lower load stopped the row");
-				total--;
-				continue;
-			}
-			if (wi_stop) {	/* during the last cell's cooldown */
+	for (int ci = 0; ci < cfg->n_counts && rc == 0; ci++)
+		for (int li = 0; li < cfg->n_loads && rc == 0;) {
+			if (wi_stop) {	/* during the last run's cooldown */
 				rc = 1;
 				break;
 			}
-			rc = run_cell(s, ctl, kpi, c);
-			if (rc != 0)
-				break;
-			done++;
-			if (!cfg->quiet) {
-				if (isatty(STDERR_FILENO))
-					fputc('\r', stderr);
-				wi_print_row(stdout, s, c);
-				fflush(stdout);
-			}
-			progress(s, done, total, t0);
-			stopped = c->status == WI_STOP || c->status == WI_NODATA;
+			rc = run_span(s, ctl, kpi, ci, &li, &prog);
 		}
-	}
 	if (rc == 1 || wi_stop) {
 		s->interrupted = true;
-		wi_msg(s->error, sizeof(s->error), "interrupted: %d of %d cells run", done,
+		wi_msg(s->error, sizeof(s->error), "interrupted: %d of %d cells run", prog.done,
 			 s->n_cells);
 		rc = 1;
 	}

@@ -160,11 +160,15 @@ struct wi_lg {
 	pid_t pid;
 	char log[64];		/* its stderr, for the reason it exited */
 	int log_fd;
+	char profile[64];	/* the --profile it follows */
 };
 
-/* Starts the load generator at load l for at most max_s seconds (a dead
- * man's stop should this program vanish). Returns 0 or -errno with err. */
-int wi_lg_start(const struct wi_config *c, const struct wi_load *l, double max_s,
+/* Starts the load generator along a stepped profile: loads from..to-1
+ * (all rates or all multiples), slot_s seconds each, in that order; the
+ * run ends by itself at the profile's end (a dead man's stop should this
+ * program vanish). Returns 0 or -errno with err; wi_lg_cleanup it in
+ * every case. */
+int wi_lg_start(const struct wi_config *c, int from, int to, double slot_s,
 		struct wi_lg *lg, struct st_perr *err);
 /* True while it runs; when it has exited, *status is its wait status. */
 bool wi_lg_running(struct wi_lg *lg, int *status);
@@ -227,6 +231,7 @@ struct wi_sweep {
 	double capture_pps;
 	uint32_t capture_requests;
 	struct wi_group group0;		/* as found, restored at the end */
+	uint64_t interval_ns;		/* the dataplane's KPI window, as first seen */
 	struct wi_cell cells[WI_MAX_COUNTS * WI_MAX_LOADS];	/* [count][load] */
 	int n_cells;
 	bool interrupted;
