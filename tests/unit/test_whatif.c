@@ -304,6 +304,21 @@ static int count(const char *s, const char *needle)
 	return n;
 }
 
+/* The sweep's JSON, CSV and report as DIR/stem.{json,csv,html}. */
+static int write_files(struct wi_sweep *sw, const char *stem, char j[256], char c[256],
+		       char h[256])
+{
+	struct st_perr e;
+
+	snprintf(j, 256, "%s/%s.json", dir, stem);
+	snprintf(c, 256, "%s/%s.csv", dir, stem);
+	snprintf(h, 256, "%s/%s.html", dir, stem);
+	if (wi_write_json(sw, j, &e) != 0 || wi_write_csv(sw, c, &e) != 0 ||
+	    wi_write_report(sw, h, &e) != 0)
+		return -1;
+	return 0;
+}
+
 static void t_outputs(void)
 {
 	char j[256], c[256], h[256];
@@ -318,12 +333,7 @@ static void t_outputs(void)
 	CU_ASSERT_EQUAL(wi_fewest(&msw, 1), 0);
 	CU_ASSERT_EQUAL(wi_fewest(&msw, 2), 1);
 	CU_ASSERT_EQUAL(wi_fewest(&msw, 3), -1);
-	snprintf(j, sizeof(j), "%s/s.json", dir);
-	snprintf(c, sizeof(c), "%s/s.csv", dir);
-	snprintf(h, sizeof(h), "%s/s.html", dir);
-	CU_ASSERT_EQUAL_FATAL(wi_write_json(&msw, j, &e), 0);
-	CU_ASSERT_EQUAL_FATAL(wi_write_csv(&msw, c, &e), 0);
-	CU_ASSERT_EQUAL_FATAL(wi_write_report(&msw, h, &e), 0);
+	CU_ASSERT_EQUAL_FATAL(write_files(&msw, "s", j, c, h), 0);
 	s = slurp(j);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
 	CU_ASSERT_EQUAL(count(s, "\"slo_met\":"), 8);
@@ -393,12 +403,7 @@ static void t_budget(void)
 	/* in the files: 0.40 an hour, a budget of 0.40 */
 	mcfg.cost_per_hour = 0.40;
 	mcfg.budget_per_hour = 0.40;
-	snprintf(j, sizeof(j), "%s/b.json", dir);
-	snprintf(c, sizeof(c), "%s/b.csv", dir);
-	snprintf(h, sizeof(h), "%s/b.html", dir);
-	CU_ASSERT_EQUAL_FATAL(wi_write_json(&msw, j, &e), 0);
-	CU_ASSERT_EQUAL_FATAL(wi_write_csv(&msw, c, &e), 0);
-	CU_ASSERT_EQUAL_FATAL(wi_write_report(&msw, h, &e), 0);
+	CU_ASSERT_EQUAL_FATAL(write_files(&msw, "b", j, c, h), 0);
 	s = slurp(j);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
 	CU_ASSERT_PTR_NOT_NULL(strstr(s, "\"budget_per_hour\":0.4,"));
