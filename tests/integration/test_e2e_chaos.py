@@ -29,7 +29,16 @@ dataplane's own.
     server got twice; 5% reordering with a gap of 3: requests the server got
     after 3 later ones; 1% corruption: the kernel's InCsumErrors, and those
     requests missing from the server's log. Production's server got every
-    request once, in order, each time.
+    request once each time.
+(f) chaos_direction = responses, 2% loss: the shadow's server gets every
+    request, 2% of its answers are lost on the way back (binomial 99%
+    interval, counted response_lost), and the group's KPIs count that many
+    requests fewer answered; copies lose nothing.
+(g) chaos_direction = responses, 5 ms delay: the shadow's p50 moves by 5 ms
+    (as in (a)), the answers were held (response_delayed), no copy was.
+(h) TCP with 5% of the shadow's segments lost on their way back and the
+    rest delayed 2 ms +- 1 ms: every shadowed session completes (the
+    shadow's nginx resends), no copy lost, no reset.
 
 usage: test_e2e_chaos.py DATAPLANE_BINARY UDP_ECHO_BINARY"""
 import json
@@ -100,6 +109,69 @@ def p50_ms(sub, t0, t1, target):
     msgs = [m for m in sub.since(t0, target) if m["_t"] <= t1]
     v = kpisub.merged_p50(msgs)
     return None if v is None else v / 1e6
+
+
+def kpi_sums(sub, t0, t1, target):
+    """The KPI windows of target received in [t0, t1], summed."""
+    msgs = [m for m in sub.since(t0, target) if m["_t"] <= t1]
+    return {k: sum(m[k] for m in msgs) for k in ("requests", "responses", "timeouts", "rx_pkts")}
+
+
+def response_loss(ctl_ep, sub, cli, shd, servers):
+    """(f): 2% of the shadow's answers lost on their way back."""
+    t0 = time.monotonic()
+    n, shadow, missing, d, snmp = seq_phase(ctl_ep, cli, shd, servers, "responses lost 2%",
+                                            {"loss": "2%", "direction": "responses"}, 8000, 2.5, 6)
+    time.sleep(1.0)  # the last windows close (interval 500 ms)
+    t1 = time.monotonic()
+    ks, kp = kpi_sums(sub, t0, t1, "canary"), kpi_sums(sub, t0, t1, "prod")
+    kpisub.request(ctl_ep, {"cmd": "chaos_off", "group": "canary"})
+    lost = d["response_lost"]
+    lo, hi = binom_99(n, 0.02)
+    print("responses lost: %d of %d; KPIs canary %s, prod %s" % (lost, n, ks, kp))
+    stlib.check(not missing and len(shadow) == n and d["chaos_loss"] == 0,
+                "responses lost: the shadow's server got every request (%d of %d), no copy lost (%d)"
+                % (len(set(shadow)), n, d["chaos_loss"]))
+    stlib.check(snmp["OutDatagrams"] == n and lo <= lost <= hi,
+                "responses lost 2%%: %d of the %d answers the shadow's server sent were lost on the way back, "
+                "in the binomial 99%% interval [%d, %d]" % (lost, snmp["OutDatagrams"], lo, hi))
+    # What the dataplane read from each (the KPIs' rx_pkts): the answers
+    # the servers sent, less those lost on the way back.
+    stlib.check(ks["rx_pkts"] == n - lost and kp["rx_pkts"] == n,
+                "responses lost: the shadow's KPIs read %d answers (%d - %d lost), production's %d of %d"
+                % (ks["rx_pkts"], n, lost, kp["rx_pkts"], n))
+
+
+def delay_moves(sub, cli, ctl_ep, settings, what):
+    """A fixed delay moves the shadow's p50, not production's. A delayed
+    copy (or response) is read when the worker polls its wheel after the
+    due time: on a 2-core machine shared with other tests the worker lcore
+    is preempted for milliseconds at a time, which makes it late (never
+    early). So a pair of runs (without, with) is tried up to 3 times; a
+    real error in the delay is off every time. Returns the group's stats
+    after the last pair."""
+    attempts = []
+    for _ in range(3):
+        kpisub.request(ctl_ep, {"cmd": "chaos_off", "group": "canary"})
+        _, pp0, sp0 = udp_phase(sub, cli, "no chaos")
+        rep = kpisub.request(ctl_ep, dict({"cmd": "chaos", "group": "canary"}, **settings))
+        stlib.check(rep.get("ok"), "chaos canary %s applied (%s)" % (settings, rep.get("error")))
+        g0 = group(ctl_ep)
+        _, pp1, sp1 = udp_phase(sub, cli, what)
+        ds, dpp = sp1 - sp0, pp1 - pp0
+        print("%s: shadow p50 moved %.3f ms, production's %.3f ms" % (what, ds, dpp))
+        attempts.append((ds, dpp))
+        if abs(ds - DELAY_MS) <= DELAY_TOL_MS and abs(dpp) <= PROD_TOL_MS:
+            break
+    ds, dpp = attempts[-1]
+    stlib.check(abs(ds - DELAY_MS) <= DELAY_TOL_MS,
+                "%s: the shadow's p50 moved %.2f ms, 5 +- %g (attempts: %s)"
+                % (what, ds, DELAY_TOL_MS, ["%.2f" % a for a, _ in attempts]))
+    stlib.check(abs(dpp) <= PROD_TOL_MS,
+                "%s: production's p50 moved %.2f ms, within +- %g (attempts: %s)"
+                % (what, dpp, PROD_TOL_MS, ["%.2f" % b for _, b in attempts]))
+    g1 = group(ctl_ep)
+    return {k: g1["chaos_effects"][k] - g0["chaos_effects"][k] for k in g1["chaos_effects"]}
 
 
 def udp_phase(sub, cli, what):
@@ -278,10 +350,14 @@ def seq_phases(ctl_ep, cli, shd, servers):
     print("reorder: %d late at the server (%d after exactly 3), reordered %d" % (len(late), by_gap, d["reordered"]))
     stlib.check(not missing and len(shadow) == n, "reorder: the shadow's server got every request once (%d of %d)"
                 % (len(set(shadow)), n))
-    stlib.check(lo <= len(late) <= hi and len(late) == d["reordered"] and by_gap == len(late),
+    # Each held copy is overtaken by exactly 3 later ones, unless the client
+    # paused for more than the hold's 10 ms bound (a loaded machine
+    # preempts it): then fewer, never more.
+    stlib.check(lo <= len(late) <= hi and len(late) == d["reordered"] and max(late.values()) <= 3 and
+                by_gap >= 0.95 * len(late),
                 "reorder 5%% gap 3: the shadow's server got %d of %d requests after later ones (binomial 99%% "
-                "[%d, %d]; the dataplane reordered %d), %d of them after exactly 3"
-                % (len(late), n, lo, hi, d["reordered"], by_gap))
+                "[%d, %d]; the dataplane reordered %d), %d of them after exactly 3, none after more (%s)"
+                % (len(late), n, lo, hi, d["reordered"], by_gap, sorted(set(late.values()))))
 
     # 1% corrupted: the shadow's kernel finds the checksums wrong
     n, shadow, missing, d, snmp = seq_phase(ctl_ep, cli, shd, servers, "corrupt 1%", {"corrupt": "1%"},
@@ -351,34 +427,21 @@ share = 1
         # (e) first: the impairments as the servers count them
         seq_phases(ctl_ep, cli, shd, servers)
 
-        # (a) a fixed delay moves the shadow's p50, not production's. A
-        # delayed copy leaves when the worker polls its wheel after the due
-        # time: on a 2-core machine shared with other tests the worker lcore
-        # is preempted for milliseconds at a time, which makes released
-        # copies late (never early). So a pair of runs (without, with) is
-        # tried up to 3 times; a real error in the delay is off every time.
-        attempts = []
-        for _ in range(3):
-            kpisub.request(ctl_ep, {"cmd": "chaos_off", "group": "canary"})
-            _, pp0, sp0 = udp_phase(sub, cli, "no chaos")
-            rep = kpisub.request(ctl_ep, {"cmd": "chaos", "group": "canary", "delay": "%gms" % DELAY_MS})
-            stlib.check(rep.get("ok"), "chaos canary delay=5ms applied (%s)" % rep.get("error"))
-            _, pp1, sp1 = udp_phase(sub, cli, "delay 5ms")
-            ds, dpp = sp1 - sp0, pp1 - pp0
-            print("shadow p50 moved %.3f ms, production's %.3f ms" % (ds, dpp))
-            attempts.append((ds, dpp))
-            if abs(ds - DELAY_MS) <= DELAY_TOL_MS and abs(dpp) <= PROD_TOL_MS:
-                break
-        ds, dpp = attempts[-1]
-        stlib.check(abs(ds - DELAY_MS) <= DELAY_TOL_MS,
-                    "delay 5ms: the shadow's p50 moved %.2f ms, 5 +- %g (attempts: %s)"
-                    % (ds, DELAY_TOL_MS, ["%.2f" % a for a, _ in attempts]))
-        stlib.check(abs(dpp) <= PROD_TOL_MS,
-                    "delay 5ms: production's p50 moved %.2f ms, within +- %g (attempts: %s)"
-                    % (dpp, PROD_TOL_MS, ["%.2f" % b for _, b in attempts]))
-        g = group(ctl_ep)
-        stlib.check(g["chaos_effects"]["delayed"] >= 3000, "delay 5ms: the copies were delayed (%d)"
-                    % g["chaos_effects"]["delayed"])
+        # (a) a fixed delay of the copies moves the shadow's p50, not
+        # production's
+        fx = delay_moves(sub, cli, ctl_ep, {"delay": "%gms" % DELAY_MS}, "delay 5ms")
+        stlib.check(fx["delayed"] >= 3000 and fx["response_delayed"] == 0,
+                    "delay 5ms: the copies were delayed (%d), no response (%d)"
+                    % (fx["delayed"], fx["response_delayed"]))
+
+        # (f) and (g): the responses' way back
+        response_loss(ctl_ep, sub, cli, shd, servers)
+        fx = delay_moves(sub, cli, ctl_ep, {"delay": "%gms" % DELAY_MS, "direction": "responses"},
+                         "responses delayed 5ms")
+        stlib.check(fx["response_delayed"] >= 3000 and fx["delayed"] == 0,
+                    "responses delayed 5ms: the answers were held (%d), no copy (%d)"
+                    % (fx["response_delayed"], fx["delayed"]))
+        kpisub.request(ctl_ep, {"cmd": "chaos_off", "group": "canary"})
 
         # (b) TCP under 2% loss and 5 ms jitter
         rep = kpisub.request(ctl_ep, {"cmd": "chaos", "group": "canary", "loss": "2%", "delay": "5ms",
@@ -417,6 +480,39 @@ share = 1
         stlib.check(lost > 0 and retrans > 0,
                     "the loss was real (%d copies lost) and the sessions resent (%d retransmits)" % (lost, retrans))
         stlib.check(after["tcp"]["shadow_resets"] == 0, "the shadow reset no session")
+
+        # (h) ... and with the shadow's own segments lost and delayed on
+        # their way back: the shadow's retransmission repairs them
+        kpisub.request(ctl_ep, {"cmd": "chaos_off", "group": "canary"})
+        rep = kpisub.request(ctl_ep, {"cmd": "chaos", "group": "canary", "loss": "5%", "delay": "2ms",
+                                      "jitter": "1ms", "direction": "responses"})
+        stlib.check(rep.get("ok") and rep["group"]["chaos"]["direction"] == "responses",
+                    "chaos canary loss=5%% delay=2ms jitter=1ms direction=responses applied (%s)" % rep.get("error"))
+        st0 = kpisub.request(ctl_ep, {"cmd": "stats"})
+        g0 = st0["groups"][0]
+        open(slog, "w").close()
+        conns, reqs = 20, 4
+        r = http(cli, "get", SERVER, conns, reqs)
+        stlib.check(r["bad"] == 0 and r["ok"] == conns * reqs,
+                    "TCP, responses impaired: production answered all %d requests (%d)" % (conns * reqs, r["ok"]))
+        for _ in range(40):
+            s = by_port(nginx.read_log(slog))
+            complete = [port for port in r["ports"] if len(s.get(port, [])) == reqs]
+            if len(complete) == len(r["ports"]):
+                break
+            time.sleep(0.5)
+        st1 = kpisub.request(ctl_ep, {"cmd": "stats"})
+        g1 = st1["groups"][0]
+        fx = {k: g1["chaos_effects"][k] - g0["chaos_effects"][k] for k in g1["chaos_effects"]}
+        print("TCP, responses impaired: %d of %d sessions complete, effects %s"
+              % (len(complete), len(r["ports"]), {k: v for k, v in fx.items() if v}))
+        stlib.check(len(complete) == len(r["ports"]) == conns and fx["response_lost"] > 0 and
+                    fx["response_delayed"] > 0 and g1["drops"]["chaos_loss"] == g0["drops"]["chaos_loss"],
+                    "TCP with 5%% of the shadow's segments lost on the way back (%d) and the rest delayed (%d): "
+                    "every shadow session completed (%d of %d), no copy lost"
+                    % (fx["response_lost"], fx["response_delayed"], len(complete), conns))
+        stlib.check(st1["tcp"]["shadow_resets"] == st0["tcp"]["shadow_resets"],
+                    "TCP, responses impaired: the shadow reset no session")
 
         # (d) flap of the whole group: down 300 ms of every 600 ms
         kpisub.request(ctl_ep, {"cmd": "chaos_off", "group": "canary"})
