@@ -39,6 +39,10 @@ dataplane's own.
 (h) TCP with 5% of the shadow's segments lost on their way back and the
     rest delayed 2 ms +- 1 ms: every shadowed session completes (the
     shadow's nginx resends), no copy lost, no reset.
+(i) Answers delayed 1 s faster than the timing wheel (chaos_queue = 1024)
+    holds them: the rest dropped and counted response_queue_full,
+    production answers everything, and at exit (some still held) every
+    mbuf is back in its pool.
 
 usage: test_e2e_chaos.py DATAPLANE_BINARY UDP_ECHO_BINARY"""
 import json
@@ -70,6 +74,9 @@ DELAY_MS = 5.0
 # still telling 5 ms from 4 or 6. Production's p50 must stay within 1 ms.
 DELAY_TOL_MS = 1.0
 PROD_TOL_MS = 1.0
+# The timing wheel's room (chaos_queue): more than (a)'s and (b)'s delayed
+# copies in flight (a few hundred), less than (i)'s held answers.
+WHEEL = 1024
 
 
 def wait_file(path, timeout=10):
@@ -406,11 +413,12 @@ prod_port = net_af_packet1
 servers = %s:%d, %s:80
 service = web
 interval = 500ms
+chaos_queue = %d
 
 [shadow.canary]
 port = net_af_packet2
 share = 1
-""" % (SERVER, UDP_PORT, SERVER))
+""" % (SERVER, UDP_PORT, SERVER, WHEEL))
         # Rings of 4096 frames (512 by default): half a second of the
         # numbered runs' 8,000 requests a second, so a worker lcore that a
         # loaded machine preempts loses none of them (the soak's choice).
@@ -564,6 +572,28 @@ share = 1
         stlib.check(len(complete) == len(ports),
                     "flap, TCP: every shadow session completed through the flaps (%d of %d)"
                     % (len(complete), len(ports)))
+
+        # (i) the wheel full of held answers: answers delayed 1 s arriving
+        # faster than the wheel holds them are dropped and counted, nothing
+        # else moves, production answers everything
+        kpisub.request(ctl_ep, {"cmd": "chaos_off", "group": "canary"})
+        rep = kpisub.request(ctl_ep, {"cmd": "chaos", "group": "canary", "delay": "1s",
+                                      "direction": "responses"})
+        stlib.check(rep.get("ok"), "chaos canary delay=1s direction=responses applied (%s)" % rep.get("error"))
+        g0 = group(ctl_ep)
+        out = subprocess.run(["ip", "netns", "exec", cli, PY, LOAD, SERVER, str(UDP_PORT), "4000", "32", "0.5",
+                              "7"], capture_output=True, text=True, timeout=60)
+        r = json.loads(out.stdout)
+        g1 = group(ctl_ep)
+        fx = {k: g1["chaos_effects"][k] - g0["chaos_effects"][k] for k in g1["chaos_effects"]}
+        print("wheel full: %d requests, effects %s" % (r["sent"], {k: v for k, v in fx.items() if v}))
+        stlib.check(r["lost"] == 0 and r["answered"] == r["sent"],
+                    "wheel full: production answered all %d requests (%d)" % (r["sent"], r["answered"]))
+        stlib.check(fx["response_queue_full"] > 0 and fx["response_delayed"] <= WHEEL and
+                    fx["response_delayed"] + fx["response_queue_full"] == r["sent"],
+                    "wheel full: %d answers held (at most %d), %d dropped as response_queue_full, of %d"
+                    % (fx["response_delayed"], WHEEL, fx["response_queue_full"], r["sent"]))
+        kpisub.request(ctl_ep, {"cmd": "chaos_off", "group": "canary"})
 
         sub.close()
         dp.send_signal(signal.SIGINT)
