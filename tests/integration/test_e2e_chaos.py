@@ -32,8 +32,9 @@ dataplane's own.
     request once each time.
 (f) chaos_direction = responses, 2% loss: the shadow's server gets every
     request, 2% of its answers are lost on the way back (binomial 99%
-    interval, counted response_lost), and the group's KPIs count that many
-    requests fewer answered; copies lose nothing.
+    interval, counted response_lost), and the group's KPIs read that many
+    answers fewer (rx_pkts) while production's read them all; copies lose
+    nothing.
 (g) chaos_direction = responses, 5 ms delay: the shadow's p50 moves by 5 ms
     (as in (a)), the answers were held (response_delayed), no copy was.
 (h) TCP with 5% of the shadow's segments lost on their way back and the
