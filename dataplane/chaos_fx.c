@@ -16,17 +16,27 @@ const char *const dp_chaos_dist_names[DP_DIST_COUNT] = {
 	[DP_DIST_PARETONORMAL] = "paretonormal",
 };
 
+const char *const dp_chaos_direction_names[DP_CHAOS_DIR_COUNT] = {
+	[DP_CHAOS_DIR_COPIES] = "copies",
+	[DP_CHAOS_DIR_RESPONSES] = "responses",
+	[DP_CHAOS_DIR_BOTH] = "both",
+};
+
 const char *const dp_chaos_effect_names[DP_FX_COUNT] = {
 	[DP_FX_DELAYED] = "delayed",
 	[DP_FX_DUPLICATED] = "duplicated",
 	[DP_FX_CORRUPTED] = "corrupted",
 	[DP_FX_REORDERED] = "reordered",
 	[DP_FX_SHAPED] = "shaped",
+	[DP_FX_RESP_LOST] = "response_lost",
+	[DP_FX_RESP_LOST_BURST] = "response_lost_burst",
+	[DP_FX_RESP_DELAYED] = "response_delayed",
+	[DP_FX_RESP_QUEUE_FULL] = "response_queue_full",
 };
 
 const char *const dp_chaos_param_keys[] = {
 	"delay", "jitter", "delay_dist", "delay_corr", "loss_burst", "duplicate", "corrupt",
-	"reorder", "reorder_gap", "rate", "flap",
+	"reorder", "reorder_gap", "rate", "flap", "direction",
 };
 const size_t dp_chaos_n_param_keys = sizeof(dp_chaos_param_keys) / sizeof(dp_chaos_param_keys[0]);
 
@@ -177,6 +187,12 @@ int dp_chaos_param_set(struct dp_chaos_params *p, const char *key, const char *v
 		p->dist = (enum dp_chaos_dist)idx;
 		return 0;
 	}
+	if (strcmp(key, "direction") == 0) {
+		if (st_parse_enum(v, dp_chaos_direction_names, DP_CHAOS_DIR_COUNT, &idx, e) != 0)
+			return -EINVAL;
+		p->direction = (enum dp_chaos_direction)idx;
+		return 0;
+	}
 	if (strcmp(key, "loss_burst") == 0)
 		return parse_loss_burst(v, p, e);
 	if (strcmp(key, "flap") == 0)
@@ -261,6 +277,8 @@ void dp_chaos_param_fmt(const struct dp_chaos_params *p, const char *key, char *
 		fmt_ns(p->jitter_ns, buf, len);
 	else if (strcmp(key, "delay_dist") == 0)
 		snprintf(buf, len, "%s", dp_chaos_dist_names[p->dist]);
+	else if (strcmp(key, "direction") == 0)
+		snprintf(buf, len, "%s", dp_chaos_direction_names[p->direction]);
 	else if (strcmp(key, "delay_corr") == 0)
 		snprintf(buf, len, "%g", p->delay_corr);
 	else if (strcmp(key, "loss_burst") == 0 && p->ge_burst > 0)
@@ -347,6 +365,12 @@ void dp_chaos_compile(const struct dp_chaos_params *p, uint64_t tsc_hz, struct d
 		if (fx->flap_period_cyc == 0)
 			fx->flap_period_cyc = 1;
 	}
+	/* Loss and delay: on the copies, the responses or both. */
+	fx->copy_loss = p->direction != DP_CHAOS_DIR_RESPONSES;
+	if (p->direction != DP_CHAOS_DIR_COPIES)
+		fx->back = DP_FX_LOSS | (fx->on & (DP_FX_GE | DP_FX_DELAY));
+	if (p->direction == DP_CHAOS_DIR_RESPONSES)
+		fx->on &= ~(DP_FX_GE | DP_FX_DELAY);
 }
 
 double dp_chaos_dist_quantile(enum dp_chaos_dist d, double u)

@@ -31,6 +31,20 @@ enum dp_chaos_dist {
 
 extern const char *const dp_chaos_dist_names[DP_DIST_COUNT];
 
+/* Which way loss (chaos_loss, chaos_loss_burst) and delay (chaos_delay with
+ * its jitter) act: on the copies towards the shadows (the default), on the
+ * shadows' responses on their way back to the dataplane (chaos_rx.c), or
+ * on both, each direction drawing on its own. The other impairments act on
+ * copies only. */
+enum dp_chaos_direction {
+	DP_CHAOS_DIR_COPIES,
+	DP_CHAOS_DIR_RESPONSES,
+	DP_CHAOS_DIR_BOTH,
+	DP_CHAOS_DIR_COUNT
+};
+
+extern const char *const dp_chaos_direction_names[DP_CHAOS_DIR_COUNT];
+
 /* The longest delay or jitter accepted: the timing wheel's horizon covers
  * delay + jitter tails up to about 2 s (chaos_wheel.h). */
 #define DP_CHAOS_DELAY_MAX_NS 1000000000ULL
@@ -74,6 +88,7 @@ struct dp_chaos_params {
 	uint64_t flap_period_ns; /* ... every period (0: no flap); the down
 				    instance (chaos_down), or without one the
 				    whole group */
+	enum dp_chaos_direction direction; /* where loss and delay act */
 };
 
 /* The worker's form (see above): every field a uint64_t. */
@@ -96,6 +111,11 @@ struct dp_chaos_fx {
 	uint64_t flap_down_cyc;
 	uint64_t flap_period_cyc;
 	uint64_t flap_epoch;	/* TSC the schedule started at (shadow.c sets it) */
+	/* The responses' side (chaos_rx.c): DP_FX_LOSS, DP_FX_GE and
+	 * DP_FX_DELAY when they act on responses; 0: responses untouched.
+	 * `on` has DP_FX_GE and DP_FX_DELAY only when they act on copies. */
+	uint64_t back;
+	uint64_t copy_loss;	/* 1: chaos_loss acts on copies */
 };
 
 #define DP_FX_DELAY	(1ULL << 0)
@@ -105,17 +125,22 @@ struct dp_chaos_fx {
 #define DP_FX_REORDER	(1ULL << 4)
 #define DP_FX_RATE	(1ULL << 5)
 #define DP_FX_FLAP	(1ULL << 6)
+#define DP_FX_LOSS	(1ULL << 7)	/* back only: chaos_loss (the group's word) */
 
 #define DP_FX_WORDS (sizeof(struct dp_chaos_fx) / sizeof(uint64_t))
 
-/* What chaos did to copies that were still sent (the losses are drop
- * reasons, counters.h). */
+/* What chaos did to copies that were still sent (the copies' losses are
+ * drop reasons, counters.h), and to the shadows' responses. */
 enum dp_chaos_effect {
 	DP_FX_DELAYED,		/* held in the timing wheel, then sent */
 	DP_FX_DUPLICATED,	/* a second copy sent */
 	DP_FX_CORRUPTED,	/* one payload bit flipped */
 	DP_FX_REORDERED,	/* sent after at least one later copy of its group */
 	DP_FX_SHAPED,		/* waited for the shaping rate */
+	DP_FX_RESP_LOST,	/* a response lost: chaos_loss */
+	DP_FX_RESP_LOST_BURST,	/* a response lost: chaos_loss_burst */
+	DP_FX_RESP_DELAYED,	/* a response held, then read */
+	DP_FX_RESP_QUEUE_FULL,	/* a response to be held, dropped: the wheel was full */
 	DP_FX_COUNT
 };
 
@@ -123,7 +148,7 @@ extern const char *const dp_chaos_effect_names[DP_FX_COUNT];
 
 /* The keys, without their config prefix "chaos_": delay, jitter,
  * delay_dist, delay_corr, loss_burst, duplicate, corrupt, reorder,
- * reorder_gap, rate, flap. */
+ * reorder_gap, rate, flap, direction. */
 extern const char *const dp_chaos_param_keys[];
 extern const size_t dp_chaos_n_param_keys;
 

@@ -62,7 +62,8 @@ int dp_chaos_setting_set(struct dp_chaos_setting *s, const struct dp_shadow_cfg 
 			return dp_chaos_param_set(&s->p, key, v, e);
 	snprintf(e->msg, sizeof(e->msg),
 		 "unknown chaos key '%.24s' (loss, down, respread, off, delay, jitter, delay_dist, "
-		 "delay_corr, loss_burst, duplicate, corrupt, reorder, reorder_gap, rate, flap)", key);
+		 "delay_corr, loss_burst, duplicate, corrupt, reorder, reorder_gap, rate, flap, "
+		 "direction)", key);
 	return -ENOENT;
 }
 

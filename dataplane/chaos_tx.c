@@ -26,6 +26,9 @@
  * counted among the group's copies. */
 #define TAG_UNCOUNTED 0x200
 #define TAG_GROUP(tag) ((tag) & (TAG_INJECT - 1))
+/* (DP_WTAG_RESPONSE and above: a shadow's response, chaos_rx.c.) */
+_Static_assert(DP_WTAG_RESPONSE > TAG_UNCOUNTED && DP_MAX_SHADOWS <= TAG_INJECT &&
+	       DP_MAX_PORTS <= 32, "the wheel's tags fit 16 bits");
 
 /* Whether m (any segment) shares a buffer of a pool other than the copies'
  * own: production's, which a copy held for milliseconds must not pin. */
@@ -292,7 +295,7 @@ static void chaos_tx(struct dp_worker *w, int gi, uint16_t tag, struct dp_group_
 	struct rte_mbuf *out[2 * DP_BURST], *lost[DP_BURST];
 	const struct dp_chaos_fx *fx = &w->fx[gi];
 	struct dp_chaos_state *st = &w->cst[gi];
-	const uint64_t loss_thr = dp_chaos_loss_thr(w->chaos[gi]), on = fx->on;
+	const uint64_t loss_thr = fx->copy_loss ? dp_chaos_loss_thr(w->chaos[gi]) : 0, on = fx->on;
 	const bool delayed = (on & DP_FX_DELAY) != 0;
 	uint64_t now = (on & (DP_FX_DELAY | DP_FX_RATE | DP_FX_REORDER)) || w->n_held ?
 		       rte_rdtsc() : 0;
@@ -430,7 +433,10 @@ void dp_chaos_drain(struct dp_worker *w, uint64_t now)
 
 			while (i < k && tags[i] == tag)
 				run[nr++] = items[i++];
-			emit(w, gi, tag, run, nr, now);
+			if (unlikely(tag & DP_WTAG_RESPONSE))
+				dp_chaos_rx_release(w, tag, run, nr, now);
+			else
+				emit(w, gi, tag, run, nr, now);
 		}
 		if (k < DP_BURST)
 			break;

@@ -313,6 +313,7 @@ CHAOS_SETTER(set_sh_chaos_reorder, "reorder")
 CHAOS_SETTER(set_sh_chaos_reorder_gap, "reorder_gap")
 CHAOS_SETTER(set_sh_chaos_rate, "rate")
 CHAOS_SETTER(set_sh_chaos_flap, "flap")
+CHAOS_SETTER(set_sh_chaos_direction, "direction")
 
 int dp_parse_chaos_down(const char *v, struct st_addr *addr, bool *has, struct st_perr *e)
 {
@@ -662,6 +663,13 @@ static const struct key keys[] = {
 	  "every PERIOD, up for the rest; without chaos_down the whole group is (its copies "
 	  "counted chaos_down). The schedule starts when the setting takes effect",
 	  set_sh_chaos_flap },
+	{ SCOPE_SHADOW, "chaos_direction", "copies",
+	  "copies | responses | both: where chaos_loss, chaos_loss_burst and chaos_delay (with "
+	  "its jitter) act: on the group's copies, on its shadows' TCP and UDP responses on "
+	  "their way back to the dataplane (a lost answer times out in the KPIs, a delayed one "
+	  "adds its delay to the latency measured; counted response_lost, response_lost_burst, "
+	  "response_delayed), or on both, each drawing on its own. The other impairments act "
+	  "on copies only", set_sh_chaos_direction },
 };
 
 #define N_KEYS (sizeof(keys) / sizeof(keys[0]))

@@ -317,7 +317,7 @@ static int chaos_request(const struct dp_app *app, const struct dp_group *g,
 		if (!ok) {
 			snprintf(why, len, "chaos: unknown key '%.*s' (loss, down, respread, delay, "
 				 "jitter, delay_dist, delay_corr, loss_burst, duplicate, corrupt, "
-				 "reorder, reorder_gap, rate, flap)",
+				 "reorder, reorder_gap, rate, flap, direction)",
 				 k->type == MSGPACK_OBJECT_STR ? (int)(k->via.str.size < 40 ? k->via.str.size : 40) : 1,
 				 k->type == MSGPACK_OBJECT_STR ? k->via.str.ptr : "?");
 			return -EINVAL;
@@ -388,7 +388,7 @@ static int chaos_request(const struct dp_app *app, const struct dp_group *g,
 	if (n_keys == 0) {
 		snprintf(why, len, "chaos needs at least one of loss, down, respread, delay, jitter, "
 			 "delay_dist, delay_corr, loss_burst, duplicate, corrupt, reorder, "
-			 "reorder_gap, rate, flap (chaos_off ends it)");
+			 "reorder_gap, rate, flap, direction (chaos_off ends it)");
 		return -EINVAL;
 	}
 	*word = dp_chaos_pack(loss_thr, down, respread);

@@ -65,7 +65,7 @@ static void usage(FILE *f)
 "                                 N of its listed instances (1..listed); KPIs\n"
 "                                 report N\n"
 "  enable GROUP | disable GROUP   start or stop copies to a group\n"
-"  chaos GROUP KEY=VALUE...       chaos on the group's copies, over what is in\n"
+"  chaos GROUP KEY=VALUE...       chaos on the group's path, over what is in\n"
 "                                 force: loss=2%% (or 0.02) random loss,\n"
 "                                 down=ADDR one instance down (none: all up),\n"
 "                                 respread=true|false its flows move to the\n"
@@ -77,8 +77,9 @@ static void usage(FILE *f)
 "                                 duplicate=1%% corrupt=0.1%%, reorder=25%%\n"
 "                                 reorder_gap=5 (sent after the next 5),\n"
 "                                 rate=10mbit shaping, flap=2s/30s down 2 s\n"
-"                                 every 30 s (the config's chaos_* keys and\n"
-"                                 values)\n"
+"                                 every 30 s, direction=copies|responses|both\n"
+"                                 where loss and delay act (the config's\n"
+"                                 chaos_* keys and values)\n"
 "  chaos_off GROUP                end every chaos on the group\n"
 "  chaos_scenario FILE            run FILE's lines t_seconds,group,key,value\n"
 "                                 from now on (read by the dataplane; none:\n"
@@ -481,12 +482,13 @@ static int build_service_cmd(msgpack_packer *pk, const char *cmd, int argc, char
  * once, checked here so that a typo never leaves; the dataplane checks
  * again (down must be one of the group's instances). Returns 0 or -EINVAL
  * after a message on stderr. */
-#define CHAOS_KEYS 14
+#define CHAOS_KEYS 15
 static int build_chaos(msgpack_packer *pk, int argc, char **argv)
 {
 	static const char *const keys[CHAOS_KEYS] = {
 		"loss", "down", "respread", "delay", "jitter", "delay_dist", "delay_corr",
 		"loss_burst", "duplicate", "corrupt", "reorder", "reorder_gap", "rate", "flap",
+		"direction",
 	};
 	const char *val[CHAOS_KEYS] = { NULL };
 	struct dp_chaos_params scratch = { 0 };
@@ -499,7 +501,7 @@ static int build_chaos(msgpack_packer *pk, int argc, char **argv)
 	if (need_args("chaos", argc, 2, 1 + CHAOS_KEYS,
 		      "GROUP KEY=VALUE... (loss, down, respread, delay, jitter, delay_dist, "
 		      "delay_corr, loss_burst, duplicate, corrupt, reorder, reorder_gap, rate, "
-		      "flap)") ||
+		      "flap, direction)") ||
 	    check_group(argv[0]))
 		return -EINVAL;
 	for (int i = 1; i < argc; i++) {
@@ -513,7 +515,8 @@ static int build_chaos(msgpack_packer *pk, int argc, char **argv)
 		if (k < 0 || val[k] != NULL) {
 			fprintf(stderr, PROG ": chaos: '%s': expected KEY=VALUE with KEY one of loss, "
 				"down, respread, delay, jitter, delay_dist, delay_corr, loss_burst, "
-				"duplicate, corrupt, reorder, reorder_gap, rate, flap, each once\n",
+				"duplicate, corrupt, reorder, reorder_gap, rate, flap, direction, each "
+				"once\n",
 				argv[i]);
 			return -EINVAL;
 		}

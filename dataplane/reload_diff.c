@@ -116,6 +116,7 @@ static const struct rule sh_rules[] = {
 	{ "chaos_reorder_gap", K_CHAOS_PARAM, 0, 0, E_CHAOS },
 	{ "chaos_rate", K_CHAOS_PARAM, 0, 0, E_CHAOS },
 	{ "chaos_flap", K_CHAOS_PARAM, 0, 0, E_CHAOS },
+	{ "chaos_direction", K_CHAOS_PARAM, 0, 0, E_CHAOS },
 };
 
 #define N_DP (sizeof(dp_rules) / sizeof(dp_rules[0]))

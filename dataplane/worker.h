@@ -62,7 +62,12 @@ struct dp_worker {
 	uint32_t chaos_seq[DP_MAX_SHADOWS];
 	struct dp_chaos_fx fx[DP_MAX_SHADOWS];
 	struct dp_chaos_state cst[DP_MAX_SHADOWS];
-	struct dp_wheel wheel;	/* delayed copies (chaos_tx.c) */
+	/* ... and on the shadows' responses (chaos_rx.c: its Gilbert-Elliott
+	 * state and its delay's last draw and release, apart from the
+	 * copies') */
+	struct dp_chaos_state cst_back[DP_MAX_SHADOWS];
+	struct dp_wheel wheel;	/* delayed copies and responses (chaos_tx.c,
+				   chaos_rx.c) */
 	struct dp_bucket bucket[DP_MAX_SHADOWS];
 	uint16_t n_copies[DP_MAX_SHADOWS];
 	struct rte_mbuf *copies[DP_MAX_SHADOWS][DP_BURST];
@@ -165,6 +170,48 @@ static inline bool dp_chaos_on(const struct dp_worker *w, int gi)
 {
 	return dp_chaos_loss_thr(w->chaos[gi]) != 0 || w->fx[gi].on != 0;
 }
+
+/* Whether group gi's responses are impaired for this worker (chaos_rx.c
+ * runs on them): chaos_direction responses or both, with a loss or a delay
+ * in force. */
+static inline bool dp_chaos_back_on(const struct dp_worker *w, int gi)
+{
+	const uint64_t b = w->fx[gi].back;
+
+	return (b & ~DP_FX_LOSS) != 0 ||
+	       ((b & DP_FX_LOSS) && dp_chaos_loss_thr(w->chaos[gi]) != 0);
+}
+
+/* A tag of the worker's timing wheel for a shadow's response held by
+ * chaos_rx.c: its group, this bit, and the port it came from. (chaos_tx.c
+ * tags copies with the group and its own bits below this one.) */
+#define DP_WTAG_RESPONSE	0x400
+#define DP_WTAG_PORT_SHIFT	11
+#define DP_WTAG_PORT(tag)	(((tag) >> DP_WTAG_PORT_SHIFT) & 0x1f)
+
+/* The chaos on the responses of a burst from shadow port port_idx, already
+ * classified (and mapped back to their groups): random and bursty loss
+ * (freed, counted response_lost, response_lost_burst) and delay (held in
+ * the wheel, counted response_delayed, or dropped as response_queue_full
+ * when the wheel or the copies' pool has no room). TCP and UDP only; other
+ * frames stay. Keeps the rest of pkts and info in order at their front and
+ * returns how many. Only for groups with dp_chaos_back_on. */
+uint16_t dp_chaos_rx(struct dp_worker *w, int port_idx, struct rte_mbuf **pkts,
+		     struct dp_pktinfo *info, uint16_t n, uint64_t now);
+
+/* Reads n held responses of one tag that are due (dp_chaos_drain): through
+ * dp_shadow_input as if they had just arrived, at now, without the chaos
+ * again. Takes every mbuf. */
+void dp_chaos_rx_release(struct dp_worker *w, uint16_t tag, struct rte_mbuf **pkts, uint16_t n,
+			 uint64_t now);
+
+/* Frames from shadow port port_idx (worker_loop.c): neighbour requests
+ * answered, TCP sessions fed, responses timed against their requests and
+ * absorbed; impair: the responses' chaos applies first (a burst just read;
+ * not held responses coming back). info is scratch for n. Takes every
+ * mbuf. */
+void dp_shadow_input(struct dp_worker *w, int port_idx, struct rte_mbuf **pkts,
+		     struct dp_pktinfo *info, uint16_t n, uint64_t now, bool impair);
 
 /* The chaos of group gi's path on a TCP session's own packets towards its
  * shadow (segments the window let go, retransmissions, ACKs): a bad network

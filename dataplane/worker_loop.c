@@ -49,9 +49,9 @@ static inline void forward(struct dp_worker *w, int port_idx, uint16_t port_id,
 
 /* Frames from a shadow port: neighbour requests are answered in place;
  * everything else is the shadows' output: timed against the requests copied
- * to them, counted and absorbed. */
-static void shadow_input(struct dp_worker *w, int port_idx, struct rte_mbuf **pkts,
-			 struct dp_pktinfo *info, uint16_t n, uint64_t now)
+ * to them, counted and absorbed (worker.h). */
+void dp_shadow_input(struct dp_worker *w, int port_idx, struct rte_mbuf **pkts,
+		     struct dp_pktinfo *info, uint16_t n, uint64_t now, bool impair)
 {
 	struct dp_app *app = w->app;
 	struct dp_neigh_table *nt = &app->neigh[port_idx];
@@ -61,13 +61,27 @@ static void shadow_input(struct dp_worker *w, int port_idx, struct rte_mbuf **pk
 	uint16_t nr = 0, nd = 0;
 
 	dp_classify(w, pkts, info, n, DP_DIR_S2C);
+	if (app->port_instances[port_idx])
+		for (uint16_t i = 0; i < n; i++)
+			dp_map_back(w, port_idx, &info[i]);
+	if (impair) {
+		/* Chaos on the responses (chaos_direction): read once per
+		 * burst, one test per group of the port when there is none. */
+		bool back = false;
+
+		for (uint32_t gm = app->port_groups[port_idx]; gm != 0; gm &= gm - 1) {
+			int gi = __builtin_ctz(gm);
+
+			dp_chaos_refresh_at(w, gi, now);
+			back |= dp_chaos_back_on(w, gi);
+		}
+		if (unlikely(back))
+			n = dp_chaos_rx(w, port_idx, pkts, info, n, now);
+	}
 	for (uint16_t i = 0; i < n; i++) {
 		struct rte_mbuf *m = pkts[i];
 		const struct st_pkt *p = &info[i].p;
 		int rc;
-
-		if (app->port_instances[port_idx])
-			dp_map_back(w, port_idx, &info[i]);
 
 		/* Room for a neighbour answer, or an ACK and a few segments
 		 * (more wait in their queue for the next chance). */
@@ -307,7 +321,7 @@ int worker_main_loop(void *arg)
 			if (n > 0) {
 				now = rte_rdtsc();
 				count_rx(w, pi, pkts, n, UINT32_MAX, &big);
-				shadow_input(w, pi, pkts, info, n, now);
+				dp_shadow_input(w, pi, pkts, info, n, now, true);
 			}
 		}
 		/* Delayed copies that are due (chaos_delay, chaos_rate) and

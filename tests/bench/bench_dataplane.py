@@ -100,6 +100,7 @@ cases = [
     ("tee 100%, one group", [(1.0, 0)], 1, None, False, None),
     ("four groups at 25%", [(0.25, 0), (0.25, 0.25), (0.25, 0.5), (0.25, 0.75)], 1, None, False, None),
     ("tee 10% + BPF filter 'udp'", [(0.1, 0)], 1, "udp", False, None),
+    ("tee 10% + chaos keys, all off", [(0.1, 0)], 1, None, False, None),
     ("tee 10% + chaos_loss 2%", [(0.1, 0)], 1, None, False, None),
     ("tee 100% + chaos_loss 2%", [(1.0, 0)], 1, None, False, None),
     ("tee 10% + chaos_delay 5ms", [(0.1, 0)], 1, None, False, None),
@@ -112,7 +113,11 @@ cases = [
 ]
 # Extra [shadow.*] lines per case: chaos beside the same tee without it.
 extra = {"tee 10% + chaos_loss 2%": "chaos_loss = 2%\n", "tee 100% + chaos_loss 2%": "chaos_loss = 2%\n",
-         "tee 10% + chaos_delay 5ms": "chaos_delay = 5ms\n"}
+         "tee 10% + chaos_delay 5ms": "chaos_delay = 5ms\n",
+         # every chaos key named, each at its "off" value
+         "tee 10% + chaos keys, all off": "chaos_loss = 0\nchaos_delay = 0\nchaos_loss_burst = none\n"
+                                          "chaos_duplicate = 0\nchaos_corrupt = 0\nchaos_reorder = 0\n"
+                                          "chaos_rate = none\nchaos_flap = none\nchaos_direction = both\n"}
 # Extra [dataplane] lines per case: per-client accounting (issue #16) beside
 # the same timing row without it. The capture's 1,024 sources are five /24s
 # (five clients), or 1,024 /32s: more than client_top = 1000, so every
@@ -159,10 +164,13 @@ print("per-client accounting on vs off (timing and KPIs at tee 10%%): src/24 %.0
           100 * res["same + clients src/24"] / res["tee 10% + timing and KPIs"],
           100 * res["same + clients src/32 > top"] / res["tee 10% + timing and KPIs"],
           "met" if res["same + clients src/24"] >= 0.95 * res["tee 10% + timing and KPIs"] else "MISSED"))
-print("chaos_loss 2%% vs none: tee 10%% %.0f%%, tee 100%% %.0f%% (a group without chaos pays one "
-      "branch per burst; these pay a random and a compare per copy)" % (
+print("chaos vs none: keys all off %.0f%% (target: nothing measurable), chaos_loss 2%% at tee 10%% %.0f%%, "
+      "at tee 100%% %.0f%%, chaos_delay 5ms at tee 10%% %.0f%% (a group without chaos pays one branch "
+      "per burst; loss pays a random and a compare per copy, delay the timing wheel)" % (
+          100 * res["tee 10% + chaos keys, all off"] / res["tee 10%, one group"],
           100 * res["tee 10% + chaos_loss 2%"] / res["tee 10%, one group"],
-          100 * res["tee 100% + chaos_loss 2%"] / res["tee 100%, one group"]))
+          100 * res["tee 100% + chaos_loss 2%"] / res["tee 100%, one group"],
+          100 * res["tee 10% + chaos_delay 5ms"] / res["tee 10%, one group"]))
 print("TCP session tracking vs UDP at tee 10%%: %.0f%% (the capture's shadow never answers: "
       "sessions stay half-open and their queues fill, so this is the per-packet cost of tracking)" % (
           100 * res["TCP capture, tee 10%, sessions"] / res["UDP capture, tee 10%, same"]))

@@ -337,7 +337,9 @@ dst_mac = 02:00:00:00:00:02
         stlib.check(g["chaos"]["delay"] == "0ms" and g["chaos"]["loss_burst"] == "none",
                     "stats: no impairment at start (%s)" % g["chaos"])
         stlib.check("chaos_queue_full" in g["drops"] and "chaos_loss_burst" in g["drops"] and
-                    set(g["chaos_effects"]) == {"delayed", "duplicated", "corrupted", "reordered", "shaped"},
+                    set(g["chaos_effects"]) == {"delayed", "duplicated", "corrupted", "reordered", "shaped",
+                                                 "response_lost", "response_lost_burst", "response_delayed",
+                                                 "response_queue_full"},
                     "stats: the new drop reasons and the effects (%s)" % g["chaos_effects"])
         rep = kpisub.request(ep, {"cmd": "chaos", "group": "canary", "delay": "5ms", "jitter": "1ms",
                                   "delay_dist": "paretonormal", "duplicate": 0.01})

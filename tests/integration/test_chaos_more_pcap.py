@@ -16,8 +16,8 @@ sends it).
   start naming the file's line, before any port exists; a good one applies
   its lines at their times (stats show the setting change, then chaos_off);
   chaos_scenario over the control socket and shadowtap-ctl, a bad one
-  refused changing nothing; the new keys over control, refused naming the
-  key when bad.
+  refused changing nothing; the new keys over control (direction too),
+  refused naming the key when bad.
 
 usage: test_chaos_more_pcap.py DATAPLANE_BINARY [CTL_BINARY]
 """
@@ -269,7 +269,8 @@ def scenario_run_case(wd):
                     "chaos reorder=25%% reorder_gap=5 rate=500kbit flap=off: %s" % c)
         for bad_req, key in (({"reorder": "2"}, "reorder"), ({"reorder_gap": "0"}, "reorder_gap"),
                              ({"rate": "fast"}, "rate"), ({"rate": "5tbit"}, "rate"),
-                             ({"flap": "3s/1s"}, "flap"), ({"flap": "1s"}, "flap")):
+                             ({"flap": "3s/1s"}, "flap"), ({"flap": "1s"}, "flap"),
+                             ({"direction": "sideways"}, "direction"), ({"direction": 1}, "direction")):
             req = {"cmd": "chaos", "group": "canary"}
             req.update(bad_req)
             rep = kpisub.request(ep, req)
@@ -282,6 +283,11 @@ def scenario_run_case(wd):
                         "shadowtap-ctl chaos canary rate=1gbit flap=2s/30s: %s" % o[:200])
             rc, _, err = stlib.run([CTL, "-e", ep, "chaos", "canary", "rate=abc"], timeout=10, check_rc=False)
             stlib.check(rc != 0 and "rate" in err, "shadowtap-ctl refuses rate=abc: %s" % err.strip())
+            _, out, _ = stlib.run([CTL, "-e", ep, "chaos", "canary", "direction=both"], timeout=10)
+            stlib.check('"direction":"both"' in out.replace(" ", ""),
+                        "shadowtap-ctl chaos canary direction=both: %s" % out.strip()[:200])
+            rc, _, err = stlib.run([CTL, "-e", ep, "chaos", "canary", "direction=up"], timeout=10, check_rc=False)
+            stlib.check(rc != 0 and "direction" in err, "shadowtap-ctl refuses direction=up: %s" % err.strip())
         rep = kpisub.request(ep, {"cmd": "chaos_scenario", "file": "none"})
         stlib.check(rep.get("ok") and rep["chaos_scenario"]["file"] == "", "chaos_scenario none stops it")
     finally:

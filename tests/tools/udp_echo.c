@@ -9,9 +9,18 @@
  * (M/M/1), "serial-bimodal" serves 90% of requests in DELAY_MS and 10% in
  * eight times that (a heavy-tailed M/G/1). On SIGTERM it writes the flows it
  * saw ("ip port" per request) to LOGFILE, and it creates LOGFILE.ready once
- * it listens.
+ * it listens. On SIGUSR1 it writes what it saw since the last SIGUSR1 (or
+ * the start) to LOGFILE (whole: written beside it, then renamed) and starts
+ * a new log.
  *
- *   udp_echo ADDR PORT DELAY_MS LOGFILE [serial|serial-exp|serial-bimodal] */
+ * -s logs each request's sequence number as a third field: N of a payload
+ * "q<N>" (scripts/demo/udp_load.py numbers its requests so), "-" for any
+ * other payload; lines in arrival order, so a test reads loss, bursts,
+ * duplicates and reordering off what the server got. It also asks for a
+ * 4 MiB receive buffer (SO_RCVBUFFORCE as root, else SO_RCVBUF), so that a
+ * busy machine's scheduler does not add losses of its own to the log.
+ *
+ *   udp_echo [-s] ADDR PORT DELAY_MS LOGFILE [serial|serial-exp|serial-bimodal] */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <math.h>
@@ -26,6 +35,7 @@
 
 #define QMAX 65536
 #define LOGMAX (1 << 20)
+#define LINEMAX 96
 
 struct pending {
 	uint64_t due;
@@ -35,12 +45,50 @@ struct pending {
 	char data[1500];
 };
 
-static volatile sig_atomic_t stop;
+static volatile sig_atomic_t stop, dump;
 
 static void on_term(int sig)
 {
 	(void)sig;
 	stop = 1;
+}
+
+static void on_usr1(int sig)
+{
+	(void)sig;
+	dump = 1;
+}
+
+/* Writes lines[0..n) to path, whole: beside it first, then renamed, so a
+ * reader never sees half a log. Returns 0 or -1. */
+static int write_log(const char *path, char (*lines)[LINEMAX], size_t n)
+{
+	char tmp[4096];
+	FILE *f;
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	f = fopen(tmp, "w");
+	if (f == NULL)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		fprintf(f, "%s\n", lines[i]);
+	if (fclose(f) != 0)
+		return -1;
+	return rename(tmp, path);
+}
+
+/* The sequence number of a "q<N>" payload as text, or "-". */
+static void seq_of(const char *d, ssize_t n, char *out, size_t len)
+{
+	ssize_t i = 1;
+
+	while (i < n && i < 21 && d[i] >= '0' && d[i] <= '9')
+		i++;
+	if (n < 2 || d[0] != 'q' || i == 1 || i != n) {
+		snprintf(out, len, "-");
+		return;
+	}
+	snprintf(out, len, "%.*s", (int)(i - 1), d + 1);
 }
 
 static uint64_t now_ns(void)
@@ -75,23 +123,28 @@ static uint64_t service_time(int mode, uint64_t mean, uint64_t *rng)
 int main(int argc, char **argv)
 {
 	static struct pending q[QMAX];
-	static char seen[LOGMAX][64];
+	static char seen[LOGMAX][LINEMAX];
 	struct sockaddr_storage bind_addr;
 	size_t head = 0, tail = 0, n_seen = 0;
 	uint64_t delay, busy_until = 0, rng;
-	int fd, family, serial;
+	int fd, family, serial, seqlog = 0;
 	FILE *f;
 	char ready[4096];
 
 	static const char *const modes[] = { "serial", "serial-exp", "serial-bimodal" };
 
+	if (argc > 1 && strcmp(argv[1], "-s") == 0) {
+		seqlog = 1;
+		argv++;
+		argc--;
+	}
 	serial = 0;
 	for (int i = 0; argc == 6 && i < 3; i++)
 		if (strcmp(argv[5], modes[i]) == 0)
 			serial = i + 1;
 	if (argc != 5 && serial == 0) {
-		fprintf(stderr, "usage: %s ADDR PORT DELAY_MS LOGFILE [serial|serial-exp|serial-bimodal]\n",
-			argv[0]);
+		fprintf(stderr,
+			"usage: udp_echo [-s] ADDR PORT DELAY_MS LOGFILE [serial|serial-exp|serial-bimodal]\n");
 		return 2;
 	}
 	rng = (uint64_t)getpid() * 0x9e3779b97f4a7c15ULL ^ now_ns();
@@ -120,8 +173,15 @@ int main(int argc, char **argv)
 		perror("udp_echo: bind");
 		return 1;
 	}
+	if (seqlog) {
+		int sz = 4 << 20;
+
+		if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &sz, sizeof(sz)) != 0)
+			setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
+	}
 	signal(SIGTERM, on_term);
 	signal(SIGINT, on_term);
+	signal(SIGUSR1, on_usr1);
 	snprintf(ready, sizeof(ready), "%s.ready", argv[4]);
 	f = fopen(ready, "w");
 	if (f)
@@ -131,6 +191,12 @@ int main(int argc, char **argv)
 		uint64_t now = now_ns(), wait = 200000000ULL;
 		struct timespec tmo;
 
+		if (dump) {
+			dump = 0;
+			if (write_log(argv[4], seen, n_seen) != 0)
+				perror("udp_echo: log");
+			n_seen = 0;
+		}
 		while (head != tail && q[head % QMAX].due <= now) {
 			struct pending *e = &q[head % QMAX];
 
@@ -180,7 +246,15 @@ int main(int argc, char **argv)
 					inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof(host));
 					port = ntohs(a->sin6_port);
 				}
-				snprintf(seen[n_seen++], sizeof(seen[0]), "%s %u", host, port);
+				if (seqlog) {
+					char seq[24];
+
+					seq_of(e->data, n, seq, sizeof(seq));
+					snprintf(seen[n_seen++], sizeof(seen[0]), "%s %u %s", host, port,
+						 seq);
+				} else {
+					snprintf(seen[n_seen++], sizeof(seen[0]), "%s %u", host, port);
+				}
 			}
 			if (delay == 0) {
 				sendto(fd, e->data, e->len, 0, (struct sockaddr *)&e->peer, e->plen);
@@ -189,11 +263,5 @@ int main(int argc, char **argv)
 			tail++;
 		}
 	}
-	f = fopen(argv[4], "w");
-	if (f == NULL)
-		return 1;
-	for (size_t i = 0; i < n_seen; i++)
-		fprintf(f, "%s\n", seen[i]);
-	fclose(f);
-	return 0;
+	return write_log(argv[4], seen, n_seen) == 0 ? 0 : 1;
 }

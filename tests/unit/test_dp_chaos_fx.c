@@ -352,6 +352,53 @@ static void t_flap(void)
 	CU_ASSERT_EQUAL(dp_chaos_loss_thr(dp_chaos_flap_word(none, true)), 1ULL << 31);
 }
 
+/* chaos_direction: where loss, bursty loss and delay act; the other
+ * impairments stay on copies. */
+static void t_direction(void)
+{
+	struct dp_chaos_params p;
+	struct dp_chaos_fx fx;
+	struct st_perr e;
+	char buf[32];
+
+	memset(&p, 0, sizeof(p));
+	dp_chaos_param_fmt(&p, "direction", buf, sizeof(buf));
+	CU_ASSERT_STRING_EQUAL(buf, "copies");
+	CU_ASSERT_EQUAL(dp_chaos_param_set(&p, "delay", "5ms", &e), 0);
+	CU_ASSERT_EQUAL(dp_chaos_param_set(&p, "loss_burst", "100%,5,200", &e), 0);
+	CU_ASSERT_EQUAL(dp_chaos_param_set(&p, "duplicate", "1%", &e), 0);
+	/* copies (the default): nothing on the responses */
+	dp_chaos_compile(&p, 1000000000, &fx);
+	CU_ASSERT_EQUAL(fx.on & (DP_FX_DELAY | DP_FX_GE | DP_FX_DUP), DP_FX_DELAY | DP_FX_GE | DP_FX_DUP);
+	CU_ASSERT_EQUAL(fx.back, 0);
+	CU_ASSERT_EQUAL(fx.copy_loss, 1);
+	/* responses: loss and delay move to them, duplication stays */
+	CU_ASSERT_EQUAL(dp_chaos_param_set(&p, "direction", "responses", &e), 0);
+	CU_ASSERT_EQUAL(p.direction, DP_CHAOS_DIR_RESPONSES);
+	dp_chaos_compile(&p, 1000000000, &fx);
+	CU_ASSERT_EQUAL(fx.on & (DP_FX_DELAY | DP_FX_GE | DP_FX_DUP), DP_FX_DUP);
+	CU_ASSERT_EQUAL(fx.back, DP_FX_LOSS | DP_FX_DELAY | DP_FX_GE);
+	CU_ASSERT_EQUAL(fx.copy_loss, 0);
+	CU_ASSERT_EQUAL(fx.delay_cyc, 5000000);
+	/* both: each way */
+	CU_ASSERT_EQUAL(dp_chaos_param_set(&p, "direction", "both", &e), 0);
+	dp_chaos_compile(&p, 1000000000, &fx);
+	CU_ASSERT_EQUAL(fx.on & (DP_FX_DELAY | DP_FX_GE), DP_FX_DELAY | DP_FX_GE);
+	CU_ASSERT_EQUAL(fx.back, DP_FX_LOSS | DP_FX_DELAY | DP_FX_GE);
+	CU_ASSERT_EQUAL(fx.copy_loss, 1);
+	dp_chaos_param_fmt(&p, "direction", buf, sizeof(buf));
+	CU_ASSERT_STRING_EQUAL(buf, "both");
+	/* a direction alone is no chaos; a bad one changes nothing */
+	CU_ASSERT_EQUAL(dp_chaos_param_set(&p, "direction", "sideways", &e), -EINVAL);
+	CU_ASSERT_EQUAL(p.direction, DP_CHAOS_DIR_BOTH);
+	memset(&p, 0, sizeof(p));
+	CU_ASSERT_EQUAL(dp_chaos_param_set(&p, "direction", "responses", &e), 0);
+	CU_ASSERT_FALSE(dp_chaos_params_any(&p));
+	dp_chaos_compile(&p, 1000000000, &fx);
+	CU_ASSERT_EQUAL(fx.on, 0);
+	CU_ASSERT_EQUAL(fx.back, DP_FX_LOSS);
+}
+
 int st_register_suites(void)
 {
 	static const struct st_cu_test tests[] = {
@@ -363,6 +410,7 @@ int st_register_suites(void)
 		{ "parse_more", t_parse_more },
 		{ "shape", t_shape },
 		{ "flap", t_flap },
+		{ "direction", t_direction },
 		{ NULL, NULL },
 	};
 
