@@ -11,8 +11,7 @@ dataplane's own.
 (b) TCP (nginx) under 2% loss and 5 ms jitter (delay 5 ms +- 5 ms): every
     shadowed session completes, its requests all served 200 by the shadow's
     nginx; the loss was real (chaos_loss counted) and the dataplane's
-    session queues resent what was lost (retransmits); the shadow reset
-    nothing.
+    session queues resent what was lost (retransmits).
 (c) Production answers every request of every phase, by the clients' own
     counts; no shadow answer reaches a client.
 (d) chaos_flap without chaos_down: the whole group is down part of the
@@ -488,7 +487,12 @@ share = 1
         # data for those), the rest are client segments it resends itself.
         stlib.check(lost > 0 and retrans > 0,
                     "the loss was real (%d copies lost) and the sessions resent (%d retransmits)" % (lost, retrans))
-        stlib.check(after["tcp"]["shadow_resets"] == 0, "the shadow reset no session")
+        # No check that the shadow reset no session: a lost ACK of the
+        # dataplane's makes the shadow resend its FIN after the session was
+        # complete, and the late ACK of that meets a closed socket: a RST
+        # after the fact, as in (h). That every session completed with every
+        # request served is what shows none was cut short.
+        print("TCP under chaos: %d shadow resets" % (after["tcp"]["shadow_resets"] - before["tcp"]["shadow_resets"]))
 
         # (h) ... and with the shadow's own segments lost and delayed on
         # their way back: the shadow's retransmission repairs them
