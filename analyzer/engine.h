@@ -136,6 +136,10 @@ struct an_service {
 	/* forecast alerts (alert.c), per kind; alert_seq +1 per evaluation */
 	struct an_alert alert[AN_ALERT__COUNT];
 	uint64_t alert_seq;
+	/* the rate past which one client fingerprint's forecast raises the
+	 * pre-allocation signal (alert.c sets it, clients.c reads it); 0:
+	 * not evaluated */
+	double prealloc_rps;
 	struct an_eval *evals;
 	uint32_t n_evals, evals_head;
 };

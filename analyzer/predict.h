@@ -75,7 +75,11 @@ const char *an_evidence_name(enum an_evidence e);
 
 /* --- forecast alerts (alert.c) ----------------------------------------------- */
 
-enum an_alert_kind { AN_ALERT_UTIL, AN_ALERT_SLO, AN_ALERT_BUDGET, AN_ALERT__COUNT };
+/* prealloc: one client fingerprint's own forecast (clients.c) alone takes
+ * the service past its alert threshold (docs/analyzer.md, Client
+ * profiles). */
+enum an_alert_kind { AN_ALERT_UTIL, AN_ALERT_SLO, AN_ALERT_BUDGET, AN_ALERT_PREALLOC,
+		     AN_ALERT__COUNT };
 
 /* One kind's state for one service (kept in struct an_service). */
 struct an_alert {
@@ -92,9 +96,10 @@ struct an_alert {
 	double capacity;	/* per-instance capacity the model gives, rps */
 	double cost_per_hour;	/* instances x price (NaN: unpriced) */
 	uint64_t t;		/* wall ns of the evaluation */
+	char fingerprint[16];	/* prealloc: the group's label ("fp2") */
 };
 
-/* "utilization", "slo", "budget". */
+/* "utilization", "slo", "budget", "prealloc". */
 const char *an_alert_kind_name(enum an_alert_kind k);
 
 /* --- what-if ------------------------------------------------------------ */
