@@ -53,6 +53,54 @@ void st_lhist_add(struct st_lhist *dst, const struct st_lhist *src)
 		dst->c[b] += src->c[b];
 }
 
+int st_ckey_spec_parse(const char *v, struct st_ckey_spec *out, struct st_perr *e)
+{
+	char buf[64], *save = NULL;
+	uint8_t p4 = 32, p6 = 64;
+	bool v4 = false, v6 = false;
+
+	memset(out, 0, sizeof(*out));
+	if (strlen(v) >= sizeof(buf)) {
+		snprintf(e->msg, sizeof(e->msg), "'%.40s...': too long", v);
+		return -EINVAL;
+	}
+	if (strcmp(v, "none") == 0 || strcmp(v, "vlan") == 0 || strcmp(v, "dst_port") == 0) {
+		out->by = v[0] == 'n' ? ST_CKEY_BY_NONE : v[0] == 'v' ? ST_CKEY_BY_VLAN :
+			  ST_CKEY_BY_DST_PORT;
+		return 0;
+	}
+	snprintf(buf, sizeof(buf), "%s", v);
+	for (char *t = strtok_r(buf, ", ", &save); t != NULL; t = strtok_r(NULL, ", ", &save)) {
+		bool six = strncmp(t, "src6/", 5) == 0;
+		const char *num = six ? t + 5 : strncmp(t, "src/", 4) == 0 ? t + 4 : NULL;
+		uint64_t n;
+
+		if (num == NULL || (six ? v6 : v4)) {
+			snprintf(e->msg, sizeof(e->msg),
+				 "'%s': not none, vlan, dst_port, src/N (IPv4 prefix) or src6/N "
+				 "(IPv6 prefix), each at most once", v);
+			return -EINVAL;
+		}
+		if (st_parse_uint(num, 0, six ? 128 : 32, &n, e) != 0)
+			return -EINVAL;
+		if (six) {
+			v6 = true;
+			p6 = (uint8_t)n;
+		} else {
+			v4 = true;
+			p4 = (uint8_t)n;
+		}
+	}
+	if (!v4 && !v6) {
+		snprintf(e->msg, sizeof(e->msg), "empty: none, vlan, dst_port, src/N or src6/N");
+		return -EINVAL;
+	}
+	out->by = ST_CKEY_BY_SRC;
+	out->v4_prefix = p4;
+	out->v6_prefix = p6;
+	return 0;
+}
+
 int st_ckey_format(const struct st_ckey *k, char *buf, size_t len)
 {
 	unsigned int plen = (k->tag >> 8) & 0xff;

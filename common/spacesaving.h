@@ -23,6 +23,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "flow.h"
+#include "parse.h"
+
 /* A compact latency histogram: quarter-octave buckets of nanoseconds above
  * 4 x 1024 ns, four linear 1024 ns buckets below, up to 2^37 ns (137 s,
  * clamped above). A bucket is at most 25% wide: a quantile is known to
@@ -93,6 +96,64 @@ static inline uint32_t st_ckey_hash(const struct st_ckey *k)
 static inline bool st_ckey_eq(const struct st_ckey *a, const struct st_ckey *b)
 {
 	return a->hi == b->hi && a->lo == b->lo && a->tag == b->tag;
+}
+
+/* What a client is: [dataplane] client_key, and the loadgen's
+ * --select-clients file, so both make the same key of a flow. */
+enum st_ckey_by { ST_CKEY_BY_NONE, ST_CKEY_BY_SRC, ST_CKEY_BY_VLAN, ST_CKEY_BY_DST_PORT };
+
+struct st_ckey_spec {
+	enum st_ckey_by by;
+	uint8_t v4_prefix;	/* BY_SRC: IPv4 clients by this prefix */
+	uint8_t v6_prefix;	/* ... IPv6 clients by this one */
+};
+
+/* "none", "vlan", "dst_port", "src/N", "src6/N", "src/N,src6/M" (one
+ * prefix given, the other family keeps its default, /32 or /64). Returns 0,
+ * or -EINVAL with e->msg saying why. */
+int st_ckey_spec_parse(const char *v, struct st_ckey_spec *out, struct st_perr *e);
+
+/* The key of flow k's client (k->addr[client]) under spec s (not BY_NONE).
+ * Never fails; a few instructions. */
+static inline void st_ckey_of(const struct st_ckey_spec *s, const struct st_flow_key *k,
+			      unsigned int client, struct st_ckey *out)
+{
+	out->hi = out->lo = 0;
+	out->pad = 0;
+	switch (s->by) {
+	case ST_CKEY_BY_SRC: {
+		const uint8_t *a = k->addr[client].a8;
+
+		if (k->family == 4) {
+			unsigned int p = s->v4_prefix;
+			uint32_t v = (uint32_t)a[0] << 24 | (uint32_t)a[1] << 16 |
+				     (uint32_t)a[2] << 8 | a[3];
+
+			out->lo = p == 0 ? 0 : v & (0xffffffffu << (32 - p));
+			out->tag = ST_CKEY_IPV4 | p << 8;
+		} else {
+			unsigned int p = s->v6_prefix;
+			uint64_t hi = 0, lo = 0;
+
+			for (int i = 0; i < 8; i++) {
+				hi = hi << 8 | a[i];
+				lo = lo << 8 | a[8 + i];
+			}
+			out->hi = p == 0 ? 0 : p >= 64 ? hi : hi & (~0ull << (64 - p));
+			out->lo = p <= 64 ? 0 : p == 128 ? lo : lo & (~0ull << (128 - p));
+			out->tag = ST_CKEY_IPV6 | p << 8;
+		}
+		break;
+	}
+	case ST_CKEY_BY_VLAN:
+		out->lo = k->vlan;
+		out->tag = ST_CKEY_VLAN;
+		break;
+	default:
+		out->lo = k->port[client ^ 1u];
+		out->tag = ST_CKEY_PORT;
+		break;
+	}
 }
 
 /* The key as text: "198.18.1.0/24", "2001:db8::/48", "100" (VLAN id),

@@ -28,42 +28,7 @@ _Static_assert(DP_MAX_TARGETS < 31, "targets leave the top bit free");
 static inline void dp_client_key(const struct dp_config *cfg, const struct st_flow_key *k,
 				 unsigned int client, struct st_ckey *out)
 {
-	out->hi = out->lo = 0;
-	out->pad = 0;
-	switch (cfg->client_kind) {
-	case DP_CLIENT_SRC: {
-		const uint8_t *a = k->addr[client].a8;
-
-		if (k->family == 4) {
-			unsigned int p = cfg->client_v4_prefix;
-			uint32_t v = (uint32_t)a[0] << 24 | (uint32_t)a[1] << 16 |
-				     (uint32_t)a[2] << 8 | a[3];
-
-			out->lo = p == 0 ? 0 : v & (0xffffffffu << (32 - p));
-			out->tag = ST_CKEY_IPV4 | p << 8;
-		} else {
-			unsigned int p = cfg->client_v6_prefix;
-			uint64_t hi = 0, lo = 0;
-
-			for (int i = 0; i < 8; i++) {
-				hi = hi << 8 | a[i];
-				lo = lo << 8 | a[8 + i];
-			}
-			out->hi = p == 0 ? 0 : p >= 64 ? hi : hi & (~0ull << (64 - p));
-			out->lo = p <= 64 ? 0 : p == 128 ? lo : lo & (~0ull << (128 - p));
-			out->tag = ST_CKEY_IPV6 | p << 8;
-		}
-		break;
-	}
-	case DP_CLIENT_VLAN:
-		out->lo = k->vlan;
-		out->tag = ST_CKEY_VLAN;
-		break;
-	default:
-		out->lo = k->port[client ^ 1u];
-		out->tag = ST_CKEY_PORT;
-		break;
-	}
+	st_ckey_of(&cfg->client, k, client, out);
 }
 
 static inline struct st_ss *dp_clients_window(struct dp_worker *w)
