@@ -176,13 +176,18 @@ struct st_ss_entry {
 	struct st_ckey key;
 	uint64_t err;		/* true requests <= stats.requests + err */
 	uint32_t hash;
-	uint32_t heap;		/* its position in the heap */
+	uint32_t pad2;
 	struct st_ss_stats s;
 };
 
-/* The heap keeps counts next to entry indices: sifting reads no entry. */
+/* The heap keeps counts next to entry indices: sifting reads no entry. It
+ * is lazy: a request of a key held touches only its entry, so an entry's
+ * count here is a lower bound of its requests + err, brought up to date
+ * only when the smallest is wanted (an eviction: the top is refreshed and
+ * sifted until the top's count is its true one, which is then the true
+ * minimum, every other count here being a lower bound of its own). */
 struct st_ss_heap {
-	uint64_t count;		/* stats.requests + err */
+	uint64_t count;		/* stats.requests + err, or less (lazy) */
 	uint32_t idx;
 	uint32_t pad;
 };
@@ -192,7 +197,8 @@ struct st_ss {
 	uint32_t n;		/* entries held */
 	uint32_t mask;		/* index slots - 1 */
 	uint32_t pad;
-	uint64_t floor;		/* no key outside holds more requests */
+	uint64_t floor;		/* no key outside holds more requests: the
+				   largest count evicted (or a merge's bound) */
 	uint64_t evictions;	/* entries replaced (since the last clear) */
 	struct st_ss_entry *e;
 	struct st_ss_heap *heap;	/* min-heap on count */
@@ -219,11 +225,41 @@ void st_ss_clear(struct st_ss *s);
 
 /* One request of key k (hash st_ckey_hash(k)) whose packet had bytes:
  * counted in its entry, added (replacing the smallest when full). Returns
- * the entry. Never fails. Usually a probe and an increment; a new key when
- * full moves the smallest entry's counts into other (its histogram too)
- * and sifts the heap, O(log cap). */
-struct st_ss_entry *st_ss_request(struct st_ss *s, const struct st_ckey *k, uint32_t hash,
-				  uint64_t bytes);
+ * the entry. Never fails. A key held: a probe and two increments, nothing
+ * else. A new key when full moves the smallest entry's counts into other
+ * (its histogram too) after bringing the heap's top up to date: amortised
+ * O(log cap) (each refresh follows at least one request of that entry).
+ * Inline: a key found at its home slot costs no call.
+ * st_ss_request_n: n requests of k at once (n >= 1, bytes their sum), with
+ * the guarantees of n calls in a row (the entry that gives way among
+ * several of equal count may differ): a run of one client's requests costs
+ * one lookup. */
+struct st_ss_entry *st_ss_request_slow(struct st_ss *s, const struct st_ckey *k, uint32_t hash,
+				       uint64_t n, uint64_t bytes);
+
+static inline struct st_ss_entry *st_ss_request_n(struct st_ss *s, const struct st_ckey *k,
+						  uint32_t hash, uint64_t n, uint64_t bytes)
+{
+	uint32_t v = s->slot[hash & s->mask];
+
+	if (__builtin_expect(v != 0, 1)) {
+		struct st_ss_entry *e = &s->e[v - 1];
+
+		if (e->hash == hash && st_ckey_eq(&e->key, k)) {
+			/* its count in the heap is now a lower bound (lazy) */
+			e->s.requests += n;
+			e->s.bytes_req += bytes;
+			return e;
+		}
+	}
+	return st_ss_request_slow(s, k, hash, n, bytes);
+}
+
+static inline struct st_ss_entry *st_ss_request(struct st_ss *s, const struct st_ckey *k,
+						uint32_t hash, uint64_t bytes)
+{
+	return st_ss_request_n(s, k, hash, 1, bytes);
+}
 
 /* The entry of k, or NULL. A probe. */
 struct st_ss_entry *st_ss_find(const struct st_ss *s, const struct st_ckey *k, uint32_t hash);
