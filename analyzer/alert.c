@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include "alert.h"
+#include "clients.h"
 #include "clock.h"
 #include "log.h"
 #include "../loadgen/profile.h"	/* the loadgen's reader: one profile format */
@@ -16,7 +17,7 @@
 
 const char *an_alert_kind_name(enum an_alert_kind k)
 {
-	static const char *const names[] = { "utilization", "slo", "budget" };
+	static const char *const names[] = { "utilization", "slo", "budget", "prealloc" };
 
 	return k < AN_ALERT__COUNT ? names[k] : "?";
 }
@@ -179,14 +180,52 @@ static double carried(const struct an_model *m, const struct an_pred *p, uint32_
 	return lo;
 }
 
+/* The pre-allocation signal: the first fingerprint whose own forecast
+ * takes the service past R (rps) at the current count, and the count that
+ * carries its peak within the thresholds that set R. */
+static void prealloc(const struct an_clients *cl, const struct an_service *s,
+		     const struct an_pred *p, double R, uint64_t now, struct an_alert *a)
+{
+	const struct an_plan *pl = &s->plan;
+	double mu = 1 / an_pred_util(p, 1), slo = (double)pl->slo_p99_ns / 1e9;
+	uint32_t N = pl->current_instances, max = pl->max_instances, n = 0;
+	struct an_clients_prealloc g;
+	int rc = cl != NULL ? an_clients_prealloc(cl, s->name, R, now, &g) : -1;
+
+	a->peak_rps = NAN;
+	if (rc < 0)
+		return;	/* no recent profile: threshold NaN, not shown */
+	a->threshold = R;
+	if (rc == 0)
+		return;
+	a->active = true;
+	a->at = g.at > now ? g.at : now;
+	a->value = a->peak_rps = g.projected_peak;
+	a->forecast_rps = g.at_rps;
+	snprintf(a->fingerprint, sizeof(a->fingerprint), "%s", g.label);
+	if (pl->alert_utilization > 0) {
+		double u = ceil(g.projected_peak / (pl->alert_utilization * mu) * (1 - 1e-12));
+
+		n = u > max ? max : (uint32_t)u;
+	}
+	if (pl->alert_p99 > 0 || pl->alert_utilization <= 0) {
+		uint32_t q = an_pred_fewest(&s->model, p, g.projected_peak,
+					    pl->alert_p99 > 0 ? pl->alert_p99 * slo : slo,
+					    pl->slo_error_rate, N, max);
+
+		n = q == 0 ? max : q > n ? q : n;
+	}
+	a->instances = n;
+}
+
 static void evaluate(const struct an_config *cfg, const struct an_service *s,
-		     const struct fc *f, const struct an_pred *p, uint64_t now,
-		     struct an_alert out[AN_ALERT__COUNT])
+		     const struct an_clients *cl, const struct fc *f, const struct an_pred *p,
+		     uint64_t now, struct an_alert out[AN_ALERT__COUNT], double *prealloc_rps)
 {
 	const struct an_plan *pl = &s->plan;
 	const struct an_model *m = &s->model;
 	double mu = 1 / an_pred_util(p, 1), slo = (double)pl->slo_p99_ns / 1e9;
-	double from = 0, peak = 0, price = pl->cost_per_hour;
+	double from = 0, peak = 0, price = pl->cost_per_hour, R_slo = INFINITY, R_pre;
 	uint32_t N = pl->current_instances, max = pl->max_instances, need = 0;
 
 	(void)cfg;
@@ -200,6 +239,8 @@ static void evaluate(const struct an_config *cfg, const struct an_service *s,
 	}
 	if (!(mu > 0) || !isfinite(mu) || N == 0)
 		return;
+	if (pl->alert_p99 > 0)
+		R_slo = carried(m, p, N, pl->alert_p99 * slo, pl->slo_error_rate);
 	if (f != NULL) {
 		from = now > f->t0 ? (double)(now - f->t0) / 1e9 : 0;
 		peak = from <= lg_profile_end(&f->prof) ? peak_from(&f->prof, from) : 0;
@@ -225,7 +266,7 @@ static void evaluate(const struct an_config *cfg, const struct an_service *s,
 	if (f != NULL && pl->alert_p99 > 0 && peak > 0) {
 		struct an_alert *a = &out[AN_ALERT_SLO];
 		double lim = pl->alert_p99 * slo;
-		double R = carried(m, p, N, lim, pl->slo_error_rate), t = crossing(&f->prof, from, R);
+		double R = R_slo, t = crossing(&f->prof, from, R);
 
 		a->threshold = lim;
 		a->value = an_pred_q(m, p, peak / N, N, 0.99, true);
@@ -276,6 +317,16 @@ static void evaluate(const struct an_config *cfg, const struct an_service *s,
 				a->forecast_rps = lg_profile_rate(&f->prof, t);
 		}
 	}
+	/* prealloc: the lowest rate an alert threshold is crossed at, at the
+	 * current count; without thresholds the load the plan is sized for */
+	R_pre = pl->profile_alert_rps > 0 ? pl->profile_alert_rps : INFINITY;
+	if (pl->alert_utilization > 0)
+		R_pre = fmin(R_pre, pl->alert_utilization * mu * N);
+	R_pre = fmin(R_pre, R_slo);
+	if (!isfinite(R_pre))
+		R_pre = pl->forecast_rps;
+	*prealloc_rps = R_pre;
+	prealloc(cl, s, p, R_pre, now, &out[AN_ALERT_PREALLOC]);
 	for (int k = 0; k < AN_ALERT__COUNT; k++) {
 		struct an_alert *a = &out[k];
 
@@ -284,14 +335,6 @@ static void evaluate(const struct an_config *cfg, const struct an_service *s,
 		if (a->instances && price >= 0)
 			a->cost_per_hour = a->instances * price;
 	}
-}
-
-static void pk_num(msgpack_packer *pk, double v)
-{
-	if (isfinite(v))
-		msgpack_pack_double(pk, v);
-	else
-		msgpack_pack_nil(pk);
 }
 
 int an_alert_encode(const struct an_alert *al, enum an_alert_kind k, const char *service,
@@ -308,6 +351,11 @@ int an_alert_encode(const struct an_alert *al, enum an_alert_kind k, const char 
 		snprintf(reason, sizeof(reason),
 			 "budget: %u instances are needed (%.2f/h) in %.0f s, the budget of %.2f/h pays for %u",
 			 al->instances, al->value, al->seconds_ahead, al->threshold, al->affordable);
+	else if (k == AN_ALERT_PREALLOC)
+		snprintf(reason, sizeof(reason),
+			 "prealloc: fingerprint %s's own forecast takes the service to %.0f rps in %.0f s, past %.0f rps on %u instances (peak %.0f rps): add %u (to %u) before then",
+			 al->fingerprint, al->forecast_rps, al->seconds_ahead, al->threshold, al->current,
+			 al->value, add, al->instances);
 	else if (k == AN_ALERT_UTIL)
 		snprintf(reason, sizeof(reason),
 			 "utilization: the forecast reaches %.0f rps in %.0f s, past %.0f%% of %u instances at %.0f rps each (peak %.0f%%): add %u (to %u) before then",
@@ -320,7 +368,7 @@ int an_alert_encode(const struct an_alert *al, enum an_alert_kind k, const char 
 			 al->instances);
 	st_wbuf_reset(out);
 	msgpack_packer_init(&pk, out, st_wbuf_mp_write);
-	msgpack_pack_map(&pk, 19);
+	msgpack_pack_map(&pk, 20);
 	st_wire_pack_cstr(&pk, "v");
 	msgpack_pack_uint32(&pk, 1);
 	st_wire_pack_cstr(&pk, "seq");
@@ -333,21 +381,26 @@ int an_alert_encode(const struct an_alert *al, enum an_alert_kind k, const char 
 	st_wire_pack_cstr(&pk, an_alert_kind_name(k));
 	st_wire_pack_cstr(&pk, "state");
 	st_wire_pack_cstr(&pk, al->active ? "raise" : "clear");
+	st_wire_pack_cstr(&pk, "fingerprint");
+	if (k == AN_ALERT_PREALLOC && al->fingerprint[0] != '\0')
+		st_wire_pack_cstr(&pk, al->fingerprint);
+	else
+		msgpack_pack_nil(&pk);
 	st_wire_pack_cstr(&pk, "at");
 	if (al->active)
 		msgpack_pack_uint64(&pk, al->at);
 	else
 		msgpack_pack_nil(&pk);
 	st_wire_pack_cstr(&pk, "seconds_ahead");
-	pk_num(&pk, al->active ? al->seconds_ahead : NAN);
+	st_wire_pack_num(&pk, al->active ? al->seconds_ahead : NAN);
 	st_wire_pack_cstr(&pk, "value");
-	pk_num(&pk, al->value);
+	st_wire_pack_num(&pk, al->value);
 	st_wire_pack_cstr(&pk, "threshold");
-	pk_num(&pk, al->threshold);
+	st_wire_pack_num(&pk, al->threshold);
 	st_wire_pack_cstr(&pk, "forecast_rps");
-	pk_num(&pk, al->active ? al->forecast_rps : NAN);
+	st_wire_pack_num(&pk, al->active ? al->forecast_rps : NAN);
 	st_wire_pack_cstr(&pk, "peak_rps");
-	pk_num(&pk, al->peak_rps);
+	st_wire_pack_num(&pk, al->peak_rps);
 	st_wire_pack_cstr(&pk, "current_instances");
 	msgpack_pack_uint32(&pk, al->current);
 	st_wire_pack_cstr(&pk, "instances");
@@ -360,9 +413,9 @@ int an_alert_encode(const struct an_alert *al, enum an_alert_kind k, const char 
 	else
 		msgpack_pack_nil(&pk);
 	st_wire_pack_cstr(&pk, "capacity_rps_per_instance");
-	pk_num(&pk, al->capacity);
+	st_wire_pack_num(&pk, al->capacity);
 	st_wire_pack_cstr(&pk, "cost_per_hour");
-	pk_num(&pk, al->cost_per_hour);
+	st_wire_pack_num(&pk, al->cost_per_hour);
 	st_wire_pack_cstr(&pk, "reason");
 	st_wire_pack_cstr(&pk, reason);
 	return out->oom ? -ENOMEM : 0;
@@ -374,7 +427,7 @@ static bool changed(const struct an_alert *o, const struct an_alert *n)
 		return true;
 	if (!n->active)
 		return false;
-	return n->instances != o->instances ||
+	return n->instances != o->instances || strcmp(n->fingerprint, o->fingerprint) != 0 ||
 	       (n->at > o->at ? n->at - o->at : o->at - n->at) > MOVED_NS;
 }
 
@@ -394,8 +447,7 @@ int an_alerter_tick(struct an_alerter *a, struct an_engine *e, uint64_t wall_ns,
 		const struct an_pred *p;
 		struct an_pred prod;
 
-		if (!s->has_plan || (s->plan.forecast_profile[0] == '\0' &&
-				     s->plan.budget_per_hour < 0)) {
+		if (!s->has_plan) {
 			memset(now, 0, sizeof(now));
 		} else {
 			p = an_pred_pick(s->has_pred, &s->pred, &s->model, cfg, &prod);
@@ -403,7 +455,7 @@ int an_alerter_tick(struct an_alerter *a, struct an_engine *e, uint64_t wall_ns,
 				continue;	/* nothing to predict with yet */
 			if (s->plan.forecast_profile[0] != '\0')
 				f = forecast(a, s);
-			evaluate(cfg, s, f, p, wall_ns, now);
+			evaluate(cfg, s, an_engine_clients(e), f, p, wall_ns, now, &s->prealloc_rps);
 		}
 		for (int k = 0; k < AN_ALERT__COUNT; k++) {
 			const struct an_alert *msg = &now[k];

@@ -48,6 +48,7 @@ struct cl_group {
 	double share, rps, requests;
 	double centroid[FP_DIMS];
 	double fc_next, fc_peak, fc_upper, projected;
+	double fc_share;	/* its share of the service's load one window ahead */
 	bool prealloc, has_fc;
 };
 
@@ -72,6 +73,8 @@ struct cl_service {
 	uint64_t fit_t;
 	uint64_t seq;
 	double *gseries;		/* [FP_K_MAX][history]: load per group per slot, rps */
+	double *gfc;			/* [FP_K_MAX][profile_horizon]: each group's forecast, rps */
+	char key[ST_WIRE_LABEL_MAX];	/* what a client is (the newest message's client_key) */
 };
 
 /* What the HTTP threads read. */
@@ -108,6 +111,14 @@ struct an_clients {
 	pthread_mutex_t mu;
 	struct cl_snap *cur, *pending;
 };
+
+static void label_name(char *buf, size_t len, uint32_t label)
+{
+	if (label == 0)
+		snprintf(buf, len, "none");
+	else
+		snprintf(buf, len, "fp%" PRIu32, label);
+}
 
 static uint32_t hash_str(const char *s)
 {
@@ -191,6 +202,7 @@ static void service_free(struct cl_service *s)
 	free(s->tot_req);
 	free(s->tot_other);
 	free(s->gseries);
+	free(s->gfc);
 	free(s);
 }
 
@@ -288,7 +300,8 @@ static struct cl_service *service_get(struct an_clients *c, const char *name, bo
 	s->tot_req = calloc(c->H, sizeof(uint64_t));
 	s->tot_other = calloc(c->H, sizeof(uint64_t));
 	s->gseries = calloc((size_t)FP_K_MAX * c->H, sizeof(double));
-	if (!s->cl || !s->index || !s->tot_req || !s->tot_other || !s->gseries) {
+	s->gfc = calloc((size_t)FP_K_MAX * c->cfg->profile_horizon, sizeof(double));
+	if (!s->cl || !s->index || !s->tot_req || !s->tot_other || !s->gseries || !s->gfc) {
 		service_free(s);
 		return NULL;
 	}
@@ -427,6 +440,7 @@ int an_clients_merge(struct an_clients *c, const struct st_clients_msg *m)
 	}
 	r = ring(c, w);
 	s->msgs++;
+	snprintf(s->key, sizeof(s->key), "%s", m->h.key);
 	if (s->busy_w < 0 || w < s->busy_w) {
 		uint64_t any = m->other.requests;
 
@@ -471,12 +485,18 @@ int an_clients_merge(struct an_clients *c, const struct st_clients_msg *m)
 /* ------------------------------------------------------------------ */
 /* Fit                                                                */
 
+/* The rate past which a group's forecast raises the pre-allocation
+ * signal: the alerter's (alert.c: the lowest of profile_alert_rps and the
+ * rates where alert_utilization and alert_p99 are crossed at the current
+ * count), else profile_alert_rps, else forecast_rps; 0 without a plan. */
 static double plan_threshold(struct an_clients *c, const char *name)
 {
 	struct an_service *sv = an_engine_service(c->eng, name);
 
 	if (sv == NULL || !sv->has_plan)
 		return 0;
+	if (sv->prealloc_rps > 0)
+		return sv->prealloc_rps;
 	return sv->plan.profile_alert_rps > 0 ? sv->plan.profile_alert_rps : sv->plan.forecast_rps;
 }
 
@@ -535,7 +555,7 @@ static void refit(struct an_clients *c, struct cl_service *s)
 	uint32_t nw, nf = 0, *who = NULL, *assign = NULL, h = c->cfg->profile_horizon;
 	uint64_t tot = 0, other = 0;
 	struct fp_fit fit;
-	double *fc = NULL;
+	double fc_sum, fitted_rps = 0;
 
 	/* the history starts with the service's first request: the quiet
 	 * windows before it would make every client look as if it ramped */
@@ -553,8 +573,7 @@ static void refit(struct an_clients *c, struct cl_service *s)
 	x = malloc(sizeof(*x) * (s->n + 1));
 	who = malloc(sizeof(uint32_t) * (s->n + 1));
 	assign = malloc(sizeof(uint32_t) * (s->n + 1));
-	fc = malloc(sizeof(double) * h);
-	if (!x || !who || !assign || !fc)
+	if (!x || !who || !assign)
 		goto out;
 	for (uint32_t i = 0; i < s->n; i++) {
 		struct cl_client *cl = &s->cl[i];
@@ -602,18 +621,22 @@ static void refit(struct an_clients *c, struct cl_service *s)
 	for (uint32_t m = 0; m < s->n_groups; m++) {
 		struct cl_group *g = &s->g[m];
 		const double *y = &s->gseries[(size_t)m * c->H];
+		double *fc = &s->gfc[(size_t)m * h];
 		struct hw_model hw;
 
 		g->share = tot ? g->requests / (double)tot : 0;
 		g->rps = y[nw - 1];
+		for (uint32_t j = 0; j < h; j++)
+			fc[j] = g->rps;
 		g->fc_next = g->fc_peak = g->fc_upper = g->rps;
 		if (hw_fit(y, nw, 1, 0, &hw, NULL) == 0) {
 			hw_forecast(&hw, h, fc);
-			g->fc_next = fmax(0, fc[0]);
 			g->fc_peak = 0;
-			for (uint32_t j = 0; j < h; j++)
-				if (fc[j] > g->fc_peak)
-					g->fc_peak = fc[j];
+			for (uint32_t j = 0; j < h; j++) {
+				fc[j] = fmax(0, fc[j]);
+				g->fc_peak = fmax(g->fc_peak, fc[j]);
+			}
+			g->fc_next = fc[0];
 			g->fc_upper = g->fc_peak + fmax(0, hw_quantile_offset(&hw, Q_UPPER, h));
 			g->has_fc = true;
 			hw_free(&hw);
@@ -621,7 +644,15 @@ static void refit(struct an_clients *c, struct cl_service *s)
 		/* one group's forecast alone: the others as they are now */
 		g->projected = s->total_rps - g->rps + g->fc_peak;
 		g->prealloc = s->threshold_rps > 0 && g->projected > s->threshold_rps;
+		fitted_rps += g->rps;
 	}
+	/* each group's share of the next window's load: the groups by their
+	 * forecasts, the clients not fitted and other as they are now */
+	fc_sum = fmax(0, s->total_rps - fitted_rps);
+	for (uint32_t m = 0; m < s->n_groups; m++)
+		fc_sum += s->g[m].fc_next;
+	for (uint32_t m = 0; m < s->n_groups; m++)
+		s->g[m].fc_share = fc_sum > 0 ? s->g[m].fc_next / fc_sum : 0;
 	c->cnt.refits++;
 	c->dirty = true;
 	publish_profile(c, s);
@@ -629,7 +660,48 @@ out:
 	free(x);
 	free(who);
 	free(assign);
-	free(fc);
+}
+
+static const struct cl_service *service_find(const struct an_clients *c, const char *name)
+{
+	for (uint32_t i = 0; i < c->n_svc; i++)
+		if (strcmp(c->svc[i]->name, name) == 0)
+			return c->svc[i];
+	return NULL;
+}
+
+int an_clients_prealloc(const struct an_clients *c, const char *service, double threshold_rps,
+			uint64_t now, struct an_clients_prealloc *out)
+{
+	const struct cl_service *s = service_find(c, service);
+	uint64_t win = c->cfg->window_ns;
+	uint32_t h = c->cfg->profile_horizon, best_j = UINT32_MAX;
+	int found = 0;
+
+	if (s == NULL || s->fit_t == 0 || !(threshold_rps > 0) ||
+	    (uint64_t)(s->fit_w1 + 1) * win + 3 * win < now)
+		return -1;
+	for (uint32_t m = 0; m < s->n_groups; m++) {
+		const struct cl_group *g = &s->g[m];
+		const double *fc = &s->gfc[(size_t)m * h];
+		double base = s->total_rps - g->rps;
+
+		for (uint32_t j = 0; j < h && j <= best_j; j++) {
+			if (!(base + fc[j] > threshold_rps))
+				continue;
+			if (j == best_j && g->projected <= out->projected_peak)
+				break;
+			best_j = j;
+			found = 1;
+			label_name(out->label, sizeof(out->label), g->label);
+			out->projected_peak = g->projected;
+			out->at_rps = base + fc[j];
+			/* fc[0] is the window after the last closed one */
+			out->at = (uint64_t)(s->fit_w1 + 1 + j) * win;
+			break;
+		}
+	}
+	return found;
 }
 
 uint32_t an_clients_labels(const struct an_clients *c, const char *service,
@@ -666,18 +738,17 @@ static void kv_d(msgpack_packer *pk, const char *k, double v)
 	msgpack_pack_double(pk, isfinite(v) ? v : 0);
 }
 
+/* nil when v is not a number (no such forecast) */
+static void kv_n(msgpack_packer *pk, const char *k, double v)
+{
+	st_wire_pack_cstr(pk, k);
+	st_wire_pack_num(pk, v);
+}
+
 static void kv_s(msgpack_packer *pk, const char *k, const char *v)
 {
 	st_wire_pack_cstr(pk, k);
 	st_wire_pack_cstr(pk, v);
-}
-
-static void label_name(char *buf, size_t len, uint32_t label)
-{
-	if (label == 0)
-		snprintf(buf, len, "none");
-	else
-		snprintf(buf, len, "fp%" PRIu32, label);
 }
 
 /* The profile document: the profile.<service> message (seq given) and
@@ -686,11 +757,17 @@ static void pack_profile(const struct an_clients *c, const struct cl_service *s,
 			 uint64_t seq)
 {
 	uint32_t nw = s->fit_t != 0 ? (uint32_t)(s->fit_w1 - s->fit_w0 + 1) : 0;
+	const struct an_service *sv = an_engine_service(c->eng, s->name);
+	/* the forecasts the verdicts (forecast_rps) and the alerts (the
+	 * forecast_profile's peak ahead) use */
+	double verdict_fc = sv && sv->has_plan ? sv->plan.forecast_rps : NAN;
+	double alert_fc = sv && sv->has_plan && sv->plan.forecast_profile[0] != '\0' &&
+			  sv->alert[AN_ALERT_UTIL].t != 0 ? sv->alert[AN_ALERT_UTIL].peak_rps : NAN;
 	bool any = false;
 
 	for (uint32_t m = 0; m < s->n_groups; m++)
 		any |= s->g[m].prealloc;
-	msgpack_pack_map(pk, 16);
+	msgpack_pack_map(pk, 19);
 	kv_u(pk, "v", ST_WIRE_VERSION);
 	kv_u(pk, "seq", seq);
 	kv_u(pk, "t", s->fit_t);
@@ -699,12 +776,15 @@ static void pack_profile(const struct an_clients *c, const struct cl_service *s,
 	kv_u(pk, "t0", (uint64_t)s->fit_w0 * c->cfg->window_ns);
 	kv_u(pk, "t1", (uint64_t)(s->fit_w1 + 1) * c->cfg->window_ns);
 	kv_u(pk, "horizon", c->cfg->profile_horizon);
+	kv_s(pk, "client_key", s->key);
 	kv_u(pk, "clients", s->n);
 	kv_u(pk, "k", s->n_groups);
 	kv_d(pk, "silhouette", s->fitted ? s->fit.silhouette : 0);
 	kv_d(pk, "total_rps", s->total_rps);
 	kv_d(pk, "other_share", s->other_share);
 	kv_d(pk, "threshold_rps", s->threshold_rps);
+	kv_n(pk, "forecast_rps", verdict_fc);
+	kv_n(pk, "alert_peak_rps", alert_fc);
 	st_wire_pack_cstr(pk, "prealloc");
 	if (any)
 		msgpack_pack_true(pk);
@@ -717,7 +797,7 @@ static void pack_profile(const struct an_clients *c, const struct cl_service *s,
 		char name[16];
 
 		label_name(name, sizeof(name), g->label);
-		msgpack_pack_map(pk, 13);
+		msgpack_pack_map(pk, 16);
 		kv_s(pk, "label", name);
 		kv_u(pk, "clients", g->clients);
 		kv_d(pk, "share", g->share);
@@ -739,6 +819,9 @@ static void pack_profile(const struct an_clients *c, const struct cl_service *s,
 		kv_d(pk, "forecast_upper_rps", g->fc_upper);
 		kv_d(pk, "forecast_rise", g->fc_peak - g->rps);
 		kv_d(pk, "projected_rps", g->projected);
+		kv_d(pk, "forecast_share", g->fc_share);
+		kv_n(pk, "forecast_contribution_rps", g->fc_share * verdict_fc);
+		kv_n(pk, "alert_contribution_rps", g->fc_share * alert_fc);
 		st_wire_pack_cstr(pk, "forecast_model");
 		st_wire_pack_cstr(pk, g->has_fc ? "holt" : "last");
 		st_wire_pack_cstr(pk, "prealloc");
@@ -828,6 +911,7 @@ static void render_prom(struct an_clients *c, struct st_wbuf *o)
 		{ "shadowtap_profile_forecast_peak_rps", "highest Holt-Winters forecast of the fingerprint's rate within profile_horizon", 3 },
 		{ "shadowtap_profile_projected_rps", "the service's rate if this fingerprint alone reached its forecast peak", 4 },
 		{ "shadowtap_profile_prealloc", "1 when this fingerprint's forecast alone would push the service past its threshold", 5 },
+		{ "shadowtap_profile_forecast_share", "the fingerprint's share of the service's load one window ahead (its part of forecast_rps)", 6 },
 	};
 	const struct an_clients_counters *k = &c->cnt;
 	const char *lbl[] = { "service", NULL, NULL };
@@ -852,7 +936,7 @@ static void render_prom(struct an_clients *c, struct st_wbuf *o)
 			for (uint32_t m = 0; m < s->n_groups; m++) {
 				const struct cl_group *g = &s->g[m];
 				double v[] = { g->clients, g->share, g->rps, g->fc_peak, g->projected,
-					       g->prealloc ? 1 : 0 };
+					       g->prealloc ? 1 : 0, g->fc_share };
 				char name[16];
 
 				label_name(name, sizeof(name), g->label);
@@ -928,6 +1012,8 @@ static struct cl_snap *build_snap(struct an_clients *c)
 			continue;
 		st_wbuf_printf(&v->clients, "{\"service\":");
 		st_wire_json_str(&v->clients, s->name, strlen(s->name));
+		st_wbuf_printf(&v->clients, ",\"client_key\":");
+		st_wire_json_str(&v->clients, s->key, strlen(s->key));
 		st_wbuf_printf(&v->clients, ",\"t\":%" PRIu64 ",\"window_ns\":%" PRIu64
 			       ",\"windows\":%" PRId64 ",\"total_rps\":%.6g,\"other_share\":%.6g,"
 			       "\"clients\":[", s->fit_t, c->cfg->window_ns,

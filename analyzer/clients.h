@@ -84,6 +84,24 @@ void an_clients_prom(struct an_clients *c, struct st_wbuf *out);
  * over time, the top clients' rate heatmap). */
 void an_clients_report(struct an_clients *c, struct st_wbuf *out);
 
+/* One fingerprint's own forecast past a rate (alert.c's prealloc kind). */
+struct an_clients_prealloc {
+	char label[16];		/* "fp2" */
+	double projected_peak;	/* the service's rate were this group alone at its forecast peak */
+	double at_rps;		/* the same in the first window past the threshold */
+	uint64_t at;		/* wall ns: the start of that window */
+};
+
+/* Main loop: 1 when, in the service's newest fit (its windows ending no
+ * more than 3 windows before now), some fingerprint's forecast alone takes
+ * the service (the others as they are in the last closed window) past
+ * threshold_rps within profile_horizon; out names the one crossing first
+ * (the highest peak of those crossing at once). 0: a recent fit, no
+ * crossing; -1: no recent fit (or no threshold). O(fingerprints x
+ * profile_horizon). */
+int an_clients_prealloc(const struct an_clients *c, const char *service, double threshold_rps,
+			 uint64_t now, struct an_clients_prealloc *out);
+
 /* For tests: the service's fit, in the snapshot's form: n clients
  * assigned, their keys and labels (0: not enough requests to fit).
  * Returns the clients filled (at most max). */

@@ -363,7 +363,8 @@ static const struct key service_keys[] = {
 	  "merge loadgen (role loadgen) snapshots into the shadow group's windows" },
 	{ "profile_alert_rps", set_dbl, OFF_P(profile_alert_rps), 0, 1e12, 0, "0",
 	  "request rate past which one client fingerprint's forecast raises a pre-allocation "
-	  "signal; 0: forecast_rps" },
+	  "signal (the prealloc alert; alert_utilization and alert_p99 lower it); 0: those, "
+	  "else forecast_rps" },
 	{ "forecast_profile", set_str, OFF_P(forecast_profile), 0, 0, STRLEN_P(forecast_profile),
 	  "", "a t_seconds,pps profile (shadowtap-forecast) the alerts look ahead along" },
 	{ "alert_utilization", set_dbl, OFF_P(alert_utilization), 0, 1, 0, "0",

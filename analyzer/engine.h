@@ -140,6 +140,10 @@ struct an_service {
 	 * at [i % AN_ALERT_LOG] (the report) */
 	struct an_alert_mark alert_log[AN_ALERT_LOG];
 	uint64_t n_alert_log;
+	/* the rate past which one client fingerprint's forecast raises the
+	 * pre-allocation signal (alert.c sets it, clients.c reads it); 0:
+	 * not evaluated */
+	double prealloc_rps;
 	struct an_eval *evals;
 	uint32_t n_evals, evals_head;
 };

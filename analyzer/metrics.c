@@ -369,14 +369,17 @@ static void alert_families(const struct an_snap *s, struct st_wbuf *o)
 		for (uint32_t i = 0; i < s->n; i++) {
 			const struct an_snap_service *v = s->svc[i];
 
+			bool profiled = isfinite(v->alert[AN_ALERT_PREALLOC].threshold);
+
 			if (!v->has_plan || (v->plan.forecast_profile[0] == '\0' &&
-					     v->plan.budget_per_hour < 0))
+					     v->plan.budget_per_hour < 0 && !profiled))
 				continue;
 			l[1] = v->name;
 			for (int k = 0; k < AN_ALERT__COUNT; k++) {
 				const struct an_alert *a = &v->alert[k];
 
-				if (fam[f].what != 0 && !a->active)
+				if ((fam[f].what != 0 && !a->active) ||
+				    (k == AN_ALERT_PREALLOC && !profiled))
 					continue;
 				l[3] = an_alert_kind_name((enum an_alert_kind)k);
 				st_prom_sample(o, fam[f].name, l, fam[f].what == 0 ? a->active :

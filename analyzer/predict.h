@@ -103,7 +103,11 @@ void an_pred_point(const struct an_model *m, const struct an_pred *p, const stru
 
 /* --- forecast alerts (alert.c) ----------------------------------------------- */
 
-enum an_alert_kind { AN_ALERT_UTIL, AN_ALERT_SLO, AN_ALERT_BUDGET, AN_ALERT__COUNT };
+/* prealloc: one client fingerprint's own forecast (clients.c) alone takes
+ * the service past its alert threshold (docs/analyzer.md, Client
+ * profiles). */
+enum an_alert_kind { AN_ALERT_UTIL, AN_ALERT_SLO, AN_ALERT_BUDGET, AN_ALERT_PREALLOC,
+		     AN_ALERT__COUNT };
 
 /* One kind's state for one service (kept in struct an_service). */
 struct an_alert {
@@ -120,6 +124,7 @@ struct an_alert {
 	double capacity;	/* per-instance capacity the model gives, rps */
 	double cost_per_hour;	/* instances x price (NaN: unpriced) */
 	uint64_t t;		/* wall ns of the evaluation */
+	char fingerprint[16];	/* prealloc: the group's label ("fp2") */
 };
 
 /* One alert message as sent, kept for the report's time axis: the last
@@ -139,7 +144,7 @@ struct an_alert_mark {
  * max; max when the price is 0. budget and price >= 0. Never fails. */
 uint32_t an_budget_affords(double budget, double price, uint32_t max);
 
-/* "utilization", "slo", "budget". */
+/* "utilization", "slo", "budget", "prealloc". */
 const char *an_alert_kind_name(enum an_alert_kind k);
 
 /* --- what-if ------------------------------------------------------------ */

@@ -248,7 +248,10 @@ static double p99_chart_open(struct st_wbuf *o, const struct an_service *s, stru
 }
 /* --- forecast alerts on the time axis ------------------------------------ */
 
-static const char *const colour_alert[AN_ALERT__COUNT] = { "#f57c00", "#d32f2f", "#5d4037" };
+/* by kind: utilization, slo, budget, prealloc (the dashboard's too) */
+static const char *const colour_alert[AN_ALERT__COUNT] = {
+	"#f57c00", "#d32f2f", "#5d4037", "#7b1fa2",
+};
 /* alert marks sit just above the verdicts' boxes */
 #define ALERT_ROW (H - MB - 14)
 

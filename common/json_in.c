@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -254,6 +255,107 @@ static int value(struct rd *r, struct st_json_pair *pr)
 		}
 	}
 	return fail(r, "expected a value");
+}
+
+struct walk {
+	struct rd r;
+	st_json_scalar_fn fn;
+	void *arg;
+	struct st_json_pair pr;	/* pr.key: the path so far */
+};
+
+/* Appends ".part" (or "part" at the top) to the path; returns the old
+ * length to cut back to, or -EINVAL when it does not fit. */
+static int path_push(struct walk *w, const char *part)
+{
+	size_t n = strlen(w->pr.key), at = n ? n + 1 : 0, k = strlen(part);
+
+	if (at + k >= sizeof(w->pr.key))
+		return fail(&w->r, "path '%.40s...' longer than %zu bytes", w->pr.key,
+			    sizeof(w->pr.key) - 1);
+	if (n)
+		w->pr.key[n] = '.';
+	memcpy(w->pr.key + at, part, k + 1);
+	return (int)n;
+}
+
+static int walk_value(struct walk *w, int depth)
+{
+	struct rd *r = &w->r;
+	char part[ST_JSON_KEY_MAX];
+	bool obj;
+	int rc;
+
+	blanks(r);
+	if (r->off >= r->len)
+		return fail(r, "expected a value");
+	obj = r->p[r->off] == '{';
+	if (!obj && r->p[r->off] != '[') {
+		size_t at = r->off;
+
+		if (value(r, &w->pr) != 0)
+			return -EINVAL;
+		rc = w->fn(w->arg, &w->pr, r->err);
+		if (rc != 0)
+			r->err->offset = at;	/* where the value fn refused starts */
+		return rc;
+	}
+	if (depth >= ST_JSON_DEPTH_MAX)
+		return fail(r, "nested deeper than %d", ST_JSON_DEPTH_MAX);
+	r->off++;
+	blanks(r);
+	if (r->off < r->len && r->p[r->off] == (obj ? '}' : ']')) {
+		r->off++;
+		return 0;
+	}
+	for (uint32_t i = 0;; i++) {
+		int cut;
+
+		blanks(r);
+		if (obj) {
+			if (r->off >= r->len || r->p[r->off] != '"')
+				return fail(r, "expected a key (a string)");
+			if (string(r, part, sizeof(part), "key") != 0)
+				return -EINVAL;
+			blanks(r);
+			if (r->off >= r->len || r->p[r->off] != ':')
+				return fail(r, "expected ':'");
+			r->off++;
+		} else {
+			snprintf(part, sizeof(part), "%" PRIu32, i);
+		}
+		cut = path_push(w, part);
+		if (cut < 0)
+			return cut;
+		rc = walk_value(w, depth + 1);
+		if (rc != 0)
+			return rc;
+		w->pr.key[cut] = '\0';
+		blanks(r);
+		if (r->off < r->len && r->p[r->off] == ',') {
+			r->off++;
+			continue;
+		}
+		if (r->off < r->len && r->p[r->off] == (obj ? '}' : ']')) {
+			r->off++;
+			return 0;
+		}
+		return fail(r, obj ? "expected ',' or '}'" : "expected ',' or ']'");
+	}
+}
+
+int st_json_walk(const char *buf, size_t len, st_json_scalar_fn fn, void *arg,
+		 struct st_json_error *err)
+{
+	struct walk w = { .r = { (const uint8_t *)buf, len, 0, err }, .fn = fn, .arg = arg };
+	int rc = walk_value(&w, 0);
+
+	if (rc != 0)
+		return rc;
+	blanks(&w.r);
+	if (w.r.off != w.r.len)
+		return fail(&w.r, "bytes after the document");
+	return 0;
 }
 
 int st_json_flat_object(const char *buf, size_t len, struct st_json_pair *pairs,

@@ -33,4 +33,21 @@ struct st_json_error {
 int st_json_flat_object(const char *buf, size_t len, struct st_json_pair *pairs,
 			size_t max, size_t *n, struct st_json_error *err);
 
+/* Reading a whole JSON document (a file another program wrote, such as the
+ * analyzer's GET .../clients) by its scalars: fn is called for each, in
+ * document order, with its path (object keys and array indices joined by
+ * '.': "clients.3.k"; "" for a scalar document) in pair->key and its value
+ * as st_json_flat_object gives it. A path longer than ST_JSON_KEY_MAX - 1
+ * is refused. fn returns 0 to go on, or a negative errno (with err->msg
+ * filled) to stop: that is returned. */
+#define ST_JSON_DEPTH_MAX 32
+typedef int (*st_json_scalar_fn)(void *arg, const struct st_json_pair *pair,
+				 struct st_json_error *err);
+/* Returns 0, fn's error, or -EINVAL with err: bad syntax or UTF-8, nesting
+ * deeper than ST_JSON_DEPTH_MAX, a string longer than ST_JSON_TEXT_MAX - 1,
+ * bytes after the document. Never allocates; O(len). Duplicate keys are
+ * not refused here (fn sees both). */
+int st_json_walk(const char *buf, size_t len, st_json_scalar_fn fn, void *arg,
+		 struct st_json_error *err);
+
 #endif

@@ -53,6 +53,54 @@ void st_lhist_add(struct st_lhist *dst, const struct st_lhist *src)
 		dst->c[b] += src->c[b];
 }
 
+int st_ckey_spec_parse(const char *v, struct st_ckey_spec *out, struct st_perr *e)
+{
+	char buf[64], *save = NULL;
+	uint8_t p4 = 32, p6 = 64;
+	bool v4 = false, v6 = false;
+
+	memset(out, 0, sizeof(*out));
+	if (strlen(v) >= sizeof(buf)) {
+		snprintf(e->msg, sizeof(e->msg), "'%.40s...': too long", v);
+		return -EINVAL;
+	}
+	if (strcmp(v, "none") == 0 || strcmp(v, "vlan") == 0 || strcmp(v, "dst_port") == 0) {
+		out->by = v[0] == 'n' ? ST_CKEY_BY_NONE : v[0] == 'v' ? ST_CKEY_BY_VLAN :
+			  ST_CKEY_BY_DST_PORT;
+		return 0;
+	}
+	snprintf(buf, sizeof(buf), "%s", v);
+	for (char *t = strtok_r(buf, ", ", &save); t != NULL; t = strtok_r(NULL, ", ", &save)) {
+		bool six = strncmp(t, "src6/", 5) == 0;
+		const char *num = six ? t + 5 : strncmp(t, "src/", 4) == 0 ? t + 4 : NULL;
+		uint64_t n;
+
+		if (num == NULL || (six ? v6 : v4)) {
+			snprintf(e->msg, sizeof(e->msg),
+				 "'%s': not none, vlan, dst_port, src/N (IPv4 prefix) or src6/N "
+				 "(IPv6 prefix), each at most once", v);
+			return -EINVAL;
+		}
+		if (st_parse_uint(num, 0, six ? 128 : 32, &n, e) != 0)
+			return -EINVAL;
+		if (six) {
+			v6 = true;
+			p6 = (uint8_t)n;
+		} else {
+			v4 = true;
+			p4 = (uint8_t)n;
+		}
+	}
+	if (!v4 && !v6) {
+		snprintf(e->msg, sizeof(e->msg), "empty: none, vlan, dst_port, src/N or src6/N");
+		return -EINVAL;
+	}
+	out->by = ST_CKEY_BY_SRC;
+	out->v4_prefix = p4;
+	out->v6_prefix = p6;
+	return 0;
+}
+
 int st_ckey_format(const struct st_ckey *k, char *buf, size_t len)
 {
 	unsigned int plen = (k->tag >> 8) & 0xff;
@@ -177,12 +225,6 @@ static void stats_add(struct st_ss_stats *d, const struct st_ss_stats *a)
 		st_lhist_add(&d->lat, &a->lat);
 }
 
-static inline void heap_set(struct st_ss *s, uint32_t pos, struct st_ss_heap h)
-{
-	s->heap[pos] = h;
-	s->e[h.idx].heap = pos;
-}
-
 static void sift_down(struct st_ss *s, uint32_t pos)
 {
 	struct st_ss_heap h = s->heap[pos];
@@ -196,10 +238,10 @@ static void sift_down(struct st_ss *s, uint32_t pos)
 			c++;
 		if (s->heap[c].count >= h.count)
 			break;
-		heap_set(s, pos, s->heap[c]);
+		s->heap[pos] = s->heap[c];
 		pos = c;
 	}
-	heap_set(s, pos, h);
+	s->heap[pos] = h;
 }
 
 static void sift_up(struct st_ss *s, uint32_t pos)
@@ -211,10 +253,25 @@ static void sift_up(struct st_ss *s, uint32_t pos)
 
 		if (s->heap[parent].count <= h.count)
 			break;
-		heap_set(s, pos, s->heap[parent]);
+		s->heap[pos] = s->heap[parent];
 		pos = parent;
 	}
-	heap_set(s, pos, h);
+	s->heap[pos] = h;
+}
+
+/* Brings the heap's top up to date: refreshed from its entry and sifted
+ * until the top's count is its true one, the true minimum. */
+static void settle_min(struct st_ss *s)
+{
+	for (;;) {
+		const struct st_ss_entry *e = &s->e[s->heap[0].idx];
+		uint64_t c = e->s.requests + e->err;
+
+		if (c == s->heap[0].count)
+			return;
+		s->heap[0].count = c;
+		sift_down(s, 0);
+	}
 }
 
 static void slot_insert(struct st_ss *s, uint32_t hash, uint32_t idx)
@@ -264,7 +321,7 @@ struct st_ss_entry *st_ss_find(const struct st_ss *s, const struct st_ckey *k, u
 }
 
 static void entry_start(struct st_ss_entry *e, const struct st_ckey *k, uint32_t hash,
-			uint64_t err, uint64_t bytes)
+			uint64_t err, uint64_t n, uint64_t bytes)
 {
 	e->key = *k;
 	e->key.pad = 0;
@@ -275,40 +332,44 @@ static void entry_start(struct st_ss_entry *e, const struct st_ckey *k, uint32_t
 	if (e->s.responses != 0)
 		memset(&e->s.lat, 0, sizeof(e->s.lat));
 	memset(&e->s, 0, offsetof(struct st_ss_stats, lat));
-	e->s.requests = 1;
+	e->s.requests = n;
 	e->s.bytes_req = bytes;
 }
 
-struct st_ss_entry *st_ss_request(struct st_ss *s, const struct st_ckey *k, uint32_t hash,
-				  uint64_t bytes)
+struct st_ss_entry *st_ss_request_slow(struct st_ss *s, const struct st_ckey *k, uint32_t hash,
+				       uint64_t n, uint64_t bytes)
 {
 	struct st_ss_entry *e = st_ss_find(s, k, hash);
 	uint32_t idx;
 
 	if (e != NULL) {
-		e->s.requests++;
+		/* its count in the heap is now a lower bound: settle_min
+		 * brings it up to date when it matters */
+		e->s.requests += n;
 		e->s.bytes_req += bytes;
-		s->heap[e->heap].count++;
-		sift_down(s, e->heap);
 		return e;
 	}
 	if (s->n < s->cap) {
 		idx = s->n++;
 		e = &s->e[idx];
-		entry_start(e, k, hash, 0, bytes);
-		heap_set(s, s->n - 1, (struct st_ss_heap){ .count = 1, .idx = idx });
+		entry_start(e, k, hash, 0, n, bytes);
+		s->heap[s->n - 1] = (struct st_ss_heap){ .count = n, .idx = idx };
 		sift_up(s, s->n - 1);
 		slot_insert(s, hash, idx);
 		return e;
 	}
 	/* Full: the smallest gives its place, its count becoming the
-	 * newcomer's error; what it had goes to other. */
+	 * newcomer's error (and the floor, if larger); what it had goes to
+	 * other. */
+	settle_min(s);
+	if (s->heap[0].count > s->floor)
+		s->floor = s->heap[0].count;
 	idx = s->heap[0].idx;
 	e = &s->e[idx];
 	stats_add(&s->other, &e->s);
 	slot_remove(s, e->hash, idx);
-	entry_start(e, k, hash, s->heap[0].count, bytes);
-	s->heap[0].count++;
+	entry_start(e, k, hash, s->heap[0].count, n, bytes);
+	s->heap[0].count += n;
 	sift_down(s, 0);
 	slot_insert(s, hash, idx);
 	s->evictions++;
@@ -345,9 +406,7 @@ void st_ss_reset(struct st_ss *s, const struct st_ckey *k, uint32_t hash)
 
 uint64_t st_ss_floor(const struct st_ss *s)
 {
-	uint64_t m = s->evictions != 0 && s->n != 0 ? s->heap[0].count : 0;
-
-	return m > s->floor ? m : s->floor;
+	return s->floor;
 }
 
 /* Largest count first; ties by index, so the order is deterministic. */
@@ -367,7 +426,7 @@ static void rebuild(struct st_ss *s)
 		struct st_ss_entry *e = &s->e[i];
 
 		slot_insert(s, e->hash, i);
-		heap_set(s, i, (struct st_ss_heap){ .count = e->s.requests + e->err, .idx = i });
+		s->heap[i] = (struct st_ss_heap){ .count = e->s.requests + e->err, .idx = i };
 	}
 	for (uint32_t i = s->n / 2; i-- > 0;)
 		sift_down(s, i);

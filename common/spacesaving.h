@@ -23,6 +23,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "flow.h"
+#include "parse.h"
+
 /* A compact latency histogram: quarter-octave buckets of nanoseconds above
  * 4 x 1024 ns, four linear 1024 ns buckets below, up to 2^37 ns (137 s,
  * clamped above). A bucket is at most 25% wide: a quantile is known to
@@ -95,6 +98,64 @@ static inline bool st_ckey_eq(const struct st_ckey *a, const struct st_ckey *b)
 	return a->hi == b->hi && a->lo == b->lo && a->tag == b->tag;
 }
 
+/* What a client is: [dataplane] client_key, and the loadgen's
+ * --select-clients file, so both make the same key of a flow. */
+enum st_ckey_by { ST_CKEY_BY_NONE, ST_CKEY_BY_SRC, ST_CKEY_BY_VLAN, ST_CKEY_BY_DST_PORT };
+
+struct st_ckey_spec {
+	enum st_ckey_by by;
+	uint8_t v4_prefix;	/* BY_SRC: IPv4 clients by this prefix */
+	uint8_t v6_prefix;	/* ... IPv6 clients by this one */
+};
+
+/* "none", "vlan", "dst_port", "src/N", "src6/N", "src/N,src6/M" (one
+ * prefix given, the other family keeps its default, /32 or /64). Returns 0,
+ * or -EINVAL with e->msg saying why. */
+int st_ckey_spec_parse(const char *v, struct st_ckey_spec *out, struct st_perr *e);
+
+/* The key of flow k's client (k->addr[client]) under spec s (not BY_NONE).
+ * Never fails; a few instructions. */
+static inline void st_ckey_of(const struct st_ckey_spec *s, const struct st_flow_key *k,
+			      unsigned int client, struct st_ckey *out)
+{
+	out->hi = out->lo = 0;
+	out->pad = 0;
+	switch (s->by) {
+	case ST_CKEY_BY_SRC: {
+		const uint8_t *a = k->addr[client].a8;
+
+		if (k->family == 4) {
+			unsigned int p = s->v4_prefix;
+			uint32_t v = (uint32_t)a[0] << 24 | (uint32_t)a[1] << 16 |
+				     (uint32_t)a[2] << 8 | a[3];
+
+			out->lo = p == 0 ? 0 : v & (0xffffffffu << (32 - p));
+			out->tag = ST_CKEY_IPV4 | p << 8;
+		} else {
+			unsigned int p = s->v6_prefix;
+			uint64_t hi = 0, lo = 0;
+
+			for (int i = 0; i < 8; i++) {
+				hi = hi << 8 | a[i];
+				lo = lo << 8 | a[8 + i];
+			}
+			out->hi = p == 0 ? 0 : p >= 64 ? hi : hi & (~0ull << (64 - p));
+			out->lo = p <= 64 ? 0 : p == 128 ? lo : lo & (~0ull << (128 - p));
+			out->tag = ST_CKEY_IPV6 | p << 8;
+		}
+		break;
+	}
+	case ST_CKEY_BY_VLAN:
+		out->lo = k->vlan;
+		out->tag = ST_CKEY_VLAN;
+		break;
+	default:
+		out->lo = k->port[client ^ 1u];
+		out->tag = ST_CKEY_PORT;
+		break;
+	}
+}
+
 /* The key as text: "198.18.1.0/24", "2001:db8::/48", "100" (VLAN id),
  * "53" (port). Returns the length written (snprintf), -EINVAL for an
  * unknown kind. */
@@ -115,13 +176,18 @@ struct st_ss_entry {
 	struct st_ckey key;
 	uint64_t err;		/* true requests <= stats.requests + err */
 	uint32_t hash;
-	uint32_t heap;		/* its position in the heap */
+	uint32_t pad2;
 	struct st_ss_stats s;
 };
 
-/* The heap keeps counts next to entry indices: sifting reads no entry. */
+/* The heap keeps counts next to entry indices: sifting reads no entry. It
+ * is lazy: a request of a key held touches only its entry, so an entry's
+ * count here is a lower bound of its requests + err, brought up to date
+ * only when the smallest is wanted (an eviction: the top is refreshed and
+ * sifted until the top's count is its true one, which is then the true
+ * minimum, every other count here being a lower bound of its own). */
 struct st_ss_heap {
-	uint64_t count;		/* stats.requests + err */
+	uint64_t count;		/* stats.requests + err, or less (lazy) */
 	uint32_t idx;
 	uint32_t pad;
 };
@@ -131,7 +197,8 @@ struct st_ss {
 	uint32_t n;		/* entries held */
 	uint32_t mask;		/* index slots - 1 */
 	uint32_t pad;
-	uint64_t floor;		/* no key outside holds more requests */
+	uint64_t floor;		/* no key outside holds more requests: the
+				   largest count evicted (or a merge's bound) */
 	uint64_t evictions;	/* entries replaced (since the last clear) */
 	struct st_ss_entry *e;
 	struct st_ss_heap *heap;	/* min-heap on count */
@@ -158,11 +225,41 @@ void st_ss_clear(struct st_ss *s);
 
 /* One request of key k (hash st_ckey_hash(k)) whose packet had bytes:
  * counted in its entry, added (replacing the smallest when full). Returns
- * the entry. Never fails. Usually a probe and an increment; a new key when
- * full moves the smallest entry's counts into other (its histogram too)
- * and sifts the heap, O(log cap). */
-struct st_ss_entry *st_ss_request(struct st_ss *s, const struct st_ckey *k, uint32_t hash,
-				  uint64_t bytes);
+ * the entry. Never fails. A key held: a probe and two increments, nothing
+ * else. A new key when full moves the smallest entry's counts into other
+ * (its histogram too) after bringing the heap's top up to date: amortised
+ * O(log cap) (each refresh follows at least one request of that entry).
+ * Inline: a key found at its home slot costs no call.
+ * st_ss_request_n: n requests of k at once (n >= 1, bytes their sum), with
+ * the guarantees of n calls in a row (the entry that gives way among
+ * several of equal count may differ): a run of one client's requests costs
+ * one lookup. */
+struct st_ss_entry *st_ss_request_slow(struct st_ss *s, const struct st_ckey *k, uint32_t hash,
+				       uint64_t n, uint64_t bytes);
+
+static inline struct st_ss_entry *st_ss_request_n(struct st_ss *s, const struct st_ckey *k,
+						  uint32_t hash, uint64_t n, uint64_t bytes)
+{
+	uint32_t v = s->slot[hash & s->mask];
+
+	if (__builtin_expect(v != 0, 1)) {
+		struct st_ss_entry *e = &s->e[v - 1];
+
+		if (e->hash == hash && st_ckey_eq(&e->key, k)) {
+			/* its count in the heap is now a lower bound (lazy) */
+			e->s.requests += n;
+			e->s.bytes_req += bytes;
+			return e;
+		}
+	}
+	return st_ss_request_slow(s, k, hash, n, bytes);
+}
+
+static inline struct st_ss_entry *st_ss_request(struct st_ss *s, const struct st_ckey *k,
+						uint32_t hash, uint64_t bytes)
+{
+	return st_ss_request_n(s, k, hash, 1, bytes);
+}
 
 /* The entry of k, or NULL. A probe. */
 struct st_ss_entry *st_ss_find(const struct st_ss *s, const struct st_ckey *k, uint32_t hash);

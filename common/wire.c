@@ -162,6 +162,14 @@ void st_wire_pack_cstr(msgpack_packer *pk, const char *s)
 	st_mp_pack_str(pk, s, strlen(s));
 }
 
+void st_wire_pack_num(msgpack_packer *pk, double v)
+{
+	if (isfinite(v))
+		msgpack_pack_double(pk, v);
+	else
+		msgpack_pack_nil(pk);
+}
+
 /* ------------------------------------------------------------------ */
 /* Errors                                                             */
 

@@ -105,6 +105,9 @@ int st_wbuf_mp_write(void *data, const char *buf, size_t len);
 
 /* Packs the NUL-terminated string s as a msgpack str. */
 void st_wire_pack_cstr(msgpack_packer *pk, const char *s);
+/* Packs v as a msgpack float 64, or nil when v is NaN or infinite (no
+ * such value). */
+void st_wire_pack_num(msgpack_packer *pk, double v);
 
 /* ------------------------------------------------------------------ */
 /* Errors                                                             */

@@ -15,7 +15,7 @@ int dp_clients_worker_init(struct dp_worker *w, const struct dp_config *cfg, int
 {
 	size_t sz = st_ss_size(cfg->client_top);
 
-	if (cfg->client_kind == DP_CLIENT_NONE)
+	if (cfg->client.by == ST_CKEY_BY_NONE)
 		return 0;
 	for (int e = 0; e < 2; e++) {
 		void *mem = rte_zmalloc_socket("st_clients", sz, RTE_CACHE_LINE_SIZE, socket);
@@ -41,7 +41,7 @@ int dp_clients_init(struct dp_clients *c, const struct dp_config *cfg)
 {
 	memset(c, 0, sizeof(*c));
 	st_wbuf_init(&c->msg);
-	if (cfg->client_kind == DP_CLIENT_NONE)
+	if (cfg->client.by == ST_CKEY_BY_NONE)
 		return 0;
 	c->top = cfg->client_top;
 	c->merged = st_ss_create(2 * c->top);

@@ -28,42 +28,7 @@ _Static_assert(DP_MAX_TARGETS < 31, "targets leave the top bit free");
 static inline void dp_client_key(const struct dp_config *cfg, const struct st_flow_key *k,
 				 unsigned int client, struct st_ckey *out)
 {
-	out->hi = out->lo = 0;
-	out->pad = 0;
-	switch (cfg->client_kind) {
-	case DP_CLIENT_SRC: {
-		const uint8_t *a = k->addr[client].a8;
-
-		if (k->family == 4) {
-			unsigned int p = cfg->client_v4_prefix;
-			uint32_t v = (uint32_t)a[0] << 24 | (uint32_t)a[1] << 16 |
-				     (uint32_t)a[2] << 8 | a[3];
-
-			out->lo = p == 0 ? 0 : v & (0xffffffffu << (32 - p));
-			out->tag = ST_CKEY_IPV4 | p << 8;
-		} else {
-			unsigned int p = cfg->client_v6_prefix;
-			uint64_t hi = 0, lo = 0;
-
-			for (int i = 0; i < 8; i++) {
-				hi = hi << 8 | a[i];
-				lo = lo << 8 | a[8 + i];
-			}
-			out->hi = p == 0 ? 0 : p >= 64 ? hi : hi & (~0ull << (64 - p));
-			out->lo = p <= 64 ? 0 : p == 128 ? lo : lo & (~0ull << (128 - p));
-			out->tag = ST_CKEY_IPV6 | p << 8;
-		}
-		break;
-	}
-	case DP_CLIENT_VLAN:
-		out->lo = k->vlan;
-		out->tag = ST_CKEY_VLAN;
-		break;
-	default:
-		out->lo = k->port[client ^ 1u];
-		out->tag = ST_CKEY_PORT;
-		break;
-	}
+	st_ckey_of(&cfg->client, k, client, out);
 }
 
 static inline struct st_ss *dp_clients_window(struct dp_worker *w)
@@ -71,15 +36,42 @@ static inline struct st_ss *dp_clients_window(struct dp_worker *w)
 	return w->cs[w->epoch & 1];
 }
 
+/* A burst's production requests are counted by runs of one client: the
+ * key is made per request (a few instructions from the flow key at hand),
+ * the summary is looked up once per run (dp_clients_flush), so a train of
+ * one client's packets costs a compare each. */
+struct dp_clients_run {
+	struct st_ckey k;
+	uint64_t n, bytes;
+};
+
+/* Counts the run (if any) and empties it. Call before the burst's end:
+ * a run never outlives the window its requests fell in. */
+static inline void dp_clients_flush(struct dp_worker *w, struct dp_clients_run *r)
+{
+	if (r->n != 0)
+		st_ss_request_n(dp_clients_window(w), &r->k, st_ckey_hash(&r->k), r->n, r->bytes);
+	r->n = 0;
+}
+
 /* A production request of a flow (key k, its client k->addr[client])
- * whose packet had bytes. */
-static inline void dp_clients_request(struct dp_worker *w, const struct st_flow_key *k,
-				      unsigned int client, uint32_t bytes)
+ * whose packet had bytes, added to run r. */
+static inline void dp_clients_request(struct dp_worker *w, struct dp_clients_run *r,
+				      const struct st_flow_key *k, unsigned int client,
+				      uint32_t bytes)
 {
 	struct st_ckey ck;
 
 	dp_client_key(&w->app->cfg, k, client, &ck);
-	st_ss_request(dp_clients_window(w), &ck, st_ckey_hash(&ck), bytes);
+	if (r->n != 0 && st_ckey_eq(&ck, &r->k)) {
+		r->n++;
+		r->bytes += bytes;
+		return;
+	}
+	dp_clients_flush(w, r);
+	r->k = ck;
+	r->n = 1;
+	r->bytes = bytes;
 }
 
 /* Production answered one of the flow's requests after ns with a packet of

@@ -234,50 +234,13 @@ UINT_SETTER(set_client_top, c->client_top, uint32_t, 1, 100000)
 static int set_client_key(struct dp_config *c, struct dp_shadow_cfg *s, const char *v,
 			  struct st_perr *e)
 {
-	char buf[sizeof(c->client_key)], *save = NULL;
-	uint8_t p4 = 32, p6 = 64;
-	bool v4 = false, v6 = false;
-
 	(void)s;
-	if (strlen(v) >= sizeof(buf)) {
+	if (strlen(v) >= sizeof(c->client_key)) {
 		snprintf(e->msg, sizeof(e->msg), "'%.40s...': too long", v);
 		return -EINVAL;
 	}
-	if (strcmp(v, "none") == 0 || strcmp(v, "vlan") == 0 || strcmp(v, "dst_port") == 0) {
-		c->client_kind = v[0] == 'n' ? DP_CLIENT_NONE :
-				 v[0] == 'v' ? DP_CLIENT_VLAN : DP_CLIENT_DST_PORT;
-		snprintf(c->client_key, sizeof(c->client_key), "%s", v);
-		return 0;
-	}
-	snprintf(buf, sizeof(buf), "%s", v);
-	for (char *t = strtok_r(buf, ", ", &save); t != NULL; t = strtok_r(NULL, ", ", &save)) {
-		bool six = strncmp(t, "src6/", 5) == 0;
-		const char *num = six ? t + 5 : strncmp(t, "src/", 4) == 0 ? t + 4 : NULL;
-		uint64_t n;
-
-		if (num == NULL || (six ? v6 : v4)) {
-			snprintf(e->msg, sizeof(e->msg),
-				 "'%s': not none, vlan, dst_port, src/N (IPv4 prefix) or src6/N "
-				 "(IPv6 prefix), each at most once", v);
-			return -EINVAL;
-		}
-		if (st_parse_uint(num, 0, six ? 128 : 32, &n, e) != 0)
-			return -EINVAL;
-		if (six) {
-			v6 = true;
-			p6 = (uint8_t)n;
-		} else {
-			v4 = true;
-			p4 = (uint8_t)n;
-		}
-	}
-	if (!v4 && !v6) {
-		snprintf(e->msg, sizeof(e->msg), "empty: none, vlan, dst_port, src/N or src6/N");
+	if (st_ckey_spec_parse(v, &c->client, e) != 0)
 		return -EINVAL;
-	}
-	c->client_kind = DP_CLIENT_SRC;
-	c->client_v4_prefix = p4;
-	c->client_v6_prefix = p6;
 	snprintf(c->client_key, sizeof(c->client_key), "%s", v);
 	return 0;
 }
@@ -936,7 +899,7 @@ uint32_t dp_shadow_instances_count(const struct dp_shadow_cfg *s)
 
 int dp_config_validate(const struct dp_config *cfg, struct st_perr *err)
 {
-	if (cfg->client_kind != DP_CLIENT_NONE && !cfg->timing)
+	if (cfg->client.by != ST_CKEY_BY_NONE && !cfg->timing)
 		return fail(err, -EINVAL, "dataplane", "client_key",
 			    "'%s' needs timing = true: clients are accounted as their requests "
 			    "are timed", cfg->client_key);

@@ -13,6 +13,7 @@
 
 #include "chaos_fx.h"
 #include "parse.h"
+#include "spacesaving.h"
 
 #define DP_MAX_SHADOWS   8
 #define DP_MAX_INSTANCES 16
@@ -24,9 +25,6 @@
 #define DP_MTU_MAX       65000
 
 enum dp_mode { DP_MODE_INLINE, DP_MODE_TAP };
-/* [dataplane] client_key: what one client of the per-client accounting is
- * (clients.h). */
-enum dp_client_kind { DP_CLIENT_NONE, DP_CLIENT_SRC, DP_CLIENT_VLAN, DP_CLIENT_DST_PORT };
 enum dp_sampling { DP_SAMPLE_FLOW, DP_SAMPLE_PACKET };
 
 struct dp_instance {
@@ -102,9 +100,7 @@ struct dp_config {
 	bool stats;           /* one line per interval on stderr */
 	bool timing;          /* request->response timing and KPIs */
 	uint32_t prod_instances; /* production instances, reported in KPIs */
-	enum dp_client_kind client_kind; /* NONE: no per-client accounting */
-	uint8_t client_v4_prefix;  /* DP_CLIENT_SRC: IPv4 clients by this prefix */
-	uint8_t client_v6_prefix;  /* ... IPv6 clients by this one */
+	struct st_ckey_spec client; /* BY_NONE: no per-client accounting (clients.h) */
 	char client_key[32];       /* the setting as given, for the message */
 	uint32_t client_top;       /* clients kept per worker and published */
 	uint32_t kpi_hwm;     /* ZeroMQ send high-water mark, messages */

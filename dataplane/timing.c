@@ -332,6 +332,7 @@ void dp_timing_requests(struct dp_worker *w, struct rte_mbuf **pkts, struct dp_p
 	struct dp_tstats *ts = tstats(w, DP_TARGET_PROD);
 	uint64_t skip_pkts = 0, skip_bytes = 0, requests = 0;
 	const bool clients = w->cs[0] != NULL;
+	struct dp_clients_run run = { .n = 0 };
 
 	/* The counts stay in registers: one store per burst, not a chain of
 	 * dependent increments in memory. */
@@ -354,11 +355,13 @@ void dp_timing_requests(struct dp_worker *w, struct rte_mbuf **pkts, struct dp_p
 			in->flow->targets |= in->client ? DP_FLOW_CLIENT1 : 0;
 			open_pending(&w->flows, in->flow, DP_TARGET_PROD, o, &requests, now);
 			if (o == DP_OPENS_REQUEST)
-				dp_clients_request(w, &in->key, in->client, pkts[i]->pkt_len);
+				dp_clients_request(w, &run, &in->key, in->client, pkts[i]->pkt_len);
 			continue;
 		}
 		open_pending(&w->flows, in->flow, DP_TARGET_PROD, opens(&in->p), &requests, now);
 	}
+	if (clients)
+		dp_clients_flush(w, &run);
 	ts->tx_pkts += n - skip_pkts;
 	ts->tx_bytes += bytes - skip_bytes;
 	ts->requests += requests;

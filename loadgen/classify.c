@@ -15,6 +15,7 @@ struct ent {
 	struct st_flow_key key;
 	uint32_t hash;
 	uint32_t id;		/* dense flow id + 1, 0 until a packet is kept */
+	int32_t sel;		/* --select-clients: key index, -1 not named, -2 not looked up */
 	int8_t client;		/* side of the client: 0, 1, or -1 unknown */
 	int8_t first;		/* side of the first packet's sender */
 	uint8_t used;
@@ -52,6 +53,7 @@ static struct ent *tab_get(struct tab *t, const struct st_flow_key *k, bool inse
 			e->hash = h;
 			e->client = -1;
 			e->first = -1;
+			e->sel = -2;
 			return e;
 		}
 		if (e->hash == h && st_flow_key_eq(&e->key, k))
@@ -175,6 +177,13 @@ static void settle(struct tab *flows, struct tab *srv, struct lg_plan *plan)
 int lg_classify(const struct lg_capture *cap, const struct lg_server *servers,
 		int n_servers, struct lg_plan *plan, struct st_perr *err)
 {
+	return lg_classify_sel(cap, servers, n_servers, NULL, plan, err);
+}
+
+int lg_classify_sel(const struct lg_capture *cap, const struct lg_server *servers,
+		    int n_servers, struct lg_select *sel, struct lg_plan *plan,
+		    struct st_perr *err)
+{
 	struct tab flows = { 0 }, srv = { 0 };
 	uint8_t *scratch = NULL;
 	int rc = -ENOMEM;
@@ -231,6 +240,17 @@ int lg_classify(const struct lg_capture *cap, const struct lg_server *servers,
 			plan->skipped[LG_SKIP_RESPONSE]++;
 			continue;
 		}
+		if (sel != NULL) {
+			if (e->sel == -2) {
+				e->sel = lg_select_find(sel, &k, (unsigned int)side);
+				if (e->sel >= 0)
+					sel->flows[e->sel]++;
+			}
+			if (e->sel < 0) {
+				plan->skipped[LG_SKIP_NOT_SELECTED]++;
+				continue;
+			}
+		}
 		if (e->id == 0)
 			e->id = ++plan->n_flows;
 		out->frame = i;
@@ -238,6 +258,13 @@ int lg_classify(const struct lg_capture *cap, const struct lg_server *servers,
 		out->hash = e->hash;
 		lg_variants_add(&plan->var, k.family, &p.src);
 		plan->n++;
+	}
+	if (plan->n == 0 && sel != NULL && plan->skipped[LG_SKIP_NOT_SELECTED] > 0) {
+		lg_errmsg(err, "no packet of the %u clients selected (client_key %s) among the %llu "
+			  "client->server packets of %u frames", sel->n, sel->client_key,
+			  (unsigned long long)plan->skipped[LG_SKIP_NOT_SELECTED], cap->n);
+		rc = -ENODATA;
+		goto err;
 	}
 	if (plan->n == 0) {
 		lg_errmsg(err, "no client->server packet to send in %u frames (non-IP %llu, malformed "
@@ -280,6 +307,7 @@ const char *lg_skip_str(enum lg_skip s)
 		[LG_SKIP_CUT_HEADERS] = "cut_headers",
 		[LG_SKIP_RESPONSE] = "response",
 		[LG_SKIP_OTHER_FLOW] = "not_to_server",
+		[LG_SKIP_NOT_SELECTED] = "not_selected",
 	};
 
 	return (unsigned int)s < LG_SKIP__COUNT ? names[s] : "unknown";

@@ -18,6 +18,7 @@
 #include "packet.h"
 #include "parse.h"
 #include "rewrite.h"
+#include "select.h"
 
 /* A server endpoint; port 0 stands for every port of the address. */
 struct lg_server {
@@ -32,6 +33,7 @@ enum lg_skip {
 	LG_SKIP_CUT_HEADERS,	/* the snaplen cut into the IP header */
 	LG_SKIP_RESPONSE,	/* server -> client */
 	LG_SKIP_OTHER_FLOW,	/* --server given, neither end is one */
+	LG_SKIP_NOT_SELECTED,	/* --select-clients given, its client not named */
 	LG_SKIP__COUNT
 };
 
@@ -60,6 +62,13 @@ struct lg_plan {
  * parses per frame and a flow table of about 64 bytes per flow. */
 int lg_classify(const struct lg_capture *cap, const struct lg_server *servers,
 		int n_servers, struct lg_plan *plan, struct st_perr *err);
+
+/* The same, keeping only the flows whose client sel names (sel may be
+ * NULL: every flow); sel->flows counts the flows each key selected. Also
+ * -ENODATA when no flow of a named client is in the capture. */
+int lg_classify_sel(const struct lg_capture *cap, const struct lg_server *servers,
+		    int n_servers, struct lg_select *sel, struct lg_plan *plan,
+		    struct st_perr *err);
 
 /* Frees the plan's memory; NULL-safe. */
 void lg_plan_free(struct lg_plan *plan);

@@ -71,6 +71,7 @@ struct lg_app {
 	struct lg_config cfg;
 	struct lg_capture cap;
 	struct lg_plan plan;
+	struct lg_select sel;		/* --select-clients (n 0: every client) */
 	struct lg_profile profile;
 	struct lg_rate rate;
 	uint16_t port_id;

@@ -41,6 +41,37 @@ static void on_signal(int sig)
 	lg_force_quit = true;
 }
 
+/* --select-clients: what was selected, and the scale folded into
+ * --multiply (each selected flow sent that many times). */
+static int select_scale(struct lg_app *a)
+{
+	const struct lg_select *s = &a->sel;
+	uint32_t scale = a->cfg.select_scale ? a->cfg.select_scale : s->scale ? s->scale : 1;
+	uint32_t found = 0;
+	uint64_t flows = 0;
+
+	for (uint32_t i = 0; i < s->n; i++) {
+		found += s->flows[i] > 0;
+		flows += s->flows[i];
+	}
+	if ((uint64_t)a->cfg.multiply * scale > LG_MAX_MULTIPLY) {
+		ST_ERR("--multiply %u x select scale %u: more than %u", a->cfg.multiply, scale,
+		       LG_MAX_MULTIPLY);
+		return -1;
+	}
+	a->cfg.multiply *= scale;
+	ST_NOTICE("--select-clients %s: %u clients (client_key %s%s%s), %u of them in the capture "
+		  "with %llu flows, %u packets; each sent %u times",
+		  a->cfg.select_clients, s->n, s->client_key,
+		  a->cfg.select_fingerprint ? ", fingerprint " : "",
+		  a->cfg.select_fingerprint ? a->cfg.select_fingerprint : "", found,
+		  (unsigned long long)flows, a->plan.n, a->cfg.multiply);
+	if (found < s->n)
+		ST_WARN("--select-clients %s: %u of its clients have no flow in %s",
+			a->cfg.select_clients, s->n - found, a->cfg.pcap);
+	return 0;
+}
+
 /* Reads the profile and the capture and classifies the packets: all that
  * can be wrong with the input is found here, before the EAL. */
 static int load_inputs(struct lg_app *a)
@@ -60,10 +91,18 @@ static int load_inputs(struct lg_app *a)
 	if (a->cap.n_cut)
 		ST_WARN("%s: %u packets cut by the snaplen (%s)", a->cfg.pcap, a->cap.n_cut,
 			a->cfg.skip_cut ? "skipped" : "sent as captured; --skip-truncated leaves them out");
-	if (lg_classify(&a->cap, a->cfg.servers, a->cfg.n_servers, &a->plan, &err) < 0) {
+	if (a->cfg.select_clients != NULL &&
+	    lg_select_load(a->cfg.select_clients, a->cfg.select_fingerprint, &a->sel, &err) < 0) {
+		ST_ERR("--select-clients %s", err.msg);
+		return -1;
+	}
+	if (lg_classify_sel(&a->cap, a->cfg.servers, a->cfg.n_servers,
+			    a->cfg.select_clients != NULL ? &a->sel : NULL, &a->plan, &err) < 0) {
 		ST_ERR("--pcap %s: %s", a->cfg.pcap, err.msg);
 		return -1;
 	}
+	if (a->cfg.select_clients != NULL)
+		return select_scale(a);
 	return 0;
 }
 
@@ -331,6 +370,7 @@ out:
 	rte_eal_cleanup();
 out_inputs:
 	lg_plan_free(&app.plan);
+	lg_select_free(&app.sel);
 	lg_capture_free(&app.cap);
 	lg_profile_free(&app.profile);
 	return status;

@@ -69,6 +69,14 @@ void lg_usage(FILE *out, const char *prog)
 "                            after the first gets client addresses of its own\n"
 "Scaling and rewriting:\n"
 "      --multiply N          send each flow N times, from distinct client addresses\n"
+"      --select-clients FILE only the flows of the clients FILE names (JSON: the\n"
+"                            analyzer's GET /api/v1/services/NAME/clients, or\n"
+"                            {\"client_key\": \"src/24\", \"clients\": [\"198.18.1.0/24\"],\n"
+"                            \"scale\": 2}); a client is the key its flow makes\n"
+"                            under the file's client_key, as the dataplane's\n"
+"      --select-fingerprint FP  only the file's clients of fingerprint FP (fp2)\n"
+"      --select-scale N      send each selected flow N times (default: the file's\n"
+"                            \"scale\", else 1); multiplies with --multiply\n"
 "      --server ADDR[:PORT]  a server (repeatable, or a comma list): only packets\n"
 "                            to servers are sent; default: learned from SYNs\n"
 "      --map FROM=TO[,TO..]  send packets for FROM (ADDR[:PORT], or * for every\n"
@@ -296,7 +304,7 @@ int lg_options_parse(int argc, char **argv, struct lg_config *c, struct st_perr 
 		O_POISSON, O_DURATION, O_LOOP, O_MULTIPLY, O_JSON, O_NOPROGRESS, O_SERVER,
 		O_MAP, O_SRCMAC, O_DSTMAC, O_SKIPCUT, O_TXLCORES, O_TXDESC, O_LINKTO,
 		O_LATE, O_MAXLAG, O_SERIES, O_SEED, O_KPI, O_SERVICE, O_PUBID, O_INTERVAL,
-		O_LOG,
+		O_LOG, O_SELECT, O_SELECT_FP, O_SELECT_SCALE,
 	};
 	static const struct option longopts[] = {
 		{ "pcap", required_argument, NULL, O_PCAP },
@@ -310,6 +318,9 @@ int lg_options_parse(int argc, char **argv, struct lg_config *c, struct st_perr 
 		{ "duration", required_argument, NULL, O_DURATION },
 		{ "loop", required_argument, NULL, O_LOOP },
 		{ "multiply", required_argument, NULL, O_MULTIPLY },
+		{ "select-clients", required_argument, NULL, O_SELECT },
+		{ "select-fingerprint", required_argument, NULL, O_SELECT_FP },
+		{ "select-scale", required_argument, NULL, O_SELECT_SCALE },
 		{ "json", no_argument, NULL, O_JSON },
 		{ "no-progress", no_argument, NULL, O_NOPROGRESS },
 		{ "server", required_argument, NULL, O_SERVER },
@@ -380,6 +391,12 @@ int lg_options_parse(int argc, char **argv, struct lg_config *c, struct st_perr 
 			rc = uint_opt("--multiply", optarg, 1, LG_MAX_MULTIPLY, &v, err);
 			c->multiply = (uint32_t)v;
 			break;
+		case O_SELECT: c->select_clients = optarg; break;
+		case O_SELECT_FP: c->select_fingerprint = optarg; break;
+		case O_SELECT_SCALE:
+			rc = uint_opt("--select-scale", optarg, 1, LG_SELECT_SCALE_MAX, &v, err);
+			c->select_scale = (uint32_t)v;
+			break;
 		case O_JSON: c->json = true; break;
 		case O_NOPROGRESS: c->progress = false; break;
 		case O_SERVER: rc = add_servers(c, optarg, err); break;
@@ -446,6 +463,10 @@ int lg_options_parse(int argc, char **argv, struct lg_config *c, struct st_perr 
 	}
 	if (c->pcap == NULL) {
 		lg_errmsg(err, "no --pcap FILE (see --help)");
+		return -EINVAL;
+	}
+	if ((c->select_fingerprint != NULL || c->select_scale != 0) && c->select_clients == NULL) {
+		lg_errmsg(err, "--select-fingerprint and --select-scale need --select-clients FILE");
 		return -EINVAL;
 	}
 	if (c->poisson && c->mode == LG_MODE_TOPSPEED) {

@@ -49,6 +49,9 @@ struct lg_config {
 	uint64_t loops;			/* 0: endless */
 	bool loops_set;
 	uint32_t multiply;
+	const char *select_clients;	/* --select-clients FILE (select.h); NULL: every client */
+	const char *select_fingerprint;	/* only the file's clients of this fingerprint */
+	uint32_t select_scale;		/* 0: the file's scale, else 1 */
 	bool json;
 	bool progress;			/* progress line when stderr is a terminal */
 	bool skip_cut;

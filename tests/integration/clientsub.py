@@ -65,3 +65,35 @@ def check(m):
     counts = [c["requests"] + c["err"] for c in m["clients"]]
     if counts != sorted(counts, reverse=True):
         raise ValueError("clients not largest first")
+
+
+def totals_mismatch(cms, kms):
+    """Windows where a clients message's listed clients plus other do not
+    add up to the prod KPI snapshot of the same window (kms: {(t0, t1):
+    snapshot}), as strings; [] when every one does."""
+    mism = []
+    for c in cms:
+        k = kms.get((c["t0"], c["t1"]))
+        if k is None:
+            mism.append("no prod KPI for window %d" % c["t0"])
+            continue
+        for f in ("requests", "responses", "timeouts", "resets"):
+            got = sum(e[f] for e in c["clients"]) + c["other"][f]
+            if got != k[f]:
+                mism.append("%s %d != %d" % (f, got, k[f]))
+    return mism
+
+
+def bracket(cms, key):
+    """(lo, hi) of client key's requests over the messages: the counts
+    listed, and those plus their error bounds, plus the message's floor
+    where it is not listed. Its true count is within."""
+    lo = hi = 0
+    for c in cms:
+        e = [x for x in c["clients"] if x["k"] == key]
+        if e:
+            lo += e[0]["requests"]
+            hi += e[0]["requests"] + e[0]["err"]
+        else:
+            hi += c["floor"]
+    return lo, hi

@@ -7,6 +7,7 @@
  *           [--count N] [--realtime] [--t0 NS] [--wait 300ms]
  *           [--restart-at N] [--garbage] [--dup]
  *           [--curve-key KEYPAIR --curve-allow ALLOWLIST]
+ *           [--client KEY,RPS[,SLOPE]...]
  *
  * SPEC: see ks_target_parse (kpisim.h). Without --realtime the windows
  * start at --t0 (default 1e18 ns, 2001-09-09) and follow each other
@@ -16,6 +17,12 @@
  * three-frame message, a topic that names another target, a bad histogram.
  * --dup resends every snapshot once. --curve-key makes the PUB socket a
  * CURVE server admitting the keys in --curve-allow, as the dataplane's.
+ * --client adds, each interval, one clients.<service> message (the
+ * dataplane's per-client accounting, client_key src/32, target prod, seq
+ * shared with the KPIs) listing each such client with RPS + SLOPE x t
+ * requests per second (t: seconds since the first interval; fractions
+ * carried to the next interval), 100 bytes each, each answered with 1000
+ * bytes in 2 ms.
  * Prints "sent N" at the end. */
 #include <errno.h>
 #include <getopt.h>
@@ -32,6 +39,63 @@
 #include "zsec.h"
 
 #define MAX_TARGETS 8
+#define MAX_CLIENTS 64
+
+struct client {
+	char k[ST_CLIENT_KEY_MAX];
+	double rps, slope, carry;
+};
+
+/* "KEY,RPS[,SLOPE]". Returns 0 or -EINVAL. */
+static int client_parse(const char *spec, struct client *c)
+{
+	const char *comma = strchr(spec, ',');
+	char *end;
+
+	memset(c, 0, sizeof(*c));
+	if (comma == NULL || comma == spec || (size_t)(comma - spec) >= sizeof(c->k))
+		return -EINVAL;
+	memcpy(c->k, spec, (size_t)(comma - spec));
+	c->rps = strtod(comma + 1, &end);
+	if (*end == ',')
+		c->slope = strtod(end + 1, &end);
+	return *end == '\0' && c->rps >= 0 ? 0 : -EINVAL;
+}
+
+/* One clients message for the window [a, z), t seconds after the first. */
+static int clients_msg(struct ks_sim *sim, struct client *cl, uint32_t n, uint64_t a, uint64_t z,
+		       double t, struct st_wbuf *out)
+{
+	struct st_client_rec recs[MAX_CLIENTS];
+	struct st_clients_msg m;
+	unsigned int b = st_lhist_bucket(2 * ST_NS_PER_MS);
+
+	memset(&m, 0, sizeof(m));
+	m.h.seq = ++sim->seq;
+	snprintf(m.h.src, sizeof(m.h.src), "%s", sim->src);
+	snprintf(m.h.service, sizeof(m.h.service), "%s", sim->service);
+	snprintf(m.h.target, sizeof(m.h.target), "prod");
+	snprintf(m.h.key, sizeof(m.h.key), "src/32");
+	m.h.top = n;
+	m.h.t0 = a;
+	m.h.t1 = z;
+	memset(recs, 0, sizeof(recs[0]) * n);
+	for (uint32_t i = 0; i < n; i++) {
+		double want = cl[i].carry + (cl[i].rps + cl[i].slope * t) * (double)(z - a) / 1e9;
+		uint64_t q = want > 0 ? (uint64_t)want : 0;
+
+		cl[i].carry = want - (double)q;
+		memcpy(recs[i].k, cl[i].k, sizeof(recs[i].k));
+		recs[i].requests = recs[i].responses = q;
+		recs[i].bytes_req = 100 * q;
+		recs[i].bytes_resp = 1000 * q;
+		recs[i].lat.c[b] = (uint32_t)q;
+		recs[i].p50 = recs[i].p99 = st_lhist_quantile(&recs[i].lat, 0.5);
+	}
+	m.recs = recs;
+	m.n_recs = m.n = n;
+	return st_clients_encode_msg(&m, out);
+}
 
 struct out {
 	void *sock;
@@ -140,9 +204,12 @@ int main(int argc, char **argv)
 		{ "dup", no_argument, NULL, 'd' },
 		{ "curve-key", required_argument, NULL, 'K' },
 		{ "curve-allow", required_argument, NULL, 'A' },
+		{ "client", required_argument, NULL, 'C' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct ks_target targets[MAX_TARGETS];
+	static struct client clients[MAX_CLIENTS];
+	uint32_t n_clients = 0;
 	const char *endpoint = NULL, *outfile = NULL, *service = "web", *src = "gw1";
 	const char *curve_key = NULL, *curve_allow = NULL;
 	struct st_zap *zap = NULL;
@@ -166,6 +233,13 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			n_targets++;
+			break;
+		case 'C':
+			if (n_clients >= MAX_CLIENTS || client_parse(optarg, &clients[n_clients]) != 0) {
+				fprintf(stderr, "kpi_pub: bad --client '%s' (KEY,RPS[,SLOPE])\n", optarg);
+				return 2;
+			}
+			n_clients++;
 			break;
 		case 'S': service = optarg; break;
 		case 's': src = optarg; break;
@@ -247,6 +321,16 @@ int main(int argc, char **argv)
 			emit2(&o, topic, b.data, b.len);
 			if (dup)
 				emit2(&o, topic, b.data, b.len);
+		}
+		if (n_clients > 0) {
+			char topic[ST_WIRE_TOPIC_MAX];
+
+			if (clients_msg(&sim, clients, n_clients, a, z, (double)(a - t0) / 1e9, &b) != 0 ||
+			    st_clients_topic(service, topic, sizeof(topic)) < 0) {
+				fprintf(stderr, "kpi_pub: clients message failed\n");
+				return 1;
+			}
+			emit2(&o, topic, b.data, b.len);
 		}
 		if (junk)
 			garbage(&o, &sim, &targets[0], a, z);

@@ -12,6 +12,14 @@ shadowtap-forecast profile that steps from 5000 to 9000 rps at t = 60 s
   - a `budget` alert: the recommendation costs more than budget_per_hour;
   - the plan given that count (propose current_instances), the
     utilisation alert clears with a message;
+  - client profiles (issue #16): kpi_pub's clients.web messages, ten
+    steady clients (400 rps each) and five ramping ones (40 + 100 t rps
+    each): one `prealloc` alert naming the ramping clients' fingerprint,
+    whose own forecast takes the service past the utilisation threshold
+    (0.8 x capacity x 8) before the load itself does, with the count that
+    carries its peak; on SSE, .../alerts and /metrics; each fingerprint's
+    contribution to the verdict's forecast_rps and the alert forecast's
+    peak in .../profiles; cleared once the clients stop;
   - refused at start, each named: a profile that is not a profile, a
     multiplier profile, alert_utilization without a profile, a budget
     without a price.
@@ -34,6 +42,9 @@ from stlib import check, fail
 ANALYZER, KPI_PUB = sys.argv[1], sys.argv[2]
 THR = 0.8
 STEP_T, LOW, HIGH = 60.0, 5000.0, 9000.0
+STEADY = ["198.18.1.%d/32" % i for i in range(1, 11)]
+RAMP = ["198.18.2.%d/32" % i for i in range(1, 6)]
+CLIENTS = ["%s,400" % k for k in STEADY] + ["%s,40,100" % k for k in RAMP]
 
 
 class AlertSub(threading.Thread):
@@ -97,6 +108,55 @@ def refusals(r):
     check(p.returncode != 0 and "budget_per_hour" in p.stderr, "a budget without a price refused")
 
 
+def prealloc(r, sub, sse):
+    """The ramping fingerprint's own forecast raises `prealloc` while the
+    service's load is still under the threshold."""
+    a = wait_for("a prealloc alert", lambda: sub.alerts("prealloc", "raise"), 20)[0]
+    print("prealloc alert: %s" % json.dumps(a))
+    # checked while kpi_pub still publishes: the alert holds while the fit is recent
+    doc = get_json(r.port, "/api/v1/services/web/clients")
+    labels = {c["k"]: c["fingerprint"] for c in doc["clients"]}
+    check(doc["client_key"] == "src/32" and len(labels) == 15, "15 clients, client_key src/32")
+    ramp = {labels[k] for k in RAMP}
+    check(len(ramp) == 1 and not ramp & {labels[k] for k in STEADY},
+          "the ramping clients are one fingerprint of their own (%s)" % sorted(labels.items()))
+    check(a["fingerprint"] == ramp.pop(), "the alert names the ramping clients' fingerprint")
+    cap = a["capacity_rps_per_instance"]
+    check(abs(a["threshold"] - THR * cap * 8) < 1e-6 * a["threshold"],
+          "threshold: %.2f x capacity %.0f x 8 = %.0f rps" % (THR, cap, a["threshold"]))
+    check(a["value"] == a["peak_rps"] > a["threshold"] and a["forecast_rps"] > a["threshold"],
+          "projected peak %.0f rps past %.0f" % (a["value"], a["threshold"]))
+    n = a["instances"]
+    check(n * cap * THR >= a["value"] > (n - 1) * cap * THR and a["add"] == n - 8,
+          "%d instances keep %.0f rps under %.1f, %d would not" % (n, a["value"], THR, n - 1))
+    load = doc["total_rps"]
+    check(load < a["threshold"], "the service's own load (%.0f rps) is still under it" % load)
+    check(a["seconds_ahead"] >= 0 and a["at"] >= a["t"], "crossing ahead: %.1f s" % a["seconds_ahead"])
+    prof = get_json(r.port, "/api/v1/services/web/profiles")
+    check(prof["forecast_rps"] == PLAN["forecast_rps"] and prof["alert_peak_rps"] == HIGH,
+          "the forecasts the verdict (%s) and the alerts (%s) use" % (prof["forecast_rps"], prof["alert_peak_rps"]))
+    tot = 0
+    for g in prof["fingerprints"]:
+        tot += g["forecast_share"]
+        check(abs(g["forecast_contribution_rps"] - g["forecast_share"] * PLAN["forecast_rps"]) < 1e-6 * PLAN["forecast_rps"] and
+              abs(g["alert_contribution_rps"] - g["forecast_share"] * HIGH) < 1e-6 * HIGH,
+              "%s: %.3f of the forecast: %.0f of %d rps, %.0f of the alert's %.0f" %
+              (g["label"], g["forecast_share"], g["forecast_contribution_rps"], PLAN["forecast_rps"],
+               g["alert_contribution_rps"], HIGH))
+        if g["label"] == a["fingerprint"]:
+            check(g["prealloc"] and g["forecast_share"] > g["rps"] / prof["total_rps"],
+                  "the ramping fingerprint's share of the forecast (%.3f) above its share now" % g["forecast_share"])
+    check(0.99 < tot <= 1 + 1e-9, "the fingerprints' shares of the forecast add up (%.4f)" % tot)
+    al = get_json(r.port, "/api/v1/services/web/alerts")
+    p = [x for x in al["alerts"] if x["kind"] == "prealloc"][0]
+    st, _, body = request(r.port, "GET", "/metrics")
+    check(p["state"] == "raise" and p["fingerprint"] == a["fingerprint"] and
+          'shadowtap_alert_active{service="web",kind="prealloc"} 1' in body.decode(),
+          "GET .../alerts and /metrics: prealloc active")
+    wait_for("a prealloc event on the SSE stream",
+             lambda: [d for (_, k, d) in sse.events if k == "alert" and d["kind"] == "prealloc"], 5)
+
+
 def main():
     r = HttpRun("alerts", ANALYZER, KPI_PUB)
     refusals(r)
@@ -113,7 +173,8 @@ def main():
     sse.start()
     sse.ready.wait(5)
     time.sleep(0.3)
-    r.publish(traffic(), count=120, interval="50ms", seed=11)
+    pub = r.publish(traffic(), count=160, interval="50ms", seed=11, wait=False,
+                    extra=[x for c in CLIENTS for x in ("--client", c)])
     raised = wait_for("a utilization alert", lambda: sub.alerts("utilization", "raise"), 20)
     a = raised[0]
     print("utilization alert: %s" % json.dumps(a))
@@ -131,6 +192,12 @@ def main():
     check(a["current_instances"] == 8 and a["add"] == n - 8, "add %d to the 8 in service" % a["add"])
     check(abs(a["forecast_rps"] - HIGH) < 1 and a["peak_rps"] == HIGH, "the forecast at the crossing")
     check(a["cost_per_hour"] == 0.5 * n, "its cost per hour (%s)" % a["cost_per_hour"])
+    prealloc(r, sub, sse)
+    out, err = pub.communicate(timeout=60)
+    check(pub.returncode == 0, "kpi_pub: %s" % err.strip())
+    clear = wait_for("the prealloc alert to clear", lambda: sub.alerts("prealloc", "clear"), 10)[0]
+    check(clear["seq"] > sub.alerts("prealloc", "raise")[-1]["seq"],
+          "prealloc cleared once the clients' messages stopped")
     budget = wait_for("a budget alert", lambda: sub.alerts("budget", "raise"), 10)[0]
     print("budget alert: %s" % json.dumps(budget))
     check(budget["affordable_instances"] == 10 and budget["value"] > 5 and budget["threshold"] == 5,

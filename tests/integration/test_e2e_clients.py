@@ -113,16 +113,7 @@ client_top = %d
         stlib.check(len(set(seqs)) == len(seqs), "seq shared with the KPI snapshots, no repeat")
 
         # Totals: the clients plus other are the prod snapshot of the same window.
-        mism = []
-        for c in cms:
-            k = kms.get((c["t0"], c["t1"]))
-            if k is None:
-                mism.append("no prod KPI for window %d" % c["t0"])
-                continue
-            for f in ("requests", "responses", "timeouts", "resets"):
-                got = sum(e[f] for e in c["clients"]) + c["other"][f]
-                if got != k[f]:
-                    mism.append("%s %d != %d" % (f, got, k[f]))
+        mism = clientsub.totals_mismatch(cms, kms)
         stlib.check(not mism, "every window: listed + other == prod KPI (requests, responses, "
                     "timeouts, resets) %s" % mism[:3])
         kpi_req = sum(k["requests"] for k in kms.values())
@@ -142,23 +133,13 @@ client_top = %d
             stlib.check(sorted(keys) == sorted(n + ".0/24" for n in HEAVY),
                         "window %d: the three heavy /24s listed first (%s)" % (c["t0"], keys))
         for net, n in HEAVY.items():
-            lo = hi = 0
-            for c in cms:
-                e = [x for x in c["clients"] if x["k"] == net + ".0/24"]
-                if e:
-                    lo += e[0]["requests"]
-                    hi += e[0]["requests"] + e[0]["err"]
-                else:
-                    hi += c["floor"]
+            lo, hi = clientsub.bracket(cms, net + ".0/24")
             stlib.check(lo - excess <= sent[net]["sent"] <= hi + excess,
                         "%s.0/24: sent %d within [%d, %d] (+-%d)" % (net, sent[net]["sent"], lo, hi,
                                                                      excess))
         # a light client: whatever it got, it is under the bound the message gives
         for net in list(LIGHT)[:5]:
-            hi = 0
-            for c in cms:
-                e = [x for x in c["clients"] if x["k"] == net + ".0/24"]
-                hi += e[0]["requests"] + e[0]["err"] if e else c["floor"]
+            _, hi = clientsub.bracket(cms, net + ".0/24")
             stlib.check(sent[net]["sent"] <= hi, "%s.0/24: sent %d <= bound %d"
                         % (net, sent[net]["sent"], hi))
         stlib.check(sum(c["other"]["requests"] for c in cms) > 0,

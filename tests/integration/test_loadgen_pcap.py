@@ -7,7 +7,10 @@ valid. --loop gives each pass flows of its own, --multiply N distinct
 flows per captured one. Raw-IP, pcapng and nanosecond captures replay too;
 packets cut by the snaplen are counted and skipped on request. Every kind
 of bad input gives a message and exit status 1, never a crash. KPI
-snapshots of the offered load are published.
+snapshots of the offered load are published. --select-clients replays only
+the clients an analyzer's clients document names (one fingerprint's, by
+client_key src/24), each flow --select-scale times (or the file's scale);
+a file that names no client, or none in the capture, is refused.
 
 usage: test_loadgen_pcap.py LOADGEN_BINARY
 """
@@ -219,6 +222,65 @@ def case_multiply(wd):
         want_by.setdefault(five_tuple(w)[1:], []).append(sig(w))
     ok = all([sig(p) for p in pkts] == want_by[ft[1:]] for ft, pkts in by_flow.items())
     stlib.check(ok, "--multiply: each clone keeps its flow's packet order")
+
+
+def case_select(wd):
+    # five clients in three /24s, one UDP flow each: three requests, one answer
+    hosts = {"198.18.10.1": 0, "198.18.10.2": 1, "198.18.11.1": 2, "198.18.11.2": 3, "198.18.12.1": 4}
+    frames, want = [], {}
+    for rnd in range(3):
+        for h, i in hosts.items():
+            q = Ether(src=CMAC, dst=SMAC) / IP(src=h, dst=S4) / UDP(sport=30000 + i, dport=53) / Raw(b"q%d" % rnd)
+            frames.append(q)
+            want.setdefault(h, []).append(bytes(q))
+            if rnd == 0:
+                frames.append(Ether(src=SMAC, dst=CMAC) / IP(src=S4, dst=h) / UDP(sport=53, dport=30000 + i) / Raw(b"a"))
+    pcap = os.path.join(wd, "sel.pcap")
+    wrpcap(pcap, frames)
+    # the analyzer's GET /api/v1/services/web/clients, as it writes it
+    doc = {"service": "web", "client_key": "src/24", "t": 1, "window_ns": 10 ** 9, "windows": 5,
+           "total_rps": 9.0, "other_share": 0, "clients": [
+               {"k": "198.18.10.0/24", "fingerprint": "fp1", "requests": 6, "history_rps": [1.0, 2.0]},
+               {"k": "198.18.11.0/24", "fingerprint": "fp2", "requests": 6, "history_rps": [1.0, 2.0]},
+               {"k": "198.18.12.0/24", "fingerprint": "fp1", "requests": 3, "history_rps": [0.5, 1.0]},
+               {"k": "198.18.99.0/24", "fingerprint": "fp1", "requests": 1, "history_rps": [0.1, 0.2]}]}
+    path = os.path.join(wd, "clients.json")
+    with open(path, "w") as f:
+        json.dump(doc, f)
+
+    def replay(args, out):
+        _, res, se = run_lg(wd, pcap, ["--pps", "50000", "--src-mac", "keep"] + args, out=out)
+        got = read(os.path.join(wd, out))
+        by_flow = {}
+        for g in got:
+            by_flow.setdefault(five_tuple(g), []).append(sig(g))
+        return res, se, got, by_flow
+
+    def orig(hs):
+        return {five_tuple(want[h][0])[1:]: [sig(w) for w in want[h]] for h in hs}
+
+    res, se, got, by_flow = replay(["--select-clients", path, "--select-fingerprint", "fp1",
+                                    "--select-scale", "2"], "sel1.pcap")
+    sel = orig(["198.18.10.1", "198.18.10.2", "198.18.12.1"])
+    stlib.check(len(got) == 2 * 9 and res["sent_pkts"] == 18,
+                "--select-clients fp1 x2: 18 packets, the 9 requests of its 3 clients twice (got %d)" % len(got))
+    stlib.check(len(by_flow) == 6 and all(ft[1:] in sel and pk == sel[ft[1:]] for ft, pk in by_flow.items()),
+                "--select-clients: 2 flows of its own per selected flow, each the captured requests in order")
+    stlib.check(sorted(set(ft[1:] for ft in by_flow)) == sorted(sel),
+                "--select-clients: no packet of fp2's 198.18.11.0/24")
+    sk = res["capture"]["skipped"]
+    stlib.check(sk["not_selected"] == 6 and sk["response"] == 5,
+                "--select-clients: the other clients' 6 requests counted not_selected (%s)" % sk)
+    stlib.check("3 clients (client_key src/24, fingerprint fp1), 2 of them in the capture with 3 flows" in se,
+                "--select-clients: what it selected is logged")
+    hand = os.path.join(wd, "hand.json")
+    with open(hand, "w") as f:
+        json.dump({"client_key": "src/24", "clients": ["198.18.11.0/24"], "scale": 3}, f)
+    res, _, got, by_flow = replay(["--select-clients", hand], "sel2.pcap")
+    sel = orig(["198.18.11.1", "198.18.11.2"])
+    stlib.check(len(got) == 3 * 6 and len(by_flow) == 6 and
+                all(ft[1:] in sel and pk == sel[ft[1:]] for ft, pk in by_flow.items()),
+                "a hand-written file, scale 3: 198.18.11.0/24's 6 requests three times, 6 flows (got %d)" % len(got))
 
 
 def write_pcapng(path, linktype, pkts):
@@ -439,8 +501,31 @@ def case_bad_input(wd):
         rc, so, se = stlib.run(cmd, timeout=30, check_rc=False)
         stlib.check(rc == 1 and want in se, "bad input, %s: exit 1 with '%s' (rc %d: %s)" % (
             name, want, rc, se.strip().splitlines()[-1] if se.strip() else ""))
+    sel = {
+        "names no client": ('{"client_key": "src/24", "clients": []}', [], "names no client"),
+        "no such fingerprint": ('{"client_key": "src/24", "clients": [{"k": "198.18.0.0/24", "fingerprint": "fp1"}]}',
+                                ["--select-fingerprint", "fp9"], "no client of fingerprint fp9 among its 1"),
+        "no client_key": ('{"clients": ["198.18.0.0/24"]}', [], "no client_key"),
+        "bad client_key": ('{"client_key": "dst/8", "clients": ["1"]}', [], "client_key: 'dst/8': not none"),
+        "not JSON": ('{"client_key": "src/24", "clients": [}', [], "expected a value"),
+        "fractional scale": ('{"client_key": "src/24", "clients": ["198.18.0.0/24"], "scale": 1.5}', [],
+                             "scale 1.5: a whole number"),
+        "not in the capture": ('{"client_key": "src/24", "clients": ["198.18.50.0/24"]}', [],
+                               "no packet of the 1 clients selected (client_key src/24)"),
+    }
+    for k, (name, (text, args, want)) in enumerate(sel.items()):
+        path = put("sel_%d.json" % k, text)
+        cmd = [LG] + stlib.eal_args(prefix(), ["net_null0"], mem=128) + ["--", "--pcap", good,
+                                                                       "--select-clients", path] + args
+        rc, so, se = stlib.run(cmd, timeout=30, check_rc=False)
+        stlib.check(rc == 1 and want in se, "bad --select-clients, %s: exit 1 with '%s' (rc %d: %s)" % (
+            name, want, rc, se.strip().splitlines()[-1] if se.strip() else ""))
+    cmd = [LG] + stlib.eal_args(prefix(), ["net_null0"], mem=128) + ["--", "--pcap", good, "--select-scale", "2"]
+    rc, so, se = stlib.run(cmd, timeout=30, check_rc=False)
+    stlib.check(rc == 1 and "need --select-clients" in se, "--select-scale without --select-clients refused")
     rc, so, _ = stlib.run([LG, "--help"], timeout=10, check_rc=False)
-    stlib.check(rc == 0 and "--profile" in so and "--multiply" in so, "--help prints the options")
+    stlib.check(rc == 0 and "--profile" in so and "--multiply" in so and "--select-clients" in so,
+                "--help prints the options")
 
 
 def case_kpi(wd):
@@ -477,7 +562,7 @@ def case_kpi(wd):
 
 
 def main():
-    for case in (case_exact, case_loop, case_multiply, case_two_lcores, case_multiplier, case_memif, case_linktypes, case_snaplen, case_bad_input, case_kpi):
+    for case in (case_exact, case_loop, case_multiply, case_select, case_two_lcores, case_multiplier, case_memif, case_linktypes, case_snaplen, case_bad_input, case_kpi):
         wd = stlib.workdir(case.__name__)
         print("== %s in %s" % (case.__name__, wd))
         case(wd)

@@ -128,6 +128,53 @@ static int parse(const char *s, struct st_json_pair *p, size_t *n, struct st_jso
 	return st_json_flat_object(s, strlen(s), p, 8, n, e);
 }
 
+/* st_json_walk: every scalar with its path, in order. */
+struct walked {
+	char text[512];
+	int stop_at;	/* the n-th scalar's callback refuses (0: none) */
+	int n;
+};
+
+static int on_scalar(void *arg, const struct st_json_pair *p, struct st_json_error *err)
+{
+	struct walked *w = arg;
+	size_t len = strlen(w->text);
+
+	if (++w->n == w->stop_at) {
+		snprintf(err->msg, sizeof(err->msg), "refused %s", p->key);
+		return -ERANGE;
+	}
+	snprintf(w->text + len, sizeof(w->text) - len, "%s%s=%s", len ? " " : "", p->key, p->text);
+	return 0;
+}
+
+static void test_json_walk(void)
+{
+	const char *doc = " {\"a\": [1, {\"b\": \"x\\u00e9\"}, []], \"c\": {\"d\": {}}, \"e\": true} ";
+	struct walked w = { .n = 0 };
+	struct st_json_error e;
+	char deep[80];
+
+	CU_ASSERT_EQUAL(st_json_walk(doc, strlen(doc), on_scalar, &w, &e), 0);
+	CU_ASSERT_STRING_EQUAL(w.text, "a.0=1 a.1.b=x\xc3\xa9 e=true");
+	memset(&w, 0, sizeof(w));
+	CU_ASSERT_EQUAL(st_json_walk("42", 2, on_scalar, &w, &e), 0);
+	CU_ASSERT_STRING_EQUAL(w.text, "=42");
+	/* fn's refusal is returned, at the value's offset */
+	memset(&w, 0, sizeof(w));
+	w.stop_at = 2;
+	CU_ASSERT_EQUAL(st_json_walk(doc, strlen(doc), on_scalar, &w, &e), -ERANGE);
+	CU_ASSERT_STRING_EQUAL(e.msg, "refused a.1.b");
+	CU_ASSERT_EQUAL(e.offset, 17);
+	/* bad syntax, trailing bytes, nesting past the limit */
+	CU_ASSERT_EQUAL(st_json_walk("[1,]", 4, on_scalar, &w, &e), -EINVAL);
+	CU_ASSERT_EQUAL(st_json_walk("{\"a\":1} x", 10, on_scalar, &w, &e), -EINVAL);
+	CU_ASSERT_STRING_EQUAL(e.msg, "bytes after the document");
+	memset(deep, '[', sizeof(deep));
+	CU_ASSERT_EQUAL(st_json_walk(deep, ST_JSON_DEPTH_MAX + 1, on_scalar, &w, &e), -EINVAL);
+	CU_ASSERT(strstr(e.msg, "nested deeper") != NULL);
+}
+
 static void test_json_in(void)
 {
 	struct st_json_pair p[8];
@@ -348,6 +395,7 @@ int st_register_suites(void)
 		{ "token compare", test_token },
 		{ "prometheus text and escaping", test_prom },
 		{ "json body reader", test_json_in },
+		{ "json document walk", test_json_walk },
 		{ "server on a loopback port", test_server },
 		{ "client: URLs", test_client_url },
 		{ "client: responses", test_client_response },

@@ -224,6 +224,50 @@ static void test_bound_skewed(void)
 	}
 }
 
+/* A run of one key's requests counted at once (st_ss_request_n, the
+ * dataplane's per-burst runs) keeps the guarantees the same requests one by
+ * one give, under churn (more keys than room, runs of 1 to 8) with the lazy
+ * heap: counts bracket the truth, every key not held is under the floor,
+ * the totals add up, the heavy keys are held either way. (Which of several
+ * entries of equal count gives way may differ.) */
+static void test_runs(void)
+{
+	const uint32_t m = 400, k = 50;
+	struct st_ss *a = st_ss_create(k), *b = st_ss_create(k);
+	uint64_t *exact = calloc(m, sizeof(uint64_t)), rng = 0xfeed, total = 0;
+	struct zipf z;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(exact);
+	zipf_init(&z, m, 0.9);
+	for (int i = 0; i < 40000; i++) {
+		uint32_t id = zipf_next(&z, &rng), n = 1 + st_cu_rnd(&rng) % 8;
+		struct st_ckey key = key_of(id);
+
+		st_ss_request_n(a, &key, st_ckey_hash(&key), n, 10 * n);
+		for (uint32_t j = 0; j < n; j++)
+			request(b, id, 10);
+		exact[id] += n;
+		total += n;
+	}
+	CU_ASSERT(a->evictions > 0);
+	CU_ASSERT_EQUAL(a->n, b->n);
+	check_bounds(a, exact, m, total, total / k);
+	check_bounds(b, exact, m, total, total / k);
+	for (uint32_t id = 0; id < m; id++)
+		if (exact[id] > total / k) {
+			const struct st_ss_entry *x = find(a, id);
+
+			CU_ASSERT_PTR_NOT_NULL_FATAL(x);
+			CU_ASSERT(x->s.bytes_req == 10 * x->s.requests);
+		}
+	free(z.cdf);
+	free(exact);
+	st_ss_destroy(a);
+	st_ss_destroy(b);
+}
+
 /* Every response, timeout and reset counted once, in an entry or in other:
  * the totals are the stream's, whoever is held when they come. */
 static void test_totals(void)
@@ -427,6 +471,7 @@ int st_register_suites(void)
 	static const struct st_cu_test summary[] = {
 		{ "exact below capacity", test_exact_below_capacity },
 		{ "error bound on skewed streams", test_bound_skewed },
+		{ "runs counted at once, the lazy heap", test_runs },
 		{ "top plus other equals the totals", test_totals },
 		{ "merge of two summaries", test_merge },
 		{ "clients message", test_encode },
