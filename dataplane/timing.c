@@ -15,6 +15,7 @@
 #include <rte_prefetch.h>
 
 #include "clients.h"
+#include "flow_frame.h"
 #include "fragtab.h"
 #include "timing.h"
 #include "worker.h"
@@ -218,6 +219,13 @@ void dp_classify(struct dp_worker *w, struct rte_mbuf **pkts, struct dp_pktinfo 
 	}
 }
 
+/* st_flow_frame, in line where the build has SSE4.2 (DPDK's -march does). */
+#if ST_FLOW_FRAME_HW && defined(__SSE4_2__)
+#define flow_frame st_flow_frame_hw
+#else
+#define flow_frame st_flow_frame
+#endif
+
 void dp_classify_lazy(struct dp_worker *w, struct rte_mbuf **pkts, struct dp_pktinfo *info,
 		      uint16_t n, enum dp_dir dir)
 {
@@ -233,8 +241,8 @@ void dp_classify_lazy(struct dp_worker *w, struct rte_mbuf **pkts, struct dp_pkt
 		if (i + DP_PREFETCH_AHEAD < n)
 			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + DP_PREFETCH_AHEAD], void *));
 		in->group = -1;
-		if (likely(st_flow_frame(rte_pktmbuf_mtod(pkts[i], const uint8_t *),
-					 rte_pktmbuf_data_len(pkts[i]), &in->key, &f) == 0)) {
+		if (likely(flow_frame(rte_pktmbuf_mtod(pkts[i], const uint8_t *),
+				      rte_pktmbuf_data_len(pkts[i]), &in->key, &f) == 0)) {
 			in->hash = f.hash;
 			in->flow = NULL;
 			in->no_flow = 0;
@@ -251,6 +259,7 @@ void dp_classify_lazy(struct dp_worker *w, struct rte_mbuf **pkts, struct dp_pkt
 			in->p.sport = f.sport;
 			in->p.dport = f.dport;
 			in->p.tcp.flags = f.tcp_flags;
+			in->p.tcp.hlen = f.l4_hlen;
 			in->p.payload_len = f.payload_len;
 			/* for dp_timing_requests, later in this burst */
 			if (prefetch_flows)
