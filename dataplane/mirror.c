@@ -594,10 +594,19 @@ static void make_copies(struct dp_worker *w, struct rte_mbuf **pkts, struct dp_p
  * hashed packet whose full parse cannot fail (everything st_flow_frame
  * takes but a TCP segment with options) is not parsed here. */
 static inline uint32_t select_groups(struct dp_worker *w, const struct dp_sel *s, int n_groups,
-				     struct rte_mbuf *m, struct dp_pktinfo *in)
+				     bool all_flow, struct rte_mbuf *m, struct dp_pktinfo *in)
 {
 	uint32_t sel = 0;
 
+	if (likely(all_flow)) {
+		/* every group samples flows: no random to draw, no branch */
+		for (int gi = 0; gi < n_groups; gi++)
+			sel |= (uint32_t)((uint64_t)in->hash - s->lo[gi] < s->span[gi]) << gi;
+		if (likely(sel == 0) || likely(in->parsed || in->p.proto != ST_IPPROTO_TCP ||
+						 in->p.tcp.hlen <= 20))
+			return sel;
+		return dp_classify_finish(w, m, in) ? sel : 0;
+	}
 	for (int gi = 0; gi < n_groups; gi++) {
 		bool take = (s->flow_groups >> gi) & 1 ?
 			    (uint64_t)in->hash - s->lo[gi] < s->span[gi] :
@@ -622,6 +631,7 @@ void dp_mirror_burst(struct dp_worker *w, struct rte_mbuf **pkts,
 	struct copy_job jobs[DP_BURST * DP_MAX_SHADOWS];
 	uint32_t nj = 0;
 	struct dp_sel s;
+	bool all_flow;
 
 	/* Control changes are read once per burst, and with them what each
 	 * group needs per copy (a filter, a cap, addresses rewritten). */
@@ -647,6 +657,7 @@ void dp_mirror_burst(struct dp_worker *w, struct rte_mbuf **pkts,
 		w->n_active[gi] = __atomic_load_n(&g->n_active, __ATOMIC_ACQUIRE);
 		dp_chaos_refresh_at(w, gi, now);
 	}
+	all_flow = s.flow_groups == (1u << n_groups) - 1;
 	for (uint16_t i = 0; i < n; i++) {
 		struct dp_pktinfo *in = &info[i];
 		struct rte_mbuf *m = pkts[i];
@@ -665,7 +676,7 @@ void dp_mirror_burst(struct dp_worker *w, struct rte_mbuf **pkts,
 				frag_release(w, &s, in, now);
 			continue;
 		}
-		sel = select_groups(w, &s, n_groups, m, in);
+		sel = select_groups(w, &s, n_groups, all_flow, m, in);
 		if (likely(sel == 0))
 			continue;
 		/* Small, in one piece and not kept by a TCP session: a whole
