@@ -91,12 +91,14 @@ def run_dp(name, groups, workers=1, bpf=None, timing=True, src=None, tcp=True, e
         print(p.stderr)
         raise SystemExit("dataplane run '%s' failed" % name)
     # Copies really sent: the shadow ports' own TX counts (net_null) add
-    # up to the copies counted (with chaos, less its delayed copies still
-    # in the wheel at exit and plus its duplicates).
+    # up to the copies counted -- not with chaos (delayed copies still in
+    # the wheel at exit, duplicates) nor for TCP sessions (segments counted
+    # when queued, sent as the shadow's window allows: this one never
+    # answers).
     sent = sum(int(x) for x in re.findall(r"port net_null(?:[2-9]|\d\d) \(shadow\):.*pmd_tx (\d+)",
                                           p.stderr))
     copies = sum(int(x) for x in c)
-    if not extra and sent != copies:
+    if not extra and src is None and sent != copies:
         print(p.stderr)
         raise SystemExit("dataplane run '%s': %d copies counted, %d sent by the shadow ports" % (
             name, copies, sent))
@@ -166,9 +168,9 @@ for name, mpps, cmpps, workers in rows:
 print("(+fwd: cycles a packet over forward only, what the row's features cost)")
 
 
-def target(label, ratio, want, extra=""):
-    print("  %-58s %5.0f%% (>= %.0f%%)%s %s" % (label, 100 * ratio, 100 * want, extra,
-                                               "met" if ratio >= want else "MISSED"))
+def target(label, ratio, want):
+    print("  %-58s %5.0f%% (>= %.0f%%) %s" % (label, 100 * ratio, 100 * want,
+                                             "met" if ratio >= want else "MISSED"))
 
 
 t100 = res["tee 100%, one group"]
@@ -176,8 +178,9 @@ print()
 print("targets (issue #18), each against a row measured in the same run:")
 target("forward only vs bare", fwd / bare_mpps, 0.90)
 target("tee 10%, one group vs bare", res["tee 10%, one group"] / bare_mpps, 0.65)
-target("tee 100%, one group vs bare", t100 / bare_mpps, 0.40,
-       "; %.2f Mpps (>= 14.88) %s" % (t100, "met" if t100 >= 14.88 else "MISSED"))
+target("tee 100%, one group vs bare", t100 / bare_mpps, 0.40)
+print("  %-58s %6.2f (>= 14.88) %s" % ("tee 100%, one group, Mpps", t100,
+                                        "met" if t100 >= 14.88 else "MISSED"))
 target("four groups at 25% vs tee 100%", res["four groups at 25%"] / t100, 0.90)
 target("tee 10% + BPF filter vs tee 10%", res["tee 10% + BPF filter 'udp'"] / res["tee 10%, one group"],
        0.95)
@@ -195,6 +198,6 @@ print("chaos_loss 2%% vs none: tee 10%% %.0f%%, tee 100%% %.0f%% (a group withou
           100 * res["tee 100% + chaos_loss 2%"] / res["tee 100%, one group"]))
 print("(the TCP capture's shadow never answers: sessions stay half-open and their queues fill, so "
       "its row is the per-packet cost of tracking)")
-print("(copies counted = copies the shadow ports sent, checked on every row without chaos)")
+print("(copies counted = copies the shadow ports sent, checked on every UDP row without chaos)")
 print("(hugepages: %s; cycles from the CPU's nominal clock; best of %d interleaved rounds of %g s)"
       % ("yes" if huge else "no, --no-huge", rounds, secs))

@@ -515,23 +515,34 @@ dst_mac = %s
                 "inject over memif: counted as injected copies")
 
 
+# The [dataplane] lines the single-capture cases share.
+INLINE_HEAD = """
+[dataplane]
+mode = inline
+client_port = net_pcap0
+prod_port = net_pcap1
+stats = false
+"""
+
+
+def udp_flows(wd, n, sport0, tag):
+    """n UDP flows of one packet each, towards SERVER4, written as the
+    client port's capture; returns their frames."""
+    pkts = [bytes(Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02") /
+                  IP(src="198.18.%d.%d" % (i // 250, i % 250 + 1), dst=SERVER4) /
+                  UDP(sport=sport0 + i, dport=53) / Raw(tag + b"%d" % i)) for i in range(n)]
+    write_inputs(wd, pkts)
+    return pkts
+
+
 def full_table_case(wd):
     """More flows than the flow table holds: production and both groups
     still get every packet; each packet whose new flow found no room is
     counted once in flow_table_full, however many groups copy it."""
     n, size = 1500, 1024
-    pkts = [bytes(Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02") /
-                  IP(src="198.18.%d.%d" % (i // 250, i % 250 + 1), dst=SERVER4) /
-                  UDP(sport=2000 + i, dport=53) / Raw(b"q%d" % i)) for i in range(n)]
-    write_inputs(wd, pkts)
+    pkts = udp_flows(wd, n, 2000, b"q")
     ini = os.path.join(wd, "full.ini")
-    write_ini(ini, """
-[dataplane]
-mode = inline
-client_port = net_pcap0
-prod_port = net_pcap1
-flow_table_size = %d
-stats = false
+    write_ini(ini, INLINE_HEAD + """flow_table_size = %d
 service = fullsvc
 
 [shadow.a]
@@ -602,26 +613,10 @@ def pool_dry_case(wd):
     copies that got an mbuf go out (in order, once their delay is over),
     every other one is counted no_mbuf, and production gets every packet."""
     n, pool = 1500, 1023
-    pkts = [bytes(Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02") /
-                  IP(src="198.18.%d.%d" % (i // 250, i % 250 + 1), dst=SERVER4) /
-                  UDP(sport=3000 + i, dport=53) / Raw(b"d%d" % i)) for i in range(n)]
-    write_inputs(wd, pkts)
+    pkts = udp_flows(wd, n, 3000, b"d")
     ini = os.path.join(wd, "dry.ini")
-    write_ini(ini, """
-[dataplane]
-mode = inline
-client_port = net_pcap0
-prod_port = net_pcap1
-copy_mbufs = %d
-timing = false
-stats = false
-
-[shadow.a]
-port = net_pcap2
-share = 1
-dst_mac = %s
-chaos_delay = 500ms
-""" % (pool, MAC["a"]))
+    write_ini(ini, INLINE_HEAD + "copy_mbufs = %d\ntiming = false\n" % pool +
+              "\n[shadow.a]\nport = net_pcap2\nshare = 1\ndst_mac = %s\nchaos_delay = 500ms\n" % MAC["a"])
     res = run_dp(wd, "tee-dry-%d" % os.getpid(), ini, "a")
     sh = res["shadows"]["a"]
     stlib.check(read(os.path.join(wd, "prod.pcap")) == pkts, "pool dry: production gets all %d packets" % n)
