@@ -623,6 +623,12 @@ static inline uint32_t select_groups(struct dp_worker *w, const struct dp_sel *s
 	return sel;
 }
 
+/* dp_pktinfo's flag bytes from ok to frag as one little-endian word (their
+ * order is checked where dp_classify_lazy writes them, timing.c): ok 1,
+ * parsed 0, c2s 1, frag DP_FRAG_NONE; the others any. */
+#define LAZY_C2S_MASK 0xff00000000ffffffULL
+#define LAZY_C2S 0x0000000000010001ULL
+
 void dp_mirror_burst(struct dp_worker *w, struct rte_mbuf **pkts,
 		     struct dp_pktinfo *info, uint16_t n, uint64_t now)
 {
@@ -665,16 +671,25 @@ void dp_mirror_burst(struct dp_worker *w, struct rte_mbuf **pkts,
 		bool whole, session;
 		uint32_t sel;
 
-		/* Malformed, non-IP, server->client and ICMP errors are never
-		 * copied. */
-		if (!in->ok || !in->c2s || (in->parsed && (in->p.flags & ST_PKT_F_ICMP_ERR)))
-			continue;
-		if (unlikely(in->frag != DP_FRAG_NONE)) {
-			if (frag_tee_now(w, m, in))
-				tee_one(w, &s, m, in, now);
-			if (in->frag == DP_FRAG_FIRST && in->fragp->n_held > 0)
-				frag_release(w, &s, in, now);
-			continue;
+		uint64_t fl;
+
+		/* Most packets were only hashed: ok, not parsed, client to
+		 * server, no fragment (the flag bytes dp_classify_lazy wrote in
+		 * one store, read in one load). */
+		memcpy(&fl, &in->ok, sizeof(fl));
+		if (unlikely((fl & LAZY_C2S_MASK) != LAZY_C2S)) {
+			/* Malformed, non-IP, server->client and ICMP errors
+			 * are never copied. */
+			if (!in->ok || !in->c2s ||
+			    (in->parsed && (in->p.flags & ST_PKT_F_ICMP_ERR)))
+				continue;
+			if (unlikely(in->frag != DP_FRAG_NONE)) {
+				if (frag_tee_now(w, m, in))
+					tee_one(w, &s, m, in, now);
+				if (in->frag == DP_FRAG_FIRST && in->fragp->n_held > 0)
+					frag_release(w, &s, in, now);
+				continue;
+			}
 		}
 		sel = select_groups(w, &s, n_groups, all_flow, m, in);
 		if (likely(sel == 0))
