@@ -6,10 +6,7 @@
 
 #include "crc32c.h"
 #include "flow.h"
-
-#if defined(__x86_64__)
-#include <nmmintrin.h>
-#endif
+#include "flow_frame.h"
 
 static inline uint64_t load_be64(const uint8_t *b)
 {
@@ -101,30 +98,14 @@ int st_flow_key_from_icmp_inner(const struct st_pkt *p, struct st_flow_key *k,
 	return 0;
 }
 
-#if defined(__x86_64__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-/* st_crc32c over the 40 bytes as five little-endian words, unrolled: five
- * dependent crc32 instructions and no loop. */
-__attribute__((target("sse4.2")))
-static inline uint32_t hash_words(uint64_t w0, uint64_t w1, uint64_t w2, uint64_t w3,
-				  uint64_t w4)
-{
-	uint64_t c = (uint32_t)~ST_FLOW_HASH_SEED;
-
-	c = _mm_crc32_u64(c, w0);
-	c = _mm_crc32_u64(c, w1);
-	c = _mm_crc32_u64(c, w2);
-	c = _mm_crc32_u64(c, w3);
-	c = _mm_crc32_u64(c, w4);
-	return ~(uint32_t)c;
-}
-
+#if ST_FLOW_FRAME_HW
 __attribute__((target("sse4.2")))
 static uint32_t flow_hash_hw(const struct st_flow_key *k)
 {
 	uint64_t w[5];
 
 	memcpy(w, k, sizeof(w));
-	return hash_words(w[0], w[1], w[2], w[3], w[4]);
+	return st_flow_hash_words_hw(w[0], w[1], w[2], w[3], w[4]);
 }
 
 static int hw_cached = -1;	/* benign race: every thread stores the same */
@@ -138,6 +119,15 @@ static inline bool hw_ok(void)
 		__atomic_store_n(&hw_cached, h, __ATOMIC_RELAXED);
 	}
 	return h;
+}
+
+/* Not inlined into st_flow_frame: its caller without SSE4.2 keeps the
+ * table path's registers. */
+__attribute__((target("sse4.2"), noinline))
+static int frame_hw(const uint8_t *buf, uint32_t len, struct st_flow_key *key,
+		    struct st_flow_lite *f)
+{
+	return st_flow_frame_hw(buf, len, key, f);
 }
 
 uint32_t st_flow_hash(const struct st_flow_key *k)
@@ -170,119 +160,6 @@ uint32_t st_flow_hash(const struct st_flow_key *k)
 }
 #endif
 
-static inline uint16_t rd16be(const uint8_t *b)
-{
-	return (uint16_t)(b[0] << 8 | b[1]);
-}
-
-static inline __attribute__((always_inline)) int
-frame_fields(const uint8_t *buf, uint32_t len, struct st_flow_lite *f, uint32_t *s_raw,
-	     uint32_t *d_raw, uint16_t *vlan)
-{
-	uint32_t off = 14, hlen, tot, l4len, h4;
-	uint16_t et;
-	int tags = 0;
-
-	if (len < off)
-		return -1;
-	if (len > ST_PKT_MAX_LEN)
-		len = ST_PKT_MAX_LEN;
-	*vlan = 0;
-	et = rd16be(buf + 12);
-	while (et == ST_ETH_P_8021Q || et == ST_ETH_P_8021AD || et == ST_ETH_P_QINQ_9100) {
-		if (tags == ST_PKT_MAX_VLANS || len - off < 4)
-			return -1;
-		*vlan = rd16be(buf + off) & 0x0fff;
-		et = rd16be(buf + off + 2);
-		off += 4;
-		tags++;
-	}
-	if (et != ST_ETH_P_IPV4 || len - off < 20 || buf[off] >> 4 != 4)
-		return -1;
-	hlen = (uint32_t)(buf[off] & 0x0f) * 4;
-	tot = rd16be(buf + off + 2);
-	f->proto = buf[off + 9];
-	if (hlen < 20 || hlen > tot || tot > len - off || (rd16be(buf + off + 6) & 0x3fff))
-		return -1;
-	l4len = tot - hlen;
-	off += hlen;
-	if (f->proto == ST_IPPROTO_TCP) {
-		if (l4len < 20)
-			return -1;
-		h4 = (uint32_t)(buf[off + 12] >> 4) * 4;
-		if (h4 < 20 || h4 > l4len)
-			return -1;
-		f->tcp_flags = buf[off + 13];
-		f->payload_len = (uint16_t)(l4len - h4);
-	} else if (f->proto == ST_IPPROTO_UDP) {
-		if (l4len < 8)
-			return -1;
-		h4 = rd16be(buf + off + 4);
-		if (h4 < 8 || h4 > l4len)
-			return -1;
-		f->tcp_flags = 0;
-		f->payload_len = (uint16_t)(h4 - 8);
-	} else {
-		return -1;
-	}
-	memcpy(s_raw, buf + off - hlen + 12, 4);
-	memcpy(d_raw, buf + off - hlen + 16, 4);
-	f->sport = rd16be(buf + off);
-	f->dport = rd16be(buf + off + 2);
-	{
-		uint32_t s = ntohl(*s_raw), d = ntohl(*d_raw);
-
-		f->swapped = s > d || (s == d && f->sport > f->dport);
-	}
-	return 0;
-}
-
-/* The last of the key's five little-endian words (ports, VLAN, protocol,
- * family); the others are the lower address, 0, the higher, 0 (an IPv4
- * address is the low half of its word). */
-static inline __attribute__((always_inline)) uint64_t
-frame_tail(const struct st_flow_lite *f, uint16_t vlan)
-{
-	bool sw = f->swapped;
-
-	return (uint64_t)(sw ? f->dport : f->sport) | (uint64_t)(sw ? f->sport : f->dport) << 16 |
-	       (uint64_t)vlan << 32 | (uint64_t)f->proto << 48 | (uint64_t)ST_L3_IPV4 << 56;
-}
-
-#if defined(__x86_64__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-/* One function with the hash in line: the crc32 instructions need no
- * call, and the key is written as whole words (no store-forwarding stall
- * for whoever hashes or compares it next). */
-__attribute__((target("sse4.2")))
-static int frame_hw(const uint8_t *buf, uint32_t len, struct st_flow_key *key,
-		    struct st_flow_lite *f)
-{
-	uint32_t s_raw, d_raw;
-	uint16_t vlan;
-	uint64_t lo, hi, tail;
-
-	if (frame_fields(buf, len, f, &s_raw, &d_raw, &vlan) < 0)
-		return -1;
-	lo = f->swapped ? d_raw : s_raw;
-	hi = f->swapped ? s_raw : d_raw;
-	tail = frame_tail(f, vlan);
-	f->hash = hash_words(lo, 0, hi, 0, tail);
-	if (key != NULL) {
-		/* From registers, word by word: no wide reload of narrow
-		 * stores (a store-forwarding stall). */
-		uint8_t *k = (uint8_t *)key;
-		const uint64_t zero = 0;
-
-		memcpy(k, &lo, 8);
-		memcpy(k + 8, &zero, 8);
-		memcpy(k + 16, &hi, 8);
-		memcpy(k + 24, &zero, 8);
-		memcpy(k + 32, &tail, 8);
-	}
-	return 0;
-}
-#endif
-
 int st_flow_frame(const uint8_t *buf, uint32_t len, struct st_flow_key *key,
 		  struct st_flow_lite *f)
 {
@@ -290,11 +167,11 @@ int st_flow_frame(const uint8_t *buf, uint32_t len, struct st_flow_key *key,
 	uint16_t vlan;
 	struct st_flow_key k;
 
-#if defined(__x86_64__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#if ST_FLOW_FRAME_HW
 	if (__builtin_expect(hw_ok(), 1))
 		return frame_hw(buf, len, key, f);
 #endif
-	if (frame_fields(buf, len, f, &s_raw, &d_raw, &vlan) < 0)
+	if (st_flow_frame_fields(buf, len, f, &s_raw, &d_raw, &vlan) < 0)
 		return -1;
 	{
 		struct st_ip_addr a = { .a32 = { s_raw, 0, 0, 0 } };

@@ -83,6 +83,7 @@ struct st_flow_lite {
 	uint16_t payload_len;	/* as st_pkt_parse counts it */
 	uint8_t proto;		/* ST_IPPROTO_TCP or ST_IPPROTO_UDP */
 	uint8_t tcp_flags;	/* TCP: the flags byte; UDP: 0 */
+	uint8_t l4_hlen;	/* TCP: the header with its options; UDP: 8 */
 	bool swapped;		/* as st_flow_key_set's *swapped */
 };
 
@@ -92,11 +93,13 @@ struct st_flow_lite {
  * the UDP length consistent with the frame and the IP total length. Then
  * returns 0 with *key (when key is not NULL) and *lite as st_pkt_parse,
  * st_flow_key_from_pkt and st_flow_hash give them; -1 for anything else
- * (*lite then holds nothing usable), where the caller parses in full. TCP options are not read, so a segment
- * whose options st_pkt_parse refuses still gets its flow here: it picks
- * and times a flow, it does not vouch for the packet. Several times
- * cheaper than the full parse: for deciding which packets to look at
- * closely. */
+ * (*lite then holds nothing usable), where the caller parses in full.
+ * TCP options are not read, so a segment whose options st_pkt_parse
+ * refuses still gets its flow here: it picks and times a flow, it does not
+ * vouch for the packet -- but a frame taken here that st_pkt_parse would
+ * refuse is always a TCP segment with options (lite->l4_hlen > 20). Several
+ * times cheaper than the full parse: for deciding which packets to look at
+ * closely. flow_frame.h has it in line. */
 int st_flow_frame(const uint8_t *buf, uint32_t len, struct st_flow_key *key,
 		  struct st_flow_lite *lite);
 

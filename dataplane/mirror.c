@@ -382,8 +382,14 @@ static __rte_always_inline void copy_to_group(struct dp_worker *w, int gi,
  * the next one. */
 struct dp_sel {
 	uint64_t lo[DP_MAX_SHADOWS], hi[DP_MAX_SHADOWS];
+	uint64_t span[DP_MAX_SHADOWS];		/* hi - lo: flow sampling */
 	uint32_t enabled[DP_MAX_SHADOWS];
 	enum dp_sampling sampling[DP_MAX_SHADOWS];
+	const struct dp_filter *filter[DP_MAX_SHADOWS];
+	uint32_t capped;	/* bit g: group g has a pps or bps cap */
+	uint32_t flow_groups;	/* bit g: group g samples flows */
+	uint32_t plain;		/* bit g: group g copies whole without
+				   rewriting addresses (no instances) */
 };
 
 /* One client->server packet (or held fragment) to every group that selects
@@ -500,37 +506,250 @@ static inline bool frag_tee_now(struct dp_worker *w, struct rte_mbuf *m,
 	return in->frag != DP_FRAG_PENDING && in->frag != DP_FRAG_NOCOPY;
 }
 
+/* A copy the burst makes with its others (make_copies): the packet, the
+ * group, its slot in w->copies[gi] (kept in order with the copies made on
+ * the way) and the MAC it goes to. */
+struct copy_job {
+	uint16_t pkt;
+	uint8_t gi;
+	uint8_t slot;
+	struct rte_ether_addr mac;
+};
+
+/* Where a plain group's copy goes: its dst_mac, else the server's
+ * neighbour entry (make_copy's order). False, counted no_neigh, when that
+ * is not resolved. A packet only hashed (dp_classify_lazy) has its server
+ * in its key. */
+static inline bool plain_mac(const struct dp_group *g, struct dp_group_counters *gc,
+			     const struct dp_pktinfo *in, struct rte_ether_addr *mac)
+{
+	const struct dp_neigh *nb;
+
+	if (likely(g->has_dst_mac)) {
+		*mac = g->dst_mac;
+		return true;
+	}
+	nb = dp_neigh_find(g->neigh, in->p.l3, in->parsed ? &in->p.dst : &in->key.addr[!in->client]);
+	if (unlikely(nb == NULL || !dp_neigh_mac(nb, mac))) {
+		gc->drops[DP_DROP_NO_NEIGH]++;
+		return false;
+	}
+	return true;
+}
+
+/* Mbufs of the copies' pool through the worker's own cache (found once:
+ * rte_pktmbuf_alloc looks it up by lcore id, a TLS read, on every call).
+ * 0, or -ENOENT when the pool has fewer than n left (none taken). */
+static inline int copy_get(struct dp_worker *w, struct rte_mbuf **c, unsigned int n)
+{
+	return rte_mempool_generic_get(w->app->copy_pool, (void **)c, n, w->copy_cache);
+}
+
+/* The copies the burst's jobs ask for, in one allocation: each a reset
+ * mbuf holding the packet's bytes under the job's MAC, put in its slot and
+ * counted, and timed when timing is on. When the pool has fewer left than
+ * that, the first jobs take what there is and the rest are counted no_mbuf
+ * (their slots are holes that dp_mirror_flush closes); production's
+ * packets are never touched. */
+static void make_copies(struct dp_worker *w, struct rte_mbuf **pkts, struct dp_pktinfo *info,
+			const struct copy_job *jobs, uint32_t nj, uint64_t now)
+{
+	struct rte_mbuf *c[DP_BURST * DP_MAX_SHADOWS];
+	const bool timing = w->app->timing;
+	uint32_t got = nj, k;
+
+	if (unlikely(copy_get(w, c, nj) != 0))
+		for (got = 0; got < nj && copy_get(w, &c[got], 1) == 0; got++)
+			;
+	for (k = 0; k < got; k++) {
+		const struct copy_job *j = &jobs[k];
+		struct rte_mbuf *m = pkts[j->pkt], *cp = c[k];
+		struct dp_group_counters *gc = &w->cnt.group[j->gi];
+		uint16_t len = rte_pktmbuf_data_len(m);
+
+		if (k + 1 < got)
+			rte_prefetch0(c[k + 1]);
+		rte_pktmbuf_reset(cp);
+		rte_memcpy(rte_pktmbuf_mtod(cp, void *), rte_pktmbuf_mtod(m, const void *), len);
+		cp->data_len = len;
+		cp->pkt_len = len;
+		cp->port = m->port;
+		rte_pktmbuf_mtod(cp, struct rte_ether_hdr *)->dst_addr = j->mac;
+		w->copies[j->gi][j->slot] = cp;
+		gc->copies++;
+		gc->copy_bytes += len;
+		if (timing)
+			dp_timing_copy(w, &info[j->pkt], DP_TARGET_GROUP(j->gi), len, now);
+	}
+	for (; k < nj; k++) {
+		w->copies[jobs[k].gi][jobs[k].slot] = NULL;
+		w->copy_holes |= 1u << jobs[k].gi;
+		w->cnt.group[jobs[k].gi].drops[DP_DROP_NO_MBUF]++;
+	}
+}
+
+/* The groups that select packet in (s), in order, drawing the random of
+ * each group that samples packets as tee_one does; 0 when the packet turns
+ * out malformed at its first selection (counted by dp_classify_finish). A
+ * hashed packet whose full parse cannot fail (everything st_flow_frame
+ * takes but a TCP segment with options) is not parsed here. */
+static inline uint32_t select_groups(struct dp_worker *w, const struct dp_sel *s, int n_groups,
+				     bool all_flow, struct rte_mbuf *m, struct dp_pktinfo *in)
+{
+	uint32_t sel = 0;
+
+	if (likely(all_flow)) {
+		/* every group samples flows: no random to draw, no branch */
+		for (int gi = 0; gi < n_groups; gi++)
+			sel |= (uint32_t)((uint64_t)in->hash - s->lo[gi] < s->span[gi]) << gi;
+		if (likely(sel == 0) || likely(in->parsed || in->p.proto != ST_IPPROTO_TCP ||
+						 in->p.tcp.hlen <= 20))
+			return sel;
+		return dp_classify_finish(w, m, in) ? sel : 0;
+	}
+	for (int gi = 0; gi < n_groups; gi++) {
+		bool take = (s->flow_groups >> gi) & 1 ?
+			    (uint64_t)in->hash - s->lo[gi] < s->span[gi] :
+			    rng32(w) < s->hi[gi];
+
+		if (!take)
+			continue;
+		if (sel == 0 && unlikely(!in->parsed && in->p.proto == ST_IPPROTO_TCP &&
+					 in->p.tcp.hlen > 20) &&
+		    !dp_classify_finish(w, m, in))
+			return 0;
+		sel |= 1u << gi;
+	}
+	return sel;
+}
+
+/* dp_pktinfo's flag bytes from ok to frag as one little-endian word (their
+ * order is checked where dp_classify_lazy writes them, timing.c): ok 1,
+ * parsed 0, c2s 1, frag DP_FRAG_NONE; the others any. */
+#define LAZY_C2S_MASK 0xff00000000ffffffULL
+#define LAZY_C2S 0x0000000000010001ULL
+
 void dp_mirror_burst(struct dp_worker *w, struct rte_mbuf **pkts,
 		     struct dp_pktinfo *info, uint16_t n, uint64_t now)
 {
 	const struct dp_app *app = w->app;
+	const int n_groups = app->n_groups;
+	struct copy_job jobs[DP_BURST * DP_MAX_SHADOWS];
+	uint32_t nj = 0;
 	struct dp_sel s;
+	bool all_flow;
 
-	/* Control changes are read once per burst. */
-	for (int gi = 0; gi < app->n_groups; gi++) {
+	/* Control changes are read once per burst, and with them what each
+	 * group needs per copy (a filter, a cap, addresses rewritten). */
+	s.capped = 0;
+	s.flow_groups = 0;
+	s.plain = 0;
+	for (int gi = 0; gi < n_groups; gi++) {
 		const struct dp_group *g = &app->groups[gi];
 
 		s.hi[gi] = __atomic_load_n(&g->range_hi, __ATOMIC_ACQUIRE);
 		s.lo[gi] = __atomic_load_n(&g->range_lo, __ATOMIC_RELAXED);
+		s.span[gi] = s.hi[gi] - s.lo[gi];
 		s.enabled[gi] = __atomic_load_n(&g->enabled, __ATOMIC_RELAXED);
 		s.sampling[gi] = __atomic_load_n(&g->sampling, __ATOMIC_ACQUIRE);
+		s.filter[gi] = __atomic_load_n(&g->filter, __ATOMIC_ACQUIRE);
+		if (__atomic_load_n(&g->rate_pps, __ATOMIC_RELAXED) != 0 ||
+		    __atomic_load_n(&g->rate_bps, __ATOMIC_RELAXED) != 0)
+			s.capped |= 1u << gi;
+		if (s.sampling[gi] == DP_SAMPLE_FLOW)
+			s.flow_groups |= 1u << gi;
+		if (g->n_instances == 0)
+			s.plain |= 1u << gi;
 		w->n_active[gi] = __atomic_load_n(&g->n_active, __ATOMIC_ACQUIRE);
 		dp_chaos_refresh_at(w, gi, now);
 	}
+	all_flow = s.flow_groups == (1u << n_groups) - 1;
 	for (uint16_t i = 0; i < n; i++) {
 		struct dp_pktinfo *in = &info[i];
 		struct rte_mbuf *m = pkts[i];
+		const struct rte_ether_addr *pkt_dst;
+		bool whole, session;
+		uint32_t sel;
 
-		/* Malformed, non-IP, server->client and ICMP errors are never
-		 * copied. */
-		if (!in->ok || !in->c2s || (in->parsed && (in->p.flags & ST_PKT_F_ICMP_ERR)))
+		uint64_t fl;
+
+		/* Most packets were only hashed: ok, not parsed, client to
+		 * server, no fragment (the flag bytes dp_classify_lazy wrote in
+		 * one store, read in one load). */
+		memcpy(&fl, &in->ok, sizeof(fl));
+		if (unlikely((fl & LAZY_C2S_MASK) != LAZY_C2S)) {
+			/* Malformed, non-IP, server->client and ICMP errors
+			 * are never copied. */
+			if (!in->ok || !in->c2s ||
+			    (in->parsed && (in->p.flags & ST_PKT_F_ICMP_ERR)))
+				continue;
+			if (unlikely(in->frag != DP_FRAG_NONE)) {
+				if (frag_tee_now(w, m, in))
+					tee_one(w, &s, m, in, now);
+				if (in->frag == DP_FRAG_FIRST && in->fragp->n_held > 0)
+					frag_release(w, &s, in, now);
+				continue;
+			}
+		}
+		sel = select_groups(w, &s, n_groups, all_flow, m, in);
+		if (likely(sel == 0))
 			continue;
-		if (unlikely(in->frag != DP_FRAG_NONE) && !frag_tee_now(w, m, in))
-			continue;
-		tee_one(w, &s, m, in, now);
-		if (unlikely(in->frag == DP_FRAG_FIRST) && in->fragp->n_held > 0)
-			frag_release(w, &s, in, now);
+		/* Small, in one piece and not kept by a TCP session: a whole
+		 * copy, made below with the burst's others. */
+		whole = m->nb_segs == 1 && m->pkt_len <= COPY_WHOLE_MAX;
+		session = app->tcp && in->p.proto == ST_IPPROTO_TCP && (in->p.flags & ST_PKT_F_L4) &&
+			  !(in->p.flags & ST_PKT_F_FRAG);
+		pkt_dst = &rte_pktmbuf_mtod(m, const struct rte_ether_hdr *)->dst_addr;
+		for (; sel != 0; sel &= sel - 1) {
+			int gi = __builtin_ctz(sel);
+			const struct dp_group *g = &app->groups[gi];
+			struct dp_group_counters *gc = &w->cnt.group[gi];
+
+			/* copy_to_group's checks, with what the burst read */
+			if (unlikely(!s.enabled[gi])) {
+				gc->drops[DP_DROP_DISABLED]++;
+				continue;
+			}
+			if (s.filter[gi] != NULL && !dp_filter_pass(s.filter[gi], m)) {
+				gc->drops[DP_DROP_FILTERED]++;
+				continue;
+			}
+			if (((s.capped >> gi) & 1) && !bucket_take(w, gi, g, m->pkt_len, now)) {
+				gc->drops[DP_DROP_RATE_CAP]++;
+				continue;
+			}
+			if (unlikely(w->chaos[gi] & DP_CHAOS_DOWN_MASK) &&
+			    chaos_blackholed(w, gi, g, in->hash)) {
+				gc->drops[DP_DROP_CHAOS_DOWN]++;
+				if (app->timing)
+					dp_timing_copy(w, in, DP_TARGET_GROUP(gi), m->pkt_len, now);
+				continue;
+			}
+			if (likely(whole && !session && ((s.plain >> gi) & 1))) {
+				struct copy_job *j = &jobs[nj];
+
+				if (!plain_mac(g, gc, in, &j->mac))
+					continue;
+				/* the same MAC: make_copy shares the data */
+				if (likely(!rte_is_same_ether_addr(&j->mac, pkt_dst))) {
+					j->pkt = i;
+					j->gi = (uint8_t)gi;
+					j->slot = (uint8_t)w->n_copies[gi]++;
+					nj++;
+					continue;
+				}
+			}
+			/* Instances, sessions, large or chained: one at a
+			 * time, from the full view (which cannot fail here:
+			 * select_groups parsed what could). */
+			if (!in->parsed && !dp_classify_finish(w, m, in))
+				break;
+			if (queue_copy(w, gi, g, gc, m, in, false, now) == 1 && app->timing)
+				dp_timing_copy(w, in, DP_TARGET_GROUP(gi), m->pkt_len, now);
+		}
 	}
+	if (nj > 0)
+		make_copies(w, pkts, info, jobs, nj, now);
 }
 
 void dp_inject_burst(struct dp_worker *w, struct rte_mbuf **pkts,
@@ -611,6 +830,18 @@ void dp_mirror_flush(struct dp_worker *w, struct dp_group_counters *cnt)
 		if (n == 0)
 			continue;
 		w->n_copies[gi] = 0;
+		if (unlikely(w->copy_holes & (1u << gi))) {
+			/* copies the pool had no mbuf for (make_copies) */
+			uint16_t k = 0;
+
+			for (uint16_t i = 0; i < n; i++)
+				if (w->copies[gi][i] != NULL)
+					w->copies[gi][k++] = w->copies[gi][i];
+			n = k;
+			w->copy_holes &= ~(1u << gi);
+			if (n == 0)
+				continue;
+		}
 		/* chaos: loss, corruption, duplicates, delay */
 		if (unlikely(dp_chaos_on(w, gi))) {
 			dp_chaos_tx(w, gi, cnt == w->cnt.inject, &cnt[gi], n);

@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <rte_ethdev.h>
 #include <rte_telemetry.h>
 
 #include "log.h"
@@ -86,12 +87,18 @@ void dp_stats_final(const struct dp_app *app, const struct dp_counters *c, FILE 
 	fprintf(out, "final counters:\n");
 	for (int i = 0; i < app->n_ports; i++) {
 		const struct dp_port_counters *p = &c->port[i];
+		struct rte_eth_stats st;
 
+		/* pmd_tx: what the port itself says it sent, copies included
+		 * (they are counted per group, not in tx) */
+		if (rte_eth_stats_get(app->ports[i].id, &st) != 0)
+			st.opackets = 0;
 		fprintf(out, "  port %s (%s): rx %" PRIu64 " pkts %" PRIu64 " bytes, tx %" PRIu64
 			" pkts, tx_full %" PRIu64 ", dispatch_full %" PRIu64 ", mtu %u, frags_out %"
-			PRIu64 ", too_big %" PRIu64 "\n", app->ports[i].name,
+			PRIu64 ", too_big %" PRIu64 ", pmd_tx %" PRIu64 "\n", app->ports[i].name,
 			dp_port_role_name(app->port_roles[i]), p->rx_pkts, p->rx_bytes, p->tx_pkts,
-			p->tx_full, p->dispatch_full, app->ports[i].mtu, p->frags_out, p->too_big);
+			p->tx_full, p->dispatch_full, app->ports[i].mtu, p->frags_out, p->too_big,
+			st.opackets);
 	}
 	for (int g = 0; g < app->n_groups; g++) {
 		const struct dp_group_counters *gc = &c->group[g];

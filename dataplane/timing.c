@@ -8,6 +8,7 @@
  * SYN-ACK is timed apart as connect latency. A server's RST counts as a
  * reset and an ICMP error quoting the flow as an icmp_error; either ends the
  * pending request. */
+#include <stddef.h>
 #include <string.h>
 
 #include <rte_branch_prediction.h>
@@ -15,6 +16,7 @@
 #include <rte_prefetch.h>
 
 #include "clients.h"
+#include "flow_frame.h"
 #include "fragtab.h"
 #include "timing.h"
 #include "worker.h"
@@ -218,6 +220,23 @@ void dp_classify(struct dp_worker *w, struct rte_mbuf **pkts, struct dp_pktinfo 
 	}
 }
 
+/* dp_classify_lazy writes a hashed packet's one-byte fields in one store. */
+_Static_assert(offsetof(struct dp_pktinfo, parsed) == offsetof(struct dp_pktinfo, ok) + 1 &&
+	       offsetof(struct dp_pktinfo, c2s) == offsetof(struct dp_pktinfo, ok) + 2 &&
+	       offsetof(struct dp_pktinfo, timed) == offsetof(struct dp_pktinfo, ok) + 3 &&
+	       offsetof(struct dp_pktinfo, client) == offsetof(struct dp_pktinfo, ok) + 4 &&
+	       offsetof(struct dp_pktinfo, group) == offsetof(struct dp_pktinfo, ok) + 5 &&
+	       offsetof(struct dp_pktinfo, no_flow) == offsetof(struct dp_pktinfo, ok) + 6 &&
+	       offsetof(struct dp_pktinfo, frag) == offsetof(struct dp_pktinfo, ok) + 7 &&
+	       __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "dp_pktinfo's flag bytes");
+
+/* st_flow_frame, in line where the build has SSE4.2 (DPDK's -march does). */
+#if ST_FLOW_FRAME_HW && defined(__SSE4_2__)
+#define flow_frame st_flow_frame_hw
+#else
+#define flow_frame st_flow_frame
+#endif
+
 void dp_classify_lazy(struct dp_worker *w, struct rte_mbuf **pkts, struct dp_pktinfo *info,
 		      uint16_t n, enum dp_dir dir)
 {
@@ -232,31 +251,32 @@ void dp_classify_lazy(struct dp_worker *w, struct rte_mbuf **pkts, struct dp_pkt
 
 		if (i + DP_PREFETCH_AHEAD < n)
 			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + DP_PREFETCH_AHEAD], void *));
-		in->group = -1;
-		if (likely(st_flow_frame(rte_pktmbuf_mtod(pkts[i], const uint8_t *),
-					 rte_pktmbuf_data_len(pkts[i]), &in->key, &f) == 0)) {
+		if (likely(flow_frame(rte_pktmbuf_mtod(pkts[i], const uint8_t *),
+				      rte_pktmbuf_data_len(pkts[i]), &in->key, &f) == 0)) {
+			/* ok, not parsed, c2s, timed (TCP or UDP), client
+			 * (swapped: the packet's source is addr[1]), group -1,
+			 * no_flow 0, frag none: one store */
+			uint64_t flags = 1 | (uint64_t)c2s << 16 | (uint64_t)1 << 24 |
+					 (uint64_t)(c2s == f.swapped) << 32 |
+					 (uint64_t)(uint8_t)-1 << 40 | (uint64_t)DP_FRAG_NONE << 56;
+
 			in->hash = f.hash;
 			in->flow = NULL;
-			in->no_flow = 0;
-			in->frag = DP_FRAG_NONE;
-			in->ok = 1;
-			in->parsed = 0;
-			in->c2s = c2s;
-			in->timed = 1;	/* TCP or UDP */
-			/* swapped: the packet's source is addr[1] */
-			in->client = (uint8_t)(c2s == f.swapped);
+			memcpy(&in->ok, &flags, sizeof(flags));
 			in->p.l3 = ST_L3_IPV4;
 			in->p.proto = f.proto;
 			in->p.flags = ST_PKT_F_L4 | ST_PKT_F_PORTS;
 			in->p.sport = f.sport;
 			in->p.dport = f.dport;
 			in->p.tcp.flags = f.tcp_flags;
+			in->p.tcp.hlen = f.l4_hlen;
 			in->p.payload_len = f.payload_len;
 			/* for dp_timing_requests, later in this burst */
 			if (prefetch_flows)
 				rte_prefetch0(dp_flowtab_home(&w->flows, f.hash));
 			continue;
 		}
+		in->group = -1;
 		dp_classify_one(w, pkts[i], in, dir);
 	}
 }

@@ -50,8 +50,9 @@ struct dp_pktinfo {
 	uint8_t ok;		/* IP, hash known (and, if parsed, key built) */
 	uint8_t parsed;		/* p is the full view; 0 (dp_classify_lazy):
 				   key, hash and of p only l3, proto, flags
-				   (L4, PORTS), sport, dport, tcp.flags and
-				   payload_len, what timing reads */
+				   (L4, PORTS), sport, dport, tcp.flags,
+				   tcp.hlen (UDP: 8) and payload_len, what
+				   timing and the tee read */
 	uint8_t c2s;		/* client -> server */
 	uint8_t timed;		/* ok and a protocol timing looks at (TCP, UDP,
 				   ICMP echo): one test on the request path */

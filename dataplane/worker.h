@@ -70,7 +70,12 @@ struct dp_worker {
 				   chaos_rx.c) */
 	struct dp_bucket bucket[DP_MAX_SHADOWS];
 	uint16_t n_copies[DP_MAX_SHADOWS];
+	uint32_t copy_holes;	/* bit g: a slot of copies[g] is NULL (no mbuf
+				   for it: mirror.c's make_copies) */
 	struct rte_mbuf *copies[DP_MAX_SHADOWS][DP_BURST];
+	struct rte_mempool_cache *copy_cache; /* the copies' pool's cache of
+						 this worker's lcore (NULL:
+						 none, or not known yet) */
 	struct dp_flowtab flows;
 	struct dp_tcp_table tcp;
 	struct dp_fragtab frags;	/* client->server datagrams in fragments */

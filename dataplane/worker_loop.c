@@ -242,6 +242,8 @@ int worker_main_loop(void *arg)
 						      (uint64_t)100000000));
 	uint64_t frag_next = 0;
 
+	/* Copies come from this lcore's cache of the copies' pool, found once. */
+	w->copy_cache = rte_mempool_default_cache(app->copy_pool, rte_lcore_id());
 	rte_rcu_qsbr_thread_online(app->qsv, q);
 	while (!dp_force_quit) {
 		uint64_t now = rte_rdtsc();

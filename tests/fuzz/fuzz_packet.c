@@ -124,7 +124,7 @@ static void check_view(const uint8_t *d, size_t size, const struct st_pkt *p,
 
 /* The shortcut takes exactly the IPv4 TCP/UDP frames the full parse
  * accepts, or refuses only for their TCP options, and reads the same key,
- * hash, direction, ports, flags and payload length. */
+ * hash, direction, ports, flags, L4 header length and payload length. */
 static void check_fast(const uint8_t *d, uint32_t len, const struct st_pkt *p, int rc)
 {
 	bool want = p->l3 == ST_L3_IPV4 && (p->flags & ST_PKT_F_PORTS) &&
@@ -144,9 +144,14 @@ static void check_fast(const uint8_t *d, uint32_t len, const struct st_pkt *p, i
 	CHECK(f.hash == st_flow_hash(&k));
 	CHECK(f.swapped == sk && f.proto == p->proto);
 	CHECK(f.sport == p->sport && f.dport == p->dport);
+	/* What the tee relies on to copy a frame without the full parse
+	 * (dataplane/mirror.c): only a TCP segment with options can be taken
+	 * here and refused there. */
+	CHECK(rc == 0 || (p->proto == ST_IPPROTO_TCP && f.l4_hlen > 20));
 	if (rc == 0) {
 		CHECK(f.payload_len == p->payload_len);
 		CHECK(f.tcp_flags == (p->proto == ST_IPPROTO_TCP ? p->tcp.flags : 0));
+		CHECK(f.l4_hlen == (p->proto == ST_IPPROTO_TCP ? p->tcp.hlen : 8));
 	}
 }
 

@@ -515,23 +515,34 @@ dst_mac = %s
                 "inject over memif: counted as injected copies")
 
 
+# The [dataplane] lines the single-capture cases share.
+INLINE_HEAD = """
+[dataplane]
+mode = inline
+client_port = net_pcap0
+prod_port = net_pcap1
+stats = false
+"""
+
+
+def udp_flows(wd, n, sport0, tag):
+    """n UDP flows of one packet each, towards SERVER4, written as the
+    client port's capture; returns their frames."""
+    pkts = [bytes(Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02") /
+                  IP(src="198.18.%d.%d" % (i // 250, i % 250 + 1), dst=SERVER4) /
+                  UDP(sport=sport0 + i, dport=53) / Raw(tag + b"%d" % i)) for i in range(n)]
+    write_inputs(wd, pkts)
+    return pkts
+
+
 def full_table_case(wd):
     """More flows than the flow table holds: production and both groups
     still get every packet; each packet whose new flow found no room is
     counted once in flow_table_full, however many groups copy it."""
     n, size = 1500, 1024
-    pkts = [bytes(Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02") /
-                  IP(src="198.18.%d.%d" % (i // 250, i % 250 + 1), dst=SERVER4) /
-                  UDP(sport=2000 + i, dport=53) / Raw(b"q%d" % i)) for i in range(n)]
-    write_inputs(wd, pkts)
+    pkts = udp_flows(wd, n, 2000, b"q")
     ini = os.path.join(wd, "full.ini")
-    write_ini(ini, """
-[dataplane]
-mode = inline
-client_port = net_pcap0
-prod_port = net_pcap1
-flow_table_size = %d
-stats = false
+    write_ini(ini, INLINE_HEAD + """flow_table_size = %d
 service = fullsvc
 
 [shadow.a]
@@ -594,9 +605,32 @@ dst_mac = %s
                 "sessions on: production still gets everything")
 
 
+def pool_dry_case(wd):
+    """The copies' pool runs dry halfway through a burst: copies of a group
+    with chaos_delay stay in the timing wheel, so a pool of 1,023 mbufs
+    (copy_mbufs' least) holds exactly the first 1,023 copies -- 31 bursts
+    of 32 and 31 of the 32nd, whose allocation in one piece fails. The
+    copies that got an mbuf go out (in order, once their delay is over),
+    every other one is counted no_mbuf, and production gets every packet."""
+    n, pool = 1500, 1023
+    pkts = udp_flows(wd, n, 3000, b"d")
+    ini = os.path.join(wd, "dry.ini")
+    write_ini(ini, INLINE_HEAD + "copy_mbufs = %d\ntiming = false\n" % pool +
+              "\n[shadow.a]\nport = net_pcap2\nshare = 1\ndst_mac = %s\nchaos_delay = 500ms\n" % MAC["a"])
+    res = run_dp(wd, "tee-dry-%d" % os.getpid(), ini, "a")
+    sh = res["shadows"]["a"]
+    stlib.check(read(os.path.join(wd, "prod.pcap")) == pkts, "pool dry: production gets all %d packets" % n)
+    stlib.check(sh["copies"] == pool and sh.get("no_mbuf") == n - pool,
+                "pool dry: %d copies made, the other %d counted no_mbuf (got %s, %s)" % (
+                    pool, n - pool, sh["copies"], sh.get("no_mbuf")))
+    stlib.check(same_but_dst_mac(read(os.path.join(wd, "shadow_a.pcap")), pkts[:pool], MAC["a"]),
+                "pool dry: the first %d packets' copies went out, in order" % pool)
+    stlib.check(res["mbufs_in_use"] == (0, 0), "pool dry: no mbuf leaked (%s)" % (res["mbufs_in_use"],))
+
+
 def main():
     for case in (inline_case, inline_untimed_case, tap_case, two_workers_case, inject_case, inject_memif_case,
-                 full_table_case, midstream_case):
+                 full_table_case, midstream_case, pool_dry_case):
         wd = stlib.workdir(case.__name__)
         print("== %s in %s" % (case.__name__, wd))
         case(wd)
