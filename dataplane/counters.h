@@ -17,7 +17,8 @@ enum dp_drop {
 	DP_DROP_RATE_CAP,	/* over the group's pps or bps cap */
 	DP_DROP_NO_NEIGH,	/* shadow instance's MAC not resolved (yet) */
 	DP_DROP_NO_MBUF,	/* the copies' pool ran dry */
-	DP_DROP_TX_FULL,	/* the shadow port's TX queue took no more */
+	DP_DROP_TX_FULL,	/* the shadow port's TX queue took no more, or
+				 * the burst's batch for the group was full */
 	DP_DROP_TCP_MIDSTREAM,	/* TCP flow whose SYN was not seen: not shadowed */
 	DP_DROP_TCP_TABLE_FULL,	/* no room for another TCP session */
 	DP_DROP_TCP_QUEUE_FULL,	/* the session's queue towards the shadow is full */

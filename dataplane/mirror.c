@@ -285,6 +285,14 @@ static inline int queue_copy(struct dp_worker *w, int gi, const struct dp_group 
 			return 0;
 		}
 	}
+	/* A session's queue can release several segments for one packet (up
+	 * to the room left), so the burst's batch for the group may be full
+	 * before its last packet: a copy that would go out now is dropped and
+	 * counted, never written past the batch (queued segments wait). */
+	if (unlikely(w->n_copies[gi] >= DP_BURST) && v != DP_TCP_QUEUE && v != DP_TCP_QUEUE_SYN) {
+		gc->drops[DP_DROP_TX_FULL]++;
+		return 0;
+	}
 	if (g->n_instances > 0) {
 		/* A new flow goes where the hash picks among the instances in
 		 * use; a shadowed TCP session stays with the instance its SYN
@@ -732,6 +740,11 @@ void dp_mirror_burst(struct dp_worker *w, struct rte_mbuf **pkts,
 					continue;
 				/* the same MAC: make_copy shares the data */
 				if (likely(!rte_is_same_ether_addr(&j->mac, pkt_dst))) {
+					if (unlikely(w->n_copies[gi] >= DP_BURST)) {
+						/* filled by a session's queue (queue_copy) */
+						gc->drops[DP_DROP_TX_FULL]++;
+						continue;
+					}
 					j->pkt = i;
 					j->gi = (uint8_t)gi;
 					j->slot = (uint8_t)w->n_copies[gi]++;

@@ -294,6 +294,35 @@ def hold_flood_case(wd):
     stlib.check(res["mbufs_in_use"] == (0, 0), "hold flood: every mbuf back in its pool at exit")
 
 
+def release_burst_case(wd):
+    """A first fragment that releases 8 held ones, in a burst whose other 31
+    packets are copied too: 40 copies for a batch of 32 (net_pcap reads the
+    capture 32 frames a burst). The 8 past the batch are counted tx_full,
+    never written past it; the rest go out; production gets every frame."""
+    chunk, n_later = 104, 8
+    data = udp_bytes(False, "198.18.9.1", SERVER4, 5000, 53, b"r" * (chunk * (n_later + 1) - 8))
+    frags = [frag_frame(False, "198.18.9.1", SERVER4, 0x2222, data, off, chunk, len(data))
+             for off in range(0, len(data), chunk)]
+    single = [bytes(Ether(**L2) / IP(src="198.18.9.%d" % (2 + i % 200), dst=SERVER4) /
+                    UDP(sport=6000 + i, dport=53) / Raw(b"s" * 32)) for i in range(55)]
+    # burst 1: the 8 later fragments (held) and 24 others; burst 2: the
+    # first fragment and 31 others
+    frames = frags[1:] + single[:24] + frags[:1] + single[24:]
+    res = run_flood(wd, "release", frames, "frag_timeout = 10s\n")
+    stlib.check(tee.read(os.path.join(wd, "prod.pcap")) == frames,
+                "release burst: production gets all %d frames, in order" % len(frames))
+    a = res["shadows"]["a"]
+    got = tee.read(os.path.join(wd, "shadow_a.pcap"))
+    f = res.get("frags") or {}
+    stlib.check(f.get("held") == n_later and f.get("released") == n_later,
+                "release burst: 8 fragments held, then released with their first (%s)" % f)
+    stlib.check(a.get("tx_full") == n_later and len(got) == len(frames) - n_later and
+                a["copies"] - a.get("tx_full", 0) <= len(got),
+                "release burst: the 8 copies past the burst's batch of 32 counted tx_full, the other %d "
+                "sent (sent %d, %s)" % (len(frames) - n_later, len(got), a))
+    stlib.check(res["mbufs_in_use"] == (0, 0), "release burst: every mbuf back in its pool at exit")
+
+
 def response_frames(n):
     """Fragmented answers from the servers: server->client, never copied,
     never tracked."""
@@ -388,7 +417,7 @@ dst_mac = %s
 
 
 def main():
-    for case in (shadow_case, flood_case, hold_flood_case, tap_case, inject_case):
+    for case in (shadow_case, flood_case, hold_flood_case, release_burst_case, tap_case, inject_case):
         wd = stlib.workdir(case.__name__)
         print("== %s in %s" % (case.__name__, wd))
         case(wd)
