@@ -5,8 +5,8 @@
 #
 #   scripts/fuzz.sh [SECONDS] [TARGET...]     default 60 s, all targets
 #
-# Targets: packet, kpi, verdict, hist, clients, profile, history, capture, an_state,
-# an_histdec, an_config, http. Prints "fuzz TARGET: ok (N runs)" or
+# Targets: every tests/fuzz/fuzz_T.c (packet, kpi, verdict, hist, clients, profile,
+# history, capture, select, an_state, an_histdec, an_config, http). Prints "fuzz TARGET: ok (N runs)" or
 # "fuzz TARGET: FAIL" with the crashing input kept under build-fuzz/findings/.
 set -uo pipefail
 
@@ -19,7 +19,13 @@ secs=${1:-60}
 [[ "$secs" =~ ^[0-9]+$ ]] || { echo "fuzz.sh: SECONDS must be a whole number, not '$secs' (see --help)" >&2; exit 2; }
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(packet kpi verdict hist clients profile history capture an_state an_histdec an_config http)
+# every harness in tests/fuzz/ unless some are named
+if [ ${#targets[@]} -eq 0 ]; then
+	for f in tests/fuzz/fuzz_*.c; do
+		t=${f#tests/fuzz/fuzz_}
+		targets+=("${t%.c}")
+	done
+fi
 dir=build-fuzz
 
 if ! command -v clang >/dev/null; then

@@ -2,15 +2,17 @@
 # The test command (README, .ci/run): installs what is missing, builds
 # warning-free twice (plain, and with AddressSanitizer + UBSan), runs the
 # timing tests (suites e2e, slow) in the plain build, the count-checking ones
-# (integration, analyzer) and the e2e suite under the sanitizers, the unit
-# tests in both, every fuzz harness briefly, and ends with one line
+# (integration, analyzer) and the e2e suite but its 'timing' part under the
+# sanitizers, the unit tests in both, every fuzz harness briefly, and ends
+# with one line
 # "N passed, N failed, N skipped". Exits non-zero on any failure.
 #
 #   scripts/test.sh                 everything
 #   scripts/test.sh --no-asan       skip the sanitizer build (the plain
 #                                   build then runs every suite)
-#   scripts/test.sh --asan-slow     the sanitizer build runs the 'slow' suite
-#                                   too (the demo and the minute-long e2e
+#   scripts/test.sh --asan-slow     the sanitizer build runs the 'slow' and
+#                                   'timing' suites too (the demo, the
+#                                   minute-long e2e tests, the latency
 #                                   tests; by default they run in the plain
 #                                   build only, to keep the suite in 25 min)
 #   scripts/test.sh --fuzz-time S   seconds per fuzz harness (default 5; 0 skips;
@@ -94,8 +96,10 @@ build build || exit 1
 # slow: busy-polling dataplanes measuring latency) run in the plain build;
 # the tests that check counts on virtual ports and seeded streams (suites
 # integration and analyzer) run in the sanitizer build, the same -O2 code with
-# every access checked; the unit tests, interop checks and corpus replays run
-# in both. With --no-asan the plain build runs them all.
+# every access checked, and the e2e suite again but for the tests in suite
+# timing (a latency measured, code paths other tests run there); the unit
+# tests, interop checks and corpus replays run in both. With --no-asan the
+# plain build runs them all.
 plain_skip=()
 [ $asan -eq 1 ] && plain_skip=(--no-suite integration --no-suite analyzer)
 meson test -C build --print-errorlogs --num-processes 2 "${plain_skip[@]}" || status=1
@@ -105,7 +109,7 @@ if [ $asan -eq 1 ]; then
 	configure build-asan --werror -Dtests=enabled \
 		-Db_sanitize=address,undefined -Db_lundef=false || exit 1
 	build build-asan || exit 1
-	skip_slow=(--no-suite slow)
+	skip_slow=(--no-suite slow --no-suite timing)
 	[ $asan_slow -eq 1 ] && skip_slow=()
 	meson test -C build-asan --print-errorlogs --num-processes 2 "${skip_slow[@]}" || status=1
 	tally build-asan
