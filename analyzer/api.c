@@ -258,6 +258,25 @@ static struct an_snap *need_snap(struct an_api *a, struct st_http_resp *resp)
 	return s;
 }
 
+/* The snapshot and the service req names (its first parameter) in *v, or
+ * NULL with the answer written: 503 before the first snapshot, 404 for a
+ * service it does not have. The caller puts the snapshot. */
+static struct an_snap *need_service(struct an_api *a, const struct st_http_req *req,
+				    struct st_http_resp *resp, const struct an_snap_service **v)
+{
+	struct an_snap *s = need_snap(a, resp);
+
+	if (s == NULL)
+		return NULL;
+	*v = an_snap_service(s, req->params[0]);
+	if (*v == NULL) {
+		st_http_error(resp, 404, "no service '%.63s'", req->params[0]);
+		an_snap_put(s);
+		return NULL;
+	}
+	return s;
+}
+
 static void h_metrics(void *arg, const struct st_http_req *req, struct st_http_resp *resp)
 {
 	struct an_api *a = arg;
@@ -340,17 +359,11 @@ static void h_service(void *arg, const struct st_http_req *req, struct st_http_r
 	struct an_api *a = arg;
 	const struct an_snap_service *v;
 	struct st_wbuf mp, tmp;
-	struct an_snap *s = need_snap(a, resp);
+	struct an_snap *s = need_service(a, req, resp, &v);
 	int rc;
 
 	if (s == NULL)
 		return;
-	v = an_snap_service(s, req->params[0]);
-	if (v == NULL) {
-		st_http_error(resp, 404, "no service '%.63s'", req->params[0]);
-		an_snap_put(s);
-		return;
-	}
 	st_wbuf_init(&mp);
 	st_wbuf_init(&tmp);
 	rc = render_service(v, &mp, &tmp, &resp->body);
@@ -508,15 +521,10 @@ static void h_whatif(void *arg, const struct st_http_req *req, struct st_http_re
 	struct an_pred prod;
 	const struct an_pred *p;
 	struct st_wbuf mp;
-	struct an_snap *s = need_snap(a, resp);
+	struct an_snap *s = need_service(a, req, resp, &v);
 
 	if (s == NULL)
 		return;
-	v = an_snap_service(s, req->params[0]);
-	if (v == NULL) {
-		st_http_error(resp, 404, "no service '%.63s'", req->params[0]);
-		goto out;
-	}
 	if (!v->has_plan) {
 		st_http_error(resp, 409, "service '%.63s' has no plan: a what-if needs its SLO",
 			      v->name);
@@ -559,16 +567,10 @@ static void h_alerts(void *arg, const struct st_http_req *req, struct st_http_re
 	const struct an_snap_service *v;
 	struct st_wbuf mp, one;
 	msgpack_packer pk;
-	struct an_snap *s = need_snap(a, resp);
+	struct an_snap *s = need_service(a, req, resp, &v);
 
 	if (s == NULL)
 		return;
-	v = an_snap_service(s, req->params[0]);
-	if (v == NULL) {
-		st_http_error(resp, 404, "no service '%.63s'", req->params[0]);
-		an_snap_put(s);
-		return;
-	}
 	st_wbuf_init(&mp);
 	st_wbuf_init(&one);
 	msgpack_packer_init(&pk, &mp, st_wbuf_mp_write);

@@ -106,10 +106,7 @@ static const struct st_wcustom lat_codec = {
 	.dec = lat_dec, .check = lat_check, .enc = lat_enc,
 };
 
-#define RF(kind_, m_, flags_) {						\
-	.name = #m_, .kind = (kind_), .flags = (flags_),		\
-	.off = offsetof(struct st_client_rec, m_),			\
-	.size = sizeof(((struct st_client_rec *)0)->m_) }
+#define RF(kind_, m_, flags_) ST_WF_MEMBER(struct st_client_rec, kind_, m_, flags_)
 
 /* A listed client; `other` is the same without k and err (the table from
  * its third row). The order is the encoder's. */
@@ -268,10 +265,7 @@ static const struct st_wcustom other_codec = {
 
 /* ---- the message ---- */
 
-#define MF(kind_, m_, flags_) {						\
-	.name = #m_, .kind = (kind_), .flags = (flags_),		\
-	.off = offsetof(struct st_clients_msg, h.m_),			\
-	.size = sizeof(((struct st_clients_msg *)0)->h.m_) }
+#define MF(kind_, m_, flags_) ST_WF_MEMBER_AT(struct st_clients_msg, kind_, #m_, h.m_, flags_)
 
 static const struct st_wfield msg_fields[] = {
 	{ .name = "v", .kind = ST_WF_VERSION },

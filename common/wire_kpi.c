@@ -30,10 +30,7 @@ static const struct st_wcustom chaos_codec = {
 	.dec = chaos_kdec, .check = chaos_kcheck, .enc = chaos_kenc,
 };
 
-#define KF(kind_, m_, flags_) {						\
-	.name = #m_, .kind = (kind_), .flags = (flags_),		\
-	.off = offsetof(struct st_kpi, m_),				\
-	.size = sizeof(((struct st_kpi *)0)->m_) }
+#define KF(kind_, m_, flags_) ST_WF_MEMBER(struct st_kpi, kind_, m_, flags_)
 
 static const struct st_wfield kpi_fields[] = {
 	{ .name = "v", .kind = ST_WF_VERSION },

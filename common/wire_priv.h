@@ -116,6 +116,14 @@ struct st_wfield {
 	const struct st_wcustom *custom;
 };
 
+/* A table row for member m_ of type_ (path_ may reach into a nested struct)
+ * under the wire key key_; ST_WF_MEMBER names the key after the member. */
+#define ST_WF_MEMBER_AT(type_, kind_, key_, path_, flags_) {		\
+	.name = (key_), .kind = (kind_), .flags = (flags_),		\
+	.off = offsetof(type_, path_),					\
+	.size = sizeof(((type_ *)0)->path_) }
+#define ST_WF_MEMBER(type_, kind_, m_, flags_) ST_WF_MEMBER_AT(type_, kind_, #m_, m_, flags_)
+
 /* Checks a struct against its table; prefix is the error path of the map
  * ("" at the top, "kpis[2]." inside). Returns 0, or -EINVAL with err. */
 int st_wf_check(const struct st_wfield *f, size_t n, const void *base,

@@ -14,10 +14,7 @@
 
 #define NFIELDS(t) (sizeof(t) / sizeof((t)[0]))
 
-#define MF(type_, kind_, m_, flags_) {					\
-	.name = #m_, .kind = (kind_), .flags = (flags_),		\
-	.off = offsetof(type_, m_),					\
-	.size = sizeof(((type_ *)0)->m_) }
+#define MF ST_WF_MEMBER
 #define MF_RANGE(type_, m_, lo_, hi_) {					\
 	.name = #m_, .kind = ST_WF_F64, .flags = ST_WF_RANGE,		\
 	.off = offsetof(type_, m_), .lo = (lo_), .hi = (hi_) }
