@@ -97,6 +97,12 @@ struct an_squeeze {
 					   verifies its count, not more) */
 	double ok_ran;			/* the load that step ran at */
 	uint64_t ok_t;
+	/* a pass above ok_lam waits here for a second step to confirm it:
+	 * one step's bound errs once in a hundred, two separate steps' both
+	 * erring is what lowers the count a scaler acts on */
+	double cand_lam;		/* 0: none */
+	uint32_t cand_n;
+	uint64_t cand_t;
 	double bad_lam, bad_p99;	/* lowest load not shown within it; p99 upper bound */
 	double bad_aim;			/* the load that failed step aimed at: its
 					   count is not recommended on a step

@@ -1951,12 +1951,14 @@ int an_judge_measure(struct an_judge *j, const struct an_service *s, const char 
 		m->error_rate = sp->requests > 0 ?
 			(sp->timeouts + sp->resets + sp->icmp) / sp->requests : 0;
 		if (sp->dist.total > 0) {
-			double sum = 0, sum2 = 0;
+			double sum = 0, sum2 = 0, lo, hi;
 			uint32_t k = 0;
 
 			m->p99 = an_dist_quantile(&sp->dist, 0.99);
-			an_dist_quantile_ci(&sp->dist, 0.99, 1 - 2 * (1 - REC_CONF),
-					    &m->p99_lo, &m->p99_hi);
+			an_dist_quantile_ci(&sp->dist, 0.99, 1 - 2 * (1 - AN_STEP_FAIL_CONF),
+					    &m->p99_lo, &hi);
+			an_dist_quantile_ci(&sp->dist, 0.99, 1 - 2 * (1 - AN_STEP_PASS_CONF),
+					    &lo, &m->p99_hi);
 			/* Latencies through a queue are correlated: the order
 			 * statistics' interval, which takes them as independent,
 			 * is too narrow. Batch means over the windows (each
@@ -1970,10 +1972,10 @@ int an_judge_measure(struct an_judge *j, const struct an_service *s, const char 
 				}
 			if (k >= 2) {
 				double mean = sum / k, sd = sqrt(fmax(0, (sum2 - sum * mean) / (k - 1)));
-				double h = an_t_ppf(REC_CONF, k - 1) * sd / sqrt(k);
+				double se = sd / sqrt(k);
 
-				m->p99_lo = fmin(m->p99_lo, mean - h);
-				m->p99_hi = fmax(m->p99_hi, mean + h);
+				m->p99_lo = fmin(m->p99_lo, mean - an_t_ppf(AN_STEP_FAIL_CONF, k - 1) * se);
+				m->p99_hi = fmax(m->p99_hi, mean + an_t_ppf(AN_STEP_PASS_CONF, k - 1) * se);
 			}
 		}
 	}

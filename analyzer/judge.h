@@ -40,9 +40,14 @@ int an_judge_run(struct an_judge *j, struct an_service *s, uint64_t now_ns,
 
 /* What a target showed over windows [w0, w1] (a squeeze step's): windows
  * pooled, per-instance request rate (c_override instances unless 0), the
- * error rate, and p99 with its one-sided 90% bounds (ns; NaN without
- * samples): the wider of the order statistics' and the per-window p99s'
- * batch-means t interval (queue latencies are correlated). */
+ * error rate, and p99 with one-sided bounds (ns; NaN without samples): the
+ * lower at AN_STEP_FAIL_CONF, the upper at AN_STEP_PASS_CONF -- a step
+ * that wrongly passes lowers the count a scaler acts on, one that wrongly
+ * fails only keeps it higher. Each is the wider of the order statistics'
+ * and the per-window p99s' batch-means t interval (queue latencies are
+ * correlated). */
+#define AN_STEP_FAIL_CONF 0.90
+#define AN_STEP_PASS_CONF 0.99
 struct an_measure {
 	uint32_t windows;
 	double lam, requests, error_rate;

@@ -157,9 +157,9 @@ static void print_counters(const struct app *a, const char *when)
 		const struct an_verify_counters *v = an_verify_counters(a->verify);
 
 		st_log(ST_LOG_NOTICE,
-		       "%s: squeeze steps %llu passed %llu failed %llu inconclusive %llu cut_short %llu not_run %llu ctl_errors %llu",
+		       "%s: squeeze steps %llu passed %llu (unconfirmed %llu) failed %llu inconclusive %llu cut_short %llu not_run %llu ctl_errors %llu",
 		       when, (unsigned long long)v->steps, (unsigned long long)v->passed,
-		       (unsigned long long)v->failed, (unsigned long long)v->inconclusive,
+		       (unsigned long long)v->unconfirmed, (unsigned long long)v->failed, (unsigned long long)v->inconclusive,
 		       (unsigned long long)v->cut_short, (unsigned long long)v->not_run,
 		       (unsigned long long)v->ctl_errors);
 	}

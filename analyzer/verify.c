@@ -20,8 +20,9 @@
 /* A step that reached less than this share of the load it aimed at did
  * not test the candidate; its result still stands for the load it ran. */
 #define REACHED 0.9
-/* Steps per candidate count before giving up on it for verify_keep. */
-#define MAX_TRIES 2
+/* Steps per candidate count before giving up on it for verify_keep: a
+ * pass and its confirmation, with room for one undecided step. */
+#define MAX_TRIES 3
 
 enum phase {
 	IDLE,		/* nothing raised */
@@ -218,6 +219,35 @@ static void expire(const struct an_verify *v, struct an_service *s, uint64_t wal
 		s->sq.ok_lam = 0;
 	if (s->sq.bad_lam > 0 && wall - s->sq.bad_t > keep)
 		s->sq.bad_lam = s->sq.bad_aim = 0;
+	if (s->sq.cand_lam > 0 && wall - s->sq.cand_t > keep)
+		s->sq.cand_lam = 0;
+}
+
+/* A step passed at lam. A load above the one verified stands only once
+ * a second, separate step has passed it too (the verified load is then
+ * the lower of the two): returns true when lam is now verified. */
+static bool confirmed(struct an_verify *v, struct an_squeeze *sq, double lam, double ran,
+		      double p99, uint64_t wall)
+{
+	bool fresh = wall - sq->ok_t > v->cfg->verify_keep_ns;
+
+	if (lam <= sq->ok_lam && !fresh)
+		return true;
+	if (!(sq->cand_lam > 0)) {
+		sq->cand_lam = lam;
+		sq->cand_n = v->n;
+		sq->cand_t = wall;
+		return false;
+	}
+	lam = fmin(lam, sq->cand_lam);
+	sq->cand_lam = 0;
+	if (lam > sq->ok_lam || fresh) {
+		sq->ok_lam = lam;
+		sq->ok_ran = ran;
+		sq->ok_p99 = p99;
+		sq->ok_t = wall;
+	}
+	return true;
 }
 
 /* Picks a service whose recommendation asks for a step and may have one:
@@ -399,22 +429,20 @@ static int conclude(struct an_verify *v, struct an_engine *e, struct an_service 
 		return 1;
 	if (!pass && !fail) {
 		v->cnt.inconclusive++;
-		note(s, "squeeze step for %u instances undecided: p99 %s at %.1f rps per instance over %u windows, its 90%% bounds %.1f..%.1f ms on both sides of the SLO",
+		note(s, "squeeze step for %u instances undecided: p99 %s at %.1f rps per instance over %u windows, its bounds %.1f..%.1f ms on both sides of the SLO",
 		     v->n, p99, m.lam, m.windows, m.p99_lo / 1e6, m.p99_hi / 1e6);
 	} else if (pass) {
 		v->cnt.passed++;
-		if (fmin(m.lam, v->lam) > sq->ok_lam ||
-		    wall - sq->ok_t > v->cfg->verify_keep_ns) {
-			sq->ok_lam = fmin(m.lam, v->lam);
-			sq->ok_ran = m.lam;
-			sq->ok_p99 = m.p99;
-			sq->ok_t = wall;
+		if (!confirmed(v, sq, fmin(m.lam, v->lam), m.lam, m.p99, wall)) {
+			v->cnt.unconfirmed++;
+			note(s, "squeeze step for %u instances passed (p99 %s at %.1f rps per instance); a second step confirms it before the count stands",
+			     v->n, p99, m.lam);
+		} else if (m.lam < v->lam * REACHED) {
+			note(s, "squeeze step for %u instances reached %.1f of %.1f rps per instance: p99 %s within the SLO there",
+			     v->n, m.lam, v->lam, p99);
 		}
 		if (sq->bad_lam > 0 && fmin(sq->bad_lam, sq->bad_aim) <= sq->ok_lam)
 			sq->bad_lam = sq->bad_aim = 0;
-		if (m.lam < v->lam * REACHED)
-			note(s, "squeeze step for %u instances reached %.1f of %.1f rps per instance: p99 %s within the SLO there",
-			     v->n, m.lam, v->lam, p99);
 	} else {
 		v->cnt.failed++;
 		/* a step that ran above its aim (flows come whole) and
@@ -427,8 +455,10 @@ static int conclude(struct an_verify *v, struct an_engine *e, struct an_service 
 		}
 		if (sq->ok_lam >= sq->bad_lam)
 			sq->ok_lam = 0;
+		if (sq->cand_lam >= fmin(sq->bad_lam, sq->bad_aim))
+			sq->cand_lam = 0;
 	}
-	ST_NOTICE("%s: squeeze step for %u instances: %.1f rps per instance over %u windows, p99 %s (90%% bounds %.1f..%.1f ms), errors %.3f%%: %s the SLO",
+	ST_NOTICE("%s: squeeze step for %u instances: %.1f rps per instance over %u windows, p99 %s (bounds %.1f..%.1f ms), errors %.3f%%: %s the SLO",
 		  s->name, v->n, m.lam, m.windows, p99, m.p99_lo / 1e6, m.p99_hi / 1e6,
 		  100 * m.error_rate, pass ? "within" : fail ? "beyond" : "undecided about");
 	return 0;

@@ -25,6 +25,7 @@
 struct an_verify_counters {
 	uint64_t steps;			/* shares raised */
 	uint64_t passed, failed;	/* steps measured within / beyond the SLO */
+	uint64_t unconfirmed;		/* passes waiting for a second step */
 	uint64_t inconclusive;		/* too few samples, no windows, or undecided */
 	uint64_t cut_short;		/* verify_max_time passed first */
 	uint64_t not_run;		/* ceiling, share or missing load */
