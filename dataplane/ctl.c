@@ -45,6 +45,8 @@ struct ctl_opts {
 	const char *http;	/* --http URL: the HTTP API instead of ZeroMQ */
 	const char *token_file;
 	const char *ca_file;
+	const char *cert_file;	/* --cert, --key: a TLS client certificate */
+	const char *cert_key_file;
 };
 
 static void usage(FILE *f)
@@ -118,6 +120,10 @@ static void usage(FILE *f)
 "      --ca-file FILE         with an https URL: trust the CAs (PEM) in FILE\n"
 "                             instead of the system's; the server's name or\n"
 "                             address must match its certificate either way\n"
+"      --cert FILE            with an https URL: present the client certificate\n"
+"                             (PEM) in FILE, for a server with\n"
+"                             http_tls_client_ca\n"
+"      --key FILE             the private key (PEM) of --cert; both or neither\n"
 "  -h, --help                 this text\n"
 "      --version              print the version and exit\n"
 "\n"
@@ -146,7 +152,7 @@ static void usage(FILE *f)
 static int parse_opts(int argc, char **argv, struct ctl_opts *o)
 {
 	enum { OPT_SERVER_KEY = 256, OPT_KEY_FILE, OPT_GEN_KEYS, OPT_HTTP, OPT_TOKEN_FILE,
-	       OPT_CA_FILE };
+	       OPT_CA_FILE, OPT_CERT, OPT_KEY };
 	static const struct option longopts[] = {
 		{ "endpoint", required_argument, NULL, 'e' },
 		{ "timeout", required_argument, NULL, 't' },
@@ -156,6 +162,8 @@ static int parse_opts(int argc, char **argv, struct ctl_opts *o)
 		{ "http", required_argument, NULL, OPT_HTTP },
 		{ "token-file", required_argument, NULL, OPT_TOKEN_FILE },
 		{ "ca-file", required_argument, NULL, OPT_CA_FILE },
+		{ "cert", required_argument, NULL, OPT_CERT },
+		{ "key", required_argument, NULL, OPT_KEY },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -198,6 +206,12 @@ static int parse_opts(int argc, char **argv, struct ctl_opts *o)
 		case OPT_CA_FILE:
 			o->ca_file = optarg;
 			break;
+		case OPT_CERT:
+			o->cert_file = optarg;
+			break;
+		case OPT_KEY:
+			o->cert_key_file = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			exit(EXIT_OK);
@@ -218,8 +232,12 @@ static int parse_opts(int argc, char **argv, struct ctl_opts *o)
 			"are for the control socket\n");
 		return -EINVAL;
 	}
-	if (!o->http && (o->token_file || o->ca_file)) {
-		fprintf(stderr, PROG ": --token-file and --ca-file go with --http\n");
+	if (!o->http && (o->token_file || o->ca_file || o->cert_file || o->cert_key_file)) {
+		fprintf(stderr, PROG ": --token-file, --ca-file, --cert and --key go with --http\n");
+		return -EINVAL;
+	}
+	if (!o->cert_file != !o->cert_key_file) {
+		fprintf(stderr, PROG ": --cert and --key go together\n");
 		return -EINVAL;
 	}
 	return 0;
@@ -1065,6 +1083,8 @@ static int http_main(const struct ctl_opts *o, int argc, char **argv)
 {
 	struct st_httpc_opts ho = {
 		.ca_file = o->ca_file,
+		.cert_file = o->cert_file,
+		.key_file = o->cert_key_file,
 		.timeout_ns = o->timeout_ns,
 		.max_response = MAX_HTTP_RESPONSE,
 	};
@@ -1081,8 +1101,8 @@ static int http_main(const struct ctl_opts *o, int argc, char **argv)
 		fprintf(stderr, PROG ": --http: %s\n", err.msg);
 		goto out;
 	}
-	if (o->ca_file && !u.https) {
-		fprintf(stderr, PROG ": --ca-file goes with an https:// URL\n");
+	if ((o->ca_file || o->cert_file) && !u.https) {
+		fprintf(stderr, PROG ": --ca-file and --cert go with an https:// URL\n");
 		goto out;
 	}
 	if (o->token_file) {

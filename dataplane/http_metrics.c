@@ -362,6 +362,7 @@ struct dp_http *dp_http_start(struct dp_app *app, const struct dp_kpi *kpi,
 	snprintf(hc.token_file, sizeof(hc.token_file), "%s", app->cfg.http_token_file);
 	snprintf(hc.tls_cert, sizeof(hc.tls_cert), "%s", app->cfg.http_tls_cert);
 	snprintf(hc.tls_key, sizeof(hc.tls_key), "%s", app->cfg.http_tls_key);
+	snprintf(hc.tls_client_ca, sizeof(hc.tls_client_ca), "%s", app->cfg.http_tls_client_ca);
 	hc.max_body = 1024;	/* nothing here takes a body */
 	hc.max_conns = 16;
 	errno = 0;

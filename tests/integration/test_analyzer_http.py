@@ -14,8 +14,10 @@
   - 404, 405, 413, bad JSON (400 with the offset), a bad plan (400 with
     every error, nothing changed), a good plan (200, applied);
   - /healthz, /readyz, / (the dashboard page);
-  - a non-loopback bind: refused without a token file; with one, 401
-    without the token and with a wrong one.
+  - a non-loopback bind: refused without a token file or a client CA (TLS
+    alone too); with a token, 401 without it and with a wrong one; with
+    http_tls_client_ca, 403 without a client certificate and with one the
+    CA did not sign, 200 with one it did.
 
 usage: test_analyzer_http.py ANALYZER KPI_PUB"""
 import http.client
@@ -30,7 +32,7 @@ import time
 
 from anhttp import (PLAN, HttpRun, SseReader, VerdictSub, closed_within, get_json, need,
                     request, slow_headers, slow_reader, traffic)
-from stlib import check, fail
+from stlib import check, fail, make_pki
 
 ANALYZER, KPI_PUB = sys.argv[1], sys.argv[2]
 PROMTOOL = need("promtool")
@@ -186,8 +188,10 @@ def scenario_auth():
         fail("the analyzer started on 0.0.0.0 without a token")
     r.errf.close()
     err = r.err_text()
-    check(r.proc.returncode != 0 and "loopback" in err and "http_token_file" in err,
-          "refused without a token file: %s" % err.strip().splitlines()[-1:])
+    check(r.proc.returncode != 0 and "loopback" in err and "http_token_file" in err
+          and "http_tls_client_ca" in err,
+          "refused without a token file or client CA, the message names both: %s"
+          % err.strip().splitlines()[-1:])
     tok = os.path.join(r.wd, "token")
     with open(tok, "w") as f:
         f.write("s3cr3t-0123456789-abcdef\n")
@@ -243,6 +247,81 @@ def scenario_tls():
     check(r.stop() == 0, "stopped cleanly")
 
 
+def tls_get(port, path, pki, cert=None):
+    """GET over HTTPS, the server verified against its own certificate,
+    presenting cert ("client" or "rogue") or none. Returns the status, or
+    the name of the exception a refused handshake raised."""
+    ctx = ssl.create_default_context(cafile=pki["server_crt"])
+    if cert is not None:
+        ctx.load_cert_chain(pki[cert + "_crt"], pki[cert + "_key"])
+    c = http.client.HTTPSConnection("127.0.0.1", port, timeout=10, context=ctx)
+    try:
+        c.request("GET", path)
+        r = c.getresponse()
+        r.read()
+        return r.status
+    except (ssl.SSLError, OSError, http.client.HTTPException) as e:
+        return type(e).__name__
+    finally:
+        c.close()
+
+
+def refused_at_start(r, cfg):
+    r.start_http(cfg, "10s", expect_port=False)
+    try:
+        r.proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        r.proc.kill()
+        r.proc.wait()
+        r.errf.close()
+        return None
+    r.errf.close()
+    return r.err_text().strip()
+
+
+def scenario_client_cert():
+    print("== a non-loopback bind with TLS client certificates instead of a token")
+    r = HttpRun("http-mtls", ANALYZER, KPI_PUB)
+    pki = make_pki(r.wd)
+    if pki is None:
+        print("SKIP (part): openssl is not installed, no certificates to make")
+        return
+    tls = "http_tls_cert = %s\nhttp_tls_key = %s\n" % (pki["server_crt"], pki["server_key"])
+    # TLS alone does not say who the client is.
+    err = refused_at_start(r, r.config({"web": PLAN}, extra="http_endpoint = 0.0.0.0:0\n" + tls))
+    check(err is not None and r.proc.returncode != 0 and "http_tls_client_ca" in str(err),
+          "0.0.0.0 with TLS but neither token nor client CA: refused (%s)" % err)
+    # Client certificates are a TLS feature.
+    err = refused_at_start(r, r.config({"web": PLAN}, extra="http_endpoint = 0.0.0.0:0\n"
+                                       "http_tls_client_ca = %s\n" % pki["client_ca"]))
+    check(err is not None and r.proc.returncode != 0 and "http_tls_cert" in str(err),
+          "a client CA without http_tls_cert: refused (%s)" % err)
+    cfg = r.config({"web": PLAN}, extra="http_endpoint = 0.0.0.0:0\n" + tls +
+                   "http_tls_client_ca = %s\n" % pki["client_ca"])
+    r.start_http(cfg, "30s")
+    check("client certificates" in r.err_text(), "the analyzer says it asks for client certificates")
+    port = r.port
+    for path in ("/metrics", "/api/v1/services"):
+        st = tls_get(port, path, pki)
+        check(st == 403, "%s without a client certificate: 403 (%s)"
+              % (path, st))
+        st = tls_get(port, path, pki, "rogue")
+        check(st == 403,
+              "%s with a self-signed client certificate: 403 (%s)" % (path, st))
+        st = tls_get(port, path, pki, "client")
+        check(st == 200, "%s with a certificate the CA signed: 200 (%s)" % (path, st))
+    check(tls_get(port, "/healthz", pki) == 200, "/healthz needs no client certificate")
+    ctx = ssl.create_default_context(cafile=pki["server_crt"])
+    ctx.load_cert_chain(pki["client_crt"], pki["client_key"])
+    c = http.client.HTTPSConnection("127.0.0.1", port, timeout=10, context=ctx)
+    c.request("GET", "/metrics")
+    text = c.getresponse().read().decode()
+    c.close()
+    check('shadowtap_http_responses_total{code="403"} 4' in text,
+          "/metrics counts the four refusals under code 403")
+    check(r.stop() == 0, "stopped cleanly")
+
+
 def scenario_example():
     print("== the example configuration")
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -256,5 +335,6 @@ def scenario_example():
 scenario_live()
 scenario_auth()
 scenario_tls()
+scenario_client_cert()
 scenario_example()
 print("PASS")

@@ -16,7 +16,10 @@ ZeroMQ, the analyzer's own HTTP server, real sockets):
   - a non-loopback bind with a token file and HTTPS: without --token-file
     401 (exit 1), a wrong token 401, the right one 0; the certificate
     verified with --ca-file; without it (not in the system's store), and
-    under a name the certificate does not carry, exit 2 saying why.
+    under a name the certificate does not carry, exit 2 saying why;
+  - a non-loopback bind with http_tls_client_ca: --cert/--key with a
+    certificate the CA signed exit 0; none, or a self-signed one, 403
+    (exit 1); --cert without --key, or with an http:// URL, exit 2.
 
 usage: test_ctl_http.py CTL ANALYZER KPI_PUB"""
 import json
@@ -28,7 +31,7 @@ import sys
 import time
 
 from anhttp import PLAN, HttpRun, VerdictSub, traffic
-from stlib import check, fail
+from stlib import check, fail, make_pki
 
 CTL, ANALYZER, KPI_PUB = sys.argv[1], sys.argv[2], sys.argv[3]
 TOKEN = "ctl-http-0123456789-abcdef"
@@ -202,6 +205,36 @@ def scenario_token_tls():
     check(r.stop() == 0, "the analyzer stopped cleanly")
 
 
+def scenario_client_cert():
+    print("== a non-loopback bind with client certificates: --cert and --key")
+    r = HttpRun("ctl-mtls", ANALYZER, KPI_PUB)
+    pki = make_pki(r.wd)
+    if pki is None:
+        print("SKIP (part): openssl is not installed, no certificates to make")
+        return
+    cfg = r.config({"web": PLAN}, extra="http_endpoint = 0.0.0.0:0\nhttp_tls_cert = %s\n"
+                   "http_tls_key = %s\nhttp_tls_client_ca = %s\n"
+                   % (pki["server_crt"], pki["server_key"], pki["client_ca"]))
+    r.start_http(cfg, "30s")
+    base = ["--http", "https://127.0.0.1:%d" % r.port, "--ca-file", pki["server_crt"]]
+    rc, out, err, _ = ctl(base + ["last", "web"])
+    check(rc == 1 and "HTTP 403" in err, "no --cert: exit 1, 403")
+    rc, out, err, _ = ctl(base + ["--cert", pki["rogue_crt"], "--key", pki["rogue_key"],
+                                  "last", "web"])
+    check(rc == 1 and "HTTP 403" in err, "a self-signed client certificate: exit 1, 403")
+    rc, out, err, _ = ctl(base + ["--cert", pki["client_crt"], "--key", pki["client_key"],
+                                  "last", "web"])
+    check(rc == 0 and json.loads(out)["service"] == "web",
+          "a client certificate the CA signed: exit 0, the service document")
+    rc, out, err, _ = ctl(base + ["--cert", pki["client_crt"], "last", "web"])
+    check(rc == 2 and "--key" in err, "--cert without --key: a usage error (%s)" % err.strip())
+    rc, out, err, _ = ctl(["--http", "http://127.0.0.1:%d" % r.port, "--cert", pki["client_crt"],
+                           "--key", pki["client_key"], "stats"])
+    check(rc == 2 and "https" in err, "--cert with an http:// URL: a usage error")
+    check(r.stop() == 0, "the analyzer stopped cleanly")
+
+
 scenario_plain()
 scenario_token_tls()
+scenario_client_cert()
 print("PASS")
