@@ -94,13 +94,14 @@ def parse_final(stderr):
     """Parses the dataplane's final counters into dicts."""
     out = {"ports": {}, "shadows": {}, "malformed": {}, "mbufs_in_use": None}
     for line in stderr.splitlines():
-        m = re.match(r"\s+port (\S+) \((\w+)\): rx (\d+) pkts (\d+) bytes, tx (\d+) pkts, tx_full (\d+)"
-                     r"(?:, dispatch_full (\d+))?(.*)", line)
+        m = re.match(r"\s+port (\S+) \((\w+)\): rx (\d+) pkts (\d+) bytes, tx (\d+) pkts"
+                     r"(?: (\d+) bytes)?, tx_full (\d+)(?:, dispatch_full (\d+))?(.*)", line)
         if m:
-            d = {"name": m.group(1), "rx": int(m.group(3)), "tx": int(m.group(5)),
-                 "tx_full": int(m.group(6)), "dispatch_full": int(m.group(7) or 0)}
+            d = {"name": m.group(1), "rx": int(m.group(3)), "rx_bytes": int(m.group(4)),
+                 "tx": int(m.group(5)), "tx_bytes": int(m.group(6) or 0),
+                 "tx_full": int(m.group(7)), "dispatch_full": int(m.group(8) or 0)}
             # mtu, frags_out, too_big, ...
-            for k, v in re.findall(r", (\w+) (\d+)", m.group(8)):
+            for k, v in re.findall(r", (\w+) (\d+)", m.group(9)):
                 d[k] = int(v)
             out["ports"].setdefault(m.group(2), d)
             out["ports"].setdefault(m.group(1), out["ports"][m.group(2)])
