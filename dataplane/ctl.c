@@ -5,6 +5,7 @@
  * commands go over the HTTP API instead, where the API has them (the
  * analyzer's services, plans and metrics; the dataplane's metrics), with a
  * bearer token and HTTPS. Plain C, no DPDK. */
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -139,10 +140,13 @@ static void usage(FILE *f)
 "  get PATH                       GET PATH (/healthz, /readyz, ...)\n"
 "  send cmd=last|propose|stats service=NAME [KEY=VALUE...]\n"
 "                                 the maps above, sent as those requests\n"
+"  send cmd=whatif service=NAME [load=L] [instances=N]\n"
+"                                 GET /api/v1/services/NAME/whatif?load=L&...\n"
+"                                 (lists as load=0.5x,1x,2x; rps= is load=)\n"
 "The answer's body goes to stdout as the server sent it (JSON; text for\n"
-"stats). set_share, set_rate, set_instances, enable, disable and chaos\n"
-"exist only on the dataplane's control socket: its HTTP endpoint is\n"
-"read-only.\n"
+"stats). reload has no HTTP form: use the control socket or SIGHUP.\n"
+"set_share, set_rate, set_instances, enable, disable and chaos exist only\n"
+"on the dataplane's control socket: its HTTP endpoint is read-only.\n"
 "\n"
 "Exit status: 0 the reply says ok=true (over HTTP: a 2xx status); 1 it says\n"
 "ok=false, or an HTTP error status (its error goes to stderr); 2 no reply in\n"
@@ -955,6 +959,57 @@ static const char *pair_value(int argc, char **argv, const char *key, char *buf,
 	return NULL;
 }
 
+/* Appends "KEY=VALUE" to path, VALUE percent-encoded but for RFC 3986's
+ * unreserved characters. Returns 0, or -ENAMETOOLONG. */
+static int query_append(char *path, size_t len, const char *key, const char *value)
+{
+	size_t used = strlen(path);
+	int k = snprintf(path + used, len - used, "%c%s=", strchr(path, '?') ? '&' : '?', key);
+
+	if (k < 0 || (size_t)k >= len - used)
+		return -ENAMETOOLONG;
+	used += (size_t)k;
+	for (const unsigned char *v = (const unsigned char *)value; *v; v++) {
+		bool plain = isalnum(*v) || strchr("-._~", *v) != NULL;
+
+		k = plain ? snprintf(path + used, len - used, "%c", *v) :
+			    snprintf(path + used, len - used, "%%%02X", *v);
+		if (k < 0 || (size_t)k >= len - used)
+			return -ENAMETOOLONG;
+		used += (size_t)k;
+	}
+	return 0;
+}
+
+/* send cmd=whatif service=NAME [load=..|rps=..] [instances=..] as
+ * GET /api/v1/services/NAME/whatif?..., which reads the values as the
+ * control socket does (lists as "0.5x,1x,2x"). Returns 0, or -EINVAL
+ * after a message. */
+static int whatif_path(struct http_call *c, const char *service, int argc, char **argv)
+{
+	snprintf(c->path, sizeof(c->path), "/api/v1/services/%s/whatif", service);
+	for (int i = 0; i < argc; i++) {
+		const char *eq = strchr(argv[i], '=');
+		char key[128], value[256];
+
+		snprintf(key, sizeof(key), "%.*s", (int)(eq - argv[i]), argv[i]);
+		if (strcmp(key, "cmd") == 0 || strcmp(key, "service") == 0)
+			continue;
+		if (strcmp(key, "load") != 0 && strcmp(key, "rps") != 0 &&
+		    strcmp(key, "instances") != 0) {
+			fprintf(stderr, PROG ": send cmd=whatif: unknown key '%s' (load or rps, "
+				"instances)\n", key);
+			return -EINVAL;
+		}
+		if (query_append(c->path, sizeof(c->path), key,
+				 pair_value(argc, argv, key, value, sizeof(value))) != 0) {
+			fprintf(stderr, PROG ": send cmd=whatif: the request is too long\n");
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
 /* Maps the command line onto a request. Returns 0, or -EINVAL after a
  * message. */
 static int http_build(struct http_call *c, int argc, char **argv)
@@ -971,16 +1026,21 @@ static int http_build(struct http_call *c, int argc, char **argv)
 			return -EINVAL;
 		if (pair_value(argc, argv, "cmd", cbuf, sizeof(cbuf)) == NULL) {
 			fprintf(stderr, PROG ": send over --http needs cmd=last, "
-				"cmd=propose or cmd=stats\n");
+				"cmd=propose, cmd=whatif or cmd=stats\n");
 			return -EINVAL;
 		}
 		service = pair_value(argc, argv, "service", sbuf, sizeof(sbuf));
 		cmd = cbuf;
 		from_send = true;
+		if (strcmp(cmd, "reload") == 0) {
+			fprintf(stderr, PROG ": send cmd=reload: the HTTP API has no reload; "
+				"use the control socket (--endpoint) or SIGHUP\n");
+			return -EINVAL;
+		}
 		if (strcmp(cmd, "last") != 0 && strcmp(cmd, "propose") != 0 &&
-		    strcmp(cmd, "stats") != 0) {
+		    strcmp(cmd, "whatif") != 0 && strcmp(cmd, "stats") != 0) {
 			fprintf(stderr, PROG ": send cmd=%s: not served over HTTP "
-				"(last, propose and stats are); use the control "
+				"(last, propose, whatif and stats are); use the control "
 				"socket (--endpoint)\n", cmd);
 			return -EINVAL;
 		}
@@ -1041,6 +1101,16 @@ static int http_build(struct http_call *c, int argc, char **argv)
 		if (plan_json(&c->body, argc, argv, from_send))
 			return -EINVAL;
 		return 0;
+	}
+	if (strcmp(cmd, "whatif") == 0 && from_send) {
+		if (service_name(cmd, service))
+			return -EINVAL;
+		return whatif_path(c, service, argc, argv);
+	}
+	if (strcmp(cmd, "reload") == 0) {
+		fprintf(stderr, PROG ": reload: the HTTP API has no reload; use the control "
+			"socket (--endpoint) or SIGHUP\n");
+		return -EINVAL;
 	}
 	if (strcmp(cmd, "set_share") == 0 || strcmp(cmd, "set_rate") == 0 ||
 	    strcmp(cmd, "set_instances") == 0 || strcmp(cmd, "enable") == 0 ||

@@ -10,6 +10,11 @@ ZeroMQ, the analyzer's own HTTP server, real sockets):
   - `propose web KEY=VALUE...` over HTTP changes the plan (read back over
     HTTP and over ZeroMQ's propose reply count); a bad plan exits 1 with
     HTTP 400 listing the errors, and nothing changes;
+  - `send cmd=whatif service=web load=.. instances=..` over HTTP is GET
+    /api/v1/services/web/whatif with those arguments: the same points as
+    the control socket's whatif; bad arguments exit 1 (400), an unknown
+    key exits 2 before sending; `reload` and `send cmd=reload` exit 2
+    naming the control socket (the API has no reload);
   - an unknown service: exit 1 (404); the dataplane's write commands:
     exit 2, with the reason; a closed port: exit 2; a server that accepts
     and never answers: exit 2 within the timeout;
@@ -92,6 +97,24 @@ def scenario_plain():
     check(rc == 0 and "shadowtap_windows_closed_total" in out, "send cmd=stats: the same")
     rc, out, err, _ = ctl(url + ["get", "/readyz"])
     check(rc == 0 and json.loads(out)["status"] == "ready", "get /readyz: ready")
+    # The same what-if over HTTP and over the control socket; no verdict
+    # comes between them (the publisher is done), so one model answers.
+    q = ["load=0.5x,1x,2x", "instances=4-16,32"]
+    wi = ctl_json(url + ["send", "cmd=whatif", "service=web"] + q)
+    zwi = ctl_json(["-e", r.control, "send", "cmd=whatif", "service=web"] + q)
+    check(zwi.get("ok") is True and wi["model"]["version"] == zwi["model"]["version"]
+          and len(wi["points"]) == len(zwi["points"]) == 3 * 14
+          and [(p["rps"], p["instances"], p["p99"]) for p in wi["points"]]
+          == [(p["rps"], p["instances"], p["p99"]) for p in zwi["points"]],
+          "send cmd=whatif over HTTP: the control socket's %d points" % len(wi.get("points", [])))
+    rc, out, err, _ = ctl(url + ["send", "cmd=whatif", "service=web", "load=abc"])
+    check(rc == 1 and "HTTP 400" in err and "load" in out, "a bad what-if load: exit 1, 400")
+    rc, out, err, _ = ctl(url + ["send", "cmd=whatif", "service=web", "bogus=1"])
+    check(rc == 2 and "bogus" in err, "an unknown what-if key: exit 2 before sending")
+    for args in (["reload"], ["send", "cmd=reload"]):
+        rc, out, err, _ = ctl(url + args)
+        check(rc == 2 and "--endpoint" in err and "SIGHUP" in err,
+              "%s over HTTP: exit 2, the control socket named" % " ".join(args))
 
     before = doc["plan"]
     rc, out, err, _ = ctl(url + ["propose", "web", "proposed_instances=0", "slo_error_rate=2",
