@@ -296,13 +296,16 @@ static const struct key analyzer_keys[] = {
 	  "how long a squeeze step's result stands" },
 	{ "http_endpoint", set_http_endpoint, OFF_C(http.endpoint), 0, 0, STRLEN_C(http.endpoint),
 	  "127.0.0.1:9560", "HTTP API, /metrics and dashboard (ADDR:PORT); none: off. Only loopback "
-	  "without http_token_file" },
+	  "without http_token_file or http_tls_client_ca" },
 	{ "http_token_file", set_str, OFF_C(http.token_file), 0, 0, STRLEN_C(http.token_file), "",
 	  "file (mode 0600) holding the bearer token every HTTP request must carry" },
 	{ "http_tls_cert", set_str, OFF_C(http.tls_cert), 0, 0, STRLEN_C(http.tls_cert), "",
 	  "PEM certificate: serve HTTPS (with http_tls_key)" },
 	{ "http_tls_key", set_str, OFF_C(http.tls_key), 0, 0, STRLEN_C(http.tls_key), "",
 	  "PEM private key of http_tls_cert (mode 0600)" },
+	{ "http_tls_client_ca", set_str, OFF_C(http.tls_client_ca), 0, 0,
+	  STRLEN_C(http.tls_client_ca), "",
+	  "PEM CA: with TLS, every request needs a client certificate it signed (403 without)" },
 	{ "http_max_body", set_size, OFF_C(http.max_body), 256, 16 << 20, 0, "64K",
 	  "largest request body; larger ones get 413" },
 	{ "http_max_connections", set_uint, OFF_C(http.max_conns), 2, 10000, 0, "64",
@@ -630,6 +633,11 @@ int an_config_check(const struct an_config *c, struct st_perr *err)
 	}
 	if ((c->http.tls_cert[0] != '\0') != (c->http.tls_key[0] != '\0')) {
 		snprintf(err->msg, sizeof(err->msg), "http_tls_cert and http_tls_key go together");
+		return -EINVAL;
+	}
+	if (c->http.tls_client_ca[0] != '\0' && c->http.tls_cert[0] == '\0') {
+		snprintf(err->msg, sizeof(err->msg),
+			 "http_tls_client_ca needs http_tls_cert and http_tls_key (client certificates are TLS)");
 		return -EINVAL;
 	}
 	if (c->n_kpi_endpoints == 0) {

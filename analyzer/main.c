@@ -516,6 +516,7 @@ static int open_http(struct app *a)
 		return 0;
 	}
 	ST_NOTICE("http: listening on %s port %u%s", a->cfg.http.endpoint, an_api_port(a->api),
+		  a->cfg.http.tls_client_ca[0] ? " (TLS, client certificates)" :
 		  a->cfg.http.tls_cert[0] ? " (TLS)" : "");
 	return 0;
 }

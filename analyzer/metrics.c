@@ -321,8 +321,8 @@ static void http_families(const struct st_http_counters *h, struct st_wbuf *o)
 {
 	const struct { const char *code; uint64_t n; } codes[] = {
 		{ "2xx", h->status_2xx }, { "4xx", h->status_4xx }, { "5xx", h->status_5xx },
-		{ "401", h->unauthorized }, { "404", h->not_found }, { "405", h->bad_method },
-		{ "413", h->too_large },
+		{ "401", h->unauthorized }, { "403", h->forbidden }, { "404", h->not_found },
+		{ "405", h->bad_method }, { "413", h->too_large },
 	};
 	const char *l[4] = { "code", NULL, NULL, NULL };
 

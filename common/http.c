@@ -14,6 +14,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
 #include <microhttpd.h>
 
 #include "http.h"
@@ -36,9 +38,10 @@ struct st_http {
 	char *token;		/* NULL: no token required */
 	size_t token_len;
 	char *tls_cert, *tls_key;
+	char *client_ca;	/* NULL: no client certificate required */
 	uint16_t port;
 	atomic_uint_fast64_t c_conns, c_requests, c_2xx, c_4xx, c_5xx;
-	atomic_uint_fast64_t c_401, c_404, c_405, c_413, c_streams;
+	atomic_uint_fast64_t c_401, c_403, c_404, c_405, c_413, c_streams;
 };
 
 /* One request's state across MHD's calls of the access handler. */
@@ -181,6 +184,8 @@ static void count_status(struct st_http *h, int status)
 		atomic_fetch_add_explicit(&h->c_5xx, 1, memory_order_relaxed);
 	if (status == 401)
 		atomic_fetch_add_explicit(&h->c_401, 1, memory_order_relaxed);
+	else if (status == 403)
+		atomic_fetch_add_explicit(&h->c_403, 1, memory_order_relaxed);
 	else if (status == 404)
 		atomic_fetch_add_explicit(&h->c_404, 1, memory_order_relaxed);
 	else if (status == 405)
@@ -321,7 +326,7 @@ static enum MHD_Result send_error(struct st_http *h, struct MHD_Connection *conn
 	return ok;
 }
 
-static bool authorized(const struct st_http *h, struct MHD_Connection *conn)
+static bool token_ok(const struct st_http *h, struct MHD_Connection *conn)
 {
 	const char *v;
 	size_t n;
@@ -336,6 +341,41 @@ static bool authorized(const struct st_http *h, struct MHD_Connection *conn)
 	return st_http_token_equal(v, n, h->token, h->token_len);
 }
 
+/* MHD asks for a client certificate when it has a trust list but lets the
+ * handshake through without one (GNUTLS_CERT_REQUEST): the check is here,
+ * against the same list, for a certificate meant for TLS clients. Once per
+ * request: a chain of one or two signatures, small beside the handshake. */
+static bool client_cert_ok(const struct st_http *h, struct MHD_Connection *conn)
+{
+	gnutls_typed_vdata_st purpose = {
+		.type = GNUTLS_DT_KEY_PURPOSE_OID,
+		.data = (unsigned char *)(uintptr_t)GNUTLS_KP_TLS_WWW_CLIENT,
+	};
+	const union MHD_ConnectionInfo *ci;
+	unsigned status = 0;
+
+	if (h->client_ca == NULL)
+		return true;
+	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+	if (ci == NULL || ci->tls_session == NULL ||
+	    gnutls_certificate_type_get(ci->tls_session) != GNUTLS_CRT_X509)
+		return false;
+	/* No certificate at all is an error (GNUTLS_E_NO_CERTIFICATE_FOUND). */
+	if (gnutls_certificate_verify_peers(ci->tls_session, &purpose, 1, &status) < 0)
+		return false;
+	return status == 0;
+}
+
+/* 0, or the refusal: 403 without a client certificate the CA signed
+ * (checked first: no token is worth reading from an unknown client), 401
+ * without the token. */
+static int authenticate(const struct st_http *h, struct MHD_Connection *conn)
+{
+	if (!client_cert_ok(h, conn))
+		return 403;
+	return token_ok(h, conn) ? 0 : 401;
+}
+
 /* The first call for a request: route, authenticate, refuse a body that
  * says it is too large. Returns the status to answer now, or 0. */
 static int admit(struct st_http *h, struct MHD_Connection *conn, const char *url,
@@ -344,10 +384,11 @@ static int admit(struct st_http *h, struct MHD_Connection *conn, const char *url
 	const char *cl;
 	int rc = st_http_route_match(h->routes, h->n_routes, method, url, &st->match);
 	bool public = rc == 0 && st->match.route->public;
+	int auth = public ? 0 : authenticate(h, conn);
 
-	/* Without the token nothing is said about which paths exist. */
-	if (!public && !authorized(h, conn))
-		return 401;
+	/* Unauthenticated, nothing is said about which paths exist. */
+	if (auth != 0)
+		return auth;
 	if (rc != 0)
 		return rc;
 	cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
@@ -379,6 +420,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 			return MHD_YES;
 		return send_error(h, conn, st->early, st->match.allow,
 				  st->early == 401 ? "missing or wrong bearer token" :
+				  st->early == 403 ? "no client certificate signed by http_tls_client_ca" :
 				  st->early == 404 ? "no such path" :
 				  st->early == 405 ? "method not allowed on this path" :
 				  "request body too large");
@@ -468,10 +510,13 @@ static void destroy(struct st_http *h)
 		free(h->tls_key);
 	}
 	free(h->tls_cert);
+	free(h->client_ca);
 	free(h);
 }
 
-/* Loads the token and the TLS pair, and refuses what must not start. */
+/* Loads the token, the TLS pair and the client CA, and refuses what must
+ * not start. TLS alone does not say who the client is: a non-loopback bind
+ * needs a token or client certificates. */
 static int load_secrets(struct st_http *h, bool loopback, struct st_perr *err)
 {
 	const struct st_http_config *c = &h->cfg;
@@ -495,10 +540,16 @@ static int load_secrets(struct st_http *h, bool loopback, struct st_perr *err)
 		snprintf(err->msg, sizeof(err->msg), "http_tls_cert and http_tls_key go together");
 		return -EINVAL;
 	}
-	if (!loopback && h->token == NULL) {
+	if (c->tls_client_ca[0] != '\0' && c->tls_cert[0] == '\0') {
 		snprintf(err->msg, sizeof(err->msg),
-			 "http_endpoint %.60s is not a loopback address: set http_token_file "
-			 "(a bearer token); TLS alone does not say who the client is", c->endpoint);
+			 "http_tls_client_ca needs http_tls_cert and http_tls_key (client certificates are TLS)");
+		return -EINVAL;
+	}
+	if (!loopback && h->token == NULL && c->tls_client_ca[0] == '\0') {
+		snprintf(err->msg, sizeof(err->msg),
+			 "http_endpoint %.40s is not loopback: set http_token_file (a bearer "
+			 "token) or http_tls_client_ca (client certificates, over http_tls_cert)",
+			 c->endpoint);
 		return -EPERM;
 	}
 	if (c->tls_cert[0] == '\0')
@@ -511,7 +562,12 @@ static int load_secrets(struct st_http *h, bool loopback, struct st_perr *err)
 	if (h->tls_cert == NULL)
 		return -EINVAL;
 	h->tls_key = read_small("http_tls_key", c->tls_key, PEM_MAX, true, &len, err);
-	return h->tls_key == NULL ? -EINVAL : 0;
+	if (h->tls_key == NULL)
+		return -EINVAL;
+	if (c->tls_client_ca[0] == '\0')
+		return 0;
+	h->client_ca = read_small("http_tls_client_ca", c->tls_client_ca, PEM_MAX, false, &len, err);
+	return h->client_ca == NULL ? -EINVAL : 0;
 }
 
 struct st_http *st_http_start(const struct st_http_config *cfg,
@@ -561,6 +617,8 @@ struct st_http *st_http_start(const struct st_http_config *cfg,
 		MHD_OPTION_EXTERNAL_LOGGER, mhd_log, h,
 		h->tls_cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, h->tls_cert,
 		MHD_OPTION_HTTPS_MEM_KEY, h->tls_key,
+		/* A trust list makes MHD ask clients for a certificate. */
+		h->client_ca ? MHD_OPTION_HTTPS_MEM_TRUST : MHD_OPTION_END, h->client_ca,
 		MHD_OPTION_END);
 	if (h->mhd == NULL) {
 		snprintf(err->msg, sizeof(err->msg),
@@ -599,6 +657,7 @@ void st_http_get_counters(const struct st_http *h, struct st_http_counters *o)
 	o->status_4xx = atomic_load_explicit(&m->c_4xx, memory_order_relaxed);
 	o->status_5xx = atomic_load_explicit(&m->c_5xx, memory_order_relaxed);
 	o->unauthorized = atomic_load_explicit(&m->c_401, memory_order_relaxed);
+	o->forbidden = atomic_load_explicit(&m->c_403, memory_order_relaxed);
 	o->not_found = atomic_load_explicit(&m->c_404, memory_order_relaxed);
 	o->bad_method = atomic_load_explicit(&m->c_405, memory_order_relaxed);
 	o->too_large = atomic_load_explicit(&m->c_413, memory_order_relaxed);

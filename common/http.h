@@ -6,8 +6,9 @@
  * (body size -> 413, header memory, connections in all and per client,
  * per-connection idle timeout), 404 for an unknown path, 405 with Allow
  * for a known path and the wrong method, a bearer token compared in
- * constant time (401), TLS (MHD over GnuTLS), and the refusal to listen on
- * anything but loopback without a token.
+ * constant time (401), TLS (MHD over GnuTLS), client certificates signed
+ * by a given CA (403 without one), and the refusal to listen on anything
+ * but loopback without a token or client certificates.
  *
  * Handlers run on MHD's connection threads, several at once: they must
  * only read what their owner publishes for them (a snapshot) and must not
@@ -47,6 +48,7 @@ struct st_http_config {
 	char token_file[ST_HTTP_PATH_MAX];	/* bearer token; "" none */
 	char tls_cert[ST_HTTP_PATH_MAX];	/* PEM; with tls_key: HTTPS */
 	char tls_key[ST_HTTP_PATH_MAX];
+	char tls_client_ca[ST_HTTP_PATH_MAX];	/* PEM; clients show a cert it signed */
 	size_t max_body;		/* request body, bytes (413 beyond) */
 	size_t max_header;		/* MHD's per-connection memory: headers */
 	unsigned max_conns;		/* connections at once */
@@ -135,6 +137,7 @@ struct st_http_counters {
 	uint64_t requests;
 	uint64_t status_2xx, status_4xx, status_5xx;
 	uint64_t unauthorized;		/* 401 */
+	uint64_t forbidden;		/* 403: no client certificate the CA signed */
 	uint64_t not_found;		/* 404 */
 	uint64_t bad_method;		/* 405 */
 	uint64_t too_large;		/* 413 */
@@ -145,9 +148,10 @@ struct st_http;
 
 /* Starts listening per cfg (copied) with the routes (borrowed: they must
  * outlive the server) and arg for the handlers. Refuses, with err, a
- * non-loopback address without token_file, a token file that is empty or
- * readable by others than its owner, half a TLS pair, and everything MHD
- * refuses. Returns the server, or NULL with errno and err->msg. */
+ * non-loopback address without token_file or tls_client_ca, a token file
+ * that is empty or readable by others than its owner, half a TLS pair, a
+ * client CA without TLS, and everything MHD refuses. With both a token and
+ * a client CA a request needs both. Returns the server, or NULL with errno and err->msg. */
 struct st_http *st_http_start(const struct st_http_config *cfg,
 			      const struct st_http_route *routes, size_t n_routes,
 			      void *arg, struct st_perr *err);

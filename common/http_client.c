@@ -336,6 +336,13 @@ static int tls_start(struct conn *c, const struct st_url *u, const struct st_htt
 		if (rc < 0)
 			return tls_fail(c, rc, "system trust store", err);
 	}
+	if (o->cert_file != NULL) {
+		rc = gnutls_certificate_set_x509_key_file(c->cred, o->cert_file, o->key_file,
+							  GNUTLS_X509_FMT_PEM);
+		if (rc < 0)
+			return perr(err, -EINVAL, "client certificate %.100s, key %.100s: %s",
+				    o->cert_file, o->key_file, gnutls_strerror(rc));
+	}
 	rc = gnutls_init(&c->tls, GNUTLS_CLIENT | GNUTLS_NONBLOCK);
 	if (rc < 0) {
 		c->tls = NULL;

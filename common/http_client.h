@@ -2,7 +2,7 @@
  * connection (Connection: close), over TCP or over TLS with GnuTLS (the
  * library libmicrohttpd already links for the server side), verified
  * against a CA file or the system's trust store and the URL's host name or
- * address. One deadline bounds connect, handshake, send and receive; one
+ * address, with a client certificate when the server asks for one. One deadline bounds connect, handshake, send and receive; one
  * cap bounds the response's size. Blocking, single-threaded, for tools:
  * never call it from a poll loop. */
 #ifndef ST_HTTP_CLIENT_H
@@ -34,6 +34,8 @@ int st_url_parse(const char *s, struct st_url *u, struct st_perr *err);
 struct st_httpc_opts {
 	const char *token;		/* bearer token; NULL: none */
 	const char *ca_file;		/* https: PEM trust anchors; NULL: the system's */
+	const char *cert_file;		/* https: PEM client certificate; NULL: none */
+	const char *key_file;		/* its private key (with cert_file) */
 	uint64_t timeout_ns;		/* the whole exchange */
 	size_t max_response;		/* bytes on the wire, headers included */
 };

@@ -104,6 +104,7 @@ STR_SETTER(set_curve_allowed_keys, c->curve_allowed_keys, copy_str)
 STR_SETTER(set_http_token_file, c->http_token_file, copy_str)
 STR_SETTER(set_http_tls_cert, c->http_tls_cert, copy_str)
 STR_SETTER(set_http_tls_key, c->http_tls_key, copy_str)
+STR_SETTER(set_http_tls_client_ca, c->http_tls_client_ca, copy_str)
 STR_SETTER(set_sh_port, s->port, copy_str)
 
 static int set_http_endpoint(struct dp_config *c, struct dp_shadow_cfg *s, const char *v,
@@ -516,13 +517,17 @@ static const struct key keys[] = {
 	  "required with curve_secret_key", set_curve_allowed_keys },
 	{ SCOPE_DATAPLANE, "http_endpoint", "",
 	  "ADDR:PORT for GET /metrics (every counter, Prometheus text) and /healthz; empty or none: "
-	  "off. Any address but loopback needs http_token_file", set_http_endpoint },
+	  "off. Any address but loopback needs http_token_file or http_tls_client_ca",
+	  set_http_endpoint },
 	{ SCOPE_DATAPLANE, "http_token_file", "",
 	  "file (mode 0600) holding the bearer token /metrics requires", set_http_token_file },
 	{ SCOPE_DATAPLANE, "http_tls_cert", "", "PEM certificate: serve HTTPS (with http_tls_key)",
 	  set_http_tls_cert },
 	{ SCOPE_DATAPLANE, "http_tls_key", "", "PEM private key of http_tls_cert (mode 0600)",
 	  set_http_tls_key },
+	{ SCOPE_DATAPLANE, "http_tls_client_ca", "",
+	  "PEM CA: with TLS, /metrics needs a client certificate it signed (403 without)",
+	  set_http_tls_client_ca },
 	{ SCOPE_DATAPLANE, "log_level", "notice", "err | warn | notice | info | debug", set_log_level },
 
 	{ SCOPE_SHADOW, "port", "",

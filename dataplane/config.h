@@ -110,6 +110,7 @@ struct dp_config {
 	char http_token_file[256];
 	char http_tls_cert[256];
 	char http_tls_key[256];
+	char http_tls_client_ca[256];
 	char log_level[16];
 
 	struct dp_shadow_cfg shadows[DP_MAX_SHADOWS];

@@ -209,13 +209,15 @@ static void reply_stats(msgpack_packer *pk, const struct dp_app *app, const stru
 	st_wire_pack_cstr(pk, "ports");
 	msgpack_pack_array(pk, (size_t)app->n_ports);
 	for (int i = 0; i < app->n_ports; i++) {
-		msgpack_pack_map(pk, 4);
+		msgpack_pack_map(pk, 5);
 		st_wire_pack_cstr(pk, "name");
 		st_wire_pack_cstr(pk, app->ports[i].name);
 		st_wire_pack_cstr(pk, "rx_pkts");
 		msgpack_pack_uint64(pk, sum.port[i].rx_pkts);
 		st_wire_pack_cstr(pk, "tx_pkts");
 		msgpack_pack_uint64(pk, sum.port[i].tx_pkts);
+		st_wire_pack_cstr(pk, "tx_bytes");
+		msgpack_pack_uint64(pk, sum.port[i].tx_bytes);
 		st_wire_pack_cstr(pk, "tx_full");
 		msgpack_pack_uint64(pk, sum.port[i].tx_full);
 	}

@@ -37,6 +37,7 @@ struct dp_port_counters {
 	uint64_t rx_pkts;
 	uint64_t rx_bytes;
 	uint64_t tx_pkts;
+	uint64_t tx_bytes;  /* of the packets the TX queue took */
 	uint64_t tx_full; /* production packets the port's TX queue refused */
 	uint64_t dispatch_full; /* received, but the owning worker's ring was full */
 	uint64_t frags_out; /* fragments sent in place of frames above the MTU */
@@ -86,6 +87,10 @@ struct dp_counters {
 				     never copied */
 	uint64_t frag_hold_full;  /* fragments not held (datagram's or worker's limit,
 				     or no mbuf for the clone): never copied */
+	/* Levels, not counts: the worker's tables as of its last round. They
+	 * sum over workers like the rest; a difference of two is meaningless. */
+	uint64_t flows_active;        /* flow-table entries in use */
+	uint64_t tcp_sessions_active; /* TCP sessions tracked towards shadows */
 } __attribute__((aligned(64)));
 
 /* Adds src into dst. */

@@ -5,6 +5,7 @@
  * commands go over the HTTP API instead, where the API has them (the
  * analyzer's services, plans and metrics; the dataplane's metrics), with a
  * bearer token and HTTPS. Plain C, no DPDK. */
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -45,6 +46,8 @@ struct ctl_opts {
 	const char *http;	/* --http URL: the HTTP API instead of ZeroMQ */
 	const char *token_file;
 	const char *ca_file;
+	const char *cert_file;	/* --cert, --key: a TLS client certificate */
+	const char *cert_key_file;
 };
 
 static void usage(FILE *f)
@@ -118,6 +121,10 @@ static void usage(FILE *f)
 "      --ca-file FILE         with an https URL: trust the CAs (PEM) in FILE\n"
 "                             instead of the system's; the server's name or\n"
 "                             address must match its certificate either way\n"
+"      --cert FILE            with an https URL: present the client certificate\n"
+"                             (PEM) in FILE, for a server with\n"
+"                             http_tls_client_ca\n"
+"      --key FILE             the private key (PEM) of --cert; both or neither\n"
 "  -h, --help                 this text\n"
 "      --version              print the version and exit\n"
 "\n"
@@ -133,10 +140,13 @@ static void usage(FILE *f)
 "  get PATH                       GET PATH (/healthz, /readyz, ...)\n"
 "  send cmd=last|propose|stats service=NAME [KEY=VALUE...]\n"
 "                                 the maps above, sent as those requests\n"
+"  send cmd=whatif service=NAME [load=L] [instances=N]\n"
+"                                 GET /api/v1/services/NAME/whatif?load=L&...\n"
+"                                 (lists as load=0.5x,1x,2x; rps= is load=)\n"
 "The answer's body goes to stdout as the server sent it (JSON; text for\n"
-"stats). set_share, set_rate, set_instances, enable, disable and chaos\n"
-"exist only on the dataplane's control socket: its HTTP endpoint is\n"
-"read-only.\n"
+"stats). reload has no HTTP form: use the control socket or SIGHUP.\n"
+"set_share, set_rate, set_instances, enable, disable and chaos exist only\n"
+"on the dataplane's control socket: its HTTP endpoint is read-only.\n"
 "\n"
 "Exit status: 0 the reply says ok=true (over HTTP: a 2xx status); 1 it says\n"
 "ok=false, or an HTTP error status (its error goes to stderr); 2 no reply in\n"
@@ -146,7 +156,7 @@ static void usage(FILE *f)
 static int parse_opts(int argc, char **argv, struct ctl_opts *o)
 {
 	enum { OPT_SERVER_KEY = 256, OPT_KEY_FILE, OPT_GEN_KEYS, OPT_HTTP, OPT_TOKEN_FILE,
-	       OPT_CA_FILE };
+	       OPT_CA_FILE, OPT_CERT, OPT_KEY };
 	static const struct option longopts[] = {
 		{ "endpoint", required_argument, NULL, 'e' },
 		{ "timeout", required_argument, NULL, 't' },
@@ -156,6 +166,8 @@ static int parse_opts(int argc, char **argv, struct ctl_opts *o)
 		{ "http", required_argument, NULL, OPT_HTTP },
 		{ "token-file", required_argument, NULL, OPT_TOKEN_FILE },
 		{ "ca-file", required_argument, NULL, OPT_CA_FILE },
+		{ "cert", required_argument, NULL, OPT_CERT },
+		{ "key", required_argument, NULL, OPT_KEY },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -198,6 +210,12 @@ static int parse_opts(int argc, char **argv, struct ctl_opts *o)
 		case OPT_CA_FILE:
 			o->ca_file = optarg;
 			break;
+		case OPT_CERT:
+			o->cert_file = optarg;
+			break;
+		case OPT_KEY:
+			o->cert_key_file = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			exit(EXIT_OK);
@@ -218,8 +236,12 @@ static int parse_opts(int argc, char **argv, struct ctl_opts *o)
 			"are for the control socket\n");
 		return -EINVAL;
 	}
-	if (!o->http && (o->token_file || o->ca_file)) {
-		fprintf(stderr, PROG ": --token-file and --ca-file go with --http\n");
+	if (!o->http && (o->token_file || o->ca_file || o->cert_file || o->cert_key_file)) {
+		fprintf(stderr, PROG ": --token-file, --ca-file, --cert and --key go with --http\n");
+		return -EINVAL;
+	}
+	if (!o->cert_file != !o->cert_key_file) {
+		fprintf(stderr, PROG ": --cert and --key go together\n");
 		return -EINVAL;
 	}
 	return 0;
@@ -937,6 +959,57 @@ static const char *pair_value(int argc, char **argv, const char *key, char *buf,
 	return NULL;
 }
 
+/* Appends "KEY=VALUE" to path, VALUE percent-encoded but for RFC 3986's
+ * unreserved characters. Returns 0, or -ENAMETOOLONG. */
+static int query_append(char *path, size_t len, const char *key, const char *value)
+{
+	size_t used = strlen(path);
+	int k = snprintf(path + used, len - used, "%c%s=", strchr(path, '?') ? '&' : '?', key);
+
+	if (k < 0 || (size_t)k >= len - used)
+		return -ENAMETOOLONG;
+	used += (size_t)k;
+	for (const unsigned char *v = (const unsigned char *)value; *v; v++) {
+		bool plain = isalnum(*v) || strchr("-._~", *v) != NULL;
+
+		k = plain ? snprintf(path + used, len - used, "%c", *v) :
+			    snprintf(path + used, len - used, "%%%02X", *v);
+		if (k < 0 || (size_t)k >= len - used)
+			return -ENAMETOOLONG;
+		used += (size_t)k;
+	}
+	return 0;
+}
+
+/* send cmd=whatif service=NAME [load=..|rps=..] [instances=..] as
+ * GET /api/v1/services/NAME/whatif?..., which reads the values as the
+ * control socket does (lists as "0.5x,1x,2x"). Returns 0, or -EINVAL
+ * after a message. */
+static int whatif_path(struct http_call *c, const char *service, int argc, char **argv)
+{
+	snprintf(c->path, sizeof(c->path), "/api/v1/services/%s/whatif", service);
+	for (int i = 0; i < argc; i++) {
+		const char *eq = strchr(argv[i], '=');
+		char key[128], value[256];
+
+		snprintf(key, sizeof(key), "%.*s", (int)(eq - argv[i]), argv[i]);
+		if (strcmp(key, "cmd") == 0 || strcmp(key, "service") == 0)
+			continue;
+		if (strcmp(key, "load") != 0 && strcmp(key, "rps") != 0 &&
+		    strcmp(key, "instances") != 0) {
+			fprintf(stderr, PROG ": send cmd=whatif: unknown key '%s' (load or rps, "
+				"instances)\n", key);
+			return -EINVAL;
+		}
+		if (query_append(c->path, sizeof(c->path), key,
+				 pair_value(argc, argv, key, value, sizeof(value))) != 0) {
+			fprintf(stderr, PROG ": send cmd=whatif: the request is too long\n");
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
 /* Maps the command line onto a request. Returns 0, or -EINVAL after a
  * message. */
 static int http_build(struct http_call *c, int argc, char **argv)
@@ -953,16 +1026,21 @@ static int http_build(struct http_call *c, int argc, char **argv)
 			return -EINVAL;
 		if (pair_value(argc, argv, "cmd", cbuf, sizeof(cbuf)) == NULL) {
 			fprintf(stderr, PROG ": send over --http needs cmd=last, "
-				"cmd=propose or cmd=stats\n");
+				"cmd=propose, cmd=whatif or cmd=stats\n");
 			return -EINVAL;
 		}
 		service = pair_value(argc, argv, "service", sbuf, sizeof(sbuf));
 		cmd = cbuf;
 		from_send = true;
+		if (strcmp(cmd, "reload") == 0) {
+			fprintf(stderr, PROG ": send cmd=reload: the HTTP API has no reload; "
+				"use the control socket (--endpoint) or SIGHUP\n");
+			return -EINVAL;
+		}
 		if (strcmp(cmd, "last") != 0 && strcmp(cmd, "propose") != 0 &&
-		    strcmp(cmd, "stats") != 0) {
+		    strcmp(cmd, "whatif") != 0 && strcmp(cmd, "stats") != 0) {
 			fprintf(stderr, PROG ": send cmd=%s: not served over HTTP "
-				"(last, propose and stats are); use the control "
+				"(last, propose, whatif and stats are); use the control "
 				"socket (--endpoint)\n", cmd);
 			return -EINVAL;
 		}
@@ -1024,6 +1102,16 @@ static int http_build(struct http_call *c, int argc, char **argv)
 			return -EINVAL;
 		return 0;
 	}
+	if (strcmp(cmd, "whatif") == 0 && from_send) {
+		if (service_name(cmd, service))
+			return -EINVAL;
+		return whatif_path(c, service, argc, argv);
+	}
+	if (strcmp(cmd, "reload") == 0) {
+		fprintf(stderr, PROG ": reload: the HTTP API has no reload; use the control "
+			"socket (--endpoint) or SIGHUP\n");
+		return -EINVAL;
+	}
 	if (strcmp(cmd, "set_share") == 0 || strcmp(cmd, "set_rate") == 0 ||
 	    strcmp(cmd, "set_instances") == 0 || strcmp(cmd, "enable") == 0 ||
 	    strcmp(cmd, "disable") == 0 || strcmp(cmd, "chaos") == 0 ||
@@ -1065,6 +1153,8 @@ static int http_main(const struct ctl_opts *o, int argc, char **argv)
 {
 	struct st_httpc_opts ho = {
 		.ca_file = o->ca_file,
+		.cert_file = o->cert_file,
+		.key_file = o->cert_key_file,
 		.timeout_ns = o->timeout_ns,
 		.max_response = MAX_HTTP_RESPONSE,
 	};
@@ -1081,8 +1171,8 @@ static int http_main(const struct ctl_opts *o, int argc, char **argv)
 		fprintf(stderr, PROG ": --http: %s\n", err.msg);
 		goto out;
 	}
-	if (o->ca_file && !u.https) {
-		fprintf(stderr, PROG ": --ca-file goes with an https:// URL\n");
+	if ((o->ca_file || o->cert_file) && !u.https) {
+		fprintf(stderr, PROG ": --ca-file and --cert go with an https:// URL\n");
 		goto out;
 	}
 	if (o->token_file) {

@@ -43,6 +43,7 @@ struct dp_http {
 	char port_name[DP_MAX_PORTS][64], port_role[DP_MAX_PORTS][8];
 	char group_name[DP_MAX_SHADOWS][64];
 	int n_ports, n_groups;
+	uint64_t flows_max, tcp_max;	/* the tables' sizes, all workers */
 	const char *pool_name[N_POOLS];
 	struct rte_mempool *pool[N_POOLS];
 };
@@ -94,6 +95,12 @@ static void counter(struct st_wbuf *o, const char *name, const char *help, uint6
 	st_prom_sample_u64(o, name, NULL, v);
 }
 
+static void gauge(struct st_wbuf *o, const char *name, const char *help, uint64_t v)
+{
+	st_prom_family(o, name, "gauge", help);
+	st_prom_sample_u64(o, name, NULL, v);
+}
+
 static void port_family(struct st_wbuf *o, const struct dp_http *h, const struct dp_http_snap *s,
 			const char *name, const char *help, size_t off)
 {
@@ -136,6 +143,9 @@ static void render(const struct dp_http *h, const struct dp_http_snap *s, struct
 		    offsetof(struct dp_port_counters, rx_bytes));
 	port_family(o, h, s, "shadowtap_dp_port_tx_packets_total", "Packets sent on the port.",
 		    offsetof(struct dp_port_counters, tx_pkts));
+	port_family(o, h, s, "shadowtap_dp_port_tx_bytes_total",
+		    "Bytes of the packets the port's TX queue took.",
+		    offsetof(struct dp_port_counters, tx_bytes));
 	port_family(o, h, s, "shadowtap_dp_port_tx_full_total",
 		    "Production packets the port's TX queue refused.",
 		    offsetof(struct dp_port_counters, tx_full));
@@ -218,6 +228,14 @@ static void render(const struct dp_http *h, const struct dp_http_snap *s, struct
 		c->flow_table_full);
 	counter(o, "shadowtap_dp_flows_expired_total", "Flows forgotten after the idle timeout.",
 		c->flows_expired);
+	gauge(o, "shadowtap_dp_flows_active", "Flow-table entries in use, over all workers.",
+	      c->flows_active);
+	gauge(o, "shadowtap_dp_flows_max", "Flow-table entries allowed, over all workers.",
+	      h->flows_max);
+	gauge(o, "shadowtap_dp_tcp_sessions_active",
+	      "TCP sessions tracked towards the shadows, over all workers.", c->tcp_sessions_active);
+	gauge(o, "shadowtap_dp_tcp_sessions_max", "TCP sessions allowed, over all workers.",
+	      h->tcp_max);
 	counter(o, "shadowtap_dp_tcp_acks_total", "ACKs the dataplane sent shadows for their data.",
 		c->tcp_acks);
 	counter(o, "shadowtap_dp_tcp_ack_no_mbuf_total", "ACKs not sent: no mbuf.", c->tcp_ack_nombuf);
@@ -362,6 +380,7 @@ struct dp_http *dp_http_start(struct dp_app *app, const struct dp_kpi *kpi,
 	snprintf(hc.token_file, sizeof(hc.token_file), "%s", app->cfg.http_token_file);
 	snprintf(hc.tls_cert, sizeof(hc.tls_cert), "%s", app->cfg.http_tls_cert);
 	snprintf(hc.tls_key, sizeof(hc.tls_key), "%s", app->cfg.http_tls_key);
+	snprintf(hc.tls_client_ca, sizeof(hc.tls_client_ca), "%s", app->cfg.http_tls_client_ca);
 	hc.max_body = 1024;	/* nothing here takes a body */
 	hc.max_conns = 16;
 	errno = 0;
@@ -380,6 +399,8 @@ struct dp_http *dp_http_start(struct dp_app *app, const struct dp_kpi *kpi,
 	h->cur = -1;
 	h->n_ports = app->n_ports;
 	h->n_groups = app->n_groups;
+	h->flows_max = (uint64_t)app->cfg.flow_table_size * app->n_workers;
+	h->tcp_max = (uint64_t)app->cfg.tcp_sessions * app->n_workers;
 	for (int i = 0; i < app->n_ports; i++) {
 		snprintf(h->port_name[i], sizeof(h->port_name[i]), "%s", app->ports[i].name);
 		snprintf(h->port_role[i], sizeof(h->port_role[i]), "%s",

@@ -808,8 +808,10 @@ int main(int argc, char **argv)
 			goto out;
 		}
 		if (http != NULL)
-			ST_NOTICE("http: listening on %s port %u", app.cfg.http_endpoint,
-				  dp_http_port(http));
+			ST_NOTICE("http: listening on %s port %u%s", app.cfg.http_endpoint,
+				  dp_http_port(http),
+				  app.cfg.http_tls_client_ca[0] ? " (TLS, client certificates)" :
+				  app.cfg.http_tls_cert[0] ? " (TLS)" : "");
 	}
 
 	run_start = st_mono_ns();

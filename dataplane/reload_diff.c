@@ -78,6 +78,7 @@ static const struct rule dp_rules[] = {
 	{ "http_token_file", K_STR, DP(http_token_file), E_RESTART },
 	{ "http_tls_cert", K_STR, DP(http_tls_cert), E_RESTART },
 	{ "http_tls_key", K_STR, DP(http_tls_key), E_RESTART },
+	{ "http_tls_client_ca", K_STR, DP(http_tls_client_ca), E_RESTART },
 	{ "log_level", K_STR, DP(log_level), E_LOG_LEVEL },
 };
 

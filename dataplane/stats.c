@@ -78,6 +78,8 @@ void dp_stats_line(const struct dp_app *app, const struct dp_counters *prev,
 	}
 	if (malformed(cur) != malformed(prev))
 		ADD(" | malformed %" PRIu64, malformed(cur) - malformed(prev));
+	if (cur->flows_active | cur->tcp_sessions_active)
+		ADD(" | flows %" PRIu64 " tcp %" PRIu64, cur->flows_active, cur->tcp_sessions_active);
 #undef ADD
 	st_log(ST_LOG_NOTICE, "%s", line);
 }
@@ -94,10 +96,10 @@ void dp_stats_final(const struct dp_app *app, const struct dp_counters *c, FILE 
 		if (rte_eth_stats_get(app->ports[i].id, &st) != 0)
 			st.opackets = 0;
 		fprintf(out, "  port %s (%s): rx %" PRIu64 " pkts %" PRIu64 " bytes, tx %" PRIu64
-			" pkts, tx_full %" PRIu64 ", dispatch_full %" PRIu64 ", mtu %u, frags_out %"
-			PRIu64 ", too_big %" PRIu64 ", pmd_tx %" PRIu64 "\n", app->ports[i].name,
-			dp_port_role_name(app->port_roles[i]), p->rx_pkts, p->rx_bytes, p->tx_pkts,
-			p->tx_full, p->dispatch_full, app->ports[i].mtu, p->frags_out, p->too_big,
+			" pkts %" PRIu64 " bytes, tx_full %" PRIu64 ", dispatch_full %" PRIu64
+			", mtu %u, frags_out %" PRIu64 ", too_big %" PRIu64 ", pmd_tx %" PRIu64 "\n",
+			app->ports[i].name, dp_port_role_name(app->port_roles[i]), p->rx_pkts,
+			p->rx_bytes, p->tx_pkts, p->tx_bytes, p->tx_full, p->dispatch_full, app->ports[i].mtu, p->frags_out, p->too_big,
 			st.opackets);
 	}
 	for (int g = 0; g < app->n_groups; g++) {
@@ -127,8 +129,9 @@ void dp_stats_final(const struct dp_app *app, const struct dp_counters *c, FILE 
 	fprintf(out, "  not_ip %" PRIu64 ", neighbour answers %" PRIu64 ", learned %" PRIu64
 		", other from shadows %" PRIu64 "\n", c->not_ip, c->arp_replies,
 		c->neigh_learned, c->shadow_other);
-	fprintf(out, "  flows: table full %" PRIu64 ", expired %" PRIu64 "\n",
-		c->flow_table_full, c->flows_expired);
+	fprintf(out, "  flows: table full %" PRIu64 ", expired %" PRIu64 ", active %" PRIu64
+		", tcp sessions active %" PRIu64 "\n", c->flow_table_full, c->flows_expired,
+		c->flows_active, c->tcp_sessions_active);
 	fprintf(out, "  frags: seen %" PRIu64 ", first %" PRIu64 ", held %" PRIu64 ", released %"
 		PRIu64 ", expired %" PRIu64 ", table_full %" PRIu64 ", hold_full %" PRIu64
 		", held_expired %" PRIu64 "\n", c->frag_seen, c->frag_first, c->frag_held,
@@ -164,6 +167,7 @@ static int tel_stats(const char *cmd, const char *params, struct rte_tel_data *d
 		rte_tel_data_add_dict_u64(p, "rx_pkts", c.port[i].rx_pkts);
 		rte_tel_data_add_dict_u64(p, "rx_bytes", c.port[i].rx_bytes);
 		rte_tel_data_add_dict_u64(p, "tx_pkts", c.port[i].tx_pkts);
+		rte_tel_data_add_dict_u64(p, "tx_bytes", c.port[i].tx_bytes);
 		rte_tel_data_add_dict_u64(p, "tx_full", c.port[i].tx_full);
 		rte_tel_data_add_dict_u64(p, "mtu", tel_app->ports[i].mtu);
 		rte_tel_data_add_dict_u64(p, "frags_out", c.port[i].frags_out);
@@ -175,6 +179,8 @@ static int tel_stats(const char *cmd, const char *params, struct rte_tel_data *d
 	rte_tel_data_add_dict_u64(d, "malformed", bad);
 	rte_tel_data_add_dict_u64(d, "not_ip", c.not_ip);
 	rte_tel_data_add_dict_u64(d, "neigh_answers", c.arp_replies);
+	rte_tel_data_add_dict_u64(d, "flows_active", c.flows_active);
+	rte_tel_data_add_dict_u64(d, "tcp_sessions_active", c.tcp_sessions_active);
 	rte_tel_data_add_dict_u64(d, "frag_seen", c.frag_seen);
 	rte_tel_data_add_dict_u64(d, "frag_first", c.frag_first);
 	rte_tel_data_add_dict_u64(d, "frag_held", c.frag_held);

@@ -99,18 +99,28 @@ static inline uint32_t dp_flow_worker(uint32_t hash, uint32_t n_workers)
 }
 
 /* Sends a burst; what the queue refuses is counted and freed, never kept:
- * holding it would stall the loop behind a slow port. */
+ * holding it would stall the loop behind a slow port. The bytes are summed
+ * before the burst, while the mbufs are ours and warm: a PMD may free what
+ * it took (net_pcap, af_packet do) before tx_burst returns; what it refused
+ * is subtracted after. */
 static inline void dp_tx_or_drop(struct dp_worker *w, int port_idx, uint16_t port_id,
 				 struct rte_mbuf **pkts, uint16_t n)
 {
 	struct dp_port_counters *pc = &w->cnt.port[port_idx];
-	uint16_t sent = rte_eth_tx_burst(port_id, w->queue, pkts, n);
+	uint64_t bytes = 0;
+	uint16_t sent;
 
+	for (uint16_t i = 0; i < n; i++)
+		bytes += pkts[i]->pkt_len;
+	sent = rte_eth_tx_burst(port_id, w->queue, pkts, n);
 	pc->tx_pkts += sent;
 	if (unlikely(sent < n)) {
+		for (uint16_t i = sent; i < n; i++)
+			bytes -= pkts[i]->pkt_len;
 		pc->tx_full += n - sent;
 		rte_pktmbuf_free_bulk(pkts + sent, n - sent);
 	}
+	pc->tx_bytes += bytes;
 }
 
 /* The worker's xorshift64: packet sampling and chaos. */

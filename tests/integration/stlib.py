@@ -94,13 +94,14 @@ def parse_final(stderr):
     """Parses the dataplane's final counters into dicts."""
     out = {"ports": {}, "shadows": {}, "malformed": {}, "mbufs_in_use": None}
     for line in stderr.splitlines():
-        m = re.match(r"\s+port (\S+) \((\w+)\): rx (\d+) pkts (\d+) bytes, tx (\d+) pkts, tx_full (\d+)"
-                     r"(?:, dispatch_full (\d+))?(.*)", line)
+        m = re.match(r"\s+port (\S+) \((\w+)\): rx (\d+) pkts (\d+) bytes, tx (\d+) pkts"
+                     r"(?: (\d+) bytes)?, tx_full (\d+)(?:, dispatch_full (\d+))?(.*)", line)
         if m:
-            d = {"name": m.group(1), "rx": int(m.group(3)), "tx": int(m.group(5)),
-                 "tx_full": int(m.group(6)), "dispatch_full": int(m.group(7) or 0)}
+            d = {"name": m.group(1), "rx": int(m.group(3)), "rx_bytes": int(m.group(4)),
+                 "tx": int(m.group(5)), "tx_bytes": int(m.group(6) or 0),
+                 "tx_full": int(m.group(7)), "dispatch_full": int(m.group(8) or 0)}
             # mtu, frags_out, too_big, ...
-            for k, v in re.findall(r", (\w+) (\d+)", m.group(8)):
+            for k, v in re.findall(r", (\w+) (\d+)", m.group(9)):
                 d[k] = int(v)
             out["ports"].setdefault(m.group(2), d)
             out["ports"].setdefault(m.group(1), out["ports"][m.group(2)])
@@ -165,3 +166,41 @@ def telemetry(prefix, cmd):
     reply = json.loads(s.recv(1 << 20).decode())
     s.close()
     return reply
+
+
+def make_pki(wd):
+    """Certificates for the HTTP tests, made with openssl in wd: a server
+    certificate for 127.0.0.1 (self-signed: the client trusts it as its own
+    CA), a client CA, a client certificate it signed (clientAuth) and a
+    self-signed client certificate no CA vouches for. Returns a dict of
+    paths (server_crt, server_key, client_ca, client_crt, client_key,
+    rogue_crt, rogue_key), keys mode 0600, or None without openssl."""
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        return None
+    p = {k: os.path.join(wd, k.replace("_", ".")) for k in
+         ("server_crt", "server_key", "client_ca", "ca_key", "client_crt", "client_key",
+          "rogue_crt", "rogue_key")}
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+
+    def ossl(*args):
+        subprocess.run([openssl] + list(args), check=True, capture_output=True, timeout=60)
+
+    ossl("req", "-x509", *ec, "-days", "1", "-subj", "/CN=localhost",
+         "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", p["server_key"],
+         "-out", p["server_crt"])
+    ossl("req", "-x509", *ec, "-days", "1", "-subj", "/CN=shadowtap test client CA",
+         "-keyout", p["ca_key"], "-out", p["client_ca"])
+    csr = os.path.join(wd, "client.csr")
+    ext = os.path.join(wd, "client.ext")
+    with open(ext, "w") as f:
+        f.write("extendedKeyUsage = clientAuth\n")
+    ossl("req", "-new", *ec, "-subj", "/CN=scaler", "-keyout", p["client_key"], "-out", csr)
+    ossl("x509", "-req", "-in", csr, "-CA", p["client_ca"], "-CAkey", p["ca_key"],
+         "-CAcreateserial", "-days", "1", "-extfile", ext, "-out", p["client_crt"])
+    # The same subject, signed by nobody the server knows.
+    ossl("req", "-x509", *ec, "-days", "1", "-subj", "/CN=scaler", "-keyout", p["rogue_key"],
+         "-out", p["rogue_crt"])
+    for k in ("server_key", "ca_key", "client_key", "rogue_key"):
+        os.chmod(p[k], 0o600)
+    return p

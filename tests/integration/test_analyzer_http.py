@@ -14,14 +14,25 @@
   - 404, 405, 413, bad JSON (400 with the offset), a bad plan (400 with
     every error, nothing changed), a good plan (200, applied);
   - /healthz, /readyz, / (the dashboard page);
-  - a non-loopback bind: refused without a token file; with one, 401
-    without the token and with a wrong one.
+  - limits while verdicts flow: a header block over 32 KiB gets 431 (or
+    413) and the server stays up; more connections than
+    http_max_connections are refused or queued, and /healthz answers once
+    they close; an event stream beyond the cap (half the connections) gets
+    503;
+  - an anomaly (shadow and prod at equal per-instance load, the shadow's
+    tail longer) arrives on the event stream as `event: anomaly`, as many
+    as /metrics counts;
+  - a non-loopback bind: refused without a token file or a client CA (TLS
+    alone too); with a token, 401 without it and with a wrong one; with
+    http_tls_client_ca, 403 without a client certificate and with one the
+    CA did not sign, 200 with one it did.
 
 usage: test_analyzer_http.py ANALYZER KPI_PUB"""
 import http.client
 import json
 import os
 import shutil
+import socket
 import ssl
 import subprocess
 import sys
@@ -30,7 +41,8 @@ import time
 
 from anhttp import (PLAN, HttpRun, SseReader, VerdictSub, closed_within, get_json, need,
                     request, slow_headers, slow_reader, traffic)
-from stlib import check, fail
+from anlib import target
+from stlib import check, fail, make_pki
 
 ANALYZER, KPI_PUB = sys.argv[1], sys.argv[2]
 PROMTOOL = need("promtool")
@@ -186,8 +198,10 @@ def scenario_auth():
         fail("the analyzer started on 0.0.0.0 without a token")
     r.errf.close()
     err = r.err_text()
-    check(r.proc.returncode != 0 and "loopback" in err and "http_token_file" in err,
-          "refused without a token file: %s" % err.strip().splitlines()[-1:])
+    check(r.proc.returncode != 0 and "loopback" in err and "http_token_file" in err
+          and "http_tls_client_ca" in err,
+          "refused without a token file or client CA, the message names both: %s"
+          % err.strip().splitlines()[-1:])
     tok = os.path.join(r.wd, "token")
     with open(tok, "w") as f:
         f.write("s3cr3t-0123456789-abcdef\n")
@@ -243,6 +257,202 @@ def scenario_tls():
     check(r.stop() == 0, "stopped cleanly")
 
 
+def raw_status(port, data, timeout=3):
+    """Sends raw bytes; returns the status of the answer, or why there is
+    none ("closed", "timeout")."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    try:
+        s.sendall(data)
+        got = b""
+        while b"\r\n" not in got:
+            d = s.recv(4096)
+            if not d:
+                return "closed"
+            got += d
+        return int(got.split()[1])
+    except (socket.timeout, TimeoutError):
+        return "timeout"
+    except OSError:
+        return "closed"
+    finally:
+        s.close()
+
+
+def hold_connections(port, n, wait=1.5):
+    """Opens n connections, each asking /healthz with keep-alive, and keeps
+    them open. Returns (sockets, how many got an answer within wait)."""
+    socks, answered = [], 0
+    for _ in range(n):
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.settimeout(wait)
+        try:
+            s.connect(("127.0.0.1", port))
+            s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        except OSError:
+            pass
+        socks.append(s)
+    for s in socks:
+        try:
+            d = s.recv(4096)
+            answered += d.startswith(b"HTTP/1.1 200")
+        except OSError:
+            pass
+    return socks, answered
+
+
+def healthz_within(port, seconds):
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        try:
+            if request(port, "GET", "/healthz", timeout=1)[0] == 200:
+                return True
+        except (OSError, http.client.HTTPException):
+            pass
+        time.sleep(0.2)
+    return False
+
+
+def scenario_limits():
+    print("== limits and an anomaly while verdicts flow")
+    r = HttpRun("http-limits", ANALYZER, KPI_PUB)
+    plan = dict(PLAN, slo_p99="20ms")
+    cfg = r.config({"web": plan}, extra="http_endpoint = 127.0.0.1:0\nhttp_timeout = 5s\n"
+                   "http_max_connections = 8\n")
+    r.start_http(cfg, "60s")
+    port = r.port
+    sub = VerdictSub(r.verdicts)
+    sub.start()
+    sse = SseReader(port)
+    sse.start()
+    sse.ready.wait(5)
+    check(sse.status == 200, "the event stream opened (%s)" % sse.status)
+    time.sleep(0.3)
+    # Shadow and prod at the same per-instance load, the shadow's tail
+    # three times longer: its p99 diverges from prod's, an anomaly.
+    tg = [target("prod", "prod", 8, 500.0), target("canary", "shadow", 2, 500.0, tail=3)]
+    pub = r.publish(tg, count=100, interval="50ms", seed=8, wait=False)
+    time.sleep(1.5)
+    n0 = len(sub.verdicts)
+    st = raw_status(port, b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * (40 * 1024)
+                    + b"\r\n\r\n")
+    check(st in (413, 431), "a 40 KiB header block: %s (431 or 413)" % st)
+    check(healthz_within(port, 3), "and the server stays up: /healthz 200")
+    # One connection is the event stream: 7 left of 8.
+    socks, answered = hold_connections(port, 12)
+    check(1 <= answered <= 7, "12 connections past http_max_connections 8 (one a stream): %d "
+          "answered, the rest refused or queued" % answered)
+    for s in socks:
+        s.close()
+    check(healthz_within(port, 5), "once they close, /healthz answers 200")
+    # Streams take at most half the connections: 4, the first one included.
+    more = [SseReader(port) for _ in range(3)]
+    for m in more:
+        m.start()
+        m.ready.wait(5)
+    check([m.status for m in more] == [200] * 3, "streams up to the cap (4): 200 %s"
+          % [m.status for m in more])
+    extra = SseReader(port)
+    extra.start()
+    extra.ready.wait(5)
+    check(extra.status == 503, "a fifth stream: 503 (%s)" % extra.status)
+    pub.communicate(timeout=60)
+    if pub.returncode != 0:
+        fail("kpi_pub failed")
+    time.sleep(1.0)
+    n_zmq = len(sub.verdicts)
+    check(n_zmq - n0 >= 10, "verdicts kept flowing through it all (%d after the first %d)"
+          % (n_zmq - n0, n0))
+    deadline = time.time() + 5
+    while len(sse.verdicts()) < n_zmq and time.time() < deadline:
+        time.sleep(0.1)
+    check([v["seq"] for v in sse.verdicts()][:n_zmq] == [v["seq"] for v in sub.verdicts],
+          "the first stream saw every verdict (%d)" % n_zmq)
+    anomalies = [d for (_, kind, d) in sse.events if kind == "anomaly"]
+    _, _, metrics = request(port, "GET", "/metrics")
+    counted = [l for l in metrics.decode().splitlines() if l.startswith("shadowtap_anomalies_total ")]
+    check(anomalies and anomalies[0].get("service") == "web"
+          and counted == ["shadowtap_anomalies_total %d" % len(anomalies)],
+          "event: anomaly on the stream, for web: %d (/metrics: %s; %s)"
+          % (len(anomalies), counted, anomalies[0].get("reason", "")[:120] if anomalies else ""))
+    sub.stopping = True
+    check(r.stop() == 0, "stopped cleanly with streams open")
+
+
+def tls_get(port, path, pki, cert=None):
+    """GET over HTTPS, the server verified against its own certificate,
+    presenting cert ("client" or "rogue") or none. Returns the status, or
+    the name of the exception a refused handshake raised."""
+    ctx = ssl.create_default_context(cafile=pki["server_crt"])
+    if cert is not None:
+        ctx.load_cert_chain(pki[cert + "_crt"], pki[cert + "_key"])
+    c = http.client.HTTPSConnection("127.0.0.1", port, timeout=10, context=ctx)
+    try:
+        c.request("GET", path)
+        r = c.getresponse()
+        r.read()
+        return r.status
+    except (ssl.SSLError, OSError, http.client.HTTPException) as e:
+        return type(e).__name__
+    finally:
+        c.close()
+
+
+def refused_at_start(r, cfg):
+    r.start_http(cfg, "10s", expect_port=False)
+    try:
+        r.proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        r.proc.kill()
+        r.proc.wait()
+        r.errf.close()
+        return None
+    r.errf.close()
+    return r.err_text().strip()
+
+
+def scenario_client_cert():
+    print("== a non-loopback bind with TLS client certificates instead of a token")
+    r = HttpRun("http-mtls", ANALYZER, KPI_PUB)
+    pki = make_pki(r.wd)
+    if pki is None:
+        print("SKIP (part): openssl is not installed, no certificates to make")
+        return
+    tls = "http_tls_cert = %s\nhttp_tls_key = %s\n" % (pki["server_crt"], pki["server_key"])
+    # TLS alone does not say who the client is.
+    err = refused_at_start(r, r.config({"web": PLAN}, extra="http_endpoint = 0.0.0.0:0\n" + tls))
+    check(err is not None and r.proc.returncode != 0 and "http_tls_client_ca" in str(err),
+          "0.0.0.0 with TLS but neither token nor client CA: refused (%s)" % err)
+    # Client certificates are a TLS feature.
+    err = refused_at_start(r, r.config({"web": PLAN}, extra="http_endpoint = 0.0.0.0:0\n"
+                                       "http_tls_client_ca = %s\n" % pki["client_ca"]))
+    check(err is not None and r.proc.returncode != 0 and "http_tls_cert" in str(err),
+          "a client CA without http_tls_cert: refused (%s)" % err)
+    cfg = r.config({"web": PLAN}, extra="http_endpoint = 0.0.0.0:0\n" + tls +
+                   "http_tls_client_ca = %s\n" % pki["client_ca"])
+    r.start_http(cfg, "30s")
+    check("client certificates" in r.err_text(), "the analyzer says it asks for client certificates")
+    port = r.port
+    for path in ("/metrics", "/api/v1/services"):
+        st = tls_get(port, path, pki)
+        check(st == 403, "%s without a client certificate: 403 (%s)"
+              % (path, st))
+        st = tls_get(port, path, pki, "rogue")
+        check(st == 403,
+              "%s with a self-signed client certificate: 403 (%s)" % (path, st))
+        st = tls_get(port, path, pki, "client")
+        check(st == 200, "%s with a certificate the CA signed: 200 (%s)" % (path, st))
+    check(tls_get(port, "/healthz", pki) == 200, "/healthz needs no client certificate")
+    ctx = ssl.create_default_context(cafile=pki["server_crt"])
+    ctx.load_cert_chain(pki["client_crt"], pki["client_key"])
+    c = http.client.HTTPSConnection("127.0.0.1", port, timeout=10, context=ctx)
+    c.request("GET", "/metrics")
+    text = c.getresponse().read().decode()
+    c.close()
+    check('shadowtap_http_responses_total{code="403"} 4' in text,
+          "/metrics counts the four refusals under code 403")
+    check(r.stop() == 0, "stopped cleanly")
+
+
 def scenario_example():
     print("== the example configuration")
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -254,7 +464,9 @@ def scenario_example():
 
 
 scenario_live()
+scenario_limits()
 scenario_auth()
 scenario_tls()
+scenario_client_cert()
 scenario_example()
 print("PASS")

@@ -10,13 +10,21 @@ ZeroMQ, the analyzer's own HTTP server, real sockets):
   - `propose web KEY=VALUE...` over HTTP changes the plan (read back over
     HTTP and over ZeroMQ's propose reply count); a bad plan exits 1 with
     HTTP 400 listing the errors, and nothing changes;
+  - `send cmd=whatif service=web load=.. instances=..` over HTTP is GET
+    /api/v1/services/web/whatif with those arguments: the same points as
+    the control socket's whatif; bad arguments exit 1 (400), an unknown
+    key exits 2 before sending; `reload` and `send cmd=reload` exit 2
+    naming the control socket (the API has no reload);
   - an unknown service: exit 1 (404); the dataplane's write commands:
     exit 2, with the reason; a closed port: exit 2; a server that accepts
     and never answers: exit 2 within the timeout;
   - a non-loopback bind with a token file and HTTPS: without --token-file
     401 (exit 1), a wrong token 401, the right one 0; the certificate
     verified with --ca-file; without it (not in the system's store), and
-    under a name the certificate does not carry, exit 2 saying why.
+    under a name the certificate does not carry, exit 2 saying why;
+  - a non-loopback bind with http_tls_client_ca: --cert/--key with a
+    certificate the CA signed exit 0; none, or a self-signed one, 403
+    (exit 1); --cert without --key, or with an http:// URL, exit 2.
 
 usage: test_ctl_http.py CTL ANALYZER KPI_PUB"""
 import json
@@ -28,7 +36,7 @@ import sys
 import time
 
 from anhttp import PLAN, HttpRun, VerdictSub, traffic
-from stlib import check, fail
+from stlib import check, fail, make_pki
 
 CTL, ANALYZER, KPI_PUB = sys.argv[1], sys.argv[2], sys.argv[3]
 TOKEN = "ctl-http-0123456789-abcdef"
@@ -89,6 +97,24 @@ def scenario_plain():
     check(rc == 0 and "shadowtap_windows_closed_total" in out, "send cmd=stats: the same")
     rc, out, err, _ = ctl(url + ["get", "/readyz"])
     check(rc == 0 and json.loads(out)["status"] == "ready", "get /readyz: ready")
+    # The same what-if over HTTP and over the control socket; no verdict
+    # comes between them (the publisher is done), so one model answers.
+    q = ["load=0.5x,1x,2x", "instances=4-16,32"]
+    wi = ctl_json(url + ["send", "cmd=whatif", "service=web"] + q)
+    zwi = ctl_json(["-e", r.control, "send", "cmd=whatif", "service=web"] + q)
+    check(zwi.get("ok") is True and wi["model"]["version"] == zwi["model"]["version"]
+          and len(wi["points"]) == len(zwi["points"]) == 3 * 14
+          and [(p["rps"], p["instances"], p["p99"]) for p in wi["points"]]
+          == [(p["rps"], p["instances"], p["p99"]) for p in zwi["points"]],
+          "send cmd=whatif over HTTP: the control socket's %d points" % len(wi.get("points", [])))
+    rc, out, err, _ = ctl(url + ["send", "cmd=whatif", "service=web", "load=abc"])
+    check(rc == 1 and "HTTP 400" in err and "load" in out, "a bad what-if load: exit 1, 400")
+    rc, out, err, _ = ctl(url + ["send", "cmd=whatif", "service=web", "bogus=1"])
+    check(rc == 2 and "bogus" in err, "an unknown what-if key: exit 2 before sending")
+    for args in (["reload"], ["send", "cmd=reload"]):
+        rc, out, err, _ = ctl(url + args)
+        check(rc == 2 and "--endpoint" in err and "SIGHUP" in err,
+              "%s over HTTP: exit 2, the control socket named" % " ".join(args))
 
     before = doc["plan"]
     rc, out, err, _ = ctl(url + ["propose", "web", "proposed_instances=0", "slo_error_rate=2",
@@ -202,6 +228,36 @@ def scenario_token_tls():
     check(r.stop() == 0, "the analyzer stopped cleanly")
 
 
+def scenario_client_cert():
+    print("== a non-loopback bind with client certificates: --cert and --key")
+    r = HttpRun("ctl-mtls", ANALYZER, KPI_PUB)
+    pki = make_pki(r.wd)
+    if pki is None:
+        print("SKIP (part): openssl is not installed, no certificates to make")
+        return
+    cfg = r.config({"web": PLAN}, extra="http_endpoint = 0.0.0.0:0\nhttp_tls_cert = %s\n"
+                   "http_tls_key = %s\nhttp_tls_client_ca = %s\n"
+                   % (pki["server_crt"], pki["server_key"], pki["client_ca"]))
+    r.start_http(cfg, "30s")
+    base = ["--http", "https://127.0.0.1:%d" % r.port, "--ca-file", pki["server_crt"]]
+    rc, out, err, _ = ctl(base + ["last", "web"])
+    check(rc == 1 and "HTTP 403" in err, "no --cert: exit 1, 403")
+    rc, out, err, _ = ctl(base + ["--cert", pki["rogue_crt"], "--key", pki["rogue_key"],
+                                  "last", "web"])
+    check(rc == 1 and "HTTP 403" in err, "a self-signed client certificate: exit 1, 403")
+    rc, out, err, _ = ctl(base + ["--cert", pki["client_crt"], "--key", pki["client_key"],
+                                  "last", "web"])
+    check(rc == 0 and json.loads(out)["service"] == "web",
+          "a client certificate the CA signed: exit 0, the service document")
+    rc, out, err, _ = ctl(base + ["--cert", pki["client_crt"], "last", "web"])
+    check(rc == 2 and "--key" in err, "--cert without --key: a usage error (%s)" % err.strip())
+    rc, out, err, _ = ctl(["--http", "http://127.0.0.1:%d" % r.port, "--cert", pki["client_crt"],
+                           "--key", pki["client_key"], "stats"])
+    check(rc == 2 and "https" in err, "--cert with an http:// URL: a usage error")
+    check(r.stop() == 0, "the analyzer stopped cleanly")
+
+
 scenario_plain()
 scenario_token_tls()
+scenario_client_cert()
 print("PASS")

@@ -274,6 +274,14 @@ static void test_server(void)
 	CU_ASSERT_PTR_NULL(h);
 	CU_ASSERT_EQUAL(errno, EPERM);
 	CU_ASSERT_PTR_NOT_NULL(strstr(pe.msg, "loopback"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(pe.msg, "http_token_file"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(pe.msg, "http_tls_client_ca"));
+	/* Client certificates are a TLS feature: a client CA alone is refused. */
+	snprintf(c.tls_client_ca, sizeof(c.tls_client_ca), "/nonexistent/ca.pem");
+	CU_ASSERT_PTR_NULL(st_http_start(&c, routes, N_ROUTES, NULL, &pe));
+	CU_ASSERT_EQUAL(errno, EINVAL);
+	CU_ASSERT_PTR_NOT_NULL(strstr(pe.msg, "http_tls_cert"));
+	c.tls_client_ca[0] = '\0';
 	/* A token file others can read is refused too. */
 	fd = mkstemp(tok_path);
 	CU_ASSERT_FATAL(fd >= 0);
