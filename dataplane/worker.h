@@ -98,21 +98,16 @@ static inline uint32_t dp_flow_worker(uint32_t hash, uint32_t n_workers)
 	return (uint32_t)(((uint64_t)(uint32_t)(hash * 2654435761u) * n_workers) >> 32);
 }
 
-/* Sends a burst; what the queue refuses is counted and freed, never kept:
- * holding it would stall the loop behind a slow port. The bytes are summed
- * before the burst, while the mbufs are ours and warm: a PMD may free what
- * it took (net_pcap, af_packet do) before tx_burst returns; what it refused
- * is subtracted after. */
-static inline void dp_tx_or_drop(struct dp_worker *w, int port_idx, uint16_t port_id,
-				 struct rte_mbuf **pkts, uint16_t n)
+/* Sends a burst of `bytes` (the caller's sum, taken while the mbufs were
+ * its own: a PMD may free what it took, net_pcap and af_packet do, before
+ * tx_burst returns); what the queue refuses is counted and freed, never
+ * kept: holding it would stall the loop behind a slow port. */
+static inline void dp_tx_counted(struct dp_worker *w, int port_idx, uint16_t port_id,
+				 struct rte_mbuf **pkts, uint16_t n, uint64_t bytes)
 {
 	struct dp_port_counters *pc = &w->cnt.port[port_idx];
-	uint64_t bytes = 0;
-	uint16_t sent;
+	uint16_t sent = rte_eth_tx_burst(port_id, w->queue, pkts, n);
 
-	for (uint16_t i = 0; i < n; i++)
-		bytes += pkts[i]->pkt_len;
-	sent = rte_eth_tx_burst(port_id, w->queue, pkts, n);
 	pc->tx_pkts += sent;
 	if (unlikely(sent < n)) {
 		for (uint16_t i = sent; i < n; i++)
@@ -121,6 +116,17 @@ static inline void dp_tx_or_drop(struct dp_worker *w, int port_idx, uint16_t por
 		rte_pktmbuf_free_bulk(pkts + sent, n - sent);
 	}
 	pc->tx_bytes += bytes;
+}
+
+/* The same, summing the burst's bytes first. */
+static inline void dp_tx_or_drop(struct dp_worker *w, int port_idx, uint16_t port_id,
+				 struct rte_mbuf **pkts, uint16_t n)
+{
+	uint64_t bytes = 0;
+
+	for (unsigned int i = 0; i < n; i++)
+		bytes += pkts[i]->pkt_len;
+	dp_tx_counted(w, port_idx, port_id, pkts, n, bytes);
 }
 
 /* The worker's xorshift64: packet sampling and chaos. */

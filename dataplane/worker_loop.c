@@ -23,26 +23,32 @@ static inline uint64_t count_rx(struct dp_worker *w, int port_idx,
 {
 	struct dp_port_counters *pc = &w->cnt.port[port_idx];
 	uint64_t bytes = 0;
-	uint32_t max = 0;
+	uint32_t over = 0;
 
-	for (uint16_t i = 0; i < n; i++) {
-		bytes += pkts[i]->pkt_len;
-		max = RTE_MAX(max, pkts[i]->pkt_len);
+	/* A flag, not a running maximum: GCC 12 vectorised the maximum into
+	 * a move through the stack per packet (11 instructions a packet,
+	 * most of forward only's cost over the bare loop). */
+	for (unsigned int i = 0; i < n; i++) {
+		uint32_t len = pkts[i]->pkt_len;
+
+		bytes += len;
+		over |= len > fast;
 	}
 	pc->rx_pkts += n;
 	pc->rx_bytes += bytes;
-	*big = max > fast;
+	*big = over != 0;
 	return bytes;
 }
 
-/* Production's traffic on its way out: a frame above the egress port's
- * MTU (af_packet hands over IPv4 datagrams the kernel reassembled; a link
- * with a larger MTU) is fragmented again from production's own pool. */
+/* Production's traffic on its way out (`bytes` as received): a frame
+ * above the egress port's MTU (af_packet hands over IPv4 datagrams the
+ * kernel reassembled; a link with a larger MTU) is fragmented again from
+ * production's own pool. */
 static inline void forward(struct dp_worker *w, int port_idx, uint16_t port_id,
-			   struct rte_mbuf **pkts, uint16_t n, bool big)
+			   struct rte_mbuf **pkts, uint16_t n, uint64_t bytes, bool big)
 {
 	if (likely(!big))
-		dp_tx_or_drop(w, port_idx, port_id, pkts, n);
+		dp_tx_counted(w, port_idx, port_id, pkts, n, bytes);
 	else
 		dp_egress_send(w, port_idx, w->app->ports[port_idx].mtu, pkts, n, w->app->pool);
 }
@@ -284,19 +290,19 @@ int worker_main_loop(void *arg)
 			if (tap)
 				rte_pktmbuf_free_bulk(pkts, n);
 			else
-				forward(w, prod, prod_id, pkts, n, big);
+				forward(w, prod, prod_id, pkts, n, bytes, big);
 		}
 		if (!tap) {
 			n = rx_burst(w, prod, pkts);
 			got |= n;
 			if (n > 0) {
 				now = rte_rdtsc();
-				count_rx(w, prod, pkts, n, client_fast, &big);
+				bytes = count_rx(w, prod, pkts, n, client_fast, &big);
 				if (timing) {
 					dp_classify_lazy(w, pkts, info, n, DP_DIR_S2C);
 					dp_timing_s2c(w, pkts, info, n, DP_TARGET_PROD, 0, now);
 				}
-				forward(w, client, client_id, pkts, n, big);
+				forward(w, client, client_id, pkts, n, bytes, big);
 			}
 		}
 		if (inject >= 0) {
