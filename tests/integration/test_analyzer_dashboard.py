@@ -73,6 +73,7 @@ def state(d):
           bars: c.querySelectorAll('svg.plot.bars rect').length,
           points: lines.map(l => (l.getAttribute('points') || '').split(' ').filter(p => p).length),
           kpis: c.querySelectorAll('table.kpis tr').length,
+          kpitext: (c.querySelector('table.kpis') || {}).textContent || '',
           error: document.getElementById('error').textContent,
         };""")
 
@@ -212,7 +213,7 @@ def main():
         first = wait("the service's plots drawn",
                      lambda: (lambda s: s if s and s["bars"] == 9 and s["points"]
                               and min(s["points"]) >= 2 else None)(state(d)), 30)
-        print("first: %s" % first)
+        print("first: %s" % {k: v for k, v in first.items() if k != "kpitext"})
         check(first["bars"] == 9, "p50/p90/p99 bars of prod, shadow and prediction (9 rects)")
         check(len(first["points"]) == 3 and min(first["points"]) >= 2,
               "the recommendation and p99 lines have points (%s)" % first["points"])
@@ -223,8 +224,11 @@ def main():
         check(live, "it follows /api/v1/events")
         later = wait("the page to change as windows close",
                      lambda: (lambda s: s if s["refreshes"] > first["refreshes"] + 1
-                              and max(s["points"]) > max(first["points"]) else None)(state(d)), 30)
-        print("later: %s" % later)
+                              and max(s["points"]) > max(first["points"])
+                              and s["kpitext"] != first["kpitext"] else None)(state(d)), 30)
+        print("later: %s" % {k: v for k, v in later.items() if k != "kpitext"})
+        check(later["kpitext"] != first["kpitext"],
+              "the KPI table's numbers changed with the windows (%d characters)" % len(later["kpitext"]))
         check(True, "the numbers changed without a reload: refreshes %d -> %d, points %s -> %s"
               % (first["refreshes"], later["refreshes"], first["points"], later["points"]))
         check(later["error"] == "", "no refresh failed (%r)" % later["error"])
