@@ -101,6 +101,7 @@ struct an_squeeze {
 	 * one step's bound errs once in a hundred, two separate steps' both
 	 * erring is what lowers the count a scaler acts on */
 	double cand_lam;		/* 0: none */
+	double cand_ran, cand_p99;	/* that step's load run and p99 */
 	uint32_t cand_n;
 	uint64_t cand_t;
 	double bad_lam, bad_p99;	/* lowest load not shown within it; p99 upper bound */

@@ -1178,13 +1178,13 @@ static void describe_verified(const struct eval *ev, char *buf, size_t len)
 
 	if (ev->verified && lam <= sq_ok_cap(sq) && sq->ok_ran > sq->ok_lam) {
 		snprintf(buf, len,
-			 "verified by a squeeze step: the shadow ran at %.1f rps per instance (aimed at %.1f) with p99 %s, within the SLO; %u instances run at %.1f rps each",
+			 "verified by two squeeze steps: the lower-loaded ran the shadow at %.1f rps per instance (aimed at %.1f) with p99 %s, within the SLO; %u instances run at %.1f rps each",
 			 sq->ok_ran, sq->ok_lam, fmt_ns(c, sizeof(c), sq->ok_p99), ev->rec, lam);
 		return;
 	}
 	if (ev->verified && lam <= sq_ok_cap(sq)) {
 		snprintf(buf, len,
-			 "verified by a squeeze step: the shadow ran at %.1f rps per instance with p99 %s, within the SLO; %u instances run at %.1f rps each",
+			 "verified by two squeeze steps: the lower-loaded ran the shadow at %.1f rps per instance with p99 %s, within the SLO; %u instances run at %.1f rps each",
 			 sq->ok_lam, fmt_ns(c, sizeof(c), sq->ok_p99), ev->rec, lam);
 		return;
 	}

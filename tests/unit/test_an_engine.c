@@ -13,6 +13,7 @@
 #include "kpisim.h"
 #include "model.h"
 #include "noise.h"
+#include "verify.h"
 #include "window.h"
 #include "wire.h"
 
@@ -938,6 +939,50 @@ static void test_resilience_nodata(void)
 	an_config_free(&cfg);
 }
 
+/* A squeeze step's pass counts only when a second, separate step passes
+ * too (analyzer/verify.c an_squeeze_passed): the lower load stands, with
+ * its own step's numbers; results and waiting passes age out. */
+static void test_squeeze_confirm(void)
+{
+	const uint64_t s = 1000000000ULL, keep = 600 * s, t0 = 1000 * s;
+	struct an_squeeze sq;
+
+	memset(&sq, 0, sizeof(sq));
+	/* one pass alone verifies nothing */
+	CU_ASSERT_FALSE(an_squeeze_passed(&sq, 9, 100, 101, 20e6, t0, keep));
+	CU_ASSERT_EQUAL(sq.ok_lam, 0);
+	CU_ASSERT_EQUAL(sq.cand_lam, 100);
+	/* the second: the lower of the two, the first step's numbers */
+	CU_ASSERT_TRUE(an_squeeze_passed(&sq, 8, 120, 125, 22e6, t0 + 20 * s, keep));
+	CU_ASSERT_EQUAL(sq.ok_lam, 100);
+	CU_ASSERT_EQUAL(sq.ok_ran, 101);
+	CU_ASSERT_EQUAL(sq.ok_p99, 20e6);
+	CU_ASSERT_EQUAL(sq.cand_lam, 0);
+	/* at or below the verified load: stands at once, nothing waits */
+	CU_ASSERT_TRUE(an_squeeze_passed(&sq, 10, 90, 90, 15e6, t0 + 30 * s, keep));
+	CU_ASSERT_EQUAL(sq.ok_lam, 100);
+	CU_ASSERT_EQUAL(sq.cand_lam, 0);
+	/* above it: waits; the second, lower one stands with its numbers */
+	CU_ASSERT_FALSE(an_squeeze_passed(&sq, 7, 130, 131, 30e6, t0 + 40 * s, keep));
+	CU_ASSERT_EQUAL(sq.ok_lam, 100);
+	CU_ASSERT_TRUE(an_squeeze_passed(&sq, 7, 110, 112, 25e6, t0 + 60 * s, keep));
+	CU_ASSERT_EQUAL(sq.ok_lam, 110);
+	CU_ASSERT_EQUAL(sq.ok_ran, 112);
+	CU_ASSERT_EQUAL(sq.ok_p99, 25e6);
+	/* a waiting pass older than verify_keep confirms nothing */
+	CU_ASSERT_FALSE(an_squeeze_passed(&sq, 6, 150, 150, 30e6, t0 + 70 * s, keep));
+	CU_ASSERT_FALSE(an_squeeze_passed(&sq, 6, 150, 150, 30e6, t0 + 71 * s + keep, keep));
+	CU_ASSERT_EQUAL(sq.cand_t, t0 + 71 * s + keep);
+	/* nor does a verified load that aged out: below it, it waits again */
+	memset(&sq, 0, sizeof(sq));
+	sq.ok_lam = 100;
+	sq.ok_t = t0;
+	CU_ASSERT_FALSE(an_squeeze_passed(&sq, 12, 80, 80, 10e6, t0 + keep + s, keep));
+	CU_ASSERT_TRUE(an_squeeze_passed(&sq, 12, 80, 81, 11e6, t0 + keep + 20 * s, keep));
+	CU_ASSERT_EQUAL(sq.ok_lam, 80);
+	CU_ASSERT_EQUAL(sq.ok_t, t0 + keep + 20 * s);
+}
+
 int st_register_suites(void)
 {
 	static const struct st_cu_test tests[] = {
@@ -950,6 +995,7 @@ int st_register_suites(void)
 		{ "model_choice", test_model_choice },
 		{ "md1_recommend", test_md1_recommend },
 		{ "squeeze_state", test_squeeze_state },
+		{ "squeeze_confirm", test_squeeze_confirm },
 		{ "chaos_excluded", test_chaos_excluded },
 		{ "chaos_noise", test_chaos_noise },
 		{ "resilience_respread", test_resilience_respread },
