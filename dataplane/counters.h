@@ -87,8 +87,9 @@ struct dp_counters {
 				     never copied */
 	uint64_t frag_hold_full;  /* fragments not held (datagram's or worker's limit,
 				     or no mbuf for the clone): never copied */
-	/* Levels, not counts: the worker's tables as of its last round. They
-	 * sum over workers like the rest; a difference of two is meaningless. */
+	/* Levels, not counts: filled in by dp_stats_sum from the workers'
+	 * tables (a worker never writes them); a difference of two is
+	 * meaningless. */
 	uint64_t flows_active;        /* flow-table entries in use */
 	uint64_t tcp_sessions_active; /* TCP sessions tracked towards shadows */
 } __attribute__((aligned(64)));

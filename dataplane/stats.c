@@ -14,8 +14,16 @@ static struct dp_app *tel_app;
 void dp_stats_sum(const struct dp_app *app, struct dp_counters *sum)
 {
 	memset(sum, 0, sizeof(*sum));
-	for (unsigned int i = 0; i < app->n_workers; i++)
-		dp_counters_add(sum, &app->workers[i]->cnt);
+	for (unsigned int i = 0; i < app->n_workers; i++) {
+		const struct dp_worker *w = app->workers[i];
+
+		dp_counters_add(sum, &w->cnt);
+		/* Levels, read from the tables themselves as the counters
+		 * are read: a store per round into the worker's counters
+		 * cost forward only about 3% in the bench. */
+		sum->flows_active += __atomic_load_n(&w->flows.n, __ATOMIC_RELAXED);
+		sum->tcp_sessions_active += __atomic_load_n(&w->tcp.n, __ATOMIC_RELAXED);
+	}
 }
 
 const char *dp_port_role_name(uint32_t roles)

@@ -348,10 +348,6 @@ int worker_main_loop(void *arg)
 			dp_tcp_scan(w, now, DP_SCAN_CHUNK);
 			tcp_next = now + tcp_step;
 		}
-		/* The tables' levels where the main lcore sums the counters:
-		 * two stores into this worker's own line, no atomics. */
-		w->cnt.flows_active = w->flows.n;
-		w->cnt.tcp_sessions_active = w->tcp.n;
 		if (unlikely(idle_ts.tv_nsec != 0)) {
 			/* Shared cores: give the CPU back when there is nothing
 			 * to do (as l3fwd-power does). */
