@@ -42,7 +42,7 @@ import time
 from anhttp import (PLAN, HttpRun, SseReader, VerdictSub, closed_within, get_json, need,
                     request, slow_headers, slow_reader, traffic)
 from anlib import target
-from stlib import check, fail, make_pki
+from stlib import check, fail, make_pki, skip
 
 ANALYZER, KPI_PUB = sys.argv[1], sys.argv[2]
 PROMTOOL = need("promtool")
@@ -228,7 +228,7 @@ def scenario_tls():
     print("== HTTPS with http_tls_cert/http_tls_key")
     openssl = shutil.which("openssl")
     if openssl is None:
-        print("SKIP (part): openssl is not installed, no certificate to serve")
+        skip("openssl is not installed (scripts/setup.sh installs it): no certificate to serve")
         return
     r = HttpRun("http-tls", ANALYZER, KPI_PUB)
     crt, key = os.path.join(r.wd, "http.crt"), os.path.join(r.wd, "http.key")
@@ -415,7 +415,7 @@ def scenario_client_cert():
     r = HttpRun("http-mtls", ANALYZER, KPI_PUB)
     pki = make_pki(r.wd)
     if pki is None:
-        print("SKIP (part): openssl is not installed, no certificates to make")
+        skip("openssl is not installed (scripts/setup.sh installs it): no certificates to make")
         return
     tls = "http_tls_cert = %s\nhttp_tls_key = %s\n" % (pki["server_crt"], pki["server_key"])
     # TLS alone does not say who the client is.

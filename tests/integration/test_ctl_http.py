@@ -36,7 +36,7 @@ import sys
 import time
 
 from anhttp import PLAN, HttpRun, VerdictSub, traffic
-from stlib import check, fail, make_pki
+from stlib import check, fail, make_pki, skip
 
 CTL, ANALYZER, KPI_PUB = sys.argv[1], sys.argv[2], sys.argv[3]
 TOKEN = "ctl-http-0123456789-abcdef"
@@ -185,7 +185,7 @@ def scenario_token_tls():
     extra = "http_endpoint = 0.0.0.0:0\nhttp_token_file = %s\n" % tok
     scheme = "http"
     if openssl is None:
-        print("SKIP (part): openssl is not installed, no certificate: HTTPS not tested")
+        skip("openssl is not installed (scripts/setup.sh installs it): no certificate: HTTPS not tested")
     else:
         crt, key = os.path.join(r.wd, "http.crt"), os.path.join(r.wd, "http.key")
         subprocess.run([openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
@@ -233,7 +233,7 @@ def scenario_client_cert():
     r = HttpRun("ctl-mtls", ANALYZER, KPI_PUB)
     pki = make_pki(r.wd)
     if pki is None:
-        print("SKIP (part): openssl is not installed, no certificates to make")
+        skip("openssl is not installed (scripts/setup.sh installs it): no certificates to make")
         return
     cfg = r.config({"web": PLAN}, extra="http_endpoint = 0.0.0.0:0\nhttp_tls_cert = %s\n"
                    "http_tls_key = %s\nhttp_tls_client_ca = %s\n"

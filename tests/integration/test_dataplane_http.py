@@ -225,7 +225,7 @@ def scenario_token(wd):
 def scenario_tls(wd):
     pki = stlib.make_pki(wd)
     if pki is None:
-        print("SKIP (part): openssl is not installed, no certificates: HTTPS not tested")
+        stlib.skip("openssl is not installed (scripts/setup.sh installs it): no certificates: HTTPS not tested")
         return
     proc, errpath, errf = start(wd, "tls", "http_endpoint = 0.0.0.0:0\nhttp_tls_cert = %s\n"
                                 "http_tls_key = %s\nhttp_tls_client_ca = %s\n"
