@@ -1032,11 +1032,13 @@ static int http_build(struct http_call *c, int argc, char **argv)
 		service = pair_value(argc, argv, "service", sbuf, sizeof(sbuf));
 		cmd = cbuf;
 		from_send = true;
-		if (strcmp(cmd, "reload") == 0) {
-			fprintf(stderr, PROG ": send cmd=reload: the HTTP API has no reload; "
-				"use the control socket (--endpoint) or SIGHUP\n");
-			return -EINVAL;
-		}
+	}
+	if (strcmp(cmd, "reload") == 0) {
+		fprintf(stderr, PROG ": %sreload: the HTTP API has no reload; use the control "
+			"socket (--endpoint) or SIGHUP\n", from_send ? "send cmd=" : "");
+		return -EINVAL;
+	}
+	if (from_send) {
 		if (strcmp(cmd, "last") != 0 && strcmp(cmd, "propose") != 0 &&
 		    strcmp(cmd, "whatif") != 0 && strcmp(cmd, "stats") != 0) {
 			fprintf(stderr, PROG ": send cmd=%s: not served over HTTP "
@@ -1106,11 +1108,6 @@ static int http_build(struct http_call *c, int argc, char **argv)
 		if (service_name(cmd, service))
 			return -EINVAL;
 		return whatif_path(c, service, argc, argv);
-	}
-	if (strcmp(cmd, "reload") == 0) {
-		fprintf(stderr, PROG ": reload: the HTTP API has no reload; use the control "
-			"socket (--endpoint) or SIGHUP\n");
-		return -EINVAL;
 	}
 	if (strcmp(cmd, "set_share") == 0 || strcmp(cmd, "set_rate") == 0 ||
 	    strcmp(cmd, "set_instances") == 0 || strcmp(cmd, "enable") == 0 ||

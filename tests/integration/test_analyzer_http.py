@@ -31,7 +31,6 @@ usage: test_analyzer_http.py ANALYZER KPI_PUB"""
 import http.client
 import json
 import os
-import shutil
 import socket
 import ssl
 import subprocess
@@ -42,7 +41,7 @@ import time
 from anhttp import (PLAN, HttpRun, SseReader, VerdictSub, closed_within, get_json, need,
                     request, slow_headers, slow_reader, traffic)
 from anlib import target
-from stlib import check, fail, make_pki, skip
+from stlib import check, fail, make_pki
 
 ANALYZER, KPI_PUB = sys.argv[1], sys.argv[2]
 PROMTOOL = need("promtool")
@@ -90,13 +89,7 @@ def scenario_live():
     check(st == 200, "/healthz answers 200 at once (%d)" % st)
     st, _, body = request(port, "GET", "/readyz")
     check(st == 503 and b"not ready" in body, "/readyz is 503 before any KPI: %s" % body.strip())
-    sub = VerdictSub(r.verdicts)
-    sub.start()
-    sse = SseReader(port)
-    sse.start()
-    sse.ready.wait(5)
-    check(sse.status == 200, "the event stream opened (%s)" % sse.status)
-    time.sleep(0.3)  # the SUB socket's subscription reaches the analyzer
+    sub, sse = follow(r)
     stuck = slow_reader(port)
     half = slow_headers(port)
     scraper = Scraper(port)
@@ -226,16 +219,9 @@ def scenario_auth():
 
 def scenario_tls():
     print("== HTTPS with http_tls_cert/http_tls_key")
-    openssl = shutil.which("openssl")
-    if openssl is None:
-        skip("openssl is not installed (scripts/setup.sh installs it): no certificate to serve")
-        return
     r = HttpRun("http-tls", ANALYZER, KPI_PUB)
-    crt, key = os.path.join(r.wd, "http.crt"), os.path.join(r.wd, "http.key")
-    subprocess.run([openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-                    "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1",
-                    "-keyout", key, "-out", crt], check=True, capture_output=True, timeout=60)
-    os.chmod(key, 0o600)
+    pki = make_pki(r.wd)
+    crt, key = pki["server_crt"], pki["server_key"]
     cfg = r.config({"web": PLAN}, extra="http_endpoint = 127.0.0.1:0\nhttp_tls_cert = %s\n"
                    "http_tls_key = %s\n" % (crt, key))
     r.start_http(cfg, "20s")
@@ -255,6 +241,19 @@ def scenario_tls():
         plain = "refused (%s)" % type(e).__name__
     check(plain != "answered", "plain HTTP on the TLS port is not served: %s" % plain)
     check(r.stop() == 0, "stopped cleanly")
+
+
+def follow(r):
+    """A ZeroMQ subscriber to r's verdicts and a client of its event
+    stream, both started and connected."""
+    sub = VerdictSub(r.verdicts)
+    sub.start()
+    sse = SseReader(r.port)
+    sse.start()
+    sse.ready.wait(5)
+    check(sse.status == 200, "the event stream opened (%s)" % sse.status)
+    time.sleep(0.3)  # the SUB socket's subscription reaches the analyzer
+    return sub, sse
 
 
 def raw_status(port, data, timeout=3):
@@ -320,13 +319,7 @@ def scenario_limits():
                    "http_max_connections = 8\n")
     r.start_http(cfg, "60s")
     port = r.port
-    sub = VerdictSub(r.verdicts)
-    sub.start()
-    sse = SseReader(port)
-    sse.start()
-    sse.ready.wait(5)
-    check(sse.status == 200, "the event stream opened (%s)" % sse.status)
-    time.sleep(0.3)
+    sub, sse = follow(r)
     # Shadow and prod at the same per-instance load, the shadow's tail
     # three times longer: its p99 diverges from prod's, an anomaly.
     tg = [target("prod", "prod", 8, 500.0), target("canary", "shadow", 2, 500.0, tail=3)]
@@ -414,9 +407,6 @@ def scenario_client_cert():
     print("== a non-loopback bind with TLS client certificates instead of a token")
     r = HttpRun("http-mtls", ANALYZER, KPI_PUB)
     pki = make_pki(r.wd)
-    if pki is None:
-        skip("openssl is not installed (scripts/setup.sh installs it): no certificates to make")
-        return
     tls = "http_tls_cert = %s\nhttp_tls_key = %s\n" % (pki["server_crt"], pki["server_key"])
     # TLS alone does not say who the client is.
     err = refused_at_start(r, r.config({"web": PLAN}, extra="http_endpoint = 0.0.0.0:0\n" + tls))

@@ -182,47 +182,45 @@ def scenario_token_tls():
     wrong = os.path.join(r.wd, "wrong")
     with open(wrong, "w") as f:
         f.write("not-the-token-0123456789\n")
-    extra = "http_endpoint = 0.0.0.0:0\nhttp_token_file = %s\n" % tok
-    scheme = "http"
+    # Not make_pki's server certificate: its CN is localhost, and the
+    # name check below wants a name the certificate carries nowhere.
     if openssl is None:
         skip("openssl is not installed (scripts/setup.sh installs it): no certificate: HTTPS not tested")
-    else:
-        crt, key = os.path.join(r.wd, "http.crt"), os.path.join(r.wd, "http.key")
-        subprocess.run([openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-                        "-subj", "/CN=shadowtap-test", "-addext", "subjectAltName=IP:127.0.0.1",
-                        "-keyout", key, "-out", crt], check=True, capture_output=True, timeout=60)
-        os.chmod(key, 0o600)
-        extra += "http_tls_cert = %s\nhttp_tls_key = %s\n" % (crt, key)
-        scheme = "https"
+    crt, key = os.path.join(r.wd, "http.crt"), os.path.join(r.wd, "http.key")
+    subprocess.run([openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=shadowtap-test", "-addext", "subjectAltName=IP:127.0.0.1",
+                    "-keyout", key, "-out", crt], check=True, capture_output=True, timeout=60)
+    os.chmod(key, 0o600)
+    extra = "http_endpoint = 0.0.0.0:0\nhttp_token_file = %s\nhttp_tls_cert = %s\nhttp_tls_key = %s\n" % (
+        tok, crt, key)
     cfg = r.config({"web": PLAN}, extra=extra)
     r.start_http(cfg, "30s")
-    url = "%s://127.0.0.1:%d" % (scheme, r.port)
-    ca = ["--ca-file", crt] if scheme == "https" else []
+    url = "https://127.0.0.1:%d" % r.port
+    ca = ["--ca-file", crt]
     rc, out, err, _ = ctl(["--http", url] + ca + ["last", "web"])
     check(rc == 1 and "HTTP 401" in err, "no --token-file: exit 1, 401")
     rc, out, err, _ = ctl(["--http", url, "--token-file", wrong] + ca + ["last", "web"])
     check(rc == 1 and "HTTP 401" in err, "a wrong token: exit 1, 401")
     rc, out, err, _ = ctl(["--http", url, "--token-file", tok] + ca + ["last", "web"])
     check(rc == 0 and json.loads(out)["recommended_instances"] == PLAN["current_instances"],
-          "the right token%s: exit 0, the plan's current count before any verdict"
-          % (" over HTTPS, the certificate verified with --ca-file" if ca else ""))
+          "the right token over HTTPS, the certificate verified with --ca-file: exit 0, "
+          "the plan's current count before any verdict")
     rc, out, err, _ = ctl(["--http", url, "--token-file", tok] + ca +
                           ["propose", "web", "proposed_instances=14"])
     check(rc == 0 and json.loads(out)["ok"] is True, "propose with the token: exit 0")
-    if scheme == "https":
-        rc, out, err, _ = ctl(["--http", url, "--token-file", tok, "last", "web"])
-        check(rc == 2 and "does not verify" in err,
-              "without --ca-file (a self-signed certificate): exit 2: %s" % err.strip()[:200])
-        rc, out, err, _ = ctl(["--http", "https://localhost:%d" % r.port, "--token-file", tok]
-                              + ca + ["last", "web"])
-        check(rc == 2 and "does not verify" in err,
-              "a name the certificate does not carry (localhost): exit 2: %s" % err.strip()[:200])
-        rc, out, err, _ = ctl(["--http", "http://127.0.0.1:%d" % r.port, "-t", "2s",
-                               "--token-file", tok, "last", "web"])
-        check(rc == 2, "plain http to the TLS port: exit 2 (%s)" % err.strip()[:120])
-        rc, out, err, _ = ctl(["--http", "http://127.0.0.1:%d" % r.port, "--ca-file", crt,
-                               "stats"])
-        check(rc == 2 and "https" in err, "--ca-file with an http:// URL: a usage error")
+    rc, out, err, _ = ctl(["--http", url, "--token-file", tok, "last", "web"])
+    check(rc == 2 and "does not verify" in err,
+          "without --ca-file (a self-signed certificate): exit 2: %s" % err.strip()[:200])
+    rc, out, err, _ = ctl(["--http", "https://localhost:%d" % r.port, "--token-file", tok]
+                          + ca + ["last", "web"])
+    check(rc == 2 and "does not verify" in err,
+          "a name the certificate does not carry (localhost): exit 2: %s" % err.strip()[:200])
+    rc, out, err, _ = ctl(["--http", "http://127.0.0.1:%d" % r.port, "-t", "2s",
+                           "--token-file", tok, "last", "web"])
+    check(rc == 2, "plain http to the TLS port: exit 2 (%s)" % err.strip()[:120])
+    rc, out, err, _ = ctl(["--http", "http://127.0.0.1:%d" % r.port, "--ca-file", crt,
+                           "stats"])
+    check(rc == 2 and "https" in err, "--ca-file with an http:// URL: a usage error")
     rc, out, err, _ = ctl(["--http", url, "--token-file", "/nonexistent/token", "stats"])
     check(rc == 2 and "token" in err, "a missing token file: exit 2")
     check(r.stop() == 0, "the analyzer stopped cleanly")
@@ -232,9 +230,6 @@ def scenario_client_cert():
     print("== a non-loopback bind with client certificates: --cert and --key")
     r = HttpRun("ctl-mtls", ANALYZER, KPI_PUB)
     pki = make_pki(r.wd)
-    if pki is None:
-        skip("openssl is not installed (scripts/setup.sh installs it): no certificates to make")
-        return
     cfg = r.config({"web": PLAN}, extra="http_endpoint = 0.0.0.0:0\nhttp_tls_cert = %s\n"
                    "http_tls_key = %s\nhttp_tls_client_ca = %s\n"
                    % (pki["server_crt"], pki["server_key"], pki["client_ca"]))
