@@ -205,21 +205,48 @@ def verdicts(path):
     return [json.loads(x) for x in lines[:-1] if x.strip()]
 
 
-def steps(err_path, confirmed=False):
-    """The squeeze steps the analyzer logged: (count, rps, within SLO);
-    confirmed: a pass that waits for a second step's is left out (its log
-    line follows the analyzer's note saying so)."""
-    out, waits = [], False
+STEP_RE = r"squeeze step for (\d+) instances: ([0-9.]+) rps per instance over"
+
+
+def steps(err_path):
+    """The squeeze steps the analyzer logged: (count, rps, within SLO)."""
+    out = []
+    for line in open(err_path):
+        m = re.search(STEP_RE, line)
+        if m:
+            out.append((int(m.group(1)), float(m.group(2)),
+                        True if "within the SLO" in line else
+                        None if "undecided" in line else False))
+    return out
+
+
+def counted_passes(err_path, forecast):
+    """The passes that verified a load, paired as the analyzer pairs them
+    (verify.c an_squeeze_passed): a pass logged after the note "a second
+    step confirms it" waits; the next pass verifies the lower of the two
+    loads; a failed step at or below a waiting load drops it. Each load is
+    what the step reached (flows come whole: it may fall short of n's), at
+    most n's own (an overshoot verifies its count, not more). Returns
+    (count, rps, load verified) per pass that counted."""
+    out, pending, waits = [], None, False
     for line in open(err_path):
         if "a second step confirms it" in line:
             waits = True
-        m = re.search(r"squeeze step for (\d+) instances: ([0-9.]+) rps per instance over", line)
-        if m:
-            ok = (True if "within the SLO" in line else
-                  None if "undecided" in line else False)
-            if not (confirmed and ok and waits):
-                out.append((int(m.group(1)), float(m.group(2)), ok))
-            waits = False
+            continue
+        m = re.search(STEP_RE, line)
+        if not m:
+            continue
+        n, lam = int(m.group(1)), float(m.group(2))
+        claim = min(lam, forecast / n)
+        if "within the SLO" in line:
+            if waits:
+                pending = claim
+            else:
+                out.append((n, lam, claim if pending is None else min(claim, pending)))
+                pending = None
+        elif "beyond the SLO" in line and pending is not None and pending >= claim:
+            pending = None
+        waits = False
     return out
 
 
@@ -284,7 +311,7 @@ slo_p99 = %dms
     for n, lam, ok in st:
         print("  squeeze step: %d instances at %.1f rps each: %s"
               % (n, lam, {True: "within", False: "beyond", None: "undecided"}[ok]))
-    print("  (passes that waited for a second step: %d)" % (len(st) - len(steps(err, True))))
+    print("  (passes that waited for a second step: %d)" % open(err).read().count("a second step confirms it"))
     stlib.check(len(vs) >= 3, "%s: %d decisive verdicts" % (name, len(vs)))
     low = [v["recommended_instances"] for v in vs if v["recommended_instances"] < n_min]
     stlib.check(not low, "%s: no recommendation below the true minimum %d (%s)"
@@ -292,19 +319,15 @@ slo_p99 = %dms
     last = vs[-1]["recommended_instances"]
     stlib.check(last <= n_min + 1, "%s: the last recommendation %d is at most one above %d"
                 % (name, last, n_min))
-    for n, lam, ok in steps(err, confirmed=True):
-        # A pass that counted (the second of two: one alone waits for a
-        # confirming step) verifies the load it reached (flows come whole:
-        # it may fall short of n's), at most n's own (an overshoot verifies
-        # its count, not more): the truth there must be near the SLO at
-        # worst (sampling and the instances' uneven split).
-        claim = min(lam, forecast / n)
+    for n, lam, claim in counted_passes(err, forecast):
+        # the truth at a verified load must be near the SLO at worst
+        # (sampling and the instances' uneven split)
         true_p99 = sim_p99(dist, base_ms, claim)
-        if ok:
-            stlib.check(true_p99 <= slo_ms * 1.1,
-                        "%s: a confirmed step passed at %.1f rps per instance (verifying %.1f), where the true p99 is %.1f ms"
-                        % (name, lam, claim, true_p99))
-        elif ok is False and n < n_min:
+        stlib.check(true_p99 <= slo_ms * 1.1,
+                    "%s: a counted pass at %.1f rps per instance (for %d, verifying %.1f), where the true p99 is %.1f ms"
+                    % (name, lam, n, claim, true_p99))
+    for n, lam, ok in st:
+        if ok is False and n < n_min:
             print("  the step for %d instances, below the minimum, did not pass" % n)
     stlib.check(abs(rig.share(group) - share) < 1e-6, "%s: the share is back at %.4f" % (name, share))
     return st
