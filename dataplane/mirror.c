@@ -596,6 +596,16 @@ static void make_copies(struct dp_worker *w, struct rte_mbuf **pkts, struct dp_p
 	}
 }
 
+/* The groups whose share holds hash, when every group samples flows. */
+static inline uint32_t flow_sel(const struct dp_sel *s, int n_groups, uint32_t hash)
+{
+	uint32_t sel = 0;
+
+	for (int gi = 0; gi < n_groups; gi++)
+		sel |= (uint32_t)((uint64_t)hash - s->lo[gi] < s->span[gi]) << gi;
+	return sel;
+}
+
 /* The groups that select packet in (s), in order, drawing the random of
  * each group that samples packets as tee_one does; 0 when the packet turns
  * out malformed at its first selection (counted by dp_classify_finish). A
@@ -608,8 +618,7 @@ static inline uint32_t select_groups(struct dp_worker *w, const struct dp_sel *s
 
 	if (likely(all_flow)) {
 		/* every group samples flows: no random to draw, no branch */
-		for (int gi = 0; gi < n_groups; gi++)
-			sel |= (uint32_t)((uint64_t)in->hash - s->lo[gi] < s->span[gi]) << gi;
+		sel = flow_sel(s, n_groups, in->hash);
 		if (likely(sel == 0) || likely(in->parsed || in->p.proto != ST_IPPROTO_TCP ||
 						 in->p.tcp.hlen <= 20))
 			return sel;
@@ -631,135 +640,198 @@ static inline uint32_t select_groups(struct dp_worker *w, const struct dp_sel *s
 	return sel;
 }
 
-/* dp_pktinfo's flag bytes from ok to frag as one little-endian word (their
- * order is checked where dp_classify_lazy writes them, timing.c): ok 1,
- * parsed 0, c2s 1, frag DP_FRAG_NONE; the others any. */
+/* dp_pktinfo's flag bytes from ok to frag as one little-endian word
+ * (dp_lazy_fill's): ok 1, parsed 0, c2s 1, frag DP_FRAG_NONE; the others
+ * any. */
 #define LAZY_C2S_MASK 0xff00000000ffffffULL
 #define LAZY_C2S 0x0000000000010001ULL
+
+/* Control changes are read once per burst, and with them what each group
+ * needs per copy (a filter, a cap, addresses rewritten). Returns whether
+ * every group samples flows. */
+static inline bool sel_read(struct dp_worker *w, struct dp_sel *s, uint64_t now)
+{
+	const struct dp_app *app = w->app;
+	const int n_groups = app->n_groups;
+
+	s->capped = 0;
+	s->flow_groups = 0;
+	s->plain = 0;
+	for (int gi = 0; gi < n_groups; gi++) {
+		const struct dp_group *g = &app->groups[gi];
+
+		s->hi[gi] = __atomic_load_n(&g->range_hi, __ATOMIC_ACQUIRE);
+		s->lo[gi] = __atomic_load_n(&g->range_lo, __ATOMIC_RELAXED);
+		s->span[gi] = s->hi[gi] - s->lo[gi];
+		s->enabled[gi] = __atomic_load_n(&g->enabled, __ATOMIC_RELAXED);
+		s->sampling[gi] = __atomic_load_n(&g->sampling, __ATOMIC_ACQUIRE);
+		s->filter[gi] = __atomic_load_n(&g->filter, __ATOMIC_ACQUIRE);
+		if (__atomic_load_n(&g->rate_pps, __ATOMIC_RELAXED) != 0 ||
+		    __atomic_load_n(&g->rate_bps, __ATOMIC_RELAXED) != 0)
+			s->capped |= 1u << gi;
+		if (s->sampling[gi] == DP_SAMPLE_FLOW)
+			s->flow_groups |= 1u << gi;
+		if (g->n_instances == 0)
+			s->plain |= 1u << gi;
+		w->n_active[gi] = __atomic_load_n(&g->n_active, __ATOMIC_ACQUIRE);
+		dp_chaos_refresh_at(w, gi, now);
+	}
+	return s->flow_groups == (1u << n_groups) - 1;
+}
+
+/* Packet i of the burst (classified) to every group that selects it: whole
+ * copies become jobs for make_copies, the rest are made here. */
+static __rte_always_inline void tee_packet(struct dp_worker *w, const struct dp_sel *s,
+					   bool all_flow, struct rte_mbuf **pkts,
+					   struct dp_pktinfo *info, uint16_t i,
+					   struct copy_job *jobs, uint32_t *nj, uint64_t now)
+{
+	const struct dp_app *app = w->app;
+	struct dp_pktinfo *in = &info[i];
+	struct rte_mbuf *m = pkts[i];
+	const struct rte_ether_addr *pkt_dst;
+	bool whole, session;
+	uint32_t sel;
+	uint64_t fl;
+
+	/* Most packets were only hashed: ok, not parsed, client to server,
+	 * no fragment (the flag bytes dp_lazy_fill wrote in one store, read
+	 * in one load). */
+	memcpy(&fl, &in->ok, sizeof(fl));
+	if (unlikely((fl & LAZY_C2S_MASK) != LAZY_C2S)) {
+		/* Malformed, non-IP, server->client and ICMP errors are never
+		 * copied. */
+		if (!in->ok || !in->c2s || (in->parsed && (in->p.flags & ST_PKT_F_ICMP_ERR)))
+			return;
+		if (unlikely(in->frag != DP_FRAG_NONE)) {
+			if (frag_tee_now(w, m, in))
+				tee_one(w, s, m, in, now);
+			if (in->frag == DP_FRAG_FIRST && in->fragp->n_held > 0)
+				frag_release(w, s, in, now);
+			return;
+		}
+	}
+	sel = select_groups(w, s, app->n_groups, all_flow, m, in);
+	if (likely(sel == 0))
+		return;
+	/* Small, in one piece and not kept by a TCP session: a whole copy,
+	 * made by make_copies with the burst's others. */
+	whole = m->nb_segs == 1 && m->pkt_len <= COPY_WHOLE_MAX;
+	session = app->tcp && in->p.proto == ST_IPPROTO_TCP && (in->p.flags & ST_PKT_F_L4) &&
+		  !(in->p.flags & ST_PKT_F_FRAG);
+	pkt_dst = &rte_pktmbuf_mtod(m, const struct rte_ether_hdr *)->dst_addr;
+	for (; sel != 0; sel &= sel - 1) {
+		int gi = __builtin_ctz(sel);
+		const struct dp_group *g = &app->groups[gi];
+		struct dp_group_counters *gc = &w->cnt.group[gi];
+
+		/* copy_to_group's checks, with what the burst read */
+		if (unlikely(!s->enabled[gi])) {
+			gc->drops[DP_DROP_DISABLED]++;
+			continue;
+		}
+		if (s->filter[gi] != NULL && !dp_filter_pass(s->filter[gi], m)) {
+			gc->drops[DP_DROP_FILTERED]++;
+			continue;
+		}
+		if (((s->capped >> gi) & 1) && !bucket_take(w, gi, g, m->pkt_len, now)) {
+			gc->drops[DP_DROP_RATE_CAP]++;
+			continue;
+		}
+		if (unlikely(w->chaos[gi] & DP_CHAOS_DOWN_MASK) &&
+		    chaos_blackholed(w, gi, g, in->hash)) {
+			gc->drops[DP_DROP_CHAOS_DOWN]++;
+			if (app->timing)
+				dp_timing_copy(w, in, DP_TARGET_GROUP(gi), m->pkt_len, now);
+			continue;
+		}
+		if (likely(whole && !session && ((s->plain >> gi) & 1))) {
+			struct copy_job *j = &jobs[*nj];
+
+			if (!plain_mac(g, gc, in, &j->mac))
+				continue;
+			/* the same MAC: make_copy shares the data */
+			if (likely(!rte_is_same_ether_addr(&j->mac, pkt_dst))) {
+				if (unlikely(w->n_copies[gi] >= DP_BURST)) {
+					/* filled by a session's queue (queue_copy) */
+					gc->drops[DP_DROP_TX_FULL]++;
+					continue;
+				}
+				j->pkt = i;
+				j->gi = (uint8_t)gi;
+				j->slot = (uint8_t)w->n_copies[gi]++;
+				(*nj)++;
+				continue;
+			}
+		}
+		/* Instances, sessions, large or chained: one at a time, from
+		 * the full view (which cannot fail here: select_groups parsed
+		 * what could). */
+		if (!in->parsed && !dp_classify_finish(w, m, in))
+			break;
+		if (queue_copy(w, gi, g, gc, m, in, false, now) == 1 && app->timing)
+			dp_timing_copy(w, in, DP_TARGET_GROUP(gi), m->pkt_len, now);
+	}
+}
 
 void dp_mirror_burst(struct dp_worker *w, struct rte_mbuf **pkts,
 		     struct dp_pktinfo *info, uint16_t n, uint64_t now)
 {
-	const struct dp_app *app = w->app;
-	const int n_groups = app->n_groups;
 	struct copy_job jobs[DP_BURST * DP_MAX_SHADOWS];
 	uint32_t nj = 0;
 	struct dp_sel s;
-	bool all_flow;
+	bool all_flow = sel_read(w, &s, now);
 
-	/* Control changes are read once per burst, and with them what each
-	 * group needs per copy (a filter, a cap, addresses rewritten). */
-	s.capped = 0;
-	s.flow_groups = 0;
-	s.plain = 0;
-	for (int gi = 0; gi < n_groups; gi++) {
-		const struct dp_group *g = &app->groups[gi];
+	for (uint16_t i = 0; i < n; i++)
+		tee_packet(w, &s, all_flow, pkts, info, i, jobs, &nj, now);
+	if (nj > 0)
+		make_copies(w, pkts, info, jobs, nj, now);
+}
 
-		s.hi[gi] = __atomic_load_n(&g->range_hi, __ATOMIC_ACQUIRE);
-		s.lo[gi] = __atomic_load_n(&g->range_lo, __ATOMIC_RELAXED);
-		s.span[gi] = s.hi[gi] - s.lo[gi];
-		s.enabled[gi] = __atomic_load_n(&g->enabled, __ATOMIC_RELAXED);
-		s.sampling[gi] = __atomic_load_n(&g->sampling, __ATOMIC_ACQUIRE);
-		s.filter[gi] = __atomic_load_n(&g->filter, __ATOMIC_ACQUIRE);
-		if (__atomic_load_n(&g->rate_pps, __ATOMIC_RELAXED) != 0 ||
-		    __atomic_load_n(&g->rate_bps, __ATOMIC_RELAXED) != 0)
-			s.capped |= 1u << gi;
-		if (s.sampling[gi] == DP_SAMPLE_FLOW)
-			s.flow_groups |= 1u << gi;
-		if (g->n_instances == 0)
-			s.plain |= 1u << gi;
-		w->n_active[gi] = __atomic_load_n(&g->n_active, __ATOMIC_ACQUIRE);
-		dp_chaos_refresh_at(w, gi, now);
-	}
-	all_flow = s.flow_groups == (1u << n_groups) - 1;
+void dp_tee_burst(struct dp_worker *w, struct rte_mbuf **pkts, struct dp_pktinfo *info,
+		  uint16_t n, uint64_t now)
+{
+	const int n_groups = w->app->n_groups;
+	struct copy_job jobs[DP_BURST * DP_MAX_SHADOWS];
+	struct st_flow_key key[DP_BURST];
+	struct st_flow_lite f[DP_BURST];
+	uint8_t fast[DP_BURST];
+	uint16_t pick[DP_BURST];
+	uint32_t nj = 0, np = 0;
+	struct dp_sel s;
+	bool all_flow = sel_read(w, &s, now);
+
+	/* First every packet's hash and whether a group takes it, with no
+	 * branch on the hash: a branch there mispredicts on about one packet
+	 * in ten at a 10% share, and each restarts a chain of five crc32. */
+	for (uint16_t i = 0; i < DP_PREFETCH_AHEAD && i < n; i++)
+		rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void *));
 	for (uint16_t i = 0; i < n; i++) {
+		bool ok;
+
+		if (i + DP_PREFETCH_AHEAD < n)
+			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + DP_PREFETCH_AHEAD], void *));
+		ok = dp_flow_frame(rte_pktmbuf_mtod(pkts[i], const uint8_t *),
+				   rte_pktmbuf_data_len(pkts[i]), &key[i], &f[i]) == 0;
+		fast[i] = ok;
+		pick[np] = i;
+		np += !ok || !all_flow || flow_sel(&s, n_groups, f[i].hash) != 0;
+	}
+	/* Then the packets a group may take (and those st_flow_frame left to
+	 * the full parse, which counts what is malformed), described and
+	 * teed in order. */
+	for (uint32_t k = 0; k < np; k++) {
+		uint16_t i = pick[k];
 		struct dp_pktinfo *in = &info[i];
-		struct rte_mbuf *m = pkts[i];
-		const struct rte_ether_addr *pkt_dst;
-		bool whole, session;
-		uint32_t sel;
 
-		uint64_t fl;
-
-		/* Most packets were only hashed: ok, not parsed, client to
-		 * server, no fragment (the flag bytes dp_classify_lazy wrote in
-		 * one store, read in one load). */
-		memcpy(&fl, &in->ok, sizeof(fl));
-		if (unlikely((fl & LAZY_C2S_MASK) != LAZY_C2S)) {
-			/* Malformed, non-IP, server->client and ICMP errors
-			 * are never copied. */
-			if (!in->ok || !in->c2s ||
-			    (in->parsed && (in->p.flags & ST_PKT_F_ICMP_ERR)))
-				continue;
-			if (unlikely(in->frag != DP_FRAG_NONE)) {
-				if (frag_tee_now(w, m, in))
-					tee_one(w, &s, m, in, now);
-				if (in->frag == DP_FRAG_FIRST && in->fragp->n_held > 0)
-					frag_release(w, &s, in, now);
-				continue;
-			}
+		if (likely(fast[i])) {
+			in->key = key[i];
+			dp_lazy_fill(in, &f[i], true);
+		} else {
+			in->group = -1;
+			dp_classify_one(w, pkts[i], in, DP_DIR_C2S);
 		}
-		sel = select_groups(w, &s, n_groups, all_flow, m, in);
-		if (likely(sel == 0))
-			continue;
-		/* Small, in one piece and not kept by a TCP session: a whole
-		 * copy, made below with the burst's others. */
-		whole = m->nb_segs == 1 && m->pkt_len <= COPY_WHOLE_MAX;
-		session = app->tcp && in->p.proto == ST_IPPROTO_TCP && (in->p.flags & ST_PKT_F_L4) &&
-			  !(in->p.flags & ST_PKT_F_FRAG);
-		pkt_dst = &rte_pktmbuf_mtod(m, const struct rte_ether_hdr *)->dst_addr;
-		for (; sel != 0; sel &= sel - 1) {
-			int gi = __builtin_ctz(sel);
-			const struct dp_group *g = &app->groups[gi];
-			struct dp_group_counters *gc = &w->cnt.group[gi];
-
-			/* copy_to_group's checks, with what the burst read */
-			if (unlikely(!s.enabled[gi])) {
-				gc->drops[DP_DROP_DISABLED]++;
-				continue;
-			}
-			if (s.filter[gi] != NULL && !dp_filter_pass(s.filter[gi], m)) {
-				gc->drops[DP_DROP_FILTERED]++;
-				continue;
-			}
-			if (((s.capped >> gi) & 1) && !bucket_take(w, gi, g, m->pkt_len, now)) {
-				gc->drops[DP_DROP_RATE_CAP]++;
-				continue;
-			}
-			if (unlikely(w->chaos[gi] & DP_CHAOS_DOWN_MASK) &&
-			    chaos_blackholed(w, gi, g, in->hash)) {
-				gc->drops[DP_DROP_CHAOS_DOWN]++;
-				if (app->timing)
-					dp_timing_copy(w, in, DP_TARGET_GROUP(gi), m->pkt_len, now);
-				continue;
-			}
-			if (likely(whole && !session && ((s.plain >> gi) & 1))) {
-				struct copy_job *j = &jobs[nj];
-
-				if (!plain_mac(g, gc, in, &j->mac))
-					continue;
-				/* the same MAC: make_copy shares the data */
-				if (likely(!rte_is_same_ether_addr(&j->mac, pkt_dst))) {
-					if (unlikely(w->n_copies[gi] >= DP_BURST)) {
-						/* filled by a session's queue (queue_copy) */
-						gc->drops[DP_DROP_TX_FULL]++;
-						continue;
-					}
-					j->pkt = i;
-					j->gi = (uint8_t)gi;
-					j->slot = (uint8_t)w->n_copies[gi]++;
-					nj++;
-					continue;
-				}
-			}
-			/* Instances, sessions, large or chained: one at a
-			 * time, from the full view (which cannot fail here:
-			 * select_groups parsed what could). */
-			if (!in->parsed && !dp_classify_finish(w, m, in))
-				break;
-			if (queue_copy(w, gi, g, gc, m, in, false, now) == 1 && app->timing)
-				dp_timing_copy(w, in, DP_TARGET_GROUP(gi), m->pkt_len, now);
-		}
+		tee_packet(w, &s, all_flow, pkts, info, i, jobs, &nj, now);
 	}
 	if (nj > 0)
 		make_copies(w, pkts, info, jobs, nj, now);

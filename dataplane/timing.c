@@ -220,7 +220,7 @@ void dp_classify(struct dp_worker *w, struct rte_mbuf **pkts, struct dp_pktinfo 
 	}
 }
 
-/* dp_classify_lazy writes a hashed packet's one-byte fields in one store. */
+/* dp_lazy_fill writes a hashed packet's one-byte fields in one store. */
 _Static_assert(offsetof(struct dp_pktinfo, parsed) == offsetof(struct dp_pktinfo, ok) + 1 &&
 	       offsetof(struct dp_pktinfo, c2s) == offsetof(struct dp_pktinfo, ok) + 2 &&
 	       offsetof(struct dp_pktinfo, timed) == offsetof(struct dp_pktinfo, ok) + 3 &&
@@ -229,13 +229,6 @@ _Static_assert(offsetof(struct dp_pktinfo, parsed) == offsetof(struct dp_pktinfo
 	       offsetof(struct dp_pktinfo, no_flow) == offsetof(struct dp_pktinfo, ok) + 6 &&
 	       offsetof(struct dp_pktinfo, frag) == offsetof(struct dp_pktinfo, ok) + 7 &&
 	       __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "dp_pktinfo's flag bytes");
-
-/* st_flow_frame, in line where the build has SSE4.2 (DPDK's -march does). */
-#if ST_FLOW_FRAME_HW && defined(__SSE4_2__)
-#define flow_frame st_flow_frame_hw
-#else
-#define flow_frame st_flow_frame
-#endif
 
 void dp_classify_lazy(struct dp_worker *w, struct rte_mbuf **pkts, struct dp_pktinfo *info,
 		      uint16_t n, enum dp_dir dir)
@@ -251,26 +244,9 @@ void dp_classify_lazy(struct dp_worker *w, struct rte_mbuf **pkts, struct dp_pkt
 
 		if (i + DP_PREFETCH_AHEAD < n)
 			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + DP_PREFETCH_AHEAD], void *));
-		if (likely(flow_frame(rte_pktmbuf_mtod(pkts[i], const uint8_t *),
-				      rte_pktmbuf_data_len(pkts[i]), &in->key, &f) == 0)) {
-			/* ok, not parsed, c2s, timed (TCP or UDP), client
-			 * (swapped: the packet's source is addr[1]), group -1,
-			 * no_flow 0, frag none: one store */
-			uint64_t flags = 1 | (uint64_t)c2s << 16 | (uint64_t)1 << 24 |
-					 (uint64_t)(c2s == f.swapped) << 32 |
-					 (uint64_t)(uint8_t)-1 << 40 | (uint64_t)DP_FRAG_NONE << 56;
-
-			in->hash = f.hash;
-			in->flow = NULL;
-			memcpy(&in->ok, &flags, sizeof(flags));
-			in->p.l3 = ST_L3_IPV4;
-			in->p.proto = f.proto;
-			in->p.flags = ST_PKT_F_L4 | ST_PKT_F_PORTS;
-			in->p.sport = f.sport;
-			in->p.dport = f.dport;
-			in->p.tcp.flags = f.tcp_flags;
-			in->p.tcp.hlen = f.l4_hlen;
-			in->p.payload_len = f.payload_len;
+		if (likely(dp_flow_frame(rte_pktmbuf_mtod(pkts[i], const uint8_t *),
+					 rte_pktmbuf_data_len(pkts[i]), &in->key, &f) == 0)) {
+			dp_lazy_fill(in, &f, c2s);
 			/* for dp_timing_requests, later in this burst */
 			if (prefetch_flows)
 				rte_prefetch0(dp_flowtab_home(&w->flows, f.hash));

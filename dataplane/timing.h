@@ -8,9 +8,11 @@
 #define DP_TIMING_H
 
 #include <stdint.h>
+#include <string.h>
 
 #include <rte_mbuf.h>
 
+#include "flow_frame.h"
 #include "flowtab.h"
 #include "hist.h"
 #include "packet.h"
@@ -118,6 +120,41 @@ int dp_classify_one(struct dp_worker *w, struct rte_mbuf *m, struct dp_pktinfo *
  * dp_timing_requests. */
 void dp_classify_lazy(struct dp_worker *w, struct rte_mbuf **pkts, struct dp_pktinfo *info,
 		      uint16_t n, enum dp_dir dir);
+
+/* st_flow_frame, in line where the build has SSE4.2 (DPDK's -march does). */
+#if ST_FLOW_FRAME_HW && defined(__SSE4_2__)
+#define dp_flow_frame st_flow_frame_hw
+#else
+#define dp_flow_frame st_flow_frame
+#endif
+
+/* dp_pktinfo's one-byte fields from ok to frag, written in one store by
+ * dp_lazy_fill (their order is checked in timing.c). */
+#define DP_LAZY_FLAGS(c2s, swapped)                                                        \
+	(1 | (uint64_t)(c2s) << 16 | (uint64_t)1 << 24 | (uint64_t)((c2s) == (swapped)) << 32 | \
+	 (uint64_t)(uint8_t)-1 << 40 | (uint64_t)DP_FRAG_NONE << 56)
+
+/* What dp_classify_lazy gives a frame dp_flow_frame took (its key already
+ * in in->key): ok, not parsed, c2s as the burst's direction, timed (TCP or
+ * UDP), client (swapped: the packet's source is addr[1]), group -1,
+ * no_flow 0, frag none, and of p what timing and the tee read. */
+static inline __attribute__((always_inline)) void
+dp_lazy_fill(struct dp_pktinfo *in, const struct st_flow_lite *f, bool c2s)
+{
+	uint64_t flags = DP_LAZY_FLAGS(c2s, f->swapped);
+
+	in->hash = f->hash;
+	in->flow = NULL;
+	memcpy(&in->ok, &flags, sizeof(flags));
+	in->p.l3 = ST_L3_IPV4;
+	in->p.proto = f->proto;
+	in->p.flags = ST_PKT_F_L4 | ST_PKT_F_PORTS;
+	in->p.sport = f->sport;
+	in->p.dport = f->dport;
+	in->p.tcp.flags = f->tcp_flags;
+	in->p.tcp.hlen = f->l4_hlen;
+	in->p.payload_len = f->payload_len;
+}
 
 /* The client->server packets of a classified burst, on their way to
  * production (inline: about to be sent; tap: seen passing): finds (or adds)

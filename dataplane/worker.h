@@ -262,6 +262,14 @@ int worker_main_loop(void *arg);
 void dp_mirror_burst(struct dp_worker *w, struct rte_mbuf **pkts,
 		     struct dp_pktinfo *info, uint16_t n, uint64_t now);
 
+/* dp_classify_lazy and dp_mirror_burst in one pass over a client burst,
+ * for when nothing else reads the burst's info (timing off, inline): a
+ * packet st_flow_frame takes and no group's share holds costs its hash and
+ * a compare, and is not described in info at all. Counts what
+ * dp_classify_lazy counts; the groups get what dp_mirror_burst gives. */
+void dp_tee_burst(struct dp_worker *w, struct rte_mbuf **pkts, struct dp_pktinfo *info,
+		  uint16_t n, uint64_t now);
+
 /* An answer from a group's instance on port port_idx carries the
  * instance's address: gives info the key of the flow it answers (the
  * address the copy was rewritten from). No change when none matches. */

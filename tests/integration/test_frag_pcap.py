@@ -137,7 +137,7 @@ def strip_mac(frames, mac):
     return all(f[:6] == macb for f in frames), sorted(f[6:] for f in frames)
 
 
-def shadow_case(wd):
+def shadow_case(wd, timing=True):
     items = build(240)
     frames = [raw for raw, _ in items]
     tee.write_inputs(wd, frames)
@@ -150,13 +150,14 @@ prod_port = net_pcap1
 stats = false
 service = fragsvc
 frag_timeout = 300ms
+timing = %s
 
 [shadow.a]
 port = net_pcap2
 share = 0.5
 dst_mac = %s
-""" % MAC)
-    col = tee.kpi_collector(wd, b"kpi.fragsvc.", "the KPI counts")
+""" % ("true" if timing else "false", MAC))
+    col = tee.kpi_collector(wd, b"kpi.fragsvc.", "the KPI counts") if timing else None
     res = tee.run_dp(wd, "frag-%d" % os.getpid(), ini, "a")
 
     prod = tee.read(os.path.join(wd, "prod.pcap"))
@@ -416,8 +417,14 @@ dst_mac = %s
     stlib.check(res["mbufs_in_use"] == (0, 0), "inject: every mbuf back in its pool at exit")
 
 
+def shadow_untimed_case(wd):
+    """The same without timing: the tee then hashes and chooses in one pass
+    (dp_tee_burst), and fragments still take their datagram's choice."""
+    shadow_case(wd, timing=False)
+
+
 def main():
-    for case in (shadow_case, flood_case, hold_flood_case, release_burst_case, tap_case, inject_case):
+    for case in (shadow_case, shadow_untimed_case, flood_case, hold_flood_case, release_burst_case, tap_case, inject_case):
         wd = stlib.workdir(case.__name__)
         print("== %s in %s" % (case.__name__, wd))
         case(wd)
