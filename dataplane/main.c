@@ -331,7 +331,7 @@ static int setup_ports_and_groups(struct dp_app *a)
 					  RTE_MBUF_DEFAULT_BUF_SIZE, (int)rte_socket_id());
 	/* Copies hold at most a header (or a small packet) of their own. */
 	a->copy_pool = a->pool ? rte_pktmbuf_pool_create("st_copies", cfg->copy_mbufs, 256, 0,
-							 RTE_PKTMBUF_HEADROOM + 256,
+							 RTE_PKTMBUF_HEADROOM + DP_COPY_ROOM,
 							 (int)rte_socket_id()) : NULL;
 	if (a->pool == NULL || a->copy_pool == NULL) {
 		ST_ERR("cannot create the mbuf pools (%u + %u mbufs): %s; with --no-huge give "
