@@ -310,6 +310,16 @@ static inline int queue_copy(struct dp_worker *w, int gi, const struct dp_group 
 				s->inst = (uint8_t)inst;
 		}
 	}
+	if (v == DP_TCP_QUEUE && unlikely(!dp_tcp_has_room(&w->tcp, s))) {
+		/* A full queue drops the segment: no copy made only to be
+		 * freed (a shadow that stopped reading gets every segment
+		 * of its sessions refused). */
+		uint16_t *n = &w->n_copies[gi];
+
+		*n = (uint16_t)(*n + dp_tcp_refuse(w, s, gc, now, &w->copies[gi][*n],
+						   (uint16_t)(DP_BURST - *n)));
+		return 2;
+	}
 	c = make_copy(w, g, gc, m, p, inst,
 		      v == DP_TCP_QUEUE || v == DP_TCP_QUEUE_SYN ? COPY_FULL :
 		      v == DP_TCP_SEND_RST ? COPY_HDR : COPY_ANY);
@@ -814,13 +824,26 @@ static __rte_always_inline void tee_packet(struct dp_worker *w, const struct dp_
 void dp_mirror_burst(struct dp_worker *w, struct rte_mbuf **pkts,
 		     struct dp_pktinfo *info, uint16_t n, uint64_t now)
 {
+	const int n_groups = w->app->n_groups;
 	struct copy_job jobs[DP_BURST * DP_MAX_SHADOWS];
-	uint32_t nj = 0;
+	uint16_t pick[DP_BURST];
+	uint32_t nj = 0, np = 0;
 	struct dp_sel s;
 	bool all_flow = sel_read(w, &s, now);
 
-	for (uint16_t i = 0; i < n; i++)
-		tee_packet(w, &s, all_flow, pkts, info, i, jobs, &nj, now);
+	/* The packets a group may take, found with no branch on the hash
+	 * (dp_tee_burst's first pass): a hashed packet no group's share
+	 * holds is left out; any other goes to tee_packet. */
+	for (uint16_t i = 0; i < n; i++) {
+		uint64_t fl;
+
+		memcpy(&fl, &info[i].ok, sizeof(fl));
+		pick[np] = i;
+		np += !all_flow || (fl & LAZY_C2S_MASK) != LAZY_C2S ||
+		      flow_sel(&s, n_groups, info[i].hash) != 0;
+	}
+	for (uint32_t k = 0; k < np; k++)
+		tee_packet(w, &s, all_flow, pkts, info, pick[k], jobs, &nj, now);
 	if (nj > 0)
 		make_copies(w, pkts, info, jobs, nj, now);
 }

@@ -327,6 +327,13 @@ static uint16_t pump(struct dp_worker *w, struct dp_tcp_sess *s, uint64_t now,
 	return n;
 }
 
+uint16_t dp_tcp_refuse(struct dp_worker *w, struct dp_tcp_sess *s, struct dp_group_counters *gc,
+		       uint64_t now, struct rte_mbuf **out, uint16_t max)
+{
+	gc->drops[DP_DROP_TCP_QUEUE_FULL]++;
+	return pump(w, s, now, out, max);
+}
+
 uint16_t dp_tcp_enqueue(struct dp_worker *w, struct dp_tcp_sess *s, struct rte_mbuf *c,
 			const struct st_pkt *p, struct dp_group_counters *gc, uint64_t now,
 			struct rte_mbuf **out, uint16_t max)
@@ -335,10 +342,9 @@ uint16_t dp_tcp_enqueue(struct dp_worker *w, struct dp_tcp_sess *s, struct rte_m
 	struct dp_tcp_seg *g;
 	uint32_t idx = t->seg_free;
 
-	if (unlikely(idx == DP_TCP_NONE || s->q_len >= DP_TCP_SESSION_QUEUE)) {
+	if (unlikely(!dp_tcp_has_room(t, s))) {
 		rte_pktmbuf_free(c);
-		gc->drops[DP_DROP_TCP_QUEUE_FULL]++;
-		return pump(w, s, now, out, max);
+		return dp_tcp_refuse(w, s, gc, now, out, max);
 	}
 	g = &t->seg[idx];
 	t->seg_free = g->next;

@@ -127,10 +127,24 @@ enum dp_tcp_verdict dp_tcp_client(struct dp_worker *w, int g, const struct st_fl
  * as the template of the ACKs the dataplane sends the shadow. */
 void dp_tcp_template(struct dp_tcp_sess *s, const struct rte_mbuf *c, const struct st_pkt *p);
 
+/* Whether dp_tcp_enqueue takes one more segment of s: a free node in the
+ * table and room in the session's queue. */
+static inline bool dp_tcp_has_room(const struct dp_tcp_table *t, const struct dp_tcp_sess *s)
+{
+	return t->seg_free != DP_TCP_NONE && s->q_len < DP_TCP_SESSION_QUEUE;
+}
+
+/* A segment of s the queue has no room for (dp_tcp_has_room false): counted
+ * tcp_queue_full in gc and never copied; sends what the shadow's window
+ * allows into out (at most max), as dp_tcp_enqueue does. Returns the number
+ * placed in out. */
+uint16_t dp_tcp_refuse(struct dp_worker *w, struct dp_tcp_sess *s, struct dp_group_counters *gc,
+		       uint64_t now, struct rte_mbuf **out, uint16_t max);
+
 /* Queues a private copy c of a client segment (headers as in p) and sends
  * what the shadow's window allows into out (at most max). Returns the
  * number placed in out; c belongs to the queue (or was freed and counted
- * in gc when the queue is full). */
+ * in gc when the queue is full: dp_tcp_refuse). */
 uint16_t dp_tcp_enqueue(struct dp_worker *w, struct dp_tcp_sess *s, struct rte_mbuf *c,
 			const struct st_pkt *p, struct dp_group_counters *gc, uint64_t now,
 			struct rte_mbuf **out, uint16_t max);

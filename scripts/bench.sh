@@ -40,7 +40,7 @@ for s in "${sections[@]}"; do
 	dataplane)
 		echo
 		echo "== dataplane: one worker lcore, net_pcap (infinite_rx) -> net_null"
-		if [ -n "$quick" ]; then dp_run=(2 2); else dp_run=(5 3); fi	# seconds, rounds
+		if [ -n "$quick" ]; then dp_run=(2 2); else dp_run=(3 5); fi	# seconds, rounds
 		/usr/bin/python3 tests/bench/bench_dataplane.py "$dir" "${dp_run[@]}"
 		;;
 	tcp)

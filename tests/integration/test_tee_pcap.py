@@ -605,6 +605,46 @@ dst_mac = %s
                 "sessions on: production still gets everything")
 
 
+def queue_full_case(wd):
+    """A session whose shadow never answers: its queue keeps the SYN and
+    segments up to its bound; the segments past it are refused uncopied,
+    counted tcp_queue_full and not among the copies (every segment is one
+    or the other); production gets everything."""
+    from scapy.all import IP, TCP, Ether, Raw
+    n_data = 2100
+    eth = Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02")
+    ip = IP(src="198.18.0.10", dst="198.18.1.53")
+    pkts = [bytes(eth / ip / TCP(sport=40000, dport=80, flags="S", seq=1000))]
+    pkts += [bytes(eth / ip / TCP(sport=40000, dport=80, flags="PA", seq=1001 + 4 * k, ack=1) /
+                   Raw(b"abcd")) for k in range(n_data)]
+    write_inputs(wd, pkts)
+    ini = os.path.join(wd, "qfull.ini")
+    write_ini(ini, """
+[dataplane]
+mode = inline
+client_port = net_pcap0
+prod_port = net_pcap1
+stats = false
+timing = false
+
+[shadow.a]
+port = net_pcap2
+share = 1
+dst_mac = %s
+""" % MAC["a"], tcp_sessions=1024)
+    res = run_dp(wd, "tee-qfull-%d" % os.getpid(), ini, "a")
+    a = res["shadows"]["a"]
+    full = a.get("tcp_queue_full", 0)
+    stlib.check(full > 0 and a["copies"] + full == len(pkts) and a["copies"] <= 2048,
+                "a queue bounded at 2,048: copies %d + tcp_queue_full %d = the %d segments"
+                % (a["copies"], full, len(pkts)))
+    got = read(os.path.join(wd, "shadow_a.pcap"))
+    stlib.check(len(got) >= 1 and all(g[6:] == pkts[0][6:] for g in got),
+                "the shadow gets only the SYN (resent until a SYN-ACK): %d frames" % len(got))
+    stlib.check(read(os.path.join(wd, "prod.pcap")) == pkts, "production gets everything")
+    stlib.check(res["mbufs_in_use"] == (0, 0), "every mbuf back in its pool at exit")
+
+
 def pool_dry_case(wd):
     """The copies' pool runs dry halfway through a burst: copies of a group
     with chaos_delay stay in the timing wheel, so a pool of 1,023 mbufs
@@ -630,7 +670,7 @@ def pool_dry_case(wd):
 
 def main():
     for case in (inline_case, inline_untimed_case, tap_case, two_workers_case, inject_case, inject_memif_case,
-                 full_table_case, midstream_case, pool_dry_case):
+                 full_table_case, midstream_case, queue_full_case, pool_dry_case):
         wd = stlib.workdir(case.__name__)
         print("== %s in %s" % (case.__name__, wd))
         case(wd)
