@@ -408,6 +408,11 @@ struct dp_sel {
 	uint32_t flow_groups;	/* bit g: group g samples flows */
 	uint32_t plain;		/* bit g: group g copies whole without
 				   rewriting addresses (no instances) */
+	uint32_t simple;	/* bit g: plain, to its dst_mac, enabled, and
+				   nothing to check per copy (no filter, no
+				   cap, no instance down): dp_tee_burst's
+				   packets that only such groups take need
+				   no description */
 };
 
 /* One client->server packet (or held fragment) to every group that selects
@@ -704,6 +709,7 @@ static inline bool sel_read(struct dp_worker *w, struct dp_sel *s, uint64_t now)
 	s->capped = 0;
 	s->flow_groups = 0;
 	s->plain = 0;
+	s->simple = 0;
 	for (int gi = 0; gi < n_groups; gi++) {
 		const struct dp_group *g = &app->groups[gi];
 
@@ -722,8 +728,30 @@ static inline bool sel_read(struct dp_worker *w, struct dp_sel *s, uint64_t now)
 			s->plain |= 1u << gi;
 		w->n_active[gi] = __atomic_load_n(&g->n_active, __ATOMIC_ACQUIRE);
 		dp_chaos_refresh_at(w, gi, now);
+		if (g->n_instances == 0 && g->has_dst_mac && s->enabled[gi] &&
+		    s->filter[gi] == NULL && !((s->capped >> gi) & 1) &&
+		    !(w->chaos[gi] & DP_CHAOS_DOWN_MASK))
+			s->simple |= 1u << gi;
 	}
 	return s->flow_groups == (1u << n_groups) - 1;
+}
+
+/* Queues jobs[*nj] (its mac set) as packet i's whole copy to group gi,
+ * in the group's next slot; a slot list a session's queue filled
+ * (queue_copy) drops it, counted tx_full. */
+static inline void add_job(struct dp_worker *w, struct dp_group_counters *gc,
+			   struct copy_job *jobs, uint32_t *nj, uint16_t i, int gi)
+{
+	struct copy_job *j = &jobs[*nj];
+
+	if (unlikely(w->n_copies[gi] >= DP_BURST)) {
+		gc->drops[DP_DROP_TX_FULL]++;
+		return;
+	}
+	j->pkt = i;
+	j->gi = (uint8_t)gi;
+	j->slot = (uint8_t)w->n_copies[gi]++;
+	(*nj)++;
 }
 
 /* Packet i of the burst (classified) to every group that selects it: whole
@@ -799,15 +827,7 @@ static __rte_always_inline void tee_packet(struct dp_worker *w, const struct dp_
 				continue;
 			/* the same MAC: make_copy shares the data */
 			if (likely(!rte_is_same_ether_addr(&j->mac, pkt_dst))) {
-				if (unlikely(w->n_copies[gi] >= DP_BURST)) {
-					/* filled by a session's queue (queue_copy) */
-					gc->drops[DP_DROP_TX_FULL]++;
-					continue;
-				}
-				j->pkt = i;
-				j->gi = (uint8_t)gi;
-				j->slot = (uint8_t)w->n_copies[gi]++;
-				(*nj)++;
+				add_job(w, gc, jobs, nj, i, gi);
 				continue;
 			}
 		}
@@ -857,9 +877,13 @@ void dp_tee_burst(struct dp_worker *w, struct rte_mbuf **pkts, struct dp_pktinfo
 	struct st_flow_lite f[DP_BURST];
 	uint8_t fast[DP_BURST];
 	uint16_t pick[DP_BURST];
+	uint32_t psel[DP_BURST];
 	uint32_t nj = 0, np = 0;
 	struct dp_sel s;
 	bool all_flow = sel_read(w, &s, now);
+	/* TCP segments with options are parsed in full before a copy (their
+	 * options may be malformed), and sessions keep their own copies. */
+	const bool tcp_sessions = w->app->tcp;
 
 	/* First every packet's hash and whether a group takes it, with no
 	 * branch on the hash: a branch there mispredicts on about one packet
@@ -875,7 +899,8 @@ void dp_tee_burst(struct dp_worker *w, struct rte_mbuf **pkts, struct dp_pktinfo
 				   rte_pktmbuf_data_len(pkts[i]), &key[i], &f[i]) == 0;
 		fast[i] = ok;
 		pick[np] = i;
-		np += !ok || !all_flow || flow_sel(&s, n_groups, f[i].hash) != 0;
+		psel[np] = all_flow ? flow_sel(&s, n_groups, f[i].hash) : 0;
+		np += !ok || !all_flow || psel[np] != 0;
 	}
 	/* Then the packets a group may take (and those st_flow_frame left to
 	 * the full parse, which counts what is malformed), described and
@@ -885,6 +910,31 @@ void dp_tee_burst(struct dp_worker *w, struct rte_mbuf **pkts, struct dp_pktinfo
 		struct dp_pktinfo *in = &info[i];
 
 		if (likely(fast[i])) {
+			struct rte_mbuf *m = pkts[i];
+
+			/* Taken only by simple groups, whole and no session:
+			 * their jobs, straight from what the first pass read. */
+			if (likely(all_flow && (psel[k] & ~s.simple) == 0 &&
+				   m->nb_segs == 1 && m->pkt_len <= COPY_WHOLE_MAX &&
+				   (f[i].proto == ST_IPPROTO_UDP ||
+				    (!tcp_sessions && f[i].l4_hlen == 20)))) {
+				const struct rte_ether_addr *dst =
+					&rte_pktmbuf_mtod(m, const struct rte_ether_hdr *)->dst_addr;
+				uint32_t sel = psel[k], same = 0;
+
+				for (uint32_t x = sel; x != 0; x &= x - 1)
+					same |= rte_is_same_ether_addr(
+						&w->app->groups[__builtin_ctz(x)].dst_mac, dst);
+				if (likely(!same)) {
+					for (; sel != 0; sel &= sel - 1) {
+						int gi = __builtin_ctz(sel);
+
+						jobs[nj].mac = w->app->groups[gi].dst_mac;
+						add_job(w, &w->cnt.group[gi], jobs, &nj, i, gi);
+					}
+					continue;
+				}
+			}
 			in->key = key[i];
 			dp_lazy_fill(in, &f[i], true);
 		} else {
