@@ -234,8 +234,13 @@ static void sift_down(struct st_ss *s, uint32_t pos)
 
 		if (c >= s->n)
 			break;
-		if (c + 1 < s->n && s->heap[c + 1].count < s->heap[c].count)
-			c++;
+		/* The smaller child by arithmetic, not a branch: which one it
+		 * is is a coin toss, and a newcomer that evicted the minimum
+		 * usually sinks to a leaf (its count is the largest), so a
+		 * branch here mispredicted about once a level (perf: half of
+		 * sift_down's time with more clients than client_top). */
+		if (c + 1 < s->n)
+			c += (uint32_t)(s->heap[c + 1].count < s->heap[c].count);
 		if (s->heap[c].count >= h.count)
 			break;
 		s->heap[pos] = s->heap[c];
