@@ -576,25 +576,22 @@ dst_mac = %s
                 "bytes, not the others (%s, want %s)" % (size, tot, want))
 
 
+def sessions_run(wd, name, extra):
+    """Runs the client capture in wd inline with TCP session shadowing on
+    (1,024 sessions), everything to group a ([dataplane] lines extra added);
+    returns the final counters."""
+    ini = os.path.join(wd, name + ".ini")
+    write_ini(ini, INLINE_HEAD + extra + "\n[shadow.a]\nport = net_pcap2\nshare = 1\ndst_mac = %s\n"
+              % MAC["a"], tcp_sessions=1024)
+    return run_dp(wd, "tee-%s-%d" % (name, os.getpid()), ini, "a")
+
+
 def midstream_case(wd):
     """With TCP session shadowing on, TCP flows whose SYN was not seen are
     not copied, and counted as tcp_midstream; UDP is copied as before."""
     pkts = [(bytes(p), ft) for p, ft in make_flows(200)]
     write_inputs(wd, [raw for raw, _ in pkts])
-    ini = os.path.join(wd, "mid.ini")
-    write_ini(ini, """
-[dataplane]
-mode = inline
-client_port = net_pcap0
-prod_port = net_pcap1
-stats = false
-
-[shadow.a]
-port = net_pcap2
-share = 1
-dst_mac = %s
-""" % MAC["a"], tcp_sessions=1024)
-    res = run_dp(wd, "tee-mid-%d" % os.getpid(), ini, "a")
+    res = sessions_run(wd, "mid", "")
     got = read(os.path.join(wd, "shadow_a.pcap"))
     udp = [raw for raw, ft in pkts if ft[4] == 17]
     tcp = [raw for raw, ft in pkts if ft[4] == 6]
@@ -618,21 +615,7 @@ def queue_full_case(wd):
     pkts += [bytes(eth / ip / TCP(sport=40000, dport=80, flags="PA", seq=1001 + 4 * k, ack=1) /
                    Raw(b"abcd")) for k in range(n_data)]
     write_inputs(wd, pkts)
-    ini = os.path.join(wd, "qfull.ini")
-    write_ini(ini, """
-[dataplane]
-mode = inline
-client_port = net_pcap0
-prod_port = net_pcap1
-stats = false
-timing = false
-
-[shadow.a]
-port = net_pcap2
-share = 1
-dst_mac = %s
-""" % MAC["a"], tcp_sessions=1024)
-    res = run_dp(wd, "tee-qfull-%d" % os.getpid(), ini, "a")
+    res = sessions_run(wd, "qfull", "timing = false\n")
     a = res["shadows"]["a"]
     full = a.get("tcp_queue_full", 0)
     stlib.check(full > 0 and a["copies"] + full == len(pkts) and a["copies"] <= 2048,
