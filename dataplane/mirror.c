@@ -899,7 +899,9 @@ void dp_tee_burst(struct dp_worker *w, struct rte_mbuf **pkts, struct dp_pktinfo
 				   rte_pktmbuf_data_len(pkts[i]), &key[i], &f[i]) == 0;
 		fast[i] = ok;
 		pick[np] = i;
-		psel[np] = all_flow ? flow_sel(&s, n_groups, f[i].hash) : 0;
+		/* f[i] holds nothing usable when st_flow_frame refused the
+		 * frame (always picked: the full parse counts it) */
+		psel[np] = all_flow && ok ? flow_sel(&s, n_groups, f[i].hash) : 0;
 		np += !ok || !all_flow || psel[np] != 0;
 	}
 	/* Then the packets a group may take (and those st_flow_frame left to
