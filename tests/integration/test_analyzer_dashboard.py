@@ -18,7 +18,9 @@ live run fed by seeded KPI publishers:
     count (the `alert` event).
 
 usage: test_analyzer_dashboard.py ANALYZER KPI_PUB"""
+import glob
 import os
+import shutil
 import sys
 import time
 
@@ -35,6 +37,17 @@ try:
     from selenium.webdriver.common.keys import Keys
 except ImportError as e:  # pragma: no cover - depends on the machine
     skip("python3-selenium is needed (%s)" % e)
+
+
+# Chromium's temporary profiles: a --user-data-dir of the test's own would
+# have it load its chrome:// pages, which the no-outside-requests check
+# (rightly) refuses, so the ones this run created are removed after it.
+PROFILES = "/tmp/org.chromium.Chromium.*"
+
+
+def remove_new_profiles(before):
+    for path in set(glob.glob(PROFILES)) - before:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def browser():
@@ -206,6 +219,7 @@ def main():
     plan = dict(PLAN, forecast_profile=prof, alert_utilization=0.8)
     cfg = r.config({"web": plan}, extra="http_endpoint = 127.0.0.1:0\n")
     r.start_http(cfg, "90s")
+    profiles = set(glob.glob(PROFILES))
     d = browser()
     try:
         pub = r.publish(traffic(), count=140, interval="50ms", seed=5, wait=False)
@@ -249,6 +263,8 @@ def main():
         alerts(d, r)
     finally:
         d.quit()
+        remove_new_profiles(profiles)
+    check(not set(glob.glob(PROFILES)) - profiles, "chromium's temporary profile is removed")
     check(r.stop() == 0, "the analyzer stopped cleanly")
 
 
