@@ -24,6 +24,7 @@
 /* The data room of a copy's mbuf (the copies' pool): a small packet whole,
  * or a large one's headers. */
 #define DP_COPY_ROOM 256
+
 #define DP_DISPATCH_RING 1024
 /* The pool of large mbufs: per af_packet port and worker, and its cache. */
 #define DP_BIG_PER_PORT 512

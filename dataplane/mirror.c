@@ -20,6 +20,52 @@
  * rest, so their payload is never copied. */
 #define COPY_WHOLE_MAX 192
 
+/* Small and in one piece: copied whole (make_copies, make_copy). */
+static inline bool copy_whole(const struct rte_mbuf *m)
+{
+	return m->nb_segs == 1 && m->pkt_len <= COPY_WHOLE_MAX;
+}
+
+/* A whole copy's header, written as DPDK's vector RX paths write a fresh
+ * mbuf's: rearm_data in one store (data_off, refcnt 1, one segment, the
+ * port), no offload flags, no packet type, the lengths. An mbuf from its
+ * pool already has next NULL and one segment (rte_mbuf_raw_alloc's
+ * invariant), so its second cache line is not touched; with no offload
+ * flag, no PMD reads tx_offload. */
+static inline void copy_header(struct rte_mbuf *c, const struct rte_mbuf *m, uint16_t len)
+{
+	uint64_t rearm = (uint64_t)RTE_PKTMBUF_HEADROOM | (uint64_t)1 << 16 | (uint64_t)1 << 32 |
+			 (uint64_t)m->port << 48;
+
+	memcpy(&c->rearm_data, &rearm, sizeof(rearm));
+	c->ol_flags = 0;
+	c->packet_type = 0;
+	c->pkt_len = len;
+	c->data_len = len;
+	c->vlan_tci = 0;
+	c->vlan_tci_outer = 0;
+}
+
+/* The frame's bytes into a copy's room (COPY_WHOLE_MAX fits): rounded up
+ * to 64 bytes, a few fixed moves instead of rte_memcpy's branches on the
+ * length, when the source buffer has that much past the frame's start (its
+ * bytes past the frame are copied and never sent). */
+static inline void copy_bytes(void *dst, const struct rte_mbuf *m, uint16_t len)
+{
+	const uint8_t *src = rte_pktmbuf_mtod(m, const uint8_t *);
+	uint32_t room = (uint32_t)m->buf_len - m->data_off;
+
+	if (len <= 64 && room >= 64)
+		rte_mov64(dst, src);
+	else if (len <= 128 && room >= 128)
+		rte_mov128(dst, src);
+	else
+		rte_memcpy(dst, src, len);
+}
+
+_Static_assert(COPY_WHOLE_MAX <= DP_COPY_ROOM && 128 <= DP_COPY_ROOM,
+	       "a whole copy, rounded up, fits the copies' room");
+
 #define rng32 dp_rng32
 
 static void bucket_reset(struct dp_bucket *b, const struct dp_app *app,
@@ -212,16 +258,13 @@ static inline struct rte_mbuf *make_copy(struct dp_worker *w, const struct dp_gr
 	}
 	if (mode == COPY_FULL) {
 		c = rte_pktmbuf_copy(m, w->app->tcpq_pool, 0, UINT32_MAX);
-	} else if (m->pkt_len <= COPY_WHOLE_MAX && m->nb_segs == 1) {
+	} else if (copy_whole(m)) {
 		/* Small and in one piece, the common case: one alloc and one
 		 * copy, none of rte_pktmbuf_copy's walking of segments. */
-		c = rte_pktmbuf_alloc(mp);
+		c = rte_mbuf_raw_alloc(mp);
 		if (likely(c != NULL)) {
-			rte_memcpy(rte_pktmbuf_mtod(c, void *), rte_pktmbuf_mtod(m, const void *),
-				   m->data_len);
-			c->data_len = m->data_len;
-			c->pkt_len = m->pkt_len;
-			c->port = m->port;
+			copy_header(c, m, m->data_len);
+			copy_bytes(rte_pktmbuf_mtod(c, void *), m, m->data_len);
 		}
 	} else if (m->pkt_len <= COPY_WHOLE_MAX || p->payload_off >= rte_pktmbuf_data_len(m)) {
 		c = rte_pktmbuf_copy(m, mp, 0, UINT32_MAX);
@@ -568,52 +611,12 @@ static inline int copy_get(struct dp_worker *w, struct rte_mbuf **c, unsigned in
 	return rte_mempool_generic_get(w->app->copy_pool, (void **)c, n, w->copy_cache);
 }
 
-/* The copies the burst's jobs ask for, in one allocation: each a reset
- * mbuf holding the packet's bytes under the job's MAC, put in its slot and
+/* The copies the burst's jobs ask for, in one allocation: each a fresh
+ * mbuf (copy_header) holding the packet's bytes under the job's MAC, put in its slot and
  * counted, and timed when timing is on. When the pool has fewer left than
  * that, the first jobs take what there is and the rest are counted no_mbuf
  * (their slots are holes that dp_mirror_flush closes); production's
  * packets are never touched. */
-/* A whole copy's header, written as DPDK's vector RX paths write a fresh
- * mbuf's: rearm_data in one store (data_off, refcnt 1, one segment, the
- * port), no offload flags, no packet type, the lengths. An mbuf from its
- * pool already has next NULL and one segment (rte_mbuf_raw_alloc's
- * invariant), so its second cache line is not touched; with no offload
- * flag, no PMD reads tx_offload. */
-static inline void copy_header(struct rte_mbuf *c, const struct rte_mbuf *m, uint16_t len)
-{
-	uint64_t rearm = (uint64_t)RTE_PKTMBUF_HEADROOM | (uint64_t)1 << 16 | (uint64_t)1 << 32 |
-			 (uint64_t)m->port << 48;
-
-	memcpy(&c->rearm_data, &rearm, sizeof(rearm));
-	c->ol_flags = 0;
-	c->packet_type = 0;
-	c->pkt_len = len;
-	c->data_len = len;
-	c->vlan_tci = 0;
-	c->vlan_tci_outer = 0;
-}
-
-/* The frame's bytes into a copy's room (COPY_WHOLE_MAX fits): rounded up
- * to 64 bytes, a few fixed moves instead of rte_memcpy's branches on the
- * length, when the source buffer has that much past the frame's start (its
- * bytes past the frame are copied and never sent). */
-static inline void copy_bytes(void *dst, const struct rte_mbuf *m, uint16_t len)
-{
-	const uint8_t *src = rte_pktmbuf_mtod(m, const uint8_t *);
-	uint32_t room = (uint32_t)m->buf_len - m->data_off;
-
-	if (len <= 64 && room >= 64)
-		rte_mov64(dst, src);
-	else if (len <= 128 && room >= 128)
-		rte_mov128(dst, src);
-	else
-		rte_memcpy(dst, src, len);
-}
-
-_Static_assert(COPY_WHOLE_MAX <= DP_COPY_ROOM && 128 <= DP_COPY_ROOM,
-	       "a whole copy, rounded up, fits the copies' room");
-
 static void make_copies(struct dp_worker *w, struct rte_mbuf **pkts, struct dp_pktinfo *info,
 			const struct copy_job *jobs, uint32_t nj, uint64_t now)
 {
@@ -696,7 +699,7 @@ static inline uint32_t select_groups(struct dp_worker *w, const struct dp_sel *s
  * (dp_lazy_fill's): ok 1, parsed 0, c2s 1, frag DP_FRAG_NONE; the others
  * any. */
 #define LAZY_C2S_MASK 0xff00000000ffffffULL
-#define LAZY_C2S 0x0000000000010001ULL
+#define LAZY_C2S (DP_LAZY_FLAGS(1, 0) & LAZY_C2S_MASK)
 
 /* Control changes are read once per burst, and with them what each group
  * needs per copy (a filter, a cap, addresses rewritten). Returns whether
@@ -791,7 +794,7 @@ static __rte_always_inline void tee_packet(struct dp_worker *w, const struct dp_
 		return;
 	/* Small, in one piece and not kept by a TCP session: a whole copy,
 	 * made by make_copies with the burst's others. */
-	whole = m->nb_segs == 1 && m->pkt_len <= COPY_WHOLE_MAX;
+	whole = copy_whole(m);
 	session = app->tcp && in->p.proto == ST_IPPROTO_TCP && (in->p.flags & ST_PKT_F_L4) &&
 		  !(in->p.flags & ST_PKT_F_FRAG);
 	pkt_dst = &rte_pktmbuf_mtod(m, const struct rte_ether_hdr *)->dst_addr;
@@ -916,8 +919,7 @@ void dp_tee_burst(struct dp_worker *w, struct rte_mbuf **pkts, struct dp_pktinfo
 
 			/* Taken only by simple groups, whole and no session:
 			 * their jobs, straight from what the first pass read. */
-			if (likely(all_flow && (psel[k] & ~s.simple) == 0 &&
-				   m->nb_segs == 1 && m->pkt_len <= COPY_WHOLE_MAX &&
+			if (likely(all_flow && (psel[k] & ~s.simple) == 0 && copy_whole(m) &&
 				   (f[i].proto == ST_IPPROTO_UDP ||
 				    (!tcp_sessions && f[i].l4_hlen == 20)))) {
 				const struct rte_ether_addr *dst =
