@@ -310,6 +310,10 @@ static const struct key analyzer_keys[] = {
 	  "largest request body; larger ones get 413" },
 	{ "http_max_connections", set_uint, OFF_C(http.max_conns), 2, 10000, 0, "64",
 	  "HTTP connections at once (event streams included)" },
+	{ "http_max_connections_per_client", set_uint, OFF_C(http.max_conns_per_ip), 1, 10000, 0,
+	  "16",
+	  "HTTP connections at once from one client address (a reverse proxy in front is one "
+	  "client: raise it there); past it a connection is closed as it opens" },
 	{ "http_timeout", set_dur, OFF_C(http_timeout_ns), S_NS, 3600 * S_NS, 0, "10s",
 	  "an idle or slow HTTP connection is closed after this" },
 	{ "shard", set_shard, 0, 0, 0, 0, "none",
@@ -802,7 +806,7 @@ static void print_table(FILE *f, const char *title, const struct key *t)
 {
 	fprintf(f, "  [%s]\n", title);
 	for (; t->name != NULL; t++)
-		fprintf(f, "    %-22s %-22s %s\n", t->name, t->dflt, t->help);
+		fprintf(f, "    %-31s %-22s %s\n", t->name, t->dflt, t->help);
 }
 
 void an_config_print_keys(FILE *f)

@@ -18,7 +18,8 @@
     413) and the server stays up; more connections than
     http_max_connections are refused or queued, and /healthz answers once
     they close; an event stream beyond the cap (half the connections) gets
-    503;
+    503; past http_max_connections_per_client, one address's further
+    connections are closed while another address's are answered;
   - an anomaly (shadow and prod at equal per-instance load, the shadow's
     tail longer) arrives on the event stream as `event: anomaly`, as many
     as /metrics counts;
@@ -443,6 +444,36 @@ def scenario_client_cert():
     check(r.stop() == 0, "stopped cleanly")
 
 
+def scenario_per_client():
+    print("== http_max_connections_per_client")
+    r = HttpRun("http-perclient", ANALYZER, KPI_PUB)
+    bad = r.config({"web": PLAN}, extra="http_endpoint = 127.0.0.1:0\n"
+                   "http_max_connections_per_client = 0\n")
+    p = subprocess.run([ANALYZER, "--config", bad, "--check"], capture_output=True, text=True,
+                       timeout=30)
+    check(p.returncode != 0 and "http_max_connections_per_client" in p.stderr,
+          "0 is refused, the message names the key: %s" % p.stderr.strip().splitlines()[-1:])
+    cfg = r.config({"web": PLAN}, extra="http_endpoint = 127.0.0.1:0\n"
+                   "http_max_connections = 32\nhttp_max_connections_per_client = 3\n")
+    r.start_http(cfg, "20s")
+    port = r.port
+    socks, answered = hold_connections(port, 6)
+    check(answered == 3, "6 connections from one address, 3 allowed: %d answered" % answered)
+    # Another client address (all of 127/8 is loopback) still gets in.
+    other = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    other.settimeout(3)
+    other.bind(("127.0.0.2", 0))
+    other.connect(("127.0.0.1", port))
+    other.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+    check(other.recv(4096).startswith(b"HTTP/1.1 200"),
+          "meanwhile a client from 127.0.0.2 is answered: the limit is per address")
+    other.close()
+    for x in socks:
+        x.close()
+    check(healthz_within(port, 5), "once they close, /healthz answers 200 again")
+    check(r.stop() == 0, "stopped cleanly")
+
+
 def scenario_example():
     print("== the example configuration")
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -455,6 +486,7 @@ def scenario_example():
 
 scenario_live()
 scenario_limits()
+scenario_per_client()
 scenario_auth()
 scenario_tls()
 scenario_client_cert()
