@@ -457,7 +457,7 @@ def scenario_per_client():
                    "http_max_connections = 32\nhttp_max_connections_per_client = 3\n")
     r.start_http(cfg, "20s")
     port = r.port
-    socks, answered = hold_connections(port, 6)
+    socks, answered = hold_connections(port, 6, wait=3)
     check(answered == 3, "6 connections from one address, 3 allowed: %d answered" % answered)
     # Another client address (all of 127/8 is loopback) still gets in.
     other = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
