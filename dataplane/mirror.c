@@ -731,7 +731,7 @@ static inline bool sel_read(struct dp_worker *w, struct dp_sel *s, uint64_t now)
 			s->plain |= 1u << gi;
 		w->n_active[gi] = __atomic_load_n(&g->n_active, __ATOMIC_ACQUIRE);
 		dp_chaos_refresh_at(w, gi, now);
-		if (g->n_instances == 0 && g->has_dst_mac && s->enabled[gi] &&
+		if (((s->plain >> gi) & 1) && g->has_dst_mac && s->enabled[gi] &&
 		    s->filter[gi] == NULL && !((s->capped >> gi) & 1) &&
 		    !(w->chaos[gi] & DP_CHAOS_DOWN_MASK))
 			s->simple |= 1u << gi;
@@ -942,7 +942,6 @@ void dp_tee_burst(struct dp_worker *w, struct rte_mbuf **pkts, struct dp_pktinfo
 			in->key = key[i];
 			dp_lazy_fill(in, &f[i], true);
 		} else {
-			in->group = -1;
 			dp_classify_one(w, pkts[i], in, DP_DIR_C2S);
 		}
 		tee_packet(w, &s, all_flow, pkts, info, i, jobs, &nj, now);

@@ -157,6 +157,7 @@ int dp_classify_one(struct dp_worker *w, struct rte_mbuf *m, struct dp_pktinfo *
 	in->ok = 0;
 	in->parsed = 1;
 	in->c2s = 0;
+	in->group = -1;
 	in->timed = 0;
 	in->no_flow = 0;
 	in->flow = NULL;
@@ -215,7 +216,6 @@ void dp_classify(struct dp_worker *w, struct rte_mbuf **pkts, struct dp_pktinfo 
 	for (uint16_t i = 0; i < n; i++) {
 		if (i + DP_PREFETCH_AHEAD < n)
 			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + DP_PREFETCH_AHEAD], void *));
-		info[i].group = -1;
 		dp_classify_one(w, pkts[i], &info[i], dir);
 	}
 }
@@ -252,7 +252,6 @@ void dp_classify_lazy(struct dp_worker *w, struct rte_mbuf **pkts, struct dp_pkt
 				rte_prefetch0(dp_flowtab_home(&w->flows, f.hash));
 			continue;
 		}
-		in->group = -1;
 		dp_classify_one(w, pkts[i], in, dir);
 	}
 }

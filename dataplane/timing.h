@@ -106,7 +106,8 @@ void dp_classify(struct dp_worker *w, struct rte_mbuf **pkts, struct dp_pktinfo 
  * refuses is counted as malformed and gets ok = 0. Returns in->ok. */
 int dp_classify_finish(struct dp_worker *w, struct rte_mbuf *m, struct dp_pktinfo *in);
 
-/* dp_classify of one packet. Returns in->ok. */
+/* dp_classify of one packet (in->group -1: no group's answer). Returns
+ * in->ok. */
 int dp_classify_one(struct dp_worker *w, struct rte_mbuf *m, struct dp_pktinfo *in,
 		    enum dp_dir dir);
 
