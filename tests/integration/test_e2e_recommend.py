@@ -251,7 +251,7 @@ def counted_passes(err_path, forecast):
 
 
 def case(rig, name, dist, base_ms, group, proposal, forecast, slo_ms, seed, secs=66,
-         secs_max=150):
+         secs_max=240):
     if not wanted(name):
         return []
     c = len(POOL2) if group == "pool2" else len(POOL1)
@@ -280,7 +280,9 @@ slo_p99 = %dms
     # secs, longer (to secs_max) while a step is in flight or the
     # recommendation is not within one of the truth: a step near the SLO
     # may measure window after window (verify_max_time), and a busy machine
-    # stretches it.
+    # stretches it (det-p5's 7 instances, p99 31.8 ms against 35 ms, came
+    # out undecided three times in a row, 34 s each, on a noisy evening:
+    # 150 s ran out before 8 was tried or confirmed).
     t0 = time.monotonic()
     while an.poll() is None:
         time.sleep(1)
