@@ -192,12 +192,12 @@ static int scaled(const char *what, const char *buf, const struct unit *units,
 	}
 	if (v < 0)
 		return perr(err, -ERANGE, "'%s': a %s cannot be negative", buf, what);
-	v *= mult;
-	if (v > 18446744073709549568.0 || (uint64_t)llround(v) < min ||
-	    (uint64_t)llround(v) > max)
+	/* rounded as a double: llround's long long ends at 2^63 */
+	v = round(v * mult);
+	if (!(v <= 18446744073709549568.0) || (uint64_t)v < min || (uint64_t)v > max)
 		return perr(err, -ERANGE, "'%s': out of range %llu..%llu", buf,
 			    (unsigned long long)min, (unsigned long long)max);
-	*out = (uint64_t)llround(v);
+	*out = (uint64_t)v;
 	return 0;
 }
 

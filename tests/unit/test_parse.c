@@ -109,6 +109,14 @@ static void test_sizes_rates(void)
 	CU_ASSERT_EQUAL(v, 1073741824ULL);
 	CU_ASSERT_EQUAL(st_parse_size("512", 0, UINT64_MAX, &v, &err), 0);
 	CU_ASSERT_EQUAL(v, 512);
+	/* above 2^63 (where llround's long long ends) and up to the top */
+	CU_ASSERT_EQUAL(st_parse_si("10000000000000000000", 0, UINT64_MAX, &v, &err), 0);
+	CU_ASSERT_EQUAL(v, 10000000000000000000ULL);
+	CU_ASSERT_EQUAL(st_parse_si("18000000T", 0, UINT64_MAX, &v, &err), 0);
+	CU_ASSERT_EQUAL(v, 18000000000000000000ULL);
+	ASSERT_ERR(st_parse_si("19000000T", 0, UINT64_MAX, &v, &err), -ERANGE, "out of range");
+	ASSERT_ERR(st_parse_si("10000000000000000000", 0, 9000000000000000000ULL, &v, &err),
+		   -ERANGE, "out of range");
 	ASSERT_ERR(st_parse_size("1Q", 0, UINT64_MAX, &v, &err), -EINVAL, "unknown unit 'Q'");
 	ASSERT_ERR(st_parse_size("1T", 0, 1ULL << 30, &v, &err), -ERANGE, "out of range");
 	ASSERT_ERR(st_parse_size("1e30", 0, UINT64_MAX, &v, &err), -ERANGE, "out of range");
