@@ -738,21 +738,47 @@ int dp_config_set(struct dp_config *cfg, const char *section, const char *key,
 	return fail(err, -EINVAL, section, key, "unknown key (see --config-help)");
 }
 
-/* rte_cfgfile says little about where a file is malformed: check the lines
- * first, so the message carries the line number, and catch duplicate
- * sections and keys, which rte_cfgfile would keep silently. */
-static int check_lines(const char *path, struct st_perr *err)
+/* Cuts line at its ';' comment; a backslash before a ';' makes it part
+ * of the value instead (as rte_cfgfile reads it), and is dropped. */
+static void cut_comment(char *line)
+{
+	char *r = line, *w = line;
+
+	for (; *r != '\0'; r++) {
+		if (*r == ';')
+			break;
+		if (r[0] == '\\' && r[1] == ';')
+			r++;
+		*w++ = *r;
+	}
+	*w = '\0';
+}
+
+/* Reads the file into *out line by line (rte_cfgfile's own reader stops
+ * at about 320 characters a line without saying where, and takes '#'
+ * for part of a key, where the analyzer, reading the same file, takes it
+ * for a comment): a malformed line is named by its number, and duplicate
+ * sections and keys, which rte_cfgfile would keep silently, are refused. */
+static int read_lines(const char *path, struct rte_cfgfile **out, struct st_perr *err)
 {
 	char line[2048], section[CFG_NAME_LEN] = "", seen[256][CFG_NAME_LEN * 2];
 	int n_seen = 0, lineno = 0, rc = 0;
+	struct rte_cfgfile *cf;
 	FILE *f = fopen(path, "r");
 
+	*out = NULL;
 	if (f == NULL) {
 		snprintf(err->msg, sizeof(err->msg), "%s: %s", path, strerror(errno));
 		return -errno;
 	}
+	cf = rte_cfgfile_create(0);
+	if (cf == NULL) {
+		fclose(f);
+		snprintf(err->msg, sizeof(err->msg), "%s: out of memory", path);
+		return -ENOMEM;
+	}
 	while (fgets(line, sizeof(line), f) != NULL) {
-		char *p, *semi, *eq;
+		char *p, *eq, *key = NULL, *value = NULL;
 
 		lineno++;
 		if (strchr(line, '\n') == NULL && !feof(f)) {
@@ -760,8 +786,7 @@ static int check_lines(const char *path, struct st_perr *err)
 			snprintf(err->msg, sizeof(err->msg), "%s:%d: line too long", path, lineno);
 			break;
 		}
-		if ((semi = strchr(line, ';')) != NULL)
-			*semi = '\0';
+		cut_comment(line);
 		p = st_trim(line);
 		if (*p == '\0' || *p == '#')
 			continue;
@@ -794,11 +819,26 @@ static int check_lines(const char *path, struct st_perr *err)
 				break;
 			}
 			*eq = '\0';
-			if (strlen(st_trim(eq + 1)) >= CFG_VALUE_LEN) {
+			key = st_trim(p);
+			value = st_trim(eq + 1);
+			if (strlen(key) >= CFG_NAME_LEN) {
+				rc = -EINVAL;
+				snprintf(err->msg, sizeof(err->msg),
+					 "%s:%d: key longer than %d characters", path, lineno,
+					 CFG_NAME_LEN - 1);
+				break;
+			}
+			if (strlen(value) >= CFG_VALUE_LEN) {
 				rc = -EINVAL;
 				snprintf(err->msg, sizeof(err->msg),
 					 "%s:%d: value longer than %d characters", path, lineno,
 					 CFG_VALUE_LEN - 1);
+				break;
+			}
+			if (*value == '\0') {
+				rc = -EINVAL;
+				snprintf(err->msg, sizeof(err->msg), "%s:%d: [%s] %s: no value",
+					 path, lineno, section, key);
 				break;
 			}
 		}
@@ -806,15 +846,14 @@ static int check_lines(const char *path, struct st_perr *err)
 		{
 			char id[CFG_NAME_LEN * 2];
 
-			snprintf(id, sizeof(id), "%s%s%s", section, eq ? "\n" : "",
-				 eq ? st_trim(p) : "");
+			snprintf(id, sizeof(id), "%s%s%s", section, key ? "\n" : "", key ? key : "");
 			for (int i = 0; i < n_seen; i++) {
 				if (strcmp(seen[i], id) == 0) {
 					rc = -EINVAL;
-					if (eq)
+					if (key)
 						snprintf(err->msg, sizeof(err->msg),
 							 "%s:%d: [%s] %s: set twice", path, lineno,
-							 section, st_trim(p));
+							 section, key);
 					else
 						snprintf(err->msg, sizeof(err->msg),
 							 "%s:%d: [%s]: section appears twice", path,
@@ -825,29 +864,35 @@ static int check_lines(const char *path, struct st_perr *err)
 			if (n_seen < 256)
 				snprintf(seen[n_seen++], sizeof(seen[0]), "%s", id);
 		}
+		rc = key == NULL ? rte_cfgfile_add_section(cf, section) :
+				   rte_cfgfile_add_entry(cf, section, key, value);
+		if (rc < 0) {
+			snprintf(err->msg, sizeof(err->msg), "%s:%d: [%s] %s: %s", path, lineno,
+				 section, key ? key : "", rc == -EEXIST ? "set twice" : strerror(-rc));
+			break;
+		}
+		rc = 0;
 	}
 out:
 	fclose(f);
+	if (rc < 0)
+		rte_cfgfile_close(cf);
+	else
+		*out = cf;
 	return rc;
 }
 
 int dp_config_load(struct dp_config *cfg, const char *path,
 		   struct st_perr *err)
 {
-	struct rte_cfgfile_parameters params = { .comment_character = ';' };
 	struct rte_cfgfile *f;
 	char (*sections)[CFG_NAME_LEN] = NULL;
 	struct rte_cfgfile_entry *entries = NULL;
 	int n, rc;
 
-	rc = check_lines(path, err);
+	rc = read_lines(path, &f, err);
 	if (rc < 0)
 		return rc;
-	f = rte_cfgfile_load_with_params(path, 0, &params);
-	if (f == NULL) {
-		snprintf(err->msg, sizeof(err->msg), "%s: cannot be read as an INI file", path);
-		return -EINVAL;
-	}
 	n = rte_cfgfile_num_sections(f, NULL, 0);
 	sections = calloc((size_t)(n > 0 ? n : 1), sizeof(*sections));
 	if (sections == NULL) {

@@ -42,6 +42,13 @@ BAD = [
     ("no equals", GOOD + "share 0.2\n", "expected 'key = value'"),
     ("key before section", "share = 1\n" + GOOD, "key outside any section"),
     ("bad section header", GOOD + "[shadow.b\n", "malformed section header"),
+    ("no value", GOOD + "share_offset =\n", ":8: [shadow.a] share_offset: no value"),
+    ("key too long", GOOD + "k" * 64 + " = 1\n", ":8: key longer than 63 characters"),
+    ("value too long", GOOD + "filter = " + "udp or " * 40 + "tcp\n", ":8: value longer than 255"),
+    # a '#' line is a comment (as the analyzer reads the same file), not a key
+    ("commented key then bad", "# workers = 2\n" + GOOD.replace("prod_port = net_pcap1\n",
+     "prod_port = net_pcap1\n# " + "a long comment, " * 30 + "\nworkers = 100\n"),
+     "[dataplane] workers: '100': out of range 0..64"),
     ("missing port", GOOD.replace("port = net_pcap2\n", ""), "[shadow.a] port: required"),
     ("shadow on prod port", GOOD.replace("port = net_pcap2", "port = net_pcap1"),
      "[shadow.a] port: 'net_pcap1' is the client or prod port"),
@@ -115,6 +122,21 @@ def main():
         f.write(GOOD)
     rc, out = run(["--", "--config", ini, "--check"])
     stlib.check(rc == 0 and "config OK" in out, "a good config passes --check")
+    # '#' comment lines, a ';' comment after a value and a comment line
+    # longer than rte_cfgfile's own reader takes (about 320 characters)
+    commented = os.path.join(wd, "commented.ini")
+    with open(commented, "w") as f:
+        f.write("# shadowtap\n" + GOOD.replace("share = 0.1", "share = 0.1 ; " + "x" * 400) +
+                "    # indented too\n; " + "y" * 600 + "\n")
+    rc, out = run(["--", "--config", commented, "--check"])
+    stlib.check(rc == 0 and "config OK" in out, "'#' and long ';' comment lines pass --check" +
+                ("" if rc == 0 else ": " + out.strip()[-300:]))
+    # a backslash makes a ';' part of the value (a BPF filter, say)
+    with open(commented, "w") as f:
+        f.write(GOOD + "filter = udp \\; junk\n")
+    rc, out = run(["--", "--config", commented, "--check"])
+    stlib.check(rc != 0 and "'udp ; junk'" in out,
+                "an escaped ';' reaches the value (%s)" % out.strip()[-200:])
     rc, out = run(["--", "--config", ini, "--set", "shadow.a.share=7", "--check"])
     stlib.check(rc != 0 and "[shadow.a] share: '7'" in out, "--set is checked like the file")
     rc, out = run(["--", "--config", ini, "--set", "shadow.b.port=net_pcap3", "--set", "shadow.b.share=1", "--check"])
