@@ -675,7 +675,7 @@ static void h_events(void *arg, const struct st_http_req *req, struct st_http_re
 	}
 	s->api = a;
 	/* A reconnecting EventSource resumes after the last id it saw. */
-	s->cursor = last != NULL ? strtoull(last, NULL, 10) + 1 : an_events_head(&a->events);
+	s->cursor = last != NULL ? an_events_resume(&a->events, last) : an_events_head(&a->events);
 	s->len = (size_t)snprintf(s->buf, SSE_BUF, "retry: 2000\n: shadowtap events from id %llu\n\n",
 				  (unsigned long long)s->cursor);
 	resp->content_type = "text/event-stream";

@@ -11,8 +11,12 @@ int an_events_init(struct an_events *ev)
 	pthread_condattr_t ca;
 	int rc;
 
+	struct timespec now;
+
 	memset(ev, 0, sizeof(*ev));
-	ev->next_id = 1;
+	clock_gettime(CLOCK_REALTIME, &now);
+	ev->first_id = (uint64_t)now.tv_sec * 1000000u + (uint64_t)now.tv_nsec / 1000 + 1;
+	ev->next_id = ev->first_id;
 	rc = pthread_mutex_init(&ev->mu, NULL);
 	if (rc != 0)
 		return -rc;
@@ -92,6 +96,30 @@ uint64_t an_events_head(struct an_events *ev)
 	id = ev->next_id;
 	pthread_mutex_unlock(&ev->mu);
 	return id;
+}
+
+uint64_t an_events_resume(struct an_events *ev, const char *last)
+{
+	uint64_t id = 0, cursor;
+	const char *c = last;
+
+	for (; *c >= '0' && *c <= '9'; c++) {
+		if (id > (UINT64_MAX - 9) / 10) {
+			c = last;
+			break;
+		}
+		id = id * 10 + (uint64_t)(*c - '0');
+	}
+	pthread_mutex_lock(&ev->mu);
+	if (c == last || *c != '\0' || id >= ev->next_id)
+		cursor = ev->next_id;
+	else if (id < ev->first_id)
+		cursor = ev->next_id - ev->first_id > AN_EVENTS_RING ?
+			 ev->next_id - AN_EVENTS_RING : ev->first_id;
+	else
+		cursor = id + 1;
+	pthread_mutex_unlock(&ev->mu);
+	return cursor;
 }
 
 long an_events_read(struct an_events *ev, uint64_t *cursor, char *buf, size_t max,

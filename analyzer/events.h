@@ -19,7 +19,7 @@
 #define AN_EVENTS_QUEUE 4096		/* waiting for the ring, at most */
 
 struct an_event {
-	uint64_t id;			/* 1, 2, ... */
+	uint64_t id;			/* first_id, first_id + 1, ... */
 	char type[16];			/* "verdict", "anomaly" */
 	char *json;			/* one line, no newline */
 	size_t len;
@@ -29,6 +29,9 @@ struct an_events {
 	pthread_mutex_t mu;		/* guards ring, next_id, closed */
 	pthread_cond_t cv;
 	struct an_event ring[AN_EVENTS_RING];
+	uint64_t first_id;		/* this process's first id: the wall
+					   clock in microseconds at start, so
+					   that ids go on rising across restarts */
 	uint64_t next_id;		/* id of the next event in the ring */
 	bool closed;
 	/* The main loop's own. */
@@ -62,5 +65,10 @@ long an_events_read(struct an_events *ev, uint64_t *cursor, char *buf, size_t ma
 
 /* The id the next event will get: a new reader starts there. */
 uint64_t an_events_head(struct an_events *ev);
+/* Where a reader that reconnects with Last-Event-ID last resumes: after
+ * last when this process gave it; at this process's oldest event kept when
+ * last came from before a restart (a lower id); at the head when last is
+ * not a number or lies ahead (a clock set back, or made up). */
+uint64_t an_events_resume(struct an_events *ev, const char *last);
 
 #endif

@@ -98,6 +98,15 @@ def scenario_live():
     pub = r.publish(traffic(), count=80, interval="50ms", seed=7, wait=False)
     # While it runs: scrapes and refusals, every one answered.
     time.sleep(2.0)
+    # Reconnects with a Last-Event-ID: one from a longer-lived process
+    # before a restart (ahead of every id given), one not a number, and
+    # one from a process before (below every id given).
+    resumed = {}
+    for name, last in (("ahead", str(10 ** 17)), ("not a number", "abc"),
+                       ("from before", "1")):
+        resumed[name] = SseReader(port, headers={"Last-Event-ID": last})
+        resumed[name].start()
+        resumed[name].ready.wait(5)
     st, hdr, metrics = request(port, "GET", "/metrics")
     check(st == 200 and hdr.get("Content-Type", "").startswith("text/plain; version=0.0.4"),
           "/metrics: 200, text format 0.0.4 (%s)" % hdr.get("Content-Type"))
@@ -141,6 +150,15 @@ def scenario_live():
           % (len(ss), len(zs)))
     ids = [i for (i, _, _) in sse.events]
     check(ids == sorted(ids) and len(set(ids)) == len(ids), "event ids increase")
+    got = {k: [i for (i, kind, _) in v.events if kind == "verdict"] for k, v in resumed.items()}
+    check(got["ahead"] and got["ahead"][0] > ids[0],
+          "Last-Event-ID ahead of every id (a previous process's): the stream goes on from "
+          "now (%d verdicts) instead of staying silent" % len(got["ahead"]))
+    check(got["not a number"] and got["not a number"][0] > ids[0],
+          "Last-Event-ID not a number: from now, no replay from the start (%s)" % got["not a number"][:1])
+    check(got["from before"] and got["from before"][0] == ids[0],
+          "Last-Event-ID from before a restart: everything this process kept, from its first event "
+          "(%s, the stream's first %s)" % (got["from before"][:1], ids[:1]))
     last = sub.verdicts[-1]
     # As KEDA's metrics-api reads it: the value at valueLocation.
     svc = get_json(port, "/api/v1/services/web")
