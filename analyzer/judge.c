@@ -1325,7 +1325,9 @@ static double confidence_of(const struct an_judge *j, const struct eval *ev,
 		if (ev->det[K_ERR].bad)
 			c *= ev->det[K_ERR].p;
 	}
-	return fmax(0, fmin(1, c * data));
+	c *= data;
+	/* fmin(1, NaN) is 1: a NaN anywhere above is no confidence, not full */
+	return isfinite(c) ? fmax(0, fmin(1, c)) : 0;
 }
 
 static void add_param(struct st_verdict *v, const char *name, double value)
