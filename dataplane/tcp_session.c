@@ -524,7 +524,10 @@ static uint16_t tcp_shadow(struct dp_worker *w, uint32_t port_groups, const stru
 			if (p->tcp.opts & ST_TCPOPT_F_TS)
 				s->s_tsval = p->tcp.tsval;
 			s->wscale_ok = s->wscale_ok && (p->tcp.opts & ST_TCPOPT_F_WSCALE);
-			s->s_wscale = s->wscale_ok ? p->tcp.wscale : 0;
+			/* RFC 7323 2.3: a shift above 14 is taken as 14 (a
+			 * larger one would wrap the 32-bit window, or shift
+			 * past its width) */
+			s->s_wscale = s->wscale_ok ? RTE_MIN(p->tcp.wscale, 14) : 0;
 			s->s_ack = p->tcp.ack;
 			s->s_wnd = p->tcp.win; /* never scaled in a SYN-ACK */
 			s->state = DP_TCP_ESTABLISHED;
