@@ -8,7 +8,7 @@ int lg_rw_init(struct lg_rw *rw, const struct st_pkt *p, const uint8_t *buf,
 	       uint32_t len)
 {
 	uint32_t l4 = p->l4_off, csum = 0;
-	bool ports = false, pseudo = false, first_frag = false;
+	bool ports = false, pseudo = false;
 
 	memset(rw, 0, sizeof(*rw));
 	if (p->l3 != ST_L3_IPV4 && p->l3 != ST_L3_IPV6)
@@ -19,13 +19,15 @@ int lg_rw_init(struct lg_rw *rw, const struct st_pkt *p, const uint8_t *buf,
 		return -EINVAL;
 	if (rw->family == 4)
 		rw->ip_csum_off = (uint16_t)(p->l3_off + 10);
+	/* Nothing of the L4 header is looked for past the IP packet's end
+	 * (a first fragment may be shorter than its header; Ethernet may pad
+	 * the frame). */
+	if ((uint32_t)p->l3_off + p->l3_len < len)
+		len = (uint32_t)p->l3_off + p->l3_len;
 	if (p->flags & ST_PKT_F_FRAG) {
-		/* The first IPv4 fragment carries the L4 header and the
-		 * checksum over the whole datagram: the parser stops at the
-		 * fragment, so look at the offset field here. */
-		if (rw->family == 4 && p->l3_off + 8u <= len)
-			first_frag = ((buf[p->l3_off + 6] & 0x1f) | buf[p->l3_off + 7]) == 0;
-		if (!first_frag)
+		/* The first fragment (IPv4 or IPv6) carries the L4 header and
+		 * the checksum over the whole datagram. */
+		if (p->frag_off != 0)
 			return 0;
 	} else if (!(p->flags & ST_PKT_F_PORTS) && p->proto != ST_IPPROTO_ICMPV6) {
 		return 0;

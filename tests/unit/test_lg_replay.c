@@ -249,6 +249,57 @@ static void test_rewrite_csum(void)
 		CU_ASSERT_FATAL(csums_ok(b.b, b.len));
 	}
 
+	/* An IPv6 datagram's first fragment: its UDP checksum (over the
+	 * whole datagram) moves with the address as the unfragmented
+	 * datagram's does. */
+	{
+		uint8_t s6[16], d6[16];
+		struct lg_rw rwf;
+		struct pb f;
+
+		udp6(&b, 1, 4000);
+		CU_ASSERT_EQUAL_FATAL(st_pkt_parse(b.b, b.len, &p), 0);
+		CU_ASSERT_EQUAL_FATAL(lg_rw_init(&rw, &p, b.b, b.len), 0);
+		memcpy(s6, b.b + 22, 16);
+		memcpy(d6, b.b + 38, 16);
+		pb_init(&f);
+		pb_eth(&f);
+		pb_type(&f, ST_ETH_P_IPV6);
+		pb_ipv6(&f, s6, d6, 44);
+		pb_v6frag(&f, ST_IPPROTO_UDP, 0, 1);
+		pb_bytes(&f, b.b + 54, 24);
+		pb_finish(&f, 1);
+		memcpy(f.b + 62, b.b + 54, 8);	/* the datagram's UDP header */
+		CU_ASSERT_EQUAL_FATAL(st_pkt_parse(f.b, f.len, &p), 0);
+		CU_ASSERT_FATAL((p.flags & ST_PKT_F_FRAG) && p.frag_off == 0);
+		CU_ASSERT_EQUAL_FATAL(lg_rw_init(&rwf, &p, f.b, f.len), 0);
+		CU_ASSERT_EQUAL(rwf.l4_csum_off, 62 + 6);
+		for (uint32_t i = 0; i < 100; i++) {
+			memcpy(a.a8, s6, 16);
+			a.a32[3] ^= i * 2654435761u;
+			lg_rw_set_src(b.b, &rw, &a);
+			lg_rw_set_src(f.b, &rwf, &a);
+			CU_ASSERT_FATAL(memcmp(f.b + 68, b.b + 60, 2) == 0);
+		}
+	}
+	/* An IPv4 first fragment of 8 bytes of TCP in a padded frame: its
+	 * checksum lies in the next fragment, not in the padding. */
+	pb_init(&b);
+	pb_eth(&b);
+	pb_type(&b, ST_ETH_P_IPV4);
+	pb_ipv4(&b, C1, SRV, ST_IPPROTO_TCP, NULL, 0);
+	pb_u16(&b, 1000);
+	pb_u16(&b, 80);
+	pb_u32(&b, 1);
+	b.b[14 + 6] = 0x20;		/* more fragments */
+	pb_finish(&b, 1);
+	memset(b.b + b.len, 0, 60 - b.len);
+	b.len = 60;
+	CU_ASSERT_EQUAL_FATAL(st_pkt_parse(b.b, b.len, &p), 0);
+	CU_ASSERT_EQUAL_FATAL(lg_rw_init(&rw, &p, b.b, b.len), 0);
+	CU_ASSERT_EQUAL(rw.l4_csum_off, 0);
+	CU_ASSERT_EQUAL(rw.dport_off, 14 + 20 + 2);
+
 	udp4(&b, C1, SRV, 1, 53);
 	b.b[14 + 20 + 6] = b.b[14 + 20 + 7] = 0;	/* no UDP checksum */
 	CU_ASSERT_EQUAL_FATAL(st_pkt_parse(b.b, b.len, &p), 0);
