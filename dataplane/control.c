@@ -23,6 +23,7 @@ static struct st_ratelimit ctl_rl = ST_RATELIMIT_INIT(10ULL * 1000000000ULL, 5);
 
 int dp_control_init(struct dp_control *c, void *zctx)
 {
+	const int64_t max_msg = 16 * CTL_MAX_REQUEST;
 	int linger = 0;
 
 	memset(c, 0, sizeof(*c));
@@ -36,6 +37,10 @@ int dp_control_init(struct dp_control *c, void *zctx)
 		return -zmq_errno();
 	}
 	zmq_setsockopt(c->rep, ZMQ_LINGER, &linger, sizeof(linger));
+	/* A request up to this is received and refused with a reason (more
+	 * than CTL_MAX_REQUEST); a larger one drops its connection in
+	 * libzmq before it is held in memory whole. */
+	zmq_setsockopt(c->rep, ZMQ_MAXMSGSIZE, &max_msg, sizeof(max_msg));
 	return 0;
 }
 
@@ -758,7 +763,15 @@ void dp_control_poll(struct dp_control *c, struct dp_app *app, const struct dp_k
 		}
 		msgpack_zone_clear(&c->zone);
 		zmq_msg_close(&msg);
-		if (c->out.oom || zmq_send(c->rep, c->out.data, c->out.len, 0) < 0)
+		if (c->out.oom) {
+			/* {"ok": false, "error": "out of memory"}: a REP socket
+			 * that sends nothing never receives again */
+			static const char oom[] = "\x82\xa2" "ok" "\xc2\xa5" "error" "\xad" "out of memory";
+
+			if (zmq_send(c->rep, oom, sizeof(oom) - 1, 0) < 0)
+				ST_WARN("control: reply not sent");
+		} else if (zmq_send(c->rep, c->out.data, c->out.len, 0) < 0) {
 			ST_WARN("control: reply not sent");
+		}
 	}
 }

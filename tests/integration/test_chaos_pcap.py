@@ -268,6 +268,18 @@ instances = 198.18.1.10@02:00:00:00:01:10, 198.18.1.11@02:00:00:00:01:11
                         "refused, %s: %s" % (why, rep.get("error")))
         rep = kpisub.request(ep, {"cmd": "chaos", "group": "nope", "loss": 0.1})
         stlib.check(rep.get("ok") is False, "refused, an unknown group: %s" % rep.get("error"))
+        # Oversized: a few KB past the limit get a reason; megabytes never
+        # reach the dataplane whole (libzmq drops the connection), and the
+        # socket goes on answering.
+        rep = kpisub.request(ep, {"cmd": "stats", "pad": "x" * 6000})
+        stlib.check(rep.get("ok") is False and "at most 4096" in (rep.get("error") or ""),
+                    "refused, a request of 6 KB: %s" % rep.get("error"))
+        try:
+            rep = kpisub.request(ep, {"cmd": "stats", "pad": "x" * (8 << 20)}, timeout_ms=1500)
+            big = "answered %s" % rep.get("error")
+        except Exception as e:  # the REQ socket's receive timeout
+            big = "no answer (%s)" % type(e).__name__
+        stlib.check(big.startswith("no answer"), "a request of 8 MB is dropped unread: %s" % big)
         rep = kpisub.request(ep, {"cmd": "stats"})
         stlib.check(rep["groups"][0]["chaos"]["down"] == "198.18.1.11" and
                     abs(rep["groups"][0]["chaos"]["loss"] - 0.02) < 1e-6,
