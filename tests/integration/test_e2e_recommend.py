@@ -284,6 +284,7 @@ slo_p99 = %dms
     # out undecided three times in a row, 34 s each, on a noisy evening:
     # 150 s ran out before 8 was tried or confirmed).
     t0 = time.monotonic()
+    n_at_stop = None
     while an.poll() is None:
         time.sleep(1)
         el = time.monotonic() - t0
@@ -297,6 +298,7 @@ slo_p99 = %dms
         rec = vs[-1]["recommended_instances"]
         below = [ok for n, _, ok in steps(err) if n == rec - 1]
         if el >= secs or (below and below[-1] is not True):
+            n_at_stop = len(vs)
             an.send_signal(signal.SIGTERM)
             break
     an.wait(timeout=60)
@@ -318,9 +320,15 @@ slo_p99 = %dms
     low = [v["recommended_instances"] for v in vs if v["recommended_instances"] < n_min]
     stlib.check(not low, "%s: no recommendation below the true minimum %d (%s)"
                 % (name, n_min, sorted(set(v["recommended_instances"] for v in vs))))
-    last = vs[-1]["recommended_instances"]
-    stlib.check(last <= n_min + 1, "%s: the last recommendation %d is at most one above %d"
-                % (name, last, n_min))
+    # Within one: the recommendation the run stopped on. The analyzer's
+    # shutdown evaluates its last, partial window, on fewer samples: its
+    # verdict may be more cautious (a higher count), and is judged only
+    # by the check above, never below the minimum.
+    last = vs[(n_at_stop or len(vs)) - 1]["recommended_instances"]
+    stlib.check(last <= n_min + 1, "%s: the last recommendation %d is at most one above %d%s"
+                % (name, last, n_min, "" if n_at_stop in (None, len(vs)) else
+                   " (then %s while shutting down)" % [v["recommended_instances"]
+                                                       for v in vs[n_at_stop:]]))
     for n, lam, claim in counted_passes(err, forecast):
         # the truth at a verified load must be near the SLO at worst
         # (sampling and the instances' uneven split)
