@@ -236,14 +236,32 @@ static void reply_stats(msgpack_packer *pk, const struct dp_app *app, const stru
 	msgpack_pack_uint64(pk, kpi ? kpi->dropped : 0);
 }
 
-static struct dp_group *find_group(struct dp_app *app, const msgpack_object *req,
-				   char *name, size_t len)
+/* The request's group, or NULL with why set: missing, not a string, or no
+ * group of that name (a name longer than any group's is one). */
+static struct dp_group *find_group(struct dp_app *app, const msgpack_object *req, char *why,
+				   size_t len)
 {
-	if (st_wire_get_str(req, "group", name, len, NULL) != 0)
+	const msgpack_object *v;
+	char name[DP_NAME_LEN + 1];
+
+	if (st_wire_get(req, "group", &v, NULL) != 0) {
+		snprintf(why, len, "missing 'group'");
 		return NULL;
-	for (int g = 0; g < app->n_groups; g++)
-		if (strcmp(app->groups[g].name, name) == 0)
-			return &app->groups[g];
+	}
+	if (v->type != MSGPACK_OBJECT_STR) {
+		snprintf(why, len, "'group' must be a string");
+		return NULL;
+	}
+	if (v->via.str.size < sizeof(name)) {
+		memcpy(name, v->via.str.ptr, v->via.str.size);
+		name[v->via.str.size] = '\0';
+		for (int g = 0; g < app->n_groups; g++)
+			if (strcmp(app->groups[g].name, name) == 0)
+				return &app->groups[g];
+	}
+	snprintf(why, len, "no shadow group '%.*s%s'",
+		 (int)(v->via.str.size < 40 ? v->via.str.size : 40), v->via.str.ptr,
+		 v->via.str.size > 40 ? "..." : "");
 	return NULL;
 }
 
@@ -557,7 +575,7 @@ static void handle(struct dp_control *c, struct dp_app *app, const struct dp_kpi
 		   const msgpack_object *req)
 {
 	msgpack_packer pk;
-	char cmd[32], gname[DP_NAME_LEN + 1] = "";
+	char cmd[32], why[200];
 	struct dp_group *g;
 
 	st_wbuf_reset(&c->out);
@@ -586,9 +604,9 @@ static void handle(struct dp_control *c, struct dp_app *app, const struct dp_kpi
 			    "enable, disable, chaos, chaos_off, chaos_scenario, reload)", cmd);
 		return;
 	}
-	g = find_group(app, req, gname, sizeof(gname));
+	g = find_group(app, req, why, sizeof(why));
 	if (g == NULL) {
-		reply_error(c, &pk, gname[0] ? "no shadow group '%s'" : "missing 'group'%s", gname);
+		reply_error(c, &pk, "%s", why);
 		return;
 	}
 	if (strcmp(cmd, "set_share") == 0) {
@@ -671,7 +689,7 @@ static void handle(struct dp_control *c, struct dp_app *app, const struct dp_kpi
 	} else if (strcmp(cmd, "chaos") == 0) {
 		struct dp_chaos_params fxp;
 		uint64_t word;
-		char why[200], d[32], j[32], lb[64];
+		char d[32], j[32], lb[64];
 
 		if (chaos_request(app, g, req, &word, &fxp, why, sizeof(why)) != 0) {
 			reply_error(c, &pk, "%s", why);

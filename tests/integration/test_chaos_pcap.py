@@ -268,6 +268,10 @@ instances = 198.18.1.10@02:00:00:00:01:10, 198.18.1.11@02:00:00:00:01:11
                         "refused, %s: %s" % (why, rep.get("error")))
         rep = kpisub.request(ep, {"cmd": "chaos", "group": "nope", "loss": 0.1})
         stlib.check(rep.get("ok") is False, "refused, an unknown group: %s" % rep.get("error"))
+        for group, want in (("g" * 50, "no shadow group 'gggg"), (7, "'group' must be a string")):
+            rep = kpisub.request(ep, {"cmd": "chaos", "group": group, "loss": 0.1})
+            stlib.check(rep.get("ok") is False and want in (rep.get("error") or ""),
+                        "refused, group %r: %s" % (str(group)[:12], rep.get("error")))
         # Oversized: a few KB past the limit get a reason; megabytes never
         # reach the dataplane whole (libzmq drops the connection), and the
         # socket goes on answering.
