@@ -107,7 +107,7 @@ static const struct fc *forecast(struct an_alerter *a, const struct an_service *
 	f->ok = false;
 	snprintf(f->path, sizeof(f->path), "%s", s->plan.forecast_profile);
 	f->mtime = st.st_mtim;
-	if (lg_profile_load(f->path, &f->prof, &pe) != 0 || f->prof.kind != LG_PROFILE_PPS) {
+	if (lg_profile_load_file(f->path, &f->prof, &pe) != 0 || f->prof.kind != LG_PROFILE_PPS) {
 		if (!f->warned)
 			ST_WARN("alerts: %s: %s", s->name,
 				f->prof.n ? "a multiplier profile, not t_seconds,pps" : pe.msg);

@@ -526,7 +526,7 @@ static int plan_problems(const struct an_plan *p, an_plan_err_fn fn, void *arg)
 		struct lg_profile prof = { 0 };
 		struct st_perr pe;
 
-		if (lg_profile_load(p->forecast_profile, &prof, &pe) != 0) {
+		if (lg_profile_load_file(p->forecast_profile, &prof, &pe) != 0) {
 			fn(arg, "forecast_profile", pe.msg);
 			n++;
 		} else if (prof.kind != LG_PROFILE_PPS) {

@@ -1,10 +1,13 @@
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "errmsg.h"
 #include "profile.h"
@@ -175,19 +178,54 @@ err:
 	return rc;
 }
 
-int lg_profile_load(const char *path, struct lg_profile *p, struct st_perr *err)
+/* path opened for reading; with regular_only, anything but a regular file
+ * (a FIFO, a device) is refused without blocking on it. */
+static FILE *open_profile(const char *path, bool regular_only, struct st_perr *err, int *rc)
 {
-	FILE *f = fopen(path, "rb");
+	struct stat st;
+	FILE *f;
+	int fd;
+
+	if (!regular_only) {
+		f = fopen(path, "rb");
+		if (f == NULL) {
+			*rc = -errno;
+			lg_errmsg(err, "%.150s: %s", path, strerror(errno));
+		}
+		return f;
+	}
+	fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0) {
+		*rc = -errno;
+		lg_errmsg(err, "%.150s: %s", path, strerror(errno));
+		return NULL;
+	}
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		*rc = -EINVAL;
+		lg_errmsg(err, "%.150s: not a regular file", path);
+		return NULL;
+	}
+	f = fdopen(fd, "rb");
+	if (f == NULL) {
+		*rc = -errno;
+		lg_errmsg(err, "%.150s: %s", path, strerror(errno));
+		close(fd);
+	}
+	return f;
+}
+
+static int load(const char *path, bool regular_only, struct lg_profile *p, struct st_perr *err)
+{
 	char *buf = NULL;
 	size_t len = 0, cap = 0, n;
-	int rc;
+	int rc = 0;
+	FILE *f;
 
 	memset(p, 0, sizeof(*p));
-	if (f == NULL) {
-		rc = -errno;
-		lg_errmsg(err, "%.150s: %s", path, strerror(-rc));
+	f = open_profile(path, regular_only, err, &rc);
+	if (f == NULL)
 		return rc;
-	}
 	do {
 		if (len == cap) {
 			char *nb;
@@ -220,6 +258,16 @@ out:
 	free(buf);
 	fclose(f);
 	return rc;
+}
+
+int lg_profile_load(const char *path, struct lg_profile *p, struct st_perr *err)
+{
+	return load(path, false, p, err);
+}
+
+int lg_profile_load_file(const char *path, struct lg_profile *p, struct st_perr *err)
+{
+	return load(path, true, p, err);
 }
 
 void lg_profile_free(struct lg_profile *p)

@@ -55,6 +55,9 @@ int lg_profile_parse(const char *text, size_t len, const char *name,
 /* Reads and parses a file. Same returns, plus -errno when it cannot be
  * read. */
 int lg_profile_load(const char *path, struct lg_profile *p, struct st_perr *err);
+/* The same for a regular file only: a FIFO or a device is refused at once
+ * (the analyzer's main loop loads plans' profiles and must not block). */
+int lg_profile_load_file(const char *path, struct lg_profile *p, struct st_perr *err);
 
 /* Frees the points; NULL-safe. */
 void lg_profile_free(struct lg_profile *p);

@@ -127,6 +127,15 @@ def scenario_live():
           "a bad plan: 400 listing every error: %s" % keys)
     after = get_json(port, "/api/v1/services/web")["plan"]
     check(after == before, "and nothing changed")
+    # A forecast_profile that is a FIFO: refused at once, not waited on
+    # (the plan is checked on the analyzer's main loop).
+    fifo = os.path.join(r.wd, "profile.fifo")
+    os.mkfifo(fifo)
+    t0 = time.time()
+    st, _, body = request(port, "PUT", "/api/v1/services/web/plan",
+                          body=json.dumps({"forecast_profile": fifo}).encode())
+    check(st == 400 and b"not a regular file" in body and time.time() - t0 < 3,
+          "a FIFO as forecast_profile: %d in %.1f s: %s" % (st, time.time() - t0, body.strip()[:200]))
     check(closed_within(half, 6), "a client stuck in its request line is closed by the timeout")
     pub.communicate(timeout=60)
     if pub.returncode != 0:
