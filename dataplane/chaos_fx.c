@@ -4,6 +4,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stddef.h>
 #include <string.h>
 #include <strings.h>
 
@@ -267,6 +268,70 @@ static void fmt_ns(uint64_t ns, char *buf, size_t len)
 		snprintf(buf, len, "%lluus", (unsigned long long)(ns / 1000));
 	else
 		snprintf(buf, len, "%lluns", (unsigned long long)ns);
+}
+
+/* The fields of dp_chaos_params one key sets. */
+struct param_fields {
+	size_t off[3];
+	size_t size;
+	int n;
+};
+
+static bool param_fields(const char *key, struct param_fields *f)
+{
+#define F1(k, m) { k, { offsetof(struct dp_chaos_params, m) }, \
+		   sizeof(((struct dp_chaos_params *)0)->m), 1 }
+	static const struct {
+		const char *key;
+		size_t off[3];
+		size_t size;
+		int n;
+	} t[] = {
+		F1("delay", delay_ns), F1("jitter", jitter_ns), F1("delay_dist", dist),
+		F1("delay_corr", delay_corr), F1("duplicate", duplicate),
+		F1("corrupt", corrupt), F1("reorder", reorder), F1("reorder_gap", reorder_gap),
+		F1("rate", rate_bps), F1("direction", direction),
+		{ "loss_burst", { offsetof(struct dp_chaos_params, ge_loss_bad),
+				  offsetof(struct dp_chaos_params, ge_burst),
+				  offsetof(struct dp_chaos_params, ge_gap) }, sizeof(double), 3 },
+		{ "flap", { offsetof(struct dp_chaos_params, flap_down_ns),
+			    offsetof(struct dp_chaos_params, flap_period_ns) }, sizeof(uint64_t), 2 },
+	};
+#undef F1
+
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		if (strcmp(t[i].key, key) == 0) {
+			memcpy(f->off, t[i].off, sizeof(f->off));
+			f->size = t[i].size;
+			f->n = t[i].n;
+			return true;
+		}
+	}
+	return false;
+}
+
+bool dp_chaos_param_eq(const struct dp_chaos_params *a, const struct dp_chaos_params *b,
+		       const char *key)
+{
+	struct param_fields f;
+
+	if (!param_fields(key, &f))
+		return true;
+	for (int i = 0; i < f.n; i++)
+		if (memcmp((const char *)a + f.off[i], (const char *)b + f.off[i], f.size) != 0)
+			return false;
+	return true;
+}
+
+void dp_chaos_param_copy(struct dp_chaos_params *dst, const struct dp_chaos_params *src,
+			 const char *key)
+{
+	struct param_fields f;
+
+	if (!param_fields(key, &f))
+		return;
+	for (int i = 0; i < f.n; i++)
+		memcpy((char *)dst + f.off[i], (const char *)src + f.off[i], f.size);
 }
 
 void dp_chaos_param_fmt(const struct dp_chaos_params *p, const char *key, char *buf, size_t len)

@@ -172,6 +172,13 @@ int dp_chaos_params_check(const struct dp_chaos_params *p, char *why, size_t len
 /* Whether p asks for anything. */
 bool dp_chaos_params_any(const struct dp_chaos_params *p);
 
+/* Whether a and b hold the same value of key, exactly (not through
+ * their text, which keeps 6 digits); dp_chaos_param_copy copies it. */
+bool dp_chaos_param_eq(const struct dp_chaos_params *a, const struct dp_chaos_params *b,
+		       const char *key);
+void dp_chaos_param_copy(struct dp_chaos_params *dst, const struct dp_chaos_params *src,
+			 const char *key);
+
 /* p's value of key as text, as dp_chaos_param_set reads it back. */
 void dp_chaos_param_fmt(const struct dp_chaos_params *p, const char *key, char *buf,
 			size_t len);

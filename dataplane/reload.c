@@ -99,46 +99,72 @@ static int group_index(const struct dp_config *cfg, const char *name)
 	return -1;
 }
 
-/* Puts group gi's changed settings (res->g[gi]) from its new config n in
- * force; fnew is its new filter, compiled already. */
+/* Puts group gi's changed keys (res) from its new config n in force, each
+ * on its own: a value the control socket set for another key stays, even
+ * when the two go to the workers together (share and offset, the three
+ * rate keys, the chaos word and impairments). fnew is its new filter,
+ * compiled already. */
 static void apply_group(struct dp_reload *r, struct dp_app *a, struct dp_control *c, int gi,
 			const struct dp_shadow_cfg *n, struct dp_filter *fnew,
 			const struct dp_reload_result *res)
 {
 	struct dp_group *g = &a->groups[gi];
 
+#define CHANGED(key) dp_reload_key_changed(res, gi, key)
 	/* Packet sampling takes no offset: the range moves to [0, share)
 	 * before the group samples packets, and a group going back to flows
 	 * does so before its range moves off 0. */
 	if (res->g[gi].sampling && n->sampling == DP_SAMPLE_FLOW)
 		dp_group_set_sampling(g, n->sampling);
 	if (res->g[gi].share || res->g[gi].sampling) {
-		dp_group_set_share(g, n->share, n->share_offset);
-		/* the file's share now, not a lease's revert */
+		/* the range in force, as thresholds of 2^32: exact */
+		uint64_t lo = __atomic_load_n(&g->range_lo, __ATOMIC_RELAXED);
+		uint64_t hi = __atomic_load_n(&g->range_hi, __ATOMIC_RELAXED);
+		double share = CHANGED("share") ? n->share : (double)(hi - lo) / 4294967296.0;
+		double offset = CHANGED("share_offset") || res->g[gi].sampling ?
+				n->share_offset : (double)lo / 4294967296.0;
+
+		if (dp_group_set_share(g, share, offset) != 0)
+			dp_group_set_share(g, n->share, n->share_offset);
+		/* the file's range now, not a lease's revert */
 		if (c != NULL)
 			c->lease[gi].on = false;
 	}
 	if (res->g[gi].sampling && n->sampling == DP_SAMPLE_PACKET)
 		dp_group_set_sampling(g, n->sampling);
-	if (res->g[gi].rate) {
+	if (CHANGED("burst"))
 		__atomic_store_n(&g->burst_ms, n->burst_ms, __ATOMIC_RELAXED);
+	if (CHANGED("rate_pps"))
 		__atomic_store_n(&g->rate_pps, n->rate_pps, __ATOMIC_RELAXED);
+	if (CHANGED("rate_bps"))
 		__atomic_store_n(&g->rate_bps, n->rate_bps, __ATOMIC_RELAXED);
-	}
-	if (res->g[gi].instances) {
-		if (g->n_instances > 0)
-			dp_group_set_instances(g, n->instances_active > 0 ? n->instances_active :
-					       (uint32_t)g->n_instances);
+	if (CHANGED("instances_active") && g->n_instances > 0)
+		dp_group_set_instances(g, n->instances_active > 0 ? n->instances_active :
+				       (uint32_t)g->n_instances);
+	if (CHANGED("instances_count") || (CHANGED("instances_active") && g->n_instances > 0))
 		__atomic_store_n(&g->instances_count, dp_shadow_instances_count(n),
 				 __ATOMIC_RELAXED);
-	}
 	if (res->g[gi].enabled)
 		__atomic_store_n(&g->enabled, n->enabled, __ATOMIC_RELAXED);
-	if (res->g[gi].chaos)
-		dp_group_set_chaos(g, dp_chaos_pack(st_share_threshold(n->chaos_loss),
-						    n->has_chaos_down ?
-						    dp_shadow_instance_index(n, &n->chaos_down) : -1,
-						    n->chaos_down_respread), &n->chaos);
+	if (res->g[gi].chaos) {
+		uint64_t w = __atomic_load_n(&g->chaos, __ATOMIC_RELAXED);
+		uint64_t loss = CHANGED("chaos_loss") ? st_share_threshold(n->chaos_loss) :
+			dp_chaos_loss_thr(w);
+		int down = !CHANGED("chaos_down") ? dp_chaos_down(w) :
+			   n->has_chaos_down ? dp_shadow_instance_index(n, &n->chaos_down) : -1;
+		bool respread = CHANGED("chaos_down_respread") ? n->chaos_down_respread :
+				dp_chaos_respread(w);
+		struct dp_chaos_params p = g->chaos_params;
+		char key[32];
+
+		for (size_t k = 0; k < dp_chaos_n_param_keys; k++) {
+			snprintf(key, sizeof(key), "chaos_%s", dp_chaos_param_keys[k]);
+			if (CHANGED(key))
+				dp_chaos_param_copy(&p, &n->chaos, dp_chaos_param_keys[k]);
+		}
+		dp_group_set_chaos(g, dp_chaos_pack(loss, down, respread), &p);
+	}
+#undef CHANGED
 	if (res->g[gi].filter)
 		retire(r, a, dp_group_swap_filter(g, fnew));
 }
@@ -192,8 +218,19 @@ int dp_reload_run(struct dp_reload *r, struct dp_app *a, struct dp_control *c,
 	rc = dp_config_load(nc, r->path, &err);
 	for (int i = 0; rc == 0 && i < r->n_sets; i++)
 		rc = apply_set(nc, r->sets[i], &err);
-	if (rc == 0)
+	if (rc == 0) {
+		/* The scenario file was read at start and cannot change at run
+		 * time (the diff refuses a new one): not read again, so a file
+		 * moved or edited since refuses no reload. */
+		char scn[sizeof(nc->chaos_scenario)];
+		bool same_scn = strcmp(nc->chaos_scenario, a->cfg.chaos_scenario) == 0;
+
+		memcpy(scn, nc->chaos_scenario, sizeof(scn));
+		if (same_scn)
+			nc->chaos_scenario[0] = '\0';
 		rc = dp_config_validate(nc, &err);
+		memcpy(nc->chaos_scenario, scn, sizeof(scn));
+	}
 	if (rc == 0 && st_log_level_parse(nc->log_level, &lvl) < 0) {
 		snprintf(err.msg, sizeof(err.msg), "[dataplane] log_level: '%.40s': expected "
 			 "err|warn|notice|info|debug", nc->log_level);

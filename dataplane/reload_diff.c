@@ -14,7 +14,7 @@ enum kind {
 	K_INSTANCES,	/* [shadow] instances: addresses and MACs, in order */
 	K_DST_MAC,
 	K_CHAOS_DOWN,
-	K_CHAOS_PARAM,	/* chaos_KEY: dp_chaos_param_fmt's text of KEY */
+	K_CHAOS_PARAM,	/* chaos_KEY: dp_chaos_param_eq on KEY */
 };
 
 /* What a changed key does to a running group (none: refused). */
@@ -122,6 +122,7 @@ static const struct rule sh_rules[] = {
 
 #define N_DP (sizeof(dp_rules) / sizeof(dp_rules[0]))
 #define N_SH (sizeof(sh_rules) / sizeof(sh_rules[0]))
+_Static_assert(N_SH <= 64, "a group's changed keys are one 64-bit mask");
 
 static const struct rule *find_rule(bool shadow, const char *key)
 {
@@ -224,11 +225,8 @@ static bool same(const struct rule *r, const void *a, const void *b)
 	}
 	case K_CHAOS_PARAM: {
 		const struct dp_shadow_cfg *x = a, *y = b;
-		char va[96], vb[96];
 
-		dp_chaos_param_fmt(&x->chaos, r->name + 6, va, sizeof(va));
-		dp_chaos_param_fmt(&y->chaos, r->name + 6, vb, sizeof(vb));
-		return strcmp(va, vb) == 0;
+		return dp_chaos_param_eq(&x->chaos, &y->chaos, r->name + 6);
 	}
 	}
 	return false;
@@ -246,6 +244,7 @@ static void group_diff(const struct dp_shadow_cfg *o, const struct dp_shadow_cfg
 		if (same(k, o, n))
 			continue;
 		add_changed(r, sec, k->name);
+		r->g[gi].keys |= 1ULL << i;
 		switch (k->effect) {
 		case E_RESTART:
 			if (k->kind == K_INSTANCES)
@@ -266,6 +265,14 @@ static void group_diff(const struct dp_shadow_cfg *o, const struct dp_shadow_cfg
 		default: break;
 		}
 	}
+}
+
+bool dp_reload_key_changed(const struct dp_reload_result *r, int gi, const char *key)
+{
+	for (size_t i = 0; i < N_SH; i++)
+		if (strcmp(sh_rules[i].name, key) == 0)
+			return (r->g[gi].keys >> i) & 1;
+	return false;
 }
 
 int dp_reload_diff(const struct dp_config *old, const struct dp_config *nw,

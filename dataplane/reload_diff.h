@@ -37,9 +37,15 @@ struct dp_reload_result {
 		bool instances;	/* instances_active or instances_count */
 		bool enabled;
 		bool chaos;	/* any chaos_* key */
+		uint64_t keys;	/* which keys: dp_reload_key_changed */
 	} g[DP_MAX_SHADOWS];
 	bool log_level, stats;
 };
+
+/* Whether group gi's key (a [shadow.*] key: "share", "chaos_delay")
+ * changed: a reload puts only those in force, and what the control socket
+ * set for the others stays. */
+bool dp_reload_key_changed(const struct dp_reload_result *r, int gi, const char *key);
 
 /* Adds an error to r (formatted; counted even when r is full). */
 void dp_reload_error(struct dp_reload_result *r, const char *fmt, ...)

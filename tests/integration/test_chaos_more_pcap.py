@@ -290,6 +290,12 @@ def scenario_run_case(wd):
             stlib.check(rc != 0 and "direction" in err, "shadowtap-ctl refuses direction=up: %s" % err.strip())
         rep = kpisub.request(ep, {"cmd": "chaos_scenario", "file": "none"})
         stlib.check(rep.get("ok") and rep["chaos_scenario"]["file"] == "", "chaos_scenario none stops it")
+        # The start's scenario file moved away: a reload does not read it
+        # again (the key cannot change at run time), so it is not refused.
+        os.rename(scn, scn + ".moved")
+        rep = kpisub.request(ep, {"cmd": "reload"})
+        stlib.check(rep.get("ok") is True, "reload with the start's scenario file gone: %s"
+                    % (rep.get("errors") or rep.get("changed")))
     finally:
         p.terminate()
         try:

@@ -266,6 +266,25 @@ def main():
                     "workers passed them, %d waiting" %
                     (swaps, b["reloads"]["filters_freed"] - base, b["reloads"]["filters_retired"]))
 
+        # what the control socket set stays when the file changes another
+        # key of the same kind (share beside share_offset, chaos_loss beside
+        # chaos_duplicate): a reload puts only the keys that changed in force
+        ctl(ep, "set_share", "canary", "0.3")
+        ctl(ep, "chaos", "canary", "loss=20%")
+        write_cfg(cfg, wd, macs, share="0.5", chaos_loss="50%", filt="udp dst port 9001",
+                  extra="share_offset = 0.2\nchaos_duplicate = 0.01\n")
+        rc, rep, _ = ctl(ep, "reload")
+        b = sample(ep)
+        ch = b["g"]["chaos"]
+        stlib.check(rc == 0 and rep.get("changed") == ["shadow.canary.share_offset",
+                                                       "shadow.canary.chaos_duplicate"] and
+                    abs(b["g"]["share"] - 0.3) < 1e-6 and abs(b["g"]["offset"] - 0.2) < 1e-6 and
+                    abs(ch["loss"] - 0.2) < 1e-6 and ch["duplicate"] == "0.01",
+                    "reload of share_offset and chaos_duplicate keeps set_share's 0.3 and "
+                    "chaos' loss 20%%: changed %s, share %.2f offset %.2f, loss %.2f duplicate %s"
+                    % (rep.get("changed"), b["g"]["share"], b["g"].get("offset", -1), ch["loss"],
+                       ch.get("duplicate")))
+
         # the end: production got everything
         open(stop, "w").close()
         out, _ = sender.communicate(timeout=15)
