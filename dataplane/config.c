@@ -759,6 +759,23 @@ static void cut_comment(char *line)
  * for part of a key, where the analyzer, reading the same file, takes it
  * for a comment): a malformed line is named by its number, and duplicate
  * sections and keys, which rte_cfgfile would keep silently, are refused. */
+/* "path:lineno: " and the reason, in err; returns -EINVAL. */
+static int line_error(struct st_perr *err, const char *path, int lineno, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static int line_error(struct st_perr *err, const char *path, int lineno, const char *fmt, ...)
+{
+	int k = snprintf(err->msg, sizeof(err->msg), "%s:%d: ", path, lineno);
+	va_list ap;
+
+	if (k < 0 || (size_t)k >= sizeof(err->msg))
+		return -EINVAL;
+	va_start(ap, fmt);
+	vsnprintf(err->msg + k, sizeof(err->msg) - (size_t)k, fmt, ap);
+	va_end(ap);
+	return -EINVAL;
+}
+
 static int read_lines(const char *path, struct rte_cfgfile **out, struct st_perr *err)
 {
 	char line[2048], section[CFG_NAME_LEN] = "", seen[256][CFG_NAME_LEN * 2];
@@ -782,8 +799,7 @@ static int read_lines(const char *path, struct rte_cfgfile **out, struct st_perr
 
 		lineno++;
 		if (strchr(line, '\n') == NULL && !feof(f)) {
-			rc = -EINVAL;
-			snprintf(err->msg, sizeof(err->msg), "%s:%d: line too long", path, lineno);
+			rc = line_error(err, path, lineno, "line too long");
 			break;
 		}
 		cut_comment(line);
@@ -795,9 +811,7 @@ static int read_lines(const char *path, struct rte_cfgfile **out, struct st_perr
 
 			if (close == NULL || close[1] != '\0' || close == p + 1 ||
 			    (size_t)(close - p - 1) >= sizeof(section)) {
-				rc = -EINVAL;
-				snprintf(err->msg, sizeof(err->msg),
-					 "%s:%d: malformed section header '%s'", path, lineno, p);
+				rc = line_error(err, path, lineno, "malformed section header '%s'", p);
 				break;
 			}
 			*close = '\0';
@@ -806,39 +820,29 @@ static int read_lines(const char *path, struct rte_cfgfile **out, struct st_perr
 		} else {
 			eq = strchr(p, '=');
 			if (eq == NULL || eq == p) {
-				rc = -EINVAL;
-				snprintf(err->msg, sizeof(err->msg),
-					 "%s:%d: expected 'key = value' or '[section]', got '%.60s'",
-					 path, lineno, p);
+				rc = line_error(err, path, lineno,
+						"expected 'key = value' or '[section]', got '%.60s'", p);
 				break;
 			}
 			if (section[0] == '\0') {
-				rc = -EINVAL;
-				snprintf(err->msg, sizeof(err->msg),
-					 "%s:%d: key outside any section", path, lineno);
+				rc = line_error(err, path, lineno, "key outside any section");
 				break;
 			}
 			*eq = '\0';
 			key = st_trim(p);
 			value = st_trim(eq + 1);
 			if (strlen(key) >= CFG_NAME_LEN) {
-				rc = -EINVAL;
-				snprintf(err->msg, sizeof(err->msg),
-					 "%s:%d: key longer than %d characters", path, lineno,
-					 CFG_NAME_LEN - 1);
+				rc = line_error(err, path, lineno, "key longer than %d characters",
+						CFG_NAME_LEN - 1);
 				break;
 			}
 			if (strlen(value) >= CFG_VALUE_LEN) {
-				rc = -EINVAL;
-				snprintf(err->msg, sizeof(err->msg),
-					 "%s:%d: value longer than %d characters", path, lineno,
-					 CFG_VALUE_LEN - 1);
+				rc = line_error(err, path, lineno, "value longer than %d characters",
+						CFG_VALUE_LEN - 1);
 				break;
 			}
 			if (*value == '\0') {
-				rc = -EINVAL;
-				snprintf(err->msg, sizeof(err->msg), "%s:%d: [%s] %s: no value",
-					 path, lineno, section, key);
+				rc = line_error(err, path, lineno, "[%s] %s: no value", section, key);
 				break;
 			}
 		}
@@ -849,15 +853,10 @@ static int read_lines(const char *path, struct rte_cfgfile **out, struct st_perr
 			snprintf(id, sizeof(id), "%s%s%s", section, key ? "\n" : "", key ? key : "");
 			for (int i = 0; i < n_seen; i++) {
 				if (strcmp(seen[i], id) == 0) {
-					rc = -EINVAL;
-					if (key)
-						snprintf(err->msg, sizeof(err->msg),
-							 "%s:%d: [%s] %s: set twice", path, lineno,
-							 section, key);
-					else
-						snprintf(err->msg, sizeof(err->msg),
-							 "%s:%d: [%s]: section appears twice", path,
-							 lineno, section);
+					rc = key ? line_error(err, path, lineno, "[%s] %s: set twice",
+							      section, key) :
+						   line_error(err, path, lineno,
+							      "[%s]: section appears twice", section);
 					goto out;
 				}
 			}
@@ -867,8 +866,8 @@ static int read_lines(const char *path, struct rte_cfgfile **out, struct st_perr
 		rc = key == NULL ? rte_cfgfile_add_section(cf, section) :
 				   rte_cfgfile_add_entry(cf, section, key, value);
 		if (rc < 0) {
-			snprintf(err->msg, sizeof(err->msg), "%s:%d: [%s] %s: %s", path, lineno,
-				 section, key ? key : "", rc == -EEXIST ? "set twice" : strerror(-rc));
+			line_error(err, path, lineno, "[%s] %s: %s", section, key ? key : "",
+				   rc == -EEXIST ? "set twice" : strerror(-rc));
 			break;
 		}
 		rc = 0;
