@@ -176,8 +176,13 @@ static int read_all(pcap_t *p, const char *name, const struct lg_capture_opts *o
 	cap->synth_l2 = cap->linktype != DLT_EN10MB;
 	cap->nano = pcap_get_tstamp_precision(p) == PCAP_TSTAMP_PRECISION_NANO;
 	while ((rc = pcap_next_ex(p, &h, &bytes)) == 1) {
-		/* Opened for nanoseconds, libpcap scales microsecond files up. */
-		uint64_t ts = (uint64_t)h->ts.tv_sec * 1000000000ULL +
+		/* Opened for nanoseconds, libpcap scales microsecond files up.
+		 * A pcap's seconds are an unsigned 32-bit field that libpcap
+		 * may hand over sign-extended (after 2038); a pcapng's may be
+		 * any 64-bit count: held below 2^64 ns. */
+		uint64_t sec = h->ts.tv_sec < 0 ? (uint64_t)(uint32_t)h->ts.tv_sec :
+			       (uint64_t)h->ts.tv_sec;
+		uint64_t ts = (sec < 18000000000ULL ? sec : 18000000000ULL) * 1000000000ULL +
 			      (uint64_t)(uint32_t)h->ts.tv_usec;
 
 		cap->n_records++;

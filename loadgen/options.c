@@ -64,6 +64,9 @@ void lg_usage(FILE *out, const char *prog)
 "                            capture loops if it runs out first\n"
 "      --poisson             exponential gaps at the target rate\n"
 "      --duration D          stop after D (30s, 500ms); the capture loops until then\n"
+"      --max-gap D           cut the capture's gaps longer than D to D (as tcpreplay's\n"
+"                            --maxsleep); without it a gap of more than a day is\n"
+"                            refused as a damaged timestamp\n"
 "      --loop N              play the capture N times (0: endless; default 1, or\n"
 "                            endless with --profile or --duration); every pass\n"
 "                            after the first gets client addresses of its own\n"
@@ -304,7 +307,7 @@ int lg_options_parse(int argc, char **argv, struct lg_config *c, struct st_perr 
 		O_POISSON, O_DURATION, O_LOOP, O_MULTIPLY, O_JSON, O_NOPROGRESS, O_SERVER,
 		O_MAP, O_SRCMAC, O_DSTMAC, O_SKIPCUT, O_TXLCORES, O_TXDESC, O_LINKTO,
 		O_LATE, O_MAXLAG, O_SERIES, O_SEED, O_KPI, O_SERVICE, O_PUBID, O_INTERVAL,
-		O_LOG, O_SELECT, O_SELECT_FP, O_SELECT_SCALE,
+		O_LOG, O_SELECT, O_SELECT_FP, O_SELECT_SCALE, O_MAXGAP,
 	};
 	static const struct option longopts[] = {
 		{ "pcap", required_argument, NULL, O_PCAP },
@@ -316,6 +319,7 @@ int lg_options_parse(int argc, char **argv, struct lg_config *c, struct st_perr 
 		{ "profile", required_argument, NULL, O_PROFILE },
 		{ "poisson", no_argument, NULL, O_POISSON },
 		{ "duration", required_argument, NULL, O_DURATION },
+		{ "max-gap", required_argument, NULL, O_MAXGAP },
 		{ "loop", required_argument, NULL, O_LOOP },
 		{ "multiply", required_argument, NULL, O_MULTIPLY },
 		{ "select-clients", required_argument, NULL, O_SELECT },
@@ -382,6 +386,10 @@ int lg_options_parse(int argc, char **argv, struct lg_config *c, struct st_perr 
 		case O_DURATION:
 			rc = dur("--duration", optarg, ST_NS_PER_MS, 366 * 86400 * ST_NS_PER_S,
 				 &c->duration_ns, err);
+			break;
+		case O_MAXGAP:
+			rc = dur("--max-gap", optarg, ST_NS_PER_US, 366 * 86400 * ST_NS_PER_S,
+				 &c->max_gap_ns, err);
 			break;
 		case O_LOOP:
 			rc = uint_opt("--loop", optarg, 0, UINT32_MAX, &c->loops, err);

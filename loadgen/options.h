@@ -46,6 +46,7 @@ struct lg_config {
 	const char *profile;
 	bool poisson;
 	uint64_t duration_ns;		/* 0: no limit */
+	uint64_t max_gap_ns;		/* the capture's gaps cut to this; 0: none */
 	uint64_t loops;			/* 0: endless */
 	bool loops_set;
 	uint32_t multiply;

@@ -10,6 +10,7 @@
 #include <rte_malloc.h>
 #include <rte_mempool.h>
 
+#include "clock.h"
 #include "loadgen.h"
 #include "log.h"
 
@@ -42,18 +43,21 @@ static void positions(struct lg_app *app, double *base, double *step)
 		break;
 	}
 	case LG_UNIT_CAPTURE_S: {
-		uint64_t t0 = app->cap.frames[pl->pkts[0].frame].ts_ns, prev = t0;
+		const uint64_t max_gap = app->cfg.max_gap_ns;
+		uint64_t prev = app->cap.frames[pl->pkts[0].frame].ts_ns, at = 0;
 		double mean_gap, last = 0;
 
 		/* A timestamp that goes back counts as no gap: the schedule
-		 * must never run backwards. */
+		 * must never run backwards; a gap longer than --max-gap counts
+		 * as --max-gap (check_gaps refused the others). */
 		for (uint32_t g = 0; g < n; g++) {
 			uint64_t ts = app->cap.frames[pl->pkts[g].frame].ts_ns;
+			uint64_t gap = ts > prev ? ts - prev : 0;
 
-			if (ts < prev)
-				ts = prev;
-			prev = ts;
-			base[g] = (double)(ts - t0) / 1e9;
+			if (ts > prev)
+				prev = ts;
+			at += max_gap && gap > max_gap ? max_gap : gap;
+			base[g] = (double)at / 1e9;
 			if (g > 0)
 				step[g - 1] = (base[g] - last) / mul;
 			last = base[g];
@@ -195,6 +199,34 @@ static int fill(struct lg_app *app, const double *base, const double *step,
 	return 0;
 }
 
+/* Without --max-gap, a capture whose timing is the pacing may not wait
+ * more than a day between two packets sent: a timestamp that far ahead
+ * is damaged, and the replay would wait for it (years, for a bogus one). */
+static int check_gaps(const struct lg_app *app)
+{
+	const struct lg_plan *pl = &app->plan;
+	const uint64_t day = 86400 * ST_NS_PER_S;
+	uint64_t prev;
+
+	if (app->rate.unit != LG_UNIT_CAPTURE_S || app->cfg.max_gap_ns != 0 || pl->n == 0)
+		return 0;
+	prev = app->cap.frames[pl->pkts[0].frame].ts_ns;
+	for (uint32_t g = 1; g < pl->n; g++) {
+		const uint32_t fr = pl->pkts[g].frame;
+		uint64_t ts = app->cap.frames[fr].ts_ns;
+
+		if (ts > prev && ts - prev > day) {
+			ST_ERR("--pcap %s: packet %u is %.1f days after the one before it (a damaged "
+			       "timestamp?): the replay would wait that long; --max-gap cuts the "
+			       "capture's gaps", app->cfg.pcap, fr + 1, (double)(ts - prev) / 1e9 / 86400);
+			return -1;
+		}
+		if (ts > prev)
+			prev = ts;
+	}
+	return 0;
+}
+
 int lg_templates_build(struct lg_app *app)
 {
 	const struct lg_plan *pl = &app->plan;
@@ -202,6 +234,8 @@ int lg_templates_build(struct lg_app *app)
 	double *base = NULL, *step = NULL;
 	int rc = -1;
 
+	if (check_gaps(app) < 0)
+		return -1;
 	base = malloc(sizeof(double) * pl->n);
 	step = malloc(sizeof(double) * pl->n);
 	if (base == NULL || step == NULL) {

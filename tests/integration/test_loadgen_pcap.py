@@ -488,6 +488,13 @@ def case_bad_input(wd):
         ("poisson without rate", ["--poisson", "--topspeed"], "--poisson"),
         ("unknown option", ["--frobnicate"], "unknown option"),
     ]
+    # A record stamped 70 years after the one before (a damaged timestamp):
+    # refused naming it, instead of a replay that waits 70 years.
+    far = [client_pkt(i, False, 17, payload=b"q") for i in range(3)]
+    far[0].time, far[1].time, far[2].time = 1000.0, 1000.5, 1000.5 + 70 * 365 * 86400
+    far_pcap = put("far.pcap", b"")
+    wrpcap(far_pcap, far)
+    cases.append(("a gap of 70 years", [far_pcap], "packet 3 is 25550.0 days after the one before"))
     # A capture holding only server->client packets has nothing to send.
     only_resp = put("only_resp.pcap", b"")
     wrpcap(only_resp, [server_pkt(0, False, 6, "SA"), server_pkt(1, False, 6, "SA")])
@@ -501,6 +508,12 @@ def case_bad_input(wd):
         rc, so, se = stlib.run(cmd, timeout=30, check_rc=False)
         stlib.check(rc == 1 and want in se, "bad input, %s: exit 1 with '%s' (rc %d: %s)" % (
             name, want, rc, se.strip().splitlines()[-1] if se.strip() else ""))
+    # With --max-gap the same capture runs, its long gap cut to 1 ms.
+    t0 = time.monotonic()
+    rc, res, se = run_lg(wd, far_pcap, ["--max-gap", "1ms"], out="far_out.pcap", check_rc=False)
+    stlib.check(rc == 0 and res and res["sent_pkts"] == 3 and time.monotonic() - t0 < 20,
+                "--max-gap 1ms: the 70-year gap cut, 3 packets sent (rc %d, %s)"
+                % (rc, res and res.get("sent_pkts")))
     sel = {
         "names no client": ('{"client_key": "src/24", "clients": []}', [], "names no client"),
         "no such fingerprint": ('{"client_key": "src/24", "clients": [{"k": "198.18.0.0/24", "fingerprint": "fp1"}]}',
