@@ -94,6 +94,19 @@ static bool matches(const struct lg_server *s, int n, uint8_t family,
 	return false;
 }
 
+/* A fragmented datagram's key in the fragments' table: its addresses,
+ * protocol and identification. */
+static void frag_key(struct st_flow_key *k, const struct st_pkt *p)
+{
+	memset(k, 0, sizeof(*k));
+	k->addr[0] = p->src;
+	k->addr[1] = p->dst;
+	k->port[0] = (uint16_t)p->frag_id;
+	k->port[1] = (uint16_t)(p->frag_id >> 16);
+	k->proto = p->proto;
+	k->family = p->l3 == ST_L3_IPV4 ? 4 : 6;
+}
+
 /* Parses frame i; a frame cut by the snaplen is parsed as if its missing
  * bytes were zeros, so its headers still give a view. Returns the parser's
  * result. */
@@ -116,7 +129,7 @@ static int parse_frame(const struct lg_capture *cap, uint32_t i, uint8_t *scratc
 
 /* The first pass: flows, first senders, and what SYNs tell. */
 static void learn(const struct lg_capture *cap, int n_servers, struct tab *flows,
-		  struct tab *srv, uint8_t *scratch, struct lg_plan *plan)
+		  struct tab *srv, struct tab *frags, uint8_t *scratch, struct lg_plan *plan)
 {
 	for (uint32_t i = 0; i < cap->n; i++) {
 		struct st_flow_key k, ek;
@@ -128,6 +141,16 @@ static void learn(const struct lg_capture *cap, int n_servers, struct tab *flows
 		if (parse_frame(cap, i, scratch, &p) != 0 ||
 		    st_flow_key_from_pkt(&p, &k, &swapped) != 0)
 			continue;
+		/* A first fragment's destination port, for the later ones
+		 * (kept in the entry's id, plus one). */
+		if ((p.flags & ST_PKT_F_FRAG) && p.frag_off == 0 &&
+		    (p.proto == ST_IPPROTO_UDP || p.proto == ST_IPPROTO_TCP) &&
+		    (uint32_t)p.l4_off + 4 <= cap->frames[i].len) {
+			const uint8_t *b = lg_frame_data(cap, i) + p.l4_off;
+
+			frag_key(&ek, &p);
+			tab_get(frags, &ek, true)->id = (uint32_t)(b[2] << 8 | b[3]) + 1;
+		}
 		e = tab_get(flows, &k, true);
 		side = swapped ? 1 : 0;
 		if (e->first < 0)
@@ -184,7 +207,7 @@ int lg_classify_sel(const struct lg_capture *cap, const struct lg_server *server
 		    int n_servers, struct lg_select *sel, struct lg_plan *plan,
 		    struct st_perr *err)
 {
-	struct tab flows = { 0 }, srv = { 0 };
+	struct tab flows = { 0 }, srv = { 0 }, frags = { 0 };
 	uint8_t *scratch = NULL;
 	int rc = -ENOMEM;
 
@@ -193,11 +216,11 @@ int lg_classify_sel(const struct lg_capture *cap, const struct lg_server *server
 	scratch = malloc(ST_PKT_MAX_LEN + 1);
 	plan->pkts = malloc((size_t)cap->n * sizeof(*plan->pkts) + 1);
 	if (scratch == NULL || plan->pkts == NULL || tab_init(&flows, cap->n) < 0 ||
-	    tab_init(&srv, n_servers > 0 ? 0 : cap->n) < 0) {
+	    tab_init(&srv, n_servers > 0 ? 0 : cap->n) < 0 || tab_init(&frags, cap->n) < 0) {
 		lg_errmsg(err, "out of memory for %u packets", cap->n);
 		goto err;
 	}
-	learn(cap, n_servers, &flows, &srv, scratch, plan);
+	learn(cap, n_servers, &flows, &srv, &frags, scratch, plan);
 	if (n_servers == 0)
 		settle(&flows, &srv, plan);
 
@@ -256,6 +279,15 @@ int lg_classify_sel(const struct lg_capture *cap, const struct lg_server *server
 		out->frame = i;
 		out->flow = e->id - 1;
 		out->hash = e->hash;
+		out->frag_dport = 0;
+		if ((p.flags & ST_PKT_F_FRAG) && p.frag_off != 0) {
+			struct st_flow_key fk;
+			const struct ent *fe;
+
+			frag_key(&fk, &p);
+			fe = tab_get(&frags, &fk, false);
+			out->frag_dport = fe != NULL ? (uint16_t)(fe->id - 1) : 0;
+		}
 		lg_variants_add(&plan->var, k.family, &p.src);
 		plan->n++;
 	}
@@ -280,11 +312,13 @@ int lg_classify_sel(const struct lg_capture *cap, const struct lg_server *server
 	lg_variants_done(&plan->var);
 	free(flows.e);
 	free(srv.e);
+	free(frags.e);
 	free(scratch);
 	return 0;
 err:
 	free(flows.e);
 	free(srv.e);
+	free(frags.e);
 	free(scratch);
 	lg_plan_free(plan);
 	return rc;

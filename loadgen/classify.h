@@ -42,6 +42,9 @@ struct lg_pkt {
 	uint32_t frame;		/* index in the capture */
 	uint32_t flow;		/* dense id of its flow, 0..n_flows-1 */
 	uint32_t hash;		/* st_flow_hash of the flow as captured */
+	uint16_t frag_dport;	/* a later fragment: its datagram's destination
+				   port, read from the first fragment (--map
+				   sends the whole datagram alike); 0: none */
 	struct lg_rw rw;
 };
 

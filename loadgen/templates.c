@@ -88,13 +88,15 @@ static void set_macs(const struct lg_app *app, uint8_t *f)
 }
 
 /* The first --map that matches the packet's destination sends it to one
- * of its targets, the same one for every packet of the flow. */
+ * of its targets, the same one for every packet of the flow. A later
+ * fragment has no port of its own: its datagram's (frag_dport) decides,
+ * so a datagram is sent whole to one place. */
 static void apply_map(const struct lg_app *app, uint8_t *f, const struct lg_rw *rw,
-		      uint32_t hash)
+		      uint32_t hash, uint16_t frag_dport)
 {
 	const struct lg_config *c = &app->cfg;
 	const uint8_t *dst = f + lg_rw_dst_off(rw);
-	uint16_t dport = 0;
+	uint16_t dport = frag_dport;
 
 	if (rw->dport_off)
 		dport = (uint16_t)(f[rw->dport_off] << 8 | f[rw->dport_off + 1]);
@@ -183,7 +185,7 @@ static int fill(struct lg_app *app, const double *base, const double *step,
 		}
 		memcpy(f, lg_frame_data(&app->cap, p->frame), fr->len);
 		set_macs(app, f);
-		apply_map(app, f, &p->rw, p->hash);
+		apply_map(app, f, &p->rw, p->hash, p->frag_dport);
 		if (avoid_servers(app, f, &p->rw) < 0) {
 			rte_pktmbuf_free(m);
 			return -1;

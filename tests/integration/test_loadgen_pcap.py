@@ -443,6 +443,27 @@ def case_snaplen(wd):
                 "--skip-truncated: the 5 cut packets left out, the others sent")
 
 
+def case_map_fragments(wd):
+    """--map with a port sends a fragmented datagram whole: its later
+    fragments carry no port, and go where its first one goes."""
+    from scapy.all import fragment
+    big = IP(src="198.18.0.7", dst=S4, id=4242) / UDP(sport=20007, dport=53) / Raw(b"z" * 3000)
+    frags = [Ether(src=CMAC, dst=SMAC) / f for f in fragment(big, fragsize=1000)]
+    other = client_pkt(8, False, 17, payload=b"q")
+    other[UDP].dport = 54
+    raw = os.path.join(wd, "frag_map.pcap")
+    wrpcap(raw, frags + [other])
+    _, res, _ = run_lg(wd, raw, ["--topspeed", "--server", S4,
+                                 "--map", "%s:53=%s" % (S4, SHADOW4)], out="frag_map_out.pcap")
+    out = [Ether(b) for b in read(os.path.join(wd, "frag_map_out.pcap"))]
+    dsts = [(p[IP].dst, p[IP].frag) for p in out if IP in p and p[IP].id == 4242]
+    rest = [p[IP].dst for p in out if IP in p and p[IP].id != 4242]
+    stlib.check(len(frags) >= 3 and len(dsts) == len(frags) and
+                all(d == SHADOW4 for d, _ in dsts) and rest == [S4],
+                "--map %s:53: all %d fragments of the datagram to %s (%s), the :54 packet stays (%s)"
+                % (S4, len(frags), SHADOW4, dsts, rest))
+
+
 def case_bad_input(wd):
     good = os.path.join(wd, "good.pcap")
     wrpcap(good, [client_pkt(0, False, 17, payload=b"q")])
@@ -575,7 +596,7 @@ def case_kpi(wd):
 
 
 def main():
-    for case in (case_exact, case_loop, case_multiply, case_select, case_two_lcores, case_multiplier, case_memif, case_linktypes, case_snaplen, case_bad_input, case_kpi):
+    for case in (case_exact, case_map_fragments, case_loop, case_multiply, case_select, case_two_lcores, case_multiplier, case_memif, case_linktypes, case_snaplen, case_bad_input, case_kpi):
         wd = stlib.workdir(case.__name__)
         print("== %s in %s" % (case.__name__, wd))
         case(wd)
