@@ -9,9 +9,8 @@
 int an_events_init(struct an_events *ev)
 {
 	pthread_condattr_t ca;
-	int rc;
-
 	struct timespec now;
+	int rc;
 
 	memset(ev, 0, sizeof(*ev));
 	clock_gettime(CLOCK_REALTIME, &now);

@@ -155,13 +155,18 @@ static void apply_group(struct dp_reload *r, struct dp_app *a, struct dp_control
 		bool respread = CHANGED("chaos_down_respread") ? n->chaos_down_respread :
 				dp_chaos_respread(w);
 		struct dp_chaos_params p = g->chaos_params;
-		char key[32];
+		char key[32], why[128];
 
 		for (size_t k = 0; k < dp_chaos_n_param_keys; k++) {
 			snprintf(key, sizeof(key), "chaos_%s", dp_chaos_param_keys[k]);
 			if (CHANGED(key))
 				dp_chaos_param_copy(&p, &n->chaos, dp_chaos_param_keys[k]);
 		}
+		/* the file's impairments whole when the merge does not hold
+		 * together (a jitter kept from the control socket around a
+		 * delay the file took away) */
+		if (dp_chaos_params_check(&p, why, sizeof(why)) != 0)
+			p = n->chaos;
 		dp_group_set_chaos(g, dp_chaos_pack(loss, down, respread), &p);
 	}
 #undef CHANGED

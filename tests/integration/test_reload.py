@@ -285,6 +285,22 @@ def main():
                     % (rep.get("changed"), b["g"]["share"], b["g"].get("offset", -1), ch["loss"],
                        ch.get("duplicate")))
 
+        # a merge that does not hold together takes the file's chaos whole:
+        # the control socket's jitter around a delay the file took away
+        base_extra = "share_offset = 0.2\nchaos_duplicate = 0.01\n"
+        write_cfg(cfg, wd, macs, share="0.5", chaos_loss="50%", filt="udp dst port 9001",
+                  extra=base_extra + "chaos_delay = 5ms\n")
+        ctl(ep, "reload")
+        ctl(ep, "chaos", "canary", "jitter=1ms")
+        write_cfg(cfg, wd, macs, share="0.5", chaos_loss="50%", filt="udp dst port 9001",
+                  extra=base_extra)
+        rc, rep, _ = ctl(ep, "reload")
+        ch = sample(ep)["g"]["chaos"]
+        stlib.check(rc == 0 and rep.get("changed") == ["shadow.canary.chaos_delay"] and
+                    ch["delay"] == "0ms" and ch["jitter"] == "0ms",
+                    "reload taking the delay away from a jitter set by chaos: the file's chaos "
+                    "whole (delay %s, jitter %s)" % (ch["delay"], ch["jitter"]))
+
         # the end: production got everything
         open(stop, "w").close()
         out, _ = sender.communicate(timeout=15)
