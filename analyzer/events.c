@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include "events.h"
+#include "parse.h"
 
 int an_events_init(struct an_events *ev)
 {
@@ -100,17 +101,11 @@ uint64_t an_events_head(struct an_events *ev)
 uint64_t an_events_resume(struct an_events *ev, const char *last)
 {
 	uint64_t id = 0, cursor;
-	const char *c = last;
+	struct st_perr e;
+	bool ok = st_parse_uint(last, 0, UINT64_MAX, &id, &e) == 0;
 
-	for (; *c >= '0' && *c <= '9'; c++) {
-		if (id > (UINT64_MAX - 9) / 10) {
-			c = last;
-			break;
-		}
-		id = id * 10 + (uint64_t)(*c - '0');
-	}
 	pthread_mutex_lock(&ev->mu);
-	if (c == last || *c != '\0' || id >= ev->next_id)
+	if (!ok || id >= ev->next_id)
 		cursor = ev->next_id;
 	else if (id < ev->first_id)
 		cursor = ev->next_id - ev->first_id > AN_EVENTS_RING ?

@@ -279,31 +279,28 @@ struct param_fields {
 
 static bool param_fields(const char *key, struct param_fields *f)
 {
-#define F1(k, m) { k, { offsetof(struct dp_chaos_params, m) }, \
-		   sizeof(((struct dp_chaos_params *)0)->m), 1 }
+#define F1(k, m) { k, { { offsetof(struct dp_chaos_params, m) }, \
+		     sizeof(((struct dp_chaos_params *)0)->m), 1 } }
 	static const struct {
 		const char *key;
-		size_t off[3];
-		size_t size;
-		int n;
+		struct param_fields f;
 	} t[] = {
 		F1("delay", delay_ns), F1("jitter", jitter_ns), F1("delay_dist", dist),
 		F1("delay_corr", delay_corr), F1("duplicate", duplicate),
 		F1("corrupt", corrupt), F1("reorder", reorder), F1("reorder_gap", reorder_gap),
 		F1("rate", rate_bps), F1("direction", direction),
-		{ "loss_burst", { offsetof(struct dp_chaos_params, ge_loss_bad),
-				  offsetof(struct dp_chaos_params, ge_burst),
-				  offsetof(struct dp_chaos_params, ge_gap) }, sizeof(double), 3 },
-		{ "flap", { offsetof(struct dp_chaos_params, flap_down_ns),
-			    offsetof(struct dp_chaos_params, flap_period_ns) }, sizeof(uint64_t), 2 },
+		{ "loss_burst", { { offsetof(struct dp_chaos_params, ge_loss_bad),
+				    offsetof(struct dp_chaos_params, ge_burst),
+				    offsetof(struct dp_chaos_params, ge_gap) }, sizeof(double), 3 } },
+		{ "flap", { { offsetof(struct dp_chaos_params, flap_down_ns),
+			      offsetof(struct dp_chaos_params, flap_period_ns) },
+			    sizeof(uint64_t), 2 } },
 	};
 #undef F1
 
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
 		if (strcmp(t[i].key, key) == 0) {
-			memcpy(f->off, t[i].off, sizeof(f->off));
-			f->size = t[i].size;
-			f->n = t[i].n;
+			*f = t[i].f;
 			return true;
 		}
 	}

@@ -754,11 +754,6 @@ static void cut_comment(char *line)
 	*w = '\0';
 }
 
-/* Reads the file into *out line by line (rte_cfgfile's own reader stops
- * at about 320 characters a line without saying where, and takes '#'
- * for part of a key, where the analyzer, reading the same file, takes it
- * for a comment): a malformed line is named by its number, and duplicate
- * sections and keys, which rte_cfgfile would keep silently, are refused. */
 /* "path:lineno: " and the reason, in err; returns -EINVAL. */
 static int line_error(struct st_perr *err, const char *path, int lineno, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
@@ -776,6 +771,11 @@ static int line_error(struct st_perr *err, const char *path, int lineno, const c
 	return -EINVAL;
 }
 
+/* Reads the file into *out line by line (rte_cfgfile's own reader stops
+ * at about 320 characters a line without saying where, and takes '#'
+ * for part of a key, where the analyzer, reading the same file, takes it
+ * for a comment): a malformed line is named by its number, and duplicate
+ * sections and keys, which rte_cfgfile would keep silently, are refused. */
 static int read_lines(const char *path, struct rte_cfgfile **out, struct st_perr *err)
 {
 	char line[2048], section[CFG_NAME_LEN] = "", seen[256][CFG_NAME_LEN * 2];

@@ -258,8 +258,6 @@ static void group_diff(const struct dp_shadow_cfg *o, const struct dp_shadow_cfg
 		case E_SHARE: r->g[gi].share = true; break;
 		case E_SAMPLING: r->g[gi].sampling = true; break;
 		case E_FILTER: r->g[gi].filter = true; break;
-		case E_RATE: r->g[gi].rate = true; break;
-		case E_INSTANCES: r->g[gi].instances = true; break;
 		case E_ENABLED: r->g[gi].enabled = true; break;
 		case E_CHAOS: r->g[gi].chaos = true; break;
 		default: break;

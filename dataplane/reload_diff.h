@@ -33,8 +33,6 @@ struct dp_reload_result {
 		bool share;	/* share or share_offset */
 		bool sampling;
 		bool filter;
-		bool rate;	/* rate_pps, rate_bps or burst */
-		bool instances;	/* instances_active or instances_count */
 		bool enabled;
 		bool chaos;	/* any chaos_* key */
 		uint64_t keys;	/* which keys: dp_reload_key_changed */

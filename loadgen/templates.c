@@ -15,8 +15,11 @@
 #include "log.h"
 
 /* Position of every packet in one pass of the capture (clone 0) and the
- * step between clones, in the unit the mode paces in. */
-static void positions(struct lg_app *app, double *base, double *step)
+ * step between clones, in the unit the mode paces in. -1 (said) when the
+ * capture times the replay and, without --max-gap, two packets sent lie
+ * more than a day apart: a timestamp that far ahead is damaged, and the
+ * replay would wait for it (years, for a bogus one). */
+static int positions(struct lg_app *app, double *base, double *step)
 {
 	const struct lg_plan *pl = &app->plan;
 	const uint32_t n = pl->n, mul = app->cfg.multiply;
@@ -49,11 +52,19 @@ static void positions(struct lg_app *app, double *base, double *step)
 
 		/* A timestamp that goes back counts as no gap: the schedule
 		 * must never run backwards; a gap longer than --max-gap counts
-		 * as --max-gap (check_gaps refused the others). */
+		 * as --max-gap. */
 		for (uint32_t g = 0; g < n; g++) {
-			uint64_t ts = app->cap.frames[pl->pkts[g].frame].ts_ns;
+			const uint32_t fr = pl->pkts[g].frame;
+			uint64_t ts = app->cap.frames[fr].ts_ns;
 			uint64_t gap = ts > prev ? ts - prev : 0;
 
+			if (max_gap == 0 && gap > 86400 * ST_NS_PER_S) {
+				ST_ERR("--pcap %s: packet %u is %.1f days after the one before it (a "
+				       "damaged timestamp?): the replay would wait that long; --max-gap "
+				       "cuts the capture's gaps", app->cfg.pcap, fr + 1,
+				       (double)gap / 1e9 / 86400);
+				return -1;
+			}
 			if (ts > prev)
 				prev = ts;
 			at += max_gap && gap > max_gap ? max_gap : gap;
@@ -70,6 +81,7 @@ static void positions(struct lg_app *app, double *base, double *step)
 		break;
 	}
 	}
+	return 0;
 }
 
 static void set_macs(const struct lg_app *app, uint8_t *f)
@@ -201,34 +213,6 @@ static int fill(struct lg_app *app, const double *base, const double *step,
 	return 0;
 }
 
-/* Without --max-gap, a capture whose timing is the pacing may not wait
- * more than a day between two packets sent: a timestamp that far ahead
- * is damaged, and the replay would wait for it (years, for a bogus one). */
-static int check_gaps(const struct lg_app *app)
-{
-	const struct lg_plan *pl = &app->plan;
-	const uint64_t day = 86400 * ST_NS_PER_S;
-	uint64_t prev;
-
-	if (app->rate.unit != LG_UNIT_CAPTURE_S || app->cfg.max_gap_ns != 0 || pl->n == 0)
-		return 0;
-	prev = app->cap.frames[pl->pkts[0].frame].ts_ns;
-	for (uint32_t g = 1; g < pl->n; g++) {
-		const uint32_t fr = pl->pkts[g].frame;
-		uint64_t ts = app->cap.frames[fr].ts_ns;
-
-		if (ts > prev && ts - prev > day) {
-			ST_ERR("--pcap %s: packet %u is %.1f days after the one before it (a damaged "
-			       "timestamp?): the replay would wait that long; --max-gap cuts the "
-			       "capture's gaps", app->cfg.pcap, fr + 1, (double)(ts - prev) / 1e9 / 86400);
-			return -1;
-		}
-		if (ts > prev)
-			prev = ts;
-	}
-	return 0;
-}
-
 int lg_templates_build(struct lg_app *app)
 {
 	const struct lg_plan *pl = &app->plan;
@@ -236,15 +220,14 @@ int lg_templates_build(struct lg_app *app)
 	double *base = NULL, *step = NULL;
 	int rc = -1;
 
-	if (check_gaps(app) < 0)
-		return -1;
 	base = malloc(sizeof(double) * pl->n);
 	step = malloc(sizeof(double) * pl->n);
 	if (base == NULL || step == NULL) {
 		ST_ERR("out of memory for %u packets", pl->n);
 		goto out;
 	}
-	positions(app, base, step);
+	if (positions(app, base, step) < 0)
+		goto out;
 	app->pkts_per_loop = (uint64_t)pl->n * app->cfg.multiply;
 	app->rate.pkts_per_unit = (double)app->pkts_per_loop / app->loop_len;
 	if (create_pools(app) < 0)

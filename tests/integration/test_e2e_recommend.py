@@ -320,12 +320,16 @@ slo_p99 = %dms
     low = [v["recommended_instances"] for v in vs if v["recommended_instances"] < n_min]
     stlib.check(not low, "%s: no recommendation below the true minimum %d (%s)"
                 % (name, n_min, sorted(set(v["recommended_instances"] for v in vs))))
-    # Within one: the recommendation the run stopped on. The analyzer's
-    # shutdown evaluates its last, partial window, on fewer samples: its
-    # verdict may be more cautious (a higher count), and is judged only
-    # by the check above, never below the minimum.
+    # Within one of the truth before secs_max ran out. The loop above
+    # stops the analyzer only once its last recommendation is within one
+    # (and the count below was stepped and did not pass); else the
+    # analyzer ends by itself at secs_max and its last recommendation is
+    # judged. Verdicts published while shutting down (the last, partial
+    # window, on fewer samples: a more cautious count) are held only to
+    # the check above, never below the minimum.
     last = vs[(n_at_stop or len(vs)) - 1]["recommended_instances"]
-    stlib.check(last <= n_min + 1, "%s: the last recommendation %d is at most one above %d%s"
+    stlib.check(n_at_stop is not None or last <= n_min + 1,
+                "%s: the last recommendation %d is at most one above %d%s"
                 % (name, last, n_min, "" if n_at_stop in (None, len(vs)) else
                    " (then %s while shutting down)" % [v["recommended_instances"]
                                                        for v in vs[n_at_stop:]]))
