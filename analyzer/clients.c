@@ -41,6 +41,8 @@ struct cl_client {
 	double f[FP_DIMS];
 	double rps, share, bytes_req, bytes_resp, burst, trend, p99_ns;
 	uint64_t requests;	/* in the closed horizon */
+	uint64_t total;		/* requests in the history slots: what eviction compares */
+	uint32_t at;		/* its place in the service's heap */
 };
 
 struct cl_group {
@@ -60,6 +62,8 @@ struct cl_service {
 	uint32_t n;
 	uint32_t *index;		/* open addressing: client + 1, 0 empty */
 	uint32_t hmask;
+	uint32_t *heap;			/* clients, a min-heap by (total, index): the
+					 * root is the one a newcomer may replace */
 	uint64_t *tot_req, *tot_other;	/* per slot */
 	uint64_t msgs;
 	/* the last fit */
@@ -199,6 +203,7 @@ static void service_free(struct cl_service *s)
 		free(s->cl[i].s);
 	free(s->cl);
 	free(s->index);
+	free(s->heap);
 	free(s->tot_req);
 	free(s->tot_other);
 	free(s->gseries);
@@ -297,11 +302,12 @@ static struct cl_service *service_get(struct an_clients *c, const char *name, bo
 		return NULL;
 	s->cl = calloc(c->cfg->max_clients, sizeof(*s->cl));
 	s->index = calloc(hcap, sizeof(*s->index));
+	s->heap = calloc(c->cfg->max_clients, sizeof(*s->heap));
 	s->tot_req = calloc(c->H, sizeof(uint64_t));
 	s->tot_other = calloc(c->H, sizeof(uint64_t));
 	s->gseries = calloc((size_t)FP_K_MAX * c->H, sizeof(double));
 	s->gfc = calloc((size_t)FP_K_MAX * c->cfg->profile_horizon, sizeof(double));
-	if (!s->cl || !s->index || !s->tot_req || !s->tot_other || !s->gseries || !s->gfc) {
+	if (!s->cl || !s->index || !s->heap || !s->tot_req || !s->tot_other || !s->gseries || !s->gfc) {
 		service_free(s);
 		return NULL;
 	}
@@ -313,15 +319,38 @@ static struct cl_service *service_get(struct an_clients *c, const char *name, bo
 	return s;
 }
 
-static void index_rebuild(struct cl_service *s)
+/* The index holds client i under its hash. */
+static void index_insert(struct cl_service *s, uint32_t i)
 {
-	memset(s->index, 0, (size_t)(s->hmask + 1) * sizeof(*s->index));
-	for (uint32_t i = 0; i < s->n; i++) {
-		uint32_t j = s->cl[i].hash & s->hmask;
+	uint32_t j = s->cl[i].hash & s->hmask;
 
-		while (s->index[j])
-			j = (j + 1) & s->hmask;
-		s->index[j] = i + 1;
+	while (s->index[j])
+		j = (j + 1) & s->hmask;
+	s->index[j] = i + 1;
+}
+
+/* Takes client i out of the index: the entries after it in its run move
+ * back into the hole when their home allows (linear probing's deletion,
+ * no tombstones). */
+static void index_remove(struct cl_service *s, uint32_t i)
+{
+	uint32_t j = s->cl[i].hash & s->hmask, k;
+
+	while (s->index[j] != i + 1)
+		j = (j + 1) & s->hmask;
+	for (k = j;;) {
+		uint32_t home;
+
+		s->index[j] = 0;
+		do {
+			k = (k + 1) & s->hmask;
+			if (s->index[k] == 0)
+				return;
+			home = s->cl[s->index[k] - 1].hash & s->hmask;
+			/* stays when its home lies cyclically in (j, k] */
+		} while (j <= k ? (j < home && home <= k) : (j < home || home <= k));
+		s->index[j] = s->index[k];
+		j = k;
 	}
 }
 
@@ -339,43 +368,72 @@ static struct cl_client *client_find(struct cl_service *s, const char *k, uint32
 	return NULL;
 }
 
-static uint64_t client_total(const struct an_clients *c, const struct cl_client *cl)
+/* Whether client a sorts before client b: fewer requests, then the lower
+ * index (the first of equals, as a scan in order finds it). */
+static bool heap_before(const struct cl_service *s, uint32_t a, uint32_t b)
 {
-	uint64_t t = 0;
+	return s->cl[a].total < s->cl[b].total || (s->cl[a].total == s->cl[b].total && a < b);
+}
 
-	for (uint32_t i = 0; i < c->H; i++)
-		t += cl->s[i].req;
-	return t;
+static void heap_put(struct cl_service *s, uint32_t at, uint32_t i)
+{
+	s->heap[at] = i;
+	s->cl[i].at = at;
+}
+
+static void heap_up(struct cl_service *s, uint32_t at)
+{
+	uint32_t i = s->heap[at];
+
+	while (at > 0 && heap_before(s, i, s->heap[(at - 1) / 2])) {
+		heap_put(s, at, s->heap[(at - 1) / 2]);
+		at = (at - 1) / 2;
+	}
+	heap_put(s, at, i);
+}
+
+static void heap_down(struct cl_service *s, uint32_t at)
+{
+	uint32_t i = s->heap[at];
+
+	for (;;) {
+		uint32_t l = 2 * at + 1, m;
+
+		if (l >= s->n)
+			break;
+		m = l + 1 < s->n && heap_before(s, s->heap[l + 1], s->heap[l]) ? l + 1 : l;
+		if (!heap_before(s, s->heap[m], i))
+			break;
+		heap_put(s, at, s->heap[m]);
+		at = m;
+	}
+	heap_put(s, at, i);
 }
 
 /* A new client: a free entry, or the smallest one's when it is smaller
- * than the newcomer's first count. NULL: counted in other. */
+ * than the newcomer's first count (the heap's root: no scan of the
+ * clients' history, which cost max_clients x client_history slots for
+ * every new key once the table was full). NULL: counted in other. */
 static struct cl_client *client_add(struct an_clients *c, struct cl_service *s,
 				    const char *k, uint32_t h, uint64_t first)
 {
 	struct cl_client *cl;
+	uint32_t i, at;
 
 	if (s->n < c->cfg->max_clients) {
-		cl = &s->cl[s->n];
+		i = at = s->n;
+		cl = &s->cl[i];
 		cl->s = calloc(c->H, sizeof(*cl->s));
 		if (cl->s == NULL)
 			return NULL;
 		s->n++;
 	} else {
-		uint64_t least = UINT64_MAX;
-		uint32_t victim = 0;
-
-		for (uint32_t i = 0; i < s->n; i++) {
-			uint64_t t = client_total(c, &s->cl[i]);
-
-			if (t < least) {
-				least = t;
-				victim = i;
-			}
-		}
-		if (least >= first)
+		i = s->heap[0];
+		at = 0;
+		cl = &s->cl[i];
+		if (cl->total >= first)
 			return NULL;
-		cl = &s->cl[victim];
+		index_remove(s, i);
 		memset(cl->s, 0, c->H * sizeof(*cl->s));
 		c->cnt.evicted++;
 	}
@@ -387,7 +445,10 @@ static struct cl_client *client_add(struct an_clients *c, struct cl_service *s,
 	}
 	snprintf(cl->k, sizeof(cl->k), "%s", k);
 	cl->hash = h;
-	index_rebuild(s);
+	index_insert(s, i);
+	/* total 0 (evicted: at the root, where it was) */
+	heap_put(s, at, i);
+	heap_up(s, at);
 	return cl;
 }
 
@@ -404,9 +465,14 @@ static void advance(struct an_clients *c, struct cl_service *s, int64_t w)
 		uint32_t r = ring(c, x);
 
 		s->tot_req[r] = s->tot_other[r] = 0;
-		for (uint32_t i = 0; i < s->n; i++)
+		for (uint32_t i = 0; i < s->n; i++) {
+			s->cl[i].total -= s->cl[i].s[r].req;
 			memset(&s->cl[i].s[r], 0, sizeof(struct cl_slot));
+		}
 	}
+	/* totals only fell: the heap is made again, bottom up */
+	for (uint32_t at = s->n / 2; at-- > 0;)
+		heap_down(s, at);
 	s->cur_w = w;
 }
 
@@ -467,6 +533,8 @@ int an_clients_merge(struct an_clients *c, const struct st_clients_msg *m)
 		}
 		sl = &cl->s[r];
 		sl->req += rec->requests;
+		cl->total += rec->requests;
+		heap_down(s, cl->at);
 		sl->resp += rec->responses;
 		sl->errs += rec->timeouts + rec->resets;
 		sl->breq += rec->bytes_req;

@@ -570,16 +570,47 @@ static void handle_reload(struct dp_control *c, msgpack_packer *pk, struct dp_ap
 	free(res);
 }
 
+/* A key the request gives twice, or NULL: which of the two counts would be
+ * a guess. The map holds at most st_wire's 1,024 pairs. */
+static const msgpack_object *key_twice(const msgpack_object *req)
+{
+	if (req->type != MSGPACK_OBJECT_MAP)
+		return NULL;
+	for (uint32_t i = 1; i < req->via.map.size; i++) {
+		const msgpack_object *k = &req->via.map.ptr[i].key;
+
+		if (k->type != MSGPACK_OBJECT_STR)
+			continue;
+		for (uint32_t j = 0; j < i; j++) {
+			const msgpack_object *e = &req->via.map.ptr[j].key;
+
+			if (e->type == MSGPACK_OBJECT_STR && e->via.str.size == k->via.str.size &&
+			    memcmp(e->via.str.ptr, k->via.str.ptr, k->via.str.size) == 0)
+				return k;
+		}
+	}
+	return NULL;
+}
+
 /* Applies one request; the reply is packed into c->out. */
 static void handle(struct dp_control *c, struct dp_app *app, const struct dp_kpi *kpi,
 		   const msgpack_object *req)
 {
 	msgpack_packer pk;
 	char cmd[32], why[200];
+	const msgpack_object *dup;
 	struct dp_group *g;
 
 	st_wbuf_reset(&c->out);
 	msgpack_packer_init(&pk, &c->out, st_wbuf_mp_write);
+	dup = key_twice(req);
+	if (dup != NULL) {
+		uint32_t n = dup->via.str.size;
+
+		reply_error(c, &pk, "key '%.*s%s' given twice", (int)(n < 40 ? n : 40),
+			    dup->via.str.ptr, n > 40 ? "..." : "");
+		return;
+	}
 	if (st_wire_get_str(req, "cmd", cmd, sizeof(cmd), NULL) != 0) {
 		reply_error(c, &pk, "missing or bad 'cmd' (a string)");
 		return;

@@ -853,6 +853,7 @@ out:
 	dp_force_quit = true;
 	rte_eal_mp_wait_lcore();
 	dp_http_stop(http);
+	dp_stats_telemetry_fini();
 	teardown_zmq();
 	teardown(&app);
 	if (app.qsv != NULL)

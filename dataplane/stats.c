@@ -1,4 +1,5 @@
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -9,7 +10,10 @@
 #include "stats.h"
 #include "worker.h"
 
+/* The app the telemetry thread reads, NULL once it may be freed: DPDK
+ * has no way to unregister a command, and a query can come at any time. */
 static struct dp_app *tel_app;
+static pthread_mutex_t tel_lock = PTHREAD_MUTEX_INITIALIZER;
 
 void dp_stats_sum(const struct dp_app *app, struct dp_counters *sum)
 {
@@ -156,31 +160,29 @@ void dp_stats_final(const struct dp_app *app, const struct dp_counters *c, FILE 
 				c->malformed[e]);
 }
 
-static int tel_stats(const char *cmd, const char *params, struct rte_tel_data *d)
+static int stats_dict(const struct dp_app *app, struct rte_tel_data *d)
 {
 	struct dp_counters c;
 	uint64_t bad = 0;
 
-	(void)cmd;
-	(void)params;
-	dp_stats_sum(tel_app, &c);
+	dp_stats_sum(app, &c);
 	rte_tel_data_start_dict(d);
-	for (int i = 0; i < tel_app->n_ports; i++) {
+	for (int i = 0; i < app->n_ports; i++) {
 		struct rte_tel_data *p = rte_tel_data_alloc();
 
 		if (p == NULL)
 			return -ENOMEM;
 		rte_tel_data_start_dict(p);
-		rte_tel_data_add_dict_string(p, "role", dp_port_role_name(tel_app->port_roles[i]));
+		rte_tel_data_add_dict_string(p, "role", dp_port_role_name(app->port_roles[i]));
 		rte_tel_data_add_dict_u64(p, "rx_pkts", c.port[i].rx_pkts);
 		rte_tel_data_add_dict_u64(p, "rx_bytes", c.port[i].rx_bytes);
 		rte_tel_data_add_dict_u64(p, "tx_pkts", c.port[i].tx_pkts);
 		rte_tel_data_add_dict_u64(p, "tx_bytes", c.port[i].tx_bytes);
 		rte_tel_data_add_dict_u64(p, "tx_full", c.port[i].tx_full);
-		rte_tel_data_add_dict_u64(p, "mtu", tel_app->ports[i].mtu);
+		rte_tel_data_add_dict_u64(p, "mtu", app->ports[i].mtu);
 		rte_tel_data_add_dict_u64(p, "frags_out", c.port[i].frags_out);
 		rte_tel_data_add_dict_u64(p, "too_big", c.port[i].too_big);
-		rte_tel_data_add_dict_container(d, tel_app->ports[i].name, p, 0);
+		rte_tel_data_add_dict_container(d, app->ports[i].name, p, 0);
 	}
 	for (int e = 1; e < ST_PKT_ERR_COUNT; e++)
 		bad += c.malformed[e];
@@ -200,23 +202,21 @@ static int tel_stats(const char *cmd, const char *params, struct rte_tel_data *d
 	return 0;
 }
 
-static int tel_shadows(const char *cmd, const char *params, struct rte_tel_data *d)
+static int shadows_dict(const struct dp_app *app, struct rte_tel_data *d)
 {
 	struct dp_counters c;
 
-	(void)cmd;
-	(void)params;
-	dp_stats_sum(tel_app, &c);
+	dp_stats_sum(app, &c);
 	rte_tel_data_start_dict(d);
-	for (int g = 0; g < tel_app->n_groups; g++) {
-		const struct dp_group *gr = &tel_app->groups[g];
+	for (int g = 0; g < app->n_groups; g++) {
+		const struct dp_group *gr = &app->groups[g];
 		const struct dp_group_counters *gc = &c.group[g];
 		struct rte_tel_data *t = rte_tel_data_alloc();
 
 		if (t == NULL)
 			return -ENOMEM;
 		rte_tel_data_start_dict(t);
-		rte_tel_data_add_dict_string(t, "port", tel_app->ports[gr->port_idx].name);
+		rte_tel_data_add_dict_string(t, "port", app->ports[gr->port_idx].name);
 		rte_tel_data_add_dict_u64(t, "share_ppm",
 					  (uint64_t)(dp_group_share(gr) * 1e6 + 0.5));
 		rte_tel_data_add_dict_u64(t, "enabled",
@@ -238,15 +238,51 @@ static int tel_shadows(const char *cmd, const char *params, struct rte_tel_data 
 	return 0;
 }
 
+/* A telemetry command: fill() over the app while it is there. */
+static int tel_call(int (*fill)(const struct dp_app *, struct rte_tel_data *),
+		    struct rte_tel_data *d)
+{
+	int rc = -ENODEV;
+
+	pthread_mutex_lock(&tel_lock);
+	if (tel_app != NULL)
+		rc = fill(tel_app, d);
+	pthread_mutex_unlock(&tel_lock);
+	return rc;
+}
+
+static int tel_stats(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	(void)cmd;
+	(void)params;
+	return tel_call(stats_dict, d);
+}
+
+static int tel_shadows(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	(void)cmd;
+	(void)params;
+	return tel_call(shadows_dict, d);
+}
+
 int dp_stats_telemetry_init(struct dp_app *app)
 {
 	int rc;
 
+	pthread_mutex_lock(&tel_lock);
 	tel_app = app;
+	pthread_mutex_unlock(&tel_lock);
 	rc = rte_telemetry_register_cmd("/shadowtap/stats", tel_stats,
 					"Port and parse counters. Takes no parameters");
 	if (rc == 0)
 		rc = rte_telemetry_register_cmd("/shadowtap/shadows", tel_shadows,
 						"Per shadow group: share, copies, drops by reason. Takes no parameters");
 	return rc;
+}
+
+void dp_stats_telemetry_fini(void)
+{
+	pthread_mutex_lock(&tel_lock);
+	tel_app = NULL;
+	pthread_mutex_unlock(&tel_lock);
 }

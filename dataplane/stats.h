@@ -25,5 +25,8 @@ void dp_stats_final(const struct dp_app *app, const struct dp_counters *c, FILE 
 
 /* Registers the telemetry commands. Returns 0 or a negative errno. */
 int dp_stats_telemetry_init(struct dp_app *app);
+/* From here the commands answer -ENODEV: the app may be freed (a query
+ * waits until the one being answered is done). */
+void dp_stats_telemetry_fini(void);
 
 #endif

@@ -17,6 +17,7 @@
 
 #include <zmq.h>
 
+#include "clients.h"
 #include "engine.h"
 #include "histdec.h"
 #include "kpisim.h"
@@ -348,6 +349,65 @@ static void bench_verdicts(int n_svc, int rounds)
 	an_config_free(&cfg);
 }
 
+/* Client records at a full table (max_clients 1,000, 60 windows of
+ * history): gateways whose top 1,000 clients churn through a population of
+ * 20,000, so most records name a client the analyzer does not hold and
+ * each asks whether it takes the smallest one's place. */
+static void bench_clients(int n_msgs)
+{
+	enum { RECS = 1000, POP = 20000, PER_WIN = 10 };
+	static struct st_client_rec recs[RECS];
+	struct st_clients_msg m;
+	struct an_config cfg;
+	struct an_engine *e;
+	struct st_perr pe;
+	struct st_wbuf b;
+	uint32_t rng = 1;
+	uint64_t t, dt = 0;
+	char note[64];
+
+	config(&cfg, 16);
+	an_config_set(&cfg, "max_clients", "1000", &pe);
+	an_config_set(&cfg, "client_history", "60", &pe);
+	e = an_engine_create(&cfg, true);
+	st_wbuf_init(&b);
+	memset(&m, 0, sizeof(m));
+	m.recs = recs;
+	m.n_recs = RECS;
+	snprintf(m.h.service, sizeof(m.h.service), "web");
+	snprintf(m.h.target, sizeof(m.h.target), "prod");
+	snprintf(m.h.key, sizeof(m.h.key), "src/32");
+	m.h.top = RECS;
+	for (int i = 0; i < n_msgs; i++) {
+		char topic[ST_WIRE_TOPIC_MAX];
+
+		/* PER_WIN gateways report each window */
+		snprintf(m.h.src, sizeof(m.h.src), "gw%d", i % PER_WIN);
+		m.h.seq = (uint64_t)(i / PER_WIN) + 1;
+		m.h.t0 = T0 + (uint64_t)(i / PER_WIN) * SEC;
+		m.h.t1 = m.h.t0 + SEC;
+		for (int r = 0; r < RECS; r++) {
+			rng = rng * 1103515245u + 12345u;
+			snprintf(recs[r].k, sizeof(recs[r].k), "198.18.%u.%u",
+				 (rng >> 8) % POP / 250, (rng >> 8) % POP % 250);
+			recs[r].requests = 1 + (rng >> 20) % 100;
+		}
+		st_wbuf_reset(&b);
+		if (st_clients_encode_msg(&m, &b) != 0)
+			break;
+		snprintf(topic, sizeof(topic), "clients.web");
+		t = now_ns();
+		an_engine_ingest(e, topic, strlen(topic), b.data, b.len, 2, 0);
+		dt += now_ns() - t;
+	}
+	snprintf(note, sizeof(note), "%d records each, %llu taken a place",
+		 RECS, (unsigned long long)an_clients_counters(an_engine_clients(e))->evicted);
+	row("clients messages at a full table", (uint64_t)n_msgs, dt, note);
+	st_wbuf_free(&b);
+	an_engine_destroy(e);
+	an_config_free(&cfg);
+}
+
 int main(int argc, char **argv)
 {
 	bool quick = argc > 1 && strcmp(argv[1], "--quick") == 0;
@@ -364,7 +424,7 @@ int main(int argc, char **argv)
 	       n_gw, n_svc * 4, n_svc, w1.n, (double)w1.bytes / (double)w1.n,
 	       (double)(now_ns() - t) / 1e9);
 	printf("%-34s %10s %10s %12s\n", "operation", "ops", "us/op", "ops/s");
-	/* BENCH_ONLY=ingest|zmq|verdicts|decode runs one part (profiling). */
+	/* BENCH_ONLY=ingest|zmq|verdicts|decode|clients runs one part (profiling). */
 	{
 		const char *only = getenv("BENCH_ONLY");
 
@@ -376,6 +436,8 @@ int main(int argc, char **argv)
 			bench_zmq(&w1, &w2);
 		if (only == NULL || strcmp(only, "verdicts") == 0)
 			bench_verdicts(1000, quick ? 2 : 5);
+		if (only == NULL || strcmp(only, "clients") == 0)
+			bench_clients(quick ? 50 : 200);
 	}
 	free_stream(&w1);
 	free_stream(&w2);

@@ -216,6 +216,7 @@ def base(chaos):
 def control_case(wd):
     try:
         import kpisub
+        import msgpack
     except SystemExit:
         stlib.skip("no pyzmq/msgpack for the control round trip")
     wrpcap(os.path.join(wd, "in.pcap"), [])
@@ -266,6 +267,17 @@ instances = 198.18.1.10@02:00:00:00:01:10, 198.18.1.11@02:00:00:00:01:11
             rep = kpisub.request(ep, req)
             stlib.check(rep.get("ok") is False and rep.get("error"),
                         "refused, %s: %s" % (why, rep.get("error")))
+        # A key given twice is refused, whichever it is: which of the two
+        # counts would be a guess (a dict cannot hold it: packed by hand).
+        for key, a, b in (("loss", 0.5, 0.9), ("down", "198.18.1.12", "none"), ("respread", True, False),
+                          ("delay", "1ms", "2ms"), ("group", "canary", "nope")):
+            pairs = [("cmd", "chaos"), ("group", "canary"), (key, a), (key, b)]
+            if key == "group":
+                pairs = [("cmd", "chaos"), ("group", a), ("group", b), ("loss", 0.5)]
+            raw = bytes([0x80 | len(pairs)]) + b"".join(msgpack.packb(k) + msgpack.packb(v) for k, v in pairs)
+            rep = kpisub.request(ep, raw)
+            stlib.check(rep.get("ok") is False and ("key '%s' given twice" % key) in (rep.get("error") or ""),
+                        "refused, '%s' given twice: %s" % (key, rep.get("error")))
         rep = kpisub.request(ep, {"cmd": "chaos", "group": "nope", "loss": 0.1})
         stlib.check(rep.get("ok") is False, "refused, an unknown group: %s" % rep.get("error"))
         for group, want in (("g" * 50, "no shadow group 'gggg"), (7, "'group' must be a string")):

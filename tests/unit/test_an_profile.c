@@ -238,12 +238,114 @@ static void test_history(void)
 	an_engine_destroy(e);
 }
 
+/* Which clients stay once the table is full, against a model of the rule
+ * (a newcomer takes the place of the client with the fewest requests in
+ * the history, the first of equals, when it has more than that): random
+ * keys and counts over windows that move on by 0, 1 or 5, so that slots
+ * clear while the table churns. */
+static void test_eviction_rule(void)
+{
+	enum { MAXC = 5, H = 4, POOL = 12, STEPS = 300 };
+	const uint64_t base = 1700000000ull * 1000000000ull;
+	const struct an_clients_counters *k;
+	char pool[POOL][32], got[MAXC + 1][ST_CLIENT_KEY_MAX];
+	uint32_t labels[MAXC + 1], n = 0, rng = 12345;
+	int mk[MAXC] = { 0 };		/* the model: pool key of each entry */
+	uint64_t ms[MAXC][H] = { { 0 } }, evicted = 0, untracked = 0;
+	int64_t w = 0, cur = -1;
+	struct an_config cfg;
+	struct an_engine *e;
+
+	for (int i = 0; i < POOL; i++)
+		snprintf(pool[i], sizeof(pool[i]), "10.9.%d.0/24", i);
+	an_config_defaults(&cfg);
+	cfg.window_ns = 1000000000ull;
+	cfg.max_clients = MAXC;
+	cfg.client_history = H;
+	e = an_engine_create(&cfg, true);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(e);
+	st_wbuf_init(&wb);
+	k = an_clients_counters(an_engine_clients(e));
+	for (int step = 0; step < STEPS; step++) {
+		char keys[4][32];
+		uint64_t req[4];
+		int pick[4], nr = 0, ok = 1;
+		uint32_t r;
+
+		rng = rng * 1103515245u + 12345u;
+		r = (rng >> 16) % 8;
+		w += r < 5 ? 0 : r < 7 ? 1 : 5;
+		for (int64_t x = (cur < 0 || w - cur > H) ? w - H + 1 : cur + 1; x <= w; x++)
+			for (uint32_t i = 0; i < n; i++)
+				ms[i][x % H] = 0;
+		cur = w;
+		while (nr < 4) {
+			int p, dup = 0;
+
+			rng = rng * 1103515245u + 12345u;
+			p = (int)((rng >> 16) % POOL);
+			for (int j = 0; j < nr; j++)
+				dup |= pick[j] == p;
+			if (dup)
+				continue;
+			pick[nr] = p;
+			rng = rng * 1103515245u + 12345u;
+			req[nr] = 1 + (rng >> 16) % 30;
+			snprintf(keys[nr], sizeof(keys[nr]), "%s", pool[p]);
+			nr++;
+		}
+		for (int j = 0; j < 4; j++) {
+			int at = -1;
+
+			for (uint32_t i = 0; i < n; i++)
+				if (mk[i] == pick[j])
+					at = (int)i;
+			if (at < 0 && n < MAXC) {
+				at = (int)n++;
+			} else if (at < 0) {
+				uint64_t least = UINT64_MAX;
+
+				for (uint32_t i = 0; i < n; i++) {
+					uint64_t t = ms[i][0] + ms[i][1] + ms[i][2] + ms[i][3];
+
+					if (t < least) {
+						least = t;
+						at = (int)i;
+					}
+				}
+				if (least >= req[j]) {
+					untracked++;
+					continue;
+				}
+				evicted++;
+				memset(ms[at], 0, sizeof(ms[at]));
+			}
+			mk[at] = pick[j];
+			ms[at][w % H] += req[j];
+		}
+		feed(e, (uint64_t)step + 1, base + (uint64_t)w * 1000000000ull, 4, keys, req, 0);
+		CU_ASSERT_EQUAL_FATAL(an_clients_labels(an_engine_clients(e), "web", got, labels,
+							MAXC + 1), n);
+		for (uint32_t i = 0; i < n; i++)
+			ok &= strcmp(got[i], pool[mk[i]]) == 0;
+		CU_ASSERT_FATAL(ok);
+		CU_ASSERT_EQUAL_FATAL(k->evicted, evicted);
+		CU_ASSERT_EQUAL_FATAL(k->untracked, untracked);
+	}
+	/* the walk churned the table both ways */
+	CU_ASSERT(evicted > 20 && untracked > 20);
+	st_wbuf_free(&wb);
+	an_engine_destroy(e);
+}
+
 int st_register_suites(void)
 {
 	static const struct st_cu_test tests[] = {
 		{ "k-means finds planted groups, k by silhouette", test_kmeans_k },
 		{ "labels stable across refits, new group new label", test_labels_stable },
 		{ "history bounded, fingerprints through ingest, refusals counted", test_history },
+		{ "a full table keeps the clients with the most requests in the history",
+		  test_eviction_rule },
 		{ NULL, NULL },
 	};
 
