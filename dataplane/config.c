@@ -7,7 +7,6 @@
 #include <sys/socket.h>
 
 #include <pcap/pcap.h>
-#include <rte_cfgfile.h>
 
 #include "config.h"
 #include "chaos_scenario.h"
@@ -739,7 +738,7 @@ int dp_config_set(struct dp_config *cfg, const char *section, const char *key,
 }
 
 /* Cuts line at its ';' comment; a backslash before a ';' makes it part
- * of the value instead (as rte_cfgfile reads it), and is dropped. */
+ * of the value instead (as rte_cfgfile, which read the file before, did), and is dropped. */
 static void cut_comment(char *line)
 {
 	char *r = line, *w = line;
@@ -771,30 +770,35 @@ static int line_error(struct st_perr *err, const char *path, int lineno, const c
 	return -EINVAL;
 }
 
-/* Reads the file into *out line by line (rte_cfgfile's own reader stops
- * at about 320 characters a line without saying where, and takes '#'
- * for part of a key, where the analyzer, reading the same file, takes it
- * for a comment): a malformed line is named by its number, and duplicate
- * sections and keys, which rte_cfgfile would keep silently, are refused. */
-static int read_lines(const char *path, struct rte_cfgfile **out, struct st_perr *err)
+/* Whether a section (key NULL) or a key of section was seen before in
+ * the file; notes it if not. A list, not a table: a config file holds a
+ * few hundred lines at most. Returns 1 seen, 0 not, -ENOMEM. */
+static int seen_before(char (**seen)[DP_CFG_NAME_LEN * 2], int *n, const char *section,
+		       const char *key)
 {
-	char line[2048], section[CFG_NAME_LEN] = "", seen[256][CFG_NAME_LEN * 2];
-	int n_seen = 0, lineno = 0, rc = 0;
-	struct rte_cfgfile *cf;
-	FILE *f = fopen(path, "r");
+	char id[DP_CFG_NAME_LEN * 2];
+	void *more;
 
-	*out = NULL;
-	if (f == NULL) {
-		snprintf(err->msg, sizeof(err->msg), "%s: %s", path, strerror(errno));
-		return -errno;
+	snprintf(id, sizeof(id), "%s%s%s", section, key ? "\n" : "", key ? key : "");
+	for (int i = 0; i < *n; i++)
+		if (strcmp((*seen)[i], id) == 0)
+			return 1;
+	if ((*n & 63) == 0) {
+		more = realloc(*seen, (size_t)(*n + 64) * sizeof(**seen));
+		if (more == NULL)
+			return -ENOMEM;
+		*seen = more;
 	}
-	cf = rte_cfgfile_create(0);
-	if (cf == NULL) {
-		fclose(f);
-		snprintf(err->msg, sizeof(err->msg), "%s: out of memory", path);
-		return -ENOMEM;
-	}
-	while (fgets(line, sizeof(line), f) != NULL) {
+	memcpy((*seen)[(*n)++], id, sizeof(id));
+	return 0;
+}
+
+int dp_config_read(struct dp_config *cfg, FILE *f, const char *path, struct st_perr *err)
+{
+	char line[2048], section[DP_CFG_NAME_LEN] = "", (*seen)[DP_CFG_NAME_LEN * 2] = NULL;
+	int n_seen = 0, lineno = 0, rc = 0;
+
+	while (rc == 0 && fgets(line, sizeof(line), f) != NULL) {
 		char *p, *eq, *key = NULL, *value = NULL;
 
 		lineno++;
@@ -816,7 +820,6 @@ static int read_lines(const char *path, struct rte_cfgfile **out, struct st_perr
 			}
 			*close = '\0';
 			snprintf(section, sizeof(section), "%s", p + 1);
-			eq = NULL;
 		} else {
 			eq = strchr(p, '=');
 			if (eq == NULL || eq == p) {
@@ -831,14 +834,14 @@ static int read_lines(const char *path, struct rte_cfgfile **out, struct st_perr
 			*eq = '\0';
 			key = st_trim(p);
 			value = st_trim(eq + 1);
-			if (strlen(key) >= CFG_NAME_LEN) {
+			if (strlen(key) >= DP_CFG_NAME_LEN) {
 				rc = line_error(err, path, lineno, "key longer than %d characters",
-						CFG_NAME_LEN - 1);
+						DP_CFG_NAME_LEN - 1);
 				break;
 			}
-			if (strlen(value) >= CFG_VALUE_LEN) {
+			if (strlen(value) >= DP_CFG_VALUE_LEN) {
 				rc = line_error(err, path, lineno, "value longer than %d characters",
-						CFG_VALUE_LEN - 1);
+						DP_CFG_VALUE_LEN - 1);
 				break;
 			}
 			if (*value == '\0') {
@@ -847,93 +850,39 @@ static int read_lines(const char *path, struct rte_cfgfile **out, struct st_perr
 			}
 		}
 		/* A section seen twice, or a key seen twice in one section. */
-		{
-			char id[CFG_NAME_LEN * 2];
-
-			snprintf(id, sizeof(id), "%s%s%s", section, key ? "\n" : "", key ? key : "");
-			for (int i = 0; i < n_seen; i++) {
-				if (strcmp(seen[i], id) == 0) {
-					rc = key ? line_error(err, path, lineno, "[%s] %s: set twice",
-							      section, key) :
-						   line_error(err, path, lineno,
-							      "[%s]: section appears twice", section);
-					goto out;
-				}
-			}
-			if (n_seen < 256)
-				snprintf(seen[n_seen++], sizeof(seen[0]), "%s", id);
+		rc = seen_before(&seen, &n_seen, section, key);
+		if (rc == 1) {
+			rc = key ? line_error(err, path, lineno, "[%s] %s: set twice", section, key) :
+				   line_error(err, path, lineno, "[%s]: section appears twice",
+					      section);
+		} else if (rc < 0) {
+			snprintf(err->msg, sizeof(err->msg), "%s: out of memory", path);
+		} else if (key != NULL) {
+			rc = dp_config_set(cfg, section, key, value, err);
+		} else if (strncmp(section, "shadow.", 7) == 0) {
+			/* Create the group even when it sets nothing. */
+			rc = dp_config_set(cfg, section, "enabled", "true", err);
 		}
-		rc = key == NULL ? rte_cfgfile_add_section(cf, section) :
-				   rte_cfgfile_add_entry(cf, section, key, value);
-		if (rc < 0) {
-			line_error(err, path, lineno, "[%s] %s: %s", section, key ? key : "",
-				   rc == -EEXIST ? "set twice" : strerror(-rc));
-			break;
-		}
-		rc = 0;
 	}
-out:
-	fclose(f);
-	if (rc < 0)
-		rte_cfgfile_close(cf);
-	else
-		*out = cf;
+	free(seen);
 	return rc;
 }
 
 int dp_config_load(struct dp_config *cfg, const char *path,
 		   struct st_perr *err)
 {
-	struct rte_cfgfile *f;
-	char (*sections)[CFG_NAME_LEN] = NULL;
-	struct rte_cfgfile_entry *entries = NULL;
-	int n, rc;
+	FILE *f = fopen(path, "r");
+	int rc;
 
-	rc = read_lines(path, &f, err);
-	if (rc < 0)
+	if (f == NULL) {
+		rc = -errno;
+		snprintf(err->msg, sizeof(err->msg), "%s: %s", path, strerror(errno));
 		return rc;
-	n = rte_cfgfile_num_sections(f, NULL, 0);
-	sections = calloc((size_t)(n > 0 ? n : 1), sizeof(*sections));
-	if (sections == NULL) {
-		rc = -ENOMEM;
-		goto out;
 	}
-	{
-		char *ptrs[64];
-
-		if (n > 64) {
-			snprintf(err->msg, sizeof(err->msg), "%s: more than 64 sections", path);
-			rc = -E2BIG;
-			goto out;
-		}
-		for (int i = 0; i < n; i++)
-			ptrs[i] = sections[i];
-		rte_cfgfile_sections(f, ptrs, n);
-	}
-	for (int i = 0; i < n && rc == 0; i++) {
-		int m = rte_cfgfile_section_num_entries(f, sections[i]);
-
-		free(entries);
-		entries = calloc((size_t)(m > 0 ? m : 1), sizeof(*entries));
-		if (entries == NULL) {
-			rc = -ENOMEM;
-			break;
-		}
-		m = rte_cfgfile_section_entries(f, sections[i], entries, m);
-		if (strncmp(sections[i], "shadow.", 7) == 0) {
-			/* Create the group even when it sets nothing. */
-			rc = dp_config_set(cfg, sections[i], "enabled", "true", err);
-		}
-		for (int j = 0; j < m && rc == 0; j++)
-			rc = dp_config_set(cfg, sections[i], entries[j].name,
-					   entries[j].value, err);
-	}
+	rc = dp_config_read(cfg, f, path, err);
+	fclose(f);
 	if (rc == 0)
 		snprintf(cfg->config_file, sizeof(cfg->config_file), "%s", path);
-out:
-	free(entries);
-	free(sections);
-	rte_cfgfile_close(f);
 	return rc;
 }
 
