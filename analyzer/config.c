@@ -707,8 +707,8 @@ static int add_service(struct an_config *c, const char *name,
 	return 0;
 }
 
-static void load_section(struct an_config *c, const struct an_ini *ini,
-			 const struct an_ini_section *sec, struct errs *errs)
+static void load_section(struct an_config *c, const struct st_ini *ini,
+			 const struct st_ini_section *sec, struct errs *errs)
 {
 	const struct key *table = NULL;
 	struct an_service_cfg *svc = NULL;
@@ -747,7 +747,7 @@ static void load_section(struct an_config *c, const struct an_ini *ini,
 		return;
 	}
 	for (size_t i = sec->first; i < sec->first + sec->n; i++) {
-		const struct an_ini_entry *e = &ini->entries[i];
+		const struct st_ini_entry *e = &ini->entries[i];
 		const struct key *k = find_key(table, e->key);
 
 		if (k == NULL) {
@@ -767,21 +767,21 @@ int an_config_load(struct an_config *c, const char *path, char *errbuf,
 		   size_t errlen)
 {
 	struct errs errs = { errbuf, errlen, 0, 0 };
-	const struct an_ini_section *a;
-	struct an_ini *ini;
+	const struct st_ini_section *a;
+	struct st_ini *ini;
 	struct st_perr pe;
 	int rc;
 
 	if (errbuf != NULL && errlen > 0)
 		errbuf[0] = '\0';
-	ini = an_ini_load(path, &pe);
+	ini = st_ini_load(path, &pe);
 	if (ini == NULL) {
 		rc = -errno;
 		add_err(&errs, "%s", pe.msg);
 		return rc;
 	}
 	/* [analyzer] first: max_services bounds the service sections. */
-	a = an_ini_section(ini, "analyzer");
+	a = st_ini_section(ini, "analyzer");
 	if (a != NULL)
 		load_section(c, ini, a, &errs);
 	for (size_t i = 0; i < ini->n_sections; i++)
@@ -789,7 +789,7 @@ int an_config_load(struct an_config *c, const char *path, char *errbuf,
 			load_section(c, ini, &ini->sections[i], &errs);
 	if (errs.n == 0 && an_config_check(c, &pe) != 0)
 		add_err(&errs, "%s: [analyzer]: %s", path, pe.msg);
-	an_ini_free(ini);
+	st_ini_free(ini);
 	return errs.n ? -EINVAL : 0;
 }
 

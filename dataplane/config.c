@@ -11,6 +11,7 @@
 #include "config.h"
 #include "chaos_scenario.h"
 #include "http.h"
+#include "ini.h"
 
 enum key_scope { SCOPE_DATAPLANE, SCOPE_SHADOW };
 
@@ -737,29 +738,13 @@ int dp_config_set(struct dp_config *cfg, const char *section, const char *key,
 	return fail(err, -EINVAL, section, key, "unknown key (see --config-help)");
 }
 
-/* Cuts line at its ';' comment; a backslash before a ';' makes it part
- * of the value instead (as rte_cfgfile, which read the file before, did), and is dropped. */
-static void cut_comment(char *line)
-{
-	char *r = line, *w = line;
-
-	for (; *r != '\0'; r++) {
-		if (*r == ';')
-			break;
-		if (r[0] == '\\' && r[1] == ';')
-			r++;
-		*w++ = *r;
-	}
-	*w = '\0';
-}
-
-/* "path:lineno: " and the reason, in err; returns -EINVAL. */
-static int line_error(struct st_perr *err, const char *path, int lineno, const char *fmt, ...)
+/* "path:line: " and the reason, in err; returns -EINVAL. */
+static int line_error(struct st_perr *err, const char *path, int line, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 
-static int line_error(struct st_perr *err, const char *path, int lineno, const char *fmt, ...)
+static int line_error(struct st_perr *err, const char *path, int line, const char *fmt, ...)
 {
-	int k = snprintf(err->msg, sizeof(err->msg), "%s:%d: ", path, lineno);
+	int k = snprintf(err->msg, sizeof(err->msg), "%s:%d: ", path, line);
 	va_list ap;
 
 	if (k < 0 || (size_t)k >= sizeof(err->msg))
@@ -770,117 +755,61 @@ static int line_error(struct st_perr *err, const char *path, int lineno, const c
 	return -EINVAL;
 }
 
-/* Whether a section (key NULL) or a key of section was seen before in
- * the file; notes it if not. A list, not a table: a config file holds a
- * few hundred lines at most. Returns 1 seen, 0 not, -ENOMEM. */
-static int seen_before(char (**seen)[DP_CFG_NAME_LEN * 2], int *n, const char *section,
-		       const char *key)
+/* dp_config_set's refusal of the key on that line, named by the line. */
+static int set_at(struct dp_config *cfg, const struct st_ini *ini, int line, const char *section,
+		  const char *key, const char *value, struct st_perr *err)
 {
-	char id[DP_CFG_NAME_LEN * 2];
-	void *more;
+	int rc = dp_config_set(cfg, section, key, value, err);
 
-	snprintf(id, sizeof(id), "%s%s%s", section, key ? "\n" : "", key ? key : "");
-	for (int i = 0; i < *n; i++)
-		if (strcmp((*seen)[i], id) == 0)
-			return 1;
-	if ((*n & 63) == 0) {
-		more = realloc(*seen, (size_t)(*n + 64) * sizeof(**seen));
-		if (more == NULL)
-			return -ENOMEM;
-		*seen = more;
+	if (rc < 0) {
+		char why[sizeof(err->msg)];
+
+		memcpy(why, err->msg, sizeof(why));
+		line_error(err, ini->path, line, "%s", why);
 	}
-	memcpy((*seen)[(*n)++], id, sizeof(id));
-	return 0;
+	return rc;
 }
 
-int dp_config_read(struct dp_config *cfg, FILE *f, const char *path, struct st_perr *err)
+int dp_config_apply(struct dp_config *cfg, const struct st_ini *ini, struct st_perr *err)
 {
-	char line[2048], section[DP_CFG_NAME_LEN] = "", (*seen)[DP_CFG_NAME_LEN * 2] = NULL;
-	int n_seen = 0, lineno = 0, rc = 0;
+	for (size_t s = 0; s < ini->n_sections; s++) {
+		const struct st_ini_section *sec = &ini->sections[s];
+		int rc = 0;
 
-	while (rc == 0 && fgets(line, sizeof(line), f) != NULL) {
-		char *p, *eq, *key = NULL, *value = NULL;
+		/* a group is made by its section, even one that sets nothing */
+		if (strncmp(sec->name, "shadow.", 7) == 0)
+			rc = set_at(cfg, ini, sec->line, sec->name, "enabled", "true", err);
+		for (size_t i = sec->first; rc == 0 && i < sec->first + sec->n; i++) {
+			const struct st_ini_entry *e = &ini->entries[i];
 
-		lineno++;
-		if (strchr(line, '\n') == NULL && !feof(f)) {
-			rc = line_error(err, path, lineno, "line too long");
-			break;
+			if (strlen(e->key) >= DP_CFG_NAME_LEN)
+				return line_error(err, ini->path, e->line,
+						  "key longer than %d characters", DP_CFG_NAME_LEN - 1);
+			if (strlen(e->value) >= DP_CFG_VALUE_LEN)
+				return line_error(err, ini->path, e->line,
+						  "value longer than %d characters",
+						  DP_CFG_VALUE_LEN - 1);
+			if (*e->value == '\0')
+				return line_error(err, ini->path, e->line, "[%s] %s: no value",
+						  sec->name, e->key);
+			rc = set_at(cfg, ini, e->line, sec->name, e->key, e->value, err);
 		}
-		cut_comment(line);
-		p = st_trim(line);
-		if (*p == '\0' || *p == '#')
-			continue;
-		if (*p == '[') {
-			char *close = strchr(p, ']');
-
-			if (close == NULL || close[1] != '\0' || close == p + 1 ||
-			    (size_t)(close - p - 1) >= sizeof(section)) {
-				rc = line_error(err, path, lineno, "malformed section header '%s'", p);
-				break;
-			}
-			*close = '\0';
-			snprintf(section, sizeof(section), "%s", p + 1);
-		} else {
-			eq = strchr(p, '=');
-			if (eq == NULL || eq == p) {
-				rc = line_error(err, path, lineno,
-						"expected 'key = value' or '[section]', got '%.60s'", p);
-				break;
-			}
-			if (section[0] == '\0') {
-				rc = line_error(err, path, lineno, "key outside any section");
-				break;
-			}
-			*eq = '\0';
-			key = st_trim(p);
-			value = st_trim(eq + 1);
-			if (strlen(key) >= DP_CFG_NAME_LEN) {
-				rc = line_error(err, path, lineno, "key longer than %d characters",
-						DP_CFG_NAME_LEN - 1);
-				break;
-			}
-			if (strlen(value) >= DP_CFG_VALUE_LEN) {
-				rc = line_error(err, path, lineno, "value longer than %d characters",
-						DP_CFG_VALUE_LEN - 1);
-				break;
-			}
-			if (*value == '\0') {
-				rc = line_error(err, path, lineno, "[%s] %s: no value", section, key);
-				break;
-			}
-		}
-		/* A section seen twice, or a key seen twice in one section. */
-		rc = seen_before(&seen, &n_seen, section, key);
-		if (rc == 1) {
-			rc = key ? line_error(err, path, lineno, "[%s] %s: set twice", section, key) :
-				   line_error(err, path, lineno, "[%s]: section appears twice",
-					      section);
-		} else if (rc < 0) {
-			snprintf(err->msg, sizeof(err->msg), "%s: out of memory", path);
-		} else if (key != NULL) {
-			rc = dp_config_set(cfg, section, key, value, err);
-		} else if (strncmp(section, "shadow.", 7) == 0) {
-			/* Create the group even when it sets nothing. */
-			rc = dp_config_set(cfg, section, "enabled", "true", err);
-		}
+		if (rc < 0)
+			return rc;
 	}
-	free(seen);
-	return rc;
+	return 0;
 }
 
 int dp_config_load(struct dp_config *cfg, const char *path,
 		   struct st_perr *err)
 {
-	FILE *f = fopen(path, "r");
+	struct st_ini *ini = st_ini_load(path, err);
 	int rc;
 
-	if (f == NULL) {
-		rc = -errno;
-		snprintf(err->msg, sizeof(err->msg), "%s: %s", path, strerror(errno));
-		return rc;
-	}
-	rc = dp_config_read(cfg, f, path, err);
-	fclose(f);
+	if (ini == NULL)
+		return -errno;
+	rc = dp_config_apply(cfg, ini, err);
+	st_ini_free(ini);
 	if (rc == 0)
 		snprintf(cfg->config_file, sizeof(cfg->config_file), "%s", path);
 	return rc;

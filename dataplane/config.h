@@ -1,5 +1,5 @@
 /* The dataplane's configuration: one struct, filled in order from the
- * defaults in the key table, the INI file (read by dp_config_read), and the command line
+ * defaults in the key table, the INI file (common/ini.h), and the command line
  * (--set SECTION.KEY=VALUE and a few short flags). Every key has one
  * range-checked setter; errors name the section, the key and the reason.
  *
@@ -12,6 +12,7 @@
 #include <stdio.h>
 
 #include "chaos_fx.h"
+#include "ini.h"
 #include "parse.h"
 #include "spacesaving.h"
 
@@ -132,14 +133,12 @@ int dp_config_set(struct dp_config *cfg, const char *section, const char *key,
  * a negative errno with err set. */
 int dp_config_load(struct dp_config *cfg, const char *path,
 		   struct st_perr *err);
-/* The same from an open file, named path in the messages; each line is
- * applied as it is read ('#' and ';' comments, "\;" a semicolon in a
- * value; a line at most 2,047 characters, a key DP_CFG_NAME_LEN - 1 and a
- * value DP_CFG_VALUE_LEN - 1). cfg->config_file is left as it is. */
-int dp_config_read(struct dp_config *cfg, FILE *f, const char *path, struct st_perr *err);
+/* The keys of a file already read (common/ini.h), in its order; errors
+ * name the line. cfg->config_file is left as it is. */
+int dp_config_apply(struct dp_config *cfg, const struct st_ini *ini, struct st_perr *err);
 
-/* Longest section or key name and value a file may hold, NUL included
- * (rte_cfgfile's, which read the file before). */
+/* Longest key and value a file may hold, NUL included (rte_cfgfile's,
+ * which read the file before). */
 #define DP_CFG_NAME_LEN 64
 #define DP_CFG_VALUE_LEN 256
 

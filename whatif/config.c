@@ -351,24 +351,24 @@ static int load_file(struct wi_config *c, struct st_perr *err)
 	static const char *const required[] = { "service", "group", "pcap", "loads",
 						"instances", "slo_p99" };
 	bool have[6] = { false };
-	const struct an_ini_section *sec;
-	struct an_ini *ini;
+	const struct st_ini_section *sec;
+	struct st_ini *ini;
 	struct st_perr pe;
 	int rc = 0;
 
-	ini = an_ini_load(c->path, &pe);
+	ini = st_ini_load(c->path, &pe);
 	if (ini == NULL) {
 		wi_msg(err->msg, sizeof(err->msg), "%s", pe.msg);
 		return -EINVAL;
 	}
-	sec = an_ini_section(ini, "whatif");
+	sec = st_ini_section(ini, "whatif");
 	if (sec == NULL) {
 		wi_msg(err->msg, sizeof(err->msg), "%s: no [whatif] section", c->path);
-		an_ini_free(ini);
+		st_ini_free(ini);
 		return -EINVAL;
 	}
 	for (size_t i = sec->first; i < sec->first + sec->n; i++) {
-		const struct an_ini_entry *en = &ini->entries[i];
+		const struct st_ini_entry *en = &ini->entries[i];
 
 		memset(&pe, 0, sizeof(pe));
 		if (set_key(c, en->key, en->value, have, &pe) != 0) {
@@ -384,7 +384,7 @@ static int load_file(struct wi_config *c, struct st_perr *err)
 	if (c->budget_per_hour >= 0 && c->cost_per_hour < 0)
 		rc = errf(err, c, 0, "budget_per_hour", "needs instance_cost_per_hour");
 out:
-	an_ini_free(ini);
+	st_ini_free(ini);
 	return rc;
 }
 

@@ -12,12 +12,12 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct an_ini *ini;
+	struct st_ini *ini;
 	struct st_perr err;
 	struct an_config c;
 	size_t tlen;
 
-	ini = an_ini_parse((const char *)data, size, "f.ini", &err);
+	ini = st_ini_parse((const char *)data, size, "f.ini", &err);
 	if (ini == NULL) {
 		if (strncmp(err.msg, "f.ini:", 6) != 0)
 			abort();
@@ -25,7 +25,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	tlen = size + 1;
 	for (size_t i = 0; i < ini->n_entries; i++) {
-		const struct an_ini_entry *e = &ini->entries[i];
+		const struct st_ini_entry *e = &ini->entries[i];
 
 		if (e->key < ini->text || e->key >= ini->text + tlen ||
 		    e->value < ini->text || e->value >= ini->text + tlen || e->line < 1)
@@ -34,7 +34,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* Feed the kept keys through the config setters. */
 	an_config_defaults(&c);
 	for (size_t s = 0; s < ini->n_sections; s++) {
-		const struct an_ini_section *sec = &ini->sections[s];
+		const struct st_ini_section *sec = &ini->sections[s];
 
 		for (size_t i = sec->first; i < sec->first + sec->n; i++) {
 			struct an_plan p;
@@ -48,6 +48,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	an_config_check(&c, &err);
 	an_config_free(&c);
-	an_ini_free(ini);
+	st_ini_free(ini);
 	return 0;
 }

@@ -8,7 +8,7 @@
 
 #include "ini.h"
 
-static int fail(struct st_perr *err, const struct an_ini *ini, int line,
+static int fail(struct st_perr *err, const struct st_ini *ini, int line,
 		int code, const char *why, const char *what)
 {
 	snprintf(err->msg, sizeof(err->msg), "%.64s:%d: %.60s%s%.40s%s", ini->path,
@@ -19,7 +19,7 @@ static int fail(struct st_perr *err, const struct an_ini *ini, int line,
 
 static bool name_ok(const char *s)
 {
-	if (*s == '\0' || strlen(s) >= AN_INI_NAME_MAX)
+	if (*s == '\0' || strlen(s) >= ST_INI_NAME_MAX)
 		return false;
 	for (; *s; s++)
 		if (*s == '[' || *s == ']' || *s == '=' || (unsigned char)*s < 0x20)
@@ -43,12 +43,26 @@ static int grow(void **arr, size_t *cap, size_t n, size_t size)
 	return 0;
 }
 
+/* Cuts line at its ';' comment; a backslash before a ';' makes it part of
+ * the value instead, and is dropped. */
+static void cut_comment(char *line)
+{
+	char *r = line, *w = line;
+
+	for (; *r != '\0' && *r != ';'; r++) {
+		if (r[0] == '\\' && r[1] == ';')
+			r++;
+		*w++ = *r;
+	}
+	*w = '\0';
+}
+
 /* Handles one line, already cut at its end and at a ';' comment. */
-static int parse_line(struct an_ini *ini, char *s, int line, size_t *scap,
+static int parse_line(struct st_ini *ini, char *s, int line, size_t *scap,
 		      size_t *ecap, struct st_perr *err)
 {
-	struct an_ini_section *sec;
-	struct an_ini_entry *e;
+	struct st_ini_section *sec;
+	struct st_ini_entry *e;
 	char *eq, *key, *val, *end;
 
 	s = st_trim(s);
@@ -101,7 +115,7 @@ static int parse_line(struct an_ini *ini, char *s, int line, size_t *scap,
 				 sec->name, ini->entries[i].line);
 			return fail(err, ini, line, EINVAL, why, key);
 		}
-	if (ini->n_entries >= AN_INI_MAX_ENTRIES)
+	if (ini->n_entries >= ST_INI_MAX_ENTRIES)
 		return fail(err, ini, line, E2BIG, "too many entries", NULL);
 	if (grow((void **)&ini->entries, ecap, ini->n_entries, sizeof(*ini->entries)) != 0)
 		return fail(err, ini, line, ENOMEM, "out of memory", NULL);
@@ -113,10 +127,10 @@ static int parse_line(struct an_ini *ini, char *s, int line, size_t *scap,
 	return 0;
 }
 
-struct an_ini *an_ini_parse(const char *text, size_t len, const char *name,
+struct st_ini *st_ini_parse(const char *text, size_t len, const char *name,
 			    struct st_perr *err)
 {
-	struct an_ini *ini = calloc(1, sizeof(*ini));
+	struct st_ini *ini = calloc(1, sizeof(*ini));
 	size_t scap = 0, ecap = 0, pos = 0;
 	int line = 0, rc;
 
@@ -126,7 +140,7 @@ struct an_ini *an_ini_parse(const char *text, size_t len, const char *name,
 		return NULL;
 	}
 	snprintf(ini->path, sizeof(ini->path), "%s", name);
-	if (len > AN_INI_MAX_FILE) {
+	if (len > ST_INI_MAX_FILE) {
 		fail(err, ini, 0, E2BIG, "file larger than 1 MiB", NULL);
 		goto err;
 	}
@@ -138,7 +152,7 @@ struct an_ini *an_ini_parse(const char *text, size_t len, const char *name,
 	memcpy(ini->text, text, len);
 	ini->text[len] = '\0';
 	while (pos < len) {
-		char *s = ini->text + pos, *nl, *semi;
+		char *s = ini->text + pos, *nl;
 		size_t n;
 
 		line++;
@@ -149,16 +163,14 @@ struct an_ini *an_ini_parse(const char *text, size_t len, const char *name,
 			fail(err, ini, line, EINVAL, "NUL byte in the file", NULL);
 			goto err;
 		}
-		if (n > AN_INI_MAX_LINE) {
+		if (n > ST_INI_MAX_LINE) {
 			fail(err, ini, line, E2BIG, "line longer than 4096 bytes", NULL);
 			goto err;
 		}
 		s[n] = '\0';
 		if (n > 0 && s[n - 1] == '\r')
 			s[n - 1] = '\0';
-		semi = strchr(s, ';');
-		if (semi != NULL)
-			*semi = '\0';
+		cut_comment(s);
 		rc = parse_line(ini, s, line, &scap, &ecap, err);
 		if (rc != 0)
 			goto err;
@@ -166,14 +178,14 @@ struct an_ini *an_ini_parse(const char *text, size_t len, const char *name,
 	return ini;
 err:
 	rc = errno;
-	an_ini_free(ini);
+	st_ini_free(ini);
 	errno = rc;
 	return NULL;
 }
 
-struct an_ini *an_ini_load(const char *path, struct st_perr *err)
+struct st_ini *st_ini_load(const char *path, struct st_perr *err)
 {
-	struct an_ini *ini = NULL;
+	struct st_ini *ini = NULL;
 	struct stat st;
 	char *buf = NULL;
 	ssize_t got;
@@ -197,7 +209,7 @@ struct an_ini *an_ini_load(const char *path, struct st_perr *err)
 		snprintf(err->msg, sizeof(err->msg), "%s: not a regular file", path);
 		goto out;
 	}
-	if ((uint64_t)st.st_size > AN_INI_MAX_FILE) {
+	if ((uint64_t)st.st_size > ST_INI_MAX_FILE) {
 		e = EFBIG;
 		snprintf(err->msg, sizeof(err->msg), "%s: file larger than 1 MiB", path);
 		goto out;
@@ -228,7 +240,7 @@ struct an_ini *an_ini_load(const char *path, struct st_perr *err)
 		snprintf(err->msg, sizeof(err->msg), "%s: file grew while being read", path);
 		goto out;
 	}
-	ini = an_ini_parse(buf, len, path, err);
+	ini = st_ini_parse(buf, len, path, err);
 	e = ini ? 0 : errno;
 out:
 	free(buf);
@@ -237,7 +249,7 @@ out:
 	return ini;
 }
 
-void an_ini_free(struct an_ini *ini)
+void st_ini_free(struct st_ini *ini)
 {
 	if (ini == NULL)
 		return;
@@ -247,7 +259,7 @@ void an_ini_free(struct an_ini *ini)
 	free(ini);
 }
 
-const struct an_ini_section *an_ini_section(const struct an_ini *ini,
+const struct st_ini_section *st_ini_section(const struct st_ini *ini,
 					    const char *name)
 {
 	for (size_t i = 0; i < ini->n_sections; i++)
