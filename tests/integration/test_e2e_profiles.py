@@ -205,7 +205,20 @@ profile_alert_rps = 600
 
         # The dataplane's side: every client in the top-K, its count the
         # capture's within the stated bound; totals the prod KPIs'.
-        time.sleep(2.5)  # the last window closes and is published
+        # The last windows close and are published: wait until
+        # production's KPIs hold every request sent, or stop growing for
+        # 3 s (a busy machine publishes them seconds late: a fixed 2.5 s
+        # once missed the last two windows), then for the clients message
+        # sent beside the last of them.
+        deadline, last, still = time.monotonic() + 20, -1, time.monotonic()
+        while time.monotonic() < deadline and time.monotonic() - still < 3:
+            n = sum(k["requests"] for k in {(m["t0"], m["t1"]): m for m in sub.topic("kpi.web.prod")}.values())
+            if n >= total:
+                break
+            if n != last:
+                last, still = n, time.monotonic()
+            time.sleep(0.5)
+        time.sleep(1.5)
         cms = sub.topic("clients.web")
         kms = {(m["t0"], m["t1"]): m for m in sub.topic("kpi.web.prod")}
         sub.close()
