@@ -1,5 +1,4 @@
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,6 +6,7 @@
 #include <unistd.h>
 
 #include "ini.h"
+#include "regfile.h"
 
 static int fail(struct st_perr *err, const struct st_ini *ini, int line,
 		int code, const char *why, const char *what)
@@ -192,22 +192,12 @@ struct st_ini *st_ini_load(const char *path, struct st_perr *err)
 	size_t len = 0;
 	int fd, e;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	fd = st_open_regular(path, &st);
 	if (fd < 0) {
-		e = errno;
-		snprintf(err->msg, sizeof(err->msg), "%s: %s", path, strerror(e));
-		errno = e;
+		snprintf(err->msg, sizeof(err->msg), "%s: %s", path,
+			 fd == -EINVAL ? "not a regular file" : strerror(-fd));
+		errno = -fd;
 		return NULL;
-	}
-	if (fstat(fd, &st) != 0) {
-		e = errno;
-		snprintf(err->msg, sizeof(err->msg), "%s: %s", path, strerror(e));
-		goto out;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		e = EINVAL;
-		snprintf(err->msg, sizeof(err->msg), "%s: not a regular file", path);
-		goto out;
 	}
 	if ((uint64_t)st.st_size > ST_INI_MAX_FILE) {
 		e = EFBIG;

@@ -8,6 +8,7 @@
 
 #include "chaos_scenario.h"
 #include "flow.h"
+#include "regfile.h"
 
 void dp_chaos_setting_from_cfg(const struct dp_shadow_cfg *sc, struct dp_chaos_setting *s)
 {
@@ -140,10 +141,13 @@ int dp_scenario_load(struct dp_scenario *s, const char *path, const struct dp_co
 		snprintf(why, len, "path too long");
 		return -ENAMETOOLONG;
 	}
-	f = fopen(path, "r");
+	/* loaded on the main lcore, between control requests: a FIFO's
+	 * open would stop them */
+	f = st_fopen_regular(path, "r");
 	if (f == NULL) {
 		rc = -errno;
-		snprintf(why, len, "%.200s: %s", path, strerror(errno));
+		snprintf(why, len, "%.200s: %s", path,
+			 rc == -EINVAL ? "not a regular file" : strerror(-rc));
 		return rc;
 	}
 	for (int i = 0; i < cfg->n_shadows; i++) {

@@ -1,16 +1,14 @@
 #include <errno.h>
-#include <fcntl.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "errmsg.h"
 #include "profile.h"
+#include "regfile.h"
 
 #define LINE_MAX_LEN 256
 
@@ -182,35 +180,12 @@ err:
  * (a FIFO, a device) is refused without blocking on it. */
 static FILE *open_profile(const char *path, bool regular_only, struct st_perr *err, int *rc)
 {
-	struct stat st;
-	FILE *f;
-	int fd;
+	FILE *f = regular_only ? st_fopen_regular(path, "rb") : fopen(path, "rb");
 
-	if (!regular_only) {
-		f = fopen(path, "rb");
-		if (f == NULL) {
-			*rc = -errno;
-			lg_errmsg(err, "%.150s: %s", path, strerror(errno));
-		}
-		return f;
-	}
-	fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-	if (fd < 0) {
-		*rc = -errno;
-		lg_errmsg(err, "%.150s: %s", path, strerror(errno));
-		return NULL;
-	}
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-		close(fd);
-		*rc = -EINVAL;
-		lg_errmsg(err, "%.150s: not a regular file", path);
-		return NULL;
-	}
-	f = fdopen(fd, "rb");
 	if (f == NULL) {
 		*rc = -errno;
-		lg_errmsg(err, "%.150s: %s", path, strerror(errno));
-		close(fd);
+		lg_errmsg(err, "%.150s: %s", path, regular_only && *rc == -EINVAL ?
+			  "not a regular file" : strerror(-*rc));
 	}
 	return f;
 }

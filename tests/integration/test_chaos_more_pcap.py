@@ -243,9 +243,18 @@ def scenario_run_case(wd):
         stlib.check(rep.get("ok") is False and "bad.csv:2:" in rep.get("error", "") and
                     "reorder_gap" in rep.get("error", ""),
                     "control: a bad scenario refused naming line 2: %s" % rep.get("error"))
+        # a FIFO (or a device) is refused at once: opening it would stop
+        # the main lcore until something wrote to it
+        fifo = os.path.join(wd, "fifo.csv")
+        os.mkfifo(fifo)
+        t0 = time.monotonic()
+        rep = kpisub.request(ep, {"cmd": "chaos_scenario", "file": fifo}, timeout_ms=5000)
+        stlib.check(rep.get("ok") is False and "not a regular file" in rep.get("error", "") and
+                    time.monotonic() - t0 < 2,
+                    "control: a FIFO refused in %.1f s: %s" % (time.monotonic() - t0, rep.get("error")))
         rep = stats(ep)
         stlib.check(rep["chaos_scenario"]["file"] == scn and rep["groups"][0]["chaos"]["delay"] == "0ms",
-                    "control: the refused scenario changed nothing")
+                    "control: the refused scenarios changed nothing")
         good = os.path.join(wd, "good.csv")
         with open(good, "w") as f:
             f.write("0,canary,rate,2mbps\n0.3,canary,flap,1s/2s\n")

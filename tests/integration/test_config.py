@@ -114,6 +114,12 @@ def main():
                     ("" if want in out else "\n     got: " + out.strip()[-300:]))
     rc, out = run(["--", "--config", os.path.join(wd, "missing.ini")])
     stlib.check(rc != 0 and "missing.ini: No such file" in out, "a missing file is named")
+    # a FIFO is refused, not waited on (a reload reads the file on the
+    # main lcore)
+    fifo = os.path.join(wd, "fifo.ini")
+    os.mkfifo(fifo)
+    rc, out = run(["--", "--config", fifo], timeout=10)
+    stlib.check(rc != 0 and "fifo.ini: not a regular file" in out, "a FIFO is refused at once")
     rc, out = run(["--", "--set", "shadow.a.share=0.2"])
     stlib.check(rc != 0 and "no --config FILE" in out, "no config file: says so")
 
