@@ -147,7 +147,9 @@ static int dechunk(const uint8_t *p, const uint8_t *end, struct st_wbuf *out,
 		p = eol + 2;
 		if (n == 0)
 			return 0;	/* trailers, if any, are not needed */
-		if ((uint64_t)(end - p) < n + 2 || memcmp(p + n, "\r\n", 2) != 0)
+		/* (n + 2 would wrap for a size near 2^64) */
+		if ((uint64_t)(end - p) < 2 || (uint64_t)(end - p) - 2 < n ||
+		    memcmp(p + n, "\r\n", 2) != 0)
 			return perr(err, -EPROTO, "chunked body: a chunk is cut short");
 		if (st_wbuf_append(out, p, (size_t)n) != 0)
 			return -ENOMEM;
@@ -407,12 +409,17 @@ static int recv_all(struct conn *c, struct st_wbuf *raw, size_t max, struct st_p
 		ssize_t k;
 		int rc;
 
-		if (raw->len >= max)
+		size_t want;
+
+		if (raw->len > max)
 			return perr(err, -EMSGSIZE, "the response is larger than %zu bytes", max);
-		if (st_wbuf_reserve(raw, RECV_CHUNK) != 0)
+		/* never past max + 1: the one byte more tells "larger" from
+		 * "exactly max" */
+		want = max - raw->len + 1 < RECV_CHUNK ? max - raw->len + 1 : RECV_CHUNK;
+		if (st_wbuf_reserve(raw, want) != 0)
 			return perr(err, -ENOMEM, "out of memory");
 		if (c->tls != NULL) {
-			k = gnutls_record_recv(c->tls, raw->data + raw->len, RECV_CHUNK);
+			k = gnutls_record_recv(c->tls, raw->data + raw->len, want);
 			if (k == GNUTLS_E_AGAIN || k == GNUTLS_E_INTERRUPTED) {
 				if ((rc = tls_wait(c)) != 0)
 					return perr(err, rc, "no complete response in time");
@@ -426,7 +433,7 @@ static int recv_all(struct conn *c, struct st_wbuf *raw, size_t max, struct st_p
 			if (k < 0)
 				return tls_fail(c, (int)k, "receive", err);
 		} else {
-			k = recv(c->fd, raw->data + raw->len, RECV_CHUNK, 0);
+			k = recv(c->fd, raw->data + raw->len, want, 0);
 			if (k < 0 && (errno == EAGAIN || errno == EINTR)) {
 				if ((rc = wait_fd(c, POLLIN)) != 0)
 					return perr(err, rc, "no complete response in time");

@@ -20,6 +20,7 @@
 /* What /metrics shows: a copy made on the main lcore. */
 struct dp_http_snap {
 	uint64_t t_ns;			/* wall clock when taken */
+	uint64_t mono_ns;		/* the same on the monotonic clock (/healthz) */
 	struct dp_counters c;
 	uint64_t kpi_sent, kpi_dropped, kpi_late, kpi_lat_failed;
 	uint64_t clients[4];	/* sent, dropped, shortened, failed (clients.h) */
@@ -60,6 +61,7 @@ void dp_http_round(struct dp_http *h, uint64_t mono_ns)
 	spare = h->cur == 0 ? 1 : 0;
 	s = &h->buf[spare];
 	s->t_ns = st_wall_ns();
+	s->mono_ns = st_mono_ns();
 	dp_stats_sum(h->app, &s->c);
 	s->kpi_sent = h->kpi->sent;
 	s->kpi_dropped = h->kpi->dropped;
@@ -355,10 +357,11 @@ static void h_healthz(void *arg, const struct st_http_req *req, struct st_http_r
 	(void)req;
 	pthread_mutex_lock(&h->mu);
 	if (h->cur >= 0)
-		t = h->buf[h->cur].t_ns;
+		t = h->buf[h->cur].mono_ns;
 	pthread_mutex_unlock(&h->mu);
-	/* The main lcore publishes every 100 ms: older than 5 s, it is stuck. */
-	if (t == 0 || st_wall_ns() - t > 5 * ST_NS_PER_S)
+	/* The main lcore publishes every 100 ms: older than 5 s, it is stuck
+	 * (the monotonic clock: a step of the wall clock says nothing). */
+	if (t == 0 || st_mono_ns() - t > 5 * ST_NS_PER_S)
 		st_http_error(resp, 503, "the main lcore has not published counters for 5 s");
 	else
 		st_wbuf_printf(&resp->body, "{\"status\":\"ok\"}\n");

@@ -390,6 +390,9 @@ static void test_client_response(void)
 				   "5\r\nab\r\n", &r), -EPROTO);
 	CU_ASSERT_EQUAL(parse_resp("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
 				   "fffffffffffffffffff\r\n", &r), -EPROTO);
+	/* a size whose + 2 wraps: cut short, not an append of 2^64 bytes */
+	CU_ASSERT_EQUAL(parse_resp("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+				   "fffffffffffffffe\r\nab\r\n0\r\n\r\n", &r), -EPROTO);
 	CU_ASSERT_EQUAL(parse_resp("HTTP/1.1 099 X\r\n\r\n", &r), -EPROTO);
 	CU_ASSERT_EQUAL(parse_resp("SSH-2.0-x\r\n\r\n", &r), -EPROTO);
 	CU_ASSERT_EQUAL(parse_resp("HTTP/1.1 200 OK\r\nno colon\r\n\r\n", &r), -EPROTO);
