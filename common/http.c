@@ -439,6 +439,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	}
 	if (st->too_large)
 		return send_error(h, conn, 413, 0, "request body too large");
+	/* a body cut short by a failed allocation must not reach a handler */
+	if (st->body.oom)
+		return send_error(h, conn, 500, 0, "out of memory");
 	memset(&req, 0, sizeof(req));
 	req.method = st_http_method_bit(method);
 	req.path = url;
