@@ -405,7 +405,7 @@ int wi_config_load(int argc, char **argv, struct wi_config *c, struct st_perr *e
 
 	defaults(c);
 	opterr = 0;
-	optind = 1;
+	optind = 0;	/* 0, not 1: GNU getopt forgets a cluster it was in */
 	while ((o = getopt_long(argc, argv, ":c:qh", opts, NULL)) != -1) {
 		switch (o) {
 		case 'c': config = optarg; break;
@@ -416,12 +416,18 @@ int wi_config_load(int argc, char **argv, struct wi_config *c, struct st_perr *e
 		case 'h': return 1;
 		case 'V': return 2;
 		case ':':
-			wi_msg(err->msg, sizeof(err->msg), "%s needs a value", argv[optind - 1]);
+		default: {
+			/* a short option is named by optopt (in "-xq" optind has
+			 * not moved past the word yet), a long one by its word */
+			char name[3] = { '-', (char)optopt, '\0' };
+			const char *opt = optopt ? name : argv[optind - 1];
+
+			if (o == ':')
+				wi_msg(err->msg, sizeof(err->msg), "%s needs a value", opt);
+			else
+				wi_msg(err->msg, sizeof(err->msg), "unknown option %s (see --help)", opt);
 			return -EINVAL;
-		default:
-			wi_msg(err->msg, sizeof(err->msg), "unknown option %s (see --help)",
-				 argv[optind - 1]);
-			return -EINVAL;
+		}
 		}
 	}
 	if (optind < argc) {

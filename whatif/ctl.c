@@ -89,15 +89,20 @@ static int call(struct wi_ctl *c, const char *what, msgpack_object *rep, struct 
 			return -EIO;
 		}
 		n = zmq_poll(&it, 1, (long)((deadline - now) / ST_NS_PER_MS) + 1);
-		if (n > 0)
-			break;
 		if (n < 0 && zmq_errno() != EINTR) {
 			wi_msg(err->msg, sizeof(err->msg), "%s: %s", what,
 				 zmq_strerror(zmq_errno()));
 			return -EIO;
 		}
+		if (n <= 0)
+			continue;
+		/* Readable may be a late reply to a request that timed out
+		 * (ZMQ_REQ_CORRELATE): the socket drops it, and a blocking
+		 * receive would then wait past the deadline for ours. */
+		n = zmq_recv(c->req, c->buf, sizeof(c->buf), ZMQ_DONTWAIT);
+		if (n >= 0 || (zmq_errno() != EAGAIN && zmq_errno() != EINTR))
+			break;
 	}
-	n = zmq_recv(c->req, c->buf, sizeof(c->buf), 0);
 	msgpack_zone_clear(&c->zone);
 	if (n < 0 || n > (int)sizeof(c->buf) ||
 	    st_wire_parse(c->buf, (size_t)n, NULL, &c->zone, rep, &we) != 0 ||

@@ -3,12 +3,12 @@
  * writer: the document is packed as msgpack and rendered by
  * st_wire_to_json, so NaN becomes null as everywhere else. */
 #include <errno.h>
-#include <fcntl.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <msgpack.h>
@@ -149,31 +149,41 @@ int wi_write_file(const char *path, const void *buf, size_t len, struct st_perr 
 {
 	char tmp[PATH_MAX + 16];
 	const char *p = buf;
-	int fd;
+	int fd, e = 0;
 
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-	if (fd < 0)
+	/* a name of its own beside path (mkstemp: O_EXCL, so a link or a
+	 * FIFO someone left under a fixed name is never written through),
+	 * renamed over path when whole */
+	snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path);
+	fd = mkstemp(tmp);
+	if (fd < 0) {
+		e = errno;
 		goto err;
-	while (len > 0) {
+	}
+	if (fchmod(fd, 0644) != 0)
+		e = errno;
+	while (e == 0 && len > 0) {
 		ssize_t n = write(fd, p, len);
 
 		if (n < 0) {
-			close(fd);
-			unlink(tmp);
-			goto err;
+			e = errno;
+			break;
 		}
 		p += n;
 		len -= (size_t)n;
 	}
-	if (close(fd) != 0 || rename(tmp, path) != 0) {
+	if (close(fd) != 0 && e == 0)
+		e = errno;
+	if (e == 0 && rename(tmp, path) != 0)
+		e = errno;
+	if (e != 0) {
 		unlink(tmp);
 		goto err;
 	}
 	return 0;
 err:
-	wi_msg(err->msg, sizeof(err->msg), "%s: %s", path, strerror(errno));
-	return -errno;
+	wi_msg(err->msg, sizeof(err->msg), "%s: %s", path, strerror(e));
+	return -e;
 }
 
 static void kv_str(msgpack_packer *pk, const char *k, const char *v)
@@ -388,7 +398,12 @@ int wi_write_json(struct wi_sweep *s, const char *path, struct st_perr *err)
 	kv_str(&pk, "error", s->error);
 	if (mp.oom || !msgpack_zone_init(&zone, 65536))
 		goto out;
+	/* our own bytes, read back only to render them as JSON: the limits
+	 * are the message's own (a full grid is 2,048 cells of ~80 items) */
+	lim.max_size = mp.len;
 	lim.max_str = 1u << 16;
+	lim.max_count = UINT32_MAX;
+	lim.max_items = UINT32_MAX;
 	rc = st_wire_parse(mp.data, mp.len, &lim, &zone, &obj, &we);
 	if (rc == 0)
 		rc = st_wire_to_json(&obj, &out);

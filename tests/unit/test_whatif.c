@@ -4,11 +4,17 @@
  * it, a cell three times off is flagged), and the outputs (every cell in the
  * JSON and the CSV, a page that ends). */
 #include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
+#include <zmq.h>
+
+#include "clock.h"
 #include "cunit_main.h"
 #include "model.h"
 #include "whatif.h"
@@ -159,6 +165,10 @@ static void t_cmdline(void)
 	CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, "unexpected argument 'extra'"));
 	CU_ASSERT_EQUAL(load(BASE "loads = 1x\ninstances = 1\n", &c, &e, "--bogus"), -EINVAL);
 	CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, "unknown option --bogus"));
+	wi_config_free(&c);
+	/* a cluster of short options: the one refused, not the word before */
+	CU_ASSERT_EQUAL(load(BASE "loads = 1x\ninstances = 1\n", &c, &e, "-xq"), -EINVAL);
+	CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, "unknown option -x "));
 	wi_config_free(&c);
 }
 
@@ -363,6 +373,98 @@ static void t_outputs(void)
 	CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, "/nonexistent/dir/s.json"));
 }
 
+/* The largest grid the config takes (64 counts x 32 loads): every cell
+ * in the JSON (its msgpack passes st_wire's parser on the way, whose
+ * default limits, 1,024 to an array, once refused sweeps of 208 cells). */
+static void t_outputs_full_grid(void)
+{
+	char j[256], c[256], h[256];
+	char *s;
+
+	md1_sweep();
+	mcfg.n_loads = WI_MAX_LOADS;
+	mcfg.n_counts = WI_MAX_COUNTS;
+	for (int li = 0; li < WI_MAX_LOADS; li++) {
+		snprintf(mcfg.loads[li].text, sizeof(mcfg.loads[li].text), "%d", 10 * (li + 1));
+		mcfg.loads[li].value = mcfg.loads[li].pps = 10.0 * (li + 1);
+	}
+	for (int ci = 0; ci < WI_MAX_COUNTS; ci++) {
+		mcfg.counts[ci] = (uint32_t)ci + 1;
+		for (int li = 0; li < WI_MAX_LOADS; li++) {
+			struct wi_cell *x = wi_cell_at(&msw, ci, li);
+
+			memset(x, 0, sizeof(*x));
+			x->instances = mcfg.counts[ci];
+			x->load = li;
+			x->offered_rps = x->achieved_rps = x->sent_pps = mcfg.loads[li].pps;
+			x->p50.v = x->p90.v = x->p99.v = x->p999.v = 1e6;
+			x->status = WI_PASS;
+		}
+	}
+	msw.n_cells = WI_MAX_COUNTS * WI_MAX_LOADS;
+	wi_model_fit(&msw);
+	CU_ASSERT_EQUAL_FATAL(write_files(&msw, "full", j, c, h), 0);
+	s = slurp(j);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+	CU_ASSERT_EQUAL(count(s, "\"slo_met\":"), WI_MAX_COUNTS * WI_MAX_LOADS);
+	free(s);
+}
+
+/* A dataplane that answers the first request 3.5 s late (past the
+ * client's 3 s) and then, wedged, the second not before it is told to. */
+static atomic_bool wedged_stop;
+
+static void *wedged_dataplane(void *zctx)
+{
+	static const char ok[] = "\x81\xa2ok\xc3";	/* {ok: true} */
+	void *rep = zmq_socket(zctx, ZMQ_REP);
+	int timeo = 100;
+	char buf[512];
+
+	zmq_setsockopt(rep, ZMQ_RCVTIMEO, &timeo, sizeof(timeo));
+	zmq_bind(rep, "inproc://wedged");
+	while (zmq_recv(rep, buf, sizeof(buf), 0) < 0 && !atomic_load(&wedged_stop))
+		;
+	usleep(3500 * 1000);
+	zmq_send(rep, ok, sizeof(ok) - 1, 0);
+	while (zmq_recv(rep, buf, sizeof(buf), 0) < 0 && !atomic_load(&wedged_stop))
+		;
+	/* the answer the client must not wait for */
+	for (int i = 0; i < 100 && !atomic_load(&wedged_stop); i++)
+		usleep(100 * 1000);
+	zmq_send(rep, ok, sizeof(ok) - 1, 0);
+	zmq_close(rep);
+	return NULL;
+}
+
+/* A late reply to a request that timed out wakes the poll of the next
+ * one; the socket drops it, and the call must still end at its deadline
+ * (a blocking receive waited for the wedged dataplane: the restore of a
+ * failed sweep hung). */
+static void t_ctl_late_reply(void)
+{
+	void *zctx = zmq_ctx_new();
+	struct st_perr e;
+	struct wi_ctl *c;
+	pthread_t th;
+	uint64_t t0;
+
+	atomic_store(&wedged_stop, false);
+	CU_ASSERT_EQUAL_FATAL(pthread_create(&th, NULL, wedged_dataplane, zctx), 0);
+	usleep(100 * 1000);	/* bound before the connect (inproc) */
+	c = wi_ctl_open(zctx, "inproc://wedged", &e);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	CU_ASSERT_EQUAL(wi_ctl_set_instances(c, "g", 2, &e), -EIO);	/* 3 s, no reply */
+	t0 = st_mono_ns();
+	CU_ASSERT_EQUAL(wi_ctl_set_instances(c, "g", 1, &e), -EIO);
+	CU_ASSERT(st_mono_ns() - t0 < 5 * ST_NS_PER_S);
+	CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, "no reply"));
+	atomic_store(&wedged_stop, true);
+	wi_ctl_close(c);
+	pthread_join(th, NULL);
+	zmq_ctx_term(zctx);
+}
+
 /* The budget: each answer within it or over it, the highest load it serves
  * at the SLO, and where it shows in the outputs. */
 static void t_budget(void)
@@ -447,6 +549,8 @@ int st_register_suites(void)
 		{ "cmdline", t_cmdline },
 		{ "model", t_model },
 		{ "outputs", t_outputs },
+		{ "outputs of the largest grid", t_outputs_full_grid },
+		{ "a control call ends at its deadline after a late reply", t_ctl_late_reply },
 		{ "budget", t_budget },
 		{ NULL, NULL },
 	};
