@@ -570,7 +570,14 @@ int wi_sweep_run(struct wi_sweep *s, struct wi_config *cfg)
 
 	memset(s, 0, sizeof(*s));
 	s->cfg = cfg;
-	rc = wi_capture_rate(cfg->pcap, &s->capture_pps, &s->capture_requests, &pe);
+	{
+		bool multiples = false;
+
+		for (int i = 0; i < cfg->n_loads; i++)
+			multiples |= cfg->loads[i].multiple;
+		rc = wi_capture_rate(cfg->pcap, &cfg->loadgen_args, multiples, &s->capture_pps,
+				     &s->capture_requests, &pe);
+	}
 	if (rc != 0) {
 		wi_msg(s->error, sizeof(s->error), "%s: [whatif] %s", cfg->path, pe.msg);
 		return rc;

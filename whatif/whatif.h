@@ -88,10 +88,14 @@ int wi_config_load(int argc, char **argv, struct wi_config *c, struct st_perr *e
 void wi_config_free(struct wi_config *c);
 
 /* capture.c: the capture's own request rate (packets the loadgen would
- * send, over the span between the first and the last of them). Returns 0,
- * or a negative errno with err->msg (missing, not a capture, no request). */
-int wi_capture_rate(const char *path, double *pps, uint32_t *n_requests,
-		    struct st_perr *err);
+ * send, with the --server list lg_args gives, over the span between the
+ * first and the last of them). lg_args is checked as the loadgen will read
+ * it; with multiples among the loads, options that change the rate a
+ * multiple scales (--select-clients, --multiply, --max-gap) are refused.
+ * Returns 0, or a negative errno with err->msg (missing, not a capture, no
+ * request, loadgen_args refused). */
+int wi_capture_rate(const char *path, const struct wi_argv *lg_args, bool multiples,
+		    double *pps, uint32_t *n_requests, struct st_perr *err);
 
 /* ctl.c: the dataplane's control socket (REQ/REP, msgpack). */
 struct wi_ctl;

@@ -12,10 +12,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <pcap/pcap.h>
 #include <zmq.h>
 
 #include "clock.h"
 #include "cunit_main.h"
+#include "pkt_build.h"
 #include "model.h"
 #include "whatif.h"
 
@@ -410,6 +412,61 @@ static void t_outputs_full_grid(void)
 	free(s);
 }
 
+/* The capture's own rate as the load generator will replay it: with
+ * loadgen_args' --server, only the flows it keeps (a capture of two
+ * servers' flows, 10 packets a second, 5 of them to the one kept); with
+ * multiples, options that change the rate they scale are refused, as is an
+ * option the load generator would refuse. */
+static void t_capture_rate(void)
+{
+	char path[256];
+	char *server[] = { (char *)"--server", (char *)"198.18.1.1:53" };
+	char *mult[] = { (char *)"--multiply", (char *)"2" };
+	char *bogus[] = { (char *)"--bogus" };
+	struct wi_argv a = { .buf = NULL, .n = 2 };
+	pcap_t *pd = pcap_open_dead(DLT_EN10MB, 65535);
+	pcap_dumper_t *d;
+	struct st_perr e;
+	uint32_t n;
+	double pps;
+
+	snprintf(path, sizeof(path), "%s/two.pcap", dir);
+	d = pcap_dump_open(pd, path);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+	for (int i = 0; i < 20; i++) {
+		struct pcap_pkthdr h = { .ts = { .tv_sec = i / 10, .tv_usec = (i % 10) * 100000 } };
+		struct pb b;
+
+		pb_init(&b);
+		pb_eth(&b);
+		pb_type(&b, 0x0800);
+		pb_ipv4(&b, 0xc6120001 + (uint32_t)(i % 2), 0xc6120101 + (uint32_t)(i % 2), 17, NULL,
+			0);
+		pb_udp(&b, (uint16_t)(1000 + i % 2), 53);
+		pb_fill(&b, 20, (uint8_t)i);
+		pb_finish(&b, 1);
+		h.caplen = h.len = b.len;
+		pcap_dump((u_char *)d, &h, b.b);
+	}
+	pcap_dump_close(d);
+	pcap_close(pd);
+	CU_ASSERT_EQUAL_FATAL(wi_capture_rate(path, NULL, true, &pps, &n, &e), 0);
+	CU_ASSERT_EQUAL(n, 20);
+	CU_ASSERT_DOUBLE_EQUAL(pps, 10, 1e-6);
+	memcpy(a.v, server, sizeof(server));
+	CU_ASSERT_EQUAL_FATAL(wi_capture_rate(path, &a, true, &pps, &n, &e), 0);
+	CU_ASSERT_EQUAL(n, 10);
+	CU_ASSERT_DOUBLE_EQUAL(pps, 5, 1e-6);
+	memcpy(a.v, mult, sizeof(mult));
+	CU_ASSERT_EQUAL(wi_capture_rate(path, &a, true, &pps, &n, &e), -EINVAL);
+	CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, "--multiply in loadgen_args: give the loads as rates"));
+	CU_ASSERT_EQUAL(wi_capture_rate(path, &a, false, &pps, &n, &e), 0);
+	a.n = 1;
+	memcpy(a.v, bogus, sizeof(bogus));
+	CU_ASSERT_EQUAL(wi_capture_rate(path, &a, false, &pps, &n, &e), -EINVAL);
+	CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, "loadgen_args: unknown option '--bogus'"));
+}
+
 /* A dataplane that answers the first request 3.5 s late (past the
  * client's 3 s) and then, wedged, the second not before it is told to. */
 static atomic_bool wedged_stop;
@@ -551,6 +608,7 @@ int st_register_suites(void)
 		{ "outputs", t_outputs },
 		{ "outputs of the largest grid", t_outputs_full_grid },
 		{ "a control call ends at its deadline after a late reply", t_ctl_late_reply },
+		{ "the capture's rate as loadgen_args replay it", t_capture_rate },
 		{ "budget", t_budget },
 		{ NULL, NULL },
 	};
