@@ -64,10 +64,9 @@ int an_events_push(struct an_events *ev, const char *type, const char *json, siz
 	return 0;
 }
 
-void an_events_flush(struct an_events *ev)
+/* The queue into the ring, under ev->mu. */
+static void move_queue(struct an_events *ev)
 {
-	if (ev->n_queue == 0 || pthread_mutex_trylock(&ev->mu) != 0)
-		return;
 	for (uint32_t i = 0; i < ev->n_queue; i++) {
 		struct an_event *slot = &ev->ring[ev->next_id % AN_EVENTS_RING];
 
@@ -76,13 +75,23 @@ void an_events_flush(struct an_events *ev)
 		slot->id = ev->next_id++;
 	}
 	ev->n_queue = 0;
+}
+
+void an_events_flush(struct an_events *ev)
+{
+	if (ev->n_queue == 0 || pthread_mutex_trylock(&ev->mu) != 0)
+		return;
+	move_queue(ev);
 	pthread_cond_broadcast(&ev->cv);
 	pthread_mutex_unlock(&ev->mu);
 }
 
 void an_events_close(struct an_events *ev)
 {
+	/* what the last round queued (its trylock may have failed) is still
+	 * handed out before the streams end */
 	pthread_mutex_lock(&ev->mu);
+	move_queue(ev);
 	ev->closed = true;
 	pthread_cond_broadcast(&ev->cv);
 	pthread_mutex_unlock(&ev->mu);

@@ -52,7 +52,9 @@ int an_events_push(struct an_events *ev, const char *type, const char *json, siz
 /* Main loop, once per round: moves the queue into the ring if the lock is
  * free, and wakes the readers. Never blocks. */
 void an_events_flush(struct an_events *ev);
-/* Wakes every reader for good: they end their streams. */
+/* Moves what is queued into the ring (the last round's flush may have
+ * found the lock taken), then wakes every reader for good: they hand out
+ * what is left and end their streams. */
 void an_events_close(struct an_events *ev);
 
 /* A reader: formats the events with id >= *cursor as SSE ("id:", "event:",
