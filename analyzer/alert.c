@@ -450,7 +450,8 @@ int an_alerter_tick(struct an_alerter *a, struct an_engine *e, uint64_t wall_ns,
 		if (!s->has_plan) {
 			memset(now, 0, sizeof(now));
 		} else {
-			p = an_pred_pick(s->has_pred, &s->pred, &s->model, cfg, &prod);
+			p = an_pred_pick(s->has_pred, &s->pred, &s->model, cfg->model_weight,
+					 (double)cfg->response_timeout_ns / 1e9, &prod);
 			if (p == NULL)
 				continue;	/* nothing to predict with yet */
 			if (s->plan.forecast_profile[0] != '\0')

@@ -541,7 +541,8 @@ static void h_whatif(void *arg, const struct st_http_req *req, struct st_http_re
 		refused_400(resp, "bad what-if parameters", q.errs, q.n_errs);
 		goto out;
 	}
-	p = an_pred_pick(v->has_pred, &v->pred, &v->model, a->cfg, &prod);
+	p = an_pred_pick(v->has_pred, &v->pred, &v->model, s->model_weight,
+			 (double)s->response_timeout_ns / 1e9, &prod);
 	if (p == NULL) {
 		st_http_error(resp, 409, "service '%.63s' has no fitted model yet", v->name);
 		goto out;

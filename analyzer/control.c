@@ -404,7 +404,8 @@ static int cmd_whatif(struct an_control *c, struct an_engine *e, const msgpack_o
 		free(wr);
 		return reply_error(c, "whatif: %s", probs.text);
 	}
-	p = an_pred_pick(s->has_pred, &s->pred, &s->model, cfg, &prod);
+	p = an_pred_pick(s->has_pred, &s->pred, &s->model, cfg->model_weight,
+			 (double)cfg->response_timeout_ns / 1e9, &prod);
 	if (p == NULL) {
 		free(wr);
 		return reply_error(c, "whatif: service '%s' has no fitted model yet", service);

@@ -29,13 +29,12 @@ int an_pred_prod(const struct an_model *m, double weight, double timeout_s,
 }
 
 const struct an_pred *an_pred_pick(bool has_pred, const struct an_pred *pred,
-				   const struct an_model *m, const struct an_config *cfg,
-				   struct an_pred *scratch)
+				   const struct an_model *m, double model_weight,
+				   double timeout_s, struct an_pred *scratch)
 {
 	if (has_pred)
 		return pred;
-	if (an_pred_prod(m, cfg->model_weight, (double)cfg->response_timeout_ns / 1e9,
-			 scratch) != 0)
+	if (an_pred_prod(m, model_weight, timeout_s, scratch) != 0)
 		return NULL;
 	return scratch;
 }

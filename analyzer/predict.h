@@ -41,13 +41,14 @@ int an_pred_prod(const struct an_model *m, double weight, double timeout_s,
 		 struct an_pred *out);
 
 /* The predictor to answer with: pred when has_pred (the last conclusive
- * verdict's), else prod's model into *scratch (an_pred_prod with the
- * config's model_weight and response_timeout). NULL when there is no fit
+ * verdict's), else prod's model into *scratch (an_pred_prod with
+ * model_weight and the response timeout in seconds, the config's: HTTP
+ * threads pass their snapshot's copy). NULL when there is no fit
  * yet. The one choice the what-if (control, HTTP), the alerts and the
  * report make. O(levels). */
 const struct an_pred *an_pred_pick(bool has_pred, const struct an_pred *pred,
-				   const struct an_model *m, const struct an_config *cfg,
-				   struct an_pred *scratch);
+				   const struct an_model *m, double model_weight,
+				   double timeout_s, struct an_pred *scratch);
 
 /* The q-quantile of latency (s, fixed part included) at per-instance rate
  * lam with c instances: the worst of the fits, nominal or (hi) its upper

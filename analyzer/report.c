@@ -737,7 +737,8 @@ static void chart_heat(struct st_wbuf *o, const struct an_service *s, const stru
 	uint32_t counts[HEAT_MAXC], nc = heat_counts(pl->proposed_instances, counts);
 	int L = 104, cw = (W - L - 10) / (int)nc, ch = 24, T = 14, HH = T + ch * (int)HEAT_NL + 40;
 	struct an_pred scratch;
-	const struct an_pred *p = an_pred_pick(s->has_pred, &s->pred, &s->model, cfg, &scratch);
+	const struct an_pred *p = an_pred_pick(s->has_pred, &s->pred, &s->model, cfg->model_weight,
+					       (double)cfg->response_timeout_ns / 1e9, &scratch);
 	bool first = true;
 
 	if (cw > 48)

@@ -134,6 +134,8 @@ static struct an_snap *build(struct an_snapper *s, struct an_engine *e, uint64_t
 	snap->extra = s->extra;
 	snap->wall_ns = wall_ns;
 	snap->window_ns = an_engine_config(e)->window_ns;
+	snap->model_weight = an_engine_config(e)->model_weight;
+	snap->response_timeout_ns = an_engine_config(e)->response_timeout_ns;
 	snap->counters = *an_engine_counters(e);
 	if (snap->counters.kpi_merged != s->last_merged) {
 		s->last_merged = snap->counters.kpi_merged;

@@ -54,6 +54,9 @@ struct an_snap {
 	uint64_t seq;				/* +1 per publication */
 	uint64_t wall_ns;			/* when built */
 	uint64_t window_ns;
+	/* the config's keys a what-if reads (a reload may change them) */
+	double model_weight;
+	uint64_t response_timeout_ns;
 	uint64_t last_merge_wall_ns;		/* 0: nothing merged yet */
 	struct an_counters counters;
 	uint32_t n;
