@@ -114,6 +114,9 @@ struct an_clients {
 	bool dirty;
 	pthread_mutex_t mu;
 	struct cl_snap *cur, *pending;
+	/* cnt as of the last round, for /metrics (under mu): the counters
+	 * move with every message, the profile families only at a refit */
+	struct an_clients_counters pub;
 };
 
 static void label_name(char *buf, size_t len, uint32_t label)
@@ -981,7 +984,6 @@ static void render_prom(struct an_clients *c, struct st_wbuf *o)
 		{ "shadowtap_profile_prealloc", "1 when this fingerprint's forecast alone would push the service past its threshold", 5 },
 		{ "shadowtap_profile_forecast_share", "the fingerprint's share of the service's load one window ahead (its part of forecast_rps)", 6 },
 	};
-	const struct an_clients_counters *k = &c->cnt;
 	const char *lbl[] = { "service", NULL, NULL };
 
 	st_prom_family(o, "shadowtap_profile_fingerprints", "gauge",
@@ -1012,6 +1014,11 @@ static void render_prom(struct an_clients *c, struct st_wbuf *o)
 			}
 		}
 	}
+}
+
+/* The counter families, from a copy of the counters. */
+static void render_counters(const struct an_clients_counters *k, struct st_wbuf *o)
+{
 	st_prom_family(o, "shadowtap_clients_messages_total", "counter",
 		       "clients.<service> messages by what became of them");
 	{
@@ -1108,6 +1115,10 @@ void an_clients_round(struct an_clients *c)
 {
 	struct cl_snap *old;
 
+	if (memcmp(&c->pub, &c->cnt, sizeof(c->cnt)) != 0 && pthread_mutex_trylock(&c->mu) == 0) {
+		c->pub = c->cnt;
+		pthread_mutex_unlock(&c->mu);
+	}
 	if (c->dirty && c->pending == NULL) {
 		c->pending = build_snap(c);
 		if (c->pending != NULL)
@@ -1170,12 +1181,21 @@ int an_clients_http(struct an_clients *c, const char *service, const char *what,
 
 void an_clients_prom(struct an_clients *c, struct st_wbuf *out)
 {
-	struct cl_snap *s = snap_get(c);
+	struct an_clients_counters k;
+	struct cl_snap *s;
 
-	if (s == NULL)
-		return;
-	st_wbuf_append(out, s->prom.data, s->prom.len);
+	pthread_mutex_lock(&c->mu);
+	k = c->pub;
+	s = c->cur;
+	if (s != NULL)
+		atomic_fetch_add(&s->refs, 1);
+	pthread_mutex_unlock(&c->mu);
+	/* the fingerprints as of the last refit (none before the first) */
+	if (s != NULL)
+		st_wbuf_append(out, s->prom.data, s->prom.len);
 	snap_put(s);
+	/* the counters as of the last round */
+	render_counters(&k, out);
 }
 
 /* ------------------------------------------------------------------ */

@@ -53,7 +53,11 @@ FAMILIES = ["shadowtap_verdict", "shadowtap_recommended_instances", "shadowtap_c
             "shadowtap_request_rate_per_instance", "shadowtap_instance_cost_per_hour",
             "shadowtap_snapshots_ingested_total", "shadowtap_snapshots_refused_total",
             "shadowtap_seq_gaps_total", "shadowtap_publisher_restarts_total",
-            "shadowtap_windows_closed_total", "shadowtap_verdict_latency_seconds"]
+            "shadowtap_windows_closed_total", "shadowtap_verdict_latency_seconds",
+            # the client profiles' counters, there before any refit (this
+            # run sends no clients.* message: all zero, never missing)
+            "shadowtap_clients_messages_total", "shadowtap_clients_records_total",
+            "shadowtap_profile_refits_total"]
 
 
 def promtool_check(text):
