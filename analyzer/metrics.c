@@ -335,6 +335,9 @@ static void http_families(const struct st_http_counters *h, struct st_wbuf *o)
 		st_prom_sample_u64(o, "shadowtap_http_responses_total", l, codes[i].n);
 	}
 	counter(o, "shadowtap_http_streams_total", "Event streams opened.", h->streams);
+	counter(o, "shadowtap_http_late_requests_total",
+		"HTTP connections closed because no whole request arrived within http_timeout.",
+		h->late_requests);
 }
 
 static void surface_families(const struct an_snap *s, struct st_wbuf *o)

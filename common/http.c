@@ -19,6 +19,7 @@
 #include <microhttpd.h>
 
 #include "http.h"
+#include "http_deadline.h"
 #include "log.h"
 
 #define TOKEN_MAX 4096		/* bytes of a token file */
@@ -40,6 +41,7 @@ struct st_http {
 	char *tls_cert, *tls_key;
 	char *client_ca;	/* NULL: no client certificate required */
 	uint16_t port;
+	struct st_hd *hd;	/* the deadline for a request to arrive whole */
 	atomic_uint_fast64_t c_conns, c_requests, c_2xx, c_4xx, c_5xx;
 	atomic_uint_fast64_t c_401, c_403, c_404, c_405, c_413, c_streams;
 };
@@ -397,6 +399,15 @@ static int admit(struct st_http *h, struct MHD_Connection *conn, const char *url
 	return 0;
 }
 
+/* The connection's deadline clock (on_connection), or NULL. */
+static struct st_hd_conn *conn_clock(struct MHD_Connection *conn)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+	return ci != NULL ? ci->socket_context : NULL;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
 				  const char *method, const char *version,
 				  const char *upload, size_t *upload_size, void **req_cls)
@@ -418,6 +429,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		st->early = admit(h, conn, url, st_http_method_bit(method), st);
 		if (st->early == 0)
 			return MHD_YES;
+		st_hd_served(conn_clock(conn));
 		return send_error(h, conn, st->early, st->match.allow,
 				  st->early == 401 ? "missing or wrong bearer token" :
 				  st->early == 403 ? "no client certificate signed by http_tls_client_ca" :
@@ -437,6 +449,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		st->discarded += n;
 		return st->discarded > DISCARD_FACTOR * h->cfg.max_body ? MHD_NO : MHD_YES;
 	}
+	/* the request is whole: answered, whatever it takes (a stream) */
+	st_hd_served(conn_clock(conn));
 	if (st->too_large)
 		return send_error(h, conn, 413, 0, "request body too large");
 	/* a body cut short by a failed allocation must not reach a handler */
@@ -465,8 +479,9 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 	struct req_state *st = *req_cls;
 
 	(void)cls;
-	(void)conn;
 	(void)toe;
+	/* the next request on this connection is due from now */
+	st_hd_next(conn_clock(conn));
 	if (st == NULL)
 		return;
 	st_wbuf_free(&st->body);
@@ -479,10 +494,16 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
 {
 	struct st_http *h = cls;
 
-	(void)conn;
-	(void)socket_ctx;
-	if (toe == MHD_CONNECTION_NOTIFY_STARTED)
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+		const union MHD_ConnectionInfo *ci =
+			MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+
 		atomic_fetch_add_explicit(&h->c_conns, 1, memory_order_relaxed);
+		*socket_ctx = ci != NULL ? st_hd_add(h->hd, ci->connect_fd) : NULL;
+	} else if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
+		st_hd_remove(h->hd, *socket_ctx);
+		*socket_ctx = NULL;
+	}
 }
 
 static void mhd_log(void *cls, const char *fmt, va_list ap)
@@ -503,6 +524,7 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 
 static void destroy(struct st_http *h)
 {
+	st_hd_stop(h->hd);
 	if (h->token != NULL) {
 		/* The secret does not outlive the server in freed memory. */
 		explicit_bzero(h->token, h->token_len);
@@ -604,6 +626,12 @@ struct st_http *st_http_start(const struct st_http_config *cfg,
 		errno = -rc;
 		return NULL;
 	}
+	h->hd = st_hd_start((uint64_t)cfg->timeout_s * 1000000000ULL);
+	if (h->hd == NULL) {
+		snprintf(err->msg, sizeof(err->msg), "http: cannot start: %s", strerror(errno));
+		destroy(h);
+		return NULL;
+	}
 	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	if (h->tls_cert != NULL)
@@ -665,4 +693,5 @@ void st_http_get_counters(const struct st_http *h, struct st_http_counters *o)
 	o->bad_method = atomic_load_explicit(&m->c_405, memory_order_relaxed);
 	o->too_large = atomic_load_explicit(&m->c_413, memory_order_relaxed);
 	o->streams = atomic_load_explicit(&m->c_streams, memory_order_relaxed);
+	o->late_requests = st_hd_cut(m->hd);
 }

@@ -53,7 +53,9 @@ struct st_http_config {
 	size_t max_header;		/* MHD's per-connection memory: headers */
 	unsigned max_conns;		/* connections at once */
 	unsigned max_conns_per_ip;
-	unsigned timeout_s;		/* idle connection closed after this */
+	unsigned timeout_s;		/* idle connection closed after this, and one
+					 * whose request has not arrived whole
+					 * within it (http_deadline.h) */
 };
 
 /* 64 KiB body, 32 KiB headers, 64 connections, 16 per client, 10 s. */
@@ -142,6 +144,7 @@ struct st_http_counters {
 	uint64_t bad_method;		/* 405 */
 	uint64_t too_large;		/* 413 */
 	uint64_t streams;		/* streams opened */
+	uint64_t late_requests;		/* connections closed: no whole request within timeout_s */
 };
 
 struct st_http;

@@ -192,6 +192,25 @@ def slow_headers(port):
     return s
 
 
+def trickle_headers(port, every=0.5):
+    """A client that sends a header byte every `every` seconds, more often
+    than an idle timeout: its request never arrives whole. Returns the
+    socket; a thread keeps sending until the socket fails."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.connect(("127.0.0.1", port))
+    s.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+
+    def drip():
+        try:
+            while True:
+                time.sleep(every)
+                s.sendall(b"a")
+        except OSError:
+            pass
+    threading.Thread(target=drip, daemon=True).start()
+    return s
+
+
 def closed_within(s, seconds):
     """True when the server closes s within seconds."""
     s.settimeout(seconds)

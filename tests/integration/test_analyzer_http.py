@@ -40,7 +40,7 @@ import threading
 import time
 
 from anhttp import (PLAN, HttpRun, SseReader, VerdictSub, closed_within, get_json, need,
-                    request, slow_headers, slow_reader, traffic)
+                    request, slow_headers, slow_reader, traffic, trickle_headers)
 from anlib import target
 from stlib import check, fail, make_pki
 
@@ -97,6 +97,7 @@ def scenario_live():
     sub, sse = follow(r)
     stuck = slow_reader(port)
     half = slow_headers(port)
+    drip = trickle_headers(port)
     scraper = Scraper(port)
     scraper.start()
     pub = r.publish(traffic(), count=80, interval="50ms", seed=7, wait=False)
@@ -141,6 +142,9 @@ def scenario_live():
     check(st == 400 and b"not a regular file" in body and time.time() - t0 < 3,
           "a FIFO as forecast_profile: %d in %.1f s: %s" % (st, time.time() - t0, body.strip()[:200]))
     check(closed_within(half, 6), "a client stuck in its request line is closed by the timeout")
+    # a header byte every 0.5 s resets an idle timeout of 2 s for ever; the
+    # request's own deadline closes it (opened about 2.5 s before here)
+    check(closed_within(drip, 4), "a client trickling its headers is closed by the request deadline")
     pub.communicate(timeout=60)
     if pub.returncode != 0:
         fail("kpi_pub failed")
