@@ -1186,10 +1186,8 @@ void an_clients_prom(struct an_clients *c, struct st_wbuf *out)
 
 	pthread_mutex_lock(&c->mu);
 	k = c->pub;
-	s = c->cur;
-	if (s != NULL)
-		atomic_fetch_add(&s->refs, 1);
 	pthread_mutex_unlock(&c->mu);
+	s = snap_get(c);
 	/* the fingerprints as of the last refit (none before the first) */
 	if (s != NULL)
 		st_wbuf_append(out, s->prom.data, s->prom.len);
