@@ -628,8 +628,10 @@ struct st_http *st_http_start(const struct st_http_config *cfg,
 	}
 	h->hd = st_hd_start((uint64_t)cfg->timeout_s * 1000000000ULL);
 	if (h->hd == NULL) {
-		snprintf(err->msg, sizeof(err->msg), "http: cannot start: %s", strerror(errno));
+		rc = errno ? errno : ENOMEM;
+		snprintf(err->msg, sizeof(err->msg), "http: cannot start: %s", strerror(rc));
 		destroy(h);
+		errno = rc;
 		return NULL;
 	}
 	if (ss.ss_family == AF_INET6)
