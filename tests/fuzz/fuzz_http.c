@@ -1,14 +1,19 @@
 /* The HTTP surface's parsers on arbitrary bytes: the JSON body reader
- * (a PUT plan's body), the path router (the request's path) and the
- * Prometheus label escaping (a service name in /metrics). Each must stay
- * in bounds and keep its promises: pairs are NUL-terminated text without
- * NULs, an error says where, a match's parameters are whole non-empty
- * segments, an escaped label value holds no raw newline or bare quote. */
+ * (a PUT plan's body), the path router (the request's path), the
+ * Prometheus label escaping (a service name in /metrics) and the client's
+ * response parser (what a server answers shadowtap-ctl --http). Each must
+ * stay in bounds and keep its promises: pairs are NUL-terminated text
+ * without NULs, an error says where, a match's parameters are whole
+ * non-empty segments, an escaped label value holds no raw newline or bare
+ * quote, a response is refused with a reason or has a status in range and
+ * a body no longer than what it came in. */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "fuzz.h"
 #include "http.h"
+#include "http_client.h"
 #include "json_in.h"
 #include "prom.h"
 
@@ -108,10 +113,30 @@ static void check_escape(const uint8_t *data, size_t size)
 	free(s);
 }
 
+static void check_response(const uint8_t *data, size_t size)
+{
+	struct st_httpc_resp r;
+	struct st_perr err;
+	int rc;
+
+	st_wbuf_init(&r.body);
+	err.msg[0] = '\0';
+	rc = st_httpc_parse(data, size, &r, &err);
+	if (rc == 0 && (r.status < 100 || r.status > 599 || r.body.len > size ||
+			strlen(r.content_type) >= sizeof(r.content_type)))
+		abort();
+	if (rc == -EPROTO && err.msg[0] == '\0')
+		abort();
+	if (rc != 0 && rc != -EPROTO && rc != -ENOMEM)
+		abort();
+	st_wbuf_free(&r.body);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	check_json(data, size);
 	check_router(data, size);
 	check_escape(data, size);
+	check_response(data, size);
 	return 0;
 }
