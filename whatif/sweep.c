@@ -445,6 +445,13 @@ restart:
 	ST_NOTICE("cell %u x %s: its step is too short for the measurement after the stall; "
 		  "the row goes on from it in a new run", c->instances, cfg->loads[k].text);
 	*li = k;
+	/* The new run's grid is anchored on its first window with injected
+	 * packets: this run's last windows must be behind it, and the pool
+	 * drained, before it starts. */
+	wi_lg_stop(&lg);
+	if (!cooldown(s, kpi) && !wi_stop)
+		ST_WARN("the pool was still busy %.0f s after the stalled run stopped (cooldown)",
+			(double)cfg->cooldown_ns / 1e9);
 out:
 	wi_lg_cleanup(&lg);
 	wi_acc_free(&acc);
