@@ -28,6 +28,9 @@ enum dp_drop {
 	DP_DROP_CHAOS_DOWN,	/* its instance is down on purpose: chaos_down */
 	DP_DROP_CHAOS_LOSS_BURST, /* lost on purpose: chaos_loss_burst (GE) */
 	DP_DROP_CHAOS_QUEUE_FULL, /* to be delayed, but the timing wheel was full */
+	DP_DROP_HEADERS_TOO_LONG, /* headers to rewrite longer than a copy's
+				     first buffer (IPv6 extension headers of
+				     a couple of hundred bytes) */
 	DP_DROP_COUNT
 };
 

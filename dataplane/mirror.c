@@ -277,7 +277,11 @@ static inline struct rte_mbuf *make_copy(struct dp_worker *w, const struct dp_gr
 		if (unlikely(c == NULL))
 			goto no_mbuf;
 		h = rte_pktmbuf_append(c, p->payload_off);
-		rest = h ? rte_pktmbuf_clone(m, mp) : NULL;
+		if (unlikely(h == NULL)) {
+			rte_pktmbuf_free(c);
+			goto too_long;
+		}
+		rest = rte_pktmbuf_clone(m, mp);
 		if (unlikely(rest == NULL)) {
 			rte_pktmbuf_free(c);
 			goto no_mbuf;
@@ -292,6 +296,15 @@ static inline struct rte_mbuf *make_copy(struct dp_worker *w, const struct dp_gr
 	}
 	if (unlikely(c == NULL))
 		goto no_mbuf;
+	/* What is rewritten (the address and the L4 checksum; a queued TCP
+	 * segment's sequence numbers, tcp_session.c) must lie in the copy's
+	 * first buffer, which holds DP_COPY_ROOM bytes (2 KB for a queued
+	 * segment): a copy of a frame whose headers are longer is not sent. */
+	if (unlikely(rte_pktmbuf_data_len(c) < p->payload_off) &&
+	    (new_dst != NULL || mode == COPY_FULL)) {
+		rte_pktmbuf_free(c);
+		goto too_long;
+	}
 	eth = rte_pktmbuf_mtod(c, struct rte_ether_hdr *);
 	eth->dst_addr = mac;
 	if (new_dst != NULL)
@@ -299,6 +312,9 @@ static inline struct rte_mbuf *make_copy(struct dp_worker *w, const struct dp_gr
 	return c;
 no_mbuf:
 	gc->drops[DP_DROP_NO_MBUF]++;
+	return NULL;
+too_long:
+	gc->drops[DP_DROP_HEADERS_TOO_LONG]++;
 	return NULL;
 }
 

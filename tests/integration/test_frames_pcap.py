@@ -14,6 +14,11 @@ hands frames longer than one mbuf over as chains of mbufs.
   (tagged frames of exactly 1500 bytes of IP pass: tags are not the MTU's);
   no frame is counted malformed (the chained mbufs are parsed whole).
 - A group's BPF filter reads bytes deep in a chained mbuf.
+- IPv6 frames whose extension headers pass a copy's first buffer (256
+  bytes), to a group that rewrites the destination to its instance: not
+  copied, counted headers_too_long (the checksum was written past the
+  buffer, or the copy miscounted as no_mbuf); a plain one beside them is
+  rewritten with a valid checksum; production gets all of them unchanged.
 Every mbuf is back in its pool at exit.
 
 usage: test_frames_pcap.py DATAPLANE_BINARY"""
@@ -24,7 +29,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import stlib  # noqa: E402
 
 try:
-    from scapy.all import IP, UDP, Dot1Q, Ether, IPv6, Raw, defragment, rdpcap, wrpcap
+    from scapy.all import (IP, UDP, Dot1Q, Ether, IPv6, IPv6ExtHdrDestOpt, PadN, Raw,
+                           rdpcap, wrpcap)
 except ImportError:
     stlib.skip("python3-scapy is not installed (scripts/setup.sh installs it)")
 
@@ -70,8 +76,9 @@ def run(wd, prefix, mtu, shadows, frames_in):
     vdevs = ["net_pcap0,rx_pcap=%s,tx_pcap=%s" % (os.path.join(wd, "in.pcap"),
                                                    os.path.join(wd, "client_out.pcap")),
              "net_pcap1,rx_pcap=%s,tx_pcap=%s" % (empty, os.path.join(wd, "prod.pcap"))]
-    for i, (name, mac, gmtu, bpf) in enumerate(shadows):
-        ini += "\n[shadow.%s]\nport = net_pcap%d\nshare = 1\ndst_mac = %s\n" % (name, i + 2, mac)
+    for i, (name, mac, gmtu, bpf, *extra) in enumerate(shadows):
+        ini += "\n[shadow.%s]\nport = net_pcap%d\nshare = 1\n" % (name, i + 2)
+        ini += "dst_mac = %s\n" % mac if mac else "".join(extra)
         if gmtu:
             ini += "mtu = %d\n" % gmtu
         if bpf:
@@ -217,11 +224,42 @@ def bpf_case(wd):
     stlib.check(res["mbufs_in_use"] == (0, 0), "every mbuf back in its pool")
 
 
+def long_headers_case(wd):
+    inst = "2001:db8:9::10"
+    fin = []
+    for i, pay in enumerate((b"", b"12345678")):
+        fin.append((bytes(Ether(src=SMAC, dst=DMAC) /
+                          IPv6(src="2001:db8::%d" % (i + 1), dst="2001:db8:1::53") /
+                          IPv6ExtHdrDestOpt(options=[PadN(optdata=b"\0" * 204)]) /
+                          UDP(sport=7200 + i, dport=7) / Raw(pay)), "v6"))
+    fin.append((bytes(Ether(src=SMAC, dst=DMAC) / IPv6(src="2001:db8::3", dst="2001:db8:1::53") /
+                      UDP(sport=7202, dport=7) / Raw(b"plain")), "v6"))
+    stlib.check(all(len(f) > 192 for f, _ in fin[:2]) and len(fin[0][0]) == 14 + 40 + 208 + 8,
+                "two frames with 208 bytes of destination options (%s bytes)" % [len(f) for f, _ in fin])
+    res = run(wd, "frames-h-%d" % os.getpid(), 1500,
+              [("i", None, 0, None, "instances = %s@%s\n" % (inst, MAC_A))], fin)
+    prod = read(os.path.join(wd, "prod.pcap"))
+    stlib.check(prod == [f for f, _ in fin], "production: the three frames unchanged (%d)" % len(prod))
+    g = res["shadows"]["i"]
+    stlib.check(g.get("headers_too_long", 0) == 2 and g["copies"] == 1 and g.get("no_mbuf", 0) == 0,
+                "the two long-header frames counted headers_too_long, not copied (%s)" % g)
+    got = read(os.path.join(wd, "shadow_i.pcap"))
+    ok = False
+    if len(got) == 1:
+        e = Ether(got[0])
+        sent = e[UDP].chksum
+        del e[UDP].chksum
+        ok = e[IPv6].dst == inst and e.dst == MAC_A and Ether(bytes(e))[UDP].chksum == sent
+    stlib.check(ok, "the plain one reached the instance rewritten, its UDP checksum valid (%d)" % len(got))
+    stlib.check(res["mbufs_in_use"] == (0, 0), "every mbuf back in its pool")
+
+
 def main():
     wd = stlib.workdir("frames-pcap")
     jumbo_case(wd)
     mtu1500_case(wd)
     bpf_case(wd)
+    long_headers_case(wd)
     print("all checks passed")
 
 
