@@ -71,7 +71,7 @@ sed 's/^/  lintian: /' "$work/lintian.log"
 check "lintian: no errors" [ $lrc -eq 0 ]
 
 export DEBIAN_FRONTEND=noninteractive
-check "apt-get install ./$deb" apt-get install -y -q "$out/$deb" >"$work/install.log" 2>&1
+check "apt-get install ./$deb" apt-get install -y -q --reinstall "$out/$deb" >"$work/install.log" 2>&1
 for p in shadowtap-dataplane shadowtap-analyzer shadowtap-loadgen shadowtap-forecast \
 	shadowtap-ctl shadowtap-sub shadowtap-whatif; do
 	check "/usr/bin/$p --help and --version" \
