@@ -61,6 +61,7 @@ struct app {
 	uint64_t last_save, last_stats;
 	uint64_t windows_saved;		/* windows closed at the last save */
 	bool state_dirty;
+	bool config_error;	/* the run ends with exit status 2: no restart */
 	struct an_reload reload;	/* the file and --set values read again */
 };
 
@@ -508,7 +509,12 @@ static int open_http(struct app *a)
 		return 0;
 	a->api = an_api_start(&a->cfg, a->eng, &pe);
 	if (a->api == NULL) {
-		if (a->cfg.http_endpoint_set || errno == EPERM) {
+		int e = errno;
+
+		if (a->cfg.http_endpoint_set || e == EPERM) {
+			/* a bind that failed may succeed on a restart; a token
+			 * or key file the config names will not */
+			a->config_error = e != EADDRINUSE && e != ENOMEM;
 			ST_ERR("%s", pe.msg);
 			return -EINVAL;
 		}
@@ -688,5 +694,5 @@ int main(int argc, char **argv)
 		zmq_ctx_term(app.ctx);
 	an_engine_destroy(app.eng);
 	an_config_free(&app.cfg);
-	return rc == 0 ? 0 : 1;
+	return rc == 0 ? 0 : app.config_error ? 2 : 1;
 }

@@ -804,6 +804,13 @@ int main(int argc, char **argv)
 
 		http = dp_http_start(&app, &kpi, &ctl, &err);
 		if (http == NULL && errno != 0) {
+			int e = errno;
+
+			/* a token or key file the config names will not be
+			 * better on a restart (exit 2: the unit does not loop);
+			 * a port in use may be */
+			if (e != EADDRINUSE && e != ENOMEM)
+				status = 2;
 			ST_ERR("%s", err.msg);
 			goto out;
 		}
