@@ -65,6 +65,7 @@ fi
 
 dur=$([ $quick -eq 1 ] && echo 45 || echo 100)
 tag=sd$$
+dpdk_prefixes+=("$tag" "${tag}lg")
 wd=$(mktemp -d /tmp/shadowtap-demo.XXXXXX)
 status=0
 trap cleanup EXIT

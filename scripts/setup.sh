@@ -31,7 +31,7 @@ packages=(
 	clang libclang-rt-dev
 	dpdk libdpdk-dev libpcap-dev libzmq3-dev libmsgpack-dev libcunit1-dev zlib1g-dev
 	python3 python3-msgpack python3-scapy python3-zmq python3-seccomp
-	iproute2 ethtool procps nftables nginx wrk tcpreplay
+	iproute2 ethtool procps psmisc nftables nginx wrk tcpreplay
 	chromium
 	libmicrohttpd-dev libgnutls28-dev
 	prometheus chromium-driver python3-selenium openssl

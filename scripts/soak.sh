@@ -105,6 +105,7 @@ for p in dataplane/shadowtap-dataplane analyzer/shadowtap-analyzer loadgen/shado
 done
 
 tag=sk$$
+dpdk_prefixes+=("$tag" "${tag}lg")
 wd=$(mktemp -d /tmp/shadowtap-soak.XXXXXX)
 driver=
 soak_cleanup() {

@@ -7,7 +7,10 @@
 #   veth NS OUT [ADDR...] a veth pair: eth0 inside NS, OUT in the root namespace
 #   bg CMD...             a background process, ended by cleanup (by pid)
 #   cleanup               ends every process bg started (by pid), deletes the
-#                         links and namespaces made here; the EXIT trap
+#                         links and namespaces made here and the DPDK runtime
+#                         directories of the prefixes in dpdk_prefixes
+#                         (/var/run/dpdk/PREFIX: a run leaves megabytes
+#                         there); the EXIT trap
 #   loop_topology TAG     the loop's hosts: namespaces TAGc (clients,
 #                         198.18.0.1), TAGp (production, 198.18.0.53), TAGs
 #                         (shadows, 198.18.1.10 .11 .20, routed back through
@@ -16,12 +19,14 @@
 #   shadow_link TAG       (re)creates the shadows' veth alone (TAGs <-> eth0)
 #
 # The caller sets st_prog (its name) before sourcing, and may add to pids,
-# nss and links. Checksum offload is off on every veth end: TCP through an
+# nss, links and dpdk_prefixes (the --file-prefix of each DPDK program it
+# starts). Checksum offload is off on every veth end: TCP through an
 # af_packet port fails with it on.
 
 pids=()
 nss=()
 links=()
+dpdk_prefixes=()
 
 if [ -t 1 ]; then
 	say() { printf '\033[1m%s:\033[0m %s\n' "${st_prog:-shadowtap}" "$*"; }
@@ -36,6 +41,10 @@ cleanup() {
 	for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
 	for l in "${links[@]}"; do ip link del "$l" 2>/dev/null; done
 	for n in "${nss[@]}"; do ip netns del "$n" 2>/dev/null; done
+	# the programs have exited: their runtime directories are ours to remove
+	for p in "${dpdk_prefixes[@]}"; do
+		[ -n "$p" ] && rm -rf "/var/run/dpdk/$p"
+	done
 }
 
 ns() { ip netns add "$1" && nss+=("$1") && ip -n "$1" link set lo up; }
