@@ -5,9 +5,10 @@
  * tell a datagram's flow; later ones carry (src, dst, proto, id). The table
  * maps the latter to the former: the first fragment records its flow's key
  * and hash, later fragments look them up. A later fragment that arrives
- * before its first one is held (a clone, in the entry) and copied right
- * after the first one; if that never comes, the entry expires and the clones
- * are freed. Nothing is reassembled: production gets every fragment as it
+ * before its first one is held (a private copy from the copies' pool, in
+ * the entry: a clone would pin production's buffer) and copied right after
+ * the first one; if that never comes, the entry expires and the copies are
+ * freed. Nothing is reassembled: production gets every fragment as it
  * arrives, and copies are of the fragments as they are.
  *
  * Fixed capacity chosen at start, open addressing with linear probing (load
