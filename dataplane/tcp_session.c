@@ -23,6 +23,12 @@
 /* Retransmission timeout for copies the shadow has not acknowledged: the
  * shadow is on the local segment, so Linux's minimum RTO is plenty. */
 #define RTO_MS 200
+/* Timeouts in a row without the shadow's ACK moving (0.2 s doubling to
+ * 6.4 s: about 50 s) before the session is given up. A shadow that answers
+ * every retransmission with the same ACK (a segment it never got: a copy
+ * dropped on the way) would otherwise keep the session, and its queue,
+ * from the idle timeout for ever. Linux gives up after 15 (tcp_retries2). */
+#define TCP_GIVE_UP 12
 
 static inline bool seq_after(uint32_t a, uint32_t b)
 {
@@ -619,6 +625,11 @@ void dp_tcp_scan(struct dp_worker *w, uint64_t now, uint32_t budget)
 				/* Timeouts back off, doubling up to 6.4 s. */
 				if (head->sent_tsc != 0 &&
 				    now - head->sent_tsc > rto << RTE_MIN(s->backoff, 5)) {
+					if (s->backoff >= TCP_GIVE_UP) {
+						w->cnt.tcp_given_up++;
+						sess_remove(t, s);
+						continue;
+					}
 					if ((out[n] = retransmit(w, s, now)) != NULL) {
 						n++;
 						if (s->backoff < 255)
