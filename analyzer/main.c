@@ -613,6 +613,14 @@ int main(int argc, char **argv)
 		return 2;
 	st_log_set_level(app.cfg.log_level);
 	if (check) {
+		/* the token and TLS files too, as open_http judges them: a
+		 * unit would find them only at start */
+		rc = st_http_config_off(&app.cfg.http) ? 0 : st_http_check(&app.cfg.http, &pe);
+		if (rc != 0 && (app.cfg.http_endpoint_set || rc == -EPERM)) {
+			ST_ERR("%s", pe.msg);
+			an_config_free(&app.cfg);
+			return 2;
+		}
 		printf("%s: ok (%u services)\n", "config", app.cfg.n_services);
 		an_config_free(&app.cfg);
 		return 0;

@@ -666,6 +666,29 @@ struct st_http *st_http_start(const struct st_http_config *cfg,
 	return h;
 }
 
+int st_http_check(const struct st_http_config *cfg, struct st_perr *err)
+{
+	struct sockaddr_storage ss;
+	struct st_http *h;
+	socklen_t sl;
+	bool loopback;
+	int rc;
+
+	if (st_http_config_off(cfg))
+		return 0;
+	h = calloc(1, sizeof(*h));
+	if (h == NULL) {
+		snprintf(err->msg, sizeof(err->msg), "http: out of memory");
+		return -ENOMEM;
+	}
+	h->cfg = *cfg;
+	rc = endpoint_parse(cfg->endpoint, &ss, &sl, &loopback, err);
+	if (rc == 0)
+		rc = load_secrets(h, loopback, err);
+	destroy(h);
+	return rc;
+}
+
 void st_http_stop(struct st_http *h)
 {
 	if (h == NULL)

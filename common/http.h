@@ -159,6 +159,12 @@ struct st_http *st_http_start(const struct st_http_config *cfg,
 			      const struct st_http_route *routes, size_t n_routes,
 			      void *arg, struct st_perr *err);
 
+/* What st_http_start refuses before it listens (the endpoint, the token,
+ * the TLS files, the non-loopback rule), checked without listening: for a
+ * program's --check. 0 when cfg is off or would start (a port in use aside);
+ * else a negative errno with err->msg. */
+int st_http_check(const struct st_http_config *cfg, struct st_perr *err);
+
 /* Stops accepting, closes every connection and joins MHD's threads. A
  * stream callback still blocked must return within its bounded wait. NULL
  * is a no-op. */

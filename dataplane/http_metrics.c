@@ -375,20 +375,34 @@ static const struct st_http_route routes[] = {
 	{ ST_HTTP_GET, "/healthz", h_healthz, true },
 };
 
+/* The server's settings from the [dataplane] keys. */
+static void http_config(const struct dp_config *cfg, struct st_http_config *hc)
+{
+	st_http_config_defaults(hc);
+	snprintf(hc->endpoint, sizeof(hc->endpoint), "%s", cfg->http_endpoint);
+	snprintf(hc->token_file, sizeof(hc->token_file), "%s", cfg->http_token_file);
+	snprintf(hc->tls_cert, sizeof(hc->tls_cert), "%s", cfg->http_tls_cert);
+	snprintf(hc->tls_key, sizeof(hc->tls_key), "%s", cfg->http_tls_key);
+	snprintf(hc->tls_client_ca, sizeof(hc->tls_client_ca), "%s", cfg->http_tls_client_ca);
+	hc->max_body = 1024;	/* nothing here takes a body */
+	hc->max_conns = 16;
+}
+
+int dp_http_check(const struct dp_config *cfg, struct st_perr *err)
+{
+	struct st_http_config hc;
+
+	http_config(cfg, &hc);
+	return st_http_check(&hc, err);
+}
+
 struct dp_http *dp_http_start(struct dp_app *app, const struct dp_kpi *kpi,
 			      const struct dp_control *ctl, struct st_perr *err)
 {
 	struct st_http_config hc;
 	struct dp_http *h;
 
-	st_http_config_defaults(&hc);
-	snprintf(hc.endpoint, sizeof(hc.endpoint), "%s", app->cfg.http_endpoint);
-	snprintf(hc.token_file, sizeof(hc.token_file), "%s", app->cfg.http_token_file);
-	snprintf(hc.tls_cert, sizeof(hc.tls_cert), "%s", app->cfg.http_tls_cert);
-	snprintf(hc.tls_key, sizeof(hc.tls_key), "%s", app->cfg.http_tls_key);
-	snprintf(hc.tls_client_ca, sizeof(hc.tls_client_ca), "%s", app->cfg.http_tls_client_ca);
-	hc.max_body = 1024;	/* nothing here takes a body */
-	hc.max_conns = 16;
+	http_config(&app->cfg, &hc);
 	errno = 0;
 	if (st_http_config_off(&hc))
 		return NULL;

@@ -25,6 +25,10 @@ struct dp_http;
 struct dp_http *dp_http_start(struct dp_app *app, const struct dp_kpi *kpi,
 			      const struct dp_control *ctl, struct st_perr *err);
 
+/* What dp_http_start would refuse of cfg's http_* keys, without
+ * listening (--check). 0 or a negative errno with err->msg. */
+int dp_http_check(const struct dp_config *cfg, struct st_perr *err);
+
 /* Main lcore, once per round: publishes the counters when the last
  * publication is older than 100 ms. Never blocks. NULL is a no-op. */
 void dp_http_round(struct dp_http *h, uint64_t mono_ns);

@@ -749,6 +749,14 @@ int main(int argc, char **argv)
 	}
 	st_log_set_level(lvl);
 	if (opts.check_only) {
+		struct st_perr herr;
+
+		/* the token and TLS files too: a unit would find them only at
+		 * start */
+		if (dp_http_check(&app.cfg, &herr) != 0) {
+			ST_ERR("%s", herr.msg);
+			return EXIT_USAGE;
+		}
 		printf("%s: config OK (%d shadow groups)\n", app.cfg.config_file, app.cfg.n_shadows);
 		return 0;
 	}

@@ -450,6 +450,12 @@ def scenario_client_cert():
     check(err is not None and r.proc.returncode == 2 and "http_tls_client_ca" in str(err),
           "0.0.0.0 with TLS but neither token nor client CA: refused, exit %s (%s)"
           % (r.proc.returncode, err))
+    # --check says so too (it used to say ok)
+    cfg = r.config({"web": PLAN}, extra="http_endpoint = 0.0.0.0:0\n" + tls)
+    chk = subprocess.run([ANALYZER, "--config", cfg, "--check"], capture_output=True, text=True,
+                         timeout=30)
+    check(chk.returncode == 2 and "http_tls_client_ca" in chk.stderr,
+          "--check refuses it too, exit %d" % chk.returncode)
     # Client certificates are a TLS feature.
     err = refused_at_start(r, r.config({"web": PLAN}, extra="http_endpoint = 0.0.0.0:0\n"
                                        "http_tls_client_ca = %s\n" % pki["client_ca"]))

@@ -200,6 +200,11 @@ def scenario_off_open(wd):
                 and "http_tls_client_ca" in err,
                 "0.0.0.0 without a token file or client CA: refused, exit %d (%s)"
                 % (proc.returncode, [l for l in err.splitlines() if "loopback" in l][:1]))
+    # --check says so too, without the EAL (it used to say "config OK")
+    r = subprocess.run([DP, "--", "--config", os.path.join(wd, "open.ini"), "--check"],
+                       capture_output=True, text=True, timeout=30)
+    stlib.check(r.returncode == 2 and "http_token_file" in r.stderr and "config OK" not in r.stdout,
+                "--check refuses it too, exit %d" % r.returncode)
 
 
 def scenario_token(wd):
