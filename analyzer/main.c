@@ -615,7 +615,7 @@ int main(int argc, char **argv)
 	if (check) {
 		/* the token and TLS files too, as open_http judges them: a
 		 * unit would find them only at start */
-		rc = st_http_config_off(&app.cfg.http) ? 0 : st_http_check(&app.cfg.http, &pe);
+		rc = st_http_check(&app.cfg.http, &pe);
 		if (rc != 0 && (app.cfg.http_endpoint_set || rc == -EPERM)) {
 			ST_ERR("%s", pe.msg);
 			an_config_free(&app.cfg);

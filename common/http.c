@@ -595,6 +595,33 @@ static int load_secrets(struct st_http *h, bool loopback, struct st_perr *err)
 	return h->client_ca == NULL ? -EINVAL : 0;
 }
 
+/* A server's state with cfg's endpoint parsed and its secrets loaded (what
+ * start refuses before it listens). NULL with errno and err->msg. */
+static struct st_http *prepare(const struct st_http_config *cfg, struct sockaddr_storage *ss,
+			       struct st_perr *err)
+{
+	struct st_http *h = calloc(1, sizeof(*h));
+	socklen_t sl;
+	bool loopback;
+	int rc;
+
+	if (h == NULL) {
+		snprintf(err->msg, sizeof(err->msg), "http: out of memory");
+		errno = ENOMEM;
+		return NULL;
+	}
+	h->cfg = *cfg;
+	rc = endpoint_parse(cfg->endpoint, ss, &sl, &loopback, err);
+	if (rc == 0)
+		rc = load_secrets(h, loopback, err);
+	if (rc != 0) {
+		destroy(h);
+		errno = -rc;
+		return NULL;
+	}
+	return h;
+}
+
 struct st_http *st_http_start(const struct st_http_config *cfg,
 			      const struct st_http_route *routes, size_t n_routes,
 			      void *arg, struct st_perr *err)
@@ -604,28 +631,14 @@ struct st_http *st_http_start(const struct st_http_config *cfg,
 	unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
 			 MHD_USE_ERROR_LOG | MHD_USE_POLL;
 	struct st_http *h;
-	socklen_t sl;
-	bool loopback;
 	int rc;
 
-	h = calloc(1, sizeof(*h));
-	if (h == NULL) {
-		snprintf(err->msg, sizeof(err->msg), "http: out of memory");
-		errno = ENOMEM;
+	h = prepare(cfg, &ss, err);
+	if (h == NULL)
 		return NULL;
-	}
-	h->cfg = *cfg;
 	h->routes = routes;
 	h->n_routes = n_routes;
 	h->arg = arg;
-	rc = endpoint_parse(cfg->endpoint, &ss, &sl, &loopback, err);
-	if (rc == 0)
-		rc = load_secrets(h, loopback, err);
-	if (rc != 0) {
-		destroy(h);
-		errno = -rc;
-		return NULL;
-	}
 	h->hd = st_hd_start((uint64_t)cfg->timeout_s * 1000000000ULL);
 	if (h->hd == NULL) {
 		rc = errno ? errno : ENOMEM;
@@ -670,23 +683,14 @@ int st_http_check(const struct st_http_config *cfg, struct st_perr *err)
 {
 	struct sockaddr_storage ss;
 	struct st_http *h;
-	socklen_t sl;
-	bool loopback;
-	int rc;
 
 	if (st_http_config_off(cfg))
 		return 0;
-	h = calloc(1, sizeof(*h));
-	if (h == NULL) {
-		snprintf(err->msg, sizeof(err->msg), "http: out of memory");
-		return -ENOMEM;
-	}
-	h->cfg = *cfg;
-	rc = endpoint_parse(cfg->endpoint, &ss, &sl, &loopback, err);
-	if (rc == 0)
-		rc = load_secrets(h, loopback, err);
+	h = prepare(cfg, &ss, err);
+	if (h == NULL)
+		return -errno;
 	destroy(h);
-	return rc;
+	return 0;
 }
 
 void st_http_stop(struct st_http *h)
