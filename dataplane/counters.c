@@ -16,6 +16,7 @@ const char *const dp_drop_names[DP_DROP_COUNT] = {
 	[DP_DROP_CHAOS_LOSS_BURST] = "chaos_loss_burst",
 	[DP_DROP_CHAOS_QUEUE_FULL] = "chaos_queue_full",
 	[DP_DROP_HEADERS_TOO_LONG] = "headers_too_long",
+	[DP_DROP_TCP_UNSENT] = "tcp_unsent",
 };
 
 /* The struct is all uint64_t counters: add it as an array. */

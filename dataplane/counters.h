@@ -31,6 +31,9 @@ enum dp_drop {
 	DP_DROP_HEADERS_TOO_LONG, /* headers to rewrite longer than a copy's
 				     first buffer (IPv6 extension headers of
 				     a couple of hundred bytes) */
+	DP_DROP_TCP_UNSENT,	/* queued towards the shadow, never sent: its
+				   session ended first (idle, reset, given
+				   up, the client starting over) */
 	DP_DROP_COUNT
 };
 

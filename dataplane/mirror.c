@@ -382,8 +382,11 @@ static inline int queue_copy(struct dp_worker *w, int gi, const struct dp_group 
 	c = make_copy(w, g, gc, m, p, inst,
 		      v == DP_TCP_QUEUE || v == DP_TCP_QUEUE_SYN ? COPY_FULL :
 		      v == DP_TCP_SEND_RST ? COPY_HDR : COPY_ANY);
-	if (c == NULL)
+	if (c == NULL) {
+		if (v == DP_TCP_QUEUE_SYN)
+			dp_tcp_forget(w, s);
 		return 0;
+	}
 	gc->copies++;
 	gc->copy_bytes += c->pkt_len;
 	if (v == DP_TCP_QUEUE || v == DP_TCP_QUEUE_SYN) {

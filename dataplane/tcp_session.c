@@ -134,12 +134,33 @@ static struct dp_tcp_sess *insert(struct dp_tcp_table *t, const struct st_flow_k
 	return &t->e[i];
 }
 
-/* Backward-shift deletion, as in the flow table. */
-static void sess_remove(struct dp_tcp_table *t, struct dp_tcp_sess *s)
+/* The counters of the session's copies: injected ones count apart. */
+static struct dp_group_counters *sess_gc(struct dp_worker *w, const struct dp_tcp_sess *s)
 {
+	return s->synthetic ? &w->cnt.inject[s->group] : &w->cnt.group[s->group];
+}
+
+/* Frees the session's queue. Its segments never sent were counted among
+ * the copies when queued: they are taken back out, as tcp_unsent. */
+static void q_drop_all(struct dp_worker *w, struct dp_tcp_sess *s)
+{
+	struct dp_group_counters *gc = sess_gc(w, s);
+
+	for (uint32_t i = s->q_unsent; i != DP_TCP_NONE; i = w->tcp.seg[i].next) {
+		gc->drops[DP_DROP_TCP_UNSENT]++;
+		gc->copies--;
+		gc->copy_bytes -= w->tcp.seg[i].m->pkt_len;
+	}
+	q_free_all(&w->tcp, s);
+}
+
+/* Backward-shift deletion, as in the flow table. */
+static void sess_remove(struct dp_worker *w, struct dp_tcp_sess *s)
+{
+	struct dp_tcp_table *t = &w->tcp;
 	uint32_t hole = (uint32_t)(s - t->e), i = hole;
 
-	q_free_all(t, s);
+	q_drop_all(w, s);
 	for (;;) {
 		uint32_t home;
 
@@ -185,7 +206,7 @@ enum dp_tcp_verdict dp_tcp_client(struct dp_worker *w, int g, const struct st_fl
 			return DP_TCP_SKIP;
 		}
 		/* A new session, or the client trying again: start over. */
-		q_free_all(t, s);
+		q_drop_all(w, s);
 		s->fhash = hash;
 		s->state = DP_TCP_SYN_SENT;
 		s->c_isn = p->tcp.seq;
@@ -228,6 +249,11 @@ enum dp_tcp_verdict dp_tcp_client(struct dp_worker *w, int g, const struct st_fl
 		return DP_TCP_SKIP;
 	}
 	return DP_TCP_QUEUE;
+}
+
+void dp_tcp_forget(struct dp_worker *w, struct dp_tcp_sess *s)
+{
+	sess_remove(w, s);
 }
 
 void dp_tcp_template(struct dp_tcp_sess *s, const struct rte_mbuf *c, const struct st_pkt *p)
@@ -298,7 +324,7 @@ static struct rte_mbuf *send_seg(struct dp_worker *w, struct dp_tcp_sess *s,
 	rewrite_seg(s, g);
 	c = rte_pktmbuf_clone(g->m, w->app->copy_pool);
 	if (unlikely(c == NULL)) {
-		w->cnt.group[s->group].drops[DP_DROP_NO_MBUF]++;
+		sess_gc(w, s)->drops[DP_DROP_NO_MBUF]++;
 		return NULL;
 	}
 	g->sent_tsc = now;
@@ -350,6 +376,11 @@ uint16_t dp_tcp_enqueue(struct dp_worker *w, struct dp_tcp_sess *s, struct rte_m
 
 	if (unlikely(!dp_tcp_has_room(t, s))) {
 		rte_pktmbuf_free(c);
+		if (p->tcp.flags & ST_TCP_SYN) {
+			gc->drops[DP_DROP_TCP_QUEUE_FULL]++;
+			dp_tcp_forget(w, s);
+			return 0;
+		}
 		return dp_tcp_refuse(w, s, gc, now, out, max);
 	}
 	g = &t->seg[idx];
@@ -390,7 +421,7 @@ void dp_tcp_rewrite_rst(struct dp_worker *w, struct dp_tcp_sess *s, struct rte_m
 	};
 
 	rewrite_seg(s, &g);
-	sess_remove(&w->tcp, s);
+	sess_remove(w, s);
 }
 
 /* Frees the queued segments the shadow has acknowledged up to ack. */
@@ -520,7 +551,7 @@ static uint16_t tcp_shadow(struct dp_worker *w, uint32_t port_groups, const stru
 	s->last_tsc = now;
 	if (fl & ST_TCP_RST) {
 		w->cnt.tcp_shadow_rst++;
-		sess_remove(&w->tcp, s);
+		sess_remove(w, s);
 		return 0;
 	}
 	if ((fl & (ST_TCP_SYN | ST_TCP_ACK)) == (ST_TCP_SYN | ST_TCP_ACK)) {
@@ -614,7 +645,7 @@ void dp_tcp_scan(struct dp_worker *w, uint64_t now, uint32_t budget)
 		if (s->state != DP_TCP_FREE) {
 			if (now - s->last_tsc > idle ||
 			    (s->fin_c && s->fin_s && s->q_len == 0 && now - s->last_tsc > linger)) {
-				sess_remove(t, s);
+				sess_remove(w, s);
 				continue; /* an entry may have moved into this slot */
 			}
 			if (s->q_head != DP_TCP_NONE) {
@@ -627,7 +658,7 @@ void dp_tcp_scan(struct dp_worker *w, uint64_t now, uint32_t budget)
 				    now - head->sent_tsc > rto << RTE_MIN(s->backoff, 5)) {
 					if (s->backoff >= TCP_GIVE_UP) {
 						w->cnt.tcp_given_up++;
-						sess_remove(t, s);
+						sess_remove(w, s);
 						continue;
 					}
 					if ((out[n] = retransmit(w, s, now)) != NULL) {
@@ -645,7 +676,7 @@ void dp_tcp_scan(struct dp_worker *w, uint64_t now, uint32_t budget)
 					sent = rte_eth_tx_burst(w->app->groups[s->group].port_id,
 								w->queue, out, n);
 					if (sent < n) {
-						w->cnt.group[s->group].drops[DP_DROP_TX_FULL] += n - sent;
+						sess_gc(w, s)->drops[DP_DROP_TX_FULL] += n - sent;
 						rte_pktmbuf_free_bulk(out + sent, n - sent);
 					}
 				}

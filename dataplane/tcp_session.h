@@ -111,7 +111,8 @@ void dp_tcp_fini(struct dp_tcp_table *t);
 /* Outcome of dp_tcp_client for a client segment selected for a group. */
 enum dp_tcp_verdict {
 	DP_TCP_QUEUE_SYN,	/* the SYN: a private copy, dp_tcp_template, then
-				   dp_tcp_enqueue (resent until the SYN-ACK) */
+				   dp_tcp_enqueue (resent until the SYN-ACK);
+				   when no copy is made, dp_tcp_forget */
 	DP_TCP_QUEUE,		/* copy privately into the queue: dp_tcp_enqueue */
 	DP_TCP_SEND_RST,	/* the client's RST: copy, dp_tcp_rewrite_rst, send */
 	DP_TCP_SKIP,		/* no copy; *reason a drop reason, or -1 for none */
@@ -122,6 +123,12 @@ enum dp_tcp_verdict {
 enum dp_tcp_verdict dp_tcp_client(struct dp_worker *w, int g, const struct st_flow_key *k,
 				  uint32_t hash, const struct st_pkt *p, bool synthetic,
 				  uint64_t now, int *reason, struct dp_tcp_sess **sess);
+
+/* Ends a session whose SYN was not copied (no mbuf, no neighbour, headers
+ * too long): the client's SYN sent again starts it anew, where the session
+ * left in SYN_SENT with nothing queued would skip it as sent again and stay
+ * dead until it idled out. */
+void dp_tcp_forget(struct dp_worker *w, struct dp_tcp_sess *s);
 
 /* Keeps the headers of the SYN's copy (addresses as the shadow sees them)
  * as the template of the ACKs the dataplane sends the shadow. */
@@ -144,7 +151,8 @@ uint16_t dp_tcp_refuse(struct dp_worker *w, struct dp_tcp_sess *s, struct dp_gro
 /* Queues a private copy c of a client segment (headers as in p) and sends
  * what the shadow's window allows into out (at most max). Returns the
  * number placed in out; c belongs to the queue (or was freed and counted
- * in gc when the queue is full: dp_tcp_refuse). */
+ * in gc when the queue is full: dp_tcp_refuse; a SYN refused so also
+ * ends its session, dp_tcp_forget). */
 uint16_t dp_tcp_enqueue(struct dp_worker *w, struct dp_tcp_sess *s, struct rte_mbuf *c,
 			const struct st_pkt *p, struct dp_group_counters *gc, uint64_t now,
 			struct rte_mbuf **out, uint16_t max);

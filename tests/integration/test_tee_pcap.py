@@ -628,6 +628,30 @@ def queue_full_case(wd):
     stlib.check(res["mbufs_in_use"] == (0, 0), "every mbuf back in its pool at exit")
 
 
+def unsent_case(wd):
+    """A session whose shadow never answers its SYN ends idle with its data
+    segments still queued, never sent: they are counted tcp_unsent and
+    taken back out of the copies (and their bytes); the SYN, sent, stays."""
+    from scapy.all import IP, TCP, Ether, Raw
+    n_data = 10
+    eth = Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02")
+    ip = IP(src="198.18.0.11", dst="198.18.1.53")
+    pkts = [bytes(eth / ip / TCP(sport=40001, dport=80, flags="S", seq=1000))]
+    pkts += [bytes(eth / ip / TCP(sport=40001, dport=80, flags="PA", seq=1001 + 4 * k, ack=1) /
+                   Raw(b"abcd")) for k in range(n_data)]
+    write_inputs(wd, pkts)
+    res = sessions_run(wd, "unsent", "timing = false\nflow_idle_timeout = 1s\n")
+    a = res["shadows"]["a"]
+    stlib.check(a.get("tcp_unsent", 0) == n_data and a["copies"] == 1 and a["bytes"] == len(pkts[0]),
+                "the %d segments queued behind an unanswered SYN counted tcp_unsent when the session "
+                "idled out; copies %d (%d bytes): the SYN only" % (n_data, a["copies"], a["bytes"]))
+    got = read(os.path.join(wd, "shadow_a.pcap"))
+    stlib.check(len(got) >= 1 and all(g[6:] == pkts[0][6:] for g in got),
+                "the shadow got only the SYN: %d frames" % len(got))
+    stlib.check(read(os.path.join(wd, "prod.pcap")) == pkts, "production gets everything")
+    stlib.check(res["mbufs_in_use"] == (0, 0), "every mbuf back in its pool at exit")
+
+
 def pool_dry_case(wd):
     """The copies' pool runs dry halfway through a burst: copies of a group
     with chaos_delay stay in the timing wheel, so a pool of 1,023 mbufs
@@ -653,7 +677,7 @@ def pool_dry_case(wd):
 
 def main():
     for case in (inline_case, inline_untimed_case, tap_case, two_workers_case, inject_case, inject_memif_case,
-                 full_table_case, midstream_case, queue_full_case, pool_dry_case):
+                 full_table_case, midstream_case, queue_full_case, unsent_case, pool_dry_case):
         wd = stlib.workdir(case.__name__)
         print("== %s in %s" % (case.__name__, wd))
         case(wd)
