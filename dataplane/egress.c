@@ -36,8 +36,8 @@ static uint32_t l2_len_of(const struct rte_mbuf *m, uint16_t *et)
  * consumed when it returns > 0 (the fragments hold its data). Returns the
  * count, 0 when m fits as it is (its tags are not the MTU's), or -1 when
  * it must be dropped (m kept): not IPv4 (an IPv6 router does not fragment
- * either), DF set, its IPv4 header not whole in the first segment, or more
- * fragments than cap. */
+ * either), a header length below 20 (a router discards it), DF set, its
+ * IPv4 header not whole in the first segment, or more fragments than cap. */
 static int fragment(struct rte_mbuf *m, uint32_t mtu, struct rte_mempool *mp,
 		    struct rte_mbuf **out, uint16_t cap)
 {
@@ -55,7 +55,7 @@ static int fragment(struct rte_mbuf *m, uint32_t mtu, struct rte_mempool *mp,
 	b = rte_pktmbuf_mtod_offset(m, const uint8_t *, l2_len);
 	if (et != RTE_ETHER_TYPE_IPV4 ||
 	    rte_pktmbuf_data_len(m) < l2_len + sizeof(struct rte_ipv4_hdr) || (b[0] >> 4) != 4 ||
-	    rte_pktmbuf_data_len(m) < l2_len + (uint32_t)(b[0] & 0xf) * 4)
+	    (b[0] & 0xf) < 5 || rte_pktmbuf_data_len(m) < l2_len + (uint32_t)(b[0] & 0xf) * 4)
 		return -1;
 	ip = (const struct rte_ipv4_hdr *)b;
 	if (ip->fragment_offset & rte_cpu_to_be_16(RTE_IPV4_HDR_DF_FLAG))
@@ -80,39 +80,65 @@ static int fragment(struct rte_mbuf *m, uint32_t mtu, struct rte_mempool *mp,
 	return nf;
 }
 
-uint16_t dp_egress_send(struct dp_worker *w, int port_idx, uint32_t mtu,
-			struct rte_mbuf **pkts, uint16_t n, struct rte_mempool *mp)
+/* dp_tx_or_drop, adding the frames the queue refused to *lost: the
+ * frames and bytes the port did not count as sent. */
+static void send_run(struct dp_worker *w, int port_idx, struct rte_mbuf **pkts, uint16_t n,
+		     struct dp_egress_lost *lost)
 {
-	const struct dp_port *port = &w->app->ports[port_idx];
+	const struct dp_port_counters *pc = &w->cnt.port[port_idx];
+	uint64_t full = pc->tx_full, sent = pc->tx_bytes, bytes = 0;
+
+	for (uint16_t i = 0; i < n; i++)
+		bytes += pkts[i]->pkt_len;
+	dp_tx_counted(w, port_idx, w->app->ports[port_idx].id, pkts, n, bytes);
+	if (lost != NULL && unlikely(pc->tx_full != full)) {
+		lost->tx_full += (uint32_t)(pc->tx_full - full);
+		lost->bytes += bytes - (pc->tx_bytes - sent);
+	}
+}
+
+void dp_egress_send(struct dp_worker *w, int port_idx, uint32_t mtu,
+		    struct rte_mbuf **pkts, uint16_t n, struct rte_mempool *mp,
+		    struct dp_egress_lost *lost)
+{
 	const uint32_t fast = mtu + RTE_ETHER_HDR_LEN;
 	struct dp_port_counters *pc = &w->cnt.port[port_idx];
 	struct rte_mbuf *frags[DP_EGRESS_MAX_FRAGS];
-	uint16_t run = 0, too_big = 0;
+	uint16_t run = 0;
 
 	for (uint16_t i = 0; i < n; i++) {
 		struct rte_mbuf *m = pkts[i];
+		uint32_t len = m->pkt_len;
+		uint64_t full;
 		int nf;
 
-		if (m->pkt_len <= fast || (nf = fragment(m, mtu, mp, frags, RTE_DIM(frags))) == 0) {
+		if (len <= fast || (nf = fragment(m, mtu, mp, frags, RTE_DIM(frags))) == 0) {
 			pkts[run++] = m;
 			continue;
 		}
 		/* What came before it leaves first: order is kept. */
 		if (run > 0)
-			dp_tx_or_drop(w, port_idx, port->id, pkts, run);
+			send_run(w, port_idx, pkts, run, lost);
 		run = 0;
 		if (nf < 0) {
 			pc->too_big++;
-			too_big++;
+			if (lost != NULL) {
+				lost->too_big++;
+				lost->bytes += len;
+			}
 			rte_pktmbuf_free(m);
 			continue;
 		}
 		pc->frags_out += (uint32_t)nf;
+		full = pc->tx_full;
 		for (int32_t k = 0; k < nf; k += DP_BURST)
-			dp_tx_or_drop(w, port_idx, port->id, frags + k,
+			dp_tx_or_drop(w, port_idx, w->app->ports[port_idx].id, frags + k,
 				      (uint16_t)RTE_MIN(nf - k, DP_BURST));
+		if (lost != NULL && unlikely(pc->tx_full != full)) {
+			lost->tx_full++;
+			lost->bytes += len;
+		}
 	}
 	if (run > 0)
-		dp_tx_or_drop(w, port_idx, port->id, pkts, run);
-	return too_big;
+		send_run(w, port_idx, pkts, run, lost);
 }

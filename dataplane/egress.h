@@ -16,15 +16,26 @@ struct dp_worker;
  * takes 42; a smaller MTU than that needs more and is too_big). */
 #define DP_EGRESS_MAX_FRAGS 128
 
+/* Frames dp_egress_send did not send: too big and not fragmentable, or
+ * refused by the TX queue (a fragmented frame is lost when any of its
+ * fragments is), with their bytes as they were handed in. */
+struct dp_egress_lost {
+	uint32_t too_big;
+	uint32_t tx_full;
+	uint64_t bytes;
+};
+
 /* Sends pkts[0..n) on port_idx's queue in order, each frame above mtu
- * (the port's, or a shadow group's below it) replaced by its fragments (headers from mp, data referenced,
- * never copied) or, when it cannot be fragmented (IPv6, DF, non-IP, too
- * many fragments, mp dry), freed and counted in the port's too_big. What
- * the TX queue refuses is counted (tx_full) and freed, as tx_or_drop.
- * Fragments sent are counted in the port's frags_out. Returns how many
- * frames were too_big (a shadow group counts them as its drops too). Takes
- * every mbuf of pkts. */
-uint16_t dp_egress_send(struct dp_worker *w, int port_idx, uint32_t mtu,
-			struct rte_mbuf **pkts, uint16_t n, struct rte_mempool *mp);
+ * (the port's, or a shadow group's below it) replaced by its fragments
+ * (headers from mp, data referenced, never copied) or, when it cannot be
+ * fragmented (IPv6, DF, non-IP, too many fragments, mp dry), freed and
+ * counted in the port's too_big. What the TX queue refuses is counted
+ * (tx_full) and freed, as tx_or_drop. Fragments sent are counted in the
+ * port's frags_out. The frames not sent are added to *lost when it is not
+ * NULL (a shadow group takes them out of its copies and counts them as
+ * its drops). Takes every mbuf of pkts. */
+void dp_egress_send(struct dp_worker *w, int port_idx, uint32_t mtu,
+		    struct rte_mbuf **pkts, uint16_t n, struct rte_mempool *mp,
+		    struct dp_egress_lost *lost);
 
 #endif

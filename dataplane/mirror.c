@@ -1018,11 +1018,16 @@ void dp_copies_send(struct dp_worker *w, int gi, struct dp_group_counters *gc,
 	uint16_t sent;
 
 	if (unlikely(copies_too_long(c, app->groups[gi].tx_fast_max, n))) {
-		/* Fragmented to the shadow's MTU (or too_big); the port
-		 * counts what its queue refuses. */
-		gc->drops[DP_DROP_TOO_BIG] +=
-			dp_egress_send(w, app->groups[gi].port_idx, app->groups[gi].mtu,
-				       c, n, app->copy_pool);
+		/* Fragmented to the shadow's MTU (or too_big): what was not
+		 * sent is taken back out of the sent copies, as below. */
+		struct dp_egress_lost lost = { 0, 0, 0 };
+
+		dp_egress_send(w, app->groups[gi].port_idx, app->groups[gi].mtu, c, n,
+			       app->copy_pool, &lost);
+		gc->drops[DP_DROP_TOO_BIG] += lost.too_big;
+		gc->drops[DP_DROP_TX_FULL] += lost.tx_full;
+		gc->copies -= lost.too_big + lost.tx_full;
+		gc->copy_bytes -= lost.bytes;
 		return;
 	}
 	sent = rte_eth_tx_burst(app->groups[gi].port_id, w->queue, c, n);

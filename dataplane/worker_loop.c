@@ -53,7 +53,7 @@ static inline void forward(struct dp_worker *w, int port_idx, uint16_t port_id,
 	if (likely(!big))
 		dp_tx_counted(w, port_idx, port_id, pkts, n, bytes);
 	else
-		dp_egress_send(w, port_idx, w->app->ports[port_idx].mtu, pkts, n, w->app->pool);
+		dp_egress_send(w, port_idx, w->app->ports[port_idx].mtu, pkts, n, w->app->pool, NULL);
 }
 
 /* Frames from a shadow port: neighbour requests are answered in place;

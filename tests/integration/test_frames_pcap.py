@@ -13,7 +13,10 @@ hands frames longer than one mbuf over as chains of mbufs.
   and the IPv6 ones are dropped and counted too_big, as a router would
   (tagged frames of exactly 1500 bytes of IP pass: tags are not the MTU's);
   no frame is counted malformed (the chained mbufs are parsed whole).
+  A copy too big for its group is not counted among the group's copies.
 - A group's BPF filter reads bytes deep in a chained mbuf.
+- An IPv4 frame above the MTU with a header length below 20 bytes is
+  dropped as too_big, not cut into fragments of garbage.
 - IPv6 frames whose extension headers pass a copy's first buffer (256
   bytes), to a group that rewrites the destination to its instance: not
   copied, counted headers_too_long (the checksum was written past the
@@ -178,6 +181,12 @@ def jumbo_case(wd):
     stlib.check(sb.get("too_big", 0) == 6 and sa.get("too_big", 0) == 0,
                 "shadow b counts the 3 DF and 3 IPv6 copies above 1280 too_big (%d), a none"
                 % sb.get("too_big", 0))
+    # A copy too big for its shadow was never sent: not among the copies.
+    sent = [f for f, k in fin if k in ("v4", "small")]
+    stlib.check(sb["copies"] == len(sent) and sb["bytes"] == sum(len(f) for f in sent) and
+                sa["copies"] == len(fin),
+                "shadow b counts as copies only the %d frames it sent (%d, %d bytes), a all %d (%d)"
+                % (len(sent), sb["copies"], sb["bytes"], len(fin), sa["copies"]))
     stlib.check(res["ports"]["prod"].get("too_big", 0) == 0 and res["ports"]["prod"].get("frags_out", 0) == 0,
                 "production: nothing fragmented, nothing too_big")
     stlib.check(not res["malformed"], "no frame counted malformed (%s)" % res["malformed"])
@@ -224,6 +233,27 @@ def bpf_case(wd):
     stlib.check(res["mbufs_in_use"] == (0, 0), "every mbuf back in its pool")
 
 
+def bad_ihl_case(wd):
+    """An IPv4 frame above the MTU whose header length says less than 20
+    bytes is not fragmented into frames of garbage: production's port
+    drops it as too_big, as a router discards it, and sends the good one
+    beside it in fragments."""
+    fin = []
+    for i, ihl in enumerate((4, 5)):
+        fin.append((bytes(Ether(src=SMAC, dst=DMAC) /
+                          IP(src="198.18.5.%d" % (i + 1), dst="198.18.1.53", ihl=ihl, id=77 + i) /
+                          UDP(sport=8100 + i, dport=7) / Raw(b"h" * 3000)), "v4"))
+    res = run(wd, "frames-i-%d" % os.getpid(), 1500, [("a", MAC_A, 0, None)], fin)
+    p = res["ports"]["prod"]
+    stlib.check(p.get("too_big", 0) == 1 and p.get("frags_out", 0) == 3,
+                "production: the frame with IHL 4 counted too_big (%d), the good one sent in 3 "
+                "fragments (%d)" % (p.get("too_big", 0), p.get("frags_out", 0)))
+    prod = read(os.path.join(wd, "prod.pcap"))
+    stlib.check(ip_datagrams(prod) == original_datagrams(fin[1:], ("v4",)),
+                "production: only the good datagram, whole once reassembled (%d frames)" % len(prod))
+    stlib.check(res["mbufs_in_use"] == (0, 0), "every mbuf back in its pool")
+
+
 def long_headers_case(wd):
     inst = "2001:db8:9::10"
     fin = []
@@ -259,6 +289,7 @@ def main():
     jumbo_case(wd)
     mtu1500_case(wd)
     bpf_case(wd)
+    bad_ihl_case(wd)
     long_headers_case(wd)
     print("all checks passed")
 
