@@ -256,6 +256,58 @@ out:
 	return status;
 }
 
+/* systemd's credentials directory ($CREDENTIALS_DIRECTORY): a token file
+ * there may be group-readable (the ACL that gives the unit's user alone
+ * access shows as group bits), not readable by others; the same file
+ * reached from elsewhere is still refused. c's token_file is restored. */
+static void cred_dir_case(struct st_http_config *c)
+{
+	char dir[] = "/tmp/st_test_cred_XXXXXX", path[256], link[256], keep[sizeof(c->token_file)];
+	struct st_perr pe;
+	struct st_http *h;
+	FILE *f;
+
+	memcpy(keep, c->token_file, sizeof(keep));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/http-token", dir);
+	snprintf(link, sizeof(link), "%s.link", dir);
+	f = fopen(path, "w");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+	fputs("0123456789abcdef-token\n", f);
+	fclose(f);
+	chmod(path, 0640);
+	snprintf(c->token_file, sizeof(c->token_file), "%s", path);
+	/* Without the variable: refused as anywhere else. */
+	unsetenv("CREDENTIALS_DIRECTORY");
+	CU_ASSERT_PTR_NULL(st_http_start(c, routes, N_ROUTES, NULL, &pe));
+	CU_ASSERT_PTR_NOT_NULL(strstr(pe.msg, "chmod"));
+	setenv("CREDENTIALS_DIRECTORY", dir, 1);
+	h = st_http_start(c, routes, N_ROUTES, NULL, &pe);
+	CU_ASSERT_PTR_NOT_NULL(h);
+	if (h != NULL)
+		st_http_stop(h);
+	/* Others may not read it, even there. */
+	chmod(path, 0644);
+	CU_ASSERT_PTR_NULL(st_http_start(c, routes, N_ROUTES, NULL, &pe));
+	CU_ASSERT_PTR_NOT_NULL(strstr(pe.msg, "chmod"));
+	/* A link from outside into it is the file inside: accepted; the
+	 * variable naming another directory: refused. */
+	chmod(path, 0640);
+	CU_ASSERT_EQUAL(symlink(path, link), 0);
+	snprintf(c->token_file, sizeof(c->token_file), "%s", link);
+	h = st_http_start(c, routes, N_ROUTES, NULL, &pe);
+	CU_ASSERT_PTR_NOT_NULL(h);
+	if (h != NULL)
+		st_http_stop(h);
+	setenv("CREDENTIALS_DIRECTORY", "/nonexistent", 1);
+	CU_ASSERT_PTR_NULL(st_http_start(c, routes, N_ROUTES, NULL, &pe));
+	unsetenv("CREDENTIALS_DIRECTORY");
+	unlink(link);
+	unlink(path);
+	rmdir(dir);
+	memcpy(c->token_file, keep, sizeof(keep));
+}
+
 static void test_server(void)
 {
 	char tok_path[] = "/tmp/st_test_http_XXXXXX", reply[4096];
@@ -291,6 +343,7 @@ static void test_server(void)
 	snprintf(c.token_file, sizeof(c.token_file), "%s", tok_path);
 	CU_ASSERT_PTR_NULL(st_http_start(&c, routes, N_ROUTES, NULL, &pe));
 	CU_ASSERT_PTR_NOT_NULL(strstr(pe.msg, "chmod"));
+	cred_dir_case(&c);
 	chmod(tok_path, 0600);
 	snprintf(c.endpoint, sizeof(c.endpoint), "127.0.0.1:0");
 	h = st_http_start(&c, routes, N_ROUTES, NULL, &pe);
