@@ -298,11 +298,11 @@ static const struct key analyzer_keys[] = {
 	  "127.0.0.1:9560", "HTTP API, /metrics and dashboard (ADDR:PORT); none: off. Only loopback "
 	  "without http_token_file or http_tls_client_ca" },
 	{ "http_token_file", set_str, OFF_C(http.token_file), 0, 0, STRLEN_C(http.token_file), "",
-	  "file (mode 0600) holding the bearer token every HTTP request must carry" },
+	  "file (mode 0600; in systemd's $CREDENTIALS_DIRECTORY it may be group-readable) holding the bearer token every HTTP request must carry" },
 	{ "http_tls_cert", set_str, OFF_C(http.tls_cert), 0, 0, STRLEN_C(http.tls_cert), "",
 	  "PEM certificate: serve HTTPS (with http_tls_key)" },
 	{ "http_tls_key", set_str, OFF_C(http.tls_key), 0, 0, STRLEN_C(http.tls_key), "",
-	  "PEM private key of http_tls_cert (mode 0600)" },
+	  "PEM private key of http_tls_cert (mode 0600; in systemd's $CREDENTIALS_DIRECTORY it may be group-readable)" },
 	{ "http_tls_client_ca", set_str, OFF_C(http.tls_client_ca), 0, 0,
 	  STRLEN_C(http.tls_client_ca), "",
 	  "PEM CA: with TLS, every request needs a client certificate it signed (403 without)" },

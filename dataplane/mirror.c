@@ -369,6 +369,13 @@ static inline int queue_copy(struct dp_worker *w, int gi, const struct dp_group 
 				s->inst = (uint8_t)inst;
 		}
 	}
+	if (v == DP_TCP_QUEUE_SYN && unlikely(!dp_tcp_has_room(&w->tcp, s))) {
+		/* No room for the SYN (the worker's segments all taken): no
+		 * session, so the client's SYN sent again may start one. */
+		gc->drops[DP_DROP_TCP_QUEUE_FULL]++;
+		dp_tcp_forget(w, s);
+		return 0;
+	}
 	if (v == DP_TCP_QUEUE && unlikely(!dp_tcp_has_room(&w->tcp, s))) {
 		/* A full queue drops the segment: no copy made only to be
 		 * freed (a shadow that stopped reading gets every segment
@@ -387,9 +394,8 @@ static inline int queue_copy(struct dp_worker *w, int gi, const struct dp_group 
 			dp_tcp_forget(w, s);
 		return 0;
 	}
-	gc->copies++;
-	gc->copy_bytes += c->pkt_len;
 	if (v == DP_TCP_QUEUE || v == DP_TCP_QUEUE_SYN) {
+		/* counted among the copies when it leaves the queue (pump) */
 		uint16_t *n = &w->n_copies[gi];
 
 		if (v == DP_TCP_QUEUE_SYN)
@@ -399,6 +405,8 @@ static inline int queue_copy(struct dp_worker *w, int gi, const struct dp_group 
 		/* The SYN leaves at once: its connect time starts now. */
 		return v == DP_TCP_QUEUE_SYN ? 1 : 2;
 	}
+	gc->copies++;
+	gc->copy_bytes += c->pkt_len;
 	if (s != NULL && v == DP_TCP_SEND_RST)
 		dp_tcp_rewrite_rst(w, s, c, p);
 	w->copies[gi][w->n_copies[gi]++] = c;

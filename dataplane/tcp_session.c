@@ -140,17 +140,15 @@ static struct dp_group_counters *sess_gc(struct dp_worker *w, const struct dp_tc
 	return s->synthetic ? &w->cnt.inject[s->group] : &w->cnt.group[s->group];
 }
 
-/* Frees the session's queue. Its segments never sent were counted among
- * the copies when queued: they are taken back out, as tcp_unsent. */
+/* Frees the session's queue; its segments never sent (never counted
+ * among the copies: pump counts a segment when it first leaves) are lost
+ * copies, tcp_unsent. */
 static void q_drop_all(struct dp_worker *w, struct dp_tcp_sess *s)
 {
 	struct dp_group_counters *gc = sess_gc(w, s);
 
-	for (uint32_t i = s->q_unsent; i != DP_TCP_NONE; i = w->tcp.seg[i].next) {
+	for (uint32_t i = s->q_unsent; i != DP_TCP_NONE; i = w->tcp.seg[i].next)
 		gc->drops[DP_DROP_TCP_UNSENT]++;
-		gc->copies--;
-		gc->copy_bytes -= w->tcp.seg[i].m->pkt_len;
-	}
 	q_free_all(&w->tcp, s);
 }
 
@@ -337,6 +335,7 @@ static uint16_t pump(struct dp_worker *w, struct dp_tcp_sess *s, uint64_t now,
 		     struct rte_mbuf **out, uint16_t max)
 {
 	struct dp_tcp_table *t = &w->tcp;
+	struct dp_group_counters *gc = sess_gc(w, s);
 	uint16_t n = 0;
 
 	while (s->q_unsent != DP_TCP_NONE && n < max) {
@@ -353,6 +352,9 @@ static uint16_t pump(struct dp_worker *w, struct dp_tcp_sess *s, uint64_t now,
 		if (g->has_data)
 			dp_timing_open_data(w, &s->key, s->fhash, s->synthetic ? DP_TARGET_INJ(s->group) :
 					    DP_TARGET_GROUP(s->group), c->pkt_len, now);
+		/* A queued segment is a copy once it first leaves. */
+		gc->copies++;
+		gc->copy_bytes += c->pkt_len;
 		out[n++] = c;
 		s->q_unsent = g->next;
 	}
@@ -376,11 +378,6 @@ uint16_t dp_tcp_enqueue(struct dp_worker *w, struct dp_tcp_sess *s, struct rte_m
 
 	if (unlikely(!dp_tcp_has_room(t, s))) {
 		rte_pktmbuf_free(c);
-		if (p->tcp.flags & ST_TCP_SYN) {
-			gc->drops[DP_DROP_TCP_QUEUE_FULL]++;
-			dp_tcp_forget(w, s);
-			return 0;
-		}
 		return dp_tcp_refuse(w, s, gc, now, out, max);
 	}
 	g = &t->seg[idx];

@@ -125,7 +125,7 @@ enum dp_tcp_verdict dp_tcp_client(struct dp_worker *w, int g, const struct st_fl
 				  uint64_t now, int *reason, struct dp_tcp_sess **sess);
 
 /* Ends a session whose SYN was not copied (no mbuf, no neighbour, headers
- * too long): the client's SYN sent again starts it anew, where the session
+ * too long, no room in the queue): the client's SYN sent again starts it anew, where the session
  * left in SYN_SENT with nothing queued would skip it as sent again and stay
  * dead until it idled out. */
 void dp_tcp_forget(struct dp_worker *w, struct dp_tcp_sess *s);
@@ -151,8 +151,9 @@ uint16_t dp_tcp_refuse(struct dp_worker *w, struct dp_tcp_sess *s, struct dp_gro
 /* Queues a private copy c of a client segment (headers as in p) and sends
  * what the shadow's window allows into out (at most max). Returns the
  * number placed in out; c belongs to the queue (or was freed and counted
- * in gc when the queue is full: dp_tcp_refuse; a SYN refused so also
- * ends its session, dp_tcp_forget). */
+ * in gc when the queue is full: dp_tcp_refuse; the caller checks the room
+ * for a SYN first, dp_tcp_forget). Each segment is counted among gc's
+ * copies when it first leaves, not when queued. */
 uint16_t dp_tcp_enqueue(struct dp_worker *w, struct dp_tcp_sess *s, struct rte_mbuf *c,
 			const struct st_pkt *p, struct dp_group_counters *gc, uint64_t now,
 			struct rte_mbuf **out, uint16_t max);

@@ -605,8 +605,9 @@ def midstream_case(wd):
 def queue_full_case(wd):
     """A session whose shadow never answers: its queue keeps the SYN and
     segments up to its bound; the segments past it are refused uncopied,
-    counted tcp_queue_full and not among the copies (every segment is one
-    or the other); production gets everything."""
+    counted tcp_queue_full. Only the SYN ever leaves, so it alone is among
+    the copies (a queued segment is counted when it first leaves, and the
+    SYN once however often it is resent); production gets everything."""
     from scapy.all import IP, TCP, Ether, Raw
     n_data = 2100
     eth = Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02")
@@ -618,9 +619,9 @@ def queue_full_case(wd):
     res = sessions_run(wd, "qfull", "timing = false\n")
     a = res["shadows"]["a"]
     full = a.get("tcp_queue_full", 0)
-    stlib.check(full > 0 and a["copies"] + full == len(pkts) and a["copies"] <= 2048,
-                "a queue bounded at 2,048: copies %d + tcp_queue_full %d = the %d segments"
-                % (a["copies"], full, len(pkts)))
+    stlib.check(full == len(pkts) - 2048 and a["copies"] == 1 and a["bytes"] == len(pkts[0]),
+                "a queue bounded at 2,048: the %d segments past it counted tcp_queue_full (%d); copies %d "
+                "(%d bytes): the SYN" % (len(pkts) - 2048, full, a["copies"], a["bytes"]))
     got = read(os.path.join(wd, "shadow_a.pcap"))
     stlib.check(len(got) >= 1 and all(g[6:] == pkts[0][6:] for g in got),
                 "the shadow gets only the SYN (resent until a SYN-ACK): %d frames" % len(got))
@@ -630,8 +631,8 @@ def queue_full_case(wd):
 
 def unsent_case(wd):
     """A session whose shadow never answers its SYN ends idle with its data
-    segments still queued, never sent: they are counted tcp_unsent and
-    taken back out of the copies (and their bytes); the SYN, sent, stays."""
+    segments still queued, never sent: they are counted tcp_unsent, and
+    never among the copies (or their bytes); the SYN, sent, is."""
     from scapy.all import IP, TCP, Ether, Raw
     n_data = 10
     eth = Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02")

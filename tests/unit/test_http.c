@@ -262,7 +262,8 @@ out:
  * reached from elsewhere is still refused. c's token_file is restored. */
 static void cred_dir_case(struct st_http_config *c)
 {
-	char dir[] = "/tmp/st_test_cred_XXXXXX", path[256], link[256], keep[sizeof(c->token_file)];
+	char dir[] = "/tmp/st_test_cred_XXXXXX", path[256], link[256], out[256], in_link[256];
+	char keep[sizeof(c->token_file)];
 	struct st_perr pe;
 	struct st_http *h;
 	FILE *f;
@@ -299,9 +300,30 @@ static void cred_dir_case(struct st_http_config *c)
 	CU_ASSERT_PTR_NOT_NULL(h);
 	if (h != NULL)
 		st_http_stop(h);
+	/* A link in it to a file outside is the file outside: refused, and so
+	 * is a path that leaves it by "..". */
+	snprintf(out, sizeof(out), "%s.out", dir);
+	snprintf(in_link, sizeof(in_link), "%s/out-link", dir);
+	f = fopen(out, "w");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+	fputs("0123456789abcdef-token\n", f);
+	fclose(f);
+	chmod(out, 0640);
+	CU_ASSERT_EQUAL(symlink(out, in_link), 0);
+	snprintf(c->token_file, sizeof(c->token_file), "%s", in_link);
+	CU_ASSERT_PTR_NULL(st_http_start(c, routes, N_ROUTES, NULL, &pe));
+	CU_ASSERT_PTR_NOT_NULL(strstr(pe.msg, "chmod"));
+	snprintf(c->token_file, sizeof(c->token_file), "%s/../%s", dir, strrchr(out, '/') + 1);
+	CU_ASSERT_PTR_NULL(st_http_start(c, routes, N_ROUTES, NULL, &pe));
+	CU_ASSERT_PTR_NOT_NULL(strstr(pe.msg, "chmod"));
+	/* The variable naming a directory that is not there: nothing is in it. */
+	snprintf(c->token_file, sizeof(c->token_file), "%s", path);
 	setenv("CREDENTIALS_DIRECTORY", "/nonexistent", 1);
 	CU_ASSERT_PTR_NULL(st_http_start(c, routes, N_ROUTES, NULL, &pe));
+	CU_ASSERT_PTR_NOT_NULL(strstr(pe.msg, "chmod"));
 	unsetenv("CREDENTIALS_DIRECTORY");
+	unlink(in_link);
+	unlink(out);
 	unlink(link);
 	unlink(path);
 	rmdir(dir);
