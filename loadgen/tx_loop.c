@@ -22,6 +22,9 @@
 
 #include "loadgen.h"
 
+/* The longest sleep before the next deadline: how soon a stop is seen. */
+#define SLEEP_MAX_NS 50000000ULL
+
 /* Where the walk is. */
 struct walk {
 	uint64_t k;		/* pass */
@@ -217,6 +220,12 @@ static void run(struct tx_ctx *x, struct walk *s)
 			bin_add(x, w->due_bins, &x->due_b, due_at, 1);
 			if (paced && now - s->deadline > x->max_lag) {
 				w->c.drops[LG_DROP_TOO_LATE]++;
+				/* At a rate this lcore cannot keep, the walk may
+				 * never catch up with now: a stop (Ctrl-C, or
+				 * the monitor's at the run's end) must still be
+				 * seen. */
+				if (unlikely(lg_force_quit))
+					break;
 			} else if ((m = make(x, t, s->k * x->mul + s->c)) == NULL) {
 				w->c.drops[LG_DROP_NO_MBUF]++;
 			} else {
@@ -234,9 +243,13 @@ static void run(struct tx_ctx *x, struct walk *s)
 			 * profile does not hold a core. The deadline itself is
 			 * absolute: an oversleep costs lag, never drift. */
 			uint64_t ns = (uint64_t)((double)(s->deadline - now - x->spin) * x->ns_per_tsc);
-			struct timespec ts = { .tv_sec = (time_t)(ns / 1000000000ULL),
-					       .tv_nsec = (long)(ns % 1000000000ULL) };
+			struct timespec ts;
 
+			/* At most SLEEP_MAX_NS at a time: a stop is seen
+			 * within it, not at a deadline an hour away. */
+			ns = RTE_MIN(ns, SLEEP_MAX_NS);
+			ts.tv_sec = (time_t)(ns / 1000000000ULL);
+			ts.tv_nsec = (long)(ns % 1000000000ULL);
 			nanosleep(&ts, NULL);
 		} else if (paced) {
 			rte_pause();

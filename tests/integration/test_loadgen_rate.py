@@ -7,6 +7,12 @@ net_pcap writes at transmit time.
 - --poisson gives exponential gaps (coefficient of variation ~1) at the
   asked rate.
 - --mbps paces frame bytes.
+- It stops when it should: a rate no lcore can keep (--pps 1e10 for 1 s,
+  every packet too late) ends a few seconds after its duration, and
+  SIGINT during a 1000 s gap (--pps 0.001) ends it at once, with its
+  summary. Before, the first ran about ten times its duration (the walk
+  never caught up with the clock and saw no stop) and the second slept
+  to its next deadline.
 
 Timed: runs alone (is_parallel: false in meson).
 
@@ -15,8 +21,11 @@ usage: test_loadgen_rate.py LOADGEN_BINARY
 import json
 import math
 import os
+import signal
 import struct
+import subprocess
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import stlib  # noqa: E402
@@ -190,7 +199,40 @@ def main():
     res, out = run(wd, "mbps", big, ["--mbps", "40", "--duration", "1s"])
     stlib.check(abs(res["achieved_mbps"] - 40) < 0.4 and res["sent_pkts"] == 5000,
                 "--mbps 40 with 1000-byte frames: %.2f Mbps, %d packets" % (res["achieved_mbps"], res["sent_pkts"]))
+    stop_cases(wd, pcap)
     print("all checks passed")
+
+
+def stop_cases(wd, pcap):
+    def start(name, args):
+        cmd = [LG] + stlib.eal_args("lgr%s%d" % (name, os.getpid()), ["net_null0"], lcores="0@1,1@0",
+                                    mem=256) + ["--", "--pcap", pcap, "--json", "--no-progress"] + args
+        return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def finish(p, limit):
+        t0 = time.monotonic()
+        try:
+            so, se = p.communicate(timeout=limit)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.communicate()
+            return None, limit
+        print(se[-600:])
+        return (json.loads(so) if so.strip() else {}), time.monotonic() - t0
+
+    t0 = time.monotonic()
+    res, _ = finish(start("fast", ["--pps", "1e10", "--duration", "1s"]), 40)
+    took = time.monotonic() - t0
+    stlib.check(res is not None and took < 10,
+                "--pps 1e10 --duration 1s: ends %.1f s after its start (at most 10)" % took)
+    p = start("gap", ["--pps", "0.001", "--loop", "0"])
+    time.sleep(3)
+    stlib.check(p.poll() is None, "--pps 0.001: still running after 3 s, asleep before its second packet")
+    p.send_signal(signal.SIGINT)
+    res, took = finish(p, 20)
+    stlib.check(res is not None and took < 2 and res.get("sent_pkts") == 1,
+                "SIGINT during a 1000 s gap: ended %.2f s later with its summary (%s packet sent)"
+                % (took, None if res is None else res.get("sent_pkts")))
 
 
 main()
