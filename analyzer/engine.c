@@ -411,7 +411,7 @@ int an_engine_merge(struct an_engine *e, const struct st_kpi *k,
 		if (acc == NULL)
 			return -ENOSPC;
 	}
-	rc = an_acc_add(acc, k, bins, n_bins);
+	rc = an_acc_add(acc, k, bins, n_bins, true);
 	if (rc != 0)
 		return rc;
 	t->snapshots++;
@@ -427,7 +427,7 @@ int an_engine_merge(struct an_engine *e, const struct st_kpi *k,
 		struct an_target *sh = target_get(e, s, s->plan.shadow, ST_ROLE_SHADOW);
 		struct an_acc *sa = sh ? an_target_acc(sh, w) : NULL;
 
-		if (sa != NULL && an_acc_add(sa, k, bins, n_bins) == 0)
+		if (sa != NULL && an_acc_add(sa, k, bins, n_bins, false) == 0)
 			sh->snapshots++;
 	}
 	e->cnt.kpi_merged++;

@@ -32,9 +32,17 @@
 #define AN_CHUNK	(1 << AN_CHUNK_SHIFT)
 #define AN_ACC_IDX_MAX	(1 << 20)
 
+/* Publishers told apart in a window: more count as this many (a window's
+ * span is then their covered time averaged over AN_ACC_SRCS). */
+#define AN_ACC_SRCS 32
+
 struct an_win {
 	int64_t w;			/* window number: time / window */
 	uint64_t t0, t1;		/* span the snapshots covered */
+	uint64_t span_ns;		/* the time its traffic was counted over:
+					   t1 - t0 from one publisher; from
+					   several (gateways out of step), the
+					   time each covered, averaged */
 	uint64_t requests, responses, timeouts, resets, icmp_errors;
 	uint32_t instances;
 	uint32_t snapshots;
@@ -56,6 +64,9 @@ struct an_win {
 struct an_acc {
 	int64_t w;			/* -1: free */
 	uint64_t t0, t1;
+	uint64_t busy_ns;		/* sum of the snapshots' t1 - t0 */
+	uint32_t src_hash[AN_ACC_SRCS];	/* the publishers seen (hashes) */
+	uint32_t n_src;
 	uint64_t requests, responses, timeouts, resets, icmp_errors;
 	uint32_t instances;
 	uint32_t snapshots;
@@ -105,9 +116,12 @@ struct an_acc *an_target_acc(struct an_target *t, int64_t w);
  * indices in [0, AN_ACC_IDX_MAX); buckets with a count <= 0 add nothing)
  * into acc. Returns 0, or -EINVAL (an index out of range) or -ENOMEM, and
  * then nothing is merged. Allocates only when a chunk of buckets is first
- * used (a chunk stays while windows keep using it). O(snapshot buckets). */
+ * used (a chunk stays while windows keep using it). own: the snapshot is
+ * the target's own (not synthetic traffic merged into a shadow's): its
+ * time and publisher count towards the window's span_ns. O(snapshot
+ * buckets). */
 int an_acc_add(struct an_acc *acc, const struct st_kpi *k,
-	       const struct an_bin *bins, size_t n_bins);
+	       const struct an_bin *bins, size_t n_bins, bool own);
 
 /* Moves window w's accumulator (if any) into the ring, summarising the
  * histogram. Returns 1 when a window was stored, 0 when the target had
