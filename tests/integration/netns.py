@@ -12,6 +12,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 
 import stlib
 
@@ -117,3 +118,33 @@ class Topology:
         for ns in self.namespaces:
             subprocess.run(["ip", "netns", "del", ns], capture_output=True)
         self.namespaces = []
+
+
+def inline_dataplane(t, dp, wd, server, share, prefix, duration="300s"):
+    """The dataplane (binary dp) inline on af_packet ports between the
+    veths TAG+c (client), TAG+p (production) and TAG+s (the shadow group
+    'canary' at share) of Topology t, service 'web' at server, its sockets
+    and dp.ini in wd. Returns the process and the path of its stderr once
+    it has run 2.5 s; fails the test when it exited by then."""
+    ini = os.path.join(wd, "dp.ini")
+    with open(ini, "w") as f:
+        f.write("[dataplane]\n" + stlib.endpoint_lines(wd) + """mode = inline
+client_port = net_af_packet0
+prod_port = net_af_packet1
+servers = %s
+service = web
+interval = 500ms
+
+[shadow.canary]
+port = net_af_packet2
+share = %g
+""" % (server, share))
+    vdevs = ["net_af_packet%d,iface=%s%s" % (i, t.tag, side) for i, side in enumerate("cps")]
+    err = os.path.join(wd, "dataplane.err")
+    p = t.spawn(None, [dp] + stlib.eal_args(prefix, vdevs) +
+                ["--", "--config", ini, "--duration", duration],
+                stdout=subprocess.DEVNULL, stderr=open(err, "w"))
+    time.sleep(2.5)
+    if p.poll() is not None:
+        stlib.fail("dataplane exited: " + open(err).read())
+    return p, err

@@ -1,9 +1,11 @@
 """TCP session shadowing end to end: wrk and other real HTTP clients against
 nginx in production through the dataplane (inline, af_packet ports), nginx
 in the shadow namespace, share 0.5. The shadow's TCP stack must accept the
-copied sessions: its access log shows exactly the requests of the
-connections the flow hash selects, answered 200, with the same request
-lines as production's; wrk sees zero errors; the shadow resets no session.
+copied sessions: its access log shows exactly the connections the flow
+hash selects, answered 200, with production's request lines in order (but
+at most the last 5 of a connection, which wrk's resets at its end can take
+from a shadow behind production); wrk sees zero errors; the shadow resets
+no session.
 Then keep-alive, pipelining, 1 MB POST bodies, closes by either side, a
 shadow 20 ms slower (its latency KPI shows it), and a dead shadow.
 
@@ -67,29 +69,8 @@ def main():
         sconf, slog = nginx.write_conf(wd, "shadow", SERVER + ":80")
         t.spawn(prod, nginx.argv(pconf))
         snginx = t.spawn(shd, nginx.argv(sconf))
-        ini = os.path.join(wd, "dp.ini")
-        with open(ini, "w") as f:
-            f.write("[dataplane]\n" + stlib.endpoint_lines(wd) + """mode = inline
-client_port = net_af_packet0
-prod_port = net_af_packet1
-servers = %s
-service = web
-interval = 500ms
-
-[shadow.canary]
-port = net_af_packet2
-share = %g
-""" % (SERVER, SHARE))
-        vdevs = ["net_af_packet0,iface=%sc" % tag, "net_af_packet1,iface=%sp" % tag,
-                 "net_af_packet2,iface=%ss" % tag]
-        dp_err = os.path.join(wd, "dataplane.err")
-        dp = t.spawn(None, [DP] + stlib.eal_args("e2e-tcp-%s" % tag, vdevs) +
-                     ["--", "--config", ini, "--duration", "300s"],
-                     stdout=subprocess.DEVNULL, stderr=open(dp_err, "w"))
+        dp, dp_err = netns.inline_dataplane(t, DP, wd, SERVER, SHARE, "e2e-tcp-%s" % tag)
         sub = kpisub.Collector(kpi_ep)
-        time.sleep(2.5)
-        if dp.poll() is not None:
-            stlib.fail("dataplane exited: " + open(dp_err).read())
 
         # 1. wrk, keep-alive connections with hundreds of requests each.
         out = subprocess.run(["ip", "netns", "exec", cli, "wrk", "-t1", "-c40", "-d4s", "--timeout", "2s",
@@ -98,14 +79,34 @@ share = %g
         n = int(re.search(r"(\d+) requests in", out).group(1))
         stlib.check("Socket errors" not in out and "Non-2xx" not in out and n > 1000,
                     "wrk: %d requests, zero errors" % n)
-        time.sleep(1.5)
-        p, s = by_port(nginx.read_log(plog)), by_port(nginx.read_log(slog))
-        sel = [port for port in p if selected(port)]
+        # The shadow's sessions drain their queues as its window allows:
+        # on a loaded machine it may finish a second or more after wrk.
+        # Wait until it serves what production served, or stops moving.
+        last, still = -1, 0.0
+        for _ in range(60):
+            time.sleep(0.5)
+            p, s = by_port(nginx.read_log(plog)), by_port(nginx.read_log(slog))
+            sel = [port for port in p if selected(port)]
+            done = sum(len(s.get(port, [])) for port in sel)
+            if done == sum(len(p[port]) for port in sel):
+                break
+            still = still + 0.5 if done == last else 0.0
+            if still >= 2.0:
+                break
+            last = done
         stlib.check(sorted(s) == sorted(sel), "the shadow served exactly the %d connections the hash selects "
                     "(of %d; got %d)" % (len(sel), len(p), len(s)))
-        short = [port for port in sel if [r for r, _, _ in s.get(port, [])] != [r for r, _, _ in p[port]]]
-        stlib.check(not short, "every shadowed connection: the same request lines, in order, as production"
-                    " (%d differ)" % len(short))
+        # wrk ends by closing its 40 connections with requests in flight:
+        # the client's kernel resets each as production's last answer
+        # reaches it, and the reset, copied, ends the shadow's connection
+        # too. A shadow a few requests behind then never answers those
+        # (and nginx never logs them), as a slow server would not; the
+        # rest must be production's, in order.
+        tail = {port: len(p[port]) - len(s.get(port, [])) for port in sel}
+        short = [port for port in sel if not 0 <= tail[port] <= 5 or
+                 [r for r, _, _ in s.get(port, [])] != [r for r, _, _ in p[port]][:len(s.get(port, []))]]
+        stlib.check(not short, "every shadowed connection: production's request lines, in order, but at most the "
+                    "last 5 (%d differ; short by %s at the end)" % (len(short), sorted(set(tail.values()))))
         stlib.check(all(st == 200 for port in s for _, st, _ in s[port]), "every shadow response was 200")
         n_shadow = sum(len(v) for v in s.values())
         print("prod requests %d, shadow %d" % (sum(len(v) for v in p.values()), n_shadow))

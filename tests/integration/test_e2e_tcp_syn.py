@@ -73,28 +73,7 @@ def main():
         netns.sh("ip netns exec %s nft add table inet hold" % prod)
         netns.sh("ip netns exec %s nft 'add chain inet hold in { type filter hook input priority 0; }'" % prod)
         netns.sh("ip netns exec %s nft add rule inet hold in tcp dport 80 tcp flags syn drop" % prod)
-        ini = os.path.join(wd, "dp.ini")
-        with open(ini, "w") as f:
-            f.write("[dataplane]\n" + stlib.endpoint_lines(wd) + """mode = inline
-client_port = net_af_packet0
-prod_port = net_af_packet1
-servers = %s
-service = web
-interval = 500ms
-
-[shadow.canary]
-port = net_af_packet2
-share = 1.0
-""" % SERVER)
-        vdevs = ["net_af_packet0,iface=%sc" % tag, "net_af_packet1,iface=%sp" % tag,
-                 "net_af_packet2,iface=%ss" % tag]
-        dp_err = os.path.join(wd, "dataplane.err")
-        dp = t.spawn(None, [DP] + stlib.eal_args("e2e-tcp-syn-%s" % tag, vdevs) +
-                     ["--", "--config", ini, "--duration", "120s"],
-                     stdout=subprocess.DEVNULL, stderr=open(dp_err, "w"))
-        time.sleep(2.5)
-        if dp.poll() is not None:
-            stlib.fail("dataplane exited: " + open(dp_err).read())
+        netns.inline_dataplane(t, DP, wd, SERVER, 1.0, "e2e-tcp-syn-%s" % tag, duration="120s")
         neigh0 = group(ctl_ep)["drops"]["no_neigh"]
 
         client = t.spawn(cli, [PY, "-c", CLIENT_PY, SERVER], stdout=subprocess.PIPE, text=True)

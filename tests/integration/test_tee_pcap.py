@@ -602,55 +602,52 @@ def midstream_case(wd):
                 "sessions on: production still gets everything")
 
 
+def unanswered_session(wd, name, sport, n_data, extra):
+    """A client's SYN and n_data segments of 4 bytes, run through
+    sessions_run (extra: [dataplane] lines) towards a shadow that never
+    answers. Checks that the shadow got only the SYN (resent until a
+    SYN-ACK), production everything and every mbuf came back; returns the
+    frames and the final counters."""
+    from scapy.all import IP, TCP, Ether, Raw
+    eth = Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02")
+    ip = IP(src="198.18.0.%d" % (sport - 39990), dst="198.18.1.53")
+    pkts = [bytes(eth / ip / TCP(sport=sport, dport=80, flags="S", seq=1000))]
+    pkts += [bytes(eth / ip / TCP(sport=sport, dport=80, flags="PA", seq=1001 + 4 * k, ack=1) /
+                   Raw(b"abcd")) for k in range(n_data)]
+    write_inputs(wd, pkts)
+    res = sessions_run(wd, name, extra)
+    got = read(os.path.join(wd, "shadow_a.pcap"))
+    stlib.check(len(got) >= 1 and all(g[6:] == pkts[0][6:] for g in got),
+                "%s: the shadow gets only the SYN (resent until a SYN-ACK): %d frames" % (name, len(got)))
+    stlib.check(read(os.path.join(wd, "prod.pcap")) == pkts, "%s: production gets everything" % name)
+    stlib.check(res["mbufs_in_use"] == (0, 0), "%s: every mbuf back in its pool at exit" % name)
+    return pkts, res
+
+
 def queue_full_case(wd):
     """A session whose shadow never answers: its queue keeps the SYN and
     segments up to its bound; the segments past it are refused uncopied,
     counted tcp_queue_full. Only the SYN ever leaves, so it alone is among
     the copies (a queued segment is counted when it first leaves, and the
-    SYN once however often it is resent); production gets everything."""
-    from scapy.all import IP, TCP, Ether, Raw
-    n_data = 2100
-    eth = Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02")
-    ip = IP(src="198.18.0.10", dst="198.18.1.53")
-    pkts = [bytes(eth / ip / TCP(sport=40000, dport=80, flags="S", seq=1000))]
-    pkts += [bytes(eth / ip / TCP(sport=40000, dport=80, flags="PA", seq=1001 + 4 * k, ack=1) /
-                   Raw(b"abcd")) for k in range(n_data)]
-    write_inputs(wd, pkts)
-    res = sessions_run(wd, "qfull", "timing = false\n")
+    SYN once however often it is resent)."""
+    pkts, res = unanswered_session(wd, "qfull", 40000, 2100, "timing = false\n")
     a = res["shadows"]["a"]
     full = a.get("tcp_queue_full", 0)
     stlib.check(full == len(pkts) - 2048 and a["copies"] == 1 and a["bytes"] == len(pkts[0]),
                 "a queue bounded at 2,048: the %d segments past it counted tcp_queue_full (%d); copies %d "
                 "(%d bytes): the SYN" % (len(pkts) - 2048, full, a["copies"], a["bytes"]))
-    got = read(os.path.join(wd, "shadow_a.pcap"))
-    stlib.check(len(got) >= 1 and all(g[6:] == pkts[0][6:] for g in got),
-                "the shadow gets only the SYN (resent until a SYN-ACK): %d frames" % len(got))
-    stlib.check(read(os.path.join(wd, "prod.pcap")) == pkts, "production gets everything")
-    stlib.check(res["mbufs_in_use"] == (0, 0), "every mbuf back in its pool at exit")
 
 
 def unsent_case(wd):
     """A session whose shadow never answers its SYN ends idle with its data
     segments still queued, never sent: they are counted tcp_unsent, and
     never among the copies (or their bytes); the SYN, sent, is."""
-    from scapy.all import IP, TCP, Ether, Raw
     n_data = 10
-    eth = Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02")
-    ip = IP(src="198.18.0.11", dst="198.18.1.53")
-    pkts = [bytes(eth / ip / TCP(sport=40001, dport=80, flags="S", seq=1000))]
-    pkts += [bytes(eth / ip / TCP(sport=40001, dport=80, flags="PA", seq=1001 + 4 * k, ack=1) /
-                   Raw(b"abcd")) for k in range(n_data)]
-    write_inputs(wd, pkts)
-    res = sessions_run(wd, "unsent", "timing = false\nflow_idle_timeout = 1s\n")
+    pkts, res = unanswered_session(wd, "unsent", 40001, n_data, "timing = false\nflow_idle_timeout = 1s\n")
     a = res["shadows"]["a"]
     stlib.check(a.get("tcp_unsent", 0) == n_data and a["copies"] == 1 and a["bytes"] == len(pkts[0]),
                 "the %d segments queued behind an unanswered SYN counted tcp_unsent when the session "
                 "idled out; copies %d (%d bytes): the SYN only" % (n_data, a["copies"], a["bytes"]))
-    got = read(os.path.join(wd, "shadow_a.pcap"))
-    stlib.check(len(got) >= 1 and all(g[6:] == pkts[0][6:] for g in got),
-                "the shadow got only the SYN: %d frames" % len(got))
-    stlib.check(read(os.path.join(wd, "prod.pcap")) == pkts, "production gets everything")
-    stlib.check(res["mbufs_in_use"] == (0, 0), "every mbuf back in its pool at exit")
 
 
 def pool_dry_case(wd):

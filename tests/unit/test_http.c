@@ -256,6 +256,17 @@ out:
 	return status;
 }
 
+/* A token file at path, of the given mode. */
+static void write_token(const char *path, mode_t mode)
+{
+	FILE *f = fopen(path, "w");
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+	fputs("0123456789abcdef-token\n", f);
+	fclose(f);
+	chmod(path, mode);
+}
+
 /* systemd's credentials directory ($CREDENTIALS_DIRECTORY): a token file
  * there may be group-readable (the ACL that gives the unit's user alone
  * access shows as group bits), not readable by others; the same file
@@ -266,17 +277,12 @@ static void cred_dir_case(struct st_http_config *c)
 	char keep[sizeof(c->token_file)];
 	struct st_perr pe;
 	struct st_http *h;
-	FILE *f;
 
 	memcpy(keep, c->token_file, sizeof(keep));
 	CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
 	snprintf(path, sizeof(path), "%s/http-token", dir);
 	snprintf(link, sizeof(link), "%s.link", dir);
-	f = fopen(path, "w");
-	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
-	fputs("0123456789abcdef-token\n", f);
-	fclose(f);
-	chmod(path, 0640);
+	write_token(path, 0640);
 	snprintf(c->token_file, sizeof(c->token_file), "%s", path);
 	/* Without the variable: refused as anywhere else. */
 	unsetenv("CREDENTIALS_DIRECTORY");
@@ -304,11 +310,7 @@ static void cred_dir_case(struct st_http_config *c)
 	 * is a path that leaves it by "..". */
 	snprintf(out, sizeof(out), "%s.out", dir);
 	snprintf(in_link, sizeof(in_link), "%s/out-link", dir);
-	f = fopen(out, "w");
-	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
-	fputs("0123456789abcdef-token\n", f);
-	fclose(f);
-	chmod(out, 0640);
+	write_token(out, 0640);
 	CU_ASSERT_EQUAL(symlink(out, in_link), 0);
 	snprintf(c->token_file, sizeof(c->token_file), "%s", in_link);
 	CU_ASSERT_PTR_NULL(st_http_start(c, routes, N_ROUTES, NULL, &pe));
