@@ -247,6 +247,11 @@ void an_clients_count_duplicate(struct an_clients *c)
 	c->cnt.duplicates++;
 }
 
+void an_clients_count_future(struct an_clients *c)
+{
+	c->cnt.future++;
+}
+
 /* ------------------------------------------------------------------ */
 /* Ingest                                                             */
 
@@ -1026,7 +1031,8 @@ static void render_counters(const struct an_clients_counters *k, struct st_wbuf 
 			{ "merged", k->merged }, { "malformed", k->malformed },
 			{ "bad_version", k->bad_version }, { "oversized", k->oversized },
 			{ "topic_mismatch", k->topic_mismatch }, { "duplicate", k->duplicates },
-			{ "late", k->late }, { "other_shard", k->other_shard },
+			{ "late", k->late }, { "future", k->future },
+			{ "other_shard", k->other_shard },
 			{ "dropped_limits", k->dropped_limits },
 		};
 

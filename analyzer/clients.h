@@ -37,6 +37,8 @@ struct an_clients_counters {
 	uint64_t topic_mismatch;
 	uint64_t duplicates;	/* by the publisher's seq (shared with its KPIs) */
 	uint64_t late;		/* for a slot beyond the horizon */
+	uint64_t future;	/* t1 beyond now + max_skew (a gateway's clock
+				   ahead): not merged, nor its seq taken */
 	uint64_t other_shard;
 	uint64_t dropped_limits;/* max_services */
 	uint64_t folded;	/* listed clients beyond max_clients: into other */
@@ -66,6 +68,7 @@ const struct st_clients_msg *an_clients_decode(struct an_clients *c, const void 
 int an_clients_merge(struct an_clients *c, const struct st_clients_msg *m);
 /* A duplicate found by the caller's seq tracking: counted here. */
 void an_clients_count_duplicate(struct an_clients *c);
+void an_clients_count_future(struct an_clients *c);
 
 /* Main loop, once per round: publishes the HTTP snapshot when it changed.
  * Never blocks (trylock; a busy reader defers the swap). */

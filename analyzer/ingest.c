@@ -62,16 +62,30 @@ static bool topic_matches(const struct st_kpi *k, const char *topic, size_t tlen
 	       topic[4 + ls] == '.' && memcmp(topic + 5 + ls, k->target, lt) == 0;
 }
 
+/* Whether a message's window ends beyond now + max_skew: a gateway's
+ * clock ahead, or a forged time. Checked before its seq is tracked: taken,
+ * its time would mark every message of a restarted publisher a duplicate
+ * until the clock caught up, and a clients message would move the
+ * service's history a day ahead, every real one after it late. */
+static bool from_future(const struct an_engine *e, uint64_t t1, uint64_t now_ns)
+{
+	return !e->replay && t1 > now_ns + e->cfg->max_skew_ns;
+}
+
 /* A clients.<service> message: decoded and merged by clients.c; its seq
  * is the publisher's, shared with its KPI snapshots, so it is tracked in
  * the same table (or the KPIs' seq would show it as a gap). */
 static int ingest_clients(struct an_engine *e, const void *topic, size_t tlen,
-			  const void *body, size_t blen)
+			  const void *body, size_t blen, uint64_t now_ns)
 {
 	const struct st_clients_msg *m = an_clients_decode(e->clients, topic, tlen, body, blen);
 
 	if (m == NULL)
 		return -EBADMSG;
+	if (from_future(e, m->h.t1, now_ns)) {
+		an_clients_count_future(e->clients);
+		return -ESTALE;
+	}
 	if (track(e, &(struct track_key){ m->h.src, m->h.seq, m->h.t0, m->h.t1 }) == TRACK_DUP) {
 		an_clients_count_duplicate(e->clients);
 		return -ESTALE;
@@ -98,7 +112,7 @@ int an_engine_ingest(struct an_engine *e, const void *topic, size_t tlen,
 		return -EBADMSG;
 	}
 	if (tlen > 8 && memcmp(topic, ST_CLIENTS_TOPIC_PREFIX, 8) == 0)
-		return ingest_clients(e, topic, tlen, body, blen);
+		return ingest_clients(e, topic, tlen, body, blen, now_ns);
 	if (tlen < 4 || memcmp(topic, ST_KPI_TOPIC_PREFIX, 4) != 0) {
 		e->cnt.unknown_topic++;
 		st_log_rl(&e->rl, ST_LOG_WARN, "message on unknown topic '%.*s'",
@@ -128,6 +142,10 @@ int an_engine_ingest(struct an_engine *e, const void *topic, size_t tlen,
 			  (int)(tlen > 80 ? 80 : tlen), (const char *)topic, e->kpi.service,
 			  e->kpi.target);
 		return -EBADMSG;
+	}
+	if (from_future(e, e->kpi.t1, now_ns)) {
+		e->cnt.future++;
+		return -ESTALE;
 	}
 	if (track(e, &(struct track_key){ e->kpi.src, e->kpi.seq, e->kpi.t0, e->kpi.t1 }) ==
 	    TRACK_DUP)

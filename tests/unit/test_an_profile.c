@@ -131,8 +131,8 @@ static void test_labels_stable(void)
 
 static struct st_wbuf wb;
 
-static void feed(struct an_engine *e, uint64_t seq, uint64_t t0, uint32_t n,
-		 const char (*keys)[32], const uint64_t *req, uint64_t other)
+static void feed_at(struct an_engine *e, uint64_t seq, uint64_t t0, uint64_t now, uint32_t n,
+		    const char (*keys)[32], const uint64_t *req, uint64_t other)
 {
 	static struct st_client_rec recs[8];
 	struct st_clients_msg m;
@@ -156,7 +156,50 @@ static void feed(struct an_engine *e, uint64_t seq, uint64_t t0, uint32_t n,
 		recs[i].bytes_req = req[i] * (i >= 2 ? 1000 : 80);
 	}
 	CU_ASSERT_EQUAL_FATAL(st_clients_encode_msg(&m, &wb), 0);
-	an_engine_ingest(e, "clients.web", 11, wb.data, wb.len, 2, t0 + 2000000000ull);
+	an_engine_ingest(e, "clients.web", 11, wb.data, wb.len, 2, now);
+}
+
+static void feed(struct an_engine *e, uint64_t seq, uint64_t t0, uint32_t n,
+		 const char (*keys)[32], const uint64_t *req, uint64_t other)
+{
+	feed_at(e, seq, t0, t0 + 2000000000ull, n, keys, req, other);
+}
+
+/* A clients message from a day ahead (a gateway's clock): counted future,
+ * not merged, and neither its time nor its seq taken. Before, it moved
+ * the service's history a day ahead (every real message after it late)
+ * and its publisher's time with it (a restart's messages duplicates). */
+static void test_future(void)
+{
+	static const char keys[1][32] = { "10.0.1.0/24" };
+	const uint64_t base = 1700000000ull * 1000000000ull, day = 86400ull * 1000000000ull;
+	const uint64_t req[1] = { 10 };
+	const struct an_clients_counters *k;
+	struct an_config cfg;
+	struct an_engine *e;
+
+	an_config_defaults(&cfg);
+	cfg.window_ns = 1000000000ull;
+	cfg.client_history = 8;
+	e = an_engine_create(&cfg, false);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(e);
+	st_wbuf_init(&wb);
+	k = an_clients_counters(an_engine_clients(e));
+	feed(e, 1, base, 1, keys, req, 0);
+	feed_at(e, 2, base + day, base + 3000000000ull, 1, keys, req, 0);
+	CU_ASSERT_EQUAL(k->future, 1);
+	CU_ASSERT_EQUAL(k->merged, 1);
+	feed(e, 3, base + 1000000000ull, 1, keys, req, 0);
+	feed(e, 4, base + 2000000000ull, 1, keys, req, 0);
+	CU_ASSERT_EQUAL(k->merged, 3);
+	CU_ASSERT_EQUAL(k->late, 0);
+	/* the publisher restarts (seq from 1 again) with the next window: a
+	 * restart, not duplicates */
+	feed(e, 1, base + 3000000000ull, 1, keys, req, 0);
+	CU_ASSERT_EQUAL(k->merged, 4);
+	CU_ASSERT_EQUAL(k->duplicates, 0);
+	an_engine_destroy(e);
+	st_wbuf_free(&wb);
 }
 
 static void test_history(void)
@@ -344,6 +387,7 @@ int st_register_suites(void)
 		{ "k-means finds planted groups, k by silhouette", test_kmeans_k },
 		{ "labels stable across refits, new group new label", test_labels_stable },
 		{ "history bounded, fingerprints through ingest, refusals counted", test_history },
+		{ "a clients message from the future: refused, its time not taken", test_future },
 		{ "a full table keeps the clients with the most requests in the history",
 		  test_eviction_rule },
 		{ NULL, NULL },
