@@ -83,6 +83,8 @@ struct dp_counters {
 	uint64_t tcp_syn_again;   /* client SYNs sent again: not copied again */
 	uint64_t tcp_given_up;    /* sessions removed after TCP_GIVE_UP timeouts
 				     without the shadow's ACK moving */
+	uint64_t tcp_seg_again;   /* client segments sent again whose bytes the
+				     shadow has or were queued: not copied again */
 	uint64_t flows_expired;   /* flows forgotten after the idle timeout */
 	/* IP fragments of client->server datagrams (fragtab.h). */
 	uint64_t frag_seen;       /* fragments seen */

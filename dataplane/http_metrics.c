@@ -249,6 +249,9 @@ static void render(const struct dp_http *h, const struct dp_http_snap *s, struct
 		c->tcp_shadow_rst);
 	counter(o, "shadowtap_dp_tcp_syn_again_total", "Client SYNs sent again, not copied again.",
 		c->tcp_syn_again);
+	counter(o, "shadowtap_dp_tcp_segments_again_total",
+		"Client segments sent again whose bytes the shadow had or were queued: not copied again.",
+		c->tcp_seg_again);
 	counter(o, "shadowtap_dp_tcp_given_up_total",
 		"TCP sessions removed after 12 timeouts without the shadow's ACK moving.",
 		c->tcp_given_up);

@@ -35,6 +35,11 @@ static inline bool seq_after(uint32_t a, uint32_t b)
 	return (int32_t)(a - b) > 0;
 }
 
+static inline bool seq_before(uint32_t a, uint32_t b)
+{
+	return seq_after(b, a);
+}
+
 static inline uint32_t sess_hash(uint32_t flow_hash, int g)
 {
 	return flow_hash ^ ((uint32_t)(g + 1) * 0x9e3779b1u);
@@ -215,6 +220,7 @@ enum dp_tcp_verdict dp_tcp_client(struct dp_worker *w, int g, const struct st_fl
 		s->c_tsval = p->tcp.tsval;
 		s->c_win = p->tcp.win;
 		s->fin_c = s->fin_s = 0;
+		s->again = 0;
 		s->dupacks = 0;
 		s->backoff = 0;
 		s->synthetic = synthetic;
@@ -229,6 +235,7 @@ enum dp_tcp_verdict dp_tcp_client(struct dp_worker *w, int g, const struct st_fl
 	}
 	s->last_tsc = now;
 	end = p->tcp.seq + p->payload_len + ((fl & ST_TCP_FIN) ? 1 : 0);
+	s->again = seq_before(p->tcp.seq, s->c_nxt);
 	if (seq_after(end, s->c_nxt))
 		s->c_nxt = end;
 	if (p->tcp.opts & ST_TCPOPT_F_TS)
@@ -368,19 +375,13 @@ uint16_t dp_tcp_refuse(struct dp_worker *w, struct dp_tcp_sess *s, struct dp_gro
 	return pump(w, s, now, out, max);
 }
 
-uint16_t dp_tcp_enqueue(struct dp_worker *w, struct dp_tcp_sess *s, struct rte_mbuf *c,
-			const struct st_pkt *p, struct dp_group_counters *gc, uint64_t now,
-			struct rte_mbuf **out, uint16_t max)
+/* A free segment holding c, the copy of the client segment p; room was
+ * checked. Returns its index. */
+static uint32_t seg_take(struct dp_tcp_table *t, struct rte_mbuf *c, const struct st_pkt *p)
 {
-	struct dp_tcp_table *t = &w->tcp;
-	struct dp_tcp_seg *g;
 	uint32_t idx = t->seg_free;
+	struct dp_tcp_seg *g = &t->seg[idx];
 
-	if (unlikely(!dp_tcp_has_room(t, s))) {
-		rte_pktmbuf_free(c);
-		return dp_tcp_refuse(w, s, gc, now, out, max);
-	}
-	g = &t->seg[idx];
 	t->seg_free = g->next;
 	t->seg_used++;
 	g->m = c;
@@ -397,6 +398,83 @@ uint16_t dp_tcp_enqueue(struct dp_worker *w, struct dp_tcp_sess *s, struct rte_m
 	g->syn = (p->tcp.flags & ST_TCP_SYN) != 0;
 	if (g->syn)
 		g->end = p->tcp.seq + 1;
+	return idx;
+}
+
+/* A client segment that starts before the client's highest byte seen (the
+ * client sent it again, or it came out of order). Its bytes the shadow
+ * acknowledged, or a queued segment from the same sequence number holds,
+ * are not copied again (tcp_seg_again). Otherwise it goes into the queue
+ * in sequence order, not at its tail: the client's retransmission of a
+ * segment the dataplane never saw (lost before it, so production got only
+ * the retransmission) would wait there behind segments beyond the
+ * shadow's window, which waits for it: the session stalled. Landing among
+ * segments already sent, it is sent now (and resent on a timeout as they
+ * are); among those not sent yet, it goes with them. */
+static uint16_t enqueue_again(struct dp_worker *w, struct dp_tcp_sess *s, struct rte_mbuf *c,
+			      const struct st_pkt *p, uint64_t now, struct rte_mbuf **out,
+			      uint16_t max)
+{
+	struct dp_tcp_table *t = &w->tcp;
+	uint32_t seq = p->tcp.seq, end = seq + p->payload_len + ((p->tcp.flags & ST_TCP_FIN) ? 1 : 0);
+	uint32_t prev = DP_TCP_NONE, cur = s->q_head, idx;
+	bool past_unsent = false, dup = s->state == DP_TCP_ESTABLISHED && !seq_after(end, s->s_ack);
+	struct dp_group_counters *gc;
+	struct rte_mbuf *m;
+	uint16_t n = 0;
+
+	for (; !dup && cur != DP_TCP_NONE && !seq_after(t->seg[cur].seq, seq); cur = t->seg[cur].next) {
+		dup = t->seg[cur].seq == seq && !seq_after(end, t->seg[cur].end);
+		past_unsent |= cur == s->q_unsent;
+		prev = cur;
+	}
+	if (dup) {
+		rte_pktmbuf_free(c);
+		w->cnt.tcp_seg_again++;
+		return pump(w, s, now, out, max);
+	}
+	idx = seg_take(t, c, p);
+	t->seg[idx].next = cur;
+	if (prev == DP_TCP_NONE)
+		s->q_head = idx;
+	else
+		t->seg[prev].next = idx;
+	if (cur == DP_TCP_NONE)
+		s->q_tail = idx;
+	s->q_len++;
+	if (past_unsent || cur == s->q_unsent || s->state != DP_TCP_ESTABLISHED) {
+		/* with the segments not sent yet (the first of them, when
+		 * it lands just before them) */
+		if (!past_unsent && cur == s->q_unsent)
+			s->q_unsent = idx;
+		return pump(w, s, now, out, max);
+	}
+	/* Among the segments sent: now, and on a timeout again if it cannot
+	 * go now (the oldest is what a timeout resends). */
+	t->seg[idx].sent_tsc = now;
+	if (max > 0 && (m = send_seg(w, s, &t->seg[idx], now)) != NULL) {
+		gc = sess_gc(w, s);
+		gc->copies++;
+		gc->copy_bytes += m->pkt_len;
+		out[n++] = m;
+	}
+	return (uint16_t)(n + pump(w, s, now, out + n, (uint16_t)(max - n)));
+}
+
+uint16_t dp_tcp_enqueue(struct dp_worker *w, struct dp_tcp_sess *s, struct rte_mbuf *c,
+			const struct st_pkt *p, struct dp_group_counters *gc, uint64_t now,
+			struct rte_mbuf **out, uint16_t max)
+{
+	struct dp_tcp_table *t = &w->tcp;
+	uint32_t idx;
+
+	if (unlikely(!dp_tcp_has_room(t, s))) {
+		rte_pktmbuf_free(c);
+		return dp_tcp_refuse(w, s, gc, now, out, max);
+	}
+	if (unlikely(s->again) && !(p->tcp.flags & ST_TCP_SYN))
+		return enqueue_again(w, s, c, p, now, out, max);
+	idx = seg_take(t, c, p);
 	if (s->q_tail == DP_TCP_NONE)
 		s->q_head = idx;
 	else

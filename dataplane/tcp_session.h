@@ -67,6 +67,10 @@ struct dp_tcp_sess {
 	uint8_t backoff;	/* timeouts in a row on the oldest segment */
 	uint8_t synthetic;	/* load generator traffic: timed as 'synthetic' */
 	uint8_t fin_c, fin_s;
+	uint8_t again;		/* the segment dp_tcp_client passed on starts
+				   before the client's highest byte seen: sent
+				   again, or out of order (dp_tcp_enqueue
+				   puts it in its place) */
 	uint8_t inst;		/* the group's instance the SYN went to: the
 				   session stays there when set_instances
 				   changes the spread */

@@ -216,7 +216,8 @@ int lg_classify_sel(const struct lg_capture *cap, const struct lg_server *server
 	scratch = malloc(ST_PKT_MAX_LEN + 1);
 	plan->pkts = malloc((size_t)cap->n * sizeof(*plan->pkts) + 1);
 	if (scratch == NULL || plan->pkts == NULL || tab_init(&flows, cap->n) < 0 ||
-	    tab_init(&srv, n_servers > 0 ? 0 : cap->n) < 0 || tab_init(&frags, cap->n) < 0) {
+	    /* each SYN can teach two server keys (with and without port) */
+	    tab_init(&srv, n_servers > 0 ? 0 : 2 * cap->n) < 0 || tab_init(&frags, cap->n) < 0) {
 		lg_errmsg(err, "out of memory for %u packets", cap->n);
 		goto err;
 	}

@@ -130,7 +130,10 @@ void lg_monitor_run(struct lg_app *a, struct lg_pub *pub, double planned_s)
 	struct st_clock_pair cp;
 
 	st_clock_pair_now(&cp);
-	kp.wall0 = cp.wall_ns + (uint64_t)((double)(a->start_tsc - rte_rdtsc()) / hz * 1e9);
+	/* signed: the start may be behind us already (a slow start of this
+	 * thread), and the unsigned difference put wall0 a century ahead */
+	kp.wall0 = (uint64_t)((int64_t)cp.wall_ns +
+			      (int64_t)((double)(int64_t)(a->start_tsc - rte_rdtsc()) / hz * 1e9));
 	while (!all_done(a)) {
 		uint64_t now = rte_rdtsc();
 		double t = now > a->start_tsc ? (double)(now - a->start_tsc) / hz : 0;

@@ -52,7 +52,10 @@ static int positions(struct lg_app *app, double *base, double *step)
 
 		/* A timestamp that goes back counts as no gap: the schedule
 		 * must never run backwards; a gap longer than --max-gap counts
-		 * as --max-gap. */
+		 * as --max-gap. One that goes back more than a day is a
+		 * damaged timestamp too: refused, or with --max-gap the
+		 * gaps are measured from it on (before, every packet after a
+		 * record stamped in the future fell on that record's time). */
 		for (uint32_t g = 0; g < n; g++) {
 			const uint32_t fr = pl->pkts[g].frame;
 			uint64_t ts = app->cap.frames[fr].ts_ns;
@@ -64,6 +67,16 @@ static int positions(struct lg_app *app, double *base, double *step)
 				       "cuts the capture's gaps", app->cfg.pcap, fr + 1,
 				       (double)gap / 1e9 / 86400);
 				return -1;
+			}
+			if (ts + 86400 * ST_NS_PER_S < prev) {
+				if (max_gap == 0) {
+					ST_ERR("--pcap %s: packet %u is %.1f days before the one before "
+					       "it (a damaged timestamp?); --max-gap measures the "
+					       "capture's gaps from it on", app->cfg.pcap, fr + 1,
+					       (double)(prev - ts) / 1e9 / 86400);
+					return -1;
+				}
+				prev = ts;
 			}
 			if (ts > prev)
 				prev = ts;

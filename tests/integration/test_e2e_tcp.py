@@ -6,7 +6,9 @@ hash selects, answered 200, with production's request lines in order (but
 at most the last 5 of a connection, which wrk's resets at its end can take
 from a shadow behind production); wrk sees zero errors; the shadow resets
 no session.
-Then keep-alive, pipelining, 1 MB POST bodies, closes by either side, a
+Then keep-alive, pipelining, 1 MB POST bodies (also with 3% lost on the way
+to the shadow, and 3% lost on the client's own path, whose retransmissions
+the dataplane puts in their place in the session), closes by either side, a
 shadow 20 ms slower (its latency KPI shows it), and a dead shadow.
 
 usage: test_e2e_tcp.py DATAPLANE_BINARY"""
@@ -189,6 +191,43 @@ def main():
         stlib.check(tcp2["retransmits"] > tcp["retransmits"], "lossy shadow path: lost copies were resent (%d)"
                     % (tcp2["retransmits"] - tcp["retransmits"]))
         netns.sh("ip netns exec %s nft delete table inet loss" % shd)
+
+        # 3c. The client's own path loses 3% of its segments before the
+        # dataplane: production (and the dataplane) get only the client's
+        # retransmissions of those, after the segments that followed.
+        # Each goes into the session's queue in its place, or the shadow
+        # waits for it behind segments beyond its window, for good.
+        # A shadow with a small receive buffer (16 KB): the queue runs
+        # beyond its window before the client's retransmission comes.
+        # (set before the server starts: accepted sockets take their
+        # listener's buffer)
+        spost.terminate()
+        spost.wait(timeout=10)
+        rmem = netns.sh("ip netns exec %s sysctl -n net.ipv4.tcp_rmem" % shd).split()
+        netns.sh("ip netns exec %s sysctl -qw net.ipv4.tcp_rmem='4096 16384 16384'" % shd)
+        spost = t.spawn(shd, [PY, os.path.join(HERE, "slow_http.py"), SERVER, "80", "0", post_log])
+        time.sleep(1.0)
+        netns.sh("ip netns exec %s nft add table inet loss" % cli)
+        netns.sh("ip netns exec %s nft 'add chain inet loss out { type filter hook output priority 0; }'" % cli)
+        netns.sh("ip netns exec %s nft add rule inet loss out tcp dport 80 numgen random mod 100 '<' 3 drop" % cli)
+        open(post_log, "w").close()
+        again0 = kpisub.request(ctl_ep, {"cmd": "stats"})["tcp"]
+        r = http(cli, "post", SERVER, 20, 256 << 10)
+        stlib.check(r["bad"] == 0, "lossy client path: production answered all %d" % r["ok"])
+        want = [port for port in r["ports"] if selected(port)]
+        for _ in range(60):
+            time.sleep(0.5)
+            s = by_port(nginx.read_log(post_log))
+            whole = [port for port in want if [ln for _, _, ln in s.get(port, [])] == [256 << 10]]
+            if len(whole) == len(want):
+                break
+        tcp3 = kpisub.request(ctl_ep, {"cmd": "stats"})["tcp"]
+        print("after lossy client POSTs:", tcp3)
+        stlib.check(len(whole) == len(want), "lossy client path: every body arrived whole at the shadow (%d of %d)"
+                    % (len(whole), len(want)))
+        netns.sh("ip netns exec %s nft delete table inet loss" % cli)
+        netns.sh("ip netns exec %s sysctl -qw net.ipv4.tcp_rmem='%s'" % (shd, " ".join(rmem)))
+        print("client segments again, not copied again: %d" % (tcp3["segments_again"] - again0["segments_again"]))
         spost.terminate()
         spost.wait(timeout=10)
 

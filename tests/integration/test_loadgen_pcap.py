@@ -516,6 +516,13 @@ def case_bad_input(wd):
     far_pcap = put("far.pcap", b"")
     wrpcap(far_pcap, far)
     cases.append(("a gap of 70 years", [far_pcap], "packet 3 is 25550.0 days after the one before"))
+    # The first record stamped 70 years ahead, the others now: refused too
+    # (every packet after it fell on its time: the capture in one burst).
+    back = [client_pkt(i, False, 17, payload=b"q") for i in range(3)]
+    back[0].time, back[1].time, back[2].time = 1000.0 + 70 * 365 * 86400, 1000.0, 1000.5
+    back_pcap = put("back.pcap", b"")
+    wrpcap(back_pcap, back)
+    cases.append(("a record 70 years ahead", [back_pcap], "packet 2 is 25550.0 days before the one before"))
     # A capture holding only server->client packets has nothing to send.
     only_resp = put("only_resp.pcap", b"")
     wrpcap(only_resp, [server_pkt(0, False, 6, "SA"), server_pkt(1, False, 6, "SA")])
@@ -535,6 +542,12 @@ def case_bad_input(wd):
     stlib.check(rc == 0 and res and res["sent_pkts"] == 3 and time.monotonic() - t0 < 20,
                 "--max-gap 1ms: the 70-year gap cut, 3 packets sent (rc %d, %s)"
                 % (rc, res and res.get("sent_pkts")))
+    # And the record ahead: the gaps measured from the next one on (0.5 s).
+    rc, res, se = run_lg(wd, back_pcap, ["--max-gap", "1ms"], out="back_out.pcap", check_rc=False)
+    ts = [float(p.time) for p in rdpcap(os.path.join(wd, "back_out.pcap"))] if rc == 0 else []
+    stlib.check(rc == 0 and res["sent_pkts"] == 3 and len(ts) == 3 and 0.45 < ts[2] - ts[1] < 0.6,
+                "--max-gap 1ms: after the record ahead, the capture's 0.5 s gap kept (rc %d, gaps %s)"
+                % (rc, [round(b - a, 3) for a, b in zip(ts, ts[1:])]))
     sel = {
         "names no client": ('{"client_key": "src/24", "clients": []}', [], "names no client"),
         "no such fingerprint": ('{"client_key": "src/24", "clients": [{"k": "198.18.0.0/24", "fingerprint": "fp1"}]}',
