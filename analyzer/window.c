@@ -113,19 +113,42 @@ static int acc_reserve(struct an_acc *acc, const struct an_bin *bins, size_t n_b
 	return 0;
 }
 
-/* Counts a publisher the window has not seen (by a hash of its id: two
- * that collide count as one, and the span errs towards the union of theirs). */
-static void note_src(struct an_acc *acc, const char *src)
+/* Adds a snapshot's time and requests to its publisher's (by a hash of
+ * its id: two that collide count as one). A publisher beyond AN_ACC_SRCS
+ * is left out of the span. */
+static void note_src(struct an_acc *acc, const struct st_kpi *k)
 {
-	uint32_t h = 2166136261u;
+	uint32_t h = 2166136261u, i;
 
-	for (const unsigned char *c = (const unsigned char *)src; *c; c++)
+	for (const unsigned char *c = (const unsigned char *)k->src; *c; c++)
 		h = (h ^ *c) * 16777619u;
-	for (uint32_t i = 0; i < acc->n_src; i++)
-		if (acc->src_hash[i] == h)
+	for (i = 0; i < acc->n_src && acc->src_hash[i] != h; i++)
+		;
+	if (i == acc->n_src) {
+		if (i == AN_ACC_SRCS)
 			return;
-	if (acc->n_src < AN_ACC_SRCS)
-		acc->src_hash[acc->n_src++] = h;
+		acc->src_hash[i] = h;
+		acc->src_busy_ns[i] = acc->src_requests[i] = 0;
+		acc->n_src++;
+	}
+	acc->src_busy_ns[i] += k->t1 - k->t0;
+	acc->src_requests[i] += k->requests;
+}
+
+/* The time a window's traffic was counted over, from several publishers:
+ * each one's covered time, weighted by its requests (out of step, they
+ * cover about the same; one that joined late covers little and weighs
+ * little), or averaged when none counted any. */
+static uint64_t span_of(const struct an_acc *acc)
+{
+	double num = 0, req = 0, busy = 0;
+
+	for (uint32_t i = 0; i < acc->n_src; i++) {
+		num += (double)acc->src_requests[i] * (double)acc->src_busy_ns[i];
+		req += (double)acc->src_requests[i];
+		busy += (double)acc->src_busy_ns[i];
+	}
+	return (uint64_t)(req > 0 ? num / req : busy / acc->n_src);
 }
 
 int an_acc_add(struct an_acc *acc, const struct st_kpi *k,
@@ -144,7 +167,6 @@ int an_acc_add(struct an_acc *acc, const struct st_kpi *k,
 		acc->offered_rps = 0;
 		acc->chaos = acc->chaos_down = 0;
 		acc->chaos_respread = false;
-		acc->busy_ns = 0;
 		acc->n_src = 0;
 	}
 	for (size_t i = 0; i < n_bins; i++) {
@@ -161,10 +183,8 @@ int an_acc_add(struct an_acc *acc, const struct st_kpi *k,
 			*c += n;
 	}
 	acc->snapshots++;
-	if (own) {
-		acc->busy_ns += k->t1 - k->t0;
-		note_src(acc, k->src);
-	}
+	if (own)
+		note_src(acc, k);
 	if (k->t0 < acc->t0)
 		acc->t0 = k->t0;
 	if (k->t1 > acc->t1)
@@ -277,9 +297,8 @@ int an_target_close(struct an_target *t, int64_t w, const struct st_hist *layout
 	win.t1 = acc->t1;
 	/* One publisher: its windows tile the span. Several, out of step:
 	 * the span is longer than any of them counted over (requests are
-	 * their sum, so the rate came out low), and each covered its own
-	 * part of it. */
-	win.span_ns = acc->n_src > 1 ? acc->busy_ns / acc->n_src : 0;
+	 * their sum, so the rate came out low): span_of. */
+	win.span_ns = acc->n_src > 1 ? span_of(acc) : 0;
 	win.requests = acc->requests;
 	win.responses = acc->responses;
 	win.timeouts = acc->timeouts;

@@ -32,17 +32,18 @@
 #define AN_CHUNK	(1 << AN_CHUNK_SHIFT)
 #define AN_ACC_IDX_MAX	(1 << 20)
 
-/* Publishers told apart in a window: more count as this many (a window's
- * span is then their covered time averaged over AN_ACC_SRCS). */
+/* Publishers told apart in a window; the snapshots of any more are left
+ * out of its span (their requests still count). */
 #define AN_ACC_SRCS 32
 
 struct an_win {
 	int64_t w;			/* window number: time / window */
 	uint64_t t0, t1;		/* span the snapshots covered */
 	uint64_t span_ns;		/* the time its traffic was counted over:
-					   t1 - t0 from one publisher; from
-					   several (gateways out of step), the
-					   time each covered, averaged */
+					   t1 - t0 from one publisher (0: use
+					   that); from several (gateways out of
+					   step), the time each covered,
+					   weighted by its requests */
 	uint64_t requests, responses, timeouts, resets, icmp_errors;
 	uint32_t instances;
 	uint32_t snapshots;
@@ -64,8 +65,11 @@ struct an_win {
 struct an_acc {
 	int64_t w;			/* -1: free */
 	uint64_t t0, t1;
-	uint64_t busy_ns;		/* sum of the snapshots' t1 - t0 */
-	uint32_t src_hash[AN_ACC_SRCS];	/* the publishers seen (hashes) */
+	/* Per publisher (by a hash of its id), for span_ns: the time its
+	 * snapshots covered and the requests they counted. */
+	uint32_t src_hash[AN_ACC_SRCS];
+	uint64_t src_busy_ns[AN_ACC_SRCS];
+	uint64_t src_requests[AN_ACC_SRCS];
 	uint32_t n_src;
 	uint64_t requests, responses, timeouts, resets, icmp_errors;
 	uint32_t instances;

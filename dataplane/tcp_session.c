@@ -336,13 +336,27 @@ static struct rte_mbuf *send_seg(struct dp_worker *w, struct dp_tcp_sess *s,
 	return c;
 }
 
+/* c, the first transmission of g: a copy of the group's (counted) and, for
+ * data, its request opened towards the group. Returns c. */
+static struct rte_mbuf *first_send(struct dp_worker *w, struct dp_tcp_sess *s,
+				   const struct dp_tcp_seg *g, struct rte_mbuf *c, uint64_t now)
+{
+	struct dp_group_counters *gc = sess_gc(w, s);
+
+	if (g->has_data)
+		dp_timing_open_data(w, &s->key, s->fhash, s->synthetic ? DP_TARGET_INJ(s->group) :
+				    DP_TARGET_GROUP(s->group), c->pkt_len, now);
+	gc->copies++;
+	gc->copy_bytes += c->pkt_len;
+	return c;
+}
+
 /* Sends never-sent segments while the shadow's window allows; before the
  * SYN-ACK, only the SYN. */
 static uint16_t pump(struct dp_worker *w, struct dp_tcp_sess *s, uint64_t now,
 		     struct rte_mbuf **out, uint16_t max)
 {
 	struct dp_tcp_table *t = &w->tcp;
-	struct dp_group_counters *gc = sess_gc(w, s);
 	uint16_t n = 0;
 
 	while (s->q_unsent != DP_TCP_NONE && n < max) {
@@ -356,13 +370,7 @@ static uint16_t pump(struct dp_worker *w, struct dp_tcp_sess *s, uint64_t now,
 		c = send_seg(w, s, g, now);
 		if (c == NULL)
 			break;
-		if (g->has_data)
-			dp_timing_open_data(w, &s->key, s->fhash, s->synthetic ? DP_TARGET_INJ(s->group) :
-					    DP_TARGET_GROUP(s->group), c->pkt_len, now);
-		/* A queued segment is a copy once it first leaves. */
-		gc->copies++;
-		gc->copy_bytes += c->pkt_len;
-		out[n++] = c;
+		out[n++] = first_send(w, s, g, c, now);
 		s->q_unsent = g->next;
 	}
 	return n;
@@ -419,12 +427,15 @@ static uint16_t enqueue_again(struct dp_worker *w, struct dp_tcp_sess *s, struct
 	uint32_t seq = p->tcp.seq, end = seq + p->payload_len + ((p->tcp.flags & ST_TCP_FIN) ? 1 : 0);
 	uint32_t prev = DP_TCP_NONE, cur = s->q_head, idx;
 	bool past_unsent = false, dup = s->state == DP_TCP_ESTABLISHED && !seq_after(end, s->s_ack);
-	struct dp_group_counters *gc;
 	struct rte_mbuf *m;
 	uint16_t n = 0;
 
+	/* (a segment from before the SYN, a delayed one of an earlier
+	 * connection on the same ports, is none of this session's) */
+	dup |= !seq_after(seq, s->c_isn);
 	for (; !dup && cur != DP_TCP_NONE && !seq_after(t->seg[cur].seq, seq); cur = t->seg[cur].next) {
-		dup = t->seg[cur].seq == seq && !seq_after(end, t->seg[cur].end);
+		/* it starts at or after this one: held when it ends there too */
+		dup = !seq_after(end, t->seg[cur].end);
 		past_unsent |= cur == s->q_unsent;
 		prev = cur;
 	}
@@ -452,12 +463,8 @@ static uint16_t enqueue_again(struct dp_worker *w, struct dp_tcp_sess *s, struct
 	/* Among the segments sent: now, and on a timeout again if it cannot
 	 * go now (the oldest is what a timeout resends). */
 	t->seg[idx].sent_tsc = now;
-	if (max > 0 && (m = send_seg(w, s, &t->seg[idx], now)) != NULL) {
-		gc = sess_gc(w, s);
-		gc->copies++;
-		gc->copy_bytes += m->pkt_len;
-		out[n++] = m;
-	}
+	if (max > 0 && (m = send_seg(w, s, &t->seg[idx], now)) != NULL)
+		out[n++] = first_send(w, s, &t->seg[idx], m, now);
 	return (uint16_t)(n + pump(w, s, now, out + n, (uint16_t)(max - n)));
 }
 

@@ -221,11 +221,14 @@ static void run(struct tx_ctx *x, struct walk *s)
 			if (paced && now - s->deadline > x->max_lag) {
 				w->c.drops[LG_DROP_TOO_LATE]++;
 				/* At a rate this lcore cannot keep, the walk may
-				 * never catch up with now: a stop (Ctrl-C, or
-				 * the monitor's at the run's end) must still be
-				 * seen. */
+				 * never catch up with now: a stop (Ctrl-C), or
+				 * the run's planned end, must still be seen. */
 				if (unlikely(lg_force_quit))
 					break;
+				if (unlikely(now >= app->end_tsc)) {
+					s->end = true;
+					break;
+				}
 			} else if ((m = make(x, t, s->k * x->mul + s->c)) == NULL) {
 				w->c.drops[LG_DROP_NO_MBUF]++;
 			} else {

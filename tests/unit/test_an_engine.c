@@ -558,6 +558,26 @@ static void test_window_two_gateways(void)
 	w = an_target_win(&t, 0);
 	CU_ASSERT_DOUBLE_EQUAL(an_win_secs(w), 5.0, 1e-9);
 	CU_ASSERT_DOUBLE_EQUAL(an_win_rate(w, 1), 100.0, 1e-9);
+	/* a second gateway joins for the window's last second and takes 40
+	 * of the 100 requests then: 100/s in all. Its one second weighs by
+	 * its requests (span 4.68 s, 106.8/s), not as much as the other's
+	 * five (3 s, 166.7/s) */
+	for (int i = 0; i < 5; i++) {
+		snprintf(k.src, sizeof(k.src), "gw1");
+		k.t0 = (60 + (uint64_t)i) * SEC;
+		k.t1 = k.t0 + SEC;
+		k.requests = i < 4 ? 100 : 60;
+		CU_ASSERT_EQUAL(an_acc_add(an_target_acc(&t, 12), &k, &b, 1, true), 0);
+	}
+	snprintf(k.src, sizeof(k.src), "gw2");
+	k.t0 = 64 * SEC;
+	k.t1 = 65 * SEC;
+	k.requests = 40;
+	CU_ASSERT_EQUAL(an_acc_add(an_target_acc(&t, 12), &k, &b, 1, true), 0);
+	CU_ASSERT_EQUAL(an_target_close(&t, 12, layout), 1);
+	w = an_target_win(&t, 0);
+	CU_ASSERT_DOUBLE_EQUAL(an_win_secs(w), 4.68, 1e-9);
+	CU_ASSERT(an_win_rate(w, 1) > 100.0 && an_win_rate(w, 1) < 107.0);
 	an_target_free(&t);
 	st_hist_destroy(layout);
 }
