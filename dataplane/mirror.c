@@ -376,6 +376,15 @@ static inline int queue_copy(struct dp_worker *w, int gi, const struct dp_group 
 		dp_tcp_forget(w, s);
 		return 0;
 	}
+	if (v == DP_TCP_QUEUE && unlikely(s->again) && dp_tcp_held(w, s, p)) {
+		/* The client sent it again and the shadow has it or will:
+		 * no copy made only to be freed. */
+		uint16_t *n = &w->n_copies[gi];
+
+		*n = (uint16_t)(*n + dp_tcp_skip(w, s, now, &w->copies[gi][*n],
+						 (uint16_t)(DP_BURST - *n)));
+		return 2;
+	}
 	if (v == DP_TCP_QUEUE && unlikely(!dp_tcp_has_room(&w->tcp, s))) {
 		/* A full queue drops the segment: no copy made only to be
 		 * freed (a shadow that stopped reading gets every segment

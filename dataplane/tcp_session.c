@@ -86,6 +86,7 @@ static void q_free_all(struct dp_tcp_table *t, struct dp_tcp_sess *s)
 	}
 	s->q_head = s->q_tail = s->q_unsent = DP_TCP_NONE;
 	s->q_len = 0;
+	s->q_gap = 0;
 }
 
 void dp_tcp_fini(struct dp_tcp_table *t)
@@ -410,41 +411,63 @@ static uint32_t seg_take(struct dp_tcp_table *t, struct rte_mbuf *c, const struc
 }
 
 /* A client segment that starts before the client's highest byte seen (the
- * client sent it again, or it came out of order). Its bytes the shadow
- * acknowledged, or a queued segment from the same sequence number holds,
- * are not copied again (tcp_seg_again). Otherwise it goes into the queue
+ * client sent it again, or it came out of order). When held (dp_tcp_held;
+ * the caller checks before copying, this again for safety) it is not
+ * copied again (tcp_seg_again). Otherwise it goes into the queue
  * in sequence order, not at its tail: the client's retransmission of a
  * segment the dataplane never saw (lost before it, so production got only
  * the retransmission) would wait there behind segments beyond the
  * shadow's window, which waits for it: the session stalled. Landing among
  * segments already sent, it is sent now (and resent on a timeout as they
  * are); among those not sent yet, it goes with them. */
+bool dp_tcp_held(const struct dp_worker *w, const struct dp_tcp_sess *s, const struct st_pkt *p)
+{
+	const struct dp_tcp_table *t = &w->tcp;
+	uint32_t seq = p->tcp.seq, end = seq + p->payload_len + ((p->tcp.flags & ST_TCP_FIN) ? 1 : 0);
+
+	/* acknowledged, or from before the SYN (a delayed segment of an
+	 * earlier connection on the same ports: none of this session's) */
+	if ((s->state == DP_TCP_ESTABLISHED && !seq_after(end, s->s_ack)) || !seq_after(seq, s->c_isn))
+		return true;
+	if (s->q_head == DP_TCP_NONE)
+		return false;
+	/* a queue without a gap holds all it spans: no walk */
+	if (!s->q_gap)
+		return !seq_before(seq, t->seg[s->q_head].seq) && !seq_after(end, t->seg[s->q_tail].end);
+	for (uint32_t cur = s->q_head; cur != DP_TCP_NONE && !seq_after(t->seg[cur].seq, seq);
+	     cur = t->seg[cur].next)
+		if (!seq_after(end, t->seg[cur].end))
+			return true;	/* starts at or after it, ends within it */
+	return false;
+}
+
+uint16_t dp_tcp_skip(struct dp_worker *w, struct dp_tcp_sess *s, uint64_t now,
+		     struct rte_mbuf **out, uint16_t max)
+{
+	w->cnt.tcp_seg_again++;
+	return pump(w, s, now, out, max);
+}
+
 static uint16_t enqueue_again(struct dp_worker *w, struct dp_tcp_sess *s, struct rte_mbuf *c,
 			      const struct st_pkt *p, uint64_t now, struct rte_mbuf **out,
 			      uint16_t max)
 {
 	struct dp_tcp_table *t = &w->tcp;
-	uint32_t seq = p->tcp.seq, end = seq + p->payload_len + ((p->tcp.flags & ST_TCP_FIN) ? 1 : 0);
-	uint32_t prev = DP_TCP_NONE, cur = s->q_head, idx;
-	bool past_unsent = false, dup = s->state == DP_TCP_ESTABLISHED && !seq_after(end, s->s_ack);
+	uint32_t seq = p->tcp.seq, prev = DP_TCP_NONE, cur = s->q_head, idx;
+	bool past_unsent = false;
 	struct rte_mbuf *m;
 	uint16_t n = 0;
 
-	/* (a segment from before the SYN, a delayed one of an earlier
-	 * connection on the same ports, is none of this session's) */
-	dup |= !seq_after(seq, s->c_isn);
-	for (; !dup && cur != DP_TCP_NONE && !seq_after(t->seg[cur].seq, seq); cur = t->seg[cur].next) {
-		/* it starts at or after this one: held when it ends there too */
-		dup = !seq_after(end, t->seg[cur].end);
+	if (dp_tcp_held(w, s, p)) {
+		rte_pktmbuf_free(c);
+		return dp_tcp_skip(w, s, now, out, max);
+	}
+	for (; cur != DP_TCP_NONE && !seq_after(t->seg[cur].seq, seq); cur = t->seg[cur].next) {
 		past_unsent |= cur == s->q_unsent;
 		prev = cur;
 	}
-	if (dup) {
-		rte_pktmbuf_free(c);
-		w->cnt.tcp_seg_again++;
-		return pump(w, s, now, out, max);
-	}
 	idx = seg_take(t, c, p);
+	s->q_gap = 1;
 	t->seg[idx].next = cur;
 	if (prev == DP_TCP_NONE)
 		s->q_head = idx;
@@ -482,10 +505,12 @@ uint16_t dp_tcp_enqueue(struct dp_worker *w, struct dp_tcp_sess *s, struct rte_m
 	if (unlikely(s->again) && !(p->tcp.flags & ST_TCP_SYN))
 		return enqueue_again(w, s, c, p, now, out, max);
 	idx = seg_take(t, c, p);
-	if (s->q_tail == DP_TCP_NONE)
+	if (s->q_tail == DP_TCP_NONE) {
 		s->q_head = idx;
-	else
+	} else {
+		s->q_gap |= t->seg[s->q_tail].end != t->seg[idx].seq;
 		t->seg[s->q_tail].next = idx;
+	}
 	s->q_tail = idx;
 	if (s->q_unsent == DP_TCP_NONE)
 		s->q_unsent = idx;
@@ -518,8 +543,10 @@ static void q_ack(struct dp_tcp_table *t, struct dp_tcp_sess *s, uint32_t ack)
 		if (s->q_unsent == i)
 			s->q_unsent = g->next;
 		s->q_head = g->next;
-		if (s->q_head == DP_TCP_NONE)
+		if (s->q_head == DP_TCP_NONE) {
 			s->q_tail = DP_TCP_NONE;
+			s->q_gap = 0;
+		}
 		rte_pktmbuf_free(g->m);
 		g->m = NULL;
 		g->next = t->seg_free;

@@ -67,6 +67,10 @@ struct dp_tcp_sess {
 	uint8_t backoff;	/* timeouts in a row on the oldest segment */
 	uint8_t synthetic;	/* load generator traffic: timed as 'synthetic' */
 	uint8_t fin_c, fin_s;
+	uint8_t q_gap;		/* the queue may not run contiguously from its
+				   head's seq to its tail's end (a segment
+				   appended past a gap, or put in its place);
+				   cleared when it empties */
 	uint8_t again;		/* the segment dp_tcp_client passed on starts
 				   before the client's highest byte seen: sent
 				   again, or out of order (dp_tcp_enqueue
@@ -144,6 +148,18 @@ static inline bool dp_tcp_has_room(const struct dp_tcp_table *t, const struct dp
 {
 	return t->seg_free != DP_TCP_NONE && s->q_len < DP_TCP_SESSION_QUEUE;
 }
+
+/* Whether a client segment sent again (s->again after dp_tcp_client) is
+ * held already: the shadow acknowledged its bytes, a queued segment that
+ * starts at or before it ends at or after it, or it is from before the
+ * SYN. Then it is not copied: dp_tcp_skip. O(queued segments before it). */
+bool dp_tcp_held(const struct dp_worker *w, const struct dp_tcp_sess *s, const struct st_pkt *p);
+
+/* Counts a client segment not copied again (tcp_seg_again) and sends what
+ * the shadow's window allows into out (at most max), as dp_tcp_enqueue
+ * does. Returns the number placed in out. */
+uint16_t dp_tcp_skip(struct dp_worker *w, struct dp_tcp_sess *s, uint64_t now,
+		     struct rte_mbuf **out, uint16_t max);
 
 /* A segment of s the queue has no room for (dp_tcp_has_room false): counted
  * tcp_queue_full in gc and never copied; sends what the shadow's window

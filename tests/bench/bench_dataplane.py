@@ -103,9 +103,9 @@ def run_dp(name, groups, workers=1, bpf=None, timing=True, src=None, tcp=True, e
         raise SystemExit("dataplane run '%s' failed" % name)
     # Copies really sent: the shadow ports' own TX counts (net_null) add
     # up to the copies counted -- not with chaos (delayed copies still in
-    # the wheel at exit, duplicates) nor for TCP sessions (segments counted
-    # when queued, sent as the shadow's window allows: this one never
-    # answers).
+    # the wheel at exit, duplicates) nor for TCP sessions (a segment is
+    # counted when it first leaves, the SYN once however often it is
+    # resent: this shadow never answers).
     sent = sum(int(x) for x in re.findall(r"port net_null(?:[2-9]|\d\d) \(shadow\):.*pmd_tx (\d+)",
                                           p.stderr))
     copies = sum(int(x) for x in c)

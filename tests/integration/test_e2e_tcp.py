@@ -54,6 +54,40 @@ def http(ns, *args):
     return json.loads(out.stdout)
 
 
+def lossy_posts(ns, hook, what, cli, ctl_ep, post_log):
+    """20 POSTs of 256 KB with 3% of the TCP segments to port 80 dropped on
+    namespace ns's hook (input: the shadow's, output: the client's): every
+    body must arrive whole at the shadow's server (logging to post_log)
+    within 30 s (each loss costs three duplicate ACKs or a 200 ms timeout,
+    doubled for each loss of the same segment again). Returns the
+    dataplane's tcp stats after."""
+    netns.sh("ip netns exec %s nft add table inet loss" % ns)
+    netns.sh("ip netns exec %s nft 'add chain inet loss c { type filter hook %s priority 0; }'" % (ns, hook))
+    netns.sh("ip netns exec %s nft add rule inet loss c tcp dport 80 numgen random mod 100 '<' 3 drop" % ns)
+    open(post_log, "w").close()
+    r = http(cli, "post", SERVER, 20, 256 << 10)
+    stlib.check(r["bad"] == 0, "%s: production answered all %d" % (what, r["ok"]))
+    want = [port for port in r["ports"] if selected(port)]
+    for _ in range(60):
+        time.sleep(0.5)
+        s = by_port(nginx.read_log(post_log))
+        whole = [port for port in want if [ln for _, _, ln in s.get(port, [])] == [256 << 10]]
+        if len(whole) == len(want):
+            break
+    st = kpisub.request(ctl_ep, {"cmd": "stats"})
+    print("after %s:" % what, st["tcp"])
+    if len(whole) != len(want):
+        # what the dataplane counted for the group, to tell a drop
+        # (queue or table full) from a session that stalled
+        print("groups after %s:" % what, st.get("groups"))
+    stlib.check(len(whole) == len(want), "%s: every body arrived whole at the shadow (%d of %d%s)"
+                % (what, len(whole), len(want), "".join(
+                    "; port %d logged %s" % (port, [ln for _, _, ln in s.get(port, [])])
+                    for port in want if port not in whole)))
+    netns.sh("ip netns exec %s nft delete table inet loss" % ns)
+    return st["tcp"]
+
+
 def main():
     netns.require()
     nginx.require()
@@ -161,36 +195,9 @@ def main():
 
         # 3b. The path to the shadow loses 3% of what we send it: the
         # session queues resend, and the bodies still arrive whole.
-        netns.sh("ip netns exec %s nft add table inet loss" % shd)
-        netns.sh("ip netns exec %s nft 'add chain inet loss in { type filter hook input priority 0; }'" % shd)
-        netns.sh("ip netns exec %s nft add rule inet loss in tcp dport 80 numgen random mod 100 '<' 3 drop" % shd)
-        open(post_log, "w").close()
-        r = http(cli, "post", SERVER, 20, 256 << 10)
-        stlib.check(r["bad"] == 0, "lossy shadow path: production answered all %d" % r["ok"])
-        want = [port for port in r["ports"] if selected(port)]
-        # Each loss costs three duplicate ACKs or a 200 ms timeout, doubled
-        # for each loss of the same segment again: wait for the recovery,
-        # up to 30 s.
-        for _ in range(60):
-            time.sleep(0.5)
-            s = by_port(nginx.read_log(post_log))
-            whole = [port for port in want if [ln for _, _, ln in s.get(port, [])] == [256 << 10]]
-            if len(whole) == len(want):
-                break
-        st = kpisub.request(ctl_ep, {"cmd": "stats"})
-        tcp2 = st["tcp"]
-        print("after lossy POSTs:", tcp2)
-        if len(whole) != len(want):
-            # what the dataplane counted for the group, to tell a drop
-            # (queue or table full) from a session that stalled
-            print("groups after lossy POSTs:", st.get("groups"))
-        stlib.check(len(whole) == len(want), "lossy shadow path: every body arrived whole (%d of %d%s)"
-                    % (len(whole), len(want), "".join(
-                        "; port %d logged %s" % (port, [ln for _, _, ln in s.get(port, [])])
-                        for port in want if port not in whole)))
+        tcp2 = lossy_posts(shd, "input", "lossy shadow path", cli, ctl_ep, post_log)
         stlib.check(tcp2["retransmits"] > tcp["retransmits"], "lossy shadow path: lost copies were resent (%d)"
                     % (tcp2["retransmits"] - tcp["retransmits"]))
-        netns.sh("ip netns exec %s nft delete table inet loss" % shd)
 
         # 3c. The client's own path loses 3% of its segments before the
         # dataplane: production (and the dataplane) get only the client's
@@ -198,36 +205,18 @@ def main():
         # Each goes into the session's queue in its place, or the shadow
         # waits for it behind segments beyond its window, for good.
         # A shadow with a small receive buffer (16 KB): the queue runs
-        # beyond its window before the client's retransmission comes.
+        # beyond its window before the client's retransmission comes
         # (set before the server starts: accepted sockets take their
-        # listener's buffer)
+        # listener's buffer).
         spost.terminate()
         spost.wait(timeout=10)
         rmem = netns.sh("ip netns exec %s sysctl -n net.ipv4.tcp_rmem" % shd).split()
         netns.sh("ip netns exec %s sysctl -qw net.ipv4.tcp_rmem='4096 16384 16384'" % shd)
         spost = t.spawn(shd, [PY, os.path.join(HERE, "slow_http.py"), SERVER, "80", "0", post_log])
         time.sleep(1.0)
-        netns.sh("ip netns exec %s nft add table inet loss" % cli)
-        netns.sh("ip netns exec %s nft 'add chain inet loss out { type filter hook output priority 0; }'" % cli)
-        netns.sh("ip netns exec %s nft add rule inet loss out tcp dport 80 numgen random mod 100 '<' 3 drop" % cli)
-        open(post_log, "w").close()
-        again0 = kpisub.request(ctl_ep, {"cmd": "stats"})["tcp"]
-        r = http(cli, "post", SERVER, 20, 256 << 10)
-        stlib.check(r["bad"] == 0, "lossy client path: production answered all %d" % r["ok"])
-        want = [port for port in r["ports"] if selected(port)]
-        for _ in range(60):
-            time.sleep(0.5)
-            s = by_port(nginx.read_log(post_log))
-            whole = [port for port in want if [ln for _, _, ln in s.get(port, [])] == [256 << 10]]
-            if len(whole) == len(want):
-                break
-        tcp3 = kpisub.request(ctl_ep, {"cmd": "stats"})["tcp"]
-        print("after lossy client POSTs:", tcp3)
-        stlib.check(len(whole) == len(want), "lossy client path: every body arrived whole at the shadow (%d of %d)"
-                    % (len(whole), len(want)))
-        netns.sh("ip netns exec %s nft delete table inet loss" % cli)
+        tcp3 = lossy_posts(cli, "output", "lossy client path", cli, ctl_ep, post_log)
         netns.sh("ip netns exec %s sysctl -qw net.ipv4.tcp_rmem='%s'" % (shd, " ".join(rmem)))
-        print("client segments again, not copied again: %d" % (tcp3["segments_again"] - again0["segments_again"]))
+        print("client segments sent again, not copied again: %d" % (tcp3["segments_again"] - tcp2["segments_again"]))
         spost.terminate()
         spost.wait(timeout=10)
 

@@ -507,39 +507,41 @@ static void test_window_merge(void)
 	st_hist_destroy(layout);
 }
 
+/* A snapshot of src covering [t0_ds, t0_ds + 10) tenths of a second with
+ * requests, merged into window w of t as the target's own (or not). */
+static void snap(struct an_target *t, int64_t w, const char *src, uint64_t t0_ds,
+		 uint64_t requests, bool own)
+{
+	struct an_bin b = { .idx = 100, .pad_ = 0, .count = 1 };
+	struct st_kpi k;
+
+	memset(&k, 0, sizeof(k));
+	snprintf(k.src, sizeof(k.src), "%s", src);
+	k.t0 = t0_ds * SEC / 10;
+	k.t1 = k.t0 + SEC;
+	k.requests = requests;
+	CU_ASSERT_EQUAL(an_acc_add(an_target_acc(t, w), &k, &b, 1, own), 0);
+}
+
 /* Two gateways publish 1 s snapshots of 100 requests each into one 5 s
  * window, 0.4 s out of step: the window spans 5.4 s, but each counted over
  * 5 s, so the rate is 200/s, not 1000 / 5.4 (the rate was 7% low; with
  * gateways half a window apart, a third). One publisher's window, and
- * synthetic traffic merged in (not the target's own), keep the span. */
+ * synthetic traffic merged in (not the target's own), keep the span; a
+ * gateway that joins late weighs by its requests. */
 static void test_window_two_gateways(void)
 {
 	struct st_hist *layout = st_hist_create(AN_HIST_LOWEST, AN_HIST_HIGHEST, AN_HIST_SIGFIGS);
-	struct an_bin b = { .idx = 100, .pad_ = 0, .count = 1 };
 	struct an_target t;
-	struct st_kpi k;
 	const struct an_win *w;
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(layout);
 	CU_ASSERT_EQUAL_FATAL(an_target_init(&t, "prod", ST_ROLE_PROD, 4, 4), 0);
-	memset(&k, 0, sizeof(k));
-	k.requests = 100;
-	for (int i = 0; i < 5; i++) {
-		snprintf(k.src, sizeof(k.src), "gw1");
-		k.t0 = (50 + (uint64_t)i) * SEC;
-		k.t1 = k.t0 + SEC;
-		CU_ASSERT_EQUAL(an_acc_add(an_target_acc(&t, 10), &k, &b, 1, true), 0);
-		snprintf(k.src, sizeof(k.src), "gw2");
-		k.t0 = (496 + 10 * (uint64_t)i) * SEC / 10;
-		k.t1 = k.t0 + SEC;
-		CU_ASSERT_EQUAL(an_acc_add(an_target_acc(&t, 10), &k, &b, 1, true), 0);
+	for (uint64_t i = 0; i < 5; i++) {
+		snap(&t, 10, "gw1", 500 + 10 * i, 100, true);
+		snap(&t, 10, "gw2", 496 + 10 * i, 100, true);
 	}
-	/* the load generator's synthetic stream, merged into this target */
-	snprintf(k.src, sizeof(k.src), "loadgen");
-	k.t0 = 52 * SEC;
-	k.t1 = 53 * SEC;
-	k.requests = 0;
-	CU_ASSERT_EQUAL(an_acc_add(an_target_acc(&t, 10), &k, &b, 1, false), 0);
+	snap(&t, 10, "loadgen", 520, 0, false);	/* the load generator's, merged in */
 	CU_ASSERT_EQUAL(an_target_close(&t, 10, layout), 1);
 	w = an_target_win(&t, 0);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(w);
@@ -547,13 +549,8 @@ static void test_window_two_gateways(void)
 	CU_ASSERT_DOUBLE_EQUAL(an_win_secs(w), 5.0, 1e-9);
 	CU_ASSERT_DOUBLE_EQUAL(an_win_rate(w, 1), 200.0, 1e-9);
 	/* one publisher: the span, as before */
-	k.requests = 100;
-	snprintf(k.src, sizeof(k.src), "gw1");
-	for (int i = 0; i < 5; i++) {
-		k.t0 = (55 + (uint64_t)i) * SEC;
-		k.t1 = k.t0 + SEC;
-		CU_ASSERT_EQUAL(an_acc_add(an_target_acc(&t, 11), &k, &b, 1, true), 0);
-	}
+	for (uint64_t i = 0; i < 5; i++)
+		snap(&t, 11, "gw1", 550 + 10 * i, 100, true);
 	CU_ASSERT_EQUAL(an_target_close(&t, 11, layout), 1);
 	w = an_target_win(&t, 0);
 	CU_ASSERT_DOUBLE_EQUAL(an_win_secs(w), 5.0, 1e-9);
@@ -562,18 +559,9 @@ static void test_window_two_gateways(void)
 	 * of the 100 requests then: 100/s in all. Its one second weighs by
 	 * its requests (span 4.68 s, 106.8/s), not as much as the other's
 	 * five (3 s, 166.7/s) */
-	for (int i = 0; i < 5; i++) {
-		snprintf(k.src, sizeof(k.src), "gw1");
-		k.t0 = (60 + (uint64_t)i) * SEC;
-		k.t1 = k.t0 + SEC;
-		k.requests = i < 4 ? 100 : 60;
-		CU_ASSERT_EQUAL(an_acc_add(an_target_acc(&t, 12), &k, &b, 1, true), 0);
-	}
-	snprintf(k.src, sizeof(k.src), "gw2");
-	k.t0 = 64 * SEC;
-	k.t1 = 65 * SEC;
-	k.requests = 40;
-	CU_ASSERT_EQUAL(an_acc_add(an_target_acc(&t, 12), &k, &b, 1, true), 0);
+	for (uint64_t i = 0; i < 5; i++)
+		snap(&t, 12, "gw1", 600 + 10 * i, i < 4 ? 100 : 60, true);
+	snap(&t, 12, "gw2", 640, 40, true);
 	CU_ASSERT_EQUAL(an_target_close(&t, 12, layout), 1);
 	w = an_target_win(&t, 0);
 	CU_ASSERT_DOUBLE_EQUAL(an_win_secs(w), 4.68, 1e-9);
