@@ -215,9 +215,10 @@ print("chaos vs none: keys all off %.0f%% (target: nothing measurable), chaos_lo
           100 * res["tee 10% + chaos_loss 2%"] / res["tee 10%, one group"],
           100 * res["tee 100% + chaos_loss 2%"] / res["tee 100%, one group"],
           100 * res["tee 10% + chaos_delay 5ms"] / res["tee 10%, one group"]))
-print("(the TCP capture's shadow never answers: sessions stay half-open and their queues fill, and "
-      "a full queue's segments are refused uncopied, so its row is the per-packet cost of tracking, "
-      "not of copying; bench.sh tcp measures sessions with a shadow that answers)")
+print("(the TCP capture's shadow never answers: sessions stay half-open, and every pass of the "
+      "capture repeats the last, so its segments are the session's already, found and not copied "
+      "again: the row is the per-packet cost of tracking, not of copying; bench.sh tcp measures "
+      "sessions with a shadow that answers)")
 print("(copies counted = copies the shadow ports sent, checked on every UDP row without chaos)")
 print("(hugepages: %s; cycles from the CPU's nominal clock; best of %d interleaved rounds of %g s)"
       % ("yes" if huge else "no, --no-huge", rounds, secs))
