@@ -9,7 +9,7 @@
 
 double an_win_secs(const struct an_win *w)
 {
-	double s = (double)(w->span_ns ? w->span_ns : w->t1 - w->t0) / 1e9;
+	double s = (double)w->span_ns / 1e9;
 
 	return s < 1e-3 ? 1e-3 : s;
 }
@@ -298,7 +298,7 @@ int an_target_close(struct an_target *t, int64_t w, const struct st_hist *layout
 	/* One publisher: its windows tile the span. Several, out of step:
 	 * the span is longer than any of them counted over (requests are
 	 * their sum, so the rate came out low): span_of. */
-	win.span_ns = acc->n_src > 1 ? span_of(acc) : 0;
+	win.span_ns = acc->n_src > 1 ? span_of(acc) : acc->t1 - acc->t0;
 	win.requests = acc->requests;
 	win.responses = acc->responses;
 	win.timeouts = acc->timeouts;

@@ -40,8 +40,8 @@ struct an_win {
 	int64_t w;			/* window number: time / window */
 	uint64_t t0, t1;		/* span the snapshots covered */
 	uint64_t span_ns;		/* the time its traffic was counted over:
-					   t1 - t0 from one publisher (0: use
-					   that); from several (gateways out of
+					   t1 - t0 from one publisher; from
+					   several (gateways out of
 					   step), the time each covered,
 					   weighted by its requests */
 	uint64_t requests, responses, timeouts, resets, icmp_errors;

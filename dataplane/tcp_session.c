@@ -40,6 +40,12 @@ static inline bool seq_before(uint32_t a, uint32_t b)
 	return seq_after(b, a);
 }
 
+/* The sequence number after a segment: its data, and its FIN. */
+static inline uint32_t seg_end(const struct st_pkt *p)
+{
+	return p->tcp.seq + p->payload_len + ((p->tcp.flags & ST_TCP_FIN) ? 1 : 0);
+}
+
 static inline uint32_t sess_hash(uint32_t flow_hash, int g)
 {
 	return flow_hash ^ ((uint32_t)(g + 1) * 0x9e3779b1u);
@@ -235,7 +241,7 @@ enum dp_tcp_verdict dp_tcp_client(struct dp_worker *w, int g, const struct st_fl
 		return DP_TCP_SKIP;
 	}
 	s->last_tsc = now;
-	end = p->tcp.seq + p->payload_len + ((fl & ST_TCP_FIN) ? 1 : 0);
+	end = seg_end(p);
 	s->again = seq_before(p->tcp.seq, s->c_nxt);
 	if (seq_after(end, s->c_nxt))
 		s->c_nxt = end;
@@ -396,7 +402,7 @@ static uint32_t seg_take(struct dp_tcp_table *t, struct rte_mbuf *c, const struc
 	g->m = c;
 	g->sent_tsc = 0;
 	g->seq = p->tcp.seq;
-	g->end = p->tcp.seq + p->payload_len + ((p->tcp.flags & ST_TCP_FIN) ? 1 : 0);
+	g->end = seg_end(p);
 	g->next = DP_TCP_NONE;
 	g->l4_off = p->l4_off;
 	g->ts_off = p->tcp.ts_off;
@@ -410,20 +416,10 @@ static uint32_t seg_take(struct dp_tcp_table *t, struct rte_mbuf *c, const struc
 	return idx;
 }
 
-/* A client segment that starts before the client's highest byte seen (the
- * client sent it again, or it came out of order). When held (dp_tcp_held;
- * the caller checks before copying, this again for safety) it is not
- * copied again (tcp_seg_again). Otherwise it goes into the queue
- * in sequence order, not at its tail: the client's retransmission of a
- * segment the dataplane never saw (lost before it, so production got only
- * the retransmission) would wait there behind segments beyond the
- * shadow's window, which waits for it: the session stalled. Landing among
- * segments already sent, it is sent now (and resent on a timeout as they
- * are); among those not sent yet, it goes with them. */
 bool dp_tcp_held(const struct dp_worker *w, const struct dp_tcp_sess *s, const struct st_pkt *p)
 {
 	const struct dp_tcp_table *t = &w->tcp;
-	uint32_t seq = p->tcp.seq, end = seq + p->payload_len + ((p->tcp.flags & ST_TCP_FIN) ? 1 : 0);
+	uint32_t seq = p->tcp.seq, end = seg_end(p);
 
 	/* acknowledged, or from before the SYN (a delayed segment of an
 	 * earlier connection on the same ports: none of this session's) */
@@ -448,6 +444,15 @@ uint16_t dp_tcp_skip(struct dp_worker *w, struct dp_tcp_sess *s, uint64_t now,
 	return pump(w, s, now, out, max);
 }
 
+/* A client segment that starts before the client's highest byte seen (the
+ * client sent it again, or it came out of order). Not held (the caller
+ * checked dp_tcp_held before copying it), it goes into the queue
+ * in sequence order, not at its tail: the client's retransmission of a
+ * segment the dataplane never saw (lost before it, so production got only
+ * the retransmission) would wait there behind segments beyond the
+ * shadow's window, which waits for it: the session stalled. Landing among
+ * segments already sent, it is sent now (and resent on a timeout as they
+ * are); among those not sent yet, it goes with them. */
 static uint16_t enqueue_again(struct dp_worker *w, struct dp_tcp_sess *s, struct rte_mbuf *c,
 			      const struct st_pkt *p, uint64_t now, struct rte_mbuf **out,
 			      uint16_t max)
@@ -458,10 +463,6 @@ static uint16_t enqueue_again(struct dp_worker *w, struct dp_tcp_sess *s, struct
 	struct rte_mbuf *m;
 	uint16_t n = 0;
 
-	if (dp_tcp_held(w, s, p)) {
-		rte_pktmbuf_free(c);
-		return dp_tcp_skip(w, s, now, out, max);
-	}
 	for (; cur != DP_TCP_NONE && !seq_after(t->seg[cur].seq, seq); cur = t->seg[cur].next) {
 		past_unsent |= cur == s->q_unsent;
 		prev = cur;
@@ -710,7 +711,7 @@ static uint16_t tcp_shadow(struct dp_worker *w, uint32_t port_groups, const stru
 		}
 		s->s_wnd = wnd;
 	}
-	end = p->tcp.seq + p->payload_len + ((fl & ST_TCP_FIN) ? 1 : 0);
+	end = seg_end(p);
 	if (seq_after(end, s->s_nxt))
 		s->s_nxt = end;
 	if (p->tcp.opts & ST_TCPOPT_F_TS)

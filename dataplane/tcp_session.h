@@ -172,8 +172,9 @@ uint16_t dp_tcp_refuse(struct dp_worker *w, struct dp_tcp_sess *s, struct dp_gro
  * what the shadow's window allows into out (at most max). Returns the
  * number placed in out; c belongs to the queue (or was freed and counted
  * in gc when the queue is full: dp_tcp_refuse; the caller checks the room
- * for a SYN first, dp_tcp_forget). Each segment is counted among gc's
- * copies when it first leaves, not when queued. */
+ * for a SYN first, dp_tcp_forget, and dp_tcp_held for a segment sent
+ * again). Each segment is counted among gc's copies when it first leaves,
+ * not when queued. */
 uint16_t dp_tcp_enqueue(struct dp_worker *w, struct dp_tcp_sess *s, struct rte_mbuf *c,
 			const struct st_pkt *p, struct dp_group_counters *gc, uint64_t now,
 			struct rte_mbuf **out, uint16_t max);
