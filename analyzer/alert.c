@@ -421,6 +421,26 @@ int an_alert_encode(const struct an_alert *al, enum an_alert_kind k, const char 
 	return out->oom ? -ENOMEM : 0;
 }
 
+void an_alert_hold(const struct an_alert *o, struct an_alert *n, enum an_alert_kind k,
+		   uint64_t wall_ns, double price)
+{
+	n->lower_since = 0;
+	if (!o->active || !n->active || n->instances >= o->instances ||
+	    strcmp(n->fingerprint, o->fingerprint) != 0)
+		return;
+	n->lower_since = o->lower_since ? o->lower_since : wall_ns;
+	if (wall_ns - n->lower_since >= AN_ALERT_HOLD_NS) {
+		n->lower_since = 0;	/* wanted long enough: sent */
+		return;
+	}
+	n->instances = o->instances;
+	if (price >= 0) {
+		n->cost_per_hour = n->instances * price;
+		if (k == AN_ALERT_BUDGET)
+			n->value = n->cost_per_hour;
+	}
+}
+
 static bool changed(const struct an_alert *o, const struct an_alert *n)
 {
 	if (n->active != o->active)
@@ -462,6 +482,8 @@ int an_alerter_tick(struct an_alerter *a, struct an_engine *e, uint64_t wall_ns,
 			const struct an_alert *msg = &now[k];
 			struct an_alert cleared;
 
+			an_alert_hold(&s->alert[k], &now[k], (enum an_alert_kind)k, wall_ns,
+				      s->has_plan ? s->plan.cost_per_hour : -1);
 			if (!changed(&s->alert[k], &now[k]))
 				continue;
 			if (!now[k].active) {

@@ -24,6 +24,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "clock.h"
 #include "engine.h"
 
 /* enum an_alert_kind and struct an_alert, kept in struct an_service, are in
@@ -39,12 +40,23 @@ struct an_alerter *an_alerter_create(const struct an_config *cfg);
 void an_alerter_destroy(struct an_alerter *a);
 
 /* Evaluates every service due (once a second) and calls fn for each
- * message: a kind raised, changed (another count or a crossing moved by
- * more than a second) or cleared. seq from an_engine_next_seq. Returns
+ * message: a kind raised, changed (another count, a lower one held as
+ * an_alert_hold says, or a crossing moved by more than 2 s) or cleared.
+ * seq from an_engine_next_seq. Returns
  * the number of messages. Never fails: a profile that can no longer be
  * read is logged once and its alerts clear. */
 int an_alerter_tick(struct an_alerter *a, struct an_engine *e, uint64_t wall_ns,
 		    an_alert_fn fn, void *arg);
+
+/* A raised alert asks for fewer instances than it last said (o, as sent)
+ * only once the lower count n has been wanted for AN_ALERT_HOLD_NS on end:
+ * until then n carries o's count (and its cost), so a capacity estimate
+ * wavering at a boundary does not make the count a scaler reads go down
+ * and up again (Kubernetes' HPA holds a scale-down the same way). A rise
+ * goes out at once. price: the plan's instance_cost_per_hour (< 0: none). */
+#define AN_ALERT_HOLD_NS (30 * ST_NS_PER_S)
+void an_alert_hold(const struct an_alert *o, struct an_alert *n, enum an_alert_kind k,
+		   uint64_t wall_ns, double price);
 
 /* Encodes one alert message (docs/wire.md, alert.<service>). state
  * "raise" or "clear". Returns 0 or -ENOMEM. */

@@ -125,6 +125,8 @@ struct an_alert {
 	double capacity;	/* per-instance capacity the model gives, rps */
 	double cost_per_hour;	/* instances x price (NaN: unpriced) */
 	uint64_t t;		/* wall ns of the evaluation */
+	uint64_t lower_since;	/* wall ns since when a lower count than the one
+				 * sent is wanted (an_alert_hold); 0: none */
 	char fingerprint[16];	/* prealloc: the group's label ("fp2") */
 };
 
