@@ -237,13 +237,13 @@ static int cmd_stats(struct an_control *c, struct an_engine *e)
 	static const char *const names[] = {
 		"msgs", "kpi_merged", "bad_frames", "oversized", "malformed",
 		"bad_version", "unknown_topic", "topic_mismatch", "bad_hist", "gaps",
-		"duplicates", "restarts", "late", "future", "dropped_limits", "clamped",
+		"duplicates", "shared_src", "restarts", "late", "future", "dropped_limits", "clamped",
 		"windows", "chaos_windows", "evaluations", "verdicts", "anomalies",
 	};
 	const uint64_t vals[] = {
 		n->msgs, n->kpi_merged, n->bad_frames, n->oversized, n->malformed,
 		n->bad_version, n->unknown_topic, n->topic_mismatch, n->bad_hist, n->gaps,
-		n->duplicates, n->restarts, n->late, n->future, n->dropped_limits, n->clamped,
+		n->duplicates, n->shared_src, n->restarts, n->late, n->future, n->dropped_limits, n->clamped,
 		n->windows, n->chaos_windows, n->evaluations, n->verdicts, n->anomalies,
 	};
 	msgpack_packer pk;

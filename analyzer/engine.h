@@ -41,6 +41,7 @@ struct an_counters {
 	uint64_t bad_hist;		/* lat is not a valid V2 histogram */
 	uint64_t gaps;			/* messages missing by seq */
 	uint64_t duplicates;
+	uint64_t shared_src;		/* seq back, time on: two publishers, one src */
 	uint64_t restarts;		/* a publisher's seq started over */
 	uint64_t late;			/* for a window already closed */
 	uint64_t future;		/* ends beyond now + max_skew */

@@ -8,10 +8,16 @@
 #include "judge.h"
 #include "log.h"
 
+/* A publisher's newest window ends kept (ingest.c): a message whose seq
+ * goes back is a duplicate when its window ends at one of them (or before
+ * them all), else another publisher under the same src. */
+#define AN_PUB_ENDS 8
 struct an_pub {
 	char src[ST_WIRE_NAME_MAX];
 	uint64_t last_seq;
 	uint64_t max_t1;
+	uint64_t ends[AN_PUB_ENDS];	/* a ring of distinct t1, newest at n_ends - 1 */
+	uint32_t n_ends;
 	bool used;
 };
 

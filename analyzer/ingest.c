@@ -9,12 +9,37 @@
 enum track { TRACK_OK, TRACK_DUP };
 
 /* Follows each publisher's seq: a jump forward is loss, a step back to a
- * window newer than anything it sent before is a restarted publisher, any
- * other step back is a duplicate (or a replay) and is dropped. */
+ * window newer than anything it sent before is a restarted publisher, a
+ * step back to a window that ends at one this publisher sent (or before
+ * the oldest it keeps) is a duplicate or a replay, and any other step back
+ * is a second publisher under the same src: two gateways left on one
+ * publisher_id, whose intervals, started when each dataplane started, end
+ * at other times (a publisher's windows follow each other, t0 the last
+ * t1). Both are dropped; the second is counted apart and warned about. */
 struct track_key {
 	const char *src;
 	uint64_t seq, t0, t1;
 };
+
+static void note_end(struct an_pub *p, uint64_t t1)
+{
+	if (p->n_ends == 0 || p->ends[(p->n_ends - 1) % AN_PUB_ENDS] != t1)
+		p->ends[p->n_ends++ % AN_PUB_ENDS] = t1;
+}
+
+/* Whether t1 is a window end p sent, or older than every one kept. */
+static bool sent_end(const struct an_pub *p, uint64_t t1)
+{
+	uint32_t n = p->n_ends < AN_PUB_ENDS ? p->n_ends : AN_PUB_ENDS;
+	uint64_t oldest = UINT64_MAX;
+
+	for (uint32_t i = 0; i < n; i++) {
+		if (p->ends[i] == t1)
+			return true;
+		oldest = p->ends[i] < oldest ? p->ends[i] : oldest;
+	}
+	return n == AN_PUB_ENDS && t1 < oldest;
+}
 
 static enum track track(struct an_engine *e, const struct track_key *k)
 {
@@ -34,6 +59,8 @@ static enum track track(struct an_engine *e, const struct track_key *k)
 		snprintf(p->src, sizeof(p->src), "%s", k->src);
 		p->last_seq = k->seq;
 		p->max_t1 = k->t1;
+		p->n_ends = 0;
+		note_end(p, k->t1);
 		e->n_pubs++;
 		return TRACK_OK;
 	}
@@ -44,13 +71,22 @@ static enum track track(struct an_engine *e, const struct track_key *k)
 		st_log_rl(&e->rl, ST_LOG_NOTICE, "publisher %s restarted (seq %llu after %llu)",
 			  k->src, (unsigned long long)k->seq,
 			  (unsigned long long)p->last_seq);
-	} else {
+	} else if (sent_end(p, k->t1)) {
 		e->cnt.duplicates++;
+		return TRACK_DUP;
+	} else {
+		e->cnt.shared_src++;
+		st_log_rl(&e->rl, ST_LOG_WARN,
+			  "publisher %s: seq %llu after %llu, for a window it never sent: two "
+			  "publishers share this src (give each dataplane its own "
+			  "publisher_id); its messages are dropped", k->src,
+			  (unsigned long long)k->seq, (unsigned long long)p->last_seq);
 		return TRACK_DUP;
 	}
 	p->last_seq = k->seq;
 	if (k->t1 > p->max_t1)
 		p->max_t1 = k->t1;
+	note_end(p, k->t1);
 	return TRACK_OK;
 }
 

@@ -142,7 +142,7 @@ static void print_counters(const struct app *a, const char *when)
 	st_log(ST_LOG_NOTICE,
 	       "%s: msgs %llu merged %llu verdicts %llu anomalies %llu windows %llu | "
 	       "malformed %llu bad_version %llu oversized %llu bad_frames %llu unknown_topic %llu "
-	       "topic_mismatch %llu bad_hist %llu | gaps %llu duplicates %llu restarts %llu "
+	       "topic_mismatch %llu bad_hist %llu | gaps %llu duplicates %llu shared_src %llu restarts %llu "
 	       "late %llu future %llu dropped_limits %llu other_shard %llu clamped %llu",
 	       when, (unsigned long long)c->msgs, (unsigned long long)c->kpi_merged,
 	       (unsigned long long)c->verdicts, (unsigned long long)c->anomalies,
@@ -151,7 +151,7 @@ static void print_counters(const struct app *a, const char *when)
 	       (unsigned long long)c->bad_frames, (unsigned long long)c->unknown_topic,
 	       (unsigned long long)c->topic_mismatch, (unsigned long long)c->bad_hist,
 	       (unsigned long long)c->gaps, (unsigned long long)c->duplicates,
-	       (unsigned long long)c->restarts, (unsigned long long)c->late,
+	       (unsigned long long)c->shared_src, (unsigned long long)c->restarts, (unsigned long long)c->late,
 	       (unsigned long long)c->future, (unsigned long long)c->dropped_limits,
 	       (unsigned long long)c->other_shard, (unsigned long long)c->clamped);
 	if (a->verify != NULL) {

@@ -280,6 +280,7 @@ static void engine_families(const struct an_snap *s, struct st_wbuf *o)
 		{ "malformed", c->malformed }, { "bad_version", c->bad_version },
 		{ "unknown_topic", c->unknown_topic }, { "topic_mismatch", c->topic_mismatch },
 		{ "bad_hist", c->bad_hist }, { "duplicate", c->duplicates },
+		{ "shared_src", c->shared_src },
 		{ "late", c->late }, { "future", c->future },
 		{ "limits", c->dropped_limits }, { "other_shard", c->other_shard },
 	};

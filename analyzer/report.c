@@ -975,13 +975,15 @@ int an_report_render(struct an_engine *e, struct st_wbuf *out)
 		       "<h1>shadowtap analyzer report</h1>\n<p>Written %s. %llu snapshots merged, "
 		       "%llu verdicts, %llu anomalies; refused: %llu malformed, %llu wrong version, "
 		       "%llu oversized, %llu unknown topic, %llu bad histogram; %llu late, %llu lost "
-		       "(seq gaps), %llu duplicates, %llu publisher restarts.</p>\n", css, now,
+		       "(seq gaps), %llu duplicates, %llu from a shared publisher id, %llu publisher "
+		       "restarts.</p>\n", css, now,
 		       (unsigned long long)c->kpi_merged, (unsigned long long)c->verdicts,
 		       (unsigned long long)c->anomalies, (unsigned long long)c->malformed,
 		       (unsigned long long)c->bad_version, (unsigned long long)c->oversized,
 		       (unsigned long long)c->unknown_topic, (unsigned long long)c->bad_hist,
 		       (unsigned long long)c->late, (unsigned long long)c->gaps,
-		       (unsigned long long)c->duplicates, (unsigned long long)c->restarts);
+		       (unsigned long long)c->duplicates, (unsigned long long)c->shared_src,
+		       (unsigned long long)c->restarts);
 	for (uint32_t i = 0; i < an_engine_n_services(e); i++) {
 		const struct an_service *s = an_engine_service_at(e, i);
 

@@ -249,6 +249,16 @@ static const char *topic_for_log(zmq_msg_t *m, char *buf, size_t len)
 	return st_zsec_printable(zmq_msg_data(m), zmq_msg_size(m), buf, len);
 }
 
+/* Whatever a publisher of this project sends within the socket's 1 MiB: a
+ * clients message lists up to client_top (100000) clients, each a map (the
+ * defaults' 1024 per container and 16384 items stopped at ~700). Counts and
+ * items are bounded by the bytes; msgpack-c's zone for 1 MiB of one-byte
+ * items is a few tens of MiB at worst, for one message at a time. */
+static const struct st_wire_limits sub_limits = {
+	.max_size = ST_WIRE_MAX_SIZE, .max_depth = 8, .max_count = ST_WIRE_MAX_SIZE,
+	.max_items = ST_WIRE_MAX_SIZE, .max_str = 65536, .max_bin = ST_WIRE_MAX_SIZE,
+};
+
 /* Prints one message. Returns 0 (printed or skipped), or -EPIPE/-EIO when
  * stdout is gone. */
 static int handle_message(struct sub *s, zmq_msg_t *topic, zmq_msg_t *body,
@@ -268,7 +278,7 @@ static int handle_message(struct sub *s, zmq_msg_t *topic, zmq_msg_t *body,
 		return 0;
 	}
 	msgpack_zone_clear(&s->zone);
-	rc = st_wire_parse(zmq_msg_data(body), zmq_msg_size(body), NULL,
+	rc = st_wire_parse(zmq_msg_data(body), zmq_msg_size(body), &sub_limits,
 			   &s->zone, &obj, &werr);
 	if (rc) {
 		s->st.malformed++;

@@ -14,7 +14,9 @@
 struct ent {
 	struct st_flow_key key;
 	uint32_t hash;
-	uint32_t id;		/* dense flow id + 1, 0 until a packet is kept */
+	uint32_t id;		/* dense flow id + 1, 0 until a packet is kept;
+				 * fragments' table: set when the first was seen */
+	uint32_t l4;		/* fragments' table: the datagram's sport << 16 | dport */
 	int32_t sel;		/* --select-clients: key index, -1 not named, -2 not looked up */
 	int8_t client;		/* side of the client: 0, 1, or -1 unknown */
 	int8_t first;		/* side of the first packet's sender */
@@ -141,15 +143,16 @@ static void learn(const struct lg_capture *cap, int n_servers, struct tab *flows
 		if (parse_frame(cap, i, scratch, &p) != 0 ||
 		    st_flow_key_from_pkt(&p, &k, &swapped) != 0)
 			continue;
-		/* A first fragment's destination port, for the later ones
-		 * (kept in the entry's id, plus one). */
+		/* A first fragment's ports, for the later ones. */
 		if ((p.flags & ST_PKT_F_FRAG) && p.frag_off == 0 &&
 		    (p.proto == ST_IPPROTO_UDP || p.proto == ST_IPPROTO_TCP) &&
 		    (uint32_t)p.l4_off + 4 <= cap->frames[i].len) {
 			const uint8_t *b = lg_frame_data(cap, i) + p.l4_off;
 
 			frag_key(&ek, &p);
-			tab_get(frags, &ek, true)->id = (uint32_t)(b[2] << 8 | b[3]) + 1;
+			e = tab_get(frags, &ek, true);
+			e->id = 1;
+			e->l4 = (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
 		}
 		e = tab_get(flows, &k, true);
 		side = swapped ? 1 : 0;
@@ -178,21 +181,40 @@ static void learn(const struct lg_capture *cap, int n_servers, struct tab *flows
 	}
 }
 
-/* Decides the client side of every flow the SYNs left open. */
+static bool portless(const struct st_flow_key *k)
+{
+	return k->port[0] == 0 && k->port[1] == 0;
+}
+
+/* Decides the client side of every flow the SYNs left open: a flow with
+ * ports by a learned server at one end, else by its first sender; then a
+ * port-less one (IP fragments: every fragment of the datagrams between two
+ * addresses) as the flows with ports between the same two addresses, so a
+ * fragmented answer to a small request is an answer even when no request
+ * of that pair was fragmented; with none, as the others. */
 static void settle(struct tab *flows, struct tab *srv, struct lg_plan *plan)
 {
-	for (uint32_t i = 0; i <= flows->mask; i++) {
-		struct ent *e = &flows->e[i];
+	for (int pass = 0; pass < 2; pass++) {
+		for (uint32_t i = 0; i <= flows->mask; i++) {
+			struct ent *e = &flows->e[i], *pe;
+			struct st_flow_key pk;
 
-		if (!e->used || e->client >= 0)
-			continue;
-		if (is_learned_server(srv, &e->key, 0))
-			e->client = 1;
-		else if (is_learned_server(srv, &e->key, 1))
-			e->client = 0;
-		else {
-			e->client = e->first;
-			plan->n_flows_guessed++;
+			if (!e->used || e->client >= 0 || portless(&e->key) != (pass == 1))
+				continue;
+			if (is_learned_server(srv, &e->key, 0))
+				e->client = 1;
+			else if (is_learned_server(srv, &e->key, 1))
+				e->client = 0;
+			else {
+				e->client = e->first;
+				plan->n_flows_guessed++;
+			}
+			/* the pair's port-less flow, same order of addresses */
+			pk = e->key;
+			pk.port[0] = pk.port[1] = 0;
+			if (pass == 0 && memcmp(&pk.addr[0], &pk.addr[1], sizeof(pk.addr[0])) != 0 &&
+			    (pe = tab_get(flows, &pk, false)) != NULL && pe->client < 0)
+				pe->client = e->client;
 		}
 	}
 }
@@ -228,6 +250,7 @@ int lg_classify_sel(const struct lg_capture *cap, const struct lg_server *server
 	for (uint32_t i = 0; i < cap->n; i++) {
 		struct st_flow_key k;
 		struct lg_pkt *out = &plan->pkts[plan->n];
+		const struct ent *fe;
 		struct st_pkt p;
 		struct ent *e;
 		bool swapped;
@@ -248,12 +271,27 @@ int lg_classify_sel(const struct lg_capture *cap, const struct lg_server *server
 		}
 		e = tab_get(&flows, &k, false);
 		side = swapped ? 1 : 0;
+		fe = NULL;
+		if (p.flags & ST_PKT_F_FRAG) {
+			struct st_flow_key fk;
+
+			frag_key(&fk, &p);
+			fe = tab_get(&frags, &fk, false);
+		}
 		if (n_servers > 0) {
 			bool has_ports = p.flags & ST_PKT_F_PORTS;
+			uint16_t sport = p.sport, dport = p.dport;
 
-			if (matches(servers, n_servers, k.family, &p.dst, p.dport, has_ports))
+			/* a fragment: its datagram's ports, when its first
+			 * fragment is in the capture */
+			if (!has_ports && fe != NULL) {
+				has_ports = true;
+				sport = (uint16_t)(fe->l4 >> 16);
+				dport = (uint16_t)fe->l4;
+			}
+			if (matches(servers, n_servers, k.family, &p.dst, dport, has_ports))
 				e->client = (int8_t)side;
-			else if (matches(servers, n_servers, k.family, &p.src, p.sport, has_ports))
+			else if (matches(servers, n_servers, k.family, &p.src, sport, has_ports))
 				e->client = (int8_t)!side;
 			else {
 				plan->skipped[LG_SKIP_OTHER_FLOW]++;
@@ -280,15 +318,7 @@ int lg_classify_sel(const struct lg_capture *cap, const struct lg_server *server
 		out->frame = i;
 		out->flow = e->id - 1;
 		out->hash = e->hash;
-		out->frag_dport = 0;
-		if ((p.flags & ST_PKT_F_FRAG) && p.frag_off != 0) {
-			struct st_flow_key fk;
-			const struct ent *fe;
-
-			frag_key(&fk, &p);
-			fe = tab_get(&frags, &fk, false);
-			out->frag_dport = fe != NULL ? (uint16_t)(fe->id - 1) : 0;
-		}
+		out->frag_dport = fe != NULL && p.frag_off != 0 ? (uint16_t)fe->l4 : 0;
 		lg_variants_add(&plan->var, k.family, &p.src);
 		plan->n++;
 	}

@@ -4,14 +4,16 @@
  *
  *   kpi_pub (--endpoint EP | --out FILE) --target SPEC [--target SPEC...]
  *           [--service web] [--src gw1] [--seed N] [--interval 50ms]
- *           [--count N] [--realtime] [--t0 NS] [--wait 300ms]
+ *           [--count N] [--realtime [--phase D]] [--t0 NS] [--wait 300ms]
  *           [--restart-at N] [--garbage] [--dup]
  *           [--curve-key KEYPAIR --curve-allow ALLOWLIST]
  *           [--client KEY,RPS[,SLOPE]...]
  *
  * SPEC: see ks_target_parse (kpisim.h). Without --realtime the windows
  * start at --t0 (default 1e18 ns, 2001-09-09) and follow each other
- * without sleeping. --restart-at N starts seq over after N intervals, as a
+ * without sleeping; with it they follow the wall clock from a multiple of
+ * the interval, shifted by --phase (a dataplane's intervals start when it
+ * started, so two gateways' are out of step). --restart-at N starts seq over after N intervals, as a
  * restarted publisher would. --garbage sends, each interval, one each of:
  * a malformed body, an oversized body, a wrong version, an unknown topic, a
  * three-frame message, a topic that names another target, a bad histogram.
@@ -199,6 +201,7 @@ int main(int argc, char **argv)
 		{ "realtime", no_argument, NULL, 'R' },
 		{ "t0", required_argument, NULL, 'T' },
 		{ "wait", required_argument, NULL, 'w' },
+		{ "phase", required_argument, NULL, 'P' },
 		{ "restart-at", required_argument, NULL, 'X' },
 		{ "garbage", no_argument, NULL, 'g' },
 		{ "dup", no_argument, NULL, 'd' },
@@ -213,7 +216,7 @@ int main(int argc, char **argv)
 	const char *endpoint = NULL, *outfile = NULL, *service = "web", *src = "gw1";
 	const char *curve_key = NULL, *curve_allow = NULL;
 	struct st_zap *zap = NULL;
-	uint64_t interval = 50 * ST_NS_PER_MS, wait = 300 * ST_NS_PER_MS;
+	uint64_t interval = 50 * ST_NS_PER_MS, wait = 300 * ST_NS_PER_MS, phase = 0;
 	uint64_t t0 = 1000000000000000000ULL, seed = 1, count = 40, restart_at = 0;
 	bool realtime = false, junk = false, dup = false;
 	struct out o = { 0 };
@@ -254,8 +257,10 @@ int main(int argc, char **argv)
 		case 'A': curve_allow = optarg; break;
 		case 'i':
 		case 'w':
+		case 'P':
 			if (st_parse_duration(optarg, 0, 3600 * ST_NS_PER_S,
-					      opt == 'i' ? &interval : &wait, &pe) != 0) {
+					      opt == 'i' ? &interval : opt == 'w' ? &wait : &phase,
+					      &pe) != 0) {
 				fprintf(stderr, "kpi_pub: %s\n", pe.msg);
 				return 2;
 			}
@@ -299,7 +304,7 @@ int main(int argc, char **argv)
 		st_sleep_until_ns(st_mono_ns() + wait);
 	}
 	if (realtime)
-		t0 = st_wall_ns() / interval * interval;
+		t0 = st_wall_ns() / interval * interval + phase;
 	for (uint64_t i = 0; i < count; i++) {
 		uint64_t a = t0 + i * interval, z = a + interval;
 

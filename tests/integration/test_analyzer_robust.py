@@ -2,7 +2,10 @@
 malformed, oversized, wrong-version, unknown-topic, three-frame,
 mismatched-topic and bad-histogram messages, duplicates, late and future
 snapshots are each counted and ignored; a publisher that restarts (its seq
-starts over) is noticed and its data still used; verdicts keep coming.
+starts over) is noticed and its data still used; two publishers left on one
+src (two gateways on the default publisher_id, their intervals out of step)
+are told apart from duplicates, counted and warned about; verdicts keep
+coming.
 
 usage: test_analyzer_robust.py ANALYZER KPI_PUB"""
 import subprocess
@@ -23,7 +26,7 @@ GW1 = [target("prod", "prod", 8, 500, share=0.8), target("canary", "shadow", 2, 
 GW2 = [target("prod", "prod", 8, 500, share=0.2), target("canary", "shadow", 2, 750, share=0.2)]
 
 r = Run("robust", ANALYZER, KPI_PUB)
-r.start(r.config({"web": PLAN}, endpoints=3), "7s")
+r.start(r.config({"web": PLAN}, endpoints=4), "7s")
 
 # gw1: a clean stream that restarts halfway (a new process on the same
 # endpoint, seq from 1 again).
@@ -32,6 +35,14 @@ first = r.publish(GW1, count=40, seed=1, src="gw1", endpoint=0, wait=False)
 # message each interval and every snapshot sent twice.
 junk = r.publish(GW2, count=70, seed=2,
                  src="gw2", endpoint=1, extra=["--garbage", "--dup"], wait=False)
+# gw4: two gateways on one publisher_id, intervals 100 ms out of step, for
+# another service (endpoint 2 is gw3's, free until below).
+shared = [r.publish([target("prod", "prod", 8, 500)], count=15, interval="200ms", seed=4 + i,
+                    src="gw4", endpoint=2 + i, wait=False,
+                    extra=["--service", "other", "--phase", "%dms" % (100 * i)])
+          for i in (0, 1)]
+for p in shared:
+    p.communicate(timeout=60)
 first.communicate(timeout=60)
 stats_mid = r.request({"cmd": "stats"})
 second = r.publish(GW1, count=50, seed=3, src="gw1", endpoint=0, wait=False, extra=["--wait", "0"])
@@ -58,6 +69,8 @@ n_junk = 60   # at least this many intervals of garbage arrived
 for name in ("malformed", "oversized", "bad_version", "unknown_topic", "bad_frames",
              "topic_mismatch", "bad_hist", "duplicates"):
     check(c[name] >= n_junk, "%s counted: %d" % (name, c[name]))
+check(c["shared_src"] >= 10 and "two publishers share this src" in r.stderr,
+      "gw4's second publisher counted (%d of 15 windows) and warned about" % c["shared_src"])
 check(c["restarts"] == 1, "the restarted publisher noticed once: %d" % c["restarts"])
 check(c["late"] >= 10, "late snapshots counted: %d" % c["late"])
 check(c["future"] >= 10, "future snapshots counted: %d" % c["future"])

@@ -464,6 +464,34 @@ def case_map_fragments(wd):
                 % (S4, len(frags), SHADOW4, dsts, rest))
 
 
+def case_fragmented_answers(wd):
+    """A DNS-like exchange whose answers are fragmented and whose questions
+    are not: the answers' fragments (a port-less flow of their own) are
+    answers, with or without --server; with --server ADDR:PORT a
+    fragmented question is sent whole (its later fragments carry no port:
+    its first one's decides)."""
+    from scapy.all import fragment
+    frames = []
+    for i in range(3):
+        frames.append(client_pkt(i, False, 17, payload=b"q%d" % i))
+        big = IP(src=S4, dst="198.18.0.%d" % (i + 1), id=5000 + i) / \
+            UDP(sport=53, dport=20000 + i) / Raw(b"a" * 2500)
+        frames += [Ether(src=SMAC, dst=CMAC) / f for f in fragment(big, fragsize=1000)]
+    bigq = IP(src="198.18.0.9", dst=S4, id=6000) / UDP(sport=20008, dport=53) / Raw(b"Q" * 2500)
+    qfrags = [Ether(src=CMAC, dst=SMAC) / f for f in fragment(bigq, fragsize=1000)]
+    raw = os.path.join(wd, "frag_answers.pcap")
+    wrpcap(raw, frames + qfrags)
+    for args, name in (([], "no --server"), (["--server", "%s:53" % S4], "--server %s:53" % S4)):
+        _, res, _ = run_lg(wd, raw, ["--topspeed"] + args, out="frag_answers_out.pcap")
+        out = [Ether(b) for b in read(os.path.join(wd, "frag_answers_out.pcap"))]
+        srcs = [p[IP].src for p in out if IP in p]
+        qids = [p[IP].id for p in out if IP in p and p[IP].id == 6000]
+        stlib.check(S4 not in srcs and len(srcs) == 3 + len(qfrags) and len(qids) == len(qfrags),
+                    "%s: the 3 questions and the %d fragments of the fragmented one sent, none of "
+                    "the answers' %d fragments (sent from %s; %s)"
+                    % (name, len(qfrags), len(frames) - 3, srcs, res["capture"]["skipped"] if res else None))
+
+
 def case_bad_input(wd):
     good = os.path.join(wd, "good.pcap")
     wrpcap(good, [client_pkt(0, False, 17, payload=b"q")])
@@ -609,7 +637,7 @@ def case_kpi(wd):
 
 
 def main():
-    for case in (case_exact, case_map_fragments, case_loop, case_multiply, case_select, case_two_lcores, case_multiplier, case_memif, case_linktypes, case_snaplen, case_bad_input, case_kpi):
+    for case in (case_exact, case_map_fragments, case_fragmented_answers, case_loop, case_multiply, case_select, case_two_lcores, case_multiplier, case_memif, case_linktypes, case_snaplen, case_bad_input, case_kpi):
         wd = stlib.workdir(case.__name__)
         print("== %s in %s" % (case.__name__, wd))
         case(wd)

@@ -315,6 +315,25 @@ def main():
           "--raw adds the base64 encoding as lat.b64")
     pub.close()
 
+    # A clients message as large as the dataplane sends (client_top up to
+    # 100000, the message up to 1 MiB): 5000 clients, each a map of 11
+    # pairs with its latency list, print whole.
+    pub, ep = xpub()
+    p = start_sub(["-n", "1", ep])
+    wait_subscription(pub, "sub")
+    many = [{"key": "198.18.%d.%d/32" % (i // 250, i % 250 + 1), "requests": i, "err": 0,
+             "timeouts": 0, "resets": 0, "pkts": 2 * i, "bytes": 100 * i, "rx_pkts": i,
+             "rx_bytes": 1000 * i, "lat_sum": 2000 * i, "lat": [i % 7, 1, 0, 2, 5]}
+            for i in range(5000)]
+    body = pack({"v": 1, "seq": 1, "src": "gw1", "service": "web", "n": len(many), "clients": many})
+    check(len(body) < 1 << 20, "the clients message is %d bytes (under 1 MiB)" % len(body))
+    pub.send_multipart([b"clients.web", body])
+    rc, out, err = finish(p)
+    got = json.loads(out)["msg"]["clients"] if rc == 0 and out else []
+    check(len(got) == 5000 and got[4999] == many[4999],
+          "a clients message of 5000 clients prints whole (%d listed; %s)" % (len(got), err.strip()[-200:]))
+    pub.close()
+
     # A flood of malformed messages: stderr stays short, the good one prints.
     pub, ep = xpub()
     p = start_sub(["-n", "1", ep])
