@@ -65,7 +65,10 @@ static enum track track(struct an_engine *e, const struct track_key *k)
 		return TRACK_OK;
 	}
 	if (k->seq > p->last_seq) {
-		e->cnt.gaps += k->seq - p->last_seq - 1;
+		/* A shard receives only its services' share of a publisher's
+		 * seq (filtered at the publisher): a jump is no loss there. */
+		if (e->cfg->shard.n == 0 && e->cfg->shard.names == NULL)
+			e->cnt.gaps += k->seq - p->last_seq - 1;
 	} else if (k->t0 >= p->max_t1) {
 		e->cnt.restarts++;
 		st_log_rl(&e->rl, ST_LOG_NOTICE, "publisher %s restarted (seq %llu after %llu)",

@@ -3,7 +3,7 @@
  * a recording for shadowtap-analyzer --replay.
  *
  *   kpi_pub (--endpoint EP | --out FILE) --target SPEC [--target SPEC...]
- *           [--service web] [--src gw1] [--seed N] [--interval 50ms]
+ *           [--service web [--also-service NAME...]] [--src gw1] [--seed N] [--interval 50ms]
  *           [--count N] [--realtime [--phase D]] [--t0 NS] [--wait 300ms]
  *           [--restart-at N] [--garbage] [--dup]
  *           [--curve-key KEYPAIR --curve-allow ALLOWLIST]
@@ -19,6 +19,8 @@
  * three-frame message, a topic that names another target, a bad histogram.
  * --dup resends every snapshot once. --curve-key makes the PUB socket a
  * CURVE server admitting the keys in --curve-allow, as the dataplane's.
+ * --also-service sends the same targets for another service too, each
+ * interval, the seq shared (one gateway fronting several services).
  * --client adds, each interval, one clients.<service> message (the
  * dataplane's per-client accounting, client_key src/32, target prod, seq
  * shared with the KPIs) listing each such client with RPS + SLOPE x t
@@ -40,6 +42,7 @@
 #include "parse.h"
 #include "zsec.h"
 
+#define MAX_ALSO 3
 #define MAX_TARGETS 8
 #define MAX_CLIENTS 64
 
@@ -194,6 +197,7 @@ int main(int argc, char **argv)
 		{ "out", required_argument, NULL, 'o' },
 		{ "target", required_argument, NULL, 't' },
 		{ "service", required_argument, NULL, 'S' },
+		{ "also-service", required_argument, NULL, 'a' },
 		{ "src", required_argument, NULL, 's' },
 		{ "seed", required_argument, NULL, 'r' },
 		{ "interval", required_argument, NULL, 'i' },
@@ -214,6 +218,8 @@ int main(int argc, char **argv)
 	static struct client clients[MAX_CLIENTS];
 	uint32_t n_clients = 0;
 	const char *endpoint = NULL, *outfile = NULL, *service = "web", *src = "gw1";
+	const char *also[MAX_ALSO];
+	int n_also = 0;
 	const char *curve_key = NULL, *curve_allow = NULL;
 	struct st_zap *zap = NULL;
 	uint64_t interval = 50 * ST_NS_PER_MS, wait = 300 * ST_NS_PER_MS, phase = 0;
@@ -245,6 +251,13 @@ int main(int argc, char **argv)
 			n_clients++;
 			break;
 		case 'S': service = optarg; break;
+		case 'a':
+			if (n_also >= MAX_ALSO || strlen(optarg) >= ST_WIRE_NAME_MAX) {
+				fprintf(stderr, "kpi_pub: --also-service at most %d names\n", MAX_ALSO);
+				return 2;
+			}
+			also[n_also++] = optarg;
+			break;
 		case 's': src = optarg; break;
 		case 'r': seed = strtoull(optarg, NULL, 0); break;
 		case 'n': count = strtoull(optarg, NULL, 0); break;
@@ -316,17 +329,22 @@ int main(int argc, char **argv)
 		}
 		if (restart_at && i == restart_at)
 			sim.seq = 0;
-		for (int k = 0; k < n_targets; k++) {
-			char topic[ST_WIRE_TOPIC_MAX];
+		for (int sv = 0; sv <= n_also; sv++) {
+			snprintf(sim.service, sizeof(sim.service), "%s", sv ? also[sv - 1] : service);
+			for (int k = 0; k < n_targets; k++) {
+				char topic[ST_WIRE_TOPIC_MAX];
 
-			if (ks_snapshot(&sim, &targets[k], a, z, &b, topic, sizeof(topic)) != 0) {
-				fprintf(stderr, "kpi_pub: snapshot failed\n");
-				return 1;
-			}
-			emit2(&o, topic, b.data, b.len);
-			if (dup)
+				if (ks_snapshot(&sim, &targets[k], a, z, &b, topic,
+						sizeof(topic)) != 0) {
+					fprintf(stderr, "kpi_pub: snapshot failed\n");
+					return 1;
+				}
 				emit2(&o, topic, b.data, b.len);
+				if (dup)
+					emit2(&o, topic, b.data, b.len);
+			}
 		}
+		snprintf(sim.service, sizeof(sim.service), "%s", service);
 		if (n_clients > 0) {
 			char topic[ST_WIRE_TOPIC_MAX];
 

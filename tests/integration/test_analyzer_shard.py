@@ -190,6 +190,31 @@ def check_live(wd):
                                                         c.get("other_shard")))
 
 
+def check_live_gaps():
+    """A gateway fronting services of both shards: each shard gets only its
+    own services' share of that publisher's seq, and counts no gap for the
+    other's."""
+    a = [s for s in SERVICES if owner(s, 2) == 1][0]
+    b = [s for s in SERVICES if owner(s, 2) == 2][0]
+    runs = [anlib.Run("gaps%d" % i, AN, PUB) for i in (1, 2)]
+    ep = runs[0].kpi[0]
+    for i, r in enumerate(runs):
+        r.kpi = [ep]
+        r.start(r.config(services_config(), extra="shard = %d/2\n" % (i + 1)), "4s")
+    time.sleep(0.7)
+    cmd = [PUB, "--endpoint", ep, "--realtime", "--interval", "50ms", "--count", "40",
+           "--seed", "41", "--service", a, "--also-service", b, "--src", "gwab"]
+    for t in targets(a):
+        cmd += ["--target", t]
+    subprocess.run(cmd, capture_output=True, check=True, timeout=60)
+    for i, r in enumerate(runs):
+        r.wait(timeout=60)
+        c = r.counters()
+        stlib.check(c.get("gaps") == 0 and c.get("msgs", 0) >= 40 * 2 * 0.95,
+                    "shard %d/2: %d of gwab's messages (%s), gaps %s" % (
+                        i + 1, c.get("msgs", 0), [a, b][i], c.get("gaps")))
+
+
 def check_bad(run):
     for extra, want in (("shard = 3/2\n", "[analyzer] shard: '3/2'"),
                         ("shard = 0/0\n", "[analyzer] shard: '0/0'"),
@@ -209,6 +234,7 @@ def main():
     check_bad(run)
     check_replay(run)
     check_live(run.wd)
+    check_live_gaps()
     print("all checks passed")
 
 
