@@ -196,19 +196,22 @@ nomem:
 static int check_variants(const struct lg_app *a)
 {
 	const struct lg_variants *v = &a->plan.var;
-	uint64_t slots = v->max_variants - (v->max_variants > v->n_avoid ? v->n_avoid : 0);
-	uint64_t need = a->cfg.loops * a->cfg.multiply;
+	uint64_t slots = lg_variants_slots(v);
+	uint64_t need = (a->cfg.loops ? a->cfg.loops : 1) * a->cfg.multiply;
 
-	if (a->cfg.loops && need > slots) {
+	/* clones run side by side: the same flows twice at once are no load */
+	if (need > slots) {
 		ST_ERR("--loop %llu x --multiply %u needs %llu distinct client address blocks, "
 		       "but the capture's clients span so much of the address space that only "
-		       "%llu fit", (unsigned long long)a->cfg.loops, a->cfg.multiply,
+		       "%llu fit (with 0/8, 127/8, 224/3 and the servers' addresses left out)",
+		       (unsigned long long)(a->cfg.loops ? a->cfg.loops : 1), a->cfg.multiply,
 		       (unsigned long long)need, (unsigned long long)slots);
 		return -1;
 	}
 	if (a->cfg.loops == 0 && slots < UINT32_MAX)
-		ST_INFO("flows are unique for the first %llu passes x clones, then repeat",
-			(unsigned long long)slots);
+		st_log(slots < 16 ? ST_LOG_WARN : ST_LOG_INFO,
+		       "flows are unique for the first %llu passes x clones, then repeat",
+		       (unsigned long long)slots);
 	return 0;
 }
 

@@ -179,6 +179,54 @@ static uint64_t stride_for(uint64_t span)
 	return s;
 }
 
+/* Skips slots lo..hi (1 <= lo <= hi < max_variants), merged with those
+ * skipped already. Returns 0 or -E2BIG when the list is full. */
+static int avoid_slots(struct lg_variants *v, uint64_t lo, uint64_t hi)
+{
+	uint32_t i = 0, j;
+
+	while (i < v->n_avoid && v->avoid[i].hi + 1 < lo)
+		i++;
+	/* intervals i..j-1 touch or overlap lo..hi: merged into one */
+	for (j = i; j < v->n_avoid && v->avoid[j].lo <= hi + 1; j++) {
+		lo = v->avoid[j].lo < lo ? v->avoid[j].lo : lo;
+		hi = v->avoid[j].hi > hi ? v->avoid[j].hi : hi;
+		v->n_avoided -= v->avoid[j].hi - v->avoid[j].lo + 1;
+	}
+	if (j == i && v->n_avoid == LG_VARIANTS_MAX_AVOID)
+		return -E2BIG;
+	memmove(&v->avoid[i + 1], &v->avoid[j], (v->n_avoid - j) * sizeof(v->avoid[0]));
+	v->n_avoid = v->n_avoid - (j - i) + 1;	/* j - i merged into one */
+	v->avoid[i].lo = lo;
+	v->avoid[i].hi = hi;
+	v->n_avoided += hi - lo + 1;
+	return 0;
+}
+
+/* Skips the IPv4 slots whose block [min4 + k * stride, + span] (mod 2^32)
+ * touches lo..hi. */
+static void avoid_range4(struct lg_variants *v, uint64_t lo, uint64_t hi)
+{
+	uint64_t span = (uint64_t)v->max4 - v->min4, base = v->min4;
+
+	/* blocks k = 1.. run from base + stride up to below base + 2^32:
+	 * the range is met there as itself or one turn up */
+	for (uint64_t turn = 0; turn <= (1ULL << 32); turn += 1ULL << 32) {
+		uint64_t l = lo + turn, h = hi + turn, k0, k1;
+
+		if (h < base)
+			continue;
+		k0 = l > base + span ? (l - base - span + v->stride4 - 1) / v->stride4 : 0;
+		k1 = (h - base) / v->stride4;
+		if (k0 < 1)
+			k0 = 1;
+		if (k1 > v->max_variants - 1)
+			k1 = v->max_variants - 1;
+		if (k0 <= k1)
+			(void)avoid_slots(v, k0, k1);	/* a handful of ranges: room */
+	}
+}
+
 void lg_variants_done(struct lg_variants *v)
 {
 	uint64_t m4 = UINT64_MAX, m6 = UINT64_MAX;
@@ -195,12 +243,16 @@ void lg_variants_done(struct lg_variants *v)
 	v->max_variants = m4 < m6 ? m4 : m6;
 	if (v->max_variants == 0)
 		v->max_variants = 1;
+	if (v->has4 && v->max_variants > 1) {
+		avoid_range4(v, 0x00000000, 0x00ffffff);	/* 0/8: "this" network */
+		avoid_range4(v, 0x7f000000, 0x7fffffff);	/* 127/8: loopback */
+		avoid_range4(v, 0xe0000000, 0xffffffff);	/* multicast, reserved, broadcast */
+	}
 }
 
 int lg_variants_avoid(struct lg_variants *v, uint8_t family, const struct st_ip_addr *a)
 {
 	uint64_t d, k, span, stride;
-	uint32_t i;
 
 	if (family == 4) {
 		if (!v->has4)
@@ -220,14 +272,5 @@ int lg_variants_avoid(struct lg_variants *v, uint8_t family, const struct st_ip_
 	k = d / stride;
 	if (k == 0 || k >= v->max_variants || d % stride > span)
 		return 0;
-	for (i = 0; i < v->n_avoid && v->avoid[i] < k; i++)
-		;
-	if (i < v->n_avoid && v->avoid[i] == k)
-		return 0;
-	if (v->n_avoid == LG_VARIANTS_MAX_AVOID)
-		return -E2BIG;
-	memmove(&v->avoid[i + 1], &v->avoid[i], (v->n_avoid - i) * sizeof(v->avoid[0]));
-	v->avoid[i] = k;
-	v->n_avoid++;
-	return 0;
+	return avoid_slots(v, k, k);
 }

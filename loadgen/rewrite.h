@@ -63,7 +63,9 @@ void lg_rw_set_dport(uint8_t *buf, const struct lg_rw *rw, uint16_t port);
  * 32-bit number, IPv6: to its low 64 bits), where stride is the power of two
  * above the span of the capture's client addresses, so every variant's
  * clients form a block of their own and no two (address, variant) pairs
- * meet. */
+ * meet. Slots whose block holds a server address, or (IPv4) touches
+ * 0.0.0.0/8, 127.0.0.0/8 or 224.0.0.0/3 (multicast, reserved, broadcast:
+ * no client's source), are skipped. */
 #define LG_VARIANTS_MAX_AVOID 1024
 
 struct lg_variants {
@@ -73,8 +75,9 @@ struct lg_variants {
 	uint64_t stride6;
 	uint64_t max_variants;	/* distinct slots before addresses repeat */
 	bool has4, has6;
-	uint32_t n_avoid;
-	uint64_t avoid[LG_VARIANTS_MAX_AVOID];	/* sorted slots that hold a server address */
+	uint32_t n_avoid;	/* intervals in avoid */
+	uint64_t n_avoided;	/* slots in them */
+	struct { uint64_t lo, hi; } avoid[LG_VARIANTS_MAX_AVOID];	/* sorted, disjoint */
 };
 
 /* Starts an empty span. */
@@ -83,7 +86,8 @@ void lg_variants_init(struct lg_variants *v);
 /* Widens the span with one client address. */
 void lg_variants_add(struct lg_variants *v, uint8_t family, const struct st_ip_addr *a);
 
-/* Computes the strides and max_variants once every client was added. */
+/* Computes the strides and max_variants once every client was added, and
+ * skips the IPv4 slots that touch the ranges above. */
 void lg_variants_done(struct lg_variants *v);
 
 /* The address of client a in slot `slot` (from lg_variants_slot). Never
@@ -115,18 +119,21 @@ static inline void lg_variant_addr(const struct lg_variants *v, uint8_t family,
  * variants are skipped. Call after lg_variants_done. O(avoided). */
 int lg_variants_avoid(struct lg_variants *v, uint8_t family, const struct st_ip_addr *a);
 
+/* The slots variants can use: max_variants less the avoided ones. */
+static inline uint64_t lg_variants_slots(const struct lg_variants *v)
+{
+	return v->max_variants > v->n_avoided ? v->max_variants - v->n_avoided : 1;
+}
+
 /* The slot of variant n: n itself, moved past the avoided ones and taken
- * modulo the slots available. Slot 0 is the capture as it is. O(avoided),
- * usually nothing. */
+ * modulo the slots available. Slot 0 is the capture as it is. O(avoided
+ * intervals), usually nothing. */
 static inline uint64_t lg_variants_slot(const struct lg_variants *v, uint64_t n)
 {
-	uint64_t s;
+	uint64_t s = n % lg_variants_slots(v);
 
-	if (v->max_variants <= (uint64_t)v->n_avoid + 1)
-		return 0;
-	s = n % (v->max_variants - v->n_avoid);
-	for (uint32_t i = 0; s != 0 && i < v->n_avoid && v->avoid[i] <= s; i++)
-		s++;
+	for (uint32_t i = 0; s != 0 && i < v->n_avoid && v->avoid[i].lo <= s; i++)
+		s += v->avoid[i].hi - v->avoid[i].lo + 1;
 	return s;
 }
 

@@ -331,7 +331,7 @@ static void test_variants(void)
 	srv.v4 = __builtin_bswap32(C1 + 64 * 2 + 6);	/* in variant 2's block */
 	CU_ASSERT_EQUAL(lg_variants_avoid(&v, 4, &srv), 0);
 	CU_ASSERT_EQUAL(lg_variants_avoid(&v, 4, &srv), 0);	/* once only */
-	CU_ASSERT_EQUAL(v.n_avoid, 1);
+	CU_ASSERT_EQUAL(v.n_avoid, 3);	/* the server's; 224/3 + 0/8 (one, wrapped); 127/8 */
 	CU_ASSERT_EQUAL(lg_variants_slot(&v, 0), 0);
 	CU_ASSERT_EQUAL(lg_variants_slot(&v, 1), 1);
 	CU_ASSERT_EQUAL(lg_variants_slot(&v, 2), 3);
@@ -348,6 +348,72 @@ static void test_variants(void)
 			seen[n++] = out.v4;
 		}
 	}
+}
+
+static bool touches_reserved(uint32_t lo, uint32_t hi)
+{
+	static const uint32_t r[][2] = {
+		{ 0x00000000, 0x00ffffff }, { 0x7f000000, 0x7fffffff }, { 0xe0000000, 0xffffffff },
+	};
+
+	if (hi < lo)	/* wrapped past 255.255.255.255 */
+		return true;
+	for (int i = 0; i < 3; i++)
+		if (lo <= r[i][1] && hi >= r[i][0])
+			return true;
+	return false;
+}
+
+/* No variant's client block touches 0/8, 127/8 or 224/3, and no other
+ * block is left out: clients in 10.0.0.1..10.0.200.1 (stride 2^16), every
+ * slot looked at. */
+static void test_variants_reserved(void)
+{
+	const uint32_t lo = 0x0a000001, hi = 0x0a00c801;
+	struct lg_variants v;
+	struct st_ip_addr a, out;
+	uint64_t bad = 0, prev = 0;
+
+	lg_variants_init(&v);
+	a.v4 = __builtin_bswap32(lo);
+	lg_variants_add(&v, 4, &a);
+	a.v4 = __builtin_bswap32(hi);
+	lg_variants_add(&v, 4, &a);
+	lg_variants_done(&v);
+	CU_ASSERT_EQUAL_FATAL(v.stride4, 1u << 16);
+	CU_ASSERT_EQUAL_FATAL(v.max_variants, 1u << 16);
+	for (uint64_t k = 1; k < v.max_variants; k++)
+		bad += touches_reserved((uint32_t)(lo + k * v.stride4), (uint32_t)(hi + k * v.stride4));
+	CU_ASSERT_EQUAL(v.n_avoided, bad);
+	CU_ASSERT_EQUAL(lg_variants_slots(&v), v.max_variants - bad);
+	for (uint64_t n = 0; n < lg_variants_slots(&v); n++) {
+		uint64_t slot = lg_variants_slot(&v, n);
+		uint32_t b0, b1;
+
+		CU_ASSERT_FATAL(n == 0 ? slot == 0 : slot > prev);
+		prev = slot;
+		a.v4 = __builtin_bswap32(lo);
+		lg_variant_addr(&v, 4, &a, slot, &out);
+		b0 = __builtin_bswap32(out.v4);
+		a.v4 = __builtin_bswap32(hi);
+		lg_variant_addr(&v, 4, &a, slot, &out);
+		b1 = __builtin_bswap32(out.v4);
+		if (n > 0)
+			CU_ASSERT_FATAL(!touches_reserved(b0, b1));
+	}
+	CU_ASSERT_EQUAL(lg_variants_slot(&v, lg_variants_slots(&v)), 0);	/* then repeats */
+
+	/* clients 1.0.0.1 and 100.0.0.1: stride 2^31, whose second block
+	 * runs into 224/3: only the capture's own */
+	lg_variants_init(&v);
+	a.v4 = __builtin_bswap32(0x01000001);
+	lg_variants_add(&v, 4, &a);
+	a.v4 = __builtin_bswap32(0x64000001);
+	lg_variants_add(&v, 4, &a);
+	lg_variants_done(&v);
+	CU_ASSERT_EQUAL(v.max_variants, 2);
+	CU_ASSERT_EQUAL(lg_variants_slots(&v), 1);
+	CU_ASSERT_EQUAL(lg_variants_slot(&v, 1), 0);
 }
 
 static void test_options(void)
@@ -432,6 +498,7 @@ int st_register_suites(void)
 		{ "classify", test_classify },
 		{ "rewrite_csum", test_rewrite_csum },
 		{ "variants", test_variants },
+		{ "variants_reserved", test_variants_reserved },
 		{ "options", test_options },
 		{ "report", test_report },
 		{ NULL, NULL },
