@@ -424,16 +424,24 @@ int an_alert_encode(const struct an_alert *al, enum an_alert_kind k, const char 
 void an_alert_hold(const struct an_alert *o, struct an_alert *n, enum an_alert_kind k,
 		   uint64_t wall_ns, double price)
 {
+	uint32_t want = n->instances;
+
 	n->lower_since = 0;
-	if (!o->active || !n->active || n->instances >= o->instances ||
+	n->lower_max = 0;
+	if (!o->active || !n->active || want >= o->instances ||
 	    strcmp(n->fingerprint, o->fingerprint) != 0)
 		return;
-	n->lower_since = o->lower_since ? o->lower_since : wall_ns;
+	/* a clock that went back starts the wait over */
+	n->lower_since = o->lower_since && o->lower_since <= wall_ns ? o->lower_since : wall_ns;
+	n->lower_max = n->lower_since == o->lower_since && o->lower_max > want ? o->lower_max : want;
 	if (wall_ns - n->lower_since >= AN_ALERT_HOLD_NS) {
-		n->lower_since = 0;	/* wanted long enough: sent */
-		return;
+		/* lower for the whole hold: the most it wanted then */
+		n->instances = n->lower_max;
+		n->lower_since = 0;
+		n->lower_max = 0;
+	} else {
+		n->instances = o->instances;
 	}
-	n->instances = o->instances;
 	if (price >= 0) {
 		n->cost_per_hour = n->instances * price;
 		if (k == AN_ALERT_BUDGET)

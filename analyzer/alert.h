@@ -49,11 +49,12 @@ int an_alerter_tick(struct an_alerter *a, struct an_engine *e, uint64_t wall_ns,
 		    an_alert_fn fn, void *arg);
 
 /* A raised alert asks for fewer instances than it last said (o, as sent)
- * only once the lower count n has been wanted for AN_ALERT_HOLD_NS on end:
- * until then n carries o's count (and its cost), so a capacity estimate
- * wavering at a boundary does not make the count a scaler reads go down
- * and up again (Kubernetes' HPA holds a scale-down the same way). A rise
- * goes out at once. price: the plan's instance_cost_per_hour (< 0: none). */
+ * only once lower counts have been wanted for AN_ALERT_HOLD_NS on end, and
+ * then for the most of them: until then n carries o's count (and its
+ * cost), so a capacity estimate wavering at a boundary does not make the
+ * count a scaler reads go down and up again (Kubernetes' HPA holds a
+ * scale-down the same way). A rise goes out at once. price: the plan's
+ * instance_cost_per_hour (< 0: none). */
 #define AN_ALERT_HOLD_NS (30 * ST_NS_PER_S)
 void an_alert_hold(const struct an_alert *o, struct an_alert *n, enum an_alert_kind k,
 		   uint64_t wall_ns, double price);

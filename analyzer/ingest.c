@@ -27,7 +27,8 @@ static void note_end(struct an_pub *p, uint64_t t1)
 		p->ends[p->n_ends++ % AN_PUB_ENDS] = t1;
 }
 
-/* Whether t1 is a window end p sent, or older than every one kept. */
+/* Whether t1 is a window end p sent, or older than every one kept (sent
+ * before them, or before p was first heard of). */
 static bool sent_end(const struct an_pub *p, uint64_t t1)
 {
 	uint32_t n = p->n_ends < AN_PUB_ENDS ? p->n_ends : AN_PUB_ENDS;
@@ -38,7 +39,7 @@ static bool sent_end(const struct an_pub *p, uint64_t t1)
 			return true;
 		oldest = p->ends[i] < oldest ? p->ends[i] : oldest;
 	}
-	return n == AN_PUB_ENDS && t1 < oldest;
+	return t1 < oldest;
 }
 
 static enum track track(struct an_engine *e, const struct track_key *k)
@@ -66,8 +67,9 @@ static enum track track(struct an_engine *e, const struct track_key *k)
 	}
 	if (k->seq > p->last_seq) {
 		/* A shard receives only its services' share of a publisher's
-		 * seq (filtered at the publisher): a jump is no loss there. */
-		if (e->cfg->shard.n == 0 && e->cfg->shard.names == NULL)
+		 * seq (filtered at the publisher): a jump is no loss there
+		 * (a replay reads the whole recording). */
+		if (!an_shard_on(&e->cfg->shard) || e->replay)
 			e->cnt.gaps += k->seq - p->last_seq - 1;
 	} else if (k->t0 >= p->max_t1) {
 		e->cnt.restarts++;
@@ -82,7 +84,7 @@ static enum track track(struct an_engine *e, const struct track_key *k)
 		st_log_rl(&e->rl, ST_LOG_WARN,
 			  "publisher %s: seq %llu after %llu, for a window it never sent: two "
 			  "publishers share this src (give each dataplane its own "
-			  "publisher_id); its messages are dropped", k->src,
+			  "publisher_id), or its clock went back; dropped", k->src,
 			  (unsigned long long)k->seq, (unsigned long long)p->last_seq);
 		return TRACK_DUP;
 	}

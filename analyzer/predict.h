@@ -127,6 +127,7 @@ struct an_alert {
 	uint64_t t;		/* wall ns of the evaluation */
 	uint64_t lower_since;	/* wall ns since when a lower count than the one
 				 * sent is wanted (an_alert_hold); 0: none */
+	uint32_t lower_max;	/* the most wanted since then */
 	char fingerprint[16];	/* prealloc: the group's label ("fp2") */
 };
 

@@ -14,8 +14,7 @@
 struct ent {
 	struct st_flow_key key;
 	uint32_t hash;
-	uint32_t id;		/* dense flow id + 1, 0 until a packet is kept;
-				 * fragments' table: set when the first was seen */
+	uint32_t id;		/* dense flow id + 1, 0 until a packet is kept */
 	uint32_t l4;		/* fragments' table: the datagram's sport << 16 | dport */
 	int32_t sel;		/* --select-clients: key index, -1 not named, -2 not looked up */
 	int8_t client;		/* side of the client: 0, 1, or -1 unknown */
@@ -109,6 +108,21 @@ static void frag_key(struct st_flow_key *k, const struct st_pkt *p)
 	k->family = p->l3 == ST_L3_IPV4 ? 4 : 6;
 }
 
+/* A UDP or TCP first fragment's ports (frame i, parsed in p) into *l4:
+ * sport << 16 | dport. False when they are not in the frame. */
+static bool first_l4(const struct lg_capture *cap, uint32_t i, const struct st_pkt *p,
+		     uint32_t *l4)
+{
+	const uint8_t *b;
+
+	if ((p->proto != ST_IPPROTO_UDP && p->proto != ST_IPPROTO_TCP) ||
+	    (uint32_t)p->l4_off + 4 > cap->frames[i].len)
+		return false;
+	b = lg_frame_data(cap, i) + p->l4_off;
+	*l4 = (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
+	return true;
+}
+
 /* Parses frame i; a frame cut by the snaplen is parsed as if its missing
  * bytes were zeros, so its headers still give a view. Returns the parser's
  * result. */
@@ -138,21 +152,16 @@ static void learn(const struct lg_capture *cap, int n_servers, struct tab *flows
 		struct st_pkt p;
 		struct ent *e;
 		bool swapped;
+		uint32_t l4;
 		int side;
 
 		if (parse_frame(cap, i, scratch, &p) != 0 ||
 		    st_flow_key_from_pkt(&p, &k, &swapped) != 0)
 			continue;
 		/* A first fragment's ports, for the later ones. */
-		if ((p.flags & ST_PKT_F_FRAG) && p.frag_off == 0 &&
-		    (p.proto == ST_IPPROTO_UDP || p.proto == ST_IPPROTO_TCP) &&
-		    (uint32_t)p.l4_off + 4 <= cap->frames[i].len) {
-			const uint8_t *b = lg_frame_data(cap, i) + p.l4_off;
-
+		if ((p.flags & ST_PKT_F_FRAG) && p.frag_off == 0 && first_l4(cap, i, &p, &l4)) {
 			frag_key(&ek, &p);
-			e = tab_get(frags, &ek, true);
-			e->id = 1;
-			e->l4 = (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
+			tab_get(frags, &ek, true)->l4 = l4;
 		}
 		e = tab_get(flows, &k, true);
 		side = swapped ? 1 : 0;
@@ -199,17 +208,21 @@ static void settle(struct tab *flows, struct tab *srv, struct lg_plan *plan)
 			struct ent *e = &flows->e[i], *pe;
 			struct st_flow_key pk;
 
-			if (!e->used || e->client >= 0 || portless(&e->key) != (pass == 1))
+			if (!e->used || portless(&e->key) != (pass == 1))
 				continue;
-			if (is_learned_server(srv, &e->key, 0))
-				e->client = 1;
-			else if (is_learned_server(srv, &e->key, 1))
-				e->client = 0;
-			else {
-				e->client = e->first;
-				plan->n_flows_guessed++;
+			if (e->client < 0) {
+				if (is_learned_server(srv, &e->key, 0))
+					e->client = 1;
+				else if (is_learned_server(srv, &e->key, 1))
+					e->client = 0;
+				else {
+					e->client = e->first;
+					plan->n_flows_guessed++;
+				}
 			}
-			/* the pair's port-less flow, same order of addresses */
+			/* the pair's port-less flow, same order of addresses:
+			 * decided by the first flow with ports found (a SYN's
+			 * too) */
 			pk = e->key;
 			pk.port[0] = pk.port[1] = 0;
 			if (pass == 0 && memcmp(&pk.addr[0], &pk.addr[1], sizeof(pk.addr[0])) != 0 &&
@@ -250,7 +263,7 @@ int lg_classify_sel(const struct lg_capture *cap, const struct lg_server *server
 	for (uint32_t i = 0; i < cap->n; i++) {
 		struct st_flow_key k;
 		struct lg_pkt *out = &plan->pkts[plan->n];
-		const struct ent *fe;
+		struct ent *fe;
 		struct st_pkt p;
 		struct ent *e;
 		bool swapped;
@@ -275,8 +288,14 @@ int lg_classify_sel(const struct lg_capture *cap, const struct lg_server *server
 		if (p.flags & ST_PKT_F_FRAG) {
 			struct st_flow_key fk;
 
+			/* the datagram's first fragment seen last, so far in
+			 * the capture (the first pass left the last of all, for
+			 * a later fragment captured before its first): an IPv4
+			 * identification used again is another datagram */
 			frag_key(&fk, &p);
 			fe = tab_get(&frags, &fk, false);
+			if (fe != NULL && p.frag_off == 0)
+				(void)first_l4(cap, i, &p, &fe->l4);
 		}
 		if (n_servers > 0) {
 			bool has_ports = p.flags & ST_PKT_F_PORTS;

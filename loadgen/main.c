@@ -201,11 +201,11 @@ static int check_variants(const struct lg_app *a)
 
 	/* clones run side by side: the same flows twice at once are no load */
 	if (need > slots) {
-		ST_ERR("--loop %llu x --multiply %u needs %llu distinct client address blocks, "
+		ST_ERR("%s%llu x --multiply %u needs %llu distinct client address blocks, "
 		       "but the capture's clients span so much of the address space that only "
 		       "%llu fit (with 0/8, 127/8, 224/3 and the servers' addresses left out)",
-		       (unsigned long long)(a->cfg.loops ? a->cfg.loops : 1), a->cfg.multiply,
-		       (unsigned long long)need, (unsigned long long)slots);
+		       a->cfg.loops ? "--loop " : "", (unsigned long long)(a->cfg.loops ? a->cfg.loops : 1),
+		       a->cfg.multiply, (unsigned long long)need, (unsigned long long)slots);
 		return -1;
 	}
 	if (a->cfg.loops == 0 && slots < UINT32_MAX)

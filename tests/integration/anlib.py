@@ -36,7 +36,7 @@ class Run:
         self.wd = workdir("an-%s" % name)
         self.analyzer = analyzer
         self.kpi_pub = kpi_pub
-        self.kpi = ["ipc://%s/kpi%d.sock" % (self.wd, i) for i in range(4)]
+        self.kpi = ["ipc://%s/kpi%d.sock" % (self.wd, i) for i in range(5)]
         self.verdicts = "ipc://%s/verdict.sock" % self.wd
         self.control = "ipc://%s/control.sock" % self.wd
         self.json = os.path.join(self.wd, "verdicts.jsonl")

@@ -4,16 +4,17 @@
  *
  *   kpi_pub (--endpoint EP | --out FILE) --target SPEC [--target SPEC...]
  *           [--service web [--also-service NAME...]] [--src gw1] [--seed N] [--interval 50ms]
- *           [--count N] [--realtime [--phase D]] [--t0 NS] [--wait 300ms]
+ *           [--count N] [--realtime] [--t0 NS] [--wait 300ms]
  *           [--restart-at N] [--garbage] [--dup]
  *           [--curve-key KEYPAIR --curve-allow ALLOWLIST]
  *           [--client KEY,RPS[,SLOPE]...]
  *
  * SPEC: see ks_target_parse (kpisim.h). Without --realtime the windows
  * start at --t0 (default 1e18 ns, 2001-09-09) and follow each other
- * without sleeping; with it they follow the wall clock from a multiple of
- * the interval, shifted by --phase (a dataplane's intervals start when it
- * started, so two gateways' are out of step). --restart-at N starts seq over after N intervals, as a
+ * without sleeping; with it they follow the wall clock, from --t0 when
+ * given (so that two publishers' windows are exactly as far apart as
+ * asked: a dataplane's intervals start when it started), else from the
+ * last multiple of the interval. --restart-at N starts seq over after N intervals, as a
  * restarted publisher would. --garbage sends, each interval, one each of:
  * a malformed body, an oversized body, a wrong version, an unknown topic, a
  * three-frame message, a topic that names another target, a bad histogram.
@@ -205,7 +206,6 @@ int main(int argc, char **argv)
 		{ "realtime", no_argument, NULL, 'R' },
 		{ "t0", required_argument, NULL, 'T' },
 		{ "wait", required_argument, NULL, 'w' },
-		{ "phase", required_argument, NULL, 'P' },
 		{ "restart-at", required_argument, NULL, 'X' },
 		{ "garbage", no_argument, NULL, 'g' },
 		{ "dup", no_argument, NULL, 'd' },
@@ -222,9 +222,9 @@ int main(int argc, char **argv)
 	int n_also = 0;
 	const char *curve_key = NULL, *curve_allow = NULL;
 	struct st_zap *zap = NULL;
-	uint64_t interval = 50 * ST_NS_PER_MS, wait = 300 * ST_NS_PER_MS, phase = 0;
+	uint64_t interval = 50 * ST_NS_PER_MS, wait = 300 * ST_NS_PER_MS;
 	uint64_t t0 = 1000000000000000000ULL, seed = 1, count = 40, restart_at = 0;
-	bool realtime = false, junk = false, dup = false;
+	bool realtime = false, junk = false, dup = false, t0_given = false;
 	struct out o = { 0 };
 	struct ks_sim sim;
 	struct st_wbuf b;
@@ -253,7 +253,8 @@ int main(int argc, char **argv)
 		case 'S': service = optarg; break;
 		case 'a':
 			if (n_also >= MAX_ALSO || strlen(optarg) >= ST_WIRE_NAME_MAX) {
-				fprintf(stderr, "kpi_pub: --also-service at most %d names\n", MAX_ALSO);
+				fprintf(stderr, "kpi_pub: --also-service: at most %d, each a name "
+					"under %d bytes\n", MAX_ALSO, ST_WIRE_NAME_MAX);
 				return 2;
 			}
 			also[n_also++] = optarg;
@@ -261,7 +262,7 @@ int main(int argc, char **argv)
 		case 's': src = optarg; break;
 		case 'r': seed = strtoull(optarg, NULL, 0); break;
 		case 'n': count = strtoull(optarg, NULL, 0); break;
-		case 'T': t0 = strtoull(optarg, NULL, 0); break;
+		case 'T': t0 = strtoull(optarg, NULL, 0); t0_given = true; break;
 		case 'X': restart_at = strtoull(optarg, NULL, 0); break;
 		case 'R': realtime = true; break;
 		case 'g': junk = true; break;
@@ -270,10 +271,8 @@ int main(int argc, char **argv)
 		case 'A': curve_allow = optarg; break;
 		case 'i':
 		case 'w':
-		case 'P':
 			if (st_parse_duration(optarg, 0, 3600 * ST_NS_PER_S,
-					      opt == 'i' ? &interval : opt == 'w' ? &wait : &phase,
-					      &pe) != 0) {
+					      opt == 'i' ? &interval : &wait, &pe) != 0) {
 				fprintf(stderr, "kpi_pub: %s\n", pe.msg);
 				return 2;
 			}
@@ -316,8 +315,8 @@ int main(int argc, char **argv)
 		/* Subscribers need a moment to connect (ZeroMQ's slow joiner). */
 		st_sleep_until_ns(st_mono_ns() + wait);
 	}
-	if (realtime)
-		t0 = st_wall_ns() / interval * interval + phase;
+	if (realtime && !t0_given)
+		t0 = st_wall_ns() / interval * interval;
 	for (uint64_t i = 0; i < count; i++) {
 		uint64_t a = t0 + i * interval, z = a + interval;
 

@@ -222,18 +222,19 @@ def case_multiply(wd):
         want_by.setdefault(five_tuple(w)[1:], []).append(sig(w))
     ok = all([sig(p) for p in pkts] == want_by[ft[1:]] for ft, pkts in by_flow.items())
     stlib.check(ok, "--multiply: each clone keeps its flow's packet order")
-    # Clients spread over the address space (1.0.0.1 .. 100.0.0.1): the
-    # one block beside the capture's would run into 224/3, so clones would
-    # be the capture again, side by side; refused, with or without --loop.
+    # Clients spread over the address space (100.0.0.1 .. 170.0.0.1): the
+    # one block beside the capture's (228.0.0.1 on, no server in it) runs
+    # into 224/3, so clones would be the capture again, side by side;
+    # refused, with or without --loop.
     wide = [Ether(src=CMAC, dst=SMAC) / IP(src=a, dst=S4) / UDP(sport=2000, dport=53) / Raw(b"q")
-            for a in ("1.0.0.1", "100.0.0.1")]
+            for a in ("100.0.0.1", "170.0.0.1")]
     wpcap = os.path.join(wd, "wide.pcap")
     wrpcap(wpcap, wide)
     for extra in ([], ["--loop", "1"]):
         rc, _, se = run_lg(wd, wpcap, ["--pps", "1000", "--duration", "1s", "--multiply", "2"] + extra,
                            out="wide_out.pcap", check_rc=False)
         stlib.check(rc != 0 and "distinct client address blocks" in se and "only 1 fit" in se,
-                    "--multiply 2 %s on clients 1.0.0.1..100.0.0.1: refused (exit %d)" % (extra, rc))
+                    "--multiply 2 %s on clients 100.0.0.1..170.0.0.1: refused (exit %d)" % (extra, rc))
 
 
 def case_select(wd):

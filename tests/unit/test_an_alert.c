@@ -64,6 +64,28 @@ static void test_rise_at_once_fall_held(void)
 	CU_ASSERT_EQUAL(eval(&kept, 12, AN_ALERT_UTIL, T0 + 200 * S), 12);
 }
 
+/* Released, the count is the most wanted over the hold, not the last:
+ * 12 for 29 s, then 11, sends 12 (and 12 back next is no rise). A clock
+ * that goes back starts the wait over. */
+static void test_release_most_wanted(void)
+{
+	struct an_alert kept = raised(13);
+
+	CU_ASSERT_EQUAL(eval(&kept, 12, AN_ALERT_UTIL, T0), 13);
+	CU_ASSERT_EQUAL(eval(&kept, 12, AN_ALERT_UTIL, T0 + 29 * S), 13);
+	CU_ASSERT_EQUAL(eval(&kept, 11, AN_ALERT_UTIL, T0 + AN_ALERT_HOLD_NS), 12);
+	CU_ASSERT_EQUAL(kept.lower_since, 0);
+	CU_ASSERT_EQUAL(eval(&kept, 12, AN_ALERT_UTIL, T0 + AN_ALERT_HOLD_NS + S), 12);
+	CU_ASSERT_EQUAL(kept.lower_since, 0);
+
+	kept = raised(13);
+	CU_ASSERT_EQUAL(eval(&kept, 12, AN_ALERT_UTIL, T0 + 100 * S), 13);
+	CU_ASSERT_EQUAL(eval(&kept, 12, AN_ALERT_UTIL, T0), 13);	/* 100 s back */
+	CU_ASSERT_EQUAL(kept.lower_since, T0);
+	CU_ASSERT_EQUAL(eval(&kept, 12, AN_ALERT_UTIL, T0 + AN_ALERT_HOLD_NS - 1), 13);
+	CU_ASSERT_EQUAL(eval(&kept, 12, AN_ALERT_UTIL, T0 + AN_ALERT_HOLD_NS), 12);
+}
+
 static void test_budget_value_follows(void)
 {
 	struct an_alert kept = raised(16);
@@ -106,6 +128,7 @@ int st_register_suites(void)
 {
 	static const struct st_cu_test tests[] = {
 		{ "rise_at_once_fall_held", test_rise_at_once_fall_held },
+		{ "release_most_wanted", test_release_most_wanted },
 		{ "budget_value_follows", test_budget_value_follows },
 		{ "not_held", test_not_held },
 		{ NULL, NULL },
