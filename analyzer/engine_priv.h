@@ -19,6 +19,7 @@ struct an_pub {
 	uint64_t ends[AN_PUB_ENDS];	/* a ring of distinct t1, newest at n_ends - 1 */
 	uint32_t n_ends;
 	bool used;
+	bool warned_shared;	/* shared_src warned about once */
 };
 
 struct an_engine {

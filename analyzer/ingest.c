@@ -81,11 +81,16 @@ static enum track track(struct an_engine *e, const struct track_key *k)
 		return TRACK_DUP;
 	} else {
 		e->cnt.shared_src++;
-		st_log_rl(&e->rl, ST_LOG_WARN,
-			  "publisher %s: seq %llu after %llu, for a window it never sent: two "
-			  "publishers share this src (give each dataplane its own "
-			  "publisher_id), or its clock went back; dropped", k->src,
-			  (unsigned long long)k->seq, (unsigned long long)p->last_seq);
+		/* once per publisher, past the rate limit a flood of bad
+		 * messages from elsewhere may have used up */
+		if (!p->warned_shared)
+			st_log(ST_LOG_WARN,
+			       "publisher %s: seq %llu after %llu, for a window it never sent: two "
+			       "publishers share this src (give each dataplane its own "
+			       "publisher_id), or its clock went back; such messages are dropped "
+			       "(shared_src)", k->src, (unsigned long long)k->seq,
+			       (unsigned long long)p->last_seq);
+		p->warned_shared = true;
 		return TRACK_DUP;
 	}
 	p->last_seq = k->seq;

@@ -406,11 +406,14 @@ void dp_chaos_tx(struct dp_worker *w, int gi, bool inject, struct dp_group_count
 	chaos_tx(w, gi, (uint16_t)(gi | (inject ? TAG_INJECT : 0)), gc, w->copies[gi], n);
 }
 
-void dp_chaos_tx_tcp(struct dp_worker *w, int gi, struct rte_mbuf **pkts, uint16_t n)
+void dp_chaos_tx_tcp(struct dp_worker *w, int gi, bool inject, struct rte_mbuf **pkts,
+		     uint16_t n)
 {
+	uint16_t tag = (uint16_t)(gi | TAG_UNCOUNTED | (inject ? TAG_INJECT : 0));
+	struct dp_group_counters *gc = inject ? &w->cnt.inject[gi] : &w->cnt.group[gi];
+
 	for (uint16_t i = 0; i < n; i += DP_BURST)
-		chaos_tx(w, gi, (uint16_t)(gi | TAG_UNCOUNTED), &w->cnt.group[gi], pkts + i,
-			 (uint16_t)RTE_MIN(n - i, DP_BURST));
+		chaos_tx(w, gi, tag, gc, pkts + i, (uint16_t)RTE_MIN(n - i, DP_BURST));
 }
 
 /* Rounds of DP_BURST per loop iteration at most: a backlog (the loop was

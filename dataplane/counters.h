@@ -77,6 +77,8 @@ struct dp_counters {
 	uint64_t flow_table_full; /* new flows not timed: the table was full */
 	uint64_t tcp_acks;        /* ACKs the dataplane sent shadows for their data */
 	uint64_t tcp_ack_nombuf;  /* ACKs not sent: no mbuf */
+	uint64_t tcp_send_nombuf; /* sends of a queued segment put off: no mbuf
+				     (the segment stays queued: not a drop) */
 	uint64_t tcp_retrans;     /* segments sent to a shadow again */
 	uint64_t tcp_acks_elided; /* client pure ACKs not copied (they ack prod's bytes) */
 	uint64_t tcp_shadow_rst;  /* sessions a shadow reset */

@@ -241,6 +241,9 @@ static void render(const struct dp_http *h, const struct dp_http_snap *s, struct
 	counter(o, "shadowtap_dp_tcp_acks_total", "ACKs the dataplane sent shadows for their data.",
 		c->tcp_acks);
 	counter(o, "shadowtap_dp_tcp_ack_no_mbuf_total", "ACKs not sent: no mbuf.", c->tcp_ack_nombuf);
+	counter(o, "shadowtap_dp_tcp_send_no_mbuf_total",
+		"Sends of a queued segment put off for want of an mbuf (it stays queued).",
+		c->tcp_send_nombuf);
 	counter(o, "shadowtap_dp_tcp_retransmits_total", "Segments sent to a shadow again.",
 		c->tcp_retrans);
 	counter(o, "shadowtap_dp_tcp_acks_elided_total", "Client pure ACKs not copied.",

@@ -129,12 +129,16 @@ void dp_stats_final(const struct dp_app *app, const struct dp_counters *c, FILE 
 					gc->chaos_fx[r]);
 		fprintf(out, "\n");
 		gc = &c->inject[g];
-		if (gc->copies || gc->drops[DP_DROP_RATE_CAP] || gc->drops[DP_DROP_TX_FULL]) {
+		if (gc->copies || group_drops(gc)) {
 			fprintf(out, "  shadow %s injected: copies %" PRIu64 " (%" PRIu64 " bytes)",
 				app->groups[g].name, gc->copies, gc->copy_bytes);
 			for (int r = 0; r < DP_DROP_COUNT; r++)
 				if (gc->drops[r])
 					fprintf(out, ", %s %" PRIu64, dp_drop_names[r], gc->drops[r]);
+			for (int r = 0; r < DP_FX_COUNT; r++)
+				if (gc->chaos_fx[r])
+					fprintf(out, ", chaos_%s %" PRIu64, dp_chaos_effect_names[r],
+						gc->chaos_fx[r]);
 			fprintf(out, "\n");
 		}
 	}
@@ -152,9 +156,9 @@ void dp_stats_final(const struct dp_app *app, const struct dp_counters *c, FILE 
 	fprintf(out, "  tcp: acks to shadows %" PRIu64 " (no mbuf %" PRIu64 "), retransmits %" PRIu64
 		", shadow resets %" PRIu64 ", client pure acks not copied %" PRIu64
 		", client SYNs again %" PRIu64 ", given up %" PRIu64
-		", client segments again %" PRIu64 "\n",
+		", client segments again %" PRIu64 ", sends put off (no mbuf) %" PRIu64 "\n",
 		c->tcp_acks, c->tcp_ack_nombuf, c->tcp_retrans, c->tcp_shadow_rst, c->tcp_acks_elided,
-		c->tcp_syn_again, c->tcp_given_up, c->tcp_seg_again);
+		c->tcp_syn_again, c->tcp_given_up, c->tcp_seg_again, c->tcp_send_nombuf);
 	for (int e = 1; e < ST_PKT_ERR_COUNT; e++)
 		if (c->malformed[e])
 			fprintf(out, "  malformed %s %" PRIu64 "\n", st_pkt_err_str(e),

@@ -336,7 +336,8 @@ static struct rte_mbuf *send_seg(struct dp_worker *w, struct dp_tcp_sess *s,
 	rewrite_seg(s, g);
 	c = rte_pktmbuf_clone(g->m, w->app->copy_pool);
 	if (unlikely(c == NULL)) {
-		sess_gc(w, s)->drops[DP_DROP_NO_MBUF]++;
+		/* put off, not lost: the segment stays queued */
+		w->cnt.tcp_send_nombuf++;
 		return NULL;
 	}
 	g->sent_tsc = now;
@@ -640,10 +641,11 @@ static struct rte_mbuf *retransmit(struct dp_worker *w, struct dp_tcp_sess *s, u
 	return c;
 }
 
-/* dp_tcp_shadow, and the group of the session (*gi) when one was found. */
+/* dp_tcp_shadow, and the group of the session (*gi) when one was found,
+ * and whether the inject port opened it (*inject). */
 static uint16_t tcp_shadow(struct dp_worker *w, uint32_t port_groups, const struct st_flow_key *k,
 			   uint32_t hash, const struct st_pkt *p, uint64_t now,
-			   struct rte_mbuf **out, uint16_t max, int *gi)
+			   struct rte_mbuf **out, uint16_t max, int *gi, bool *inject)
 {
 	struct dp_tcp_sess *s = NULL;
 	uint8_t fl = p->tcp.flags;
@@ -658,6 +660,7 @@ static uint16_t tcp_shadow(struct dp_worker *w, uint32_t port_groups, const stru
 	if (s == NULL || max == 0)
 		return 0;
 	*gi = s->group;
+	*inject = s->synthetic;
 	s->last_tsc = now;
 	if (fl & ST_TCP_RST) {
 		w->cnt.tcp_shadow_rst++;
@@ -728,7 +731,8 @@ uint16_t dp_tcp_shadow(struct dp_worker *w, uint32_t port_groups, const struct s
 		       struct rte_mbuf **out, uint16_t max)
 {
 	int gi = -1;
-	uint16_t n = tcp_shadow(w, port_groups, k, hash, p, now, out, max, &gi);
+	bool inject = false;
+	uint16_t n = tcp_shadow(w, port_groups, k, hash, p, now, out, max, &gi, &inject);
 
 	/* The group's chaos on the path: it takes them. The setting is read
 	 * again here (one load when unchanged): a chaos_off must reach a
@@ -736,7 +740,7 @@ uint16_t dp_tcp_shadow(struct dp_worker *w, uint32_t port_groups, const struct s
 	if (n > 0 && gi >= 0)
 		dp_chaos_refresh_at(w, gi, now);
 	if (n > 0 && gi >= 0 && unlikely(dp_chaos_on(w, gi))) {
-		dp_chaos_tx_tcp(w, gi, out, n);
+		dp_chaos_tx_tcp(w, gi, inject, out, n);
 		return 0;
 	}
 	return n;
@@ -781,7 +785,7 @@ void dp_tcp_scan(struct dp_worker *w, uint64_t now, uint32_t budget)
 				if (n > 0)
 					dp_chaos_refresh_at(w, s->group, now);
 				if (n > 0 && unlikely(dp_chaos_on(w, s->group))) {
-					dp_chaos_tx_tcp(w, s->group, out, n);
+					dp_chaos_tx_tcp(w, s->group, s->synthetic, out, n);
 				} else if (n > 0) {
 					sent = rte_eth_tx_burst(w->app->groups[s->group].port_id,
 								w->queue, out, n);

@@ -237,9 +237,11 @@ void dp_shadow_input(struct dp_worker *w, int port_idx, struct rte_mbuf **pkts,
 /* The chaos of group gi's path on a TCP session's own packets towards its
  * shadow (segments the window let go, retransmissions, ACKs): a bad network
  * treats them as it treats the copies, and the session's retransmission
- * repairs what it loses. Counted under the group's drops and effects, not
- * among its copies (they were counted when queued). Takes every mbuf. */
-void dp_chaos_tx_tcp(struct dp_worker *w, int gi, struct rte_mbuf **pkts, uint16_t n);
+ * repairs what it loses. Counted under the group's drops and effects (its
+ * injected traffic's, for a session the inject port opened), not among its
+ * copies (they were counted when first sent). Takes every mbuf. */
+void dp_chaos_tx_tcp(struct dp_worker *w, int gi, bool inject, struct rte_mbuf **pkts,
+		     uint16_t n);
 
 /* Sends the delayed copies that are due, and the copies held back for
  * reordering whose time bound passed (chaos_tx.c). Call every loop

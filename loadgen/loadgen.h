@@ -21,6 +21,9 @@
 
 #define LG_BURST 32
 #define LG_MAX_TX 64
+/* Templates up to this many bytes share one pool; longer ones (jumbo
+ * frames) have one of their own (templates.c). */
+#define LG_SMALL_ROOM 2048
 /* A template shared by this many in-flight sends is copied instead. */
 #define LG_REFCNT_MAX 60000
 
@@ -79,7 +82,8 @@ struct lg_app {
 	bool port_started;
 	char port_name[RTE_ETH_NAME_MAX_LEN];
 	struct rte_ether_addr port_mac;
-	struct rte_mempool *tmpl_pool;	/* the templates, one mbuf each */
+	struct rte_mempool *tmpl_pool;	/* the templates, one mbuf each ... */
+	struct rte_mempool *tmpl_big;	/* ... but those longer than LG_SMALL_ROOM */
 	struct rte_mempool *copy_pool;	/* rewritten copies */
 	struct rte_mempool *rx_pool;	/* whatever the port receives */
 	uint32_t n_tx;

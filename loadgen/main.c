@@ -232,6 +232,7 @@ static void teardown(struct lg_app *a)
 	}
 	rte_mempool_free(a->copy_pool);
 	rte_mempool_free(a->tmpl_pool);
+	rte_mempool_free(a->tmpl_big);
 	rte_mempool_free(a->rx_pool);
 }
 

@@ -143,28 +143,48 @@ static void apply_map(const struct lg_app *app, uint8_t *f, const struct lg_rw *
 	}
 }
 
+static struct rte_mempool *pool(const char *name, uint32_t n, uint32_t cache, uint32_t room)
+{
+	return rte_pktmbuf_pool_create(name, n, cache, 0, (uint16_t)(room + RTE_PKTMBUF_HEADROOM),
+				       (int)rte_socket_id());
+}
+
+/* The templates' pools, sized by the frames sent (answers left out of the
+ * plan take none): those up to LG_SMALL_ROOM bytes in one, longer ones
+ * (jumbo frames) in one of their own, so a few long frames do not make
+ * every template as long; the copies' by the longest sent. */
 static int create_pools(struct lg_app *app)
 {
-	const uint32_t n = app->plan.n;
-	uint32_t room = RTE_ALIGN_CEIL(app->cap.max_len, 64);
+	const struct lg_plan *pl = &app->plan;
 	uint32_t copies = app->n_tx * (app->cfg.tx_desc + 8 * LG_BURST) + 1024;
-	double mib = ((double)n * (room + RTE_PKTMBUF_HEADROOM + 256) +
-		      (double)copies * (room + RTE_PKTMBUF_HEADROOM + 256)) / (1 << 20);
+	uint32_t longest = 0, n_big = 0, room, big;
+	double mib;
 
+	for (uint32_t g = 0; g < pl->n; g++) {
+		uint32_t len = app->cap.frames[pl->pkts[g].frame].len;
+
+		longest = len > longest ? len : longest;
+		n_big += len > LG_SMALL_ROOM;
+	}
+	big = RTE_ALIGN_CEIL(longest, 64);
+	room = RTE_MIN(big, (uint32_t)LG_SMALL_ROOM);
 	if (copies < 4096)
 		copies = 4096;
-	app->tmpl_pool = rte_pktmbuf_pool_create("lg_tmpl", n, 0, 0,
-						 (uint16_t)(room + RTE_PKTMBUF_HEADROOM),
-						 (int)rte_socket_id());
-	if (app->tmpl_pool != NULL)
-		app->copy_pool = rte_pktmbuf_pool_create("lg_copy", copies, 256, 0,
-							 (uint16_t)(room + RTE_PKTMBUF_HEADROOM),
-							 (int)rte_socket_id());
-	if (app->tmpl_pool == NULL || app->copy_pool == NULL) {
-		ST_ERR("the capture does not fit: it needs %u mbufs of %u bytes for its "
-		       "packets and %u for the copies in flight, about %.0f MiB (%s); give "
-		       "the EAL more memory (-m %.0f) or replay a smaller capture",
-		       n, room, copies, mib, rte_strerror(rte_errno), mib * 1.5 + 128);
+	mib = ((double)(pl->n - n_big) * (room + RTE_PKTMBUF_HEADROOM + 256) +
+	       (double)n_big * (big + RTE_PKTMBUF_HEADROOM + 256) +
+	       (double)copies * (big + RTE_PKTMBUF_HEADROOM + 256)) / (1 << 20);
+	app->copy_pool = pool("lg_copy", copies, 256, big);
+	if (app->copy_pool != NULL && pl->n > n_big)
+		app->tmpl_pool = pool("lg_tmpl", pl->n - n_big, 0, room);
+	if (app->copy_pool != NULL && n_big > 0)
+		app->tmpl_big = pool("lg_tmpl_big", n_big, 0, big);
+	if (app->copy_pool == NULL || (pl->n > n_big && app->tmpl_pool == NULL) ||
+	    (n_big > 0 && app->tmpl_big == NULL)) {
+		ST_ERR("the capture does not fit: it needs %u mbufs of %u bytes and %u of %u "
+		       "for its packets and %u for the copies in flight, about %.0f MiB (%s); "
+		       "give the EAL more memory (-m %.0f) or replay a smaller capture",
+		       pl->n - n_big, room, n_big, big, copies, mib, rte_strerror(rte_errno),
+		       mib * 1.5 + 128);
 		return -1;
 	}
 	return 0;
@@ -195,7 +215,8 @@ static int fill(struct lg_app *app, const double *base, const double *step,
 		const struct lg_frame *fr = &app->cap.frames[p->frame];
 		struct lg_worker *w = app->w[lg_flow_lcore(p->hash, app->n_tx)];
 		struct lg_tmpl *t = &w->t[fill_n[w->idx]++];
-		struct rte_mbuf *m = rte_pktmbuf_alloc(app->tmpl_pool);
+		struct rte_mbuf *m = rte_pktmbuf_alloc(fr->len > LG_SMALL_ROOM ? app->tmpl_big :
+						       app->tmpl_pool);
 		uint8_t *f;
 
 		if (m == NULL) {

@@ -505,6 +505,29 @@ def case_fragmented_answers(wd):
                     % (name, len(qfrags), len(frames) - 3, srcs, res["capture"]["skipped"] if res else None))
 
 
+def case_jumbo_pools(wd):
+    """The templates' memory follows the frames sent: 40,000 requests of 64
+    bytes beside one answer of 9,000 (not sent) and two requests of 9,000
+    fit the EAL's 256 MiB (before, every template was as long as the
+    longest frame captured: 40,003 x 9 KiB), and the long requests go out
+    whole."""
+    small = bytes(client_pkt(0, False, 17, payload=b"q" * 18))
+    jumbo_q = bytes(client_pkt(1, False, 17, payload=b"Q" * 8958))
+    jumbo_a = bytes(server_pkt(0, False, 17, payload=b"A" * 8958))
+    frames = [small, jumbo_a, jumbo_q] + [small] * 39999 + [jumbo_q]
+    path = os.path.join(wd, "jumbo.pcap")
+    with open(path, "wb") as f:
+        f.write(struct.pack("<IHHiIII", 0xa1b2c3d4, 2, 4, 0, 0, 65535, 1))
+        for i, fr in enumerate(frames):
+            f.write(struct.pack("<IIII", 1000, i, len(fr), len(fr)))
+            f.write(fr)
+    rc, res, se = run_lg(wd, path, ["--topspeed"], out="jumbo_out.pcap", check_rc=False)
+    got = read(os.path.join(wd, "jumbo_out.pcap")) if rc == 0 else []
+    stlib.check(rc == 0 and len(got) == 40002 and [len(g) for g in got if len(g) > 100] == [len(jumbo_q)] * 2,
+                "40,000 small requests and 2 of 9,000 bytes sent (%d frames, exit %d)%s"
+                % (len(got), rc, "" if rc == 0 else ": " + se.strip()[-300:]))
+
+
 def case_bad_input(wd):
     good = os.path.join(wd, "good.pcap")
     wrpcap(good, [client_pkt(0, False, 17, payload=b"q")])
@@ -650,7 +673,7 @@ def case_kpi(wd):
 
 
 def main():
-    for case in (case_exact, case_map_fragments, case_fragmented_answers, case_loop, case_multiply, case_select, case_two_lcores, case_multiplier, case_memif, case_linktypes, case_snaplen, case_bad_input, case_kpi):
+    for case in (case_exact, case_map_fragments, case_fragmented_answers, case_jumbo_pools, case_loop, case_multiply, case_select, case_two_lcores, case_multiplier, case_memif, case_linktypes, case_snaplen, case_bad_input, case_kpi):
         wd = stlib.workdir(case.__name__)
         print("== %s in %s" % (case.__name__, wd))
         case(wd)

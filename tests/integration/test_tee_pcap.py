@@ -440,6 +440,50 @@ dst_mac = %s
                 "shadow big: copies 0" in err, "inject: counted apart from mirrored copies")
 
 
+def inject_tcp_chaos_case(wd):
+    """A TCP session the inject port opened, under its group's chaos: the
+    SYN and every retransmission of it lost (chaos_loss 100%) are counted
+    under the group's injected traffic, none under its mirrored traffic
+    (the retransmissions were counted there)."""
+    syn = bytes(Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02") /
+                IP(src="198.18.0.7", dst=SERVER4) / TCP(sport=40007, dport=80, flags="S", seq=1000))
+    write_inputs(wd, [syn], "inj.pcap")
+    ini = os.path.join(wd, "injtcp.ini")
+    write_ini(ini, """
+[dataplane]
+mode = inline
+client_port = net_pcap0
+prod_port = net_pcap1
+inject_port = net_pcap2
+stats = false
+timing = false
+
+[shadow.a]
+port = net_pcap3
+share = 0
+inject = true
+dst_mac = %s
+chaos_loss = 100%%
+""" % MAC["a"], tcp_sessions=1024)
+    j = lambda n: os.path.join(wd, n)  # noqa: E731
+    e = j("empty.pcap")
+    vdevs = ["net_pcap0,rx_pcap=%s,tx_pcap=%s" % (e, j("c.pcap")),
+             "net_pcap1,rx_pcap=%s,tx_pcap=%s" % (e, j("p.pcap")),
+             "net_pcap2,rx_pcap=%s,tx_pcap=%s" % (j("inj.pcap"), j("i.pcap")),
+             "net_pcap3,rx_pcap=%s,tx_pcap=%s" % (e, j("a.pcap"))]
+    cmd = [DP] + stlib.eal_args("tee-injtcp-%d" % os.getpid(), vdevs) + ["--", "--config", ini,
+                                                                          "--duration", "2s"]
+    _, _, err = stlib.run(cmd, timeout=60)
+    print(err)
+    res = stlib.parse_final(err)
+    mirror = res["shadows"]["a"]
+    inj = [line for line in err.splitlines() if line.strip().startswith("shadow a injected:")]
+    lost = int(inj[0].split("chaos_loss ")[1].split(",")[0]) if inj and "chaos_loss " in inj[0] else 0
+    stlib.check(read(j("a.pcap")) == [] and lost >= 3 and mirror.get("chaos_loss", 0) == 0,
+                "inject + chaos_loss 100%%: the SYN and its retransmissions lost, %d counted under "
+                "injected traffic, %d under mirrored" % (lost, mirror.get("chaos_loss", 0)))
+
+
 def inject_memif_case(wd):
     """The load generator drives the inject port over net_memif, as deployed:
     the dataplane is the memif server, shadowtap-loadgen the client playing
@@ -674,7 +718,8 @@ def pool_dry_case(wd):
 
 
 def main():
-    for case in (inline_case, inline_untimed_case, tap_case, two_workers_case, inject_case, inject_memif_case,
+    for case in (inline_case, inline_untimed_case, tap_case, two_workers_case, inject_case,
+                 inject_tcp_chaos_case, inject_memif_case,
                  full_table_case, midstream_case, queue_full_case, unsent_case, pool_dry_case):
         wd = stlib.workdir(case.__name__)
         print("== %s in %s" % (case.__name__, wd))
