@@ -385,20 +385,41 @@ dst_mac = %s
     stlib.check(res["mbufs_in_use"] == (0, 0), "two workers: every mbuf back in its pool")
 
 
-def inject_case(wd):
-    """Load generator traffic on the inject port goes to the groups that take
-    it, never to production, and is counted apart from mirrored traffic."""
-    pkts = [(bytes(p), ft) for p, ft in make_flows(200)]
-    write_inputs(wd, [raw for raw, _ in pkts], "inj.pcap")
-    ini = os.path.join(wd, "inj.ini")
-    write_ini(ini, """
+# The [dataplane] lines of the cases with an inject port.
+INJECT_HEAD = """
 [dataplane]
 mode = inline
 client_port = net_pcap0
 prod_port = net_pcap1
 inject_port = net_pcap2
 stats = false
+"""
 
+
+def run_inject(wd, name, ini, shadows, duration):
+    """The dataplane on pcap ports: nothing on the client's, inj.pcap on the
+    inject port, each shadow group's port (net_pcap3 on) writing
+    NAME.pcap. Returns its stderr."""
+    j = lambda n: os.path.join(wd, n)  # noqa: E731
+    e = j("empty.pcap")
+    vdevs = ["net_pcap0,rx_pcap=%s,tx_pcap=%s" % (e, j("c.pcap")),
+             "net_pcap1,rx_pcap=%s,tx_pcap=%s" % (e, j("p.pcap")),
+             "net_pcap2,rx_pcap=%s,tx_pcap=%s" % (j("inj.pcap"), j("i.pcap"))]
+    vdevs += ["net_pcap%d,rx_pcap=%s,tx_pcap=%s" % (3 + k, e, j(g + ".pcap")) for k, g in enumerate(shadows)]
+    cmd = [DP] + stlib.eal_args("tee-%s-%d" % (name, os.getpid()), vdevs) + ["--", "--config", ini,
+                                                                             "--duration", duration]
+    _, _, err = stlib.run(cmd, timeout=60)
+    print(err)
+    return err
+
+
+def inject_case(wd):
+    """Load generator traffic on the inject port goes to the groups that take
+    it, never to production, and is counted apart from mirrored traffic."""
+    pkts = [(bytes(p), ft) for p, ft in make_flows(200)]
+    write_inputs(wd, [raw for raw, _ in pkts], "inj.pcap")
+    ini = os.path.join(wd, "inj.ini")
+    write_ini(ini, INJECT_HEAD + """
 [shadow.big]
 port = net_pcap3
 share = 0
@@ -417,17 +438,8 @@ port = net_pcap5
 share = 0
 dst_mac = %s
 """ % (MAC["a"], MAC["b"], MAC["c"]))
+    err = run_inject(wd, "inj", ini, ["big", "half", "none"], "3s")
     j = lambda n: os.path.join(wd, n)  # noqa: E731
-    e = j("empty.pcap")
-    vdevs = ["net_pcap0,rx_pcap=%s,tx_pcap=%s" % (e, j("c.pcap")),
-             "net_pcap1,rx_pcap=%s,tx_pcap=%s" % (e, j("p.pcap")),
-             "net_pcap2,rx_pcap=%s,tx_pcap=%s" % (j("inj.pcap"), j("i.pcap")),
-             "net_pcap3,rx_pcap=%s,tx_pcap=%s" % (e, j("big.pcap")),
-             "net_pcap4,rx_pcap=%s,tx_pcap=%s" % (e, j("half.pcap")),
-             "net_pcap5,rx_pcap=%s,tx_pcap=%s" % (e, j("none.pcap"))]
-    cmd = [DP] + stlib.eal_args("tee-inj-%d" % os.getpid(), vdevs) + ["--", "--config", ini, "--duration", "3s"]
-    _, _, err = stlib.run(cmd, timeout=60)
-    print(err)
     stlib.check(read(j("p.pcap")) == [], "inject: nothing reaches production")
     got = read(j("big.pcap"))
     stlib.check(same_but_dst_mac(got, [raw for raw, _ in pkts], MAC["a"]),
@@ -449,14 +461,7 @@ def inject_tcp_chaos_case(wd):
                 IP(src="198.18.0.7", dst=SERVER4) / TCP(sport=40007, dport=80, flags="S", seq=1000))
     write_inputs(wd, [syn], "inj.pcap")
     ini = os.path.join(wd, "injtcp.ini")
-    write_ini(ini, """
-[dataplane]
-mode = inline
-client_port = net_pcap0
-prod_port = net_pcap1
-inject_port = net_pcap2
-stats = false
-timing = false
+    write_ini(ini, INJECT_HEAD + """timing = false
 
 [shadow.a]
 port = net_pcap3
@@ -465,21 +470,12 @@ inject = true
 dst_mac = %s
 chaos_loss = 100%%
 """ % MAC["a"], tcp_sessions=1024)
-    j = lambda n: os.path.join(wd, n)  # noqa: E731
-    e = j("empty.pcap")
-    vdevs = ["net_pcap0,rx_pcap=%s,tx_pcap=%s" % (e, j("c.pcap")),
-             "net_pcap1,rx_pcap=%s,tx_pcap=%s" % (e, j("p.pcap")),
-             "net_pcap2,rx_pcap=%s,tx_pcap=%s" % (j("inj.pcap"), j("i.pcap")),
-             "net_pcap3,rx_pcap=%s,tx_pcap=%s" % (e, j("a.pcap"))]
-    cmd = [DP] + stlib.eal_args("tee-injtcp-%d" % os.getpid(), vdevs) + ["--", "--config", ini,
-                                                                          "--duration", "2s"]
-    _, _, err = stlib.run(cmd, timeout=60)
-    print(err)
+    err = run_inject(wd, "injtcp", ini, ["a"], "2s")
     res = stlib.parse_final(err)
     mirror = res["shadows"]["a"]
     inj = [line for line in err.splitlines() if line.strip().startswith("shadow a injected:")]
     lost = int(inj[0].split("chaos_loss ")[1].split(",")[0]) if inj and "chaos_loss " in inj[0] else 0
-    stlib.check(read(j("a.pcap")) == [] and lost >= 3 and mirror.get("chaos_loss", 0) == 0,
+    stlib.check(read(os.path.join(wd, "a.pcap")) == [] and lost >= 3 and mirror.get("chaos_loss", 0) == 0,
                 "inject + chaos_loss 100%%: the SYN and its retransmissions lost, %d counted under "
                 "injected traffic, %d under mirrored" % (lost, mirror.get("chaos_loss", 0)))
 
