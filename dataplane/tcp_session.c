@@ -158,9 +158,12 @@ static struct dp_group_counters *sess_gc(struct dp_worker *w, const struct dp_tc
 static void q_drop_all(struct dp_worker *w, struct dp_tcp_sess *s)
 {
 	struct dp_group_counters *gc = sess_gc(w, s);
+	bool past = false;
 
-	for (uint32_t i = s->q_unsent; i != DP_TCP_NONE; i = w->tcp.seg[i].next)
-		gc->drops[DP_DROP_TCP_UNSENT]++;
+	for (uint32_t i = s->q_head; i != DP_TCP_NONE; i = w->tcp.seg[i].next) {
+		past |= i == s->q_unsent;
+		gc->drops[DP_DROP_TCP_UNSENT] += past || w->tcp.seg[i].unsent;
+	}
 	q_free_all(&w->tcp, s);
 }
 
@@ -412,6 +415,7 @@ static uint32_t seg_take(struct dp_tcp_table *t, struct rte_mbuf *c, const struc
 	g->ack = (p->tcp.flags & ST_TCP_ACK) != 0;
 	g->has_data = p->payload_len > 0;
 	g->syn = (p->tcp.flags & ST_TCP_SYN) != 0;
+	g->unsent = 0;
 	if (g->syn)
 		g->end = p->tcp.seq + 1;
 	return idx;
@@ -490,6 +494,8 @@ static uint16_t enqueue_again(struct dp_worker *w, struct dp_tcp_sess *s, struct
 	t->seg[idx].sent_tsc = now;
 	if (max > 0 && (m = send_seg(w, s, &t->seg[idx], now)) != NULL)
 		out[n++] = first_send(w, s, &t->seg[idx], m, now);
+	else
+		t->seg[idx].unsent = 1;
 	return (uint16_t)(n + pump(w, s, now, out + n, (uint16_t)(max - n)));
 }
 
@@ -636,8 +642,13 @@ static struct rte_mbuf *retransmit(struct dp_worker *w, struct dp_tcp_sess *s, u
 		return NULL;
 	g = &w->tcp.seg[s->q_head];
 	c = send_seg(w, s, g, now);
-	if (c != NULL)
-		w->cnt.tcp_retrans++;
+	if (c == NULL)
+		return NULL;
+	if (unlikely(g->unsent)) {
+		g->unsent = 0;
+		return first_send(w, s, g, c, now);
+	}
+	w->cnt.tcp_retrans++;
 	return c;
 }
 

@@ -52,6 +52,9 @@ struct dp_tcp_seg {
 	uint8_t ack;		/* the ACK flag is set */
 	uint8_t has_data;	/* payload, not only a FIN: a request to time */
 	uint8_t syn;		/* the client's SYN: resent until the SYN-ACK */
+	uint8_t unsent;		/* among the sent ones (enqueue_again) but it
+				 * never left (no mbuf): its first send, a
+				 * timeout's, counts as pump's do */
 };
 
 struct dp_tcp_sess {
