@@ -15,6 +15,7 @@
 int an_control_open(struct an_control *c, void *ctx, const struct an_config *cfg,
 		    struct st_perr *err)
 {
+	int64_t maxmsg = ST_WIRE_MAX_SIZE;
 	int linger = 0, rc;
 
 	memset(c, 0, sizeof(*c));
@@ -30,6 +31,9 @@ int an_control_open(struct an_control *c, void *ctx, const struct an_config *cfg
 	if (c->sock == NULL)
 		goto zerr;
 	zmq_setsockopt(c->sock, ZMQ_LINGER, &linger, sizeof(linger));
+	/* a request is a small map: a larger frame is refused by libzmq
+	 * before it is buffered (the peer is disconnected) */
+	zmq_setsockopt(c->sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof(maxmsg));
 	if (cfg->curve_secret_key[0] != '\0') {
 		rc = st_zsec_server_setup(c->sock, cfg->curve_secret_key, NULL, err);
 		if (rc != 0)

@@ -247,6 +247,10 @@ int an_engine_propose(struct an_engine *e, const char *service,
 		if (s->evals == NULL)
 			return -ENOMEM;
 	}
+	/* The same plan again (a controller that applies its plan every so
+	 * often, a GET's plan PUT back) asks nothing new: the verdict stands. */
+	if (s->has_plan && an_plan_same(&s->plan, plan))
+		return 0;
 	s->plan = *plan;
 	s->has_plan = true;
 	s->plan_changes++;

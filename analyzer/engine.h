@@ -197,7 +197,8 @@ int an_engine_tick(struct an_engine *e, uint64_t now_ns);
 int an_engine_flush(struct an_engine *e, uint64_t now_ns);
 
 /* Sets or replaces a service's plan (a control `propose`); the pending
- * verdict state starts over. Returns 0, -ENOSPC (max_services), -ENOMEM,
+ * verdict state starts over, unless the plan is the one in force
+ * (an_plan_same: nothing changes, plan_changes included). Returns 0, -ENOSPC (max_services), -ENOMEM,
  * -EXDEV (a service another shard judges: shard.h). */
 int an_engine_propose(struct an_engine *e, const char *service,
 		      const struct an_plan *plan);

@@ -367,6 +367,17 @@ int an_whatif_parse(const char *load, const char *instances, const struct an_pla
 		problem(&e, NULL, "%u cells (loads x instance counts): at most %d",
 			r->n_loads * r->n_counts, AN_WHATIF_CELLS);
 	}
+	if (e.n == 0) {
+		uint64_t work = 0;
+
+		for (uint32_t i = 0; i < r->n_counts; i++)
+			work += r->counts[i];
+		work *= r->n_loads;
+		if (work > AN_WHATIF_WORK)
+			problem(&e, "instances", "%llu instances over the %u cells: at most %d "
+				"(fewer loads, or fewer or smaller counts)",
+				(unsigned long long)work, r->n_loads * r->n_counts, AN_WHATIF_WORK);
+	}
 	if (e.n != 0)
 		return e.n;
 	/* rising order, each load once (the factor kept with its load) */

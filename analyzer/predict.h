@@ -156,6 +156,10 @@ const char *an_alert_kind_name(enum an_alert_kind k);
 #define AN_WHATIF_LOADS 64
 #define AN_WHATIF_COUNTS 256
 #define AN_WHATIF_CELLS 4096
+/* The instance counts summed over the cells, at most: a cell of the
+ * shared-queue models costs its count in Erlang C terms (several times),
+ * and the control socket answers on the main loop. */
+#define AN_WHATIF_WORK 2000000
 
 /* A what-if question: loads (total rps; factor > 0 when given as a
  * multiple of the forecast) x instance counts, both in rising order. */
@@ -173,7 +177,8 @@ struct an_whatif_req {
  * both. Every problem goes to fn with its parameter's name ("load",
  * "instances"): a value not a number, <= 0, an inverted or empty range, a
  * count above max_instances, more than AN_WHATIF_LOADS loads,
- * AN_WHATIF_COUNTS counts or AN_WHATIF_CELLS cells. Duplicates are kept
+ * AN_WHATIF_COUNTS counts, AN_WHATIF_CELLS cells or AN_WHATIF_WORK
+ * instances over the cells. Duplicates are kept
  * once; both lists come out sorted. Returns the number of problems (0: r
  * is filled). No allocation. */
 int an_whatif_parse(const char *load, const char *instances, const struct an_plan *plan,

@@ -737,6 +737,10 @@ void st_http_get_counters(const struct st_http *h, struct st_http_counters *o)
 	/* The atomics are read-only here, but atomic_load wants non-const. */
 	struct st_http *m = (struct st_http *)(uintptr_t)h;
 
+	if (m == NULL) {	/* a request served before its owner kept h */
+		memset(o, 0, sizeof(*o));
+		return;
+	}
 	o->connections = atomic_load_explicit(&m->c_conns, memory_order_relaxed);
 	o->requests = atomic_load_explicit(&m->c_requests, memory_order_relaxed);
 	o->status_2xx = atomic_load_explicit(&m->c_2xx, memory_order_relaxed);

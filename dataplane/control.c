@@ -100,7 +100,7 @@ void dp_group_pack_chaos(msgpack_packer *pk, const struct dp_app *app, const str
 static void pack_group(msgpack_packer *pk, const struct dp_app *app, const struct dp_group *g,
 		       const struct dp_group_counters *gc)
 {
-	msgpack_pack_map(pk, 15);
+	msgpack_pack_map(pk, 16);
 	st_wire_pack_cstr(pk, "name");
 	st_wire_pack_cstr(pk, g->name);
 	st_wire_pack_cstr(pk, "service");
@@ -112,7 +112,14 @@ static void pack_group(msgpack_packer *pk, const struct dp_app *app, const struc
 		msgpack_pack_true(pk);
 	else
 		msgpack_pack_false(pk);
+	/* in use: set_instances' N for a group that lists its instances
+	 * (what shadowtap-whatif saves and restores), else the count its
+	 * KPIs report; instances_count is always the KPIs' (an
+	 * instances_count key in the file may differ from the list) */
 	st_wire_pack_cstr(pk, "instances");
+	msgpack_pack_uint32(pk, g->n_instances > 0 ? dp_group_instances(g) :
+			    __atomic_load_n(&g->instances_count, __ATOMIC_RELAXED));
+	st_wire_pack_cstr(pk, "instances_count");
 	msgpack_pack_uint32(pk, __atomic_load_n(&g->instances_count, __ATOMIC_RELAXED));
 	st_wire_pack_cstr(pk, "instances_listed");
 	msgpack_pack_uint32(pk, (uint32_t)g->n_instances);
@@ -318,6 +325,45 @@ static int chaos_fx_request(const msgpack_object *req, struct dp_chaos_params *p
 	if (n > 0 && dp_chaos_params_check(p, why, len) != 0)
 		return -EINVAL;
 	return n;
+}
+
+/* Whether a group command (not chaos: chaos_request checks its own) has a
+ * key it does not take: a misspelt revert_after would leave a raised share
+ * without its lease, and the reply said ok. why names it. */
+static bool unknown_key(const char *cmd, const msgpack_object *req, char *why, size_t len)
+{
+	static const struct { const char *cmd, *keys; } takes[] = {
+		{ "set_share", "share offset revert_after" }, { "set_rate", "pps bps" },
+		{ "set_instances", "instances" }, { "enable", "" }, { "disable", "" },
+		{ "chaos_off", "" },
+	};
+	const char *keys = "";
+
+	for (size_t i = 0; i < sizeof(takes) / sizeof(takes[0]); i++)
+		if (strcmp(cmd, takes[i].cmd) == 0)
+			keys = takes[i].keys;
+	for (uint32_t i = 0; i < req->via.map.size; i++) {
+		const msgpack_object *k = &req->via.map.ptr[i].key;
+		const char *p = keys;
+		bool ok = key_is(k, "cmd") || key_is(k, "group");
+
+		while (!ok && *p != '\0') {
+			size_t n = strcspn(p, " ");
+
+			ok = k->type == MSGPACK_OBJECT_STR && k->via.str.size == n &&
+			     memcmp(k->via.str.ptr, p, n) == 0;
+			p += n + (p[n] == ' ');
+		}
+		if (!ok) {
+			snprintf(why, len, "%s: unknown key '%.*s'%s%s%s", cmd,
+				 k->type == MSGPACK_OBJECT_STR ?
+				 (int)(k->via.str.size < 40 ? k->via.str.size : 40) : 1,
+				 k->type == MSGPACK_OBJECT_STR ? k->via.str.ptr : "?",
+				 *keys ? " (it takes " : " (it takes only group", keys, ")");
+			return true;
+		}
+	}
+	return false;
 }
 
 /* A chaos request's new word and impairments for g: the keys it gives
@@ -643,6 +689,10 @@ static void handle(struct dp_control *c, struct dp_app *app, const struct dp_kpi
 	}
 	g = find_group(app, req, why, sizeof(why));
 	if (g == NULL) {
+		reply_error(c, &pk, "%s", why);
+		return;
+	}
+	if (strcmp(cmd, "chaos") != 0 && unknown_key(cmd, req, why, sizeof(why))) {
 		reply_error(c, &pk, "%s", why);
 		return;
 	}

@@ -752,11 +752,14 @@ static inline bool sel_read(struct dp_worker *w, struct dp_sel *s, uint64_t now)
 	for (int gi = 0; gi < n_groups; gi++) {
 		const struct dp_group *g = &app->groups[gi];
 
+		/* sampling first: a reload turning packet sampling on stores
+		 * the range [0, share) before it, so the range read after it
+		 * is that one (reload.c) */
+		s->sampling[gi] = __atomic_load_n(&g->sampling, __ATOMIC_ACQUIRE);
 		s->hi[gi] = __atomic_load_n(&g->range_hi, __ATOMIC_ACQUIRE);
 		s->lo[gi] = __atomic_load_n(&g->range_lo, __ATOMIC_RELAXED);
 		s->span[gi] = s->hi[gi] - s->lo[gi];
 		s->enabled[gi] = __atomic_load_n(&g->enabled, __ATOMIC_RELAXED);
-		s->sampling[gi] = __atomic_load_n(&g->sampling, __ATOMIC_ACQUIRE);
 		s->filter[gi] = __atomic_load_n(&g->filter, __ATOMIC_ACQUIRE);
 		if (__atomic_load_n(&g->rate_pps, __ATOMIC_RELAXED) != 0 ||
 		    __atomic_load_n(&g->rate_bps, __ATOMIC_RELAXED) != 0)

@@ -126,9 +126,15 @@ static void apply_group(struct dp_reload *r, struct dp_app *a, struct dp_control
 
 		if (dp_group_set_share(g, share, offset) != 0)
 			dp_group_set_share(g, n->share, n->share_offset);
-		/* the file's range now, not a lease's revert */
-		if (c != NULL)
-			c->lease[gi].on = false;
+		/* A lease (set_share ... revert_after) stands while the file
+		 * leaves the share alone, and reverts to the share it saved
+		 * at the file's new offset; a new share in the file ends it. */
+		if (c != NULL && c->lease[gi].on) {
+			if (CHANGED("share"))
+				c->lease[gi].on = false;
+			else
+				c->lease[gi].offset = n->share_offset;
+		}
 	}
 	if (res->g[gi].sampling && n->sampling == DP_SAMPLE_PACKET)
 		dp_group_set_sampling(g, n->sampling);

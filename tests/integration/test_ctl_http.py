@@ -136,6 +136,13 @@ def scenario_plain():
     check(zres["plan_changes"] == res2["plan_changes"] + 1 == res["plan_changes"] + 2,
           "HTTP and ZeroMQ proposals count in one plan history (%d, %d, %d)"
           % (res["plan_changes"], res2["plan_changes"], zres["plan_changes"]))
+    # The plan in force proposed again (a controller that re-applies it)
+    # changes nothing: no new plan, the verdict's history kept.
+    same = ctl_json(url + ["send", "cmd=propose", "service=web", "proposed_instances=19"])
+    zsame = ctl_json(["-e", r.control, "propose", "web", "proposed_instances=19"])
+    check(same["plan_changes"] == zsame["plan_changes"] == zres["plan_changes"],
+          "the same plan again over HTTP and ZeroMQ: plan_changes stays %d (%d, %d)"
+          % (zres["plan_changes"], same["plan_changes"], zsame["plan_changes"]))
     # The API answers from a snapshot the main loop refreshes every 250 ms
     # (analyzer/snapshot.h): a proposal made on the control socket shows
     # there within a refresh.

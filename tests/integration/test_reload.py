@@ -301,6 +301,33 @@ def main():
                     "reload taking the delay away from a jitter set by chaos: the file's chaos "
                     "whole (delay %s, jitter %s)" % (ch["delay"], ch["jitter"]))
 
+        # a lease (set_share ... revert_after) stands through a reload that
+        # moves only the offset, and reverts to the share before it (0.3,
+        # set_share's above) at the new offset; before, the reload ended
+        # it and 0.45 stayed
+        # a misspelt key is refused, not dropped (the raised share would
+        # have had no lease)
+        before = sample(ep)["g"]["share"]
+        rc, rep, err = ctl(ep, "send", "cmd=set_share", "group=canary", "share=0.45",
+                           "revert_afer=2", check=False)
+        stlib.check(rc != 0 and "unknown key 'revert_afer'" in err + json.dumps(rep) and
+                    sample(ep)["g"]["share"] == before,
+                    "set_share with revert_afer=2: refused, naming the key; share still %.2f (%s)"
+                    % (before, (err + json.dumps(rep)).strip()[:160]))
+        ctl(ep, "send", "cmd=set_share", "group=canary", "share=0.45", "revert_after=2")
+        write_cfg(cfg, wd, macs, share="0.5", chaos_loss="50%", filt="udp dst port 9001",
+                  extra="share_offset = 0.3\nchaos_duplicate = 0.01\n")
+        rc, rep, _ = ctl(ep, "reload")
+        held = sample(ep)["g"]
+        time.sleep(2.5)
+        after = sample(ep)["g"]
+        stlib.check(rc == 0 and rep.get("changed") == ["shadow.canary.share_offset"] and
+                    abs(held["share"] - 0.45) < 1e-6 and abs(after["share"] - 0.3) < 1e-6 and
+                    abs(after["offset"] - 0.3) < 1e-6,
+                    "a leased share through a reload of share_offset: %.2f held, then %.2f (the "
+                    "share before it) at offset %.2f once the lease ran out (changed %s)"
+                    % (held["share"], after["share"], after["offset"], rep.get("changed")))
+
         # the end: production got everything
         open(stop, "w").close()
         out, _ = sender.communicate(timeout=15)

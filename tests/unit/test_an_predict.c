@@ -160,6 +160,16 @@ static void test_parse(void)
 	CU_ASSERT_EQUAL(an_whatif_parse("1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17", "1-255",
 					&plan, &r, collect, &s), 1);
 	CU_ASSERT_PTR_NOT_NULL(strstr(s.text, "cells"));
+	/* 4,096 cells but 16 x 256 counts near 100,000: each a chain of
+	 * 100,000 Erlang C terms, seconds of the main loop's time: refused */
+	s.n = 0;
+	s.text[0] = '\0';
+	CU_ASSERT_EQUAL(an_whatif_parse("1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16", "99745-100000",
+					&plan, &r, collect, &s), 1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(s.text, "[instances] 409077760 instances over the 4096 cells"));
+	/* the same cells at counts 1-256: 16 x 32,896, taken */
+	CU_ASSERT_EQUAL(an_whatif_parse("1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16", "1-256",
+					&plan, &r, collect, &s), 0);
 	/* a multiple of a forecast the plan does not have */
 	s.n = 0;
 	plan.forecast_rps = 0;
