@@ -1046,10 +1046,54 @@ static void test_squeeze_confirm(void)
 	CU_ASSERT_EQUAL(sq.ok_t, t0 + keep + 20 * s);
 }
 
+/* Seq gaps: three snapshots of one publisher numbered 1, 2 and 5 are two
+ * lost; a shard (services = web) receives only its services' share of a
+ * gateway's seq, so counts none live, and all of them again in --replay. */
+static uint64_t gaps_of(bool shard, bool replay)
+{
+	static const uint64_t seqs[] = { 1, 2, 5 };
+	struct ks_target tg = tgt("prod", ST_ROLE_PROD, 8, 500, 1000);
+	struct an_config cfg;
+	struct an_engine *e;
+	struct st_perr pe;
+	struct ks_sim sim;
+	struct st_wbuf b;
+	uint64_t gaps;
+
+	config(&cfg, NULL);
+	if (shard)
+		CU_ASSERT_EQUAL_FATAL(an_config_set(&cfg, "services", "web", &pe), 0);
+	e = an_engine_create(&cfg, replay);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(e);
+	ks_init(&sim, 5, "web", "gw1");
+	st_wbuf_init(&b);
+	for (int i = 0; i < 3; i++) {
+		char topic[ST_WIRE_TOPIC_MAX];
+		uint64_t a = T0 + (uint64_t)i * SEC;
+
+		sim.seq = seqs[i] - 1;	/* ks_snapshot numbers from seq + 1 */
+		ks_snapshot(&sim, &tg, a, a + SEC, &b, topic, sizeof(topic));
+		an_engine_ingest(e, topic, strlen(topic), b.data, b.len, 2, replay ? 0 : a + SEC);
+	}
+	gaps = an_engine_counters(e)->gaps;
+	st_wbuf_free(&b);
+	an_engine_destroy(e);
+	return gaps;
+}
+
+static void test_gaps(void)
+{
+	CU_ASSERT_EQUAL(gaps_of(false, false), 2);
+	CU_ASSERT_EQUAL(gaps_of(true, false), 0);
+	CU_ASSERT_EQUAL(gaps_of(true, true), 2);
+	CU_ASSERT_EQUAL(gaps_of(false, true), 2);
+}
+
 int st_register_suites(void)
 {
 	static const struct st_cu_test tests[] = {
 		{ "window_merge", test_window_merge },
+		{ "seq gaps, in a shard and not", test_gaps },
 		{ "a window fed by two gateways out of step", test_window_two_gateways },
 		{ "confirm_adjust", test_confirm_adjust },
 		{ "tail_only", test_tail_only },
