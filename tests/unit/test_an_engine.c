@@ -1077,7 +1077,9 @@ static uint64_t gaps_of(bool shard, bool replay)
 	}
 	gaps = an_engine_counters(e)->gaps;
 	st_wbuf_free(&b);
+	ks_free(&sim);
 	an_engine_destroy(e);
+	an_config_free(&cfg);
 	return gaps;
 }
 
