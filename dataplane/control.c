@@ -332,34 +332,32 @@ static int chaos_fx_request(const msgpack_object *req, struct dp_chaos_params *p
  * without its lease, and the reply said ok. why names it. */
 static bool unknown_key(const char *cmd, const msgpack_object *req, char *why, size_t len)
 {
-	static const struct { const char *cmd, *keys; } takes[] = {
-		{ "set_share", "share offset revert_after" }, { "set_rate", "pps bps" },
-		{ "set_instances", "instances" }, { "enable", "" }, { "disable", "" },
-		{ "chaos_off", "" },
+	static const struct { const char *cmd, *keys[4]; } takes[] = {
+		{ "set_share", { "share", "offset", "revert_after" } },
+		{ "set_rate", { "pps", "bps" } }, { "set_instances", { "instances" } },
+		{ "enable", { NULL } }, { "disable", { NULL } }, { "chaos_off", { NULL } },
 	};
-	const char *keys = "";
+	const char *const *keys = takes[0].keys;
+	char list[64] = "";
 
 	for (size_t i = 0; i < sizeof(takes) / sizeof(takes[0]); i++)
 		if (strcmp(cmd, takes[i].cmd) == 0)
 			keys = takes[i].keys;
+	for (int j = 0; keys[j] != NULL; j++)
+		snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s", j ? " " : "",
+			 keys[j]);
 	for (uint32_t i = 0; i < req->via.map.size; i++) {
 		const msgpack_object *k = &req->via.map.ptr[i].key;
-		const char *p = keys;
 		bool ok = key_is(k, "cmd") || key_is(k, "group");
 
-		while (!ok && *p != '\0') {
-			size_t n = strcspn(p, " ");
-
-			ok = k->type == MSGPACK_OBJECT_STR && k->via.str.size == n &&
-			     memcmp(k->via.str.ptr, p, n) == 0;
-			p += n + (p[n] == ' ');
-		}
+		for (int j = 0; !ok && keys[j] != NULL; j++)
+			ok = key_is(k, keys[j]);
 		if (!ok) {
 			snprintf(why, len, "%s: unknown key '%.*s'%s%s%s", cmd,
 				 k->type == MSGPACK_OBJECT_STR ?
 				 (int)(k->via.str.size < 40 ? k->via.str.size : 40) : 1,
 				 k->type == MSGPACK_OBJECT_STR ? k->via.str.ptr : "?",
-				 *keys ? " (it takes " : " (it takes only group", keys, ")");
+				 *list ? " (it takes " : " (it takes only group", list, ")");
 			return true;
 		}
 	}
