@@ -48,13 +48,16 @@ static int mp_head(struct st_mp_cur *c, struct st_mp_item *it,
 	size_t left = (size_t)(c->end - p), k = 0;
 	uint8_t b;
 
+	/* set before any return: the callers' -O3 cannot see that
+	 * st_wire_fail never returns 0 */
+	it->type = ST_MP_NIL;
+	it->len = 0;
+	it->ptr = NULL;
 	if (left == 0)
 		return st_wire_fail(err, ST_WIRE_E_TRUNCATED, NULL, NULL,
 				    "ends where an object should start");
 	b = *p++;
 	left--;
-	it->len = 0;
-	it->ptr = NULL;
 	if (b <= 0x7f) {
 		it->type = ST_MP_UINT;
 		it->v.u = b;
