@@ -797,7 +797,8 @@ static void box_round(struct an_api *a)
 		kv[n].number = b->pairs[i].type == ST_JSON_NUMBER;
 		n++;
 	}
-	if (an_plan_edit(&base, kv, n, &plan, box_err, b) != 0 || b->n_errs != 0 ||
+	if (an_plan_edit(&base, kv, n, an_engine_config(a->eng)->forecast_dir, &plan, box_err,
+			 b) != 0 || b->n_errs != 0 ||
 	    an_engine_plan_check(a->eng, b->service, &plan, box_err, b) != 0) {
 		b->rc = -EINVAL;
 	} else {

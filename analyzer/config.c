@@ -269,6 +269,10 @@ static const struct key analyzer_keys[] = {
 	  "period of the counters line on stderr; 0: off" },
 	{ "state_file", set_str, OFF_C(state_file), 0, 0, STRLEN_C(state_file), "",
 	  "model state, saved after each evaluation and loaded at start" },
+	{ "forecast_dir", set_str, OFF_C(forecast_dir), 0, 0, STRLEN_C(forecast_dir), "",
+	  "directory of forecast profiles: a relative forecast_profile is taken in it, and a "
+	  "plan proposed at run time (HTTP API, control socket) may name only a file in it "
+	  "(empty: such a plan names none)" },
 	{ "json_out", set_str, OFF_C(json_out), 0, 0, STRLEN_C(json_out), "-",
 	  "verdicts as JSON lines: a file, - for stdout, empty: off" },
 	{ "report", set_str, OFF_C(report), 0, 0, STRLEN_C(report), "",
@@ -566,8 +570,79 @@ int an_plan_check(const struct an_plan *p, struct st_perr *err)
 	return plan_problems(p, first_problem, err) ? -EINVAL : 0;
 }
 
+/* path's components after dir are plain names (none empty, "." or "..") */
+static bool plain_below(const char *path, size_t dlen)
+{
+	const char *c = path + dlen;
+
+	if (dlen > 0 && *c++ != '/')
+		return false;
+	for (;;) {
+		const char *e = strchrnul(c, '/');
+		size_t n = (size_t)(e - c);
+
+		if (n == 0 || (n == 1 && c[0] == '.') || (n == 2 && c[0] == '.' && c[1] == '.'))
+			return false;
+		if (*e == '\0')
+			return true;
+		c = e + 1;
+	}
+}
+
+int an_forecast_path(const char *forecast_dir, const char *name, bool from_api, char *out,
+		     size_t outlen, struct st_perr *err)
+{
+	size_t dlen = strlen(forecast_dir);
+	char *real_dir, *real;
+	bool in;
+
+	while (dlen > 0 && forecast_dir[dlen - 1] == '/')
+		dlen--;	/* "/" itself: every absolute path is below it */
+	if (name[0] == '\0' || (dlen == 0 && forecast_dir[0] == '\0' && !from_api) ||
+	    (name[0] == '/' && !from_api)) {
+		if ((size_t)snprintf(out, outlen, "%s", name) >= outlen)
+			goto too_long;
+		return 0;
+	}
+	if (forecast_dir[0] == '\0') {
+		snprintf(err->msg, sizeof(err->msg),
+			 "a plan proposed at run time names a forecast_profile only with [analyzer] "
+			 "forecast_dir set (the directory profiles are taken from)");
+		return -EINVAL;
+	}
+	if (name[0] == '/') {
+		if ((size_t)snprintf(out, outlen, "%s", name) >= outlen)
+			goto too_long;
+	} else if ((size_t)snprintf(out, outlen, "%.*s/%s", (int)dlen, forecast_dir, name) >=
+		   outlen) {
+		goto too_long;
+	}
+	if (!from_api)
+		return 0;
+	/* Lexically below the directory, then (where the file exists) really:
+	 * a link in it leads nowhere else. */
+	in = strncmp(out, forecast_dir, dlen) == 0 && plain_below(out, dlen);
+	if (in && (real = realpath(out, NULL)) != NULL) {
+		real_dir = realpath(forecast_dir, NULL);
+		in = real_dir != NULL && plain_below(real, strcmp(real_dir, "/") == 0 ? 0 :
+							   strlen(real_dir)) &&
+		     strncmp(real, real_dir, strlen(real_dir)) == 0;
+		free(real_dir);
+		free(real);
+	}
+	if (!in) {
+		snprintf(err->msg, sizeof(err->msg), "not a file in forecast_dir %.140s",
+			 forecast_dir);
+		return -EINVAL;
+	}
+	return 0;
+too_long:
+	snprintf(err->msg, sizeof(err->msg), "longer than %zu characters", outlen - 1);
+	return -EINVAL;
+}
+
 int an_plan_edit(const struct an_plan *base, const struct an_plan_kv *kv, size_t n,
-		 struct an_plan *out, an_plan_err_fn fn, void *arg)
+		 const char *forecast_dir, struct an_plan *out, an_plan_err_fn fn, void *arg)
 {
 	struct an_plan p = *base;
 	struct st_perr pe;
@@ -587,6 +662,14 @@ int an_plan_edit(const struct an_plan *base, const struct an_plan_kv *kv, size_t
 		snprintf(text, sizeof(text), "%s%s", kv[i].text,
 			 kv[i].number && k->set == set_dur ? "ns" : "");
 		if (k->set(&p, k, text, &pe) != 0) {
+			fn(arg, kv[i].key, pe.msg);
+			problems++;
+		} else if (strcmp(k->name, "forecast_profile") == 0 &&
+			   an_forecast_path(forecast_dir, text, true, p.forecast_profile,
+					    sizeof(p.forecast_profile), &pe) != 0) {
+			/* the refused name is never opened (plan_problems
+			 * reads the plan's own) */
+			memcpy(p.forecast_profile, base->forecast_profile, sizeof(p.forecast_profile));
 			fn(arg, kv[i].key, pe.msg);
 			problems++;
 		}
@@ -714,6 +797,7 @@ static void load_section(struct an_config *c, const struct st_ini *ini,
 	struct an_service_cfg *svc = NULL;
 	const char *sname = NULL;
 	void *base = NULL;
+	char path[AN_PATH_MAX];
 	struct st_perr pe;
 
 	if (strcmp(sec->name, "analyzer") == 0) {
@@ -759,6 +843,12 @@ static void load_section(struct an_config *c, const struct st_ini *ini,
 			add_err(errs, "%s:%d: [%s] %s: %s", ini->path, e->line, sec->name,
 				e->key, pe.msg);
 	}
+	if (svc != NULL && an_forecast_path(c->forecast_dir, svc->plan.forecast_profile, false,
+					    path, sizeof(path), &pe) == 0)
+		snprintf(svc->plan.forecast_profile, sizeof(svc->plan.forecast_profile), "%s", path);
+	else if (svc != NULL)
+		add_err(errs, "%s:%d: [%s] forecast_profile: %s", ini->path, sec->line, sec->name,
+			pe.msg);
 	if (svc != NULL && an_plan_check(&svc->plan, &pe) != 0)
 		add_err(errs, "%s:%d: [%s]: %s", ini->path, sec->line, sec->name, pe.msg);
 }

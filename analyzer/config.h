@@ -86,6 +86,7 @@ struct an_config {
 	enum an_model_pref model;
 
 	char state_file[AN_PATH_MAX];
+	char forecast_dir[AN_PATH_MAX];	/* "" none: an_forecast_path */
 	char json_out[AN_PATH_MAX];	/* "" none, "-" stdout */
 	char report[AN_PATH_MAX];
 
@@ -172,7 +173,16 @@ typedef void (*an_plan_err_fn)(void *arg, const char *key, const char *msg);
  * values, missing or inconsistent ones). Returns how many; *out is written
  * only when there are none. No allocation. */
 int an_plan_edit(const struct an_plan *base, const struct an_plan_kv *kv, size_t n,
-		 struct an_plan *out, an_plan_err_fn fn, void *arg);
+		 const char *forecast_dir, struct an_plan *out, an_plan_err_fn fn, void *arg);
+
+/* The file a plan's forecast_profile names, in out: a relative name is
+ * taken in forecast_dir when it is set. from_api (a plan proposed at run
+ * time: the HTTP API, the control socket) may name only a file in
+ * forecast_dir, none without it, and hears the same refusal whether or not
+ * what it named exists, before anything is opened; the configuration file
+ * may name any path. 0, or -EINVAL with err. */
+int an_forecast_path(const char *forecast_dir, const char *name, bool from_api, char *out,
+		     size_t outlen, struct st_perr *err);
 
 /* The service's config, or NULL. O(services). */
 const struct an_service_cfg *an_config_service(const struct an_config *c,

@@ -184,7 +184,8 @@ static int cmd_propose(struct an_control *c, struct an_engine *e,
 		kv[n].text = texts[n];
 		n++;
 	}
-	if (an_plan_edit(&base, kv, n, &plan, add_problem, &probs) != 0 || probs.used != 0 ||
+	if (an_plan_edit(&base, kv, n, an_engine_config(e)->forecast_dir, &plan, add_problem,
+			 &probs) != 0 || probs.used != 0 ||
 	    an_engine_plan_check(e, service, &plan, add_problem, &probs) != 0)
 		return reply_error(c, "propose: %s", probs.text);
 	rc = an_engine_propose(e, service, &plan);

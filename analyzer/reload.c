@@ -13,7 +13,7 @@
 static const char *const runtime_keys[] = {
 	"min_windows", "min_samples", "hysteresis", "alpha", "tolerance", "tolerance_min",
 	"tolerance_max", "max_load_cv", "model_weight", "adjust_down", "stats_interval",
-	"log_level", "report",
+	"log_level", "report", "forecast_dir",
 };
 
 bool an_reload_key_runtime(const char *key)

@@ -87,7 +87,10 @@ class Scraper(threading.Thread):
 def scenario_live():
     print("== a live run: metrics, services, events, slow clients, refusals")
     r = HttpRun("http", ANALYZER, KPI_PUB)
-    cfg = r.config({"web": PLAN}, extra="http_endpoint = 127.0.0.1:0\nhttp_timeout = 2s\n")
+    fdir = os.path.join(r.wd, "forecasts")
+    os.mkdir(fdir)
+    cfg = r.config({"web": PLAN}, extra="http_endpoint = 127.0.0.1:0\nhttp_timeout = 2s\n"
+                   "forecast_dir = %s\n" % fdir)
     r.start_http(cfg, "60s")
     port = r.port
     st, _, body = request(port, "GET", "/healthz")
@@ -134,13 +137,25 @@ def scenario_live():
     check(after == before, "and nothing changed")
     # A forecast_profile that is a FIFO: refused at once, not waited on
     # (the plan is checked on the analyzer's main loop).
-    fifo = os.path.join(r.wd, "profile.fifo")
+    fifo = os.path.join(fdir, "profile.fifo")
     os.mkfifo(fifo)
     t0 = time.time()
     st, _, body = request(port, "PUT", "/api/v1/services/web/plan",
                           body=json.dumps({"forecast_profile": fifo}).encode())
     check(st == 400 and b"not a regular file" in body and time.time() - t0 < 3,
           "a FIFO as forecast_profile: %d in %.1f s: %s" % (st, time.time() - t0, body.strip()[:200]))
+    # A forecast_profile outside forecast_dir: refused before it is
+    # opened, alike whether it exists or not (no probing the host's files)
+    os.symlink("/etc/passwd", os.path.join(fdir, "elsewhere.csv"))
+    outside = {}
+    for name in ("/etc/passwd", "/etc/no-such-file", "../../etc/passwd", "elsewhere.csv"):
+        st, _, body = request(port, "PUT", "/api/v1/services/web/plan",
+                              body=json.dumps({"forecast_profile": name}).encode())
+        outside[name] = (st, body.strip())
+    check(len(set(outside.values())) == 1 and all(st == 400 for st, _ in outside.values())
+          and b"not a file in forecast_dir" in outside["/etc/passwd"][1],
+          "a forecast_profile outside forecast_dir: 400, the same answer for each of %s: %s" % (
+              sorted(outside), outside["/etc/passwd"][1][:160]))
     check(closed_within(half, 6), "a client stuck in its request line is closed by the timeout")
     # a header byte every 0.5 s resets an idle timeout of 2 s for ever; the
     # request's own deadline closes it (opened about 2.5 s before here)
@@ -209,6 +224,15 @@ def scenario_live():
     plan = get_json(port, "/api/v1/services/web")["plan"]
     check(plan["proposed_instances"] == 17 and plan["slo_p99"] == 31000000,
           "applied: proposed 17, slo_p99 31 ms")
+    # a profile in forecast_dir, named by its file name
+    with open(os.path.join(fdir, "web.csv"), "w") as f:
+        f.write("t_seconds,pps\n0,5000\n600,6000\n")
+    st, _, body = request(port, "PUT", "/api/v1/services/web/plan",
+                          body=json.dumps({"forecast_profile": "web.csv"}).encode())
+    time.sleep(0.5)
+    al = get_json(port, "/api/v1/services/web/alerts")
+    check(st == 200 and al["forecast_profile"] == os.path.join(fdir, "web.csv"),
+          "a profile named in forecast_dir: %d, taken as %s" % (st, al["forecast_profile"]))
     stuck.close()
     sub.stopping = True
     rc = r.stop()

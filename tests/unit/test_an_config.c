@@ -213,7 +213,7 @@ static void test_plan_edit(void)
 
 	an_plan_defaults(&base);
 	memset(&out, 0x5a, sizeof(out));
-	CU_ASSERT(an_plan_edit(&base, bad, 4, &out, collect, errs) >= 4);
+	CU_ASSERT(an_plan_edit(&base, bad, 4, "", &out, collect, errs) >= 4);
 	CU_ASSERT_PTR_NOT_NULL(strstr(errs, "[bogus] unknown key"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(errs, "[proposed_instances]"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(errs, "[slo_error_rate]"));
@@ -221,11 +221,99 @@ static void test_plan_edit(void)
 	CU_ASSERT_PTR_NOT_NULL(strstr(errs, "[slo_p99] required"));
 	CU_ASSERT_EQUAL(out.current_instances, 0x5a5a5a5a);
 	errs[0] = '\0';
-	CU_ASSERT_EQUAL(an_plan_edit(&base, good, 5, &out, collect, errs), 0);
+	CU_ASSERT_EQUAL(an_plan_edit(&base, good, 5, "", &out, collect, errs), 0);
 	CU_ASSERT_STRING_EQUAL(errs, "");
 	CU_ASSERT_EQUAL(out.slo_p99_ns, 50000000);
 	CU_ASSERT_EQUAL(out.proposed_instances, 12);
 	CU_ASSERT_STRING_EQUAL(out.shadow, "canary");
+}
+
+/* A forecast_profile named at run time: only a file in forecast_dir, the
+ * same refusal whether or not what it names exists; the file may name any
+ * path, a relative one taken in forecast_dir. */
+static void test_forecast_path(void)
+{
+	char dir[] = "/tmp/st-an-fdir-XXXXXX", out[AN_PATH_MAX], p[600], q[600];
+	struct st_perr e;
+	struct an_plan base, plan;
+	char errs[1024] = "";
+	FILE *f;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
+	snprintf(p, sizeof(p), "%s/web.csv", dir);
+	f = fopen(p, "w");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+	fputs("t_seconds,pps\n0,100\n60,200\n", f);
+	fclose(f);
+	snprintf(q, sizeof(q), "%s/out", dir);
+	CU_ASSERT_EQUAL(symlink("/etc/passwd", q), 0);
+
+	/* the file: any path, a relative one in the directory */
+	CU_ASSERT_EQUAL(an_forecast_path("", "rel.csv", false, out, sizeof(out), &e), 0);
+	CU_ASSERT_STRING_EQUAL(out, "rel.csv");
+	CU_ASSERT_EQUAL(an_forecast_path(dir, "/etc/x.csv", false, out, sizeof(out), &e), 0);
+	CU_ASSERT_STRING_EQUAL(out, "/etc/x.csv");
+	CU_ASSERT_EQUAL(an_forecast_path(dir, "web.csv", false, out, sizeof(out), &e), 0);
+	CU_ASSERT_STRING_EQUAL(out, p);
+
+	/* at run time: none without the directory */
+	CU_ASSERT_EQUAL(an_forecast_path("", p, true, out, sizeof(out), &e), -EINVAL);
+	CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, "forecast_dir"));
+	CU_ASSERT_EQUAL(an_forecast_path("", "", true, out, sizeof(out), &e), 0);
+	/* in it, by name or path (a trailing / on the directory too) */
+	CU_ASSERT_EQUAL(an_forecast_path(dir, "web.csv", true, out, sizeof(out), &e), 0);
+	CU_ASSERT_STRING_EQUAL(out, p);
+	CU_ASSERT_EQUAL(an_forecast_path(dir, p, true, out, sizeof(out), &e), 0);
+	snprintf(q, sizeof(q), "%s/", dir);
+	CU_ASSERT_EQUAL(an_forecast_path(q, "web.csv", true, out, sizeof(out), &e), 0);
+	CU_ASSERT_STRING_EQUAL(out, p);
+	/* a file not there yet is the reader's to refuse */
+	CU_ASSERT_EQUAL(an_forecast_path(dir, "later.csv", true, out, sizeof(out), &e), 0);
+	/* outside it, existing or not, told alike */
+	{
+		static const char *const outside[] = {
+			"/etc/passwd", "/etc/no-such-file", "../etc/passwd", "sub/../web.csv",
+			"./web.csv", "a//b", "out", "/tmp",
+		};
+		char first[sizeof(e.msg)] = "";
+
+		for (size_t i = 0; i < sizeof(outside) / sizeof(outside[0]); i++) {
+			CU_ASSERT_EQUAL(an_forecast_path(dir, outside[i], true, out, sizeof(out), &e),
+					-EINVAL);
+			if (i == 0)
+				snprintf(first, sizeof(first), "%s", e.msg);
+			CU_ASSERT_STRING_EQUAL(e.msg, first);
+		}
+		CU_ASSERT_PTR_NOT_NULL(strstr(first, "not a file in forecast_dir"));
+		/* a directory whose name the path merely starts with */
+		snprintf(q, sizeof(q), "%sx/web.csv", dir);
+		CU_ASSERT_EQUAL(an_forecast_path(dir, q, true, out, sizeof(out), &e), -EINVAL);
+	}
+
+	/* through an_plan_edit: refused before anything is opened, the plan's
+	 * own profile kept */
+	an_plan_defaults(&base);
+	snprintf(base.shadow, sizeof(base.shadow), "canary");
+	base.current_instances = 8;
+	base.proposed_instances = 12;
+	base.forecast_rps = 1000;
+	base.slo_p99_ns = 50000000;
+	{
+		const struct an_plan_kv bad[] = { { "forecast_profile", "/etc/passwd", false } };
+		const struct an_plan_kv good[] = { { "forecast_profile", "web.csv", false } };
+
+		CU_ASSERT_EQUAL(an_plan_edit(&base, bad, 1, dir, &plan, collect, errs), 1);
+		CU_ASSERT_PTR_NOT_NULL(strstr(errs, "[forecast_profile] not a file in forecast_dir"));
+		CU_ASSERT_PTR_NULL(strstr(errs, "header"));
+		errs[0] = '\0';
+		CU_ASSERT_EQUAL(an_plan_edit(&base, good, 1, dir, &plan, collect, errs), 0);
+		CU_ASSERT_STRING_EQUAL(plan.forecast_profile, p);
+		CU_ASSERT_EQUAL(an_plan_edit(&base, good, 1, "", &plan, collect, errs), 1);
+	}
+	snprintf(q, sizeof(q), "%s/out", dir);
+	unlink(q);
+	unlink(p);
+	rmdir(dir);
 }
 
 int st_register_suites(void)
@@ -237,6 +325,7 @@ int st_register_suites(void)
 		{ "errors", test_errors },
 		{ "plan", test_plan },
 		{ "plan_edit", test_plan_edit },
+		{ "forecast_path", test_forecast_path },
 		{ NULL, NULL },
 	};
 
