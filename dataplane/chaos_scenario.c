@@ -126,8 +126,10 @@ static int parse_line(char *buf, const struct dp_config *cfg, struct dp_scn_line
 	return 0;
 }
 
-int dp_scenario_load(struct dp_scenario *s, const char *path, const struct dp_config *cfg,
-		     const struct dp_chaos_setting *init, char *why, size_t len)
+/* The scenario read from f (closed here), path naming it in s and in why. */
+static int load_stream(struct dp_scenario *s, const char *path, FILE *f,
+		       const struct dp_config *cfg, const struct dp_chaos_setting *init, char *why,
+		       size_t len)
 {
 	struct dp_chaos_setting cur[DP_MAX_SHADOWS];
 	bool touched[DP_MAX_SHADOWS] = { false };
@@ -135,21 +137,7 @@ int dp_scenario_load(struct dp_scenario *s, const char *path, const struct dp_co
 	uint32_t n = 0, cap = 0;
 	char buf[512], what[200];
 	int lineno = 0, rc = -EINVAL;
-	FILE *f;
 
-	if (strlen(path) >= sizeof(s->path)) {
-		snprintf(why, len, "path too long");
-		return -ENAMETOOLONG;
-	}
-	/* loaded on the main lcore, between control requests: a FIFO's
-	 * open would stop them */
-	f = st_fopen_regular(path, "r");
-	if (f == NULL) {
-		rc = -errno;
-		snprintf(why, len, "%.200s: %s", path,
-			 rc == -EINVAL ? "not a regular file" : strerror(-rc));
-		return rc;
-	}
 	for (int i = 0; i < cfg->n_shadows; i++) {
 		if (init != NULL)
 			cur[i] = init[i];
@@ -237,6 +225,51 @@ bad:
 	free(lines);
 	fclose(f);
 	return rc;
+}
+
+int dp_scenario_load(struct dp_scenario *s, const char *path, const struct dp_config *cfg,
+		     const struct dp_chaos_setting *init, char *why, size_t len)
+{
+	FILE *f;
+	int rc;
+
+	if (strlen(path) >= sizeof(s->path)) {
+		snprintf(why, len, "path too long");
+		return -ENAMETOOLONG;
+	}
+	/* loaded on the main lcore, between control requests: a FIFO's
+	 * open would stop them */
+	f = st_fopen_regular(path, "r");
+	if (f == NULL) {
+		rc = -errno;
+		snprintf(why, len, "%.200s: %s", path,
+			 rc == -EINVAL ? "not a regular file" : strerror(-rc));
+		return rc;
+	}
+	return load_stream(s, path, f, cfg, init, why, len);
+}
+
+int dp_scenario_parse(struct dp_scenario *s, const char *name, const char *text, size_t n,
+		      const struct dp_config *cfg, const struct dp_chaos_setting *init, char *why,
+		      size_t len)
+{
+	FILE *f;
+
+	if (strlen(name) >= sizeof(s->path)) {
+		snprintf(why, len, "name too long");
+		return -ENAMETOOLONG;
+	}
+	if (memchr(text, '\0', n) != NULL) {
+		snprintf(why, len, "%.120s: holds a NUL byte", name);
+		return -EINVAL;
+	}
+	/* an empty text is an empty scenario (fmemopen wants a byte) */
+	f = fmemopen((void *)(uintptr_t)(n > 0 ? text : "\n"), n > 0 ? n : 1, "r");
+	if (f == NULL) {
+		snprintf(why, len, "%.120s: %s", name, strerror(errno));
+		return -errno;
+	}
+	return load_stream(s, name, f, cfg, init, why, len);
 }
 
 void dp_scenario_free(struct dp_scenario *s)

@@ -74,6 +74,12 @@ struct dp_scenario {
 int dp_scenario_load(struct dp_scenario *s, const char *path, const struct dp_config *cfg,
 		     const struct dp_chaos_setting *init, char *why, size_t len);
 
+/* dp_scenario_load on the n bytes of text (a control client's: the
+ * dataplane opens no file a client names), name standing for the file. */
+int dp_scenario_parse(struct dp_scenario *s, const char *name, const char *text, size_t n,
+		      const struct dp_config *cfg, const struct dp_chaos_setting *init, char *why,
+		      size_t len);
+
 /* Frees the lines; s is empty afterwards. Safe on an empty scenario. */
 void dp_scenario_free(struct dp_scenario *s);
 

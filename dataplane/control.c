@@ -481,42 +481,75 @@ static void group_setting(const struct dp_group *g, struct dp_chaos_setting *s)
 	s->p = g->chaos_params;
 }
 
-/* chaos_scenario {file}: loads FILE, checked against the settings in
- * force, and runs it from now, in place of the one running; file "" or
- * "none" stops the one running. A bad file changes nothing. */
+/* chaos_scenario {text, name}: the scenario's text (shadowtap-ctl reads
+ * the file and sends it: the dataplane opens no file a control client
+ * names, nor tells it what one holds), checked against the settings in
+ * force, run from now in place of the one running; name (the file's, for
+ * the logs and stats) defaults to "(control)". {file: "none"} (or "")
+ * stops the one running; any other file is refused. A bad scenario
+ * changes nothing. */
 static void handle_scenario(struct dp_control *c, msgpack_packer *pk, struct dp_app *app,
 			    const msgpack_object *req)
 {
 	struct dp_chaos_setting init[DP_MAX_SHADOWS];
 	struct dp_scenario next;
-	char path[256], why[400];
+	const msgpack_object *text;
+	char name[256] = "(control)", file[8], why[400];
 	int rc;
 
 	if (c->scn == NULL) {
 		reply_error(c, pk, "chaos_scenario: not available");
 		return;
 	}
-	rc = st_wire_get_str(req, "file", path, sizeof(path), NULL);
-	if (rc != 0) {
-		reply_error(c, pk, "chaos_scenario needs 'file' (a path the dataplane reads, or "
-			    "none)");
-		return;
+	for (uint32_t i = 0; i < req->via.map.size; i++) {
+		const msgpack_object *k = &req->via.map.ptr[i].key;
+
+		if (!key_is(k, "cmd") && !key_is(k, "text") && !key_is(k, "name") &&
+		    !key_is(k, "file")) {
+			reply_error(c, pk, "chaos_scenario: unknown key (it takes text and name, "
+				    "or file none)");
+			return;
+		}
 	}
-	if (path[0] == '\0' || strcmp(path, "none") == 0) {
+	rc = st_wire_get(req, "text", &text, NULL);
+	if (rc == -ENOENT) {
+		rc = st_wire_get_str(req, "file", file, sizeof(file), NULL);
+		if (rc != 0 || (file[0] != '\0' && strcmp(file, "none") != 0)) {
+			reply_error(c, pk, "chaos_scenario needs 'text' (the scenario's lines; "
+				    "shadowtap-ctl chaos_scenario FILE reads FILE and sends them: "
+				    "the dataplane opens no file a client names), or 'file': "
+				    "'none' to stop the one running");
+			return;
+		}
 		ST_NOTICE("control: chaos scenario %s stopped at line %u of %u",
 			  c->scn->path[0] ? c->scn->path : "(none)", c->scn->next, c->scn->n);
 		dp_scenario_free(c->scn);
 	} else {
+		if (rc != 0 || (text->type != MSGPACK_OBJECT_STR &&
+				text->type != MSGPACK_OBJECT_BIN)) {
+			reply_error(c, pk, "chaos_scenario: 'text' must be a string");
+			return;
+		}
+		rc = st_wire_get_str(req, "name", name, sizeof(name), NULL);
+		if (rc != 0 && rc != -ENOENT) {
+			reply_error(c, pk, "chaos_scenario: 'name' must be a string of at most "
+				    "%zu bytes", sizeof(name) - 1);
+			return;
+		}
+		if (rc == -ENOENT)
+			snprintf(name, sizeof(name), "(control)");
 		for (int i = 0; i < app->n_groups; i++)
 			group_setting(&app->groups[i], &init[i]);
-		if (dp_scenario_load(&next, path, &app->cfg, init, why, sizeof(why)) != 0) {
+		if (dp_scenario_parse(&next, name, text->type == MSGPACK_OBJECT_STR ?
+				      text->via.str.ptr : text->via.bin.ptr, text->via.str.size,
+				      &app->cfg, init, why, sizeof(why)) != 0) {
 			reply_error(c, pk, "chaos_scenario: %.230s", why);
 			return;
 		}
 		dp_scenario_free(c->scn);
 		*c->scn = next;
 		c->scn->start_ns = st_mono_ns();
-		ST_NOTICE("control: chaos scenario %s: %u lines from now", path, next.n);
+		ST_NOTICE("control: chaos scenario %s: %u lines from now", name, next.n);
 	}
 	st_wbuf_reset(&c->out);
 	msgpack_pack_map(pk, 2);

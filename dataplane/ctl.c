@@ -22,6 +22,7 @@
 #include "http_client.h"
 #include "log.h"
 #include "parse.h"
+#include "regfile.h"
 #include "version.h"
 #include "wire.h"
 #include "zsec.h"
@@ -85,7 +86,7 @@ static void usage(FILE *f)
 "                                 chaos_* keys and values)\n"
 "  chaos_off GROUP                end every chaos on the group\n"
 "  chaos_scenario FILE            run FILE's lines t_seconds,group,key,value\n"
-"                                 from now on (read by the dataplane; none:\n"
+"                                 from now on (read here and sent; none:\n"
 "                                 stop the scenario running)\n"
 "  reload                         read the config file again and apply what\n"
 "                                 can change at run time; refused whole,\n"
@@ -593,6 +594,59 @@ static int build_chaos(msgpack_packer *pk, int argc, char **argv)
 
 /* Builds the request for argv[0] (the command) into pk. Returns 0 or
  * -EINVAL after a message on stderr. */
+/* chaos_scenario FILE: FILE read here, with this user's rights, and its
+ * text sent (the dataplane opens no file a client names); none: stop. */
+static int build_scenario(msgpack_packer *pk, int argc, char **argv)
+{
+	const size_t max = 1000000;	/* the control socket takes 1 MiB */
+	char abs[4096], *text;
+	const char *f;
+	size_t n;
+	FILE *in;
+
+	if (need_args("chaos_scenario", argc, 1, 1, "FILE (none: stop the one running)"))
+		return -EINVAL;
+	f = argv[0];
+	if (strcmp(f, "none") == 0) {
+		msgpack_pack_map(pk, 2);
+		st_wire_pack_cstr(pk, "cmd");
+		st_wire_pack_cstr(pk, "chaos_scenario");
+		st_wire_pack_cstr(pk, "file");
+		st_wire_pack_cstr(pk, "none");
+		return 0;
+	}
+	in = st_fopen_regular(f, "r");
+	if (in == NULL) {
+		fprintf(stderr, PROG ": chaos_scenario: %s: %s\n", f,
+			errno == EINVAL ? "not a regular file" : strerror(errno));
+		return -EINVAL;
+	}
+	text = malloc(max + 1);
+	n = text != NULL ? fread(text, 1, max + 1, in) : 0;
+	if (text == NULL || ferror(in) || n > max) {
+		fprintf(stderr, PROG ": chaos_scenario: %s: %s\n", f,
+			text == NULL ? "out of memory" : ferror(in) ? "read error" :
+			"larger than 1000000 bytes");
+		free(text);
+		fclose(in);
+		return -EINVAL;
+	}
+	fclose(in);
+	/* the name the dataplane logs it under */
+	if (realpath(f, abs) != NULL && strlen(abs) < 256)
+		f = abs;
+	msgpack_pack_map(pk, 3);
+	st_wire_pack_cstr(pk, "cmd");
+	st_wire_pack_cstr(pk, "chaos_scenario");
+	st_wire_pack_cstr(pk, "text");
+	msgpack_pack_str(pk, n);
+	msgpack_pack_str_body(pk, text, n);
+	st_wire_pack_cstr(pk, "name");
+	st_wire_pack_cstr(pk, strlen(f) < 256 ? f : "(a path of 256 bytes or more)");
+	free(text);
+	return 0;
+}
+
 static int build_request(msgpack_packer *pk, int argc, char **argv)
 {
 	const char *cmd = argv[0];
@@ -640,24 +694,8 @@ static int build_request(msgpack_packer *pk, int argc, char **argv)
 	}
 	if (strcmp(cmd, "chaos") == 0)
 		return build_chaos(pk, argc, argv);
-	if (strcmp(cmd, "chaos_scenario") == 0) {
-		/* The dataplane reads the file: a path relative to here would
-		 * be relative to its working directory. */
-		char abs[4096];
-		const char *f;
-
-		if (need_args(cmd, argc, 1, 1, "FILE (a path the dataplane reads; none: stop)"))
-			return -EINVAL;
-		f = argv[0];
-		if (f[0] != '/' && strcmp(f, "none") != 0 && realpath(f, abs) != NULL)
-			f = abs;
-		msgpack_pack_map(pk, 2);
-		st_wire_pack_cstr(pk, "cmd");
-		st_wire_pack_cstr(pk, cmd);
-		st_wire_pack_cstr(pk, "file");
-		st_wire_pack_cstr(pk, f);
-		return 0;
-	}
+	if (strcmp(cmd, "chaos_scenario") == 0)
+		return build_scenario(pk, argc, argv);
 	if (strcmp(cmd, "set_share") == 0) {
 		if (need_args(cmd, argc, 2, 3, "GROUP SHARE [OFFSET]") ||
 		    check_group(argv[0]))
