@@ -286,19 +286,22 @@ static int cmd_reload(struct an_control *c, struct an_engine *e)
 	st_wbuf_reset(&c->reply);
 	msgpack_packer_init(&pk, &c->reply, st_wbuf_mp_write);
 	if (rc == 0) {
-		msgpack_pack_map(&pk, 2);
+		msgpack_pack_map(&pk, 3);
 		st_wire_pack_cstr(&pk, "ok");
 		msgpack_pack_true(&pk);
 		st_wire_pack_cstr(&pk, "changed");
 		msgpack_pack_array(&pk, (size_t)res->n_changed);
 		for (int i = 0; i < res->n_changed; i++)
 			st_wire_pack_cstr(&pk, res->changed[i]);
+		/* the list holds the first AN_RELOAD_MAX_ITEMS */
+		st_wire_pack_cstr(&pk, "changed_total");
+		msgpack_pack_uint32(&pk, (uint32_t)res->n_changed_total);
 	} else {
 		char first[AN_RELOAD_ITEM_LEN + 40];
 
 		snprintf(first, sizeof(first), "%s%s", res->n_errors ? res->errors[0] : "refused",
 			 res->n_errors_total > 1 ? " (and more: errors)" : "");
-		msgpack_pack_map(&pk, 3);
+		msgpack_pack_map(&pk, 4);
 		st_wire_pack_cstr(&pk, "ok");
 		msgpack_pack_false(&pk);
 		st_wire_pack_cstr(&pk, "error");
@@ -307,6 +310,8 @@ static int cmd_reload(struct an_control *c, struct an_engine *e)
 		msgpack_pack_array(&pk, (size_t)res->n_errors);
 		for (int i = 0; i < res->n_errors; i++)
 			st_wire_pack_cstr(&pk, res->errors[i]);
+		st_wire_pack_cstr(&pk, "errors_total");
+		msgpack_pack_uint32(&pk, (uint32_t)res->n_errors_total);
 		c->errors++;
 	}
 	free(res);

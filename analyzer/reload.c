@@ -38,6 +38,12 @@ static void add_item(char (*items)[AN_RELOAD_ITEM_LEN], int *n, const char *fmt,
 	va_end(ap);
 }
 
+#define CHANGED(res, ...)							\
+	do {									\
+		(res)->n_changed_total++;					\
+		add_item((res)->changed, &(res)->n_changed, __VA_ARGS__);	\
+	} while (0)
+
 #define ERR(res, ...)								\
 	do {									\
 		(res)->n_errors_total++;					\
@@ -54,7 +60,7 @@ static void on_key(void *arg, const char *key)
 {
 	struct diff_ctx *d = arg;
 
-	add_item(d->res->changed, &d->res->n_changed, "analyzer.%s", key);
+	CHANGED(d->res, "analyzer.%s", key);
 	if (!an_reload_key_runtime(key))
 		ERR(d->res, "[analyzer] %s: cannot change at run time (restart)", key);
 	else if (d->n_keys < 128)
@@ -86,9 +92,11 @@ static void log_result(const struct an_reload *r, const struct an_reload_result 
 		ST_ERR("reload of %s refused: the running config stays", r->path);
 		return;
 	}
-	ST_NOTICE("reload of %s: %d changed", r->path, res->n_changed);
+	ST_NOTICE("reload of %s: %d changed", r->path, res->n_changed_total);
 	for (int i = 0; i < res->n_changed; i++)
 		ST_NOTICE("reload: %s", res->changed[i]);
+	if (res->n_changed_total > res->n_changed)
+		ST_NOTICE("reload: and %d more", res->n_changed_total - res->n_changed);
 }
 
 int an_reload_run(struct an_reload *r, struct an_engine *e, struct an_reload_result *res)
@@ -129,7 +137,7 @@ int an_reload_run(struct an_reload *r, struct an_engine *e, struct an_reload_res
 		if (!an_shard_owns(&cur->shard, s->name))
 			continue;
 		if (o == NULL || !an_plan_same(&o->plan, &s->plan)) {
-			add_item(res->changed, &res->n_changed, "service.%s%s", s->name,
+			CHANGED(res, "service.%s%s", s->name,
 				 o == NULL ? " (new)" : "");
 			if (an_engine_service(e, s->name) == NULL)
 				adds++;
@@ -138,7 +146,7 @@ int an_reload_run(struct an_reload *r, struct an_engine *e, struct an_reload_res
 	for (uint32_t i = 0; i < cur->n_services; i++)
 		if (an_config_service(&nc, cur->services[i].name) == NULL &&
 		    an_shard_owns(&cur->shard, cur->services[i].name))
-			add_item(res->changed, &res->n_changed, "service.%s (removed: no longer "
+			CHANGED(res, "service.%s (removed: no longer "
 				 "judged)", cur->services[i].name);
 	if (an_engine_n_services(e) + adds > cur->max_services)
 		ERR(res, "[service.*]: %u more services than max_services (%u) holds", adds,

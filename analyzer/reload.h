@@ -42,6 +42,7 @@ struct an_reload_result {
 	/* "analyzer.alpha", "service.web", "service.old (removed)" */
 	char changed[AN_RELOAD_MAX_ITEMS][AN_RELOAD_ITEM_LEN];
 	int n_changed;
+	int n_changed_total;	/* more than fit are counted */
 	char errors[AN_RELOAD_MAX_ITEMS][AN_RELOAD_ITEM_LEN];
 	int n_errors;
 	int n_errors_total;

@@ -626,20 +626,23 @@ static void handle_reload(struct dp_control *c, msgpack_packer *pk, struct dp_ap
 	dp_reload_run(c->reload, app, c, res);
 	st_wbuf_reset(&c->out);
 	if (res->ok) {
-		msgpack_pack_map(pk, 2);
+		msgpack_pack_map(pk, 3);
 		st_wire_pack_cstr(pk, "ok");
 		msgpack_pack_true(pk);
 		st_wire_pack_cstr(pk, "changed");
 		msgpack_pack_array(pk, (size_t)res->n_changed);
 		for (int i = 0; i < res->n_changed; i++)
 			st_wire_pack_cstr(pk, res->changed[i]);
+		/* the list holds the first DP_RELOAD_MAX_CHANGED */
+		st_wire_pack_cstr(pk, "changed_total");
+		msgpack_pack_uint32(pk, (uint32_t)res->n_changed_total);
 		c->handled++;
 	} else {
 		char first[DP_RELOAD_ERR_LEN + 40];
 
 		snprintf(first, sizeof(first), "%s%s", res->n_errors ? res->errors[0] : "refused",
 			 res->n_errors_total > 1 ? " (and more: errors)" : "");
-		msgpack_pack_map(pk, 3);
+		msgpack_pack_map(pk, 4);
 		st_wire_pack_cstr(pk, "ok");
 		msgpack_pack_false(pk);
 		st_wire_pack_cstr(pk, "error");
@@ -648,6 +651,9 @@ static void handle_reload(struct dp_control *c, msgpack_packer *pk, struct dp_ap
 		msgpack_pack_array(pk, (size_t)res->n_errors);
 		for (int i = 0; i < res->n_errors; i++)
 			st_wire_pack_cstr(pk, res->errors[i]);
+		/* the list holds the first DP_RELOAD_MAX_ERRORS */
+		st_wire_pack_cstr(pk, "errors_total");
+		msgpack_pack_uint32(pk, (uint32_t)res->n_errors_total);
 		c->rejected++;
 	}
 	free(res);

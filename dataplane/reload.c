@@ -205,8 +205,9 @@ static void log_result(const struct dp_reload_result *res, const char *path)
 		if (used >= sizeof(line))
 			used = sizeof(line) - 1;
 	}
-	ST_NOTICE("reload of %s: %d changed%s%s", path, res->n_changed, res->n_changed ? ": " : "",
-		  line);
+	ST_NOTICE("reload of %s: %d changed%s%s%s", path, res->n_changed_total,
+		  res->n_changed ? ": " : "", line,
+		  res->n_changed_total > res->n_changed ? ", ..." : "");
 }
 
 int dp_reload_run(struct dp_reload *r, struct dp_app *a, struct dp_control *c,

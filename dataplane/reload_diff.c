@@ -161,6 +161,7 @@ void dp_reload_error(struct dp_reload_result *r, const char *fmt, ...)
 
 static void add_changed(struct dp_reload_result *r, const char *section, const char *key)
 {
+	r->n_changed_total++;
 	if (r->n_changed < DP_RELOAD_MAX_CHANGED)
 		snprintf(r->changed[r->n_changed++], DP_RELOAD_KEY_LEN, "%s.%s", section, key);
 }

@@ -22,6 +22,7 @@ struct dp_reload_result {
 	 * value changed (in the file or a --set), in the reference's order */
 	char changed[DP_RELOAD_MAX_CHANGED][DP_RELOAD_KEY_LEN];
 	int n_changed;
+	int n_changed_total;	/* more than fit are counted */
 	/* "[dataplane] workers: cannot change at run time (restart)", or the
 	 * file's own error; every one found */
 	char errors[DP_RELOAD_MAX_ERRORS][DP_RELOAD_ERR_LEN];

@@ -81,7 +81,25 @@ v = wait_for(lambda v: len(v) >= n1 + 3, 4)
 check(all(x["proposed_instances"] == 12 for x in v[n1:]),
       "the plan of 12 stays after both refusals (%d verdicts)" % len(v[n1:]))
 
-# the service removed from the file: no longer judged
+# the service removed from the file, 70 new ones added: the reply lists
+# the first 64 changes and counts all 71
+web = good.split("\n[service.web]")[1]
+with open(cfg, "w") as f:
+    f.write(good.split("\n[service.web]")[0] +
+            "".join("\n[service.s%d]%s" % (i, web) for i in range(70)))
+rep = r.request({"cmd": "reload"})
+check(rep.get("ok") is True and len(rep["changed"]) == 64 and rep.get("changed_total") == 71,
+      "71 changes: %d listed, changed_total %s" % (len(rep.get("changed", [])), rep.get("changed_total")))
+# and removed again: no longer judged
+with open(cfg, "w") as f:
+    f.write(good.split("\n[service.web]")[0])
+rep = r.request({"cmd": "reload"})
+check(rep.get("ok") is True and rep.get("changed_total") == 70 and
+      not any(c.startswith("service.web") for c in rep["changed"]),
+      "the 70 removed: %s changes" % rep.get("changed_total"))
+with open(cfg, "w") as f:
+    f.write(good.split("\n[service.web]")[0] + "\n[service.web]" + web)
+rep = r.request({"cmd": "reload"})
 with open(cfg, "w") as f:
     f.write(good.split("\n[service.web]")[0])
 rep = r.request({"cmd": "reload"})

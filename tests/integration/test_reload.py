@@ -183,7 +183,8 @@ def main():
         # a filter, through the control socket
         write_cfg(cfg, wd, macs, share="0.5", filt="udp dst port 9001")
         _, rep, _ = ctl(ep, "reload")
-        stlib.check(rep.get("ok") is True and rep.get("changed") == ["shadow.canary.filter"],
+        stlib.check(rep.get("ok") is True and rep.get("changed") == ["shadow.canary.filter"] and
+                    rep.get("changed_total") == 1,
                     "reload over control: %s" % rep)
         time.sleep(0.2)
         a = sample(ep)
@@ -224,6 +225,15 @@ def main():
              "instances = 198.18.1.10\n",
              "[shadow.canary] instances"),
         ]
+        # more reasons than the reply lists: each counted in errors_total
+        many = ["mbufs = 20000", "copy_mbufs = 20000", "rx_desc = 512", "tx_desc = 512",
+                "flow_table_size = 4096", "tcp_queue = 2048", "flow_idle_timeout = 30s",
+                "frag_table_size = 128", "frag_hold = 64", "frag_timeout = 1s", "chaos_queue = 128",
+                "response_timeout = 1s", "interval = 2s", "idle_sleep = 1ms", "publisher_id = gwx",
+                "service = other", "mtu = 1400", "tcp_sessions = 1024"]
+        bad.append(("eighteen restart keys",
+                    good.replace("tcp_sessions = 0\n", "").replace("[dataplane]\n", "[dataplane]\n" + "\n".join(many) + "\n"),
+                    "[dataplane] mbufs: cannot change at run time (restart)"))
         for what, text, needle in bad:
             with open(cfg, "w") as f:
                 f.write(text.replace("share = 0.5", "share = 0.9") if what != "syntax error"
@@ -231,8 +241,12 @@ def main():
             rc, rep, err = ctl(ep, "reload", check=False)
             errs = rep.get("errors", [])
             stlib.check(rc == 1 and rep.get("ok") is False and
-                        any(needle in e for e in errs),
+                        any(needle in e for e in errs) and rep.get("errors_total", 0) >= len(errs),
                         "%s refused: %s" % (what, errs))
+            if what == "eighteen restart keys":
+                stlib.check(len(errs) == 16 and rep.get("errors_total") == len(many),
+                            "the reply lists 16 reasons and counts all %d (errors_total %s)"
+                            % (len(many), rep.get("errors_total")))
         with open(cfg, "w") as f:
             f.write(good)
         # the file as it runs, by SIGHUP: applied, nothing changed
