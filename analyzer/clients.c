@@ -242,9 +242,12 @@ const struct an_clients_counters *an_clients_counters(const struct an_clients *c
 	return &c->cnt;
 }
 
-void an_clients_count_duplicate(struct an_clients *c)
+void an_clients_count_duplicate(struct an_clients *c, bool shared_src)
 {
-	c->cnt.duplicates++;
+	if (shared_src)
+		c->cnt.shared_src++;
+	else
+		c->cnt.duplicates++;
 }
 
 void an_clients_count_future(struct an_clients *c)
@@ -1031,6 +1034,7 @@ static void render_counters(const struct an_clients_counters *k, struct st_wbuf 
 			{ "merged", k->merged }, { "malformed", k->malformed },
 			{ "bad_version", k->bad_version }, { "oversized", k->oversized },
 			{ "topic_mismatch", k->topic_mismatch }, { "duplicate", k->duplicates },
+			{ "shared_src", k->shared_src },
 			{ "late", k->late }, { "future", k->future },
 			{ "other_shard", k->other_shard },
 			{ "dropped_limits", k->dropped_limits },

@@ -36,6 +36,8 @@ struct an_clients_counters {
 	uint64_t oversized;
 	uint64_t topic_mismatch;
 	uint64_t duplicates;	/* by the publisher's seq (shared with its KPIs) */
+	uint64_t shared_src;	/* a seq back to a window its publisher never
+				   sent: two publishers on one src */
 	uint64_t late;		/* for a slot beyond the horizon */
 	uint64_t future;	/* t1 beyond now + max_skew (a gateway's clock
 				   ahead): not merged, nor its seq taken */
@@ -66,8 +68,9 @@ const struct st_clients_msg *an_clients_decode(struct an_clients *c, const void 
  * (max_services), -EXDEV (another shard's service). O(clients listed),
  * plus the refit: O(n^2) in the clients tracked. */
 int an_clients_merge(struct an_clients *c, const struct st_clients_msg *m);
-/* A duplicate found by the caller's seq tracking: counted here. */
-void an_clients_count_duplicate(struct an_clients *c);
+/* A message the caller's seq tracking dropped, counted here: a duplicate,
+ * or (shared_src) a step back to a window its publisher never sent. */
+void an_clients_count_duplicate(struct an_clients *c, bool shared_src);
 void an_clients_count_future(struct an_clients *c);
 
 /* Main loop, once per round: publishes the HTTP snapshot when it changed.

@@ -6,7 +6,7 @@
 
 #include "engine_priv.h"
 
-enum track { TRACK_OK, TRACK_DUP };
+enum track { TRACK_OK, TRACK_DUP, TRACK_SHARED };
 
 /* Follows each publisher's seq: a jump forward is loss, a step back to a
  * window newer than anything it sent before is a restarted publisher, a
@@ -91,7 +91,7 @@ static enum track track(struct an_engine *e, const struct track_key *k)
 			       "(shared_src)", k->src, (unsigned long long)k->seq,
 			       (unsigned long long)p->last_seq);
 		p->warned_shared = true;
-		return TRACK_DUP;
+		return TRACK_SHARED;
 	}
 	p->last_seq = k->seq;
 	if (k->t1 > p->max_t1)
@@ -132,9 +132,15 @@ static int ingest_clients(struct an_engine *e, const void *topic, size_t tlen,
 		an_clients_count_future(e->clients);
 		return -ESTALE;
 	}
-	if (track(e, &(struct track_key){ m->h.src, m->h.seq, m->h.t0, m->h.t1 }) == TRACK_DUP) {
-		an_clients_count_duplicate(e->clients);
+	switch (track(e, &(struct track_key){ m->h.src, m->h.seq, m->h.t0, m->h.t1 })) {
+	case TRACK_DUP:
+		an_clients_count_duplicate(e->clients, false);
 		return -ESTALE;
+	case TRACK_SHARED:
+		an_clients_count_duplicate(e->clients, true);
+		return -ESTALE;
+	case TRACK_OK:
+		break;
 	}
 	return an_clients_merge(e->clients, m);
 }
@@ -193,8 +199,8 @@ int an_engine_ingest(struct an_engine *e, const void *topic, size_t tlen,
 		e->cnt.future++;
 		return -ESTALE;
 	}
-	if (track(e, &(struct track_key){ e->kpi.src, e->kpi.seq, e->kpi.t0, e->kpi.t1 }) ==
-	    TRACK_DUP)
+	if (track(e, &(struct track_key){ e->kpi.src, e->kpi.seq, e->kpi.t0, e->kpi.t1 }) !=
+	    TRACK_OK)
 		return -ESTALE;
 	if (e->kpi.lat_len > 0) {
 		if (an_histdec_decode(e->dec, e->kpi.lat, e->kpi.lat_len, &bins, &n_bins,

@@ -198,6 +198,17 @@ static void test_future(void)
 	feed(e, 1, base + 3000000000ull, 1, keys, req, 0);
 	CU_ASSERT_EQUAL(k->merged, 4);
 	CU_ASSERT_EQUAL(k->duplicates, 0);
+	/* the same message again: a duplicate; a second publisher on this
+	 * src, its seq behind, for a window the first never sent: shared_src,
+	 * not a duplicate */
+	feed(e, 1, base + 3000000000ull, 1, keys, req, 0);
+	CU_ASSERT_EQUAL(k->duplicates, 1);
+	CU_ASSERT_EQUAL(k->shared_src, 0);
+	feed(e, 2, base + 4000000000ull, 1, keys, req, 0);
+	feed(e, 1, base + 4000000000ull + 100000000ull, 1, keys, req, 0);
+	CU_ASSERT_EQUAL(k->duplicates, 1);
+	CU_ASSERT_EQUAL(k->shared_src, 1);
+	CU_ASSERT_EQUAL(k->merged, 5);
 	an_engine_destroy(e);
 	st_wbuf_free(&wb);
 }
