@@ -213,7 +213,7 @@ static int run_span(struct wi_sweep *s, struct wi_ctl *ctl, struct wi_kpi *kpi, 
 				cfg->cooldown_ns) / 1e9 + 30;
 	double guard_s, slot;
 	uint64_t deadline, nominal = s->interval_ns, dur, slot_ns, t_late = 0, t_early = 0;
-	uint64_t begin = 0, end = 0;
+	uint64_t begin = 0, end = 0, span_end;
 	bool late, empty, covered, stalled = false, lg_done = false, stop_row = false;
 	struct wi_cell *c = wi_cell_at(s, ci, from);
 	struct st_perr pe;
@@ -291,9 +291,21 @@ static int run_span(struct wi_sweep *s, struct wi_ctl *ctl, struct wi_kpi *kpi, 
 	begin = STEP_BEGIN(k);
 	end = STEP_END(k);
 	deadline = st_mono_ns() + KPI_SILENCE_NS;
+	/* On this host's clock: the steps end on the dataplane's, and windows
+	 * whose clock stood still (or went back) would never end one. */
+	span_end = st_mono_ns() + 2 * (uint64_t)(to - from) * slot_ns + KPI_SILENCE_NS;
 	while (k < to) {
 		if (wi_stop) {
 			rc = 1;
+			goto out;
+		}
+		if (st_mono_ns() >= span_end) {
+			wi_msg(s->error, sizeof(s->error),
+			       "cell %u x %s: not measured in twice its run's time (%.0f s): the KPI "
+			       "windows from %s do not move on (the dataplane's clock?)",
+			       c->instances, cfg->loads[k].text,
+			       2.0 * (to - from) * (double)slot_ns / 1e9, cfg->kpi_endpoint);
+			rc = -ETIMEDOUT;
 			goto out;
 		}
 		if (st_mono_ns() >= deadline) {
