@@ -201,7 +201,7 @@ static void reply_stats(msgpack_packer *pk, const struct dp_app *app, const stru
 	st_wire_pack_cstr(pk, "chaos_scenario");
 	pack_scenario(pk, scn);
 	st_wire_pack_cstr(pk, "tcp");
-	msgpack_pack_map(pk, 8);
+	msgpack_pack_map(pk, 9);
 	st_wire_pack_cstr(pk, "acks");
 	msgpack_pack_uint64(pk, sum.tcp_acks);
 	st_wire_pack_cstr(pk, "retransmits");
@@ -218,6 +218,8 @@ static void reply_stats(msgpack_packer *pk, const struct dp_app *app, const stru
 	msgpack_pack_uint64(pk, sum.tcp_seg_again);
 	st_wire_pack_cstr(pk, "send_nombuf");
 	msgpack_pack_uint64(pk, sum.tcp_send_nombuf);
+	st_wire_pack_cstr(pk, "send_tx_full");
+	msgpack_pack_uint64(pk, sum.tcp_send_tx_full);
 	st_wire_pack_cstr(pk, "mode");
 	st_wire_pack_cstr(pk, app->cfg.mode == DP_MODE_INLINE ? "inline" : "tap");
 	st_wire_pack_cstr(pk, "groups");

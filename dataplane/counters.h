@@ -79,6 +79,8 @@ struct dp_counters {
 	uint64_t tcp_ack_nombuf;  /* ACKs not sent: no mbuf */
 	uint64_t tcp_send_nombuf; /* sends of a queued segment put off: no mbuf
 				     (the segment stays queued: not a drop) */
+	uint64_t tcp_send_tx_full; /* sends of a queued segment the TX queue
+				      refused (it stays queued: not a drop) */
 	uint64_t tcp_retrans;     /* segments sent to a shadow again */
 	uint64_t tcp_acks_elided; /* client pure ACKs not copied (they ack prod's bytes) */
 	uint64_t tcp_shadow_rst;  /* sessions a shadow reset */

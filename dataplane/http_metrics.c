@@ -244,6 +244,9 @@ static void render(const struct dp_http *h, const struct dp_http_snap *s, struct
 	counter(o, "shadowtap_dp_tcp_send_no_mbuf_total",
 		"Sends of a queued segment put off for want of an mbuf (it stays queued).",
 		c->tcp_send_nombuf);
+	counter(o, "shadowtap_dp_tcp_send_tx_full_total",
+		"Sends of a queued segment the TX queue refused (it stays queued, sent again).",
+		c->tcp_send_tx_full);
 	counter(o, "shadowtap_dp_tcp_retransmits_total", "Segments sent to a shadow again.",
 		c->tcp_retrans);
 	counter(o, "shadowtap_dp_tcp_acks_elided_total", "Client pure ACKs not copied.",

@@ -1052,9 +1052,17 @@ void dp_copies_send(struct dp_worker *w, int gi, struct dp_group_counters *gc,
 	}
 	sent = rte_eth_tx_burst(app->groups[gi].port_id, w->queue, c, n);
 	if (unlikely(sent < n)) {
-		gc->drops[DP_DROP_TX_FULL] += n - sent;
-		/* Not sent: take them back out of the counts of sent copies. */
+		/* Not sent: take them back out of the counts of sent copies;
+		 * but a TCP session's segment (a clone of its queue's copy)
+		 * stays queued and is sent again: put off, not lost (its
+		 * first send counted once, a resend never) */
 		for (uint16_t i = sent; i < n; i++) {
+			if (RTE_MBUF_CLONED(c[i]) &&
+			    rte_mbuf_from_indirect(c[i])->pool == app->tcpq_pool) {
+				w->cnt.tcp_send_tx_full++;
+				continue;
+			}
+			gc->drops[DP_DROP_TX_FULL]++;
 			gc->copies--;
 			gc->copy_bytes -= c[i]->pkt_len;
 		}

@@ -156,9 +156,11 @@ void dp_stats_final(const struct dp_app *app, const struct dp_counters *c, FILE 
 	fprintf(out, "  tcp: acks to shadows %" PRIu64 " (no mbuf %" PRIu64 "), retransmits %" PRIu64
 		", shadow resets %" PRIu64 ", client pure acks not copied %" PRIu64
 		", client SYNs again %" PRIu64 ", given up %" PRIu64
-		", client segments again %" PRIu64 ", sends put off (no mbuf) %" PRIu64 "\n",
+		", client segments again %" PRIu64 ", sends put off (no mbuf %" PRIu64
+		", TX full %" PRIu64 ")\n",
 		c->tcp_acks, c->tcp_ack_nombuf, c->tcp_retrans, c->tcp_shadow_rst, c->tcp_acks_elided,
-		c->tcp_syn_again, c->tcp_given_up, c->tcp_seg_again, c->tcp_send_nombuf);
+		c->tcp_syn_again, c->tcp_given_up, c->tcp_seg_again, c->tcp_send_nombuf,
+		c->tcp_send_tx_full);
 	for (int e = 1; e < ST_PKT_ERR_COUNT; e++)
 		if (c->malformed[e])
 			fprintf(out, "  malformed %s %" PRIu64 "\n", st_pkt_err_str(e),

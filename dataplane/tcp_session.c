@@ -801,7 +801,8 @@ void dp_tcp_scan(struct dp_worker *w, uint64_t now, uint32_t budget)
 					sent = rte_eth_tx_burst(w->app->groups[s->group].port_id,
 								w->queue, out, n);
 					if (sent < n) {
-						sess_gc(w, s)->drops[DP_DROP_TX_FULL] += n - sent;
+						/* put off: the queue keeps them */
+						w->cnt.tcp_send_tx_full += n - sent;
 						rte_pktmbuf_free_bulk(out + sent, n - sent);
 					}
 				}
