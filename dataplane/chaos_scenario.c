@@ -259,15 +259,17 @@ int dp_scenario_parse(struct dp_scenario *s, const char *name, const char *text,
 		snprintf(why, len, "name too long");
 		return -ENAMETOOLONG;
 	}
-	if (memchr(text, '\0', n) != NULL) {
+	if (n > 0 && memchr(text, '\0', n) != NULL) {
 		snprintf(why, len, "%.120s: holds a NUL byte", name);
 		return -EINVAL;
 	}
 	/* an empty text is an empty scenario (fmemopen wants a byte) */
 	f = fmemopen((void *)(uintptr_t)(n > 0 ? text : "\n"), n > 0 ? n : 1, "r");
 	if (f == NULL) {
-		snprintf(why, len, "%.120s: %s", name, strerror(errno));
-		return -errno;
+		int rc = -errno;
+
+		snprintf(why, len, "%.120s: %s", name, strerror(-rc));
+		return rc;
 	}
 	return load_stream(s, name, f, cfg, init, why, len);
 }

@@ -18,12 +18,15 @@
 #include "stats.h"
 
 #define CTL_MAX_REQUEST 4096
+/* chaos_scenario carries a scenario's text (as bin: a str stops at
+ * st_wire's 64 KiB) */
+#define CTL_MAX_SCENARIO ST_WIRE_MAX_SIZE
 
 static struct st_ratelimit ctl_rl = ST_RATELIMIT_INIT(10ULL * 1000000000ULL, 5);
 
 int dp_control_init(struct dp_control *c, void *zctx)
 {
-	const int64_t max_msg = 16 * CTL_MAX_REQUEST;
+	const int64_t max_msg = 2 * (int64_t)CTL_MAX_SCENARIO;
 	int linger = 0;
 
 	memset(c, 0, sizeof(*c));
@@ -38,8 +41,9 @@ int dp_control_init(struct dp_control *c, void *zctx)
 	}
 	zmq_setsockopt(c->rep, ZMQ_LINGER, &linger, sizeof(linger));
 	/* A request up to this is received and refused with a reason (more
-	 * than CTL_MAX_REQUEST); a larger one drops its connection in
-	 * libzmq before it is held in memory whole. */
+	 * than CTL_MAX_REQUEST, or CTL_MAX_SCENARIO for chaos_scenario); a
+	 * larger one drops its connection in libzmq before it is held in
+	 * memory whole. */
 	zmq_setsockopt(c->rep, ZMQ_MAXMSGSIZE, &max_msg, sizeof(max_msg));
 	return 0;
 }
@@ -514,6 +518,10 @@ static void handle_scenario(struct dp_control *c, msgpack_packer *pk, struct dp_
 		}
 	}
 	rc = st_wire_get(req, "text", &text, NULL);
+	if (rc == 0 && st_wire_get(req, "file", &text, NULL) != -ENOENT) {
+		reply_error(c, pk, "chaos_scenario: 'text' or 'file' (none), not both");
+		return;
+	}
 	if (rc == -ENOENT) {
 		rc = st_wire_get_str(req, "file", file, sizeof(file), NULL);
 		if (rc != 0 || (file[0] != '\0' && strcmp(file, "none") != 0)) {
@@ -529,7 +537,7 @@ static void handle_scenario(struct dp_control *c, msgpack_packer *pk, struct dp_
 	} else {
 		if (rc != 0 || (text->type != MSGPACK_OBJECT_STR &&
 				text->type != MSGPACK_OBJECT_BIN)) {
-			reply_error(c, pk, "chaos_scenario: 'text' must be a string");
+			reply_error(c, pk, "chaos_scenario: 'text' must be a str or bin");
 			return;
 		}
 		rc = st_wire_get_str(req, "name", name, sizeof(name), NULL);
@@ -543,7 +551,9 @@ static void handle_scenario(struct dp_control *c, msgpack_packer *pk, struct dp_
 		for (int i = 0; i < app->n_groups; i++)
 			group_setting(&app->groups[i], &init[i]);
 		if (dp_scenario_parse(&next, name, text->type == MSGPACK_OBJECT_STR ?
-				      text->via.str.ptr : text->via.bin.ptr, text->via.str.size,
+				      text->via.str.ptr : text->via.bin.ptr,
+				      text->type == MSGPACK_OBJECT_STR ? text->via.str.size :
+				      text->via.bin.size,
 				      &app->cfg, init, why, sizeof(why)) != 0) {
 			reply_error(c, pk, "chaos_scenario: %.230s", why);
 			return;
@@ -659,6 +669,16 @@ static void handle_reload(struct dp_control *c, msgpack_packer *pk, struct dp_ap
 		c->rejected++;
 	}
 	free(res);
+}
+
+/* Whether req is a chaos_scenario command (it may be up to
+ * CTL_MAX_SCENARIO long). */
+static bool is_scenario(const msgpack_object *req)
+{
+	char cmd[16];
+
+	return st_wire_get_str(req, "cmd", cmd, sizeof(cmd), NULL) == 0 &&
+	       strcmp(cmd, "chaos_scenario") == 0;
 }
 
 /* A key the request gives twice, or NULL: which of the two counts would be
@@ -894,14 +914,17 @@ void dp_control_poll(struct dp_control *c, struct dp_app *app, const struct dp_k
 				zmq_getsockopt(c->rep, ZMQ_RCVMORE, &more, &more_len);
 			}
 			reply_error(c, &pk, "a request is one frame holding one msgpack map");
-		} else if (zmq_msg_size(&msg) > CTL_MAX_REQUEST) {
-			reply_error(c, &pk, "request of %zu bytes: at most %d", zmq_msg_size(&msg),
-				    CTL_MAX_REQUEST);
+		} else if (zmq_msg_size(&msg) > CTL_MAX_SCENARIO) {
+			reply_error(c, &pk, "request of %zu bytes: at most %d (chaos_scenario: %u)",
+				    zmq_msg_size(&msg), CTL_MAX_REQUEST, CTL_MAX_SCENARIO);
 		} else if (st_wire_parse(zmq_msg_data(&msg), zmq_msg_size(&msg), NULL, &c->zone,
 					 &req, &err) != 0) {
 			char why[200];
 
 			reply_error(c, &pk, "bad request: %s", st_wire_error_fmt(&err, why, sizeof(why)));
+		} else if (zmq_msg_size(&msg) > CTL_MAX_REQUEST && !is_scenario(&req)) {
+			reply_error(c, &pk, "request of %zu bytes: at most %d (chaos_scenario: %u)",
+				    zmq_msg_size(&msg), CTL_MAX_REQUEST, CTL_MAX_SCENARIO);
 		} else {
 			handle(c, app, kpi, &req);
 		}

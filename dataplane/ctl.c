@@ -592,13 +592,11 @@ static int build_chaos(msgpack_packer *pk, int argc, char **argv)
 	return 0;
 }
 
-/* Builds the request for argv[0] (the command) into pk. Returns 0 or
- * -EINVAL after a message on stderr. */
 /* chaos_scenario FILE: FILE read here, with this user's rights, and its
  * text sent (the dataplane opens no file a client names); none: stop. */
 static int build_scenario(msgpack_packer *pk, int argc, char **argv)
 {
-	const size_t max = 1000000;	/* the control socket takes 1 MiB */
+	const size_t max = 1000000;	/* chaos_scenario's request: at most 1 MiB */
 	char abs[4096], *text;
 	const char *f;
 	size_t n;
@@ -638,15 +636,18 @@ static int build_scenario(msgpack_packer *pk, int argc, char **argv)
 	msgpack_pack_map(pk, 3);
 	st_wire_pack_cstr(pk, "cmd");
 	st_wire_pack_cstr(pk, "chaos_scenario");
+	/* as bin: st_wire takes a str of at most 64 KiB */
 	st_wire_pack_cstr(pk, "text");
-	msgpack_pack_str(pk, n);
-	msgpack_pack_str_body(pk, text, n);
+	msgpack_pack_bin(pk, n);
+	msgpack_pack_bin_body(pk, text, n);
 	st_wire_pack_cstr(pk, "name");
 	st_wire_pack_cstr(pk, strlen(f) < 256 ? f : "(a path of 256 bytes or more)");
 	free(text);
 	return 0;
 }
 
+/* Builds the request for argv[0] (the command) into pk. Returns 0 or
+ * -EINVAL after a message on stderr. */
 static int build_request(msgpack_packer *pk, int argc, char **argv)
 {
 	const char *cmd = argv[0];

@@ -279,6 +279,24 @@ def scenario_run_case(wd):
                     rep["chaos_scenario"]["file"] == good,
                     "control: the new scenario ran from the command, under its file's name (%s, %s)" % (
                         c, rep["chaos_scenario"]["file"]))
+        if CTL:
+            # a scenario past st_wire's 64 KiB str and the 4 KiB of other
+            # requests (5000 lines, none due before it is stopped)
+            big = os.path.join(wd, "big.csv")
+            with open(big, "w") as f:
+                for i in range(5000):
+                    f.write("%d,canary,delay,%dms\n" % (3600 + i, 1 + i % 50))
+            rc, out, err = stlib.run([CTL, "-e", ep, "chaos_scenario", big], timeout=20, check_rc=False)
+            stlib.check(rc == 0 and '"lines":5000' in out.replace(" ", ""),
+                        "shadowtap-ctl chaos_scenario FILE of %d KB: %s %s" % (
+                            os.path.getsize(big) >> 10, out.strip()[:120], err.strip()[:200]))
+            rep = kpisub.request(ep, {"cmd": "stats", "pad": "x" * 5000})
+            stlib.check(rep.get("ok") is False and "at most 4096" in rep.get("error", ""),
+                        "any other request stays within 4 KiB: %s" % rep.get("error"))
+            rep = kpisub.request(ep, {"cmd": "chaos_scenario", "file": "none", "text": ""})
+            stlib.check(rep.get("ok") is False and "not both" in rep.get("error", ""),
+                        "text and file together refused: %s" % rep.get("error"))
+            _, out, _ = stlib.run([CTL, "-e", ep, "chaos_scenario", good], timeout=10)
         # the new keys over control, and refusals naming the key
         rep = kpisub.request(ep, {"cmd": "chaos", "group": "canary", "reorder": "25%", "reorder_gap": 5,
                                   "rate": "500kbit", "flap": "off"})
