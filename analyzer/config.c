@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "clock.h"
 #include "config.h"
@@ -575,7 +576,7 @@ static bool plain_below(const char *path, size_t dlen)
 {
 	const char *c = path + dlen;
 
-	if (dlen > 0 && *c++ != '/')
+	if (*c++ != '/')
 		return false;
 	for (;;) {
 		const char *e = strchrnul(c, '/');
@@ -589,15 +590,57 @@ static bool plain_below(const char *path, size_t dlen)
 	}
 }
 
+/* Whether the resolved path real is, or lies in, the resolved directory rd. */
+static bool within(const char *real, const char *rd)
+{
+	size_t n = strlen(rd);
+
+	return strncmp(real, rd, n) == 0 && (real[n] == '/' || real[n] == '\0');
+}
+
+/* path, lexically in dir, really in it: the directory it names resolved
+ * (links on the way followed) lies in dir's, and the file, when it is a
+ * link, leads into it (a dangling one does not). A file not there yet
+ * passes: its reader refuses it. */
+static bool really_in(const char *dir, const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	char *rd = realpath(dir, NULL), *rp = NULL, parent[AN_PATH_MAX];
+	struct stat st;
+	bool in = false;
+
+	if (rd == NULL || slash == NULL || (size_t)(slash - path) >= sizeof(parent))
+		goto out;
+	memcpy(parent, path, (size_t)(slash - path));
+	parent[slash - path] = '\0';
+	rp = realpath(parent, NULL);
+	if (rp == NULL || !within(rp, rd))
+		goto out;
+	free(rp);
+	rp = NULL;
+	if (lstat(path, &st) != 0) {
+		in = errno == ENOENT;
+		goto out;
+	}
+	if (!S_ISLNK(st.st_mode)) {
+		in = true;
+		goto out;
+	}
+	rp = realpath(path, NULL);
+	in = rp != NULL && within(rp, rd);
+out:
+	free(rd);
+	free(rp);
+	return in;
+}
+
 int an_forecast_path(const char *forecast_dir, const char *name, bool from_api, char *out,
 		     size_t outlen, struct st_perr *err)
 {
 	size_t dlen = strlen(forecast_dir);
-	char *real_dir, *real;
-	bool in;
 
 	while (dlen > 0 && forecast_dir[dlen - 1] == '/')
-		dlen--;	/* "/" itself: every absolute path is below it */
+		dlen--;	/* "/" itself is refused (an_config_check) */
 	if (name[0] == '\0' || (dlen == 0 && forecast_dir[0] == '\0' && !from_api) ||
 	    (name[0] == '/' && !from_api)) {
 		if ((size_t)snprintf(out, outlen, "%s", name) >= outlen)
@@ -619,18 +662,10 @@ int an_forecast_path(const char *forecast_dir, const char *name, bool from_api, 
 	}
 	if (!from_api)
 		return 0;
-	/* Lexically below the directory, then (where the file exists) really:
-	 * a link in it leads nowhere else. */
-	in = strncmp(out, forecast_dir, dlen) == 0 && plain_below(out, dlen);
-	if (in && (real = realpath(out, NULL)) != NULL) {
-		real_dir = realpath(forecast_dir, NULL);
-		in = real_dir != NULL && plain_below(real, strcmp(real_dir, "/") == 0 ? 0 :
-							   strlen(real_dir)) &&
-		     strncmp(real, real_dir, strlen(real_dir)) == 0;
-		free(real_dir);
-		free(real);
-	}
-	if (!in) {
+	/* Lexically below the directory, then really: a link in it leads
+	 * nowhere else. */
+	if (dlen == 0 || strncmp(out, forecast_dir, dlen) != 0 || !plain_below(out, dlen) ||
+	    !really_in(forecast_dir, out)) {
 		snprintf(err->msg, sizeof(err->msg), "not a file in forecast_dir %.140s",
 			 forecast_dir);
 		return -EINVAL;
@@ -716,6 +751,13 @@ int an_config_check(const struct an_config *c, struct st_perr *err)
 		snprintf(err->msg, sizeof(err->msg),
 			 "verify_max_time %.1f s is shorter than a squeeze step's %u windows (verify_settle + verify_windows + 2)",
 			 (double)c->verify_max_time_ns / 1e9, c->verify_settle + c->verify_windows + 2);
+		return -EINVAL;
+	}
+	if (c->forecast_dir[0] != '\0' &&
+	    (c->forecast_dir[0] != '/' || strspn(c->forecast_dir, "/") == strlen(c->forecast_dir))) {
+		snprintf(err->msg, sizeof(err->msg),
+			 "forecast_dir must be an absolute path, and not / (the API's clients would "
+			 "name any file)");
 		return -EINVAL;
 	}
 	if ((c->http.tls_cert[0] != '\0') != (c->http.tls_key[0] != '\0')) {

@@ -548,6 +548,13 @@ static void handle_scenario(struct dp_control *c, msgpack_packer *pk, struct dp_
 		}
 		if (rc == -ENOENT)
 			snprintf(name, sizeof(name), "(control)");
+		for (const char *x = name; *x != '\0'; x++)
+			if ((unsigned char)*x < 0x20 || *x == 0x7f) {
+				/* it goes into the log */
+				reply_error(c, pk, "chaos_scenario: 'name' holds a control "
+					    "character");
+				return;
+			}
 		for (int i = 0; i < app->n_groups; i++)
 			group_setting(&app->groups[i], &init[i]);
 		if (dp_scenario_parse(&next, name, text->type == MSGPACK_OBJECT_STR ?

@@ -233,7 +233,7 @@ static void test_plan_edit(void)
  * path, a relative one taken in forecast_dir. */
 static void test_forecast_path(void)
 {
-	char dir[] = "/tmp/st-an-fdir-XXXXXX", out[AN_PATH_MAX], p[600], q[600];
+	char dir[] = "/tmp/st-an-fdir-XXXXXX", out[AN_PATH_MAX], p[600], q[600], link_dir[600];
 	struct st_perr e;
 	struct an_plan base, plan;
 	char errs[1024] = "";
@@ -247,6 +247,14 @@ static void test_forecast_path(void)
 	fclose(f);
 	snprintf(q, sizeof(q), "%s/out", dir);
 	CU_ASSERT_EQUAL(symlink("/etc/passwd", q), 0);
+	/* a link to nothing yet, one to a directory outside */
+	snprintf(q, sizeof(q), "%s/dangling", dir);
+	CU_ASSERT_EQUAL(symlink("/root/not-yet", q), 0);
+	snprintf(q, sizeof(q), "%s/etc", dir);
+	CU_ASSERT_EQUAL(symlink("/etc", q), 0);
+	/* the directory itself reached through a link */
+	snprintf(link_dir, sizeof(link_dir), "%s-link", dir);
+	CU_ASSERT_EQUAL(symlink(dir, link_dir), 0);
 
 	/* the file: any path, a relative one in the directory */
 	CU_ASSERT_EQUAL(an_forecast_path("", "rel.csv", false, out, sizeof(out), &e), 0);
@@ -269,11 +277,14 @@ static void test_forecast_path(void)
 	CU_ASSERT_STRING_EQUAL(out, p);
 	/* a file not there yet is the reader's to refuse */
 	CU_ASSERT_EQUAL(an_forecast_path(dir, "later.csv", true, out, sizeof(out), &e), 0);
+	/* forecast_dir given through a link */
+	CU_ASSERT_EQUAL(an_forecast_path(link_dir, "web.csv", true, out, sizeof(out), &e), 0);
 	/* outside it, existing or not, told alike */
 	{
 		static const char *const outside[] = {
 			"/etc/passwd", "/etc/no-such-file", "../etc/passwd", "sub/../web.csv",
-			"./web.csv", "a//b", "out", "/tmp",
+			"./web.csv", "a//b", "out", "/tmp", "dangling", "etc/passwd",
+			"etc/no-such-file", "nodir/x.csv",
 		};
 		char first[sizeof(e.msg)] = "";
 
@@ -310,10 +321,33 @@ static void test_forecast_path(void)
 		CU_ASSERT_STRING_EQUAL(plan.forecast_profile, p);
 		CU_ASSERT_EQUAL(an_plan_edit(&base, good, 1, "", &plan, collect, errs), 1);
 	}
-	snprintf(q, sizeof(q), "%s/out", dir);
-	unlink(q);
+	for (int i = 0; i < 3; i++) {
+		snprintf(q, sizeof(q), "%s/%s", dir, i == 0 ? "out" : i == 1 ? "dangling" : "etc");
+		unlink(q);
+	}
+	unlink(link_dir);
 	unlink(p);
 	rmdir(dir);
+}
+
+/* forecast_dir: absolute, and not / */
+static void test_forecast_dir_check(void)
+{
+	static const char *const bad[] = { "/", "//", "forecasts", "./f" };
+	struct an_config c;
+	struct st_perr e;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		an_config_defaults(&c);
+		snprintf(c.forecast_dir, sizeof(c.forecast_dir), "%s", bad[i]);
+		CU_ASSERT_EQUAL(an_config_check(&c, &e), -EINVAL);
+		CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, "forecast_dir"));
+		an_config_free(&c);
+	}
+	an_config_defaults(&c);
+	snprintf(c.forecast_dir, sizeof(c.forecast_dir), "/var/lib/f/");
+	CU_ASSERT_EQUAL(an_config_check(&c, &e), 0);
+	an_config_free(&c);
 }
 
 int st_register_suites(void)
@@ -326,6 +360,7 @@ int st_register_suites(void)
 		{ "plan", test_plan },
 		{ "plan_edit", test_plan_edit },
 		{ "forecast_path", test_forecast_path },
+		{ "forecast_dir_check", test_forecast_dir_check },
 		{ NULL, NULL },
 	};
 
