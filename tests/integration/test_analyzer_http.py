@@ -156,6 +156,9 @@ def scenario_live():
           and b"not a file in forecast_dir" in outside["/etc/passwd"][1],
           "a forecast_profile outside forecast_dir: 400, the same answer for each of %s: %s" % (
               sorted(outside), outside["/etc/passwd"][1][:160]))
+    rep = r.request({"cmd": "propose", "service": "web", "forecast_profile": "/etc/passwd"})
+    check(rep.get("ok") is False and "not a file in forecast_dir" in rep.get("error", ""),
+          "and over the control socket: %s" % rep.get("error"))
     check(closed_within(half, 6), "a client stuck in its request line is closed by the timeout")
     # a header byte every 0.5 s resets an idle timeout of 2 s for ever; the
     # request's own deadline closes it (opened about 2.5 s before here)
