@@ -92,6 +92,17 @@ static const struct fc *forecast(struct an_alerter *a, const struct an_service *
 		memset(f, 0, sizeof(*f));
 		snprintf(f->service, sizeof(f->service), "%s", s->name);
 	}
+	if (s->plan.forecast_from_api &&
+	    !an_forecast_confined(a->cfg->forecast_dir, s->plan.forecast_profile)) {
+		/* named through the API: a link since swapped in, or a
+		 * forecast_dir that moved, is not followed */
+		if (!f->warned)
+			ST_WARN("alerts: %s: forecast_profile %s: not a file in forecast_dir %s",
+				s->name, s->plan.forecast_profile, a->cfg->forecast_dir);
+		f->warned = true;
+		f->ok = false;
+		return NULL;
+	}
 	if (stat(s->plan.forecast_profile, &st) != 0) {
 		if (!f->warned)
 			ST_WARN("alerts: %s: forecast_profile %s: %s", s->name,

@@ -599,9 +599,9 @@ static bool within(const char *real, const char *rd)
 }
 
 /* path, lexically in dir, really in it: the directory it names resolved
- * (links on the way followed) lies in dir's, and the file, when it is a
- * link, leads into it (a dangling one does not). A file not there yet
- * passes: its reader refuses it. */
+ * (links on the way followed) lies in dir's (not "/"), and the file, when
+ * it is a link, leads into it (a dangling one does not). A file not there
+ * yet passes; the alerts check it again at each read (alert.c). */
 static bool really_in(const char *dir, const char *path)
 {
 	const char *slash = strrchr(path, '/');
@@ -609,7 +609,8 @@ static bool really_in(const char *dir, const char *path)
 	struct stat st;
 	bool in = false;
 
-	if (rd == NULL || slash == NULL || (size_t)(slash - path) >= sizeof(parent))
+	if (rd == NULL || strcmp(rd, "/") == 0 || slash == NULL ||
+	    (size_t)(slash - path) >= sizeof(parent))
 		goto out;
 	memcpy(parent, path, (size_t)(slash - path));
 	parent[slash - path] = '\0';
@@ -632,6 +633,18 @@ out:
 	free(rd);
 	free(rp);
 	return in;
+}
+
+bool an_forecast_confined(const char *forecast_dir, const char *path)
+{
+	size_t dlen = strlen(forecast_dir);
+
+	while (dlen > 0 && forecast_dir[dlen - 1] == '/')
+		dlen--;
+	/* lexically below the directory, then really: a link in it leads
+	 * nowhere else */
+	return dlen > 0 && strncmp(path, forecast_dir, dlen) == 0 && plain_below(path, dlen) &&
+	       really_in(forecast_dir, path);
 }
 
 int an_forecast_path(const char *forecast_dir, const char *name, bool from_api, char *out,
@@ -662,10 +675,7 @@ int an_forecast_path(const char *forecast_dir, const char *name, bool from_api, 
 	}
 	if (!from_api)
 		return 0;
-	/* Lexically below the directory, then really: a link in it leads
-	 * nowhere else. */
-	if (dlen == 0 || strncmp(out, forecast_dir, dlen) != 0 || !plain_below(out, dlen) ||
-	    !really_in(forecast_dir, out)) {
+	if (!an_forecast_confined(forecast_dir, out)) {
 		snprintf(err->msg, sizeof(err->msg), "not a file in forecast_dir %.140s",
 			 forecast_dir);
 		return -EINVAL;
@@ -707,6 +717,8 @@ int an_plan_edit(const struct an_plan *base, const struct an_plan_kv *kv, size_t
 			memcpy(p.forecast_profile, base->forecast_profile, sizeof(p.forecast_profile));
 			fn(arg, kv[i].key, pe.msg);
 			problems++;
+		} else if (strcmp(k->name, "forecast_profile") == 0) {
+			p.forecast_from_api = p.forecast_profile[0] != '\0';
 		}
 	}
 	problems += plan_problems(&p, fn, arg);

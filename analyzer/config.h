@@ -50,6 +50,9 @@ struct an_plan {
 	/* forecast alerts (alert.c): a shadowtap-forecast profile, the
 	 * thresholds (0: off) and a budget (< 0: none) */
 	char forecast_profile[AN_PATH_MAX];
+	/* named at run time (an_plan_edit): read only while it lies in
+	 * forecast_dir (an_forecast_confined), checked at each read */
+	bool forecast_from_api;
 	double alert_utilization;
 	double alert_p99;			/* a fraction of slo_p99 */
 	double budget_per_hour;
@@ -183,6 +186,11 @@ int an_plan_edit(const struct an_plan *base, const struct an_plan_kv *kv, size_t
  * may name any path. 0, or -EINVAL with err. */
 int an_forecast_path(const char *forecast_dir, const char *name, bool from_api, char *out,
 		     size_t outlen, struct st_perr *err);
+
+/* Whether path lies in forecast_dir (not "/"), lexically and really: no
+ * "."/".." component, its directory resolved inside forecast_dir's, and
+ * the file, when a link, leading inside. A file not there (yet) passes. */
+bool an_forecast_confined(const char *forecast_dir, const char *path);
 
 /* The service's config, or NULL. O(services). */
 const struct an_service_cfg *an_config_service(const struct an_config *c,

@@ -16,7 +16,7 @@ int an_control_open(struct an_control *c, void *ctx, const struct an_config *cfg
 		    struct st_perr *err)
 {
 	int64_t maxmsg = ST_WIRE_MAX_SIZE;
-	int linger = 0, rc;
+	int linger = 0, hwm = 4, rc;
 
 	memset(c, 0, sizeof(*c));
 	st_wbuf_init(&c->reply);
@@ -34,6 +34,9 @@ int an_control_open(struct an_control *c, void *ctx, const struct an_config *cfg
 	/* a request is a small map: a larger frame is refused by libzmq
 	 * before it is buffered (the peer is disconnected) */
 	zmq_setsockopt(c->sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof(maxmsg));
+	/* requests queued per client (a REP answers one at a time): a client
+	 * pipelining libzmq's default 1000 would have them all held */
+	zmq_setsockopt(c->sock, ZMQ_RCVHWM, &hwm, sizeof(hwm));
 	if (cfg->curve_secret_key[0] != '\0') {
 		rc = st_zsec_server_setup(c->sock, cfg->curve_secret_key, NULL, err);
 		if (rc != 0)
@@ -244,12 +247,14 @@ static int cmd_stats(struct an_control *c, struct an_engine *e)
 		"bad_version", "unknown_topic", "topic_mismatch", "bad_hist", "gaps",
 		"duplicates", "shared_src", "restarts", "late", "future", "dropped_limits", "clamped",
 		"windows", "chaos_windows", "evaluations", "verdicts", "anomalies",
+		"publishers_forgotten",
 	};
 	const uint64_t vals[] = {
 		n->msgs, n->kpi_merged, n->bad_frames, n->oversized, n->malformed,
 		n->bad_version, n->unknown_topic, n->topic_mismatch, n->bad_hist, n->gaps,
 		n->duplicates, n->shared_src, n->restarts, n->late, n->future, n->dropped_limits, n->clamped,
 		n->windows, n->chaos_windows, n->evaluations, n->verdicts, n->anomalies,
+		n->pubs_forgotten,
 	};
 	msgpack_packer pk;
 

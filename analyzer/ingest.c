@@ -2,8 +2,10 @@
  * get wrong is counted under its own name and logged through one rate
  * limit; the engine runs on. */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "engine_priv.h"
 
 enum track { TRACK_OK, TRACK_DUP, TRACK_SHARED };
@@ -42,6 +44,44 @@ static bool sent_end(const struct an_pub *p, uint64_t t1)
 	return t1 < oldest;
 }
 
+/* A publisher silent this long (by its windows' time) is forgotten when
+ * the table fills: gateways come and go under new names (a dataplane per
+ * pod), and a full table would leave every new one untracked for good. */
+#define PUB_FORGET_NS (3600ull * ST_NS_PER_S)
+
+/* Drops the publishers whose last window ended PUB_FORGET_NS before t1,
+ * the table rebuilt without them. Returns how many. */
+static uint32_t forget_pubs(struct an_engine *e, uint64_t t1)
+{
+	uint32_t mask = e->pub_hcap - 1, n = 0, kept = 0;
+	struct an_pub *keep = malloc((size_t)e->n_pubs * sizeof(*keep));
+
+	if (keep == NULL)
+		return 0;
+	for (uint32_t i = 0; i <= mask; i++) {
+		if (!e->pubs[i].used)
+			continue;
+		if (e->pubs[i].max_t1 + PUB_FORGET_NS < t1)
+			n++;
+		else
+			keep[kept++] = e->pubs[i];
+	}
+	if (n > 0) {
+		memset(e->pubs, 0, (size_t)e->pub_hcap * sizeof(*e->pubs));
+		for (uint32_t j = 0; j < kept; j++) {
+			uint32_t i = an_hash_str(keep[j].src) & mask;
+
+			while (e->pubs[i].used)
+				i = (i + 1) & mask;
+			e->pubs[i] = keep[j];
+		}
+		e->n_pubs = kept;
+		e->cnt.pubs_forgotten += n;
+	}
+	free(keep);
+	return n;
+}
+
 static enum track track(struct an_engine *e, const struct track_key *k)
 {
 	uint32_t mask = e->pub_hcap - 1, i = an_hash_str(k->src) & mask;
@@ -50,6 +90,12 @@ static enum track track(struct an_engine *e, const struct track_key *k)
 	while (e->pubs[i].used && strcmp(e->pubs[i].src, k->src) != 0)
 		i = (i + 1) & mask;
 	p = &e->pubs[i];
+	if (!p->used && e->n_pubs >= e->cfg->max_publishers && forget_pubs(e, k->t1) > 0) {
+		i = an_hash_str(k->src) & mask;
+		while (e->pubs[i].used)
+			i = (i + 1) & mask;
+		p = &e->pubs[i];
+	}
 	if (!p->used) {
 		if (e->n_pubs >= e->cfg->max_publishers) {
 			/* Untracked, but its data still counts. */

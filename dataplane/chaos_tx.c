@@ -150,8 +150,9 @@ static void hold(struct dp_worker *w, struct dp_group_counters *gc, struct rte_m
 
 /* Sends n (at most DP_BURST) copies of one tag: the group's copies through
  * dp_copies_send; a TCP session's own segments (no longer than the MSS the
- * shadow gave) straight to the port, what the queue refuses counted tx_full
- * (their session resends them). */
+ * shadow gave) straight to the port, what the queue refuses put off
+ * (tcp_send_tx_full: their session resends them), and its ACKs counted
+ * tx_full. */
 static void send_one_tag(struct dp_worker *w, int gi, uint16_t tag, struct rte_mbuf **c, uint16_t n)
 {
 	uint16_t sent;
@@ -162,7 +163,12 @@ static void send_one_tag(struct dp_worker *w, int gi, uint16_t tag, struct rte_m
 	}
 	sent = rte_eth_tx_burst(w->app->groups[gi].port_id, w->queue, c, n);
 	if (unlikely(sent < n)) {
-		gc_of(w, tag)->drops[DP_DROP_TX_FULL] += n - sent;
+		for (uint16_t i = sent; i < n; i++) {
+			if (dp_tcp_seg_tx(w->app, c[i]))
+				w->cnt.tcp_send_tx_full++;
+			else
+				gc_of(w, tag)->drops[DP_DROP_TX_FULL]++;
+		}
 		rte_pktmbuf_free_bulk(c + sent, n - sent);
 	}
 }

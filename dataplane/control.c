@@ -26,8 +26,11 @@ static struct st_ratelimit ctl_rl = ST_RATELIMIT_INIT(10ULL * 1000000000ULL, 5);
 
 int dp_control_init(struct dp_control *c, void *zctx)
 {
-	const int64_t max_msg = 2 * (int64_t)CTL_MAX_SCENARIO;
-	int linger = 0;
+	const int64_t max_msg = (int64_t)CTL_MAX_SCENARIO + CTL_MAX_REQUEST;
+	/* requests queued per client: a REP answers one at a time, and a
+	 * client pipelining up to libzmq's 1000 of the largest would have
+	 * the dataplane hold 1000 MiB */
+	int linger = 0, hwm = 4;
 
 	memset(c, 0, sizeof(*c));
 	st_wbuf_init(&c->out);
@@ -45,6 +48,7 @@ int dp_control_init(struct dp_control *c, void *zctx)
 	 * larger one drops its connection in libzmq before it is held in
 	 * memory whole. */
 	zmq_setsockopt(c->rep, ZMQ_MAXMSGSIZE, &max_msg, sizeof(max_msg));
+	zmq_setsockopt(c->rep, ZMQ_RCVHWM, &hwm, sizeof(hwm));
 	return 0;
 }
 

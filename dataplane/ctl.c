@@ -630,9 +630,14 @@ static int build_scenario(msgpack_packer *pk, int argc, char **argv)
 		return -EINVAL;
 	}
 	fclose(in);
-	/* the name the dataplane logs it under */
-	if (realpath(f, abs) != NULL && strlen(abs) < 256)
-		f = abs;
+	/* the name the dataplane logs it under (control characters, which it
+	 * refuses there, as '?') */
+	if (realpath(f, abs) == NULL)
+		snprintf(abs, sizeof(abs), "%s", f);
+	for (char *x = abs; *x != '\0'; x++)
+		if ((unsigned char)*x < 0x20 || *x == 0x7f)
+			*x = '?';
+	f = abs;
 	msgpack_pack_map(pk, 3);
 	st_wire_pack_cstr(pk, "cmd");
 	st_wire_pack_cstr(pk, "chaos_scenario");

@@ -1057,8 +1057,7 @@ void dp_copies_send(struct dp_worker *w, int gi, struct dp_group_counters *gc,
 		 * stays queued and is sent again: put off, not lost (its
 		 * first send counted once, a resend never) */
 		for (uint16_t i = sent; i < n; i++) {
-			if (RTE_MBUF_CLONED(c[i]) &&
-			    rte_mbuf_from_indirect(c[i])->pool == app->tcpq_pool) {
+			if (dp_tcp_seg_tx(app, c[i])) {
 				w->cnt.tcp_send_tx_full++;
 				continue;
 			}

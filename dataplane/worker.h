@@ -98,6 +98,14 @@ static inline uint32_t dp_flow_worker(uint32_t hash, uint32_t n_workers)
 	return (uint32_t)(((uint64_t)(uint32_t)(hash * 2654435761u) * n_workers) >> 32);
 }
 
+/* Whether m is a transmission of a TCP session's queued segment (a clone
+ * of the queue's copy): a TX queue refusing it puts it off, as the session
+ * sends it again; nothing is lost (counted tcp_send_tx_full). */
+static inline bool dp_tcp_seg_tx(const struct dp_app *app, struct rte_mbuf *m)
+{
+	return RTE_MBUF_CLONED(m) && rte_mbuf_from_indirect(m)->pool == app->tcpq_pool;
+}
+
 /* Sends a burst of `bytes` (the caller's sum, taken while the mbufs were
  * its own: a PMD may free what it took, net_pcap and af_packet do, before
  * tx_burst returns); what the queue refuses is counted and freed, never
@@ -110,8 +118,11 @@ static inline void dp_tx_counted(struct dp_worker *w, int port_idx, uint16_t por
 
 	pc->tx_pkts += sent;
 	if (unlikely(sent < n)) {
-		for (uint16_t i = sent; i < n; i++)
+		for (uint16_t i = sent; i < n; i++) {
 			bytes -= pkts[i]->pkt_len;
+			/* a shadow's ACK released it: put off */
+			w->cnt.tcp_send_tx_full += dp_tcp_seg_tx(w->app, pkts[i]);
+		}
 		pc->tx_full += n - sent;
 		rte_pktmbuf_free_bulk(pkts + sent, n - sent);
 	}

@@ -236,6 +236,18 @@ def scenario_live():
     al = get_json(port, "/api/v1/services/web/alerts")
     check(st == 200 and al["forecast_profile"] == os.path.join(fdir, "web.csv"),
           "a profile named in forecast_dir: %d, taken as %s" % (st, al["forecast_profile"]))
+    # the file swapped for a link leading out: checked again at each read
+    outside_prof = os.path.join(r.wd, "outside.csv")
+    with open(outside_prof, "w") as f:
+        f.write("t_seconds,pps\n0,7000\n600,7000\n")
+    os.symlink(outside_prof, os.path.join(fdir, "web.csv.new"))
+    os.replace(os.path.join(fdir, "web.csv.new"), os.path.join(fdir, "web.csv"))
+    for _ in range(30):
+        time.sleep(0.2)
+        if "not a file in forecast_dir" in open(r.errpath).read():
+            break
+    check("web.csv: not a file in forecast_dir" in open(r.errpath).read(),
+          "a link swapped in since is not followed (warned)")
     stuck.close()
     sub.stopping = True
     rc = r.stop()

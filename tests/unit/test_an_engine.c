@@ -1083,6 +1083,63 @@ static uint64_t gaps_of(bool shard, bool replay)
 	return gaps;
 }
 
+/* max_publishers 2: a third publisher while the two are live goes
+ * untracked (its duplicate merged); once they have been silent an hour
+ * they are forgotten to make room, and a new one is tracked. */
+static void send_from(struct an_engine *e, struct ks_sim *sim, const struct ks_target *tg,
+		      const char *src, uint64_t seq, uint64_t a, struct st_wbuf *b)
+{
+	char topic[ST_WIRE_TOPIC_MAX];
+
+	snprintf(sim->src, sizeof(sim->src), "%s", src);
+	sim->seq = seq - 1;	/* ks_snapshot numbers from seq + 1 */
+	ks_snapshot(sim, tg, a, a + SEC, b, topic, sizeof(topic));
+	an_engine_ingest(e, topic, strlen(topic), b->data, b->len, 2, a + SEC);
+}
+
+static void test_forget_publishers(void)
+{
+	struct ks_target tg = tgt("prod", ST_ROLE_PROD, 8, 500, 1000);
+	const struct an_counters *n;
+	struct an_config cfg;
+	struct an_engine *e;
+	struct st_perr pe;
+	struct ks_sim sim;
+	struct st_wbuf b;
+	const uint64_t hour = 3600 * SEC;
+
+	config(&cfg, NULL);
+	CU_ASSERT_EQUAL_FATAL(an_config_set(&cfg, "max_publishers", "2", &pe), 0);
+	cfg.max_skew_ns = 3 * hour;
+	e = an_engine_create(&cfg, true);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(e);
+	n = an_engine_counters(e);
+	ks_init(&sim, 5, "web", "gwa");
+	st_wbuf_init(&b);
+	send_from(e, &sim, &tg, "gwa", 1, T0, &b);
+	send_from(e, &sim, &tg, "gwb", 1, T0, &b);
+	/* the table is full, both live: gwc untracked, its repeat not seen */
+	send_from(e, &sim, &tg, "gwc", 1, T0 + 10 * SEC, &b);
+	send_from(e, &sim, &tg, "gwc", 1, T0 + 10 * SEC, &b);
+	CU_ASSERT_EQUAL(n->dropped_limits, 2);
+	CU_ASSERT_EQUAL(n->duplicates, 0);
+	CU_ASSERT_EQUAL(n->pubs_forgotten, 0);
+	/* gwb goes on; gwa silent for over an hour: forgotten, gwd tracked */
+	send_from(e, &sim, &tg, "gwb", 2, T0 + hour, &b);
+	send_from(e, &sim, &tg, "gwd", 1, T0 + hour + 2 * SEC, &b);
+	CU_ASSERT_EQUAL(n->pubs_forgotten, 1);
+	CU_ASSERT_EQUAL(n->dropped_limits, 2);
+	send_from(e, &sim, &tg, "gwd", 1, T0 + hour + 2 * SEC, &b);
+	CU_ASSERT_EQUAL(n->duplicates, 1);
+	/* gwb's seq still followed: a jump is a gap */
+	send_from(e, &sim, &tg, "gwb", 4, T0 + hour + SEC, &b);
+	CU_ASSERT_EQUAL(n->gaps, 1);
+	st_wbuf_free(&b);
+	ks_free(&sim);
+	an_engine_destroy(e);
+	an_config_free(&cfg);
+}
+
 static void test_gaps(void)
 {
 	CU_ASSERT_EQUAL(gaps_of(false, false), 2);
@@ -1096,6 +1153,7 @@ int st_register_suites(void)
 	static const struct st_cu_test tests[] = {
 		{ "window_merge", test_window_merge },
 		{ "seq gaps, in a shard and not", test_gaps },
+		{ "publishers silent an hour forgotten when the table fills", test_forget_publishers },
 		{ "a window fed by two gateways out of step", test_window_two_gateways },
 		{ "confirm_adjust", test_confirm_adjust },
 		{ "tail_only", test_tail_only },
