@@ -560,7 +560,7 @@ static void first_problem(void *arg, const char *key, const char *msg)
 	if (e->msg[0] != '\0')
 		return;
 	if (key != NULL)
-		snprintf(e->msg, sizeof(e->msg), "%s: %s", key, msg);
+		snprintf(e->msg, sizeof(e->msg), "%.32s: %.150s", key, msg);
 	else
 		snprintf(e->msg, sizeof(e->msg), "%s", msg);
 }
