@@ -4,16 +4,22 @@
 # measured side by side in one run.
 #
 #   scripts/bench.sh [--quick] [SECTION...]     sections: hist dataplane tcp loadgen analyzer (default: all)
+#   scripts/bench.sh dataplane --against=DIR ['--cases=A|B']
+#       the dataplane cases (names starting with A or B) with this build's and
+#       DIR's (another build dir, e.g. a git worktree's) side by side
 set -uo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
 quick=
 sections=()
+ab=()
 for a in "$@"; do
 	case "$a" in
 	--quick) quick=--quick ;;
-	-h|--help) sed -n '2,6s/^# \{0,1\}//p' "$0"; exit 0 ;;
+	--against=*) ab+=(--against "$(cd "${a#--against=}" && pwd)") ;;
+	--cases=*) ab+=(--cases "${a#--cases=}") ;;
+	-h|--help) sed -n '2,9s/^# \{0,1\}//p' "$0"; exit 0 ;;
 	hist|dataplane|tcp|loadgen|analyzer) sections+=("$a") ;;
 	*) echo "bench.sh: unknown section '$a' (known: hist dataplane tcp loadgen analyzer)" >&2; exit 2 ;;
 	esac
@@ -41,7 +47,7 @@ for s in "${sections[@]}"; do
 		echo
 		echo "== dataplane: one worker lcore, net_pcap (infinite_rx) -> net_null"
 		if [ -n "$quick" ]; then dp_run=(2 2); else dp_run=(3 5); fi	# seconds, rounds
-		/usr/bin/python3 tests/bench/bench_dataplane.py "$dir" "${dp_run[@]}"
+		/usr/bin/python3 tests/bench/bench_dataplane.py "$dir" "${dp_run[@]}" "${ab[@]}"
 		;;
 	tcp)
 		echo

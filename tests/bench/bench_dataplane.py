@@ -5,15 +5,30 @@ net_null ports, side by side with the bare RX->TX loop in the same run.
 Every case runs ROUNDS times, the rounds interleaved, and the best round
 counts: noise from a shared machine only ever slows a run down.
 
-usage: bench_dataplane.py BUILD_DIR SECONDS [ROUNDS]"""
+usage: bench_dataplane.py BUILD_DIR SECONDS [ROUNDS] [--against OTHER_BUILD_DIR [--cases "A|B"]]
+
+--against runs the cases (those named by --cases, a prefix of each name,
+default all) with both builds' dataplanes, interleaved, and prints each
+build's best and their ratio: a change is measured side by side with the
+build before it, as the noise on a shared machine demands."""
 import os
 import re
 import subprocess
 import sys
 import tempfile
 
-build, secs = sys.argv[1], float(sys.argv[2])
-rounds = int(sys.argv[3]) if len(sys.argv) > 3 else 3
+args = sys.argv[1:]
+against, only = None, None
+if "--against" in args:
+    i = args.index("--against")
+    against = os.path.join(args[i + 1], "dataplane", "shadowtap-dataplane")
+    del args[i:i + 2]
+if "--cases" in args:
+    i = args.index("--cases")
+    only = args[i + 1].split("|")
+    del args[i:i + 2]
+build, secs = args[0], float(args[1])
+rounds = int(args[2]) if len(args) > 2 else 3
 dp = os.path.join(build, "dataplane", "shadowtap-dataplane")
 bare = os.path.join(build, "tests", "bench", "bench_bare")
 wd = tempfile.mkdtemp(prefix="st-bench-dp-")
@@ -73,7 +88,8 @@ def run_bare():
     return int(m.group(1)), float(m.group(2))
 
 
-def run_dp(name, groups, workers=1, bpf=None, timing=True, src=None, tcp=True, extra="", dp_lines=""):
+def run_dp(name, groups, workers=1, bpf=None, timing=True, src=None, tcp=True, extra="", dp_lines="",
+           binary=None):
     ini = os.path.join(wd, name + ".ini")
     n_tx = ",tx_pcap=/dev/null" * workers if workers > 1 else ""
     vdevs = ["net_pcap0,rx_pcap=%s,infinite_rx=1%s" % (src or pcap, n_tx), "net_null1,no-rx=1"]
@@ -92,7 +108,7 @@ def run_dp(name, groups, workers=1, bpf=None, timing=True, src=None, tcp=True, e
     with open(ini, "w") as f:
         f.write(body)
     lc = "0@0,1@1" if workers == 1 else "0@0,1@1,2@0"
-    p = subprocess.run([dp] + eal("bd%s%d" % (name, os.getpid()), vdevs, lc) +
+    p = subprocess.run([binary or dp] + eal("bd%s%d" % (name, os.getpid()), vdevs, lc) +
                        ["--", "--config", ini, "--duration", "%gs" % secs],
                        capture_output=True, text=True, timeout=secs + 60)
     m = re.search(r"port net_pcap0 \(client\): rx (\d+) pkts", p.stderr)
@@ -147,6 +163,26 @@ extra = {"tee 10% + chaos_loss 2%": "chaos_loss = 2%\n", "tee 100% + chaos_loss 
 # window churns through evictions (the worst case).
 dp_extra = {"same + clients src/24": "client_key = src/24\n",
             "same + clients src/32 > top": "client_key = src/32\nclient_top = 1000\n"}
+if against:
+    sel = [c for c in cases if not only or any(c[0].startswith(o) for o in only)]
+    ab = {}  # (name, which) -> best Mpps
+    for r in range(rounds):
+        n, t = run_bare()
+        ab[("bare", "")] = max(ab.get(("bare", ""), 0), n / t / 1e6)
+        for i, (name, groups, workers, bpf, timing, src) in enumerate(sel):
+            pair = [("this", dp), ("against", against)]
+            for which, binary in (pair if r % 2 == 0 else pair[::-1]):
+                n, t, _ = run_dp("c%d" % i, groups, workers, bpf, timing, src, extra=extra.get(name, ""),
+                                 dp_lines=dp_extra.get(name, ""), binary=binary)
+                ab[(name, which)] = max(ab.get((name, which), 0), n / t / 1e6)
+    bare_mpps = ab[("bare", "")]
+    print("%-30s %10s %10s %8s   (bare loop %.2f Mpps)" % ("case", "this Mpps", "against", "ratio",
+                                                          bare_mpps))
+    for name, *_ in sel:
+        a, b = ab[(name, "this")], ab[(name, "against")]
+        print("%-30s %10.2f %10.2f %7.1f%%" % (name, a, b, 100 * a / b))
+    print("(this: %s; against: %s; best of %d interleaved rounds of %g s)" % (dp, against, rounds, secs))
+    sys.exit(0)
 best = {}  # name -> (Mpps, copies Mpps)
 for r in range(rounds):
     n, t = run_bare()
