@@ -54,6 +54,19 @@ def http(ns, *args):
     return json.loads(out.stdout)
 
 
+def wait_whole(post_log, want, size):
+    """Waits up to 30 s for every connection in want to have logged one
+    whole body of size bytes at the shadow (its copies trail production's
+    by the shadow's window and any resends). Returns (whole, log by port)."""
+    for _ in range(60):
+        time.sleep(0.5)
+        s = by_port(nginx.read_log(post_log))
+        whole = [port for port in want if [ln for _, _, ln in s.get(port, [])] == [size]]
+        if len(whole) == len(want):
+            break
+    return whole, s
+
+
 def lossy_posts(ns, hook, what, cli, ctl_ep, post_log):
     """20 POSTs of 256 KB with 3% of the TCP segments to port 80 dropped on
     namespace ns's hook (input: the shadow's, output: the client's): every
@@ -68,12 +81,7 @@ def lossy_posts(ns, hook, what, cli, ctl_ep, post_log):
     r = http(cli, "post", SERVER, 20, 256 << 10)
     stlib.check(r["bad"] == 0, "%s: production answered all %d" % (what, r["ok"]))
     want = [port for port in r["ports"] if selected(port)]
-    for _ in range(60):
-        time.sleep(0.5)
-        s = by_port(nginx.read_log(post_log))
-        whole = [port for port in want if [ln for _, _, ln in s.get(port, [])] == [256 << 10]]
-        if len(whole) == len(want):
-            break
+    whole, s = wait_whole(post_log, want, 256 << 10)
     st = kpisub.request(ctl_ep, {"cmd": "stats"})
     print("after %s:" % what, st["tcp"])
     if len(whole) != len(want):
@@ -184,16 +192,10 @@ def main():
         time.sleep(1.0)
         r = http(cli, "post", SERVER, 20, 1 << 20)
         stlib.check(r["bad"] == 0 and r["ok"] == 20, "1 MB POSTs: production answered all 20")
-        # the shadow's copies trail production's by its window: waited
-        # for (up to 30 s), not a fixed 1.5 s (10 of 11 whole after it
-        # once, with another test running beside)
+        # waited for, not a fixed 1.5 s (10 of 11 whole after it once,
+        # with another test running beside)
         want = [port for port in r["ports"] if selected(port)]
-        for _ in range(60):
-            time.sleep(0.5)
-            s = by_port(nginx.read_log(post_log))
-            whole = [port for port in want if [ln for _, _, ln in s.get(port, [])] == [1 << 20]]
-            if len(whole) == len(want):
-                break
+        whole, s = wait_whole(post_log, want, 1 << 20)
         stlib.check(len(whole) == len(want) and set(s) <= set(want),
                     "1 MB POSTs: every body arrived whole at the shadow (%d of %d)" % (len(whole), len(want)))
         tcp = kpisub.request(ctl_ep, {"cmd": "stats"})["tcp"]
