@@ -249,8 +249,12 @@ int an_engine_propose(struct an_engine *e, const char *service,
 	}
 	/* The same plan again (a controller that applies its plan every so
 	 * often, a GET's plan PUT back) asks nothing new: the verdict stands. */
-	if (s->has_plan && an_plan_same(&s->plan, plan))
+	if (s->has_plan && an_plan_same(&s->plan, plan)) {
+		/* who named its profile: a reload's identical plan is the
+		 * file's (read wherever it leads), an API's is confined */
+		s->plan.forecast_from_api = plan->forecast_from_api;
 		return 0;
+	}
 	s->plan = *plan;
 	s->has_plan = true;
 	s->plan_changes++;

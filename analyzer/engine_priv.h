@@ -34,6 +34,9 @@ struct an_engine {
 	uint32_t svc_hcap;
 	struct an_pub *pubs;		/* open addressing */
 	uint32_t pub_hcap, n_pubs;
+	/* no publisher is forgettable before a window ending past this: a
+	 * lower bound of the oldest last window end + PUB_FORGET_NS */
+	uint64_t pub_forget_at;
 	struct an_counters cnt;
 	an_verdict_fn vf;
 	an_anomaly_fn af;

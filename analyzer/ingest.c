@@ -49,35 +49,49 @@ static bool sent_end(const struct an_pub *p, uint64_t t1)
  * pod), and a full table would leave every new one untracked for good. */
 #define PUB_FORGET_NS (3600ull * ST_NS_PER_S)
 
+/* Whether p's last window ended PUB_FORGET_NS before t1. */
+static bool pub_stale(const struct an_pub *p, uint64_t t1)
+{
+	return t1 > PUB_FORGET_NS && p->max_t1 < t1 - PUB_FORGET_NS;
+}
+
 /* Drops the publishers whose last window ended PUB_FORGET_NS before t1,
- * the table rebuilt without them. Returns how many. */
+ * the table rebuilt without them; the scan only when e->pub_forget_at
+ * says one may be (a table full of live publishers costs a compare a
+ * message, not a scan). Returns how many. */
 static uint32_t forget_pubs(struct an_engine *e, uint64_t t1)
 {
 	uint32_t mask = e->pub_hcap - 1, n = 0, kept = 0;
-	struct an_pub *keep = malloc((size_t)e->n_pubs * sizeof(*keep));
+	uint64_t oldest = UINT64_MAX;
+	struct an_pub *keep;
 
-	if (keep == NULL)
+	if (t1 <= e->pub_forget_at)
 		return 0;
 	for (uint32_t i = 0; i <= mask; i++) {
 		if (!e->pubs[i].used)
 			continue;
-		if (e->pubs[i].max_t1 + PUB_FORGET_NS < t1)
+		if (pub_stale(&e->pubs[i], t1))
 			n++;
-		else
+		else if (e->pubs[i].max_t1 < oldest)
+			oldest = e->pubs[i].max_t1;
+	}
+	e->pub_forget_at = oldest > UINT64_MAX - PUB_FORGET_NS ? UINT64_MAX :
+			   oldest + PUB_FORGET_NS;
+	if (n == 0 || (keep = malloc((size_t)(e->n_pubs - n) * sizeof(*keep) + 1)) == NULL)
+		return 0;
+	for (uint32_t i = 0; i <= mask; i++)
+		if (e->pubs[i].used && !pub_stale(&e->pubs[i], t1))
 			keep[kept++] = e->pubs[i];
-	}
-	if (n > 0) {
-		memset(e->pubs, 0, (size_t)e->pub_hcap * sizeof(*e->pubs));
-		for (uint32_t j = 0; j < kept; j++) {
-			uint32_t i = an_hash_str(keep[j].src) & mask;
+	memset(e->pubs, 0, (size_t)e->pub_hcap * sizeof(*e->pubs));
+	for (uint32_t j = 0; j < kept; j++) {
+		uint32_t i = an_hash_str(keep[j].src) & mask;
 
-			while (e->pubs[i].used)
-				i = (i + 1) & mask;
-			e->pubs[i] = keep[j];
-		}
-		e->n_pubs = kept;
-		e->cnt.pubs_forgotten += n;
+		while (e->pubs[i].used)
+			i = (i + 1) & mask;
+		e->pubs[i] = keep[j];
 	}
+	e->n_pubs = kept;
+	e->cnt.pubs_forgotten += n;
 	free(keep);
 	return n;
 }
@@ -109,6 +123,8 @@ static enum track track(struct an_engine *e, const struct track_key *k)
 		p->n_ends = 0;
 		note_end(p, k->t1);
 		e->n_pubs++;
+		if (k->t1 < e->pub_forget_at - PUB_FORGET_NS)
+			e->pub_forget_at = k->t1 + PUB_FORGET_NS;
 		return TRACK_OK;
 	}
 	if (k->seq > p->last_seq) {

@@ -81,19 +81,21 @@ static int fragment(struct rte_mbuf *m, uint32_t mtu, struct rte_mempool *mp,
 }
 
 /* dp_tx_or_drop, adding the frames the queue refused to *lost: the
- * frames and bytes the port did not count as sent. */
+ * frames and bytes the port did not count as sent, but a TCP session's
+ * segments (put off: their session sends them again). */
 static void send_run(struct dp_worker *w, int port_idx, struct rte_mbuf **pkts, uint16_t n,
 		     struct dp_egress_lost *lost)
 {
 	const struct dp_port_counters *pc = &w->cnt.port[port_idx];
 	uint64_t full = pc->tx_full, sent = pc->tx_bytes, bytes = 0;
+	uint64_t segs = w->cnt.tcp_send_tx_full, seg_bytes;
 
 	for (uint16_t i = 0; i < n; i++)
 		bytes += pkts[i]->pkt_len;
-	dp_tx_counted(w, port_idx, w->app->ports[port_idx].id, pkts, n, bytes);
+	seg_bytes = dp_tx_counted(w, port_idx, w->app->ports[port_idx].id, pkts, n, bytes);
 	if (lost != NULL && unlikely(pc->tx_full != full)) {
-		lost->tx_full += (uint32_t)(pc->tx_full - full);
-		lost->bytes += bytes - (pc->tx_bytes - sent);
+		lost->tx_full += (uint32_t)(pc->tx_full - full - (w->cnt.tcp_send_tx_full - segs));
+		lost->bytes += bytes - (pc->tx_bytes - sent) - seg_bytes;
 	}
 }
 

@@ -109,24 +109,30 @@ static inline bool dp_tcp_seg_tx(const struct dp_app *app, struct rte_mbuf *m)
 /* Sends a burst of `bytes` (the caller's sum, taken while the mbufs were
  * its own: a PMD may free what it took, net_pcap and af_packet do, before
  * tx_burst returns); what the queue refuses is counted and freed, never
- * kept: holding it would stall the loop behind a slow port. */
-static inline void dp_tx_counted(struct dp_worker *w, int port_idx, uint16_t port_id,
-				 struct rte_mbuf **pkts, uint16_t n, uint64_t bytes)
+ * kept: holding it would stall the loop behind a slow port. Returns the
+ * bytes of the refused that were TCP session segments (put off, counted
+ * tcp_send_tx_full: their session sends them again). */
+static inline uint64_t dp_tx_counted(struct dp_worker *w, int port_idx, uint16_t port_id,
+				     struct rte_mbuf **pkts, uint16_t n, uint64_t bytes)
 {
 	struct dp_port_counters *pc = &w->cnt.port[port_idx];
 	uint16_t sent = rte_eth_tx_burst(port_id, w->queue, pkts, n);
+	uint64_t seg_bytes = 0;
 
 	pc->tx_pkts += sent;
 	if (unlikely(sent < n)) {
 		for (uint16_t i = sent; i < n; i++) {
 			bytes -= pkts[i]->pkt_len;
-			/* a shadow's ACK released it: put off */
-			w->cnt.tcp_send_tx_full += dp_tcp_seg_tx(w->app, pkts[i]);
+			if (dp_tcp_seg_tx(w->app, pkts[i])) {
+				w->cnt.tcp_send_tx_full++;
+				seg_bytes += pkts[i]->pkt_len;
+			}
 		}
 		pc->tx_full += n - sent;
 		rte_pktmbuf_free_bulk(pkts + sent, n - sent);
 	}
 	pc->tx_bytes += bytes;
+	return seg_bytes;
 }
 
 /* The same, summing the burst's bytes first. */
@@ -137,7 +143,7 @@ static inline void dp_tx_or_drop(struct dp_worker *w, int port_idx, uint16_t por
 
 	for (unsigned int i = 0; i < n; i++)
 		bytes += pkts[i]->pkt_len;
-	dp_tx_counted(w, port_idx, port_id, pkts, n, bytes);
+	(void)dp_tx_counted(w, port_idx, port_id, pkts, n, bytes);
 }
 
 /* The worker's xorshift64: packet sampling and chaos. */

@@ -51,7 +51,7 @@ static inline void forward(struct dp_worker *w, int port_idx, uint16_t port_id,
 			   struct rte_mbuf **pkts, uint16_t n, uint64_t bytes, bool big)
 {
 	if (likely(!big))
-		dp_tx_counted(w, port_idx, port_id, pkts, n, bytes);
+		(void)dp_tx_counted(w, port_idx, port_id, pkts, n, bytes);
 	else
 		dp_egress_send(w, port_idx, w->app->ports[port_idx].mtu, pkts, n, w->app->pool, NULL);
 }

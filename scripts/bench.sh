@@ -10,14 +10,18 @@
 set -uo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
-cd "$here"
 quick=
 sections=()
 ab=()
 for a in "$@"; do
 	case "$a" in
 	--quick) quick=--quick ;;
-	--against=*) ab+=(--against "$(cd "${a#--against=}" && pwd)") ;;
+	--against=*)
+		# taken from the caller's directory, before the cd below
+		d=$(cd -- "${a#--against=}" >/dev/null 2>&1 && pwd) &&
+			[ -x "$d/dataplane/shadowtap-dataplane" ] ||
+			{ echo "bench.sh: --against: no dataplane/shadowtap-dataplane under '${a#--against=}' (a build dir, best a release one)" >&2; exit 2; }
+		ab+=(--against "$d") ;;
 	--cases=*) ab+=(--cases "${a#--cases=}") ;;
 	-h|--help) sed -n '2,9s/^# \{0,1\}//p' "$0"; exit 0 ;;
 	hist|dataplane|tcp|loadgen|analyzer) sections+=("$a") ;;
@@ -25,6 +29,11 @@ for a in "$@"; do
 	esac
 done
 [ ${#sections[@]} -gt 0 ] || sections=(hist dataplane tcp loadgen analyzer)
+if [ ${#ab[@]} -gt 0 ] && [ "${sections[*]}" != dataplane ]; then
+	echo "bench.sh: --against and --cases are for the dataplane section alone" >&2
+	exit 2
+fi
+cd "$here"
 
 scripts/setup.sh --quiet || exit 1
 # Benchmarks use an optimised build of their own, apart from the test builds.

@@ -165,6 +165,9 @@ dp_extra = {"same + clients src/24": "client_key = src/24\n",
             "same + clients src/32 > top": "client_key = src/32\nclient_top = 1000\n"}
 if against:
     sel = [c for c in cases if not only or any(c[0].startswith(o) for o in only)]
+    if not sel:
+        raise SystemExit("--cases %s: no case's name starts with any of them (cases: %s)"
+                         % ("|".join(only), "; ".join(c[0] for c in cases)))
     ab = {}  # (name, which) -> best Mpps
     for r in range(rounds):
         n, t = run_bare()
@@ -180,7 +183,7 @@ if against:
                                                           bare_mpps))
     for name, *_ in sel:
         a, b = ab[(name, "this")], ab[(name, "against")]
-        print("%-30s %10.2f %10.2f %7.1f%%" % (name, a, b, 100 * a / b))
+        print("%-30s %10.2f %10.2f %7s" % (name, a, b, "%.1f%%" % (100 * a / b) if b else "-"))
     print("(this: %s; against: %s; best of %d interleaved rounds of %g s)" % (dp, against, rounds, secs))
     sys.exit(0)
 best = {}  # name -> (Mpps, copies Mpps)

@@ -1134,6 +1134,48 @@ static void test_forget_publishers(void)
 	/* gwb's seq still followed: a jump is a gap */
 	send_from(e, &sim, &tg, "gwb", 4, T0 + hour + SEC, &b);
 	CU_ASSERT_EQUAL(n->gaps, 1);
+	/* gwa back while gwb and gwd are live: untracked, as a newcomer */
+	send_from(e, &sim, &tg, "gwa", 2, T0 + hour + 3 * SEC, &b);
+	CU_ASSERT_EQUAL(n->dropped_limits, 3);
+	CU_ASSERT_EQUAL(n->pubs_forgotten, 1);
+	st_wbuf_free(&b);
+	ks_free(&sim);
+	an_engine_destroy(e);
+	an_config_free(&cfg);
+}
+
+/* max_publishers 8, full of publishers two hours silent: the first
+ * newcomer forgets all eight at once, and seven more are tracked. */
+static void test_forget_publishers_batch(void)
+{
+	struct ks_target tg = tgt("prod", ST_ROLE_PROD, 8, 500, 1000);
+	const struct an_counters *n;
+	struct an_config cfg;
+	struct an_engine *e;
+	struct st_perr pe;
+	struct ks_sim sim;
+	struct st_wbuf b;
+	char src[16];
+
+	config(&cfg, NULL);
+	CU_ASSERT_EQUAL_FATAL(an_config_set(&cfg, "max_publishers", "8", &pe), 0);
+	e = an_engine_create(&cfg, true);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(e);
+	n = an_engine_counters(e);
+	ks_init(&sim, 5, "web", "old0");
+	st_wbuf_init(&b);
+	for (int i = 0; i < 8; i++) {
+		snprintf(src, sizeof(src), "old%d", i);
+		send_from(e, &sim, &tg, src, 1, T0 + (uint64_t)i * SEC, &b);
+	}
+	for (int i = 0; i < 8; i++) {
+		snprintf(src, sizeof(src), "new%d", i);
+		send_from(e, &sim, &tg, src, 1, T0 + 7200 * SEC, &b);
+		send_from(e, &sim, &tg, src, 1, T0 + 7200 * SEC, &b);
+	}
+	CU_ASSERT_EQUAL(n->pubs_forgotten, 8);
+	CU_ASSERT_EQUAL(n->dropped_limits, 0);
+	CU_ASSERT_EQUAL(n->duplicates, 8);
 	st_wbuf_free(&b);
 	ks_free(&sim);
 	an_engine_destroy(e);
@@ -1154,6 +1196,7 @@ int st_register_suites(void)
 		{ "window_merge", test_window_merge },
 		{ "seq gaps, in a shard and not", test_gaps },
 		{ "publishers silent an hour forgotten when the table fills", test_forget_publishers },
+		{ "a full table of silent publishers forgotten at once", test_forget_publishers_batch },
 		{ "a window fed by two gateways out of step", test_window_two_gateways },
 		{ "confirm_adjust", test_confirm_adjust },
 		{ "tail_only", test_tail_only },
