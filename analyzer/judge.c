@@ -157,7 +157,7 @@ static void dense_add(struct an_judge *j, int32_t idx, int64_t n)
 {
 	if (j->dense->counts[idx] > INT64_MAX - n)
 		return;
-	j->dense->counts[idx] += n;
+	j->dense->counts[idx] = an_count_add(j->dense->counts[idx], n);
 	if (idx < j->lo)
 		j->lo = idx;
 	if (idx > j->hi)
@@ -190,7 +190,7 @@ static int dense_take(struct an_judge *j, int slot, struct an_dist *d)
 			p->bins[n].idx = i;
 			p->bins[n].pad_ = 0;
 			p->bins[n].count = c;
-			total += c;
+			total = an_count_add(total, c);
 			n++;
 			j->dense->counts[i] = 0;
 		}

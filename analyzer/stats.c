@@ -324,11 +324,18 @@ size_t an_dist_rank_bin(const struct an_dist *d, int64_t r)
 	if (r < 1)
 		r = 1;
 	for (size_t i = 0; i < d->n; i++) {
-		cum += d->bins[i].count;
+		cum = an_count_add(cum, d->bins[i].count);
 		if (cum >= r)
 			return i;
 	}
 	return d->n ? d->n - 1 : 0;
+}
+
+/* A rank from a double, 1..INT64_MAX: a total near 2^63 rounds up to it
+ * as a double, which no int64_t holds. */
+static int64_t rank_of(double c)
+{
+	return c < 1 ? 1 : c >= 9223372036854775807.0 ? INT64_MAX : (int64_t)c;
 }
 
 double an_dist_quantile(const struct an_dist *d, double q)
@@ -339,7 +346,7 @@ double an_dist_quantile(const struct an_dist *d, double q)
 	if (d->n == 0 || d->total <= 0)
 		return 0;
 	c = ceil(q * (double)d->total);
-	r = c < 1 ? 1 : (int64_t)c;
+	r = rank_of(c);
 	return bin_hi(d, an_dist_rank_bin(d, r));
 }
 
@@ -358,8 +365,8 @@ void an_dist_quantile_ci(const struct an_dist *d, double q, double conf,
 	s = z * sqrt(n * q * (1 - q));
 	rl = floor(c - s);
 	ru = ceil(c + s) + 1;
-	*lo = rl < 1 ? 0 : bin_lo(d, an_dist_rank_bin(d, (int64_t)rl));
-	*hi = ru > n ? INFINITY : bin_hi(d, an_dist_rank_bin(d, (int64_t)ru));
+	*lo = rl < 1 ? 0 : bin_lo(d, an_dist_rank_bin(d, rank_of(rl)));
+	*hi = ru > n ? INFINITY : bin_hi(d, an_dist_rank_bin(d, rank_of(ru)));
 }
 
 double an_dist_mean(const struct an_dist *d)

@@ -79,6 +79,14 @@ struct an_dist {
 	int64_t total;
 };
 
+/* a + b for sample counts (both >= 0), INT64_MAX when it would not fit:
+ * a publisher's counts saturate, they never wrap (each message's total is
+ * checked, not what many add up to). */
+static inline int64_t an_count_add(int64_t a, int64_t b)
+{
+	return b > INT64_MAX - a ? INT64_MAX : a + b;
+}
+
 /* Index of the bin holding the sample of rank r (1-based, clamped). */
 size_t an_dist_rank_bin(const struct an_dist *d, int64_t r);
 /* HdrHistogram's value at quantile q (0..1): highest equivalent value of

@@ -179,8 +179,7 @@ int an_acc_add(struct an_acc *acc, const struct st_kpi *k,
 		if (*c == 0)
 			acc->used++;
 		/* saturate rather than wrap: 2^63 samples never come */
-		if (*c <= INT64_MAX - n)
-			*c += n;
+		*c = an_count_add(*c, n);
 	}
 	acc->snapshots++;
 	if (own)
@@ -237,7 +236,7 @@ static int summarise(struct an_acc *acc, struct an_win *win,
 				win->bins[n].idx = (int32_t)(c << AN_CHUNK_SHIFT | j);
 				win->bins[n].pad_ = 0;
 				win->bins[n].count = ch[j];
-				win->total += ch[j];
+				win->total = an_count_add(win->total, ch[j]);
 				n++;
 			}
 			ch[j] = 0;

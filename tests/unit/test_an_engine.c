@@ -503,6 +503,23 @@ static void test_window_merge(void)
 		CU_ASSERT_EQUAL(w->bins[0].count, INT64_MAX);
 		CU_ASSERT_EQUAL(w->total, INT64_MAX);
 	}
+	/* two saturated buckets: the window's total saturates too (it
+	 * wrapped to -2, and the quantiles of a negative total were 0) */
+	{
+		struct an_acc *acc = an_target_acc(&t, 12);
+
+		CU_ASSERT_PTR_NOT_NULL_FATAL(acc);
+		b[0].idx = 9000;
+		b[0].count = INT64_MAX;
+		b[1].idx = 9001;
+		b[1].count = INT64_MAX;
+		CU_ASSERT_EQUAL(an_acc_add(acc, &k, b, 2, true), 0);
+		CU_ASSERT_EQUAL(an_target_close(&t, 12, layout), 1);
+		w = an_target_win(&t, 0);
+		CU_ASSERT_EQUAL_FATAL(w->n_bins, 2);
+		CU_ASSERT_EQUAL(w->total, INT64_MAX);
+		CU_ASSERT(w->p50 > 0 && w->p50 <= w->p99);
+	}
 	an_target_free(&t);
 	st_hist_destroy(layout);
 }
