@@ -195,11 +195,28 @@ say "forecast: the next $dur s of load from scripts/demo/history.csv"
 [ -s "$wd/profile.csv" ] || { say "FAILED: no forecast profile"; exit 1; }
 
 say "load generator: scripts/demo/requests.pcap along the forecast, into the inject port"
-bg "$lg_bin" -l 0-1 --no-huge --no-pci -m 256 --file-prefix "${tag}lg" \
-	--log-level '*:error' --vdev "net_af_packet0,iface=${tag}g" -- \
-	--pcap scripts/demo/requests.pcap --profile "$wd/profile.csv" --poisson --server 198.18.0.53:7 \
-	--no-progress --json >"$wd/loadgen.json" 2>"$wd/loadgen.err"
-lg_pid=${pids[-1]}
+start_lg() {
+	bg "$lg_bin" -l 0-1 --no-huge --no-pci -m 256 --file-prefix "${tag}lg" \
+		--log-level '*:error' --vdev "net_af_packet0,iface=${tag}g" -- \
+		--pcap scripts/demo/requests.pcap --profile "$wd/profile.csv" --poisson --server 198.18.0.53:7 \
+		--no-progress --json >"$wd/loadgen.json" 2>"$wd/loadgen.err"
+	lg_pid=${pids[-1]}
+}
+start_lg
+# DPDK's af_packet PMD names its socket's fanout group (pid ^ ifindex) &
+# 0xffff; the kernel refuses it (EINVAL) when a socket on another device in
+# this namespace, the dataplane's, holds that id. One start in some
+# thousands collides; a new process has another pid.
+for _ in 1 2 3 4 5 6 7 8 9 10; do
+	kill -0 "$lg_pid" 2>/dev/null || break
+	grep -q . "$wd/loadgen.json" 2>/dev/null && break
+	sleep 0.1
+done
+if ! kill -0 "$lg_pid" 2>/dev/null && grep -q PACKET_FANOUT "$wd/loadgen.err"; then
+	wait "$lg_pid"
+	say "load generator: its af_packet fanout id was taken (a collision of pids); starting it again"
+	start_lg
+fi
 
 say "clients: 480 requests/s over 4800 flows for $dur s"
 ip netns exec "${tag}c" /usr/bin/python3 scripts/demo/udp_load.py 198.18.0.53 7 480 4800 "$dur" \
