@@ -1114,89 +1114,96 @@ static void send_from(struct an_engine *e, struct ks_sim *sim, const struct ks_t
 	an_engine_ingest(e, topic, strlen(topic), b->data, b->len, 2, a + SEC);
 }
 
-static void test_forget_publishers(void)
-{
-	struct ks_target tg = tgt("prod", ST_ROLE_PROD, 8, 500, 1000);
-	const struct an_counters *n;
+/* An engine in replay (windows' time only) with max_publishers max, fed
+ * by send_from. */
+struct pubs_rig {
+	struct ks_target tg;
 	struct an_config cfg;
 	struct an_engine *e;
-	struct st_perr pe;
 	struct ks_sim sim;
 	struct st_wbuf b;
-	const uint64_t hour = 3600 * SEC;
+	const struct an_counters *n;
+};
 
-	config(&cfg, NULL);
-	CU_ASSERT_EQUAL_FATAL(an_config_set(&cfg, "max_publishers", "2", &pe), 0);
-	cfg.max_skew_ns = 3 * hour;
-	e = an_engine_create(&cfg, true);
-	CU_ASSERT_PTR_NOT_NULL_FATAL(e);
-	n = an_engine_counters(e);
-	ks_init(&sim, 5, "web", "gwa");
-	st_wbuf_init(&b);
-	send_from(e, &sim, &tg, "gwa", 1, T0, &b);
-	send_from(e, &sim, &tg, "gwb", 1, T0, &b);
+static void rig_init(struct pubs_rig *r, const char *max)
+{
+	struct st_perr pe;
+
+	r->tg = tgt("prod", ST_ROLE_PROD, 8, 500, 1000);
+	config(&r->cfg, NULL);
+	CU_ASSERT_EQUAL_FATAL(an_config_set(&r->cfg, "max_publishers", max, &pe), 0);
+	r->e = an_engine_create(&r->cfg, true);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(r->e);
+	r->n = an_engine_counters(r->e);
+	ks_init(&r->sim, 5, "web", "gw");
+	st_wbuf_init(&r->b);
+}
+
+static void rig_send(struct pubs_rig *r, const char *src, uint64_t seq, uint64_t a)
+{
+	send_from(r->e, &r->sim, &r->tg, src, seq, a, &r->b);
+}
+
+static void rig_free(struct pubs_rig *r)
+{
+	st_wbuf_free(&r->b);
+	ks_free(&r->sim);
+	an_engine_destroy(r->e);
+	an_config_free(&r->cfg);
+}
+
+static void test_forget_publishers(void)
+{
+	const uint64_t hour = 3600 * SEC;
+	struct pubs_rig r;
+
+	rig_init(&r, "2");
+	rig_send(&r, "gwa", 1, T0);
+	rig_send(&r, "gwb", 1, T0);
 	/* the table is full, both live: gwc untracked, its repeat not seen */
-	send_from(e, &sim, &tg, "gwc", 1, T0 + 10 * SEC, &b);
-	send_from(e, &sim, &tg, "gwc", 1, T0 + 10 * SEC, &b);
-	CU_ASSERT_EQUAL(n->dropped_limits, 2);
-	CU_ASSERT_EQUAL(n->duplicates, 0);
-	CU_ASSERT_EQUAL(n->pubs_forgotten, 0);
+	rig_send(&r, "gwc", 1, T0 + 10 * SEC);
+	rig_send(&r, "gwc", 1, T0 + 10 * SEC);
+	CU_ASSERT_EQUAL(r.n->dropped_limits, 2);
+	CU_ASSERT_EQUAL(r.n->duplicates, 0);
+	CU_ASSERT_EQUAL(r.n->pubs_forgotten, 0);
 	/* gwb goes on; gwa silent for over an hour: forgotten, gwd tracked */
-	send_from(e, &sim, &tg, "gwb", 2, T0 + hour, &b);
-	send_from(e, &sim, &tg, "gwd", 1, T0 + hour + 2 * SEC, &b);
-	CU_ASSERT_EQUAL(n->pubs_forgotten, 1);
-	CU_ASSERT_EQUAL(n->dropped_limits, 2);
-	send_from(e, &sim, &tg, "gwd", 1, T0 + hour + 2 * SEC, &b);
-	CU_ASSERT_EQUAL(n->duplicates, 1);
+	rig_send(&r, "gwb", 2, T0 + hour);
+	rig_send(&r, "gwd", 1, T0 + hour + 2 * SEC);
+	CU_ASSERT_EQUAL(r.n->pubs_forgotten, 1);
+	CU_ASSERT_EQUAL(r.n->dropped_limits, 2);
+	rig_send(&r, "gwd", 1, T0 + hour + 2 * SEC);
+	CU_ASSERT_EQUAL(r.n->duplicates, 1);
 	/* gwb's seq still followed: a jump is a gap */
-	send_from(e, &sim, &tg, "gwb", 4, T0 + hour + SEC, &b);
-	CU_ASSERT_EQUAL(n->gaps, 1);
+	rig_send(&r, "gwb", 4, T0 + hour + SEC);
+	CU_ASSERT_EQUAL(r.n->gaps, 1);
 	/* gwa back while gwb and gwd are live: untracked, as a newcomer */
-	send_from(e, &sim, &tg, "gwa", 2, T0 + hour + 3 * SEC, &b);
-	CU_ASSERT_EQUAL(n->dropped_limits, 3);
-	CU_ASSERT_EQUAL(n->pubs_forgotten, 1);
-	st_wbuf_free(&b);
-	ks_free(&sim);
-	an_engine_destroy(e);
-	an_config_free(&cfg);
+	rig_send(&r, "gwa", 2, T0 + hour + 3 * SEC);
+	CU_ASSERT_EQUAL(r.n->dropped_limits, 3);
+	CU_ASSERT_EQUAL(r.n->pubs_forgotten, 1);
+	rig_free(&r);
 }
 
 /* max_publishers 8, full of publishers two hours silent: the first
  * newcomer forgets all eight at once, and seven more are tracked. */
 static void test_forget_publishers_batch(void)
 {
-	struct ks_target tg = tgt("prod", ST_ROLE_PROD, 8, 500, 1000);
-	const struct an_counters *n;
-	struct an_config cfg;
-	struct an_engine *e;
-	struct st_perr pe;
-	struct ks_sim sim;
-	struct st_wbuf b;
+	struct pubs_rig r;
 	char src[16];
 
-	config(&cfg, NULL);
-	CU_ASSERT_EQUAL_FATAL(an_config_set(&cfg, "max_publishers", "8", &pe), 0);
-	e = an_engine_create(&cfg, true);
-	CU_ASSERT_PTR_NOT_NULL_FATAL(e);
-	n = an_engine_counters(e);
-	ks_init(&sim, 5, "web", "old0");
-	st_wbuf_init(&b);
+	rig_init(&r, "8");
 	for (int i = 0; i < 8; i++) {
 		snprintf(src, sizeof(src), "old%d", i);
-		send_from(e, &sim, &tg, src, 1, T0 + (uint64_t)i * SEC, &b);
+		rig_send(&r, src, 1, T0 + (uint64_t)i * SEC);
 	}
 	for (int i = 0; i < 8; i++) {
 		snprintf(src, sizeof(src), "new%d", i);
-		send_from(e, &sim, &tg, src, 1, T0 + 7200 * SEC, &b);
-		send_from(e, &sim, &tg, src, 1, T0 + 7200 * SEC, &b);
+		rig_send(&r, src, 1, T0 + 7200 * SEC);
+		rig_send(&r, src, 1, T0 + 7200 * SEC);
 	}
-	CU_ASSERT_EQUAL(n->pubs_forgotten, 8);
-	CU_ASSERT_EQUAL(n->dropped_limits, 0);
-	CU_ASSERT_EQUAL(n->duplicates, 8);
-	st_wbuf_free(&b);
-	ks_free(&sim);
-	an_engine_destroy(e);
-	an_config_free(&cfg);
+	CU_ASSERT_EQUAL(r.n->pubs_forgotten, 8);
+	CU_ASSERT_EQUAL(r.n->dropped_limits, 0);
+	CU_ASSERT_EQUAL(r.n->duplicates, 8);
+	rig_free(&r);
 }
 
 static void test_gaps(void)
