@@ -164,9 +164,7 @@ static void send_one_tag(struct dp_worker *w, int gi, uint16_t tag, struct rte_m
 	sent = rte_eth_tx_burst(w->app->groups[gi].port_id, w->queue, c, n);
 	if (unlikely(sent < n)) {
 		for (uint16_t i = sent; i < n; i++) {
-			if (dp_tcp_seg_tx(w->app, c[i]))
-				w->cnt.tcp_send_tx_full++;
-			else
+			if (!dp_tcp_put_off(w, c[i]))
 				gc_of(w, tag)->drops[DP_DROP_TX_FULL]++;
 		}
 		rte_pktmbuf_free_bulk(c + sent, n - sent);

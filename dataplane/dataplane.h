@@ -68,6 +68,8 @@ struct dp_app {
 					   when none does */
 	struct rte_mempool *copy_pool;	/* copies: indirect mbufs and header copies */
 	struct rte_mempool *tcpq_pool;	/* TCP segments queued for shadows: full copies */
+	int tcp_mark_off;	/* the mbuf dynamic field of struct dp_tcp_mark
+				   (tcp_session.h), when tcpq_pool is */
 	/* Frames the main lcore wants sent (neighbour requests; m->port says
 	 * where): worker 0 sends them on its queue. Single producer, single
 	 * consumer. */

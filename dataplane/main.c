@@ -340,6 +340,12 @@ static int setup_ports_and_groups(struct dp_app *a)
 		return -1;
 	}
 	if (cfg->tcp_sessions > 0) {
+		a->tcp_mark_off = dp_tcp_mark_register();
+		if (a->tcp_mark_off < 0) {
+			ST_ERR("cannot register the TCP segments' mbuf field: %s",
+			       rte_strerror(rte_errno));
+			return -1;
+		}
 		a->tcpq_pool = rte_pktmbuf_pool_create("st_tcpq", cfg->tcp_queue * a->n_workers + 1023,
 						       256, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
 						       (int)rte_socket_id());

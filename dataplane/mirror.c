@@ -1054,13 +1054,11 @@ void dp_copies_send(struct dp_worker *w, int gi, struct dp_group_counters *gc,
 	if (unlikely(sent < n)) {
 		/* Not sent: take them back out of the counts of sent copies;
 		 * but a TCP session's segment (a clone of its queue's copy)
-		 * stays queued and is sent again: put off, not lost (its
-		 * first send counted once, a resend never) */
+		 * stays queued and is sent again: put off, not lost (a first
+		 * send taken out of the copies until one leaves) */
 		for (uint16_t i = sent; i < n; i++) {
-			if (dp_tcp_seg_tx(app, c[i])) {
-				w->cnt.tcp_send_tx_full++;
+			if (dp_tcp_put_off(w, c[i]))
 				continue;
-			}
 			gc->drops[DP_DROP_TX_FULL]++;
 			gc->copies--;
 			gc->copy_bytes -= c[i]->pkt_len;

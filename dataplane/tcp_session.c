@@ -51,6 +51,22 @@ static inline uint32_t sess_hash(uint32_t flow_hash, int g)
 	return flow_hash ^ ((uint32_t)(g + 1) * 0x9e3779b1u);
 }
 
+int dp_tcp_mark_register(void)
+{
+	static const struct rte_mbuf_dynfield desc = {
+		.name = "shadowtap_dp_tcp_mark",
+		.size = sizeof(struct dp_tcp_mark),
+		.align = __alignof__(struct dp_tcp_mark),
+	};
+
+	return rte_mbuf_dynfield_register(&desc);
+}
+
+static inline struct dp_tcp_mark *tcp_mark(const struct dp_worker *w, struct rte_mbuf *m)
+{
+	return RTE_MBUF_DYNFIELD(m, w->app->tcp_mark_off, struct dp_tcp_mark *);
+}
+
 int dp_tcp_init(struct dp_tcp_table *t, uint32_t max_sessions, uint32_t max_segments,
 		int socket)
 {
@@ -165,6 +181,27 @@ static void q_drop_all(struct dp_worker *w, struct dp_tcp_sess *s)
 		gc->drops[DP_DROP_TCP_UNSENT] += past || w->tcp.seg[i].unsent;
 	}
 	q_free_all(&w->tcp, s);
+}
+
+void dp_tcp_first_refused(struct dp_worker *w, struct rte_mbuf *m)
+{
+	const struct dp_tcp_mark *k = tcp_mark(w, m);
+	struct dp_group_counters *gc;
+	struct dp_tcp_seg *g;
+
+	if (k->first == 0)
+		return;
+	g = &w->tcp.seg[k->first - 1];
+	/* Still queued (this transmission holds a reference to the queue's
+	 * copy, so no other segment can hold that mbuf)? Gone, it was
+	 * acknowledged after a resend (a first send chaos held back) or its
+	 * session ended: the count stays. */
+	if (g->m != rte_mbuf_from_indirect(m))
+		return;
+	gc = k->synthetic ? &w->cnt.inject[k->group] : &w->cnt.group[k->group];
+	gc->copies--;
+	gc->copy_bytes -= m->pkt_len;
+	g->unsent = 1;
 }
 
 /* Backward-shift deletion, as in the flow table. */
@@ -343,20 +380,29 @@ static struct rte_mbuf *send_seg(struct dp_worker *w, struct dp_tcp_sess *s,
 		w->cnt.tcp_send_nombuf++;
 		return NULL;
 	}
+	/* a resend (the clone took its queue copy's field) */
+	tcp_mark(w, c)->first = 0;
 	g->sent_tsc = now;
 	return c;
 }
 
-/* c, the first transmission of g: a copy of the group's (counted) and, for
- * data, its request opened towards the group. Returns c. */
+/* c, the first transmission of g: a copy of the group's (counted, and
+ * marked so that a TX queue refusing it takes it back out: dp_tcp_put_off)
+ * and, for data, its request opened towards the group (once, however often
+ * a TX queue refuses it). Returns c. */
 static struct rte_mbuf *first_send(struct dp_worker *w, struct dp_tcp_sess *s,
-				   const struct dp_tcp_seg *g, struct rte_mbuf *c, uint64_t now)
+				   struct dp_tcp_seg *g, struct rte_mbuf *c, uint64_t now)
 {
 	struct dp_group_counters *gc = sess_gc(w, s);
+	struct dp_tcp_mark *k = tcp_mark(w, c);
 
-	if (g->has_data)
+	if (g->has_data && !g->opened)
 		dp_timing_open_data(w, &s->key, s->fhash, s->synthetic ? DP_TARGET_INJ(s->group) :
 				    DP_TARGET_GROUP(s->group), c->pkt_len, now);
+	g->opened = 1;
+	k->first = (uint32_t)(g - w->tcp.seg) + 1;
+	k->group = s->group;
+	k->synthetic = s->synthetic;
 	gc->copies++;
 	gc->copy_bytes += c->pkt_len;
 	return c;
@@ -416,6 +462,7 @@ static uint32_t seg_take(struct dp_tcp_table *t, struct rte_mbuf *c, const struc
 	g->has_data = p->payload_len > 0;
 	g->syn = (p->tcp.flags & ST_TCP_SYN) != 0;
 	g->unsent = 0;
+	g->opened = 0;
 	if (g->syn)
 		g->end = p->tcp.seq + 1;
 	return idx;
@@ -802,7 +849,8 @@ void dp_tcp_scan(struct dp_worker *w, uint64_t now, uint32_t budget)
 								w->queue, out, n);
 					if (sent < n) {
 						/* put off: the queue keeps them */
-						w->cnt.tcp_send_tx_full += n - sent;
+						for (uint16_t i = sent; i < n; i++)
+							(void)dp_tcp_put_off(w, out[i]);
 						rte_pktmbuf_free_bulk(out + sent, n - sent);
 					}
 				}

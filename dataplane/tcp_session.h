@@ -53,9 +53,26 @@ struct dp_tcp_seg {
 	uint8_t has_data;	/* payload, not only a FIN: a request to time */
 	uint8_t syn;		/* the client's SYN: resent until the SYN-ACK */
 	uint8_t unsent;		/* among the sent ones (enqueue_again) but it
-				 * never left (no mbuf): its first send, a
+				 * never left (no mbuf, or its first send
+				 * refused by the TX queue): its first send, a
 				 * timeout's, counts as pump's do */
+	uint8_t opened;		/* its request was opened towards the group
+				   (timing): a first send again opens none */
 };
+
+/* What a transmission of a queued segment (a clone of its queue's copy)
+ * carries in an mbuf dynamic field, for a TX queue that refuses it
+ * (dp_tcp_put_off): the segment's index + 1 when this is its first send,
+ * counted among its group's copies, 0 for a resend; and that group. */
+struct dp_tcp_mark {
+	uint32_t first;
+	uint8_t group;
+	uint8_t synthetic;	/* the inject port's session: gc is cnt.inject */
+};
+
+/* Registers struct dp_tcp_mark as an mbuf dynamic field: its offset, or
+ * -1 (rte_errno set). */
+int dp_tcp_mark_register(void);
 
 struct dp_tcp_sess {
 	struct st_flow_key key;
@@ -193,6 +210,13 @@ void dp_tcp_rewrite_rst(struct dp_worker *w, struct dp_tcp_sess *s, struct rte_m
 uint16_t dp_tcp_shadow(struct dp_worker *w, uint32_t port_groups, const struct st_flow_key *k,
 		       uint32_t hash, const struct st_pkt *p, uint64_t now,
 		       struct rte_mbuf **out, uint16_t max);
+
+/* m, a transmission of a queued segment, refused by a TX queue (freed by
+ * the caller), when it was the segment's first send and the segment is
+ * still queued: taken back out of its group's copies, and the segment is
+ * again never sent (its next send, a timeout's, counts it; its session
+ * ending first counts it tcp_unsent). Nothing for a resend. */
+void dp_tcp_first_refused(struct dp_worker *w, struct rte_mbuf *m);
 
 /* Looks at up to budget sessions: retransmits after a timeout, sends what
  * waits for nothing but a chance, forgets idle sessions. */

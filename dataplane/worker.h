@@ -98,12 +98,19 @@ static inline uint32_t dp_flow_worker(uint32_t hash, uint32_t n_workers)
 	return (uint32_t)(((uint64_t)(uint32_t)(hash * 2654435761u) * n_workers) >> 32);
 }
 
-/* Whether m is a transmission of a TCP session's queued segment (a clone
- * of the queue's copy): a TX queue refusing it puts it off, as the session
- * sends it again; nothing is lost (counted tcp_send_tx_full). */
-static inline bool dp_tcp_seg_tx(const struct dp_app *app, struct rte_mbuf *m)
+/* m, refused by a TX queue (the caller frees it): when it is a
+ * transmission of a TCP session's queued segment (a clone of the queue's
+ * copy), put off, not lost, as its session sends it again: counted
+ * tcp_send_tx_full (a first send no longer among the copies:
+ * dp_tcp_first_refused), and true; otherwise false, for the caller to
+ * count. */
+static inline bool dp_tcp_put_off(struct dp_worker *w, struct rte_mbuf *m)
 {
-	return RTE_MBUF_CLONED(m) && rte_mbuf_from_indirect(m)->pool == app->tcpq_pool;
+	if (!RTE_MBUF_CLONED(m) || rte_mbuf_from_indirect(m)->pool != w->app->tcpq_pool)
+		return false;
+	w->cnt.tcp_send_tx_full++;
+	dp_tcp_first_refused(w, m);
+	return true;
 }
 
 /* Sends a burst of `bytes` (the caller's sum, taken while the mbufs were
@@ -123,10 +130,8 @@ static inline uint64_t dp_tx_counted(struct dp_worker *w, int port_idx, uint16_t
 	if (unlikely(sent < n)) {
 		for (uint16_t i = sent; i < n; i++) {
 			bytes -= pkts[i]->pkt_len;
-			if (dp_tcp_seg_tx(w->app, pkts[i])) {
-				w->cnt.tcp_send_tx_full++;
+			if (dp_tcp_put_off(w, pkts[i]))
 				seg_bytes += pkts[i]->pkt_len;
-			}
 		}
 		pc->tx_full += n - sent;
 		rte_pktmbuf_free_bulk(pkts + sent, n - sent);

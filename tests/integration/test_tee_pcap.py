@@ -16,6 +16,7 @@ import json
 import math
 import os
 import random
+import re
 import sys
 import time
 
@@ -713,10 +714,69 @@ def pool_dry_case(wd):
     stlib.check(res["mbufs_in_use"] == (0, 0), "pool dry: no mbuf leaked (%s)" % (res["mbufs_in_use"],))
 
 
+def tx_refused_case(wd):
+    """The shadow port's TX queue refuses everything: a net_memif server no
+    client ever connects to (DPDK's memif sends nothing until connected).
+    A UDP copy refused is lost: counted tx_full and taken back out of the
+    copies. A TCP session's segment refused is put off, not lost: its
+    session keeps it queued and sends it again on its retransmission timer,
+    each refusal counted among the sends put off (TX full), none tx_full,
+    and it is not among the copies until a send of it leaves; when the
+    session ends first, its segments are lost copies, tcp_unsent.
+    Production gets everything and no mbuf is left behind."""
+    n_udp, n_data, sport = 40, 3, 40002
+    eth = Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02")
+    ip = IP(src="198.18.0.12", dst=SERVER4)
+    syn = bytes(eth / ip / TCP(sport=sport, dport=80, flags="S", seq=1000))
+    data = [bytes(eth / ip / TCP(sport=sport, dport=80, flags="PA", seq=1001 + 4 * k, ack=1) /
+                  Raw(b"abcd")) for k in range(n_data)]
+    udp = [bytes(Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02") /
+                 IP(src="198.18.2.%d" % (i + 1), dst=SERVER4) / UDP(sport=5000 + i, dport=53) /
+                 Raw(b"r%d" % i)) for i in range(n_udp)]
+    pkts = [syn] + data + udp
+    write_inputs(wd, pkts)
+    j = lambda n: os.path.join(wd, n)  # noqa: E731
+
+    def run(name, extra):
+        ini = j(name + ".ini")
+        write_ini(ini, INLINE_HEAD + "timing = false\n" + extra + "\n[shadow.a]\nport = net_memif0\n"
+                  "share = 1\ndst_mac = %s\n" % MAC["a"], tcp_sessions=64)
+        e = j("empty.pcap")
+        vdevs = ["net_pcap0,rx_pcap=%s,tx_pcap=%s" % (j("in.pcap"), j("client_out.pcap")),
+                 "net_pcap1,rx_pcap=%s,tx_pcap=%s" % (e, j("prod.pcap")),
+                 "net_memif0,role=server,socket=%s" % j("nobody.sock")]
+        cmd = [DP] + stlib.eal_args("tee-%s-%d" % (name, os.getpid()), vdevs) + \
+            ["--", "--config", ini, "--duration", "3s"]
+        _, _, err = stlib.run(cmd, timeout=60)
+        print(err)
+        res = stlib.parse_final(err)
+        m = re.search(r"sends put off \(no mbuf (\d+), TX full (\d+)\)", err)
+        stlib.check(read(j("prod.pcap")) == pkts, "%s: production gets all %d packets" % (name, len(pkts)))
+        stlib.check(res["shadows"]["a"].get("tx_full") == n_udp,
+                    "%s: the %d UDP copies refused are counted tx_full, no TCP segment is (%s)"
+                    % (name, n_udp, res["shadows"]["a"].get("tx_full")))
+        stlib.check(res["mbufs_in_use"] == (0, 0), "%s: every mbuf back in its pool at exit (%s)"
+                    % (name, res["mbufs_in_use"]))
+        return res["shadows"]["a"], int(m.group(2)) if m else -1
+
+    a, put_off = run("refused", "")
+    # the SYN is sent again every 200 ms or more (backing off) while it
+    # never left: 3 s give at least 3 more tries
+    stlib.check(put_off >= 4, "TX refused: the session's SYN refused again and again, each time put "
+                "off (%d)" % put_off)
+    stlib.check(a["copies"] == 0 and a["bytes"] == 0,
+                "TX refused: copies %d (%d bytes): nothing left, nothing counted" % (a["copies"], a["bytes"]))
+    a, put_off = run("refused-idle", "flow_idle_timeout = 1s\n")
+    stlib.check(put_off >= 1 and a.get("tcp_unsent") == 1 + n_data and a["copies"] == 0,
+                "TX refused, the session idles out: its SYN (put off %d times) and %d segments never "
+                "left: tcp_unsent %s, copies %d" % (put_off, n_data, a.get("tcp_unsent"), a["copies"]))
+
+
 def main():
     for case in (inline_case, inline_untimed_case, tap_case, two_workers_case, inject_case,
                  inject_tcp_chaos_case, inject_memif_case,
-                 full_table_case, midstream_case, queue_full_case, unsent_case, pool_dry_case):
+                 full_table_case, midstream_case, queue_full_case, unsent_case, pool_dry_case,
+                 tx_refused_case):
         wd = stlib.workdir(case.__name__)
         print("== %s in %s" % (case.__name__, wd))
         case(wd)
