@@ -23,6 +23,7 @@ usage: test_chaos_more_pcap.py DATAPLANE_BINARY [CTL_BINARY]
 """
 import math
 import os
+import struct
 import subprocess
 import sys
 import time
@@ -187,7 +188,8 @@ def wait_for(cond, timeout, what):
 def scenario_run_case(wd):
     try:
         import kpisub
-    except SystemExit:
+        import zmq
+    except (SystemExit, ImportError):
         stlib.skip("no pyzmq/msgpack for the control round trip")
     fx.setup(wd, [])
     scn = os.path.join(wd, "run.csv")
@@ -296,6 +298,19 @@ def scenario_run_case(wd):
             rep = kpisub.request(ep, {"cmd": "chaos_scenario", "file": "none", "text": ""})
             stlib.check(rep.get("ok") is False and "not both" in rep.get("error", ""),
                         "text and file together refused: %s" % rep.get("error"))
+            # past 1 MiB but within what libzmq lets in: received, refused
+            # with the reason; past that too: the connection is dropped
+            # unanswered, and the next client is served as before
+            rep = kpisub.request(ep, {"cmd": "chaos_scenario", "text": "x" * (1 << 20), "name": "big"})
+            stlib.check(rep.get("ok") is False and "at most 4096 (chaos_scenario: 1048576)" in
+                        rep.get("error", ""), "a scenario over 1 MiB refused: %s" % rep.get("error"))
+            try:
+                rep = kpisub.request(ep, b"\xc6" + struct.pack(">I", 2 << 20) + b"x" * (2 << 20),
+                                     timeout_ms=1500)
+            except zmq.Again:
+                rep = None
+            stlib.check(rep is None, "a request of 2 MiB is dropped unread, unanswered (%s)" % rep)
+            stlib.check(stats(ep).get("ok") is True, "the next client is answered as before")
             _, out, _ = stlib.run([CTL, "-e", ep, "chaos_scenario", good], timeout=10)
         # the new keys over control, and refusals naming the key
         rep = kpisub.request(ep, {"cmd": "chaos", "group": "canary", "reorder": "25%", "reorder_gap": 5,
