@@ -586,17 +586,28 @@ void dp_tcp_rewrite_rst(struct dp_worker *w, struct dp_tcp_sess *s, struct rte_m
 	sess_remove(w, s);
 }
 
-/* Frees the queued segments the shadow has acknowledged up to ack. */
-static void q_ack(struct dp_tcp_table *t, struct dp_tcp_sess *s, uint32_t ack)
+/* Frees the queued segments the shadow has acknowledged up to ack. One
+ * whose first send a TX queue refused (unsent among the sent ones) and
+ * that is acknowledged now reached the shadow (a resend of it, or a
+ * segment covering it, left): counted among the copies now. */
+static void q_ack(struct dp_worker *w, struct dp_tcp_sess *s, uint32_t ack)
 {
+	struct dp_tcp_table *t = &w->tcp;
+
 	while (s->q_head != DP_TCP_NONE) {
 		uint32_t i = s->q_head;
 		struct dp_tcp_seg *g = &t->seg[i];
 
 		if (seq_after(g->end, ack))
 			break;
-		if (s->q_unsent == i)
+		if (s->q_unsent == i) {
 			s->q_unsent = g->next;
+		} else if (unlikely(g->unsent)) {
+			struct dp_group_counters *gc = sess_gc(w, s);
+
+			gc->copies++;
+			gc->copy_bytes += g->m->pkt_len;
+		}
 		s->q_head = g->next;
 		if (s->q_head == DP_TCP_NONE) {
 			s->q_tail = DP_TCP_NONE;
@@ -740,7 +751,7 @@ static uint16_t tcp_shadow(struct dp_worker *w, uint32_t port_groups, const stru
 			s->s_wnd = p->tcp.win; /* never scaled in a SYN-ACK */
 			s->state = DP_TCP_ESTABLISHED;
 			s->backoff = 0;
-			q_ack(&w->tcp, s, s->s_ack); /* the SYN's copy */
+			q_ack(w, s, s->s_ack); /* the SYN's copy */
 		}
 		/* The first time, or again if our ACK was lost. */
 		if ((out[n] = gen_ack(w, s)) != NULL)
@@ -758,7 +769,7 @@ static uint16_t tcp_shadow(struct dp_worker *w, uint32_t port_groups, const stru
 			s->s_ack = p->tcp.ack;
 			s->dupacks = 0;
 			s->backoff = 0;
-			q_ack(&w->tcp, s, s->s_ack);
+			q_ack(w, s, s->s_ack);
 			/* A partial ACK in recovery (NewReno): the next hole
 			 * is the new oldest segment; resend it now rather
 			 * than a timeout later. */
