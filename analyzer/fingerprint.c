@@ -25,6 +25,34 @@ static double unif(uint64_t *s)
 	return (double)(rnd(s) >> 11) / 9007199254740992.0;
 }
 
+/* Whether assign's k groups of x are distinct: every two centroids (raw
+ * units) differ by at least floors[j] in some feature j. */
+static bool distinct(const double (*x)[FP_DIMS], uint32_t n, const uint32_t *assign, uint32_t k,
+		     const double floors[FP_DIMS])
+{
+	double c[FP_K_MAX][FP_DIMS] = { { 0 } };
+	uint32_t size[FP_K_MAX] = { 0 };
+
+	for (uint32_t i = 0; i < n; i++) {
+		size[assign[i]]++;
+		for (int j = 0; j < FP_DIMS; j++)
+			c[assign[i]][j] += x[i][j];
+	}
+	for (uint32_t m = 0; m < k; m++)
+		for (int j = 0; j < FP_DIMS; j++)
+			c[m][j] = size[m] ? c[m][j] / size[m] : 0;
+	for (uint32_t a = 0; a < k; a++)
+		for (uint32_t b = a + 1; b < k; b++) {
+			bool apart = false;
+
+			for (int j = 0; j < FP_DIMS && !apart; j++)
+				apart = fabs(c[a][j] - c[b][j]) >= floors[j];
+			if (!apart)
+				return false;
+		}
+	return true;
+}
+
 static double dist2(const double *a, const double *b)
 {
 	double d = 0;
@@ -257,7 +285,8 @@ int fp_fit(const double (*x)[FP_DIMS], uint32_t n, uint32_t k_max,
 				memcpy(ka, a, sizeof(uint32_t) * n);
 			}
 		}
-		sil = fp_silhouette((const double (*)[FP_DIMS])z, n, ka, k);
+		sil = distinct(x, n, ka, k, floors) ?
+		      fp_silhouette((const double (*)[FP_DIMS])z, n, ka, k) : -2;
 		if (sil > best_sil + 1e-9) {
 			best_sil = sil;
 			best_k = k;

@@ -12,8 +12,13 @@
  *
  * k: k-means++ seeding and Lloyd iterations, a few seeded restarts per k
  * (the least inertia kept), k = 2..k_max; the k with the highest mean
- * silhouette (Rousseeuw 1987) wins. Below 0.25 ("no substantial
- * structure", Kaufman & Rousseeuw) the clients are one group (k = 1).
+ * silhouette (Rousseeuw 1987) wins, among the k whose groups are distinct:
+ * every two of their centroids differ by at least the floor in some
+ * feature. (The silhouette alone splits a tight group into tighter ones:
+ * steady clients whose latency or burstiness a few stalls moved by a
+ * fraction of the floor formed groups of their own, well separated only
+ * against how alike each was.) Below 0.25 ("no substantial structure",
+ * Kaufman & Rousseeuw) the clients are one group (k = 1).
  *
  * Stable labels: the previous fit's centroids (in raw feature units) and
  * labels are matched to the new centroids greedily, closest pair first, in

@@ -253,6 +253,11 @@ profile_alert_rps = 600
                 sum(byk[k]["bytes_req"] for k in ks) / len(ks),
                 sum(byk[k]["burstiness"] for k in ks) / len(ks),
                 sum(byk[k]["trend"] for k in ks) / len(ks)))
+        for g in pf["fingerprints"]:
+            c = g.get("centroid", {})
+            print("  %s: %d clients, centroid %s" % (g.get("label"), g.get("clients", -1), ", ".join(
+                "%s %.3g" % (n, c[n]) for n in ("rps", "bytes_req", "bytes_resp", "burstiness", "trend",
+                                                "p99_ns") if n in c)))
         stlib.check(a >= 0.9, "fingerprints match the three behaviours: ARI %.3f >= 0.9" % a)
         stlib.check(all(byk[k]["requests"] <= sent[k] for k in keys),
                     "no client has more requests than it was sent")

@@ -83,6 +83,32 @@ static void test_kmeans_k(void)
 	}
 }
 
+/* Three tight groups, one of them in two halves apart by less than the
+ * floor (0.45 of 0.5 in one feature): the silhouette alone prefers four
+ * groups (the halves well apart against their own spread); they are not
+ * distinct behaviours, so the fit is the three. A gap of a floor and more
+ * (0.75) makes the halves two groups. */
+static void test_tight_split(void)
+{
+	static double x[150][FP_DIMS];
+	uint32_t truth[150], a[150], next = 1;
+	uint64_t r = 23;
+	struct fp_fit f;
+
+	blobs(x, truth, 50, 3, C4, 0.01, &r);
+	for (uint32_t i = 0; i < 25; i++)
+		x[i][3] += 0.45;
+	CU_ASSERT_EQUAL_FATAL(fp_fit((const double (*)[FP_DIMS])x, 150, 8, floors, 1, NULL, &next,
+				     &f, a), 0);
+	CU_ASSERT_EQUAL(f.k, 3);
+	CU_ASSERT(fp_ari(truth, a, 150) > 0.99);
+	for (uint32_t i = 0; i < 25; i++)
+		x[i][3] += 0.3;
+	CU_ASSERT_EQUAL_FATAL(fp_fit((const double (*)[FP_DIMS])x, 150, 8, floors, 1, NULL, &next,
+				     &f, a), 0);
+	CU_ASSERT_EQUAL(f.k, 4);
+}
+
 /* Refit with the groups' points in another order (and a little moved):
  * every group keeps its label; a fourth group gets a new one. */
 static void test_labels_stable(void)
@@ -397,6 +423,7 @@ int st_register_suites(void)
 	static const struct st_cu_test tests[] = {
 		{ "k-means finds planted groups, k by silhouette", test_kmeans_k },
 		{ "labels stable across refits, new group new label", test_labels_stable },
+		{ "groups closer than the floors are one", test_tight_split },
 		{ "history bounded, fingerprints through ingest, refusals counted", test_history },
 		{ "a clients message from the future: refused, its time not taken", test_future },
 		{ "a full table keeps the clients with the most requests in the history",
