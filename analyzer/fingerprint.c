@@ -25,8 +25,9 @@ static double unif(uint64_t *s)
 	return (double)(rnd(s) >> 11) / 9007199254740992.0;
 }
 
-/* Whether assign's k groups of x are distinct: every two centroids (raw
- * units) differ by at least floors[j] in some feature j. */
+/* Whether assign's k groups of x are distinct: none empty, and every two
+ * centroids (raw units) differ by at least floors[j] in some one feature j
+ * (differences under the floors do not add up across features). */
 static bool distinct(const double (*x)[FP_DIMS], uint32_t n, const uint32_t *assign, uint32_t k,
 		     const double floors[FP_DIMS])
 {
@@ -38,9 +39,12 @@ static bool distinct(const double (*x)[FP_DIMS], uint32_t n, const uint32_t *ass
 		for (int j = 0; j < FP_DIMS; j++)
 			c[assign[i]][j] += x[i][j];
 	}
-	for (uint32_t m = 0; m < k; m++)
+	for (uint32_t m = 0; m < k; m++) {
+		if (size[m] == 0)
+			return false;
 		for (int j = 0; j < FP_DIMS; j++)
-			c[m][j] = size[m] ? c[m][j] / size[m] : 0;
+			c[m][j] /= size[m];
+	}
 	for (uint32_t a = 0; a < k; a++)
 		for (uint32_t b = a + 1; b < k; b++) {
 			bool apart = false;
@@ -277,16 +281,17 @@ int fp_fit(const double (*x)[FP_DIMS], uint32_t n, uint32_t k_max,
 		ka = malloc(sizeof(uint32_t) * n);
 		if (ka == NULL)
 			goto out;
+		/* the least inertia among the restarts whose groups are
+		 * distinct */
 		for (int r = 0; r < RESTARTS; r++) {
 			double in = kmeans_once((const double (*)[FP_DIMS])z, n, k, &rng, c, a, dmin);
 
-			if (in < bi) {
+			if (in < bi && distinct(x, n, a, k, floors)) {
 				bi = in;
 				memcpy(ka, a, sizeof(uint32_t) * n);
 			}
 		}
-		sil = distinct(x, n, ka, k, floors) ?
-		      fp_silhouette((const double (*)[FP_DIMS])z, n, ka, k) : -2;
+		sil = bi < DBL_MAX ? fp_silhouette((const double (*)[FP_DIMS])z, n, ka, k) : -2;
 		if (sil > best_sil + 1e-9) {
 			best_sil = sil;
 			best_k = k;

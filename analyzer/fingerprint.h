@@ -12,9 +12,10 @@
  *
  * k: k-means++ seeding and Lloyd iterations, a few seeded restarts per k
  * (the least inertia kept), k = 2..k_max; the k with the highest mean
- * silhouette (Rousseeuw 1987) wins, among the k whose groups are distinct:
- * every two of their centroids differ by at least the floor in some
- * feature. (The silhouette alone splits a tight group into tighter ones:
+ * silhouette (Rousseeuw 1987) wins, among the k whose groups are distinct
+ * (of the restarts, the least inertia among those): none empty, and every
+ * two centroids differ by at least the floor in some one feature
+ * (differences under the floors do not add up). (The silhouette alone splits a tight group into tighter ones:
  * steady clients whose latency or burstiness a few stalls moved by a
  * fraction of the floor formed groups of their own, well separated only
  * against how alike each was.) Below 0.25 ("no substantial structure",

@@ -195,8 +195,9 @@ void dp_tcp_first_refused(struct dp_worker *w, struct rte_mbuf *m)
 	/* Still queued (this transmission holds a reference to the queue's
 	 * copy, so no other segment can hold that mbuf)? Gone, it was
 	 * acknowledged after a resend (a first send chaos held back) or its
-	 * session ended: the count stays. */
-	if (g->m != rte_mbuf_from_indirect(m))
+	 * session ended: the count stays. Resent since (a first send chaos
+	 * held back past a timeout): the resend counts in its place. */
+	if (g->m != rte_mbuf_from_indirect(m) || g->resent)
 		return;
 	gc = k->synthetic ? &w->cnt.inject[k->group] : &w->cnt.group[k->group];
 	gc->copies--;
@@ -400,6 +401,7 @@ static struct rte_mbuf *first_send(struct dp_worker *w, struct dp_tcp_sess *s,
 		dp_timing_open_data(w, &s->key, s->fhash, s->synthetic ? DP_TARGET_INJ(s->group) :
 				    DP_TARGET_GROUP(s->group), c->pkt_len, now);
 	g->opened = 1;
+	g->resent = 0;
 	k->first = (uint32_t)(g - w->tcp.seg) + 1;
 	k->group = s->group;
 	k->synthetic = s->synthetic;
@@ -463,6 +465,7 @@ static uint32_t seg_take(struct dp_tcp_table *t, struct rte_mbuf *c, const struc
 	g->syn = (p->tcp.flags & ST_TCP_SYN) != 0;
 	g->unsent = 0;
 	g->opened = 0;
+	g->resent = 0;
 	if (g->syn)
 		g->end = p->tcp.seq + 1;
 	return idx;
@@ -586,28 +589,17 @@ void dp_tcp_rewrite_rst(struct dp_worker *w, struct dp_tcp_sess *s, struct rte_m
 	sess_remove(w, s);
 }
 
-/* Frees the queued segments the shadow has acknowledged up to ack. One
- * whose first send a TX queue refused (unsent among the sent ones) and
- * that is acknowledged now reached the shadow (a resend of it, or a
- * segment covering it, left): counted among the copies now. */
-static void q_ack(struct dp_worker *w, struct dp_tcp_sess *s, uint32_t ack)
+/* Frees the queued segments the shadow has acknowledged up to ack. */
+static void q_ack(struct dp_tcp_table *t, struct dp_tcp_sess *s, uint32_t ack)
 {
-	struct dp_tcp_table *t = &w->tcp;
-
 	while (s->q_head != DP_TCP_NONE) {
 		uint32_t i = s->q_head;
 		struct dp_tcp_seg *g = &t->seg[i];
 
 		if (seq_after(g->end, ack))
 			break;
-		if (s->q_unsent == i) {
+		if (s->q_unsent == i)
 			s->q_unsent = g->next;
-		} else if (unlikely(g->unsent)) {
-			struct dp_group_counters *gc = sess_gc(w, s);
-
-			gc->copies++;
-			gc->copy_bytes += g->m->pkt_len;
-		}
 		s->q_head = g->next;
 		if (s->q_head == DP_TCP_NONE) {
 			s->q_tail = DP_TCP_NONE;
@@ -706,6 +698,7 @@ static struct rte_mbuf *retransmit(struct dp_worker *w, struct dp_tcp_sess *s, u
 		g->unsent = 0;
 		return first_send(w, s, g, c, now);
 	}
+	g->resent = 1;
 	w->cnt.tcp_retrans++;
 	return c;
 }
@@ -751,7 +744,7 @@ static uint16_t tcp_shadow(struct dp_worker *w, uint32_t port_groups, const stru
 			s->s_wnd = p->tcp.win; /* never scaled in a SYN-ACK */
 			s->state = DP_TCP_ESTABLISHED;
 			s->backoff = 0;
-			q_ack(w, s, s->s_ack); /* the SYN's copy */
+			q_ack(&w->tcp, s, s->s_ack); /* the SYN's copy */
 		}
 		/* The first time, or again if our ACK was lost. */
 		if ((out[n] = gen_ack(w, s)) != NULL)
@@ -769,7 +762,7 @@ static uint16_t tcp_shadow(struct dp_worker *w, uint32_t port_groups, const stru
 			s->s_ack = p->tcp.ack;
 			s->dupacks = 0;
 			s->backoff = 0;
-			q_ack(w, s, s->s_ack);
+			q_ack(&w->tcp, s, s->s_ack);
 			/* A partial ACK in recovery (NewReno): the next hole
 			 * is the new oldest segment; resend it now rather
 			 * than a timeout later. */

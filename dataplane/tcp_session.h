@@ -58,6 +58,7 @@ struct dp_tcp_seg {
 				 * timeout's, counts as pump's do */
 	uint8_t opened;		/* its request was opened towards the group
 				   (timing): a first send again opens none */
+	uint8_t resent;		/* sent again since its (counted) first send */
 };
 
 /* What a transmission of a queued segment (a clone of its queue's copy)
@@ -212,10 +213,11 @@ uint16_t dp_tcp_shadow(struct dp_worker *w, uint32_t port_groups, const struct s
 		       struct rte_mbuf **out, uint16_t max);
 
 /* m, a transmission of a queued segment, refused by a TX queue (freed by
- * the caller), when it was the segment's first send and the segment is
- * still queued: taken back out of its group's copies, and the segment is
- * again never sent (its next send, a timeout's, counts it; its session
- * ending first counts it tcp_unsent). Nothing for a resend. */
+ * the caller), when it was the segment's first send, the segment is still
+ * queued and was not sent again since: taken back out of its group's
+ * copies, and the segment is again never sent (its next send, a timeout's,
+ * counts it; its session ending first counts it tcp_unsent). Nothing for a
+ * resend. */
 void dp_tcp_first_refused(struct dp_worker *w, struct rte_mbuf *m);
 
 /* Looks at up to budget sessions: retransmits after a timeout, sends what
