@@ -737,10 +737,10 @@ def tx_refused_case(wd):
     write_inputs(wd, pkts)
     j = lambda n: os.path.join(wd, n)  # noqa: E731
 
-    def run(name, extra, consumer=False):
+    def run(name, extra, consumer=False, group_extra=""):
         ini = j(name + ".ini")
         write_ini(ini, INLINE_HEAD + "timing = false\n" + extra + "\n[shadow.a]\nport = net_memif0\n"
-                  "share = 1\ndst_mac = %s\n" % MAC["a"], tcp_sessions=64)
+                  "share = 1\ndst_mac = %s\n" % MAC["a"] + group_extra, tcp_sessions=64)
         e = j("empty.pcap")
         vdevs = ["net_pcap0,rx_pcap=%s,tx_pcap=%s" % (j("in.pcap"), j("client_out.pcap")),
                  "net_pcap1,rx_pcap=%s,tx_pcap=%s" % (e, j("prod.pcap")),
@@ -812,6 +812,12 @@ def tx_refused_case(wd):
                 "each time put off (%d), none a retransmit (%d)" % (put_off, retrans))
     stlib.check(a["copies"] == 0 and a["bytes"] == 0,
                 "TX refused: copies %d (%d bytes): nothing left, nothing counted" % (a["copies"], a["bytes"]))
+    # the same through chaos (every copy and resend held 5 ms in the
+    # timing wheel, then refused: chaos' own sending paths)
+    a, put_off, retrans = run("refused-chaos", "", group_extra="chaos_delay = 5ms\n")
+    stlib.check(put_off >= 4 and retrans == 0 and a["copies"] == 0 and a["bytes"] == 0,
+                "TX refused after chaos_delay: the SYN put off %d times, none a retransmit (%d), copies %d "
+                "(%d bytes)" % (put_off, retrans, a["copies"], a["bytes"]))
     a, put_off, _ = run("refused-idle", "flow_idle_timeout = 1s\n")
     stlib.check(put_off >= 1 and a.get("tcp_unsent") == 1 + n_data and a["copies"] == 0,
                 "TX refused, the session idles out: its SYN (put off %d times) and %d segments never "
