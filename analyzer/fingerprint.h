@@ -15,10 +15,10 @@
  * silhouette (Rousseeuw 1987) wins, among the k whose groups are distinct
  * (of the restarts, the least inertia among those): none empty, and every
  * two centroids differ by at least the floor in some one feature
- * (differences under the floors do not add up). (The silhouette alone splits a tight group into tighter ones:
- * steady clients whose latency or burstiness a few stalls moved by a
- * fraction of the floor formed groups of their own, well separated only
- * against how alike each was.) Below 0.25 ("no substantial structure",
+ * (differences under the floors do not add up). The silhouette alone
+ * splits a tight group into tighter ones: steady clients whose latency or
+ * burstiness a few stalls moved by a fraction of the floor formed groups
+ * of their own, well separated only against how alike each was. Below 0.25 ("no substantial structure",
  * Kaufman & Rousseeuw) the clients are one group (k = 1).
  *
  * Stable labels: the previous fit's centroids (in raw feature units) and

@@ -155,8 +155,6 @@ void an_judge_destroy(struct an_judge *j)
 
 static void dense_add(struct an_judge *j, int32_t idx, int64_t n)
 {
-	if (j->dense->counts[idx] > INT64_MAX - n)
-		return;
 	j->dense->counts[idx] = an_count_add(j->dense->counts[idx], n);
 	if (idx < j->lo)
 		j->lo = idx;

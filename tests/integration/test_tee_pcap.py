@@ -730,10 +730,7 @@ def tx_refused_case(wd):
     syn = bytes(eth / ip / TCP(sport=sport, dport=80, flags="S", seq=1000))
     data = [bytes(eth / ip / TCP(sport=sport, dport=80, flags="PA", seq=1001 + 4 * k, ack=1) /
                   Raw(b"abcd")) for k in range(n_data)]
-    udp = [bytes(Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02") /
-                 IP(src="198.18.2.%d" % (i + 1), dst=SERVER4) / UDP(sport=5000 + i, dport=53) /
-                 Raw(b"r%d" % i)) for i in range(n_udp)]
-    pkts = [syn] + data + udp
+    pkts = [syn] + data + udp_flows(wd, n_udp, 5000, b"r")
     write_inputs(wd, pkts)
     j = lambda n: os.path.join(wd, n)  # noqa: E731
 
@@ -747,6 +744,7 @@ def tx_refused_case(wd):
                  "net_memif0,role=server,socket=%s" % j("nobody.sock")]
         cmd = [DP] + stlib.eal_args("tee-%s-%d" % (name, os.getpid()), vdevs) + \
             ["--", "--config", ini, "--duration", "5s" if consumer else "3s"]
+        rx = None
         if consumer:
             err, rx = run_with_consumer(name, cmd)
         else:
@@ -761,10 +759,7 @@ def tx_refused_case(wd):
         stlib.check(res["mbufs_in_use"] == (0, 0), "%s: every mbuf back in its pool at exit (%s)"
                     % (name, res["mbufs_in_use"]))
         r = re.search(r"tcp: .*retransmits (\d+)", err)
-        retrans = int(r.group(1)) if r else -1
-        if consumer:
-            return res["shadows"]["a"], int(m.group(2)) if m else -1, rx, retrans
-        return res["shadows"]["a"], int(m.group(2)) if m else -1, retrans
+        return res["shadows"]["a"], int(m.group(2)) if m else -1, int(r.group(1)) if r else -1, rx
 
     def run_with_consumer(name, cmd):
         import subprocess
@@ -804,7 +799,7 @@ def tx_refused_case(wd):
         cres = stlib.parse_final(cerr)
         return err, cres["ports"].get("client", {}).get("rx", -1)
 
-    a, put_off, retrans = run("refused", "")
+    a, put_off, retrans, _ = run("refused", "")
     # the SYN is sent again every 200 ms or more (backing off) while it
     # never left: 3 s give at least 3 more tries, each a first send again,
     # not a retransmit
@@ -814,11 +809,11 @@ def tx_refused_case(wd):
                 "TX refused: copies %d (%d bytes): nothing left, nothing counted" % (a["copies"], a["bytes"]))
     # the same through chaos (every copy and resend held 5 ms in the
     # timing wheel, then refused: chaos' own sending paths)
-    a, put_off, retrans = run("refused-chaos", "", group_extra="chaos_delay = 5ms\n")
+    a, put_off, retrans, _ = run("refused-chaos", "", group_extra="chaos_delay = 5ms\n")
     stlib.check(put_off >= 4 and retrans == 0 and a["copies"] == 0 and a["bytes"] == 0,
                 "TX refused after chaos_delay: the SYN put off %d times, none a retransmit (%d), copies %d "
                 "(%d bytes)" % (put_off, retrans, a["copies"], a["bytes"]))
-    a, put_off, _ = run("refused-idle", "flow_idle_timeout = 1s\n")
+    a, put_off, _, _ = run("refused-idle", "flow_idle_timeout = 1s\n")
     stlib.check(put_off >= 1 and a.get("tcp_unsent") == 1 + n_data and a["copies"] == 0,
                 "TX refused, the session idles out: its SYN (put off %d times) and %d segments never "
                 "left: tcp_unsent %s, copies %d" % (put_off, n_data, a.get("tcp_unsent"), a["copies"]))
@@ -833,7 +828,7 @@ def tx_refused_case(wd):
     except SystemExit:
         print("SKIP part: no pyzmq/msgpack: the client connecting later is not run")
         return
-    a, put_off, rx, retrans = run("refused-then-sent", "", consumer=True)
+    a, put_off, retrans, rx = run("refused-then-sent", "", consumer=True)
     udp_sent = n_udp - a.get("tx_full", 0)
     stlib.check(put_off >= 1 and a["copies"] == 1 + udp_sent and rx == a["copies"] + retrans,
                 "TX refused, then a client connects: the SYN put off %d times, then counted once among "
