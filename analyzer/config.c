@@ -907,8 +907,8 @@ static void load_section(struct an_config *c, const struct st_ini *ini,
 		add_err(errs, "%s:%d: [%s]: %s", ini->path, sec->line, sec->name, pe.msg);
 }
 
-int an_config_load(struct an_config *c, const char *path, char *errbuf,
-		   size_t errlen)
+int an_config_load(struct an_config *c, const char *path, const char *const (*sets)[2],
+		   int n_sets, char *errbuf, size_t errlen)
 {
 	struct errs errs = { errbuf, errlen, 0, 0 };
 	const struct st_ini_section *a;
@@ -928,6 +928,11 @@ int an_config_load(struct an_config *c, const char *path, char *errbuf,
 	a = st_ini_section(ini, "analyzer");
 	if (a != NULL)
 		load_section(c, ini, a, &errs);
+	/* Then the command line's, as if the file said them: before the
+	 * services, which its forecast_dir and max_services bear on. */
+	for (int i = 0; i < n_sets; i++)
+		if (an_config_set(c, sets[i][0], sets[i][1], &pe) != 0)
+			add_err(&errs, "--set %s: %s", sets[i][0], pe.msg);
 	for (size_t i = 0; i < ini->n_sections; i++)
 		if (&ini->sections[i] != a)
 			load_section(c, ini, &ini->sections[i], &errs);

@@ -128,12 +128,17 @@ struct an_config {
 /* Fills c with the documented defaults (no services). Never fails. */
 void an_config_defaults(struct an_config *c);
 
-/* Reads the INI file into c (on top of what is there). Every bad section,
- * key and value is reported, one per line "FILE:LINE: [section] key:
- * reason", into errbuf (always NUL-terminated; cut short when full).
- * Returns 0, or -EINVAL (errors found), -ENOMEM, or -errno of the file. */
-int an_config_load(struct an_config *c, const char *path, char *errbuf,
-		   size_t errlen);
+/* Reads the INI file into c (on top of what is there), and n_sets
+ * [analyzer] keys given on the command line (`--set KEY=VALUE`: sets[i] =
+ * {KEY, VALUE}) over the file's [analyzer] section, before the services
+ * are read: a relative forecast_profile is taken in the forecast_dir a
+ * --set gives, and max_services bounds the file's services as set. Every
+ * bad section, key and value is reported, one per line "FILE:LINE:
+ * [section] key: reason" (or "--set KEY: reason"), into errbuf (always
+ * NUL-terminated; cut short when full). Returns 0, or -EINVAL (errors
+ * found), -ENOMEM, or -errno of the file. */
+int an_config_load(struct an_config *c, const char *path, const char *const (*sets)[2],
+		   int n_sets, char *errbuf, size_t errlen);
 
 /* Sets one [analyzer] key from text (the command line uses it too).
  * Returns 0, -ENOENT (unknown key; err says so), -EINVAL/-ERANGE. */

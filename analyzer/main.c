@@ -287,21 +287,12 @@ static int parse_args(struct app *a, int argc, char **argv, bool *check)
 	}
 	a->reload.n_sets = n_sets;
 	a->reload.cfg = &a->cfg;
-	rc = an_config_load(&a->cfg, config, errbuf, sizeof(errbuf));
+	rc = an_config_load(&a->cfg, config, (const char *const (*)[2])sets, n_sets, errbuf,
+			    sizeof(errbuf));
 	if (rc != 0) {
 		fprintf(stderr, "%s", errbuf);
 		fprintf(stderr, "shadowtap-analyzer: %s: configuration refused\n", config);
 		return rc;
-	}
-	for (int i = 0; i < n_sets; i++) {
-		if (an_config_set(&a->cfg, sets[i][0], sets[i][1], &pe) != 0) {
-			fprintf(stderr, "shadowtap-analyzer: %s: %s\n", sets[i][0], pe.msg);
-			return -EINVAL;
-		}
-	}
-	if (an_config_check(&a->cfg, &pe) != 0) {
-		fprintf(stderr, "shadowtap-analyzer: %s\n", pe.msg);
-		return -EINVAL;
 	}
 	return 0;
 }

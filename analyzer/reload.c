@@ -105,7 +105,6 @@ int an_reload_run(struct an_reload *r, struct an_engine *e, struct an_reload_res
 	struct diff_ctx d = { .res = res, .n_keys = 0 };
 	char *errbuf = malloc(8192);
 	uint32_t adds = 0;
-	struct st_perr pe;
 	int rc;
 
 	memset(res, 0, sizeof(*res));
@@ -114,20 +113,13 @@ int an_reload_run(struct an_reload *r, struct an_engine *e, struct an_reload_res
 		ERR(res, "out of memory");
 		goto refused;
 	}
-	rc = an_config_load(&nc, r->path, errbuf, 8192);
+	rc = an_config_load(&nc, r->path, r->sets, r->n_sets, errbuf, 8192);
 	if (rc != 0) {
 		file_errors(res, errbuf);
 		if (res->n_errors_total == 0)
 			ERR(res, "%s: %s", r->path, strerror(-rc));
 		goto refused;
 	}
-	for (int i = 0; i < r->n_sets; i++)
-		if (an_config_set(&nc, r->sets[i][0], r->sets[i][1], &pe) != 0)
-			ERR(res, "--set %s: %s", r->sets[i][0], pe.msg);
-	if (res->n_errors_total == 0 && an_config_check(&nc, &pe) != 0)
-		ERR(res, "[analyzer]: %s", pe.msg);
-	if (res->n_errors_total != 0)
-		goto refused;
 	an_config_diff(cur, &nc, on_key, &d);
 	/* Services: the changed and the new ones must fit max_services. */
 	for (uint32_t i = 0; i < nc.n_services; i++) {

@@ -114,7 +114,7 @@ static void test_deployment_file(void)
 	char err[2048];
 
 	an_config_defaults(&c);
-	CU_ASSERT_EQUAL_FATAL(an_config_load(&c, write_tmp(text), err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL_FATAL(an_config_load(&c, write_tmp(text), NULL, 0, err, sizeof(err)), 0);
 	CU_ASSERT_EQUAL(c.n_kpi_endpoints, 2);
 	CU_ASSERT_STRING_EQUAL(c.kpi_endpoints[1], "tcp://gw2:5556");
 	CU_ASSERT_STRING_EQUAL(c.state_file, "/var/lib/shadowtap/model.state");
@@ -149,7 +149,7 @@ static void test_errors(void)
 	snprintf(want[4], 128, "%s:8: [weird]: unknown section", path);
 	snprintf(want[5], 128, "%s:10: [service.b@d]: service names", path);
 	an_config_defaults(&c);
-	CU_ASSERT_EQUAL(an_config_load(&c, path, err, sizeof(err)), -EINVAL);
+	CU_ASSERT_EQUAL(an_config_load(&c, path, NULL, 0, err, sizeof(err)), -EINVAL);
 	for (int i = 0; i < 6; i++) {
 		CU_ASSERT_PTR_NOT_NULL(strstr(err, want[i]));
 		if (strstr(err, want[i]) == NULL)
@@ -330,6 +330,60 @@ static void test_forecast_path(void)
 	rmdir(dir);
 }
 
+/* The command line's [analyzer] keys (--set) count as the file's own, read
+ * before its services: a relative forecast_profile is taken in the
+ * forecast_dir a --set gives, and a --set max_services bounds the
+ * services. A bad --set is reported with the file's errors. */
+static void test_sets(void)
+{
+	char dir[] = "/tmp/st-an-sets-XXXXXX", p[600], text[512], err[2048];
+	const char *const sets[][2] = {
+		{ "forecast_dir", dir }, { "max_services", "2" },
+	};
+	const char *const bad[][2] = { { "bogus", "1" }, { "window", "5 parsecs" } };
+	const struct an_service_cfg *s;
+	struct an_config c;
+	const char *path;
+	FILE *f;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
+	snprintf(p, sizeof(p), "%s/web.csv", dir);
+	f = fopen(p, "w");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+	fputs("t_seconds,pps\n0,100\n60,200\n", f);
+	fclose(f);
+	snprintf(text, sizeof(text),
+		 "[analyzer]\nmax_services = 1\n"
+		 "[service.web]\nshadow = a\ncurrent_instances = 2\nproposed_instances = 3\n"
+		 "forecast_rps = 100\nslo_p99 = 50ms\nforecast_profile = web.csv\n"
+		 "[service.api]\nshadow = b\ncurrent_instances = 2\nproposed_instances = 3\n"
+		 "forecast_rps = 100\nslo_p99 = 50ms\n");
+	path = write_tmp(text);
+	an_config_defaults(&c);
+	CU_ASSERT_EQUAL(an_config_load(&c, path, sets, 2, err, sizeof(err)), 0);
+	if (err[0] != '\0')
+		printf("\n    %s", err);
+	CU_ASSERT_STRING_EQUAL(c.forecast_dir, dir);
+	CU_ASSERT_EQUAL(c.n_services, 2);
+	s = an_config_service(&c, "web");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+	CU_ASSERT_STRING_EQUAL(s->plan.forecast_profile, p);
+	an_config_free(&c);
+	/* without them: the file alone has no forecast_dir and one service */
+	an_config_defaults(&c);
+	CU_ASSERT_EQUAL(an_config_load(&c, path, NULL, 0, err, sizeof(err)), -EINVAL);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "more services than max_services (1)"));
+	an_config_free(&c);
+	an_config_defaults(&c);
+	CU_ASSERT_EQUAL(an_config_load(&c, path, bad, 2, err, sizeof(err)), -EINVAL);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "--set bogus: unknown key"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "--set window: '5 parsecs'"));
+	an_config_free(&c);
+	unlink(path);
+	unlink(p);
+	rmdir(dir);
+}
+
 /* forecast_dir: absolute, and not / */
 static void test_forecast_dir_check(void)
 {
@@ -361,6 +415,7 @@ int st_register_suites(void)
 		{ "plan_edit", test_plan_edit },
 		{ "forecast_path", test_forecast_path },
 		{ "forecast_dir_check", test_forecast_dir_check },
+		{ "sets", test_sets },
 		{ NULL, NULL },
 	};
 
