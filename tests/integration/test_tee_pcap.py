@@ -714,6 +714,56 @@ def pool_dry_case(wd):
     stlib.check(res["mbufs_in_use"] == (0, 0), "pool dry: no mbuf leaked (%s)" % (res["mbufs_in_use"],))
 
 
+def nombuf_case(wd):
+    """A TCP session's segment the copies' pool has no mbuf for is put off,
+    not lost: 1,100 UDP copies held a second by chaos_delay take all 1,023
+    mbufs of the pool (copy_mbufs' least; the other 77 are counted no_mbuf),
+    then a SYN and two segments come. The SYN's first send finds no mbuf
+    (counted among the sends put off, no mbuf) and stays queued; once the
+    held copies leave, its retransmission timer sends it, counted once
+    among the copies then, as a first send. Production gets everything and
+    no mbuf is left behind."""
+    n_udp, pool, sport = 1100, 1023, 40003
+    eth = Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02")
+    ip = IP(src="198.18.0.13", dst=SERVER4)
+    syn = bytes(eth / ip / TCP(sport=sport, dport=80, flags="S", seq=2000))
+    data = [bytes(eth / ip / TCP(sport=sport, dport=80, flags="PA", seq=2001 + 4 * k, ack=1) /
+                  Raw(b"wxyz")) for k in range(2)]
+    pkts = udp_flows(wd, n_udp, 7000, b"n") + [syn] + data
+    write_inputs(wd, pkts)
+    ini = os.path.join(wd, "nombuf.ini")
+    write_ini(ini, INLINE_HEAD + "copy_mbufs = %d\ntiming = false\n" % pool +
+              "\n[shadow.a]\nport = net_pcap2\nshare = 1\ndst_mac = %s\nchaos_delay = 1s\n" % MAC["a"],
+              tcp_sessions=64)
+    empty = os.path.join(wd, "empty.pcap")
+    vdevs = ["net_pcap0,rx_pcap=%s,tx_pcap=%s" % (os.path.join(wd, "in.pcap"), os.path.join(wd, "client_out.pcap")),
+             "net_pcap1,rx_pcap=%s,tx_pcap=%s" % (empty, os.path.join(wd, "prod.pcap")),
+             "net_pcap2,rx_pcap=%s,tx_pcap=%s" % (empty, os.path.join(wd, "shadow_a.pcap"))]
+    cmd = [DP] + stlib.eal_args("tee-nombuf-%d" % os.getpid(), vdevs) + \
+        ["--", "--config", ini, "--duration", "4s"]
+    _, _, err = stlib.run(cmd, timeout=60)
+    print(err)
+    res = stlib.parse_final(err)
+    sh = res["shadows"]["a"]
+    m = re.search(r"sends put off \(no mbuf (\d+), TX full (\d+)\)", err)
+    r = re.search(r"tcp: .*retransmits (\d+)", err)
+    nombuf, retrans = (int(m.group(1)) if m else -1), (int(r.group(1)) if r else -1)
+    syns = [f for f in read(os.path.join(wd, "shadow_a.pcap")) if f[6:] == syn[6:]]
+    stlib.check(read(os.path.join(wd, "prod.pcap")) == pkts, "no mbuf: production gets all %d packets" % len(pkts))
+    stlib.check(sh.get("no_mbuf") == n_udp - pool,
+                "no mbuf: only the %d UDP copies past the pool are counted no_mbuf (%s)"
+                % (n_udp - pool, sh.get("no_mbuf")))
+    stlib.check(nombuf >= 1 and sh["copies"] == pool + 1,
+                "no mbuf: the SYN's send put off %d time(s), then counted once among the copies "
+                "(%d: %d UDP copies and the SYN)" % (nombuf, sh["copies"], pool))
+    # a send made in the last second is still held when the run ends
+    stlib.check(1 <= len(syns) <= 1 + retrans,
+                "no mbuf: the SYN left %d time(s): its first send and some of its %d retransmits"
+                % (len(syns), retrans))
+    stlib.check(res["mbufs_in_use"] == (0, 0), "no mbuf: every mbuf back in its pool at exit (%s)"
+                % (res["mbufs_in_use"],))
+
+
 def tx_refused_case(wd):
     """The shadow port's TX queue refuses everything: a net_memif server no
     client ever connects to (DPDK's memif sends nothing until connected).
@@ -840,7 +890,7 @@ def main():
     for case in (inline_case, inline_untimed_case, tap_case, two_workers_case, inject_case,
                  inject_tcp_chaos_case, inject_memif_case,
                  full_table_case, midstream_case, queue_full_case, unsent_case, pool_dry_case,
-                 tx_refused_case):
+                 nombuf_case, tx_refused_case):
         wd = stlib.workdir(case.__name__)
         print("== %s in %s" % (case.__name__, wd))
         case(wd)
