@@ -84,6 +84,7 @@ void lg_usage(FILE *out, const char *prog)
 "                            to servers are sent; default: learned from SYNs\n"
 "      --map FROM=TO[,TO..]  send packets for FROM (ADDR[:PORT], or * for every\n"
 "                            server) to TO instead; several TOs share the flows\n"
+"                            (a packet picks among its own family's TOs)\n"
 "      --src-mac MAC|port|keep  source MAC (default: the port's)\n"
 "      --dst-mac MAC|keep    destination MAC (default: as captured; raw IP:\n"
 "                            broadcast)\n"
@@ -155,13 +156,30 @@ static int to_server(const char *s, struct lg_server *out, struct st_perr *err)
 	return 0;
 }
 
+/* The longest list a --server or --map takes: 64 bracketed IPv6 addresses
+ * with ports. */
+#define LIST_MAX (LG_MAX_SERVERS * 48)
+
+/* arg copied into buf for st_split_list; -EINVAL (said) when longer than
+ * it holds: a list cut short would drop or change its last items. */
+static int list_copy(char *buf, size_t len, const char *opt, const char *arg,
+		     struct st_perr *err)
+{
+	if ((size_t)snprintf(buf, len, "%s", arg) >= len) {
+		lg_errmsg(err, "%s '%.60s...': longer than %zu bytes", opt, arg, len - 1);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static int add_servers(struct lg_config *c, const char *arg, struct st_perr *err)
 {
-	char buf[1024], *items[LG_MAX_SERVERS];
+	char buf[LIST_MAX], *items[LG_MAX_SERVERS];
 	struct st_perr e;
 	int n;
 
-	snprintf(buf, sizeof(buf), "%s", arg);
+	if (list_copy(buf, sizeof(buf), "--server", arg, err) < 0)
+		return -EINVAL;
 	n = st_split_list(buf, items, LG_MAX_SERVERS, &e);
 	if (n <= 0) {
 		lg_errmsg(err, "--server '%.100s': %s", arg,
@@ -184,10 +202,11 @@ static int add_servers(struct lg_config *c, const char *arg, struct st_perr *err
 
 static int add_map(struct lg_config *c, const char *arg, struct st_perr *err)
 {
-	char buf[1024], *eq, *items[LG_MAP_MAX_TO];
+	char buf[LIST_MAX], *eq, *items[LG_MAP_MAX_TO];
+	struct lg_server to[LG_MAP_MAX_TO];
 	struct lg_map *m;
 	struct st_perr e;
-	int n;
+	int n, k = 0;
 
 	if (c->n_maps == LG_MAX_MAPS) {
 		lg_errmsg(err, "more than %d --map options", LG_MAX_MAPS);
@@ -195,7 +214,8 @@ static int add_map(struct lg_config *c, const char *arg, struct st_perr *err)
 	}
 	m = &c->maps[c->n_maps];
 	memset(m, 0, sizeof(*m));
-	snprintf(buf, sizeof(buf), "%s", arg);
+	if (list_copy(buf, sizeof(buf), "--map", arg, err) < 0)
+		return -EINVAL;
 	eq = strchr(buf, '=');
 	if (eq == NULL) {
 		lg_errmsg(err, "--map '%.100s': expected FROM=TO[,TO...]", arg);
@@ -215,16 +235,24 @@ static int add_map(struct lg_config *c, const char *arg, struct st_perr *err)
 		return -EINVAL;
 	}
 	for (int i = 0; i < n; i++) {
-		if (to_server(items[i], &m->to[i], &e) < 0) {
+		if (to_server(items[i], &to[i], &e) < 0) {
 			lg_errmsg(err, "--map TO %.150s", e.msg);
 			return -EINVAL;
 		}
-		if (!m->any && m->to[i].family != m->from.family) {
+		if (!m->any && to[i].family != m->from.family) {
 			lg_errmsg(err, "--map '%.100s': FROM and TO must be of one family", arg);
 			return -EINVAL;
 		}
 	}
+	/* a '*' map may name both families: each packet picks among its
+	 * own family's targets, in the order given */
+	for (int fam = 4; fam <= 6; fam += 2)
+		for (int i = 0; i < n; i++)
+			if (to[i].family == fam)
+				m->to[k++] = to[i];
 	m->n_to = (uint8_t)n;
+	for (m->n_to4 = 0; m->n_to4 < n && m->to[m->n_to4].family == 4; m->n_to4++)
+		;
 	c->n_maps++;
 	return 0;
 }

@@ -30,8 +30,11 @@ enum lg_mode {
 struct lg_map {
 	struct lg_server from;		/* port 0: any port */
 	bool any;			/* '*' */
-	struct lg_server to[LG_MAP_MAX_TO];	/* port 0: keep the port */
+	struct lg_server to[LG_MAP_MAX_TO];	/* port 0: keep the port; the
+						   IPv4 ones first */
 	uint8_t n_to;
+	uint8_t n_to4;			/* of them IPv4 (the rest IPv6): a
+					   packet picks among its family's */
 };
 
 enum lg_mac_mode { LG_MAC_KEEP, LG_MAC_PORT, LG_MAC_SET };

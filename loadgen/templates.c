@@ -112,35 +112,44 @@ static void set_macs(const struct lg_app *app, uint8_t *f)
 		memcpy(f + 6, app->port_mac.addr_bytes, 6);
 }
 
-/* The first --map that matches the packet's destination sends it to one
- * of its targets, the same one for every packet of the flow. A later
- * fragment has no port of its own: its datagram's (frag_dport) decides,
- * so a datagram is sent whole to one place. */
-static void apply_map(const struct lg_app *app, uint8_t *f, const struct lg_rw *rw,
+/* The first --map that matches the packet's destination and has a target
+ * of its family sends it to one of those, the same one for every packet of
+ * the flow. A later fragment has no port of its own: its datagram's
+ * (frag_dport) decides, so a datagram is sent whole to one place. Returns
+ * false when a '*' map matched but had no target of the packet's family
+ * and no map after it did: the packet keeps its captured destination. */
+static bool apply_map(const struct lg_app *app, uint8_t *f, const struct lg_rw *rw,
 		      uint32_t hash, uint16_t frag_dport)
 {
 	const struct lg_config *c = &app->cfg;
 	const uint8_t *dst = f + lg_rw_dst_off(rw);
 	uint16_t dport = frag_dport;
 
+	bool missed = false;
+
 	if (rw->dport_off)
 		dport = (uint16_t)(f[rw->dport_off] << 8 | f[rw->dport_off + 1]);
 	for (int i = 0; i < c->n_maps; i++) {
 		const struct lg_map *m = &c->maps[i];
 		const struct lg_server *to;
+		uint32_t first = rw->family == 4 ? 0 : m->n_to4;
+		uint32_t n = rw->family == 4 ? m->n_to4 : (uint32_t)(m->n_to - m->n_to4);
 
 		if (!m->any && (m->from.family != rw->family ||
 				memcmp(m->from.addr.a8, dst, rw->family == 4 ? 4 : 16) != 0 ||
 				(m->from.port != 0 && m->from.port != dport)))
 			continue;
-		to = &m->to[((uint64_t)(hash ^ 0x9e3779b9u) * m->n_to) >> 32];
-		if (to->family != rw->family)
+		if (n == 0) {
+			missed = true;
 			continue;
+		}
+		to = &m->to[first + (((uint64_t)(hash ^ 0x9e3779b9u) * n) >> 32)];
 		lg_rw_set_dst(f, rw, &to->addr);
 		if (to->port)
 			lg_rw_set_dport(f, rw, to->port);
-		return;
+		return true;
 	}
+	return !missed;
 }
 
 static struct rte_mempool *pool(const char *name, uint32_t n, uint32_t cache, uint32_t room)
@@ -209,6 +218,7 @@ static int fill(struct lg_app *app, const double *base, const double *step,
 		uint32_t *fill_n)
 {
 	const struct lg_plan *pl = &app->plan;
+	uint32_t unmapped[2] = { 0, 0 };
 
 	for (uint32_t g = 0; g < pl->n; g++) {
 		const struct lg_pkt *p = &pl->pkts[g];
@@ -231,7 +241,8 @@ static int fill(struct lg_app *app, const double *base, const double *step,
 		}
 		memcpy(f, lg_frame_data(&app->cap, p->frame), fr->len);
 		set_macs(app, f);
-		apply_map(app, f, &p->rw, p->hash, p->frag_dport);
+		if (!apply_map(app, f, &p->rw, p->hash, p->frag_dport))
+			unmapped[p->rw.family == 6]++;
 		if (avoid_servers(app, f, &p->rw) < 0) {
 			rte_pktmbuf_free(m);
 			return -1;
@@ -244,6 +255,11 @@ static int fill(struct lg_app *app, const double *base, const double *step,
 		memset(&t->src, 0, sizeof(t->src));
 		memcpy(t->src.a8, f + lg_rw_src_off(&p->rw), p->rw.family == 4 ? 4 : 16);
 	}
+	for (int i = 0; i < 2; i++)
+		if (unmapped[i] > 0)
+			ST_WARN("--map '*': no IPv%d target: the capture's %u IPv%d packets to "
+				"servers keep their captured destination", i ? 6 : 4, unmapped[i],
+				i ? 6 : 4);
 	return 0;
 }
 

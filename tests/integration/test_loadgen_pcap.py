@@ -177,6 +177,58 @@ def case_exact(wd):
     stlib.check(res["capture"]["skipped"]["not_to_server"] > 0, "--server: other flows counted as not_to_server")
 
 
+def case_map_families(wd):
+    """A '*' map naming targets of both families: every packet goes to a
+    target of its own family, each flow to one of them (before, a flow that
+    hashed to the other family's target kept its captured destination:
+    production's). A family the map has no target for keeps its
+    destination, with a warning. A --server list longer than 1 KiB is read
+    whole (it was cut at 1,023 bytes, dropping its last servers), one past
+    what the option takes is refused."""
+    frames, want, _ = make_capture()
+    pcap = os.path.join(wd, "in.pcap")
+    wrpcap(pcap, [Ether(f) for f in frames])
+    t4 = ["198.18.2.10", "198.18.2.11"]
+    _, res, _ = run_lg(wd, pcap, ["--pps", "20000", "--map", "*=%s,%s,%s" % (t4[0], SHADOW6, t4[1])])
+    got = read(os.path.join(wd, "out.pcap"))
+    dst = {}
+    for g in got:
+        ft = five_tuple(g)
+        dst.setdefault((ft[0], ft[1]), set()).add(ft[2])
+    v4 = {k: v for k, v in dst.items() if ":" not in k[0]}
+    v6 = {k: v for k, v in dst.items() if ":" in k[0]}
+    stlib.check(len(got) == len(want) and len(v4) == 8 and len(v6) == 4,
+                "map families: all %d requests of 8 IPv4 and 4 IPv6 flows sent (%d; %d, %d)"
+                % (len(want), len(got), len(v4), len(v6)))
+    stlib.check(all(len(v) == 1 and v <= set(t4) for v in v4.values()) and
+                set().union(*v4.values()) == set(t4),
+                "map families: each IPv4 flow to one IPv4 target, both used (%s)" % sorted(v4.values()))
+    stlib.check(all(v == {SHADOW6} for v in v6.values()),
+                "map families: every IPv6 flow to %s (%s)" % (SHADOW6, sorted(v6.values())))
+    stlib.check(all(csum_ok(g) for g in got), "map families: checksums valid")
+    _, res, err = run_lg(wd, pcap, ["--pps", "20000", "--map", "*=%s" % t4[0]], out="v4only.pcap")
+    got = read(os.path.join(wd, "v4only.pcap"))
+    n6 = sum(1 for w in want if Ether(w).haslayer(IPv6))
+    stlib.check(sorted(set(five_tuple(g)[2] for g in got)) == sorted([t4[0], S6]),
+                "map families: with IPv4 targets only, IPv6 packets keep %s" % S6)
+    stlib.check("no IPv6 target: the capture's %d IPv6 packets to servers keep their captured "
+                "destination" % n6 in err, "map families: and a warning says so")
+    # --server: 63 others, then the capture's server last (1,281 bytes)
+    others = ["[2001:db8:9::%x]:80" % i for i in range(63)]
+    _, res, _ = run_lg(wd, pcap, ["--pps", "20000", "--server", ",".join(others + ["%s:80" % S4])],
+                       out="many.pcap")
+    got = read(os.path.join(wd, "many.pcap"))
+    want_srv = [f for f in want if Ether(f).haslayer(IP) and Ether(f).haslayer(TCP)]
+    stlib.check(len(",".join(others)) > 1024 and [g[12:] for g in got] == [w[12:] for w in want_srv],
+                "--server with a %d-byte list: its last server's %d TCP requests sent (got %d)"
+                % (len(",".join(others + ["%s:80" % S4])), len(want_srv), len(got)))
+    long_list = ",".join(["[2001:db8:9:ffff:ffff:ffff:ffff:%x]:65535" % i for i in range(64)] * 2)
+    rc, _, err = run_lg(wd, pcap, ["--pps", "20000", "--server", long_list], out="long.pcap",
+                        check_rc=False)
+    stlib.check(rc != 0 and "longer than" in err, "--server with a %d-byte list: refused, said (rc %d)"
+                % (len(long_list), rc))
+
+
 def case_loop(wd):
     frames, want, _ = make_capture()
     pcap = os.path.join(wd, "in.pcap")
@@ -673,7 +725,7 @@ def case_kpi(wd):
 
 
 def main():
-    for case in (case_exact, case_map_fragments, case_fragmented_answers, case_jumbo_pools, case_loop, case_multiply, case_select, case_two_lcores, case_multiplier, case_memif, case_linktypes, case_snaplen, case_bad_input, case_kpi):
+    for case in (case_exact, case_map_families, case_map_fragments, case_fragmented_answers, case_jumbo_pools, case_loop, case_multiply, case_select, case_two_lcores, case_multiplier, case_memif, case_linktypes, case_snaplen, case_bad_input, case_kpi):
         wd = stlib.workdir(case.__name__)
         print("== %s in %s" % (case.__name__, wd))
         case(wd)
