@@ -179,12 +179,21 @@ static uint64_t stride_for(uint64_t span)
 	return s;
 }
 
+static void lose(struct lg_variants *v, uint64_t lo)
+{
+	if (v->lost_lo == 0 || lo < v->lost_lo)
+		v->lost_lo = lo;
+}
+
 /* Skips slots lo..hi (1 <= lo <= hi < max_variants), merged with those
- * skipped already. Returns 0 or -E2BIG when the list is full. */
-static int avoid_slots(struct lg_variants *v, uint64_t lo, uint64_t hi)
+ * skipped already. When the list is full, the highest interval (the new
+ * one or the list's last) is let go, and lost_lo remembers it. */
+static void avoid_slots(struct lg_variants *v, uint64_t lo, uint64_t hi)
 {
 	uint32_t i = 0, j;
 
+	if (v->lost_lo != 0 && lo >= v->lost_lo)
+		return;		/* past the end lg_variants_seal will make */
 	while (i < v->n_avoid && v->avoid[i].hi + 1 < lo)
 		i++;
 	/* intervals i..j-1 touch or overlap lo..hi: merged into one */
@@ -193,14 +202,21 @@ static int avoid_slots(struct lg_variants *v, uint64_t lo, uint64_t hi)
 		hi = v->avoid[j].hi > hi ? v->avoid[j].hi : hi;
 		v->n_avoided -= v->avoid[j].hi - v->avoid[j].lo + 1;
 	}
-	if (j == i && v->n_avoid == LG_VARIANTS_MAX_AVOID)
-		return -E2BIG;
+	if (j == i && v->n_avoid == LG_VARIANTS_MAX_AVOID) {
+		if (i == v->n_avoid) {
+			lose(v, lo);
+			return;
+		}
+		/* the list's last interval, above this one, makes room */
+		v->n_avoid--;
+		lose(v, v->avoid[v->n_avoid].lo);
+		v->n_avoided -= v->avoid[v->n_avoid].hi - v->avoid[v->n_avoid].lo + 1;
+	}
 	memmove(&v->avoid[i + 1], &v->avoid[j], (v->n_avoid - j) * sizeof(v->avoid[0]));
 	v->n_avoid = v->n_avoid - (j - i) + 1;	/* j - i merged into one */
 	v->avoid[i].lo = lo;
 	v->avoid[i].hi = hi;
 	v->n_avoided += hi - lo + 1;
-	return 0;
 }
 
 /* Skips the IPv4 slots whose block [min4 + k * stride, + span] (mod 2^32)
@@ -223,7 +239,7 @@ static void avoid_range4(struct lg_variants *v, uint64_t lo, uint64_t hi)
 		if (k1 > v->max_variants - 1)
 			k1 = v->max_variants - 1;
 		if (k0 <= k1)
-			(void)avoid_slots(v, k0, k1);	/* a handful of ranges: room */
+			avoid_slots(v, k0, k1);
 	}
 }
 
@@ -250,27 +266,37 @@ void lg_variants_done(struct lg_variants *v)
 	}
 }
 
-int lg_variants_avoid(struct lg_variants *v, uint8_t family, const struct st_ip_addr *a)
+void lg_variants_avoid(struct lg_variants *v, uint8_t family, const struct st_ip_addr *a)
 {
 	uint64_t d, k, span, stride;
 
 	if (family == 4) {
 		if (!v->has4)
-			return 0;
+			return;
 		d = (uint32_t)(__builtin_bswap32(a->v4) - v->min4);
 		span = (uint64_t)v->max4 - v->min4;
 		stride = v->stride4;
 	} else {
 		if (!v->has6)
-			return 0;
+			return;
 		d = low64(a) - v->min6;
 		span = v->max6 - v->min6;
 		stride = v->stride6;
 	}
 	if (stride == 0)
-		return 0;
+		return;
 	k = d / stride;
 	if (k == 0 || k >= v->max_variants || d % stride > span)
-		return 0;
-	return avoid_slots(v, k, k);
+		return;
+	avoid_slots(v, k, k);
+}
+
+bool lg_variants_seal(struct lg_variants *v)
+{
+	if (v->lost_lo == 0 || v->lost_lo >= v->max_variants)
+		return false;
+	/* every interval kept lies below lost_lo: the one let go was the
+	 * highest */
+	v->max_variants = v->lost_lo;
+	return true;
 }

@@ -75,6 +75,9 @@ struct lg_variants {
 	uint64_t stride6;
 	uint64_t max_variants;	/* distinct slots before addresses repeat */
 	bool has4, has6;
+	uint64_t lost_lo;	/* the lowest slot to skip that found no room
+				   in avoid (0: none); lg_variants_seal ends
+				   the slots below it */
 	uint32_t n_avoid;	/* intervals in avoid */
 	uint64_t n_avoided;	/* slots in them */
 	struct { uint64_t lo, hi; } avoid[LG_VARIANTS_MAX_AVOID];	/* sorted, disjoint */
@@ -115,9 +118,18 @@ static inline void lg_variant_addr(const struct lg_variants *v, uint8_t family,
 
 /* Keeps variants away from server address a: the variant whose client
  * block holds a is skipped (a server address must never be sent as a
- * client). Returns 0, or -E2BIG when more than LG_VARIANTS_MAX_AVOID
- * variants are skipped. Call after lg_variants_done. O(avoided). */
-int lg_variants_avoid(struct lg_variants *v, uint8_t family, const struct st_ip_addr *a);
+ * client). The LG_VARIANTS_MAX_AVOID lowest intervals of skipped slots are
+ * kept; past that, the lowest slot that found no room is remembered
+ * (lost_lo) and lg_variants_seal makes it the end of the slots. Call after
+ * lg_variants_done. Never fails. O(avoided). */
+void lg_variants_avoid(struct lg_variants *v, uint8_t family, const struct st_ip_addr *a);
+
+/* After the last lg_variants_avoid: when slots had to be skipped past the
+ * list's room, the variants end below the lowest of them (so flows repeat
+ * sooner, and a run needing more is refused by its caller: a capture
+ * whose thousands of scattered servers lie among the client blocks).
+ * Returns whether it cut them. */
+bool lg_variants_seal(struct lg_variants *v);
 
 /* The slots variants can use: max_variants less the avoided ones. */
 static inline uint64_t lg_variants_slots(const struct lg_variants *v)

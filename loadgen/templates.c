@@ -200,18 +200,13 @@ static int create_pools(struct lg_app *app)
 }
 
 /* Keeps every variant's clients off the addresses packets go to. */
-static int avoid_servers(struct lg_app *app, const uint8_t *f, const struct lg_rw *rw)
+static void avoid_servers(struct lg_app *app, const uint8_t *f, const struct lg_rw *rw)
 {
 	struct st_ip_addr dst;
 
 	memset(&dst, 0, sizeof(dst));
 	memcpy(dst.a8, f + lg_rw_dst_off(rw), rw->family == 4 ? 4 : 16);
-	if (lg_variants_avoid(&app->plan.var, rw->family, &dst) < 0) {
-		ST_ERR("more than %d server addresses lie among the client addresses the "
-		       "loops and clones would use", LG_VARIANTS_MAX_AVOID);
-		return -1;
-	}
-	return 0;
+	lg_variants_avoid(&app->plan.var, rw->family, &dst);
 }
 
 static int fill(struct lg_app *app, const double *base, const double *step,
@@ -243,10 +238,7 @@ static int fill(struct lg_app *app, const double *base, const double *step,
 		set_macs(app, f);
 		if (!apply_map(app, f, &p->rw, p->hash, p->frag_dport))
 			unmapped[p->rw.family == 6]++;
-		if (avoid_servers(app, f, &p->rw) < 0) {
-			rte_pktmbuf_free(m);
-			return -1;
-		}
+		avoid_servers(app, f, &p->rw);
 		t->m = m;
 		t->len = (uint16_t)fr->len;
 		t->rw = p->rw;
@@ -255,6 +247,10 @@ static int fill(struct lg_app *app, const double *base, const double *step,
 		memset(&t->src, 0, sizeof(t->src));
 		memcpy(t->src.a8, f + lg_rw_src_off(&p->rw), p->rw.family == 4 ? 4 : 16);
 	}
+	if (lg_variants_seal(&app->plan.var))
+		ST_INFO("more than %d server addresses lie among the client address blocks the "
+			"loops and clones would use: they use the first %llu blocks",
+			LG_VARIANTS_MAX_AVOID, (unsigned long long)lg_variants_slots(&app->plan.var));
 	for (int i = 0; i < 2; i++)
 		if (unmapped[i] > 0)
 			ST_WARN("--map '*': no IPv%d target: the capture's %u IPv%d packets to "

@@ -231,6 +231,13 @@ static void run(struct tx_ctx *x, struct walk *s)
 				}
 			} else if ((m = make(x, t, s->k * x->mul + s->c)) == NULL) {
 				w->c.drops[LG_DROP_NO_MBUF]++;
+				/* The pool is dry: send what this burst has (a
+				 * PMD that frees on a later send gives mbufs
+				 * back only then) and look at the clock and the
+				 * stop again: unpaced, the deadline is always 0
+				 * and this loop would not end by itself. */
+				advance(x, s);
+				break;
 			} else {
 				pkts[n] = m;
 				dl[n++] = due_at;
