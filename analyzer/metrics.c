@@ -54,6 +54,14 @@ static void svc_labels(const struct an_snap_service *v, const char **l)
 	l[4] = NULL;
 }
 
+/* A service judged now: a verdict given and a plan (one a reload removed
+ * is judged no more, and its last verdict's series go, so an alert on
+ * them resolves instead of firing for ever). */
+static bool judged(const struct an_snap_service *v)
+{
+	return v->has_last && v->has_plan;
+}
+
 static void verdict_families(const struct an_snap *s, struct st_wbuf *o)
 {
 	const char *l[12];
@@ -63,7 +71,7 @@ static void verdict_families(const struct an_snap *s, struct st_wbuf *o)
 	for (uint32_t i = 0; i < s->n; i++) {
 		const struct an_snap_service *v = s->svc[i];
 
-		if (!v->has_last)
+		if (!judged(v))
 			continue;
 		svc_labels(v, l);
 		l[4] = "verdict";
@@ -76,7 +84,7 @@ static void verdict_families(const struct an_snap *s, struct st_wbuf *o)
 	for (size_t f = 0; f < sizeof(vfields) / sizeof(vfields[0]); f++) {
 		st_prom_family(o, vfields[f].name, "gauge", vfields[f].help);
 		for (uint32_t i = 0; i < s->n; i++) {
-			if (!s->svc[i]->has_last)
+			if (!judged(s->svc[i]))
 				continue;
 			svc_labels(s->svc[i], l);
 			st_prom_sample(o, vfields[f].name, l, vfields[f].get(s->svc[i]));
@@ -90,7 +98,7 @@ static void verdict_families(const struct an_snap *s, struct st_wbuf *o)
 		const double val[3] = { v->last.cost.current, v->last.cost.proposed,
 					v->last.cost.recommended };
 
-		if (!v->has_last || !v->last.has_cost)
+		if (!judged(v) || !v->last.has_cost)
 			continue;
 		svc_labels(v, l);
 		l[4] = "count";
@@ -148,7 +156,7 @@ static void resilience_families(const struct an_snap *s, struct st_wbuf *o)
 			const struct an_snap_service *v = s->svc[i];
 			double x;
 
-			if (!v->has_last || !v->last.has_resilience)
+			if (!judged(v) || !v->last.has_resilience)
 				continue;
 			x = rfields[f].get(&v->last.resilience);
 			if (!isfinite(x))
@@ -198,7 +206,7 @@ static void latency_families(const struct an_snap *s, struct st_wbuf *o)
 		const struct an_snap_service *v = s->svc[i];
 		const struct an_eval *e;
 
-		if (!v->has_last || v->n_evals == 0)
+		if (!judged(v) || v->n_evals == 0)
 			continue;
 		e = &v->evals[v->n_evals - 1];
 		svc_labels(v, l);
@@ -229,7 +237,7 @@ static void latency_families(const struct an_snap *s, struct st_wbuf *o)
 		const struct an_snap_service *v = s->svc[i];
 		const struct an_eval *e;
 
-		if (!v->has_last || v->n_evals == 0)
+		if (!judged(v) || v->n_evals == 0)
 			continue;
 		e = &v->evals[v->n_evals - 1];
 		svc_labels(v, l);
@@ -246,7 +254,7 @@ static void latency_families(const struct an_snap *s, struct st_wbuf *o)
 	for (uint32_t i = 0; i < s->n; i++) {
 		const struct an_snap_service *v = s->svc[i];
 
-		if (!v->has_last)
+		if (!judged(v))
 			continue;
 		for (uint32_t k = 0; k < v->last.n_kpis; k++) {
 			const struct st_verdict_kpi *kp = &v->last.kpis[k];

@@ -248,6 +248,28 @@ def scenario_live():
             break
     check("web.csv: not a file in forecast_dir" in open(r.errpath).read(),
           "a link swapped in since is not followed (warned)")
+    # The service taken out of the file and reloaded: judged no more. Its
+    # last verdict stays for the record, but nothing a scaler or an alert
+    # would act on (it kept the last recommendation for ever).
+    with open(cfg) as f:
+        text = f.read()
+    with open(cfg, "w") as f:
+        f.write(text.split("\n[service.web]")[0] + "\n")
+    rep = r.request({"cmd": "reload"})
+    check(rep.get("ok") is True and any(c.startswith("service.web (removed") for c in rep["changed"]),
+          "the service removed by a reload: %s" % rep.get("changed"))
+    time.sleep(0.5)
+    svc = get_json(port, "/api/v1/services/web")
+    check(svc["plan"] is None and svc["recommended_instances"] is None and svc["verdict"] is None
+          and svc["last_verdict"]["seq"] == last["seq"],
+          "its document: plan, recommended_instances and verdict null, last_verdict kept (%s, %s, %s)"
+          % (svc["plan"], svc["recommended_instances"], svc["verdict"]))
+    st, _, metrics = request(port, "GET", "/metrics")
+    gone = [f for f in ("shadowtap_verdict{", "shadowtap_recommended_instances{",
+                        "shadowtap_latency_seconds{") if f in metrics.decode()]
+    rc, out = promtool_check(metrics.decode())
+    check(st == 200 and not gone and rc == 0, "/metrics: its verdict series gone (left: %s), clean (%d %s)"
+          % (gone, rc, out[:200]))
     stuck.close()
     sub.stopping = True
     rc = r.stop()
