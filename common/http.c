@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -394,6 +395,42 @@ static bool client_cert_ok(const struct st_http *h, struct MHD_Connection *conn)
 	return status == 0;
 }
 
+bool st_http_host_loopback(const char *host)
+{
+	char name[256];
+	const char *end;
+	size_t len;
+	struct in_addr a4;
+	struct in6_addr a6;
+
+	if (host == NULL)
+		return true;
+	if (host[0] == '[') {
+		end = strchr(host, ']');
+		if (end == NULL || (end[1] != '\0' && end[1] != ':'))
+			return false;
+		len = (size_t)(end - host - 1);
+		if (len >= sizeof(name))
+			return false;
+		memcpy(name, host + 1, len);
+		name[len] = '\0';
+		return inet_pton(AF_INET6, name, &a6) == 1 && IN6_IS_ADDR_LOOPBACK(&a6);
+	}
+	end = strchr(host, ':');
+	len = end != NULL ? (size_t)(end - host) : strlen(host);
+	if (len == 0 || len >= sizeof(name) || (end != NULL && strchr(end + 1, ':') != NULL))
+		return false;
+	memcpy(name, host, len);
+	name[len] = '\0';
+	if (len > 0 && name[len - 1] == '.')	/* the root's dot */
+		name[--len] = '\0';
+	if (inet_pton(AF_INET, name, &a4) == 1)
+		return (ntohl(a4.s_addr) >> 24) == 127;
+	/* RFC 6761: localhost and every name under it are loopback */
+	return strcasecmp(name, "localhost") == 0 ||
+	       (len > 10 && strcasecmp(name + len - 10, ".localhost") == 0);
+}
+
 /* 0, or the refusal: 403 without a client certificate the CA signed
  * (checked first: no token is worth reading from an unknown client), 401
  * without the token. */
@@ -413,6 +450,12 @@ static int admit(struct st_http *h, struct MHD_Connection *conn, const char *url
 	int rc = st_http_route_match(h->routes, h->n_routes, method, url, &st->match);
 	bool public = rc == 0 && st->match.route->public;
 	int auth = public ? 0 : authenticate(h, conn);
+
+	/* No token and no client certificates: loopback only, by name too
+	 * (st_http_host_loopback). */
+	if (h->token == NULL && h->client_ca == NULL &&
+	    !st_http_host_loopback(MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Host")))
+		return 421;
 
 	/* Unauthenticated, nothing is said about which paths exist. */
 	if (auth != 0)
@@ -459,6 +502,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		return send_error(h, conn, st->early, st->match.allow,
 				  st->early == 401 ? "missing or wrong bearer token" :
 				  st->early == 403 ? "no client certificate signed by http_tls_client_ca" :
+				  st->early == 421 ? "the Host header names no loopback address: without "
+						     "a token this server answers only requests for "
+						     "localhost, 127.0.0.0/8 or [::1]" :
 				  st->early == 404 ? "no such path" :
 				  st->early == 405 ? "method not allowed on this path" :
 				  "request body too large");

@@ -133,6 +133,15 @@ const char *st_http_allow_fmt(unsigned mask, char *buf, size_t len);
  * lengths only, never on where they first differ. */
 bool st_http_token_equal(const void *a, size_t alen, const void *b, size_t blen);
 
+/* Whether a request's Host header names this host's loopback: localhost
+ * (or a name under .localhost), 127.0.0.0/8 or [::1], with or without a
+ * port; NULL (no Host: HTTP/1.0) too. Without a token or client
+ * certificates, the server answers nothing else (421): a web page whose
+ * name was made to resolve to 127.0.0.1 (DNS rebinding) would otherwise
+ * be same-origin with the loopback API, and its browser could read it and
+ * change plans. */
+bool st_http_host_loopback(const char *host);
+
 /* Counters, each a sum over all connection threads. */
 struct st_http_counters {
 	uint64_t connections;		/* accepted */

@@ -120,6 +120,16 @@ def scenario_live():
           "/metrics: 200, text format 0.0.4 (%s)" % hdr.get("Content-Type"))
     st, _, _ = request(port, "GET", "/nope")
     check(st == 404, "unknown path: 404 (%d)" % st)
+    # No token: only requests naming loopback (a page whose name was made
+    # to resolve to 127.0.0.1, DNS rebinding, would read and change plans)
+    st, _, body = request(port, "PUT", "/api/v1/services/web/plan", body=b'{"proposed_instances": 3}',
+                          headers={"Host": "evil.example:%d" % port})
+    st2, _, _ = request(port, "GET", "/api/v1/services/web", headers={"Host": "evil.example"})
+    check(st == 421 and st2 == 421 and b"loopback" in body and
+          get_json(port, "/api/v1/services/web")["plan"]["proposed_instances"] != 3,
+          "Host evil.example: 421, nothing changed (%d, %d: %s)" % (st, st2, body.strip()[:120]))
+    st, _, _ = request(port, "GET", "/api/v1/services/web", headers={"Host": "localhost:%d" % port})
+    check(st == 200, "Host localhost: 200 (%d)" % st)
     st, hdr, _ = request(port, "DELETE", "/metrics")
     check(st == 405 and "GET" in hdr.get("Allow", ""), "wrong method: 405, Allow: %s" % hdr.get("Allow"))
     st, _, _ = request(port, "PUT", "/api/v1/services/web/plan", body=b"{" + b" " * (70 * 1024) + b"}")
@@ -309,6 +319,8 @@ def scenario_auth():
     good = {"Authorization": "Bearer s3cr3t-0123456789-abcdef"}
     st, _, _ = request(port, "GET", "/api/v1/services/web", headers=good)
     check(st == 200, "the right token: 200 (%d)" % st)
+    st, _, _ = request(port, "GET", "/api/v1/services/web", headers=dict(good, Host="gw1.example:%d" % port))
+    check(st == 200, "with a token, any Host name: 200 (%d)" % st)
     st, _, _ = request(port, "GET", "/healthz")
     check(st == 200, "/healthz needs no token (%d)" % st)
     check(r.stop() == 0, "stopped cleanly")
@@ -383,7 +395,7 @@ def hold_connections(port, n, wait=1.5):
         s.settimeout(wait)
         try:
             s.connect(("127.0.0.1", port))
-            s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            s.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
         except OSError:
             pass
         socks.append(s)
@@ -423,7 +435,7 @@ def scenario_limits():
     pub = r.publish(tg, count=100, interval="50ms", seed=8, wait=False)
     time.sleep(1.5)
     n0 = len(sub.verdicts)
-    st = raw_status(port, b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * (40 * 1024)
+    st = raw_status(port, b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: " + b"a" * (40 * 1024)
                     + b"\r\n\r\n")
     check(st in (413, 431), "a 40 KiB header block: %s (431 or 413)" % st)
     check(healthz_within(port, 3), "and the server stays up: /healthz 200")
@@ -568,7 +580,7 @@ def scenario_per_client():
     other.settimeout(3)
     other.bind(("127.0.0.2", 0))
     other.connect(("127.0.0.1", port))
-    other.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+    other.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
     check(other.recv(4096).startswith(b"HTTP/1.1 200"),
           "meanwhile a client from 127.0.0.2 is answered: the limit is per address")
     other.close()

@@ -332,6 +332,34 @@ static void cred_dir_case(struct st_http_config *c)
 	memcpy(c->token_file, keep, sizeof(keep));
 }
 
+/* Without a token, only requests naming loopback in Host are answered
+ * (DNS rebinding: a page whose name resolves to 127.0.0.1). */
+static void test_host_loopback(void)
+{
+	static const char *const yes[] = {
+		"127.0.0.1", "127.0.0.1:9560", "127.1.2.3:80", "localhost", "LOCALHOST:9560",
+		"localhost.", "localhost.:9560", "app.localhost:9560", "[::1]", "[::1]:9560",
+		"[0:0:0:0:0:0:0:1]:1",
+	};
+	static const char *const no[] = {
+		"evil.example", "evil.example:9560", "128.0.0.1", "10.0.0.1:9560", "0.0.0.0:9560",
+		"[::2]:9560", "[::1", "[::1]x", "::1", "localhost.evil.example", "xlocalhost",
+		"127.0.0.1.nip.io", "", ":9560", "127.0.0.1:9560:1",
+	};
+
+	CU_ASSERT_TRUE(st_http_host_loopback(NULL));
+	for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+		CU_ASSERT_TRUE(st_http_host_loopback(yes[i]));
+		if (!st_http_host_loopback(yes[i]))
+			printf("\n    '%s' not taken as loopback", yes[i]);
+	}
+	for (size_t i = 0; i < sizeof(no) / sizeof(no[0]); i++) {
+		CU_ASSERT_FALSE(st_http_host_loopback(no[i]));
+		if (st_http_host_loopback(no[i]))
+			printf("\n    '%s' taken as loopback", no[i]);
+	}
+}
+
 static void test_server(void)
 {
 	char tok_path[] = "/tmp/st_test_http_XXXXXX", reply[4096];
@@ -484,6 +512,7 @@ int st_register_suites(void)
 		{ "prometheus text and escaping", test_prom },
 		{ "json body reader", test_json_in },
 		{ "json document walk", test_json_walk },
+		{ "Host names loopback", test_host_loopback },
 		{ "server on a loopback port", test_server },
 		{ "client: URLs", test_client_url },
 		{ "client: responses", test_client_response },
