@@ -211,6 +211,27 @@ def alerts(d, r):
     check(True, "the alert left the card once the plan got the count")
 
 
+def whatif_capped(d, r):
+    """A plan whose max_instances is under twice its proposal: the heatmap
+    and the instances slider stop at max_instances (the page asked for
+    counts to 2x the proposal, which the what-if refuses past
+    max_instances: the heatmap stayed as it was, or never showed)."""
+    rep = r.request({"cmd": "propose", "service": "web", "max_instances": 20})
+    check(rep.get("ok") is True, "propose max_instances=20: %s" % rep.get("error"))
+
+    def capped():
+        p = panel(d)
+        counts = d.execute_script("""
+            const w = document.querySelector('.whatif[data-service="web"]');
+            return w ? [[...w.querySelectorAll('svg.heat rect.cell')].map(c => +c.getAttribute('data-instances')),
+                        w.querySelector('input.whatif-instances').max] : null;""")
+        return (p, counts) if counts and counts[0] and max(counts[0]) == 20 and counts[1] == "20" else None
+    p, (counts, top) = wait("the heatmap and slider capped at max_instances 20", capped, 25)
+    check(len(counts) % 9 == 0 and max(counts) == 20 and 16 in counts and p["proposal"] == 1,
+          "the heatmap's counts stop at 20, the proposal (16) outlined (%d cells, counts %s)"
+          % (len(counts), sorted(set(counts))))
+
+
 def main():
     r = HttpRun("dash", ANALYZER, KPI_PUB)
     prof = os.path.join(r.wd, "forecast.csv")
@@ -261,6 +282,7 @@ def main():
         pub.communicate(timeout=60)
         whatif(d, r)
         alerts(d, r)
+        whatif_capped(d, r)
     finally:
         d.quit()
         remove_new_profiles(profiles)
