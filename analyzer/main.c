@@ -584,6 +584,7 @@ static int run_replay(struct app *a)
 		an_engine_tick(a->eng, 0);
 		an_control_handle(&a->ctl, a->eng);
 		an_api_round(a->api, st_mono_ns(), st_wall_ns());
+		an_clients_round(an_engine_clients(a->eng));
 	}
 	free(frame[0]);
 	free(frame[1]);
@@ -671,6 +672,7 @@ int main(int argc, char **argv)
 		an_engine_flush(app.eng, app.replay[0] ? 0 : st_wall_ns());
 		/* The flush's verdicts reach the API's last snapshot and streams. */
 		an_api_round(app.api, st_mono_ns(), st_wall_ns());
+		an_clients_round(an_engine_clients(app.eng));
 		app.state_dirty = true;
 		save_state(&app, st_mono_ns());
 		if (app.cfg.report[0] != '\0') {
