@@ -18,6 +18,7 @@
 #include "history.h"
 #include "holt_winters.h"
 #include "log.h"
+#include "profile.h"
 #include "version.h"
 
 struct fc_opts {
@@ -283,7 +284,9 @@ static int write_profile(const struct fc_opts *o, const struct hw_model *mod, do
 		uint32_t i = k < horizon ? k : horizon - 1;
 		double v = fc[i] + (o->quantile > 0 ? hw_quantile_offset(mod, o->quantile, i + 1) : 0);
 
-		fprintf(f, "%.9g,%.6f\n", k * step, v > 0 ? v : 0);
+		/* a trend run away past what the loadgen takes (1e10 pps) */
+		v = v > 0 ? v : 0;
+		fprintf(f, "%.9g,%.6f\n", k * step, v < LG_PROFILE_MAX_PPS ? v : LG_PROFILE_MAX_PPS);
 	}
 	if (fflush(f) != 0 || ferror(f)) {
 		ST_ERR("%s: write error", o->output ? o->output : "stdout");
@@ -332,6 +335,14 @@ int main(int argc, char **argv)
 	}
 	if (o.horizon == 0)
 		o.horizon = m2 ? m2 : (m1 > 1 ? m1 : 1);
+	/* what shadowtap-loadgen --profile reads: refused here, not there */
+	if (o.horizon + 1 > LG_PROFILE_MAX_POINTS || (double)o.horizon * h.step > LG_PROFILE_MAX_T) {
+		ST_ERR("--horizon %u at a step of %g s: a profile of %u points over %.0f s; "
+		       "shadowtap-loadgen reads at most %u points over %.0f s (a year)", o.horizon,
+		       h.step, o.horizon + 1, (double)o.horizon * h.step, LG_PROFILE_MAX_POINTS,
+		       LG_PROFILE_MAX_T);
+		goto out;
+	}
 	bt.n = o.holdout ? o.holdout : (o.horizon < h.n / 5 ? o.horizon : h.n / 5);
 	if (bt.n == 0)
 		bt.n = 1;

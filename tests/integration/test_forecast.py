@@ -54,6 +54,13 @@ def main():
     stlib.check(len(prof) == 49 and prof[-1][0] == 48 * 3600, "seasonal: 48 hourly points and the end")
     stlib.check(all(1200 < v < 2800 for _, v in prof), "seasonal: forecasts in the series' range")
 
+    # a horizon past what shadowtap-loadgen --profile reads (a year of
+    # hourly points): refused with the reason, no profile written
+    far = os.path.join(wd, "far.csv")
+    rc, _, err = stlib.run([FC, "--history", hist, "--horizon", "9000", "--output", far], check_rc=False)
+    stlib.check(rc != 0 and "reads at most" in err and not os.path.exists(far),
+                "--horizon 9000 hourly (over a year): refused, said (%d: %s)" % (rc, err.strip()[-160:]))
+
     q = os.path.join(wd, "q90.csv")
     _, _, err = stlib.run([FC, "--history", hist, "--season", "24", "--horizon", "48", "--quantile", "0.9",
                            "--json", "--output", q])
