@@ -146,6 +146,7 @@ static int add_record(struct lg_capture *cap, const struct l2_conv *conv,
 	}
 	cap->frames[cap->n] = (struct lg_frame){
 		.ts_ns = ts_ns, .off = cap->data_len, .len = len, .orig_len = orig,
+		.rec = cap->n_records,
 	};
 	if (cap->n > 0 && ts_ns < cap->frames[cap->n - 1].ts_ns)
 		cap->n_ts_backwards++;

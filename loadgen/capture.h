@@ -29,6 +29,8 @@ struct lg_frame {
 	uint64_t off;		/* first byte in lg_capture.data */
 	uint32_t len;		/* bytes held (Ethernet header included) */
 	uint32_t orig_len;	/* length on the wire (Ethernet header included) */
+	uint32_t rec;		/* its record number in the file, from 1 (records
+				   left out at load count too) */
 };
 
 struct lg_capture {

@@ -62,17 +62,19 @@ static int positions(struct lg_app *app, double *base, double *step)
 			uint64_t gap = ts > prev ? ts - prev : 0;
 
 			if (max_gap == 0 && gap > 86400 * ST_NS_PER_S) {
-				ST_ERR("--pcap %s: packet %u is %.1f days after the one before it (a "
-				       "damaged timestamp?): the replay would wait that long; --max-gap "
-				       "cuts the capture's gaps", app->cfg.pcap, fr + 1,
+				ST_ERR("--pcap %s: packet %u is %.1f days after the latest one sent "
+				       "before it (a damaged timestamp?): the replay would wait that "
+				       "long; --max-gap cuts the capture's gaps", app->cfg.pcap,
+				       app->cap.frames[fr].rec,
 				       (double)gap / 1e9 / 86400);
 				return -1;
 			}
 			if (ts + 86400 * ST_NS_PER_S < prev) {
 				if (max_gap == 0) {
-					ST_ERR("--pcap %s: packet %u is %.1f days before the one before "
-					       "it (a damaged timestamp?); --max-gap measures the "
-					       "capture's gaps from it on", app->cfg.pcap, fr + 1,
+					ST_ERR("--pcap %s: packet %u is %.1f days before the latest "
+					       "one sent before it (a damaged timestamp?); --max-gap "
+					       "measures the capture's gaps from it on", app->cfg.pcap,
+					       app->cap.frames[fr].rec,
 					       (double)(prev - ts) / 1e9 / 86400);
 					return -1;
 				}

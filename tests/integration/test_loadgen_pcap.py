@@ -626,19 +626,22 @@ def case_bad_input(wd):
         ("unknown option", ["--frobnicate"], "unknown option"),
     ]
     # A record stamped 70 years after the one before (a damaged timestamp):
-    # refused naming it, instead of a replay that waits 70 years.
+    # refused naming it by its record number in the file (the frame left
+    # out at load, longer than 9,216 bytes, counts: it was named packet 3),
+    # instead of a replay that waits 70 years.
     far = [client_pkt(i, False, 17, payload=b"q") for i in range(3)]
-    far[0].time, far[1].time, far[2].time = 1000.0, 1000.5, 1000.5 + 70 * 365 * 86400
+    big = client_pkt(9, False, 17, payload=b"j" * 9300)
+    far[0].time, big.time, far[1].time, far[2].time = 1000.0, 1000.2, 1000.5, 1000.5 + 70 * 365 * 86400
     far_pcap = put("far.pcap", b"")
-    wrpcap(far_pcap, far)
-    cases.append(("a gap of 70 years", [far_pcap], "packet 3 is 25550.0 days after the one before"))
+    wrpcap(far_pcap, [far[0], big, far[1], far[2]])
+    cases.append(("a gap of 70 years", [far_pcap], "packet 4 is 25550.0 days after the latest one sent before"))
     # The first record stamped 70 years ahead, the others now: refused too
     # (every packet after it fell on its time: the capture in one burst).
     back = [client_pkt(i, False, 17, payload=b"q") for i in range(3)]
     back[0].time, back[1].time, back[2].time = 1000.0 + 70 * 365 * 86400, 1000.0, 1000.5
     back_pcap = put("back.pcap", b"")
     wrpcap(back_pcap, back)
-    cases.append(("a record 70 years ahead", [back_pcap], "packet 2 is 25550.0 days before the one before"))
+    cases.append(("a record 70 years ahead", [back_pcap], "packet 2 is 25550.0 days before the latest one sent before"))
     # A capture holding only server->client packets has nothing to send.
     only_resp = put("only_resp.pcap", b"")
     wrpcap(only_resp, [server_pkt(0, False, 6, "SA"), server_pkt(1, False, 6, "SA")])
