@@ -32,7 +32,7 @@ static struct lg_app app;
 
 /* Room for the series when the run's length is not known in advance:
  * an hour of 100 ms bins. */
-#define LG_DEFAULT_BINS 36000u
+#define LG_DEFAULT_SERIES_S 3600.0	/* a run of unknown length: an hour's series */
 #define LG_MAX_BINS (1u << 20)
 
 static void on_signal(int sig)
@@ -143,12 +143,40 @@ static void setup_rate(struct lg_app *a, double *planned_s)
 		*planned_s = (double)c->duration_ns / 1e9;
 }
 
+/* Each worker's due/sent series: the planned run's intervals (two more),
+ * or an hour's when its length is not known (--loop 0 without --duration),
+ * at most LG_MAX_BINS (a longer run's series is cut, and says so). */
+static int size_bins(struct lg_app *a, double planned_s)
+{
+	double secs = planned_s > 0 ? planned_s : LG_DEFAULT_SERIES_S;
+	double bins = ceil(secs * 1e9 / (double)a->cfg.series_ns) + 2;
+
+	if (bins > LG_MAX_BINS)
+		bins = LG_MAX_BINS;
+	for (uint32_t i = 0; i < a->n_tx; i++) {
+		struct lg_worker *w = a->w[i];
+		int socket = (int)rte_lcore_to_socket_id(w->lcore);
+
+		if (w->due_bins != NULL && w->n_bins == (uint32_t)bins)
+			continue;
+		rte_free(w->due_bins);
+		rte_free(w->sent_bins);
+		w->n_bins = (uint32_t)bins;
+		w->due_bins = rte_zmalloc_socket("lg_bins", sizeof(uint64_t) * w->n_bins, 0, socket);
+		w->sent_bins = rte_zmalloc_socket("lg_bins", sizeof(uint64_t) * w->n_bins, 0, socket);
+		if (w->due_bins == NULL || w->sent_bins == NULL) {
+			ST_ERR("out of memory for the rate series (%u intervals: give the EAL more "
+			       "memory, -m, or a longer --series-interval)", w->n_bins);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 static int setup_workers(struct lg_app *a, double planned_s)
 {
 	unsigned int avail = rte_lcore_count() - 1, lcore, i = 0;
 	size_t hsize = st_hist_size(1, 3600 * (int64_t)ST_NS_PER_S, 3);
-	double bins = planned_s > 0 ? ceil(planned_s * 1e9 / (double)a->cfg.series_ns) + 2 :
-				      LG_DEFAULT_BINS;
 
 	if (avail == 0) {
 		ST_ERR("no TX lcore: give the EAL at least two (-l 0-1); the main one reports");
@@ -160,8 +188,6 @@ static int setup_workers(struct lg_app *a, double planned_s)
 		       a->n_tx, avail, LG_MAX_TX);
 		return -1;
 	}
-	if (bins > LG_MAX_BINS)
-		bins = LG_MAX_BINS;
 	RTE_LCORE_FOREACH_WORKER(lcore) {
 		int socket = (int)rte_lcore_to_socket_id(lcore);
 		struct lg_worker *w;
@@ -177,16 +203,13 @@ static int setup_workers(struct lg_app *a, double planned_s)
 		w->queue = (uint16_t)i;
 		w->idx = i;
 		w->rng = lg_rng_seed(a->cfg.seed, i);
-		w->n_bins = (uint32_t)bins;
 		w->lag = rte_zmalloc_socket("lg_lag", hsize, RTE_CACHE_LINE_SIZE, socket);
-		w->due_bins = rte_zmalloc_socket("lg_bins", sizeof(uint64_t) * w->n_bins, 0, socket);
-		w->sent_bins = rte_zmalloc_socket("lg_bins", sizeof(uint64_t) * w->n_bins, 0, socket);
-		if (w->lag == NULL || w->due_bins == NULL || w->sent_bins == NULL)
+		if (w->lag == NULL)
 			goto nomem;
 		st_hist_init(w->lag, hsize, 1, 3600 * (int64_t)ST_NS_PER_S, 3);
 		i++;
 	}
-	return 0;
+	return size_bins(a, planned_s);
 nomem:
 	ST_ERR("out of memory for the TX lcores' state (give the EAL more memory: -m)");
 	return -1;
@@ -329,8 +352,16 @@ int main(int argc, char **argv)
 	app.tsc_hz = rte_get_tsc_hz();
 
 	if (setup_workers(&app, planned_s) < 0 || lg_port_find(&app) < 0 ||
-	    lg_templates_build(&app) < 0 || check_variants(&app) < 0 ||
-	    lg_port_setup(&app) < 0)
+	    lg_templates_build(&app) < 0 || check_variants(&app) < 0)
+		goto out;
+	/* a paced replay of N passes: its length is known once the templates
+	 * have their positions, and the series sized for it */
+	if (planned_s == 0 && app.paced && app.cfg.loops && app.rate.profile == NULL) {
+		planned_s = (double)app.cfg.loops * app.loop_len / app.rate.per_s;
+		if (size_bins(&app, planned_s) < 0)
+			goto out;
+	}
+	if (lg_port_setup(&app) < 0)
 		goto out;
 	if (app.cfg.kpi_endpoint) {
 		pub = lg_pub_open(app.cfg.kpi_endpoint, app.cfg.service, app.cfg.publisher_id, &err);
@@ -339,8 +370,6 @@ int main(int argc, char **argv)
 			goto out;
 		}
 	}
-	if (planned_s == 0 && app.paced && app.cfg.loops && app.rate.profile == NULL)
-		planned_s = (double)app.cfg.loops * app.loop_len / app.rate.per_s;
 
 	/* Every lcore starts on one shared TSC instant, a little ahead so
 	 * they are all waiting for it. */

@@ -197,6 +197,27 @@ static void send_burst(struct tx_ctx *x, struct rte_mbuf **pkts, const uint64_t 
 	}
 }
 
+/* The run is over while the walk lags: what was due before its end and
+ * not walked yet is too late too, counted (so that sent and drops add up
+ * to what was due), within a second more at most (a rate so far past what
+ * this lcore walks that the count would take longer is left short). Ends
+ * the walk. */
+static void drain_late(struct tx_ctx *x, struct walk *s, uint64_t now)
+{
+	struct lg_worker *w = x->w;
+	const uint64_t stop = now + x->hz;
+
+	for (uint32_t k = 1; ; k++) {
+		advance(x, s);
+		if (s->end || ((k & 1023) == 0 && rte_rdtsc() >= stop))
+			break;
+		w->c.due++;
+		bin_add(x, w->due_bins, &x->due_b, s->deadline, 1);
+		w->c.drops[LG_DROP_TOO_LATE]++;
+	}
+	s->end = true;
+}
+
 static void run(struct tx_ctx *x, struct walk *s)
 {
 	struct lg_worker *w = x->w;
@@ -226,7 +247,7 @@ static void run(struct tx_ctx *x, struct walk *s)
 				if (unlikely(lg_force_quit))
 					break;
 				if (unlikely(now >= app->end_tsc)) {
-					s->end = true;
+					drain_late(x, s, now);
 					break;
 				}
 			} else if ((m = make(x, t, s->k * x->mul + s->c)) == NULL) {
