@@ -255,6 +255,17 @@ int an_engine_propose(struct an_engine *e, const char *service,
 		s->plan.forecast_from_api = plan->forecast_from_api;
 		return 0;
 	}
+	/* Squeeze steps were judged against the SLO and on the shadow they
+	 * ran on: a tighter SLO, another group or another instance count
+	 * behind it and they stand for nothing (a pass under 50 ms kept
+	 * capping the count under 35 ms until verify_keep ran out). */
+	if (s->has_plan && (s->plan.slo_p99_ns != plan->slo_p99_ns ||
+			    s->plan.slo_error_rate != plan->slo_error_rate ||
+			    strcmp(s->plan.shadow, plan->shadow) != 0 ||
+			    s->plan.shadow_instances != plan->shadow_instances)) {
+		s->sq.ok_lam = s->sq.cand_lam = s->sq.bad_lam = s->sq.bad_aim = 0;
+		s->sq.want_n = 0;
+	}
 	s->plan = *plan;
 	s->has_plan = true;
 	s->plan_changes++;

@@ -98,12 +98,15 @@ struct an_squeeze {
 					   aimed at (an overshoot that passed
 					   verifies its count, not more) */
 	double ok_ran;			/* the load that step ran at */
+	double ok_aim;			/* the load it aimed at (its count's): the
+					   evidence never stands for more */
 	uint64_t ok_t;
 	/* a pass above ok_lam waits here for a second step to confirm it:
 	 * one step's bound errs once in a hundred, two separate steps' both
 	 * erring is what lowers the count a scaler acts on */
 	double cand_lam;		/* 0: none */
 	double cand_ran, cand_p99;	/* that step's load run and p99 */
+	double cand_aim;
 	uint32_t cand_n;
 	uint64_t cand_t;
 	double bad_lam, bad_p99;	/* lowest load not shown within it; p99 upper bound */

@@ -853,14 +853,17 @@ static double lam_measured_ok(const struct an_judge *j, const struct eval *ev)
 
 /* The highest per-instance load a passed squeeze step stands for: the load
  * it ran with the tolerance of any measured load (a step lands within a
- * few percent of its aim: flows come whole), but never up to a load a step
- * failed at. 0: none. */
+ * few percent of its aim: flows come whole), but never past its aim (the
+ * load of the count it stepped: 5% more let a pass at 21 instances publish
+ * 20, never stepped) nor up to a load a step failed at. 0: none. */
 static double sq_ok_cap(const struct an_squeeze *sq)
 {
 	double cap = sq->ok_lam * (1 + MEASURED_TOL);
 
 	if (!(sq->ok_lam > 0))
 		return 0;
+	if (sq->ok_aim > 0 && cap > sq->ok_aim)
+		cap = fmax(sq->ok_lam, sq->ok_aim);
 	if (sq->bad_lam > 0 && cap >= sq->bad_lam)
 		cap = fmax(sq->ok_lam, sq->bad_lam * (1 - 1e-6));
 	return cap;
@@ -1867,6 +1870,14 @@ int an_judge_run(struct an_judge *j, struct an_service *s, uint64_t now_ns,
 	}
 	kind = settle(j, &s->js, cand, &r);
 	v->verdict = kind;
+	/* Nothing new to act on: the count a scaler reading only the number
+	 * (KEDA's metrics-api) acts on holds -- the last verdict's, or the
+	 * plan's current count before any. (It was the proposal: a restart,
+	 * a gateway's incomplete windows or a spell of unstable load took a
+	 * scaler that had scaled up on an adjust back to the proposal.) */
+	if (cand == ST_VERDICT_INCONCLUSIVE)
+		v->recommended_instances = s->has_last ? s->last.recommended_instances :
+							 ev->p->current_instances;
 	v->score = score_of(ev);
 	v->confidence = confidence_of(j, ev, kind);
 	/* A confirm held against a newer adjust still means "go with the

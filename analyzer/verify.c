@@ -223,16 +223,18 @@ static void expire(const struct an_verify *v, struct an_service *s, uint64_t wal
 		s->sq.cand_lam = 0;
 }
 
-bool an_squeeze_passed(struct an_squeeze *sq, uint32_t n, double lam, double ran, double p99,
+bool an_squeeze_passed(struct an_squeeze *sq, uint32_t n, double aim, double ran, double p99,
 		       uint64_t wall, uint64_t keep_ns)
 {
 	bool fresh = wall - sq->ok_t > keep_ns;
+	double lam = fmin(aim, ran);
 
 	if (lam <= sq->ok_lam && !fresh)
 		return true;
 	if (!(sq->cand_lam > 0) || wall - sq->cand_t > keep_ns) {
 		sq->cand_lam = lam;
 		sq->cand_ran = ran;
+		sq->cand_aim = aim;
 		sq->cand_p99 = p99;
 		sq->cand_n = n;
 		sq->cand_t = wall;
@@ -241,12 +243,14 @@ bool an_squeeze_passed(struct an_squeeze *sq, uint32_t n, double lam, double ran
 	if (sq->cand_lam < lam) {
 		lam = sq->cand_lam;
 		ran = sq->cand_ran;
+		aim = sq->cand_aim;
 		p99 = sq->cand_p99;
 	}
 	sq->cand_lam = 0;
 	if (lam > sq->ok_lam || fresh) {
 		sq->ok_lam = lam;
 		sq->ok_ran = ran;
+		sq->ok_aim = aim;
 		sq->ok_p99 = p99;
 		sq->ok_t = wall;
 	}
@@ -436,7 +440,7 @@ static int conclude(struct an_verify *v, struct an_engine *e, struct an_service 
 		     v->n, p99, m.lam, m.windows, m.p99_lo / 1e6, m.p99_hi / 1e6);
 	} else if (pass) {
 		v->cnt.passed++;
-		if (!an_squeeze_passed(sq, v->n, fmin(m.lam, v->lam), m.lam, m.p99, wall,
+		if (!an_squeeze_passed(sq, v->n, v->lam, m.lam, m.p99, wall,
 				       v->cfg->verify_keep_ns)) {
 			v->cnt.unconfirmed++;
 			note(s, "squeeze step for %u instances passed (p99 %s at %.1f rps per instance); a second step confirms it before the count stands",

@@ -49,13 +49,15 @@ void an_verify_destroy(struct an_verify *v);
 
 const struct an_verify_counters *an_verify_counters(const struct an_verify *v);
 
-/* A step for n instances passed at per-instance load lam (it ran at `ran`,
- * p99 `p99`; wall ns). A load above the one verified (sq->ok_lam, standing
- * for keep_ns) stands only once a second, separate step has passed it
- * too: the first waits in sq->cand_*. The verified load is then the lower
- * of the two, with its own step's numbers. Returns true when lam is now
- * verified. */
-bool an_squeeze_passed(struct an_squeeze *sq, uint32_t n, double lam, double ran, double p99,
+/* A step for n instances, aimed at per-instance load aim, passed: it ran
+ * at `ran`, p99 `p99` (wall ns); it verifies the lower of the two (an
+ * overshoot verifies its count, not more). A load above the one verified
+ * (sq->ok_lam, standing for keep_ns) stands only once a second, separate
+ * step has passed it too: the first waits in sq->cand_*. The verified load
+ * is then the lower of the two, with its own step's numbers (and aim:
+ * sq->ok_aim, past which the evidence never stands). Returns true when the
+ * load is now verified. */
+bool an_squeeze_passed(struct an_squeeze *sq, uint32_t n, double aim, double ran, double p99,
 		       uint64_t wall, uint64_t keep_ns);
 
 #endif

@@ -336,10 +336,12 @@ int main(int argc, char **argv)
 	if (o.horizon == 0)
 		o.horizon = m2 ? m2 : (m1 > 1 ? m1 : 1);
 	/* what shadowtap-loadgen --profile reads: refused here, not there */
-	if (o.horizon + 1 > LG_PROFILE_MAX_POINTS || (double)o.horizon * h.step > LG_PROFILE_MAX_T) {
+	/* (the reader counts the header and the newline after the last point
+	 * as lines too: a profile of LG_PROFILE_MAX_POINTS - 1 points at most) */
+	if (o.horizon + 2 > LG_PROFILE_MAX_POINTS || (double)o.horizon * h.step > LG_PROFILE_MAX_T) {
 		ST_ERR("--horizon %u at a step of %g s: a profile of %u points over %.0f s; "
 		       "shadowtap-loadgen reads at most %u points over %.0f s (a year)", o.horizon,
-		       h.step, o.horizon + 1, (double)o.horizon * h.step, LG_PROFILE_MAX_POINTS,
+		       h.step, o.horizon + 1, (double)o.horizon * h.step, LG_PROFILE_MAX_POINTS - 1,
 		       LG_PROFILE_MAX_T);
 		goto out;
 	}

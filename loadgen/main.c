@@ -32,7 +32,10 @@ static struct lg_app app;
 
 /* Room for the series when the run's length is not known in advance:
  * an hour of 100 ms bins. */
-#define LG_DEFAULT_SERIES_S 3600.0	/* a run of unknown length: an hour's series */
+/* A run of unknown length: an hour's series, or 36,000 intervals when
+ * that is more. */
+#define LG_DEFAULT_SERIES_S 3600.0
+#define LG_DEFAULT_BINS 36000.0
 #define LG_MAX_BINS (1u << 20)
 
 static void on_signal(int sig)
@@ -144,12 +147,16 @@ static void setup_rate(struct lg_app *a, double *planned_s)
 }
 
 /* Each worker's due/sent series: the planned run's intervals (two more),
- * or an hour's when its length is not known (--loop 0 without --duration),
+ * or an hour's (36,000 intervals at least) when its length is not known
+ * (--loop 0 without --duration),
  * at most LG_MAX_BINS (a longer run's series is cut, and says so). */
 static int size_bins(struct lg_app *a, double planned_s)
 {
 	double secs = planned_s > 0 ? planned_s : LG_DEFAULT_SERIES_S;
 	double bins = ceil(secs * 1e9 / (double)a->cfg.series_ns) + 2;
+
+	if (planned_s <= 0 && bins < LG_DEFAULT_BINS)
+		bins = LG_DEFAULT_BINS;	/* a coarse interval: more than the hour */
 
 	if (bins > LG_MAX_BINS)
 		bins = LG_MAX_BINS;

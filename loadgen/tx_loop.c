@@ -60,6 +60,7 @@ struct tx_ctx {
 	struct rte_mbuf *stash[LG_BURST];
 	uint32_t n_stash;
 	uint64_t last_variant, last_slot;
+	uint64_t ended_tsc;	/* when the run was over for drain_late (0: not) */
 };
 
 static inline void bin_add(struct tx_ctx *x, uint64_t *arr, struct bins *b, uint64_t t,
@@ -200,16 +201,18 @@ static void send_burst(struct tx_ctx *x, struct rte_mbuf **pkts, const uint64_t 
 /* The run is over while the walk lags: what was due before its end and
  * not walked yet is too late too, counted (so that sent and drops add up
  * to what was due), within a second more at most (a rate so far past what
- * this lcore walks that the count would take longer is left short). Ends
+ * this lcore walks that the count would take longer is left short; so is
+ * a stop). The run's length stays the schedule's: it ended at now. Ends
  * the walk. */
 static void drain_late(struct tx_ctx *x, struct walk *s, uint64_t now)
 {
 	struct lg_worker *w = x->w;
 	const uint64_t stop = now + x->hz;
 
+	x->ended_tsc = now;
 	for (uint32_t k = 1; ; k++) {
 		advance(x, s);
-		if (s->end || ((k & 1023) == 0 && rte_rdtsc() >= stop))
+		if (s->end || ((k & 1023) == 0 && (lg_force_quit || rte_rdtsc() >= stop)))
 			break;
 		w->c.due++;
 		bin_add(x, w->due_bins, &x->due_b, s->deadline, 1);
@@ -336,7 +339,7 @@ int lg_tx_main_loop(void *arg)
 			rte_pause();
 	if (x.n_stash > 0)
 		rte_pktmbuf_free_bulk(x.stash, x.n_stash);
-	w->c.end_tsc = rte_rdtsc();
+	w->c.end_tsc = x.ended_tsc ? x.ended_tsc : rte_rdtsc();
 	__atomic_store_n(&w->c.done, true, __ATOMIC_RELEASE);
 	return 0;
 }

@@ -297,6 +297,9 @@ static void test_inconclusive(void)
 	CU_ASSERT(t.verdicts > 0);
 	CU_ASSERT_EQUAL(t.inconclusive, t.verdicts);
 	CU_ASSERT_PTR_NOT_NULL(strstr(t.last.reason, "window"));
+	/* before any conclusive verdict, a scaler reading the number holds
+	 * the current size (it read the proposal, 16) */
+	CU_ASSERT_EQUAL(t.last.recommended_instances, 8);
 	an_engine_destroy(e);
 	an_config_free(&cfg);
 
@@ -307,6 +310,43 @@ static void test_inconclusive(void)
 	e = run(&sc, &t, &cfg);
 	CU_ASSERT_EQUAL(t.last.verdict, ST_VERDICT_INCONCLUSIVE);
 	CU_ASSERT_PTR_NOT_NULL(strstr(t.last.reason, "unstable"));
+	an_engine_destroy(e);
+	an_config_free(&cfg);
+}
+
+/* The shadow's snapshots stop after window 12 (a gateway restarting, a
+ * shadow group taken away): the verdicts turn inconclusive. */
+static bool shadow_stops(int w, int k, struct ks_target *t)
+{
+	(void)t;
+	return k != 1 || w < 12;
+}
+
+/* An adjust, then inconclusive verdicts: the number a scaler acts on stays
+ * the adjust's (it went back to the proposal, below what the model said
+ * meets the SLO). */
+static void test_inconclusive_holds(void)
+{
+	struct scenario sc = { .windows = 24, .per_window = 4, .seed = 7 };
+	struct an_config cfg;
+	struct an_engine *e;
+	struct tally t;
+
+	sc.tg[0] = tgt("prod", ST_ROLE_PROD, 8, 400, 1000);
+	sc.tg[1] = tgt("canary", ST_ROLE_SHADOW, 2, 750,
+		       750 + log(100) / (2 * (0.002 + log(100) / 250) - 0.002));
+	sc.n_tg = 2;
+	sc.pick = shadow_stops;
+	plan_default(&sc.plan);
+	sc.plan.forecast_rps = 12000;
+	e = run(&sc, &t, &cfg);
+	CU_ASSERT_EQUAL(t.last_decisive.verdict, ST_VERDICT_ADJUST);
+	CU_ASSERT(t.last_decisive.recommended_instances > 16);
+	CU_ASSERT_EQUAL(t.last.verdict, ST_VERDICT_INCONCLUSIVE);
+	CU_ASSERT_EQUAL(t.last.recommended_instances, t.last_decisive.recommended_instances);
+	if (t.last.recommended_instances != t.last_decisive.recommended_instances)
+		printf("\n    inconclusive published %u after adjust to %u",
+		       t.last.recommended_instances, t.last_decisive.recommended_instances);
 	an_engine_destroy(e);
 	an_config_free(&cfg);
 }
@@ -753,6 +793,60 @@ static void test_squeeze_state(void)
 			an_engine_destroy(e);
 			an_config_free(&cfg);
 		}
+	}
+}
+
+static void set_squeeze_aim(struct an_engine *e, void *arg)
+{
+	const double *lam = arg;
+	struct an_service *s = an_engine_service(e, "web");
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+	s->sq.ok_lam = s->sq.ok_ran = s->sq.ok_aim = *lam;
+	s->sq.ok_p99 = 30e6;
+}
+
+/* A step passed at 21 instances, the fewest that meet the SLO (the issue's
+ * servers at three times the load): the evidence stands for 21, never 20
+ * (the 5% a measured load is allowed took it to ceil(21 / 1.05) = 20,
+ * never stepped and short). Then a tighter SLO: the step stands for
+ * nothing any more. */
+static void test_squeeze_cap_aim(void)
+{
+	static const struct md1_case mc = { "issue x3, proposal 24", 12, 1200, 0.005, 2700, 35, 24,
+					    21 };
+	double lam = 2700.0 / 21;
+
+	for (uint64_t seed = 1; seed <= 2; seed++) {
+		struct scenario sc;
+		struct an_config cfg;
+		struct an_engine *e;
+		struct an_service *s;
+		struct an_plan p;
+		struct tally t;
+
+		md1_setup(&mc, seed, &sc);
+		sc.dataplane_control = "ipc:///nonexistent";
+		sc.hook = set_squeeze_aim;
+		sc.hook_arg = &lam;
+		sc.hook_at = 5;
+		e = run(&sc, &t, &cfg);
+		printf("\n    seed %u: %u (%s)", (unsigned)seed, t.last_decisive.recommended_instances,
+		       t.last_decisive.verified_reason);
+		CU_ASSERT(t.last_decisive.recommended_instances >= 21);
+		s = an_engine_service(e, "web");
+		CU_ASSERT_EQUAL(s->sq.ok_lam, lam);
+		/* the same SLO, another proposal: the step still stands */
+		p = s->plan;
+		p.proposed_instances = 22;
+		CU_ASSERT_EQUAL(an_engine_propose(e, "web", &p), 0);
+		CU_ASSERT_EQUAL(s->sq.ok_lam, lam);
+		/* a tighter SLO: it was judged against the old one */
+		p.slo_p99_ns = 25 * 1000000ULL;
+		CU_ASSERT_EQUAL(an_engine_propose(e, "web", &p), 0);
+		CU_ASSERT_EQUAL(s->sq.ok_lam, 0);
+		an_engine_destroy(e);
+		an_config_free(&cfg);
 	}
 }
 
@@ -1225,11 +1319,13 @@ int st_register_suites(void)
 		{ "confirm_adjust", test_confirm_adjust },
 		{ "tail_only", test_tail_only },
 		{ "inconclusive", test_inconclusive },
+		{ "an inconclusive verdict holds the last count", test_inconclusive_holds },
 		{ "hysteresis", test_hysteresis },
 		{ "synthetic", test_synthetic },
 		{ "model_choice", test_model_choice },
 		{ "md1_recommend", test_md1_recommend },
 		{ "squeeze_state", test_squeeze_state },
+		{ "a squeeze step stands for its own count, under its SLO", test_squeeze_cap_aim },
 		{ "squeeze_confirm", test_squeeze_confirm },
 		{ "chaos_excluded", test_chaos_excluded },
 		{ "chaos_noise", test_chaos_noise },
