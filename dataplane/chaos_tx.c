@@ -459,10 +459,10 @@ int dp_chaos_worker_init(struct dp_worker *w, uint32_t cap)
 	uint32_t slots;
 
 	dp_wheel_geometry(hz / WHEEL_TICK_PER_S, hz * WHEEL_HORIZON_S, &shift, &slots);
-	/* A worker's sequence starts odd: it takes every group's setting at
-	 * its first burst. */
+	/* A worker's sequences start odd: it takes every group's setting and
+	 * range (sel_read) at its first burst. */
 	for (int gi = 0; gi < DP_MAX_SHADOWS; gi++)
-		w->chaos_seq[gi] = 1;
+		w->chaos_seq[gi] = w->range_seq[gi] = 1;
 	return dp_wheel_init(&w->wheel, cap, slots, shift, rte_rdtsc());
 }
 

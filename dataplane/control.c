@@ -890,9 +890,27 @@ void dp_control_expire(struct dp_control *c, struct dp_app *app, uint64_t now_ns
 			continue;
 		l->on = false;
 		c->reverted++;
-		if (dp_group_set_share(&app->groups[i], l->share, l->offset) == 0)
+		if (dp_group_set_share(&app->groups[i], l->share, l->offset) == 0) {
 			ST_NOTICE("control: %s share back to %g offset %g: its revert_after ran out",
 				  app->groups[i].name, l->share, l->offset);
+			continue;
+		}
+		/* A reload moved the offset under the lease and the saved
+		 * share no longer fits there (or the group samples packets
+		 * now): what fits, never the lease's share left for good. */
+		{
+			double sh = l->share < 1.0 - l->offset ? l->share : 1.0 - l->offset;
+			double off = l->offset;
+
+			if (dp_group_set_share(&app->groups[i], sh, off) != 0) {
+				sh = l->share;
+				off = 0;
+				(void)dp_group_set_share(&app->groups[i], sh, off);
+			}
+			ST_WARN("control: %s share back to %g offset %g: its revert_after ran out, and "
+				"the saved share %g does not fit at offset %g (a reload moved it)",
+				app->groups[i].name, sh, off, l->share, l->offset);
+		}
 	}
 }
 

@@ -40,6 +40,11 @@ struct dp_http {
 	int cur;			/* -1: nothing published yet */
 	struct dp_http_snap buf[2];
 	uint64_t last_mono;
+	/* The copies counters as last published (this lcore's): a copy is
+	 * counted when made and taken back when a TX queue or chaos loses it,
+	 * which a sum may fall between -- published never lower, as a
+	 * Prometheus counter must be ([0] mirrored, [1] injected). */
+	uint64_t copies_hw[2][DP_MAX_SHADOWS], bytes_hw[2][DP_MAX_SHADOWS];
 	/* Immutable once the server runs: read by the HTTP threads. */
 	char port_name[DP_MAX_PORTS][64], port_role[DP_MAX_PORTS][8];
 	char group_name[DP_MAX_SHADOWS][64];
@@ -48,6 +53,15 @@ struct dp_http {
 	const char *pool_name[N_POOLS];
 	struct rte_mempool *pool[N_POOLS];
 };
+
+/* *v, never below what was published before (*hw). */
+static void monotonic(uint64_t *v, uint64_t *hw)
+{
+	if (*v < *hw)
+		*v = *hw;
+	else
+		*hw = *v;
+}
 
 void dp_http_round(struct dp_http *h, uint64_t mono_ns)
 {
@@ -63,6 +77,14 @@ void dp_http_round(struct dp_http *h, uint64_t mono_ns)
 	s->t_ns = st_wall_ns();
 	s->mono_ns = st_mono_ns();
 	dp_stats_sum(h->app, &s->c);
+	for (int g = 0; g < h->n_groups; g++) {
+		struct dp_group_counters *gc[2] = { &s->c.group[g], &s->c.inject[g] };
+
+		for (int k = 0; k < 2; k++) {
+			monotonic(&gc[k]->copies, &h->copies_hw[k][g]);
+			monotonic(&gc[k]->copy_bytes, &h->bytes_hw[k][g]);
+		}
+	}
 	s->kpi_sent = h->kpi->sent;
 	s->kpi_dropped = h->kpi->dropped;
 	s->kpi_late = h->kpi->workers_late;

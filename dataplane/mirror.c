@@ -737,6 +737,28 @@ static inline uint32_t select_groups(struct dp_worker *w, const struct dp_sel *s
 #define LAZY_C2S_MASK 0xff00000000ffffffULL
 #define LAZY_C2S (DP_LAZY_FLAGS(1, 0) & LAZY_C2S_MASK)
 
+/* Group gi's range, taken when it changed and only as a pair read between
+ * two equal even values of its sequence (dp_group_set_share): a read
+ * across a change keeps the old range one more burst. One load and a
+ * compare when nothing changed. */
+static inline void range_refresh(struct dp_worker *w, const struct dp_group *g, int gi)
+{
+	uint32_t s1 = __atomic_load_n(&g->range_seq, __ATOMIC_ACQUIRE), s2;
+	uint64_t lo, hi;
+
+	if (likely(s1 == w->range_seq[gi]) || (s1 & 1))
+		return;
+	lo = __atomic_load_n(&g->range_lo, __ATOMIC_RELAXED);
+	hi = __atomic_load_n(&g->range_hi, __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_ACQUIRE);
+	s2 = __atomic_load_n(&g->range_seq, __ATOMIC_RELAXED);
+	if (s1 != s2)
+		return;
+	w->range_lo[gi] = lo;
+	w->range_hi[gi] = hi;
+	w->range_seq[gi] = s1;
+}
+
 /* Control changes are read once per burst, and with them what each group
  * needs per copy (a filter, a cap, addresses rewritten). Returns whether
  * every group samples flows. */
@@ -756,8 +778,9 @@ static inline bool sel_read(struct dp_worker *w, struct dp_sel *s, uint64_t now)
 		 * the range [0, share) before it, so the range read after it
 		 * is that one (reload.c) */
 		s->sampling[gi] = __atomic_load_n(&g->sampling, __ATOMIC_ACQUIRE);
-		s->hi[gi] = __atomic_load_n(&g->range_hi, __ATOMIC_ACQUIRE);
-		s->lo[gi] = __atomic_load_n(&g->range_lo, __ATOMIC_RELAXED);
+		range_refresh(w, g, gi);
+		s->hi[gi] = w->range_hi[gi];
+		s->lo[gi] = w->range_lo[gi];
 		s->span[gi] = s->hi[gi] - s->lo[gi];
 		s->enabled[gi] = __atomic_load_n(&g->enabled, __ATOMIC_RELAXED);
 		s->filter[gi] = __atomic_load_n(&g->filter, __ATOMIC_ACQUIRE);

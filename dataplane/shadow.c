@@ -238,17 +238,23 @@ void dp_group_fini(struct dp_group *g)
 
 int dp_group_set_share(struct dp_group *g, double share, double offset)
 {
+	uint32_t seq;
+
 	if (share < 0 || share > 1 || offset < 0 || offset + share > 1.0 + 1e-9)
 		return -EINVAL;
 	if (g->sampling == DP_SAMPLE_PACKET && offset > 0)
 		return -EINVAL;
 	if (offset + share > 1.0)
 		share = 1.0 - offset;
-	/* A worker reading between the two stores sees a range made of one old
-	 * and one new bound for one burst: a transient of at most one burst,
-	 * never a packet outside both the old and the new range's union. */
+	/* Both bounds under range_seq: a worker takes them only as a pair
+	 * (sel_read), a read across the stores keeps the old range for one
+	 * more burst. */
+	seq = __atomic_load_n(&g->range_seq, __ATOMIC_RELAXED);
+	__atomic_store_n(&g->range_seq, seq + 1, __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_RELEASE);
 	__atomic_store_n(&g->range_lo, st_share_threshold(offset), __ATOMIC_RELAXED);
-	__atomic_store_n(&g->range_hi, st_share_threshold(offset + share), __ATOMIC_RELEASE);
+	__atomic_store_n(&g->range_hi, st_share_threshold(offset + share), __ATOMIC_RELAXED);
+	__atomic_store_n(&g->range_seq, seq + 2, __ATOMIC_RELEASE);
 	return 0;
 }
 

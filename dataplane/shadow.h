@@ -43,6 +43,11 @@ struct dp_group {
 	/* Changed at run time by the main lcore (__atomic stores). */
 	uint64_t range_lo;		/* flow hash range [lo, hi), or for packet */
 	uint64_t range_hi;		/* sampling [0, hi) of a 32-bit random */
+	uint32_t range_seq;		/* the two's sequence counter, odd while
+					   the main lcore writes (a seqlock: a
+					   worker reading an old hi with a new lo
+					   copied some 60% of the flows for a
+					   burst when a range moved past its end) */
 	uint32_t enabled;
 	uint64_t rate_pps;		/* whole group, all workers; 0 none */
 	uint64_t rate_bps;

@@ -85,8 +85,11 @@ void dp_stats_line(const struct dp_app *app, const struct dp_counters *prev,
 	for (int g = 0; g < app->n_groups; g++) {
 		const struct dp_group_counters *a = &prev->group[g], *b = &cur->group[g];
 
+		/* a copy is counted when made and taken back when a TX queue
+		 * or chaos loses it, maybe after this sum: never below 0 */
 		ADD(" | %s copies %.0f pps drops %" PRIu64, app->groups[g].name,
-		    (double)(b->copies - a->copies) / secs, group_drops(b) - group_drops(a));
+		    b->copies > a->copies ? (double)(b->copies - a->copies) / secs : 0.0,
+		    group_drops(b) - group_drops(a));
 	}
 	if (malformed(cur) != malformed(prev))
 		ADD(" | malformed %" PRIu64, malformed(cur) - malformed(prev));

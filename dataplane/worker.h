@@ -60,6 +60,9 @@ struct dp_worker {
 	/* each group's impairments as last copied whole (dp_chaos_refresh),
 	 * the sequence they were copied at, and this worker's chaos state */
 	uint32_t chaos_seq[DP_MAX_SHADOWS];
+	/* each group's range as last read whole, and its sequence (sel_read) */
+	uint32_t range_seq[DP_MAX_SHADOWS];
+	uint64_t range_lo[DP_MAX_SHADOWS], range_hi[DP_MAX_SHADOWS];
 	struct dp_chaos_fx fx[DP_MAX_SHADOWS];
 	struct dp_chaos_state cst[DP_MAX_SHADOWS];
 	/* ... and on the shadows' responses (chaos_rx.c: its Gilbert-Elliott

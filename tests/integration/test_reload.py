@@ -341,6 +341,19 @@ def main():
                     "a leased share through a reload of share_offset: %.2f held, then %.2f (the "
                     "share before it) at offset %.2f once the lease ran out (changed %s)"
                     % (held["share"], after["share"], after["offset"], rep.get("changed")))
+        # the share the lease saved no longer fits at the offset a reload
+        # moved it to (0.6 at 0.45): what fits there, said (it stayed at the
+        # leased 0.2 for good, without a word)
+        ctl(ep, "send", "cmd=set_share", "group=canary", "share=0.6")
+        ctl(ep, "send", "cmd=set_share", "group=canary", "share=0.2", "revert_after=2")
+        write_cfg(cfg, wd, macs, share="0.5", chaos_loss="50%", filt="udp dst port 9001",
+                  extra="share_offset = 0.45\nchaos_duplicate = 0.01\n")
+        rc, rep, _ = ctl(ep, "reload")
+        time.sleep(2.5)
+        after = sample(ep)["g"]
+        stlib.check(rc == 0 and abs(after["share"] - 0.55) < 1e-6 and abs(after["offset"] - 0.45) < 1e-6,
+                    "a lease whose saved share (0.6) no longer fits at the offset a reload moved it "
+                    "to (0.45): %.2f at %.2f once it ran out" % (after["share"], after["offset"]))
 
         # the end: production got everything
         open(stop, "w").close()
