@@ -112,6 +112,8 @@ struct eval {
 	bool verified;			/* the recommendation's load was measured */
 	double lam_ok;			/* highest load measured within the SLO */
 	double lam_meas_ok;		/* the same, prod and shadow only (no step) */
+	uint32_t c_meas;		/* ... on at least this many instances (a
+					   shared queue's: lam_measured_ok) */
 	bool rec_measured;		/* the recommendation is what lam_ok needs */
 	bool rec_squeezed;		/* raised past a load a squeeze step failed */
 	uint32_t rec_held;		/* fewer the model asks for, held until verified */
@@ -829,11 +831,17 @@ static void bound_inputs(const struct an_judge *j, struct eval *ev)
 /* The highest per-instance load at which prod or the shadow was measured
  * meeting the SLO: enough samples, the upper end of its p99's interval and
  * its error rate within the SLO. 0 when neither was. A count whose load is
- * at most this meets the SLO by measurement, whatever a model says. */
-static double lam_measured_ok(const struct an_judge *j, const struct eval *ev)
+ * at most this meets the SLO by measurement, whatever a model says -- but
+ * where the instances share one queue (mmc, ggc) only a count of at least
+ * as many as were measured: fewer pool less, and wait longer at the same
+ * load. *c_min: that count (1 for separate queues). */
+static double lam_measured_ok(const struct an_judge *j, const struct eval *ev, uint32_t *c_min)
 {
 	const struct span *sp[2] = { ev->has_prod ? &ev->prod : NULL, &ev->shadow };
+	const bool shared = ev->cform == AN_FORM_MMC || ev->cform == AN_FORM_GGC;
 	double best = 0;
+
+	*c_min = 1;
 
 	for (int i = 0; i < 2; i++) {
 		const struct span *s = sp[i];
@@ -846,7 +854,10 @@ static double lam_measured_ok(const struct an_judge *j, const struct eval *ev)
 		if (!isfinite(hi) || hi > (double)ev->p->slo_p99_ns ||
 		    (s->timeouts + s->resets + s->icmp) / s->requests > ev->p->slo_error_rate)
 			continue;
-		best = fmax(best, s->lam);
+		if (s->lam > best) {
+			best = s->lam;
+			*c_min = shared && s->c > 1 ? s->c : 1;
+		}
 	}
 	return best;
 }
@@ -873,7 +884,10 @@ static double sq_ok_cap(const struct an_squeeze *sq)
  * (within the usual 5%), or by a squeeze step. */
 static bool load_verified(const struct eval *ev, double lam)
 {
-	return lam <= ev->lam_meas_ok * (1 + MEASURED_TOL) || lam <= sq_ok_cap(&ev->s->sq);
+	uint32_t n = lam > 0 ? (uint32_t)ceil(ev->p->forecast_rps / lam - 1e-9) : 0;
+
+	return (lam <= ev->lam_meas_ok * (1 + MEASURED_TOL) && n >= ev->c_meas) ||
+	       lam <= sq_ok_cap(&ev->s->sq);
 }
 
 /* The fewest instances whose load stays below the load a squeeze step
@@ -979,7 +993,7 @@ static void recommend(struct an_judge *j, struct eval *ev)
 	/* Never more than the evidence needs: the model's bound widens with
 	 * extrapolation, and a corrected fit from a saturated shadow can ask
 	 * for several times what prod was measured serving within the SLO. */
-	ev->lam_meas_ok = lam_measured_ok(j, ev);
+	ev->lam_meas_ok = lam_measured_ok(j, ev, &ev->c_meas);
 	ev->lam_ok = fmax(ev->lam_meas_ok, sq_ok_cap(sq));
 	ev->rec_measured = false;
 	if (ev->lam_ok > 0) {
@@ -989,6 +1003,10 @@ static void recommend(struct an_judge *j, struct eval *ev)
 
 		if (n_ok < p->min_instances)
 			n_ok = p->min_instances;
+		/* a shared queue's measured load stands only at as many
+		 * instances as it was measured on (a step's or not) */
+		if (ev->lam_ok == ev->lam_meas_ok && n_ok < ev->c_meas)
+			n_ok = ev->c_meas;
 		if (n_ok < n) {
 			n = n_ok;
 			ev->rec_unreachable = false;
@@ -1201,6 +1219,10 @@ static void describe_verified(const struct eval *ev, char *buf, size_t len)
 		snprintf(buf, len,
 			 "extrapolated: %u instances run at %.1f rps each, %.0f%% beyond the highest %.1f rps per instance prod or a shadow has run at; p99 %s predicted, upper bound %s, not measured",
 			 ev->rec, lam, 100 * (lam / ev->lam_obs - 1), ev->lam_obs, a, b);
+	else if (lam <= ev->lam_meas_ok * (1 + MEASURED_TOL) && ev->rec < ev->c_meas)
+		snprintf(buf, len,
+			 "not verified: %u instances run at %.1f rps each, within the %.1f rps per instance measured within the SLO but on %u instances sharing one queue, and fewer pool less; p99 %s predicted, upper bound %s",
+			 ev->rec, lam, ev->lam_meas_ok, ev->c_meas, a, b);
 	else
 		snprintf(buf, len,
 			 "not verified: %u instances run at %.1f rps each, above the %.1f rps per instance measured within the SLO and below the %.1f run beyond it; p99 %s predicted, upper bound %s (the model's interpolation)",
