@@ -108,6 +108,8 @@ struct eval {
 	double rsd_shadow;		/* its part from the shadow's p99 (mg1) */
 	uint32_t rec;
 	bool rec_unreachable;
+	uint32_t rec_unstepped;		/* the count before max_step held it
+					   back (0: it did not) */
 	bool proposal_ok;
 	bool verified;			/* the recommendation's load was measured */
 	double lam_ok;			/* highest load measured within the SLO */
@@ -1019,9 +1021,12 @@ static void recommend(struct an_judge *j, struct eval *ev)
 		ev->rec_measured = false;
 		ev->rec_squeezed = true;
 	}
+	ev->rec_unstepped = 0;
 	if (p->max_step > 0) {
 		uint32_t c = p->current_instances;
 
+		if ((n > c && n - c > p->max_step) || (n < c && c - n > p->max_step))
+			ev->rec_unstepped = n;
 		if (n > c && n - c > p->max_step)
 			n = c + p->max_step;
 		if (n < c && c - n > p->max_step)
@@ -1067,6 +1072,7 @@ static void recommend(struct an_judge *j, struct eval *ev)
 
 			ev->rec_held = n;
 			ev->rec = h;
+			ev->rec_unstepped = 0;
 			ev->p99_rec = p99_at(j, ev, h, false);
 			ev->err_rec = err_at(j, ev, h, false);
 			ev->p99_rec_hi = p99_at(j, ev, h, true);
@@ -1250,6 +1256,16 @@ static void describe_verified(const struct eval *ev, char *buf, size_t len)
 		snprintf(buf + o, len - (size_t)o, "; %s", sq->note);
 }
 
+/* A count max_step held back says so: "10" then reads as the step's limit,
+ * not as what meets the SLO. */
+static void step_limited(struct reason *r, const struct eval *ev)
+{
+	if (ev->rec_unstepped != 0)
+		say(r, " [step-limited: %u by max_step %u from the current %u; %u %s the SLO]",
+		    ev->rec, ev->p->max_step, ev->p->current_instances, ev->rec_unstepped,
+		    ev->rec_unstepped > ev->rec ? "meet" : "would meet");
+}
+
 /* What the evidence says, before hysteresis. */
 static enum st_verdict_kind decide(const struct an_judge *j, struct eval *ev,
 				   struct reason *r)
@@ -1271,12 +1287,14 @@ static enum st_verdict_kind decide(const struct an_judge *j, struct eval *ev,
 		describe_slo(r, ev, ev->rec, ev->p99_rec, ev->p99_rec_hi, ev->err_rec);
 		if (ev->rec_unreachable)
 			say(r, ", the SLO is out of reach within max_instances");
+		step_limited(r, ev);
 		return ST_VERDICT_ADJUST;
 	}
 	if (j->cfg->adjust_down && ev->rec < p->proposed_instances) {
 		say(r, "adjust to %u instances: fewer than the %u proposed meet the SLO; ",
 		    ev->rec, p->proposed_instances);
 		describe_slo(r, ev, ev->rec, ev->p99_rec, ev->p99_rec_hi, ev->err_rec);
+		step_limited(r, ev);
 		return ST_VERDICT_ADJUST;
 	}
 	say(r, "confirm %u instances: ", p->proposed_instances);
@@ -1297,6 +1315,7 @@ static enum st_verdict_kind decide(const struct an_judge *j, struct eval *ev,
 	else if (ev->rec > p->proposed_instances)
 		say(r, "; recommended %u: with %u the upper bound misses the SLO", ev->rec,
 		    p->proposed_instances);
+	step_limited(r, ev);
 	return ST_VERDICT_CONFIRM;
 }
 

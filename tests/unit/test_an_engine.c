@@ -252,6 +252,17 @@ static void test_confirm_adjust(void)
 	/* meets the SLO under the true capacity */
 	CU_ASSERT(0.002 + log(100) / (mu_slow - lam) <= 0.030);
 	CU_ASSERT(n <= 20);
+	CU_ASSERT_PTR_NULL(strstr(t.last.reason, "step-limited"));
+	an_engine_destroy(e);
+	an_config_free(&cfg);
+
+	/* The same with max_step 2 from the current 8: 10 is published, and
+	 * the reason says it is the step's limit, not what meets the SLO. */
+	sc.plan.max_step = 2;
+	e = run(&sc, &t, &cfg);
+	printf("\n    max_step 2: %s", t.last.reason);
+	CU_ASSERT_EQUAL(t.last.recommended_instances, 10);
+	CU_ASSERT_PTR_NOT_NULL(strstr(t.last.reason, "[step-limited: 10 by max_step 2 from the current 8;"));
 	an_engine_destroy(e);
 	an_config_free(&cfg);
 }
