@@ -231,20 +231,28 @@ static void test_plan_edit(void)
 /* A forecast_profile named at run time: only a file in forecast_dir, the
  * same refusal whether or not what it names exists; the file may name any
  * path, a relative one taken in forecast_dir. */
+/* A fresh directory (dir, a mkdtemp template) holding the profile
+ * web.csv, its path in p. */
+static void profile_in_tmp(char *dir, char *p, size_t len)
+{
+	FILE *f;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
+	snprintf(p, len, "%s/web.csv", dir);
+	f = fopen(p, "w");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+	fputs("t_seconds,pps\n0,100\n60,200\n", f);
+	fclose(f);
+}
+
 static void test_forecast_path(void)
 {
 	char dir[] = "/tmp/st-an-fdir-XXXXXX", out[AN_PATH_MAX], p[600], q[600], link_dir[600];
 	struct st_perr e;
 	struct an_plan base, plan;
 	char errs[1024] = "";
-	FILE *f;
 
-	CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
-	snprintf(p, sizeof(p), "%s/web.csv", dir);
-	f = fopen(p, "w");
-	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
-	fputs("t_seconds,pps\n0,100\n60,200\n", f);
-	fclose(f);
+	profile_in_tmp(dir, p, sizeof(p));
 	snprintf(q, sizeof(q), "%s/out", dir);
 	CU_ASSERT_EQUAL(symlink("/etc/passwd", q), 0);
 	/* a link to nothing yet, one to a directory outside */
@@ -344,14 +352,8 @@ static void test_sets(void)
 	const struct an_service_cfg *s;
 	struct an_config c;
 	const char *path;
-	FILE *f;
 
-	CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
-	snprintf(p, sizeof(p), "%s/web.csv", dir);
-	f = fopen(p, "w");
-	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
-	fputs("t_seconds,pps\n0,100\n60,200\n", f);
-	fclose(f);
+	profile_in_tmp(dir, p, sizeof(p));
 	snprintf(text, sizeof(text),
 		 "[analyzer]\nmax_services = 1\n"
 		 "[service.web]\nshadow = a\ncurrent_instances = 2\nproposed_instances = 3\n"
