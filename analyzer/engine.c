@@ -259,10 +259,10 @@ int an_engine_propose(struct an_engine *e, const char *service,
 	 * ran on: a tighter SLO, another group or another instance count
 	 * behind it and they stand for nothing (a pass under 50 ms kept
 	 * capping the count under 35 ms until verify_keep ran out). */
-	if (s->has_plan && (s->plan.slo_p99_ns != plan->slo_p99_ns ||
-			    s->plan.slo_error_rate != plan->slo_error_rate ||
-			    strcmp(s->plan.shadow, plan->shadow) != 0 ||
-			    s->plan.shadow_instances != plan->shadow_instances)) {
+	if (s->plan.slo_p99_ns != plan->slo_p99_ns ||
+	    s->plan.slo_error_rate != plan->slo_error_rate ||
+	    strcmp(s->plan.shadow, plan->shadow) != 0 ||
+	    s->plan.shadow_instances != plan->shadow_instances) {
 		s->sq.ok_lam = s->sq.cand_lam = s->sq.bad_lam = s->sq.bad_aim = 0;
 		s->sq.want_n = 0;
 	}
@@ -470,6 +470,7 @@ static int judge(struct an_engine *e, struct an_service *s, uint64_t now_ns)
 	e->cnt.evaluations++;
 	e->v.seq = ++e->seq;
 	s->last = e->v;
+	s->last_plan = s->plan_changes;
 	s->has_last = true;
 	e->cnt.verdicts++;
 	if (e->vf != NULL)

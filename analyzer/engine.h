@@ -140,6 +140,7 @@ struct an_service {
 	struct an_squeeze sq;
 	bool has_last;
 	struct st_verdict last;
+	uint64_t last_plan;		/* plan_changes when last was judged */
 	/* the model the last conclusive verdict recommended with (what-if,
 	 * alerts); pred_seq +1 per change */
 	bool has_pred;

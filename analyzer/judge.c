@@ -112,10 +112,14 @@ struct eval {
 					   back (0: it did not) */
 	bool proposal_ok;
 	bool verified;			/* the recommendation's load was measured */
-	double lam_ok;			/* highest load measured within the SLO */
-	double lam_meas_ok;		/* the same, prod and shadow only (no step) */
-	uint32_t c_meas;		/* ... on at least this many instances (a
-					   shared queue's: lam_measured_ok) */
+	double lam_ok;			/* the load measured within the SLO the
+					   evidence cap rests on (evidence_fewest) */
+	double lam_meas_ok;		/* the highest load prod or the shadow was
+					   measured within the SLO at */
+	/* each span measured within the SLO: its per-instance load and the
+	 * fewest instances that load stands for (lam_measured_ok) */
+	double meas_lam[2];
+	uint32_t meas_c[2], n_meas;
 	bool rec_measured;		/* the recommendation is what lam_ok needs */
 	bool rec_squeezed;		/* raised past a load a squeeze step failed */
 	uint32_t rec_held;		/* fewer the model asks for, held until verified */
@@ -836,15 +840,14 @@ static void bound_inputs(const struct an_judge *j, struct eval *ev)
  * at most this meets the SLO by measurement, whatever a model says -- but
  * where the instances share one queue (mmc, ggc) only a count of at least
  * as many as were measured: fewer pool less, and wait longer at the same
- * load. *c_min: that count (1 for separate queues). */
-static double lam_measured_ok(const struct an_judge *j, const struct eval *ev, uint32_t *c_min)
+ * load. Each such span's load and count go to ev->meas_*. */
+static double lam_measured_ok(const struct an_judge *j, struct eval *ev)
 {
 	const struct span *sp[2] = { ev->has_prod ? &ev->prod : NULL, &ev->shadow };
 	const bool shared = ev->cform == AN_FORM_MMC || ev->cform == AN_FORM_GGC;
 	double best = 0;
 
-	*c_min = 1;
-
+	ev->n_meas = 0;
 	for (int i = 0; i < 2; i++) {
 		const struct span *s = sp[i];
 		double lo, hi;
@@ -856,10 +859,9 @@ static double lam_measured_ok(const struct an_judge *j, const struct eval *ev, u
 		if (!isfinite(hi) || hi > (double)ev->p->slo_p99_ns ||
 		    (s->timeouts + s->resets + s->icmp) / s->requests > ev->p->slo_error_rate)
 			continue;
-		if (s->lam > best) {
-			best = s->lam;
-			*c_min = shared && s->c > 1 ? s->c : 1;
-		}
+		ev->meas_lam[ev->n_meas] = s->lam;
+		ev->meas_c[ev->n_meas++] = shared && s->c > 1 ? s->c : 1;
+		best = fmax(best, s->lam);
 	}
 	return best;
 }
@@ -883,13 +885,43 @@ static double sq_ok_cap(const struct an_squeeze *sq)
 }
 
 /* A per-instance load measured within the SLO: by prod or the shadow
- * (within the usual 5%), or by a squeeze step. */
+ * (within the usual 5%, on at least as many instances where they share a
+ * queue), or by a squeeze step. */
 static bool load_verified(const struct eval *ev, double lam)
 {
 	uint32_t n = lam > 0 ? (uint32_t)ceil(ev->p->forecast_rps / lam - 1e-9) : 0;
 
-	return (lam <= ev->lam_meas_ok * (1 + MEASURED_TOL) && n >= ev->c_meas) ||
-	       lam <= sq_ok_cap(&ev->s->sq);
+	for (uint32_t i = 0; i < ev->n_meas; i++)
+		if (lam <= ev->meas_lam[i] * (1 + MEASURED_TOL) && n >= ev->meas_c[i])
+			return true;
+	return lam <= sq_ok_cap(&ev->s->sq);
+}
+
+/* The fewest instances the evidence stands for at the forecast: of each
+ * span measured within the SLO, its load (times tol) and at least its
+ * count, and of the squeeze steps their cap; 0: none. *lam: the load that
+ * count rests on. */
+static uint32_t evidence_fewest(const struct eval *ev, double tol, double *lam)
+{
+	const double f = ev->p->forecast_rps, cap = sq_ok_cap(&ev->s->sq);
+	double best = INFINITY;
+
+	*lam = 0;
+	for (uint32_t i = 0; i <= ev->n_meas; i++) {
+		double l = i < ev->n_meas ? ev->meas_lam[i] * tol : cap;
+		double need;
+
+		if (!(l > 0))
+			continue;
+		need = ceil(f / l * (1 - 1e-12));
+		if (i < ev->n_meas && need < ev->meas_c[i])
+			need = ev->meas_c[i];
+		if (need < best) {
+			best = need;
+			*lam = l;
+		}
+	}
+	return isfinite(best) ? (best < 1 ? 1 : best > UINT32_MAX ? UINT32_MAX : (uint32_t)best) : 0;
 }
 
 /* The fewest instances whose load stays below the load a squeeze step
@@ -995,21 +1027,16 @@ static void recommend(struct an_judge *j, struct eval *ev)
 	/* Never more than the evidence needs: the model's bound widens with
 	 * extrapolation, and a corrected fit from a saturated shadow can ask
 	 * for several times what prod was measured serving within the SLO. */
-	ev->lam_meas_ok = lam_measured_ok(j, ev, &ev->c_meas);
-	ev->lam_ok = fmax(ev->lam_meas_ok, sq_ok_cap(sq));
+	ev->lam_meas_ok = lam_measured_ok(j, ev);
 	ev->rec_measured = false;
-	if (ev->lam_ok > 0) {
-		double need = ceil(p->forecast_rps / ev->lam_ok * (1 - 1e-12));
-		uint32_t n_ok = need < 1 ? 1 : need > p->max_instances ? p->max_instances :
-			(uint32_t)need;
+	{
+		uint32_t n_ok = evidence_fewest(ev, 1, &ev->lam_ok);
 
-		if (n_ok < p->min_instances)
+		if (n_ok > p->max_instances)
+			n_ok = p->max_instances;
+		if (n_ok != 0 && n_ok < p->min_instances)
 			n_ok = p->min_instances;
-		/* a shared queue's measured load stands only at as many
-		 * instances as it was measured on (a step's or not) */
-		if (ev->lam_ok == ev->lam_meas_ok && n_ok < ev->c_meas)
-			n_ok = ev->c_meas;
-		if (n_ok < n) {
+		if (n_ok != 0 && n_ok < n) {
 			n = n_ok;
 			ev->rec_unreachable = false;
 			ev->rec_measured = true;
@@ -1025,8 +1052,12 @@ static void recommend(struct an_judge *j, struct eval *ev)
 	if (p->max_step > 0) {
 		uint32_t c = p->current_instances;
 
-		if ((n > c && n - c > p->max_step) || (n < c && c - n > p->max_step))
+		if ((n > c && n - c > p->max_step) || (n < c && c - n > p->max_step)) {
 			ev->rec_unstepped = n;
+			/* the count the evidence stood for is not this one:
+			 * load_verified says whether this one's load was run */
+			ev->rec_measured = false;
+		}
 		if (n > c && n - c > p->max_step)
 			n = c + p->max_step;
 		if (n < c && c - n > p->max_step)
@@ -1063,8 +1094,8 @@ static void recommend(struct an_judge *j, struct eval *ev)
 	 * blindly is never short. */
 	ev->rec_held = 0;
 	if (an_config_verify_on(j->cfg) && !ev->verified) {
-		double lam_v = fmax(ev->lam_meas_ok * (1 + MEASURED_TOL), sq_ok_cap(sq));
-		double nv = lam_v > 0 ? ceil(p->forecast_rps / lam_v * (1 - 1e-12)) : 0;
+		double lam_v;
+		double nv = evidence_fewest(ev, 1 + MEASURED_TOL, &lam_v);
 
 		if (nv > n && nv <= p->max_instances &&
 		    !(p->max_step > 0 && nv > p->current_instances + p->max_step)) {
@@ -1225,10 +1256,10 @@ static void describe_verified(const struct eval *ev, char *buf, size_t len)
 		snprintf(buf, len,
 			 "extrapolated: %u instances run at %.1f rps each, %.0f%% beyond the highest %.1f rps per instance prod or a shadow has run at; p99 %s predicted, upper bound %s, not measured",
 			 ev->rec, lam, 100 * (lam / ev->lam_obs - 1), ev->lam_obs, a, b);
-	else if (lam <= ev->lam_meas_ok * (1 + MEASURED_TOL) && ev->rec < ev->c_meas)
+	else if (lam <= ev->lam_meas_ok * (1 + MEASURED_TOL) && ev->n_meas > 0)
 		snprintf(buf, len,
-			 "not verified: %u instances run at %.1f rps each, within the %.1f rps per instance measured within the SLO but on %u instances sharing one queue, and fewer pool less; p99 %s predicted, upper bound %s",
-			 ev->rec, lam, ev->lam_meas_ok, ev->c_meas, a, b);
+			 "not verified: %u instances run at %.1f rps each, within the %.1f rps per instance measured within the SLO but on more instances sharing one queue, and fewer pool less; p99 %s predicted, upper bound %s",
+			 ev->rec, lam, ev->lam_meas_ok, a, b);
 	else
 		snprintf(buf, len,
 			 "not verified: %u instances run at %.1f rps each, above the %.1f rps per instance measured within the SLO and below the %.1f run beyond it; p99 %s predicted, upper bound %s (the model's interpolation)",
@@ -1261,9 +1292,10 @@ static void describe_verified(const struct eval *ev, char *buf, size_t len)
 static void step_limited(struct reason *r, const struct eval *ev)
 {
 	if (ev->rec_unstepped != 0)
-		say(r, " [step-limited: %u by max_step %u from the current %u; %u %s the SLO]",
+		say(r, " [step-limited: %u by max_step %u from the current %u; %u %s]",
 		    ev->rec, ev->p->max_step, ev->p->current_instances, ev->rec_unstepped,
-		    ev->rec_unstepped > ev->rec ? "meet" : "would meet");
+		    ev->rec_unreachable ? "is max_instances, short of the SLO too" :
+		    ev->rec_unstepped > ev->rec ? "meet the SLO" : "would meet the SLO");
 }
 
 /* What the evidence says, before hysteresis. */
@@ -1911,14 +1943,23 @@ int an_judge_run(struct an_judge *j, struct an_service *s, uint64_t now_ns,
 	}
 	kind = settle(j, &s->js, cand, &r);
 	v->verdict = kind;
-	/* Nothing new to act on: the count a scaler reading only the number
-	 * (KEDA's metrics-api) acts on holds -- the last verdict's, or the
-	 * plan's current count before any. (It was the proposal: a restart,
-	 * a gateway's incomplete windows or a spell of unstable load took a
-	 * scaler that had scaled up on an adjust back to the proposal.) */
-	if (cand == ST_VERDICT_INCONCLUSIVE)
-		v->recommended_instances = s->has_last ? s->last.recommended_instances :
-							 ev->p->current_instances;
+	/* Nothing settled to act on (inconclusive, or a first count hysteresis
+	 * still holds back): the count a scaler reading only the number
+	 * (KEDA's metrics-api) acts on holds -- the last verdict's on this
+	 * plan, else the plan's current count, within its bounds. (It was the
+	 * proposal: a restart, a gateway's incomplete windows or a spell of
+	 * unstable load took a scaler that had scaled up on an adjust back to
+	 * the proposal.) */
+	if (kind == ST_VERDICT_INCONCLUSIVE) {
+		uint32_t held = s->has_last && s->last_plan == s->plan_changes ?
+				s->last.recommended_instances : ev->p->current_instances;
+
+		if (held < ev->p->min_instances)
+			held = ev->p->min_instances;
+		if (held > ev->p->max_instances)
+			held = ev->p->max_instances;
+		v->recommended_instances = held;
+	}
 	v->score = score_of(ev);
 	v->confidence = confidence_of(j, ev, kind);
 	/* A confirm held against a newer adjust still means "go with the

@@ -46,6 +46,7 @@ struct an_verify {
 	double lam;
 	int64_t m0, m1;			/* windows measured */
 	uint64_t started;		/* mono ns */
+	uint64_t plan_changes;		/* the plan's when the step started */
 	bool cut;			/* verify_max_time passed */
 	uint64_t retry_at;		/* mono ns: a failed restore's next try */
 	/* pacing: one candidate at a time, a few tries each */
@@ -302,6 +303,7 @@ static void start(struct an_verify *v, struct an_service *s, uint64_t wall, uint
 {
 	snprintf(v->service, sizeof(v->service), "%s", s->name);
 	snprintf(v->group, sizeof(v->group), "%s", s->plan.shadow);
+	v->plan_changes = s->plan_changes;
 	v->n = s->sq.want_n;
 	v->lam = s->sq.want_lam;
 	if (strcmp(v->last_service, s->name) != 0 || v->last_n != v->n ||
@@ -419,6 +421,14 @@ static int conclude(struct an_verify *v, struct an_engine *e, struct an_service 
 	char p99[32];
 	bool pass, fail;
 
+	/* the plan changed under the step (a reload, a PUT): it was asked of
+	 * the old one (its group, its SLO), and records nothing */
+	if (s->plan_changes != v->plan_changes) {
+		v->cnt.inconclusive++;
+		note(s, "squeeze step for %u instances not judged: the plan changed while it ran",
+		     v->n);
+		return 0;
+	}
 	if (an_engine_measure(e, s, v->group, v->m0, v->m1, s->plan.shadow_instances, &m) != 0)
 		return 0;
 	if (m.windows == 0 || (uint64_t)m.samples < an_engine_config(e)->min_samples) {

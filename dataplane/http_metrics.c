@@ -43,7 +43,9 @@ struct dp_http {
 	/* The copies counters as last published (this lcore's): a copy is
 	 * counted when made and taken back when a TX queue or chaos loses it,
 	 * which a sum may fall between -- published never lower, as a
-	 * Prometheus counter must be ([0] mirrored, [1] injected). */
+	 * Prometheus counter must be ([0] mirrored, [1] injected). So a copy
+	 * lost after a scrape that counted it stays counted here until new
+	 * copies pass it (the final counters and `stats` are exact). */
 	uint64_t copies_hw[2][DP_MAX_SHADOWS], bytes_hw[2][DP_MAX_SHADOWS];
 	/* Immutable once the server runs: read by the HTTP threads. */
 	char port_name[DP_MAX_PORTS][64], port_role[DP_MAX_PORTS][8];

@@ -312,13 +312,34 @@ bool dp_group_chaos_any(const struct dp_group *g)
 	       dp_chaos_params_any(&g->chaos_params);
 }
 
+/* The range as a pair, read under range_seq: the telemetry thread asks
+ * too, and may run across a set_share (the main lcore, the only writer,
+ * never waits here). */
+static void range_read(const struct dp_group *g, uint64_t *lo, uint64_t *hi)
+{
+	uint32_t s1, s2;
+
+	do {
+		s1 = __atomic_load_n(&g->range_seq, __ATOMIC_ACQUIRE);
+		*lo = __atomic_load_n(&g->range_lo, __ATOMIC_RELAXED);
+		*hi = __atomic_load_n(&g->range_hi, __ATOMIC_RELAXED);
+		__atomic_thread_fence(__ATOMIC_ACQUIRE);
+		s2 = __atomic_load_n(&g->range_seq, __ATOMIC_RELAXED);
+	} while ((s1 & 1) || s1 != s2);
+}
+
 double dp_group_share(const struct dp_group *g)
 {
-	return (double)(__atomic_load_n(&g->range_hi, __ATOMIC_RELAXED) -
-			__atomic_load_n(&g->range_lo, __ATOMIC_RELAXED)) / 4294967296.0;
+	uint64_t lo, hi;
+
+	range_read(g, &lo, &hi);
+	return (double)(hi - lo) / 4294967296.0;
 }
 
 double dp_group_offset(const struct dp_group *g)
 {
-	return (double)__atomic_load_n(&g->range_lo, __ATOMIC_RELAXED) / 4294967296.0;
+	uint64_t lo, hi;
+
+	range_read(g, &lo, &hi);
+	return (double)lo / 4294967296.0;
 }
