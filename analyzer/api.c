@@ -207,17 +207,15 @@ static int render_service(const struct an_snap_service *v, struct st_wbuf *mp,
 	st_wire_pack_cstr(&pk, "service");
 	st_wire_pack_cstr(&pk, v->name);
 	st_wire_pack_cstr(&pk, "recommended_instances");
-	/* A service whose plan a reload removed is judged no more: its last
-	 * verdict stays in last_verdict, but nothing here for a scaler to
-	 * act on */
-	if (v->has_plan && v->has_last)
+	/* its last verdict stays in last_verdict either way */
+	if (an_snap_judged(v))
 		msgpack_pack_uint32(&pk, v->last.recommended_instances);
 	else if (v->has_plan)
 		msgpack_pack_uint32(&pk, v->plan.current_instances);
 	else
 		msgpack_pack_nil(&pk);
 	st_wire_pack_cstr(&pk, "verdict");
-	if (v->has_plan && v->has_last)
+	if (an_snap_judged(v))
 		st_wire_pack_cstr(&pk, st_verdict_kind_str(v->last.verdict));
 	else
 		msgpack_pack_nil(&pk);

@@ -54,14 +54,6 @@ static void svc_labels(const struct an_snap_service *v, const char **l)
 	l[4] = NULL;
 }
 
-/* A service judged now: a verdict given and a plan (one a reload removed
- * is judged no more, and its last verdict's series go, so an alert on
- * them resolves instead of firing for ever). */
-static bool judged(const struct an_snap_service *v)
-{
-	return v->has_last && v->has_plan;
-}
-
 static void verdict_families(const struct an_snap *s, struct st_wbuf *o)
 {
 	const char *l[12];
@@ -71,7 +63,7 @@ static void verdict_families(const struct an_snap *s, struct st_wbuf *o)
 	for (uint32_t i = 0; i < s->n; i++) {
 		const struct an_snap_service *v = s->svc[i];
 
-		if (!judged(v))
+		if (!an_snap_judged(v))
 			continue;
 		svc_labels(v, l);
 		l[4] = "verdict";
@@ -84,7 +76,7 @@ static void verdict_families(const struct an_snap *s, struct st_wbuf *o)
 	for (size_t f = 0; f < sizeof(vfields) / sizeof(vfields[0]); f++) {
 		st_prom_family(o, vfields[f].name, "gauge", vfields[f].help);
 		for (uint32_t i = 0; i < s->n; i++) {
-			if (!judged(s->svc[i]))
+			if (!an_snap_judged(s->svc[i]))
 				continue;
 			svc_labels(s->svc[i], l);
 			st_prom_sample(o, vfields[f].name, l, vfields[f].get(s->svc[i]));
@@ -98,7 +90,7 @@ static void verdict_families(const struct an_snap *s, struct st_wbuf *o)
 		const double val[3] = { v->last.cost.current, v->last.cost.proposed,
 					v->last.cost.recommended };
 
-		if (!judged(v) || !v->last.has_cost)
+		if (!an_snap_judged(v) || !v->last.has_cost)
 			continue;
 		svc_labels(v, l);
 		l[4] = "count";
@@ -156,7 +148,7 @@ static void resilience_families(const struct an_snap *s, struct st_wbuf *o)
 			const struct an_snap_service *v = s->svc[i];
 			double x;
 
-			if (!judged(v) || !v->last.has_resilience)
+			if (!an_snap_judged(v) || !v->last.has_resilience)
 				continue;
 			x = rfields[f].get(&v->last.resilience);
 			if (!isfinite(x))
@@ -206,7 +198,7 @@ static void latency_families(const struct an_snap *s, struct st_wbuf *o)
 		const struct an_snap_service *v = s->svc[i];
 		const struct an_eval *e;
 
-		if (!judged(v) || v->n_evals == 0)
+		if (!an_snap_judged(v) || v->n_evals == 0)
 			continue;
 		e = &v->evals[v->n_evals - 1];
 		svc_labels(v, l);
@@ -237,7 +229,7 @@ static void latency_families(const struct an_snap *s, struct st_wbuf *o)
 		const struct an_snap_service *v = s->svc[i];
 		const struct an_eval *e;
 
-		if (!judged(v) || v->n_evals == 0)
+		if (!an_snap_judged(v) || v->n_evals == 0)
 			continue;
 		e = &v->evals[v->n_evals - 1];
 		svc_labels(v, l);
@@ -254,7 +246,7 @@ static void latency_families(const struct an_snap *s, struct st_wbuf *o)
 	for (uint32_t i = 0; i < s->n; i++) {
 		const struct an_snap_service *v = s->svc[i];
 
-		if (!judged(v))
+		if (!an_snap_judged(v))
 			continue;
 		for (uint32_t k = 0; k < v->last.n_kpis; k++) {
 			const struct st_verdict_kpi *kp = &v->last.kpis[k];

@@ -41,6 +41,15 @@ struct an_snap_service {
 	uint64_t key[7];			/* what it was built from */
 };
 
+/* A service judged now: a verdict given and a plan. One whose plan a
+ * reload removed is judged no more: its last verdict stays on record, but
+ * nothing a scaler or an alert acts on (the API's recommended_instances
+ * and verdict, /metrics' verdict series). */
+static inline bool an_snap_judged(const struct an_snap_service *v)
+{
+	return v->has_last && v->has_plan;
+}
+
 /* The HTTP surface's own counters, kept by the main loop and copied into
  * each snapshot so the HTTP threads read them without a race. */
 struct an_snap_extra {

@@ -743,20 +743,15 @@ static inline uint32_t select_groups(struct dp_worker *w, const struct dp_sel *s
  * compare when nothing changed. */
 static inline void range_refresh(struct dp_worker *w, const struct dp_group *g, int gi)
 {
-	uint32_t s1 = __atomic_load_n(&g->range_seq, __ATOMIC_ACQUIRE), s2;
+	uint32_t seq;
 	uint64_t lo, hi;
 
-	if (likely(s1 == w->range_seq[gi]) || (s1 & 1))
-		return;
-	lo = __atomic_load_n(&g->range_lo, __ATOMIC_RELAXED);
-	hi = __atomic_load_n(&g->range_hi, __ATOMIC_RELAXED);
-	__atomic_thread_fence(__ATOMIC_ACQUIRE);
-	s2 = __atomic_load_n(&g->range_seq, __ATOMIC_RELAXED);
-	if (s1 != s2)
+	if (likely(__atomic_load_n(&g->range_seq, __ATOMIC_RELAXED) == w->range_seq[gi]) ||
+	    !dp_group_range_try(g, &seq, &lo, &hi))
 		return;
 	w->range_lo[gi] = lo;
 	w->range_hi[gi] = hi;
-	w->range_seq[gi] = s1;
+	w->range_seq[gi] = seq;
 }
 
 /* Control changes are read once per burst, and with them what each group

@@ -317,15 +317,10 @@ bool dp_group_chaos_any(const struct dp_group *g)
  * never waits here). */
 static void range_read(const struct dp_group *g, uint64_t *lo, uint64_t *hi)
 {
-	uint32_t s1, s2;
+	uint32_t seq;
 
-	do {
-		s1 = __atomic_load_n(&g->range_seq, __ATOMIC_ACQUIRE);
-		*lo = __atomic_load_n(&g->range_lo, __ATOMIC_RELAXED);
-		*hi = __atomic_load_n(&g->range_hi, __ATOMIC_RELAXED);
-		__atomic_thread_fence(__ATOMIC_ACQUIRE);
-		s2 = __atomic_load_n(&g->range_seq, __ATOMIC_RELAXED);
-	} while ((s1 & 1) || s1 != s2);
+	while (!dp_group_range_try(g, &seq, lo, hi))
+		;
 }
 
 double dp_group_share(const struct dp_group *g)

@@ -143,4 +143,21 @@ bool dp_group_chaos_any(const struct dp_group *g);
 double dp_group_share(const struct dp_group *g);
 double dp_group_offset(const struct dp_group *g);
 
+/* Group g's range as a pair: true, with *lo, *hi and the sequence they
+ * were read at (*seq), when no set_share ran across the read (a seqlock's
+ * reader; the main lcore is the only writer). */
+static inline bool dp_group_range_try(const struct dp_group *g, uint32_t *seq, uint64_t *lo,
+				      uint64_t *hi)
+{
+	uint32_t s1 = __atomic_load_n(&g->range_seq, __ATOMIC_ACQUIRE);
+
+	if (s1 & 1)
+		return false;
+	*lo = __atomic_load_n(&g->range_lo, __ATOMIC_RELAXED);
+	*hi = __atomic_load_n(&g->range_hi, __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_ACQUIRE);
+	*seq = s1;
+	return __atomic_load_n(&g->range_seq, __ATOMIC_RELAXED) == s1;
+}
+
 #endif

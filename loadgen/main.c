@@ -148,8 +148,8 @@ static void setup_rate(struct lg_app *a, double *planned_s)
 
 /* Each worker's due/sent series: the planned run's intervals (two more),
  * or an hour's (36,000 intervals at least) when its length is not known
- * (--loop 0 without --duration),
- * at most LG_MAX_BINS (a longer run's series is cut, and says so). */
+ * (--loop 0 without --duration); at most LG_MAX_BINS (a longer run's
+ * series is cut, and says so). */
 static int size_bins(struct lg_app *a, double planned_s)
 {
 	double secs = planned_s > 0 ? planned_s : LG_DEFAULT_SERIES_S;
@@ -157,7 +157,6 @@ static int size_bins(struct lg_app *a, double planned_s)
 
 	if (planned_s <= 0 && bins < LG_DEFAULT_BINS)
 		bins = LG_DEFAULT_BINS;	/* a coarse interval: more than the hour */
-
 	if (bins > LG_MAX_BINS)
 		bins = LG_MAX_BINS;
 	for (uint32_t i = 0; i < a->n_tx; i++) {
