@@ -834,9 +834,15 @@ static void bound_inputs(const struct an_judge *j, struct eval *ev)
 	ev->rsd = ev->bound.rsd;
 }
 
+bool an_err_within(double errors, double requests, double conf, double slo_err)
+{
+	return an_rate_bound(errors, requests, conf, true) <= slo_err ||
+	       (slo_err == 0 && errors == 0 && requests > 0);
+}
+
 /* The highest per-instance load at which prod or the shadow was measured
- * meeting the SLO: enough samples, the upper end of its p99's interval and
- * its error rate within the SLO. 0 when neither was. A count whose load is
+ * meeting the SLO: enough samples, the upper ends of its p99's interval
+ * and of its error rate's within the SLO. 0 when neither was. A count whose load is
  * at most this meets the SLO by measurement, whatever a model says -- but
  * where the instances share one queue (mmc, ggc) only a count of at least
  * as many as were measured: fewer pool less, and wait longer at the same
@@ -857,7 +863,8 @@ static double lam_measured_ok(const struct an_judge *j, struct eval *ev)
 			continue;
 		an_dist_quantile_ci(&s->dist, 0.99, 1 - 2 * (1 - REC_CONF), &lo, &hi);
 		if (!isfinite(hi) || hi > (double)ev->p->slo_p99_ns ||
-		    (s->timeouts + s->resets + s->icmp) / s->requests > ev->p->slo_error_rate)
+		    !an_err_within(s->timeouts + s->resets + s->icmp, s->requests, REC_CONF,
+				ev->p->slo_error_rate))
 			continue;
 		ev->meas_lam[ev->n_meas] = s->lam;
 		ev->meas_c[ev->n_meas++] = shared && s->c > 1 ? s->c : 1;
@@ -1260,6 +1267,10 @@ static void describe_verified(const struct eval *ev, char *buf, size_t len)
 		snprintf(buf, len,
 			 "not verified: %u instances run at %.1f rps each, within the %.1f rps per instance measured within the SLO but on more instances sharing one queue, and fewer pool less; p99 %s predicted, upper bound %s",
 			 ev->rec, lam, ev->lam_meas_ok, a, b);
+	else if (ev->n_meas == 0)
+		snprintf(buf, len,
+			 "not verified: %u instances run at %.1f rps each; no load prod or the shadow ran was measured within the SLO (min_samples, and the upper bounds of p99 and error rate within it); p99 %s predicted, upper bound %s",
+			 ev->rec, lam, a, b);
 	else
 		snprintf(buf, len,
 			 "not verified: %u instances run at %.1f rps each, above the %.1f rps per instance measured within the SLO and below the %.1f run beyond it; p99 %s predicted, upper bound %s (the model's interpolation)",
@@ -2041,8 +2052,8 @@ int an_judge_measure(struct an_judge *j, const struct an_service *s, const char 
 		m->lam = sp->lam;
 		m->requests = sp->requests;
 		m->samples = sp->dist.total;
-		m->error_rate = sp->requests > 0 ?
-			(sp->timeouts + sp->resets + sp->icmp) / sp->requests : 0;
+		m->errors = sp->timeouts + sp->resets + sp->icmp;
+		m->error_rate = sp->requests > 0 ? m->errors / sp->requests : 0;
 		if (sp->dist.total > 0) {
 			double sum = 0, sum2 = 0, lo, hi;
 			uint32_t k = 0;

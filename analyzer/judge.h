@@ -15,6 +15,7 @@
 #ifndef AN_JUDGE_H
 #define AN_JUDGE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "engine.h"
@@ -50,10 +51,17 @@ int an_judge_run(struct an_judge *j, struct an_service *s, uint64_t now_ns,
 #define AN_STEP_PASS_CONF 0.99
 struct an_measure {
 	uint32_t windows;
-	double lam, requests, error_rate;
+	double lam, requests, errors, error_rate;
 	int64_t samples;
 	double p99, p99_lo, p99_hi;
 };
+
+/* Whether errors among requests were measured within an error objective:
+ * the rate's one-sided upper bound at conf at most slo_err (an objective
+ * of 0 is met by no error at all). A point rate just under the objective
+ * is not enough: near it, half the measurements of a count that misses
+ * would pass. */
+bool an_err_within(double errors, double requests, double conf, double slo_err);
 
 /* Returns 0 or -ENOMEM. Uses the judge's scratch: not during an_judge_run. */
 int an_judge_measure(struct an_judge *j, const struct an_service *s, const char *target,

@@ -189,6 +189,16 @@ void an_poisson_ci(uint64_t k, double conf, double *lo, double *hi)
 	*hi = bisect(an_gamma_q, kk + 1, a, 0, top, 0);
 }
 
+double an_rate_bound(double k, double n, double conf, bool hi)
+{
+	double lo, up;
+
+	if (!(n > 0) || !(k >= 0))
+		return NAN;
+	an_poisson_ci((uint64_t)llround(k), 1 - 2 * (1 - conf), &lo, &up);
+	return fmin(1, (hi ? up : lo) / n);
+}
+
 void an_rate_test1(uint64_t k, double n, double r0, double *p_high,
 		   double *p_low)
 {

@@ -7,6 +7,7 @@
 #ifndef AN_STATS_H
 #define AN_STATS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -32,6 +33,13 @@ double an_t_ppf(double p, double df);
 /* Exact (Garwood) two-sided interval, at confidence conf, for the mean of
  * a Poisson count k. lo is 0 when k is 0. */
 void an_poisson_ci(uint64_t k, double conf, double *lo, double *hi);
+
+/* One-sided bound at confidence conf (0.5..1) on the rate of k events in
+ * n trials (errors among requests): the upper one (hi) or the lower one,
+ * Garwood's Poisson bound over n, a little wider than the binomial's at
+ * the small rates an error objective names, never narrower. In [0, 1];
+ * NaN when n <= 0. */
+double an_rate_bound(double k, double n, double conf, bool hi);
 
 /* Exact conditional test of two Poisson rates (counts k1 in exposure n1,
  * k2 in n2) against H0: rate1 = f * rate2. Given K = k1 + k2, k1 is

@@ -11,6 +11,7 @@
 #include "clock.h"
 #include "judge.h"
 #include "log.h"
+#include "stats.h"
 #include "verify.h"
 #include "wire.h"
 #include "zsec.h"
@@ -439,8 +440,11 @@ static int conclude(struct an_verify *v, struct an_engine *e, struct an_service 
 		return 0;
 	}
 	snprintf(p99, sizeof(p99), "%.1f ms", m.p99 / 1e6);
-	pass = m.p99_hi <= (double)s->plan.slo_p99_ns && m.error_rate <= s->plan.slo_error_rate;
-	fail = m.p99_lo > (double)s->plan.slo_p99_ns || m.error_rate > s->plan.slo_error_rate;
+	pass = m.p99_hi <= (double)s->plan.slo_p99_ns &&
+	       an_err_within(m.errors, m.requests, AN_STEP_PASS_CONF, s->plan.slo_error_rate);
+	fail = m.p99_lo > (double)s->plan.slo_p99_ns ||
+	       an_rate_bound(m.errors, m.requests, AN_STEP_FAIL_CONF, false) >
+		       s->plan.slo_error_rate;
 	if (!pass && !fail && !v->cut &&
 	    mono - v->started + 2 * v->cfg->window_ns <= v->cfg->verify_max_time_ns)
 		return 1;

@@ -67,6 +67,15 @@ static void test_poisson(void)
 	an_poisson_ci(10, 0.95, &lo, &hi);
 	NEAR(lo, 4.795389, 1e-5);
 	NEAR(hi, 18.390356, 1e-5);
+	/* a rate's one-sided bounds: 0 of 1,000 at 99%: up to 4.605 / 1000;
+	 * 10 of 1,000 at 90%: 6.221..15.407 per 1,000 (chi-square's
+	 * quantiles over two); never past 1; no trials: NaN */
+	NEAR(an_rate_bound(0, 1000, 0.99, true), 4.605170e-3, 1e-8);
+	NEAR(an_rate_bound(0, 1000, 0.90, false), 0, 0);
+	NEAR(an_rate_bound(10, 1000, 0.90, true), 15.40664e-3, 1e-7);
+	NEAR(an_rate_bound(10, 1000, 0.90, false), 6.22130e-3, 1e-7);
+	NEAR(an_rate_bound(5, 5, 0.99, true), 1, 0);
+	CU_ASSERT(isnan(an_rate_bound(0, 0, 0.99, true)));
 	/* one-sample: 10 events where 2 are expected is rare, 3 is not */
 	an_rate_test1(10, 1000, 0.002, &ph, &pl);
 	CU_ASSERT(ph < 1e-4 && pl > 0.99);
