@@ -262,9 +262,22 @@ double st_hist_stddev(const struct st_hist *h)
 	return sqrt(sum / (double)h->total);
 }
 
+uint64_t st_quantile_rank(double q, uint64_t total)
+{
+	double fp = q * (double)total;
+
+	/* q * total can come out one ulp above an integer and ceil would
+	 * then skip a whole sample; hdr-histogram-js subtracts that ulp
+	 * first, and so do we, so both give the same answer. */
+	if (fp > 0.0)
+		fp = ceil(fp - ldexp(1.0, (int)floor(log2(fp)) - 52));
+	if (!(fp < (double)total))
+		return total;
+	return fp < 1.0 ? 1 : (uint64_t)fp;
+}
+
 int64_t st_hist_value_at_percentile(const struct st_hist *h, double pct)
 {
-	double fp;
 	int64_t want, cum = 0;
 
 	if (h->total == 0)
@@ -274,16 +287,7 @@ int64_t st_hist_value_at_percentile(const struct st_hist *h, double pct)
 	if (pct >= 100.0)
 		return st_hist_max(h);
 
-	/* (pct / 100) * total can come out one ulp above an integer and ceil
-	 * would then skip a whole sample; hdr-histogram-js subtracts that ulp
-	 * first, and so do we, so both give the same answer. */
-	fp = pct / 100.0 * (double)h->total;
-	if (fp > 0.0)
-		fp = ceil(fp - ldexp(1.0, (int)floor(log2(fp)) - 52));
-	if (fp >= (double)h->total)
-		want = h->total;
-	else
-		want = fp < 1.0 ? 1 : (int64_t)fp;
+	want = (int64_t)st_quantile_rank(pct / 100.0, (uint64_t)h->total);
 
 	for (int32_t i = 0; i < h->counts_len; i++) {
 		cum += h->counts[i];

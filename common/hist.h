@@ -146,6 +146,9 @@ double st_hist_stddev(const struct st_hist *h);
  * pct <= 0 (and NaN) gives st_hist_min, pct >= 100 st_hist_max. Returns 0
  * when empty. O(counts). */
 int64_t st_hist_value_at_percentile(const struct st_hist *h, double pct);
+/* The rank (1..total) of the sample at quantile q (0..1) of total samples:
+ * ceil(q * total), at least 1, as HdrHistogram takes it. */
+uint64_t st_quantile_rank(double q, uint64_t total);
 
 /* Samples in the buckets up to and including the one holding v (so every
  * sample that may be <= v). v < 0 gives 0, v >= highest gives the total.

@@ -48,6 +48,15 @@ static int trimmed(const char *s, char *buf, size_t len, struct st_perr *err)
 	return 0;
 }
 
+/* Decimal, or hexadecimal after 0x (with strtol's base 0 a leading 0
+ * read as octal: "010" was 8 and "08" refused). */
+static int int_base(const char *buf)
+{
+	const char *p = buf + (buf[0] == '-' || buf[0] == '+');
+
+	return p[0] == '0' && (p[1] == 'x' || p[1] == 'X') ? 16 : 10;
+}
+
 int st_parse_int(const char *s, int64_t min, int64_t max, int64_t *out,
 		 struct st_perr *err)
 {
@@ -58,7 +67,7 @@ int st_parse_int(const char *s, int64_t min, int64_t max, int64_t *out,
 	if (rc < 0)
 		return rc;
 	errno = 0;
-	v = strtoll(buf, &end, 0);
+	v = strtoll(buf, &end, int_base(buf));
 	if (end == buf || *end != '\0')
 		return perr(err, -EINVAL, "'%s': not an integer", buf);
 	if (errno == ERANGE || v < min || v > max)
@@ -81,7 +90,7 @@ int st_parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out,
 	if (buf[0] == '-' || buf[0] == '+')
 		return perr(err, -EINVAL, "'%s': not an unsigned integer", buf);
 	errno = 0;
-	v = strtoull(buf, &end, 0);
+	v = strtoull(buf, &end, int_base(buf));
 	if (end == buf || *end != '\0')
 		return perr(err, -EINVAL, "'%s': not an unsigned integer", buf);
 	if (errno == ERANGE || v < min || v > max)

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hist.h"
 #include "spacesaving.h"
 
 #define SS_MAX_CAP (16u << 20)
@@ -36,9 +37,7 @@ uint64_t st_lhist_quantile(const struct st_lhist *h, double q)
 	if (q > 1)
 		q = 1;
 	/* the smallest value with at least q of the count at or below it */
-	rank = (uint64_t)(q * (double)total + 0.5);
-	if (rank < 1)
-		rank = 1;
+	rank = st_quantile_rank(q, total);
 	for (unsigned int b = 0; b < ST_LHIST_BUCKETS; b++) {
 		seen += h->c[b];
 		if (seen >= rank)
@@ -49,8 +48,9 @@ uint64_t st_lhist_quantile(const struct st_lhist *h, double q)
 
 void st_lhist_add(struct st_lhist *dst, const struct st_lhist *src)
 {
+	/* a bucket past 2^32 - 1 stays there (the wire's counts are u32) */
 	for (unsigned int b = 0; b < ST_LHIST_BUCKETS; b++)
-		dst->c[b] += src->c[b];
+		dst->c[b] = src->c[b] > UINT32_MAX - dst->c[b] ? UINT32_MAX : dst->c[b] + src->c[b];
 }
 
 int st_ckey_spec_parse(const char *v, struct st_ckey_spec *out, struct st_perr *e)

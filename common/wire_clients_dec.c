@@ -135,19 +135,21 @@ static void rec_path(char *buf, size_t len, uint32_t i)
 	snprintf(buf, len, "clients[%" PRIu32 "].", i);
 }
 
-static void fold_into(struct st_client_rec *o, const struct st_client_rec *r)
+/* Adds r into o; false when a sum would not fit (a count past 2^64, a
+ * bucket past 2^32 - 1): the folded "other" would no longer add up to its
+ * responses, nor encode. */
+static bool fold_into(struct st_client_rec *o, const struct st_client_rec *r)
 {
-	o->requests += r->requests;
-	o->bytes_req += r->bytes_req;
-	o->bytes_resp += r->bytes_resp;
-	o->responses += r->responses;
-	o->timeouts += r->timeouts;
-	o->resets += r->resets;
-	for (unsigned int b = 0; b < ST_LHIST_BUCKETS; b++) {
-		uint64_t s = (uint64_t)o->lat.c[b] + r->lat.c[b];
+	bool over = __builtin_add_overflow(o->requests, r->requests, &o->requests) |
+		    __builtin_add_overflow(o->bytes_req, r->bytes_req, &o->bytes_req) |
+		    __builtin_add_overflow(o->bytes_resp, r->bytes_resp, &o->bytes_resp) |
+		    __builtin_add_overflow(o->responses, r->responses, &o->responses) |
+		    __builtin_add_overflow(o->timeouts, r->timeouts, &o->timeouts) |
+		    __builtin_add_overflow(o->resets, r->resets, &o->resets);
 
-		o->lat.c[b] = s > UINT32_MAX ? UINT32_MAX : (uint32_t)s;
-	}
+	for (unsigned int b = 0; b < ST_LHIST_BUCKETS; b++)
+		over |= __builtin_add_overflow(o->lat.c[b], r->lat.c[b], &o->lat.c[b]);
+	return !over;
 }
 
 static int clients_dec(struct st_mp_cur *c, const struct st_mp_item *v, void *base,
@@ -182,9 +184,14 @@ static int clients_dec(struct st_mp_cur *c, const struct st_mp_item *v, void *ba
 		if (rc)
 			return rc;
 		if (r == &tmp) {
-			fold_into(&cx->fold, r);
-			if (r->requests + r->err > cx->fold_floor)
-				cx->fold_floor = r->requests + r->err;
+			uint64_t floor;
+
+			if (!fold_into(&cx->fold, r) ||
+			    __builtin_add_overflow(r->requests, r->err, &floor))
+				return st_wire_fail(x->err, ST_WIRE_E_VALUE, path, NULL,
+						    "counts too large to fold into 'other'");
+			if (floor > cx->fold_floor)
+				cx->fold_floor = floor;
 			m->folded++;
 		} else {
 			m->n_recs = i + 1;
@@ -336,7 +343,10 @@ int st_clients_decode(const void *buf, size_t len, struct st_clients_msg *out,
 	if (rc)
 		return rc;
 	if (out->folded) {
-		fold_into(&out->other, &cx.fold);
+		if (!fold_into(&out->other, &cx.fold))
+			return st_wire_fail(err, ST_WIRE_E_VALUE, NULL, "other",
+					    "counts too large to fold the clients past %" PRIu32
+					    " into", cap);
 		if (cx.fold_floor > out->floor)
 			out->floor = cx.fold_floor;
 	}

@@ -84,6 +84,9 @@ enum st_wf_kind {
 #define ST_WF_NONEMPTY 0x02  /* TEXT: at least one byte */
 #define ST_WF_FINITE   0x04  /* F64: no NaN or infinity */
 #define ST_WF_RANGE    0x08  /* F64: within [lo, hi] (implies finite) */
+#define ST_WF_PAIRED   0x10  /* optional, and present only with the field
+				before it (the two share aux): one without
+				the other is MISSING */
 
 struct st_wctx {
 	struct st_wire_error *err;

@@ -415,10 +415,19 @@ int st_wf_decode_map(struct st_mp_cur *c, const struct st_mp_item *map,
 		if (f[j].flags & ST_WF_OPTIONAL)
 			memcpy((char *)base + f[j].aux, &(bool){ true }, sizeof(bool));
 	}
-	for (size_t j = 0; j < n; j++)
+	for (size_t j = 0; j < n; j++) {
 		if (!(seen & (1ULL << j)) && !(f[j].flags & ST_WF_OPTIONAL))
 			return st_wire_fail(x->err, ST_WIRE_E_MISSING, prefix,
 					    f[j].name, "required field missing");
+		if (j > 0 && (f[j].flags & ST_WF_PAIRED) &&
+		    !(seen & (1ULL << j)) != !(seen & (1ULL << (j - 1)))) {
+			size_t a = seen & (1ULL << j) ? j - 1 : j;
+
+			return st_wire_fail(x->err, ST_WIRE_E_MISSING, prefix, f[a].name,
+					    "sent with '%s', never without",
+					    f[a == j ? j - 1 : j].name);
+		}
+	}
 	return 0;
 }
 

@@ -447,7 +447,7 @@ static const struct st_wfield verdict_fields[] = {
 	{ .name = "verified", .kind = ST_WF_BOOL, .flags = ST_WF_OPTIONAL,
 	  .off = offsetof(struct st_verdict, verified),
 	  .aux = offsetof(struct st_verdict, has_verified) },
-	{ .name = "verified_reason", .kind = ST_WF_TEXT, .flags = ST_WF_OPTIONAL,
+	{ .name = "verified_reason", .kind = ST_WF_TEXT, .flags = ST_WF_OPTIONAL | ST_WF_PAIRED,
 	  .off = offsetof(struct st_verdict, verified_reason),
 	  .size = sizeof(((struct st_verdict *)0)->verified_reason),
 	  .aux = offsetof(struct st_verdict, has_verified) },

@@ -172,6 +172,8 @@ static void pack_msg(struct st_wbuf *w, const char *bad)
 {
 	msgpack_packer pk;
 	int n_top = 13 - (strcmp(bad, "missing_other") == 0);
+	/* a client with 2^32 - 1 answers in one bucket, other with one more */
+	bool big = strcmp(bad, "big") == 0;
 
 	st_wbuf_reset(w);
 	msgpack_packer_init(&pk, w, st_wbuf_mp_write);
@@ -200,11 +202,11 @@ static void pack_msg(struct st_wbuf *w, const char *bad)
 	if (strcmp(bad, "requests") == 0)
 		msgpack_pack_int64(&pk, -1);
 	else
-		msgpack_pack_uint64(&pk, 3);
+		msgpack_pack_uint64(&pk, big ? UINT32_MAX : 3);
 	KV_U("bytes_req", 300);
 	KV_U("bytes_resp", 600);
-	KV_U("responses", 2);
-	KV_U("timeouts", 1);
+	KV_U("responses", big ? UINT32_MAX : 2);
+	KV_U("timeouts", big ? 0 : 1);
 	KV_U("resets", 0);
 	KV_U("p50", 5000);
 	KV_U("p99", 9000);
@@ -221,7 +223,7 @@ static void pack_msg(struct st_wbuf *w, const char *bad)
 	} else {
 		msgpack_pack_array(&pk, 2);
 		msgpack_pack_uint32(&pk, strcmp(bad, "lat_bucket") == 0 ? 104 : 5);
-		msgpack_pack_uint32(&pk, strcmp(bad, "lat_sum") == 0 ? 3 : 2);
+		msgpack_pack_uint32(&pk, big ? UINT32_MAX : strcmp(bad, "lat_sum") == 0 ? 3 : 2);
 	}
 	if (strcmp(bad, "missing_other") != 0) {
 		st_wire_pack_cstr(&pk, "other");
@@ -229,7 +231,7 @@ static void pack_msg(struct st_wbuf *w, const char *bad)
 		KV_U("requests", 1);
 		KV_U("bytes_req", 100);
 		KV_U("bytes_resp", 0);
-		KV_U("responses", 0);
+		KV_U("responses", big);
 		KV_U("timeouts", 0);
 		st_wire_pack_cstr(&pk, "resets");
 		if (strcmp(bad, "other_resets") == 0)
@@ -239,7 +241,11 @@ static void pack_msg(struct st_wbuf *w, const char *bad)
 		KV_U("p50", 0);
 		KV_U("p99", 0);
 		st_wire_pack_cstr(&pk, "lat");
-		msgpack_pack_array(&pk, 0);
+		msgpack_pack_array(&pk, big ? 2 : 0);
+		if (big) {
+			msgpack_pack_uint32(&pk, 5);
+			msgpack_pack_uint32(&pk, 1);
+		}
 	}
 #undef KV_U
 #undef KV_S
@@ -284,6 +290,17 @@ static void test_refusals(void)
 				err.code, err.field, err.detail);
 		CU_ASSERT_EQUAL(err.code, cases[i].code);
 		CU_ASSERT_STRING_EQUAL(err.field, cases[i].field);
+	}
+	/* a client folded into other past a bucket's u32: refused, where
+	 * the room holds it decoded */
+	pack_msg(&w, "big");
+	CU_ASSERT_EQUAL(st_clients_decode(w.data, w.len, &m, &err), 0);
+	{
+		struct st_clients_msg z = { .recs = NULL, .cap = 0 };
+
+		CU_ASSERT_EQUAL(st_clients_decode(w.data, w.len, &z, &err), -EBADMSG);
+		CU_ASSERT_EQUAL(err.code, ST_WIRE_E_VALUE);
+		CU_ASSERT_STRING_EQUAL(err.field, "other");
 	}
 	/* truncated anywhere: refused, never read past the end */
 	pack_msg(&w, "none");

@@ -41,6 +41,18 @@ static void test_int(void)
 	ASSERT_ERR(st_parse_uint("0", 1, 10, &u, &err), -ERANGE, "out of range 1..10");
 	CU_ASSERT_EQUAL(st_parse_uint("18446744073709551615", 0, UINT64_MAX, &u, &err), 0);
 	CU_ASSERT_EQUAL(u, UINT64_MAX);
+	/* decimal or 0x, never octal: a leading zero is a zero */
+	CU_ASSERT_EQUAL(st_parse_uint("010", 0, 100, &u, &err), 0);
+	CU_ASSERT_EQUAL(u, 10);
+	CU_ASSERT_EQUAL(st_parse_uint("08", 0, 100, &u, &err), 0);
+	CU_ASSERT_EQUAL(u, 8);
+	CU_ASSERT_EQUAL(st_parse_uint("0X1f", 0, 100, &u, &err), 0);
+	CU_ASSERT_EQUAL(u, 31);
+	ASSERT_ERR(st_parse_uint("0x", 0, 100, &u, &err), -EINVAL, "not an unsigned");
+	CU_ASSERT_EQUAL(st_parse_int("-010", -100, 100, &v, &err), 0);
+	CU_ASSERT_EQUAL(v, -10);
+	CU_ASSERT_EQUAL(st_parse_int("-0x10", -100, 100, &v, &err), 0);
+	CU_ASSERT_EQUAL(v, -16);
 }
 
 static void test_double_share(void)

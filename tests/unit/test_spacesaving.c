@@ -111,6 +111,23 @@ static void test_lhist(void)
 	h.c[st_lhist_bucket(200000000)] = 10;
 	CU_ASSERT(fabs((double)st_lhist_quantile(&h, 0.5) - 1e7) < 0.125 * 1e7);
 	CU_ASSERT(fabs((double)st_lhist_quantile(&h, 0.99) - 2e8) < 0.125 * 2e8);
+	/* 79 at 2 us and 1 at 500 ms: the 99th percentile is the 80th answer,
+	 * ceil(0.99 * 80) (rounding took the 79th, 2 us) */
+	memset(&h, 0, sizeof(h));
+	h.c[st_lhist_bucket(2000)] = 79;
+	h.c[st_lhist_bucket(500000000)] = 1;
+	CU_ASSERT(fabs((double)st_lhist_quantile(&h, 0.99) - 5e8) < 0.125 * 5e8);
+	/* sums stop at the wire's u32 */
+	{
+		struct st_lhist a = h;
+
+		a.c[0] = UINT32_MAX - 1;
+		st_lhist_add(&a, &h);
+		CU_ASSERT_EQUAL(a.c[st_lhist_bucket(2000)], 158);
+		h.c[0] = 2;
+		st_lhist_add(&a, &h);
+		CU_ASSERT_EQUAL(a.c[0], UINT32_MAX);
+	}
 }
 
 static void test_ckey_format(void)

@@ -389,6 +389,24 @@ static void test_verdict_roundtrip(void)
 	CU_ASSERT_EQUAL_FATAL(verdict_err(wb.data, wb.len, &e), ST_WIRE_OK);
 	CU_ASSERT_TRUE(vout.has_verified);
 	check_verdict_eq(&vin, &vout);
+	/* ...and never one without the other (the reason alone decoded as
+	 * "verified": false, never said) */
+	{
+		uint8_t *r = memmem(wb.data, wb.len, "\xaf" "verified_reason", 16);
+		uint8_t *b = memmem(wb.data, wb.len, "\xa8" "verified", 9);
+
+		CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+		r[15] = 'X';
+		CU_ASSERT_EQUAL(verdict_err(wb.data, wb.len, &e), ST_WIRE_E_MISSING);
+		CU_ASSERT_STRING_EQUAL(e.field, "verified_reason");
+		r[15] = 'n';
+		b[8] = 'X';
+		CU_ASSERT_EQUAL(verdict_err(wb.data, wb.len, &e), ST_WIRE_E_MISSING);
+		CU_ASSERT_STRING_EQUAL(e.field, "verified");
+		b[8] = 'd';
+		CU_ASSERT_EQUAL(verdict_err(wb.data, wb.len, &e), ST_WIRE_OK);
+	}
 }
 
 static void test_verdict_roundtrip_max(void)
