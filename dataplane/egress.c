@@ -48,17 +48,31 @@ static int fragment(struct rte_mbuf *m, uint32_t mtu, struct rte_mempool *mp,
 	const uint8_t *b;
 	int32_t nf;
 
+	uint32_t ip_len;
+
 	if (l2_len == 0)
 		return -1;
 	if (m->pkt_len - l2_len <= mtu)
 		return 0;
 	b = rte_pktmbuf_mtod_offset(m, const uint8_t *, l2_len);
+	/* What the MTU bounds is the datagram, not the frame: bytes after it
+	 * (an Ethernet trailer, a kept FCS) are not sent on past a router */
+	if (et == RTE_ETHER_TYPE_IPV6 && rte_pktmbuf_data_len(m) >= l2_len + 40 &&
+	    (b[0] >> 4) == 6 && 40u + (uint32_t)(b[4] << 8 | b[5]) <= mtu)
+		return 0;
 	if (et != RTE_ETHER_TYPE_IPV4 ||
 	    rte_pktmbuf_data_len(m) < l2_len + sizeof(struct rte_ipv4_hdr) || (b[0] >> 4) != 4 ||
 	    (b[0] & 0xf) < 5 || rte_pktmbuf_data_len(m) < l2_len + (uint32_t)(b[0] & 0xf) * 4)
 		return -1;
 	ip = (const struct rte_ipv4_hdr *)b;
+	ip_len = rte_be_to_cpu_16(ip->total_length);
+	if (ip_len <= mtu && ip_len >= (uint32_t)(b[0] & 0xf) * 4)
+		return 0;
 	if (ip->fragment_offset & rte_cpu_to_be_16(RTE_IPV4_HDR_DF_FLAG))
+		return -1;
+	/* a trailer is not the datagram's: fragmented, it would be */
+	if (ip_len >= (uint32_t)(b[0] & 0xf) * 4 && ip_len < m->pkt_len - l2_len &&
+	    rte_pktmbuf_trim(m, (uint16_t)(m->pkt_len - l2_len - ip_len)) != 0)
 		return -1;
 	memcpy(l2, rte_pktmbuf_mtod(m, const void *), l2_len);
 	rte_pktmbuf_adj(m, (uint16_t)l2_len);

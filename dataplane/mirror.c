@@ -229,6 +229,12 @@ static inline struct rte_mbuf *make_copy(struct dp_worker *w, const struct dp_gr
 
 	if (g->n_instances > 0) {
 		nb = g->inst[inst];
+		if (unlikely(nb->family != p->l3)) {
+			/* an IPv4 instance for an IPv6 packet (or the other
+			 * way): no address to put in it */
+			gc->drops[DP_DROP_NO_NEIGH]++;
+			return NULL;
+		}
 		if (memcmp(&nb->ip, &p->dst, p->l3 == ST_L3_IPV4 ? 4 : 16) != 0) {
 			new_dst = &nb->ip;
 			remember_orig(w, (int)(g - w->app->groups), p);
@@ -301,7 +307,7 @@ static inline struct rte_mbuf *make_copy(struct dp_worker *w, const struct dp_gr
 	 * first buffer, which holds DP_COPY_ROOM bytes (2 KB for a queued
 	 * segment): a copy of a frame whose headers are longer is not sent. */
 	if (unlikely(rte_pktmbuf_data_len(c) < p->payload_off) &&
-	    (new_dst != NULL || mode == COPY_FULL)) {
+	    (new_dst != NULL || mode != COPY_ANY)) {
 		rte_pktmbuf_free(c);
 		goto too_long;
 	}
@@ -350,6 +356,8 @@ static inline int queue_copy(struct dp_worker *w, int gi, const struct dp_group 
 	 * counted, never written past the batch (queued segments wait). */
 	if (unlikely(w->n_copies[gi] >= DP_BURST) && v != DP_TCP_QUEUE && v != DP_TCP_QUEUE_SYN) {
 		gc->drops[DP_DROP_TX_FULL]++;
+		if (v == DP_TCP_SEND_RST && s != NULL)
+			dp_tcp_forget(w, s);	/* the client is gone either way */
 		return 0;
 	}
 	if (g->n_instances > 0) {
@@ -399,16 +407,22 @@ static inline int queue_copy(struct dp_worker *w, int gi, const struct dp_group 
 		      v == DP_TCP_QUEUE || v == DP_TCP_QUEUE_SYN ? COPY_FULL :
 		      v == DP_TCP_SEND_RST ? COPY_HDR : COPY_ANY);
 	if (c == NULL) {
-		if (v == DP_TCP_QUEUE_SYN)
+		/* no SYN, no session; a client's RST not copied still ends
+		 * its session (it retransmitted to the shadow for ~50 s) */
+		if (s != NULL && (v == DP_TCP_QUEUE_SYN || v == DP_TCP_SEND_RST))
 			dp_tcp_forget(w, s);
+		return 0;
+	}
+	if (v == DP_TCP_QUEUE_SYN && unlikely(!dp_tcp_template(s, c, p))) {
+		gc->drops[DP_DROP_HEADERS_TOO_LONG]++;
+		rte_pktmbuf_free(c);
+		dp_tcp_forget(w, s);
 		return 0;
 	}
 	if (v == DP_TCP_QUEUE || v == DP_TCP_QUEUE_SYN) {
 		/* counted among the copies when it leaves the queue (pump) */
 		uint16_t *n = &w->n_copies[gi];
 
-		if (v == DP_TCP_QUEUE_SYN)
-			dp_tcp_template(s, c, p);
 		*n = (uint16_t)(*n + dp_tcp_enqueue(w, s, c, p, gc, now, &w->copies[gi][*n],
 						    (uint16_t)(DP_BURST - *n)));
 		/* The SYN leaves at once: its connect time starts now. */

@@ -309,17 +309,18 @@ void dp_tcp_forget(struct dp_worker *w, struct dp_tcp_sess *s)
 	sess_remove(w, s);
 }
 
-void dp_tcp_template(struct dp_tcp_sess *s, const struct rte_mbuf *c, const struct st_pkt *p)
+bool dp_tcp_template(struct dp_tcp_sess *s, const struct rte_mbuf *c, const struct st_pkt *p)
 {
 	uint16_t len = (uint16_t)(p->l4_off + 4); /* headers up to the TCP ports */
 
 	if (len > DP_TCP_TEMPLATE || len > rte_pktmbuf_data_len(c)) {
 		s->hdr_len = 0;
-		return;
+		return false;
 	}
 	memcpy(s->hdr, rte_pktmbuf_mtod(c, const uint8_t *), len);
 	s->hdr_len = len;
 	s->l3_off = p->l3_off;
+	return true;
 }
 
 /* Acknowledgement, timestamp echo and SACK of a queued client segment,
@@ -476,9 +477,12 @@ bool dp_tcp_held(const struct dp_worker *w, const struct dp_tcp_sess *s, const s
 	const struct dp_tcp_table *t = &w->tcp;
 	uint32_t seq = p->tcp.seq, end = seg_end(p);
 
-	/* acknowledged, or from before the SYN (a delayed segment of an
-	 * earlier connection on the same ports: none of this session's) */
-	if ((s->state == DP_TCP_ESTABLISHED && !seq_after(end, s->s_ack)) || !seq_after(seq, s->c_isn))
+	/* acknowledged, or, before the SYN-ACK, from before the SYN (a
+	 * delayed segment of an earlier connection on the same ports: none
+	 * of this session's). Established, the acknowledgement alone says
+	 * it: 2 GiB past the SYN every sequence number is "before" it
+	 * modulo 2^32, and a retransmission there was never copied. */
+	if (s->state == DP_TCP_ESTABLISHED ? !seq_after(end, s->s_ack) : !seq_after(seq, s->c_isn))
 		return true;
 	if (s->q_head == DP_TCP_NONE)
 		return false;

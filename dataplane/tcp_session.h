@@ -160,8 +160,10 @@ enum dp_tcp_verdict dp_tcp_client(struct dp_worker *w, int g, const struct st_fl
 void dp_tcp_forget(struct dp_worker *w, struct dp_tcp_sess *s);
 
 /* Keeps the headers of the SYN's copy (addresses as the shadow sees them)
- * as the template of the ACKs the dataplane sends the shadow. */
-void dp_tcp_template(struct dp_tcp_sess *s, const struct rte_mbuf *c, const struct st_pkt *p);
+ * as the template of the ACKs the dataplane sends the shadow. False when
+ * they are longer than a template holds (IPv6 extension headers): the
+ * session could never acknowledge the shadow, so it is not started. */
+bool dp_tcp_template(struct dp_tcp_sess *s, const struct rte_mbuf *c, const struct st_pkt *p);
 
 /* Whether dp_tcp_enqueue takes one more segment of s: a free node in the
  * table and room in the session's queue. */

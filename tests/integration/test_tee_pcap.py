@@ -665,6 +665,40 @@ def unanswered_session(wd, name, sport, n_data, extra):
     return pkts, res
 
 
+def long_headers_case(wd):
+    """IPv6 TCP with long extension headers, sessions on: a SYN whose
+    headers pass the session's ACK template (128 bytes) starts no session
+    (it went on unable ever to acknowledge the shadow); a client's RST
+    whose headers pass a copy's first buffer (256 bytes) is not copied
+    (its sequence numbers were rewritten past that buffer, into the next
+    mbuf) and still ends its session. Both counted headers_too_long."""
+    from scapy.all import TCP, Ether, IPv6, IPv6ExtHdrDestOpt, PadN
+    eth = Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02")
+
+    def ip(n):
+        return IPv6(src="2001:db8::%d" % n, dst="2001:db8:1::53")
+
+    pkts = [bytes(eth / ip(1) / IPv6ExtHdrDestOpt(options=[PadN(optdata=b"\0" * 84)]) /
+                  TCP(sport=40100, dport=80, flags="S", seq=1000)),
+            bytes(eth / ip(2) / TCP(sport=40101, dport=80, flags="S", seq=5000)),
+            bytes(eth / ip(2) / IPv6ExtHdrDestOpt(options=[PadN(optdata=b"\0" * 130),
+                                                              PadN(optdata=b"\0" * 128)]) /
+                  TCP(sport=40101, dport=80, flags="R", seq=5001))]
+    stlib.check(len(pkts[0]) - 20 > 128 and len(pkts[2]) - 20 > 256,
+                "headers of %d and %d bytes" % (len(pkts[0]) - 20, len(pkts[2]) - 20))
+    write_inputs(wd, pkts)
+    res = sessions_run(wd, "longhdr", "timing = false\n")
+    a = res["shadows"]["a"]
+    got = read(os.path.join(wd, "shadow_a.pcap"))
+    stlib.check(a.get("headers_too_long", 0) == 2 and a["copies"] == 1,
+                "the long SYN and the long RST counted headers_too_long (%d), copies %d: the short SYN"
+                % (a.get("headers_too_long", 0), a["copies"]))
+    stlib.check(len(got) >= 1 and all(g[6:] == pkts[1][6:] for g in got),
+                "the shadow got only the short SYN (%d frames)" % len(got))
+    stlib.check(read(os.path.join(wd, "prod.pcap")) == pkts, "production gets all three")
+    stlib.check(res["mbufs_in_use"] == (0, 0), "every mbuf back in its pool at exit")
+
+
 def queue_full_case(wd):
     """A session whose shadow never answers: its queue keeps the SYN and
     segments up to its bound; the segments past it are refused uncopied,
@@ -889,7 +923,7 @@ def tx_refused_case(wd):
 def main():
     for case in (inline_case, inline_untimed_case, tap_case, two_workers_case, inject_case,
                  inject_tcp_chaos_case, inject_memif_case,
-                 full_table_case, midstream_case, queue_full_case, unsent_case, pool_dry_case,
+                 full_table_case, midstream_case, long_headers_case, queue_full_case, unsent_case, pool_dry_case,
                  nombuf_case, tx_refused_case):
         wd = stlib.workdir(case.__name__)
         print("== %s in %s" % (case.__name__, wd))
