@@ -391,6 +391,7 @@ void dp_chaos_compile(const struct dp_chaos_params *p, uint64_t tsc_hz, struct d
 		fx->on |= DP_FX_DELAY;
 		fx->delay_cyc = (uint64_t)((double)p->delay_ns * (double)tsc_hz / 1e9 + 0.5);
 		fx->jitter_cyc = (uint64_t)((double)p->jitter_ns * (double)tsc_hz / 1e9 + 0.5);
+		fx->draw_max_cyc = (uint64_t)((double)DP_CHAOS_DRAW_MAX_NS * (double)tsc_hz / 1e9);
 		fx->dist = (uint64_t)p->dist;
 		fx->corr_q32 = thr(p->delay_corr);
 	}
@@ -474,6 +475,8 @@ uint64_t dp_chaos_delay(const struct dp_chaos_fx *fx, struct dp_chaos_state *s, 
 		d += (double)fx->jitter_cyc * dp_chaos_dist_quantile((enum dp_chaos_dist)fx->dist, u);
 		if (d < 0)
 			d = 0;
+		if (d > (double)fx->draw_max_cyc)
+			d = (double)fx->draw_max_cyc;
 	}
 	due = now + (uint64_t)d;
 	if (due < s->last_due)

@@ -48,6 +48,11 @@ extern const char *const dp_chaos_direction_names[DP_CHAOS_DIR_COUNT];
 /* The longest delay or jitter accepted: the timing wheel's horizon covers
  * delay + jitter tails up to about 2 s (chaos_wheel.h). */
 #define DP_CHAOS_DELAY_MAX_NS 1000000000ULL
+/* The longest one copy's draw of delay + jitter may be: a tail draw past
+ * it is this (as the wheel would release it), and so is the group's last
+ * release that later copies wait behind (they had waited behind the draw,
+ * up to seconds past the wheel's horizon). */
+#define DP_CHAOS_DRAW_MAX_NS (2 * DP_CHAOS_DELAY_MAX_NS)
 
 /* A copy held back to be reordered leaves after chaos_reorder_gap later
  * copies of its group have left, or at the latest this long after it was
@@ -96,6 +101,7 @@ struct dp_chaos_fx {
 	uint64_t on;		/* DP_FX_* bits: which impairments are in force */
 	uint64_t delay_cyc;
 	uint64_t jitter_cyc;
+	uint64_t draw_max_cyc;	/* DP_CHAOS_DRAW_MAX_NS */
 	uint64_t dist;
 	uint64_t corr_q32;	/* delay_corr * 2^32 */
 	uint64_t ge_p_thr;	/* good -> bad, on a 32-bit random */
@@ -215,14 +221,14 @@ static inline bool dp_chaos_flap_down(const struct dp_chaos_fx *fx, uint64_t now
  * the group's rate on one of n_workers workers (each shapes its share,
  * rate / n_workers), and moves the shaper's clock past it. Returns the
  * release time, or 0 when it would wait longer than shape_max_cyc after
- * now (the clock is not moved: the copy is dropped). */
+ * ready for the link (the clock is not moved: the copy is dropped). */
 static inline uint64_t dp_chaos_shape(const struct dp_chaos_fx *fx, struct dp_chaos_state *s,
-				      uint64_t now, uint64_t ready, uint32_t len,
+				      uint64_t ready, uint32_t len,
 				      uint32_t n_workers)
 {
 	uint64_t t = ready > s->shape_next ? ready : s->shape_next;
 
-	if (t - now > fx->shape_max_cyc)
+	if (t - ready > fx->shape_max_cyc)	/* waiting for the link, not its delay */
 		return 0;
 	s->shape_next = t + ((fx->rate_cpb_q16 * len * n_workers) >> 16);
 	return t;

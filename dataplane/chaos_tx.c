@@ -79,15 +79,17 @@ static struct rte_mbuf *corrupt(struct dp_worker *w, struct rte_mbuf *m, bool *d
 	struct rte_mbuf *seg;
 
 	*done = false;
+	/* the payload as the IP length gives it: an Ethernet trailer's
+	 * bytes are no one's, and a pure ACK padded to 60 bytes has none */
 	if (dp_pkt_parse(m, &p) != 0 || !(p.flags & ST_PKT_F_L4) || (p.flags & ST_PKT_F_FRAG) ||
-	    p.payload_off >= m->pkt_len)
+	    p.payload_len == 0 || p.payload_off + p.payload_len > m->pkt_len)
 		return m;
 	if (!writable(m)) {
 		m = privatise(w, m);
 		if (m == NULL)
 			return NULL;
 	}
-	off = p.payload_off + dp_rng32(w) % (m->pkt_len - p.payload_off);
+	off = p.payload_off + dp_rng32(w) % p.payload_len;
 	for (seg = m; seg != NULL && off >= seg->data_len; seg = seg->next)
 		off -= seg->data_len;
 	if (seg == NULL)
@@ -357,7 +359,7 @@ static void chaos_tx(struct dp_worker *w, int gi, uint16_t tag, struct dp_group_
 			 * does; a full wheel drops in hold() without using
 			 * the link's time. */
 			if ((on & DP_FX_RATE) && w->wheel.free_head != DP_WHEEL_NIL) {
-				uint64_t t = dp_chaos_shape(fx, st, now, due, m->pkt_len,
+				uint64_t t = dp_chaos_shape(fx, st, due, m->pkt_len,
 							    w->app->n_workers);
 
 				if (t == 0) {
@@ -381,7 +383,7 @@ static void chaos_tx(struct dp_worker *w, int gi, uint16_t tag, struct dp_group_
 				uint64_t t = due;
 
 				if ((on & DP_FX_RATE) && w->wheel.free_head != DP_WHEEL_NIL) {
-					t = dp_chaos_shape(fx, st, now, due, dup->pkt_len,
+					t = dp_chaos_shape(fx, st, due, dup->pkt_len,
 							   w->app->n_workers);
 					if (t == 0) {
 						uncount(gc, dup, DP_DROP_CHAOS_QUEUE_FULL, tag);

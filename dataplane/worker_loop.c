@@ -343,8 +343,13 @@ int worker_main_loop(void *arg)
 		}
 		/* Delayed copies that are due (chaos_delay, chaos_rate) and
 		 * copies held for reordering past their time bound. */
-		if (unlikely((w->wheel.n | w->n_held) != 0))
-			dp_chaos_drain(w, rte_rdtsc());
+		if (unlikely((w->wheel.n | w->n_held) != 0)) {
+			/* the scans below take this now too: a response the
+			 * drain lets in stamps its flow with it, and a stamp
+			 * ahead of a scan's now read as idle for ~2^64 cycles */
+			now = rte_rdtsc();
+			dp_chaos_drain(w, now);
+		}
 		if (timing && now >= flow_next) {
 			dp_timing_scan(w, now, DP_SCAN_CHUNK);
 			flow_next = now + flow_step;

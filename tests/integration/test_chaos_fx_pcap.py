@@ -15,7 +15,8 @@ and a group without chaos beside it.
 - chaos_duplicate = 20%: duplicates counted, each right after its original
   in the shadow's capture; chaos_corrupt = 20%: corrupted copies differ
   from their packet in exactly one bit of the UDP payload (headers and
-  checksums untouched), as many as counted; chaos_loss_burst = 100%,5,50:
+  checksums untouched), as many as counted, and datagrams without payload
+  (padded to 60 bytes) never; chaos_loss_burst = 100%,5,50:
   the lost copies come in runs of mean length 5 (within 20%), as many as
   counted.
 - control: chaos delay=... over the real control socket and shadowtap-ctl,
@@ -217,7 +218,13 @@ def bit_diff(a, b):
 
 
 def fx_case(wd):
-    pkts = make_pkts(3000, 4)
+    # and 400 datagrams without payload, padded to 60 bytes by a trailer
+    # of 18 bytes: nothing of theirs to corrupt (the trailer was flipped
+    # and counted corrupted)
+    padded = [bytes(Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02") /
+                    IP(src="10.200.0.1", dst=SERVER) / UDP(sport=20000 + i, dport=53)) + b"\0" * 18
+              for i in range(400)]
+    pkts = make_pkts(3000, 4) + padded
     n = len(pkts)
     setup(wd, pkts)
     ini = write_ini(wd, """
@@ -267,10 +274,12 @@ dst_mac = 02:00:00:00:00:02
         diff = bit_diff(a, b)
         x = a[diff[0]] ^ b[diff[0]] if len(diff) == 1 else 0
         one_bit &= len(a) == len(b) and len(diff) == 1 and diff[0] >= PAYLOAD_OFF and x & (x - 1) == 0
-    stlib.check(abs(cor - 0.2 * n) <= sd and changed == cor,
+    stlib.check(abs(cor - 0.2 * (n - len(padded))) <= sd and changed == cor,
                 "corrupt: %d counted, %d seen changed, within 20%% +- %.0f" % (cor, changed, sd))
     stlib.check(one_bit, "corrupt: each changed copy differs in one bit of its UDP payload, "
                 "headers and checksum as they were")
+    stlib.check(got[-len(padded):] == padded, "corrupt: no datagram without payload changed "
+                "(%d of %d)" % (sum(a != b for a, b in zip(padded, got[-len(padded):])), len(padded)))
 
     b = res["shadows"]["burst"]
     lost = b.get("chaos_loss_burst", 0)

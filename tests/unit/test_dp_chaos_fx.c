@@ -165,6 +165,19 @@ static void t_delay(void)
 		}
 	}
 	{
+		/* the Pareto tail's far end (some 1,770 times the jitter) is
+		 * 2 s at most, and so is what later copies wait behind: one
+		 * draw held the group's copies for seconds */
+		struct dp_chaos_params p = { .delay_ns = 10000000, .jitter_ns = 10000000,
+					     .dist = DP_DIST_PARETONORMAL };
+		struct dp_chaos_fx fx;
+		struct dp_chaos_state s = { 0 };
+
+		dp_chaos_compile(&p, 1000000000, &fx);
+		CU_ASSERT_EQUAL(dp_chaos_delay(&fx, &s, 100, UINT32_MAX), 100 + 2000000000ULL);
+		CU_ASSERT_EQUAL(dp_chaos_delay(&fx, &s, 200, 1u << 31), 100 + 2000000000ULL);
+	}
+	{
 		/* one group's releases never go backwards */
 		struct dp_chaos_params p = { .delay_ns = 5000000, .jitter_ns = 2000000 };
 		struct dp_chaos_fx fx;
@@ -299,25 +312,30 @@ static void t_shape(void)
 
 	dp_chaos_compile(&p, 1000000000, &fx);	/* 1 GHz: a cycle a ns */
 	for (int i = 0; i < 10; i++) {
-		t = dp_chaos_shape(&fx, &s, now, now, 1000, 1);
+		t = dp_chaos_shape(&fx, &s, now, 1000, 1);
 		CU_ASSERT_EQUAL(t, now + (uint64_t)i * 1000000);	/* 1000 B: 1 ms */
 	}
 	/* two workers: each has half the rate, so twice the time */
 	now += 100000000;
-	CU_ASSERT_EQUAL(dp_chaos_shape(&fx, &s, now, now, 1000, 2), now);
-	CU_ASSERT_EQUAL(dp_chaos_shape(&fx, &s, now, now, 1000, 2), now + 2000000);
+	CU_ASSERT_EQUAL(dp_chaos_shape(&fx, &s, now, 1000, 2), now);
+	CU_ASSERT_EQUAL(dp_chaos_shape(&fx, &s, now, 1000, 2), now + 2000000);
 	/* ready later than the link is free: leaves when ready */
-	CU_ASSERT_EQUAL(dp_chaos_shape(&fx, &s, now, now + 50000000, 10, 1), now + 50000000);
+	CU_ASSERT_EQUAL(dp_chaos_shape(&fx, &s, now + 50000000, 10, 1), now + 50000000);
 	/* a backlog of a second (the bound): the next is refused, the clock
 	 * kept */
 	now += 200000000;
 	for (int i = 0; i < 1001; i++)
-		CU_ASSERT_NOT_EQUAL(dp_chaos_shape(&fx, &s, now, now, 1000, 1), 0);
+		CU_ASSERT_NOT_EQUAL(dp_chaos_shape(&fx, &s, now, 1000, 1), 0);
 	t = s.shape_next;
-	CU_ASSERT_EQUAL(dp_chaos_shape(&fx, &s, now, now, 2000, 1), 0);
+	CU_ASSERT_EQUAL(dp_chaos_shape(&fx, &s, now, 2000, 1), 0);
 	CU_ASSERT_EQUAL(s.shape_next, t);
 	/* measured rate over the backlog: 8 Mbit/s */
 	CU_ASSERT_EQUAL(t - now, 1001000000);
+	/* the bound is on the wait for the link, not on the copy's delay
+	 * before it (a copy ready 1.5 s from now, chaos_delay, on an idle
+	 * link leaves then: it was refused) */
+	now = t + 10000000;
+	CU_ASSERT_EQUAL(dp_chaos_shape(&fx, &s, now + 1500000000, 1000, 1), now + 1500000000);
 }
 
 /* The flap schedule's phase and the word a worker runs with under it. */
