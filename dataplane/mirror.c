@@ -366,6 +366,15 @@ static inline int queue_copy(struct dp_worker *w, int gi, const struct dp_group 
 		 * went to, whatever set_instances did since. */
 		if (s != NULL && v != DP_TCP_QUEUE_SYN) {
 			inst = s->inst;
+			/* chaos: its instance is down. An established
+			 * connection does not move (mid-stream, the other
+			 * instance would reset it): its copies are lost, as
+			 * they would be to a dead host; new flows respread */
+			if (unlikely(w->chaos[gi] & DP_CHAOS_DOWN_MASK) &&
+			    inst == dp_chaos_down(w->chaos[gi])) {
+				gc->drops[DP_DROP_CHAOS_DOWN]++;
+				return 0;
+			}
 		} else {
 			inst = pick_instance(in->hash, w->n_active[gi]);
 			/* chaos: a down instance's flows respread (copy_to_group
