@@ -538,6 +538,7 @@ void dp_timing_scan(struct dp_worker *w, uint64_t now, uint32_t budget)
 				int tg = __builtin_ctz(m);
 				uint64_t *req = dp_flow_req(t, f, tg);
 				struct dp_pend *pd = dp_flow_pend(t, f, tg);
+				bool req_open = *req != 0;
 
 				if (*req != 0 && now - *req > tmo) {
 					tstats(w, tg)->timeouts++;
@@ -545,10 +546,20 @@ void dp_timing_scan(struct dp_worker *w, uint64_t now, uint32_t budget)
 						dp_clients_timeout(w, f);
 					*req = 0;
 				}
+				/* An unanswered SYN is a timeout of its own only for
+				 * a connection that sent no request since: one
+				 * that did times out with that request (both
+				 * counted, a blackholed instance's one-request
+				 * connections read an error rate of 200%), and one
+				 * that sent none counts as a request too, so the
+				 * error rate stays a share of requests. */
 				if (pd->syn_tsc != 0 && now - pd->syn_tsc > tmo) {
-					tstats(w, tg)->timeouts++;
-					if (tg == DP_TARGET_PROD && w->cs[0] != NULL)
-						dp_clients_timeout(w, f);
+					if (!req_open) {
+						tstats(w, tg)->requests++;
+						tstats(w, tg)->timeouts++;
+						if (tg == DP_TARGET_PROD && w->cs[0] != NULL)
+							dp_clients_timeout(w, f);
+					}
 					pd->syn_tsc = 0;
 				}
 			}
