@@ -676,6 +676,8 @@ static void refit(struct an_clients *c, struct cl_service *s)
 		s->fit = fit;
 		s->fitted = true;
 		s->n_groups = fit.k;
+	} else {
+		nf = 0;	/* no fit (too few, or no memory): assign[] holds nothing */
 	}
 	memset(s->gseries, 0, sizeof(double) * FP_K_MAX * c->H);
 	for (uint32_t m = 0; m < s->n_groups; m++) {

@@ -225,6 +225,11 @@ static int cmd_last(struct an_control *c, struct an_engine *e,
 		return reply_error(c, "last: unknown service '%s'", service);
 	if (!s->has_last)
 		return reply_error(c, "last: no verdict yet for service '%s'", service);
+	/* as the HTTP API (an_snap_judged): a plan a reload removed is no
+	 * longer judged, and its last verdict is no count to scale by */
+	if (!s->has_plan)
+		return reply_error(c, "last: service '%s' has no plan: not judged (its plan was removed)",
+				   service);
 	rc = st_verdict_encode(&s->last, &c->tmp);
 	if (rc != 0)
 		return reply_error(c, "last: %s", strerror(-rc));
@@ -247,14 +252,14 @@ static int cmd_stats(struct an_control *c, struct an_engine *e)
 		"bad_version", "unknown_topic", "topic_mismatch", "bad_hist", "gaps",
 		"duplicates", "shared_src", "restarts", "late", "future", "dropped_limits", "clamped",
 		"windows", "chaos_windows", "evaluations", "verdicts", "anomalies",
-		"publishers_forgotten",
+		"publishers_forgotten", "untracked",
 	};
 	const uint64_t vals[] = {
 		n->msgs, n->kpi_merged, n->bad_frames, n->oversized, n->malformed,
 		n->bad_version, n->unknown_topic, n->topic_mismatch, n->bad_hist, n->gaps,
 		n->duplicates, n->shared_src, n->restarts, n->late, n->future, n->dropped_limits, n->clamped,
 		n->windows, n->chaos_windows, n->evaluations, n->verdicts, n->anomalies,
-		n->pubs_forgotten,
+		n->pubs_forgotten, n->untracked,
 	};
 	msgpack_packer pk;
 

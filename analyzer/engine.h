@@ -44,6 +44,8 @@ struct an_counters {
 	uint64_t shared_src;		/* seq back, time on: two publishers, one src */
 	uint64_t restarts;		/* a publisher's seq started over */
 	uint64_t pubs_forgotten;	/* silent an hour when the table filled */
+	uint64_t untracked;		/* merged from a publisher past
+					   max_publishers: its seq not followed */
 	uint64_t late;			/* for a window already closed */
 	uint64_t future;		/* ends beyond now + max_skew */
 	uint64_t dropped_limits;	/* max_services/publishers/targets */

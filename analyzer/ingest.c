@@ -112,8 +112,9 @@ static enum track track(struct an_engine *e, const struct track_key *k)
 	}
 	if (!p->used) {
 		if (e->n_pubs >= e->cfg->max_publishers) {
-			/* Untracked, but its data still counts. */
-			e->cnt.dropped_limits++;
+			/* Untracked, but its data still counts (it is
+			 * merged: not among the refused) */
+			e->cnt.untracked++;
 			return TRACK_OK;
 		}
 		p->used = true;

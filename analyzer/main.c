@@ -143,7 +143,7 @@ static void print_counters(const struct app *a, const char *when)
 	       "%s: msgs %llu merged %llu verdicts %llu anomalies %llu windows %llu | "
 	       "malformed %llu bad_version %llu oversized %llu bad_frames %llu unknown_topic %llu "
 	       "topic_mismatch %llu bad_hist %llu | gaps %llu duplicates %llu shared_src %llu restarts %llu "
-	       "late %llu future %llu dropped_limits %llu other_shard %llu clamped %llu",
+	       "late %llu future %llu dropped_limits %llu untracked %llu other_shard %llu clamped %llu",
 	       when, (unsigned long long)c->msgs, (unsigned long long)c->kpi_merged,
 	       (unsigned long long)c->verdicts, (unsigned long long)c->anomalies,
 	       (unsigned long long)c->windows, (unsigned long long)c->malformed,
@@ -153,6 +153,7 @@ static void print_counters(const struct app *a, const char *when)
 	       (unsigned long long)c->gaps, (unsigned long long)c->duplicates,
 	       (unsigned long long)c->shared_src, (unsigned long long)c->restarts, (unsigned long long)c->late,
 	       (unsigned long long)c->future, (unsigned long long)c->dropped_limits,
+	       (unsigned long long)c->untracked,
 	       (unsigned long long)c->other_shard, (unsigned long long)c->clamped);
 	if (a->verify != NULL) {
 		const struct an_verify_counters *v = an_verify_counters(a->verify);
@@ -362,6 +363,12 @@ static int open_sockets(struct app *a)
 	/* Bigger than any valid message, so oversized ones are seen and
 	 * counted; far bigger ones cost the sender its connection. */
 	zmq_setsockopt(a->sub, ZMQ_MAXMSGSIZE, &maxmsg, sizeof(maxmsg));
+	/* A SUB never sends: without heartbeats, a gateway that is power-cycled
+	 * or cut off leaves a half-open connection that is never dialled
+	 * again, and its KPIs stop without a gap counted. ZMTP pings every
+	 * 2 s, and a connection silent for 6 s is closed and re-dialled. */
+	zmq_setsockopt(a->sub, ZMQ_HEARTBEAT_IVL, &(int){ 2000 }, sizeof(int));
+	zmq_setsockopt(a->sub, ZMQ_HEARTBEAT_TIMEOUT, &(int){ 6000 }, sizeof(int));
 	/* Everything: other topics are counted, not silently filtered. A
 	 * shard: only its services' (sync_subscriptions), so the publishers
 	 * filter and send it only its part. */

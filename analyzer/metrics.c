@@ -297,6 +297,9 @@ static void engine_families(const struct an_snap *s, struct st_wbuf *o)
 		st_prom_sample_u64(o, "shadowtap_snapshots_refused_total", l, refused[i].n);
 	}
 	counter(o, "shadowtap_seq_gaps_total", "Messages missing by their publishers' seq.", c->gaps);
+	counter(o, "shadowtap_snapshots_untracked_total",
+		"Snapshots merged from publishers past max_publishers, their seq not followed.",
+		c->untracked);
 	counter(o, "shadowtap_publishers_forgotten_total",
 		"Publishers silent for an hour, forgotten to make room (max_publishers).",
 		c->pubs_forgotten);

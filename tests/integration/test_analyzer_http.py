@@ -274,6 +274,9 @@ def scenario_live():
           and svc["last_verdict"]["seq"] == last["seq"],
           "its document: plan, recommended_instances and verdict null, last_verdict kept (%s, %s, %s)"
           % (svc["plan"], svc["recommended_instances"], svc["verdict"]))
+    rep = r.request({"cmd": "last", "service": "web"})
+    check(rep.get("ok") is False and "no plan" in rep.get("error", ""),
+          "the control socket's last: no verdict for it either (%s)" % str(rep)[:160])
     st, _, metrics = request(port, "GET", "/metrics")
     gone = [f for f in ("shadowtap_verdict{", "shadowtap_recommended_instances{",
                         "shadowtap_latency_seconds{") if f in metrics.decode()]
