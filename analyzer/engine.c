@@ -387,6 +387,18 @@ static int close_upto(struct an_engine *e, struct an_service *s, int64_t w)
 	return 0;
 }
 
+/* The last window whose grace is over at cut: window w ends at
+ * (w + 1) * window and waits `grace` for stragglers. Below 0 (INT64_MIN)
+ * when none is. */
+static int64_t due_window(const struct an_engine *e, uint64_t cut)
+{
+	uint64_t grace = e->cfg->grace_ns ? e->cfg->grace_ns : e->cfg->window_ns / 2;
+
+	if (cut < grace + e->cfg->window_ns)
+		return INT64_MIN;
+	return (int64_t)((cut - grace) / e->cfg->window_ns) - 1;
+}
+
 int an_engine_merge(struct an_engine *e, const struct st_kpi *k,
 		    const struct an_bin *bins, size_t n_bins, uint64_t now_ns)
 {
@@ -422,13 +434,21 @@ int an_engine_merge(struct an_engine *e, const struct st_kpi *k,
 	acc = an_target_acc(t, w);
 	if (acc == NULL) {
 		/* A publisher is AN_OPEN windows ahead: the oldest window
-		 * cannot wait any longer. */
-		rc = close_upto(e, s, w - AN_OPEN);
+		 * cannot wait any longer -- in a replay. Live, a window in
+		 * its grace is never closed for it: one gateway's clock a few
+		 * windows ahead (within max_skew) closed the current window
+		 * and every other gateway's snapshots for it were late. Its
+		 * snapshot is what waits, counted future. */
+		int64_t upto = w - AN_OPEN, due = e->replay ? upto : due_window(e, now_ns);
+
+		rc = close_upto(e, s, upto < due ? upto : due);
 		if (rc != 0)
 			return rc;
 		acc = an_target_acc(t, w);
-		if (acc == NULL)
-			return -ENOSPC;
+		if (acc == NULL) {
+			e->cnt.future++;
+			return -ESTALE;
+		}
 	}
 	rc = an_acc_add(acc, k, bins, n_bins, true);
 	if (rc != 0)
@@ -487,14 +507,11 @@ static int judge(struct an_engine *e, struct an_service *s, uint64_t now_ns)
 int an_engine_tick(struct an_engine *e, uint64_t now_ns)
 {
 	uint64_t cut = e->replay ? e->data_clock : now_ns;
-	uint64_t grace = e->cfg->grace_ns ? e->cfg->grace_ns : e->cfg->window_ns / 2;
-	int64_t due;
+	int64_t due = due_window(e, cut);
 	int n = 0;
 
-	if (cut < grace + e->cfg->window_ns)
+	if (due == INT64_MIN)
 		return 0;
-	/* Window w ends at (w + 1) * window and waits `grace` for stragglers. */
-	due = (int64_t)((cut - grace) / e->cfg->window_ns) - 1;
 	for (uint32_t i = 0; i < e->n_svc; i++) {
 		struct an_service *s = e->svc[i];
 
