@@ -305,6 +305,7 @@ int an_target_close(struct an_target *t, int64_t w, const struct st_hist *layout
 	win.icmp_errors = acc->icmp_errors;
 	win.instances = acc->instances;
 	win.snapshots = acc->snapshots;
+	win.n_src = acc->n_src;
 	win.chaos = acc->chaos;
 	win.chaos_down = acc->chaos_down;
 	win.chaos_respread = acc->chaos_respread;
@@ -352,7 +353,8 @@ bool an_target_complete(const struct an_target *t, uint32_t i)
 		if (o->snapshots > most)
 			most = o->snapshots;
 	}
-	return (uint64_t)w->snapshots * 4 >= (uint64_t)most * 3;
+	return (uint64_t)w->snapshots * 4 >= (uint64_t)most * 3 ||
+	       (uint64_t)w->snapshots + w->n_src >= most;
 }
 
 int64_t an_target_oldest_open(const struct an_target *t)

@@ -47,6 +47,7 @@ struct an_win {
 	uint64_t requests, responses, timeouts, resets, icmp_errors;
 	uint32_t instances;
 	uint32_t snapshots;
+	uint32_t n_src;			/* publishers of its own snapshots */
 	/* Chaos (the snapshots' chaos maps): how many snapshots were taken
 	 * under chaos, the instances down in them (0 or 1: chaos_down) and
 	 * whether their flows moved. A window with chaos > 0 never teaches
@@ -141,9 +142,12 @@ const struct an_win *an_target_win(const struct an_target *t, uint32_t i);
 
 /* Whether the i-th newest closed window is complete: it has at least
  * three quarters of the snapshots the most complete of the 8 windows
- * before it had. A window a publisher missed (restarting, lost, not yet
- * started) carries latencies of one load and a request count of another,
- * so the model and the judge leave it out. */
+ * before it had, or at most one fewer per publisher. A window a
+ * publisher missed (restarting, lost, not yet started) carries latencies
+ * of one load and a request count of another, so the model and the judge
+ * leave it out; but where a publisher's interval does not divide the
+ * window (2 s into 5 s: 2, 3, 2, 3 snapshots by their midpoints), the
+ * windows with one fewer are whole (every other one was left out). */
 bool an_target_complete(const struct an_target *t, uint32_t i);
 
 /* Smallest open window number, or INT64_MAX. */

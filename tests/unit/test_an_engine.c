@@ -505,6 +505,46 @@ static void test_synthetic(void)
 	}
 }
 
+/* Windows of 5 s fed by publishers every 2 s: by their midpoints the
+ * windows get 2, 3, 2, 3... snapshots from each. All whole (every other
+ * one was left out as incomplete: two against three is under three
+ * quarters); a window one of two publishers missed is not. */
+static void test_window_complete(void)
+{
+	struct st_hist *layout = st_hist_create(AN_HIST_LOWEST, AN_HIST_HIGHEST, AN_HIST_SIGFIGS);
+	struct an_target t;
+	struct st_kpi k;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(layout);
+	CU_ASSERT_EQUAL_FATAL(an_target_init(&t, "prod", ST_ROLE_PROD, 16, 4), 0);
+	memset(&k, 0, sizeof(k));
+	k.requests = 5;
+	for (int64_t w = 0; w < 12; w++) {
+		/* two publishers; in window 10, gwb is missing */
+		for (int p = 0; p < 2; p++) {
+			snprintf(k.src, sizeof(k.src), "gw%c", 'a' + p);
+			if (w == 10 && p == 1)
+				continue;
+			for (int j = 0; j < 2 + (int)(w & 1); j++) {
+				struct an_acc *acc = an_target_acc(&t, w);
+
+				CU_ASSERT_PTR_NOT_NULL_FATAL(acc);
+				k.t0 = (uint64_t)w * 5 * SEC + (uint64_t)j * 2 * SEC;
+				k.t1 = k.t0 + 2 * SEC;
+				CU_ASSERT_EQUAL(an_acc_add(acc, &k, NULL, 0, true), 0);
+			}
+		}
+		CU_ASSERT_EQUAL(an_target_close(&t, w, layout), 1);
+	}
+	/* newest first: 11 (6 snapshots), 10 (2: one publisher), 9..0 */
+	CU_ASSERT_TRUE(an_target_complete(&t, 0));
+	CU_ASSERT_FALSE(an_target_complete(&t, 1));
+	for (uint32_t i = 2; i < 8; i++)
+		CU_ASSERT_TRUE(an_target_complete(&t, i));
+	an_target_free(&t);
+	st_hist_destroy(layout);
+}
+
 /* An open window's counts: buckets from many snapshots add up, far apart
  * or side by side, and come out once each in index order with the summary
  * of the same counts; a refused snapshot merges nothing; a window starts
@@ -1479,6 +1519,7 @@ int st_register_suites(void)
 {
 	static const struct st_cu_test tests[] = {
 		{ "window_merge", test_window_merge },
+		{ "windows of a publisher whose interval does not divide them", test_window_complete },
 		{ "seq gaps, in a shard and not", test_gaps },
 		{ "publishers silent an hour forgotten when the table fills", test_forget_publishers },
 		{ "a full table of silent publishers forgotten at once", test_forget_publishers_batch },
