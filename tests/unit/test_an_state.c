@@ -173,11 +173,57 @@ static void fix_crc(struct st_wbuf *b)
 	b->data[15] = (uint8_t)crc;
 }
 
+/* The state of 12,000 learned services (34 MB, past the 4 Mi items the
+ * parse once allowed: saved, then refused at the next start, "more than
+ * 4194304 elements") reads back. */
+static void test_many_services(void)
+{
+	struct an_config c6;
+	struct an_engine *e;
+	struct an_state *st;
+	struct st_perr err;
+	struct st_wbuf a;
+	const uint32_t n = 12000;
+
+	an_config_defaults(&c6);
+	c6.max_services = n;
+	e = an_engine_create(&c6, true);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(e);
+	for (uint32_t i = 0; i < n; i++) {
+		char name[16];
+		struct an_service *s;
+
+		snprintf(name, sizeof(name), "svc%u", i);
+		s = an_engine_service_get(e, name);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+		s->model.version = 1;
+		s->model.prod[0] = (struct an_fit){ 1000, 0.002, 1, 25, 0, 0 };
+		s->model.n_usl = AN_USL_POINTS;
+		for (int l = 0; l < AN_USL_POINTS; l++)
+			s->model.usl[l] = (struct an_usl_pt){ .lam = 10.0 * (l + 1), .conc = 0.5, .w = 1,
+							      .stat = { 0.01, 0.02, 0.03, 0.01 },
+							      .c = 4 };
+	}
+	st_wbuf_init(&a);
+	CU_ASSERT_EQUAL_FATAL(an_state_encode(e, 1234, &a), 0);
+	st = an_state_parse(a.data, a.len, &err);
+	if (st == NULL)
+		printf("\n    %zu bytes: %s", a.len, err.msg);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(st);
+	CU_ASSERT_EQUAL(st->n, n);
+	printf("\n    %u services, %zu bytes", n, a.len);
+	an_state_free(st);
+	st_wbuf_free(&a);
+	an_engine_destroy(e);
+	an_config_free(&c6);
+}
+
 int st_register_suites(void)
 {
 	static const struct st_cu_test tests[] = {
 		{ "round_trip", test_round_trip },
 		{ "damage", test_damage },
+		{ "the state of 12,000 services", test_many_services },
 		{ NULL, NULL },
 	};
 
