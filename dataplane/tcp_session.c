@@ -847,6 +847,31 @@ void dp_tcp_scan(struct dp_worker *w, uint64_t now, uint32_t budget)
 							s->backoff++;
 					}
 				}
+				/* The shadow's window shut with nothing in
+				 * flight: no timer runs, and a lost window
+				 * update left the session stuck for good (its
+				 * client's segments keep it from idling out).
+				 * After an RTO the head goes out anyway, a
+				 * window probe; from then on its timeouts back
+				 * off and give up as any segment's. */
+				if (s->state == DP_TCP_ESTABLISHED && head->sent_tsc == 0 &&
+				    s->q_head == s->q_unsent && !head->syn &&
+				    seq_after(head->end, s->s_ack + s->s_wnd)) {
+					if (s->probe_tsc == 0) {
+						s->probe_tsc = now;
+					} else if (now - s->probe_tsc > rto) {
+						struct dp_tcp_seg *g = &t->seg[s->q_head];
+						struct rte_mbuf *c = send_seg(w, s, g, now);
+
+						if (c != NULL) {
+							out[n++] = first_send(w, s, g, c, now);
+							s->q_unsent = g->next;
+							s->probe_tsc = 0;
+						}
+					}
+				} else {
+					s->probe_tsc = 0;
+				}
 				n = (uint16_t)(n + pump(w, s, now, out + n, (uint16_t)(RTE_DIM(out) - n)));
 				if (n > 0)
 					dp_chaos_refresh_at(w, s->group, now);

@@ -113,6 +113,8 @@ struct dp_tcp_sess {
 	uint32_t q_head, q_tail; /* queued segments, oldest first */
 	uint32_t q_unsent;	/* first never-sent segment, DP_TCP_NONE: none */
 	uint64_t last_tsc;
+	uint64_t probe_tsc;	/* since when the shadow's window has been
+				   shut with nothing in flight, 0: it is not */
 	uint8_t hdr[DP_TCP_TEMPLATE];
 };
 
