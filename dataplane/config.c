@@ -552,7 +552,9 @@ static const struct key keys[] = {
 	  "token bucket depth for the caps, in milliseconds of the rate, 1..10000", set_sh_burst_ms },
 	{ SCOPE_SHADOW, "instances", "",
 	  "ADDR[@MAC], ... : flows are spread over these by hash, destination MAC/IP rewritten; "
-	  "without @MAC the MAC is resolved with ARP/ND on the shadow port", set_sh_instances },
+	  "without @MAC the MAC is resolved with ARP/ND on the shadow port. A packet whose flow "
+	  "hashes to an instance of the other address family is not copied, counted `no_neigh`",
+	  set_sh_instances },
 	{ SCOPE_SHADOW, "dst_mac", "",
 	  "with no instances: destination MAC for every copy (else resolved for the original address)",
 	  set_sh_dst_mac },

@@ -1150,7 +1150,7 @@ void dp_map_back(struct dp_worker *w, int port_idx, struct dp_pktinfo *in)
 		int gi = __builtin_ctz(m);
 		const struct dp_group *g = &app->groups[gi];
 		const struct dp_orig *o = &w->orig[gi];
-		bool is_inst = false;
+		bool is_inst = false, mapped = false;
 
 		for (int i = 0; i < g->n_instances && !is_inst; i++)
 			is_inst = g->inst[i]->family == in->p.l3 &&
@@ -1158,6 +1158,11 @@ void dp_map_back(struct dp_worker *w, int port_idx, struct dp_pktinfo *in)
 		if (!is_inst)
 			continue;
 		in->group = (int8_t)gi;
+		/* The original address whose flow is known: timed, or a TCP
+		 * session. Untimed, a datagram takes the first of its family
+		 * (a TCP answer took it too, and with two addresses, DNS's
+		 * and the service's, the sessions to the other never saw
+		 * their SYN-ACK). */
 		for (int i = 0; i < o->n; i++) {
 			struct st_pkt q = in->p;
 			struct st_flow_key k;
@@ -1169,11 +1174,18 @@ void dp_map_back(struct dp_worker *w, int port_idx, struct dp_pktinfo *in)
 			st_flow_key_from_pkt(&q, &k, NULL);
 			h = st_flow_hash(&k);
 			if (dp_flowtab_lookup(&w->flows, &k, h) != NULL ||
-			    !app->timing) {
+			    (app->tcp && in->p.proto == ST_IPPROTO_TCP && dp_tcp_known(w, &k, h, gi))) {
 				in->key = k;
 				in->hash = h;
 				return;
 			}
+			if (!mapped && !app->timing) {
+				in->key = k;
+				in->hash = h;
+				mapped = true;
+			}
 		}
+		if (mapped)
+			return;
 	}
 }

@@ -304,6 +304,11 @@ enum dp_tcp_verdict dp_tcp_client(struct dp_worker *w, int g, const struct st_fl
 	return DP_TCP_QUEUE;
 }
 
+bool dp_tcp_known(struct dp_worker *w, const struct st_flow_key *k, uint32_t flow_hash, int g)
+{
+	return w->tcp.e != NULL && lookup(&w->tcp, k, sess_hash(flow_hash, g), g) != NULL;
+}
+
 void dp_tcp_forget(struct dp_worker *w, struct dp_tcp_sess *s)
 {
 	sess_remove(w, s);

@@ -161,6 +161,9 @@ enum dp_tcp_verdict dp_tcp_client(struct dp_worker *w, int g, const struct st_fl
  * dead until it idled out. */
 void dp_tcp_forget(struct dp_worker *w, struct dp_tcp_sess *s);
 
+/* Whether group g shadows a TCP session of this flow (k, its flow hash). */
+bool dp_tcp_known(struct dp_worker *w, const struct st_flow_key *k, uint32_t flow_hash, int g);
+
 /* Keeps the headers of the SYN's copy (addresses as the shadow sees them)
  * as the template of the ACKs the dataplane sends the shadow. False when
  * they are longer than a template holds (IPv6 extension headers): the

@@ -67,6 +67,7 @@ void dp_shadow_input(struct dp_worker *w, int port_idx, struct rte_mbuf **pkts,
 	/* Neighbour answers, our TCP ACKs and queued segments the shadows'
 	 * ACKs let go. */
 	struct rte_mbuf *replies[DP_BURST * 3], *done[DP_BURST];
+	int8_t nb[DP_BURST];	/* dp_neigh_input's answer for each frame */
 	uint16_t nr = 0, nd = 0;
 
 	dp_classify(w, pkts, info, n, DP_DIR_S2C);
@@ -87,27 +88,37 @@ void dp_shadow_input(struct dp_worker *w, int port_idx, struct rte_mbuf **pkts,
 		if (unlikely(back))
 			n = dp_chaos_rx(w, port_idx, pkts, info, n, now);
 	}
+	/* Neighbour frames first (answered in place: at most a burst of
+	 * replies), then the answers timed, then the TCP sessions: a segment
+	 * a session sends in this burst (an ACK here opened the shadow's
+	 * window) opens its request after the answers to the earlier ones
+	 * closed theirs (an answer later in the burst took the new request
+	 * for its own: timed at 0 ns, or never). */
+	for (uint16_t i = 0; i < n; i++) {
+		nb[i] = (int8_t)dp_neigh_input(nt, pkts[i], &info[i].p, &w->cnt.neigh_learned);
+		if (nb[i] >= 0)
+			info[i].ok = 0;
+		if (nb[i] == 1) {
+			replies[nr++] = pkts[i];
+			w->cnt.arp_replies++;
+		}
+	}
+	if (app->timing)
+		dp_timing_s2c(w, pkts, info, n, -1, app->port_groups[port_idx], now);
 	for (uint16_t i = 0; i < n; i++) {
 		struct rte_mbuf *m = pkts[i];
 		const struct st_pkt *p = &info[i].p;
-		int rc;
 
-		/* Room for a neighbour answer, or an ACK and a few segments
-		 * (more wait in their queue for the next chance). */
+		if (nb[i] == 1)
+			continue;
+		/* Room for an ACK and a few segments (more wait in their
+		 * queue for the next chance). */
 		if (RTE_DIM(replies) - nr < 16) {
 			dp_tx_or_drop(w, port_idx, app->ports[port_idx].id, replies, nr);
 			nr = 0;
 		}
-		rc = dp_neigh_input(nt, m, p, &w->cnt.neigh_learned);
-
-		if (rc == 1) {
-			replies[nr++] = m;
-			w->cnt.arp_replies++;
-			info[i].ok = 0;
-			continue;
-		}
-		if (rc == 0)
-			info[i].ok = 0;
+		if (nb[i] == 0)
+			;	/* a neighbour frame, taken */
 		else if (!info[i].ok)
 			w->cnt.shadow_other++;
 		else if (app->tcp && p->proto == ST_IPPROTO_TCP && (p->flags & ST_PKT_F_L4))
@@ -116,8 +127,6 @@ void dp_shadow_input(struct dp_worker *w, int port_idx, struct rte_mbuf **pkts,
 					    (uint16_t)(RTE_DIM(replies) - nr));
 		done[nd++] = m;
 	}
-	if (app->timing)
-		dp_timing_s2c(w, pkts, info, n, -1, app->port_groups[port_idx], now);
 	if (nr > 0)
 		dp_tx_or_drop(w, port_idx, app->ports[port_idx].id, replies, nr);
 	if (nd > 0)
