@@ -438,7 +438,8 @@ int an_engine_merge(struct an_engine *e, const struct st_kpi *k,
 		 * its grace is never closed for it: one gateway's clock a few
 		 * windows ahead (within max_skew) closed the current window
 		 * and every other gateway's snapshots for it were late. Its
-		 * snapshot is what waits, counted future. */
+		 * snapshot is refused instead, counted future (publishers do
+		 * not send again: it is lost). */
 		int64_t upto = w - AN_OPEN, due = e->replay ? upto : due_window(e, now_ns);
 
 		rc = close_upto(e, s, upto < due ? upto : due);

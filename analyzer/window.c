@@ -343,7 +343,7 @@ const struct an_win *an_target_win(const struct an_target *t, uint32_t i)
 bool an_target_complete(const struct an_target *t, uint32_t i)
 {
 	const struct an_win *w = an_target_win(t, i);
-	uint32_t most = 0;
+	uint32_t most = 0, most_src = 0;
 
 	if (w == NULL)
 		return false;
@@ -352,9 +352,11 @@ bool an_target_complete(const struct an_target *t, uint32_t i)
 
 		if (o->snapshots > most)
 			most = o->snapshots;
+		if (o->n_src > most_src)
+			most_src = o->n_src;
 	}
 	return (uint64_t)w->snapshots * 4 >= (uint64_t)most * 3 ||
-	       (uint64_t)w->snapshots + w->n_src >= most;
+	       (w->n_src >= most_src && (uint64_t)w->snapshots + w->n_src >= most);
 }
 
 int64_t an_target_oldest_open(const struct an_target *t)

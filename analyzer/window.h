@@ -142,7 +142,8 @@ const struct an_win *an_target_win(const struct an_target *t, uint32_t i);
 
 /* Whether the i-th newest closed window is complete: it has at least
  * three quarters of the snapshots the most complete of the 8 windows
- * before it had, or at most one fewer per publisher. A window a
+ * before it had, or at most one fewer per publisher with none of its
+ * neighbours' publishers missing. A window a
  * publisher missed (restarting, lost, not yet started) carries latencies
  * of one load and a request count of another, so the model and the judge
  * leave it out; but where a publisher's interval does not divide the

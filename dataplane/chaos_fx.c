@@ -387,11 +387,12 @@ static uint64_t cyc(uint64_t ns, uint64_t tsc_hz)
 void dp_chaos_compile(const struct dp_chaos_params *p, uint64_t tsc_hz, struct dp_chaos_fx *fx)
 {
 	memset(fx, 0, sizeof(*fx));
+	/* the longest a delayed or shaped copy is held */
+	fx->draw_max_cyc = (uint64_t)((double)DP_CHAOS_DRAW_MAX_NS * (double)tsc_hz / 1e9);
 	if (p->delay_ns > 0) {
 		fx->on |= DP_FX_DELAY;
 		fx->delay_cyc = (uint64_t)((double)p->delay_ns * (double)tsc_hz / 1e9 + 0.5);
 		fx->jitter_cyc = (uint64_t)((double)p->jitter_ns * (double)tsc_hz / 1e9 + 0.5);
-		fx->draw_max_cyc = (uint64_t)((double)DP_CHAOS_DRAW_MAX_NS * (double)tsc_hz / 1e9);
 		fx->dist = (uint64_t)p->dist;
 		fx->corr_q32 = thr(p->delay_corr);
 	}
@@ -453,7 +454,7 @@ double dp_chaos_dist_quantile(enum dp_chaos_dist d, double u)
 }
 
 uint64_t dp_chaos_delay(const struct dp_chaos_fx *fx, struct dp_chaos_state *s, uint64_t now,
-			uint32_t rnd)
+			uint32_t rnd, uint64_t *drawn)
 {
 	double d = (double)fx->delay_cyc;
 	uint64_t due;
@@ -479,6 +480,8 @@ uint64_t dp_chaos_delay(const struct dp_chaos_fx *fx, struct dp_chaos_state *s, 
 			d = (double)fx->draw_max_cyc;
 	}
 	due = now + (uint64_t)d;
+	if (drawn != NULL)
+		*drawn = due;
 	if (due < s->last_due)
 		due = s->last_due;
 	s->last_due = due;

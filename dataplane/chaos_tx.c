@@ -353,13 +353,14 @@ static void chaos_tx(struct dp_worker *w, int gi, uint16_t tag, struct dp_group_
 			}
 		}
 		if (on & (DP_FX_DELAY | DP_FX_RATE)) {
-			uint64_t due = delayed ? dp_chaos_delay(fx, st, now, dp_rng32(w)) : now;
+			uint64_t drawn = now;
+			uint64_t due = delayed ? dp_chaos_delay(fx, st, now, dp_rng32(w), &drawn) : now;
 
 			/* Shaped at the group's rate after the delay, as netem
 			 * does; a full wheel drops in hold() without using
 			 * the link's time. */
 			if ((on & DP_FX_RATE) && w->wheel.free_head != DP_WHEEL_NIL) {
-				uint64_t t = dp_chaos_shape(fx, st, due, m->pkt_len,
+				uint64_t t = dp_chaos_shape(fx, st, now, due, drawn, m->pkt_len,
 							    w->app->n_workers);
 
 				if (t == 0) {
@@ -383,7 +384,7 @@ static void chaos_tx(struct dp_worker *w, int gi, uint16_t tag, struct dp_group_
 				uint64_t t = due;
 
 				if ((on & DP_FX_RATE) && w->wheel.free_head != DP_WHEEL_NIL) {
-					t = dp_chaos_shape(fx, st, due, dup->pkt_len,
+					t = dp_chaos_shape(fx, st, now, due, drawn, dup->pkt_len,
 							   w->app->n_workers);
 					if (t == 0) {
 						uncount(gc, dup, DP_DROP_CHAOS_QUEUE_FULL, tag);

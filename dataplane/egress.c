@@ -32,9 +32,17 @@ static uint32_t l2_len_of(const struct rte_mbuf *m, uint16_t *et)
 	return off;
 }
 
+/* m cut to len bytes (its datagram's end, len <= pkt_len): 0, or -1 when
+ * the bytes past it are not all in its last segment. */
+static int trim_to(struct rte_mbuf *m, uint32_t len)
+{
+	return m->pkt_len > len && rte_pktmbuf_trim(m, (uint16_t)(m->pkt_len - len)) != 0 ? -1 : 0;
+}
+
 /* The fragments of m for an MTU of mtu into out (at most cap); m is
  * consumed when it returns > 0 (the fragments hold its data). Returns the
- * count, 0 when m fits as it is (its tags are not the MTU's), or -1 when
+ * count, 0 when m fits (its tags are not the MTU's; bytes after its
+ * datagram, a trailer, are cut then), or -1 when
  * it must be dropped (m kept): not IPv4 (an IPv6 router does not fragment
  * either), a header length below 20 (a router discards it), DF set, its
  * IPv4 header not whole in the first segment, or more fragments than cap. */
@@ -56,10 +64,11 @@ static int fragment(struct rte_mbuf *m, uint32_t mtu, struct rte_mempool *mp,
 		return 0;
 	b = rte_pktmbuf_mtod_offset(m, const uint8_t *, l2_len);
 	/* What the MTU bounds is the datagram, not the frame: bytes after it
-	 * (an Ethernet trailer, a kept FCS) are not sent on past a router */
+	 * (an Ethernet trailer, a kept FCS) are not sent on, as past a
+	 * router (a port takes a frame of the MTU and its L2 header) */
 	if (et == RTE_ETHER_TYPE_IPV6 && rte_pktmbuf_data_len(m) >= l2_len + 40 &&
-	    (b[0] >> 4) == 6 && 40u + (uint32_t)(b[4] << 8 | b[5]) <= mtu)
-		return 0;
+	    (b[0] >> 4) == 6 && (b[4] | b[5]) != 0 && 40u + (uint32_t)(b[4] << 8 | b[5]) <= mtu)
+		return trim_to(m, l2_len + 40u + (uint32_t)(b[4] << 8 | b[5]));
 	if (et != RTE_ETHER_TYPE_IPV4 ||
 	    rte_pktmbuf_data_len(m) < l2_len + sizeof(struct rte_ipv4_hdr) || (b[0] >> 4) != 4 ||
 	    (b[0] & 0xf) < 5 || rte_pktmbuf_data_len(m) < l2_len + (uint32_t)(b[0] & 0xf) * 4)
@@ -67,12 +76,12 @@ static int fragment(struct rte_mbuf *m, uint32_t mtu, struct rte_mempool *mp,
 	ip = (const struct rte_ipv4_hdr *)b;
 	ip_len = rte_be_to_cpu_16(ip->total_length);
 	if (ip_len <= mtu && ip_len >= (uint32_t)(b[0] & 0xf) * 4)
-		return 0;
+		return trim_to(m, l2_len + ip_len);
 	if (ip->fragment_offset & rte_cpu_to_be_16(RTE_IPV4_HDR_DF_FLAG))
 		return -1;
 	/* a trailer is not the datagram's: fragmented, it would be */
 	if (ip_len >= (uint32_t)(b[0] & 0xf) * 4 && ip_len < m->pkt_len - l2_len &&
-	    rte_pktmbuf_trim(m, (uint16_t)(m->pkt_len - l2_len - ip_len)) != 0)
+	    trim_to(m, l2_len + ip_len) != 0)
 		return -1;
 	memcpy(l2, rte_pktmbuf_mtod(m, const void *), l2_len);
 	rte_pktmbuf_adj(m, (uint16_t)l2_len);

@@ -329,8 +329,9 @@ too_long:
  * and FIN go into the session's queue as full private copies and leave as
  * the shadow's window allows (dp_tcp_enqueue); the client's pure ACKs and
  * segments of sessions whose SYN was not seen are not copied. Returns 1
- * when a copy goes out with this burst (timed with it), 2 when it was
- * queued (timed when it leaves the queue), 0 when none was made. */
+ * when a copy goes out with this burst (timed with it; or is lost to a
+ * down instance, timed as sent), 2 when it was queued (timed when it
+ * leaves the queue), 0 when none was made. */
 static inline int queue_copy(struct dp_worker *w, int gi, const struct dp_group *g,
 			     struct dp_group_counters *gc, struct rte_mbuf *m,
 			     const struct dp_pktinfo *in, bool inject, uint64_t now)
@@ -368,12 +369,16 @@ static inline int queue_copy(struct dp_worker *w, int gi, const struct dp_group 
 			inst = s->inst;
 			/* chaos: its instance is down. An established
 			 * connection does not move (mid-stream, the other
-			 * instance would reset it): its copies are lost, as
-			 * they would be to a dead host; new flows respread */
+			 * instance would reset it): it is gone, as with a dead
+			 * host, and this segment is timed as sent, as a
+			 * blackholed copy is; the flow's later segments are
+			 * tcp_midstream, its client's next connection
+			 * respreads */
 			if (unlikely(w->chaos[gi] & DP_CHAOS_DOWN_MASK) &&
 			    inst == dp_chaos_down(w->chaos[gi])) {
 				gc->drops[DP_DROP_CHAOS_DOWN]++;
-				return 0;
+				dp_tcp_forget(w, s);
+				return 1;
 			}
 		} else {
 			inst = pick_instance(in->hash, w->n_active[gi]);

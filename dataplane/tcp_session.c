@@ -777,6 +777,13 @@ static uint16_t tcp_shadow(struct dp_worker *w, uint32_t port_groups, const stru
 			 * than a timeout later. */
 			if (recovering && (out[n] = retransmit(w, s, now)) != NULL)
 				n++;
+		} else if (p->tcp.ack == s->s_ack && wnd == 0) {
+			/* The window shut: an answer to a probe, not a loss.
+			 * The shadow lives, slow: probes go on at the longest
+			 * interval, never given up (the give-up is for a
+			 * shadow that stopped answering). */
+			if (s->backoff > 5)
+				s->backoff = 5;
 		} else if (p->tcp.ack == s->s_ack && p->payload_len == 0 && !(fl & ST_TCP_FIN) &&
 			   wnd == s->s_wnd && s->q_head != DP_TCP_NONE && s->q_head != s->q_unsent) {
 			/* Three duplicates: the shadow is missing our oldest. */
