@@ -452,6 +452,15 @@ static int setup_workers(struct dp_app *a)
 		       a->n_workers, avail);
 		return -1;
 	}
+	/* A group with instances gets its answers from the instances'
+	 * addresses, which RSS and the dispatch hash send to the worker
+	 * their own hash picks, not the flow's (docs/dataplane.md, Workers) */
+	for (int g = 0; a->n_workers > 1 && g < a->cfg.n_shadows; g++)
+		if (a->cfg.shadows[g].n_instances > 0 && (a->cfg.timing || a->cfg.tcp_sessions > 0))
+			ST_WARN("[shadow.%s] has instances and %u workers: its answers reach the flow's "
+				"worker about one time in %u, so its timing and TCP sessions miss the "
+				"rest (workers = 1 until answers are handed over)",
+				a->cfg.shadows[g].name, a->n_workers, a->n_workers);
 	{
 		unsigned int i = 0;
 
