@@ -106,9 +106,26 @@ void dp_group_pack_chaos(msgpack_packer *pk, const struct dp_app *app, const str
 }
 
 static void pack_group(msgpack_packer *pk, const struct dp_app *app, const struct dp_group *g,
-		       const struct dp_group_counters *gc)
+		       const struct dp_group_counters *gc, const struct dp_lease *l)
 {
-	msgpack_pack_map(pk, 16);
+	uint64_t now = st_mono_ns();
+
+	msgpack_pack_map(pk, 17);
+	/* a set_share with revert_after running: the share and offset it
+	 * puts back, and when (what a tool that saves the share to restore
+	 * it must save: the one in force is the lease's) */
+	st_wire_pack_cstr(pk, "lease");
+	if (l != NULL && l->on) {
+		msgpack_pack_map(pk, 3);
+		st_wire_pack_cstr(pk, "share");
+		msgpack_pack_double(pk, l->share);
+		st_wire_pack_cstr(pk, "offset");
+		msgpack_pack_double(pk, l->offset);
+		st_wire_pack_cstr(pk, "seconds_left");
+		msgpack_pack_double(pk, l->deadline > now ? (double)(l->deadline - now) / 1e9 : 0);
+	} else {
+		msgpack_pack_nil(pk);
+	}
 	st_wire_pack_cstr(pk, "name");
 	st_wire_pack_cstr(pk, g->name);
 	st_wire_pack_cstr(pk, "service");
@@ -186,7 +203,8 @@ static void pack_scenario(msgpack_packer *pk, const struct dp_scenario *s)
 }
 
 static void reply_stats(msgpack_packer *pk, const struct dp_app *app, const struct dp_kpi *kpi,
-			const struct dp_scenario *scn, const struct dp_reload *rl)
+			const struct dp_scenario *scn, const struct dp_reload *rl,
+			const struct dp_lease *lease)
 {
 	struct dp_counters sum;
 
@@ -233,7 +251,7 @@ static void reply_stats(msgpack_packer *pk, const struct dp_app *app, const stru
 	st_wire_pack_cstr(pk, "groups");
 	msgpack_pack_array(pk, (size_t)app->n_groups);
 	for (int g = 0; g < app->n_groups; g++)
-		pack_group(pk, app, &app->groups[g], &sum.group[g]);
+		pack_group(pk, app, &app->groups[g], &sum.group[g], &lease[g]);
 	st_wire_pack_cstr(pk, "ports");
 	msgpack_pack_array(pk, (size_t)app->n_ports);
 	for (int i = 0; i < app->n_ports; i++) {
@@ -738,7 +756,7 @@ static void handle(struct dp_control *c, struct dp_app *app, const struct dp_kpi
 		return;
 	}
 	if (strcmp(cmd, "stats") == 0) {
-		reply_stats(&pk, app, kpi, c->scn, c->reload);
+		reply_stats(&pk, app, kpi, c->scn, c->reload, c->lease);
 		c->handled++;
 		return;
 	}
@@ -876,7 +894,7 @@ static void handle(struct dp_control *c, struct dp_app *app, const struct dp_kpi
 		st_wire_pack_cstr(&pk, "ok");
 		msgpack_pack_true(&pk);
 		st_wire_pack_cstr(&pk, "group");
-		pack_group(&pk, app, g, &sum.group[g - app->groups]);
+		pack_group(&pk, app, g, &sum.group[g - app->groups], &c->lease[g - app->groups]);
 	}
 	c->handled++;
 }

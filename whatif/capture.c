@@ -56,6 +56,14 @@ int wi_capture_rate(const char *path, const struct wi_argv *lg_args, bool multip
 	rc = parse_lg_args(path, lg_args, &lc, err);
 	if (rc != 0)
 		return rc;
+	/* Each run's length and passes are the sweep's (its profile's
+	 * steps): a run that ended before its last step left the rest of
+	 * the row measured on nothing */
+	if (lc.duration_ns > 0 || lc.loops_set) {
+		wi_msg(err->msg, sizeof(err->msg), "loadgen_args: %s is the sweep's to set "
+		       "(each run lasts its row's steps)", lc.duration_ns > 0 ? "--duration" : "--loop");
+		return -EINVAL;
+	}
 	/* These change the rate a multiple would scale (the clients kept and
 	 * their scale, copies of each flow, the capture's gaps): a rate given
 	 * as such is what is sent, a multiple of the whole capture would not be. */

@@ -65,7 +65,7 @@ void wi_usage(FILE *out, const char *prog)
 "  step               time measured per cell (default 10s)\n"
 "  warmup             time from the first packet to the measurement (default 3s)\n"
 "  cooldown           longest wait for the pool to drain between load generator\n"
-"                     runs (default 60s)\n"
+"                     runs (default 60s; at least 1 s + two KPI intervals)\n"
 "  slo_p99            p99 latency objective, e.g. 50ms (required)\n"
 "  slo_error_rate     timeouts+resets+ICMP errors per request (default 0.001)\n"
 "  stop_factor        a row stops rising past this x slo_p99 (default 4)\n"

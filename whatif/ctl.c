@@ -131,7 +131,8 @@ static void begin(struct wi_ctl *c, msgpack_packer *pk, const char *cmd, size_t 
 
 static int read_group(const msgpack_object *g, struct wi_group *out)
 {
-	uint64_t inst = 0, listed = 0;
+	uint64_t inst = 0, listed = 0, count = 0;
+	const msgpack_object *lease;
 
 	memset(out, 0, sizeof(*out));
 	if (st_wire_get_str(g, "name", out->name, sizeof(out->name), NULL) != 0 ||
@@ -148,6 +149,18 @@ static int read_group(const msgpack_object *g, struct wi_group *out)
 		out->inject = false;
 	out->instances = (uint32_t)inst;
 	out->listed = (uint32_t)listed;
+	if (st_wire_get_u64(g, "instances_count", &count, NULL) == 0)
+		out->count = (uint32_t)count;
+	/* A share raised or paused for a while (an analyzer's squeeze step,
+	 * a sweep killed before it restored): the share to put back is the
+	 * one the lease returns to, not the one in force (restored with no
+	 * lease, that one stayed for good). */
+	if (st_wire_get(g, "lease", &lease, NULL) == 0 && lease->type == MSGPACK_OBJECT_MAP) {
+		if (st_wire_get_double(lease, "share", &out->share, NULL) != 0 ||
+		    st_wire_get_double(lease, "offset", &out->offset, NULL) != 0)
+			return -EBADMSG;
+		out->leased = true;
+	}
 	return 0;
 }
 

@@ -167,7 +167,8 @@ void wi_lg_stop(struct wi_lg *lg)
 
 	if (lg->pid <= 0)
 		return;
-	kill(lg->pid, SIGINT);
+	/* its process group: a wrapper (sudo, a shell) forwards no signal */
+	kill(-lg->pid, SIGINT);
 	deadline = st_mono_ns() + 5 * ST_NS_PER_S;
 	while (st_mono_ns() < deadline) {
 		if (waitpid(lg->pid, &status, WNOHANG) == lg->pid) {
@@ -178,7 +179,7 @@ void wi_lg_stop(struct wi_lg *lg)
 
 		nanosleep(&ts, NULL);
 	}
-	kill(lg->pid, SIGKILL);
+	kill(-lg->pid, SIGKILL);
 	waitpid(lg->pid, &status, 0);
 	lg->pid = -1;
 }

@@ -209,9 +209,7 @@ static int run_span(struct wi_sweep *s, struct wi_ctl *ctl, struct wi_kpi *kpi, 
 {
 	const struct wi_config *cfg = s->cfg;
 	int from = *li, to = from + 1, k = from, rc = 0, status = 0, r;
-	double lease = (double)(cfg->start_timeout_ns + cfg->warmup_ns + cfg->step_ns +
-				cfg->cooldown_ns) / 1e9 + 30;
-	double guard_s, slot;
+	double lease, guard_s, slot;
 	uint64_t deadline, nominal = s->interval_ns, dur, slot_ns, t_late = 0, t_early = 0;
 	uint64_t begin = 0, end = 0, span_end;
 	bool late, empty, covered, stalled = false, lg_done = false, stop_row = false;
@@ -230,6 +228,10 @@ static int run_span(struct wi_sweep *s, struct wi_ctl *ctl, struct wi_kpi *kpi, 
 		       (double)(cfg->warmup_ns + cfg->step_ns) / 1e9);
 	slot = slot_s(s, guard_s);
 	slot_ns = (uint64_t)(slot * 1e9);
+	/* the pause outlasts a cell as it runs: its slot (the window grid's
+	 * intervals included, a minute each at interval = 60s), the
+	 * cooldown after, the loadgen's stop, and a margin */
+	lease = (double)(cfg->start_timeout_ns + slot_ns + cfg->cooldown_ns) / 1e9 + 5 + 30;
 	if (cfg->pause_mirror &&
 	    wi_ctl_set_share(ctl, cfg->group, 0, s->group0.offset, lease, &pe) != 0) {
 		wi_msg(s->error, sizeof(s->error), "%s", pe.msg);
@@ -519,6 +521,17 @@ static int preflight(struct wi_sweep *s, struct wi_config *cfg, struct wi_ctl *c
 			 "(give the group `instances = ADDR, ADDR...`)", cfg->group);
 		return -EINVAL;
 	}
+	if (g.count != 0 && g.count != g.instances) {
+		/* set_instances sets both, and nothing puts a count of the
+		 * file's back: the KPIs would report the sweep's count until a
+		 * reload */
+		wi_msg(s->error, sizeof(s->error),
+			 "[whatif] group: '%s' reports instances_count %u for the %u instances in "
+			 "use; a sweep's set_instances would leave it at %u (the file's "
+			 "instances_count comes back only with a reload): sweep a group whose "
+			 "instances are its servers", cfg->group, g.count, g.instances, g.instances);
+		return -EINVAL;
+	}
 	if (cfg->counts[cfg->n_counts - 1] > g.listed) {
 		wi_msg(s->error, sizeof(s->error),
 			 "[whatif] instances: %u is more than the %u instances group '%s' lists",
@@ -552,6 +565,21 @@ static int preflight(struct wi_sweep *s, struct wi_config *cfg, struct wi_ctl *c
 	/* the window grid the runs' steps are laid out on */
 	s->interval_ns = sn.k.t1 > sn.k.t0 ? sn.k.t1 - sn.k.t0 : ST_NS_PER_S;
 	wi_snap_release(&sn);
+	/* The pool must be seen quiet between runs (QUIET_NS of windows with
+	 * nothing in them): a shorter cooldown let the next run take the
+	 * last one's windows, still in the subscription, for its start */
+	if (cfg->cooldown_ns < QUIET_NS + 2 * s->interval_ns) {
+		wi_msg(s->error, sizeof(s->error),
+			 "[whatif] cooldown: %.1f s is less than the %.1f s it takes to see the pool "
+			 "quiet (1 s of windows, and two KPI intervals of %.1f s)",
+			 (double)cfg->cooldown_ns / 1e9,
+			 (double)(QUIET_NS + 2 * s->interval_ns) / 1e9, (double)s->interval_ns / 1e9);
+		return -EINVAL;
+	}
+	if (g.leased)
+		ST_NOTICE("group %s: its share is under a lease (set_share revert_after): the "
+			  "sweep restores the share the lease returns to, %g at offset %g",
+			  cfg->group, g.share, g.offset);
 	s->group0 = g;
 	return 0;
 }

@@ -105,7 +105,10 @@ struct wi_group {
 	char service[WI_NAME_MAX];
 	bool inject;
 	uint32_t instances, listed;
-	double share, offset;
+	uint32_t count;		/* instances_count: what its KPIs report (0: not said) */
+	double share, offset;	/* in force, or, under a lease (leased), what
+				   the lease puts back: what a restore sets */
+	bool leased;
 };
 
 /* Connects; NULL with err->msg. */

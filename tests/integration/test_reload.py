@@ -333,8 +333,15 @@ def main():
                   extra="share_offset = 0.3\nchaos_duplicate = 0.01\n")
         rc, rep, _ = ctl(ep, "reload")
         held = sample(ep)["g"]
+        # stats shows the lease: what it puts back, and when
+        ls = held.get("lease") or {}
+        stlib.check(abs(ls.get("share", -1) - 0.3) < 1e-6 and abs(ls.get("offset", -1) - 0.3) < 1e-6
+                    and 0 < ls.get("seconds_left", 0) <= 2,
+                    "stats' lease: back to %s at %s in %.1f s" % (ls.get("share"), ls.get("offset"),
+                                                                   ls.get("seconds_left", 0)))
         time.sleep(2.5)
         after = sample(ep)["g"]
+        stlib.check(after.get("lease", 1) is None, "and none once it ran out (%s)" % after.get("lease"))
         stlib.check(rc == 0 and rep.get("changed") == ["shadow.canary.share_offset"] and
                     abs(held["share"] - 0.45) < 1e-6 and abs(after["share"] - 0.3) < 1e-6 and
                     abs(after["offset"] - 0.3) < 1e-6,

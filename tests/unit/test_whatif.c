@@ -278,6 +278,20 @@ static void t_model(void)
 	CU_ASSERT_EQUAL(odd->model_agrees, 0);
 	CU_ASSERT_TRUE(msw.model.disagree >= 1);
 
+	/* a cell failed on its errors alone (0.5% timeouts, p99 well within
+	 * the SLO): the model, which predicts latency, does not disagree */
+	md1_sweep();
+	{
+		struct wi_cell *err = wi_cell_at(&msw, 1, 0);
+
+		err->error_rate = 0.005;
+		err->status = WI_FAIL;
+		wi_model_fit(&msw);
+		CU_ASSERT_TRUE(msw.model.ok);
+		CU_ASSERT_EQUAL(err->model_agrees, 1);
+		CU_ASSERT_EQUAL(msw.model.disagree, 0);
+	}
+
 	/* nothing passed: no model, and it says why */
 	for (int i = 0; i < msw.n_cells; i++)
 		msw.cells[i].status = WI_FAIL;
