@@ -20,6 +20,7 @@
 #include <microhttpd.h>
 
 #include "http.h"
+#include "regfile.h"
 #include "http_deadline.h"
 #include "log.h"
 
@@ -133,34 +134,9 @@ int st_http_endpoint_check(const char *s, struct st_perr *err)
 	return endpoint_parse(s, &ss, &sl, &lo, err);
 }
 
-/* Whether path lies in systemd's credentials directory of this service
- * (LoadCredential=, $CREDENTIALS_DIRECTORY): its files are readable by the
- * unit's user alone, through an ACL whose mask shows in the group bits, so
- * such a secret may have them. Both paths resolved: no link or ".." leads
- * out of it. */
-static bool in_credentials(const char *path)
-{
-	const char *dir = getenv("CREDENTIALS_DIRECTORY");
-	char *d, *p;
-	bool in = false;
-
-	if (dir == NULL || dir[0] != '/')
-		return false;
-	d = realpath(dir, NULL);
-	p = realpath(path, NULL);
-	if (d != NULL && p != NULL) {
-		size_t n = strlen(d);
-
-		in = strncmp(p, d, n) == 0 && p[n] == '/';
-	}
-	free(d);
-	free(p);
-	return in;
-}
-
 /* Reads a whole small file. Returns a NUL-terminated copy or NULL with err.
  * secret: refuse a file others than its owner can read (its group may, in
- * the service's credentials directory: in_credentials). */
+ * the service's credentials directory: st_in_credentials). */
 static char *read_small(const char *what, const char *path, size_t max, bool secret,
 			size_t *len, struct st_perr *err)
 {
@@ -179,7 +155,7 @@ static char *read_small(const char *what, const char *path, size_t max, bool sec
 			 what, path, max);
 		goto out;
 	}
-	if (secret && (st.st_mode & (in_credentials(path) ? 007 : 077)) != 0) {
+	if (secret && (st.st_mode & (st_in_credentials(path) ? 007 : 077)) != 0) {
 		snprintf(err->msg, sizeof(err->msg),
 			 "%s %.100s: readable by group or others (chmod 600 it)", what, path);
 		goto out;

@@ -1,6 +1,8 @@
 /* Regular files only (regfile.h). */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "regfile.h"
@@ -44,4 +46,29 @@ FILE *st_fopen_regular(const char *path, const char *mode)
 		errno = e;
 	}
 	return f;
+}
+
+/* Whether path lies in systemd's credentials directory of this service
+ * (LoadCredential=, $CREDENTIALS_DIRECTORY): its files are readable by the
+ * unit's user alone, through an ACL whose mask shows in the group bits, so
+ * such a secret may have them. Both paths resolved: no link or ".." leads
+ * out of it. */
+bool st_in_credentials(const char *path)
+{
+	const char *dir = getenv("CREDENTIALS_DIRECTORY");
+	char *d, *p;
+	bool in = false;
+
+	if (dir == NULL || dir[0] != '/')
+		return false;
+	d = realpath(dir, NULL);
+	p = realpath(path, NULL);
+	if (d != NULL && p != NULL) {
+		size_t n = strlen(d);
+
+		in = strncmp(p, d, n) == 0 && p[n] == '/';
+	}
+	free(d);
+	free(p);
+	return in;
 }

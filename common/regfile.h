@@ -4,6 +4,7 @@
 #ifndef ST_REGFILE_H
 #define ST_REGFILE_H
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <sys/stat.h>
 
@@ -14,5 +15,12 @@ int st_open_regular(const char *path, struct stat *st);
 
 /* The same as a stdio stream (mode "r" or "rb"). NULL with errno set. */
 FILE *st_fopen_regular(const char *path, const char *mode);
+
+/* Whether path lies in systemd's credentials directory of this service
+ * (LoadCredential=, $CREDENTIALS_DIRECTORY): its files are readable by the
+ * unit's user alone, through an ACL whose mask shows in the group bits, so
+ * a secret there may have them. Both paths resolved: no link or ".."
+ * leads out of it. */
+bool st_in_credentials(const char *path);
 
 #endif

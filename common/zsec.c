@@ -12,6 +12,7 @@
 #include <zmq.h>
 
 #include "log.h"
+#include "regfile.h"
 #include "zsec.h"
 
 /* ZMQ_ZAP_ENFORCE_DOMAIN is a DRAFT option in libzmq 4.3 (not in the stable
@@ -410,7 +411,7 @@ int st_zsec_load_keypair(const char *path, struct st_zsec_keypair *kp,
 	}
 	/* As ssh does for its keys, but a warning: refusing would turn a
 	 * copied file into an outage. */
-	if (mode & 077)
+	if (mode & (st_in_credentials(path) ? 007 : 077))
 		ST_WARN("%s: secret key readable by group or others (mode "
 			"%03o): chmod 600 it", path, (unsigned)(mode & 0777));
 	return 0;

@@ -27,6 +27,13 @@ while [ $# -gt 0 ]; do
 	shift
 done
 [ "$(id -u)" -eq 0 ] || { echo "deb.sh: needs root (apt-get install)" >&2; exit 2; }
+# It installs the package and purges it at the end: never on a host where
+# an operator installed it (that would stop its services and take them).
+if [ $keep -eq 0 ] && dpkg -s shadowtap >/dev/null 2>&1; then
+	echo "deb.sh: shadowtap is installed here, and this would purge it at the end;" \
+		"run it with --keep, or where it is not installed" >&2
+	exit 2
+fi
 scripts/setup.sh --quiet || exit 1
 
 passed=0 failed=0
@@ -71,7 +78,8 @@ sed 's/^/  lintian: /' "$work/lintian.log"
 check "lintian: no errors" [ $lrc -eq 0 ]
 
 export DEBIAN_FRONTEND=noninteractive
-check "apt-get install ./$deb" apt-get install -y -q --reinstall "$out/$deb" >"$work/install.log" 2>&1
+check "apt-get install ./$deb" \
+	bash -c 'apt-get install -y -q --reinstall "$1" >"$2" 2>&1' _ "$out/$deb" "$work/install.log"
 for p in shadowtap-dataplane shadowtap-analyzer shadowtap-loadgen shadowtap-forecast \
 	shadowtap-ctl shadowtap-sub shadowtap-whatif; do
 	check "/usr/bin/$p --help and --version" \
@@ -112,7 +120,8 @@ else
 fi
 
 if [ $keep -eq 0 ]; then
-	check "apt-get purge shadowtap" apt-get purge -y -q shadowtap >"$work/purge.log" 2>&1
+	check "apt-get purge shadowtap" \
+		bash -c 'apt-get purge -y -q shadowtap >"$1" 2>&1' _ "$work/purge.log"
 	check "nothing left in /usr/bin, /etc/shadowtap" \
 		bash -c '! ls /usr/bin/shadowtap-* /etc/shadowtap 2>/dev/null | grep -q .'
 	check "dpkg forgot it" bash -c '! dpkg -s shadowtap >/dev/null 2>&1'

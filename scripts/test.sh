@@ -80,6 +80,8 @@ dpdk_sweep() {
 		fuser -s "$d" "$d"/* 2>/dev/null || rm -rf "$d"
 	done
 }
+# also when a run is cut short (Ctrl-C, a CI time limit)
+trap dpdk_sweep EXIT
 # tally DIR: adds the results of the last meson test run in DIR.
 tally() {
 	local counts
@@ -137,7 +139,6 @@ if [ "$fuzz_time" != 0 ]; then
 	rm -f "$fuzz_out"
 fi
 
-dpdk_sweep
 [ $failed -gt 0 ] && status=1
 echo "$passed passed, $failed failed, $skipped skipped"
 exit $status

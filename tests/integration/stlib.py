@@ -37,6 +37,7 @@ def eal_args(prefix, vdevs, lcores="0-1", mem=512):
     # "0@0,1@1,2@0" maps more lcores than the machine has CPUs.
     args = ["--lcores" if "@" in lcores else "-l", lcores, "--no-huge", "--no-pci", "-m", str(mem),
             "--file-prefix", prefix, "--log-level", "*:error"]
+    _prefixes.append(prefix)
     for v in vdevs:
         args += ["--vdev", v]
     return args
@@ -61,12 +62,35 @@ def _excepthook(kind, value, tb, _orig=sys.excepthook):
 sys.excepthook = _excepthook
 
 
+_prefixes = []
+
+
+def _dpdk_dir_free(path):
+    """Whether no DPDK process holds the runtime directory: its primary
+    keeps a write lock on the directory's config file while it lives."""
+    import fcntl
+    try:
+        with open(os.path.join(path, "config"), "r+b") as f:
+            fcntl.lockf(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except FileNotFoundError:
+        return True
+    except OSError:
+        return False
+    return True
+
+
 @atexit.register
 def _cleanup():
     for d in _dirs:
         if _keep[0]:
             print("kept " + d)
         else:
+            shutil.rmtree(d, ignore_errors=True)
+    # the DPDK runtime directories of this test's programs (megabytes
+    # each, in /run's tmpfs: RAM), once nothing holds them
+    for p in set(_prefixes):
+        d = os.path.join("/var/run/dpdk", p)
+        if os.path.isdir(d) and _dpdk_dir_free(d):
             shutil.rmtree(d, ignore_errors=True)
 
 

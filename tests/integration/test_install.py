@@ -39,7 +39,8 @@ BUILD = os.path.abspath(sys.argv[1])
 PROGRAMS = ["shadowtap-dataplane", "shadowtap-ctl", "shadowtap-sub", "shadowtap-analyzer",
             "shadowtap-forecast", "shadowtap-loadgen", "shadowtap-whatif"]
 UNITS = {"shadowtap-analyzer.service": 2.0, "shadowtap-dataplane@.service": 6.0}
-EXAMPLES = ["inline.ini", "tap.ini", "veth.ini", "analyzer.ini", "verdict_sub.c", "whatif.ini"]
+EXAMPLES = ["inline.ini", "tap.ini", "veth.ini", "chaos-scenario.csv", "analyzer.ini", "verdict_sub.c",
+            "whatif.ini"]
 
 
 def intro(what):

@@ -1,14 +1,18 @@
 /* Logging and time: levels filter, lines are whole, the rate limit holds
  * back and then reports what it held back, wall/monotonic conversions. */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 
 #include "clock.h"
 #include "cunit_main.h"
 #include "log.h"
+#include "notify.h"
 
 static int saved_stderr = -1;
 static char capture_path[] = "/tmp/st_test_log_XXXXXX";
@@ -148,10 +152,55 @@ static void test_clock(void)
 			       "2026-11-24T12:00:00.123Z");
 }
 
+/* Readiness without libsystemd: the datagram systemd reads from
+ * $NOTIFY_SOCKET, a path or an abstract name (@...); nothing outside
+ * systemd; a name it cannot use refused. */
+static void test_notify_socket(void)
+{
+	char path[64], abstract[64], buf[128];
+	struct sockaddr_un sa;
+	ssize_t n;
+	int fd;
+
+	for (int k = 0; k < 2; k++) {
+		memset(&sa, 0, sizeof(sa));
+		sa.sun_family = AF_UNIX;
+		snprintf(path, sizeof(path), "/tmp/st-notify-%d", (int)getpid());
+		snprintf(abstract, sizeof(abstract), "@st-notify-%d", (int)getpid());
+		unlink(path);
+		fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+		CU_ASSERT_FATAL(fd >= 0);
+		if (k == 0) {
+			snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+			CU_ASSERT_FATAL(bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0);
+			setenv("NOTIFY_SOCKET", path, 1);
+		} else {
+			memcpy(sa.sun_path + 1, abstract + 1, strlen(abstract) - 1);
+			CU_ASSERT_FATAL(bind(fd, (struct sockaddr *)&sa,
+					     (socklen_t)(offsetof(struct sockaddr_un, sun_path) +
+							 strlen(abstract))) == 0);
+			setenv("NOTIFY_SOCKET", abstract, 1);
+		}
+		CU_ASSERT_EQUAL(st_notify_socket_send("READY=1\nSTATUS=up"), 1);
+		n = recv(fd, buf, sizeof(buf) - 1, MSG_DONTWAIT);
+		CU_ASSERT_EQUAL_FATAL(n, 17);
+		buf[n] = '\0';
+		CU_ASSERT_STRING_EQUAL(buf, "READY=1\nSTATUS=up");
+		close(fd);
+		unlink(path);
+	}
+	setenv("NOTIFY_SOCKET", "relative", 1);
+	CU_ASSERT_EQUAL(st_notify_socket_send("READY=1"), -EINVAL);
+	unsetenv("NOTIFY_SOCKET");
+	CU_ASSERT_EQUAL(st_notify_socket_send("READY=1"), 0);
+	CU_ASSERT_FALSE(st_notify_enabled());
+}
+
 int st_register_suites(void)
 {
 	static const struct st_cu_test tests[] = {
 		{ "levels filter lines", test_levels },
+		{ "readiness to systemd without libsystemd", test_notify_socket },
 		{ "level names", test_level_parse },
 		{ "long lines and errno", test_long_line_and_errno },
 		{ "rate limit", test_ratelimit },
