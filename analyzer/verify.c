@@ -319,11 +319,13 @@ static void start(struct an_verify *v, struct an_service *s, uint64_t wall, uint
 		v->phase = ASK_SHARE;
 }
 
-/* The group's share and offset from a stats reply: 0, or -1. */
+/* The group's share and offset from a stats reply: 0, 1 when its share is
+ * under a lease (another tool's pause or step, or one a killed analyzer
+ * left: the share in force is not the one to put back), or -1. */
 static int group_share(const msgpack_object *rep, const char *group, double *share,
 		       double *offset)
 {
-	const msgpack_object *gs;
+	const msgpack_object *gs, *lease;
 	char name[ST_WIRE_NAME_MAX];
 
 	if (st_wire_get(rep, "groups", &gs, NULL) != 0 || gs->type != MSGPACK_OBJECT_ARRAY)
@@ -331,10 +333,14 @@ static int group_share(const msgpack_object *rep, const char *group, double *sha
 	for (uint32_t i = 0; i < gs->via.array.size; i++) {
 		const msgpack_object *g = &gs->via.array.ptr[i];
 
-		if (st_wire_get_str(g, "name", name, sizeof(name), NULL) == 0 &&
-		    strcmp(name, group) == 0)
-			return st_wire_get_double(g, "share", share, NULL) == 0 &&
-			       st_wire_get_double(g, "offset", offset, NULL) == 0 ? 0 : -1;
+		if (st_wire_get_str(g, "name", name, sizeof(name), NULL) != 0 ||
+		    strcmp(name, group) != 0)
+			continue;
+		if (st_wire_get_double(g, "share", share, NULL) != 0 ||
+		    st_wire_get_double(g, "offset", offset, NULL) != 0)
+			return -1;
+		return st_wire_get(g, "lease", &lease, NULL) == 0 &&
+		       lease->type == MSGPACK_OBJECT_MAP ? 1 : 0;
 	}
 	return -1;
 }
@@ -348,10 +354,18 @@ static void raise_share(struct an_verify *v, struct an_service *s, const msgpack
 {
 	const struct an_squeeze *sq = &s->sq;
 	double room;
+	int rc;
 
-	if (group_share(rep, v->group, &v->share0, &v->offset0) != 0) {
-		note(s, "no squeeze step: the dataplane at %s has no shadow group '%s'",
-		     v->cfg->dataplane_control, v->group);
+	rc = group_share(rep, v->group, &v->share0, &v->offset0);
+	if (rc != 0) {
+		/* a share under a lease is someone's (a what-if sweep's
+		 * pause): a step put back the share in force for good */
+		if (rc > 0)
+			note(s, "no squeeze step: '%s' share is under a lease (a what-if sweep, or "
+			     "a step an analyzer left): not stepped until it ends", v->group);
+		else
+			note(s, "no squeeze step: the dataplane at %s has no shadow group '%s'",
+			     v->cfg->dataplane_control, v->group);
 		v->cnt.not_run++;
 		v->phase = IDLE;
 		return;

@@ -454,7 +454,7 @@ double dp_chaos_dist_quantile(enum dp_chaos_dist d, double u)
 }
 
 uint64_t dp_chaos_delay(const struct dp_chaos_fx *fx, struct dp_chaos_state *s, uint64_t now,
-			uint32_t rnd, uint64_t *drawn)
+			uint32_t rnd)
 {
 	double d = (double)fx->delay_cyc;
 	uint64_t due;
@@ -480,8 +480,6 @@ uint64_t dp_chaos_delay(const struct dp_chaos_fx *fx, struct dp_chaos_state *s, 
 			d = (double)fx->draw_max_cyc;
 	}
 	due = now + (uint64_t)d;
-	if (drawn != NULL)
-		*drawn = due;
 	if (due < s->last_due)
 		due = s->last_due;
 	s->last_due = due;

@@ -221,19 +221,19 @@ static inline bool dp_chaos_flap_down(const struct dp_chaos_fx *fx, uint64_t now
  * the group's rate on one of n_workers workers (each shapes its share,
  * rate / n_workers), and moves the shaper's clock past it. Returns the
  * release time, or 0 when it would wait longer than shape_max_cyc for the
- * link after drawn (now plus its own delay draw, dp_chaos_delay), or leave
- * more than DP_CHAOS_DRAW_MAX_NS after now (the clock is not moved: the
- * copy is dropped). */
+ * link after ready (its delay, in order behind the group's earlier copies:
+ * dp_chaos_delay), or leave more than DP_CHAOS_DRAW_MAX_NS after now (the
+ * clock is not moved: the copy is dropped). The shaped release is not the
+ * delay's order (dp_chaos_state's last_due): shape_next keeps shaped
+ * copies in order, and a backlog folded into ready never showed as one. */
 static inline uint64_t dp_chaos_shape(const struct dp_chaos_fx *fx, struct dp_chaos_state *s,
-				      uint64_t now, uint64_t ready, uint64_t drawn, uint32_t len,
+				      uint64_t now, uint64_t ready, uint32_t len,
 				      uint32_t n_workers)
 {
 	uint64_t t = ready > s->shape_next ? ready : s->shape_next;
 
-	/* the wait for the link after the copy's own delay (not after
-	 * ready: the copies shaped before it move that along with them),
-	 * and never past the wheel's horizon */
-	if (t - drawn > fx->shape_max_cyc || t - now > fx->draw_max_cyc)
+	/* the wait for the link, and never past the wheel's horizon */
+	if (t - ready > fx->shape_max_cyc || t - now > fx->draw_max_cyc)
 		return 0;
 	s->shape_next = t + ((fx->rate_cpb_q16 * len * n_workers) >> 16);
 	return t;
@@ -268,9 +268,9 @@ static inline bool dp_chaos_ge_lose(const struct dp_chaos_fx *fx, struct dp_chao
  * every flow keeps its order and jitter makes a busy flow's copies bunch up
  * rather than swap (netem reorders them unless told not to; a shadow
  * server should see reordering only when it is asked for). Returns the
- * release time; *drawn (when not NULL) is now plus this copy's own draw. */
+ * release time. */
 uint64_t dp_chaos_delay(const struct dp_chaos_fx *fx, struct dp_chaos_state *s, uint64_t now,
-			uint32_t rnd, uint64_t *drawn);
+			uint32_t rnd);
 
 /* The quantile of the distribution at u in (0,1), in units of jitter
  * (uniform: -1..1; normal: standard deviations). */

@@ -68,7 +68,7 @@ static bool impair(struct dp_worker *w, int gi, int port_idx, struct rte_mbuf *m
 	if (fx->back & DP_FX_DELAY) {
 		/* release no earlier than the group's last held response: the
 		 * flows keep their order (dp_chaos_delay) */
-		hold(w, gi, port_idx, m, dp_chaos_delay(fx, st, now, dp_rng32(w), NULL), now);
+		hold(w, gi, port_idx, m, dp_chaos_delay(fx, st, now, dp_rng32(w)), now);
 		return true;
 	}
 	return false;

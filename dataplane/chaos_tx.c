@@ -353,14 +353,13 @@ static void chaos_tx(struct dp_worker *w, int gi, uint16_t tag, struct dp_group_
 			}
 		}
 		if (on & (DP_FX_DELAY | DP_FX_RATE)) {
-			uint64_t drawn = now;
-			uint64_t due = delayed ? dp_chaos_delay(fx, st, now, dp_rng32(w), &drawn) : now;
+			uint64_t due = delayed ? dp_chaos_delay(fx, st, now, dp_rng32(w)) : now;
 
 			/* Shaped at the group's rate after the delay, as netem
 			 * does; a full wheel drops in hold() without using
 			 * the link's time. */
 			if ((on & DP_FX_RATE) && w->wheel.free_head != DP_WHEEL_NIL) {
-				uint64_t t = dp_chaos_shape(fx, st, now, due, drawn, m->pkt_len,
+				uint64_t t = dp_chaos_shape(fx, st, now, due, m->pkt_len,
 							    w->app->n_workers);
 
 				if (t == 0) {
@@ -374,17 +373,17 @@ static void chaos_tx(struct dp_worker *w, int gi, uint16_t tag, struct dp_group_
 					continue;
 				}
 				gc->chaos_fx[DP_FX_SHAPED] += t > due;
+				/* later copies keep behind it through shape_next,
+				 * not last_due: folded in there, the backlog moved
+				 * their ready along and never showed as a wait */
 				due = t;
-				/* later delayed copies keep behind it */
-				if (due > st->last_due)
-					st->last_due = due;
 			}
 			hold(w, gc, m, tag, due, now, delayed);
 			if (dup != NULL) {
 				uint64_t t = due;
 
 				if ((on & DP_FX_RATE) && w->wheel.free_head != DP_WHEEL_NIL) {
-					t = dp_chaos_shape(fx, st, now, due, drawn, dup->pkt_len,
+					t = dp_chaos_shape(fx, st, now, due, dup->pkt_len,
 							   w->app->n_workers);
 					if (t == 0) {
 						uncount(gc, dup, DP_DROP_CHAOS_QUEUE_FULL, tag);

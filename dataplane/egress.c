@@ -33,7 +33,8 @@ static uint32_t l2_len_of(const struct rte_mbuf *m, uint16_t *et)
 }
 
 /* m cut to len bytes (its datagram's end, len <= pkt_len): 0, or -1 when
- * the bytes past it are not all in its last segment. */
+ * the bytes past it are not all in its last segment (m unchanged: a frame
+ * that fits goes as it is then, one to fragment is dropped). */
 static int trim_to(struct rte_mbuf *m, uint32_t len)
 {
 	return m->pkt_len > len && rte_pktmbuf_trim(m, (uint16_t)(m->pkt_len - len)) != 0 ? -1 : 0;
@@ -67,16 +68,20 @@ static int fragment(struct rte_mbuf *m, uint32_t mtu, struct rte_mempool *mp,
 	 * (an Ethernet trailer, a kept FCS) are not sent on, as past a
 	 * router (a port takes a frame of the MTU and its L2 header) */
 	if (et == RTE_ETHER_TYPE_IPV6 && rte_pktmbuf_data_len(m) >= l2_len + 40 &&
-	    (b[0] >> 4) == 6 && (b[4] | b[5]) != 0 && 40u + (uint32_t)(b[4] << 8 | b[5]) <= mtu)
-		return trim_to(m, l2_len + 40u + (uint32_t)(b[4] << 8 | b[5]));
+	    (b[0] >> 4) == 6 && (b[4] | b[5]) != 0 && 40u + (uint32_t)(b[4] << 8 | b[5]) <= mtu) {
+		(void)trim_to(m, l2_len + 40u + (uint32_t)(b[4] << 8 | b[5]));
+		return 0;
+	}
 	if (et != RTE_ETHER_TYPE_IPV4 ||
 	    rte_pktmbuf_data_len(m) < l2_len + sizeof(struct rte_ipv4_hdr) || (b[0] >> 4) != 4 ||
 	    (b[0] & 0xf) < 5 || rte_pktmbuf_data_len(m) < l2_len + (uint32_t)(b[0] & 0xf) * 4)
 		return -1;
 	ip = (const struct rte_ipv4_hdr *)b;
 	ip_len = rte_be_to_cpu_16(ip->total_length);
-	if (ip_len <= mtu && ip_len >= (uint32_t)(b[0] & 0xf) * 4)
-		return trim_to(m, l2_len + ip_len);
+	if (ip_len <= mtu && ip_len >= (uint32_t)(b[0] & 0xf) * 4) {
+		(void)trim_to(m, l2_len + ip_len);
+		return 0;
+	}
 	if (ip->fragment_offset & rte_cpu_to_be_16(RTE_IPV4_HDR_DF_FLAG))
 		return -1;
 	/* a trailer is not the datagram's: fragmented, it would be */

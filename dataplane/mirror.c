@@ -491,8 +491,11 @@ static __rte_always_inline void copy_to_group(struct dp_worker *w, int gi,
 	if (unlikely(w->chaos[gi] & DP_CHAOS_DOWN_MASK) && chaos_blackholed(w, gi, g, in->hash)) {
 		/* The copy goes nowhere, but the request is timed as sent: a
 		 * client of a dead instance sees a timeout, and so do the
-		 * group's KPIs. No TCP session is started for it. */
+		 * group's KPIs. No TCP session is started for it, and one
+		 * open before is gone, as with a dead host. */
 		gc->drops[DP_DROP_CHAOS_DOWN]++;
+		if (w->app->tcp && in->p.proto == ST_IPPROTO_TCP)
+			dp_tcp_forget_flow(w, &in->key, in->hash, gi);
 		if (w->app->timing)
 			dp_timing_copy(w, in, inject ? DP_TARGET_INJ(gi) : DP_TARGET_GROUP(gi),
 				       m->pkt_len, now);
@@ -904,6 +907,8 @@ static __rte_always_inline void tee_packet(struct dp_worker *w, const struct dp_
 		if (unlikely(w->chaos[gi] & DP_CHAOS_DOWN_MASK) &&
 		    chaos_blackholed(w, gi, g, in->hash)) {
 			gc->drops[DP_DROP_CHAOS_DOWN]++;
+			if (app->tcp && in->p.proto == ST_IPPROTO_TCP)
+				dp_tcp_forget_flow(w, &in->key, in->hash, gi);
 			if (app->timing)
 				dp_timing_copy(w, in, DP_TARGET_GROUP(gi), m->pkt_len, now);
 			continue;

@@ -29,6 +29,10 @@
  * dropped on the way) would otherwise keep the session, and its queue,
  * from the idle timeout for ever. Linux gives up after 15 (tcp_retries2). */
 #define TCP_GIVE_UP 12
+/* Window probes a shut window may answer before its timeouts count
+ * towards the give-up again: some 3 minutes at 6.4 s (a shadow stuck
+ * with its kernel still answering held its queue for ever) */
+#define TCP_ZW_ANSWERS 30
 
 static inline bool seq_after(uint32_t a, uint32_t b)
 {
@@ -307,6 +311,16 @@ enum dp_tcp_verdict dp_tcp_client(struct dp_worker *w, int g, const struct st_fl
 bool dp_tcp_known(struct dp_worker *w, const struct st_flow_key *k, uint32_t flow_hash, int g)
 {
 	return w->tcp.e != NULL && lookup(&w->tcp, k, sess_hash(flow_hash, g), g) != NULL;
+}
+
+void dp_tcp_forget_flow(struct dp_worker *w, const struct st_flow_key *k, uint32_t flow_hash,
+			int g)
+{
+	struct dp_tcp_sess *s = w->tcp.e != NULL ?
+		lookup(&w->tcp, k, sess_hash(flow_hash, g), g) : NULL;
+
+	if (s != NULL)
+		sess_remove(w, s);
 }
 
 void dp_tcp_forget(struct dp_worker *w, struct dp_tcp_sess *s)
@@ -771,6 +785,7 @@ static uint16_t tcp_shadow(struct dp_worker *w, uint32_t port_groups, const stru
 			s->s_ack = p->tcp.ack;
 			s->dupacks = 0;
 			s->backoff = 0;
+			s->zw_answers = 0;
 			q_ack(&w->tcp, s, s->s_ack);
 			/* A partial ACK in recovery (NewReno): the next hole
 			 * is the new oldest segment; resend it now rather
@@ -780,10 +795,13 @@ static uint16_t tcp_shadow(struct dp_worker *w, uint32_t port_groups, const stru
 		} else if (p->tcp.ack == s->s_ack && wnd == 0) {
 			/* The window shut: an answer to a probe, not a loss.
 			 * The shadow lives, slow: probes go on at the longest
-			 * interval, never given up (the give-up is for a
-			 * shadow that stopped answering). */
-			if (s->backoff > 5)
+			 * interval for a while, not given up (the give-up is
+			 * for a shadow that stopped answering), but not for
+			 * ever (one whose application hung) */
+			if (s->backoff > 5 && s->zw_answers < TCP_ZW_ANSWERS) {
 				s->backoff = 5;
+				s->zw_answers++;
+			}
 		} else if (p->tcp.ack == s->s_ack && p->payload_len == 0 && !(fl & ST_TCP_FIN) &&
 			   wnd == s->s_wnd && s->q_head != DP_TCP_NONE && s->q_head != s->q_unsent) {
 			/* Three duplicates: the shadow is missing our oldest. */

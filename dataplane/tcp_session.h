@@ -86,6 +86,8 @@ struct dp_tcp_sess {
 	uint8_t wscale_ok;	/* both SYNs had window scale */
 	uint8_t dupacks;
 	uint8_t backoff;	/* timeouts in a row on the oldest segment */
+	uint8_t zw_answers;	/* window probes answered with the window
+				   still shut, since the ACK last moved */
 	uint8_t synthetic;	/* load generator traffic: timed as 'synthetic' */
 	uint8_t fin_c, fin_s;
 	uint8_t q_gap;		/* the queue may not run contiguously from its
@@ -163,6 +165,11 @@ void dp_tcp_forget(struct dp_worker *w, struct dp_tcp_sess *s);
 
 /* Whether group g shadows a TCP session of this flow (k, its flow hash). */
 bool dp_tcp_known(struct dp_worker *w, const struct st_flow_key *k, uint32_t flow_hash, int g);
+
+/* Ends group g's session of this flow, if it has one (its instance went
+ * down: chaos_down). */
+void dp_tcp_forget_flow(struct dp_worker *w, const struct st_flow_key *k, uint32_t flow_hash,
+			int g);
 
 /* Keeps the headers of the SYN's copy (addresses as the shadow sees them)
  * as the template of the ACKs the dataplane sends the shadow. False when

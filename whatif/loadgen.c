@@ -167,7 +167,7 @@ void wi_lg_stop(struct wi_lg *lg)
 
 	if (lg->pid <= 0)
 		return;
-	/* its process group: a wrapper (sudo, a shell) forwards no signal */
+	/* its process group: a wrapper script's children with it */
 	kill(-lg->pid, SIGINT);
 	deadline = st_mono_ns() + 5 * ST_NS_PER_S;
 	while (st_mono_ns() < deadline) {

@@ -136,7 +136,7 @@ static void t_delay(void)
 		for (int i = 0; i < n; i++) {
 			/* a fresh state each time: the raw delay, no ordering */
 			struct dp_chaos_state s = { 0 };
-			double x = (double)dp_chaos_delay(&fx, &s, 0, st_cu_rnd(&rs), NULL) - 5e6;
+			double x = (double)dp_chaos_delay(&fx, &s, 0, st_cu_rnd(&rs)) - 5e6;
 
 			sum += x;
 			sum2 += x * x;
@@ -161,7 +161,7 @@ static void t_delay(void)
 		for (int i = 0; i < 10000; i++) {
 			struct dp_chaos_state s = { 0 };
 
-			CU_ASSERT_TRUE(dp_chaos_delay(&fx, &s, 100, st_cu_rnd(&rs), NULL) >= 100);
+			CU_ASSERT_TRUE(dp_chaos_delay(&fx, &s, 100, st_cu_rnd(&rs)) >= 100);
 		}
 	}
 	{
@@ -174,8 +174,8 @@ static void t_delay(void)
 		struct dp_chaos_state s = { 0 };
 
 		dp_chaos_compile(&p, 1000000000, &fx);
-		CU_ASSERT_EQUAL(dp_chaos_delay(&fx, &s, 100, UINT32_MAX, NULL), 100 + 2000000000ULL);
-		CU_ASSERT_EQUAL(dp_chaos_delay(&fx, &s, 200, 1u << 31, NULL), 100 + 2000000000ULL);
+		CU_ASSERT_EQUAL(dp_chaos_delay(&fx, &s, 100, UINT32_MAX), 100 + 2000000000ULL);
+		CU_ASSERT_EQUAL(dp_chaos_delay(&fx, &s, 200, 1u << 31), 100 + 2000000000ULL);
 	}
 	{
 		/* one group's releases never go backwards */
@@ -186,7 +186,7 @@ static void t_delay(void)
 
 		dp_chaos_compile(&p, 1000000000, &fx);
 		for (int i = 0; i < 100000; i++) {
-			uint64_t due = dp_chaos_delay(&fx, &s, now, st_cu_rnd(&rs), NULL);
+			uint64_t due = dp_chaos_delay(&fx, &s, now, st_cu_rnd(&rs));
 
 			CU_ASSERT_TRUE(due >= last);
 			CU_ASSERT_TRUE(due >= now);
@@ -213,7 +213,7 @@ static void t_corr(void)
 		double x;
 
 		s.last_due = 0;
-		x = (double)dp_chaos_delay(&fx, &s, 0, st_cu_rnd(&rs), NULL);
+		x = (double)dp_chaos_delay(&fx, &s, 0, st_cu_rnd(&rs));
 		if (i > 0)
 			step += fabs(x - prev);
 		prev = x;
@@ -312,22 +312,22 @@ static void t_shape(void)
 
 	dp_chaos_compile(&p, 1000000000, &fx);	/* 1 GHz: a cycle a ns */
 	for (int i = 0; i < 10; i++) {
-		t = dp_chaos_shape(&fx, &s, now, now, now, 1000, 1);
+		t = dp_chaos_shape(&fx, &s, now, now, 1000, 1);
 		CU_ASSERT_EQUAL(t, now + (uint64_t)i * 1000000);	/* 1000 B: 1 ms */
 	}
 	/* two workers: each has half the rate, so twice the time */
 	now += 100000000;
-	CU_ASSERT_EQUAL(dp_chaos_shape(&fx, &s, now, now, now, 1000, 2), now);
-	CU_ASSERT_EQUAL(dp_chaos_shape(&fx, &s, now, now, now, 1000, 2), now + 2000000);
+	CU_ASSERT_EQUAL(dp_chaos_shape(&fx, &s, now, now, 1000, 2), now);
+	CU_ASSERT_EQUAL(dp_chaos_shape(&fx, &s, now, now, 1000, 2), now + 2000000);
 	/* ready later than the link is free: leaves when ready */
-	CU_ASSERT_EQUAL(dp_chaos_shape(&fx, &s, now, now + 50000000, now + 50000000, 10, 1), now + 50000000);
+	CU_ASSERT_EQUAL(dp_chaos_shape(&fx, &s, now, now + 50000000, 10, 1), now + 50000000);
 	/* a backlog of a second (the bound): the next is refused, the clock
 	 * kept */
 	now += 200000000;
 	for (int i = 0; i < 1001; i++)
-		CU_ASSERT_NOT_EQUAL(dp_chaos_shape(&fx, &s, now, now, now, 1000, 1), 0);
+		CU_ASSERT_NOT_EQUAL(dp_chaos_shape(&fx, &s, now, now, 1000, 1), 0);
 	t = s.shape_next;
-	CU_ASSERT_EQUAL(dp_chaos_shape(&fx, &s, now, now, now, 2000, 1), 0);
+	CU_ASSERT_EQUAL(dp_chaos_shape(&fx, &s, now, now, 2000, 1), 0);
 	CU_ASSERT_EQUAL(s.shape_next, t);
 	/* measured rate over the backlog: 8 Mbit/s */
 	CU_ASSERT_EQUAL(t - now, 1001000000);
@@ -335,21 +335,23 @@ static void t_shape(void)
 	 * before it (a copy ready 1.5 s from now, chaos_delay, on an idle
 	 * link leaves then: it was refused) */
 	now = t + 10000000;
-	CU_ASSERT_EQUAL(dp_chaos_shape(&fx, &s, now, now + 1500000000, now + 1500000000, 1000, 1), now + 1500000000);
-	/* with chaos_delay, a copy is ready no earlier than the one shaped
-	 * before it (dp_chaos_delay's last release): the bound is on its
-	 * wait after its own draw, else a backlog past a second went by
-	 * (each copy waited one transmission after the last) */
+	CU_ASSERT_EQUAL(dp_chaos_shape(&fx, &s, now, now + 1500000000, 1000, 1), now + 1500000000);
+	/* with chaos_delay, each copy is ready after its own delay (in order
+	 * behind the group's earlier ones: dp_chaos_delay, which no longer
+	 * takes the shaped release), and the link's backlog shows as its wait
+	 * after that: refused past a second (when the shaped release was
+	 * folded into ready, the wait never passed one transmission) */
 	now += 3000000000ULL;
-	for (int i = 0; i < 1001; i++) {
-		uint64_t ready = s.shape_next > now ? s.shape_next : now;
-
-		CU_ASSERT_NOT_EQUAL(dp_chaos_shape(&fx, &s, now, ready, now, 1000, 1), 0);
-	}
-	CU_ASSERT_EQUAL(dp_chaos_shape(&fx, &s, now, s.shape_next, now, 1000, 1), 0);
+	for (int i = 0; i < 1001; i++)
+		CU_ASSERT_NOT_EQUAL(dp_chaos_shape(&fx, &s, now, now + 5000000, 1000, 1), 0);
+	CU_ASSERT_EQUAL(dp_chaos_shape(&fx, &s, now, now + 5000000, 1000, 1), 0);
+	/* held in order behind a long draw, the link idle: it leaves when
+	 * ready (with the wait counted from its own draw, it was refused) */
+	now += 3000000000ULL;
+	CU_ASSERT_EQUAL(dp_chaos_shape(&fx, &s, now, now + 1900000000ULL, 10, 1), now + 1900000000ULL);
 	/* and never past the wheel's 2 s */
 	now += 3000000000ULL;
-	CU_ASSERT_EQUAL(dp_chaos_shape(&fx, &s, now, now + 2100000000ULL, now + 2100000000ULL, 10, 1), 0);
+	CU_ASSERT_EQUAL(dp_chaos_shape(&fx, &s, now, now + 2100000000ULL, 10, 1), 0);
 }
 
 /* The flap schedule's phase and the word a worker runs with under it. */
