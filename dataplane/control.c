@@ -108,14 +108,14 @@ void dp_group_pack_chaos(msgpack_packer *pk, const struct dp_app *app, const str
 static void pack_group(msgpack_packer *pk, const struct dp_app *app, const struct dp_group *g,
 		       const struct dp_group_counters *gc, const struct dp_lease *l)
 {
-	uint64_t now = st_mono_ns();
-
 	msgpack_pack_map(pk, 17);
 	/* a set_share with revert_after running: the share and offset it
 	 * puts back, and when (what a tool that saves the share to restore
 	 * it must save: the one in force is the lease's) */
 	st_wire_pack_cstr(pk, "lease");
 	if (l != NULL && l->on) {
+		uint64_t now = st_mono_ns();
+
 		msgpack_pack_map(pk, 3);
 		st_wire_pack_cstr(pk, "share");
 		msgpack_pack_double(pk, l->share);

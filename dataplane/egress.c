@@ -55,9 +55,8 @@ static int fragment(struct rte_mbuf *m, uint32_t mtu, struct rte_mempool *mp,
 	uint32_t l2_len = l2_len_of(m, &et);
 	const struct rte_ipv4_hdr *ip;
 	const uint8_t *b;
+	uint32_t ip_len, hl, plen;
 	int32_t nf;
-
-	uint32_t ip_len;
 
 	if (l2_len == 0)
 		return -1;
@@ -68,8 +67,8 @@ static int fragment(struct rte_mbuf *m, uint32_t mtu, struct rte_mempool *mp,
 	 * (an Ethernet trailer, a kept FCS) are not sent on, as past a
 	 * router (a port takes a frame of the MTU and its L2 header) */
 	if (et == RTE_ETHER_TYPE_IPV6 && rte_pktmbuf_data_len(m) >= l2_len + 40 &&
-	    (b[0] >> 4) == 6 && (b[4] | b[5]) != 0 && 40u + (uint32_t)(b[4] << 8 | b[5]) <= mtu) {
-		(void)trim_to(m, l2_len + 40u + (uint32_t)(b[4] << 8 | b[5]));
+	    (b[0] >> 4) == 6 && (plen = (uint32_t)(b[4] << 8 | b[5])) != 0 && 40 + plen <= mtu) {
+		(void)trim_to(m, l2_len + 40 + plen);
 		return 0;
 	}
 	if (et != RTE_ETHER_TYPE_IPV4 ||
@@ -78,15 +77,15 @@ static int fragment(struct rte_mbuf *m, uint32_t mtu, struct rte_mempool *mp,
 		return -1;
 	ip = (const struct rte_ipv4_hdr *)b;
 	ip_len = rte_be_to_cpu_16(ip->total_length);
-	if (ip_len <= mtu && ip_len >= (uint32_t)(b[0] & 0xf) * 4) {
+	hl = (uint32_t)(b[0] & 0xf) * 4;
+	if (ip_len <= mtu && ip_len >= hl) {
 		(void)trim_to(m, l2_len + ip_len);
 		return 0;
 	}
 	if (ip->fragment_offset & rte_cpu_to_be_16(RTE_IPV4_HDR_DF_FLAG))
 		return -1;
 	/* a trailer is not the datagram's: fragmented, it would be */
-	if (ip_len >= (uint32_t)(b[0] & 0xf) * 4 && ip_len < m->pkt_len - l2_len &&
-	    trim_to(m, l2_len + ip_len) != 0)
+	if (ip_len >= hl && ip_len < m->pkt_len - l2_len && trim_to(m, l2_len + ip_len) != 0)
 		return -1;
 	memcpy(l2, rte_pktmbuf_mtod(m, const void *), l2_len);
 	rte_pktmbuf_adj(m, (uint16_t)l2_len);

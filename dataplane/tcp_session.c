@@ -308,16 +308,22 @@ enum dp_tcp_verdict dp_tcp_client(struct dp_worker *w, int g, const struct st_fl
 	return DP_TCP_QUEUE;
 }
 
+/* Group g's session of this flow, or NULL (also with sessions off). */
+static struct dp_tcp_sess *flow_sess(struct dp_worker *w, const struct st_flow_key *k,
+				     uint32_t flow_hash, int g)
+{
+	return w->tcp.e != NULL ? lookup(&w->tcp, k, sess_hash(flow_hash, g), g) : NULL;
+}
+
 bool dp_tcp_known(struct dp_worker *w, const struct st_flow_key *k, uint32_t flow_hash, int g)
 {
-	return w->tcp.e != NULL && lookup(&w->tcp, k, sess_hash(flow_hash, g), g) != NULL;
+	return flow_sess(w, k, flow_hash, g) != NULL;
 }
 
 void dp_tcp_forget_flow(struct dp_worker *w, const struct st_flow_key *k, uint32_t flow_hash,
 			int g)
 {
-	struct dp_tcp_sess *s = w->tcp.e != NULL ?
-		lookup(&w->tcp, k, sess_hash(flow_hash, g), g) : NULL;
+	struct dp_tcp_sess *s = flow_sess(w, k, flow_hash, g);
 
 	if (s != NULL)
 		sess_remove(w, s);
@@ -430,6 +436,19 @@ static struct rte_mbuf *first_send(struct dp_worker *w, struct dp_tcp_sess *s,
 	return c;
 }
 
+/* The first send of s's oldest never-sent segment (q_unsent), which
+ * moves past it; NULL when no mbuf was had (it stays, put off). */
+static struct rte_mbuf *send_unsent(struct dp_worker *w, struct dp_tcp_sess *s, uint64_t now)
+{
+	struct dp_tcp_seg *g = &w->tcp.seg[s->q_unsent];
+	struct rte_mbuf *c = send_seg(w, s, g, now);
+
+	if (c == NULL)
+		return NULL;
+	s->q_unsent = g->next;
+	return first_send(w, s, g, c, now);
+}
+
 /* Sends never-sent segments while the shadow's window allows; before the
  * SYN-ACK, only the SYN. */
 static uint16_t pump(struct dp_worker *w, struct dp_tcp_sess *s, uint64_t now,
@@ -439,18 +458,15 @@ static uint16_t pump(struct dp_worker *w, struct dp_tcp_sess *s, uint64_t now,
 	uint16_t n = 0;
 
 	while (s->q_unsent != DP_TCP_NONE && n < max) {
-		struct dp_tcp_seg *g = &t->seg[s->q_unsent];
-		struct rte_mbuf *c;
+		const struct dp_tcp_seg *g = &t->seg[s->q_unsent];
 
 		if (s->state != DP_TCP_ESTABLISHED && !g->syn)
 			break;
 		if (!g->syn && seq_after(g->end, s->s_ack + s->s_wnd))
 			break;
-		c = send_seg(w, s, g, now);
-		if (c == NULL)
+		if ((out[n] = send_unsent(w, s, now)) == NULL)
 			break;
-		out[n++] = first_send(w, s, g, c, now);
-		s->q_unsent = g->next;
+		n++;
 	}
 	return n;
 }
@@ -889,15 +905,10 @@ void dp_tcp_scan(struct dp_worker *w, uint64_t now, uint32_t budget)
 				    seq_after(head->end, s->s_ack + s->s_wnd)) {
 					if (s->probe_tsc == 0) {
 						s->probe_tsc = now;
-					} else if (now - s->probe_tsc > rto) {
-						struct dp_tcp_seg *g = &t->seg[s->q_head];
-						struct rte_mbuf *c = send_seg(w, s, g, now);
-
-						if (c != NULL) {
-							out[n++] = first_send(w, s, g, c, now);
-							s->q_unsent = g->next;
-							s->probe_tsc = 0;
-						}
+					} else if (now - s->probe_tsc > rto &&
+						   (out[n] = send_unsent(w, s, now)) != NULL) {
+						n++;
+						s->probe_tsc = 0;
 					}
 				} else {
 					s->probe_tsc = 0;

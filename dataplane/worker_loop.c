@@ -117,11 +117,10 @@ void dp_shadow_input(struct dp_worker *w, int port_idx, struct rte_mbuf **pkts,
 			dp_tx_or_drop(w, port_idx, app->ports[port_idx].id, replies, nr);
 			nr = 0;
 		}
-		if (nb[i] == 0)
-			;	/* a neighbour frame, taken */
-		else if (!info[i].ok)
-			w->cnt.shadow_other++;
-		else if (app->tcp && p->proto == ST_IPPROTO_TCP && (p->flags & ST_PKT_F_L4))
+		if (!info[i].ok) {
+			if (nb[i] < 0)	/* not a neighbour frame either */
+				w->cnt.shadow_other++;
+		} else if (app->tcp && p->proto == ST_IPPROTO_TCP && (p->flags & ST_PKT_F_L4))
 			nr += dp_tcp_shadow(w, app->port_groups[port_idx], &info[i].key,
 					    info[i].hash, p, now, replies + nr,
 					    (uint16_t)(RTE_DIM(replies) - nr));
