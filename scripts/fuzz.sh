@@ -6,7 +6,8 @@
 #   scripts/fuzz.sh [SECONDS] [TARGET...]     default 60 s, all targets
 #
 # Targets: every tests/fuzz/fuzz_T.c (packet, kpi, verdict, hist, clients, profile,
-# history, capture, select, an_state, an_histdec, an_config, dp_config, http). Prints "fuzz TARGET: ok (N runs)" or
+# history, capture, select, an_state, an_histdec, an_config, dp_config, scenario,
+# http, zsec). Prints "fuzz TARGET: ok (N runs)" or
 # "fuzz TARGET: FAIL" with the crashing input kept under build-fuzz/findings/.
 set -uo pipefail
 
