@@ -14,7 +14,7 @@ set -uo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
 case "${1:-}" in
--h|--help) sed -n '2,10s/^# \{0,1\}//p' "$0"; exit 0 ;;
+-h|--help) sed -n '2,11s/^# \{0,1\}//p' "$0"; exit 0 ;;
 esac
 secs=${1:-60}
 [[ "$secs" =~ ^[0-9]+$ ]] || { echo "fuzz.sh: SECONDS must be a whole number, not '$secs' (see --help)" >&2; exit 2; }
