@@ -54,6 +54,7 @@ struct an_api {
 	struct an_snapper snap;
 	struct an_events events;
 	struct plan_box box;
+	const struct an_out *out;	/* its counters, or NULL */
 	atomic_uint streams;		/* SSE connections open */
 	unsigned max_streams, keepalive_ms;
 	/* Main loop scratch for rendering events. */
@@ -816,6 +817,12 @@ static void box_round(struct an_api *a)
 	pthread_mutex_unlock(&b->mu);
 }
 
+void an_api_outputs(struct an_api *a, const struct an_out *out)
+{
+	if (a != NULL)
+		a->out = out;
+}
+
 void an_api_round(struct an_api *a, uint64_t mono_ns, uint64_t wall_ns)
 {
 	struct an_snap_extra x = { 0 };
@@ -826,6 +833,11 @@ void an_api_round(struct an_api *a, uint64_t mono_ns, uint64_t wall_ns)
 	an_events_flush(&a->events);
 	x.events_queued = a->events.queued;
 	x.events_lost = a->events.lost;
+	if (a->out != NULL) {
+		x.pub_sent = a->out->sent;
+		x.pub_errors = a->out->send_errors;
+		x.json_lines = a->out->json_lines;
+	}
 	an_snapper_round(&a->snap, a->eng, mono_ns, wall_ns, &x);
 }
 

@@ -13,6 +13,7 @@
 #include "engine.h"
 
 struct an_api;
+struct an_out;
 
 /* Starts the server per cfg->http (cfg and e are borrowed and must
  * outlive the api). Returns the api, or NULL with errno and err->msg
@@ -23,6 +24,10 @@ struct an_api *an_api_start(const struct an_config *cfg, struct an_engine *e,
 /* Ends the event streams, stops the server (joins its threads) and frees
  * everything. NULL is a no-op. */
 void an_api_stop(struct an_api *a);
+
+/* The publisher whose counters the snapshots carry (borrowed; it must
+ * outlive the api, and only the main loop writes it). */
+void an_api_outputs(struct an_api *a, const struct an_out *out);
 
 /* Main loop, once per round. Never blocks. */
 void an_api_round(struct an_api *a, uint64_t mono_ns, uint64_t wall_ns);

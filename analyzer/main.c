@@ -519,6 +519,7 @@ static int open_http(struct app *a)
 		ST_WARN("%s: running without the HTTP API (set http_endpoint, or none)", pe.msg);
 		return 0;
 	}
+	an_api_outputs(a->api, &a->out);
 	ST_NOTICE("http: listening on %s port %u%s", a->cfg.http.endpoint, an_api_port(a->api),
 		  a->cfg.http.tls_client_ca[0] ? " (TLS, client certificates)" :
 		  a->cfg.http.tls_cert[0] ? " (TLS)" : "");

@@ -351,6 +351,12 @@ static void surface_families(const struct an_snap *s, struct st_wbuf *o)
 {
 	const struct an_snap_extra *x = &s->extra;
 
+	counter(o, "shadowtap_published_messages_total",
+		"Messages sent on the verdict PUB socket: verdicts, anomalies, profiles, alerts.",
+		x->pub_sent);
+	counter(o, "shadowtap_publish_errors_total",
+		"Messages the verdict PUB socket refused (not sent).", x->pub_errors);
+	counter(o, "shadowtap_json_lines_total", "Verdicts written to json_out.", x->json_lines);
 	counter(o, "shadowtap_events_total", "Events queued for the event stream.", x->events_queued);
 	counter(o, "shadowtap_events_lost_total",
 		"Events the main loop could not queue for the event stream.", x->events_lost);

@@ -55,6 +55,9 @@ static inline bool an_snap_judged(const struct an_snap_service *v)
 struct an_snap_extra {
 	uint64_t events_queued, events_lost;
 	uint64_t snapshots_built, snapshots_deferred;
+	/* the publisher's (publish.h): PUB messages sent and refused, JSON
+	 * lines written */
+	uint64_t pub_sent, pub_errors, json_lines;
 };
 
 struct an_snap {

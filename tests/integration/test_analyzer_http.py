@@ -479,6 +479,14 @@ def scenario_limits():
           and counted == ["shadowtap_anomalies_total %d" % len(anomalies)],
           "event: anomaly on the stream, for web: %d (/metrics: %s; %s)"
           % (len(anomalies), counted, anomalies[0].get("reason", "")[:120] if anomalies else ""))
+    out = dict((l.split(" ")[0], int(l.split(" ")[1])) for l in metrics.decode().splitlines()
+               if l.split(" ")[0] in ("shadowtap_published_messages_total",
+                                      "shadowtap_publish_errors_total", "shadowtap_verdicts_total"))
+    check(out.get("shadowtap_published_messages_total", -1)
+          >= out.get("shadowtap_verdicts_total", 1 << 62) + len(anomalies) >= n_zmq
+          and out.get("shadowtap_publish_errors_total") == 0,
+          "what went out on the PUB socket is counted: %s, %d anomalies, %d verdicts received"
+          % (out, len(anomalies), n_zmq))
     sub.stopping = True
     check(r.stop() == 0, "stopped cleanly with streams open")
 
