@@ -109,5 +109,5 @@ void dp_chaos_rx_release(struct dp_worker *w, uint16_t tag, struct rte_mbuf **pk
 
 	for (uint16_t i = 0; i < n; i += DP_BURST)
 		dp_shadow_input(w, DP_WTAG_PORT(tag), pkts + i, info,
-				(uint16_t)RTE_MIN(n - i, DP_BURST), now, false);
+				(uint16_t)RTE_MIN(n - i, DP_BURST), now, false, DP_HOPS_LAST);
 }

@@ -75,6 +75,10 @@ struct dp_counters {
 	uint64_t shadow_other; /* frames from shadow ports that are neither
 				  responses nor neighbour traffic */
 	uint64_t flow_table_full; /* new flows not timed: the table was full */
+	uint64_t handed_over;	  /* instances' answers handed to the next
+				     worker (handover.c) */
+	uint64_t handover_full;	  /* ... that its full ring refused: taken
+				     here, as with one worker */
 	uint64_t tcp_acks;        /* ACKs the dataplane sent shadows for their data */
 	uint64_t tcp_ack_nombuf;  /* ACKs not sent: no mbuf */
 	uint64_t tcp_send_nombuf; /* sends of a queued segment put off: no mbuf

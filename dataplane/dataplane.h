@@ -81,6 +81,11 @@ struct dp_app {
 	struct rte_ring *dispatch[DP_MAX_PORTS][DP_MAX_WORKERS];
 	struct dp_worker *workers[DP_MAX_WORKERS];
 	unsigned int n_workers;
+	/* Answers from instances handed to worker w by worker w - 1 (round;
+	 * handover.c), single producer and consumer; NULL unless more than
+	 * one worker and a group with instances times or shadows TCP. */
+	struct rte_ring *handover[DP_MAX_WORKERS];
+	int handover_off;	/* the mbuf dynamic field of dp_handover_mark */
 	/* Each worker reports a quiescent state per loop round (thread id:
 	 * its queue index), so a reload frees a filter no worker still runs
 	 * (reload.c). */

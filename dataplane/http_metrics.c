@@ -250,6 +250,12 @@ static void render(const struct dp_http *h, const struct dp_http_snap *s, struct
 	counter(o, "shadowtap_dp_shadow_other_total",
 		"Frames from shadow ports that are neither responses nor neighbour traffic.",
 		c->shadow_other);
+	counter(o, "shadowtap_dp_answers_handed_over_total",
+		"Answers from instances handed to the next worker, whose flow it may know.",
+		c->handed_over);
+	counter(o, "shadowtap_dp_handover_full_total",
+		"Answers from instances kept by their worker: the next worker's ring was full.",
+		c->handover_full);
 	counter(o, "shadowtap_dp_flow_table_full_total", "New flows not timed: the table was full.",
 		c->flow_table_full);
 	counter(o, "shadowtap_dp_flows_expired_total", "Flows forgotten after the idle timeout.",

@@ -437,6 +437,34 @@ static uint32_t timed_targets(const struct dp_config *cfg)
 	return m;
 }
 
+/* With more than one worker, the rings answers from instances are handed
+ * over through (handover.c): a group with instances gets its shadows'
+ * answers from the instances' addresses, which RSS and the dispatch hash
+ * send to the worker their own hash picks, not to the flow's. Made for any
+ * config, as a reload may give a group instances. */
+static int handover_start(struct dp_app *a)
+{
+	if (a->n_workers < 2)
+		return 0;
+	a->handover_off = dp_handover_register();
+	if (a->handover_off < 0) {
+		ST_ERR("cannot register the hand-over's mbuf field: %s", rte_strerror(rte_errno));
+		return -1;
+	}
+	for (unsigned int w = 0; w < a->n_workers; w++) {
+		char name[RTE_RING_NAMESIZE];
+
+		snprintf(name, sizeof(name), "st_hand_%u", w);
+		a->handover[w] = rte_ring_create(name, DP_DISPATCH_RING, (int)rte_socket_id(),
+						 RING_F_SP_ENQ | RING_F_SC_DEQ);
+		if (a->handover[w] == NULL) {
+			ST_ERR("cannot create ring %s: %s", name, rte_strerror(rte_errno));
+			return -1;
+		}
+	}
+	return 0;
+}
+
 static int setup_workers(struct dp_app *a)
 {
 	unsigned int lcore, avail = rte_lcore_count() - 1;
@@ -452,15 +480,8 @@ static int setup_workers(struct dp_app *a)
 		       a->n_workers, avail);
 		return -1;
 	}
-	/* A group with instances gets its answers from the instances'
-	 * addresses, which RSS and the dispatch hash send to the worker
-	 * their own hash picks, not the flow's (docs/dataplane.md, Workers) */
-	for (int g = 0; a->n_workers > 1 && g < a->cfg.n_shadows; g++)
-		if (a->cfg.shadows[g].n_instances > 0 && (a->cfg.timing || a->cfg.tcp_sessions > 0))
-			ST_WARN("[shadow.%s] has instances and %u workers: its answers reach the flow's "
-				"worker about one time in %u, so its timing and TCP sessions miss the "
-				"rest (workers = 1 until answers are handed over)",
-				a->cfg.shadows[g].name, a->n_workers, a->n_workers);
+	if (handover_start(a) < 0)
+		return -1;
 	{
 		unsigned int i = 0;
 
@@ -503,29 +524,29 @@ static int setup_workers(struct dp_app *a)
 	return 0;
 }
 
+/* Frees a ring of mbufs and what it still holds; NULL is a no-op. */
+static void ring_free(struct rte_ring *r)
+{
+	struct rte_mbuf *m = NULL;
+
+	if (r == NULL)
+		return;
+	while (rte_ring_dequeue(r, (void **)&m) == 0)
+		rte_pktmbuf_free(m);
+	rte_ring_free(r);
+}
+
 static void teardown(struct dp_app *a)
 {
 	for (int i = 0; i < a->n_ports; i++)
 		dp_port_close(&a->ports[i]);
 	for (int g = 0; g < a->n_groups; g++)
 		dp_group_fini(&a->groups[g]);
-	if (a->ctrl_tx != NULL) {
-		struct rte_mbuf *m = NULL;
-
-		while (rte_ring_dequeue(a->ctrl_tx, (void **)&m) == 0)
-			rte_pktmbuf_free(m);
-		rte_ring_free(a->ctrl_tx);
-	}
-	for (int i = 0; i < a->n_ports; i++) {
-		for (unsigned int w = 0; w < DP_MAX_WORKERS; w++) {
-			struct rte_mbuf *m = NULL;
-
-			if (a->dispatch[i][w] == NULL)
-				continue;
-			while (rte_ring_dequeue(a->dispatch[i][w], (void **)&m) == 0)
-				rte_pktmbuf_free(m);
-			rte_ring_free(a->dispatch[i][w]);
-		}
+	ring_free(a->ctrl_tx);
+	for (unsigned int w = 0; w < DP_MAX_WORKERS; w++) {
+		for (int i = 0; i < a->n_ports; i++)
+			ring_free(a->dispatch[i][w]);
+		ring_free(a->handover[w]);
 	}
 	/* Segments held for shadows go back before the pools are counted. */
 	for (unsigned int i = 0; i < DP_MAX_WORKERS; i++)

@@ -1149,13 +1149,13 @@ void dp_mirror_flush(struct dp_worker *w, struct dp_group_counters *cnt)
 	}
 }
 
-void dp_map_back(struct dp_worker *w, int port_idx, struct dp_pktinfo *in)
+bool dp_map_back(struct dp_worker *w, int port_idx, struct dp_pktinfo *in, bool may_defer)
 {
 	const struct dp_app *app = w->app;
 	size_t alen = in->p.l3 == ST_L3_IPV4 ? 4 : 16;
 
 	if (!in->ok || (in->p.flags & ST_PKT_F_ICMP_ERR))
-		return;
+		return false;
 	for (uint32_t m = app->port_groups[port_idx]; m != 0; m &= m - 1) {
 		int gi = __builtin_ctz(m);
 		const struct dp_group *g = &app->groups[gi];
@@ -1187,7 +1187,7 @@ void dp_map_back(struct dp_worker *w, int port_idx, struct dp_pktinfo *in)
 			    (app->tcp && in->p.proto == ST_IPPROTO_TCP && dp_tcp_known(w, &k, h, gi))) {
 				in->key = k;
 				in->hash = h;
-				return;
+				return false;
 			}
 			if (!mapped && !app->timing) {
 				in->key = k;
@@ -1195,7 +1195,12 @@ void dp_map_back(struct dp_worker *w, int port_idx, struct dp_pktinfo *in)
 				mapped = true;
 			}
 		}
+		/* Not this worker's flow: another's, perhaps (what it times,
+		 * or its TCP session). The frame is classified again there. */
+		if (may_defer && (app->timing || (app->tcp && in->p.proto == ST_IPPROTO_TCP)))
+			return true;
 		if (mapped)
-			return;
+			return false;
 	}
+	return false;
 }

@@ -146,8 +146,9 @@ void dp_stats_final(const struct dp_app *app, const struct dp_counters *c, FILE 
 		}
 	}
 	fprintf(out, "  not_ip %" PRIu64 ", neighbour answers %" PRIu64 ", learned %" PRIu64
-		", other from shadows %" PRIu64 "\n", c->not_ip, c->arp_replies,
-		c->neigh_learned, c->shadow_other);
+		", other from shadows %" PRIu64 ", answers handed over %" PRIu64
+		" (ring full %" PRIu64 ")\n", c->not_ip, c->arp_replies,
+		c->neigh_learned, c->shadow_other, c->handed_over, c->handover_full);
 	fprintf(out, "  flows: table full %" PRIu64 ", expired %" PRIu64 ", active %" PRIu64
 		", tcp sessions active %" PRIu64 "\n", c->flow_table_full, c->flows_expired,
 		c->flows_active, c->tcp_sessions_active);

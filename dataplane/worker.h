@@ -255,9 +255,12 @@ void dp_chaos_rx_release(struct dp_worker *w, uint16_t tag, struct rte_mbuf **pk
  * answered, TCP sessions fed, responses timed against their requests and
  * absorbed; impair: the responses' chaos applies first (a burst just read;
  * not held responses coming back). info is scratch for n. Takes every
- * mbuf. */
+ * mbuf. hops: workers the frames were handed to (dp_handover_mark), 0 for
+ * a burst just read, DP_HOPS_LAST for frames no other worker may take. */
+#define DP_HOPS_LAST UINT8_MAX
 void dp_shadow_input(struct dp_worker *w, int port_idx, struct rte_mbuf **pkts,
-		     struct dp_pktinfo *info, uint16_t n, uint64_t now, bool impair);
+		     struct dp_pktinfo *info, uint16_t n, uint64_t now, bool impair,
+		     uint8_t hops);
 
 /* The chaos of group gi's path on a TCP session's own packets towards its
  * shadow (segments the window let go, retransmissions, ACKs): a bad network
@@ -299,8 +302,41 @@ void dp_tee_burst(struct dp_worker *w, struct rte_mbuf **pkts, struct dp_pktinfo
 
 /* An answer from a group's instance on port port_idx carries the
  * instance's address: gives info the key of the flow it answers (the
- * address the copy was rewritten from). No change when none matches. */
-void dp_map_back(struct dp_worker *w, int port_idx, struct dp_pktinfo *info);
+ * address the copy was rewritten from). No change when none matches.
+ * may_defer: true, and nothing changed, for an instance's answer to a flow
+ * this worker neither times nor shadows a TCP session of (another worker
+ * may: handover.c); false leaves the fallbacks as with one worker. */
+bool dp_map_back(struct dp_worker *w, int port_idx, struct dp_pktinfo *info, bool may_defer);
+
+/* Answers handed over between workers (handover.c). A group with instances
+ * gets its shadows' answers from the instances' addresses, which RSS, the
+ * kernel's fanout or the dispatch hash send to the worker their own hash
+ * picks, not to the flow's. An answer whose flow a worker does not know
+ * goes to the next worker (queue + 1, round), at most n_workers - 1 times,
+ * with its port, its stamp and whether its chaos was applied; the last
+ * takes it as one worker would. */
+struct dp_handover_mark {
+	uint64_t stamp;		/* when it was first read */
+	uint8_t hops;		/* workers it was handed to */
+	uint8_t port_idx;
+	uint8_t impaired;	/* the responses' chaos was applied */
+};
+
+/* Registers the mark's mbuf dynamic field; its offset, or -1 (rte_errno). */
+int dp_handover_register(void);
+
+/* dp_map_back for n frames of port_idx (dp_shadow_input): the answers this
+ * worker cannot place, when another may (hops below n_workers - 1), go to
+ * the next worker's ring and out of pkts and info; what the ring refuses
+ * stays, counted handover_full, mapped as with one worker. Returns the
+ * frames kept at the front of pkts and info. */
+uint16_t dp_map_back_burst(struct dp_worker *w, int port_idx, struct rte_mbuf **pkts,
+			   struct dp_pktinfo *info, uint16_t n, uint64_t now, bool impair,
+			   uint8_t hops);
+
+/* The answers handed to this worker, through dp_shadow_input: at most a
+ * burst; info is scratch for it. Returns how many. */
+uint16_t dp_handover_poll(struct dp_worker *w, struct rte_mbuf **pkts, struct dp_pktinfo *info);
 
 /* Looks at up to budget slots of the fragment table: datagrams older than
  * frag_timeout are forgotten, their held fragments freed and counted

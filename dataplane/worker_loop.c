@@ -60,7 +60,8 @@ static inline void forward(struct dp_worker *w, int port_idx, uint16_t port_id,
  * everything else is the shadows' output: timed against the requests copied
  * to them, counted and absorbed (worker.h). */
 void dp_shadow_input(struct dp_worker *w, int port_idx, struct rte_mbuf **pkts,
-		     struct dp_pktinfo *info, uint16_t n, uint64_t now, bool impair)
+		     struct dp_pktinfo *info, uint16_t n, uint64_t now, bool impair,
+		     uint8_t hops)
 {
 	struct dp_app *app = w->app;
 	struct dp_neigh_table *nt = &app->neigh[port_idx];
@@ -71,9 +72,11 @@ void dp_shadow_input(struct dp_worker *w, int port_idx, struct rte_mbuf **pkts,
 	uint16_t nr = 0, nd = 0;
 
 	dp_classify(w, pkts, info, n, DP_DIR_S2C);
-	if (app->port_instances[port_idx])
-		for (uint16_t i = 0; i < n; i++)
-			dp_map_back(w, port_idx, &info[i]);
+	if (app->port_instances[port_idx]) {
+		n = dp_map_back_burst(w, port_idx, pkts, info, n, now, impair, hops);
+		if (n == 0)
+			return;
+	}
 	if (impair) {
 		/* Chaos on the responses (chaos_direction): read once per
 		 * burst, one test per group of the port when there is none. */
@@ -346,8 +349,15 @@ int worker_main_loop(void *arg)
 			if (n > 0) {
 				now = rte_rdtsc();
 				count_rx(w, pi, pkts, n, UINT32_MAX, &big);
-				dp_shadow_input(w, pi, pkts, info, n, now, true);
+				dp_shadow_input(w, pi, pkts, info, n, now, true, 0);
 			}
+		}
+		/* Answers other workers could not place (handover.c), at
+		 * their stamps; the scans below take a now past them (a stamp
+		 * ahead of a scan's now read as idle for ~2^64 cycles). */
+		if (app->handover[q] != NULL && (n = dp_handover_poll(w, pkts, info)) > 0) {
+			got |= n;
+			now = rte_rdtsc();
 		}
 		/* Delayed copies that are due (chaos_delay, chaos_rate) and
 		 * copies held for reordering past their time bound. */

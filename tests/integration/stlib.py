@@ -147,6 +147,10 @@ def parse_final(stderr):
             out["not_ip"] = int(m.group(1))
             out["neigh_answers"] = int(m.group(2))
             out["neigh_learned"] = int(m.group(3))
+            m = re.search(r"answers handed over (\d+) \(ring full (\d+)\)", line)
+            if m:
+                out["handed_over"] = int(m.group(1))
+                out["handover_full"] = int(m.group(2))
             continue
         m = re.match(r"\s+flows: table full (\d+), expired (\d+)", line)
         if m:

@@ -3,6 +3,9 @@ addresses by hash, copies get the instance's MAC (resolved with ARP) and
 address (checksums fixed), and the instances' answers, which come from
 their own addresses, are mapped back to their flows: timed for UDP, and
 carried through TCP session shadowing (nginx serving wrk's connections).
+Then the same with two workers (af_packet qpairs=2: the kernel's fanout
+hash picks each answer's worker by the instance's address, not by the
+flow's), where an answer its worker cannot place is handed to the other.
 
 usage: test_e2e_instances.py DATAPLANE_BINARY UDP_ECHO_BINARY"""
 import json
@@ -122,6 +125,58 @@ instances = %s
         dp.wait(timeout=30)
         res = stlib.parse_final(open(dp_err).read())
         stlib.check(res["mbufs_in_use"] == (0, 0), "every mbuf back in its pool at exit")
+
+        # Two workers: each port's two queues are filled by the kernel's
+        # fanout hash, symmetric for a flow, so a flow's two directions
+        # meet; an instance's answer is hashed by the instance's address.
+        for a in INSTANCES:
+            t.spawn(shd, [UDP_ECHO, a, "7", "0", os.path.join(wd, "inst2-%s.log" % a)])
+        with open(ini) as f:
+            text = f.read()
+        with open(ini, "w") as f:
+            f.write(text.replace("mode = inline\n", "mode = inline\nworkers = 2\n"))
+        vdevs2 = [v + ",qpairs=2" for v in vdevs]
+        dp_err2 = os.path.join(wd, "dataplane2.err")
+        dp = t.spawn(None, [DP] + stlib.eal_args("e2e-inst2-%s" % tag, vdevs2, lcores="0@0,1@1,2@0") +
+                     ["--", "--config", ini, "--duration", "120s"],
+                     stdout=subprocess.DEVNULL, stderr=open(dp_err2, "w"))
+        sub = kpisub.Collector(kpi_ep)
+        time.sleep(3)
+        if dp.poll() is not None:
+            stlib.fail("dataplane (two workers) exited: " + open(dp_err2).read())
+        t0 = time.monotonic()
+        out = subprocess.run(["ip", "netns", "exec", cli, PY, os.path.join(HERE, "udp_client.py"),
+                              SERVER, "7", "400", "1", "50", "1000"], capture_output=True, text=True,
+                             timeout=120)
+        r = json.loads(out.stdout)
+        time.sleep(1.2)
+        sm = sub.since(t0, "pair")
+        stlib.check(r["answered"] == 400 and sum(m["requests"] for m in sm) == 400,
+                    "two workers, UDP: production answered all 400, 400 copied")
+        stlib.check(sum(m["responses"] for m in sm) == 400 and
+                    sum(m["timeouts"] for m in sm) == 0,
+                    "two workers, UDP: all 400 answers timed, none timed out (%d, %d)"
+                    % (sum(m["responses"] for m in sm), sum(m["timeouts"] for m in sm)))
+        before = len(nginx.read_log(slog))
+        out = subprocess.run(["ip", "netns", "exec", cli, "wrk", "-t1", "-c20", "-d2s",
+                              "http://%s/inst2" % SERVER], capture_output=True, text=True,
+                             timeout=60).stdout
+        n = int(re.search(r"(\d+) requests in", out).group(1))
+        time.sleep(1.0)
+        shadow_reqs = len(nginx.read_log(slog)) - before
+        tcp = kpisub.request(ctl_ep, {"cmd": "stats"})["tcp"]
+        stlib.check("Socket errors" not in out and n > 300 and shadow_reqs >= n - 20 * 2
+                    and tcp["shadow_resets"] == 0,
+                    "two workers, TCP: the instances served the mirrored sessions (%d of %d "
+                    "requests), no reset" % (shadow_reqs, n))
+        sub.close()
+        dp.send_signal(signal.SIGINT)
+        dp.wait(timeout=30)
+        res = stlib.parse_final(open(dp_err2).read())
+        stlib.check(res.get("handed_over", 0) > 0 and res.get("handover_full") == 0,
+                    "two workers: answers were handed over (%s), no ring full (%s)"
+                    % (res.get("handed_over"), res.get("handover_full")))
+        stlib.check(res["mbufs_in_use"] == (0, 0), "two workers: every mbuf back in its pool at exit")
     print("all checks passed")
 
 
