@@ -440,7 +440,8 @@ static const struct key keys[] = {
 	{ SCOPE_DATAPLANE, "interval", "1s",
 	  "stats and KPI interval, 100ms..1h", set_interval },
 	{ SCOPE_DATAPLANE, "response_timeout", "2s",
-	  "a request with no response within this counts as a timeout, 1ms..600s", set_response_timeout },
+	  "a request with no response within this counts as a timeout, 1ms..600s, shorter than "
+	  "flow_idle_timeout (with timing)", set_response_timeout },
 	{ SCOPE_DATAPLANE, "mtu", "auto",
 	  "largest IP packet every port carries, 68..65000, or auto: a kernel-backed port "
 	  "(af_packet, af_xdp) takes its interface's MTU, any other 1500. Frames up to it (plus "
@@ -839,6 +840,16 @@ int dp_config_validate(const struct dp_config *cfg, struct st_perr *err)
 	if (cfg->mode == DP_MODE_INLINE && strcmp(cfg->prod_port, cfg->client_port) == 0)
 		return fail(err, -EINVAL, "dataplane", "prod_port",
 			    "'%s' is also the client port", cfg->prod_port);
+	if (cfg->inject_port[0] != '\0' &&
+	    (strcmp(cfg->inject_port, cfg->client_port) == 0 ||
+	     (cfg->mode == DP_MODE_INLINE && strcmp(cfg->inject_port, cfg->prod_port) == 0)))
+		return fail(err, -EINVAL, "dataplane", "inject_port",
+			    "'%s' is also the client or prod port: its packets would be taken "
+			    "for synthetic load and never reach production", cfg->inject_port);
+	if (cfg->timing && cfg->response_timeout_ns >= cfg->flow_idle_ns)
+		return fail(err, -EINVAL, "dataplane", "response_timeout",
+			    "must be shorter than flow_idle_timeout: an unanswered request's flow "
+			    "would be forgotten before it counted as a timeout");
 	for (int i = 0; i < cfg->n_shadows; i++) {
 		const struct dp_shadow_cfg *s = &cfg->shadows[i];
 		char sec[DP_NAME_LEN + 8];

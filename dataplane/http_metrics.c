@@ -369,7 +369,9 @@ static void h_metrics(void *arg, const struct st_http_req *req, struct st_http_r
 {
 	struct dp_http *h = arg;
 	struct st_http_counters hc;
-	struct dp_http_snap *s = malloc(sizeof(*s));
+	/* aligned as its counters are (64: dp_counters) */
+	struct dp_http_snap *s = aligned_alloc(_Alignof(struct dp_http_snap),
+					       RTE_ALIGN_CEIL(sizeof(*s), _Alignof(struct dp_http_snap)));
 	bool have;
 
 	(void)req;
@@ -445,7 +447,9 @@ struct dp_http *dp_http_start(struct dp_app *app, const struct dp_kpi *kpi,
 	errno = 0;
 	if (st_http_config_off(&hc))
 		return NULL;
-	h = calloc(1, sizeof(*h));
+	h = aligned_alloc(_Alignof(struct dp_http), RTE_ALIGN_CEIL(sizeof(*h), _Alignof(struct dp_http)));
+	if (h != NULL)
+		memset(h, 0, sizeof(*h));
 	if (h == NULL || pthread_mutex_init(&h->mu, NULL) != 0) {
 		free(h);
 		snprintf(err->msg, sizeof(err->msg), "http: out of memory");

@@ -233,10 +233,17 @@ static int add_port(struct dp_app *a, const char *ref, uint32_t role, const char
 		return -1;
 	}
 	for (int i = 0; i < a->n_ports; i++) {
-		if (a->ports[i].id == id) {
-			a->port_roles[i] |= role;
-			return i;
+		if (a->ports[i].id != id)
+			continue;
+		/* Only shadow groups share a port (the same device under two
+		 * names included): an inject port that is the client's would
+		 * take production's packets for synthetic load and free them. */
+		if (role != DP_ROLE_SHADOW || a->port_roles[i] != DP_ROLE_SHADOW) {
+			ST_ERR("%s: '%s' is also the %s port", what, ref,
+			       dp_port_role_name(a->port_roles[i]));
+			return -1;
 		}
+		return i;
 	}
 	if (a->n_ports == DP_MAX_PORTS) {
 		ST_ERR("more than %d ports", DP_MAX_PORTS);
@@ -308,11 +315,6 @@ static int setup_ports_and_groups(struct dp_app *a)
 		shadow_idx[g] = add_port(a, cfg->shadows[g].port, DP_ROLE_SHADOW, what);
 		if (shadow_idx[g] < 0)
 			return -1;
-		if (a->port_roles[shadow_idx[g]] & ~DP_ROLE_SHADOW) {
-			ST_ERR("[shadow.%s] port: '%s' is also the client, prod or inject port",
-			       cfg->shadows[g].name, cfg->shadows[g].port);
-			return -1;
-		}
 	}
 
 	for (int i = 0; i < a->n_ports; i++)
