@@ -400,7 +400,7 @@ int main(int argc, char **argv)
 		lg_monitor_run(&app, pub, planned_s);
 	rte_eal_mp_wait_lcore();
 	lg_summarize(&app, planned_s);
-	status = EXIT_SUCCESS;
+	status = rc == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 out:
 	lg_force_quit = true;
 	rte_eal_mp_wait_lcore();

@@ -140,8 +140,11 @@ void lg_monitor_run(struct lg_app *a, struct lg_pub *pub, double planned_s)
 
 		if (lg_force_quit)
 			break;
-		if (a->end_tsc != UINT64_MAX && now > a->end_tsc + (uint64_t)(2 * hz))
-			lg_force_quit = true;	/* a TX lcore stuck in a port */
+		/* a TX lcore stuck in a port; one that is behind may still send
+		 * what is due within --max-lag */
+		if (a->end_tsc != UINT64_MAX &&
+		    now > a->end_tsc + (uint64_t)(((double)a->cfg.max_lag_ns / 1e9 + 2) * hz))
+			lg_force_quit = true;
 		if (a->n_rxq)
 			drain_rx(a);
 		if (progress && now >= next_prog) {

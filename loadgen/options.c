@@ -321,7 +321,9 @@ static int uint_opt(const char *opt, const char *arg, uint64_t min, uint64_t max
 {
 	struct st_perr e;
 
-	if (st_parse_si(arg, min, max, out, &e) < 0) {
+	/* a whole number: no suffix, no fraction rounded away (--loop 0.4
+	 * was 0, endless) */
+	if (st_parse_uint(arg, min, max, out, &e) < 0) {
 		lg_errmsg(err, "%s %.150s", opt, e.msg);
 		return -EINVAL;
 	}

@@ -57,7 +57,11 @@ static int wait_link(struct lg_app *app)
 		if (rte_eth_link_get_nowait(app->port_id, &link) != 0 ||
 		    link.link_status == RTE_ETH_LINK_UP)
 			return 0;	/* unknown counts as up: nothing to wait for */
-		if (st_mono_ns() >= deadline || lg_force_quit)
+		if (lg_force_quit) {
+			ST_ERR("port %s: interrupted while waiting for its link", app->port_name);
+			return -1;
+		}
+		if (st_mono_ns() >= deadline)
 			break;
 		st_sleep_until_ns(st_mono_ns() + 10 * ST_NS_PER_MS);
 	}

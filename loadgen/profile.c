@@ -311,8 +311,14 @@ double lg_profile_time_at(const struct lg_profile *p, double pos, uint32_t *curs
 	uint32_t i = *cursor;
 	double d, q, sl, den, u;
 
-	if (pos <= 0)
-		return 0;
+	if (pos <= 0) {
+		/* The first packet: where the rate first rises above 0 (a
+		 * silent lead-in sends nothing; a profile all 0, nothing). */
+		for (uint32_t k = 0; k + 1 < p->n; k++)
+			if (p->pts[k].v > 0 || p->pts[k + 1].v > 0)
+				return p->pts[k].t;
+		return INFINITY;
+	}
 	if (pos > p->pts[p->n - 1].cum)
 		return INFINITY;
 	if (i >= p->n - 1 || p->pts[i].cum >= pos) {

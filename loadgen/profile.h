@@ -75,7 +75,8 @@ double lg_profile_rate(const struct lg_profile *p, double t);
 double lg_profile_cum(const struct lg_profile *p, double t);
 
 /* The earliest time at which the integral reaches pos, or INFINITY when it
- * never does before the end. *cursor (start it at 0) remembers the segment
+ * never does before the end; for pos <= 0 (the first packet), where the
+ * rate first rises above 0 (INFINITY for a profile all 0). *cursor (start it at 0) remembers the segment
  * between calls, so a non-decreasing sequence of pos costs O(1) amortised
  * (one sqrt). */
 double lg_profile_time_at(const struct lg_profile *p, double pos, uint32_t *cursor);

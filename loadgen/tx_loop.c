@@ -324,9 +324,12 @@ int lg_tx_main_loop(void *arg)
 		x.n_stash = LG_BURST;
 	for (uint32_t i = 0; i < w->n && i < 4096; i++)
 		rte_prefetch0(rte_pktmbuf_mtod(w->t[i].m, void *));
-	if (w->n == 0)
+	if (w->n == 0) {
+		/* nothing of the capture fell to this lcore: its passes are
+		 * made, and it does not hold a --loop run to the planned end */
 		s.end = true;
-	else
+		s.loops_done = app->cfg.loops != 0;
+	} else
 		next_deadline(&x, &s);
 	while (rte_rdtsc() < app->start_tsc && !lg_force_quit)
 		rte_pause();

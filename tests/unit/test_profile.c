@@ -137,6 +137,16 @@ static void test_inverse(void)
 	/* Going back resets the cursor. */
 	CU_ASSERT_DOUBLE_EQUAL(lg_profile_time_at(&p, 50, &cur), 0.5, 1e-9);
 	lg_profile_free(&p);
+	/* A silent lead-in: the first packet is due where the rate rises,
+	 * not at 0; a profile all 0 sends none. */
+	CU_ASSERT_EQUAL_FATAL(parse("t_seconds,pps\n0,0\n30,0\n30,1000\n90,1000\n", &p, &err), 0);
+	cur = 0;
+	CU_ASSERT_DOUBLE_EQUAL(lg_profile_time_at(&p, 0, &cur), 30, 1e-12);
+	lg_profile_free(&p);
+	CU_ASSERT_EQUAL_FATAL(parse("t_seconds,pps\n0,0\n10,0\n", &p, &err), 0);
+	cur = 0;
+	CU_ASSERT(isinf(lg_profile_time_at(&p, 0, &cur)));
+	lg_profile_free(&p);
 }
 
 /* Deadlines come from absolute positions: the 10 millionth packet at 1
