@@ -837,6 +837,7 @@ void an_api_round(struct an_api *a, uint64_t mono_ns, uint64_t wall_ns)
 		x.pub_sent = a->out->sent;
 		x.pub_errors = a->out->send_errors;
 		x.json_lines = a->out->json_lines;
+		x.json_errors = a->out->json_errors;
 	}
 	an_snapper_round(&a->snap, a->eng, mono_ns, wall_ns, &x);
 }

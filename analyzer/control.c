@@ -230,6 +230,9 @@ static int cmd_last(struct an_control *c, struct an_engine *e,
 	if (!s->has_plan)
 		return reply_error(c, "last: service '%s' has no plan: not judged (its plan was removed)",
 				   service);
+	if (s->last_plan != s->plan_changes)
+		return reply_error(c, "last: the plan of service '%s' changed since its last verdict: "
+				   "none under this plan yet", service);
 	rc = st_verdict_encode(&s->last, &c->tmp);
 	if (rc != 0)
 		return reply_error(c, "last: %s", strerror(-rc));

@@ -32,7 +32,8 @@ static double g_ver(const struct an_snap_service *v)
 static const struct vfield vfields[] = {
 	{ "shadowtap_recommended_instances",
 	  "Instances the last verdict recommends (KEDA/HPA target).", g_rec },
-	{ "shadowtap_current_instances", "Instances in production, as the plan says.", g_cur },
+	{ "shadowtap_current_instances",
+	  "Instances in production when the last verdict was given, as its plan said.", g_cur },
 	{ "shadowtap_proposed_instances", "Instance count the plan proposes.", g_prop },
 	{ "shadowtap_recommendation_verified",
 	  "1 when a load at least the recommendation's per-instance load was run within the SLO (prod, shadow or a squeeze step), else 0.",
@@ -357,6 +358,8 @@ static void surface_families(const struct an_snap *s, struct st_wbuf *o)
 	counter(o, "shadowtap_publish_errors_total",
 		"Messages the verdict PUB socket refused (not sent).", x->pub_errors);
 	counter(o, "shadowtap_json_lines_total", "Verdicts written to json_out.", x->json_lines);
+	counter(o, "shadowtap_json_errors_total",
+		"Verdict lines json_out did not take (a full disk, a reader gone).", x->json_errors);
 	counter(o, "shadowtap_events_total", "Events queued for the event stream.", x->events_queued);
 	counter(o, "shadowtap_events_lost_total",
 		"Events the main loop could not queue for the event stream.", x->events_lost);

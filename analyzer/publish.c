@@ -3,6 +3,7 @@
 
 #include <zmq.h>
 
+#include "clock.h"
 #include "publish.h"
 #include "zsec.h"
 
@@ -12,6 +13,7 @@ int an_out_open(struct an_out *o, void *ctx, const struct an_config *cfg,
 	int hwm = 100000, linger = 0, rc;
 
 	memset(o, 0, sizeof(*o));
+	o->rl = (struct st_ratelimit)ST_RATELIMIT_INIT(ST_NS_PER_S, 1);
 	st_wbuf_init(&o->mp);
 	st_wbuf_init(&o->text);
 	if (!msgpack_zone_init(&o->zone, 8192)) {
@@ -108,10 +110,20 @@ int an_out_verdict(struct an_out *o, const struct st_verdict *v)
 	if (o->sock != NULL && st_verdict_topic(v, topic, sizeof(topic)) > 0)
 		send2(o, topic, o->mp.data, o->mp.len);
 	if (o->json != NULL) {
-		fwrite(o->text.data, 1, o->text.len, o->json);
-		fputc('\n', o->json);
-		fflush(o->json);
-		o->json_lines++;
+		/* a line is counted once written: a full disk or a reader
+		 * gone (EPIPE: SIGPIPE is ignored) loses it, counted, said */
+		bool ok = fwrite(o->text.data, 1, o->text.len, o->json) == o->text.len;
+
+		ok = fputc('\n', o->json) != EOF && ok;
+		ok = fflush(o->json) == 0 && ok;
+		if (ok) {
+			o->json_lines++;
+		} else {
+			o->json_errors++;
+			st_log_rl(&o->rl, ST_LOG_WARN, "json_out: a verdict line not written: %s",
+				  strerror(errno));
+			clearerr(o->json);
+		}
 	}
 	return 0;
 }

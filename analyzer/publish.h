@@ -18,6 +18,8 @@ struct an_out {
 	struct st_wbuf mp, text;
 	msgpack_zone zone;
 	uint64_t sent, send_errors, json_lines;
+	uint64_t json_errors;	/* lines not written (a full disk, a closed pipe) */
+	struct st_ratelimit rl;	/* their warnings */
 };
 
 /* Opens what cfg asks for: binds verdict_endpoint on ctx (as a CURVE

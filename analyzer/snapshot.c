@@ -95,6 +95,7 @@ static struct an_snap_service *svc_entry(const struct an_service *es,
 	v->has_plan = es->has_plan;
 	v->plan = es->plan;
 	v->plan_changes = es->plan_changes;
+	v->last_plan = es->last_plan;
 	v->has_last = es->has_last;
 	if (es->has_last)
 		v->last = es->last;

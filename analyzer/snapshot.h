@@ -27,6 +27,7 @@ struct an_snap_service {
 	bool has_plan;
 	struct an_plan plan;
 	uint64_t plan_changes;
+	uint64_t last_plan;			/* plan_changes when last was judged */
 	bool has_last;
 	struct st_verdict last;
 	uint32_t n_evals;			/* oldest first */
@@ -41,13 +42,16 @@ struct an_snap_service {
 	uint64_t key[7];			/* what it was built from */
 };
 
-/* A service judged now: a verdict given and a plan. One whose plan a
- * reload removed is judged no more: its last verdict stays on record, but
- * nothing a scaler or an alert acts on (the API's recommended_instances
- * and verdict, /metrics' verdict series). */
+/* A service judged now: a verdict given under the plan in force. One whose
+ * plan a reload removed is judged no more, and a verdict given under an
+ * earlier plan (a PUT or a reload changed it: another maximum, objective
+ * or count) holds no more, as the judge takes it (judge.c): its last
+ * verdict stays on record, but nothing a scaler or an alert acts on (the
+ * API's recommended_instances, which is then the plan's current_instances,
+ * and verdict, /metrics' verdict series) until the next verdict. */
 static inline bool an_snap_judged(const struct an_snap_service *v)
 {
-	return v->has_last && v->has_plan;
+	return v->has_last && v->has_plan && v->last_plan == v->plan_changes;
 }
 
 /* The HTTP surface's own counters, kept by the main loop and copied into
@@ -57,7 +61,7 @@ struct an_snap_extra {
 	uint64_t snapshots_built, snapshots_deferred;
 	/* the publisher's (publish.h): PUB messages sent and refused, JSON
 	 * lines written */
-	uint64_t pub_sent, pub_errors, json_lines;
+	uint64_t pub_sent, pub_errors, json_lines, json_errors;
 };
 
 struct an_snap {

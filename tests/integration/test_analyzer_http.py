@@ -234,9 +234,22 @@ def scenario_live():
     st, _, body = request(port, "PUT", "/api/v1/services/web/plan", body=json.dumps(good).encode())
     check(st == 200 and json.loads(body).get("ok") is True, "a good plan: 200 %s" % body.strip())
     time.sleep(0.5)
-    plan = get_json(port, "/api/v1/services/web")["plan"]
+    svc = get_json(port, "/api/v1/services/web")
+    plan = svc["plan"]
     check(plan["proposed_instances"] == 17 and plan["slo_p99"] == 31000000,
           "applied: proposed 17, slo_p99 31 ms")
+    # The last verdict was given under the plan before: it holds no more
+    # (as the judge takes it) until a verdict under this one; no traffic
+    # runs now, so none comes. A scaler reads the plan's current count.
+    check(svc["verdict"] is None and svc["recommended_instances"] == plan["current_instances"]
+          and svc["last_verdict"]["seq"] == last["seq"],
+          "after the plan changed: verdict %s, recommended_instances %s (the plan's current %s), "
+          "last_verdict kept" % (svc["verdict"], svc["recommended_instances"], plan["current_instances"]))
+    _, _, metrics = request(port, "GET", "/metrics")
+    rep = r.request({"cmd": "last", "service": "web"})
+    check("shadowtap_recommended_instances{" not in metrics.decode() and rep.get("ok") is False
+          and "changed since its last verdict" in rep.get("error", ""),
+          "... and no verdict series in /metrics, none on the control socket (%s)" % str(rep)[:120])
     # a profile in forecast_dir, named by its file name
     with open(os.path.join(fdir, "web.csv"), "w") as f:
         f.write("t_seconds,pps\n0,5000\n600,6000\n")
@@ -429,6 +442,9 @@ def scenario_limits():
     plan = dict(PLAN, slo_p99="20ms")
     cfg = r.config({"web": plan}, extra="http_endpoint = 127.0.0.1:0\nhttp_timeout = 5s\n"
                    "http_max_connections = 8\n")
+    # JSON lines to a full disk: lost, counted, said (they were counted
+    # as written)
+    r.json = "/dev/full"
     r.start_http(cfg, "60s")
     port = r.port
     sub, sse = follow(r)
@@ -481,12 +497,16 @@ def scenario_limits():
           % (len(anomalies), counted, anomalies[0].get("reason", "")[:120] if anomalies else ""))
     out = dict((l.split(" ")[0], int(l.split(" ")[1])) for l in metrics.decode().splitlines()
                if l.split(" ")[0] in ("shadowtap_published_messages_total",
-                                      "shadowtap_publish_errors_total", "shadowtap_verdicts_total"))
+                                      "shadowtap_publish_errors_total", "shadowtap_verdicts_total",
+                                      "shadowtap_json_lines_total", "shadowtap_json_errors_total"))
     check(out.get("shadowtap_published_messages_total", -1)
           >= out.get("shadowtap_verdicts_total", 1 << 62) + len(anomalies) >= n_zmq
           and out.get("shadowtap_publish_errors_total") == 0,
           "what went out on the PUB socket is counted: %s, %d anomalies, %d verdicts received"
           % (out, len(anomalies), n_zmq))
+    check(out.get("shadowtap_json_lines_total") == 0
+          and out.get("shadowtap_json_errors_total") == out.get("shadowtap_verdicts_total"),
+          "json_out on a full disk: no line counted as written, each lost one counted (%s)" % out)
     sub.stopping = True
     check(r.stop() == 0, "stopped cleanly with streams open")
 
