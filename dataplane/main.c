@@ -594,6 +594,7 @@ static void main_loop(struct dp_app *a, const struct run_opts *opts)
 	if (scn.n > 0)
 		ST_NOTICE("chaos scenario %s: %u lines from now", scn.path, scn.n);
 	uint64_t next_neigh = start, prev_t = start;
+	uint32_t neigh_round = 0;
 	struct dp_counters prev, cur;
 
 	memset(&prev, 0, sizeof(prev));
@@ -608,10 +609,13 @@ static void main_loop(struct dp_app *a, const struct run_opts *opts)
 		if (opts->duration_ns && now - start >= opts->duration_ns)
 			break;
 		if (now >= next_neigh) {
+			/* the unresolved every second, all every few */
+			bool refresh = ++neigh_round % DP_NEIGH_REFRESH_S == 0;
+
 			for (int i = 0; i < a->n_ports; i++)
 				if ((a->port_roles[i] & DP_ROLE_SHADOW) &&
-				    dp_neigh_unresolved(&a->neigh[i]) > 0)
-					dp_neigh_solicit(&a->neigh[i], a->ctrl_tx, a->pool);
+				    (refresh || dp_neigh_unresolved(&a->neigh[i]) > 0))
+					dp_neigh_solicit(&a->neigh[i], a->ctrl_tx, a->pool, refresh);
 			next_neigh = now + ST_NS_PER_S;
 		}
 		if (now >= next_stats) {

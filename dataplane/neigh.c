@@ -280,12 +280,12 @@ static struct rte_mbuf *nd_solicit(struct dp_neigh_table *t, const struct dp_nei
 
 	if (m == NULL)
 		return NULL;
-	b = (uint8_t *)rte_pktmbuf_append(m, 14 + 40 + 24);
+	b = (uint8_t *)rte_pktmbuf_append(m, 14 + 40 + 32);
 	if (b == NULL) {
 		rte_pktmbuf_free(m);
 		return NULL;
 	}
-	memset(b, 0, 14 + 40 + 24);
+	memset(b, 0, 14 + 40 + 32);
 	ip6 = b + 14;
 	icmp = ip6 + 40;
 	/* Solicited-node multicast group of the target: ff02::1:ffXX:XXXX. */
@@ -294,22 +294,34 @@ static struct rte_mbuf *nd_solicit(struct dp_neigh_table *t, const struct dp_nei
 	memcpy(b + 6, t->port_mac.addr_bytes, 6);
 	b[12] = 0x86; b[13] = 0xdd;
 	ip6[0] = 0x60;
-	ip6[5] = 24;
+	ip6[5] = 32;
 	ip6[6] = 58;
 	ip6[7] = 255;
-	/* source :: (like DAD): the port has no address; the answer goes to
-	 * all-nodes and we learn it from there */
+	/* From the port's link-local address (fe80:: and its MAC's EUI-64),
+	 * with the MAC as source link-layer option: the answer comes back
+	 * unicast. Not from :: -- that is duplicate address detection, and
+	 * a shadow whose address was still tentative took it for another
+	 * host's claim and gave the address up (dadfailed). */
+	ip6[8] = 0xfe; ip6[9] = 0x80;
+	ip6[16] = t->port_mac.addr_bytes[0] ^ 0x02;
+	ip6[17] = t->port_mac.addr_bytes[1];
+	ip6[18] = t->port_mac.addr_bytes[2];
+	ip6[19] = 0xff; ip6[20] = 0xfe;
+	memcpy(ip6 + 21, t->port_mac.addr_bytes + 3, 3);
 	ip6[24] = 0xff; ip6[25] = 0x02; ip6[35] = 0x01; ip6[36] = 0xff;
 	memcpy(ip6 + 37, n->ip.a8 + 13, 3);
 	icmp[0] = ND_NS;
 	memcpy(icmp + 8, n->ip.a8, 16);
-	c = st_csum_l4_v6(ip6 + 8, ip6 + 24, 58, icmp, 24);
+	icmp[24] = ND_OPT_SLLA;
+	icmp[25] = 1;
+	memcpy(icmp + 26, t->port_mac.addr_bytes, 6);
+	c = st_csum_l4_v6(ip6 + 8, ip6 + 24, 58, icmp, 32);
 	memcpy(icmp + 2, &c, 2);
 	return m;
 }
 
 int dp_neigh_solicit(struct dp_neigh_table *t, struct rte_ring *ring,
-		     struct rte_mempool *mp)
+		     struct rte_mempool *mp, bool refresh)
 {
 	struct rte_mbuf *pkts[DP_NEIGH_MAX];
 	unsigned int n = 0, sent;
@@ -318,7 +330,8 @@ int dp_neigh_solicit(struct dp_neigh_table *t, struct rte_ring *ring,
 		const struct dp_neigh *e = &t->e[i];
 		struct rte_mbuf *m;
 
-		if (e->is_static || (__atomic_load_n(&e->mac, __ATOMIC_RELAXED) & DP_NEIGH_VALID))
+		if (e->is_static ||
+		    (!refresh && (__atomic_load_n(&e->mac, __ATOMIC_RELAXED) & DP_NEIGH_VALID)))
 			continue;
 		m = e->family == 4 ? arp_request(t, e, mp) : nd_solicit(t, e, mp);
 		if (m != NULL) {

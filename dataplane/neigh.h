@@ -68,12 +68,16 @@ static inline bool dp_neigh_mac(const struct dp_neigh *n, struct rte_ether_addr 
 int dp_neigh_input(struct dp_neigh_table *t, struct rte_mbuf *m,
 		   const struct st_pkt *p, uint64_t *learned);
 
-/* Builds a request for every unresolved, non-static entry, from mbufs of
- * mp, and puts them on ring (m->port set to the table's port) for worker 0
- * to send: the main lcore owns no TX queue. Main lcore. Returns requests
- * queued. */
+/* Builds a request for every unresolved, non-static entry (and with
+ * refresh, for the resolved ones too: an instance recreated with the same
+ * address and a new MAC announces nothing, and copies went to the old MAC
+ * for good; the answer moves the entry, broadcast and multicast reach the
+ * new one), from mbufs of mp, and puts them on ring (m->port set to the
+ * table's port) for worker 0 to send: the main lcore owns no TX queue.
+ * Main lcore. Returns requests queued. */
+#define DP_NEIGH_REFRESH_S 5	/* resolved entries asked again this often */
 int dp_neigh_solicit(struct dp_neigh_table *t, struct rte_ring *ring,
-		     struct rte_mempool *mp);
+		     struct rte_mempool *mp, bool refresh);
 
 /* Entries still unresolved. */
 int dp_neigh_unresolved(const struct dp_neigh_table *t);
