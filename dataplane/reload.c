@@ -124,6 +124,11 @@ static void apply_group(struct dp_reload *r, struct dp_app *a, struct dp_control
 		double offset = CHANGED("share_offset") || res->g[gi].sampling ?
 				n->share_offset : (double)lo / 4294967296.0;
 
+		/* A new share in the file ends a lease: the offset is then the
+		 * one the lease would have put back, not its own for good. */
+		if (c != NULL && c->lease[gi].on && CHANGED("share") && !CHANGED("share_offset") &&
+		    !res->g[gi].sampling)
+			offset = c->lease[gi].offset;
 		if (dp_group_set_share(g, share, offset) != 0)
 			dp_group_set_share(g, n->share, n->share_offset);
 		/* A lease (set_share ... revert_after) stands while the file

@@ -361,6 +361,19 @@ def main():
         stlib.check(rc == 0 and abs(after["share"] - 0.55) < 1e-6 and abs(after["offset"] - 0.45) < 1e-6,
                     "a lease whose saved share (0.6) no longer fits at the offset a reload moved it "
                     "to (0.45): %.2f at %.2f once it ran out" % (after["share"], after["offset"]))
+        # a lease that moved the offset too, ended by a new share in the
+        # file: the new share at the offset the lease would have put back
+        # (the lease's own offset stayed for good)
+        ctl(ep, "send", "cmd=set_share", "group=canary", "share=0.2", "offset=0.1", "revert_after=60")
+        write_cfg(cfg, wd, macs, share="0.4", chaos_loss="50%", filt="udp dst port 9001",
+                  extra="share_offset = 0.45\nchaos_duplicate = 0.01\n")
+        rc, rep, _ = ctl(ep, "reload")
+        after = sample(ep)["g"]
+        stlib.check(rc == 0 and rep.get("changed") == ["shadow.canary.share"] and
+                    abs(after["share"] - 0.4) < 1e-6 and abs(after["offset"] - 0.45) < 1e-6 and
+                    after.get("lease", 1) is None,
+                    "a lease at its own offset ended by the file's new share: %.2f at %.2f, no lease "
+                    "(changed %s)" % (after["share"], after["offset"], rep.get("changed")))
 
         # the end: production got everything
         open(stop, "w").close()
