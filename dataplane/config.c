@@ -8,6 +8,7 @@
 
 #include <pcap/pcap.h>
 
+#include "bpf_fix.h"
 #include "config.h"
 #include "chaos_scenario.h"
 #include "http.h"
@@ -900,8 +901,21 @@ int dp_config_validate(const struct dp_config *cfg, struct st_perr *err)
 				pcap_close(pc);
 				return rc;
 			}
-			pcap_freecode(&prog);
-			pcap_close(pc);
+			{
+				/* as dp_filter_compile makes it fit for rte_bpf: a
+				 * filter too long for it is refused here, not after
+				 * the ports are up */
+				const char *why = NULL;
+				unsigned int n_fixed;
+				struct bpf_insn *fixed = dp_bpf_fix_ind_byte_loads(&prog, &n_fixed, &why);
+
+				pcap_freecode(&prog);
+				pcap_close(pc);
+				if (fixed == NULL)
+					return fail(err, -EINVAL, sec, "filter", "'%.60s': %s", s->filter,
+						    why);
+				free(fixed);
+			}
 		}
 		if (s->has_chaos_down && dp_shadow_instance_index(s, &s->chaos_down) < 0)
 			return fail(err, -EINVAL, sec, "chaos_down",

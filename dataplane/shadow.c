@@ -10,75 +10,10 @@
 #include <rte_errno.h>
 #include <rte_malloc.h>
 
+#include "bpf_fix.h"
 #include "flow.h"
 #include "log.h"
 #include "shadow.h"
-
-/* DPDK 22.11's rte_bpf gets indirect byte loads (ldb [x + k], what
- * "udp[3]" or "tcp[tcpflags]" compile to) wrong, in the interpreter and the
- * JIT alike: the filter never matches. Halfword indirect loads are right,
- * so each ldb [x + k] becomes ldh [x + k - 1] and the low byte (for k = 0,
- * ldh [x] and the high byte: only a filter on a packet's very last byte
- * at x + 0 then misses). Jumps across an inserted instruction grow by one.
- * Returns the new program (free() it), or NULL with *why set when a jump
- * would no longer fit its 8 bits or memory is short. */
-static struct bpf_insn *fix_ind_byte_loads(const struct bpf_program *in, unsigned int *n_out,
-					   const char **why)
-{
-	const unsigned int n = in->bf_len;
-	unsigned int extra = 0, *at, o = 0;
-	struct bpf_insn *out;
-
-	for (unsigned int i = 0; i < n; i++)
-		extra += in->bf_insns[i].code == (BPF_LD | BPF_IND | BPF_B);
-	out = malloc((n + extra) * sizeof(*out));
-	at = malloc((n + 1) * sizeof(*at));
-	if (out == NULL || at == NULL) {
-		free(out);
-		free(at);
-		*why = "out of memory";
-		return NULL;
-	}
-	/* at[i]: where instruction i lands; at[n]: the end. */
-	for (unsigned int i = 0; i <= n; i++) {
-		at[i] = o;
-		if (i < n)
-			o += 1 + (in->bf_insns[i].code == (BPF_LD | BPF_IND | BPF_B));
-	}
-	for (unsigned int i = 0; i < n; i++) {
-		struct bpf_insn x = in->bf_insns[i];
-		struct bpf_insn *d = &out[at[i]];
-
-		if (x.code == (BPF_LD | BPF_IND | BPF_B)) {
-			d[0] = (struct bpf_insn){ BPF_LD | BPF_IND | BPF_H, 0, 0, x.k ? x.k - 1 : 0 };
-			d[1] = x.k ? (struct bpf_insn){ BPF_ALU | BPF_AND | BPF_K, 0, 0, 0xff } :
-				     (struct bpf_insn){ BPF_ALU | BPF_RSH | BPF_K, 0, 0, 8 };
-			continue;
-		}
-		if (BPF_CLASS(x.code) == BPF_JMP) {
-			unsigned int from = at[i] + 1;
-
-			if (BPF_OP(x.code) == BPF_JA) {
-				x.k = at[i + 1 + x.k] - from;
-			} else {
-				unsigned int jt = at[i + 1 + x.jt] - from, jf = at[i + 1 + x.jf] - from;
-
-				if (jt > 255 || jf > 255) {
-					free(out);
-					free(at);
-					*why = "too long to run with DPDK's BPF";
-					return NULL;
-				}
-				x.jt = (uint8_t)jt;
-				x.jf = (uint8_t)jf;
-			}
-		}
-		*d = x;
-	}
-	free(at);
-	*n_out = n + extra;
-	return out;
-}
 
 /* libpcap compiles the filter to classic BPF for an Ethernet link; DPDK
  * converts that to eBPF over the mbuf and JIT-compiles it. */
@@ -107,7 +42,7 @@ int dp_filter_compile(const char *expr, struct dp_filter **out, struct st_perr *
 		struct bpf_program fixed;
 		const char *why = NULL;
 
-		fixed.bf_insns = fix_ind_byte_loads(&prog, &fixed.bf_len, &why);
+		fixed.bf_insns = dp_bpf_fix_ind_byte_loads(&prog, &fixed.bf_len, &why);
 		pcap_freecode(&prog);
 		pcap_close(pc);
 		if (fixed.bf_insns == NULL) {
