@@ -38,6 +38,7 @@ struct plan_box {
 	pthread_mutex_t mu;		/* the fields below */
 	pthread_cond_t cv;
 	bool pending, done;
+	bool applied;			/* in force; done once a snapshot shows it */
 	char service[ST_WIRE_NAME_MAX];
 	struct st_json_pair pairs[AN_PLAN_KEYS_MAX];
 	size_t n;
@@ -450,11 +451,15 @@ static void h_plan(void *arg, const struct st_http_req *req, struct st_http_resp
 	b->n = n;
 	b->n_errs = 0;
 	b->done = false;
+	b->applied = false;
 	b->pending = true;
 	deadline(&until, PLAN_WAIT_MS);
 	while (!b->done)
 		if (pthread_cond_timedwait(&b->cv, &b->mu, &until) == ETIMEDOUT)
 			break;
+	/* in force, its snapshot not swapped in yet (a reader held it):
+	 * taken all the same */
+	b->done = b->done || b->applied;
 	b->pending = false;
 	if (!b->done)
 		st_http_error(resp, 503, "the analyzer's loop did not take the plan in %d ms",
@@ -773,7 +778,7 @@ static void box_round(struct an_api *a)
 
 	if (pthread_mutex_trylock(&b->mu) != 0)
 		return;
-	if (!b->pending || b->done) {
+	if (!b->pending || b->done || b->applied) {
 		pthread_mutex_unlock(&b->mu);
 		return;
 	}
@@ -808,12 +813,33 @@ static void box_round(struct an_api *a)
 		s = an_engine_service(a->eng, b->service);
 		b->plan_changes = s != NULL ? s->plan_changes : 0;
 		an_snapper_touch(&a->snap);
-		if (b->rc == 0)
+		if (b->rc == 0) {
 			ST_NOTICE("http: plan of %s changed (change %" PRIu64 ")", b->service,
 				  b->plan_changes);
+			/* answered once a snapshot shows it (box_answer): a
+			 * GET right after the 200 read the plan before */
+			b->applied = true;
+			pthread_mutex_unlock(&b->mu);
+			return;
+		}
 	}
 	b->done = true;
 	pthread_cond_broadcast(&b->cv);
+	pthread_mutex_unlock(&b->mu);
+}
+
+/* Answers a plan change in force once the snapshot the readers see shows
+ * it. */
+static void box_answer(struct an_api *a)
+{
+	struct plan_box *b = &a->box;
+
+	if (pthread_mutex_trylock(&b->mu) != 0)
+		return;
+	if (b->applied && !b->done) {
+		b->done = true;
+		pthread_cond_broadcast(&b->cv);
+	}
 	pthread_mutex_unlock(&b->mu);
 }
 
@@ -830,7 +856,6 @@ void an_api_round(struct an_api *a, uint64_t mono_ns, uint64_t wall_ns)
 	if (a == NULL)
 		return;
 	box_round(a);
-	an_events_flush(&a->events);
 	x.events_queued = a->events.queued;
 	x.events_lost = a->events.lost;
 	if (a->out != NULL) {
@@ -840,6 +865,13 @@ void an_api_round(struct an_api *a, uint64_t mono_ns, uint64_t wall_ns)
 		x.json_errors = a->out->json_errors;
 	}
 	an_snapper_round(&a->snap, a->eng, mono_ns, wall_ns, &x);
+	/* Once the snapshot readers get shows the round's changes: the
+	 * events that tell of them (a dashboard fetches on one), and the
+	 * answer to a plan change. */
+	if (a->snap.pending == NULL && !a->snap.dirty) {
+		an_events_flush(&a->events);
+		box_answer(a);
+	}
 }
 
 void an_api_verdict(struct an_api *a, const struct st_verdict *v)

@@ -231,9 +231,17 @@ def scenario_live():
     lst = get_json(port, "/api/v1/services")
     check([s["service"] for s in lst["services"]] == ["web"], "/api/v1/services lists web")
     good = {"proposed_instances": 17, "slo_p99": 31000000}
+    # The 200 comes once what a GET reads shows the change: no sleep
+    # between them (a GET right after could read the plan before).
+    seen = []
+    for k in range(5):
+        st, _, body = request(port, "PUT", "/api/v1/services/web/plan",
+                              body=json.dumps(dict(good, proposed_instances=12 + k)).encode())
+        seen.append((st, get_json(port, "/api/v1/services/web")["plan"]["proposed_instances"]))
+    check(seen == [(200, 12 + k) for k in range(5)],
+          "five plan changes, each read back at once: %s" % seen)
     st, _, body = request(port, "PUT", "/api/v1/services/web/plan", body=json.dumps(good).encode())
     check(st == 200 and json.loads(body).get("ok") is True, "a good plan: 200 %s" % body.strip())
-    time.sleep(0.5)
     svc = get_json(port, "/api/v1/services/web")
     plan = svc["plan"]
     check(plan["proposed_instances"] == 17 and plan["slo_p99"] == 31000000,
