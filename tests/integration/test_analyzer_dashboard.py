@@ -232,6 +232,37 @@ def whatif_capped(d, r):
           % (len(counts), sorted(set(counts))))
 
 
+def streams_refused(d):
+    """Every event stream taken (http_max_connections = 8: four streams):
+    the page's is refused with 503, which a browser never retries by
+    itself, so the page polls and asks again; once a stream is free it is
+    live again (it stayed on polling for good)."""
+    import socket
+    r = HttpRun("dash-streams", ANALYZER, KPI_PUB)
+    cfg = r.config({"web": PLAN}, extra="http_endpoint = 127.0.0.1:0\nhttp_max_connections = 8\n")
+    r.start_http(cfg, "60s")
+    held = []
+    try:
+        for _ in range(4):
+            s = socket.create_connection(("127.0.0.1", r.port), timeout=5)
+            s.sendall(b"GET /api/v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            head = s.recv(4096)
+            check(head.startswith(b"HTTP/1.1 200"), "a stream held open (%r)" % head[:20])
+            held.append(s)
+        d.get("http://127.0.0.1:%d/" % r.port)
+        wait("the page's stream refused: polling, asking again",
+             lambda: state(d)["mode"].startswith("polling (events refused"), 15)
+        for s in held[:2]:
+            s.close()
+        wait("a stream free again: the page live", lambda: state(d)["mode"] == "live (events)", 20)
+        check(True, "all streams taken, the page polled and asked again; live once one was free")
+    finally:
+        for s in held[2:]:
+            s.close()
+        d.get("about:blank")
+    check(r.stop() == 0, "that analyzer stopped cleanly")
+
+
 def main():
     r = HttpRun("dash", ANALYZER, KPI_PUB)
     prof = os.path.join(r.wd, "forecast.csv")
@@ -286,8 +317,14 @@ def main():
     finally:
         d.quit()
         remove_new_profiles(profiles)
-    check(not set(glob.glob(PROFILES)) - profiles, "chromium's temporary profile is removed")
     check(r.stop() == 0, "the analyzer stopped cleanly")
+    d = browser()
+    try:
+        streams_refused(d)
+    finally:
+        d.quit()
+        remove_new_profiles(profiles)
+    check(not set(glob.glob(PROFILES)) - profiles, "chromium's temporary profile is removed")
 
 
 main()
