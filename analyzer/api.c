@@ -287,7 +287,9 @@ static void h_metrics(void *arg, const struct st_http_req *req, struct st_http_r
 	struct an_snap *s = an_snap_get(&a->snap);
 
 	(void)req;
-	st_http_get_counters(a->http, &hc);
+	/* stored by the main thread once its server runs, which may already
+	 * answer this: NULL until then (st_http_get_counters takes it) */
+	st_http_get_counters(__atomic_load_n(&a->http, __ATOMIC_ACQUIRE), &hc);
 	resp->content_type = "text/plain; version=0.0.4; charset=utf-8";
 	an_metrics_render(s, &hc, &resp->body);
 	an_clients_prom(an_engine_clients(a->eng), &resp->body);
@@ -1001,7 +1003,8 @@ struct an_api *an_api_start(const struct an_config *cfg, struct an_engine *e,
 	}
 	/* A first snapshot before the first request. */
 	an_api_round(a, st_mono_ns(), st_wall_ns());
-	a->http = st_http_start(&hc, routes, sizeof(routes) / sizeof(routes[0]), a, err);
+	__atomic_store_n(&a->http, st_http_start(&hc, routes, sizeof(routes) / sizeof(routes[0]),
+						  a, err), __ATOMIC_RELEASE);
 	if (a->http == NULL) {
 		rc = -errno;
 		goto err;

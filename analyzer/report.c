@@ -602,22 +602,57 @@ static const double heat_loads[] = { 0.25, 0.5, 0.75, 1, 1.25, 1.5, 2, 3, 4 };
 #define HEAT_NL (sizeof(heat_loads) / sizeof(heat_loads[0]))
 #define HEAT_MAXC 26
 
-static uint32_t heat_counts(uint32_t proposed, uint32_t out[HEAT_MAXC])
+/* The highest count shown (dashboard.html, instancesTop): twice the
+ * proposal, at least 4, never past max_instances (the what-if refuses
+ * those). */
+static uint32_t instances_top(const struct an_plan *pl)
 {
-	uint32_t top = proposed * 2 > 4 ? proposed * 2 : 4, step = (top + 23) / 24, n = 0;
-	bool has = false;
+	uint32_t top = pl->proposed_instances * 2 > 4 ? pl->proposed_instances * 2 : 4;
 
-	for (uint32_t c = step; c <= top && n < HEAT_MAXC - 1; c += step) {
-		out[n++] = c;
-		has |= c == proposed;
-	}
-	if (!has) {
-		uint32_t i = n++;
+	if (pl->max_instances > 0 && pl->max_instances < top)
+		top = pl->max_instances;
+	return top > 0 ? top : 1;
+}
 
-		for (; i > 0 && out[i - 1] > proposed; i--)
-			out[i] = out[i - 1];
-		out[i] = proposed;
+#define HEAT_WORK 2000000.0	/* dashboard.html's WHATIF_WORK */
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* dashboard.html's heatCounts: up to the top in at most 24 steps, the top
+ * and the proposal always in, fewer steps while the instances over all
+ * cells pass the what-if's work bound. */
+static uint32_t heat_counts(const struct an_plan *pl, uint32_t out[HEAT_MAXC])
+{
+	const uint32_t top = instances_top(pl), proposed = pl->proposed_instances;
+	uint32_t n;
+
+	for (uint32_t cols = 24;; cols /= 2) {
+		uint32_t step = (top + cols - 1) / cols;
+		bool has = false;
+		double sum = 0;
+
+		n = 0;
+		for (uint32_t c = step; c <= top; c += step) {
+			out[n++] = c;
+			has |= c == proposed;
+		}
+		if (out[n - 1] != top) {
+			out[n++] = top;
+			has |= top == proposed;
+		}
+		if (proposed <= top && !has)
+			out[n++] = proposed;
+		for (uint32_t i = 0; i < n; i++)
+			sum += out[i];
+		if (cols <= 2 || (double)HEAT_NL * sum <= HEAT_WORK)
+			break;
 	}
+	qsort(out, n, sizeof(out[0]), cmp_u32);
 	return n;
 }
 
@@ -633,7 +668,7 @@ static void js_num(struct st_wbuf *o, double v)
 #define WHATIF_MAXC 64
 
 /* The what-if controls: two sliders, load (0.25x-4x the forecast) and
- * instance count (1 to twice the proposal, at most 64 positions), showing
+ * instance count (up to twice the proposal or max_instances, at most 65 positions), showing
  * the model's p99, bound, error rate, utilisation, hourly cost, the SLO
  * and the evidence as they move. The report is a file, not a client of
  * the API: every position's answer (an_pred_point, what GET .../whatif
@@ -642,11 +677,13 @@ static void js_num(struct st_wbuf *o, double v)
 static void whatif_controls(struct st_wbuf *o, const struct an_service *s, const struct an_pred *p)
 {
 	const struct an_plan *pl = &s->plan;
-	uint32_t top = pl->proposed_instances * 2 > 4 ? pl->proposed_instances * 2 : 4;
-	uint32_t step = (top + WHATIF_MAXC - 1) / WHATIF_MAXC, nc = 0, counts[WHATIF_MAXC];
+	uint32_t top = instances_top(pl);
+	uint32_t step = (top + WHATIF_MAXC - 1) / WHATIF_MAXC, nc = 0, counts[WHATIF_MAXC + 1];
 
 	for (uint32_t c = step; c <= top && nc < WHATIF_MAXC; c += step)
 		counts[nc++] = c;
+	if (counts[nc - 1] != top)
+		counts[nc++] = top;	/* the top always there, as the dashboard's */
 	st_wbuf_printf(o, "<div class=\"whatif\" data-service=\"");
 	st_wbuf_html(o, s->name);
 	st_wbuf_printf(o, "\"><b>What-if</b> (the model's prediction): "
@@ -727,14 +764,14 @@ static const char report_script[] =
 	"});\n</script>\n";
 
 /* 5. The model's p99 over loads 0.25x-4x the forecast x counts up to
- * twice the proposal, coloured by p99/SLO (green well within, amber at
+ * twice the proposal or max_instances, coloured by p99/SLO (green well within, amber at
  * it, red at twice it; dark red saturated), the cells meeting the SLO
  * under the bound outlined, the fewest such count per load (the SLO
  * frontier) dashed, the proposal's column outlined in blue. */
 static void chart_heat(struct st_wbuf *o, const struct an_service *s, const struct an_config *cfg)
 {
 	const struct an_plan *pl = &s->plan;
-	uint32_t counts[HEAT_MAXC], nc = heat_counts(pl->proposed_instances, counts);
+	uint32_t counts[HEAT_MAXC], nc = heat_counts(pl, counts);
 	int L = 104, cw = (W - L - 10) / (int)nc, ch = 24, T = 14, HH = T + ch * (int)HEAT_NL + 40;
 	struct an_pred scratch;
 	const struct an_pred *p = an_pred_pick(s->has_pred, &s->pred, &s->model, cfg->model_weight,

@@ -1,7 +1,8 @@
 """shadowtap-analyzer --report writes one self-contained HTML page: inline
 SVG, one inline script (the what-if sliders), no external asset. Headless Chromium opens it, takes a
 screenshot and logs no console error. The page has the model's predicted
-heatmap (loads 0.25x-4x the forecast x counts to twice the proposal, p99
+heatmap (loads 0.25x-4x the forecast x counts to twice the proposal or
+max_instances, p99
 rising with load and falling with instances, green to red, the proposal
 and the SLO frontier marked) and the forecast alerts on the p99 chart's
 time axis (a profile crossing alert_utilization; the plan then given the
@@ -22,8 +23,10 @@ from stlib import check, skip, workdir
 
 ANALYZER, KPI_PUB = sys.argv[1], sys.argv[2]
 chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+# max_instances below twice the proposal: the heatmap and the slider stop
+# there, as the dashboard's and GET .../whatif do
 PLAN = {"shadow": "canary", "current_instances": 8, "proposed_instances": 16,
-        "forecast_rps": 12000, "slo_p99": "30ms", "instance_cost_per_hour": 0.5}
+        "max_instances": 25, "forecast_rps": 12000, "slo_p99": "30ms", "instance_cost_per_hour": 0.5}
 
 r = Run("report", ANALYZER, KPI_PUB)
 report = os.path.join(r.wd, "report.html")
@@ -63,7 +66,7 @@ for m in re.finditer(r'<rect class="cell" data-load="([^"]+)" data-instances="(\
         float("inf") if m.group(3) == "sat" else float(m.group(3)), m.group(4) == "1", m.group(5))
 loads = sorted({l for l, _ in cells})
 counts = sorted({n for _, n in cells})
-check(len(loads) == 9 and counts[0] == 2 and counts[-1] == 32 and 16 in counts
+check(len(loads) == 9 and counts[0] == 2 and counts[-1] == 25 and 16 in counts
       and len(cells) == len(loads) * len(counts),
       "%d cells: loads %s x counts %s" % (len(cells), loads, counts))
 rows_fall = all(cells[(l, a)][0] >= cells[(l, b)][0] for l in loads for a, b in zip(counts, counts[1:]))
