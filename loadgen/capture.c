@@ -95,7 +95,7 @@ static int add_record(struct lg_capture *cap, const struct l2_conv *conv,
 		      size_t *frames_cap, size_t *data_cap)
 {
 	uint32_t caplen = h->caplen, wire = h->len < caplen ? caplen : h->len;
-	uint32_t len, orig;
+	uint64_t len, orig;	/* a hostile record's wire length near 2^32 plus 14 */
 	uint16_t et = 0;
 	uint8_t *dst;
 	int rc;
@@ -145,7 +145,8 @@ static int add_record(struct lg_capture *cap, const struct l2_conv *conv,
 		memcpy(dst, bytes, caplen);
 	}
 	cap->frames[cap->n] = (struct lg_frame){
-		.ts_ns = ts_ns, .off = cap->data_len, .len = len, .orig_len = orig,
+		.ts_ns = ts_ns, .off = cap->data_len, .len = (uint32_t)len,
+		.orig_len = orig < UINT32_MAX ? (uint32_t)orig : UINT32_MAX,
 		.rec = cap->n_records,
 	};
 	if (cap->n > 0 && ts_ns < cap->frames[cap->n - 1].ts_ns)
@@ -175,7 +176,6 @@ static int read_all(pcap_t *p, const char *name, const struct lg_capture_opts *o
 		return -ENOTSUP;
 	}
 	cap->synth_l2 = cap->linktype != DLT_EN10MB;
-	cap->nano = pcap_get_tstamp_precision(p) == PCAP_TSTAMP_PRECISION_NANO;
 	while ((rc = pcap_next_ex(p, &h, &bytes)) == 1) {
 		/* Opened for nanoseconds, libpcap scales microsecond files up.
 		 * A pcap's seconds are an unsigned 32-bit field that libpcap

@@ -40,7 +40,6 @@ struct lg_capture {
 	size_t data_len;
 	int linktype;		/* DLT_* of the file */
 	bool synth_l2;		/* Ethernet headers were made up here */
-	bool nano;		/* the file holds nanosecond timestamps */
 	uint32_t max_len;	/* longest frame kept */
 	uint32_t n_records;	/* records read from the file */
 	uint32_t n_cut;		/* frames cut by the snaplen (len < orig_len) */

@@ -66,7 +66,8 @@ struct lg_summary {
 	const uint64_t *sent;
 	bool series_truncated;
 	struct lg_rmse rmse;
-	uint32_t copies_in_use;		/* copy-pool mbufs not back at the end */
+	uint32_t copies_in_use;		/* copy-pool mbufs not back at the end, the port
+					   still up (a NIC's TX ring may hold some) */
 	uint64_t rx_pkts;		/* what the port received (and dropped) */
 };
 
