@@ -617,6 +617,50 @@ dst_mac = %s
                 "bytes, not the others (%s, want %s)" % (size, tot, want))
 
 
+def unanswered_syn_case(wd):
+    """TCP copied as packets, towards a shadow (and a production) that
+    never answer: 30 connections that send a SYN only and 30 that send a
+    SYN and a request. A SYN timed out counts only for a connection that
+    sent no request, and then as a request too, so the error rate stays a
+    share of requests: 60 requests, 60 timeouts (the SYN and the request
+    of one connection were two timeouts for one request: 30 requests, 90
+    timeouts, an error rate of 300%)."""
+    from scapy.all import IP, TCP, Raw
+    eth = Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02")
+    pkts = []
+    for k in range(60):
+        ip = IP(src="198.18.0.%d" % (10 + k), dst=SERVER4)
+        pkts.append(bytes(eth / ip / TCP(sport=41000 + k, dport=80, flags="S", seq=1000)))
+        if k >= 30:
+            pkts.append(bytes(eth / ip / TCP(sport=41000 + k, dport=80, flags="PA", seq=1001, ack=1) /
+                              Raw(b"GET / HTTP/1.1\r\n\r\n")))
+    write_inputs(wd, pkts)
+    ini = os.path.join(wd, "syn.ini")
+    write_ini(ini, INLINE_HEAD + """service = synsvc
+response_timeout = 300ms
+interval = 500ms
+
+[shadow.a]
+port = net_pcap2
+share = 1
+dst_mac = %s
+""" % MAC["a"])
+    col = kpi_collector(wd, [b"kpi.synsvc.prod", b"kpi.synsvc.a"], "the unanswered SYNs' KPI check")
+    res = run_dp(wd, "tee-syn-%d" % os.getpid(), ini, "a")
+    stlib.check(res["mbufs_in_use"] == (0, 0), "unanswered SYNs: every mbuf back in its pool at exit")
+    if col is None:
+        return
+    time.sleep(0.3)
+    msgs = col.msgs
+    col.close()
+    for target in ("prod", "a"):
+        mine = [m for m in msgs if m["_topic"] == "kpi.synsvc.%s" % target]
+        tot = {k: sum(m[k] for m in mine) for k in ("requests", "responses", "timeouts")}
+        stlib.check(tot == {"requests": 60, "responses": 0, "timeouts": 60},
+                    "unanswered SYNs, %s: 60 requests (30 SYNs alone, 30 requests), 60 timeouts (%s)"
+                    % (target, tot))
+
+
 def sessions_run(wd, name, extra):
     """Runs the client capture in wd inline with TCP session shadowing on
     (1,024 sessions), everything to group a ([dataplane] lines extra added);
@@ -923,7 +967,7 @@ def tx_refused_case(wd):
 def main():
     for case in (inline_case, inline_untimed_case, tap_case, two_workers_case, inject_case,
                  inject_tcp_chaos_case, inject_memif_case,
-                 full_table_case, midstream_case, long_headers_case, queue_full_case, unsent_case, pool_dry_case,
+                 full_table_case, unanswered_syn_case, midstream_case, long_headers_case, queue_full_case, unsent_case, pool_dry_case,
                  nombuf_case, tx_refused_case):
         wd = stlib.workdir(case.__name__)
         print("== %s in %s" % (case.__name__, wd))
