@@ -320,8 +320,13 @@ static void learn(struct an_engine *e, struct an_service *s, struct an_target *t
 	bool shadow = s->has_plan && strcmp(t->name, s->plan.shadow) == 0;
 	uint32_t override = shadow ? s->plan.shadow_instances : 0;
 
-	/* prod runs the plan's current_instances (judge.c says why) */
-	if (t->role == ST_ROLE_PROD && s->has_plan)
+	/* prod runs the plan's current_instances (judge.c says why); without
+	 * a plan its count is not known (the dataplane's prod_instances is a
+	 * static 1 unless told), and a window learnt at the total rate as
+	 * one instance's would stay a load level of the model for good */
+	if (t->role == ST_ROLE_PROD && !s->has_plan)
+		return;
+	if (t->role == ST_ROLE_PROD)
 		override = s->plan.current_instances;
 
 	if (t->role != ST_ROLE_PROD && !shadow)

@@ -3,6 +3,7 @@
  * uses (only the sockets are missing), windows closing by the data's clock.
  * Fast enough for the 200-run A/A check. */
 #include <errno.h>
+#include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -82,6 +83,7 @@ struct scenario {
 	void (*hook)(struct an_engine *e, void *arg);
 	void *hook_arg;
 	int hook_at;
+	bool no_plan;		/* the plan not proposed at the start */
 	/* called for every snapshot: may change the target (a copy) for
 	 * window w; returns false to generate it and not ingest it (the
 	 * random stream stays that of a run that ingests it) */
@@ -145,7 +147,8 @@ static struct an_engine *run(const struct scenario *sc, struct tally *t,
 	e = an_engine_create(cfg, true);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(e);
 	an_engine_set_output(e, on_verdict, on_anomaly, t);
-	CU_ASSERT_EQUAL(an_engine_propose(e, "web", &sc->plan), 0);
+	if (!sc->no_plan)
+		CU_ASSERT_EQUAL(an_engine_propose(e, "web", &sc->plan), 0);
 	CU_ASSERT_EQUAL_FATAL(ks_init(&sim, sc->seed, "web", "gw1"), 0);
 	st_wbuf_init(&b);
 	for (int i = 0; i < sc->windows * sc->per_window; i++) {
@@ -391,6 +394,45 @@ static void test_inconclusive_holds(void)
 	CU_ASSERT_EQUAL(t.last.recommended_instances, 9);
 	if (t.last.recommended_instances != 9)
 		printf("\n    after the plan change: %u (%s)", t.last.recommended_instances, t.last.reason);
+	an_engine_destroy(e);
+	an_config_free(&cfg);
+}
+
+static void plan_late(struct an_engine *e, void *arg)
+{
+	CU_ASSERT_EQUAL(an_engine_propose(e, "web", (const struct an_plan *)arg), 0);
+}
+
+/* Prod's KPIs before its plan: how many instances share its load is not
+ * known (the dataplane reports a static 1), so nothing is learnt from
+ * them; learnt at the total rate as one instance's, they stayed a load
+ * level of the model for good (400 rps on a server of 100). */
+static void test_no_plan_no_learning(void)
+{
+	struct scenario sc = { .windows = 24, .per_window = 4, .seed = 11, .no_plan = true };
+	struct an_config cfg;
+	struct an_engine *e;
+	struct an_service *s;
+	struct tally t;
+	double top = 0;
+
+	sc.tg[0] = tgt("prod", ST_ROLE_PROD, 1, 400, 1000);	/* 8 x 50, reported as 1 */
+	sc.n_tg = 1;
+	plan_default(&sc.plan);
+	sc.hook = plan_late;
+	sc.hook_arg = &sc.plan;
+	sc.hook_at = 15;
+	e = run(&sc, &t, &cfg);
+	s = an_engine_service(e, "web");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+	for (uint32_t i = 0; i < s->model.n_usl; i++)
+		top = fmax(top, s->model.usl[i].lam);
+	/* learnt only after the plan: 400 rps over its 8 instances */
+	CU_ASSERT(s->model.windows_prod > 0);
+	CU_ASSERT(top > 0 && top <= 55);
+	if (!(top > 0 && top <= 55))
+		printf("\n    highest load level learnt %.1f rps per instance (%" PRIu64 " windows)", top,
+		       s->model.windows_prod);
 	an_engine_destroy(e);
 	an_config_free(&cfg);
 }
@@ -1557,6 +1599,7 @@ int st_register_suites(void)
 		{ "tail_only", test_tail_only },
 		{ "inconclusive", test_inconclusive },
 		{ "an inconclusive verdict holds the last count", test_inconclusive_holds },
+		{ "prod's KPIs before its plan teach the model nothing", test_no_plan_no_learning },
 		{ "hysteresis", test_hysteresis },
 		{ "synthetic", test_synthetic },
 		{ "model_choice", test_model_choice },
