@@ -379,6 +379,8 @@ static int close_upto(struct an_engine *e, struct an_service *s, int64_t w)
 		struct an_target *t = s->targets[i];
 		uint32_t len = t->len, head = t->head;
 
+		/* the count prod's windows ran on, as the plan says now */
+		t->plan_c = t->role == ST_ROLE_PROD && s->has_plan ? s->plan.current_instances : 0;
 		rc = an_target_close_upto(t, w, e->layout);
 		if (rc < 0)
 			return rc;

@@ -52,6 +52,7 @@ struct span {
 	uint32_t n;
 	uint32_t incomplete;	/* windows left out: a publisher missed them */
 	uint32_t chaos;		/* windows left out for (or, FAULT, for want of) chaos */
+	uint32_t other_c;	/* windows left out: closed under another count */
 	uint32_t down;		/* FAULT: instances down (chaos_down) */
 	bool respread;		/* FAULT: their flows moved */
 	uint32_t c;
@@ -217,11 +218,13 @@ static int dense_take(struct an_judge *j, int slot, struct an_dist *d)
 enum span_kind { HEALTHY, FAULT };
 
 /* Pools the k windows of t up to w_end, leaving out those in [x0, x1]
- * (a squeeze step's: the span reaches back past them) and those of the
- * other kind. */
+ * (a squeeze step's: the span reaches back past them), those of the
+ * other kind, and with only_c, those closed while the plan gave another
+ * count (prod before a scaler acted: divided by today's count, their
+ * per-instance load read wrong, and the evidence cap with it). */
 static int collect(struct an_judge *j, const struct an_target *t, int64_t w_end,
-		   uint32_t k, uint32_t c_override, int slot, int64_t x0, int64_t x1,
-		   enum span_kind kind, struct span *sp)
+		   uint32_t k, uint32_t c_override, uint32_t only_c, int slot, int64_t x0,
+		   int64_t x1, enum span_kind kind, struct span *sp)
 {
 	double sum = 0, sum2 = 0;
 	int64_t lo = w_end - (int64_t)k;
@@ -250,6 +253,10 @@ static int collect(struct an_judge *j, const struct an_target *t, int64_t w_end,
 		}
 		if ((w->chaos > 0) != (kind == FAULT)) {
 			sp->chaos++;
+			continue;
+		}
+		if (only_c != 0 && w->plan_c != only_c) {
+			sp->other_c++;
 			continue;
 		}
 		if (w->chaos_down > sp->down)
@@ -1886,16 +1893,16 @@ int an_judge_run(struct an_judge *j, struct an_service *s, uint64_t now_ns,
 	ev->fit = s->model.prod[ev->form == AN_FORM_USL ? AN_FORM_MM1 : ev->form];
 	ev->model_ok = an_model_ready(&s->model);
 	rc = collect(j, an_service_target(s, "prod"), w_end, c->eval_windows,
-		     0, 0, 0, -1, HEALTHY, &ev->prod);
+		     0, s->plan.current_instances, 0, 0, -1, HEALTHY, &ev->prod);
 	if (rc == 0)
 		rc = collect(j, an_service_target(s, ev->p->shadow), w_end, c->eval_windows,
-			     ev->p->shadow_instances, 1, s->sq.x0, s->sq.x1, HEALTHY, &ev->shadow);
+			     ev->p->shadow_instances, 0, 1, s->sq.x0, s->sq.x1, HEALTHY, &ev->shadow);
 	if (rc == 0 && ev->p->aa_shadow[0] != '\0')
 		rc = collect(j, an_service_target(s, ev->p->aa_shadow), w_end,
-			     c->eval_windows, ev->p->shadow_instances, 3, 0, -1, HEALTHY, &ev->aa);
+			     c->eval_windows, ev->p->shadow_instances, 0, 3, 0, -1, HEALTHY, &ev->aa);
 	if (rc == 0 && ev->p->resilience_shadow[0] != '\0')
 		rc = collect(j, an_service_target(s, ev->p->resilience_shadow), w_end,
-			     c->eval_windows, 0, 4, 0, -1, FAULT, &ev->res);
+			     c->eval_windows, 0, 0, 4, 0, -1, FAULT, &ev->res);
 	if (rc != 0)
 		goto out;
 	/* Prod runs the plan's current_instances: the dataplane's
@@ -2046,7 +2053,7 @@ int an_judge_measure(struct an_judge *j, const struct an_service *s, const char 
 	if (sp == NULL)
 		return -ENOMEM;
 	rc = w1 < w0 ? 0 : collect(j, an_service_target(s, target), w1,
-				  (uint32_t)(w1 - w0 + 1), c_override, 1, 0, -1, HEALTHY, sp);
+				  (uint32_t)(w1 - w0 + 1), c_override, 0, 1, 0, -1, HEALTHY, sp);
 	if (rc == 0) {
 		m->windows = sp->n;
 		m->lam = sp->lam;

@@ -46,6 +46,8 @@ struct an_win {
 					   weighted by its requests */
 	uint64_t requests, responses, timeouts, resets, icmp_errors;
 	uint32_t instances;
+	uint32_t plan_c;		/* the count the plan gave the target when
+					   the window closed (an_target.plan_c) */
 	uint32_t snapshots;
 	uint32_t n_src;			/* publishers of its own snapshots */
 	/* Chaos (the snapshots' chaos maps): how many snapshots were taken
@@ -91,6 +93,8 @@ struct an_target {
 	uint32_t cap, len, head;	/* head: next slot to write */
 	uint32_t keep_bins;		/* newest windows that keep histograms */
 	uint64_t snapshots;		/* merged, lifetime */
+	uint32_t plan_c;		/* stamped on each window as it closes:
+					   prod's current_instances (0: no plan) */
 	/* The newest chaos map a snapshot of this target carried. */
 	bool has_chaos;
 	uint64_t chaos_t1;
