@@ -719,7 +719,7 @@ static double err_at(const struct an_judge *j, const struct eval *ev, uint32_t n
 static bool meets(const struct an_judge *j, const struct eval *ev, uint32_t n)
 {
 	return p99_at(j, ev, n, true) <= (double)ev->p->slo_p99_ns &&
-	       err_at(j, ev, n, true) <= ev->p->slo_error_rate;
+	       an_pred_err_ok(err_at(j, ev, n, true), ev->p->slo_error_rate);
 }
 
 /* The model refitted to what the shadow showed. Two fits, and where both
@@ -989,7 +989,7 @@ static void want_squeeze(const struct an_judge *j, struct eval *ev)
 			uint32_t mid = n + (hi - n) / 2;
 
 			if (p99_at(j, ev, mid, false) <= (double)p->slo_p99_ns &&
-			    err_at(j, ev, mid, false) <= p->slo_error_rate)
+			    an_pred_err_ok(err_at(j, ev, mid, false), p->slo_error_rate))
 				hi = mid;
 			else
 				n = mid + 1;
@@ -1098,7 +1098,7 @@ static void recommend(struct an_judge *j, struct eval *ev)
 	/* The verdict judges the proposal on the evidence (the nominal
 	 * prediction); the count a scaler acts on rests on the bound. */
 	ev->proposal_ok = ev->p99_prop <= (double)p->slo_p99_ns &&
-			  ev->err_prop <= p->slo_error_rate &&
+			  an_pred_err_ok(ev->err_prop, p->slo_error_rate) &&
 			  p->proposed_instances >= p->min_instances &&
 			  p->proposed_instances <= p->max_instances;
 	/* Not measured, and squeeze steps can measure it: what is published
@@ -1620,7 +1620,7 @@ static bool fault_meets(const struct an_judge *j, const struct eval *ev, const s
 	double p99, err;
 
 	fault_at(j, ev, f, n, true, &p99, &err);
-	return p99 <= (double)ev->p->slo_p99_ns && err <= ev->p->slo_error_rate;
+	return p99 <= (double)ev->p->slo_p99_ns && an_pred_err_ok(err, ev->p->slo_error_rate);
 }
 
 /* The resilience part: what the resilience group showed over its windows

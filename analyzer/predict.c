@@ -100,7 +100,7 @@ bool an_pred_meets(const struct an_model *m, const struct an_pred *p, double lam
 		   double slo_p99_s, double slo_err, bool hi)
 {
 	return an_pred_q(m, p, lam, c, 0.99, hi) <= slo_p99_s &&
-	       an_pred_err(m, p, lam, c, hi) <= slo_err;
+	       an_pred_err_ok(an_pred_err(m, p, lam, c, hi), slo_err);
 }
 
 uint32_t an_pred_fewest(const struct an_model *m, const struct an_pred *p, double rps,
@@ -420,8 +420,8 @@ void an_pred_point(const struct an_model *m, const struct an_pred *p, const stru
 	out->util = an_pred_util(p, out->lam);
 	out->p99_over_slo = slo > 0 ? out->p99 / slo : NAN;
 	out->cost_per_hour = plan->cost_per_hour >= 0 ? plan->cost_per_hour * c : NAN;
-	out->meets = out->p99_hi <= slo && out->err_hi <= plan->slo_error_rate;
-	out->meets_nominal = out->p99 <= slo && out->err <= plan->slo_error_rate;
+	out->meets = out->p99_hi <= slo && an_pred_err_ok(out->err_hi, plan->slo_error_rate);
+	out->meets_nominal = out->p99 <= slo && an_pred_err_ok(out->err, plan->slo_error_rate);
 	out->evidence = an_pred_evidence(m, p, out->lam, NULL, NULL);
 }
 

@@ -20,6 +20,16 @@
 #include "model.h"
 #include "wire.h"
 
+/* A predicted error rate within the objective slo. Below one error in a
+ * billion requests a prediction is none: the model's timeout tail
+ * (P(latency > response_timeout), e^-142 for a 5 ms server) is never 0,
+ * and an objective of 0 was met by no count at all. */
+#define AN_ERR_NONE 1e-9
+static inline bool an_pred_err_ok(double err, double slo)
+{
+	return err <= (slo > AN_ERR_NONE ? slo : AN_ERR_NONE);
+}
+
 struct an_pred {
 	enum an_form form;
 	struct an_fit fit[2];

@@ -76,6 +76,17 @@ static void test_fewest(void)
 	/* an error floor above the SLO: no count meets it */
 	p.base_err = 0.02;
 	CU_ASSERT_EQUAL(an_pred_fewest(&m, &p, 300, 0.05, 0.01, 1, 1000), 0);
+	/* An objective of 0 with no error seen: the model's timeout tail at
+	 * a light load, e^-(100 - 10) 0.999 (about 1e-39), is no error; it
+	 * was above 0, and no count met the objective. One error seen in
+	 * the past is one. */
+	p.base_err = 0;
+	p.timeout_s = 1;
+	CU_ASSERT(an_pred_err(&m, &p, 10, 30, true) > 0);
+	CU_ASSERT(an_pred_meets(&m, &p, 10, 30, 0.1, 0, true));
+	CU_ASSERT(an_pred_fewest(&m, &p, 300, 0.05, 0, 1, 1000) > 0);
+	p.base_err = 1e-6;
+	CU_ASSERT(!an_pred_meets(&m, &p, 10, 30, 0.1, 0, true));
 }
 
 static void test_evidence(void)
