@@ -898,9 +898,19 @@ static double sq_ok_cap(const struct an_squeeze *sq)
 	return cap;
 }
 
+/* The count a squeeze step's load stands for: it ran on the shadow's
+ * instances, and where they share a queue (mmc, ggc) fewer pool less and
+ * wait longer at the same load. */
+static uint32_t sq_c(const struct eval *ev)
+{
+	const bool shared = ev->cform == AN_FORM_MMC || ev->cform == AN_FORM_GGC;
+
+	return shared && ev->shadow.c > 1 ? ev->shadow.c : 1;
+}
+
 /* A per-instance load measured within the SLO: by prod or the shadow
  * (within the usual 5%, on at least as many instances where they share a
- * queue), or by a squeeze step. */
+ * queue), or by a squeeze step (the same). */
 static bool load_verified(const struct eval *ev, double lam)
 {
 	uint32_t n = lam > 0 ? (uint32_t)ceil(ev->p->forecast_rps / lam - 1e-9) : 0;
@@ -908,7 +918,7 @@ static bool load_verified(const struct eval *ev, double lam)
 	for (uint32_t i = 0; i < ev->n_meas; i++)
 		if (lam <= ev->meas_lam[i] * (1 + MEASURED_TOL) && n >= ev->meas_c[i])
 			return true;
-	return lam <= sq_ok_cap(&ev->s->sq);
+	return lam <= sq_ok_cap(&ev->s->sq) && n >= sq_c(ev);
 }
 
 /* The fewest instances the evidence stands for at the forecast: of each
@@ -930,6 +940,8 @@ static uint32_t evidence_fewest(const struct eval *ev, double tol, double *lam)
 		need = ceil(f / l * (1 - 1e-12));
 		if (i < ev->n_meas && need < ev->meas_c[i])
 			need = ev->meas_c[i];
+		if (i == ev->n_meas && need < sq_c(ev))
+			need = sq_c(ev);
 		if (need < best) {
 			best = need;
 			*lam = l;
@@ -980,6 +992,9 @@ static void want_squeeze(const struct an_judge *j, struct eval *ev)
 		if (mu_hi > 0)
 			lo = fmax(lo, ceil(F / (mu_hi * j->cfg->verify_util_ceiling)));
 		lo = fmax(lo, sq_floor(p, sq));
+		/* a step for fewer than the shadow's instances, where they
+		 * share a queue, would verify no count (sq_c) */
+		lo = fmax(lo, sq_c(ev));
 		if (!(lo < ev->rec))
 			return;
 		/* the model's own fewest (nominal, not the bound), within
@@ -995,6 +1010,8 @@ static void want_squeeze(const struct an_judge *j, struct eval *ev)
 				n = mid + 1;
 		}
 	}
+	if (n < sq_c(ev))
+		return;
 	sq->want_n = n;
 	sq->want_probe = ev->verified;
 	sq->want_lam = F / n;

@@ -1122,6 +1122,48 @@ static void test_shared_queue_cap(void)
 	an_config_free(&cfg);
 }
 
+static void squeeze_passed_at_80(struct an_engine *e, void *arg)
+{
+	struct an_service *s = an_engine_service(e, "web");
+
+	(void)arg;
+	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+	s->sq.ok_lam = 80;
+	s->sq.ok_aim = 80;
+	s->sq.ok_p99 = 30e6;
+}
+
+/* The same shared queue, the shadow on 8 instances, and a squeeze step
+ * that passed at 4's load (80 rps each) -- on the shadow's 8, which pool
+ * more than 4 would: it verifies 8 or more at that load, not 4 (it did,
+ * and 4 was published as verified by two squeeze steps). */
+static void test_shared_queue_squeeze(void)
+{
+	struct scenario sc = { .windows = 16, .per_window = 4, .seed = 21, .model = "mmc" };
+	struct an_config cfg;
+	struct an_engine *e;
+	struct tally t;
+
+	sc.tg[0] = tgt("prod", ST_ROLE_PROD, 40, 84, 100);
+	sc.tg[1] = tgt("canary", ST_ROLE_SHADOW, 8, 40, 100);
+	sc.tg[0].shared = sc.tg[1].shared = true;
+	sc.n_tg = 2;
+	plan_default(&sc.plan);
+	sc.plan.current_instances = 40;
+	sc.plan.proposed_instances = 4;
+	sc.plan.forecast_rps = 320;
+	sc.plan.slo_p99_ns = 55 * 1000000ULL;
+	sc.hook = squeeze_passed_at_80;
+	sc.hook_at = 8;
+	e = run(&sc, &t, &cfg);
+	printf("\n    %s %u, verified %d (%s)", st_verdict_kind_str(t.last_decisive.verdict),
+	       t.last_decisive.recommended_instances, t.last_decisive.verified,
+	       t.last_decisive.verified_reason);
+	CU_ASSERT(t.last_decisive.recommended_instances >= 5);
+	an_engine_destroy(e);
+	an_config_free(&cfg);
+}
+
 /* Prod and the shadow at the proposal's load, p99 far within the SLO and
  * an error rate of 0.9% against an objective of 1%: some 8,000 requests a
  * span cannot tell 0.9% from 1.1% (the 90% upper bound is about 1.05%),
@@ -1686,6 +1728,7 @@ int st_register_suites(void)
 		{ "prod's KPIs before its plan teach the model nothing", test_no_plan_no_learning },
 		{ "per-instance queues at one load earn no pooling gain", test_no_pooling_from_one_load },
 		{ "prod's windows on the count before a scale-down are not its evidence", test_scaled_down_span },
+		{ "a squeeze step on a shared queue's 8 verifies no fewer", test_shared_queue_squeeze },
 		{ "hysteresis", test_hysteresis },
 		{ "synthetic", test_synthetic },
 		{ "model_choice", test_model_choice },
