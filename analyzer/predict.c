@@ -23,7 +23,8 @@ int an_pred_prod(const struct an_model *m, double weight, double timeout_s,
 	out->prod[0] = true;
 	out->n = 1;
 	an_bound_prod(m, &out->fit[0], weight, &out->bound);
-	out->base_err = fmax(0, m->rate_err) + fmax(0, m->rate_rst);
+	/* rate_err holds the resets already (timeouts + resets + ICMP) */
+	out->base_err = fmax(0, m->rate_err);
 	out->timeout_s = timeout_s;
 	return 0;
 }

@@ -87,6 +87,14 @@ static void test_fewest(void)
 	CU_ASSERT(an_pred_fewest(&m, &p, 300, 0.05, 0, 1, 1000) > 0);
 	p.base_err = 1e-6;
 	CU_ASSERT(!an_pred_meets(&m, &p, 10, 30, 0.1, 0, true));
+	/* prod's predictor: its error rate holds the resets already (they
+	 * were counted twice: 1.0% for 0.6%) */
+	an_model_init(&m);
+	m.prod[AN_FORM_MM1] = (struct an_fit){ .mu = 100, .d0 = 0.001, .w = 1 };
+	m.rate_err = 0.006;
+	m.rate_rst = 0.004;
+	CU_ASSERT_EQUAL_FATAL(an_pred_prod(&m, 0.1, 2, &p), 0);
+	NEAR(p.base_err, 0.006, 1e-12);
 }
 
 static void test_evidence(void)
