@@ -73,7 +73,8 @@ uint16_t dp_map_back_burst(struct dp_worker *w, int port_idx, struct rte_mbuf **
 	return kept;
 }
 
-uint16_t dp_handover_poll(struct dp_worker *w, struct rte_mbuf **pkts, struct dp_pktinfo *info)
+/* One burst of the ring. */
+static uint16_t poll_burst(struct dp_worker *w, struct rte_mbuf **pkts, struct dp_pktinfo *info)
 {
 	uint16_t n, i = 0;
 
@@ -98,4 +99,15 @@ uint16_t dp_handover_poll(struct dp_worker *w, struct rte_mbuf **pkts, struct dp
 		i = j;
 	}
 	return n;
+}
+
+uint16_t dp_handover_poll(struct dp_worker *w, struct rte_mbuf **pkts, struct dp_pktinfo *info)
+{
+	uint16_t n, total = 0;
+
+	/* A few bursts a round: the worker before may hand over more than one
+	 * a round (a burst from each shadow port, and what it passes on). */
+	for (int k = 0; k < 4 && (n = poll_burst(w, pkts, info)) > 0; k++)
+		total = (uint16_t)(total + n);
+	return total;
 }

@@ -324,9 +324,17 @@ static int setup_ports_and_groups(struct dp_app *a)
 		return -1;
 
 	/* Every RX descriptor holds an mbuf, every TX descriptor may; add the
-	 * bursts in flight and the per-lcore caches. */
+	 * bursts in flight, the per-lcore caches, and the rings between
+	 * workers, full when one stalls (what they hold is received into this
+	 * pool: short, the client port's RX would drop production's packets):
+	 * a port's dispatch rings (any port may need them: which do is known
+	 * once they start) and the hand-over's. */
 	need = (uint32_t)a->n_ports * (cfg->rx_desc + cfg->tx_desc) * a->n_workers +
 	       a->n_workers * DP_BURST * 4 + nlc * 256;
+	if (a->n_workers > 1)
+		need += (uint32_t)a->n_ports * (a->n_workers - 1) * DP_DISPATCH_RING;
+	if (a->handover[0] != NULL)
+		need += a->n_workers * DP_DISPATCH_RING;
 	if (need < cfg->mbufs)
 		need = cfg->mbufs;
 	a->pool = rte_pktmbuf_pool_create("st_pool", need, 256, 0,
@@ -439,14 +447,26 @@ static uint32_t timed_targets(const struct dp_config *cfg)
 	return m;
 }
 
-/* With more than one worker, the rings answers from instances are handed
- * over through (handover.c): a group with instances gets its shadows'
- * answers from the instances' addresses, which RSS and the dispatch hash
- * send to the worker their own hash picks, not to the flow's. Made for any
- * config, as a reload may give a group instances. */
+/* Whether answers from instances are handed between workers: more than
+ * one worker, and a group with instances whose answers are timed or feed
+ * TCP sessions (instances are not reloaded: restart-only). */
+static bool handover_wanted(const struct dp_app *a)
+{
+	if (a->n_workers < 2 || !(a->cfg.timing || a->cfg.tcp_sessions > 0))
+		return false;
+	for (int g = 0; g < a->cfg.n_shadows; g++)
+		if (a->cfg.shadows[g].n_instances > 0)
+			return true;
+	return false;
+}
+
+/* The rings answers from instances are handed over through (handover.c):
+ * a group with instances gets its shadows' answers from the instances'
+ * addresses, which RSS and the dispatch hash send to the worker their own
+ * hash picks, not to the flow's. */
 static int handover_start(struct dp_app *a)
 {
-	if (a->n_workers < 2)
+	if (!handover_wanted(a))
 		return 0;
 	a->handover_off = dp_handover_register();
 	if (a->handover_off < 0) {

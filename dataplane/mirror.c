@@ -1153,6 +1153,7 @@ bool dp_map_back(struct dp_worker *w, int port_idx, struct dp_pktinfo *in, bool 
 {
 	const struct dp_app *app = w->app;
 	size_t alen = in->p.l3 == ST_L3_IPV4 ? 4 : 16;
+	bool defer = false;
 
 	if (!in->ok || (in->p.flags & ST_PKT_F_ICMP_ERR))
 		return false;
@@ -1196,11 +1197,14 @@ bool dp_map_back(struct dp_worker *w, int port_idx, struct dp_pktinfo *in, bool 
 			}
 		}
 		/* Not this worker's flow: another's, perhaps (what it times,
-		 * or its TCP session). The frame is classified again there. */
-		if (may_defer && (app->timing || (app->tcp && in->p.proto == ST_IPPROTO_TCP)))
-			return true;
+		 * or its TCP session), unless a later group's here. The frame
+		 * is classified again there. */
+		if (may_defer && (app->timing || (app->tcp && in->p.proto == ST_IPPROTO_TCP))) {
+			defer = true;
+			continue;
+		}
 		if (mapped)
 			return false;
 	}
-	return false;
+	return defer;
 }

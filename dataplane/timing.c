@@ -464,7 +464,9 @@ static inline void answer(struct dp_worker *w, struct dp_flow *f, int target,
 		if ((fl & (ST_TCP_SYN | ST_TCP_ACK)) == (ST_TCP_SYN | ST_TCP_ACK)) {
 			uint64_t *syn = &dp_flow_pend(&w->flows, f, target)->syn_tsc;
 
-			if (*syn != 0) {
+			/* an answer read before the SYN was sent (on another
+			 * core: a hand-over, handover.c) is not its answer */
+			if (*syn != 0 && now >= *syn) {
 				record(ts->conn, now, *syn, w->app->ns_per_cyc_q32);
 				ts->connects++;
 				*syn = 0;
@@ -473,7 +475,7 @@ static inline void answer(struct dp_worker *w, struct dp_flow *f, int target,
 		}
 		closes = p->payload_len > 0 || (fl & ST_TCP_FIN);
 	}
-	if (closes && *req != 0) {
+	if (closes && *req != 0 && now >= *req) {
 		uint64_t ns = record(ts->lat, now, *req, w->app->ns_per_cyc_q32);
 
 		if (target == DP_TARGET_PROD && w->cs[0] != NULL)

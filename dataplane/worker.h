@@ -334,8 +334,8 @@ uint16_t dp_map_back_burst(struct dp_worker *w, int port_idx, struct rte_mbuf **
 			   struct dp_pktinfo *info, uint16_t n, uint64_t now, bool impair,
 			   uint8_t hops);
 
-/* The answers handed to this worker, through dp_shadow_input: at most a
- * burst; info is scratch for it. Returns how many. */
+/* The answers handed to this worker, through dp_shadow_input: up to four
+ * bursts; pkts and info are scratch for one. Returns how many. */
 uint16_t dp_handover_poll(struct dp_worker *w, struct rte_mbuf **pkts, struct dp_pktinfo *info);
 
 /* Looks at up to budget slots of the fragment table: datagrams older than

@@ -112,7 +112,7 @@ static int add_record(struct lg_capture *cap, const struct l2_conv *conv,
 		else
 			et = (uint16_t)(bytes[conv->proto_off] << 8 | bytes[conv->proto_off + 1]);
 		len = caplen - conv->strip + LG_ETH_HLEN;
-		orig = wire - conv->strip + LG_ETH_HLEN;
+		orig = (uint64_t)wire - conv->strip + LG_ETH_HLEN;
 	} else {
 		len = caplen;
 		orig = wire;

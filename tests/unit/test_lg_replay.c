@@ -463,15 +463,17 @@ static void test_options(void)
 	/* Whole numbers are whole: --loop 0.4 was rounded to 0 (endless),
 	 * --select-scale 1.5 to 2. */
 	{
-		char *frac[][6] = {
+		char *frac[][8] = {
 			{ "lg", "--pcap", "x.pcap", "--loop", "0.4", NULL },
-			{ "lg", "--pcap", "x.pcap", "--select-scale", "1.5", NULL },
+			{ "lg", "--pcap", "x.pcap", "--select-clients", "c.json", "--select-scale", "1.5", NULL },
 			{ "lg", "--pcap", "x.pcap", "--multiply", "2.5", NULL },
 		};
+		int argc[] = { 5, 7, 5 };
 
 		for (size_t i = 0; i < sizeof(frac) / sizeof(frac[0]); i++) {
 			lg_config_defaults(&c);
-			CU_ASSERT_EQUAL(lg_options_parse(5, frac[i], &c, &err), -EINVAL);
+			CU_ASSERT_EQUAL(lg_options_parse(argc[i], frac[i], &c, &err), -EINVAL);
+			CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, frac[i][argc[i] - 2]));
 		}
 	}
 }
