@@ -422,8 +422,11 @@ static inline int queue_copy(struct dp_worker *w, int gi, const struct dp_group 
 		      v == DP_TCP_SEND_RST ? COPY_HDR : COPY_ANY);
 	if (c == NULL) {
 		/* no SYN, no session; a client's RST not copied still ends
-		 * its session (it retransmitted to the shadow for ~50 s) */
-		if (s != NULL && (v == DP_TCP_QUEUE_SYN || v == DP_TCP_SEND_RST))
+		 * its session (it retransmitted to the shadow for ~50 s); a
+		 * segment not copied leaves a hole the client never fills (it
+		 * went to production): the session would stall until given
+		 * up, holding its queue, so it ends here */
+		if (s != NULL)
 			dp_tcp_forget(w, s);
 		return 0;
 	}
@@ -448,6 +451,16 @@ static inline int queue_copy(struct dp_worker *w, int gi, const struct dp_group 
 		dp_tcp_rewrite_rst(w, s, c, p);
 	w->copies[gi][w->n_copies[gi]++] = c;
 	return 1;
+}
+
+/* A TCP segment a group's filter or rate cap keeps from its shadow: the
+ * shadow's stream has a hole the client never fills (production got the
+ * segment), and the session would stall until given up, holding its
+ * queue: it ends, and the rest of the flow is tcp_midstream. */
+static inline void tcp_hole(struct dp_worker *w, const struct dp_pktinfo *in, int gi)
+{
+	if (w->app->tcp && in->p.proto == ST_IPPROTO_TCP)
+		dp_tcp_forget_flow(w, &in->key, in->hash, gi);
 }
 
 /* Whether the flow's copies are dropped because its instance is down on
@@ -482,10 +495,12 @@ static __rte_always_inline void copy_to_group(struct dp_worker *w, int gi,
 	}
 	if (!dp_filter_pass(__atomic_load_n(&g->filter, __ATOMIC_ACQUIRE), m)) {
 		gc->drops[DP_DROP_FILTERED]++;
+		tcp_hole(w, in, gi);
 		return;
 	}
 	if (!bucket_take(w, gi, g, m->pkt_len, now)) {
 		gc->drops[DP_DROP_RATE_CAP]++;
+		tcp_hole(w, in, gi);
 		return;
 	}
 	if (unlikely(w->chaos[gi] & DP_CHAOS_DOWN_MASK) && chaos_blackholed(w, gi, g, in->hash)) {
@@ -898,10 +913,14 @@ static __rte_always_inline void tee_packet(struct dp_worker *w, const struct dp_
 		}
 		if (s->filter[gi] != NULL && !dp_filter_pass(s->filter[gi], m)) {
 			gc->drops[DP_DROP_FILTERED]++;
+			if (session)
+				tcp_hole(w, in, gi);
 			continue;
 		}
 		if (((s->capped >> gi) & 1) && !bucket_take(w, gi, g, m->pkt_len, now)) {
 			gc->drops[DP_DROP_RATE_CAP]++;
+			if (session)
+				tcp_hole(w, in, gi);
 			continue;
 		}
 		if (unlikely(w->chaos[gi] & DP_CHAOS_DOWN_MASK) &&

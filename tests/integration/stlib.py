@@ -156,6 +156,9 @@ def parse_final(stderr):
         if m:
             out["flow_table_full"] = int(m.group(1))
             out["flows_expired"] = int(m.group(2))
+            m = re.search(r"tcp sessions active (\d+)", line)
+            if m:
+                out["tcp_sessions_active"] = int(m.group(1))
             continue
         m = re.match(r"\s+frags: seen (\d+), first (\d+), held (\d+), released (\d+), expired (\d+), "
                      r"table_full (\d+), hold_full (\d+)(?:, held_expired (\d+))?", line)

@@ -757,6 +757,30 @@ def queue_full_case(wd):
                 "(%d bytes): the SYN" % (len(pkts) - 2048, full, a["copies"], a["bytes"]))
 
 
+def capped_session_case(wd):
+    """A session whose segments the group's rate cap keeps from the
+    shadow: the shadow's stream would have a hole the client never fills
+    (production got the segment), so the session ends at the first one;
+    it stalled until given up (some 50 s), holding its queue."""
+    from scapy.all import IP, TCP, Raw
+    eth = Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02")
+    ip = IP(src="198.18.0.77", dst="198.18.1.53")
+    pkts = [bytes(eth / ip / TCP(sport=40077, dport=80, flags="S", seq=1000))]
+    pkts += [bytes(eth / ip / TCP(sport=40077, dport=80, flags="PA", seq=1001 + 4 * k, ack=1) /
+                   Raw(b"abcd")) for k in range(30)]
+    write_inputs(wd, pkts)
+    ini = os.path.join(wd, "capped.ini")
+    write_ini(ini, INLINE_HEAD + "timing = false\n[shadow.a]\nport = net_pcap2\nshare = 1\n"
+              "dst_mac = %s\nrate_pps = 1\n" % MAC["a"], tcp_sessions=64)
+    res = run_dp(wd, "tee-capped-%d" % os.getpid(), ini, "a")
+    a = res["shadows"]["a"]
+    stlib.check(read(os.path.join(wd, "prod.pcap")) == pkts, "capped: production gets everything")
+    stlib.check(a.get("rate_cap", 0) >= 1 and res.get("tcp_sessions_active") == 0 and
+                res["mbufs_in_use"] == (0, 0),
+                "capped: the first segment the cap kept ended the session (rate_cap %s, sessions "
+                "active at exit %s), every mbuf back" % (a.get("rate_cap"), res.get("tcp_sessions_active")))
+
+
 def unsent_case(wd):
     """A session whose shadow never answers its SYN ends idle with its data
     segments still queued, never sent: they are counted tcp_unsent, and
@@ -967,7 +991,7 @@ def tx_refused_case(wd):
 def main():
     for case in (inline_case, inline_untimed_case, tap_case, two_workers_case, inject_case,
                  inject_tcp_chaos_case, inject_memif_case,
-                 full_table_case, unanswered_syn_case, midstream_case, long_headers_case, queue_full_case, unsent_case, pool_dry_case,
+                 full_table_case, unanswered_syn_case, midstream_case, long_headers_case, queue_full_case, capped_session_case, unsent_case, pool_dry_case,
                  nombuf_case, tx_refused_case):
         wd = stlib.workdir(case.__name__)
         print("== %s in %s" % (case.__name__, wd))
