@@ -94,13 +94,19 @@ static inline void dp_clients_reset(struct dp_worker *w, const struct st_flow_ke
 	st_ss_reset(dp_clients_window(w), &ck, st_ckey_hash(&ck));
 }
 
-/* One of f's production requests (or SYNs) timed out. */
-static inline void dp_clients_timeout(struct dp_worker *w, const struct dp_flow *f)
+/* One of f's production requests timed out; with syn, an unanswered SYN
+ * of a connection that sent no request, which counts as a request too (as
+ * in the KPI snapshot: the clients add up to it). */
+static inline void dp_clients_timeout(struct dp_worker *w, const struct dp_flow *f, bool syn)
 {
 	struct st_ckey ck;
+	uint32_t h;
 
 	dp_client_key(&w->app->cfg, &f->key, (f->targets & DP_FLOW_CLIENT1) ? 1 : 0, &ck);
-	st_ss_timeout(dp_clients_window(w), &ck, st_ckey_hash(&ck));
+	h = st_ckey_hash(&ck);
+	if (syn)
+		st_ss_request_n(dp_clients_window(w), &ck, h, 1, 0);
+	st_ss_timeout(dp_clients_window(w), &ck, h);
 }
 
 /* Main lcore side. */

@@ -545,7 +545,7 @@ void dp_timing_scan(struct dp_worker *w, uint64_t now, uint32_t budget)
 				if (*req != 0 && now - *req > tmo) {
 					tstats(w, tg)->timeouts++;
 					if (tg == DP_TARGET_PROD && w->cs[0] != NULL)
-						dp_clients_timeout(w, f);
+						dp_clients_timeout(w, f, false);
 					*req = 0;
 				}
 				/* An unanswered SYN is a timeout of its own only for
@@ -560,7 +560,7 @@ void dp_timing_scan(struct dp_worker *w, uint64_t now, uint32_t budget)
 						tstats(w, tg)->requests++;
 						tstats(w, tg)->timeouts++;
 						if (tg == DP_TARGET_PROD && w->cs[0] != NULL)
-							dp_clients_timeout(w, f);
+							dp_clients_timeout(w, f, true);
 					}
 					pd->syn_tsc = 0;
 				}

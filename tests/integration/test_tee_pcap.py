@@ -624,7 +624,9 @@ def unanswered_syn_case(wd):
     sent no request, and then as a request too, so the error rate stays a
     share of requests: 60 requests, 60 timeouts (the SYN and the request
     of one connection were two timeouts for one request: 30 requests, 90
-    timeouts, an error rate of 300%)."""
+    timeouts, an error rate of 300%). Per-client accounting on, the
+    clients' counts add up to prod's snapshot (a SYN alone was a timeout
+    without a request there)."""
     from scapy.all import IP, TCP, Raw
     eth = Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02")
     pkts = []
@@ -639,13 +641,15 @@ def unanswered_syn_case(wd):
     write_ini(ini, INLINE_HEAD + """service = synsvc
 response_timeout = 300ms
 interval = 500ms
+client_key = src/32
 
 [shadow.a]
 port = net_pcap2
 share = 1
 dst_mac = %s
 """ % MAC["a"])
-    col = kpi_collector(wd, [b"kpi.synsvc.prod", b"kpi.synsvc.a"], "the unanswered SYNs' KPI check")
+    col = kpi_collector(wd, [b"kpi.synsvc.prod", b"kpi.synsvc.a", b"clients.synsvc"],
+                        "the unanswered SYNs' KPI check")
     res = run_dp(wd, "tee-syn-%d" % os.getpid(), ini, "a")
     stlib.check(res["mbufs_in_use"] == (0, 0), "unanswered SYNs: every mbuf back in its pool at exit")
     if col is None:
@@ -659,6 +663,12 @@ dst_mac = %s
         stlib.check(tot == {"requests": 60, "responses": 0, "timeouts": 60},
                     "unanswered SYNs, %s: 60 requests (30 SYNs alone, 30 requests), 60 timeouts (%s)"
                     % (target, tot))
+    import clientsub
+    cms = [m for m in msgs if m["_topic"] == "clients.synsvc"]
+    kms = {(m["t0"], m["t1"]): m for m in msgs if m["_topic"] == "kpi.synsvc.prod"}
+    mism = clientsub.totals_mismatch(cms, kms)
+    stlib.check(cms and not mism, "unanswered SYNs: the clients add up to prod's snapshots in each of "
+                "%d windows %s" % (len(cms), mism[:3]))
 
 
 def sessions_run(wd, name, extra):
