@@ -68,6 +68,8 @@ _Static_assert(COPY_WHOLE_MAX <= DP_COPY_ROOM && 128 <= DP_COPY_ROOM,
 
 #define rng32 dp_rng32
 
+#define TB_MAX_FRAME (65535u + 26u)
+
 static void bucket_reset(struct dp_bucket *b, const struct dp_app *app,
 			 uint64_t pps, uint64_t bps, uint32_t burst_ms, uint64_t now)
 {
@@ -82,11 +84,16 @@ static void bucket_reset(struct dp_bucket *b, const struct dp_app *app,
 	b->cost_p = pps_w ? hz / pps_w : 0;
 	b->cost_b = bps_w ? hz / bps_w * 8 : 0;
 	b->depth = hz / 1000 * burst_ms;
-	/* At least one full-size packet must fit, or a low cap passes nothing. */
+	/* At least the largest frame a copy can be must fit (an IP datagram
+	 * of 64 KiB with Ethernet and two tags: a jumbo frame, or a datagram
+	 * af_packet reassembled), or such copies never pass a byte cap; the
+	 * product held below 2^63 for a cap of a few bits a second. */
 	if (b->depth < b->cost_p)
 		b->depth = b->cost_p;
-	if (b->depth < b->cost_b * RTE_ETHER_MAX_LEN)
-		b->depth = b->cost_b * RTE_ETHER_MAX_LEN;
+	if (b->cost_b > (UINT64_MAX >> 1) / TB_MAX_FRAME)
+		b->cost_b = (UINT64_MAX >> 1) / TB_MAX_FRAME;
+	if (b->depth < b->cost_b * TB_MAX_FRAME)
+		b->depth = b->cost_b * TB_MAX_FRAME;
 	b->tokens_p = b->depth;
 	b->tokens_b = b->depth;
 	b->last_tsc = now;

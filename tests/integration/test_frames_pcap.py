@@ -196,6 +196,22 @@ def jumbo_case(wd):
     stlib.check(res["mbufs_in_use"] == (0, 0), "every mbuf back in its pool")
 
 
+def jumbo_cap_case(wd):
+    """A byte cap whose bucket (10 ms of 5 Mbit/s: 6,250 bytes) is smaller
+    than a jumbo frame: a 9,000-byte copy still passes when the bucket is
+    full (it never did: the bucket could never hold its cost)."""
+    fin = frames()
+    res = run(wd, "frames-cap-%d" % os.getpid(), 9000,
+              [("c", None, 0, None, "dst_mac = %s\nrate_bps = 5M\n" % MAC_C)], fin)
+    c = read(os.path.join(wd, "shadow_c.pcap"))
+    big = [x for x in c if len(x) > 6250]
+    stlib.check(read(os.path.join(wd, "prod.pcap")) == [f for f, _ in fin],
+                "byte cap: production got every frame")
+    stlib.check(len(big) >= 1 and res["shadows"]["c"].get("rate_cap", 0) >= 1,
+                "byte cap below a jumbo frame: %d jumbo copies passed, %d capped"
+                % (len(big), res["shadows"]["c"].get("rate_cap", 0)))
+
+
 def mtu1500_case(wd):
     fin = frames()
     res = run(wd, "frames-m-%d" % os.getpid(), 1500, [("a", MAC_A, 0, None)], fin)
@@ -320,6 +336,7 @@ def long_headers_case(wd):
 def main():
     wd = stlib.workdir("frames-pcap")
     jumbo_case(wd)
+    jumbo_cap_case(wd)
     mtu1500_case(wd)
     trailer_case(wd)
     bpf_case(wd)
