@@ -84,18 +84,22 @@ static void bucket_reset(struct dp_bucket *b, const struct dp_app *app,
 	b->cost_p = pps_w ? hz / pps_w : 0;
 	b->cost_b = bps_w ? hz / bps_w * 8 : 0;
 	b->depth = hz / 1000 * burst_ms;
-	/* At least the largest frame a copy can be must fit (an IP datagram
-	 * of 64 KiB with Ethernet and two tags: a jumbo frame, or a datagram
-	 * af_packet reassembled), or such copies never pass a byte cap; the
-	 * product held below 2^63 for a cap of a few bits a second. */
+	/* At least one full-size packet must fit, or a low cap passes nothing.
+	 * A larger copy (a jumbo frame, a datagram af_packet reassembled, up
+	 * to TB_MAX_FRAME) passes a full bucket and leaves it in debt: it
+	 * never fit, and never passed a byte cap. Costs and depth are held
+	 * below 2^61 so that depth plus a largest copy's debt stays signed. */
+	if (b->cost_b > (UINT64_MAX >> 3) / TB_MAX_FRAME)
+		b->cost_b = (UINT64_MAX >> 3) / TB_MAX_FRAME;
+	if (b->depth > UINT64_MAX >> 3)
+		b->depth = UINT64_MAX >> 3;
 	if (b->depth < b->cost_p)
 		b->depth = b->cost_p;
-	if (b->cost_b > (UINT64_MAX >> 1) / TB_MAX_FRAME)
-		b->cost_b = (UINT64_MAX >> 1) / TB_MAX_FRAME;
-	if (b->depth < b->cost_b * TB_MAX_FRAME)
-		b->depth = b->cost_b * TB_MAX_FRAME;
+	if (b->depth < b->cost_b * RTE_ETHER_MAX_LEN)
+		b->depth = b->cost_b * RTE_ETHER_MAX_LEN;
+	b->room = b->depth + b->cost_b * TB_MAX_FRAME;
 	b->tokens_p = b->depth;
-	b->tokens_b = b->depth;
+	b->tokens_b = (int64_t)b->depth;
 	b->last_tsc = now;
 }
 
@@ -117,19 +121,20 @@ static inline bool bucket_take(struct dp_worker *w, int gi, const struct dp_grou
 		bucket_reset(b, w->app, pps, bps, burst_ms, now);
 	elapsed = now - b->last_tsc;
 	b->last_tsc = now;
-	if (elapsed > (b->depth >> DP_TB_SHIFT)) {
+	if (elapsed > (b->room >> DP_TB_SHIFT)) {
 		b->tokens_p = b->depth;
-		b->tokens_b = b->depth;
+		b->tokens_b = (int64_t)b->depth;
 	} else {
 		elapsed <<= DP_TB_SHIFT;
 		b->tokens_p = RTE_MIN(b->tokens_p + elapsed, b->depth);
-		b->tokens_b = RTE_MIN(b->tokens_b + elapsed, b->depth);
+		b->tokens_b = RTE_MIN(b->tokens_b + (int64_t)elapsed, (int64_t)b->depth);
 	}
-	need_b = b->cost_b * bytes;
-	if (b->tokens_p < b->cost_p || b->tokens_b < need_b)
+	need_b = b->cost_b * RTE_MIN(bytes, TB_MAX_FRAME);
+	if (b->tokens_p < b->cost_p ||
+	    b->tokens_b < (int64_t)RTE_MIN(need_b, b->depth))
 		return false;
 	b->tokens_p -= b->cost_p;
-	b->tokens_b -= need_b;
+	b->tokens_b -= (int64_t)need_b;
 	return true;
 }
 

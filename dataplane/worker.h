@@ -25,7 +25,7 @@
 
 struct dp_bucket {
 	uint64_t tokens_p;
-	uint64_t tokens_b;
+	int64_t tokens_b;	/* below 0 after a copy larger than the depth */
 	uint64_t last_tsc;
 	uint64_t rate_pps;	/* what the costs below were computed for */
 	uint64_t rate_bps;
@@ -33,6 +33,7 @@ struct dp_bucket {
 	uint64_t cost_p;	/* per packet */
 	uint64_t cost_b;	/* per byte */
 	uint64_t depth;		/* burst_ms in fixed-point cycles */
+	uint64_t room;		/* depth and the debt of a largest copy */
 };
 
 /* Original destinations of rewritten copies, per group (mirror.c). */
