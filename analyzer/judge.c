@@ -123,6 +123,8 @@ struct eval {
 	uint32_t meas_c[2], n_meas;
 	bool rec_measured;		/* the recommendation is what lam_ok needs */
 	bool rec_squeezed;		/* raised past a load a squeeze step failed */
+	bool rec_broken;		/* raised past a load the shadow broke the SLO at */
+	double lam_broken;		/* ... that load; 0: none */
 	uint32_t rec_held;		/* fewer the model asks for, held until verified */
 };
 
@@ -963,6 +965,28 @@ static uint32_t sq_floor(const struct an_plan *p, const struct an_squeeze *sq)
 	return (uint32_t)fmin(floor(p->forecast_rps / lam * (1 + 1e-9)) + 1, p->max_instances);
 }
 
+/* The load per instance the shadow was measured breaking the SLO at (the
+ * lower end of its p99's interval, or of its error rate's, past the
+ * objective), 0: none. Every count whose load is at least this misses it,
+ * whatever a model says (a shadow whose samples all fell in one bucket
+ * gave no fit to correct the model with, and prod's confirmed it). Not
+ * for a shared queue: more instances than the shadow's pool more. */
+static double lam_broken(const struct an_judge *j, const struct eval *ev)
+{
+	const struct span *s = &ev->shadow;
+	double lo, hi;
+
+	if (ev->cform == AN_FORM_MMC || ev->cform == AN_FORM_GGC || !(s->lam > 0) ||
+	    s->requests <= 0 || (uint64_t)s->dist.total < j->cfg->min_samples)
+		return 0;
+	an_dist_quantile_ci(&s->dist, 0.99, 1 - 2 * (1 - REC_CONF), &lo, &hi);
+	if ((isfinite(lo) && lo > (double)ev->p->slo_p99_ns) ||
+	    an_rate_bound(s->timeouts + s->resets + s->icmp, s->requests, REC_CONF, false) >
+		    ev->p->slo_error_rate)
+		return s->lam;
+	return 0;
+}
+
 /* Asks verify.c for a squeeze step (with dataplane_control): for the
  * recommendation when it is not verified; when it is, for a smaller count
  * no step has tried -- the upper bound and the evidence cap both err high.
@@ -1079,6 +1103,20 @@ static void recommend(struct an_judge *j, struct eval *ev)
 		ev->rec_measured = false;
 		ev->rec_squeezed = true;
 	}
+	/* Nor one the shadow did. */
+	ev->lam_broken = lam_broken(j, ev);
+	ev->rec_broken = false;
+	if (ev->lam_broken > 0) {
+		/* within the usual 5% of it: a load measured is the load run */
+		double fl = fmin(floor(p->forecast_rps / (ev->lam_broken * (1 - MEASURED_TOL)) *
+				       (1 + 1e-9)) + 1, p->max_instances);
+
+		if (n < fl) {
+			n = (uint32_t)fl;
+			ev->rec_measured = false;
+			ev->rec_broken = true;
+		}
+	}
 	ev->rec_unstepped = 0;
 	if (p->max_step > 0) {
 		uint32_t c = p->current_instances;
@@ -1117,7 +1155,9 @@ static void recommend(struct an_judge *j, struct eval *ev)
 	ev->proposal_ok = ev->p99_prop <= (double)p->slo_p99_ns &&
 			  an_pred_err_ok(ev->err_prop, p->slo_error_rate) &&
 			  p->proposed_instances >= p->min_instances &&
-			  p->proposed_instances <= p->max_instances;
+			  p->proposed_instances <= p->max_instances &&
+			  !(ev->lam_broken > 0 && p->forecast_rps / p->proposed_instances >=
+							    ev->lam_broken * (1 - MEASURED_TOL));
 	/* Not measured, and squeeze steps can measure it: what is published
 	 * until one does is the fewest count whose load was run within the
 	 * SLO (the proposal, when the shadow met it; else what prod's load
@@ -1139,7 +1179,7 @@ static void recommend(struct an_judge *j, struct eval *ev)
 			ev->err_rec = err_at(j, ev, h, false);
 			ev->p99_rec_hi = p99_at(j, ev, h, true);
 			ev->err_rec_hi = err_at(j, ev, h, true);
-			ev->rec_measured = ev->rec_squeezed = false;
+			ev->rec_measured = ev->rec_squeezed = ev->rec_broken = false;
 			ev->rec_unreachable = false;
 			ev->verified = load_verified(ev, p->forecast_rps / h);
 		}
@@ -1308,6 +1348,10 @@ static void describe_verified(const struct eval *ev, char *buf, size_t len)
 		o += snprintf(buf + o, len - (size_t)o,
 			      "; at least %u: a squeeze step at %.1f rps per instance could not show p99 within the SLO (upper bound %s)",
 			      ev->rec, sq->bad_lam, fmt_ns(c, sizeof(c), sq->bad_p99));
+	if (ev->rec_broken && (size_t)o < len)
+		o += snprintf(buf + o, len - (size_t)o,
+			      "; at least %u: the shadow broke the SLO at %.1f rps per instance (measured)",
+			      ev->rec, ev->lam_broken);
 	if (ev->rec_held && (size_t)o < len)
 		o += snprintf(buf + o, len - (size_t)o,
 			      "; %u would do by the model (%.1f rps each): held at the fewest measured within the SLO until a squeeze step verifies it",
@@ -2011,7 +2055,7 @@ int an_judge_run(struct an_judge *j, struct an_service *s, uint64_t now_ns,
 		ev->p99_rec_hi = ev->p99_prop_hi;
 		ev->rec_measured = false;
 		ev->verified = load_verified(ev, ev->p->forecast_rps / ev->rec);
-		ev->rec_squeezed = false;
+		ev->rec_squeezed = ev->rec_broken = false;
 		want_squeeze(j, ev);
 		v->verified = ev->verified;
 		describe_verified(ev, v->verified_reason, sizeof(v->verified_reason));

@@ -1122,6 +1122,31 @@ static void test_shared_queue_cap(void)
 	an_config_free(&cfg);
 }
 
+/* A shadow 100 ms behind a fixed delay, every sample in one bucket (p50 =
+ * p99): no fit to correct the model with, and prod's confirmed the
+ * proposal while the shadow ran its load at three times the objective.
+ * A load the shadow broke the SLO at is no count's. */
+static void test_shadow_breaks_one_bucket(void)
+{
+	struct scenario sc = { .windows = 14, .per_window = 4, .seed = 13 };
+	struct an_config cfg;
+	struct an_engine *e;
+	struct tally t;
+
+	sc.tg[0] = tgt("prod", ST_ROLE_PROD, 8, 400, 1000);
+	sc.tg[1] = tgt("canary", ST_ROLE_SHADOW, 2, 500, 1e7);
+	sc.tg[1].d0 = 0.1;
+	sc.n_tg = 2;
+	plan_default(&sc.plan);
+	e = run(&sc, &t, &cfg);
+	printf("\n    %s %u (%s)", st_verdict_kind_str(t.last_decisive.verdict),
+	       t.last_decisive.recommended_instances, t.last_decisive.reason);
+	CU_ASSERT_NOT_EQUAL(t.last_decisive.verdict, ST_VERDICT_CONFIRM);
+	CU_ASSERT(t.last_decisive.recommended_instances > 16);
+	an_engine_destroy(e);
+	an_config_free(&cfg);
+}
+
 static void squeeze_passed_at_80(struct an_engine *e, void *arg)
 {
 	struct an_service *s = an_engine_service(e, "web");
@@ -1729,6 +1754,7 @@ int st_register_suites(void)
 		{ "per-instance queues at one load earn no pooling gain", test_no_pooling_from_one_load },
 		{ "prod's windows on the count before a scale-down are not its evidence", test_scaled_down_span },
 		{ "a squeeze step on a shared queue's 8 verifies no fewer", test_shared_queue_squeeze },
+		{ "a shadow that breaks the SLO in one bucket confirms nothing", test_shadow_breaks_one_bucket },
 		{ "hysteresis", test_hysteresis },
 		{ "synthetic", test_synthetic },
 		{ "model_choice", test_model_choice },
