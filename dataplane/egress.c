@@ -107,23 +107,39 @@ static int fragment(struct rte_mbuf *m, uint32_t mtu, struct rte_mempool *mp,
 	return nf;
 }
 
-/* dp_tx_or_drop, adding the frames the queue refused to *lost: the
- * frames and bytes the port did not count as sent, but a TCP session's
- * segments (put off: their session sends them again). */
+/* dp_tx_or_drop; with lost (a shadow group's copies, counted per group,
+ * not in the port's tx, as on their way without fragments), the frames the
+ * queue refused go to *lost instead, but a TCP session's segments (put
+ * off: their session sends them again). */
+/* Sends pkts without the port's counters (a shadow group's copies); frees
+ * what the queue refused. Returns how many of those were not a TCP
+ * session's segments (put off: their session sends them again), their
+ * bytes added to *bytes. */
+static uint16_t send_uncounted(struct dp_worker *w, int port_idx, struct rte_mbuf **pkts,
+			       uint16_t n, uint64_t *bytes)
+{
+	uint16_t sent = rte_eth_tx_burst(w->app->ports[port_idx].id, w->queue, pkts, n);
+	uint16_t lost = 0;
+
+	if (likely(sent == n))
+		return 0;
+	for (uint16_t i = sent; i < n; i++) {
+		if (dp_tcp_put_off(w, pkts[i]))
+			continue;
+		lost++;
+		*bytes += pkts[i]->pkt_len;
+	}
+	rte_pktmbuf_free_bulk(pkts + sent, n - sent);
+	return lost;
+}
+
 static void send_run(struct dp_worker *w, int port_idx, struct rte_mbuf **pkts, uint16_t n,
 		     struct dp_egress_lost *lost)
 {
-	const struct dp_port_counters *pc = &w->cnt.port[port_idx];
-	uint64_t full = pc->tx_full, sent = pc->tx_bytes, bytes = 0;
-	uint64_t segs = w->cnt.tcp_send_tx_full, seg_bytes;
-
-	for (uint16_t i = 0; i < n; i++)
-		bytes += pkts[i]->pkt_len;
-	seg_bytes = dp_tx_counted(w, port_idx, w->app->ports[port_idx].id, pkts, n, bytes);
-	if (lost != NULL && unlikely(pc->tx_full != full)) {
-		lost->tx_full += (uint32_t)(pc->tx_full - full - (w->cnt.tcp_send_tx_full - segs));
-		lost->bytes += bytes - (pc->tx_bytes - sent) - seg_bytes;
-	}
+	if (lost == NULL)
+		dp_tx_or_drop(w, port_idx, w->app->ports[port_idx].id, pkts, n);
+	else
+		lost->tx_full += send_uncounted(w, port_idx, pkts, n, &lost->bytes);
 }
 
 void dp_egress_send(struct dp_worker *w, int port_idx, uint32_t mtu,
@@ -138,7 +154,8 @@ void dp_egress_send(struct dp_worker *w, int port_idx, uint32_t mtu,
 	for (uint16_t i = 0; i < n; i++) {
 		struct rte_mbuf *m = pkts[i];
 		uint32_t len = m->pkt_len;
-		uint64_t full;
+		uint64_t ignored = 0;
+		uint32_t refused;
 		int nf;
 
 		if (len <= fast || (nf = fragment(m, mtu, mp, frags, RTE_DIM(frags))) == 0) {
@@ -159,11 +176,17 @@ void dp_egress_send(struct dp_worker *w, int port_idx, uint32_t mtu,
 			continue;
 		}
 		pc->frags_out += (uint32_t)nf;
-		full = pc->tx_full;
-		for (int32_t k = 0; k < nf; k += DP_BURST)
-			dp_tx_or_drop(w, port_idx, w->app->ports[port_idx].id, frags + k,
-				      (uint16_t)RTE_MIN(nf - k, DP_BURST));
-		if (lost != NULL && unlikely(pc->tx_full != full)) {
+		refused = 0;
+		for (int32_t k = 0; k < nf; k += DP_BURST) {
+			uint16_t b = (uint16_t)RTE_MIN(nf - k, DP_BURST);
+
+			if (lost == NULL)
+				dp_tx_or_drop(w, port_idx, w->app->ports[port_idx].id, frags + k, b);
+			else
+				refused += send_uncounted(w, port_idx, frags + k, b, &ignored);
+		}
+		/* a frame is lost when any of its fragments is */
+		if (refused > 0) {
 			lost->tx_full++;
 			lost->bytes += len;
 		}

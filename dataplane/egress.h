@@ -31,9 +31,11 @@ struct dp_egress_lost {
  * fragmented (IPv6, DF, non-IP, too many fragments, mp dry), freed and
  * counted in the port's too_big. What the TX queue refuses is counted
  * (tx_full) and freed, as tx_or_drop. Fragments sent are counted in the
- * port's frags_out. The frames not sent are added to *lost when it is not
- * NULL (a shadow group takes them out of its copies and counts them as
- * its drops). Takes every mbuf of pkts. */
+ * port's frags_out. With lost (a shadow group's copies, counted per group,
+ * not in the port's tx, tx_bytes and tx_full, as copies that need no
+ * fragments), the frames not sent are added to *lost instead (the group
+ * takes them out of its copies and counts them as its drops). Takes every
+ * mbuf of pkts. */
 void dp_egress_send(struct dp_worker *w, int port_idx, uint32_t mtu,
 		    struct rte_mbuf **pkts, uint16_t n, struct rte_mempool *mp,
 		    struct dp_egress_lost *lost);

@@ -127,8 +127,9 @@ def parse_final(stderr):
             # mtu, frags_out, too_big, ...
             for k, v in re.findall(r", (\w+) (\d+)", m.group(9)):
                 d[k] = int(v)
+            # by role (the first port of it) and by name (each its own)
             out["ports"].setdefault(m.group(2), d)
-            out["ports"].setdefault(m.group(1), out["ports"][m.group(2)])
+            out["ports"][m.group(1)] = d
             continue
         m = re.match(r"\s+shadow (\S+): copies (\d+) \((\d+) bytes, (\d+) zero-copy\), from shadows (\d+) pkts(.*)", line)
         if m:

@@ -192,6 +192,12 @@ def jumbo_case(wd):
                 % (len(sent), sb["copies"], sb["bytes"], len(fin), sa["copies"]))
     stlib.check(res["ports"]["prod"].get("too_big", 0) == 0 and res["ports"]["prod"].get("frags_out", 0) == 0,
                 "production: nothing fragmented, nothing too_big")
+    # A shadow port's copies are counted per group, not in its tx, those
+    # fragmented as those not (they were, by the fragments sent)
+    pb = res["ports"]["net_pcap3"]
+    stlib.check(pb["tx"] == 0 and pb.get("frags_out", 0) > 0 and pb.get("pmd_tx", 0) > 0,
+                "shadow b's port: copies not in its tx (%d), %d fragments out, %d frames sent"
+                % (pb["tx"], pb.get("frags_out", 0), pb.get("pmd_tx", 0)))
     stlib.check(not res["malformed"], "no frame counted malformed (%s)" % res["malformed"])
     stlib.check(res["mbufs_in_use"] == (0, 0), "every mbuf back in its pool")
 
