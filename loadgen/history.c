@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -57,9 +58,12 @@ static int check_step(struct lg_history *h, double t, double *prev_t, const char
 			  t, *prev_t);
 		return -EINVAL;
 	}
+	/* Each timestamp is rounded to its double: near today's Unix time a
+	 * gap is off by up to about 5e-7 s, more than a millionth of a 0.1 s
+	 * step (such a series was refused as uneven). */
 	if (h->n == 1) {
 		h->step = gap;
-	} else if (fabs(gap - h->step) > 1e-6 * h->step + 1e-9) {
+	} else if (fabs(gap - h->step) > 1e-6 * h->step + 4 * DBL_EPSILON * fabs(t) + 1e-9) {
 		lg_errmsg(err, "%s:%u: uneven spacing: %g s after the previous point, the series "
 			  "steps by %g s (fill the gaps first)", name, lineno, gap, h->step);
 		return -EINVAL;
@@ -80,8 +84,14 @@ int lg_history_parse(const char *text, size_t len, const char *name,
 	int rc = -EINVAL;
 
 	memset(h, 0, sizeof(*h));
+	/* a spreadsheet's UTF-8 byte order mark before the header */
+	if (len >= 3 && memcmp(text, "\xef\xbb\xbf", 3) == 0)
+		s += 3;
 	for (const char *c = text; c < end; c++)
 		lines += *c == '\n';
+	/* a last line's newline ends it: no line after it */
+	if (len > 0 && end[-1] == '\n')
+		lines--;
 	if (lines > LG_HISTORY_MAX_POINTS + 1) {
 		lg_errmsg(err, "%s: more than %u lines", name, LG_HISTORY_MAX_POINTS + 1);
 		return -E2BIG;
@@ -134,6 +144,8 @@ int lg_history_parse(const char *text, size_t len, const char *name,
 		lg_errmsg(err, "%s: %u points: a history needs at least two", name, h->n);
 		goto err;
 	}
+	/* the spacing over the whole series: each gap carries rounding */
+	h->step = (prev_t - h->t0) / (h->n - 1);
 	return 0;
 err:
 	lg_history_free(h);

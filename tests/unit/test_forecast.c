@@ -66,6 +66,21 @@ static void test_history_parse(void)
 		}
 		CU_ASSERT_PTR_NULL(h.y);
 	}
+	/* A 0.1 s series at today's Unix time, after a spreadsheet's byte
+	 * order mark: each gap is rounded by some 2e-7 s, beyond a millionth
+	 * of the step (refused as uneven spacing, the header as no header) */
+	{
+		char text[4096];
+		size_t len = (size_t)snprintf(text, sizeof(text), "\xef\xbb\xbftimestamp,rate\n");
+
+		for (int k = 0; k < 50; k++)
+			len += (size_t)snprintf(text + len, sizeof(text) - len, "%.1f,5\n",
+						1764000000.0 + k * 0.1);
+		CU_ASSERT_EQUAL_FATAL(lg_history_parse(text, len, "h.csv", &h, &err), 0);
+		CU_ASSERT_EQUAL(h.n, 50);
+		CU_ASSERT_DOUBLE_EQUAL(h.step, 0.1, 1e-7);	/* 4.9 s over 49, rounded */
+		lg_history_free(&h);
+	}
 }
 
 static void test_detect_season(void)
