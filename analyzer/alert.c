@@ -226,7 +226,10 @@ static void prealloc(const struct an_clients *cl, const struct an_service *s,
 
 		n = q == 0 ? max : q > n ? q : n;
 	}
-	a->instances = n;
+	/* a pre-allocation signal never asks for fewer than are running (its
+	 * threshold, profile_alert_rps, may lie below what the running count
+	 * carries at alert_utilization: it asked 7 of a running 10) */
+	a->instances = n < N ? N : n;
 }
 
 static void evaluate(const struct an_config *cfg, const struct an_service *s,

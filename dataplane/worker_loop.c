@@ -154,9 +154,12 @@ static uint16_t dispatch(struct dp_worker *w, int port_idx, struct rte_mbuf **pk
 		struct st_flow_key key;
 		struct st_pkt p;
 
+		/* an ICMP error goes with the flow it quotes, as classified */
 		if (st_flow_frame(b, len, NULL, &f) == 0)
 			wi = dp_flow_worker(f.hash, nw);
-		else if (dp_pkt_parse(pkts[i], &p) == 0 && st_flow_key_from_pkt(&p, &key, NULL) == 0)
+		else if (dp_pkt_parse(pkts[i], &p) == 0 &&
+			 ((p.flags & ST_PKT_F_ICMP_ERR) ? st_flow_key_from_icmp_inner(&p, &key, NULL) :
+			  st_flow_key_from_pkt(&p, &key, NULL)) == 0)
 			wi = dp_flow_worker(st_flow_hash(&key), nw);
 		if (wi == 0)
 			pkts[kept++] = pkts[i];
