@@ -36,6 +36,29 @@ def instance_of(h, n):
     return (((h * 2654435761) & 0xFFFFFFFF) * n) >> 32
 
 
+def start_dp(t, prefix, vdevs, ini, err, lcores="0-1"):
+    """The dataplane on vdevs, and a KPI subscriber once it runs."""
+    dp = t.spawn(None, [DP] + stlib.eal_args(prefix, vdevs, lcores=lcores) +
+                 ["--", "--config", ini, "--duration", "120s"],
+                 stdout=subprocess.DEVNULL, stderr=open(err, "w"))
+    sub = kpisub.Collector(stlib.zmq_endpoints(os.path.dirname(ini))[0])
+    time.sleep(3)
+    if dp.poll() is not None:
+        stlib.fail("dataplane exited: " + open(err).read())
+    return dp, sub
+
+
+def udp_run(cli, sub):
+    """400 UDP requests from the client; returns its result and the
+    group's KPI snapshots over them."""
+    t0 = time.monotonic()
+    out = subprocess.run(["ip", "netns", "exec", cli, PY, os.path.join(HERE, "udp_client.py"),
+                          SERVER, "7", "400", "1", "50", "1000"], capture_output=True, text=True,
+                         timeout=120)
+    time.sleep(1.2)
+    return json.loads(out.stdout), sub.since(t0, "pair")
+
+
 def main():
     netns.require()
     nginx.require()
@@ -43,7 +66,7 @@ def main():
         stlib.skip("wrk is not installed (scripts/setup.sh installs it)")
     tag = "i%d" % (os.getpid() % 100000)
     wd = stlib.workdir("e2e-inst")
-    kpi_ep, ctl_ep = stlib.zmq_endpoints(wd)
+    _, ctl_ep = stlib.zmq_endpoints(wd)
     with netns.Topology(tag) as t:
         cli, prod, shd = t.ns("c"), t.ns("p"), t.ns("s")
         t.veth(cli, "eth0", "%sc" % tag, addr=CLIENT + "/24")
@@ -77,22 +100,9 @@ instances = %s
         vdevs = ["net_af_packet0,iface=%sc" % tag, "net_af_packet1,iface=%sp" % tag,
                  "net_af_packet2,iface=%ss" % tag]
         dp_err = os.path.join(wd, "dataplane.err")
-        dp = t.spawn(None, [DP] + stlib.eal_args("e2e-inst-%s" % tag, vdevs) +
-                     ["--", "--config", ini, "--duration", "120s"],
-                     stdout=subprocess.DEVNULL, stderr=open(dp_err, "w"))
-        sub = kpisub.Collector(kpi_ep)
-        time.sleep(3)
-        if dp.poll() is not None:
-            stlib.fail("dataplane exited: " + open(dp_err).read())
-
-        t0 = time.monotonic()
-        out = subprocess.run(["ip", "netns", "exec", cli, PY, os.path.join(HERE, "udp_client.py"),
-                              SERVER, "7", "400", "1", "50", "1000"], capture_output=True, text=True,
-                             timeout=120)
-        r = json.loads(out.stdout)
-        time.sleep(1.2)
+        dp, sub = start_dp(t, "e2e-inst-%s" % tag, vdevs, ini, dp_err)
+        r, sm = udp_run(cli, sub)
         stlib.check(r["answered"] == 400 and r["extra"] == 0, "UDP: production answered all 400, no stray")
-        sm = sub.since(t0, "pair")
         stlib.check(sum(m["requests"] for m in sm) == 400, "UDP: 400 requests copied to the instances")
         stlib.check(sum(m["responses"] for m in sm) == 400,
                     "UDP: the instances' 400 answers, from their own addresses, were timed (%d)"
@@ -137,20 +147,8 @@ instances = %s
             f.write(text.replace("mode = inline\n", "mode = inline\nworkers = 2\n"))
         vdevs2 = [v + ",qpairs=2" for v in vdevs]
         dp_err2 = os.path.join(wd, "dataplane2.err")
-        dp = t.spawn(None, [DP] + stlib.eal_args("e2e-inst2-%s" % tag, vdevs2, lcores="0@0,1@1,2@0") +
-                     ["--", "--config", ini, "--duration", "120s"],
-                     stdout=subprocess.DEVNULL, stderr=open(dp_err2, "w"))
-        sub = kpisub.Collector(kpi_ep)
-        time.sleep(3)
-        if dp.poll() is not None:
-            stlib.fail("dataplane (two workers) exited: " + open(dp_err2).read())
-        t0 = time.monotonic()
-        out = subprocess.run(["ip", "netns", "exec", cli, PY, os.path.join(HERE, "udp_client.py"),
-                              SERVER, "7", "400", "1", "50", "1000"], capture_output=True, text=True,
-                             timeout=120)
-        r = json.loads(out.stdout)
-        time.sleep(1.2)
-        sm = sub.since(t0, "pair")
+        dp, sub = start_dp(t, "e2e-inst2-%s" % tag, vdevs2, ini, dp_err2, lcores="0@0,1@1,2@0")
+        r, sm = udp_run(cli, sub)
         stlib.check(r["answered"] == 400 and sum(m["requests"] for m in sm) == 400,
                     "two workers, UDP: production answered all 400, 400 copied")
         stlib.check(sum(m["responses"] for m in sm) == 400 and

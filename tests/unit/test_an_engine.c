@@ -1089,6 +1089,21 @@ static void test_squeeze_cap_aim(void)
 	}
 }
 
+/* Prod on 40 instances sharing one queue at 84 rps each, the shadow on c
+ * at lam each, the proposal 4 for 320 rps at p99 <= 55 ms. */
+static void shared_queue_scenario(struct scenario *sc, uint32_t c, double lam)
+{
+	sc->tg[0] = tgt("prod", ST_ROLE_PROD, 40, 84, 100);
+	sc->tg[1] = tgt("canary", ST_ROLE_SHADOW, c, lam, 100);
+	sc->tg[0].shared = sc->tg[1].shared = true;
+	sc->n_tg = 2;
+	plan_default(&sc->plan);
+	sc->plan.current_instances = 40;
+	sc->plan.proposed_instances = 4;
+	sc->plan.forecast_rps = 320;
+	sc->plan.slo_p99_ns = 55 * 1000000ULL;
+}
+
 /* Instances sharing one queue (M/M/c): prod was measured within the SLO at
  * 84 rps per instance on 40 of them (p99 about 48 ms), but 4 at 80 pool far
  * less (p99 about 71 ms against an SLO of 55 ms; 5 at 64, about 51 ms; the
@@ -1102,15 +1117,7 @@ static void test_shared_queue_cap(void)
 	struct an_engine *e;
 	struct tally t;
 
-	sc.tg[0] = tgt("prod", ST_ROLE_PROD, 40, 84, 100);
-	sc.tg[1] = tgt("canary", ST_ROLE_SHADOW, 3, 80, 100);
-	sc.tg[0].shared = sc.tg[1].shared = true;
-	sc.n_tg = 2;
-	plan_default(&sc.plan);
-	sc.plan.current_instances = 40;
-	sc.plan.proposed_instances = 4;
-	sc.plan.forecast_rps = 320;
-	sc.plan.slo_p99_ns = 55 * 1000000ULL;
+	shared_queue_scenario(&sc, 3, 80);
 	e = run(&sc, &t, &cfg);
 	printf("\n    last: %s", t.last.reason);
 	printf("\n    %s %u (%s; %s)", st_verdict_kind_str(t.last_decisive.verdict),
@@ -1169,15 +1176,7 @@ static void test_shared_queue_squeeze(void)
 	struct an_engine *e;
 	struct tally t;
 
-	sc.tg[0] = tgt("prod", ST_ROLE_PROD, 40, 84, 100);
-	sc.tg[1] = tgt("canary", ST_ROLE_SHADOW, 8, 40, 100);
-	sc.tg[0].shared = sc.tg[1].shared = true;
-	sc.n_tg = 2;
-	plan_default(&sc.plan);
-	sc.plan.current_instances = 40;
-	sc.plan.proposed_instances = 4;
-	sc.plan.forecast_rps = 320;
-	sc.plan.slo_p99_ns = 55 * 1000000ULL;
+	shared_queue_scenario(&sc, 8, 40);
 	sc.hook = squeeze_passed_at_80;
 	sc.hook_at = 8;
 	e = run(&sc, &t, &cfg);
