@@ -229,7 +229,7 @@ static void prealloc(const struct an_clients *cl, const struct an_service *s,
 	/* a pre-allocation signal never asks for fewer than are running (its
 	 * threshold, profile_alert_rps, may lie below what the running count
 	 * carries at alert_utilization: it asked 7 of a running 10) */
-	a->instances = n < N ? N : n;
+	a->instances = n < N ? (N < max ? N : max) : n;
 }
 
 static void evaluate(const struct an_config *cfg, const struct an_service *s,

@@ -266,6 +266,10 @@ int an_engine_propose(struct an_engine *e, const char *service,
 		s->sq.ok_lam = s->sq.cand_lam = s->sq.bad_lam = s->sq.bad_aim = 0;
 		s->sq.want_n = 0;
 	}
+	/* the windows open now ran partly on the old count: prod's span
+	 * takes none of them (an_target.plan_c_from) */
+	if (s->has_plan && s->plan.current_instances != plan->current_instances)
+		s->c_from_w = s->closed_w + AN_OPEN + 1;
 	s->plan = *plan;
 	s->has_plan = true;
 	s->plan_changes++;
@@ -340,6 +344,10 @@ static void learn(struct an_engine *e, struct an_service *s, struct an_target *t
 			continue;
 		if (!an_target_complete(t, i))
 			continue;
+		/* prod's count when it ran not known: before the plan, or
+		 * open when the count changed */
+		if (t->role == ST_ROLE_PROD && w->plan_c == 0)
+			continue;
 		/* a window under chaos says how the fault hurts, not what
 		 * the healthy service does */
 		if (w->chaos > 0) {
@@ -381,6 +389,7 @@ static int close_upto(struct an_engine *e, struct an_service *s, int64_t w)
 
 		/* the count prod's windows ran on, as the plan says now */
 		t->plan_c = t->role == ST_ROLE_PROD && s->has_plan ? s->plan.current_instances : 0;
+		t->plan_c_from = s->c_from_w;
 		rc = an_target_close_upto(t, w, e->layout);
 		if (rc < 0)
 			return rc;

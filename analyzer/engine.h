@@ -136,6 +136,8 @@ struct an_service {
 	struct an_target *targets[AN_MAX_TARGETS];
 	uint32_t n_targets;
 	int64_t closed_w;		/* newest closed window; -1: none */
+	int64_t c_from_w;		/* first window wholly on current_instances
+					   (windows open when it changed straddle) */
 	bool dirty;			/* windows closed since the last judge */
 	struct an_model model;
 	struct an_judge_state js;

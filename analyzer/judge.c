@@ -99,6 +99,7 @@ struct eval {
 	bool cprod[2];			/* the fit is prod's model (its discrepancy counts) */
 	int n_cfit;
 	bool corrected;
+	bool shared;		/* the instances may share one queue (shared_queue) */
 	double base_err;
 	double p99_prop, err_prop, p99_rec, err_rec;
 	/* upper bounds (an_bound_factor): what the recommendation rests on */
@@ -856,10 +857,19 @@ bool an_err_within(double errors, double requests, double conf, double slo_err)
  * where the instances share one queue (mmc, ggc) only a count of at least
  * as many as were measured: fewer pool less, and wait longer at the same
  * load. Each such span's load and count go to ev->meas_*. */
+/* Whether the instances may share one queue: the form in use says so, or
+ * prod's windows do not rule it out (an_model_pooling_seen): a load
+ * measured on many instances then stands only for as many. */
+static bool shared_queue(const struct an_judge *j, const struct eval *ev)
+{
+	return ev->cform == AN_FORM_MMC || ev->cform == AN_FORM_GGC ||
+	       an_model_pooling_seen(&ev->s->model, j->cfg->model_weight);
+}
+
 static double lam_measured_ok(const struct an_judge *j, struct eval *ev)
 {
 	const struct span *sp[2] = { ev->has_prod ? &ev->prod : NULL, &ev->shadow };
-	const bool shared = ev->cform == AN_FORM_MMC || ev->cform == AN_FORM_GGC;
+	const bool shared = ev->shared;
 	double best = 0;
 
 	ev->n_meas = 0;
@@ -905,9 +915,7 @@ static double sq_ok_cap(const struct an_squeeze *sq)
  * wait longer at the same load. */
 static uint32_t sq_c(const struct eval *ev)
 {
-	const bool shared = ev->cform == AN_FORM_MMC || ev->cform == AN_FORM_GGC;
-
-	return shared && ev->shadow.c > 1 ? ev->shadow.c : 1;
+	return ev->shared && ev->shadow.c > 1 ? ev->shadow.c : 1;
 }
 
 /* A per-instance load measured within the SLO: by prod or the shadow
@@ -976,6 +984,8 @@ static double lam_broken(const struct an_judge *j, const struct eval *ev)
 	const struct span *s = &ev->shadow;
 	double lo, hi;
 
+	/* the form in use, not ev->shared: where pooling is only possible,
+	 * the reading that is never short is that it gives nothing */
 	if (ev->cform == AN_FORM_MMC || ev->cform == AN_FORM_GGC || !(s->lam > 0) ||
 	    s->requests <= 0 || (uint64_t)s->dist.total < j->cfg->min_samples)
 		return 0;
@@ -1103,14 +1113,21 @@ static void recommend(struct an_judge *j, struct eval *ev)
 		ev->rec_measured = false;
 		ev->rec_squeezed = true;
 	}
-	/* Nor one the shadow did. */
+	/* Nor one the shadow did, above every load measured within it (a
+	 * break below a load met is not the load's: a fixed delay, a spike). */
 	ev->lam_broken = lam_broken(j, ev);
+	if (ev->lam_broken <= fmax(ev->lam_meas_ok, sq_ok_cap(sq)))
+		ev->lam_broken = 0;
 	ev->rec_broken = false;
 	if (ev->lam_broken > 0) {
 		/* within the usual 5% of it: a load measured is the load run */
-		double fl = fmin(floor(p->forecast_rps / (ev->lam_broken * (1 - MEASURED_TOL)) *
-				       (1 + 1e-9)) + 1, p->max_instances);
+		double fl = floor(p->forecast_rps / (ev->lam_broken * (1 - MEASURED_TOL)) *
+				  (1 + 1e-9)) + 1;
 
+		if (fl > p->max_instances) {
+			fl = p->max_instances;
+			ev->rec_unreachable = true;
+		}
 		if (n < fl) {
 			n = (uint32_t)fl;
 			ev->rec_measured = false;
@@ -2008,6 +2025,7 @@ int an_judge_run(struct an_judge *j, struct an_service *s, uint64_t now_ns,
 		if (rc != 0)
 			goto out;
 		correct(j, ev);
+		ev->shared = shared_queue(j, ev);
 		recommend(j, ev);
 		/* what-if and the forecast alerts ask the model the
 		 * recommendation rests on */

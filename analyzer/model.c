@@ -1274,6 +1274,12 @@ static double rho_reached(const struct an_model *m, int f)
 	return hi / m->prod[f].mu;
 }
 
+bool an_model_pooling_seen(const struct an_model *m, double weight)
+{
+	return m->form == AN_FORM_MMC || m->form == AN_FORM_GGC ||
+	       !(m->diff_m[AN_FORM_MMC] > FORM_MIN_GAIN && better_z(m, AN_FORM_MMC, weight) > 2);
+}
+
 static void choose_form(struct an_model *m, enum an_model_pref pref, double w)
 {
 	enum an_form best = AN_FORM_MM1;

@@ -172,6 +172,14 @@ void an_model_init(struct an_model *m);
 /* True when the model has a usable fit for its form. */
 bool an_model_ready(const struct an_model *m);
 
+/* False only when prod's windows rule out one queue shared by the
+ * instances: mmc predicts them worse than mm1 by a material margin and two
+ * standard errors. Seen at one load the two forms tie (mmc's steady edge
+ * was 0.0002-0.0005 on per-instance queues and on a shared one alike), and
+ * the measured loads then stand only for as many instances as they were
+ * measured on: the reading that is never short. */
+bool an_model_pooling_seen(const struct an_model *m, double weight);
+
 /* Folds one prod window in: scores each form on it first, then refits.
  * weight is the config's model_weight; pref forces a form. Windows too
  * thin to fit (fewer than 50 samples, p99 <= p50) only update the rates.

@@ -304,7 +304,7 @@ int an_target_close(struct an_target *t, int64_t w, const struct st_hist *layout
 	win.resets = acc->resets;
 	win.icmp_errors = acc->icmp_errors;
 	win.instances = acc->instances;
-	win.plan_c = t->plan_c;
+	win.plan_c = w < t->plan_c_from ? 0 : t->plan_c;
 	win.snapshots = acc->snapshots;
 	win.n_src = acc->n_src;
 	win.chaos = acc->chaos;

@@ -95,6 +95,9 @@ struct an_target {
 	uint64_t snapshots;		/* merged, lifetime */
 	uint32_t plan_c;		/* stamped on each window as it closes:
 					   prod's current_instances (0: no plan) */
+	int64_t plan_c_from;		/* ... on windows from this one on; those
+					   before it (open when the count
+					   changed: partly on the old) get 0 */
 	/* The newest chaos map a snapshot of this target carried. */
 	bool has_chaos;
 	uint64_t chaos_t1;

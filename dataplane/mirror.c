@@ -471,7 +471,11 @@ static inline int queue_copy(struct dp_worker *w, int gi, const struct dp_group 
  * queue: it ends, and the rest of the flow is tcp_midstream. */
 static inline void tcp_hole(struct dp_worker *w, const struct dp_pktinfo *in, int gi)
 {
-	if (w->app->tcp && in->p.proto == ST_IPPROTO_TCP)
+	/* a pure ACK takes no sequence space: it leaves no hole (and the
+	 * session would not have copied it) */
+	if (w->app->tcp && in->p.proto == ST_IPPROTO_TCP &&
+	    (in->p.payload_len > 0 ||
+	     (in->p.tcp.flags & (ST_TCP_SYN | ST_TCP_FIN | ST_TCP_RST))))
 		dp_tcp_forget_flow(w, &in->key, in->hash, gi);
 }
 
