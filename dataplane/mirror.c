@@ -1184,14 +1184,63 @@ void dp_mirror_flush(struct dp_worker *w, struct dp_group_counters *cnt)
 	}
 }
 
+/* dp_map_back for an instance's ICMP error: it quotes the copy, sent to
+ * the instance's address; its flow is the one to the address the copy was
+ * rewritten from. Only timing looks at errors. */
+static bool map_back_icmp(struct dp_worker *w, int port_idx, struct dp_pktinfo *in,
+			  bool may_defer)
+{
+	const struct dp_app *app = w->app;
+	const struct st_pkt_inner *qi = &in->p.icmp.inner;
+	size_t alen = qi->l3 == ST_L3_IPV4 ? 4 : 16;
+	bool defer = false;
+
+	if (!app->timing || qi->err != ST_PKT_OK || qi->l3 == ST_L3_NONE)
+		return false;
+	for (uint32_t m = app->port_groups[port_idx]; m != 0; m &= m - 1) {
+		int gi = __builtin_ctz(m);
+		const struct dp_group *g = &app->groups[gi];
+		const struct dp_orig *o = &w->orig[gi];
+		bool is_inst = false;
+
+		for (int i = 0; i < g->n_instances && !is_inst; i++)
+			is_inst = g->inst[i]->family == qi->l3 &&
+				  memcmp(&g->inst[i]->ip, &qi->dst, alen) == 0;
+		if (!is_inst)
+			continue;
+		in->group = (int8_t)gi;
+		for (int i = 0; i < o->n; i++) {
+			struct st_pkt q = in->p;
+			struct st_flow_key k;
+			uint32_t h;
+
+			if (o->family[i] != qi->l3)
+				continue;
+			q.icmp.inner.dst = o->addr[i];
+			if (st_flow_key_from_icmp_inner(&q, &k, NULL) != 0)
+				continue;
+			h = st_flow_hash(&k);
+			if (dp_flowtab_lookup(&w->flows, &k, h) != NULL) {
+				in->key = k;
+				in->hash = h;
+				return false;
+			}
+		}
+		defer = may_defer;
+	}
+	return defer;
+}
+
 bool dp_map_back(struct dp_worker *w, int port_idx, struct dp_pktinfo *in, bool may_defer)
 {
 	const struct dp_app *app = w->app;
 	size_t alen = in->p.l3 == ST_L3_IPV4 ? 4 : 16;
 	bool defer = false;
 
-	if (!in->ok || (in->p.flags & ST_PKT_F_ICMP_ERR))
+	if (!in->ok)
 		return false;
+	if (in->p.flags & ST_PKT_F_ICMP_ERR)
+		return map_back_icmp(w, port_idx, in, may_defer);
 	for (uint32_t m = app->port_groups[port_idx]; m != 0; m &= m - 1) {
 		int gi = __builtin_ctz(m);
 		const struct dp_group *g = &app->groups[gi];

@@ -107,6 +107,21 @@ instances = %s
         stlib.check(sum(m["responses"] for m in sm) == 400,
                     "UDP: the instances' 400 answers, from their own addresses, were timed (%d)"
                     % sum(m["responses"] for m in sm))
+        # A closed port: production and the instances answer with ICMP
+        # port unreachable, the instances' quoting the copy sent to their
+        # own address; both are counted against the flow (the group's were
+        # never matched: timed out instead).
+        for ns in (prod, shd):
+            netns.sh("ip netns exec %s sysctl -qw net.ipv4.icmp_ratelimit=0" % ns)
+        t1 = time.monotonic()
+        netns.sh("ip netns exec %s %s -c 'import socket,time\n"
+                 "for k in range(20):\n"
+                 "    s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM); s.sendto(b\"x\",(\"%s\",9)); "
+                 "s.close(); time.sleep(0.02)'" % (cli, PY, SERVER))
+        time.sleep(1.5)
+        icmp = {g: sum(m["icmp_errors"] for m in sub.since(t1, g)) for g in ("prod", "pair")}
+        stlib.check(icmp["prod"] == 20 and icmp["pair"] == 20,
+                    "a closed port: production's 20 ICMP errors and the instances' 20 counted (%s)" % icmp)
         # Each flow went to the instance its hash picks.
         for p in t.procs[1:3]:
             p.terminate()
