@@ -52,7 +52,6 @@ struct span {
 	uint32_t n;
 	uint32_t incomplete;	/* windows left out: a publisher missed them */
 	uint32_t chaos;		/* windows left out for (or, FAULT, for want of) chaos */
-	uint32_t other_c;	/* windows left out: closed under another count */
 	uint32_t down;		/* FAULT: instances down (chaos_down) */
 	bool respread;		/* FAULT: their flows moved */
 	uint32_t c;
@@ -258,10 +257,8 @@ static int collect(struct an_judge *j, const struct an_target *t, int64_t w_end,
 			sp->chaos++;
 			continue;
 		}
-		if (only_c != 0 && w->plan_c != only_c) {
-			sp->other_c++;
+		if (only_c != 0 && w->plan_c != only_c)
 			continue;
-		}
 		if (w->chaos_down > sp->down)
 			sp->down = w->chaos_down;
 		sp->respread |= w->chaos_respread;

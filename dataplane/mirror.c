@@ -1184,6 +1184,17 @@ void dp_mirror_flush(struct dp_worker *w, struct dp_group_counters *cnt)
 	}
 }
 
+/* Whether address a of family (ST_L3_*) is one of group g's instances. */
+static bool is_instance(const struct dp_group *g, uint8_t family, const struct st_ip_addr *a)
+{
+	size_t alen = family == ST_L3_IPV4 ? 4 : 16;
+
+	for (int i = 0; i < g->n_instances; i++)
+		if (g->inst[i]->family == family && memcmp(&g->inst[i]->ip, a, alen) == 0)
+			return true;
+	return false;
+}
+
 /* dp_map_back for an instance's ICMP error: it quotes the copy, sent to
  * the instance's address; its flow is the one to the address the copy was
  * rewritten from. Only timing looks at errors. */
@@ -1192,7 +1203,6 @@ static bool map_back_icmp(struct dp_worker *w, int port_idx, struct dp_pktinfo *
 {
 	const struct dp_app *app = w->app;
 	const struct st_pkt_inner *qi = &in->p.icmp.inner;
-	size_t alen = qi->l3 == ST_L3_IPV4 ? 4 : 16;
 	bool defer = false;
 
 	if (!app->timing || qi->err != ST_PKT_OK || qi->l3 == ST_L3_NONE)
@@ -1201,12 +1211,8 @@ static bool map_back_icmp(struct dp_worker *w, int port_idx, struct dp_pktinfo *
 		int gi = __builtin_ctz(m);
 		const struct dp_group *g = &app->groups[gi];
 		const struct dp_orig *o = &w->orig[gi];
-		bool is_inst = false;
 
-		for (int i = 0; i < g->n_instances && !is_inst; i++)
-			is_inst = g->inst[i]->family == qi->l3 &&
-				  memcmp(&g->inst[i]->ip, &qi->dst, alen) == 0;
-		if (!is_inst)
+		if (!is_instance(g, qi->l3, &qi->dst))
 			continue;
 		in->group = (int8_t)gi;
 		for (int i = 0; i < o->n; i++) {
@@ -1234,7 +1240,6 @@ static bool map_back_icmp(struct dp_worker *w, int port_idx, struct dp_pktinfo *
 bool dp_map_back(struct dp_worker *w, int port_idx, struct dp_pktinfo *in, bool may_defer)
 {
 	const struct dp_app *app = w->app;
-	size_t alen = in->p.l3 == ST_L3_IPV4 ? 4 : 16;
 	bool defer = false;
 
 	if (!in->ok)
@@ -1245,12 +1250,9 @@ bool dp_map_back(struct dp_worker *w, int port_idx, struct dp_pktinfo *in, bool 
 		int gi = __builtin_ctz(m);
 		const struct dp_group *g = &app->groups[gi];
 		const struct dp_orig *o = &w->orig[gi];
-		bool is_inst = false, mapped = false;
+		bool mapped = false;
 
-		for (int i = 0; i < g->n_instances && !is_inst; i++)
-			is_inst = g->inst[i]->family == in->p.l3 &&
-				  memcmp(&g->inst[i]->ip, &in->p.src, alen) == 0;
-		if (!is_inst)
+		if (!is_instance(g, in->p.l3, &in->p.src))
 			continue;
 		in->group = (int8_t)gi;
 		/* The original address whose flow is known: timed, or a TCP
